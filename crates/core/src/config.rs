@@ -1,0 +1,82 @@
+//! The swarm configuration: lives in state, changes only through the operator's `config.set`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::Name;
+use crate::limits;
+use crate::outcome::Rejection;
+
+/// What a role means to the swarm.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// The weight an agent of this role gets unless the operator sets another.
+    pub default_weight: u32,
+}
+
+/// Per-swarm settings. Every field has a default taken from the seed documents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmConfig {
+    /// The roles agents may register with, and their default weights.
+    pub roles: BTreeMap<Name, RoleConfig>,
+    /// An agent with no heartbeat for this long becomes `unresponsive`.
+    pub heartbeat_ttl_ms: u64,
+    /// Whether an agent may register itself (sign its own registration). When false, only the
+    /// operator or an existing agent (registering its child) may register agents.
+    pub self_registration: bool,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        // The six roles of the seed taxonomy plus the orchestrator of the trading-team seed. Stateful
+        // coordinating roles (risk, treasury, orchestrator) weigh more in votes by default, because the
+        // seeds reserve high-stakes decisions for them.
+        let roles = [
+            ("scout", 100),
+            ("analyst", 100),
+            ("executor", 100),
+            ("oracle", 100),
+            ("risk", 150),
+            ("treasury", 150),
+            ("orchestrator", 150),
+        ]
+        .into_iter()
+        .map(|(name, default_weight)| {
+            (Name::new(name).expect("built-in role names are valid"), RoleConfig { default_weight })
+        })
+        .collect();
+        SwarmConfig { roles, heartbeat_ttl_ms: 30_000, self_registration: true }
+    }
+}
+
+impl SwarmConfig {
+    /// Checks that the configuration is within limits and self-consistent.
+    pub fn validate(&self) -> Result<(), Rejection> {
+        if self.roles.is_empty() {
+            return Err(Rejection::invalid("roles", "at least one role is required"));
+        }
+        if self.roles.len() > limits::ROLES_MAX {
+            return Err(Rejection::LimitReached { limit: "roles", max: limits::ROLES_MAX as u64 });
+        }
+        if let Some((name, _)) = self.roles.iter().find(|(_, role)| role.default_weight > limits::AGENT_WEIGHT_MAX) {
+            return Err(Rejection::invalid(
+                "roles",
+                format!("role '{name}' has a default weight above {}", limits::AGENT_WEIGHT_MAX),
+            ));
+        }
+        if !(limits::HEARTBEAT_TTL_MS_MIN..=limits::HEARTBEAT_TTL_MS_MAX).contains(&self.heartbeat_ttl_ms) {
+            return Err(Rejection::invalid(
+                "heartbeat_ttl_ms",
+                format!(
+                    "must be between {} and {} milliseconds",
+                    limits::HEARTBEAT_TTL_MS_MIN,
+                    limits::HEARTBEAT_TTL_MS_MAX
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

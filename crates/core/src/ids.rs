@@ -1,0 +1,284 @@
+//! Identifiers and keys: the names state is keyed by, validated once at the boundary.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::limits;
+
+/// The reserved signer name of the operator. No agent may take it.
+pub const OPERATOR_NAME: &str = "operator";
+
+/// An agent's id: 1 to 64 bytes of lowercase ASCII letters, digits, `-` and `_`, starting with a
+/// letter or digit.
+///
+/// Dots are excluded because ids are embedded in dotted subjects (`agent.<id>.inbox`); uppercase is
+/// excluded so that two ids never differ only by case in URLs and logs.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgentId(String);
+
+impl AgentId {
+    /// Validates `text` as an agent id.
+    pub fn new(text: impl Into<String>) -> Result<AgentId, IdError> {
+        let text = text.into();
+        validate_name(&text, limits::AGENT_ID_BYTES_MAX)?;
+        if text == OPERATOR_NAME {
+            return Err(IdError::Reserved);
+        }
+        Ok(AgentId(text))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AgentId {
+    type Error = IdError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        AgentId::new(text)
+    }
+}
+
+impl From<AgentId> for String {
+    fn from(id: AgentId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for AgentId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for AgentId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "AgentId({})", self.0)
+    }
+}
+
+/// A role or capability name: the same alphabet as agent ids, plus `.` and `:` so that capabilities can
+/// be namespaced (`dex.scan`, `price:feed`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
+#[serde(try_from = "String", into = "String")]
+pub struct Name(String);
+
+impl Name {
+    /// Validates `text` as a role or capability name.
+    pub fn new(text: impl Into<String>) -> Result<Name, IdError> {
+        let text = text.into();
+        if text.is_empty() {
+            return Err(IdError::Empty);
+        }
+        if text.len() > limits::NAME_BYTES_MAX {
+            return Err(IdError::TooLong { max: limits::NAME_BYTES_MAX });
+        }
+        let valid = text.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'-' | b'_' | b'.' | b':')
+        });
+        if !valid {
+            return Err(IdError::InvalidCharacter);
+        }
+        Ok(Name(text))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Name {
+    type Error = IdError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Name::new(text)
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+fn validate_name(text: &str, bytes_max: usize) -> Result<(), IdError> {
+    let Some(first) = text.bytes().next() else {
+        return Err(IdError::Empty);
+    };
+    if text.len() > bytes_max {
+        return Err(IdError::TooLong { max: bytes_max });
+    }
+    if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
+        return Err(IdError::InvalidCharacter);
+    }
+    let valid =
+        text.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'_');
+    if !valid {
+        return Err(IdError::InvalidCharacter);
+    }
+    Ok(())
+}
+
+/// Why a piece of text is not a valid id or name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdError {
+    /// The text is empty.
+    Empty,
+    /// The text is longer than allowed.
+    TooLong {
+        /// The largest length allowed, in bytes.
+        max: usize,
+    },
+    /// The text holds a character outside the allowed alphabet.
+    InvalidCharacter,
+    /// The text is a name reserved by Colony.
+    Reserved,
+}
+
+impl fmt::Display for IdError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdError::Empty => formatter.write_str("must not be empty"),
+            IdError::TooLong { max } => write!(formatter, "must be at most {max} bytes"),
+            IdError::InvalidCharacter => formatter.write_str(
+                "may hold only lowercase ASCII letters, digits, '-' and '_' (names also '.' and ':'), starting with a letter or digit",
+            ),
+            IdError::Reserved => write!(formatter, "'{OPERATOR_NAME}' is reserved"),
+        }
+    }
+}
+
+impl std::error::Error for IdError {}
+
+/// Who signed an envelope: the operator, or a (possibly not yet registered) agent.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Signer {
+    /// The swarm's operator, whose key is fixed at genesis.
+    Operator,
+    /// An agent, by id.
+    Agent(AgentId),
+}
+
+impl Signer {
+    /// Parses `operator` or an agent id.
+    pub fn parse(text: &str) -> Result<Signer, IdError> {
+        if text == OPERATOR_NAME { Ok(Signer::Operator) } else { AgentId::new(text).map(Signer::Agent) }
+    }
+
+    /// The agent id, unless the signer is the operator.
+    pub fn agent(&self) -> Option<&AgentId> {
+        match self {
+            Signer::Operator => None,
+            Signer::Agent(id) => Some(id),
+        }
+    }
+}
+
+impl fmt::Display for Signer {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Signer::Operator => formatter.write_str(OPERATOR_NAME),
+            Signer::Agent(id) => formatter.write_str(id.as_str()),
+        }
+    }
+}
+
+impl Serialize for Signer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Signer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Signer::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Declares a fixed-size byte string that is hex text in human-readable formats (JSON) and raw bytes
+/// in binary ones (snapshots), so that JSON stays readable and snapshots stay compact.
+macro_rules! fixed_bytes {
+    ($(#[$meta:meta])* $name:ident, $length:expr) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub [u8; $length]);
+
+        impl $name {
+            /// The length in bytes.
+            pub const LENGTH: usize = $length;
+
+            /// Parses lowercase or uppercase hex of exactly the right length.
+            pub fn from_hex(text: &str) -> Result<Self, hex::FromHexError> {
+                let mut bytes = [0u8; $length];
+                hex::decode_to_slice(text, &mut bytes)?;
+                Ok($name(bytes))
+            }
+
+            /// Lowercase hex.
+            pub fn to_hex(&self) -> String {
+                hex::encode(self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(formatter, "{}({})", stringify!($name), self.to_hex())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(&self.to_hex())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                if serializer.is_human_readable() {
+                    serializer.serialize_str(&self.to_hex())
+                } else {
+                    serializer.serialize_bytes(&self.0)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                if deserializer.is_human_readable() {
+                    let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+                    $name::from_hex(&text).map_err(|error| {
+                        serde::de::Error::custom(format!("expected {} hex characters: {error}", $length * 2))
+                    })
+                } else {
+                    let bytes: &[u8] = <&[u8]>::deserialize(deserializer)?;
+                    let array: [u8; $length] = bytes
+                        .try_into()
+                        .map_err(|_| serde::de::Error::invalid_length(bytes.len(), &stringify!($length)))?;
+                    Ok($name(array))
+                }
+            }
+        }
+    };
+}
+
+fixed_bytes!(
+    /// An Ed25519 public key (32 bytes). Core compares keys; it never verifies signatures.
+    PublicKey,
+    32
+);
+
+fixed_bytes!(
+    /// A SHA-256 digest, used for the state hash and for read-token fingerprints.
+    Digest,
+    32
+);

@@ -1,0 +1,38 @@
+//! Colony's deterministic core: the swarm's state and the one function that changes it.
+//!
+//! # Layout
+//! - [`state`]: [`State`] and [`State::apply`], snapshots and the state hash.
+//! - [`entry`]: log entries as core sees them (decoded, authenticated).
+//! - [`command`]: what signers can ask for.
+//! - [`outcome`]: per-command results; rejections are data.
+//! - [`event`]: what changed, for the event stream.
+//! - [`registry`]: agents, liveness, halts.
+//! - [`config`]: the swarm configuration.
+//! - [`replay`]: nonce windows against replayed envelopes.
+//! - [`ids`]: validated ids, names and keys.
+//! - [`limits`]: every limit, in one place.
+//!
+//! # Architecture invariant
+//! This crate never reads a clock, a random source, a file or the network, and knows no wire format:
+//! time arrives as each entry's timestamp, authentication arrives as the key an envelope was verified
+//! with. Applying the same entries to the same state gives the same state, bit for bit, everywhere.
+
+pub mod command;
+pub mod config;
+pub mod entry;
+pub mod event;
+pub mod ids;
+pub mod limits;
+pub mod outcome;
+pub mod registry;
+pub mod replay;
+pub mod state;
+
+pub use command::Command;
+pub use config::{RoleConfig, SwarmConfig};
+pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
+pub use event::{Event, EventKind};
+pub use ids::{AgentId, Digest, IdError, Name, PublicKey, Signer};
+pub use outcome::{Accepted, ApplyError, CommandResult, EntryOutcome, Rejection};
+pub use registry::{Agent, Halt, Liveness, Registry};
+pub use state::{Counters, Operator, ReadToken, SnapshotError, State};

@@ -1,0 +1,206 @@
+//! What applying an entry produced: per-command results, rejections as data, and entry-level errors.
+
+use std::fmt;
+
+use crate::event::Event;
+use crate::ids::AgentId;
+
+/// A command that was applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Accepted {
+    /// The change was made.
+    Done,
+    /// The command asked for what was already so (resuming an agent that is not halted, say); the
+    /// state did not change.
+    Unchanged,
+}
+
+/// The result of one command.
+pub type CommandResult = Result<Accepted, Rejection>;
+
+/// Why a command (or a whole envelope) was refused. Refusals are ordinary outcomes, never panics, and
+/// a refused command changes nothing.
+///
+/// Each variant has a stable machine [`code`](Rejection::code) that clients can match on, and, where
+/// one input is to blame, the offending [`field`](Rejection::field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The envelope's signer is neither the operator nor a registered agent.
+    UnknownSigner,
+    /// The envelope was verified with a key other than the one registered for its signer.
+    KeyMismatch,
+    /// The signer already used this nonce, or a nonce at or below its replay floor.
+    NonceReplayed {
+        /// The rejected nonce.
+        nonce: u64,
+    },
+    /// The signer is not allowed to do this.
+    Unauthorized {
+        /// Why not, in a sentence.
+        reason: &'static str,
+    },
+    /// No agent has this id.
+    AgentNotFound {
+        /// The id looked for.
+        agent: AgentId,
+    },
+    /// The id is taken (ids of deregistered agents stay taken).
+    AgentExists {
+        /// The id asked for.
+        agent: AgentId,
+    },
+    /// The agent was deregistered and can no longer act or be acted on.
+    AgentDeregistered {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// The agent is halted and may not write.
+    AgentHalted {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// The role is not in the swarm configuration.
+    UnknownRole {
+        /// The role asked for.
+        role: String,
+    },
+    /// A field is out of range or malformed.
+    InvalidField {
+        /// The field, as named in the wire format.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A named limit (see `limits.rs`) was reached.
+    LimitReached {
+        /// Which limit.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+    },
+    /// The read token is not known.
+    ReadTokenNotFound,
+    /// The swarm has no genesis yet, or a second genesis was attempted.
+    Genesis {
+        /// What went wrong.
+        reason: &'static str,
+    },
+}
+
+impl Rejection {
+    /// A rejection for a bad field.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Rejection {
+        Rejection::InvalidField { field, reason: reason.into() }
+    }
+
+    /// The stable machine code, in `snake_case`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::UnknownSigner => "unknown_signer",
+            Rejection::KeyMismatch => "key_mismatch",
+            Rejection::NonceReplayed { .. } => "nonce_replayed",
+            Rejection::Unauthorized { .. } => "unauthorized",
+            Rejection::AgentNotFound { .. } => "agent_not_found",
+            Rejection::AgentExists { .. } => "agent_exists",
+            Rejection::AgentDeregistered { .. } => "agent_deregistered",
+            Rejection::AgentHalted { .. } => "agent_halted",
+            Rejection::UnknownRole { .. } => "unknown_role",
+            Rejection::InvalidField { .. } => "invalid_field",
+            Rejection::LimitReached { .. } => "limit_reached",
+            Rejection::ReadTokenNotFound => "read_token_not_found",
+            Rejection::Genesis { .. } => "genesis",
+        }
+    }
+
+    /// The input field to blame, when there is one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Rejection::InvalidField { field, .. } => Some(field),
+            Rejection::UnknownRole { .. } => Some("role"),
+            Rejection::NonceReplayed { .. } => Some("nonce"),
+            Rejection::AgentExists { .. } => Some("agent"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::UnknownSigner => formatter.write_str("the signer is not a registered agent"),
+            Rejection::KeyMismatch => {
+                formatter.write_str("the envelope was not signed with the signer's registered key")
+            }
+            Rejection::NonceReplayed { nonce } => {
+                write!(formatter, "nonce {nonce} was already used by this signer (replayed or too old)")
+            }
+            Rejection::Unauthorized { reason } => write!(formatter, "not authorized: {reason}"),
+            Rejection::AgentNotFound { agent } => write!(formatter, "no agent '{agent}'"),
+            Rejection::AgentExists { agent } => write!(formatter, "agent id '{agent}' is already taken"),
+            Rejection::AgentDeregistered { agent } => write!(formatter, "agent '{agent}' is deregistered"),
+            Rejection::AgentHalted { agent } => write!(formatter, "agent '{agent}' is halted and may not write"),
+            Rejection::UnknownRole { role } => write!(formatter, "role '{role}' is not in the swarm configuration"),
+            Rejection::InvalidField { field, reason } => write!(formatter, "field '{field}' {reason}"),
+            Rejection::LimitReached { limit, max } => write!(formatter, "limit '{limit}' reached (at most {max})"),
+            Rejection::ReadTokenNotFound => formatter.write_str("no such read token"),
+            Rejection::Genesis { reason } => write!(formatter, "genesis: {reason}"),
+        }
+    }
+}
+
+/// Everything applying one entry produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryOutcome {
+    /// The verdict on the envelope as a whole (signer, key, nonce). When it is an error, every command
+    /// was skipped and `commands` is empty.
+    pub envelope: Option<Rejection>,
+    /// One result per command, in order.
+    pub commands: Vec<CommandResult>,
+    /// The state changes the entry caused, in order, for the event stream.
+    pub events: Vec<Event>,
+}
+
+/// An entry that cannot be applied at all: the log handed over is inconsistent. The driver treats this
+/// as fatal; `audit verify` reports it with the entry's sequence number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyError {
+    /// The entry's sequence number is not the next one.
+    SequenceGap {
+        /// The sequence number expected.
+        expected: u64,
+        /// The sequence number found.
+        found: u64,
+    },
+    /// The entry's timestamp is earlier than its predecessor's.
+    TimeWentBackwards {
+        /// The previous entry's timestamp.
+        previous_ms: u64,
+        /// This entry's timestamp.
+        found_ms: u64,
+    },
+    /// The first entry must be the genesis, and only the first.
+    GenesisMisplaced {
+        /// The entry's sequence number.
+        sequence: u64,
+    },
+}
+
+impl fmt::Display for ApplyError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApplyError::SequenceGap { expected, found } => {
+                write!(formatter, "expected entry {expected}, found entry {found}")
+            }
+            ApplyError::TimeWentBackwards { previous_ms, found_ms } => {
+                write!(formatter, "entry timestamp {found_ms} ms is before its predecessor's {previous_ms} ms")
+            }
+            ApplyError::GenesisMisplaced { sequence } => {
+                write!(formatter, "entry {sequence}: the genesis must be entry 1 and only entry 1")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApplyError {}

@@ -1,0 +1,465 @@
+//! The agent registry: who is in the swarm, what each can do, and whether each is alive.
+//!
+//! Liveness is driven by log time only. Every active agent has a heartbeat deadline in
+//! `liveness_deadlines`; when an entry's timestamp passes it, the agent becomes `unresponsive` and
+//! an event says so. The next heartbeat makes it `active` again. Halting is a separate, orthogonal
+//! flag: a halted agent keeps heartbeating but may not write anything else.
+//!
+//! Deregistered agents stay in the map as tombstones so that their ids are never reused: an id names
+//! one key for the whole life of the log, which keeps history unambiguous and old envelopes
+//! unreplayable.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::Command;
+use crate::event::EventKind;
+use crate::ids::{AgentId, Name, PublicKey, Signer};
+use crate::limits;
+use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::replay::ReplayWindow;
+use crate::state::{Context, State};
+
+/// Whether an agent has been heard from within its heartbeat TTL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Liveness {
+    /// Heartbeats arrive in time.
+    Active,
+    /// The last heartbeat is older than the TTL.
+    Unresponsive,
+}
+
+/// A halt in force on an agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Halt {
+    /// Who imposed it.
+    pub by: Signer,
+    /// Why.
+    pub reason: String,
+    /// When (log time).
+    pub at_ms: u64,
+}
+
+/// One registered agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// The agent's id.
+    pub id: AgentId,
+    /// The key its envelopes must be signed with.
+    pub public_key: PublicKey,
+    /// Its role, one of the configuration's.
+    pub role: Name,
+    /// What it can do.
+    pub capabilities: BTreeSet<Name>,
+    /// Its voting weight, computed by the swarm (role default or operator's choice).
+    pub weight: u32,
+    /// The agent that spawned it.
+    pub parent: Option<AgentId>,
+    /// The agent that earns referral income on its activity.
+    pub referrer: Option<AgentId>,
+    /// Alive or not.
+    pub liveness: Liveness,
+    /// The halt in force, if any.
+    pub halt: Option<Halt>,
+    /// When it was registered (log time).
+    pub registered_at_ms: u64,
+    /// When its last heartbeat (or registration) was applied.
+    pub last_heartbeat_ms: u64,
+    /// When it becomes unresponsive without another heartbeat (meaningful while active).
+    pub heartbeat_deadline_ms: u64,
+    /// When it was deregistered; a deregistered agent is a tombstone.
+    pub deregistered_at_ms: Option<u64>,
+    /// Its spent nonces.
+    pub(crate) replay: ReplayWindow,
+}
+
+impl Agent {
+    /// The agent's status as one word: `deregistered`, `halted`, `unresponsive` or `active`, in that
+    /// order of precedence.
+    pub fn status(&self) -> &'static str {
+        if self.deregistered_at_ms.is_some() {
+            "deregistered"
+        } else if self.halt.is_some() {
+            "halted"
+        } else if self.liveness == Liveness::Unresponsive {
+            "unresponsive"
+        } else {
+            "active"
+        }
+    }
+
+    /// The highest nonce this agent has used.
+    pub fn highest_nonce(&self) -> u64 {
+        self.replay.highest()
+    }
+}
+
+/// All agents and their liveness deadlines.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registry {
+    pub(crate) agents: BTreeMap<AgentId, Agent>,
+    /// `(deadline, agent)` for every active, registered agent: a priority queue ordered by deadline.
+    pub(crate) liveness_deadlines: BTreeSet<(u64, AgentId)>,
+}
+
+impl Registry {
+    /// Looks an agent up.
+    pub fn get(&self, id: &AgentId) -> Option<&Agent> {
+        self.agents.get(id)
+    }
+
+    /// All agents (tombstones included), ordered by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Agent> {
+        self.agents.values()
+    }
+
+    /// Agents with ids strictly after `after`, ordered by id: the pagination primitive.
+    pub fn iter_after<'a>(&'a self, after: Option<&AgentId>) -> impl Iterator<Item = &'a Agent> + 'a {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(id) => Bound::Excluded(id.clone()),
+            None => Bound::Unbounded,
+        };
+        self.agents.range((lower, Bound::Unbounded)).map(|(_, agent)| agent)
+    }
+
+    /// How many ids are taken (tombstones included).
+    pub fn len(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// Whether no agent was ever registered.
+    pub fn is_empty(&self) -> bool {
+        self.agents.is_empty()
+    }
+
+    /// The earliest heartbeat deadline, if any agent is active.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.liveness_deadlines.first().map(|(deadline, _)| *deadline)
+    }
+
+    /// Checks the registry's invariants; returns a description of the first one broken.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        if self.agents.len() > limits::AGENTS_MAX {
+            return Err(format!("{} agents exceed the limit", self.agents.len()));
+        }
+        let mut expected_deadlines = BTreeSet::new();
+        for (id, agent) in &self.agents {
+            if &agent.id != id {
+                return Err(format!("agent '{id}' is stored under another id"));
+            }
+            if agent.deregistered_at_ms.is_none() && agent.liveness == Liveness::Active {
+                expected_deadlines.insert((agent.heartbeat_deadline_ms, id.clone()));
+            }
+            for (relation, other) in [("parent", &agent.parent), ("referrer", &agent.referrer)] {
+                if let Some(other) = other
+                    && !self.agents.contains_key(other)
+                {
+                    return Err(format!("agent '{id}' names a missing {relation} '{other}'"));
+                }
+            }
+            if agent.capabilities.len() > limits::CAPABILITIES_PER_AGENT_MAX {
+                return Err(format!("agent '{id}' has too many capabilities"));
+            }
+        }
+        if expected_deadlines != self.liveness_deadlines {
+            return Err("liveness deadlines do not match the active agents".to_owned());
+        }
+        Ok(())
+    }
+}
+
+fn check_capabilities(capabilities: &BTreeSet<Name>) -> Result<(), Rejection> {
+    if capabilities.len() > limits::CAPABILITIES_PER_AGENT_MAX {
+        return Err(Rejection::LimitReached {
+            limit: "capabilities_per_agent",
+            max: limits::CAPABILITIES_PER_AGENT_MAX as u64,
+        });
+    }
+    Ok(())
+}
+
+fn check_weight(weight: u32) -> Result<(), Rejection> {
+    if weight > limits::AGENT_WEIGHT_MAX {
+        return Err(Rejection::invalid("weight", format!("must be at most {}", limits::AGENT_WEIGHT_MAX)));
+    }
+    Ok(())
+}
+
+fn check_reason(reason: &str) -> Result<(), Rejection> {
+    if reason.len() > limits::REASON_BYTES_MAX {
+        return Err(Rejection::invalid("reason", format!("must be at most {} bytes", limits::REASON_BYTES_MAX)));
+    }
+    Ok(())
+}
+
+impl State {
+    /// Marks every agent whose deadline has passed as unresponsive.
+    pub(crate) fn expire_liveness(&mut self, context: &mut Context) {
+        for _ in 0..limits::EXPIRIES_PER_ENTRY_MAX {
+            let Some((deadline_ms, _)) = self.registry.liveness_deadlines.first() else { break };
+            if *deadline_ms >= context.now_ms {
+                break;
+            }
+            let (_, id) = self.registry.liveness_deadlines.pop_first().expect("checked above");
+            let agent = self.registry.agents.get_mut(&id).expect("deadlines name registered agents");
+            assert_eq!(agent.liveness, Liveness::Active, "only active agents have deadlines");
+            agent.liveness = Liveness::Unresponsive;
+            context.emit(EventKind::AgentUnresponsive { agent: id });
+        }
+    }
+
+    /// Looks up a live (not deregistered) agent for a command that acts on it.
+    fn live_agent(&self, id: &AgentId) -> Result<&Agent, Rejection> {
+        let agent = self.registry.agents.get(id).ok_or_else(|| Rejection::AgentNotFound { agent: id.clone() })?;
+        if agent.deregistered_at_ms.is_some() {
+            return Err(Rejection::AgentDeregistered { agent: id.clone() });
+        }
+        Ok(agent)
+    }
+
+    /// Whether the signer is the operator or `target`'s parent.
+    fn is_operator_or_parent(context: &Context, target: &Agent) -> bool {
+        match &context.signer {
+            Signer::Operator => true,
+            Signer::Agent(signer) => target.parent.as_ref() == Some(signer),
+        }
+    }
+
+    /// Applies a registry command. The caller has admitted the envelope and checked the signer is not
+    /// halted.
+    pub(crate) fn apply_registry_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
+        match command {
+            Command::RegisterAgent { agent, public_key, role, capabilities, weight, parent, referrer } => {
+                self.register(context, agent, *public_key, role, capabilities, *weight, parent, referrer)
+            }
+            Command::UpdateAgent { agent, role, capabilities, weight } => {
+                self.update(context, agent, role.as_ref(), capabilities.as_ref(), *weight)
+            }
+            Command::Heartbeat {} => self.heartbeat(context),
+            Command::HaltAgent { agent, reason } => self.halt(context, agent, reason),
+            Command::ResumeAgent { agent } => self.resume(context, agent),
+            Command::DeregisterAgent { agent } => self.deregister(context, agent),
+            other => unreachable!("{} is not a registry command", other.kind()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &mut self,
+        context: &mut Context,
+        id: &AgentId,
+        public_key: PublicKey,
+        role: &Name,
+        capabilities: &BTreeSet<Name>,
+        weight: Option<u32>,
+        parent: &Option<AgentId>,
+        referrer: &Option<AgentId>,
+    ) -> CommandResult {
+        // Authorization first: who may bring this agent into the swarm.
+        match &context.signer {
+            Signer::Operator => {}
+            Signer::Agent(signer) if signer == id => {
+                if !self.config.self_registration {
+                    return Err(Rejection::Unauthorized {
+                        reason: "this swarm does not allow self-registration; ask the operator or a parent agent",
+                    });
+                }
+                if public_key != context.verified_key {
+                    return Err(Rejection::KeyMismatch);
+                }
+            }
+            Signer::Agent(signer) => {
+                if parent.as_ref() != Some(signer) {
+                    return Err(Rejection::Unauthorized {
+                        reason: "an agent may only register agents that name it as their parent",
+                    });
+                }
+            }
+        }
+        if weight.is_some() && context.signer != Signer::Operator {
+            return Err(Rejection::Unauthorized { reason: "only the operator may set an agent's weight" });
+        }
+        if self.registry.agents.contains_key(id) {
+            return Err(Rejection::AgentExists { agent: id.clone() });
+        }
+        if self.registry.agents.len() >= limits::AGENTS_MAX {
+            return Err(Rejection::LimitReached { limit: "agents", max: limits::AGENTS_MAX as u64 });
+        }
+        let role_config =
+            self.config.roles.get(role).ok_or_else(|| Rejection::UnknownRole { role: role.to_string() })?;
+        check_capabilities(capabilities)?;
+        let weight = weight.unwrap_or(role_config.default_weight);
+        check_weight(weight)?;
+        for (field, other) in [("parent", parent), ("referrer", referrer)] {
+            if let Some(other) = other {
+                self.live_agent(other).map_err(|_| {
+                    Rejection::invalid(field, format!("names '{other}', which is not a registered agent"))
+                })?;
+            }
+        }
+
+        let now_ms = context.now_ms;
+        let mut replay = ReplayWindow::default();
+        if context.signer == Signer::Agent(id.clone()) {
+            // A self-registration is the agent's first envelope: its nonce is spent here, since the
+            // agent had no window when the envelope was admitted.
+            replay.consume(context.nonce);
+        }
+        let heartbeat_deadline_ms = now_ms.saturating_add(self.config.heartbeat_ttl_ms);
+        let agent = Agent {
+            id: id.clone(),
+            public_key,
+            role: role.clone(),
+            capabilities: capabilities.clone(),
+            weight,
+            parent: parent.clone(),
+            referrer: referrer.clone(),
+            liveness: Liveness::Active,
+            halt: None,
+            registered_at_ms: now_ms,
+            last_heartbeat_ms: now_ms,
+            heartbeat_deadline_ms,
+            deregistered_at_ms: None,
+            replay,
+        };
+        self.registry.agents.insert(id.clone(), agent);
+        self.registry.liveness_deadlines.insert((heartbeat_deadline_ms, id.clone()));
+        context.emit(EventKind::AgentRegistered { agent: id.clone(), role: role.clone(), by: context.signer.clone() });
+        Ok(Accepted::Done)
+    }
+
+    fn update(
+        &mut self,
+        context: &mut Context,
+        id: &AgentId,
+        role: Option<&Name>,
+        capabilities: Option<&BTreeSet<Name>>,
+        weight: Option<u32>,
+    ) -> CommandResult {
+        let target = self.live_agent(id)?;
+        let is_self = context.signer.agent() == Some(id);
+        let is_operator = context.signer == Signer::Operator;
+        let is_parent_or_operator = Self::is_operator_or_parent(context, target);
+        if capabilities.is_some() && !(is_self || is_parent_or_operator) {
+            return Err(Rejection::Unauthorized {
+                reason: "only the agent, its parent or the operator may change its capabilities",
+            });
+        }
+        if role.is_some() && !is_parent_or_operator {
+            return Err(Rejection::Unauthorized {
+                reason: "only the agent's parent or the operator may change its role",
+            });
+        }
+        if weight.is_some() && !is_operator {
+            return Err(Rejection::Unauthorized { reason: "only the operator may set an agent's weight" });
+        }
+        if let Some(role) = role
+            && !self.config.roles.contains_key(role)
+        {
+            return Err(Rejection::UnknownRole { role: role.to_string() });
+        }
+        if let Some(capabilities) = capabilities {
+            check_capabilities(capabilities)?;
+        }
+        if let Some(weight) = weight {
+            check_weight(weight)?;
+        }
+        let unchanged = role.is_none_or(|role| *role == target.role)
+            && capabilities.is_none_or(|capabilities| *capabilities == target.capabilities)
+            && weight.is_none_or(|weight| weight == target.weight);
+        if unchanged {
+            return Ok(Accepted::Unchanged);
+        }
+        let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
+        if let Some(role) = role {
+            target.role = role.clone();
+        }
+        if let Some(capabilities) = capabilities {
+            target.capabilities = capabilities.clone();
+        }
+        if let Some(weight) = weight {
+            target.weight = weight;
+        }
+        context.emit(EventKind::AgentUpdated { agent: id.clone() });
+        Ok(Accepted::Done)
+    }
+
+    fn heartbeat(&mut self, context: &mut Context) -> CommandResult {
+        let Signer::Agent(id) = &context.signer else {
+            return Err(Rejection::Unauthorized { reason: "only agents send heartbeats" });
+        };
+        let id = id.clone();
+        self.live_agent(&id)?;
+        let ttl_ms = self.config.heartbeat_ttl_ms;
+        let agent = self.registry.agents.get_mut(&id).expect("checked by live_agent");
+        if agent.liveness == Liveness::Active {
+            let removed = self.registry.liveness_deadlines.remove(&(agent.heartbeat_deadline_ms, id.clone()));
+            assert!(removed, "an active agent has a deadline");
+        } else {
+            agent.liveness = Liveness::Active;
+            context.emit(EventKind::AgentActive { agent: id.clone() });
+        }
+        agent.last_heartbeat_ms = context.now_ms;
+        agent.heartbeat_deadline_ms = context.now_ms.saturating_add(ttl_ms);
+        self.registry.liveness_deadlines.insert((agent.heartbeat_deadline_ms, id));
+        Ok(Accepted::Done)
+    }
+
+    fn halt(&mut self, context: &mut Context, id: &AgentId, reason: &str) -> CommandResult {
+        let target = self.live_agent(id)?;
+        if !Self::is_operator_or_parent(context, target) {
+            return Err(Rejection::Unauthorized { reason: "only the operator or the agent's parent may halt it" });
+        }
+        check_reason(reason)?;
+        if target.halt.is_some() {
+            return Ok(Accepted::Unchanged);
+        }
+        let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
+        target.halt = Some(Halt { by: context.signer.clone(), reason: reason.to_owned(), at_ms: context.now_ms });
+        context.emit(EventKind::AgentHalted {
+            agent: id.clone(),
+            by: context.signer.clone(),
+            reason: reason.to_owned(),
+        });
+        Ok(Accepted::Done)
+    }
+
+    fn resume(&mut self, context: &mut Context, id: &AgentId) -> CommandResult {
+        let target = self.live_agent(id)?;
+        if !Self::is_operator_or_parent(context, target) {
+            return Err(Rejection::Unauthorized { reason: "only the operator or the agent's parent may resume it" });
+        }
+        let Some(halt) = &target.halt else {
+            return Ok(Accepted::Unchanged);
+        };
+        if halt.by == Signer::Operator && context.signer != Signer::Operator {
+            return Err(Rejection::Unauthorized {
+                reason: "a halt imposed by the operator can only be lifted by the operator",
+            });
+        }
+        let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
+        target.halt = None;
+        context.emit(EventKind::AgentResumed { agent: id.clone(), by: context.signer.clone() });
+        Ok(Accepted::Done)
+    }
+
+    fn deregister(&mut self, context: &mut Context, id: &AgentId) -> CommandResult {
+        let target = self.live_agent(id)?;
+        let is_self = context.signer.agent() == Some(id);
+        if !(is_self || Self::is_operator_or_parent(context, target)) {
+            return Err(Rejection::Unauthorized {
+                reason: "only the agent, its parent or the operator may deregister it",
+            });
+        }
+        let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
+        if target.liveness == Liveness::Active {
+            let removed = self.registry.liveness_deadlines.remove(&(target.heartbeat_deadline_ms, id.clone()));
+            assert!(removed, "an active agent has a deadline");
+        }
+        target.deregistered_at_ms = Some(context.now_ms);
+        context.emit(EventKind::AgentDeregistered { agent: id.clone(), by: context.signer.clone() });
+        Ok(Accepted::Done)
+    }
+}

@@ -1,0 +1,422 @@
+//! The state machine: `State::apply` is the only way state changes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::command::Command;
+use crate::config::SwarmConfig;
+use crate::entry::{Entry, EntryBody, Genesis, SignedCommands};
+use crate::event::{Event, EventKind};
+use crate::ids::{AgentId, Digest, PublicKey, Signer};
+use crate::limits;
+use crate::outcome::{Accepted, ApplyError, CommandResult, EntryOutcome, Rejection};
+use crate::registry::{Agent, Registry};
+use crate::replay::ReplayWindow;
+
+/// The operator's identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    /// The operator's key, fixed at genesis.
+    pub public_key: PublicKey,
+    replay: ReplayWindow,
+}
+
+/// A bearer token the operator authorised for reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadToken {
+    /// The operator's label for it.
+    pub label: String,
+    /// When it was issued (log time).
+    pub issued_at_ms: u64,
+    /// When it stops working, if ever.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// Running totals, kept in state so they are as deterministic as everything else.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Entries applied.
+    pub entries: u64,
+    /// Commands applied (including `Unchanged`).
+    pub commands_accepted: u64,
+    /// Commands refused, including every command of a refused envelope.
+    pub commands_rejected: u64,
+    /// Events emitted.
+    pub events: u64,
+}
+
+/// The whole state of a swarm.
+///
+/// Every collection is ordered (`BTreeMap`/`BTreeSet`), so that iteration, snapshots and the state
+/// hash are identical on every machine and after every restore.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    sequence: u64,
+    timestamp_ms: u64,
+    operator: Option<Operator>,
+    pub(crate) config: SwarmConfig,
+    pub(crate) registry: Registry,
+    read_tokens: BTreeMap<Digest, ReadToken>,
+    counters: Counters,
+}
+
+/// What a command handler knows about the entry it runs in, and where it puts its events.
+pub(crate) struct Context {
+    pub signer: Signer,
+    pub verified_key: PublicKey,
+    pub nonce: u64,
+    pub now_ms: u64,
+    sequence: u64,
+    events: Vec<Event>,
+}
+
+impl Context {
+    fn new(sequence: u64, now_ms: u64) -> Context {
+        Context {
+            signer: Signer::Operator,
+            verified_key: PublicKey([0; 32]),
+            nonce: 0,
+            now_ms,
+            sequence,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn emit(&mut self, kind: EventKind) {
+        let index = u32::try_from(self.events.len()).expect("events per entry fit in u32");
+        self.events.push(Event { sequence: self.sequence, index, timestamp_ms: self.now_ms, kind });
+    }
+}
+
+/// A snapshot that cannot be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// The bytes do not start with the snapshot magic.
+    NotASnapshot,
+    /// The snapshot was written by an unknown format version.
+    UnsupportedVersion(u32),
+    /// The body does not decode.
+    Malformed(String),
+}
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapshotError::NotASnapshot => formatter.write_str("not a Colony snapshot"),
+            SnapshotError::UnsupportedVersion(version) => write!(formatter, "unsupported snapshot version {version}"),
+            SnapshotError::Malformed(reason) => write!(formatter, "malformed snapshot: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
+const SNAPSHOT_VERSION: u32 = 1;
+
+impl State {
+    /// An empty state, before genesis.
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// Applies one entry. This is the only way state changes.
+    ///
+    /// Returns an error only when the entry cannot follow the current state at all (a gap in
+    /// sequence numbers, time going backwards, a misplaced genesis); such an entry changes nothing.
+    /// Everything a client can cause is an ordinary outcome inside [`EntryOutcome`].
+    pub fn apply(&mut self, entry: &Entry) -> Result<EntryOutcome, ApplyError> {
+        let expected = self.sequence + 1;
+        if entry.sequence != expected {
+            return Err(ApplyError::SequenceGap { expected, found: entry.sequence });
+        }
+        if entry.timestamp_ms < self.timestamp_ms {
+            return Err(ApplyError::TimeWentBackwards { previous_ms: self.timestamp_ms, found_ms: entry.timestamp_ms });
+        }
+        let is_genesis = matches!(entry.body, EntryBody::Genesis(_));
+        if is_genesis != (entry.sequence == 1) {
+            return Err(ApplyError::GenesisMisplaced { sequence: entry.sequence });
+        }
+
+        self.sequence = entry.sequence;
+        self.timestamp_ms = entry.timestamp_ms;
+        self.counters.entries += 1;
+        let mut context = Context::new(entry.sequence, entry.timestamp_ms);
+        // Time-driven changes happen first, so that commands in this entry see the world as of its
+        // timestamp (an agent whose deadline passed is unresponsive before its own late heartbeat).
+        self.expire_liveness(&mut context);
+
+        let mut outcome = EntryOutcome::default();
+        match &entry.body {
+            EntryBody::Genesis(genesis) => self.apply_genesis(&mut context, genesis),
+            EntryBody::Tick => {}
+            EntryBody::Signed(signed) => match self.admit(signed) {
+                Err(rejection) => {
+                    self.counters.commands_rejected += signed.commands.len() as u64;
+                    outcome.envelope = Some(rejection);
+                }
+                Ok(()) => {
+                    context.signer = signed.signer.clone();
+                    context.verified_key = signed.verified_key;
+                    context.nonce = signed.nonce;
+                    outcome.commands.reserve(signed.commands.len());
+                    for command in &signed.commands {
+                        let result = self.apply_command(&mut context, command);
+                        match result {
+                            Ok(_) => self.counters.commands_accepted += 1,
+                            Err(_) => self.counters.commands_rejected += 1,
+                        }
+                        outcome.commands.push(result);
+                    }
+                }
+            },
+        }
+        self.counters.events += context.events.len() as u64;
+        outcome.events = context.events;
+        Ok(outcome)
+    }
+
+    fn apply_genesis(&mut self, context: &mut Context, genesis: &Genesis) {
+        assert!(self.operator.is_none(), "genesis is only ever entry 1");
+        self.operator = Some(Operator { public_key: genesis.operator_key, replay: ReplayWindow::default() });
+        self.config = genesis.config.clone();
+        context.emit(EventKind::Genesis {});
+    }
+
+    /// Checks the envelope as a whole: a known signer, its registered key, a fresh nonce. Spends the
+    /// nonce when admitted, so a replay of the same envelope is refused.
+    fn admit(&mut self, signed: &SignedCommands) -> Result<(), Rejection> {
+        if signed.commands.len() > limits::COMMANDS_PER_ENVELOPE_MAX {
+            return Err(Rejection::LimitReached {
+                limit: "commands_per_envelope",
+                max: limits::COMMANDS_PER_ENVELOPE_MAX as u64,
+            });
+        }
+        let replay = match &signed.signer {
+            Signer::Operator => {
+                let operator =
+                    self.operator.as_mut().ok_or(Rejection::Genesis { reason: "the swarm has no operator yet" })?;
+                if operator.public_key != signed.verified_key {
+                    return Err(Rejection::KeyMismatch);
+                }
+                &mut operator.replay
+            }
+            Signer::Agent(id) => match self.registry.agents.get_mut(id) {
+                Some(agent) => {
+                    if agent.public_key != signed.verified_key {
+                        return Err(Rejection::KeyMismatch);
+                    }
+                    if agent.deregistered_at_ms.is_some() {
+                        return Err(Rejection::AgentDeregistered { agent: id.clone() });
+                    }
+                    &mut agent.replay
+                }
+                None => {
+                    // The one thing an unknown signer may do is register itself with the key it signed
+                    // with; the registration handler spends its nonce.
+                    return match signed.commands.as_slice() {
+                        [Command::RegisterAgent { agent, public_key, .. }]
+                            if agent == id && *public_key == signed.verified_key =>
+                        {
+                            Ok(())
+                        }
+                        _ => Err(Rejection::UnknownSigner),
+                    };
+                }
+            },
+        };
+        if !replay.is_fresh(signed.nonce) {
+            return Err(Rejection::NonceReplayed { nonce: signed.nonce });
+        }
+        replay.consume(signed.nonce);
+        Ok(())
+    }
+
+    fn apply_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
+        if let Signer::Agent(signer) = &context.signer
+            && !matches!(command, Command::Heartbeat {})
+            && let Some(agent) = self.registry.agents.get(signer)
+            && agent.halt.is_some()
+        {
+            return Err(Rejection::AgentHalted { agent: signer.clone() });
+        }
+        match command {
+            Command::RegisterAgent { .. }
+            | Command::UpdateAgent { .. }
+            | Command::Heartbeat {}
+            | Command::HaltAgent { .. }
+            | Command::ResumeAgent { .. }
+            | Command::DeregisterAgent { .. } => self.apply_registry_command(context, command),
+            Command::SetConfig { config } => {
+                Self::require_operator(context)?;
+                config.validate()?;
+                if *config == self.config {
+                    return Ok(Accepted::Unchanged);
+                }
+                self.config = config.clone();
+                context.emit(EventKind::ConfigChanged {});
+                Ok(Accepted::Done)
+            }
+            Command::IssueReadToken { token_sha256, label, expires_at_ms } => {
+                Self::require_operator(context)?;
+                if label.len() > limits::REASON_BYTES_MAX {
+                    return Err(Rejection::invalid(
+                        "label",
+                        format!("must be at most {} bytes", limits::REASON_BYTES_MAX),
+                    ));
+                }
+                if self.read_tokens.contains_key(token_sha256) {
+                    return Err(Rejection::invalid("token_sha256", "this token was already issued"));
+                }
+                if self.read_tokens.len() >= limits::READ_TOKENS_MAX {
+                    return Err(Rejection::LimitReached { limit: "read_tokens", max: limits::READ_TOKENS_MAX as u64 });
+                }
+                let token =
+                    ReadToken { label: label.clone(), issued_at_ms: context.now_ms, expires_at_ms: *expires_at_ms };
+                self.read_tokens.insert(*token_sha256, token);
+                context.emit(EventKind::ReadTokenIssued { label: label.clone() });
+                Ok(Accepted::Done)
+            }
+            Command::RevokeReadToken { token_sha256 } => {
+                Self::require_operator(context)?;
+                let token = self.read_tokens.remove(token_sha256).ok_or(Rejection::ReadTokenNotFound)?;
+                context.emit(EventKind::ReadTokenRevoked { label: token.label });
+                Ok(Accepted::Done)
+            }
+        }
+    }
+
+    fn require_operator(context: &Context) -> Result<(), Rejection> {
+        if context.signer == Signer::Operator {
+            Ok(())
+        } else {
+            Err(Rejection::Unauthorized { reason: "only the operator may do this" })
+        }
+    }
+
+    // ----- Queries -----
+
+    /// The sequence number of the last applied entry (0 before genesis).
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The timestamp of the last applied entry: the state's notion of now.
+    pub fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
+    }
+
+    /// The operator, once genesis is applied.
+    pub fn operator(&self) -> Option<&Operator> {
+        self.operator.as_ref()
+    }
+
+    /// The swarm configuration.
+    pub fn config(&self) -> &SwarmConfig {
+        &self.config
+    }
+
+    /// The agent registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// One agent.
+    pub fn agent(&self, id: &AgentId) -> Option<&Agent> {
+        self.registry.get(id)
+    }
+
+    /// A read token by its SHA-256.
+    pub fn read_token(&self, token_sha256: &Digest) -> Option<&ReadToken> {
+        self.read_tokens.get(token_sha256)
+    }
+
+    /// Running totals.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The key a signer's envelopes must be verified with, if the signer is known.
+    pub fn signer_key(&self, signer: &Signer) -> Option<PublicKey> {
+        match signer {
+            Signer::Operator => self.operator.as_ref().map(|operator| operator.public_key),
+            Signer::Agent(id) => self.registry.get(id).map(|agent| agent.public_key),
+        }
+    }
+
+    /// Whether `nonce` would be fresh for `signer` now (for the driver's pre-check; `apply` decides).
+    pub fn nonce_is_fresh(&self, signer: &Signer, nonce: u64) -> bool {
+        match signer {
+            Signer::Operator => self.operator.as_ref().is_some_and(|operator| operator.replay.is_fresh(nonce)),
+            Signer::Agent(id) => self.registry.get(id).is_none_or(|agent| agent.replay.is_fresh(nonce)),
+        }
+    }
+
+    /// The highest nonce a signer has used (0 if none), so that clients can resume after a restart.
+    pub fn highest_nonce(&self, signer: &Signer) -> u64 {
+        match signer {
+            Signer::Operator => self.operator.as_ref().map_or(0, |operator| operator.replay.highest()),
+            Signer::Agent(id) => self.registry.get(id).map_or(0, |agent| agent.replay.highest()),
+        }
+    }
+
+    /// The earliest log time at which a time-driven change is due: the driver appends a tick entry
+    /// then, so deadlines pass even when nobody writes.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        // A deadline passes once time is strictly beyond it.
+        self.registry.next_deadline_ms().map(|deadline| deadline.saturating_add(1))
+    }
+
+    // ----- Integrity -----
+
+    /// Checks every invariant; returns a description of the first one broken.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        if self.sequence > 0 && self.operator.is_none() {
+            return Err("entries were applied but there is no operator".to_owned());
+        }
+        if self.read_tokens.len() > limits::READ_TOKENS_MAX {
+            return Err("too many read tokens".to_owned());
+        }
+        if self.counters.entries != self.sequence {
+            return Err(format!("{} entries counted but the sequence is {}", self.counters.entries, self.sequence));
+        }
+        self.registry.check_invariants()
+    }
+
+    /// The canonical hash of the whole state: SHA-256 over its snapshot encoding. Two states are equal
+    /// exactly when their hashes are (up to SHA-256 collisions).
+    pub fn state_hash(&self) -> Digest {
+        let bytes = postcard::to_stdvec(self).expect("state always encodes");
+        Digest(Sha256::digest(&bytes).into())
+    }
+
+    /// Encodes the state as a self-describing snapshot.
+    pub fn encode_snapshot(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(1 << 16);
+        bytes.extend_from_slice(SNAPSHOT_MAGIC);
+        bytes.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        postcard::to_io(self, &mut bytes).expect("writing to a Vec cannot fail");
+        bytes
+    }
+
+    /// Decodes a snapshot written by [`State::encode_snapshot`].
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<State, SnapshotError> {
+        let header_length = SNAPSHOT_MAGIC.len() + 4;
+        if bytes.len() < header_length || &bytes[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
+            return Err(SnapshotError::NotASnapshot);
+        }
+        let version = u32::from_le_bytes(bytes[SNAPSHOT_MAGIC.len()..header_length].try_into().expect("4 bytes"));
+        if version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion(version));
+        }
+        let (state, rest): (State, &[u8]) = postcard::take_from_bytes(&bytes[header_length..])
+            .map_err(|error| SnapshotError::Malformed(error.to_string()))?;
+        if !rest.is_empty() {
+            return Err(SnapshotError::Malformed(format!("{} trailing bytes", rest.len())));
+        }
+        state.check_invariants().map_err(SnapshotError::Malformed)?;
+        Ok(state)
+    }
+}
