@@ -1,1 +1,359 @@
-//! placeholder
+//! Colony's Rust client: builds, signs and submits envelopes, and authenticates reads.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), colony_client::ClientError> {
+//! use colony_client::{Client, Identity};
+//! use colony_wire::KeyPair;
+//! let key = KeyPair::generate();
+//! let identity = Identity::new("scout-1".parse().unwrap(), key.clone());
+//! let client = Client::new("http://127.0.0.1:7410").with_identity(identity);
+//! client.register_self("scout".parse().unwrap(), &["dex.scan"]).await?;
+//! client.heartbeat().await?;
+//! # Ok(()) }
+//! ```
+
+mod events;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use colony_core::{AgentId, Command, Name, Signer, SwarmConfig};
+use colony_wire::envelope::SIGNATURE_HEADER;
+use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message};
+use colony_wire::views::{AgentPage, AgentView, StateHashView, StatusView, SubmitResponse};
+use colony_wire::{Envelope, KeyFile, KeyPair, Problem, SignedEnvelope};
+pub use events::EventStream;
+
+/// Who the client signs as.
+#[derive(Debug)]
+pub struct Identity {
+    signer: Signer,
+    key: KeyPair,
+    last_nonce: AtomicU64,
+}
+
+impl Identity {
+    /// An identity signing as `signer` with `key`.
+    pub fn new(signer: Signer, key: KeyPair) -> Identity {
+        Identity { signer, key, last_nonce: AtomicU64::new(0) }
+    }
+
+    /// The identity in a key file.
+    pub fn from_key_file(path: &std::path::Path) -> Result<Identity, ClientError> {
+        let file = KeyFile::read(path).map_err(|error| ClientError::Key(format!("{}: {error}", path.display())))?;
+        let key = file.key_pair().map_err(|error| ClientError::Key(error.to_string()))?;
+        Ok(Identity::new(file.signer, key))
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The key pair.
+    pub fn key(&self) -> &KeyPair {
+        &self.key
+    }
+
+    /// The next nonce: the current time in microseconds, or one more than the last nonce if the clock
+    /// has not moved on, so that nonces keep increasing within and across processes.
+    pub fn next_nonce(&self) -> u64 {
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|duration| duration.as_micros() as u64)
+            .unwrap_or(0);
+        let previous = self
+            .last_nonce
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now_us.max(last + 1)))
+            .expect("the update always succeeds");
+        now_us.max(previous + 1)
+    }
+
+    /// Signs an envelope of `commands` with a fresh nonce.
+    pub fn sign(&self, commands: Vec<Command>) -> SignedEnvelope {
+        Envelope { signer: self.signer.clone(), nonce: self.next_nonce(), commands }.sign(&self.key)
+    }
+}
+
+/// What can go wrong talking to Colony.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The server refused, with a problem document (stable `code`, `detail`, `field`).
+    Problem(Problem),
+    /// The request did not reach the server or the answer did not come back.
+    Transport(String),
+    /// The answer could not be understood.
+    Decode(String),
+    /// A key could not be loaded.
+    Key(String),
+    /// The call needs an identity (to sign) and the client has none.
+    NoIdentity,
+}
+
+impl ClientError {
+    /// The problem's machine code, when the server refused.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Problem(problem) => Some(&problem.code),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Problem(problem) => write!(formatter, "{problem}"),
+            ClientError::Transport(reason) => write!(formatter, "cannot reach the server: {reason}"),
+            ClientError::Decode(reason) => write!(formatter, "unexpected answer: {reason}"),
+            ClientError::Key(reason) => write!(formatter, "key: {reason}"),
+            ClientError::NoIdentity => formatter.write_str("this call must be signed: give the client a key"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A Colony client. Cheap to clone; clones share connections and the identity's nonce counter.
+#[derive(Clone)]
+pub struct Client {
+    base_url: String,
+    http: reqwest::Client,
+    identity: Option<Arc<Identity>>,
+    read_token: Option<String>,
+}
+
+impl Client {
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:7410`).
+    pub fn new(base_url: impl Into<String>) -> Client {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()
+            .expect("the HTTP client builds");
+        Client { base_url: base_url.into().trim_end_matches('/').to_owned(), http, identity: None, read_token: None }
+    }
+
+    /// The same client, signing as `identity`.
+    pub fn with_identity(mut self, identity: Identity) -> Client {
+        self.identity = Some(Arc::new(identity));
+        self
+    }
+
+    /// The same client, reading with a bearer token instead of signed reads.
+    pub fn with_read_token(mut self, token: impl Into<String>) -> Client {
+        self.read_token = Some(token.into());
+        self
+    }
+
+    /// The identity, if any.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_deref()
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn identity_or_error(&self) -> Result<&Identity, ClientError> {
+        self.identity.as_deref().ok_or(ClientError::NoIdentity)
+    }
+
+    // ----- Writes -----
+
+    /// Signs and submits one command through `/v1/commands`. A refused command is an error.
+    pub async fn submit_one(&self, command: Command) -> Result<SubmitResponse, ClientError> {
+        let signed = self.identity_or_error()?.sign(vec![command]);
+        self.post_signed("/v1/commands", &signed).await
+    }
+
+    /// Signs and submits many commands in one envelope through `/v1/batch`. Each command's result is
+    /// in the response; only envelope-level refusals are errors.
+    pub async fn submit_batch(&self, commands: Vec<Command>) -> Result<SubmitResponse, ClientError> {
+        let signed = self.identity_or_error()?.sign(commands);
+        self.post_signed("/v1/batch", &signed).await
+    }
+
+    /// Posts an already signed envelope (for replays, forgeries and other tests of the server).
+    pub async fn post_signed(&self, path: &str, signed: &SignedEnvelope) -> Result<SubmitResponse, ClientError> {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .header(SIGNATURE_HEADER, hex::encode(signed.signature))
+            .body(signed.body.clone());
+        self.send(request).await
+    }
+
+    /// Registers the client's own agent (self-registration).
+    pub async fn register_self(&self, role: Name, capabilities: &[&str]) -> Result<SubmitResponse, ClientError> {
+        let identity = self.identity_or_error()?;
+        let Signer::Agent(agent) = identity.signer().clone() else {
+            return Err(ClientError::Key("the operator is not an agent".to_owned()));
+        };
+        let capabilities = parse_names(capabilities)?;
+        self.submit_one(Command::RegisterAgent {
+            agent,
+            public_key: identity.key().public_key(),
+            role,
+            capabilities,
+            weight: None,
+            parent: None,
+            referrer: None,
+        })
+        .await
+    }
+
+    /// Sends a heartbeat for the client's own agent.
+    pub async fn heartbeat(&self) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::Heartbeat {}).await
+    }
+
+    /// Halts an agent (operator or parent).
+    pub async fn halt(&self, agent: AgentId, reason: &str) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::HaltAgent { agent, reason: reason.to_owned() }).await
+    }
+
+    /// Lifts a halt.
+    pub async fn resume(&self, agent: AgentId) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::ResumeAgent { agent }).await
+    }
+
+    /// Deregisters an agent.
+    pub async fn deregister(&self, agent: AgentId) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::DeregisterAgent { agent }).await
+    }
+
+    /// Replaces the swarm configuration (operator).
+    pub async fn set_config(&self, config: SwarmConfig) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::SetConfig { config }).await
+    }
+
+    /// Authorises `token` for reads (operator). Only its SHA-256 is sent.
+    pub async fn issue_read_token(
+        &self,
+        token: &str,
+        label: &str,
+        expires_at_ms: Option<u64>,
+    ) -> Result<SubmitResponse, ClientError> {
+        let token_sha256 = colony_wire::read_auth::token_sha256(token);
+        self.submit_one(Command::IssueReadToken { token_sha256, label: label.to_owned(), expires_at_ms }).await
+    }
+
+    // ----- Reads -----
+
+    /// One page of agents. `query` is a URL query string without `?` (`role=scout&limit=10`).
+    pub async fn agents(&self, query: &str) -> Result<AgentPage, ClientError> {
+        let path = if query.is_empty() { "/v1/agents".to_owned() } else { format!("/v1/agents?{query}") };
+        self.get(&path).await
+    }
+
+    /// Every agent, following pages.
+    pub async fn all_agents(&self) -> Result<Vec<AgentView>, ClientError> {
+        let mut agents = Vec::new();
+        let mut after: Option<AgentId> = None;
+        loop {
+            let query = match &after {
+                Some(after) => format!("limit=1000&after={after}"),
+                None => "limit=1000".to_owned(),
+            };
+            let page = self.agents(&query).await?;
+            agents.extend(page.agents);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(agents),
+            }
+        }
+    }
+
+    /// One agent.
+    pub async fn agent(&self, id: &AgentId) -> Result<AgentView, ClientError> {
+        self.get(&format!("/v1/agents/{id}")).await
+    }
+
+    /// Server status.
+    pub async fn status(&self) -> Result<StatusView, ClientError> {
+        self.get("/v1/status").await
+    }
+
+    /// The swarm configuration.
+    pub async fn config(&self) -> Result<SwarmConfig, ClientError> {
+        self.get("/v1/config").await
+    }
+
+    /// The state hash.
+    pub async fn state_hash(&self) -> Result<StateHashView, ClientError> {
+        self.get("/v1/state/hash").await
+    }
+
+    /// Whether the server is ready for writes.
+    pub async fn ready(&self) -> bool {
+        let url = format!("{}/v1/health/ready", self.base_url);
+        matches!(self.http.get(url).send().await, Ok(response) if response.status().is_success())
+    }
+
+    /// The event stream from entry `from` (inclusive), or new events only.
+    pub async fn events(&self, from: Option<u64>) -> Result<EventStream, ClientError> {
+        let path = match from {
+            Some(from) => format!("/v1/events?from={from}"),
+            None => "/v1/events".to_owned(),
+        };
+        let request = self.authenticated_get(&path)?;
+        let response = request.send().await.map_err(|error| ClientError::Transport(error.to_string()))?;
+        if !response.status().is_success() {
+            return Err(problem_from(response).await);
+        }
+        Ok(EventStream::new(response))
+    }
+
+    /// A GET with read credentials.
+    pub fn authenticated_get(&self, path: &str) -> Result<reqwest::RequestBuilder, ClientError> {
+        let request = self.http.get(format!("{}{path}", self.base_url));
+        if let Some(token) = &self.read_token {
+            return Ok(request.bearer_auth(token));
+        }
+        let identity = self.identity_or_error()?;
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|duration| duration.as_millis() as u64)
+            .unwrap_or(0);
+        let signature = identity.key().sign(&read_signing_message("GET", path, timestamp_ms));
+        Ok(request
+            .header(READ_SIGNER_HEADER, identity.signer().to_string())
+            .header(READ_TIMESTAMP_HEADER, timestamp_ms.to_string())
+            .header(READ_SIGNATURE_HEADER, hex::encode(signature)))
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let request = self.authenticated_get(path)?;
+        self.send(request).await
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ClientError> {
+        let response = request.send().await.map_err(|error| ClientError::Transport(error.to_string()))?;
+        if !response.status().is_success() {
+            return Err(problem_from(response).await);
+        }
+        let bytes = response.bytes().await.map_err(|error| ClientError::Transport(error.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|error| ClientError::Decode(error.to_string()))
+    }
+}
+
+async fn problem_from(response: reqwest::Response) -> ClientError {
+    let status = response.status().as_u16();
+    match response.bytes().await {
+        Ok(bytes) => match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) => ClientError::Problem(problem),
+            Err(_) => ClientError::Decode(format!("status {status}: {}", String::from_utf8_lossy(&bytes))),
+        },
+        Err(error) => ClientError::Transport(error.to_string()),
+    }
+}
+
+fn parse_names(names: &[&str]) -> Result<std::collections::BTreeSet<Name>, ClientError> {
+    names
+        .iter()
+        .map(|name| Name::new(*name).map_err(|error| ClientError::Key(format!("capability '{name}': {error}"))))
+        .collect()
+}

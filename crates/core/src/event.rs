@@ -98,3 +98,22 @@ pub enum EventKind {
         label: String,
     },
 }
+
+impl EventKind {
+    /// The stable name of the event, as in its JSON `type`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Genesis {} => "swarm.genesis",
+            EventKind::ConfigChanged {} => "config.changed",
+            EventKind::AgentRegistered { .. } => "agent.registered",
+            EventKind::AgentUpdated { .. } => "agent.updated",
+            EventKind::AgentUnresponsive { .. } => "agent.unresponsive",
+            EventKind::AgentActive { .. } => "agent.active",
+            EventKind::AgentHalted { .. } => "agent.halted",
+            EventKind::AgentResumed { .. } => "agent.resumed",
+            EventKind::AgentDeregistered { .. } => "agent.deregistered",
+            EventKind::ReadTokenIssued { .. } => "read_token.issued",
+            EventKind::ReadTokenRevoked { .. } => "read_token.revoked",
+        }
+    }
+}

@@ -1,1 +1,26 @@
-//! placeholder
+//! Colony's server: the single-writer driver, recovery, the offline audit, and the HTTP API.
+//!
+//! # Layout
+//! - [`server`]: start and stop a server over a data directory.
+//! - [`driver`]: the single writer: group commit to the log, then apply, then answer.
+//! - [`recovery`]: newest valid snapshot plus replay.
+//! - [`audit`]: the offline audit (`colony audit verify`).
+//! - [`replay`]: log records back into core entries.
+//! - [`events`]: recent events and live fan-out for the event stream.
+//! - [`http`]: routes, authentication, problem responses, the OpenAPI document.
+//! - [`clock`]: the injected clock.
+//!
+//! # Architecture invariant
+//! Only this crate knows HTTP. Core sees decoded, authenticated entries; the log sees opaque records.
+
+pub mod audit;
+pub mod clock;
+pub mod driver;
+pub mod events;
+pub mod http;
+pub mod recovery;
+pub mod replay;
+pub mod server;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use server::{RunningServer, ServerSettings, StartError, StartReport, start};

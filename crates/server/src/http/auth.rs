@@ -1,0 +1,94 @@
+//! Read authentication: a signed read request, or an operator-issued bearer token.
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use colony_core::Signer;
+use colony_wire::Problem;
+use colony_wire::problem::codes;
+use colony_wire::read_auth::{
+    READ_SIGNATURE_HEADER, READ_SIGNATURE_SKEW_MS, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message,
+    token_sha256,
+};
+
+use super::{AppState, problem_response};
+
+/// Who a read was authenticated as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// A signer (operator or agent) that signed the request.
+    Signer(Signer),
+    /// A bearer token, by its label.
+    Token(String),
+}
+
+/// Middleware: lets the request through only with valid read credentials.
+pub async fn require_read_auth(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path_and_query = request.uri().path_and_query().map_or("/", |value| value.as_str()).to_owned();
+    match authenticate(&app, request.method().as_str(), &path_and_query, request.headers()) {
+        Ok(reader) => {
+            request.extensions_mut().insert(reader);
+            next.run(request).await
+        }
+        Err(detail) => {
+            let mut response = problem_response(Problem::new(codes::UNAUTHENTICATED, 401, detail));
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"colony\""),
+            );
+            response
+        }
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &HeaderMap) -> Result<Reader, String> {
+    if let Some(authorization) = header(headers, "authorization") {
+        let token = authorization
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| "the Authorization header must be 'Bearer <read token>'".to_owned())?;
+        let state = app.driver.shared.state.read().expect("state lock");
+        let record = state.read_token(&token_sha256(token.trim())).ok_or_else(|| "unknown read token".to_owned())?;
+        if record.expires_at_ms.is_some_and(|expires| expires <= app.clock.now_ms()) {
+            return Err("the read token has expired".to_owned());
+        }
+        return Ok(Reader::Token(record.label.clone()));
+    }
+    let Some(signer) = header(headers, READ_SIGNER_HEADER) else {
+        return Err(format!(
+            "reads need credentials: 'Authorization: Bearer <read token>', or the headers {READ_SIGNER_HEADER}, \
+             {READ_TIMESTAMP_HEADER} and {READ_SIGNATURE_HEADER}"
+        ));
+    };
+    let signer = Signer::parse(signer).map_err(|error| format!("{READ_SIGNER_HEADER}: {error}"))?;
+    let timestamp_ms: u64 = header(headers, READ_TIMESTAMP_HEADER)
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(|| format!("{READ_TIMESTAMP_HEADER} must be Unix milliseconds"))?;
+    let signature = header(headers, READ_SIGNATURE_HEADER)
+        .and_then(|value| colony_wire::envelope::parse_signature(value).ok())
+        .ok_or_else(|| format!("{READ_SIGNATURE_HEADER} must be 128 hex characters"))?;
+    if timestamp_ms.abs_diff(app.clock.now_ms()) > READ_SIGNATURE_SKEW_MS {
+        return Err(format!(
+            "{READ_TIMESTAMP_HEADER} is more than {} s from the server's clock",
+            READ_SIGNATURE_SKEW_MS / 1000
+        ));
+    }
+    let key = {
+        let state = app.driver.shared.state.read().expect("state lock");
+        if let Signer::Agent(id) = &signer
+            && state.agent(id).is_some_and(|agent| agent.deregistered_at_ms.is_some())
+        {
+            return Err(format!("agent '{id}' is deregistered"));
+        }
+        state.signer_key(&signer).ok_or_else(|| format!("'{signer}' is not a registered signer"))?
+    };
+    let message = read_signing_message(method, path_and_query, timestamp_ms);
+    if !colony_wire::keys::verify(&key, &message, &signature) {
+        return Err("the read signature does not verify".to_owned());
+    }
+    Ok(Reader::Signer(signer))
+}

@@ -1,0 +1,102 @@
+//! The HTTP API under `/v1`.
+//!
+//! - Writes (`POST /v1/commands`, `POST /v1/batch`) take a signed envelope; see [`writes`].
+//! - Reads take a signed read request or an operator-issued bearer token; see [`auth`].
+//! - Errors are RFC 9457 problem documents with stable codes; see [`problem_response`].
+//! - `GET /v1/openapi.json` describes all of it; see [`openapi`].
+
+pub mod auth;
+pub mod openapi;
+pub mod reads;
+pub mod writes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use colony_wire::Problem;
+use colony_wire::problem::{PROBLEM_CONTENT_TYPE, codes};
+
+use crate::clock::Clock;
+use crate::driver::DriverHandle;
+use crate::server::ServerSettings;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The driver (writes) and the shared state (reads).
+    pub driver: DriverHandle,
+    /// The clock, for signed-read freshness.
+    pub clock: Arc<dyn Clock>,
+    /// Longest a write waits for its commit.
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    /// The state for a server with these settings.
+    pub fn new(driver: DriverHandle, settings: &ServerSettings) -> AppState {
+        AppState { driver, clock: Arc::clone(&settings.clock), request_timeout: settings.request_timeout }
+    }
+}
+
+/// A problem document as an HTTP response.
+pub fn problem_response(problem: Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&problem).expect("problems encode");
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+    response
+}
+
+/// A JSON response.
+pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    let body = serde_json::to_vec(value).expect("responses encode");
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn not_found() -> Response {
+    problem_response(Problem::new(codes::NOT_FOUND, 404, "no such endpoint; see /v1/openapi.json"))
+}
+
+/// Every route, with its method: the OpenAPI test checks the document against this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/commands"),
+    ("post", "/v1/batch"),
+    ("get", "/v1/agents"),
+    ("get", "/v1/agents/{id}"),
+    ("get", "/v1/config"),
+    ("get", "/v1/status"),
+    ("get", "/v1/state/hash"),
+    ("get", "/v1/events"),
+    ("get", "/v1/health/live"),
+    ("get", "/v1/health/ready"),
+    ("get", "/v1/openapi.json"),
+];
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    let authenticated_reads = Router::new()
+        .route("/v1/agents", get(reads::list_agents))
+        .route("/v1/agents/{id}", get(reads::get_agent))
+        .route("/v1/config", get(reads::get_config))
+        .route("/v1/status", get(reads::get_status))
+        .route("/v1/state/hash", get(reads::get_state_hash))
+        .route("/v1/events", get(reads::stream_events))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_read_auth));
+    Router::new()
+        .route("/v1/commands", post(writes::submit_single))
+        .route("/v1/batch", post(writes::submit_batch))
+        .merge(authenticated_reads)
+        .route("/v1/health/live", get(reads::live))
+        .route("/v1/health/ready", get(reads::ready))
+        .route("/v1/openapi.json", get(openapi::serve))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}

@@ -1,0 +1,274 @@
+//! The OpenAPI 3.1 document, served at `GET /v1/openapi.json`.
+//!
+//! Written by hand next to the routes it describes; a test checks that every route in
+//! [`super::ROUTES`] is documented and nothing else is, so the two cannot drift apart silently.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::json_response;
+
+/// `GET /v1/openapi.json`.
+pub async fn serve() -> Response {
+    json_response(StatusCode::OK, &document())
+}
+
+fn problem_responses(codes: &[&str]) -> Value {
+    let mut responses = serde_json::Map::new();
+    for code in codes {
+        responses.insert(
+            (*code).to_owned(),
+            json!({ "description": "A problem (RFC 9457)", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }),
+        );
+    }
+    Value::Object(responses)
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+    base
+}
+
+fn ok_json(schema: &str, description: &str) -> Value {
+    json!({ "200": { "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } } })
+}
+
+fn write_operation(summary: &str, description: &str) -> Value {
+    json!({
+        "summary": summary,
+        "description": description,
+        "security": [{ "envelopeSignature": [] }],
+        "parameters": [{
+            "name": "colony-signature", "in": "header", "required": true,
+            "description": "Ed25519 signature (128 hex characters) over `colony-envelope-v1\\n` followed by the exact body bytes.",
+            "schema": { "type": "string", "pattern": "^[0-9a-fA-F]{128}$" }
+        }],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Envelope" } } } },
+        "responses": merge(ok_json("SubmitResponse", "Durable and applied"), problem_responses(&["400", "401", "403", "404", "409", "413", "422", "503"]))
+    })
+}
+
+fn read_operation(summary: &str, schema: &str, parameters: Value) -> Value {
+    json!({
+        "summary": summary,
+        "security": [{ "readToken": [] }, { "signedRead": [] }],
+        "parameters": parameters,
+        "responses": merge(ok_json(schema, "OK"), problem_responses(&["400", "401", "404"]))
+    })
+}
+
+fn command_schema(kind: &str, description: &str, required: &[&str], properties: Value) -> Value {
+    let mut required: Vec<&str> = required.to_vec();
+    required.insert(0, "type");
+    let properties = merge(json!({ "type": { "const": kind } }), properties);
+    json!({ "type": "object", "description": description, "required": required, "properties": properties, "additionalProperties": false })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let agent_id = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" });
+    let name = json!({ "type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$" });
+    let hex32 = json!({ "type": "string", "pattern": "^[0-9a-f]{64}$" });
+    let commands = vec![
+        command_schema(
+            "agent.register",
+            "Register an agent (self, parent or operator).",
+            &["agent", "public_key", "role"],
+            json!({
+            "agent": agent_id, "public_key": hex32, "role": name,
+            "capabilities": { "type": "array", "items": name, "maxItems": 32 },
+            "weight": { "type": "integer", "minimum": 0, "maximum": 1000000, "description": "Operator only." },
+            "parent": agent_id, "referrer": agent_id }),
+        ),
+        command_schema(
+            "agent.update",
+            "Change role (parent/operator), capabilities (self/parent/operator) or weight (operator).",
+            &["agent"],
+            json!({
+            "agent": agent_id, "role": name, "capabilities": { "type": "array", "items": name }, "weight": { "type": "integer" } }),
+        ),
+        command_schema("agent.heartbeat", "The signing agent is alive.", &[], json!({})),
+        command_schema(
+            "agent.halt",
+            "Halt an agent (operator or parent).",
+            &["agent"],
+            json!({ "agent": agent_id, "reason": { "type": "string", "maxLength": 256 } }),
+        ),
+        command_schema("agent.resume", "Lift a halt.", &["agent"], json!({ "agent": agent_id })),
+        command_schema(
+            "agent.deregister",
+            "Remove an agent for good (self, parent or operator).",
+            &["agent"],
+            json!({ "agent": agent_id }),
+        ),
+        command_schema(
+            "config.set",
+            "Replace the swarm configuration (operator).",
+            &["config"],
+            json!({ "config": { "$ref": "#/components/schemas/SwarmConfig" } }),
+        ),
+        command_schema(
+            "read_token.issue",
+            "Authorise a bearer read token by its SHA-256 (operator).",
+            &["token_sha256"],
+            json!({
+            "token_sha256": hex32, "label": { "type": "string" }, "expires_at_ms": { "type": "integer" } }),
+        ),
+        command_schema(
+            "read_token.revoke",
+            "Withdraw a read token (operator).",
+            &["token_sha256"],
+            json!({ "token_sha256": hex32 }),
+        ),
+    ];
+    let list_parameters = json!([
+        { "name": "role", "in": "query", "schema": name },
+        { "name": "status", "in": "query", "schema": { "enum": ["active", "unresponsive", "halted", "deregistered"] } },
+        { "name": "capability", "in": "query", "schema": name },
+        { "name": "after", "in": "query", "schema": agent_id, "description": "Pagination: the `next_after` of the previous page." },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
+    ]);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Colony",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Coordination server for swarms of AI agents. Every write is a signed envelope; every read is authenticated."
+        },
+        "paths": {
+            "/v1/commands": { "post": write_operation("Submit one command", "The envelope must carry exactly one command. A refused command is answered with its problem document.") },
+            "/v1/batch": { "post": write_operation("Submit many commands in one envelope", "Up to 10,000 commands, one signature; each command succeeds or fails on its own.") },
+            "/v1/agents": { "get": read_operation("List agents, ordered by id", "AgentPage", list_parameters) },
+            "/v1/agents/{id}": { "get": read_operation("One agent", "Agent", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }])) },
+            "/v1/config": { "get": read_operation("The swarm configuration", "SwarmConfig", json!([])) },
+            "/v1/status": { "get": read_operation("Server status and counters", "Status", json!([])) },
+            "/v1/state/hash": { "get": read_operation("The canonical state hash", "StateHash", json!([])) },
+            "/v1/events": { "get": {
+                "summary": "Server-sent events of state changes, resumable",
+                "security": [{ "readToken": [] }, { "signedRead": [] }],
+                "parameters": [
+                    { "name": "from", "in": "query", "schema": { "type": "integer" }, "description": "First entry sequence to include." },
+                    { "name": "Last-Event-ID", "in": "header", "schema": { "type": "string" }, "description": "Resume after this event id (`<sequence>-<index>`)." }
+                ],
+                "responses": merge(json!({ "200": { "description": "An event stream; each event's data is an Event", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/Event" } } } } }), problem_responses(&["401", "410"]))
+            } },
+            "/v1/health/live": { "get": { "summary": "Liveness", "responses": { "200": { "description": "The process answers" } } } },
+            "/v1/health/ready": { "get": { "summary": "Readiness", "responses": merge(json!({ "200": { "description": "Accepting writes" } }), problem_responses(&["503"])) } },
+            "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } } }
+        },
+        "components": {
+            "securitySchemes": {
+                "envelopeSignature": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "Ed25519 over the envelope body; the signer is named in the body." },
+                "readToken": { "type": "http", "scheme": "bearer", "description": "A token issued by the operator with read_token.issue." },
+                "signedRead": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "With colony-signer and colony-timestamp-ms: Ed25519 over `colony-read-v1\\n<METHOD>\\n<path?query>\\n<timestamp_ms>`, within 5 minutes of the server clock." }
+            },
+            "schemas": {
+                "Envelope": {
+                    "type": "object", "required": ["signer", "nonce", "commands"], "additionalProperties": false,
+                    "properties": {
+                        "signer": { "type": "string", "description": "`operator` or an agent id." },
+                        "nonce": { "type": "integer", "minimum": 1, "description": "Single use per signer; use the current time in microseconds." },
+                        "commands": { "type": "array", "minItems": 1, "maxItems": 10000, "items": { "$ref": "#/components/schemas/Command" } }
+                    }
+                },
+                "Command": { "oneOf": commands, "discriminator": { "propertyName": "type" } },
+                "SubmitResponse": {
+                    "type": "object", "required": ["sequence", "timestamp_ms", "results"],
+                    "properties": {
+                        "sequence": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
+                        "results": { "type": "array", "items": { "type": "object", "required": ["ok"], "properties": {
+                            "ok": { "type": "boolean" }, "status": { "enum": ["done", "unchanged"] }, "problem": { "$ref": "#/components/schemas/Problem" } } } }
+                    }
+                },
+                "Problem": {
+                    "type": "object", "required": ["type", "title", "status", "detail", "code"],
+                    "properties": {
+                        "type": { "type": "string", "description": "urn:colony:problem:<code>" },
+                        "title": { "type": "string" }, "status": { "type": "integer" }, "detail": { "type": "string" },
+                        "code": { "type": "string", "description": "Stable machine code." },
+                        "field": { "type": "string", "description": "The offending input, when one is to blame." }
+                    }
+                },
+                "Agent": {
+                    "type": "object",
+                    "properties": {
+                        "id": agent_id, "public_key": hex32, "role": name, "capabilities": { "type": "array", "items": name },
+                        "weight": { "type": "integer" }, "parent": agent_id, "referrer": agent_id,
+                        "status": { "enum": ["active", "unresponsive", "halted", "deregistered"] },
+                        "responsive": { "type": "boolean" },
+                        "halt": { "type": ["object", "null"] },
+                        "registered_at_ms": { "type": "integer" }, "last_heartbeat_ms": { "type": "integer" },
+                        "heartbeat_deadline_ms": { "type": "integer" }, "deregistered_at_ms": { "type": ["integer", "null"] },
+                        "highest_nonce": { "type": "integer" }
+                    }
+                },
+                "AgentPage": { "type": "object", "properties": { "agents": { "type": "array", "items": { "$ref": "#/components/schemas/Agent" } }, "next_after": agent_id } },
+                "SwarmConfig": {
+                    "type": "object", "required": ["roles", "heartbeat_ttl_ms", "self_registration"], "additionalProperties": false,
+                    "properties": {
+                        "roles": { "type": "object", "additionalProperties": { "type": "object", "properties": { "default_weight": { "type": "integer" } } } },
+                        "heartbeat_ttl_ms": { "type": "integer", "minimum": 1000, "maximum": 604800000 },
+                        "self_registration": { "type": "boolean" }
+                    }
+                },
+                "Status": { "type": "object", "properties": {
+                    "version": { "type": "string" }, "sequence": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
+                    "agents": { "type": "integer" }, "entries": { "type": "integer" }, "commands_accepted": { "type": "integer" },
+                    "commands_rejected": { "type": "integer" }, "operator_key": hex32 } },
+                "StateHash": { "type": "object", "properties": { "sequence": { "type": "integer" }, "state_hash": hex32 } },
+                "Event": { "type": "object", "required": ["sequence", "index", "timestamp_ms", "type"], "properties": {
+                    "sequence": { "type": "integer" }, "index": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
+                    "type": { "enum": ["swarm.genesis", "config.changed", "agent.registered", "agent.updated", "agent.unresponsive", "agent.active", "agent.halted", "agent.resumed", "agent.deregistered", "read_token.issued", "read_token.revoked"] } } }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let document = document();
+        let paths = document["paths"].as_object().unwrap();
+        let mut documented: Vec<(String, String)> = paths
+            .iter()
+            .flat_map(|(path, operations)| {
+                operations.as_object().unwrap().keys().map(move |method| (method.clone(), path.clone()))
+            })
+            .collect();
+        let mut routes: Vec<(String, String)> =
+            crate::http::ROUTES.iter().map(|(method, path)| ((*method).to_owned(), (*path).to_owned())).collect();
+        documented.sort();
+        routes.sort();
+        assert_eq!(documented, routes);
+    }
+
+    #[test]
+    fn every_command_kind_has_a_schema() {
+        let document = document();
+        let kinds: Vec<&str> = document["components"]["schemas"]["Command"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|schema| schema["properties"]["type"]["const"].as_str().unwrap())
+            .collect();
+        for kind in [
+            "agent.register",
+            "agent.update",
+            "agent.heartbeat",
+            "agent.halt",
+            "agent.resume",
+            "agent.deregister",
+            "config.set",
+            "read_token.issue",
+            "read_token.revoke",
+        ] {
+            assert!(kinds.contains(&kind), "{kind} is not documented");
+        }
+    }
+}

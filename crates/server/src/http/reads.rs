@@ -1,0 +1,214 @@
+//! The read endpoints and the event stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use colony_core::{AgentId, Name};
+use colony_wire::Problem;
+use colony_wire::problem::codes;
+use colony_wire::views::{AgentPage, AgentView, StateHashView, StatusView};
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::{AppState, json_response, problem_response};
+
+/// Agents per page when the client does not say.
+const AGENTS_PAGE_DEFAULT: usize = 100;
+/// Agents per page at most.
+const AGENTS_PAGE_MAX: usize = 1_000;
+
+/// Query of `GET /v1/agents`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentQuery {
+    role: Option<String>,
+    status: Option<String>,
+    capability: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+fn invalid_query(field: &str, detail: impl Into<String>) -> Response {
+    problem_response(Problem::new(codes::INVALID_QUERY, 400, detail).with_field(field))
+}
+
+/// `GET /v1/agents?role=&status=&capability=&after=&limit=`: agents ordered by id, one page at a time.
+pub async fn list_agents(
+    State(app): State<AppState>,
+    query: Result<Query<AgentQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return invalid_query("query", rejection.body_text()),
+    };
+    let limit = query.limit.unwrap_or(AGENTS_PAGE_DEFAULT);
+    if limit == 0 || limit > AGENTS_PAGE_MAX {
+        return invalid_query("limit", format!("must be between 1 and {AGENTS_PAGE_MAX}"));
+    }
+    if let Some(status) = &query.status
+        && !["active", "unresponsive", "halted", "deregistered"].contains(&status.as_str())
+    {
+        return invalid_query("status", "must be one of active, unresponsive, halted, deregistered");
+    }
+    let role = match query.role.map(Name::new).transpose() {
+        Ok(role) => role,
+        Err(error) => return invalid_query("role", error.to_string()),
+    };
+    let capability = match query.capability.map(Name::new).transpose() {
+        Ok(capability) => capability,
+        Err(error) => return invalid_query("capability", error.to_string()),
+    };
+    let after = match query.after.map(AgentId::new).transpose() {
+        Ok(after) => after,
+        Err(error) => return invalid_query("after", error.to_string()),
+    };
+    let state = app.driver.shared.state.read().expect("state lock");
+    let mut matching = state.registry().iter_after(after.as_ref()).filter(|agent| {
+        role.as_ref().is_none_or(|role| agent.role == *role)
+            && query.status.as_deref().is_none_or(|status| agent.status() == status)
+            && capability.as_ref().is_none_or(|capability| agent.capabilities.contains(capability))
+    });
+    let agents: Vec<AgentView> = matching.by_ref().take(limit).map(AgentView::from).collect();
+    let next_after = if agents.len() == limit && matching.next().is_some() {
+        agents.last().map(|agent| agent.id.clone())
+    } else {
+        None
+    };
+    json_response(StatusCode::OK, &AgentPage { agents, next_after })
+}
+
+/// `GET /v1/agents/{id}`.
+pub async fn get_agent(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    let id = match AgentId::new(id) {
+        Ok(id) => id,
+        Err(error) => return invalid_query("id", error.to_string()),
+    };
+    let state = app.driver.shared.state.read().expect("state lock");
+    match state.agent(&id) {
+        Some(agent) => json_response(StatusCode::OK, &AgentView::from(agent)),
+        None => problem_response(Problem::from_rejection(&colony_core::Rejection::AgentNotFound { agent: id })),
+    }
+}
+
+/// `GET /v1/config`.
+pub async fn get_config(State(app): State<AppState>) -> Response {
+    let state = app.driver.shared.state.read().expect("state lock");
+    json_response(StatusCode::OK, state.config())
+}
+
+/// `GET /v1/status`.
+pub async fn get_status(State(app): State<AppState>) -> Response {
+    let state = app.driver.shared.state.read().expect("state lock");
+    let counters = state.counters();
+    json_response(
+        StatusCode::OK,
+        &StatusView {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            sequence: state.sequence(),
+            timestamp_ms: state.timestamp_ms(),
+            agents: state.registry().len() as u64,
+            entries: counters.entries,
+            commands_accepted: counters.commands_accepted,
+            commands_rejected: counters.commands_rejected,
+            operator_key: state.operator().map(|operator| operator.public_key),
+        },
+    )
+}
+
+/// `GET /v1/state/hash`: the canonical state hash at the current sequence.
+pub async fn get_state_hash(State(app): State<AppState>) -> Response {
+    let state = app.driver.shared.state.read().expect("state lock");
+    json_response(StatusCode::OK, &StateHashView { sequence: state.sequence(), state_hash: state.state_hash() })
+}
+
+/// `GET /v1/health/live`: the process answers.
+pub async fn live() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "live" }))
+}
+
+/// `GET /v1/health/ready`: the writer is running and accepts writes.
+pub async fn ready(State(app): State<AppState>) -> Response {
+    if app.driver.is_running() {
+        json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
+    } else {
+        problem_response(Problem::new(codes::UNAVAILABLE, 503, "the writer is not running"))
+    }
+}
+
+/// Query of `GET /v1/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    from: Option<u64>,
+}
+
+/// `GET /v1/events?from=SEQ`: server-sent events, one per state change, from entry `SEQ` (inclusive),
+/// or after the `Last-Event-ID` a reconnecting client sends. Each event's id is `<sequence>-<index>`.
+/// Without either, the stream starts with new events.
+pub async fn stream_events(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return invalid_query("from", rejection.body_text()),
+    };
+    let resume_after = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once('-'))
+        .and_then(|(sequence, index)| Some((sequence.parse::<u64>().ok()?, index.parse::<u32>().ok()?)));
+    let from = match (resume_after, query.from) {
+        (Some((sequence, _)), _) => sequence,
+        (None, Some(from)) => from,
+        (None, None) => app.driver.shared.state.read().expect("state lock").sequence() + 1,
+    };
+    let subscription = match app.driver.shared.events.subscribe(from) {
+        Ok(subscription) => subscription,
+        Err(oldest) => {
+            return problem_response(
+                Problem::new(
+                    codes::EVENTS_EXPIRED,
+                    410,
+                    format!("events before entry {oldest} are no longer retained; read current state and stream from {oldest}"),
+                )
+                .with_field("from"),
+            );
+        }
+    };
+    let is_new = move |event: &colony_core::Event| match resume_after {
+        Some(position) => (event.sequence, event.index) > position,
+        None => true,
+    };
+    let backlog =
+        futures_util::stream::iter(subscription.backlog).filter(move |event| std::future::ready(is_new(event)));
+    let live = BroadcastStream::new(subscription.live);
+    // A subscriber that falls behind the live channel is told so and the stream ends: a silent gap
+    // would be worse than a reconnect, which resumes exactly where it left off via Last-Event-ID.
+    let stream = backlog.map(Ok::<_, BroadcastStreamRecvError>).chain(live).scan(false, |ended, item| {
+        if *ended {
+            return std::future::ready(None);
+        }
+        let sse = match item {
+            Ok(event) => SseEvent::default()
+                .id(format!("{}-{}", event.sequence, event.index))
+                .event(event.kind.name())
+                .data(serde_json::to_string(&*event).expect("events encode")),
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                *ended = true;
+                SseEvent::default().event("lagged").data(format!(
+                    "{{\"missed\":{missed},\"detail\":\"this subscriber fell behind; reconnect with Last-Event-ID to resume\"}}"
+                ))
+            }
+        };
+        std::future::ready(Some(Ok::<_, Infallible>(sse)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}

@@ -1,0 +1,130 @@
+//! The write endpoints: a signed envelope in, durable results out.
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use colony_core::Rejection;
+use colony_wire::envelope::{SIGNATURE_HEADER, parse_signature};
+use colony_wire::problem::codes;
+use colony_wire::views::{CommandResultView, SubmitResponse};
+use colony_wire::{Envelope, EnvelopeError, Problem, SignedEnvelope};
+
+use super::{AppState, json_response, problem_response};
+use crate::driver::{Committed, Submission, SubmitError};
+
+/// Bodies of the single-command endpoint are at most this large.
+pub const SINGLE_BODY_BYTES_MAX: usize = 256 << 10;
+/// Bodies of the batch endpoint are at most this large.
+pub const BATCH_BODY_BYTES_MAX: usize = 16 << 20;
+
+/// `POST /v1/commands`: exactly one command. A refused command is answered with its problem and the
+/// HTTP status for it.
+pub async fn submit_single(State(app): State<AppState>, request: Request) -> Response {
+    let committed = match receive(&app, request, SINGLE_BODY_BYTES_MAX, true).await {
+        Ok(committed) => committed,
+        Err(problem) => return problem_response(problem),
+    };
+    match committed.outcome.commands.first() {
+        Some(Err(rejection)) => problem_response(Problem::from_rejection(rejection)),
+        _ => json_response(StatusCode::OK, &submit_response(&committed)),
+    }
+}
+
+/// `POST /v1/batch`: many commands, one envelope, one signature. Each command succeeds or fails on its
+/// own; the response has one result per command.
+pub async fn submit_batch(State(app): State<AppState>, request: Request) -> Response {
+    match receive(&app, request, BATCH_BODY_BYTES_MAX, false).await {
+        Ok(committed) => json_response(StatusCode::OK, &submit_response(&committed)),
+        Err(problem) => problem_response(problem),
+    }
+}
+
+fn submit_response(committed: &Committed) -> SubmitResponse {
+    SubmitResponse {
+        sequence: committed.sequence,
+        timestamp_ms: committed.timestamp_ms,
+        results: committed.outcome.commands.iter().map(CommandResultView::from_result).collect(),
+    }
+}
+
+fn envelope_problem(error: EnvelopeError) -> Problem {
+    let detail = error.to_string();
+    match error {
+        EnvelopeError::Malformed { path, .. } => Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field(path),
+        EnvelopeError::Empty | EnvelopeError::TooManyCommands { .. } => {
+            Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field("commands")
+        }
+        EnvelopeError::SignatureMissing | EnvelopeError::SignatureInvalid => {
+            Problem::new(codes::INVALID_SIGNATURE, 401, detail).with_field(SIGNATURE_HEADER)
+        }
+    }
+}
+
+/// Reads, checks, verifies and submits an envelope; answers with the committed entry.
+async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single: bool) -> Result<Committed, Problem> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(&parts.headers, body, body_bytes_max).await?;
+    let signature = signature_header(&parts.headers).map_err(envelope_problem)?;
+    let envelope = Envelope::decode(&body).map_err(envelope_problem)?;
+    if single && envelope.commands.len() != 1 {
+        return Err(Problem::new(
+            codes::SINGLE_COMMAND_EXPECTED,
+            400,
+            format!("/v1/commands takes exactly one command, got {}; use /v1/batch", envelope.commands.len()),
+        )
+        .with_field("commands"));
+    }
+    let key = {
+        let state = app.driver.shared.state.read().expect("state lock");
+        crate::replay::expected_key(&state, &envelope)
+    };
+    let Some(key) = key else {
+        return Err(Problem::from_rejection(&Rejection::UnknownSigner).with_field("signer"));
+    };
+    let signed = SignedEnvelope { body: body.to_vec(), signature };
+    if !signed.verify(&key) {
+        return Err(envelope_problem(EnvelopeError::SignatureInvalid));
+    }
+    let submission = Submission { envelope, signed, verified_key: key };
+    let committed = match tokio::time::timeout(app.request_timeout, app.driver.submit(submission)).await {
+        Err(_) => {
+            return Err(Problem::new(
+                codes::TIMEOUT,
+                503,
+                "the write was not confirmed in time; it may still be applied (check the agent or the event stream)",
+            ));
+        }
+        Ok(Err(SubmitError::Rejected(rejection))) => return Err(Problem::from_rejection(&rejection)),
+        Ok(Err(SubmitError::Overloaded)) => {
+            return Err(Problem::new(codes::OVERLOADED, 503, "the write queue is full; retry with backoff"));
+        }
+        Ok(Err(SubmitError::Unavailable(reason))) => return Err(Problem::new(codes::UNAVAILABLE, 503, reason)),
+        Ok(Ok(committed)) => committed,
+    };
+    if let Some(rejection) = &committed.outcome.envelope {
+        return Err(Problem::from_rejection(rejection));
+    }
+    Ok(committed)
+}
+
+fn signature_header(headers: &HeaderMap) -> Result<[u8; 64], EnvelopeError> {
+    let value = headers.get(SIGNATURE_HEADER).ok_or(EnvelopeError::SignatureMissing)?;
+    parse_signature(value.to_str().map_err(|_| EnvelopeError::SignatureMissing)?)
+}
+
+/// Reads the body up to `bytes_max`, refusing larger ones from `Content-Length` before reading and
+/// otherwise as they stream in. (A body that fails to arrive for another reason, a client hanging up,
+/// gets the same answer, which nobody then reads.)
+async fn read_body(headers: &HeaderMap, body: axum::body::Body, bytes_max: usize) -> Result<Bytes, Problem> {
+    let too_large =
+        || Problem::new(codes::PAYLOAD_TOO_LARGE, 413, format!("the body exceeds the limit of {bytes_max} bytes"));
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > bytes_max) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, bytes_max).await.map_err(|_| too_large())
+}

@@ -1,0 +1,70 @@
+//! Turning log records back into core entries: shared by recovery and the offline audit.
+
+use colony_core::{Command, Entry, EntryBody, Genesis, PublicKey, SignedCommands, State};
+use colony_log::Record;
+use colony_wire::record::{self, RecordKind};
+use colony_wire::{Envelope, SignedEnvelope};
+
+/// A record that cannot be turned into an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayError {
+    /// The record's sequence number.
+    pub sequence: u64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "log entry {}: {}", self.sequence, self.reason)
+    }
+}
+
+impl std::error::Error for ReplayError {}
+
+/// The key an envelope must verify with, given the state it is applied to: the signer's registered
+/// key, or for a self-registration the key being registered. `None` when the signer is unknown and
+/// the envelope is not a self-registration.
+pub fn expected_key(state: &State, envelope: &Envelope) -> Option<PublicKey> {
+    if let Some(key) = state.signer_key(&envelope.signer) {
+        return Some(key);
+    }
+    match (envelope.signer.agent(), envelope.commands.as_slice()) {
+        (Some(signer), [Command::RegisterAgent { agent, public_key, .. }]) if agent == signer => Some(*public_key),
+        _ => None,
+    }
+}
+
+/// Decodes a record into the entry to apply to `state`. Signed entries also return their envelope
+/// and expected key so that the caller may verify the signature.
+pub fn decode_record(
+    record: &Record,
+    state: &State,
+) -> Result<(Entry, Option<(SignedEnvelope, Option<PublicKey>)>), ReplayError> {
+    let error = |reason: String| ReplayError { sequence: record.sequence, reason };
+    let kind =
+        RecordKind::from_byte(record.kind).ok_or_else(|| error(format!("unknown record kind {}", record.kind)))?;
+    let (body, signed) = match kind {
+        RecordKind::Tick => (EntryBody::Tick, None),
+        RecordKind::Genesis => {
+            let genesis =
+                record::decode_genesis(&record.payload).map_err(|reason| error(format!("genesis: {reason}")))?;
+            (EntryBody::Genesis(Genesis { operator_key: genesis.operator_key, config: genesis.config }), None)
+        }
+        RecordKind::Signed => {
+            let signed = record::decode_signed(&record.payload).map_err(error)?;
+            let envelope = Envelope::decode(&signed.body).map_err(|reason| error(reason.to_string()))?;
+            let key = expected_key(state, &envelope);
+            // An unknown signer cannot be logged by a correct driver; if one is, core refuses the
+            // envelope (the all-zero key matches nobody) and the audit reports the signature.
+            let commands = SignedCommands {
+                signer: envelope.signer,
+                verified_key: key.unwrap_or(PublicKey([0; 32])),
+                nonce: envelope.nonce,
+                commands: envelope.commands,
+            };
+            (EntryBody::Signed(commands), Some((signed, key)))
+        }
+    };
+    Ok((Entry { sequence: record.sequence, timestamp_ms: record.timestamp_ms, body }, signed))
+}

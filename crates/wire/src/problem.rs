@@ -1,0 +1,143 @@
+//! RFC 9457 problem details, with Colony's stable machine codes.
+//!
+//! Every error response is `application/problem+json`: `type` is `urn:colony:problem:<code>`, `code`
+//! repeats the code for clients that prefer a plain field, and `field` names the offending input when
+//! one is to blame. Codes are part of the API: they are never renamed.
+
+use colony_core::Rejection;
+use serde::{Deserialize, Serialize};
+
+/// The content type of problem responses.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// A problem details document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `urn:colony:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short, fixed summary of the code.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong in this case.
+    pub detail: String,
+    /// The stable machine code.
+    pub code: String,
+    /// The offending input field, when one is to blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    /// A problem with the given code, status and detail.
+    pub fn new(code: &str, status: u16, detail: impl Into<String>) -> Problem {
+        Problem {
+            problem_type: format!("urn:colony:problem:{code}"),
+            title: title_for(code).to_owned(),
+            status,
+            detail: detail.into(),
+            code: code.to_owned(),
+            field: None,
+        }
+    }
+
+    /// The same problem, blaming `field`.
+    pub fn with_field(mut self, field: impl Into<String>) -> Problem {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The problem for a state-machine rejection.
+    pub fn from_rejection(rejection: &Rejection) -> Problem {
+        let problem = Problem::new(rejection.code(), status_for_rejection(rejection), rejection.to_string());
+        match rejection.field() {
+            Some(field) => problem.with_field(field),
+            None => problem,
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} ({}): {}", self.code, self.status, self.detail)?;
+        if let Some(field) = &self.field {
+            write!(formatter, " [field: {field}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// The HTTP status for a rejection.
+pub fn status_for_rejection(rejection: &Rejection) -> u16 {
+    match rejection {
+        Rejection::UnknownSigner | Rejection::KeyMismatch => 401,
+        Rejection::Unauthorized { .. } | Rejection::AgentHalted { .. } => 403,
+        Rejection::AgentNotFound { .. } | Rejection::ReadTokenNotFound => 404,
+        Rejection::NonceReplayed { .. }
+        | Rejection::AgentExists { .. }
+        | Rejection::AgentDeregistered { .. }
+        | Rejection::LimitReached { .. }
+        | Rejection::Genesis { .. } => 409,
+        Rejection::UnknownRole { .. } | Rejection::InvalidField { .. } => 422,
+        _ => 400,
+    }
+}
+
+/// Codes the server produces before a request reaches the state machine.
+pub mod codes {
+    /// The body is not valid JSON or not a valid envelope.
+    pub const MALFORMED_REQUEST: &str = "malformed_request";
+    /// The signature is missing, malformed or does not verify.
+    pub const INVALID_SIGNATURE: &str = "invalid_signature";
+    /// A read carries no valid credentials.
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    /// The body exceeds the size limit.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// The server's write queue is full; retry later.
+    pub const OVERLOADED: &str = "overloaded";
+    /// The request did not complete in time. A write may still have been applied.
+    pub const TIMEOUT: &str = "timeout";
+    /// No such resource.
+    pub const NOT_FOUND: &str = "not_found";
+    /// Events before the requested sequence are no longer retained.
+    pub const EVENTS_EXPIRED: &str = "events_expired";
+    /// The server is shutting down or its log failed.
+    pub const UNAVAILABLE: &str = "unavailable";
+    /// A query parameter is invalid.
+    pub const INVALID_QUERY: &str = "invalid_query";
+    /// The single-command endpoint got several commands.
+    pub const SINGLE_COMMAND_EXPECTED: &str = "single_command_expected";
+}
+
+fn title_for(code: &str) -> &'static str {
+    match code {
+        "unknown_signer" => "Unknown signer",
+        "key_mismatch" => "Key mismatch",
+        "nonce_replayed" => "Nonce already used",
+        "unauthorized" => "Not authorized",
+        "agent_not_found" => "Agent not found",
+        "agent_exists" => "Agent id taken",
+        "agent_deregistered" => "Agent deregistered",
+        "agent_halted" => "Agent halted",
+        "unknown_role" => "Unknown role",
+        "invalid_field" => "Invalid field",
+        "limit_reached" => "Limit reached",
+        "read_token_not_found" => "Read token not found",
+        "genesis" => "Genesis error",
+        codes::MALFORMED_REQUEST => "Malformed request",
+        codes::INVALID_SIGNATURE => "Invalid signature",
+        codes::UNAUTHENTICATED => "Unauthenticated",
+        codes::PAYLOAD_TOO_LARGE => "Payload too large",
+        codes::OVERLOADED => "Overloaded",
+        codes::TIMEOUT => "Timeout",
+        codes::NOT_FOUND => "Not found",
+        codes::EVENTS_EXPIRED => "Events expired",
+        codes::UNAVAILABLE => "Unavailable",
+        codes::INVALID_QUERY => "Invalid query",
+        codes::SINGLE_COMMAND_EXPECTED => "Single command expected",
+        _ => "Error",
+    }
+}
