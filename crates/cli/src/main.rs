@@ -1,1 +1,120 @@
-fn main() {}
+//! `colony`: the command-line tool for Colony, a coordination server for swarms of AI agents.
+//!
+//! # Layout
+//! - `main.rs`: the command tree (clap) and dispatch.
+//! - `serve.rs`: `colony serve`.
+//! - `agent.rs`: `colony agent …`, `colony keygen`, `colony token …`, `colony status`.
+//! - `events.rs`: `colony events tail`.
+//! - `audit.rs`: `colony audit verify`.
+//! - `demo.rs`: `colony demo`, the living tour.
+//! - `output.rs`: tables and JSON output.
+
+mod agent;
+mod audit;
+mod demo;
+mod events;
+mod output;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use colony_client::{Client, ClientError, Identity};
+
+/// Colony: a coordination server for swarms of AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "colony", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    connection: Connection,
+    #[command(subcommand)]
+    command: Commands,
+}
+
+/// How to reach and authenticate to a server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connection {
+    /// The server's URL.
+    #[arg(long, global = true, env = "COLONY_SERVER", default_value = "http://127.0.0.1:7410")]
+    pub server: String,
+    /// The key file to sign with (`colony keygen`). Defaults to ./colony-data/operator.key when present.
+    #[arg(long, global = true, env = "COLONY_KEY")]
+    pub key: Option<PathBuf>,
+    /// A read token (`colony token issue`) to read with instead of signing reads.
+    #[arg(long, global = true, env = "COLONY_READ_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl Connection {
+    /// A client with the identity and read token given.
+    pub fn client(&self) -> Result<Client, ClientError> {
+        let mut client = Client::new(self.server.clone());
+        if let Some(path) = self.key_path() {
+            client = client.with_identity(Identity::from_key_file(&path)?);
+        }
+        if let Some(token) = &self.token {
+            client = client.with_read_token(token.clone());
+        }
+        Ok(client)
+    }
+
+    fn key_path(&self) -> Option<PathBuf> {
+        self.key.clone().or_else(|| {
+            let default = PathBuf::from(colony_server::server::DEFAULT_DATA_DIR)
+                .join(colony_server::server::OPERATOR_KEY_FILE_NAME);
+            default.exists().then_some(default)
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Run a server.
+    Serve(serve::ServeArgs),
+    /// Run the demo swarm against an embedded server (or --server) and print a report.
+    Demo(demo::DemoArgs),
+    /// Generate a key file for an agent (or the operator).
+    Keygen(agent::KeygenArgs),
+    /// Register, inspect and manage agents.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+    /// Issue read tokens (operator).
+    #[command(subcommand)]
+    Token(agent::TokenCommand),
+    /// Show the server's status.
+    Status(agent::StatusArgs),
+    /// Follow the event stream.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// Offline checks of a stopped server's data.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the async runtime starts");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Commands::Serve(args) => serve::run(args).await,
+            Commands::Demo(args) => demo::run(args, &cli.connection).await,
+            Commands::Keygen(args) => agent::keygen(args),
+            Commands::Agent(command) => agent::run(command, &cli.connection).await,
+            Commands::Token(command) => agent::run_token(command, &cli.connection).await,
+            Commands::Status(args) => agent::status(args, &cli.connection).await,
+            Commands::Events(command) => events::run(command, &cli.connection).await,
+            Commands::Audit(command) => audit::run(command),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Any error a command reports: printed as `error: …` with exit code 1.
+pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;

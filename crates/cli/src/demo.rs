@@ -1,0 +1,354 @@
+//! `colony demo`: a swarm of the seed roles, each agent with its own key, running against an embedded
+//! server (or `--server`), followed by a report and an offline audit of what it did.
+//!
+//! The demo is the living tour of Colony: every capability, as it lands, gets a part here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use colony_client::{Client, ClientError, Identity};
+use colony_core::{AgentId, Command, Event, Name, Signer, SwarmConfig};
+use colony_wire::{Envelope, KeyPair};
+
+use crate::agent::print_agents;
+use crate::output::{print_table, thousands};
+use crate::{CliResult, Connection};
+
+/// Arguments of `colony demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// How long the swarm runs, in seconds.
+    #[arg(long, default_value_t = 4)]
+    seconds: u64,
+    /// Keep the embedded server's data directory here instead of a temporary one.
+    #[arg(long)]
+    keep_data: Option<std::path::PathBuf>,
+}
+
+/// The swarm: the six roles of the seed taxonomy, plus a child executor spawned by the treasury.
+const AGENTS: &[(&str, &str, &[&str])] = &[
+    ("oracle-1", "oracle", &["price.feed", "price.verify"]),
+    ("scout-1", "scout", &["market.scan", "signal.momentum"]),
+    ("scout-2", "scout", &["market.scan", "signal.spread"]),
+    ("analyst-1", "analyst", &["research.deep", "report.structured"]),
+    ("executor-1", "executor", &["order.route", "order.slippage"]),
+    ("risk-1", "risk", &["portfolio.monitor", "stop.loss"]),
+    ("treasury-1", "treasury", &["capital.allocate", "escrow.lock"]),
+];
+
+/// Log-time TTL the demo configures, so that a silent agent is noticed within seconds.
+const DEMO_HEARTBEAT_TTL_MS: u64 = 1_000;
+/// Time between heartbeats of one agent.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(200);
+
+struct Member {
+    id: AgentId,
+    client: Client,
+}
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
+    let started = Instant::now();
+    let embedded_dir;
+    let (server_url, operator, running) = if std::env::args().any(|argument| argument.starts_with("--server"))
+        || std::env::var_os("COLONY_SERVER").is_some()
+    {
+        let operator = connection.client()?;
+        if !matches!(operator.identity().map(Identity::signer), Some(Signer::Operator)) {
+            return Err("with --server, give the operator's key with --key".into());
+        }
+        embedded_dir = None;
+        (connection.server.clone(), operator, None)
+    } else {
+        let directory = match &args.keep_data {
+            Some(path) => {
+                std::fs::create_dir_all(path)?;
+                DataDir::Kept(path.clone())
+            }
+            None => DataDir::Temporary(tempfile::tempdir()?),
+        };
+        let settings = colony_server::ServerSettings::new(directory.path(), "127.0.0.1:0".parse()?);
+        let running = colony_server::start(settings).await?;
+        let url = format!("http://{}", running.local_addr());
+        let key_path = directory.path().join(colony_server::server::OPERATOR_KEY_FILE_NAME);
+        let operator = Client::new(url.clone()).with_identity(Identity::from_key_file(&key_path)?);
+        embedded_dir = Some(directory);
+        (url, operator, Some(running))
+    };
+
+    println!("Colony demo: a swarm of {} agents against {server_url}", AGENTS.len() + 1);
+    if let Some(directory) = &embedded_dir {
+        println!("  embedded server, data in {}", directory.path().display());
+    }
+    println!();
+
+    // Collect every event from here on, in the background, for the report.
+    let first_sequence = operator.status().await?.sequence + 1;
+    let mut stream = operator.events(Some(first_sequence)).await?;
+    let events: Arc<std::sync::Mutex<Vec<Event>>> = Arc::default();
+    let collector = {
+        let events = Arc::clone(&events);
+        tokio::spawn(async move {
+            while let Some(Ok(event)) = stream.next().await {
+                events.lock().expect("events lock").push(event);
+            }
+        })
+    };
+
+    // 1. The operator tightens the heartbeat TTL so the liveness part runs in seconds.
+    let mut config: SwarmConfig = operator.config().await?;
+    config.heartbeat_ttl_ms = DEMO_HEARTBEAT_TTL_MS;
+    operator.set_config(config).await?;
+    step(
+        1,
+        &format!(
+            "operator set the heartbeat TTL to {} ms (config.set, signed by the operator key)",
+            DEMO_HEARTBEAT_TTL_MS
+        ),
+    );
+
+    // 2. Each agent generates its own key and registers itself.
+    let mut members = Vec::new();
+    for (id, role, capabilities) in AGENTS {
+        let id = AgentId::new(*id)?;
+        let key = KeyPair::generate();
+        let client = Client::new(server_url.clone()).with_identity(Identity::new(Signer::Agent(id.clone()), key));
+        client.register_self(Name::new(*role)?, capabilities).await?;
+        members.push(Member { id, client });
+    }
+    // The treasury spawns a child executor: the treasury signs the registration, names itself as
+    // parent and referrer, and the child gets its own key.
+    let treasury = members.iter().find(|member| member.id.as_str() == "treasury-1").expect("in AGENTS").client.clone();
+    let child_key = KeyPair::generate();
+    let child_id = AgentId::new("executor-2")?;
+    treasury
+        .submit_one(Command::RegisterAgent {
+            agent: child_id.clone(),
+            public_key: child_key.public_key(),
+            role: Name::new("executor")?,
+            capabilities: ["order.route"].into_iter().map(Name::new).collect::<Result<_, _>>()?,
+            weight: None,
+            parent: Some(AgentId::new("treasury-1")?),
+            referrer: Some(AgentId::new("treasury-1")?),
+        })
+        .await?;
+    members.push(Member {
+        id: child_id.clone(),
+        client: Client::new(server_url.clone())
+            .with_identity(Identity::new(Signer::Agent(child_id.clone()), child_key)),
+    });
+    step(
+        2,
+        &format!(
+            "{} agents registered, each signing with its own Ed25519 key; treasury-1 spawned executor-2 as its child",
+            members.len()
+        ),
+    );
+
+    // 3. Everyone heartbeats concurrently; risk-1 "crashes" mid-run and comes back.
+    let heartbeats = Arc::new(AtomicU64::new(0));
+    let heartbeat_started = Instant::now();
+    let mut tasks = Vec::new();
+    for member in &members {
+        let client = member.client.clone();
+        let heartbeats = Arc::clone(&heartbeats);
+        let crashes = member.id.as_str() == "risk-1";
+        let run_until = heartbeat_started + Duration::from_secs(args.seconds.max(2));
+        tasks.push(tokio::spawn(async move {
+            let mut crashed = false;
+            while Instant::now() < run_until {
+                if crashes && !crashed && heartbeat_started.elapsed() >= Duration::from_millis(600) {
+                    // Silent for longer than the TTL, as if the process died and was restarted.
+                    crashed = true;
+                    tokio::time::sleep(Duration::from_millis(DEMO_HEARTBEAT_TTL_MS * 2)).await;
+                }
+                client.heartbeat().await?;
+                heartbeats.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+            }
+            Ok::<(), ClientError>(())
+        }));
+    }
+
+    // 4. Meanwhile the operator halts scout-2, which then tries to act; then resumes it. The treasury
+    //    halts and resumes its own child.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let scout_2 = members.iter().find(|member| member.id.as_str() == "scout-2").expect("in AGENTS").client.clone();
+    operator.halt(AgentId::new("scout-2")?, "duplicate signals on the same pair").await?;
+    let refused = scout_2
+        .submit_one(Command::UpdateAgent {
+            agent: AgentId::new("scout-2")?,
+            role: None,
+            capabilities: Some(["market.scan"].into_iter().map(Name::new).collect::<Result<_, _>>()?),
+            weight: None,
+        })
+        .await;
+    let halted_code =
+        refused.err().and_then(|error| error.code().map(str::to_owned)).unwrap_or_else(|| "ACCEPTED?!".to_owned());
+    operator.resume(AgentId::new("scout-2")?).await?;
+    treasury.halt(child_id.clone(), "budget review").await?;
+    treasury.resume(child_id.clone()).await?;
+
+    // 5. Attacks: a replayed envelope, a forged signature, an impersonation.
+    let scout_1 = members.iter().find(|member| member.id.as_str() == "scout-1").expect("in AGENTS").client.clone();
+    let captured = scout_1.identity().expect("has a key").sign(vec![Command::Heartbeat {}]);
+    scout_1.post_signed("/v1/commands", &captured).await?;
+    let replay = scout_1.post_signed("/v1/commands", &captured).await;
+    let mut forged = captured.clone();
+    forged.signature[0] ^= 0x55;
+    let forged = scout_1.post_signed("/v1/commands", &forged).await;
+    let impersonation = Envelope {
+        signer: Signer::Agent(AgentId::new("treasury-1")?),
+        nonce: 1,
+        commands: vec![Command::Heartbeat {}],
+    }
+    .sign(scout_1.identity().expect("has a key").key());
+    let impersonation = scout_1.post_signed("/v1/commands", &impersonation).await;
+    let attack_code = |result: Result<_, ClientError>| match result {
+        Ok(_) => "ACCEPTED?!".to_owned(),
+        Err(error) => error.code().unwrap_or("transport").to_owned(),
+    };
+    let attacks = [
+        ("replayed heartbeat envelope of scout-1", attack_code(replay)),
+        ("scout-1's envelope with a flipped signature byte", attack_code(forged)),
+        ("scout-1 signing as treasury-1", attack_code(impersonation)),
+    ];
+
+    for task in tasks {
+        task.await??;
+    }
+    let heartbeat_elapsed = heartbeat_started.elapsed();
+    step(
+        3,
+        &format!(
+            "{} heartbeats from {} agents in {:.1?}; risk-1 went silent for {} ms mid-run",
+            heartbeats.load(Ordering::Relaxed),
+            members.len(),
+            heartbeat_elapsed,
+            DEMO_HEARTBEAT_TTL_MS * 2
+        ),
+    );
+    step(
+        4,
+        &format!(
+            "operator halted scout-2; its next write was refused with `{halted_code}`; resumed. treasury-1 halted and resumed its child executor-2"
+        ),
+    );
+    step(5, "attacks, each refused with a stable error code and no state change:");
+    for (attack, code) in &attacks {
+        println!("       - {attack}: {code}");
+    }
+
+    // 6. An agent leaves.
+    members
+        .iter()
+        .find(|member| member.id.as_str() == "analyst-1")
+        .expect("in AGENTS")
+        .client
+        .deregister(AgentId::new("analyst-1")?)
+        .await?;
+    step(6, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
+
+    // Let the event stream catch up with the last write.
+    let status = operator.status().await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while events.lock().expect("events lock").last().is_none_or(|event| event.sequence < status.sequence)
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    collector.abort();
+    let events = events.lock().expect("events lock").clone();
+
+    println!();
+    println!("Agents");
+    print_agents(&operator.all_agents().await?);
+
+    println!();
+    println!("Liveness, from the event stream (log time, relative to the first event)");
+    let origin = events.first().map_or(0, |event| event.timestamp_ms);
+    let liveness: Vec<Vec<String>> = events
+        .iter()
+        .filter(|event| {
+            matches!(
+                event.kind.name(),
+                "agent.unresponsive" | "agent.active" | "agent.halted" | "agent.resumed" | "agent.deregistered"
+            )
+        })
+        .map(|event| {
+            let detail = serde_json::to_value(&event.kind).unwrap_or_default();
+            vec![
+                format!("+{} ms", event.timestamp_ms - origin),
+                format!("{}", event.sequence),
+                event.kind.name().to_owned(),
+                detail["agent"].as_str().unwrap_or("-").to_owned(),
+                detail["by"].as_str().map_or(String::new(), |by| format!("by {by}")),
+            ]
+        })
+        .collect();
+    print_table(&["TIME", "ENTRY", "EVENT", "AGENT", ""], &liveness);
+
+    println!();
+    println!("Events by type");
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for event in &events {
+        *counts.entry(event.kind.name()).or_default() += 1;
+    }
+    print_table(
+        &["EVENT", "COUNT"],
+        &counts.iter().map(|(name, count)| vec![(*name).to_owned(), count.to_string()]).collect::<Vec<_>>(),
+    );
+
+    let live_hash = operator.state_hash().await?;
+    println!();
+    println!("Log");
+    println!("  entries           {}", thousands(status.sequence));
+    println!(
+        "  commands          {} accepted, {} refused by the state machine",
+        thousands(status.commands_accepted),
+        thousands(status.commands_rejected)
+    );
+    println!("  state hash        {} (at entry {})", live_hash.state_hash, live_hash.sequence);
+
+    if let (Some(running), Some(directory)) = (running, &embedded_dir) {
+        running.shutdown().await;
+        let report = colony_server::audit::audit(directory.path(), |_, _| {})?;
+        let matches = report.state_hash == live_hash.state_hash;
+        println!();
+        println!("Offline audit of the stopped server's log");
+        println!("  entries replayed  {}", thousands(report.entries));
+        println!("  signatures        {} re-verified", thousands(report.signatures));
+        println!("  invariants        hold");
+        println!(
+            "  state hash        {} ({})",
+            report.state_hash,
+            if matches { "matches the live server" } else { "DIFFERS from the live server" }
+        );
+        if !matches {
+            return Err("the audit's state hash differs from the live server's".into());
+        }
+    }
+    println!();
+    println!("demo finished in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+fn step(number: u32, text: &str) {
+    println!("  {number}. {text}");
+}
+
+enum DataDir {
+    Temporary(tempfile::TempDir),
+    Kept(std::path::PathBuf),
+}
+
+impl DataDir {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            DataDir::Temporary(directory) => directory.path(),
+            DataDir::Kept(path) => path,
+        }
+    }
+}
