@@ -79,7 +79,7 @@ impl Identity {
 #[derive(Debug)]
 pub enum ClientError {
     /// The server refused, with a problem document (stable `code`, `detail`, `field`).
-    Problem(Problem),
+    Problem(Box<Problem>),
     /// The request did not reach the server or the answer did not come back.
     Transport(String),
     /// The answer could not be understood.
@@ -344,7 +344,7 @@ async fn problem_from(response: reqwest::Response) -> ClientError {
     let status = response.status().as_u16();
     match response.bytes().await {
         Ok(bytes) => match serde_json::from_slice::<Problem>(&bytes) {
-            Ok(problem) => ClientError::Problem(problem),
+            Ok(problem) => ClientError::Problem(Box::new(problem)),
             Err(_) => ClientError::Decode(format!("status {status}: {}", String::from_utf8_lossy(&bytes))),
         },
         Err(error) => ClientError::Transport(error.to_string()),

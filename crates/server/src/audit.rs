@@ -108,11 +108,12 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
         }
         let mut pending = Vec::with_capacity(records.len());
         for record in &records {
-            let (entry, signed) =
-                decode_record(record, &state).map_err(|error| failure(Some(error.sequence), error.reason))?;
-            if let Some((signed, key)) = signed {
-                let key = key.ok_or_else(|| failure(Some(record.sequence), "signed by an unknown signer"))?;
-                pending.push((record.sequence, signing_message(&signed.body), signed.signature, key));
+            let decoded = decode_record(record, &state).map_err(|error| failure(Some(error.sequence), error.reason))?;
+            let entry = decoded.entry;
+            if let Some(check) = decoded.signature {
+                let key =
+                    check.expected_key.ok_or_else(|| failure(Some(record.sequence), "signed by an unknown signer"))?;
+                pending.push((record.sequence, signing_message(&check.envelope.body), check.envelope.signature, key));
             }
             if let colony_core::EntryBody::Signed(commands) = &entry.body {
                 report.commands += commands.commands.len() as u64;

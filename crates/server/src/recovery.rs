@@ -105,7 +105,7 @@ pub fn recover(
             return Err(RecoveryError::Log(ReadError::Missing { sequence: next }));
         }
         for record in &records {
-            let (entry, _) = decode_record(record, &state).map_err(RecoveryError::Replay)?;
+            let entry = decode_record(record, &state).map_err(RecoveryError::Replay)?.entry;
             let outcome =
                 state.apply(&entry).map_err(|error| RecoveryError::Apply { sequence: record.sequence, error })?;
             for event in outcome.events {

@@ -35,12 +35,27 @@ pub fn expected_key(state: &State, envelope: &Envelope) -> Option<PublicKey> {
     }
 }
 
+/// What a signature check of a signed entry needs.
+#[derive(Clone, Debug)]
+pub struct SignatureCheck {
+    /// The envelope's bytes and signature.
+    pub envelope: SignedEnvelope,
+    /// The key it must verify with, if the signer is known.
+    pub expected_key: Option<PublicKey>,
+}
+
+/// A record decoded against the state it applies to.
+#[derive(Clone, Debug)]
+pub struct DecodedRecord {
+    /// The entry to apply.
+    pub entry: Entry,
+    /// For signed entries, what verifying the signature needs.
+    pub signature: Option<SignatureCheck>,
+}
+
 /// Decodes a record into the entry to apply to `state`. Signed entries also return their envelope
 /// and expected key so that the caller may verify the signature.
-pub fn decode_record(
-    record: &Record,
-    state: &State,
-) -> Result<(Entry, Option<(SignedEnvelope, Option<PublicKey>)>), ReplayError> {
+pub fn decode_record(record: &Record, state: &State) -> Result<DecodedRecord, ReplayError> {
     let error = |reason: String| ReplayError { sequence: record.sequence, reason };
     let kind =
         RecordKind::from_byte(record.kind).ok_or_else(|| error(format!("unknown record kind {}", record.kind)))?;
@@ -63,8 +78,11 @@ pub fn decode_record(
                 nonce: envelope.nonce,
                 commands: envelope.commands,
             };
-            (EntryBody::Signed(commands), Some((signed, key)))
+            (EntryBody::Signed(commands), Some(SignatureCheck { envelope: signed, expected_key: key }))
         }
     };
-    Ok((Entry { sequence: record.sequence, timestamp_ms: record.timestamp_ms, body }, signed))
+    Ok(DecodedRecord {
+        entry: Entry { sequence: record.sequence, timestamp_ms: record.timestamp_ms, body },
+        signature: signed,
+    })
 }
