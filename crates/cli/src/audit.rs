@@ -24,14 +24,16 @@ pub enum AuditCommand {
 pub fn run(command: AuditCommand) -> CliResult {
     let AuditCommand::Verify { data, json } = command;
     let mut last_print = std::time::Instant::now();
+    let mut printed_progress = false;
     let report = colony_server::audit::audit(&data, |done, total| {
         if !json && last_print.elapsed().as_millis() >= 500 {
+            printed_progress = true;
             eprint!("\r  audited {} / {} entries", thousands(done), thousands(total));
             let _ = std::io::stderr().flush();
             last_print = std::time::Instant::now();
         }
     });
-    if !json {
+    if printed_progress {
         eprint!("\r\x1b[2K");
     }
     let report = report.map_err(|error| format!("audit FAILED at {error}"))?;
