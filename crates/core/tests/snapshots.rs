@@ -1,0 +1,158 @@
+//! Snapshots: exact round trips, and typed errors (never panics) for bytes that are not a snapshot.
+
+mod support;
+
+use colony_core::{SnapshotError, State};
+use proptest::prelude::*;
+use support::commands::{Register, deregister, halt, heartbeat, issue_read_token};
+use support::{OutcomeExt, Simulator, key_for};
+
+const HEADER_BYTES: usize = 12;
+
+/// A state with a bit of everything: agents in every status, a parent, a referrer, a read token.
+fn busy_swarm() -> Simulator {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["parent", "referrer"], "orchestrator");
+    let outcome = swarm.agent(
+        "parent",
+        vec![
+            Register::new("child", "scout").parent("parent").referrer("referrer").capabilities(["dex.scan"]).into(),
+            Register::new("halted", "risk").parent("parent").into(),
+        ],
+    );
+    assert!(outcome.all_accepted());
+    assert!(swarm.self_register("gone", "analyst").all_accepted());
+    assert!(swarm.agent("gone", vec![deregister("gone")]).all_accepted());
+    assert!(swarm.operator(vec![halt("halted", "audit"), issue_read_token("t", "dashboard", None)]).all_accepted());
+    swarm.advance_ms(20_000);
+    assert!(swarm.agent("child", vec![heartbeat()]).all_accepted());
+    swarm.tick_after(15_000);
+    assert_eq!(swarm.agent_state("parent").status(), "unresponsive");
+    swarm
+}
+
+#[test]
+fn a_snapshot_round_trips_exactly_and_the_restored_state_carries_on_identically() {
+    let mut swarm = busy_swarm();
+    let bytes = swarm.state().encode_snapshot();
+    assert_eq!(&bytes[..8], b"COLONYSS");
+    assert_eq!(&bytes[8..HEADER_BYTES], &1u32.to_le_bytes());
+    let mut restored = State::decode_snapshot(&bytes).expect("a fresh snapshot decodes");
+    assert_eq!(&restored, swarm.state());
+    assert_eq!(restored.state_hash(), swarm.state().state_hash());
+    assert_eq!(restored.encode_snapshot(), bytes, "encoding is canonical");
+
+    // Nonce windows are part of the snapshot: a nonce spent before the snapshot stays spent after it,
+    // and both states carry on with the same outcomes and the same hash.
+    swarm.advance_ms(1_000);
+    let child = Simulator::signer("child");
+    let spent = swarm.state().highest_nonce(&child);
+    let fresh = swarm.factory().agent("child", vec![heartbeat()]);
+    let replay = swarm.factory().signed(child, key_for("child"), spent, vec![heartbeat()]);
+    for entry in [&fresh, &replay] {
+        let restored_outcome = restored.apply(entry).expect("applies to the restored state");
+        assert_eq!(swarm.apply(entry).expect("applies to the original"), restored_outcome);
+    }
+    assert_eq!(restored.apply(&fresh).unwrap_err(), swarm.apply(&fresh).unwrap_err());
+    let replayed = swarm.log().last().cloned().expect("the replay was logged");
+    assert_eq!(replayed, replay);
+    assert_eq!(restored.state_hash(), swarm.state().state_hash());
+    let mut check = State::decode_snapshot(&bytes).expect("decodes again");
+    check.apply(&fresh).expect("applies");
+    assert_eq!(check.apply(&replay).expect("applies").envelope_code(), Some("nonce_replayed"));
+}
+
+#[test]
+fn the_empty_state_round_trips() {
+    let empty = State::new();
+    let restored = State::decode_snapshot(&empty.encode_snapshot()).expect("decodes");
+    assert_eq!(restored, empty);
+}
+
+#[test]
+fn bytes_without_the_magic_are_not_a_snapshot() {
+    let bytes = busy_swarm().state().encode_snapshot();
+    let mut wrong_magic = bytes.clone();
+    wrong_magic[0] = b'X';
+    for candidate in [&wrong_magic[..], &[], b"COLONYSS", &bytes[..HEADER_BYTES - 1], b"{\"sequence\": 1}"] {
+        assert_eq!(State::decode_snapshot(candidate), Err(SnapshotError::NotASnapshot), "{candidate:?}");
+    }
+    assert_eq!(SnapshotError::NotASnapshot.to_string(), "not a Colony snapshot");
+}
+
+#[test]
+fn an_unknown_version_is_refused_by_number() {
+    let bytes = busy_swarm().state().encode_snapshot();
+    for version in [0u32, 2, u32::MAX] {
+        let mut other = bytes.clone();
+        other[8..HEADER_BYTES].copy_from_slice(&version.to_le_bytes());
+        let error = State::decode_snapshot(&other).unwrap_err();
+        assert_eq!(error, SnapshotError::UnsupportedVersion(version));
+        assert_eq!(error.to_string(), format!("unsupported snapshot version {version}"));
+    }
+}
+
+#[test]
+fn every_truncation_is_a_typed_error() {
+    let bytes = busy_swarm().state().encode_snapshot();
+    for length in 0..bytes.len() {
+        let result = State::decode_snapshot(&bytes[..length]);
+        match result {
+            Err(SnapshotError::NotASnapshot) => assert!(length < HEADER_BYTES, "length {length}"),
+            Err(SnapshotError::Malformed(_)) => assert!(length >= HEADER_BYTES, "length {length}"),
+            other => panic!("a snapshot cut to {length} of {} bytes gave {other:?}", bytes.len()),
+        }
+    }
+}
+
+#[test]
+fn trailing_bytes_are_malformed() {
+    let mut bytes = busy_swarm().state().encode_snapshot();
+    bytes.push(0);
+    assert_eq!(State::decode_snapshot(&bytes), Err(SnapshotError::Malformed("1 trailing bytes".to_owned())));
+}
+
+#[test]
+fn a_snapshot_that_breaks_an_invariant_is_malformed() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["a"], "scout");
+    let mut bytes = swarm.state().encode_snapshot();
+    // The body starts with the sequence number, a one-byte varint this early in the log.
+    assert_eq!(bytes[HEADER_BYTES], 2);
+    bytes[HEADER_BYTES] = 3;
+    match State::decode_snapshot(&bytes) {
+        Err(SnapshotError::Malformed(reason)) => {
+            assert_eq!(reason, "2 entries counted but the sequence is 3");
+        }
+        other => panic!("expected a broken invariant, got {other:?}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Corrupting bytes anywhere never panics: the result is an error, or a state that passes every
+    /// invariant (a corrupted byte can land in, say, a timestamp).
+    #[test]
+    fn corrupted_snapshots_decode_to_errors_or_valid_states(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        cut in proptest::option::of(any::<prop::sample::Index>()),
+    ) {
+        let mut bytes = busy_swarm_snapshot().to_vec();
+        for (position, value) in edits {
+            let position = position.index(bytes.len());
+            bytes[position] = value;
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+        if let Ok(state) = State::decode_snapshot(&bytes) {
+            prop_assert_eq!(state.check_invariants(), Ok(()));
+        }
+    }
+}
+
+fn busy_swarm_snapshot() -> &'static [u8] {
+    static SNAPSHOT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SNAPSHOT.get_or_init(|| busy_swarm().state().encode_snapshot())
+}
