@@ -185,6 +185,11 @@ pub enum ApplyError {
         /// The entry's sequence number.
         sequence: u64,
     },
+    /// The genesis carries an invalid configuration.
+    InvalidGenesis {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ApplyError {
@@ -198,6 +203,9 @@ impl fmt::Display for ApplyError {
             }
             ApplyError::GenesisMisplaced { sequence } => {
                 write!(formatter, "entry {sequence}: the genesis must be entry 1 and only entry 1")
+            }
+            ApplyError::InvalidGenesis { reason } => {
+                write!(formatter, "the genesis configuration is invalid: {reason}")
             }
         }
     }

@@ -162,6 +162,7 @@ impl Registry {
             if agent.capabilities.len() > limits::CAPABILITIES_PER_AGENT_MAX {
                 return Err(format!("agent '{id}' has too many capabilities"));
             }
+            agent.replay.check_invariants().map_err(|reason| format!("agent '{id}': {reason}"))?;
         }
         if expected_deadlines != self.liveness_deadlines {
             return Err("liveness deadlines do not match the active agents".to_owned());
@@ -342,6 +343,9 @@ impl State {
         let is_self = context.signer.agent() == Some(id);
         let is_operator = context.signer == Signer::Operator;
         let is_parent_or_operator = Self::is_operator_or_parent(context, target);
+        if !(is_self || is_parent_or_operator) {
+            return Err(Rejection::Unauthorized { reason: "only the agent, its parent or the operator may update it" });
+        }
         if capabilities.is_some() && !(is_self || is_parent_or_operator) {
             return Err(Rejection::Unauthorized {
                 reason: "only the agent, its parent or the operator may change its capabilities",
@@ -413,7 +417,11 @@ impl State {
             return Err(Rejection::Unauthorized { reason: "only the operator or the agent's parent may halt it" });
         }
         check_reason(reason)?;
-        if target.halt.is_some() {
+        // An operator's halt supersedes a parent's (so the parent cannot lift it); any other repeated
+        // halt changes nothing.
+        let supersedes =
+            context.signer == Signer::Operator && target.halt.as_ref().is_some_and(|halt| halt.by != Signer::Operator);
+        if target.halt.is_some() && !supersedes {
             return Ok(Accepted::Unchanged);
         }
         let target = self.registry.agents.get_mut(id).expect("checked by live_agent");

@@ -40,6 +40,18 @@ impl ReplayWindow {
         assert!(self.recent.len() <= limits::REPLAY_WINDOW_NONCES);
     }
 
+    /// Checks the window's shape (for snapshots from outside): bounded, and every recent nonce above
+    /// the floor.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        if self.recent.len() > limits::REPLAY_WINDOW_NONCES {
+            return Err(format!("a nonce window holds {} nonces", self.recent.len()));
+        }
+        if self.recent.first().is_some_and(|smallest| *smallest <= self.floor) {
+            return Err("a nonce window holds a nonce at or below its floor".to_owned());
+        }
+        Ok(())
+    }
+
     /// The highest nonce used so far, so clients can pick the next one.
     pub fn highest(&self) -> u64 {
         self.recent.last().copied().unwrap_or(self.floor)

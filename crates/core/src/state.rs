@@ -139,6 +139,11 @@ impl State {
         if is_genesis != (entry.sequence == 1) {
             return Err(ApplyError::GenesisMisplaced { sequence: entry.sequence });
         }
+        if let EntryBody::Genesis(genesis) = &entry.body
+            && let Err(rejection) = genesis.config.validate()
+        {
+            return Err(ApplyError::InvalidGenesis { reason: rejection.to_string() });
+        }
 
         self.sequence = entry.sequence;
         self.timestamp_ms = entry.timestamp_ms;
@@ -180,6 +185,9 @@ impl State {
 
     fn apply_genesis(&mut self, context: &mut Context, genesis: &Genesis) {
         assert!(self.operator.is_none(), "genesis is only ever entry 1");
+        // The driver writes genesis from a validated configuration; `apply` checked it again before
+        // calling this, so an invalid one here is a bug.
+        assert!(genesis.config.validate().is_ok(), "genesis configuration is valid");
         self.operator = Some(Operator { public_key: genesis.operator_key, replay: ReplayWindow::default() });
         self.config = genesis.config.clone();
         context.emit(EventKind::Genesis {});
@@ -220,7 +228,12 @@ impl State {
                         [Command::RegisterAgent { agent, public_key, .. }]
                             if agent == id && *public_key == signed.verified_key =>
                         {
-                            Ok(())
+                            // The new agent's window starts empty; its nonce must be fresh for it.
+                            if ReplayWindow::default().is_fresh(signed.nonce) {
+                                Ok(())
+                            } else {
+                                Err(Rejection::NonceReplayed { nonce: signed.nonce })
+                            }
                         }
                         _ => Err(Rejection::UnknownSigner),
                     };
@@ -350,7 +363,10 @@ impl State {
     pub fn nonce_is_fresh(&self, signer: &Signer, nonce: u64) -> bool {
         match signer {
             Signer::Operator => self.operator.as_ref().is_some_and(|operator| operator.replay.is_fresh(nonce)),
-            Signer::Agent(id) => self.registry.get(id).is_none_or(|agent| agent.replay.is_fresh(nonce)),
+            Signer::Agent(id) => match self.registry.get(id) {
+                Some(agent) => agent.replay.is_fresh(nonce),
+                None => ReplayWindow::default().is_fresh(nonce),
+            },
         }
     }
 
@@ -378,6 +394,9 @@ impl State {
         }
         if self.read_tokens.len() > limits::READ_TOKENS_MAX {
             return Err("too many read tokens".to_owned());
+        }
+        if let Some(operator) = &self.operator {
+            operator.replay.check_invariants().map_err(|reason| format!("operator: {reason}"))?;
         }
         if self.counters.entries != self.sequence {
             return Err(format!("{} entries counted but the sequence is {}", self.counters.entries, self.sequence));

@@ -280,7 +280,7 @@ fn an_unadmitted_self_registration_spends_no_nonce() {
 /// `assert!(self.is_fresh(nonce), "consume() of a spent nonce")` panics inside `State::apply`: any
 /// client can crash the writer, and since the entry is in the log, every replay of the log crashes too.
 #[test]
-#[ignore = "core bug: self-registration with nonce 0 panics in State::apply; run with --ignored"]
+
 fn a_self_registration_with_nonce_zero_is_refused_not_a_panic() {
     let mut swarm = Simulator::new();
     let entry = swarm.factory().signed(agent("solo"), key_for("solo"), 0, vec![register("solo", "scout")]);

@@ -263,7 +263,7 @@ proptest! {
     /// The same as (c) with nonce 0 in the mix: finds the self-registration panic described in
     /// `envelopes.rs`.
     #[test]
-    #[ignore = "core bug: self-registration with nonce 0 panics in State::apply; run with --ignored"]
+
     fn streams_with_nonce_zero_never_panic(
         stream in stream(StreamConfig { zero_nonces: true, oversized_envelopes: false, ..StreamConfig::default() })
     ) {

@@ -469,7 +469,7 @@ fn halt_reasons_are_limited_and_targets_must_exist() {
 /// is `Unchanged` and the halt stays recorded as the parent's, so the parent can lift a halt the
 /// operator asked for. `registry.rs`, `halt()`: `if target.halt.is_some() { return Ok(Accepted::Unchanged); }`.
 #[test]
-#[ignore = "core bug: an operator halt over a parent's halt is dropped; run with --ignored"]
+
 fn an_operator_halt_over_a_parents_halt_cannot_be_lifted_by_the_parent() {
     let mut swarm = Simulator::new();
     assert!(swarm.register("parent", "orchestrator").all_accepted());
