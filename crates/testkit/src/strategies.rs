@@ -46,9 +46,7 @@ pub struct StreamConfig {
     pub agent_pool: usize,
     /// Read tokens in the pool that issues and revocations are drawn from.
     pub token_pool: usize,
-    /// Whether envelopes may carry nonce 0. Off by default: an unknown signer's self-registration with
-    /// nonce 0 makes `State::apply` panic (a core bug, see the core tests), and a generator that hits
-    /// it would fail every property.
+    /// Whether envelopes may carry nonce 0 (always refused, as every nonce window's floor is 0).
     pub zero_nonces: bool,
     /// Whether streams may hold envelopes with more than `COMMANDS_PER_ENVELOPE_MAX` commands.
     pub oversized_envelopes: bool,
@@ -56,7 +54,7 @@ pub struct StreamConfig {
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        StreamConfig { max_steps: 200, agent_pool: 6, token_pool: 4, zero_nonces: false, oversized_envelopes: true }
+        StreamConfig { max_steps: 200, agent_pool: 6, token_pool: 4, zero_nonces: true, oversized_envelopes: true }
     }
 }
 
