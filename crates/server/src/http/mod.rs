@@ -64,6 +64,19 @@ async fn not_found() -> Response {
     problem_response(Problem::new(codes::NOT_FOUND, 404, "no such endpoint; see /v1/openapi.json"))
 }
 
+/// The code of a request whose path exists but not with this method.
+pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+
+/// A known path with the wrong method: a problem document like every other error (axum keeps adding
+/// the `Allow` header).
+async fn method_not_allowed() -> Response {
+    problem_response(Problem::new(
+        METHOD_NOT_ALLOWED,
+        405,
+        "this endpoint does not take this method; see the Allow header and /v1/openapi.json",
+    ))
+}
+
 /// Every route, with its method: the OpenAPI test checks the document against this list.
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/commands"),
@@ -96,6 +109,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/health/live", get(reads::live))
         .route("/v1/health/ready", get(reads::ready))
         .route("/v1/openapi.json", get(openapi::serve))
+        // After every route: it applies to the routes present when it is called.
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

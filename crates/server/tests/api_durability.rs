@@ -1,0 +1,160 @@
+//! Durability: what a server answered survives a graceful restart on the same data directory, and the
+//! offline audit agrees with the server.
+
+mod common;
+
+use std::sync::Arc;
+
+use colony_core::{Command, EventKind};
+use colony_server::ManualClock;
+use colony_wire::read_auth::generate_token;
+use common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn everything_survives_a_restart_and_the_audit_agrees() {
+    let directory = tempfile::tempdir().unwrap();
+    // A clock that does not move: no deadline can pass while the test runs, so nothing but the test's
+    // own writes changes the state.
+    let clock = ManualClock::new(now_ms());
+    let settings = {
+        let mut settings = settings(directory.path());
+        settings.clock = Arc::new(clock.clone());
+        settings
+    };
+
+    let server = start(settings.clone()).await;
+    let first_report = server_report_created(&server);
+    assert!(first_report, "the first start creates the swarm");
+    let mut keys = Vec::new();
+    for role in SEED_ROLES {
+        let agent = format!("{role}-1");
+        let (_, key) = server.self_registers(&agent, role, &["seed.work"]).await;
+        keys.push((agent, key));
+    }
+    let (parent, _) = server.self_registers("analyst-parent", "analyst", &[]).await;
+    let (_, child_key) = server.new_agent("scout-child");
+    let Command::RegisterAgent { agent, public_key, role, capabilities, weight, referrer, .. } =
+        register("scout-child", &child_key, "scout")
+    else {
+        unreachable!()
+    };
+    parent
+        .submit_one(Command::RegisterAgent {
+            agent,
+            public_key,
+            role,
+            capabilities,
+            weight,
+            parent: Some(id("analyst-parent")),
+            referrer,
+        })
+        .await
+        .unwrap();
+    server.operator.halt(id("risk-1"), "kept across restarts").await.unwrap();
+    server.operator.deregister(id("oracle-1")).await.unwrap();
+    let mut config = server.operator.config().await.unwrap();
+    config.heartbeat_ttl_ms = 45_000;
+    server.operator.set_config(config.clone()).await.unwrap();
+    let token = generate_token();
+    server.operator.issue_read_token(&token, "dashboard", None).await.unwrap();
+    // A refused command is logged too, and must replay to the same refusal.
+    let refused =
+        server.operator.submit_batch(vec![Command::HaltAgent { agent: id("nobody"), reason: String::new() }]).await;
+    assert_eq!(outcomes(&refused.unwrap()), [(false, "agent_not_found".to_owned())]);
+
+    let hash_before = server.hash().await;
+    let agents_before = server.all_agents().await;
+    let status_before = server.operator.status().await.unwrap();
+    assert_eq!(agents_before.len(), 8);
+    assert_eq!(hash_before.sequence, status_before.sequence);
+    let url_before = server.url.clone();
+    server.shutdown().await;
+
+    // The same data directory, a new process-like start (and a new port).
+    let server = start(settings.clone()).await;
+    assert!(!server_report_created(&server), "the second start recovers the existing swarm");
+    assert_ne!(server.url, url_before, "port 0 picked a fresh port");
+    let hash_after = server.hash().await;
+    assert_eq!(hash_after, hash_before, "the state hash is the same before and after the restart");
+    assert_eq!(server.all_agents().await, agents_before);
+    assert_eq!(server.operator.config().await.unwrap(), config);
+    let status_after = server.operator.status().await.unwrap();
+    assert_eq!(status_after, status_before);
+    assert_eq!(server.agent("risk-1").await.halt.unwrap().reason, "kept across restarts");
+    assert_eq!(server.agent("oracle-1").await.status, "deregistered");
+    assert_eq!(server.agent("scout-child").await.parent, Some(id("analyst-parent")));
+
+    // Keys, nonces and tokens still work: agents continue where they left off, replays stay refused.
+    let dashboard = server.anonymous().with_read_token(token);
+    assert_eq!(dashboard.state_hash().await.unwrap(), hash_before);
+    for (agent, key) in &keys {
+        let client = server.agent_client(agent, key);
+        let result = client.heartbeat().await;
+        match agent.as_str() {
+            "oracle-1" => {
+                expect_problem(result, 409, "agent_deregistered", None);
+            }
+            _ => assert!(result.unwrap().results[0].ok, "{agent} writes after the restart"),
+        }
+    }
+    assert_eq!(
+        server.agent("scout-1").await.heartbeat_deadline_ms - server.agent("scout-1").await.last_heartbeat_ms,
+        45_000
+    );
+    let mut stream = server.operator.events(Some(status_before.sequence + 1)).await.unwrap();
+    server.operator.resume(id("risk-1")).await.unwrap();
+    let event = next_event(&mut stream).await;
+    assert_eq!(event.kind, EventKind::AgentResumed { agent: id("risk-1"), by: colony_core::Signer::Operator });
+    assert!(event.sequence > status_before.sequence, "sequence numbers continue after the restart");
+    drop(stream);
+    let hash_final = server.hash().await;
+    assert_ne!(hash_final, hash_before);
+    server.shutdown().await;
+
+    // The offline audit replays the whole log, re-verifies every signature and reaches the same hash.
+    let report = colony_server::audit::audit(directory.path(), |_, _| {}).expect("the audit passes");
+    assert_eq!(report.state_hash, hash_final.state_hash);
+    assert_eq!(report.sequence, hash_final.sequence);
+    assert_eq!(report.entries, hash_final.sequence);
+    assert_eq!(report.agents, 8);
+    assert_eq!(report.signatures, report.entries - 1, "every entry but the genesis is signed (no ticks here)");
+    assert!(report.snapshots_checked >= 1, "the shutdown snapshots were checked against the replay");
+
+    // And a third start still agrees.
+    let server = start(settings).await;
+    assert_eq!(server.hash().await, hash_final);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_reports_the_hash_of_a_running_then_stopped_server() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    server.operator_registers("scout-1", "scout").await;
+    let hash = server.hash().await;
+    server.shutdown().await;
+    let report = colony_server::audit::audit(directory.path(), |_, _| {}).expect("the audit passes");
+    assert_eq!((report.sequence, report.state_hash), (hash.sequence, hash.state_hash));
+    assert_eq!(report.entries, 2);
+    assert_eq!(report.commands, 1);
+    assert_eq!(report.signatures, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_servers_cannot_share_a_data_directory() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    match colony_server::start(settings(directory.path())).await {
+        Err(colony_server::StartError::Locked(path)) => assert_eq!(path, directory.path()),
+        Err(other) => panic!("expected the lock error, got {other}"),
+        Ok(_) => panic!("a second server must not start on a data directory in use"),
+    }
+    server.shutdown().await;
+    // Once the first has stopped, the lock is free again.
+    let server = start_in(directory.path()).await;
+    server.shutdown().await;
+}
+
+fn server_report_created(server: &TestServer) -> bool {
+    server.report().created
+}
