@@ -340,29 +340,29 @@ async fn malformed_bodies_name_the_offending_field() {
         assert!(problem.detail.contains("malformed envelope"), "{problem}");
     }
 
-    // Well-formed JSON with bad values, signed properly: the field is named by its path. Inside a
-    // command, the path currently stops at the command (see `the_path_reaches_inside_commands`).
+    // Well-formed JSON with bad values, signed properly: the field is named by its path, down to the
+    // field inside a command.
     let cases = [
         (r#"{"signer":"operator","nonce":1,"commands":[{"type":"agent.fly"}]}"#, "commands[0].type", "unknown variant"),
         (r#"{"signer":"operator","nonce":1,"commands":[{"agent":"scout-1"}]}"#, "commands[0]", "missing field `type`"),
         (
             r#"{"signer":"operator","nonce":1,"commands":[{"type":"agent.halt","agent":"Scout-1"}]}"#,
-            "commands[0]",
+            "commands[0].agent",
             "lowercase",
         ),
         (
             r#"{"signer":"operator","nonce":1,"commands":[{"type":"agent.heartbeat"},{"type":"agent.halt","agent":"a b"}]}"#,
-            "commands[1]",
+            "commands[1].agent",
             "lowercase",
         ),
         (
             r#"{"signer":"operator","nonce":1,"commands":[{"type":"agent.register","agent":"scout-2","public_key":"zz","role":"scout"}]}"#,
-            "commands[0]",
+            "commands[0].public_key",
             "64 hex characters",
         ),
         (
             r#"{"signer":"operator","nonce":1,"commands":[{"type":"agent.halt","agent":"scout-1","color":"red"}]}"#,
-            "commands[0]",
+            "commands[0].color",
             "unknown field `color`",
         ),
         (r#"{"signer":"operator","nonce":-1,"commands":[{"type":"agent.heartbeat"}]}"#, "nonce", "expected u64"),
@@ -528,12 +528,9 @@ async fn wrong_methods_are_problems_too() {
     server.shutdown().await;
 }
 
-/// The brief for the API says an invalid value inside a command is blamed on its own field
-/// (`commands[0].agent`); the decoder currently stops at `commands[0]` because commands are an
-/// internally tagged enum, which serde buffers before decoding the variant (losing the path). The same
-/// case fails `colony-wire`'s own unit test `decoding_names_the_offending_field`.
+/// An invalid value inside a command is blamed on its own field (`commands[0].agent`), although
+/// commands are an internally tagged enum whose decoding loses the path.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "known bug in colony-wire: paths inside commands stop at the command"]
 async fn the_path_reaches_inside_commands() {
     let directory = tempfile::tempdir().unwrap();
     let server = start_in(directory.path()).await;

@@ -100,6 +100,7 @@ impl Envelope {
         let deserializer = &mut serde_json::Deserializer::from_slice(body);
         let envelope: Envelope = serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let path = error.path().to_string();
+            let path = refine_command_path(body, &path).unwrap_or(path);
             EnvelopeError::Malformed { path, message: error.into_inner().to_string() }
         })?;
         if envelope.commands.is_empty() {
@@ -110,6 +111,30 @@ impl Envelope {
         }
         Ok(envelope)
     }
+}
+
+/// Commands are tagged by a `type` field inside the object, which serde decodes from a buffer, so the
+/// path of a bad value stops at the command (`commands[3]`). On that (slow, error-only) path, this
+/// finds the field to blame: the one whose removal either lets the command decode or turns the error
+/// into "missing field" for that very field. Any other field's removal leaves the first error in
+/// place, because a bad value is reported while the object is read, before missing fields are.
+fn refine_command_path(body: &[u8], path: &str) -> Option<String> {
+    let index: usize = path.strip_prefix("commands[")?.strip_suffix(']')?.parse().ok()?;
+    let document: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let command = document.get("commands")?.get(index)?.as_object()?;
+    command.get("type")?;
+    for field in command.keys().filter(|key| key.as_str() != "type") {
+        let mut without = command.clone();
+        without.remove(field);
+        let blamed = match serde_json::from_value::<Command>(serde_json::Value::Object(without)) {
+            Ok(_) => true,
+            Err(error) => error.to_string().starts_with(&format!("missing field `{field}`")),
+        };
+        if blamed {
+            return Some(format!("{path}.{field}"));
+        }
+    }
+    None
 }
 
 impl SignedEnvelope {

@@ -110,6 +110,8 @@ pub mod codes {
     pub const INVALID_QUERY: &str = "invalid_query";
     /// The single-command endpoint got several commands.
     pub const SINGLE_COMMAND_EXPECTED: &str = "single_command_expected";
+    /// The endpoint exists but not with this HTTP method.
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
 }
 
 fn title_for(code: &str) -> &'static str {
@@ -138,6 +140,7 @@ fn title_for(code: &str) -> &'static str {
         codes::UNAVAILABLE => "Unavailable",
         codes::INVALID_QUERY => "Invalid query",
         codes::SINGLE_COMMAND_EXPECTED => "Single command expected",
+        codes::METHOD_NOT_ALLOWED => "Method not allowed",
         _ => "Error",
     }
 }

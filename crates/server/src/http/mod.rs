@@ -64,14 +64,11 @@ async fn not_found() -> Response {
     problem_response(Problem::new(codes::NOT_FOUND, 404, "no such endpoint; see /v1/openapi.json"))
 }
 
-/// The code of a request whose path exists but not with this method.
-pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
-
 /// A known path with the wrong method: a problem document like every other error (axum keeps adding
 /// the `Allow` header).
 async fn method_not_allowed() -> Response {
     problem_response(Problem::new(
-        METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
         405,
         "this endpoint does not take this method; see the Allow header and /v1/openapi.json",
     ))
