@@ -7,8 +7,18 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::amount::Amount;
 use crate::config::SwarmConfig;
 use crate::ids::{AgentId, Digest, Name, PublicKey};
+use crate::ledger::{EscrowResolution, TransferRequest};
+
+/// Decodes a present field (even `null`) as `Some`, so that an absent field (`None`, via `default`)
+/// means "leave as it is" and `null` means "clear".
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
 
 /// One requested change. In JSON, the `type` field names the variant (`"agent.register"`, ...).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +112,123 @@ pub enum Command {
         /// SHA-256 of the token's text.
         token_sha256: Digest,
     },
+    /// Issues money into an agent's wallet from the mint. Operator only.
+    #[serde(rename = "ledger.mint")]
+    Mint {
+        /// The operator's id for this transfer (idempotent).
+        transfer_id: Name,
+        /// The wallet credited.
+        to: AgentId,
+        /// How much.
+        amount: Amount,
+    },
+    /// The signing agent pays another agent.
+    #[serde(rename = "ledger.transfer")]
+    Transfer {
+        /// The payer's id for this transfer: the same id with the same content is one transfer.
+        transfer_id: Name,
+        /// The payee.
+        to: AgentId,
+        /// How much.
+        amount: Amount,
+    },
+    /// Several payments by the signing agent, applied all or nothing.
+    #[serde(rename = "ledger.transfer_batch")]
+    TransferBatch {
+        /// The transfers, in order.
+        transfers: Vec<TransferRequest>,
+    },
+    /// The signing agent moves money out of the swarm (to the mint).
+    #[serde(rename = "ledger.withdraw")]
+    Withdraw {
+        /// The agent's id for this transfer.
+        transfer_id: Name,
+        /// How much.
+        amount: Amount,
+    },
+    /// A parent moves money from its child's wallet back to its own.
+    #[serde(rename = "wallet.sweep")]
+    Sweep {
+        /// The child.
+        child: AgentId,
+        /// The parent's id for this transfer.
+        transfer_id: Name,
+        /// How much.
+        amount: Amount,
+    },
+    /// Sets an agent's wallet policy: its parent (opening a child wallet) or the operator. Absent
+    /// fields are left as they are; `null` clears a limit.
+    #[serde(rename = "wallet.configure")]
+    ConfigureWallet {
+        /// The agent whose wallet this is.
+        agent: AgentId,
+        /// Spending per ledger day at most.
+        #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+        daily_limit: Option<Option<Amount>>,
+        /// Forbid moving money out of the swarm.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        no_withdraw: Option<bool>,
+        /// Freeze spending.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frozen: Option<bool>,
+        /// Halt the agent while its balance is below this.
+        #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+        minimum_balance: Option<Option<Amount>>,
+    },
+    /// The signing agent locks funds for a payee.
+    #[serde(rename = "escrow.lock")]
+    LockEscrow {
+        /// Who is paid on release.
+        payee: AgentId,
+        /// How much.
+        amount: Amount,
+        /// Refund to the payer automatically after this long (log time).
+        timeout_ms: u64,
+        /// The payer's task id: locking again with the same task id returns the same escrow.
+        #[serde(default)]
+        task_id: Option<Name>,
+        /// Who may also release, refund, and resolve disputes.
+        #[serde(default)]
+        arbiter: Option<AgentId>,
+        /// SHA-256 of a secret; whoever presents the secret may release.
+        #[serde(default)]
+        hashlock: Option<Digest>,
+        /// The referrer to credit (else the payer's registered referrer).
+        #[serde(default)]
+        referrer: Option<AgentId>,
+    },
+    /// Pays an escrow out to its payee, minus the fee.
+    #[serde(rename = "escrow.release")]
+    ReleaseEscrow {
+        /// The escrow.
+        escrow: u64,
+        /// The hashlock's secret, for a release by someone other than the payer or arbiter.
+        #[serde(default)]
+        preimage: Option<String>,
+    },
+    /// The payee (or arbiter) gives an escrow back to its payer.
+    #[serde(rename = "escrow.refund")]
+    RefundEscrow {
+        /// The escrow.
+        escrow: u64,
+    },
+    /// A party freezes an escrow for the arbiter.
+    #[serde(rename = "escrow.dispute")]
+    DisputeEscrow {
+        /// The escrow.
+        escrow: u64,
+        /// Why.
+        #[serde(default)]
+        reason: String,
+    },
+    /// The arbiter (or the operator, when none is named) settles a disputed escrow.
+    #[serde(rename = "escrow.resolve")]
+    ResolveEscrow {
+        /// The escrow.
+        escrow: u64,
+        /// `"release"`, `"refund"` or `{"split": {"payee_bps": N}}`.
+        resolution: EscrowResolution,
+    },
 }
 
 impl Command {
@@ -117,6 +244,29 @@ impl Command {
             Command::SetConfig { .. } => "config.set",
             Command::IssueReadToken { .. } => "read_token.issue",
             Command::RevokeReadToken { .. } => "read_token.revoke",
+            Command::Mint { .. } => "ledger.mint",
+            Command::Transfer { .. } => "ledger.transfer",
+            Command::TransferBatch { .. } => "ledger.transfer_batch",
+            Command::Withdraw { .. } => "ledger.withdraw",
+            Command::Sweep { .. } => "wallet.sweep",
+            Command::ConfigureWallet { .. } => "wallet.configure",
+            Command::LockEscrow { .. } => "escrow.lock",
+            Command::ReleaseEscrow { .. } => "escrow.release",
+            Command::RefundEscrow { .. } => "escrow.refund",
+            Command::DisputeEscrow { .. } => "escrow.dispute",
+            Command::ResolveEscrow { .. } => "escrow.resolve",
         }
+    }
+
+    /// Whether a halted agent may still send this command: heartbeats, and settling escrows it is
+    /// already party to, so that a halt never strands funds.
+    pub fn allowed_while_halted(&self) -> bool {
+        matches!(
+            self,
+            Command::Heartbeat {}
+                | Command::ReleaseEscrow { .. }
+                | Command::RefundEscrow { .. }
+                | Command::DisputeEscrow { .. }
+        )
     }
 }

@@ -27,6 +27,20 @@ pub struct SwarmConfig {
     /// Whether an agent may register itself (sign its own registration). When false, only the
     /// operator or an existing agent (registering its child) may register agents.
     pub self_registration: bool,
+    /// The escrow fee in basis points of the released amount (seed default: 1%).
+    #[serde(default = "default_fee_bps")]
+    pub fee_bps: u16,
+    /// The referrer's share of the fee in basis points (seed default: 15%).
+    #[serde(default = "default_referral_bps")]
+    pub referral_bps: u16,
+}
+
+fn default_fee_bps() -> u16 {
+    100
+}
+
+fn default_referral_bps() -> u16 {
+    1_500
 }
 
 impl Default for SwarmConfig {
@@ -48,7 +62,13 @@ impl Default for SwarmConfig {
             (Name::new(name).expect("built-in role names are valid"), RoleConfig { default_weight })
         })
         .collect();
-        SwarmConfig { roles, heartbeat_ttl_ms: 30_000, self_registration: true }
+        SwarmConfig {
+            roles,
+            heartbeat_ttl_ms: 30_000,
+            self_registration: true,
+            fee_bps: default_fee_bps(),
+            referral_bps: default_referral_bps(),
+        }
     }
 }
 
@@ -76,6 +96,11 @@ impl SwarmConfig {
                     limits::HEARTBEAT_TTL_MS_MAX
                 ),
             ));
+        }
+        for (field, value) in [("fee_bps", self.fee_bps), ("referral_bps", self.referral_bps)] {
+            if u64::from(value) > crate::amount::BASIS_POINTS_ONE {
+                return Err(Rejection::invalid(field, "must be at most 10000 basis points"));
+            }
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::amount::Amount;
 use crate::ids::{AgentId, Name, Signer};
+use crate::ledger::{AccountId, EscrowState, TransferKind};
 
 /// One state change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +99,98 @@ pub enum EventKind {
         /// Its label.
         label: String,
     },
+    /// Money moved between accounts (mint, transfer, withdraw, sweep).
+    #[serde(rename = "ledger.transfer")]
+    TransferPosted {
+        /// The creator's transfer id.
+        transfer_id: Name,
+        /// The account debited.
+        from: AccountId,
+        /// The account credited.
+        to: AccountId,
+        /// How much.
+        amount: Amount,
+        /// Why.
+        kind: TransferKind,
+    },
+    /// Funds were locked in escrow.
+    #[serde(rename = "escrow.locked")]
+    EscrowLocked {
+        /// The escrow.
+        escrow: u64,
+        /// Who locked.
+        payer: AgentId,
+        /// Who is to be paid.
+        payee: AgentId,
+        /// How much.
+        amount: Amount,
+        /// The payer's task id.
+        task_id: Option<Name>,
+        /// When it expires.
+        timeout_at_ms: u64,
+    },
+    /// An escrow was disputed; its timeout stopped.
+    #[serde(rename = "escrow.disputed")]
+    EscrowDisputed {
+        /// The escrow.
+        escrow: u64,
+        /// The party that disputed.
+        by: AgentId,
+        /// Why.
+        reason: String,
+    },
+    /// An escrow ended: released, refunded, expired or resolved.
+    #[serde(rename = "escrow.settled")]
+    EscrowSettled {
+        /// The escrow.
+        escrow: u64,
+        /// How it ended.
+        state: EscrowState,
+        /// Who ended it (absent for an expiry).
+        by: Option<Signer>,
+        /// Paid to the payee, net of fees.
+        paid_to_payee: Amount,
+        /// Returned to the payer.
+        refunded_to_payer: Amount,
+        /// Kept by the fee account.
+        fees: Amount,
+        /// Paid to the referrer.
+        referral: Amount,
+        /// The referrer paid.
+        referrer: Option<AgentId>,
+    },
+    /// A wallet's policy changed.
+    #[serde(rename = "wallet.configured")]
+    WalletConfigured {
+        /// The wallet's agent.
+        agent: AgentId,
+        /// The daily limit now.
+        daily_limit: Option<Amount>,
+        /// Whether withdrawals are forbidden now.
+        no_withdraw: bool,
+        /// Whether the wallet is frozen now.
+        frozen: bool,
+        /// The budget minimum now.
+        minimum_balance: Option<Amount>,
+    },
+    /// An agent's balance fell below its budget minimum; it is halted until funded.
+    #[serde(rename = "agent.budget_halted")]
+    AgentBudgetHalted {
+        /// The agent.
+        agent: AgentId,
+        /// Its balance.
+        balance: Amount,
+        /// Its minimum.
+        minimum_balance: Amount,
+    },
+    /// An agent's balance is back at or above its budget minimum; the budget halt is lifted.
+    #[serde(rename = "agent.budget_restored")]
+    AgentBudgetRestored {
+        /// The agent.
+        agent: AgentId,
+        /// Its balance.
+        balance: Amount,
+    },
 }
 
 impl EventKind {
@@ -114,6 +208,13 @@ impl EventKind {
             EventKind::AgentDeregistered { .. } => "agent.deregistered",
             EventKind::ReadTokenIssued { .. } => "read_token.issued",
             EventKind::ReadTokenRevoked { .. } => "read_token.revoked",
+            EventKind::TransferPosted { .. } => "ledger.transfer",
+            EventKind::EscrowLocked { .. } => "escrow.locked",
+            EventKind::EscrowDisputed { .. } => "escrow.disputed",
+            EventKind::EscrowSettled { .. } => "escrow.settled",
+            EventKind::WalletConfigured { .. } => "wallet.configured",
+            EventKind::AgentBudgetHalted { .. } => "agent.budget_halted",
+            EventKind::AgentBudgetRestored { .. } => "agent.budget_restored",
         }
     }
 }

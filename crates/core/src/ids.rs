@@ -282,3 +282,24 @@ fixed_bytes!(
     Digest,
     32
 );
+
+impl std::str::FromStr for AgentId {
+    type Err = IdError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        AgentId::new(text)
+    }
+}
+
+impl std::str::FromStr for Name {
+    type Err = IdError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Name::new(text)
+    }
+}
+
+impl std::str::FromStr for Signer {
+    type Err = IdError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Signer::parse(text)
+    }
+}

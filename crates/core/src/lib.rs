@@ -7,6 +7,8 @@
 //! - [`outcome`]: per-command results; rejections are data.
 //! - [`event`]: what changed, for the event stream.
 //! - [`registry`]: agents, liveness, halts.
+//! - [`ledger`]: wallets, transfers, escrow, child-wallet policies, budgets.
+//! - [`amount`]: money in integer minor units, and the fee rounding rule.
 //! - [`config`]: the swarm configuration.
 //! - [`replay`]: nonce windows against replayed envelopes.
 //! - [`ids`]: validated ids, names and keys.
@@ -17,22 +19,26 @@
 //! time arrives as each entry's timestamp, authentication arrives as the key an envelope was verified
 //! with. Applying the same entries to the same state gives the same state, bit for bit, everywhere.
 
+pub mod amount;
 pub mod command;
 pub mod config;
 pub mod entry;
 pub mod event;
 pub mod ids;
+pub mod ledger;
 pub mod limits;
 pub mod outcome;
 pub mod registry;
 pub mod replay;
 pub mod state;
 
+pub use amount::{Amount, FeeSplit};
 pub use command::Command;
 pub use config::{RoleConfig, SwarmConfig};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};
 pub use ids::{AgentId, Digest, IdError, Name, PublicKey, Signer};
+pub use ledger::{AccountId, Escrow, EscrowResolution, EscrowState, Ledger, TransferKind, TransferRequest, Wallet};
 pub use outcome::{Accepted, ApplyError, CommandResult, EntryOutcome, Rejection};
 pub use registry::{Agent, Halt, Liveness, Registry};
 pub use state::{Counters, Operator, ReadToken, SnapshotError, State};

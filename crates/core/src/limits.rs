@@ -50,6 +50,30 @@ pub const HEARTBEAT_TTL_MS_MAX: u64 = 7 * 24 * 3_600 * 1_000;
 /// expiry cannot stall the writer; the driver schedules ticks until none are due.
 pub const EXPIRIES_PER_ENTRY_MAX: usize = 10_000;
 
+/// Transfers remembered for idempotency (by creator and transfer id). Beyond this, the oldest are
+/// forgotten and a retry of one of them would be a new transfer; at ~150 bytes each this is ~150 MB.
+pub const TRANSFERS_RETAINED_MAX: usize = 1_000_000;
+
+/// Transfers in one linked batch, applied all or nothing.
+pub const TRANSFERS_PER_BATCH_MAX: usize = 1_000;
+
+/// Escrows that may be open (locked or disputed) at once.
+pub const OPEN_ESCROWS_MAX: usize = 1_000_000;
+
+/// Escrows kept in state, open and settled. Beyond this the oldest settled ones are forgotten (their
+/// outcome stays in the log and the event stream).
+pub const ESCROWS_RETAINED_MAX: usize = 2_000_000;
+
+/// Shortest escrow timeout: one second.
+pub const ESCROW_TIMEOUT_MS_MIN: u64 = 1_000;
+
+/// Longest escrow timeout: 90 days.
+pub const ESCROW_TIMEOUT_MS_MAX: u64 = 90 * 24 * 3_600 * 1_000;
+
+/// Bytes in a hashlock preimage.
+pub const PREIMAGE_BYTES_MAX: usize = 256;
+
+const _: () = assert!(OPEN_ESCROWS_MAX <= ESCROWS_RETAINED_MAX);
 const _: () = assert!(AGENTS_MAX as u64 * AGENT_WEIGHT_MAX as u64 <= i64::MAX as u64);
 const _: () = assert!(HEARTBEAT_TTL_MS_MIN < HEARTBEAT_TTL_MS_MAX);
 const _: () = assert!(REPLAY_WINDOW_NONCES >= 1);

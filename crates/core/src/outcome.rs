@@ -2,8 +2,9 @@
 
 use std::fmt;
 
+use crate::amount::Amount;
 use crate::event::Event;
-use crate::ids::AgentId;
+use crate::ids::{AgentId, Name};
 
 /// A command that was applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +15,13 @@ pub enum Accepted {
     /// The command asked for what was already so (resuming an agent that is not halted, say); the
     /// state did not change.
     Unchanged,
+    /// An escrow was locked, or (`existing`) a lock for the same task returned the escrow it has.
+    Escrow {
+        /// The escrow's id.
+        escrow_id: u64,
+        /// Whether the escrow already existed.
+        existing: bool,
+    },
 }
 
 /// The result of one command.
@@ -87,6 +95,70 @@ pub enum Rejection {
         /// What went wrong.
         reason: &'static str,
     },
+    /// The payer's balance does not cover the amount.
+    InsufficientFunds {
+        /// The spendable balance.
+        available: Amount,
+        /// The amount asked for.
+        requested: Amount,
+    },
+    /// The wallet is frozen by its parent or the operator.
+    WalletFrozen {
+        /// The wallet's agent.
+        agent: AgentId,
+    },
+    /// The payment would pass the wallet's daily limit.
+    DailyLimitExceeded {
+        /// The limit.
+        limit: Amount,
+        /// Already spent this ledger day.
+        spent_today: Amount,
+        /// The amount asked for.
+        requested: Amount,
+    },
+    /// The wallet may not move money out of the swarm.
+    WithdrawForbidden {
+        /// The wallet's agent.
+        agent: AgentId,
+    },
+    /// The transfer id was already used for a different transfer.
+    TransferConflict {
+        /// The id.
+        transfer_id: Name,
+    },
+    /// A linked batch failed; nothing of it was applied.
+    BatchFailed {
+        /// The position of the failing transfer, from 0.
+        index: u32,
+        /// Why it failed.
+        reason: Box<Rejection>,
+    },
+    /// No such escrow (or it was settled long ago and forgotten).
+    EscrowNotFound {
+        /// The id asked for.
+        escrow: u64,
+    },
+    /// The escrow is not in a state that allows this.
+    EscrowState {
+        /// The escrow.
+        escrow: u64,
+        /// Its state.
+        state: &'static str,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// The payer already has a different escrow for this task id.
+    EscrowTaskConflict {
+        /// The task id.
+        task_id: Name,
+        /// The escrow that has it.
+        escrow: u64,
+    },
+    /// The preimage does not match the escrow's hashlock.
+    HashlockMismatch {
+        /// The escrow.
+        escrow: u64,
+    },
 }
 
 impl Rejection {
@@ -111,6 +183,16 @@ impl Rejection {
             Rejection::LimitReached { .. } => "limit_reached",
             Rejection::ReadTokenNotFound => "read_token_not_found",
             Rejection::Genesis { .. } => "genesis",
+            Rejection::InsufficientFunds { .. } => "insufficient_funds",
+            Rejection::WalletFrozen { .. } => "wallet_frozen",
+            Rejection::DailyLimitExceeded { .. } => "daily_limit_exceeded",
+            Rejection::WithdrawForbidden { .. } => "withdraw_forbidden",
+            Rejection::TransferConflict { .. } => "transfer_conflict",
+            Rejection::BatchFailed { .. } => "batch_failed",
+            Rejection::EscrowNotFound { .. } => "escrow_not_found",
+            Rejection::EscrowState { .. } => "escrow_state",
+            Rejection::EscrowTaskConflict { .. } => "escrow_task_conflict",
+            Rejection::HashlockMismatch { .. } => "hashlock_mismatch",
         }
     }
 
@@ -121,6 +203,12 @@ impl Rejection {
             Rejection::UnknownRole { .. } => Some("role"),
             Rejection::NonceReplayed { .. } => Some("nonce"),
             Rejection::AgentExists { .. } => Some("agent"),
+            Rejection::InsufficientFunds { .. } | Rejection::DailyLimitExceeded { .. } => Some("amount"),
+            Rejection::TransferConflict { .. } => Some("transfer_id"),
+            Rejection::BatchFailed { .. } => Some("transfers"),
+            Rejection::EscrowNotFound { .. } | Rejection::EscrowState { .. } => Some("escrow"),
+            Rejection::EscrowTaskConflict { .. } => Some("task_id"),
+            Rejection::HashlockMismatch { .. } => Some("preimage"),
             _ => None,
         }
     }
@@ -146,6 +234,33 @@ impl fmt::Display for Rejection {
             Rejection::LimitReached { limit, max } => write!(formatter, "limit '{limit}' reached (at most {max})"),
             Rejection::ReadTokenNotFound => formatter.write_str("no such read token"),
             Rejection::Genesis { reason } => write!(formatter, "genesis: {reason}"),
+            Rejection::InsufficientFunds { available, requested } => {
+                write!(formatter, "insufficient funds: {available} available, {requested} requested")
+            }
+            Rejection::WalletFrozen { agent } => write!(formatter, "the wallet of '{agent}' is frozen"),
+            Rejection::DailyLimitExceeded { limit, spent_today, requested } => write!(
+                formatter,
+                "the daily limit of {limit} would be exceeded ({spent_today} spent today, {requested} requested)"
+            ),
+            Rejection::WithdrawForbidden { agent } => {
+                write!(formatter, "the wallet of '{agent}' may not move money out of the swarm")
+            }
+            Rejection::TransferConflict { transfer_id } => {
+                write!(formatter, "transfer id '{transfer_id}' was already used for a different transfer")
+            }
+            Rejection::BatchFailed { index, reason } => {
+                write!(formatter, "transfer {index} of the linked batch failed, so none was applied: {reason}")
+            }
+            Rejection::EscrowNotFound { escrow } => write!(formatter, "no escrow {escrow}"),
+            Rejection::EscrowState { escrow, state, action } => {
+                write!(formatter, "escrow {escrow} is {state}; it cannot {action}")
+            }
+            Rejection::EscrowTaskConflict { task_id, escrow } => {
+                write!(formatter, "task id '{task_id}' already has escrow {escrow} with different terms")
+            }
+            Rejection::HashlockMismatch { escrow } => {
+                write!(formatter, "the preimage does not open escrow {escrow}'s hashlock")
+            }
         }
     }
 }

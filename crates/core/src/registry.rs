@@ -62,6 +62,8 @@ pub struct Agent {
     pub liveness: Liveness,
     /// The halt in force, if any.
     pub halt: Option<Halt>,
+    /// Whether the agent's balance is below its budget minimum, which halts it until funded.
+    pub budget_halted: bool,
     /// When it was registered (log time).
     pub registered_at_ms: u64,
     /// When its last heartbeat (or registration) was applied.
@@ -80,7 +82,7 @@ impl Agent {
     pub fn status(&self) -> &'static str {
         if self.deregistered_at_ms.is_some() {
             "deregistered"
-        } else if self.halt.is_some() {
+        } else if self.halt.is_some() || self.budget_halted {
             "halted"
         } else if self.liveness == Liveness::Unresponsive {
             "unresponsive"
@@ -319,6 +321,7 @@ impl State {
             referrer: referrer.clone(),
             liveness: Liveness::Active,
             halt: None,
+            budget_halted: false,
             registered_at_ms: now_ms,
             last_heartbeat_ms: now_ms,
             heartbeat_deadline_ms,

@@ -10,6 +10,8 @@ use crate::config::SwarmConfig;
 use crate::entry::{Entry, EntryBody, Genesis, SignedCommands};
 use crate::event::{Event, EventKind};
 use crate::ids::{AgentId, Digest, PublicKey, Signer};
+use crate::ledger::Ledger;
+use crate::ledger::TransferRequest;
 use crate::limits;
 use crate::outcome::{Accepted, ApplyError, CommandResult, EntryOutcome, Rejection};
 use crate::registry::{Agent, Registry};
@@ -58,6 +60,7 @@ pub struct State {
     operator: Option<Operator>,
     pub(crate) config: SwarmConfig,
     pub(crate) registry: Registry,
+    pub(crate) ledger: Ledger,
     read_tokens: BTreeMap<Digest, ReadToken>,
     counters: Counters,
 }
@@ -69,6 +72,8 @@ pub(crate) struct Context {
     pub nonce: u64,
     pub now_ms: u64,
     sequence: u64,
+    /// False while time-driven changes run (no signer is acting), true while commands run.
+    acting: bool,
     events: Vec<Event>,
 }
 
@@ -80,8 +85,29 @@ impl Context {
             nonce: 0,
             now_ms,
             sequence,
+            acting: false,
             events: Vec::new(),
         }
+    }
+
+    /// The entry's sequence number.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The signer, while commands run; `None` for time-driven changes.
+    pub fn acting_signer(&self) -> Option<Signer> {
+        self.acting.then(|| self.signer.clone())
+    }
+
+    /// How many events were emitted so far (for undoing a linked batch).
+    pub fn events_len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Drops events emitted after `length` (a linked batch that failed emits nothing).
+    pub fn truncate_events(&mut self, length: usize) {
+        self.events.truncate(length);
     }
 
     pub fn emit(&mut self, kind: EventKind) {
@@ -150,8 +176,10 @@ impl State {
         self.counters.entries += 1;
         let mut context = Context::new(entry.sequence, entry.timestamp_ms);
         // Time-driven changes happen first, so that commands in this entry see the world as of its
-        // timestamp (an agent whose deadline passed is unresponsive before its own late heartbeat).
+        // timestamp (an agent whose deadline passed is unresponsive before its own late heartbeat; an
+        // escrow whose timeout passed is refunded before anyone can release it).
         self.expire_liveness(&mut context);
+        self.expire_escrows(&mut context);
 
         let mut outcome = EntryOutcome::default();
         match &entry.body {
@@ -166,6 +194,7 @@ impl State {
                     context.signer = signed.signer.clone();
                     context.verified_key = signed.verified_key;
                     context.nonce = signed.nonce;
+                    context.acting = true;
                     outcome.commands.reserve(signed.commands.len());
                     for command in &signed.commands {
                         let result = self.apply_command(&mut context, command);
@@ -249,9 +278,9 @@ impl State {
 
     fn apply_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
         if let Signer::Agent(signer) = &context.signer
-            && !matches!(command, Command::Heartbeat {})
+            && !command.allowed_while_halted()
             && let Some(agent) = self.registry.agents.get(signer)
-            && agent.halt.is_some()
+            && (agent.halt.is_some() || agent.budget_halted)
         {
             return Err(Rejection::AgentHalted { agent: signer.clone() });
         }
@@ -298,6 +327,47 @@ impl State {
                 context.emit(EventKind::ReadTokenRevoked { label: token.label });
                 Ok(Accepted::Done)
             }
+            Command::Mint { transfer_id, to, amount } => self.mint(context, transfer_id, to, *amount),
+            Command::Transfer { transfer_id, to, amount } => {
+                let request = TransferRequest { transfer_id: transfer_id.clone(), to: to.clone(), amount: *amount };
+                self.transfer(context, &request, None)
+            }
+            Command::TransferBatch { transfers } => self.transfer_batch(context, transfers),
+            Command::Withdraw { transfer_id, amount } => self.withdraw(context, transfer_id, *amount),
+            Command::Sweep { child, transfer_id, amount } => self.sweep(context, child, transfer_id, *amount),
+            Command::ConfigureWallet { agent, daily_limit, no_withdraw, frozen, minimum_balance } => {
+                let change = crate::ledger::PolicyChange {
+                    daily_limit: *daily_limit,
+                    no_withdraw: *no_withdraw,
+                    frozen: *frozen,
+                    minimum_balance: *minimum_balance,
+                };
+                self.configure_wallet(context, agent, change)
+            }
+            Command::LockEscrow { payee, amount, timeout_ms, task_id, arbiter, hashlock, referrer } => {
+                let request = crate::ledger::LockRequest {
+                    payee,
+                    amount: *amount,
+                    timeout_ms: *timeout_ms,
+                    task_id: task_id.as_ref(),
+                    arbiter: arbiter.as_ref(),
+                    hashlock: *hashlock,
+                    referrer: referrer.as_ref(),
+                };
+                self.lock_escrow(context, request)
+            }
+            Command::ReleaseEscrow { escrow, preimage } => {
+                if preimage.as_ref().is_some_and(|preimage| preimage.len() > limits::PREIMAGE_BYTES_MAX) {
+                    return Err(Rejection::invalid(
+                        "preimage",
+                        format!("must be at most {} bytes", limits::PREIMAGE_BYTES_MAX),
+                    ));
+                }
+                self.release_escrow(context, *escrow, preimage.as_deref())
+            }
+            Command::RefundEscrow { escrow } => self.refund_escrow(context, *escrow),
+            Command::DisputeEscrow { escrow, reason } => self.dispute_escrow(context, *escrow, reason),
+            Command::ResolveEscrow { escrow, resolution } => self.resolve_escrow(context, *escrow, *resolution),
         }
     }
 
@@ -334,6 +404,11 @@ impl State {
     /// The agent registry.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// One agent.
@@ -382,7 +457,9 @@ impl State {
     /// then, so deadlines pass even when nobody writes.
     pub fn next_deadline_ms(&self) -> Option<u64> {
         // A deadline passes once time is strictly beyond it.
-        self.registry.next_deadline_ms().map(|deadline| deadline.saturating_add(1))
+        let liveness = self.registry.next_deadline_ms();
+        let escrow = self.ledger.next_deadline_ms();
+        liveness.into_iter().chain(escrow).min().map(|deadline| deadline.saturating_add(1))
     }
 
     // ----- Integrity -----
@@ -401,7 +478,14 @@ impl State {
         if self.counters.entries != self.sequence {
             return Err(format!("{} entries counted but the sequence is {}", self.counters.entries, self.sequence));
         }
-        self.registry.check_invariants()
+        self.registry.check_invariants()?;
+        self.ledger.check_invariants()?;
+        for agent in self.ledger.wallets.keys() {
+            if !self.registry.agents.contains_key(agent) {
+                return Err(format!("a wallet belongs to '{agent}', who was never registered"));
+            }
+        }
+        Ok(())
     }
 
     /// The canonical hash of the whole state: SHA-256 over its snapshot encoding. Two states are equal

@@ -577,15 +577,16 @@ pub fn valid_ttl_ms() -> BoxedStrategy<u64> {
 /// valid weights, a valid TTL, and self-registration on or off.
 pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
     let weights = vec(prop_oneof![Just(100u32), Just(150u32), 0..=limits::AGENT_WEIGHT_MAX], CONFIGURABLE_ROLES.len());
-    (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>())
-        .prop_map(|(included, weights, heartbeat_ttl_ms, self_registration)| {
+    let fees = (prop_oneof![Just(100u16), 0..=10_000u16], prop_oneof![Just(1_500u16), 0..=10_000u16]);
+    (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>(), fees)
+        .prop_map(|(included, weights, heartbeat_ttl_ms, self_registration, (fee_bps, referral_bps))| {
             let roles: BTreeMap<Name, RoleConfig> = CONFIGURABLE_ROLES
                 .iter()
                 .zip(included.iter().zip(weights))
                 .filter(|(role, (included, _))| **included || **role == "scout")
                 .map(|(role, (_, default_weight))| (name(role), RoleConfig { default_weight }))
                 .collect();
-            SwarmConfig { roles, heartbeat_ttl_ms, self_registration }
+            SwarmConfig { roles, heartbeat_ttl_ms, self_registration, fee_bps, referral_bps }
         })
         .boxed()
 }

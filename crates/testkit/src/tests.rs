@@ -168,19 +168,7 @@ fn streams_cover_every_command_rejection_and_event() {
 }
 
 fn serde_type(kind: &EventKind) -> &'static str {
-    match kind {
-        EventKind::Genesis {} => "swarm.genesis",
-        EventKind::ConfigChanged {} => "config.changed",
-        EventKind::AgentRegistered { .. } => "agent.registered",
-        EventKind::AgentUpdated { .. } => "agent.updated",
-        EventKind::AgentUnresponsive { .. } => "agent.unresponsive",
-        EventKind::AgentActive { .. } => "agent.active",
-        EventKind::AgentHalted { .. } => "agent.halted",
-        EventKind::AgentResumed { .. } => "agent.resumed",
-        EventKind::AgentDeregistered { .. } => "agent.deregistered",
-        EventKind::ReadTokenIssued { .. } => "read_token.issued",
-        EventKind::ReadTokenRevoked { .. } => "read_token.revoked",
-    }
+    kind.name()
 }
 
 #[test]

@@ -82,6 +82,16 @@ pub fn status_for_rejection(rejection: &Rejection) -> u16 {
         | Rejection::LimitReached { .. }
         | Rejection::Genesis { .. } => 409,
         Rejection::UnknownRole { .. } | Rejection::InvalidField { .. } => 422,
+        Rejection::InsufficientFunds { .. }
+        | Rejection::DailyLimitExceeded { .. }
+        | Rejection::WalletFrozen { .. }
+        | Rejection::WithdrawForbidden { .. }
+        | Rejection::TransferConflict { .. }
+        | Rejection::EscrowState { .. }
+        | Rejection::EscrowTaskConflict { .. }
+        | Rejection::HashlockMismatch { .. } => 409,
+        Rejection::EscrowNotFound { .. } => 404,
+        Rejection::BatchFailed { reason, .. } => status_for_rejection(reason),
         _ => 400,
     }
 }
@@ -129,6 +139,16 @@ fn title_for(code: &str) -> &'static str {
         "limit_reached" => "Limit reached",
         "read_token_not_found" => "Read token not found",
         "genesis" => "Genesis error",
+        "insufficient_funds" => "Insufficient funds",
+        "wallet_frozen" => "Wallet frozen",
+        "daily_limit_exceeded" => "Daily limit exceeded",
+        "withdraw_forbidden" => "Withdrawal forbidden",
+        "transfer_conflict" => "Transfer id conflict",
+        "batch_failed" => "Linked batch failed",
+        "escrow_not_found" => "Escrow not found",
+        "escrow_state" => "Escrow state",
+        "escrow_task_conflict" => "Escrow task conflict",
+        "hashlock_mismatch" => "Hashlock mismatch",
         codes::MALFORMED_REQUEST => "Malformed request",
         codes::INVALID_SIGNATURE => "Invalid signature",
         codes::UNAUTHENTICATED => "Unauthenticated",

@@ -30,6 +30,9 @@ pub struct AgentView {
     pub responsive: bool,
     /// The halt in force.
     pub halt: Option<Halt>,
+    /// Whether the agent is halted because its balance is below its budget minimum.
+    #[serde(default)]
+    pub budget_halted: bool,
     /// Registration time (log time, Unix ms).
     pub registered_at_ms: u64,
     /// Last heartbeat (log time, Unix ms).
@@ -55,6 +58,7 @@ impl From<&Agent> for AgentView {
             status: agent.status().to_owned(),
             responsive: agent.liveness == colony_core::Liveness::Active,
             halt: agent.halt.clone(),
+            budget_halted: agent.budget_halted,
             registered_at_ms: agent.registered_at_ms,
             last_heartbeat_ms: agent.last_heartbeat_ms,
             heartbeat_deadline_ms: agent.heartbeat_deadline_ms,
@@ -84,26 +88,39 @@ pub struct CommandResultView {
     /// Why not, when refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,
+    /// The escrow an `escrow.lock` created or (for a repeated task id) returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow_id: Option<u64>,
 }
 
 impl CommandResultView {
     /// The view of a core result.
     pub fn from_result(result: &Result<Accepted, Rejection>) -> CommandResultView {
         match result {
-            Ok(accepted) => {
-                CommandResultView { ok: true, status: Some(accepted_word(accepted).to_owned()), problem: None }
-            }
-            Err(rejection) => {
-                CommandResultView { ok: false, status: None, problem: Some(Problem::from_rejection(rejection)) }
-            }
+            Ok(accepted) => CommandResultView {
+                ok: true,
+                status: Some(accepted_word(accepted).to_owned()),
+                problem: None,
+                escrow_id: match accepted {
+                    Accepted::Escrow { escrow_id, .. } => Some(*escrow_id),
+                    _ => None,
+                },
+            },
+            Err(rejection) => CommandResultView {
+                ok: false,
+                status: None,
+                problem: Some(Problem::from_rejection(rejection)),
+                escrow_id: None,
+            },
         }
     }
 }
 
-/// `done` or `unchanged`.
+/// `done`, `unchanged`, or for an escrow lock that found the task's escrow, `existing`.
 pub fn accepted_word(accepted: &Accepted) -> &'static str {
     match accepted {
         Accepted::Unchanged => "unchanged",
+        Accepted::Escrow { existing: true, .. } => "existing",
         _ => "done",
     }
 }

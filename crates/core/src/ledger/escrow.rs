@@ -1,0 +1,428 @@
+//! Escrow: a payer locks funds for a payee; they are released (minus the fee, part of which goes to
+//! a referrer), refunded, expired, or frozen by a dispute until an arbiter resolves it.
+//!
+//! States and who moves them:
+//!
+//! ```text
+//!            release (payer, arbiter, or hashlock preimage)   → released
+//! locked ──  refund (payee or arbiter)                        → refunded
+//!            timeout passes (log time)                        → expired (refunded to the payer)
+//!            dispute (payer or payee, before the timeout)     → disputed ── resolve (arbiter, else
+//!                                                                           operator) → resolved
+//! ```
+//!
+//! The referrer of a release is the one named on the escrow, else the payer's registered referrer;
+//! a referrer that is deregistered by then gets nothing (its share stays with the fee account).
+
+use serde::{Deserialize, Serialize};
+
+use super::AccountId;
+use crate::amount::{Amount, BASIS_POINTS_ONE, FeeSplit};
+use crate::event::EventKind;
+use crate::ids::{AgentId, Digest, Name, Signer};
+use crate::limits;
+use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::state::{Context, State};
+
+/// Where an escrow stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscrowState {
+    /// Funds held; the timeout runs.
+    Locked,
+    /// Paid out to the payee (minus fees).
+    Released,
+    /// Given back to the payer by the payee or arbiter.
+    Refunded,
+    /// Given back to the payer because the timeout passed.
+    Expired,
+    /// Frozen by a dispute; the timeout no longer runs.
+    Disputed,
+    /// Settled by the arbiter (or operator) after a dispute.
+    Resolved,
+}
+
+impl EscrowState {
+    /// Whether funds are still held.
+    pub fn is_open(self) -> bool {
+        matches!(self, EscrowState::Locked | EscrowState::Disputed)
+    }
+
+    /// The state's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EscrowState::Locked => "locked",
+            EscrowState::Released => "released",
+            EscrowState::Refunded => "refunded",
+            EscrowState::Expired => "expired",
+            EscrowState::Disputed => "disputed",
+            EscrowState::Resolved => "resolved",
+        }
+    }
+}
+
+/// How an arbiter settles a dispute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum EscrowResolution {
+    /// Pay the payee, as a release would.
+    Release,
+    /// Give everything back to the payer.
+    Refund,
+    /// The payee gets this share (basis points) of the amount, minus the fee on that share; the payer
+    /// gets the rest back.
+    Split {
+        /// The payee's share in basis points (0–10,000).
+        payee_bps: u16,
+    },
+}
+
+/// One escrow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escrow {
+    /// Assigned by the ledger, increasing.
+    pub id: u64,
+    /// Who locked the funds.
+    pub payer: AgentId,
+    /// Who gets them on release.
+    pub payee: AgentId,
+    /// How much is held.
+    pub amount: Amount,
+    /// The fee, fixed when locked (configuration changes do not touch open escrows).
+    pub fee_bps: u16,
+    /// The referrer's share of the fee, fixed when locked.
+    pub referral_bps: u16,
+    /// A referrer named on the escrow (takes precedence over the payer's registered referrer).
+    pub referrer: Option<AgentId>,
+    /// Who may release, refund and resolve disputes besides the parties.
+    pub arbiter: Option<AgentId>,
+    /// SHA-256 of a secret whose holder may release.
+    pub hashlock: Option<Digest>,
+    /// The payer's task id, unique per payer among retained escrows.
+    pub task_id: Option<Name>,
+    /// When it expires (log time).
+    pub timeout_at_ms: u64,
+    /// When it was locked.
+    pub created_at_ms: u64,
+    /// Where it stands.
+    pub state: EscrowState,
+    /// Who disputed it and why.
+    pub dispute: Option<(AgentId, String)>,
+    /// When it was settled.
+    pub settled_at_ms: Option<u64>,
+    /// What the payee received (net of fees), once settled.
+    pub paid_to_payee: Amount,
+    /// What went back to the payer, once settled.
+    pub refunded_to_payer: Amount,
+    /// Fees kept by the swarm, once settled.
+    pub fees: Amount,
+    /// Referral paid, once settled.
+    pub referral: Amount,
+}
+
+/// A lock request, as carried by `escrow.lock`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LockRequest<'a> {
+    pub payee: &'a AgentId,
+    pub amount: Amount,
+    pub timeout_ms: u64,
+    pub task_id: Option<&'a Name>,
+    pub arbiter: Option<&'a AgentId>,
+    pub hashlock: Option<Digest>,
+    pub referrer: Option<&'a AgentId>,
+}
+
+impl State {
+    fn escrow_for(&self, id: u64) -> Result<&super::Escrow, Rejection> {
+        self.ledger.escrows.get(&id).ok_or(Rejection::EscrowNotFound { escrow: id })
+    }
+
+    fn require_escrow_state(escrow: &Escrow, expected: EscrowState, action: &'static str) -> Result<(), Rejection> {
+        if escrow.state != expected {
+            return Err(Rejection::EscrowState { escrow: escrow.id, state: escrow.state.name(), action });
+        }
+        Ok(())
+    }
+
+    /// `escrow.lock`.
+    pub(crate) fn lock_escrow(&mut self, context: &mut Context, request: LockRequest<'_>) -> CommandResult {
+        let Signer::Agent(payer) = context.signer.clone() else {
+            return Err(Rejection::Unauthorized { reason: "the operator has no wallet to lock from" });
+        };
+        super::transfer::check_positive(request.amount)?;
+        if let Some(task_id) = request.task_id
+            && let Some(existing) = self.ledger.escrows_by_task.get(&(payer.clone(), task_id.clone()))
+        {
+            // A repeated lock for the same task (a payer restarting after a crash) returns the escrow
+            // it already has; a different lock under the same task id is a conflict.
+            let escrow = &self.ledger.escrows[existing];
+            let same = escrow.payee == *request.payee
+                && escrow.amount == request.amount
+                && escrow.arbiter.as_ref() == request.arbiter
+                && escrow.hashlock == request.hashlock
+                && escrow.referrer.as_ref() == request.referrer;
+            return if same {
+                Ok(Accepted::Escrow { escrow_id: escrow.id, existing: true })
+            } else {
+                Err(Rejection::EscrowTaskConflict { task_id: task_id.clone(), escrow: escrow.id })
+            };
+        }
+        if request.payee == &payer {
+            return Err(Rejection::invalid("payee", "an agent cannot escrow to itself"));
+        }
+        self.live_payee(request.payee, "payee")?;
+        for (field, other) in [("arbiter", request.arbiter), ("referrer", request.referrer)] {
+            if let Some(other) = other {
+                self.live_payee(other, field)?;
+            }
+        }
+        if request.arbiter.is_some_and(|arbiter| arbiter == &payer || arbiter == request.payee) {
+            return Err(Rejection::invalid("arbiter", "the arbiter must be neither payer nor payee"));
+        }
+        if !(limits::ESCROW_TIMEOUT_MS_MIN..=limits::ESCROW_TIMEOUT_MS_MAX).contains(&request.timeout_ms) {
+            return Err(Rejection::invalid(
+                "timeout_ms",
+                format!(
+                    "must be between {} and {} milliseconds",
+                    limits::ESCROW_TIMEOUT_MS_MIN,
+                    limits::ESCROW_TIMEOUT_MS_MAX
+                ),
+            ));
+        }
+        if self.ledger.open_escrows >= limits::OPEN_ESCROWS_MAX as u64 {
+            return Err(Rejection::LimitReached { limit: "open_escrows", max: limits::OPEN_ESCROWS_MAX as u64 });
+        }
+        self.check_spend(&payer, request.amount, context.now_ms)?;
+
+        let id = self.ledger.next_escrow_id;
+        self.ledger.next_escrow_id += 1;
+        let timeout_at_ms = context.now_ms.saturating_add(request.timeout_ms);
+        self.post(&AccountId::Wallet(payer.clone()), &AccountId::EscrowHolding, request.amount);
+        self.record_spend(&payer, request.amount, context.now_ms);
+        self.ledger.wallets.get_mut(&payer).expect("just debited").held_as_payer += u128::from(request.amount.0);
+        let escrow = Escrow {
+            id,
+            payer: payer.clone(),
+            payee: request.payee.clone(),
+            amount: request.amount,
+            fee_bps: self.config.fee_bps,
+            referral_bps: self.config.referral_bps,
+            referrer: request.referrer.cloned(),
+            arbiter: request.arbiter.cloned(),
+            hashlock: request.hashlock,
+            task_id: request.task_id.cloned(),
+            timeout_at_ms,
+            created_at_ms: context.now_ms,
+            state: EscrowState::Locked,
+            dispute: None,
+            settled_at_ms: None,
+            paid_to_payee: Amount::ZERO,
+            refunded_to_payer: Amount::ZERO,
+            fees: Amount::ZERO,
+            referral: Amount::ZERO,
+        };
+        if let Some(task_id) = request.task_id {
+            self.ledger.escrows_by_task.insert((payer.clone(), task_id.clone()), id);
+        }
+        self.ledger.escrow_deadlines.insert((timeout_at_ms, id));
+        self.ledger.escrows.insert(id, escrow);
+        self.ledger.open_escrows += 1;
+        context.emit(EventKind::EscrowLocked {
+            escrow: id,
+            payer: payer.clone(),
+            payee: request.payee.clone(),
+            amount: request.amount,
+            task_id: request.task_id.cloned(),
+            timeout_at_ms,
+        });
+        self.apply_budget(context, &payer);
+        self.evict_settled_escrows();
+        Ok(Accepted::Escrow { escrow_id: id, existing: false })
+    }
+
+    /// `escrow.release`.
+    pub(crate) fn release_escrow(&mut self, context: &mut Context, id: u64, preimage: Option<&str>) -> CommandResult {
+        let escrow = self.escrow_for(id)?;
+        Self::require_escrow_state(escrow, EscrowState::Locked, "release")?;
+        let by_party = match &context.signer {
+            Signer::Agent(signer) => signer == &escrow.payer || Some(signer) == escrow.arbiter.as_ref(),
+            Signer::Operator => false,
+        };
+        if !by_party {
+            match (escrow.hashlock, preimage) {
+                (Some(hashlock), Some(preimage)) => {
+                    if super::hashlock_of(preimage.as_bytes()) != hashlock {
+                        return Err(Rejection::HashlockMismatch { escrow: id });
+                    }
+                }
+                _ => {
+                    return Err(Rejection::Unauthorized {
+                        reason: "only the payer, the arbiter, or a holder of the hashlock preimage releases an escrow",
+                    });
+                }
+            }
+        }
+        self.settle(context, id, EscrowState::Released, BASIS_POINTS_ONE as u16);
+        Ok(Accepted::Done)
+    }
+
+    /// `escrow.refund`: the payee (or arbiter) gives the money back.
+    pub(crate) fn refund_escrow(&mut self, context: &mut Context, id: u64) -> CommandResult {
+        let escrow = self.escrow_for(id)?;
+        Self::require_escrow_state(escrow, EscrowState::Locked, "refund")?;
+        let allowed = matches!(&context.signer, Signer::Agent(signer) if signer == &escrow.payee || Some(signer) == escrow.arbiter.as_ref());
+        if !allowed {
+            return Err(Rejection::Unauthorized { reason: "only the payee or the arbiter refunds an escrow" });
+        }
+        self.settle(context, id, EscrowState::Refunded, 0);
+        Ok(Accepted::Done)
+    }
+
+    /// `escrow.dispute`: a party freezes the escrow before its timeout.
+    pub(crate) fn dispute_escrow(&mut self, context: &mut Context, id: u64, reason: &str) -> CommandResult {
+        let escrow = self.escrow_for(id)?;
+        Self::require_escrow_state(escrow, EscrowState::Locked, "dispute")?;
+        let Signer::Agent(signer) = context.signer.clone() else {
+            return Err(Rejection::Unauthorized { reason: "only the payer or the payee disputes an escrow" });
+        };
+        if signer != escrow.payer && signer != escrow.payee {
+            return Err(Rejection::Unauthorized { reason: "only the payer or the payee disputes an escrow" });
+        }
+        if reason.len() > limits::REASON_BYTES_MAX {
+            return Err(Rejection::invalid("reason", format!("must be at most {} bytes", limits::REASON_BYTES_MAX)));
+        }
+        let escrow = self.ledger.escrows.get_mut(&id).expect("checked above");
+        let removed = self.ledger.escrow_deadlines.remove(&(escrow.timeout_at_ms, id));
+        assert!(removed, "a locked escrow has a deadline");
+        escrow.state = EscrowState::Disputed;
+        escrow.dispute = Some((signer.clone(), reason.to_owned()));
+        context.emit(EventKind::EscrowDisputed { escrow: id, by: signer, reason: reason.to_owned() });
+        Ok(Accepted::Done)
+    }
+
+    /// `escrow.resolve`: the arbiter (or, with none named, the operator) settles a dispute.
+    pub(crate) fn resolve_escrow(
+        &mut self,
+        context: &mut Context,
+        id: u64,
+        resolution: EscrowResolution,
+    ) -> CommandResult {
+        let escrow = self.escrow_for(id)?;
+        Self::require_escrow_state(escrow, EscrowState::Disputed, "resolve")?;
+        let allowed = match (&escrow.arbiter, &context.signer) {
+            (Some(arbiter), Signer::Agent(signer)) => arbiter == signer,
+            (None, Signer::Operator) => true,
+            _ => false,
+        };
+        if !allowed {
+            return Err(Rejection::Unauthorized {
+                reason: "the escrow's arbiter resolves its dispute (the operator, when no arbiter is named)",
+            });
+        }
+        let payee_bps = match resolution {
+            EscrowResolution::Release => BASIS_POINTS_ONE as u16,
+            EscrowResolution::Refund => 0,
+            EscrowResolution::Split { payee_bps } => {
+                if u64::from(payee_bps) > BASIS_POINTS_ONE {
+                    return Err(Rejection::invalid("resolution", "payee_bps must be at most 10000"));
+                }
+                payee_bps
+            }
+        };
+        self.settle(context, id, EscrowState::Resolved, payee_bps);
+        Ok(Accepted::Done)
+    }
+
+    /// Expires every locked escrow whose timeout has passed, refunding its payer.
+    pub(crate) fn expire_escrows(&mut self, context: &mut Context) {
+        for _ in 0..limits::EXPIRIES_PER_ENTRY_MAX {
+            let Some(&(deadline_ms, id)) = self.ledger.escrow_deadlines.first() else { break };
+            if deadline_ms >= context.now_ms {
+                break;
+            }
+            self.settle(context, id, EscrowState::Expired, 0);
+        }
+    }
+
+    /// Pays out an open escrow: `payee_bps` of it to the payee (minus the fee, split with the
+    /// referrer), the rest back to the payer. Used by every way an escrow ends.
+    fn settle(&mut self, context: &mut Context, id: u64, new_state: EscrowState, payee_bps: u16) {
+        let escrow = self.ledger.escrows.get(&id).expect("the caller found it").clone();
+        assert!(escrow.state.is_open(), "only open escrows settle");
+        if escrow.state == EscrowState::Locked {
+            let removed = self.ledger.escrow_deadlines.remove(&(escrow.timeout_at_ms, id));
+            assert!(removed, "a locked escrow has a deadline");
+        }
+        let to_payee = escrow.amount.share_floor(payee_bps);
+        let to_payer = escrow.amount.checked_sub(to_payee).expect("a share is at most the whole");
+        let referrer = escrow
+            .referrer
+            .clone()
+            .or_else(|| self.registry.agents.get(&escrow.payer).and_then(|payer| payer.referrer.clone()))
+            .filter(|referrer| {
+                self.registry.agents.get(referrer).is_some_and(|agent| agent.deregistered_at_ms.is_none())
+            });
+        let split = FeeSplit::compute(to_payee, escrow.fee_bps, escrow.referral_bps, referrer.is_some());
+
+        let holding = AccountId::EscrowHolding;
+        if split.payee > Amount::ZERO {
+            self.post(&holding, &AccountId::Wallet(escrow.payee.clone()), split.payee);
+        }
+        if split.fees > Amount::ZERO {
+            self.post(&holding, &AccountId::Fees, split.fees);
+        }
+        if let Some(referrer) = &referrer
+            && split.referral > Amount::ZERO
+        {
+            self.post(&holding, &AccountId::Wallet(referrer.clone()), split.referral);
+            self.ledger.wallets.get_mut(referrer).expect("just credited").earned_total += u128::from(split.referral.0);
+        }
+        if to_payer > Amount::ZERO {
+            self.post(&holding, &AccountId::Wallet(escrow.payer.clone()), to_payer);
+        }
+        let payer_wallet = self.ledger.wallets.get_mut(&escrow.payer).expect("the payer locked from its wallet");
+        payer_wallet.held_as_payer -= u128::from(escrow.amount.0);
+        payer_wallet.spent_total += u128::from(to_payee.0);
+        if to_payee > Amount::ZERO {
+            let payee_wallet = self.ledger.wallets.entry(escrow.payee.clone()).or_default();
+            payee_wallet.earned_total += u128::from(split.payee.0);
+            payee_wallet.fees_paid_total += u128::from(split.fees.0) + u128::from(split.referral.0);
+        }
+
+        let record = self.ledger.escrows.get_mut(&id).expect("found above");
+        record.state = new_state;
+        record.settled_at_ms = Some(context.now_ms);
+        record.paid_to_payee = split.payee;
+        record.refunded_to_payer = to_payer;
+        record.fees = split.fees;
+        record.referral = split.referral;
+        self.ledger.open_escrows -= 1;
+        self.ledger.settled_escrows.insert(id);
+        let referrer = referrer.filter(|_| split.referral > Amount::ZERO);
+        context.emit(EventKind::EscrowSettled {
+            escrow: id,
+            state: new_state,
+            by: context.acting_signer(),
+            paid_to_payee: split.payee,
+            refunded_to_payer: to_payer,
+            fees: split.fees,
+            referral: split.referral,
+            referrer: referrer.clone(),
+        });
+        for agent in [Some(&escrow.payer), Some(&escrow.payee), referrer.as_ref()].into_iter().flatten() {
+            self.apply_budget(context, agent);
+        }
+    }
+
+    /// Forgets the oldest settled escrows beyond the retention limit (open escrows are never
+    /// forgotten). Their task ids become free again.
+    fn evict_settled_escrows(&mut self) {
+        while self.ledger.escrows.len() > limits::ESCROWS_RETAINED_MAX {
+            let Some(oldest) = self.ledger.settled_escrows.pop_first() else { break };
+            let escrow = self.ledger.escrows.remove(&oldest).expect("settled escrows are stored");
+            if let Some(task_id) = escrow.task_id {
+                self.ledger.escrows_by_task.remove(&(escrow.payer, task_id));
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The ledger: wallets, double-entry transfers, escrow, child-wallet policies and budgets.
+//!
+//! Every movement of money is a transfer from one account to another, recorded as a debit on the
+//! first and a credit on the second, so the sum of all balances is always zero. Money enters the swarm
+//! from the operator's mint account (whose balance is the negative of all money in circulation) and
+//! leaves through it. Escrowed funds sit in the escrow-holding account: locking moves them from the
+//! payer's wallet there; releasing, refunding or expiring moves them out again. So "funds held in
+//! escrow equal the sum of open escrows" is a statement about one account's balance, checked after
+//! every entry.
+//!
+//! # Layout
+//! - `mod.rs`: accounts, wallets, the ledger's state, queries and invariants.
+//! - `transfer.rs`: mint, transfer, linked batches, withdraw, the posting primitive.
+//! - `escrow.rs`: lock, release (fee and referral split), refund, dispute, resolve, expiry.
+//! - `wallet.rs`: child-wallet policies (daily limit, no-withdraw, freeze), sweeps and budgets.
+
+mod escrow;
+mod transfer;
+mod wallet;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::amount::Amount;
+use crate::ids::{AgentId, Digest, Name, Signer};
+
+pub(crate) use escrow::LockRequest;
+pub use escrow::{Escrow, EscrowResolution, EscrowState};
+pub use transfer::{TransferKind, TransferRecord, TransferRequest};
+pub(crate) use wallet::PolicyChange;
+
+/// Milliseconds in a ledger day: daily limits reset when `timestamp_ms / LEDGER_DAY_MS` changes, that
+/// is at midnight UTC in log time.
+pub const LEDGER_DAY_MS: u64 = 86_400_000;
+
+/// An account that can hold money.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum AccountId {
+    /// An agent's wallet.
+    Wallet(AgentId),
+    /// The operator's mint: money enters and leaves the swarm here. Its balance is negative.
+    Mint,
+    /// Escrow fees collected by the swarm.
+    Fees,
+    /// Funds locked in open escrows.
+    EscrowHolding,
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountId::Wallet(agent) => formatter.write_str(agent.as_str()),
+            AccountId::Mint => formatter.write_str("@mint"),
+            AccountId::Fees => formatter.write_str("@fees"),
+            AccountId::EscrowHolding => formatter.write_str("@escrow"),
+        }
+    }
+}
+
+impl Serialize for AccountId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.as_str() {
+            "@mint" => Ok(AccountId::Mint),
+            "@fees" => Ok(AccountId::Fees),
+            "@escrow" => Ok(AccountId::EscrowHolding),
+            _ => AgentId::new(text).map(AccountId::Wallet).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Debits and credits of one account. The balance is `credits − debits`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Total ever debited (money out).
+    pub debits: u128,
+    /// Total ever credited (money in).
+    pub credits: u128,
+}
+
+impl Account {
+    /// `credits − debits`.
+    pub fn balance(&self) -> i128 {
+        i128::try_from(self.credits).expect("totals fit in i128")
+            - i128::try_from(self.debits).expect("totals fit in i128")
+    }
+
+    /// The balance of an account that may not go negative.
+    pub fn balance_non_negative(&self) -> Amount {
+        let balance = self.balance();
+        assert!(balance >= 0, "a wallet balance is never negative");
+        Amount(u64::try_from(balance).expect("balances are bounded by the money supply, a u64"))
+    }
+}
+
+/// An agent's wallet: its account plus the policies a parent or the operator set on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wallet {
+    /// The money.
+    pub account: Account,
+    /// The sum of open escrows this agent locked as payer (already moved to escrow holding).
+    pub held_as_payer: u128,
+    /// Spending per ledger day at most, when set (by the parent that opened the wallet as a child).
+    pub daily_limit: Option<Amount>,
+    /// When true, the agent may pay swarm members but never withdraw money out of the swarm.
+    pub no_withdraw: bool,
+    /// A frozen wallet can receive but not spend.
+    pub frozen: bool,
+    /// The ledger day `spent_today` counts for.
+    pub spent_day: u64,
+    /// What the agent spent on `spent_day` (transfers, withdrawals and escrow locks).
+    pub spent_today: u128,
+    /// When the balance falls below this, the agent is halted until funded above it again.
+    pub minimum_balance: Option<Amount>,
+    /// Paid to other agents (transfers out, escrows released to others), for cost roll-ups.
+    pub spent_total: u128,
+    /// Received from other agents (transfers in, escrow payouts net of fees, referral income).
+    pub earned_total: u128,
+    /// Escrow fees deducted from this agent's payouts.
+    pub fees_paid_total: u128,
+}
+
+impl Wallet {
+    /// The spendable balance.
+    pub fn balance(&self) -> Amount {
+        self.account.balance_non_negative()
+    }
+}
+
+/// The ledger's whole state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub(crate) wallets: BTreeMap<AgentId, Wallet>,
+    pub(crate) mint: Account,
+    pub(crate) fees: Account,
+    pub(crate) escrow_holding: Account,
+    /// Transfers by `(creator, transfer id)`, for idempotency; the oldest are forgotten past a limit.
+    pub(crate) transfers: BTreeMap<(Signer, Name), TransferRecord>,
+    /// Retention order of `transfers`: insertion number → key.
+    pub(crate) transfer_order: BTreeMap<u64, (Signer, Name)>,
+    pub(crate) next_transfer_number: u64,
+    pub(crate) escrows: BTreeMap<u64, Escrow>,
+    pub(crate) next_escrow_id: u64,
+    /// `(payer, task id)` → escrow, for idempotent locks.
+    pub(crate) escrows_by_task: BTreeMap<(AgentId, Name), u64>,
+    /// `(timeout, escrow)` for every escrow in state `locked`.
+    pub(crate) escrow_deadlines: BTreeSet<(u64, u64)>,
+    /// Settled escrows in id order, the candidates for eviction past the retention limit.
+    pub(crate) settled_escrows: BTreeSet<u64>,
+    pub(crate) open_escrows: u64,
+}
+
+impl Ledger {
+    /// A wallet, if the agent ever held money.
+    pub fn wallet(&self, agent: &AgentId) -> Option<&Wallet> {
+        self.wallets.get(agent)
+    }
+
+    /// All wallets, by agent.
+    pub fn wallets(&self) -> impl Iterator<Item = (&AgentId, &Wallet)> {
+        self.wallets.iter()
+    }
+
+    /// The balance of any account (wallets of agents that never held money are zero).
+    pub fn balance(&self, account: &AccountId) -> i128 {
+        match account {
+            AccountId::Wallet(agent) => self.wallets.get(agent).map_or(0, |wallet| wallet.account.balance()),
+            AccountId::Mint => self.mint.balance(),
+            AccountId::Fees => self.fees.balance(),
+            AccountId::EscrowHolding => self.escrow_holding.balance(),
+        }
+    }
+
+    /// Money in circulation: everything the mint ever issued minus what left through it.
+    pub fn supply(&self) -> u128 {
+        u128::try_from(-self.mint.balance()).expect("the mint's balance is never positive")
+    }
+
+    /// One escrow.
+    pub fn escrow(&self, id: u64) -> Option<&Escrow> {
+        self.escrows.get(&id)
+    }
+
+    /// The escrow a payer locked for a task.
+    pub fn escrow_by_task(&self, payer: &AgentId, task_id: &Name) -> Option<&Escrow> {
+        self.escrows_by_task.get(&(payer.clone(), task_id.clone())).and_then(|id| self.escrows.get(id))
+    }
+
+    /// Escrows with ids after `after`, in id order.
+    pub fn escrows_after(&self, after: Option<u64>) -> impl Iterator<Item = &Escrow> {
+        let start = after.map_or(0, |after| after.saturating_add(1));
+        self.escrows.range(start..).map(|(_, escrow)| escrow)
+    }
+
+    /// Open escrows (locked or disputed).
+    pub fn open_escrows(&self) -> u64 {
+        self.open_escrows
+    }
+
+    /// A transfer by its creator and id, while it is retained.
+    pub fn transfer(&self, creator: &Signer, transfer_id: &Name) -> Option<&TransferRecord> {
+        self.transfers.get(&(creator.clone(), transfer_id.clone()))
+    }
+
+    /// The earliest escrow timeout.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.escrow_deadlines.first().map(|(deadline, _)| *deadline)
+    }
+
+    /// Checks the ledger's invariants: double entry balances, no negative wallet, escrow holding
+    /// equals open escrows, indexes consistent.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut debits: u128 = self.mint.debits + self.fees.debits + self.escrow_holding.debits;
+        let mut credits: u128 = self.mint.credits + self.fees.credits + self.escrow_holding.credits;
+        for (agent, wallet) in &self.wallets {
+            if wallet.account.balance() < 0 {
+                return Err(format!("wallet '{agent}' is negative"));
+            }
+            debits += wallet.account.debits;
+            credits += wallet.account.credits;
+        }
+        if debits != credits {
+            return Err(format!("double entry broken: debits {debits} ≠ credits {credits}"));
+        }
+        if self.fees.balance() < 0 || self.escrow_holding.balance() < 0 {
+            return Err("a system account other than the mint is negative".to_owned());
+        }
+        if self.mint.balance() > 0 {
+            return Err("the mint holds money".to_owned());
+        }
+        let mut open_sum: u128 = 0;
+        let mut open_count = 0;
+        let mut held_by_payer: BTreeMap<&AgentId, u128> = BTreeMap::new();
+        let mut expected_deadlines = BTreeSet::new();
+        for (id, escrow) in &self.escrows {
+            if escrow.id != *id {
+                return Err(format!("escrow {id} is stored under another id"));
+            }
+            if escrow.state.is_open() {
+                open_sum += u128::from(escrow.amount.0);
+                open_count += 1;
+                *held_by_payer.entry(&escrow.payer).or_default() += u128::from(escrow.amount.0);
+                if self.settled_escrows.contains(id) {
+                    return Err(format!("open escrow {id} is listed as settled"));
+                }
+            } else if !self.settled_escrows.contains(id) {
+                return Err(format!("settled escrow {id} is not listed as settled"));
+            }
+            if escrow.state == EscrowState::Locked {
+                expected_deadlines.insert((escrow.timeout_at_ms, *id));
+            }
+        }
+        if i128::try_from(open_sum).ok() != Some(self.escrow_holding.balance()) {
+            return Err(format!(
+                "escrow holding is {} but open escrows sum to {open_sum}",
+                self.escrow_holding.balance()
+            ));
+        }
+        if open_count != self.open_escrows {
+            return Err("the open-escrow count is wrong".to_owned());
+        }
+        if expected_deadlines != self.escrow_deadlines {
+            return Err("escrow deadlines do not match the locked escrows".to_owned());
+        }
+        for (agent, wallet) in &self.wallets {
+            if held_by_payer.get(agent).copied().unwrap_or(0) != wallet.held_as_payer {
+                return Err(format!("wallet '{agent}' holds a wrong escrow total"));
+            }
+        }
+        for ((payer, _), id) in &self.escrows_by_task {
+            if self.escrows.get(id).is_none_or(|escrow| &escrow.payer != payer) {
+                return Err(format!("the task index names escrow {id}, which is not the payer's"));
+            }
+        }
+        if self.transfers.len() != self.transfer_order.len() {
+            return Err("the transfer retention order does not match the transfers".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Hashlock digests are SHA-256 of the preimage.
+pub(crate) fn hashlock_of(preimage: &[u8]) -> Digest {
+    use sha2::Digest as _;
+    Digest(sha2::Sha256::digest(preimage).into())
+}

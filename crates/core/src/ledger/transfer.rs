@@ -1,0 +1,404 @@
+//! Transfers: the posting primitive, mint, transfer, linked batches and withdrawals.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AccountId, LEDGER_DAY_MS, Wallet};
+use crate::amount::Amount;
+use crate::event::EventKind;
+use crate::ids::{AgentId, Name, Signer};
+use crate::limits;
+use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::state::{Context, State};
+
+/// Why money moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    /// The operator issued money into a wallet.
+    Mint,
+    /// One agent paid another.
+    Transfer,
+    /// An agent moved money out of the swarm.
+    Withdraw,
+    /// A parent moved money back from its child's wallet.
+    Sweep,
+}
+
+/// A transfer as remembered for idempotency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    /// The account debited.
+    pub from: AccountId,
+    /// The account credited.
+    pub to: AccountId,
+    /// How much.
+    pub amount: Amount,
+    /// Why.
+    pub kind: TransferKind,
+    /// The entry that applied it.
+    pub sequence: u64,
+}
+
+/// One transfer of a linked batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The client-chosen id, unique per signer.
+    pub transfer_id: Name,
+    /// The payee.
+    pub to: AgentId,
+    /// How much.
+    pub amount: Amount,
+}
+
+/// Undo information for a linked batch: the wallets and transfers as they were before it.
+#[derive(Default)]
+pub(crate) struct Undo {
+    wallets: Vec<(AgentId, Option<Wallet>)>,
+    transfers: Vec<(Signer, Name)>,
+    next_transfer_number: u64,
+    events: usize,
+}
+
+impl State {
+    /// Moves `amount` from `from` to `to`. The caller has validated everything; this only posts.
+    pub(crate) fn post(&mut self, from: &AccountId, to: &AccountId, amount: Amount) {
+        let amount = u128::from(amount.0);
+        let ledger = &mut self.ledger;
+        let debit = match from {
+            AccountId::Wallet(agent) => &mut ledger.wallets.entry(agent.clone()).or_default().account,
+            AccountId::Mint => &mut ledger.mint,
+            AccountId::Fees => &mut ledger.fees,
+            AccountId::EscrowHolding => &mut ledger.escrow_holding,
+        };
+        debit.debits += amount;
+        let credit = match to {
+            AccountId::Wallet(agent) => &mut ledger.wallets.entry(agent.clone()).or_default().account,
+            AccountId::Mint => &mut ledger.mint,
+            AccountId::Fees => &mut ledger.fees,
+            AccountId::EscrowHolding => &mut ledger.escrow_holding,
+        };
+        credit.credits += amount;
+    }
+
+    /// Checks that `payer` may spend `amount` now: enough money, not frozen, within its daily limit.
+    pub(crate) fn check_spend(&self, payer: &AgentId, amount: Amount, now_ms: u64) -> Result<(), Rejection> {
+        let wallet = self.ledger.wallets.get(payer);
+        let balance = wallet.map_or(Amount::ZERO, Wallet::balance);
+        if balance < amount {
+            return Err(Rejection::InsufficientFunds { available: balance, requested: amount });
+        }
+        let Some(wallet) = wallet else { return Ok(()) };
+        if wallet.frozen {
+            return Err(Rejection::WalletFrozen { agent: payer.clone() });
+        }
+        if let Some(limit) = wallet.daily_limit {
+            let spent_today = if wallet.spent_day == now_ms / LEDGER_DAY_MS { wallet.spent_today } else { 0 };
+            if spent_today + u128::from(amount.0) > u128::from(limit.0) {
+                return Err(Rejection::DailyLimitExceeded {
+                    limit,
+                    spent_today: Amount(u64::try_from(spent_today).unwrap_or(u64::MAX)),
+                    requested: amount,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts `amount` against the payer's daily limit.
+    pub(crate) fn record_spend(&mut self, payer: &AgentId, amount: Amount, now_ms: u64) {
+        let wallet = self.ledger.wallets.entry(payer.clone()).or_default();
+        let day = now_ms / LEDGER_DAY_MS;
+        if wallet.spent_day != day {
+            wallet.spent_day = day;
+            wallet.spent_today = 0;
+        }
+        wallet.spent_today += u128::from(amount.0);
+    }
+
+    /// The live (registered, not deregistered) agent `id`, for a field named `field`.
+    pub(crate) fn live_payee(&self, id: &AgentId, field: &'static str) -> Result<(), Rejection> {
+        match self.registry.agents.get(id) {
+            None => Err(Rejection::AgentNotFound { agent: id.clone() }),
+            Some(agent) if agent.deregistered_at_ms.is_some() => {
+                Err(Rejection::invalid(field, format!("'{id}' is deregistered")))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Returns `Some(Unchanged)` when this transfer was already applied, an error when the id was used
+    /// for a different transfer, `None` when it is new.
+    fn replayed_transfer(
+        &self,
+        creator: &Signer,
+        transfer_id: &Name,
+        from: &AccountId,
+        to: &AccountId,
+        amount: Amount,
+        kind: TransferKind,
+    ) -> Option<CommandResult> {
+        let existing = self.ledger.transfers.get(&(creator.clone(), transfer_id.clone()))?;
+        if existing.from == *from && existing.to == *to && existing.amount == amount && existing.kind == kind {
+            Some(Ok(Accepted::Unchanged))
+        } else {
+            Some(Err(Rejection::TransferConflict { transfer_id: transfer_id.clone() }))
+        }
+    }
+
+    fn remember_transfer(
+        &mut self,
+        creator: &Signer,
+        transfer_id: &Name,
+        record: TransferRecord,
+        undo: Option<&mut Undo>,
+    ) {
+        let key = (creator.clone(), transfer_id.clone());
+        let number = self.ledger.next_transfer_number;
+        self.ledger.next_transfer_number += 1;
+        self.ledger.transfers.insert(key.clone(), record);
+        self.ledger.transfer_order.insert(number, key.clone());
+        if let Some(undo) = undo {
+            undo.transfers.push(key);
+        }
+        // Idempotency is remembered for the most recent transfers only; a retry of an older one is a
+        // new transfer. The limit is documented with the API.
+        while self.ledger.transfers.len() > limits::TRANSFERS_RETAINED_MAX {
+            let (_, oldest) = self.ledger.transfer_order.pop_first().expect("orders match transfers");
+            self.ledger.transfers.remove(&oldest);
+        }
+    }
+
+    /// `ledger.mint`: the operator issues money into a wallet.
+    pub(crate) fn mint(
+        &mut self,
+        context: &mut Context,
+        transfer_id: &Name,
+        to: &AgentId,
+        amount: Amount,
+    ) -> CommandResult {
+        if context.signer != Signer::Operator {
+            return Err(Rejection::Unauthorized { reason: "only the operator mints" });
+        }
+        check_positive(amount)?;
+        let (from, to_account) = (AccountId::Mint, AccountId::Wallet(to.clone()));
+        if let Some(result) =
+            self.replayed_transfer(&context.signer, transfer_id, &from, &to_account, amount, TransferKind::Mint)
+        {
+            return result;
+        }
+        self.live_payee(to, "to")?;
+        if self.ledger.supply() + u128::from(amount.0) > u128::from(u64::MAX) {
+            return Err(Rejection::LimitReached { limit: "money_supply", max: u64::MAX });
+        }
+        self.post(&from, &to_account, amount);
+        let record =
+            TransferRecord { from, to: to_account, amount, kind: TransferKind::Mint, sequence: context.sequence() };
+        self.emit_transfer(context, transfer_id, &record);
+        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.apply_budget(context, to);
+        Ok(Accepted::Done)
+    }
+
+    /// `ledger.transfer`: the signing agent pays another agent.
+    pub(crate) fn transfer(
+        &mut self,
+        context: &mut Context,
+        request: &TransferRequest,
+        undo: Option<&mut Undo>,
+    ) -> CommandResult {
+        let Signer::Agent(payer) = context.signer.clone() else {
+            return Err(Rejection::Unauthorized { reason: "the operator has no wallet; it mints instead" });
+        };
+        check_positive(request.amount)?;
+        let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Wallet(request.to.clone()));
+        if let Some(result) = self.replayed_transfer(
+            &context.signer,
+            &request.transfer_id,
+            &from,
+            &to,
+            request.amount,
+            TransferKind::Transfer,
+        ) {
+            return result;
+        }
+        if request.to == payer {
+            return Err(Rejection::invalid("to", "an agent cannot pay itself"));
+        }
+        self.live_payee(&request.to, "to")?;
+        self.check_spend(&payer, request.amount, context.now_ms)?;
+        if let Some(undo) = undo {
+            for agent in [&payer, &request.to] {
+                undo.wallets.push((agent.clone(), self.ledger.wallets.get(agent).cloned()));
+            }
+            self.post_transfer(context, &payer, request, Some(undo));
+        } else {
+            self.post_transfer(context, &payer, request, None);
+            self.apply_budget(context, &payer);
+            self.apply_budget(context, &request.to);
+        }
+        Ok(Accepted::Done)
+    }
+
+    fn post_transfer(
+        &mut self,
+        context: &mut Context,
+        payer: &AgentId,
+        request: &TransferRequest,
+        undo: Option<&mut Undo>,
+    ) {
+        let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Wallet(request.to.clone()));
+        self.post(&from, &to, request.amount);
+        self.record_spend(payer, request.amount, context.now_ms);
+        self.ledger.wallets.get_mut(payer).expect("just debited").spent_total += u128::from(request.amount.0);
+        self.ledger.wallets.get_mut(&request.to).expect("just credited").earned_total += u128::from(request.amount.0);
+        let record = TransferRecord {
+            from,
+            to,
+            amount: request.amount,
+            kind: TransferKind::Transfer,
+            sequence: context.sequence(),
+        };
+        self.emit_transfer(context, &request.transfer_id, &record);
+        self.remember_transfer(&context.signer.clone(), &request.transfer_id, record, undo);
+    }
+
+    /// `ledger.transfer_batch`: linked transfers, all or nothing. The first failure is reported with
+    /// its position, and nothing of the batch is applied.
+    pub(crate) fn transfer_batch(&mut self, context: &mut Context, requests: &[TransferRequest]) -> CommandResult {
+        if requests.is_empty() {
+            return Err(Rejection::invalid("transfers", "a linked batch needs at least one transfer"));
+        }
+        if requests.len() > limits::TRANSFERS_PER_BATCH_MAX {
+            return Err(Rejection::LimitReached {
+                limit: "transfers_per_batch",
+                max: limits::TRANSFERS_PER_BATCH_MAX as u64,
+            });
+        }
+        let mut undo = Undo {
+            next_transfer_number: self.ledger.next_transfer_number,
+            events: context.events_len(),
+            ..Undo::default()
+        };
+        let mut applied_any = false;
+        for (index, request) in requests.iter().enumerate() {
+            match self.transfer(context, request, Some(&mut undo)) {
+                Ok(Accepted::Done) => applied_any = true,
+                Ok(_) => {}
+                Err(rejection) => {
+                    self.undo(context, undo);
+                    return Err(Rejection::BatchFailed { index: index as u32, reason: Box::new(rejection) });
+                }
+            }
+        }
+        let mut touched: Vec<AgentId> = undo.wallets.into_iter().map(|(agent, _)| agent).collect();
+        touched.sort();
+        touched.dedup();
+        for agent in &touched {
+            self.apply_budget(context, agent);
+        }
+        Ok(if applied_any { Accepted::Done } else { Accepted::Unchanged })
+    }
+
+    fn undo(&mut self, context: &mut Context, undo: Undo) {
+        // Restore in reverse, so a wallet touched twice ends as it was before the first touch.
+        for (agent, wallet) in undo.wallets.into_iter().rev() {
+            match wallet {
+                Some(wallet) => {
+                    self.ledger.wallets.insert(agent, wallet);
+                }
+                None => {
+                    self.ledger.wallets.remove(&agent);
+                }
+            }
+        }
+        for key in undo.transfers {
+            self.ledger.transfers.remove(&key);
+        }
+        while self.ledger.next_transfer_number > undo.next_transfer_number {
+            self.ledger.next_transfer_number -= 1;
+            self.ledger.transfer_order.remove(&self.ledger.next_transfer_number);
+        }
+        context.truncate_events(undo.events);
+    }
+
+    /// `ledger.withdraw`: the signing agent moves money out of the swarm.
+    pub(crate) fn withdraw(&mut self, context: &mut Context, transfer_id: &Name, amount: Amount) -> CommandResult {
+        let Signer::Agent(payer) = context.signer.clone() else {
+            return Err(Rejection::Unauthorized { reason: "the operator has no wallet" });
+        };
+        check_positive(amount)?;
+        let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Mint);
+        if let Some(result) =
+            self.replayed_transfer(&context.signer, transfer_id, &from, &to, amount, TransferKind::Withdraw)
+        {
+            return result;
+        }
+        if self.ledger.wallets.get(&payer).is_some_and(|wallet| wallet.no_withdraw) {
+            return Err(Rejection::WithdrawForbidden { agent: payer });
+        }
+        self.check_spend(&payer, amount, context.now_ms)?;
+        self.post(&from, &to, amount);
+        self.record_spend(&payer, amount, context.now_ms);
+        let record = TransferRecord { from, to, amount, kind: TransferKind::Withdraw, sequence: context.sequence() };
+        self.emit_transfer(context, transfer_id, &record);
+        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.apply_budget(context, &payer);
+        Ok(Accepted::Done)
+    }
+
+    /// `wallet.sweep`: a parent moves money back from its child's wallet. The child's limits and
+    /// freeze do not apply (the parent is acting), and the money stays in the swarm.
+    pub(crate) fn sweep(
+        &mut self,
+        context: &mut Context,
+        child: &AgentId,
+        transfer_id: &Name,
+        amount: Amount,
+    ) -> CommandResult {
+        let Signer::Agent(parent) = context.signer.clone() else {
+            return Err(Rejection::Unauthorized { reason: "only the child's parent sweeps its wallet" });
+        };
+        check_positive(amount)?;
+        let (from, to) = (AccountId::Wallet(child.clone()), AccountId::Wallet(parent.clone()));
+        if let Some(result) =
+            self.replayed_transfer(&context.signer, transfer_id, &from, &to, amount, TransferKind::Sweep)
+        {
+            return result;
+        }
+        let target =
+            self.registry.agents.get(child).ok_or_else(|| Rejection::AgentNotFound { agent: child.clone() })?;
+        if target.parent.as_ref() != Some(&parent) {
+            return Err(Rejection::Unauthorized { reason: "only the child's parent sweeps its wallet" });
+        }
+        let balance = self.ledger.wallets.get(child).map_or(Amount::ZERO, Wallet::balance);
+        if balance < amount {
+            return Err(Rejection::InsufficientFunds { available: balance, requested: amount });
+        }
+        self.post(&from, &to, amount);
+        let record = TransferRecord { from, to, amount, kind: TransferKind::Sweep, sequence: context.sequence() };
+        self.emit_transfer(context, transfer_id, &record);
+        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.apply_budget(context, child);
+        self.apply_budget(context, &parent);
+        Ok(Accepted::Done)
+    }
+
+    fn emit_transfer(&self, context: &mut Context, transfer_id: &Name, record: &TransferRecord) {
+        context.emit(EventKind::TransferPosted {
+            transfer_id: transfer_id.clone(),
+            from: record.from.clone(),
+            to: record.to.clone(),
+            amount: record.amount,
+            kind: record.kind,
+        });
+    }
+}
+
+/// Amounts in commands must be positive.
+pub(crate) fn check_positive(amount: Amount) -> Result<(), Rejection> {
+    if amount == Amount::ZERO {
+        return Err(Rejection::invalid("amount", "must be greater than zero"));
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Wallet policies: child wallets (daily limit, no-withdraw, freeze) and budgets that halt an agent.
+//!
+//! A parent "opens a wallet for a child" by setting the child's policy; only the child's parent (or
+//! the operator) may change it. The daily limit counts transfers, withdrawals and escrow locks in one
+//! ledger day (log time, UTC days); refunds do not give the allowance back.
+//!
+//! A budget is a minimum balance. When an agent's balance falls below it, the agent is halted (a
+//! budget halt, separate from operator and parent halts) and an event says so; when money arrives and
+//! the balance is at or above the minimum again, the budget halt lifts by itself. A halted agent can
+//! still receive money and settle its open escrows, so a halt never strands funds.
+
+use crate::amount::Amount;
+use crate::event::EventKind;
+use crate::ids::{AgentId, Signer};
+use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::state::{Context, State};
+
+/// The changes `wallet.configure` may make; `None` leaves a setting as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PolicyChange {
+    pub daily_limit: Option<Option<Amount>>,
+    pub no_withdraw: Option<bool>,
+    pub frozen: Option<bool>,
+    pub minimum_balance: Option<Option<Amount>>,
+}
+
+impl State {
+    /// `wallet.configure`: the agent's parent or the operator sets its wallet policy.
+    pub(crate) fn configure_wallet(
+        &mut self,
+        context: &mut Context,
+        agent: &AgentId,
+        change: PolicyChange,
+    ) -> CommandResult {
+        let target =
+            self.registry.agents.get(agent).ok_or_else(|| Rejection::AgentNotFound { agent: agent.clone() })?;
+        if target.deregistered_at_ms.is_some() {
+            return Err(Rejection::AgentDeregistered { agent: agent.clone() });
+        }
+        let allowed = match &context.signer {
+            Signer::Operator => true,
+            Signer::Agent(signer) => target.parent.as_ref() == Some(signer),
+        };
+        if !allowed {
+            return Err(Rejection::Unauthorized {
+                reason: "only the agent's parent or the operator sets its wallet policy",
+            });
+        }
+        let wallet = self.ledger.wallets.entry(agent.clone()).or_default();
+        let before = (wallet.daily_limit, wallet.no_withdraw, wallet.frozen, wallet.minimum_balance);
+        if let Some(daily_limit) = change.daily_limit {
+            wallet.daily_limit = daily_limit;
+        }
+        if let Some(no_withdraw) = change.no_withdraw {
+            wallet.no_withdraw = no_withdraw;
+        }
+        if let Some(frozen) = change.frozen {
+            wallet.frozen = frozen;
+        }
+        if let Some(minimum_balance) = change.minimum_balance {
+            wallet.minimum_balance = minimum_balance;
+        }
+        let after = (wallet.daily_limit, wallet.no_withdraw, wallet.frozen, wallet.minimum_balance);
+        if before == after {
+            return Ok(Accepted::Unchanged);
+        }
+        context.emit(EventKind::WalletConfigured {
+            agent: agent.clone(),
+            daily_limit: after.0,
+            no_withdraw: after.1,
+            frozen: after.2,
+            minimum_balance: after.3,
+        });
+        self.apply_budget(context, agent);
+        Ok(Accepted::Done)
+    }
+
+    /// Halts or resumes `agent` according to its budget, after its balance or minimum changed.
+    pub(crate) fn apply_budget(&mut self, context: &mut Context, agent: &AgentId) {
+        let Some(wallet) = self.ledger.wallets.get(agent) else { return };
+        let balance = wallet.balance();
+        let below = wallet.minimum_balance.is_some_and(|minimum| balance < minimum);
+        let minimum = wallet.minimum_balance;
+        let Some(record) = self.registry.agents.get_mut(agent) else { return };
+        if record.deregistered_at_ms.is_some() || record.budget_halted == below {
+            return;
+        }
+        record.budget_halted = below;
+        if below {
+            context.emit(EventKind::AgentBudgetHalted {
+                agent: agent.clone(),
+                balance,
+                minimum_balance: minimum.expect("below a minimum"),
+            });
+        } else {
+            context.emit(EventKind::AgentBudgetRestored { agent: agent.clone(), balance });
+        }
+    }
+}
