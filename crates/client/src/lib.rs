@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use colony_core::{AgentId, Command, Name, Signer, SwarmConfig};
 use colony_wire::envelope::SIGNATURE_HEADER;
 use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message};
-use colony_wire::views::{AgentPage, AgentView, StateHashView, StatusView, SubmitResponse};
+use colony_wire::views::{
+    AgentPage, AgentView, CostRollupView, EscrowPage, LedgerView, StateHashView, StatusView, SubmitResponse, WalletView,
+};
 use colony_wire::{Envelope, KeyFile, KeyPair, Problem, SignedEnvelope};
 pub use events::EventStream;
 
@@ -86,6 +88,8 @@ pub enum ClientError {
     Decode(String),
     /// A key could not be loaded.
     Key(String),
+    /// An argument is not valid (an id or name with characters outside its alphabet, say).
+    Invalid(String),
     /// The call needs an identity (to sign) and the client has none.
     NoIdentity,
 }
@@ -107,6 +111,7 @@ impl std::fmt::Display for ClientError {
             ClientError::Transport(reason) => write!(formatter, "cannot reach the server: {reason}"),
             ClientError::Decode(reason) => write!(formatter, "unexpected answer: {reason}"),
             ClientError::Key(reason) => write!(formatter, "key: {reason}"),
+            ClientError::Invalid(reason) => write!(formatter, "invalid input: {reason}"),
             ClientError::NoIdentity => formatter.write_str("this call must be signed: give the client a key"),
         }
     }
@@ -241,7 +246,97 @@ impl Client {
         self.submit_one(Command::IssueReadToken { token_sha256, label: label.to_owned(), expires_at_ms }).await
     }
 
+    /// Mints `amount` into `to`'s wallet (operator).
+    pub async fn mint(
+        &self,
+        transfer_id: &str,
+        to: AgentId,
+        amount: colony_core::Amount,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::Mint { transfer_id: name(transfer_id)?, to, amount }).await
+    }
+
+    /// Pays another agent.
+    pub async fn transfer(
+        &self,
+        transfer_id: &str,
+        to: AgentId,
+        amount: colony_core::Amount,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::Transfer { transfer_id: name(transfer_id)?, to, amount }).await
+    }
+
+    /// Locks funds in escrow for `payee`; returns the escrow id.
+    pub async fn lock_escrow(&self, lock: EscrowLock) -> Result<u64, ClientError> {
+        let response = self
+            .submit_one(Command::LockEscrow {
+                payee: lock.payee,
+                amount: lock.amount,
+                timeout_ms: lock.timeout_ms,
+                task_id: lock.task_id.as_deref().map(name).transpose()?,
+                arbiter: lock.arbiter,
+                hashlock: lock.hashlock,
+                referrer: lock.referrer,
+            })
+            .await?;
+        response
+            .results
+            .first()
+            .and_then(|result| result.escrow_id)
+            .ok_or_else(|| ClientError::Decode("the lock's result carries no escrow id".to_owned()))
+    }
+
+    /// Releases an escrow (payer, arbiter, or with the hashlock's preimage).
+    pub async fn release_escrow(&self, escrow: u64, preimage: Option<String>) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::ReleaseEscrow { escrow, preimage }).await
+    }
+
+    /// Refunds an escrow to its payer (payee or arbiter).
+    pub async fn refund_escrow(&self, escrow: u64) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::RefundEscrow { escrow }).await
+    }
+
+    /// Disputes an escrow (payer or payee).
+    pub async fn dispute_escrow(&self, escrow: u64, reason: &str) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::DisputeEscrow { escrow, reason: reason.to_owned() }).await
+    }
+
+    /// Resolves a disputed escrow (arbiter, or the operator when none is named).
+    pub async fn resolve_escrow(
+        &self,
+        escrow: u64,
+        resolution: colony_core::EscrowResolution,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::ResolveEscrow { escrow, resolution }).await
+    }
+
     // ----- Reads -----
+
+    /// An agent's wallet.
+    pub async fn wallet(&self, agent: &AgentId) -> Result<WalletView, ClientError> {
+        self.get(&format!("/v1/wallets/{agent}")).await
+    }
+
+    /// The books as a whole.
+    pub async fn ledger(&self) -> Result<LedgerView, ClientError> {
+        self.get("/v1/ledger").await
+    }
+
+    /// One escrow.
+    pub async fn escrow(&self, id: u64) -> Result<colony_core::Escrow, ClientError> {
+        self.get(&format!("/v1/escrows/{id}")).await
+    }
+
+    /// A page of escrows. `query` is a URL query string without `?` (`payer=a&state=locked`).
+    pub async fn escrows(&self, query: &str) -> Result<EscrowPage, ClientError> {
+        let path = if query.is_empty() { "/v1/escrows".to_owned() } else { format!("/v1/escrows?{query}") };
+        self.get(&path).await
+    }
+
+    /// What an agent and everything it spawned spent and earned.
+    pub async fn costs(&self, agent: &AgentId) -> Result<CostRollupView, ClientError> {
+        self.get(&format!("/v1/agents/{agent}/costs")).await
+    }
 
     /// One page of agents. `query` is a URL query string without `?` (`role=scout&limit=10`).
     pub async fn agents(&self, query: &str) -> Result<AgentPage, ClientError> {
@@ -351,9 +446,39 @@ async fn problem_from(response: reqwest::Response) -> ClientError {
     }
 }
 
+/// The terms of an escrow lock.
+#[derive(Clone, Debug)]
+pub struct EscrowLock {
+    /// Who is paid on release.
+    pub payee: AgentId,
+    /// How much.
+    pub amount: colony_core::Amount,
+    /// Refund automatically after this long.
+    pub timeout_ms: u64,
+    /// The payer's task id (a repeated lock with it returns the same escrow).
+    pub task_id: Option<String>,
+    /// Who may also release, refund and resolve.
+    pub arbiter: Option<AgentId>,
+    /// SHA-256 of a secret whose holder may release.
+    pub hashlock: Option<colony_core::Digest>,
+    /// The referrer to credit.
+    pub referrer: Option<AgentId>,
+}
+
+impl EscrowLock {
+    /// A lock of `amount` for `payee`, expiring after `timeout_ms`, with nothing else set.
+    pub fn new(payee: AgentId, amount: colony_core::Amount, timeout_ms: u64) -> EscrowLock {
+        EscrowLock { payee, amount, timeout_ms, task_id: None, arbiter: None, hashlock: None, referrer: None }
+    }
+}
+
+fn name(text: &str) -> Result<Name, ClientError> {
+    Name::new(text).map_err(|error| ClientError::Invalid(format!("'{text}': {error}")))
+}
+
 fn parse_names(names: &[&str]) -> Result<std::collections::BTreeSet<Name>, ClientError> {
     names
         .iter()
-        .map(|name| Name::new(*name).map_err(|error| ClientError::Key(format!("capability '{name}': {error}"))))
+        .map(|name| Name::new(*name).map_err(|error| ClientError::Invalid(format!("capability '{name}': {error}"))))
         .collect()
 }

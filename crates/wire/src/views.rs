@@ -165,3 +165,127 @@ pub struct StateHashView {
     /// SHA-256 of the canonical state encoding, hex.
     pub state_hash: colony_core::Digest,
 }
+
+/// Serializes wide (`u128`) totals as decimal strings, like amounts.
+pub mod wide_amount {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the total as a string.
+    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    /// Reads the total from a string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An agent's wallet as the API shows it. Amounts are strings of minor units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletView {
+    /// The wallet's agent.
+    pub agent: AgentId,
+    /// Spendable balance.
+    pub balance: colony_core::Amount,
+    /// Locked in open escrows this agent pays.
+    #[serde(with = "wide_amount")]
+    pub held_in_escrow: u128,
+    /// The daily spending limit, if any.
+    pub daily_limit: Option<colony_core::Amount>,
+    /// Spent in the current ledger day (UTC, log time).
+    #[serde(with = "wide_amount")]
+    pub spent_today: u128,
+    /// Whether moving money out of the swarm is forbidden.
+    pub no_withdraw: bool,
+    /// Whether spending is frozen.
+    pub frozen: bool,
+    /// The budget minimum, if any.
+    pub minimum_balance: Option<colony_core::Amount>,
+    /// Paid to other agents, ever.
+    #[serde(with = "wide_amount")]
+    pub spent_total: u128,
+    /// Received from other agents, ever (net of fees).
+    #[serde(with = "wide_amount")]
+    pub earned_total: u128,
+    /// Escrow fees deducted from this agent's payouts, ever.
+    #[serde(with = "wide_amount")]
+    pub fees_paid_total: u128,
+}
+
+impl WalletView {
+    /// The view of `agent`'s wallet at log time `now_ms` (an agent that never held money has an
+    /// empty one).
+    pub fn new(agent: &AgentId, wallet: Option<&colony_core::Wallet>, now_ms: u64) -> WalletView {
+        let empty = colony_core::Wallet::default();
+        let wallet = wallet.unwrap_or(&empty);
+        let today = now_ms / colony_core::ledger::LEDGER_DAY_MS;
+        WalletView {
+            agent: agent.clone(),
+            balance: wallet.balance(),
+            held_in_escrow: wallet.held_as_payer,
+            daily_limit: wallet.daily_limit,
+            spent_today: if wallet.spent_day == today { wallet.spent_today } else { 0 },
+            no_withdraw: wallet.no_withdraw,
+            frozen: wallet.frozen,
+            minimum_balance: wallet.minimum_balance,
+            spent_total: wallet.spent_total,
+            earned_total: wallet.earned_total,
+            fees_paid_total: wallet.fees_paid_total,
+        }
+    }
+}
+
+/// The books as a whole.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerView {
+    /// Money in circulation (issued by the mint, minus withdrawn).
+    #[serde(with = "wide_amount")]
+    pub supply: u128,
+    /// The sum of all wallet balances.
+    #[serde(with = "wide_amount")]
+    pub wallets_total: u128,
+    /// Fees collected.
+    #[serde(with = "wide_amount")]
+    pub fees: u128,
+    /// Funds held in open escrows.
+    #[serde(with = "wide_amount")]
+    pub escrow_held: u128,
+    /// Open escrows.
+    pub open_escrows: u64,
+    /// Wallets that ever held money.
+    pub wallets: u64,
+    /// Whether the books balance: supply = wallets + fees + escrow held, and every invariant holds.
+    pub balanced: bool,
+}
+
+/// One page of escrows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscrowPage {
+    /// The escrows on this page, by id.
+    pub escrows: Vec<colony_core::Escrow>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<u64>,
+}
+
+/// What a subtree of agents (an agent and everything it spawned) spent and earned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostRollupView {
+    /// The subtree's root.
+    pub agent: AgentId,
+    /// Agents in the subtree, the root included.
+    pub agents: u64,
+    /// The subtree's balances together.
+    #[serde(with = "wide_amount")]
+    pub balance: u128,
+    /// Paid to other agents (payments inside the subtree count on both sides).
+    #[serde(with = "wide_amount")]
+    pub spent: u128,
+    /// Received from other agents.
+    #[serde(with = "wide_amount")]
+    pub earned: u128,
+    /// Escrow fees deducted from the subtree's payouts.
+    #[serde(with = "wide_amount")]
+    pub fees_paid: u128,
+}

@@ -6,6 +6,7 @@
 //! - `GET /v1/openapi.json` describes all of it; see [`openapi`].
 
 pub mod auth;
+pub mod ledger;
 pub mod openapi;
 pub mod reads;
 pub mod writes;
@@ -80,6 +81,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/batch"),
     ("get", "/v1/agents"),
     ("get", "/v1/agents/{id}"),
+    ("get", "/v1/agents/{id}/costs"),
+    ("get", "/v1/wallets/{agent}"),
+    ("get", "/v1/ledger"),
+    ("get", "/v1/escrows"),
+    ("get", "/v1/escrows/{id}"),
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
@@ -94,6 +100,11 @@ pub fn router(state: AppState) -> Router {
     let authenticated_reads = Router::new()
         .route("/v1/agents", get(reads::list_agents))
         .route("/v1/agents/{id}", get(reads::get_agent))
+        .route("/v1/agents/{id}/costs", get(ledger::get_costs))
+        .route("/v1/wallets/{agent}", get(ledger::get_wallet))
+        .route("/v1/ledger", get(ledger::get_ledger))
+        .route("/v1/escrows", get(ledger::list_escrows))
+        .route("/v1/escrows/{id}", get(ledger::get_escrow))
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))

@@ -72,6 +72,7 @@ pub fn document() -> Value {
     let agent_id = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" });
     let name = json!({ "type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$" });
     let hex32 = json!({ "type": "string", "pattern": "^[0-9a-f]{64}$" });
+    let amount = json!({ "type": "string", "pattern": "^[0-9]{1,20}$", "description": "Minor units as a decimal string (1 unit = 1,000,000 minor units by convention)." });
     let commands = vec![
         command_schema(
             "agent.register",
@@ -143,6 +144,15 @@ pub fn document() -> Value {
             "/v1/batch": { "post": write_operation("Submit many commands in one envelope", "Up to 10,000 commands, one signature; each command succeeds or fails on its own.") },
             "/v1/agents": { "get": read_operation("List agents, ordered by id", "AgentPage", list_parameters) },
             "/v1/agents/{id}": { "get": read_operation("One agent", "Agent", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }])) },
+            "/v1/agents/{id}/costs": { "get": read_operation("What an agent and everything it spawned spent and earned", "CostRollup", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }])) },
+            "/v1/wallets/{agent}": { "get": read_operation("An agent's wallet", "Wallet", json!([{ "name": "agent", "in": "path", "required": true, "schema": agent_id }])) },
+            "/v1/ledger": { "get": read_operation("The books as a whole, and whether they balance", "Ledger", json!([])) },
+            "/v1/escrows": { "get": read_operation("Escrows by id, filtered; with payer and task_id, the look-up by task", "EscrowPage", json!([
+                { "name": "payer", "in": "query", "schema": agent_id }, { "name": "payee", "in": "query", "schema": agent_id },
+                { "name": "state", "in": "query", "schema": { "enum": ["locked", "released", "refunded", "expired", "disputed", "resolved"] } },
+                { "name": "task_id", "in": "query", "schema": name }, { "name": "after", "in": "query", "schema": { "type": "integer" } },
+                { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ])) },
+            "/v1/escrows/{id}": { "get": read_operation("One escrow", "Escrow", json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }])) },
             "/v1/config": { "get": read_operation("The swarm configuration", "SwarmConfig", json!([])) },
             "/v1/status": { "get": read_operation("Server status and counters", "Status", json!([])) },
             "/v1/state/hash": { "get": read_operation("The canonical state hash", "StateHash", json!([])) },
@@ -211,17 +221,36 @@ pub fn document() -> Value {
                     "properties": {
                         "roles": { "type": "object", "additionalProperties": { "type": "object", "properties": { "default_weight": { "type": "integer" } } } },
                         "heartbeat_ttl_ms": { "type": "integer", "minimum": 1000, "maximum": 604800000 },
-                        "self_registration": { "type": "boolean" }
+                        "self_registration": { "type": "boolean" },
+                        "fee_bps": { "type": "integer", "minimum": 0, "maximum": 10000, "default": 100, "description": "Escrow fee in basis points." },
+                        "referral_bps": { "type": "integer", "minimum": 0, "maximum": 10000, "default": 1500, "description": "The referrer's share of the fee in basis points." }
                     }
                 },
                 "Status": { "type": "object", "properties": {
                     "version": { "type": "string" }, "sequence": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
                     "agents": { "type": "integer" }, "entries": { "type": "integer" }, "commands_accepted": { "type": "integer" },
                     "commands_rejected": { "type": "integer" }, "operator_key": hex32 } },
+                "Wallet": { "type": "object", "properties": {
+                    "agent": agent_id, "balance": amount, "held_in_escrow": amount, "daily_limit": { "oneOf": [amount, { "type": "null" }] },
+                    "spent_today": amount, "no_withdraw": { "type": "boolean" }, "frozen": { "type": "boolean" },
+                    "minimum_balance": { "oneOf": [amount, { "type": "null" }] }, "spent_total": amount, "earned_total": amount, "fees_paid_total": amount } },
+                "Ledger": { "type": "object", "properties": {
+                    "supply": amount, "wallets_total": amount, "fees": amount, "escrow_held": amount,
+                    "open_escrows": { "type": "integer" }, "wallets": { "type": "integer" }, "balanced": { "type": "boolean" } } },
+                "Escrow": { "type": "object", "properties": {
+                    "id": { "type": "integer" }, "payer": agent_id, "payee": agent_id, "amount": amount,
+                    "fee_bps": { "type": "integer" }, "referral_bps": { "type": "integer" }, "referrer": agent_id, "arbiter": agent_id,
+                    "hashlock": hex32, "task_id": name, "timeout_at_ms": { "type": "integer" }, "created_at_ms": { "type": "integer" },
+                    "state": { "enum": ["locked", "released", "refunded", "expired", "disputed", "resolved"] },
+                    "dispute": { "type": ["array", "null"] }, "settled_at_ms": { "type": ["integer", "null"] },
+                    "paid_to_payee": amount, "refunded_to_payer": amount, "fees": amount, "referral": amount } },
+                "EscrowPage": { "type": "object", "properties": { "escrows": { "type": "array", "items": { "$ref": "#/components/schemas/Escrow" } }, "next_after": { "type": ["integer", "null"] } } },
+                "CostRollup": { "type": "object", "properties": {
+                    "agent": agent_id, "agents": { "type": "integer" }, "balance": amount, "spent": amount, "earned": amount, "fees_paid": amount } },
                 "StateHash": { "type": "object", "properties": { "sequence": { "type": "integer" }, "state_hash": hex32 } },
                 "Event": { "type": "object", "required": ["sequence", "index", "timestamp_ms", "type"], "properties": {
                     "sequence": { "type": "integer" }, "index": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
-                    "type": { "enum": ["swarm.genesis", "config.changed", "agent.registered", "agent.updated", "agent.unresponsive", "agent.active", "agent.halted", "agent.resumed", "agent.deregistered", "read_token.issued", "read_token.revoked"] } } }
+                    "type": { "enum": ["swarm.genesis", "config.changed", "agent.registered", "agent.updated", "agent.unresponsive", "agent.active", "agent.halted", "agent.resumed", "agent.deregistered", "read_token.issued", "read_token.revoked", "ledger.transfer", "escrow.locked", "escrow.disputed", "escrow.settled", "wallet.configured", "agent.budget_halted", "agent.budget_restored"] } } }
             }
         }
     })
