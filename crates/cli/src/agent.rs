@@ -118,6 +118,14 @@ pub enum AgentCommand {
         /// The agent.
         id: String,
     },
+    /// What an agent and everything it spawned spent and earned.
+    Costs {
+        /// The agent.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn agent_id(text: &str, flag: &str) -> Result<AgentId, String> {
@@ -214,6 +222,18 @@ pub async fn run(command: AgentCommand, connection: &Connection) -> CliResult {
         AgentCommand::Halt { id, reason } => report(&client.halt(agent_id(&id, "id")?, &reason).await?),
         AgentCommand::Resume { id } => report(&client.resume(agent_id(&id, "id")?).await?),
         AgentCommand::Deregister { id } => report(&client.deregister(agent_id(&id, "id")?).await?),
+        AgentCommand::Costs { id, json } => {
+            let costs = client.costs(&agent_id(&id, "id")?).await?;
+            if json {
+                print_json(&costs);
+            } else {
+                println!("subtree of {} ({} agents)", costs.agent, costs.agents);
+                println!("  balance    {}", costs.balance);
+                println!("  spent      {}", costs.spent);
+                println!("  earned     {}", costs.earned);
+                println!("  fees paid  {}", costs.fees_paid);
+            }
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! - `serve.rs`: `colony serve`.
 //! - `agent.rs`: `colony agent …`, `colony keygen`, `colony token …`, `colony status`.
 //! - `events.rs`: `colony events tail`.
+//! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `demo.rs`: `colony demo`, the living tour.
 //! - `output.rs`: tables and JSON output.
@@ -13,6 +14,7 @@ mod agent;
 mod audit;
 mod demo;
 mod events;
+mod ledger;
 mod output;
 mod serve;
 
@@ -79,6 +81,18 @@ enum Commands {
     /// Register, inspect and manage agents.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// Issue money into a wallet (operator key).
+    Mint(ledger::MintArgs),
+    /// Pay another agent.
+    Transfer(ledger::TransferArgs),
+    /// Show and manage wallets.
+    #[command(subcommand)]
+    Wallet(ledger::WalletCommand),
+    /// Lock, release, refund, dispute, resolve and inspect escrows.
+    #[command(subcommand)]
+    Escrow(ledger::EscrowCommand),
+    /// Show the books as a whole.
+    Ledger(ledger::LedgerArgs),
     /// Issue read tokens (operator).
     #[command(subcommand)]
     Token(agent::TokenCommand),
@@ -102,6 +116,11 @@ fn main() -> ExitCode {
             Commands::Keygen(args) => agent::keygen(args),
             Commands::Agent(command) => agent::run(command, &cli.connection).await,
             Commands::Token(command) => agent::run_token(command, &cli.connection).await,
+            Commands::Mint(args) => ledger::mint(args, &cli.connection).await,
+            Commands::Transfer(args) => ledger::transfer(args, &cli.connection).await,
+            Commands::Wallet(command) => ledger::wallet(command, &cli.connection).await,
+            Commands::Escrow(command) => ledger::escrow(command, &cli.connection).await,
+            Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,
             Commands::Events(command) => events::run(command, &cli.connection).await,
             Commands::Audit(command) => audit::run(command),

@@ -266,8 +266,9 @@ impl Client {
         self.submit_one(Command::Transfer { transfer_id: name(transfer_id)?, to, amount }).await
     }
 
-    /// Locks funds in escrow for `payee`; returns the escrow id.
-    pub async fn lock_escrow(&self, lock: EscrowLock) -> Result<u64, ClientError> {
+    /// Locks funds in escrow for `payee`; returns the escrow id and whether it already existed (a
+    /// repeated lock with the same task id).
+    pub async fn lock_escrow(&self, lock: EscrowLock) -> Result<(u64, bool), ClientError> {
         let response = self
             .submit_one(Command::LockEscrow {
                 payee: lock.payee,
@@ -279,10 +280,11 @@ impl Client {
                 referrer: lock.referrer,
             })
             .await?;
-        response
-            .results
-            .first()
+        let result = response.results.first();
+        let existing = result.and_then(|result| result.status.as_deref()) == Some("existing");
+        result
             .and_then(|result| result.escrow_id)
+            .map(|id| (id, existing))
             .ok_or_else(|| ClientError::Decode("the lock's result carries no escrow id".to_owned()))
     }
 
