@@ -47,6 +47,8 @@ pub fn run(command: AuditCommand) -> CliResult {
             "snapshots_checked": report.snapshots_checked,
             "sequence": report.sequence,
             "agents": report.agents,
+            "supply": report.supply.to_string(),
+            "open_escrows": report.open_escrows,
             "state_hash": report.state_hash,
             "elapsed_ms": report.elapsed.as_millis() as u64,
             "entries_per_second": (report.entries as f64 / seconds) as u64,
@@ -58,7 +60,9 @@ pub fn run(command: AuditCommand) -> CliResult {
         println!("  commands          {}", thousands(report.commands));
         println!("  signatures        {} re-verified", thousands(report.signatures));
         println!("  snapshots         {} matched the replay", report.snapshots_checked);
-        println!("  invariants        hold");
+        println!("  invariants        hold (registry, and the books: every transfer balanced, no wallet negative,");
+        println!("                    escrow holding = open escrows)");
+        println!("  money supply      {} minor units, {} open escrows", report.supply, report.open_escrows);
         println!("  agents            {}", thousands(report.agents));
         println!("  final state hash  {} (at entry {})", report.state_hash, report.sequence);
         println!(

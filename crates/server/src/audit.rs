@@ -38,6 +38,10 @@ pub struct AuditReport {
     pub sequence: u64,
     /// Registered agents at the end.
     pub agents: u64,
+    /// Money in circulation at the end (the books balance: the invariants were checked).
+    pub supply: u128,
+    /// Escrows open at the end.
+    pub open_escrows: u64,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -93,6 +97,8 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
         state_hash: Digest([0; 32]),
         sequence: 0,
         agents: 0,
+        supply: 0,
+        open_escrows: 0,
         elapsed: Duration::ZERO,
     };
     let mut next = 1;
@@ -148,6 +154,8 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
     report.state_hash = state.state_hash();
     report.sequence = state.sequence();
     report.agents = state.registry().len() as u64;
+    report.supply = state.ledger().supply();
+    report.open_escrows = state.ledger().open_escrows();
     report.elapsed = started.elapsed();
     Ok(report)
 }

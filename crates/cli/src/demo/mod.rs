@@ -2,6 +2,11 @@
 //! server (or `--server`), followed by a report and an offline audit of what it did.
 //!
 //! The demo is the living tour of Colony: every capability, as it lands, gets a part here.
+//! Part 1 (this file) is the registry: keys, registration, heartbeats, liveness, halts, attacks.
+//! Part 2 (`trading.rs`) is the ledger: a trading team paid through escrow on real prices.
+
+mod market;
+mod trading;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -148,17 +153,19 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
     );
 
     // 3. Everyone heartbeats concurrently; risk-1 "crashes" mid-run and comes back.
+    //    They keep heartbeating until the end of the demo.
     let heartbeats = Arc::new(AtomicU64::new(0));
+    let stop_heartbeats = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let heartbeat_started = Instant::now();
     let mut tasks = Vec::new();
     for member in &members {
         let client = member.client.clone();
         let heartbeats = Arc::clone(&heartbeats);
+        let stop = Arc::clone(&stop_heartbeats);
         let crashes = member.id.as_str() == "risk-1";
-        let run_until = heartbeat_started + Duration::from_secs(args.seconds.max(2));
         tasks.push(tokio::spawn(async move {
             let mut crashed = false;
-            while Instant::now() < run_until {
+            while !stop.load(Ordering::Relaxed) {
                 if crashes && !crashed && heartbeat_started.elapsed() >= Duration::from_millis(600) {
                     // Silent for longer than the TTL, as if the process died and was restarted.
                     crashed = true;
@@ -216,17 +223,18 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         ("scout-1 signing as treasury-1", attack_code(impersonation)),
     ];
 
-    for task in tasks {
-        task.await??;
-    }
-    let heartbeat_elapsed = heartbeat_started.elapsed();
+    // Let risk-1's silence be noticed and its return too.
+    tokio::time::sleep(
+        (heartbeat_started + Duration::from_secs(args.seconds.max(3))).saturating_duration_since(Instant::now()),
+    )
+    .await;
     step(
         3,
         &format!(
-            "{} heartbeats from {} agents in {:.1?}; risk-1 went silent for {} ms mid-run",
+            "{} heartbeats from {} agents in {:.1?} (they go on in the background); risk-1 went silent for {} ms mid-run",
             heartbeats.load(Ordering::Relaxed),
             members.len(),
-            heartbeat_elapsed,
+            heartbeat_started.elapsed(),
             DEMO_HEARTBEAT_TTL_MS * 2
         ),
     );
@@ -241,7 +249,27 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         println!("       - {attack}: {code}");
     }
 
-    // 6. An agent leaves.
+    // Part 2: the trading team. Heartbeats go back to a production TTL first.
+    let mut config: SwarmConfig = operator.config().await?;
+    config.heartbeat_ttl_ms = 30_000;
+    operator.set_config(config).await?;
+    let oracle = members.iter().find(|member| member.id.as_str() == "oracle-1").expect("in AGENTS").client.clone();
+    let trading = trading::run(&server_url, &operator, &oracle).await?;
+    stop_heartbeats.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await??;
+    }
+
+    step(
+        6,
+        &format!(
+            "trading team: orchestrator-1 spawned scanner-1, riskmgr-1 and trader-1 and paid {} stages through escrow over {} real trading days",
+            trading.released,
+            trading.days.len()
+        ),
+    );
+
+    // 7. An agent leaves.
     members
         .iter()
         .find(|member| member.id.as_str() == "analyst-1")
@@ -249,7 +277,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         .client
         .deregister(AgentId::new("analyst-1")?)
         .await?;
-    step(6, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
+    step(7, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
 
     // Let the event stream catch up with the last write.
     let status = operator.status().await?;
@@ -301,6 +329,99 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         &counts.iter().map(|(name, count)| vec![(*name).to_owned(), count.to_string()]).collect::<Vec<_>>(),
     );
 
+    println!();
+    println!("Trading team: each stage paid through escrow; workers buy prices from oracle-1 through escrow");
+    let rows: Vec<Vec<String>> = trading
+        .days
+        .iter()
+        .map(|day| {
+            vec![
+                day.date.clone(),
+                day.signals.to_string(),
+                day.approved.to_string(),
+                if day.execution.ends_with("filled") {
+                    format!("{:+.2}", day.pnl_milli as f64 / 1_000.0)
+                } else {
+                    "-".to_owned()
+                },
+                day.execution.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["DAY", "SIGNALS", "APPROVED", "P&L USD", "EXECUTION"], &rows);
+    let total_pnl: i64 = trading.days.iter().map(|day| day.pnl_milli).sum();
+    println!(
+        "  simulated P&L over the period: {:+.2} USD ({} shares per trade)",
+        total_pnl as f64 / 1_000.0,
+        market::SHARES_PER_TRADE
+    );
+    if let Some(escrow) = trading.expired_escrow {
+        let escrow = operator.escrow(escrow).await?;
+        println!(
+            "  failed verification: escrow {} is {} and {} went back to {}",
+            escrow.id,
+            escrow.state.name(),
+            units(u128::from(escrow.refunded_to_payer.0)),
+            escrow.payer
+        );
+    }
+    if let Some(code) = &trading.daily_limit_refusal {
+        println!("  trader-1's child wallet hit its daily limit: its data purchase was refused with `{code}`");
+    }
+    if let Some(code) = &trading.withdraw_refusal {
+        println!("  trader-1 (no-withdraw child wallet) tried to move money out of the swarm: `{code}`");
+    }
+    println!(
+        "  orchestrator-1 earned {} in referral fees from its workers' data purchases",
+        units(trading.referral_income)
+    );
+
+    println!();
+    println!("Balances (units; 1 unit = 1,000,000 minor units)");
+    let mut balance_rows = Vec::new();
+    for agent in operator.all_agents().await? {
+        let wallet = operator.wallet(&agent.id).await?;
+        if wallet.balance.0 == 0 && wallet.spent_total == 0 && wallet.earned_total == 0 {
+            continue;
+        }
+        balance_rows.push(vec![
+            agent.id.to_string(),
+            units(u128::from(wallet.balance.0)),
+            units(wallet.earned_total),
+            units(wallet.spent_total),
+            units(wallet.fees_paid_total),
+        ]);
+    }
+    let books = operator.ledger().await?;
+    balance_rows.push(vec!["@fees (swarm)".to_owned(), units(books.fees), "".to_owned(), "".to_owned(), "".to_owned()]);
+    balance_rows.push(vec![
+        "@escrow (held)".to_owned(),
+        units(books.escrow_held),
+        "".to_owned(),
+        "".to_owned(),
+        "".to_owned(),
+    ]);
+    print_table(&["ACCOUNT", "BALANCE", "EARNED", "SPENT", "FEES PAID"], &balance_rows);
+    println!(
+        "  supply {} = wallets {} + fees {} + escrow {}: the books {}",
+        units(books.supply),
+        units(books.wallets_total),
+        units(books.fees),
+        units(books.escrow_held),
+        if books.balanced { "balance" } else { "DO NOT BALANCE" }
+    );
+    if !books.balanced {
+        return Err("the books do not balance".into());
+    }
+    let costs = operator.costs(&AgentId::new("orchestrator-1")?).await?;
+    println!(
+        "  orchestrator-1 and its {} children: balance {}, spent {}, earned {}",
+        costs.agents - 1,
+        units(costs.balance),
+        units(costs.spent),
+        units(costs.earned)
+    );
+
     let live_hash = operator.state_hash().await?;
     println!();
     println!("Log");
@@ -333,6 +454,11 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
     println!();
     println!("demo finished in {:.1?}", started.elapsed());
     Ok(())
+}
+
+/// Minor units as units with six decimals.
+fn units(minor: u128) -> String {
+    format!("{}.{:06}", minor / 1_000_000, minor % 1_000_000)
 }
 
 fn step(number: u32, text: &str) {

@@ -1,0 +1,284 @@
+//! `colony audit verify` on real data: it passes on a cleanly stopped server's log, and it fails, naming
+//! the entry, when one byte of one entry is flipped, whether through SQL (a payload changed behind the
+//! checksum's back) or in the raw database file. A server started on a damaged log refuses to start,
+//! naming the entry, and never silently starts empty.
+
+mod common;
+
+use std::path::Path;
+
+use colony_client::{Client, Identity};
+use colony_core::{AgentId, Name, Signer};
+use colony_wire::KeyPair;
+use common::{ServerProcess, audit_ok, colony, copy_data_dir, names_entry};
+use rusqlite::{Connection, OptionalExtension as _};
+
+/// A capability only one registration uses, so its bytes in the database file belong to one entry.
+const MARKER_CAPABILITY: &str = "flipme.capability";
+
+/// Self-registers `id` with `capabilities`; returns the entry that recorded it.
+async fn register(url: &str, id: &str, capabilities: &[&str]) -> u64 {
+    let identity = Identity::new(Signer::Agent(AgentId::new(id).expect("an id")), KeyPair::generate());
+    let client = Client::new(url).with_identity(identity);
+    let response = client.register_self(Name::new("scout").expect("a role"), capabilities).await.expect("register");
+    assert!(response.results[0].ok, "{response:?}");
+    response.sequence
+}
+
+/// The payload of one entry.
+fn payload(database: &Path, sequence: u64) -> Vec<u8> {
+    let connection = Connection::open(database).expect("open the log");
+    connection
+        .query_row("SELECT payload FROM entries WHERE sequence = ?1", [sequence as i64], |row| row.get(0))
+        .optional()
+        .expect("query the log")
+        .unwrap_or_else(|| panic!("entry {sequence} is in the log"))
+}
+
+/// The highest sequence number in the log.
+fn last_sequence(database: &Path) -> u64 {
+    let connection = Connection::open(database).expect("open the log");
+    let last: i64 = connection.query_row("SELECT MAX(sequence) FROM entries", [], |row| row.get(0)).expect("query");
+    last as u64
+}
+
+/// Flips one byte of entry `sequence`'s payload through SQL, leaving its checksum as it was.
+fn flip_payload_byte_with_sql(database: &Path, sequence: u64) {
+    let mut bytes = payload(database, sequence);
+    let position = 64 + (bytes.len() - 64) / 2; // inside the envelope body, after the signature
+    bytes[position] ^= 0x01;
+    let connection = Connection::open(database).expect("open the log");
+    let changed = connection
+        .execute("UPDATE entries SET payload = ?1 WHERE sequence = ?2", rusqlite::params![bytes, sequence as i64])
+        .expect("update the payload");
+    assert_eq!(changed, 1, "one row changed");
+}
+
+/// Checkpoints the write-ahead log into the database file, so that every entry's bytes are in the file.
+fn checkpoint(database: &Path) {
+    let connection = Connection::open(database).expect("open the log");
+    let (busy, _, _): (i64, i64, i64) = connection
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .expect("checkpoint");
+    assert_eq!(busy, 0, "the checkpoint completed");
+    drop(connection);
+    let wal = database.with_extension("db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(0, |metadata| metadata.len()) == 0,
+        "the write-ahead log is empty after the checkpoint"
+    );
+}
+
+/// Flips one byte of `needle` where it occurs in the raw database file inside entry `sequence`, and
+/// returns the entry's payload as SQLite now reads it. Occurrences that are not the live row (stale copies
+/// in free space) are tried and put back.
+fn flip_byte_in_file(database: &Path, sequence: u64, needle: &[u8]) -> Vec<u8> {
+    let original = payload(database, sequence);
+    let file = std::fs::read(database).expect("read the database file");
+    let occurrences: Vec<usize> =
+        file.windows(needle.len()).enumerate().filter(|(_, window)| *window == needle).map(|(at, _)| at).collect();
+    assert!(!occurrences.is_empty(), "the marker is in the database file");
+    for at in occurrences {
+        let position = at + needle.len() / 2;
+        let mut damaged = file.clone();
+        damaged[position] ^= 0x01;
+        std::fs::write(database, &damaged).expect("write the database file");
+        let now = payload(database, sequence);
+        if now != original {
+            let differing = now.iter().zip(&original).filter(|(a, b)| a != b).count();
+            assert_eq!((now.len(), differing), (original.len(), 1), "exactly one byte of the entry changed");
+            return now;
+        }
+        std::fs::write(database, &file).expect("restore the database file");
+    }
+    panic!("no occurrence of the marker belongs to entry {sequence}");
+}
+
+/// `colony audit verify` on `data` must fail naming entry `sequence`.
+fn audit_fails_at(work: &Path, data: &Path, sequence: u64) {
+    let data_arg = data.to_str().expect("a UTF-8 path");
+    for json in [false, true] {
+        let mut args = vec!["audit", "verify", "--data", data_arg];
+        if json {
+            args.push("--json");
+        }
+        let output = colony(work, &args);
+        let stderr = output.failed();
+        assert!(stderr.contains("audit FAILED"), "the audit says it failed:\n{stderr}");
+        assert!(names_entry(stderr, sequence), "the audit names entry {sequence}:\n{stderr}");
+        assert!(!output.stdout.contains("\"ok\": true"), "no success report:\n{}", output.stdout);
+    }
+}
+
+/// A server started on a log whose entry `sequence` is damaged after the newest snapshot must refuse to
+/// start, name the entry, and leave the log as it was.
+fn server_refuses(data: &Path, logs: &Path, sequence: u64) {
+    let database = data.join("colony.db");
+    let last_before = last_sequence(&database);
+    let genesis_before = payload(&database, 1);
+    match ServerProcess::try_start(data, logs, &[]) {
+        Ok(server) => panic!("a server started on a log damaged at entry {sequence} (port {})", server.port),
+        Err(failure) => {
+            assert!(!failure.status.success(), "exit status {}", failure.status);
+            assert!(failure.stderr.contains("recovery failed"), "a clear reason:\n{}", failure.stderr);
+            assert!(names_entry(&failure.stderr, sequence), "names entry {sequence}:\n{}", failure.stderr);
+            assert!(!failure.stdout.contains("listening"), "it never listened:\n{}", failure.stdout);
+        }
+    }
+    assert_eq!(last_sequence(&database), last_before, "the refused start wrote nothing");
+    assert_eq!(payload(&database, 1), genesis_before, "the genesis is untouched");
+}
+
+/// A server started on a log damaged at an entry that its newest snapshot already covers: it either
+/// refuses naming the entry or recovers the same state from the snapshot (the audit is what finds such
+/// damage); it never starts with another state, let alone an empty one.
+fn server_refuses_or_recovers_the_snapshot(
+    data: &Path,
+    logs: &Path,
+    sequence: u64,
+    expected: &serde_json::Value,
+) -> &'static str {
+    match ServerProcess::try_start(data, logs, &[]) {
+        Err(failure) => {
+            assert!(!failure.status.success(), "exit status {}", failure.status);
+            assert!(names_entry(&failure.stderr, sequence), "names entry {sequence}:\n{}", failure.stderr);
+            "refused to start"
+        }
+        Ok(server) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            let identity = Identity::from_key_file(&data.join("operator.key")).expect("the operator key");
+            let client = Client::new(server.url()).with_identity(identity);
+            let view = runtime.block_on(client.state_hash()).expect("the state hash");
+            assert_eq!(view.sequence, expected["sequence"].as_u64().expect("a sequence"), "the same sequence");
+            assert_eq!(
+                serde_json::to_value(view.state_hash).expect("a hash encodes"),
+                expected["state_hash"],
+                "the same state as before the damage"
+            );
+            assert!(
+                server.stdout().contains(&format!("recovered from snapshot {} + 0 entries", view.sequence)),
+                "recovered from the final snapshot:\n{}",
+                server.stdout()
+            );
+            "started from its final snapshot, which covers the damaged entry"
+        }
+    }
+}
+
+#[test]
+fn the_audit_finds_a_flipped_byte_and_a_server_refuses_a_damaged_log() {
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let work = temp.path().join("work");
+    std::fs::create_dir_all(&work).expect("create the working directory");
+    let logs = temp.path().join("logs");
+    let clean = temp.path().join("clean");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+
+    // A log with some agents, stopped cleanly.
+    let mut server = ServerProcess::start(&clean, &logs, &[]);
+    let url = server.url();
+    let mut sequences = Vec::new();
+    let mut marker_sequence = 0;
+    runtime.block_on(async {
+        for index in 1..=8 {
+            let id = format!("agent-{index}");
+            let sequence = if index == 6 {
+                marker_sequence = register(&url, &id, &[MARKER_CAPABILITY, "market.scan"]).await;
+                marker_sequence
+            } else {
+                register(&url, &id, &["market.scan"]).await
+            };
+            sequences.push(sequence);
+        }
+    });
+    assert_eq!(sequences, (2..=9).collect::<Vec<u64>>(), "one entry per registration after the genesis");
+    assert_eq!(marker_sequence, 7);
+    let exit = server.terminate();
+    assert!(exit.success(), "a clean stop, got {exit}");
+    drop(server);
+
+    let audit = colony(&work, &["audit", "verify", "--data", clean.to_str().expect("a UTF-8 path")]);
+    let report = audit.ok();
+    assert!(report.contains("audit OK"), "{report}");
+    assert!(report.contains("final state hash") && report.contains("(at entry 9)"), "{report}");
+    let expected = audit_ok(&work, &clean);
+    assert_eq!(expected["sequence"], 9);
+    assert_eq!(expected["agents"], 8);
+    assert_eq!(expected["signatures"], 8, "every registration's signature was re-verified");
+    let hash = expected["state_hash"].as_str().expect("a hash").to_owned();
+    assert_eq!(hash.len(), 64, "a SHA-256 in hex: {hash}");
+    assert!(report.contains(&hash), "the text report prints the final hash:\n{report}");
+
+    // 1. Bit rot behind the checksum's back: entry 5's payload changed through SQL.
+    let sql_flip = temp.path().join("sql-flip");
+    copy_data_dir(&clean, &sql_flip);
+    flip_payload_byte_with_sql(&sql_flip.join("colony.db"), 5);
+    audit_fails_at(&work, &sql_flip, 5);
+    let sql_flip_start = server_refuses_or_recovers_the_snapshot(&sql_flip, &logs, 5, &expected);
+
+    // 2. A flipped byte in the raw database file, inside the one envelope that carries the marker.
+    let file_flip = temp.path().join("file-flip");
+    copy_data_dir(&clean, &file_flip);
+    let database = file_flip.join("colony.db");
+    checkpoint(&database);
+    let original = payload(&database, marker_sequence);
+    let needle = format!("\"{MARKER_CAPABILITY}\"");
+    assert!(
+        original.windows(needle.len()).any(|window| window == needle.as_bytes()),
+        "the marker is in entry {marker_sequence}'s envelope"
+    );
+    for sequence in 1..=9 {
+        if sequence != marker_sequence {
+            let other = payload(&database, sequence);
+            assert!(!other.windows(needle.len()).any(|window| window == needle.as_bytes()), "entry {sequence}");
+        }
+    }
+    flip_byte_in_file(&database, marker_sequence, needle.as_bytes());
+    audit_fails_at(&work, &file_flip, marker_sequence);
+    let file_flip_start = server_refuses_or_recovers_the_snapshot(&file_flip, &logs, marker_sequence, &expected);
+
+    // 3. Damage after the newest snapshot: the server must replay it, so it must refuse to start.
+    let tail = temp.path().join("tail");
+    copy_data_dir(&clean, &tail);
+    let mut server = ServerProcess::start(&tail, &logs, &[]);
+    let url = server.url();
+    let tail_sequences: Vec<u64> = runtime.block_on(async {
+        let mut sequences = Vec::new();
+        for index in 9..=11 {
+            sequences.push(register(&url, &format!("agent-{index}"), &["late.joiner"]).await);
+        }
+        sequences
+    });
+    assert_eq!(tail_sequences, vec![10, 11, 12]);
+    server.kill(); // no final snapshot: entries 10 to 12 exist only in the log
+    drop(server);
+    let tail_audit = audit_ok(&work, &tail);
+    assert_eq!(tail_audit["sequence"], 12, "{tail_audit}");
+
+    let tail_flip = temp.path().join("tail-flip");
+    copy_data_dir(&tail, &tail_flip);
+    flip_payload_byte_with_sql(&tail_flip.join("colony.db"), 11);
+    audit_fails_at(&work, &tail_flip, 11);
+    server_refuses(&tail_flip, &logs, 11);
+
+    // 4. A missing entry after the newest snapshot.
+    let tail_gap = temp.path().join("tail-gap");
+    copy_data_dir(&tail, &tail_gap);
+    let connection = Connection::open(tail_gap.join("colony.db")).expect("open the log");
+    assert_eq!(connection.execute("DELETE FROM entries WHERE sequence = 11", []).expect("delete"), 1);
+    drop(connection);
+    audit_fails_at(&work, &tail_gap, 11);
+    server_refuses(&tail_gap, &logs, 11);
+
+    // The undamaged copy still recovers everything.
+    let server = ServerProcess::start(&tail, &logs, &[]);
+    assert!(
+        server.stdout().contains("recovered from snapshot 9 + 3 entries"),
+        "the tail is replayed after the final snapshot:\n{}",
+        server.stdout()
+    );
+    drop(server);
+
+    println!("a server on a log damaged at an entry its final snapshot covers: {sql_flip_start} (SQL flip)");
+    println!("a server on a log damaged at an entry its final snapshot covers: {file_flip_start} (file flip)");
+}
