@@ -64,7 +64,10 @@ fn envelope_problem(error: EnvelopeError) -> Problem {
 /// Reads, checks, verifies and submits an envelope; answers with the committed entry.
 async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single: bool) -> Result<Committed, Problem> {
     let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body, body_bytes_max).await?;
+    // A client that trickles its body would otherwise hold a connection and a buffer forever.
+    let body = tokio::time::timeout(app.request_timeout, read_body(&parts.headers, body, body_bytes_max))
+        .await
+        .map_err(|_| Problem::new(codes::TIMEOUT, 408, "the request body did not arrive in time"))??;
     let signature = signature_header(&parts.headers).map_err(envelope_problem)?;
     let envelope = Envelope::decode(&body).map_err(envelope_problem)?;
     if single && envelope.commands.len() != 1 {
