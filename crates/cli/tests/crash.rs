@@ -346,7 +346,11 @@ fn check_killed_data(work: &Path, data: &Path, model: &Model, previous: &AuditSu
     };
     assert!(summary.sequence >= previous.sequence, "the log went backwards: {report}");
     assert!(summary.agents >= previous.agents, "agents were lost: {report}");
-    assert!(summary.sequence >= model.max_acked_sequence(), "an acknowledged entry is missing: {report}");
+    assert!(
+        summary.sequence >= model.max_acked_sequence(),
+        "entry {} was acknowledged but the log ends before it: {report}",
+        model.max_acked_sequence()
+    );
 
     let connection = rusqlite::Connection::open_with_flags(
         data.join("colony.db"),
