@@ -22,15 +22,16 @@ fn invalid_query(field: &str, detail: impl Into<String>) -> Response {
     problem_response(Problem::new(codes::INVALID_QUERY, 400, detail).with_field(field))
 }
 
-fn parse_agent(text: String, field: &str) -> Result<AgentId, Response> {
-    AgentId::new(text).map_err(|error| invalid_query(field, error.to_string()))
+/// An agent id from a path or query parameter, or the reason it is not one.
+fn parse_agent(text: String) -> Result<AgentId, String> {
+    AgentId::new(text).map_err(|error| error.to_string())
 }
 
 /// `GET /v1/wallets/{agent}`.
 pub async fn get_wallet(State(app): State<AppState>, Path(agent): Path<String>) -> Response {
-    let agent = match parse_agent(agent, "agent") {
+    let agent = match parse_agent(agent) {
         Ok(agent) => agent,
-        Err(response) => return response,
+        Err(reason) => return invalid_query("agent", reason),
     };
     let state = app.driver.shared.state.read().expect("state lock");
     if state.agent(&agent).is_none() {
@@ -99,13 +100,13 @@ pub async fn list_escrows(
     if limit == 0 || limit > ESCROWS_PAGE_MAX {
         return invalid_query("limit", format!("must be between 1 and {ESCROWS_PAGE_MAX}"));
     }
-    let payer = match query.payer.map(|payer| parse_agent(payer, "payer")).transpose() {
+    let payer = match query.payer.map(parse_agent).transpose() {
         Ok(payer) => payer,
-        Err(response) => return response,
+        Err(reason) => return invalid_query("payer", reason),
     };
-    let payee = match query.payee.map(|payee| parse_agent(payee, "payee")).transpose() {
+    let payee = match query.payee.map(parse_agent).transpose() {
         Ok(payee) => payee,
-        Err(response) => return response,
+        Err(reason) => return invalid_query("payee", reason),
     };
     let task_id = match query.task_id.map(Name::new).transpose() {
         Ok(task_id) => task_id,
@@ -153,9 +154,9 @@ pub async fn list_escrows(
 
 /// `GET /v1/agents/{id}/costs`: what the agent and everything it spawned spent and earned.
 pub async fn get_costs(State(app): State<AppState>, Path(agent): Path<String>) -> Response {
-    let root = match parse_agent(agent, "id") {
+    let root = match parse_agent(agent) {
         Ok(agent) => agent,
-        Err(response) => return response,
+        Err(reason) => return invalid_query("id", reason),
     };
     let state = app.driver.shared.state.read().expect("state lock");
     if state.agent(&root).is_none() {
