@@ -1,1 +1,303 @@
-fn main() {}
+//! `colony-bench`: Colony's throughput, latency, recovery and audit benchmarks.
+//!
+//! # Running
+//!
+//! Always in release mode (a debug build measures the compiler, not Colony):
+//!
+//! ```text
+//! cargo run --release -p colony-bench -- all              # every scenario, full sizes (a few minutes)
+//! cargo run --release -p colony-bench -- all --quick      # smoke test, well under 20 s
+//! cargo run --release -p colony-bench -- driver           # one scenario
+//! cargo run --release -p colony-bench -- all --json       # JSON on stdout, the table on stderr
+//! ```
+//!
+//! Progress goes to stderr; the table (or, with `--json`, one JSON document) to stdout.
+//!
+//! # Scenarios
+//!
+//! - `verify-ceiling`: raw Ed25519 on this machine, now: `verify_strict` one by one and
+//!   `verify_batch` in batches of 1,024, on one thread and on all threads. Machines drift, so every
+//!   other scenario is compared with these figures from the same run, not with published ones.
+//! - `driver`: signed heartbeats straight into `DriverHandle::submit` (no HTTP) of a real server on
+//!   a temporary directory: single-command envelopes from 1,000 agents at once, then envelopes of
+//!   1,000 commands. Durable: every answer follows an fsync'd group commit.
+//! - `http`: the same through `POST /v1/commands` (64 and 256 requests in flight) and
+//!   `POST /v1/batch`, with the Rust client and pre-signed envelopes.
+//! - `recovery`: builds a log of 2M commands in batches (and one of 500k single-command envelopes),
+//!   deletes its snapshots, and times `recovery::recover` replaying it from genesis.
+//! - `audit`: `audit::audit` over the same logs: commands/s and signatures/s against the
+//!   batch-verification ceiling.
+//!
+//! Every figure is printed beside its target or reference with the ratio between them. All
+//! envelopes are signed before the clock starts; the load generators run in this process, on their
+//! own runtime but on the same cores as the server, which the output says.
+//!
+//! # Noise
+//!
+//! Benchmark machines are shared and drift (up to 5×). Ratios against a verification ceiling use a
+//! ceiling measured again just before and just after the measurement, and each scenario notes how
+//! much of the machine's CPU other processes took while it ran (from `/proc/stat`). Figures from a
+//! run where others took a large share understate Colony; run again on a quiet machine.
+
+mod ceiling;
+mod driver;
+mod fixture;
+mod http;
+mod logs;
+mod machine;
+mod report;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+
+use crate::ceiling::{Ceiling, Spot};
+use crate::fixture::Agents;
+use crate::logs::Logs;
+use crate::report::Report;
+
+/// Command-line arguments.
+#[derive(Parser, Debug)]
+#[command(name = "colony-bench", about = "Colony's benchmarks: run with `cargo run --release -p colony-bench -- all`")]
+struct Cli {
+    /// Which scenario to run.
+    #[arg(value_enum)]
+    scenario: Scenario,
+    /// Small sizes and short runs: a smoke test (under ~20 s in release mode). Figures are noisy.
+    #[arg(long)]
+    quick: bool,
+    /// Print the results as one JSON document on stdout (the table then goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+/// The scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Every scenario below, in order.
+    All,
+    /// Raw Ed25519 verification rates: the reference for the others.
+    VerifyCeiling,
+    /// Signed commands through the driver, without HTTP.
+    Driver,
+    /// Signed commands through HTTP with the Rust client.
+    Http,
+    /// Replay of a large log from genesis.
+    Recovery,
+    /// The offline audit of the same log.
+    Audit,
+}
+
+/// How much work each scenario does.
+#[derive(Clone, Debug)]
+pub struct Sizes {
+    /// How long each ceiling rate is measured.
+    pub ceiling_duration: Duration,
+    /// How long a ceiling is measured again just before and after a measurement compared with it.
+    pub spot_duration: Duration,
+    /// Single-command envelopes per agent in the driver scenario (1,000 agents, all in flight).
+    pub driver_single_rounds: u64,
+    /// Batch envelopes in flight in the driver scenario.
+    pub driver_batch_tasks: usize,
+    /// Batch envelopes per in-flight task in the driver scenario.
+    pub driver_batch_rounds: u64,
+    /// Requests in flight for `/v1/commands`, one measurement each.
+    pub http_concurrency: Vec<usize>,
+    /// Single-command envelopes per agent and per concurrency level in the HTTP scenario.
+    pub http_single_rounds: u64,
+    /// Batch requests in flight in the HTTP scenario.
+    pub http_batch_tasks: usize,
+    /// Batch requests per in-flight task in the HTTP scenario.
+    pub http_batch_rounds: u64,
+    /// Concurrent tasks (and agents) building the batched log.
+    pub log_batched_tasks: usize,
+    /// Batch envelopes per task in the batched log.
+    pub log_batched_rounds: u64,
+    /// Single-command envelopes per agent in the single-command log.
+    pub log_single_rounds: u64,
+}
+
+impl Sizes {
+    /// The sizes for a full or a `--quick` run.
+    pub fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                ceiling_duration: Duration::from_millis(250),
+                spot_duration: Duration::from_millis(150),
+                driver_single_rounds: 50,
+                driver_batch_tasks: 16,
+                driver_batch_rounds: 5,
+                http_concurrency: vec![64, 256],
+                http_single_rounds: 5,
+                http_batch_tasks: 8,
+                http_batch_rounds: 10,
+                log_batched_tasks: 20,
+                log_batched_rounds: 10,
+                log_single_rounds: 30,
+            }
+        } else {
+            Sizes {
+                ceiling_duration: Duration::from_millis(1_500),
+                spot_duration: Duration::from_millis(500),
+                driver_single_rounds: 500,
+                driver_batch_tasks: 16,
+                driver_batch_rounds: 125,
+                http_concurrency: vec![64, 256],
+                http_single_rounds: 100,
+                http_batch_tasks: 8,
+                http_batch_rounds: 250,
+                log_batched_tasks: 20,
+                log_batched_rounds: 100,
+                log_single_rounds: 500,
+            }
+        }
+    }
+}
+
+/// Everything the scenarios share in one run.
+pub struct Bench {
+    /// Whether this is a `--quick` run.
+    pub quick: bool,
+    /// Hardware threads.
+    pub threads: usize,
+    /// Work sizes.
+    pub sizes: Sizes,
+    /// The load generator's runtime (servers run on runtimes of their own).
+    pub load: tokio::runtime::Runtime,
+    /// The agents every server registers.
+    pub agents: Agents,
+    /// The results.
+    pub report: Report,
+    ceiling: Option<Ceiling>,
+    logs: Option<Logs>,
+}
+
+impl Bench {
+    fn new(quick: bool) -> Result<Bench, String> {
+        let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
+        let load = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("bench-load")
+            .enable_all()
+            .build()
+            .map_err(|error| format!("load runtime: {error}"))?;
+        Ok(Bench {
+            quick,
+            threads,
+            sizes: Sizes::new(quick),
+            load,
+            agents: Agents::new(fixture::AGENTS),
+            report: Report::new(quick, threads),
+            ceiling: None,
+            logs: None,
+        })
+    }
+
+    /// The verification ceiling of this run, measured (and added to the report) on first use.
+    pub fn ceiling(&mut self) -> &Ceiling {
+        if self.ceiling.is_none() {
+            progress("verify-ceiling", "measuring Ed25519 sign / verify / verify_batch rates");
+            let ceiling = ceiling::measure(self.threads, self.sizes.ceiling_duration);
+            ceiling.add_rows(&mut self.report);
+            self.ceiling = Some(ceiling);
+        }
+        self.ceiling.as_ref().expect("measured above")
+    }
+
+    /// Measures one all-threads verification rate again, now.
+    pub fn spot(&self, kind: Spot) -> f64 {
+        ceiling::spot(kind, self.threads, self.sizes.spot_duration)
+    }
+
+    /// The logs of the recovery and audit scenarios, built on first use. Give them back with
+    /// [`Bench::put_logs`] so that later scenarios reuse them.
+    pub fn take_logs(&mut self) -> Result<Logs, String> {
+        match self.logs.take() {
+            Some(logs) => Ok(logs),
+            None => logs::build_logs(self),
+        }
+    }
+
+    /// Keeps the logs for later scenarios.
+    pub fn put_logs(&mut self, logs: Logs) {
+        self.logs = Some(logs);
+    }
+}
+
+/// Prints a progress line to stderr.
+pub fn progress(scenario: &str, message: impl AsRef<str>) {
+    eprintln!("[{scenario}] {}", message.as_ref());
+}
+
+fn run(cli: &Cli) -> Result<Report, String> {
+    let mut bench = Bench::new(cli.quick)?;
+    let scenarios = match cli.scenario {
+        Scenario::All => {
+            vec![Scenario::VerifyCeiling, Scenario::Driver, Scenario::Http, Scenario::Recovery, Scenario::Audit]
+        }
+        one => vec![one],
+    };
+    for scenario in scenarios {
+        let name = match scenario {
+            Scenario::All => unreachable!("expanded above"),
+            Scenario::VerifyCeiling => "verify-ceiling",
+            Scenario::Driver => "driver",
+            Scenario::Http => "http",
+            Scenario::Recovery => "recovery",
+            Scenario::Audit => "audit",
+        };
+        let started = Instant::now();
+        let cpu_before = machine::CpuSample::now();
+        match scenario {
+            Scenario::All => unreachable!("expanded above"),
+            Scenario::VerifyCeiling => {
+                bench.ceiling();
+            }
+            Scenario::Driver => driver::run(&mut bench)?,
+            Scenario::Http => http::run(&mut bench)?,
+            Scenario::Recovery => logs::run_recovery(&mut bench)?,
+            Scenario::Audit => logs::run_audit(&mut bench)?,
+        }
+        if let (Some(before), Some(after)) = (cpu_before, machine::CpuSample::now())
+            && let Some((others, own)) = before.shares_until(&after)
+        {
+            bench.report.note(
+                name,
+                format!(
+                    "machine CPU during this scenario: other processes {:.0}%, this benchmark {:.0}%, idle {:.0}%",
+                    others * 100.0,
+                    own * 100.0,
+                    (1.0 - others - own).max(0.0) * 100.0
+                ),
+            );
+        }
+        progress(name, format!("done in {:.1} s", started.elapsed().as_secs_f64()));
+    }
+    Ok(bench.report)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; run with `cargo run --release -p colony-bench` for real figures");
+    }
+    let started = Instant::now();
+    let result = run(&cli);
+    match result {
+        Ok(report) => {
+            eprintln!("finished in {:.1} s", started.elapsed().as_secs_f64());
+            if cli.json {
+                eprint!("{}", report.table());
+                println!("{}", serde_json::to_string_pretty(&report.json()).expect("JSON encodes"));
+            } else {
+                print!("{}", report.table());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("colony-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
