@@ -3,8 +3,9 @@
 //!
 //! Signatures are verified in batches on all cores: entries are applied in order (the key of an
 //! entry depends on the state before it), their signatures are collected, and each batch is checked
-//! with Ed25519 batch verification. A batch that fails is re-checked one signature at a time to name
-//! the first bad entry.
+//! with Ed25519 batch verification while the next batch is read and replayed, so replay and
+//! verification overlap. Each signer's key is decompressed once. A batch that fails is re-checked one
+//! signature at a time to name the first bad entry.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -103,49 +104,86 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
     };
     let mut next = 1;
     let mut since_invariant_check = 0;
-    while next <= last {
-        let records = log.read(next, AUDIT_BATCH_RECORDS).map_err(|error| match error {
-            colony_log::ReadError::Corrupt { sequence, reason } => failure(Some(sequence), reason),
-            colony_log::ReadError::Missing { sequence } => failure(Some(sequence), "missing from the log"),
-            other => failure(None, other.to_string()),
-        })?;
-        if records.is_empty() {
-            return Err(failure(Some(next), "missing from the log"));
-        }
-        let mut pending = Vec::with_capacity(records.len());
-        for record in &records {
-            let decoded = decode_record(record, &state).map_err(|error| failure(Some(error.sequence), error.reason))?;
-            let entry = decoded.entry;
-            if let Some(check) = decoded.signature {
-                let key =
-                    check.expected_key.ok_or_else(|| failure(Some(record.sequence), "signed by an unknown signer"))?;
-                pending.push((record.sequence, signing_message(&check.envelope.body), check.envelope.signature, key));
+    let mut decoded_keys: std::collections::HashMap<colony_core::PublicKey, keys::DecodedKey> =
+        std::collections::HashMap::new();
+    let mut verifier: Option<std::thread::JoinHandle<Result<(), AuditError>>> = None;
+    // The replay runs in a closure so that, whatever it stops on, the verification still running in
+    // the background is joined and the earliest failure (by entry) is the one reported.
+    let mut replay = || -> Result<(), AuditError> {
+        while next <= last {
+            let records = log.read(next, AUDIT_BATCH_RECORDS).map_err(|error| match error {
+                colony_log::ReadError::Corrupt { sequence, reason } => failure(Some(sequence), reason),
+                colony_log::ReadError::Missing { sequence } => failure(Some(sequence), "missing from the log"),
+                other => failure(None, other.to_string()),
+            })?;
+            if records.is_empty() {
+                return Err(failure(Some(next), "missing from the log"));
             }
-            if let colony_core::EntryBody::Signed(commands) = &entry.body {
-                report.commands += commands.commands.len() as u64;
-            }
-            state.apply(&entry).map_err(|error| failure(Some(record.sequence), error.to_string()))?;
-            while snapshots.first().is_some_and(|snapshot| snapshot.sequence == state.sequence()) {
-                let snapshot = snapshots.remove(0);
-                if Digest(snapshot.state_hash) != state.state_hash() {
-                    return Err(failure(
-                        Some(snapshot.sequence),
-                        "the stored snapshot's state hash differs from the replayed state",
+            let mut pending = Vec::with_capacity(records.len());
+            for record in &records {
+                let decoded =
+                    decode_record(record, &state).map_err(|error| failure(Some(error.sequence), error.reason))?;
+                let entry = decoded.entry;
+                if let Some(check) = decoded.signature {
+                    let key = check
+                        .expected_key
+                        .ok_or_else(|| failure(Some(record.sequence), "signed by an unknown signer"))?;
+                    let key = match decoded_keys.get(&key) {
+                        Some(decoded) => *decoded,
+                        None => {
+                            let decoded = keys::decode_key(&key)
+                                .ok_or_else(|| failure(Some(record.sequence), "the signer's key is not a valid key"))?;
+                            decoded_keys.insert(key, decoded);
+                            decoded
+                        }
+                    };
+                    pending.push((
+                        record.sequence,
+                        signing_message(&check.envelope.body),
+                        check.envelope.signature,
+                        key,
                     ));
                 }
-                report.snapshots_checked += 1;
+                if let colony_core::EntryBody::Signed(commands) = &entry.body {
+                    report.commands += commands.commands.len() as u64;
+                }
+                state.apply(&entry).map_err(|error| failure(Some(record.sequence), error.to_string()))?;
+                while snapshots.first().is_some_and(|snapshot| snapshot.sequence == state.sequence()) {
+                    let snapshot = snapshots.remove(0);
+                    if Digest(snapshot.state_hash) != state.state_hash() {
+                        return Err(failure(
+                            Some(snapshot.sequence),
+                            "the stored snapshot's state hash differs from the replayed state",
+                        ));
+                    }
+                    report.snapshots_checked += 1;
+                }
             }
+            // Verify this batch in the background while the next one is read and replayed.
+            if let Some(previous) = verifier.take() {
+                previous.join().expect("verifier thread")?;
+            }
+            report.signatures += pending.len() as u64;
+            verifier = Some(std::thread::spawn(move || verify_signatures(&pending)));
+            report.entries += records.len() as u64;
+            since_invariant_check += records.len() as u64;
+            if since_invariant_check >= INVARIANT_CHECK_EVERY_ENTRIES {
+                state.check_invariants().map_err(|reason| failure(Some(state.sequence()), reason))?;
+                since_invariant_check = 0;
+            }
+            next += records.len() as u64;
+            progress(report.entries, last);
         }
-        verify_signatures(&pending)?;
-        report.signatures += pending.len() as u64;
-        report.entries += records.len() as u64;
-        since_invariant_check += records.len() as u64;
-        if since_invariant_check >= INVARIANT_CHECK_EVERY_ENTRIES {
-            state.check_invariants().map_err(|reason| failure(Some(state.sequence()), reason))?;
-            since_invariant_check = 0;
+        Ok(())
+    };
+    let replayed = replay();
+    let verified = verifier.take().map_or(Ok(()), |previous| previous.join().expect("verifier thread"));
+    match (replayed, verified) {
+        (Err(replay_error), Err(signature_error)) => {
+            return Err(if signature_error.sequence <= replay_error.sequence { signature_error } else { replay_error });
         }
-        next += records.len() as u64;
-        progress(report.entries, last);
+        (Err(error), Ok(())) | (Ok(()), Err(error)) => return Err(error),
+        (Ok(()), Ok(())) => {}
     }
     state.check_invariants().map_err(|reason| failure(Some(state.sequence()), reason))?;
     if let Some(snapshot) = snapshots.first() {
@@ -160,7 +198,7 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
     Ok(report)
 }
 
-type PendingSignature = (u64, Vec<u8>, [u8; 64], colony_core::PublicKey);
+type PendingSignature = (u64, Vec<u8>, [u8; 64], keys::DecodedKey);
 
 /// Verifies signatures in parallel batches; names the first bad entry.
 fn verify_signatures(pending: &[PendingSignature]) -> Result<(), AuditError> {
@@ -176,8 +214,8 @@ fn verify_signatures(pending: &[PendingSignature]) -> Result<(), AuditError> {
                 scope.spawn(move || {
                     let messages: Vec<&[u8]> = chunk.iter().map(|(_, message, _, _)| message.as_slice()).collect();
                     let signatures: Vec<[u8; 64]> = chunk.iter().map(|(_, _, signature, _)| *signature).collect();
-                    let keys: Vec<_> = chunk.iter().map(|(_, _, _, key)| *key).collect();
-                    keys::verify_batch(&messages, &signatures, &keys)
+                    let decoded: Vec<_> = chunk.iter().map(|(_, _, _, key)| *key).collect();
+                    keys::verify_batch_decoded(&messages, &signatures, &decoded)
                 })
             })
             .collect();
@@ -187,7 +225,7 @@ fn verify_signatures(pending: &[PendingSignature]) -> Result<(), AuditError> {
         return Ok(());
     }
     for (sequence, message, signature, key) in pending {
-        if !keys::verify(key, message, signature) {
+        if !keys::verify_decoded(key, message, signature) {
             return Err(failure(Some(*sequence), "the signature does not verify"));
         }
     }

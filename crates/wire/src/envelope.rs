@@ -97,12 +97,21 @@ impl Envelope {
 
     /// Decodes and checks an envelope body (not its signature).
     pub fn decode(body: &[u8]) -> Result<Envelope, EnvelopeError> {
-        let deserializer = &mut serde_json::Deserializer::from_slice(body);
-        let envelope: Envelope = serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            let path = refine_command_path(body, &path).unwrap_or(path);
-            EnvelopeError::Malformed { path, message: error.into_inner().to_string() }
-        })?;
+        // The plain decoder is the fast path (recovery and the audit decode every logged envelope);
+        // only a body that fails is decoded again with path tracking, to name the offending field.
+        let envelope: Envelope = match serde_json::from_slice(body) {
+            Ok(envelope) => envelope,
+            Err(plain_error) => {
+                let deserializer = &mut serde_json::Deserializer::from_slice(body);
+                let error = match serde_path_to_error::deserialize::<_, Envelope>(deserializer) {
+                    Err(error) => error,
+                    Ok(_) => unreachable!("the same bytes decoded differently: {plain_error}"),
+                };
+                let path = error.path().to_string();
+                let path = refine_command_path(body, &path).unwrap_or(path);
+                return Err(EnvelopeError::Malformed { path, message: error.into_inner().to_string() });
+            }
+        };
         if envelope.commands.is_empty() {
             return Err(EnvelopeError::Empty);
         }

@@ -62,6 +62,25 @@ pub fn verify(public_key: &PublicKey, message: &[u8], signature: &[u8; 64]) -> b
     verifying_key.verify_strict(message, &Signature::from_bytes(signature)).is_ok()
 }
 
+/// Decodes a public key for verification, once, so that checking many signatures by the same signer
+/// does not decompress its key each time. `None` for bytes that are not a valid key.
+pub fn decode_key(public_key: &PublicKey) -> Option<VerifyingKey> {
+    VerifyingKey::from_bytes(&public_key.0).ok()
+}
+
+/// Verifies many signatures with already decoded keys; false if any is invalid.
+pub fn verify_batch_decoded(messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[VerifyingKey]) -> bool {
+    let signatures: Vec<Signature> = signatures.iter().map(Signature::from_bytes).collect();
+    ed25519_dalek::verify_batch(messages, &signatures, keys).is_ok()
+}
+
+/// Verifies one signature with an already decoded key (strict verification).
+pub fn verify_decoded(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    key.verify_strict(message, &Signature::from_bytes(signature)).is_ok()
+}
+
+pub use ed25519_dalek::VerifyingKey as DecodedKey;
+
 /// Verifies many signatures at once, about three times faster per signature than one by one. Returns
 /// false if any is invalid (then verify them one by one to find which).
 pub fn verify_batch(messages: &[&[u8]], signatures: &[[u8; 64]], public_keys: &[PublicKey]) -> bool {
