@@ -87,7 +87,7 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
         state.signer_key(&signer).ok_or_else(|| format!("'{signer}' is not a registered signer"))?
     };
     let message = read_signing_message(method, path_and_query, timestamp_ms);
-    if !colony_wire::keys::verify(&key, &message, &signature) {
+    if !app.keys.verify(&key, &message, &signature) {
         return Err("the read signature does not verify".to_owned());
     }
     Ok(Reader::Signer(signer))

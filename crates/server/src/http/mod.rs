@@ -35,12 +35,48 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Longest a write waits for its commit.
     pub request_timeout: Duration,
+    /// Signers' keys, decompressed once for signature checks.
+    pub keys: Arc<KeyCache>,
+}
+
+/// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
+/// verification, and the same few keys sign most requests. Bounded: it is cleared when it grows past
+/// the number of agents a swarm may have.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: std::sync::RwLock<std::collections::HashMap<colony_core::PublicKey, colony_wire::keys::DecodedKey>>,
+}
+
+impl KeyCache {
+    /// The decompressed key, or `None` for bytes that are not a valid key.
+    pub fn get(&self, key: &colony_core::PublicKey) -> Option<colony_wire::keys::DecodedKey> {
+        if let Some(decoded) = self.keys.read().expect("key cache lock").get(key) {
+            return Some(*decoded);
+        }
+        let decoded = colony_wire::keys::decode_key(key)?;
+        let mut keys = self.keys.write().expect("key cache lock");
+        if keys.len() > colony_core::limits::AGENTS_MAX {
+            keys.clear();
+        }
+        keys.insert(*key, decoded);
+        Some(decoded)
+    }
+
+    /// Whether `signature` over `message` verifies with `key`.
+    pub fn verify(&self, key: &colony_core::PublicKey, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.get(key).is_some_and(|decoded| colony_wire::keys::verify_decoded(&decoded, message, signature))
+    }
 }
 
 impl AppState {
     /// The state for a server with these settings.
     pub fn new(driver: DriverHandle, settings: &ServerSettings) -> AppState {
-        AppState { driver, clock: Arc::clone(&settings.clock), request_timeout: settings.request_timeout }
+        AppState {
+            driver,
+            clock: Arc::clone(&settings.clock),
+            request_timeout: settings.request_timeout,
+            keys: Arc::new(KeyCache::default()),
+        }
     }
 }
 

@@ -86,7 +86,7 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
         return Err(Problem::from_rejection(&Rejection::UnknownSigner).with_field("signer"));
     };
     let signed = SignedEnvelope { body: body.to_vec(), signature };
-    if !signed.verify(&key) {
+    if !app.keys.verify(&key, &colony_wire::envelope::signing_message(&signed.body), &signed.signature) {
         return Err(envelope_problem(EnvelopeError::SignatureInvalid));
     }
     let submission = Submission { envelope, signed, verified_key: key };
