@@ -259,7 +259,9 @@ impl Command {
     }
 
     /// Whether a halted agent may still send this command: heartbeats, and settling escrows it is
-    /// already party to, so that a halt never strands funds.
+    /// already party to (as payer, payee or arbiter), so that a halt never strands funds. A disputed
+    /// escrow's timeout no longer runs and only its arbiter may resolve it, so a halted arbiter must
+    /// still be able to.
     pub fn allowed_while_halted(&self) -> bool {
         matches!(
             self,
@@ -267,6 +269,7 @@ impl Command {
                 | Command::ReleaseEscrow { .. }
                 | Command::RefundEscrow { .. }
                 | Command::DisputeEscrow { .. }
+                | Command::ResolveEscrow { .. }
         )
     }
 }

@@ -352,3 +352,118 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+// ----- Ledger helpers -----
+
+/// An amount of minor units.
+pub fn amount(minor_units: u64) -> colony_core::Amount {
+    colony_core::Amount(minor_units)
+}
+
+/// A server whose clock starts at the current real time (so that signed reads stay within their
+/// allowed skew) and moves only when the test says so.
+pub async fn start_manual(data_dir: &Path) -> (TestServer, colony_server::ManualClock) {
+    let clock = colony_server::ManualClock::new(now_ms());
+    let mut settings = settings(data_dir);
+    settings.clock = std::sync::Arc::new(clock.clone());
+    (start(settings).await, clock)
+}
+
+/// A registration command with a parent and a referrer.
+pub fn register_related(
+    agent: &str,
+    key: &KeyPair,
+    role: &str,
+    parent: Option<&str>,
+    referrer: Option<&str>,
+) -> Command {
+    Command::RegisterAgent {
+        agent: id(agent),
+        public_key: key.public_key(),
+        role: name(role),
+        capabilities: BTreeSet::new(),
+        weight: None,
+        parent: parent.map(id),
+        referrer: referrer.map(id),
+    }
+}
+
+/// Everything money-related a refused command must leave alone: the named wallets, the books, and
+/// every escrow.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Books {
+    /// The wallets, in the order asked for.
+    pub wallets: Vec<colony_wire::views::WalletView>,
+    /// `/v1/ledger`.
+    pub ledger: colony_wire::views::LedgerView,
+    /// Every escrow, by id.
+    pub escrows: Vec<colony_core::Escrow>,
+}
+
+impl TestServer {
+    /// Registers `agent` through the operator with a fresh key, a parent and a referrer.
+    pub async fn operator_registers_related(
+        &self,
+        agent: &str,
+        role: &str,
+        parent: Option<&str>,
+        referrer: Option<&str>,
+    ) -> (Client, KeyPair) {
+        let (client, key) = self.new_agent(agent);
+        let command = register_related(agent, &key, role, parent, referrer);
+        let response = self.operator.submit_one(command).await.expect("the operator registers");
+        assert!(response.results[0].ok);
+        (client, key)
+    }
+
+    /// Mints `minor_units` into `agent`'s wallet as the operator.
+    pub async fn fund(&self, transfer_id: &str, agent: &str, minor_units: u64) {
+        let response = self.operator.mint(transfer_id, id(agent), amount(minor_units)).await.expect("the mint");
+        assert_eq!(outcomes(&response), [(true, "done".to_owned())]);
+    }
+
+    /// An agent's wallet, read as the operator.
+    pub async fn wallet(&self, agent: &str) -> colony_wire::views::WalletView {
+        self.operator.wallet(&id(agent)).await.expect("the wallet")
+    }
+
+    /// An agent's spendable balance in minor units.
+    pub async fn balance(&self, agent: &str) -> u64 {
+        self.wallet(agent).await.balance.0
+    }
+
+    /// `/v1/ledger`, checking that the books balance: supply = wallets + fees + escrow held.
+    pub async fn balanced_ledger(&self) -> colony_wire::views::LedgerView {
+        let ledger = self.operator.ledger().await.expect("the ledger");
+        assert!(ledger.balanced, "the books balance: {ledger:?}");
+        assert_eq!(ledger.supply, ledger.wallets_total + ledger.fees + ledger.escrow_held, "{ledger:?}");
+        ledger
+    }
+
+    /// Every escrow, following pages.
+    pub async fn all_escrows(&self) -> Vec<colony_core::Escrow> {
+        let mut escrows = Vec::new();
+        let mut after: Option<u64> = None;
+        loop {
+            let query = match after {
+                Some(after) => format!("limit=1000&after={after}"),
+                None => "limit=1000".to_owned(),
+            };
+            let page = self.operator.escrows(&query).await.expect("the escrow list");
+            escrows.extend(page.escrows);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return escrows,
+            }
+        }
+    }
+
+    /// The wallets of `agents`, the books and every escrow.
+    pub async fn books(&self, agents: &[&str]) -> Books {
+        let mut wallets = Vec::new();
+        for agent in agents {
+            wallets.push(self.wallet(agent).await);
+        }
+        Books { wallets, ledger: self.balanced_ledger().await, escrows: self.all_escrows().await }
+    }
+}
