@@ -137,8 +137,13 @@ impl<'de> Deserialize<'de> for Amount {
                     .map_err(|_| E::custom("amounts cannot be negative"))
                     .and_then(|value| self.visit_u64(value))
             }
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Amount, E> {
-                Err(E::custom("amounts are integers of minor units, never fractions"))
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Amount, E> {
+                // JSON parsers hand integers too large for u64 over as floats.
+                if value.fract() == 0.0 && value >= 0.0 {
+                    Err(E::custom("amounts above 2^53 - 1 must be strings of digits, and at most 18446744073709551615"))
+                } else {
+                    Err(E::custom("amounts are non-negative integers of minor units, never fractions"))
+                }
             }
         }
         deserializer.deserialize_any(Visitor)

@@ -254,7 +254,7 @@ pub struct LedgerView {
     pub escrow_held: u128,
     /// Open escrows.
     pub open_escrows: u64,
-    /// Wallets that ever held money.
+    /// Wallets that exist: funded at some point, or given a policy.
     pub wallets: u64,
     /// Whether the books balance: supply = wallets + fees + escrow held, and every invariant holds.
     pub balanced: bool,

@@ -158,11 +158,17 @@ impl State {
         self.ledger.next_transfer_number += 1;
         self.ledger.transfers.insert(key.clone(), record);
         self.ledger.transfer_order.insert(number, key.clone());
-        if let Some(undo) = undo {
-            undo.transfers.push(key);
+        match undo {
+            // Inside a linked batch nothing is forgotten until the batch is known to succeed, so that
+            // undoing it leaves the remembered transfers exactly as they were.
+            Some(undo) => undo.transfers.push(key),
+            None => self.forget_old_transfers(),
         }
-        // Idempotency is remembered for the most recent transfers only; a retry of an older one is a
-        // new transfer. The limit is documented with the API.
+    }
+
+    /// Idempotency is remembered for the most recent transfers only; a retry of an older one is a new
+    /// transfer. The limit is documented with the API.
+    fn forget_old_transfers(&mut self) {
         while self.ledger.transfers.len() > limits::TRANSFERS_RETAINED_MAX {
             let (_, oldest) = self.ledger.transfer_order.pop_first().expect("orders match transfers");
             self.ledger.transfers.remove(&oldest);
@@ -291,6 +297,7 @@ impl State {
                 }
             }
         }
+        self.forget_old_transfers();
         let mut touched: Vec<AgentId> = undo.wallets.into_iter().map(|(agent, _)| agent).collect();
         touched.sort();
         touched.dedup();
