@@ -139,10 +139,12 @@ impl<'de> Deserialize<'de> for Amount {
             }
             fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Amount, E> {
                 // JSON parsers hand integers too large for u64 over as floats.
-                if value.fract() == 0.0 && value >= 0.0 {
-                    Err(E::custom("amounts above 2^53 - 1 must be strings of digits, and at most 18446744073709551615"))
+                if value.fract() == 0.0 && value >= JSON_SAFE_INTEGER_MAX as f64 {
+                    Err(E::custom(
+                        "amounts are integers of minor units up to 18446744073709551615; above 2^53 - 1 they must be strings of digits",
+                    ))
                 } else {
-                    Err(E::custom("amounts are non-negative integers of minor units, never fractions"))
+                    Err(E::custom("amounts are non-negative integers of minor units, never fractions or exponents"))
                 }
             }
         }
