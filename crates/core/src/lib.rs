@@ -9,6 +9,7 @@
 //! - [`registry`]: agents, liveness, halts.
 //! - [`ledger`]: wallets, transfers, escrow, child-wallet policies, budgets.
 //! - [`amount`]: money in integer minor units, and the fee rounding rule.
+//! - [`bus`]: subjects, patterns and the pattern tree of the message bus.
 //! - [`config`]: the swarm configuration.
 //! - [`replay`]: nonce windows against replayed envelopes.
 //! - [`ids`]: validated ids, names and keys.
@@ -20,6 +21,7 @@
 //! with. Applying the same entries to the same state gives the same state, bit for bit, everywhere.
 
 pub mod amount;
+pub mod bus;
 pub mod command;
 pub mod config;
 pub mod entry;
