@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use colony_core::{AgentId, Command, Name, PublicKey, SwarmConfig};
+use colony_core::{AgentId, Amount, Command, Digest, EscrowResolution, Name, PublicKey, SwarmConfig, TransferRequest};
 
-use super::keys::{agent_id, digest_for, key_for, name, names};
+use super::keys::{agent_id, digest_for, hashlock_for, key_for, name, names};
 
 /// An `agent.register` command under construction. Defaults: the key is `key_for(agent)`, no
 /// capabilities, no weight (the role's default applies), no parent, no referrer.
@@ -202,4 +202,251 @@ pub fn revoke_read_token(token_text: &str) -> Command {
 /// The default configuration with another heartbeat TTL.
 pub fn config_with_ttl(heartbeat_ttl_ms: u64) -> SwarmConfig {
     SwarmConfig { heartbeat_ttl_ms, ..SwarmConfig::default() }
+}
+
+// ----- Ledger -----
+
+/// The escrow timeout [`Lock`] uses unless told otherwise: one minute.
+pub const DEFAULT_ESCROW_TIMEOUT_MS: u64 = 60_000;
+
+/// `ledger.mint` of `amount` minor units into `to`'s wallet, under the operator's `transfer_id`.
+#[track_caller]
+pub fn mint(transfer_id: &str, to: &str, amount: u64) -> Command {
+    Command::Mint { transfer_id: name(transfer_id), to: agent_id(to), amount: Amount(amount) }
+}
+
+/// `ledger.transfer` of `amount` to `to`, under the signer's `transfer_id`.
+#[track_caller]
+pub fn transfer(transfer_id: &str, to: &str, amount: u64) -> Command {
+    Command::Transfer { transfer_id: name(transfer_id), to: agent_id(to), amount: Amount(amount) }
+}
+
+/// One member of a linked batch (see [`transfer_batch`]).
+#[track_caller]
+pub fn transfer_request(transfer_id: &str, to: &str, amount: u64) -> TransferRequest {
+    TransferRequest { transfer_id: name(transfer_id), to: agent_id(to), amount: Amount(amount) }
+}
+
+/// `ledger.transfer_batch`: the transfers, applied all or nothing.
+pub fn transfer_batch(transfers: impl IntoIterator<Item = TransferRequest>) -> Command {
+    Command::TransferBatch { transfers: transfers.into_iter().collect() }
+}
+
+/// `ledger.withdraw` of `amount` out of the swarm, under the signer's `transfer_id`.
+#[track_caller]
+pub fn withdraw(transfer_id: &str, amount: u64) -> Command {
+    Command::Withdraw { transfer_id: name(transfer_id), amount: Amount(amount) }
+}
+
+/// `wallet.sweep` of `amount` from `child`'s wallet to the signer's (its parent's).
+#[track_caller]
+pub fn sweep(child: &str, transfer_id: &str, amount: u64) -> Command {
+    Command::Sweep { child: agent_id(child), transfer_id: name(transfer_id), amount: Amount(amount) }
+}
+
+/// A `wallet.configure` command under construction; by default it changes nothing (every field
+/// absent).
+#[derive(Clone, Debug)]
+pub struct WalletPolicy {
+    agent: AgentId,
+    daily_limit: Option<Option<Amount>>,
+    no_withdraw: Option<bool>,
+    frozen: Option<bool>,
+    minimum_balance: Option<Option<Amount>>,
+}
+
+impl WalletPolicy {
+    /// Configures `agent`'s wallet.
+    #[track_caller]
+    pub fn new(agent: &str) -> WalletPolicy {
+        WalletPolicy {
+            agent: agent_id(agent),
+            daily_limit: None,
+            no_withdraw: None,
+            frozen: None,
+            minimum_balance: None,
+        }
+    }
+
+    /// Sets a daily spending limit.
+    pub fn daily_limit(mut self, limit: u64) -> WalletPolicy {
+        self.daily_limit = Some(Some(Amount(limit)));
+        self
+    }
+
+    /// Clears the daily limit (`null` on the wire).
+    pub fn clear_daily_limit(mut self) -> WalletPolicy {
+        self.daily_limit = Some(None);
+        self
+    }
+
+    /// Forbids (or allows again) withdrawals.
+    pub fn no_withdraw(mut self, no_withdraw: bool) -> WalletPolicy {
+        self.no_withdraw = Some(no_withdraw);
+        self
+    }
+
+    /// Freezes (or unfreezes) the wallet.
+    pub fn frozen(mut self, frozen: bool) -> WalletPolicy {
+        self.frozen = Some(frozen);
+        self
+    }
+
+    /// Sets a budget minimum.
+    pub fn minimum_balance(mut self, minimum: u64) -> WalletPolicy {
+        self.minimum_balance = Some(Some(Amount(minimum)));
+        self
+    }
+
+    /// Clears the budget minimum.
+    pub fn clear_minimum_balance(mut self) -> WalletPolicy {
+        self.minimum_balance = Some(None);
+        self
+    }
+
+    /// The command.
+    pub fn build(self) -> Command {
+        Command::ConfigureWallet {
+            agent: self.agent,
+            daily_limit: self.daily_limit,
+            no_withdraw: self.no_withdraw,
+            frozen: self.frozen,
+            minimum_balance: self.minimum_balance,
+        }
+    }
+}
+
+impl From<WalletPolicy> for Command {
+    fn from(policy: WalletPolicy) -> Command {
+        policy.build()
+    }
+}
+
+/// `wallet.configure` of `agent` (a [`WalletPolicy`] that changes nothing until told to).
+#[track_caller]
+pub fn configure_wallet(agent: &str) -> WalletPolicy {
+    WalletPolicy::new(agent)
+}
+
+/// An `escrow.lock` command under construction. Defaults: a timeout of
+/// [`DEFAULT_ESCROW_TIMEOUT_MS`], no task id, arbiter, hashlock or referrer.
+#[derive(Clone, Debug)]
+pub struct Lock {
+    payee: AgentId,
+    amount: Amount,
+    timeout_ms: u64,
+    task_id: Option<Name>,
+    arbiter: Option<AgentId>,
+    hashlock: Option<Digest>,
+    referrer: Option<AgentId>,
+}
+
+impl Lock {
+    /// Locks `amount` for `payee`.
+    #[track_caller]
+    pub fn new(payee: &str, amount: u64) -> Lock {
+        Lock {
+            payee: agent_id(payee),
+            amount: Amount(amount),
+            timeout_ms: DEFAULT_ESCROW_TIMEOUT_MS,
+            task_id: None,
+            arbiter: None,
+            hashlock: None,
+            referrer: None,
+        }
+    }
+
+    /// Sets the timeout.
+    pub fn timeout_ms(mut self, timeout_ms: u64) -> Lock {
+        self.timeout_ms = timeout_ms;
+        self
+    }
+
+    /// Sets the payer's task id.
+    #[track_caller]
+    pub fn task_id(mut self, task_id: &str) -> Lock {
+        self.task_id = Some(name(task_id));
+        self
+    }
+
+    /// Names an arbiter.
+    #[track_caller]
+    pub fn arbiter(mut self, arbiter: &str) -> Lock {
+        self.arbiter = Some(agent_id(arbiter));
+        self
+    }
+
+    /// Locks with the hashlock of `preimage` (its SHA-256, see [`hashlock_for`]).
+    pub fn hashlock(mut self, preimage: &str) -> Lock {
+        self.hashlock = Some(hashlock_for(preimage));
+        self
+    }
+
+    /// Locks with a hashlock given as a digest.
+    pub fn hashlock_digest(mut self, hashlock: Digest) -> Lock {
+        self.hashlock = Some(hashlock);
+        self
+    }
+
+    /// Names a referrer.
+    #[track_caller]
+    pub fn referrer(mut self, referrer: &str) -> Lock {
+        self.referrer = Some(agent_id(referrer));
+        self
+    }
+
+    /// The command.
+    pub fn build(self) -> Command {
+        Command::LockEscrow {
+            payee: self.payee,
+            amount: self.amount,
+            timeout_ms: self.timeout_ms,
+            task_id: self.task_id,
+            arbiter: self.arbiter,
+            hashlock: self.hashlock,
+            referrer: self.referrer,
+        }
+    }
+}
+
+impl From<Lock> for Command {
+    fn from(lock: Lock) -> Command {
+        lock.build()
+    }
+}
+
+/// `escrow.lock` of `amount` for `payee` with all defaults (see [`Lock`]).
+#[track_caller]
+pub fn lock(payee: &str, amount: u64) -> Command {
+    Lock::new(payee, amount).build()
+}
+
+/// `escrow.release` of `escrow`, without a preimage (the payer or arbiter signs).
+pub fn release(escrow: u64) -> Command {
+    Command::ReleaseEscrow { escrow, preimage: None }
+}
+
+/// `escrow.release` of `escrow` presenting the hashlock's `preimage`.
+pub fn release_with_preimage(escrow: u64, preimage: &str) -> Command {
+    Command::ReleaseEscrow { escrow, preimage: Some(preimage.to_owned()) }
+}
+
+/// `escrow.refund` of `escrow`.
+pub fn refund(escrow: u64) -> Command {
+    Command::RefundEscrow { escrow }
+}
+
+/// `escrow.dispute` of `escrow`, with a reason.
+pub fn dispute(escrow: u64, reason: &str) -> Command {
+    Command::DisputeEscrow { escrow, reason: reason.to_owned() }
+}
+
+/// `escrow.resolve` of `escrow`.
+pub fn resolve(escrow: u64, resolution: EscrowResolution) -> Command {
+    Command::ResolveEscrow { escrow, resolution }
+}
+
+/// `escrow.resolve` of `escrow` giving the payee `payee_bps` basis points of it.
+pub fn resolve_split(escrow: u64, payee_bps: u16) -> Command {
+    resolve(escrow, EscrowResolution::Split { payee_bps })
 }

@@ -73,3 +73,9 @@ fn fill(domain: &[u8], text: &str) -> [u8; 32] {
     }
     bytes
 }
+
+/// The hashlock of `preimage`: its real SHA-256, as `escrow.lock` expects and `escrow.release` checks.
+pub fn hashlock_for(preimage: &str) -> Digest {
+    use sha2::Digest as _;
+    Digest(sha2::Sha256::digest(preimage.as_bytes()).into())
+}

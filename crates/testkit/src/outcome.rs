@@ -1,6 +1,6 @@
 //! [`OutcomeExt`]: short assertions about an [`EntryOutcome`].
 
-use colony_core::{CommandResult, EntryOutcome, EventKind};
+use colony_core::{Accepted, CommandResult, EntryOutcome, EventKind, Rejection};
 
 /// Accessors that make assertions on outcomes one line each.
 pub trait OutcomeExt {
@@ -13,6 +13,17 @@ pub trait OutcomeExt {
     /// The rejection code of the only command (`None` when it was accepted); panics like
     /// [`single`](OutcomeExt::single).
     fn single_code(&self) -> Option<&'static str>;
+
+    /// The rejection of the only command; panics unless it was refused (and like
+    /// [`single`](OutcomeExt::single)).
+    fn single_rejection(&self) -> &Rejection;
+
+    /// The escrow id of the only command, an accepted `escrow.lock`, and whether it already existed;
+    /// panics otherwise.
+    fn escrow_lock(&self) -> (u64, bool);
+
+    /// The escrow id of the only command, an `escrow.lock` that created a new escrow; panics otherwise.
+    fn escrow_id(&self) -> u64;
 
     /// Per command, `None` when accepted and the rejection code otherwise.
     fn codes(&self) -> Vec<Option<&'static str>>;
@@ -39,6 +50,29 @@ impl OutcomeExt for EntryOutcome {
     #[track_caller]
     fn single_code(&self) -> Option<&'static str> {
         self.single().as_ref().err().map(|rejection| rejection.code())
+    }
+
+    #[track_caller]
+    fn single_rejection(&self) -> &Rejection {
+        match self.single() {
+            Err(rejection) => rejection,
+            Ok(accepted) => panic!("expected a rejection, the command was accepted: {accepted:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn escrow_lock(&self) -> (u64, bool) {
+        match self.single() {
+            Ok(Accepted::Escrow { escrow_id, existing }) => (*escrow_id, *existing),
+            other => panic!("expected an accepted escrow.lock: {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn escrow_id(&self) -> u64 {
+        let (escrow_id, existing) = self.escrow_lock();
+        assert!(!existing, "expected a new escrow, got the existing escrow {escrow_id}");
+        escrow_id
     }
 
     fn codes(&self) -> Vec<Option<&'static str>> {

@@ -1,8 +1,11 @@
 //! [`SwarmBuilder`] and [`Simulator`]: a swarm in memory, driven entry by entry.
 
-use colony_core::{Agent, ApplyError, Command, Entry, EntryOutcome, PublicKey, Signer, State, SwarmConfig};
+use colony_core::{
+    AccountId, Agent, ApplyError, Command, Entry, EntryOutcome, Escrow, Ledger, PublicKey, Signer, State, SwarmConfig,
+    Wallet,
+};
 
-use super::commands::register;
+use super::commands::{mint, register};
 use super::factory::{DEFAULT_START_MS, EntryFactory};
 use super::keys::{agent_id, key_for, operator_key};
 
@@ -226,6 +229,48 @@ impl Simulator {
     #[track_caller]
     pub fn agent_state(&self, agent: &str) -> &Agent {
         self.state.agent(&agent_id(agent)).unwrap_or_else(|| panic!("no agent '{agent}'"))
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        self.state.ledger()
+    }
+
+    /// The wallet of `agent`, if it ever held money or had a policy set.
+    #[track_caller]
+    pub fn wallet(&self, agent: &str) -> Option<&Wallet> {
+        self.state.ledger().wallet(&agent_id(agent))
+    }
+
+    /// The spendable balance of `agent`'s wallet (0 when it has none).
+    #[track_caller]
+    pub fn balance(&self, agent: &str) -> u64 {
+        let balance = self.state.ledger().balance(&AccountId::Wallet(agent_id(agent)));
+        u64::try_from(balance).unwrap_or_else(|_| panic!("the wallet of '{agent}' holds {balance}"))
+    }
+
+    /// The balance of a system account (the mint's is negative).
+    pub fn account_balance(&self, account: &AccountId) -> i128 {
+        self.state.ledger().balance(account)
+    }
+
+    /// The escrow `id`; panics if there is none.
+    #[track_caller]
+    pub fn escrow(&self, id: u64) -> &Escrow {
+        self.state.ledger().escrow(id).unwrap_or_else(|| panic!("no escrow {id}"))
+    }
+
+    /// The operator mints `amount` into `agent`'s wallet (transfer id `fund-<sequence>`, unique per
+    /// entry) and asserts that it was accepted.
+    #[track_caller]
+    pub fn fund(&mut self, agent: &str, amount: u64) -> EntryOutcome {
+        let transfer_id = format!("fund-{}", self.factory.next_sequence());
+        let outcome = self.operator(vec![mint(&transfer_id, agent, amount)]);
+        assert!(
+            outcome.envelope.is_none() && outcome.commands.iter().all(Result::is_ok),
+            "minting {amount} for '{agent}' failed: {outcome:?}"
+        );
+        outcome
     }
 
     /// The signer for agent `agent`.

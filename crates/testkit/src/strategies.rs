@@ -14,18 +14,46 @@
 //! capabilities, over-long reasons and labels, unknown roles, invalid configurations, configuration
 //! changes with other heartbeat TTLs, envelopes with too many commands, and ticks and pauses long
 //! enough for heartbeat deadlines to pass.
+//!
+//! With [`StreamConfig::ledger`] (the default), streams also move money. They start with a
+//! [`prelude`] that registers and funds most of the pool (some agents as children of others, some with
+//! referrers), and three commands in four are ones their signer may usually send (mints and policies
+//! for the operator, payments and escrows for agents), so that money moves in earnest; the rest are
+//! any command at all. Streams mint zero, small, large and `u64::MAX` amounts and exactly fill the
+//! money supply or overflow it by one; pay to unknown, deregistered and the signing agents, the whole
+//! balance or one unit more; send linked batches whose members fail here and there (and batches one
+//! transfer too long), withdrawals, sweeps by parents and by others, wallet policies (daily limits,
+//! no-withdraw, freezes, budget minimums) from parents, the operator and strangers; and lock escrows
+//! with arbiters, hashlocks, referrers and task ids (repeated verbatim, and reused with other terms)
+//! and timeouts in and out of range, then release them with right and wrong preimages, refund,
+//! dispute and resolve them by the right and the wrong signers, on open, settled and missing escrows.
+//! Transfer ids are mostly fresh, sometimes reused with other content (a conflict) and sometimes
+//! repeated with the same content ([`CommandSpec::Repeat`]); ticks now and then jump a whole ledger
+//! day, so escrows expire and daily limits reset.
+//!
+//! Some references only make sense against the state: an escrow the signer is party to
+//! ([`EscrowRef`]), a child of the signer ([`AgentRef::Child`]), an amount relative to a balance
+//! ([`AmountChoice`]). Rendering follows the state the entries so far lead to (applying each rendered
+//! entry to a [`State`] of its own) to resolve them; `State::apply` is deterministic, so rendering
+//! stays a pure function of the stream.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use colony_core::ledger::LEDGER_DAY_MS;
 use colony_core::limits;
-use colony_core::{AgentId, Command, Digest, Entry, Name, PublicKey, RoleConfig, Signer, SwarmConfig};
+use colony_core::{
+    AgentId, Amount, Command, Digest, Entry, EscrowResolution, Name, PublicKey, RoleConfig, Signer, State, SwarmConfig,
+    TransferRequest,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::{BoxedStrategy, Union};
 
 use super::factory::{DEFAULT_START_MS, EntryFactory};
-use super::keys::{agent_id, digest_for, key_for, name, numbered_capabilities, operator_key, wrong_key_for};
+use super::keys::{
+    agent_id, digest_for, hashlock_for, key_for, name, numbered_capabilities, operator_key, wrong_key_for,
+};
 
 /// Roles a generated configuration may define.
 pub const CONFIGURABLE_ROLES: [&str; 8] =
@@ -40,7 +68,7 @@ pub const CAPABILITY_CANDIDATES: [&str; 6] = ["dex.scan", "price:feed", "trade",
 /// What streams look like.
 #[derive(Clone, Debug)]
 pub struct StreamConfig {
-    /// Steps after the genesis, at most.
+    /// Steps after the genesis (and after the ledger's [`prelude`]), at most.
     pub max_steps: usize,
     /// Agents in the pool that signers and targets are drawn from.
     pub agent_pool: usize,
@@ -50,13 +78,33 @@ pub struct StreamConfig {
     pub zero_nonces: bool,
     /// Whether streams may hold envelopes with more than `COMMANDS_PER_ENVELOPE_MAX` commands.
     pub oversized_envelopes: bool,
+    /// Whether streams hold ledger commands (mints, transfers, wallet policies, escrows) and
+    /// day-long pauses.
+    pub ledger: bool,
 }
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        StreamConfig { max_steps: 200, agent_pool: 6, token_pool: 4, zero_nonces: true, oversized_envelopes: true }
+        StreamConfig {
+            max_steps: 200,
+            agent_pool: 6,
+            token_pool: 4,
+            zero_nonces: true,
+            oversized_envelopes: true,
+            ledger: true,
+        }
     }
 }
+
+/// Hashlock secrets: escrows are locked with the SHA-256 of one of these, releases present one of them
+/// (or a wrong one).
+pub const SECRETS: [&str; 2] = ["secret-0", "secret-1"];
+
+/// A preimage no escrow is locked with.
+pub const WRONG_SECRET: &str = "not-the-secret";
+
+/// Task ids generated locks use: few, so that they repeat.
+pub const TASK_IDS: [&str; 3] = ["task-0", "task-1", "task-2"];
 
 /// The id of the pool agent at `index`: `agent-<index>`.
 pub fn pool_agent(index: usize) -> AgentId {
@@ -118,7 +166,7 @@ pub struct EnvelopeSpec {
 }
 
 /// A signer: the operator or a pool agent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SignerRef {
     /// The operator.
     Operator,
@@ -133,6 +181,13 @@ pub enum AgentRef {
     Signer,
     /// The pool agent at this index.
     Pool(usize),
+    /// A child of the signer (registered with the signer as parent, in the state the entries before
+    /// lead to): the one at this index, wrapping, in id order; the pool agent at this index when the
+    /// signer has none (or is the operator).
+    Child(usize),
+    /// The pool agent at this index among the others than the signer: `agent-<index>` below the
+    /// signer's index, `agent-<index + 1>` from it on (for the operator, `agent-<index>`).
+    Other(usize),
 }
 
 /// A key, relative to whoever it is for (the envelope's signer, or the agent being registered).
@@ -230,6 +285,161 @@ pub enum CommandSpec {
         /// The pool token's index.
         token: usize,
     },
+    /// `ledger.mint`.
+    Mint {
+        /// The operator's transfer id.
+        transfer_id: TransferIdChoice,
+        /// The wallet credited.
+        to: AgentRef,
+        /// How much (possibly zero or enough to overflow the supply).
+        amount: AmountChoice,
+    },
+    /// `ledger.transfer`.
+    Transfer(TransferSpec),
+    /// `ledger.transfer_batch` (possibly empty or one transfer too long).
+    TransferBatch {
+        /// The transfers, in order.
+        transfers: Vec<TransferSpec>,
+    },
+    /// `ledger.withdraw`.
+    Withdraw {
+        /// The signer's transfer id.
+        transfer_id: TransferIdChoice,
+        /// How much, relative to the signer's balance.
+        amount: AmountChoice,
+    },
+    /// `wallet.sweep`.
+    Sweep {
+        /// The child swept (a child of the signer, or not).
+        child: AgentRef,
+        /// The signer's transfer id.
+        transfer_id: TransferIdChoice,
+        /// How much, relative to the child's balance.
+        amount: AmountChoice,
+    },
+    /// `wallet.configure`.
+    ConfigureWallet {
+        /// The agent whose wallet is configured.
+        agent: AgentRef,
+        /// Absent, cleared or set.
+        daily_limit: Option<Option<u64>>,
+        /// Absent or set.
+        no_withdraw: Option<bool>,
+        /// Absent or set.
+        frozen: Option<bool>,
+        /// Absent, cleared or set.
+        minimum_balance: Option<Option<u64>>,
+    },
+    /// `escrow.lock`.
+    LockEscrow {
+        /// Who is to be paid (possibly the signer, unknown or deregistered).
+        payee: AgentRef,
+        /// How much, relative to the signer's balance.
+        amount: AmountChoice,
+        /// The timeout (possibly out of range).
+        timeout_ms: u64,
+        /// The index of a task id in [`TASK_IDS`].
+        task: Option<usize>,
+        /// The arbiter.
+        arbiter: Option<AgentRef>,
+        /// The index of the hashlock's secret in [`SECRETS`].
+        hashlock: Option<usize>,
+        /// A referrer named on the escrow.
+        referrer: Option<AgentRef>,
+    },
+    /// `escrow.release`.
+    ReleaseEscrow {
+        /// The escrow.
+        escrow: EscrowRef,
+        /// The preimage presented.
+        preimage: PreimageChoice,
+    },
+    /// `escrow.refund`.
+    RefundEscrow {
+        /// The escrow.
+        escrow: EscrowRef,
+    },
+    /// `escrow.dispute`.
+    DisputeEscrow {
+        /// The escrow.
+        escrow: EscrowRef,
+        /// Why (possibly too long).
+        reason: String,
+    },
+    /// `escrow.resolve`.
+    ResolveEscrow {
+        /// The escrow.
+        escrow: EscrowRef,
+        /// How (possibly a split above 10,000 basis points).
+        resolution: EscrowResolution,
+    },
+    /// The last money-moving command (mint, transfer, batch, withdraw, sweep or lock) rendered for the
+    /// same signer, verbatim: an idempotent retry. A heartbeat when the signer has none yet.
+    Repeat,
+}
+
+/// One transfer, abstractly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransferSpec {
+    /// The signer's transfer id.
+    pub transfer_id: TransferIdChoice,
+    /// The payee (possibly the signer, unknown or deregistered).
+    pub to: AgentRef,
+    /// How much, relative to the signer's balance.
+    pub amount: AmountChoice,
+}
+
+/// An amount, absolute or relative to what the state holds before the entry (rendering follows it):
+/// for payments the payer's balance (the child's for a sweep), for mints the room left in the money
+/// supply below `u64::MAX`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AmountChoice {
+    /// This many minor units.
+    Exactly(u64),
+    /// All of it: the whole balance (zero when empty), or a mint that fills the supply to `u64::MAX`.
+    All,
+    /// One more than all of it (saturating at `u64::MAX`): one unit short, or a supply overflow by
+    /// one.
+    AllPlusOne,
+}
+
+/// How a transfer id is picked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferIdChoice {
+    /// An id never used before in the stream.
+    Fresh,
+    /// The last id rendered for the same signer (fresh if none): with other content, a conflict.
+    Last,
+}
+
+/// An escrow, relative to the state the entries before lead to (rendering follows it). Where no
+/// escrow fits, the newest escrow (or id 0 when there is none) stands in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EscrowRef {
+    /// The id this far below the newest escrow's (open or settled).
+    Recent(u64),
+    /// An open escrow the signer is party to (payer, payee or arbiter; for the operator, one without an
+    /// arbiter, which it resolves): the one at this index, wrapping, in id order.
+    Party(usize),
+    /// Any open escrow: the one at this index, wrapping, in id order.
+    Open(usize),
+    /// This id.
+    Id(u64),
+    /// An id no escrow has (`u64::MAX`).
+    Missing,
+}
+
+/// The preimage an `escrow.release` presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreimageChoice {
+    /// None.
+    None,
+    /// The secret at this index of [`SECRETS`].
+    Secret(usize),
+    /// [`WRONG_SECRET`].
+    Wrong,
+    /// One byte more than `PREIMAGE_BYTES_MAX`.
+    Oversized,
 }
 
 impl Stream {
@@ -237,37 +447,268 @@ impl Stream {
     /// one entry per step.
     pub fn entries(&self) -> Vec<Entry> {
         let mut factory = EntryFactory::new(DEFAULT_START_MS, operator_key());
+        let mut renderer = Renderer::default();
         let mut entries = Vec::with_capacity(self.steps.len() + 1);
-        entries.push(factory.genesis(self.genesis.clone()));
+        let genesis = factory.genesis(self.genesis.clone());
+        renderer.follow(&genesis);
+        entries.push(genesis);
         for step in &self.steps {
-            entries.push(render_step(&mut factory, step));
+            let entry = renderer.step(&mut factory, step);
+            renderer.follow(&entry);
+            entries.push(entry);
         }
         entries
     }
 }
 
-fn render_step(factory: &mut EntryFactory, step: &Step) -> Entry {
-    match step {
-        Step::Tick { advance_ms } => {
-            factory.advance_ms(*advance_ms);
-            factory.tick()
+/// What rendering remembers from one step to the next: the state the entries so far lead to (for
+/// references to escrows and children, which only the state knows), how many transfer ids it handed
+/// out, and per signer its last transfer id and money-moving command.
+///
+/// Following the state keeps rendering a pure function of the stream: applying entries is
+/// deterministic.
+#[derive(Default)]
+struct Renderer {
+    state: State,
+    transfer_ids: u64,
+    last_transfer_id: BTreeMap<SignerRef, Name>,
+    last_money_command: BTreeMap<SignerRef, Command>,
+}
+
+impl Renderer {
+    /// Applies `entry` to the followed state. An entry that does not apply (which generated streams
+    /// never hold; the tests applying them report it) leaves it as it was.
+    fn follow(&mut self, entry: &Entry) {
+        let _ = self.state.apply(entry);
+    }
+
+    fn step(&mut self, factory: &mut EntryFactory, step: &Step) -> Entry {
+        match step {
+            Step::Tick { advance_ms } => {
+                factory.advance_ms(*advance_ms);
+                factory.tick()
+            }
+            Step::Oversized { advance_ms, signer } => {
+                factory.advance_ms(*advance_ms);
+                let signer_value = signer_of(*signer);
+                let key = envelope_key(*signer, KeyChoice::Own);
+                let nonce = factory.next_nonce(&signer_value);
+                let commands = vec![Command::Heartbeat {}; limits::COMMANDS_PER_ENVELOPE_MAX + 1];
+                factory.signed(signer_value, key, nonce, commands)
+            }
+            Step::Envelope(spec) => {
+                factory.advance_ms(spec.advance_ms);
+                let signer = signer_of(spec.signer);
+                let key = envelope_key(spec.signer, spec.key);
+                let nonce = pick_nonce(factory, &signer, spec.nonce);
+                let commands = spec.commands.iter().map(|command| self.command(spec.signer, command)).collect();
+                factory.signed(signer, key, nonce, commands)
+            }
         }
-        Step::Oversized { advance_ms, signer } => {
-            factory.advance_ms(*advance_ms);
-            let signer_value = signer_of(*signer);
-            let key = envelope_key(*signer, KeyChoice::Own);
-            let nonce = factory.next_nonce(&signer_value);
-            let commands = vec![Command::Heartbeat {}; limits::COMMANDS_PER_ENVELOPE_MAX + 1];
-            factory.signed(signer_value, key, nonce, commands)
+    }
+
+    fn resolve(&self, signer: SignerRef, agent: AgentRef) -> AgentId {
+        match (agent, signer) {
+            (AgentRef::Signer, SignerRef::Agent(index)) | (AgentRef::Pool(index), _) => pool_agent(index),
+            (AgentRef::Signer, SignerRef::Operator) => pool_agent(0),
+            (AgentRef::Child(index), SignerRef::Agent(parent)) => {
+                let parent = pool_agent(parent);
+                let children: Vec<&AgentId> = self
+                    .state
+                    .registry()
+                    .iter()
+                    .filter(|agent| agent.parent.as_ref() == Some(&parent))
+                    .map(|agent| &agent.id)
+                    .collect();
+                match children.len() {
+                    0 => pool_agent(index),
+                    count => children[index % count].clone(),
+                }
+            }
+            (AgentRef::Child(index), SignerRef::Operator) => pool_agent(index),
+            (AgentRef::Other(index), SignerRef::Agent(signer)) if index >= signer => pool_agent(index + 1),
+            (AgentRef::Other(index), _) => pool_agent(index),
         }
-        Step::Envelope(spec) => {
-            factory.advance_ms(spec.advance_ms);
-            let signer = signer_of(spec.signer);
-            let key = envelope_key(spec.signer, spec.key);
-            let nonce = pick_nonce(factory, &signer, spec.nonce);
-            let commands = spec.commands.iter().map(|command| render_command(spec.signer, command)).collect();
-            factory.signed(signer, key, nonce, commands)
+    }
+
+    fn transfer_id(&mut self, signer: SignerRef, choice: TransferIdChoice) -> Name {
+        if choice == TransferIdChoice::Last
+            && let Some(last) = self.last_transfer_id.get(&signer)
+        {
+            return last.clone();
         }
+        let fresh = name(&format!("tx-{}", self.transfer_ids));
+        self.transfer_ids += 1;
+        self.last_transfer_id.insert(signer, fresh.clone());
+        fresh
+    }
+
+    fn transfer_request(&mut self, signer: SignerRef, spec: &TransferSpec) -> TransferRequest {
+        TransferRequest {
+            transfer_id: self.transfer_id(signer, spec.transfer_id),
+            to: self.resolve(signer, spec.to),
+            amount: self.amount(Some(signer_of(signer)), spec.amount),
+        }
+    }
+
+    /// Resolves an amount relative to `payer`'s balance, or to the room in the money supply for a
+    /// mint (`payer` `None`).
+    fn amount(&self, payer: Option<Signer>, choice: AmountChoice) -> Amount {
+        let ledger = self.state.ledger();
+        let all = match payer {
+            None => u64::MAX - u64::try_from(ledger.supply()).unwrap_or(u64::MAX),
+            Some(Signer::Operator) => 0,
+            Some(Signer::Agent(agent)) => ledger.wallet(&agent).map_or(0, |wallet| wallet.balance().0),
+        };
+        Amount(match choice {
+            AmountChoice::Exactly(amount) => amount,
+            AmountChoice::All => all,
+            AmountChoice::AllPlusOne => all.saturating_add(1),
+        })
+    }
+
+    fn escrow(&self, signer: SignerRef, escrow: EscrowRef) -> u64 {
+        let ledger = self.state.ledger();
+        let newest = ledger.escrows_after(None).last().map_or(0, |escrow| escrow.id);
+        let pick = |candidates: Vec<u64>, index: usize| match candidates.len() {
+            0 => newest,
+            count => candidates[index % count],
+        };
+        match escrow {
+            EscrowRef::Recent(back) => newest.saturating_sub(back),
+            EscrowRef::Open(index) => pick(
+                ledger.escrows_after(None).filter(|escrow| escrow.state.is_open()).map(|escrow| escrow.id).collect(),
+                index,
+            ),
+            EscrowRef::Party(index) => {
+                let party = |escrow: &colony_core::Escrow| match signer {
+                    SignerRef::Operator => escrow.arbiter.is_none(),
+                    SignerRef::Agent(agent) => {
+                        let agent = pool_agent(agent);
+                        escrow.payer == agent || escrow.payee == agent || escrow.arbiter.as_ref() == Some(&agent)
+                    }
+                };
+                let candidates = ledger
+                    .escrows_after(None)
+                    .filter(|escrow| escrow.state.is_open() && party(escrow))
+                    .map(|escrow| escrow.id)
+                    .collect();
+                pick(candidates, index)
+            }
+            EscrowRef::Id(id) => id,
+            EscrowRef::Missing => u64::MAX,
+        }
+    }
+
+    fn command(&mut self, signer: SignerRef, command: &CommandSpec) -> Command {
+        let rendered = match command {
+            CommandSpec::Register { agent, key, role, capabilities, weight, parent, referrer } => {
+                let agent = self.resolve(signer, *agent);
+                let public_key = match key {
+                    KeyChoice::Own => key_for(agent.as_str()),
+                    KeyChoice::Wrong => wrong_key_for(agent.as_str()),
+                    KeyChoice::Pool(index) => key_for(&pool_agent_name(*index)),
+                };
+                Command::RegisterAgent {
+                    agent,
+                    public_key,
+                    role: role.clone(),
+                    capabilities: capabilities.clone(),
+                    weight: *weight,
+                    parent: parent.map(|parent| self.resolve(signer, parent)),
+                    referrer: referrer.map(|referrer| self.resolve(signer, referrer)),
+                }
+            }
+            CommandSpec::Update { agent, role, capabilities, weight } => Command::UpdateAgent {
+                agent: self.resolve(signer, *agent),
+                role: role.clone(),
+                capabilities: capabilities.clone(),
+                weight: *weight,
+            },
+            CommandSpec::Heartbeat => Command::Heartbeat {},
+            CommandSpec::Halt { agent, reason } => {
+                Command::HaltAgent { agent: self.resolve(signer, *agent), reason: reason.clone() }
+            }
+            CommandSpec::Resume { agent } => Command::ResumeAgent { agent: self.resolve(signer, *agent) },
+            CommandSpec::Deregister { agent } => Command::DeregisterAgent { agent: self.resolve(signer, *agent) },
+            CommandSpec::SetConfig { config } => Command::SetConfig { config: config.clone() },
+            CommandSpec::IssueReadToken { token, label, expires_at_ms } => Command::IssueReadToken {
+                token_sha256: pool_token(*token),
+                label: label.clone(),
+                expires_at_ms: *expires_at_ms,
+            },
+            CommandSpec::RevokeReadToken { token } => Command::RevokeReadToken { token_sha256: pool_token(*token) },
+            CommandSpec::Mint { transfer_id, to, amount } => Command::Mint {
+                transfer_id: self.transfer_id(signer, *transfer_id),
+                to: self.resolve(signer, *to),
+                amount: self.amount(None, *amount),
+            },
+            CommandSpec::Transfer(spec) => {
+                let request = self.transfer_request(signer, spec);
+                Command::Transfer { transfer_id: request.transfer_id, to: request.to, amount: request.amount }
+            }
+            CommandSpec::TransferBatch { transfers } => Command::TransferBatch {
+                transfers: transfers.iter().map(|spec| self.transfer_request(signer, spec)).collect(),
+            },
+            CommandSpec::Withdraw { transfer_id, amount } => {
+                let amount = self.amount(Some(signer_of(signer)), *amount);
+                Command::Withdraw { transfer_id: self.transfer_id(signer, *transfer_id), amount }
+            }
+            CommandSpec::Sweep { child, transfer_id, amount } => {
+                let child = self.resolve(signer, *child);
+                let amount = self.amount(Some(Signer::Agent(child.clone())), *amount);
+                Command::Sweep { child, transfer_id: self.transfer_id(signer, *transfer_id), amount }
+            }
+            CommandSpec::ConfigureWallet { agent, daily_limit, no_withdraw, frozen, minimum_balance } => {
+                Command::ConfigureWallet {
+                    agent: self.resolve(signer, *agent),
+                    daily_limit: daily_limit.map(|limit| limit.map(Amount)),
+                    no_withdraw: *no_withdraw,
+                    frozen: *frozen,
+                    minimum_balance: minimum_balance.map(|minimum| minimum.map(Amount)),
+                }
+            }
+            CommandSpec::LockEscrow { payee, amount, timeout_ms, task, arbiter, hashlock, referrer } => {
+                Command::LockEscrow {
+                    payee: self.resolve(signer, *payee),
+                    amount: self.amount(Some(signer_of(signer)), *amount),
+                    timeout_ms: *timeout_ms,
+                    task_id: task.map(|task| name(TASK_IDS[task % TASK_IDS.len()])),
+                    arbiter: arbiter.map(|arbiter| self.resolve(signer, arbiter)),
+                    hashlock: hashlock.map(|secret| hashlock_for(SECRETS[secret % SECRETS.len()])),
+                    referrer: referrer.map(|referrer| self.resolve(signer, referrer)),
+                }
+            }
+            CommandSpec::ReleaseEscrow { escrow, preimage } => Command::ReleaseEscrow {
+                escrow: self.escrow(signer, *escrow),
+                preimage: match preimage {
+                    PreimageChoice::None => None,
+                    PreimageChoice::Secret(secret) => Some(SECRETS[secret % SECRETS.len()].to_owned()),
+                    PreimageChoice::Wrong => Some(WRONG_SECRET.to_owned()),
+                    PreimageChoice::Oversized => Some("p".repeat(limits::PREIMAGE_BYTES_MAX + 1)),
+                },
+            },
+            CommandSpec::RefundEscrow { escrow } => Command::RefundEscrow { escrow: self.escrow(signer, *escrow) },
+            CommandSpec::DisputeEscrow { escrow, reason } => {
+                Command::DisputeEscrow { escrow: self.escrow(signer, *escrow), reason: reason.clone() }
+            }
+            CommandSpec::ResolveEscrow { escrow, resolution } => {
+                Command::ResolveEscrow { escrow: self.escrow(signer, *escrow), resolution: *resolution }
+            }
+            CommandSpec::Repeat => self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat {}),
+        };
+        if matches!(
+            rendered,
+            Command::Mint { .. }
+                | Command::Transfer { .. }
+                | Command::TransferBatch { .. }
+                | Command::Withdraw { .. }
+                | Command::Sweep { .. }
+                | Command::LockEscrow { .. }
+        ) {
+            self.last_money_command.insert(signer, rendered.clone());
+        }
+        rendered
     }
 }
 
@@ -300,60 +741,64 @@ fn pick_nonce(factory: &mut EntryFactory, signer: &Signer, choice: NonceChoice) 
     }
 }
 
-fn resolve(signer: SignerRef, agent: AgentRef) -> AgentId {
-    match (agent, signer) {
-        (AgentRef::Signer, SignerRef::Agent(index)) | (AgentRef::Pool(index), _) => pool_agent(index),
-        (AgentRef::Signer, SignerRef::Operator) => pool_agent(0),
-    }
-}
-
-fn render_command(signer: SignerRef, command: &CommandSpec) -> Command {
-    match command {
-        CommandSpec::Register { agent, key, role, capabilities, weight, parent, referrer } => {
-            let agent = resolve(signer, *agent);
-            let public_key = match key {
-                KeyChoice::Own => key_for(agent.as_str()),
-                KeyChoice::Wrong => wrong_key_for(agent.as_str()),
-                KeyChoice::Pool(index) => key_for(&pool_agent_name(*index)),
-            };
-            Command::RegisterAgent {
-                agent,
-                public_key,
-                role: role.clone(),
-                capabilities: capabilities.clone(),
-                weight: *weight,
-                parent: parent.map(|parent| resolve(signer, parent)),
-                referrer: referrer.map(|referrer| resolve(signer, referrer)),
-            }
-        }
-        CommandSpec::Update { agent, role, capabilities, weight } => Command::UpdateAgent {
-            agent: resolve(signer, *agent),
-            role: role.clone(),
-            capabilities: capabilities.clone(),
-            weight: *weight,
-        },
-        CommandSpec::Heartbeat => Command::Heartbeat {},
-        CommandSpec::Halt { agent, reason } => {
-            Command::HaltAgent { agent: resolve(signer, *agent), reason: reason.clone() }
-        }
-        CommandSpec::Resume { agent } => Command::ResumeAgent { agent: resolve(signer, *agent) },
-        CommandSpec::Deregister { agent } => Command::DeregisterAgent { agent: resolve(signer, *agent) },
-        CommandSpec::SetConfig { config } => Command::SetConfig { config: config.clone() },
-        CommandSpec::IssueReadToken { token, label, expires_at_ms } => Command::IssueReadToken {
-            token_sha256: pool_token(*token),
-            label: label.clone(),
-            expires_at_ms: *expires_at_ms,
-        },
-        CommandSpec::RevokeReadToken { token } => Command::RevokeReadToken { token_sha256: pool_token(*token) },
-    }
-}
-
 /// Random streams (see the module documentation).
+///
+/// With the ledger, a stream starts with a [`prelude`] that registers and funds most of the pool, so
+/// that money moves from the first steps on.
 pub fn stream(config: StreamConfig) -> impl Strategy<Value = Stream> {
-    (valid_config(), vec(step(&config), 0..=config.max_steps)).prop_map(|(genesis, steps)| Stream { genesis, steps })
+    let prelude = if config.ledger { prelude(config.agent_pool) } else { Just(Vec::new()).boxed() };
+    (valid_config(), prelude, vec(step(&config), 0..=config.max_steps))
+        .prop_map(|(genesis, prelude, steps)| Stream { genesis, steps: prelude.into_iter().chain(steps).collect() })
 }
 
-/// One step: mostly envelopes, some ticks, some self-registrations, rarely an oversized envelope.
+/// For each pool agent in turn, most of the time: an operator envelope that registers it (as a
+/// `scout`, the one role every generated configuration has; sometimes as the child of an earlier pool
+/// agent, sometimes with a referrer) and mints money into its wallet.
+pub fn prelude(pool: usize) -> BoxedStrategy<Vec<Step>> {
+    let agent = (
+        proptest::bool::weighted(0.85),
+        proptest::option::weighted(0.5, 0..pool.max(1)),
+        proptest::option::weighted(0.3, 0..pool.max(1)),
+        prop_oneof![4 => 1_000..=10_000_000u64, 1 => 1..=1_000u64],
+    );
+    vec(agent, pool)
+        .prop_map(|agents| {
+            agents
+                .into_iter()
+                .enumerate()
+                .filter(|(_, (included, ..))| *included)
+                .map(|(index, (_, parent, referrer, amount))| {
+                    Step::Envelope(EnvelopeSpec {
+                        advance_ms: 0,
+                        signer: SignerRef::Operator,
+                        key: KeyChoice::Own,
+                        nonce: NonceChoice::Next,
+                        commands: vec![
+                            CommandSpec::Register {
+                                agent: AgentRef::Pool(index),
+                                key: KeyChoice::Own,
+                                role: name("scout"),
+                                capabilities: BTreeSet::new(),
+                                weight: None,
+                                // Only earlier agents can be registered already.
+                                parent: parent.filter(|parent| *parent < index).map(AgentRef::Pool),
+                                referrer: referrer.filter(|referrer| *referrer < index).map(AgentRef::Pool),
+                            },
+                            CommandSpec::Mint {
+                                transfer_id: TransferIdChoice::Fresh,
+                                to: AgentRef::Pool(index),
+                                amount: AmountChoice::Exactly(amount),
+                            },
+                        ],
+                    })
+                })
+                .collect()
+        })
+        .boxed()
+}
+
+/// One step: mostly envelopes, some ticks, some self-registrations, rarely an oversized envelope; with
+/// the ledger, now and then a tick a whole ledger day later.
 pub fn step(config: &StreamConfig) -> BoxedStrategy<Step> {
     let pool = config.agent_pool;
     let mut choices: Vec<(u32, BoxedStrategy<Step>)> = vec![
@@ -361,6 +806,9 @@ pub fn step(config: &StreamConfig) -> BoxedStrategy<Step> {
         (76, envelope(config).prop_map(Step::Envelope).boxed()),
         (12, self_registration(config).prop_map(Step::Envelope).boxed()),
     ];
+    if config.ledger {
+        choices.push((1, Just(Step::Tick { advance_ms: LEDGER_DAY_MS }).boxed()));
+    }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))
             .prop_map(|(advance_ms, signer)| Step::Oversized { advance_ms, signer })
@@ -370,8 +818,28 @@ pub fn step(config: &StreamConfig) -> BoxedStrategy<Step> {
     Union::new_weighted(choices).boxed()
 }
 
-/// An envelope of up to three random commands (sometimes none) from a random signer.
+/// An envelope of up to three random commands (sometimes none) from a random signer. With the ledger,
+/// three commands in four are ones the signer may usually send ([`operator_command`] or
+/// [`agent_command`]) and the rest any command at all.
 pub fn envelope(config: &StreamConfig) -> BoxedStrategy<EnvelopeSpec> {
+    if config.ledger {
+        let pool = config.agent_pool;
+        let slot = (proptest::bool::weighted(0.3), command(config), operator_command(config), agent_command(config));
+        let slots = prop_oneof![1 => Just(Vec::new()), 19 => vec(slot, 1..=3)];
+        return (advance_ms(), signer_ref(pool), key_choice(pool), nonce_choice(config.zero_nonces), slots)
+            .prop_map(|(advance_ms, signer, key, nonce, slots)| {
+                let commands = slots
+                    .into_iter()
+                    .map(|(any, command, operator, agent)| match (any, signer) {
+                        (true, _) => command,
+                        (false, SignerRef::Operator) => operator,
+                        (false, SignerRef::Agent(_)) => agent,
+                    })
+                    .collect();
+                EnvelopeSpec { advance_ms, signer, key, nonce, commands }
+            })
+            .boxed();
+    }
     let commands = prop_oneof![1 => Just(Vec::new()), 19 => vec(command(config), 1..=3)];
     (
         advance_ms(),
@@ -424,7 +892,55 @@ pub fn self_registration(config: &StreamConfig) -> BoxedStrategy<EnvelopeSpec> {
 pub fn command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
     let pool = config.agent_pool;
     let tokens = config.token_pool.max(1);
-    let register = (
+    let register = register_spec(pool);
+    let update = (
+        agent_ref(pool),
+        proptest::option::weighted(0.3, role()),
+        proptest::option::weighted(0.6, capabilities()),
+        proptest::option::weighted(0.2, weight().prop_map(|weight| weight.unwrap_or(1))),
+    )
+        .prop_map(|(agent, role, capabilities, weight)| CommandSpec::Update { agent, role, capabilities, weight });
+    let halt = (agent_ref(pool), reason()).prop_map(|(agent, reason)| CommandSpec::Halt { agent, reason });
+    let resume = agent_ref(pool).prop_map(|agent| CommandSpec::Resume { agent });
+    let deregister = agent_ref(pool).prop_map(|agent| CommandSpec::Deregister { agent });
+    let set_config = any_config().prop_map(|config| CommandSpec::SetConfig { config });
+    let issue = issue_spec(tokens);
+    let revoke = revoke_spec(tokens);
+    let registry: Vec<(u32, BoxedStrategy<CommandSpec>)> = vec![
+        (20, register.boxed()),
+        (10, update.boxed()),
+        (25, Just(CommandSpec::Heartbeat).boxed()),
+        (6, halt.boxed()),
+        (7, resume.boxed()),
+        (3, deregister.boxed()),
+        (3, set_config.boxed()),
+        (4, issue.boxed()),
+        (3, revoke.boxed()),
+    ];
+    if config.ledger {
+        Union::new_weighted(registry.into_iter().chain(ledger_commands(pool)).collect()).boxed()
+    } else {
+        Union::new_weighted(registry).boxed()
+    }
+}
+
+/// `read_token.issue` of a pool token, with a label (possibly too long) and sometimes an expiry.
+pub fn issue_spec(tokens: usize) -> BoxedStrategy<CommandSpec> {
+    let expires = proptest::option::weighted(0.5, DEFAULT_START_MS..DEFAULT_START_MS + 10_000_000);
+    (0..tokens.max(1), reason(), expires)
+        .prop_map(|(token, label, expires_at_ms)| CommandSpec::IssueReadToken { token, label, expires_at_ms })
+        .boxed()
+}
+
+/// `read_token.revoke` of a pool token.
+pub fn revoke_spec(tokens: usize) -> BoxedStrategy<CommandSpec> {
+    (0..tokens.max(1)).prop_map(|token| CommandSpec::RevokeReadToken { token }).boxed()
+}
+
+/// `agent.register` of a pool agent or the signer, mostly with its own key, sometimes naming the
+/// signer or another agent as parent, sometimes a referrer.
+pub fn register_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
+    (
         agent_ref(pool),
         prop_oneof![18 => Just(KeyChoice::Own), 1 => Just(KeyChoice::Wrong), 1 => (0..pool).prop_map(KeyChoice::Pool)],
         role(),
@@ -441,35 +957,262 @@ pub fn command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
             weight,
             parent,
             referrer,
-        });
-    let update = (
-        agent_ref(pool),
-        proptest::option::weighted(0.3, role()),
-        proptest::option::weighted(0.6, capabilities()),
-        proptest::option::weighted(0.2, weight().prop_map(|weight| weight.unwrap_or(1))),
-    )
-        .prop_map(|(agent, role, capabilities, weight)| CommandSpec::Update { agent, role, capabilities, weight });
+        })
+        .boxed()
+}
+
+/// The ledger commands, weighted, for [`command`].
+pub fn ledger_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
+    vec![
+        (14, mint_spec(pool)),
+        (10, transfer_spec(pool).prop_map(CommandSpec::Transfer).boxed()),
+        (4, batch_spec(pool)),
+        (3, withdraw_spec()),
+        (3, sweep_spec(pool)),
+        (6, configure_wallet_spec(pool)),
+        (10, lock_spec(pool)),
+        (3, Just(CommandSpec::Repeat).boxed()),
+        (6, release_spec()),
+        (4, refund_spec()),
+        (4, dispute_spec()),
+        (4, resolve_spec()),
+    ]
+}
+
+/// A command the operator may usually send: mostly mints and wallet policies, some resolutions and
+/// registrations (which give the pool parents and referrers), a few halts, resumes and read tokens.
+pub fn operator_command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
+    let pool = config.agent_pool;
     let halt = (agent_ref(pool), reason()).prop_map(|(agent, reason)| CommandSpec::Halt { agent, reason });
     let resume = agent_ref(pool).prop_map(|agent| CommandSpec::Resume { agent });
-    let deregister = agent_ref(pool).prop_map(|agent| CommandSpec::Deregister { agent });
-    let set_config = any_config().prop_map(|config| CommandSpec::SetConfig { config });
-    let expires = proptest::option::weighted(0.5, DEFAULT_START_MS..DEFAULT_START_MS + 10_000_000);
-    let issue = (0..tokens, reason(), expires).prop_map(|(token, label, expires_at_ms)| CommandSpec::IssueReadToken {
-        token,
-        label,
-        expires_at_ms,
-    });
-    let revoke = (0..tokens).prop_map(|token| CommandSpec::RevokeReadToken { token });
+    Union::new_weighted(vec![
+        (12, mint_spec(pool)),
+        (5, configure_wallet_spec(pool)),
+        (4, resolve_spec()),
+        (3, register_spec(pool)),
+        (1, halt.boxed()),
+        (2, resume.boxed()),
+        (1, issue_spec(config.token_pool)),
+        (1, revoke_spec(config.token_pool)),
+        (1, Just(CommandSpec::Repeat).boxed()),
+    ])
+    .boxed()
+}
+
+/// A command an agent may usually send: payments, sweeps and policies (for its children), escrow
+/// locks and everything that settles them, and heartbeats.
+pub fn agent_command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
+    let pool = config.agent_pool;
+    Union::new_weighted(vec![
+        (10, transfer_spec(pool).prop_map(CommandSpec::Transfer).boxed()),
+        (3, batch_spec(pool)),
+        (2, withdraw_spec()),
+        (4, sweep_spec(pool)),
+        (2, configure_wallet_spec(pool)),
+        (10, lock_spec(pool)),
+        (3, Just(CommandSpec::Repeat).boxed()),
+        (7, release_spec()),
+        (4, refund_spec()),
+        (4, dispute_spec()),
+        (3, resolve_spec()),
+        (4, Just(CommandSpec::Heartbeat).boxed()),
+    ])
+    .boxed()
+}
+
+/// `ledger.mint` to a pool agent (or the signer).
+pub fn mint_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
+    (transfer_id_choice(), payee_ref(pool), mint_amount())
+        .prop_map(|(transfer_id, to, amount)| CommandSpec::Mint { transfer_id, to, amount })
+        .boxed()
+}
+
+/// `ledger.transfer_batch`: mostly one to four transfers (any of which may fail), rarely none or one
+/// more than a batch may hold.
+pub fn batch_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
     prop_oneof![
-        20 => register,
-        10 => update,
-        25 => Just(CommandSpec::Heartbeat),
-        6 => halt,
-        7 => resume,
-        3 => deregister,
-        3 => set_config,
-        4 => issue,
-        3 => revoke,
+        12 => vec(transfer_spec(pool), 1..=4),
+        1 => Just(Vec::new()),
+        1 => transfer_spec(pool).prop_map(|spec| vec![spec; limits::TRANSFERS_PER_BATCH_MAX + 1]),
+    ]
+    .prop_map(|transfers| CommandSpec::TransferBatch { transfers })
+    .boxed()
+}
+
+/// `ledger.withdraw`.
+pub fn withdraw_spec() -> BoxedStrategy<CommandSpec> {
+    (transfer_id_choice(), amount())
+        .prop_map(|(transfer_id, amount)| CommandSpec::Withdraw { transfer_id, amount })
+        .boxed()
+}
+
+/// `wallet.sweep` of any pool agent (a child of the signer or not).
+pub fn sweep_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
+    (ledger_agent_ref(pool), transfer_id_choice(), amount())
+        .prop_map(|(child, transfer_id, amount)| CommandSpec::Sweep { child, transfer_id, amount })
+        .boxed()
+}
+
+/// `wallet.configure` of any pool agent: each setting absent, cleared or set.
+pub fn configure_wallet_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
+    let limit = prop_oneof![1 => Just(None), 3 => (1..=2_000_000u64).prop_map(Some), 1 => Just(Some(u64::MAX))];
+    let minimum = prop_oneof![1 => Just(None), 2 => (1..=2_000_000u64).prop_map(Some)];
+    (
+        ledger_agent_ref(pool),
+        proptest::option::weighted(0.5, limit),
+        proptest::option::weighted(0.3, any::<bool>()),
+        proptest::option::weighted(0.3, any::<bool>()),
+        proptest::option::weighted(0.5, minimum),
+    )
+        .prop_map(|(agent, daily_limit, no_withdraw, frozen, minimum_balance)| CommandSpec::ConfigureWallet {
+            agent,
+            daily_limit,
+            no_withdraw,
+            frozen,
+            minimum_balance,
+        })
+        .boxed()
+}
+
+/// `escrow.lock` with any terms: sometimes a task id, an arbiter, a hashlock, a referrer.
+pub fn lock_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
+    (
+        payee_ref(pool),
+        amount(),
+        escrow_timeout_ms(),
+        proptest::option::weighted(0.4, 0..TASK_IDS.len()),
+        proptest::option::weighted(0.3, payee_ref(pool)),
+        proptest::option::weighted(0.3, 0..SECRETS.len()),
+        proptest::option::weighted(0.2, agent_ref(pool)),
+    )
+        .prop_map(|(payee, amount, timeout_ms, task, arbiter, hashlock, referrer)| CommandSpec::LockEscrow {
+            payee,
+            amount,
+            timeout_ms,
+            task,
+            arbiter,
+            hashlock,
+            referrer,
+        })
+        .boxed()
+}
+
+/// `escrow.release`, without a preimage or with a right, wrong or over-long one.
+pub fn release_spec() -> BoxedStrategy<CommandSpec> {
+    let preimage = prop_oneof![
+        6 => Just(PreimageChoice::None),
+        4 => (0..SECRETS.len()).prop_map(PreimageChoice::Secret),
+        2 => Just(PreimageChoice::Wrong),
+        1 => Just(PreimageChoice::Oversized),
+    ];
+    (escrow_ref(), preimage).prop_map(|(escrow, preimage)| CommandSpec::ReleaseEscrow { escrow, preimage }).boxed()
+}
+
+/// `escrow.refund`.
+pub fn refund_spec() -> BoxedStrategy<CommandSpec> {
+    escrow_ref().prop_map(|escrow| CommandSpec::RefundEscrow { escrow }).boxed()
+}
+
+/// `escrow.dispute`, with a reason (possibly too long).
+pub fn dispute_spec() -> BoxedStrategy<CommandSpec> {
+    (escrow_ref(), reason()).prop_map(|(escrow, reason)| CommandSpec::DisputeEscrow { escrow, reason }).boxed()
+}
+
+/// `escrow.resolve`.
+pub fn resolve_spec() -> BoxedStrategy<CommandSpec> {
+    (escrow_ref(), resolution())
+        .prop_map(|(escrow, resolution)| CommandSpec::ResolveEscrow { escrow, resolution })
+        .boxed()
+}
+
+/// One transfer: mostly to another pool agent, sometimes to the signer.
+pub fn transfer_spec(pool: usize) -> BoxedStrategy<TransferSpec> {
+    (transfer_id_choice(), payee_ref(pool), amount())
+        .prop_map(|(transfer_id, to, amount)| TransferSpec { transfer_id, to, amount })
+        .boxed()
+}
+
+/// Mostly a fresh transfer id, sometimes the signer's last one again.
+pub fn transfer_id_choice() -> BoxedStrategy<TransferIdChoice> {
+    prop_oneof![9 => Just(TransferIdChoice::Fresh), 1 => Just(TransferIdChoice::Last)].boxed()
+}
+
+/// A payee: mostly another pool agent than the signer (which may be unknown or deregistered),
+/// sometimes any pool agent or the signer itself.
+pub fn payee_ref(pool: usize) -> BoxedStrategy<AgentRef> {
+    prop_oneof![
+        1 => Just(AgentRef::Signer),
+        2 => (0..pool).prop_map(AgentRef::Pool),
+        12 => (0..pool.saturating_sub(1).max(1)).prop_map(AgentRef::Other),
+    ]
+    .boxed()
+}
+
+/// An amount to pay: zero now and then, mostly small against what mints issue, sometimes the whole
+/// balance or one unit more, rarely the largest amounts there are.
+pub fn amount() -> BoxedStrategy<AmountChoice> {
+    prop_oneof![
+        1 => Just(AmountChoice::Exactly(0)),
+        10 => (1..=1_000u64).prop_map(AmountChoice::Exactly),
+        8 => (1_001..=1_000_000u64).prop_map(AmountChoice::Exactly),
+        2 => Just(AmountChoice::All),
+        1 => Just(AmountChoice::AllPlusOne),
+        1 => Just(AmountChoice::Exactly(u64::MAX)),
+        1 => (u64::MAX - 1_000..u64::MAX).prop_map(AmountChoice::Exactly),
+    ]
+    .boxed()
+}
+
+/// An amount to mint: zero now and then, mostly up to ten million, rarely `u64::MAX` or half of it
+/// and more, or exactly what fills the supply to `u64::MAX` or one unit more (after the supply is
+/// full, every further mint overflows it until money is withdrawn).
+pub fn mint_amount() -> BoxedStrategy<AmountChoice> {
+    prop_oneof![
+        1 => Just(AmountChoice::Exactly(0)),
+        30 => (1..=10_000_000u64).prop_map(AmountChoice::Exactly),
+        1 => Just(AmountChoice::Exactly(u64::MAX)),
+        1 => (u64::MAX / 2..u64::MAX).prop_map(AmountChoice::Exactly),
+        1 => Just(AmountChoice::All),
+        1 => Just(AmountChoice::AllPlusOne),
+    ]
+    .boxed()
+}
+
+/// An escrow timeout: mostly short enough for generated pauses to pass it, exactly at the bounds, or
+/// just outside them.
+pub fn escrow_timeout_ms() -> BoxedStrategy<u64> {
+    prop_oneof![
+        3 => Just(limits::ESCROW_TIMEOUT_MS_MIN),
+        3 => select([5_000u64, 30_000, 60_000].as_slice()),
+        2 => limits::ESCROW_TIMEOUT_MS_MIN..=200_000u64,
+        8 => 200_000..=3_600_000u64,
+        1 => Just(limits::ESCROW_TIMEOUT_MS_MAX),
+        1 => select([0u64, limits::ESCROW_TIMEOUT_MS_MIN - 1, limits::ESCROW_TIMEOUT_MS_MAX + 1].as_slice()),
+    ]
+    .boxed()
+}
+
+/// An escrow: mostly an open one the signer is party to, sometimes any open one, one of the newest
+/// (often settled), an early one by id, rarely one that cannot exist.
+pub fn escrow_ref() -> BoxedStrategy<EscrowRef> {
+    prop_oneof![
+        10 => (0..4usize).prop_map(EscrowRef::Party),
+        3 => (0..4usize).prop_map(EscrowRef::Open),
+        4 => (0..4u64).prop_map(EscrowRef::Recent),
+        1 => (0..8u64).prop_map(EscrowRef::Id),
+        1 => Just(EscrowRef::Missing),
+    ]
+    .boxed()
+}
+
+/// A resolution: release, refund, a split (at the bounds, inside, or above 10,000 basis points).
+pub fn resolution() -> BoxedStrategy<EscrowResolution> {
+    prop_oneof![
+        2 => Just(EscrowResolution::Release),
+        2 => Just(EscrowResolution::Refund),
+        3 => prop_oneof![Just(0u16), Just(10_000u16), 0..=10_000u16]
+            .prop_map(|payee_bps| EscrowResolution::Split { payee_bps }),
+        1 => (10_001..=u16::MAX).prop_map(|payee_bps| EscrowResolution::Split { payee_bps }),
     ]
     .boxed()
 }
@@ -496,6 +1239,17 @@ pub fn signer_ref(pool: usize) -> BoxedStrategy<SignerRef> {
 /// The signer (one time in five) or a pool agent.
 pub fn agent_ref(pool: usize) -> BoxedStrategy<AgentRef> {
     prop_oneof![1 => Just(AgentRef::Signer), 4 => (0..pool).prop_map(AgentRef::Pool)].boxed()
+}
+
+/// The signer, a pool agent, or (one time in three) one of the signer's children: for sweeps and
+/// wallet policies, which parents send for their children.
+pub fn ledger_agent_ref(pool: usize) -> BoxedStrategy<AgentRef> {
+    prop_oneof![
+        1 => Just(AgentRef::Signer),
+        3 => (0..pool).prop_map(AgentRef::Pool),
+        4 => (0..pool).prop_map(AgentRef::Child),
+    ]
+    .boxed()
 }
 
 /// Mostly the signer's own key; sometimes a wrong one or another agent's.

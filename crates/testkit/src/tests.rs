@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use colony_core::{ApplyError, Command, Entry, EntryBody, EventKind, Signer, State};
+use colony_core::{Accepted, ApplyError, Command, Entry, EntryBody, EscrowState, EventKind, Rejection, Signer, State};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
@@ -82,7 +82,8 @@ fn streams_are_deterministic_given_the_seed() {
 }
 
 /// The generators are only useful if they reach every rule: this runs a fixed sample of streams and
-/// checks that every command kind, every reachable rejection code and every event kind shows up.
+/// checks that every command kind is generated and accepted, and that every reachable rejection code
+/// and every event kind shows up, along with the ledger situations the rules single out.
 #[test]
 fn streams_cover_every_command_rejection_and_event() {
     let config = StreamConfig::default();
@@ -90,8 +91,9 @@ fn streams_cover_every_command_rejection_and_event() {
     let mut codes = BTreeSet::new();
     let mut events = BTreeSet::new();
     let mut accepted_kinds = BTreeSet::new();
+    let mut situations: BTreeSet<&'static str> = BTreeSet::new();
     let mut self_registrations = 0;
-    for stream in sample_streams(&config, [42; 32], 48) {
+    for stream in sample_streams(&config, [42; 32], 64) {
         let mut state = State::new();
         for entry in stream.entries() {
             let outcome = state.apply(&entry).expect("generated streams are well-formed logs");
@@ -101,11 +103,13 @@ fn streams_cover_every_command_rejection_and_event() {
             if let EntryBody::Signed(signed) = &entry.body {
                 for (command, result) in signed.commands.iter().zip(&outcome.commands) {
                     match result {
-                        Ok(_) => {
+                        Ok(accepted) => {
                             accepted_kinds.insert(command.kind());
+                            situations.extend(accepted_situation(&state, &signed.signer, command, accepted));
                         }
                         Err(rejection) => {
                             codes.insert(rejection.code());
+                            situations.extend(rejected_situation(command, rejection));
                         }
                     }
                 }
@@ -117,7 +121,11 @@ fn streams_cover_every_command_rejection_and_event() {
                 {
                     self_registrations += 1;
                 }
+                situations.extend(event_situation(&event.kind));
                 events.insert(serde_type(&event.kind));
+            }
+            if state.ledger().supply() == u128::from(u64::MAX) {
+                situations.insert("u64::MAX supply");
             }
         }
     }
@@ -131,6 +139,17 @@ fn streams_cover_every_command_rejection_and_event() {
         "config.set",
         "read_token.issue",
         "read_token.revoke",
+        "ledger.mint",
+        "ledger.transfer",
+        "ledger.transfer_batch",
+        "ledger.withdraw",
+        "wallet.sweep",
+        "wallet.configure",
+        "escrow.lock",
+        "escrow.release",
+        "escrow.refund",
+        "escrow.dispute",
+        "escrow.resolve",
     ];
     assert_eq!(command_kinds, all_kinds.into_iter().collect(), "generated command kinds");
     assert_eq!(accepted_kinds, all_kinds.into_iter().collect(), "accepted command kinds");
@@ -147,6 +166,16 @@ fn streams_cover_every_command_rejection_and_event() {
         "invalid_field",
         "limit_reached",
         "read_token_not_found",
+        "insufficient_funds",
+        "wallet_frozen",
+        "daily_limit_exceeded",
+        "withdraw_forbidden",
+        "transfer_conflict",
+        "batch_failed",
+        "escrow_not_found",
+        "escrow_state",
+        "escrow_task_conflict",
+        "hashlock_mismatch",
     ];
     let missing: Vec<_> = expected_codes.iter().filter(|code| !codes.contains(*code)).collect();
     assert!(missing.is_empty(), "rejection codes never generated: {missing:?}");
@@ -162,9 +191,131 @@ fn streams_cover_every_command_rejection_and_event() {
         "agent.deregistered",
         "read_token.issued",
         "read_token.revoked",
+        "ledger.transfer",
+        "escrow.locked",
+        "escrow.disputed",
+        "escrow.settled",
+        "wallet.configured",
+        "agent.budget_halted",
+        "agent.budget_restored",
     ];
     assert_eq!(events, expected_events.into_iter().collect(), "event kinds");
     assert!(self_registrations > 0, "no self-registration was ever accepted");
+    let expected_situations = [
+        "transfer retried (unchanged)",
+        "lock retried (existing escrow)",
+        "transfer to self",
+        "transfer to an unknown agent",
+        "transfer to a deregistered agent",
+        "zero amount",
+        "money supply overflow",
+        "batch failed after its first transfer",
+        "batch too long",
+        "sweep by a non-parent",
+        "sweep by the parent",
+        "wallet policy by a stranger",
+        "wallet policy by the parent",
+        "wallet policy by the operator",
+        "escrow timeout out of range",
+        "release with the preimage",
+        "release with a wrong preimage",
+        "release after settlement",
+        "dispute after settlement",
+        "resolve by a wrong signer",
+        "resolved by the operator",
+        "resolved by an arbiter",
+        "escrow released",
+        "escrow refunded",
+        "escrow expired",
+        "escrow resolved",
+        "referral paid",
+        "u64::MAX supply",
+        "u64::MAX refused",
+    ];
+    let missing: Vec<_> = expected_situations.iter().filter(|situation| !situations.contains(*situation)).collect();
+    assert!(missing.is_empty(), "ledger situations never generated: {missing:?}");
+}
+
+/// The ledger situation an accepted command stands for, if any (`state` is the state after it).
+fn accepted_situation(state: &State, signer: &Signer, command: &Command, accepted: &Accepted) -> Option<&'static str> {
+    match (command, accepted) {
+        (Command::Transfer { .. } | Command::Mint { .. } | Command::Withdraw { .. }, Accepted::Unchanged) => {
+            Some("transfer retried (unchanged)")
+        }
+        (Command::LockEscrow { .. }, Accepted::Escrow { existing: true, .. }) => Some("lock retried (existing escrow)"),
+        (Command::Sweep { .. }, Accepted::Done) => Some("sweep by the parent"),
+        (Command::ConfigureWallet { .. }, Accepted::Done) if *signer == Signer::Operator => {
+            Some("wallet policy by the operator")
+        }
+        (Command::ConfigureWallet { .. }, Accepted::Done) => Some("wallet policy by the parent"),
+        (Command::ReleaseEscrow { escrow, preimage: Some(_) }, _) => {
+            let escrow = state.ledger().escrow(*escrow).expect("a released escrow is retained");
+            let party =
+                signer.agent().is_some_and(|agent| *agent == escrow.payer || Some(agent) == escrow.arbiter.as_ref());
+            (!party).then_some("release with the preimage")
+        }
+        _ => None,
+    }
+}
+
+/// The ledger situation a refused command stands for, if any.
+fn rejected_situation(command: &Command, rejection: &Rejection) -> Option<&'static str> {
+    let reason = rejection.to_string();
+    match (command, rejection) {
+        (_, Rejection::InvalidField { field: "amount", .. }) => Some("zero amount"),
+        (_, Rejection::InsufficientFunds { requested, .. }) if requested.0 == u64::MAX => Some("u64::MAX refused"),
+        (Command::Transfer { .. }, Rejection::InvalidField { field: "to", .. }) if reason.contains("itself") => {
+            Some("transfer to self")
+        }
+        (Command::Transfer { .. }, Rejection::InvalidField { field: "to", .. }) if reason.contains("deregistered") => {
+            Some("transfer to a deregistered agent")
+        }
+        (Command::Transfer { .. }, Rejection::AgentNotFound { .. }) => Some("transfer to an unknown agent"),
+        (Command::Mint { .. }, Rejection::LimitReached { limit: "money_supply", .. }) => Some("money supply overflow"),
+        (Command::TransferBatch { .. }, Rejection::BatchFailed { index, .. }) if *index > 0 => {
+            Some("batch failed after its first transfer")
+        }
+        (Command::TransferBatch { .. }, Rejection::LimitReached { limit: "transfers_per_batch", .. }) => {
+            Some("batch too long")
+        }
+        (Command::Sweep { .. }, Rejection::Unauthorized { .. }) => Some("sweep by a non-parent"),
+        (Command::ConfigureWallet { .. }, Rejection::Unauthorized { .. }) => Some("wallet policy by a stranger"),
+        (Command::LockEscrow { .. }, Rejection::InvalidField { field: "timeout_ms", .. }) => {
+            Some("escrow timeout out of range")
+        }
+        (Command::ReleaseEscrow { .. }, Rejection::HashlockMismatch { .. }) => Some("release with a wrong preimage"),
+        (Command::ReleaseEscrow { .. }, Rejection::EscrowState { state, .. }) if *state != "disputed" => {
+            Some("release after settlement")
+        }
+        (Command::DisputeEscrow { .. }, Rejection::EscrowState { state, .. }) if *state != "disputed" => {
+            Some("dispute after settlement")
+        }
+        (Command::ResolveEscrow { .. }, Rejection::Unauthorized { .. }) => Some("resolve by a wrong signer"),
+        _ => None,
+    }
+}
+
+/// The ledger situations an event stands for: how an escrow settled, by whom, with a referral.
+fn event_situation(kind: &EventKind) -> Vec<&'static str> {
+    let EventKind::EscrowSettled { state, by, referral, .. } = kind else { return Vec::new() };
+    let mut situations = vec![match state {
+        EscrowState::Released => "escrow released",
+        EscrowState::Refunded => "escrow refunded",
+        EscrowState::Expired => "escrow expired",
+        EscrowState::Resolved => "escrow resolved",
+        EscrowState::Locked | EscrowState::Disputed => "an open escrow settled",
+    }];
+    if *state == EscrowState::Resolved {
+        situations.push(if *by == Some(Signer::Operator) {
+            "resolved by the operator"
+        } else {
+            "resolved by an arbiter"
+        });
+    }
+    if referral.0 > 0 {
+        situations.push("referral paid");
+    }
+    situations
 }
 
 fn serde_type(kind: &EventKind) -> &'static str {
@@ -179,4 +330,37 @@ fn simulator_helpers_sign_as_expected() {
     assert_eq!(swarm.agent_state("solo").public_key, key_for("solo"));
     let outcome = swarm.operator(vec![register("solo", "scout")]);
     assert_eq!(outcome.single_code(), Some("agent_exists"));
+}
+
+#[test]
+fn hashlocks_are_real_sha256() {
+    assert_eq!(
+        super::hashlock_for("abc").to_hex(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "SHA-256 of 'abc'"
+    );
+}
+
+#[test]
+fn ledger_helpers_fund_lock_and_read_back() {
+    use super::commands::{Lock, release_with_preimage};
+
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["payer", "payee"], "scout");
+    swarm.fund("payer", 1_000);
+    swarm.fund("payer", 500);
+    assert_eq!((swarm.balance("payer"), swarm.balance("payee")), (1_500, 0));
+    assert_eq!(swarm.ledger().supply(), 1_500);
+    let outcome = swarm.agent("payer", vec![Lock::new("payee", 1_000).hashlock("secret").task_id("t").into()]);
+    let escrow = outcome.escrow_id();
+    assert_eq!(swarm.escrow(escrow).hashlock, Some(super::hashlock_for("secret")));
+    assert_eq!(
+        swarm.agent("payer", vec![Lock::new("payee", 1_000).hashlock("secret").task_id("t").into()]).escrow_lock(),
+        (escrow, true)
+    );
+    let outcome = swarm.agent("payee", vec![release_with_preimage(escrow, "wrong")]);
+    assert_eq!(outcome.single_rejection().code(), "hashlock_mismatch");
+    assert!(swarm.agent("payee", vec![release_with_preimage(escrow, "secret")]).all_accepted());
+    assert_eq!(swarm.balance("payee"), 990);
+    assert_eq!(swarm.wallet("payer").map(|wallet| wallet.held_as_payer), Some(0));
 }
