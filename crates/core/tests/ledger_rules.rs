@@ -1017,7 +1017,7 @@ fn a_dispute_stops_the_timer_until_the_arbiter_resolves() {
         assert_eq!(
             rejection,
             Rejection::Unauthorized {
-                reason: "the escrow's arbiter resolves its dispute (the operator, when no arbiter is named)"
+                reason: "the escrow's arbiter resolves its dispute (the operator, when none is named or it left the swarm)"
             }
         );
     }

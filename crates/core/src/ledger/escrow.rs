@@ -179,6 +179,10 @@ impl State {
         if request.arbiter.is_some_and(|arbiter| arbiter == &payer || arbiter == request.payee) {
             return Err(Rejection::invalid("arbiter", "the arbiter must be neither payer nor payee"));
         }
+        // A party naming itself as referrer would take back part of the fee it owes the swarm.
+        if request.referrer.is_some_and(|referrer| referrer == &payer || referrer == request.payee) {
+            return Err(Rejection::invalid("referrer", "the referrer must be neither payer nor payee"));
+        }
         if !(limits::ESCROW_TIMEOUT_MS_MIN..=limits::ESCROW_TIMEOUT_MS_MAX).contains(&request.timeout_ms) {
             return Err(Rejection::invalid(
                 "timeout_ms",
@@ -309,14 +313,20 @@ impl State {
     ) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Disputed, "resolve")?;
+        // The named arbiter resolves; the operator resolves when none is named, or when the named one
+        // has left the swarm (a disputed escrow has no timer, so otherwise its funds would be stuck).
+        let arbiter_gone = |arbiter: &AgentId| {
+            self.registry.agents.get(arbiter).is_none_or(|agent| agent.deregistered_at_ms.is_some())
+        };
         let allowed = match (&escrow.arbiter, &context.signer) {
             (Some(arbiter), Signer::Agent(signer)) => arbiter == signer,
+            (Some(arbiter), Signer::Operator) => arbiter_gone(arbiter),
             (None, Signer::Operator) => true,
-            _ => false,
+            (None, Signer::Agent(_)) => false,
         };
         if !allowed {
             return Err(Rejection::Unauthorized {
-                reason: "the escrow's arbiter resolves its dispute (the operator, when no arbiter is named)",
+                reason: "the escrow's arbiter resolves its dispute (the operator, when none is named or it left the swarm)",
             });
         }
         let payee_bps = match resolution {

@@ -84,14 +84,15 @@ impl State {
     /// Checks that `payer` may spend `amount` now: enough money, not frozen, within its daily limit.
     pub(crate) fn check_spend(&self, payer: &AgentId, amount: Amount, now_ms: u64) -> Result<(), Rejection> {
         let wallet = self.ledger.wallets.get(payer);
+        // A frozen wallet says so whatever the amount: that is the reason it cannot pay.
+        if wallet.is_some_and(|wallet| wallet.frozen) {
+            return Err(Rejection::WalletFrozen { agent: payer.clone() });
+        }
         let balance = wallet.map_or(Amount::ZERO, Wallet::balance);
         if balance < amount {
             return Err(Rejection::InsufficientFunds { available: balance, requested: amount });
         }
         let Some(wallet) = wallet else { return Ok(()) };
-        if wallet.frozen {
-            return Err(Rejection::WalletFrozen { agent: payer.clone() });
-        }
         if let Some(limit) = wallet.daily_limit {
             let spent_today = if wallet.spent_day == now_ms / LEDGER_DAY_MS { wallet.spent_today } else { 0 };
             if spent_today + u128::from(amount.0) > u128::from(limit.0) {

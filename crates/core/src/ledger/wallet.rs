@@ -46,24 +46,20 @@ impl State {
                 reason: "only the agent's parent or the operator sets its wallet policy",
             });
         }
-        let wallet = self.ledger.wallets.entry(agent.clone()).or_default();
-        let before = (wallet.daily_limit, wallet.no_withdraw, wallet.frozen, wallet.minimum_balance);
-        if let Some(daily_limit) = change.daily_limit {
-            wallet.daily_limit = daily_limit;
-        }
-        if let Some(no_withdraw) = change.no_withdraw {
-            wallet.no_withdraw = no_withdraw;
-        }
-        if let Some(frozen) = change.frozen {
-            wallet.frozen = frozen;
-        }
-        if let Some(minimum_balance) = change.minimum_balance {
-            wallet.minimum_balance = minimum_balance;
-        }
-        let after = (wallet.daily_limit, wallet.no_withdraw, wallet.frozen, wallet.minimum_balance);
+        // Decide on a copy first: a change that changes nothing must not even open an empty wallet.
+        let current = self.ledger.wallets.get(agent).cloned().unwrap_or_default();
+        let before = (current.daily_limit, current.no_withdraw, current.frozen, current.minimum_balance);
+        let after = (
+            change.daily_limit.unwrap_or(before.0),
+            change.no_withdraw.unwrap_or(before.1),
+            change.frozen.unwrap_or(before.2),
+            change.minimum_balance.unwrap_or(before.3),
+        );
         if before == after {
             return Ok(Accepted::Unchanged);
         }
+        let wallet = self.ledger.wallets.entry(agent.clone()).or_default();
+        (wallet.daily_limit, wallet.no_withdraw, wallet.frozen, wallet.minimum_balance) = after;
         context.emit(EventKind::WalletConfigured {
             agent: agent.clone(),
             daily_limit: after.0,
