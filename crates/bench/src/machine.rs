@@ -41,6 +41,57 @@ impl CpuSample {
     }
 }
 
+/// CPU time used so far by this process's threads, summed by thread name (Linux; empty elsewhere).
+#[derive(Clone, Debug, Default)]
+pub struct ThreadCpu {
+    /// Clock ticks (user + system) by thread name, as `/proc` shows names (at most 15 bytes).
+    ticks: std::collections::BTreeMap<String, u64>,
+    taken: Option<std::time::Instant>,
+}
+
+/// Clock ticks per second in `/proc` (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl ThreadCpu {
+    /// The counters now. Threads that exit before the next sample take their time with them, so
+    /// compare samples taken while the threads of interest are alive.
+    pub fn now() -> ThreadCpu {
+        let mut ticks = std::collections::BTreeMap::new();
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            for task in tasks.flatten() {
+                let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+                let Some((head, tail)) = stat.rsplit_once(')') else { continue };
+                let Some((_, name)) = head.split_once('(') else { continue };
+                let fields: Vec<&str> = tail.split_whitespace().collect();
+                let used = |index: usize| fields.get(index).and_then(|field| field.parse::<u64>().ok()).unwrap_or(0);
+                *ticks.entry(name.to_owned()).or_default() += used(11) + used(12);
+            }
+        }
+        ThreadCpu { ticks, taken: Some(std::time::Instant::now()) }
+    }
+
+    /// Cores used on average by each thread name between `self` and `later` (names that used none
+    /// are left out), busiest first.
+    pub fn cores_until(&self, later: &ThreadCpu) -> Vec<(String, f64)> {
+        let (Some(start), Some(end)) = (self.taken, later.taken) else { return Vec::new() };
+        let seconds = end.duration_since(start).as_secs_f64();
+        if seconds <= 0.0 {
+            return Vec::new();
+        }
+        let mut cores: Vec<(String, f64)> = later
+            .ticks
+            .iter()
+            .map(|(name, &ticks)| {
+                let before = self.ticks.get(name).copied().unwrap_or(0);
+                (name.clone(), ticks.saturating_sub(before) as f64 / TICKS_PER_SECOND / seconds)
+            })
+            .filter(|(_, cores)| *cores > 0.0)
+            .collect();
+        cores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        cores
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +110,21 @@ mod tests {
     fn the_counters_can_be_read_here() {
         if cfg!(target_os = "linux") {
             assert!(CpuSample::now().is_some());
+        }
+    }
+
+    #[test]
+    fn thread_cpu_names_this_thread() {
+        if cfg!(target_os = "linux") {
+            let before = ThreadCpu::now();
+            assert!(!before.ticks.is_empty());
+            let started = std::time::Instant::now();
+            let mut spin = 0u64;
+            while started.elapsed() < std::time::Duration::from_millis(60) {
+                spin = std::hint::black_box(spin.wrapping_add(1));
+            }
+            let cores = before.cores_until(&ThreadCpu::now());
+            assert!(cores.iter().all(|(_, cores)| *cores >= 0.0));
         }
     }
 }

@@ -27,6 +27,12 @@
 //!   deletes its snapshots, and times `recovery::recover` replaying it from genesis.
 //! - `audit`: `audit::audit` over the same logs: commands/s and signatures/s against the
 //!   batch-verification ceiling.
+//! - `escrow`: full escrow cycles (lock, then release with the fee and the referral share) over
+//!   10,000 referred accounts with random payers and payees, durable: through the driver and through
+//!   `POST /v1/batch` (1, 10 and 100 commands per envelope), and the same cycle as SQL transactions on
+//!   the local PostgreSQL (127.0.0.1:5432, 16 connections; skipped with the reason when none answers).
+//!   Every figure is set beside PostgreSQL's from the same run and the targets; the books are checked
+//!   afterwards.
 //!
 //! Every figure is printed beside its target or reference with the ratio between them. All
 //! envelopes are signed before the clock starts; the load generators run in this process, on their
@@ -41,6 +47,7 @@
 
 mod ceiling;
 mod driver;
+mod escrow;
 mod fixture;
 mod http;
 mod logs;
@@ -53,6 +60,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 
 use crate::ceiling::{Ceiling, Spot};
+use crate::escrow::EscrowLoad;
 use crate::fixture::Agents;
 use crate::logs::Logs;
 use crate::report::Report;
@@ -87,6 +95,8 @@ enum Scenario {
     Recovery,
     /// The offline audit of the same log.
     Audit,
+    /// Full escrow cycles: Colony (driver, HTTP batch) beside PostgreSQL.
+    Escrow,
 }
 
 /// How much work each scenario does.
@@ -116,6 +126,12 @@ pub struct Sizes {
     pub log_batched_rounds: u64,
     /// Single-command envelopes per agent in the single-command log.
     pub log_single_rounds: u64,
+    /// Escrow cycles through the driver, one measurement per load.
+    pub escrow_driver: Vec<escrow::EscrowLoad>,
+    /// Escrow cycles through `POST /v1/batch`, one measurement per load.
+    pub escrow_http: Vec<escrow::EscrowLoad>,
+    /// Escrow cycles per PostgreSQL connection.
+    pub escrow_postgres_rounds: u64,
 }
 
 impl Sizes {
@@ -135,6 +151,17 @@ impl Sizes {
                 log_batched_tasks: 20,
                 log_batched_rounds: 10,
                 log_single_rounds: 30,
+                escrow_driver: vec![
+                    EscrowLoad { per_envelope: 1, tasks: 500, rounds: 4 },
+                    EscrowLoad { per_envelope: 10, tasks: 100, rounds: 4 },
+                    EscrowLoad { per_envelope: 100, tasks: 20, rounds: 3 },
+                ],
+                escrow_http: vec![
+                    EscrowLoad { per_envelope: 1, tasks: 128, rounds: 4 },
+                    EscrowLoad { per_envelope: 10, tasks: 64, rounds: 3 },
+                    EscrowLoad { per_envelope: 100, tasks: 16, rounds: 3 },
+                ],
+                escrow_postgres_rounds: 20,
             }
         } else {
             Sizes {
@@ -150,6 +177,17 @@ impl Sizes {
                 log_batched_tasks: 20,
                 log_batched_rounds: 100,
                 log_single_rounds: 500,
+                escrow_driver: vec![
+                    EscrowLoad { per_envelope: 1, tasks: 1_000, rounds: 100 },
+                    EscrowLoad { per_envelope: 10, tasks: 200, rounds: 150 },
+                    EscrowLoad { per_envelope: 100, tasks: 40, rounds: 100 },
+                ],
+                escrow_http: vec![
+                    EscrowLoad { per_envelope: 1, tasks: 256, rounds: 80 },
+                    EscrowLoad { per_envelope: 10, tasks: 64, rounds: 200 },
+                    EscrowLoad { per_envelope: 100, tasks: 16, rounds: 200 },
+                ],
+                escrow_postgres_rounds: 400,
             }
         }
     }
@@ -234,7 +272,14 @@ fn run(cli: &Cli) -> Result<Report, String> {
     let mut bench = Bench::new(cli.quick)?;
     let scenarios = match cli.scenario {
         Scenario::All => {
-            vec![Scenario::VerifyCeiling, Scenario::Driver, Scenario::Http, Scenario::Recovery, Scenario::Audit]
+            vec![
+                Scenario::VerifyCeiling,
+                Scenario::Driver,
+                Scenario::Http,
+                Scenario::Recovery,
+                Scenario::Audit,
+                Scenario::Escrow,
+            ]
         }
         one => vec![one],
     };
@@ -246,6 +291,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Http => "http",
             Scenario::Recovery => "recovery",
             Scenario::Audit => "audit",
+            Scenario::Escrow => "escrow",
         };
         let started = Instant::now();
         let cpu_before = machine::CpuSample::now();
@@ -258,6 +304,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Http => http::run(&mut bench)?,
             Scenario::Recovery => logs::run_recovery(&mut bench)?,
             Scenario::Audit => logs::run_audit(&mut bench)?,
+            Scenario::Escrow => escrow::run(&mut bench)?,
         }
         if let (Some(before), Some(after)) = (cpu_before, machine::CpuSample::now())
             && let Some((others, own)) = before.shares_until(&after)
