@@ -67,12 +67,23 @@ impl State {
             frozen: after.2,
             minimum_balance: after.3,
         });
-        self.apply_budget(context, agent);
+        self.reconcile_budget(context, agent);
         Ok(Accepted::Done)
     }
 
-    /// Halts or resumes `agent` according to its budget, after its balance or minimum changed.
+    /// Halts or resumes `agent` according to its budget, after its balance changed. Most wallets have
+    /// no budget, and every payment calls this for payer, payee and referrer, so they return at once:
+    /// without a minimum there is no budget halt to change (`reconcile_budget` lifts one when a minimum
+    /// is removed).
     pub(crate) fn apply_budget(&mut self, context: &mut Context, agent: &AgentId) {
+        if self.ledger.wallets.get(agent).is_none_or(|wallet| wallet.minimum_balance.is_none()) {
+            return;
+        }
+        self.reconcile_budget(context, agent);
+    }
+
+    /// Halts or resumes `agent` according to its budget, whatever changed.
+    fn reconcile_budget(&mut self, context: &mut Context, agent: &AgentId) {
         let Some(wallet) = self.ledger.wallets.get(agent) else { return };
         let balance = wallet.balance();
         let below = wallet.minimum_balance.is_some_and(|minimum| balance < minimum);
