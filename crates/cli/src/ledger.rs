@@ -43,10 +43,10 @@ fn report(response: &SubmitResponse) {
     }
 }
 
-/// Arguments of `colony mint`.
+/// Arguments of `colony mint` and `colony transfer`: who is paid, how much, under which id.
 #[derive(Debug, clap::Args)]
-pub struct MintArgs {
-    /// The wallet to credit.
+pub struct PaymentArgs {
+    /// The wallet credited.
     #[arg(long)]
     to: String,
     /// Minor units.
@@ -57,40 +57,13 @@ pub struct MintArgs {
     id: Option<String>,
 }
 
-/// Runs `colony mint` (operator key).
-pub async fn mint(args: MintArgs, connection: &Connection) -> CliResult {
+/// Runs `colony mint` (operator key) or `colony transfer` (the payer's key).
+pub async fn pay(args: PaymentArgs, mint: bool, connection: &Connection) -> CliResult {
     let client = connection.client()?;
-    let command = Command::Mint {
-        transfer_id: transfer_id(args.id)?,
-        to: agent(&args.to, "--to")?,
-        amount: amount(&args.amount, "--amount")?,
-    };
-    report(&client.submit_one(command).await?);
-    Ok(())
-}
-
-/// Arguments of `colony transfer`.
-#[derive(Debug, clap::Args)]
-pub struct TransferArgs {
-    /// The payee.
-    #[arg(long)]
-    to: String,
-    /// Minor units.
-    #[arg(long)]
-    amount: String,
-    /// The transfer id (idempotent); generated when absent.
-    #[arg(long)]
-    id: Option<String>,
-}
-
-/// Runs `colony transfer` (the payer's key).
-pub async fn transfer(args: TransferArgs, connection: &Connection) -> CliResult {
-    let client = connection.client()?;
-    let command = Command::Transfer {
-        transfer_id: transfer_id(args.id)?,
-        to: agent(&args.to, "--to")?,
-        amount: amount(&args.amount, "--amount")?,
-    };
+    let (transfer_id, to, amount) =
+        (transfer_id(args.id)?, agent(&args.to, "--to")?, amount(&args.amount, "--amount")?);
+    let command =
+        if mint { Command::Mint { transfer_id, to, amount } } else { Command::Transfer { transfer_id, to, amount } };
     report(&client.submit_one(command).await?);
     Ok(())
 }

@@ -82,9 +82,9 @@ enum Commands {
     #[command(subcommand)]
     Agent(agent::AgentCommand),
     /// Issue money into a wallet (operator key).
-    Mint(ledger::MintArgs),
+    Mint(ledger::PaymentArgs),
     /// Pay another agent.
-    Transfer(ledger::TransferArgs),
+    Transfer(ledger::PaymentArgs),
     /// Show and manage wallets.
     #[command(subcommand)]
     Wallet(ledger::WalletCommand),
@@ -116,8 +116,8 @@ fn main() -> ExitCode {
             Commands::Keygen(args) => agent::keygen(args),
             Commands::Agent(command) => agent::run(command, &cli.connection).await,
             Commands::Token(command) => agent::run_token(command, &cli.connection).await,
-            Commands::Mint(args) => ledger::mint(args, &cli.connection).await,
-            Commands::Transfer(args) => ledger::transfer(args, &cli.connection).await,
+            Commands::Mint(args) => ledger::pay(args, true, &cli.connection).await,
+            Commands::Transfer(args) => ledger::pay(args, false, &cli.connection).await,
             Commands::Wallet(command) => ledger::wallet(command, &cli.connection).await,
             Commands::Escrow(command) => ledger::escrow(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
