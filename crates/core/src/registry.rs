@@ -248,10 +248,14 @@ impl State {
         }
     }
 
+    /// Every check of a registration, without changing anything; returns the weight the agent gets.
+    /// The driver runs it before logging a self-registration, so that a refused one never reaches the
+    /// log (an unknown signer has no nonce window that could refuse a replay of it).
     #[allow(clippy::too_many_arguments)]
-    fn register(
-        &mut self,
-        context: &mut Context,
+    pub(crate) fn check_registration(
+        &self,
+        signer_of_envelope: &Signer,
+        verified_key: PublicKey,
         id: &AgentId,
         public_key: PublicKey,
         role: &Name,
@@ -259,9 +263,9 @@ impl State {
         weight: Option<u32>,
         parent: &Option<AgentId>,
         referrer: &Option<AgentId>,
-    ) -> CommandResult {
+    ) -> Result<u32, Rejection> {
         // Authorization first: who may bring this agent into the swarm.
-        match &context.signer {
+        match signer_of_envelope {
             Signer::Operator => {}
             Signer::Agent(signer) if signer == id => {
                 if !self.config.self_registration {
@@ -269,7 +273,7 @@ impl State {
                         reason: "this swarm does not allow self-registration; ask the operator or a parent agent",
                     });
                 }
-                if public_key != context.verified_key {
+                if public_key != verified_key {
                     return Err(Rejection::KeyMismatch);
                 }
             }
@@ -281,7 +285,7 @@ impl State {
                 }
             }
         }
-        if weight.is_some() && context.signer != Signer::Operator {
+        if weight.is_some() && *signer_of_envelope != Signer::Operator {
             return Err(Rejection::Unauthorized { reason: "only the operator may set an agent's weight" });
         }
         if self.registry.agents.contains_key(id) {
@@ -302,6 +306,32 @@ impl State {
                 })?;
             }
         }
+        Ok(weight)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &mut self,
+        context: &mut Context,
+        id: &AgentId,
+        public_key: PublicKey,
+        role: &Name,
+        capabilities: &BTreeSet<Name>,
+        weight: Option<u32>,
+        parent: &Option<AgentId>,
+        referrer: &Option<AgentId>,
+    ) -> CommandResult {
+        let weight = self.check_registration(
+            &context.signer,
+            context.verified_key,
+            id,
+            public_key,
+            role,
+            capabilities,
+            weight,
+            parent,
+            referrer,
+        )?;
 
         let now_ms = context.now_ms;
         let mut replay = ReplayWindow::default();

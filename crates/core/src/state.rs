@@ -434,6 +434,69 @@ impl State {
         }
     }
 
+    /// Whether `apply` would admit this envelope now, without changing anything: a known signer with
+    /// its registered key and a fresh nonce, or an unknown one registering itself in a way that would
+    /// succeed. The driver calls this before logging, so that nothing refused at the envelope level,
+    /// and no self-registration that would fail, ever grows the log.
+    pub fn check_admission(&self, signed: &SignedCommands) -> Result<(), Rejection> {
+        if signed.commands.len() > limits::COMMANDS_PER_ENVELOPE_MAX {
+            return Err(Rejection::LimitReached {
+                limit: "commands_per_envelope",
+                max: limits::COMMANDS_PER_ENVELOPE_MAX as u64,
+            });
+        }
+        let replay = match &signed.signer {
+            Signer::Operator => {
+                let operator =
+                    self.operator.as_ref().ok_or(Rejection::Genesis { reason: "the swarm has no operator yet" })?;
+                if operator.public_key != signed.verified_key {
+                    return Err(Rejection::KeyMismatch);
+                }
+                &operator.replay
+            }
+            Signer::Agent(id) => match self.registry.agents.get(id) {
+                Some(agent) => {
+                    if agent.public_key != signed.verified_key {
+                        return Err(Rejection::KeyMismatch);
+                    }
+                    if agent.deregistered_at_ms.is_some() {
+                        return Err(Rejection::AgentDeregistered { agent: id.clone() });
+                    }
+                    &agent.replay
+                }
+                None => {
+                    let [Command::RegisterAgent { agent, public_key, role, capabilities, weight, parent, referrer }] =
+                        signed.commands.as_slice()
+                    else {
+                        return Err(Rejection::UnknownSigner);
+                    };
+                    if agent != id || *public_key != signed.verified_key {
+                        return Err(Rejection::UnknownSigner);
+                    }
+                    if !ReplayWindow::default().is_fresh(signed.nonce) {
+                        return Err(Rejection::NonceReplayed { nonce: signed.nonce });
+                    }
+                    self.check_registration(
+                        &signed.signer,
+                        signed.verified_key,
+                        agent,
+                        *public_key,
+                        role,
+                        capabilities,
+                        *weight,
+                        parent,
+                        referrer,
+                    )?;
+                    return Ok(());
+                }
+            },
+        };
+        if !replay.is_fresh(signed.nonce) {
+            return Err(Rejection::NonceReplayed { nonce: signed.nonce });
+        }
+        Ok(())
+    }
+
     /// Whether `nonce` would be fresh for `signer` now (for the driver's pre-check; `apply` decides).
     pub fn nonce_is_fresh(&self, signer: &Signer, nonce: u64) -> bool {
         match signer {

@@ -268,27 +268,35 @@ impl Writer {
             let mut sequence = state.sequence();
             let timestamp_ms = self.clock.now_ms().max(state.timestamp_ms());
             let mut seen_nonces: HashSet<(Signer, u64)> = HashSet::with_capacity(batch.len());
+            let mut new_agents: HashSet<colony_core::AgentId> = HashSet::new();
             let mut records = Vec::with_capacity(batch.len() + 1);
             let mut entries = Vec::with_capacity(batch.len() + 1);
             let mut replies = Vec::with_capacity(batch.len());
             for (submission, reply) in batch {
                 let Submission { envelope, signed, verified_key } = *submission;
-                let fresh = state.nonce_is_fresh(&envelope.signer, envelope.nonce)
-                    && seen_nonces.insert((envelope.signer.clone(), envelope.nonce));
-                if !fresh {
-                    let _ = reply.send(Err(SubmitError::Rejected(Rejection::NonceReplayed { nonce: envelope.nonce })));
+                let signed_commands = SignedCommands {
+                    signer: envelope.signer,
+                    verified_key,
+                    nonce: envelope.nonce,
+                    commands: envelope.commands,
+                };
+                // What core would refuse at the envelope level is refused here, unlogged. Within one
+                // group commit, a nonce is used once and an unknown id registers itself once.
+                let admitted = state.check_admission(&signed_commands).and_then(|()| {
+                    if !seen_nonces.insert((signed_commands.signer.clone(), signed_commands.nonce)) {
+                        return Err(Rejection::NonceReplayed { nonce: signed_commands.nonce });
+                    }
+                    if let Some(agent) = signed_commands.signer.agent()
+                        && state.agent(agent).is_none()
+                        && !new_agents.insert(agent.clone())
+                    {
+                        return Err(Rejection::AgentExists { agent: agent.clone() });
+                    }
+                    Ok(())
+                });
+                if let Err(rejection) = admitted {
+                    let _ = reply.send(Err(SubmitError::Rejected(rejection)));
                     continue;
-                }
-                match crate::replay::expected_key(&state, &envelope) {
-                    Some(key) if key == verified_key => {}
-                    Some(_) => {
-                        let _ = reply.send(Err(SubmitError::Rejected(Rejection::KeyMismatch)));
-                        continue;
-                    }
-                    None => {
-                        let _ = reply.send(Err(SubmitError::Rejected(Rejection::UnknownSigner)));
-                        continue;
-                    }
                 }
                 sequence += 1;
                 records.push(Record {
@@ -297,12 +305,7 @@ impl Writer {
                     kind: RecordKind::Signed as u8,
                     payload: record::encode_signed(&signed),
                 });
-                let body = EntryBody::Signed(SignedCommands {
-                    signer: envelope.signer,
-                    verified_key,
-                    nonce: envelope.nonce,
-                    commands: envelope.commands,
-                });
+                let body = EntryBody::Signed(signed_commands);
                 entries.push(Entry { sequence, timestamp_ms, body });
                 replies.push(Some(reply));
             }

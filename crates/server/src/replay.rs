@@ -26,12 +26,13 @@ impl std::error::Error for ReplayError {}
 /// key, or for a self-registration the key being registered. `None` when the signer is unknown and
 /// the envelope is not a self-registration.
 pub fn expected_key(state: &State, envelope: &Envelope) -> Option<PublicKey> {
-    if let Some(key) = state.signer_key(&envelope.signer) {
-        return Some(key);
-    }
+    // A self-registration is checked against the key it registers, whatever the state: so the key an
+    // entry was verified with never depends on entries that happened to share its group commit, and a
+    // replay computes the same key as the live writer did. (Anyone else claiming the id that way is
+    // refused by core with `key_mismatch`, as the registered key differs.)
     match (envelope.signer.agent(), envelope.commands.as_slice()) {
         (Some(signer), [Command::RegisterAgent { agent, public_key, .. }]) if agent == signer => Some(*public_key),
-        _ => None,
+        _ => state.signer_key(&envelope.signer),
     }
 }
 
@@ -85,4 +86,35 @@ pub fn decode_record(record: &Record, state: &State) -> Result<DecodedRecord, Re
         entry: Entry { sequence: record.sequence, timestamp_ms: record.timestamp_ms, body },
         signature: signed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use colony_core::{AgentId, Name, Signer};
+
+    /// The key a self-registration is checked against must not depend on the state: otherwise an
+    /// entry that shared a group commit with the id's first registration would be verified with one
+    /// key live and another on replay, and the replayed state would differ.
+    #[test]
+    fn a_self_registration_is_checked_against_the_key_it_registers_whatever_the_state() {
+        let agent = AgentId::new("x").unwrap();
+        let claimed = PublicKey([2; 32]);
+        let envelope = Envelope {
+            signer: Signer::Agent(agent.clone()),
+            nonce: 1,
+            commands: vec![Command::RegisterAgent {
+                agent,
+                public_key: claimed,
+                role: Name::new("scout").unwrap(),
+                capabilities: Default::default(),
+                weight: None,
+                parent: None,
+                referrer: None,
+            }],
+        };
+        assert_eq!(expected_key(&State::new(), &envelope), Some(claimed));
+        let heartbeat = Envelope { commands: vec![Command::Heartbeat {}], ..envelope };
+        assert_eq!(expected_key(&State::new(), &heartbeat), None, "other envelopes need a registered signer");
+    }
 }

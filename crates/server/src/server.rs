@@ -180,6 +180,15 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     let mut log = SqliteLog::open(&log_path).map_err(StartError::Log)?;
     let mut created = false;
     if log.last_sequence() == 0 {
+        // An operator key without a log means the log was lost (deleted, or a wrong directory): a new
+        // genesis would silently start an empty swarm under the old identity.
+        if settings.data_dir.join(OPERATOR_KEY_FILE_NAME).exists() {
+            return Err(StartError::DataDir(format!(
+                "{} holds an operator key but no command log ({LOG_FILE_NAME}); refusing to start an empty swarm. \
+                 Restore the log, or remove {OPERATOR_KEY_FILE_NAME} to create a new swarm",
+                settings.data_dir.display()
+            )));
+        }
         let (operator, new_key) = load_or_create_operator_key(&settings.data_dir)?;
         created = new_key;
         driver::write_genesis(
@@ -192,7 +201,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     }
 
     let recovered = tokio::task::block_in_place(|| {
-        recovery::recover(&log, settings.events_retained, |done, last| {
+        recovery::recover(&log, settings.events_retained.max(1), |done, last| {
             tracing::debug!(done, last, "recovering");
         })
     })
@@ -201,7 +210,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
         tracing::warn!(sequence, %reason, "skipped a damaged snapshot");
     }
     let operator_key = recovered.state.operator().expect("genesis applied").public_key;
-    let events = EventHub::new(settings.events_retained, recovered.events_complete_from);
+    let events = EventHub::new(settings.events_retained.max(1), recovered.events_complete_from);
     events.publish(recovered.events);
 
     let listener = TcpListener::bind(settings.listen).await.map_err(StartError::Bind)?;
@@ -215,7 +224,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     );
 
     let (shutdown, mut shutdown_signal) = tokio::sync::watch::channel(false);
-    let router = http::router(http::AppState::new(driver.clone(), &settings));
+    let router = http::router(http::AppState::new(driver.clone(), &settings, shutdown.subscribe()));
     let http_task = tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = shutdown_signal.wait_for(|stop| *stop).await;

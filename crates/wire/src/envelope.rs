@@ -105,7 +105,13 @@ impl Envelope {
                 let deserializer = &mut serde_json::Deserializer::from_slice(body);
                 let error = match serde_path_to_error::deserialize::<_, Envelope>(deserializer) {
                     Err(error) => error,
-                    Ok(_) => unreachable!("the same bytes decoded differently: {plain_error}"),
+                    // The document itself parsed; what is wrong is after it (trailing bytes).
+                    Ok(_) => {
+                        return Err(EnvelopeError::Malformed {
+                            path: ".".to_owned(),
+                            message: plain_error.to_string(),
+                        });
+                    }
                 };
                 let path = error.path().to_string();
                 let path = refine_command_path(body, &path).unwrap_or(path);
@@ -198,6 +204,8 @@ mod tests {
         assert!(matches!(Envelope::decode(unknown), Err(EnvelopeError::Malformed { .. })));
         let empty = br#"{"signer":"scout-1","nonce":1,"commands":[]}"#;
         assert_eq!(Envelope::decode(empty), Err(EnvelopeError::Empty));
+        let trailing = br#"{"signer":"scout-1","nonce":1,"commands":[{"type":"agent.heartbeat"}]} x"#;
+        assert!(matches!(Envelope::decode(trailing), Err(EnvelopeError::Malformed { path, .. }) if path == "."));
         let extra = br#"{"signer":"scout-1","nonce":1,"commands":[{"type":"agent.heartbeat"}],"x":1}"#;
         assert!(matches!(Envelope::decode(extra), Err(EnvelopeError::Malformed { .. })));
     }

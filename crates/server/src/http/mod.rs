@@ -37,6 +37,9 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Signers' keys, decompressed once for signature checks.
     pub keys: Arc<KeyCache>,
+    /// Turns true when the server shuts down, so that endless event streams end and the graceful
+    /// shutdown (which waits for every connection) can complete.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
@@ -70,12 +73,17 @@ impl KeyCache {
 
 impl AppState {
     /// The state for a server with these settings.
-    pub fn new(driver: DriverHandle, settings: &ServerSettings) -> AppState {
+    pub fn new(
+        driver: DriverHandle,
+        settings: &ServerSettings,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> AppState {
         AppState {
             driver,
             clock: Arc::clone(&settings.clock),
             request_timeout: settings.request_timeout,
             keys: Arc::new(KeyCache::default()),
+            shutdown,
         }
     }
 }

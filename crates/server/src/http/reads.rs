@@ -210,5 +210,9 @@ pub async fn stream_events(
         };
         std::future::ready(Some(Ok::<_, Infallible>(sse)))
     });
+    let mut shutdown = app.shutdown.clone();
+    let stream = stream.take_until(async move {
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
