@@ -189,6 +189,19 @@ type Reply = oneshot::Sender<Result<Committed, SubmitError>>;
 
 impl Writer {
     fn run(mut self, receiver: Receiver<Request>) {
+        // If the writer panics (a broken invariant), readiness must say so rather than report a
+        // server whose writes can never complete.
+        struct PanicGuard(Arc<Shared>);
+        impl Drop for PanicGuard {
+            fn drop(&mut self) {
+                if std::thread::panicking()
+                    && let Ok(mut stopped) = self.0.stopped.lock()
+                {
+                    *stopped = Some("the writer stopped on an internal error; see the server log".to_owned());
+                }
+            }
+        }
+        let _guard = PanicGuard(Arc::clone(&self.shared));
         let mut stop_reply = None;
         loop {
             let first = match receiver.recv_timeout(Duration::from_millis(self.wait_ms())) {

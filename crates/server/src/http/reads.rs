@@ -183,13 +183,19 @@ pub async fn stream_events(
             );
         }
     };
+    // Both the backlog and live events start at `from` (a `from` in the future waits for it).
     let is_new = move |event: &colony_core::Event| match resume_after {
         Some(position) => (event.sequence, event.index) > position,
-        None => true,
+        None => event.sequence >= from,
     };
     let backlog =
         futures_util::stream::iter(subscription.backlog).filter(move |event| std::future::ready(is_new(event)));
-    let live = BroadcastStream::new(subscription.live);
+    let live = BroadcastStream::new(subscription.live).filter(move |item| {
+        std::future::ready(match item {
+            Ok(event) => is_new(event),
+            Err(_) => true,
+        })
+    });
     // A subscriber that falls behind the live channel is told so and the stream ends: a silent gap
     // would be worse than a reconnect, which resumes exactly where it left off via Last-Event-ID.
     let stream = backlog.map(Ok::<_, BroadcastStreamRecvError>).chain(live).scan(false, |ended, item| {
