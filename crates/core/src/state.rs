@@ -116,6 +116,14 @@ impl Context {
     }
 }
 
+/// How an envelope was admitted.
+enum Admission {
+    /// From a known signer (operator or registered agent), with a fresh nonce.
+    Known,
+    /// From an unknown signer registering itself.
+    SelfRegistration,
+}
+
 /// A snapshot that cannot be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SnapshotError {
@@ -225,6 +233,22 @@ impl State {
     /// Checks the envelope as a whole: a known signer, its registered key, a fresh nonce. Spends the
     /// nonce when admitted, so a replay of the same envelope is refused.
     fn admit(&mut self, signed: &SignedCommands) -> Result<(), Rejection> {
+        match self.admission(signed)? {
+            // The registration handler spends a self-registration's nonce, in the new agent's window.
+            Admission::SelfRegistration => {}
+            Admission::Known => {
+                let replay = match &signed.signer {
+                    Signer::Operator => &mut self.operator.as_mut().expect("admitted").replay,
+                    Signer::Agent(id) => &mut self.registry.agents.get_mut(id).expect("admitted").replay,
+                };
+                replay.consume(signed.nonce);
+            }
+        }
+        Ok(())
+    }
+
+    /// The envelope-level checks shared by `admit` and `check_admission`, changing nothing.
+    fn admission(&self, signed: &SignedCommands) -> Result<Admission, Rejection> {
         if signed.commands.len() > limits::COMMANDS_PER_ENVELOPE_MAX {
             return Err(Rejection::LimitReached {
                 limit: "commands_per_envelope",
@@ -234,13 +258,13 @@ impl State {
         let replay = match &signed.signer {
             Signer::Operator => {
                 let operator =
-                    self.operator.as_mut().ok_or(Rejection::Genesis { reason: "the swarm has no operator yet" })?;
+                    self.operator.as_ref().ok_or(Rejection::Genesis { reason: "the swarm has no operator yet" })?;
                 if operator.public_key != signed.verified_key {
                     return Err(Rejection::KeyMismatch);
                 }
-                &mut operator.replay
+                &operator.replay
             }
-            Signer::Agent(id) => match self.registry.agents.get_mut(id) {
+            Signer::Agent(id) => match self.registry.agents.get(id) {
                 Some(agent) => {
                     if agent.public_key != signed.verified_key {
                         return Err(Rejection::KeyMismatch);
@@ -248,18 +272,17 @@ impl State {
                     if agent.deregistered_at_ms.is_some() {
                         return Err(Rejection::AgentDeregistered { agent: id.clone() });
                     }
-                    &mut agent.replay
+                    &agent.replay
                 }
                 None => {
                     // The one thing an unknown signer may do is register itself with the key it signed
-                    // with; the registration handler spends its nonce.
+                    // with; the new agent's window starts empty, so its nonce must be fresh for that.
                     return match signed.commands.as_slice() {
                         [Command::RegisterAgent { agent, public_key, .. }]
                             if agent == id && *public_key == signed.verified_key =>
                         {
-                            // The new agent's window starts empty; its nonce must be fresh for it.
                             if ReplayWindow::default().is_fresh(signed.nonce) {
-                                Ok(())
+                                Ok(Admission::SelfRegistration)
                             } else {
                                 Err(Rejection::NonceReplayed { nonce: signed.nonce })
                             }
@@ -272,8 +295,7 @@ impl State {
         if !replay.is_fresh(signed.nonce) {
             return Err(Rejection::NonceReplayed { nonce: signed.nonce });
         }
-        replay.consume(signed.nonce);
-        Ok(())
+        Ok(Admission::Known)
     }
 
     fn apply_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
@@ -439,60 +461,21 @@ impl State {
     /// succeed. The driver calls this before logging, so that nothing refused at the envelope level,
     /// and no self-registration that would fail, ever grows the log.
     pub fn check_admission(&self, signed: &SignedCommands) -> Result<(), Rejection> {
-        if signed.commands.len() > limits::COMMANDS_PER_ENVELOPE_MAX {
-            return Err(Rejection::LimitReached {
-                limit: "commands_per_envelope",
-                max: limits::COMMANDS_PER_ENVELOPE_MAX as u64,
-            });
-        }
-        let replay = match &signed.signer {
-            Signer::Operator => {
-                let operator =
-                    self.operator.as_ref().ok_or(Rejection::Genesis { reason: "the swarm has no operator yet" })?;
-                if operator.public_key != signed.verified_key {
-                    return Err(Rejection::KeyMismatch);
-                }
-                &operator.replay
-            }
-            Signer::Agent(id) => match self.registry.agents.get(id) {
-                Some(agent) => {
-                    if agent.public_key != signed.verified_key {
-                        return Err(Rejection::KeyMismatch);
-                    }
-                    if agent.deregistered_at_ms.is_some() {
-                        return Err(Rejection::AgentDeregistered { agent: id.clone() });
-                    }
-                    &agent.replay
-                }
-                None => {
-                    let [Command::RegisterAgent { agent, public_key, role, capabilities, weight, parent, referrer }] =
-                        signed.commands.as_slice()
-                    else {
-                        return Err(Rejection::UnknownSigner);
-                    };
-                    if agent != id || *public_key != signed.verified_key {
-                        return Err(Rejection::UnknownSigner);
-                    }
-                    if !ReplayWindow::default().is_fresh(signed.nonce) {
-                        return Err(Rejection::NonceReplayed { nonce: signed.nonce });
-                    }
-                    self.check_registration(
-                        &signed.signer,
-                        signed.verified_key,
-                        agent,
-                        *public_key,
-                        role,
-                        capabilities,
-                        *weight,
-                        parent,
-                        referrer,
-                    )?;
-                    return Ok(());
-                }
-            },
-        };
-        if !replay.is_fresh(signed.nonce) {
-            return Err(Rejection::NonceReplayed { nonce: signed.nonce });
+        if let Admission::SelfRegistration = self.admission(signed)?
+            && let [Command::RegisterAgent { agent, public_key, role, capabilities, weight, parent, referrer }] =
+                signed.commands.as_slice()
+        {
+            self.check_registration(
+                &signed.signer,
+                signed.verified_key,
+                agent,
+                *public_key,
+                role,
+                capabilities,
+                *weight,
+                parent,
+                referrer,
+            )?;
         }
         Ok(())
     }
