@@ -232,6 +232,32 @@ pub enum Command {
 }
 
 impl Command {
+    /// Every command's name, as `kind` returns it. Adding a command means adding it here: the testkit's
+    /// coverage test checks that the generators produce exactly these kinds, and the OpenAPI test that
+    /// the document describes exactly these.
+    pub const KINDS: &'static [&'static str] = &[
+        "agent.register",
+        "agent.update",
+        "agent.heartbeat",
+        "agent.halt",
+        "agent.resume",
+        "agent.deregister",
+        "config.set",
+        "read_token.issue",
+        "read_token.revoke",
+        "ledger.mint",
+        "ledger.transfer",
+        "ledger.transfer_batch",
+        "ledger.withdraw",
+        "wallet.sweep",
+        "wallet.configure",
+        "escrow.lock",
+        "escrow.release",
+        "escrow.refund",
+        "escrow.dispute",
+        "escrow.resolve",
+    ];
+
     /// The stable name of the command, as in its JSON `type`.
     pub fn kind(&self) -> &'static str {
         match self {

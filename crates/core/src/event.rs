@@ -194,6 +194,29 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every event's name, as `name` returns it (checked by the testkit's coverage test and the
+    /// OpenAPI test, like `Command::KINDS`).
+    pub const NAMES: &'static [&'static str] = &[
+        "swarm.genesis",
+        "config.changed",
+        "agent.registered",
+        "agent.updated",
+        "agent.unresponsive",
+        "agent.active",
+        "agent.halted",
+        "agent.resumed",
+        "agent.deregistered",
+        "read_token.issued",
+        "read_token.revoked",
+        "ledger.transfer",
+        "escrow.locked",
+        "escrow.disputed",
+        "escrow.settled",
+        "wallet.configured",
+        "agent.budget_halted",
+        "agent.budget_restored",
+    ];
+
     /// The stable name of the event, as in its JSON `type`.
     pub fn name(&self) -> &'static str {
         match self {

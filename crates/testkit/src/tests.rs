@@ -122,37 +122,16 @@ fn streams_cover_every_command_rejection_and_event() {
                     self_registrations += 1;
                 }
                 situations.extend(event_situation(&event.kind));
-                events.insert(serde_type(&event.kind));
+                events.insert(event.kind.name());
             }
             if state.ledger().supply() == u128::from(u64::MAX) {
                 situations.insert("u64::MAX supply");
             }
         }
     }
-    let all_kinds = [
-        "agent.register",
-        "agent.update",
-        "agent.heartbeat",
-        "agent.halt",
-        "agent.resume",
-        "agent.deregister",
-        "config.set",
-        "read_token.issue",
-        "read_token.revoke",
-        "ledger.mint",
-        "ledger.transfer",
-        "ledger.transfer_batch",
-        "ledger.withdraw",
-        "wallet.sweep",
-        "wallet.configure",
-        "escrow.lock",
-        "escrow.release",
-        "escrow.refund",
-        "escrow.dispute",
-        "escrow.resolve",
-    ];
-    assert_eq!(command_kinds, all_kinds.into_iter().collect(), "generated command kinds");
-    assert_eq!(accepted_kinds, all_kinds.into_iter().collect(), "accepted command kinds");
+    let all_kinds = Command::KINDS.iter().copied();
+    assert_eq!(command_kinds, all_kinds.clone().collect(), "generated command kinds");
+    assert_eq!(accepted_kinds, all_kinds.collect(), "accepted command kinds");
     let expected_codes = [
         "unknown_signer",
         "key_mismatch",
@@ -179,27 +158,7 @@ fn streams_cover_every_command_rejection_and_event() {
     ];
     let missing: Vec<_> = expected_codes.iter().filter(|code| !codes.contains(*code)).collect();
     assert!(missing.is_empty(), "rejection codes never generated: {missing:?}");
-    let expected_events = [
-        "swarm.genesis",
-        "config.changed",
-        "agent.registered",
-        "agent.updated",
-        "agent.unresponsive",
-        "agent.active",
-        "agent.halted",
-        "agent.resumed",
-        "agent.deregistered",
-        "read_token.issued",
-        "read_token.revoked",
-        "ledger.transfer",
-        "escrow.locked",
-        "escrow.disputed",
-        "escrow.settled",
-        "wallet.configured",
-        "agent.budget_halted",
-        "agent.budget_restored",
-    ];
-    assert_eq!(events, expected_events.into_iter().collect(), "event kinds");
+    assert_eq!(events, EventKind::NAMES.iter().copied().collect(), "event kinds");
     assert!(self_registrations > 0, "no self-registration was ever accepted");
     let expected_situations = [
         "transfer retried (unchanged)",
@@ -316,10 +275,6 @@ fn event_situation(kind: &EventKind) -> Vec<&'static str> {
         situations.push("referral paid");
     }
     situations
-}
-
-fn serde_type(kind: &EventKind) -> &'static str {
-    kind.name()
 }
 
 #[test]
