@@ -7,6 +7,7 @@
 //! - [`audit`]: the offline audit (`colony audit verify`).
 //! - [`replay`]: log records back into core entries.
 //! - [`events`]: recent events and live fan-out for the event stream.
+//! - [`bus`]: the ephemeral message bus (subscriptions, queue groups, bounded buffers, fan-out).
 //! - [`http`]: routes, authentication, problem responses, the OpenAPI document.
 //! - [`clock`]: the injected clock.
 //!
@@ -14,6 +15,7 @@
 //! Only this crate knows HTTP. Core sees decoded, authenticated entries; the log sees opaque records.
 
 pub mod audit;
+pub mod bus;
 pub mod clock;
 pub mod driver;
 pub mod events;

@@ -12,6 +12,7 @@
 //! This crate and the server are the only places that know JSON. Core types derive serde's traits so
 //! that they can be carried here, but core never chooses a format for them.
 
+pub mod bus;
 pub mod envelope;
 pub mod keys;
 pub mod problem;

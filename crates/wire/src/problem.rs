@@ -122,6 +122,18 @@ pub mod codes {
     pub const SINGLE_COMMAND_EXPECTED: &str = "single_command_expected";
     /// The endpoint exists but not with this HTTP method.
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// A bus message has an invalid field.
+    pub const INVALID_MESSAGE: &str = "invalid_message";
+    /// A subject or subject pattern is not valid NATS syntax.
+    pub const INVALID_SUBJECT: &str = "invalid_subject";
+    /// The caller may not do this on the bus (publish while halted, read another agent's inbox).
+    pub const FORBIDDEN: &str = "forbidden";
+    /// A request found nobody subscribed to its subject.
+    pub const NO_RESPONDERS: &str = "no_responders";
+    /// A request's reply did not come in time.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// A limit of the bus was reached (subscriptions per connection, say).
+    pub const BUS_LIMIT_REACHED: &str = "bus_limit_reached";
 }
 
 fn title_for(code: &str) -> &'static str {
@@ -161,6 +173,12 @@ fn title_for(code: &str) -> &'static str {
         codes::INVALID_QUERY => "Invalid query",
         codes::SINGLE_COMMAND_EXPECTED => "Single command expected",
         codes::METHOD_NOT_ALLOWED => "Method not allowed",
+        codes::INVALID_MESSAGE => "Invalid message",
+        codes::INVALID_SUBJECT => "Invalid subject",
+        codes::FORBIDDEN => "Forbidden",
+        codes::NO_RESPONDERS => "No responders",
+        codes::REQUEST_TIMEOUT => "Request timed out",
+        codes::BUS_LIMIT_REACHED => "Bus limit reached",
         _ => "Error",
     }
 }

@@ -117,6 +117,33 @@ impl<T: Ord + Clone> SubjectTree<T> {
         found
     }
 
+    /// Calls `visit` with every value whose pattern matches `subject`, without allocating: the hot path
+    /// of fan-out. A value held under several matching patterns is visited once per pattern.
+    pub fn for_each_match(&self, subject: &Subject, mut visit: impl FnMut(&T)) {
+        let mut tokens = [""; super::subject::SUBJECT_TOKENS_MAX];
+        let mut count = 0;
+        for token in subject.tokens() {
+            // `Subject` guarantees at most SUBJECT_TOKENS_MAX tokens.
+            tokens[count] = token;
+            count += 1;
+        }
+        Self::visit(&self.root, &tokens[..count], &mut visit);
+    }
+
+    fn visit(node: &Node<T>, tokens: &[&str], visit: &mut impl FnMut(&T)) {
+        let Some((first, rest)) = tokens.split_first() else {
+            node.here.iter().for_each(&mut *visit);
+            return;
+        };
+        node.rest.iter().for_each(&mut *visit);
+        if let Some(child) = node.literals.get(*first) {
+            Self::visit(child, rest, visit);
+        }
+        if let Some(child) = &node.one {
+            Self::visit(child, rest, visit);
+        }
+    }
+
     fn collect<'a>(node: &'a Node<T>, tokens: &[&str], found: &mut BTreeSet<&'a T>) {
         let Some((first, rest)) = tokens.split_first() else {
             found.extend(node.here.iter());
@@ -148,6 +175,10 @@ mod tests {
         let found: Vec<usize> =
             tree.matches(&Subject::new("market.price.aapl").unwrap()).into_iter().copied().collect();
         assert_eq!(found, vec![0, 1, 2, 4, 5]);
+        let mut visited = Vec::new();
+        tree.for_each_match(&Subject::new("market.price.aapl").unwrap(), |value| visited.push(*value));
+        visited.sort();
+        assert_eq!(visited, vec![0, 1, 2, 4, 5], "the visitor sees what `matches` returns");
         let found: Vec<usize> = tree.matches(&Subject::new("risk").unwrap()).into_iter().copied().collect();
         assert_eq!(found, vec![5], "'risk.>' needs a token after 'risk'");
         for (value, pattern) in patterns.iter().enumerate() {

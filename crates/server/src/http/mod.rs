@@ -1,11 +1,15 @@
 //! The HTTP API under `/v1`.
 //!
 //! - Writes (`POST /v1/commands`, `POST /v1/batch`) take a signed envelope; see [`writes`].
+//! - The ephemeral bus (`/v1/bus/…`): signed publishes and requests, subscriptions over SSE and
+//!   WebSocket; see [`bus`] and [`bus_socket`].
 //! - Reads take a signed read request or an operator-issued bearer token; see [`auth`].
 //! - Errors are RFC 9457 problem documents with stable codes; see [`problem_response`].
 //! - `GET /v1/openapi.json` describes all of it; see [`openapi`].
 
 pub mod auth;
+pub mod bus;
+pub mod bus_socket;
 pub mod ledger;
 pub mod openapi;
 pub mod reads;
@@ -40,6 +44,8 @@ pub struct AppState {
     /// Turns true when the server shuts down, so that endless event streams end and the graceful
     /// shutdown (which waits for every connection) can complete.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The ephemeral message bus.
+    pub bus: Arc<crate::bus::Bus>,
 }
 
 /// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
@@ -84,6 +90,7 @@ impl AppState {
             request_timeout: settings.request_timeout,
             keys: Arc::new(KeyCache::default()),
             shutdown,
+            bus: Arc::new(crate::bus::Bus::new(settings.clock.now_ms())),
         }
     }
 }
@@ -134,6 +141,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
     ("get", "/v1/events"),
+    ("post", "/v1/bus/publish"),
+    ("post", "/v1/bus/request"),
+    ("get", "/v1/bus/subscribe"),
+    ("get", "/v1/bus/ws"),
+    ("get", "/v1/bus/stats"),
     ("get", "/v1/health/live"),
     ("get", "/v1/health/ready"),
     ("get", "/v1/openapi.json"),
@@ -153,10 +165,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))
         .route("/v1/events", get(reads::stream_events))
+        .route("/v1/bus/subscribe", get(bus::subscribe))
+        .route("/v1/bus/ws", get(bus_socket::upgrade))
+        .route("/v1/bus/stats", get(bus::stats))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_read_auth));
     Router::new()
         .route("/v1/commands", post(writes::submit_single))
         .route("/v1/batch", post(writes::submit_batch))
+        .route("/v1/bus/publish", post(bus::publish))
+        .route("/v1/bus/request", post(bus::request))
         .merge(authenticated_reads)
         .route("/v1/health/live", get(reads::live))
         .route("/v1/health/ready", get(reads::ready))

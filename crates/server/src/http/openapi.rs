@@ -214,7 +214,7 @@ pub fn document() -> Value {
         { "name": "after", "in": "query", "schema": agent_id, "description": "Pagination: the `next_after` of the previous page." },
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
     ]);
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Colony",
@@ -335,7 +335,101 @@ pub fn document() -> Value {
                     "type": { "enum": ["swarm.genesis", "config.changed", "agent.registered", "agent.updated", "agent.unresponsive", "agent.active", "agent.halted", "agent.resumed", "agent.deregistered", "read_token.issued", "read_token.revoked", "ledger.transfer", "escrow.locked", "escrow.disputed", "escrow.settled", "wallet.configured", "agent.budget_halted", "agent.budget_restored"] } } }
             }
         }
-    })
+    });
+    add_bus(&mut document);
+    document
+}
+
+/// The ephemeral bus's paths and schemas.
+fn add_bus(document: &mut Value) {
+    let publish_parameters = json!([
+        { "name": "colony-signer", "in": "header", "required": true, "schema": { "type": "string" }, "description": "`operator` or an agent id." },
+        { "name": "colony-nonce", "in": "header", "required": true, "schema": { "type": "integer" }, "description": "Unix microseconds, increasing per signer, within 5 minutes of the server clock." },
+        { "name": "colony-signature", "in": "header", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-fA-F]{128}$" },
+          "description": "Ed25519 over `colony-publish-v1\\n<path>\\n<nonce>\\n` followed by the exact body." }
+    ]);
+    let paths = json!({
+        "/v1/bus/publish": { "post": {
+            "summary": "Publish ephemeral messages (fan-out in memory, not logged)",
+            "description": "One message (an object) or up to 1,000 (an array). The server stamps id, timestamp and the authenticated source. Halted agents are refused.",
+            "security": [{ "publishSignature": [] }],
+            "parameters": publish_parameters,
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
+                { "$ref": "#/components/schemas/PublishRequest" },
+                { "type": "array", "maxItems": 1000, "items": { "$ref": "#/components/schemas/PublishRequest" } } ] } } } },
+            "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "409", "413"]))
+        } },
+        "/v1/bus/request": { "post": {
+            "summary": "Publish a request and wait for the first reply",
+            "description": "The server sets `reply_to` to a fresh `_INBOX.…` subject that only it can read. 503 `no_responders` at once when nobody is subscribed; 504 `request_timeout` when no reply comes in time.",
+            "security": [{ "publishSignature": [] }],
+            "parameters": merge_array(publish_parameters.clone(), json!([{ "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 60000, "default": 5000 } }])),
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PublishRequest" } } } },
+            "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "409", "503", "504"]))
+        } },
+        "/v1/bus/subscribe": { "get": {
+            "summary": "Subscribe as server-sent events",
+            "description": "Each `message` event's data is a BusMessage. When this subscriber's buffer overflowed, a `dropped` event says how many of its oldest messages were lost (`{\"count\": N, \"total\": M}`). `agent.<id>.inbox` reaches only `<id>`.",
+            "security": [{ "readToken": [] }, { "signedRead": [] }],
+            "parameters": [
+                { "name": "subject", "in": "query", "required": true, "schema": { "type": "string" }, "description": "A NATS pattern: `*` one token, `>` the rest." },
+                { "name": "queue", "in": "query", "schema": { "type": "string" }, "description": "A queue group: each message goes to one member." },
+                { "name": "buffer", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 65536, "default": 4096 } }
+            ],
+            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/BusMessage" } } } } }), problem_responses(&["400", "401", "403", "429"]))
+        } },
+        "/v1/bus/ws": { "get": {
+            "summary": "The bus over WebSocket",
+            "description": "Authenticated once at the upgrade (read credentials; a read token may subscribe but not publish). Client frames: `{\"op\":\"sub\",\"sid\",\"subject\",\"queue\"?}`, `{\"op\":\"unsub\",\"sid\"}`, `{\"op\":\"pub\",\"tag\"?,\"message\"}`, `{\"op\":\"request\",\"rid\",\"timeout_ms\"?,\"message\"}`, `{\"op\":\"ping\"}`. Server frames: `ok`, `msg` (sid, message), `dropped` (sid, count, total), `reply` (rid, message), `error` (about, problem), `pong`.",
+            "security": [{ "readToken": [] }, { "signedRead": [] }],
+            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401"]))
+        } },
+        "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([])) }
+    });
+    let subject = json!({ "type": "string", "maxLength": 256, "description": "Dot-separated tokens of ASCII letters, digits and `-_:$`." });
+    let publish_properties = json!({
+        "subject": subject,
+        "type": { "type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$" },
+        "priority": { "enum": ["low", "normal", "high", "critical"], "default": "normal" },
+        "correlation_id": { "type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$" },
+        "reply_to": subject,
+        "headers": { "type": "object", "maxProperties": 32, "additionalProperties": { "type": "string", "maxLength": 1024 } },
+        "payload": { "description": "Any JSON value, at most 64 KiB of text." },
+        "payload_base64": { "type": "string", "description": "Bytes instead of JSON (standard base64, at most 64 KiB decoded)." },
+        "payload_signature": { "type": "string", "pattern": "^[0-9a-fA-F]{128}$", "description": "The sender's Ed25519 signature over the payload bytes; receivers verify it." },
+        "encrypted_to": { "type": "string", "description": "The recipient agent; the payload (base64) is ciphertext the server only routes." }
+    });
+    let schemas = json!({
+        "PublishRequest": { "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() },
+        "BusMessage": { "type": "object", "required": ["id", "timestamp_ms", "source", "subject", "priority"], "properties": merge(publish_properties, json!({
+            "id": { "type": "string" }, "timestamp_ms": { "type": "integer" }, "source": { "type": "string", "description": "The authenticated sender." },
+            "stream": { "type": "string" }, "stream_sequence": { "type": "integer" }, "delivery_count": { "type": "integer" } })) },
+        "PublishResponse": { "type": "object", "properties": { "messages": { "type": "array", "items": { "type": "object", "properties": {
+            "id": { "type": "string" }, "delivered": { "type": "integer", "description": "Subscribers (a queue group counting once) it was handed to." } } } } } },
+        "BusStats": { "type": "object", "properties": {
+            "published": { "type": "integer" }, "delivered": { "type": "integer" }, "dropped": { "type": "integer" }, "unmatched": { "type": "integer" },
+            "subscriptions": { "type": "array", "items": { "type": "object", "properties": {
+                "id": { "type": "integer" }, "owner": { "type": "string" }, "subject": { "type": "string" }, "queue": { "type": "string" },
+                "transport": { "enum": ["sse", "websocket", "request", "in_process"] }, "pending": { "type": "integer" }, "capacity": { "type": "integer" },
+                "delivered": { "type": "integer" }, "dropped": { "type": "integer" } } } } } }
+    });
+    if let (Some(target), Value::Object(paths)) = (document["paths"].as_object_mut(), paths) {
+        target.extend(paths);
+    }
+    if let (Some(target), Value::Object(schemas)) = (document["components"]["schemas"].as_object_mut(), schemas) {
+        target.extend(schemas);
+    }
+    if let Some(schemes) = document["components"]["securitySchemes"].as_object_mut() {
+        schemes.insert("publishSignature".to_owned(), json!({ "type": "apiKey", "in": "header", "name": "colony-signature",
+            "description": "With colony-signer and colony-nonce: Ed25519 over `colony-publish-v1\\n<path>\\n<nonce>\\n` followed by the body." }));
+    }
+}
+
+fn merge_array(mut base: Value, extra: Value) -> Value {
+    if let (Some(base), Value::Array(extra)) = (base.as_array_mut(), extra) {
+        base.extend(extra);
+    }
+    base
 }
 
 #[cfg(test)]

@@ -1,0 +1,100 @@
+//! The ephemeral message bus: authenticated publishes fanned out to subscribers in memory.
+//!
+//! Ephemeral messages do not enter the command log: they are for signals whose value is in their
+//! freshness (prices, heartbeats of work, requests), at rates a durable log could not carry. What
+//! the bus guarantees is who sent a message (the server stamps the authenticated signer as its
+//! source), that a halted agent cannot send, and that a slow subscriber only hurts itself. Durable
+//! streams, which survive crashes, are state in core, fed by the log.
+//!
+//! - [`mailbox`]: a subscriber's bounded, drop-oldest buffer.
+//! - [`router`]: subscriptions by pattern, queue groups, private subjects, fan-out, counters.
+
+// Problems are built only on the way out of a request, so their size on the error path does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod mailbox;
+pub mod router;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use colony_core::bus::Subject;
+use colony_core::replay::ReplayWindow;
+use colony_core::{Rejection, Signer, State};
+use colony_wire::Problem;
+use colony_wire::bus::{BusMessage, PublishRequest, PublishedView};
+
+pub use mailbox::{Batch, Mailbox, Outgoing};
+pub use router::{Router, SubscribeRequest, SubscriptionHandle, Transport};
+
+/// The server's bus: the router plus what publishing needs (replay protection, message ids).
+pub struct Bus {
+    /// Subscriptions and fan-out.
+    pub router: Arc<Router>,
+    /// Per-signer windows of publish nonces. They live in memory only: ephemeral messages are not
+    /// logged, so after a restart a captured publish could be replayed within the clock-skew window
+    /// (five minutes). Durable publishes go through the log and are protected like every envelope.
+    nonces: Mutex<HashMap<Signer, ReplayWindow>>,
+    /// Message ids are `<prefix>-<counter>`: the prefix (the start time) keeps ids unique across
+    /// restarts of the server.
+    id_prefix: String,
+    next_message: AtomicU64,
+}
+
+impl Bus {
+    /// A bus for a server started at `started_at_ms`.
+    pub fn new(started_at_ms: u64) -> Bus {
+        Bus {
+            router: Router::new(),
+            nonces: Mutex::new(HashMap::new()),
+            id_prefix: format!("{started_at_ms:x}"),
+            next_message: AtomicU64::new(0),
+        }
+    }
+
+    /// Spends `nonce` for `signer`; false if it was already used (or is below the signer's window).
+    pub fn spend_nonce(&self, signer: &Signer, nonce: u64) -> bool {
+        let mut nonces = self.nonces.lock().expect("bus nonce lock");
+        if nonces.len() > colony_core::limits::AGENTS_MAX && !nonces.contains_key(signer) {
+            // Every signer is a registered agent, so this only happens after many deregistrations:
+            // forgetting old windows is safe because the clock-skew check still bounds replays.
+            nonces.clear();
+        }
+        let window = nonces.entry(signer.clone()).or_default();
+        if !window.is_fresh(nonce) {
+            return false;
+        }
+        window.consume(nonce);
+        true
+    }
+
+    /// A fresh message id.
+    pub fn next_message_id(&self) -> String {
+        let counter = self.next_message.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{}-{counter}", self.id_prefix)
+    }
+
+    /// Publishes a validated message from `source` and says how many subscribers received it.
+    pub fn publish(&self, source: &Signer, now_ms: u64, subject: &Subject, content: PublishRequest) -> PublishedView {
+        let id = self.next_message_id();
+        let message = BusMessage::new(id.clone(), now_ms, source, content);
+        let json: Outgoing = Arc::from(serde_json::to_string(&message).expect("messages encode"));
+        let delivered = self.router.publish(subject, &json);
+        PublishedView { id, delivered }
+    }
+}
+
+/// Whether `signer` may publish now: the operator always; an agent that is registered, not
+/// deregistered, and not halted (by the operator, its parent, or its budget).
+pub fn check_may_publish(state: &State, signer: &Signer) -> Result<(), Problem> {
+    let Signer::Agent(id) = signer else { return Ok(()) };
+    let agent = state.agent(id).ok_or(()).map_err(|()| Problem::from_rejection(&Rejection::UnknownSigner))?;
+    if agent.deregistered_at_ms.is_some() {
+        return Err(Problem::from_rejection(&Rejection::AgentDeregistered { agent: id.clone() }));
+    }
+    if agent.halt.is_some() || agent.budget_halted {
+        return Err(Problem::from_rejection(&Rejection::AgentHalted { agent: id.clone() }));
+    }
+    Ok(())
+}

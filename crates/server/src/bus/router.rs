@@ -1,0 +1,547 @@
+//! Ephemeral fan-out: who listens on which subjects, and handing each message to them.
+//!
+//! Subscriptions sit in a [`SubjectTree`] keyed by their patterns, so a publish costs the matching
+//! branches, not the number of subscriptions. Members of a queue group share one entry in the tree
+//! and each message goes to one of them, round robin, skipping members whose buffer is full while
+//! another has room. Two kinds of subject are private:
+//!
+//! - `agent.<id>.inbox` is delivered only to `<id>` (and the operator), whatever pattern matched;
+//! - `_INBOX.…` (reply subjects of requests) only to the server's own request waiters.
+
+// Problems are built only on the way out of a request, so their size on the error path does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use colony_core::bus::{Pattern, Subject, SubjectTree};
+use colony_core::{AgentId, Name, Signer};
+use colony_wire::bus::{BusStatsView, SubscriptionView};
+use colony_wire::problem::{Problem, codes};
+use tokio::sync::Notify;
+
+use super::mailbox::{Mailbox, Outgoing};
+
+/// At most this many subscriptions are open on one server, so that subscribing cannot exhaust memory.
+pub const SUBSCRIPTIONS_MAX: usize = 100_000;
+/// A subscriber's buffer holds at most this many messages.
+pub const BUFFER_MESSAGES_MAX: usize = 65_536;
+/// A subscriber's buffer holds this many messages unless it asks otherwise.
+pub const BUFFER_MESSAGES_DEFAULT: usize = 4_096;
+/// The first token of request reply subjects.
+pub const REPLY_PREFIX: &str = "_INBOX";
+
+/// How a subscriber is connected, for the statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// A server-sent event stream.
+    Sse,
+    /// A WebSocket connection.
+    WebSocket,
+    /// The server waiting for a request's reply.
+    Request,
+    /// A caller inside the process (benchmarks, tests).
+    InProcess,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Sse => "sse",
+            Transport::WebSocket => "websocket",
+            Transport::Request => "request",
+            Transport::InProcess => "in_process",
+        }
+    }
+}
+
+/// What a subscription asks for.
+#[derive(Clone, Debug)]
+pub struct SubscribeRequest {
+    /// Who subscribes: `None` for a bearer-token reader, which sees no inbox.
+    pub owner: Option<Signer>,
+    /// The subject pattern.
+    pub pattern: Pattern,
+    /// The queue group, if any.
+    pub queue: Option<Name>,
+    /// Buffer size in messages.
+    pub buffer_messages: usize,
+    /// How it is connected.
+    pub transport: Transport,
+}
+
+/// One subscriber.
+pub struct Subscriber {
+    id: u64,
+    owner: Option<Signer>,
+    owner_label: String,
+    pattern: Pattern,
+    queue: Option<Name>,
+    transport: Transport,
+    mailbox: Mailbox,
+    delivered: AtomicU64,
+}
+
+impl Subscriber {
+    /// The server's id for the subscription.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Its buffer.
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
+    }
+
+    fn may_receive(&self, privacy: &Privacy) -> bool {
+        match privacy {
+            Privacy::Public => true,
+            Privacy::Inbox(agent) => match &self.owner {
+                Some(Signer::Operator) => true,
+                Some(Signer::Agent(owner)) => owner.as_str() == *agent,
+                None => false,
+            },
+            Privacy::Reply => self.transport == Transport::Request,
+        }
+    }
+
+    fn deliver(&self, message: &Outgoing) -> bool {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        self.mailbox.push(Arc::clone(message))
+    }
+}
+
+/// Who may receive a subject.
+enum Privacy<'a> {
+    Public,
+    /// `agent.<id>.inbox`: only `<id>`.
+    Inbox(&'a str),
+    /// `_INBOX.…`: only request waiters.
+    Reply,
+}
+
+impl Privacy<'_> {
+    fn of(subject: &Subject) -> Privacy<'_> {
+        let mut tokens = subject.tokens();
+        match (tokens.next(), tokens.next(), tokens.next(), tokens.next()) {
+            (Some(REPLY_PREFIX), ..) => Privacy::Reply,
+            (Some("agent"), Some(agent), Some("inbox"), None) => Privacy::Inbox(agent),
+            _ => Privacy::Public,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    Subscriber(u64),
+    Group(u64),
+}
+
+struct Group {
+    members: Vec<Arc<Subscriber>>,
+    cursor: AtomicUsize,
+}
+
+impl Group {
+    /// The next member allowed to receive, preferring one whose buffer has room.
+    fn pick(&self, privacy: &Privacy) -> Option<&Arc<Subscriber>> {
+        let count = self.members.len();
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
+        let mut fallback = None;
+        for offset in 0..count {
+            let member = &self.members[(start + offset) % count];
+            if !member.may_receive(privacy) {
+                continue;
+            }
+            if !member.mailbox.is_full() {
+                return Some(member);
+            }
+            fallback.get_or_insert(member);
+        }
+        fallback
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    tree: SubjectTree<Target>,
+    subscribers: HashMap<u64, Arc<Subscriber>>,
+    groups: HashMap<u64, Group>,
+    group_ids: HashMap<(String, Name), u64>,
+}
+
+#[derive(Default)]
+struct Counters {
+    published: AtomicU64,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    unmatched: AtomicU64,
+}
+
+/// The ephemeral router.
+#[derive(Default)]
+pub struct Router {
+    table: RwLock<Table>,
+    next_id: AtomicU64,
+    counters: Counters,
+}
+
+/// An open subscription; dropping it unsubscribes.
+pub struct SubscriptionHandle {
+    subscriber: Arc<Subscriber>,
+    router: Arc<Router>,
+}
+
+impl SubscriptionHandle {
+    /// The subscriber (its buffer, its id).
+    pub fn subscriber(&self) -> &Subscriber {
+        &self.subscriber
+    }
+}
+
+impl Drop for SubscriptionHandle {
+    fn drop(&mut self) {
+        self.router.unsubscribe(self.subscriber.id);
+    }
+}
+
+impl Router {
+    /// An empty router.
+    pub fn new() -> Arc<Router> {
+        Arc::new(Router::default())
+    }
+
+    /// Opens a subscription whose buffer wakes `notify`. Refuses private subjects that are not the
+    /// subscriber's, and subscriptions beyond the limit.
+    pub fn subscribe(
+        self: &Arc<Router>,
+        request: SubscribeRequest,
+        notify: Arc<Notify>,
+    ) -> Result<SubscriptionHandle, Problem> {
+        check_may_subscribe(&request)?;
+        let buffer_messages = request.buffer_messages.clamp(1, BUFFER_MESSAGES_MAX);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let subscriber = Arc::new(Subscriber {
+            id,
+            owner_label: request.owner.as_ref().map_or_else(|| "read-token".to_owned(), ToString::to_string),
+            owner: request.owner,
+            pattern: request.pattern,
+            queue: request.queue,
+            transport: request.transport,
+            mailbox: Mailbox::new(buffer_messages, notify),
+            delivered: AtomicU64::new(0),
+        });
+        let mut table = self.table.write().expect("router lock");
+        if table.subscribers.len() >= SUBSCRIPTIONS_MAX {
+            return Err(Problem::new(
+                codes::BUS_LIMIT_REACHED,
+                429,
+                format!("the server holds its limit of {SUBSCRIPTIONS_MAX} subscriptions"),
+            ));
+        }
+        table.subscribers.insert(id, Arc::clone(&subscriber));
+        match &subscriber.queue {
+            None => {
+                table.tree.insert(&subscriber.pattern, Target::Subscriber(id));
+            }
+            Some(queue) => {
+                let key = (subscriber.pattern.as_str().to_owned(), queue.clone());
+                let group_id = match table.group_ids.get(&key) {
+                    Some(group_id) => *group_id,
+                    None => {
+                        let group_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+                        table.group_ids.insert(key, group_id);
+                        table.groups.insert(group_id, Group { members: Vec::new(), cursor: AtomicUsize::new(0) });
+                        table.tree.insert(&subscriber.pattern, Target::Group(group_id));
+                        group_id
+                    }
+                };
+                table.groups.get_mut(&group_id).expect("group exists").members.push(Arc::clone(&subscriber));
+            }
+        }
+        drop(table);
+        Ok(SubscriptionHandle { subscriber, router: Arc::clone(self) })
+    }
+
+    fn unsubscribe(&self, id: u64) {
+        let mut table = self.table.write().expect("router lock");
+        let Some(subscriber) = table.subscribers.remove(&id) else { return };
+        subscriber.mailbox.close();
+        match &subscriber.queue {
+            None => {
+                table.tree.remove(&subscriber.pattern, &Target::Subscriber(id));
+            }
+            Some(queue) => {
+                let key = (subscriber.pattern.as_str().to_owned(), queue.clone());
+                let group_id = *table.group_ids.get(&key).expect("a member's group exists");
+                let group = table.groups.get_mut(&group_id).expect("a member's group exists");
+                group.members.retain(|member| member.id != id);
+                if group.members.is_empty() {
+                    table.groups.remove(&group_id);
+                    table.group_ids.remove(&key);
+                    table.tree.remove(&subscriber.pattern, &Target::Group(group_id));
+                }
+            }
+        }
+    }
+
+    /// Hands `message` (on `subject`) to every matching subscriber and to one member of every
+    /// matching queue group. Returns how many received it.
+    pub fn publish(&self, subject: &Subject, message: &Outgoing) -> u64 {
+        let privacy = Privacy::of(subject);
+        let mut delivered = 0u64;
+        let mut dropped = 0u64;
+        {
+            let table = self.table.read().expect("router lock");
+            table.tree.for_each_match(subject, |target| {
+                let receiver = match target {
+                    Target::Subscriber(id) => {
+                        let subscriber = &table.subscribers[id];
+                        subscriber.may_receive(&privacy).then_some(subscriber)
+                    }
+                    Target::Group(id) => table.groups[id].pick(&privacy),
+                };
+                if let Some(receiver) = receiver {
+                    delivered += 1;
+                    dropped += u64::from(receiver.deliver(message));
+                }
+            });
+        }
+        self.counters.published.fetch_add(1, Ordering::Relaxed);
+        self.counters.delivered.fetch_add(delivered, Ordering::Relaxed);
+        if dropped > 0 {
+            self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+        if delivered == 0 {
+            self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
+        }
+        delivered
+    }
+
+    /// Whether any subscriber would receive a message on `subject` now.
+    pub fn has_receivers(&self, subject: &Subject) -> bool {
+        let privacy = Privacy::of(subject);
+        let table = self.table.read().expect("router lock");
+        let mut found = false;
+        table.tree.for_each_match(subject, |target| {
+            found |= match target {
+                Target::Subscriber(id) => table.subscribers[id].may_receive(&privacy),
+                Target::Group(id) => table.groups[id].members.iter().any(|member| member.may_receive(&privacy)),
+            };
+        });
+        found
+    }
+
+    /// Counters and the open subscriptions.
+    pub fn stats(&self) -> BusStatsView {
+        let table = self.table.read().expect("router lock");
+        let mut subscriptions: Vec<SubscriptionView> = table
+            .subscribers
+            .values()
+            .map(|subscriber| SubscriptionView {
+                id: subscriber.id,
+                owner: subscriber.owner_label.clone(),
+                subject: subscriber.pattern.as_str().to_owned(),
+                queue: subscriber.queue.as_ref().map(ToString::to_string),
+                transport: subscriber.transport.name().to_owned(),
+                pending: subscriber.mailbox.pending() as u64,
+                capacity: subscriber.mailbox.capacity() as u64,
+                delivered: subscriber.delivered.load(Ordering::Relaxed),
+                dropped: subscriber.mailbox.dropped_total(),
+            })
+            .collect();
+        subscriptions.sort_by_key(|subscription| subscription.id);
+        BusStatsView {
+            published: self.counters.published.load(Ordering::Relaxed),
+            delivered: self.counters.delivered.load(Ordering::Relaxed),
+            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            unmatched: self.counters.unmatched.load(Ordering::Relaxed),
+            subscriptions,
+        }
+    }
+}
+
+/// Refuses subscriptions to other agents' inboxes and to reply subjects.
+fn check_may_subscribe(request: &SubscribeRequest) -> Result<(), Problem> {
+    let tokens: Vec<&str> = request.pattern.as_str().split('.').collect();
+    if tokens[0] == REPLY_PREFIX && request.transport != Transport::Request {
+        return Err(Problem::new(
+            codes::FORBIDDEN,
+            403,
+            format!("subjects under {REPLY_PREFIX}. carry replies to requests; use the request endpoint"),
+        )
+        .with_field("subject"));
+    }
+    if let ["agent", agent, "inbox"] = tokens.as_slice()
+        && !matches!(agent.as_bytes(), b"*")
+    {
+        let own = match &request.owner {
+            Some(Signer::Operator) => true,
+            Some(Signer::Agent(owner)) => AgentId::new(*agent).is_ok_and(|agent| &agent == owner),
+            None => false,
+        };
+        if !own {
+            return Err(Problem::new(
+                codes::FORBIDDEN,
+                403,
+                format!("agent.{agent}.inbox is readable only by {agent}"),
+            )
+            .with_field("subject"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: &str) -> Option<Signer> {
+        Some(Signer::Agent(AgentId::new(id).unwrap()))
+    }
+
+    fn request(owner: Option<Signer>, pattern: &str, queue: Option<&str>) -> SubscribeRequest {
+        SubscribeRequest {
+            owner,
+            pattern: Pattern::new(pattern).unwrap(),
+            queue: queue.map(|queue| Name::new(queue).unwrap()),
+            buffer_messages: 16,
+            transport: Transport::InProcess,
+        }
+    }
+
+    fn drain(handle: &SubscriptionHandle) -> Vec<String> {
+        let mut out = Vec::new();
+        handle.subscriber().mailbox().take(&mut out, usize::MAX);
+        out.iter().map(|message| message.to_string()).collect()
+    }
+
+    fn publish(router: &Router, subject: &str, text: &str) -> u64 {
+        router.publish(&Subject::new(subject).unwrap(), &Arc::from(text))
+    }
+
+    #[test]
+    fn every_matching_subscriber_gets_each_message_and_others_none() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let all = router.subscribe(request(agent("a"), "market.>", None), Arc::clone(&notify)).unwrap();
+        let prices = router.subscribe(request(agent("b"), "market.price.*", None), Arc::clone(&notify)).unwrap();
+        let risk = router.subscribe(request(agent("c"), "risk.>", None), Arc::clone(&notify)).unwrap();
+        assert_eq!(publish(&router, "market.price.aapl", "1"), 2);
+        assert_eq!(publish(&router, "market.signal.spread", "2"), 1);
+        assert_eq!(drain(&all), vec!["1", "2"]);
+        assert_eq!(drain(&prices), vec!["1"]);
+        assert!(drain(&risk).is_empty());
+        assert_eq!(router.stats().unmatched, 0);
+        assert_eq!(publish(&router, "nobody.listens", "3"), 0);
+        assert_eq!(router.stats().unmatched, 1);
+    }
+
+    #[test]
+    fn a_queue_group_shares_messages_evenly_and_each_goes_to_one_member() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let members: Vec<_> = (0..3)
+            .map(|index| {
+                router
+                    .subscribe(request(agent(&format!("x{index}")), "work.>", Some("executors")), Arc::clone(&notify))
+                    .unwrap()
+            })
+            .collect();
+        let watcher = router.subscribe(request(agent("w"), "work.>", None), Arc::clone(&notify)).unwrap();
+        for index in 0..12 {
+            assert_eq!(publish(&router, "work.item", &index.to_string()), 2, "one member plus the watcher");
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for member in &members {
+            let got = drain(member);
+            assert_eq!(got.len(), 4, "round robin spreads evenly");
+            seen.extend(got);
+        }
+        seen.sort_by_key(|text| text.parse::<u32>().unwrap());
+        assert_eq!(seen, (0..12).map(|index| index.to_string()).collect::<Vec<_>>(), "each message exactly once");
+        assert_eq!(drain(&watcher).len(), 12);
+    }
+
+    #[test]
+    fn a_full_member_is_skipped_while_another_has_room() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let mut slow = request(agent("slow"), "jobs", Some("g"));
+        slow.buffer_messages = 1;
+        let slow = router.subscribe(slow, Arc::clone(&notify)).unwrap();
+        let fast = router.subscribe(request(agent("fast"), "jobs", Some("g")), Arc::clone(&notify)).unwrap();
+        for index in 0..10 {
+            publish(&router, "jobs", &index.to_string());
+        }
+        assert_eq!(drain(&slow).len(), 1);
+        assert_eq!(drain(&fast).len(), 9);
+        assert_eq!(router.stats().dropped, 0, "nothing was lost while a member had room");
+    }
+
+    #[test]
+    fn a_slow_subscriber_drops_its_own_oldest_messages_only() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let mut slow = request(agent("slow"), "ticks", None);
+        slow.buffer_messages = 4;
+        let slow = router.subscribe(slow, Arc::clone(&notify)).unwrap();
+        let fast = router.subscribe(request(agent("fast"), "ticks", None), Arc::clone(&notify)).unwrap();
+        for index in 0..10 {
+            publish(&router, "ticks", &index.to_string());
+            drain(&fast).iter().for_each(|text| assert_eq!(text, &index.to_string()));
+        }
+        assert_eq!(drain(&slow), vec!["6", "7", "8", "9"]);
+        let stats = router.stats();
+        assert_eq!(stats.dropped, 6);
+        let slow_view = stats.subscriptions.iter().find(|view| view.owner == "slow").unwrap();
+        assert_eq!(slow_view.dropped, 6);
+        let fast_view = stats.subscriptions.iter().find(|view| view.owner == "fast").unwrap();
+        assert_eq!(fast_view.dropped, 0);
+    }
+
+    #[test]
+    fn inboxes_reach_only_their_agent_and_reply_subjects_only_request_waiters() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let everything = router.subscribe(request(agent("snoop"), ">", None), Arc::clone(&notify)).unwrap();
+        let all_inboxes = router.subscribe(request(agent("bob"), "agent.*.inbox", None), Arc::clone(&notify)).unwrap();
+        let operator =
+            router.subscribe(request(Some(Signer::Operator), "agent.*.inbox", None), notify.clone()).unwrap();
+        let token = router.subscribe(request(None, ">", None), Arc::clone(&notify)).unwrap();
+        assert_eq!(publish(&router, "agent.bob.inbox", "for bob"), 2, "bob and the operator");
+        assert_eq!(drain(&all_inboxes), vec!["for bob"]);
+        assert_eq!(drain(&operator), vec!["for bob"]);
+        assert!(drain(&everything).is_empty());
+        assert!(drain(&token).is_empty());
+
+        let refused = router.subscribe(request(agent("snoop"), "agent.bob.inbox", None), Arc::clone(&notify));
+        assert_eq!(refused.err().unwrap().code, codes::FORBIDDEN);
+        assert!(router.subscribe(request(agent("bob"), "agent.bob.inbox", None), Arc::clone(&notify)).is_ok());
+        let refused = router.subscribe(request(agent("snoop"), "_INBOX.>", None), Arc::clone(&notify));
+        assert_eq!(refused.err().unwrap().code, codes::FORBIDDEN);
+
+        let mut waiter = request(agent("asker"), "_INBOX.abc", None);
+        waiter.transport = Transport::Request;
+        let waiter = router.subscribe(waiter, Arc::clone(&notify)).unwrap();
+        assert_eq!(publish(&router, "_INBOX.abc", "reply"), 1);
+        assert_eq!(drain(&waiter), vec!["reply"]);
+        assert!(drain(&everything).is_empty(), "a '>' subscriber never sees replies");
+    }
+
+    #[test]
+    fn dropping_a_handle_unsubscribes_and_prunes_groups() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let one = router.subscribe(request(agent("a"), "a.b", Some("g")), Arc::clone(&notify)).unwrap();
+        let two = router.subscribe(request(agent("b"), "a.b", Some("g")), Arc::clone(&notify)).unwrap();
+        drop(one);
+        assert_eq!(publish(&router, "a.b", "x"), 1);
+        assert_eq!(drain(&two), vec!["x"]);
+        drop(two);
+        assert_eq!(publish(&router, "a.b", "y"), 0);
+        let table = router.table.read().unwrap();
+        assert!(table.tree.is_empty() && table.groups.is_empty() && table.group_ids.is_empty());
+    }
+}

@@ -1,0 +1,348 @@
+//! The ephemeral bus over HTTP: publish, request/reply, a server-sent event subscription, statistics.
+//!
+//! Publishes are signed like envelopes but are not logged: the headers `colony-signer`,
+//! `colony-nonce` (Unix microseconds, increasing per signer) and `colony-signature` (over
+//! `colony-publish-v1\n<path>\n<nonce>\n` followed by the exact body). Subscriptions are reads and
+//! take read credentials.
+
+// Problems are built only on the way out of a request, so their size on the error path does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use colony_core::bus::Pattern;
+use colony_core::{Name, Signer};
+use colony_wire::Problem;
+use colony_wire::bus::{
+    MESSAGES_PER_PUBLISH_MAX, PUBLISH_NONCE_HEADER, PUBLISH_SKEW_MS, PublishRequest, PublishResponse,
+    REQUEST_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, publish_signing_message,
+};
+use colony_wire::problem::codes;
+use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER};
+use serde::Deserialize;
+use tokio::sync::Notify;
+
+use super::auth::Reader;
+use super::{AppState, json_response, problem_response};
+use crate::bus::router::{BUFFER_MESSAGES_DEFAULT, REPLY_PREFIX};
+use crate::bus::{SubscribeRequest, Transport, check_may_publish};
+
+/// Bodies of `POST /v1/bus/publish` are at most this large (a thousand messages of a few KiB).
+pub const PUBLISH_BODY_BYTES_MAX: usize = 4 << 20;
+/// Messages a subscriber takes from its buffer per write.
+pub(crate) const BATCH_MESSAGES_MAX: usize = 256;
+
+/// `POST /v1/bus/publish`: one message (a JSON object) or several (an array).
+pub async fn publish(State(app): State<AppState>, request: Request) -> Response {
+    let (signer, body) = match authenticate_publish(&app, request, "/v1/bus/publish").await {
+        Ok(authenticated) => authenticated,
+        Err(problem) => return problem_response(problem),
+    };
+    let messages = match decode_messages(&body) {
+        Ok(messages) => messages,
+        Err(problem) => return problem_response(problem),
+    };
+    let mut subjects = Vec::with_capacity(messages.len());
+    for (index, message) in messages.iter().enumerate() {
+        let prefix =
+            if messages.len() == 1 && body.first() != Some(&b'[') { String::new() } else { format!("[{index}].") };
+        match message.validate(&prefix) {
+            Ok(subject) => subjects.push(subject),
+            Err(problem) => return problem_response(problem),
+        }
+    }
+    let now_ms = app.clock.now_ms();
+    let published = messages
+        .into_iter()
+        .zip(subjects)
+        .map(|(message, subject)| app.bus.publish(&signer, now_ms, &subject, message))
+        .collect();
+    json_response(StatusCode::OK, &PublishResponse { messages: published })
+}
+
+/// Query of `POST /v1/bus/request`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestQuery {
+    timeout_ms: Option<u64>,
+}
+
+/// `POST /v1/bus/request?timeout_ms=N`: publishes the message with a fresh reply subject and answers
+/// with the first reply. `no_responders` (503) at once when nobody is subscribed to the subject;
+/// `request_timeout` (504) when nobody answers in time.
+pub async fn request(
+    State(app): State<AppState>,
+    query: Result<Query<RequestQuery>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Response {
+    let timeout_ms = match query {
+        Ok(Query(query)) => query.timeout_ms.unwrap_or(REQUEST_TIMEOUT_MS_DEFAULT),
+        Err(rejection) => {
+            return problem_response(
+                Problem::new(codes::INVALID_QUERY, 400, rejection.body_text()).with_field("timeout_ms"),
+            );
+        }
+    };
+    let (signer, body) = match authenticate_publish(&app, request, "/v1/bus/request").await {
+        Ok(authenticated) => authenticated,
+        Err(problem) => return problem_response(problem),
+    };
+    let message: PublishRequest = match serde_json::from_slice(&body) {
+        Ok(message) => message,
+        Err(error) => return problem_response(Problem::new(codes::MALFORMED_REQUEST, 400, error.to_string())),
+    };
+    match request_reply(&app, &signer, message, timeout_ms).await {
+        Ok(reply) => {
+            let mut response = (StatusCode::OK, reply.to_string()).into_response();
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+            response
+        }
+        Err(problem) => problem_response(problem),
+    }
+}
+
+/// Publishes `message` as a request from `signer` and waits for the first reply (its JSON text).
+pub(crate) async fn request_reply(
+    app: &AppState,
+    signer: &Signer,
+    mut message: PublishRequest,
+    timeout_ms: u64,
+) -> Result<Arc<str>, Problem> {
+    if timeout_ms == 0 || timeout_ms > REQUEST_TIMEOUT_MS_MAX {
+        return Err(Problem::new(
+            codes::INVALID_QUERY,
+            400,
+            format!("timeout_ms must be between 1 and {REQUEST_TIMEOUT_MS_MAX}"),
+        )
+        .with_field("timeout_ms"));
+    }
+    let subject = message.validate("")?;
+    {
+        let state = app.driver.shared.state.read().expect("state lock");
+        check_may_publish(&state, signer)?;
+    }
+    let reply_subject = format!("{REPLY_PREFIX}.{}", app.bus.next_message_id().replace('-', "_"));
+    let reply_pattern = Pattern::new(reply_subject.clone()).expect("reply subjects are valid");
+    let notify = Arc::new(Notify::new());
+    let waiter = app.bus.router.subscribe(
+        SubscribeRequest {
+            owner: Some(signer.clone()),
+            pattern: reply_pattern,
+            queue: None,
+            buffer_messages: 1,
+            transport: Transport::Request,
+        },
+        notify,
+    )?;
+    message.reply_to = Some(reply_subject);
+    let published = app.bus.publish(signer, app.clock.now_ms(), &subject, message);
+    if published.delivered == 0 {
+        return Err(Problem::new(
+            codes::NO_RESPONDERS,
+            503,
+            format!("nobody is subscribed to '{subject}'; nothing can answer this request"),
+        )
+        .with_field("subject"));
+    }
+    let mut replies = Vec::with_capacity(1);
+    let waited = tokio::time::timeout(Duration::from_millis(timeout_ms), async {
+        loop {
+            match waiter.subscriber().mailbox().recv(&mut replies, 1).await {
+                Some(_) if !replies.is_empty() => return replies.pop(),
+                Some(_) => continue,
+                None => return None,
+            }
+        }
+    })
+    .await;
+    match waited {
+        Ok(Some(reply)) => Ok(reply),
+        _ => Err(Problem::new(
+            codes::REQUEST_TIMEOUT,
+            504,
+            format!("no reply within {timeout_ms} ms (the request reached {} subscriber(s))", published.delivered),
+        )),
+    }
+}
+
+/// Query of `GET /v1/bus/subscribe`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeQuery {
+    subject: String,
+    queue: Option<String>,
+    buffer: Option<usize>,
+}
+
+/// `GET /v1/bus/subscribe?subject=market.>&queue=…&buffer=…`: messages as server-sent events
+/// (`message`), and `dropped` events (`{"count": N, "total": M}`) when the buffer overflowed.
+pub async fn subscribe(
+    State(app): State<AppState>,
+    axum::Extension(reader): axum::Extension<Reader>,
+    query: Result<Query<SubscribeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => {
+            return problem_response(
+                Problem::new(codes::INVALID_QUERY, 400, rejection.body_text()).with_field("subject"),
+            );
+        }
+    };
+    let request = match subscribe_request(&reader, &query.subject, query.queue.as_deref(), query.buffer, Transport::Sse)
+    {
+        Ok(request) => request,
+        Err(problem) => return problem_response(problem),
+    };
+    let handle = match app.bus.router.subscribe(request, Arc::new(Notify::new())) {
+        Ok(handle) => handle,
+        Err(problem) => return problem_response(problem),
+    };
+    let stream = futures_util::stream::unfold(
+        (handle, Vec::with_capacity(BATCH_MESSAGES_MAX), std::collections::VecDeque::new()),
+        |(handle, mut taken, mut ready)| async move {
+            loop {
+                if let Some(event) = ready.pop_front() {
+                    return Some((Ok::<SseEvent, Infallible>(event), (handle, taken, ready)));
+                }
+                let batch = handle.subscriber().mailbox().recv(&mut taken, BATCH_MESSAGES_MAX).await?;
+                if batch.dropped > 0 {
+                    ready.push_back(
+                        SseEvent::default()
+                            .event("dropped")
+                            .data(format!("{{\"count\":{},\"total\":{}}}", batch.dropped, batch.dropped_total)),
+                    );
+                }
+                ready.extend(taken.drain(..).map(|message| SseEvent::default().event("message").data(&*message)));
+            }
+        },
+    );
+    let mut shutdown = app.shutdown.clone();
+    let stream = futures_util::StreamExt::take_until(stream, async move {
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+/// `GET /v1/bus/stats`: counters and the open subscriptions.
+pub async fn stats(State(app): State<AppState>) -> Response {
+    json_response(StatusCode::OK, &app.bus.router.stats())
+}
+
+/// Checks a subscription's fields for `reader`.
+pub(crate) fn subscribe_request(
+    reader: &Reader,
+    subject: &str,
+    queue: Option<&str>,
+    buffer: Option<usize>,
+    transport: Transport,
+) -> Result<SubscribeRequest, Problem> {
+    let pattern = Pattern::new(subject)
+        .map_err(|error| Problem::new(codes::INVALID_SUBJECT, 400, error.to_string()).with_field("subject"))?;
+    let queue = queue
+        .map(|queue| {
+            Name::new(queue)
+                .map_err(|error| Problem::new(codes::INVALID_QUERY, 400, format!("queue: {error}")).with_field("queue"))
+        })
+        .transpose()?;
+    let buffer_messages = buffer.unwrap_or(BUFFER_MESSAGES_DEFAULT);
+    if buffer_messages == 0 || buffer_messages > crate::bus::router::BUFFER_MESSAGES_MAX {
+        return Err(Problem::new(
+            codes::INVALID_QUERY,
+            400,
+            format!("buffer must be between 1 and {}", crate::bus::router::BUFFER_MESSAGES_MAX),
+        )
+        .with_field("buffer"));
+    }
+    let owner = match reader {
+        Reader::Signer(signer) => Some(signer.clone()),
+        Reader::Token(_) => None,
+    };
+    Ok(SubscribeRequest { owner, pattern, queue, buffer_messages, transport })
+}
+
+/// Decodes a publish body: one message or an array of them.
+fn decode_messages(body: &[u8]) -> Result<Vec<PublishRequest>, Problem> {
+    let malformed = |error: serde_json::Error| Problem::new(codes::MALFORMED_REQUEST, 400, error.to_string());
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    let messages: Vec<PublishRequest> = if first == Some(&b'[') {
+        serde_json::from_slice(body).map_err(malformed)?
+    } else {
+        vec![serde_json::from_slice(body).map_err(malformed)?]
+    };
+    if messages.is_empty() {
+        return Err(Problem::new(codes::MALFORMED_REQUEST, 400, "no messages to publish"));
+    }
+    if messages.len() > MESSAGES_PER_PUBLISH_MAX {
+        return Err(Problem::new(
+            codes::MALFORMED_REQUEST,
+            400,
+            format!("at most {MESSAGES_PER_PUBLISH_MAX} messages per publish, got {}", messages.len()),
+        ));
+    }
+    Ok(messages)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// Reads the body and checks the publish signature, the nonce and that the signer may publish.
+async fn authenticate_publish(app: &AppState, request: Request, path: &str) -> Result<(Signer, Bytes), Problem> {
+    let (parts, body) = request.into_parts();
+    let unauthenticated = |detail: String| Problem::new(codes::UNAUTHENTICATED, 401, detail);
+    let signer = header(&parts.headers, READ_SIGNER_HEADER).ok_or_else(|| {
+        unauthenticated(format!(
+            "a publish needs the headers {READ_SIGNER_HEADER}, {PUBLISH_NONCE_HEADER} and {READ_SIGNATURE_HEADER}"
+        ))
+    })?;
+    let signer = Signer::parse(signer).map_err(|error| unauthenticated(format!("{READ_SIGNER_HEADER}: {error}")))?;
+    let nonce_us: u64 = header(&parts.headers, PUBLISH_NONCE_HEADER)
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(|| unauthenticated(format!("{PUBLISH_NONCE_HEADER} must be Unix microseconds")))?;
+    let signature = header(&parts.headers, READ_SIGNATURE_HEADER)
+        .and_then(|value| colony_wire::envelope::parse_signature(value).ok())
+        .ok_or_else(|| {
+            Problem::new(codes::INVALID_SIGNATURE, 401, format!("{READ_SIGNATURE_HEADER} must be 128 hex characters"))
+                .with_field(READ_SIGNATURE_HEADER)
+        })?;
+    if (nonce_us / 1000).abs_diff(app.clock.now_ms()) > PUBLISH_SKEW_MS {
+        return Err(unauthenticated(format!(
+            "{PUBLISH_NONCE_HEADER} is more than {} s from the server's clock",
+            PUBLISH_SKEW_MS / 1000
+        )));
+    }
+    let body = tokio::time::timeout(app.request_timeout, axum::body::to_bytes(body, PUBLISH_BODY_BYTES_MAX))
+        .await
+        .map_err(|_| Problem::new(codes::TIMEOUT, 408, "the request body did not arrive in time"))?
+        .map_err(|_| {
+            Problem::new(
+                codes::PAYLOAD_TOO_LARGE,
+                413,
+                format!("the body exceeds the limit of {PUBLISH_BODY_BYTES_MAX} bytes"),
+            )
+        })?;
+    let key = {
+        let state = app.driver.shared.state.read().expect("state lock");
+        check_may_publish(&state, &signer)?;
+        state.signer_key(&signer).ok_or_else(|| unauthenticated(format!("'{signer}' is not a registered signer")))?
+    };
+    if !app.keys.verify(&key, &publish_signing_message(path, nonce_us, &body), &signature) {
+        return Err(Problem::new(codes::INVALID_SIGNATURE, 401, "the publish signature does not verify")
+            .with_field(READ_SIGNATURE_HEADER));
+    }
+    if !app.bus.spend_nonce(&signer, nonce_us) {
+        return Err(Problem::from_rejection(&colony_core::Rejection::NonceReplayed { nonce: nonce_us })
+            .with_field(PUBLISH_NONCE_HEADER));
+    }
+    Ok((signer, body))
+}

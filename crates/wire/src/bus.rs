@@ -1,0 +1,489 @@
+//! The message bus on the wire: what a publisher sends, what a subscriber receives, and how an
+//! ephemeral publish is signed.
+//!
+//! A message follows the swarm's standard envelope: an id, a timestamp, the source agent, a subject,
+//! a type, a priority, a correlation id, a reply-to subject, headers and a payload (any JSON value, or
+//! bytes in base64), optionally signed by the sender and optionally encrypted to one recipient. The
+//! server fills in the id, the timestamp and the source (the authenticated signer), so a receiver
+//! always learns who really sent a message; it routes an encrypted payload without reading it.
+
+// Problems are built only on the way out of a request, so their size on the error path does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use colony_core::bus::Subject;
+use colony_core::{AgentId, Name, Signer};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::problem::{Problem, codes};
+
+/// A payload is at most this large: the JSON text, or the decoded bytes.
+pub const PAYLOAD_BYTES_MAX: usize = 64 << 10;
+/// A message carries at most this many headers.
+pub const HEADERS_MAX: usize = 32;
+/// A header's value is at most this long.
+pub const HEADER_VALUE_BYTES_MAX: usize = 1024;
+/// One publish request carries at most this many messages.
+pub const MESSAGES_PER_PUBLISH_MAX: usize = 1_000;
+
+/// Header carrying the publish nonce: Unix microseconds, increasing per signer.
+pub const PUBLISH_NONCE_HEADER: &str = "colony-nonce";
+/// How far a publish nonce (as a time) may be from the server's clock.
+pub const PUBLISH_SKEW_MS: u64 = 5 * 60 * 1_000;
+
+/// The bytes an ephemeral publish's signature covers: the path (so a signature for `/v1/bus/publish`
+/// cannot be moved to `/v1/bus/request`), the nonce and the exact body.
+pub fn publish_signing_message(path: &str, nonce_us: u64, body: &[u8]) -> Vec<u8> {
+    let mut message = format!("colony-publish-v1\n{path}\n{nonce_us}\n").into_bytes();
+    message.extend_from_slice(body);
+    message
+}
+
+/// How urgent a message is (the seeds' four levels).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Can wait.
+    Low,
+    /// The default.
+    #[default]
+    Normal,
+    /// Ahead of normal traffic.
+    High,
+    /// Act now.
+    Critical,
+}
+
+impl Priority {
+    fn is_normal(&self) -> bool {
+        *self == Priority::Normal
+    }
+}
+
+/// A message as a publisher sends it. The server adds the id, the timestamp and the source.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// Where the message goes (`market.price.aapl`); no wildcards.
+    pub subject: String,
+    /// What kind of message this is (`market_signal`).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<String>,
+    /// How urgent it is.
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
+    /// Ties a reply or a follow-up to the message it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// Where answers should go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// Free-form headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The content, as any JSON value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Box<RawValue>>,
+    /// The content as bytes, in standard base64 (instead of `payload`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
+    /// The sender's Ed25519 signature (hex) over the payload bytes: the JSON text exactly as sent, or
+    /// the decoded bytes. The server passes it on; receivers verify it with the sender's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_signature: Option<String>,
+    /// The agent the payload is encrypted to (then `payload_base64` is ciphertext the server cannot
+    /// read and only routes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_to: Option<String>,
+}
+
+impl PublishRequest {
+    /// A message with a JSON payload.
+    pub fn json(subject: impl Into<String>, payload: &impl Serialize) -> PublishRequest {
+        let text = serde_json::to_string(payload).expect("payloads encode");
+        PublishRequest {
+            subject: subject.into(),
+            payload: Some(RawValue::from_string(text).expect("serde_json writes valid JSON")),
+            ..PublishRequest::default()
+        }
+    }
+
+    /// Checks every field; the problem names the first offending one (prefixed with `field_prefix`,
+    /// such as `messages[3].`). Returns the parsed subject.
+    pub fn validate(&self, field_prefix: &str) -> Result<Subject, Problem> {
+        let invalid = |field: &str, detail: String| {
+            Problem::new(codes::INVALID_MESSAGE, 400, detail).with_field(format!("{field_prefix}{field}"))
+        };
+        let subject = Subject::new(self.subject.clone()).map_err(|error| invalid("subject", error.to_string()))?;
+        if let Some(message_type) = &self.message_type {
+            Name::new(message_type.clone()).map_err(|error| invalid("type", format!("type: {error}")))?;
+        }
+        if let Some(correlation_id) = &self.correlation_id {
+            Name::new(correlation_id.clone())
+                .map_err(|error| invalid("correlation_id", format!("correlation_id: {error}")))?;
+        }
+        if let Some(reply_to) = &self.reply_to {
+            Subject::new(reply_to.clone()).map_err(|error| invalid("reply_to", error.to_string()))?;
+        }
+        if self.headers.len() > HEADERS_MAX {
+            return Err(invalid("headers", format!("at most {HEADERS_MAX} headers")));
+        }
+        for (key, value) in &self.headers {
+            Name::new(key.clone()).map_err(|error| invalid("headers", format!("header name '{key}': {error}")))?;
+            if value.len() > HEADER_VALUE_BYTES_MAX {
+                return Err(invalid(
+                    &format!("headers.{key}"),
+                    format!("a header value is at most {HEADER_VALUE_BYTES_MAX} bytes"),
+                ));
+            }
+        }
+        match (&self.payload, &self.payload_base64) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("payload_base64", "give either payload or payload_base64, not both".to_owned()));
+            }
+            (Some(payload), None) if payload.get().len() > PAYLOAD_BYTES_MAX => {
+                return Err(Problem::new(
+                    codes::PAYLOAD_TOO_LARGE,
+                    413,
+                    format!("the payload exceeds the limit of {PAYLOAD_BYTES_MAX} bytes"),
+                )
+                .with_field(format!("{field_prefix}payload")));
+            }
+            (None, Some(encoded)) => {
+                if encoded.len() > PAYLOAD_BYTES_MAX.div_ceil(3) * 4 {
+                    return Err(Problem::new(
+                        codes::PAYLOAD_TOO_LARGE,
+                        413,
+                        format!("the payload exceeds the limit of {PAYLOAD_BYTES_MAX} bytes"),
+                    )
+                    .with_field(format!("{field_prefix}payload_base64")));
+                }
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|error| invalid("payload_base64", format!("not standard base64: {error}")))?;
+            }
+            _ => {}
+        }
+        if let Some(signature) = &self.payload_signature
+            && crate::envelope::parse_signature(signature).is_err()
+        {
+            return Err(invalid("payload_signature", "must be 128 hex characters (an Ed25519 signature)".to_owned()));
+        }
+        if let Some(recipient) = &self.encrypted_to {
+            AgentId::new(recipient.clone())
+                .map_err(|error| invalid("encrypted_to", format!("encrypted_to: {error}")))?;
+            if self.payload_base64.is_none() {
+                return Err(invalid(
+                    "encrypted_to",
+                    "an encrypted payload is bytes: send it as payload_base64".to_owned(),
+                ));
+            }
+        }
+        Ok(subject)
+    }
+
+    /// The payload's bytes as the payload signature covers them.
+    pub fn payload_bytes(&self) -> Option<Vec<u8>> {
+        match (&self.payload, &self.payload_base64) {
+            (Some(payload), _) => Some(payload.get().as_bytes().to_vec()),
+            (None, Some(encoded)) => base64::engine::general_purpose::STANDARD.decode(encoded).ok(),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A message as subscribers receive it: the publisher's fields plus what the server vouches for.
+///
+/// (The fields are spelled out rather than flattened from [`PublishRequest`]: serde cannot carry a
+/// raw JSON payload through a flattened or internally tagged structure.)
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BusMessage {
+    /// Unique per message, assigned by the server.
+    pub id: String,
+    /// When the server accepted it (Unix milliseconds).
+    pub timestamp_ms: u64,
+    /// The authenticated sender: an agent id or `operator`.
+    pub source: String,
+    /// Where the message went.
+    pub subject: String,
+    /// What kind of message this is.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<String>,
+    /// How urgent it is.
+    #[serde(default)]
+    pub priority: Priority,
+    /// Ties a reply or a follow-up to the message it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// Where answers should go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// Free-form headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The content, as the JSON text the publisher sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Box<RawValue>>,
+    /// The content as base64 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
+    /// The sender's signature over the payload bytes (hex), as the sender gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_signature: Option<String>,
+    /// The agent the payload is encrypted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_to: Option<String>,
+    /// The durable stream that stored the message, for messages delivered from a stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// The message's sequence number in that stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_sequence: Option<u64>,
+    /// How many times a durable consumer has delivered it (1 for the first delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_count: Option<u32>,
+}
+
+impl BusMessage {
+    /// A message just accepted from `source`.
+    pub fn new(id: String, timestamp_ms: u64, source: &Signer, content: PublishRequest) -> BusMessage {
+        BusMessage {
+            id,
+            timestamp_ms,
+            source: source.to_string(),
+            subject: content.subject,
+            message_type: content.message_type,
+            priority: content.priority,
+            correlation_id: content.correlation_id,
+            reply_to: content.reply_to,
+            headers: content.headers,
+            payload: content.payload,
+            payload_base64: content.payload_base64,
+            payload_signature: content.payload_signature,
+            encrypted_to: content.encrypted_to,
+            stream: None,
+            stream_sequence: None,
+            delivery_count: None,
+        }
+    }
+
+    /// The payload decoded as `T`, when it is JSON.
+    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Option<Result<T, serde_json::Error>> {
+        self.payload.as_ref().map(|payload| serde_json::from_str(payload.get()))
+    }
+
+    /// The payload's bytes as the payload signature covers them.
+    pub fn payload_bytes(&self) -> Option<Vec<u8>> {
+        match (&self.payload, &self.payload_base64) {
+            (Some(payload), _) => Some(payload.get().as_bytes().to_vec()),
+            (None, Some(encoded)) => base64::engine::general_purpose::STANDARD.decode(encoded).ok(),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The answer to a publish: one entry per message, in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublishResponse {
+    /// What happened to each message.
+    pub messages: Vec<PublishedView>,
+}
+
+/// What happened to one published message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublishedView {
+    /// The id the server gave it.
+    pub id: String,
+    /// How many subscribers (a queue group counting once) it was handed to.
+    pub delivered: u64,
+}
+
+/// The default wait for a reply.
+pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 5_000;
+/// The longest wait for a reply.
+pub const REQUEST_TIMEOUT_MS_MAX: u64 = 60_000;
+
+/// Counters of the ephemeral bus, for `GET /v1/bus/stats`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BusStatsView {
+    /// Messages accepted for fan-out since the server started.
+    pub published: u64,
+    /// Messages handed to subscribers (one per subscriber or queue group).
+    pub delivered: u64,
+    /// Messages dropped from full subscriber buffers (oldest first).
+    pub dropped: u64,
+    /// Published messages that no subscriber matched.
+    pub unmatched: u64,
+    /// The subscriptions open now.
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// One open subscription.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubscriptionView {
+    /// The server's id for it.
+    pub id: u64,
+    /// Who subscribed.
+    pub owner: String,
+    /// The subject pattern.
+    pub subject: String,
+    /// The queue group, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// `sse`, `websocket` or `request`.
+    pub transport: String,
+    /// Messages waiting in its buffer.
+    pub pending: u64,
+    /// Its buffer's size.
+    pub capacity: u64,
+    /// Messages delivered to it.
+    pub delivered: u64,
+    /// Messages dropped because its buffer was full.
+    pub dropped: u64,
+}
+
+/// What a WebSocket client's frame asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientOp {
+    /// Subscribe `sid` to `subject` (optionally in `queue`).
+    Sub,
+    /// End subscription `sid`.
+    Unsub,
+    /// Publish `message`; there is no answer unless it is refused (an `error` naming `tag`).
+    Pub,
+    /// Publish `message` as a request and answer with the first reply (`rid` names it).
+    Request,
+    /// Answered with `pong` once every earlier frame has been handled.
+    Ping,
+}
+
+/// A frame a WebSocket client sends, as JSON text: `{"op": "sub", "sid": "1", "subject": "a.>"}`.
+///
+/// One flat shape for every operation (rather than a tagged enum) so that a raw JSON payload can be
+/// carried inside `message` without being parsed twice.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientFrame {
+    /// What the frame asks for.
+    pub op: ClientOp,
+    /// The client's id for a subscription (`sub`, `unsub`), echoed on every message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The subject pattern (`sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The queue group (`sub`): each message goes to one member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// A tag echoed in an error about this frame (`pub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The client's id for a request (`request`), echoed on the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rid: Option<String>,
+    /// How long to wait for a reply (`request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// The message (`pub`, `request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<PublishRequest>,
+}
+
+impl ClientFrame {
+    fn empty(op: ClientOp) -> ClientFrame {
+        ClientFrame { op, sid: None, subject: None, queue: None, tag: None, rid: None, timeout_ms: None, message: None }
+    }
+
+    /// `sub`.
+    pub fn subscribe(sid: impl Into<String>, subject: impl Into<String>, queue: Option<String>) -> ClientFrame {
+        ClientFrame { sid: Some(sid.into()), subject: Some(subject.into()), queue, ..ClientFrame::empty(ClientOp::Sub) }
+    }
+
+    /// `unsub`.
+    pub fn unsubscribe(sid: impl Into<String>) -> ClientFrame {
+        ClientFrame { sid: Some(sid.into()), ..ClientFrame::empty(ClientOp::Unsub) }
+    }
+
+    /// `pub`.
+    pub fn publish(message: PublishRequest) -> ClientFrame {
+        ClientFrame { message: Some(message), ..ClientFrame::empty(ClientOp::Pub) }
+    }
+
+    /// `request`.
+    pub fn request(rid: impl Into<String>, timeout_ms: u64, message: PublishRequest) -> ClientFrame {
+        ClientFrame {
+            rid: Some(rid.into()),
+            timeout_ms: Some(timeout_ms),
+            message: Some(message),
+            ..ClientFrame::empty(ClientOp::Request)
+        }
+    }
+
+    /// `ping`.
+    pub fn ping() -> ClientFrame {
+        ClientFrame::empty(ClientOp::Ping)
+    }
+}
+
+/// What a server frame says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerOp {
+    /// Subscription `sid` is open.
+    Ok,
+    /// `message` for subscription `sid`.
+    Msg,
+    /// `count` messages were dropped from subscription `sid`'s full buffer since the last notice
+    /// (`total` in all).
+    Dropped,
+    /// `message` answers request `rid`.
+    Reply,
+    /// A frame was refused: `problem` says why, `about` names the subscription, request or tag.
+    Error,
+    /// The answer to `ping`.
+    Pong,
+}
+
+/// A frame the server sends a WebSocket client, as JSON text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServerFrame {
+    /// What the frame says.
+    pub op: ServerOp,
+    /// The subscription (`ok`, `msg`, `dropped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The request (`reply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rid: Option<String>,
+    /// The subscription, request or tag an error is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
+    /// Messages dropped since the last notice (`dropped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Messages dropped in all (`dropped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// The message (`msg`, `reply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<BusMessage>,
+    /// Why a frame was refused (`error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+impl ServerFrame {
+    /// A frame saying `op` with nothing else.
+    pub fn new(op: ServerOp) -> ServerFrame {
+        ServerFrame { op, sid: None, rid: None, about: None, count: None, total: None, message: None, problem: None }
+    }
+
+    /// An `error` frame.
+    pub fn error(about: Option<String>, problem: Problem) -> ServerFrame {
+        ServerFrame { about, problem: Some(problem), ..ServerFrame::new(ServerOp::Error) }
+    }
+}
