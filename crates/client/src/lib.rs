@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bus;
 mod events;
 
 use std::sync::Arc;
