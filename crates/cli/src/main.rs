@@ -5,6 +5,7 @@
 //! - `serve.rs`: `colony serve`.
 //! - `agent.rs`: `colony agent …`, `colony keygen`, `colony token …`, `colony status`.
 //! - `events.rs`: `colony events tail`.
+//! - `bus.rs`: `colony pub`, `sub`, `request`, `bus stats` (the ephemeral bus).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `demo.rs`: `colony demo`, the living tour.
@@ -12,6 +13,7 @@
 
 mod agent;
 mod audit;
+mod bus;
 mod demo;
 mod events;
 mod ledger;
@@ -101,6 +103,15 @@ enum Commands {
     /// Follow the event stream.
     #[command(subcommand)]
     Events(events::EventsCommand),
+    /// Publish an ephemeral message (fan-out to subscribers; not logged).
+    Pub(bus::PubArgs),
+    /// Subscribe to subjects (NATS wildcards) and print messages as they come.
+    Sub(bus::SubArgs),
+    /// Publish a request and print the first reply.
+    Request(bus::RequestArgs),
+    /// Bus statistics.
+    #[command(subcommand)]
+    Bus(bus::BusCommand),
     /// Offline checks of a stopped server's data.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -123,6 +134,10 @@ fn main() -> ExitCode {
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,
             Commands::Events(command) => events::run(command, &cli.connection).await,
+            Commands::Pub(args) => bus::publish(args, &cli.connection).await,
+            Commands::Sub(args) => bus::subscribe(args, &cli.connection).await,
+            Commands::Request(args) => bus::request(args, &cli.connection).await,
+            Commands::Bus(command) => bus::run(command, &cli.connection).await,
             Commands::Audit(command) => audit::run(command),
         }
     });
