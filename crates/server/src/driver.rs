@@ -81,6 +81,9 @@ pub struct Shared {
     pub events: EventHub,
     /// Set when the driver stops; writes are then refused with this reason.
     pub stopped: Mutex<Option<String>>,
+    /// The ephemeral bus, which also carries durable messages to live subscribers once they are
+    /// committed.
+    pub bus: Arc<crate::bus::Bus>,
 }
 
 /// Settings of the driver.
@@ -152,11 +155,12 @@ pub fn start(
     log: Box<dyn CommandLog>,
     state: State,
     events: EventHub,
+    bus: Arc<crate::bus::Bus>,
     clock: Arc<dyn Clock>,
     settings: DriverSettings,
 ) -> (DriverHandle, std::thread::JoinHandle<()>) {
     let (sender, receiver) = std::sync::mpsc::sync_channel(settings.queue_capacity);
-    let shared = Arc::new(Shared { state: RwLock::new(state), events, stopped: Mutex::new(None) });
+    let shared = Arc::new(Shared { state: RwLock::new(state), events, stopped: Mutex::new(None), bus });
     let writer = Writer { log, shared: Arc::clone(&shared), clock, settings, entries_since_snapshot: 0 };
     let thread = std::thread::Builder::new()
         .name("colony-writer".to_owned())

@@ -219,6 +219,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
         Box::new(log) as Box<dyn CommandLog>,
         recovered.state,
         events,
+        Arc::new(crate::bus::Bus::new(settings.clock.now_ms())),
         Arc::clone(&settings.clock),
         settings.driver.clone(),
     );

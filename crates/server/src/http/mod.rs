@@ -85,12 +85,12 @@ impl AppState {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> AppState {
         AppState {
-            driver,
             clock: Arc::clone(&settings.clock),
             request_timeout: settings.request_timeout,
             keys: Arc::new(KeyCache::default()),
             shutdown,
-            bus: Arc::new(crate::bus::Bus::new(settings.clock.now_ms())),
+            bus: Arc::clone(&driver.shared.bus),
+            driver,
         }
     }
 }
