@@ -42,6 +42,14 @@ pub fn publish_signing_message(path: &str, nonce_us: u64, body: &[u8]) -> Vec<u8
     message
 }
 
+/// A fresh, unguessable reply subject for a request: `_INBOX.` and 128 random bits in hex. Unguessable
+/// so that no third agent can race the real responder with a forged reply.
+pub fn reply_subject() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    format!("_INBOX.{}", hex::encode(bytes))
+}
+
 /// How urgent a message is (the seeds' four levels).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

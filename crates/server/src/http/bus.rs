@@ -130,7 +130,8 @@ pub(crate) async fn request_reply(
         let state = app.driver.shared.state.read().expect("state lock");
         check_may_publish(&state, signer)?;
     }
-    let reply_subject = format!("{REPLY_PREFIX}.{}", app.bus.next_message_id().replace('-', "_"));
+    let reply_subject = colony_wire::bus::reply_subject();
+    debug_assert!(reply_subject.starts_with(REPLY_PREFIX));
     let reply_pattern = Pattern::new(reply_subject.clone()).expect("reply subjects are valid");
     let notify = Arc::new(Notify::new());
     let waiter = app.bus.router.subscribe(
