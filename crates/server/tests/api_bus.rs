@@ -340,6 +340,20 @@ async fn a_slow_subscriber_loses_only_its_own_oldest_messages_and_slows_nobody()
     let slow_view = stats.subscriptions.iter().find(|view| view.owner == "slow-1").unwrap();
     assert_eq!((slow_view.dropped, slow_view.capacity), (dropped_total, 8));
     assert_eq!(stats.subscriptions.iter().find(|view| view.owner == "fast-1").unwrap().dropped, 0);
+
+    // Prometheus sees the same counts.
+    let metrics = server.signed_get_raw(&server.operator, "/v1/metrics").await;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.content_type.as_deref().is_some_and(|value| value.starts_with("text/plain")));
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(text.contains(&format!("\ncolony_bus_dropped_total {dropped_total}\n")), "{text}");
+    assert!(text.contains(&format!("\ncolony_bus_published_total {total}\n")), "{text}");
+    let line = format!(
+        "colony_bus_subscription_dropped_total{{id=\"{}\",owner=\"slow-1\",subject=\"feed\"}} {dropped_total}",
+        slow_view.id
+    );
+    assert!(text.contains(&line), "{text}");
+    assert!(!text.contains("owner=\"fast-1\""), "only dropping subscriptions are listed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

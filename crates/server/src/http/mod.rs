@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bus;
 pub mod bus_socket;
 pub mod ledger;
+pub mod metrics;
 pub mod openapi;
 pub mod reads;
 pub mod writes;
@@ -146,6 +147,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/bus/subscribe"),
     ("get", "/v1/bus/ws"),
     ("get", "/v1/bus/stats"),
+    ("get", "/v1/metrics"),
     ("get", "/v1/health/live"),
     ("get", "/v1/health/ready"),
     ("get", "/v1/openapi.json"),
@@ -168,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bus/subscribe", get(bus::subscribe))
         .route("/v1/bus/ws", get(bus_socket::upgrade))
         .route("/v1/bus/stats", get(bus::stats))
+        .route("/v1/metrics", get(metrics::serve))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_read_auth));
     Router::new()
         .route("/v1/commands", post(writes::submit_single))

@@ -384,7 +384,12 @@ fn add_bus(document: &mut Value) {
             "security": [{ "readToken": [] }, { "signedRead": [] }],
             "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401"]))
         } },
-        "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([])) }
+        "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([])) },
+        "/v1/metrics": { "get": {
+            "summary": "Counters in the Prometheus text format (entries, commands, bus deliveries and drops)",
+            "security": [{ "readToken": [] }, { "signedRead": [] }],
+            "responses": merge(json!({ "200": { "description": "Prometheus text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } }), problem_responses(&["401"]))
+        } }
     });
     let subject = json!({ "type": "string", "maxLength": 256, "description": "Dot-separated tokens of ASCII letters, digits and `-_:$`." });
     let publish_properties = json!({

@@ -1,0 +1,86 @@
+//! `GET /v1/metrics`: counters in the Prometheus text exposition format, for scrapers.
+//!
+//! Read-authenticated like every read (Prometheus sends a bearer token with `authorization`
+//! settings). Everything here is already known to the server, so a scrape takes the state's read
+//! lock only long enough to copy a few counters.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+/// At most this many subscriptions are listed one by one (those that dropped messages), so that a
+/// server with many subscribers does not produce an unbounded scrape.
+const DROPPING_SUBSCRIPTIONS_LISTED_MAX: usize = 1_000;
+
+/// `GET /v1/metrics`.
+pub async fn serve(State(app): State<AppState>) -> Response {
+    let mut text = String::with_capacity(4096);
+    {
+        let state = app.driver.shared.state.read().expect("state lock");
+        let counters = state.counters();
+        metric(&mut text, "colony_entries_total", "counter", "Log entries applied.", counters.entries);
+        metric(&mut text, "colony_commands_accepted_total", "counter", "Commands applied.", counters.commands_accepted);
+        metric(&mut text, "colony_commands_rejected_total", "counter", "Commands refused.", counters.commands_rejected);
+        metric(&mut text, "colony_events_total", "counter", "Events emitted.", counters.events);
+        metric(&mut text, "colony_sequence", "gauge", "The last applied entry.", state.sequence());
+        metric(
+            &mut text,
+            "colony_agents",
+            "gauge",
+            "Registered agents (including deregistered).",
+            state.registry().len() as u64,
+        );
+    }
+    let bus = app.bus.router.stats();
+    metric(&mut text, "colony_bus_published_total", "counter", "Ephemeral messages published.", bus.published);
+    metric(&mut text, "colony_bus_delivered_total", "counter", "Messages handed to subscribers.", bus.delivered);
+    metric(
+        &mut text,
+        "colony_bus_dropped_total",
+        "counter",
+        "Messages dropped from full subscriber buffers.",
+        bus.dropped,
+    );
+    metric(
+        &mut text,
+        "colony_bus_unmatched_total",
+        "counter",
+        "Published messages no subscriber matched.",
+        bus.unmatched,
+    );
+    metric(&mut text, "colony_bus_subscriptions", "gauge", "Open subscriptions.", bus.subscriptions.len() as u64);
+    let _ =
+        writeln!(text, "# HELP colony_bus_subscription_dropped_total Messages dropped from one subscription's buffer.");
+    let _ = writeln!(text, "# TYPE colony_bus_subscription_dropped_total counter");
+    for subscription in
+        bus.subscriptions.iter().filter(|subscription| subscription.dropped > 0).take(DROPPING_SUBSCRIPTIONS_LISTED_MAX)
+    {
+        let _ = writeln!(
+            text,
+            "colony_bus_subscription_dropped_total{{id=\"{}\",owner=\"{}\",subject=\"{}\"}} {}",
+            subscription.id,
+            escape(&subscription.owner),
+            escape(&subscription.subject),
+            subscription.dropped
+        );
+    }
+    let mut response = (StatusCode::OK, text).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}
+
+fn metric(text: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+}
+
+/// Escapes a label value (owners and subjects never hold these characters today; this keeps the
+/// format valid if they ever do).
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
