@@ -3,14 +3,16 @@
 //! A command says what its signer wants; the state machine decides whether the signer may have it.
 //! Nothing in a command is trusted: weights, statuses and times are computed by the state machine.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
+use crate::bus::{AckKind, DeliverPolicy, Discard, JsonText, Pattern, Priority, Subject};
 use crate::config::SwarmConfig;
-use crate::ids::{AgentId, Digest, Name, PublicKey};
+use crate::ids::{AgentId, Digest, Name, PublicKey, Signature};
 use crate::ledger::{EscrowResolution, TransferRequest};
+use crate::limits;
 
 /// Decodes a present field (even `null`) as `Some`, so that an absent field (`None`, via `default`)
 /// means "leave as it is" and `null` means "clear".
@@ -18,6 +20,22 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+fn default_duplicate_window_ms() -> u64 {
+    limits::DUPLICATE_WINDOW_MS_DEFAULT
+}
+
+fn default_ack_wait_ms() -> u64 {
+    limits::ACK_WAIT_MS_DEFAULT
+}
+
+fn default_max_deliver() -> u32 {
+    limits::MAX_DELIVER_DEFAULT
+}
+
+fn default_max_ack_pending() -> u32 {
+    limits::MAX_ACK_PENDING_DEFAULT
 }
 
 /// One requested change. In JSON, the `type` field names the variant (`"agent.register"`, ...).
@@ -229,6 +247,152 @@ pub enum Command {
         /// `"release"`, `"refund"` or `{"split": {"payee_bps": N}}`.
         resolution: EscrowResolution,
     },
+    /// Creates a durable stream that stores every message published to its subjects. Any registered
+    /// agent or the operator; the creator owns it. The same name with the same configuration again is
+    /// `Unchanged`.
+    #[serde(rename = "stream.create")]
+    CreateStream {
+        /// The stream's name.
+        name: Name,
+        /// The subject patterns it captures: none may overlap another stream's, or the private
+        /// `agent.*.inbox` and `_INBOX.>` subjects.
+        subjects: BTreeSet<Pattern>,
+        /// Messages kept at most (else `STREAM_MESSAGES_MAX`).
+        #[serde(default)]
+        max_messages: Option<u64>,
+        /// Bytes kept at most (else `STREAM_BYTES_DEFAULT`); reserved against `BUS_BYTES_MAX`.
+        #[serde(default)]
+        max_bytes: Option<u64>,
+        /// Messages older than this (log time) are removed.
+        #[serde(default)]
+        max_age_ms: Option<u64>,
+        /// What a full stream does: drop its oldest messages (`"old"`) or refuse new ones (`"new"`).
+        #[serde(default)]
+        discard: Discard,
+        /// How long a message id is remembered for deduplication (0: not at all).
+        #[serde(default = "default_duplicate_window_ms")]
+        duplicate_window_ms: u64,
+    },
+    /// Deletes a stream with its messages, consumers and dead letters. Its owner or the operator.
+    #[serde(rename = "stream.delete")]
+    DeleteStream {
+        /// The stream.
+        name: Name,
+    },
+    /// Publishes a message into the stream that captures its subject. The source is the signer.
+    #[serde(rename = "bus.publish")]
+    Publish {
+        /// Where it goes.
+        subject: Subject,
+        /// The publisher's id for the message: the same id again within the stream's duplicate window
+        /// stores nothing and returns the original sequence.
+        #[serde(default)]
+        message_id: Option<Name>,
+        /// What kind of message this is, for receivers. (Named `message_type`, not `type`, because
+        /// `type` names the command.)
+        #[serde(default)]
+        message_type: Option<Name>,
+        /// How urgent (`normal` unless told).
+        #[serde(default)]
+        priority: Priority,
+        /// Ties a reply or a follow-up to an earlier message.
+        #[serde(default)]
+        correlation_id: Option<Name>,
+        /// Where replies go.
+        #[serde(default)]
+        reply_to: Option<Subject>,
+        /// Free-form headers.
+        #[serde(default)]
+        headers: BTreeMap<Name, String>,
+        /// A JSON payload (`null` counts as none).
+        #[serde(default)]
+        payload: Option<JsonText>,
+        /// A binary payload in standard base64; exclusive with `payload`.
+        #[serde(default)]
+        payload_base64: Option<String>,
+        /// The sender's Ed25519 signature over the payload bytes, for receivers to verify.
+        #[serde(default)]
+        payload_signature: Option<Signature>,
+        /// The agent the payload is encrypted to (`payload_base64` is then ciphertext).
+        #[serde(default)]
+        encrypted_to: Option<AgentId>,
+    },
+    /// Creates a pull consumer on a stream. Any registered agent or the operator. The same name with
+    /// the same configuration again is `Unchanged`.
+    #[serde(rename = "consumer.create")]
+    CreateConsumer {
+        /// The stream.
+        stream: Name,
+        /// The consumer's name, unique in the stream.
+        name: Name,
+        /// Only messages whose subject matches (must overlap the stream's subjects).
+        #[serde(default)]
+        filter: Option<Pattern>,
+        /// Where delivery starts: `"all"`, `"new"`, `{"from_sequence": N}` or `{"from_time_ms": T}`.
+        #[serde(default)]
+        deliver: DeliverPolicy,
+        /// How long a delivery is held before it is redelivered, unless acked.
+        #[serde(default = "default_ack_wait_ms")]
+        ack_wait_ms: u64,
+        /// Deliveries of one message at most; after the last, it is dead-lettered.
+        #[serde(default = "default_max_deliver")]
+        max_deliver: u32,
+        /// The ack wait of delivery n is `backoff_ms[min(n - 1, len - 1)]` instead of `ack_wait_ms`.
+        #[serde(default)]
+        backoff_ms: Vec<u64>,
+        /// Deliveries outstanding (not yet acked or dead-lettered) at most.
+        #[serde(default = "default_max_ack_pending")]
+        max_ack_pending: u32,
+    },
+    /// Deletes a consumer. Its creator, the stream's owner or the operator.
+    #[serde(rename = "consumer.delete")]
+    DeleteConsumer {
+        /// The stream.
+        stream: Name,
+        /// The consumer.
+        name: Name,
+    },
+    /// Pulls messages from a consumer: due redeliveries first, then new messages. Any registered agent;
+    /// agents fetching from one consumer share its messages (a work queue).
+    #[serde(rename = "consumer.fetch")]
+    Fetch {
+        /// The stream.
+        stream: Name,
+        /// The consumer.
+        consumer: Name,
+        /// Messages wanted at most (1 to `FETCH_BATCH_MAX`).
+        batch: u32,
+    },
+    /// Acknowledges deliveries: done, not done (nak), still working, or never (term). Only the holder
+    /// of each delivery, or the operator.
+    #[serde(rename = "consumer.ack")]
+    Ack {
+        /// The stream.
+        stream: Name,
+        /// The consumer.
+        consumer: Name,
+        /// The stream sequences acknowledged.
+        sequences: Vec<u64>,
+        /// `"ack"`, `{"nak": {"delay_ms"?, "error"?}}`, `"in_progress"` or `{"term": {"reason"?}}`.
+        kind: AckKind,
+    },
+    /// Publishes dead letters again into their original subjects and removes them from the stream's
+    /// dead letters. The stream's owner or the operator.
+    #[serde(rename = "dlq.replay")]
+    ReplayDeadLetters {
+        /// The stream whose dead letters these are.
+        stream: Name,
+        /// Their ids.
+        dead_letters: Vec<u64>,
+    },
+    /// Removes dead letters. The stream's owner or the operator.
+    #[serde(rename = "dlq.discard")]
+    DiscardDeadLetters {
+        /// The stream whose dead letters these are.
+        stream: Name,
+        /// Their ids.
+        dead_letters: Vec<u64>,
+    },
 }
 
 impl Command {
@@ -256,6 +420,15 @@ impl Command {
         "escrow.refund",
         "escrow.dispute",
         "escrow.resolve",
+        "stream.create",
+        "stream.delete",
+        "bus.publish",
+        "consumer.create",
+        "consumer.delete",
+        "consumer.fetch",
+        "consumer.ack",
+        "dlq.replay",
+        "dlq.discard",
     ];
 
     /// The stable name of the command, as in its JSON `type`.
@@ -281,6 +454,15 @@ impl Command {
             Command::RefundEscrow { .. } => "escrow.refund",
             Command::DisputeEscrow { .. } => "escrow.dispute",
             Command::ResolveEscrow { .. } => "escrow.resolve",
+            Command::CreateStream { .. } => "stream.create",
+            Command::DeleteStream { .. } => "stream.delete",
+            Command::Publish { .. } => "bus.publish",
+            Command::CreateConsumer { .. } => "consumer.create",
+            Command::DeleteConsumer { .. } => "consumer.delete",
+            Command::Fetch { .. } => "consumer.fetch",
+            Command::Ack { .. } => "consumer.ack",
+            Command::ReplayDeadLetters { .. } => "dlq.replay",
+            Command::DiscardDeadLetters { .. } => "dlq.discard",
         }
     }
 

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
+use crate::bus::DeadLetterReason;
 use crate::ids::{AgentId, Name, Signer};
 use crate::ledger::{AccountId, EscrowState, TransferKind};
 
@@ -191,6 +192,79 @@ pub enum EventKind {
         /// Its balance.
         balance: Amount,
     },
+    /// A durable stream was created.
+    #[serde(rename = "stream.created")]
+    StreamCreated {
+        /// The stream.
+        stream: Name,
+        /// Its owner (the creator).
+        owner: Signer,
+    },
+    /// A stream was deleted, with its messages, consumers and dead letters.
+    #[serde(rename = "stream.deleted")]
+    StreamDeleted {
+        /// The stream.
+        stream: Name,
+        /// Who deleted it.
+        by: Signer,
+    },
+    /// Messages were removed by a stream's limits (`max_messages`, `max_bytes` with discard `old`, or
+    /// `max_age_ms`): one event per stream and entry, with the count, never one per message.
+    #[serde(rename = "stream.messages_discarded")]
+    MessagesDiscarded {
+        /// The stream.
+        stream: Name,
+        /// How many messages this entry removed from it.
+        count: u64,
+    },
+    /// A consumer was created on a stream.
+    #[serde(rename = "consumer.created")]
+    ConsumerCreated {
+        /// The stream.
+        stream: Name,
+        /// The consumer.
+        consumer: Name,
+        /// Its creator.
+        by: Signer,
+    },
+    /// A consumer was deleted (deleting a stream deletes its consumers without this event).
+    #[serde(rename = "consumer.deleted")]
+    ConsumerDeleted {
+        /// The stream.
+        stream: Name,
+        /// The consumer.
+        consumer: Name,
+        /// Who deleted it.
+        by: Signer,
+    },
+    /// A consumer gave up on a message: it moved to the stream's dead letters.
+    #[serde(rename = "message.dead_lettered")]
+    MessageDeadLettered {
+        /// The stream.
+        stream: Name,
+        /// The consumer that gave up.
+        consumer: Name,
+        /// The message's stream sequence.
+        sequence: u64,
+        /// The dead letter's id.
+        dead_letter: u64,
+        /// How many times it was delivered.
+        delivery_count: u32,
+        /// Why: deliveries exhausted, or terminated by a consumer.
+        reason: DeadLetterReason,
+    },
+    /// A dead letter was published again.
+    #[serde(rename = "dead_letter.replayed")]
+    DeadLetterReplayed {
+        /// The stream whose dead letter it was.
+        stream: Name,
+        /// The dead letter's id.
+        dead_letter: u64,
+        /// The stream that captured it now.
+        to_stream: Name,
+        /// Its new sequence there.
+        sequence: u64,
+    },
 }
 
 impl EventKind {
@@ -215,6 +289,13 @@ impl EventKind {
         "wallet.configured",
         "agent.budget_halted",
         "agent.budget_restored",
+        "stream.created",
+        "stream.deleted",
+        "stream.messages_discarded",
+        "consumer.created",
+        "consumer.deleted",
+        "message.dead_lettered",
+        "dead_letter.replayed",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -238,6 +319,13 @@ impl EventKind {
             EventKind::WalletConfigured { .. } => "wallet.configured",
             EventKind::AgentBudgetHalted { .. } => "agent.budget_halted",
             EventKind::AgentBudgetRestored { .. } => "agent.budget_restored",
+            EventKind::StreamCreated { .. } => "stream.created",
+            EventKind::StreamDeleted { .. } => "stream.deleted",
+            EventKind::MessagesDiscarded { .. } => "stream.messages_discarded",
+            EventKind::ConsumerCreated { .. } => "consumer.created",
+            EventKind::ConsumerDeleted { .. } => "consumer.deleted",
+            EventKind::MessageDeadLettered { .. } => "message.dead_lettered",
+            EventKind::DeadLetterReplayed { .. } => "dead_letter.replayed",
         }
     }
 }

@@ -283,6 +283,13 @@ fixed_bytes!(
     32
 );
 
+fixed_bytes!(
+    /// An Ed25519 signature (64 bytes). Core stores signatures that travel with messages; receivers
+    /// verify them, core never does.
+    Signature,
+    64
+);
+
 impl std::str::FromStr for AgentId {
     type Err = IdError;
     fn from_str(text: &str) -> Result<Self, Self::Err> {

@@ -73,8 +73,115 @@ pub const ESCROW_TIMEOUT_MS_MAX: u64 = 90 * 24 * 3_600 * 1_000;
 /// Bytes in a hashlock preimage.
 pub const PREIMAGE_BYTES_MAX: usize = 256;
 
+// ----- Durable streams (see `bus/`) -----
+
+/// Streams that may exist at once. Each publish finds its stream through a pattern tree, so the count
+/// costs memory, not time; a thousand covers a swarm with a stream per team and purpose.
+pub const STREAMS_MAX: usize = 1_024;
+
+/// Subject patterns one stream may capture. Sixteen patterns describe any sensible grouping; more would
+/// make the overlap check at creation (every new pattern against every existing one) expensive.
+pub const SUBJECTS_PER_STREAM_MAX: usize = 16;
+
+/// Messages one stream may hold, and what it holds when `max_messages` is not set: with the smallest
+/// message about 100 bytes of bookkeeping, a million messages is about 100 MB.
+pub const STREAM_MESSAGES_MAX: u64 = 1_000_000;
+
+/// Bytes one stream may hold (`max_bytes` at most).
+pub const STREAM_BYTES_MAX: u64 = 256 * 1024 * 1024;
+
+/// Bytes a stream reserves when `max_bytes` is not set.
+pub const STREAM_BYTES_DEFAULT: u64 = 16 * 1024 * 1024;
+
+/// Bytes all streams together may reserve (the sum of their `max_bytes`). Streams live in memory and
+/// in every snapshot, so their total is bounded at creation rather than discovered when memory runs
+/// out; 2 GiB holds 128 streams of the default size.
+pub const BUS_BYTES_MAX: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Bytes counted for each stored message on top of its content, for the bookkeeping around it (the
+/// sequence, times, the source, the map entry). Counting it makes `max_bytes` bound memory even for
+/// empty messages.
+pub const MESSAGE_OVERHEAD_BYTES: u64 = 64;
+
+/// Longest `max_age_ms` of a stream: one year.
+pub const STREAM_MAX_AGE_MS_MAX: u64 = 365 * 24 * 3_600 * 1_000;
+
+/// Longest duplicate window: one day. Message ids are remembered this long at most.
+pub const DUPLICATE_WINDOW_MS_MAX: u64 = 24 * 3_600 * 1_000;
+
+/// The duplicate window of a stream that does not set one: two minutes, as in NATS JetStream.
+pub const DUPLICATE_WINDOW_MS_DEFAULT: u64 = 120_000;
+
+/// Message ids one stream remembers for deduplication. Beyond this, the oldest are forgotten before
+/// their window ends (a retry of one of them would be stored again).
+pub const DEDUPE_IDS_PER_STREAM_MAX: usize = 100_000;
+
+/// Bytes in a message payload (after base64 decoding; JSON payloads count their canonical text).
+/// 64 KiB fits structured messages between agents; bulk data belongs in a blob store, referenced.
+pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
+
+/// Headers on one message.
+pub const HEADERS_PER_MESSAGE_MAX: usize = 32;
+
+/// Bytes in one header value.
+pub const HEADER_VALUE_BYTES_MAX: usize = 1_024;
+
+/// Consumers one stream may have.
+pub const CONSUMERS_PER_STREAM_MAX: usize = 256;
+
+/// Shortest ack wait: below a second, ordinary processing jitter would cause redeliveries.
+pub const ACK_WAIT_MS_MIN: u64 = 1_000;
+
+/// Longest ack wait (and backoff step, and nak delay): twelve hours.
+pub const ACK_WAIT_MS_MAX: u64 = 12 * 3_600 * 1_000;
+
+/// The ack wait of a consumer that does not set one: thirty seconds, as in NATS JetStream.
+pub const ACK_WAIT_MS_DEFAULT: u64 = 30_000;
+
+/// Largest `max_deliver`.
+pub const MAX_DELIVER_MAX: u32 = 1_000;
+
+/// The `max_deliver` of a consumer that does not set one.
+pub const MAX_DELIVER_DEFAULT: u32 = 5;
+
+/// Steps in a consumer's backoff list.
+pub const BACKOFF_STEPS_MAX: usize = 16;
+
+/// Largest `max_ack_pending`: a fetch scans a consumer's pending deliveries for redeliveries, so this
+/// also bounds the work of one fetch.
+pub const MAX_ACK_PENDING_MAX: u32 = 10_000;
+
+/// The `max_ack_pending` of a consumer that does not set one.
+pub const MAX_ACK_PENDING_DEFAULT: u32 = 1_000;
+
+/// Messages one fetch may return.
+pub const FETCH_BATCH_MAX: u32 = 256;
+
+/// Stored messages one fetch examines for new deliveries. Messages that do not match the filter are
+/// skipped (the cursor moves past them), so a sparse filter needs several fetches, not one long one.
+pub const FETCH_SCAN_MAX: usize = 10_000;
+
+/// Sequences in one `consumer.ack`.
+pub const ACK_SEQUENCES_MAX: usize = 1_000;
+
+/// Dead letters one stream keeps. Beyond this the oldest are dropped (and counted).
+pub const DEAD_LETTERS_PER_STREAM_MAX: usize = 10_000;
+
+/// Dead letters one `dlq.replay` or `dlq.discard` names.
+pub const DEAD_LETTERS_PER_COMMAND_MAX: usize = 1_000;
+
+/// Bus expiries (ack deadlines, aged messages) processed by one entry; like liveness expiries, the
+/// rest wait for the next entry.
+pub const BUS_EXPIRIES_PER_ENTRY_MAX: usize = 10_000;
+
 const _: () = assert!(OPEN_ESCROWS_MAX <= ESCROWS_RETAINED_MAX);
 const _: () = assert!(AGENTS_MAX as u64 * AGENT_WEIGHT_MAX as u64 <= i64::MAX as u64);
 const _: () = assert!(HEARTBEAT_TTL_MS_MIN < HEARTBEAT_TTL_MS_MAX);
 const _: () = assert!(REPLAY_WINDOW_NONCES >= 1);
 const _: () = assert!(AGENT_ID_BYTES_MAX <= NAME_BYTES_MAX);
+const _: () = assert!(STREAM_BYTES_DEFAULT <= STREAM_BYTES_MAX && STREAM_BYTES_MAX <= BUS_BYTES_MAX);
+const _: () = assert!(ACK_WAIT_MS_MIN <= ACK_WAIT_MS_DEFAULT && ACK_WAIT_MS_DEFAULT <= ACK_WAIT_MS_MAX);
+const _: () = assert!(1 <= MAX_DELIVER_DEFAULT && MAX_DELIVER_DEFAULT <= MAX_DELIVER_MAX);
+const _: () = assert!(1 <= MAX_ACK_PENDING_DEFAULT && MAX_ACK_PENDING_DEFAULT <= MAX_ACK_PENDING_MAX);
+const _: () = assert!(DUPLICATE_WINDOW_MS_DEFAULT <= DUPLICATE_WINDOW_MS_MAX);
+const _: () = assert!(PAYLOAD_BYTES_MAX as u64 + MESSAGE_OVERHEAD_BYTES <= STREAM_BYTES_DEFAULT);

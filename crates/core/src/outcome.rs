@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::amount::Amount;
+use crate::bus::{Delivery, Pattern, Subject};
 use crate::event::Event;
 use crate::ids::{AgentId, Name};
 
@@ -21,6 +22,26 @@ pub enum Accepted {
         escrow_id: u64,
         /// Whether the escrow already existed.
         existing: bool,
+    },
+    /// A message was stored in a stream, or (`duplicate`) its message id was seen in that stream
+    /// within the duplicate window and nothing was stored.
+    Published {
+        /// The stream that captured the subject.
+        stream: Name,
+        /// The message's stream sequence (for a duplicate, the original's).
+        sequence: u64,
+        /// Whether this was a duplicate.
+        duplicate: bool,
+    },
+    /// A pull from a consumer: the deliveries, redeliveries first (possibly none).
+    Fetched {
+        /// What was delivered, each now held by the fetching signer until acked or its deadline.
+        deliveries: Vec<Delivery>,
+    },
+    /// Dead letters were published again, each with its new place.
+    Replayed {
+        /// Per dead letter, in the order named: the stream that captured it now and its new sequence.
+        messages: Vec<(Name, u64)>,
     },
 }
 
@@ -159,6 +180,67 @@ pub enum Rejection {
         /// The escrow.
         escrow: u64,
     },
+    /// No stream has this name.
+    StreamNotFound {
+        /// The name asked for.
+        stream: Name,
+    },
+    /// A stream with this name exists with another configuration.
+    StreamConflict {
+        /// The stream.
+        stream: Name,
+    },
+    /// A subject pattern overlaps one of another stream's: some subject would belong to both.
+    SubjectsOverlap {
+        /// The pattern asked for.
+        pattern: Pattern,
+        /// The stream it overlaps.
+        stream: Name,
+    },
+    /// No stream captures the subject published to.
+    NoStream {
+        /// The subject.
+        subject: Subject,
+    },
+    /// The stream is full and discards new messages (backpressure: retry after consumers catch up), or
+    /// the message alone is larger than the stream may hold.
+    StreamFull {
+        /// The stream.
+        stream: Name,
+        /// Which of its limits: `max_messages` or `max_bytes`.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+    },
+    /// The stream has no consumer with this name.
+    ConsumerNotFound {
+        /// The stream.
+        stream: Name,
+        /// The name asked for.
+        consumer: Name,
+    },
+    /// A consumer with this name exists on the stream with another configuration.
+    ConsumerConflict {
+        /// The stream.
+        stream: Name,
+        /// The consumer.
+        consumer: Name,
+    },
+    /// The sequence has no delivery in a state that allows this (never delivered, already done, or,
+    /// for a nak or an in-progress, not currently held).
+    DeliveryNotPending {
+        /// The stream sequence.
+        sequence: u64,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// The stream has no dead letter with this id.
+    DeadLetterNotFound {
+        /// The stream.
+        stream: Name,
+        /// The id asked for.
+        dead_letter: u64,
+    },
 }
 
 impl Rejection {
@@ -193,6 +275,15 @@ impl Rejection {
             Rejection::EscrowState { .. } => "escrow_state",
             Rejection::EscrowTaskConflict { .. } => "escrow_task_conflict",
             Rejection::HashlockMismatch { .. } => "hashlock_mismatch",
+            Rejection::StreamNotFound { .. } => "stream_not_found",
+            Rejection::StreamConflict { .. } => "stream_conflict",
+            Rejection::SubjectsOverlap { .. } => "subjects_overlap",
+            Rejection::NoStream { .. } => "no_stream",
+            Rejection::StreamFull { .. } => "stream_full",
+            Rejection::ConsumerNotFound { .. } => "consumer_not_found",
+            Rejection::ConsumerConflict { .. } => "consumer_conflict",
+            Rejection::DeliveryNotPending { .. } => "delivery_not_pending",
+            Rejection::DeadLetterNotFound { .. } => "dead_letter_not_found",
         }
     }
 
@@ -209,6 +300,14 @@ impl Rejection {
             Rejection::EscrowNotFound { .. } | Rejection::EscrowState { .. } => Some("escrow"),
             Rejection::EscrowTaskConflict { .. } => Some("task_id"),
             Rejection::HashlockMismatch { .. } => Some("preimage"),
+            Rejection::StreamNotFound { .. } => Some("stream"),
+            Rejection::StreamConflict { .. } | Rejection::ConsumerConflict { .. } => Some("name"),
+            Rejection::SubjectsOverlap { .. } => Some("subjects"),
+            Rejection::NoStream { .. } => Some("subject"),
+            Rejection::StreamFull { .. } => Some("subject"),
+            Rejection::ConsumerNotFound { .. } => Some("consumer"),
+            Rejection::DeliveryNotPending { .. } => Some("sequences"),
+            Rejection::DeadLetterNotFound { .. } => Some("dead_letters"),
             _ => None,
         }
     }
@@ -260,6 +359,33 @@ impl fmt::Display for Rejection {
             }
             Rejection::HashlockMismatch { escrow } => {
                 write!(formatter, "the preimage does not open escrow {escrow}'s hashlock")
+            }
+            Rejection::StreamNotFound { stream } => write!(formatter, "no stream '{stream}'"),
+            Rejection::StreamConflict { stream } => {
+                write!(formatter, "stream '{stream}' already exists with another configuration")
+            }
+            Rejection::SubjectsOverlap { pattern, stream } => {
+                write!(formatter, "subject pattern '{pattern}' overlaps the subjects of stream '{stream}'")
+            }
+            Rejection::NoStream { subject } => write!(formatter, "no stream captures subject '{subject}'"),
+            Rejection::StreamFull { stream, limit, max } => write!(
+                formatter,
+                "stream '{stream}' has no room under its {limit} of {max}; a stream that discards new messages refuses them while full (retry after consumers catch up)"
+            ),
+            Rejection::ConsumerNotFound { stream, consumer } => {
+                write!(formatter, "stream '{stream}' has no consumer '{consumer}'")
+            }
+            Rejection::ConsumerConflict { stream, consumer } => {
+                write!(
+                    formatter,
+                    "consumer '{consumer}' of stream '{stream}' already exists with another configuration"
+                )
+            }
+            Rejection::DeliveryNotPending { sequence, action } => {
+                write!(formatter, "sequence {sequence} has no delivery that can {action}")
+            }
+            Rejection::DeadLetterNotFound { stream, dead_letter } => {
+                write!(formatter, "stream '{stream}' has no dead letter {dead_letter}")
             }
         }
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::bus::Bus;
 use crate::command::Command;
 use crate::config::SwarmConfig;
 use crate::entry::{Entry, EntryBody, Genesis, SignedCommands};
@@ -61,6 +62,7 @@ pub struct State {
     pub(crate) config: SwarmConfig,
     pub(crate) registry: Registry,
     pub(crate) ledger: Ledger,
+    pub(crate) bus: Bus,
     read_tokens: BTreeMap<Digest, ReadToken>,
     counters: Counters,
 }
@@ -75,6 +77,9 @@ pub(crate) struct Context {
     /// False while time-driven changes run (no signer is acting), true while commands run.
     acting: bool,
     events: Vec<Event>,
+    /// Messages removed from each stream by its limits during this entry, reported as one event per
+    /// stream at the end of the entry rather than one per message.
+    discarded: BTreeMap<crate::ids::Name, u64>,
 }
 
 impl Context {
@@ -87,6 +92,7 @@ impl Context {
             sequence,
             acting: false,
             events: Vec::new(),
+            discarded: BTreeMap::new(),
         }
     }
 
@@ -110,6 +116,21 @@ impl Context {
         self.events.truncate(length);
     }
 
+    /// Counts messages a stream's limits removed, for the entry's `stream.messages_discarded` events.
+    pub fn note_discarded(&mut self, stream: &crate::ids::Name, count: u64) {
+        if count > 0 {
+            *self.discarded.entry(stream.clone()).or_insert(0) += count;
+        }
+    }
+
+    /// Emits the discard counts noted during the entry, one event per stream.
+    fn flush_discarded(&mut self) {
+        for (stream, count) in std::mem::take(&mut self.discarded) {
+            self.emit(EventKind::MessagesDiscarded { stream, count });
+        }
+    }
+
+    /// Records an event of this entry.
     pub fn emit(&mut self, kind: EventKind) {
         let index = u32::try_from(self.events.len()).expect("events per entry fit in u32");
         self.events.push(Event { sequence: self.sequence, index, timestamp_ms: self.now_ms, kind });
@@ -188,6 +209,7 @@ impl State {
         // escrow whose timeout passed is refunded before anyone can release it).
         self.expire_liveness(&mut context);
         self.expire_escrows(&mut context);
+        self.expire_bus(&mut context);
 
         let mut outcome = EntryOutcome::default();
         match &entry.body {
@@ -215,6 +237,7 @@ impl State {
                 }
             },
         }
+        context.flush_discarded();
         self.counters.events += context.events.len() as u64;
         outcome.events = context.events;
         Ok(outcome)
@@ -390,6 +413,15 @@ impl State {
             Command::RefundEscrow { escrow } => self.refund_escrow(context, *escrow),
             Command::DisputeEscrow { escrow, reason } => self.dispute_escrow(context, *escrow, reason),
             Command::ResolveEscrow { escrow, resolution } => self.resolve_escrow(context, *escrow, *resolution),
+            Command::CreateStream { .. }
+            | Command::DeleteStream { .. }
+            | Command::Publish { .. }
+            | Command::CreateConsumer { .. }
+            | Command::DeleteConsumer { .. }
+            | Command::Fetch { .. }
+            | Command::Ack { .. }
+            | Command::ReplayDeadLetters { .. }
+            | Command::DiscardDeadLetters { .. } => self.apply_bus_command(context, command),
         }
     }
 
@@ -431,6 +463,12 @@ impl State {
     /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The message bus's durable state: streams, consumers, dead letters (see [`crate::bus`] and the
+    /// stream queries below).
+    pub fn bus(&self) -> &Bus {
+        &self.bus
     }
 
     /// One agent.
@@ -505,7 +543,8 @@ impl State {
         // A deadline passes once time is strictly beyond it.
         let liveness = self.registry.next_deadline_ms();
         let escrow = self.ledger.next_deadline_ms();
-        liveness.into_iter().chain(escrow).min().map(|deadline| deadline.saturating_add(1))
+        let bus = self.bus.next_deadline_ms();
+        liveness.into_iter().chain(escrow).chain(bus).min().map(|deadline| deadline.saturating_add(1))
     }
 
     // ----- Integrity -----
@@ -526,6 +565,7 @@ impl State {
         }
         self.registry.check_invariants()?;
         self.ledger.check_invariants()?;
+        self.bus.check_invariants()?;
         for agent in self.ledger.wallets.keys() {
             if !self.registry.agents.contains_key(agent) {
                 return Err(format!("a wallet belongs to '{agent}', who was never registered"));

@@ -74,6 +74,35 @@ proptest! {
         }
     }
 
+    /// Two patterns overlap exactly when some subject matches both. Patterns use the tokens a, b, c;
+    /// every witness can be spelled with those and one other token (d), and needs no more tokens than
+    /// the longer pattern has, so trying every such subject decides the question.
+    #[test]
+    fn overlap_agrees_with_trying_every_subject(first in pattern_tokens(), second in pattern_tokens()) {
+        let compiled_first = Pattern::new(first.join(".")).unwrap();
+        let compiled_second = Pattern::new(second.join(".")).unwrap();
+        let longest = first.len().max(second.len());
+        let mut subjects: Vec<Vec<&str>> = vec![Vec::new()];
+        let mut witness = false;
+        for _ in 0..longest {
+            subjects = subjects
+                .into_iter()
+                .flat_map(|prefix| ["a", "b", "c", "d"].into_iter().map(move |token| {
+                    let mut subject = prefix.clone();
+                    subject.push(token);
+                    subject
+                }))
+                .collect();
+            let first_tokens: Vec<&str> = first.iter().map(String::as_str).collect();
+            let second_tokens: Vec<&str> = second.iter().map(String::as_str).collect();
+            witness |= subjects.iter().any(|subject| {
+                reference_matches(&first_tokens, subject) && reference_matches(&second_tokens, subject)
+            });
+        }
+        prop_assert_eq!(compiled_first.overlaps(&compiled_second), witness, "{:?} / {:?}", first, second);
+        prop_assert_eq!(compiled_second.overlaps(&compiled_first), witness, "overlap is symmetric");
+    }
+
     #[test]
     fn parsing_never_panics_and_valid_subjects_round_trip(text in "[a-c*>. $]{0,12}") {
         if let Ok(subject) = Subject::new(text.clone()) {

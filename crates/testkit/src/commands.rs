@@ -3,9 +3,12 @@
 //! Every builder takes plain `&str` ids and names and panics on invalid ones, so that test code stays
 //! short; the key of a registered agent defaults to [`key_for`] of its id.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use colony_core::{AgentId, Amount, Command, Digest, EscrowResolution, Name, PublicKey, SwarmConfig, TransferRequest};
+use colony_core::bus::{AckKind, DeliverPolicy, Discard, JsonText, Pattern, Priority, Subject};
+use colony_core::{
+    AgentId, Amount, Command, Digest, EscrowResolution, Name, PublicKey, Signature, SwarmConfig, TransferRequest,
+};
 
 use super::keys::{agent_id, digest_for, hashlock_for, key_for, name, names};
 
@@ -449,4 +452,388 @@ pub fn resolve(escrow: u64, resolution: EscrowResolution) -> Command {
 /// `escrow.resolve` of `escrow` giving the payee `payee_bps` basis points of it.
 pub fn resolve_split(escrow: u64, payee_bps: u16) -> Command {
     resolve(escrow, EscrowResolution::Split { payee_bps })
+}
+
+// ----- Bus: durable streams -----
+
+/// A `stream.create` command under construction. Defaults: no message, byte or age limits (the
+/// absolute maxima and defaults apply), discard `old`, the default duplicate window.
+#[derive(Clone, Debug)]
+pub struct CreateStream {
+    name: Name,
+    subjects: BTreeSet<Pattern>,
+    max_messages: Option<u64>,
+    max_bytes: Option<u64>,
+    max_age_ms: Option<u64>,
+    discard: Discard,
+    duplicate_window_ms: u64,
+}
+
+impl CreateStream {
+    /// Creates stream `name` capturing `subjects` (patterns).
+    #[track_caller]
+    pub fn new<'a>(name_text: &str, subjects: impl IntoIterator<Item = &'a str>) -> CreateStream {
+        CreateStream {
+            name: name(name_text),
+            subjects: subjects.into_iter().map(pattern).collect(),
+            max_messages: None,
+            max_bytes: None,
+            max_age_ms: None,
+            discard: Discard::Old,
+            duplicate_window_ms: colony_core::limits::DUPLICATE_WINDOW_MS_DEFAULT,
+        }
+    }
+
+    /// Keeps at most this many messages.
+    pub fn max_messages(mut self, max_messages: u64) -> CreateStream {
+        self.max_messages = Some(max_messages);
+        self
+    }
+
+    /// Keeps at most this many bytes.
+    pub fn max_bytes(mut self, max_bytes: u64) -> CreateStream {
+        self.max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Removes messages older than this.
+    pub fn max_age_ms(mut self, max_age_ms: u64) -> CreateStream {
+        self.max_age_ms = Some(max_age_ms);
+        self
+    }
+
+    /// Refuses new messages when full instead of dropping old ones.
+    pub fn discard_new(mut self) -> CreateStream {
+        self.discard = Discard::New;
+        self
+    }
+
+    /// Sets the duplicate window.
+    pub fn duplicate_window_ms(mut self, duplicate_window_ms: u64) -> CreateStream {
+        self.duplicate_window_ms = duplicate_window_ms;
+        self
+    }
+
+    /// The command.
+    pub fn build(self) -> Command {
+        Command::CreateStream {
+            name: self.name,
+            subjects: self.subjects,
+            max_messages: self.max_messages,
+            max_bytes: self.max_bytes,
+            max_age_ms: self.max_age_ms,
+            discard: self.discard,
+            duplicate_window_ms: self.duplicate_window_ms,
+        }
+    }
+}
+
+impl From<CreateStream> for Command {
+    fn from(create: CreateStream) -> Command {
+        create.build()
+    }
+}
+
+/// `stream.create` of `name` capturing `subjects`, with all defaults (see [`CreateStream`]).
+#[track_caller]
+pub fn create_stream<'a>(name_text: &str, subjects: impl IntoIterator<Item = &'a str>) -> Command {
+    CreateStream::new(name_text, subjects).build()
+}
+
+/// `stream.delete` of `name`.
+#[track_caller]
+pub fn delete_stream(name_text: &str) -> Command {
+    Command::DeleteStream { name: name(name_text) }
+}
+
+/// Parses a subject; panics on an invalid one.
+#[track_caller]
+pub fn subject(text: &str) -> Subject {
+    Subject::new(text).unwrap_or_else(|error| panic!("'{text}' is not a valid subject: {error}"))
+}
+
+/// Parses a pattern; panics on an invalid one.
+#[track_caller]
+pub fn pattern(text: &str) -> Pattern {
+    Pattern::new(text).unwrap_or_else(|error| panic!("'{text}' is not a valid pattern: {error}"))
+}
+
+/// A `bus.publish` command under construction; by default no id, type, headers or payload.
+#[derive(Clone, Debug)]
+pub struct Publish {
+    subject: Subject,
+    message_id: Option<Name>,
+    message_type: Option<Name>,
+    priority: Priority,
+    correlation_id: Option<Name>,
+    reply_to: Option<Subject>,
+    headers: BTreeMap<Name, String>,
+    payload: Option<JsonText>,
+    payload_base64: Option<String>,
+    payload_signature: Option<Signature>,
+    encrypted_to: Option<AgentId>,
+}
+
+impl Publish {
+    /// Publishes to `subject`.
+    #[track_caller]
+    pub fn new(subject_text: &str) -> Publish {
+        Publish {
+            subject: subject(subject_text),
+            message_id: None,
+            message_type: None,
+            priority: Priority::Normal,
+            correlation_id: None,
+            reply_to: None,
+            headers: BTreeMap::new(),
+            payload: None,
+            payload_base64: None,
+            payload_signature: None,
+            encrypted_to: None,
+        }
+    }
+
+    /// Sets the message id (for deduplication).
+    #[track_caller]
+    pub fn message_id(mut self, message_id: &str) -> Publish {
+        self.message_id = Some(name(message_id));
+        self
+    }
+
+    /// Sets the message type.
+    #[track_caller]
+    pub fn message_type(mut self, message_type: &str) -> Publish {
+        self.message_type = Some(name(message_type));
+        self
+    }
+
+    /// Sets the priority.
+    pub fn priority(mut self, priority: Priority) -> Publish {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets the correlation id.
+    #[track_caller]
+    pub fn correlation_id(mut self, correlation_id: &str) -> Publish {
+        self.correlation_id = Some(name(correlation_id));
+        self
+    }
+
+    /// Sets the reply subject.
+    #[track_caller]
+    pub fn reply_to(mut self, reply_to: &str) -> Publish {
+        self.reply_to = Some(subject(reply_to));
+        self
+    }
+
+    /// Adds a header.
+    #[track_caller]
+    pub fn header(mut self, key: &str, value: &str) -> Publish {
+        self.headers.insert(name(key), value.to_owned());
+        self
+    }
+
+    /// Sets a JSON payload from JSON text; panics when it is not JSON.
+    #[track_caller]
+    pub fn json(mut self, text: &str) -> Publish {
+        self.payload = Some(JsonText::parse(text).unwrap_or_else(|| panic!("{text:?} is not JSON")));
+        self
+    }
+
+    /// Sets a binary payload as base64 text (not checked, so tests can send bad base64).
+    pub fn base64(mut self, text: &str) -> Publish {
+        self.payload_base64 = Some(text.to_owned());
+        self
+    }
+
+    /// Sets the payload signature.
+    pub fn signature(mut self, signature: Signature) -> Publish {
+        self.payload_signature = Some(signature);
+        self
+    }
+
+    /// Marks the payload as encrypted to `agent`.
+    #[track_caller]
+    pub fn encrypted_to(mut self, agent: &str) -> Publish {
+        self.encrypted_to = Some(agent_id(agent));
+        self
+    }
+
+    /// The command.
+    pub fn build(self) -> Command {
+        Command::Publish {
+            subject: self.subject,
+            message_id: self.message_id,
+            message_type: self.message_type,
+            priority: self.priority,
+            correlation_id: self.correlation_id,
+            reply_to: self.reply_to,
+            headers: self.headers,
+            payload: self.payload,
+            payload_base64: self.payload_base64,
+            payload_signature: self.payload_signature,
+            encrypted_to: self.encrypted_to,
+        }
+    }
+}
+
+impl From<Publish> for Command {
+    fn from(publish: Publish) -> Command {
+        publish.build()
+    }
+}
+
+/// `bus.publish` to `subject` with a JSON payload.
+#[track_caller]
+pub fn publish(subject_text: &str, json: &str) -> Command {
+    Publish::new(subject_text).json(json).build()
+}
+
+/// A `consumer.create` command under construction, with JetStream's defaults: deliver all, ack wait
+/// 30 s, 5 deliveries, no backoff, 1,000 pending.
+#[derive(Clone, Debug)]
+pub struct CreateConsumer {
+    stream: Name,
+    name: Name,
+    filter: Option<Pattern>,
+    deliver: DeliverPolicy,
+    ack_wait_ms: u64,
+    max_deliver: u32,
+    backoff_ms: Vec<u64>,
+    max_ack_pending: u32,
+}
+
+impl CreateConsumer {
+    /// Creates consumer `name` on `stream`.
+    #[track_caller]
+    pub fn new(stream: &str, name_text: &str) -> CreateConsumer {
+        CreateConsumer {
+            stream: name(stream),
+            name: name(name_text),
+            filter: None,
+            deliver: DeliverPolicy::All,
+            ack_wait_ms: colony_core::limits::ACK_WAIT_MS_DEFAULT,
+            max_deliver: colony_core::limits::MAX_DELIVER_DEFAULT,
+            backoff_ms: Vec::new(),
+            max_ack_pending: colony_core::limits::MAX_ACK_PENDING_DEFAULT,
+        }
+    }
+
+    /// Delivers only messages matching `filter`.
+    #[track_caller]
+    pub fn filter(mut self, filter: &str) -> CreateConsumer {
+        self.filter = Some(pattern(filter));
+        self
+    }
+
+    /// Sets where delivery starts.
+    pub fn deliver(mut self, deliver: DeliverPolicy) -> CreateConsumer {
+        self.deliver = deliver;
+        self
+    }
+
+    /// Sets the ack wait.
+    pub fn ack_wait_ms(mut self, ack_wait_ms: u64) -> CreateConsumer {
+        self.ack_wait_ms = ack_wait_ms;
+        self
+    }
+
+    /// Sets the deliveries per message at most.
+    pub fn max_deliver(mut self, max_deliver: u32) -> CreateConsumer {
+        self.max_deliver = max_deliver;
+        self
+    }
+
+    /// Sets the backoff steps.
+    pub fn backoff_ms(mut self, backoff_ms: impl IntoIterator<Item = u64>) -> CreateConsumer {
+        self.backoff_ms = backoff_ms.into_iter().collect();
+        self
+    }
+
+    /// Sets the pending deliveries at most.
+    pub fn max_ack_pending(mut self, max_ack_pending: u32) -> CreateConsumer {
+        self.max_ack_pending = max_ack_pending;
+        self
+    }
+
+    /// The command.
+    pub fn build(self) -> Command {
+        Command::CreateConsumer {
+            stream: self.stream,
+            name: self.name,
+            filter: self.filter,
+            deliver: self.deliver,
+            ack_wait_ms: self.ack_wait_ms,
+            max_deliver: self.max_deliver,
+            backoff_ms: self.backoff_ms,
+            max_ack_pending: self.max_ack_pending,
+        }
+    }
+}
+
+impl From<CreateConsumer> for Command {
+    fn from(create: CreateConsumer) -> Command {
+        create.build()
+    }
+}
+
+/// `consumer.create` of `name` on `stream` with all defaults (see [`CreateConsumer`]).
+#[track_caller]
+pub fn create_consumer(stream: &str, name_text: &str) -> Command {
+    CreateConsumer::new(stream, name_text).build()
+}
+
+/// `consumer.delete`.
+#[track_caller]
+pub fn delete_consumer(stream: &str, name_text: &str) -> Command {
+    Command::DeleteConsumer { stream: name(stream), name: name(name_text) }
+}
+
+/// `consumer.fetch` of up to `batch` messages.
+#[track_caller]
+pub fn fetch(stream: &str, consumer: &str, batch: u32) -> Command {
+    Command::Fetch { stream: name(stream), consumer: name(consumer), batch }
+}
+
+/// `consumer.ack` of `sequences` with `kind`.
+#[track_caller]
+pub fn acknowledge(stream: &str, consumer: &str, sequences: &[u64], kind: AckKind) -> Command {
+    Command::Ack { stream: name(stream), consumer: name(consumer), sequences: sequences.to_vec(), kind }
+}
+
+/// `consumer.ack` (done) of `sequences`.
+#[track_caller]
+pub fn ack(stream: &str, consumer: &str, sequences: &[u64]) -> Command {
+    acknowledge(stream, consumer, sequences, AckKind::Ack)
+}
+
+/// `consumer.ack` with a nak: redeliver after `delay_ms`, recording `error`.
+#[track_caller]
+pub fn nak(stream: &str, consumer: &str, sequences: &[u64], delay_ms: u64, error: Option<&str>) -> Command {
+    acknowledge(stream, consumer, sequences, AckKind::Nak { delay_ms, error: error.map(str::to_owned) })
+}
+
+/// `consumer.ack` marking `sequences` in progress.
+#[track_caller]
+pub fn in_progress(stream: &str, consumer: &str, sequences: &[u64]) -> Command {
+    acknowledge(stream, consumer, sequences, AckKind::InProgress)
+}
+
+/// `consumer.ack` terminating `sequences`.
+#[track_caller]
+pub fn term(stream: &str, consumer: &str, sequences: &[u64], reason: Option<&str>) -> Command {
+    acknowledge(stream, consumer, sequences, AckKind::Term { reason: reason.map(str::to_owned) })
+}
+
+/// `dlq.replay` of dead letters `ids` of `stream`.
+#[track_caller]
+pub fn replay_dead_letters(stream: &str, ids: &[u64]) -> Command {
+    Command::ReplayDeadLetters { stream: name(stream), dead_letters: ids.to_vec() }
+}
+
+/// `dlq.discard` of dead letters `ids` of `stream`.
+#[track_caller]
+pub fn discard_dead_letters(stream: &str, ids: &[u64]) -> Command {
+    Command::DiscardDeadLetters { stream: name(stream), dead_letters: ids.to_vec() }
 }

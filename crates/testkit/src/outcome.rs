@@ -1,5 +1,6 @@
 //! [`OutcomeExt`]: short assertions about an [`EntryOutcome`].
 
+use colony_core::bus::Delivery;
 use colony_core::{Accepted, CommandResult, EntryOutcome, EventKind, Rejection};
 
 /// Accessors that make assertions on outcomes one line each.
@@ -24,6 +25,16 @@ pub trait OutcomeExt {
 
     /// The escrow id of the only command, an `escrow.lock` that created a new escrow; panics otherwise.
     fn escrow_id(&self) -> u64;
+
+    /// The stream, sequence and duplicate flag of the only command, an accepted `bus.publish`; panics
+    /// otherwise.
+    fn published(&self) -> (String, u64, bool);
+
+    /// The deliveries of the only command, an accepted `consumer.fetch`; panics otherwise.
+    fn deliveries(&self) -> &[Delivery];
+
+    /// The stream sequences of [`deliveries`](OutcomeExt::deliveries), in order.
+    fn delivered_sequences(&self) -> Vec<u64>;
 
     /// Per command, `None` when accepted and the rejection code otherwise.
     fn codes(&self) -> Vec<Option<&'static str>>;
@@ -73,6 +84,27 @@ impl OutcomeExt for EntryOutcome {
         let (escrow_id, existing) = self.escrow_lock();
         assert!(!existing, "expected a new escrow, got the existing escrow {escrow_id}");
         escrow_id
+    }
+
+    #[track_caller]
+    fn published(&self) -> (String, u64, bool) {
+        match self.single() {
+            Ok(Accepted::Published { stream, sequence, duplicate }) => (stream.to_string(), *sequence, *duplicate),
+            other => panic!("expected an accepted bus.publish: {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn deliveries(&self) -> &[Delivery] {
+        match self.single() {
+            Ok(Accepted::Fetched { deliveries }) => deliveries,
+            other => panic!("expected an accepted consumer.fetch: {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn delivered_sequences(&self) -> Vec<u64> {
+        self.deliveries().iter().map(|delivery| delivery.sequence).collect()
     }
 
     fn codes(&self) -> Vec<Option<&'static str>> {

@@ -39,6 +39,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use colony_core::bus::AckKind;
 use colony_core::ledger::LEDGER_DAY_MS;
 use colony_core::limits;
 use colony_core::{
@@ -81,6 +82,9 @@ pub struct StreamConfig {
     /// Whether streams hold ledger commands (mints, transfers, wallet policies, escrows) and
     /// day-long pauses.
     pub ledger: bool,
+    /// Whether streams hold bus commands (durable streams, consumers, fetches, acks, dead letters),
+    /// after a prelude step in which the operator creates two streams with a consumer each.
+    pub bus: bool,
 }
 
 impl Default for StreamConfig {
@@ -92,6 +96,7 @@ impl Default for StreamConfig {
             zero_nonces: true,
             oversized_envelopes: true,
             ledger: true,
+            bus: true,
         }
     }
 }
@@ -376,6 +381,152 @@ pub enum CommandSpec {
     /// The last money-moving command (mint, transfer, batch, withdraw, sweep or lock) rendered for the
     /// same signer, verbatim: an idempotent retry. A heartbeat when the signer has none yet.
     Repeat,
+    /// `stream.create` of the pool stream at this index (see [`BUS_STREAMS`]).
+    CreateStream {
+        /// The pool stream's index.
+        stream: usize,
+        /// Which configuration.
+        variant: StreamVariant,
+    },
+    /// `stream.delete` of the pool stream at this index.
+    DeleteStream {
+        /// The pool stream's index.
+        stream: usize,
+    },
+    /// `bus.publish` into the subjects of the pool stream at this index (or a subject no stream
+    /// captures when the index is past the pool).
+    Publish {
+        /// The pool stream's index.
+        stream: usize,
+        /// The last token of the subject: `a` or `b`.
+        topic: usize,
+        /// The index of a message id in [`MESSAGE_IDS`], if any.
+        message_id: Option<usize>,
+        /// The payload.
+        payload: PayloadChoice,
+    },
+    /// `consumer.create` of the pool consumer at this index on the pool stream at this index.
+    CreateConsumer {
+        /// The pool stream's index.
+        stream: usize,
+        /// The pool consumer's index (see [`BUS_CONSUMERS`]).
+        consumer: usize,
+        /// Which configuration.
+        variant: ConsumerVariant,
+    },
+    /// `consumer.delete`.
+    DeleteConsumer {
+        /// The pool stream's index.
+        stream: usize,
+        /// The pool consumer's index.
+        consumer: usize,
+    },
+    /// `consumer.fetch`.
+    Fetch {
+        /// The pool stream's index.
+        stream: usize,
+        /// The pool consumer's index.
+        consumer: usize,
+        /// Messages asked for (0 is refused).
+        batch: u32,
+    },
+    /// `consumer.ack`.
+    Ack {
+        /// The pool stream's index.
+        stream: usize,
+        /// The pool consumer's index.
+        consumer: usize,
+        /// Which sequence.
+        target: DeliveryRef,
+        /// How.
+        kind: AckChoice,
+    },
+    /// `dlq.replay` (or, with `discard`, `dlq.discard`) of one dead letter.
+    DeadLetters {
+        /// The pool stream's index.
+        stream: usize,
+        /// Which dead letter.
+        target: DeadLetterRef,
+        /// Discard instead of replaying.
+        discard: bool,
+    },
+}
+
+/// Names of the streams bus commands use. Stream `i` (except the last) captures `bus.<i>.>`; the last
+/// captures `bus.>`, which overlaps every other, so creating it fails while any other exists.
+pub const BUS_STREAMS: [&str; 4] = ["s-0", "s-1", "s-2", "s-wide"];
+
+/// Names of the consumers bus commands use, on any stream.
+pub const BUS_CONSUMERS: [&str; 2] = ["c-0", "c-1"];
+
+/// Message ids publishes use: few, so that they repeat within duplicate windows.
+pub const MESSAGE_IDS: [&str; 3] = ["m-0", "m-1", "m-2"];
+
+/// A stream configuration, relative to the pool stream's usual one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamVariant {
+    /// The usual one (see `stream_command`): the same again is unchanged.
+    Usual,
+    /// The usual one with another message limit: a conflict when the stream exists.
+    Other,
+    /// Capturing the private `_INBOX.>` subjects: always refused.
+    Private,
+}
+
+/// A consumer configuration, relative to the pool consumer's usual one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerVariant {
+    /// The usual one.
+    Usual,
+    /// The usual one with another `max_deliver`: a conflict when the consumer exists.
+    Other,
+    /// A filter outside the stream's subjects: always refused.
+    StrayFilter,
+}
+
+/// A message payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadChoice {
+    /// A small JSON object.
+    Json,
+    /// Valid base64.
+    Bytes,
+    /// Text that is not base64.
+    BadBase64,
+    /// JSON one byte over `PAYLOAD_BYTES_MAX`.
+    Oversized,
+}
+
+/// A stream sequence to acknowledge, relative to the state the entries before lead to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryRef {
+    /// A pending delivery whose holder is the signer: the one at this index, wrapping (any pending
+    /// delivery when the signer holds none; sequence 1 when there is none).
+    Held(usize),
+    /// This sequence.
+    Sequence(u64),
+}
+
+/// How to acknowledge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckChoice {
+    /// `ack`.
+    Ack,
+    /// `nak` with this delay and an error.
+    Nak(u64),
+    /// `in_progress`.
+    InProgress,
+    /// `term`.
+    Term,
+}
+
+/// A dead letter, relative to the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeadLetterRef {
+    /// The stream's dead letter at this index, wrapping (id 1 when there is none).
+    Index(usize),
+    /// An id no dead letter has.
+    Missing,
 }
 
 /// One transfer, abstractly.
@@ -696,6 +847,74 @@ impl Renderer {
                 Command::ResolveEscrow { escrow: self.escrow(signer, *escrow), resolution: *resolution }
             }
             CommandSpec::Repeat => self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat {}),
+            CommandSpec::CreateStream { stream, variant } => stream_command(*stream, *variant),
+            CommandSpec::DeleteStream { stream } => Command::DeleteStream { name: bus_stream(*stream) },
+            CommandSpec::Publish { stream, topic, message_id, payload } => {
+                let subject = if *stream < BUS_STREAMS.len() - 1 {
+                    format!("bus.{stream}.{}", ["a", "b"][topic % 2])
+                } else {
+                    "elsewhere.x".to_owned()
+                };
+                let mut publish = super::commands::Publish::new(&subject);
+                if let Some(id) = message_id {
+                    publish = publish.message_id(MESSAGE_IDS[id % MESSAGE_IDS.len()]);
+                }
+                publish = match payload {
+                    PayloadChoice::Json => publish.json("{\"work\":1}"),
+                    PayloadChoice::Bytes => publish.base64("AAEC"),
+                    PayloadChoice::BadBase64 => publish.base64("not base64"),
+                    PayloadChoice::Oversized => {
+                        publish.json(&format!("\"{}\"", "x".repeat(limits::PAYLOAD_BYTES_MAX - 1)))
+                    }
+                };
+                publish.build()
+            }
+            CommandSpec::CreateConsumer { stream, consumer, variant } => consumer_command(*stream, *consumer, *variant),
+            CommandSpec::DeleteConsumer { stream, consumer } => {
+                Command::DeleteConsumer { stream: bus_stream(*stream), name: bus_consumer(*consumer) }
+            }
+            CommandSpec::Fetch { stream, consumer, batch } => {
+                Command::Fetch { stream: bus_stream(*stream), consumer: bus_consumer(*consumer), batch: *batch }
+            }
+            CommandSpec::Ack { stream, consumer, target, kind } => {
+                let sequence = self.delivery(signer, *stream, *consumer, *target);
+                let kind = match kind {
+                    AckChoice::Ack => AckKind::Ack,
+                    AckChoice::Nak(delay_ms) => AckKind::Nak { delay_ms: *delay_ms, error: Some("failed".to_owned()) },
+                    AckChoice::InProgress => AckKind::InProgress,
+                    AckChoice::Term => AckKind::Term { reason: Some("poison".to_owned()) },
+                };
+                Command::Ack {
+                    stream: bus_stream(*stream),
+                    consumer: bus_consumer(*consumer),
+                    sequences: vec![sequence],
+                    kind,
+                }
+            }
+            CommandSpec::DeadLetters { stream, target, discard } => {
+                // A stream without dead letters gives way to the first pool stream that has some, so
+                // that replays and discards mostly find something.
+                let has_dead_letters = |name: &Name| !self.state.dead_letters(name, None, 1).is_empty();
+                let chosen = bus_stream(*stream);
+                let name = if *target == DeadLetterRef::Missing || has_dead_letters(&chosen) {
+                    chosen
+                } else {
+                    (0..BUS_STREAMS.len()).map(bus_stream).find(has_dead_letters).unwrap_or(chosen)
+                };
+                let id = match target {
+                    DeadLetterRef::Missing => u64::MAX,
+                    DeadLetterRef::Index(index) => {
+                        let ids: Vec<u64> =
+                            self.state.dead_letters(&name, None, usize::MAX).iter().map(|dead| dead.id).collect();
+                        if ids.is_empty() { 1 } else { ids[index % ids.len()] }
+                    }
+                };
+                if *discard {
+                    Command::DiscardDeadLetters { stream: name, dead_letters: vec![id] }
+                } else {
+                    Command::ReplayDeadLetters { stream: name, dead_letters: vec![id] }
+                }
+            }
         };
         if matches!(
             rendered,
@@ -709,6 +928,85 @@ impl Renderer {
             self.last_money_command.insert(signer, rendered.clone());
         }
         rendered
+    }
+}
+
+impl Renderer {
+    /// Resolves a delivery reference against the followed state.
+    fn delivery(&self, signer: SignerRef, stream: usize, consumer: usize, target: DeliveryRef) -> u64 {
+        let DeliveryRef::Held(index) = target else {
+            let DeliveryRef::Sequence(sequence) = target else { unreachable!() };
+            return sequence;
+        };
+        let Some(found) =
+            self.state.stream(&bus_stream(stream)).and_then(|found| found.consumer(&bus_consumer(consumer)))
+        else {
+            return 1;
+        };
+        let signer = signer_of(signer);
+        let held: Vec<u64> = found
+            .pending()
+            .iter()
+            .filter(|(_, pending)| pending.holder == signer)
+            .map(|(sequence, _)| *sequence)
+            .collect();
+        let any: Vec<u64> = found.pending().keys().copied().collect();
+        let candidates = if held.is_empty() { any } else { held };
+        if candidates.is_empty() { 1 } else { candidates[index % candidates.len()] }
+    }
+}
+
+/// The pool stream at `index` (wrapping).
+pub fn bus_stream(index: usize) -> Name {
+    name(BUS_STREAMS[index % BUS_STREAMS.len()])
+}
+
+/// The pool consumer at `index` (wrapping).
+pub fn bus_consumer(index: usize) -> Name {
+    name(BUS_CONSUMERS[index % BUS_CONSUMERS.len()])
+}
+
+/// `stream.create` of a pool stream. Usual configurations: `s-0` keeps 4 messages (discard old) with a
+/// one-minute duplicate window; `s-1` keeps 3 and then refuses more (discard new); `s-2` keeps messages
+/// for 20 s; `s-wide` captures `bus.>` with the defaults.
+pub fn stream_command(index: usize, variant: StreamVariant) -> Command {
+    let index = index % BUS_STREAMS.len();
+    let subject = if index == BUS_STREAMS.len() - 1 { "bus.>".to_owned() } else { format!("bus.{index}.>") };
+    let mut create = super::commands::CreateStream::new(BUS_STREAMS[index], [subject.as_str()]);
+    create = match index {
+        0 => create.max_messages(4).duplicate_window_ms(60_000),
+        1 => create.max_messages(3).discard_new(),
+        2 => create.max_age_ms(20_000),
+        _ => create,
+    };
+    match variant {
+        StreamVariant::Usual => create.build(),
+        StreamVariant::Other => create.max_messages(7).build(),
+        StreamVariant::Private => super::commands::CreateStream::new(BUS_STREAMS[index], ["_INBOX.>"]).build(),
+    }
+}
+
+/// `consumer.create` of a pool consumer. Usual configurations: `c-0` waits 3 s for acks, delivers
+/// once only (an expired delivery is dead-lettered at once) and holds 3 pending; `c-1` takes only topic `a`, backs off 1 s then 3 s, delivers
+/// three times at most.
+pub fn consumer_command(stream: usize, consumer: usize, variant: ConsumerVariant) -> Command {
+    let stream_index = stream % BUS_STREAMS.len();
+    let name_text = BUS_CONSUMERS[consumer % BUS_CONSUMERS.len()];
+    let stream_text = BUS_STREAMS[stream_index];
+    let mut create = super::commands::CreateConsumer::new(stream_text, name_text);
+    let max_deliver = if consumer.is_multiple_of(2) {
+        create = create.ack_wait_ms(3_000).max_ack_pending(3);
+        1
+    } else {
+        let filter =
+            if stream_index == BUS_STREAMS.len() - 1 { "bus.*.a".to_owned() } else { format!("bus.{stream_index}.a") };
+        create = create.filter(&filter).ack_wait_ms(2_000).backoff_ms([1_000, 3_000]);
+        3
+    };
+    match variant {
+        ConsumerVariant::Usual => create.max_deliver(max_deliver).build(),
+        ConsumerVariant::Other => create.max_deliver(max_deliver + 1).build(),
+        ConsumerVariant::StrayFilter => create.filter("elsewhere.>").build(),
     }
 }
 
@@ -747,8 +1045,119 @@ fn pick_nonce(factory: &mut EntryFactory, signer: &Signer, choice: NonceChoice) 
 /// that money moves from the first steps on.
 pub fn stream(config: StreamConfig) -> impl Strategy<Value = Stream> {
     let prelude = if config.ledger { prelude(config.agent_pool) } else { Just(Vec::new()).boxed() };
-    (valid_config(), prelude, vec(step(&config), 0..=config.max_steps))
-        .prop_map(|(genesis, prelude, steps)| Stream { genesis, steps: prelude.into_iter().chain(steps).collect() })
+    let bus = config.bus;
+    (valid_config(), prelude, vec(step(&config), 0..=config.max_steps)).prop_map(move |(genesis, prelude, steps)| {
+        let bus_prelude = bus.then(bus_prelude);
+        Stream { genesis, steps: prelude.into_iter().chain(bus_prelude).chain(steps).collect() }
+    })
+}
+
+/// The operator creates streams `s-0` and `s-1` with their usual configurations and consumer `c-0`
+/// on `s-0` and `c-1` on `s-1`, so that bus commands find something to work on from the start.
+pub fn bus_prelude() -> Step {
+    Step::Envelope(EnvelopeSpec {
+        advance_ms: 0,
+        signer: SignerRef::Operator,
+        key: KeyChoice::Own,
+        nonce: NonceChoice::Next,
+        commands: vec![
+            CommandSpec::CreateStream { stream: 0, variant: StreamVariant::Usual },
+            CommandSpec::CreateStream { stream: 1, variant: StreamVariant::Usual },
+            CommandSpec::CreateConsumer { stream: 0, consumer: 0, variant: ConsumerVariant::Usual },
+            CommandSpec::CreateConsumer { stream: 1, consumer: 1, variant: ConsumerVariant::Usual },
+        ],
+    })
+}
+
+/// One of [`bus_commands`].
+pub fn bus_command() -> BoxedStrategy<CommandSpec> {
+    Union::new_weighted(bus_commands()).boxed()
+}
+
+/// The bus commands, weighted: publishes, fetches and acks most, the rest now and then.
+pub fn bus_commands() -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
+    let stream = || prop_oneof![12 => 0..3usize, 1 => Just(BUS_STREAMS.len() - 1)];
+    let consumer = || 0..BUS_CONSUMERS.len();
+    // Fetches and acks mostly name the pairs the bus prelude creates (`c-0` on `s-0`, `c-1` on `s-1`).
+    let pair = || {
+        prop_oneof![
+            8 => Just((0usize, 0usize)),
+            5 => Just((1usize, 1usize)),
+            3 => (0..BUS_STREAMS.len(), 0..BUS_CONSUMERS.len()),
+        ]
+    };
+    let create_stream = (
+        stream(),
+        prop_oneof![8 => Just(StreamVariant::Usual), 2 => Just(StreamVariant::Other), 1 => Just(StreamVariant::Private)],
+    )
+        .prop_map(|(stream, variant)| CommandSpec::CreateStream { stream, variant });
+    let publish = (
+        prop_oneof![10 => Just(0usize), 6 => Just(1usize), 4 => Just(2usize), 1 => Just(BUS_STREAMS.len() - 1)],
+        0..2usize,
+        proptest::option::weighted(0.4, 0..MESSAGE_IDS.len()),
+        prop_oneof![
+            16 => Just(PayloadChoice::Json),
+            4 => Just(PayloadChoice::Bytes),
+            1 => Just(PayloadChoice::BadBase64),
+            1 => Just(PayloadChoice::Oversized),
+        ],
+    )
+        .prop_map(|(stream, topic, message_id, payload)| CommandSpec::Publish {
+            stream,
+            topic,
+            message_id,
+            payload,
+        });
+    let create_consumer = (
+        stream(),
+        consumer(),
+        prop_oneof![
+            8 => Just(ConsumerVariant::Usual),
+            2 => Just(ConsumerVariant::Other),
+            1 => Just(ConsumerVariant::StrayFilter),
+        ],
+    )
+        .prop_map(|(stream, consumer, variant)| CommandSpec::CreateConsumer { stream, consumer, variant });
+    let fetch = (pair(), prop_oneof![12 => 1..=4u32, 1 => Just(0u32)])
+        .prop_map(|((stream, consumer), batch)| CommandSpec::Fetch { stream, consumer, batch });
+    let ack = (
+        pair(),
+        prop_oneof![10 => (0..4usize).prop_map(DeliveryRef::Held), 1 => (1..12u64).prop_map(DeliveryRef::Sequence)],
+        prop_oneof![
+            8 => Just(AckChoice::Ack),
+            4 => prop_oneof![Just(0u64), Just(1_500u64)].prop_map(AckChoice::Nak),
+            2 => Just(AckChoice::InProgress),
+            3 => Just(AckChoice::Term),
+        ],
+    )
+        .prop_map(|((stream, consumer), target, kind)| CommandSpec::Ack { stream, consumer, target, kind });
+    vec![
+        (4, create_stream.boxed()),
+        (1, stream().prop_map(|stream| CommandSpec::DeleteStream { stream }).boxed()),
+        (16, publish.boxed()),
+        (4, create_consumer.boxed()),
+        (
+            1,
+            (stream(), consumer())
+                .prop_map(|(stream, consumer)| CommandSpec::DeleteConsumer { stream, consumer })
+                .boxed(),
+        ),
+        (12, fetch.boxed()),
+        (12, ack.boxed()),
+        (4, dead_letters_spec()),
+    ]
+}
+
+/// `dlq.replay` or (one time in five) `dlq.discard` of one dead letter of a pool stream (or of the
+/// first pool stream that has dead letters), mostly one that exists.
+pub fn dead_letters_spec() -> BoxedStrategy<CommandSpec> {
+    (
+        prop_oneof![12 => 0..3usize, 1 => Just(BUS_STREAMS.len() - 1)],
+        prop_oneof![6 => (0..4usize).prop_map(DeadLetterRef::Index), 1 => Just(DeadLetterRef::Missing)],
+        proptest::bool::weighted(0.2),
+    )
+        .prop_map(|(stream, target, discard)| CommandSpec::DeadLetters { stream, target, discard })
+        .boxed()
 }
 
 /// For each pool agent in turn, most of the time: an operator envelope that registers it (as a
@@ -917,11 +1326,9 @@ pub fn command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
         (4, issue.boxed()),
         (3, revoke.boxed()),
     ];
-    if config.ledger {
-        Union::new_weighted(registry.into_iter().chain(ledger_commands(pool)).collect()).boxed()
-    } else {
-        Union::new_weighted(registry).boxed()
-    }
+    let ledger = if config.ledger { ledger_commands(pool) } else { Vec::new() };
+    let bus = if config.bus { vec![(30, bus_command())] } else { Vec::new() };
+    Union::new_weighted(registry.into_iter().chain(ledger).chain(bus).collect()).boxed()
 }
 
 /// `read_token.issue` of a pool token, with a label (possibly too long) and sometimes an expiry.
@@ -985,17 +1392,24 @@ pub fn operator_command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
     let pool = config.agent_pool;
     let halt = (agent_ref(pool), reason()).prop_map(|(agent, reason)| CommandSpec::Halt { agent, reason });
     let resume = agent_ref(pool).prop_map(|agent| CommandSpec::Resume { agent });
-    Union::new_weighted(vec![
-        (12, mint_spec(pool)),
-        (5, configure_wallet_spec(pool)),
-        (4, resolve_spec()),
-        (3, register_spec(pool)),
-        (1, halt.boxed()),
-        (2, resume.boxed()),
-        (1, issue_spec(config.token_pool)),
-        (1, revoke_spec(config.token_pool)),
-        (1, Just(CommandSpec::Repeat).boxed()),
-    ])
+    Union::new_weighted(
+        vec![
+            (12, mint_spec(pool)),
+            (5, configure_wallet_spec(pool)),
+            (4, resolve_spec()),
+            (3, register_spec(pool)),
+            (1, halt.boxed()),
+            (2, resume.boxed()),
+            (1, issue_spec(config.token_pool)),
+            (1, revoke_spec(config.token_pool)),
+            (1, Just(CommandSpec::Repeat).boxed()),
+        ]
+        .into_iter()
+        .chain(config.bus.then(|| (4, bus_command())))
+        // The operator owns the streams of the bus prelude, so it is the one to replay their dead letters.
+        .chain(config.bus.then(|| (3, dead_letters_spec())))
+        .collect(),
+    )
     .boxed()
 }
 
@@ -1003,20 +1417,25 @@ pub fn operator_command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
 /// locks and everything that settles them, and heartbeats.
 pub fn agent_command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
     let pool = config.agent_pool;
-    Union::new_weighted(vec![
-        (10, transfer_spec(pool).prop_map(CommandSpec::Transfer).boxed()),
-        (3, batch_spec(pool)),
-        (2, withdraw_spec()),
-        (4, sweep_spec(pool)),
-        (2, configure_wallet_spec(pool)),
-        (10, lock_spec(pool)),
-        (3, Just(CommandSpec::Repeat).boxed()),
-        (7, release_spec()),
-        (4, refund_spec()),
-        (4, dispute_spec()),
-        (3, resolve_spec()),
-        (4, Just(CommandSpec::Heartbeat).boxed()),
-    ])
+    let bus = if config.bus { vec![(40, bus_command())] } else { Vec::new() };
+    Union::new_weighted(
+        bus.into_iter()
+            .chain([
+                (10, transfer_spec(pool).prop_map(CommandSpec::Transfer).boxed()),
+                (3, batch_spec(pool)),
+                (2, withdraw_spec()),
+                (4, sweep_spec(pool)),
+                (2, configure_wallet_spec(pool)),
+                (10, lock_spec(pool)),
+                (3, Just(CommandSpec::Repeat).boxed()),
+                (7, release_spec()),
+                (4, refund_spec()),
+                (4, dispute_spec()),
+                (3, resolve_spec()),
+                (4, Just(CommandSpec::Heartbeat).boxed()),
+            ])
+            .collect(),
+    )
     .boxed()
 }
 

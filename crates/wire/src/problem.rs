@@ -91,6 +91,17 @@ pub fn status_for_rejection(rejection: &Rejection) -> u16 {
         | Rejection::EscrowTaskConflict { .. }
         | Rejection::HashlockMismatch { .. } => 409,
         Rejection::EscrowNotFound { .. } => 404,
+        Rejection::StreamNotFound { .. }
+        | Rejection::NoStream { .. }
+        | Rejection::ConsumerNotFound { .. }
+        | Rejection::DeadLetterNotFound { .. } => 404,
+        Rejection::StreamConflict { .. }
+        | Rejection::SubjectsOverlap { .. }
+        | Rejection::ConsumerConflict { .. }
+        | Rejection::DeliveryNotPending { .. } => 409,
+        // Backpressure: the stream refuses new messages until consumers make room, so the client
+        // should slow down and retry, as for any rate limit.
+        Rejection::StreamFull { .. } => 429,
         Rejection::BatchFailed { reason, .. } => status_for_rejection(reason),
         _ => 400,
     }
@@ -161,6 +172,15 @@ fn title_for(code: &str) -> &'static str {
         "escrow_state" => "Escrow state",
         "escrow_task_conflict" => "Escrow task conflict",
         "hashlock_mismatch" => "Hashlock mismatch",
+        "stream_not_found" => "Stream not found",
+        "stream_conflict" => "Stream conflict",
+        "subjects_overlap" => "Subjects overlap",
+        "no_stream" => "No stream for the subject",
+        "stream_full" => "Stream full",
+        "consumer_not_found" => "Consumer not found",
+        "consumer_conflict" => "Consumer conflict",
+        "delivery_not_pending" => "Delivery not pending",
+        "dead_letter_not_found" => "Dead letter not found",
         codes::MALFORMED_REQUEST => "Malformed request",
         codes::INVALID_SIGNATURE => "Invalid signature",
         codes::UNAUTHENTICATED => "Unauthenticated",
@@ -180,5 +200,28 @@ fn title_for(code: &str) -> &'static str {
         codes::REQUEST_TIMEOUT => "Request timed out",
         codes::BUS_LIMIT_REACHED => "Bus limit reached",
         _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use colony_core::bus::Subject;
+    use colony_core::{Name, Rejection};
+
+    use super::*;
+
+    #[test]
+    fn stream_rejections_map_to_their_statuses_with_a_title_and_the_field() {
+        let stream = Name::new("orders").unwrap();
+        let full =
+            Problem::from_rejection(&Rejection::StreamFull { stream: stream.clone(), limit: "max_messages", max: 2 });
+        assert_eq!((full.status, full.code.as_str(), full.title.as_str()), (429, "stream_full", "Stream full"));
+        assert!(full.detail.contains("max_messages"), "{}", full.detail);
+        let missing = Problem::from_rejection(&Rejection::NoStream { subject: Subject::new("a.b").unwrap() });
+        assert_eq!((missing.status, missing.field.as_deref()), (404, Some("subject")));
+        let conflict = Problem::from_rejection(&Rejection::StreamConflict { stream });
+        assert_eq!((conflict.status, conflict.title.as_str()), (409, "Stream conflict"));
+        let pending = Problem::from_rejection(&Rejection::DeliveryNotPending { sequence: 3, action: "be acked" });
+        assert_eq!((pending.status, pending.field.as_deref()), (409, Some("sequences")));
     }
 }

@@ -217,6 +217,32 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// Whether some subject matches both patterns. Two streams whose patterns overlap would both claim
+    /// that subject, so stream subjects must not overlap; a consumer's filter must overlap its stream's
+    /// subjects, or it could never deliver anything.
+    pub fn overlaps(&self, other: &Pattern) -> bool {
+        let mine: Vec<PatternToken> = self.tokens().collect();
+        let theirs: Vec<PatternToken> = other.tokens().collect();
+        tokens_overlap(&mine, &theirs)
+    }
+}
+
+/// Token by token: `>` meets any non-empty rest (it matches one or more tokens, and a non-empty
+/// pattern rest matches at least one subject of one or more tokens); `*` meets any single token;
+/// literals meet only themselves.
+fn tokens_overlap(first: &[PatternToken], second: &[PatternToken]) -> bool {
+    match (first.split_first(), second.split_first()) {
+        (None, None) => true,
+        (None, Some(_)) | (Some(_), None) => false,
+        (Some((PatternToken::Rest, _)), Some(_)) | (Some(_), Some((PatternToken::Rest, _))) => true,
+        (Some((PatternToken::Literal(a), first_rest)), Some((PatternToken::Literal(b), second_rest))) => {
+            a == b && tokens_overlap(first_rest, second_rest)
+        }
+        (Some((_, first_rest)), Some((_, second_rest))) => tokens_overlap(first_rest, second_rest),
+    }
+}
+
 impl TryFrom<String> for Pattern {
     type Error = SubjectError;
     fn try_from(text: String) -> Result<Self, Self::Error> {

@@ -72,6 +72,9 @@ pub fn document() -> Value {
     let agent_id = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" });
     let name = json!({ "type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$" });
     let hex32 = json!({ "type": "string", "pattern": "^[0-9a-f]{64}$" });
+    let subject =
+        json!({ "type": "string", "maxLength": 256, "description": "Dot-separated tokens without wildcards." });
+    let pattern = json!({ "type": "string", "maxLength": 256, "description": "A subject pattern: '*' matches one token, a final '>' one or more." });
     let amount = json!({ "type": "string", "pattern": "^[0-9]{1,20}$", "description": "Minor units as a decimal string (1 unit = 1,000,000 minor units by convention)." });
     let commands = vec![
         command_schema(
@@ -206,6 +209,88 @@ pub fn document() -> Value {
                 { "type": "object", "required": ["split"], "properties": { "split": { "type": "object", "required": ["payee_bps"],
                     "properties": { "payee_bps": { "type": "integer", "minimum": 0, "maximum": 10000 } } } } } ] } }),
         ),
+        command_schema(
+            "stream.create",
+            "Create a durable stream capturing subject patterns (any agent or the operator; the creator owns it). The same name and configuration again is unchanged.",
+            &["name", "subjects"],
+            json!({
+            "name": name, "subjects": { "type": "array", "minItems": 1, "maxItems": 16, "items": pattern, "description": "Must not overlap another stream's, agent.*.inbox or _INBOX.>." },
+            "max_messages": { "type": "integer", "minimum": 1, "maximum": 1000000 },
+            "max_bytes": { "type": "integer", "minimum": 1, "maximum": 268435456, "description": "Default 16 MiB; reserved against the bus total of 2 GiB." },
+            "max_age_ms": { "type": "integer", "minimum": 1, "maximum": 31536000000u64 },
+            "discard": { "enum": ["old", "new"], "default": "old" },
+            "duplicate_window_ms": { "type": "integer", "minimum": 0, "maximum": 86400000, "default": 120000 } }),
+        ),
+        command_schema(
+            "stream.delete",
+            "Delete a stream with its consumers and dead letters (owner or operator).",
+            &["name"],
+            json!({ "name": name }),
+        ),
+        command_schema(
+            "bus.publish",
+            "Store a message in the stream capturing the subject (no_stream if none; stream_full when a discard-new stream is full). A message_id seen within the duplicate window returns the original sequence.",
+            &["subject"],
+            json!({
+            "subject": subject, "message_id": name, "message_type": name,
+            "priority": { "enum": ["low", "normal", "high", "critical"], "default": "normal" },
+            "correlation_id": name, "reply_to": subject,
+            "headers": { "type": "object", "maxProperties": 32, "additionalProperties": { "type": "string", "maxLength": 1024 } },
+            "payload": { "description": "Any JSON value (at most 64 KiB as canonical JSON)." },
+            "payload_base64": { "type": "string", "description": "Bytes in standard base64 (at most 64 KiB decoded); exclusive with payload." },
+            "payload_signature": { "type": "string", "pattern": "^[0-9a-f]{128}$", "description": "The sender's Ed25519 signature over the payload bytes; receivers verify it." },
+            "encrypted_to": agent_id }),
+        ),
+        command_schema(
+            "consumer.create",
+            "Create a pull consumer on a stream. The same name and configuration again is unchanged.",
+            &["stream", "name"],
+            json!({
+            "stream": name, "name": name, "filter": pattern,
+            "deliver": { "oneOf": [ { "enum": ["all", "new"] },
+                { "type": "object", "required": ["from_sequence"], "properties": { "from_sequence": { "type": "integer", "minimum": 1 } } },
+                { "type": "object", "required": ["from_time_ms"], "properties": { "from_time_ms": { "type": "integer" } } } ], "default": "all" },
+            "ack_wait_ms": { "type": "integer", "minimum": 1000, "maximum": 43200000, "default": 30000 },
+            "max_deliver": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 5 },
+            "backoff_ms": { "type": "array", "maxItems": 16, "items": { "type": "integer", "minimum": 1000, "maximum": 43200000 }, "description": "The ack wait of delivery n is backoff_ms[min(n-1, len-1)]." },
+            "max_ack_pending": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 1000 } }),
+        ),
+        command_schema(
+            "consumer.delete",
+            "Delete a consumer (its creator, the stream's owner or the operator).",
+            &["stream", "name"],
+            json!({ "stream": name, "name": name }),
+        ),
+        command_schema(
+            "consumer.fetch",
+            "Pull up to batch messages: due redeliveries first, then new ones; never beyond max_ack_pending.",
+            &["stream", "consumer", "batch"],
+            json!({ "stream": name, "consumer": name, "batch": { "type": "integer", "minimum": 1, "maximum": 256 } }),
+        ),
+        command_schema(
+            "consumer.ack",
+            "Acknowledge held deliveries (the holder or the operator): ack, nak (redeliver after a delay), in_progress (restart the ack wait) or term (dead-letter now).",
+            &["stream", "consumer", "sequences", "kind"],
+            json!({
+            "stream": name, "consumer": name, "sequences": { "type": "array", "minItems": 1, "maxItems": 1000, "items": { "type": "integer", "minimum": 1 } },
+            "kind": { "oneOf": [ { "enum": ["ack", "in_progress"] },
+                { "type": "object", "required": ["nak"], "properties": { "nak": { "type": "object", "properties": {
+                    "delay_ms": { "type": "integer", "minimum": 0, "maximum": 43200000 }, "error": { "type": "string", "maxLength": 256 } } } } },
+                { "type": "object", "required": ["term"], "properties": { "term": { "type": "object", "properties": {
+                    "reason": { "type": "string", "maxLength": 256 } } } } } ] } }),
+        ),
+        command_schema(
+            "dlq.replay",
+            "Publish dead letters again into their subjects and remove them (the stream's owner or the operator); all or nothing.",
+            &["stream", "dead_letters"],
+            json!({ "stream": name, "dead_letters": { "type": "array", "minItems": 1, "maxItems": 1000, "items": { "type": "integer" } } }),
+        ),
+        command_schema(
+            "dlq.discard",
+            "Remove dead letters (the stream's owner or the operator).",
+            &["stream", "dead_letters"],
+            json!({ "stream": name, "dead_letters": { "type": "array", "minItems": 1, "maxItems": 1000, "items": { "type": "integer" } } }),
+        ),
     ];
     let list_parameters = json!([
         { "name": "role", "in": "query", "schema": name },
@@ -332,7 +417,7 @@ pub fn document() -> Value {
                 "StateHash": { "type": "object", "properties": { "sequence": { "type": "integer" }, "state_hash": hex32 } },
                 "Event": { "type": "object", "required": ["sequence", "index", "timestamp_ms", "type"], "properties": {
                     "sequence": { "type": "integer" }, "index": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
-                    "type": { "enum": ["swarm.genesis", "config.changed", "agent.registered", "agent.updated", "agent.unresponsive", "agent.active", "agent.halted", "agent.resumed", "agent.deregistered", "read_token.issued", "read_token.revoked", "ledger.transfer", "escrow.locked", "escrow.disputed", "escrow.settled", "wallet.configured", "agent.budget_halted", "agent.budget_restored"] } } }
+                    "type": { "enum": ["swarm.genesis", "config.changed", "agent.registered", "agent.updated", "agent.unresponsive", "agent.active", "agent.halted", "agent.resumed", "agent.deregistered", "read_token.issued", "read_token.revoked", "ledger.transfer", "escrow.locked", "escrow.disputed", "escrow.settled", "wallet.configured", "agent.budget_halted", "agent.budget_restored", "stream.created", "stream.deleted", "stream.messages_discarded", "consumer.created", "consumer.deleted", "message.dead_lettered", "dead_letter.replayed"] } } }
             }
         }
     });
