@@ -35,6 +35,8 @@ pub enum Accepted {
     },
     /// A pull from a consumer: the deliveries, redeliveries first (possibly none).
     Fetched {
+        /// The stream fetched from (so that a result can be read without its command).
+        stream: Name,
         /// What was delivered, each now held by the fetching signer until acked or its deadline.
         deliveries: Vec<Delivery>,
     },

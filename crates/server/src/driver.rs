@@ -353,6 +353,7 @@ impl Writer {
 
         let mut results = Vec::with_capacity(entries.len());
         let mut events = Vec::new();
+        let mut stored_messages = Vec::new();
         {
             let mut state = self.shared.state.write().expect("state lock");
             for entry in &entries {
@@ -360,17 +361,54 @@ impl Writer {
                     .apply(entry)
                     .unwrap_or_else(|error| panic!("the writer built entry {} wrongly: {error}", entry.sequence));
                 events.extend(outcome.events.iter().cloned());
+                self.collect_stored_messages(&state, &outcome, &mut stored_messages);
                 results.push((entry.sequence, entry.timestamp_ms, outcome));
             }
         }
         self.entries_since_snapshot += entries.len() as u64;
         self.shared.events.publish(events);
+        for (subject, message) in stored_messages {
+            self.shared.bus.router.publish(&subject, &message);
+        }
         for (reply, (sequence, timestamp_ms, outcome)) in replies.into_iter().zip(results) {
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(Committed { sequence, timestamp_ms, outcome }));
             }
         }
         Ok(())
+    }
+
+    /// Durable messages this entry stored (published, or dead letters replayed), encoded for the
+    /// live subscribers whose patterns match them. Only subjects someone listens on are encoded, so
+    /// a stream nobody watches live costs the writer nothing here.
+    fn collect_stored_messages(
+        &self,
+        state: &State,
+        outcome: &colony_core::EntryOutcome,
+        out: &mut Vec<(colony_core::bus::Subject, crate::bus::Outgoing)>,
+    ) {
+        let mut add = |stream: &colony_core::Name, sequence: u64| {
+            // A later command of the same entry may already have discarded it (retention): then
+            // nobody gets it live either, as nobody could fetch it.
+            let Some(message) = state.stream_message(stream, sequence) else { return };
+            if !self.shared.bus.router.has_receivers(&message.subject) {
+                return;
+            }
+            let view = colony_wire::bus::BusMessage::from_stored(stream, message, None);
+            let json: crate::bus::Outgoing = Arc::from(serde_json::to_string(&view).expect("messages encode"));
+            out.push((message.subject.clone(), json));
+        };
+        for result in &outcome.commands {
+            match result {
+                Ok(colony_core::Accepted::Published { stream, sequence, duplicate: false }) => add(stream, *sequence),
+                Ok(colony_core::Accepted::Replayed { messages }) => {
+                    for (stream, sequence) in messages {
+                        add(stream, *sequence);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     fn snapshot(&mut self) -> Result<u64, String> {

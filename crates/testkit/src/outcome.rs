@@ -97,7 +97,7 @@ impl OutcomeExt for EntryOutcome {
     #[track_caller]
     fn deliveries(&self) -> &[Delivery] {
         match self.single() {
-            Ok(Accepted::Fetched { deliveries }) => deliveries,
+            Ok(Accepted::Fetched { deliveries, .. }) => deliveries,
             other => panic!("expected an accepted consumer.fetch: {other:?}"),
         }
     }

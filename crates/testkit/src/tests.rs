@@ -226,7 +226,7 @@ fn accepted_situation(state: &State, signer: &Signer, command: &Command, accepte
         }
         (Command::ConfigureWallet { .. }, Accepted::Done) => Some("wallet policy by the parent"),
         (Command::Publish { .. }, Accepted::Published { duplicate: true, .. }) => Some("duplicate publish"),
-        (Command::Fetch { .. }, Accepted::Fetched { deliveries })
+        (Command::Fetch { .. }, Accepted::Fetched { deliveries, .. })
             if deliveries.iter().any(|d| d.delivery_count > 1) =>
         {
             Some("redelivery fetched")

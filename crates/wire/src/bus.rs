@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use colony_core::bus::Subject;
+use colony_core::bus::{DeadLetter, Payload, StoredMessage, Subject};
 use colony_core::{AgentId, Name, Signer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -244,6 +244,9 @@ pub struct BusMessage {
     /// The agent the payload is encrypted to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_to: Option<String>,
+    /// The publisher's id for a durable message (what deduplication compares).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
     /// The durable stream that stored the message, for messages delivered from a stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
@@ -255,7 +258,67 @@ pub struct BusMessage {
     pub delivery_count: Option<u32>,
 }
 
+/// Equal when every field is, the payload compared as the exact JSON text (a raw JSON value has no
+/// equality of its own).
+impl PartialEq for BusMessage {
+    fn eq(&self, other: &BusMessage) -> bool {
+        self.id == other.id
+            && self.timestamp_ms == other.timestamp_ms
+            && self.source == other.source
+            && self.subject == other.subject
+            && self.message_type == other.message_type
+            && self.priority == other.priority
+            && self.correlation_id == other.correlation_id
+            && self.reply_to == other.reply_to
+            && self.headers == other.headers
+            && self.payload.as_ref().map(|payload| payload.get()) == other.payload.as_ref().map(|payload| payload.get())
+            && self.payload_base64 == other.payload_base64
+            && self.payload_signature == other.payload_signature
+            && self.encrypted_to == other.encrypted_to
+            && self.message_id == other.message_id
+            && self.stream == other.stream
+            && self.stream_sequence == other.stream_sequence
+            && self.delivery_count == other.delivery_count
+    }
+}
+
+impl Eq for BusMessage {}
+
 impl BusMessage {
+    /// A message stored in durable stream `stream`; `id` is `<stream>:<sequence>`, unique in the
+    /// swarm for the life of the log.
+    pub fn from_stored(stream: &Name, message: &StoredMessage, delivery_count: Option<u32>) -> BusMessage {
+        let (payload, payload_base64) = match &message.payload {
+            Some(Payload::Json(text)) => (RawValue::from_string(text.clone()).ok(), None),
+            Some(Payload::Bytes(bytes)) => (None, Some(base64::engine::general_purpose::STANDARD.encode(bytes))),
+            None => (None, None),
+        };
+        BusMessage {
+            id: format!("{stream}:{}", message.sequence),
+            timestamp_ms: message.published_at_ms,
+            source: message.source.to_string(),
+            subject: message.subject.as_str().to_owned(),
+            message_type: message.message_type.as_ref().map(ToString::to_string),
+            priority: match message.priority {
+                colony_core::bus::Priority::Low => Priority::Low,
+                colony_core::bus::Priority::Normal => Priority::Normal,
+                colony_core::bus::Priority::High => Priority::High,
+                colony_core::bus::Priority::Critical => Priority::Critical,
+            },
+            correlation_id: message.correlation_id.as_ref().map(ToString::to_string),
+            reply_to: message.reply_to.as_ref().map(ToString::to_string),
+            headers: message.headers.iter().map(|(key, value)| (key.to_string(), value.clone())).collect(),
+            payload,
+            payload_base64,
+            payload_signature: message.payload_signature.map(|signature| hex::encode(signature.0)),
+            encrypted_to: message.encrypted_to.as_ref().map(ToString::to_string),
+            message_id: message.message_id.as_ref().map(ToString::to_string),
+            stream: Some(stream.to_string()),
+            stream_sequence: Some(message.sequence),
+            delivery_count,
+        }
+    }
+
     /// A message just accepted from `source`.
     pub fn new(id: String, timestamp_ms: u64, source: &Signer, content: PublishRequest) -> BusMessage {
         BusMessage {
@@ -272,6 +335,7 @@ impl BusMessage {
             payload_base64: content.payload_base64,
             payload_signature: content.payload_signature,
             encrypted_to: content.encrypted_to,
+            message_id: None,
             stream: None,
             stream_sequence: None,
             delivery_count: None,
@@ -291,6 +355,65 @@ impl BusMessage {
             (None, None) => None,
         }
     }
+}
+
+/// A dead letter: a message a durable consumer gave up on, and why.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeadLetterView {
+    /// Its id among the stream's dead letters (what `dlq.replay` and `dlq.discard` name).
+    pub id: u64,
+    /// The consumer that gave up.
+    pub consumer: String,
+    /// How many times it was delivered.
+    pub delivery_count: u32,
+    /// The last error: a nak's, `ack wait expired`, or a termination's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// `max_deliver` or `terminated`.
+    pub reason: String,
+    /// When (log time).
+    pub dead_at_ms: u64,
+    /// The message.
+    pub message: BusMessage,
+}
+
+impl DeadLetterView {
+    /// The view of a dead letter of `stream`.
+    pub fn new(stream: &Name, dead_letter: &DeadLetter) -> DeadLetterView {
+        DeadLetterView {
+            id: dead_letter.id,
+            consumer: dead_letter.consumer.to_string(),
+            delivery_count: dead_letter.delivery_count,
+            last_error: dead_letter.last_error.clone(),
+            reason: match dead_letter.reason {
+                colony_core::bus::DeadLetterReason::MaxDeliver => "max_deliver",
+                colony_core::bus::DeadLetterReason::Terminated => "terminated",
+            }
+            .to_owned(),
+            dead_at_ms: dead_letter.dead_at_ms,
+            message: BusMessage::from_stored(stream, &dead_letter.message, Some(dead_letter.delivery_count)),
+        }
+    }
+}
+
+/// One page of a stream's messages.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StreamMessagesPage {
+    /// The messages, by sequence.
+    pub messages: Vec<BusMessage>,
+    /// Pass as `from` for the next page; absent when there is none yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_from: Option<u64>,
+}
+
+/// One page of a stream's dead letters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeadLetterPage {
+    /// The dead letters, oldest first.
+    pub dead_letters: Vec<DeadLetterView>,
+    /// Pass as `after` for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
 }
 
 /// The answer to a publish: one entry per message, in order.

@@ -91,26 +91,73 @@ pub struct CommandResultView {
     /// The escrow an `escrow.lock` created or (for a repeated task id) returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escrow_id: Option<u64>,
+    /// The stream that stored a `bus.publish`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// The stream sequence of a `bus.publish` (for a duplicate, the original's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_sequence: Option<u64>,
+    /// The messages a `consumer.fetch` delivered (each with its `delivery_count`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<crate::bus::BusMessage>>,
+    /// Where each dead letter a `dlq.replay` published went: `[stream, sequence]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<Vec<(String, u64)>>,
 }
 
 impl CommandResultView {
     /// The view of a core result.
     pub fn from_result(result: &Result<Accepted, Rejection>) -> CommandResultView {
         match result {
-            Ok(accepted) => CommandResultView {
-                ok: true,
-                status: Some(accepted_word(accepted).to_owned()),
-                problem: None,
-                escrow_id: match accepted {
-                    Accepted::Escrow { escrow_id, .. } => Some(*escrow_id),
-                    _ => None,
-                },
-            },
+            Ok(accepted) => {
+                let mut view = CommandResultView {
+                    ok: true,
+                    status: Some(accepted_word(accepted).to_owned()),
+                    problem: None,
+                    escrow_id: None,
+                    stream: None,
+                    stream_sequence: None,
+                    deliveries: None,
+                    replayed: None,
+                };
+                match accepted {
+                    Accepted::Escrow { escrow_id, .. } => view.escrow_id = Some(*escrow_id),
+                    Accepted::Published { stream, sequence, .. } => {
+                        view.stream = Some(stream.to_string());
+                        view.stream_sequence = Some(*sequence);
+                    }
+                    Accepted::Fetched { stream, deliveries } => {
+                        view.stream = Some(stream.to_string());
+                        view.deliveries = Some(
+                            deliveries
+                                .iter()
+                                .map(|delivery| {
+                                    crate::bus::BusMessage::from_stored(
+                                        stream,
+                                        &delivery.message,
+                                        Some(delivery.delivery_count),
+                                    )
+                                })
+                                .collect(),
+                        );
+                    }
+                    Accepted::Replayed { messages } => {
+                        view.replayed =
+                            Some(messages.iter().map(|(stream, sequence)| (stream.to_string(), *sequence)).collect());
+                    }
+                    _ => {}
+                }
+                view
+            }
             Err(rejection) => CommandResultView {
                 ok: false,
                 status: None,
                 problem: Some(Problem::from_rejection(rejection)),
                 escrow_id: None,
+                stream: None,
+                stream_sequence: None,
+                deliveries: None,
+                replayed: None,
             },
         }
     }
@@ -121,6 +168,7 @@ pub fn accepted_word(accepted: &Accepted) -> &'static str {
     match accepted {
         Accepted::Unchanged => "unchanged",
         Accepted::Escrow { existing: true, .. } => "existing",
+        Accepted::Published { duplicate: true, .. } => "duplicate",
         _ => "done",
     }
 }

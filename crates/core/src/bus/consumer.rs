@@ -454,7 +454,7 @@ impl State {
             // Nothing stored lies beyond: the cursor moves past sequences that were evicted too.
             consumer.cursor = consumer.cursor.max(stream.last_sequence + 1);
         }
-        Ok(Accepted::Fetched { deliveries })
+        Ok(Accepted::Fetched { stream: stream_name.clone(), deliveries })
     }
 
     /// `consumer.ack`. Every sequence is checked before anything changes: it must have a delivery

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod openapi;
 pub mod reads;
+pub mod streams;
 pub mod writes;
 
 use std::sync::Arc;
@@ -148,6 +149,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/bus/ws"),
     ("get", "/v1/bus/stats"),
     ("get", "/v1/metrics"),
+    ("get", "/v1/streams"),
+    ("get", "/v1/streams/{name}"),
+    ("get", "/v1/streams/{name}/messages"),
+    ("get", "/v1/streams/{name}/consumers/{consumer}"),
+    ("get", "/v1/streams/{name}/dead_letters"),
     ("get", "/v1/health/live"),
     ("get", "/v1/health/ready"),
     ("get", "/v1/openapi.json"),
@@ -171,6 +177,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bus/ws", get(bus_socket::upgrade))
         .route("/v1/bus/stats", get(bus::stats))
         .route("/v1/metrics", get(metrics::serve))
+        .route("/v1/streams", get(streams::list_streams))
+        .route("/v1/streams/{name}", get(streams::get_stream))
+        .route("/v1/streams/{name}/messages", get(streams::list_messages))
+        .route("/v1/streams/{name}/consumers/{consumer}", get(streams::get_consumer))
+        .route("/v1/streams/{name}/dead_letters", get(streams::list_dead_letters))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_read_auth));
     Router::new()
         .route("/v1/commands", post(writes::submit_single))

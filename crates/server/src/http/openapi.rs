@@ -470,6 +470,19 @@ fn add_bus(document: &mut Value) {
             "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401"]))
         } },
         "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([])) },
+        "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", "StreamList", json!([])) },
+        "/v1/streams/{name}": { "get": read_operation("One stream", "StreamInfo", json!([{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }])) },
+        "/v1/streams/{name}/messages": { "get": read_operation("Stored messages by sequence (changes no consumer)", "StreamMessagesPage", json!([
+            { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+            { "name": "from", "in": "query", "schema": { "type": "integer", "default": 1 } },
+            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ])) },
+        "/v1/streams/{name}/consumers/{consumer}": { "get": read_operation("A consumer's configuration, position and counts", "ConsumerInfo", json!([
+            { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+            { "name": "consumer", "in": "path", "required": true, "schema": { "type": "string" } } ])) },
+        "/v1/streams/{name}/dead_letters": { "get": read_operation("Messages consumers gave up on, with delivery counts and last errors", "DeadLetterPage", json!([
+            { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+            { "name": "after", "in": "query", "schema": { "type": "integer" } },
+            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ])) },
         "/v1/metrics": { "get": {
             "summary": "Counters in the Prometheus text format (entries, commands, bus deliveries and drops)",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
@@ -494,6 +507,26 @@ fn add_bus(document: &mut Value) {
         "BusMessage": { "type": "object", "required": ["id", "timestamp_ms", "source", "subject", "priority"], "properties": merge(publish_properties, json!({
             "id": { "type": "string" }, "timestamp_ms": { "type": "integer" }, "source": { "type": "string", "description": "The authenticated sender." },
             "stream": { "type": "string" }, "stream_sequence": { "type": "integer" }, "delivery_count": { "type": "integer" } })) },
+        "StreamList": { "type": "object", "properties": { "streams": { "type": "array", "items": { "$ref": "#/components/schemas/StreamInfo" } } } },
+        "StreamInfo": { "type": "object", "properties": {
+            "name": { "type": "string" }, "owner": { "type": "string" },
+            "config": { "type": "object", "properties": { "subjects": { "type": "array", "items": { "type": "string" } },
+                "max_messages": { "type": ["integer", "null"] }, "max_bytes": { "type": ["integer", "null"] }, "max_age_ms": { "type": ["integer", "null"] },
+                "discard": { "enum": ["old", "new"] }, "duplicate_window_ms": { "type": "integer" } } },
+            "created_at_ms": { "type": "integer" }, "messages": { "type": "integer" }, "bytes": { "type": "integer" },
+            "first_sequence": { "type": ["integer", "null"] }, "last_sequence": { "type": "integer" }, "discarded": { "type": "integer" },
+            "dead_letters": { "type": "integer" }, "dead_letters_dropped": { "type": "integer" }, "consumers": { "type": "array", "items": { "type": "string" } } } },
+        "ConsumerInfo": { "type": "object", "properties": {
+            "stream": { "type": "string" }, "name": { "type": "string" }, "creator": { "type": "string" },
+            "config": { "type": "object" }, "created_at_ms": { "type": "integer" }, "cursor": { "type": "integer" }, "ack_floor": { "type": "integer" },
+            "pending": { "type": "integer" }, "waiting": { "type": "integer" }, "pending_by_holder": { "type": "object", "additionalProperties": { "type": "integer" } },
+            "delivered": { "type": "integer" }, "redelivered": { "type": "integer" }, "acked": { "type": "integer" }, "dead_lettered": { "type": "integer" } } },
+        "StreamMessagesPage": { "type": "object", "properties": { "messages": { "type": "array", "items": { "$ref": "#/components/schemas/BusMessage" } },
+            "next_from": { "type": "integer" } } },
+        "DeadLetterPage": { "type": "object", "properties": { "dead_letters": { "type": "array", "items": { "type": "object", "properties": {
+            "id": { "type": "integer" }, "consumer": { "type": "string" }, "delivery_count": { "type": "integer" }, "last_error": { "type": "string" },
+            "reason": { "enum": ["max_deliver", "terminated"] }, "dead_at_ms": { "type": "integer" }, "message": { "$ref": "#/components/schemas/BusMessage" } } } },
+            "next_after": { "type": "integer" } } },
         "PublishResponse": { "type": "object", "properties": { "messages": { "type": "array", "items": { "type": "object", "properties": {
             "id": { "type": "string" }, "delivered": { "type": "integer", "description": "Subscribers (a queue group counting once) it was handed to." } } } } } },
         "BusStats": { "type": "object", "properties": {

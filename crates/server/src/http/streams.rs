@@ -1,0 +1,149 @@
+//! Durable streams' read endpoints: streams, their messages, consumers and dead letters.
+//!
+//! Changes to streams (create, publish, fetch, ack, replay) are commands in signed envelopes, like
+//! every durable write; see `POST /v1/commands` and `/v1/batch`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use colony_core::{Name, Rejection};
+use colony_wire::Problem;
+use colony_wire::bus::{BusMessage, DeadLetterPage, DeadLetterView, StreamMessagesPage};
+use colony_wire::problem::codes;
+use serde::Deserialize;
+
+use super::{AppState, json_response, problem_response};
+
+/// Messages or dead letters per page when the client does not say.
+const PAGE_DEFAULT: usize = 100;
+/// Messages or dead letters per page at most.
+const PAGE_MAX: usize = 1_000;
+
+fn invalid(field: &str, detail: impl Into<String>) -> Response {
+    problem_response(Problem::new(codes::INVALID_QUERY, 400, detail).with_field(field))
+}
+
+fn parse_name(field: &str, text: String) -> Result<Name, Response> {
+    Name::new(text).map_err(|error| invalid(field, format!("{field}: {error}")))
+}
+
+fn stream_not_found(stream: Name) -> Response {
+    problem_response(Problem::from_rejection(&Rejection::StreamNotFound { stream }))
+}
+
+/// `GET /v1/streams`: every stream with its configuration and counts.
+pub async fn list_streams(State(app): State<AppState>) -> Response {
+    let state = app.driver.shared.state.read().expect("state lock");
+    let streams: Vec<_> = state.streams().filter_map(|stream| state.stream_info(&stream.name)).collect();
+    json_response(StatusCode::OK, &serde_json::json!({ "streams": streams }))
+}
+
+/// `GET /v1/streams/{name}`.
+pub async fn get_stream(State(app): State<AppState>, Path(name): Path<String>) -> Response {
+    let name = match parse_name("name", name) {
+        Ok(name) => name,
+        Err(response) => return response,
+    };
+    let state = app.driver.shared.state.read().expect("state lock");
+    match state.stream_info(&name) {
+        Some(info) => json_response(StatusCode::OK, &info),
+        None => stream_not_found(name),
+    }
+}
+
+/// Query of `GET /v1/streams/{name}/messages`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    from: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/streams/{name}/messages?from=&limit=`: stored messages by sequence (reading changes no
+/// consumer's position).
+pub async fn list_messages(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let name = match parse_name("name", name) {
+        Ok(name) => name,
+        Err(response) => return response,
+    };
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return invalid("from", rejection.body_text()),
+    };
+    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
+    if limit == 0 || limit > PAGE_MAX {
+        return invalid("limit", format!("limit must be between 1 and {PAGE_MAX}"));
+    }
+    let state = app.driver.shared.state.read().expect("state lock");
+    if state.stream(&name).is_none() {
+        return stream_not_found(name);
+    }
+    let from = query.from.unwrap_or(1);
+    let messages: Vec<BusMessage> = state
+        .stream_messages(&name, from, limit)
+        .into_iter()
+        .map(|message| BusMessage::from_stored(&name, message, None))
+        .collect();
+    let next_from = if messages.len() == limit { messages.last().and_then(|message| message.stream_sequence) } else { None };
+    json_response(StatusCode::OK, &StreamMessagesPage { messages, next_from: next_from.map(|last| last + 1) })
+}
+
+/// `GET /v1/streams/{name}/consumers/{consumer}`: a consumer's configuration, position and counts.
+pub async fn get_consumer(State(app): State<AppState>, Path((name, consumer)): Path<(String, String)>) -> Response {
+    let (name, consumer) = match (parse_name("name", name), parse_name("consumer", consumer)) {
+        (Ok(name), Ok(consumer)) => (name, consumer),
+        (Err(response), _) | (_, Err(response)) => return response,
+    };
+    let state = app.driver.shared.state.read().expect("state lock");
+    if state.stream(&name).is_none() {
+        return stream_not_found(name);
+    }
+    match state.consumer_info(&name, &consumer) {
+        Some(info) => json_response(StatusCode::OK, &info),
+        None => problem_response(Problem::from_rejection(&Rejection::ConsumerNotFound { stream: name, consumer })),
+    }
+}
+
+/// Query of `GET /v1/streams/{name}/dead_letters`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/streams/{name}/dead_letters?after=&limit=`: the messages consumers gave up on, oldest
+/// first, each with its delivery count and last error.
+pub async fn list_dead_letters(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<DeadLetterQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let name = match parse_name("name", name) {
+        Ok(name) => name,
+        Err(response) => return response,
+    };
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return invalid("after", rejection.body_text()),
+    };
+    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
+    if limit == 0 || limit > PAGE_MAX {
+        return invalid("limit", format!("limit must be between 1 and {PAGE_MAX}"));
+    }
+    let state = app.driver.shared.state.read().expect("state lock");
+    if state.stream(&name).is_none() {
+        return stream_not_found(name);
+    }
+    let dead_letters: Vec<DeadLetterView> = state
+        .dead_letters(&name, query.after, limit)
+        .into_iter()
+        .map(|dead_letter| DeadLetterView::new(&name, dead_letter))
+        .collect();
+    let next_after = if dead_letters.len() == limit { dead_letters.last().map(|view| view.id) } else { None };
+    json_response(StatusCode::OK, &DeadLetterPage { dead_letters, next_after })
+}
