@@ -14,6 +14,7 @@
 
 pub mod bus;
 mod events;
+pub mod streams;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

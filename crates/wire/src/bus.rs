@@ -201,6 +201,81 @@ impl PublishRequest {
             (None, None) => None,
         }
     }
+
+    /// The same message with a JSON payload rewritten in the canonical form durable streams store
+    /// (compact, members in the order given, numbers in their shortest form). Sign the payload of a
+    /// durable message after this, so that the signature covers exactly what receivers get.
+    pub fn canonical(mut self) -> PublishRequest {
+        if let Some(payload) = &self.payload
+            && let Some(canonical) = colony_core::bus::JsonText::parse(payload.get())
+        {
+            self.payload = RawValue::from_string(canonical.into_string()).ok();
+        }
+        self
+    }
+
+    /// The durable `bus.publish` command for this message (stored by the stream that captures its
+    /// subject), deduplicated by `message_id` when given.
+    pub fn to_command(&self, message_id: Option<&str>) -> Result<colony_core::Command, Problem> {
+        let subject = self.validate("")?;
+        let invalid = |field: &str, detail: String| Problem::new(codes::INVALID_MESSAGE, 400, detail).with_field(field);
+        let name = |field: &str, text: &Option<String>| {
+            text.as_ref()
+                .map(|text| Name::new(text.clone()).map_err(|error| invalid(field, format!("{field}: {error}"))))
+                .transpose()
+        };
+        let headers = self
+            .headers
+            .iter()
+            .map(|(key, value)| {
+                Name::new(key.clone())
+                    .map(|key| (key, value.clone()))
+                    .map_err(|error| invalid("headers", format!("header name '{key}': {error}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let payload = match &self.payload {
+            Some(payload) => Some(
+                colony_core::bus::JsonText::parse(payload.get())
+                    .ok_or_else(|| invalid("payload", "not a JSON value".to_owned()))?,
+            ),
+            None => None,
+        };
+        let payload_signature = match &self.payload_signature {
+            Some(signature) => Some(colony_core::Signature(
+                crate::envelope::parse_signature(signature)
+                    .map_err(|_| invalid("payload_signature", "must be 128 hex characters".to_owned()))?,
+            )),
+            None => None,
+        };
+        Ok(colony_core::Command::Publish {
+            subject,
+            message_id: name("message_id", &message_id.map(str::to_owned))?,
+            message_type: name("type", &self.message_type)?,
+            priority: match self.priority {
+                Priority::Low => colony_core::bus::Priority::Low,
+                Priority::Normal => colony_core::bus::Priority::Normal,
+                Priority::High => colony_core::bus::Priority::High,
+                Priority::Critical => colony_core::bus::Priority::Critical,
+            },
+            correlation_id: name("correlation_id", &self.correlation_id)?,
+            reply_to: self
+                .reply_to
+                .as_ref()
+                .map(|reply_to| Subject::new(reply_to.clone()))
+                .transpose()
+                .map_err(|error| invalid("reply_to", error.to_string()))?,
+            headers,
+            payload,
+            payload_base64: self.payload_base64.clone(),
+            payload_signature,
+            encrypted_to: self
+                .encrypted_to
+                .as_ref()
+                .map(|agent| AgentId::new(agent.clone()))
+                .transpose()
+                .map_err(|error| invalid("encrypted_to", format!("encrypted_to: {error}")))?,
+        })
+    }
 }
 
 /// A message as subscribers receive it: the publisher's fields plus what the server vouches for.

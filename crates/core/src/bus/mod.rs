@@ -127,7 +127,7 @@ impl State {
 }
 
 /// A stream as the server reports it: configuration, owner and counts, without the messages.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StreamInfo {
     /// The stream's name.
     pub name: crate::ids::Name,
@@ -156,7 +156,7 @@ pub struct StreamInfo {
 }
 
 /// A consumer as the server reports it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConsumerInfo {
     /// The stream.
     pub stream: crate::ids::Name,

@@ -88,7 +88,8 @@ pub async fn list_messages(
         .into_iter()
         .map(|message| BusMessage::from_stored(&name, message, None))
         .collect();
-    let next_from = if messages.len() == limit { messages.last().and_then(|message| message.stream_sequence) } else { None };
+    let next_from =
+        if messages.len() == limit { messages.last().and_then(|message| message.stream_sequence) } else { None };
     json_response(StatusCode::OK, &StreamMessagesPage { messages, next_from: next_from.map(|last| last + 1) })
 }
 
