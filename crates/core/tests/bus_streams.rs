@@ -713,7 +713,9 @@ fn a_snapshot_with_streams_round_trips_and_carries_on_identically() {
     let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).ack_wait_ms(2_000).max_deliver(2));
     assert!(swarm.agent("owner", vec![CreateStream::new("aged", ["aged.*"]).max_age_ms(60_000).into()]).all_accepted());
     publish_n(&mut swarm, 3);
-    assert!(swarm.agent("owner", vec![Publish::new("aged.x").base64("AAEC").message_id("m").into()]).all_accepted());
+    let signed =
+        Publish::new("aged.x").base64("AAEC").message_id("m").signature(Signature([9; 64])).encrypted_to("worker-2");
+    assert!(swarm.agent("owner", vec![signed.into()]).all_accepted());
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 2)]).delivered_sequences(), vec![1, 2]);
     assert!(swarm.agent("worker-1", vec![term(ORDERS, WORK, &[2], Some("bad"))]).all_accepted());
     let bytes = swarm.state().encode_snapshot();
