@@ -580,6 +580,7 @@ impl Bus {
 }
 
 impl State {
+    /// The stream a command names, or the rejection saying there is none.
     pub(crate) fn stream_for_command(&self, name: &Name) -> Result<&Stream, Rejection> {
         self.bus.streams.get(name).ok_or_else(|| Rejection::StreamNotFound { stream: name.clone() })
     }
