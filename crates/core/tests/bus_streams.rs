@@ -713,7 +713,9 @@ fn a_snapshot_with_streams_round_trips_and_carries_on_identically() {
     let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).ack_wait_ms(2_000).max_deliver(2));
     assert!(swarm.agent("owner", vec![CreateStream::new("aged", ["aged.*"]).max_age_ms(60_000).into()]).all_accepted());
     publish_n(&mut swarm, 3);
-    assert!(swarm.agent("owner", vec![Publish::new("aged.x").base64("AAEC").message_id("m").into()]).all_accepted());
+    let signed =
+        Publish::new("aged.x").base64("AAEC").message_id("m").signature(Signature([9; 64])).encrypted_to("worker-2");
+    assert!(swarm.agent("owner", vec![signed.into()]).all_accepted());
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 2)]).delivered_sequences(), vec![1, 2]);
     assert!(swarm.agent("worker-1", vec![term(ORDERS, WORK, &[2], Some("bad"))]).all_accepted());
     let bytes = swarm.state().encode_snapshot();
@@ -765,4 +767,58 @@ fn commands_decode_from_json_with_any_payload_and_encode_back_to_the_same_json()
     assert_eq!(stream, CreateStream::new("s", ["a.>"]).discard_new().into());
     assert!(serde_json::from_str::<Command>(r#"{"type":"bus.publish","subject":"a.*"}"#).is_err(), "no wildcards");
     let _ = Signer::Operator;
+}
+
+#[test]
+fn dead_letters_are_bounded_dropping_the_oldest_and_counting_them() {
+    let max_ack_pending = limits::MAX_ACK_PENDING_MAX;
+    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).max_ack_pending(max_ack_pending));
+    let total = limits::DEAD_LETTERS_PER_STREAM_MAX as u64 + 1;
+    let publishes: Vec<Command> = (0..total).map(|index| publish("orders.new", &index.to_string())).collect();
+    for chunk in publishes.chunks(limits::COMMANDS_PER_ENVELOPE_MAX) {
+        assert!(swarm.agent("owner", chunk.to_vec()).all_accepted());
+    }
+    let mut terminated = 0;
+    while terminated < total {
+        let fetches = (0..max_ack_pending / limits::FETCH_BATCH_MAX + 1)
+            .map(|_| fetch(ORDERS, WORK, limits::FETCH_BATCH_MAX))
+            .collect();
+        let outcome = swarm.agent("worker-1", fetches);
+        let sequences: Vec<u64> = outcome
+            .commands
+            .iter()
+            .flat_map(|result| match result {
+                Ok(Accepted::Fetched { deliveries }) => {
+                    deliveries.iter().map(|delivery| delivery.sequence).collect::<Vec<u64>>()
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(!sequences.is_empty());
+        let terms = sequences.chunks(limits::ACK_SEQUENCES_MAX).map(|chunk| term(ORDERS, WORK, chunk, None)).collect();
+        assert!(swarm.agent("worker-1", terms).all_accepted());
+        terminated += sequences.len() as u64;
+    }
+    let info = swarm.state().stream_info(&stream_name(ORDERS)).unwrap();
+    assert_eq!((info.dead_letters, info.dead_letters_dropped), (total - 1, 1));
+    let first = swarm.state().dead_letters(&stream_name(ORDERS), None, 1)[0].id;
+    assert_eq!(first, 2, "the oldest dead letter was dropped");
+    assert_eq!(refuse_code(&mut swarm, "owner", replay_dead_letters(ORDERS, &[1])), "dead_letter_not_found");
+}
+
+#[test]
+fn message_ids_are_bounded_forgetting_the_oldest() {
+    let mut swarm = new_swarm();
+    assert!(swarm.agent("owner", vec![create_stream(ORDERS, ["orders.>"])]).all_accepted());
+    let total = limits::DEDUPE_IDS_PER_STREAM_MAX + 1;
+    for chunk in (0..total).collect::<Vec<_>>().chunks(limits::COMMANDS_PER_ENVELOPE_MAX) {
+        let publishes =
+            chunk.iter().map(|index| Publish::new("orders.new").message_id(&format!("id-{index}")).into()).collect();
+        assert!(swarm.agent("owner", publishes).all_accepted());
+    }
+    let again = |index: usize| Command::from(Publish::new("orders.new").message_id(&format!("id-{index}")));
+    let (_, sequence, duplicate) = swarm.agent("owner", vec![again(1)]).published();
+    assert_eq!((sequence, duplicate), (2, true), "a recent id is still remembered");
+    let (_, sequence, duplicate) = swarm.agent("owner", vec![again(0)]).published();
+    assert_eq!((sequence, duplicate), (total as u64 + 1, false), "the oldest id was forgotten, within its window");
 }

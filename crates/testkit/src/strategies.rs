@@ -31,6 +31,15 @@
 //! repeated with the same content ([`CommandSpec::Repeat`]); ticks now and then jump a whole ledger
 //! day, so escrows expire and daily limits reset.
 //!
+//! With [`StreamConfig::bus`] (the default), streams also use the message bus: after a
+//! [`bus_prelude`] in which the operator creates two streams with a consumer each, they create and
+//! delete pool streams ([`BUS_STREAMS`], one of which overlaps all the others) and consumers (with
+//! their usual configuration, a conflicting one, or a stray filter), publish JSON, bytes, bad base64
+//! and oversized payloads with repeating message ids (into streams that drop old messages, refuse new
+//! ones when full, or age them out, and to subjects no stream captures), fetch, ack, nak, mark in
+//! progress and terminate deliveries (mostly ones the signer holds), let ack waits pass so that
+//! messages are redelivered and dead-lettered, and replay and discard dead letters.
+//!
 //! Some references only make sense against the state: an escrow the signer is party to
 //! ([`EscrowRef`]), a child of the signer ([`AgentRef::Child`]), an amount relative to a balance
 //! ([`AmountChoice`]). Rendering follows the state the entries so far lead to (applying each rendered

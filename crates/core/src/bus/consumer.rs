@@ -556,6 +556,7 @@ impl State {
         Ok(Accepted::Done)
     }
 
+    /// A consumer the caller already found.
     pub(crate) fn consumer_mut(&mut self, stream: &Name, name: &Name) -> &mut Consumer {
         self.bus
             .streams

@@ -525,9 +525,9 @@ impl Bus {
                 if message.sequence != *sequence || *sequence == 0 || *sequence > stream.last_sequence {
                     return fail(format!("message {sequence} is misnumbered"));
                 }
-                if self.subjects.capturing(&message.subject).is_none() {
-                    // A stored message's subject was captured when stored; patterns never change.
-                    return fail(format!("message {sequence}'s subject is captured by no stream"));
+                // A stored message's subject was captured by this stream, whose patterns never change.
+                if !stream.config.subjects.iter().any(|pattern| pattern.matches(&message.subject)) {
+                    return fail(format!("message {sequence}'s subject is not one the stream captures"));
                 }
             }
             if stream.dedupe.len() != stream.dedupe_order.len()
@@ -580,6 +580,7 @@ impl Bus {
 }
 
 impl State {
+    /// The stream a command names, or the rejection saying there is none.
     pub(crate) fn stream_for_command(&self, name: &Name) -> Result<&Stream, Rejection> {
         self.bus.streams.get(name).ok_or_else(|| Rejection::StreamNotFound { stream: name.clone() })
     }
