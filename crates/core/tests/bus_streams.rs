@@ -788,7 +788,7 @@ fn dead_letters_are_bounded_dropping_the_oldest_and_counting_them() {
             .commands
             .iter()
             .flat_map(|result| match result {
-                Ok(Accepted::Fetched { deliveries }) => {
+                Ok(Accepted::Fetched { deliveries, .. }) => {
                     deliveries.iter().map(|delivery| delivery.sequence).collect::<Vec<u64>>()
                 }
                 other => panic!("{other:?}"),
