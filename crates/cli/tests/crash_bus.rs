@@ -287,8 +287,10 @@ async fn acknowledged_publishes_survive_sigkill_and_held_deliveries_come_back() 
         assert!(started.elapsed() < DRAIN_TIMEOUT, "the consumer did not drain: {info:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let known = known.lock().unwrap();
     let stored = stored_ids(&operator_client).await;
+    let info = operator_client.consumer_info("jobs", "workers").await.unwrap();
+    let stream = operator_client.stream_info("jobs").await.unwrap();
+    let known = known.lock().unwrap();
     let delivered: BTreeSet<u64> = known.delivered.iter().map(|(sequence, _)| *sequence).collect();
     for (id, sequence) in &stored {
         assert!(delivered.contains(sequence), "message {id} (sequence {sequence}) was never delivered");
@@ -296,8 +298,6 @@ async fn acknowledged_publishes_survive_sigkill_and_held_deliveries_come_back() 
     // Acks whose answer was lost in a kill were applied all the same, so the consumer's own position
     // is what proves that everything was acked: the floor at the last sequence, nothing pending, and
     // nothing given up on.
-    let info = operator_client.consumer_info("jobs", "workers").await.unwrap();
-    let stream = operator_client.stream_info("jobs").await.unwrap();
     assert_eq!((info.ack_floor, info.pending, info.dead_lettered), (stream.last_sequence, 0, 0));
     assert_eq!(stream.messages as usize, stored.len());
     assert!(known.acked.len() <= stored.len());

@@ -125,11 +125,12 @@ impl Client {
         &self,
         messages: &[(PublishRequest, Option<String>)],
     ) -> Result<SubmitResponse, ClientError> {
-        let commands = messages
-            .iter()
-            .map(|(message, message_id)| message.to_command(message_id.as_deref()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|problem| ClientError::Problem(Box::new(problem)))?;
+        let mut commands = Vec::with_capacity(messages.len());
+        for (message, message_id) in messages {
+            commands.push(
+                message.to_command(message_id.as_deref()).map_err(|problem| ClientError::Problem(Box::new(problem)))?,
+            );
+        }
         self.submit_batch(commands).await
     }
 

@@ -3,6 +3,9 @@
 //! Changes to streams (create, publish, fetch, ack, replay) are commands in signed envelopes, like
 //! every durable write; see `POST /v1/commands` and `/v1/batch`.
 
+// Error responses are built only on the way out of a request, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
