@@ -39,6 +39,12 @@ pub struct MessageArgs {
 pub struct PubArgs {
     #[command(flatten)]
     message: MessageArgs,
+    /// Store it durably in the stream that captures the subject (a signed command in the log).
+    #[arg(long)]
+    durable: bool,
+    /// With --durable: the message id; the same id again within the stream's window is stored once.
+    #[arg(long, requires = "durable")]
+    id: Option<String>,
     /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
@@ -99,7 +105,11 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 }
 
 impl MessageArgs {
-    fn request(&self, connection: &Connection) -> Result<PublishRequest, Box<dyn std::error::Error + Send + Sync>> {
+    fn request(
+        &self,
+        connection: &Connection,
+        durable: bool,
+    ) -> Result<PublishRequest, Box<dyn std::error::Error + Send + Sync>> {
         // Valid JSON is sent exactly as typed (a payload signature covers those bytes); anything else
         // becomes a JSON string.
         let mut request = match serde_json::value::RawValue::from_string(self.payload.clone()) {
@@ -113,6 +123,10 @@ impl MessageArgs {
         request.correlation_id = self.correlation_id.clone();
         request.reply_to = self.reply_to.clone();
         request.headers = self.headers.iter().cloned().collect();
+        if durable {
+            // Durable streams store JSON payloads in canonical form; sign that form.
+            request = request.canonical();
+        }
         if self.sign_payload {
             let client = connection.client()?;
             let identity = client.identity().ok_or("--sign-payload needs a key (--key)")?;
@@ -126,7 +140,21 @@ impl MessageArgs {
 /// Runs `colony pub`.
 pub async fn publish(args: PubArgs, connection: &Connection) -> CliResult {
     let client = connection.client()?;
-    let published = client.publish(args.message.request(connection)?).await?;
+    let message = args.message.request(connection, args.durable)?;
+    if args.durable {
+        let stored = client.publish_durable(&message, args.id.as_deref()).await?;
+        if args.json {
+            print_json(&serde_json::json!({
+                "stream": stored.stream, "sequence": stored.sequence, "duplicate": stored.duplicate
+            }));
+        } else if stored.duplicate {
+            println!("duplicate: already stored as {}:{}", stored.stream, stored.sequence);
+        } else {
+            println!("stored as {}:{}", stored.stream, stored.sequence);
+        }
+        return Ok(());
+    }
+    let published = client.publish(message).await?;
     if args.json {
         print_json(&published);
     } else {
@@ -138,7 +166,7 @@ pub async fn publish(args: PubArgs, connection: &Connection) -> CliResult {
 /// Runs `colony request`.
 pub async fn request(args: RequestArgs, connection: &Connection) -> CliResult {
     let client = connection.client()?;
-    let reply = client.request(args.message.request(connection)?, args.timeout_ms).await?;
+    let reply = client.request(args.message.request(connection, false)?, args.timeout_ms).await?;
     if args.json {
         print_json(&reply);
     } else {

@@ -6,6 +6,7 @@
 //! - `agent.rs`: `colony agent …`, `colony keygen`, `colony token …`, `colony status`.
 //! - `events.rs`: `colony events tail`.
 //! - `bus.rs`: `colony pub`, `sub`, `request`, `bus stats` (the ephemeral bus).
+//! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `demo.rs`: `colony demo`, the living tour.
@@ -19,6 +20,7 @@ mod events;
 mod ledger;
 mod output;
 mod serve;
+mod streams;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +114,15 @@ enum Commands {
     /// Bus statistics.
     #[command(subcommand)]
     Bus(bus::BusCommand),
+    /// Create, list, inspect and delete durable streams.
+    #[command(subcommand)]
+    Stream(streams::StreamCommand),
+    /// Create and inspect durable consumers; pull and acknowledge messages.
+    #[command(subcommand)]
+    Consumer(streams::ConsumerCommand),
+    /// List, replay and discard dead letters.
+    #[command(subcommand)]
+    Dlq(streams::DeadLetterCommand),
     /// Offline checks of a stopped server's data.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -138,6 +149,9 @@ fn main() -> ExitCode {
             Commands::Sub(args) => bus::subscribe(args, &cli.connection).await,
             Commands::Request(args) => bus::request(args, &cli.connection).await,
             Commands::Bus(command) => bus::run(command, &cli.connection).await,
+            Commands::Stream(command) => streams::stream(command, &cli.connection).await,
+            Commands::Consumer(command) => streams::consumer(command, &cli.connection).await,
+            Commands::Dlq(command) => streams::dead_letters(command, &cli.connection).await,
             Commands::Audit(command) => audit::run(command),
         }
     });

@@ -83,3 +83,73 @@ fn a_user_publishes_and_subscribes_through_the_cli() {
     assert!(stats.ok().contains("published 3  delivered 3  dropped 0  unmatched 1"), "{}", stats.stdout);
     server.terminate();
 }
+
+#[test]
+fn a_user_runs_a_durable_work_queue_through_the_cli() {
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let data = temp.path().join("data");
+    let work = temp.path().join("work");
+    std::fs::create_dir_all(&work).expect("create the working directory");
+    let mut server = ServerProcess::start(&data, &temp.path().join("logs"), &[]);
+    let url = server.url();
+    let operator = data.join("operator.key").to_str().expect("a UTF-8 path").to_owned();
+    let run = |args: &[&str]| {
+        let mut full = vec!["--server", url.as_str(), "--key", operator.as_str()];
+        full.extend_from_slice(args);
+        colony(&work, &full)
+    };
+
+    let created = run(&["stream", "create", "signals", "--subject", "market.signal.>", "--max-messages", "1000"]);
+    assert!(created.ok().starts_with("stream signals: done"), "{}", created.stdout);
+    assert!(
+        run(&["stream", "create", "signals", "--subject", "market.signal.>", "--max-messages", "1000"])
+            .ok()
+            .starts_with("stream signals: unchanged")
+    );
+    let overlap = run(&["stream", "create", "other", "--subject", "market.>"]);
+    assert!(overlap.failed().contains("subjects_overlap"), "{}", overlap.stderr);
+    let consumer = run(&["consumer", "create", "signals", "executors", "--ack-wait-ms", "1000", "--max-deliver", "1"]);
+    assert!(consumer.ok().contains("done"), "{}", consumer.stdout);
+
+    let stored = run(&["pub", "--durable", "--id", "sig-1", "market.signal.up.aapl", r#"{"edge_bps": 160}"#]);
+    assert_eq!(stored.ok().trim(), "stored as signals:1");
+    let again = run(&["pub", "--durable", "--id", "sig-1", "market.signal.up.aapl", r#"{"edge_bps": 160}"#]);
+    assert_eq!(again.ok().trim(), "duplicate: already stored as signals:1");
+    run(&["pub", "--durable", "market.signal.down.msft", r#"{"edge_bps": -210}"#, "--sign-payload"]).ok();
+    let nowhere = run(&["pub", "--durable", "weather.today", "1"]);
+    assert!(nowhere.failed().contains("no_stream"), "{}", nowhere.stderr);
+
+    let next = run(&["consumer", "next", "signals", "executors", "--batch", "1", "--json"]);
+    let message: serde_json::Value = serde_json::from_str(next.ok().trim()).expect("one JSON message");
+    assert_eq!((message["stream_sequence"].as_u64(), message["delivery_count"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(message["message_id"], "sig-1");
+    run(&["consumer", "ack", "signals", "executors", "1"]).ok();
+    let next = run(&["consumer", "next", "signals", "executors"]);
+    assert!(next.ok().contains("market.signal.down.msft"), "{}", next.stdout);
+    // With max_deliver 1, a nak on the first delivery makes a dead letter.
+    run(&["consumer", "ack", "signals", "executors", "2", "--nak", "--error", "venue closed"]).ok();
+    let info = run(&["consumer", "info", "signals", "executors", "--json"]).json();
+    assert_eq!((info["acked"].as_u64(), info["dead_lettered"].as_u64()), (Some(1), Some(1)));
+
+    let dead = run(&["dlq", "ls", "signals"]);
+    assert!(dead.ok().contains("venue closed") && dead.stdout.contains("max_deliver"), "{}", dead.stdout);
+    let replayed = run(&["dlq", "replay", "signals", "1"]);
+    assert_eq!(replayed.ok().trim(), "dead letter 1 replayed as signals:3");
+    assert!(run(&["dlq", "ls", "signals", "--json"]).json().as_array().is_some_and(Vec::is_empty));
+    let next = run(&["consumer", "next", "signals", "executors", "--ack"]);
+    assert!(next.ok().contains("market.signal.down.msft") && next.stdout.contains("delivery 1"), "{}", next.stdout);
+
+    let info = run(&["stream", "info", "signals"]);
+    assert!(
+        info.ok().contains("messages      3") && info.stdout.contains("consumers     executors"),
+        "{}",
+        info.stdout
+    );
+    let list = run(&["stream", "ls"]);
+    assert!(list.ok().contains("signals") && list.stdout.contains("market.signal.>"), "{}", list.stdout);
+    let messages = run(&["stream", "messages", "signals", "--json"]);
+    assert_eq!(messages.ok().lines().count(), 3);
+    assert!(run(&["stream", "rm", "signals"]).ok().contains("deleted"));
+    assert!(run(&["stream", "info", "signals"]).failed().contains("stream_not_found"));
+    server.terminate();
+}
