@@ -357,7 +357,11 @@ pub fn document() -> Value {
                     "properties": {
                         "sequence": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
                         "results": { "type": "array", "items": { "type": "object", "required": ["ok"], "properties": {
-                            "ok": { "type": "boolean" }, "status": { "enum": ["done", "unchanged"] }, "problem": { "$ref": "#/components/schemas/Problem" } } } }
+                            "ok": { "type": "boolean" }, "status": { "enum": ["done", "unchanged", "existing", "duplicate"] },
+                            "problem": { "$ref": "#/components/schemas/Problem" }, "escrow_id": { "type": "integer" },
+                            "stream": { "type": "string" }, "stream_sequence": { "type": "integer" },
+                            "deliveries": { "type": "array", "items": { "$ref": "#/components/schemas/BusMessage" } },
+                            "replayed": { "type": "array", "items": { "type": "array", "prefixItems": [{ "type": "string" }, { "type": "integer" }] } } } } }
                     }
                 },
                 "Problem": {
