@@ -32,6 +32,10 @@ pub struct MessageArgs {
     /// Sign the payload with the sender's key, so receivers can verify it end to end.
     #[arg(long)]
     pub sign_payload: bool,
+    /// Seal the payload to this agent: only it can read it (`colony sub --open`); the server routes
+    /// it unread.
+    #[arg(long, value_name = "AGENT")]
+    pub seal_to: Option<String>,
 }
 
 /// `colony pub`.
@@ -67,6 +71,9 @@ pub struct SubArgs {
     /// Print one JSON message per line.
     #[arg(long)]
     json: bool,
+    /// Open payloads sealed to this identity (`--key`) and print them as text.
+    #[arg(long)]
+    open: bool,
 }
 
 /// `colony request`.
@@ -105,11 +112,23 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 }
 
 impl MessageArgs {
-    fn request(
+    async fn request(
         &self,
         connection: &Connection,
         durable: bool,
     ) -> Result<PublishRequest, Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(recipient) = &self.seal_to {
+            let recipient =
+                colony_core::AgentId::new(recipient.clone()).map_err(|error| format!("--seal-to: {error}"))?;
+            let key = connection.client()?.agent(&recipient).await?.public_key;
+            let mut request = PublishRequest::sealed(self.subject.clone(), &recipient, &key, self.payload.as_bytes())?;
+            request.message_type = self.message_type.clone();
+            request.priority = self.priority;
+            request.correlation_id = self.correlation_id.clone();
+            request.reply_to = self.reply_to.clone();
+            request.headers = self.headers.iter().cloned().collect();
+            return Ok(request);
+        }
         // Valid JSON is sent exactly as typed (a payload signature covers those bytes); anything else
         // becomes a JSON string.
         let mut request = match serde_json::value::RawValue::from_string(self.payload.clone()) {
@@ -140,7 +159,7 @@ impl MessageArgs {
 /// Runs `colony pub`.
 pub async fn publish(args: PubArgs, connection: &Connection) -> CliResult {
     let client = connection.client()?;
-    let message = args.message.request(connection, args.durable)?;
+    let message = args.message.request(connection, args.durable).await?;
     if args.durable {
         let stored = client.publish_durable(&message, args.id.as_deref()).await?;
         if args.json {
@@ -166,7 +185,7 @@ pub async fn publish(args: PubArgs, connection: &Connection) -> CliResult {
 /// Runs `colony request`.
 pub async fn request(args: RequestArgs, connection: &Connection) -> CliResult {
     let client = connection.client()?;
-    let reply = client.request(args.message.request(connection, false)?, args.timeout_ms).await?;
+    let reply = client.request(args.message.request(connection, false).await?, args.timeout_ms).await?;
     if args.json {
         print_json(&reply);
     } else {
@@ -183,7 +202,18 @@ pub async fn subscribe(args: SubArgs, connection: &Connection) -> CliResult {
     while args.count.is_none_or(|count| printed < count) {
         let Some(item) = subscription.next().await else { break };
         match item? {
-            BusItem::Message(message) => {
+            BusItem::Message(mut message) => {
+                if args.open && message.encrypted_to.is_some() {
+                    let identity = client.identity().ok_or("--open needs the recipient's key (--key)")?;
+                    match message.open(identity.key()) {
+                        Ok(plaintext) => {
+                            let text = String::from_utf8_lossy(&plaintext).into_owned();
+                            message.payload_base64 = None;
+                            message.payload = serde_json::value::to_raw_value(&text).ok();
+                        }
+                        Err(error) => eprintln!("warning: message {} cannot be opened: {error}", message.id),
+                    }
+                }
                 if args.json {
                     println!("{}", serde_json::to_string(&message)?);
                 } else {

@@ -81,6 +81,33 @@ fn a_user_publishes_and_subscribes_through_the_cli() {
 
     let stats = run(&["bus", "stats"]);
     assert!(stats.ok().contains("published 3  delivered 3  dropped 0  unmatched 1"), "{}", stats.stdout);
+
+    // A sealed direct message: bob opens it with his key; the server only routed it.
+    let bob_key = temp.path().join("bob.key").to_str().expect("a UTF-8 path").to_owned();
+    colony(&work, &["keygen", "--signer", "bob", "--out", &bob_key]).ok();
+    colony(&work, &["--server", &url, "agent", "register", "--role", "scout", "--key", &bob_key]).ok();
+    let inbox = {
+        let (url, work, bob_key) = (url.clone(), work.clone(), bob_key.clone());
+        std::thread::spawn(move || {
+            colony(
+                &work,
+                &["--server", &url, "--key", &bob_key, "sub", "agent.bob.inbox", "--open", "--count", "1", "--json"],
+            )
+        })
+    };
+    let started = Instant::now();
+    while !run(&["bus", "stats", "--json"]).json()["subscriptions"]
+        .as_array()
+        .is_some_and(|subscriptions| subscriptions.iter().any(|subscription| subscription["owner"] == "bob"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "bob did not subscribe");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sealed = run(&["pub", "agent.bob.inbox", "meet at the close", "--seal-to", "bob"]);
+    assert!(sealed.ok().contains("to 1 subscriber(s)"), "{}", sealed.stdout);
+    let opened: serde_json::Value = serde_json::from_str(inbox.join().expect("the subscriber").ok().trim()).unwrap();
+    assert_eq!(opened["payload"], "meet at the close");
+    assert_eq!(opened["encrypted_to"], "bob");
     server.terminate();
 }
 

@@ -33,6 +33,20 @@ impl Client {
         response.messages.pop().ok_or_else(|| ClientError::Decode("the server answered no message".to_owned()))
     }
 
+    /// Publishes `plaintext` sealed to agent `recipient` (its key is read from the registry), so
+    /// that only that agent can read it; the server routes it unread.
+    pub async fn publish_sealed(
+        &self,
+        subject: &str,
+        recipient: &colony_core::AgentId,
+        plaintext: &[u8],
+    ) -> Result<PublishedView, ClientError> {
+        let key = self.agent(recipient).await?.public_key;
+        let message = PublishRequest::sealed(subject, recipient, &key, plaintext)
+            .map_err(|error| ClientError::Invalid(error.to_string()))?;
+        self.publish(message).await
+    }
+
     /// Publishes several ephemeral messages in one request (at most 1,000).
     pub async fn publish_many(&self, messages: &[PublishRequest]) -> Result<Vec<PublishedView>, ClientError> {
         let body = serde_json::to_vec(messages).map_err(|error| ClientError::Invalid(error.to_string()))?;

@@ -361,16 +361,15 @@ async fn payload_signatures_and_encrypted_payloads_pass_through_untouched() {
     let directory = tempfile::tempdir().unwrap();
     let server = start_in(directory.path()).await;
     let (oracle, oracle_key) = server.self_registers("oracle-1", "oracle", &[]).await;
-    let (scout, _) = server.self_registers("scout-1", "scout", &[]).await;
+    let (scout, scout_key) = server.self_registers("scout-1", "scout", &[]).await;
     let mut subscription = scout.subscribe("signed.>", None).await.unwrap();
     let mut message = PublishRequest::json("signed.price", &json!({ "close": 1.5 }));
     let signature = oracle_key.sign(&message.payload_bytes().unwrap());
     message.payload_signature = Some(hex::encode(signature));
     oracle.publish(message).await.unwrap();
-    let mut secret = PublishRequest { subject: "signed.secret".to_owned(), ..PublishRequest::default() };
-    secret.payload_base64 = Some("AAECAwQ=".to_owned());
-    secret.encrypted_to = Some("scout-1".to_owned());
-    oracle.publish(secret).await.unwrap();
+    // Sealed to scout-1: the server routes it, anyone subscribed sees the message, only scout-1 reads it.
+    let mut snoop = server.operator.subscribe("signed.>", None).await.unwrap();
+    oracle.publish_sealed("signed.secret", &id("scout-1"), b"the spread closes at 3 bps").await.unwrap();
 
     let received = next_message(&mut subscription).await;
     let key = server.agent("oracle-1").await.public_key;
@@ -380,8 +379,12 @@ async fn payload_signatures_and_encrypted_payloads_pass_through_untouched() {
         "the receiver verifies the sender's payload signature"
     );
     let received = next_message(&mut subscription).await;
-    assert_eq!(received.payload_base64.as_deref(), Some("AAECAwQ="));
     assert_eq!(received.encrypted_to.as_deref(), Some("scout-1"));
+    assert_eq!(received.open(&scout_key).unwrap(), b"the spread closes at 3 bps");
+    let intercepted = next_message(&mut snoop).await;
+    assert_eq!(intercepted.subject, "signed.secret");
+    assert!(intercepted.open(&server.operator_key).is_err(), "nobody else can open it, not even the operator");
+    assert!(!String::from_utf8_lossy(&intercepted.payload_bytes().unwrap()).contains("spread"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -119,6 +119,23 @@ impl PublishRequest {
         }
     }
 
+    /// A message whose payload is `plaintext` sealed to agent `recipient` (whose registered key is
+    /// `recipient_key`): only that agent can open it; the server routes it unread.
+    pub fn sealed(
+        subject: impl Into<String>,
+        recipient: &AgentId,
+        recipient_key: &colony_core::PublicKey,
+        plaintext: &[u8],
+    ) -> Result<PublishRequest, crate::sealed::SealError> {
+        let sealed = crate::sealed::seal(recipient_key, plaintext)?;
+        Ok(PublishRequest {
+            subject: subject.into(),
+            payload_base64: Some(base64::engine::general_purpose::STANDARD.encode(sealed)),
+            encrypted_to: Some(recipient.to_string()),
+            ..PublishRequest::default()
+        })
+    }
+
     /// Checks every field; the problem names the first offending one (prefixed with `field_prefix`,
     /// such as `messages[3].`). Returns the parsed subject.
     pub fn validate(&self, field_prefix: &str) -> Result<Subject, Problem> {
@@ -420,6 +437,12 @@ impl BusMessage {
     /// The payload decoded as `T`, when it is JSON.
     pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Option<Result<T, serde_json::Error>> {
         self.payload.as_ref().map(|payload| serde_json::from_str(payload.get()))
+    }
+
+    /// Opens a payload sealed to `key` (see [`PublishRequest::sealed`]).
+    pub fn open(&self, key: &crate::KeyPair) -> Result<Vec<u8>, crate::sealed::OpenError> {
+        let sealed = self.payload_bytes().ok_or(crate::sealed::OpenError::Malformed)?;
+        crate::sealed::open(key, &sealed)
     }
 
     /// The payload's bytes as the payload signature covers them.

@@ -41,6 +41,11 @@ impl KeyPair {
         self.signing_key.to_bytes()
     }
 
+    /// The signing key, for sealing and opening payloads (`crate::sealed`).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
+    }
+
     /// Signs `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing_key.sign(message).to_bytes()

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod problem;
 pub mod read_auth;
 pub mod record;
+pub mod sealed;
 pub mod views;
 
 pub use envelope::{Envelope, EnvelopeError, SignedEnvelope};
