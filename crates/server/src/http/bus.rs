@@ -36,6 +36,8 @@ use crate::bus::{SubscribeRequest, Transport, check_may_publish};
 
 /// Bodies of `POST /v1/bus/publish` are at most this large (a thousand messages of a few KiB).
 pub const PUBLISH_BODY_BYTES_MAX: usize = 4 << 20;
+/// Replies a request keeps until it takes the first.
+const REPLIES_BUFFERED: usize = 8;
 /// Messages a subscriber takes from its buffer per write.
 pub(crate) const BATCH_MESSAGES_MAX: usize = 256;
 
@@ -139,7 +141,9 @@ pub(crate) async fn request_reply(
             owner: Some(signer.clone()),
             pattern: reply_pattern,
             queue: None,
-            buffer_messages: 1,
+            // Room for several replies, so that a second responder cannot push the first reply out
+            // of the buffer (it drops its oldest when full) before the waiter takes it.
+            buffer_messages: REPLIES_BUFFERED,
             transport: Transport::Request,
         },
         notify,
@@ -154,11 +158,11 @@ pub(crate) async fn request_reply(
         )
         .with_field("subject"));
     }
-    let mut replies = Vec::with_capacity(1);
+    let mut replies = Vec::with_capacity(REPLIES_BUFFERED);
     let waited = tokio::time::timeout(Duration::from_millis(timeout_ms), async {
         loop {
             match waiter.subscriber().mailbox().recv(&mut replies, 1).await {
-                Some(_) if !replies.is_empty() => return replies.pop(),
+                Some(_) if !replies.is_empty() => return Some(replies.swap_remove(0)),
                 Some(_) => continue,
                 None => return None,
             }
