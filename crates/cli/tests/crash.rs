@@ -31,7 +31,7 @@ use colony_core::{AgentId, Command, Name, Signer, limits};
 use colony_wire::KeyPair;
 use colony_wire::problem::codes;
 use colony_wire::views::{AgentView, SubmitResponse};
-use common::{ServerProcess, audit_ok};
+use common::{Rng, ServerProcess, audit_ok};
 
 /// Kills at least this many times (CI runs the default).
 const DEFAULT_ROUNDS: usize = 30;
@@ -46,31 +46,6 @@ const SELF_REGISTRARS: usize = 2;
 const HEARTBEATERS: usize = 2;
 /// How long the load tasks may take to notice the kill.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// SplitMix64: a tiny deterministic PRNG.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut value = self.0;
-        value = (value ^ (value >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        value = (value ^ (value >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        value ^ (value >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn in_range(&mut self, range: std::ops::RangeInclusive<u64>) -> u64 {
-        range.start() + self.below(range.end() - range.start() + 1)
-    }
-
-    fn fork(&mut self) -> Rng {
-        Rng(self.next())
-    }
-}
 
 /// An agent whose registration was acknowledged.
 struct KnownAgent {

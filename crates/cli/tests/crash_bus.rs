@@ -25,7 +25,7 @@ use colony_core::bus::AckKind;
 use colony_core::{AgentId, Signer, limits};
 use colony_wire::KeyPair;
 use colony_wire::bus::PublishRequest;
-use common::{ServerProcess, audit_ok};
+use common::{Rng, ServerProcess, audit_ok};
 
 /// Kills at least this many times.
 const DEFAULT_ROUNDS: usize = 12;
@@ -39,23 +39,6 @@ const SNAPSHOT_EVERY: &str = "40";
 const ACK_WAIT_MS: u64 = limits::ACK_WAIT_MS_MIN;
 /// How long the final drain may take.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// SplitMix64: a tiny deterministic PRNG.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut value = self.0;
-        value = (value ^ (value >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        value = (value ^ (value >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        value ^ (value >> 31)
-    }
-
-    fn in_range(&mut self, range: &std::ops::RangeInclusive<u64>) -> u64 {
-        range.start() + self.next() % (range.end() - range.start() + 1)
-    }
-}
 
 /// What the test knows, shared by the load tasks.
 #[derive(Default)]
@@ -206,7 +189,7 @@ async fn acknowledged_publishes_survive_sigkill_and_held_deliveries_come_back() 
                 0
             }));
         }
-        tokio::time::sleep(Duration::from_millis(rng.in_range(&KILL_DELAY_MS))).await;
+        tokio::time::sleep(Duration::from_millis(rng.in_range(KILL_DELAY_MS))).await;
         server.kill();
         stop.store(true, Ordering::Relaxed);
         for (index, task) in tasks.into_iter().enumerate() {

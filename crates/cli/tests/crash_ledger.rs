@@ -46,7 +46,7 @@ use colony_core::{AgentId, Amount, Command, Escrow, EscrowResolution, EscrowStat
 use colony_wire::problem::codes;
 use colony_wire::views::{LedgerView, StatusView, SubmitResponse, WalletView};
 use colony_wire::{KeyPair, Problem};
-use common::{ServerProcess, audit_ok};
+use common::{Rng, ServerProcess, audit_ok};
 
 /// Kills at least this many times.
 const DEFAULT_ROUNDS: usize = 24;
@@ -76,38 +76,13 @@ const EXPIRY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read token the test issues for itself.
 const READ_TOKEN: &str = "crash-ledger-read-token-0123456789";
 
-/// SplitMix64: a tiny deterministic PRNG.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut value = self.0;
-        value = (value ^ (value >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        value = (value ^ (value >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        value ^ (value >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn in_range(&mut self, range: std::ops::RangeInclusive<u64>) -> u64 {
-        range.start() + self.below(range.end() - range.start() + 1)
-    }
-
-    /// An agent other than those in `not`.
-    fn agent_except(&mut self, not: &[usize]) -> usize {
-        loop {
-            let agent = self.below(AGENTS as u64) as usize;
-            if !not.contains(&agent) {
-                return agent;
-            }
+/// An agent other than those in `not`.
+fn agent_except(rng: &mut Rng, not: &[usize]) -> usize {
+    loop {
+        let agent = rng.below(AGENTS as u64) as usize;
+        if !not.contains(&agent) {
+            return agent;
         }
-    }
-
-    fn fork(&mut self) -> Rng {
-        Rng(self.next())
     }
 }
 
@@ -456,8 +431,8 @@ impl Load {
                 let most = if plan == Plan::Hold { 1_000 } else { LOCK_MAX };
                 let amount = rng.in_range(LOCK_MIN..=budget.min(most));
                 model.budgets[me] -= amount;
-                let payee = rng.agent_except(&[me]);
-                let referrer = (rng.below(3) == 0).then(|| rng.agent_except(&[me, payee]));
+                let payee = agent_except(rng, &[me]);
+                let referrer = (rng.below(3) == 0).then(|| agent_except(rng, &[me, payee]));
                 // Some escrows that get settled have short timeouts too: their settlement races
                 // the expiry, and exactly one of them must win.
                 let short = plan == Plan::Expire || (matches!(plan, Plan::Release | Plan::Refund) && rng.below(10) < 3);
@@ -503,7 +478,7 @@ impl Load {
                 let amount = rng.in_range(1..=budget.min(5_000));
                 model.budgets[me] -= amount;
                 let transfer_id = format!("pay-{me}-r{}-{counter}", self.round);
-                Payment { from: Some(me), to: rng.agent_except(&[me]), amount, transfer_id }
+                Payment { from: Some(me), to: agent_except(rng, &[me]), amount, transfer_id }
             })
         };
         let Some(payment) = payment else {
@@ -595,7 +570,7 @@ impl Load {
                     self.settle(&operator, id, Pending::Resolve(payee_bps)).await
                 }
                 None => {
-                    let to = rng.agent_except(&[]);
+                    let to = agent_except(&mut rng, &[]);
                     let amount = rng.in_range(5_000..=50_000);
                     let payment =
                         Payment { from: None, to, amount, transfer_id: format!("mint-r{}-{counter}", self.round) };

@@ -50,25 +50,11 @@ pub fn reply_subject() -> String {
     format!("_INBOX.{}", hex::encode(bytes))
 }
 
-/// How urgent a message is (the seeds' four levels).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    /// Can wait.
-    Low,
-    /// The default.
-    #[default]
-    Normal,
-    /// Ahead of normal traffic.
-    High,
-    /// Act now.
-    Critical,
-}
+/// How urgent a message is (the seeds' four levels): the same type durable streams store.
+pub use colony_core::bus::Priority;
 
-impl Priority {
-    fn is_normal(&self) -> bool {
-        *self == Priority::Normal
-    }
+fn is_normal(priority: &Priority) -> bool {
+    *priority == Priority::Normal
 }
 
 /// A message as a publisher sends it. The server adds the id, the timestamp and the source.
@@ -81,7 +67,7 @@ pub struct PublishRequest {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub message_type: Option<String>,
     /// How urgent it is.
-    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    #[serde(default, skip_serializing_if = "is_normal")]
     pub priority: Priority,
     /// Ties a reply or a follow-up to the message it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,12 +254,7 @@ impl PublishRequest {
             subject,
             message_id: name("message_id", &message_id.map(str::to_owned))?,
             message_type: name("type", &self.message_type)?,
-            priority: match self.priority {
-                Priority::Low => colony_core::bus::Priority::Low,
-                Priority::Normal => colony_core::bus::Priority::Normal,
-                Priority::High => colony_core::bus::Priority::High,
-                Priority::Critical => colony_core::bus::Priority::Critical,
-            },
+            priority: self.priority,
             correlation_id: name("correlation_id", &self.correlation_id)?,
             reply_to: self
                 .reply_to
@@ -391,12 +372,7 @@ impl BusMessage {
             source: message.source.to_string(),
             subject: message.subject.as_str().to_owned(),
             message_type: message.message_type.as_ref().map(ToString::to_string),
-            priority: match message.priority {
-                colony_core::bus::Priority::Low => Priority::Low,
-                colony_core::bus::Priority::Normal => Priority::Normal,
-                colony_core::bus::Priority::High => Priority::High,
-                colony_core::bus::Priority::Critical => Priority::Critical,
-            },
+            priority: message.priority,
             correlation_id: message.correlation_id.as_ref().map(ToString::to_string),
             reply_to: message.reply_to.as_ref().map(ToString::to_string),
             headers: message.headers.iter().map(|(key, value)| (key.to_string(), value.clone())).collect(),

@@ -340,3 +340,32 @@ pub fn copy_data_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// SplitMix64: a tiny deterministic PRNG for the crash tests, so that a printed seed reruns a run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut value = self.0;
+        value = (value ^ (value >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        value = (value ^ (value >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        value ^ (value >> 31)
+    }
+
+    /// A number below `bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    /// A number in `range`.
+    pub fn in_range(&mut self, range: std::ops::RangeInclusive<u64>) -> u64 {
+        range.start() + self.below(range.end() - range.start() + 1)
+    }
+
+    /// An independent generator seeded from this one.
+    pub fn fork(&mut self) -> Rng {
+        Rng(self.next())
+    }
+}

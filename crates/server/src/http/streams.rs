@@ -30,6 +30,15 @@ fn parse_name(field: &str, text: String) -> Result<Name, Response> {
     Name::new(text).map_err(|error| invalid(field, format!("{field}: {error}")))
 }
 
+/// The page size asked for, within its bounds.
+fn page_limit(limit: Option<usize>) -> Result<usize, Response> {
+    let limit = limit.unwrap_or(PAGE_DEFAULT);
+    if limit == 0 || limit > PAGE_MAX {
+        return Err(invalid("limit", format!("limit must be between 1 and {PAGE_MAX}")));
+    }
+    Ok(limit)
+}
+
 fn stream_not_found(stream: Name) -> Response {
     problem_response(Problem::from_rejection(&Rejection::StreamNotFound { stream }))
 }
@@ -77,10 +86,10 @@ pub async fn list_messages(
         Ok(query) => query,
         Err(rejection) => return invalid("from", rejection.body_text()),
     };
-    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
-    if limit == 0 || limit > PAGE_MAX {
-        return invalid("limit", format!("limit must be between 1 and {PAGE_MAX}"));
-    }
+    let limit = match page_limit(query.limit) {
+        Ok(limit) => limit,
+        Err(response) => return response,
+    };
     let state = app.driver.shared.state.read().expect("state lock");
     if state.stream(&name).is_none() {
         return stream_not_found(name);
@@ -135,10 +144,10 @@ pub async fn list_dead_letters(
         Ok(query) => query,
         Err(rejection) => return invalid("after", rejection.body_text()),
     };
-    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
-    if limit == 0 || limit > PAGE_MAX {
-        return invalid("limit", format!("limit must be between 1 and {PAGE_MAX}"));
-    }
+    let limit = match page_limit(query.limit) {
+        Ok(limit) => limit,
+        Err(response) => return response,
+    };
     let state = app.driver.shared.state.read().expect("state lock");
     if state.stream(&name).is_none() {
         return stream_not_found(name);
