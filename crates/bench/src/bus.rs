@@ -296,73 +296,102 @@ impl CpuUse {
     }
 }
 
-/// The NATS figures of this run, for the Colony rows' references.
-#[derive(Default)]
-struct NatsFigures {
-    fan_outs: Vec<(usize, f64)>,
-    p99_ms: Option<f64>,
-}
-
-impl NatsFigures {
-    fn fan_out(&self, subscribers: usize) -> Option<f64> {
-        self.fan_outs.iter().find(|(count, _)| *count == subscribers).map(|(_, rate)| *rate)
-    }
-}
-
 fn fan_out_name(surface: &str, subscribers: usize) -> String {
     format!("{surface}, 1 → {subscribers}")
+}
+
+fn latency_name(surface: &str, rate: f64) -> String {
+    format!("{surface} 1 → 1 at {} msg/s: p99", human(rate))
+}
+
+/// A latency row: the p99 in milliseconds, with p50 and p99 in their columns.
+fn latency_row(name: String, paced: &Paced) -> Row {
+    Row::new(SCENARIO, name, paced.latencies.latency_us(0.99) / 1_000.0, "ms")
+        .latency(paced.latencies.latency_us(0.5), paced.latencies.latency_us(0.99))
+        .reference("target (lower is better)", TARGET_P99_MS)
 }
 
 /// Runs the scenario and adds its rows to the report.
 pub fn run(bench: &mut Bench) -> Result<(), String> {
     let sizes = bench.sizes.clone();
     let mut notes: Vec<String> = Vec::new();
-
-    // NATS runs first so that its figures can be set beside every Colony row; Colony's server is not
-    // running yet, so each system has the machine to itself.
-    crate::progress(SCENARIO, format!("NATS core at {}", nats::ADDRESS));
-    let mut nats_figures = NatsFigures::default();
-    let mut nats_rows: Vec<Row> = Vec::new();
-    match nats::reachable() {
-        Err(reason) => {
-            let line = format!("skipped: NATS not reachable at {} ({reason})", nats::ADDRESS);
-            crate::progress(SCENARIO, &line);
-            nats_rows.push(Row::skipped(SCENARIO, "NATS core (the reference)", line));
-        }
-        Ok(()) => {
-            for subscribers in FAN_OUTS {
-                let messages = sizes.bus_websocket_deliveries / subscribers as u64;
-                crate::progress(SCENARIO, format!("NATS core: 1 → {subscribers}, {messages} messages"));
-                let cpu = CpuUse::start();
-                let fan_out = bench.load.block_on(nats::fan_out(subscribers, messages))?;
-                nats_figures.fan_outs.push((subscribers, fan_out.delivered_per_s()));
-                let mut row =
-                    Row::new(SCENARIO, fan_out_name("NATS core", subscribers), fan_out.delivered_per_s(), "msg/s");
-                if subscribers == 1 {
-                    row = row.reference("NATS core anchor, 1 → 1 (CEILINGS.md)", NATS_ANCHOR);
-                }
-                nats_rows.push(row);
-                notes.push(format!(
-                    "{}: {}; {}",
-                    fan_out_name("NATS core", subscribers),
-                    fan_out.counts(),
-                    cpu.summary()
-                ));
-            }
-            let total = (PACED_RATE * sizes.bus_latency_duration.as_secs_f64()) as u64;
-            crate::progress(SCENARIO, format!("NATS core: 1 → 1 paced at {} msg/s", human(PACED_RATE)));
-            let cpu = CpuUse::start();
-            let paced = bench.load.block_on(nats::paced(total))?;
-            let p99_ms = paced.latencies.latency_us(0.99) / 1_000.0;
-            nats_figures.p99_ms = Some(p99_ms);
-            nats_rows.push(
-                Row::new(SCENARIO, format!("NATS core 1 → 1 at {} msg/s: p99", human(PACED_RATE)), p99_ms, "ms")
-                    .latency(paced.latencies.latency_us(0.5), paced.latencies.latency_us(0.99))
-                    .reference("target (lower is better)", TARGET_P99_MS),
-            );
-            notes.push(format!("NATS core paced 1 → 1: {}; {}", paced.counts(), cpu.summary()));
-        }
+    let nats_reachable = nats::reachable();
+    if let Err(reason) = &nats_reachable {
+        crate::progress(SCENARIO, format!("skipped: NATS not reachable at {} ({reason})", nats::ADDRESS));
     }
+    let nats_up = nats_reachable.is_ok();
+
+    crate::progress(SCENARIO, "starting a Colony server and registering its agents");
+    let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
+    let server = BenchServer::start(directory.path(), Default::default(), bench.threads)?;
+    server.register(&bench.load, &bench.agents)?;
+
+    let mut in_process: Vec<FanOut> = Vec::new();
+    for subscribers in FAN_OUTS {
+        let messages = sizes.bus_in_process_deliveries / subscribers as u64;
+        crate::progress(SCENARIO, format!("in process: 1 → {subscribers}, {messages} messages"));
+        let cpu = CpuUse::start();
+        let fan_out = bench.load.block_on(in_process::fan_out(server.bus(), subscribers, messages))?;
+        notes.push(format!("{}: {}; {}", fan_out_name("in process", subscribers), fan_out.counts(), cpu.summary()));
+        in_process.push(fan_out);
+    }
+
+    // Each NATS measurement runs just before the Colony measurement of the same shape, so that both
+    // see the machine in much the same state (it is shared, and drifts).
+    let mut websocket: Vec<FanOut> = Vec::new();
+    let mut nats_fan_outs: Vec<FanOut> = Vec::new();
+    for subscribers in FAN_OUTS {
+        let messages = sizes.bus_websocket_deliveries / subscribers as u64;
+        if nats_up {
+            crate::progress(SCENARIO, format!("NATS core: 1 → {subscribers}, {messages} messages"));
+            let cpu = CpuUse::start();
+            let fan_out = bench.load.block_on(nats::fan_out(subscribers, messages))?;
+            notes.push(format!("{}: {}; {}", fan_out_name("NATS core", subscribers), fan_out.counts(), cpu.summary()));
+            nats_fan_outs.push(fan_out);
+        }
+        crate::progress(SCENARIO, format!("WebSocket: 1 → {subscribers}, {messages} messages"));
+        let cpu = CpuUse::start();
+        let fan_out = bench.load.block_on(websocket::fan_out(&server, &bench.agents, subscribers, messages))?;
+        notes.push(format!("{}: {}; {}", fan_out_name("WebSocket", subscribers), fan_out.counts(), cpu.summary()));
+        websocket.push(fan_out);
+    }
+
+    let nats_paced = if nats_up {
+        let total = (PACED_RATE * sizes.bus_latency_duration.as_secs_f64()) as u64;
+        crate::progress(SCENARIO, format!("NATS core: 1 → 1 paced at {} msg/s", human(PACED_RATE)));
+        let cpu = CpuUse::start();
+        let paced = bench.load.block_on(nats::paced(total))?;
+        notes.push(format!(
+            "NATS core paced 1 → 1 at {} msg/s: {}; {}",
+            human(PACED_RATE),
+            paced.counts(),
+            cpu.summary()
+        ));
+        Some(paced)
+    } else {
+        None
+    };
+    // The low rate separates what every message waits (wake-ups, flushes, the network stack) from
+    // queueing behind other messages.
+    let mut websocket_paced: Vec<(f64, Paced)> = Vec::new();
+    for rate in [PACED_RATE, LOW_PACED_RATE] {
+        let total = (rate * sizes.bus_latency_duration.as_secs_f64()) as u64;
+        crate::progress(SCENARIO, format!("WebSocket: 1 → 1 paced at {} msg/s", human(rate)));
+        let cpu = CpuUse::start();
+        let paced = bench.load.block_on(websocket::paced(&server, &bench.agents, rate, total))?;
+        notes.push(format!("WebSocket paced 1 → 1 at {} msg/s: {}; {}", human(rate), paced.counts(), cpu.summary()));
+        websocket_paced.push((rate, paced));
+    }
+
+    let stats = server.bus().router.stats();
+    notes.push(format!(
+        "Colony's bus counters after every measurement: published {}, delivered {}, dropped {}, unmatched {}",
+        stats.published, stats.delivered, stats.dropped, stats.unmatched
+    ));
+    server.stop();
+
+    crate::progress(SCENARIO, "timing the steps of one message's path through the server");
+    notes.extend(websocket::path_costs(sizes.bus_path_cost_messages));
 
     crate::progress(SCENARIO, "JetStream R1 (file storage): async publish, then pull consume + ack");
     let jetstream_rows = match jetstream::run(&bench.load, sizes.bus_jetstream_messages) {
@@ -378,78 +407,68 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
         Err(jetstream::Failure::Broken(error)) => return Err(format!("bus, JetStream: {error}")),
     };
 
-    crate::progress(SCENARIO, "starting a Colony server and registering its agents");
-    let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
-    let server = BenchServer::start(directory.path(), Default::default(), bench.threads)?;
-    server.register(&bench.load, &bench.agents)?;
-
-    let mut colony_rows: Vec<Row> = Vec::new();
-    for subscribers in FAN_OUTS {
-        let messages = sizes.bus_in_process_deliveries / subscribers as u64;
-        crate::progress(SCENARIO, format!("in process: 1 → {subscribers}, {messages} messages"));
-        let cpu = CpuUse::start();
-        let fan_out = bench.load.block_on(in_process::fan_out(server.bus(), subscribers, messages))?;
+    let nats_rate = |subscribers: usize| {
+        nats_fan_outs.iter().find(|fan_out| fan_out.subscribers == subscribers).map(FanOut::delivered_per_s)
+    };
+    for fan_out in &in_process {
         let mut row = Row::new(
             SCENARIO,
-            fan_out_name("in process (Router::publish)", subscribers),
+            fan_out_name("in process (Router::publish)", fan_out.subscribers),
             fan_out.delivered_per_s(),
             "msg/s",
         )
         .reference("target", TARGET_IN_PROCESS);
-        if let Some(nats) = nats_figures.fan_out(subscribers) {
-            row = row.reference(format!("NATS core 1 → {subscribers}, over TCP (this run)"), nats);
+        if let Some(nats) = nats_rate(fan_out.subscribers) {
+            row = row.reference(format!("NATS core 1 → {}, over TCP (this run)", fan_out.subscribers), nats);
         }
-        colony_rows.push(row);
-        notes.push(format!("{}: {}; {}", fan_out_name("in process", subscribers), fan_out.counts(), cpu.summary()));
-    }
-
-    for subscribers in FAN_OUTS {
-        let messages = sizes.bus_websocket_deliveries / subscribers as u64;
-        crate::progress(SCENARIO, format!("WebSocket: 1 → {subscribers}, {messages} messages"));
-        let cpu = CpuUse::start();
-        let fan_out = bench.load.block_on(websocket::fan_out(&server, &bench.agents, subscribers, messages))?;
-        let mut row = Row::new(SCENARIO, fan_out_name("WebSocket", subscribers), fan_out.delivered_per_s(), "msg/s")
-            .reference("target", TARGET_WEBSOCKET);
-        if let Some(nats) = nats_figures.fan_out(subscribers) {
-            row = row.reference(format!("NATS core 1 → {subscribers} (this run)"), nats);
-        }
-        colony_rows.push(row);
-        notes.push(format!("{}: {}; {}", fan_out_name("WebSocket", subscribers), fan_out.counts(), cpu.summary()));
-    }
-
-    // The low rate separates what every message waits (wake-ups, flushes, the network stack) from
-    // queueing behind other messages.
-    for rate in [PACED_RATE, LOW_PACED_RATE] {
-        let total = (rate * sizes.bus_latency_duration.as_secs_f64()) as u64;
-        crate::progress(SCENARIO, format!("WebSocket: 1 → 1 paced at {} msg/s", human(rate)));
-        let cpu = CpuUse::start();
-        let paced = bench.load.block_on(websocket::paced(&server, &bench.agents, rate, total))?;
-        let p99_ms = paced.latencies.latency_us(0.99) / 1_000.0;
-        let mut row = Row::new(SCENARIO, format!("WebSocket 1 → 1 at {} msg/s: p99", human(rate)), p99_ms, "ms")
-            .latency(paced.latencies.latency_us(0.5), paced.latencies.latency_us(0.99))
-            .reference("target (lower is better)", TARGET_P99_MS);
-        if rate == PACED_RATE
-            && let Some(nats) = nats_figures.p99_ms
-        {
-            row = row.reference("NATS core p99 (this run; lower is better)", nats);
-        }
-        colony_rows.push(row);
-        notes.push(format!("WebSocket paced 1 → 1 at {} msg/s: {}; {}", human(rate), paced.counts(), cpu.summary()));
-    }
-
-    let stats = server.bus().router.stats();
-    notes.push(format!(
-        "Colony's bus counters after every measurement: published {}, delivered {}, dropped {}, unmatched {}",
-        stats.published, stats.delivered, stats.dropped, stats.unmatched
-    ));
-    server.stop();
-
-    crate::progress(SCENARIO, "timing the steps of one message's path through the server");
-    notes.extend(websocket::path_costs(sizes.bus_path_cost_messages));
-
-    for row in colony_rows.into_iter().chain(nats_rows).chain(jetstream_rows) {
         bench.report.row(row);
     }
+    for fan_out in &websocket {
+        let mut row =
+            Row::new(SCENARIO, fan_out_name("WebSocket", fan_out.subscribers), fan_out.delivered_per_s(), "msg/s")
+                .reference("target", TARGET_WEBSOCKET);
+        if let Some(nats) = nats_rate(fan_out.subscribers) {
+            row = row.reference(format!("NATS core 1 → {} (this run)", fan_out.subscribers), nats);
+        }
+        bench.report.row(row);
+    }
+    for (rate, paced) in &websocket_paced {
+        let mut row = latency_row(latency_name("WebSocket", *rate), paced);
+        if *rate == PACED_RATE
+            && let Some(nats) = &nats_paced
+        {
+            row = row.reference("NATS core p99 (this run; lower is better)", nats.latencies.latency_us(0.99) / 1_000.0);
+        }
+        bench.report.row(row);
+    }
+    match &nats_reachable {
+        Err(reason) => bench.report.row(Row::skipped(
+            SCENARIO,
+            "NATS core (the reference)",
+            format!("skipped: NATS not reachable at {} ({reason})", nats::ADDRESS),
+        )),
+        Ok(()) => {
+            for fan_out in &nats_fan_outs {
+                let mut row = Row::new(
+                    SCENARIO,
+                    fan_out_name("NATS core", fan_out.subscribers),
+                    fan_out.delivered_per_s(),
+                    "msg/s",
+                );
+                if fan_out.subscribers == 1 {
+                    row = row.reference("NATS core anchor, 1 → 1 (CEILINGS.md)", NATS_ANCHOR);
+                }
+                bench.report.row(row);
+            }
+            if let Some(paced) = &nats_paced {
+                bench.report.row(latency_row(latency_name("NATS core", PACED_RATE), paced));
+            }
+        }
+    }
+    for row in jetstream_rows {
+        bench.report.row(row);
+    }
+
     notes.push(format!(
         "every payload is a {PAYLOAD_BYTES}-byte JSON object; publishers stay within {CREDIT_WINDOW} messages of \
          their slowest subscriber (half the server's 4,096-message subscriber buffer), so the rates are rates at \
@@ -466,15 +485,17 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     notes.push(
         "NATS core: async-nats, one connection per subscriber and one for the publisher, the same payload bytes; a \
          NATS message carries only the payload, a Colony message frame also carries the id, timestamp, source and \
-         subject (about 420 bytes on the wire for a 256-byte payload)"
+         subject (about 410 bytes on the wire for a 256-byte payload); nats-server's own CPU is a separate \
+         process, counted among the other processes"
             .to_owned(),
     );
     notes.push(format!(
-        "latency: the publisher sends the messages due every millisecond (tokio's timer granularity) to hold \
-         {} msg/s; each payload carries the monotonic send time in ns taken just before the batch is encoded and \
-         sent; latency = arrival at the subscriber − send time; ratios of latency rows (unit ms): below 1.00× beats \
-         the reference",
-        human(PACED_RATE)
+        "latency: the publisher sends the messages due every millisecond (tokio's timer granularity) to hold the \
+         rate ({} msg/s: about 50 per send_all; {} msg/s: one); each payload carries the monotonic send time in ns \
+         taken just before the batch is encoded and sent; latency = arrival at the subscriber (after decoding) − \
+         send time; for latency rows (unit ms) a ratio below 1.00× beats the reference",
+        human(PACED_RATE),
+        human(LOW_PACED_RATE)
     ));
     for note in notes {
         bench.report.note(SCENARIO, note);
