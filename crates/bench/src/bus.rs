@@ -266,6 +266,9 @@ impl Paced {
     }
 }
 
+/// The name of the benchmark server's runtime threads, as `/proc` shows it.
+const SERVER_THREADS: &str = "colony-server";
+
 /// The cores each thread group used during a measurement, and the share other processes took.
 struct CpuUse {
     threads: machine::ThreadCpu,
@@ -277,10 +280,19 @@ impl CpuUse {
         CpuUse { threads: machine::ThreadCpu::now(), machine: machine::CpuSample::now() }
     }
 
+    /// The summary, and the cores the server's threads used on average.
+    fn summary_and_server_cores(&self) -> (String, f64) {
+        let cores = self.threads.cores_until(&machine::ThreadCpu::now());
+        let server_cores = cores.iter().filter(|(name, _)| name == SERVER_THREADS).map(|(_, cores)| cores).sum();
+        (self.describe(&cores), server_cores)
+    }
+
     fn summary(&self) -> String {
-        let threads: Vec<String> = self
-            .threads
-            .cores_until(&machine::ThreadCpu::now())
+        self.describe(&self.threads.cores_until(&machine::ThreadCpu::now()))
+    }
+
+    fn describe(&self, cores: &[(String, f64)]) -> String {
+        let threads: Vec<String> = cores
             .iter()
             .filter(|(_, cores)| *cores >= 0.01)
             .map(|(name, cores)| format!("{name} {cores:.2}"))
@@ -352,7 +364,13 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
         crate::progress(SCENARIO, format!("WebSocket: 1 → {subscribers}, {messages} messages"));
         let cpu = CpuUse::start();
         let fan_out = bench.load.block_on(websocket::fan_out(&server, &bench.agents, subscribers, messages))?;
-        notes.push(format!("{}: {}; {}", fan_out_name("WebSocket", subscribers), fan_out.counts(), cpu.summary()));
+        let (cpu_summary, server_cores) = cpu.summary_and_server_cores();
+        notes.push(format!(
+            "{}: {}; {cpu_summary}; the server's threads spent {:.2} µs of CPU per delivered message",
+            fan_out_name("WebSocket", subscribers),
+            fan_out.counts(),
+            server_cores * 1e6 / fan_out.delivered_per_s()
+        ));
         websocket.push(fan_out);
     }
 
