@@ -26,7 +26,12 @@ const SUBSCRIPTION_CAPACITY: usize = 64 * 1024;
 
 /// Whether something accepts TCP connections at [`ADDRESS`]; the reason when not.
 pub fn reachable() -> Result<(), String> {
-    let address = ADDRESS.parse().expect("a valid socket address");
+    reachable_at(ADDRESS)
+}
+
+/// Whether something accepts TCP connections at `address` (`host:port`); the reason when not.
+fn reachable_at(address: &str) -> Result<(), String> {
+    let address = address.parse().map_err(|error| format!("{address}: {error}"))?;
     std::net::TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map(drop).map_err(|error| error.to_string())
 }
 
@@ -180,4 +185,16 @@ pub async fn paced(total: u64) -> Result<Paced, String> {
         elapsed: finished - started,
         latencies: Measurement::from_tallies(finished - started, vec![tally]),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_server_is_a_reason_to_skip_not_an_error() {
+        // Port 1 (tcpmux) has no listener on a development machine: the connection is refused.
+        let reason = reachable_at("127.0.0.1:1").expect_err("something answers on 127.0.0.1:1");
+        assert!(!reason.is_empty());
+    }
 }
