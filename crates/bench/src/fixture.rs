@@ -49,6 +49,11 @@ impl Agents {
         self.ids.len()
     }
 
+    /// A client identity signing as agent `index` (registered on every benchmark server).
+    pub fn identity(&self, index: usize) -> colony_client::Identity {
+        colony_client::Identity::new(Signer::Agent(self.ids[index].clone()), self.keys[index].clone())
+    }
+
     /// Reserves `count` consecutive nonces of agent `index`; returns the first. Nonces only grow, so
     /// one set of agents serves every server of a run.
     pub fn take_nonces(&mut self, index: usize, count: u64) -> u64 {
@@ -212,6 +217,11 @@ impl BenchServer {
     /// The driver, for direct submissions.
     pub fn driver(&self) -> DriverHandle {
         self.running().driver().clone()
+    }
+
+    /// The server's ephemeral message bus, for in-process publishing and its counters.
+    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::Bus> {
+        self.running().bus()
     }
 
     /// The server's base URL.

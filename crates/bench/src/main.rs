@@ -33,6 +33,16 @@
 //!   the local PostgreSQL (127.0.0.1:5432, 16 connections; skipped with the reason when none answers).
 //!   Every figure is set beside PostgreSQL's from the same run and the targets; the books are checked
 //!   afterwards.
+//! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
+//!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
+//!   (`Router::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
+//!   WebSocket (one publisher connection, `send_all` batches; 1 → 1 and 1 → 100 subscriber
+//!   connections), publishers held within a credit window of their slowest subscriber so that
+//!   nothing is dropped (drops are still counted and reported); publish → deliver p50/p99 at 50k
+//!   msgs/s, 1 → 1; NATS core in the same shapes; and the durable reference for later scenarios,
+//!   JetStream R1 with file storage (async publish with 1,000 in flight, then a pull consumer with
+//!   explicit acks, on a stream created and deleted by the run). The notes time each step of one
+//!   message's path through the server.
 //!
 //! Every figure is printed beside its target or reference with the ratio between them. All
 //! envelopes are signed before the clock starts; the load generators run in this process, on their
@@ -45,6 +55,7 @@
 //! much of the machine's CPU other processes took while it ran (from `/proc/stat`). Figures from a
 //! run where others took a large share understate Colony; run again on a quiet machine.
 
+mod bus;
 mod ceiling;
 mod driver;
 mod escrow;
@@ -97,6 +108,8 @@ enum Scenario {
     Audit,
     /// Full escrow cycles: Colony (driver, HTTP batch) beside PostgreSQL.
     Escrow,
+    /// The ephemeral message bus (in process and over WebSocket) beside NATS core and JetStream.
+    Bus,
 }
 
 /// How much work each scenario does.
@@ -132,6 +145,16 @@ pub struct Sizes {
     pub escrow_http: Vec<escrow::EscrowLoad>,
     /// Escrow cycles per PostgreSQL connection.
     pub escrow_postgres_rounds: u64,
+    /// Deliveries per in-process fan-out measurement (messages × subscribers).
+    pub bus_in_process_deliveries: u64,
+    /// Deliveries per WebSocket (and NATS core) fan-out measurement.
+    pub bus_websocket_deliveries: u64,
+    /// How long each paced latency measurement publishes.
+    pub bus_latency_duration: Duration,
+    /// Messages published to and consumed from JetStream.
+    pub bus_jetstream_messages: u64,
+    /// Repetitions of each timed step of one message's path through the server.
+    pub bus_path_cost_messages: u64,
 }
 
 impl Sizes {
@@ -162,6 +185,11 @@ impl Sizes {
                     EscrowLoad { per_envelope: 100, tasks: 16, rounds: 3 },
                 ],
                 escrow_postgres_rounds: 20,
+                bus_in_process_deliveries: 200_000,
+                bus_websocket_deliveries: 40_000,
+                bus_latency_duration: Duration::from_millis(300),
+                bus_jetstream_messages: 5_000,
+                bus_path_cost_messages: 2_000,
             }
         } else {
             Sizes {
@@ -188,6 +216,11 @@ impl Sizes {
                     EscrowLoad { per_envelope: 100, tasks: 16, rounds: 200 },
                 ],
                 escrow_postgres_rounds: 400,
+                bus_in_process_deliveries: 4_000_000,
+                bus_websocket_deliveries: 1_000_000,
+                bus_latency_duration: Duration::from_secs(5),
+                bus_jetstream_messages: 200_000,
+                bus_path_cost_messages: 50_000,
             }
         }
     }
@@ -279,6 +312,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Recovery,
                 Scenario::Audit,
                 Scenario::Escrow,
+                Scenario::Bus,
             ]
         }
         one => vec![one],
@@ -292,6 +326,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Recovery => "recovery",
             Scenario::Audit => "audit",
             Scenario::Escrow => "escrow",
+            Scenario::Bus => "bus",
         };
         let started = Instant::now();
         let cpu_before = machine::CpuSample::now();
@@ -305,6 +340,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Recovery => logs::run_recovery(&mut bench)?,
             Scenario::Audit => logs::run_audit(&mut bench)?,
             Scenario::Escrow => escrow::run(&mut bench)?,
+            Scenario::Bus => bus::run(&mut bench)?,
         }
         if let (Some(before), Some(after)) = (cpu_before, machine::CpuSample::now())
             && let Some((others, own)) = before.shares_until(&after)

@@ -89,6 +89,7 @@ fn scenario_title(scenario: &str) -> &'static str {
         "escrow" => {
             "full escrow cycles (lock, then release: 1% fee, 15% of it to the referrer), 10,000 accounts, durable"
         }
+        "bus" => "the ephemeral message bus: fan-out and latency, 256-byte payloads, beside NATS core and JetStream",
         _ => "",
     }
 }

@@ -10,6 +10,7 @@ use colony_log::{CommandLog, SqliteLog};
 use colony_wire::{KeyFile, KeyPair};
 use tokio::net::TcpListener;
 
+use crate::bus::Bus;
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, DriverHandle, DriverSettings};
 use crate::events::EventHub;
@@ -120,6 +121,7 @@ pub struct RunningServer {
     /// What startup found.
     pub report: StartReport,
     driver: DriverHandle,
+    bus: Arc<Bus>,
     shutdown: tokio::sync::watch::Sender<bool>,
     http_task: tokio::task::JoinHandle<()>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
@@ -135,6 +137,12 @@ impl RunningServer {
     /// The driver, for in-process use (benchmarks, the embedded demo).
     pub fn driver(&self) -> &DriverHandle {
         &self.driver
+    }
+
+    /// The ephemeral message bus the HTTP routes publish to, for in-process use (benchmarks that
+    /// measure fan-out without HTTP, and read its counters).
+    pub fn bus(&self) -> Arc<Bus> {
+        Arc::clone(&self.bus)
     }
 
     /// Graceful shutdown: stop accepting, finish in-flight requests, drain the writer, take a final
@@ -225,7 +233,9 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     );
 
     let (shutdown, mut shutdown_signal) = tokio::sync::watch::channel(false);
-    let router = http::router(http::AppState::new(driver.clone(), &settings, shutdown.subscribe()));
+    let app = http::AppState::new(driver.clone(), &settings, shutdown.subscribe());
+    let bus = Arc::clone(&app.bus);
+    let router = http::router(app);
     let http_task = tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = shutdown_signal.wait_for(|stop| *stop).await;
@@ -245,6 +255,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
             skipped_snapshots: recovered.skipped_snapshots,
         },
         driver,
+        bus,
         shutdown,
         http_task,
         writer_thread: Some(writer_thread),
