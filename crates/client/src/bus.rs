@@ -127,16 +127,19 @@ impl Client {
         for (name, value) in credentials.headers() {
             request.headers_mut().insert(name.clone(), value.clone());
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|error| match error {
-            tokio_tungstenite::tungstenite::Error::Http(response) => {
-                let body = response.body().as_deref().unwrap_or_default();
-                match serde_json::from_slice::<colony_wire::Problem>(body) {
-                    Ok(problem) => ClientError::Problem(Box::new(problem)),
-                    Err(_) => ClientError::Transport(format!("the upgrade was refused: {}", response.status())),
+        // Nagle's algorithm off: a bus connection sends many small frames, which would otherwise wait
+        // for the server's delayed acknowledgements.
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(request, None, true).await.map_err(|error| match error {
+                tokio_tungstenite::tungstenite::Error::Http(response) => {
+                    let body = response.body().as_deref().unwrap_or_default();
+                    match serde_json::from_slice::<colony_wire::Problem>(body) {
+                        Ok(problem) => ClientError::Problem(Box::new(problem)),
+                        Err(_) => ClientError::Transport(format!("the upgrade was refused: {}", response.status())),
+                    }
                 }
-            }
-            other => ClientError::Transport(other.to_string()),
-        })?;
+                other => ClientError::Transport(other.to_string()),
+            })?;
         let (sender, receiver) = socket.split();
         Ok(BusConnection { sender: BusSender { sink: sender }, receiver: BusReceiver { stream: receiver } })
     }

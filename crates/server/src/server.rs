@@ -237,6 +237,11 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     let bus = Arc::clone(&app.bus);
     let router = http::router(app);
     let http_task = tokio::spawn(async move {
+        // Streams (bus messages, events) write many small frames: without TCP_NODELAY each waits
+        // for the peer's delayed acknowledgement, which costs up to 40 ms of latency per frame.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+            let _ = stream.set_nodelay(true);
+        });
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = shutdown_signal.wait_for(|stop| *stop).await;
         });
