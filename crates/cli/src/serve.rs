@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// Take a snapshot every this many log entries.
     #[arg(long, default_value_t = 100_000)]
     snapshot_every: u64,
+    /// `full`: every group commit is fsync'd (survives power loss). `relaxed`: commits are left to the
+    /// operating system's cache (survives a killed process, not a power loss), for throughput.
+    #[arg(long, default_value = "full", value_parser = parse_durability)]
+    durability: colony_log::Durability,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "COLONY_LOG", default_value = "info")]
     log: tracing_subscriber::filter::LevelFilter,
@@ -30,6 +34,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
     tracing_subscriber::fmt().with_max_level(args.log).with_target(false).init();
     let mut settings = ServerSettings::new(&args.data, args.listen);
     settings.driver.snapshot_every_entries = args.snapshot_every.max(1);
+    settings.durability = args.durability;
     let running = start(settings).await?;
     let report = &running.report;
     if report.created {
@@ -73,5 +78,13 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+    }
+}
+
+fn parse_durability(text: &str) -> Result<colony_log::Durability, String> {
+    match text {
+        "full" => Ok(colony_log::Durability::Full),
+        "relaxed" => Ok(colony_log::Durability::Relaxed),
+        _ => Err(format!("'{text}' is not a durability: use full or relaxed")),
     }
 }

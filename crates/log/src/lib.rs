@@ -15,7 +15,7 @@ pub mod error;
 pub mod sqlite;
 
 pub use error::{AppendError, OpenError, ReadError, SnapshotStoreError};
-pub use sqlite::SqliteLog;
+pub use sqlite::{Durability, SqliteLog};
 
 /// One stored entry.
 #[derive(Clone, Debug, PartialEq, Eq)]

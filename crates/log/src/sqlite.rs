@@ -1,7 +1,9 @@
 //! The embedded backend: one SQLite database per swarm.
 //!
 //! SQLite in WAL mode with `synchronous=FULL` syncs the write-ahead log on every commit, so a batch
-//! is durable when `append` returns. One transaction per batch is the group commit: a thousand
+//! is durable when `append` returns. [`Durability::Relaxed`] (`synchronous=NORMAL`) skips that sync:
+//! a commit is then in the operating system's cache, which survives the process being killed but not
+//! the machine losing power. One transaction per batch is the group commit: a thousand
 //! envelopes cost one sync. Each row carries a CRC-32 of its fields; SQLite's own page format does not
 //! checksum content, so without it a flipped bit would be read back as a different command.
 
@@ -15,6 +17,17 @@ use crate::{CommandLog, DamagedSnapshot, Record, Snapshot};
 /// The on-disk format this build writes and reads.
 const FORMAT_VERSION: i64 = 1;
 
+/// How far a commit has gone when `append` returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// On stable storage (fsync per group commit): survives power loss.
+    #[default]
+    Full,
+    /// In the operating system's cache (no fsync per commit; WAL checkpoints still sync): survives a
+    /// crash or kill of the process, not of the machine. The durability NATS JetStream has by default.
+    Relaxed,
+}
+
 /// The SQLite command log.
 pub struct SqliteLog {
     connection: Connection,
@@ -22,13 +35,22 @@ pub struct SqliteLog {
 }
 
 impl SqliteLog {
-    /// Opens (creating if needed) the log at `path`.
+    /// Opens (creating if needed) the log at `path`, every commit fsync'd.
     pub fn open(path: &Path) -> Result<SqliteLog, OpenError> {
+        SqliteLog::open_with(path, Durability::Full)
+    }
+
+    /// Opens (creating if needed) the log at `path` with the given durability.
+    pub fn open_with(path: &Path, durability: Durability) -> Result<SqliteLog, OpenError> {
         let connection = Connection::open(path)?;
         // WAL lets readers (audit tooling, backups) work beside the writer; FULL makes each commit
         // durable. The busy timeout covers a checkpoint by another connection.
         connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            Durability::Relaxed => "NORMAL",
+        };
+        connection.pragma_update(None, "synchronous", synchronous)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);

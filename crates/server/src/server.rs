@@ -48,6 +48,9 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Events kept in memory for resumable streams.
     pub events_retained: usize,
+    /// Whether each group commit is fsync'd (`Full`, the default) or left to the operating system
+    /// (`Relaxed`: survives a killed process, not a power loss).
+    pub durability: colony_log::Durability,
 }
 
 impl ServerSettings {
@@ -62,6 +65,7 @@ impl ServerSettings {
             body_limit_bytes: 16 << 20,
             request_timeout: Duration::from_secs(30),
             events_retained: 100_000,
+            durability: colony_log::Durability::Full,
         }
     }
 }
@@ -185,7 +189,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     lock.try_lock().map_err(|_| StartError::Locked(settings.data_dir.clone()))?;
 
     let log_path = settings.data_dir.join(LOG_FILE_NAME);
-    let mut log = SqliteLog::open(&log_path).map_err(StartError::Log)?;
+    let mut log = SqliteLog::open_with(&log_path, settings.durability).map_err(StartError::Log)?;
     let mut created = false;
     if log.last_sequence() == 0 {
         // An operator key without a log means the log was lost (deleted, or a wrong directory): a new
