@@ -279,12 +279,15 @@ pub struct SignalsReport {
     pub inbox: InboxNote,
     /// Bus counters and this part's subscriptions, read while they were open.
     pub bus: BusStatsView,
+    /// How long the part took.
+    pub elapsed: Duration,
 }
 
 /// Runs the bus part with the demo's agents (`clients` by id; executor-2 is treasury-1's child from
 /// part 1).
 pub async fn run(operator: &Client, clients: &BTreeMap<String, Client>) -> Result<SignalsReport, PartError> {
-    let deadline = Instant::now() + PART_DEADLINE;
+    let started = Instant::now();
+    let deadline = started + PART_DEADLINE;
     let agent = |id: &str| clients.get(id).cloned().ok_or_else(|| format!("the demo has no agent {id}"));
     let oracle = agent("oracle-1")?;
     let scout_up = agent("scout-1")?;
@@ -470,6 +473,7 @@ pub async fn run(operator: &Client, clients: &BTreeMap<String, Client>) -> Resul
         exposures: desk.exposures,
         inbox,
         bus,
+        elapsed: started.elapsed(),
     })
 }
 
@@ -509,11 +513,8 @@ async fn scout(
         let Some(message) = frame.message else { continue };
         let price: PricePayload = message.payload_as().ok_or("a price without a payload")??;
         report.prices_received += 1;
-        let last_day = message
-            .headers
-            .get(DAY_HEADER)
-            .and_then(|day| day.split_once('/'))
-            .is_some_and(|(day, days)| day == days);
+        let last_day =
+            message.headers.get(DAY_HEADER).and_then(|day| day.split_once('/')).is_some_and(|(day, days)| day == days);
         finished.insert(price.ticker.clone(), last_day);
         let close_milli = milli_from_usd(price.close);
         let Some(previous_milli) = previous_closes.insert(price.ticker.clone(), close_milli) else { continue };
@@ -638,12 +639,7 @@ async fn executor(
 }
 
 /// Asks risk-1 over `risk.check` whether a trade fits its limit.
-async fn risk_check(
-    id: &str,
-    client: &Client,
-    signal: &SignalPayload,
-    shares: i64,
-) -> Result<RiskCheck, PartError> {
+async fn risk_check(id: &str, client: &Client, signal: &SignalPayload, shares: i64) -> Result<RiskCheck, PartError> {
     let mut question = PublishRequest::json(
         "risk.check",
         &json!({ "ticker": signal.ticker, "shares": shares, "price": signal.close }),
@@ -803,7 +799,7 @@ impl SignalsReport {
     /// The report section.
     pub fn print_report(&self) {
         println!();
-        println!("Bus: oracle-1 → scouts → stream `{STREAM}` → executors → risk-1");
+        println!("Bus: oracle-1 → scouts → stream `{STREAM}` → executors → risk-1 (in {:.1?})", self.elapsed);
         println!(
             "  oracle-1 published {} prices ({} tickers × {} trading days, {} to {}) as `pub` frames on one WebSocket",
             self.prices_published,
@@ -914,9 +910,10 @@ impl SignalsReport {
             self.risk_check.elapsed
         );
         println!(
-            "  inbox: {} → {} (executor-2's parent), delivered to {}, received by {}: {}",
-            self.inbox.source, self.inbox.subject, self.inbox.delivered, self.inbox.recipient, self.inbox.payload
+            "  inbox: {} → {} (executor-2's parent), delivered to {}, received by {}:",
+            self.inbox.source, self.inbox.subject, self.inbox.delivered, self.inbox.recipient
         );
+        println!("    {}", self.inbox.payload);
         println!(
             "  bus: published {}, delivered {}, dropped {}, unmatched {}",
             thousands(self.bus.published),
