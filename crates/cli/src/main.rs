@@ -8,7 +8,7 @@
 //! - `bus.rs`: `colony pub`, `sub`, `request`, `bus stats` (the ephemeral bus).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
-//! - `demo.rs`: `colony demo`, the living tour.
+//! - `demo/`: `colony demo`, the living tour (registry, ledger and bus parts, on real prices).
 //! - `output.rs`: tables and JSON output.
 
 mod agent;

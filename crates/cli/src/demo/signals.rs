@@ -409,8 +409,12 @@ pub async fn run(operator: &Client, clients: &BTreeMap<String, Client>) -> Resul
 
     // risk-1 is told how many exposures to expect, and stops once it has them all.
     let exposures_sent = first.handled + second.handled;
-    exposures_expected.send(exposures_sent).map_err(|_| "risk-1 stopped early")?;
+    // If risk-1 has already stopped, its task holds the reason.
+    let told = exposures_expected.send(exposures_sent);
     let desk = risk_desk.await??;
+    if told.is_err() {
+        return Err("risk-1 stopped before it had every exposure".into());
+    }
 
     // executor-1 tells executor-2's parent what happened, directly.
     let note = PublishRequest::json(
@@ -585,11 +589,11 @@ async fn executor(
             // messages, which come back here if its ack wait passes. Watch with reads, so that the
             // wait writes nothing to the log; the driver's ticks expire the deadline by log time.
             loop {
-                let info = client.consumer_info(STREAM, CONSUMER).await?;
-                if info.pending == 0 {
+                let consumer = client.consumer_info(STREAM, CONSUMER).await?;
+                if consumer.pending == 0 {
                     return Ok(execution);
                 }
-                if info.waiting > 0 {
+                if consumer.waiting > 0 {
                     break;
                 }
                 if Instant::now() >= deadline {
