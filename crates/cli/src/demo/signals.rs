@@ -919,7 +919,7 @@ impl SignalsReport {
         );
         println!("    {}", self.inbox.payload);
         println!(
-            "  bus: published {}, delivered {}, dropped {}, unmatched {}",
+            "  bus: published {} ephemeral messages, delivered {}, dropped {}, unmatched {} (the stream counts the durable signals)",
             thousands(self.bus.published),
             thousands(self.bus.delivered),
             thousands(self.bus.dropped),
