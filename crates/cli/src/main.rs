@@ -9,7 +9,7 @@
 //! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
-//! - `demo.rs`: `colony demo`, the living tour.
+//! - `demo/`: `colony demo`, the living tour (registry, ledger and bus parts, on real prices).
 //! - `output.rs`: tables and JSON output.
 
 mod agent;

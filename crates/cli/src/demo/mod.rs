@@ -4,8 +4,13 @@
 //! The demo is the living tour of Colony: every capability, as it lands, gets a part here.
 //! Part 1 (this file) is the registry: keys, registration, heartbeats, liveness, halts, attacks.
 //! Part 2 (`trading.rs`) is the ledger: a trading team paid through escrow on real prices.
+//! Part 3 (`signals.rs`) is the bus: real prices over WebSockets, scouts storing signals in a durable
+//! stream, two executors sharing its consumer as a work queue (one crashes and its message is
+//! redelivered to the other), exposures and alerts to the risk agent over server-sent events, a
+//! request/reply and a direct inbox message.
 
 mod market;
+mod signals;
 mod trading;
 
 use std::collections::BTreeMap;
@@ -269,7 +274,13 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         ),
     );
 
-    // 7. An agent leaves.
+    // Part 3: the bus. executor-2 is treasury-1's child from part 1.
+    let clients: BTreeMap<String, Client> =
+        members.iter().map(|member| (member.id.to_string(), member.client.clone())).collect();
+    let bus = signals::run(&operator, &clients).await?;
+    bus.print_steps(7);
+
+    // 11. An agent leaves.
     members
         .iter()
         .find(|member| member.id.as_str() == "analyst-1")
@@ -277,7 +288,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         .client
         .deregister(AgentId::new("analyst-1")?)
         .await?;
-    step(7, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
+    step(11, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
 
     // Let the event stream catch up with the last write.
     let status = operator.status().await?;
@@ -421,6 +432,8 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         units(costs.spent),
         units(costs.earned)
     );
+
+    bus.print_report();
 
     let live_hash = operator.state_hash().await?;
     println!();

@@ -1,0 +1,87 @@
+//! `colony demo` end to end: the binary runs the whole tour against its embedded server and the
+//! report says what each part did: the registry, the trading team paid through escrow, the bus
+//! (prices, durable signals, a work queue with a crashed executor, risk alerts), and the audit.
+
+mod common;
+
+use common::colony;
+
+/// The report line that starts with `prefix` (after the table indentation).
+fn line<'a>(report: &'a str, prefix: &str) -> &'a str {
+    report
+        .lines()
+        .find(|line| line.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with '{prefix}' in the report:\n{report}"))
+}
+
+/// The cells of the first table row that begins with the cells `first`.
+fn row<'a>(report: &'a str, first: &[&str]) -> Vec<&'a str> {
+    report
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.starts_with(first))
+        .unwrap_or_else(|| panic!("no row {first:?} in the report:\n{report}"))
+}
+
+/// The number right after `prefix` in `text`.
+fn number_after(text: &str, prefix: &str) -> u64 {
+    let start = text.find(prefix).unwrap_or_else(|| panic!("no '{prefix}' in '{text}'")) + prefix.len();
+    let digits: String = text[start..].chars().take_while(|character| character.is_ascii_digit()).collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after '{prefix}' in '{text}'"))
+}
+
+#[test]
+fn the_demo_runs_every_part_and_reports_it() {
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let output = colony(work.path(), &["demo"]);
+    let report = output.ok();
+
+    // Parts 1 and 2, and the audit.
+    assert!(report.contains("refused with `agent_halted`"), "{report}");
+    assert!(report.contains("the books balance"), "{report}");
+    assert!(report.contains("(matches the live server)"), "{report}");
+
+    // Part 3: prices reached both scouts over WebSockets, nothing was dropped.
+    let published = number_after(line(report, "oracle-1 published "), "oracle-1 published ");
+    assert!(published > 0, "{report}");
+    for scout in ["scout-1", "scout-2"] {
+        let cells = row(report, &[scout, "market.price.*"]);
+        let delivered = published.to_string();
+        assert_eq!(
+            cells[1..5],
+            ["market.price.*", "websocket", delivered.as_str(), "0"],
+            "every price, no drop: {cells:?}"
+        );
+    }
+    assert!(line(report, "the scouts' signals").contains("are exactly the scanner's rule"), "{report}");
+
+    // Signals were stored durably, and the deliberate re-send was refused as a duplicate.
+    let stream = line(report, "stream `signals`: ");
+    let stored = number_after(stream, "stream `signals`: ");
+    assert!(stored > 0, "{stream}");
+    assert!(stream.contains("got `duplicate`"), "{stream}");
+
+    // The crashed executor's message came back to the other one, on its second delivery.
+    let redelivery = line(report, "redelivery: ");
+    assert!(redelivery.contains("held by executor-2 when it crashed went to executor-1"), "{redelivery}");
+    assert!(redelivery.contains("delivery count 2"), "{redelivery}");
+    assert!(
+        report
+            .lines()
+            .any(|line| line.trim_start().starts_with("executor-2") && line.contains("crashed holding signals:")),
+        "{report}"
+    );
+
+    // Every signal was acked exactly once; nothing became a dead letter or was lost.
+    let consumer = line(report, "consumer `executors`: ");
+    assert_eq!(number_after(consumer, "deliveries ("), 1, "one redelivery: {consumer}");
+    assert_eq!(number_after(consumer, "redelivered), "), stored, "every stored signal acked: {consumer}");
+    assert!(consumer.contains("0 pending; dead letters: 0"), "{consumer}");
+
+    // risk-1 answered the request and raised alerts; the inbox message arrived; the bus dropped nothing.
+    assert!(line(report, "request/reply: ").contains("and risk-1 answered {\"approved\":"), "{report}");
+    assert!(line(report, "inbox: ").contains("delivered to 1, received by treasury-1"), "{report}");
+    let bus = line(report, "bus: published ");
+    assert!(bus.contains("dropped 0"), "{bus}");
+    assert!(report.contains("risk.alert."), "{report}");
+}
