@@ -24,6 +24,7 @@
 //! notices subscribers receive and the bus's own counter. The same window throttles the NATS
 //! publisher, so both systems are measured the same way.
 
+pub mod durable;
 mod in_process;
 pub mod jetstream;
 mod nats;
@@ -412,9 +413,11 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     notes.extend(websocket::path_costs(sizes.bus_path_cost_messages));
 
     crate::progress(SCENARIO, "JetStream R1 (file storage): async publish, then pull consume + ack");
+    let mut jetstream_figures = None;
     let jetstream_rows = match jetstream::run(&bench.load, sizes.bus_jetstream_messages) {
         Ok(outcome) => {
             notes.push(format!("JetStream: {}", outcome.summary));
+            jetstream_figures = Some((outcome.publishes_per_s, outcome.consumes_per_s));
             outcome.rows(SCENARIO)
         }
         Err(jetstream::Failure::Unavailable(reason)) => {
@@ -485,6 +488,35 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     }
     for row in jetstream_rows {
         bench.report.row(row);
+    }
+
+    // Colony's durable streams beside JetStream: fsync'd, and with JetStream's own (relaxed) durability.
+    for (durability, label) in
+        [(colony_log::Durability::Full, "fsync'd"), (colony_log::Durability::Relaxed, "relaxed, like JetStream")]
+    {
+        crate::progress(SCENARIO, format!("Colony durable stream ({label}): publish, then fetch + ack"));
+        let cpu = CpuUse::start();
+        let outcome = durable::run(&bench.load, bench.threads, sizes.bus_jetstream_messages, durability)
+            .map_err(|error| format!("bus, durable ({label}): {error}"))?;
+        notes.push(format!("Colony durable ({label}): {}; {}", outcome.summary, cpu.summary()));
+        let mut publish = Row::new(
+            SCENARIO,
+            format!("Colony durable ({label}): publish, envelopes of {}", durable::PUBLISH_BATCH),
+            outcome.publishes_per_s,
+            "msg/s",
+        );
+        let mut consume = Row::new(
+            SCENARIO,
+            format!("Colony durable ({label}): fetch + ack, {} workers", durable::LANES),
+            outcome.consumes_per_s,
+            "msg/s",
+        );
+        if let Some((jetstream_publish, jetstream_consume)) = jetstream_figures {
+            publish = publish.reference("JetStream async publish (this run; target 1×)", jetstream_publish);
+            consume = consume.reference("JetStream consume + ack (this run; target 1×)", jetstream_consume);
+        }
+        bench.report.row(publish);
+        bench.report.row(consume);
     }
 
     notes.push(format!(

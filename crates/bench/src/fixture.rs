@@ -54,6 +54,16 @@ impl Agents {
         colony_client::Identity::new(Signer::Agent(self.ids[index].clone()), self.keys[index].clone())
     }
 
+    /// Agent `index`'s id.
+    pub fn id(&self, index: usize) -> &AgentId {
+        &self.ids[index]
+    }
+
+    /// Agent `index`'s key.
+    pub fn key(&self, index: usize) -> &KeyPair {
+        &self.keys[index]
+    }
+
     /// Reserves `count` consecutive nonces of agent `index`; returns the first. Nonces only grow, so
     /// one set of agents serves every server of a run.
     pub fn take_nonces(&mut self, index: usize, count: u64) -> u64 {
@@ -192,8 +202,18 @@ pub struct BenchServer {
 }
 
 impl BenchServer {
-    /// Starts a server on `data_dir` listening on a free local port.
+    /// Starts a server on `data_dir` listening on a free local port, every commit fsync'd.
     pub fn start(data_dir: &Path, driver: DriverSettings, threads: usize) -> Result<BenchServer, String> {
+        BenchServer::start_with(data_dir, driver, threads, colony_log::Durability::Full)
+    }
+
+    /// Starts a server with the given log durability.
+    pub fn start_with(
+        data_dir: &Path,
+        driver: DriverSettings,
+        threads: usize,
+        durability: colony_log::Durability,
+    ) -> Result<BenchServer, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("colony-server")
@@ -203,6 +223,7 @@ impl BenchServer {
         let mut settings =
             colony_server::ServerSettings::new(data_dir, "127.0.0.1:0".parse().expect("a valid socket address"));
         settings.driver = driver;
+        settings.durability = durability;
         let running = runtime
             .block_on(async move { tokio::spawn(colony_server::start(settings)).await })
             .map_err(|error| format!("server start panicked: {error}"))?
