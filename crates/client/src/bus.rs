@@ -141,7 +141,10 @@ impl Client {
                 other => ClientError::Transport(other.to_string()),
             })?;
         let (sender, receiver) = socket.split();
-        Ok(BusConnection { sender: BusSender { sink: sender }, receiver: BusReceiver { stream: receiver } })
+        Ok(BusConnection {
+            sender: BusSender { sink: sender },
+            receiver: BusReceiver { stream: receiver, kept: std::collections::VecDeque::new() },
+        })
     }
 }
 
@@ -215,13 +218,16 @@ impl BusConnection {
         self.receiver.next().await
     }
 
-    /// Subscribes and waits for the server's `ok` (or its error). Messages arriving meanwhile for
-    /// other subscriptions are discarded, so subscribe before publishing.
+    /// Subscribes and waits for the server's `ok` (or its error). Frames arriving meanwhile (messages
+    /// of other subscriptions, say) are kept, in order, for the following calls to `next`.
     pub async fn subscribe(&mut self, sid: &str, pattern: &str, queue: Option<&str>) -> Result<(), ClientError> {
         self.send(&ClientFrame::subscribe(sid, pattern, queue.map(str::to_owned))).await?;
         loop {
-            let frame =
-                self.next().await.ok_or_else(|| ClientError::Transport("the connection closed".to_owned()))??;
+            let frame = self
+                .receiver
+                .read()
+                .await
+                .ok_or_else(|| ClientError::Transport("the connection closed".to_owned()))??;
             match frame.op {
                 colony_wire::bus::ServerOp::Ok if frame.sid.as_deref() == Some(sid) => return Ok(()),
                 colony_wire::bus::ServerOp::Error if frame.about.as_deref() == Some(sid) => {
@@ -230,7 +236,7 @@ impl BusConnection {
                     });
                     return Err(ClientError::Problem(Box::new(problem)));
                 }
-                _ => {}
+                _ => self.receiver.kept.push_back(frame),
             }
         }
     }
@@ -271,11 +277,21 @@ impl BusSender {
 /// The receiving half of a bus connection.
 pub struct BusReceiver {
     stream: futures_util::stream::SplitStream<Socket>,
+    /// Frames read while `BusConnection::subscribe` waited for its answer, not yet handed out.
+    kept: std::collections::VecDeque<ServerFrame>,
 }
 
 impl BusReceiver {
     /// The next frame from the server; `None` when the connection ends.
     pub async fn next(&mut self) -> Option<Result<ServerFrame, ClientError>> {
+        if let Some(frame) = self.kept.pop_front() {
+            return Some(Ok(frame));
+        }
+        self.read().await
+    }
+
+    /// The next frame off the socket.
+    async fn read(&mut self) -> Option<Result<ServerFrame, ClientError>> {
         loop {
             return match self.stream.next().await? {
                 Ok(Message::Text(text)) => {

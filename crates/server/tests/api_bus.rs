@@ -479,3 +479,24 @@ async fn raw(response: reqwest::Response) -> RawResponse {
     let body = response.bytes().await.unwrap().to_vec();
     RawResponse { status, content_type, body, headers }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribing_on_a_busy_connection_loses_none_of_its_messages() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (oracle, _) = server.self_registers("oracle-1", "oracle", &[]).await;
+    let (scout, _) = server.self_registers("scout-1", "scout", &[]).await;
+    let mut connection = scout.connect_bus().await.unwrap();
+    connection.subscribe("prices", "market.price.*", None).await.unwrap();
+    let messages: Vec<PublishRequest> = (0..50).map(|index| price("aapl", f64::from(index))).collect();
+    oracle.publish_many(&messages).await.unwrap();
+    // The 50 messages are on their way (or already read off the socket) while the second subscription
+    // waits for its answer: they are kept, not dropped.
+    connection.subscribe("signals", "market.signal.*", None).await.unwrap();
+    for index in 0..50 {
+        let frame = next_frame(&mut connection).await;
+        assert_eq!((frame.op, frame.sid.as_deref()), (ServerOp::Msg, Some("prices")));
+        let close = frame.message.unwrap().payload_as::<serde_json::Value>().unwrap().unwrap()["close"].as_f64();
+        assert_eq!(close, Some(f64::from(index)));
+    }
+}

@@ -95,14 +95,20 @@ pub struct PublishRequest {
 }
 
 impl PublishRequest {
-    /// A message with a JSON payload.
+    /// A message with a JSON payload. Panics if `payload` cannot be encoded as JSON (a map with
+    /// non-string keys, say); see [`PublishRequest::try_json`].
     pub fn json(subject: impl Into<String>, payload: &impl Serialize) -> PublishRequest {
-        let text = serde_json::to_string(payload).expect("payloads encode");
-        PublishRequest {
+        PublishRequest::try_json(subject, payload).expect("the payload encodes as JSON")
+    }
+
+    /// A message with a JSON payload, or why the payload cannot be encoded.
+    pub fn try_json(subject: impl Into<String>, payload: &impl Serialize) -> Result<PublishRequest, serde_json::Error> {
+        let text = serde_json::to_string(payload)?;
+        Ok(PublishRequest {
             subject: subject.into(),
-            payload: Some(RawValue::from_string(text).expect("serde_json writes valid JSON")),
+            payload: Some(RawValue::from_string(text)?),
             ..PublishRequest::default()
-        }
+        })
     }
 
     /// A message whose payload is `plaintext` sealed to agent `recipient` (whose registered key is
