@@ -118,6 +118,9 @@ pub enum ConsumerCommand {
         /// Ack what was printed.
         #[arg(long)]
         ack: bool,
+        /// When nothing is due, wait up to this long for a message (at most 30,000).
+        #[arg(long, default_value_t = 0)]
+        wait_ms: u64,
         /// One JSON message per line.
         #[arg(long)]
         json: bool,
@@ -342,8 +345,12 @@ pub async fn consumer(command: ConsumerCommand, connection: &Connection) -> CliR
                 info.delivered, info.redelivered, info.acked, info.dead_lettered
             );
         }
-        ConsumerCommand::Next { stream, name, batch, ack, json } => {
-            let messages = client.fetch(&stream, &name, batch).await?;
+        ConsumerCommand::Next { stream, name, batch, ack, wait_ms, json } => {
+            let messages = if wait_ms > 0 {
+                client.fetch_wait(&stream, &name, batch, wait_ms).await?
+            } else {
+                client.fetch(&stream, &name, batch).await?
+            };
             for message in &messages {
                 print_message(message, json)?;
             }

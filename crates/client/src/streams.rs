@@ -167,6 +167,29 @@ impl Client {
         Ok(single(self.submit_one(command).await?)?.deliveries.unwrap_or_default())
     }
 
+    /// Like [`Client::fetch`], but when nothing is due the server holds the request until something
+    /// is (a new message, a redelivery) or `wait_ms` passes (at most 30,000), then fetches: a long
+    /// poll, so an idle worker needs neither a loop of empty fetches nor their log entries.
+    pub async fn fetch_wait(
+        &self,
+        stream: &str,
+        consumer: &str,
+        batch: u32,
+        wait_ms: u64,
+    ) -> Result<Vec<BusMessage>, ClientError> {
+        let command = Command::Fetch { stream: name("stream", stream)?, consumer: name("consumer", consumer)?, batch };
+        let signed = self.identity_or_error()?.sign(vec![command]);
+        let request = self
+            .http
+            .post(format!("{}/v1/commands", self.base_url))
+            .header("content-type", "application/json")
+            .header(colony_wire::envelope::SIGNATURE_HEADER, hex::encode(signed.signature))
+            .header("colony-wait-ms", wait_ms.to_string())
+            .body(signed.body);
+        let response: SubmitResponse = self.send(request).await?;
+        Ok(single(response)?.deliveries.unwrap_or_default())
+    }
+
     /// Acknowledges deliveries by stream sequence: `Ack`, `Nak`, `InProgress` or `Term`.
     pub async fn ack(
         &self,

@@ -84,6 +84,9 @@ pub struct Shared {
     /// The ephemeral bus, which also carries durable messages to live subscribers once they are
     /// committed.
     pub bus: Arc<crate::bus::Bus>,
+    /// The sequence of the last applied entry, for requests that wait for the state to change (a
+    /// fetch that waits for messages).
+    pub applied: tokio::sync::watch::Sender<u64>,
 }
 
 /// Settings of the driver.
@@ -160,7 +163,8 @@ pub fn start(
     settings: DriverSettings,
 ) -> (DriverHandle, std::thread::JoinHandle<()>) {
     let (sender, receiver) = std::sync::mpsc::sync_channel(settings.queue_capacity);
-    let shared = Arc::new(Shared { state: RwLock::new(state), events, stopped: Mutex::new(None), bus });
+    let applied = tokio::sync::watch::Sender::new(state.sequence());
+    let shared = Arc::new(Shared { state: RwLock::new(state), events, stopped: Mutex::new(None), bus, applied });
     let writer = Writer { log, shared: Arc::clone(&shared), clock, settings, entries_since_snapshot: 0 };
     let thread = std::thread::Builder::new()
         .name("colony-writer".to_owned())
@@ -369,6 +373,9 @@ impl Writer {
         self.shared.events.publish(events);
         for (subject, message) in stored_messages {
             self.shared.bus.router.publish(&subject, &message);
+        }
+        if let Some(last) = entries.last() {
+            self.shared.applied.send_replace(last.sequence);
         }
         for (reply, (sequence, timestamp_ms, outcome)) in replies.into_iter().zip(results) {
             if let Some(reply) = reply {

@@ -192,3 +192,64 @@ async fn publishes_deduplicate_apply_backpressure_and_reach_live_subscribers() {
     let streams = server.operator.streams().await.unwrap();
     assert_eq!(streams.iter().map(|stream| stream.name.as_str()).collect::<Vec<_>>(), vec!["orders"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_waiting_fetch_returns_as_soon_as_a_message_is_stored_and_writes_nothing_meanwhile() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (scout, _) = server.self_registers("scout-1", "scout", &[]).await;
+    let (worker, _) = server.self_registers("executor-1", "executor", &[]).await;
+    scout.create_stream("signals", stream_config(&["market.signal.>"]).unwrap()).await.unwrap();
+    let mut config = consumer_config();
+    config.filter = Some(colony_core::bus::Pattern::new("market.signal.up.*").unwrap());
+    worker.create_consumer("signals", "executors", config).await.unwrap();
+
+    // Nothing is due: the fetch waits. A message its filter skips does not wake it for good.
+    let waiting = {
+        let worker = worker.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let fetched = worker.fetch_wait("signals", "executors", 10, 10_000).await.unwrap();
+            (fetched, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sequence_before = server.operator.status().await.unwrap().sequence;
+    scout.publish_durable(&signal("down.msft", -200), None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "a message outside the filter is not something to fetch");
+    scout.publish_durable(&signal("up.aapl", 180), None).await.unwrap();
+    let (fetched, waited) = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(fetched[0].subject, "market.signal.up.aapl");
+    assert!(waited >= Duration::from_millis(600) && waited < Duration::from_secs(5), "waited {waited:?}");
+    // While it waited, only the two publishes were written, then the fetch itself: no polling.
+    assert_eq!(server.operator.status().await.unwrap().sequence, sequence_before + 3);
+
+    // With nothing coming, it returns empty when its wait is over.
+    let started = std::time::Instant::now();
+    assert!(worker.fetch_wait("signals", "executors", 10, 300).await.unwrap().is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    // Only fetches may wait, and not forever.
+    let raw = reqwest::Client::new();
+    let identity = colony_client::Identity::new(colony_core::Signer::Operator, server.operator_key.clone());
+    let signed = identity.sign(vec![colony_core::Command::Heartbeat {}]);
+    let response = raw
+        .post(format!("{}/v1/commands", server.url))
+        .header("colony-signature", hex::encode(signed.signature))
+        .header("colony-wait-ms", "100")
+        .body(signed.body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let problem: colony_wire::Problem = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!((problem.code.as_str(), problem.field.as_deref()), ("malformed_request", Some("colony-wait-ms")));
+    expect_problem(
+        worker.fetch_wait("signals", "executors", 10, 30_001).await,
+        400,
+        "malformed_request",
+        Some("colony-wait-ms"),
+    );
+}

@@ -186,6 +186,24 @@ impl Consumer {
         self.cursor
     }
 
+    /// Whether a fetch at log time `now_ms` would deliver anything: a redelivery that is due, or a
+    /// stored message past the cursor that matches the filter while fewer than `max_ack_pending`
+    /// deliveries are outstanding. It mirrors the selection of `consumer.fetch` without changing
+    /// anything, so that the server can hold a waiting fetch until there is something to fetch.
+    pub fn has_due(&self, stream: &super::Stream, now_ms: u64) -> bool {
+        if self.pending.values().any(|pending| pending.ack_deadline_ms.is_none() && pending.redeliver_at_ms <= now_ms) {
+            return true;
+        }
+        if self.pending.len() >= self.config.max_ack_pending as usize {
+            return false;
+        }
+        stream
+            .messages
+            .range(self.cursor..)
+            .take(limits::FETCH_SCAN_MAX)
+            .any(|(_, message)| self.config.filter.as_ref().is_none_or(|filter| filter.matches(&message.subject)))
+    }
+
     /// Every sequence up to this one is done with (acked, dead-lettered, filtered out or evicted).
     pub fn ack_floor(&self) -> u64 {
         self.pending.keys().next().map_or(self.cursor, |first| *first) - 1

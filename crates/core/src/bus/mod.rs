@@ -251,6 +251,13 @@ impl State {
         })
     }
 
+    /// Whether a `consumer.fetch` at log time `now_ms` would deliver anything; `None` for an unknown
+    /// stream or consumer (a fetch would be refused).
+    pub fn fetch_is_due(&self, stream: &crate::ids::Name, consumer: &crate::ids::Name, now_ms: u64) -> Option<bool> {
+        let found = self.bus.stream(stream)?;
+        Some(found.consumer(consumer)?.has_due(found, now_ms))
+    }
+
     /// Up to `limit` of a stream's dead letters with ids above `after` (from the first when `None`),
     /// oldest first: pass the last id of a page as `after` for the next.
     pub fn dead_letters(&self, stream: &crate::ids::Name, after: Option<u64>, limit: usize) -> Vec<&DeadLetter> {

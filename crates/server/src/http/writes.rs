@@ -89,6 +89,9 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     if !app.keys.verify(&key, &colony_wire::envelope::signing_message(&signed.body), &signed.signature) {
         return Err(envelope_problem(EnvelopeError::SignatureInvalid));
     }
+    if let Some(wait) = fetch_wait(&parts.headers, &envelope)? {
+        wait_until_fetch_is_due(app, &envelope, wait).await;
+    }
     let submission = Submission { envelope, signed, verified_key: key };
     let committed = match tokio::time::timeout(app.request_timeout, app.driver.submit(submission)).await {
         Err(_) => {
@@ -109,6 +112,62 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
         return Err(Problem::from_rejection(rejection));
     }
     Ok(committed)
+}
+
+/// Header asking the server to hold an envelope of `consumer.fetch` commands until one of them has
+/// something to deliver, for at most this many milliseconds (a long poll).
+pub const FETCH_WAIT_HEADER: &str = "colony-wait-ms";
+/// The longest a fetch may wait.
+pub const FETCH_WAIT_MS_MAX: u64 = 30_000;
+/// How often a waiting fetch looks again even when nothing was written (a nak's delay passes by the
+/// clock alone, without an entry).
+const FETCH_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The wait a request asks for, checked: only envelopes made only of fetches may wait.
+fn fetch_wait(headers: &HeaderMap, envelope: &Envelope) -> Result<Option<std::time::Duration>, Problem> {
+    let Some(value) = headers.get(FETCH_WAIT_HEADER) else { return Ok(None) };
+    let invalid = |detail: String| Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field(FETCH_WAIT_HEADER);
+    let wait_ms: u64 = value
+        .to_str()
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .filter(|wait_ms| *wait_ms <= FETCH_WAIT_MS_MAX)
+        .ok_or_else(|| invalid(format!("{FETCH_WAIT_HEADER} must be milliseconds, at most {FETCH_WAIT_MS_MAX}")))?;
+    if !envelope.commands.iter().all(|command| matches!(command, colony_core::Command::Fetch { .. })) {
+        return Err(invalid(format!("only an envelope of consumer.fetch commands may carry {FETCH_WAIT_HEADER}")));
+    }
+    Ok(Some(std::time::Duration::from_millis(wait_ms)))
+}
+
+/// Holds a fetch until one of its consumers has something due, the wait is over, or the server
+/// stops. The fetch is then submitted as usual (and may still deliver nothing).
+async fn wait_until_fetch_is_due(app: &AppState, envelope: &Envelope, wait: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut applied = app.driver.shared.applied.subscribe();
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        let due = {
+            let state = app.driver.shared.state.read().expect("state lock");
+            let now_ms = app.clock.now_ms();
+            envelope.commands.iter().any(|command| match command {
+                // An unknown stream or consumer is not worth waiting for: the fetch will be refused.
+                colony_core::Command::Fetch { stream, consumer, .. } => {
+                    state.fetch_is_due(stream, consumer, now_ms).unwrap_or(true)
+                }
+                _ => true,
+            })
+        };
+        let now = tokio::time::Instant::now();
+        if due || now >= deadline || *shutdown.borrow() {
+            return;
+        }
+        let next_look = (now + FETCH_RECHECK).min(deadline);
+        tokio::select! {
+            _ = applied.changed() => {}
+            _ = tokio::time::sleep_until(next_look) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
 }
 
 fn signature_header(headers: &HeaderMap) -> Result<[u8; 64], EnvelopeError> {
