@@ -491,12 +491,14 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     }
 
     // Colony's durable streams beside JetStream: fsync'd, and with JetStream's own (relaxed) durability.
-    for (durability, label) in
-        [(colony_log::Durability::Full, "fsync'd"), (colony_log::Durability::Relaxed, "relaxed, like JetStream")]
-    {
+    for (durability, route, label) in [
+        (colony_log::Durability::Full, durable::Route::Driver, "fsync'd"),
+        (colony_log::Durability::Relaxed, durable::Route::Driver, "relaxed, like JetStream"),
+        (colony_log::Durability::Full, durable::Route::Http, "fsync'd, HTTP /v1/batch"),
+    ] {
         crate::progress(SCENARIO, format!("Colony durable stream ({label}): publish, then fetch + ack"));
         let cpu = CpuUse::start();
-        let outcome = durable::run(&bench.load, bench.threads, sizes.bus_jetstream_messages, durability)
+        let outcome = durable::run(&bench.load, bench.threads, sizes.bus_jetstream_messages, durability, route)
             .map_err(|error| format!("bus, durable ({label}): {error}"))?;
         notes.push(format!("Colony durable ({label}): {}; {}", outcome.summary, cpu.summary()));
         let mut publish = Row::new(

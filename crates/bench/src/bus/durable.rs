@@ -31,6 +31,80 @@ pub const FETCHES_PER_ENVELOPE: usize = 4;
 /// How long either half may take before it is abandoned as stalled.
 const PHASE_LIMIT: Duration = Duration::from_secs(120);
 
+/// How envelopes reach the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `DriverHandle::submit`: the writer alone, no HTTP.
+    Driver,
+    /// `POST /v1/batch` with the Rust client: HTTP, JSON answers carrying every delivered message.
+    Http,
+}
+
+/// What one command of an envelope came to.
+enum Answer {
+    /// A publish stored a new message.
+    Stored,
+    /// A fetch delivered these sequences.
+    Fetched(Vec<u64>),
+    /// Anything else accepted.
+    Done,
+    /// Refused, or not what was asked (a duplicate).
+    Unexpected(String),
+}
+
+/// A route bound to a running server.
+#[derive(Clone)]
+enum Submitter {
+    Driver(colony_server::driver::DriverHandle),
+    Http(colony_client::Client),
+}
+
+impl Submitter {
+    async fn submit(&self, submission: Submission) -> Result<Vec<Answer>, String> {
+        match self {
+            Submitter::Driver(driver) => {
+                let committed = driver.submit(submission).await.map_err(|error| format!("{error:?}"))?;
+                if let Some(rejection) = &committed.outcome.envelope {
+                    return Err(format!("envelope refused: {rejection}"));
+                }
+                Ok(committed
+                    .outcome
+                    .commands
+                    .iter()
+                    .map(|result| match result {
+                        Ok(Accepted::Published { duplicate: false, .. }) => Answer::Stored,
+                        Ok(Accepted::Fetched { deliveries, .. }) => {
+                            Answer::Fetched(deliveries.iter().map(|delivery| delivery.sequence).collect())
+                        }
+                        Ok(Accepted::Published { duplicate: true, .. }) => Answer::Unexpected("a duplicate".to_owned()),
+                        Ok(_) => Answer::Done,
+                        Err(rejection) => Answer::Unexpected(rejection.to_string()),
+                    })
+                    .collect())
+            }
+            Submitter::Http(client) => {
+                let response =
+                    client.post_signed("/v1/batch", &submission.signed).await.map_err(|error| error.to_string())?;
+                Ok(response
+                    .results
+                    .into_iter()
+                    .map(|result| {
+                        match (result.ok, result.status.as_deref(), result.deliveries, result.stream_sequence) {
+                            (false, ..) => Answer::Unexpected(format!("{:?}", result.problem)),
+                            (true, _, Some(deliveries), _) => Answer::Fetched(
+                                deliveries.iter().filter_map(|message| message.stream_sequence).collect(),
+                            ),
+                            (true, Some("done"), None, Some(_)) => Answer::Stored,
+                            (true, Some("duplicate"), ..) => Answer::Unexpected("a duplicate".to_owned()),
+                            (true, ..) => Answer::Done,
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
 /// A finished run.
 pub struct Outcome {
     /// Durable publishes per second.
@@ -45,18 +119,24 @@ fn name(text: &str) -> Name {
     Name::new(text).expect("a valid name")
 }
 
-/// Measures `messages` messages with `durability` on a fresh server in a temporary directory.
+/// Measures `messages` messages with `durability` through `route`, on a fresh server in a
+/// temporary directory.
 pub fn run(
     load: &tokio::runtime::Runtime,
     threads: usize,
     messages: u64,
     durability: Durability,
+    route: Route,
 ) -> Result<Outcome, String> {
     let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
     let server = BenchServer::start_with(directory.path(), DriverSettings::default(), threads, durability)?;
     let mut agents = Agents::new(1 + LANES);
     server.register(load, &agents)?;
     let driver = server.driver();
+    let submitter = match route {
+        Route::Driver => Submitter::Driver(driver.clone()),
+        Route::Http => Submitter::Http(colony_client::Client::new(server.base_url())),
+    };
     let payload = JsonText::parse(&super::payload(0)).expect("the payload is JSON");
     let messages = messages.max(1);
 
@@ -133,15 +213,15 @@ pub fn run(
         let tasks: Vec<_> = lanes
             .into_iter()
             .map(|lane| {
-                let driver = driver.clone();
+                let submitter = submitter.clone();
                 tokio::spawn(async move {
                     let mut stored = 0u64;
                     for submission in lane {
-                        let committed = driver.submit(submission).await.map_err(|error| format!("{error:?}"))?;
-                        for result in &committed.outcome.commands {
-                            match result {
-                                Ok(Accepted::Published { duplicate: false, .. }) => stored += 1,
-                                other => return Err(format!("a publish was not stored: {other:?}")),
+                        for answer in submitter.submit(submission).await? {
+                            match answer {
+                                Answer::Stored => stored += 1,
+                                Answer::Unexpected(what) => return Err(format!("a publish was not stored: {what}")),
+                                Answer::Fetched(_) | Answer::Done => return Err("a publish was not stored".to_owned()),
                             }
                         }
                     }
@@ -170,7 +250,7 @@ pub fn run(
         let started = Instant::now();
         let tasks: Vec<_> = (1..=LANES)
             .map(|agent| {
-                let driver = driver.clone();
+                let submitter = submitter.clone();
                 let agents = std::sync::Arc::clone(&agents);
                 let mut nonce = worker_nonces[agent - 1];
                 tokio::spawn(async move {
@@ -194,15 +274,17 @@ pub fn run(
                         }));
                         let submission = sign(&agents, agent, nonce, commands);
                         nonce += 1;
-                        let committed = driver.submit(submission).await.map_err(|error| format!("{error:?}"))?;
-                        if let Some(failure) = outcome_failure(&committed.outcome) {
-                            return Err(format!("consume envelope: {failure}"));
+                        let answers = submitter.submit(submission).await?;
+                        if let Some(Answer::Unexpected(what)) =
+                            answers.iter().find(|answer| matches!(answer, Answer::Unexpected(_)))
+                        {
+                            return Err(format!("consume envelope: {what}"));
                         }
                         acked += held.len() as u64;
                         held.clear();
-                        for result in &committed.outcome.commands[acks..] {
-                            if let Ok(Accepted::Fetched { deliveries, .. }) = result {
-                                held.extend(deliveries.iter().map(|delivery| delivery.sequence));
+                        for answer in answers.into_iter().skip(acks) {
+                            if let Answer::Fetched(sequences) = answer {
+                                held.extend(sequences);
                             }
                         }
                         if held.is_empty() {
@@ -238,10 +320,14 @@ pub fn run(
         publishes_per_s: messages as f64 / publish_elapsed.as_secs_f64(),
         consumes_per_s: messages as f64 / consume_elapsed.as_secs_f64(),
         summary: format!(
-            "{durability:?} durability: {messages} messages of {} bytes published in envelopes of {PUBLISH_BATCH} \
+            "{durability:?} durability, through {}: {messages} messages of {} bytes published in envelopes of {PUBLISH_BATCH} \
              ({LANES} in flight, presigned) in {:.2} s, then fetched and acked by {LANES} workers sharing one \
              consumer ({FETCHES_PER_ENVELOPE} × {} per envelope, acks in the next) in {:.2} s; checked: every \
              publish stored, ack floor at the last sequence, nothing pending or redelivered",
+            match route {
+                Route::Driver => "the writer (no HTTP)",
+                Route::Http => "POST /v1/batch",
+            },
             super::PAYLOAD_BYTES,
             publish_elapsed.as_secs_f64(),
             limits::FETCH_BATCH_MAX,

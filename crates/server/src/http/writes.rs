@@ -124,6 +124,7 @@ pub const FETCH_WAIT_MS_MAX: u64 = 30_000;
 const FETCH_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The wait a request asks for, checked: only envelopes made only of fetches may wait.
+#[allow(clippy::result_large_err)] // a problem is built only on the way out of the request
 fn fetch_wait(headers: &HeaderMap, envelope: &Envelope) -> Result<Option<std::time::Duration>, Problem> {
     let Some(value) = headers.get(FETCH_WAIT_HEADER) else { return Ok(None) };
     let invalid = |detail: String| Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field(FETCH_WAIT_HEADER);
