@@ -500,3 +500,43 @@ async fn subscribing_on_a_busy_connection_loses_none_of_its_messages() {
         assert_eq!(close, Some(f64::from(index)));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browsers_subscribe_with_a_read_token_in_the_query_of_stream_endpoints_only() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (oracle, _) = server.self_registers("oracle-1", "oracle", &[]).await;
+    let token = colony_wire::read_auth::generate_token();
+    server.operator.issue_read_token(&token, "dashboard", None).await.unwrap();
+    // An EventSource cannot set headers: the token rides in the query.
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/bus/subscribe?subject=market.%3E&access_token={token}", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let stats = poll_until("the dashboard to subscribe", || async {
+        let stats = server.operator.bus_stats().await.unwrap();
+        (!stats.subscriptions.is_empty()).then_some(stats)
+    })
+    .await;
+    assert_eq!(stats.subscriptions[0].owner, "read-token");
+    oracle.publish(price("aapl", 1.0)).await.unwrap();
+    let mut body = response;
+    let chunk = tokio::time::timeout(WAIT, body.chunk()).await.unwrap().unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&chunk).contains("market.price.aapl"));
+    // The event stream takes it too; other reads do not, and a wrong token is refused.
+    let events =
+        reqwest::Client::new().get(format!("{}/v1/events?access_token={token}", server.url)).send().await.unwrap();
+    assert_eq!(events.status().as_u16(), 200, "the event stream opens (its body never ends, so it is not read)");
+    server.get_raw(&format!("/v1/agents?access_token={token}"), None).await.expect_problem(
+        401,
+        "unauthenticated",
+        None,
+    );
+    server.get_raw("/v1/bus/subscribe?subject=a&access_token=colony_wrong", None).await.expect_problem(
+        401,
+        "unauthenticated",
+        None,
+    );
+}

@@ -46,8 +46,28 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
+/// The query parameter that may carry a read token (RFC 6750's name) where a client cannot set
+/// headers: a browser's `EventSource` and `WebSocket`. Only stream endpoints accept it, since a URL
+/// may end up in logs.
+pub const TOKEN_QUERY_PARAMETER: &str = "access_token";
+
+/// Paths whose GET requests may carry the read token in the query.
+const TOKEN_IN_QUERY_PATHS: &[&str] = &["/v1/events", "/v1/bus/subscribe", "/v1/bus/ws"];
+
+/// A read token given as `access_token=…` in the query of a stream endpoint.
+fn token_from_query(method: &str, path_and_query: &str) -> Option<String> {
+    let (path, query) = path_and_query.split_once('?')?;
+    if method != "GET" || !TOKEN_IN_QUERY_PATHS.contains(&path) {
+        return None;
+    }
+    query.split('&').find_map(|pair| pair.strip_prefix("access_token=")).map(str::to_owned)
+}
+
 fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &HeaderMap) -> Result<Reader, String> {
-    if let Some(authorization) = header(headers, "authorization") {
+    let query_token = token_from_query(method, path_and_query);
+    let authorization =
+        header(headers, "authorization").map(str::to_owned).or(query_token.map(|token| format!("Bearer {token}")));
+    if let Some(authorization) = authorization.as_deref() {
         let token = authorization
             .strip_prefix("Bearer ")
             .ok_or_else(|| "the Authorization header must be 'Bearer <read token>'".to_owned())?;

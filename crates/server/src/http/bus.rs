@@ -186,6 +186,9 @@ pub struct SubscribeQuery {
     subject: String,
     queue: Option<String>,
     buffer: Option<usize>,
+    /// A read token, for browsers' `EventSource` (checked by the authentication layer).
+    #[allow(dead_code)]
+    access_token: Option<String>,
 }
 
 /// `GET /v1/bus/subscribe?subject=market.>&queue=…&buffer=…`: messages as server-sent events

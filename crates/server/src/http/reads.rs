@@ -146,6 +146,9 @@ pub async fn ready(State(app): State<AppState>) -> Response {
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     from: Option<u64>,
+    /// A read token, for clients that cannot set headers (checked by the authentication layer).
+    #[allow(dead_code)]
+    access_token: Option<String>,
 }
 
 /// `GET /v1/events?from=SEQ`: server-sent events, one per state change, from entry `SEQ` (inclusive),
