@@ -328,6 +328,7 @@ pub fn document() -> Value {
                 "security": [{ "readToken": [] }, { "signedRead": [] }],
                 "parameters": [
                     { "name": "from", "in": "query", "schema": { "type": "integer" }, "description": "First entry sequence to include." },
+                    { "name": "access_token", "in": "query", "schema": { "type": "string" }, "description": "A read token, for clients that cannot set headers (a browser's EventSource)." },
                     { "name": "Last-Event-ID", "in": "header", "schema": { "type": "string" }, "description": "Resume after this event id (`<sequence>-<index>`)." }
                 ],
                 "responses": merge(json!({ "200": { "description": "An event stream; each event's data is an Event", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/Event" } } } } }), problem_responses(&["401", "410"]))
@@ -463,7 +464,8 @@ fn add_bus(document: &mut Value) {
             "parameters": [
                 { "name": "subject", "in": "query", "required": true, "schema": { "type": "string" }, "description": "A NATS pattern: `*` one token, `>` the rest." },
                 { "name": "queue", "in": "query", "schema": { "type": "string" }, "description": "A queue group: each message goes to one member." },
-                { "name": "buffer", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 65536, "default": 4096 } }
+                { "name": "buffer", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 65536, "default": 4096 } },
+                { "name": "access_token", "in": "query", "schema": { "type": "string" }, "description": "A read token, for clients that cannot set headers (a browser's EventSource)." }
             ],
             "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/BusMessage" } } } } }), problem_responses(&["400", "401", "403", "429"]))
         } },
