@@ -337,6 +337,7 @@ async fn a_slow_subscriber_loses_only_its_own_oldest_messages_and_slows_nobody()
     assert_eq!(last_index, Some(total - 1), "the newest message survives; the oldest were dropped");
     let stats = server.operator.bus_stats().await.unwrap();
     assert_eq!(stats.dropped, dropped_total, "the server's counter matches what the subscriber was told");
+    assert_eq!(stats.buffered_bytes, 0, "every byte buffered was read or dropped, and given back to the budget");
     let slow_view = stats.subscriptions.iter().find(|view| view.owner == "slow-1").unwrap();
     assert_eq!((slow_view.dropped, slow_view.capacity), (dropped_total, 8));
     assert_eq!(stats.subscriptions.iter().find(|view| view.owner == "fast-1").unwrap().dropped, 0);

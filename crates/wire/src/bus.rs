@@ -528,6 +528,9 @@ pub struct BusStatsView {
     pub dropped: u64,
     /// Published messages that no subscriber matched.
     pub unmatched: u64,
+    /// Bytes of messages waiting in subscribers' buffers now (all of them share one budget).
+    #[serde(default)]
+    pub buffered_bytes: u64,
     /// The subscriptions open now.
     pub subscriptions: Vec<SubscriptionView>,
 }

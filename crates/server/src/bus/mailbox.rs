@@ -4,14 +4,46 @@
 //! mailbox and the publisher moves on. When a mailbox is full the oldest message in it is dropped
 //! and counted, so one slow subscriber loses its own oldest messages and slows nobody else. The
 //! subscriber learns how many it lost with its next batch.
+//!
+//! Memory is bounded three ways: a mailbox holds at most its capacity in messages and
+//! [`MAILBOX_BYTES_MAX`] in bytes, and all mailboxes of a server together share a [`ByteBudget`].
+//! Once the budget is spent, a mailbox that already holds messages makes room for each new one by
+//! dropping its oldest, so slow subscribers stop growing while subscribers that keep up (whose
+//! mailboxes are empty) are not affected.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
 /// A message as it is handed to subscribers: its JSON text, encoded once for all of them.
 pub type Outgoing = Arc<str>;
+
+/// One mailbox holds at most this many bytes of messages, whatever its capacity in messages.
+pub const MAILBOX_BYTES_MAX: u64 = 16 << 20;
+
+/// The bytes all mailboxes of a server may hold together before slow subscribers stop growing.
+pub struct ByteBudget {
+    used: AtomicU64,
+    limit: u64,
+}
+
+impl ByteBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: u64) -> Arc<ByteBudget> {
+        Arc::new(ByteBudget { used: AtomicU64::new(0), limit })
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn spent(&self) -> bool {
+        self.used() >= self.limit
+    }
+}
 
 /// A bounded, drop-oldest queue with one reader.
 pub struct Mailbox {
@@ -20,10 +52,12 @@ pub struct Mailbox {
     /// Woken on every push and on close. A WebSocket connection shares one among all its
     /// subscriptions, so that a single writer task can sleep until any of them has work.
     notify: Arc<Notify>,
+    budget: Arc<ByteBudget>,
 }
 
 struct Queue {
     messages: VecDeque<Outgoing>,
+    bytes: u64,
     dropped_total: u64,
     dropped_unreported: u64,
     closed: bool,
@@ -38,37 +72,66 @@ pub struct Batch {
     pub dropped_total: u64,
 }
 
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        // Whatever nobody read goes back to the budget.
+        let bytes = self.queue.get_mut().map_or(0, |queue| queue.bytes);
+        self.budget.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 impl Mailbox {
-    /// A mailbox holding at most `capacity` messages (at least one), waking `notify` on pushes.
-    pub fn new(capacity: usize, notify: Arc<Notify>) -> Mailbox {
+    /// A mailbox holding at most `capacity` messages (at least one), waking `notify` on pushes and
+    /// drawing on `budget`.
+    pub fn new(capacity: usize, notify: Arc<Notify>, budget: Arc<ByteBudget>) -> Mailbox {
         let capacity = capacity.max(1);
         Mailbox {
             queue: Mutex::new(Queue {
                 messages: VecDeque::with_capacity(capacity.min(1024)),
+                bytes: 0,
                 dropped_total: 0,
                 dropped_unreported: 0,
                 closed: false,
             }),
             capacity,
             notify,
+            budget,
         }
     }
 
-    /// Adds a message, dropping the oldest if the mailbox is full. Returns whether one was dropped.
-    /// A closed mailbox takes nothing (and reports no drop: nobody is reading it).
-    pub fn push(&self, message: Outgoing) -> bool {
+    /// Adds a message, dropping the oldest while the mailbox is full (in messages or bytes, or the
+    /// server's budget is spent). Returns how many were dropped. A closed mailbox takes nothing (and
+    /// reports no drop: nobody is reading it).
+    pub fn push(&self, message: Outgoing) -> u64 {
+        let size = message.len() as u64;
         let dropped = {
             let mut queue = self.queue.lock().expect("mailbox lock");
             if queue.closed {
-                return false;
+                return 0;
             }
-            let dropped = queue.messages.len() >= self.capacity;
-            if dropped {
+            let budget_spent = self.budget.spent();
+            let mut dropped = 0u64;
+            let mut freed = 0u64;
+            while let Some(oldest) = queue.messages.front() {
+                let over_count = queue.messages.len() >= self.capacity;
+                let over_bytes = queue.bytes + size > MAILBOX_BYTES_MAX;
+                // With the budget spent, this mailbox may not grow: it frees at least what it adds.
+                let over_budget = budget_spent && freed < size;
+                if !(over_count || over_bytes || over_budget) {
+                    break;
+                }
+                let length = oldest.len() as u64;
                 queue.messages.pop_front();
-                queue.dropped_total += 1;
-                queue.dropped_unreported += 1;
+                queue.bytes -= length;
+                freed += length;
+                dropped += 1;
             }
+            queue.dropped_total += dropped;
+            queue.dropped_unreported += dropped;
             queue.messages.push_back(message);
+            queue.bytes += size;
+            self.budget.used.fetch_add(size, Ordering::Relaxed);
+            self.budget.used.fetch_sub(freed, Ordering::Relaxed);
             dropped
         };
         self.notify.notify_one();
@@ -77,7 +140,8 @@ impl Mailbox {
 
     /// Whether a push now would drop a message.
     pub fn is_full(&self) -> bool {
-        self.queue.lock().expect("mailbox lock").messages.len() >= self.capacity
+        let queue = self.queue.lock().expect("mailbox lock");
+        queue.messages.len() >= self.capacity || queue.bytes >= MAILBOX_BYTES_MAX
     }
 
     /// Moves up to `max` messages into `out` without waiting. `None` once the mailbox is closed and
@@ -88,7 +152,11 @@ impl Mailbox {
             return None;
         }
         let count = queue.messages.len().min(max);
+        let first = out.len();
         out.extend(queue.messages.drain(..count));
+        let taken: u64 = out[first..].iter().map(|message| message.len() as u64).sum();
+        queue.bytes -= taken;
+        self.budget.used.fetch_sub(taken, Ordering::Relaxed);
         let batch = Batch { dropped: queue.dropped_unreported, dropped_total: queue.dropped_total };
         queue.dropped_unreported = 0;
         Some(batch)
@@ -113,6 +181,11 @@ impl Mailbox {
     pub fn close(&self) {
         self.queue.lock().expect("mailbox lock").closed = true;
         self.notify.notify_one();
+    }
+
+    /// Bytes of messages waiting now.
+    pub fn bytes(&self) -> u64 {
+        self.queue.lock().expect("mailbox lock").bytes
     }
 
     /// Messages waiting now.
@@ -141,11 +214,11 @@ mod tests {
 
     #[test]
     fn a_full_mailbox_drops_its_oldest_message_and_reports_the_count_once() {
-        let mailbox = Mailbox::new(2, Arc::new(Notify::new()));
-        assert!(!mailbox.push(text("1")));
-        assert!(!mailbox.push(text("2")));
+        let mailbox = Mailbox::new(2, Arc::new(Notify::new()), ByteBudget::new(u64::MAX));
+        assert_eq!(mailbox.push(text("1")), 0);
+        assert_eq!(mailbox.push(text("2")), 0);
         assert!(mailbox.is_full());
-        assert!(mailbox.push(text("3")), "the third push drops the oldest");
+        assert_eq!(mailbox.push(text("3")), 1, "the third push drops the oldest");
         let mut out = Vec::new();
         let batch = mailbox.take(&mut out, 10).unwrap();
         assert_eq!(out.iter().map(|message| &**message).collect::<Vec<_>>(), vec!["2", "3"]);
@@ -156,19 +229,51 @@ mod tests {
 
     #[test]
     fn a_closed_mailbox_drains_then_ends_and_takes_nothing_new() {
-        let mailbox = Mailbox::new(4, Arc::new(Notify::new()));
+        let mailbox = Mailbox::new(4, Arc::new(Notify::new()), ByteBudget::new(u64::MAX));
         mailbox.push(text("1"));
         mailbox.close();
-        assert!(!mailbox.push(text("2")));
+        assert_eq!(mailbox.push(text("2")), 0);
         let mut out = Vec::new();
         assert!(mailbox.take(&mut out, 10).is_some());
         assert_eq!(out.len(), 1);
         assert!(mailbox.take(&mut out, 10).is_none());
     }
 
+    #[test]
+    fn a_spent_budget_stops_slow_mailboxes_growing_but_not_empty_ones() {
+        let budget = ByteBudget::new(10);
+        let slow = Mailbox::new(100, Arc::new(Notify::new()), Arc::clone(&budget));
+        let fast = Mailbox::new(100, Arc::new(Notify::new()), Arc::clone(&budget));
+        for _ in 0..5 {
+            assert_eq!(slow.push(text("xx")), 0);
+        }
+        assert_eq!(budget.used(), 10, "the budget is spent");
+        // The slow mailbox now replaces its oldest message with each new one.
+        assert_eq!(slow.push(text("yy")), 1);
+        assert_eq!((slow.pending(), slow.bytes(), budget.used()), (5, 10, 10));
+        // An empty mailbox still takes a message (its reader keeps up), and gives it back when read.
+        assert_eq!(fast.push(text("zz")), 0);
+        let mut out = Vec::new();
+        fast.take(&mut out, 10);
+        assert_eq!(budget.used(), 10);
+        drop(slow);
+        assert_eq!(budget.used(), 0, "a dropped mailbox returns its bytes");
+    }
+
+    #[test]
+    fn a_mailbox_never_holds_more_than_its_byte_limit() {
+        let mailbox = Mailbox::new(1_000, Arc::new(Notify::new()), ByteBudget::new(u64::MAX));
+        let big: Outgoing = Arc::from("x".repeat(1 << 20).as_str());
+        for _ in 0..20 {
+            mailbox.push(Arc::clone(&big));
+        }
+        assert_eq!(mailbox.bytes(), MAILBOX_BYTES_MAX);
+        assert_eq!(mailbox.dropped_total(), 4);
+    }
+
     #[tokio::test]
     async fn a_waiting_reader_wakes_on_push() {
-        let mailbox = Arc::new(Mailbox::new(4, Arc::new(Notify::new())));
+        let mailbox = Arc::new(Mailbox::new(4, Arc::new(Notify::new()), ByteBudget::new(u64::MAX)));
         let reader = {
             let mailbox = Arc::clone(&mailbox);
             tokio::spawn(async move {

@@ -21,7 +21,7 @@ use colony_wire::bus::{BusStatsView, SubscriptionView};
 use colony_wire::problem::{Problem, codes};
 use tokio::sync::Notify;
 
-use super::mailbox::{Mailbox, Outgoing};
+use super::mailbox::{ByteBudget, Mailbox, Outgoing};
 
 /// At most this many subscriptions are open on one server, so that subscribing cannot exhaust memory.
 pub const SUBSCRIPTIONS_MAX: usize = 100_000;
@@ -29,6 +29,9 @@ pub const SUBSCRIPTIONS_MAX: usize = 100_000;
 pub const BUFFER_MESSAGES_MAX: usize = 65_536;
 /// A subscriber's buffer holds this many messages unless it asks otherwise.
 pub const BUFFER_MESSAGES_DEFAULT: usize = 4_096;
+/// All subscribers' buffers together hold at most this many bytes before slow subscribers stop
+/// growing (see [`ByteBudget`]).
+pub const BUFFERED_BYTES_MAX: u64 = 1 << 30;
 /// The first token of request reply subjects.
 pub const REPLY_PREFIX: &str = "_INBOX";
 
@@ -106,7 +109,7 @@ impl Subscriber {
         }
     }
 
-    fn deliver(&self, message: &Outgoing) -> bool {
+    fn deliver(&self, message: &Outgoing) -> u64 {
         self.delivered.fetch_add(1, Ordering::Relaxed);
         self.mailbox.push(Arc::clone(message))
     }
@@ -180,11 +183,11 @@ struct Counters {
 }
 
 /// The ephemeral router.
-#[derive(Default)]
 pub struct Router {
     table: RwLock<Table>,
     next_id: AtomicU64,
     counters: Counters,
+    budget: Arc<ByteBudget>,
 }
 
 /// An open subscription; dropping it unsubscribes.
@@ -207,9 +210,24 @@ impl Drop for SubscriptionHandle {
 }
 
 impl Router {
-    /// An empty router.
+    /// An empty router whose buffers share [`BUFFERED_BYTES_MAX`].
     pub fn new() -> Arc<Router> {
-        Arc::new(Router::default())
+        Router::with_budget(BUFFERED_BYTES_MAX)
+    }
+
+    /// An empty router whose buffers share `bytes_max`.
+    pub fn with_budget(bytes_max: u64) -> Arc<Router> {
+        Arc::new(Router {
+            table: RwLock::default(),
+            next_id: AtomicU64::new(0),
+            counters: Counters::default(),
+            budget: ByteBudget::new(bytes_max),
+        })
+    }
+
+    /// Bytes held in subscribers' buffers now.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.budget.used()
     }
 
     /// Opens a subscription whose buffer wakes `notify`. Refuses private subjects that are not the
@@ -229,7 +247,7 @@ impl Router {
             pattern: request.pattern,
             queue: request.queue,
             transport: request.transport,
-            mailbox: Mailbox::new(buffer_messages, notify),
+            mailbox: Mailbox::new(buffer_messages, notify, Arc::clone(&self.budget)),
             delivered: AtomicU64::new(0),
         });
         let mut table = self.table.write().expect("router lock");
@@ -304,7 +322,7 @@ impl Router {
                 };
                 if let Some(receiver) = receiver {
                     delivered += 1;
-                    dropped += u64::from(receiver.deliver(message));
+                    dropped += receiver.deliver(message);
                 }
             });
         }
@@ -357,6 +375,7 @@ impl Router {
             delivered: self.counters.delivered.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
             unmatched: self.counters.unmatched.load(Ordering::Relaxed),
+            buffered_bytes: self.budget.used(),
             subscriptions,
         }
     }

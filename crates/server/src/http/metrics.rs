@@ -53,6 +53,13 @@ pub async fn serve(State(app): State<AppState>) -> Response {
         bus.unmatched,
     );
     metric(&mut text, "colony_bus_subscriptions", "gauge", "Open subscriptions.", bus.subscriptions.len() as u64);
+    metric(
+        &mut text,
+        "colony_bus_buffered_bytes",
+        "gauge",
+        "Bytes waiting in subscribers' buffers.",
+        bus.buffered_bytes,
+    );
     let _ =
         writeln!(text, "# HELP colony_bus_subscription_dropped_total Messages dropped from one subscription's buffer.");
     let _ = writeln!(text, "# TYPE colony_bus_subscription_dropped_total counter");
