@@ -34,12 +34,13 @@ pub struct Identity {
     signer: Signer,
     key: KeyPair,
     last_nonce: AtomicU64,
+    last_read_ms: AtomicU64,
 }
 
 impl Identity {
     /// An identity signing as `signer` with `key`.
     pub fn new(signer: Signer, key: KeyPair) -> Identity {
-        Identity { signer, key, last_nonce: AtomicU64::new(0) }
+        Identity { signer, key, last_nonce: AtomicU64::new(0), last_read_ms: AtomicU64::new(0) }
     }
 
     /// The identity in a key file.
@@ -71,6 +72,21 @@ impl Identity {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now_us.max(last + 1)))
             .expect("the update always succeeds");
         now_us.max(previous + 1)
+    }
+
+    /// The timestamp of the next signed read: the current time in milliseconds, or one more than the
+    /// last, so that no two signed reads of this identity are alike (the server refuses a WebSocket
+    /// upgrade whose signed read it has seen before).
+    pub fn next_read_timestamp_ms(&self) -> u64 {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|duration| duration.as_millis() as u64)
+            .unwrap_or(0);
+        let previous = self
+            .last_read_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now_ms.max(last + 1)))
+            .expect("the update always succeeds");
+        now_ms.max(previous + 1)
     }
 
     /// Signs an envelope of `commands` with a fresh nonce.
@@ -413,10 +429,7 @@ impl Client {
             return Ok(request.bearer_auth(token));
         }
         let identity = self.identity_or_error()?;
-        let timestamp_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|duration| duration.as_millis() as u64)
-            .unwrap_or(0);
+        let timestamp_ms = identity.next_read_timestamp_ms();
         let signature = identity.key().sign(&read_signing_message("GET", path, timestamp_ms));
         Ok(request
             .header(READ_SIGNER_HEADER, identity.signer().to_string())

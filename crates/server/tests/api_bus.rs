@@ -541,3 +541,30 @@ async fn browsers_subscribe_with_a_read_token_in_the_query_of_stream_endpoints_o
         None,
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_captured_websocket_upgrade_cannot_open_a_second_connection() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let credentials = server.operator.authenticated_get("/v1/bus/ws").unwrap().build().unwrap();
+    let upgrade = || {
+        let mut request = format!("ws://{}/v1/bus/ws", server.addr).into_client_request().unwrap();
+        for (name, value) in credentials.headers() {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        request
+    };
+    let (first, _) = tokio_tungstenite::connect_async(upgrade()).await.expect("the first upgrade is accepted");
+    drop(first);
+    match tokio_tungstenite::connect_async(upgrade()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 409);
+            let problem: colony_wire::Problem = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(problem.code, "nonce_replayed");
+        }
+        other => panic!("a replayed upgrade must be refused, got {:?}", other.map(|_| ())),
+    }
+    // A fresh signature opens a connection as usual.
+    assert!(server.operator.connect_bus().await.is_ok());
+}

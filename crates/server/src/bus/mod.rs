@@ -36,6 +36,9 @@ pub struct Bus {
     /// logged, so after a restart a captured publish could be replayed within the clock-skew window
     /// (five minutes). Durable publishes go through the log and are protected like every envelope.
     nonces: Mutex<HashMap<Signer, ReplayWindow>>,
+    /// Per-signer windows of the signed reads that opened WebSocket connections: a connection can
+    /// publish as its signer, so the signed read that opens it is single-use, like a nonce.
+    upgrades: Mutex<HashMap<Signer, ReplayWindow>>,
     /// Message ids are `<prefix>-<counter>`: the prefix (the start time) keeps ids unique across
     /// restarts of the server.
     id_prefix: String,
@@ -48,6 +51,7 @@ impl Bus {
         Bus {
             router: Router::new(),
             nonces: Mutex::new(HashMap::new()),
+            upgrades: Mutex::new(HashMap::new()),
             id_prefix: format!("{started_at_ms:x}"),
             next_message: AtomicU64::new(0),
         }
@@ -55,7 +59,17 @@ impl Bus {
 
     /// Spends `nonce` for `signer`; false if it was already used (or is below the signer's window).
     pub fn spend_nonce(&self, signer: &Signer, nonce: u64) -> bool {
-        let mut nonces = self.nonces.lock().expect("bus nonce lock");
+        Bus::spend(&self.nonces, signer, nonce)
+    }
+
+    /// Spends the timestamp of the signed read that opens a WebSocket connection for `signer`; false
+    /// if that signed read was already used.
+    pub fn spend_upgrade(&self, signer: &Signer, timestamp_ms: u64) -> bool {
+        Bus::spend(&self.upgrades, signer, timestamp_ms)
+    }
+
+    fn spend(windows: &Mutex<HashMap<Signer, ReplayWindow>>, signer: &Signer, nonce: u64) -> bool {
+        let mut nonces = windows.lock().expect("bus nonce lock");
         if nonces.len() > colony_core::limits::AGENTS_MAX && !nonces.contains_key(signer) {
             // Every signer is a registered agent, so this only happens after many deregistrations:
             // forgetting old windows is safe because the clock-skew check still bounds replays.
