@@ -42,8 +42,10 @@ pub fn publish_signing_message(path: &str, nonce_us: u64, body: &[u8]) -> Vec<u8
     message
 }
 
-/// A fresh, unguessable reply subject for a request: `_INBOX.` and 128 random bits in hex. Unguessable
-/// so that no third agent can race the real responder with a forged reply.
+/// A fresh reply subject for a request: `_INBOX.` and 128 random bits in hex, so that it cannot be
+/// guessed by those who do not see the request. Whoever receives the request sees its `reply_to` and
+/// could answer in the real responder's place: a requester that cares who answered checks the
+/// reply's `source`, which the server vouches for.
 pub fn reply_subject() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");

@@ -5,7 +5,8 @@
 //! and each message goes to one of them, round robin, skipping members whose buffer is full while
 //! another has room. Two kinds of subject are private:
 //!
-//! - `agent.<id>.inbox` is delivered only to `<id>` (and the operator), whatever pattern matched;
+//! - `agent.<id>.inbox` (and every subject below it) is delivered only to `<id>` (and the operator),
+//!   whatever pattern matched;
 //! - `_INBOX.…` (reply subjects of requests) only to the server's own request waiters.
 
 // Problems are built only on the way out of a request, so their size on the error path does not matter.
@@ -25,6 +26,10 @@ use super::mailbox::{ByteBudget, Mailbox, Outgoing};
 
 /// At most this many subscriptions are open on one server, so that subscribing cannot exhaust memory.
 pub const SUBSCRIPTIONS_MAX: usize = 100_000;
+/// One owner (an agent, the operator, or all read-token readers together) holds at most this many
+/// subscriptions, so that no one can take every slot of [`SUBSCRIPTIONS_MAX`]. Request waiters do not
+/// count: they are the server's own, short-lived and bounded per connection.
+pub const SUBSCRIPTIONS_PER_OWNER_MAX: usize = 4_096;
 /// A subscriber's buffer holds at most this many messages.
 pub const BUFFER_MESSAGES_MAX: usize = 65_536;
 /// A subscriber's buffer holds this many messages unless it asks otherwise.
@@ -127,9 +132,9 @@ enum Privacy<'a> {
 impl Privacy<'_> {
     fn of(subject: &Subject) -> Privacy<'_> {
         let mut tokens = subject.tokens();
-        match (tokens.next(), tokens.next(), tokens.next(), tokens.next()) {
+        match (tokens.next(), tokens.next(), tokens.next()) {
             (Some(REPLY_PREFIX), ..) => Privacy::Reply,
-            (Some("agent"), Some(agent), Some("inbox"), None) => Privacy::Inbox(agent),
+            (Some("agent"), Some(agent), Some("inbox")) => Privacy::Inbox(agent),
             _ => Privacy::Public,
         }
     }
@@ -172,6 +177,7 @@ struct Table {
     subscribers: HashMap<u64, Arc<Subscriber>>,
     groups: HashMap<u64, Group>,
     group_ids: HashMap<(String, Name), u64>,
+    per_owner: HashMap<String, usize>,
 }
 
 #[derive(Default)]
@@ -258,6 +264,21 @@ impl Router {
                 format!("the server holds its limit of {SUBSCRIPTIONS_MAX} subscriptions"),
             ));
         }
+        let counted = subscriber.transport != Transport::Request;
+        if counted {
+            let owned = table.per_owner.entry(subscriber.owner_label.clone()).or_default();
+            if *owned >= SUBSCRIPTIONS_PER_OWNER_MAX {
+                return Err(Problem::new(
+                    codes::BUS_LIMIT_REACHED,
+                    429,
+                    format!(
+                        "{} holds its limit of {SUBSCRIPTIONS_PER_OWNER_MAX} subscriptions",
+                        subscriber.owner_label
+                    ),
+                ));
+            }
+            *owned += 1;
+        }
         table.subscribers.insert(id, Arc::clone(&subscriber));
         match &subscriber.queue {
             None => {
@@ -286,6 +307,14 @@ impl Router {
         let mut table = self.table.write().expect("router lock");
         let Some(subscriber) = table.subscribers.remove(&id) else { return };
         subscriber.mailbox.close();
+        if subscriber.transport != Transport::Request
+            && let Some(owned) = table.per_owner.get_mut(&subscriber.owner_label)
+        {
+            *owned -= 1;
+            if *owned == 0 {
+                table.per_owner.remove(&subscriber.owner_label);
+            }
+        }
         match &subscriber.queue {
             None => {
                 table.tree.remove(&subscriber.pattern, &Target::Subscriber(id));
@@ -351,16 +380,32 @@ impl Router {
         found
     }
 
-    /// Counters and the open subscriptions.
+    /// Counters and every open subscription (for the operator and metrics).
     pub fn stats(&self) -> BusStatsView {
+        self.stats_for(None)
+    }
+
+    /// Counters, and the open subscriptions `reader` may see: all of them for the operator (`None`
+    /// means the server itself), otherwise only the reader's own. A request waiter's subject is never
+    /// shown: it is where its reply must come from.
+    pub fn stats_for(&self, reader: Option<&Option<Signer>>) -> BusStatsView {
         let table = self.table.read().expect("router lock");
+        let visible = |subscriber: &Subscriber| match reader {
+            None | Some(Some(Signer::Operator)) => true,
+            Some(owner) => subscriber.owner.as_ref() == owner.as_ref(),
+        };
         let mut subscriptions: Vec<SubscriptionView> = table
             .subscribers
             .values()
+            .filter(|subscriber| visible(subscriber))
             .map(|subscriber| SubscriptionView {
                 id: subscriber.id,
                 owner: subscriber.owner_label.clone(),
-                subject: subscriber.pattern.as_str().to_owned(),
+                subject: if subscriber.transport == Transport::Request {
+                    format!("{REPLY_PREFIX}.*")
+                } else {
+                    subscriber.pattern.as_str().to_owned()
+                },
                 queue: subscriber.queue.as_ref().map(ToString::to_string),
                 transport: subscriber.transport.name().to_owned(),
                 pending: subscriber.mailbox.pending() as u64,
@@ -392,8 +437,8 @@ fn check_may_subscribe(request: &SubscribeRequest) -> Result<(), Problem> {
         )
         .with_field("subject"));
     }
-    if let ["agent", agent, "inbox"] = tokens.as_slice()
-        && !matches!(agent.as_bytes(), b"*")
+    if let ["agent", agent, "inbox", ..] = tokens.as_slice()
+        && !matches!(agent.as_bytes(), b"*" | b">")
     {
         let own = match &request.owner {
             Some(Signer::Operator) => true,
@@ -408,6 +453,16 @@ fn check_may_subscribe(request: &SubscribeRequest) -> Result<(), Problem> {
             )
             .with_field("subject"));
         }
+    }
+    // A queue group shares work among its members; a bearer-token reader (a dashboard) joining one
+    // would silently take a share of the work away from the agents doing it.
+    if request.queue.is_some() && request.owner.is_none() {
+        return Err(Problem::new(
+            codes::FORBIDDEN,
+            403,
+            "only a signed agent or the operator may join a queue group; a read token may subscribe without one",
+        )
+        .with_field("queue"));
     }
     Ok(())
 }
@@ -547,6 +602,52 @@ mod tests {
         assert_eq!(publish(&router, "_INBOX.abc", "reply"), 1);
         assert_eq!(drain(&waiter), vec!["reply"]);
         assert!(drain(&everything).is_empty(), "a '>' subscriber never sees replies");
+    }
+
+    #[test]
+    fn subjects_below_an_inbox_are_as_private_as_the_inbox() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let snoop = router.subscribe(request(agent("eve"), ">", None), Arc::clone(&notify)).unwrap();
+        let bob = router.subscribe(request(agent("bob"), "agent.bob.inbox.>", None), Arc::clone(&notify)).unwrap();
+        assert_eq!(publish(&router, "agent.bob.inbox.orders", "x"), 1);
+        assert_eq!(drain(&bob), vec!["x"]);
+        assert!(drain(&snoop).is_empty());
+        let refused = router.subscribe(request(agent("eve"), "agent.bob.inbox.>", None), Arc::clone(&notify));
+        assert_eq!(refused.err().unwrap().code, codes::FORBIDDEN);
+    }
+
+    #[test]
+    fn read_token_readers_may_not_join_queue_groups_and_owners_have_a_quota() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let refused = router.subscribe(request(None, "work.>", Some("executors")), Arc::clone(&notify));
+        assert_eq!(refused.err().unwrap().field.as_deref(), Some("queue"));
+        let mut held = Vec::new();
+        for _ in 0..SUBSCRIPTIONS_PER_OWNER_MAX {
+            held.push(router.subscribe(request(agent("greedy"), "a", None), Arc::clone(&notify)).unwrap());
+        }
+        let over = router.subscribe(request(agent("greedy"), "a", None), Arc::clone(&notify));
+        assert_eq!(over.err().unwrap().code, codes::BUS_LIMIT_REACHED);
+        assert!(router.subscribe(request(agent("other"), "a", None), Arc::clone(&notify)).is_ok(), "others still can");
+        held.pop();
+        assert!(router.subscribe(request(agent("greedy"), "a", None), Arc::clone(&notify)).is_ok(), "a slot came back");
+    }
+
+    #[test]
+    fn stats_show_readers_their_own_subscriptions_and_never_a_reply_subject() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let _mine = router.subscribe(request(agent("a"), "x", None), Arc::clone(&notify)).unwrap();
+        let _theirs = router.subscribe(request(agent("b"), "y", None), Arc::clone(&notify)).unwrap();
+        let mut waiter = request(agent("b"), "_INBOX.secret", None);
+        waiter.transport = Transport::Request;
+        let _waiter = router.subscribe(waiter, Arc::clone(&notify)).unwrap();
+        let own = router.stats_for(Some(&agent("a")));
+        assert_eq!(own.subscriptions.iter().map(|view| view.subject.as_str()).collect::<Vec<_>>(), vec!["x"]);
+        let all = router.stats_for(Some(&Some(Signer::Operator)));
+        assert_eq!(all.subscriptions.len(), 3);
+        assert!(all.subscriptions.iter().all(|view| !view.subject.contains("secret")), "reply subjects stay hidden");
     }
 
     #[test]

@@ -241,9 +241,14 @@ pub async fn subscribe(
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
-/// `GET /v1/bus/stats`: counters and the open subscriptions.
-pub async fn stats(State(app): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &app.bus.router.stats())
+/// `GET /v1/bus/stats`: counters and the open subscriptions: all of them for the operator, the
+/// reader's own for anyone else (a read token sees those of read tokens).
+pub async fn stats(State(app): State<AppState>, axum::Extension(reader): axum::Extension<Reader>) -> Response {
+    let owner = match &reader {
+        Reader::Signer(signer) => Some(signer.clone()),
+        Reader::Token(_) => None,
+    };
+    json_response(StatusCode::OK, &app.bus.router.stats_for(Some(&owner)))
 }
 
 /// Checks a subscription's fields for `reader`.
