@@ -254,6 +254,11 @@ enum Number {
 }
 
 fn number(text: &str) -> Number {
+    // `-0` is a float in JSON parsers (serde_json reads it as -0.0); reading it as the integer 0
+    // would give the same payload two canonical forms.
+    if text.starts_with('-') && text[1..].bytes().all(|byte| byte == b'0') {
+        return Number::Float(-0.0);
+    }
     if let Ok(value) = text.parse::<u64>() {
         Number::Unsigned(value)
     } else if let Ok(value) = text.parse::<i64>() {
