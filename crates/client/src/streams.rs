@@ -178,7 +178,17 @@ impl Client {
         wait_ms: u64,
     ) -> Result<Vec<BusMessage>, ClientError> {
         let command = Command::Fetch { stream: name("stream", stream)?, consumer: name("consumer", consumer)?, batch };
-        let signed = self.identity_or_error()?.sign(vec![command]);
+        let identity = self.identity_or_error()?;
+        // The server holds this envelope before it is logged. Its nonce is taken from the end of the
+        // wait, beyond what this identity will use meanwhile, so that the envelopes it sends while it
+        // waits (acks from another task, say) cannot push it out of the server's nonce window.
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|duration| duration.as_micros() as u64)
+            .unwrap_or(0);
+        let nonce = identity.next_nonce().max(now_us + wait_ms.min(30_000) * 1_000 + 1);
+        let signed = colony_wire::Envelope { signer: identity.signer().clone(), nonce, commands: vec![command] }
+            .sign(identity.key());
         let request = self
             .http
             .post(format!("{}/v1/commands", self.base_url))

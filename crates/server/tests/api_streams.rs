@@ -226,6 +226,19 @@ async fn a_waiting_fetch_returns_as_soon_as_a_message_is_stored_and_writes_nothi
     // While it waited, only the two publishes were written, then the fetch itself: no polling.
     assert_eq!(server.operator.status().await.unwrap().sequence, sequence_before + 3);
 
+    // The same worker keeps writing while a fetch of its own waits (acks from another task, say):
+    // more envelopes than its nonce window holds, and the held fetch still goes through.
+    let waiting = {
+        let worker = worker.clone();
+        tokio::spawn(async move { worker.fetch_wait("signals", "executors", 10, 10_000).await })
+    };
+    for _ in 0..(colony_core::limits::REPLAY_WINDOW_NONCES + 6) {
+        worker.heartbeat().await.unwrap();
+    }
+    scout.publish_durable(&signal("up.msft", 170), None).await.unwrap();
+    let fetched = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap().unwrap();
+    assert_eq!(fetched.len(), 1, "the held fetch was not pushed out of the nonce window");
+
     // With nothing coming, it returns empty when its wait is over.
     let started = std::time::Instant::now();
     assert!(worker.fetch_wait("signals", "executors", 10, 300).await.unwrap().is_empty());

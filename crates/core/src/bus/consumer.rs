@@ -191,17 +191,32 @@ impl Consumer {
     /// deliveries are outstanding. It mirrors the selection of `consumer.fetch` without changing
     /// anything, so that the server can hold a waiting fetch until there is something to fetch.
     pub fn has_due(&self, stream: &super::Stream, now_ms: u64) -> bool {
-        if self.pending.values().any(|pending| pending.ack_deadline_ms.is_none() && pending.redeliver_at_ms <= now_ms) {
+        // A held delivery whose ack deadline passed is due too: the entry carrying the fetch expires
+        // it first.
+        let due = |pending: &Pending| match pending.ack_deadline_ms {
+            None => pending.redeliver_at_ms <= now_ms,
+            Some(deadline_ms) => deadline_ms < now_ms,
+        };
+        if self.pending.values().any(due) {
             return true;
         }
         if self.pending.len() >= self.config.max_ack_pending as usize {
             return false;
         }
-        stream
-            .messages
-            .range(self.cursor..)
-            .take(limits::FETCH_SCAN_MAX)
-            .any(|(_, message)| self.config.filter.as_ref().is_none_or(|filter| filter.matches(&message.subject)))
+        // A fetch moves the cursor over at most FETCH_SCAN_MAX messages it skips; when that many
+        // lie ahead, a fetch makes progress even if none of them matches, so it is worth sending.
+        let mut ahead = stream.messages.range(self.cursor..);
+        for _ in 0..limits::FETCH_SCAN_MAX {
+            match ahead.next() {
+                None => return false,
+                Some((_, message)) => {
+                    if self.config.filter.as_ref().is_none_or(|filter| filter.matches(&message.subject)) {
+                        return true;
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Every sequence up to this one is done with (acked, dead-lettered, filtered out or evicted).

@@ -48,6 +48,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The ephemeral message bus.
     pub bus: Arc<crate::bus::Bus>,
+    /// Fetches waiting for something to be due (`colony-wait-ms`), bounded.
+    pub waiting_fetches: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
@@ -92,6 +94,7 @@ impl AppState {
             keys: Arc::new(KeyCache::default()),
             shutdown,
             bus: Arc::clone(&driver.shared.bus),
+            waiting_fetches: Arc::default(),
             driver,
         }
     }

@@ -90,6 +90,19 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
         return Err(envelope_problem(EnvelopeError::SignatureInvalid));
     }
     if let Some(wait) = fetch_wait(&parts.headers, &envelope)? {
+        // A replay is refused before it is held, not after the wait.
+        let fresh =
+            app.driver.shared.state.read().expect("state lock").nonce_is_fresh(&envelope.signer, envelope.nonce);
+        if !fresh {
+            return Err(Problem::from_rejection(&Rejection::NonceReplayed { nonce: envelope.nonce }));
+        }
+        let Some(_slot) = WaitingFetch::enter(&app.waiting_fetches) else {
+            return Err(Problem::new(
+                codes::OVERLOADED,
+                503,
+                format!("{WAITING_FETCHES_MAX} fetches are waiting already; retry, or fetch without waiting"),
+            ));
+        };
         wait_until_fetch_is_due(app, &envelope, wait).await;
     }
     let submission = Submission { envelope, signed, verified_key: key };
@@ -119,6 +132,28 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
 pub const FETCH_WAIT_HEADER: &str = "colony-wait-ms";
 /// The longest a fetch may wait.
 pub const FETCH_WAIT_MS_MAX: u64 = 30_000;
+/// At most this many fetches wait at once: each looks at the state on every commit.
+pub const WAITING_FETCHES_MAX: usize = 1_024;
+
+/// A place among the waiting fetches, given back when dropped.
+struct WaitingFetch<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> WaitingFetch<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Option<WaitingFetch<'a>> {
+        let previous = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if previous >= WAITING_FETCHES_MAX {
+            count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            return None;
+        }
+        Some(WaitingFetch(count))
+    }
+}
+
+impl Drop for WaitingFetch<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 /// How often a waiting fetch looks again even when nothing was written (a nak's delay passes by the
 /// clock alone, without an entry).
 const FETCH_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
