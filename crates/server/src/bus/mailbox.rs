@@ -22,6 +22,11 @@ pub type Outgoing = Arc<str>;
 
 /// One mailbox holds at most this many bytes of messages, whatever its capacity in messages.
 pub const MAILBOX_BYTES_MAX: u64 = 16 << 20;
+/// Once the shared budget is spent, a mailbox holding more than this stops growing; one holding
+/// less (a subscriber a little behind) is left alone. The budget counts a message once per mailbox
+/// holding it, so without this a few idle subscribers of the same traffic could spend it and take
+/// every other subscriber's buffer away.
+pub const MAILBOX_FAIR_SHARE_BYTES: u64 = 1 << 20;
 
 /// The bytes all mailboxes of a server may hold together before slow subscribers stop growing.
 pub struct ByteBudget {
@@ -116,7 +121,7 @@ impl Mailbox {
                 let over_count = queue.messages.len() >= self.capacity;
                 let over_bytes = queue.bytes + size > MAILBOX_BYTES_MAX;
                 // With the budget spent, this mailbox may not grow: it frees at least what it adds.
-                let over_budget = budget_spent && freed < size;
+                let over_budget = budget_spent && queue.bytes > MAILBOX_FAIR_SHARE_BYTES && freed < size;
                 if !(over_count || over_bytes || over_budget) {
                     break;
                 }
@@ -240,22 +245,26 @@ mod tests {
     }
 
     #[test]
-    fn a_spent_budget_stops_slow_mailboxes_growing_but_not_empty_ones() {
-        let budget = ByteBudget::new(10);
-        let slow = Mailbox::new(100, Arc::new(Notify::new()), Arc::clone(&budget));
-        let fast = Mailbox::new(100, Arc::new(Notify::new()), Arc::clone(&budget));
-        for _ in 0..5 {
-            assert_eq!(slow.push(text("xx")), 0);
+    fn a_spent_budget_stops_large_mailboxes_growing_but_not_small_ones() {
+        let chunk: Outgoing = Arc::from("x".repeat(256 << 10).as_str());
+        let budget = ByteBudget::new(2 << 20);
+        let slow = Mailbox::new(1_000, Arc::new(Notify::new()), Arc::clone(&budget));
+        let behind = Mailbox::new(1_000, Arc::new(Notify::new()), Arc::clone(&budget));
+        for _ in 0..8 {
+            assert_eq!(slow.push(Arc::clone(&chunk)), 0);
         }
-        assert_eq!(budget.used(), 10, "the budget is spent");
-        // The slow mailbox now replaces its oldest message with each new one.
-        assert_eq!(slow.push(text("yy")), 1);
-        assert_eq!((slow.pending(), slow.bytes(), budget.used()), (5, 10, 10));
-        // An empty mailbox still takes a message (its reader keeps up), and gives it back when read.
-        assert_eq!(fast.push(text("zz")), 0);
+        assert_eq!(budget.used(), 2 << 20, "the budget is spent");
+        // Past its fair share, the slow mailbox now replaces its oldest message with each new one.
+        assert_eq!(slow.push(Arc::clone(&chunk)), 1);
+        assert_eq!((slow.pending(), budget.used()), (8, 2 << 20));
+        // A subscriber a few messages behind keeps its backlog and gives it back when it reads.
+        for _ in 0..3 {
+            assert_eq!(behind.push(Arc::clone(&chunk)), 0);
+        }
         let mut out = Vec::new();
-        fast.take(&mut out, 10);
-        assert_eq!(budget.used(), 10);
+        behind.take(&mut out, 10);
+        assert_eq!(out.len(), 3);
+        assert_eq!(budget.used(), 2 << 20);
         drop(slow);
         assert_eq!(budget.used(), 0, "a dropped mailbox returns its bytes");
     }

@@ -36,6 +36,8 @@ use crate::bus::{SubscribeRequest, Transport, check_may_publish};
 
 /// Bodies of `POST /v1/bus/publish` are at most this large (a thousand messages of a few KiB).
 pub const PUBLISH_BODY_BYTES_MAX: usize = 4 << 20;
+/// Messages an event stream takes from its buffer at a time.
+const SSE_BATCH_MESSAGES_MAX: usize = 32;
 /// Replies a request keeps until it takes the first.
 const REPLIES_BUFFERED: usize = 8;
 /// Messages a subscriber takes from its buffer per write.
@@ -216,13 +218,14 @@ pub async fn subscribe(
         Err(problem) => return problem_response(problem),
     };
     let stream = futures_util::stream::unfold(
-        (handle, Vec::with_capacity(BATCH_MESSAGES_MAX), std::collections::VecDeque::new()),
+        (handle, Vec::with_capacity(SSE_BATCH_MESSAGES_MAX), std::collections::VecDeque::new()),
         |(handle, mut taken, mut ready)| async move {
             loop {
                 if let Some(event) = ready.pop_front() {
                     return Some((Ok::<SseEvent, Infallible>(event), (handle, taken, ready)));
                 }
-                let batch = handle.subscriber().mailbox().recv(&mut taken, BATCH_MESSAGES_MAX).await?;
+                // Few at a time: events taken out of the mailbox no longer count against the budget.
+                let batch = handle.subscriber().mailbox().recv(&mut taken, SSE_BATCH_MESSAGES_MAX).await?;
                 if batch.dropped > 0 {
                     ready.push_back(
                         SseEvent::default()

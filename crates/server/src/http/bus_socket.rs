@@ -38,6 +38,9 @@ pub const REQUESTS_IN_FLIGHT_MAX: usize = 256;
 /// Control frames (acknowledgements, errors, replies) waiting for the writer at most; beyond this
 /// the reader waits, which slows only this connection's client.
 const CONTROL_FRAMES_MAX: usize = 1_024;
+/// The writer takes at most about this many bytes of messages out of its mailboxes before it writes
+/// them, so that a slow reader with many subscriptions holds little outside the bus's budget.
+const FRAME_BYTES_PER_PASS_MAX: usize = 1 << 20;
 /// A subscription id is at most this long.
 const SID_BYTES_MAX: usize = 64;
 
@@ -287,6 +290,8 @@ async fn write_loop(
 ) {
     let mut taken = Vec::with_capacity(BATCH_MESSAGES_MAX);
     let mut frames: Vec<String> = Vec::with_capacity(BATCH_MESSAGES_MAX);
+    // Where the next pass starts, so that a byte cap on one pass stays fair between subscriptions.
+    let mut start = 0usize;
     loop {
         // A push after this point leaves a permit, so the wait below cannot miss it.
         let notified = notify.notified();
@@ -295,12 +300,21 @@ async fn write_loop(
         }
         {
             let open = subscriptions.lock().expect("subscriptions lock");
-            for subscription in open.iter() {
+            let count = open.len();
+            let mut frame_bytes = 0usize;
+            start = if count == 0 { 0 } else { (start + 1) % count };
+            for subscription in open.iter().cycle().skip(start).take(count) {
+                // Frames taken out of mailboxes no longer count against the bus's byte budget: cap
+                // what one pass holds before it is written.
+                if frame_bytes >= FRAME_BYTES_PER_PASS_MAX {
+                    break;
+                }
                 taken.clear();
                 let Some(batch) = subscription.handle.subscriber().mailbox().take(&mut taken, BATCH_MESSAGES_MAX)
                 else {
                     continue;
                 };
+                frame_bytes += taken.iter().map(|message| message.len()).sum::<usize>();
                 if batch.dropped > 0 {
                     frames.push(format!(
                         "{{\"op\":\"dropped\",\"sid\":{},\"count\":{},\"total\":{}}}",
