@@ -121,9 +121,11 @@ impl PublishRequest {
         recipient_key: &colony_core::PublicKey,
         plaintext: &[u8],
     ) -> Result<PublishRequest, crate::sealed::SealError> {
-        let sealed = crate::sealed::seal(recipient_key, plaintext)?;
+        let subject = subject.into();
+        let binding = crate::sealed::binding(recipient.as_str(), &subject);
+        let sealed = crate::sealed::seal(recipient_key, &binding, plaintext)?;
         Ok(PublishRequest {
-            subject: subject.into(),
+            subject,
             payload_base64: Some(base64::engine::general_purpose::STANDARD.encode(sealed)),
             encrypted_to: Some(recipient.to_string()),
             ..PublishRequest::default()
@@ -423,10 +425,12 @@ impl BusMessage {
         self.payload.as_ref().map(|payload| serde_json::from_str(payload.get()))
     }
 
-    /// Opens a payload sealed to `key` (see [`PublishRequest::sealed`]).
+    /// Opens a payload sealed to `key` (see [`PublishRequest::sealed`]); it must have been sealed
+    /// for this message's recipient and subject.
     pub fn open(&self, key: &crate::KeyPair) -> Result<Vec<u8>, crate::sealed::OpenError> {
         let sealed = self.payload_bytes().ok_or(crate::sealed::OpenError::Malformed)?;
-        crate::sealed::open(key, &sealed)
+        let recipient = self.encrypted_to.as_deref().ok_or(crate::sealed::OpenError::Malformed)?;
+        crate::sealed::open(key, &crate::sealed::binding(recipient, &self.subject), &sealed)
     }
 
     /// The payload's bytes as the payload signature covers them.

@@ -9,11 +9,14 @@
 //! Ed25519 derives from its seed); a fresh sender key per message means a nonce is never reused.
 //!
 //! The sealed form is `version (1 byte) ‖ the sender's one-time X25519 public key (32) ‖ ciphertext
-//! with its 16-byte tag`, carried as `payload_base64` with `encrypted_to` naming the recipient. A
-//! sealed message says nothing about who sealed it: the bus's `source` (authenticated by the server)
-//! and an optional `payload_signature` over the sealed bytes say that.
+//! with its 16-byte tag`, carried as `payload_base64` with `encrypted_to` naming the recipient. The
+//! recipient and the subject are authenticated with it (associated data), so a sealed payload
+//! cannot be moved to another subject or recipient unnoticed. A sealed message says nothing about
+//! who sealed it: the bus's `source` (authenticated by the server) and an optional
+//! `payload_signature` over the sealed bytes say that. The sender takes the recipient's key from
+//! the registry; pin it out of band if the server itself is not to be trusted with that.
 
-use chacha20poly1305::aead::{Aead as _, KeyInit as _};
+use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use colony_core::PublicKey;
 use curve25519_dalek::montgomery::MontgomeryPoint;
@@ -75,8 +78,14 @@ fn cipher(shared: &MontgomeryPoint, one_time: &MontgomeryPoint, recipient: &Mont
     ChaCha20Poly1305::new(Key::from_slice(&key))
 }
 
-/// Seals `plaintext` to the agent whose registered key is `recipient`.
-pub fn seal(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+/// What a sealed payload is bound to: its recipient and its subject.
+pub fn binding(recipient: &str, subject: &str) -> Vec<u8> {
+    format!("colony-sealed-v1\n{recipient}\n{subject}").into_bytes()
+}
+
+/// Seals `plaintext` to the agent whose registered key is `recipient`, bound to `binding` (see
+/// [`binding`]).
+pub fn seal(recipient: &PublicKey, binding: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
     let recipient = VerifyingKey::from_bytes(&recipient.0).map_err(|_| SealError::InvalidRecipientKey)?.to_montgomery();
     let mut one_time_secret = [0u8; 32];
     getrandom::fill(&mut one_time_secret).expect("the operating system's random source is available");
@@ -84,7 +93,7 @@ pub fn seal(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, SealErro
     let shared = recipient.mul_clamped(one_time_secret);
     // The key is fresh for every message (a fresh one-time key), so a fixed nonce is never reused.
     let ciphertext = cipher(&shared, &one_time, &recipient)
-        .encrypt(Nonce::from_slice(&[0u8; 12]), plaintext)
+        .encrypt(Nonce::from_slice(&[0u8; 12]), Payload { msg: plaintext, aad: binding })
         .expect("encryption into memory cannot fail");
     let mut sealed = Vec::with_capacity(SEALED_OVERHEAD_BYTES + plaintext.len());
     sealed.push(SEALED_VERSION);
@@ -93,16 +102,20 @@ pub fn seal(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, SealErro
     Ok(sealed)
 }
 
-/// Opens a payload sealed to `key`.
-pub fn open(key: &KeyPair, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+/// Opens a payload sealed to `key` with `binding`.
+pub fn open(key: &KeyPair, binding: &[u8], sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
     if sealed.len() < SEALED_OVERHEAD_BYTES || sealed[0] != SEALED_VERSION {
         return Err(OpenError::Malformed);
     }
     let one_time = MontgomeryPoint(sealed[1..33].try_into().expect("32 bytes"));
     let own = key.signing_key().verifying_key().to_montgomery();
     let shared = one_time.mul_clamped(key.signing_key().to_scalar_bytes());
+    // A small-order one-time key gives an all-zero shared secret; nobody sealing honestly sends one.
+    if shared.as_bytes() == &[0u8; 32] {
+        return Err(OpenError::Forged);
+    }
     cipher(&shared, &one_time, &own)
-        .decrypt(Nonce::from_slice(&[0u8; 12]), &sealed[33..])
+        .decrypt(Nonce::from_slice(&[0u8; 12]), Payload { msg: &sealed[33..], aad: binding })
         .map_err(|_| OpenError::Forged)
 }
 
@@ -114,17 +127,19 @@ mod tests {
     fn only_the_recipient_opens_and_any_change_is_detected() {
         let bob = KeyPair::generate();
         let eve = KeyPair::generate();
-        let sealed = seal(&bob.public_key(), b"buy 100 aapl at 187.20").unwrap();
+        let bound = binding("bob", "agent.bob.inbox");
+        let sealed = seal(&bob.public_key(), &bound, b"buy 100 aapl at 187.20").unwrap();
         assert_eq!(sealed.len(), SEALED_OVERHEAD_BYTES + 22);
-        assert_eq!(open(&bob, &sealed).unwrap(), b"buy 100 aapl at 187.20");
-        assert_eq!(open(&eve, &sealed), Err(OpenError::Forged));
+        assert_eq!(open(&bob, &bound, &sealed).unwrap(), b"buy 100 aapl at 187.20");
+        assert_eq!(open(&eve, &bound, &sealed), Err(OpenError::Forged));
+        assert_eq!(open(&bob, &binding("bob", "market.orders"), &sealed), Err(OpenError::Forged), "moved subject");
         for index in [0, 1, 20, 40, sealed.len() - 1] {
             let mut altered = sealed.clone();
             altered[index] ^= 1;
-            assert!(open(&bob, &altered).is_err(), "flipping byte {index} is detected");
+            assert!(open(&bob, &bound, &altered).is_err(), "flipping byte {index} is detected");
         }
-        assert_eq!(open(&bob, &sealed[..10]), Err(OpenError::Malformed));
-        let again = seal(&bob.public_key(), b"buy 100 aapl at 187.20").unwrap();
+        assert_eq!(open(&bob, &bound, &sealed[..10]), Err(OpenError::Malformed));
+        let again = seal(&bob.public_key(), &bound, b"buy 100 aapl at 187.20").unwrap();
         assert_ne!(again, sealed, "every seal uses a fresh one-time key");
     }
 }
