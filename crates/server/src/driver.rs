@@ -371,8 +371,11 @@ impl Writer {
         }
         self.entries_since_snapshot += entries.len() as u64;
         self.shared.events.publish(events);
-        for (subject, message) in stored_messages {
-            self.shared.bus.router.publish(&subject, &message);
+        // Encoded after the state lock is released: readers and the next group commit wait for it.
+        for (stream, message) in stored_messages {
+            let view = colony_wire::bus::BusMessage::from_stored(&stream, &message, None);
+            let json: crate::bus::Outgoing = Arc::from(serde_json::to_string(&view).expect("messages encode"));
+            self.shared.bus.router.publish(&message.subject, &json);
         }
         if let Some(last) = entries.last() {
             self.shared.applied.send_replace(last.sequence);
@@ -385,14 +388,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Durable messages this entry stored (published, or dead letters replayed), encoded for the
-    /// live subscribers whose patterns match them. Only subjects someone listens on are encoded, so
-    /// a stream nobody watches live costs the writer nothing here.
+    /// Durable messages this entry stored (published, or dead letters replayed) that live
+    /// subscribers listen for. Only subjects someone listens on are copied, so a stream nobody
+    /// watches live costs the writer nothing here.
     fn collect_stored_messages(
         &self,
         state: &State,
         outcome: &colony_core::EntryOutcome,
-        out: &mut Vec<(colony_core::bus::Subject, crate::bus::Outgoing)>,
+        out: &mut Vec<(colony_core::Name, colony_core::bus::StoredMessage)>,
     ) {
         let mut add = |stream: &colony_core::Name, sequence: u64| {
             // A later command of the same entry may already have discarded it (retention): then
@@ -401,9 +404,7 @@ impl Writer {
             if !self.shared.bus.router.has_receivers(&message.subject) {
                 return;
             }
-            let view = colony_wire::bus::BusMessage::from_stored(stream, message, None);
-            let json: crate::bus::Outgoing = Arc::from(serde_json::to_string(&view).expect("messages encode"));
-            out.push((message.subject.clone(), json));
+            out.push((stream.clone(), message.clone()));
         };
         for result in &outcome.commands {
             match result {

@@ -53,10 +53,10 @@ pub async fn publish(State(app): State<AppState>, request: Request) -> Response 
         Ok(messages) => messages,
         Err(problem) => return problem_response(problem),
     };
+    let is_array = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
     let mut subjects = Vec::with_capacity(messages.len());
     for (index, message) in messages.iter().enumerate() {
-        let prefix =
-            if messages.len() == 1 && body.first() != Some(&b'[') { String::new() } else { format!("[{index}].") };
+        let prefix = if is_array { format!("[{index}].") } else { String::new() };
         match message.validate(&prefix) {
             Ok(subject) => subjects.push(subject),
             Err(problem) => return problem_response(problem),
@@ -94,6 +94,10 @@ pub async fn request(
             );
         }
     };
+    // Checked before the signature's nonce is spent, so a bad timeout costs the caller nothing.
+    if let Err(problem) = check_timeout(timeout_ms) {
+        return problem_response(problem);
+    }
     let (signer, body) = match authenticate_publish(&app, request, "/v1/bus/request").await {
         Ok(authenticated) => authenticated,
         Err(problem) => return problem_response(problem),
@@ -121,14 +125,7 @@ pub(crate) async fn request_reply(
     mut message: PublishRequest,
     timeout_ms: u64,
 ) -> Result<Arc<str>, Problem> {
-    if timeout_ms == 0 || timeout_ms > REQUEST_TIMEOUT_MS_MAX {
-        return Err(Problem::new(
-            codes::INVALID_QUERY,
-            400,
-            format!("timeout_ms must be between 1 and {REQUEST_TIMEOUT_MS_MAX}"),
-        )
-        .with_field("timeout_ms"));
-    }
+    check_timeout(timeout_ms)?;
     let subject = message.validate("")?;
     {
         let state = app.driver.shared.state.read().expect("state lock");
@@ -179,6 +176,18 @@ pub(crate) async fn request_reply(
             format!("no reply within {timeout_ms} ms (the request reached {} subscriber(s))", published.delivered),
         )),
     }
+}
+
+fn check_timeout(timeout_ms: u64) -> Result<(), Problem> {
+    if timeout_ms == 0 || timeout_ms > REQUEST_TIMEOUT_MS_MAX {
+        return Err(Problem::new(
+            codes::INVALID_QUERY,
+            400,
+            format!("timeout_ms must be between 1 and {REQUEST_TIMEOUT_MS_MAX}"),
+        )
+        .with_field("timeout_ms"));
+    }
+    Ok(())
 }
 
 /// Query of `GET /v1/bus/subscribe`.

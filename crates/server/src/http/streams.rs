@@ -100,6 +100,8 @@ pub async fn list_messages(
         .into_iter()
         .map(|message| BusMessage::from_stored(&name, message, None))
         .collect();
+    // The writer waits for this lock: encode after letting it go.
+    drop(state);
     let next_from =
         if messages.len() == limit { messages.last().and_then(|message| message.stream_sequence) } else { None };
     json_response(StatusCode::OK, &StreamMessagesPage { messages, next_from: next_from.map(|last| last + 1) })
@@ -157,6 +159,7 @@ pub async fn list_dead_letters(
         .into_iter()
         .map(|dead_letter| DeadLetterView::new(&name, dead_letter))
         .collect();
+    drop(state);
     let next_after = if dead_letters.len() == limit { dead_letters.last().map(|view| view.id) } else { None };
     json_response(StatusCode::OK, &DeadLetterPage { dead_letters, next_after })
 }
