@@ -568,3 +568,35 @@ async fn a_captured_websocket_upgrade_cannot_open_a_second_connection() {
     // A fresh signature opens a connection as usual.
     assert!(server.operator.connect_bus().await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_end_when_their_credentials_stop_holding() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (scout, _) = server.self_registers("scout-1", "scout", &[]).await;
+    let token = colony_wire::read_auth::generate_token();
+    server.operator.issue_read_token(&token, "dashboard", None).await.unwrap();
+    let mut dashboard = Client::new(&server.url).with_read_token(&token).subscribe("market.>", None).await.unwrap();
+    let mut socket = scout.connect_bus().await.unwrap();
+    socket.subscribe("all", ">", None).await.unwrap();
+
+    let token_sha256 = colony_wire::read_auth::token_sha256(&token);
+    server.operator.submit_one(colony_core::Command::RevokeReadToken { token_sha256 }).await.unwrap();
+    server.operator.deregister(id("scout-1")).await.unwrap();
+
+    let limit = colony_server::http::auth::CREDENTIALS_RECHECK * 3;
+    let ended = tokio::time::timeout(limit, async {
+        while let Some(item) = dashboard.next().await {
+            assert!(item.is_err() || matches!(item, Ok(BusItem::Message(_))), "{item:?}");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the revoked token's event stream ended");
+    let frame = tokio::time::timeout(limit, socket.next()).await.expect("a frame before the limit");
+    let frame = frame.expect("a last frame").unwrap();
+    assert_eq!((frame.op, frame.problem.unwrap().code.as_str()), (ServerOp::Error, "unauthenticated"));
+    assert!(
+        tokio::time::timeout(limit, socket.next()).await.unwrap().is_none_or(|frame| frame.is_err()),
+        "then it closes"
+    );
+}

@@ -19,8 +19,39 @@ use super::{AppState, problem_response};
 pub enum Reader {
     /// A signer (operator or agent) that signed the request.
     Signer(Signer),
-    /// A bearer token, by its label.
-    Token(String),
+    /// A bearer token.
+    Token {
+        /// Its label, for the records.
+        label: String,
+        /// Its SHA-256, to check later that it still holds.
+        token_sha256: colony_core::Digest,
+    },
+}
+
+/// How often a long-lived stream (SSE, WebSocket) checks that its credentials still hold.
+pub const CREDENTIALS_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether `reader`'s credentials still hold: an agent not deregistered, a token not revoked and
+/// not expired. Streams opened with them end when they stop holding.
+pub fn credentials_hold(app: &AppState, reader: &Reader) -> bool {
+    let state = app.driver.shared.state.read().expect("state lock");
+    match reader {
+        Reader::Signer(Signer::Operator) => true,
+        Reader::Signer(Signer::Agent(id)) => state.agent(id).is_some_and(|agent| agent.deregistered_at_ms.is_none()),
+        Reader::Token { token_sha256, .. } => state
+            .read_token(token_sha256)
+            .is_some_and(|record| record.expires_at_ms.is_none_or(|expires| expires > app.clock.now_ms())),
+    }
+}
+
+/// Resolves once `reader`'s credentials stop holding (checked every [`CREDENTIALS_RECHECK`]).
+pub async fn credentials_lapse(app: AppState, reader: Reader) {
+    loop {
+        tokio::time::sleep(CREDENTIALS_RECHECK).await;
+        if !credentials_hold(&app, &reader) {
+            return;
+        }
+    }
 }
 
 /// Middleware: lets the request through only with valid read credentials.
@@ -72,11 +103,12 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
             .strip_prefix("Bearer ")
             .ok_or_else(|| "the Authorization header must be 'Bearer <read token>'".to_owned())?;
         let state = app.driver.shared.state.read().expect("state lock");
-        let record = state.read_token(&token_sha256(token.trim())).ok_or_else(|| "unknown read token".to_owned())?;
+        let digest = token_sha256(token.trim());
+        let record = state.read_token(&digest).ok_or_else(|| "unknown read token".to_owned())?;
         if record.expires_at_ms.is_some_and(|expires| expires <= app.clock.now_ms()) {
             return Err("the read token has expired".to_owned());
         }
-        return Ok(Reader::Token(record.label.clone()));
+        return Ok(Reader::Token { label: record.label.clone(), token_sha256: digest });
     }
     let Some(signer) = header(headers, READ_SIGNER_HEADER) else {
         return Err(format!(

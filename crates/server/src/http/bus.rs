@@ -247,8 +247,14 @@ pub async fn subscribe(
         },
     );
     let mut shutdown = app.shutdown.clone();
+    let lapse = super::auth::credentials_lapse(app.clone(), reader);
     let stream = futures_util::StreamExt::take_until(stream, async move {
-        let _ = shutdown.wait_for(|stopping| *stopping).await;
+        // The stream ends with the server, or when its reader's credentials stop holding (the agent
+        // deregistered, the token revoked or expired).
+        tokio::select! {
+            _ = shutdown.wait_for(|stopping| *stopping) => {}
+            _ = lapse => {}
+        }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
@@ -258,7 +264,7 @@ pub async fn subscribe(
 pub async fn stats(State(app): State<AppState>, axum::Extension(reader): axum::Extension<Reader>) -> Response {
     let owner = match &reader {
         Reader::Signer(signer) => Some(signer.clone()),
-        Reader::Token(_) => None,
+        Reader::Token { .. } => None,
     };
     json_response(StatusCode::OK, &app.bus.router.stats_for(Some(&owner)))
 }
@@ -290,7 +296,7 @@ pub(crate) fn subscribe_request(
     }
     let owner = match reader {
         Reader::Signer(signer) => Some(signer.clone()),
-        Reader::Token(_) => None,
+        Reader::Token { .. } => None,
     };
     Ok(SubscribeRequest { owner, pattern, queue, buffer_messages, transport })
 }

@@ -96,12 +96,24 @@ async fn serve(app: AppState, reader: Reader, socket: WebSocket) {
         app.shutdown.clone(),
     ));
     let requests_in_flight = Arc::new(AtomicUsize::new(0));
+    let mut requests = tokio::task::JoinSet::new();
     let mut shutdown = app.shutdown.clone();
+    let mut recheck = tokio::time::interval(super::auth::CREDENTIALS_RECHECK);
     loop {
         let frame = tokio::select! {
-            frame = stream.next() => frame,
+            frame = stream.next() => Some(frame),
             _ = shutdown.wait_for(|stopping| *stopping) => break,
+            // A connection lives no longer than its credentials: an agent that deregistered, a
+            // token revoked or expired, ends it.
+            _ = recheck.tick() => if super::auth::credentials_hold(&app, &reader) { continue } else { None },
         };
+        let Some(frame) = frame else {
+            let problem =
+                Problem::new(codes::UNAUTHENTICATED, 401, "the credentials of this connection no longer hold");
+            let _ = send(&control, ServerFrame::error(None, problem)).await;
+            break;
+        };
+        while requests.try_join_next().is_some() {}
         let text = match frame {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
@@ -124,14 +136,22 @@ async fn serve(app: AppState, reader: Reader, socket: WebSocket) {
                 continue;
             }
         };
-        let answer = handle_frame(&app, &reader, frame, &notify, &subscriptions, &control, &requests_in_flight);
+        let connection = Connection {
+            notify: &notify,
+            subscriptions: &subscriptions,
+            control: &control,
+            requests_in_flight: &requests_in_flight,
+        };
+        let answer = handle_frame(&app, &reader, frame, &connection, &mut requests);
         if let Some(answer) = answer
             && send(&control, answer).await.is_err()
         {
             break;
         }
     }
-    // Dropping the handles unsubscribes; dropping the control sender lets the writer finish.
+    // Requests still waiting die with the connection; dropping the handles unsubscribes; dropping
+    // the control sender lets the writer finish.
+    requests.abort_all();
     subscriptions.lock().expect("subscriptions lock").clear();
     drop(control);
     notify.notify_one();
@@ -142,15 +162,22 @@ async fn send(control: &mpsc::Sender<String>, frame: ServerFrame) -> Result<(), 
     control.send(serde_json::to_string(&frame).expect("frames encode")).await.map_err(|_| ())
 }
 
+/// What a frame handler may touch of its connection.
+struct Connection<'a> {
+    notify: &'a Arc<Notify>,
+    subscriptions: &'a Subscriptions,
+    control: &'a mpsc::Sender<String>,
+    requests_in_flight: &'a Arc<AtomicUsize>,
+}
+
 fn handle_frame(
     app: &AppState,
     reader: &Reader,
     frame: ClientFrame,
-    notify: &Arc<Notify>,
-    subscriptions: &Subscriptions,
-    control: &mpsc::Sender<String>,
-    requests_in_flight: &Arc<AtomicUsize>,
+    connection: &Connection<'_>,
+    requests: &mut tokio::task::JoinSet<()>,
 ) -> Option<ServerFrame> {
+    let Connection { notify, subscriptions, control, requests_in_flight } = *connection;
     let missing = |field: &str, about: Option<String>| {
         Some(ServerFrame::error(
             about,
@@ -251,7 +278,7 @@ fn handle_frame(
             let control = control.clone();
             let requests_in_flight = Arc::clone(requests_in_flight);
             let timeout_ms = frame.timeout_ms.unwrap_or(REQUEST_TIMEOUT_MS_DEFAULT);
-            tokio::spawn(async move {
+            requests.spawn(async move {
                 let frame = match request_reply(&app, &signer, message, timeout_ms).await {
                     Ok(reply) => {
                         let rid_json = serde_json::to_string(&rid).expect("strings encode");
@@ -272,7 +299,7 @@ fn handle_frame(
 fn publishing_signer(reader: &Reader) -> Result<&Signer, Problem> {
     match reader {
         Reader::Signer(signer) => Ok(signer),
-        Reader::Token(_) => Err(Problem::new(
+        Reader::Token { .. } => Err(Problem::new(
             codes::FORBIDDEN,
             403,
             "a connection opened with a read token can subscribe but not publish; sign the upgrade request instead",

@@ -156,6 +156,7 @@ pub struct EventQuery {
 /// Without either, the stream starts with new events.
 pub async fn stream_events(
     State(app): State<AppState>,
+    axum::Extension(reader): axum::Extension<super::auth::Reader>,
     headers: HeaderMap,
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -220,8 +221,13 @@ pub async fn stream_events(
         std::future::ready(Some(Ok::<_, Infallible>(sse)))
     });
     let mut shutdown = app.shutdown.clone();
+    let lapse = super::auth::credentials_lapse(app.clone(), reader);
     let stream = stream.take_until(async move {
-        let _ = shutdown.wait_for(|stopping| *stopping).await;
+        // With the server, or when the reader's credentials stop holding.
+        tokio::select! {
+            _ = shutdown.wait_for(|stopping| *stopping) => {}
+            _ = lapse => {}
+        }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
