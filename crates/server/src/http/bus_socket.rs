@@ -41,6 +41,8 @@ const CONTROL_FRAMES_MAX: usize = 1_024;
 /// The writer takes at most about this many bytes of messages out of its mailboxes before it writes
 /// them, so that a slow reader with many subscriptions holds little outside the bus's budget.
 const FRAME_BYTES_PER_PASS_MAX: usize = 1 << 20;
+/// A write to a client that makes no progress for this long ends its connection.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// A subscription id is at most this long.
 const SID_BYTES_MAX: usize = 64;
 
@@ -88,7 +90,7 @@ async fn serve(app: AppState, reader: Reader, socket: WebSocket) {
     let notify = Arc::new(Notify::new());
     let subscriptions: Subscriptions = Arc::default();
     let (control, control_receiver) = mpsc::channel::<String>(CONTROL_FRAMES_MAX);
-    let writer = tokio::spawn(write_loop(
+    let mut writer = tokio::spawn(write_loop(
         sink,
         Arc::clone(&notify),
         Arc::clone(&subscriptions),
@@ -99,10 +101,16 @@ async fn serve(app: AppState, reader: Reader, socket: WebSocket) {
     let mut requests = tokio::task::JoinSet::new();
     let mut shutdown = app.shutdown.clone();
     let mut recheck = tokio::time::interval(super::auth::CREDENTIALS_RECHECK);
+    let mut writer_finished = false;
     loop {
         let frame = tokio::select! {
             frame = stream.next() => Some(frame),
             _ = shutdown.wait_for(|stopping| *stopping) => break,
+            // The writer gave up on a client that stopped reading: the connection is over.
+            _ = &mut writer => {
+                writer_finished = true;
+                break;
+            }
             // A connection lives no longer than its credentials: an agent that deregistered, a
             // token revoked or expired, ends it.
             _ = recheck.tick() => if super::auth::credentials_hold(&app, &reader) { continue } else { None },
@@ -155,7 +163,9 @@ async fn serve(app: AppState, reader: Reader, socket: WebSocket) {
     subscriptions.lock().expect("subscriptions lock").clear();
     drop(control);
     notify.notify_one();
-    let _ = writer.await;
+    if !writer_finished {
+        let _ = writer.await;
+    }
 }
 
 async fn send(control: &mpsc::Sender<String>, frame: ServerFrame) -> Result<(), ()> {
@@ -363,12 +373,15 @@ async fn write_loop(
                 _ = shutdown.wait_for(|stopping| *stopping) => break,
             }
         }
+        // A client that stops reading altogether would hold this task and its socket forever: a
+        // write that makes no progress for WRITE_TIMEOUT ends the connection.
         for frame in frames.drain(..) {
-            if sink.feed(Message::Text(Utf8Bytes::from(frame))).await.is_err() {
-                return;
+            match tokio::time::timeout(WRITE_TIMEOUT, sink.feed(Message::Text(Utf8Bytes::from(frame)))).await {
+                Ok(Ok(())) => {}
+                _ => return,
             }
         }
-        if sink.flush().await.is_err() {
+        if !matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.flush()).await, Ok(Ok(()))) {
             return;
         }
     }
