@@ -39,6 +39,18 @@ fn page_limit(limit: Option<usize>) -> Result<usize, Response> {
     Ok(limit)
 }
 
+/// The state, read-locked, once `name` is known to be a stream.
+fn read_stream<'a>(
+    app: &'a AppState,
+    name: &Name,
+) -> Result<std::sync::RwLockReadGuard<'a, colony_core::State>, Response> {
+    let state = app.driver.shared.state.read().expect("state lock");
+    if state.stream(name).is_none() {
+        return Err(stream_not_found(name.clone()));
+    }
+    Ok(state)
+}
+
 fn stream_not_found(stream: Name) -> Response {
     problem_response(Problem::from_rejection(&Rejection::StreamNotFound { stream }))
 }
@@ -90,10 +102,10 @@ pub async fn list_messages(
         Ok(limit) => limit,
         Err(response) => return response,
     };
-    let state = app.driver.shared.state.read().expect("state lock");
-    if state.stream(&name).is_none() {
-        return stream_not_found(name);
-    }
+    let state = match read_stream(&app, &name) {
+        Ok(state) => state,
+        Err(response) => return response,
+    };
     let from = query.from.unwrap_or(1);
     let messages: Vec<BusMessage> = state
         .stream_messages(&name, from, limit)
@@ -113,10 +125,10 @@ pub async fn get_consumer(State(app): State<AppState>, Path((name, consumer)): P
         (Ok(name), Ok(consumer)) => (name, consumer),
         (Err(response), _) | (_, Err(response)) => return response,
     };
-    let state = app.driver.shared.state.read().expect("state lock");
-    if state.stream(&name).is_none() {
-        return stream_not_found(name);
-    }
+    let state = match read_stream(&app, &name) {
+        Ok(state) => state,
+        Err(response) => return response,
+    };
     match state.consumer_info(&name, &consumer) {
         Some(info) => json_response(StatusCode::OK, &info),
         None => problem_response(Problem::from_rejection(&Rejection::ConsumerNotFound { stream: name, consumer })),
@@ -150,10 +162,10 @@ pub async fn list_dead_letters(
         Ok(limit) => limit,
         Err(response) => return response,
     };
-    let state = app.driver.shared.state.read().expect("state lock");
-    if state.stream(&name).is_none() {
-        return stream_not_found(name);
-    }
+    let state = match read_stream(&app, &name) {
+        Ok(state) => state,
+        Err(response) => return response,
+    };
     let dead_letters: Vec<DeadLetterView> = state
         .dead_letters(&name, query.after, limit)
         .into_iter()
