@@ -95,6 +95,12 @@ pub enum ConsumerCommand {
         /// Deliveries outstanding at most (flow control).
         #[arg(long, default_value_t = colony_core::limits::MAX_ACK_PENDING_DEFAULT)]
         max_ack_pending: u32,
+        /// An agent that may fetch from it besides you and the stream's owner (repeatable).
+        #[arg(long = "agent")]
+        agents: Vec<String>,
+        /// A role whose agents may fetch from it (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
     },
     /// Show a consumer's position and counts.
     Info {
@@ -313,8 +319,18 @@ pub async fn consumer(command: ConsumerCommand, connection: &Connection) -> CliR
             max_deliver,
             backoff_ms,
             max_ack_pending,
+            agents,
+            roles,
         } => {
             let mut config = consumer_config();
+            for agent in agents {
+                config
+                    .agents
+                    .insert(colony_core::AgentId::new(&agent).map_err(|error| format!("--agent {agent}: {error}"))?);
+            }
+            for role in roles {
+                config.roles.insert(colony_core::Name::new(&role).map_err(|error| format!("--role {role}: {error}"))?);
+            }
             config.filter = filter.map(Pattern::new).transpose().map_err(|error| format!("--filter: {error}"))?;
             config.deliver = deliver;
             config.ack_wait_ms = ack_wait_ms;

@@ -111,6 +111,7 @@ async fn acknowledged_publishes_survive_sigkill_and_held_deliveries_come_back() 
     consumer.ack_wait_ms = ACK_WAIT_MS;
     consumer.max_deliver = limits::MAX_DELIVER_MAX;
     consumer.max_ack_pending = limits::MAX_ACK_PENDING_MAX;
+    consumer.roles.insert("executor".parse().unwrap());
     setup.create_consumer("jobs", "workers", consumer).await.unwrap();
 
     let known = Arc::new(Mutex::new(Ledger::default()));

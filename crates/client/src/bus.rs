@@ -69,10 +69,11 @@ impl Client {
     ) -> Result<T, ClientError> {
         let identity = self.identity_or_error()?;
         let nonce = identity.next_nonce();
-        let signature = identity.key().sign(&publish_signing_message(path, nonce, &body));
+        let path_and_query = format!("{path}{query}");
+        let signature = identity.key().sign(&publish_signing_message(identity.signer(), &path_and_query, nonce, &body));
         let request = self
             .http
-            .post(format!("{}{path}{query}", self.base_url))
+            .post(format!("{}{path_and_query}", self.base_url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(READ_SIGNER_HEADER, identity.signer().to_string())
             .header(PUBLISH_NONCE_HEADER, nonce.to_string())

@@ -430,7 +430,7 @@ impl Client {
         }
         let identity = self.identity_or_error()?;
         let timestamp_ms = identity.next_read_timestamp_ms();
-        let signature = identity.key().sign(&read_signing_message("GET", path, timestamp_ms));
+        let signature = identity.key().sign(&read_signing_message(identity.signer(), "GET", path, timestamp_ms));
         Ok(request
             .header(READ_SIGNER_HEADER, identity.signer().to_string())
             .header(READ_TIMESTAMP_HEADER, timestamp_ms.to_string())

@@ -53,6 +53,8 @@ pub fn consumer_config() -> ConsumerConfig {
         max_deliver: limits::MAX_DELIVER_DEFAULT,
         backoff_ms: Vec::new(),
         max_ack_pending: limits::MAX_ACK_PENDING_DEFAULT,
+        agents: Default::default(),
+        roles: Default::default(),
     }
 }
 
@@ -150,6 +152,8 @@ impl Client {
             max_deliver: config.max_deliver,
             backoff_ms: config.backoff_ms,
             max_ack_pending: config.max_ack_pending,
+            agents: config.agents,
+            roles: config.roles,
         })
         .await
     }
@@ -163,7 +167,12 @@ impl Client {
     /// Pulls up to `batch` messages (redeliveries first); each is held by this client's identity until
     /// it acks it or its ack wait passes. Returns at once, possibly with none.
     pub async fn fetch(&self, stream: &str, consumer: &str, batch: u32) -> Result<Vec<BusMessage>, ClientError> {
-        let command = Command::Fetch { stream: name("stream", stream)?, consumer: name("consumer", consumer)?, batch };
+        let command = Command::Fetch {
+            stream: name("stream", stream)?,
+            consumer: name("consumer", consumer)?,
+            batch,
+            max_bytes: None,
+        };
         Ok(single(self.submit_one(command).await?)?.deliveries.unwrap_or_default())
     }
 
@@ -177,7 +186,12 @@ impl Client {
         batch: u32,
         wait_ms: u64,
     ) -> Result<Vec<BusMessage>, ClientError> {
-        let command = Command::Fetch { stream: name("stream", stream)?, consumer: name("consumer", consumer)?, batch };
+        let command = Command::Fetch {
+            stream: name("stream", stream)?,
+            consumer: name("consumer", consumer)?,
+            batch,
+            max_bytes: None,
+        };
         let identity = self.identity_or_error()?;
         // The server holds this envelope before it is logged. Its nonce is taken from the end of the
         // wait, beyond what this identity will use meanwhile, so that the envelopes it sends while it

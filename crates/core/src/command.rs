@@ -343,6 +343,12 @@ pub enum Command {
         /// Deliveries outstanding (not yet acked or dead-lettered) at most.
         #[serde(default = "default_max_ack_pending")]
         max_ack_pending: u32,
+        /// Agents that may fetch from it besides its creator, the stream's owner and the operator.
+        #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+        agents: BTreeSet<AgentId>,
+        /// Roles whose agents may fetch from it.
+        #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+        roles: BTreeSet<Name>,
     },
     /// Deletes a consumer. Its creator, the stream's owner or the operator.
     #[serde(rename = "consumer.delete")]
@@ -362,6 +368,11 @@ pub enum Command {
         consumer: Name,
         /// Messages wanted at most (1 to `FETCH_BATCH_MAX`).
         batch: u32,
+        /// Bytes of messages wanted at most (as `size_bytes` counts them); the fetch stops before
+        /// the message that would pass it, but returns at least one. The envelope's fetches
+        /// together are bounded by `FETCH_BYTES_PER_ENVELOPE_MAX` whatever this says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bytes: Option<u64>,
     },
     /// Acknowledges deliveries: done, not done (nak), still working, or never (term). Only the holder
     /// of each delivery, or the operator.

@@ -33,6 +33,23 @@ pub struct SwarmConfig {
     /// The referrer's share of the fee in basis points (seed default: 15%).
     #[serde(default = "default_referral_bps")]
     pub referral_bps: u16,
+    /// How fast agents other than the operator may register agents, swarm-wide: one registration
+    /// per this many milliseconds of log time on average, with bursts of `registration_burst`.
+    /// Keys cost nothing to make, so this is what keeps self-registration from filling the registry;
+    /// the operator's registrations are never limited.
+    #[serde(default = "default_registration_interval_ms")]
+    pub registration_interval_ms: u64,
+    /// Registrations that may come at once before `registration_interval_ms` paces them.
+    #[serde(default = "default_registration_burst")]
+    pub registration_burst: u32,
+}
+
+fn default_registration_interval_ms() -> u64 {
+    1_000
+}
+
+fn default_registration_burst() -> u32 {
+    1_000
 }
 
 fn default_fee_bps() -> u16 {
@@ -68,6 +85,8 @@ impl Default for SwarmConfig {
             self_registration: true,
             fee_bps: default_fee_bps(),
             referral_bps: default_referral_bps(),
+            registration_interval_ms: default_registration_interval_ms(),
+            registration_burst: default_registration_burst(),
         }
     }
 }
@@ -95,6 +114,18 @@ impl SwarmConfig {
                     limits::HEARTBEAT_TTL_MS_MIN,
                     limits::HEARTBEAT_TTL_MS_MAX
                 ),
+            ));
+        }
+        if self.registration_interval_ms > limits::REGISTRATION_INTERVAL_MS_MAX {
+            return Err(Rejection::invalid(
+                "registration_interval_ms",
+                format!("must be at most {} milliseconds", limits::REGISTRATION_INTERVAL_MS_MAX),
+            ));
+        }
+        if !(1..=limits::REGISTRATION_BURST_MAX).contains(&self.registration_burst) {
+            return Err(Rejection::invalid(
+                "registration_burst",
+                format!("must be between 1 and {}", limits::REGISTRATION_BURST_MAX),
             ));
         }
         for (field, value) in [("fee_bps", self.fee_bps), ("referral_bps", self.referral_bps)] {

@@ -9,6 +9,11 @@ use crate::limits;
 /// The reserved signer name of the operator. No agent may take it.
 pub const OPERATOR_NAME: &str = "operator";
 
+/// Names that mean the server itself or a kind of reader in statistics, logs and metrics
+/// (`read-token` labels what bearer-token readers hold together): an agent taking one would be
+/// mistaken for them, or share their quotas.
+pub const RESERVED_AGENT_IDS: &[&str] = &[OPERATOR_NAME, "read-token", "colony", "server", "system", "anonymous"];
+
 /// An agent's id: 1 to 64 bytes of lowercase ASCII letters, digits, `-` and `_`, starting with a
 /// letter or digit.
 ///
@@ -23,7 +28,7 @@ impl AgentId {
     pub fn new(text: impl Into<String>) -> Result<AgentId, IdError> {
         let text = text.into();
         validate_name(&text, limits::AGENT_ID_BYTES_MAX)?;
-        if text == OPERATOR_NAME {
+        if RESERVED_AGENT_IDS.contains(&text.as_str()) {
             return Err(IdError::Reserved);
         }
         Ok(AgentId(text))
@@ -152,7 +157,9 @@ impl fmt::Display for IdError {
             IdError::InvalidCharacter => formatter.write_str(
                 "may hold only lowercase ASCII letters, digits, '-' and '_' (names also '.' and ':'), starting with a letter or digit",
             ),
-            IdError::Reserved => write!(formatter, "'{OPERATOR_NAME}' is reserved"),
+            IdError::Reserved => {
+                write!(formatter, "is reserved (reserved ids: {})", RESERVED_AGENT_IDS.join(", "))
+            }
         }
     }
 }
@@ -308,5 +315,14 @@ impl std::str::FromStr for Signer {
     type Err = IdError;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Signer::parse(text)
+    }
+}
+
+impl PublicKey {
+    /// Whether these bytes are a key someone can sign with: a point on the curve, not of small
+    /// order. A small-order key "verifies" signatures that nobody made, and bytes off the curve
+    /// verify nothing, so neither may be registered.
+    pub fn is_usable(&self) -> bool {
+        curve25519_dalek::edwards::CompressedEdwardsY(self.0).decompress().is_some_and(|point| !point.is_small_order())
     }
 }

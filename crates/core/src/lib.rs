@@ -39,7 +39,7 @@ pub use command::Command;
 pub use config::{RoleConfig, SwarmConfig};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};
-pub use ids::{AgentId, Digest, IdError, Name, PublicKey, Signature, Signer};
+pub use ids::{AgentId, Digest, IdError, Name, PublicKey, RESERVED_AGENT_IDS, Signature, Signer};
 pub use ledger::{AccountId, Escrow, EscrowResolution, EscrowState, Ledger, TransferKind, TransferRequest, Wallet};
 pub use outcome::{Accepted, ApplyError, CommandResult, EntryOutcome, Rejection};
 pub use registry::{Agent, Halt, Liveness, Registry};

@@ -5,9 +5,27 @@
 //! reported as [`crate::Rejection::LimitReached`] naming the limit, so an operator knows which knob
 //! was hit. The assertions at the bottom keep the limits consistent with each other at compile time.
 
-/// Registered agents, including deregistered ones (their ids are never reused, see `registry.rs`).
-/// 100k agents keep the registry around 50 MB, well within one machine's memory.
+/// Live (registered, not deregistered) agents. 100k agents keep the registry around 50 MB, well
+/// within one machine's memory. Deregistered agents do not count: see [`TOMBSTONES_MAX`].
 pub const AGENTS_MAX: usize = 100_000;
+
+/// Deregistered agents kept as tombstones, so that their ids are never reused (see `registry.rs`).
+/// A tombstone drops its capabilities and nonces and costs a few hundred bytes; a million of them
+/// is a few hundred MB. They do not count against [`AGENTS_MAX`], so churn cannot lock live agents
+/// out; once this many exist, only the operator may register agents. The registration rate limit
+/// (`registration_interval_ms`) makes reaching it take weeks at the default pace.
+pub const TOMBSTONES_MAX: usize = 1_000_000;
+
+/// Live children one agent may have. A parent registers its children, so without a bound one agent
+/// could take every live slot of [`AGENTS_MAX`] for itself.
+pub const CHILDREN_PER_PARENT_MAX: u32 = 1_000;
+
+/// Longest `registration_interval_ms` the configuration accepts (one day); the operator turns
+/// self-registration off rather than setting a longer pace.
+pub const REGISTRATION_INTERVAL_MS_MAX: u64 = 24 * 3_600 * 1_000;
+
+/// Largest `registration_burst`: the live-agent limit.
+pub const REGISTRATION_BURST_MAX: u32 = AGENTS_MAX as u32;
 
 /// Bytes in an agent id. Ids appear in subjects, URLs and log lines, so they stay short.
 pub const AGENT_ID_BYTES_MAX: usize = 64;
@@ -79,6 +97,14 @@ pub const PREIMAGE_BYTES_MAX: usize = 256;
 /// costs memory, not time; a thousand covers a swarm with a stream per team and purpose.
 pub const STREAMS_MAX: usize = 1_024;
 
+/// Streams one agent may own (the operator's are not limited), so that one agent cannot take all
+/// [`STREAMS_MAX`].
+pub const STREAMS_PER_AGENT_MAX: usize = 32;
+
+/// Bytes (the sum of `max_bytes`) one agent's streams may reserve (the operator's are not
+/// limited): an eighth of [`BUS_BYTES_MAX`], so that at least eight agents can take their share.
+pub const STREAM_BYTES_PER_AGENT_MAX: u64 = BUS_BYTES_MAX / 8;
+
 /// Subject patterns one stream may capture. Sixteen patterns describe any sensible grouping; more would
 /// make the overlap check at creation (every new pattern against every existing one) expensive.
 pub const SUBJECTS_PER_STREAM_MAX: usize = 16;
@@ -129,6 +155,10 @@ pub const HEADER_VALUE_BYTES_MAX: usize = 1_024;
 /// Consumers one stream may have.
 pub const CONSUMERS_PER_STREAM_MAX: usize = 256;
 
+/// Agents and roles together one consumer's access list names: enough for a team, small enough that
+/// a consumer stays a small record.
+pub const CONSUMER_MEMBERS_MAX: usize = 64;
+
 /// Shortest ack wait: below a second, ordinary processing jitter would cause redeliveries.
 pub const ACK_WAIT_MS_MIN: u64 = 1_000;
 
@@ -156,6 +186,13 @@ pub const MAX_ACK_PENDING_DEFAULT: u32 = 1_000;
 
 /// Messages one fetch may return.
 pub const FETCH_BATCH_MAX: u32 = 256;
+
+/// Bytes of messages (as `size_bytes` counts them) all the fetches of one envelope may return
+/// together. An envelope's answer is built in memory before it is sent, so without this a 16 KiB
+/// envelope of 10,000 fetches could ask for 10,000 × 256 messages of 64 KiB: 160 GiB. A fetch that
+/// reaches the limit returns what fits (at least one message while the envelope has any budget
+/// left) and leaves the rest for the next fetch; 8 MiB keeps any answer a few megabytes.
+pub const FETCH_BYTES_PER_ENVELOPE_MAX: u64 = 8 << 20;
 
 /// Stored messages one fetch examines for new deliveries. Messages that do not match the filter are
 /// skipped (the cursor moves past them), so a sparse filter needs several fetches, not one long one.
@@ -185,3 +222,4 @@ const _: () = assert!(1 <= MAX_DELIVER_DEFAULT && MAX_DELIVER_DEFAULT <= MAX_DEL
 const _: () = assert!(1 <= MAX_ACK_PENDING_DEFAULT && MAX_ACK_PENDING_DEFAULT <= MAX_ACK_PENDING_MAX);
 const _: () = assert!(DUPLICATE_WINDOW_MS_DEFAULT <= DUPLICATE_WINDOW_MS_MAX);
 const _: () = assert!(PAYLOAD_BYTES_MAX as u64 + MESSAGE_OVERHEAD_BYTES <= STREAM_BYTES_DEFAULT);
+const _: () = assert!(STREAM_BYTES_MAX <= STREAM_BYTES_PER_AGENT_MAX && STREAMS_PER_AGENT_MAX <= STREAMS_MAX);

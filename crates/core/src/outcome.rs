@@ -111,6 +111,13 @@ pub enum Rejection {
         /// Its value.
         max: u64,
     },
+    /// A rate limit of the swarm's configuration refuses this now; it would be accepted later.
+    RateLimited {
+        /// Which rate (a configuration field).
+        limit: &'static str,
+        /// Log time, in milliseconds, until it would be accepted.
+        retry_after_ms: u64,
+    },
     /// The read token is not known.
     ReadTokenNotFound,
     /// The swarm has no genesis yet, or a second genesis was attempted.
@@ -265,6 +272,7 @@ impl Rejection {
             Rejection::UnknownRole { .. } => "unknown_role",
             Rejection::InvalidField { .. } => "invalid_field",
             Rejection::LimitReached { .. } => "limit_reached",
+            Rejection::RateLimited { .. } => "rate_limited",
             Rejection::ReadTokenNotFound => "read_token_not_found",
             Rejection::Genesis { .. } => "genesis",
             Rejection::InsufficientFunds { .. } => "insufficient_funds",
@@ -333,6 +341,9 @@ impl fmt::Display for Rejection {
             Rejection::UnknownRole { role } => write!(formatter, "role '{role}' is not in the swarm configuration"),
             Rejection::InvalidField { field, reason } => write!(formatter, "field '{field}' {reason}"),
             Rejection::LimitReached { limit, max } => write!(formatter, "limit '{limit}' reached (at most {max})"),
+            Rejection::RateLimited { limit, retry_after_ms } => {
+                write!(formatter, "paced by '{limit}': retry in {retry_after_ms} ms")
+            }
             Rejection::ReadTokenNotFound => formatter.write_str("no such read token"),
             Rejection::Genesis { reason } => write!(formatter, "genesis: {reason}"),
             Rejection::InsufficientFunds { available, requested } => {

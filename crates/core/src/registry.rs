@@ -72,6 +72,8 @@ pub struct Agent {
     pub heartbeat_deadline_ms: u64,
     /// When it was deregistered; a deregistered agent is a tombstone.
     pub deregistered_at_ms: Option<u64>,
+    /// Its live (not deregistered) children, bounded by `CHILDREN_PER_PARENT_MAX`.
+    pub live_children: u32,
     /// Its spent nonces.
     pub(crate) replay: ReplayWindow,
 }
@@ -103,6 +105,15 @@ pub struct Registry {
     pub(crate) agents: BTreeMap<AgentId, Agent>,
     /// `(deadline, agent)` for every active, registered agent: a priority queue ordered by deadline.
     pub(crate) liveness_deadlines: BTreeSet<(u64, AgentId)>,
+    /// Agents not deregistered; `agents.len() - live` are tombstones.
+    pub(crate) live: usize,
+    /// The live agents' keys: one key names one live agent, so a registration cannot borrow another
+    /// agent's key (and with it signed requests made for that agent).
+    pub(crate) live_keys: BTreeMap<PublicKey, AgentId>,
+    /// The registration pace (a generic cell rate algorithm): the log time at which the bucket of
+    /// `registration_burst` registrations would be full again. A registration at `now` is allowed
+    /// while this is at most `interval × (burst − 1)` ahead of `now`, and moves it one interval on.
+    pub(crate) registration_paced_until_ms: u64,
 }
 
 impl Registry {
@@ -131,6 +142,16 @@ impl Registry {
         self.agents.len()
     }
 
+    /// How many agents are live (not deregistered).
+    pub fn live_len(&self) -> usize {
+        self.live
+    }
+
+    /// The live agent holding `key`, if any.
+    pub fn agent_with_key(&self, key: &PublicKey) -> Option<&AgentId> {
+        self.live_keys.get(key)
+    }
+
     /// Whether no agent was ever registered.
     pub fn is_empty(&self) -> bool {
         self.agents.is_empty()
@@ -143,13 +164,27 @@ impl Registry {
 
     /// Checks the registry's invariants; returns a description of the first one broken.
     pub fn check_invariants(&self) -> Result<(), String> {
-        if self.agents.len() > limits::AGENTS_MAX {
-            return Err(format!("{} agents exceed the limit", self.agents.len()));
+        let live = self.agents.values().filter(|agent| agent.deregistered_at_ms.is_none()).count();
+        if live != self.live || live > limits::AGENTS_MAX {
+            return Err(format!("{live} live agents, counted {}, limit {}", self.live, limits::AGENTS_MAX));
+        }
+        if self.agents.len() - live > limits::TOMBSTONES_MAX {
+            return Err(format!("{} tombstones exceed the limit", self.agents.len() - live));
         }
         let mut expected_deadlines = BTreeSet::new();
+        let mut children: BTreeMap<&AgentId, u32> = BTreeMap::new();
+        let mut keys = BTreeMap::new();
         for (id, agent) in &self.agents {
             if &agent.id != id {
                 return Err(format!("agent '{id}' is stored under another id"));
+            }
+            if agent.deregistered_at_ms.is_none() {
+                if let Some(parent) = &agent.parent {
+                    *children.entry(parent).or_default() += 1;
+                }
+                if keys.insert(agent.public_key, id.clone()).is_some() {
+                    return Err(format!("agent '{id}' shares its key with another live agent"));
+                }
             }
             if agent.deregistered_at_ms.is_none() && agent.liveness == Liveness::Active {
                 expected_deadlines.insert((agent.heartbeat_deadline_ms, id.clone()));
@@ -168,6 +203,15 @@ impl Registry {
         }
         if expected_deadlines != self.liveness_deadlines {
             return Err("liveness deadlines do not match the active agents".to_owned());
+        }
+        for (id, agent) in &self.agents {
+            let counted = children.get(id).copied().unwrap_or(0);
+            if agent.live_children != counted || counted > limits::CHILDREN_PER_PARENT_MAX {
+                return Err(format!("agent '{id}' has {counted} live children, counted {}", agent.live_children));
+            }
+        }
+        if keys != self.live_keys {
+            return Err("the key index does not match the live agents".to_owned());
         }
         Ok(())
     }
@@ -198,6 +242,25 @@ fn check_reason(reason: &str) -> Result<(), Rejection> {
 }
 
 impl State {
+    /// Refuses a registration that the swarm's pace does not allow at `now_ms`.
+    fn check_registration_pace(&self, now_ms: u64) -> Result<(), Rejection> {
+        let interval_ms = self.config.registration_interval_ms;
+        let tolerance_ms = interval_ms.saturating_mul(u64::from(self.config.registration_burst.max(1) - 1));
+        let ahead_ms = self.registry.registration_paced_until_ms.saturating_sub(now_ms);
+        if ahead_ms > tolerance_ms {
+            return Err(Rejection::RateLimited {
+                limit: "registration_interval_ms",
+                retry_after_ms: ahead_ms - tolerance_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// Where the registration pace stands after one more registration at `now_ms`.
+    fn registration_paced_after(&self, now_ms: u64) -> u64 {
+        self.registry.registration_paced_until_ms.max(now_ms).saturating_add(self.config.registration_interval_ms)
+    }
+
     /// Marks every agent whose deadline has passed as unresponsive.
     pub(crate) fn expire_liveness(&mut self, context: &mut Context) {
         for _ in 0..limits::EXPIRIES_PER_ENTRY_MAX {
@@ -254,6 +317,7 @@ impl State {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn check_registration(
         &self,
+        now_ms: u64,
         signer_of_envelope: &Signer,
         verified_key: PublicKey,
         id: &AgentId,
@@ -276,6 +340,15 @@ impl State {
                 if public_key != verified_key {
                     return Err(Rejection::KeyMismatch);
                 }
+                // A parent may sweep its child's wallet, set its policies and halt it: a link that
+                // grants that much needs the parent's own signature, so the parent (or the
+                // operator) registers the child, never the child alone.
+                if parent.is_some() {
+                    return Err(Rejection::Unauthorized {
+                        reason: "a self-registration may not name a parent: the parent (or the operator) registers its \
+                                 child",
+                    });
+                }
             }
             Signer::Agent(signer) => {
                 if parent.as_ref() != Some(signer) {
@@ -291,8 +364,36 @@ impl State {
         if self.registry.agents.contains_key(id) {
             return Err(Rejection::AgentExists { agent: id.clone() });
         }
-        if self.registry.agents.len() >= limits::AGENTS_MAX {
+        if !public_key.is_usable() {
+            return Err(Rejection::invalid(
+                "public_key",
+                "is not a usable Ed25519 key (off the curve or of small order)",
+            ));
+        }
+        let operator_key = self.operator().map(|operator| operator.public_key);
+        if self.registry.live_keys.contains_key(&public_key) || operator_key == Some(public_key) {
+            return Err(Rejection::invalid("public_key", "is the key of another live agent or of the operator"));
+        }
+        if self.registry.live >= limits::AGENTS_MAX {
             return Err(Rejection::LimitReached { limit: "agents", max: limits::AGENTS_MAX as u64 });
+        }
+        if *signer_of_envelope != Signer::Operator {
+            if self.registry.agents.len() - self.registry.live >= limits::TOMBSTONES_MAX {
+                return Err(Rejection::LimitReached { limit: "tombstones", max: limits::TOMBSTONES_MAX as u64 });
+            }
+            if let Some(parent) = parent
+                && self
+                    .registry
+                    .agents
+                    .get(parent)
+                    .is_some_and(|agent| agent.live_children >= limits::CHILDREN_PER_PARENT_MAX)
+            {
+                return Err(Rejection::LimitReached {
+                    limit: "children_per_parent",
+                    max: u64::from(limits::CHILDREN_PER_PARENT_MAX),
+                });
+            }
+            self.check_registration_pace(now_ms)?;
         }
         let role_config =
             self.config.roles.get(role).ok_or_else(|| Rejection::UnknownRole { role: role.to_string() })?;
@@ -322,6 +423,7 @@ impl State {
         referrer: &Option<AgentId>,
     ) -> CommandResult {
         let weight = self.check_registration(
+            context.now_ms,
             &context.signer,
             context.verified_key,
             id,
@@ -356,8 +458,17 @@ impl State {
             last_heartbeat_ms: now_ms,
             heartbeat_deadline_ms,
             deregistered_at_ms: None,
+            live_children: 0,
             replay,
         };
+        if context.signer != Signer::Operator {
+            self.registry.registration_paced_until_ms = self.registration_paced_after(context.now_ms);
+        }
+        if let Some(parent) = parent {
+            self.registry.agents.get_mut(parent).expect("checked: a live parent").live_children += 1;
+        }
+        self.registry.live += 1;
+        self.registry.live_keys.insert(public_key, id.clone());
         self.registry.agents.insert(id.clone(), agent);
         self.registry.liveness_deadlines.insert((heartbeat_deadline_ms, id.clone()));
         context.emit(EventKind::AgentRegistered { agent: id.clone(), role: role.clone(), by: context.signer.clone() });
@@ -500,6 +611,17 @@ impl State {
             assert!(removed, "an active agent has a deadline");
         }
         target.deregistered_at_ms = Some(context.now_ms);
+        // A tombstone only keeps its id (and key, for the history): what it could do and which
+        // nonces it spent no longer matter, since a deregistered agent signs nothing.
+        target.capabilities = BTreeSet::new();
+        target.replay.forget_recent();
+        let (key, parent) = (target.public_key, target.parent.clone());
+        self.registry.live -= 1;
+        self.registry.live_keys.remove(&key);
+        if let Some(parent) = parent {
+            let parent = self.registry.agents.get_mut(&parent).expect("a parent is never removed");
+            parent.live_children -= 1;
+        }
         context.emit(EventKind::AgentDeregistered { agent: id.clone(), by: context.signer.clone() });
         Ok(Accepted::Done)
     }

@@ -29,6 +29,14 @@ impl ReplayWindow {
         nonce > self.floor && !self.recent.contains(&nonce)
     }
 
+    /// Forgets the recent nonces, keeping only the floor (for a signer that will sign nothing again).
+    pub(crate) fn forget_recent(&mut self) {
+        if let Some(highest) = self.recent.last() {
+            self.floor = *highest;
+        }
+        self.recent.clear();
+    }
+
     /// Marks `nonce` as used. The caller has checked that it is fresh.
     pub fn consume(&mut self, nonce: u64) {
         assert!(self.is_fresh(nonce), "consume() of a spent nonce");

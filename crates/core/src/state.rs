@@ -80,6 +80,8 @@ pub(crate) struct Context {
     /// Messages removed from each stream by its limits during this entry, reported as one event per
     /// stream at the end of the entry rather than one per message.
     discarded: BTreeMap<crate::ids::Name, u64>,
+    /// Bytes the entry's remaining fetches may still return (`FETCH_BYTES_PER_ENVELOPE_MAX`).
+    pub fetch_bytes_left: u64,
 }
 
 impl Context {
@@ -93,6 +95,7 @@ impl Context {
             acting: false,
             events: Vec::new(),
             discarded: BTreeMap::new(),
+            fetch_bytes_left: crate::limits::FETCH_BYTES_PER_ENVELOPE_MAX,
         }
     }
 
@@ -498,12 +501,13 @@ impl State {
     /// its registered key and a fresh nonce, or an unknown one registering itself in a way that would
     /// succeed. The driver calls this before logging, so that nothing refused at the envelope level,
     /// and no self-registration that would fail, ever grows the log.
-    pub fn check_admission(&self, signed: &SignedCommands) -> Result<(), Rejection> {
+    pub fn check_admission(&self, signed: &SignedCommands, now_ms: u64) -> Result<(), Rejection> {
         if let Admission::SelfRegistration = self.admission(signed)?
             && let [Command::RegisterAgent { agent, public_key, role, capabilities, weight, parent, referrer }] =
                 signed.commands.as_slice()
         {
             self.check_registration(
+                now_ms,
                 &signed.signer,
                 signed.verified_key,
                 agent,

@@ -187,7 +187,8 @@ fn setup() -> Simulator {
     let consumer = CreateConsumer::new(STREAM, CONSUMER)
         .ack_wait_ms(ACK_WAIT_MS)
         .max_deliver(MAX_DELIVER)
-        .max_ack_pending(MAX_ACK_PENDING);
+        .max_ack_pending(MAX_ACK_PENDING)
+        .roles(["scout"]);
     assert!(swarm.operator(vec![create.into(), consumer.into()]).all_accepted());
     swarm
 }

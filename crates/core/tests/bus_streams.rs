@@ -23,8 +23,17 @@ fn new_swarm() -> Simulator {
 }
 
 /// A swarm with stream `orders` on `orders.>` owned by `owner`, and consumer `work` on it.
+/// The workers, whom consumers on `orders` let fetch.
+const WORKERS: [&str; 2] = ["worker-1", "worker-2"];
+
+/// `consumer.create` of a consumer both workers may fetch from.
+fn shared_consumer(stream: &str, consumer: &str) -> Command {
+    CreateConsumer::new(stream, consumer).agents(WORKERS).into()
+}
+
 fn swarm_with_work(consumer: CreateConsumer) -> Simulator {
     let mut swarm = new_swarm();
+    let consumer = consumer.agents(WORKERS);
     assert!(swarm.agent("owner", vec![create_stream(ORDERS, ["orders.>"]), consumer.into()]).all_accepted());
     swarm
 }
@@ -120,12 +129,24 @@ fn stream_limits_are_checked_against_the_absolute_maxima() {
         refuse(&mut swarm, "owner", create.into()),
         Rejection::LimitReached { limit: "subjects_per_stream", max: limits::SUBJECTS_PER_STREAM_MAX as u64 }
     );
-    // Streams reserve their byte limits against the bus's total.
+    // Streams reserve their byte limits against the agent's share and the bus's total.
+    let big = |index: u64| {
+        Command::from(
+            CreateStream::new(&format!("big-{index}"), [format!("big.{index}").as_str()])
+                .max_bytes(limits::STREAM_BYTES_MAX),
+        )
+    };
+    let share = limits::STREAM_BYTES_PER_AGENT_MAX / limits::STREAM_BYTES_MAX;
+    for index in 0..share {
+        assert!(swarm.agent("owner", vec![big(index)]).all_accepted());
+    }
+    assert_eq!(
+        refuse(&mut swarm, "owner", big(share)),
+        Rejection::LimitReached { limit: "stream_bytes_per_agent", max: limits::STREAM_BYTES_PER_AGENT_MAX }
+    );
     let whole = limits::BUS_BYTES_MAX / limits::STREAM_BYTES_MAX;
-    for index in 0..whole {
-        let create = CreateStream::new(&format!("big-{index}"), [format!("big.{index}").as_str()])
-            .max_bytes(limits::STREAM_BYTES_MAX);
-        assert!(swarm.agent("owner", vec![create.into()]).all_accepted());
+    for index in share..whole {
+        assert!(swarm.operator(vec![big(index)]).all_accepted(), "the operator's streams are not limited per agent");
     }
     assert_eq!(
         refuse(&mut swarm, "owner", CreateStream::new("one-more", ["more"]).max_bytes(1).into()),
@@ -133,6 +154,46 @@ fn stream_limits_are_checked_against_the_absolute_maxima() {
     );
     assert!(swarm.agent("owner", vec![delete_stream("big-0")]).all_accepted());
     assert!(swarm.agent("owner", vec![CreateStream::new("one-more", ["more"]).max_bytes(1).into()]).all_accepted());
+}
+
+#[test]
+fn one_agent_owns_a_bounded_number_of_streams() {
+    let mut swarm = new_swarm();
+    let small = |index: usize| {
+        Command::from(CreateStream::new(&format!("s-{index}"), [format!("s.{index}").as_str()]).max_bytes(1_024))
+    };
+    for index in 0..limits::STREAMS_PER_AGENT_MAX {
+        assert!(swarm.agent("worker-1", vec![small(index)]).all_accepted());
+    }
+    assert_eq!(
+        refuse(&mut swarm, "worker-1", small(limits::STREAMS_PER_AGENT_MAX)),
+        Rejection::LimitReached { limit: "streams_per_agent", max: limits::STREAMS_PER_AGENT_MAX as u64 }
+    );
+    assert!(swarm.agent("worker-2", vec![small(limits::STREAMS_PER_AGENT_MAX)]).all_accepted(), "others still can");
+}
+
+#[test]
+fn only_the_agents_and_roles_a_consumer_names_may_fetch_from_it() {
+    let mut swarm = new_swarm();
+    assert!(swarm.register("analyst-1", "analyst").all_accepted());
+    let create = CreateConsumer::new(ORDERS, WORK).agents(["worker-1"]).roles(["analyst"]);
+    assert!(swarm.agent("owner", vec![create_stream(ORDERS, ["orders.>"]), create.into()]).all_accepted());
+    publish_n(&mut swarm, 4);
+    for (fetcher, allowed) in
+        [("stranger", false), ("worker-2", false), ("worker-1", true), ("analyst-1", true), ("owner", true)]
+    {
+        if allowed {
+            assert_eq!(swarm.agent(fetcher, vec![fetch(ORDERS, WORK, 1)]).deliveries().len(), 1, "{fetcher}");
+        } else {
+            assert_eq!(refuse_code(&mut swarm, fetcher, fetch(ORDERS, WORK, 1)), "unauthorized", "{fetcher}");
+        }
+    }
+    assert!(swarm.operator(vec![fetch(ORDERS, WORK, 1)]).all_accepted(), "the operator may");
+    // Nobody outside the list can act on what members hold either: acks need the holder.
+    assert_eq!(refuse_code(&mut swarm, "stranger", ack(ORDERS, WORK, &[1])), "unauthorized");
+    let too_many: Vec<String> = (0..=limits::CONSUMER_MEMBERS_MAX).map(|index| format!("a{index}")).collect();
+    let create = CreateConsumer::new(ORDERS, "crowded").agents(too_many.iter().map(String::as_str));
+    assert_eq!(refuse_code(&mut swarm, "owner", create.into()), "limit_reached");
 }
 
 #[test]
@@ -232,7 +293,7 @@ fn payloads_are_json_or_base64_bytes_within_their_limits() {
 fn discard_old_drops_the_oldest_and_counts_them_once_per_entry() {
     let mut swarm = new_swarm();
     let create = CreateStream::new(ORDERS, ["orders.>"]).max_messages(3);
-    assert!(swarm.agent("owner", vec![create.into(), create_consumer(ORDERS, WORK)]).all_accepted());
+    assert!(swarm.agent("owner", vec![create.into(), shared_consumer(ORDERS, WORK)]).all_accepted());
     publish_n(&mut swarm, 3);
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 1)]).delivered_sequences(), vec![1]);
     let outcome = swarm.agent("owner", (0..2).map(|index| publish("orders.new", &index.to_string())).collect());
@@ -337,9 +398,17 @@ fn a_message_id_is_deduplicated_within_the_window_and_stored_again_after_it() {
     assert_eq!(swarm.agent("owner", vec![with_id("orders.a")]).published(), (ORDERS.to_owned(), 1, false));
     swarm.advance_ms(limits::DUPLICATE_WINDOW_MS_DEFAULT - 1);
     let before = swarm.state().stream_info(&stream_name(ORDERS)).unwrap();
-    let outcome = swarm.agent("worker-1", vec![with_id("orders.b")]);
+    let outcome = swarm.agent("owner", vec![with_id("orders.b")]);
     assert_eq!(outcome.published(), (ORDERS.to_owned(), 1, true), "a duplicate returns the original sequence");
     assert_eq!(swarm.state().stream_info(&stream_name(ORDERS)).unwrap(), before, "a duplicate stores nothing");
+    // Ids belong to their publisher: another agent's `m-1` is another message, not a duplicate.
+    let outcome = swarm.agent("worker-1", vec![with_id("orders.b")]);
+    assert_eq!(outcome.published(), (ORDERS.to_owned(), 2, false), "ids are per publisher");
+    assert_eq!(
+        swarm.agent("worker-1", vec![with_id("orders.c")]).published(),
+        (ORDERS.to_owned(), 2, true),
+        "and deduplicated for that publisher"
+    );
     assert_eq!(
         swarm.agent("owner", vec![with_id("other.a")]).published(),
         ("other".to_owned(), 1, false),
@@ -348,7 +417,7 @@ fn a_message_id_is_deduplicated_within_the_window_and_stored_again_after_it() {
     swarm.advance_ms(1);
     assert_eq!(
         swarm.agent("owner", vec![with_id("orders.a")]).published(),
-        (ORDERS.to_owned(), 2, false),
+        (ORDERS.to_owned(), 3, false),
         "after the window"
     );
     // Without a window, ids are not remembered at all.
@@ -403,7 +472,7 @@ fn deliver_policies_pick_where_a_consumer_starts() {
         ("from-time", DeliverPolicy::FromTimeMs(middle), vec![3, 4]),
     ];
     for (consumer, deliver, _) in &consumers {
-        let create = CreateConsumer::new(ORDERS, consumer).deliver(*deliver);
+        let create = CreateConsumer::new(ORDERS, consumer).deliver(*deliver).agents(WORKERS);
         assert!(swarm.agent("owner", vec![create.into()]).all_accepted());
     }
     publish_n(&mut swarm, 1);
@@ -420,7 +489,7 @@ fn deliver_policies_pick_where_a_consumer_starts() {
 #[test]
 fn consumers_are_created_once_validated_and_deleted_by_the_right_signers() {
     let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK));
-    let outcome = swarm.agent("worker-1", vec![create_consumer(ORDERS, WORK)]);
+    let outcome = swarm.agent("worker-1", vec![shared_consumer(ORDERS, WORK)]);
     assert_eq!(outcome.single(), &Ok(Accepted::Unchanged));
     assert_eq!(
         refuse_code(&mut swarm, "worker-1", CreateConsumer::new(ORDERS, WORK).max_deliver(2).into()),
@@ -672,7 +741,7 @@ fn dead_letters_are_replayed_or_discarded_by_the_owner_only() {
     // A replay into a full discard-new stream is refused whole.
     let mut swarm = new_swarm();
     let create = CreateStream::new(ORDERS, ["orders.>"]).max_messages(2).discard_new();
-    assert!(swarm.agent("owner", vec![create.into(), create_consumer(ORDERS, WORK)]).all_accepted());
+    assert!(swarm.agent("owner", vec![create.into(), shared_consumer(ORDERS, WORK)]).all_accepted());
     publish_n(&mut swarm, 2);
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 2)]).delivered_sequences(), vec![1, 2]);
     assert!(swarm.agent("worker-1", vec![term(ORDERS, WORK, &[1, 2], None)]).all_accepted());
@@ -821,4 +890,51 @@ fn message_ids_are_bounded_forgetting_the_oldest() {
     assert_eq!((sequence, duplicate), (2, true), "a recent id is still remembered");
     let (_, sequence, duplicate) = swarm.agent("owner", vec![again(0)]).published();
     assert_eq!((sequence, duplicate), (total as u64 + 1, false), "the oldest id was forgotten, within its window");
+}
+
+#[test]
+fn a_fetch_stops_at_its_max_bytes_but_returns_at_least_one_message_and_leaves_the_rest() {
+    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK));
+    publish_n(&mut swarm, 5);
+    let size = swarm.state().stream_message(&stream_name(ORDERS), 1).unwrap().size_bytes();
+    let outcome = swarm.agent("worker-1", vec![support::commands::fetch_bytes(ORDERS, WORK, 10, 2 * size + 1)]);
+    assert_eq!(outcome.delivered_sequences(), vec![1, 2], "two messages fit in 2 × size + 1 bytes");
+    let outcome = swarm.agent("worker-1", vec![support::commands::fetch_bytes(ORDERS, WORK, 10, 1)]);
+    assert_eq!(outcome.delivered_sequences(), vec![3], "one message even when it alone passes max_bytes");
+    assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 10)]).delivered_sequences(), vec![4, 5]);
+    let refused = swarm.agent("worker-1", vec![support::commands::fetch_bytes(ORDERS, WORK, 10, 0)]);
+    assert_eq!(refused.codes(), vec![Some("invalid_field")]);
+}
+
+#[test]
+fn the_fetches_of_one_envelope_share_a_byte_budget_and_what_is_left_out_comes_next() {
+    // 150 messages of 60 KiB (9 MiB) and ten consumers: ten fetches of 256 would answer 90 MiB.
+    let mut swarm = new_swarm();
+    let consumers: Vec<String> = (0..10).map(|index| format!("c{index}")).collect();
+    let mut setup = vec![CreateStream::new(ORDERS, ["orders.>"]).max_bytes(limits::STREAM_BYTES_MAX).into()];
+    setup.extend(consumers.iter().map(|consumer| Command::from(CreateConsumer::new(ORDERS, consumer).agents(WORKERS))));
+    assert!(swarm.agent("owner", setup).all_accepted());
+    let big = format!("\"{}\"", "x".repeat(60 << 10));
+    for _ in 0..150 {
+        assert!(swarm.agent("owner", vec![Publish::new("orders.big").json(&big).into()]).all_accepted());
+    }
+    let fetches = consumers.iter().map(|consumer| fetch(ORDERS, consumer, limits::FETCH_BATCH_MAX)).collect();
+    let outcome = swarm.agent("worker-1", fetches);
+    let mut total_bytes = 0;
+    let mut counts = Vec::new();
+    for result in &outcome.commands {
+        let Ok(Accepted::Fetched { deliveries, .. }) = result else { panic!("{result:?}") };
+        total_bytes += deliveries.iter().map(|delivery| delivery.message.size_bytes()).sum::<u64>();
+        counts.push(deliveries.len());
+    }
+    let size = swarm.state().stream_message(&stream_name(ORDERS), 1).unwrap().size_bytes();
+    assert!(total_bytes <= limits::FETCH_BYTES_PER_ENVELOPE_MAX + size, "{total_bytes} bytes answered");
+    let fitting = (limits::FETCH_BYTES_PER_ENVELOPE_MAX / size) as usize;
+    assert_eq!(counts[0], fitting, "the first consumer takes what fits in the budget");
+    assert!(counts[1] <= 1 && counts[2..].iter().all(|count| *count == 0), "then the budget is spent: {counts:?}");
+    // Nothing was skipped: the next envelope goes on where each consumer stopped.
+    let next = swarm.agent("worker-1", vec![fetch(ORDERS, "c0", limits::FETCH_BATCH_MAX)]);
+    assert_eq!(next.delivered_sequences(), (fitting as u64 + 1..=150).collect::<Vec<_>>());
+    let next = swarm.agent("worker-1", vec![fetch(ORDERS, "c9", limits::FETCH_BATCH_MAX)]);
+    assert_eq!(next.delivered_sequences().first(), Some(&1));
 }

@@ -502,10 +502,20 @@ fn a_frozen_wallet_receives_but_does_not_spend() {
         "batch_failed",
     );
     ok(&mut swarm, "parent", transfer("t-2", "child", 500));
-    ok(&mut swarm, "parent", sweep("child", "s-1", 200));
-    assert_eq!(swarm.balance("child"), 10_300);
-    ok(&mut swarm, "parent", configure_wallet("child").frozen(false).into());
+    // A freeze holds the money where it is, for the parent too.
+    refused(&mut swarm, "parent", sweep("child", "s-1", 200), "wallet_frozen");
+    assert_eq!(swarm.balance("child"), 10_500);
+    // What the operator froze, only the operator thaws; the parent cannot lift it to sweep.
+    refused(&mut swarm, "parent", configure_wallet("child").frozen(false).into(), "unauthorized");
+    refused(&mut swarm, "parent", configure_wallet("child").no_withdraw(false).frozen(false).into(), "unauthorized");
+    ok(&mut swarm, "parent", configure_wallet("child").daily_limit(1_000).into());
+    ok(&mut swarm, OPERATOR, configure_wallet("child").frozen(false).into());
     ok(&mut swarm, "child", transfer("t-3", "member", 1));
+    // A freeze of the parent's own is the parent's to lift.
+    ok(&mut swarm, "parent", configure_wallet("child").frozen(true).into());
+    refused(&mut swarm, "parent", sweep("child", "s-2", 1), "wallet_frozen");
+    ok(&mut swarm, "parent", configure_wallet("child").frozen(false).into());
+    ok(&mut swarm, "parent", sweep("child", "s-2", 1));
 }
 
 #[test]

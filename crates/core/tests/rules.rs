@@ -135,6 +135,107 @@ fn an_agent_registers_only_children_that_name_it_as_parent() {
 }
 
 #[test]
+fn a_self_registration_may_not_name_a_parent() {
+    // A parent sweeps its child's wallet and sets its policies, so an agent claiming a parent without
+    // the parent's signature could hand its money to anyone, or escape a freeze through that parent.
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["parent"], "orchestrator");
+    let before = swarm.state().registry().clone();
+    let outcome = swarm.agent("stray", vec![Register::new("stray", "scout").parent("parent").into()]);
+    assert_eq!(outcome.single_code(), Some("unauthorized"));
+    assert_eq!(swarm.state().registry(), &before, "a refused registration changes nothing");
+    assert!(swarm.state().agent(&agent_id("stray")).is_none());
+    // The parent registers it instead (the child's own key, the parent's signature).
+    assert!(swarm.agent("parent", vec![Register::new("stray", "scout").parent("parent").into()]).all_accepted());
+    assert_eq!(swarm.agent_state("parent").live_children, 1);
+}
+
+#[test]
+fn ids_that_name_the_server_or_its_readers_are_reserved() {
+    for reserved in colony_core::RESERVED_AGENT_IDS {
+        assert!(colony_core::AgentId::new(*reserved).is_err(), "{reserved}");
+        assert!(Signer::parse(reserved).is_err() || *reserved == "operator", "{reserved}");
+    }
+    assert!(colony_core::AgentId::new("read-tokens").is_ok());
+}
+
+#[test]
+fn a_key_registers_one_live_agent_and_unusable_keys_none() {
+    let mut swarm = Simulator::new();
+    assert!(swarm.register("first", "scout").all_accepted());
+    let borrowed = swarm.operator(vec![Register::new("second", "scout").key(key_for("first")).into()]);
+    assert_eq!(borrowed.single_code(), Some("invalid_field"));
+    assert_eq!(borrowed.single().as_ref().unwrap_err().field(), Some("public_key"));
+    let operators = swarm.operator(vec![Register::new("second", "scout").key(support::keys::operator_key()).into()]);
+    assert_eq!(operators.single_code(), Some("invalid_field"));
+    let unusable = swarm.operator(vec![Register::new("second", "scout").key(support::keys::unusable_key()).into()]);
+    assert_eq!(unusable.single_code(), Some("invalid_field"));
+    // Once the first agent is gone, its key may be registered again under a new id.
+    assert!(swarm.operator(vec![deregister("first")]).all_accepted());
+    assert!(swarm.operator(vec![Register::new("second", "scout").key(key_for("first")).into()]).all_accepted());
+    assert_eq!(swarm.state().registry().agent_with_key(&key_for("first")), Some(&agent_id("second")));
+}
+
+#[test]
+fn registrations_by_agents_are_paced_and_the_operators_are_not() {
+    let config = SwarmConfig { registration_interval_ms: 1_000, registration_burst: 3, ..SwarmConfig::default() };
+    let mut swarm = SwarmBuilder::new().config(config).build();
+    for index in 0..3 {
+        assert!(swarm.self_register(&format!("a{index}"), "scout").all_accepted(), "the burst of three");
+    }
+    let before = swarm.state().registry().clone();
+    let outcome = swarm.self_register("a3", "scout");
+    assert_eq!(
+        outcome.single(),
+        &Err(Rejection::RateLimited { limit: "registration_interval_ms", retry_after_ms: 1_000 })
+    );
+    assert_eq!(swarm.state().registry(), &before);
+    // A parent's registrations share the same pace; the operator's do not.
+    let outcome = swarm.agent("a0", vec![Register::new("child", "scout").parent("a0").into()]);
+    assert_eq!(outcome.single_code(), Some("rate_limited"));
+    assert!(swarm.register("by-operator", "scout").all_accepted());
+    swarm.advance_ms(1_000);
+    assert!(swarm.self_register("a3", "scout").all_accepted(), "one interval later, one more");
+    assert_eq!(swarm.self_register("a4", "scout").single_code(), Some("rate_limited"));
+    swarm.advance_ms(3_000);
+    for index in 4..7 {
+        assert!(swarm.self_register(&format!("a{index}"), "scout").all_accepted(), "the burst refilled");
+    }
+}
+
+#[test]
+fn a_parent_has_a_bounded_number_of_live_children() {
+    let config = SwarmConfig { registration_interval_ms: 0, ..SwarmConfig::default() };
+    let mut swarm = SwarmBuilder::new().config(config).build();
+    assert!(swarm.register("parent", "orchestrator").all_accepted());
+    let children: Vec<_> = (0..limits::CHILDREN_PER_PARENT_MAX)
+        .map(|index| Register::new(&format!("c{index}"), "scout").parent("parent").into())
+        .collect();
+    assert!(swarm.agent("parent", children).all_accepted());
+    let over = swarm.agent("parent", vec![Register::new("one-more", "scout").parent("parent").into()]);
+    assert_eq!(over.single(), &Err(Rejection::LimitReached { limit: "children_per_parent", max: 1_000 }));
+    // A deregistered child gives its place back; its id stays taken.
+    assert!(swarm.agent("parent", vec![deregister("c0")]).all_accepted());
+    assert!(swarm.agent("parent", vec![Register::new("one-more", "scout").parent("parent").into()]).all_accepted());
+    assert_eq!(
+        swarm.agent("parent", vec![Register::new("c0", "scout").parent("parent").into()]).single_code(),
+        Some("agent_exists")
+    );
+}
+
+#[test]
+fn tombstones_do_not_count_against_the_live_limit() {
+    let mut swarm = Simulator::new();
+    assert!(swarm.operator(vec![Register::new("a", "scout").capabilities(["trade"]).into()]).all_accepted());
+    assert!(swarm.register("b", "scout").all_accepted());
+    assert!(swarm.operator(vec![deregister("a")]).all_accepted());
+    let registry = swarm.state().registry();
+    assert_eq!((registry.len(), registry.live_len()), (2, 1));
+    let tombstone = swarm.agent_state("a");
+    assert!(tombstone.capabilities.is_empty(), "a tombstone keeps its id, not its capabilities");
+}
+
+#[test]
 fn the_operator_may_name_any_live_parent_and_referrer() {
     let mut swarm = Simulator::new();
     swarm.register_all(&["parent", "referrer", "gone"], "scout");

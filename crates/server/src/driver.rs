@@ -303,7 +303,7 @@ impl Writer {
                 };
                 // What core would refuse at the envelope level is refused here, unlogged. Within one
                 // group commit, a nonce is used once and an unknown id registers itself once.
-                let admitted = state.check_admission(&signed_commands).and_then(|()| {
+                let admitted = state.check_admission(&signed_commands, timestamp_ms).and_then(|()| {
                     if !seen_nonces.insert((signed_commands.signer.clone(), signed_commands.nonce)) {
                         return Err(Rejection::NonceReplayed { nonce: signed_commands.nonce });
                     }
@@ -374,7 +374,7 @@ impl Writer {
         // Encoded after the state lock is released: readers and the next group commit wait for it.
         for (stream, message) in stored_messages {
             let view = colony_wire::bus::BusMessage::from_stored(&stream, &message, None);
-            let json: crate::bus::Outgoing = Arc::from(serde_json::to_string(&view).expect("messages encode"));
+            let json = self.shared.bus.router.encode(serde_json::to_string(&view).expect("messages encode"));
             self.shared.bus.router.publish(&message.subject, &json);
         }
         if let Some(last) = entries.last() {

@@ -393,6 +393,7 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
     let directory = tempfile::tempdir().unwrap();
     let server = start_in(directory.path()).await;
     let (scout, scout_key) = server.self_registers("scout-1", "scout", &[]).await;
+    let scout_signer = colony_core::Signer::parse("scout-1").unwrap();
     let cases: Vec<(serde_json::Value, u16, &str, Option<&str>)> = vec![
         (json!({ "subject": "market.*.x", "payload": 1 }), 400, "invalid_message", Some("subject")),
         (json!({ "subject": "", "payload": 1 }), 400, "invalid_message", Some("subject")),
@@ -432,7 +433,8 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
     for (body, status, code, field) in cases {
         let body = serde_json::to_vec(&body).unwrap();
         let nonce = nonce();
-        let signature = hex::encode(scout_key.sign(&publish_signing_message("/v1/bus/publish", nonce, &body)));
+        let signature =
+            hex::encode(scout_key.sign(&publish_signing_message(&scout_signer, "/v1/bus/publish", nonce, &body)));
         let response = raw(post(body, "scout-1", nonce, signature).await.unwrap()).await;
         response.expect_problem(status, code, field);
     }
@@ -440,13 +442,15 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
     // Authentication: a bad signature, a signature for another path, a replayed nonce, a stale nonce.
     let body = serde_json::to_vec(&json!({ "subject": "a" })).unwrap();
     let fresh = nonce();
-    let other_path = hex::encode(scout_key.sign(&publish_signing_message("/v1/bus/request", fresh, &body)));
+    let other_path =
+        hex::encode(scout_key.sign(&publish_signing_message(&scout_signer, "/v1/bus/request", fresh, &body)));
     raw(post(body.clone(), "scout-1", fresh, other_path).await.unwrap()).await.expect_problem(
         401,
         "invalid_signature",
         Some("colony-signature"),
     );
-    let signature = hex::encode(scout_key.sign(&publish_signing_message("/v1/bus/publish", fresh, &body)));
+    let signature =
+        hex::encode(scout_key.sign(&publish_signing_message(&scout_signer, "/v1/bus/publish", fresh, &body)));
     assert_eq!(raw(post(body.clone(), "scout-1", fresh, signature.clone()).await.unwrap()).await.status, 200);
     raw(post(body.clone(), "scout-1", fresh, signature).await.unwrap()).await.expect_problem(
         409,
@@ -454,7 +458,8 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
         Some("colony-nonce"),
     );
     let stale = (now_ms() - 10 * 60 * 1000) * 1000;
-    let signature = hex::encode(scout_key.sign(&publish_signing_message("/v1/bus/publish", stale, &body)));
+    let signature =
+        hex::encode(scout_key.sign(&publish_signing_message(&scout_signer, "/v1/bus/publish", stale, &body)));
     raw(post(body.clone(), "scout-1", stale, signature).await.unwrap()).await.expect_problem(
         401,
         "unauthenticated",
@@ -524,8 +529,12 @@ async fn browsers_subscribe_with_a_read_token_in_the_query_of_stream_endpoints_o
     assert_eq!(stats.subscriptions[0].owner, "read-token");
     oracle.publish(price("aapl", 1.0)).await.unwrap();
     let mut body = response;
-    let chunk = tokio::time::timeout(WAIT, body.chunk()).await.unwrap().unwrap().unwrap();
-    assert!(String::from_utf8_lossy(&chunk).contains("market.price.aapl"));
+    let mut received = String::new();
+    while !received.contains("market.price.aapl") {
+        let chunk = tokio::time::timeout(WAIT, body.chunk()).await.unwrap().unwrap().unwrap();
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(received.starts_with("event: message\ndata: {"), "{received}");
     // The event stream takes it too; other reads do not, and a wrong token is refused.
     let events =
         reqwest::Client::new().get(format!("{}/v1/events?access_token={token}", server.url)).send().await.unwrap();

@@ -455,7 +455,7 @@ async fn a_parent_limits_its_childs_wallet() {
     );
     assert_eq!(server.balance("scout-child").await, 9_000);
 
-    // A frozen wallet receives but does not spend; the parent may still sweep it back.
+    // A frozen wallet receives but does not spend, and the parent cannot sweep it either.
     parent.submit_one(policy(Some(None), None, Some(true))).await.unwrap();
     let before = server.books(&wallets).await;
     let problem =
@@ -470,8 +470,12 @@ async fn a_parent_limits_its_childs_wallet() {
     };
     let before = server.books(&wallets).await;
     expect_problem(stranger.submit_one(sweep("s-1", 100)).await, 403, "unauthorized", None);
-    expect_problem(parent.submit_one(sweep("s-1", 9_501)).await, 409, "insufficient_funds", Some("amount"));
+    expect_problem(parent.submit_one(sweep("s-1", 100)).await, 409, "wallet_frozen", None);
     assert_eq!(server.books(&wallets).await, before);
+    // Thawed by the parent that froze it, the wallet is swept back.
+    parent.submit_one(policy(None, None, Some(false))).await.unwrap();
+    expect_problem(parent.submit_one(sweep("s-1", 9_501)).await, 409, "insufficient_funds", Some("amount"));
+    assert_eq!(server.balance("scout-child").await, 9_500);
     assert_eq!(outcomes(&parent.submit_one(sweep("s-1", 9_500)).await.unwrap()), done());
     assert_eq!((server.balance("scout-child").await, server.balance("treasury-parent").await), (0, 9_500));
     // The operator lifts the policy; the child spends again (what it has).

@@ -28,6 +28,7 @@ async fn a_work_queue_redelivers_what_a_crashed_member_held_and_dead_letters_wha
     let mut config = consumer_config();
     config.ack_wait_ms = 2_000;
     config.max_deliver = 2;
+    config.roles.insert(name("executor"));
     scout.create_consumer("signals", "executors", config).await.unwrap();
 
     for (index, ticker) in ["aapl", "msft", "goog", "amzn"].iter().enumerate() {

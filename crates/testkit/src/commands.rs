@@ -702,6 +702,8 @@ pub struct CreateConsumer {
     max_deliver: u32,
     backoff_ms: Vec<u64>,
     max_ack_pending: u32,
+    agents: BTreeSet<AgentId>,
+    roles: BTreeSet<Name>,
 }
 
 impl CreateConsumer {
@@ -717,7 +719,23 @@ impl CreateConsumer {
             max_deliver: colony_core::limits::MAX_DELIVER_DEFAULT,
             backoff_ms: Vec::new(),
             max_ack_pending: colony_core::limits::MAX_ACK_PENDING_DEFAULT,
+            agents: BTreeSet::new(),
+            roles: BTreeSet::new(),
         }
+    }
+
+    /// Lets these agents fetch from the consumer too.
+    #[track_caller]
+    pub fn agents<'a>(mut self, agents: impl IntoIterator<Item = &'a str>) -> CreateConsumer {
+        self.agents.extend(agents.into_iter().map(agent_id));
+        self
+    }
+
+    /// Lets agents of these roles fetch from the consumer too.
+    #[track_caller]
+    pub fn roles<'a>(mut self, roles: impl IntoIterator<Item = &'a str>) -> CreateConsumer {
+        self.roles.extend(roles.into_iter().map(name));
+        self
     }
 
     /// Delivers only messages matching `filter`.
@@ -768,6 +786,8 @@ impl CreateConsumer {
             max_deliver: self.max_deliver,
             backoff_ms: self.backoff_ms,
             max_ack_pending: self.max_ack_pending,
+            agents: self.agents,
+            roles: self.roles,
         }
     }
 }
@@ -793,7 +813,13 @@ pub fn delete_consumer(stream: &str, name_text: &str) -> Command {
 /// `consumer.fetch` of up to `batch` messages.
 #[track_caller]
 pub fn fetch(stream: &str, consumer: &str, batch: u32) -> Command {
-    Command::Fetch { stream: name(stream), consumer: name(consumer), batch }
+    Command::Fetch { stream: name(stream), consumer: name(consumer), batch, max_bytes: None }
+}
+
+/// `consumer.fetch` of up to `batch` messages and `max_bytes` bytes.
+#[track_caller]
+pub fn fetch_bytes(stream: &str, consumer: &str, batch: u32, max_bytes: u64) -> Command {
+    Command::Fetch { stream: name(stream), consumer: name(consumer), batch, max_bytes: Some(max_bytes) }
 }
 
 /// `consumer.ack` of `sequences` with `kind`.

@@ -1,9 +1,11 @@
 //! Deterministic keys, digests, ids and names.
 //!
-//! Core compares keys but never verifies signatures, so a test key only has to be a stable, distinct
-//! 32-byte value per name. Keys are derived with a simple byte fill (FNV-1a of a domain tag and the
-//! name, stretched with SplitMix64): the same name gives the same key in every run and on every
-//! machine, and different names or domains give different keys for all practical purposes.
+//! Core never verifies signatures, but it refuses to register bytes that are not a usable key (a
+//! point on the curve, not of small order), so a test key is a stable, distinct, usable key per name.
+//! Keys are derived with a simple byte fill (FNV-1a of a domain tag and the name, stretched with
+//! SplitMix64), retried with a counter until the bytes are a usable point (about half are): the same
+//! name gives the same key in every run and on every machine, and different names or domains give
+//! different keys for all practical purposes.
 
 use std::collections::BTreeSet;
 
@@ -14,12 +16,26 @@ pub const OPERATOR_KEY_NAME: &str = "operator";
 
 /// The key registered for `name` (an agent id, or [`OPERATOR_KEY_NAME`]).
 pub fn key_for(name: &str) -> PublicKey {
-    PublicKey(fill(b"colony-testkit/key", name))
+    usable_key(b"colony-testkit/key", name)
 }
 
 /// A key that is not `name`'s but is just as deterministic: for key-mismatch cases.
 pub fn wrong_key_for(name: &str) -> PublicKey {
-    PublicKey(fill(b"colony-testkit/wrong-key", name))
+    usable_key(b"colony-testkit/wrong-key", name)
+}
+
+/// Bytes that are not a usable key (the identity point, of small order), for refusal tests.
+pub fn unusable_key() -> PublicKey {
+    let mut bytes = [0u8; 32];
+    bytes[0] = 1;
+    PublicKey(bytes)
+}
+
+fn usable_key(domain: &[u8], name: &str) -> PublicKey {
+    (0u32..)
+        .map(|attempt| PublicKey(fill(domain, &format!("{name}#{attempt}"))))
+        .find(PublicKey::is_usable)
+        .expect("about half of all 32-byte strings are usable keys")
 }
 
 /// The operator's key: `key_for(OPERATOR_KEY_NAME)`.

@@ -438,6 +438,8 @@ pub enum CommandSpec {
         consumer: usize,
         /// Messages asked for (0 is refused).
         batch: u32,
+        /// Bytes asked for at most (0 is refused).
+        max_bytes: Option<u64>,
     },
     /// `consumer.ack`.
     Ack {
@@ -882,9 +884,12 @@ impl Renderer {
             CommandSpec::DeleteConsumer { stream, consumer } => {
                 Command::DeleteConsumer { stream: bus_stream(*stream), name: bus_consumer(*consumer) }
             }
-            CommandSpec::Fetch { stream, consumer, batch } => {
-                Command::Fetch { stream: bus_stream(*stream), consumer: bus_consumer(*consumer), batch: *batch }
-            }
+            CommandSpec::Fetch { stream, consumer, batch, max_bytes } => Command::Fetch {
+                stream: bus_stream(*stream),
+                consumer: bus_consumer(*consumer),
+                batch: *batch,
+                max_bytes: *max_bytes,
+            },
             CommandSpec::Ack { stream, consumer, target, kind } => {
                 let sequence = self.delivery(signer, *stream, *consumer, *target);
                 let kind = match kind {
@@ -1004,7 +1009,10 @@ pub fn consumer_command(stream: usize, consumer: usize, variant: ConsumerVariant
     let stream_text = BUS_STREAMS[stream_index];
     let mut create = super::commands::CreateConsumer::new(stream_text, name_text);
     let max_deliver = if consumer.is_multiple_of(2) {
-        create = create.ack_wait_ms(3_000).max_ack_pending(3);
+        // Open to every role: the even consumers are shared work queues; the odd ones are their
+        // creator's and the stream owner's alone, so fetches by others are refused.
+        let roles = ["scout", "analyst", "executor", "oracle", "risk", "treasury", "orchestrator"];
+        create = create.ack_wait_ms(3_000).max_ack_pending(3).roles(roles);
         1
     } else {
         let filter =
@@ -1127,8 +1135,9 @@ pub fn bus_commands() -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
         ],
     )
         .prop_map(|(stream, consumer, variant)| CommandSpec::CreateConsumer { stream, consumer, variant });
-    let fetch = (pair(), prop_oneof![12 => 1..=4u32, 1 => Just(0u32)])
-        .prop_map(|((stream, consumer), batch)| CommandSpec::Fetch { stream, consumer, batch });
+    let max_bytes = prop_oneof![6 => Just(None), 2 => (1..=400u64).prop_map(Some), 1 => Just(Some(0))];
+    let fetch = (pair(), prop_oneof![12 => 1..=4u32, 1 => Just(0u32)], max_bytes)
+        .prop_map(|((stream, consumer), batch, max_bytes)| CommandSpec::Fetch { stream, consumer, batch, max_bytes });
     let ack = (
         pair(),
         prop_oneof![10 => (0..4usize).prop_map(DeliveryRef::Held), 1 => (1..12u64).prop_map(DeliveryRef::Sequence)],
@@ -1760,15 +1769,26 @@ pub fn valid_ttl_ms() -> BoxedStrategy<u64> {
 pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
     let weights = vec(prop_oneof![Just(100u32), Just(150u32), 0..=limits::AGENT_WEIGHT_MAX], CONFIGURABLE_ROLES.len());
     let fees = (prop_oneof![Just(100u16), 0..=10_000u16], prop_oneof![Just(1_500u16), 0..=10_000u16]);
-    (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>(), fees)
-        .prop_map(|(included, weights, heartbeat_ttl_ms, self_registration, (fee_bps, referral_bps))| {
+    // The default pace, none at all, or one tight enough that random registrations run into it.
+    let pace = prop_oneof![Just((1_000u64, 1_000u32)), Just((0, 1)), (1..=60_000u64, 1..=3u32)];
+    (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>(), fees, pace)
+        .prop_map(|(included, weights, heartbeat_ttl_ms, self_registration, (fee_bps, referral_bps), pace)| {
             let roles: BTreeMap<Name, RoleConfig> = CONFIGURABLE_ROLES
                 .iter()
                 .zip(included.iter().zip(weights))
                 .filter(|(role, (included, _))| **included || **role == "scout")
                 .map(|(role, (_, default_weight))| (name(role), RoleConfig { default_weight }))
                 .collect();
-            SwarmConfig { roles, heartbeat_ttl_ms, self_registration, fee_bps, referral_bps }
+            let (registration_interval_ms, registration_burst) = pace;
+            SwarmConfig {
+                roles,
+                heartbeat_ttl_ms,
+                self_registration,
+                fee_bps,
+                referral_bps,
+                registration_interval_ms,
+                registration_burst,
+            }
         })
         .boxed()
 }
@@ -1781,6 +1801,11 @@ pub fn invalid_config() -> BoxedStrategy<SwarmConfig> {
     prop_oneof![
         (valid_config(), bad_ttl).prop_map(|(config, heartbeat_ttl_ms)| SwarmConfig { heartbeat_ttl_ms, ..config }),
         valid_config().prop_map(|config| SwarmConfig { roles: BTreeMap::new(), ..config }),
+        valid_config().prop_map(|config| SwarmConfig { registration_burst: 0, ..config }),
+        valid_config().prop_map(|config| SwarmConfig {
+            registration_interval_ms: limits::REGISTRATION_INTERVAL_MS_MAX + 1,
+            ..config
+        }),
         valid_config().prop_map(|config| {
             let roles = (0..=limits::ROLES_MAX)
                 .map(|index| (name(&format!("role-{index}")), RoleConfig { default_weight: 1 }))

@@ -34,10 +34,17 @@ pub const PUBLISH_NONCE_HEADER: &str = "colony-nonce";
 /// How far a publish nonce (as a time) may be from the server's clock.
 pub const PUBLISH_SKEW_MS: u64 = 5 * 60 * 1_000;
 
-/// The bytes an ephemeral publish's signature covers: the path (so a signature for `/v1/bus/publish`
-/// cannot be moved to `/v1/bus/request`), the nonce and the exact body.
-pub fn publish_signing_message(path: &str, nonce_us: u64, body: &[u8]) -> Vec<u8> {
-    let mut message = format!("colony-publish-v1\n{path}\n{nonce_us}\n").into_bytes();
+/// The bytes an ephemeral publish's signature covers: the signer (so another agent holding the same
+/// key cannot claim it), the path with its query exactly as sent (so a signature for
+/// `/v1/bus/publish` cannot be moved to `/v1/bus/request`, nor a request's `timeout_ms` changed),
+/// the nonce and the exact body.
+pub fn publish_signing_message(
+    signer: &colony_core::Signer,
+    path_and_query: &str,
+    nonce_us: u64,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut message = format!("colony-publish-v2\n{signer}\n{path_and_query}\n{nonce_us}\n").into_bytes();
     message.extend_from_slice(body);
     message
 }

@@ -101,7 +101,7 @@ pub fn status_for_rejection(rejection: &Rejection) -> u16 {
         | Rejection::DeliveryNotPending { .. } => 409,
         // Backpressure: the stream refuses new messages until consumers make room, so the client
         // should slow down and retry, as for any rate limit.
-        Rejection::StreamFull { .. } => 429,
+        Rejection::StreamFull { .. } | Rejection::RateLimited { .. } => 429,
         Rejection::BatchFailed { reason, .. } => status_for_rejection(reason),
         _ => 400,
     }
@@ -160,6 +160,7 @@ fn title_for(code: &str) -> &'static str {
         "unknown_role" => "Unknown role",
         "invalid_field" => "Invalid field",
         "limit_reached" => "Limit reached",
+        "rate_limited" => "Rate limited",
         "read_token_not_found" => "Read token not found",
         "genesis" => "Genesis error",
         "insufficient_funds" => "Insufficient funds",

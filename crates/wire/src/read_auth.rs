@@ -1,9 +1,11 @@
 //! How reads are authenticated.
 //!
-//! Reads change nothing and are not logged, so they do not need single-use nonces: a signed read
-//! carries a timestamp and is accepted within [`READ_SIGNATURE_SKEW_MS`] of the server's clock. The
-//! signature covers the method, the path with its query and the timestamp, so it cannot be moved to
-//! another request. Alternatively, the operator issues bearer read tokens (`read_token.issue`) for
+//! Reads change nothing and are not logged, so most do not need single-use nonces: a signed read
+//! carries a timestamp and is accepted within [`READ_SIGNATURE_SKEW_MS`] of the server's clock. The signature covers the signer, the method, the
+//! path with its query exactly as sent (percent-encoding included) and the timestamp, so it cannot
+//! be moved to another request or claimed by another agent. Reads that open a stream (events, bus
+//! subscriptions, WebSockets) are single-use: the server spends their timestamp like a nonce, and
+//! refuses them when stamped before it started (it remembers spent timestamps in memory only). Alternatively, the operator issues bearer read tokens (`read_token.issue`) for
 //! dashboards and `curl`; the server stores only their SHA-256.
 
 use sha2::{Digest as _, Sha256};
@@ -18,8 +20,13 @@ pub const READ_SIGNATURE_HEADER: &str = "colony-signature";
 pub const READ_SIGNATURE_SKEW_MS: u64 = 5 * 60 * 1_000;
 
 /// The bytes a read signature covers.
-pub fn read_signing_message(method: &str, path_and_query: &str, timestamp_ms: u64) -> Vec<u8> {
-    format!("colony-read-v1\n{method}\n{path_and_query}\n{timestamp_ms}").into_bytes()
+pub fn read_signing_message(
+    signer: &colony_core::Signer,
+    method: &str,
+    path_and_query: &str,
+    timestamp_ms: u64,
+) -> Vec<u8> {
+    format!("colony-read-v2\n{signer}\n{method}\n{path_and_query}\n{timestamp_ms}").into_bytes()
 }
 
 /// The fingerprint under which a read token is stored.

@@ -170,6 +170,8 @@ pub fn run(
             max_deliver: limits::MAX_DELIVER_DEFAULT,
             backoff_ms: Vec::new(),
             max_ack_pending: limits::MAX_ACK_PENDING_MAX,
+            agents: Default::default(),
+            roles: [name("scout")].into(),
         },
     );
     for submission in [create_stream, create_consumer] {
@@ -271,6 +273,7 @@ pub fn run(
                             stream: name("bench"),
                             consumer: name("workers"),
                             batch: limits::FETCH_BATCH_MAX,
+                            max_bytes: None,
                         }));
                         let submission = sign(&agents, agent, nonce, commands);
                         nonce += 1;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use colony_core::Signer;
 use colony_core::bus::{Pattern, Subject};
 use colony_server::bus::router::BUFFER_MESSAGES_DEFAULT;
-use colony_server::bus::{Bus, Outgoing, SubscribeRequest, Transport};
+use colony_server::bus::{Bus, BusText, Outgoing, SubscribeRequest, Transport};
 use colony_wire::bus::{BusMessage, PublishRequest};
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
@@ -31,7 +31,7 @@ fn encoded_pool() -> Vec<Outgoing> {
                 ..PublishRequest::default()
             };
             let message = BusMessage::new(format!("bench-{index}"), 0, &Signer::Operator, content);
-            Arc::from(serde_json::to_string(&message).expect("messages encode"))
+            BusText::uncharged(serde_json::to_string(&message).expect("messages encode"))
         })
         .collect()
 }

@@ -303,6 +303,8 @@ pub async fn run(operator: &Client, clients: &BTreeMap<String, Client>) -> Resul
     let mut config = consumer_config();
     config.ack_wait_ms = ACK_WAIT_MS;
     config.max_deliver = MAX_DELIVER;
+    // The queue is the executors': only agents of that role may take work from it.
+    config.roles.insert(colony_core::Name::new("executor")?);
     executor_first.create_consumer(STREAM, CONSUMER, config).await?;
 
     // Subscribers first, so that nothing published later is missed.

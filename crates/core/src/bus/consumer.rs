@@ -18,7 +18,7 @@ use super::dead_letter::DeadLetterReason;
 use super::stream::{StoredMessage, Stream};
 use super::subject::Pattern;
 use crate::event::EventKind;
-use crate::ids::{Name, Signer};
+use crate::ids::{AgentId, Name, Signer};
 use crate::limits;
 use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, State};
@@ -92,6 +92,13 @@ pub struct ConsumerConfig {
     pub backoff_ms: Vec<u64>,
     /// Pending deliveries at most.
     pub max_ack_pending: u32,
+    /// Agents that may fetch from the consumer (and so hold and settle its deliveries) besides its
+    /// creator, the stream's owner and the operator.
+    #[serde(default)]
+    pub agents: BTreeSet<AgentId>,
+    /// Roles whose agents may fetch from the consumer.
+    #[serde(default)]
+    pub roles: BTreeSet<Name>,
 }
 
 impl ConsumerConfig {
@@ -140,7 +147,27 @@ impl ConsumerConfig {
         if let DeliverPolicy::FromSequence(0) = self.deliver {
             return Err(Rejection::invalid("deliver", "sequences start at 1"));
         }
+        if self.agents.len() + self.roles.len() > limits::CONSUMER_MEMBERS_MAX {
+            return Err(Rejection::LimitReached {
+                limit: "consumer_members",
+                max: limits::CONSUMER_MEMBERS_MAX as u64,
+            });
+        }
         Ok(())
+    }
+}
+
+impl Consumer {
+    /// Whether `signer` may fetch from this consumer of `stream` (its role looked up in `registry`):
+    /// the operator, the consumer's creator, the stream's owner, and the agents and roles it names.
+    /// A consumer shares work among those who fetch from it, so an agent outside that list taking
+    /// deliveries would take work, and the power to hold or drop it, from those it was meant for.
+    pub(crate) fn may_fetch(&self, stream: &Stream, signer: &Signer, registry: &crate::registry::Registry) -> bool {
+        let Signer::Agent(agent) = signer else { return true };
+        *signer == self.creator
+            || *signer == stream.owner
+            || self.config.agents.contains(agent)
+            || registry.get(agent).is_some_and(|record| self.config.roles.contains(&record.role))
     }
 }
 
@@ -412,11 +439,21 @@ impl State {
         stream_name: &Name,
         name: &Name,
         batch: u32,
+        max_bytes: Option<u64>,
     ) -> CommandResult {
         if !(1..=limits::FETCH_BATCH_MAX).contains(&batch) {
             return Err(Rejection::invalid("batch", format!("must be between 1 and {}", limits::FETCH_BATCH_MAX)));
         }
-        self.consumer_for_command(stream_name, name)?;
+        if max_bytes == Some(0) {
+            return Err(Rejection::invalid("max_bytes", "must be at least 1"));
+        }
+        let (stream, consumer) = self.consumer_for_command(stream_name, name)?;
+        if !consumer.may_fetch(stream, &context.signer, &self.registry) {
+            return Err(Rejection::Unauthorized {
+                reason: "only the consumer's creator, the stream's owner, the operator and the agents and roles the \
+                         consumer names may fetch from it",
+            });
+        }
         let now_ms = context.now_ms;
         let holder = context.signer.clone();
         let bus = &mut self.bus;
@@ -424,6 +461,14 @@ impl State {
         let consumer = stream.consumers.get_mut(name).expect("found above");
         let batch = batch as usize;
         let mut deliveries = Vec::new();
+        // What this fetch may return: its own `max_bytes` and what the envelope has left, but at
+        // least one message while the envelope has any budget, so that a large message never blocks
+        // a consumer. Messages left out stay where they are, for the next fetch.
+        let bytes_max = max_bytes.unwrap_or(u64::MAX).min(context.fetch_bytes_left);
+        let mut bytes = 0u64;
+        let room_for = |deliveries: &Vec<Delivery>, bytes: u64, size: u64| {
+            if deliveries.is_empty() { bytes_max > 0 } else { bytes.saturating_add(size) <= bytes_max }
+        };
 
         let due: Vec<u64> = consumer
             .pending
@@ -432,7 +477,14 @@ impl State {
             .map(|(sequence, _)| *sequence)
             .take(batch)
             .collect();
+        let mut bytes_limited = false;
         for sequence in due {
+            let size = stream.messages.get(&sequence).expect("pending deliveries are of stored messages").size_bytes();
+            if !room_for(&deliveries, bytes, size) {
+                bytes_limited = true;
+                break;
+            }
+            bytes += size;
             let pending = consumer.pending.get_mut(&sequence).expect("just listed");
             pending.delivery_count += 1;
             let deadline_ms = now_ms.saturating_add(consumer.config.ack_wait_for(pending.delivery_count));
@@ -452,17 +504,25 @@ impl State {
 
         let mut exhausted = true;
         for (examined, (sequence, message)) in stream.messages.range(consumer.cursor..).enumerate() {
-            if deliveries.len() >= batch
+            if bytes_limited
+                || deliveries.len() >= batch
                 || consumer.pending.len() >= consumer.config.max_ack_pending as usize
                 || examined >= limits::FETCH_SCAN_MAX
             {
                 exhausted = false;
                 break;
             }
-            consumer.cursor = sequence + 1;
             if consumer.config.filter.as_ref().is_some_and(|filter| !filter.matches(&message.subject)) {
+                consumer.cursor = sequence + 1;
                 continue;
             }
+            let size = message.size_bytes();
+            if !room_for(&deliveries, bytes, size) {
+                exhausted = false;
+                break;
+            }
+            bytes += size;
+            consumer.cursor = sequence + 1;
             let deadline_ms = now_ms.saturating_add(consumer.config.ack_wait_for(1));
             consumer.pending.insert(
                 *sequence,
@@ -487,6 +547,7 @@ impl State {
             // Nothing stored lies beyond: the cursor moves past sequences that were evicted too.
             consumer.cursor = consumer.cursor.max(stream.last_sequence + 1);
         }
+        context.fetch_bytes_left = context.fetch_bytes_left.saturating_sub(bytes);
         Ok(Accepted::Fetched { stream: stream_name.clone(), deliveries })
     }
 

@@ -94,6 +94,8 @@ impl State {
                 max_deliver,
                 backoff_ms,
                 max_ack_pending,
+                agents,
+                roles,
             } => {
                 let config = ConsumerConfig {
                     filter: filter.clone(),
@@ -102,11 +104,15 @@ impl State {
                     max_deliver: *max_deliver,
                     backoff_ms: backoff_ms.clone(),
                     max_ack_pending: *max_ack_pending,
+                    agents: agents.clone(),
+                    roles: roles.clone(),
                 };
                 self.create_consumer(context, consumer::ConsumerRequest { stream, name, config })
             }
             Command::DeleteConsumer { stream, name } => self.delete_consumer(context, stream, name),
-            Command::Fetch { stream, consumer, batch } => self.fetch(context, stream, consumer, *batch),
+            Command::Fetch { stream, consumer, batch, max_bytes } => {
+                self.fetch(context, stream, consumer, *batch, *max_bytes)
+            }
             Command::Ack { stream, consumer, sequences, kind } => self.ack(context, stream, consumer, sequences, kind),
             Command::ReplayDeadLetters { stream, dead_letters } => {
                 self.replay_dead_letters(context, stream, dead_letters)

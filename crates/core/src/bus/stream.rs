@@ -187,10 +187,12 @@ pub struct Stream {
     pub(crate) bytes: u64,
     /// The highest sequence ever assigned (0 before the first message).
     pub(crate) last_sequence: u64,
-    /// Message id → (sequence, published_at_ms), for deduplication.
-    pub(crate) dedupe: BTreeMap<Name, (u64, u64)>,
-    /// The same ids by publication time, oldest first, for forgetting them.
-    pub(crate) dedupe_order: BTreeSet<(u64, Name)>,
+    /// (publisher, message id) → (sequence, published_at_ms), for deduplication. Ids are scoped to
+    /// their publisher: another agent publishing the same id first must not make a real message
+    /// answer `duplicate` and vanish.
+    pub(crate) dedupe: BTreeMap<(Signer, Name), (u64, u64)>,
+    /// The same keys by publication time, oldest first, for forgetting them.
+    pub(crate) dedupe_order: BTreeSet<(u64, Signer, Name)>,
     pub(crate) consumers: BTreeMap<Name, Consumer>,
     pub(crate) dead_letters: BTreeMap<u64, DeadLetter>,
     pub(crate) next_dead_letter_id: u64,
@@ -291,35 +293,36 @@ impl Stream {
         Ok(())
     }
 
-    /// The original sequence of a message id seen within the duplicate window.
-    fn duplicate_of(&self, message_id: &Name, now_ms: u64) -> Option<u64> {
-        let (sequence, published_at_ms) = self.dedupe.get(message_id)?;
+    /// The original sequence of a message id `publisher` used within the duplicate window.
+    fn duplicate_of(&self, publisher: &Signer, message_id: &Name, now_ms: u64) -> Option<u64> {
+        let (sequence, published_at_ms) = self.dedupe.get(&(publisher.clone(), message_id.clone()))?;
         (now_ms < published_at_ms.saturating_add(self.config.duplicate_window_ms)).then_some(*sequence)
     }
 
     /// Forgets message ids whose window has ended.
     fn forget_expired_ids(&mut self, now_ms: u64) {
-        while let Some((published_at_ms, _)) = self.dedupe_order.first() {
+        while let Some((published_at_ms, ..)) = self.dedupe_order.first() {
             if now_ms < published_at_ms.saturating_add(self.config.duplicate_window_ms) {
                 break;
             }
-            let (_, id) = self.dedupe_order.pop_first().expect("just looked");
-            self.dedupe.remove(&id);
+            let (_, publisher, id) = self.dedupe_order.pop_first().expect("just looked");
+            self.dedupe.remove(&(publisher, id));
         }
     }
 
     /// Remembers a message id, forgetting the oldest beyond `DEDUPE_IDS_PER_STREAM_MAX`.
-    fn remember_id(&mut self, message_id: &Name, sequence: u64, now_ms: u64) {
+    fn remember_id(&mut self, publisher: &Signer, message_id: &Name, sequence: u64, now_ms: u64) {
         if self.config.duplicate_window_ms == 0 {
             return;
         }
-        if let Some((_, published_at_ms)) = self.dedupe.insert(message_id.clone(), (sequence, now_ms)) {
-            self.dedupe_order.remove(&(published_at_ms, message_id.clone()));
+        let key = (publisher.clone(), message_id.clone());
+        if let Some((_, published_at_ms)) = self.dedupe.insert(key.clone(), (sequence, now_ms)) {
+            self.dedupe_order.remove(&(published_at_ms, key.0.clone(), key.1.clone()));
         }
-        self.dedupe_order.insert((now_ms, message_id.clone()));
+        self.dedupe_order.insert((now_ms, key.0, key.1));
         while self.dedupe.len() > limits::DEDUPE_IDS_PER_STREAM_MAX {
-            let (_, id) = self.dedupe_order.pop_first().expect("as many entries as ids");
-            self.dedupe.remove(&id);
+            let (_, publisher, id) = self.dedupe_order.pop_first().expect("as many entries as ids");
+            self.dedupe.remove(&(publisher, id));
         }
     }
 }
@@ -535,9 +538,10 @@ impl Bus {
             {
                 return fail("dedupe map and order disagree".to_owned());
             }
-            for (published_at_ms, id) in &stream.dedupe_order {
-                if stream.dedupe.get(id).map(|(_, at)| at) != Some(published_at_ms) {
-                    return fail(format!("message id '{id}' is misfiled"));
+            for (published_at_ms, publisher, id) in &stream.dedupe_order {
+                let key = (publisher.clone(), id.clone());
+                if stream.dedupe.get(&key).map(|(_, at)| at) != Some(published_at_ms) {
+                    return fail(format!("message id '{id}' of {publisher} is misfiled"));
                 }
             }
             if stream.age_deadline_ms != stream.oldest_expiry_ms() {
@@ -618,6 +622,24 @@ impl State {
         }
         if self.bus.reserved_bytes + config.byte_limit() > limits::BUS_BYTES_MAX {
             return Err(Rejection::LimitReached { limit: "bus_bytes", max: limits::BUS_BYTES_MAX });
+        }
+        if context.signer != Signer::Operator {
+            // One agent may not take every stream, or the whole reservation, from the others.
+            let owned = self.bus.streams.values().filter(|stream| stream.owner == context.signer);
+            let (count, bytes) =
+                owned.fold((0usize, 0u64), |(count, bytes), stream| (count + 1, bytes + stream.config.byte_limit()));
+            if count >= limits::STREAMS_PER_AGENT_MAX {
+                return Err(Rejection::LimitReached {
+                    limit: "streams_per_agent",
+                    max: limits::STREAMS_PER_AGENT_MAX as u64,
+                });
+            }
+            if bytes + config.byte_limit() > limits::STREAM_BYTES_PER_AGENT_MAX {
+                return Err(Rejection::LimitReached {
+                    limit: "stream_bytes_per_agent",
+                    max: limits::STREAM_BYTES_PER_AGENT_MAX,
+                });
+            }
         }
 
         for pattern in &config.subjects {
@@ -715,7 +737,7 @@ impl State {
             .clone();
         let stream = &self.bus.streams[&stream_name];
         if let Some(message_id) = request.message_id
-            && let Some(sequence) = stream.duplicate_of(message_id, context.now_ms)
+            && let Some(sequence) = stream.duplicate_of(&context.signer, message_id, context.now_ms)
         {
             return Ok(Accepted::Published { stream: stream_name, sequence, duplicate: true });
         }
@@ -740,7 +762,7 @@ impl State {
         let stream = self.bus.streams.get_mut(&stream_name).expect("found above");
         stream.forget_expired_ids(context.now_ms);
         if let Some(message_id) = request.message_id {
-            stream.remember_id(message_id, sequence, context.now_ms);
+            stream.remember_id(&context.signer, message_id, sequence, context.now_ms);
         }
         Ok(Accepted::Published { stream: stream_name, sequence, duplicate: false })
     }

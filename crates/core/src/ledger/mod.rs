@@ -112,8 +112,11 @@ pub struct Wallet {
     pub daily_limit: Option<Amount>,
     /// When true, the agent may pay swarm members but never withdraw money out of the swarm.
     pub no_withdraw: bool,
-    /// A frozen wallet can receive but not spend.
+    /// A frozen wallet can receive but not spend, and its parent cannot sweep it.
     pub frozen: bool,
+    /// Set while the operator's freeze or no-withdraw is in force: then only the operator changes
+    /// `frozen` and `no_withdraw`, so a parent cannot lift what the operator imposed.
+    pub operator_hold: bool,
     /// The ledger day `spent_today` counts for.
     pub spent_day: u64,
     /// What the agent spent on `spent_day` (transfers, withdrawals and escrow locks).

@@ -355,8 +355,9 @@ impl State {
         Ok(Accepted::Done)
     }
 
-    /// `wallet.sweep`: a parent moves money back from its child's wallet. The child's limits and
-    /// freeze do not apply (the parent is acting), and the money stays in the swarm.
+    /// `wallet.sweep`: a parent moves money back from its child's wallet. The child's daily limit
+    /// does not apply (the parent is acting) and the money stays in the swarm, but a frozen wallet
+    /// pays nobody: a freeze holds the money where it is, for the parent too.
     pub(crate) fn sweep(
         &mut self,
         context: &mut Context,
@@ -379,7 +380,11 @@ impl State {
         if target.parent.as_ref() != Some(&parent) {
             return Err(Rejection::Unauthorized { reason: "only the child's parent sweeps its wallet" });
         }
-        let balance = self.ledger.wallets.get(child).map_or(Amount::ZERO, Wallet::balance);
+        let wallet = self.ledger.wallets.get(child);
+        if wallet.is_some_and(|wallet| wallet.frozen) {
+            return Err(Rejection::WalletFrozen { agent: child.clone() });
+        }
+        let balance = wallet.map_or(Amount::ZERO, Wallet::balance);
         if balance < amount {
             return Err(Rejection::InsufficientFunds { available: balance, requested: amount });
         }

@@ -1,7 +1,8 @@
 //! Wallet policies: child wallets (daily limit, no-withdraw, freeze) and budgets that halt an agent.
 //!
 //! A parent "opens a wallet for a child" by setting the child's policy; only the child's parent (or
-//! the operator) may change it. The daily limit counts transfers, withdrawals and escrow locks in one
+//! the operator) may change it. A freeze or no-withdraw the operator set is lifted only by the
+//! operator. The daily limit counts transfers, withdrawals and escrow locks in one
 //! ledger day (log time, UTC days); refunds do not give the allowance back.
 //!
 //! A budget is a minimum balance. When an agent's balance falls below it, the agent is halted (a
@@ -48,6 +49,14 @@ impl State {
         }
         // Decide on a copy first: a change that changes nothing must not even open an empty wallet.
         let current = self.ledger.wallets.get(agent).cloned().unwrap_or_default();
+        let is_operator = context.signer == Signer::Operator;
+        let touches_hold = change.frozen.is_some_and(|frozen| frozen != current.frozen)
+            || change.no_withdraw.is_some_and(|no_withdraw| no_withdraw != current.no_withdraw);
+        if current.operator_hold && !is_operator && touches_hold {
+            return Err(Rejection::Unauthorized {
+                reason: "the operator froze this wallet or forbade its withdrawals; only the operator lifts that",
+            });
+        }
         let before = (current.daily_limit, current.no_withdraw, current.frozen, current.minimum_balance);
         let after = (
             change.daily_limit.unwrap_or(before.0),
@@ -55,11 +64,14 @@ impl State {
             change.frozen.unwrap_or(before.2),
             change.minimum_balance.unwrap_or(before.3),
         );
-        if before == after {
+        // The operator's settings are the operator's to lift: a hold while either is in force.
+        let hold = if is_operator { after.1 || after.2 } else { current.operator_hold };
+        if before == after && hold == current.operator_hold {
             return Ok(Accepted::Unchanged);
         }
         let wallet = self.ledger.wallets.entry(agent.clone()).or_default();
         (wallet.daily_limit, wallet.no_withdraw, wallet.frozen, wallet.minimum_balance) = after;
+        wallet.operator_hold = hold;
         context.emit(EventKind::WalletConfigured {
             agent: agent.clone(),
             daily_limit: after.0,

@@ -5,10 +5,12 @@
 //! and counted, so one slow subscriber loses its own oldest messages and slows nobody else. The
 //! subscriber learns how many it lost with its next batch.
 //!
-//! Memory is bounded three ways: a mailbox holds at most its capacity in messages and
-//! [`MAILBOX_BYTES_MAX`] in bytes, and all mailboxes of a server together share a [`ByteBudget`].
-//! Once the budget is spent, a mailbox that already holds messages makes room for each new one by
-//! dropping its oldest, so slow subscribers stop growing while subscribers that keep up (whose
+//! Memory is bounded twice: a mailbox holds at most its capacity in messages and
+//! [`MAILBOX_BYTES_MAX`] in bytes, and all messages a server holds share a [`ByteBudget`]. The
+//! budget counts each message once, however many mailboxes (or event streams being written) hold
+//! it: a message is charged when it is encoded and refunded when its last holder lets it go. Once
+//! the budget is spent, the router stops handing new messages to mailboxes that are not empty (see
+//! `Router::publish`), so slow subscribers stop growing while subscribers that keep up (whose
 //! mailboxes are empty) are not affected.
 
 use std::collections::VecDeque;
@@ -18,17 +20,70 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// A message as it is handed to subscribers: its JSON text, encoded once for all of them.
-pub type Outgoing = Arc<str>;
+pub type Outgoing = Arc<BusText>;
+
+/// A message's JSON text, charged to a [`ByteBudget`] for as long as anyone holds it.
+pub struct BusText {
+    text: Box<str>,
+    budget: Option<Arc<ByteBudget>>,
+}
+
+impl BusText {
+    /// `text`, charged to `budget` until the last holder drops it.
+    pub fn charged(text: String, budget: &Arc<ByteBudget>) -> Outgoing {
+        budget.used.fetch_add(text.len() as u64, Ordering::Relaxed);
+        Arc::new(BusText { text: text.into_boxed_str(), budget: Some(Arc::clone(budget)) })
+    }
+
+    /// `text`, charged to no budget (tests and benchmarks that keep their own messages).
+    pub fn uncharged(text: impl Into<String>) -> Outgoing {
+        Arc::new(BusText { text: text.into().into_boxed_str(), budget: None })
+    }
+}
+
+impl Drop for BusText {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.used.fetch_sub(self.text.len() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+impl std::ops::Deref for BusText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for BusText {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.text)
+    }
+}
+
+impl std::fmt::Debug for BusText {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.text, formatter)
+    }
+}
+
+impl PartialEq<str> for BusText {
+    fn eq(&self, other: &str) -> bool {
+        &*self.text == other
+    }
+}
+
+impl AsRef<[u8]> for BusText {
+    fn as_ref(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+}
 
 /// One mailbox holds at most this many bytes of messages, whatever its capacity in messages.
 pub const MAILBOX_BYTES_MAX: u64 = 16 << 20;
-/// Once the shared budget is spent, a mailbox holding more than this stops growing; one holding
-/// less (a subscriber a little behind) is left alone. The budget counts a message once per mailbox
-/// holding it, so without this a few idle subscribers of the same traffic could spend it and take
-/// every other subscriber's buffer away.
-pub const MAILBOX_FAIR_SHARE_BYTES: u64 = 1 << 20;
-
-/// The bytes all mailboxes of a server may hold together before slow subscribers stop growing.
+/// The bytes of distinct messages a server may hold (in mailboxes, and in streams being written)
+/// before slow subscribers stop growing.
 pub struct ByteBudget {
     used: AtomicU64,
     limit: u64,
@@ -45,7 +100,8 @@ impl ByteBudget {
         self.used.load(Ordering::Relaxed)
     }
 
-    fn spent(&self) -> bool {
+    /// Whether the bytes held reached the limit.
+    pub fn spent(&self) -> bool {
         self.used() >= self.limit
     }
 }
@@ -57,7 +113,6 @@ pub struct Mailbox {
     /// Woken on every push and on close. A WebSocket connection shares one among all its
     /// subscriptions, so that a single writer task can sleep until any of them has work.
     notify: Arc<Notify>,
-    budget: Arc<ByteBudget>,
 }
 
 struct Queue {
@@ -66,6 +121,8 @@ struct Queue {
     dropped_total: u64,
     dropped_unreported: u64,
     closed: bool,
+    /// When the reader last took messages (or the mailbox was made), to find readers that stopped.
+    last_take: std::time::Instant,
 }
 
 /// What a reader took from a mailbox.
@@ -77,18 +134,9 @@ pub struct Batch {
     pub dropped_total: u64,
 }
 
-impl Drop for Mailbox {
-    fn drop(&mut self) {
-        // Whatever nobody read goes back to the budget.
-        let bytes = self.queue.get_mut().map_or(0, |queue| queue.bytes);
-        self.budget.used.fetch_sub(bytes, Ordering::Relaxed);
-    }
-}
-
 impl Mailbox {
-    /// A mailbox holding at most `capacity` messages (at least one), waking `notify` on pushes and
-    /// drawing on `budget`.
-    pub fn new(capacity: usize, notify: Arc<Notify>, budget: Arc<ByteBudget>) -> Mailbox {
+    /// A mailbox holding at most `capacity` messages (at least one), waking `notify` on pushes.
+    pub fn new(capacity: usize, notify: Arc<Notify>) -> Mailbox {
         let capacity = capacity.max(1);
         Mailbox {
             queue: Mutex::new(Queue {
@@ -97,16 +145,16 @@ impl Mailbox {
                 dropped_total: 0,
                 dropped_unreported: 0,
                 closed: false,
+                last_take: std::time::Instant::now(),
             }),
             capacity,
             notify,
-            budget,
         }
     }
 
-    /// Adds a message, dropping the oldest while the mailbox is full (in messages or bytes, or the
-    /// server's budget is spent). Returns how many were dropped. A closed mailbox takes nothing (and
-    /// reports no drop: nobody is reading it).
+    /// Adds a message, dropping the oldest while the mailbox is full (in messages or bytes).
+    /// Returns how many were dropped. A closed mailbox takes nothing (and reports no drop: nobody is
+    /// reading it).
     pub fn push(&self, message: Outgoing) -> u64 {
         let size = message.len() as u64;
         let dropped = {
@@ -114,33 +162,66 @@ impl Mailbox {
             if queue.closed {
                 return 0;
             }
-            let budget_spent = self.budget.spent();
             let mut dropped = 0u64;
-            let mut freed = 0u64;
             while let Some(oldest) = queue.messages.front() {
                 let over_count = queue.messages.len() >= self.capacity;
                 let over_bytes = queue.bytes + size > MAILBOX_BYTES_MAX;
-                // With the budget spent, this mailbox may not grow: it frees at least what it adds.
-                let over_budget = budget_spent && queue.bytes > MAILBOX_FAIR_SHARE_BYTES && freed < size;
-                if !(over_count || over_bytes || over_budget) {
+                if !(over_count || over_bytes) {
                     break;
                 }
                 let length = oldest.len() as u64;
                 queue.messages.pop_front();
                 queue.bytes -= length;
-                freed += length;
                 dropped += 1;
             }
             queue.dropped_total += dropped;
             queue.dropped_unreported += dropped;
             queue.messages.push_back(message);
             queue.bytes += size;
-            self.budget.used.fetch_add(size, Ordering::Relaxed);
-            self.budget.used.fetch_sub(freed, Ordering::Relaxed);
             dropped
         };
         self.notify.notify_one();
         dropped
+    }
+
+    /// Counts a message this mailbox did not get (the server's budget was spent while it was
+    /// behind), reported with the next batch like a drop.
+    pub fn skip(&self) {
+        let mut queue = self.queue.lock().expect("mailbox lock");
+        if queue.closed {
+            return;
+        }
+        queue.dropped_total += 1;
+        queue.dropped_unreported += 1;
+        drop(queue);
+        self.notify.notify_one();
+    }
+
+    /// Whether the mailbox was closed (its subscription ended).
+    pub fn is_closed(&self) -> bool {
+        self.queue.lock().expect("mailbox lock").closed
+    }
+
+    /// Whether messages are waiting.
+    pub fn is_empty(&self) -> bool {
+        self.queue.lock().expect("mailbox lock").messages.is_empty()
+    }
+
+    /// How long messages have waited without the reader taking any (zero when none wait).
+    pub fn stalled_for(&self) -> std::time::Duration {
+        let queue = self.queue.lock().expect("mailbox lock");
+        if queue.messages.is_empty() { std::time::Duration::ZERO } else { queue.last_take.elapsed() }
+    }
+
+    /// Closes the mailbox and lets go of what it holds, for a reader that stopped reading: its
+    /// messages go back to the budget now rather than when its connection ends.
+    pub fn close_and_clear(&self) {
+        let mut queue = self.queue.lock().expect("mailbox lock");
+        queue.closed = true;
+        queue.messages.clear();
+        queue.bytes = 0;
+        drop(queue);
+        self.notify.notify_one();
     }
 
     /// Whether a push now would drop a message.
@@ -161,7 +242,7 @@ impl Mailbox {
         out.extend(queue.messages.drain(..count));
         let taken: u64 = out[first..].iter().map(|message| message.len() as u64).sum();
         queue.bytes -= taken;
-        self.budget.used.fetch_sub(taken, Ordering::Relaxed);
+        queue.last_take = std::time::Instant::now();
         let batch = Batch { dropped: queue.dropped_unreported, dropped_total: queue.dropped_total };
         queue.dropped_unreported = 0;
         Some(batch)
@@ -214,19 +295,19 @@ mod tests {
     use super::*;
 
     fn text(value: &str) -> Outgoing {
-        Arc::from(value)
+        BusText::uncharged(value)
     }
 
     #[test]
     fn a_full_mailbox_drops_its_oldest_message_and_reports_the_count_once() {
-        let mailbox = Mailbox::new(2, Arc::new(Notify::new()), ByteBudget::new(u64::MAX));
+        let mailbox = Mailbox::new(2, Arc::new(Notify::new()));
         assert_eq!(mailbox.push(text("1")), 0);
         assert_eq!(mailbox.push(text("2")), 0);
         assert!(mailbox.is_full());
         assert_eq!(mailbox.push(text("3")), 1, "the third push drops the oldest");
         let mut out = Vec::new();
         let batch = mailbox.take(&mut out, 10).unwrap();
-        assert_eq!(out.iter().map(|message| &**message).collect::<Vec<_>>(), vec!["2", "3"]);
+        assert_eq!(out.iter().map(|message| &***message).collect::<Vec<_>>(), vec!["2", "3"]);
         assert_eq!(batch, Batch { dropped: 1, dropped_total: 1 });
         out.clear();
         assert_eq!(mailbox.take(&mut out, 10).unwrap(), Batch { dropped: 0, dropped_total: 1 }, "reported once");
@@ -234,7 +315,7 @@ mod tests {
 
     #[test]
     fn a_closed_mailbox_drains_then_ends_and_takes_nothing_new() {
-        let mailbox = Mailbox::new(4, Arc::new(Notify::new()), ByteBudget::new(u64::MAX));
+        let mailbox = Mailbox::new(4, Arc::new(Notify::new()));
         mailbox.push(text("1"));
         mailbox.close();
         assert_eq!(mailbox.push(text("2")), 0);
@@ -245,34 +326,28 @@ mod tests {
     }
 
     #[test]
-    fn a_spent_budget_stops_large_mailboxes_growing_but_not_small_ones() {
-        let chunk: Outgoing = Arc::from("x".repeat(256 << 10).as_str());
-        let budget = ByteBudget::new(2 << 20);
-        let slow = Mailbox::new(1_000, Arc::new(Notify::new()), Arc::clone(&budget));
-        let behind = Mailbox::new(1_000, Arc::new(Notify::new()), Arc::clone(&budget));
-        for _ in 0..8 {
-            assert_eq!(slow.push(Arc::clone(&chunk)), 0);
-        }
-        assert_eq!(budget.used(), 2 << 20, "the budget is spent");
-        // Past its fair share, the slow mailbox now replaces its oldest message with each new one.
-        assert_eq!(slow.push(Arc::clone(&chunk)), 1);
-        assert_eq!((slow.pending(), budget.used()), (8, 2 << 20));
-        // A subscriber a few messages behind keeps its backlog and gives it back when it reads.
-        for _ in 0..3 {
-            assert_eq!(behind.push(Arc::clone(&chunk)), 0);
-        }
+    fn the_budget_counts_a_message_once_until_its_last_holder_lets_go() {
+        let budget = ByteBudget::new(1 << 20);
+        let one = Mailbox::new(10, Arc::new(Notify::new()));
+        let two = Mailbox::new(10, Arc::new(Notify::new()));
+        let message = BusText::charged("x".repeat(1_000), &budget);
+        one.push(Arc::clone(&message));
+        two.push(Arc::clone(&message));
+        drop(message);
+        assert_eq!(budget.used(), 1_000, "held by two mailboxes, counted once");
         let mut out = Vec::new();
-        behind.take(&mut out, 10);
-        assert_eq!(out.len(), 3);
-        assert_eq!(budget.used(), 2 << 20);
-        drop(slow);
-        assert_eq!(budget.used(), 0, "a dropped mailbox returns its bytes");
+        one.take(&mut out, 10);
+        out.clear();
+        assert_eq!(budget.used(), 1_000, "still held by the second");
+        two.close_and_clear();
+        assert_eq!(budget.used(), 0, "given back when the last holder lets go");
+        assert!(two.take(&mut out, 10).is_none(), "a cleared mailbox is closed");
     }
 
     #[test]
     fn a_mailbox_never_holds_more_than_its_byte_limit() {
-        let mailbox = Mailbox::new(1_000, Arc::new(Notify::new()), ByteBudget::new(u64::MAX));
-        let big: Outgoing = Arc::from("x".repeat(1 << 20).as_str());
+        let mailbox = Mailbox::new(1_000, Arc::new(Notify::new()));
+        let big: Outgoing = BusText::uncharged("x".repeat(1 << 20));
         for _ in 0..20 {
             mailbox.push(Arc::clone(&big));
         }
@@ -282,7 +357,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_reader_wakes_on_push() {
-        let mailbox = Arc::new(Mailbox::new(4, Arc::new(Notify::new()), ByteBudget::new(u64::MAX)));
+        let mailbox = Arc::new(Mailbox::new(4, Arc::new(Notify::new())));
         let reader = {
             let mailbox = Arc::clone(&mailbox);
             tokio::spawn(async move {
@@ -293,6 +368,6 @@ mod tests {
         tokio::task::yield_now().await;
         mailbox.push(text("hello"));
         let out = reader.await.unwrap().unwrap();
-        assert_eq!(&*out[0], "hello");
+        assert_eq!(&**out[0], "hello");
     }
 }

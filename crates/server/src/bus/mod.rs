@@ -25,20 +25,22 @@ use colony_core::{Rejection, Signer, State};
 use colony_wire::Problem;
 use colony_wire::bus::{BusMessage, PublishRequest, PublishedView};
 
-pub use mailbox::{Batch, Mailbox, Outgoing};
+pub use mailbox::{Batch, BusText, Mailbox, Outgoing};
 pub use router::{Router, SubscribeRequest, SubscriptionHandle, Transport};
 
 /// The server's bus: the router plus what publishing needs (replay protection, message ids).
 pub struct Bus {
     /// Subscriptions and fan-out.
     pub router: Arc<Router>,
-    /// Per-signer windows of publish nonces. They live in memory only: ephemeral messages are not
-    /// logged, so after a restart a captured publish could be replayed within the clock-skew window
-    /// (five minutes). Durable publishes go through the log and are protected like every envelope.
+    /// Per-signer windows of publish nonces. They live in memory only (ephemeral messages are not
+    /// logged), so the HTTP layer refuses publishes stamped before the server started: a publish
+    /// captured before a restart cannot be replayed after it. Durable publishes go through the log
+    /// and are protected like every envelope.
     nonces: Mutex<HashMap<Signer, ReplayWindow>>,
-    /// Per-signer windows of the signed reads that opened WebSocket connections: a connection can
-    /// publish as its signer, so the signed read that opens it is single-use, like a nonce.
-    upgrades: Mutex<HashMap<Signer, ReplayWindow>>,
+    /// Per-signer windows of the signed reads that opened streams (events, subscriptions, WebSocket
+    /// connections): a stream goes on delivering what its signer may see, and a WebSocket publishes
+    /// as its signer, so the signed read that opens one is single-use, like a nonce.
+    stream_opens: Mutex<HashMap<Signer, ReplayWindow>>,
     /// Message ids are `<prefix>-<counter>`: the prefix (the start time) keeps ids unique across
     /// restarts of the server.
     id_prefix: String,
@@ -51,7 +53,7 @@ impl Bus {
         Bus {
             router: Router::new(),
             nonces: Mutex::new(HashMap::new()),
-            upgrades: Mutex::new(HashMap::new()),
+            stream_opens: Mutex::new(HashMap::new()),
             id_prefix: format!("{started_at_ms:x}"),
             next_message: AtomicU64::new(0),
         }
@@ -62,10 +64,10 @@ impl Bus {
         Bus::spend(&self.nonces, signer, nonce)
     }
 
-    /// Spends the timestamp of the signed read that opens a WebSocket connection for `signer`; false
-    /// if that signed read was already used.
-    pub fn spend_upgrade(&self, signer: &Signer, timestamp_ms: u64) -> bool {
-        Bus::spend(&self.upgrades, signer, timestamp_ms)
+    /// Spends the timestamp of the signed read that opens a stream for `signer`; false if that
+    /// signed read was already used.
+    pub fn spend_stream_open(&self, signer: &Signer, timestamp_ms: u64) -> bool {
+        Bus::spend(&self.stream_opens, signer, timestamp_ms)
     }
 
     fn spend(windows: &Mutex<HashMap<Signer, ReplayWindow>>, signer: &Signer, nonce: u64) -> bool {
@@ -93,7 +95,7 @@ impl Bus {
     pub fn publish(&self, source: &Signer, now_ms: u64, subject: &Subject, content: PublishRequest) -> PublishedView {
         let id = self.next_message_id();
         let message = BusMessage::new(id.clone(), now_ms, source, content);
-        let json: Outgoing = Arc::from(serde_json::to_string(&message).expect("messages encode"));
+        let json: Outgoing = self.router.encode(serde_json::to_string(&message).expect("messages encode"));
         let delivered = self.router.publish(subject, &json);
         PublishedView { id, delivered }
     }

@@ -22,21 +22,25 @@ use colony_wire::bus::{BusStatsView, SubscriptionView};
 use colony_wire::problem::{Problem, codes};
 use tokio::sync::Notify;
 
-use super::mailbox::{ByteBudget, Mailbox, Outgoing};
+use super::mailbox::{BusText, ByteBudget, Mailbox, Outgoing};
 
 /// At most this many subscriptions are open on one server, so that subscribing cannot exhaust memory.
 pub const SUBSCRIPTIONS_MAX: usize = 100_000;
 /// One owner (an agent, the operator, or all read-token readers together) holds at most this many
-/// subscriptions, so that no one can take every slot of [`SUBSCRIPTIONS_MAX`]. Request waiters do not
-/// count: they are the server's own, short-lived and bounded per connection.
+/// subscriptions, request waiters included, so that no one can take every slot of
+/// [`SUBSCRIPTIONS_MAX`].
 pub const SUBSCRIPTIONS_PER_OWNER_MAX: usize = 4_096;
 /// A subscriber's buffer holds at most this many messages.
 pub const BUFFER_MESSAGES_MAX: usize = 65_536;
 /// A subscriber's buffer holds this many messages unless it asks otherwise.
 pub const BUFFER_MESSAGES_DEFAULT: usize = 4_096;
-/// All subscribers' buffers together hold at most this many bytes before slow subscribers stop
-/// growing (see [`ByteBudget`]).
+/// The bytes of distinct messages the bus holds (in buffers and in streams being written) before
+/// subscribers that are behind stop getting new ones (see [`ByteBudget`] and [`Router::publish`]).
 pub const BUFFERED_BYTES_MAX: u64 = 1 << 30;
+/// A subscriber whose messages have waited this long without it taking any has stopped reading: its
+/// subscription is closed and its buffer given back (event streams; a WebSocket has its own write
+/// timeout).
+pub const STALLED_READER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The first token of request reply subjects.
 pub const REPLY_PREFIX: &str = "_INBOX";
 
@@ -177,7 +181,9 @@ struct Table {
     subscribers: HashMap<u64, Arc<Subscriber>>,
     groups: HashMap<u64, Group>,
     group_ids: HashMap<(String, Name), u64>,
-    per_owner: HashMap<String, usize>,
+    /// Subscriptions per owner: `None` is all read-token readers together (a key that no agent id can
+    /// collide with).
+    per_owner: HashMap<Option<Signer>, usize>,
 }
 
 #[derive(Default)]
@@ -207,6 +213,11 @@ impl SubscriptionHandle {
     pub fn subscriber(&self) -> &Subscriber {
         &self.subscriber
     }
+
+    /// The subscriber, shared (for a watchdog that outlives a borrow of the handle).
+    pub fn subscriber_arc(&self) -> Arc<Subscriber> {
+        Arc::clone(&self.subscriber)
+    }
 }
 
 impl Drop for SubscriptionHandle {
@@ -231,9 +242,23 @@ impl Router {
         })
     }
 
-    /// Bytes held in subscribers' buffers now.
+    /// Bytes of distinct messages held now (in buffers, and in streams being written).
     pub fn buffered_bytes(&self) -> u64 {
         self.budget.used()
+    }
+
+    /// A message's JSON text, charged to the bus's budget for as long as anyone holds it.
+    pub fn encode(&self, text: String) -> Outgoing {
+        BusText::charged(text, &self.budget)
+    }
+
+    /// Closes subscription `id` and lets go of its buffer (a reader that stopped reading). Its
+    /// stream ends the next time it is polled.
+    pub fn evict(&self, id: u64) {
+        if let Some(subscriber) = self.table.read().expect("router lock").subscribers.get(&id) {
+            subscriber.mailbox.close_and_clear();
+        }
+        self.unsubscribe(id);
     }
 
     /// Opens a subscription whose buffer wakes `notify`. Refuses private subjects that are not the
@@ -253,7 +278,7 @@ impl Router {
             pattern: request.pattern,
             queue: request.queue,
             transport: request.transport,
-            mailbox: Mailbox::new(buffer_messages, notify, Arc::clone(&self.budget)),
+            mailbox: Mailbox::new(buffer_messages, notify),
             delivered: AtomicU64::new(0),
         });
         let mut table = self.table.write().expect("router lock");
@@ -264,21 +289,18 @@ impl Router {
                 format!("the server holds its limit of {SUBSCRIPTIONS_MAX} subscriptions"),
             ));
         }
-        let counted = subscriber.transport != Transport::Request;
-        if counted {
-            let owned = table.per_owner.entry(subscriber.owner_label.clone()).or_default();
-            if *owned >= SUBSCRIPTIONS_PER_OWNER_MAX {
-                return Err(Problem::new(
-                    codes::BUS_LIMIT_REACHED,
-                    429,
-                    format!(
-                        "{} holds its limit of {SUBSCRIPTIONS_PER_OWNER_MAX} subscriptions",
-                        subscriber.owner_label
-                    ),
-                ));
-            }
-            *owned += 1;
+        let owned = table.per_owner.entry(subscriber.owner.clone()).or_default();
+        if *owned >= SUBSCRIPTIONS_PER_OWNER_MAX {
+            return Err(Problem::new(
+                codes::BUS_LIMIT_REACHED,
+                429,
+                format!(
+                    "{} holds its limit of {SUBSCRIPTIONS_PER_OWNER_MAX} subscriptions (request waiters included)",
+                    subscriber.owner_label
+                ),
+            ));
         }
+        *owned += 1;
         table.subscribers.insert(id, Arc::clone(&subscriber));
         match &subscriber.queue {
             None => {
@@ -307,12 +329,10 @@ impl Router {
         let mut table = self.table.write().expect("router lock");
         let Some(subscriber) = table.subscribers.remove(&id) else { return };
         subscriber.mailbox.close();
-        if subscriber.transport != Transport::Request
-            && let Some(owned) = table.per_owner.get_mut(&subscriber.owner_label)
-        {
+        if let Some(owned) = table.per_owner.get_mut(&subscriber.owner) {
             *owned -= 1;
             if *owned == 0 {
-                table.per_owner.remove(&subscriber.owner_label);
+                table.per_owner.remove(&subscriber.owner);
             }
         }
         match &subscriber.queue {
@@ -335,8 +355,14 @@ impl Router {
 
     /// Hands `message` (on `subject`) to every matching subscriber and to one member of every
     /// matching queue group. Returns how many received it.
+    ///
+    /// While the budget is spent, a receiver whose buffer is not empty (a subscriber behind) does not
+    /// get the message: it is counted as dropped for it, and reported like any drop. Subscribers that
+    /// keep up still get every message. So the bytes held stay within the budget plus at most one
+    /// message per subscriber that was keeping up, whatever the publishers do.
     pub fn publish(&self, subject: &Subject, message: &Outgoing) -> u64 {
         let privacy = Privacy::of(subject);
+        let spent = self.budget.spent();
         let mut delivered = 0u64;
         let mut dropped = 0u64;
         {
@@ -350,6 +376,11 @@ impl Router {
                     Target::Group(id) => table.groups[id].pick(&privacy),
                 };
                 if let Some(receiver) = receiver {
+                    if spent && !receiver.mailbox.is_empty() {
+                        receiver.mailbox.skip();
+                        dropped += 1;
+                        return;
+                    }
                     delivered += 1;
                     dropped += receiver.deliver(message);
                 }
@@ -492,7 +523,7 @@ mod tests {
     }
 
     fn publish(router: &Router, subject: &str, text: &str) -> u64 {
-        router.publish(&Subject::new(subject).unwrap(), &Arc::from(text))
+        router.publish(&Subject::new(subject).unwrap(), &BusText::uncharged(text))
     }
 
     #[test]
@@ -648,6 +679,73 @@ mod tests {
         let all = router.stats_for(Some(&Some(Signer::Operator)));
         assert_eq!(all.subscriptions.len(), 3);
         assert!(all.subscriptions.iter().all(|view| !view.subject.contains("secret")), "reply subjects stay hidden");
+    }
+
+    #[test]
+    fn idle_subscribers_cannot_make_the_bus_hold_more_than_its_budget() {
+        // Many subscribers that never read, on one subject and on a subject each, while publishers
+        // send 64 KiB messages: the bytes held stay within the budget plus one message per
+        // subscriber that was keeping up, and a subscriber that reads still gets everything.
+        const BUDGET: u64 = 4 << 20;
+        let router = Router::with_budget(BUDGET);
+        let notify = Arc::new(Notify::new());
+        let message_bytes = 64 << 10;
+        let idle: Vec<_> = (0..64)
+            .flat_map(|index| {
+                let shared = router.subscribe(request(agent("idle"), "flood", None), Arc::clone(&notify)).unwrap();
+                let own = router
+                    .subscribe(request(agent("idle"), &format!("own.{index}"), None), Arc::clone(&notify))
+                    .unwrap();
+                [shared, own]
+            })
+            .collect();
+        let reader = router.subscribe(request(agent("reader"), "flood", None), Arc::clone(&notify)).unwrap();
+        let mut peak = 0;
+        for round in 0..200 {
+            let text = format!("\"{}{round}\"", "x".repeat(message_bytes));
+            assert!(publish_charged(&router, "flood", &text) >= 1);
+            for index in 0..64 {
+                publish_charged(&router, &format!("own.{index}"), &text);
+            }
+            peak = peak.max(router.buffered_bytes());
+            assert_eq!(drain(&reader).len(), 1, "the subscriber that keeps up gets every message");
+        }
+        let bound = BUDGET + 129 * (message_bytes as u64 + 16);
+        assert!(peak <= bound, "peak {peak} bytes held, bound {bound}");
+        assert!(router.stats().dropped > 0, "idle subscribers were told what they missed");
+        drop(idle);
+        drop(reader);
+        assert_eq!(router.buffered_bytes(), 0, "every byte comes back when the subscribers leave");
+    }
+
+    fn publish_charged(router: &Router, subject: &str, text: &str) -> u64 {
+        router.publish(&Subject::new(subject).unwrap(), &router.encode(text.to_owned()))
+    }
+
+    #[test]
+    fn an_evicted_subscription_gives_its_buffer_back_and_ends() {
+        let router = Router::with_budget(1 << 20);
+        let handle = router.subscribe(request(agent("a"), "x", None), Arc::new(Notify::new())).unwrap();
+        publish_charged(&router, "x", "\"hello\"");
+        assert!(router.buffered_bytes() > 0);
+        router.evict(handle.subscriber().id());
+        assert_eq!(router.buffered_bytes(), 0);
+        let mut out = Vec::new();
+        assert!(handle.subscriber().mailbox().take(&mut out, 10).is_none(), "the reader sees the end");
+        assert_eq!(router.stats().subscriptions.len(), 0);
+    }
+
+    #[test]
+    fn an_agent_named_like_the_read_token_owner_does_not_share_its_quota() {
+        let router = Router::new();
+        let notify = Arc::new(Notify::new());
+        let _tokens: Vec<_> = (0..SUBSCRIPTIONS_PER_OWNER_MAX)
+            .map(|_| router.subscribe(request(None, "a", None), Arc::clone(&notify)).unwrap())
+            .collect();
+        assert!(router.subscribe(request(None, "a", None), Arc::clone(&notify)).is_err());
+        let mut waiter = request(agent("asker"), "_INBOX.abc", None);
+        waiter.transport = Transport::Request;
+        assert!(router.subscribe(waiter, Arc::clone(&notify)).is_ok(), "an agent's quota is its own");
     }
 
     #[test]

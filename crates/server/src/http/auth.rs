@@ -62,7 +62,15 @@ pub async fn require_read_auth(State(app): State<AppState>, mut request: Request
             request.extensions_mut().insert(reader);
             next.run(request).await
         }
-        Err(detail) => {
+        Err(AuthError::Replayed) => problem_response(
+            Problem::new(
+                "nonce_replayed",
+                409,
+                "this signed stream request was already used; sign a new one (a fresh colony-timestamp-ms)",
+            )
+            .with_field(READ_TIMESTAMP_HEADER),
+        ),
+        Err(AuthError::Refused(detail)) => {
             let mut response = problem_response(Problem::new(codes::UNAUTHENTICATED, 401, detail));
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -82,31 +90,51 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// may end up in logs.
 pub const TOKEN_QUERY_PARAMETER: &str = "access_token";
 
-/// Paths whose GET requests may carry the read token in the query.
-const TOKEN_IN_QUERY_PATHS: &[&str] = &["/v1/events", "/v1/bus/subscribe", "/v1/bus/ws"];
+/// The stream endpoints: paths whose GET requests may carry the read token in the query, and whose
+/// signed requests are single-use.
+const STREAM_PATHS: &[&str] = &["/v1/events", "/v1/bus/subscribe", "/v1/bus/ws"];
+
+/// Why a read was not let through.
+enum AuthError {
+    /// No valid credentials (401), with the reason.
+    Refused(String),
+    /// A signed stream request that was already used (409).
+    Replayed,
+}
+
+impl From<String> for AuthError {
+    fn from(detail: String) -> AuthError {
+        AuthError::Refused(detail)
+    }
+}
 
 /// A read token given as `access_token=…` in the query of a stream endpoint.
 fn token_from_query(method: &str, path_and_query: &str) -> Option<String> {
     let (path, query) = path_and_query.split_once('?')?;
-    if method != "GET" || !TOKEN_IN_QUERY_PATHS.contains(&path) {
+    if method != "GET" || !STREAM_PATHS.contains(&path) {
         return None;
     }
     query.split('&').find_map(|pair| pair.strip_prefix("access_token=")).map(str::to_owned)
 }
 
-fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &HeaderMap) -> Result<Reader, String> {
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive (RFC 9110).
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
+fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &HeaderMap) -> Result<Reader, AuthError> {
     let query_token = token_from_query(method, path_and_query);
     let authorization =
         header(headers, "authorization").map(str::to_owned).or(query_token.map(|token| format!("Bearer {token}")));
     if let Some(authorization) = authorization.as_deref() {
-        let token = authorization
-            .strip_prefix("Bearer ")
+        let token = bearer_token(authorization)
             .ok_or_else(|| "the Authorization header must be 'Bearer <read token>'".to_owned())?;
         let state = app.driver.shared.state.read().expect("state lock");
         let digest = token_sha256(token.trim());
         let record = state.read_token(&digest).ok_or_else(|| "unknown read token".to_owned())?;
         if record.expires_at_ms.is_some_and(|expires| expires <= app.clock.now_ms()) {
-            return Err("the read token has expired".to_owned());
+            return Err("the read token has expired".to_owned().into());
         }
         return Ok(Reader::Token { label: record.label.clone(), token_sha256: digest });
     }
@@ -114,7 +142,8 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
         return Err(format!(
             "reads need credentials: 'Authorization: Bearer <read token>', or the headers {READ_SIGNER_HEADER}, \
              {READ_TIMESTAMP_HEADER} and {READ_SIGNATURE_HEADER}"
-        ));
+        )
+        .into());
     };
     let signer = Signer::parse(signer).map_err(|error| format!("{READ_SIGNER_HEADER}: {error}"))?;
     let timestamp_ms: u64 = header(headers, READ_TIMESTAMP_HEADER)
@@ -127,20 +156,35 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
         return Err(format!(
             "{READ_TIMESTAMP_HEADER} is more than {} s from the server's clock",
             READ_SIGNATURE_SKEW_MS / 1000
-        ));
+        )
+        .into());
+    }
+    // Single-use requests (stream opens) are remembered in memory only, from the server's start: one
+    // stamped before it could have been used already. (Plain reads are not single-use, so a client
+    // whose clock is behind the server's is not locked out of them after a restart.)
+    let path = path_and_query.split_once('?').map_or(path_and_query, |(path, _)| path);
+    let opens_stream = STREAM_PATHS.contains(&path);
+    if opens_stream && timestamp_ms < app.started_at_ms {
+        return Err(format!("{READ_TIMESTAMP_HEADER} is before the server started; sign the request again").into());
     }
     let key = {
         let state = app.driver.shared.state.read().expect("state lock");
         if let Signer::Agent(id) = &signer
             && state.agent(id).is_some_and(|agent| agent.deregistered_at_ms.is_some())
         {
-            return Err(format!("agent '{id}' is deregistered"));
+            return Err(format!("agent '{id}' is deregistered").into());
         }
         state.signer_key(&signer).ok_or_else(|| format!("'{signer}' is not a registered signer"))?
     };
-    let message = read_signing_message(method, path_and_query, timestamp_ms);
+    let message = read_signing_message(&signer, method, path_and_query, timestamp_ms);
     if !app.keys.verify(&key, &message, &signature) {
-        return Err("the read signature does not verify".to_owned());
+        return Err("the read signature does not verify".to_owned().into());
+    }
+    // A stream goes on delivering for as long as it is open: a captured request that opens one must
+    // not open a second, so its timestamp is spent like a nonce (after the signature verified, so
+    // that nobody can spend another signer's timestamps).
+    if opens_stream && !app.bus.spend_stream_open(&signer, timestamp_ms) {
+        return Err(AuthError::Replayed);
     }
     Ok(Reader::Signer(signer))
 }

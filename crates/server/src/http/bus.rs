@@ -2,7 +2,7 @@
 //!
 //! Publishes are signed like envelopes but are not logged: the headers `colony-signer`,
 //! `colony-nonce` (Unix microseconds, increasing per signer) and `colony-signature` (over
-//! `colony-publish-v1\n<path>\n<nonce>\n` followed by the exact body). Subscriptions are reads and
+//! `colony-publish-v2\n<signer>\n<path?query>\n<nonce>\n` followed by the exact body). Subscriptions are reads and
 //! take read credentials.
 
 // Problems are built only on the way out of a request, so their size on the error path does not matter.
@@ -15,7 +15,6 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use colony_core::bus::Pattern;
 use colony_core::{Name, Signer};
@@ -26,12 +25,13 @@ use colony_wire::bus::{
 };
 use colony_wire::problem::codes;
 use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER};
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use tokio::sync::Notify;
 
 use super::auth::Reader;
 use super::{AppState, json_response, problem_response};
-use crate::bus::router::{BUFFER_MESSAGES_DEFAULT, REPLY_PREFIX};
+use crate::bus::router::{BUFFER_MESSAGES_DEFAULT, REPLY_PREFIX, STALLED_READER_TIMEOUT};
 use crate::bus::{SubscribeRequest, Transport, check_may_publish};
 
 /// Bodies of `POST /v1/bus/publish` are at most this large (a thousand messages of a few KiB).
@@ -45,7 +45,7 @@ pub(crate) const BATCH_MESSAGES_MAX: usize = 256;
 
 /// `POST /v1/bus/publish`: one message (a JSON object) or several (an array).
 pub async fn publish(State(app): State<AppState>, request: Request) -> Response {
-    let (signer, body) = match authenticate_publish(&app, request, "/v1/bus/publish").await {
+    let (signer, body) = match authenticate_publish(&app, request).await {
         Ok(authenticated) => authenticated,
         Err(problem) => return problem_response(problem),
     };
@@ -98,7 +98,7 @@ pub async fn request(
     if let Err(problem) = check_timeout(timeout_ms) {
         return problem_response(problem);
     }
-    let (signer, body) = match authenticate_publish(&app, request, "/v1/bus/request").await {
+    let (signer, body) = match authenticate_publish(&app, request).await {
         Ok(authenticated) => authenticated,
         Err(problem) => return problem_response(problem),
     };
@@ -124,7 +124,7 @@ pub(crate) async fn request_reply(
     signer: &Signer,
     mut message: PublishRequest,
     timeout_ms: u64,
-) -> Result<Arc<str>, Problem> {
+) -> Result<crate::bus::Outgoing, Problem> {
     check_timeout(timeout_ms)?;
     let subject = message.validate("")?;
     {
@@ -226,23 +226,45 @@ pub async fn subscribe(
         Ok(handle) => handle,
         Err(problem) => return problem_response(problem),
     };
+    // A reader that stops reading: the server stops polling its stream (the socket is full), so a
+    // watchdog outside it closes the subscription and gives its buffer back to the bus.
+    let watchdog = {
+        let router = Arc::clone(&app.bus.router);
+        let mailbox_id = handle.subscriber().id();
+        let subscriber = handle.subscriber_arc();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(STALLED_READER_CHECK).await;
+                if subscriber.mailbox().is_closed() {
+                    return;
+                }
+                if subscriber.mailbox().stalled_for() >= STALLED_READER_TIMEOUT {
+                    router.evict(mailbox_id);
+                    return;
+                }
+            }
+        })
+    };
     let stream = futures_util::stream::unfold(
         (handle, Vec::with_capacity(SSE_BATCH_MESSAGES_MAX), std::collections::VecDeque::new()),
         |(handle, mut taken, mut ready)| async move {
             loop {
-                if let Some(event) = ready.pop_front() {
-                    return Some((Ok::<SseEvent, Infallible>(event), (handle, taken, ready)));
+                if let Some(chunk) = ready.pop_front() {
+                    return Some((Ok::<Bytes, Infallible>(chunk), (handle, taken, ready)));
                 }
-                // Few at a time: events taken out of the mailbox no longer count against the budget.
+                // Few at a time, and as chunks that own the messages: a message stays charged to the
+                // bus's budget until it is written, so slow event streams cannot hold memory the
+                // budget does not see.
                 let batch = handle.subscriber().mailbox().recv(&mut taken, SSE_BATCH_MESSAGES_MAX).await?;
                 if batch.dropped > 0 {
-                    ready.push_back(
-                        SseEvent::default()
-                            .event("dropped")
-                            .data(format!("{{\"count\":{},\"total\":{}}}", batch.dropped, batch.dropped_total)),
-                    );
+                    ready.push_back(Bytes::from(format!(
+                        "event: dropped\ndata: {{\"count\":{},\"total\":{}}}\n\n",
+                        batch.dropped, batch.dropped_total
+                    )));
                 }
-                ready.extend(taken.drain(..).map(|message| SseEvent::default().event("message").data(&*message)));
+                for message in taken.drain(..) {
+                    push_sse_message(&mut ready, message);
+                }
             }
         },
     );
@@ -255,8 +277,59 @@ pub async fn subscribe(
             _ = shutdown.wait_for(|stopping| *stopping) => {}
             _ = lapse => {}
         }
+        watchdog.abort();
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    let keep_alive = futures_util::stream::unfold(
+        tokio::time::interval_at(tokio::time::Instant::now() + SSE_KEEP_ALIVE, SSE_KEEP_ALIVE),
+        |mut interval| async move {
+            interval.tick().await;
+            Some((Some(Ok::<Bytes, Infallible>(Bytes::from_static(b": keep-alive\n\n"))), interval))
+        },
+    );
+    // The messages end with a `None` that ends the whole body, keep-alive comments included.
+    let messages = stream.map(Some).chain(futures_util::stream::once(std::future::ready(None)));
+    let stream = futures_util::stream::select(messages, keep_alive)
+        .take_while(|item| std::future::ready(item.is_some()))
+        .filter_map(std::future::ready);
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/event-stream"));
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// How long an idle event stream waits before a keep-alive comment.
+const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often an event stream's watchdog looks for a reader that stopped.
+const STALLED_READER_CHECK: Duration = Duration::from_secs(5);
+
+/// Appends a `message` event for `message` to `ready`, without copying its text when it has no line
+/// breaks (JSON from the encoder has none, a raw payload kept byte for byte may).
+fn push_sse_message(ready: &mut std::collections::VecDeque<Bytes>, message: crate::bus::Outgoing) {
+    if message.bytes().any(|byte| byte == b'\n' || byte == b'\r') {
+        let mut event = String::from("event: message\n");
+        for line in message.split(['\n', '\r']) {
+            event.push_str("data: ");
+            event.push_str(line);
+            event.push('\n');
+        }
+        event.push('\n');
+        ready.push_back(Bytes::from(event));
+        return;
+    }
+    ready.push_back(Bytes::from_static(b"event: message\ndata: "));
+    ready.push_back(Bytes::from_owner(MessageBytes(message)));
+    ready.push_back(Bytes::from_static(b"\n\n"));
+}
+
+/// A message's text as the bytes of a response chunk, keeping the message (and its charge on the
+/// bus's budget) alive until the chunk is written.
+struct MessageBytes(crate::bus::Outgoing);
+
+impl AsRef<[u8]> for MessageBytes {
+    fn as_ref(&self) -> &[u8] {
+        (*self.0).as_ref()
+    }
 }
 
 /// `GET /v1/bus/stats`: counters and the open subscriptions: all of them for the operator, the
@@ -328,8 +401,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Reads the body and checks the publish signature, the nonce and that the signer may publish.
-async fn authenticate_publish(app: &AppState, request: Request, path: &str) -> Result<(Signer, Bytes), Problem> {
+async fn authenticate_publish(app: &AppState, request: Request) -> Result<(Signer, Bytes), Problem> {
     let (parts, body) = request.into_parts();
+    let path_and_query = parts.uri.path_and_query().map_or("/", |value| value.as_str()).to_owned();
     let unauthenticated = |detail: String| Problem::new(codes::UNAUTHENTICATED, 401, detail);
     let signer = header(&parts.headers, READ_SIGNER_HEADER).ok_or_else(|| {
         unauthenticated(format!(
@@ -352,6 +426,13 @@ async fn authenticate_publish(app: &AppState, request: Request, path: &str) -> R
             PUBLISH_SKEW_MS / 1000
         )));
     }
+    // The nonce windows start empty with the server: a publish stamped before it started could be
+    // one captured earlier.
+    if nonce_us / 1000 < app.started_at_ms {
+        return Err(unauthenticated(format!(
+            "{PUBLISH_NONCE_HEADER} is before the server started; sign the publish again"
+        )));
+    }
     let body = tokio::time::timeout(app.request_timeout, axum::body::to_bytes(body, PUBLISH_BODY_BYTES_MAX))
         .await
         .map_err(|_| Problem::new(codes::TIMEOUT, 408, "the request body did not arrive in time"))?
@@ -367,7 +448,7 @@ async fn authenticate_publish(app: &AppState, request: Request, path: &str) -> R
         check_may_publish(&state, &signer)?;
         state.signer_key(&signer).ok_or_else(|| unauthenticated(format!("'{signer}' is not a registered signer")))?
     };
-    if !app.keys.verify(&key, &publish_signing_message(path, nonce_us, &body), &signature) {
+    if !app.keys.verify(&key, &publish_signing_message(&signer, &path_and_query, nonce_us, &body), &signature) {
         return Err(Problem::new(codes::INVALID_SIGNATURE, 401, "the publish signature does not verify")
             .with_field(READ_SIGNATURE_HEADER));
     }

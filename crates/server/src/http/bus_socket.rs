@@ -50,28 +50,10 @@ const SID_BYTES_MAX: usize = 64;
 pub async fn upgrade(
     State(app): State<AppState>,
     axum::Extension(reader): axum::Extension<Reader>,
-    headers: axum::http::HeaderMap,
     socket: WebSocketUpgrade,
 ) -> Response {
-    // A signed connection publishes as its signer without signing each frame, so the signed read
-    // that opens it must be single-use: a captured one cannot open a second connection.
-    if let Reader::Signer(signer) = &reader {
-        let timestamp_ms = headers
-            .get(colony_wire::read_auth::READ_TIMESTAMP_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok())
-            .unwrap_or(0);
-        if !app.bus.spend_upgrade(signer, timestamp_ms) {
-            return super::problem_response(
-                Problem::new(
-                    "nonce_replayed",
-                    409,
-                    "this signed upgrade was already used; sign a new one (a fresh colony-timestamp-ms)",
-                )
-                .with_field(colony_wire::read_auth::READ_TIMESTAMP_HEADER),
-            );
-        }
-    }
+    // A signed connection publishes as its signer without signing each frame: the signed read that
+    // opens it is single-use (spent by the authentication layer, as for every stream).
     socket.max_message_size(FRAME_BYTES_MAX).on_upgrade(move |socket| serve(app, reader, socket))
 }
 

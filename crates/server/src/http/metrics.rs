@@ -16,8 +16,13 @@ use super::AppState;
 /// server with many subscribers does not produce an unbounded scrape.
 const DROPPING_SUBSCRIPTIONS_LISTED_MAX: usize = 1_000;
 
-/// `GET /v1/metrics`.
-pub async fn serve(State(app): State<AppState>) -> Response {
+/// `GET /v1/metrics`. The per-subscription series follow `/v1/bus/stats`'s rule: the operator sees
+/// every subscription, anyone else only their own (a read token those of read tokens), so that a
+/// reader cannot learn who listens to what.
+pub async fn serve(
+    State(app): State<AppState>,
+    axum::Extension(reader): axum::Extension<super::auth::Reader>,
+) -> Response {
     let mut text = String::with_capacity(4096);
     {
         let state = app.driver.shared.state.read().expect("state lock");
@@ -31,11 +36,22 @@ pub async fn serve(State(app): State<AppState>) -> Response {
             &mut text,
             "colony_agents",
             "gauge",
-            "Registered agents (including deregistered).",
-            state.registry().len() as u64,
+            "Live agents (registered, not deregistered).",
+            state.registry().live_len() as u64,
+        );
+        metric(
+            &mut text,
+            "colony_agent_tombstones",
+            "gauge",
+            "Deregistered agents, whose ids stay reserved.",
+            (state.registry().len() - state.registry().live_len()) as u64,
         );
     }
-    let bus = app.bus.router.stats();
+    let owner = match &reader {
+        super::auth::Reader::Signer(signer) => Some(signer.clone()),
+        super::auth::Reader::Token { .. } => None,
+    };
+    let bus = app.bus.router.stats_for(Some(&owner));
     metric(&mut text, "colony_bus_published_total", "counter", "Ephemeral messages published.", bus.published);
     metric(&mut text, "colony_bus_delivered_total", "counter", "Messages handed to subscribers.", bus.delivered);
     metric(

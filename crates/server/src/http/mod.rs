@@ -50,6 +50,10 @@ pub struct AppState {
     pub bus: Arc<crate::bus::Bus>,
     /// Fetches waiting for something to be due (`colony-wait-ms`), bounded.
     pub waiting_fetches: Arc<std::sync::atomic::AtomicUsize>,
+    /// When this server started (its clock). Signed reads and publishes stamped before it are
+    /// refused: the windows that make them single-use live in memory and start empty, so without
+    /// this a request captured before a restart could be replayed after it.
+    pub started_at_ms: u64,
 }
 
 /// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
@@ -95,6 +99,7 @@ impl AppState {
             shutdown,
             bus: Arc::clone(&driver.shared.bus),
             waiting_fetches: Arc::default(),
+            started_at_ms: settings.clock.now_ms(),
             driver,
         }
     }

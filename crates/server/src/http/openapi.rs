@@ -265,7 +265,8 @@ pub fn document() -> Value {
             "consumer.fetch",
             "Pull up to batch messages: due redeliveries first, then new ones; never beyond max_ack_pending.",
             &["stream", "consumer", "batch"],
-            json!({ "stream": name, "consumer": name, "batch": { "type": "integer", "minimum": 1, "maximum": 256 } }),
+            json!({ "stream": name, "consumer": name, "batch": { "type": "integer", "minimum": 1, "maximum": 256 },
+                "max_bytes": { "type": "integer", "minimum": 1, "description": "Bytes of messages at most (at least one message is returned); the envelope's fetches together return at most FETCH_BYTES_PER_ENVELOPE_MAX (8 MiB)." } }),
         ),
         command_schema(
             "consumer.ack",
@@ -341,7 +342,7 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "envelopeSignature": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "Ed25519 over the envelope body; the signer is named in the body." },
                 "readToken": { "type": "http", "scheme": "bearer", "description": "A token issued by the operator with read_token.issue." },
-                "signedRead": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "With colony-signer and colony-timestamp-ms: Ed25519 over `colony-read-v1\\n<METHOD>\\n<path?query>\\n<timestamp_ms>`, within 5 minutes of the server clock." }
+                "signedRead": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "With colony-signer and colony-timestamp-ms: Ed25519 over `colony-read-v2\\n<signer>\\n<METHOD>\\n<path?query>\\n<timestamp_ms>`, within 5 minutes of the server clock; single-use on stream endpoints (and not stamped before the server started)." }
             },
             "schemas": {
                 "Envelope": {
@@ -395,7 +396,9 @@ pub fn document() -> Value {
                         "heartbeat_ttl_ms": { "type": "integer", "minimum": 1000, "maximum": 604800000 },
                         "self_registration": { "type": "boolean" },
                         "fee_bps": { "type": "integer", "minimum": 0, "maximum": 10000, "default": 100, "description": "Escrow fee in basis points." },
-                        "referral_bps": { "type": "integer", "minimum": 0, "maximum": 10000, "default": 1500, "description": "The referrer's share of the fee in basis points." }
+                        "referral_bps": { "type": "integer", "minimum": 0, "maximum": 10000, "default": 1500, "description": "The referrer's share of the fee in basis points." },
+                        "registration_interval_ms": { "type": "integer", "minimum": 0, "maximum": colony_core::limits::REGISTRATION_INTERVAL_MS_MAX, "default": 1000, "description": "Registrations by agents are paced swarm-wide: one per this many milliseconds of log time after a burst." },
+                        "registration_burst": { "type": "integer", "minimum": 1, "maximum": colony_core::limits::REGISTRATION_BURST_MAX, "default": 1000, "description": "Registrations by agents that may come at once." }
                     }
                 },
                 "Status": { "type": "object", "properties": {
@@ -436,7 +439,7 @@ fn add_bus(document: &mut Value) {
         { "name": "colony-signer", "in": "header", "required": true, "schema": { "type": "string" }, "description": "`operator` or an agent id." },
         { "name": "colony-nonce", "in": "header", "required": true, "schema": { "type": "integer" }, "description": "Unix microseconds, increasing per signer, within 5 minutes of the server clock." },
         { "name": "colony-signature", "in": "header", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-fA-F]{128}$" },
-          "description": "Ed25519 over `colony-publish-v1\\n<path>\\n<nonce>\\n` followed by the exact body." }
+          "description": "Ed25519 over `colony-publish-v2\\n<signer>\\n<path?query>\\n<nonce>\\n` followed by the exact body." }
     ]);
     let paths = json!({
         "/v1/bus/publish": { "post": {
@@ -550,7 +553,7 @@ fn add_bus(document: &mut Value) {
     }
     if let Some(schemes) = document["components"]["securitySchemes"].as_object_mut() {
         schemes.insert("publishSignature".to_owned(), json!({ "type": "apiKey", "in": "header", "name": "colony-signature",
-            "description": "With colony-signer and colony-nonce: Ed25519 over `colony-publish-v1\\n<path>\\n<nonce>\\n` followed by the body." }));
+            "description": "With colony-signer and colony-nonce: Ed25519 over `colony-publish-v2\\n<signer>\\n<path?query>\\n<nonce>\\n` followed by the body." }));
     }
 }
 

@@ -1,0 +1,144 @@
+//! Hostile agents against a real server: what one request may make the server build, replays of
+//! signed requests, and what one reader may learn of others.
+
+mod common;
+
+use colony_client::streams::{consumer_config, stream_config};
+use colony_core::{Command, limits};
+use colony_wire::bus::PublishRequest;
+use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message};
+use common::*;
+
+/// The answer to one envelope of fetches is bounded, whatever the envelope asks for: ten fetches of
+/// 256 messages of 60 KiB each would be 150 MiB; the server answers at most its per-envelope budget,
+/// and the next envelope goes on where this one stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_envelope_of_fetches_cannot_make_the_server_build_a_huge_answer() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (owner, _) = server.self_registers("owner-1", "scout", &[]).await;
+    let mut config = stream_config(&["bulk.>"]).unwrap();
+    config.max_bytes = Some(limits::STREAM_BYTES_MAX);
+    owner.create_stream("bulk", config).await.unwrap();
+    let consumers: Vec<String> = (0..10).map(|index| format!("c{index}")).collect();
+    for consumer in &consumers {
+        owner.create_consumer("bulk", consumer, consumer_config()).await.unwrap();
+    }
+    let big = "x".repeat(60 << 10);
+    for chunk in 0..3 {
+        let messages: Vec<_> =
+            (0..50).map(|index| (PublishRequest::json(format!("bulk.{chunk}.{index}"), &big), None)).collect();
+        owner.publish_durable_many(&messages).await.unwrap();
+    }
+    let fetches: Vec<Command> = consumers
+        .iter()
+        .map(|consumer| Command::Fetch {
+            stream: name("bulk"),
+            consumer: name(consumer),
+            batch: limits::FETCH_BATCH_MAX,
+            max_bytes: None,
+        })
+        .collect();
+    let answer = owner.submit_batch(fetches).await.unwrap();
+    let body = serde_json::to_vec(&answer).unwrap();
+    let delivered: usize = answer.results.iter().map(|result| result.deliveries.as_ref().map_or(0, Vec::len)).sum();
+    println!("answer to 10 fetches of 256 × 60 KiB: {} KiB, {delivered} messages", body.len() >> 10);
+    assert!(body.len() < (limits::FETCH_BYTES_PER_ENVELOPE_MAX as usize) * 11 / 10, "{} bytes", body.len());
+    assert!(delivered > 100 && delivered < 150, "{delivered} messages");
+    // What the first consumer left is there for the next fetch.
+    let rest = owner.fetch("bulk", "c0", limits::FETCH_BATCH_MAX).await.unwrap();
+    assert_eq!(rest.len(), 150 - answer.results[0].deliveries.as_ref().unwrap().len());
+    server.shutdown().await;
+}
+
+/// Signed requests that open streams are single-use; signed requests stamped before the server
+/// started are refused (their single-use windows started empty with it).
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_streams_open_once_and_requests_from_before_the_start_are_refused() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (scout, key) = server.self_registers("scout-1", "scout", &[]).await;
+    let signer = colony_core::Signer::parse("scout-1").unwrap();
+    let http = reqwest::Client::new();
+    let signed_get = |path: &str, timestamp_ms: u64| {
+        let signature = hex::encode(key.sign(&read_signing_message(&signer, "GET", path, timestamp_ms)));
+        http.get(format!("{}{path}", server.url))
+            .header(READ_SIGNER_HEADER, "scout-1")
+            .header(READ_TIMESTAMP_HEADER, timestamp_ms.to_string())
+            .header(READ_SIGNATURE_HEADER, signature)
+    };
+    let path = "/v1/bus/subscribe?subject=agent.scout-1.inbox";
+    let stamp = now_ms();
+    let first = signed_get(path, stamp).send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 200, "the first use opens the stream");
+    let replayed = signed_get(path, stamp).send().await.unwrap();
+    assert_eq!(replayed.status().as_u16(), 409, "a captured subscription request opens nothing");
+    let replayed = signed_get("/v1/events?from=1", stamp + 1).send().await.unwrap();
+    assert_eq!(replayed.status().as_u16(), 200);
+    let replayed = signed_get("/v1/events?from=1", stamp + 1).send().await.unwrap();
+    assert_eq!(replayed.status().as_u16(), 409, "nor does a captured event stream request");
+    // Ordinary reads are not single-use, but a stream request stamped before the start is refused.
+    assert_eq!(signed_get("/v1/status", stamp + 2).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(signed_get("/v1/status", stamp + 2).send().await.unwrap().status().as_u16(), 200);
+    let old = signed_get("/v1/events?from=1", stamp - 60_000).send().await.unwrap();
+    assert_eq!(old.status().as_u16(), 401);
+    // The signature names its signer: the same bytes under another signer's name do not verify.
+    let (_other, _) = server.self_registers("scout-2", "scout", &[]).await;
+    let signature = hex::encode(key.sign(&read_signing_message(&signer, "GET", "/v1/status", stamp + 3)));
+    let moved = http
+        .get(format!("{}/v1/status", server.url))
+        .header(READ_SIGNER_HEADER, "scout-2")
+        .header(READ_TIMESTAMP_HEADER, (stamp + 3).to_string())
+        .header(READ_SIGNATURE_HEADER, signature)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status().as_u16(), 401);
+    drop(scout);
+    server.shutdown().await;
+}
+
+/// `/v1/metrics` shows a reader only its own subscriptions, as `/v1/bus/stats` does.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_each_reader_only_its_own_subscriptions() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (watcher, _) = server.self_registers("watcher-1", "scout", &[]).await;
+    let (snoop, _) = server.self_registers("snoop-1", "scout", &[]).await;
+    let (oracle, _) = server.self_registers("oracle-1", "oracle", &[]).await;
+    let _subscription = watcher.subscribe_with_buffer("secret.plans", None, Some(1)).await.unwrap();
+    poll_until("the subscription", || async {
+        (!server.operator.bus_stats().await.unwrap().subscriptions.is_empty()).then_some(())
+    })
+    .await;
+    for index in 0..5 {
+        oracle.publish(PublishRequest::json("secret.plans", &index)).await.unwrap();
+    }
+    let metrics = |client: colony_client::Client| async move {
+        client.authenticated_get("/v1/metrics").unwrap().send().await.unwrap().text().await.unwrap()
+    };
+    let seen_by_operator = metrics(server.operator.clone()).await;
+    assert!(seen_by_operator.contains("secret.plans"), "{seen_by_operator}");
+    let seen_by_owner = metrics(watcher.clone()).await;
+    assert!(seen_by_owner.contains("secret.plans"), "{seen_by_owner}");
+    let seen_by_snoop = metrics(snoop.clone()).await;
+    assert!(!seen_by_snoop.contains("secret.plans") && !seen_by_snoop.contains("watcher-1"), "{seen_by_snoop}");
+    server.shutdown().await;
+}
+
+/// Registrations by agents are paced: past the burst, `rate_limited` (429) says when to retry.
+#[tokio::test(flavor = "multi_thread")]
+async fn self_registrations_past_the_burst_are_rate_limited() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut settings = settings(directory.path());
+    settings.genesis_config.registration_burst = 2;
+    settings.genesis_config.registration_interval_ms = 60_000;
+    let server = start(settings).await;
+    server.self_registers("a-1", "scout", &[]).await;
+    server.self_registers("a-2", "scout", &[]).await;
+    let (third, _) = server.new_agent("a-3");
+    let problem = expect_problem(third.register_self(name("scout"), &[]).await, 429, "rate_limited", None);
+    assert!(problem.detail.contains("retry in"), "{problem}");
+    server.operator_registers("by-operator", "scout").await;
+    server.shutdown().await;
+}
