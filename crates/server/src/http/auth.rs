@@ -94,13 +94,18 @@ fn token_from_query(method: &str, path_and_query: &str) -> Option<String> {
     query.split('&').find_map(|pair| pair.strip_prefix("access_token=")).map(str::to_owned)
 }
 
+/// The token of `Bearer <token>`; the scheme's name is case-insensitive (RFC 9110, section 11.1).
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
 fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &HeaderMap) -> Result<Reader, String> {
     let query_token = token_from_query(method, path_and_query);
     let authorization =
         header(headers, "authorization").map(str::to_owned).or(query_token.map(|token| format!("Bearer {token}")));
     if let Some(authorization) = authorization.as_deref() {
-        let token = authorization
-            .strip_prefix("Bearer ")
+        let token = bearer_token(authorization)
             .ok_or_else(|| "the Authorization header must be 'Bearer <read token>'".to_owned())?;
         let state = app.driver.shared.state.read().expect("state lock");
         let digest = token_sha256(token.trim());
@@ -143,4 +148,19 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
         return Err("the read signature does not verify".to_owned());
     }
     Ok(Reader::Signer(signer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR abc"] {
+            assert_eq!(bearer_token(header), Some("abc"), "{header}");
+        }
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 }
