@@ -267,6 +267,8 @@ pub fn generate(
     (fee_bps, referral_bps): (u16, u16),
 ) -> Vec<Vec<CycleSpec>> {
     assert!(0 < load.tasks && load.tasks <= ACCOUNTS && load.per_envelope > 0);
+    // Nonces start at the current time: the HTTP endpoints refuse those far from the server's clock.
+    let now_us = fixture::now_us();
     (0..load.tasks)
         .map(|task| {
             let mut rng = Rng::new(seed ^ (task as u64).wrapping_mul(0xa24b_aed4_963e_e407));
@@ -274,8 +276,8 @@ pub fn generate(
             (0..load.rounds)
                 .map(|_| {
                     let payer = owned[rng.below(owned.len() as u64) as usize];
-                    let nonce = next_nonce[payer];
-                    next_nonce[payer] += 2;
+                    let nonce = next_nonce[payer].max(now_us);
+                    next_nonce[payer] = nonce + 2;
                     let locks: Vec<Lock> = (0..load.per_envelope)
                         .map(|_| {
                             // A payee other than the payer.

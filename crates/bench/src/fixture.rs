@@ -65,10 +65,11 @@ impl Agents {
     }
 
     /// Reserves `count` consecutive nonces of agent `index`; returns the first. Nonces only grow, so
-    /// one set of agents serves every server of a run.
+    /// one set of agents serves every server of a run, and start at the current time in microseconds
+    /// (the HTTP endpoints refuse nonces more than 5 minutes from the server's clock).
     pub fn take_nonces(&mut self, index: usize, count: u64) -> u64 {
-        let first = self.next_nonce[index];
-        self.next_nonce[index] += count;
+        let first = self.next_nonce[index].max(now_us());
+        self.next_nonce[index] = first + count;
         first
     }
 
@@ -496,4 +497,9 @@ mod tests {
         assert_eq!(measurement.latency_us(0.99), 99.0);
         assert_eq!(measurement.latency_us(1.0), 100.0);
     }
+}
+
+/// The current time in Unix microseconds: where nonces of envelopes sent over HTTP start.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as u64)
 }

@@ -195,12 +195,12 @@ impl TestServer {
     }
 
     /// Posts `body` to `path` with `signature` (hex) in the signature header, if any. The signer header
-    /// names the body's `signer`, or the operator when the body names none, so that the server reads
-    /// the body and judges it.
+    /// names the body's `signer`, or the operator when the body names no valid one, so that the server
+    /// reads the body and judges it.
     pub async fn post_raw(&self, path: &str, body: Vec<u8>, signature: Option<String>) -> RawResponse {
         let signer = SignedEnvelope { body: body.clone(), signature: [0; 64] }
             .signer()
-            .filter(|signer| reqwest::header::HeaderValue::from_str(signer).is_ok())
+            .filter(|signer| Signer::parse(signer).is_ok())
             .unwrap_or_else(|| "operator".to_owned());
         let mut request = self
             .raw
