@@ -125,7 +125,10 @@ fn is_connection_error(error: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(
         error.kind(),
-        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused | ErrorKind::Interrupted
+        ErrorKind::ConnectionAborted
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionRefused
+            | ErrorKind::Interrupted
     )
 }
 
@@ -205,7 +208,15 @@ pub async fn serve(
                 continue;
             }
         };
-        serve_connection(stream, peer, router.clone(), Arc::clone(&builder), admitted, shutdown.clone(), connection_token.clone());
+        serve_connection(
+            stream,
+            peer,
+            router.clone(),
+            Arc::clone(&builder),
+            admitted,
+            shutdown.clone(),
+            connection_token.clone(),
+        );
     }
     drop(listener);
     drop(connection_token);

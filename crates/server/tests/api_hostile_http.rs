@@ -177,7 +177,9 @@ async fn large_bodies_are_read_only_from_registered_signers() {
     // for the body would not answer within the exchange's time limit).
     for path in ["/v1/batch", "/v1/commands", "/v1/bus/publish", "/v1/bus/request"] {
         let nonce = format!("colony-nonce: {}\r\n", now_ms() * 1_000);
-        let raw = server.exchange_raw(post_head(path, 100 << 10, &format!("colony-signer: ghost-1\r\n{nonce}")), Vec::new()).await;
+        let raw = server
+            .exchange_raw(post_head(path, 100 << 10, &format!("colony-signer: ghost-1\r\n{nonce}")), Vec::new())
+            .await;
         let problem = raw.expect_problem(413, "payload_too_large", None);
         assert!(problem.detail.contains("65536") && problem.detail.contains("registered"), "{path}: {problem}");
         let raw = server.exchange_raw(post_head(path, 100 << 10, &nonce), Vec::new()).await;
@@ -213,9 +215,12 @@ async fn the_envelope_signer_must_be_the_header_signer() {
     let server = start_in(directory.path()).await;
     let (_, scout_key) = server.operator_registers("scout-1", "scout").await;
     let before = server.hash().await;
-    let signed =
-        Envelope { signer: Signer::Agent(id("scout-1")), nonce: now_ms() * 1_000, commands: vec![Command::Heartbeat {}] }
-            .sign(&scout_key);
+    let signed = Envelope {
+        signer: Signer::Agent(id("scout-1")),
+        nonce: now_ms() * 1_000,
+        commands: vec![Command::Heartbeat {}],
+    }
+    .sign(&scout_key);
     // Named as the operator in the head (so the server reads as much as the operator may send).
     let head = format!(
         "POST /v1/commands HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
@@ -252,7 +257,8 @@ async fn a_spent_body_budget_refuses_with_overloaded_and_recovers() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // A valid 50 KiB envelope does not fit beside it.
-    let envelope = Envelope { signer: Signer::Operator, nonce: now_ms() * 1_000, commands: vec![Command::Heartbeat {}] };
+    let envelope =
+        Envelope { signer: Signer::Operator, nonce: now_ms() * 1_000, commands: vec![Command::Heartbeat {}] };
     let mut body = serde_json::to_vec(&envelope).unwrap();
     body.extend(std::iter::repeat_n(b' ', 50 << 10));
     let padded =

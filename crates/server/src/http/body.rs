@@ -74,8 +74,12 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
     if is_json {
         return Ok(());
     }
-    Err(Problem::new(codes::UNSUPPORTED_MEDIA_TYPE, 415, "the body must be JSON, sent as 'Content-Type: application/json'")
-        .with_field("content-type"))
+    Err(Problem::new(
+        codes::UNSUPPORTED_MEDIA_TYPE,
+        415,
+        "the body must be JSON, sent as 'Content-Type: application/json'",
+    )
+    .with_field("content-type"))
 }
 
 fn too_large(bytes_max: usize, registered: bool) -> Problem {
@@ -106,10 +110,11 @@ pub async fn read_signed_body(
     if declared.is_some_and(|length| length > bytes_max) {
         return Err(too_large(bytes_max, true));
     }
-    let unauthenticated = |detail: String| Problem::new(codes::UNAUTHENTICATED, 401, detail).with_field(READ_SIGNER_HEADER);
-    let signer = headers
-        .get(READ_SIGNER_HEADER)
-        .ok_or_else(|| unauthenticated(format!("a signed request names its signer in the {READ_SIGNER_HEADER} header")))?;
+    let unauthenticated =
+        |detail: String| Problem::new(codes::UNAUTHENTICATED, 401, detail).with_field(READ_SIGNER_HEADER);
+    let signer = headers.get(READ_SIGNER_HEADER).ok_or_else(|| {
+        unauthenticated(format!("a signed request names its signer in the {READ_SIGNER_HEADER} header"))
+    })?;
     let signer = signer
         .to_str()
         .ok()

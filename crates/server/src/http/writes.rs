@@ -5,8 +5,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use colony_core::Rejection;
 use colony_wire::envelope::SIGNATURE_HEADER;
-use colony_wire::read_auth::READ_SIGNER_HEADER;
 use colony_wire::problem::codes;
+use colony_wire::read_auth::READ_SIGNER_HEADER;
 use colony_wire::views::{CommandResultView, SubmitResponse};
 use colony_wire::{Envelope, EnvelopeError, Problem, SignedEnvelope};
 
@@ -76,7 +76,10 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
         return Err(Problem::new(
             codes::SIGNER_MISMATCH,
             400,
-            format!("the envelope's signer '{}' is not the {READ_SIGNER_HEADER} header's '{}'", envelope.signer, body.signer),
+            format!(
+                "the envelope's signer '{}' is not the {READ_SIGNER_HEADER} header's '{}'",
+                envelope.signer, body.signer
+            ),
         )
         .with_field("signer"));
     }
