@@ -51,7 +51,7 @@ pub async fn publish(State(app): State<AppState>, request: Request) -> Response 
     };
     let signer = body.signer.clone();
     let body = &body.bytes;
-    let messages = match decode_messages(&body) {
+    let messages = match decode_messages(body) {
         Ok(messages) => messages,
         Err(problem) => return problem_response(problem),
     };
