@@ -65,10 +65,11 @@ impl Agents {
     }
 
     /// Reserves `count` consecutive nonces of agent `index`; returns the first. Nonces only grow, so
-    /// one set of agents serves every server of a run.
+    /// one set of agents serves every server of a run, and start at the current time in microseconds
+    /// (the HTTP endpoints refuse nonces more than 5 minutes from the server's clock).
     pub fn take_nonces(&mut self, index: usize, count: u64) -> u64 {
-        let first = self.next_nonce[index];
-        self.next_nonce[index] += count;
+        let first = self.next_nonce[index].max(now_us());
+        self.next_nonce[index] = first + count;
         first
     }
 
@@ -470,7 +471,8 @@ mod tests {
         let owners: BTreeSet<(usize, usize)> =
             plans.iter().enumerate().flat_map(|(task, plan)| plan.iter().map(move |spec| (spec.agent, task))).collect();
         assert_eq!(owners.len(), 10, "each agent belongs to exactly one task");
-        assert_eq!(agents.take_nonces(0, 1), 3, "the nonces used are reserved");
+        let used = plans.iter().flatten().filter(|spec| spec.agent == 0).map(|spec| spec.nonce).max().unwrap();
+        assert!(agents.take_nonces(0, 1) > used, "the nonces used are reserved");
     }
 
     #[test]
@@ -496,4 +498,9 @@ mod tests {
         assert_eq!(measurement.latency_us(0.99), 99.0);
         assert_eq!(measurement.latency_us(1.0), 100.0);
     }
+}
+
+/// The current time in Unix microseconds: where nonces of envelopes sent over HTTP start.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as u64)
 }

@@ -24,6 +24,24 @@ pub struct ServeArgs {
     /// operating system's cache (survives a killed process, not a power loss), for throughput.
     #[arg(long, default_value = "full", value_parser = parse_durability)]
     durability: colony_log::Durability,
+    /// Connections open at once; over it, new connections are accepted and closed at once. Default: the
+    /// limit of open files (raised to its hard limit) less a reserve for the log and snapshots, at most
+    /// 16,384.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Connections open at once from one IP address. Default: half of --max-connections.
+    #[arg(long)]
+    max_connections_per_ip: Option<usize>,
+    /// Seconds a client may take to send a request's head; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Seconds a request body may take to arrive, and a write to be confirmed.
+    #[arg(long, default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// MiB of request bodies held at once across all connections; past it requests get `overloaded`.
+    #[arg(long, default_value_t = 256)]
+    body_budget_mib: usize,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "COLONY_LOG", default_value = "info")]
     log: tracing_subscriber::filter::LevelFilter,
@@ -35,6 +53,11 @@ pub async fn run(args: ServeArgs) -> CliResult {
     let mut settings = ServerSettings::new(&args.data, args.listen);
     settings.driver.snapshot_every_entries = args.snapshot_every.max(1);
     settings.durability = args.durability;
+    settings.max_connections = args.max_connections;
+    settings.max_connections_per_ip = args.max_connections_per_ip;
+    settings.header_read_timeout = std::time::Duration::from_secs(args.header_read_timeout_secs.max(1));
+    settings.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs.max(1));
+    settings.body_budget_bytes = args.body_budget_mib.max(1).saturating_mul(1 << 20);
     let running = start(settings).await?;
     let report = &running.report;
     if report.created {
@@ -56,6 +79,13 @@ pub async fn run(args: ServeArgs) -> CliResult {
         report.snapshot_sequence,
         report.entries_replayed,
         report.recovery_elapsed
+    );
+    println!(
+        "limits: {} connections, {} per IP address (open files {}), {:?} to send a request head or stay idle",
+        report.connections.max_connections,
+        report.connections.max_connections_per_ip,
+        report.file_limit,
+        report.connections.header_read_timeout
     );
     wait_for_signal().await;
     println!("shutting down: draining writes and taking a final snapshot");

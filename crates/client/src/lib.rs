@@ -198,14 +198,19 @@ impl Client {
         self.post_signed("/v1/batch", &signed).await
     }
 
-    /// Posts an already signed envelope (for replays, forgeries and other tests of the server).
+    /// Posts an already signed envelope (for replays, forgeries and other tests of the server). The
+    /// `colony-signer` header names the signer the body names: the server reads a large body only
+    /// from a registered signer, and refuses a body whose signer differs from the header.
     pub async fn post_signed(&self, path: &str, signed: &SignedEnvelope) -> Result<SubmitResponse, ClientError> {
-        let request = self
+        let mut request = self
             .http
             .post(format!("{}{path}", self.base_url))
             .header("content-type", "application/json")
-            .header(SIGNATURE_HEADER, hex::encode(signed.signature))
-            .body(signed.body.clone());
+            .header(SIGNATURE_HEADER, hex::encode(signed.signature));
+        if let Some(signer) = signed.signer().and_then(|signer| reqwest::header::HeaderValue::from_str(&signer).ok()) {
+            request = request.header(READ_SIGNER_HEADER, signer);
+        }
+        let request = request.body(signed.body.clone());
         self.send(request).await
     }
 

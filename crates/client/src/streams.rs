@@ -207,6 +207,7 @@ impl Client {
             .http
             .post(format!("{}/v1/commands", self.base_url))
             .header("content-type", "application/json")
+            .header(colony_wire::read_auth::READ_SIGNER_HEADER, identity.signer().to_string())
             .header(colony_wire::envelope::SIGNATURE_HEADER, hex::encode(signed.signature))
             .header("colony-wait-ms", wait_ms.to_string())
             .body(signed.body);

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod driver;
 pub mod events;
 pub mod http;
+pub mod listener;
 pub mod recovery;
 pub mod replay;
 pub mod server;

@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, DriverHandle, DriverSettings};
 use crate::events::EventHub;
 use crate::http;
+use crate::listener::{self, ConnectionLimits};
 use crate::recovery;
 
 /// The command log's file name inside the data directory.
@@ -42,10 +43,25 @@ pub struct ServerSettings {
     pub driver: DriverSettings,
     /// The configuration a new swarm starts with.
     pub genesis_config: SwarmConfig,
-    /// Largest request body accepted, in bytes.
-    pub body_limit_bytes: usize,
-    /// Longest a request may take before it is answered with `timeout`.
+    /// Longest a request may take before it is answered with `timeout`; also the longest a request
+    /// body may take to arrive.
     pub request_timeout: Duration,
+    /// Connections open at once. `None` derives it from the limit of open files (raised to its hard
+    /// limit at start), less [`crate::listener::FILE_DESCRIPTOR_RESERVE`] for the log, snapshots and
+    /// the runtime, at most [`crate::listener::MAX_CONNECTIONS_CEILING`]: past the file limit every
+    /// accept fails, health checks included. Connections over the cap are accepted and closed at once.
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one IP address. `None`: half of the cap, so that one peer can
+    /// never take every place and others (an operator's health check, another host) find room.
+    pub max_connections_per_ip: Option<usize>,
+    /// How long a client may take to send a request's head (slowloris clients trickle it), which is
+    /// also how long an idle keep-alive connection stays open: hyper starts the same timer when a
+    /// connection waits for its next request. 10 s is ample for any real client on any network.
+    pub header_read_timeout: Duration,
+    /// Request bodies in flight across all connections, in bytes, at most: bytes are counted as they
+    /// arrive and given back when the request is answered; past it requests get `overloaded`
+    /// (see [`crate::http::body`]). 256 MiB: sixteen of the largest batch bodies at once.
+    pub body_budget_bytes: usize,
     /// Events kept in memory for resumable streams.
     pub events_retained: usize,
     /// Whether each group commit is fsync'd (`Full`, the default) or left to the operating system
@@ -62,8 +78,11 @@ impl ServerSettings {
             clock: Arc::new(SystemClock),
             driver: DriverSettings::default(),
             genesis_config: SwarmConfig::default(),
-            body_limit_bytes: 16 << 20,
             request_timeout: Duration::from_secs(30),
+            max_connections: None,
+            max_connections_per_ip: None,
+            header_read_timeout: Duration::from_secs(10),
+            body_budget_bytes: crate::http::body::BODY_BUDGET_BYTES_DEFAULT,
             events_retained: 100_000,
             durability: colony_log::Durability::Full,
         }
@@ -118,6 +137,10 @@ pub struct StartReport {
     pub recovery_elapsed: Duration,
     /// Damaged snapshots that were skipped.
     pub skipped_snapshots: Vec<(u64, String)>,
+    /// The soft limit of open files after raising it.
+    pub file_limit: u64,
+    /// The connection limits in force.
+    pub connections: ConnectionLimits,
 }
 
 /// A running server.
@@ -176,20 +199,66 @@ fn load_or_create_operator_key(data_dir: &Path) -> Result<(KeyPair, bool), Start
     Ok((key, true))
 }
 
+/// The data directory's mode: only the server's user may list or open anything in it. SQLite creates
+/// the WAL and shared-memory files later, with the umask's mode, so the directory is what really
+/// keeps others out; the files are tightened too.
+#[cfg(unix)]
+const DATA_DIR_MODE: u32 = 0o700;
+/// The mode of every file in the data directory.
+#[cfg(unix)]
+const DATA_FILE_MODE: u32 = 0o600;
+
+/// Creates the data directory (mode 0700) or tightens an existing one.
+fn prepare_data_dir(data_dir: &Path) -> Result<(), StartError> {
+    let failed = |error: std::io::Error| StartError::DataDir(format!("{}: {error}", data_dir.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        std::fs::DirBuilder::new().recursive(true).mode(DATA_DIR_MODE).create(data_dir).map_err(failed)?;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(DATA_DIR_MODE)).map_err(failed)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(data_dir).map_err(failed)?;
+    Ok(())
+}
+
+/// Sets the files of the data directory (the log and its WAL and shared memory, the lock, the key) to
+/// mode 0600, those that exist.
+fn tighten_data_files(data_dir: &Path) -> Result<(), StartError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let wal = format!("{LOG_FILE_NAME}-wal");
+        let shm = format!("{LOG_FILE_NAME}-shm");
+        for name in [LOG_FILE_NAME, wal.as_str(), shm.as_str(), LOCK_FILE_NAME, OPERATOR_KEY_FILE_NAME] {
+            let path = data_dir.join(name);
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(DATA_FILE_MODE)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(StartError::DataDir(format!("{}: {error}", path.display()))),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = data_dir;
+    Ok(())
+}
+
 /// Opens the data directory, recovers, and starts serving.
 pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|error| StartError::DataDir(format!("{}: {error}", settings.data_dir.display())))?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    prepare_data_dir(&settings.data_dir)?;
+    let mut lock_options = std::fs::OpenOptions::new();
+    lock_options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut lock_options, DATA_FILE_MODE);
+    let lock = lock_options
         .open(settings.data_dir.join(LOCK_FILE_NAME))
         .map_err(|error| StartError::DataDir(error.to_string()))?;
     lock.try_lock().map_err(|_| StartError::Locked(settings.data_dir.clone()))?;
 
     let log_path = settings.data_dir.join(LOG_FILE_NAME);
     let mut log = SqliteLog::open_with(&log_path, settings.durability).map_err(StartError::Log)?;
+    tighten_data_files(&settings.data_dir)?;
     let mut created = false;
     if log.last_sequence() == 0 {
         // An operator key without a log means the log was lost (deleted, or a wrong directory): a new
@@ -225,6 +294,14 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     let events = EventHub::new(settings.events_retained.max(1), recovered.events_complete_from);
     events.publish(recovered.events);
 
+    let file_limit = listener::raise_file_limit();
+    let max_connections =
+        settings.max_connections.unwrap_or_else(|| ConnectionLimits::default_max_connections(file_limit)).max(1);
+    let connections = ConnectionLimits {
+        max_connections,
+        max_connections_per_ip: settings.max_connections_per_ip.unwrap_or(max_connections.div_ceil(2)).max(1),
+        header_read_timeout: settings.header_read_timeout,
+    };
     let listener = TcpListener::bind(settings.listen).await.map_err(StartError::Bind)?;
     let local_addr = listener.local_addr().map_err(StartError::Bind)?;
     let (driver, writer_thread) = driver::start(
@@ -236,23 +313,11 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
         settings.driver.clone(),
     );
 
-    let (shutdown, mut shutdown_signal) = tokio::sync::watch::channel(false);
+    let (shutdown, _) = tokio::sync::watch::channel(false);
     let app = http::AppState::new(driver.clone(), &settings, shutdown.subscribe());
     let bus = Arc::clone(&app.bus);
     let router = http::router(app);
-    let http_task = tokio::spawn(async move {
-        // Streams (bus messages, events) write many small frames: without TCP_NODELAY each waits
-        // for the peer's delayed acknowledgement, which costs up to 40 ms of latency per frame.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
-            let _ = stream.set_nodelay(true);
-        });
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = shutdown_signal.wait_for(|stop| *stop).await;
-        });
-        if let Err(error) = serve.await {
-            tracing::error!(%error, "HTTP server failed");
-        }
-    });
+    let http_task = tokio::spawn(listener::serve(listener, router, connections, shutdown.subscribe()));
     Ok(RunningServer {
         report: StartReport {
             local_addr,
@@ -262,6 +327,8 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
             entries_replayed: recovered.entries_replayed,
             recovery_elapsed: recovered.elapsed,
             skipped_snapshots: recovered.skipped_snapshots,
+            file_limit,
+            connections,
         },
         driver,
         bus,

@@ -427,7 +427,7 @@ async fn the_single_command_endpoint_takes_one_command_and_small_bodies() {
     // Without a Content-Length (chunked), the body is refused as soon as it grows past the limit.
     let chunked = format!(
         "POST /v1/commands HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
-         transfer-encoding: chunked\r\ncolony-signature: {}\r\nconnection: close\r\n\r\n{:x}\r\n",
+         transfer-encoding: chunked\r\ncolony-signer: scout-1\r\ncolony-signature: {}\r\nconnection: close\r\n\r\n{:x}\r\n",
         server.addr,
         hex::encode(padded.signature),
         padded.body.len()

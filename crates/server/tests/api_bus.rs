@@ -422,6 +422,7 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
     let http = reqwest::Client::new();
     let post = |body: Vec<u8>, signer: &str, nonce: u64, signature: String| {
         http.post(format!("{}/v1/bus/publish", server.url))
+            .header("content-type", "application/json")
             .header("colony-signer", signer)
             .header("colony-nonce", nonce.to_string())
             .header("colony-signature", signature)

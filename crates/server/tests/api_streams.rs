@@ -251,6 +251,8 @@ async fn a_waiting_fetch_returns_as_soon_as_a_message_is_stored_and_writes_nothi
     let signed = identity.sign(vec![colony_core::Command::Heartbeat {}]);
     let response = raw
         .post(format!("{}/v1/commands", server.url))
+        .header("content-type", "application/json")
+        .header("colony-signer", "operator")
         .header("colony-signature", hex::encode(signed.signature))
         .header("colony-wait-ms", "100")
         .body(signed.body)

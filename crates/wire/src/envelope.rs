@@ -153,6 +153,16 @@ fn refine_command_path(body: &[u8], path: &str) -> Option<String> {
 }
 
 impl SignedEnvelope {
+    /// The `signer` the body names, read without decoding the commands, for the signer header a
+    /// write carries ([`crate::read_auth::READ_SIGNER_HEADER`]). `None` if the body names none.
+    pub fn signer(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct SignerOnly {
+            signer: String,
+        }
+        serde_json::from_slice::<SignerOnly>(&self.body).ok().map(|only| only.signer)
+    }
+
     /// Whether the signature verifies with `public_key`.
     pub fn verify(&self, public_key: &colony_core::PublicKey) -> bool {
         crate::keys::verify(public_key, &signing_message(&self.body), &self.signature)

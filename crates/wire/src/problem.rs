@@ -145,6 +145,12 @@ pub mod codes {
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
     /// A limit of the bus was reached (subscriptions per connection, say).
     pub const BUS_LIMIT_REACHED: &str = "bus_limit_reached";
+    /// A POST body is not `application/json`.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    /// The envelope's `signer` is not the signer named in the `colony-signer` header.
+    pub const SIGNER_MISMATCH: &str = "signer_mismatch";
+    /// An envelope's nonce is not Unix microseconds within the allowed skew of the server's clock.
+    pub const NONCE_OUT_OF_WINDOW: &str = "nonce_out_of_window";
 }
 
 fn title_for(code: &str) -> &'static str {
@@ -200,6 +206,9 @@ fn title_for(code: &str) -> &'static str {
         codes::NO_RESPONDERS => "No responders",
         codes::REQUEST_TIMEOUT => "Request timed out",
         codes::BUS_LIMIT_REACHED => "Bus limit reached",
+        codes::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type",
+        codes::SIGNER_MISMATCH => "Signer mismatch",
+        codes::NONCE_OUT_OF_WINDOW => "Nonce out of window",
         _ => "Error",
     }
 }

@@ -119,7 +119,7 @@ fn token_from_query(method: &str, path_and_query: &str) -> Option<String> {
 
 /// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive (RFC 9110).
 fn bearer_token(authorization: &str) -> Option<&str> {
-    let (scheme, token) = authorization.split_once(' ')?;
+    let (scheme, token) = authorization.trim_start().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
@@ -187,4 +187,19 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
         return Err(AuthError::Replayed);
     }
     Ok(Reader::Signer(signer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR abc"] {
+            assert_eq!(bearer_token(header), Some("abc"), "{header}");
+        }
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 }

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use super::auth::Reader;
+use super::body::{SignedBody, read_signed_body};
 use super::{AppState, json_response, problem_response};
 use crate::bus::router::{BUFFER_MESSAGES_DEFAULT, REPLY_PREFIX, STALLED_READER_TIMEOUT};
 use crate::bus::{SubscribeRequest, Transport, check_may_publish};
@@ -45,11 +46,13 @@ pub(crate) const BATCH_MESSAGES_MAX: usize = 256;
 
 /// `POST /v1/bus/publish`: one message (a JSON object) or several (an array).
 pub async fn publish(State(app): State<AppState>, request: Request) -> Response {
-    let (signer, body) = match authenticate_publish(&app, request).await {
+    let body = match authenticate_publish(&app, request).await {
         Ok(authenticated) => authenticated,
         Err(problem) => return problem_response(problem),
     };
-    let messages = match decode_messages(&body) {
+    let signer = body.signer.clone();
+    let body = &body.bytes;
+    let messages = match decode_messages(body) {
         Ok(messages) => messages,
         Err(problem) => return problem_response(problem),
     };
@@ -98,14 +101,17 @@ pub async fn request(
     if let Err(problem) = check_timeout(timeout_ms) {
         return problem_response(problem);
     }
-    let (signer, body) = match authenticate_publish(&app, request).await {
+    let body = match authenticate_publish(&app, request).await {
         Ok(authenticated) => authenticated,
         Err(problem) => return problem_response(problem),
     };
-    let message: PublishRequest = match serde_json::from_slice(&body) {
+    let message: PublishRequest = match serde_json::from_slice(&body.bytes) {
         Ok(message) => message,
         Err(error) => return problem_response(Problem::new(codes::MALFORMED_REQUEST, 400, error.to_string())),
     };
+    let signer = body.signer.clone();
+    // The body's bytes leave the budget before the wait for a reply.
+    drop(body);
     match request_reply(&app, &signer, message, timeout_ms).await {
         Ok(reply) => {
             let mut response = (StatusCode::OK, reply.to_string()).into_response();
@@ -401,25 +407,18 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Reads the body and checks the publish signature, the nonce and that the signer may publish.
-async fn authenticate_publish(app: &AppState, request: Request) -> Result<(Signer, Bytes), Problem> {
+async fn authenticate_publish(app: &AppState, request: Request) -> Result<SignedBody, Problem> {
     let (parts, body) = request.into_parts();
     let path_and_query = parts.uri.path_and_query().map_or("/", |value| value.as_str()).to_owned();
     let unauthenticated = |detail: String| Problem::new(codes::UNAUTHENTICATED, 401, detail);
-    let signer = header(&parts.headers, READ_SIGNER_HEADER).ok_or_else(|| {
-        unauthenticated(format!(
+    if header(&parts.headers, READ_SIGNER_HEADER).is_none() {
+        return Err(unauthenticated(format!(
             "a publish needs the headers {READ_SIGNER_HEADER}, {PUBLISH_NONCE_HEADER} and {READ_SIGNATURE_HEADER}"
-        ))
-    })?;
-    let signer = Signer::parse(signer).map_err(|error| unauthenticated(format!("{READ_SIGNER_HEADER}: {error}")))?;
+        )));
+    }
     let nonce_us: u64 = header(&parts.headers, PUBLISH_NONCE_HEADER)
         .and_then(|value| value.parse().ok())
         .ok_or_else(|| unauthenticated(format!("{PUBLISH_NONCE_HEADER} must be Unix microseconds")))?;
-    let signature = header(&parts.headers, READ_SIGNATURE_HEADER)
-        .and_then(|value| colony_wire::envelope::parse_signature(value).ok())
-        .ok_or_else(|| {
-            Problem::new(codes::INVALID_SIGNATURE, 401, format!("{READ_SIGNATURE_HEADER} must be 128 hex characters"))
-                .with_field(READ_SIGNATURE_HEADER)
-        })?;
     if (nonce_us / 1000).abs_diff(app.clock.now_ms()) > PUBLISH_SKEW_MS {
         return Err(unauthenticated(format!(
             "{PUBLISH_NONCE_HEADER} is more than {} s from the server's clock",
@@ -433,28 +432,21 @@ async fn authenticate_publish(app: &AppState, request: Request) -> Result<(Signe
             "{PUBLISH_NONCE_HEADER} is before the server started; sign the publish again"
         )));
     }
-    let body = tokio::time::timeout(app.request_timeout, axum::body::to_bytes(body, PUBLISH_BODY_BYTES_MAX))
-        .await
-        .map_err(|_| Problem::new(codes::TIMEOUT, 408, "the request body did not arrive in time"))?
-        .map_err(|_| {
-            Problem::new(
-                codes::PAYLOAD_TOO_LARGE,
-                413,
-                format!("the body exceeds the limit of {PUBLISH_BODY_BYTES_MAX} bytes"),
-            )
-        })?;
+    let body = read_signed_body(app, &parts.headers, body, PUBLISH_BODY_BYTES_MAX).await?;
+    let signer = &body.signer;
     let key = {
         let state = app.driver.shared.state.read().expect("state lock");
-        check_may_publish(&state, &signer)?;
-        state.signer_key(&signer).ok_or_else(|| unauthenticated(format!("'{signer}' is not a registered signer")))?
+        check_may_publish(&state, signer)?;
+        state.signer_key(signer).ok_or_else(|| unauthenticated(format!("'{signer}' is not a registered signer")))?
     };
-    if !app.keys.verify(&key, &publish_signing_message(&signer, &path_and_query, nonce_us, &body), &signature) {
+    if !app.keys.verify(&key, &publish_signing_message(signer, &path_and_query, nonce_us, &body.bytes), &body.signature)
+    {
         return Err(Problem::new(codes::INVALID_SIGNATURE, 401, "the publish signature does not verify")
             .with_field(READ_SIGNATURE_HEADER));
     }
-    if !app.bus.spend_nonce(&signer, nonce_us) {
+    if !app.bus.spend_nonce(signer, nonce_us) {
         return Err(Problem::from_rejection(&colony_core::Rejection::NonceReplayed { nonce: nonce_us })
             .with_field(PUBLISH_NONCE_HEADER));
     }
-    Ok((signer, body))
+    Ok(body)
 }

@@ -8,6 +8,7 @@
 //! - `GET /v1/openapi.json` describes all of it; see [`openapi`].
 
 pub mod auth;
+pub mod body;
 pub mod bus;
 pub mod bus_socket;
 pub mod ledger;
@@ -50,10 +51,12 @@ pub struct AppState {
     pub bus: Arc<crate::bus::Bus>,
     /// Fetches waiting for something to be due (`colony-wait-ms`), bounded.
     pub waiting_fetches: Arc<std::sync::atomic::AtomicUsize>,
-    /// When this server started (its clock). Signed reads and publishes stamped before it are
-    /// refused: the windows that make them single-use live in memory and start empty, so without
-    /// this a request captured before a restart could be replayed after it.
+    /// When this server started (its clock). Signed stream opens and publishes stamped before it
+    /// are refused: the windows that make them single-use live in memory and start empty, so
+    /// without this a request captured before a restart could be replayed after it.
     pub started_at_ms: u64,
+    /// Bytes of request bodies in flight across all connections, bounded.
+    pub body_budget: Arc<body::BodyBudget>,
 }
 
 /// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
@@ -100,17 +103,22 @@ impl AppState {
             bus: Arc::clone(&driver.shared.bus),
             waiting_fetches: Arc::default(),
             started_at_ms: settings.clock.now_ms(),
+            body_budget: Arc::new(body::BodyBudget::new(settings.body_budget_bytes)),
             driver,
         }
     }
 }
 
-/// A problem document as an HTTP response.
+/// A problem document as an HTTP response. `overloaded` says when to retry (`Retry-After`).
 pub fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let overloaded = problem.code == codes::OVERLOADED;
     let body = serde_json::to_vec(&problem).expect("problems encode");
     let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+    if overloaded {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(body::RETRY_AFTER_SECONDS));
+    }
     response
 }
 

@@ -42,12 +42,16 @@ fn write_operation(summary: &str, description: &str) -> Value {
         "description": description,
         "security": [{ "envelopeSignature": [] }],
         "parameters": [{
+            "name": "colony-signer", "in": "header", "required": true,
+            "description": "`operator` or an agent id: the envelope's signer. Bodies over 64 KiB are read only from registered signers.",
+            "schema": { "type": "string" }
+        }, {
             "name": "colony-signature", "in": "header", "required": true,
             "description": "Ed25519 signature (128 hex characters) over `colony-envelope-v1\\n` followed by the exact body bytes.",
             "schema": { "type": "string", "pattern": "^[0-9a-fA-F]{128}$" }
         }],
         "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Envelope" } } } },
-        "responses": merge(ok_json("SubmitResponse", "Durable and applied"), problem_responses(&["400", "401", "403", "404", "409", "413", "422", "503"]))
+        "responses": merge(ok_json("SubmitResponse", "Durable and applied"), problem_responses(&["400", "401", "403", "404", "409", "413", "415", "422", "503"]))
     })
 }
 
@@ -340,7 +344,7 @@ pub fn document() -> Value {
         },
         "components": {
             "securitySchemes": {
-                "envelopeSignature": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "Ed25519 over the envelope body; the signer is named in the body." },
+                "envelopeSignature": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "Ed25519 over the envelope body; the signer is named in the body and in the colony-signer header." },
                 "readToken": { "type": "http", "scheme": "bearer", "description": "A token issued by the operator with read_token.issue." },
                 "signedRead": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "With colony-signer and colony-timestamp-ms: Ed25519 over `colony-read-v2\\n<signer>\\n<METHOD>\\n<path?query>\\n<timestamp_ms>`, within 5 minutes of the server clock; single-use on stream endpoints (and not stamped before the server started)." }
             },
@@ -450,7 +454,7 @@ fn add_bus(document: &mut Value) {
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
                 { "$ref": "#/components/schemas/PublishRequest" },
                 { "type": "array", "maxItems": 1000, "items": { "$ref": "#/components/schemas/PublishRequest" } } ] } } } },
-            "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "409", "413"]))
+            "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "409", "413", "415", "503"]))
         } },
         "/v1/bus/request": { "post": {
             "summary": "Publish a request and wait for the first reply",
@@ -458,7 +462,7 @@ fn add_bus(document: &mut Value) {
             "security": [{ "publishSignature": [] }],
             "parameters": merge_array(publish_parameters.clone(), json!([{ "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 60000, "default": 5000 } }])),
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PublishRequest" } } } },
-            "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "409", "503", "504"]))
+            "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "409", "413", "415", "503", "504"]))
         } },
         "/v1/bus/subscribe": { "get": {
             "summary": "Subscribe as server-sent events",

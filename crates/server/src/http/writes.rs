@@ -1,15 +1,16 @@
 //! The write endpoints: a signed envelope in, durable results out.
 
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use colony_core::Rejection;
-use colony_wire::envelope::{SIGNATURE_HEADER, parse_signature};
+use colony_wire::envelope::SIGNATURE_HEADER;
 use colony_wire::problem::codes;
+use colony_wire::read_auth::READ_SIGNER_HEADER;
 use colony_wire::views::{CommandResultView, SubmitResponse};
 use colony_wire::{Envelope, EnvelopeError, Problem, SignedEnvelope};
 
+use super::body::read_signed_body;
 use super::{AppState, json_response, problem_response};
 use crate::driver::{Committed, Submission, SubmitError};
 
@@ -61,15 +62,27 @@ fn envelope_problem(error: EnvelopeError) -> Problem {
     }
 }
 
+/// How far an envelope's nonce (Unix microseconds) may be from the server's clock, either way: a
+/// signed envelope is good for this long, so one captured but held back cannot be played later.
+/// (A waiting fetch's nonce is up to [`FETCH_WAIT_MS_MAX`] ahead, well within it.)
+pub const ENVELOPE_NONCE_SKEW_MS: u64 = 5 * 60 * 1_000;
+
 /// Reads, checks, verifies and submits an envelope; answers with the committed entry.
 async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single: bool) -> Result<Committed, Problem> {
     let (parts, body) = request.into_parts();
-    // A client that trickles its body would otherwise hold a connection and a buffer forever.
-    let body = tokio::time::timeout(app.request_timeout, read_body(&parts.headers, body, body_bytes_max))
-        .await
-        .map_err(|_| Problem::new(codes::TIMEOUT, 408, "the request body did not arrive in time"))??;
-    let signature = signature_header(&parts.headers).map_err(envelope_problem)?;
-    let envelope = Envelope::decode(&body).map_err(envelope_problem)?;
+    let body = read_signed_body(app, &parts.headers, body, body_bytes_max).await?;
+    let envelope = Envelope::decode(&body.bytes).map_err(envelope_problem)?;
+    if envelope.signer != body.signer {
+        return Err(Problem::new(
+            codes::SIGNER_MISMATCH,
+            400,
+            format!(
+                "the envelope's signer '{}' is not the {READ_SIGNER_HEADER} header's '{}'",
+                envelope.signer, body.signer
+            ),
+        )
+        .with_field("signer"));
+    }
     if single && envelope.commands.len() != 1 {
         return Err(Problem::new(
             codes::SINGLE_COMMAND_EXPECTED,
@@ -85,9 +98,23 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     let Some(key) = key else {
         return Err(Problem::from_rejection(&Rejection::UnknownSigner).with_field("signer"));
     };
-    let signed = SignedEnvelope { body: body.to_vec(), signature };
+    let signed = SignedEnvelope { body: body.bytes.to_vec(), signature: body.signature };
     if !app.keys.verify(&key, &colony_wire::envelope::signing_message(&signed.body), &signed.signature) {
         return Err(envelope_problem(EnvelopeError::SignatureInvalid));
+    }
+    let now_ms = app.clock.now_ms();
+    if (envelope.nonce / 1_000).abs_diff(now_ms) > ENVELOPE_NONCE_SKEW_MS {
+        return Err(Problem::new(
+            codes::NONCE_OUT_OF_WINDOW,
+            400,
+            format!(
+                "the nonce must be the current time in Unix microseconds, within {} s of the server's clock \
+                 (the server's time is {})",
+                ENVELOPE_NONCE_SKEW_MS / 1_000,
+                now_ms * 1_000
+            ),
+        )
+        .with_field("nonce"));
     }
     if let Some(wait) = fetch_wait(&parts.headers, &envelope)? {
         // A replay is refused before it is held, not after the wait.
@@ -204,25 +231,4 @@ async fn wait_until_fetch_is_due(app: &AppState, envelope: &Envelope, wait: std:
             _ = shutdown.changed() => {}
         }
     }
-}
-
-fn signature_header(headers: &HeaderMap) -> Result<[u8; 64], EnvelopeError> {
-    let value = headers.get(SIGNATURE_HEADER).ok_or(EnvelopeError::SignatureMissing)?;
-    parse_signature(value.to_str().map_err(|_| EnvelopeError::SignatureMissing)?)
-}
-
-/// Reads the body up to `bytes_max`, refusing larger ones from `Content-Length` before reading and
-/// otherwise as they stream in. (A body that fails to arrive for another reason, a client hanging up,
-/// gets the same answer, which nobody then reads.)
-async fn read_body(headers: &HeaderMap, body: axum::body::Body, bytes_max: usize) -> Result<Bytes, Problem> {
-    let too_large =
-        || Problem::new(codes::PAYLOAD_TOO_LARGE, 413, format!("the body exceeds the limit of {bytes_max} bytes"));
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > bytes_max) {
-        return Err(too_large());
-    }
-    axum::body::to_bytes(body, bytes_max).await.map_err(|_| too_large())
 }

@@ -194,10 +194,20 @@ impl TestServer {
         self.operator.all_agents().await.expect("the agent list")
     }
 
-    /// Posts `body` to `path` with `signature` (hex) in the signature header, if any.
+    /// Posts `body` to `path` with `signature` (hex) in the signature header, if any. The signer header
+    /// names the body's `signer`, or the operator when the body names no valid one, so that the server
+    /// reads the body and judges it.
     pub async fn post_raw(&self, path: &str, body: Vec<u8>, signature: Option<String>) -> RawResponse {
-        let mut request =
-            self.raw.post(format!("{}{path}", self.url)).header("content-type", "application/json").body(body);
+        let signer = SignedEnvelope { body: body.clone(), signature: [0; 64] }
+            .signer()
+            .filter(|signer| Signer::parse(signer).is_ok())
+            .unwrap_or_else(|| "operator".to_owned());
+        let mut request = self
+            .raw
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .header(colony_wire::read_auth::READ_SIGNER_HEADER, signer)
+            .body(body);
         if let Some(signature) = signature {
             request = request.header(colony_wire::envelope::SIGNATURE_HEADER, signature);
         }
