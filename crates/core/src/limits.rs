@@ -146,6 +146,11 @@ pub const DEDUPE_IDS_PER_STREAM_MAX: usize = 100_000;
 /// 64 KiB fits structured messages between agents; bulk data belongs in a blob store, referenced.
 pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
 
+/// Levels of arrays and objects a JSON payload may nest, ephemeral or durable alike: deep enough for
+/// any structured message, shallow enough that no parser along the way (the server's, the
+/// receivers') runs out of stack.
+pub const PAYLOAD_NESTING_MAX: usize = 64;
+
 /// Headers on one message.
 pub const HEADERS_PER_MESSAGE_MAX: usize = 32;
 

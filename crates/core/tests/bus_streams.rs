@@ -938,3 +938,34 @@ fn the_fetches_of_one_envelope_share_a_byte_budget_and_what_is_left_out_comes_ne
     let next = swarm.agent("worker-1", vec![fetch(ORDERS, "c9", limits::FETCH_BATCH_MAX)]);
     assert_eq!(next.delivered_sequences().first(), Some(&1));
 }
+
+#[test]
+fn durable_payloads_follow_the_same_rules_as_ephemeral_ones() {
+    // Decoded from a command's JSON (serde's path), a payload is held to JsonText::check's rules.
+    for (text, reason) in [
+        (r#"{"a":1,"a":2}"#, "duplicate key"),
+        ("123456789012345678901234567890", "2^63"),
+        ("1e19", "2^63"),
+        ("1e400", ""),
+        (r#""\ud800""#, ""),
+    ] {
+        let error = serde_json::from_str::<JsonText>(text).expect_err(text).to_string();
+        assert!(error.contains(reason), "{text}: {error}");
+        assert!(JsonText::check(text).is_err(), "{text} is refused on the ephemeral path too");
+    }
+    for text in ["18446744073709551615", "-9223372036854775808", r#"{"a":[1.5,-0.0,"x"]}"#] {
+        let decoded: JsonText = serde_json::from_str(text).unwrap();
+        assert_eq!(JsonText::parse(text).unwrap(), decoded, "one canonical form on both paths: {text}");
+    }
+    // Nesting: a durable payload is refused past the limit, as an ephemeral one is.
+    let mut swarm = new_swarm();
+    assert!(swarm.agent("owner", vec![create_stream(ORDERS, ["orders.>"])]).all_accepted());
+    let nested = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
+    let deep = nested(limits::PAYLOAD_NESTING_MAX + 1);
+    let command: Command =
+        serde_json::from_str(&format!(r#"{{"type":"bus.publish","subject":"orders.deep","payload":{deep}}}"#)).unwrap();
+    let rejection = refuse(&mut swarm, "owner", command);
+    assert_eq!((rejection.code(), rejection.field()), ("invalid_field", Some("payload")));
+    let command = Publish::new("orders.deep").json(&nested(limits::PAYLOAD_NESTING_MAX)).into();
+    assert!(swarm.agent("owner", vec![command]).all_accepted());
+}

@@ -106,11 +106,22 @@ async fn metrics_show_each_reader_only_its_own_subscriptions() {
     let (watcher, _) = server.self_registers("watcher-1", "scout", &[]).await;
     let (snoop, _) = server.self_registers("snoop-1", "scout", &[]).await;
     let (oracle, _) = server.self_registers("oracle-1", "oracle", &[]).await;
-    let _subscription = watcher.subscribe_with_buffer("secret.plans", None, Some(1)).await.unwrap();
-    poll_until("the subscription", || async {
-        (!server.operator.bus_stats().await.unwrap().subscriptions.is_empty()).then_some(())
-    })
-    .await;
+    // A subscription of watcher-1's that never reads (held in process, so that it surely drops
+    // messages: only dropping subscriptions get a series of their own).
+    let _subscription = server
+        .bus()
+        .router
+        .subscribe(
+            colony_server::bus::SubscribeRequest {
+                owner: Some(colony_core::Signer::parse("watcher-1").unwrap()),
+                pattern: colony_core::bus::Pattern::new("secret.plans").unwrap(),
+                queue: None,
+                buffer_messages: 1,
+                transport: colony_server::bus::Transport::InProcess,
+            },
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+        )
+        .unwrap();
     for index in 0..5 {
         oracle.publish(PublishRequest::json("secret.plans", &index)).await.unwrap();
     }

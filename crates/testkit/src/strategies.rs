@@ -1770,7 +1770,7 @@ pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
     let weights = vec(prop_oneof![Just(100u32), Just(150u32), 0..=limits::AGENT_WEIGHT_MAX], CONFIGURABLE_ROLES.len());
     let fees = (prop_oneof![Just(100u16), 0..=10_000u16], prop_oneof![Just(1_500u16), 0..=10_000u16]);
     // The default pace, none at all, or one tight enough that random registrations run into it.
-    let pace = prop_oneof![Just((1_000u64, 1_000u32)), Just((0, 1)), (1..=60_000u64, 1..=3u32)];
+    let pace = prop_oneof![8 => Just((1_000u64, 1_000u32)), 1 => Just((0, 1)), 1 => (1..=60_000u64, 1..=3u32)];
     (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>(), fees, pace)
         .prop_map(|(included, weights, heartbeat_ttl_ms, self_registration, (fee_bps, referral_bps), pace)| {
             let roles: BTreeMap<Name, RoleConfig> = CONFIGURABLE_ROLES

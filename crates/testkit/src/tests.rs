@@ -22,7 +22,7 @@ fn keys_are_stable_and_distinct() {
     assert_eq!(keys.len(), 5, "derived keys collide");
 }
 
-const KEY_AGENT_0: &str = "b142f2567deed360763780bda4e7aa894bc6ddd53baa5ed83ea6a46ddbae722e";
+const KEY_AGENT_0: &str = "658d76d220c158de0f18155c1e23abda6523033214fe91c73a52d75655a24072";
 
 #[test]
 fn the_factory_numbers_entries_and_nonces() {

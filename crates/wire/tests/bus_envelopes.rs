@@ -38,3 +38,27 @@ fn bad_bus_fields_are_blamed_by_path() {
         }
     }
 }
+
+#[test]
+fn ephemeral_payloads_are_held_to_the_durable_payload_rules() {
+    use colony_wire::bus::PublishRequest;
+    let message = |payload: &str| -> PublishRequest {
+        serde_json::from_str(&format!(r#"{{"subject":"a.b","payload":{payload}}}"#)).unwrap()
+    };
+    for bad in [r#"{"a":1,"a":2}"#, "123456789012345678901234567890", "1e400", r#""\ud800""#] {
+        let problem = message(bad).validate("").expect_err(bad);
+        assert_eq!((problem.code.as_str(), problem.field.as_deref()), ("invalid_message", Some("payload")), "{bad}");
+    }
+    assert!(message(r#"{"a":[1,2.5,"x"],"b":18446744073709551615}"#).validate("").is_ok());
+    // base64 is limited by the decoded length, exactly.
+    use base64::Engine as _;
+    let encode = |length: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; length]);
+    let bytes = |encoded: String| -> PublishRequest {
+        serde_json::from_str(&format!(r#"{{"subject":"a.b","payload_base64":"{encoded}"}}"#)).unwrap()
+    };
+    let limit = colony_core::limits::PAYLOAD_BYTES_MAX;
+    assert!(bytes(encode(limit)).validate("").is_ok());
+    for over in [limit + 1, limit + 2] {
+        assert_eq!(bytes(encode(over)).validate("").unwrap_err().code, "payload_too_large", "{over} bytes");
+    }
+}

@@ -42,17 +42,88 @@ impl JsonText {
     }
 
     /// Parses `text` as JSON and keeps its canonical form; `None` when it is not exactly one JSON
-    /// value. Used by tests and builders; commands arrive through `Deserialize`.
+    /// value within the payload rules (see [`JsonText::check`]). Used by tests and builders;
+    /// commands arrive through `Deserialize`.
     pub fn parse(text: &str) -> Option<JsonText> {
-        let mut parser = Parser { bytes: text.as_bytes(), position: 0 };
-        let value = parser.value(0)?;
-        parser.skip_white_space();
-        if parser.position != parser.bytes.len() {
-            return None;
-        }
+        let value = parse_value(text).ok()?;
         let mut out = String::new();
         value.write(&mut out);
         Some(JsonText(out))
+    }
+
+    /// Checks that `text` is exactly one JSON value within the payload rules, without keeping it:
+    /// no duplicate keys in an object, no lone surrogates, numbers that are integers within 64 bits
+    /// or other numbers below 2^63 in magnitude, nesting at most `PAYLOAD_NESTING_MAX`. Ephemeral
+    /// payloads are kept byte for byte but must pass the same rules as durable ones, which are held
+    /// in this canonical form.
+    pub fn check(text: &str) -> Result<(), String> {
+        parse_value(text).map(|_| ())
+    }
+}
+
+/// Why a number may not be in a payload, if it may not: an integer written without a fraction or an
+/// exponent must fit in 64 bits (signed or unsigned), any other number must be below 2^63 in
+/// magnitude. Beyond that a JSON reader would silently round an integer to a float, so a receiver
+/// would see another number than the sender wrote; such numbers travel as strings instead.
+pub(crate) fn number_problem(text: &str) -> Option<&'static str> {
+    let integer = !text.bytes().any(|byte| matches!(byte, b'.' | b'e' | b'E'));
+    if integer {
+        let fits = text.parse::<u64>().is_ok() || text.parse::<i64>().is_ok();
+        return (!fits).then_some("an integer must fit in 64 bits; send larger ones as strings");
+    }
+    match text.parse::<f64>() {
+        Ok(value) => float_problem(value),
+        Err(_) => Some("is not a number"),
+    }
+}
+
+/// [`number_problem`] for a number already read as a float (serde's path for everything that is not
+/// a 64-bit integer).
+fn float_problem(value: f64) -> Option<&'static str> {
+    const TWO_TO_THE_63: f64 = 9_223_372_036_854_775_808.0;
+    if !value.is_finite() {
+        return Some("a number must be finite");
+    }
+    (value.abs() >= TWO_TO_THE_63).then_some("a number must be below 2^63 in magnitude; send larger ones as strings")
+}
+
+/// How deep `text` (canonical JSON) nests arrays and objects.
+pub fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+fn parse_value(text: &str) -> Result<Value<'_>, String> {
+    let mut parser = Parser { bytes: text.as_bytes(), position: 0, problem: None };
+    let value = parser.value(0);
+    parser.skip_white_space();
+    match value {
+        Some(value) if parser.position == parser.bytes.len() => Ok(value),
+        Some(_) => Err(format!("not one JSON value: text follows at byte {}", parser.position)),
+        None => Err(parser.problem.map_or_else(
+            || format!("not valid JSON at byte {}", parser.position),
+            |problem| format!("{problem} (at byte {})", parser.position),
+        )),
     }
 }
 
@@ -122,16 +193,18 @@ impl<'de> Visitor<'de> for JsonTextVisitor {
     }
 
     fn visit_i128<E: de::Error>(self, value: i128) -> Result<JsonText, E> {
-        Ok(JsonText(value.to_string()))
+        let text = value.to_string();
+        number_problem(&text).map_or(Ok(JsonText(text)), |problem| Err(E::custom(problem)))
     }
 
     fn visit_u128<E: de::Error>(self, value: u128) -> Result<JsonText, E> {
-        Ok(JsonText(value.to_string()))
+        let text = value.to_string();
+        number_problem(&text).map_or(Ok(JsonText(text)), |problem| Err(E::custom(problem)))
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<JsonText, E> {
-        if !value.is_finite() {
-            return Err(E::custom("a JSON number is finite"));
+        if let Some(problem) = float_problem(value) {
+            return Err(E::custom(problem));
         }
         let mut out = String::new();
         write_float(&mut out, value);
@@ -159,7 +232,12 @@ impl<'de> Visitor<'de> for JsonTextVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonText, A::Error> {
         let mut out = String::from("{");
         let mut first = true;
+        // A repeated key would keep one value and silently lose the other; readers disagree on which.
+        let mut keys = std::collections::BTreeSet::new();
         while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key.clone()) {
+                return Err(de::Error::custom(format!("duplicate key {key:?} in an object")));
+            }
             let value = map.next_value::<JsonText>()?;
             if !first {
                 out.push(',');
@@ -189,15 +267,15 @@ impl Serialize for JsonText {
         if !serializer.is_human_readable() {
             return serializer.serialize_str(&self.0);
         }
-        let mut parser = Parser { bytes: self.0.as_bytes(), position: 0 };
+        let mut parser = Parser { bytes: self.0.as_bytes(), position: 0, problem: None };
         // The text is canonical JSON built by this module, so it always parses.
         let value = parser.value(0).expect("JsonText holds valid JSON");
         value.serialize(serializer)
     }
 }
 
-/// How deep JSON text may nest when this module parses it (as serde_json's default recursion limit).
-const NESTING_MAX: usize = 128;
+/// How deep JSON text may nest when this module parses it.
+const NESTING_MAX: usize = crate::limits::PAYLOAD_NESTING_MAX;
 
 /// A parsed JSON value, only ever short-lived: to serialize a [`JsonText`] structurally.
 enum Value<'a> {
@@ -301,6 +379,8 @@ impl Serialize for Value<'_> {
 struct Parser<'a> {
     bytes: &'a [u8],
     position: usize,
+    /// Why parsing stopped, when a payload rule (rather than JSON syntax) refused the text.
+    problem: Option<&'static str>,
 }
 
 impl<'a> Parser<'a> {
@@ -326,10 +406,11 @@ impl<'a> Parser<'a> {
     }
 
     fn value(&mut self, depth: usize) -> Option<Value<'a>> {
-        if depth > NESTING_MAX {
+        self.skip_white_space();
+        if depth >= NESTING_MAX && matches!(self.bytes.get(self.position), Some(b'[' | b'{')) {
+            self.problem = Some("nested deeper than PAYLOAD_NESTING_MAX");
             return None;
         }
-        self.skip_white_space();
         match *self.bytes.get(self.position)? {
             b'n' => self.keyword("null").map(|()| Value::Null),
             b't' => self.keyword("true").map(|()| Value::Bool(true)),
@@ -361,6 +442,10 @@ impl<'a> Parser<'a> {
                     self.skip_white_space();
                     let key = self.string()?;
                     if !self.eat(b':') {
+                        return None;
+                    }
+                    if members.iter().any(|(existing, _)| *existing == key) {
+                        self.problem = Some("a key appears twice in one object");
                         return None;
                     }
                     members.push((key, self.value(depth + 1)?));
@@ -409,7 +494,8 @@ impl<'a> Parser<'a> {
             }
         }
         let text = std::str::from_utf8(&self.bytes[start..self.position]).ok()?;
-        if !text.parse::<f64>().ok()?.is_finite() {
+        if let Some(problem) = number_problem(text) {
+            self.problem = Some(problem);
             return None;
         }
         Some(Value::Number(text))
@@ -512,12 +598,40 @@ mod tests {
         let text = JsonText::parse(" { \"b\" : [1, -2, 3.5e0, true, null], \"a\": \"x\\u00e9\\n\\\"\" } ").unwrap();
         assert_eq!(text.as_str(), "{\"b\":[1,-2,3.5,true,null],\"a\":\"x\u{e9}\\n\\\"\"}");
         assert_eq!(JsonText::parse("\"\\ud83d\\ude00\"").unwrap().as_str(), "\"\u{1f600}\"");
-        assert_eq!(JsonText::parse("1e300").unwrap().as_str(), "1e300");
+        assert_eq!(JsonText::parse("1e18").unwrap().as_str(), "1e18");
         for bad in ["", "{", "[1,]", "01", "1.", "\"\\x\"", "nul", "1 2", "\"\u{1}\"", "1e999"] {
             assert!(JsonText::parse(bad).is_none(), "{bad:?} is not JSON");
         }
         let deep = "[".repeat(NESTING_MAX + 2) + &"]".repeat(NESTING_MAX + 2);
         assert!(JsonText::parse(&deep).is_none(), "nesting is bounded");
+    }
+
+    #[test]
+    fn payload_rules_refuse_what_a_reader_would_silently_change() {
+        let refused = [
+            ("{\"a\":1,\"a\":2}", "twice"),
+            ("{\"x\":{\"b\":1, \"b\" :1}}", "twice"),
+            ("123456789012345678901234567890", "64 bits"),
+            ("18446744073709551616", "64 bits"),
+            ("-9223372036854775809", "64 bits"),
+            ("1e19", "2^63"),
+            ("-1.5e300", "2^63"),
+            ("1e400", "finite"),
+            ("\"\\ud800\"", "byte"),
+            ("\"\\udc00x\"", "byte"),
+        ];
+        for (text, reason) in refused {
+            let problem = JsonText::check(text).expect_err(text);
+            assert!(problem.contains(reason), "{text}: {problem}");
+        }
+        for kept in ["18446744073709551615", "-9223372036854775808", "9223372036854775807", "1.5e18", "-0", "{\"a\":{\"a\":1}}"] {
+            assert!(JsonText::check(kept).is_ok(), "{kept}");
+        }
+        assert_eq!(JsonText::parse("18446744073709551615").unwrap().as_str(), "18446744073709551615", "exact");
+        let nested = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
+        assert!(JsonText::check(&nested(crate::limits::PAYLOAD_NESTING_MAX)).is_ok());
+        assert!(JsonText::check(&nested(crate::limits::PAYLOAD_NESTING_MAX + 1)).unwrap_err().contains("deeper"));
+        assert_eq!(nesting_depth("[{\"a\":\"[[[\\\"\"},[1]]"), 2, "brackets in strings do not count");
     }
 
     #[test]

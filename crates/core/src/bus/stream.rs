@@ -705,6 +705,12 @@ impl State {
             let field = if request.payload.is_some() { "payload" } else { "payload_base64" };
             return Err(Rejection::invalid(field, format!("must be at most {} bytes", limits::PAYLOAD_BYTES_MAX)));
         }
+        if request.payload.is_some_and(|text| super::payload::nesting_depth(text) > limits::PAYLOAD_NESTING_MAX) {
+            return Err(Rejection::invalid(
+                "payload",
+                format!("nests deeper than {} levels", limits::PAYLOAD_NESTING_MAX),
+            ));
+        }
         if let Some(recipient) = request.encrypted_to {
             if request.payload_base64.is_none() {
                 return Err(Rejection::invalid("encrypted_to", "needs the ciphertext in payload_base64"));

@@ -142,6 +142,11 @@ impl RawResponse {
 }
 
 impl TestServer {
+    /// The server's ephemeral bus, for in-process subscribers.
+    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::Bus> {
+        self.server.bus()
+    }
+
     /// What startup found.
     pub fn report(&self) -> &StartReport {
         &self.server.report
