@@ -450,6 +450,11 @@ pub async fn submit_plans(driver: DriverHandle, plans: Vec<Vec<Presigned>>) -> M
     Measurement::from_tallies(started.elapsed(), tallies)
 }
 
+/// The current time in Unix microseconds: where nonces of envelopes sent over HTTP start.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,9 +503,4 @@ mod tests {
         assert_eq!(measurement.latency_us(0.99), 99.0);
         assert_eq!(measurement.latency_us(1.0), 100.0);
     }
-}
-
-/// The current time in Unix microseconds: where nonces of envelopes sent over HTTP start.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as u64)
 }

@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// MiB of request bodies held at once across all connections; past it requests get `overloaded`.
     #[arg(long, default_value_t = 256)]
     body_budget_mib: usize,
+    /// Memory the ephemeral bus may hold for subscribers that are behind, in MiB: past it, a
+    /// subscriber with messages waiting gets no new ones (and is told how many it missed).
+    #[arg(long, default_value_t = colony_server::bus::router::BUFFERED_BYTES_MAX >> 20)]
+    bus_budget_mib: u64,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "COLONY_LOG", default_value = "info")]
     log: tracing_subscriber::filter::LevelFilter,
@@ -58,6 +62,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
     settings.header_read_timeout = std::time::Duration::from_secs(args.header_read_timeout_secs.max(1));
     settings.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs.max(1));
     settings.body_budget_bytes = args.body_budget_mib.max(1).saturating_mul(1 << 20);
+    settings.bus_buffered_bytes_max = args.bus_budget_mib.max(1).saturating_mul(1 << 20);
     let running = start(settings).await?;
     let report = &running.report;
     if report.created {

@@ -331,3 +331,188 @@ fn idle_and_slowloris_crowds_are_capped_and_closed() {
     assert_eq!((idle_open, slowloris_open), (0, 0), "the server closed every attacking connection");
     assert!(peak < 400.0, "the server's memory stays bounded: peak {peak:.1} MiB");
 }
+
+/// A signed client for `target`, registering itself as `agent` with `role`.
+fn registered_agent(runtime: &tokio::runtime::Runtime, target: &Target, agent: &str, role: &str) -> Agent {
+    let key = colony_wire::KeyPair::generate();
+    let signer = colony_core::Signer::parse(agent).expect("a valid id");
+    let client = colony_client::Client::new(target.server.url())
+        .with_identity(colony_client::Identity::new(signer.clone(), key.clone()));
+    runtime
+        .block_on(client.register_self(colony_core::Name::new(role).expect("a valid role"), &[]))
+        .expect("the agent registers itself");
+    Agent { client, key, signer }
+}
+
+struct Agent {
+    client: colony_client::Client,
+    key: colony_wire::KeyPair,
+    signer: colony_core::Signer,
+}
+
+/// One signed envelope of fetches from many consumers of a stream of large messages: the answer
+/// must stay within the per-envelope budget (8 MiB), not the 150 MiB the envelope asks for, and the
+/// server's memory with it, even with several such envelopes at once.
+#[test]
+fn an_envelope_of_fetches_cannot_make_the_server_build_a_huge_answer() {
+    use colony_core::{Command, Name, limits};
+    const CONSUMERS: usize = 40;
+    const MESSAGES: usize = 150;
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let target = Target::start(&[]);
+    let owner = registered_agent(&runtime, &target, "owner-1", "scout");
+    let client = &owner.client;
+    let mut stream = colony_client::streams::stream_config(&["bulk.>"]).expect("a valid subject");
+    stream.max_bytes = Some(limits::STREAM_BYTES_MAX);
+    runtime.block_on(client.create_stream("bulk", stream)).expect("the stream");
+    for index in 0..CONSUMERS {
+        let config = colony_client::streams::consumer_config();
+        runtime.block_on(client.create_consumer("bulk", &format!("c{index}"), config)).expect("a consumer");
+    }
+    let big = "x".repeat(60 << 10);
+    for chunk in 0..MESSAGES / 30 {
+        let messages: Vec<_> = (0..30)
+            .map(|index| (colony_wire::bus::PublishRequest::json(format!("bulk.{chunk}.{index}"), &big), None))
+            .collect();
+        runtime.block_on(client.publish_durable_many(&messages)).expect("the messages are stored");
+    }
+    let before = target.rss_mib();
+    let sampler = HealthSampler::start([127, 0, 0, 1], target.addr(), Duration::from_secs(10));
+    // Four envelopes at once, ten consumers each: each asks for 10 × 256 messages of 60 KiB.
+    let envelopes: Vec<Vec<Command>> = (0..4)
+        .map(|envelope| {
+            (0..10)
+                .map(|index| Command::Fetch {
+                    stream: Name::new("bulk").unwrap(),
+                    consumer: Name::new(format!("c{}", envelope * 10 + index)).unwrap(),
+                    batch: limits::FETCH_BATCH_MAX,
+                    max_bytes: None,
+                })
+                .collect()
+        })
+        .collect();
+    let peak_watch = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let watching = std::sync::Arc::clone(&peak_watch);
+        let pid = target.server.pid();
+        std::thread::spawn(move || {
+            let mut peak = 0f64;
+            while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                peak = peak.max(harness::rss_mib(pid));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let answers = runtime.block_on(async {
+        let requests = envelopes.into_iter().map(|commands| client.submit_batch(commands));
+        futures_util::future::join_all(requests).await
+    });
+    peak_watch.store(false, std::sync::atomic::Ordering::SeqCst);
+    let peak = watcher.join().expect("the watcher ran").max(before);
+    let health = sampler.stop();
+    let mut largest = 0usize;
+    let mut delivered = 0usize;
+    for answer in answers {
+        let answer = answer.expect("the envelope is answered");
+        largest = largest.max(serde_json::to_vec(&answer).expect("answers encode").len());
+        delivered += answer.results.iter().map(|result| result.deliveries.as_ref().map_or(0, Vec::len)).sum::<usize>();
+    }
+    println!(
+        "fetches: 4 envelopes of 10 fetches × 256 messages of 60 KiB (asking for 600 MiB) answered {delivered} messages, the largest answer {:.1} MiB",
+        largest as f64 / f64::from(1 << 20)
+    );
+    println!("fetches: server RSS before {before:.1} MiB, peak during {peak:.1} MiB");
+    println!("fetches: during the fetches, {}", health.summary());
+    assert!(largest < (limits::FETCH_BYTES_PER_ENVELOPE_MAX as usize) * 11 / 10, "the answer is bounded: {largest}");
+    assert!(peak < before + 300.0, "the server's memory stays bounded: {before:.1} → {peak:.1} MiB");
+    assert!(health.failures() == 0, "health checks answer: {}", health.summary());
+}
+
+/// One agent opens hundreds of event-stream subscriptions that never read, while two publishers
+/// send 64 KiB messages: what the server holds stays within the bus's budget (here 64 MiB), not a
+/// copy per subscriber, and comes back when the subscribers go.
+#[test]
+fn idle_subscribers_cannot_make_the_bus_hold_more_than_its_budget() {
+    const SUBSCRIBERS: usize = 300;
+    const MESSAGES: usize = 1_600;
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let target = Target::start(&["--bus-budget-mib", "64"]);
+    let idler = registered_agent(&runtime, &target, "idler-1", "scout");
+    let publishers: Vec<Agent> =
+        (0..2).map(|index| registered_agent(&runtime, &target, &format!("oracle-{index}"), "oracle")).collect();
+    let before = target.rss_mib();
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let mut idle = Vec::with_capacity(SUBSCRIBERS);
+    for index in 0..SUBSCRIBERS {
+        // Each request is signed with its own timestamp: stream requests are single-use.
+        let path = "/v1/bus/subscribe?subject=prices.*&buffer=4096";
+        let timestamp_ms = stamp + index as u64;
+        let message = colony_wire::read_auth::read_signing_message(&idler.signer, "GET", path, timestamp_ms);
+        let signature = hex::encode(idler.key.sign(&message));
+        let mut stream = TcpStream::connect(target.addr()).expect("a connection");
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nhost: colony\r\ncolony-signer: idler-1\r\ncolony-timestamp-ms: {timestamp_ms}\r\n\
+             colony-signature: {signature}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).expect("the request is sent");
+        idle.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let sampler = HealthSampler::start([127, 0, 0, 1], target.addr(), Duration::from_secs(10));
+    let payload = "y".repeat((64 << 10) - 100);
+    let mut peak = target.rss_mib();
+    let started = Instant::now();
+    for round in 0..MESSAGES / 16 {
+        let requests = publishers.iter().enumerate().map(|(publisher, agent)| {
+            let messages: Vec<_> = (0..8)
+                .map(|index| {
+                    colony_wire::bus::PublishRequest::json(
+                        format!("prices.p{publisher}"),
+                        &format!("{round}-{index}-{payload}"),
+                    )
+                })
+                .collect();
+            async move { agent.client.publish_many(&messages).await }
+        });
+        for published in runtime.block_on(futures_util::future::join_all(requests)) {
+            published.expect("the publish is answered");
+        }
+        peak = peak.max(target.rss_mib());
+    }
+    let publishing = started.elapsed();
+    let stats = runtime.block_on(idler.client.bus_stats()).expect("the bus's counters");
+    peak = peak.max(target.rss_mib());
+    let health = sampler.stop();
+    drop(idle);
+    // The server notices a closed connection when it next writes to it, or when the stalled-reader
+    // watchdog ends it (30 s): wait for that, bounded.
+    let left = Instant::now();
+    let stats_after = loop {
+        let stats = runtime.block_on(idler.client.bus_stats()).expect("the bus's counters");
+        if stats.buffered_bytes == 0 || left.elapsed() > Duration::from_secs(45) {
+            break stats;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let given_back = left.elapsed();
+    let after = target.rss_mib();
+    println!(
+        "subscribers: {SUBSCRIBERS} idle event streams, {MESSAGES} messages of 64 KiB from 2 publishers in {publishing:.1?} ({:.0} MiB fanned out)",
+        (SUBSCRIBERS * MESSAGES * 64) as f64 / 1024.0
+    );
+    println!(
+        "subscribers: bus held {:.1} MiB at the end (budget 64 MiB), {} deliveries dropped for subscribers behind",
+        stats.buffered_bytes as f64 / f64::from(1 << 20),
+        stats.dropped
+    );
+    println!(
+        "subscribers: server RSS before {before:.1} MiB, peak during {peak:.1} MiB, after they left {after:.1} MiB; \
+         the bus held nothing {given_back:.1?} after they left"
+    );
+    println!("subscribers: during the attack, {}", health.summary());
+    assert!(stats.buffered_bytes <= (64 << 20) + (SUBSCRIBERS as u64 * (64 << 10)), "{}", stats.buffered_bytes);
+    assert!(peak < before + 400.0, "the server's memory stays bounded: {before:.1} → {peak:.1} MiB");
+    assert_eq!(stats_after.buffered_bytes, 0, "every byte comes back when the subscribers leave");
+    assert!(health.failures() == 0, "health checks answer: {}", health.summary());
+}

@@ -806,10 +806,10 @@ fn a_snapshot_with_streams_round_trips_and_carries_on_identically() {
 #[test]
 fn commands_decode_from_json_with_any_payload_and_encode_back_to_the_same_json() {
     let text = r#"{"type":"bus.publish","subject":"orders.new","message_id":"m-1","priority":"critical",
-        "payload":{"z":[1,-2,2.5,1e300,"é\n\"",true,null],"a":{}}}"#;
+        "payload":{"z":[1,-2,2.5,1e18,"é\n\"",true,null],"a":{}}}"#;
     let command: Command = serde_json::from_str(text).expect("decodes");
     let Command::Publish { payload: Some(payload), priority, .. } = &command else { panic!("{command:?}") };
-    assert_eq!(payload.as_str(), "{\"z\":[1,-2,2.5,1e300,\"é\\n\\\"\",true,null],\"a\":{}}");
+    assert_eq!(payload.as_str(), "{\"z\":[1,-2,2.5,1e18,\"é\\n\\\"\",true,null],\"a\":{}}");
     assert_eq!(*priority, Priority::Critical);
     let value = serde_json::to_value(&command).expect("encodes");
     assert_eq!(value["payload"], serde_json::from_str::<serde_json::Value>(text).unwrap()["payload"]);

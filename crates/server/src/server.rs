@@ -62,6 +62,9 @@ pub struct ServerSettings {
     /// arrive and given back when the request is answered; past it requests get `overloaded`
     /// (see [`crate::http::body`]). 256 MiB: sixteen of the largest batch bodies at once.
     pub body_budget_bytes: usize,
+    /// Bytes of distinct messages the ephemeral bus holds for subscribers that are behind, before
+    /// those subscribers stop getting new ones (see `bus::router::Router::publish`).
+    pub bus_buffered_bytes_max: u64,
     /// Events kept in memory for resumable streams.
     pub events_retained: usize,
     /// Whether each group commit is fsync'd (`Full`, the default) or left to the operating system
@@ -83,6 +86,7 @@ impl ServerSettings {
             max_connections_per_ip: None,
             header_read_timeout: Duration::from_secs(10),
             body_budget_bytes: crate::http::body::BODY_BUDGET_BYTES_DEFAULT,
+            bus_buffered_bytes_max: crate::bus::router::BUFFERED_BYTES_MAX,
             events_retained: 100_000,
             durability: colony_log::Durability::Full,
         }
@@ -308,7 +312,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
         Box::new(log) as Box<dyn CommandLog>,
         recovered.state,
         events,
-        Arc::new(crate::bus::Bus::new(settings.clock.now_ms())),
+        Arc::new(crate::bus::Bus::with_budget(settings.clock.now_ms(), settings.bus_buffered_bytes_max)),
         Arc::clone(&settings.clock),
         settings.driver.clone(),
     );

@@ -624,7 +624,9 @@ mod tests {
             let problem = JsonText::check(text).expect_err(text);
             assert!(problem.contains(reason), "{text}: {problem}");
         }
-        for kept in ["18446744073709551615", "-9223372036854775808", "9223372036854775807", "1.5e18", "-0", "{\"a\":{\"a\":1}}"] {
+        for kept in
+            ["18446744073709551615", "-9223372036854775808", "9223372036854775807", "1.5e18", "-0", "{\"a\":{\"a\":1}}"]
+        {
             assert!(JsonText::check(kept).is_ok(), "{kept}");
         }
         assert_eq!(JsonText::parse("18446744073709551615").unwrap().as_str(), "18446744073709551615", "exact");

@@ -48,10 +48,16 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// A bus for a server started at `started_at_ms`.
+    /// A bus for a server started at `started_at_ms`, holding at most `BUFFERED_BYTES_MAX` for
+    /// subscribers that are behind.
     pub fn new(started_at_ms: u64) -> Bus {
+        Bus::with_budget(started_at_ms, router::BUFFERED_BYTES_MAX)
+    }
+
+    /// A bus holding at most `buffered_bytes_max` bytes of messages for subscribers that are behind.
+    pub fn with_budget(started_at_ms: u64, buffered_bytes_max: u64) -> Bus {
         Bus {
-            router: Router::new(),
+            router: Router::with_budget(buffered_bytes_max),
             nonces: Mutex::new(HashMap::new()),
             stream_opens: Mutex::new(HashMap::new()),
             id_prefix: format!("{started_at_ms:x}"),
