@@ -48,6 +48,21 @@ async fn one_envelope_of_fetches_cannot_make_the_server_build_a_huge_answer() {
     // What the first consumer left is there for the next fetch.
     let rest = owner.fetch("bulk", "c0", limits::FETCH_BATCH_MAX).await.unwrap();
     assert_eq!(rest.len(), 150 - answer.results[0].deliveries.as_ref().unwrap().len());
+    // Pages of stored messages are bounded in bytes too, and their cursors cover everything.
+    let (mut from, mut seen, mut pages) = (1, 0, 0);
+    loop {
+        let page = owner.stream_messages("bulk", from, 1_000).await.unwrap();
+        let bytes = serde_json::to_vec(&page).unwrap().len();
+        assert!(bytes < (colony_server::http::streams::PAGE_BYTES_MAX as usize) * 11 / 10, "{bytes} bytes");
+        seen += page.messages.len();
+        pages += 1;
+        match page.next_from {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen, 150, "every message in {pages} pages");
+    assert!(pages >= 3, "a 1,000-message page of 9 MiB is split: {pages} pages");
     server.shutdown().await;
 }
 

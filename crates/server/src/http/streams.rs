@@ -21,6 +21,26 @@ use super::{AppState, json_response, problem_response};
 const PAGE_DEFAULT: usize = 100;
 /// Messages or dead letters per page at most.
 const PAGE_MAX: usize = 1_000;
+/// Bytes of messages (as `size_bytes` counts them) one page holds at most, whatever its `limit`: a
+/// thousand messages of 64 KiB would be a 64 MiB answer built in memory. A page that reaches it ends
+/// early (with at least one message), and its cursor says where the next starts.
+pub const PAGE_BYTES_MAX: u64 = 4 << 20;
+
+/// The first of `items` that fit in [`PAGE_BYTES_MAX`] (at least one), and whether some were left out.
+fn within_page_bytes<T>(items: Vec<T>, size_bytes: impl Fn(&T) -> u64) -> (Vec<T>, bool) {
+    let mut bytes = 0u64;
+    let mut kept = Vec::with_capacity(items.len());
+    let total = items.len();
+    for item in items {
+        bytes = bytes.saturating_add(size_bytes(&item));
+        if !kept.is_empty() && bytes > PAGE_BYTES_MAX {
+            break;
+        }
+        kept.push(item);
+    }
+    let truncated = kept.len() < total;
+    (kept, truncated)
+}
 
 fn invalid(field: &str, detail: impl Into<String>) -> Response {
     problem_response(Problem::new(codes::INVALID_QUERY, 400, detail).with_field(field))
@@ -107,15 +127,17 @@ pub async fn list_messages(
         Err(response) => return response,
     };
     let from = query.from.unwrap_or(1);
-    let messages: Vec<BusMessage> = state
-        .stream_messages(&name, from, limit)
-        .into_iter()
-        .map(|message| BusMessage::from_stored(&name, message, None))
-        .collect();
+    let (stored, truncated) =
+        within_page_bytes(state.stream_messages(&name, from, limit), |message| message.size_bytes());
+    let messages: Vec<BusMessage> =
+        stored.into_iter().map(|message| BusMessage::from_stored(&name, message, None)).collect();
     // The writer waits for this lock: encode after letting it go.
     drop(state);
-    let next_from =
-        if messages.len() == limit { messages.last().and_then(|message| message.stream_sequence) } else { None };
+    let next_from = if truncated || messages.len() == limit {
+        messages.last().and_then(|message| message.stream_sequence)
+    } else {
+        None
+    };
     json_response(StatusCode::OK, &StreamMessagesPage { messages, next_from: next_from.map(|last| last + 1) })
 }
 
@@ -166,12 +188,13 @@ pub async fn list_dead_letters(
         Ok(state) => state,
         Err(response) => return response,
     };
-    let dead_letters: Vec<DeadLetterView> = state
-        .dead_letters(&name, query.after, limit)
-        .into_iter()
-        .map(|dead_letter| DeadLetterView::new(&name, dead_letter))
-        .collect();
+    let (stored, truncated) = within_page_bytes(state.dead_letters(&name, query.after, limit), |dead_letter| {
+        dead_letter.message.size_bytes()
+    });
+    let dead_letters: Vec<DeadLetterView> =
+        stored.into_iter().map(|dead_letter| DeadLetterView::new(&name, dead_letter)).collect();
     drop(state);
-    let next_after = if dead_letters.len() == limit { dead_letters.last().map(|view| view.id) } else { None };
+    let next_after =
+        if truncated || dead_letters.len() == limit { dead_letters.last().map(|view| view.id) } else { None };
     json_response(StatusCode::OK, &DeadLetterPage { dead_letters, next_after })
 }
