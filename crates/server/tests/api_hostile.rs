@@ -168,3 +168,43 @@ async fn self_registrations_past_the_burst_are_rate_limited() {
     server.operator_registers("by-operator", "scout").await;
     server.shutdown().await;
 }
+
+/// A publish and a signed subscription captured before a restart cannot be replayed after it: the
+/// windows that make them single-use start empty with the server, so it refuses anything stamped
+/// before it started.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publish_captured_before_a_restart_is_refused_after_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (_scout, key) = server.self_registers("scout-1", "scout", &[]).await;
+    let signer = colony_core::Signer::parse("scout-1").unwrap();
+    let body = serde_json::to_vec(&PublishRequest::json("market.signal.x", &1)).unwrap();
+    let nonce_us = now_ms() * 1_000;
+    let signature =
+        hex::encode(key.sign(&colony_wire::bus::publish_signing_message(&signer, "/v1/bus/publish", nonce_us, &body)));
+    let send = |url: String| {
+        let (body, signature) = (body.clone(), signature.clone());
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/v1/bus/publish"))
+                .header("content-type", "application/json")
+                .header(READ_SIGNER_HEADER, "scout-1")
+                .header(colony_wire::bus::PUBLISH_NONCE_HEADER, nonce_us.to_string())
+                .header(READ_SIGNATURE_HEADER, signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(send(server.url.clone()).await.status().as_u16(), 200, "the original publish");
+    assert_eq!(send(server.url.clone()).await.status().as_u16(), 409, "a replay while the server runs");
+    server.shutdown().await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let restarted = start_in(directory.path()).await;
+    let replayed = send(restarted.url.clone()).await;
+    assert_eq!(replayed.status().as_u16(), 401, "a replay after the restart");
+    let problem: colony_wire::Problem = serde_json::from_slice(&replayed.bytes().await.unwrap()).unwrap();
+    assert!(problem.detail.contains("before the server started"), "{problem}");
+    restarted.shutdown().await;
+}
