@@ -114,7 +114,7 @@ pub fn nesting_depth(text: &str) -> usize {
 }
 
 fn parse_value(text: &str) -> Result<Value<'_>, String> {
-    let mut parser = Parser { bytes: text.as_bytes(), position: 0, problem: None };
+    let mut parser = Parser { bytes: text.as_bytes(), position: 0, problem: None, nesting_max: NESTING_MAX };
     let value = parser.value(0);
     parser.skip_white_space();
     match value {
@@ -267,8 +267,9 @@ impl Serialize for JsonText {
         if !serializer.is_human_readable() {
             return serializer.serialize_str(&self.0);
         }
-        let mut parser = Parser { bytes: self.0.as_bytes(), position: 0, problem: None };
-        // The text is canonical JSON built by this module, so it always parses.
+        // The text is canonical JSON built by this module, so it always parses; serde's own recursion
+        // limit (128) bounds how deep it can be, whatever the payload rules say.
+        let mut parser = Parser { bytes: self.0.as_bytes(), position: 0, problem: None, nesting_max: 256 };
         let value = parser.value(0).expect("JsonText holds valid JSON");
         value.serialize(serializer)
     }
@@ -381,6 +382,8 @@ struct Parser<'a> {
     position: usize,
     /// Why parsing stopped, when a payload rule (rather than JSON syntax) refused the text.
     problem: Option<&'static str>,
+    /// Levels of arrays and objects allowed.
+    nesting_max: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -407,7 +410,7 @@ impl<'a> Parser<'a> {
 
     fn value(&mut self, depth: usize) -> Option<Value<'a>> {
         self.skip_white_space();
-        if depth >= NESTING_MAX && matches!(self.bytes.get(self.position), Some(b'[' | b'{')) {
+        if depth >= self.nesting_max && matches!(self.bytes.get(self.position), Some(b'[' | b'{')) {
             self.problem = Some("nested deeper than PAYLOAD_NESTING_MAX");
             return None;
         }
@@ -435,6 +438,8 @@ impl<'a> Parser<'a> {
             b'{' => {
                 self.position += 1;
                 let mut members = Vec::new();
+                // Keys seen, to refuse a repeat in O(log n): a 64 KiB object holds ~10,000 keys.
+                let mut keys = std::collections::BTreeSet::new();
                 if self.eat(b'}') {
                     return Some(Value::Object(members));
                 }
@@ -444,7 +449,7 @@ impl<'a> Parser<'a> {
                     if !self.eat(b':') {
                         return None;
                     }
-                    if members.iter().any(|(existing, _)| *existing == key) {
+                    if !keys.insert(key.clone()) {
                         self.problem = Some("a key appears twice in one object");
                         return None;
                     }

@@ -121,8 +121,16 @@ struct Queue {
     dropped_total: u64,
     dropped_unreported: u64,
     closed: bool,
-    /// When the reader last took messages (or the mailbox was made), to find readers that stopped.
-    last_take: std::time::Instant,
+    /// Since when something has waited for the reader without it taking anything: set when the
+    /// mailbox stops being empty and each time the reader takes, to find readers that stopped.
+    waiting_since: std::time::Instant,
+}
+
+impl Queue {
+    /// Whether nothing waits for the reader: no message, no drop to report.
+    fn is_idle(&self) -> bool {
+        self.messages.is_empty() && self.dropped_unreported == 0
+    }
 }
 
 /// What a reader took from a mailbox.
@@ -145,7 +153,7 @@ impl Mailbox {
                 dropped_total: 0,
                 dropped_unreported: 0,
                 closed: false,
-                last_take: std::time::Instant::now(),
+                waiting_since: std::time::Instant::now(),
             }),
             capacity,
             notify,
@@ -161,6 +169,9 @@ impl Mailbox {
             let mut queue = self.queue.lock().expect("mailbox lock");
             if queue.closed {
                 return 0;
+            }
+            if queue.is_idle() {
+                queue.waiting_since = std::time::Instant::now();
             }
             let mut dropped = 0u64;
             while let Some(oldest) = queue.messages.front() {
@@ -191,6 +202,9 @@ impl Mailbox {
         if queue.closed {
             return;
         }
+        if queue.is_idle() {
+            queue.waiting_since = std::time::Instant::now();
+        }
         queue.dropped_total += 1;
         queue.dropped_unreported += 1;
         drop(queue);
@@ -207,10 +221,11 @@ impl Mailbox {
         self.queue.lock().expect("mailbox lock").messages.is_empty()
     }
 
-    /// How long messages have waited without the reader taking any (zero when none wait).
+    /// How long messages (or news of dropped ones) have waited without the reader taking any (zero
+    /// when nothing waits).
     pub fn stalled_for(&self) -> std::time::Duration {
         let queue = self.queue.lock().expect("mailbox lock");
-        if queue.messages.is_empty() { std::time::Duration::ZERO } else { queue.last_take.elapsed() }
+        if queue.is_idle() { std::time::Duration::ZERO } else { queue.waiting_since.elapsed() }
     }
 
     /// Closes the mailbox and lets go of what it holds, for a reader that stopped reading: its
@@ -242,7 +257,7 @@ impl Mailbox {
         out.extend(queue.messages.drain(..count));
         let taken: u64 = out[first..].iter().map(|message| message.len() as u64).sum();
         queue.bytes -= taken;
-        queue.last_take = std::time::Instant::now();
+        queue.waiting_since = std::time::Instant::now();
         let batch = Batch { dropped: queue.dropped_unreported, dropped_total: queue.dropped_total };
         queue.dropped_unreported = 0;
         Some(batch)
@@ -342,6 +357,25 @@ mod tests {
         two.close_and_clear();
         assert_eq!(budget.used(), 0, "given back when the last holder lets go");
         assert!(two.take(&mut out, 10).is_none(), "a cleared mailbox is closed");
+    }
+
+    #[test]
+    fn a_reader_that_takes_nothing_while_messages_or_drops_wait_is_stalled() {
+        let mailbox = Mailbox::new(4, Arc::new(Notify::new()));
+        assert_eq!(mailbox.stalled_for(), std::time::Duration::ZERO, "nothing waits");
+        mailbox.skip();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(mailbox.stalled_for() >= std::time::Duration::from_millis(20), "news of a drop waits");
+        let mut out = Vec::new();
+        mailbox.take(&mut out, 10);
+        assert_eq!(mailbox.stalled_for(), std::time::Duration::ZERO, "taken");
+        mailbox.push(text("x"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(mailbox.stalled_for() >= std::time::Duration::from_millis(20), "a message waits");
+        mailbox.take(&mut out, 10);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        mailbox.push(text("y"));
+        assert!(mailbox.stalled_for() < std::time::Duration::from_millis(20), "an idle stretch is not a stall");
     }
 
     #[test]
