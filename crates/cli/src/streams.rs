@@ -127,6 +127,9 @@ pub enum ConsumerCommand {
         /// When nothing is due, wait up to this long for a message (at most 30,000).
         #[arg(long, default_value_t = 0)]
         wait_ms: u64,
+        /// At most this many bytes of messages (at least one message is printed when any is due).
+        #[arg(long)]
+        max_bytes: Option<u64>,
         /// One JSON message per line.
         #[arg(long)]
         json: bool,
@@ -361,11 +364,14 @@ pub async fn consumer(command: ConsumerCommand, connection: &Connection) -> CliR
                 info.delivered, info.redelivered, info.acked, info.dead_lettered
             );
         }
-        ConsumerCommand::Next { stream, name, batch, ack, wait_ms, json } => {
+        ConsumerCommand::Next { stream, name, batch, ack, wait_ms, max_bytes, json } => {
+            if wait_ms > 0 && max_bytes.is_some() {
+                return Err("--max-bytes does not go with --wait-ms".into());
+            }
             let messages = if wait_ms > 0 {
                 client.fetch_wait(&stream, &name, batch, wait_ms).await?
             } else {
-                client.fetch(&stream, &name, batch).await?
+                client.fetch_bytes(&stream, &name, batch, max_bytes).await?
             };
             for message in &messages {
                 print_message(message, json)?;

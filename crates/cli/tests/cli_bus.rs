@@ -135,7 +135,20 @@ fn a_user_runs_a_durable_work_queue_through_the_cli() {
     );
     let overlap = run(&["stream", "create", "other", "--subject", "market.>"]);
     assert!(overlap.failed().contains("subjects_overlap"), "{}", overlap.stderr);
-    let consumer = run(&["consumer", "create", "signals", "executors", "--ack-wait-ms", "1000", "--max-deliver", "1"]);
+    let consumer = run(&[
+        "consumer",
+        "create",
+        "signals",
+        "executors",
+        "--ack-wait-ms",
+        "1000",
+        "--max-deliver",
+        "1",
+        "--role",
+        "executor",
+        "--agent",
+        "risk-1",
+    ]);
     assert!(consumer.ok().contains("done"), "{}", consumer.stdout);
 
     let stored = run(&["pub", "--durable", "--id", "sig-1", "market.signal.up.aapl", r#"{"edge_bps": 160}"#]);
@@ -146,7 +159,8 @@ fn a_user_runs_a_durable_work_queue_through_the_cli() {
     let nowhere = run(&["pub", "--durable", "weather.today", "1"]);
     assert!(nowhere.failed().contains("no_stream"), "{}", nowhere.stderr);
 
-    let next = run(&["consumer", "next", "signals", "executors", "--batch", "1", "--json"]);
+    // Five asked for, but one byte at most: one message (never none) comes, the rest waits.
+    let next = run(&["consumer", "next", "signals", "executors", "--batch", "5", "--max-bytes", "1", "--json"]);
     let message: serde_json::Value = serde_json::from_str(next.ok().trim()).expect("one JSON message");
     assert_eq!((message["stream_sequence"].as_u64(), message["delivery_count"].as_u64()), (Some(1), Some(1)));
     assert_eq!(message["message_id"], "sig-1");

@@ -167,12 +167,20 @@ impl Client {
     /// Pulls up to `batch` messages (redeliveries first); each is held by this client's identity until
     /// it acks it or its ack wait passes. Returns at once, possibly with none.
     pub async fn fetch(&self, stream: &str, consumer: &str, batch: u32) -> Result<Vec<BusMessage>, ClientError> {
-        let command = Command::Fetch {
-            stream: name("stream", stream)?,
-            consumer: name("consumer", consumer)?,
-            batch,
-            max_bytes: None,
-        };
+        self.fetch_bytes(stream, consumer, batch, None).await
+    }
+
+    /// [`Client::fetch`] of at most `max_bytes` of messages (at least one message is returned when
+    /// any is due); what does not fit stays for the next fetch.
+    pub async fn fetch_bytes(
+        &self,
+        stream: &str,
+        consumer: &str,
+        batch: u32,
+        max_bytes: Option<u64>,
+    ) -> Result<Vec<BusMessage>, ClientError> {
+        let command =
+            Command::Fetch { stream: name("stream", stream)?, consumer: name("consumer", consumer)?, batch, max_bytes };
         Ok(single(self.submit_one(command).await?)?.deliveries.unwrap_or_default())
     }
 

@@ -94,6 +94,15 @@ pub const TOKEN_QUERY_PARAMETER: &str = "access_token";
 /// signed requests are single-use.
 const STREAM_PATHS: &[&str] = &["/v1/events", "/v1/bus/subscribe", "/v1/bus/ws"];
 
+/// What a signed stream request spends in its signer's window: its timestamp, with 16 bits of its
+/// signature below it. Two processes of one signer opening different streams in the same
+/// millisecond sign different bytes, so they do not collide (but for one chance in 65,536); the
+/// same request sent twice is the same signature, and the second is refused. The timestamp stays in
+/// the high bits, so the window's order is still the clock's.
+fn stream_open_nonce(timestamp_ms: u64, signature: &[u8; 64]) -> u64 {
+    (timestamp_ms << 16) | u64::from(u16::from_le_bytes([signature[0], signature[1]]))
+}
+
 /// Why a read was not let through.
 enum AuthError {
     /// No valid credentials (401), with the reason.
@@ -183,7 +192,7 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
     // A stream goes on delivering for as long as it is open: a captured request that opens one must
     // not open a second, so its timestamp is spent like a nonce (after the signature verified, so
     // that nobody can spend another signer's timestamps).
-    if opens_stream && !app.bus.spend_stream_open(&signer, timestamp_ms) {
+    if opens_stream && !app.bus.spend_stream_open(&signer, stream_open_nonce(timestamp_ms, &signature)) {
         return Err(AuthError::Replayed);
     }
     Ok(Reader::Signer(signer))
