@@ -53,7 +53,8 @@ cleanup() {
 trap cleanup EXIT
 
 # Port 0: the kernel picks a free port, and the server prints the address it bound.
-run "$COLONY" serve --data "$DATA/data" --listen 127.0.0.1:0 --log warn >"$DATA/server.log" 2>&1 &
+printf '+ %s\n' "$COLONY serve --data $DATA/data --listen 127.0.0.1:0 --log warn" >&2
+"$COLONY" serve --data "$DATA/data" --listen 127.0.0.1:0 --log warn >"$DATA/server.log" 2>&1 &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 200); do
