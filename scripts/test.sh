@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every test, and a smoke run of the benchmarks.
+# The whole test suite: formatting, lints, every test, a fuzz run of the HTTP API against its OpenAPI
+# document, and a smoke run of the benchmarks.
 # This is exactly what CI runs (.ci/run calls this script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "fuzz run of the HTTP API against its OpenAPI document (schemathesis)"
+./scripts/api-fuzz.sh
 
 step "benchmark smoke run (release, --quick)"
 cargo run --release --locked -p colony-bench -- all --quick

@@ -14,6 +14,9 @@
 //! # Architecture invariant
 //! Only this crate knows HTTP. Core sees decoded, authenticated entries; the log sees opaque records.
 
+// The OpenAPI document (`http/openapi.rs`) is one large `json!` literal.
+#![recursion_limit = "256"]
+
 pub mod audit;
 pub mod bus;
 pub mod clock;

@@ -263,3 +263,53 @@ async fn a_reconnecting_stream_resumes_after_its_last_event_id() {
     drop(response);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_from_entry_zero_or_after_a_malformed_event_id_is_refused_with_a_problem() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let refused = |response: reqwest::Response| async move {
+        assert_eq!(response.status().as_u16(), 400);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let problem: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        problem["field"].as_str().unwrap().to_owned()
+    };
+    // Entries are numbered from 1.
+    let response = server.operator.authenticated_get("/v1/events?from=0").unwrap().send().await.unwrap();
+    assert_eq!(refused(response).await, "from");
+    for malformed in ["0-0", "x", "4", "4-", "-1"] {
+        let response = server
+            .operator
+            .authenticated_get("/v1/events?from=1")
+            .unwrap()
+            .header("last-event-id", malformed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused(response).await, "last-event-id", "{malformed}");
+    }
+    // An empty one names no event: the stream starts at `from`.
+    let mut response = server
+        .operator
+        .authenticated_get("/v1/events?from=1")
+        .unwrap()
+        .header("last-event-id", "")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse_ids(&mut response, 1).await, ["1-0"]);
+    drop(response);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_websocket_endpoint_answers_a_plain_request_with_a_problem() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let response = server.operator.authenticated_get("/v1/bus/ws").unwrap().send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(problem["code"], "malformed_request");
+    server.shutdown().await;
+}

@@ -26,7 +26,7 @@ pub use consumer::{ACK_WAIT_EXPIRED, AckKind, Consumer, ConsumerConfig, DeliverP
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use payload::{JsonText, Payload, decode_base64};
 pub use stream::{Bus, Discard, Priority, RESERVED_PATTERNS, StoredMessage, Stream, StreamConfig};
-pub use subject::{Pattern, Subject, SubjectError};
+pub use subject::{Pattern, SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX, Subject, SubjectError};
 pub use tree::SubjectTree;
 
 use crate::command::Command;

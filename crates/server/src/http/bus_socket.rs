@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use colony_core::Signer;
@@ -24,9 +25,9 @@ use colony_wire::problem::codes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::{Notify, mpsc};
 
-use super::AppState;
 use super::auth::Reader;
 use super::bus::{BATCH_MESSAGES_MAX, request_reply, subscribe_request};
+use super::{AppState, problem_response};
 use crate::bus::{SubscriptionHandle, Transport, check_may_publish};
 
 /// A client frame is at most this large (a message with its largest payload, and room to spare).
@@ -50,8 +51,22 @@ const SID_BYTES_MAX: usize = 64;
 pub async fn upgrade(
     State(app): State<AppState>,
     axum::Extension(reader): axum::Extension<Reader>,
-    socket: WebSocketUpgrade,
+    socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    // A request that is not a WebSocket handshake is answered with a problem, like every error.
+    let socket = match socket {
+        Ok(socket) => socket,
+        Err(rejection) => {
+            return problem_response(
+                Problem::new(
+                    codes::MALFORMED_REQUEST,
+                    rejection.status().as_u16(),
+                    format!("{}: this endpoint takes a WebSocket handshake", rejection.body_text()),
+                )
+                .with_field("upgrade"),
+            );
+        }
+    };
     // A signed connection publishes as its signer without signing each frame: the signed read that
     // opens it is single-use (spent by the authentication layer, as for every stream).
     socket.max_message_size(FRAME_BYTES_MAX).on_upgrade(move |socket| serve(app, reader, socket))

@@ -7,6 +7,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use colony_core::bus::{SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX};
+use colony_core::limits;
+
 use super::json_response;
 
 /// `GET /v1/openapi.json`.
@@ -36,7 +39,12 @@ fn ok_json(schema: &str, description: &str) -> Value {
     json!({ "200": { "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } } })
 }
 
-fn write_operation(summary: &str, description: &str) -> Value {
+/// Problems a signed write can be answered with: a malformed envelope (400), no valid signature or an
+/// unknown signer (401), a refused command (403, 404, 409, 422, 429), a body that did not arrive in
+/// time (408), too large (413) or not JSON (415), a server that cannot take it now (503).
+const WRITE_STATUSES: &[&str] = &["400", "401", "403", "404", "408", "409", "413", "415", "422", "429", "503"];
+
+fn write_operation(summary: &str, description: &str, envelope: &str) -> Value {
     json!({
         "summary": summary,
         "description": description,
@@ -44,23 +52,108 @@ fn write_operation(summary: &str, description: &str) -> Value {
         "parameters": [{
             "name": "colony-signer", "in": "header", "required": true,
             "description": "`operator` or an agent id: the envelope's signer. Bodies over 64 KiB are read only from registered signers.",
-            "schema": { "type": "string" }
+            "schema": signer_schema()
         }, {
             "name": "colony-signature", "in": "header", "required": true,
             "description": "Ed25519 signature (128 hex characters) over `colony-envelope-v1\\n` followed by the exact body bytes.",
             "schema": { "type": "string", "pattern": "^[0-9a-fA-F]{128}$" }
         }],
-        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Envelope" } } } },
-        "responses": merge(ok_json("SubmitResponse", "Durable and applied"), problem_responses(&["400", "401", "403", "404", "409", "413", "415", "422", "503"]))
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{envelope}") } } } },
+        "responses": merge(ok_json("SubmitResponse", "Durable and applied"), problem_responses(WRITE_STATUSES))
     })
 }
 
-fn read_operation(summary: &str, schema: &str, parameters: Value) -> Value {
+/// A read: `statuses` are the problems it can answer with besides 401 (no valid credentials).
+fn read_operation(summary: &str, schema: &str, parameters: Value, statuses: &[&str]) -> Value {
+    let mut statuses = statuses.to_vec();
+    statuses.push("401");
     json!({
         "summary": summary,
         "security": [{ "readToken": [] }, { "signedRead": [] }],
         "parameters": parameters,
-        "responses": merge(ok_json(schema, "OK"), problem_responses(&["400", "401", "404"]))
+        "responses": merge(ok_json(schema, "OK"), problem_responses(&statuses))
+    })
+}
+
+/// An agent id: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit; not a
+/// reserved id.
+fn agent_id_schema() -> Value {
+    let reserved: Vec<&str> = colony_core::RESERVED_AGENT_IDS.to_vec();
+    json!({ "type": "string", "pattern": format!("^[a-z0-9][a-z0-9_-]{{0,{}}}$", limits::AGENT_ID_BYTES_MAX - 1), "not": { "enum": reserved } })
+}
+
+/// A signer: `operator` or an agent id.
+fn signer_schema() -> Value {
+    let reserved: Vec<&str> =
+        colony_core::RESERVED_AGENT_IDS.iter().copied().filter(|id| *id != colony_core::ids::OPERATOR_NAME).collect();
+    json!({ "type": "string", "pattern": format!("^[a-z0-9][a-z0-9_-]{{0,{}}}$", limits::AGENT_ID_BYTES_MAX - 1), "not": { "enum": reserved },
+        "description": "`operator` or an agent id." })
+}
+
+/// A role, capability, stream, consumer or other name.
+fn name_schema() -> Value {
+    json!({ "type": "string", "pattern": format!("^[a-z0-9_.:-]{{1,{}}}$", limits::NAME_BYTES_MAX) })
+}
+
+/// One token of a subject.
+const SUBJECT_TOKEN: &str = "[A-Za-z0-9_:$-]+";
+
+/// A subject messages are published to: dot-separated tokens, no wildcards.
+fn subject_schema() -> Value {
+    json!({ "type": "string", "maxLength": SUBJECT_BYTES_MAX,
+        "pattern": format!("^({SUBJECT_TOKEN}\\.){{0,{}}}{SUBJECT_TOKEN}$", SUBJECT_TOKENS_MAX - 1),
+        "description": "Dot-separated tokens of ASCII letters, digits and `-_:$`, without wildcards." })
+}
+
+/// A subject pattern: `*` matches one token, a final `>` one or more.
+fn pattern_schema() -> Value {
+    json!({ "type": "string", "maxLength": SUBJECT_BYTES_MAX,
+        "pattern": format!("^((\\*|{SUBJECT_TOKEN})\\.){{0,{}}}(\\*|>|{SUBJECT_TOKEN})$", SUBJECT_TOKENS_MAX - 1),
+        "description": "A subject pattern: '*' matches one token, a final '>' one or more." })
+}
+
+/// A non-negative integer that fits in 64 bits (ids, sequences, cursors).
+fn u64_schema() -> Value {
+    json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
+}
+
+/// One server-sent event (its `id`, `event` and `data` fields) whose data, for the event names in
+/// `kinds`, is JSON matching `data`; `others` lists the other events the stream may send.
+fn sse_event(kinds: Value, data: Value, others: Vec<Value>) -> Value {
+    let mut variants = vec![
+        json!({ "properties": { "event": kinds, "data": { "contentMediaType": "application/json", "contentSchema": data } } }),
+    ];
+    variants.extend(others);
+    json!({ "type": "object", "required": ["data"], "properties": {
+        "id": { "type": "string" }, "event": { "type": "string" }, "data": { "type": "string" } },
+        "oneOf": variants })
+}
+
+/// An event named `name` whose data is JSON matching `data`.
+fn sse_other(name: &str, data: Value) -> Value {
+    json!({ "required": ["event"], "properties": { "event": { "const": name }, "data": { "contentMediaType": "application/json", "contentSchema": data } } })
+}
+
+/// `schema`, or `null` (a field the server writes as `null` when it has no value).
+fn nullable(mut schema: Value) -> Value {
+    match schema.get("type").cloned() {
+        Some(Value::String(kind)) => {
+            schema["type"] = json!([kind, "null"]);
+            schema
+        }
+        _ => json!({ "oneOf": [schema, { "type": "null" }] }),
+    }
+}
+
+/// A signed envelope of at most `commands_max` commands.
+fn envelope_schema(commands_max: usize) -> Value {
+    json!({
+        "type": "object", "required": ["signer", "nonce", "commands"], "additionalProperties": false,
+        "properties": {
+            "signer": signer_schema(),
+            "nonce": { "type": "integer", "minimum": 1, "maximum": u64::MAX, "description": "Single use per signer: the current time in Unix microseconds, within 5 minutes of the server's clock." },
+            "commands": { "type": "array", "minItems": 1, "maxItems": commands_max, "items": { "$ref": "#/components/schemas/Command" } }
+        }
     })
 }
 
@@ -73,12 +166,11 @@ fn command_schema(kind: &str, description: &str, required: &[&str], properties: 
 
 /// The whole document.
 pub fn document() -> Value {
-    let agent_id = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" });
-    let name = json!({ "type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$" });
+    let agent_id = agent_id_schema();
+    let name = name_schema();
     let hex32 = json!({ "type": "string", "pattern": "^[0-9a-f]{64}$" });
-    let subject =
-        json!({ "type": "string", "maxLength": 256, "description": "Dot-separated tokens without wildcards." });
-    let pattern = json!({ "type": "string", "maxLength": 256, "description": "A subject pattern: '*' matches one token, a final '>' one or more." });
+    let subject = subject_schema();
+    let pattern = pattern_schema();
     let amount = json!({ "type": "string", "pattern": "^[0-9]{1,20}$", "description": "Minor units as a decimal string (1 unit = 1,000,000 minor units by convention)." });
     let commands = vec![
         command_schema(
@@ -304,6 +396,14 @@ pub fn document() -> Value {
         { "name": "after", "in": "query", "schema": agent_id, "description": "Pagination: the `next_after` of the previous page." },
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
     ]);
+    let event_stream_event = sse_event(
+        json!({ "enum": colony_core::EventKind::NAMES }),
+        json!({ "$ref": "#/components/schemas/Event" }),
+        vec![sse_other(
+            "lagged",
+            json!({ "type": "object", "required": ["missed"], "properties": { "missed": { "type": "integer" }, "detail": { "type": "string" } } }),
+        )],
+    );
     let mut document = json!({
         "openapi": "3.1.0",
         "info": {
@@ -312,31 +412,32 @@ pub fn document() -> Value {
             "description": "Coordination server for swarms of AI agents. Every write is a signed envelope; every read is authenticated."
         },
         "paths": {
-            "/v1/commands": { "post": write_operation("Submit one command", "The envelope must carry exactly one command. A refused command is answered with its problem document.") },
-            "/v1/batch": { "post": write_operation("Submit many commands in one envelope", "Up to 10,000 commands, one signature; each command succeeds or fails on its own.") },
-            "/v1/agents": { "get": read_operation("List agents, ordered by id", "AgentPage", list_parameters) },
-            "/v1/agents/{id}": { "get": read_operation("One agent", "Agent", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }])) },
-            "/v1/agents/{id}/costs": { "get": read_operation("What an agent and everything it spawned spent and earned", "CostRollup", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }])) },
-            "/v1/wallets/{agent}": { "get": read_operation("An agent's wallet", "Wallet", json!([{ "name": "agent", "in": "path", "required": true, "schema": agent_id }])) },
-            "/v1/ledger": { "get": read_operation("The books as a whole, and whether they balance", "Ledger", json!([])) },
+            "/v1/commands": { "post": write_operation("Submit one command", "The envelope must carry exactly one command. A refused command is answered with its problem document.", "SingleCommandEnvelope") },
+            "/v1/batch": { "post": write_operation("Submit many commands in one envelope", "Up to 10,000 commands, one signature; each command succeeds or fails on its own.", "Envelope") },
+            "/v1/agents": { "get": read_operation("List agents, ordered by id", "AgentPage", list_parameters, &["400"]) },
+            "/v1/agents/{id}": { "get": read_operation("One agent", "Agent", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }]), &["400", "404"]) },
+            "/v1/agents/{id}/costs": { "get": read_operation("What an agent and everything it spawned spent and earned", "CostRollup", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }]), &["400", "404"]) },
+            "/v1/wallets/{agent}": { "get": read_operation("An agent's wallet", "Wallet", json!([{ "name": "agent", "in": "path", "required": true, "schema": agent_id }]), &["400", "404"]) },
+            "/v1/ledger": { "get": read_operation("The books as a whole, and whether they balance", "Ledger", json!([]), &[]) },
             "/v1/escrows": { "get": read_operation("Escrows by id, filtered; with payer and task_id, the look-up by task", "EscrowPage", json!([
                 { "name": "payer", "in": "query", "schema": agent_id }, { "name": "payee", "in": "query", "schema": agent_id },
                 { "name": "state", "in": "query", "schema": { "enum": ["locked", "released", "refunded", "expired", "disputed", "resolved"] } },
-                { "name": "task_id", "in": "query", "schema": name }, { "name": "after", "in": "query", "schema": { "type": "integer" } },
-                { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ])) },
-            "/v1/escrows/{id}": { "get": read_operation("One escrow", "Escrow", json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }])) },
-            "/v1/config": { "get": read_operation("The swarm configuration", "SwarmConfig", json!([])) },
-            "/v1/status": { "get": read_operation("Server status and counters", "Status", json!([])) },
-            "/v1/state/hash": { "get": read_operation("The canonical state hash", "StateHash", json!([])) },
+                { "name": "task_id", "in": "query", "schema": name }, { "name": "after", "in": "query", "schema": u64_schema() },
+                { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ]), &["400"]) },
+            "/v1/escrows/{id}": { "get": read_operation("One escrow", "Escrow", json!([{ "name": "id", "in": "path", "required": true, "schema": u64_schema() }]), &["400", "404"]) },
+            "/v1/config": { "get": read_operation("The swarm configuration", "SwarmConfig", json!([]), &[]) },
+            "/v1/status": { "get": read_operation("Server status and counters", "Status", json!([]), &[]) },
+            "/v1/state/hash": { "get": read_operation("The canonical state hash", "StateHash", json!([]), &[]) },
             "/v1/events": { "get": {
                 "summary": "Server-sent events of state changes, resumable",
                 "security": [{ "readToken": [] }, { "signedRead": [] }],
                 "parameters": [
-                    { "name": "from", "in": "query", "schema": { "type": "integer" }, "description": "First entry sequence to include." },
+                    { "name": "from", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": u64::MAX }, "description": "First entry sequence to include (entries are numbered from 1). One whose events are no longer retained is answered with 410." },
                     { "name": "access_token", "in": "query", "schema": { "type": "string" }, "description": "A read token, for clients that cannot set headers (a browser's EventSource)." },
-                    { "name": "Last-Event-ID", "in": "header", "schema": { "type": "string" }, "description": "Resume after this event id (`<sequence>-<index>`)." }
+                    { "name": "Last-Event-ID", "in": "header", "schema": { "type": "string", "pattern": "^([1-9][0-9]{0,18}-[0-9]{1,9})?$" }, "description": "Resume after this event id (`<sequence>-<index>`, as the stream sent it); empty when none was received." }
                 ],
-                "responses": merge(json!({ "200": { "description": "An event stream; each event's data is an Event", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/Event" } } } } }), problem_responses(&["401", "410"]))
+                "responses": merge(json!({ "200": { "description": "An event stream; each event's data is an Event", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/EventStreamEvent" } } } } }),
+                    problem_responses(&["400", "401", "409", "410"]))
             } },
             "/v1/health/live": { "get": { "summary": "Liveness", "responses": { "200": { "description": "The process answers" } } } },
             "/v1/health/ready": { "get": { "summary": "Readiness", "responses": merge(json!({ "200": { "description": "Accepting writes" } }), problem_responses(&["503"])) } },
@@ -349,14 +450,8 @@ pub fn document() -> Value {
                 "signedRead": { "type": "apiKey", "in": "header", "name": "colony-signature", "description": "With colony-signer and colony-timestamp-ms: Ed25519 over `colony-read-v2\\n<signer>\\n<METHOD>\\n<path?query>\\n<timestamp_ms>`, within 5 minutes of the server clock; single-use on stream endpoints (and not stamped before the server started)." }
             },
             "schemas": {
-                "Envelope": {
-                    "type": "object", "required": ["signer", "nonce", "commands"], "additionalProperties": false,
-                    "properties": {
-                        "signer": { "type": "string", "description": "`operator` or an agent id." },
-                        "nonce": { "type": "integer", "minimum": 1, "description": "Single use per signer; use the current time in microseconds." },
-                        "commands": { "type": "array", "minItems": 1, "maxItems": 10000, "items": { "$ref": "#/components/schemas/Command" } }
-                    }
-                },
+                "Envelope": envelope_schema(limits::COMMANDS_PER_ENVELOPE_MAX),
+                "SingleCommandEnvelope": envelope_schema(1),
                 "Command": { "oneOf": commands, "discriminator": { "propertyName": "type" } },
                 "SubmitResponse": {
                     "type": "object", "required": ["sequence", "timestamp_ms", "results"],
@@ -383,16 +478,17 @@ pub fn document() -> Value {
                     "type": "object",
                     "properties": {
                         "id": agent_id, "public_key": hex32, "role": name, "capabilities": { "type": "array", "items": name },
-                        "weight": { "type": "integer" }, "parent": agent_id, "referrer": agent_id,
+                        "weight": { "type": "integer" }, "parent": nullable(agent_id.clone()), "referrer": nullable(agent_id.clone()),
                         "status": { "enum": ["active", "unresponsive", "halted", "deregistered"] },
                         "responsive": { "type": "boolean" },
-                        "halt": { "type": ["object", "null"] },
+                        "halt": { "type": ["object", "null"], "properties": { "by": signer_schema(), "reason": { "type": "string" }, "at_ms": { "type": "integer" } } },
+                        "budget_halted": { "type": "boolean" },
                         "registered_at_ms": { "type": "integer" }, "last_heartbeat_ms": { "type": "integer" },
                         "heartbeat_deadline_ms": { "type": "integer" }, "deregistered_at_ms": { "type": ["integer", "null"] },
                         "highest_nonce": { "type": "integer" }
                     }
                 },
-                "AgentPage": { "type": "object", "properties": { "agents": { "type": "array", "items": { "$ref": "#/components/schemas/Agent" } }, "next_after": agent_id } },
+                "AgentPage": { "type": "object", "properties": { "agents": { "type": "array", "items": { "$ref": "#/components/schemas/Agent" } }, "next_after": nullable(agent_id.clone()) } },
                 "SwarmConfig": {
                     "type": "object", "required": ["roles", "heartbeat_ttl_ms", "self_registration"], "additionalProperties": false,
                     "properties": {
@@ -408,7 +504,7 @@ pub fn document() -> Value {
                 "Status": { "type": "object", "properties": {
                     "version": { "type": "string" }, "sequence": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
                     "agents": { "type": "integer" }, "entries": { "type": "integer" }, "commands_accepted": { "type": "integer" },
-                    "commands_rejected": { "type": "integer" }, "operator_key": hex32 } },
+                    "commands_rejected": { "type": "integer" }, "operator_key": nullable(hex32.clone()) } },
                 "Wallet": { "type": "object", "properties": {
                     "agent": agent_id, "balance": amount, "held_in_escrow": amount, "daily_limit": { "oneOf": [amount, { "type": "null" }] },
                     "spent_today": amount, "no_withdraw": { "type": "boolean" }, "frozen": { "type": "boolean" },
@@ -418,8 +514,8 @@ pub fn document() -> Value {
                     "open_escrows": { "type": "integer" }, "wallets": { "type": "integer" }, "balanced": { "type": "boolean" } } },
                 "Escrow": { "type": "object", "properties": {
                     "id": { "type": "integer" }, "payer": agent_id, "payee": agent_id, "amount": amount,
-                    "fee_bps": { "type": "integer" }, "referral_bps": { "type": "integer" }, "referrer": agent_id, "arbiter": agent_id,
-                    "hashlock": hex32, "task_id": name, "timeout_at_ms": { "type": "integer" }, "created_at_ms": { "type": "integer" },
+                    "fee_bps": { "type": "integer" }, "referral_bps": { "type": "integer" }, "referrer": nullable(agent_id.clone()), "arbiter": nullable(agent_id.clone()),
+                    "hashlock": nullable(hex32.clone()), "task_id": nullable(name.clone()), "timeout_at_ms": { "type": "integer" }, "created_at_ms": { "type": "integer" },
                     "state": { "enum": ["locked", "released", "refunded", "expired", "disputed", "resolved"] },
                     "dispute": { "type": ["array", "null"] }, "settled_at_ms": { "type": ["integer", "null"] },
                     "paid_to_payee": amount, "refunded_to_payer": amount, "fees": amount, "referral": amount } },
@@ -427,6 +523,7 @@ pub fn document() -> Value {
                 "CostRollup": { "type": "object", "properties": {
                     "agent": agent_id, "agents": { "type": "integer" }, "balance": amount, "spent": amount, "earned": amount, "fees_paid": amount } },
                 "StateHash": { "type": "object", "properties": { "sequence": { "type": "integer" }, "state_hash": hex32 } },
+                "EventStreamEvent": event_stream_event,
                 "Event": { "type": "object", "required": ["sequence", "index", "timestamp_ms", "type"], "properties": {
                     "sequence": { "type": "integer" }, "index": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
                     "type": { "enum": ["swarm.genesis", "config.changed", "agent.registered", "agent.updated", "agent.unresponsive", "agent.active", "agent.halted", "agent.resumed", "agent.deregistered", "read_token.issued", "read_token.revoked", "ledger.transfer", "escrow.locked", "escrow.disputed", "escrow.settled", "wallet.configured", "agent.budget_halted", "agent.budget_restored", "stream.created", "stream.deleted", "stream.messages_discarded", "consumer.created", "consumer.deleted", "message.dead_lettered", "dead_letter.replayed"] } } }
@@ -440,8 +537,8 @@ pub fn document() -> Value {
 /// The ephemeral bus's paths and schemas.
 fn add_bus(document: &mut Value) {
     let publish_parameters = json!([
-        { "name": "colony-signer", "in": "header", "required": true, "schema": { "type": "string" }, "description": "`operator` or an agent id." },
-        { "name": "colony-nonce", "in": "header", "required": true, "schema": { "type": "integer" }, "description": "Unix microseconds, increasing per signer, within 5 minutes of the server clock." },
+        { "name": "colony-signer", "in": "header", "required": true, "schema": signer_schema(), "description": "`operator` or an agent id." },
+        { "name": "colony-nonce", "in": "header", "required": true, "schema": { "type": "integer", "minimum": 0, "maximum": u64::MAX }, "description": "Unix microseconds, increasing per signer, within 5 minutes of the server clock and not before it started." },
         { "name": "colony-signature", "in": "header", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-fA-F]{128}$" },
           "description": "Ed25519 over `colony-publish-v2\\n<signer>\\n<path?query>\\n<nonce>\\n` followed by the exact body." }
     ]);
@@ -454,55 +551,55 @@ fn add_bus(document: &mut Value) {
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
                 { "$ref": "#/components/schemas/PublishRequest" },
                 { "type": "array", "maxItems": 1000, "items": { "$ref": "#/components/schemas/PublishRequest" } } ] } } } },
-            "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "409", "413", "415", "503"]))
+            "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "503"]))
         } },
         "/v1/bus/request": { "post": {
             "summary": "Publish a request and wait for the first reply",
             "description": "The server sets `reply_to` to a fresh `_INBOX.…` subject that only it can read. 503 `no_responders` at once when nobody is subscribed; 504 `request_timeout` when no reply comes in time.",
             "security": [{ "publishSignature": [] }],
-            "parameters": merge_array(publish_parameters.clone(), json!([{ "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 60000, "default": 5000 } }])),
+            "parameters": merge_array(publish_parameters.clone(), json!([{ "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": colony_wire::bus::REQUEST_TIMEOUT_MS_MAX, "default": colony_wire::bus::REQUEST_TIMEOUT_MS_DEFAULT } }])),
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PublishRequest" } } } },
-            "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "409", "413", "415", "503", "504"]))
+            "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "429", "503", "504"]))
         } },
         "/v1/bus/subscribe": { "get": {
             "summary": "Subscribe as server-sent events",
             "description": "Each `message` event's data is a BusMessage. When this subscriber's buffer overflowed, a `dropped` event says how many of its oldest messages were lost (`{\"count\": N, \"total\": M}`). `agent.<id>.inbox` reaches only `<id>`.",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
             "parameters": [
-                { "name": "subject", "in": "query", "required": true, "schema": { "type": "string" }, "description": "A NATS pattern: `*` one token, `>` the rest." },
-                { "name": "queue", "in": "query", "schema": { "type": "string" }, "description": "A queue group: each message goes to one member." },
+                { "name": "subject", "in": "query", "required": true, "schema": pattern_schema(), "description": "A NATS pattern: `*` one token, `>` the rest." },
+                { "name": "queue", "in": "query", "schema": name_schema(), "description": "A queue group: each message goes to one member." },
                 { "name": "buffer", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 65536, "default": 4096 } },
                 { "name": "access_token", "in": "query", "schema": { "type": "string" }, "description": "A read token, for clients that cannot set headers (a browser's EventSource)." }
             ],
-            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/BusMessage" } } } } }), problem_responses(&["400", "401", "403", "429"]))
+            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/BusStreamEvent" } } } } }), problem_responses(&["400", "401", "403", "409", "429"]))
         } },
         "/v1/bus/ws": { "get": {
             "summary": "The bus over WebSocket",
             "description": "Authenticated once at the upgrade (read credentials; a read token may subscribe but not publish). Client frames: `{\"op\":\"sub\",\"sid\",\"subject\",\"queue\"?}`, `{\"op\":\"unsub\",\"sid\"}`, `{\"op\":\"pub\",\"tag\"?,\"message\"}`, `{\"op\":\"request\",\"rid\",\"timeout_ms\"?,\"message\"}`, `{\"op\":\"ping\"}`. Server frames: `ok`, `msg` (sid, message), `dropped` (sid, count, total), `reply` (rid, message), `error` (about, problem), `pong`.",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
-            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401"]))
+            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426"]))
         } },
-        "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([])) },
-        "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", "StreamList", json!([])) },
-        "/v1/streams/{name}": { "get": read_operation("One stream", "StreamInfo", json!([{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }])) },
+        "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([]), &[]) },
+        "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", "StreamList", json!([]), &[]) },
+        "/v1/streams/{name}": { "get": read_operation("One stream", "StreamInfo", json!([{ "name": "name", "in": "path", "required": true, "schema": name_schema() }]), &["400", "404"]) },
         "/v1/streams/{name}/messages": { "get": read_operation("Stored messages by sequence (changes no consumer)", "StreamMessagesPage", json!([
-            { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
-            { "name": "from", "in": "query", "schema": { "type": "integer", "default": 1 } },
-            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ])) },
+            { "name": "name", "in": "path", "required": true, "schema": name_schema() },
+            { "name": "from", "in": "query", "schema": merge(u64_schema(), json!({ "default": 1 })) },
+            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ]), &["400", "404"]) },
         "/v1/streams/{name}/consumers/{consumer}": { "get": read_operation("A consumer's configuration, position and counts", "ConsumerInfo", json!([
-            { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
-            { "name": "consumer", "in": "path", "required": true, "schema": { "type": "string" } } ])) },
+            { "name": "name", "in": "path", "required": true, "schema": name_schema() },
+            { "name": "consumer", "in": "path", "required": true, "schema": name_schema() } ]), &["400", "404"]) },
         "/v1/streams/{name}/dead_letters": { "get": read_operation("Messages consumers gave up on, with delivery counts and last errors", "DeadLetterPage", json!([
-            { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
-            { "name": "after", "in": "query", "schema": { "type": "integer" } },
-            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ])) },
+            { "name": "name", "in": "path", "required": true, "schema": name_schema() },
+            { "name": "after", "in": "query", "schema": u64_schema() },
+            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ]), &["400", "404"]) },
         "/v1/metrics": { "get": {
             "summary": "Counters in the Prometheus text format (entries, commands, bus deliveries and drops)",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
             "responses": merge(json!({ "200": { "description": "Prometheus text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } }), problem_responses(&["401"]))
         } }
     });
-    let subject = json!({ "type": "string", "maxLength": 256, "description": "Dot-separated tokens of ASCII letters, digits and `-_:$`." });
+    let subject = subject_schema();
     let publish_properties = json!({
         "subject": subject,
         "type": { "type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$" },
@@ -516,6 +613,8 @@ fn add_bus(document: &mut Value) {
         "encrypted_to": { "type": "string", "description": "The recipient agent; the payload (base64) is ciphertext the server only routes." }
     });
     let schemas = json!({
+        "BusStreamEvent": sse_event(json!({ "const": "message" }), json!({ "$ref": "#/components/schemas/BusMessage" }),
+            vec![sse_other("dropped", json!({ "type": "object", "required": ["count", "total"], "properties": { "count": { "type": "integer" }, "total": { "type": "integer" } } }))]),
         "PublishRequest": { "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() },
         "BusMessage": { "type": "object", "required": ["id", "timestamp_ms", "source", "subject", "priority"], "properties": merge(publish_properties, json!({
             "id": { "type": "string" }, "timestamp_ms": { "type": "integer" }, "source": { "type": "string", "description": "The authenticated sender." },

@@ -164,11 +164,29 @@ pub async fn stream_events(
         Ok(query) => query,
         Err(rejection) => return invalid_query("from", rejection.body_text()),
     };
-    let resume_after = headers
-        .get("last-event-id")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once('-'))
-        .and_then(|(sequence, index)| Some((sequence.parse::<u64>().ok()?, index.parse::<u32>().ok()?)));
+    if query.from == Some(0) {
+        return invalid_query("from", "entries are numbered from 1");
+    }
+    // An event id as the stream sent it: `<sequence>-<index>`, the sequence from 1. An empty one
+    // names no event (a client that received none yet).
+    let resume_after = match headers.get("last-event-id").filter(|value| !value.as_bytes().trim_ascii().is_empty()) {
+        None => None,
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|value| value.split_once('-'))
+            .and_then(|(sequence, index)| Some((sequence.parse::<u64>().ok()?, index.parse::<u32>().ok()?)))
+            .filter(|(sequence, _)| *sequence > 0)
+        {
+            Some(position) => Some(position),
+            None => {
+                return invalid_query(
+                    "last-event-id",
+                    "Last-Event-ID must be an event id as the stream sent it: <sequence>-<index>",
+                );
+            }
+        },
+    };
     let from = match (resume_after, query.from) {
         (Some((sequence, _)), _) => sequence,
         (None, Some(from)) => from,

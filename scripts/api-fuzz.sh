@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Fuzzes the HTTP API against its own OpenAPI document with schemathesis: every answer the server
+# gives (status, media type, headers, body) must be one the document describes.
+#
+# Starts `colony serve` (the debug binary) on a free loopback port with a temporary data directory,
+# issues a read token with the CLI, and runs schemathesis twice: without credentials and with the
+# token. Writes need Ed25519 signatures over the exact body, which schemathesis cannot make, so on
+# the write endpoints it exercises the refusals; on the reads, both the refusals and the answers.
+#
+# Tunables: API_FUZZ_MAX_EXAMPLES (test cases per operation and phase), API_FUZZ_WORKERS; arguments
+# are passed on to both schemathesis runs (`--continue-on-failure`, say, to see every failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+MAX_EXAMPLES=${API_FUZZ_MAX_EXAMPLES:-50}
+WORKERS=${API_FUZZ_WORKERS:-2}
+VENV=target/api-fuzz-venv
+COLONY=target/debug/colony
+
+# Prints a command (on stderr, with the read token masked) and runs it.
+TOKEN=""
+run() {
+    local shown="$*"
+    if [[ -n "$TOKEN" ]]; then
+        shown=${shown//"$TOKEN"/<read token>}
+    fi
+    printf '+ %s\n' "$shown" >&2
+    "$@"
+}
+
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 is not installed: the API fuzz run needs Python 3.9 or newer with venv" >&2
+    exit 1
+fi
+if [[ ! -x "$VENV/bin/schemathesis" ]] || ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    run python3 -m venv "$VENV"
+    run "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+if [[ ! -x "$COLONY" ]]; then
+    run cargo build --locked -p colony
+fi
+
+DATA=$(mktemp -d "${TMPDIR:-/tmp}/colony-api-fuzz.XXXXXX")
+SERVER_PID=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+# Port 0: the kernel picks a free port, and the server prints the address it bound.
+printf '+ %s\n' "$COLONY serve --data $DATA/data --listen 127.0.0.1:0 --log warn" >&2
+"$COLONY" serve --data "$DATA/data" --listen 127.0.0.1:0 --log warn >"$DATA/server.log" 2>&1 &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 1 200); do
+    URL=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$DATA/server.log" | head -n 1 | sed 's/^listening on //') || true
+    [[ -n "$URL" ]] && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        cat "$DATA/server.log" >&2
+        echo "colony serve exited before it listened" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+if [[ -z "$URL" ]]; then
+    cat "$DATA/server.log" >&2
+    echo "colony serve did not report its address" >&2
+    exit 1
+fi
+echo "server: $URL (data $DATA/data)"
+
+TOKEN=$(run "$COLONY" token issue --label fuzz --ttl-hours 1 --server "$URL" --key "$DATA/data/operator.key")
+
+# Every check, on every operation: scripts/api-fuzz.toml enables them all, and names the few
+# exceptions with the reason for each.
+echo "schemathesis configuration (scripts/api-fuzz.toml):"
+sed 's/^/    /' scripts/api-fuzz.toml
+schemathesis_run() {
+    run "$VENV/bin/schemathesis" --config-file scripts/api-fuzz.toml run "$URL/v1/openapi.json" \
+        --url "$URL" \
+        --max-examples "$MAX_EXAMPLES" \
+        --workers "$WORKERS" \
+        --seed 1 \
+        --generation-database none \
+        --no-color \
+        "$@"
+}
+
+# Both runs go ahead whatever the first finds; the script fails if either found anything.
+failed=0
+echo
+echo "==> schemathesis without credentials"
+schemathesis_run "$@" || failed=1
+
+echo
+echo "==> schemathesis with a read token"
+schemathesis_run -H "Authorization: Bearer $TOKEN" "$@" || failed=1
+
+if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    cat "$DATA/server.log" >&2
+    echo "the server died during the fuzz run" >&2
+    exit 1
+fi
+if [[ "$failed" != 0 ]]; then
+    echo "api fuzz: schemathesis found answers that the OpenAPI document does not describe (see above)" >&2
+    exit 1
+fi
+echo
+echo "api fuzz: no failures"
