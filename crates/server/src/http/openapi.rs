@@ -339,7 +339,7 @@ pub fn document() -> Value {
         ),
         command_schema(
             "consumer.create",
-            "Create a pull consumer on a stream. The same name and configuration again is unchanged.",
+            "Create a pull consumer on a stream. The same name and configuration again is unchanged. Only its creator, the stream's owner, the operator and the agents and roles it names may fetch from it.",
             &["stream", "name"],
             json!({
             "stream": name, "name": name, "filter": pattern,
@@ -349,7 +349,11 @@ pub fn document() -> Value {
             "ack_wait_ms": { "type": "integer", "minimum": 1000, "maximum": 43200000, "default": 30000 },
             "max_deliver": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 5 },
             "backoff_ms": { "type": "array", "maxItems": 16, "items": { "type": "integer", "minimum": 1000, "maximum": 43200000 }, "description": "The ack wait of delivery n is backoff_ms[min(n-1, len-1)]." },
-            "max_ack_pending": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 1000 } }),
+            "max_ack_pending": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 1000 },
+            "agents": { "type": "array", "uniqueItems": true, "items": agent_id, "maxItems": colony_core::limits::CONSUMER_MEMBERS_MAX,
+                "description": "Agents that may fetch from it besides its creator, the stream's owner and the operator (agents and roles together at most CONSUMER_MEMBERS_MAX)." },
+            "roles": { "type": "array", "uniqueItems": true, "items": name, "maxItems": colony_core::limits::CONSUMER_MEMBERS_MAX,
+                "description": "Roles whose agents may fetch from it." } }),
         ),
         command_schema(
             "consumer.delete",
