@@ -87,6 +87,9 @@ pub struct Shared {
     /// The sequence of the last applied entry, for requests that wait for the state to change (a
     /// fetch that waits for messages).
     pub applied: tokio::sync::watch::Sender<u64>,
+    /// The state hash of one sequence, computed at most once per sequence: it encodes the whole
+    /// state under the read lock, so readers asking again and again must not repeat that.
+    pub state_hash: Mutex<Option<(u64, colony_core::Digest)>>,
 }
 
 /// Settings of the driver.
@@ -164,7 +167,14 @@ pub fn start(
 ) -> (DriverHandle, std::thread::JoinHandle<()>) {
     let (sender, receiver) = std::sync::mpsc::sync_channel(settings.queue_capacity);
     let applied = tokio::sync::watch::Sender::new(state.sequence());
-    let shared = Arc::new(Shared { state: RwLock::new(state), events, stopped: Mutex::new(None), bus, applied });
+    let shared = Arc::new(Shared {
+        state: RwLock::new(state),
+        events,
+        stopped: Mutex::new(None),
+        bus,
+        applied,
+        state_hash: Mutex::new(None),
+    });
     let writer = Writer { log, shared: Arc::clone(&shared), clock, settings, entries_since_snapshot: 0 };
     let thread = std::thread::Builder::new()
         .name("colony-writer".to_owned())

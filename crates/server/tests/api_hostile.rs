@@ -208,3 +208,32 @@ async fn a_publish_captured_before_a_restart_is_refused_after_it() {
     assert!(problem.detail.contains("before the server started"), "{problem}");
     restarted.shutdown().await;
 }
+
+/// Reads that would read the whole state under its lock (and so hold up the writer) are either
+/// kept incrementally, computed once per sequence, or the operator's alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn whole_state_reads_are_incremental_cached_or_the_operators() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (scout, _) = server.self_registers("scout-1", "scout", &[]).await;
+    server.self_registers("scout-2", "scout", &[]).await;
+    server.fund("m-1", "scout-1", 5_000).await;
+    scout.transfer("t-1", id("scout-2"), amount(1_200)).await.unwrap();
+    let ledger = server.balanced_ledger().await;
+    assert_eq!((ledger.supply, ledger.wallets_total, ledger.wallets), (5_000, 5_000, 2));
+    let verify = |client: colony_client::Client| async move {
+        client.authenticated_get("/v1/ledger?verify=true").unwrap().send().await.unwrap()
+    };
+    assert_eq!(verify(scout.clone()).await.status().as_u16(), 403, "an agent may not run the full check");
+    let checked = verify(server.operator.clone()).await;
+    assert_eq!(checked.status().as_u16(), 200);
+    let checked: colony_wire::views::LedgerView = serde_json::from_slice(&checked.bytes().await.unwrap()).unwrap();
+    assert!(checked.balanced);
+    let first = server.hash().await;
+    let again = server.hash().await;
+    assert_eq!((first.sequence, first.state_hash), (again.sequence, again.state_hash));
+    server.fund("m-2", "scout-2", 1).await;
+    let after = server.hash().await;
+    assert!(after.sequence > first.sequence && after.state_hash != first.state_hash, "a new sequence, a new hash");
+    server.shutdown().await;
+}

@@ -159,6 +159,9 @@ pub struct Ledger {
     /// Settled escrows in id order, the candidates for eviction past the retention limit.
     pub(crate) settled_escrows: BTreeSet<u64>,
     pub(crate) open_escrows: u64,
+    /// The sum of every wallet's balance, kept by `State::post`, so that a read of the ledger's
+    /// totals costs nothing however many wallets there are.
+    pub(crate) wallets_total: u128,
 }
 
 impl Ledger {
@@ -180,6 +183,16 @@ impl Ledger {
             AccountId::Fees => self.fees.balance(),
             AccountId::EscrowHolding => self.escrow_holding.balance(),
         }
+    }
+
+    /// The sum of every wallet's balance (kept as money moves, not recounted).
+    pub fn wallets_total(&self) -> u128 {
+        self.wallets_total
+    }
+
+    /// How many wallets exist (agents that ever held money or a wallet policy).
+    pub fn wallet_count(&self) -> usize {
+        self.wallets.len()
     }
 
     /// Money in circulation: everything the mint ever issued minus what left through it.
@@ -223,12 +236,17 @@ impl Ledger {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut debits: u128 = self.mint.debits + self.fees.debits + self.escrow_holding.debits;
         let mut credits: u128 = self.mint.credits + self.fees.credits + self.escrow_holding.credits;
+        let mut wallets_total: u128 = 0;
         for (agent, wallet) in &self.wallets {
             if wallet.account.balance() < 0 {
                 return Err(format!("wallet '{agent}' is negative"));
             }
             debits += wallet.account.debits;
             credits += wallet.account.credits;
+            wallets_total += u128::from(wallet.balance().0);
+        }
+        if wallets_total != self.wallets_total {
+            return Err(format!("wallets hold {wallets_total}, counted {}", self.wallets_total));
         }
         if debits != credits {
             return Err(format!("double entry broken: debits {debits} ≠ credits {credits}"));

@@ -57,6 +57,7 @@ pub(crate) struct Undo {
     wallets: Vec<(AgentId, Option<Wallet>)>,
     transfers: Vec<(Signer, Name)>,
     next_transfer_number: u64,
+    wallets_total: u128,
     events: usize,
 }
 
@@ -65,6 +66,12 @@ impl State {
     pub(crate) fn post(&mut self, from: &AccountId, to: &AccountId, amount: Amount) {
         let amount = u128::from(amount.0);
         let ledger = &mut self.ledger;
+        if matches!(from, AccountId::Wallet(_)) {
+            ledger.wallets_total -= amount;
+        }
+        if matches!(to, AccountId::Wallet(_)) {
+            ledger.wallets_total += amount;
+        }
         let debit = match from {
             AccountId::Wallet(agent) => &mut ledger.wallets.entry(agent.clone()).or_default().account,
             AccountId::Mint => &mut ledger.mint,
@@ -284,6 +291,7 @@ impl State {
         }
         let mut undo = Undo {
             next_transfer_number: self.ledger.next_transfer_number,
+            wallets_total: self.ledger.wallets_total,
             events: context.events_len(),
             ..Undo::default()
         };
@@ -323,6 +331,7 @@ impl State {
         for key in undo.transfers {
             self.ledger.transfers.remove(&key);
         }
+        self.ledger.wallets_total = undo.wallets_total;
         while self.ledger.next_transfer_number > undo.next_transfer_number {
             self.ledger.next_transfer_number -= 1;
             self.ledger.transfer_order.remove(&self.ledger.next_transfer_number);

@@ -422,7 +422,8 @@ pub fn document() -> Value {
             "/v1/agents/{id}": { "get": read_operation("One agent", "Agent", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }]), &["400", "404"]) },
             "/v1/agents/{id}/costs": { "get": read_operation("What an agent and everything it spawned spent and earned", "CostRollup", json!([{ "name": "id", "in": "path", "required": true, "schema": agent_id }]), &["400", "404"]) },
             "/v1/wallets/{agent}": { "get": read_operation("An agent's wallet", "Wallet", json!([{ "name": "agent", "in": "path", "required": true, "schema": agent_id }]), &["400", "404"]) },
-            "/v1/ledger": { "get": read_operation("The books as a whole, and whether they balance", "Ledger", json!([]), &[]) },
+            "/v1/ledger": { "get": read_operation("The books as a whole, and whether they balance (totals kept as money moves); with verify=true, the operator's full check of every invariant", "Ledger", json!([
+                { "name": "verify", "in": "query", "schema": { "type": "boolean", "default": false }, "description": "Check every wallet and escrow (the operator only; it reads the whole ledger)." } ]), &["400", "403"]) },
             "/v1/escrows": { "get": read_operation("Escrows by id, filtered; with payer and task_id, the look-up by task", "EscrowPage", json!([
                 { "name": "payer", "in": "query", "schema": agent_id }, { "name": "payee", "in": "query", "schema": agent_id },
                 { "name": "state", "in": "query", "schema": { "enum": ["locked", "released", "refunded", "expired", "disputed", "resolved"] } },

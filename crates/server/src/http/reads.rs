@@ -122,9 +122,30 @@ pub async fn get_status(State(app): State<AppState>) -> Response {
 }
 
 /// `GET /v1/state/hash`: the canonical state hash at the current sequence.
+///
+/// Hashing encodes the whole state under the read lock, so it is done at most once per sequence
+/// (later readers of the same sequence get the cached hash) and on a blocking thread.
 pub async fn get_state_hash(State(app): State<AppState>) -> Response {
-    let state = app.driver.shared.state.read().expect("state lock");
-    json_response(StatusCode::OK, &StateHashView { sequence: state.sequence(), state_hash: state.state_hash() })
+    let shared = std::sync::Arc::clone(&app.driver.shared);
+    let hashed = tokio::task::spawn_blocking(move || {
+        // One computation at a time: a crowd of readers waits for the first and takes its answer.
+        let mut cached = shared.state_hash.lock().expect("state hash lock");
+        let state = shared.state.read().expect("state lock");
+        let sequence = state.sequence();
+        if let Some((cached_sequence, hash)) = *cached
+            && cached_sequence == sequence
+        {
+            return (sequence, hash);
+        }
+        let hash = state.state_hash();
+        *cached = Some((sequence, hash));
+        (sequence, hash)
+    })
+    .await;
+    match hashed {
+        Ok((sequence, state_hash)) => json_response(StatusCode::OK, &StateHashView { sequence, state_hash }),
+        Err(_) => problem_response(Problem::new(codes::UNAVAILABLE, 503, "the state hash could not be computed")),
+    }
 }
 
 /// `GET /v1/health/live`: the process answers.
