@@ -64,7 +64,7 @@ const TARGET_IN_PROCESS: f64 = 1_000_000.0;
 const TARGET_WEBSOCKET: f64 = 200_000.0;
 const TARGET_P99_MS: f64 = 2.0;
 
-/// Cited from CEILINGS.md: NATS 2.9.10 core, publish with one subscriber, on a machine of this kind.
+/// Cited from REFERENCES.md: NATS 2.9.10 core, publish with one subscriber, on a machine of this kind.
 const NATS_ANCHOR: f64 = 800_000.0;
 
 /// The latency measurements publish at this rate (messages per second).
@@ -477,7 +477,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
                     "msg/s",
                 );
                 if fan_out.subscribers == 1 {
-                    row = row.reference("NATS core anchor, 1 → 1 (CEILINGS.md)", NATS_ANCHOR);
+                    row = row.reference("NATS core anchor, 1 → 1 (REFERENCES.md)", NATS_ANCHOR);
                 }
                 bench.report.row(row);
             }

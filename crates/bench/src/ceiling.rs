@@ -1,6 +1,6 @@
 //! The `verify-ceiling` scenario: how fast this machine verifies Ed25519 signatures right now.
 //!
-//! Machines drift (CEILINGS.md warns of up to 5× between runs), so every other scenario is compared
+//! Machines drift (REFERENCES.md warns of up to 5× between runs), so every other scenario is compared
 //! with these figures measured in the same run rather than with published ones.
 
 use std::hint::black_box;
@@ -16,7 +16,7 @@ pub const BATCH_SIZE: usize = 1_024;
 
 const SCENARIO: &str = "verify-ceiling";
 
-/// Published anchors (CEILINGS.md, 2 cores).
+/// Published anchors (REFERENCES.md, 2 cores).
 const ANCHOR_VERIFY_PER_CORE: f64 = 32_700.0;
 const ANCHOR_VERIFY_TWO_THREADS: f64 = 66_000.0;
 const ANCHOR_BATCH_PER_CORE: f64 = 95_000.0;
@@ -186,11 +186,11 @@ impl Ceiling {
         let threads = self.threads;
         report.row(
             Row::new(SCENARIO, "verify_strict, 1 thread", self.verify_one_thread, "sig/s")
-                .reference("CEILINGS.md, per core", ANCHOR_VERIFY_PER_CORE),
+                .reference("REFERENCES.md, per core", ANCHOR_VERIFY_PER_CORE),
         );
         report.row(
             Row::new(SCENARIO, format!("verify_strict, {threads} threads"), self.verify_all_threads, "sig/s")
-                .reference("CEILINGS.md, 2 threads", ANCHOR_VERIFY_TWO_THREADS),
+                .reference("REFERENCES.md, 2 threads", ANCHOR_VERIFY_TWO_THREADS),
         );
         report.row(
             Row::new(
@@ -203,7 +203,7 @@ impl Ceiling {
         );
         report.row(
             Row::new(SCENARIO, format!("verify_batch ×{BATCH_SIZE}, 1 thread"), self.batch_one_thread, "sig/s")
-                .reference("CEILINGS.md, per core", ANCHOR_BATCH_PER_CORE),
+                .reference("REFERENCES.md, per core", ANCHOR_BATCH_PER_CORE),
         );
         report.row(
             Row::new(
@@ -212,11 +212,11 @@ impl Ceiling {
                 self.batch_all_threads,
                 "sig/s",
             )
-            .reference("CEILINGS.md, 2 threads", ANCHOR_BATCH_TWO_THREADS),
+            .reference("REFERENCES.md, 2 threads", ANCHOR_BATCH_TWO_THREADS),
         );
         report.row(
             Row::new(SCENARIO, "sign, 1 thread", self.sign_one_thread, "sig/s")
-                .reference("CEILINGS.md, per core", ANCHOR_SIGN_PER_CORE),
+                .reference("REFERENCES.md, per core", ANCHOR_SIGN_PER_CORE),
         );
         report.note(
             SCENARIO,

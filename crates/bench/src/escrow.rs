@@ -65,7 +65,7 @@ const TARGET_HTTP: f64 = 50_000.0;
 /// Colony through the driver should beat PostgreSQL by this much.
 const GOAL_VS_POSTGRES: f64 = 50.0;
 
-/// Cited from CEILINGS.md (not measured here): TigerBeetle's escrow cycle (pending transfer, then
+/// Cited from REFERENCES.md (not measured here): TigerBeetle's escrow cycle (pending transfer, then
 /// linked post + fee + referral) and PostgreSQL's, on a machine of this kind.
 const TIGERBEETLE_LOW: f64 = 33_000.0;
 const TIGERBEETLE_HIGH: f64 = 58_000.0;
@@ -649,8 +649,8 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
         row = row.reference("target", target);
         if load.per_envelope > 1 {
             row = row
-                .reference("TigerBeetle, low (cited: CEILINGS.md)", TIGERBEETLE_LOW)
-                .reference("TigerBeetle, high (cited: CEILINGS.md)", TIGERBEETLE_HIGH);
+                .reference("TigerBeetle, low (cited: REFERENCES.md)", TIGERBEETLE_LOW)
+                .reference("TigerBeetle, high (cited: REFERENCES.md)", TIGERBEETLE_HIGH);
         }
         bench.report.row(row);
     }
@@ -665,7 +665,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
                     "cycle/s",
                 )
                 .latency(measurement.latency_us(0.5), measurement.latency_us(0.99))
-                .reference("PostgreSQL anchor (CEILINGS.md)", POSTGRES_ANCHOR),
+                .reference("PostgreSQL anchor (REFERENCES.md)", POSTGRES_ANCHOR),
             );
             notes.push(format!("PostgreSQL: {}", outcome.summary));
         }
@@ -732,7 +732,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
             .to_owned(),
     );
     notes.push(format!(
-        "TigerBeetle {}–{} cycles/s and PostgreSQL ≈{} cycles/s are cited from CEILINGS.md (measured on a machine \
+        "TigerBeetle {}–{} cycles/s and PostgreSQL ≈{} cycles/s are cited from REFERENCES.md (measured on a machine \
          of this kind), not run here",
         human(TIGERBEETLE_LOW),
         human(TIGERBEETLE_HIGH),

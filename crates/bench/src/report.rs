@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 /// A figure to compare a result with: a target, a ceiling measured in the same run, or a published
-/// anchor from `CEILINGS.md`.
+/// anchor from `crates/bench/REFERENCES.md`.
 #[derive(Clone, Debug)]
 pub struct Reference {
     /// What the reference is, for the reader.

@@ -32,7 +32,7 @@ const PAYLOAD_BYTES: usize = super::PAYLOAD_BYTES;
 /// How long either half may take before it is abandoned as stalled.
 const PHASE_LIMIT: Duration = Duration::from_secs(120);
 
-/// Cited from CEILINGS.md (JetStream R1, file storage, on a machine of this kind).
+/// Cited from REFERENCES.md (JetStream R1, file storage, on a machine of this kind).
 const ANCHOR_ASYNC_PUBLISH: f64 = 135_000.0;
 const ANCHOR_CONSUME_ACK: f64 = 183_000.0;
 
@@ -55,7 +55,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The report's rows for these figures, beside the anchors of CEILINGS.md.
+    /// The report's rows for these figures, beside the anchors of REFERENCES.md.
     pub fn rows(&self, scenario: &'static str) -> Vec<Row> {
         vec![
             Row::new(
@@ -64,9 +64,9 @@ impl Outcome {
                 self.publishes_per_s,
                 "msg/s",
             )
-            .reference("JetStream anchor (CEILINGS.md)", ANCHOR_ASYNC_PUBLISH),
+            .reference("JetStream anchor (REFERENCES.md)", ANCHOR_ASYNC_PUBLISH),
             Row::new(scenario, "JetStream R1: pull consume + explicit ack", self.consumes_per_s, "msg/s")
-                .reference("JetStream anchor (CEILINGS.md)", ANCHOR_CONSUME_ACK),
+                .reference("JetStream anchor (REFERENCES.md)", ANCHOR_CONSUME_ACK),
         ]
     }
 }
