@@ -73,7 +73,7 @@ fn a_user_publishes_and_subscribes_through_the_cli() {
     let nobody = run(&["request", "risk.check", "{}", "--timeout-ms", "500"]);
     assert!(nobody.failed().contains("no_responders"), "{}", nobody.stderr);
     let bad = run(&["pub", "market.*", "1"]);
-    assert!(bad.failed().contains("invalid_message") && bad.stderr.contains("subject"), "{}", bad.stderr);
+    assert!(bad.failed().contains("invalid_subject") && bad.stderr.contains("subject"), "{}", bad.stderr);
     let bad = run(&["sub", "a.>.b"]);
     assert!(bad.failed().contains("invalid_subject"), "{}", bad.stderr);
     let bad = run(&["pub", "a", "1", "--priority", "urgent"]);

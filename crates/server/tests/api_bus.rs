@@ -161,7 +161,7 @@ async fn websocket_clients_subscribe_publish_and_ping_in_both_directions() {
     assert_eq!(error.op, ServerOp::Error);
     assert_eq!(error.about.as_deref(), Some("bad"));
     let problem = error.problem.unwrap();
-    assert_eq!((problem.code.as_str(), problem.field.as_deref()), ("invalid_message", Some("message.subject")));
+    assert_eq!((problem.code.as_str(), problem.field.as_deref()), ("invalid_subject", Some("message.subject")));
     listener.send(&ClientFrame::subscribe("prices", "x", None)).await.unwrap();
     let error = next_frame(&mut listener).await;
     assert_eq!((error.op, error.about.as_deref()), (ServerOp::Error, Some("prices")), "a sid is open once");
@@ -395,8 +395,8 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
     let (scout, scout_key) = server.self_registers("scout-1", "scout", &[]).await;
     let scout_signer = colony_core::Signer::parse("scout-1").unwrap();
     let cases: Vec<(serde_json::Value, u16, &str, Option<&str>)> = vec![
-        (json!({ "subject": "market.*.x", "payload": 1 }), 400, "invalid_message", Some("subject")),
-        (json!({ "subject": "", "payload": 1 }), 400, "invalid_message", Some("subject")),
+        (json!({ "subject": "market.*.x", "payload": 1 }), 400, "invalid_subject", Some("subject")),
+        (json!({ "subject": "", "payload": 1 }), 400, "invalid_subject", Some("subject")),
         (
             json!({ "subject": "a", "payload": 1, "payload_base64": "AA==" }),
             400,
@@ -406,7 +406,7 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
         (json!({ "subject": "a", "payload_base64": "not base64!" }), 400, "invalid_message", Some("payload_base64")),
         (json!({ "subject": "a", "payload": "x".repeat(70_000) }), 413, "payload_too_large", Some("payload")),
         (json!({ "subject": "a", "type": "Has Spaces" }), 400, "invalid_message", Some("type")),
-        (json!({ "subject": "a", "reply_to": "a.>" }), 400, "invalid_message", Some("reply_to")),
+        (json!({ "subject": "a", "reply_to": "a.>" }), 400, "invalid_subject", Some("reply_to")),
         (json!({ "subject": "a", "payload_signature": "abc" }), 400, "invalid_message", Some("payload_signature")),
         (
             json!({ "subject": "a", "encrypted_to": "scout-1", "payload": 1 }),
@@ -417,7 +417,7 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
         (json!({ "subject": "a", "priority": "urgent" }), 400, "malformed_request", None),
         (json!({ "subject": "a", "surprise": true }), 400, "malformed_request", None),
         (json!([]), 400, "malformed_request", None),
-        (json!([{ "subject": "ok" }, { "subject": "bad subject" }]), 400, "invalid_message", Some("[1].subject")),
+        (json!([{ "subject": "ok" }, { "subject": "bad subject" }]), 400, "invalid_subject", Some("[1].subject")),
     ];
     let http = reqwest::Client::new();
     let post = |body: Vec<u8>, signer: &str, nonce: u64, signature: String| {

@@ -237,3 +237,36 @@ async fn whole_state_reads_are_incremental_cached_or_the_operators() {
     assert!(after.sequence > first.sequence && after.state_hash != first.state_hash, "a new sequence, a new hash");
     server.shutdown().await;
 }
+
+/// A subject that does not parse is one mistake with one code, whichever path it takes: an ephemeral
+/// publish, a subscription, or a durable publish inside an envelope.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_subject_is_invalid_subject_on_every_path() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (scout, key) = server.self_registers("scout-1", "scout", &[]).await;
+    let ephemeral = expect_problem(
+        scout.publish(PublishRequest::json("bad subject", &1)).await,
+        400,
+        "invalid_subject",
+        Some("subject"),
+    );
+    let subscription = expect_problem(scout.subscribe("a..b", None).await, 400, "invalid_subject", Some("subject"));
+    let body = format!(
+        r#"{{"signer":"scout-1","nonce":{},"commands":[{{"type":"bus.publish","subject":"bad subject"}}]}}"#,
+        now_ms() * 1_000
+    );
+    let signed = colony_wire::SignedEnvelope {
+        body: body.clone().into_bytes(),
+        signature: key.sign(&colony_wire::envelope::signing_message(body.as_bytes())),
+    };
+    let durable = server.post_signed_raw("/v1/commands", &signed).await.expect_problem(
+        400,
+        "invalid_subject",
+        Some("commands[0].subject"),
+    );
+    for problem in [ephemeral, subscription, durable] {
+        assert_eq!(problem.title, "Invalid subject");
+    }
+    server.shutdown().await;
+}

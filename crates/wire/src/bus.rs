@@ -145,7 +145,13 @@ impl PublishRequest {
         let invalid = |field: &str, detail: String| {
             Problem::new(codes::INVALID_MESSAGE, 400, detail).with_field(format!("{field_prefix}{field}"))
         };
-        let subject = Subject::new(self.subject.clone()).map_err(|error| invalid("subject", error.to_string()))?;
+        // A bad subject is `invalid_subject` wherever it is given: here, in a subscription, in a
+        // durable publish.
+        let invalid_subject = |field: &str, detail: String| {
+            Problem::new(codes::INVALID_SUBJECT, 400, detail).with_field(format!("{field_prefix}{field}"))
+        };
+        let subject =
+            Subject::new(self.subject.clone()).map_err(|error| invalid_subject("subject", error.to_string()))?;
         if let Some(message_type) = &self.message_type {
             Name::new(message_type.clone()).map_err(|error| invalid("type", format!("type: {error}")))?;
         }
@@ -154,7 +160,7 @@ impl PublishRequest {
                 .map_err(|error| invalid("correlation_id", format!("correlation_id: {error}")))?;
         }
         if let Some(reply_to) = &self.reply_to {
-            Subject::new(reply_to.clone()).map_err(|error| invalid("reply_to", error.to_string()))?;
+            Subject::new(reply_to.clone()).map_err(|error| invalid_subject("reply_to", error.to_string()))?;
         }
         if self.headers.len() > HEADERS_MAX {
             return Err(invalid("headers", format!("at most {HEADERS_MAX} headers")));

@@ -52,6 +52,10 @@ fn submit_response(committed: &Committed) -> SubmitResponse {
 fn envelope_problem(error: EnvelopeError) -> Problem {
     let detail = error.to_string();
     match error {
+        // A subject that does not parse is the same mistake here as on the ephemeral bus.
+        EnvelopeError::Malformed { path, .. } if names_a_subject(&path) => {
+            Problem::new(codes::INVALID_SUBJECT, 400, detail).with_field(path)
+        }
         EnvelopeError::Malformed { path, .. } => Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field(path),
         EnvelopeError::Empty | EnvelopeError::TooManyCommands { .. } => {
             Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field("commands")
@@ -60,6 +64,14 @@ fn envelope_problem(error: EnvelopeError) -> Problem {
             Problem::new(codes::INVALID_SIGNATURE, 401, detail).with_field(SIGNATURE_HEADER)
         }
     }
+}
+
+/// Whether a command field's path (`commands[0].subject`, `commands[2].subjects[1]`) holds a subject or
+/// a subject pattern.
+fn names_a_subject(path: &str) -> bool {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    let field = field.split('[').next().unwrap_or(field);
+    matches!(field, "subject" | "subjects" | "reply_to" | "filter")
 }
 
 /// How far an envelope's nonce (Unix microseconds) may be from the server's clock, either way: a
