@@ -13,8 +13,13 @@ pub const AGENTS_MAX: usize = 100_000;
 /// A tombstone drops its capabilities and nonces and costs a few hundred bytes; a million of them
 /// is a few hundred MB. They do not count against [`AGENTS_MAX`], so churn cannot lock live agents
 /// out; once this many exist, only the operator may register agents. The registration rate limit
-/// (`registration_interval_ms`) makes reaching it take weeks at the default pace.
+/// (`registration_interval_ms`) makes reaching it take about twelve days at the default pace.
 pub const TOMBSTONES_MAX: usize = 1_000_000;
+
+/// Ids taken, live and deregistered: the bound on the registry's memory. Agents' registrations stop
+/// at [`TOMBSTONES_MAX`] tombstones, the operator's at this many ids in all (deregistering never
+/// adds ids, so the operator's churn past the tombstone limit is bounded too).
+pub const AGENT_IDS_MAX: usize = AGENTS_MAX + TOMBSTONES_MAX;
 
 /// Live children one agent may have. A parent registers its children, so without a bound one agent
 /// could take every live slot of [`AGENTS_MAX`] for itself.

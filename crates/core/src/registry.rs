@@ -168,8 +168,8 @@ impl Registry {
         if live != self.live || live > limits::AGENTS_MAX {
             return Err(format!("{live} live agents, counted {}, limit {}", self.live, limits::AGENTS_MAX));
         }
-        if self.agents.len() - live > limits::TOMBSTONES_MAX {
-            return Err(format!("{} tombstones exceed the limit", self.agents.len() - live));
+        if self.agents.len() > limits::AGENT_IDS_MAX {
+            return Err(format!("{} ids exceed the limit", self.agents.len()));
         }
         let mut expected_deadlines = BTreeSet::new();
         let mut children: BTreeMap<&AgentId, u32> = BTreeMap::new();
@@ -377,21 +377,24 @@ impl State {
         if self.registry.live >= limits::AGENTS_MAX {
             return Err(Rejection::LimitReached { limit: "agents", max: limits::AGENTS_MAX as u64 });
         }
+        if self.registry.agents.len() >= limits::AGENT_IDS_MAX {
+            return Err(Rejection::LimitReached { limit: "agent_ids", max: limits::AGENT_IDS_MAX as u64 });
+        }
+        if let Some(parent) = parent
+            && self
+                .registry
+                .agents
+                .get(parent)
+                .is_some_and(|agent| agent.live_children >= limits::CHILDREN_PER_PARENT_MAX)
+        {
+            return Err(Rejection::LimitReached {
+                limit: "children_per_parent",
+                max: u64::from(limits::CHILDREN_PER_PARENT_MAX),
+            });
+        }
         if *signer_of_envelope != Signer::Operator {
             if self.registry.agents.len() - self.registry.live >= limits::TOMBSTONES_MAX {
                 return Err(Rejection::LimitReached { limit: "tombstones", max: limits::TOMBSTONES_MAX as u64 });
-            }
-            if let Some(parent) = parent
-                && self
-                    .registry
-                    .agents
-                    .get(parent)
-                    .is_some_and(|agent| agent.live_children >= limits::CHILDREN_PER_PARENT_MAX)
-            {
-                return Err(Rejection::LimitReached {
-                    limit: "children_per_parent",
-                    max: u64::from(limits::CHILDREN_PER_PARENT_MAX),
-                });
             }
             self.check_registration_pace(now_ms)?;
         }

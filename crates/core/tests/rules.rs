@@ -214,6 +214,9 @@ fn a_parent_has_a_bounded_number_of_live_children() {
     assert!(swarm.agent("parent", children).all_accepted());
     let over = swarm.agent("parent", vec![Register::new("one-more", "scout").parent("parent").into()]);
     assert_eq!(over.single(), &Err(Rejection::LimitReached { limit: "children_per_parent", max: 1_000 }));
+    // The operator may not pass it either: the bound is what the registry's invariants check.
+    let by_operator = swarm.operator(vec![Register::new("one-more", "scout").parent("parent").into()]);
+    assert_eq!(by_operator.single_code(), Some("limit_reached"));
     // A deregistered child gives its place back; its id stays taken.
     assert!(swarm.agent("parent", vec![deregister("c0")]).all_accepted());
     assert!(swarm.agent("parent", vec![Register::new("one-more", "scout").parent("parent").into()]).all_accepted());
