@@ -70,10 +70,11 @@ impl Bus {
         Bus::spend(&self.nonces, signer, nonce)
     }
 
-    /// Spends the timestamp of the signed read that opens a stream for `signer`; false if that
-    /// signed read was already used.
-    pub fn spend_stream_open(&self, signer: &Signer, timestamp_ms: u64) -> bool {
-        Bus::spend(&self.stream_opens, signer, timestamp_ms)
+    /// Spends `nonce`, which stands for the signed read that opens a stream for `signer` (its
+    /// timestamp and part of its signature, see `http::auth`); false if that signed read was already
+    /// used.
+    pub fn spend_stream_open(&self, signer: &Signer, nonce: u64) -> bool {
+        Bus::spend(&self.stream_opens, signer, nonce)
     }
 
     fn spend(windows: &Mutex<HashMap<Signer, ReplayWindow>>, signer: &Signer, nonce: u64) -> bool {
