@@ -1,5 +1,6 @@
 //! The ledger's read endpoints: wallets, the books, escrows, and cost roll-ups.
 
+use colony_core::LedgerRejection;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
@@ -115,7 +116,9 @@ pub async fn get_escrow(State(app): State<AppState>, Path(id): Path<String>) -> 
     let state = app.driver.shared.state.read().expect("state lock");
     match state.ledger().escrow(id) {
         Some(escrow) => json_response(StatusCode::OK, escrow),
-        None => problem_response(Problem::from_rejection(&Rejection::EscrowNotFound { escrow: id })),
+        None => problem_response(Problem::from_rejection(&Rejection::Ledger(LedgerRejection::EscrowNotFound {
+            escrow: id,
+        }))),
     }
 }
 

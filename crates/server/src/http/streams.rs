@@ -9,6 +9,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use colony_core::BusRejection;
 use colony_core::{Name, Rejection};
 use colony_wire::Problem;
 use colony_wire::bus::{BusMessage, DeadLetterPage, DeadLetterView, StreamMessagesPage};
@@ -72,7 +73,7 @@ fn read_stream<'a>(
 }
 
 fn stream_not_found(stream: Name) -> Response {
-    problem_response(Problem::from_rejection(&Rejection::StreamNotFound { stream }))
+    problem_response(Problem::from_rejection(&Rejection::Bus(BusRejection::StreamNotFound { stream })))
 }
 
 /// `GET /v1/streams`: every stream with its configuration and counts.
@@ -153,7 +154,10 @@ pub async fn get_consumer(State(app): State<AppState>, Path((name, consumer)): P
     };
     match state.consumer_info(&name, &consumer) {
         Some(info) => json_response(StatusCode::OK, &info),
-        None => problem_response(Problem::from_rejection(&Rejection::ConsumerNotFound { stream: name, consumer })),
+        None => problem_response(Problem::from_rejection(&Rejection::Bus(BusRejection::ConsumerNotFound {
+            stream: name,
+            consumer,
+        }))),
     }
 }
 
