@@ -19,14 +19,10 @@ use colony_core::{AgentId, Name, Signer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use colony_core::bus::message_rules::{MessageFault, check_headers, decode_payload};
+
 use crate::problem::{Problem, codes};
 
-/// A payload is at most this large: the JSON text, or the decoded bytes.
-pub const PAYLOAD_BYTES_MAX: usize = 64 << 10;
-/// A message carries at most this many headers.
-pub const HEADERS_MAX: usize = 32;
-/// A header's value is at most this long.
-pub const HEADER_VALUE_BYTES_MAX: usize = 1024;
 /// One publish request carries at most this many messages.
 pub const MESSAGES_PER_PUBLISH_MAX: usize = 1_000;
 
@@ -163,58 +159,33 @@ impl PublishRequest {
         if let Some(reply_to) = &self.reply_to {
             Subject::new(reply_to.clone()).map_err(|error| invalid_subject("reply_to", error.to_string()))?;
         }
-        if self.headers.len() > HEADERS_MAX {
-            return Err(invalid("headers", format!("at most {HEADERS_MAX} headers")));
-        }
-        for (key, value) in &self.headers {
+        for key in self.headers.keys() {
             Name::new(key.clone()).map_err(|error| invalid("headers", format!("header name '{key}': {error}")))?;
-            if value.len() > HEADER_VALUE_BYTES_MAX {
-                return Err(invalid(
-                    &format!("headers.{key}"),
-                    format!("a header value is at most {HEADER_VALUE_BYTES_MAX} bytes"),
-                ));
-            }
         }
-        match (&self.payload, &self.payload_base64) {
-            (Some(_), Some(_)) => {
-                return Err(invalid("payload_base64", "give either payload or payload_base64, not both".to_owned()));
+        // The content rules are core's, the same for a durable publish; only the code differs.
+        let fault = |fault: MessageFault| match fault {
+            MessageFault::TooLarge { field } => {
+                Problem::new(codes::PAYLOAD_TOO_LARGE, 413, format!("{field} {}", fault.reason()))
+                    .with_field(format!("{field_prefix}{field}"))
             }
-            (Some(payload), None) if payload.get().len() > PAYLOAD_BYTES_MAX => {
-                return Err(Problem::new(
-                    codes::PAYLOAD_TOO_LARGE,
-                    413,
-                    format!("the payload exceeds the limit of {PAYLOAD_BYTES_MAX} bytes"),
-                )
-                .with_field(format!("{field_prefix}payload")));
+            MessageFault::TooManyHeaders | MessageFault::Invalid { .. } => {
+                invalid(fault.field(), format!("{} {}", fault.field(), fault.reason()))
             }
-            (Some(payload), None) => {
-                // Kept byte for byte (payload signatures cover these bytes), but held to the same
-                // rules as a durable payload: one owner, core's.
-                colony_core::bus::JsonText::check(payload.get()).map_err(|problem| invalid("payload", problem))?;
-            }
-            (None, Some(encoded)) => {
-                let too_large = || {
-                    Problem::new(
-                        codes::PAYLOAD_TOO_LARGE,
-                        413,
-                        format!("the payload exceeds the limit of {PAYLOAD_BYTES_MAX} bytes"),
-                    )
-                    .with_field(format!("{field_prefix}payload_base64"))
-                };
-                if encoded.len() > PAYLOAD_BYTES_MAX.div_ceil(3) * 4 {
-                    return Err(too_large());
-                }
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .map_err(|error| invalid("payload_base64", format!("not standard base64: {error}")))?;
-                // Four characters carry three bytes, so the length check alone lets two bytes more
-                // through; the decoded length is what the limit is about.
-                if decoded.len() > PAYLOAD_BYTES_MAX {
-                    return Err(too_large());
-                }
-            }
-            _ => {}
+        };
+        check_headers(self.headers.len(), self.headers.values().map(String::as_str)).map_err(fault)?;
+        if let (Some(payload), None) = (&self.payload, &self.payload_base64)
+            && payload.get().len() <= colony_core::limits::PAYLOAD_BYTES_MAX
+        {
+            // Kept byte for byte (payload signatures cover these bytes), but held to the same rules as
+            // a durable payload, whose canonical form core decodes.
+            colony_core::bus::JsonText::check(payload.get()).map_err(|problem| invalid("payload", problem))?;
         }
+        decode_payload(
+            self.payload.as_ref().map(|payload| payload.get()),
+            self.payload_base64.as_deref(),
+            self.encrypted_to.is_some(),
+        )
+        .map_err(fault)?;
         if let Some(signature) = &self.payload_signature
             && crate::envelope::parse_signature(signature).is_err()
         {
@@ -223,12 +194,6 @@ impl PublishRequest {
         if let Some(recipient) = &self.encrypted_to {
             AgentId::new(recipient.clone())
                 .map_err(|error| invalid("encrypted_to", format!("encrypted_to: {error}")))?;
-            if self.payload_base64.is_none() {
-                return Err(invalid(
-                    "encrypted_to",
-                    "an encrypted payload is bytes: send it as payload_base64".to_owned(),
-                ));
-            }
         }
         Ok(subject)
     }

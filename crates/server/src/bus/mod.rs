@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use colony_core::bus::Subject;
 use colony_core::replay::ReplayWindow;
-use colony_core::{Rejection, Signer, State};
+use colony_core::{Signer, State};
 use colony_wire::Problem;
 use colony_wire::bus::{BusMessage, PublishRequest, PublishedView};
 
@@ -111,13 +111,5 @@ impl Bus {
 /// Whether `signer` may publish now: the operator always; an agent that is registered, not
 /// deregistered, and not halted (by the operator, its parent, or its budget).
 pub fn check_may_publish(state: &State, signer: &Signer) -> Result<(), Problem> {
-    let Signer::Agent(id) = signer else { return Ok(()) };
-    let agent = state.agent(id).ok_or(()).map_err(|()| Problem::from_rejection(&Rejection::UnknownSigner))?;
-    if agent.deregistered_at_ms.is_some() {
-        return Err(Problem::from_rejection(&Rejection::AgentDeregistered { agent: id.clone() }));
-    }
-    if agent.halt.is_some() || agent.budget_halted {
-        return Err(Problem::from_rejection(&Rejection::AgentHalted { agent: id.clone() }));
-    }
-    Ok(())
+    state.check_may_act(signer).map_err(|rejection| Problem::from_rejection(&rejection))
 }
