@@ -20,7 +20,7 @@ use colony_core::bus::Pattern;
 use colony_core::{Name, Signer};
 use colony_wire::Problem;
 use colony_wire::bus::{
-    MESSAGES_PER_PUBLISH_MAX, PUBLISH_NONCE_HEADER, PUBLISH_SKEW_MS, PublishRequest, PublishResponse,
+    EphemeralPublish, MESSAGES_PER_PUBLISH_MAX, PUBLISH_NONCE_HEADER, PUBLISH_SKEW_MS, PublishResponse,
     REQUEST_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, publish_signing_message,
 };
 use colony_wire::problem::codes;
@@ -105,7 +105,7 @@ pub async fn request(
         Ok(authenticated) => authenticated,
         Err(problem) => return problem_response(problem),
     };
-    let message: PublishRequest = match serde_json::from_slice(&body.bytes) {
+    let message: EphemeralPublish = match serde_json::from_slice(&body.bytes) {
         Ok(message) => message,
         Err(error) => return problem_response(Problem::new(codes::MALFORMED_REQUEST, 400, error.to_string())),
     };
@@ -128,7 +128,7 @@ pub async fn request(
 pub(crate) async fn request_reply(
     app: &AppState,
     signer: &Signer,
-    mut message: PublishRequest,
+    mut message: EphemeralPublish,
     timeout_ms: u64,
 ) -> Result<crate::bus::Outgoing, Problem> {
     check_timeout(timeout_ms)?;
@@ -381,10 +381,10 @@ pub(crate) fn subscribe_request(
 }
 
 /// Decodes a publish body: one message or an array of them.
-fn decode_messages(body: &[u8]) -> Result<Vec<PublishRequest>, Problem> {
+fn decode_messages(body: &[u8]) -> Result<Vec<EphemeralPublish>, Problem> {
     let malformed = |error: serde_json::Error| Problem::new(codes::MALFORMED_REQUEST, 400, error.to_string());
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
-    let messages: Vec<PublishRequest> = if first == Some(&b'[') {
+    let messages: Vec<EphemeralPublish> = if first == Some(&b'[') {
         serde_json::from_slice(body).map_err(malformed)?
     } else {
         vec![serde_json::from_slice(body).map_err(malformed)?]

@@ -48,7 +48,7 @@ pub struct AppState {
     /// shutdown (which waits for every connection) can complete.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The ephemeral message bus.
-    pub bus: Arc<crate::bus::Bus>,
+    pub bus: Arc<crate::bus::EphemeralBus>,
     /// Fetches waiting for something to be due (`colony-wait-ms`), bounded.
     pub waiting_fetches: Arc<std::sync::atomic::AtomicUsize>,
     /// When this server started (its clock). Signed stream opens and publishes stamped before it

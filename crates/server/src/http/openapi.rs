@@ -554,8 +554,8 @@ fn add_bus(document: &mut Value) {
             "security": [{ "publishSignature": [] }],
             "parameters": publish_parameters,
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
-                { "$ref": "#/components/schemas/PublishRequest" },
-                { "type": "array", "maxItems": 1000, "items": { "$ref": "#/components/schemas/PublishRequest" } } ] } } } },
+                { "$ref": "#/components/schemas/EphemeralPublish" },
+                { "type": "array", "maxItems": 1000, "items": { "$ref": "#/components/schemas/EphemeralPublish" } } ] } } } },
             "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "503"]))
         } },
         "/v1/bus/request": { "post": {
@@ -563,7 +563,7 @@ fn add_bus(document: &mut Value) {
             "description": "The server sets `reply_to` to a fresh `_INBOX.…` subject that only it can read. 503 `no_responders` at once when nobody is subscribed; 504 `request_timeout` when no reply comes in time.",
             "security": [{ "publishSignature": [] }],
             "parameters": merge_array(publish_parameters.clone(), json!([{ "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": colony_wire::bus::REQUEST_TIMEOUT_MS_MAX, "default": colony_wire::bus::REQUEST_TIMEOUT_MS_DEFAULT } }])),
-            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PublishRequest" } } } },
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EphemeralPublish" } } } },
             "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "429", "503", "504"]))
         } },
         "/v1/bus/subscribe": { "get": {
@@ -620,7 +620,7 @@ fn add_bus(document: &mut Value) {
     let schemas = json!({
         "BusStreamEvent": sse_event(json!({ "const": "message" }), json!({ "$ref": "#/components/schemas/BusMessage" }),
             vec![sse_other("dropped", json!({ "type": "object", "required": ["count", "total"], "properties": { "count": { "type": "integer" }, "total": { "type": "integer" } } }))]),
-        "PublishRequest": { "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() },
+        "EphemeralPublish": { "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() },
         "BusMessage": { "type": "object", "required": ["id", "timestamp_ms", "source", "subject", "priority"], "properties": merge(publish_properties, json!({
             "id": { "type": "string" }, "timestamp_ms": { "type": "integer" }, "source": { "type": "string", "description": "The authenticated sender." },
             "stream": { "type": "string" }, "stream_sequence": { "type": "integer" }, "delivery_count": { "type": "integer" } })) },

@@ -105,7 +105,7 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     }
     let key = {
         let state = app.driver.shared.state.read().expect("state lock");
-        crate::replay::expected_key(&state, &envelope)
+        crate::log_records::expected_key(&state, &envelope)
     };
     let Some(key) = key else {
         return Err(Problem::from_rejection(&Rejection::UnknownSigner).with_field("signer"));
