@@ -3,18 +3,15 @@
 //! Written by hand next to the routes it describes; a test checks that every route in
 //! [`super::ROUTES`] is documented and nothing else is, so the two cannot drift apart silently.
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::Json;
 use serde_json::{Value, json};
 
 use colony_core::bus::{SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX};
 use colony_core::limits;
 
-use super::json_response;
-
 /// `GET /v1/openapi.json`.
-pub async fn serve() -> Response {
-    json_response(StatusCode::OK, &document())
+pub async fn serve() -> Json<Value> {
+    Json(document())
 }
 
 fn problem_responses(codes: &[&str]) -> Value {
@@ -63,10 +60,11 @@ fn write_operation(summary: &str, description: &str, envelope: &str) -> Value {
     })
 }
 
-/// A read: `statuses` are the problems it can answer with besides 401 (no valid credentials).
+/// A read: `statuses` are the problems it can answer with besides 401 (no valid credentials) and 503
+/// (the state unreadable after a writer failure).
 fn read_operation(summary: &str, schema: &str, parameters: Value, statuses: &[&str]) -> Value {
     let mut statuses = statuses.to_vec();
-    statuses.push("401");
+    statuses.extend(["401", "503"]);
     json!({
         "summary": summary,
         "security": [{ "readToken": [] }, { "signedRead": [] }],
@@ -442,7 +440,7 @@ pub fn document() -> Value {
                     { "name": "Last-Event-ID", "in": "header", "schema": { "type": "string", "pattern": "^([1-9][0-9]{0,18}-[0-9]{1,9})?$" }, "description": "Resume after this event id (`<sequence>-<index>`, as the stream sent it); empty when none was received." }
                 ],
                 "responses": merge(json!({ "200": { "description": "An event stream; each event's data is an Event", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/EventStreamEvent" } } } } }),
-                    problem_responses(&["400", "401", "409", "410"]))
+                    problem_responses(&["400", "401", "409", "410", "503"]))
             } },
             "/v1/health/live": { "get": { "summary": "Liveness", "responses": { "200": { "description": "The process answers" } } } },
             "/v1/health/ready": { "get": { "summary": "Readiness", "responses": merge(json!({ "200": { "description": "Accepting writes" } }), problem_responses(&["503"])) } },
@@ -576,13 +574,13 @@ fn add_bus(document: &mut Value) {
                 { "name": "buffer", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 65536, "default": 4096 } },
                 { "name": "access_token", "in": "query", "schema": { "type": "string" }, "description": "A read token, for clients that cannot set headers (a browser's EventSource)." }
             ],
-            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/BusStreamEvent" } } } } }), problem_responses(&["400", "401", "403", "409", "429"]))
+            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/BusStreamEvent" } } } } }), problem_responses(&["400", "401", "403", "409", "429", "503"]))
         } },
         "/v1/bus/ws": { "get": {
             "summary": "The bus over WebSocket",
             "description": "Authenticated once at the upgrade (read credentials; a read token may subscribe but not publish). Client frames: `{\"op\":\"sub\",\"sid\",\"subject\",\"queue\"?}`, `{\"op\":\"unsub\",\"sid\"}`, `{\"op\":\"pub\",\"tag\"?,\"message\"}`, `{\"op\":\"request\",\"rid\",\"timeout_ms\"?,\"message\"}`, `{\"op\":\"ping\"}`. Server frames: `ok`, `msg` (sid, message), `dropped` (sid, count, total), `reply` (rid, message), `error` (about, problem), `pong`.",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
-            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426"]))
+            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426", "503"]))
         } },
         "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([]), &[]) },
         "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", "StreamList", json!([]), &[]) },
@@ -601,7 +599,7 @@ fn add_bus(document: &mut Value) {
         "/v1/metrics": { "get": {
             "summary": "Counters in the Prometheus text format (entries, commands, bus deliveries and drops)",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
-            "responses": merge(json!({ "200": { "description": "Prometheus text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } }), problem_responses(&["401"]))
+            "responses": merge(json!({ "200": { "description": "Prometheus text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } }), problem_responses(&["401", "503"]))
         } }
     });
     let subject = subject_schema();
