@@ -178,6 +178,7 @@ mod harness {
     }
 }
 
+use colony_core::command::Fetch;
 use std::io::Write as _;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -382,11 +383,13 @@ fn an_envelope_of_fetches_cannot_make_the_server_build_a_huge_answer() {
     let envelopes: Vec<Vec<Command>> = (0..4)
         .map(|envelope| {
             (0..10)
-                .map(|index| Command::Fetch {
-                    stream: Name::new("bulk").unwrap(),
-                    consumer: Name::new(format!("c{}", envelope * 10 + index)).unwrap(),
-                    batch: limits::FETCH_BATCH_MAX,
-                    max_bytes: None,
+                .map(|index| {
+                    Command::Fetch(Fetch {
+                        stream: Name::new("bulk").unwrap(),
+                        consumer: Name::new(format!("c{}", envelope * 10 + index)).unwrap(),
+                        batch: limits::FETCH_BATCH_MAX,
+                        max_bytes: None,
+                    })
                 })
                 .collect()
         })

@@ -14,6 +14,7 @@
 
 mod common;
 
+use colony_core::command::RegisterAgent;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -92,14 +93,16 @@ async fn acknowledged_publishes_survive_sigkill_and_held_deliveries_come_back() 
         workers: vec![("worker-1".to_owned(), KeyPair::generate()), ("worker-2".to_owned(), KeyPair::generate())],
     };
     let setup = operator(&server.url());
-    let register = |agent: &str, key: &KeyPair| colony_core::Command::RegisterAgent {
-        agent: AgentId::new(agent).unwrap(),
-        public_key: key.public_key(),
-        role: "executor".parse().unwrap(),
-        capabilities: BTreeSet::new(),
-        weight: None,
-        parent: None,
-        referrer: None,
+    let register = |agent: &str, key: &KeyPair| {
+        colony_core::Command::RegisterAgent(RegisterAgent {
+            agent: AgentId::new(agent).unwrap(),
+            public_key: key.public_key(),
+            role: "executor".parse().unwrap(),
+            capabilities: BTreeSet::new(),
+            weight: None,
+            parent: None,
+            referrer: None,
+        })
     };
     let mut commands = vec![register("publisher-1", &swarm.publisher)];
     commands.extend(swarm.workers.iter().map(|(agent, key)| register(agent, key)));

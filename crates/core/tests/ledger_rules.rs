@@ -4,6 +4,7 @@
 
 mod support;
 
+use colony_core::command::SetConfig;
 use colony_core::ledger::LEDGER_DAY_MS;
 use colony_core::limits;
 use colony_core::{
@@ -955,7 +956,7 @@ fn fees_are_fixed_when_the_escrow_is_locked() {
     let mut swarm = swarm_with(2_000_000);
     let before = ok(&mut swarm, "payer", lock("payee", 1_000_000)).escrow_id();
     let config = colony_core::SwarmConfig { fee_bps: 1_000, ..swarm.state().config().clone() };
-    ok(&mut swarm, OPERATOR, Command::SetConfig { config });
+    ok(&mut swarm, OPERATOR, Command::SetConfig(SetConfig { config }));
     let after = ok(&mut swarm, "payer", lock("payee", 1_000_000)).escrow_id();
     ok(&mut swarm, "payer", release(before));
     assert_eq!(swarm.escrow(before).fees, Amount(10_000));

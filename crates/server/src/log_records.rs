@@ -1,5 +1,6 @@
 //! Turning log records back into core entries: shared by recovery and the offline audit.
 
+use colony_core::command::RegisterAgent;
 use colony_core::{Command, Entry, EntryBody, Genesis, PublicKey, SignedCommands, State};
 use colony_log::Record;
 use colony_wire::record::{self, RecordKind};
@@ -31,7 +32,9 @@ pub fn expected_key(state: &State, envelope: &Envelope) -> Option<PublicKey> {
     // replay computes the same key as the live writer did. (Anyone else claiming the id that way is
     // refused by core with `key_mismatch`, as the registered key differs.)
     match (envelope.signer.agent(), envelope.commands.as_slice()) {
-        (Some(signer), [Command::RegisterAgent { agent, public_key, .. }]) if agent == signer => Some(*public_key),
+        (Some(signer), [Command::RegisterAgent(RegisterAgent { agent, public_key, .. })]) if agent == signer => {
+            Some(*public_key)
+        }
         _ => state.signer_key(&envelope.signer),
     }
 }
@@ -91,6 +94,7 @@ pub fn decode_record(record: &Record, state: &State) -> Result<DecodedRecord, Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use colony_core::command::Heartbeat;
     use colony_core::{AgentId, Name, Signer};
 
     /// The key a self-registration is checked against must not depend on the state: otherwise an
@@ -103,7 +107,7 @@ mod tests {
         let envelope = Envelope {
             signer: Signer::Agent(agent.clone()),
             nonce: 1,
-            commands: vec![Command::RegisterAgent {
+            commands: vec![Command::RegisterAgent(RegisterAgent {
                 agent,
                 public_key: claimed,
                 role: Name::new("scout").unwrap(),
@@ -111,10 +115,10 @@ mod tests {
                 weight: None,
                 parent: None,
                 referrer: None,
-            }],
+            })],
         };
         assert_eq!(expected_key(&State::new(), &envelope), Some(claimed));
-        let heartbeat = Envelope { commands: vec![Command::Heartbeat {}], ..envelope };
+        let heartbeat = Envelope { commands: vec![Command::Heartbeat(Heartbeat {})], ..envelope };
         assert_eq!(expected_key(&State::new(), &heartbeat), None, "other envelopes need a registered signer");
     }
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use colony_core::command::RevokeReadToken;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -591,7 +592,7 @@ async fn streams_end_when_their_credentials_stop_holding() {
     socket.subscribe("all", ">", None).await.unwrap();
 
     let token_sha256 = colony_wire::read_auth::token_sha256(&token);
-    server.operator.submit_one(colony_core::Command::RevokeReadToken { token_sha256 }).await.unwrap();
+    server.operator.submit_one(colony_core::Command::RevokeReadToken(RevokeReadToken { token_sha256 })).await.unwrap();
     server.operator.deregister(id("scout-1")).await.unwrap();
 
     let limit = colony_server::http::auth::CREDENTIALS_RECHECK * 3;

@@ -4,6 +4,7 @@
 mod common;
 
 use colony_client::streams::{consumer_config, stream_config};
+use colony_core::command::Fetch;
 use colony_core::{Command, limits};
 use colony_wire::bus::EphemeralPublish;
 use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message};
@@ -32,11 +33,13 @@ async fn one_envelope_of_fetches_cannot_make_the_server_build_a_huge_answer() {
     }
     let fetches: Vec<Command> = consumers
         .iter()
-        .map(|consumer| Command::Fetch {
-            stream: name("bulk"),
-            consumer: name(consumer),
-            batch: limits::FETCH_BATCH_MAX,
-            max_bytes: None,
+        .map(|consumer| {
+            Command::Fetch(Fetch {
+                stream: name("bulk"),
+                consumer: name(consumer),
+                batch: limits::FETCH_BATCH_MAX,
+                max_bytes: None,
+            })
         })
         .collect();
     let answer = owner.submit_batch(fetches).await.unwrap();

@@ -4,6 +4,7 @@
 
 mod common;
 
+use colony_core::command::Heartbeat;
 use std::time::Duration;
 
 use colony_client::bus::BusItem;
@@ -248,7 +249,7 @@ async fn a_waiting_fetch_returns_as_soon_as_a_message_is_stored_and_writes_nothi
     // Only fetches may wait, and not forever.
     let raw = reqwest::Client::new();
     let identity = colony_client::Identity::new(colony_core::Signer::Operator, server.operator_key.clone());
-    let signed = identity.sign(vec![colony_core::Command::Heartbeat {}]);
+    let signed = identity.sign(vec![colony_core::Command::Heartbeat(Heartbeat {})]);
     let response = raw
         .post(format!("{}/v1/commands", server.url))
         .header("content-type", "application/json")

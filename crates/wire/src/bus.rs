@@ -10,6 +10,7 @@
 // Problems are built only on the way out of a request, so their size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+use colony_core::command::Publish;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -291,7 +292,7 @@ impl EphemeralPublish {
             )),
             None => None,
         };
-        Ok(colony_core::Command::Publish {
+        Ok(colony_core::Command::Publish(Publish {
             subject,
             message_id: name("message_id", &message_id.map(str::to_owned))?,
             message_type: name("type", &self.message_type)?,
@@ -313,7 +314,7 @@ impl EphemeralPublish {
                 .map(|agent| AgentId::new(agent.clone()))
                 .transpose()
                 .map_err(|error| invalid("encrypted_to", format!("encrypted_to: {error}")))?,
-        })
+        }))
     }
 }
 

@@ -2,6 +2,7 @@
 //! given, and a bad bus field is blamed by its path.
 
 use colony_core::Command;
+use colony_core::command::Publish;
 use colony_wire::envelope::{Envelope, EnvelopeError};
 
 #[test]
@@ -9,7 +10,7 @@ fn a_publish_keeps_its_json_payload_as_canonical_text_in_the_order_given() {
     let body = br#"{"signer":"scout-1","nonce":1,"commands":[{"type":"bus.publish","subject":"orders.new",
         "payload": { "z" : [1, 2.50, "\u00e9"], "a" : {"nested": null} }, "headers": {"trace": "t-1"}}]}"#;
     let envelope = Envelope::decode(body).expect("decodes");
-    let [Command::Publish { payload: Some(payload), headers, .. }] = envelope.commands.as_slice() else {
+    let [Command::Publish(Publish { payload: Some(payload), headers, .. })] = envelope.commands.as_slice() else {
         panic!("{:?}", envelope.commands)
     };
     assert_eq!(payload.as_str(), r#"{"z":[1,2.5,"é"],"a":{"nested":null}}"#);

@@ -390,7 +390,7 @@ impl State {
         };
         let consumer = Consumer {
             name: request.name.clone(),
-            creator: context.signer.clone(),
+            creator: context.signer().clone(),
             config: request.config,
             created_at_ms: context.now_ms,
             cursor,
@@ -405,7 +405,7 @@ impl State {
         context.emit(EventKind::ConsumerCreated {
             stream: request.stream.clone(),
             consumer: request.name.clone(),
-            by: context.signer.clone(),
+            by: context.signer().clone(),
         });
         Ok(Accepted::Done)
     }
@@ -413,8 +413,9 @@ impl State {
     /// `consumer.delete`.
     pub(crate) fn delete_consumer(&mut self, context: &mut Context, stream_name: &Name, name: &Name) -> CommandResult {
         let (stream, consumer) = self.consumer_for_command(stream_name, name)?;
-        let allowed =
-            context.signer == Signer::Operator || context.signer == stream.owner || context.signer == consumer.creator;
+        let allowed = *context.signer() == Signer::Operator
+            || *context.signer() == stream.owner
+            || *context.signer() == consumer.creator;
         if !allowed {
             return Err(Rejection::Unauthorized {
                 reason: "only the consumer's creator, the stream's owner or the operator deletes a consumer",
@@ -426,7 +427,7 @@ impl State {
         context.emit(EventKind::ConsumerDeleted {
             stream: stream_name.clone(),
             consumer: name.clone(),
-            by: context.signer.clone(),
+            by: context.signer().clone(),
         });
         Ok(Accepted::Done)
     }
@@ -448,14 +449,14 @@ impl State {
             return Err(Rejection::invalid("max_bytes", "must be at least 1"));
         }
         let (stream, consumer) = self.consumer_for_command(stream_name, name)?;
-        if !consumer.may_fetch(stream, &context.signer, &self.registry) {
+        if !consumer.may_fetch(stream, context.signer(), &self.registry) {
             return Err(Rejection::Unauthorized {
                 reason: "only the consumer's creator, the stream's owner, the operator and the agents and roles the \
                          consumer names may fetch from it",
             });
         }
         let now_ms = context.now_ms;
-        let holder = context.signer.clone();
+        let holder = context.signer().clone();
         let bus = &mut self.bus;
         let stream = bus.streams.get_mut(stream_name).expect("found above");
         let consumer = stream.consumers.get_mut(name).expect("found above");
@@ -590,7 +591,7 @@ impl State {
         for sequence in sequences {
             match consumer.pending.get(sequence) {
                 Some(pending) => {
-                    if context.signer != Signer::Operator && context.signer != pending.holder {
+                    if *context.signer() != Signer::Operator && *context.signer() != pending.holder {
                         return Err(Rejection::Unauthorized {
                             reason: "only the holder of a delivery (or the operator) acknowledges it",
                         });

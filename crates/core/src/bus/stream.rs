@@ -11,9 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::commands::Publish;
 use super::consumer::Consumer;
 use super::dead_letter::DeadLetter;
-use super::payload::Payload;
+use super::payload::{JsonText, Payload};
 use super::subject::{Pattern, Subject};
 use super::tree::SubjectTree;
 use crate::event::EventKind;
@@ -394,21 +395,6 @@ pub struct Bus {
     pub(crate) reserved_bytes: u64,
 }
 
-/// A publish request, as carried by `bus.publish` (or rebuilt from a dead letter).
-pub(crate) struct PublishRequest<'a> {
-    pub subject: &'a Subject,
-    pub message_id: Option<&'a Name>,
-    pub message_type: Option<&'a Name>,
-    pub priority: Priority,
-    pub correlation_id: Option<&'a Name>,
-    pub reply_to: Option<&'a Subject>,
-    pub headers: &'a BTreeMap<Name, String>,
-    pub payload: Option<&'a str>,
-    pub payload_base64: Option<&'a str>,
-    pub payload_signature: Option<Signature>,
-    pub encrypted_to: Option<&'a AgentId>,
-}
-
 impl Bus {
     /// Streams by name.
     pub fn streams(&self) -> impl Iterator<Item = &Stream> {
@@ -595,7 +581,7 @@ impl State {
         stream: &Stream,
         reason: &'static str,
     ) -> Result<(), Rejection> {
-        if context.signer == Signer::Operator || context.signer == stream.owner {
+        if *context.signer() == Signer::Operator || *context.signer() == stream.owner {
             Ok(())
         } else {
             Err(Rejection::Unauthorized { reason })
@@ -623,9 +609,9 @@ impl State {
         if self.bus.reserved_bytes + config.byte_limit() > limits::BUS_BYTES_MAX {
             return Err(Rejection::LimitReached { limit: "bus_bytes", max: limits::BUS_BYTES_MAX });
         }
-        if context.signer != Signer::Operator {
+        if *context.signer() != Signer::Operator {
             // One agent may not take every stream, or the whole reservation, from the others.
-            let owned = self.bus.streams.values().filter(|stream| stream.owner == context.signer);
+            let owned = self.bus.streams.values().filter(|stream| stream.owner == *context.signer());
             let (count, bytes) =
                 owned.fold((0usize, 0u64), |(count, bytes), stream| (count + 1, bytes + stream.config.byte_limit()));
             if count >= limits::STREAMS_PER_AGENT_MAX {
@@ -648,7 +634,7 @@ impl State {
         self.bus.reserved_bytes += config.byte_limit();
         let stream = Stream {
             name: name.clone(),
-            owner: context.signer.clone(),
+            owner: context.signer().clone(),
             config,
             created_at_ms: context.now_ms,
             messages: BTreeMap::new(),
@@ -664,7 +650,7 @@ impl State {
             age_deadline_ms: None,
         };
         self.bus.streams.insert(name.clone(), stream);
-        context.emit(EventKind::StreamCreated { stream: name.clone(), owner: context.signer.clone() });
+        context.emit(EventKind::StreamCreated { stream: name.clone(), owner: context.signer().clone() });
         Ok(Accepted::Done)
     }
 
@@ -684,14 +670,15 @@ impl State {
         for consumer in stream.consumers.values() {
             consumer.unindex_all(name, &mut self.bus.ack_deadlines);
         }
-        context.emit(EventKind::StreamDeleted { stream: name.clone(), by: context.signer.clone() });
+        context.emit(EventKind::StreamDeleted { stream: name.clone(), by: context.signer().clone() });
         Ok(Accepted::Done)
     }
 
     /// `bus.publish`.
-    pub(crate) fn publish(&mut self, context: &mut Context, request: PublishRequest<'_>) -> CommandResult {
+    pub(crate) fn publish(&mut self, context: &mut Context, request: &Publish) -> CommandResult {
+        let json_payload = request.payload.as_ref().map(JsonText::as_str);
         let payload =
-            match (request.payload, request.payload_base64) {
+            match (json_payload, request.payload_base64.as_deref()) {
                 (Some(_), Some(_)) => {
                     return Err(Rejection::invalid("payload_base64", "is exclusive with payload"));
                 }
@@ -705,13 +692,13 @@ impl State {
             let field = if request.payload.is_some() { "payload" } else { "payload_base64" };
             return Err(Rejection::invalid(field, format!("must be at most {} bytes", limits::PAYLOAD_BYTES_MAX)));
         }
-        if request.payload.is_some_and(|text| super::payload::nesting_depth(text) > limits::PAYLOAD_NESTING_MAX) {
+        if json_payload.is_some_and(|text| super::payload::nesting_depth(text) > limits::PAYLOAD_NESTING_MAX) {
             return Err(Rejection::invalid(
                 "payload",
                 format!("nests deeper than {} levels", limits::PAYLOAD_NESTING_MAX),
             ));
         }
-        if let Some(recipient) = request.encrypted_to {
+        if let Some(recipient) = &request.encrypted_to {
             if request.payload_base64.is_none() {
                 return Err(Rejection::invalid("encrypted_to", "needs the ciphertext in payload_base64"));
             }
@@ -738,37 +725,37 @@ impl State {
         let stream_name = self
             .bus
             .subjects
-            .capturing(request.subject)
+            .capturing(&request.subject)
             .ok_or_else(|| Rejection::NoStream { subject: request.subject.clone() })?
             .clone();
         let stream = &self.bus.streams[&stream_name];
-        if let Some(message_id) = request.message_id
-            && let Some(sequence) = stream.duplicate_of(&context.signer, message_id, context.now_ms)
+        if let Some(message_id) = &request.message_id
+            && let Some(sequence) = stream.duplicate_of(context.signer(), message_id, context.now_ms)
         {
             return Ok(Accepted::Published { stream: stream_name, sequence, duplicate: true });
         }
         let message = StoredMessage {
             sequence: 0,
             subject: request.subject.clone(),
-            source: context.signer.clone(),
+            source: context.signer().clone(),
             published_at_ms: context.now_ms,
-            message_id: request.message_id.cloned(),
-            message_type: request.message_type.cloned(),
+            message_id: request.message_id.clone(),
+            message_type: request.message_type.clone(),
             priority: request.priority,
-            correlation_id: request.correlation_id.cloned(),
-            reply_to: request.reply_to.cloned(),
+            correlation_id: request.correlation_id.clone(),
+            reply_to: request.reply_to.clone(),
             headers: request.headers.clone(),
             payload,
             payload_signature: request.payload_signature,
-            encrypted_to: request.encrypted_to.cloned(),
+            encrypted_to: request.encrypted_to.clone(),
         };
         stream.check_room(&[message.size_bytes()])?;
 
         let sequence = self.bus.store(context, &stream_name, message);
         let stream = self.bus.streams.get_mut(&stream_name).expect("found above");
         stream.forget_expired_ids(context.now_ms);
-        if let Some(message_id) = request.message_id {
-            stream.remember_id(&context.signer, message_id, sequence, context.now_ms);
+        if let Some(message_id) = &request.message_id {
+            stream.remember_id(context.signer(), message_id, sequence, context.now_ms);
         }
         Ok(Accepted::Published { stream: stream_name, sequence, duplicate: false })
     }

@@ -146,7 +146,7 @@ impl State {
 
     /// `escrow.lock`.
     pub(crate) fn lock_escrow(&mut self, context: &mut Context, request: LockRequest<'_>) -> CommandResult {
-        let Signer::Agent(payer) = context.signer.clone() else {
+        let Signer::Agent(payer) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet to lock from" });
         };
         super::transfer::check_positive(request.amount)?;
@@ -248,7 +248,7 @@ impl State {
     pub(crate) fn release_escrow(&mut self, context: &mut Context, id: u64, preimage: Option<&str>) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "release")?;
-        let by_party = match &context.signer {
+        let by_party = match context.signer() {
             Signer::Agent(signer) => signer == &escrow.payer || Some(signer) == escrow.arbiter.as_ref(),
             Signer::Operator => false,
         };
@@ -274,7 +274,7 @@ impl State {
     pub(crate) fn refund_escrow(&mut self, context: &mut Context, id: u64) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "refund")?;
-        let allowed = matches!(&context.signer, Signer::Agent(signer) if signer == &escrow.payee || Some(signer) == escrow.arbiter.as_ref());
+        let allowed = matches!(context.signer(), Signer::Agent(signer) if signer == &escrow.payee || Some(signer) == escrow.arbiter.as_ref());
         if !allowed {
             return Err(Rejection::Unauthorized { reason: "only the payee or the arbiter refunds an escrow" });
         }
@@ -286,7 +286,7 @@ impl State {
     pub(crate) fn dispute_escrow(&mut self, context: &mut Context, id: u64, reason: &str) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "dispute")?;
-        let Signer::Agent(signer) = context.signer.clone() else {
+        let Signer::Agent(signer) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "only the payer or the payee disputes an escrow" });
         };
         if signer != escrow.payer && signer != escrow.payee {
@@ -318,7 +318,7 @@ impl State {
         let arbiter_gone = |arbiter: &AgentId| {
             self.registry.agents.get(arbiter).is_none_or(|agent| agent.deregistered_at_ms.is_some())
         };
-        let allowed = match (&escrow.arbiter, &context.signer) {
+        let allowed = match (&escrow.arbiter, context.signer()) {
             (Some(arbiter), Signer::Agent(signer)) => arbiter == signer,
             (Some(arbiter), Signer::Operator) => arbiter_gone(arbiter),
             (None, Signer::Operator) => true,

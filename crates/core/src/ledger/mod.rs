@@ -14,6 +14,7 @@
 //! - `escrow.rs`: lock, release (fee and referral split), refund, dispute, resolve, expiry.
 //! - `wallet.rs`: child-wallet policies (daily limit, no-withdraw, freeze), sweeps and budgets.
 
+pub mod commands;
 mod escrow;
 mod transfer;
 mod wallet;

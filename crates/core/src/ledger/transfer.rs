@@ -191,13 +191,13 @@ impl State {
         to: &AgentId,
         amount: Amount,
     ) -> CommandResult {
-        if context.signer != Signer::Operator {
+        if *context.signer() != Signer::Operator {
             return Err(Rejection::Unauthorized { reason: "only the operator mints" });
         }
         check_positive(amount)?;
         let (from, to_account) = (AccountId::Mint, AccountId::Wallet(to.clone()));
         if let Some(result) =
-            self.replayed_transfer(&context.signer, transfer_id, &from, &to_account, amount, TransferKind::Mint)
+            self.replayed_transfer(context.signer(), transfer_id, &from, &to_account, amount, TransferKind::Mint)
         {
             return result;
         }
@@ -209,7 +209,7 @@ impl State {
         let record =
             TransferRecord { from, to: to_account, amount, kind: TransferKind::Mint, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
-        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.remember_transfer(context.signer(), transfer_id, record, None);
         self.apply_budget(context, to);
         Ok(Accepted::Done)
     }
@@ -221,13 +221,13 @@ impl State {
         request: &TransferRequest,
         undo: Option<&mut Undo>,
     ) -> CommandResult {
-        let Signer::Agent(payer) = context.signer.clone() else {
+        let Signer::Agent(payer) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet; it mints instead" });
         };
         check_positive(request.amount)?;
         let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Wallet(request.to.clone()));
         if let Some(result) = self.replayed_transfer(
-            &context.signer,
+            context.signer(),
             &request.transfer_id,
             &from,
             &to,
@@ -274,7 +274,7 @@ impl State {
             sequence: context.sequence(),
         };
         self.emit_transfer(context, &request.transfer_id, &record);
-        self.remember_transfer(&context.signer.clone(), &request.transfer_id, record, undo);
+        self.remember_transfer(context.signer(), &request.transfer_id, record, undo);
     }
 
     /// `ledger.transfer_batch`: linked transfers, all or nothing. The first failure is reported with
@@ -341,13 +341,13 @@ impl State {
 
     /// `ledger.withdraw`: the signing agent moves money out of the swarm.
     pub(crate) fn withdraw(&mut self, context: &mut Context, transfer_id: &Name, amount: Amount) -> CommandResult {
-        let Signer::Agent(payer) = context.signer.clone() else {
+        let Signer::Agent(payer) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet" });
         };
         check_positive(amount)?;
         let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Mint);
         if let Some(result) =
-            self.replayed_transfer(&context.signer, transfer_id, &from, &to, amount, TransferKind::Withdraw)
+            self.replayed_transfer(context.signer(), transfer_id, &from, &to, amount, TransferKind::Withdraw)
         {
             return result;
         }
@@ -359,7 +359,7 @@ impl State {
         self.record_spend(&payer, amount, context.now_ms);
         let record = TransferRecord { from, to, amount, kind: TransferKind::Withdraw, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
-        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.remember_transfer(context.signer(), transfer_id, record, None);
         self.apply_budget(context, &payer);
         Ok(Accepted::Done)
     }
@@ -374,13 +374,13 @@ impl State {
         transfer_id: &Name,
         amount: Amount,
     ) -> CommandResult {
-        let Signer::Agent(parent) = context.signer.clone() else {
+        let Signer::Agent(parent) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "only the child's parent sweeps its wallet" });
         };
         check_positive(amount)?;
         let (from, to) = (AccountId::Wallet(child.clone()), AccountId::Wallet(parent.clone()));
         if let Some(result) =
-            self.replayed_transfer(&context.signer, transfer_id, &from, &to, amount, TransferKind::Sweep)
+            self.replayed_transfer(context.signer(), transfer_id, &from, &to, amount, TransferKind::Sweep)
         {
             return result;
         }
@@ -400,7 +400,7 @@ impl State {
         self.post(&from, &to, amount);
         let record = TransferRecord { from, to, amount, kind: TransferKind::Sweep, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
-        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.remember_transfer(context.signer(), transfer_id, record, None);
         self.apply_budget(context, child);
         self.apply_budget(context, &parent);
         Ok(Accepted::Done)

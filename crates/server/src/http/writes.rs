@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use colony_core::Rejection;
+use colony_core::command::Fetch;
 use colony_wire::envelope::SIGNATURE_HEADER;
 use colony_wire::problem::codes;
 use colony_wire::read_auth::READ_SIGNER_HEADER;
@@ -198,7 +199,7 @@ fn fetch_wait(headers: &HeaderMap, envelope: &Envelope) -> Result<Option<std::ti
         .and_then(|text| text.parse().ok())
         .filter(|wait_ms| *wait_ms <= FETCH_WAIT_MS_MAX)
         .ok_or_else(|| invalid(format!("{FETCH_WAIT_HEADER} must be milliseconds, at most {FETCH_WAIT_MS_MAX}")))?;
-    if !envelope.commands.iter().all(|command| matches!(command, colony_core::Command::Fetch { .. })) {
+    if !envelope.commands.iter().all(|command| matches!(command, colony_core::Command::Fetch(Fetch { .. }))) {
         return Err(invalid(format!("only an envelope of consumer.fetch commands may carry {FETCH_WAIT_HEADER}")));
     }
     Ok(Some(std::time::Duration::from_millis(wait_ms)))
@@ -220,7 +221,7 @@ async fn wait_until_fetch_is_due(
             let now_ms = app.clock.now_ms();
             envelope.commands.iter().any(|command| match command {
                 // An unknown stream or consumer is not worth waiting for: the fetch will be refused.
-                colony_core::Command::Fetch { stream, consumer, .. } => {
+                colony_core::Command::Fetch(Fetch { stream, consumer, .. }) => {
                     state.fetch_is_due(stream, consumer, now_ms).unwrap_or(true)
                 }
                 _ => true,

@@ -1,5 +1,7 @@
 //! The swarm configuration: lives in state, changes only through the operator's `config.set`.
 
+pub mod commands;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
