@@ -4,6 +4,7 @@
 
 mod support;
 
+use colony_core::BusRejection;
 use colony_core::bus::{ACK_WAIT_EXPIRED, DeadLetterReason, DeliverPolicy, JsonText, Payload, Priority};
 use colony_core::command::Publish;
 use colony_core::{Accepted, Command, Entry, EntryBody, EventKind, Name, Rejection, Signature, Signer, State, limits};
@@ -246,7 +247,10 @@ fn publishing_goes_to_the_one_capturing_stream_and_records_the_envelope() {
         ]
     );
     let rejection = refuse(&mut swarm, "owner", publish("metrics.cpu.core-0", "1"));
-    assert_eq!(rejection, Rejection::NoStream { subject: support::commands::subject("metrics.cpu.core-0") });
+    assert_eq!(
+        rejection,
+        Rejection::Bus(BusRejection::NoStream { subject: support::commands::subject("metrics.cpu.core-0") })
+    );
     assert_eq!(rejection.field(), Some("subject"));
     let info = swarm.state().stream_info(&stream_name(ORDERS)).unwrap();
     assert_eq!((info.messages, info.first_sequence, info.last_sequence), (2, Some(1), 2));
@@ -343,7 +347,10 @@ fn discard_new_refuses_with_backpressure_naming_the_limit() {
     assert!(swarm.agent("owner", vec![create.into()]).all_accepted());
     publish_n(&mut swarm, 2);
     let rejection = refuse(&mut swarm, "owner", publish("orders.new", "3"));
-    assert_eq!(rejection, Rejection::StreamFull { stream: stream_name(ORDERS), limit: "max_messages", max: 2 });
+    assert_eq!(
+        rejection,
+        Rejection::Bus(BusRejection::StreamFull { stream: stream_name(ORDERS), limit: "max_messages", max: 2 })
+    );
     assert!(rejection.to_string().contains("max_messages"));
 
     let mut swarm = swarm_bytes(Some(true));
@@ -355,7 +362,11 @@ fn discard_new_refuses_with_backpressure_naming_the_limit() {
             Err(rejection) => {
                 assert_eq!(
                     *rejection,
-                    Rejection::StreamFull { stream: stream_name(ORDERS), limit: "max_bytes", max: 400 }
+                    Rejection::Bus(BusRejection::StreamFull {
+                        stream: stream_name(ORDERS),
+                        limit: "max_bytes",
+                        max: 400
+                    })
                 );
                 break;
             }
@@ -368,7 +379,10 @@ fn discard_new_refuses_with_backpressure_naming_the_limit() {
     let mut swarm = swarm_bytes(Some(false));
     let big = format!("\"{}\"", "x".repeat(500));
     let rejection = refuse(&mut swarm, "owner", publish("orders.new", &big));
-    assert_eq!(rejection, Rejection::StreamFull { stream: stream_name(ORDERS), limit: "max_bytes", max: 400 });
+    assert_eq!(
+        rejection,
+        Rejection::Bus(BusRejection::StreamFull { stream: stream_name(ORDERS), limit: "max_bytes", max: 400 })
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! When an entry's time would pass a deadline (a heartbeat TTL), the driver appends a tick entry at
 //! that time, so time-driven changes happen even when nobody writes.
 
+use colony_core::RegistryRejection;
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
@@ -321,7 +322,7 @@ impl Writer {
                         && state.agent(agent).is_none()
                         && !new_agents.insert(agent.clone())
                     {
-                        return Err(Rejection::AgentExists { agent: agent.clone() });
+                        return Err(Rejection::Registry(RegistryRejection::AgentExists { agent: agent.clone() }));
                     }
                     Ok(())
                 });

@@ -1,5 +1,6 @@
 //! The testkit's own tests: determinism of keys and entries, and coverage of the generators.
 
+use colony_core::LedgerRejection;
 use colony_core::command::{
     ConfigureWallet, DisputeEscrow, Fetch, LockEscrow, Mint, Publish, ReleaseEscrow, ResolveEscrow, Sweep, Transfer,
     TransferBatch, Withdraw,
@@ -253,7 +254,9 @@ fn rejected_situation(command: &Command, rejection: &Rejection) -> Option<&'stat
     let reason = rejection.to_string();
     match (command, rejection) {
         (_, Rejection::InvalidField { field: "amount", .. }) => Some("zero amount"),
-        (_, Rejection::InsufficientFunds { requested, .. }) if requested.0 == u64::MAX => Some("u64::MAX refused"),
+        (_, Rejection::Ledger(LedgerRejection::InsufficientFunds { requested, .. })) if requested.0 == u64::MAX => {
+            Some("u64::MAX refused")
+        }
         (Command::Transfer(Transfer { .. }), Rejection::InvalidField { field: "to", .. })
             if reason.contains("itself") =>
         {
@@ -268,9 +271,10 @@ fn rejected_situation(command: &Command, rejection: &Rejection) -> Option<&'stat
         (Command::Mint(Mint { .. }), Rejection::LimitReached { limit: "money_supply", .. }) => {
             Some("money supply overflow")
         }
-        (Command::TransferBatch(TransferBatch { .. }), Rejection::BatchFailed { index, .. }) if *index > 0 => {
-            Some("batch failed after its first transfer")
-        }
+        (
+            Command::TransferBatch(TransferBatch { .. }),
+            Rejection::Ledger(LedgerRejection::BatchFailed { index, .. }),
+        ) if *index > 0 => Some("batch failed after its first transfer"),
         (
             Command::TransferBatch(TransferBatch { .. }),
             Rejection::LimitReached { limit: "transfers_per_batch", .. },
@@ -282,19 +286,17 @@ fn rejected_situation(command: &Command, rejection: &Rejection) -> Option<&'stat
         (Command::LockEscrow(LockEscrow { .. }), Rejection::InvalidField { field: "timeout_ms", .. }) => {
             Some("escrow timeout out of range")
         }
-        (Command::ReleaseEscrow(ReleaseEscrow { .. }), Rejection::HashlockMismatch { .. }) => {
+        (Command::ReleaseEscrow(ReleaseEscrow { .. }), Rejection::Ledger(LedgerRejection::HashlockMismatch { .. })) => {
             Some("release with a wrong preimage")
         }
-        (Command::ReleaseEscrow(ReleaseEscrow { .. }), Rejection::EscrowState { state, .. })
-            if *state != "disputed" =>
-        {
-            Some("release after settlement")
-        }
-        (Command::DisputeEscrow(DisputeEscrow { .. }), Rejection::EscrowState { state, .. })
-            if *state != "disputed" =>
-        {
-            Some("dispute after settlement")
-        }
+        (
+            Command::ReleaseEscrow(ReleaseEscrow { .. }),
+            Rejection::Ledger(LedgerRejection::EscrowState { state, .. }),
+        ) if *state != "disputed" => Some("release after settlement"),
+        (
+            Command::DisputeEscrow(DisputeEscrow { .. }),
+            Rejection::Ledger(LedgerRejection::EscrowState { state, .. }),
+        ) if *state != "disputed" => Some("dispute after settlement"),
         (Command::ResolveEscrow(ResolveEscrow { .. }), Rejection::Unauthorized { .. }) => {
             Some("resolve by a wrong signer")
         }

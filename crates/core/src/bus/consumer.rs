@@ -10,6 +10,7 @@
 //! Everything before the cursor that is not pending is done (acked, terminated, dead-lettered, or not
 //! matching the filter), so the ack floor is derived rather than stored.
 
+use crate::outcome::BusRejection;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -354,10 +355,9 @@ pub(crate) struct ConsumerRequest<'a> {
 impl State {
     fn consumer_for_command(&self, stream: &Name, consumer: &Name) -> Result<(&Stream, &Consumer), Rejection> {
         let found = self.stream_for_command(stream)?;
-        let consumer = found
-            .consumers
-            .get(consumer)
-            .ok_or_else(|| Rejection::ConsumerNotFound { stream: stream.clone(), consumer: consumer.clone() })?;
+        let consumer = found.consumers.get(consumer).ok_or_else(|| {
+            Rejection::Bus(BusRejection::ConsumerNotFound { stream: stream.clone(), consumer: consumer.clone() })
+        })?;
         Ok((found, consumer))
     }
 
@@ -368,7 +368,10 @@ impl State {
             return if existing.config == request.config {
                 Ok(Accepted::Unchanged)
             } else {
-                Err(Rejection::ConsumerConflict { stream: request.stream.clone(), consumer: request.name.clone() })
+                Err(Rejection::Bus(BusRejection::ConsumerConflict {
+                    stream: request.stream.clone(),
+                    consumer: request.name.clone(),
+                }))
             };
         }
         request.config.validate(stream)?;
@@ -598,12 +601,20 @@ impl State {
                     }
                     let held = pending.ack_deadline_ms.is_some();
                     if !held && matches!(kind, AckKind::Nak { .. } | AckKind::InProgress) {
-                        return Err(Rejection::DeliveryNotPending { sequence: *sequence, action: kind.action() });
+                        return Err(Rejection::Bus(BusRejection::DeliveryNotPending {
+                            sequence: *sequence,
+                            action: kind.action(),
+                        }));
                     }
                     changes += 1;
                 }
                 None if *kind == AckKind::Ack && *sequence >= 1 && *sequence < consumer.cursor => {}
-                None => return Err(Rejection::DeliveryNotPending { sequence: *sequence, action: kind.action() }),
+                None => {
+                    return Err(Rejection::Bus(BusRejection::DeliveryNotPending {
+                        sequence: *sequence,
+                        action: kind.action(),
+                    }));
+                }
             }
         }
         if changes == 0 {

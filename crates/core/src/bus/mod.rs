@@ -20,6 +20,7 @@ pub mod commands;
 mod consumer;
 mod dead_letter;
 mod payload;
+pub mod rejections;
 mod stream;
 mod subject;
 mod tree;

@@ -7,6 +7,7 @@
 //! refuses the publish (`stream_full`). Messages older than `max_age_ms` leave by log time, through a
 //! deadline index like the escrows'.
 
+use crate::outcome::BusRejection;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -278,7 +279,9 @@ impl Stream {
     /// limits; for discard `old`, each alone within `max_bytes` (older messages make room for the rest).
     pub(crate) fn check_room(&self, sizes: &[u64]) -> Result<(), Rejection> {
         let byte_limit = self.config.byte_limit();
-        let full = |limit: &'static str, max: u64| Rejection::StreamFull { stream: self.name.clone(), limit, max };
+        let full = |limit: &'static str, max: u64| {
+            Rejection::Bus(BusRejection::StreamFull { stream: self.name.clone(), limit, max })
+        };
         if sizes.iter().any(|size| *size > byte_limit) {
             return Err(full("max_bytes", byte_limit));
         }
@@ -572,7 +575,7 @@ impl Bus {
 impl State {
     /// The stream a command names, or the rejection saying there is none.
     pub(crate) fn stream_for_command(&self, name: &Name) -> Result<&Stream, Rejection> {
-        self.bus.streams.get(name).ok_or_else(|| Rejection::StreamNotFound { stream: name.clone() })
+        self.bus.streams.get(name).ok_or_else(|| Rejection::Bus(BusRejection::StreamNotFound { stream: name.clone() }))
     }
 
     /// Whether the signer owns the stream or is the operator.
@@ -594,13 +597,16 @@ impl State {
             return if existing.config == config {
                 Ok(Accepted::Unchanged)
             } else {
-                Err(Rejection::StreamConflict { stream: name.clone() })
+                Err(Rejection::Bus(BusRejection::StreamConflict { stream: name.clone() }))
             };
         }
         config.validate()?;
         for pattern in &config.subjects {
             if let Some(other) = self.bus.subjects.overlapping(pattern) {
-                return Err(Rejection::SubjectsOverlap { pattern: pattern.clone(), stream: other.clone() });
+                return Err(Rejection::Bus(BusRejection::SubjectsOverlap {
+                    pattern: pattern.clone(),
+                    stream: other.clone(),
+                }));
             }
         }
         if self.bus.streams.len() >= limits::STREAMS_MAX {
@@ -726,7 +732,7 @@ impl State {
             .bus
             .subjects
             .capturing(&request.subject)
-            .ok_or_else(|| Rejection::NoStream { subject: request.subject.clone() })?
+            .ok_or_else(|| Rejection::Bus(BusRejection::NoStream { subject: request.subject.clone() }))?
             .clone();
         let stream = &self.bus.streams[&stream_name];
         if let Some(message_id) = &request.message_id

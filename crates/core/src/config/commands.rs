@@ -1,5 +1,6 @@
 //! The operator's commands over the swarm's configuration and its read tokens.
 
+use crate::outcome::ConfigRejection;
 use serde::{Deserialize, Serialize};
 
 use super::SwarmConfig;
@@ -77,7 +78,10 @@ pub struct RevokeReadToken {
 impl Apply for RevokeReadToken {
     fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
         context.require_operator()?;
-        let token = state.read_tokens.remove(&self.token_sha256).ok_or(Rejection::ReadTokenNotFound)?;
+        let token = state
+            .read_tokens
+            .remove(&self.token_sha256)
+            .ok_or(Rejection::Config(ConfigRejection::ReadTokenNotFound))?;
         context.emit(EventKind::ReadTokenRevoked { label: token.label });
         Ok(Accepted::Done)
     }

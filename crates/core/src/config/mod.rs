@@ -1,6 +1,7 @@
 //! The swarm configuration: lives in state, changes only through the operator's `config.set`.
 
 pub mod commands;
+pub mod rejections;
 
 use std::collections::BTreeMap;
 

@@ -14,6 +14,7 @@
 //! The referrer of a release is the one named on the escrow, else the payer's registered referrer;
 //! a referrer that is deregistered by then gets nothing (its share stays with the fee account).
 
+use crate::outcome::LedgerRejection;
 use serde::{Deserialize, Serialize};
 
 use super::AccountId;
@@ -134,12 +135,16 @@ pub(crate) struct LockRequest<'a> {
 
 impl State {
     fn escrow_for(&self, id: u64) -> Result<&super::Escrow, Rejection> {
-        self.ledger.escrows.get(&id).ok_or(Rejection::EscrowNotFound { escrow: id })
+        self.ledger.escrows.get(&id).ok_or(Rejection::Ledger(LedgerRejection::EscrowNotFound { escrow: id }))
     }
 
     fn require_escrow_state(escrow: &Escrow, expected: EscrowState, action: &'static str) -> Result<(), Rejection> {
         if escrow.state != expected {
-            return Err(Rejection::EscrowState { escrow: escrow.id, state: escrow.state.name(), action });
+            return Err(Rejection::Ledger(LedgerRejection::EscrowState {
+                escrow: escrow.id,
+                state: escrow.state.name(),
+                action,
+            }));
         }
         Ok(())
     }
@@ -164,7 +169,10 @@ impl State {
             return if same {
                 Ok(Accepted::Escrow { escrow_id: escrow.id, existing: true })
             } else {
-                Err(Rejection::EscrowTaskConflict { task_id: task_id.clone(), escrow: escrow.id })
+                Err(Rejection::Ledger(LedgerRejection::EscrowTaskConflict {
+                    task_id: task_id.clone(),
+                    escrow: escrow.id,
+                }))
             };
         }
         if request.payee == &payer {
@@ -256,7 +264,7 @@ impl State {
             match (escrow.hashlock, preimage) {
                 (Some(hashlock), Some(preimage)) => {
                     if super::hashlock_of(preimage.as_bytes()) != hashlock {
-                        return Err(Rejection::HashlockMismatch { escrow: id });
+                        return Err(Rejection::Ledger(LedgerRejection::HashlockMismatch { escrow: id }));
                     }
                 }
                 _ => {

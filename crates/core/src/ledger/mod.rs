@@ -16,6 +16,7 @@
 
 pub mod commands;
 mod escrow;
+pub mod rejections;
 mod transfer;
 mod wallet;
 

@@ -1,5 +1,6 @@
 //! Transfers: the posting primitive, mint, transfer, linked batches and withdrawals.
 
+use crate::outcome::LedgerRejection;
 use serde::{Deserialize, Serialize};
 
 use super::{AccountId, LEDGER_DAY_MS, Wallet};
@@ -93,21 +94,24 @@ impl State {
         let wallet = self.ledger.wallets.get(payer);
         // A frozen wallet says so whatever the amount: that is the reason it cannot pay.
         if wallet.is_some_and(|wallet| wallet.frozen) {
-            return Err(Rejection::WalletFrozen { agent: payer.clone() });
+            return Err(Rejection::Ledger(LedgerRejection::WalletFrozen { agent: payer.clone() }));
         }
         let balance = wallet.map_or(Amount::ZERO, Wallet::balance);
         if balance < amount {
-            return Err(Rejection::InsufficientFunds { available: balance, requested: amount });
+            return Err(Rejection::Ledger(LedgerRejection::InsufficientFunds {
+                available: balance,
+                requested: amount,
+            }));
         }
         let Some(wallet) = wallet else { return Ok(()) };
         if let Some(limit) = wallet.daily_limit {
             let spent_today = if wallet.spent_day == now_ms / LEDGER_DAY_MS { wallet.spent_today } else { 0 };
             if spent_today + u128::from(amount.0) > u128::from(limit.0) {
-                return Err(Rejection::DailyLimitExceeded {
+                return Err(Rejection::Ledger(LedgerRejection::DailyLimitExceeded {
                     limit,
                     spent_today: Amount(u64::try_from(spent_today).unwrap_or(u64::MAX)),
                     requested: amount,
-                });
+                }));
             }
         }
         Ok(())
@@ -150,7 +154,7 @@ impl State {
         if existing.from == *from && existing.to == *to && existing.amount == amount && existing.kind == kind {
             Some(Ok(Accepted::Unchanged))
         } else {
-            Some(Err(Rejection::TransferConflict { transfer_id: transfer_id.clone() }))
+            Some(Err(Rejection::Ledger(LedgerRejection::TransferConflict { transfer_id: transfer_id.clone() })))
         }
     }
 
@@ -302,7 +306,10 @@ impl State {
                 Ok(_) => {}
                 Err(rejection) => {
                     self.undo(context, undo);
-                    return Err(Rejection::BatchFailed { index: index as u32, reason: Box::new(rejection) });
+                    return Err(Rejection::Ledger(LedgerRejection::BatchFailed {
+                        index: index as u32,
+                        reason: Box::new(rejection),
+                    }));
                 }
             }
         }
@@ -352,7 +359,7 @@ impl State {
             return result;
         }
         if self.ledger.wallets.get(&payer).is_some_and(|wallet| wallet.no_withdraw) {
-            return Err(Rejection::WithdrawForbidden { agent: payer });
+            return Err(Rejection::Ledger(LedgerRejection::WithdrawForbidden { agent: payer }));
         }
         self.check_spend(&payer, amount, context.now_ms)?;
         self.post(&from, &to, amount);
@@ -391,11 +398,14 @@ impl State {
         }
         let wallet = self.ledger.wallets.get(child);
         if wallet.is_some_and(|wallet| wallet.frozen) {
-            return Err(Rejection::WalletFrozen { agent: child.clone() });
+            return Err(Rejection::Ledger(LedgerRejection::WalletFrozen { agent: child.clone() }));
         }
         let balance = wallet.map_or(Amount::ZERO, Wallet::balance);
         if balance < amount {
-            return Err(Rejection::InsufficientFunds { available: balance, requested: amount });
+            return Err(Rejection::Ledger(LedgerRejection::InsufficientFunds {
+                available: balance,
+                requested: amount,
+            }));
         }
         self.post(&from, &to, amount);
         let record = TransferRecord { from, to, amount, kind: TransferKind::Sweep, sequence: context.sequence() };

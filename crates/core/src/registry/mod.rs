@@ -10,7 +10,9 @@
 //! unreplayable.
 
 pub mod commands;
+pub mod rejections;
 
+use crate::outcome::RegistryRejection;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -345,7 +347,7 @@ impl State {
             return Err(Rejection::Unauthorized { reason: "only the operator may set an agent's weight" });
         }
         if self.registry.agents.contains_key(id) {
-            return Err(Rejection::AgentExists { agent: id.clone() });
+            return Err(Rejection::Registry(RegistryRejection::AgentExists { agent: id.clone() }));
         }
         if !public_key.is_usable() {
             return Err(Rejection::invalid(
@@ -381,8 +383,11 @@ impl State {
             }
             self.check_registration_pace(now_ms)?;
         }
-        let role_config =
-            self.config.roles.get(role).ok_or_else(|| Rejection::UnknownRole { role: role.to_string() })?;
+        let role_config = self
+            .config
+            .roles
+            .get(role)
+            .ok_or_else(|| Rejection::Registry(RegistryRejection::UnknownRole { role: role.to_string() }))?;
         check_capabilities(capabilities)?;
         let weight = weight.unwrap_or(role_config.default_weight);
         check_weight(weight)?;
@@ -496,7 +501,7 @@ impl State {
         if let Some(role) = role
             && !self.config.roles.contains_key(role)
         {
-            return Err(Rejection::UnknownRole { role: role.to_string() });
+            return Err(Rejection::Registry(RegistryRejection::UnknownRole { role: role.to_string() }));
         }
         if let Some(capabilities) = capabilities {
             check_capabilities(capabilities)?;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use colony_core::{AgentId, Escrow, EscrowState, Name, Rejection};
+use colony_core::{AgentId, Escrow, EscrowState, LedgerRejection, Name, Rejection};
 use colony_wire::problem::codes;
 use colony_wire::views::{CostRollupView, EscrowPage, LedgerView, WalletView};
 use serde::Deserialize;
@@ -108,7 +108,7 @@ fn ledger_view(app: &AppState, invariants_hold: Option<bool>) -> Result<LedgerVi
 pub async fn get_escrow(State(app): State<AppState>, ValidPath(id): ValidPath<u64>) -> Result<Json<Escrow>, ApiError> {
     match app.state()?.ledger().escrow(id) {
         Some(escrow) => Ok(Json(escrow.clone())),
-        None => Err(ApiError::from_rejection(&Rejection::EscrowNotFound { escrow: id })),
+        None => Err(ApiError::from_rejection(&Rejection::Ledger(LedgerRejection::EscrowNotFound { escrow: id }))),
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::RwLockReadGuard;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use colony_core::BusRejection;
 use colony_core::{Name, Rejection};
 use colony_wire::bus::{BusMessage, DeadLetterPage, DeadLetterView, StreamMessagesPage};
 use serde::Deserialize;
@@ -59,7 +60,7 @@ fn read_stream<'a>(app: &'a AppState, name: &Name) -> Result<RwLockReadGuard<'a,
 }
 
 fn stream_not_found(stream: Name) -> ApiError {
-    ApiError::from_rejection(&Rejection::StreamNotFound { stream })
+    ApiError::from_rejection(&Rejection::Bus(BusRejection::StreamNotFound { stream }))
 }
 
 /// `GET /v1/streams`: every stream with its configuration and counts.
@@ -130,7 +131,9 @@ pub async fn get_consumer(
 ) -> Result<Response, ApiError> {
     match read_stream(&app, &name)?.consumer_info(&name, &consumer) {
         Some(info) => Ok(Json(info).into_response()),
-        None => Err(ApiError::from_rejection(&Rejection::ConsumerNotFound { stream: name, consumer })),
+        None => {
+            Err(ApiError::from_rejection(&Rejection::Bus(BusRejection::ConsumerNotFound { stream: name, consumer })))
+        }
     }
 }
 
