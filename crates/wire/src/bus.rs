@@ -63,10 +63,12 @@ fn is_normal(priority: &Priority) -> bool {
     *priority == Priority::Normal
 }
 
-/// A message as a publisher sends it. The server adds the id, the timestamp and the source.
+/// A message as a publisher sends it to the ephemeral bus (`POST /v1/bus/publish`, a WebSocket `pub`
+/// frame). The server adds the id, the timestamp and the source. [`EphemeralPublish::to_command`] turns
+/// the same message into a durable publish command.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PublishRequest {
+pub struct EphemeralPublish {
     /// Where the message goes (`market.price.aapl`); no wildcards.
     pub subject: String,
     /// What kind of message this is (`market_signal`).
@@ -100,20 +102,23 @@ pub struct PublishRequest {
     pub encrypted_to: Option<String>,
 }
 
-impl PublishRequest {
+impl EphemeralPublish {
     /// A message with a JSON payload. Panics if `payload` cannot be encoded as JSON (a map with
-    /// non-string keys, say); see [`PublishRequest::try_json`].
-    pub fn json(subject: impl Into<String>, payload: &impl Serialize) -> PublishRequest {
-        PublishRequest::try_json(subject, payload).expect("the payload encodes as JSON")
+    /// non-string keys, say); see [`EphemeralPublish::try_json`].
+    pub fn json(subject: impl Into<String>, payload: &impl Serialize) -> EphemeralPublish {
+        EphemeralPublish::try_json(subject, payload).expect("the payload encodes as JSON")
     }
 
     /// A message with a JSON payload, or why the payload cannot be encoded.
-    pub fn try_json(subject: impl Into<String>, payload: &impl Serialize) -> Result<PublishRequest, serde_json::Error> {
+    pub fn try_json(
+        subject: impl Into<String>,
+        payload: &impl Serialize,
+    ) -> Result<EphemeralPublish, serde_json::Error> {
         let text = serde_json::to_string(payload)?;
-        Ok(PublishRequest {
+        Ok(EphemeralPublish {
             subject: subject.into(),
             payload: Some(RawValue::from_string(text)?),
-            ..PublishRequest::default()
+            ..EphemeralPublish::default()
         })
     }
 
@@ -124,15 +129,15 @@ impl PublishRequest {
         recipient: &AgentId,
         recipient_key: &colony_core::PublicKey,
         plaintext: &[u8],
-    ) -> Result<PublishRequest, crate::sealed::SealError> {
+    ) -> Result<EphemeralPublish, crate::sealed::SealError> {
         let subject = subject.into();
         let binding = crate::sealed::binding(recipient.as_str(), &subject);
         let sealed = crate::sealed::seal(recipient_key, &binding, plaintext)?;
-        Ok(PublishRequest {
+        Ok(EphemeralPublish {
             subject,
             payload_base64: Some(base64::engine::general_purpose::STANDARD.encode(sealed)),
             encrypted_to: Some(recipient.to_string()),
-            ..PublishRequest::default()
+            ..EphemeralPublish::default()
         })
     }
 
@@ -210,7 +215,7 @@ impl PublishRequest {
     /// The same message with a JSON payload rewritten in the canonical form durable streams store
     /// (compact, members in the order given, numbers in their shortest form). Sign the payload of a
     /// durable message after this, so that the signature covers exactly what receivers get.
-    pub fn canonical(mut self) -> PublishRequest {
+    pub fn canonical(mut self) -> EphemeralPublish {
         if let Some(payload) = &self.payload
             && let Some(canonical) = colony_core::bus::JsonText::parse(payload.get())
         {
@@ -280,7 +285,7 @@ impl PublishRequest {
 
 /// A message as subscribers receive it: the publisher's fields plus what the server vouches for.
 ///
-/// (The fields are spelled out rather than flattened from [`PublishRequest`]: serde cannot carry a
+/// (The fields are spelled out rather than flattened from [`EphemeralPublish`]: serde cannot carry a
 /// raw JSON payload through a flattened or internally tagged structure.)
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BusMessage {
@@ -390,7 +395,7 @@ impl BusMessage {
     }
 
     /// A message just accepted from `source`.
-    pub fn new(id: String, timestamp_ms: u64, source: &Signer, content: PublishRequest) -> BusMessage {
+    pub fn new(id: String, timestamp_ms: u64, source: &Signer, content: EphemeralPublish) -> BusMessage {
         BusMessage {
             id,
             timestamp_ms,
@@ -417,7 +422,7 @@ impl BusMessage {
         self.payload.as_ref().map(|payload| serde_json::from_str(payload.get()))
     }
 
-    /// Opens a payload sealed to `key` (see [`PublishRequest::sealed`]); it must have been sealed
+    /// Opens a payload sealed to `key` (see [`EphemeralPublish::sealed`]); it must have been sealed
     /// for this message's recipient and subject.
     pub fn open(&self, key: &crate::KeyPair) -> Result<Vec<u8>, crate::sealed::OpenError> {
         let sealed = self.payload_bytes().ok_or(crate::sealed::OpenError::Malformed)?;
@@ -602,7 +607,7 @@ pub struct ClientFrame {
     pub timeout_ms: Option<u64>,
     /// The message (`pub`, `request`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<PublishRequest>,
+    pub message: Option<EphemeralPublish>,
 }
 
 impl ClientFrame {
@@ -621,12 +626,12 @@ impl ClientFrame {
     }
 
     /// `pub`.
-    pub fn publish(message: PublishRequest) -> ClientFrame {
+    pub fn publish(message: EphemeralPublish) -> ClientFrame {
         ClientFrame { message: Some(message), ..ClientFrame::empty(ClientOp::Pub) }
     }
 
     /// `request`.
-    pub fn request(rid: impl Into<String>, timeout_ms: u64, message: PublishRequest) -> ClientFrame {
+    pub fn request(rid: impl Into<String>, timeout_ms: u64, message: EphemeralPublish) -> ClientFrame {
         ClientFrame {
             rid: Some(rid.into()),
             timeout_ms: Some(timeout_ms),
