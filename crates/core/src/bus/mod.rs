@@ -13,6 +13,8 @@
 //! - `subject.rs`, `tree.rs`: subjects, patterns (and whether two overlap), the pattern tree.
 //! - `message_rules.rs`: the rules of message content (headers, payload size and form), shared by
 //!   durable and ephemeral publishes.
+//! - `privacy.rs`: the private subjects (agents' inboxes, request replies): who receives them, who
+//!   may subscribe, and that no stream captures them.
 //! - `payload.rs`: payloads, and the capture of any JSON value as canonical text.
 //! - `stream.rs`: streams, stored messages, retention (limits, discard policy, age), deduplication.
 //! - `consumer.rs`: pull consumers, fetch, ack/nak/in-progress/term, ack deadlines.
@@ -23,6 +25,7 @@ mod consumer;
 mod dead_letter;
 pub mod message_rules;
 mod payload;
+pub mod privacy;
 pub mod rejections;
 mod stream;
 mod subject;
@@ -31,7 +34,8 @@ mod tree;
 pub use consumer::{ACK_WAIT_EXPIRED, AckKind, Consumer, ConsumerConfig, DeliverPolicy, Delivery, Pending};
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use payload::{JsonText, Payload, decode_base64};
-pub use stream::{Bus, Discard, Priority, RESERVED_PATTERNS, StoredMessage, Stream, StreamConfig};
+pub use privacy::{Privacy, REPLY_PREFIX, RESERVED_PATTERNS};
+pub use stream::{Bus, Discard, Priority, StoredMessage, Stream, StreamConfig};
 pub use subject::{Pattern, SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX, Subject, SubjectError};
 pub use tree::SubjectTree;
 

@@ -17,6 +17,7 @@ use super::consumer::Consumer;
 use super::dead_letter::DeadLetter;
 use super::message_rules::{check_headers, decode_payload};
 use super::payload::{JsonText, Payload};
+use super::privacy::overlaps_private;
 use super::subject::{Pattern, Subject};
 use super::tree::SubjectTree;
 use crate::event::EventKind;
@@ -24,10 +25,6 @@ use crate::ids::{AgentId, Name, Signature, Signer};
 use crate::limits;
 use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, State};
-
-/// Subjects no stream may capture: agents' private inboxes and request/reply inboxes are ephemeral,
-/// delivered by the server to whoever listens now, and must not be stored for others to read.
-pub const RESERVED_PATTERNS: [&str; 3] = ["agent.*.inbox", "agent.*.inbox.>", "_INBOX.>"];
 
 /// What a full stream does with a new message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,10 +91,7 @@ impl StreamConfig {
             });
         }
         for pattern in &self.subjects {
-            let reserved = RESERVED_PATTERNS
-                .iter()
-                .any(|reserved| pattern.overlaps(&Pattern::new(*reserved).expect("reserved patterns are valid")));
-            if reserved {
+            if overlaps_private(pattern) {
                 return Err(Rejection::invalid(
                     "subjects",
                     format!(

@@ -16,8 +16,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use colony_core::bus::{Pattern, Subject, SubjectTree};
-use colony_core::{AgentId, Name, Signer};
+use colony_core::bus::privacy::check_subscription;
+use colony_core::bus::{Pattern, Privacy, REPLY_PREFIX, Subject, SubjectTree};
+use colony_core::{Name, Signer};
 use colony_wire::bus::{BusStatsView, SubscriptionView};
 use colony_wire::problem::{Problem, codes};
 use tokio::sync::Notify;
@@ -41,8 +42,6 @@ pub const BUFFERED_BYTES_MAX: u64 = 1 << 30;
 /// subscription is closed and its buffer given back (event streams; a WebSocket has its own write
 /// timeout).
 pub const STALLED_READER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-/// The first token of request reply subjects.
-pub const REPLY_PREFIX: &str = "_INBOX";
 
 /// How a subscriber is connected, for the statistics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,40 +106,12 @@ impl Subscriber {
     }
 
     fn may_receive(&self, privacy: &Privacy) -> bool {
-        match privacy {
-            Privacy::Public => true,
-            Privacy::Inbox(agent) => match &self.owner {
-                Some(Signer::Operator) => true,
-                Some(Signer::Agent(owner)) => owner.as_str() == *agent,
-                None => false,
-            },
-            Privacy::Reply => self.transport == Transport::Request,
-        }
+        privacy.admits(self.owner.as_ref(), self.transport == Transport::Request)
     }
 
     fn deliver(&self, message: &Outgoing) -> u64 {
         self.delivered.fetch_add(1, Ordering::Relaxed);
         self.mailbox.push(Arc::clone(message))
-    }
-}
-
-/// Who may receive a subject.
-enum Privacy<'a> {
-    Public,
-    /// `agent.<id>.inbox`: only `<id>`.
-    Inbox(&'a str),
-    /// `_INBOX.…`: only request waiters.
-    Reply,
-}
-
-impl Privacy<'_> {
-    fn of(subject: &Subject) -> Privacy<'_> {
-        let mut tokens = subject.tokens();
-        match (tokens.next(), tokens.next(), tokens.next()) {
-            (Some(REPLY_PREFIX), ..) => Privacy::Reply,
-            (Some("agent"), Some(agent), Some("inbox")) => Privacy::Inbox(agent),
-            _ => Privacy::Public,
-        }
     }
 }
 
@@ -459,32 +430,8 @@ impl SubjectRouter {
 
 /// Refuses subscriptions to other agents' inboxes and to reply subjects.
 fn check_may_subscribe(request: &SubscribeRequest) -> Result<(), Problem> {
-    let tokens: Vec<&str> = request.pattern.as_str().split('.').collect();
-    if tokens[0] == REPLY_PREFIX && request.transport != Transport::Request {
-        return Err(Problem::new(
-            codes::FORBIDDEN,
-            403,
-            format!("subjects under {REPLY_PREFIX}. carry replies to requests; use the request endpoint"),
-        )
-        .with_field("subject"));
-    }
-    if let ["agent", agent, "inbox", ..] = tokens.as_slice()
-        && !matches!(agent.as_bytes(), b"*" | b">")
-    {
-        let own = match &request.owner {
-            Some(Signer::Operator) => true,
-            Some(Signer::Agent(owner)) => AgentId::new(*agent).is_ok_and(|agent| &agent == owner),
-            None => false,
-        };
-        if !own {
-            return Err(Problem::new(
-                codes::FORBIDDEN,
-                403,
-                format!("agent.{agent}.inbox is readable only by {agent}"),
-            )
-            .with_field("subject"));
-        }
-    }
+    check_subscription(&request.pattern, request.owner.as_ref(), request.transport == Transport::Request)
+        .map_err(|refusal| Problem::new(codes::FORBIDDEN, 403, refusal.to_string()).with_field("subject"))?;
     // A queue group shares work among its members; a bearer-token reader (a dashboard) joining one
     // would silently take a share of the work away from the agents doing it.
     if request.queue.is_some() && request.owner.is_none() {
@@ -501,6 +448,7 @@ fn check_may_subscribe(request: &SubscribeRequest) -> Result<(), Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use colony_core::AgentId;
 
     fn agent(id: &str) -> Option<Signer> {
         Some(Signer::Agent(AgentId::new(id).unwrap()))

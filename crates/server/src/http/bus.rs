@@ -30,8 +30,9 @@ use super::auth::Reader;
 use super::body::{SignedBody, read_signed_body};
 use super::extract::QueryParameters;
 use super::{ApiError, AppState, ValidQuery};
-use crate::bus::router::{BUFFER_MESSAGES_DEFAULT, REPLY_PREFIX, STALLED_READER_TIMEOUT};
+use crate::bus::router::{BUFFER_MESSAGES_DEFAULT, STALLED_READER_TIMEOUT};
 use crate::bus::{SubscribeRequest, Transport, check_may_publish};
+use colony_core::bus::REPLY_PREFIX;
 
 /// Bodies of `POST /v1/bus/publish` are at most this large (a thousand messages of a few KiB).
 pub const PUBLISH_BODY_BYTES_MAX: usize = 4 << 20;
