@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use colony_core::bus::{Pattern, Subject, SubjectTree};
+use colony_core::bus::{Pattern, StoredMessage, Subject, SubjectTree};
 use colony_core::{AgentId, Name, Signer};
 use colony_wire::bus::{BusStatsView, SubscriptionView};
 use colony_wire::problem::{Problem, codes};
@@ -250,6 +250,14 @@ impl Router {
     /// A message's JSON text, charged to the bus's budget for as long as anyone holds it.
     pub fn encode(&self, text: String) -> Outgoing {
         BusText::charged(text, &self.budget)
+    }
+
+    /// Hands durable message `message`, stored in stream `stream`, to its subscribers as
+    /// [`Router::publish`] does. It goes as core's value: the first subscriber that reads it encodes
+    /// it (see [`BusText::stored`]), so the caller, the writer thread, does no JSON.
+    pub fn publish_stored(&self, stream: Name, message: StoredMessage) -> u64 {
+        let subject = message.subject.clone();
+        self.publish(&subject, &BusText::stored(stream, message, &self.budget))
     }
 
     /// Closes subscription `id` and lets go of its buffer (a reader that stopped reading). Its
