@@ -28,6 +28,7 @@
 
 mod postgres;
 
+use colony_core::command::{LockEscrow, Mint, RegisterAgent, ReleaseEscrow};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -159,14 +160,16 @@ impl Accounts {
     /// referrer).
     fn registrations(&self) -> Vec<Command> {
         let role = Name::new("scout").expect("a valid role");
-        let register = |index: usize, referrer: Option<AgentId>| Command::RegisterAgent {
-            agent: self.ids[index].clone(),
-            public_key: self.public_keys[index],
-            role: role.clone(),
-            capabilities: Default::default(),
-            weight: None,
-            parent: None,
-            referrer,
+        let register = |index: usize, referrer: Option<AgentId>| {
+            Command::RegisterAgent(RegisterAgent {
+                agent: self.ids[index].clone(),
+                public_key: self.public_keys[index],
+                role: role.clone(),
+                capabilities: Default::default(),
+                weight: None,
+                parent: None,
+                referrer,
+            })
         };
         std::iter::once(register(Accounts::ROOT, None))
             .chain((0..ACCOUNTS).map(|index| register(index, Some(self.ids[self.referrers[index]].clone()))))
@@ -176,10 +179,12 @@ impl Accounts {
     /// The operator's commands minting to every payer account.
     fn mints(&self) -> Vec<Command> {
         (0..ACCOUNTS)
-            .map(|index| Command::Mint {
-                transfer_id: Name::new(format!("mint-{index:05}")).expect("a valid transfer id"),
-                to: self.ids[index].clone(),
-                amount: Amount(MINT_PER_ACCOUNT),
+            .map(|index| {
+                Command::Mint(Mint {
+                    transfer_id: Name::new(format!("mint-{index:05}")).expect("a valid transfer id"),
+                    to: self.ids[index].clone(),
+                    amount: Amount(MINT_PER_ACCOUNT),
+                })
             })
             .collect()
     }
@@ -316,14 +321,16 @@ fn presign_locks(accounts: &Accounts, plans: Vec<Vec<CycleSpec>>, threads: usize
             commands: spec
                 .locks
                 .iter()
-                .map(|lock| Command::LockEscrow {
-                    payee: accounts.ids[lock.payee].clone(),
-                    amount: Amount(lock.amount),
-                    timeout_ms: TIMEOUT_MS,
-                    task_id: None,
-                    arbiter: None,
-                    hashlock: None,
-                    referrer: None,
+                .map(|lock| {
+                    Command::LockEscrow(LockEscrow {
+                        payee: accounts.ids[lock.payee].clone(),
+                        amount: Amount(lock.amount),
+                        timeout_ms: TIMEOUT_MS,
+                        task_id: None,
+                        arbiter: None,
+                        hashlock: None,
+                        referrer: None,
+                    })
                 })
                 .collect(),
         };
@@ -403,7 +410,10 @@ async fn run_cycles(surface: Surface, accounts: Arc<Accounts>, plan: Vec<ReadyCy
         let envelope = Envelope {
             signer: Signer::Agent(accounts.ids[cycle.payer].clone()),
             nonce: cycle.release_nonce,
-            commands: escrow_ids.into_iter().map(|escrow| Command::ReleaseEscrow { escrow, preimage: None }).collect(),
+            commands: escrow_ids
+                .into_iter()
+                .map(|escrow| Command::ReleaseEscrow(ReleaseEscrow { escrow, preimage: None }))
+                .collect(),
         };
         let signed = envelope.sign(&accounts.keys[cycle.payer]);
         signing += signing_started.elapsed();

@@ -5,6 +5,7 @@
 //! envelopes its task sends, one at a time. A task owns its agents outright, so each agent's nonces
 //! reach the server in increasing order and no envelope is refused as a replay.
 
+use colony_core::command::{Heartbeat, RegisterAgent};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -80,14 +81,16 @@ impl Agents {
         self.ids
             .iter()
             .zip(&self.public_keys)
-            .map(|(agent, public_key)| Command::RegisterAgent {
-                agent: agent.clone(),
-                public_key: *public_key,
-                role: role.clone(),
-                capabilities: capabilities.clone(),
-                weight: None,
-                parent: None,
-                referrer: None,
+            .map(|(agent, public_key)| {
+                Command::RegisterAgent(RegisterAgent {
+                    agent: agent.clone(),
+                    public_key: *public_key,
+                    role: role.clone(),
+                    capabilities: capabilities.clone(),
+                    weight: None,
+                    parent: None,
+                    referrer: None,
+                })
             })
             .collect()
     }
@@ -162,7 +165,7 @@ pub fn presign(agents: &Agents, plans: &[Vec<EnvelopeSpec>], threads: usize) -> 
         let envelope = Envelope {
             signer: Signer::Agent(agents.ids[spec.agent].clone()),
             nonce: spec.nonce,
-            commands: vec![Command::Heartbeat {}; spec.commands],
+            commands: vec![Command::Heartbeat(Heartbeat {}); spec.commands],
         };
         let signed = envelope.sign(&agents.keys[spec.agent]);
         Presigned { envelope, signed, key: agents.public_keys[spec.agent] }
@@ -242,7 +245,7 @@ impl BenchServer {
     }
 
     /// The server's ephemeral message bus, for in-process publishing and its counters.
-    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::Bus> {
+    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::EphemeralBus> {
         self.running().bus()
     }
 

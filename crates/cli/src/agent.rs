@@ -1,5 +1,6 @@
 //! `colony keygen`, `colony agent …`, `colony token …` and `colony status`.
 
+use colony_core::command::{RegisterAgent, UpdateAgent};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -158,7 +159,7 @@ pub async fn run(command: AgentCommand, connection: &Connection) -> CliResult {
                 Some(text) => PublicKey::from_hex(&text).map_err(|error| format!("--public-key: {error}"))?,
                 None => identity.key().public_key(),
             };
-            let command = Command::RegisterAgent {
+            let command = Command::RegisterAgent(RegisterAgent {
                 agent,
                 public_key,
                 role: Name::new(role.as_str()).map_err(|error| format!("--role '{role}': {error}"))?,
@@ -166,7 +167,7 @@ pub async fn run(command: AgentCommand, connection: &Connection) -> CliResult {
                 weight,
                 parent: parent.map(|parent| agent_id(&parent, "--parent")).transpose()?,
                 referrer: referrer.map(|referrer| agent_id(&referrer, "--referrer")).transpose()?,
-            };
+            });
             report(&client.submit_one(command).await?);
         }
         AgentCommand::List { role, status, capability, json } => {
@@ -215,7 +216,12 @@ pub async fn run(command: AgentCommand, connection: &Connection) -> CliResult {
                 role.map(|role| Name::new(role.as_str()).map_err(|error| format!("--role: {error}"))).transpose()?;
             report(
                 &client
-                    .submit_one(Command::UpdateAgent { agent: agent_id(&id, "id")?, role, capabilities, weight })
+                    .submit_one(Command::UpdateAgent(UpdateAgent {
+                        agent: agent_id(&id, "id")?,
+                        role,
+                        capabilities,
+                        weight,
+                    }))
                     .await?,
             );
         }

@@ -3,6 +3,7 @@
 //! Amounts are integers of minor units (by convention 1 unit = 1,000,000 minor units).
 
 use colony_client::EscrowLock;
+use colony_core::command::{ConfigureWallet, Mint, Sweep, Transfer, Withdraw};
 use colony_core::{AgentId, Amount, Command, EscrowResolution, Name};
 use colony_wire::views::SubmitResponse;
 
@@ -62,8 +63,11 @@ pub async fn pay(args: PaymentArgs, mint: bool, connection: &Connection) -> CliR
     let client = connection.client()?;
     let (transfer_id, to, amount) =
         (transfer_id(args.id)?, agent(&args.to, "--to")?, amount(&args.amount, "--amount")?);
-    let command =
-        if mint { Command::Mint { transfer_id, to, amount } } else { Command::Transfer { transfer_id, to, amount } };
+    let command = if mint {
+        Command::Mint(Mint { transfer_id, to, amount })
+    } else {
+        Command::Transfer(Transfer { transfer_id, to, amount })
+    };
     report(&client.submit_one(command).await?);
     Ok(())
 }
@@ -142,27 +146,30 @@ pub async fn wallet(command: WalletCommand, connection: &Connection) -> CliResul
             }
         }
         WalletCommand::Configure { agent: id, daily_limit, no_withdraw, frozen, minimum_balance } => {
-            let command = Command::ConfigureWallet {
+            let command = Command::ConfigureWallet(ConfigureWallet {
                 agent: agent(&id, "agent")?,
                 daily_limit: daily_limit.map(|text| amount_or_none(&text, "--daily-limit")).transpose()?,
                 no_withdraw,
                 frozen,
                 minimum_balance: minimum_balance.map(|text| amount_or_none(&text, "--minimum-balance")).transpose()?,
-            };
+            });
             report(&client.submit_one(command).await?);
         }
         WalletCommand::Sweep { child, amount: text, id } => {
-            let command = Command::Sweep {
+            let command = Command::Sweep(Sweep {
                 child: agent(&child, "child")?,
                 transfer_id: transfer_id(id)?,
                 amount: amount(&text, "--amount")?,
-            };
+            });
             report(&client.submit_one(command).await?);
         }
         WalletCommand::Withdraw { amount: text, id } => {
             report(
                 &client
-                    .submit_one(Command::Withdraw { transfer_id: transfer_id(id)?, amount: amount(&text, "--amount")? })
+                    .submit_one(Command::Withdraw(Withdraw {
+                        transfer_id: transfer_id(id)?,
+                        amount: amount(&text, "--amount")?,
+                    }))
                     .await?,
             );
         }

@@ -20,6 +20,7 @@
 
 mod common;
 
+use colony_core::command::{HaltAgent, Heartbeat, RegisterAgent, ResumeAgent, SetConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -166,7 +167,7 @@ impl Load {
 
     /// One heartbeat; false when its outcome is unknown (the server is gone).
     async fn heartbeat(&self, id: &AgentId, identity: &Identity) -> bool {
-        match self.submit("heartbeat", "/v1/commands", identity, vec![Command::Heartbeat {}]).await {
+        match self.submit("heartbeat", "/v1/commands", identity, vec![Command::Heartbeat(Heartbeat {})]).await {
             Outcome::Acked(response) => {
                 if let Some(agent) = self.model().agents.get_mut(id) {
                     agent.heartbeat_ms = agent.heartbeat_ms.max(response.timestamp_ms);
@@ -258,9 +259,15 @@ impl Load {
                 continue;
             };
             let (kind, command) = if halted {
-                ("resume", Command::ResumeAgent { agent: id.clone() })
+                ("resume", Command::ResumeAgent(ResumeAgent { agent: id.clone() }))
             } else {
-                ("halt", Command::HaltAgent { agent: id.clone(), reason: format!("crash test round {}", self.round) })
+                (
+                    "halt",
+                    Command::HaltAgent(HaltAgent {
+                        agent: id.clone(),
+                        reason: format!("crash test round {}", self.round),
+                    }),
+                )
             };
             match self.submit(kind, "/v1/commands", &self.operator, vec![command]).await {
                 Outcome::Acked(response) => {
@@ -281,7 +288,7 @@ fn agent_id(text: &str) -> AgentId {
 }
 
 fn registration(id: &AgentId, key: &KeyPair, role: &str) -> Command {
-    Command::RegisterAgent {
+    Command::RegisterAgent(RegisterAgent {
         agent: id.clone(),
         public_key: key.public_key(),
         role: Name::new(role).expect("a role"),
@@ -289,7 +296,7 @@ fn registration(id: &AgentId, key: &KeyPair, role: &str) -> Command {
         weight: None,
         parent: None,
         referrer: None,
-    }
+    })
 }
 
 /// A client that reads as the operator (signed reads with the key in the data directory).
@@ -422,7 +429,8 @@ async fn acknowledged_writes_survive_sigkill() {
         let reader = operator_reader(&server);
         let mut config = reader.config().await.expect("the configuration");
         config.heartbeat_ttl_ms = limits::HEARTBEAT_TTL_MS_MAX;
-        let set = load.submit("config", "/v1/commands", &operator, vec![Command::SetConfig { config }]).await;
+        let set =
+            load.submit("config", "/v1/commands", &operator, vec![Command::SetConfig(SetConfig { config })]).await;
         assert!(matches!(set, Outcome::Acked(_)), "the operator sets the configuration");
     }
 

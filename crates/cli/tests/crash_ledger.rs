@@ -35,6 +35,10 @@
 
 mod common;
 
+use colony_core::command::{
+    DisputeEscrow, IssueReadToken, LockEscrow, Mint, RefundEscrow, RegisterAgent, ReleaseEscrow, ResolveEscrow,
+    SetConfig, Transfer,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -273,7 +277,7 @@ impl Model {
 }
 
 fn lock_command(model_agents: &[AgentId], terms: &LockTerms) -> Command {
-    Command::LockEscrow {
+    Command::LockEscrow(LockEscrow {
         payee: model_agents[terms.payee].clone(),
         amount: Amount(terms.amount),
         timeout_ms: terms.timeout_ms,
@@ -281,15 +285,15 @@ fn lock_command(model_agents: &[AgentId], terms: &LockTerms) -> Command {
         arbiter: None,
         hashlock: None,
         referrer: terms.referrer.map(|referrer| model_agents[referrer].clone()),
-    }
+    })
 }
 
 fn payment_command(model_agents: &[AgentId], payment: &Payment) -> Command {
     let to = model_agents[payment.to].clone();
     let (transfer_id, amount) = (name(&payment.transfer_id), Amount(payment.amount));
     match payment.from {
-        None => Command::Mint { transfer_id, to, amount },
-        Some(_) => Command::Transfer { transfer_id, to, amount },
+        None => Command::Mint(Mint { transfer_id, to, amount }),
+        Some(_) => Command::Transfer(Transfer { transfer_id, to, amount }),
     }
 }
 
@@ -509,18 +513,19 @@ impl Load {
     /// Releases, refunds, disputes or resolves escrow `id`; false when the answer was lost.
     async fn settle(&self, identity: &Identity, id: u64, action: Pending) -> bool {
         let (kind, command) = match action {
-            Pending::Release => ("release", Command::ReleaseEscrow { escrow: id, preimage: None }),
-            Pending::Refund => ("refund", Command::RefundEscrow { escrow: id }),
-            Pending::Dispute => {
-                ("dispute", Command::DisputeEscrow { escrow: id, reason: format!("round {}", self.round) })
-            }
+            Pending::Release => ("release", Command::ReleaseEscrow(ReleaseEscrow { escrow: id, preimage: None })),
+            Pending::Refund => ("refund", Command::RefundEscrow(RefundEscrow { escrow: id })),
+            Pending::Dispute => (
+                "dispute",
+                Command::DisputeEscrow(DisputeEscrow { escrow: id, reason: format!("round {}", self.round) }),
+            ),
             Pending::Resolve(payee_bps) => {
                 let resolution = match payee_bps {
                     10_000 => EscrowResolution::Release,
                     0 => EscrowResolution::Refund,
                     payee_bps => EscrowResolution::Split { payee_bps },
                 };
-                ("resolve", Command::ResolveEscrow { escrow: id, resolution })
+                ("resolve", Command::ResolveEscrow(ResolveEscrow { escrow: id, resolution }))
             }
         };
         match self.submit(kind, identity, command).await {
@@ -1001,28 +1006,30 @@ async fn escrows_are_never_half_applied_across_sigkill() {
         config.heartbeat_ttl_ms = limits::HEARTBEAT_TTL_MS_MAX;
         config.fee_bps = FEE_BPS;
         config.referral_bps = REFERRAL_BPS;
-        let token = Command::IssueReadToken {
+        let token = Command::IssueReadToken(IssueReadToken {
             token_sha256: colony_wire::read_auth::token_sha256(READ_TOKEN),
             label: "crash test".to_owned(),
             expires_at_ms: None,
-        };
+        });
         let registrations = agent_ids
             .iter()
             .zip(&keys)
-            .map(|(id, key)| Command::RegisterAgent {
-                agent: id.clone(),
-                public_key: key.public_key(),
-                role: name("executor"),
-                capabilities: [name("crash.test")].into_iter().collect(),
-                weight: None,
-                parent: None,
-                referrer: None,
+            .map(|(id, key)| {
+                Command::RegisterAgent(RegisterAgent {
+                    agent: id.clone(),
+                    public_key: key.public_key(),
+                    role: name("executor"),
+                    capabilities: [name("crash.test")].into_iter().collect(),
+                    weight: None,
+                    parent: None,
+                    referrer: None,
+                })
             })
             .collect::<Vec<_>>();
         let mints: Vec<Payment> = (0..AGENTS)
             .map(|to| Payment { from: None, to, amount: INITIAL_MINT, transfer_id: format!("mint-initial-{to}") })
             .collect();
-        let mut commands = vec![Command::SetConfig { config }, token];
+        let mut commands = vec![Command::SetConfig(SetConfig { config }), token];
         commands.extend(registrations);
         commands.extend(mints.iter().map(|payment| payment_command(&agent_ids, payment)));
         let response = post(&http, "/v1/batch", &operator, commands).await;

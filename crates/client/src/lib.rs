@@ -16,6 +16,10 @@ pub mod bus;
 mod events;
 pub mod streams;
 
+use colony_core::command::{
+    DeregisterAgent, DisputeEscrow, HaltAgent, Heartbeat, IssueReadToken, LockEscrow, Mint, RefundEscrow,
+    RegisterAgent, ReleaseEscrow, ResolveEscrow, ResumeAgent, SetConfig, Transfer,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -221,7 +225,7 @@ impl Client {
             return Err(ClientError::Key("the operator is not an agent".to_owned()));
         };
         let capabilities = parse_names(capabilities)?;
-        self.submit_one(Command::RegisterAgent {
+        self.submit_one(Command::RegisterAgent(RegisterAgent {
             agent,
             public_key: identity.key().public_key(),
             role,
@@ -229,33 +233,33 @@ impl Client {
             weight: None,
             parent: None,
             referrer: None,
-        })
+        }))
         .await
     }
 
     /// Sends a heartbeat for the client's own agent.
     pub async fn heartbeat(&self) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::Heartbeat {}).await
+        self.submit_one(Command::Heartbeat(Heartbeat {})).await
     }
 
     /// Halts an agent (operator or parent).
     pub async fn halt(&self, agent: AgentId, reason: &str) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::HaltAgent { agent, reason: reason.to_owned() }).await
+        self.submit_one(Command::HaltAgent(HaltAgent { agent, reason: reason.to_owned() })).await
     }
 
     /// Lifts a halt.
     pub async fn resume(&self, agent: AgentId) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::ResumeAgent { agent }).await
+        self.submit_one(Command::ResumeAgent(ResumeAgent { agent })).await
     }
 
     /// Deregisters an agent.
     pub async fn deregister(&self, agent: AgentId) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::DeregisterAgent { agent }).await
+        self.submit_one(Command::DeregisterAgent(DeregisterAgent { agent })).await
     }
 
     /// Replaces the swarm configuration (operator).
     pub async fn set_config(&self, config: SwarmConfig) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::SetConfig { config }).await
+        self.submit_one(Command::SetConfig(SetConfig { config })).await
     }
 
     /// Authorises `token` for reads (operator). Only its SHA-256 is sent.
@@ -266,7 +270,12 @@ impl Client {
         expires_at_ms: Option<u64>,
     ) -> Result<SubmitResponse, ClientError> {
         let token_sha256 = colony_wire::read_auth::token_sha256(token);
-        self.submit_one(Command::IssueReadToken { token_sha256, label: label.to_owned(), expires_at_ms }).await
+        self.submit_one(Command::IssueReadToken(IssueReadToken {
+            token_sha256,
+            label: label.to_owned(),
+            expires_at_ms,
+        }))
+        .await
     }
 
     /// Mints `amount` into `to`'s wallet (operator).
@@ -276,7 +285,7 @@ impl Client {
         to: AgentId,
         amount: colony_core::Amount,
     ) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::Mint { transfer_id: name(transfer_id)?, to, amount }).await
+        self.submit_one(Command::Mint(Mint { transfer_id: name(transfer_id)?, to, amount })).await
     }
 
     /// Pays another agent.
@@ -286,14 +295,14 @@ impl Client {
         to: AgentId,
         amount: colony_core::Amount,
     ) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::Transfer { transfer_id: name(transfer_id)?, to, amount }).await
+        self.submit_one(Command::Transfer(Transfer { transfer_id: name(transfer_id)?, to, amount })).await
     }
 
     /// Locks funds in escrow for `payee`; returns the escrow id and whether it already existed (a
     /// repeated lock with the same task id).
     pub async fn lock_escrow(&self, lock: EscrowLock) -> Result<(u64, bool), ClientError> {
         let response = self
-            .submit_one(Command::LockEscrow {
+            .submit_one(Command::LockEscrow(LockEscrow {
                 payee: lock.payee,
                 amount: lock.amount,
                 timeout_ms: lock.timeout_ms,
@@ -301,7 +310,7 @@ impl Client {
                 arbiter: lock.arbiter,
                 hashlock: lock.hashlock,
                 referrer: lock.referrer,
-            })
+            }))
             .await?;
         let result = response.results.first();
         let existing = result.and_then(|result| result.status.as_deref()) == Some("existing");
@@ -313,17 +322,17 @@ impl Client {
 
     /// Releases an escrow (payer, arbiter, or with the hashlock's preimage).
     pub async fn release_escrow(&self, escrow: u64, preimage: Option<String>) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::ReleaseEscrow { escrow, preimage }).await
+        self.submit_one(Command::ReleaseEscrow(ReleaseEscrow { escrow, preimage })).await
     }
 
     /// Refunds an escrow to its payer (payee or arbiter).
     pub async fn refund_escrow(&self, escrow: u64) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::RefundEscrow { escrow }).await
+        self.submit_one(Command::RefundEscrow(RefundEscrow { escrow })).await
     }
 
     /// Disputes an escrow (payer or payee).
     pub async fn dispute_escrow(&self, escrow: u64, reason: &str) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::DisputeEscrow { escrow, reason: reason.to_owned() }).await
+        self.submit_one(Command::DisputeEscrow(DisputeEscrow { escrow, reason: reason.to_owned() })).await
     }
 
     /// Resolves a disputed escrow (arbiter, or the operator when none is named).
@@ -332,7 +341,7 @@ impl Client {
         escrow: u64,
         resolution: colony_core::EscrowResolution,
     ) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::ResolveEscrow { escrow, resolution }).await
+        self.submit_one(Command::ResolveEscrow(ResolveEscrow { escrow, resolution })).await
     }
 
     // ----- Reads -----

@@ -5,10 +5,10 @@
 //! # async fn example(client: colony_client::Client) -> Result<(), colony_client::ClientError> {
 //! use colony_client::streams::{consumer_config, stream_config};
 //! use colony_core::bus::AckKind;
-//! use colony_wire::bus::PublishRequest;
+//! use colony_wire::bus::EphemeralPublish;
 //! client.create_stream("signals", stream_config(&["market.signal.>"])?).await?;
 //! client.create_consumer("signals", "executors", consumer_config()).await?;
-//! let stored = client.publish_durable(&PublishRequest::json("market.signal.spread", &12), Some("s-1")).await?;
+//! let stored = client.publish_durable(&EphemeralPublish::json("market.signal.spread", &12), Some("s-1")).await?;
 //! for message in client.fetch("signals", "executors", 10).await? {
 //!     client.ack("signals", "executors", &[message.stream_sequence.unwrap()], AckKind::Ack).await?;
 //! }
@@ -18,8 +18,11 @@
 use colony_core::bus::{
     AckKind, ConsumerConfig, ConsumerInfo, DeliverPolicy, Discard, Pattern, StreamConfig, StreamInfo,
 };
+use colony_core::command::{
+    Ack, CreateConsumer, CreateStream, DeleteConsumer, DeleteStream, DiscardDeadLetters, Fetch, ReplayDeadLetters,
+};
 use colony_core::{Command, Name, limits};
-use colony_wire::bus::{BusMessage, DeadLetterPage, PublishRequest, StreamMessagesPage};
+use colony_wire::bus::{BusMessage, DeadLetterPage, EphemeralPublish, StreamMessagesPage};
 use colony_wire::views::{CommandResultView, SubmitResponse};
 
 use crate::{Client, ClientError};
@@ -93,7 +96,7 @@ fn single(response: SubmitResponse) -> Result<CommandResultView, ClientError> {
 impl Client {
     /// Creates a stream (the same configuration again is `unchanged`).
     pub async fn create_stream(&self, stream: &str, config: StreamConfig) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::CreateStream {
+        self.submit_one(Command::CreateStream(CreateStream {
             name: name("stream", stream)?,
             subjects: config.subjects,
             max_messages: config.max_messages,
@@ -101,20 +104,20 @@ impl Client {
             max_age_ms: config.max_age_ms,
             discard: config.discard,
             duplicate_window_ms: config.duplicate_window_ms,
-        })
+        }))
         .await
     }
 
     /// Deletes a stream with its messages, consumers and dead letters.
     pub async fn delete_stream(&self, stream: &str) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::DeleteStream { name: name("stream", stream)? }).await
+        self.submit_one(Command::DeleteStream(DeleteStream { name: name("stream", stream)? })).await
     }
 
     /// Publishes durably: the stream capturing the subject stores the message once the write is
     /// durable. With `message_id`, a repeat within the stream's duplicate window stores nothing.
     pub async fn publish_durable(
         &self,
-        message: &PublishRequest,
+        message: &EphemeralPublish,
         message_id: Option<&str>,
     ) -> Result<Stored, ClientError> {
         let command = message.to_command(message_id).map_err(|problem| ClientError::Problem(Box::new(problem)))?;
@@ -125,7 +128,7 @@ impl Client {
     /// stored or refused on its own.
     pub async fn publish_durable_many(
         &self,
-        messages: &[(PublishRequest, Option<String>)],
+        messages: &[(EphemeralPublish, Option<String>)],
     ) -> Result<SubmitResponse, ClientError> {
         let mut commands = Vec::with_capacity(messages.len());
         for (message, message_id) in messages {
@@ -143,7 +146,7 @@ impl Client {
         consumer: &str,
         config: ConsumerConfig,
     ) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::CreateConsumer {
+        self.submit_one(Command::CreateConsumer(CreateConsumer {
             stream: name("stream", stream)?,
             name: name("consumer", consumer)?,
             filter: config.filter,
@@ -154,14 +157,17 @@ impl Client {
             max_ack_pending: config.max_ack_pending,
             agents: config.agents,
             roles: config.roles,
-        })
+        }))
         .await
     }
 
     /// Deletes a consumer.
     pub async fn delete_consumer(&self, stream: &str, consumer: &str) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::DeleteConsumer { stream: name("stream", stream)?, name: name("consumer", consumer)? })
-            .await
+        self.submit_one(Command::DeleteConsumer(DeleteConsumer {
+            stream: name("stream", stream)?,
+            name: name("consumer", consumer)?,
+        }))
+        .await
     }
 
     /// Pulls up to `batch` messages (redeliveries first); each is held by this client's identity until
@@ -179,8 +185,12 @@ impl Client {
         batch: u32,
         max_bytes: Option<u64>,
     ) -> Result<Vec<BusMessage>, ClientError> {
-        let command =
-            Command::Fetch { stream: name("stream", stream)?, consumer: name("consumer", consumer)?, batch, max_bytes };
+        let command = Command::Fetch(Fetch {
+            stream: name("stream", stream)?,
+            consumer: name("consumer", consumer)?,
+            batch,
+            max_bytes,
+        });
         Ok(single(self.submit_one(command).await?)?.deliveries.unwrap_or_default())
     }
 
@@ -194,12 +204,12 @@ impl Client {
         batch: u32,
         wait_ms: u64,
     ) -> Result<Vec<BusMessage>, ClientError> {
-        let command = Command::Fetch {
+        let command = Command::Fetch(Fetch {
             stream: name("stream", stream)?,
             consumer: name("consumer", consumer)?,
             batch,
             max_bytes: None,
-        };
+        });
         let identity = self.identity_or_error()?;
         // The server holds this envelope before it is logged. Its nonce is taken from the end of the
         // wait, beyond what this identity will use meanwhile, so that the envelopes it sends while it
@@ -231,25 +241,31 @@ impl Client {
         sequences: &[u64],
         kind: AckKind,
     ) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::Ack {
+        self.submit_one(Command::Ack(Ack {
             stream: name("stream", stream)?,
             consumer: name("consumer", consumer)?,
             sequences: sequences.to_vec(),
             kind,
-        })
+        }))
         .await
     }
 
     /// Publishes dead letters again into their original subjects; returns where each went.
     pub async fn replay_dead_letters(&self, stream: &str, ids: &[u64]) -> Result<Vec<(String, u64)>, ClientError> {
-        let command = Command::ReplayDeadLetters { stream: name("stream", stream)?, dead_letters: ids.to_vec() };
+        let command = Command::ReplayDeadLetters(ReplayDeadLetters {
+            stream: name("stream", stream)?,
+            dead_letters: ids.to_vec(),
+        });
         Ok(single(self.submit_one(command).await?)?.replayed.unwrap_or_default())
     }
 
     /// Removes dead letters.
     pub async fn discard_dead_letters(&self, stream: &str, ids: &[u64]) -> Result<SubmitResponse, ClientError> {
-        self.submit_one(Command::DiscardDeadLetters { stream: name("stream", stream)?, dead_letters: ids.to_vec() })
-            .await
+        self.submit_one(Command::DiscardDeadLetters(DiscardDeadLetters {
+            stream: name("stream", stream)?,
+            dead_letters: ids.to_vec(),
+        }))
+        .await
     }
 
     /// Every stream.

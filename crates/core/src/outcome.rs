@@ -2,10 +2,13 @@
 
 use std::fmt;
 
-use crate::amount::Amount;
-use crate::bus::{Delivery, Pattern, Subject};
+use crate::bus::Delivery;
+pub use crate::bus::rejections::BusRejection;
+pub use crate::config::rejections::ConfigRejection;
 use crate::event::Event;
 use crate::ids::{AgentId, Name};
+pub use crate::ledger::rejections::LedgerRejection;
+pub use crate::registry::rejections::RegistryRejection;
 
 /// A command that was applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,11 +53,35 @@ pub enum Accepted {
 /// The result of one command.
 pub type CommandResult = Result<Accepted, Rejection>;
 
+/// What kind of refusal a rejection is: the one thing the server needs to pick an HTTP status, so that
+/// core knows no HTTP and every code has exactly one status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RejectionClass {
+    /// An input is malformed or out of range; the same command will never be accepted.
+    Invalid,
+    /// The envelope's signer cannot be authenticated (unknown, or another key).
+    Unauthenticated,
+    /// The signer is known but may not do this.
+    Forbidden,
+    /// What the command names does not exist.
+    NotFound,
+    /// The state does not allow this now (taken, already used, wrong step, not enough money).
+    Conflict,
+    /// A named limit is reached; the same command may succeed once something is freed.
+    Limit,
+    /// Refused for now only: retry later (a rate, or backpressure).
+    RetryLater,
+}
+
 /// Why a command (or a whole envelope) was refused. Refusals are ordinary outcomes, never panics, and
 /// a refused command changes nothing.
 ///
-/// Each variant has a stable machine [`code`](Rejection::code) that clients can match on, and, where
-/// one input is to blame, the offending [`field`](Rejection::field).
+/// The refusals shared by every family (who signs, what they may do, fields, limits) are variants
+/// here; each family's own refusals are its enum, in its folder, wrapped in one variant. Each has a
+/// stable machine [`code`](Rejection::code) that clients can match on, a [`class`](Rejection::class),
+/// a [`title`](Rejection::title) and, where one input is to blame, the offending
+/// [`field`](Rejection::field). Every match on them is exhaustive, so a new refusal cannot be left
+/// without any of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Rejection {
@@ -77,11 +104,6 @@ pub enum Rejection {
         /// The id looked for.
         agent: AgentId,
     },
-    /// The id is taken (ids of deregistered agents stay taken).
-    AgentExists {
-        /// The id asked for.
-        agent: AgentId,
-    },
     /// The agent was deregistered and can no longer act or be acted on.
     AgentDeregistered {
         /// The agent.
@@ -91,11 +113,6 @@ pub enum Rejection {
     AgentHalted {
         /// The agent.
         agent: AgentId,
-    },
-    /// The role is not in the swarm configuration.
-    UnknownRole {
-        /// The role asked for.
-        role: String,
     },
     /// A field is out of range or malformed.
     InvalidField {
@@ -118,138 +135,43 @@ pub enum Rejection {
         /// Log time, in milliseconds, until it would be accepted.
         retry_after_ms: u64,
     },
-    /// The read token is not known.
-    ReadTokenNotFound,
     /// The swarm has no genesis yet, or a second genesis was attempted.
     Genesis {
         /// What went wrong.
         reason: &'static str,
     },
-    /// The payer's balance does not cover the amount.
-    InsufficientFunds {
-        /// The spendable balance.
-        available: Amount,
-        /// The amount asked for.
-        requested: Amount,
-    },
-    /// The wallet is frozen by its parent or the operator.
-    WalletFrozen {
-        /// The wallet's agent.
-        agent: AgentId,
-    },
-    /// The payment would pass the wallet's daily limit.
-    DailyLimitExceeded {
-        /// The limit.
-        limit: Amount,
-        /// Already spent this ledger day.
-        spent_today: Amount,
-        /// The amount asked for.
-        requested: Amount,
-    },
-    /// The wallet may not move money out of the swarm.
-    WithdrawForbidden {
-        /// The wallet's agent.
-        agent: AgentId,
-    },
-    /// The transfer id was already used for a different transfer.
-    TransferConflict {
-        /// The id.
-        transfer_id: Name,
-    },
-    /// A linked batch failed; nothing of it was applied.
-    BatchFailed {
-        /// The position of the failing transfer, from 0.
-        index: u32,
-        /// Why it failed.
-        reason: Box<Rejection>,
-    },
-    /// No such escrow (or it was settled long ago and forgotten).
-    EscrowNotFound {
-        /// The id asked for.
-        escrow: u64,
-    },
-    /// The escrow is not in a state that allows this.
-    EscrowState {
-        /// The escrow.
-        escrow: u64,
-        /// Its state.
-        state: &'static str,
-        /// What was attempted.
-        action: &'static str,
-    },
-    /// The payer already has a different escrow for this task id.
-    EscrowTaskConflict {
-        /// The task id.
-        task_id: Name,
-        /// The escrow that has it.
-        escrow: u64,
-    },
-    /// The preimage does not match the escrow's hashlock.
-    HashlockMismatch {
-        /// The escrow.
-        escrow: u64,
-    },
-    /// No stream has this name.
-    StreamNotFound {
-        /// The name asked for.
-        stream: Name,
-    },
-    /// A stream with this name exists with another configuration.
-    StreamConflict {
-        /// The stream.
-        stream: Name,
-    },
-    /// A subject pattern overlaps one of another stream's: some subject would belong to both.
-    SubjectsOverlap {
-        /// The pattern asked for.
-        pattern: Pattern,
-        /// The stream it overlaps.
-        stream: Name,
-    },
-    /// No stream captures the subject published to.
-    NoStream {
-        /// The subject.
-        subject: Subject,
-    },
-    /// The stream is full and discards new messages (backpressure: retry after consumers catch up), or
-    /// the message alone is larger than the stream may hold.
-    StreamFull {
-        /// The stream.
-        stream: Name,
-        /// Which of its limits: `max_messages` or `max_bytes`.
-        limit: &'static str,
-        /// Its value.
-        max: u64,
-    },
-    /// The stream has no consumer with this name.
-    ConsumerNotFound {
-        /// The stream.
-        stream: Name,
-        /// The name asked for.
-        consumer: Name,
-    },
-    /// A consumer with this name exists on the stream with another configuration.
-    ConsumerConflict {
-        /// The stream.
-        stream: Name,
-        /// The consumer.
-        consumer: Name,
-    },
-    /// The sequence has no delivery in a state that allows this (never delivered, already done, or,
-    /// for a nak or an in-progress, not currently held).
-    DeliveryNotPending {
-        /// The stream sequence.
-        sequence: u64,
-        /// What was attempted.
-        action: &'static str,
-    },
-    /// The stream has no dead letter with this id.
-    DeadLetterNotFound {
-        /// The stream.
-        stream: Name,
-        /// The id asked for.
-        dead_letter: u64,
-    },
+    /// A refusal of the registry (`registry/rejections.rs`).
+    Registry(RegistryRejection),
+    /// A refusal of the configuration or read tokens (`config/rejections.rs`).
+    Config(ConfigRejection),
+    /// A refusal of the ledger or an escrow (`ledger/rejections.rs`).
+    Ledger(LedgerRejection),
+    /// A refusal of the durable bus (`bus/rejections.rs`).
+    Bus(BusRejection),
+}
+
+impl From<RegistryRejection> for Rejection {
+    fn from(rejection: RegistryRejection) -> Rejection {
+        Rejection::Registry(rejection)
+    }
+}
+
+impl From<ConfigRejection> for Rejection {
+    fn from(rejection: ConfigRejection) -> Rejection {
+        Rejection::Config(rejection)
+    }
+}
+
+impl From<LedgerRejection> for Rejection {
+    fn from(rejection: LedgerRejection) -> Rejection {
+        Rejection::Ledger(rejection)
+    }
+}
+
+impl From<BusRejection> for Rejection {
+    fn from(rejection: BusRejection) -> Rejection {
+        Rejection::Bus(rejection)
+    }
 }
 
 impl Rejection {
@@ -266,34 +188,56 @@ impl Rejection {
             Rejection::NonceReplayed { .. } => "nonce_replayed",
             Rejection::Unauthorized { .. } => "unauthorized",
             Rejection::AgentNotFound { .. } => "agent_not_found",
-            Rejection::AgentExists { .. } => "agent_exists",
             Rejection::AgentDeregistered { .. } => "agent_deregistered",
             Rejection::AgentHalted { .. } => "agent_halted",
-            Rejection::UnknownRole { .. } => "unknown_role",
             Rejection::InvalidField { .. } => "invalid_field",
             Rejection::LimitReached { .. } => "limit_reached",
             Rejection::RateLimited { .. } => "rate_limited",
-            Rejection::ReadTokenNotFound => "read_token_not_found",
             Rejection::Genesis { .. } => "genesis",
-            Rejection::InsufficientFunds { .. } => "insufficient_funds",
-            Rejection::WalletFrozen { .. } => "wallet_frozen",
-            Rejection::DailyLimitExceeded { .. } => "daily_limit_exceeded",
-            Rejection::WithdrawForbidden { .. } => "withdraw_forbidden",
-            Rejection::TransferConflict { .. } => "transfer_conflict",
-            Rejection::BatchFailed { .. } => "batch_failed",
-            Rejection::EscrowNotFound { .. } => "escrow_not_found",
-            Rejection::EscrowState { .. } => "escrow_state",
-            Rejection::EscrowTaskConflict { .. } => "escrow_task_conflict",
-            Rejection::HashlockMismatch { .. } => "hashlock_mismatch",
-            Rejection::StreamNotFound { .. } => "stream_not_found",
-            Rejection::StreamConflict { .. } => "stream_conflict",
-            Rejection::SubjectsOverlap { .. } => "subjects_overlap",
-            Rejection::NoStream { .. } => "no_stream",
-            Rejection::StreamFull { .. } => "stream_full",
-            Rejection::ConsumerNotFound { .. } => "consumer_not_found",
-            Rejection::ConsumerConflict { .. } => "consumer_conflict",
-            Rejection::DeliveryNotPending { .. } => "delivery_not_pending",
-            Rejection::DeadLetterNotFound { .. } => "dead_letter_not_found",
+            Rejection::Registry(rejection) => rejection.code(),
+            Rejection::Config(rejection) => rejection.code(),
+            Rejection::Ledger(rejection) => rejection.code(),
+            Rejection::Bus(rejection) => rejection.code(),
+        }
+    }
+
+    /// A short, fixed summary of the code.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Rejection::UnknownSigner => "Unknown signer",
+            Rejection::KeyMismatch => "Key mismatch",
+            Rejection::NonceReplayed { .. } => "Nonce already used",
+            Rejection::Unauthorized { .. } => "Not authorized",
+            Rejection::AgentNotFound { .. } => "Agent not found",
+            Rejection::AgentDeregistered { .. } => "Agent deregistered",
+            Rejection::AgentHalted { .. } => "Agent halted",
+            Rejection::InvalidField { .. } => "Invalid field",
+            Rejection::LimitReached { .. } => "Limit reached",
+            Rejection::RateLimited { .. } => "Rate limited",
+            Rejection::Genesis { .. } => "Genesis error",
+            Rejection::Registry(rejection) => rejection.title(),
+            Rejection::Config(rejection) => rejection.title(),
+            Rejection::Ledger(rejection) => rejection.title(),
+            Rejection::Bus(rejection) => rejection.title(),
+        }
+    }
+
+    /// What kind of refusal this is.
+    pub fn class(&self) -> RejectionClass {
+        match self {
+            Rejection::UnknownSigner | Rejection::KeyMismatch => RejectionClass::Unauthenticated,
+            Rejection::Unauthorized { .. } | Rejection::AgentHalted { .. } => RejectionClass::Forbidden,
+            Rejection::AgentNotFound { .. } => RejectionClass::NotFound,
+            Rejection::NonceReplayed { .. } | Rejection::AgentDeregistered { .. } | Rejection::Genesis { .. } => {
+                RejectionClass::Conflict
+            }
+            Rejection::InvalidField { .. } => RejectionClass::Invalid,
+            Rejection::LimitReached { .. } => RejectionClass::Limit,
+            Rejection::RateLimited { .. } => RejectionClass::RetryLater,
+            Rejection::Registry(rejection) => rejection.class(),
+            Rejection::Config(rejection) => rejection.class(),
+            Rejection::Ledger(rejection) => rejection.class(),
+            Rejection::Bus(rejection) => rejection.class(),
         }
     }
 
@@ -301,24 +245,20 @@ impl Rejection {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Rejection::InvalidField { field, .. } => Some(field),
-            Rejection::UnknownRole { .. } => Some("role"),
             Rejection::NonceReplayed { .. } => Some("nonce"),
-            Rejection::AgentExists { .. } => Some("agent"),
-            Rejection::InsufficientFunds { .. } | Rejection::DailyLimitExceeded { .. } => Some("amount"),
-            Rejection::TransferConflict { .. } => Some("transfer_id"),
-            Rejection::BatchFailed { .. } => Some("transfers"),
-            Rejection::EscrowNotFound { .. } | Rejection::EscrowState { .. } => Some("escrow"),
-            Rejection::EscrowTaskConflict { .. } => Some("task_id"),
-            Rejection::HashlockMismatch { .. } => Some("preimage"),
-            Rejection::StreamNotFound { .. } => Some("stream"),
-            Rejection::StreamConflict { .. } | Rejection::ConsumerConflict { .. } => Some("name"),
-            Rejection::SubjectsOverlap { .. } => Some("subjects"),
-            Rejection::NoStream { .. } => Some("subject"),
-            Rejection::StreamFull { .. } => Some("subject"),
-            Rejection::ConsumerNotFound { .. } => Some("consumer"),
-            Rejection::DeliveryNotPending { .. } => Some("sequences"),
-            Rejection::DeadLetterNotFound { .. } => Some("dead_letters"),
-            _ => None,
+            Rejection::UnknownSigner
+            | Rejection::KeyMismatch
+            | Rejection::Unauthorized { .. }
+            | Rejection::AgentNotFound { .. }
+            | Rejection::AgentDeregistered { .. }
+            | Rejection::AgentHalted { .. }
+            | Rejection::LimitReached { .. }
+            | Rejection::RateLimited { .. }
+            | Rejection::Genesis { .. } => None,
+            Rejection::Registry(rejection) => rejection.field(),
+            Rejection::Config(rejection) => rejection.field(),
+            Rejection::Ledger(rejection) => rejection.field(),
+            Rejection::Bus(rejection) => rejection.field(),
         }
     }
 }
@@ -335,71 +275,18 @@ impl fmt::Display for Rejection {
             }
             Rejection::Unauthorized { reason } => write!(formatter, "not authorized: {reason}"),
             Rejection::AgentNotFound { agent } => write!(formatter, "no agent '{agent}'"),
-            Rejection::AgentExists { agent } => write!(formatter, "agent id '{agent}' is already taken"),
             Rejection::AgentDeregistered { agent } => write!(formatter, "agent '{agent}' is deregistered"),
             Rejection::AgentHalted { agent } => write!(formatter, "agent '{agent}' is halted and may not write"),
-            Rejection::UnknownRole { role } => write!(formatter, "role '{role}' is not in the swarm configuration"),
             Rejection::InvalidField { field, reason } => write!(formatter, "field '{field}' {reason}"),
             Rejection::LimitReached { limit, max } => write!(formatter, "limit '{limit}' reached (at most {max})"),
             Rejection::RateLimited { limit, retry_after_ms } => {
                 write!(formatter, "paced by '{limit}': retry in {retry_after_ms} ms")
             }
-            Rejection::ReadTokenNotFound => formatter.write_str("no such read token"),
             Rejection::Genesis { reason } => write!(formatter, "genesis: {reason}"),
-            Rejection::InsufficientFunds { available, requested } => {
-                write!(formatter, "insufficient funds: {available} available, {requested} requested")
-            }
-            Rejection::WalletFrozen { agent } => write!(formatter, "the wallet of '{agent}' is frozen"),
-            Rejection::DailyLimitExceeded { limit, spent_today, requested } => write!(
-                formatter,
-                "the daily limit of {limit} would be exceeded ({spent_today} spent today, {requested} requested)"
-            ),
-            Rejection::WithdrawForbidden { agent } => {
-                write!(formatter, "the wallet of '{agent}' may not move money out of the swarm")
-            }
-            Rejection::TransferConflict { transfer_id } => {
-                write!(formatter, "transfer id '{transfer_id}' was already used for a different transfer")
-            }
-            Rejection::BatchFailed { index, reason } => {
-                write!(formatter, "transfer {index} of the linked batch failed, so none was applied: {reason}")
-            }
-            Rejection::EscrowNotFound { escrow } => write!(formatter, "no escrow {escrow}"),
-            Rejection::EscrowState { escrow, state, action } => {
-                write!(formatter, "escrow {escrow} is {state}; it cannot {action}")
-            }
-            Rejection::EscrowTaskConflict { task_id, escrow } => {
-                write!(formatter, "task id '{task_id}' already has escrow {escrow} with different terms")
-            }
-            Rejection::HashlockMismatch { escrow } => {
-                write!(formatter, "the preimage does not open escrow {escrow}'s hashlock")
-            }
-            Rejection::StreamNotFound { stream } => write!(formatter, "no stream '{stream}'"),
-            Rejection::StreamConflict { stream } => {
-                write!(formatter, "stream '{stream}' already exists with another configuration")
-            }
-            Rejection::SubjectsOverlap { pattern, stream } => {
-                write!(formatter, "subject pattern '{pattern}' overlaps the subjects of stream '{stream}'")
-            }
-            Rejection::NoStream { subject } => write!(formatter, "no stream captures subject '{subject}'"),
-            Rejection::StreamFull { stream, limit, max } => write!(
-                formatter,
-                "stream '{stream}' has no room under its {limit} of {max}; a stream that discards new messages refuses them while full (retry after consumers catch up)"
-            ),
-            Rejection::ConsumerNotFound { stream, consumer } => {
-                write!(formatter, "stream '{stream}' has no consumer '{consumer}'")
-            }
-            Rejection::ConsumerConflict { stream, consumer } => {
-                write!(
-                    formatter,
-                    "consumer '{consumer}' of stream '{stream}' already exists with another configuration"
-                )
-            }
-            Rejection::DeliveryNotPending { sequence, action } => {
-                write!(formatter, "sequence {sequence} has no delivery that can {action}")
-            }
-            Rejection::DeadLetterNotFound { stream, dead_letter } => {
-                write!(formatter, "stream '{stream}' has no dead letter {dead_letter}")
-            }
+            Rejection::Registry(rejection) => rejection.fmt(formatter),
+            Rejection::Config(rejection) => rejection.fmt(formatter),
+            Rejection::Ledger(rejection) => rejection.fmt(formatter),
+            Rejection::Bus(rejection) => rejection.fmt(formatter),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The state machine: `State::apply` is the only way state changes.
 
+use crate::command::RegisterAgent;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -12,9 +13,8 @@ use crate::entry::{Entry, EntryBody, Genesis, SignedCommands};
 use crate::event::{Event, EventKind};
 use crate::ids::{AgentId, Digest, PublicKey, Signer};
 use crate::ledger::Ledger;
-use crate::ledger::TransferRequest;
 use crate::limits;
-use crate::outcome::{Accepted, ApplyError, CommandResult, EntryOutcome, Rejection};
+use crate::outcome::{ApplyError, CommandResult, EntryOutcome, Rejection};
 use crate::registry::{Agent, Registry};
 use crate::replay::ReplayWindow;
 
@@ -63,19 +63,19 @@ pub struct State {
     pub(crate) registry: Registry,
     pub(crate) ledger: Ledger,
     pub(crate) bus: Bus,
-    read_tokens: BTreeMap<Digest, ReadToken>,
+    pub(crate) read_tokens: BTreeMap<Digest, ReadToken>,
     counters: Counters,
 }
 
 /// What a command handler knows about the entry it runs in, and where it puts its events.
 pub(crate) struct Context {
-    pub signer: Signer,
+    /// Who signed the commands being applied; `None` while time-driven changes run, so that nothing
+    /// done on a deadline can be taken for an act of the operator or of any agent.
+    signer: Option<Signer>,
     pub verified_key: PublicKey,
     pub nonce: u64,
     pub now_ms: u64,
     sequence: u64,
-    /// False while time-driven changes run (no signer is acting), true while commands run.
-    acting: bool,
     events: Vec<Event>,
     /// Messages removed from each stream by its limits during this entry, reported as one event per
     /// stream at the end of the entry rather than one per message.
@@ -87,12 +87,11 @@ pub(crate) struct Context {
 impl Context {
     fn new(sequence: u64, now_ms: u64) -> Context {
         Context {
-            signer: Signer::Operator,
+            signer: None,
             verified_key: PublicKey([0; 32]),
             nonce: 0,
             now_ms,
             sequence,
-            acting: false,
             events: Vec::new(),
             discarded: BTreeMap::new(),
             fetch_bytes_left: crate::limits::FETCH_BYTES_PER_ENVELOPE_MAX,
@@ -104,9 +103,26 @@ impl Context {
         self.sequence
     }
 
+    /// The signer of the commands being applied.
+    ///
+    /// # Panics
+    /// While time-driven changes run: code on a deadline acts for nobody.
+    pub fn signer(&self) -> &Signer {
+        self.signer.as_ref().expect("only commands have a signer")
+    }
+
     /// The signer, while commands run; `None` for time-driven changes.
     pub fn acting_signer(&self) -> Option<Signer> {
-        self.acting.then(|| self.signer.clone())
+        self.signer.clone()
+    }
+
+    /// Refuses anyone but the operator.
+    pub fn require_operator(&self) -> Result<(), Rejection> {
+        if *self.signer() == Signer::Operator {
+            Ok(())
+        } else {
+            Err(Rejection::Unauthorized { reason: "only the operator may do this" })
+        }
     }
 
     /// How many events were emitted so far (for undoing a linked batch).
@@ -224,10 +240,9 @@ impl State {
                     outcome.envelope = Some(rejection);
                 }
                 Ok(()) => {
-                    context.signer = signed.signer.clone();
+                    context.signer = Some(signed.signer.clone());
                     context.verified_key = signed.verified_key;
                     context.nonce = signed.nonce;
-                    context.acting = true;
                     outcome.commands.reserve(signed.commands.len());
                     for command in &signed.commands {
                         let result = self.apply_command(&mut context, command);
@@ -303,10 +318,8 @@ impl State {
                 None => {
                     // The one thing an unknown signer may do is register itself with the key it signed
                     // with; the new agent's window starts empty, so its nonce must be fresh for that.
-                    return match signed.commands.as_slice() {
-                        [Command::RegisterAgent { agent, public_key, .. }]
-                            if agent == id && *public_key == signed.verified_key =>
-                        {
+                    return match self_registration_key(&signed.signer, &signed.commands) {
+                        Some(key) if key == signed.verified_key => {
                             if ReplayWindow::default().is_fresh(signed.nonce) {
                                 Ok(Admission::SelfRegistration)
                             } else {
@@ -325,115 +338,14 @@ impl State {
     }
 
     fn apply_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
-        if let Signer::Agent(signer) = &context.signer
-            && !command.allowed_while_halted()
-            && let Some(agent) = self.registry.agents.get(signer)
-            && (agent.halt.is_some() || agent.budget_halted)
-        {
-            return Err(Rejection::AgentHalted { agent: signer.clone() });
+        if !command.allowed_while_halted() {
+            match self.check_may_act(context.signer()) {
+                // Only a self-registration, admitted as such, has a signer the registry does not know.
+                Ok(()) | Err(Rejection::UnknownSigner) => {}
+                Err(rejection) => return Err(rejection),
+            }
         }
-        match command {
-            Command::RegisterAgent { .. }
-            | Command::UpdateAgent { .. }
-            | Command::Heartbeat {}
-            | Command::HaltAgent { .. }
-            | Command::ResumeAgent { .. }
-            | Command::DeregisterAgent { .. } => self.apply_registry_command(context, command),
-            Command::SetConfig { config } => {
-                Self::require_operator(context)?;
-                config.validate()?;
-                if *config == self.config {
-                    return Ok(Accepted::Unchanged);
-                }
-                self.config = config.clone();
-                context.emit(EventKind::ConfigChanged {});
-                Ok(Accepted::Done)
-            }
-            Command::IssueReadToken { token_sha256, label, expires_at_ms } => {
-                Self::require_operator(context)?;
-                if label.len() > limits::REASON_BYTES_MAX {
-                    return Err(Rejection::invalid(
-                        "label",
-                        format!("must be at most {} bytes", limits::REASON_BYTES_MAX),
-                    ));
-                }
-                if self.read_tokens.contains_key(token_sha256) {
-                    return Err(Rejection::invalid("token_sha256", "this token was already issued"));
-                }
-                if self.read_tokens.len() >= limits::READ_TOKENS_MAX {
-                    return Err(Rejection::LimitReached { limit: "read_tokens", max: limits::READ_TOKENS_MAX as u64 });
-                }
-                let token =
-                    ReadToken { label: label.clone(), issued_at_ms: context.now_ms, expires_at_ms: *expires_at_ms };
-                self.read_tokens.insert(*token_sha256, token);
-                context.emit(EventKind::ReadTokenIssued { label: label.clone() });
-                Ok(Accepted::Done)
-            }
-            Command::RevokeReadToken { token_sha256 } => {
-                Self::require_operator(context)?;
-                let token = self.read_tokens.remove(token_sha256).ok_or(Rejection::ReadTokenNotFound)?;
-                context.emit(EventKind::ReadTokenRevoked { label: token.label });
-                Ok(Accepted::Done)
-            }
-            Command::Mint { transfer_id, to, amount } => self.mint(context, transfer_id, to, *amount),
-            Command::Transfer { transfer_id, to, amount } => {
-                let request = TransferRequest { transfer_id: transfer_id.clone(), to: to.clone(), amount: *amount };
-                self.transfer(context, &request, None)
-            }
-            Command::TransferBatch { transfers } => self.transfer_batch(context, transfers),
-            Command::Withdraw { transfer_id, amount } => self.withdraw(context, transfer_id, *amount),
-            Command::Sweep { child, transfer_id, amount } => self.sweep(context, child, transfer_id, *amount),
-            Command::ConfigureWallet { agent, daily_limit, no_withdraw, frozen, minimum_balance } => {
-                let change = crate::ledger::PolicyChange {
-                    daily_limit: *daily_limit,
-                    no_withdraw: *no_withdraw,
-                    frozen: *frozen,
-                    minimum_balance: *minimum_balance,
-                };
-                self.configure_wallet(context, agent, change)
-            }
-            Command::LockEscrow { payee, amount, timeout_ms, task_id, arbiter, hashlock, referrer } => {
-                let request = crate::ledger::LockRequest {
-                    payee,
-                    amount: *amount,
-                    timeout_ms: *timeout_ms,
-                    task_id: task_id.as_ref(),
-                    arbiter: arbiter.as_ref(),
-                    hashlock: *hashlock,
-                    referrer: referrer.as_ref(),
-                };
-                self.lock_escrow(context, request)
-            }
-            Command::ReleaseEscrow { escrow, preimage } => {
-                if preimage.as_ref().is_some_and(|preimage| preimage.len() > limits::PREIMAGE_BYTES_MAX) {
-                    return Err(Rejection::invalid(
-                        "preimage",
-                        format!("must be at most {} bytes", limits::PREIMAGE_BYTES_MAX),
-                    ));
-                }
-                self.release_escrow(context, *escrow, preimage.as_deref())
-            }
-            Command::RefundEscrow { escrow } => self.refund_escrow(context, *escrow),
-            Command::DisputeEscrow { escrow, reason } => self.dispute_escrow(context, *escrow, reason),
-            Command::ResolveEscrow { escrow, resolution } => self.resolve_escrow(context, *escrow, *resolution),
-            Command::CreateStream { .. }
-            | Command::DeleteStream { .. }
-            | Command::Publish { .. }
-            | Command::CreateConsumer { .. }
-            | Command::DeleteConsumer { .. }
-            | Command::Fetch { .. }
-            | Command::Ack { .. }
-            | Command::ReplayDeadLetters { .. }
-            | Command::DiscardDeadLetters { .. } => self.apply_bus_command(context, command),
-        }
-    }
-
-    fn require_operator(context: &Context) -> Result<(), Rejection> {
-        if context.signer == Signer::Operator {
-            Ok(())
-        } else {
-            Err(Rejection::Unauthorized { reason: "only the operator may do this" })
-        }
+        command.apply_to(self, context)
     }
 
     // ----- Queries -----
@@ -497,14 +409,47 @@ impl State {
         }
     }
 
+    /// Whether `signer` may act now: the operator always; an agent that is registered, not
+    /// deregistered, and not halted (by the operator, its parent, or its budget). The one rule for
+    /// commands (other than those a halted agent may still send) and for ephemeral publishes.
+    pub fn check_may_act(&self, signer: &Signer) -> Result<(), Rejection> {
+        let Signer::Agent(id) = signer else { return Ok(()) };
+        let agent = self.registry.get(id).ok_or(Rejection::UnknownSigner)?;
+        if agent.deregistered_at_ms.is_some() {
+            return Err(Rejection::AgentDeregistered { agent: id.clone() });
+        }
+        if agent.halt.is_some() || agent.budget_halted {
+            return Err(Rejection::AgentHalted { agent: id.clone() });
+        }
+        Ok(())
+    }
+
+    /// The key an envelope of `commands` signed by `signer` must verify with: for a self-registration
+    /// the key it registers, whatever the state (so the key an entry was verified with never depends on
+    /// entries that shared its group commit, and a replay computes the same key as the live writer);
+    /// otherwise the signer's registered key. `None` for an unknown signer that does not register
+    /// itself. (Anyone else claiming a taken id that way is refused with `key_mismatch`.)
+    pub fn expected_key(&self, signer: &Signer, commands: &[Command]) -> Option<PublicKey> {
+        self_registration_key(signer, commands).or_else(|| self.signer_key(signer))
+    }
+
     /// Whether `apply` would admit this envelope now, without changing anything: a known signer with
     /// its registered key and a fresh nonce, or an unknown one registering itself in a way that would
     /// succeed. The driver calls this before logging, so that nothing refused at the envelope level,
     /// and no self-registration that would fail, ever grows the log.
     pub fn check_admission(&self, signed: &SignedCommands, now_ms: u64) -> Result<(), Rejection> {
         if let Admission::SelfRegistration = self.admission(signed)?
-            && let [Command::RegisterAgent { agent, public_key, role, capabilities, weight, parent, referrer }] =
-                signed.commands.as_slice()
+            && let [
+                Command::RegisterAgent(RegisterAgent {
+                    agent,
+                    public_key,
+                    role,
+                    capabilities,
+                    weight,
+                    parent,
+                    referrer,
+                }),
+            ] = signed.commands.as_slice()
         {
             self.check_registration(
                 now_ms,
@@ -611,5 +556,15 @@ impl State {
         }
         state.check_invariants().map_err(SnapshotError::Malformed)?;
         Ok(state)
+    }
+}
+
+/// The key a self-registration registers: an envelope whose only command registers its own signer.
+fn self_registration_key(signer: &Signer, commands: &[Command]) -> Option<PublicKey> {
+    match (signer, commands) {
+        (Signer::Agent(id), [Command::RegisterAgent(RegisterAgent { agent, public_key, .. })]) if agent == id => {
+            Some(*public_key)
+        }
+        _ => None,
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use colony_core::{Signer, State};
 use proptest::prelude::*;
-use support::commands::{CreateConsumer, CreateStream, ack, fetch, nak, publish, term};
+use support::commands::{CreateConsumerBuilder, CreateStreamBuilder, ack, fetch, nak, publish, term};
 use support::{OutcomeExt, Simulator, name, strategies};
 
 const STREAM: &str = "jobs";
@@ -183,8 +183,8 @@ impl Model {
 fn setup() -> Simulator {
     let mut swarm = Simulator::new();
     swarm.register_all(&WORKERS, "scout");
-    let create = CreateStream::new(STREAM, ["jobs.>"]).max_messages(MAX_MESSAGES);
-    let consumer = CreateConsumer::new(STREAM, CONSUMER)
+    let create = CreateStreamBuilder::new(STREAM, ["jobs.>"]).max_messages(MAX_MESSAGES);
+    let consumer = CreateConsumerBuilder::new(STREAM, CONSUMER)
         .ack_wait_ms(ACK_WAIT_MS)
         .max_deliver(MAX_DELIVER)
         .max_ack_pending(MAX_ACK_PENDING)
@@ -342,7 +342,7 @@ proptest! {
     /// The testkit's random streams, bus commands included, keep every invariant after every entry.
     #[test]
     fn random_streams_with_bus_commands_keep_the_invariants(
-        stream in strategies::stream(strategies::StreamConfig { oversized_envelopes: false, ..Default::default() })
+        stream in strategies::scenario(strategies::ScenarioConfig { oversized_envelopes: false, ..Default::default() })
     ) {
         let mut state = State::new();
         for entry in stream.entries() {

@@ -4,11 +4,13 @@
 
 mod support;
 
+use colony_core::BusRejection;
 use colony_core::bus::{ACK_WAIT_EXPIRED, DeadLetterReason, DeliverPolicy, JsonText, Payload, Priority};
+use colony_core::command::Publish;
 use colony_core::{Accepted, Command, Entry, EntryBody, EventKind, Name, Rejection, Signature, Signer, State, limits};
 use support::commands::{
-    CreateConsumer, CreateStream, Publish, ack, create_consumer, create_stream, delete_consumer, delete_stream,
-    discard_dead_letters, fetch, halt, in_progress, nak, publish, replay_dead_letters, term,
+    CreateConsumerBuilder, CreateStreamBuilder, PublishBuilder, ack, create_consumer, create_stream, delete_consumer,
+    delete_stream, discard_dead_letters, fetch, halt, in_progress, nak, publish, replay_dead_letters, term,
 };
 use support::{OutcomeExt, Simulator, name};
 
@@ -28,10 +30,10 @@ const WORKERS: [&str; 2] = ["worker-1", "worker-2"];
 
 /// `consumer.create` of a consumer both workers may fetch from.
 fn shared_consumer(stream: &str, consumer: &str) -> Command {
-    CreateConsumer::new(stream, consumer).agents(WORKERS).into()
+    CreateConsumerBuilder::new(stream, consumer).agents(WORKERS).into()
 }
 
-fn swarm_with_work(consumer: CreateConsumer) -> Simulator {
+fn swarm_with_work(consumer: CreateConsumerBuilder) -> Simulator {
     let mut swarm = new_swarm();
     let consumer = consumer.agents(WORKERS);
     assert!(swarm.agent("owner", vec![create_stream(ORDERS, ["orders.>"]), consumer.into()]).all_accepted());
@@ -93,7 +95,7 @@ fn streams_are_created_once_and_conflicts_and_overlaps_are_refused() {
     assert!(outcome.events.is_empty());
     assert_eq!(swarm.state().stream(&stream_name(ORDERS)).unwrap().owner, Simulator::signer("owner"));
 
-    let different = CreateStream::new(ORDERS, ["orders.>", "audit.orders"]).max_messages(10);
+    let different = CreateStreamBuilder::new(ORDERS, ["orders.>", "audit.orders"]).max_messages(10);
     assert_eq!(refuse_code(&mut swarm, "owner", different.into()), "stream_conflict");
     for overlapping in ["orders.new", "orders.*", "audit.*", "audit.>"] {
         let rejection = refuse(&mut swarm, "stranger", create_stream("other", [overlapping]));
@@ -112,19 +114,22 @@ fn streams_are_created_once_and_conflicts_and_overlaps_are_refused() {
 fn stream_limits_are_checked_against_the_absolute_maxima() {
     let mut swarm = new_swarm();
     let invalid = [
-        (CreateStream::new("s", Vec::<&str>::new()), "subjects"),
-        (CreateStream::new("s", ["a"]).max_messages(0), "max_messages"),
-        (CreateStream::new("s", ["a"]).max_messages(limits::STREAM_MESSAGES_MAX + 1), "max_messages"),
-        (CreateStream::new("s", ["a"]).max_bytes(limits::STREAM_BYTES_MAX + 1), "max_bytes"),
-        (CreateStream::new("s", ["a"]).max_age_ms(0), "max_age_ms"),
-        (CreateStream::new("s", ["a"]).duplicate_window_ms(limits::DUPLICATE_WINDOW_MS_MAX + 1), "duplicate_window_ms"),
+        (CreateStreamBuilder::new("s", Vec::<&str>::new()), "subjects"),
+        (CreateStreamBuilder::new("s", ["a"]).max_messages(0), "max_messages"),
+        (CreateStreamBuilder::new("s", ["a"]).max_messages(limits::STREAM_MESSAGES_MAX + 1), "max_messages"),
+        (CreateStreamBuilder::new("s", ["a"]).max_bytes(limits::STREAM_BYTES_MAX + 1), "max_bytes"),
+        (CreateStreamBuilder::new("s", ["a"]).max_age_ms(0), "max_age_ms"),
+        (
+            CreateStreamBuilder::new("s", ["a"]).duplicate_window_ms(limits::DUPLICATE_WINDOW_MS_MAX + 1),
+            "duplicate_window_ms",
+        ),
     ];
     for (create, field) in invalid {
         let rejection = refuse(&mut swarm, "owner", create.into());
         assert_eq!((rejection.code(), rejection.field()), ("invalid_field", Some(field)));
     }
     let subjects: Vec<String> = (0..=limits::SUBJECTS_PER_STREAM_MAX).map(|index| format!("s.{index}")).collect();
-    let create = CreateStream::new("s", subjects.iter().map(String::as_str));
+    let create = CreateStreamBuilder::new("s", subjects.iter().map(String::as_str));
     assert_eq!(
         refuse(&mut swarm, "owner", create.into()),
         Rejection::LimitReached { limit: "subjects_per_stream", max: limits::SUBJECTS_PER_STREAM_MAX as u64 }
@@ -132,7 +137,7 @@ fn stream_limits_are_checked_against_the_absolute_maxima() {
     // Streams reserve their byte limits against the agent's share and the bus's total.
     let big = |index: u64| {
         Command::from(
-            CreateStream::new(&format!("big-{index}"), [format!("big.{index}").as_str()])
+            CreateStreamBuilder::new(&format!("big-{index}"), [format!("big.{index}").as_str()])
                 .max_bytes(limits::STREAM_BYTES_MAX),
         )
     };
@@ -149,18 +154,20 @@ fn stream_limits_are_checked_against_the_absolute_maxima() {
         assert!(swarm.operator(vec![big(index)]).all_accepted(), "the operator's streams are not limited per agent");
     }
     assert_eq!(
-        refuse(&mut swarm, "owner", CreateStream::new("one-more", ["more"]).max_bytes(1).into()),
+        refuse(&mut swarm, "owner", CreateStreamBuilder::new("one-more", ["more"]).max_bytes(1).into()),
         Rejection::LimitReached { limit: "bus_bytes", max: limits::BUS_BYTES_MAX }
     );
     assert!(swarm.agent("owner", vec![delete_stream("big-0")]).all_accepted());
-    assert!(swarm.agent("owner", vec![CreateStream::new("one-more", ["more"]).max_bytes(1).into()]).all_accepted());
+    assert!(
+        swarm.agent("owner", vec![CreateStreamBuilder::new("one-more", ["more"]).max_bytes(1).into()]).all_accepted()
+    );
 }
 
 #[test]
 fn one_agent_owns_a_bounded_number_of_streams() {
     let mut swarm = new_swarm();
     let small = |index: usize| {
-        Command::from(CreateStream::new(&format!("s-{index}"), [format!("s.{index}").as_str()]).max_bytes(1_024))
+        Command::from(CreateStreamBuilder::new(&format!("s-{index}"), [format!("s.{index}").as_str()]).max_bytes(1_024))
     };
     for index in 0..limits::STREAMS_PER_AGENT_MAX {
         assert!(swarm.agent("worker-1", vec![small(index)]).all_accepted());
@@ -176,7 +183,7 @@ fn one_agent_owns_a_bounded_number_of_streams() {
 fn only_the_agents_and_roles_a_consumer_names_may_fetch_from_it() {
     let mut swarm = new_swarm();
     assert!(swarm.register("analyst-1", "analyst").all_accepted());
-    let create = CreateConsumer::new(ORDERS, WORK).agents(["worker-1"]).roles(["analyst"]);
+    let create = CreateConsumerBuilder::new(ORDERS, WORK).agents(["worker-1"]).roles(["analyst"]);
     assert!(swarm.agent("owner", vec![create_stream(ORDERS, ["orders.>"]), create.into()]).all_accepted());
     publish_n(&mut swarm, 4);
     for (fetcher, allowed) in
@@ -192,7 +199,7 @@ fn only_the_agents_and_roles_a_consumer_names_may_fetch_from_it() {
     // Nobody outside the list can act on what members hold either: acks need the holder.
     assert_eq!(refuse_code(&mut swarm, "stranger", ack(ORDERS, WORK, &[1])), "unauthorized");
     let too_many: Vec<String> = (0..=limits::CONSUMER_MEMBERS_MAX).map(|index| format!("a{index}")).collect();
-    let create = CreateConsumer::new(ORDERS, "crowded").agents(too_many.iter().map(String::as_str));
+    let create = CreateConsumerBuilder::new(ORDERS, "crowded").agents(too_many.iter().map(String::as_str));
     assert_eq!(refuse_code(&mut swarm, "owner", create.into()), "limit_reached");
 }
 
@@ -206,7 +213,7 @@ fn publishing_goes_to_the_one_capturing_stream_and_records_the_envelope() {
     );
     swarm.advance_ms(250);
     let signature = Signature([7; 64]);
-    let command = Publish::new("orders.new")
+    let command = PublishBuilder::new("orders.new")
         .message_id("order-1")
         .message_type("order.created")
         .priority(Priority::High)
@@ -240,7 +247,10 @@ fn publishing_goes_to_the_one_capturing_stream_and_records_the_envelope() {
         ]
     );
     let rejection = refuse(&mut swarm, "owner", publish("metrics.cpu.core-0", "1"));
-    assert_eq!(rejection, Rejection::NoStream { subject: support::commands::subject("metrics.cpu.core-0") });
+    assert_eq!(
+        rejection,
+        Rejection::Bus(BusRejection::NoStream { subject: support::commands::subject("metrics.cpu.core-0") })
+    );
     assert_eq!(rejection.field(), Some("subject"));
     let info = swarm.state().stream_info(&stream_name(ORDERS)).unwrap();
     assert_eq!((info.messages, info.first_sequence, info.last_sequence), (2, Some(1), 2));
@@ -252,47 +262,50 @@ fn publishing_goes_to_the_one_capturing_stream_and_records_the_envelope() {
 fn payloads_are_json_or_base64_bytes_within_their_limits() {
     let mut swarm = new_swarm();
     assert!(swarm.agent("owner", vec![create_stream(ORDERS, ["orders.>"])]).all_accepted());
-    let outcome = swarm.agent("owner", vec![Publish::new("orders.blob").base64("aGVsbG8=").into()]);
+    let outcome = swarm.agent("owner", vec![PublishBuilder::new("orders.blob").base64("aGVsbG8=").into()]);
     let (_, sequence, _) = outcome.published();
     let stored = swarm.state().stream_message(&stream_name(ORDERS), sequence).unwrap();
     assert_eq!(stored.payload, Some(Payload::Bytes(b"hello".to_vec())));
     let outcome =
-        swarm.agent("owner", vec![Publish::new("orders.secret").base64("AAEC").encrypted_to("worker-1").into()]);
+        swarm.agent("owner", vec![PublishBuilder::new("orders.secret").base64("AAEC").encrypted_to("worker-1").into()]);
     let (_, sequence, _) = outcome.published();
     assert_eq!(
         swarm.state().stream_message(&stream_name(ORDERS), sequence).unwrap().encrypted_to,
         Some(support::agent_id("worker-1"))
     );
 
-    let both = Publish::new("orders.x").json("1").base64("AA==");
+    let both = PublishBuilder::new("orders.x").json("1").base64("AA==");
     assert_eq!(refuse(&mut swarm, "owner", both.into()).field(), Some("payload_base64"));
     assert_eq!(
-        refuse(&mut swarm, "owner", Publish::new("orders.x").base64("not base64!").into()).field(),
+        refuse(&mut swarm, "owner", PublishBuilder::new("orders.x").base64("not base64!").into()).field(),
         Some("payload_base64")
     );
     let large = format!("\"{}\"", "x".repeat(limits::PAYLOAD_BYTES_MAX));
-    assert_eq!(refuse(&mut swarm, "owner", Publish::new("orders.x").json(&large).into()).field(), Some("payload"));
     assert_eq!(
-        refuse(&mut swarm, "owner", Publish::new("orders.x").json("1").encrypted_to("worker-1").into()).field(),
+        refuse(&mut swarm, "owner", PublishBuilder::new("orders.x").json(&large).into()).field(),
+        Some("payload")
+    );
+    assert_eq!(
+        refuse(&mut swarm, "owner", PublishBuilder::new("orders.x").json("1").encrypted_to("worker-1").into()).field(),
         Some("encrypted_to")
     );
     assert_eq!(
-        refuse_code(&mut swarm, "owner", Publish::new("orders.x").base64("AA==").encrypted_to("nobody").into()),
+        refuse_code(&mut swarm, "owner", PublishBuilder::new("orders.x").base64("AA==").encrypted_to("nobody").into()),
         "agent_not_found"
     );
-    let mut many = Publish::new("orders.x");
+    let mut many = PublishBuilder::new("orders.x");
     for index in 0..=limits::HEADERS_PER_MESSAGE_MAX {
         many = many.header(&format!("h-{index}"), "v");
     }
     assert_eq!(refuse_code(&mut swarm, "owner", many.into()), "limit_reached");
-    let long = Publish::new("orders.x").header("h", &"v".repeat(limits::HEADER_VALUE_BYTES_MAX + 1));
+    let long = PublishBuilder::new("orders.x").header("h", &"v".repeat(limits::HEADER_VALUE_BYTES_MAX + 1));
     assert_eq!(refuse(&mut swarm, "owner", long.into()).field(), Some("headers"));
 }
 
 #[test]
 fn discard_old_drops_the_oldest_and_counts_them_once_per_entry() {
     let mut swarm = new_swarm();
-    let create = CreateStream::new(ORDERS, ["orders.>"]).max_messages(3);
+    let create = CreateStreamBuilder::new(ORDERS, ["orders.>"]).max_messages(3);
     assert!(swarm.agent("owner", vec![create.into(), shared_consumer(ORDERS, WORK)]).all_accepted());
     publish_n(&mut swarm, 3);
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 1)]).delivered_sequences(), vec![1]);
@@ -319,7 +332,7 @@ fn discard_old_drops_the_oldest_and_counts_them_once_per_entry() {
 
 fn swarm_bytes(discard_new: Option<bool>) -> Simulator {
     let mut swarm = new_swarm();
-    let mut create = CreateStream::new(ORDERS, ["orders.>"]).max_bytes(400);
+    let mut create = CreateStreamBuilder::new(ORDERS, ["orders.>"]).max_bytes(400);
     if discard_new == Some(true) {
         create = create.discard_new();
     }
@@ -330,11 +343,14 @@ fn swarm_bytes(discard_new: Option<bool>) -> Simulator {
 #[test]
 fn discard_new_refuses_with_backpressure_naming_the_limit() {
     let mut swarm = new_swarm();
-    let create = CreateStream::new(ORDERS, ["orders.>"]).max_messages(2).discard_new();
+    let create = CreateStreamBuilder::new(ORDERS, ["orders.>"]).max_messages(2).discard_new();
     assert!(swarm.agent("owner", vec![create.into()]).all_accepted());
     publish_n(&mut swarm, 2);
     let rejection = refuse(&mut swarm, "owner", publish("orders.new", "3"));
-    assert_eq!(rejection, Rejection::StreamFull { stream: stream_name(ORDERS), limit: "max_messages", max: 2 });
+    assert_eq!(
+        rejection,
+        Rejection::Bus(BusRejection::StreamFull { stream: stream_name(ORDERS), limit: "max_messages", max: 2 })
+    );
     assert!(rejection.to_string().contains("max_messages"));
 
     let mut swarm = swarm_bytes(Some(true));
@@ -346,7 +362,11 @@ fn discard_new_refuses_with_backpressure_naming_the_limit() {
             Err(rejection) => {
                 assert_eq!(
                     *rejection,
-                    Rejection::StreamFull { stream: stream_name(ORDERS), limit: "max_bytes", max: 400 }
+                    Rejection::Bus(BusRejection::StreamFull {
+                        stream: stream_name(ORDERS),
+                        limit: "max_bytes",
+                        max: 400
+                    })
                 );
                 break;
             }
@@ -359,14 +379,19 @@ fn discard_new_refuses_with_backpressure_naming_the_limit() {
     let mut swarm = swarm_bytes(Some(false));
     let big = format!("\"{}\"", "x".repeat(500));
     let rejection = refuse(&mut swarm, "owner", publish("orders.new", &big));
-    assert_eq!(rejection, Rejection::StreamFull { stream: stream_name(ORDERS), limit: "max_bytes", max: 400 });
+    assert_eq!(
+        rejection,
+        Rejection::Bus(BusRejection::StreamFull { stream: stream_name(ORDERS), limit: "max_bytes", max: 400 })
+    );
 }
 
 #[test]
 fn max_age_removes_messages_by_log_time_and_schedules_ticks() {
     let mut swarm = new_swarm();
     assert!(
-        swarm.agent("owner", vec![CreateStream::new(ORDERS, ["orders.>"]).max_age_ms(10_000).into()]).all_accepted()
+        swarm
+            .agent("owner", vec![CreateStreamBuilder::new(ORDERS, ["orders.>"]).max_age_ms(10_000).into()])
+            .all_accepted()
     );
     let start = swarm.now_ms();
     publish_n(&mut swarm, 1);
@@ -394,7 +419,7 @@ fn a_message_id_is_deduplicated_within_the_window_and_stored_again_after_it() {
             .agent("owner", vec![create_stream(ORDERS, ["orders.>"]), create_stream("other", ["other.>"])])
             .all_accepted()
     );
-    let with_id = |subject: &str| Command::from(Publish::new(subject).message_id("m-1").json("1"));
+    let with_id = |subject: &str| Command::from(PublishBuilder::new(subject).message_id("m-1").json("1"));
     assert_eq!(swarm.agent("owner", vec![with_id("orders.a")]).published(), (ORDERS.to_owned(), 1, false));
     swarm.advance_ms(limits::DUPLICATE_WINDOW_MS_DEFAULT - 1);
     let before = swarm.state().stream_info(&stream_name(ORDERS)).unwrap();
@@ -422,7 +447,9 @@ fn a_message_id_is_deduplicated_within_the_window_and_stored_again_after_it() {
     );
     // Without a window, ids are not remembered at all.
     assert!(
-        swarm.agent("owner", vec![CreateStream::new("nodup", ["nodup"]).duplicate_window_ms(0).into()]).all_accepted()
+        swarm
+            .agent("owner", vec![CreateStreamBuilder::new("nodup", ["nodup"]).duplicate_window_ms(0).into()])
+            .all_accepted()
     );
     for sequence in 1..=2 {
         assert_eq!(swarm.agent("owner", vec![with_id("nodup")]).published(), ("nodup".to_owned(), sequence, false));
@@ -431,7 +458,7 @@ fn a_message_id_is_deduplicated_within_the_window_and_stored_again_after_it() {
 
 #[test]
 fn fetch_gives_redeliveries_first_and_never_exceeds_max_ack_pending() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).max_ack_pending(2));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK).max_ack_pending(2));
     publish_n(&mut swarm, 4);
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 10)]).delivered_sequences(), vec![1, 2]);
     assert!(swarm.agent("worker-2", vec![fetch(ORDERS, WORK, 10)]).deliveries().is_empty(), "two pending is the most");
@@ -445,7 +472,7 @@ fn fetch_gives_redeliveries_first_and_never_exceeds_max_ack_pending() {
     assert_eq!(info.pending_by_holder.get(&Simulator::signer("worker-2")), Some(&2));
 
     // A filter skips what does not match; batch bounds the result.
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).filter("orders.paid"));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK).filter("orders.paid"));
     for subject in ["orders.new", "orders.paid", "orders.new", "orders.paid", "orders.paid"] {
         assert!(swarm.agent("owner", vec![publish(subject, "0")]).all_accepted());
     }
@@ -472,7 +499,7 @@ fn deliver_policies_pick_where_a_consumer_starts() {
         ("from-time", DeliverPolicy::FromTimeMs(middle), vec![3, 4]),
     ];
     for (consumer, deliver, _) in &consumers {
-        let create = CreateConsumer::new(ORDERS, consumer).deliver(*deliver).agents(WORKERS);
+        let create = CreateConsumerBuilder::new(ORDERS, consumer).deliver(*deliver).agents(WORKERS);
         assert!(swarm.agent("owner", vec![create.into()]).all_accepted());
     }
     publish_n(&mut swarm, 1);
@@ -481,37 +508,42 @@ fn deliver_policies_pick_where_a_consumer_starts() {
         let expected: Vec<u64> = if consumer == "new" { expected } else { expected.into_iter().chain([5]).collect() };
         assert_eq!(got, expected, "{consumer}");
     }
-    let rejection =
-        refuse(&mut swarm, "owner", CreateConsumer::new(ORDERS, "zero").deliver(DeliverPolicy::FromSequence(0)).into());
+    let rejection = refuse(
+        &mut swarm,
+        "owner",
+        CreateConsumerBuilder::new(ORDERS, "zero").deliver(DeliverPolicy::FromSequence(0)).into(),
+    );
     assert_eq!(rejection.field(), Some("deliver"));
 }
 
 #[test]
 fn consumers_are_created_once_validated_and_deleted_by_the_right_signers() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK));
     let outcome = swarm.agent("worker-1", vec![shared_consumer(ORDERS, WORK)]);
     assert_eq!(outcome.single(), &Ok(Accepted::Unchanged));
     assert_eq!(
-        refuse_code(&mut swarm, "worker-1", CreateConsumer::new(ORDERS, WORK).max_deliver(2).into()),
+        refuse_code(&mut swarm, "worker-1", CreateConsumerBuilder::new(ORDERS, WORK).max_deliver(2).into()),
         "consumer_conflict"
     );
     let invalid = [
-        (CreateConsumer::new(ORDERS, "c").filter("payments.>"), "filter"),
-        (CreateConsumer::new(ORDERS, "c").ack_wait_ms(limits::ACK_WAIT_MS_MIN - 1), "ack_wait_ms"),
-        (CreateConsumer::new(ORDERS, "c").ack_wait_ms(limits::ACK_WAIT_MS_MAX + 1), "ack_wait_ms"),
-        (CreateConsumer::new(ORDERS, "c").max_deliver(0), "max_deliver"),
-        (CreateConsumer::new(ORDERS, "c").max_ack_pending(0), "max_ack_pending"),
-        (CreateConsumer::new(ORDERS, "c").max_ack_pending(limits::MAX_ACK_PENDING_MAX + 1), "max_ack_pending"),
-        (CreateConsumer::new(ORDERS, "c").backoff_ms([1_000, 0]), "backoff_ms"),
+        (CreateConsumerBuilder::new(ORDERS, "c").filter("payments.>"), "filter"),
+        (CreateConsumerBuilder::new(ORDERS, "c").ack_wait_ms(limits::ACK_WAIT_MS_MIN - 1), "ack_wait_ms"),
+        (CreateConsumerBuilder::new(ORDERS, "c").ack_wait_ms(limits::ACK_WAIT_MS_MAX + 1), "ack_wait_ms"),
+        (CreateConsumerBuilder::new(ORDERS, "c").max_deliver(0), "max_deliver"),
+        (CreateConsumerBuilder::new(ORDERS, "c").max_ack_pending(0), "max_ack_pending"),
+        (CreateConsumerBuilder::new(ORDERS, "c").max_ack_pending(limits::MAX_ACK_PENDING_MAX + 1), "max_ack_pending"),
+        (CreateConsumerBuilder::new(ORDERS, "c").backoff_ms([1_000, 0]), "backoff_ms"),
     ];
     for (create, field) in invalid {
         assert_eq!(refuse(&mut swarm, "worker-1", create.into()).field(), Some(field));
     }
-    let too_many_steps = CreateConsumer::new(ORDERS, "c").backoff_ms(vec![1_000; limits::BACKOFF_STEPS_MAX + 1]);
+    let too_many_steps = CreateConsumerBuilder::new(ORDERS, "c").backoff_ms(vec![1_000; limits::BACKOFF_STEPS_MAX + 1]);
     assert_eq!(refuse_code(&mut swarm, "worker-1", too_many_steps.into()), "limit_reached");
     assert_eq!(refuse_code(&mut swarm, "worker-1", create_consumer("nothing", "c")), "stream_not_found");
     assert!(
-        swarm.agent("worker-1", vec![CreateConsumer::new(ORDERS, "mine").filter("orders.*").into()]).all_accepted()
+        swarm
+            .agent("worker-1", vec![CreateConsumerBuilder::new(ORDERS, "mine").filter("orders.*").into()])
+            .all_accepted()
     );
 
     assert_eq!(refuse_code(&mut swarm, "stranger", delete_consumer(ORDERS, "mine")), "unauthorized");
@@ -532,7 +564,7 @@ fn consumers_are_created_once_validated_and_deleted_by_the_right_signers() {
 
 #[test]
 fn acks_nak_in_progress_and_term_do_what_jetstream_does() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).ack_wait_ms(10_000));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK).ack_wait_ms(10_000));
     publish_n(&mut swarm, 4);
     let outcome = swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 4)]);
     assert_eq!(outcome.deliveries()[0].ack_deadline_ms, swarm.now_ms() + 10_000);
@@ -602,7 +634,7 @@ fn acks_nak_in_progress_and_term_do_what_jetstream_does() {
 
 #[test]
 fn only_the_holder_or_the_operator_acknowledges_a_delivery() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK));
     publish_n(&mut swarm, 2);
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 2)]).delivered_sequences(), vec![1, 2]);
     for command in [ack(ORDERS, WORK, &[1]), term(ORDERS, WORK, &[1], None), in_progress(ORDERS, WORK, &[1])] {
@@ -614,7 +646,7 @@ fn only_the_holder_or_the_operator_acknowledges_a_delivery() {
 
 #[test]
 fn an_expired_ack_wait_redelivers_to_another_member_who_then_holds_it() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).ack_wait_ms(5_000));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK).ack_wait_ms(5_000));
     publish_n(&mut swarm, 1);
     let fetched_at = swarm.now_ms();
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 1)]).delivered_sequences(), vec![1]);
@@ -635,7 +667,8 @@ fn an_expired_ack_wait_redelivers_to_another_member_who_then_holds_it() {
 
 #[test]
 fn backoff_sets_the_ack_deadline_of_each_delivery() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).backoff_ms([2_000, 4_000, 8_000]).max_deliver(5));
+    let mut swarm =
+        swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK).backoff_ms([2_000, 4_000, 8_000]).max_deliver(5));
     publish_n(&mut swarm, 1);
     let mut waits = Vec::new();
     for _ in 0..5 {
@@ -651,7 +684,7 @@ fn backoff_sets_the_ack_deadline_of_each_delivery() {
 
 #[test]
 fn the_last_allowed_delivery_expiring_or_nakked_dead_letters_the_message() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).ack_wait_ms(1_000).max_deliver(2));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK).ack_wait_ms(1_000).max_deliver(2));
     publish_n(&mut swarm, 2);
     for _ in 0..2 {
         assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 1)]).delivered_sequences(), vec![1]);
@@ -696,7 +729,7 @@ fn the_last_allowed_delivery_expiring_or_nakked_dead_letters_the_message() {
 
 #[test]
 fn dead_letters_are_replayed_or_discarded_by_the_owner_only() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK));
     publish_n(&mut swarm, 3);
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 3)]).delivered_sequences(), vec![1, 2, 3]);
     assert!(swarm.agent("worker-1", vec![term(ORDERS, WORK, &[1, 2, 3], None)]).all_accepted());
@@ -740,7 +773,7 @@ fn dead_letters_are_replayed_or_discarded_by_the_owner_only() {
 
     // A replay into a full discard-new stream is refused whole.
     let mut swarm = new_swarm();
-    let create = CreateStream::new(ORDERS, ["orders.>"]).max_messages(2).discard_new();
+    let create = CreateStreamBuilder::new(ORDERS, ["orders.>"]).max_messages(2).discard_new();
     assert!(swarm.agent("owner", vec![create.into(), shared_consumer(ORDERS, WORK)]).all_accepted());
     publish_n(&mut swarm, 2);
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 2)]).delivered_sequences(), vec![1, 2]);
@@ -750,7 +783,7 @@ fn dead_letters_are_replayed_or_discarded_by_the_owner_only() {
 
 #[test]
 fn deleting_a_stream_takes_its_consumers_and_dead_letters_and_only_its_owner_may() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK));
     publish_n(&mut swarm, 2);
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 2)]).delivered_sequences(), vec![1, 2]);
     assert!(swarm.agent("worker-1", vec![term(ORDERS, WORK, &[1], None)]).all_accepted());
@@ -771,7 +804,7 @@ fn deleting_a_stream_takes_its_consumers_and_dead_letters_and_only_its_owner_may
 
 #[test]
 fn a_halted_agent_cannot_publish_or_fetch() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK));
     assert!(swarm.operator(vec![halt("worker-1", "audit")]).all_accepted());
     assert_eq!(refuse_code(&mut swarm, "worker-1", publish("orders.new", "1")), "agent_halted");
     assert_eq!(refuse_code(&mut swarm, "worker-1", fetch(ORDERS, WORK, 1)), "agent_halted");
@@ -779,11 +812,18 @@ fn a_halted_agent_cannot_publish_or_fetch() {
 
 #[test]
 fn a_snapshot_with_streams_round_trips_and_carries_on_identically() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).ack_wait_ms(2_000).max_deliver(2));
-    assert!(swarm.agent("owner", vec![CreateStream::new("aged", ["aged.*"]).max_age_ms(60_000).into()]).all_accepted());
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK).ack_wait_ms(2_000).max_deliver(2));
+    assert!(
+        swarm
+            .agent("owner", vec![CreateStreamBuilder::new("aged", ["aged.*"]).max_age_ms(60_000).into()])
+            .all_accepted()
+    );
     publish_n(&mut swarm, 3);
-    let signed =
-        Publish::new("aged.x").base64("AAEC").message_id("m").signature(Signature([9; 64])).encrypted_to("worker-2");
+    let signed = PublishBuilder::new("aged.x")
+        .base64("AAEC")
+        .message_id("m")
+        .signature(Signature([9; 64]))
+        .encrypted_to("worker-2");
     assert!(swarm.agent("owner", vec![signed.into()]).all_accepted());
     assert_eq!(swarm.agent("worker-1", vec![fetch(ORDERS, WORK, 2)]).delivered_sequences(), vec![1, 2]);
     assert!(swarm.agent("worker-1", vec![term(ORDERS, WORK, &[2], Some("bad"))]).all_accepted());
@@ -795,7 +835,7 @@ fn a_snapshot_with_streams_round_trips_and_carries_on_identically() {
         swarm.advance_ms(1_500);
         let entry = match step {
             0 => swarm.factory().agent("worker-2", vec![fetch(ORDERS, WORK, 5)]),
-            1 => swarm.factory().agent("owner", vec![Publish::new("aged.x").message_id("m").into()]),
+            1 => swarm.factory().agent("owner", vec![PublishBuilder::new("aged.x").message_id("m").into()]),
             _ => swarm.factory().tick(),
         };
         assert_eq!(restored.apply(&entry).unwrap(), swarm.apply_ok(&entry));
@@ -808,7 +848,7 @@ fn commands_decode_from_json_with_any_payload_and_encode_back_to_the_same_json()
     let text = r#"{"type":"bus.publish","subject":"orders.new","message_id":"m-1","priority":"critical",
         "payload":{"z":[1,-2,2.5,1e18,"é\n\"",true,null],"a":{}}}"#;
     let command: Command = serde_json::from_str(text).expect("decodes");
-    let Command::Publish { payload: Some(payload), priority, .. } = &command else { panic!("{command:?}") };
+    let Command::Publish(Publish { payload: Some(payload), priority, .. }) = &command else { panic!("{command:?}") };
     assert_eq!(payload.as_str(), "{\"z\":[1,-2,2.5,1e18,\"é\\n\\\"\",true,null],\"a\":{}}");
     assert_eq!(*priority, Priority::Critical);
     let value = serde_json::to_value(&command).expect("encodes");
@@ -829,11 +869,11 @@ fn commands_decode_from_json_with_any_payload_and_encode_back_to_the_same_json()
     .unwrap();
     assert_eq!(
         create,
-        CreateConsumer::new("s", "c").deliver(DeliverPolicy::FromSequence(3)).backoff_ms([1_000]).into()
+        CreateConsumerBuilder::new("s", "c").deliver(DeliverPolicy::FromSequence(3)).backoff_ms([1_000]).into()
     );
     let stream: Command =
         serde_json::from_str(r#"{"type":"stream.create","name":"s","subjects":["a.>"],"discard":"new"}"#).unwrap();
-    assert_eq!(stream, CreateStream::new("s", ["a.>"]).discard_new().into());
+    assert_eq!(stream, CreateStreamBuilder::new("s", ["a.>"]).discard_new().into());
     assert!(serde_json::from_str::<Command>(r#"{"type":"bus.publish","subject":"a.*"}"#).is_err(), "no wildcards");
     let _ = Signer::Operator;
 }
@@ -841,7 +881,7 @@ fn commands_decode_from_json_with_any_payload_and_encode_back_to_the_same_json()
 #[test]
 fn dead_letters_are_bounded_dropping_the_oldest_and_counting_them() {
     let max_ack_pending = limits::MAX_ACK_PENDING_MAX;
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK).max_ack_pending(max_ack_pending));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK).max_ack_pending(max_ack_pending));
     let total = limits::DEAD_LETTERS_PER_STREAM_MAX as u64 + 1;
     let publishes: Vec<Command> = (0..total).map(|index| publish("orders.new", &index.to_string())).collect();
     for chunk in publishes.chunks(limits::COMMANDS_PER_ENVELOPE_MAX) {
@@ -881,11 +921,13 @@ fn message_ids_are_bounded_forgetting_the_oldest() {
     assert!(swarm.agent("owner", vec![create_stream(ORDERS, ["orders.>"])]).all_accepted());
     let total = limits::DEDUPE_IDS_PER_STREAM_MAX + 1;
     for chunk in (0..total).collect::<Vec<_>>().chunks(limits::COMMANDS_PER_ENVELOPE_MAX) {
-        let publishes =
-            chunk.iter().map(|index| Publish::new("orders.new").message_id(&format!("id-{index}")).into()).collect();
+        let publishes = chunk
+            .iter()
+            .map(|index| PublishBuilder::new("orders.new").message_id(&format!("id-{index}")).into())
+            .collect();
         assert!(swarm.agent("owner", publishes).all_accepted());
     }
-    let again = |index: usize| Command::from(Publish::new("orders.new").message_id(&format!("id-{index}")));
+    let again = |index: usize| Command::from(PublishBuilder::new("orders.new").message_id(&format!("id-{index}")));
     let (_, sequence, duplicate) = swarm.agent("owner", vec![again(1)]).published();
     assert_eq!((sequence, duplicate), (2, true), "a recent id is still remembered");
     let (_, sequence, duplicate) = swarm.agent("owner", vec![again(0)]).published();
@@ -894,7 +936,7 @@ fn message_ids_are_bounded_forgetting_the_oldest() {
 
 #[test]
 fn a_fetch_stops_at_its_max_bytes_but_returns_at_least_one_message_and_leaves_the_rest() {
-    let mut swarm = swarm_with_work(CreateConsumer::new(ORDERS, WORK));
+    let mut swarm = swarm_with_work(CreateConsumerBuilder::new(ORDERS, WORK));
     publish_n(&mut swarm, 5);
     let size = swarm.state().stream_message(&stream_name(ORDERS), 1).unwrap().size_bytes();
     let outcome = swarm.agent("worker-1", vec![support::commands::fetch_bytes(ORDERS, WORK, 10, 2 * size + 1)]);
@@ -911,12 +953,14 @@ fn the_fetches_of_one_envelope_share_a_byte_budget_and_what_is_left_out_comes_ne
     // 150 messages of 60 KiB (9 MiB) and ten consumers: ten fetches of 256 would answer 90 MiB.
     let mut swarm = new_swarm();
     let consumers: Vec<String> = (0..10).map(|index| format!("c{index}")).collect();
-    let mut setup = vec![CreateStream::new(ORDERS, ["orders.>"]).max_bytes(limits::STREAM_BYTES_MAX).into()];
-    setup.extend(consumers.iter().map(|consumer| Command::from(CreateConsumer::new(ORDERS, consumer).agents(WORKERS))));
+    let mut setup = vec![CreateStreamBuilder::new(ORDERS, ["orders.>"]).max_bytes(limits::STREAM_BYTES_MAX).into()];
+    setup.extend(
+        consumers.iter().map(|consumer| Command::from(CreateConsumerBuilder::new(ORDERS, consumer).agents(WORKERS))),
+    );
     assert!(swarm.agent("owner", setup).all_accepted());
     let big = format!("\"{}\"", "x".repeat(60 << 10));
     for _ in 0..150 {
-        assert!(swarm.agent("owner", vec![Publish::new("orders.big").json(&big).into()]).all_accepted());
+        assert!(swarm.agent("owner", vec![PublishBuilder::new("orders.big").json(&big).into()]).all_accepted());
     }
     let fetches = consumers.iter().map(|consumer| fetch(ORDERS, consumer, limits::FETCH_BATCH_MAX)).collect();
     let outcome = swarm.agent("worker-1", fetches);
@@ -966,6 +1010,6 @@ fn durable_payloads_follow_the_same_rules_as_ephemeral_ones() {
         serde_json::from_str(&format!(r#"{{"type":"bus.publish","subject":"orders.deep","payload":{deep}}}"#)).unwrap();
     let rejection = refuse(&mut swarm, "owner", command);
     assert_eq!((rejection.code(), rejection.field()), ("invalid_field", Some("payload")));
-    let command = Publish::new("orders.deep").json(&nested(limits::PAYLOAD_NESTING_MAX)).into();
+    let command = PublishBuilder::new("orders.deep").json(&nested(limits::PAYLOAD_NESTING_MAX)).into();
     assert!(swarm.agent("owner", vec![command]).all_accepted());
 }

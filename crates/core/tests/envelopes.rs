@@ -3,6 +3,7 @@
 
 mod support;
 
+use colony_core::RegistryRejection;
 use colony_core::{
     Accepted, ApplyError, Entry, EntryBody, EventKind, Genesis, Rejection, SignedCommands, Signer, State, SwarmConfig,
 };
@@ -170,7 +171,7 @@ fn a_registered_agent_re_registering_with_another_key_is_a_key_mismatch() {
     let outcome = swarm.agent("a", vec![support::commands::Register::new("a", "scout").key(wrong_key_for("a")).into()]);
     assert_eq!(outcome.single(), &Err(Rejection::KeyMismatch));
     let outcome = swarm.agent("a", vec![register("a", "scout")]);
-    assert_eq!(outcome.single(), &Err(Rejection::AgentExists { agent: agent_id("a") }));
+    assert_eq!(outcome.single(), &Err(Rejection::Registry(RegistryRejection::AgentExists { agent: agent_id("a") })));
     assert_eq!(swarm.agent_state("a").public_key, key_for("a"));
 }
 

@@ -4,6 +4,7 @@
 
 mod support;
 
+use colony_core::command::ResolveEscrow;
 use std::collections::BTreeMap;
 
 use colony_core::{
@@ -13,7 +14,7 @@ use colony_core::{
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
-use support::strategies::{Stream, StreamConfig, stream};
+use support::strategies::{Scenario, ScenarioConfig, scenario};
 
 /// Cases per property: together they keep this binary at a few seconds in a debug build.
 const CASES: u32 = 64;
@@ -24,8 +25,8 @@ fn config() -> ProptestConfig {
 
 /// Ledger-heavy streams (the default), without the oversized envelopes that only test the envelope
 /// limit and take time.
-fn streams() -> impl Strategy<Value = Stream> {
-    stream(StreamConfig { oversized_envelopes: false, ..StreamConfig::default() })
+fn streams() -> impl Strategy<Value = Scenario> {
+    scenario(ScenarioConfig { oversized_envelopes: false, ..ScenarioConfig::default() })
 }
 
 /// A failure after `entry`.
@@ -475,7 +476,7 @@ proptest! {
             let mut resolutions = BTreeMap::new();
             if let EntryBody::Signed(signed) = &entry.body {
                 for (command, result) in signed.commands.iter().zip(&outcome.commands) {
-                    if let (Command::ResolveEscrow { escrow, resolution }, Ok(_)) = (command, result) {
+                    if let (Command::ResolveEscrow(ResolveEscrow { escrow, resolution }), Ok(_)) = (command, result) {
                         resolutions.insert(*escrow, *resolution);
                     }
                 }

@@ -4,6 +4,8 @@
 
 mod support;
 
+use colony_core::LedgerRejection;
+use colony_core::command::SetConfig;
 use colony_core::ledger::LEDGER_DAY_MS;
 use colony_core::limits;
 use colony_core::{
@@ -191,7 +193,10 @@ fn withdrawals_move_money_out_through_the_mint() {
     );
     assert_eq!((swarm.balance("payer"), swarm.ledger().supply()), (600, 600));
     let rejection = refused(&mut swarm, "payer", withdraw("w-2", 601), "insufficient_funds");
-    assert_eq!(rejection, Rejection::InsufficientFunds { available: Amount(600), requested: Amount(601) });
+    assert_eq!(
+        rejection,
+        Rejection::Ledger(LedgerRejection::InsufficientFunds { available: Amount(600), requested: Amount(601) })
+    );
     let rejection = refused(&mut swarm, OPERATOR, withdraw("w-3", 1), "unauthorized");
     assert_eq!(rejection, Rejection::Unauthorized { reason: "the operator has no wallet" });
 }
@@ -222,13 +227,19 @@ fn a_transfer_moves_money_between_wallets() {
 fn an_overdraft_is_refused_with_insufficient_funds() {
     let mut swarm = swarm_with(1_000);
     let rejection = refused(&mut swarm, "payer", transfer("t-1", "payee", 1_001), "insufficient_funds");
-    assert_eq!(rejection, Rejection::InsufficientFunds { available: Amount(1_000), requested: Amount(1_001) });
+    assert_eq!(
+        rejection,
+        Rejection::Ledger(LedgerRejection::InsufficientFunds { available: Amount(1_000), requested: Amount(1_001) })
+    );
     assert_eq!(rejection.field(), Some("amount"));
     refused(&mut swarm, "payer", Lock::new("payee", 1_001).into(), "insufficient_funds");
     refused(&mut swarm, "payer", withdraw("w-1", u64::MAX), "insufficient_funds");
     // An agent that never held money has nothing to spend.
     let rejection = refused(&mut swarm, "payee", transfer("t-2", "payer", 1), "insufficient_funds");
-    assert_eq!(rejection, Rejection::InsufficientFunds { available: Amount(0), requested: Amount(1) });
+    assert_eq!(
+        rejection,
+        Rejection::Ledger(LedgerRejection::InsufficientFunds { available: Amount(0), requested: Amount(1) })
+    );
     // The whole balance is fine.
     ok(&mut swarm, "payer", transfer("t-3", "payee", 1_000));
     assert_eq!(swarm.balance("payer"), 0);
@@ -256,7 +267,9 @@ fn a_zero_amount_is_refused_as_an_invalid_amount() {
         transfer_batch([transfer_request("z-5", "member", 1), transfer_request("z-6", "member", 0)]),
         "batch_failed",
     );
-    let Rejection::BatchFailed { index: 1, reason } = rejection else { panic!("{rejection:?}") };
+    let Rejection::Ledger(LedgerRejection::BatchFailed { index: 1, reason }) = rejection else {
+        panic!("{rejection:?}")
+    };
     assert_eq!(reason.field(), Some("amount"));
 }
 
@@ -289,7 +302,7 @@ fn transfer_ids_are_idempotent_per_creator() {
     // The same id with other content is a conflict, whatever differs.
     for conflicting in [transfer("t-1", "payee", 101), transfer("t-1", "stranger", 100), withdraw("t-1", 100)] {
         let rejection = refused(&mut swarm, "payer", conflicting, "transfer_conflict");
-        assert_eq!(rejection, Rejection::TransferConflict { transfer_id: name("t-1") });
+        assert_eq!(rejection, Rejection::Ledger(LedgerRejection::TransferConflict { transfer_id: name("t-1") }));
         assert_eq!(rejection.field(), Some("transfer_id"));
     }
     // Ids are per creator: another payer may use the same id.
@@ -320,7 +333,10 @@ fn a_linked_batch_whose_third_transfer_fails_applies_nothing() {
     let rejection = refused(&mut swarm, "payer", batch, "batch_failed");
     assert_eq!(
         rejection,
-        Rejection::BatchFailed { index: 2, reason: Box::new(Rejection::AgentNotFound { agent: agent_id("nobody") }) }
+        Rejection::Ledger(LedgerRejection::BatchFailed {
+            index: 2,
+            reason: Box::new(Rejection::AgentNotFound { agent: agent_id("nobody") })
+        })
     );
     assert_eq!(rejection.field(), Some("transfers"));
     assert!(rejection.to_string().contains("transfer 2 of the linked batch failed"), "{rejection}");
@@ -338,10 +354,13 @@ fn a_linked_batch_checks_each_transfer_against_what_the_previous_left() {
     let rejection = refused(&mut swarm, "payer", batch(), "batch_failed");
     assert_eq!(
         rejection,
-        Rejection::BatchFailed {
+        Rejection::Ledger(LedgerRejection::BatchFailed {
             index: 1,
-            reason: Box::new(Rejection::InsufficientFunds { available: Amount(400), requested: Amount(600) }),
-        }
+            reason: Box::new(Rejection::Ledger(LedgerRejection::InsufficientFunds {
+                available: Amount(400),
+                requested: Amount(600)
+            })),
+        })
     );
     // A batch paying the same wallet twice, and one paying back to the payer, also unwind completely.
     let batch_to_same = transfer_batch([
@@ -351,7 +370,7 @@ fn a_linked_batch_checks_each_transfer_against_what_the_previous_left() {
         transfer_request("c-4", "payer", 1),
     ]);
     let rejection = refused(&mut swarm, "payer", batch_to_same, "batch_failed");
-    assert!(matches!(rejection, Rejection::BatchFailed { index: 3, .. }), "{rejection:?}");
+    assert!(matches!(rejection, Rejection::Ledger(LedgerRejection::BatchFailed { index: 3, .. })), "{rejection:?}");
     assert!(swarm.wallet("payee").is_none(), "the payee's wallet was never opened");
 }
 
@@ -441,7 +460,11 @@ fn a_child_over_its_daily_limit_is_refused_until_the_next_utc_day() {
     let rejection = refused(&mut swarm, "child", transfer("t-2", "member", 401), "daily_limit_exceeded");
     assert_eq!(
         rejection,
-        Rejection::DailyLimitExceeded { limit: Amount(1_000), spent_today: Amount(600), requested: Amount(401) }
+        Rejection::Ledger(LedgerRejection::DailyLimitExceeded {
+            limit: Amount(1_000),
+            spent_today: Amount(600),
+            requested: Amount(401)
+        })
     );
     assert_eq!(rejection.field(), Some("amount"));
     // Withdrawals and escrow locks count against the same allowance.
@@ -466,7 +489,11 @@ fn a_child_over_its_daily_limit_is_refused_until_the_next_utc_day() {
     let rejection = refused(&mut swarm, "child", transfer("t-7", "member", 1), "daily_limit_exceeded");
     assert_eq!(
         rejection,
-        Rejection::DailyLimitExceeded { limit: Amount(1_000), spent_today: Amount(1_000), requested: Amount(1) }
+        Rejection::Ledger(LedgerRejection::DailyLimitExceeded {
+            limit: Amount(1_000),
+            spent_today: Amount(1_000),
+            requested: Amount(1)
+        })
     );
     // Without a limit, the child spends freely again.
     ok(&mut swarm, "parent", configure_wallet("child").clear_daily_limit().into());
@@ -478,7 +505,7 @@ fn a_no_withdraw_child_cannot_withdraw_but_still_pays_swarm_members() {
     let mut swarm = family();
     ok(&mut swarm, "parent", configure_wallet("child").no_withdraw(true).into());
     let rejection = refused(&mut swarm, "child", withdraw("w-1", 1), "withdraw_forbidden");
-    assert_eq!(rejection, Rejection::WithdrawForbidden { agent: agent_id("child") });
+    assert_eq!(rejection, Rejection::Ledger(LedgerRejection::WithdrawForbidden { agent: agent_id("child") }));
     ok(&mut swarm, "child", transfer("t-1", "member", 1_000));
     ok(&mut swarm, "child", lock("member", 1_000));
     assert_eq!(swarm.balance("child"), 8_000);
@@ -493,7 +520,7 @@ fn a_frozen_wallet_receives_but_does_not_spend() {
     ok(&mut swarm, OPERATOR, configure_wallet("child").frozen(true).into());
     for command in [transfer("t-1", "member", 1), withdraw("w-1", 1), lock("member", 1)] {
         let rejection = refused(&mut swarm, "child", command, "wallet_frozen");
-        assert_eq!(rejection, Rejection::WalletFrozen { agent: agent_id("child") });
+        assert_eq!(rejection, Rejection::Ledger(LedgerRejection::WalletFrozen { agent: agent_id("child") }));
     }
     refused(
         &mut swarm,
@@ -527,7 +554,10 @@ fn only_the_parent_sweeps_a_child_and_only_what_it_holds() {
     refused(&mut swarm, OPERATOR, sweep("child", "s-1", 10), "unauthorized");
     refused(&mut swarm, "parent", sweep("nobody", "s-1", 10), "agent_not_found");
     let rejection = refused(&mut swarm, "parent", sweep("child", "s-1", 10_001), "insufficient_funds");
-    assert_eq!(rejection, Rejection::InsufficientFunds { available: Amount(10_000), requested: Amount(10_001) });
+    assert_eq!(
+        rejection,
+        Rejection::Ledger(LedgerRejection::InsufficientFunds { available: Amount(10_000), requested: Amount(10_001) })
+    );
     let outcome = ok(&mut swarm, "parent", sweep("child", "s-1", 10_000));
     assert_eq!(
         outcome.event_kinds(),
@@ -731,7 +761,10 @@ fn a_repeated_lock_for_the_same_task_returns_the_same_escrow() {
         terms().hashlock("t"),
     ] {
         let rejection = refused(&mut swarm, "payer", conflicting.into(), "escrow_task_conflict");
-        assert_eq!(rejection, Rejection::EscrowTaskConflict { task_id: name("job-1"), escrow: id });
+        assert_eq!(
+            rejection,
+            Rejection::Ledger(LedgerRejection::EscrowTaskConflict { task_id: name("job-1"), escrow: id })
+        );
         assert_eq!(rejection.field(), Some("task_id"));
     }
     // Task ids are per payer.
@@ -777,10 +810,16 @@ fn an_escrow_is_released_only_once_and_nothing_follows_a_settlement() {
     let id = ok(&mut swarm, "payer", Lock::new("payee", 1_000).arbiter("arbiter").into()).escrow_id();
     ok(&mut swarm, "payer", release(id));
     let rejection = refused(&mut swarm, "payer", release(id), "escrow_state");
-    assert_eq!(rejection, Rejection::EscrowState { escrow: id, state: "released", action: "release" });
+    assert_eq!(
+        rejection,
+        Rejection::Ledger(LedgerRejection::EscrowState { escrow: id, state: "released", action: "release" })
+    );
     assert_eq!(rejection.field(), Some("escrow"));
     let rejection = refused(&mut swarm, "payee", dispute(id, "too late"), "escrow_state");
-    assert_eq!(rejection, Rejection::EscrowState { escrow: id, state: "released", action: "dispute" });
+    assert_eq!(
+        rejection,
+        Rejection::Ledger(LedgerRejection::EscrowState { escrow: id, state: "released", action: "dispute" })
+    );
     refused(&mut swarm, "payee", refund(id), "escrow_state");
     refused(&mut swarm, "arbiter", resolve(id, EscrowResolution::Refund), "escrow_state");
 }
@@ -801,10 +840,16 @@ fn release_after_a_refund_or_an_expiry_is_refused() {
         }
     ));
     let rejection = refused(&mut swarm, "payer", release(refunded), "escrow_state");
-    assert_eq!(rejection, Rejection::EscrowState { escrow: refunded, state: "refunded", action: "release" });
+    assert_eq!(
+        rejection,
+        Rejection::Ledger(LedgerRejection::EscrowState { escrow: refunded, state: "refunded", action: "release" })
+    );
     swarm.tick_after(1_001);
     let rejection = refused(&mut swarm, "payer", release(expiring), "escrow_state");
-    assert_eq!(rejection, Rejection::EscrowState { escrow: expiring, state: "expired", action: "release" });
+    assert_eq!(
+        rejection,
+        Rejection::Ledger(LedgerRejection::EscrowState { escrow: expiring, state: "expired", action: "release" })
+    );
     refused(&mut swarm, "payer", dispute(expiring, "x"), "escrow_state");
     assert_eq!(swarm.balance("payer"), 10_000);
     assert_eq!(swarm.balance("payee"), 0);
@@ -955,7 +1000,7 @@ fn fees_are_fixed_when_the_escrow_is_locked() {
     let mut swarm = swarm_with(2_000_000);
     let before = ok(&mut swarm, "payer", lock("payee", 1_000_000)).escrow_id();
     let config = colony_core::SwarmConfig { fee_bps: 1_000, ..swarm.state().config().clone() };
-    ok(&mut swarm, OPERATOR, Command::SetConfig { config });
+    ok(&mut swarm, OPERATOR, Command::SetConfig(SetConfig { config }));
     let after = ok(&mut swarm, "payer", lock("payee", 1_000_000)).escrow_id();
     ok(&mut swarm, "payer", release(before));
     assert_eq!(swarm.escrow(before).fees, Amount(10_000));
@@ -972,7 +1017,7 @@ fn a_third_party_with_the_right_preimage_releases_a_hashlocked_escrow() {
     let id = ok(&mut swarm, "payer", Lock::new("payee", 1_000).hashlock("open sesame").into()).escrow_id();
     assert_eq!(swarm.escrow(id).hashlock, Some(hashlock_for("open sesame")));
     let rejection = refused(&mut swarm, "stranger", release_with_preimage(id, "open sesame!"), "hashlock_mismatch");
-    assert_eq!(rejection, Rejection::HashlockMismatch { escrow: id });
+    assert_eq!(rejection, Rejection::Ledger(LedgerRejection::HashlockMismatch { escrow: id }));
     assert_eq!(rejection.field(), Some("preimage"));
     refused(&mut swarm, "stranger", release(id), "unauthorized");
     let rejection = refused(
@@ -1148,7 +1193,7 @@ fn an_escrow_expires_when_log_time_passes_its_timeout_not_at_it() {
     let outcome = send(&mut swarm, "payer", vec![release(expiring)]);
     assert_eq!(
         outcome.single_rejection(),
-        &Rejection::EscrowState { escrow: expiring, state: "expired", action: "release" }
+        &Rejection::Ledger(LedgerRejection::EscrowState { escrow: expiring, state: "expired", action: "release" })
     );
     assert_eq!(
         settlement(&outcome),
@@ -1213,7 +1258,7 @@ fn a_dispute_is_possible_up_to_the_timeout_and_not_after() {
     let outcome = send(&mut swarm, "payee", vec![dispute(too_late, "after it")]);
     assert_eq!(
         outcome.single_rejection(),
-        &Rejection::EscrowState { escrow: too_late, state: "expired", action: "dispute" }
+        &Rejection::Ledger(LedgerRejection::EscrowState { escrow: too_late, state: "expired", action: "dispute" })
     );
     assert_eq!(swarm.escrow(on_time).state, EscrowState::Disputed);
 }

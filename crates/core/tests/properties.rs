@@ -3,11 +3,12 @@
 
 mod support;
 
+use colony_core::command::Heartbeat;
 use colony_core::{Agent, AgentId, Command, Entry, EntryBody, EntryOutcome, EventKind, Liveness, Signer, State};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
-use support::strategies::{Stream, StreamConfig, pool_token, stream};
+use support::strategies::{Scenario, ScenarioConfig, pool_token, scenario};
 
 /// Cases per property: together they keep this binary at a few seconds in a debug build.
 const CASES: u32 = 128;
@@ -16,8 +17,8 @@ fn config() -> ProptestConfig {
     ProptestConfig { cases: CASES, ..ProptestConfig::default() }
 }
 
-fn streams() -> impl Strategy<Value = Stream> {
-    stream(StreamConfig::default())
+fn streams() -> impl Strategy<Value = Scenario> {
+    scenario(ScenarioConfig::default())
 }
 
 /// Applies every entry; generated streams are well-formed logs, so an `ApplyError` fails the property.
@@ -164,7 +165,7 @@ proptest! {
             let tick_outcome = ticked.apply(&tick).map_err(|error| TestCaseError::fail(error.to_string()))?;
             prop_assert_eq!(&outcome.events, &tick_outcome.events, "entry {}: only expiries may happen", entry.sequence);
             prop_assert_eq!(state.config(), ticked.config());
-            for token in 0..StreamConfig::default().token_pool {
+            for token in 0..ScenarioConfig::default().token_pool {
                 prop_assert_eq!(state.read_token(&pool_token(token)), ticked.read_token(&pool_token(token)));
             }
             prop_assert_eq!(state.registry().len(), ticked.registry().len());
@@ -242,7 +243,7 @@ proptest! {
                         .commands
                         .iter()
                         .zip(&outcome.commands)
-                        .any(|(command, result)| matches!(command, Command::Heartbeat {}) && result.is_ok());
+                        .any(|(command, result)| matches!(command, Command::Heartbeat(Heartbeat {})) && result.is_ok());
                     let signer = signed.signer.agent();
                     let was_unresponsive = signer.is_some_and(|id| {
                         due.contains(id)
@@ -265,7 +266,7 @@ proptest! {
     #[test]
 
     fn streams_with_nonce_zero_never_panic(
-        stream in stream(StreamConfig { zero_nonces: true, oversized_envelopes: false, ..StreamConfig::default() })
+        stream in scenario(ScenarioConfig { zero_nonces: true, oversized_envelopes: false, ..ScenarioConfig::default() })
     ) {
         let mut state = State::new();
         run(&mut state, &stream.entries())?;

@@ -5,6 +5,7 @@ mod support;
 
 use colony_core::limits;
 use colony_core::{Accepted, EventKind, Halt, Liveness, Rejection, RoleConfig, Signer, SwarmConfig};
+use colony_core::{ConfigRejection, RegistryRejection};
 use support::commands::{
     Register, Update, config_with_ttl, deregister, halt, heartbeat, issue_read_token, register, resume,
     revoke_read_token, set_config,
@@ -264,7 +265,7 @@ fn an_id_is_never_reused_not_even_after_deregistration() {
     let mut swarm = Simulator::new();
     assert!(swarm.register("a", "scout").all_accepted());
     let outcome = swarm.register("a", "analyst");
-    assert_eq!(outcome.single(), &Err(Rejection::AgentExists { agent: agent_id("a") }));
+    assert_eq!(outcome.single(), &Err(Rejection::Registry(RegistryRejection::AgentExists { agent: agent_id("a") })));
     assert_eq!(outcome.single().as_ref().unwrap_err().field(), Some("agent"));
     assert_eq!(swarm.agent_state("a").role, name("scout"));
 
@@ -283,7 +284,10 @@ fn an_id_is_never_reused_not_even_after_deregistration() {
 fn a_role_must_be_in_the_configuration() {
     let mut swarm = Simulator::new();
     let outcome = swarm.register("a", "ghost");
-    assert_eq!(outcome.single(), &Err(Rejection::UnknownRole { role: "ghost".to_owned() }));
+    assert_eq!(
+        outcome.single(),
+        &Err(Rejection::Registry(RegistryRejection::UnknownRole { role: "ghost".to_owned() }))
+    );
     assert_eq!(outcome.single().as_ref().unwrap_err().field(), Some("role"));
     assert!(swarm.state().registry().is_empty());
     assert!(outcome.events.is_empty());
@@ -411,7 +415,7 @@ fn updates_are_validated_and_no_op_updates_are_unchanged() {
     assert_eq!(
         outcome.commands,
         vec![
-            Err(Rejection::UnknownRole { role: "ghost".to_owned() }),
+            Err(Rejection::Registry(RegistryRejection::UnknownRole { role: "ghost".to_owned() })),
             Ok(Accepted::Unchanged),
             Ok(Accepted::Unchanged),
             Err(Rejection::AgentNotFound { agent: agent_id("nobody") }),
@@ -711,7 +715,10 @@ fn a_removed_role_stays_with_its_agents_but_no_longer_registers() {
     assert_eq!(swarm.register("b", "oracle").single_code(), Some("unknown_role"));
     // Even "changing" to the role it already has is refused: the role is checked before the no-op check.
     let outcome = swarm.operator(vec![Update::new("a").role("oracle").into()]);
-    assert_eq!(outcome.single(), &Err(Rejection::UnknownRole { role: "oracle".to_owned() }));
+    assert_eq!(
+        outcome.single(),
+        &Err(Rejection::Registry(RegistryRejection::UnknownRole { role: "oracle".to_owned() }))
+    );
 }
 
 // ----- read tokens -----
@@ -733,7 +740,7 @@ fn read_tokens_are_issued_and_revoked_by_the_operator() {
     assert_eq!(swarm.state().read_token(&digest_for("secret")).map(|token| token.label.as_str()), Some("dashboard"));
 
     let outcome = swarm.operator(vec![revoke_read_token("secret"), revoke_read_token("secret")]);
-    assert_eq!(outcome.commands, vec![Ok(Accepted::Done), Err(Rejection::ReadTokenNotFound)]);
+    assert_eq!(outcome.commands, vec![Ok(Accepted::Done), Err(Rejection::Config(ConfigRejection::ReadTokenNotFound))]);
     assert_eq!(outcome.event_kinds(), [&EventKind::ReadTokenRevoked { label: "dashboard".to_owned() }]);
     assert!(swarm.state().read_token(&digest_for("secret")).is_none());
 }

@@ -9,6 +9,7 @@
 mod common;
 
 use colony_client::Client;
+use colony_core::command::{DeregisterAgent, HaltAgent, Heartbeat, RegisterAgent, ResumeAgent, SetConfig, UpdateAgent};
 use colony_core::{Command, Signer, SwarmConfig};
 use colony_wire::views::AgentView;
 use colony_wire::{Envelope, KeyPair, SignedEnvelope};
@@ -45,7 +46,7 @@ fn signed_by(key: &KeyPair, body: &str) -> SignedEnvelope {
 type RefusalCase<'a> = (&'a Client, Vec<Command>, u16, &'static str, Option<&'static str>);
 
 fn heartbeat() -> Vec<Command> {
-    vec![Command::Heartbeat {}]
+    vec![Command::Heartbeat(Heartbeat {})]
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -76,7 +77,7 @@ async fn forged_signatures_are_refused_before_the_log() {
     let impostor = server.agent_client("scout-1", &KeyPair::generate());
     let raw = server.post_signed_raw("/v1/commands", &sign(&impostor, heartbeat())).await;
     raw.expect_problem(401, "invalid_signature", Some("colony-signature"));
-    let mut tampered = sign(&scout, vec![Command::DeregisterAgent { agent: id("scout-1") }]);
+    let mut tampered = sign(&scout, vec![Command::DeregisterAgent(DeregisterAgent { agent: id("scout-1") })]);
     let text = String::from_utf8(tampered.body.clone()).unwrap().replace("scout-1\"}", "scout-2\"}");
     assert_ne!(text.as_bytes(), tampered.body.as_slice());
     tampered.body = text.into_bytes();
@@ -140,7 +141,7 @@ async fn replayed_envelopes_are_refused() {
     let reused = Envelope {
         signer: Signer::Agent(id("scout-1")),
         nonce: spent,
-        commands: vec![Command::DeregisterAgent { agent: id("scout-1") }],
+        commands: vec![Command::DeregisterAgent(DeregisterAgent { agent: id("scout-1") })],
     }
     .sign(scout.identity().unwrap().key());
     server.post_signed_raw("/v1/commands", &reused).await.expect_problem(409, "nonce_replayed", Some("nonce"));
@@ -148,7 +149,8 @@ async fn replayed_envelopes_are_refused() {
     assert_eq!(server.agent("scout-1").await.status, "active");
 
     // The operator's envelopes are protected the same way.
-    let operator_halt = sign(&server.operator, vec![Command::HaltAgent { agent: id("scout-1"), reason: "x".into() }]);
+    let operator_halt =
+        sign(&server.operator, vec![Command::HaltAgent(HaltAgent { agent: id("scout-1"), reason: "x".into() })]);
     assert_eq!(server.post_signed_raw("/v1/commands", &operator_halt).await.status, 200);
     server.operator.resume(id("scout-1")).await.unwrap();
     let resumed = server.hash().await;
@@ -174,7 +176,7 @@ async fn unknown_signers_are_refused() {
         server.post_signed_raw("/v1/commands", &sign(&ghost, vec![register("scout-2", &other_key, "scout")])).await;
     raw.expect_problem(401, "unknown_signer", Some("signer"));
     // Nor may it put its registration in a batch with anything else.
-    let commands = vec![register("ghost", &ghost_key, "scout"), Command::Heartbeat {}];
+    let commands = vec![register("ghost", &ghost_key, "scout"), Command::Heartbeat(Heartbeat {})];
     let raw = server.post_signed_raw("/v1/batch", &sign(&ghost, commands)).await;
     raw.expect_problem(401, "unknown_signer", Some("signer"));
     expect_problem(ghost.heartbeat().await, 401, "unknown_signer", Some("signer"));
@@ -196,17 +198,23 @@ async fn refusals_by_the_state_machine_change_nothing_but_the_log() {
         // A halted agent writing anything but a heartbeat.
         (
             &executor,
-            vec![Command::UpdateAgent {
+            vec![Command::UpdateAgent(UpdateAgent {
                 agent: id("executor-1"),
                 role: None,
                 capabilities: Some(names(&["dex.swap"])),
                 weight: None,
-            }],
+            })],
             403,
             "agent_halted",
             None,
         ),
-        (&executor, vec![Command::DeregisterAgent { agent: id("executor-1") }], 403, "agent_halted", None),
+        (
+            &executor,
+            vec![Command::DeregisterAgent(DeregisterAgent { agent: id("executor-1") })],
+            403,
+            "agent_halted",
+            None,
+        ),
         // A taken id.
         (
             &server.operator,
@@ -225,19 +233,19 @@ async fn refusals_by_the_state_machine_change_nothing_but_the_log() {
         // Out-of-range fields.
         (
             &server.operator,
-            vec![Command::UpdateAgent {
+            vec![Command::UpdateAgent(UpdateAgent {
                 agent: id("scout-1"),
                 role: None,
                 capabilities: None,
                 weight: Some(2_000_000),
-            }],
+            })],
             422,
             "invalid_field",
             Some("weight"),
         ),
         (
             &server.operator,
-            vec![Command::HaltAgent { agent: id("scout-1"), reason: "x".repeat(257) }],
+            vec![Command::HaltAgent(HaltAgent { agent: id("scout-1"), reason: "x".repeat(257) })],
             422,
             "invalid_field",
             Some("reason"),
@@ -246,19 +254,30 @@ async fn refusals_by_the_state_machine_change_nothing_but_the_log() {
         // Not allowed.
         (
             &scout,
-            vec![Command::HaltAgent { agent: id("executor-1"), reason: String::new() }],
+            vec![Command::HaltAgent(HaltAgent { agent: id("executor-1"), reason: String::new() })],
             403,
             "unauthorized",
             None,
         ),
         (
             &scout,
-            vec![Command::UpdateAgent { agent: id("scout-1"), role: None, capabilities: None, weight: Some(1) }],
+            vec![Command::UpdateAgent(UpdateAgent {
+                agent: id("scout-1"),
+                role: None,
+                capabilities: None,
+                weight: Some(1),
+            })],
             403,
             "unauthorized",
             None,
         ),
-        (&server.operator, vec![Command::ResumeAgent { agent: id("nobody") }], 404, "agent_not_found", None),
+        (
+            &server.operator,
+            vec![Command::ResumeAgent(ResumeAgent { agent: id("nobody") })],
+            404,
+            "agent_not_found",
+            None,
+        ),
     ];
     for (client, commands, status, code, field) in cases {
         let before = observable(&server).await;
@@ -270,13 +289,20 @@ async fn refusals_by_the_state_machine_change_nothing_but_the_log() {
     }
 
     // Out-of-range weight at registration: refused, and the agent does not exist.
-    let Command::RegisterAgent { agent, public_key, role, capabilities, parent, referrer, .. } =
+    let Command::RegisterAgent(RegisterAgent { agent, public_key, role, capabilities, parent, referrer, .. }) =
         register("risk-1", &KeyPair::generate(), "risk")
     else {
         unreachable!()
     };
-    let heavy =
-        Command::RegisterAgent { agent, public_key, role, capabilities, weight: Some(2_000_000), parent, referrer };
+    let heavy = Command::RegisterAgent(RegisterAgent {
+        agent,
+        public_key,
+        role,
+        capabilities,
+        weight: Some(2_000_000),
+        parent,
+        referrer,
+    });
     let before = observable(&server).await;
     let raw = server.post_signed_raw("/v1/commands", &sign(&server.operator, vec![heavy.clone()])).await;
     let problem = raw.expect_problem(422, "invalid_field", Some("weight"));
@@ -289,7 +315,10 @@ async fn refusals_by_the_state_machine_change_nothing_but_the_log() {
     let mut config = server.operator.config().await.unwrap();
     config.heartbeat_ttl_ms = 10;
     let raw = server
-        .post_signed_raw("/v1/commands", &sign(&server.operator, vec![Command::SetConfig { config: config.clone() }]))
+        .post_signed_raw(
+            "/v1/commands",
+            &sign(&server.operator, vec![Command::SetConfig(SetConfig { config: config.clone() })]),
+        )
         .await;
     raw.expect_problem(422, "invalid_field", Some("heartbeat_ttl_ms"));
     config.heartbeat_ttl_ms = 8 * 24 * 3_600 * 1_000;
@@ -299,12 +328,20 @@ async fn refusals_by_the_state_machine_change_nothing_but_the_log() {
 
     // A self-registration that tries to set its own weight.
     let (climber, climber_key) = server.new_agent("scout-2");
-    let Command::RegisterAgent { agent, public_key, role, capabilities, parent, referrer, .. } =
+    let Command::RegisterAgent(RegisterAgent { agent, public_key, role, capabilities, parent, referrer, .. }) =
         register("scout-2", &climber_key, "scout")
     else {
         unreachable!()
     };
-    let weighted = Command::RegisterAgent { agent, public_key, role, capabilities, weight: Some(1), parent, referrer };
+    let weighted = Command::RegisterAgent(RegisterAgent {
+        agent,
+        public_key,
+        role,
+        capabilities,
+        weight: Some(1),
+        parent,
+        referrer,
+    });
     expect_problem(climber.submit_one(weighted).await, 403, "unauthorized", None);
     assert_eq!(observable(&server).await, before);
 
@@ -395,7 +432,7 @@ async fn the_single_command_endpoint_takes_one_command_and_small_bodies() {
     let before = server.hash().await;
 
     // Two commands to /v1/commands.
-    let two = sign(&scout, vec![Command::Heartbeat {}, Command::Heartbeat {}]);
+    let two = sign(&scout, vec![Command::Heartbeat(Heartbeat {}), Command::Heartbeat(Heartbeat {})]);
     let raw = server.post_signed_raw("/v1/commands", &two).await;
     let problem = raw.expect_problem(400, "single_command_expected", Some("commands"));
     assert!(problem.detail.contains("/v1/batch"), "the detail points to the batch endpoint: {problem}");

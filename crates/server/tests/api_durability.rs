@@ -3,6 +3,7 @@
 
 mod common;
 
+use colony_core::command::{HaltAgent, RegisterAgent};
 use std::sync::Arc;
 
 use colony_core::{Command, EventKind};
@@ -33,13 +34,13 @@ async fn everything_survives_a_restart_and_the_audit_agrees() {
     }
     let (parent, _) = server.self_registers("analyst-parent", "analyst", &[]).await;
     let (_, child_key) = server.new_agent("scout-child");
-    let Command::RegisterAgent { agent, public_key, role, capabilities, weight, referrer, .. } =
+    let Command::RegisterAgent(RegisterAgent { agent, public_key, role, capabilities, weight, referrer, .. }) =
         register("scout-child", &child_key, "scout")
     else {
         unreachable!()
     };
     parent
-        .submit_one(Command::RegisterAgent {
+        .submit_one(Command::RegisterAgent(RegisterAgent {
             agent,
             public_key,
             role,
@@ -47,7 +48,7 @@ async fn everything_survives_a_restart_and_the_audit_agrees() {
             weight,
             parent: Some(id("analyst-parent")),
             referrer,
-        })
+        }))
         .await
         .unwrap();
     server.operator.halt(id("risk-1"), "kept across restarts").await.unwrap();
@@ -58,8 +59,10 @@ async fn everything_survives_a_restart_and_the_audit_agrees() {
     let token = generate_token();
     server.operator.issue_read_token(&token, "dashboard", None).await.unwrap();
     // A refused command is logged too, and must replay to the same refusal.
-    let refused =
-        server.operator.submit_batch(vec![Command::HaltAgent { agent: id("nobody"), reason: String::new() }]).await;
+    let refused = server
+        .operator
+        .submit_batch(vec![Command::HaltAgent(HaltAgent { agent: id("nobody"), reason: String::new() })])
+        .await;
     assert_eq!(outcomes(&refused.unwrap()), [(false, "agent_not_found".to_owned())]);
 
     let hash_before = server.hash().await;

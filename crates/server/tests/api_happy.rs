@@ -2,6 +2,7 @@
 
 mod common;
 
+use colony_core::command::{HaltAgent, Heartbeat, RegisterAgent, ResumeAgent, UpdateAgent};
 use std::collections::BTreeSet;
 
 use colony_core::{Command, EventKind, Signer};
@@ -59,12 +60,20 @@ async fn the_six_seed_roles_register_by_operator_and_by_themselves() {
 
     // The operator alone may choose a weight.
     let (_, key) = server.new_agent("risk-heavy");
-    let Command::RegisterAgent { agent, public_key, role, capabilities, parent, referrer, .. } =
+    let Command::RegisterAgent(RegisterAgent { agent, public_key, role, capabilities, parent, referrer, .. }) =
         register("risk-heavy", &key, "risk")
     else {
         unreachable!()
     };
-    let heavy = Command::RegisterAgent { agent, public_key, role, capabilities, weight: Some(500), parent, referrer };
+    let heavy = Command::RegisterAgent(RegisterAgent {
+        agent,
+        public_key,
+        role,
+        capabilities,
+        weight: Some(500),
+        parent,
+        referrer,
+    });
     server.operator.submit_one(heavy).await.unwrap();
     assert_eq!(server.agent("risk-heavy").await.weight, 500);
 
@@ -198,8 +207,12 @@ async fn the_operator_halts_and_resumes_agents() {
 
     // A halted agent still heartbeats, but may do nothing else.
     executor.heartbeat().await.unwrap();
-    let update =
-        Command::UpdateAgent { agent: id("executor-1"), role: None, capabilities: Some(names(&[])), weight: None };
+    let update = Command::UpdateAgent(UpdateAgent {
+        agent: id("executor-1"),
+        role: None,
+        capabilities: Some(names(&[])),
+        weight: None,
+    });
     expect_problem(executor.submit_one(update).await, 403, "agent_halted", None);
 
     let resume = server.operator.resume(id("executor-1")).await.unwrap();
@@ -207,8 +220,12 @@ async fn the_operator_halts_and_resumes_agents() {
     let view = server.agent("executor-1").await;
     assert_eq!(view.status, "active");
     assert_eq!(view.halt, None);
-    let update =
-        Command::UpdateAgent { agent: id("executor-1"), role: None, capabilities: Some(names(&[])), weight: None };
+    let update = Command::UpdateAgent(UpdateAgent {
+        agent: id("executor-1"),
+        role: None,
+        capabilities: Some(names(&[])),
+        weight: None,
+    });
     executor.submit_one(update).await.expect("a resumed agent writes again");
     let resumed_again = server.operator.resume(id("executor-1")).await.unwrap();
     assert_eq!(outcomes(&resumed_again), [(true, "unchanged".to_owned())]);
@@ -241,12 +258,12 @@ async fn a_parent_registers_halts_resumes_and_deregisters_its_child() {
     let (parent, _) = server.self_registers("analyst-1", "analyst", &[]).await;
     let (child, child_key) = server.new_agent("scout-child");
 
-    let Command::RegisterAgent { agent, public_key, role, capabilities, weight, referrer, .. } =
+    let Command::RegisterAgent(RegisterAgent { agent, public_key, role, capabilities, weight, referrer, .. }) =
         register("scout-child", &child_key, "scout")
     else {
         unreachable!()
     };
-    let spawn = Command::RegisterAgent {
+    let spawn = Command::RegisterAgent(RegisterAgent {
         agent,
         public_key,
         role,
@@ -254,7 +271,7 @@ async fn a_parent_registers_halts_resumes_and_deregisters_its_child() {
         weight,
         parent: Some(id("analyst-1")),
         referrer,
-    };
+    });
     parent.submit_one(spawn).await.expect("a parent registers its child");
     let view = server.agent("scout-child").await;
     assert_eq!(view.parent, Some(id("analyst-1")));
@@ -322,11 +339,13 @@ async fn agents_update_their_capabilities() {
     let server = start_in(directory.path()).await;
     let (scout, _) = server.self_registers("scout-1", "scout", &["dex.scan"]).await;
 
-    let update = |capabilities: &[&str]| Command::UpdateAgent {
-        agent: id("scout-1"),
-        role: None,
-        capabilities: Some(names(capabilities)),
-        weight: None,
+    let update = |capabilities: &[&str]| {
+        Command::UpdateAgent(UpdateAgent {
+            agent: id("scout-1"),
+            role: None,
+            capabilities: Some(names(capabilities)),
+            weight: None,
+        })
     };
     let response = scout.submit_one(update(&["dex.scan", "price:feed"])).await.unwrap();
     assert_eq!(outcomes(&response), [(true, "done".to_owned())]);
@@ -341,10 +360,15 @@ async fn agents_update_their_capabilities() {
     assert_eq!(outcomes(&same), [(true, "unchanged".to_owned())]);
 
     // An agent may not change its own role or weight; the operator may.
-    let promote =
-        Command::UpdateAgent { agent: id("scout-1"), role: Some(name("analyst")), capabilities: None, weight: None };
+    let promote = Command::UpdateAgent(UpdateAgent {
+        agent: id("scout-1"),
+        role: Some(name("analyst")),
+        capabilities: None,
+        weight: None,
+    });
     expect_problem(scout.submit_one(promote.clone()).await, 403, "unauthorized", None);
-    let heavier = Command::UpdateAgent { agent: id("scout-1"), role: None, capabilities: None, weight: Some(7) };
+    let heavier =
+        Command::UpdateAgent(UpdateAgent { agent: id("scout-1"), role: None, capabilities: None, weight: Some(7) });
     expect_problem(scout.submit_one(heavier.clone()).await, 403, "unauthorized", None);
     server.operator.submit_one(promote).await.unwrap();
     server.operator.submit_one(heavier).await.unwrap();
@@ -410,22 +434,29 @@ async fn a_batch_answers_each_command_on_its_own() {
     let (_, new_key) = server.new_agent("analyst-1");
     let (_, other_key) = server.new_agent("scout-1");
 
-    let Command::RegisterAgent { agent, public_key, role, capabilities, parent, referrer, .. } =
+    let Command::RegisterAgent(RegisterAgent { agent, public_key, role, capabilities, parent, referrer, .. }) =
         register("risk-1", &KeyPair::generate(), "risk")
     else {
         unreachable!()
     };
-    let too_heavy =
-        Command::RegisterAgent { agent, public_key, role, capabilities, weight: Some(2_000_000), parent, referrer };
+    let too_heavy = Command::RegisterAgent(RegisterAgent {
+        agent,
+        public_key,
+        role,
+        capabilities,
+        weight: Some(2_000_000),
+        parent,
+        referrer,
+    });
     let commands = vec![
         register("analyst-1", &new_key, "analyst"),
         register("scout-1", &other_key, "scout"),
-        Command::HaltAgent { agent: id("nobody"), reason: String::new() },
+        Command::HaltAgent(HaltAgent { agent: id("nobody"), reason: String::new() }),
         too_heavy,
         register("oracle-1", &KeyPair::generate(), "wizard"),
-        Command::HaltAgent { agent: id("analyst-1"), reason: "halted in the same batch".into() },
-        Command::Heartbeat {},
-        Command::ResumeAgent { agent: id("scout-1") },
+        Command::HaltAgent(HaltAgent { agent: id("analyst-1"), reason: "halted in the same batch".into() }),
+        Command::Heartbeat(Heartbeat {}),
+        Command::ResumeAgent(ResumeAgent { agent: id("scout-1") }),
     ];
     let before = server.operator.status().await.unwrap();
     let response = server.operator.submit_batch(commands).await.unwrap();

@@ -4,6 +4,7 @@
 
 mod common;
 
+use colony_core::command::Heartbeat;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -218,7 +219,7 @@ async fn the_envelope_signer_must_be_the_header_signer() {
     let signed = Envelope {
         signer: Signer::Agent(id("scout-1")),
         nonce: now_ms() * 1_000,
-        commands: vec![Command::Heartbeat {}],
+        commands: vec![Command::Heartbeat(Heartbeat {})],
     }
     .sign(&scout_key);
     // Named as the operator in the head (so the server reads as much as the operator may send).
@@ -257,8 +258,11 @@ async fn a_spent_body_budget_refuses_with_overloaded_and_recovers() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // A valid 50 KiB envelope does not fit beside it.
-    let envelope =
-        Envelope { signer: Signer::Operator, nonce: now_ms() * 1_000, commands: vec![Command::Heartbeat {}] };
+    let envelope = Envelope {
+        signer: Signer::Operator,
+        nonce: now_ms() * 1_000,
+        commands: vec![Command::Heartbeat(Heartbeat {})],
+    };
     let mut body = serde_json::to_vec(&envelope).unwrap();
     body.extend(std::iter::repeat_n(b' ', 50 << 10));
     let padded =
@@ -294,7 +298,7 @@ async fn post_bodies_must_be_json() {
     for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonx"), None]
     {
         for path in ["/v1/commands", "/v1/batch", "/v1/bus/publish", "/v1/bus/request"] {
-            let signed = scout.identity().unwrap().sign(vec![Command::Heartbeat {}]);
+            let signed = scout.identity().unwrap().sign(vec![Command::Heartbeat(Heartbeat {})]);
             let mut request = http
                 .post(format!("{}{path}", server.url))
                 .header("colony-signer", "scout-1")
@@ -315,7 +319,7 @@ async fn post_bodies_must_be_json() {
     assert_eq!(server.hash().await, before, "no text/plain body was applied");
     // Parameters are allowed, and the media type is case-insensitive.
     for content_type in ["application/json; charset=utf-8", "Application/JSON"] {
-        let signed = scout.identity().unwrap().sign(vec![Command::Heartbeat {}]);
+        let signed = scout.identity().unwrap().sign(vec![Command::Heartbeat(Heartbeat {})]);
         let response = http
             .post(format!("{}/v1/commands", server.url))
             .header("content-type", content_type)
@@ -364,7 +368,7 @@ async fn envelope_nonces_are_bounded_by_the_clock() {
     let six_minutes_us = 6 * 60 * 1_000_000;
     for nonce in [1, now_us - six_minutes_us, now_us + six_minutes_us, now_us + day_us, u64::MAX] {
         for (signer, key) in [(Signer::Agent(id("scout-1")), &scout_key), (Signer::Operator, &server.operator_key)] {
-            let signed = Envelope { signer, nonce, commands: vec![Command::Heartbeat {}] }.sign(key);
+            let signed = Envelope { signer, nonce, commands: vec![Command::Heartbeat(Heartbeat {})] }.sign(key);
             let raw = server.post_signed_raw("/v1/commands", &signed).await;
             let problem = raw.expect_problem(400, "nonce_out_of_window", Some("nonce"));
             assert_eq!(problem.title, "Nonce out of window");
@@ -374,8 +378,9 @@ async fn envelope_nonces_are_bounded_by_the_clock() {
     // Within the window either way, it is accepted (a waiting fetch signs up to 30 s ahead), by an
     // agent that has spent no nonce yet.
     for nonce in [now_us - 60_000_000, now_us + 60_000_000] {
-        let signed = Envelope { signer: Signer::Agent(id("scout-2")), nonce, commands: vec![Command::Heartbeat {}] }
-            .sign(&fresh_key);
+        let signed =
+            Envelope { signer: Signer::Agent(id("scout-2")), nonce, commands: vec![Command::Heartbeat(Heartbeat {})] }
+                .sign(&fresh_key);
         assert_eq!(server.post_signed_raw("/v1/commands", &signed).await.status, 200);
     }
     // The client's own nonces are the current time.

@@ -7,6 +7,7 @@
 mod common;
 
 use colony_client::Client;
+use colony_core::command::{ConfigureWallet, Heartbeat, Mint, Sweep, TransferBatch, Withdraw};
 use colony_core::{AccountId, Command, EventKind, TransferKind, TransferRequest};
 use colony_wire::SignedEnvelope;
 use common::*;
@@ -23,7 +24,7 @@ fn raw_envelope(client: &Client, commands: &str) -> SignedEnvelope {
 
 /// A linked batch of `(transfer id, payee, amount)`.
 fn linked(transfers: &[(&str, &str, u64)]) -> Command {
-    Command::TransferBatch {
+    Command::TransferBatch(TransferBatch {
         transfers: transfers
             .iter()
             .map(|(transfer_id, to, minor_units)| TransferRequest {
@@ -32,11 +33,11 @@ fn linked(transfers: &[(&str, &str, u64)]) -> Command {
                 amount: amount(*minor_units),
             })
             .collect(),
-    }
+    })
 }
 
 fn withdraw(transfer_id: &str, minor_units: u64) -> Command {
-    Command::Withdraw { transfer_id: name(transfer_id), amount: amount(minor_units) }
+    Command::Withdraw(Withdraw { transfer_id: name(transfer_id), amount: amount(minor_units) })
 }
 
 fn done() -> Vec<(bool, String)> {
@@ -82,7 +83,7 @@ async fn the_operator_mints_agents_pay_and_withdraw_and_transfer_ids_are_idempot
 
     // Nobody else mints, nobody mints into a missing wallet, and the operator has no wallet to pay from.
     let before = server.books(&wallets).await;
-    let self_mint = Command::Mint { transfer_id: name("self-mint"), to: id("treasury-alice"), amount: amount(5) };
+    let self_mint = Command::Mint(Mint { transfer_id: name("self-mint"), to: id("treasury-alice"), amount: amount(5) });
     expect_problem(alice.submit_one(self_mint).await, 403, "unauthorized", None);
     expect_problem(server.operator.mint("mint-2", id("nobody"), amount(5)).await, 404, "agent_not_found", None);
     expect_problem(
@@ -259,7 +260,7 @@ async fn a_linked_batch_applies_all_or_nothing() {
     let response = alice
         .submit_batch(vec![
             linked(&[("b-5", "executor-bob", 100), ("b-6", "executor-carol", 1_000)]),
-            Command::Heartbeat {},
+            Command::Heartbeat(Heartbeat {}),
         ])
         .await
         .unwrap();
@@ -407,14 +408,15 @@ async fn a_parent_limits_its_childs_wallet() {
     server.fund("mint-child", "scout-child", 10_000).await;
     let wallets = ["treasury-parent", "treasury-stranger", "executor-shop", "scout-child"];
 
-    let policy =
-        |daily_limit: Option<Option<u64>>, no_withdraw: Option<bool>, frozen: Option<bool>| Command::ConfigureWallet {
+    let policy = |daily_limit: Option<Option<u64>>, no_withdraw: Option<bool>, frozen: Option<bool>| {
+        Command::ConfigureWallet(ConfigureWallet {
             agent: id("scout-child"),
             daily_limit: daily_limit.map(|limit| limit.map(amount)),
             no_withdraw,
             frozen,
             minimum_balance: None,
-        };
+        })
+    };
 
     // Only the parent (or the operator) sets the child's policy.
     let before = server.books(&wallets).await;
@@ -463,10 +465,8 @@ async fn a_parent_limits_its_childs_wallet() {
     assert!(problem.detail.contains("scout-child"), "{problem}");
     assert_eq!(server.books(&wallets).await, before);
     assert_eq!(outcomes(&server.operator.mint("mint-more", id("scout-child"), amount(500)).await.unwrap()), done());
-    let sweep = |transfer_id: &str, minor_units: u64| Command::Sweep {
-        child: id("scout-child"),
-        transfer_id: name(transfer_id),
-        amount: amount(minor_units),
+    let sweep = |transfer_id: &str, minor_units: u64| {
+        Command::Sweep(Sweep { child: id("scout-child"), transfer_id: name(transfer_id), amount: amount(minor_units) })
     };
     let before = server.books(&wallets).await;
     expect_problem(stranger.submit_one(sweep("s-1", 100)).await, 403, "unauthorized", None);
@@ -496,12 +496,14 @@ async fn a_budget_halts_an_agent_below_its_minimum_and_funding_restores_it() {
     let (funder, _) = server.self_registers("treasury-funder", "treasury", &[]).await;
     server.fund("mint-1", "executor-spender", 1_000).await;
     server.fund("mint-2", "treasury-funder", 1_000).await;
-    let budget = |minimum: Option<u64>| Command::ConfigureWallet {
-        agent: id("executor-spender"),
-        daily_limit: None,
-        no_withdraw: None,
-        frozen: None,
-        minimum_balance: Some(minimum.map(amount)),
+    let budget = |minimum: Option<u64>| {
+        Command::ConfigureWallet(ConfigureWallet {
+            agent: id("executor-spender"),
+            daily_limit: None,
+            no_withdraw: None,
+            frozen: None,
+            minimum_balance: Some(minimum.map(amount)),
+        })
     };
     // The agent itself may not set its own budget (it has no parent, so only the operator may).
     expect_problem(spender.submit_one(budget(None)).await, 403, "unauthorized", None);

@@ -4,6 +4,7 @@
 
 mod common;
 
+use colony_core::command::{ConfigureWallet, TransferBatch, Withdraw};
 use std::sync::Arc;
 
 use colony_client::EscrowLock;
@@ -58,24 +59,26 @@ async fn the_ledger_survives_a_restart_and_the_audit_agrees() {
 
     // Transfers, a linked batch (one applied, one refused), a withdrawal.
     payer.transfer("t-1", id("orchestrator-p"), amount(10_000)).await.unwrap();
-    let batch = |second: u64| Command::TransferBatch {
-        transfers: vec![
-            TransferRequest { transfer_id: name("b-1"), to: id("executor-payee"), amount: amount(1_000) },
-            TransferRequest { transfer_id: name("b-2"), to: id("risk-arbiter"), amount: amount(second) },
-        ],
+    let batch = |second: u64| {
+        Command::TransferBatch(TransferBatch {
+            transfers: vec![
+                TransferRequest { transfer_id: name("b-1"), to: id("executor-payee"), amount: amount(1_000) },
+                TransferRequest { transfer_id: name("b-2"), to: id("risk-arbiter"), amount: amount(second) },
+            ],
+        })
     };
     expect_problem(payer.submit_one(batch(10_000_000)).await, 409, "batch_failed", Some("transfers"));
     payer.submit_one(batch(2_000)).await.unwrap();
-    payer.submit_one(Command::Withdraw { transfer_id: name("w-1"), amount: amount(7_000) }).await.unwrap();
+    payer.submit_one(Command::Withdraw(Withdraw { transfer_id: name("w-1"), amount: amount(7_000) })).await.unwrap();
     // A child wallet with a policy, and a refusal that must replay as a refusal.
     parent
-        .submit_one(Command::ConfigureWallet {
+        .submit_one(Command::ConfigureWallet(ConfigureWallet {
             agent: id("scout-child"),
             daily_limit: Some(Some(amount(5_000))),
             no_withdraw: Some(true),
             frozen: None,
             minimum_balance: None,
-        })
+        }))
         .await
         .unwrap();
     parent.transfer("p-1", id("scout-child"), amount(20_000)).await.unwrap();
@@ -89,13 +92,13 @@ async fn the_ledger_survives_a_restart_and_the_audit_agrees() {
     // A budget halt on the arbiter.
     server
         .operator
-        .submit_one(Command::ConfigureWallet {
+        .submit_one(Command::ConfigureWallet(ConfigureWallet {
             agent: id("risk-arbiter"),
             daily_limit: None,
             no_withdraw: None,
             frozen: None,
             minimum_balance: Some(Some(amount(1_000_000))),
-        })
+        }))
         .await
         .unwrap();
     assert!(server.agent("risk-arbiter").await.budget_halted);

@@ -7,6 +7,7 @@
 mod common;
 
 use colony_client::{Client, EscrowLock};
+use colony_core::command::LockEscrow;
 use colony_core::{Command, EscrowResolution, EscrowState, EventKind, Signer};
 use colony_wire::read_auth::token_sha256;
 use common::*;
@@ -97,7 +98,7 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
     // "existing", and locks nothing more; other terms under the task id are a conflict.
     let before = server.books(&wallets).await;
     let repeated = payer
-        .submit_one(Command::LockEscrow {
+        .submit_one(Command::LockEscrow(LockEscrow {
             payee: id("executor-payee"),
             amount: amount(1_000_000),
             timeout_ms: MINUTE_MS,
@@ -105,7 +106,7 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
             arbiter: None,
             hashlock: None,
             referrer: None,
-        })
+        }))
         .await
         .unwrap();
     assert_eq!(outcomes(&repeated), [(true, "existing".to_owned())]);

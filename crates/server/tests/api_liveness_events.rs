@@ -2,6 +2,7 @@
 
 mod common;
 
+use colony_core::command::{HaltAgent, ResumeAgent};
 use std::sync::Arc;
 
 use colony_core::{Event, EventKind, Signer};
@@ -122,10 +123,10 @@ async fn the_event_stream_is_ordered_and_resumable_from_any_sequence() {
     let batch = server
         .operator
         .submit_batch(vec![
-            colony_core::Command::HaltAgent { agent: id("scout-1"), reason: "a".into() },
-            colony_core::Command::HaltAgent { agent: id("nobody"), reason: "refused, no event".into() },
-            colony_core::Command::HaltAgent { agent: id("analyst-1"), reason: "b".into() },
-            colony_core::Command::ResumeAgent { agent: id("scout-1") },
+            colony_core::Command::HaltAgent(HaltAgent { agent: id("scout-1"), reason: "a".into() }),
+            colony_core::Command::HaltAgent(HaltAgent { agent: id("nobody"), reason: "refused, no event".into() }),
+            colony_core::Command::HaltAgent(HaltAgent { agent: id("analyst-1"), reason: "b".into() }),
+            colony_core::Command::ResumeAgent(ResumeAgent { agent: id("scout-1") }),
         ])
         .await
         .unwrap();
@@ -237,8 +238,8 @@ async fn a_reconnecting_stream_resumes_after_its_last_event_id() {
     server
         .operator
         .submit_batch(vec![
-            colony_core::Command::HaltAgent { agent: id("scout-1"), reason: String::new() },
-            colony_core::Command::HaltAgent { agent: id("scout-2"), reason: String::new() },
+            colony_core::Command::HaltAgent(HaltAgent { agent: id("scout-1"), reason: String::new() }),
+            colony_core::Command::HaltAgent(HaltAgent { agent: id("scout-2"), reason: String::new() }),
         ])
         .await
         .unwrap();

@@ -81,7 +81,7 @@ impl Register {
 
     /// The command.
     pub fn build(self) -> Command {
-        Command::RegisterAgent {
+        Command::RegisterAgent(colony_core::command::RegisterAgent {
             agent: self.agent,
             public_key: self.public_key,
             role: self.role,
@@ -89,7 +89,7 @@ impl Register {
             weight: self.weight,
             parent: self.parent,
             referrer: self.referrer,
-        }
+        })
     }
 }
 
@@ -143,12 +143,12 @@ impl Update {
 
     /// The command.
     pub fn build(self) -> Command {
-        Command::UpdateAgent {
+        Command::UpdateAgent(colony_core::command::UpdateAgent {
             agent: self.agent,
             role: self.role,
             capabilities: self.capabilities,
             weight: self.weight,
-        }
+        })
     }
 }
 
@@ -166,40 +166,44 @@ pub fn register(agent: &str, role: &str) -> Command {
 
 /// `agent.heartbeat`.
 pub fn heartbeat() -> Command {
-    Command::Heartbeat {}
+    Command::Heartbeat(colony_core::command::Heartbeat {})
 }
 
 /// `agent.halt` of `agent`, with a reason.
 #[track_caller]
 pub fn halt(agent: &str, reason: &str) -> Command {
-    Command::HaltAgent { agent: agent_id(agent), reason: reason.to_owned() }
+    Command::HaltAgent(colony_core::command::HaltAgent { agent: agent_id(agent), reason: reason.to_owned() })
 }
 
 /// `agent.resume` of `agent`.
 #[track_caller]
 pub fn resume(agent: &str) -> Command {
-    Command::ResumeAgent { agent: agent_id(agent) }
+    Command::ResumeAgent(colony_core::command::ResumeAgent { agent: agent_id(agent) })
 }
 
 /// `agent.deregister` of `agent`.
 #[track_caller]
 pub fn deregister(agent: &str) -> Command {
-    Command::DeregisterAgent { agent: agent_id(agent) }
+    Command::DeregisterAgent(colony_core::command::DeregisterAgent { agent: agent_id(agent) })
 }
 
 /// `config.set`.
 pub fn set_config(config: SwarmConfig) -> Command {
-    Command::SetConfig { config }
+    Command::SetConfig(colony_core::command::SetConfig { config })
 }
 
 /// `read_token.issue` of the token whose text is `token_text` (fingerprinted with [`digest_for`]).
 pub fn issue_read_token(token_text: &str, label: &str, expires_at_ms: Option<u64>) -> Command {
-    Command::IssueReadToken { token_sha256: digest_for(token_text), label: label.to_owned(), expires_at_ms }
+    Command::IssueReadToken(colony_core::command::IssueReadToken {
+        token_sha256: digest_for(token_text),
+        label: label.to_owned(),
+        expires_at_ms,
+    })
 }
 
 /// `read_token.revoke` of the token whose text is `token_text`.
 pub fn revoke_read_token(token_text: &str) -> Command {
-    Command::RevokeReadToken { token_sha256: digest_for(token_text) }
+    Command::RevokeReadToken(colony_core::command::RevokeReadToken { token_sha256: digest_for(token_text) })
 }
 
 /// The default configuration with another heartbeat TTL.
@@ -215,13 +219,21 @@ pub const DEFAULT_ESCROW_TIMEOUT_MS: u64 = 60_000;
 /// `ledger.mint` of `amount` minor units into `to`'s wallet, under the operator's `transfer_id`.
 #[track_caller]
 pub fn mint(transfer_id: &str, to: &str, amount: u64) -> Command {
-    Command::Mint { transfer_id: name(transfer_id), to: agent_id(to), amount: Amount(amount) }
+    Command::Mint(colony_core::command::Mint {
+        transfer_id: name(transfer_id),
+        to: agent_id(to),
+        amount: Amount(amount),
+    })
 }
 
 /// `ledger.transfer` of `amount` to `to`, under the signer's `transfer_id`.
 #[track_caller]
 pub fn transfer(transfer_id: &str, to: &str, amount: u64) -> Command {
-    Command::Transfer { transfer_id: name(transfer_id), to: agent_id(to), amount: Amount(amount) }
+    Command::Transfer(colony_core::command::Transfer {
+        transfer_id: name(transfer_id),
+        to: agent_id(to),
+        amount: Amount(amount),
+    })
 }
 
 /// One member of a linked batch (see [`transfer_batch`]).
@@ -232,19 +244,23 @@ pub fn transfer_request(transfer_id: &str, to: &str, amount: u64) -> TransferReq
 
 /// `ledger.transfer_batch`: the transfers, applied all or nothing.
 pub fn transfer_batch(transfers: impl IntoIterator<Item = TransferRequest>) -> Command {
-    Command::TransferBatch { transfers: transfers.into_iter().collect() }
+    Command::TransferBatch(colony_core::command::TransferBatch { transfers: transfers.into_iter().collect() })
 }
 
 /// `ledger.withdraw` of `amount` out of the swarm, under the signer's `transfer_id`.
 #[track_caller]
 pub fn withdraw(transfer_id: &str, amount: u64) -> Command {
-    Command::Withdraw { transfer_id: name(transfer_id), amount: Amount(amount) }
+    Command::Withdraw(colony_core::command::Withdraw { transfer_id: name(transfer_id), amount: Amount(amount) })
 }
 
 /// `wallet.sweep` of `amount` from `child`'s wallet to the signer's (its parent's).
 #[track_caller]
 pub fn sweep(child: &str, transfer_id: &str, amount: u64) -> Command {
-    Command::Sweep { child: agent_id(child), transfer_id: name(transfer_id), amount: Amount(amount) }
+    Command::Sweep(colony_core::command::Sweep {
+        child: agent_id(child),
+        transfer_id: name(transfer_id),
+        amount: Amount(amount),
+    })
 }
 
 /// A `wallet.configure` command under construction; by default it changes nothing (every field
@@ -309,13 +325,13 @@ impl WalletPolicy {
 
     /// The command.
     pub fn build(self) -> Command {
-        Command::ConfigureWallet {
+        Command::ConfigureWallet(colony_core::command::ConfigureWallet {
             agent: self.agent,
             daily_limit: self.daily_limit,
             no_withdraw: self.no_withdraw,
             frozen: self.frozen,
             minimum_balance: self.minimum_balance,
-        }
+        })
     }
 }
 
@@ -400,7 +416,7 @@ impl Lock {
 
     /// The command.
     pub fn build(self) -> Command {
-        Command::LockEscrow {
+        Command::LockEscrow(colony_core::command::LockEscrow {
             payee: self.payee,
             amount: self.amount,
             timeout_ms: self.timeout_ms,
@@ -408,7 +424,7 @@ impl Lock {
             arbiter: self.arbiter,
             hashlock: self.hashlock,
             referrer: self.referrer,
-        }
+        })
     }
 }
 
@@ -426,27 +442,27 @@ pub fn lock(payee: &str, amount: u64) -> Command {
 
 /// `escrow.release` of `escrow`, without a preimage (the payer or arbiter signs).
 pub fn release(escrow: u64) -> Command {
-    Command::ReleaseEscrow { escrow, preimage: None }
+    Command::ReleaseEscrow(colony_core::command::ReleaseEscrow { escrow, preimage: None })
 }
 
 /// `escrow.release` of `escrow` presenting the hashlock's `preimage`.
 pub fn release_with_preimage(escrow: u64, preimage: &str) -> Command {
-    Command::ReleaseEscrow { escrow, preimage: Some(preimage.to_owned()) }
+    Command::ReleaseEscrow(colony_core::command::ReleaseEscrow { escrow, preimage: Some(preimage.to_owned()) })
 }
 
 /// `escrow.refund` of `escrow`.
 pub fn refund(escrow: u64) -> Command {
-    Command::RefundEscrow { escrow }
+    Command::RefundEscrow(colony_core::command::RefundEscrow { escrow })
 }
 
 /// `escrow.dispute` of `escrow`, with a reason.
 pub fn dispute(escrow: u64, reason: &str) -> Command {
-    Command::DisputeEscrow { escrow, reason: reason.to_owned() }
+    Command::DisputeEscrow(colony_core::command::DisputeEscrow { escrow, reason: reason.to_owned() })
 }
 
 /// `escrow.resolve` of `escrow`.
 pub fn resolve(escrow: u64, resolution: EscrowResolution) -> Command {
-    Command::ResolveEscrow { escrow, resolution }
+    Command::ResolveEscrow(colony_core::command::ResolveEscrow { escrow, resolution })
 }
 
 /// `escrow.resolve` of `escrow` giving the payee `payee_bps` basis points of it.
@@ -459,7 +475,7 @@ pub fn resolve_split(escrow: u64, payee_bps: u16) -> Command {
 /// A `stream.create` command under construction. Defaults: no message, byte or age limits (the
 /// absolute maxima and defaults apply), discard `old`, the default duplicate window.
 #[derive(Clone, Debug)]
-pub struct CreateStream {
+pub struct CreateStreamBuilder {
     name: Name,
     subjects: BTreeSet<Pattern>,
     max_messages: Option<u64>,
@@ -469,11 +485,11 @@ pub struct CreateStream {
     duplicate_window_ms: u64,
 }
 
-impl CreateStream {
+impl CreateStreamBuilder {
     /// Creates stream `name` capturing `subjects` (patterns).
     #[track_caller]
-    pub fn new<'a>(name_text: &str, subjects: impl IntoIterator<Item = &'a str>) -> CreateStream {
-        CreateStream {
+    pub fn new<'a>(name_text: &str, subjects: impl IntoIterator<Item = &'a str>) -> CreateStreamBuilder {
+        CreateStreamBuilder {
             name: name(name_text),
             subjects: subjects.into_iter().map(pattern).collect(),
             max_messages: None,
@@ -485,38 +501,38 @@ impl CreateStream {
     }
 
     /// Keeps at most this many messages.
-    pub fn max_messages(mut self, max_messages: u64) -> CreateStream {
+    pub fn max_messages(mut self, max_messages: u64) -> CreateStreamBuilder {
         self.max_messages = Some(max_messages);
         self
     }
 
     /// Keeps at most this many bytes.
-    pub fn max_bytes(mut self, max_bytes: u64) -> CreateStream {
+    pub fn max_bytes(mut self, max_bytes: u64) -> CreateStreamBuilder {
         self.max_bytes = Some(max_bytes);
         self
     }
 
     /// Removes messages older than this.
-    pub fn max_age_ms(mut self, max_age_ms: u64) -> CreateStream {
+    pub fn max_age_ms(mut self, max_age_ms: u64) -> CreateStreamBuilder {
         self.max_age_ms = Some(max_age_ms);
         self
     }
 
     /// Refuses new messages when full instead of dropping old ones.
-    pub fn discard_new(mut self) -> CreateStream {
+    pub fn discard_new(mut self) -> CreateStreamBuilder {
         self.discard = Discard::New;
         self
     }
 
     /// Sets the duplicate window.
-    pub fn duplicate_window_ms(mut self, duplicate_window_ms: u64) -> CreateStream {
+    pub fn duplicate_window_ms(mut self, duplicate_window_ms: u64) -> CreateStreamBuilder {
         self.duplicate_window_ms = duplicate_window_ms;
         self
     }
 
     /// The command.
     pub fn build(self) -> Command {
-        Command::CreateStream {
+        Command::CreateStream(colony_core::command::CreateStream {
             name: self.name,
             subjects: self.subjects,
             max_messages: self.max_messages,
@@ -524,26 +540,26 @@ impl CreateStream {
             max_age_ms: self.max_age_ms,
             discard: self.discard,
             duplicate_window_ms: self.duplicate_window_ms,
-        }
+        })
     }
 }
 
-impl From<CreateStream> for Command {
-    fn from(create: CreateStream) -> Command {
+impl From<CreateStreamBuilder> for Command {
+    fn from(create: CreateStreamBuilder) -> Command {
         create.build()
     }
 }
 
-/// `stream.create` of `name` capturing `subjects`, with all defaults (see [`CreateStream`]).
+/// `stream.create` of `name` capturing `subjects`, with all defaults (see [`CreateStreamBuilder`]).
 #[track_caller]
 pub fn create_stream<'a>(name_text: &str, subjects: impl IntoIterator<Item = &'a str>) -> Command {
-    CreateStream::new(name_text, subjects).build()
+    CreateStreamBuilder::new(name_text, subjects).build()
 }
 
 /// `stream.delete` of `name`.
 #[track_caller]
 pub fn delete_stream(name_text: &str) -> Command {
-    Command::DeleteStream { name: name(name_text) }
+    Command::DeleteStream(colony_core::command::DeleteStream { name: name(name_text) })
 }
 
 /// Parses a subject; panics on an invalid one.
@@ -560,7 +576,7 @@ pub fn pattern(text: &str) -> Pattern {
 
 /// A `bus.publish` command under construction; by default no id, type, headers or payload.
 #[derive(Clone, Debug)]
-pub struct Publish {
+pub struct PublishBuilder {
     subject: Subject,
     message_id: Option<Name>,
     message_type: Option<Name>,
@@ -574,11 +590,11 @@ pub struct Publish {
     encrypted_to: Option<AgentId>,
 }
 
-impl Publish {
+impl PublishBuilder {
     /// Publishes to `subject`.
     #[track_caller]
-    pub fn new(subject_text: &str) -> Publish {
-        Publish {
+    pub fn new(subject_text: &str) -> PublishBuilder {
+        PublishBuilder {
             subject: subject(subject_text),
             message_id: None,
             message_type: None,
@@ -595,74 +611,74 @@ impl Publish {
 
     /// Sets the message id (for deduplication).
     #[track_caller]
-    pub fn message_id(mut self, message_id: &str) -> Publish {
+    pub fn message_id(mut self, message_id: &str) -> PublishBuilder {
         self.message_id = Some(name(message_id));
         self
     }
 
     /// Sets the message type.
     #[track_caller]
-    pub fn message_type(mut self, message_type: &str) -> Publish {
+    pub fn message_type(mut self, message_type: &str) -> PublishBuilder {
         self.message_type = Some(name(message_type));
         self
     }
 
     /// Sets the priority.
-    pub fn priority(mut self, priority: Priority) -> Publish {
+    pub fn priority(mut self, priority: Priority) -> PublishBuilder {
         self.priority = priority;
         self
     }
 
     /// Sets the correlation id.
     #[track_caller]
-    pub fn correlation_id(mut self, correlation_id: &str) -> Publish {
+    pub fn correlation_id(mut self, correlation_id: &str) -> PublishBuilder {
         self.correlation_id = Some(name(correlation_id));
         self
     }
 
     /// Sets the reply subject.
     #[track_caller]
-    pub fn reply_to(mut self, reply_to: &str) -> Publish {
+    pub fn reply_to(mut self, reply_to: &str) -> PublishBuilder {
         self.reply_to = Some(subject(reply_to));
         self
     }
 
     /// Adds a header.
     #[track_caller]
-    pub fn header(mut self, key: &str, value: &str) -> Publish {
+    pub fn header(mut self, key: &str, value: &str) -> PublishBuilder {
         self.headers.insert(name(key), value.to_owned());
         self
     }
 
     /// Sets a JSON payload from JSON text; panics when it is not JSON.
     #[track_caller]
-    pub fn json(mut self, text: &str) -> Publish {
+    pub fn json(mut self, text: &str) -> PublishBuilder {
         self.payload = Some(JsonText::parse(text).unwrap_or_else(|| panic!("{text:?} is not JSON")));
         self
     }
 
     /// Sets a binary payload as base64 text (not checked, so tests can send bad base64).
-    pub fn base64(mut self, text: &str) -> Publish {
+    pub fn base64(mut self, text: &str) -> PublishBuilder {
         self.payload_base64 = Some(text.to_owned());
         self
     }
 
     /// Sets the payload signature.
-    pub fn signature(mut self, signature: Signature) -> Publish {
+    pub fn signature(mut self, signature: Signature) -> PublishBuilder {
         self.payload_signature = Some(signature);
         self
     }
 
     /// Marks the payload as encrypted to `agent`.
     #[track_caller]
-    pub fn encrypted_to(mut self, agent: &str) -> Publish {
+    pub fn encrypted_to(mut self, agent: &str) -> PublishBuilder {
         self.encrypted_to = Some(agent_id(agent));
         self
     }
 
     /// The command.
     pub fn build(self) -> Command {
-        Command::Publish {
+        Command::Publish(colony_core::command::Publish {
             subject: self.subject,
             message_id: self.message_id,
             message_type: self.message_type,
@@ -674,12 +690,12 @@ impl Publish {
             payload_base64: self.payload_base64,
             payload_signature: self.payload_signature,
             encrypted_to: self.encrypted_to,
-        }
+        })
     }
 }
 
-impl From<Publish> for Command {
-    fn from(publish: Publish) -> Command {
+impl From<PublishBuilder> for Command {
+    fn from(publish: PublishBuilder) -> Command {
         publish.build()
     }
 }
@@ -687,13 +703,13 @@ impl From<Publish> for Command {
 /// `bus.publish` to `subject` with a JSON payload.
 #[track_caller]
 pub fn publish(subject_text: &str, json: &str) -> Command {
-    Publish::new(subject_text).json(json).build()
+    PublishBuilder::new(subject_text).json(json).build()
 }
 
 /// A `consumer.create` command under construction, with JetStream's defaults: deliver all, ack wait
 /// 30 s, 5 deliveries, no backoff, 1,000 pending.
 #[derive(Clone, Debug)]
-pub struct CreateConsumer {
+pub struct CreateConsumerBuilder {
     stream: Name,
     name: Name,
     filter: Option<Pattern>,
@@ -706,11 +722,11 @@ pub struct CreateConsumer {
     roles: BTreeSet<Name>,
 }
 
-impl CreateConsumer {
+impl CreateConsumerBuilder {
     /// Creates consumer `name` on `stream`.
     #[track_caller]
-    pub fn new(stream: &str, name_text: &str) -> CreateConsumer {
-        CreateConsumer {
+    pub fn new(stream: &str, name_text: &str) -> CreateConsumerBuilder {
+        CreateConsumerBuilder {
             stream: name(stream),
             name: name(name_text),
             filter: None,
@@ -726,58 +742,58 @@ impl CreateConsumer {
 
     /// Lets these agents fetch from the consumer too.
     #[track_caller]
-    pub fn agents<'a>(mut self, agents: impl IntoIterator<Item = &'a str>) -> CreateConsumer {
+    pub fn agents<'a>(mut self, agents: impl IntoIterator<Item = &'a str>) -> CreateConsumerBuilder {
         self.agents.extend(agents.into_iter().map(agent_id));
         self
     }
 
     /// Lets agents of these roles fetch from the consumer too.
     #[track_caller]
-    pub fn roles<'a>(mut self, roles: impl IntoIterator<Item = &'a str>) -> CreateConsumer {
+    pub fn roles<'a>(mut self, roles: impl IntoIterator<Item = &'a str>) -> CreateConsumerBuilder {
         self.roles.extend(roles.into_iter().map(name));
         self
     }
 
     /// Delivers only messages matching `filter`.
     #[track_caller]
-    pub fn filter(mut self, filter: &str) -> CreateConsumer {
+    pub fn filter(mut self, filter: &str) -> CreateConsumerBuilder {
         self.filter = Some(pattern(filter));
         self
     }
 
     /// Sets where delivery starts.
-    pub fn deliver(mut self, deliver: DeliverPolicy) -> CreateConsumer {
+    pub fn deliver(mut self, deliver: DeliverPolicy) -> CreateConsumerBuilder {
         self.deliver = deliver;
         self
     }
 
     /// Sets the ack wait.
-    pub fn ack_wait_ms(mut self, ack_wait_ms: u64) -> CreateConsumer {
+    pub fn ack_wait_ms(mut self, ack_wait_ms: u64) -> CreateConsumerBuilder {
         self.ack_wait_ms = ack_wait_ms;
         self
     }
 
     /// Sets the deliveries per message at most.
-    pub fn max_deliver(mut self, max_deliver: u32) -> CreateConsumer {
+    pub fn max_deliver(mut self, max_deliver: u32) -> CreateConsumerBuilder {
         self.max_deliver = max_deliver;
         self
     }
 
     /// Sets the backoff steps.
-    pub fn backoff_ms(mut self, backoff_ms: impl IntoIterator<Item = u64>) -> CreateConsumer {
+    pub fn backoff_ms(mut self, backoff_ms: impl IntoIterator<Item = u64>) -> CreateConsumerBuilder {
         self.backoff_ms = backoff_ms.into_iter().collect();
         self
     }
 
     /// Sets the pending deliveries at most.
-    pub fn max_ack_pending(mut self, max_ack_pending: u32) -> CreateConsumer {
+    pub fn max_ack_pending(mut self, max_ack_pending: u32) -> CreateConsumerBuilder {
         self.max_ack_pending = max_ack_pending;
         self
     }
 
     /// The command.
     pub fn build(self) -> Command {
-        Command::CreateConsumer {
+        Command::CreateConsumer(colony_core::command::CreateConsumer {
             stream: self.stream,
             name: self.name,
             filter: self.filter,
@@ -788,44 +804,59 @@ impl CreateConsumer {
             max_ack_pending: self.max_ack_pending,
             agents: self.agents,
             roles: self.roles,
-        }
+        })
     }
 }
 
-impl From<CreateConsumer> for Command {
-    fn from(create: CreateConsumer) -> Command {
+impl From<CreateConsumerBuilder> for Command {
+    fn from(create: CreateConsumerBuilder) -> Command {
         create.build()
     }
 }
 
-/// `consumer.create` of `name` on `stream` with all defaults (see [`CreateConsumer`]).
+/// `consumer.create` of `name` on `stream` with all defaults (see [`CreateConsumerBuilder`]).
 #[track_caller]
 pub fn create_consumer(stream: &str, name_text: &str) -> Command {
-    CreateConsumer::new(stream, name_text).build()
+    CreateConsumerBuilder::new(stream, name_text).build()
 }
 
 /// `consumer.delete`.
 #[track_caller]
 pub fn delete_consumer(stream: &str, name_text: &str) -> Command {
-    Command::DeleteConsumer { stream: name(stream), name: name(name_text) }
+    Command::DeleteConsumer(colony_core::command::DeleteConsumer { stream: name(stream), name: name(name_text) })
 }
 
 /// `consumer.fetch` of up to `batch` messages.
 #[track_caller]
 pub fn fetch(stream: &str, consumer: &str, batch: u32) -> Command {
-    Command::Fetch { stream: name(stream), consumer: name(consumer), batch, max_bytes: None }
+    Command::Fetch(colony_core::command::Fetch {
+        stream: name(stream),
+        consumer: name(consumer),
+        batch,
+        max_bytes: None,
+    })
 }
 
 /// `consumer.fetch` of up to `batch` messages and `max_bytes` bytes.
 #[track_caller]
 pub fn fetch_bytes(stream: &str, consumer: &str, batch: u32, max_bytes: u64) -> Command {
-    Command::Fetch { stream: name(stream), consumer: name(consumer), batch, max_bytes: Some(max_bytes) }
+    Command::Fetch(colony_core::command::Fetch {
+        stream: name(stream),
+        consumer: name(consumer),
+        batch,
+        max_bytes: Some(max_bytes),
+    })
 }
 
 /// `consumer.ack` of `sequences` with `kind`.
 #[track_caller]
 pub fn acknowledge(stream: &str, consumer: &str, sequences: &[u64], kind: AckKind) -> Command {
-    Command::Ack { stream: name(stream), consumer: name(consumer), sequences: sequences.to_vec(), kind }
+    Command::Ack(colony_core::command::Ack {
+        stream: name(stream),
+        consumer: name(consumer),
+        sequences: sequences.to_vec(),
+        kind,
+    })
 }
 
 /// `consumer.ack` (done) of `sequences`.
@@ -855,11 +886,17 @@ pub fn term(stream: &str, consumer: &str, sequences: &[u64], reason: Option<&str
 /// `dlq.replay` of dead letters `ids` of `stream`.
 #[track_caller]
 pub fn replay_dead_letters(stream: &str, ids: &[u64]) -> Command {
-    Command::ReplayDeadLetters { stream: name(stream), dead_letters: ids.to_vec() }
+    Command::ReplayDeadLetters(colony_core::command::ReplayDeadLetters {
+        stream: name(stream),
+        dead_letters: ids.to_vec(),
+    })
 }
 
 /// `dlq.discard` of dead letters `ids` of `stream`.
 #[track_caller]
 pub fn discard_dead_letters(stream: &str, ids: &[u64]) -> Command {
-    Command::DiscardDeadLetters { stream: name(stream), dead_letters: ids.to_vec() }
+    Command::DiscardDeadLetters(colony_core::command::DiscardDeadLetters {
+        stream: name(stream),
+        dead_letters: ids.to_vec(),
+    })
 }

@@ -38,7 +38,7 @@ pub use factory::{DEFAULT_START_MS, EntryFactory};
 pub use keys::{agent_id, digest_for, hashlock_for, key_for, name, names, operator_key, wrong_key_for};
 pub use outcome::OutcomeExt;
 pub use sim::{Simulator, SwarmBuilder};
-pub use strategies::{Stream, StreamConfig};
+pub use strategies::{Scenario, ScenarioConfig};
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,9 @@
 //! Proptest strategies for random streams of log entries.
 //!
-//! A [`Stream`] is a genesis configuration and a list of abstract [`Step`]s. Steps name agents by
+//! A [`Scenario`] is a genesis configuration and a list of abstract [`Step`]s. Steps name agents by
 //! their index in a small pool (`agent-0`, `agent-1`, ...) and say *how* to pick keys and nonces
 //! ("the signer's own key", "replay the last nonce") rather than holding the values, so that shrinking
-//! keeps a failing stream meaningful. [`Stream::entries`] renders the steps into concrete [`Entry`]
+//! keeps a failing stream meaningful. [`Scenario::entries`] renders the steps into concrete [`Entry`]
 //! values with an [`EntryFactory`]; rendering is a pure function of the stream, so a stream (and thus
 //! the proptest seed) fully determines the entries.
 //!
@@ -15,7 +15,7 @@
 //! changes with other heartbeat TTLs, envelopes with too many commands, and ticks and pauses long
 //! enough for heartbeat deadlines to pass.
 //!
-//! With [`StreamConfig::ledger`] (the default), streams also move money. They start with a
+//! With [`ScenarioConfig::ledger`] (the default), streams also move money. They start with a
 //! [`prelude`] that registers and funds most of the pool (some agents as children of others, some with
 //! referrers), and three commands in four are ones their signer may usually send (mints and policies
 //! for the operator, payments and escrows for agents), so that money moves in earnest; the rest are
@@ -31,7 +31,7 @@
 //! repeated with the same content ([`CommandSpec::Repeat`]); ticks now and then jump a whole ledger
 //! day, so escrows expire and daily limits reset.
 //!
-//! With [`StreamConfig::bus`] (the default), streams also use the message bus: after a
+//! With [`ScenarioConfig::bus`] (the default), streams also use the message bus: after a
 //! [`bus_prelude`] in which the operator creates two streams with a consumer each, they create and
 //! delete pool streams ([`BUS_STREAMS`], one of which overlaps all the others) and consumers (with
 //! their usual configuration, a conflicting one, or a stray filter), publish JSON, bytes, bad base64
@@ -46,6 +46,12 @@
 //! entry to a [`State`] of its own) to resolve them; `State::apply` is deterministic, so rendering
 //! stays a pure function of the stream.
 
+use colony_core::command::{
+    Ack, ConfigureWallet, DeleteConsumer, DeleteStream, DeregisterAgent, DiscardDeadLetters, DisputeEscrow, Fetch,
+    HaltAgent, Heartbeat, IssueReadToken, LockEscrow, Mint, RefundEscrow, RegisterAgent, ReleaseEscrow,
+    ReplayDeadLetters, ResolveEscrow, ResumeAgent, RevokeReadToken, SetConfig, Sweep, Transfer, TransferBatch,
+    UpdateAgent, Withdraw,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 use colony_core::bus::AckKind;
@@ -77,7 +83,7 @@ pub const CAPABILITY_CANDIDATES: [&str; 6] = ["dex.scan", "price:feed", "trade",
 
 /// What streams look like.
 #[derive(Clone, Debug)]
-pub struct StreamConfig {
+pub struct ScenarioConfig {
     /// Steps after the genesis (and after the ledger's [`prelude`]), at most.
     pub max_steps: usize,
     /// Agents in the pool that signers and targets are drawn from.
@@ -96,9 +102,9 @@ pub struct StreamConfig {
     pub bus: bool,
 }
 
-impl Default for StreamConfig {
+impl Default for ScenarioConfig {
     fn default() -> Self {
-        StreamConfig {
+        ScenarioConfig {
             max_steps: 200,
             agent_pool: 6,
             token_pool: 4,
@@ -137,7 +143,7 @@ pub fn pool_token(index: usize) -> Digest {
 
 /// A generated stream: a genesis configuration and the steps after it.
 #[derive(Clone, Debug)]
-pub struct Stream {
+pub struct Scenario {
     /// The genesis configuration (always valid).
     pub genesis: SwarmConfig,
     /// What happens after the genesis, one entry per step.
@@ -463,7 +469,7 @@ pub enum CommandSpec {
     },
 }
 
-/// Names of the streams bus commands use. Stream `i` (except the last) captures `bus.<i>.>`; the last
+/// Names of the streams bus commands use. Scenario `i` (except the last) captures `bus.<i>.>`; the last
 /// captures `bus.>`, which overlaps every other, so creating it fails while any other exists.
 pub const BUS_STREAMS: [&str; 4] = ["s-0", "s-1", "s-2", "s-wide"];
 
@@ -604,7 +610,7 @@ pub enum PreimageChoice {
     Oversized,
 }
 
-impl Stream {
+impl Scenario {
     /// The entries: the genesis (entry 1 at [`DEFAULT_START_MS`], operator key [`operator_key`]) and
     /// one entry per step.
     pub fn entries(&self) -> Vec<Entry> {
@@ -655,7 +661,7 @@ impl Renderer {
                 let signer_value = signer_of(*signer);
                 let key = envelope_key(*signer, KeyChoice::Own);
                 let nonce = factory.next_nonce(&signer_value);
-                let commands = vec![Command::Heartbeat {}; limits::COMMANDS_PER_ENVELOPE_MAX + 1];
+                let commands = vec![Command::Heartbeat(Heartbeat {}); limits::COMMANDS_PER_ENVELOPE_MAX + 1];
                 factory.signed(signer_value, key, nonce, commands)
             }
             Step::Envelope(spec) => {
@@ -771,7 +777,7 @@ impl Renderer {
                     KeyChoice::Wrong => wrong_key_for(agent.as_str()),
                     KeyChoice::Pool(index) => key_for(&pool_agent_name(*index)),
                 };
-                Command::RegisterAgent {
+                Command::RegisterAgent(RegisterAgent {
                     agent,
                     public_key,
                     role: role.clone(),
@@ -779,59 +785,63 @@ impl Renderer {
                     weight: *weight,
                     parent: parent.map(|parent| self.resolve(signer, parent)),
                     referrer: referrer.map(|referrer| self.resolve(signer, referrer)),
-                }
+                })
             }
-            CommandSpec::Update { agent, role, capabilities, weight } => Command::UpdateAgent {
+            CommandSpec::Update { agent, role, capabilities, weight } => Command::UpdateAgent(UpdateAgent {
                 agent: self.resolve(signer, *agent),
                 role: role.clone(),
                 capabilities: capabilities.clone(),
                 weight: *weight,
-            },
-            CommandSpec::Heartbeat => Command::Heartbeat {},
+            }),
+            CommandSpec::Heartbeat => Command::Heartbeat(Heartbeat {}),
             CommandSpec::Halt { agent, reason } => {
-                Command::HaltAgent { agent: self.resolve(signer, *agent), reason: reason.clone() }
+                Command::HaltAgent(HaltAgent { agent: self.resolve(signer, *agent), reason: reason.clone() })
             }
-            CommandSpec::Resume { agent } => Command::ResumeAgent { agent: self.resolve(signer, *agent) },
-            CommandSpec::Deregister { agent } => Command::DeregisterAgent { agent: self.resolve(signer, *agent) },
-            CommandSpec::SetConfig { config } => Command::SetConfig { config: config.clone() },
-            CommandSpec::IssueReadToken { token, label, expires_at_ms } => Command::IssueReadToken {
+            CommandSpec::Resume { agent } => Command::ResumeAgent(ResumeAgent { agent: self.resolve(signer, *agent) }),
+            CommandSpec::Deregister { agent } => {
+                Command::DeregisterAgent(DeregisterAgent { agent: self.resolve(signer, *agent) })
+            }
+            CommandSpec::SetConfig { config } => Command::SetConfig(SetConfig { config: config.clone() }),
+            CommandSpec::IssueReadToken { token, label, expires_at_ms } => Command::IssueReadToken(IssueReadToken {
                 token_sha256: pool_token(*token),
                 label: label.clone(),
                 expires_at_ms: *expires_at_ms,
-            },
-            CommandSpec::RevokeReadToken { token } => Command::RevokeReadToken { token_sha256: pool_token(*token) },
-            CommandSpec::Mint { transfer_id, to, amount } => Command::Mint {
+            }),
+            CommandSpec::RevokeReadToken { token } => {
+                Command::RevokeReadToken(RevokeReadToken { token_sha256: pool_token(*token) })
+            }
+            CommandSpec::Mint { transfer_id, to, amount } => Command::Mint(Mint {
                 transfer_id: self.transfer_id(signer, *transfer_id),
                 to: self.resolve(signer, *to),
                 amount: self.amount(None, *amount),
-            },
+            }),
             CommandSpec::Transfer(spec) => {
                 let request = self.transfer_request(signer, spec);
-                Command::Transfer { transfer_id: request.transfer_id, to: request.to, amount: request.amount }
+                Command::Transfer(Transfer { transfer_id: request.transfer_id, to: request.to, amount: request.amount })
             }
-            CommandSpec::TransferBatch { transfers } => Command::TransferBatch {
+            CommandSpec::TransferBatch { transfers } => Command::TransferBatch(TransferBatch {
                 transfers: transfers.iter().map(|spec| self.transfer_request(signer, spec)).collect(),
-            },
+            }),
             CommandSpec::Withdraw { transfer_id, amount } => {
                 let amount = self.amount(Some(signer_of(signer)), *amount);
-                Command::Withdraw { transfer_id: self.transfer_id(signer, *transfer_id), amount }
+                Command::Withdraw(Withdraw { transfer_id: self.transfer_id(signer, *transfer_id), amount })
             }
             CommandSpec::Sweep { child, transfer_id, amount } => {
                 let child = self.resolve(signer, *child);
                 let amount = self.amount(Some(Signer::Agent(child.clone())), *amount);
-                Command::Sweep { child, transfer_id: self.transfer_id(signer, *transfer_id), amount }
+                Command::Sweep(Sweep { child, transfer_id: self.transfer_id(signer, *transfer_id), amount })
             }
             CommandSpec::ConfigureWallet { agent, daily_limit, no_withdraw, frozen, minimum_balance } => {
-                Command::ConfigureWallet {
+                Command::ConfigureWallet(ConfigureWallet {
                     agent: self.resolve(signer, *agent),
                     daily_limit: daily_limit.map(|limit| limit.map(Amount)),
                     no_withdraw: *no_withdraw,
                     frozen: *frozen,
                     minimum_balance: minimum_balance.map(|minimum| minimum.map(Amount)),
-                }
+                })
             }
             CommandSpec::LockEscrow { payee, amount, timeout_ms, task, arbiter, hashlock, referrer } => {
-                Command::LockEscrow {
+                Command::LockEscrow(LockEscrow {
                     payee: self.resolve(signer, *payee),
                     amount: self.amount(Some(signer_of(signer)), *amount),
                     timeout_ms: *timeout_ms,
@@ -839,9 +849,9 @@ impl Renderer {
                     arbiter: arbiter.map(|arbiter| self.resolve(signer, arbiter)),
                     hashlock: hashlock.map(|secret| hashlock_for(SECRETS[secret % SECRETS.len()])),
                     referrer: referrer.map(|referrer| self.resolve(signer, referrer)),
-                }
+                })
             }
-            CommandSpec::ReleaseEscrow { escrow, preimage } => Command::ReleaseEscrow {
+            CommandSpec::ReleaseEscrow { escrow, preimage } => Command::ReleaseEscrow(ReleaseEscrow {
                 escrow: self.escrow(signer, *escrow),
                 preimage: match preimage {
                     PreimageChoice::None => None,
@@ -849,24 +859,28 @@ impl Renderer {
                     PreimageChoice::Wrong => Some(WRONG_SECRET.to_owned()),
                     PreimageChoice::Oversized => Some("p".repeat(limits::PREIMAGE_BYTES_MAX + 1)),
                 },
-            },
-            CommandSpec::RefundEscrow { escrow } => Command::RefundEscrow { escrow: self.escrow(signer, *escrow) },
+            }),
+            CommandSpec::RefundEscrow { escrow } => {
+                Command::RefundEscrow(RefundEscrow { escrow: self.escrow(signer, *escrow) })
+            }
             CommandSpec::DisputeEscrow { escrow, reason } => {
-                Command::DisputeEscrow { escrow: self.escrow(signer, *escrow), reason: reason.clone() }
+                Command::DisputeEscrow(DisputeEscrow { escrow: self.escrow(signer, *escrow), reason: reason.clone() })
             }
             CommandSpec::ResolveEscrow { escrow, resolution } => {
-                Command::ResolveEscrow { escrow: self.escrow(signer, *escrow), resolution: *resolution }
+                Command::ResolveEscrow(ResolveEscrow { escrow: self.escrow(signer, *escrow), resolution: *resolution })
             }
-            CommandSpec::Repeat => self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat {}),
+            CommandSpec::Repeat => {
+                self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat(Heartbeat {}))
+            }
             CommandSpec::CreateStream { stream, variant } => stream_command(*stream, *variant),
-            CommandSpec::DeleteStream { stream } => Command::DeleteStream { name: bus_stream(*stream) },
+            CommandSpec::DeleteStream { stream } => Command::DeleteStream(DeleteStream { name: bus_stream(*stream) }),
             CommandSpec::Publish { stream, topic, message_id, payload } => {
                 let subject = if *stream < BUS_STREAMS.len() - 1 {
                     format!("bus.{stream}.{}", ["a", "b"][topic % 2])
                 } else {
                     "elsewhere.x".to_owned()
                 };
-                let mut publish = super::commands::Publish::new(&subject);
+                let mut publish = super::commands::PublishBuilder::new(&subject);
                 if let Some(id) = message_id {
                     publish = publish.message_id(MESSAGE_IDS[id % MESSAGE_IDS.len()]);
                 }
@@ -882,14 +896,14 @@ impl Renderer {
             }
             CommandSpec::CreateConsumer { stream, consumer, variant } => consumer_command(*stream, *consumer, *variant),
             CommandSpec::DeleteConsumer { stream, consumer } => {
-                Command::DeleteConsumer { stream: bus_stream(*stream), name: bus_consumer(*consumer) }
+                Command::DeleteConsumer(DeleteConsumer { stream: bus_stream(*stream), name: bus_consumer(*consumer) })
             }
-            CommandSpec::Fetch { stream, consumer, batch, max_bytes } => Command::Fetch {
+            CommandSpec::Fetch { stream, consumer, batch, max_bytes } => Command::Fetch(Fetch {
                 stream: bus_stream(*stream),
                 consumer: bus_consumer(*consumer),
                 batch: *batch,
                 max_bytes: *max_bytes,
-            },
+            }),
             CommandSpec::Ack { stream, consumer, target, kind } => {
                 let sequence = self.delivery(signer, *stream, *consumer, *target);
                 let kind = match kind {
@@ -898,12 +912,12 @@ impl Renderer {
                     AckChoice::InProgress => AckKind::InProgress,
                     AckChoice::Term => AckKind::Term { reason: Some("poison".to_owned()) },
                 };
-                Command::Ack {
+                Command::Ack(Ack {
                     stream: bus_stream(*stream),
                     consumer: bus_consumer(*consumer),
                     sequences: vec![sequence],
                     kind,
-                }
+                })
             }
             CommandSpec::DeadLetters { stream, target, discard } => {
                 // A stream without dead letters gives way to the first pool stream that has some, so
@@ -924,20 +938,20 @@ impl Renderer {
                     }
                 };
                 if *discard {
-                    Command::DiscardDeadLetters { stream: name, dead_letters: vec![id] }
+                    Command::DiscardDeadLetters(DiscardDeadLetters { stream: name, dead_letters: vec![id] })
                 } else {
-                    Command::ReplayDeadLetters { stream: name, dead_letters: vec![id] }
+                    Command::ReplayDeadLetters(ReplayDeadLetters { stream: name, dead_letters: vec![id] })
                 }
             }
         };
         if matches!(
             rendered,
-            Command::Mint { .. }
-                | Command::Transfer { .. }
-                | Command::TransferBatch { .. }
-                | Command::Withdraw { .. }
-                | Command::Sweep { .. }
-                | Command::LockEscrow { .. }
+            Command::Mint(Mint { .. })
+                | Command::Transfer(Transfer { .. })
+                | Command::TransferBatch(TransferBatch { .. })
+                | Command::Withdraw(Withdraw { .. })
+                | Command::Sweep(Sweep { .. })
+                | Command::LockEscrow(LockEscrow { .. })
         ) {
             self.last_money_command.insert(signer, rendered.clone());
         }
@@ -986,7 +1000,7 @@ pub fn bus_consumer(index: usize) -> Name {
 pub fn stream_command(index: usize, variant: StreamVariant) -> Command {
     let index = index % BUS_STREAMS.len();
     let subject = if index == BUS_STREAMS.len() - 1 { "bus.>".to_owned() } else { format!("bus.{index}.>") };
-    let mut create = super::commands::CreateStream::new(BUS_STREAMS[index], [subject.as_str()]);
+    let mut create = super::commands::CreateStreamBuilder::new(BUS_STREAMS[index], [subject.as_str()]);
     create = match index {
         0 => create.max_messages(4).duplicate_window_ms(60_000),
         1 => create.max_messages(3).discard_new(),
@@ -996,7 +1010,7 @@ pub fn stream_command(index: usize, variant: StreamVariant) -> Command {
     match variant {
         StreamVariant::Usual => create.build(),
         StreamVariant::Other => create.max_messages(7).build(),
-        StreamVariant::Private => super::commands::CreateStream::new(BUS_STREAMS[index], ["_INBOX.>"]).build(),
+        StreamVariant::Private => super::commands::CreateStreamBuilder::new(BUS_STREAMS[index], ["_INBOX.>"]).build(),
     }
 }
 
@@ -1007,7 +1021,7 @@ pub fn consumer_command(stream: usize, consumer: usize, variant: ConsumerVariant
     let stream_index = stream % BUS_STREAMS.len();
     let name_text = BUS_CONSUMERS[consumer % BUS_CONSUMERS.len()];
     let stream_text = BUS_STREAMS[stream_index];
-    let mut create = super::commands::CreateConsumer::new(stream_text, name_text);
+    let mut create = super::commands::CreateConsumerBuilder::new(stream_text, name_text);
     let max_deliver = if consumer.is_multiple_of(2) {
         // Open to every role: the even consumers are shared work queues; the odd ones are their
         // creator's and the stream owner's alone, so fetches by others are refused.
@@ -1060,12 +1074,12 @@ fn pick_nonce(factory: &mut EntryFactory, signer: &Signer, choice: NonceChoice) 
 ///
 /// With the ledger, a stream starts with a [`prelude`] that registers and funds most of the pool, so
 /// that money moves from the first steps on.
-pub fn stream(config: StreamConfig) -> impl Strategy<Value = Stream> {
+pub fn scenario(config: ScenarioConfig) -> impl Strategy<Value = Scenario> {
     let prelude = if config.ledger { prelude(config.agent_pool) } else { Just(Vec::new()).boxed() };
     let bus = config.bus;
     (valid_config(), prelude, vec(step(&config), 0..=config.max_steps)).prop_map(move |(genesis, prelude, steps)| {
         let bus_prelude = bus.then(bus_prelude);
-        Stream { genesis, steps: prelude.into_iter().chain(bus_prelude).chain(steps).collect() }
+        Scenario { genesis, steps: prelude.into_iter().chain(bus_prelude).chain(steps).collect() }
     })
 }
 
@@ -1226,7 +1240,7 @@ pub fn prelude(pool: usize) -> BoxedStrategy<Vec<Step>> {
 
 /// One step: mostly envelopes, some ticks, some self-registrations, rarely an oversized envelope; with
 /// the ledger, now and then a tick a whole ledger day later.
-pub fn step(config: &StreamConfig) -> BoxedStrategy<Step> {
+pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
     let pool = config.agent_pool;
     let mut choices: Vec<(u32, BoxedStrategy<Step>)> = vec![
         (12, advance_ms().prop_map(|advance_ms| Step::Tick { advance_ms }).boxed()),
@@ -1248,7 +1262,7 @@ pub fn step(config: &StreamConfig) -> BoxedStrategy<Step> {
 /// An envelope of up to three random commands (sometimes none) from a random signer. With the ledger,
 /// three commands in four are ones the signer may usually send ([`operator_command`] or
 /// [`agent_command`]) and the rest any command at all.
-pub fn envelope(config: &StreamConfig) -> BoxedStrategy<EnvelopeSpec> {
+pub fn envelope(config: &ScenarioConfig) -> BoxedStrategy<EnvelopeSpec> {
     if config.ledger {
         let pool = config.agent_pool;
         let slot = (proptest::bool::weighted(0.3), command(config), operator_command(config), agent_command(config));
@@ -1287,7 +1301,7 @@ pub fn envelope(config: &StreamConfig) -> BoxedStrategy<EnvelopeSpec> {
 
 /// A pool agent registering itself: one `agent.register` naming the signer, with the signer's own key
 /// on both sides (the only envelope an unknown signer may send), sometimes with a parent.
-pub fn self_registration(config: &StreamConfig) -> BoxedStrategy<EnvelopeSpec> {
+pub fn self_registration(config: &ScenarioConfig) -> BoxedStrategy<EnvelopeSpec> {
     let pool = config.agent_pool;
     (
         advance_ms(),
@@ -1316,7 +1330,7 @@ pub fn self_registration(config: &StreamConfig) -> BoxedStrategy<EnvelopeSpec> {
 }
 
 /// Any command, valid or not, weighted towards the common ones.
-pub fn command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
+pub fn command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     let pool = config.agent_pool;
     let tokens = config.token_pool.max(1);
     let register = register_spec(pool);
@@ -1406,7 +1420,7 @@ pub fn ledger_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
 
 /// A command the operator may usually send: mostly mints and wallet policies, some resolutions and
 /// registrations (which give the pool parents and referrers), a few halts, resumes and read tokens.
-pub fn operator_command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
+pub fn operator_command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     let pool = config.agent_pool;
     let halt = (agent_ref(pool), reason()).prop_map(|(agent, reason)| CommandSpec::Halt { agent, reason });
     let resume = agent_ref(pool).prop_map(|agent| CommandSpec::Resume { agent });
@@ -1433,7 +1447,7 @@ pub fn operator_command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
 
 /// A command an agent may usually send: payments, sweeps and policies (for its children), escrow
 /// locks and everything that settles them, and heartbeats.
-pub fn agent_command(config: &StreamConfig) -> BoxedStrategy<CommandSpec> {
+pub fn agent_command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     let pool = config.agent_pool;
     let bus = if config.bus { vec![(40, bus_command())] } else { Vec::new() };
     Union::new_weighted(

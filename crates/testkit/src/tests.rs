@@ -1,5 +1,10 @@
 //! The testkit's own tests: determinism of keys and entries, and coverage of the generators.
 
+use colony_core::LedgerRejection;
+use colony_core::command::{
+    ConfigureWallet, DisputeEscrow, Fetch, LockEscrow, Mint, Publish, ReleaseEscrow, ResolveEscrow, Sweep, Transfer,
+    TransferBatch, Withdraw,
+};
 use std::collections::BTreeSet;
 
 use colony_core::{Accepted, ApplyError, Command, Entry, EntryBody, EscrowState, EventKind, Rejection, Signer, State};
@@ -7,7 +12,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use super::commands::{heartbeat, register};
-use super::strategies::{Stream, StreamConfig, stream};
+use super::strategies::{Scenario, ScenarioConfig, scenario};
 use super::{EntryFactory, OutcomeExt, Simulator, SwarmBuilder, agent_id, key_for, operator_key, wrong_key_for};
 
 #[test]
@@ -64,20 +69,20 @@ fn the_simulator_applies_and_resynchronises() {
     assert_eq!(swarm.log().len(), 3);
 }
 
-fn sample_streams(config: &StreamConfig, seed: [u8; 32], count: usize) -> Vec<Stream> {
+fn sample_streams(config: &ScenarioConfig, seed: [u8; 32], count: usize) -> Vec<Scenario> {
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let strategy = stream(config.clone());
+    let strategy = scenario(config.clone());
     (0..count).map(|_| strategy.new_tree(&mut runner).expect("streams always generate").current()).collect()
 }
 
 #[test]
 fn streams_are_deterministic_given_the_seed() {
-    let config = StreamConfig::default();
-    let first: Vec<Vec<Entry>> = sample_streams(&config, [7; 32], 8).iter().map(Stream::entries).collect();
-    let second: Vec<Vec<Entry>> = sample_streams(&config, [7; 32], 8).iter().map(Stream::entries).collect();
+    let config = ScenarioConfig::default();
+    let first: Vec<Vec<Entry>> = sample_streams(&config, [7; 32], 8).iter().map(Scenario::entries).collect();
+    let second: Vec<Vec<Entry>> = sample_streams(&config, [7; 32], 8).iter().map(Scenario::entries).collect();
     assert_eq!(first, second);
-    let other: Vec<Vec<Entry>> = sample_streams(&config, [8; 32], 8).iter().map(Stream::entries).collect();
+    let other: Vec<Vec<Entry>> = sample_streams(&config, [8; 32], 8).iter().map(Scenario::entries).collect();
     assert_ne!(first, other, "another seed should give other streams");
 }
 
@@ -86,7 +91,7 @@ fn streams_are_deterministic_given_the_seed() {
 /// and every event kind shows up, along with the ledger situations the rules single out.
 #[test]
 fn streams_cover_every_command_rejection_and_event() {
-    let config = StreamConfig::default();
+    let config = ScenarioConfig::default();
     let mut command_kinds = BTreeSet::new();
     let mut codes = BTreeSet::new();
     let mut events = BTreeSet::new();
@@ -96,7 +101,7 @@ fn streams_cover_every_command_rejection_and_event() {
     // The ledger's situations are rare enough that diluting its streams with bus commands would lose
     // some, so the sample is ledger streams without the bus (as generated before the bus existed)
     // and more streams with it.
-    let without_bus = StreamConfig { bus: false, ..config.clone() };
+    let without_bus = ScenarioConfig { bus: false, ..config.clone() };
     let samples = sample_streams(&without_bus, [42; 32], 160).into_iter().chain(sample_streams(&config, [42; 32], 256));
     for stream in samples {
         let mut state = State::new();
@@ -216,22 +221,25 @@ fn streams_cover_every_command_rejection_and_event() {
 /// The ledger situation an accepted command stands for, if any (`state` is the state after it).
 fn accepted_situation(state: &State, signer: &Signer, command: &Command, accepted: &Accepted) -> Option<&'static str> {
     match (command, accepted) {
-        (Command::Transfer { .. } | Command::Mint { .. } | Command::Withdraw { .. }, Accepted::Unchanged) => {
-            Some("transfer retried (unchanged)")
+        (
+            Command::Transfer(Transfer { .. }) | Command::Mint(Mint { .. }) | Command::Withdraw(Withdraw { .. }),
+            Accepted::Unchanged,
+        ) => Some("transfer retried (unchanged)"),
+        (Command::LockEscrow(LockEscrow { .. }), Accepted::Escrow { existing: true, .. }) => {
+            Some("lock retried (existing escrow)")
         }
-        (Command::LockEscrow { .. }, Accepted::Escrow { existing: true, .. }) => Some("lock retried (existing escrow)"),
-        (Command::Sweep { .. }, Accepted::Done) => Some("sweep by the parent"),
-        (Command::ConfigureWallet { .. }, Accepted::Done) if *signer == Signer::Operator => {
+        (Command::Sweep(Sweep { .. }), Accepted::Done) => Some("sweep by the parent"),
+        (Command::ConfigureWallet(ConfigureWallet { .. }), Accepted::Done) if *signer == Signer::Operator => {
             Some("wallet policy by the operator")
         }
-        (Command::ConfigureWallet { .. }, Accepted::Done) => Some("wallet policy by the parent"),
-        (Command::Publish { .. }, Accepted::Published { duplicate: true, .. }) => Some("duplicate publish"),
-        (Command::Fetch { .. }, Accepted::Fetched { deliveries, .. })
+        (Command::ConfigureWallet(ConfigureWallet { .. }), Accepted::Done) => Some("wallet policy by the parent"),
+        (Command::Publish(Publish { .. }), Accepted::Published { duplicate: true, .. }) => Some("duplicate publish"),
+        (Command::Fetch(Fetch { .. }), Accepted::Fetched { deliveries, .. })
             if deliveries.iter().any(|d| d.delivery_count > 1) =>
         {
             Some("redelivery fetched")
         }
-        (Command::ReleaseEscrow { escrow, preimage: Some(_) }, _) => {
+        (Command::ReleaseEscrow(ReleaseEscrow { escrow, preimage: Some(_) }), _) => {
             let escrow = state.ledger().escrow(*escrow).expect("a released escrow is retained");
             let party =
                 signer.agent().is_some_and(|agent| *agent == escrow.payer || Some(agent) == escrow.arbiter.as_ref());
@@ -246,34 +254,52 @@ fn rejected_situation(command: &Command, rejection: &Rejection) -> Option<&'stat
     let reason = rejection.to_string();
     match (command, rejection) {
         (_, Rejection::InvalidField { field: "amount", .. }) => Some("zero amount"),
-        (_, Rejection::InsufficientFunds { requested, .. }) if requested.0 == u64::MAX => Some("u64::MAX refused"),
-        (Command::Transfer { .. }, Rejection::InvalidField { field: "to", .. }) if reason.contains("itself") => {
+        (_, Rejection::Ledger(LedgerRejection::InsufficientFunds { requested, .. })) if requested.0 == u64::MAX => {
+            Some("u64::MAX refused")
+        }
+        (Command::Transfer(Transfer { .. }), Rejection::InvalidField { field: "to", .. })
+            if reason.contains("itself") =>
+        {
             Some("transfer to self")
         }
-        (Command::Transfer { .. }, Rejection::InvalidField { field: "to", .. }) if reason.contains("deregistered") => {
+        (Command::Transfer(Transfer { .. }), Rejection::InvalidField { field: "to", .. })
+            if reason.contains("deregistered") =>
+        {
             Some("transfer to a deregistered agent")
         }
-        (Command::Transfer { .. }, Rejection::AgentNotFound { .. }) => Some("transfer to an unknown agent"),
-        (Command::Mint { .. }, Rejection::LimitReached { limit: "money_supply", .. }) => Some("money supply overflow"),
-        (Command::TransferBatch { .. }, Rejection::BatchFailed { index, .. }) if *index > 0 => {
-            Some("batch failed after its first transfer")
+        (Command::Transfer(Transfer { .. }), Rejection::AgentNotFound { .. }) => Some("transfer to an unknown agent"),
+        (Command::Mint(Mint { .. }), Rejection::LimitReached { limit: "money_supply", .. }) => {
+            Some("money supply overflow")
         }
-        (Command::TransferBatch { .. }, Rejection::LimitReached { limit: "transfers_per_batch", .. }) => {
-            Some("batch too long")
+        (
+            Command::TransferBatch(TransferBatch { .. }),
+            Rejection::Ledger(LedgerRejection::BatchFailed { index, .. }),
+        ) if *index > 0 => Some("batch failed after its first transfer"),
+        (
+            Command::TransferBatch(TransferBatch { .. }),
+            Rejection::LimitReached { limit: "transfers_per_batch", .. },
+        ) => Some("batch too long"),
+        (Command::Sweep(Sweep { .. }), Rejection::Unauthorized { .. }) => Some("sweep by a non-parent"),
+        (Command::ConfigureWallet(ConfigureWallet { .. }), Rejection::Unauthorized { .. }) => {
+            Some("wallet policy by a stranger")
         }
-        (Command::Sweep { .. }, Rejection::Unauthorized { .. }) => Some("sweep by a non-parent"),
-        (Command::ConfigureWallet { .. }, Rejection::Unauthorized { .. }) => Some("wallet policy by a stranger"),
-        (Command::LockEscrow { .. }, Rejection::InvalidField { field: "timeout_ms", .. }) => {
+        (Command::LockEscrow(LockEscrow { .. }), Rejection::InvalidField { field: "timeout_ms", .. }) => {
             Some("escrow timeout out of range")
         }
-        (Command::ReleaseEscrow { .. }, Rejection::HashlockMismatch { .. }) => Some("release with a wrong preimage"),
-        (Command::ReleaseEscrow { .. }, Rejection::EscrowState { state, .. }) if *state != "disputed" => {
-            Some("release after settlement")
+        (Command::ReleaseEscrow(ReleaseEscrow { .. }), Rejection::Ledger(LedgerRejection::HashlockMismatch { .. })) => {
+            Some("release with a wrong preimage")
         }
-        (Command::DisputeEscrow { .. }, Rejection::EscrowState { state, .. }) if *state != "disputed" => {
-            Some("dispute after settlement")
+        (
+            Command::ReleaseEscrow(ReleaseEscrow { .. }),
+            Rejection::Ledger(LedgerRejection::EscrowState { state, .. }),
+        ) if *state != "disputed" => Some("release after settlement"),
+        (
+            Command::DisputeEscrow(DisputeEscrow { .. }),
+            Rejection::Ledger(LedgerRejection::EscrowState { state, .. }),
+        ) if *state != "disputed" => Some("dispute after settlement"),
+        (Command::ResolveEscrow(ResolveEscrow { .. }), Rejection::Unauthorized { .. }) => {
+            Some("resolve by a wrong signer")
         }
-        (Command::ResolveEscrow { .. }, Rejection::Unauthorized { .. }) => Some("resolve by a wrong signer"),
         _ => None,
     }
 }

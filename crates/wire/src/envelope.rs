@@ -187,12 +187,16 @@ pub fn parse_signature(text: &str) -> Result<[u8; 64], EnvelopeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use colony_core::command::Heartbeat;
 
     #[test]
     fn a_signed_envelope_verifies_and_any_flipped_byte_breaks_it() {
         let key = KeyPair::from_seed([1; 32]);
-        let envelope =
-            Envelope { signer: Signer::parse("scout-1").unwrap(), nonce: 5, commands: vec![Command::Heartbeat {}] };
+        let envelope = Envelope {
+            signer: Signer::parse("scout-1").unwrap(),
+            nonce: 5,
+            commands: vec![Command::Heartbeat(Heartbeat {})],
+        };
         let signed = envelope.sign(&key);
         assert!(signed.verify(&key.public_key()));
         assert_eq!(Envelope::decode(&signed.body).unwrap(), envelope);

@@ -4,7 +4,7 @@
 //! repeats the code for clients that prefer a plain field, and `field` names the offending input when
 //! one is to blame. Codes are part of the API: they are never renamed.
 
-use colony_core::Rejection;
+use colony_core::{Rejection, RejectionClass};
 use serde::{Deserialize, Serialize};
 
 /// The content type of problem responses.
@@ -50,7 +50,8 @@ impl Problem {
 
     /// The problem for a state-machine rejection.
     pub fn from_rejection(rejection: &Rejection) -> Problem {
-        let problem = Problem::new(rejection.code(), status_for_rejection(rejection), rejection.to_string());
+        let mut problem = Problem::new(rejection.code(), status_for_rejection(rejection), rejection.to_string());
+        problem.title = rejection.title().to_owned();
         match rejection.field() {
             Some(field) => problem.with_field(field),
             None => problem,
@@ -70,40 +71,21 @@ impl std::fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
-/// The HTTP status for a rejection.
+/// The HTTP status for a rejection: one per class, so that every code has exactly one status.
 pub fn status_for_rejection(rejection: &Rejection) -> u16 {
-    match rejection {
-        Rejection::UnknownSigner | Rejection::KeyMismatch => 401,
-        Rejection::Unauthorized { .. } | Rejection::AgentHalted { .. } => 403,
-        Rejection::AgentNotFound { .. } | Rejection::ReadTokenNotFound => 404,
-        Rejection::NonceReplayed { .. }
-        | Rejection::AgentExists { .. }
-        | Rejection::AgentDeregistered { .. }
-        | Rejection::LimitReached { .. }
-        | Rejection::Genesis { .. } => 409,
-        Rejection::UnknownRole { .. } | Rejection::InvalidField { .. } => 422,
-        Rejection::InsufficientFunds { .. }
-        | Rejection::DailyLimitExceeded { .. }
-        | Rejection::WalletFrozen { .. }
-        | Rejection::WithdrawForbidden { .. }
-        | Rejection::TransferConflict { .. }
-        | Rejection::EscrowState { .. }
-        | Rejection::EscrowTaskConflict { .. }
-        | Rejection::HashlockMismatch { .. } => 409,
-        Rejection::EscrowNotFound { .. } => 404,
-        Rejection::StreamNotFound { .. }
-        | Rejection::NoStream { .. }
-        | Rejection::ConsumerNotFound { .. }
-        | Rejection::DeadLetterNotFound { .. } => 404,
-        Rejection::StreamConflict { .. }
-        | Rejection::SubjectsOverlap { .. }
-        | Rejection::ConsumerConflict { .. }
-        | Rejection::DeliveryNotPending { .. } => 409,
-        // Backpressure: the stream refuses new messages until consumers make room, so the client
-        // should slow down and retry, as for any rate limit.
-        Rejection::StreamFull { .. } | Rejection::RateLimited { .. } => 429,
-        Rejection::BatchFailed { reason, .. } => status_for_rejection(reason),
-        _ => 400,
+    status_for_class(rejection.class())
+}
+
+/// The HTTP status of a class of rejections.
+pub fn status_for_class(class: RejectionClass) -> u16 {
+    match class {
+        RejectionClass::Invalid => 422,
+        RejectionClass::Unauthenticated => 401,
+        RejectionClass::Forbidden => 403,
+        RejectionClass::NotFound => 404,
+        // A limit is a conflict with the state: the same command succeeds once something is freed.
+        RejectionClass::Conflict | RejectionClass::Limit => 409,
+        RejectionClass::RetryLater => 429,
     }
 }
 
@@ -155,39 +137,6 @@ pub mod codes {
 
 fn title_for(code: &str) -> &'static str {
     match code {
-        "unknown_signer" => "Unknown signer",
-        "key_mismatch" => "Key mismatch",
-        "nonce_replayed" => "Nonce already used",
-        "unauthorized" => "Not authorized",
-        "agent_not_found" => "Agent not found",
-        "agent_exists" => "Agent id taken",
-        "agent_deregistered" => "Agent deregistered",
-        "agent_halted" => "Agent halted",
-        "unknown_role" => "Unknown role",
-        "invalid_field" => "Invalid field",
-        "limit_reached" => "Limit reached",
-        "rate_limited" => "Rate limited",
-        "read_token_not_found" => "Read token not found",
-        "genesis" => "Genesis error",
-        "insufficient_funds" => "Insufficient funds",
-        "wallet_frozen" => "Wallet frozen",
-        "daily_limit_exceeded" => "Daily limit exceeded",
-        "withdraw_forbidden" => "Withdrawal forbidden",
-        "transfer_conflict" => "Transfer id conflict",
-        "batch_failed" => "Linked batch failed",
-        "escrow_not_found" => "Escrow not found",
-        "escrow_state" => "Escrow state",
-        "escrow_task_conflict" => "Escrow task conflict",
-        "hashlock_mismatch" => "Hashlock mismatch",
-        "stream_not_found" => "Stream not found",
-        "stream_conflict" => "Stream conflict",
-        "subjects_overlap" => "Subjects overlap",
-        "no_stream" => "No stream for the subject",
-        "stream_full" => "Stream full",
-        "consumer_not_found" => "Consumer not found",
-        "consumer_conflict" => "Consumer conflict",
-        "delivery_not_pending" => "Delivery not pending",
-        "dead_letter_not_found" => "Dead letter not found",
         codes::MALFORMED_REQUEST => "Malformed request",
         codes::INVALID_SIGNATURE => "Invalid signature",
         codes::UNAUTHENTICATED => "Unauthenticated",
@@ -215,6 +164,7 @@ fn title_for(code: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use colony_core::BusRejection;
     use colony_core::bus::Subject;
     use colony_core::{Name, Rejection};
 
@@ -223,15 +173,22 @@ mod tests {
     #[test]
     fn stream_rejections_map_to_their_statuses_with_a_title_and_the_field() {
         let stream = Name::new("orders").unwrap();
-        let full =
-            Problem::from_rejection(&Rejection::StreamFull { stream: stream.clone(), limit: "max_messages", max: 2 });
+        let full = Problem::from_rejection(&Rejection::Bus(BusRejection::StreamFull {
+            stream: stream.clone(),
+            limit: "max_messages",
+            max: 2,
+        }));
         assert_eq!((full.status, full.code.as_str(), full.title.as_str()), (429, "stream_full", "Stream full"));
         assert!(full.detail.contains("max_messages"), "{}", full.detail);
-        let missing = Problem::from_rejection(&Rejection::NoStream { subject: Subject::new("a.b").unwrap() });
+        let missing =
+            Problem::from_rejection(&Rejection::Bus(BusRejection::NoStream { subject: Subject::new("a.b").unwrap() }));
         assert_eq!((missing.status, missing.field.as_deref()), (404, Some("subject")));
-        let conflict = Problem::from_rejection(&Rejection::StreamConflict { stream });
+        let conflict = Problem::from_rejection(&Rejection::Bus(BusRejection::StreamConflict { stream }));
         assert_eq!((conflict.status, conflict.title.as_str()), (409, "Stream conflict"));
-        let pending = Problem::from_rejection(&Rejection::DeliveryNotPending { sequence: 3, action: "be acked" });
+        let pending = Problem::from_rejection(&Rejection::Bus(BusRejection::DeliveryNotPending {
+            sequence: 3,
+            action: "be acked",
+        }));
         assert_eq!((pending.status, pending.field.as_deref()), (409, Some("sequences")));
     }
 }

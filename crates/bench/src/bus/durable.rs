@@ -12,6 +12,7 @@
 //! they ack is only known then. Afterwards the consumer's ack floor must be the stream's last
 //! sequence with nothing pending, or the run fails.
 
+use colony_core::command::{Ack, CreateConsumer, CreateStream, Fetch, Publish};
 use std::time::{Duration, Instant};
 
 use colony_core::bus::{AckKind, DeliverPolicy, Discard, JsonText, Pattern, Priority, Subject};
@@ -148,7 +149,7 @@ pub fn run(
     let create_stream = setup(
         &mut agents,
         0,
-        Command::CreateStream {
+        Command::CreateStream(CreateStream {
             name: name("bench"),
             subjects: [Pattern::new("bench.>").expect("a valid pattern")].into(),
             max_messages: Some(messages.min(limits::STREAM_MESSAGES_MAX)),
@@ -156,12 +157,12 @@ pub fn run(
             max_age_ms: None,
             discard: Discard::New,
             duplicate_window_ms: 0,
-        },
+        }),
     );
     let create_consumer = setup(
         &mut agents,
         1,
-        Command::CreateConsumer {
+        Command::CreateConsumer(CreateConsumer {
             stream: name("bench"),
             name: name("workers"),
             filter: None,
@@ -172,7 +173,7 @@ pub fn run(
             max_ack_pending: limits::MAX_ACK_PENDING_MAX,
             agents: Default::default(),
             roles: [name("scout")].into(),
-        },
+        }),
     );
     for submission in [create_stream, create_consumer] {
         let committed = load.block_on(driver.submit(submission)).map_err(|error| format!("setup: {error:?}"))?;
@@ -190,18 +191,20 @@ pub fn run(
         let count = remaining.min(PUBLISH_BATCH as u64);
         remaining -= count;
         let commands = (0..count)
-            .map(|number| Command::Publish {
-                subject: Subject::new(format!("bench.durable.s{}", number % 8)).expect("a valid subject"),
-                message_id: None,
-                message_type: None,
-                priority: Priority::Normal,
-                correlation_id: None,
-                reply_to: None,
-                headers: Default::default(),
-                payload: Some(payload.clone()),
-                payload_base64: None,
-                payload_signature: None,
-                encrypted_to: None,
+            .map(|number| {
+                Command::Publish(Publish {
+                    subject: Subject::new(format!("bench.durable.s{}", number % 8)).expect("a valid subject"),
+                    message_id: None,
+                    message_type: None,
+                    priority: Priority::Normal,
+                    correlation_id: None,
+                    reply_to: None,
+                    headers: Default::default(),
+                    payload: Some(payload.clone()),
+                    payload_base64: None,
+                    payload_signature: None,
+                    encrypted_to: None,
+                })
             })
             .collect();
         presigned.push(sign(&agents, 0, first_nonce + index as u64, commands));
@@ -261,19 +264,23 @@ pub fn run(
                     loop {
                         let mut commands: Vec<Command> = held
                             .chunks(limits::ACK_SEQUENCES_MAX)
-                            .map(|chunk| Command::Ack {
-                                stream: name("bench"),
-                                consumer: name("workers"),
-                                sequences: chunk.to_vec(),
-                                kind: AckKind::Ack,
+                            .map(|chunk| {
+                                Command::Ack(Ack {
+                                    stream: name("bench"),
+                                    consumer: name("workers"),
+                                    sequences: chunk.to_vec(),
+                                    kind: AckKind::Ack,
+                                })
                             })
                             .collect();
                         let acks = commands.len();
-                        commands.extend((0..FETCHES_PER_ENVELOPE).map(|_| Command::Fetch {
-                            stream: name("bench"),
-                            consumer: name("workers"),
-                            batch: limits::FETCH_BATCH_MAX,
-                            max_bytes: None,
+                        commands.extend((0..FETCHES_PER_ENVELOPE).map(|_| {
+                            Command::Fetch(Fetch {
+                                stream: name("bench"),
+                                consumer: name("workers"),
+                                batch: limits::FETCH_BATCH_MAX,
+                                max_bytes: None,
+                            })
                         }));
                         let submission = sign(&agents, agent, nonce, commands);
                         nonce += 1;

@@ -13,6 +13,7 @@ mod market;
 mod signals;
 mod trading;
 
+use colony_core::command::{Heartbeat, RegisterAgent, UpdateAgent};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,7 +135,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
     let child_key = KeyPair::generate();
     let child_id = AgentId::new("executor-2")?;
     treasury
-        .submit_one(Command::RegisterAgent {
+        .submit_one(Command::RegisterAgent(RegisterAgent {
             agent: child_id.clone(),
             public_key: child_key.public_key(),
             role: Name::new("executor")?,
@@ -142,7 +143,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
             weight: None,
             parent: Some(AgentId::new("treasury-1")?),
             referrer: Some(AgentId::new("treasury-1")?),
-        })
+        }))
         .await?;
     members.push(Member {
         id: child_id.clone(),
@@ -190,12 +191,12 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
     let scout_2 = members.iter().find(|member| member.id.as_str() == "scout-2").expect("in AGENTS").client.clone();
     operator.halt(AgentId::new("scout-2")?, "duplicate signals on the same pair").await?;
     let refused = scout_2
-        .submit_one(Command::UpdateAgent {
+        .submit_one(Command::UpdateAgent(UpdateAgent {
             agent: AgentId::new("scout-2")?,
             role: None,
             capabilities: Some(["market.scan"].into_iter().map(Name::new).collect::<Result<_, _>>()?),
             weight: None,
-        })
+        }))
         .await;
     let halted_code =
         refused.err().and_then(|error| error.code().map(str::to_owned)).unwrap_or_else(|| "ACCEPTED?!".to_owned());
@@ -205,7 +206,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
 
     // 5. Attacks: a replayed envelope, a forged signature, an impersonation.
     let scout_1 = members.iter().find(|member| member.id.as_str() == "scout-1").expect("in AGENTS").client.clone();
-    let captured = scout_1.identity().expect("has a key").sign(vec![Command::Heartbeat {}]);
+    let captured = scout_1.identity().expect("has a key").sign(vec![Command::Heartbeat(Heartbeat {})]);
     scout_1.post_signed("/v1/commands", &captured).await?;
     let replay = scout_1.post_signed("/v1/commands", &captured).await;
     let mut forged = captured.clone();
@@ -214,7 +215,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
     let impersonation = Envelope {
         signer: Signer::Agent(AgentId::new("treasury-1")?),
         nonce: 1,
-        commands: vec![Command::Heartbeat {}],
+        commands: vec![Command::Heartbeat(Heartbeat {})],
     }
     .sign(scout_1.identity().expect("has a key").key());
     let impersonation = scout_1.post_signed("/v1/commands", &impersonation).await;

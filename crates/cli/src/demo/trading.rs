@@ -4,6 +4,7 @@
 //! the orchestrator, as their referrer, earns a share of every fee. One execution fails verification
 //! and its escrow ends in a timeout refund; the trader's child wallet runs into its daily limit.
 
+use colony_core::command::{ConfigureWallet, RegisterAgent, Withdraw};
 use std::time::{Duration, Instant};
 
 use colony_client::{Client, ClientError, EscrowLock, Identity};
@@ -111,7 +112,7 @@ pub async fn run(
     ] {
         orchestrator
             .client
-            .submit_one(Command::RegisterAgent {
+            .submit_one(Command::RegisterAgent(RegisterAgent {
                 agent: worker.id.clone(),
                 public_key: worker.client.identity().ok_or("has a key")?.key().public_key(),
                 role: name(role)?,
@@ -119,24 +120,24 @@ pub async fn run(
                 weight: None,
                 parent: Some(orchestrator.id.clone()),
                 referrer: Some(orchestrator.id.clone()),
-            })
+            }))
             .await?;
         orchestrator.client.transfer(&format!("seed-{}", worker.id), worker.id.clone(), Amount(UNIT / 5)).await?;
     }
     // The trader's wallet is a child wallet: a daily limit, and no money out of the swarm.
     orchestrator
         .client
-        .submit_one(Command::ConfigureWallet {
+        .submit_one(Command::ConfigureWallet(ConfigureWallet {
             agent: trader.id.clone(),
             daily_limit: Some(Some(TRADER_DAILY_LIMIT)),
             no_withdraw: Some(true),
             frozen: None,
             minimum_balance: None,
-        })
+        }))
         .await?;
     let withdraw_refusal = match trader
         .client
-        .submit_one(Command::Withdraw { transfer_id: name("cash-out")?, amount: Amount(UNIT / 100) })
+        .submit_one(Command::Withdraw(Withdraw { transfer_id: name("cash-out")?, amount: Amount(UNIT / 100) }))
         .await
     {
         Ok(_) => Some("ACCEPTED?!".to_owned()),

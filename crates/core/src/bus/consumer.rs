@@ -10,6 +10,7 @@
 //! Everything before the cursor that is not pending is done (acked, terminated, dead-lettered, or not
 //! matching the filter), so the ack floor is derived rather than stored.
 
+use crate::outcome::BusRejection;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -354,10 +355,9 @@ pub(crate) struct ConsumerRequest<'a> {
 impl State {
     fn consumer_for_command(&self, stream: &Name, consumer: &Name) -> Result<(&Stream, &Consumer), Rejection> {
         let found = self.stream_for_command(stream)?;
-        let consumer = found
-            .consumers
-            .get(consumer)
-            .ok_or_else(|| Rejection::ConsumerNotFound { stream: stream.clone(), consumer: consumer.clone() })?;
+        let consumer = found.consumers.get(consumer).ok_or_else(|| {
+            Rejection::Bus(BusRejection::ConsumerNotFound { stream: stream.clone(), consumer: consumer.clone() })
+        })?;
         Ok((found, consumer))
     }
 
@@ -368,7 +368,10 @@ impl State {
             return if existing.config == request.config {
                 Ok(Accepted::Unchanged)
             } else {
-                Err(Rejection::ConsumerConflict { stream: request.stream.clone(), consumer: request.name.clone() })
+                Err(Rejection::Bus(BusRejection::ConsumerConflict {
+                    stream: request.stream.clone(),
+                    consumer: request.name.clone(),
+                }))
             };
         }
         request.config.validate(stream)?;
@@ -390,7 +393,7 @@ impl State {
         };
         let consumer = Consumer {
             name: request.name.clone(),
-            creator: context.signer.clone(),
+            creator: context.signer().clone(),
             config: request.config,
             created_at_ms: context.now_ms,
             cursor,
@@ -405,7 +408,7 @@ impl State {
         context.emit(EventKind::ConsumerCreated {
             stream: request.stream.clone(),
             consumer: request.name.clone(),
-            by: context.signer.clone(),
+            by: context.signer().clone(),
         });
         Ok(Accepted::Done)
     }
@@ -413,8 +416,9 @@ impl State {
     /// `consumer.delete`.
     pub(crate) fn delete_consumer(&mut self, context: &mut Context, stream_name: &Name, name: &Name) -> CommandResult {
         let (stream, consumer) = self.consumer_for_command(stream_name, name)?;
-        let allowed =
-            context.signer == Signer::Operator || context.signer == stream.owner || context.signer == consumer.creator;
+        let allowed = *context.signer() == Signer::Operator
+            || *context.signer() == stream.owner
+            || *context.signer() == consumer.creator;
         if !allowed {
             return Err(Rejection::Unauthorized {
                 reason: "only the consumer's creator, the stream's owner or the operator deletes a consumer",
@@ -426,7 +430,7 @@ impl State {
         context.emit(EventKind::ConsumerDeleted {
             stream: stream_name.clone(),
             consumer: name.clone(),
-            by: context.signer.clone(),
+            by: context.signer().clone(),
         });
         Ok(Accepted::Done)
     }
@@ -448,14 +452,14 @@ impl State {
             return Err(Rejection::invalid("max_bytes", "must be at least 1"));
         }
         let (stream, consumer) = self.consumer_for_command(stream_name, name)?;
-        if !consumer.may_fetch(stream, &context.signer, &self.registry) {
+        if !consumer.may_fetch(stream, context.signer(), &self.registry) {
             return Err(Rejection::Unauthorized {
                 reason: "only the consumer's creator, the stream's owner, the operator and the agents and roles the \
                          consumer names may fetch from it",
             });
         }
         let now_ms = context.now_ms;
-        let holder = context.signer.clone();
+        let holder = context.signer().clone();
         let bus = &mut self.bus;
         let stream = bus.streams.get_mut(stream_name).expect("found above");
         let consumer = stream.consumers.get_mut(name).expect("found above");
@@ -590,19 +594,27 @@ impl State {
         for sequence in sequences {
             match consumer.pending.get(sequence) {
                 Some(pending) => {
-                    if context.signer != Signer::Operator && context.signer != pending.holder {
+                    if *context.signer() != Signer::Operator && *context.signer() != pending.holder {
                         return Err(Rejection::Unauthorized {
                             reason: "only the holder of a delivery (or the operator) acknowledges it",
                         });
                     }
                     let held = pending.ack_deadline_ms.is_some();
                     if !held && matches!(kind, AckKind::Nak { .. } | AckKind::InProgress) {
-                        return Err(Rejection::DeliveryNotPending { sequence: *sequence, action: kind.action() });
+                        return Err(Rejection::Bus(BusRejection::DeliveryNotPending {
+                            sequence: *sequence,
+                            action: kind.action(),
+                        }));
                     }
                     changes += 1;
                 }
                 None if *kind == AckKind::Ack && *sequence >= 1 && *sequence < consumer.cursor => {}
-                None => return Err(Rejection::DeliveryNotPending { sequence: *sequence, action: kind.action() }),
+                None => {
+                    return Err(Rejection::Bus(BusRejection::DeliveryNotPending {
+                        sequence: *sequence,
+                        action: kind.action(),
+                    }));
+                }
             }
         }
         if changes == 0 {

@@ -1,6 +1,7 @@
 //! Dead letters: messages a consumer gave up on, kept per stream (bounded, oldest dropped and
 //! counted) until the stream's owner replays them into their subjects or discards them.
 
+use crate::outcome::BusRejection;
 use serde::{Deserialize, Serialize};
 
 use super::stream::StoredMessage;
@@ -112,7 +113,10 @@ impl State {
             return Err(Rejection::invalid("dead_letters", "names a dead letter twice"));
         }
         if let Some(missing) = ids.iter().find(|id| !stream.dead_letters.contains_key(id)) {
-            return Err(Rejection::DeadLetterNotFound { stream: stream_name.clone(), dead_letter: *missing });
+            return Err(Rejection::Bus(BusRejection::DeadLetterNotFound {
+                stream: stream_name.clone(),
+                dead_letter: *missing,
+            }));
         }
         Ok(())
     }
@@ -136,7 +140,7 @@ impl State {
                 .bus
                 .subjects
                 .capturing(&dead_letter.subject)
-                .ok_or_else(|| Rejection::NoStream { subject: dead_letter.subject.clone() })?;
+                .ok_or_else(|| Rejection::Bus(BusRejection::NoStream { subject: dead_letter.subject.clone() }))?;
             sizes.entry(target.clone()).or_default().push(dead_letter.message.size_bytes());
         }
         for (target, sizes) in &sizes {

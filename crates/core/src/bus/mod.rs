@@ -9,15 +9,21 @@
 //! commands in log entries, so they survive crashes and replay with the rest of the swarm.
 //!
 //! # Layout
+//! - `commands.rs`: the bus's commands and how each is applied.
 //! - `subject.rs`, `tree.rs`: subjects, patterns (and whether two overlap), the pattern tree.
+//! - `message_rules.rs`: the rules of message content (headers, payload size and form), shared by
+//!   durable and ephemeral publishes.
 //! - `payload.rs`: payloads, and the capture of any JSON value as canonical text.
 //! - `stream.rs`: streams, stored messages, retention (limits, discard policy, age), deduplication.
 //! - `consumer.rs`: pull consumers, fetch, ack/nak/in-progress/term, ack deadlines.
 //! - `dead_letter.rs`: dead letters, replay and discard.
 
+pub mod commands;
 mod consumer;
 mod dead_letter;
+pub mod message_rules;
 mod payload;
+pub mod rejections;
 mod stream;
 mod subject;
 mod tree;
@@ -29,101 +35,9 @@ pub use stream::{Bus, Discard, Priority, RESERVED_PATTERNS, StoredMessage, Strea
 pub use subject::{Pattern, SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX, Subject, SubjectError};
 pub use tree::SubjectTree;
 
-use crate::command::Command;
-use crate::outcome::CommandResult;
 use crate::state::{Context, State};
 
 impl State {
-    /// Runs a bus command (the caller matched one).
-    pub(crate) fn apply_bus_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
-        match command {
-            Command::CreateStream {
-                name,
-                subjects,
-                max_messages,
-                max_bytes,
-                max_age_ms,
-                discard,
-                duplicate_window_ms,
-            } => {
-                let config = StreamConfig {
-                    subjects: subjects.clone(),
-                    max_messages: *max_messages,
-                    max_bytes: *max_bytes,
-                    max_age_ms: *max_age_ms,
-                    discard: *discard,
-                    duplicate_window_ms: *duplicate_window_ms,
-                };
-                self.create_stream(context, name, config)
-            }
-            Command::DeleteStream { name } => self.delete_stream(context, name),
-            Command::Publish {
-                subject,
-                message_id,
-                message_type,
-                priority,
-                correlation_id,
-                reply_to,
-                headers,
-                payload,
-                payload_base64,
-                payload_signature,
-                encrypted_to,
-            } => {
-                let request = stream::PublishRequest {
-                    subject,
-                    message_id: message_id.as_ref(),
-                    message_type: message_type.as_ref(),
-                    priority: *priority,
-                    correlation_id: correlation_id.as_ref(),
-                    reply_to: reply_to.as_ref(),
-                    headers,
-                    payload: payload.as_ref().map(JsonText::as_str),
-                    payload_base64: payload_base64.as_deref(),
-                    payload_signature: *payload_signature,
-                    encrypted_to: encrypted_to.as_ref(),
-                };
-                self.publish(context, request)
-            }
-            Command::CreateConsumer {
-                stream,
-                name,
-                filter,
-                deliver,
-                ack_wait_ms,
-                max_deliver,
-                backoff_ms,
-                max_ack_pending,
-                agents,
-                roles,
-            } => {
-                let config = ConsumerConfig {
-                    filter: filter.clone(),
-                    deliver: *deliver,
-                    ack_wait_ms: *ack_wait_ms,
-                    max_deliver: *max_deliver,
-                    backoff_ms: backoff_ms.clone(),
-                    max_ack_pending: *max_ack_pending,
-                    agents: agents.clone(),
-                    roles: roles.clone(),
-                };
-                self.create_consumer(context, consumer::ConsumerRequest { stream, name, config })
-            }
-            Command::DeleteConsumer { stream, name } => self.delete_consumer(context, stream, name),
-            Command::Fetch { stream, consumer, batch, max_bytes } => {
-                self.fetch(context, stream, consumer, *batch, *max_bytes)
-            }
-            Command::Ack { stream, consumer, sequences, kind } => self.ack(context, stream, consumer, sequences, kind),
-            Command::ReplayDeadLetters { stream, dead_letters } => {
-                self.replay_dead_letters(context, stream, dead_letters)
-            }
-            Command::DiscardDeadLetters { stream, dead_letters } => {
-                self.discard_dead_letters(context, stream, dead_letters)
-            }
-            other => unreachable!("not a bus command: {}", other.kind()),
-        }
-    }
-
     /// The bus's time-driven changes: aged messages leave first (a message that is gone is neither
     /// redelivered nor dead-lettered), then passed ack deadlines are handled.
     pub(crate) fn expire_bus(&mut self, context: &mut Context) {

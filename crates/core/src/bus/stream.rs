@@ -7,13 +7,16 @@
 //! refuses the publish (`stream_full`). Messages older than `max_age_ms` leave by log time, through a
 //! deadline index like the escrows'.
 
+use crate::outcome::BusRejection;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::commands::Publish;
 use super::consumer::Consumer;
 use super::dead_letter::DeadLetter;
-use super::payload::Payload;
+use super::message_rules::{check_headers, decode_payload};
+use super::payload::{JsonText, Payload};
 use super::subject::{Pattern, Subject};
 use super::tree::SubjectTree;
 use crate::event::EventKind;
@@ -277,7 +280,9 @@ impl Stream {
     /// limits; for discard `old`, each alone within `max_bytes` (older messages make room for the rest).
     pub(crate) fn check_room(&self, sizes: &[u64]) -> Result<(), Rejection> {
         let byte_limit = self.config.byte_limit();
-        let full = |limit: &'static str, max: u64| Rejection::StreamFull { stream: self.name.clone(), limit, max };
+        let full = |limit: &'static str, max: u64| {
+            Rejection::Bus(BusRejection::StreamFull { stream: self.name.clone(), limit, max })
+        };
         if sizes.iter().any(|size| *size > byte_limit) {
             return Err(full("max_bytes", byte_limit));
         }
@@ -392,21 +397,6 @@ pub struct Bus {
     pub(crate) age_deadlines: BTreeSet<(u64, Name)>,
     /// The sum of the streams' byte limits.
     pub(crate) reserved_bytes: u64,
-}
-
-/// A publish request, as carried by `bus.publish` (or rebuilt from a dead letter).
-pub(crate) struct PublishRequest<'a> {
-    pub subject: &'a Subject,
-    pub message_id: Option<&'a Name>,
-    pub message_type: Option<&'a Name>,
-    pub priority: Priority,
-    pub correlation_id: Option<&'a Name>,
-    pub reply_to: Option<&'a Subject>,
-    pub headers: &'a BTreeMap<Name, String>,
-    pub payload: Option<&'a str>,
-    pub payload_base64: Option<&'a str>,
-    pub payload_signature: Option<Signature>,
-    pub encrypted_to: Option<&'a AgentId>,
 }
 
 impl Bus {
@@ -586,7 +576,7 @@ impl Bus {
 impl State {
     /// The stream a command names, or the rejection saying there is none.
     pub(crate) fn stream_for_command(&self, name: &Name) -> Result<&Stream, Rejection> {
-        self.bus.streams.get(name).ok_or_else(|| Rejection::StreamNotFound { stream: name.clone() })
+        self.bus.streams.get(name).ok_or_else(|| Rejection::Bus(BusRejection::StreamNotFound { stream: name.clone() }))
     }
 
     /// Whether the signer owns the stream or is the operator.
@@ -595,7 +585,7 @@ impl State {
         stream: &Stream,
         reason: &'static str,
     ) -> Result<(), Rejection> {
-        if context.signer == Signer::Operator || context.signer == stream.owner {
+        if *context.signer() == Signer::Operator || *context.signer() == stream.owner {
             Ok(())
         } else {
             Err(Rejection::Unauthorized { reason })
@@ -608,13 +598,16 @@ impl State {
             return if existing.config == config {
                 Ok(Accepted::Unchanged)
             } else {
-                Err(Rejection::StreamConflict { stream: name.clone() })
+                Err(Rejection::Bus(BusRejection::StreamConflict { stream: name.clone() }))
             };
         }
         config.validate()?;
         for pattern in &config.subjects {
             if let Some(other) = self.bus.subjects.overlapping(pattern) {
-                return Err(Rejection::SubjectsOverlap { pattern: pattern.clone(), stream: other.clone() });
+                return Err(Rejection::Bus(BusRejection::SubjectsOverlap {
+                    pattern: pattern.clone(),
+                    stream: other.clone(),
+                }));
             }
         }
         if self.bus.streams.len() >= limits::STREAMS_MAX {
@@ -623,9 +616,9 @@ impl State {
         if self.bus.reserved_bytes + config.byte_limit() > limits::BUS_BYTES_MAX {
             return Err(Rejection::LimitReached { limit: "bus_bytes", max: limits::BUS_BYTES_MAX });
         }
-        if context.signer != Signer::Operator {
+        if *context.signer() != Signer::Operator {
             // One agent may not take every stream, or the whole reservation, from the others.
-            let owned = self.bus.streams.values().filter(|stream| stream.owner == context.signer);
+            let owned = self.bus.streams.values().filter(|stream| stream.owner == *context.signer());
             let (count, bytes) =
                 owned.fold((0usize, 0u64), |(count, bytes), stream| (count + 1, bytes + stream.config.byte_limit()));
             if count >= limits::STREAMS_PER_AGENT_MAX {
@@ -648,7 +641,7 @@ impl State {
         self.bus.reserved_bytes += config.byte_limit();
         let stream = Stream {
             name: name.clone(),
-            owner: context.signer.clone(),
+            owner: context.signer().clone(),
             config,
             created_at_ms: context.now_ms,
             messages: BTreeMap::new(),
@@ -664,7 +657,7 @@ impl State {
             age_deadline_ms: None,
         };
         self.bus.streams.insert(name.clone(), stream);
-        context.emit(EventKind::StreamCreated { stream: name.clone(), owner: context.signer.clone() });
+        context.emit(EventKind::StreamCreated { stream: name.clone(), owner: context.signer().clone() });
         Ok(Accepted::Done)
     }
 
@@ -684,37 +677,16 @@ impl State {
         for consumer in stream.consumers.values() {
             consumer.unindex_all(name, &mut self.bus.ack_deadlines);
         }
-        context.emit(EventKind::StreamDeleted { stream: name.clone(), by: context.signer.clone() });
+        context.emit(EventKind::StreamDeleted { stream: name.clone(), by: context.signer().clone() });
         Ok(Accepted::Done)
     }
 
     /// `bus.publish`.
-    pub(crate) fn publish(&mut self, context: &mut Context, request: PublishRequest<'_>) -> CommandResult {
-        let payload =
-            match (request.payload, request.payload_base64) {
-                (Some(_), Some(_)) => {
-                    return Err(Rejection::invalid("payload_base64", "is exclusive with payload"));
-                }
-                (Some(text), None) => Some(Payload::Json(text.to_owned())),
-                (None, Some(text)) => Some(Payload::Bytes(super::payload::decode_base64(text).map_err(|error| {
-                    Rejection::invalid("payload_base64", format!("is not standard base64: {error}"))
-                })?)),
-                (None, None) => None,
-            };
-        if payload.as_ref().is_some_and(|payload| payload.len() > limits::PAYLOAD_BYTES_MAX) {
-            let field = if request.payload.is_some() { "payload" } else { "payload_base64" };
-            return Err(Rejection::invalid(field, format!("must be at most {} bytes", limits::PAYLOAD_BYTES_MAX)));
-        }
-        if request.payload.is_some_and(|text| super::payload::nesting_depth(text) > limits::PAYLOAD_NESTING_MAX) {
-            return Err(Rejection::invalid(
-                "payload",
-                format!("nests deeper than {} levels", limits::PAYLOAD_NESTING_MAX),
-            ));
-        }
-        if let Some(recipient) = request.encrypted_to {
-            if request.payload_base64.is_none() {
-                return Err(Rejection::invalid("encrypted_to", "needs the ciphertext in payload_base64"));
-            }
+    pub(crate) fn publish(&mut self, context: &mut Context, request: &Publish) -> CommandResult {
+        let json_payload = request.payload.as_ref().map(JsonText::as_str);
+        let payload = decode_payload(json_payload, request.payload_base64.as_deref(), request.encrypted_to.is_some())?;
+        check_headers(request.headers.len(), request.headers.values().map(String::as_str))?;
+        if let Some(recipient) = &request.encrypted_to {
             match self.registry.agents.get(recipient) {
                 None => return Err(Rejection::AgentNotFound { agent: recipient.clone() }),
                 Some(agent) if agent.deregistered_at_ms.is_some() => {
@@ -723,52 +695,40 @@ impl State {
                 Some(_) => {}
             }
         }
-        if request.headers.len() > limits::HEADERS_PER_MESSAGE_MAX {
-            return Err(Rejection::LimitReached {
-                limit: "headers_per_message",
-                max: limits::HEADERS_PER_MESSAGE_MAX as u64,
-            });
-        }
-        if request.headers.values().any(|value| value.len() > limits::HEADER_VALUE_BYTES_MAX) {
-            return Err(Rejection::invalid(
-                "headers",
-                format!("values must be at most {} bytes", limits::HEADER_VALUE_BYTES_MAX),
-            ));
-        }
         let stream_name = self
             .bus
             .subjects
-            .capturing(request.subject)
-            .ok_or_else(|| Rejection::NoStream { subject: request.subject.clone() })?
+            .capturing(&request.subject)
+            .ok_or_else(|| Rejection::Bus(BusRejection::NoStream { subject: request.subject.clone() }))?
             .clone();
         let stream = &self.bus.streams[&stream_name];
-        if let Some(message_id) = request.message_id
-            && let Some(sequence) = stream.duplicate_of(&context.signer, message_id, context.now_ms)
+        if let Some(message_id) = &request.message_id
+            && let Some(sequence) = stream.duplicate_of(context.signer(), message_id, context.now_ms)
         {
             return Ok(Accepted::Published { stream: stream_name, sequence, duplicate: true });
         }
         let message = StoredMessage {
             sequence: 0,
             subject: request.subject.clone(),
-            source: context.signer.clone(),
+            source: context.signer().clone(),
             published_at_ms: context.now_ms,
-            message_id: request.message_id.cloned(),
-            message_type: request.message_type.cloned(),
+            message_id: request.message_id.clone(),
+            message_type: request.message_type.clone(),
             priority: request.priority,
-            correlation_id: request.correlation_id.cloned(),
-            reply_to: request.reply_to.cloned(),
+            correlation_id: request.correlation_id.clone(),
+            reply_to: request.reply_to.clone(),
             headers: request.headers.clone(),
             payload,
             payload_signature: request.payload_signature,
-            encrypted_to: request.encrypted_to.cloned(),
+            encrypted_to: request.encrypted_to.clone(),
         };
         stream.check_room(&[message.size_bytes()])?;
 
         let sequence = self.bus.store(context, &stream_name, message);
         let stream = self.bus.streams.get_mut(&stream_name).expect("found above");
         stream.forget_expired_ids(context.now_ms);
-        if let Some(message_id) = request.message_id {
-            stream.remember_id(&context.signer, message_id, sequence, context.now_ms);
+        if let Some(message_id) = &request.message_id {
+            stream.remember_id(context.signer(), message_id, sequence, context.now_ms);
         }
         Ok(Accepted::Published { stream: stream_name, sequence, duplicate: false })
     }

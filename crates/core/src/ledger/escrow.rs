@@ -14,6 +14,7 @@
 //! The referrer of a release is the one named on the escrow, else the payer's registered referrer;
 //! a referrer that is deregistered by then gets nothing (its share stays with the fee account).
 
+use crate::outcome::LedgerRejection;
 use serde::{Deserialize, Serialize};
 
 use super::AccountId;
@@ -134,19 +135,23 @@ pub(crate) struct LockRequest<'a> {
 
 impl State {
     fn escrow_for(&self, id: u64) -> Result<&super::Escrow, Rejection> {
-        self.ledger.escrows.get(&id).ok_or(Rejection::EscrowNotFound { escrow: id })
+        self.ledger.escrows.get(&id).ok_or(Rejection::Ledger(LedgerRejection::EscrowNotFound { escrow: id }))
     }
 
     fn require_escrow_state(escrow: &Escrow, expected: EscrowState, action: &'static str) -> Result<(), Rejection> {
         if escrow.state != expected {
-            return Err(Rejection::EscrowState { escrow: escrow.id, state: escrow.state.name(), action });
+            return Err(Rejection::Ledger(LedgerRejection::EscrowState {
+                escrow: escrow.id,
+                state: escrow.state.name(),
+                action,
+            }));
         }
         Ok(())
     }
 
     /// `escrow.lock`.
     pub(crate) fn lock_escrow(&mut self, context: &mut Context, request: LockRequest<'_>) -> CommandResult {
-        let Signer::Agent(payer) = context.signer.clone() else {
+        let Signer::Agent(payer) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet to lock from" });
         };
         super::transfer::check_positive(request.amount)?;
@@ -164,7 +169,10 @@ impl State {
             return if same {
                 Ok(Accepted::Escrow { escrow_id: escrow.id, existing: true })
             } else {
-                Err(Rejection::EscrowTaskConflict { task_id: task_id.clone(), escrow: escrow.id })
+                Err(Rejection::Ledger(LedgerRejection::EscrowTaskConflict {
+                    task_id: task_id.clone(),
+                    escrow: escrow.id,
+                }))
             };
         }
         if request.payee == &payer {
@@ -248,7 +256,7 @@ impl State {
     pub(crate) fn release_escrow(&mut self, context: &mut Context, id: u64, preimage: Option<&str>) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "release")?;
-        let by_party = match &context.signer {
+        let by_party = match context.signer() {
             Signer::Agent(signer) => signer == &escrow.payer || Some(signer) == escrow.arbiter.as_ref(),
             Signer::Operator => false,
         };
@@ -256,7 +264,7 @@ impl State {
             match (escrow.hashlock, preimage) {
                 (Some(hashlock), Some(preimage)) => {
                     if super::hashlock_of(preimage.as_bytes()) != hashlock {
-                        return Err(Rejection::HashlockMismatch { escrow: id });
+                        return Err(Rejection::Ledger(LedgerRejection::HashlockMismatch { escrow: id }));
                     }
                 }
                 _ => {
@@ -274,7 +282,7 @@ impl State {
     pub(crate) fn refund_escrow(&mut self, context: &mut Context, id: u64) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "refund")?;
-        let allowed = matches!(&context.signer, Signer::Agent(signer) if signer == &escrow.payee || Some(signer) == escrow.arbiter.as_ref());
+        let allowed = matches!(context.signer(), Signer::Agent(signer) if signer == &escrow.payee || Some(signer) == escrow.arbiter.as_ref());
         if !allowed {
             return Err(Rejection::Unauthorized { reason: "only the payee or the arbiter refunds an escrow" });
         }
@@ -286,7 +294,7 @@ impl State {
     pub(crate) fn dispute_escrow(&mut self, context: &mut Context, id: u64, reason: &str) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "dispute")?;
-        let Signer::Agent(signer) = context.signer.clone() else {
+        let Signer::Agent(signer) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "only the payer or the payee disputes an escrow" });
         };
         if signer != escrow.payer && signer != escrow.payee {
@@ -318,7 +326,7 @@ impl State {
         let arbiter_gone = |arbiter: &AgentId| {
             self.registry.agents.get(arbiter).is_none_or(|agent| agent.deregistered_at_ms.is_some())
         };
-        let allowed = match (&escrow.arbiter, &context.signer) {
+        let allowed = match (&escrow.arbiter, context.signer()) {
             (Some(arbiter), Signer::Agent(signer)) => arbiter == signer,
             (Some(arbiter), Signer::Operator) => arbiter_gone(arbiter),
             (None, Signer::Operator) => true,

@@ -14,7 +14,9 @@
 //! - `escrow.rs`: lock, release (fee and referral split), refund, dispute, resolve, expiry.
 //! - `wallet.rs`: child-wallet policies (daily limit, no-withdraw, freeze), sweeps and budgets.
 
+pub mod commands;
 mod escrow;
+pub mod rejections;
 mod transfer;
 mod wallet;
 

@@ -1,5 +1,6 @@
 //! Transfers: the posting primitive, mint, transfer, linked batches and withdrawals.
 
+use crate::outcome::LedgerRejection;
 use serde::{Deserialize, Serialize};
 
 use super::{AccountId, LEDGER_DAY_MS, Wallet};
@@ -93,21 +94,24 @@ impl State {
         let wallet = self.ledger.wallets.get(payer);
         // A frozen wallet says so whatever the amount: that is the reason it cannot pay.
         if wallet.is_some_and(|wallet| wallet.frozen) {
-            return Err(Rejection::WalletFrozen { agent: payer.clone() });
+            return Err(Rejection::Ledger(LedgerRejection::WalletFrozen { agent: payer.clone() }));
         }
         let balance = wallet.map_or(Amount::ZERO, Wallet::balance);
         if balance < amount {
-            return Err(Rejection::InsufficientFunds { available: balance, requested: amount });
+            return Err(Rejection::Ledger(LedgerRejection::InsufficientFunds {
+                available: balance,
+                requested: amount,
+            }));
         }
         let Some(wallet) = wallet else { return Ok(()) };
         if let Some(limit) = wallet.daily_limit {
             let spent_today = if wallet.spent_day == now_ms / LEDGER_DAY_MS { wallet.spent_today } else { 0 };
             if spent_today + u128::from(amount.0) > u128::from(limit.0) {
-                return Err(Rejection::DailyLimitExceeded {
+                return Err(Rejection::Ledger(LedgerRejection::DailyLimitExceeded {
                     limit,
                     spent_today: Amount(u64::try_from(spent_today).unwrap_or(u64::MAX)),
                     requested: amount,
-                });
+                }));
             }
         }
         Ok(())
@@ -150,7 +154,7 @@ impl State {
         if existing.from == *from && existing.to == *to && existing.amount == amount && existing.kind == kind {
             Some(Ok(Accepted::Unchanged))
         } else {
-            Some(Err(Rejection::TransferConflict { transfer_id: transfer_id.clone() }))
+            Some(Err(Rejection::Ledger(LedgerRejection::TransferConflict { transfer_id: transfer_id.clone() })))
         }
     }
 
@@ -191,13 +195,13 @@ impl State {
         to: &AgentId,
         amount: Amount,
     ) -> CommandResult {
-        if context.signer != Signer::Operator {
+        if *context.signer() != Signer::Operator {
             return Err(Rejection::Unauthorized { reason: "only the operator mints" });
         }
         check_positive(amount)?;
         let (from, to_account) = (AccountId::Mint, AccountId::Wallet(to.clone()));
         if let Some(result) =
-            self.replayed_transfer(&context.signer, transfer_id, &from, &to_account, amount, TransferKind::Mint)
+            self.replayed_transfer(context.signer(), transfer_id, &from, &to_account, amount, TransferKind::Mint)
         {
             return result;
         }
@@ -209,7 +213,7 @@ impl State {
         let record =
             TransferRecord { from, to: to_account, amount, kind: TransferKind::Mint, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
-        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.remember_transfer(context.signer(), transfer_id, record, None);
         self.apply_budget(context, to);
         Ok(Accepted::Done)
     }
@@ -221,13 +225,13 @@ impl State {
         request: &TransferRequest,
         undo: Option<&mut Undo>,
     ) -> CommandResult {
-        let Signer::Agent(payer) = context.signer.clone() else {
+        let Signer::Agent(payer) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet; it mints instead" });
         };
         check_positive(request.amount)?;
         let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Wallet(request.to.clone()));
         if let Some(result) = self.replayed_transfer(
-            &context.signer,
+            context.signer(),
             &request.transfer_id,
             &from,
             &to,
@@ -274,7 +278,7 @@ impl State {
             sequence: context.sequence(),
         };
         self.emit_transfer(context, &request.transfer_id, &record);
-        self.remember_transfer(&context.signer.clone(), &request.transfer_id, record, undo);
+        self.remember_transfer(context.signer(), &request.transfer_id, record, undo);
     }
 
     /// `ledger.transfer_batch`: linked transfers, all or nothing. The first failure is reported with
@@ -302,7 +306,10 @@ impl State {
                 Ok(_) => {}
                 Err(rejection) => {
                     self.undo(context, undo);
-                    return Err(Rejection::BatchFailed { index: index as u32, reason: Box::new(rejection) });
+                    return Err(Rejection::Ledger(LedgerRejection::BatchFailed {
+                        index: index as u32,
+                        reason: Box::new(rejection),
+                    }));
                 }
             }
         }
@@ -341,25 +348,25 @@ impl State {
 
     /// `ledger.withdraw`: the signing agent moves money out of the swarm.
     pub(crate) fn withdraw(&mut self, context: &mut Context, transfer_id: &Name, amount: Amount) -> CommandResult {
-        let Signer::Agent(payer) = context.signer.clone() else {
+        let Signer::Agent(payer) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet" });
         };
         check_positive(amount)?;
         let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Mint);
         if let Some(result) =
-            self.replayed_transfer(&context.signer, transfer_id, &from, &to, amount, TransferKind::Withdraw)
+            self.replayed_transfer(context.signer(), transfer_id, &from, &to, amount, TransferKind::Withdraw)
         {
             return result;
         }
         if self.ledger.wallets.get(&payer).is_some_and(|wallet| wallet.no_withdraw) {
-            return Err(Rejection::WithdrawForbidden { agent: payer });
+            return Err(Rejection::Ledger(LedgerRejection::WithdrawForbidden { agent: payer }));
         }
         self.check_spend(&payer, amount, context.now_ms)?;
         self.post(&from, &to, amount);
         self.record_spend(&payer, amount, context.now_ms);
         let record = TransferRecord { from, to, amount, kind: TransferKind::Withdraw, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
-        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.remember_transfer(context.signer(), transfer_id, record, None);
         self.apply_budget(context, &payer);
         Ok(Accepted::Done)
     }
@@ -374,13 +381,13 @@ impl State {
         transfer_id: &Name,
         amount: Amount,
     ) -> CommandResult {
-        let Signer::Agent(parent) = context.signer.clone() else {
+        let Signer::Agent(parent) = context.signer().clone() else {
             return Err(Rejection::Unauthorized { reason: "only the child's parent sweeps its wallet" });
         };
         check_positive(amount)?;
         let (from, to) = (AccountId::Wallet(child.clone()), AccountId::Wallet(parent.clone()));
         if let Some(result) =
-            self.replayed_transfer(&context.signer, transfer_id, &from, &to, amount, TransferKind::Sweep)
+            self.replayed_transfer(context.signer(), transfer_id, &from, &to, amount, TransferKind::Sweep)
         {
             return result;
         }
@@ -391,16 +398,19 @@ impl State {
         }
         let wallet = self.ledger.wallets.get(child);
         if wallet.is_some_and(|wallet| wallet.frozen) {
-            return Err(Rejection::WalletFrozen { agent: child.clone() });
+            return Err(Rejection::Ledger(LedgerRejection::WalletFrozen { agent: child.clone() }));
         }
         let balance = wallet.map_or(Amount::ZERO, Wallet::balance);
         if balance < amount {
-            return Err(Rejection::InsufficientFunds { available: balance, requested: amount });
+            return Err(Rejection::Ledger(LedgerRejection::InsufficientFunds {
+                available: balance,
+                requested: amount,
+            }));
         }
         self.post(&from, &to, amount);
         let record = TransferRecord { from, to, amount, kind: TransferKind::Sweep, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
-        self.remember_transfer(&context.signer.clone(), transfer_id, record, None);
+        self.remember_transfer(context.signer(), transfer_id, record, None);
         self.apply_budget(context, child);
         self.apply_budget(context, &parent);
         Ok(Accepted::Done)

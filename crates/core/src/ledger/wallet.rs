@@ -38,7 +38,7 @@ impl State {
         if target.deregistered_at_ms.is_some() {
             return Err(Rejection::AgentDeregistered { agent: agent.clone() });
         }
-        let allowed = match &context.signer {
+        let allowed = match context.signer() {
             Signer::Operator => true,
             Signer::Agent(signer) => target.parent.as_ref() == Some(signer),
         };
@@ -49,7 +49,7 @@ impl State {
         }
         // Decide on a copy first: a change that changes nothing must not even open an empty wallet.
         let current = self.ledger.wallets.get(agent).cloned().unwrap_or_default();
-        let is_operator = context.signer == Signer::Operator;
+        let is_operator = *context.signer() == Signer::Operator;
         let touches_hold = change.frozen.is_some_and(|frozen| frozen != current.frozen)
             || change.no_withdraw.is_some_and(|no_withdraw| no_withdraw != current.no_withdraw);
         if current.operator_hold && !is_operator && touches_hold {

@@ -11,7 +11,7 @@
 //! it: a message is charged when it is made and refunded when its last holder lets it go (see
 //! [`BusText`]); a mailbox counts each message's [`BusText::weight_bytes`]. Once
 //! the budget is spent, the router stops handing new messages to mailboxes that are not empty (see
-//! `Router::publish`), so slow subscribers stop growing while subscribers that keep up (whose
+//! `SubjectRouter::publish`), so slow subscribers stop growing while subscribers that keep up (whose
 //! mailboxes are empty) are not affected.
 
 use std::collections::VecDeque;

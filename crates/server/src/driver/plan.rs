@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use colony_core::{AgentId, Entry, EntryBody, Rejection, SignedCommands, Signer, State};
+use colony_core::{AgentId, Entry, EntryBody, RegistryRejection, Rejection, SignedCommands, Signer, State};
 use colony_log::Record;
 use colony_wire::record::{self, RecordKind};
 
@@ -101,7 +101,7 @@ impl<'state> BatchAdmission<'state> {
             && self.state.agent(agent).is_none()
             && !self.new_agents.insert(agent.clone())
         {
-            return Err(Rejection::AgentExists { agent: agent.clone() });
+            return Err(Rejection::Registry(RegistryRejection::AgentExists { agent: agent.clone() }));
         }
         Ok(())
     }
@@ -109,6 +109,7 @@ impl<'state> BatchAdmission<'state> {
 
 #[cfg(test)]
 mod tests {
+    use colony_core::command::{Heartbeat, RegisterAgent};
     use colony_core::{Command, Genesis, Name, SwarmConfig};
     use colony_wire::{Envelope, KeyPair};
 
@@ -134,11 +135,11 @@ mod tests {
     }
 
     fn heartbeat(nonce: u64) -> Submission {
-        submission(&scout_key(), scout(), nonce, vec![Command::Heartbeat {}])
+        submission(&scout_key(), scout(), nonce, vec![Command::Heartbeat(Heartbeat {})])
     }
 
     fn registration(agent: &str, key: &KeyPair) -> Command {
-        Command::RegisterAgent {
+        Command::RegisterAgent(RegisterAgent {
             agent: AgentId::new(agent).unwrap(),
             public_key: key.public_key(),
             role: Name::new("scout").unwrap(),
@@ -146,7 +147,7 @@ mod tests {
             weight: None,
             parent: None,
             referrer: None,
-        }
+        })
     }
 
     /// Applies a plan's entries as the writer would once they are durable.
@@ -210,7 +211,7 @@ mod tests {
         let stranger = KeyPair::from_seed([3; 32]);
         let stranger_id = Signer::Agent(AgentId::new("stranger").unwrap());
         let batch = vec![
-            submission(&stranger, stranger_id.clone(), 1, vec![Command::Heartbeat {}]),
+            submission(&stranger, stranger_id.clone(), 1, vec![Command::Heartbeat(Heartbeat {})]),
             submission(&stranger, stranger_id.clone(), 2, vec![registration("stranger", &stranger)]),
             submission(&stranger, stranger_id, 3, vec![registration("stranger", &stranger)]),
         ];

@@ -3,18 +3,15 @@
 //! Written by hand next to the routes it describes; a test checks that every route in
 //! [`super::ROUTES`] is documented and nothing else is, so the two cannot drift apart silently.
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::Json;
 use serde_json::{Value, json};
 
 use colony_core::bus::{SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX};
 use colony_core::limits;
 
-use super::json_response;
-
 /// `GET /v1/openapi.json`.
-pub async fn serve() -> Response {
-    json_response(StatusCode::OK, &document())
+pub async fn serve() -> Json<Value> {
+    Json(document())
 }
 
 fn problem_responses(codes: &[&str]) -> Value {
@@ -63,10 +60,11 @@ fn write_operation(summary: &str, description: &str, envelope: &str) -> Value {
     })
 }
 
-/// A read: `statuses` are the problems it can answer with besides 401 (no valid credentials).
+/// A read: `statuses` are the problems it can answer with besides 401 (no valid credentials) and 503
+/// (the state unreadable after a writer failure).
 fn read_operation(summary: &str, schema: &str, parameters: Value, statuses: &[&str]) -> Value {
     let mut statuses = statuses.to_vec();
-    statuses.push("401");
+    statuses.extend(["401", "503"]);
     json!({
         "summary": summary,
         "security": [{ "readToken": [] }, { "signedRead": [] }],
@@ -442,7 +440,7 @@ pub fn document() -> Value {
                     { "name": "Last-Event-ID", "in": "header", "schema": { "type": "string", "pattern": "^([1-9][0-9]{0,18}-[0-9]{1,9})?$" }, "description": "Resume after this event id (`<sequence>-<index>`, as the stream sent it); empty when none was received." }
                 ],
                 "responses": merge(json!({ "200": { "description": "An event stream; each event's data is an Event", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/EventStreamEvent" } } } } }),
-                    problem_responses(&["400", "401", "409", "410"]))
+                    problem_responses(&["400", "401", "409", "410", "503"]))
             } },
             "/v1/health/live": { "get": { "summary": "Liveness", "responses": { "200": { "description": "The process answers" } } } },
             "/v1/health/ready": { "get": { "summary": "Readiness", "responses": merge(json!({ "200": { "description": "Accepting writes" } }), problem_responses(&["503"])) } },
@@ -554,8 +552,8 @@ fn add_bus(document: &mut Value) {
             "security": [{ "publishSignature": [] }],
             "parameters": publish_parameters,
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
-                { "$ref": "#/components/schemas/PublishRequest" },
-                { "type": "array", "maxItems": 1000, "items": { "$ref": "#/components/schemas/PublishRequest" } } ] } } } },
+                { "$ref": "#/components/schemas/EphemeralPublish" },
+                { "type": "array", "maxItems": 1000, "items": { "$ref": "#/components/schemas/EphemeralPublish" } } ] } } } },
             "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "503"]))
         } },
         "/v1/bus/request": { "post": {
@@ -563,7 +561,7 @@ fn add_bus(document: &mut Value) {
             "description": "The server sets `reply_to` to a fresh `_INBOX.…` subject that only it can read. 503 `no_responders` at once when nobody is subscribed; 504 `request_timeout` when no reply comes in time.",
             "security": [{ "publishSignature": [] }],
             "parameters": merge_array(publish_parameters.clone(), json!([{ "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": colony_wire::bus::REQUEST_TIMEOUT_MS_MAX, "default": colony_wire::bus::REQUEST_TIMEOUT_MS_DEFAULT } }])),
-            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PublishRequest" } } } },
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EphemeralPublish" } } } },
             "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "429", "503", "504"]))
         } },
         "/v1/bus/subscribe": { "get": {
@@ -576,13 +574,13 @@ fn add_bus(document: &mut Value) {
                 { "name": "buffer", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 65536, "default": 4096 } },
                 { "name": "access_token", "in": "query", "schema": { "type": "string" }, "description": "A read token, for clients that cannot set headers (a browser's EventSource)." }
             ],
-            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/BusStreamEvent" } } } } }), problem_responses(&["400", "401", "403", "409", "429"]))
+            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/BusStreamEvent" } } } } }), problem_responses(&["400", "401", "403", "409", "429", "503"]))
         } },
         "/v1/bus/ws": { "get": {
             "summary": "The bus over WebSocket",
             "description": "Authenticated once at the upgrade (read credentials; a read token may subscribe but not publish). Client frames: `{\"op\":\"sub\",\"sid\",\"subject\",\"queue\"?}`, `{\"op\":\"unsub\",\"sid\"}`, `{\"op\":\"pub\",\"tag\"?,\"message\"}`, `{\"op\":\"request\",\"rid\",\"timeout_ms\"?,\"message\"}`, `{\"op\":\"ping\"}`. Server frames: `ok`, `msg` (sid, message), `dropped` (sid, count, total), `reply` (rid, message), `error` (about, problem), `pong`.",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
-            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426"]))
+            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426", "503"]))
         } },
         "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([]), &[]) },
         "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", "StreamList", json!([]), &[]) },
@@ -601,7 +599,7 @@ fn add_bus(document: &mut Value) {
         "/v1/metrics": { "get": {
             "summary": "Counters in the Prometheus text format (entries, commands, bus deliveries and drops)",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
-            "responses": merge(json!({ "200": { "description": "Prometheus text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } }), problem_responses(&["401"]))
+            "responses": merge(json!({ "200": { "description": "Prometheus text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } }), problem_responses(&["401", "503"]))
         } }
     });
     let subject = subject_schema();
@@ -620,7 +618,7 @@ fn add_bus(document: &mut Value) {
     let schemas = json!({
         "BusStreamEvent": sse_event(json!({ "const": "message" }), json!({ "$ref": "#/components/schemas/BusMessage" }),
             vec![sse_other("dropped", json!({ "type": "object", "required": ["count", "total"], "properties": { "count": { "type": "integer" }, "total": { "type": "integer" } } }))]),
-        "PublishRequest": { "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() },
+        "EphemeralPublish": { "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() },
         "BusMessage": { "type": "object", "required": ["id", "timestamp_ms", "source", "subject", "priority"], "properties": merge(publish_properties, json!({
             "id": { "type": "string" }, "timestamp_ms": { "type": "integer" }, "source": { "type": "string", "description": "The authenticated sender." },
             "stream": { "type": "string" }, "stream_sequence": { "type": "integer" }, "delivery_count": { "type": "integer" } })) },

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use colony_core::command::RegisterAgent;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -43,7 +44,7 @@ pub fn names(texts: &[&str]) -> BTreeSet<Name> {
 
 /// A registration command with no capabilities, weight, parent or referrer.
 pub fn register(agent: &str, key: &KeyPair, role: &str) -> Command {
-    Command::RegisterAgent {
+    Command::RegisterAgent(RegisterAgent {
         agent: id(agent),
         public_key: key.public_key(),
         role: name(role),
@@ -51,7 +52,7 @@ pub fn register(agent: &str, key: &KeyPair, role: &str) -> Command {
         weight: None,
         parent: None,
         referrer: None,
-    }
+    })
 }
 
 /// Settings for a server on an ephemeral port over `data_dir`.
@@ -143,7 +144,7 @@ impl RawResponse {
 
 impl TestServer {
     /// The server's ephemeral bus, for in-process subscribers.
-    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::Bus> {
+    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::EphemeralBus> {
         self.server.bus()
     }
 
@@ -392,7 +393,7 @@ pub fn register_related(
     parent: Option<&str>,
     referrer: Option<&str>,
 ) -> Command {
-    Command::RegisterAgent {
+    Command::RegisterAgent(RegisterAgent {
         agent: id(agent),
         public_key: key.public_key(),
         role: name(role),
@@ -400,7 +401,7 @@ pub fn register_related(
         weight: None,
         parent: parent.map(id),
         referrer: referrer.map(id),
-    }
+    })
 }
 
 /// Everything money-related a refused command must leave alone: the named wallets, the books, and

@@ -9,11 +9,14 @@
 //! one key for the whole life of the log, which keeps history unambiguous and old envelopes
 //! unreplayable.
 
+pub mod commands;
+pub mod rejections;
+
+use crate::outcome::RegistryRejection;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::Command;
 use crate::event::EventKind;
 use crate::ids::{AgentId, Name, PublicKey, Signer};
 use crate::limits;
@@ -287,27 +290,9 @@ impl State {
 
     /// Whether the signer is the operator or `target`'s parent.
     fn is_operator_or_parent(context: &Context, target: &Agent) -> bool {
-        match &context.signer {
+        match context.signer() {
             Signer::Operator => true,
             Signer::Agent(signer) => target.parent.as_ref() == Some(signer),
-        }
-    }
-
-    /// Applies a registry command. The caller has admitted the envelope and checked the signer is not
-    /// halted.
-    pub(crate) fn apply_registry_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
-        match command {
-            Command::RegisterAgent { agent, public_key, role, capabilities, weight, parent, referrer } => {
-                self.register(context, agent, *public_key, role, capabilities, *weight, parent, referrer)
-            }
-            Command::UpdateAgent { agent, role, capabilities, weight } => {
-                self.update(context, agent, role.as_ref(), capabilities.as_ref(), *weight)
-            }
-            Command::Heartbeat {} => self.heartbeat(context),
-            Command::HaltAgent { agent, reason } => self.halt(context, agent, reason),
-            Command::ResumeAgent { agent } => self.resume(context, agent),
-            Command::DeregisterAgent { agent } => self.deregister(context, agent),
-            other => unreachable!("{} is not a registry command", other.kind()),
         }
     }
 
@@ -362,7 +347,7 @@ impl State {
             return Err(Rejection::Unauthorized { reason: "only the operator may set an agent's weight" });
         }
         if self.registry.agents.contains_key(id) {
-            return Err(Rejection::AgentExists { agent: id.clone() });
+            return Err(Rejection::Registry(RegistryRejection::AgentExists { agent: id.clone() }));
         }
         if !public_key.is_usable() {
             return Err(Rejection::invalid(
@@ -398,8 +383,11 @@ impl State {
             }
             self.check_registration_pace(now_ms)?;
         }
-        let role_config =
-            self.config.roles.get(role).ok_or_else(|| Rejection::UnknownRole { role: role.to_string() })?;
+        let role_config = self
+            .config
+            .roles
+            .get(role)
+            .ok_or_else(|| Rejection::Registry(RegistryRejection::UnknownRole { role: role.to_string() }))?;
         check_capabilities(capabilities)?;
         let weight = weight.unwrap_or(role_config.default_weight);
         check_weight(weight)?;
@@ -427,7 +415,7 @@ impl State {
     ) -> CommandResult {
         let weight = self.check_registration(
             context.now_ms,
-            &context.signer,
+            context.signer(),
             context.verified_key,
             id,
             public_key,
@@ -440,7 +428,7 @@ impl State {
 
         let now_ms = context.now_ms;
         let mut replay = ReplayWindow::default();
-        if context.signer == Signer::Agent(id.clone()) {
+        if *context.signer() == Signer::Agent(id.clone()) {
             // A self-registration is the agent's first envelope: its nonce is spent here, since the
             // agent had no window when the envelope was admitted.
             replay.consume(context.nonce);
@@ -464,7 +452,7 @@ impl State {
             live_children: 0,
             replay,
         };
-        if context.signer != Signer::Operator {
+        if *context.signer() != Signer::Operator {
             self.registry.registration_paced_until_ms = self.registration_paced_after(context.now_ms);
         }
         if let Some(parent) = parent {
@@ -474,7 +462,11 @@ impl State {
         self.registry.live_keys.insert(public_key, id.clone());
         self.registry.agents.insert(id.clone(), agent);
         self.registry.liveness_deadlines.insert((heartbeat_deadline_ms, id.clone()));
-        context.emit(EventKind::AgentRegistered { agent: id.clone(), role: role.clone(), by: context.signer.clone() });
+        context.emit(EventKind::AgentRegistered {
+            agent: id.clone(),
+            role: role.clone(),
+            by: context.signer().clone(),
+        });
         Ok(Accepted::Done)
     }
 
@@ -487,8 +479,8 @@ impl State {
         weight: Option<u32>,
     ) -> CommandResult {
         let target = self.live_agent(id)?;
-        let is_self = context.signer.agent() == Some(id);
-        let is_operator = context.signer == Signer::Operator;
+        let is_self = context.signer().agent() == Some(id);
+        let is_operator = *context.signer() == Signer::Operator;
         let is_parent_or_operator = Self::is_operator_or_parent(context, target);
         if !(is_self || is_parent_or_operator) {
             return Err(Rejection::Unauthorized { reason: "only the agent, its parent or the operator may update it" });
@@ -509,7 +501,7 @@ impl State {
         if let Some(role) = role
             && !self.config.roles.contains_key(role)
         {
-            return Err(Rejection::UnknownRole { role: role.to_string() });
+            return Err(Rejection::Registry(RegistryRejection::UnknownRole { role: role.to_string() }));
         }
         if let Some(capabilities) = capabilities {
             check_capabilities(capabilities)?;
@@ -538,7 +530,7 @@ impl State {
     }
 
     fn heartbeat(&mut self, context: &mut Context) -> CommandResult {
-        let Signer::Agent(id) = &context.signer else {
+        let Signer::Agent(id) = context.signer() else {
             return Err(Rejection::Unauthorized { reason: "only agents send heartbeats" });
         };
         let id = id.clone();
@@ -566,16 +558,16 @@ impl State {
         check_reason(reason)?;
         // An operator's halt supersedes a parent's (so the parent cannot lift it); any other repeated
         // halt changes nothing.
-        let supersedes =
-            context.signer == Signer::Operator && target.halt.as_ref().is_some_and(|halt| halt.by != Signer::Operator);
+        let supersedes = *context.signer() == Signer::Operator
+            && target.halt.as_ref().is_some_and(|halt| halt.by != Signer::Operator);
         if target.halt.is_some() && !supersedes {
             return Ok(Accepted::Unchanged);
         }
         let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
-        target.halt = Some(Halt { by: context.signer.clone(), reason: reason.to_owned(), at_ms: context.now_ms });
+        target.halt = Some(Halt { by: context.signer().clone(), reason: reason.to_owned(), at_ms: context.now_ms });
         context.emit(EventKind::AgentHalted {
             agent: id.clone(),
-            by: context.signer.clone(),
+            by: context.signer().clone(),
             reason: reason.to_owned(),
         });
         Ok(Accepted::Done)
@@ -589,20 +581,20 @@ impl State {
         let Some(halt) = &target.halt else {
             return Ok(Accepted::Unchanged);
         };
-        if halt.by == Signer::Operator && context.signer != Signer::Operator {
+        if halt.by == Signer::Operator && *context.signer() != Signer::Operator {
             return Err(Rejection::Unauthorized {
                 reason: "a halt imposed by the operator can only be lifted by the operator",
             });
         }
         let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
         target.halt = None;
-        context.emit(EventKind::AgentResumed { agent: id.clone(), by: context.signer.clone() });
+        context.emit(EventKind::AgentResumed { agent: id.clone(), by: context.signer().clone() });
         Ok(Accepted::Done)
     }
 
     fn deregister(&mut self, context: &mut Context, id: &AgentId) -> CommandResult {
         let target = self.live_agent(id)?;
-        let is_self = context.signer.agent() == Some(id);
+        let is_self = context.signer().agent() == Some(id);
         if !(is_self || Self::is_operator_or_parent(context, target)) {
             return Err(Rejection::Unauthorized {
                 reason: "only the agent, its parent or the operator may deregister it",
@@ -625,7 +617,7 @@ impl State {
             let parent = self.registry.agents.get_mut(&parent).expect("a parent is never removed");
             parent.live_children -= 1;
         }
-        context.emit(EventKind::AgentDeregistered { agent: id.clone(), by: context.signer.clone() });
+        context.emit(EventKind::AgentDeregistered { agent: id.clone(), by: context.signer().clone() });
         Ok(Accepted::Done)
     }
 }

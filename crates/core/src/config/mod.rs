@@ -1,5 +1,8 @@
 //! The swarm configuration: lives in state, changes only through the operator's `config.set`.
 
+pub mod commands;
+pub mod rejections;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
