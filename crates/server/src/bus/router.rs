@@ -253,8 +253,8 @@ impl SubjectRouter {
     }
 
     /// Hands durable message `message`, stored in stream `stream`, to its subscribers as
-    /// [`Router::publish`] does. It goes as core's value: the first subscriber that reads it encodes
-    /// it (see [`BusText::stored`]), so the caller, the writer thread, does no JSON.
+    /// [`SubjectRouter::publish`] does. It goes as core's value: the first subscriber that reads it
+    /// encodes it (see [`BusText::stored`]), so the caller, the writer thread, does no JSON.
     pub fn publish_stored(&self, stream: Name, message: StoredMessage) -> u64 {
         let subject = message.subject.clone();
         self.publish(&subject, &BusText::stored(stream, message, &self.budget))

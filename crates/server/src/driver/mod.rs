@@ -15,9 +15,9 @@
 //! The work is split in two, so that every decision can be tested without a thread, a log or a
 //! clock:
 //!
-//! - [`plan`]: what a group commit does (refusals, entries, records), a pure function of the state,
+//! - `plan.rs`: what a group commit does (refusals, entries, records), a pure function of the state,
 //!   one clock reading and the batch;
-//! - [`writer`]: the thread that carries a plan out: append (durable), apply under the write lock,
+//! - `writer.rs`: the thread that carries a plan out: append (durable), apply under the write lock,
 //!   events, stored messages to the bus, answers, snapshots.
 
 mod plan;
