@@ -8,103 +8,21 @@
 //! Memory is bounded twice: a mailbox holds at most its capacity in messages and
 //! [`MAILBOX_BYTES_MAX`] in bytes, and all messages a server holds share a [`ByteBudget`]. The
 //! budget counts each message once, however many mailboxes (or event streams being written) hold
-//! it: a message is charged when it is encoded and refunded when its last holder lets it go. Once
+//! it: a message is charged when it is made and refunded when its last holder lets it go (see
+//! [`BusText`]); a mailbox counts each message's [`BusText::weight_bytes`]. Once
 //! the budget is spent, the router stops handing new messages to mailboxes that are not empty (see
 //! `SubjectRouter::publish`), so slow subscribers stop growing while subscribers that keep up (whose
 //! mailboxes are empty) are not affected.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-/// A message as it is handed to subscribers: its JSON text, encoded once for all of them.
-pub type Outgoing = Arc<BusText>;
-
-/// A message's JSON text, charged to a [`ByteBudget`] for as long as anyone holds it.
-pub struct BusText {
-    text: Box<str>,
-    budget: Option<Arc<ByteBudget>>,
-}
-
-impl BusText {
-    /// `text`, charged to `budget` until the last holder drops it.
-    pub fn charged(text: String, budget: &Arc<ByteBudget>) -> Outgoing {
-        budget.used.fetch_add(text.len() as u64, Ordering::Relaxed);
-        Arc::new(BusText { text: text.into_boxed_str(), budget: Some(Arc::clone(budget)) })
-    }
-
-    /// `text`, charged to no budget (tests and benchmarks that keep their own messages).
-    pub fn uncharged(text: impl Into<String>) -> Outgoing {
-        Arc::new(BusText { text: text.into().into_boxed_str(), budget: None })
-    }
-}
-
-impl Drop for BusText {
-    fn drop(&mut self) {
-        if let Some(budget) = &self.budget {
-            budget.used.fetch_sub(self.text.len() as u64, Ordering::Relaxed);
-        }
-    }
-}
-
-impl std::ops::Deref for BusText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.text
-    }
-}
-
-impl std::fmt::Display for BusText {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(&self.text)
-    }
-}
-
-impl std::fmt::Debug for BusText {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&*self.text, formatter)
-    }
-}
-
-impl PartialEq<str> for BusText {
-    fn eq(&self, other: &str) -> bool {
-        &*self.text == other
-    }
-}
-
-impl AsRef<[u8]> for BusText {
-    fn as_ref(&self) -> &[u8] {
-        self.text.as_bytes()
-    }
-}
+pub use super::text::{BusText, ByteBudget, Outgoing};
 
 /// One mailbox holds at most this many bytes of messages, whatever its capacity in messages.
 pub const MAILBOX_BYTES_MAX: u64 = 16 << 20;
-/// The bytes of distinct messages a server may hold (in mailboxes, and in streams being written)
-/// before slow subscribers stop growing.
-pub struct ByteBudget {
-    used: AtomicU64,
-    limit: u64,
-}
-
-impl ByteBudget {
-    /// A budget of `limit` bytes.
-    pub fn new(limit: u64) -> Arc<ByteBudget> {
-        Arc::new(ByteBudget { used: AtomicU64::new(0), limit })
-    }
-
-    /// Bytes held now.
-    pub fn used(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    /// Whether the bytes held reached the limit.
-    pub fn spent(&self) -> bool {
-        self.used() >= self.limit
-    }
-}
 
 /// A bounded, drop-oldest queue with one reader.
 pub struct Mailbox {
@@ -164,7 +82,7 @@ impl Mailbox {
     /// Returns how many were dropped. A closed mailbox takes nothing (and reports no drop: nobody is
     /// reading it).
     pub fn push(&self, message: Outgoing) -> u64 {
-        let size = message.len() as u64;
+        let size = message.weight_bytes();
         let dropped = {
             let mut queue = self.queue.lock().expect("mailbox lock");
             if queue.closed {
@@ -180,7 +98,7 @@ impl Mailbox {
                 if !(over_count || over_bytes) {
                     break;
                 }
-                let length = oldest.len() as u64;
+                let length = oldest.weight_bytes();
                 queue.messages.pop_front();
                 queue.bytes -= length;
                 dropped += 1;
@@ -255,7 +173,7 @@ impl Mailbox {
         let count = queue.messages.len().min(max);
         let first = out.len();
         out.extend(queue.messages.drain(..count));
-        let taken: u64 = out[first..].iter().map(|message| message.len() as u64).sum();
+        let taken: u64 = out[first..].iter().map(|message| message.weight_bytes()).sum();
         queue.bytes -= taken;
         queue.waiting_since = std::time::Instant::now();
         let batch = Batch { dropped: queue.dropped_unreported, dropped_total: queue.dropped_total };

@@ -8,12 +8,15 @@
 //!
 //! - [`mailbox`]: a subscriber's bounded, drop-oldest buffer.
 //! - [`router`]: subscriptions by pattern, queue groups, private subjects, fan-out, counters.
+//! - [`text`]: a message's JSON text (durable messages encoded by their first reader) and the byte
+//!   budget all held messages share.
 
 // Problems are built only on the way out of a request, so their size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
 pub mod mailbox;
 pub mod router;
+pub mod text;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

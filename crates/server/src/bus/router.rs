@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use colony_core::bus::privacy::check_subscription;
-use colony_core::bus::{Pattern, Privacy, REPLY_PREFIX, Subject, SubjectTree};
+use colony_core::bus::{Pattern, Privacy, REPLY_PREFIX, StoredMessage, Subject, SubjectTree};
 use colony_core::{Name, Signer};
 use colony_wire::bus::{BusStatsView, SubscriptionView};
 use colony_wire::problem::{Problem, codes};
@@ -221,6 +221,14 @@ impl SubjectRouter {
     /// A message's JSON text, charged to the bus's budget for as long as anyone holds it.
     pub fn encode(&self, text: String) -> Outgoing {
         BusText::charged(text, &self.budget)
+    }
+
+    /// Hands durable message `message`, stored in stream `stream`, to its subscribers as
+    /// [`SubjectRouter::publish`] does. It goes as core's value: the first subscriber that reads it
+    /// encodes it (see [`BusText::stored`]), so the caller, the writer thread, does no JSON.
+    pub fn publish_stored(&self, stream: Name, message: StoredMessage) -> u64 {
+        let subject = message.subject.clone();
+        self.publish(&subject, &BusText::stored(stream, message, &self.budget))
     }
 
     /// Closes subscription `id` and lets go of its buffer (a reader that stopped reading). Its

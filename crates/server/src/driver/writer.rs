@@ -1,0 +1,278 @@
+//! The writer thread: carries out each group commit's plan.
+//!
+//! It gathers a batch from the queue, asks the planner (`plan.rs`) what to do with it, and does it:
+//! refusals are answered at once; the entries are appended to the log in one durable transaction;
+//! only then are they applied to the shared state (under the write lock), their events published,
+//! the durable messages they stored handed to the bus, and the submitters answered.
+//!
+//! If an append fails, the writer stops and readiness turns 503: what reached the disk is unknown,
+//! so applying could show a write that is lost, and going on could fork the log.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use colony_core::bus::StoredMessage;
+use colony_core::{Accepted, Entry, EntryOutcome, Event, Name, State};
+use colony_log::{CommandLog, Snapshot};
+use tokio::sync::oneshot;
+
+use super::plan::{self, CommitPlan};
+use super::{Committed, DriverSettings, Shared, Submission, SubmitError, SubmitReply, WriterRequest};
+use crate::clock::Clock;
+
+/// Submissions taken into one group commit at most.
+const GROUP_COMMIT_SUBMISSIONS_MAX: usize = 4_096;
+/// Payload bytes in one group commit at most, so one commit stays a bounded amount of I/O.
+const GROUP_COMMIT_BYTES_MAX: usize = 64 << 20;
+/// How long the writer sleeps at most without work, so it notices ticks due on an injected clock.
+const IDLE_WAKE_MS: u64 = 250;
+/// Snapshots kept in the log.
+const SNAPSHOTS_KEPT: usize = 2;
+
+/// A submission taken from the queue, with where its answer goes.
+type Queued = (Box<Submission>, SubmitReply);
+
+/// The log failed: the writer must stop. Carries the reason readers are given.
+struct LogFailed(String);
+
+/// What applying a plan's entries produced, to be published once the write lock is released.
+struct Applied {
+    /// Per entry: its sequence, timestamp and outcome.
+    outcomes: Vec<(u64, u64, EntryOutcome)>,
+    events: Vec<Event>,
+    /// Durable messages the entries stored that a live subscriber listens for.
+    stored_messages: Vec<(Name, StoredMessage)>,
+}
+
+pub(super) struct Writer {
+    log: Box<dyn CommandLog>,
+    shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
+    settings: DriverSettings,
+    entries_since_snapshot: u64,
+}
+
+impl Writer {
+    pub(super) fn new(
+        log: Box<dyn CommandLog>,
+        shared: Arc<Shared>,
+        clock: Arc<dyn Clock>,
+        settings: DriverSettings,
+    ) -> Writer {
+        Writer { log, shared, clock, settings, entries_since_snapshot: 0 }
+    }
+
+    pub(super) fn run(mut self, receiver: Receiver<WriterRequest>) {
+        // If the writer panics (a broken invariant), readiness must say so rather than report a
+        // server whose writes can never complete.
+        struct PanicGuard(Arc<Shared>);
+        impl Drop for PanicGuard {
+            fn drop(&mut self) {
+                if std::thread::panicking()
+                    && let Ok(mut stopped) = self.0.stopped.lock()
+                {
+                    *stopped = Some("the writer stopped on an internal error; see the server log".to_owned());
+                }
+            }
+        }
+        let _guard = PanicGuard(Arc::clone(&self.shared));
+        // After a log failure nothing more may be written, not even the final snapshot.
+        if let Ok(stop_reply) = self.serve(&receiver) {
+            self.shut_down(&receiver, stop_reply);
+        }
+    }
+
+    /// Group commits until asked to stop (returns who asked, if anyone did) or the log fails.
+    fn serve(&mut self, receiver: &Receiver<WriterRequest>) -> Result<Option<oneshot::Sender<()>>, LogFailed> {
+        loop {
+            let first = match receiver.recv_timeout(Duration::from_millis(self.wait_ms())) {
+                Ok(request) => Some(request),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+            };
+            let (batch, stop_reply) = self.gather(first, receiver)?;
+            self.commit(batch)?;
+            if stop_reply.is_some() {
+                return Ok(stop_reply);
+            }
+            if self.entries_since_snapshot >= self.settings.snapshot_every_entries
+                && let Err(reason) = self.snapshot()
+            {
+                tracing::error!(%reason, "periodic snapshot failed; recovery will replay further");
+            }
+        }
+    }
+
+    /// Takes what is queued, up to one group commit's worth, starting with `first`. A snapshot
+    /// request commits what was taken before it, so the snapshot covers everything queued earlier.
+    fn gather(
+        &mut self,
+        first: Option<WriterRequest>,
+        receiver: &Receiver<WriterRequest>,
+    ) -> Result<(Vec<Queued>, Option<oneshot::Sender<()>>), LogFailed> {
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        for request in first.into_iter().chain(std::iter::from_fn(|| receiver.try_recv().ok())) {
+            match request {
+                WriterRequest::Submit(submission, reply) => {
+                    batch_bytes += submission.signed.body.len();
+                    batch.push((submission, reply));
+                    if batch.len() >= GROUP_COMMIT_SUBMISSIONS_MAX || batch_bytes >= GROUP_COMMIT_BYTES_MAX {
+                        break;
+                    }
+                }
+                WriterRequest::Snapshot(reply) => {
+                    batch_bytes = 0;
+                    if let Err(LogFailed(reason)) = self.commit(std::mem::take(&mut batch)) {
+                        let _ = reply.send(Err(reason.clone()));
+                        return Err(LogFailed(reason));
+                    }
+                    let _ = reply.send(self.snapshot());
+                }
+                WriterRequest::Stop(reply) => return Ok((batch, Some(reply))),
+            }
+        }
+        Ok((batch, None))
+    }
+
+    /// Clean shutdown: commits what is still queued, then a final snapshot so the next start is fast.
+    fn shut_down(&mut self, receiver: &Receiver<WriterRequest>, stop_reply: Option<oneshot::Sender<()>>) {
+        let leftovers: Vec<Queued> = receiver
+            .try_iter()
+            .filter_map(|request| match request {
+                WriterRequest::Submit(submission, reply) => Some((submission, reply)),
+                _ => None,
+            })
+            .collect();
+        let _ = self.commit(leftovers);
+        if let Err(reason) = self.snapshot() {
+            tracing::error!(%reason, "final snapshot failed");
+        }
+        *self.shared.stopped.lock().expect("stopped lock") = Some("the server is shutting down".to_owned());
+        if let Some(reply) = stop_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    /// How long to wait for work before a tick is due.
+    fn wait_ms(&self) -> u64 {
+        let state = self.shared.state.read().expect("state lock");
+        match state.next_deadline_ms() {
+            Some(deadline) => deadline.saturating_sub(self.clock.now_ms()).clamp(1, IDLE_WAKE_MS),
+            None => IDLE_WAKE_MS,
+        }
+    }
+
+    /// Plans one group commit of `batch` and carries the plan out.
+    fn commit(&mut self, batch: Vec<Queued>) -> Result<(), LogFailed> {
+        let (submissions, mut replies): (Vec<Submission>, Vec<Option<SubmitReply>>) =
+            batch.into_iter().map(|(submission, reply)| (*submission, Some(reply))).unzip();
+        // The state only changes on this thread, so the plan stays valid after the read lock is
+        // released.
+        let plan = {
+            let state = self.shared.state.read().expect("state lock");
+            plan::plan_commit(&state, self.clock.now_ms(), submissions)
+        };
+        let CommitPlan { records, entries, submitters, refusals } = plan;
+        for (index, rejection) in refusals {
+            if let Some(reply) = replies[index].take() {
+                let _ = reply.send(Err(SubmitError::Rejected(rejection)));
+            }
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        if let Err(error) = self.log.append(&records) {
+            return Err(self.stop_on_log_failure(&error, replies));
+        }
+        let applied = self.apply(&entries);
+        self.publish(applied.events, applied.stored_messages);
+        if let Some(last) = entries.last() {
+            self.shared.applied.send_replace(last.sequence);
+        }
+        for (submitter, (sequence, timestamp_ms, outcome)) in submitters.into_iter().zip(applied.outcomes) {
+            if let Some(reply) = submitter.and_then(|index| replies[index].take()) {
+                let _ = reply.send(Ok(Committed { sequence, timestamp_ms, outcome }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops writing after a failed append, answering every submitter of the batch.
+    fn stop_on_log_failure(&self, error: &colony_log::AppendError, replies: Vec<Option<SubmitReply>>) -> LogFailed {
+        let reason = format!("the command log failed: {error}");
+        tracing::error!(%reason, "writer stopping");
+        *self.shared.stopped.lock().expect("stopped lock") = Some(reason.clone());
+        for reply in replies.into_iter().flatten() {
+            let _ = reply.send(Err(SubmitError::Unavailable(reason.clone())));
+        }
+        LogFailed(reason)
+    }
+
+    /// Applies durable entries to the shared state, in order, under the write lock. Only what must
+    /// be read from the state is taken here; the rest waits until the lock is released.
+    fn apply(&mut self, entries: &[Entry]) -> Applied {
+        let mut applied =
+            Applied { outcomes: Vec::with_capacity(entries.len()), events: Vec::new(), stored_messages: Vec::new() };
+        let mut state = self.shared.state.write().expect("state lock");
+        for entry in entries {
+            let outcome = state
+                .apply(entry)
+                .unwrap_or_else(|error| panic!("the writer built entry {} wrongly: {error}", entry.sequence));
+            applied.events.extend(outcome.events.iter().cloned());
+            self.collect_stored_messages(&state, &outcome, &mut applied.stored_messages);
+            applied.outcomes.push((entry.sequence, entry.timestamp_ms, outcome));
+        }
+        drop(state);
+        self.entries_since_snapshot += entries.len() as u64;
+        applied
+    }
+
+    /// Durable messages this entry stored (published, or dead letters replayed) that live
+    /// subscribers listen for. Only subjects someone listens on are copied, so a stream nobody
+    /// watches live costs the writer nothing here.
+    fn collect_stored_messages(&self, state: &State, outcome: &EntryOutcome, out: &mut Vec<(Name, StoredMessage)>) {
+        let mut add = |stream: &Name, sequence: u64| {
+            // A later command of the same entry may already have discarded it (retention): then
+            // nobody gets it live either, as nobody could fetch it.
+            let Some(message) = state.stream_message(stream, sequence) else { return };
+            if self.shared.bus.router.has_receivers(&message.subject) {
+                out.push((stream.clone(), message.clone()));
+            }
+        };
+        for result in &outcome.commands {
+            match result {
+                Ok(Accepted::Published { stream, sequence, duplicate: false }) => add(stream, *sequence),
+                Ok(Accepted::Replayed { messages }) => {
+                    for (stream, sequence) in messages {
+                        add(stream, *sequence);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Hands what the entries produced to those waiting for it. The bus gets the stored messages as
+    /// they are; their JSON is made by whichever subscriber reads one first, not by this thread.
+    fn publish(&self, events: Vec<Event>, stored_messages: Vec<(Name, StoredMessage)>) {
+        self.shared.events.publish(events);
+        for (stream, message) in stored_messages {
+            self.shared.bus.router.publish_stored(stream, message);
+        }
+    }
+
+    fn snapshot(&mut self) -> Result<u64, String> {
+        let (sequence, state_hash, body) = {
+            let state = self.shared.state.read().expect("state lock");
+            (state.sequence(), state.state_hash(), state.encode_snapshot())
+        };
+        self.log
+            .save_snapshot(&Snapshot { sequence, state_hash: state_hash.0, body }, SNAPSHOTS_KEPT)
+            .map_err(|error| error.to_string())?;
+        self.entries_since_snapshot = 0;
+        tracing::debug!(sequence, "snapshot taken");
+        Ok(sequence)
+    }
+}
