@@ -29,7 +29,7 @@ use crate::state::{Context, State};
 pub const RESERVED_PATTERNS: [&str; 3] = ["agent.*.inbox", "agent.*.inbox.>", "_INBOX.>"];
 
 /// What a full stream does with a new message.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Discard {
     /// Remove the oldest messages to make room.
@@ -40,7 +40,7 @@ pub enum Discard {
 }
 
 /// How urgent a message is. Core stores it for receivers; it does not reorder deliveries.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Whenever convenient.

@@ -41,7 +41,7 @@ pub struct TransferRecord {
 }
 
 /// One transfer of a linked batch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     /// The client-chosen id, unique per signer.
