@@ -15,9 +15,9 @@ use serde::Deserialize;
 use super::{AppState, json_response, problem_response};
 
 /// Escrows per page when the client does not say.
-const ESCROWS_PAGE_DEFAULT: usize = 100;
+pub(crate) const ESCROWS_PAGE_DEFAULT: usize = 100;
 /// Escrows per page at most.
-const ESCROWS_PAGE_MAX: usize = 1_000;
+pub(crate) const ESCROWS_PAGE_MAX: usize = 1_000;
 
 fn invalid_query(field: &str, detail: impl Into<String>) -> Response {
     problem_response(Problem::new(codes::INVALID_QUERY, 400, detail).with_field(field))

@@ -19,9 +19,9 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use super::{AppState, json_response, problem_response};
 
 /// Agents per page when the client does not say.
-const AGENTS_PAGE_DEFAULT: usize = 100;
+pub(crate) const AGENTS_PAGE_DEFAULT: usize = 100;
 /// Agents per page at most.
-const AGENTS_PAGE_MAX: usize = 1_000;
+pub(crate) const AGENTS_PAGE_MAX: usize = 1_000;
 
 /// Query of `GET /v1/agents`.
 #[derive(Debug, Deserialize)]
