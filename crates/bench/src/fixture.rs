@@ -245,7 +245,7 @@ impl BenchServer {
     }
 
     /// The server's ephemeral message bus, for in-process publishing and its counters.
-    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::Bus> {
+    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::EphemeralBus> {
         self.running().bus()
     }
 

@@ -1,7 +1,7 @@
 //! `colony pub`, `colony sub`, `colony request` and `colony bus stats`: the ephemeral bus by hand.
 
 use colony_client::bus::BusItem;
-use colony_wire::bus::{BusMessage, Priority, PublishRequest};
+use colony_wire::bus::{BusMessage, EphemeralPublish, Priority};
 
 use crate::output::{print_json, print_table};
 use crate::{CliResult, Connection};
@@ -116,12 +116,13 @@ impl MessageArgs {
         &self,
         connection: &Connection,
         durable: bool,
-    ) -> Result<PublishRequest, Box<dyn std::error::Error + Send + Sync>> {
+    ) -> Result<EphemeralPublish, Box<dyn std::error::Error + Send + Sync>> {
         if let Some(recipient) = &self.seal_to {
             let recipient =
                 colony_core::AgentId::new(recipient.clone()).map_err(|error| format!("--seal-to: {error}"))?;
             let key = connection.client()?.agent(&recipient).await?.public_key;
-            let mut request = PublishRequest::sealed(self.subject.clone(), &recipient, &key, self.payload.as_bytes())?;
+            let mut request =
+                EphemeralPublish::sealed(self.subject.clone(), &recipient, &key, self.payload.as_bytes())?;
             request.message_type = self.message_type.clone();
             request.priority = self.priority;
             request.correlation_id = self.correlation_id.clone();
@@ -133,9 +134,9 @@ impl MessageArgs {
         // becomes a JSON string.
         let mut request = match serde_json::value::RawValue::from_string(self.payload.clone()) {
             Ok(raw) => {
-                PublishRequest { subject: self.subject.clone(), payload: Some(raw), ..PublishRequest::default() }
+                EphemeralPublish { subject: self.subject.clone(), payload: Some(raw), ..EphemeralPublish::default() }
             }
-            Err(_) => PublishRequest::json(self.subject.clone(), &self.payload),
+            Err(_) => EphemeralPublish::json(self.subject.clone(), &self.payload),
         };
         request.message_type = self.message_type.clone();
         request.priority = self.priority;

@@ -373,7 +373,7 @@ fn an_envelope_of_fetches_cannot_make_the_server_build_a_huge_answer() {
     let big = "x".repeat(60 << 10);
     for chunk in 0..MESSAGES / 30 {
         let messages: Vec<_> = (0..30)
-            .map(|index| (colony_wire::bus::PublishRequest::json(format!("bulk.{chunk}.{index}"), &big), None))
+            .map(|index| (colony_wire::bus::EphemeralPublish::json(format!("bulk.{chunk}.{index}"), &big), None))
             .collect();
         runtime.block_on(client.publish_durable_many(&messages)).expect("the messages are stored");
     }
@@ -470,7 +470,7 @@ fn idle_subscribers_cannot_make_the_bus_hold_more_than_its_budget() {
         let requests = publishers.iter().enumerate().map(|(publisher, agent)| {
             let messages: Vec<_> = (0..8)
                 .map(|index| {
-                    colony_wire::bus::PublishRequest::json(
+                    colony_wire::bus::EphemeralPublish::json(
                         format!("prices.p{publisher}"),
                         &format!("{round}-{index}-{payload}"),
                     )

@@ -25,7 +25,7 @@ use colony_client::{Client, Identity};
 use colony_core::bus::AckKind;
 use colony_core::{AgentId, Signer, limits};
 use colony_wire::KeyPair;
-use colony_wire::bus::PublishRequest;
+use colony_wire::bus::EphemeralPublish;
 use common::{Rng, ServerProcess, audit_ok};
 
 /// Kills at least this many times.
@@ -67,8 +67,8 @@ impl Swarm {
     }
 }
 
-fn message(id: &str) -> PublishRequest {
-    PublishRequest::json(format!("jobs.{}", if id.ends_with('0') { "urgent" } else { "routine" }), &id)
+fn message(id: &str) -> EphemeralPublish {
+    EphemeralPublish::json(format!("jobs.{}", if id.ends_with('0') { "urgent" } else { "routine" }), &id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -132,7 +132,7 @@ async fn acknowledged_publishes_survive_sigkill_and_held_deliveries_come_back() 
             tasks.push(tokio::spawn(async move {
                 let mut number = first;
                 while !stop.load(Ordering::Relaxed) && number < first + 100_000 {
-                    let batch: Vec<(PublishRequest, Option<String>)> = (number..number + BATCH as u64)
+                    let batch: Vec<(EphemeralPublish, Option<String>)> = (number..number + BATCH as u64)
                         .map(|index| {
                             let id = format!("m-{index}");
                             (message(&id), Some(id))
@@ -212,7 +212,7 @@ async fn acknowledged_publishes_survive_sigkill_and_held_deliveries_come_back() 
         let mut duplicates = 0;
         if !unknown.is_empty() {
             let publisher = Swarm::client(&url, "publisher-1", &swarm.publisher);
-            let batch: Vec<(PublishRequest, Option<String>)> =
+            let batch: Vec<(EphemeralPublish, Option<String>)> =
                 unknown.iter().map(|id| (message(id), Some(id.clone()))).collect();
             let response = publisher.publish_durable_many(&batch).await.unwrap();
             let mut known = known.lock().unwrap();

@@ -4,9 +4,9 @@
 //! ```no_run
 //! # async fn example(client: colony_client::Client) -> Result<(), colony_client::ClientError> {
 //! use colony_client::bus::BusItem;
-//! use colony_wire::bus::PublishRequest;
+//! use colony_wire::bus::EphemeralPublish;
 //! let mut prices = client.subscribe("market.price.*", None).await?;
-//! client.publish(PublishRequest::json("market.price.aapl", &serde_json::json!({ "close": 187.2 }))).await?;
+//! client.publish(EphemeralPublish::json("market.price.aapl", &serde_json::json!({ "close": 187.2 }))).await?;
 //! if let Some(Ok(BusItem::Message(message))) = prices.next().await {
 //!     println!("{} from {}", message.subject, message.source);
 //! }
@@ -14,7 +14,7 @@
 //! ```
 
 use colony_wire::bus::{
-    BusMessage, ClientFrame, PUBLISH_NONCE_HEADER, PublishRequest, PublishResponse, PublishedView, ServerFrame,
+    BusMessage, ClientFrame, EphemeralPublish, PUBLISH_NONCE_HEADER, PublishResponse, PublishedView, ServerFrame,
     publish_signing_message,
 };
 use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER};
@@ -27,7 +27,7 @@ use crate::{Client, ClientError, problem_from};
 
 impl Client {
     /// Publishes one ephemeral message; says how many subscribers received it.
-    pub async fn publish(&self, message: PublishRequest) -> Result<PublishedView, ClientError> {
+    pub async fn publish(&self, message: EphemeralPublish) -> Result<PublishedView, ClientError> {
         let body = serde_json::to_vec(&message).map_err(|error| ClientError::Invalid(error.to_string()))?;
         let mut response: PublishResponse = self.post_publish("/v1/bus/publish", "", body).await?;
         response.messages.pop().ok_or_else(|| ClientError::Decode("the server answered no message".to_owned()))
@@ -42,13 +42,13 @@ impl Client {
         plaintext: &[u8],
     ) -> Result<PublishedView, ClientError> {
         let key = self.agent(recipient).await?.public_key;
-        let message = PublishRequest::sealed(subject, recipient, &key, plaintext)
+        let message = EphemeralPublish::sealed(subject, recipient, &key, plaintext)
             .map_err(|error| ClientError::Invalid(error.to_string()))?;
         self.publish(message).await
     }
 
     /// Publishes several ephemeral messages in one request (at most 1,000).
-    pub async fn publish_many(&self, messages: &[PublishRequest]) -> Result<Vec<PublishedView>, ClientError> {
+    pub async fn publish_many(&self, messages: &[EphemeralPublish]) -> Result<Vec<PublishedView>, ClientError> {
         let body = serde_json::to_vec(messages).map_err(|error| ClientError::Invalid(error.to_string()))?;
         let response: PublishResponse = self.post_publish("/v1/bus/publish", "", body).await?;
         Ok(response.messages)
@@ -56,7 +56,7 @@ impl Client {
 
     /// Publishes `message` as a request and waits up to `timeout_ms` for the first reply. Fails with
     /// `no_responders` when nobody listens on the subject, `request_timeout` when nobody answers.
-    pub async fn request(&self, message: PublishRequest, timeout_ms: u64) -> Result<BusMessage, ClientError> {
+    pub async fn request(&self, message: EphemeralPublish, timeout_ms: u64) -> Result<BusMessage, ClientError> {
         let body = serde_json::to_vec(&message).map_err(|error| ClientError::Invalid(error.to_string()))?;
         self.post_publish("/v1/bus/request", &format!("?timeout_ms={timeout_ms}"), body).await
     }

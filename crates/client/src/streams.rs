@@ -5,10 +5,10 @@
 //! # async fn example(client: colony_client::Client) -> Result<(), colony_client::ClientError> {
 //! use colony_client::streams::{consumer_config, stream_config};
 //! use colony_core::bus::AckKind;
-//! use colony_wire::bus::PublishRequest;
+//! use colony_wire::bus::EphemeralPublish;
 //! client.create_stream("signals", stream_config(&["market.signal.>"])?).await?;
 //! client.create_consumer("signals", "executors", consumer_config()).await?;
-//! let stored = client.publish_durable(&PublishRequest::json("market.signal.spread", &12), Some("s-1")).await?;
+//! let stored = client.publish_durable(&EphemeralPublish::json("market.signal.spread", &12), Some("s-1")).await?;
 //! for message in client.fetch("signals", "executors", 10).await? {
 //!     client.ack("signals", "executors", &[message.stream_sequence.unwrap()], AckKind::Ack).await?;
 //! }
@@ -22,7 +22,7 @@ use colony_core::command::{
     Ack, CreateConsumer, CreateStream, DeleteConsumer, DeleteStream, DiscardDeadLetters, Fetch, ReplayDeadLetters,
 };
 use colony_core::{Command, Name, limits};
-use colony_wire::bus::{BusMessage, DeadLetterPage, PublishRequest, StreamMessagesPage};
+use colony_wire::bus::{BusMessage, DeadLetterPage, EphemeralPublish, StreamMessagesPage};
 use colony_wire::views::{CommandResultView, SubmitResponse};
 
 use crate::{Client, ClientError};
@@ -117,7 +117,7 @@ impl Client {
     /// durable. With `message_id`, a repeat within the stream's duplicate window stores nothing.
     pub async fn publish_durable(
         &self,
-        message: &PublishRequest,
+        message: &EphemeralPublish,
         message_id: Option<&str>,
     ) -> Result<Stored, ClientError> {
         let command = message.to_command(message_id).map_err(|problem| ClientError::Problem(Box::new(problem)))?;
@@ -128,7 +128,7 @@ impl Client {
     /// stored or refused on its own.
     pub async fn publish_durable_many(
         &self,
-        messages: &[(PublishRequest, Option<String>)],
+        messages: &[(EphemeralPublish, Option<String>)],
     ) -> Result<SubmitResponse, ClientError> {
         let mut commands = Vec::with_capacity(messages.len());
         for (message, message_id) in messages {

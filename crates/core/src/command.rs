@@ -44,8 +44,7 @@ macro_rules! command_table {
     ($( $variant:ident = $kind:literal, )*) => {
         /// One requested change. In JSON, the `type` field names the variant (`"agent.register"`, ...)
         /// and the other fields are the command struct's.
-        ///
-        /// Its JSON Schema is derived too, so a command whose struct has no schema does not compile.
+        // The schema is derived here, so a command whose struct has no schema does not compile.
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         #[serde(tag = "type")]
         pub enum Command {
@@ -93,7 +92,8 @@ macro_rules! command_table {
     };
 }
 
-// Adding a command: its struct and `Apply` in the family's folder, and one line here.
+// Adding a command: its struct (deriving `JsonSchema`, with each limit named beside its field) and
+// `Apply` in the family's folder, and one line here.
 command_table! {
     RegisterAgent = "agent.register",
     UpdateAgent = "agent.update",

@@ -318,10 +318,8 @@ impl State {
                 None => {
                     // The one thing an unknown signer may do is register itself with the key it signed
                     // with; the new agent's window starts empty, so its nonce must be fresh for that.
-                    return match signed.commands.as_slice() {
-                        [Command::RegisterAgent(RegisterAgent { agent, public_key, .. })]
-                            if agent == id && *public_key == signed.verified_key =>
-                        {
+                    return match self_registration_key(&signed.signer, &signed.commands) {
+                        Some(key) if key == signed.verified_key => {
                             if ReplayWindow::default().is_fresh(signed.nonce) {
                                 Ok(Admission::SelfRegistration)
                             } else {
@@ -340,12 +338,12 @@ impl State {
     }
 
     fn apply_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
-        if let Signer::Agent(signer) = context.signer()
-            && !command.allowed_while_halted()
-            && let Some(agent) = self.registry.agents.get(signer)
-            && (agent.halt.is_some() || agent.budget_halted)
-        {
-            return Err(Rejection::AgentHalted { agent: signer.clone() });
+        if !command.allowed_while_halted() {
+            match self.check_may_act(context.signer()) {
+                // Only a self-registration, admitted as such, has a signer the registry does not know.
+                Ok(()) | Err(Rejection::UnknownSigner) => {}
+                Err(rejection) => return Err(rejection),
+            }
         }
         command.apply_to(self, context)
     }
@@ -409,6 +407,30 @@ impl State {
             Signer::Operator => self.operator.as_ref().map(|operator| operator.public_key),
             Signer::Agent(id) => self.registry.get(id).map(|agent| agent.public_key),
         }
+    }
+
+    /// Whether `signer` may act now: the operator always; an agent that is registered, not
+    /// deregistered, and not halted (by the operator, its parent, or its budget). The one rule for
+    /// commands (other than those a halted agent may still send) and for ephemeral publishes.
+    pub fn check_may_act(&self, signer: &Signer) -> Result<(), Rejection> {
+        let Signer::Agent(id) = signer else { return Ok(()) };
+        let agent = self.registry.get(id).ok_or(Rejection::UnknownSigner)?;
+        if agent.deregistered_at_ms.is_some() {
+            return Err(Rejection::AgentDeregistered { agent: id.clone() });
+        }
+        if agent.halt.is_some() || agent.budget_halted {
+            return Err(Rejection::AgentHalted { agent: id.clone() });
+        }
+        Ok(())
+    }
+
+    /// The key an envelope of `commands` signed by `signer` must verify with: for a self-registration
+    /// the key it registers, whatever the state (so the key an entry was verified with never depends on
+    /// entries that shared its group commit, and a replay computes the same key as the live writer);
+    /// otherwise the signer's registered key. `None` for an unknown signer that does not register
+    /// itself. (Anyone else claiming a taken id that way is refused with `key_mismatch`.)
+    pub fn expected_key(&self, signer: &Signer, commands: &[Command]) -> Option<PublicKey> {
+        self_registration_key(signer, commands).or_else(|| self.signer_key(signer))
     }
 
     /// Whether `apply` would admit this envelope now, without changing anything: a known signer with
@@ -534,5 +556,15 @@ impl State {
         }
         state.check_invariants().map_err(SnapshotError::Malformed)?;
         Ok(state)
+    }
+}
+
+/// The key a self-registration registers: an envelope whose only command registers its own signer.
+fn self_registration_key(signer: &Signer, commands: &[Command]) -> Option<PublicKey> {
+    match (signer, commands) {
+        (Signer::Agent(id), [Command::RegisterAgent(RegisterAgent { agent, public_key, .. })]) if agent == id => {
+            Some(*public_key)
+        }
+        _ => None,
     }
 }

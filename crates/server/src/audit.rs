@@ -15,7 +15,7 @@ use colony_log::{CommandLog, SqliteLog};
 use colony_wire::envelope::signing_message;
 use colony_wire::keys;
 
-use crate::replay::decode_record;
+use crate::log_records::decode_record;
 
 /// Records read (and signatures verified) per batch.
 const AUDIT_BATCH_RECORDS: usize = 8_192;

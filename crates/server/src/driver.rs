@@ -84,7 +84,7 @@ pub struct Shared {
     pub stopped: Mutex<Option<String>>,
     /// The ephemeral bus, which also carries durable messages to live subscribers once they are
     /// committed.
-    pub bus: Arc<crate::bus::Bus>,
+    pub bus: Arc<crate::bus::EphemeralBus>,
     /// The sequence of the last applied entry, for requests that wait for the state to change (a
     /// fetch that waits for messages).
     pub applied: tokio::sync::watch::Sender<u64>,
@@ -162,7 +162,7 @@ pub fn start(
     log: Box<dyn CommandLog>,
     state: State,
     events: EventHub,
-    bus: Arc<crate::bus::Bus>,
+    bus: Arc<crate::bus::EphemeralBus>,
     clock: Arc<dyn Clock>,
     settings: DriverSettings,
 ) -> (DriverHandle, std::thread::JoinHandle<()>) {

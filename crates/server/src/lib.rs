@@ -5,7 +5,7 @@
 //! - [`driver`]: the single writer: group commit to the log, then apply, then answer.
 //! - [`recovery`]: newest valid snapshot plus replay.
 //! - [`audit`]: the offline audit (`colony audit verify`).
-//! - [`replay`]: log records back into core entries.
+//! - [`log_records`]: log records decoded back into core entries.
 //! - [`events`]: recent events and live fan-out for the event stream.
 //! - [`bus`]: the ephemeral message bus (subscriptions, queue groups, bounded buffers, fan-out).
 //! - [`http`]: routes, authentication, problem responses, the OpenAPI document.
@@ -24,8 +24,8 @@ pub mod driver;
 pub mod events;
 pub mod http;
 pub mod listener;
+pub mod log_records;
 pub mod recovery;
-pub mod replay;
 pub mod server;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -10,7 +10,7 @@ use std::time::Instant;
 use colony_core::{Digest, Event, State};
 use colony_log::{CommandLog, ReadError};
 
-use crate::replay::{ReplayError, decode_record};
+use crate::log_records::{ReplayError, decode_record};
 
 /// Records read per batch during replay.
 const REPLAY_BATCH_RECORDS: usize = 4_096;

@@ -10,7 +10,7 @@ use colony_log::{CommandLog, SqliteLog};
 use colony_wire::{KeyFile, KeyPair};
 use tokio::net::TcpListener;
 
-use crate::bus::Bus;
+use crate::bus::EphemeralBus;
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, DriverHandle, DriverSettings};
 use crate::events::EventHub;
@@ -63,7 +63,7 @@ pub struct ServerSettings {
     /// (see [`crate::http::body`]). 256 MiB: sixteen of the largest batch bodies at once.
     pub body_budget_bytes: usize,
     /// Bytes of distinct messages the ephemeral bus holds for subscribers that are behind, before
-    /// those subscribers stop getting new ones (see `bus::router::Router::publish`).
+    /// those subscribers stop getting new ones (see `bus::router::SubjectRouter::publish`).
     pub bus_buffered_bytes_max: u64,
     /// Events kept in memory for resumable streams.
     pub events_retained: usize,
@@ -152,7 +152,7 @@ pub struct RunningServer {
     /// What startup found.
     pub report: StartReport,
     driver: DriverHandle,
-    bus: Arc<Bus>,
+    bus: Arc<EphemeralBus>,
     shutdown: tokio::sync::watch::Sender<bool>,
     http_task: tokio::task::JoinHandle<()>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
@@ -172,7 +172,7 @@ impl RunningServer {
 
     /// The ephemeral message bus the HTTP routes publish to, for in-process use (benchmarks that
     /// measure fan-out without HTTP, and read its counters).
-    pub fn bus(&self) -> Arc<Bus> {
+    pub fn bus(&self) -> Arc<EphemeralBus> {
         Arc::clone(&self.bus)
     }
 
@@ -312,7 +312,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
         Box::new(log) as Box<dyn CommandLog>,
         recovered.state,
         events,
-        Arc::new(crate::bus::Bus::with_budget(settings.clock.now_ms(), settings.bus_buffered_bytes_max)),
+        Arc::new(EphemeralBus::with_budget(settings.clock.now_ms(), settings.bus_buffered_bytes_max)),
         Arc::clone(&settings.clock),
         settings.driver.clone(),
     );

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use colony_client::Client;
 use colony_client::bus::{BusItem, BusSubscription};
-use colony_wire::bus::{BusMessage, ClientFrame, PublishRequest, ServerFrame, ServerOp, publish_signing_message};
+use colony_wire::bus::{BusMessage, ClientFrame, EphemeralPublish, ServerFrame, ServerOp, publish_signing_message};
 use common::*;
 use serde_json::json;
 
@@ -30,8 +30,8 @@ async fn next_frame(receiver: &mut colony_client::bus::BusConnection) -> ServerF
         .unwrap()
 }
 
-fn price(ticker: &str, close: f64) -> PublishRequest {
-    PublishRequest::json(format!("market.price.{ticker}"), &json!({ "ticker": ticker, "close": close }))
+fn price(ticker: &str, close: f64) -> EphemeralPublish {
+    EphemeralPublish::json(format!("market.price.{ticker}"), &json!({ "ticker": ticker, "close": close }))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -49,7 +49,7 @@ async fn messages_fan_out_to_every_matching_subscriber_in_order_with_the_true_so
         let published = oracle.publish(price("aapl", 100.0 + f64::from(index))).await.unwrap();
         assert_eq!(published.delivered, 2, "market.> and market.price.aapl match");
     }
-    let mut signal = PublishRequest::json("market.signal.spread", &json!({ "edge_bps": 12 }));
+    let mut signal = EphemeralPublish::json("market.signal.spread", &json!({ "edge_bps": 12 }));
     signal.message_type = Some("market_signal".to_owned());
     signal.priority = colony_wire::bus::Priority::High;
     signal.correlation_id = Some("scan-7".to_owned());
@@ -76,7 +76,7 @@ async fn messages_fan_out_to_every_matching_subscriber_in_order_with_the_true_so
 
     assert_eq!(oracle.publish(price("msft", 1.0)).await.unwrap().delivered, 1, "only market.> matches");
     assert_eq!(next_message(&mut everything).await.subject, "market.price.msft");
-    let nobody = oracle.publish(PublishRequest::json("weather.today", &json!("sunny"))).await.unwrap();
+    let nobody = oracle.publish(EphemeralPublish::json("weather.today", &json!("sunny"))).await.unwrap();
     assert_eq!(nobody.delivered, 0);
     let stats = server.operator.bus_stats().await.unwrap();
     assert_eq!(stats.published, 53);
@@ -97,8 +97,8 @@ async fn a_queue_group_hands_each_message_to_exactly_one_member() {
     }
     let (risk, _) = server.self_registers("risk-1", "risk", &[]).await;
     let mut watcher = risk.subscribe("market.signal.>", None).await.unwrap();
-    let messages: Vec<PublishRequest> = (0..30)
-        .map(|index| PublishRequest::json(format!("market.signal.s{}", index % 4), &json!({ "index": index })))
+    let messages: Vec<EphemeralPublish> = (0..30)
+        .map(|index| EphemeralPublish::json(format!("market.signal.s{}", index % 4), &json!({ "index": index })))
         .collect();
     let published = scout.publish_many(&messages).await.unwrap();
     assert!(published.iter().all(|view| view.delivered == 2), "one member and the watcher: {published:?}");
@@ -155,7 +155,7 @@ async fn websocket_clients_subscribe_publish_and_ping_in_both_directions() {
 
     // Errors name what they are about and leave the connection usable.
     publisher
-        .send(&ClientFrame { tag: Some("bad".to_owned()), ..ClientFrame::publish(PublishRequest::json("a..b", &1)) })
+        .send(&ClientFrame { tag: Some("bad".to_owned()), ..ClientFrame::publish(EphemeralPublish::json("a..b", &1)) })
         .await
         .unwrap();
     let error = next_frame(&mut publisher).await;
@@ -191,7 +191,7 @@ async fn requests_get_the_first_reply_no_responders_at_once_or_a_timeout() {
     let (risk, _) = server.self_registers("risk-1", "risk", &[]).await;
 
     let started = std::time::Instant::now();
-    let refused = trader.request(PublishRequest::json("risk.check", &json!({ "size": 10 })), 5_000).await;
+    let refused = trader.request(EphemeralPublish::json("risk.check", &json!({ "size": 10 })), 5_000).await;
     expect_problem(refused, 503, "no_responders", Some("subject"));
     assert!(started.elapsed() < Duration::from_secs(2), "no responders is said at once, not after the timeout");
 
@@ -202,12 +202,12 @@ async fn requests_get_the_first_reply_no_responders_at_once_or_a_timeout() {
         let frame = next_frame(&mut responder).await;
         let request = frame.message.unwrap();
         let size = request.payload_as::<serde_json::Value>().unwrap().unwrap()["size"].as_u64().unwrap();
-        let mut reply = PublishRequest::json(request.reply_to.clone().unwrap(), &json!({ "approved": size < 100 }));
+        let mut reply = EphemeralPublish::json(request.reply_to.clone().unwrap(), &json!({ "approved": size < 100 }));
         reply.correlation_id = Some("check-1".to_owned());
         responder.send(&ClientFrame::publish(reply)).await.unwrap();
         responder
     });
-    let reply = trader.request(PublishRequest::json("risk.check", &json!({ "size": 10 })), 5_000).await.unwrap();
+    let reply = trader.request(EphemeralPublish::json("risk.check", &json!({ "size": 10 })), 5_000).await.unwrap();
     assert_eq!(reply.source, "risk-1");
     assert_eq!(reply.payload_as::<serde_json::Value>().unwrap().unwrap(), json!({ "approved": true }));
     assert_eq!(reply.correlation_id.as_deref(), Some("check-1"));
@@ -215,7 +215,7 @@ async fn requests_get_the_first_reply_no_responders_at_once_or_a_timeout() {
 
     // Subscribed but silent: the request times out.
     let started = std::time::Instant::now();
-    let silent = trader.request(PublishRequest::json("risk.check", &json!({ "size": 1 })), 300).await;
+    let silent = trader.request(EphemeralPublish::json("risk.check", &json!({ "size": 1 })), 300).await;
     expect_problem(silent, 504, "request_timeout", None);
     assert!(started.elapsed() >= Duration::from_millis(300));
     next_frame(&mut responder).await;
@@ -223,16 +223,16 @@ async fn requests_get_the_first_reply_no_responders_at_once_or_a_timeout() {
     // Requests over WebSocket too.
     let (asker, _) = server.self_registers("asker-1", "scout", &[]).await;
     let mut asking = asker.connect_bus().await.unwrap();
-    asking.send(&ClientFrame::request("r1", 2_000, PublishRequest::json("nobody.here", &1))).await.unwrap();
+    asking.send(&ClientFrame::request("r1", 2_000, EphemeralPublish::json("nobody.here", &1))).await.unwrap();
     let frame = next_frame(&mut asking).await;
     assert_eq!((frame.op, frame.about.as_deref()), (ServerOp::Error, Some("r1")));
     assert_eq!(frame.problem.unwrap().code, "no_responders");
     asking
-        .send(&ClientFrame::request("r2", 5_000, PublishRequest::json("risk.check", &json!({ "size": 500 }))))
+        .send(&ClientFrame::request("r2", 5_000, EphemeralPublish::json("risk.check", &json!({ "size": 500 }))))
         .await
         .unwrap();
     let request = next_frame(&mut responder).await.message.unwrap();
-    let reply = PublishRequest::json(request.reply_to.unwrap(), &json!({ "approved": false }));
+    let reply = EphemeralPublish::json(request.reply_to.unwrap(), &json!({ "approved": false }));
     responder.send(&ClientFrame::publish(reply)).await.unwrap();
     let frame = next_frame(&mut asking).await;
     assert_eq!((frame.op, frame.rid.as_deref()), (ServerOp::Reply, Some("r2")));
@@ -258,12 +258,12 @@ async fn inboxes_reach_only_their_agent() {
     let mut all_inboxes = eve.subscribe("agent.*.inbox", None).await.unwrap();
     expect_problem(eve.subscribe("agent.bob.inbox", None).await, 403, "forbidden", Some("subject"));
 
-    let direct = alice.publish(PublishRequest::json("agent.bob.inbox", &json!({ "hello": "bob" }))).await.unwrap();
+    let direct = alice.publish(EphemeralPublish::json("agent.bob.inbox", &json!({ "hello": "bob" }))).await.unwrap();
     assert_eq!(direct.delivered, 1);
     let message = next_message(&mut inbox).await;
     assert_eq!((message.source.as_str(), message.subject.as_str()), ("alice", "agent.bob.inbox"));
     // A public message afterwards reaches eve's '>' first: nothing private came before it.
-    alice.publish(PublishRequest::json("public.news", &1)).await.unwrap();
+    alice.publish(EphemeralPublish::json("public.news", &1)).await.unwrap();
     assert_eq!(next_message(&mut snoop).await.subject, "public.news");
     assert!(tokio::time::timeout(Duration::from_millis(200), all_inboxes.next()).await.is_err());
 }
@@ -275,13 +275,13 @@ async fn halted_agents_cannot_publish_until_resumed() {
     let (scout, _) = server.self_registers("scout-1", "scout", &[]).await;
     let mut socket = scout.connect_bus().await.unwrap();
     server.operator.halt(id("scout-1"), "misbehaving").await.unwrap();
-    let refused = scout.publish(PublishRequest::json("market.signal.x", &1)).await;
+    let refused = scout.publish(EphemeralPublish::json("market.signal.x", &1)).await;
     expect_problem(refused, 403, "agent_halted", None);
-    socket.send(&ClientFrame::publish(PublishRequest::json("market.signal.x", &1))).await.unwrap();
+    socket.send(&ClientFrame::publish(EphemeralPublish::json("market.signal.x", &1))).await.unwrap();
     let frame = next_frame(&mut socket).await;
     assert_eq!(frame.problem.unwrap().code, "agent_halted", "an open connection is checked on every publish");
     server.operator.resume(id("scout-1")).await.unwrap();
-    scout.publish(PublishRequest::json("market.signal.x", &1)).await.unwrap();
+    scout.publish(EphemeralPublish::json("market.signal.x", &1)).await.unwrap();
     let stats = server.operator.bus_stats().await.unwrap();
     assert_eq!(stats.published, 1, "the refused publishes were never routed");
 }
@@ -308,8 +308,8 @@ async fn a_slow_subscriber_loses_only_its_own_oldest_messages_and_slows_nobody()
         fast_subscription
     });
     for chunk in 0..(total / 50) {
-        let messages: Vec<PublishRequest> = (chunk * 50..(chunk + 1) * 50)
-            .map(|index| PublishRequest::json("feed", &json!({ "index": index, "blob": blob })))
+        let messages: Vec<EphemeralPublish> = (chunk * 50..(chunk + 1) * 50)
+            .map(|index| EphemeralPublish::json("feed", &json!({ "index": index, "blob": blob })))
             .collect();
         tokio::time::timeout(WAIT, oracle.publish_many(&messages)).await.expect("publishing never waits").unwrap();
     }
@@ -365,7 +365,7 @@ async fn payload_signatures_and_encrypted_payloads_pass_through_untouched() {
     let (oracle, oracle_key) = server.self_registers("oracle-1", "oracle", &[]).await;
     let (scout, scout_key) = server.self_registers("scout-1", "scout", &[]).await;
     let mut subscription = scout.subscribe("signed.>", None).await.unwrap();
-    let mut message = PublishRequest::json("signed.price", &json!({ "close": 1.5 }));
+    let mut message = EphemeralPublish::json("signed.price", &json!({ "close": 1.5 }));
     let signature = oracle_key.sign(&message.payload_bytes().unwrap());
     message.payload_signature = Some(hex::encode(signature));
     oracle.publish(message).await.unwrap();
@@ -468,7 +468,7 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
         None,
     );
     let (stranger, _) = server.new_agent("stranger");
-    expect_problem(stranger.publish(PublishRequest::json("a", &1)).await, 401, "unknown_signer", None);
+    expect_problem(stranger.publish(EphemeralPublish::json("a", &1)).await, 401, "unknown_signer", None);
 
     // Subscriptions.
     expect_problem(scout.subscribe("a..b", None).await, 400, "invalid_subject", Some("subject"));
@@ -476,7 +476,7 @@ async fn bad_publishes_and_subscriptions_are_refused_with_the_field_to_blame() {
     expect_problem(scout.subscribe("a", Some("Bad Queue")).await, 400, "invalid_query", Some("queue"));
     expect_problem(scout.subscribe_with_buffer("a", None, Some(0)).await, 400, "invalid_query", Some("buffer"));
     server.get_raw("/v1/bus/subscribe?subject=a", None).await.expect_problem(401, "unauthenticated", None);
-    expect_problem(scout.request(PublishRequest::json("a", &1), 0).await, 400, "invalid_query", Some("timeout_ms"));
+    expect_problem(scout.request(EphemeralPublish::json("a", &1), 0).await, 400, "invalid_query", Some("timeout_ms"));
     assert_eq!(server.operator.bus_stats().await.unwrap().published, 1, "only the one good publish was routed");
 }
 
@@ -496,7 +496,7 @@ async fn subscribing_on_a_busy_connection_loses_none_of_its_messages() {
     let (scout, _) = server.self_registers("scout-1", "scout", &[]).await;
     let mut connection = scout.connect_bus().await.unwrap();
     connection.subscribe("prices", "market.price.*", None).await.unwrap();
-    let messages: Vec<PublishRequest> = (0..50).map(|index| price("aapl", f64::from(index))).collect();
+    let messages: Vec<EphemeralPublish> = (0..50).map(|index| price("aapl", f64::from(index))).collect();
     oracle.publish_many(&messages).await.unwrap();
     // The 50 messages are on their way (or already read off the socket) while the second subscription
     // waits for its answer: they are kept, not dropped.

@@ -6,7 +6,7 @@ mod common;
 use colony_client::streams::{consumer_config, stream_config};
 use colony_core::command::Fetch;
 use colony_core::{Command, limits};
-use colony_wire::bus::PublishRequest;
+use colony_wire::bus::EphemeralPublish;
 use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message};
 use common::*;
 
@@ -28,7 +28,7 @@ async fn one_envelope_of_fetches_cannot_make_the_server_build_a_huge_answer() {
     let big = "x".repeat(60 << 10);
     for chunk in 0..3 {
         let messages: Vec<_> =
-            (0..50).map(|index| (PublishRequest::json(format!("bulk.{chunk}.{index}"), &big), None)).collect();
+            (0..50).map(|index| (EphemeralPublish::json(format!("bulk.{chunk}.{index}"), &big), None)).collect();
         owner.publish_durable_many(&messages).await.unwrap();
     }
     let fetches: Vec<Command> = consumers
@@ -141,7 +141,7 @@ async fn metrics_show_each_reader_only_its_own_subscriptions() {
         )
         .unwrap();
     for index in 0..5 {
-        oracle.publish(PublishRequest::json("secret.plans", &index)).await.unwrap();
+        oracle.publish(EphemeralPublish::json("secret.plans", &index)).await.unwrap();
     }
     let metrics = |client: colony_client::Client| async move {
         client.authenticated_get("/v1/metrics").unwrap().send().await.unwrap().text().await.unwrap()
@@ -181,7 +181,7 @@ async fn a_publish_captured_before_a_restart_is_refused_after_it() {
     let server = start_in(directory.path()).await;
     let (_scout, key) = server.self_registers("scout-1", "scout", &[]).await;
     let signer = colony_core::Signer::parse("scout-1").unwrap();
-    let body = serde_json::to_vec(&PublishRequest::json("market.signal.x", &1)).unwrap();
+    let body = serde_json::to_vec(&EphemeralPublish::json("market.signal.x", &1)).unwrap();
     let nonce_us = now_ms() * 1_000;
     let signature =
         hex::encode(key.sign(&colony_wire::bus::publish_signing_message(&signer, "/v1/bus/publish", nonce_us, &body)));
@@ -249,7 +249,7 @@ async fn a_bad_subject_is_invalid_subject_on_every_path() {
     let server = start_in(directory.path()).await;
     let (scout, key) = server.self_registers("scout-1", "scout", &[]).await;
     let ephemeral = expect_problem(
-        scout.publish(PublishRequest::json("bad subject", &1)).await,
+        scout.publish(EphemeralPublish::json("bad subject", &1)).await,
         400,
         "invalid_subject",
         Some("subject"),

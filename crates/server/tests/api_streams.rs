@@ -10,12 +10,12 @@ use std::time::Duration;
 use colony_client::bus::BusItem;
 use colony_client::streams::{consumer_config, stream_config};
 use colony_core::bus::{AckKind, Discard};
-use colony_wire::bus::PublishRequest;
+use colony_wire::bus::EphemeralPublish;
 use common::*;
 use serde_json::json;
 
-fn signal(ticker: &str, edge_bps: i64) -> PublishRequest {
-    PublishRequest::json(format!("market.signal.{ticker}"), &json!({ "ticker": ticker, "edge_bps": edge_bps }))
+fn signal(ticker: &str, edge_bps: i64) -> EphemeralPublish {
+    EphemeralPublish::json(format!("market.signal.{ticker}"), &json!({ "ticker": ticker, "edge_bps": edge_bps }))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -139,7 +139,7 @@ async fn publishes_deduplicate_apply_backpressure_and_reach_live_subscribers() {
 
     // A live subscriber sees committed durable messages, with their stream and sequence.
     let mut live = risk.subscribe("orders.>", None).await.unwrap();
-    let mut order = PublishRequest::json("orders.buy", &json!({ "ticker": "aapl", "shares": 100 })).canonical();
+    let mut order = EphemeralPublish::json("orders.buy", &json!({ "ticker": "aapl", "shares": 100 })).canonical();
     order.payload_signature = Some(hex::encode(oracle_key.sign(&order.payload_bytes().unwrap())));
     let stored = oracle.publish_durable(&order, Some("order-1")).await.unwrap();
     let duplicate = oracle.publish_durable(&order, Some("order-1")).await.unwrap();
@@ -162,27 +162,27 @@ async fn publishes_deduplicate_apply_backpressure_and_reach_live_subscribers() {
     );
 
     // Discard-new: a full stream refuses with a clear backpressure error and stores nothing.
-    oracle.publish_durable(&PublishRequest::json("orders.sell", &1), None).await.unwrap();
-    oracle.publish_durable(&PublishRequest::json("orders.sell", &2), None).await.unwrap();
-    let full = oracle.publish_durable(&PublishRequest::json("orders.sell", &3), None).await;
+    oracle.publish_durable(&EphemeralPublish::json("orders.sell", &1), None).await.unwrap();
+    oracle.publish_durable(&EphemeralPublish::json("orders.sell", &2), None).await.unwrap();
+    let full = oracle.publish_durable(&EphemeralPublish::json("orders.sell", &3), None).await;
     let problem = expect_problem(full, 429, "stream_full", Some("subject"));
     assert!(problem.detail.contains("max_messages"), "{problem}");
     assert_eq!(server.operator.stream_info("orders").await.unwrap().messages, 3);
 
     // Subjects no stream captures, and bad messages, are refused with the field to blame.
     expect_problem(
-        oracle.publish_durable(&PublishRequest::json("weather.today", &1), None).await,
+        oracle.publish_durable(&EphemeralPublish::json("weather.today", &1), None).await,
         404,
         "no_stream",
         Some("subject"),
     );
-    let bad = PublishRequest::json("orders.buy", &"x".repeat(70_000));
+    let bad = EphemeralPublish::json("orders.buy", &"x".repeat(70_000));
     expect_problem(oracle.publish_durable(&bad, None).await, 413, "payload_too_large", Some("payload"));
 
     // A halted agent cannot publish durably either.
     server.operator.halt(id("oracle-1"), "paused").await.unwrap();
     expect_problem(
-        oracle.publish_durable(&PublishRequest::json("orders.buy", &1), None).await,
+        oracle.publish_durable(&EphemeralPublish::json("orders.buy", &1), None).await,
         403,
         "agent_halted",
         None,

@@ -19,14 +19,10 @@ use colony_core::{AgentId, Name, Signer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use colony_core::bus::message_rules::{MessageFault, check_headers, decode_payload};
+
 use crate::problem::{Problem, codes};
 
-/// A payload is at most this large: the JSON text, or the decoded bytes.
-pub const PAYLOAD_BYTES_MAX: usize = 64 << 10;
-/// A message carries at most this many headers.
-pub const HEADERS_MAX: usize = 32;
-/// A header's value is at most this long.
-pub const HEADER_VALUE_BYTES_MAX: usize = 1024;
 /// One publish request carries at most this many messages.
 pub const MESSAGES_PER_PUBLISH_MAX: usize = 1_000;
 
@@ -67,10 +63,12 @@ fn is_normal(priority: &Priority) -> bool {
     *priority == Priority::Normal
 }
 
-/// A message as a publisher sends it. The server adds the id, the timestamp and the source.
+/// A message as a publisher sends it to the ephemeral bus (`POST /v1/bus/publish`, a WebSocket `pub`
+/// frame). The server adds the id, the timestamp and the source. [`EphemeralPublish::to_command`] turns
+/// the same message into a durable publish command.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PublishRequest {
+pub struct EphemeralPublish {
     /// Where the message goes (`market.price.aapl`); no wildcards.
     pub subject: String,
     /// What kind of message this is (`market_signal`).
@@ -104,20 +102,23 @@ pub struct PublishRequest {
     pub encrypted_to: Option<String>,
 }
 
-impl PublishRequest {
+impl EphemeralPublish {
     /// A message with a JSON payload. Panics if `payload` cannot be encoded as JSON (a map with
-    /// non-string keys, say); see [`PublishRequest::try_json`].
-    pub fn json(subject: impl Into<String>, payload: &impl Serialize) -> PublishRequest {
-        PublishRequest::try_json(subject, payload).expect("the payload encodes as JSON")
+    /// non-string keys, say); see [`EphemeralPublish::try_json`].
+    pub fn json(subject: impl Into<String>, payload: &impl Serialize) -> EphemeralPublish {
+        EphemeralPublish::try_json(subject, payload).expect("the payload encodes as JSON")
     }
 
     /// A message with a JSON payload, or why the payload cannot be encoded.
-    pub fn try_json(subject: impl Into<String>, payload: &impl Serialize) -> Result<PublishRequest, serde_json::Error> {
+    pub fn try_json(
+        subject: impl Into<String>,
+        payload: &impl Serialize,
+    ) -> Result<EphemeralPublish, serde_json::Error> {
         let text = serde_json::to_string(payload)?;
-        Ok(PublishRequest {
+        Ok(EphemeralPublish {
             subject: subject.into(),
             payload: Some(RawValue::from_string(text)?),
-            ..PublishRequest::default()
+            ..EphemeralPublish::default()
         })
     }
 
@@ -128,15 +129,15 @@ impl PublishRequest {
         recipient: &AgentId,
         recipient_key: &colony_core::PublicKey,
         plaintext: &[u8],
-    ) -> Result<PublishRequest, crate::sealed::SealError> {
+    ) -> Result<EphemeralPublish, crate::sealed::SealError> {
         let subject = subject.into();
         let binding = crate::sealed::binding(recipient.as_str(), &subject);
         let sealed = crate::sealed::seal(recipient_key, &binding, plaintext)?;
-        Ok(PublishRequest {
+        Ok(EphemeralPublish {
             subject,
             payload_base64: Some(base64::engine::general_purpose::STANDARD.encode(sealed)),
             encrypted_to: Some(recipient.to_string()),
-            ..PublishRequest::default()
+            ..EphemeralPublish::default()
         })
     }
 
@@ -163,58 +164,33 @@ impl PublishRequest {
         if let Some(reply_to) = &self.reply_to {
             Subject::new(reply_to.clone()).map_err(|error| invalid_subject("reply_to", error.to_string()))?;
         }
-        if self.headers.len() > HEADERS_MAX {
-            return Err(invalid("headers", format!("at most {HEADERS_MAX} headers")));
-        }
-        for (key, value) in &self.headers {
+        for key in self.headers.keys() {
             Name::new(key.clone()).map_err(|error| invalid("headers", format!("header name '{key}': {error}")))?;
-            if value.len() > HEADER_VALUE_BYTES_MAX {
-                return Err(invalid(
-                    &format!("headers.{key}"),
-                    format!("a header value is at most {HEADER_VALUE_BYTES_MAX} bytes"),
-                ));
-            }
         }
-        match (&self.payload, &self.payload_base64) {
-            (Some(_), Some(_)) => {
-                return Err(invalid("payload_base64", "give either payload or payload_base64, not both".to_owned()));
+        // The content rules are core's, the same for a durable publish; only the code differs.
+        let fault = |fault: MessageFault| match fault {
+            MessageFault::TooLarge { field } => {
+                Problem::new(codes::PAYLOAD_TOO_LARGE, 413, format!("{field} {}", fault.reason()))
+                    .with_field(format!("{field_prefix}{field}"))
             }
-            (Some(payload), None) if payload.get().len() > PAYLOAD_BYTES_MAX => {
-                return Err(Problem::new(
-                    codes::PAYLOAD_TOO_LARGE,
-                    413,
-                    format!("the payload exceeds the limit of {PAYLOAD_BYTES_MAX} bytes"),
-                )
-                .with_field(format!("{field_prefix}payload")));
+            MessageFault::TooManyHeaders | MessageFault::Invalid { .. } => {
+                invalid(fault.field(), format!("{} {}", fault.field(), fault.reason()))
             }
-            (Some(payload), None) => {
-                // Kept byte for byte (payload signatures cover these bytes), but held to the same
-                // rules as a durable payload: one owner, core's.
-                colony_core::bus::JsonText::check(payload.get()).map_err(|problem| invalid("payload", problem))?;
-            }
-            (None, Some(encoded)) => {
-                let too_large = || {
-                    Problem::new(
-                        codes::PAYLOAD_TOO_LARGE,
-                        413,
-                        format!("the payload exceeds the limit of {PAYLOAD_BYTES_MAX} bytes"),
-                    )
-                    .with_field(format!("{field_prefix}payload_base64"))
-                };
-                if encoded.len() > PAYLOAD_BYTES_MAX.div_ceil(3) * 4 {
-                    return Err(too_large());
-                }
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .map_err(|error| invalid("payload_base64", format!("not standard base64: {error}")))?;
-                // Four characters carry three bytes, so the length check alone lets two bytes more
-                // through; the decoded length is what the limit is about.
-                if decoded.len() > PAYLOAD_BYTES_MAX {
-                    return Err(too_large());
-                }
-            }
-            _ => {}
+        };
+        check_headers(self.headers.len(), self.headers.values().map(String::as_str)).map_err(fault)?;
+        if let (Some(payload), None) = (&self.payload, &self.payload_base64)
+            && payload.get().len() <= colony_core::limits::PAYLOAD_BYTES_MAX
+        {
+            // Kept byte for byte (payload signatures cover these bytes), but held to the same rules as
+            // a durable payload, whose canonical form core decodes.
+            colony_core::bus::JsonText::check(payload.get()).map_err(|problem| invalid("payload", problem))?;
         }
+        decode_payload(
+            self.payload.as_ref().map(|payload| payload.get()),
+            self.payload_base64.as_deref(),
+            self.encrypted_to.is_some(),
+        )
+        .map_err(fault)?;
         if let Some(signature) = &self.payload_signature
             && crate::envelope::parse_signature(signature).is_err()
         {
@@ -223,12 +199,6 @@ impl PublishRequest {
         if let Some(recipient) = &self.encrypted_to {
             AgentId::new(recipient.clone())
                 .map_err(|error| invalid("encrypted_to", format!("encrypted_to: {error}")))?;
-            if self.payload_base64.is_none() {
-                return Err(invalid(
-                    "encrypted_to",
-                    "an encrypted payload is bytes: send it as payload_base64".to_owned(),
-                ));
-            }
         }
         Ok(subject)
     }
@@ -245,7 +215,7 @@ impl PublishRequest {
     /// The same message with a JSON payload rewritten in the canonical form durable streams store
     /// (compact, members in the order given, numbers in their shortest form). Sign the payload of a
     /// durable message after this, so that the signature covers exactly what receivers get.
-    pub fn canonical(mut self) -> PublishRequest {
+    pub fn canonical(mut self) -> EphemeralPublish {
         if let Some(payload) = &self.payload
             && let Some(canonical) = colony_core::bus::JsonText::parse(payload.get())
         {
@@ -315,7 +285,7 @@ impl PublishRequest {
 
 /// A message as subscribers receive it: the publisher's fields plus what the server vouches for.
 ///
-/// (The fields are spelled out rather than flattened from [`PublishRequest`]: serde cannot carry a
+/// (The fields are spelled out rather than flattened from [`EphemeralPublish`]: serde cannot carry a
 /// raw JSON payload through a flattened or internally tagged structure.)
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BusMessage {
@@ -425,7 +395,7 @@ impl BusMessage {
     }
 
     /// A message just accepted from `source`.
-    pub fn new(id: String, timestamp_ms: u64, source: &Signer, content: PublishRequest) -> BusMessage {
+    pub fn new(id: String, timestamp_ms: u64, source: &Signer, content: EphemeralPublish) -> BusMessage {
         BusMessage {
             id,
             timestamp_ms,
@@ -452,7 +422,7 @@ impl BusMessage {
         self.payload.as_ref().map(|payload| serde_json::from_str(payload.get()))
     }
 
-    /// Opens a payload sealed to `key` (see [`PublishRequest::sealed`]); it must have been sealed
+    /// Opens a payload sealed to `key` (see [`EphemeralPublish::sealed`]); it must have been sealed
     /// for this message's recipient and subject.
     pub fn open(&self, key: &crate::KeyPair) -> Result<Vec<u8>, crate::sealed::OpenError> {
         let sealed = self.payload_bytes().ok_or(crate::sealed::OpenError::Malformed)?;
@@ -637,7 +607,7 @@ pub struct ClientFrame {
     pub timeout_ms: Option<u64>,
     /// The message (`pub`, `request`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<PublishRequest>,
+    pub message: Option<EphemeralPublish>,
 }
 
 impl ClientFrame {
@@ -656,12 +626,12 @@ impl ClientFrame {
     }
 
     /// `pub`.
-    pub fn publish(message: PublishRequest) -> ClientFrame {
+    pub fn publish(message: EphemeralPublish) -> ClientFrame {
         ClientFrame { message: Some(message), ..ClientFrame::empty(ClientOp::Pub) }
     }
 
     /// `request`.
-    pub fn request(rid: impl Into<String>, timeout_ms: u64, message: PublishRequest) -> ClientFrame {
+    pub fn request(rid: impl Into<String>, timeout_ms: u64, message: EphemeralPublish) -> ClientFrame {
         ClientFrame {
             rid: Some(rid.into()),
             timeout_ms: Some(timeout_ms),

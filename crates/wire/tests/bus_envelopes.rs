@@ -42,8 +42,8 @@ fn bad_bus_fields_are_blamed_by_path() {
 
 #[test]
 fn ephemeral_payloads_are_held_to_the_durable_payload_rules() {
-    use colony_wire::bus::PublishRequest;
-    let message = |payload: &str| -> PublishRequest {
+    use colony_wire::bus::EphemeralPublish;
+    let message = |payload: &str| -> EphemeralPublish {
         serde_json::from_str(&format!(r#"{{"subject":"a.b","payload":{payload}}}"#)).unwrap()
     };
     for bad in [r#"{"a":1,"a":2}"#, "123456789012345678901234567890", "1e400", r#""\ud800""#] {
@@ -54,7 +54,7 @@ fn ephemeral_payloads_are_held_to_the_durable_payload_rules() {
     // base64 is limited by the decoded length, exactly.
     use base64::Engine as _;
     let encode = |length: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; length]);
-    let bytes = |encoded: String| -> PublishRequest {
+    let bytes = |encoded: String| -> EphemeralPublish {
         serde_json::from_str(&format!(r#"{{"subject":"a.b","payload_base64":"{encoded}"}}"#)).unwrap()
     };
     let limit = colony_core::limits::PAYLOAD_BYTES_MAX;

@@ -5,7 +5,7 @@
 
 use colony_core::bus::{Pattern, Subject};
 use colony_wire::Envelope;
-use colony_wire::bus::{ClientFrame, PublishRequest};
+use colony_wire::bus::{ClientFrame, EphemeralPublish};
 use proptest::prelude::*;
 
 /// Valid documents to mutate: an envelope with several commands, bus messages and frames.
@@ -26,11 +26,11 @@ fn check_envelope(body: &[u8]) {
 }
 
 fn check_bus(body: &[u8]) {
-    if let Ok(message) = serde_json::from_slice::<PublishRequest>(body)
+    if let Ok(message) = serde_json::from_slice::<EphemeralPublish>(body)
         && message.validate("").is_ok()
     {
         let encoded = serde_json::to_vec(&message).expect("a message encodes");
-        let again: PublishRequest = serde_json::from_slice(&encoded).expect("its encoding decodes");
+        let again: EphemeralPublish = serde_json::from_slice(&encoded).expect("its encoding decodes");
         assert_eq!(again.payload_bytes(), message.payload_bytes(), "the payload survives byte for byte");
         assert!(again.validate("").is_ok());
     }
@@ -138,7 +138,7 @@ fn the_seeds_themselves_decode() {
     assert!(Envelope::decode(SEEDS[0].as_bytes()).is_ok());
     assert!(Envelope::decode(SEEDS[1].as_bytes()).is_ok());
     for seed in &SEEDS[2..4] {
-        let message: PublishRequest = serde_json::from_str(seed).unwrap();
+        let message: EphemeralPublish = serde_json::from_str(seed).unwrap();
         message.validate("").unwrap();
     }
     for seed in &SEEDS[4..] {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use colony_core::Signer;
 use colony_core::bus::{Pattern, Subject};
 use colony_server::bus::router::BUFFER_MESSAGES_DEFAULT;
-use colony_server::bus::{Bus, BusText, Outgoing, SubscribeRequest, Transport};
-use colony_wire::bus::{BusMessage, PublishRequest};
+use colony_server::bus::{BusText, EphemeralBus, Outgoing, SubscribeRequest, Transport};
+use colony_wire::bus::{BusMessage, EphemeralPublish};
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
@@ -21,14 +21,14 @@ const POOL_MESSAGES: usize = 4_096;
 /// Messages a consumer takes from its mailbox at once (what a WebSocket writer takes).
 const TAKE_MESSAGES: usize = 256;
 
-/// Encoded messages as `Bus::publish` would hand them to the router.
+/// Encoded messages as `EphemeralBus::publish` would hand them to the router.
 fn encoded_pool() -> Vec<Outgoing> {
     (0..POOL_MESSAGES)
         .map(|index| {
-            let content = PublishRequest {
+            let content = EphemeralPublish {
                 subject: SUBJECT.to_owned(),
                 payload: Some(RawValue::from_string(payload(index as u64)).expect("payloads are JSON")),
-                ..PublishRequest::default()
+                ..EphemeralPublish::default()
             };
             let message = BusMessage::new(format!("bench-{index}"), 0, &Signer::Operator, content);
             BusText::uncharged(serde_json::to_string(&message).expect("messages encode"))
@@ -37,7 +37,7 @@ fn encoded_pool() -> Vec<Outgoing> {
 }
 
 /// Publishes `messages` messages to `subscribers` subscribers of `bus` and measures deliveries.
-pub async fn fan_out(bus: Arc<Bus>, subscribers: usize, messages: u64) -> Result<FanOut, String> {
+pub async fn fan_out(bus: Arc<EphemeralBus>, subscribers: usize, messages: u64) -> Result<FanOut, String> {
     let router = Arc::clone(&bus.router);
     let subject = Subject::new(SUBJECT).expect("a valid subject");
     let pool = encoded_pool();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use colony_client::Client;
 use colony_client::bus::{BusReceiver, BusSender};
 use colony_core::Signer;
-use colony_wire::bus::{BusMessage, ClientFrame, PublishRequest, ServerFrame, ServerOp};
+use colony_wire::bus::{BusMessage, ClientFrame, EphemeralPublish, ServerFrame, ServerOp};
 use serde_json::value::RawValue;
 
 use super::{
@@ -24,10 +24,10 @@ const PUBLISHER_AGENT: usize = 0;
 
 /// A `pub` frame with a 256-byte payload carrying `sent_ns`.
 fn publish_frame(sent_ns: u64) -> ClientFrame {
-    ClientFrame::publish(PublishRequest {
+    ClientFrame::publish(EphemeralPublish {
         subject: SUBJECT.to_owned(),
         payload: Some(RawValue::from_string(payload(sent_ns)).expect("payloads are JSON")),
-        ..PublishRequest::default()
+        ..EphemeralPublish::default()
     })
 }
 
@@ -261,7 +261,7 @@ pub fn path_costs(messages: u64) -> Vec<String> {
         let subject = message.validate("message.").expect("the message is valid");
         steps[2] += mark.elapsed();
         std::hint::black_box(&subject);
-        // 4. Bus::publish: a message id, the message the subscribers receive, encoded once.
+        // 4. EphemeralBus::publish: a message id, the message the subscribers receive, encoded once.
         let mark = Instant::now();
         let id = format!("{:x}-{index}", 0x19a_u64);
         let outgoing: Arc<str> =

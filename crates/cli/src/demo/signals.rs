@@ -22,7 +22,7 @@ use colony_client::bus::{BusConnection, BusItem, BusSubscription};
 use colony_client::streams::{consumer_config, stream_config};
 use colony_core::bus::{AckKind, ConsumerInfo, StreamInfo};
 use colony_core::limits;
-use colony_wire::bus::{BusMessage, BusStatsView, ClientFrame, Priority, PublishRequest, ServerOp, SubscriptionView};
+use colony_wire::bus::{BusMessage, BusStatsView, ClientFrame, EphemeralPublish, Priority, ServerOp, SubscriptionView};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
@@ -331,7 +331,7 @@ pub async fn run(operator: &Client, clients: &BTreeMap<String, Client>) -> Resul
     for day in 0..days {
         for (ticker, bar) in market.bars(day) {
             let ticker = ticker.to_lowercase();
-            let mut price = PublishRequest::json(
+            let mut price = EphemeralPublish::json(
                 format!("market.price.{ticker}"),
                 &json!({
                     "date": market.date(day),
@@ -419,7 +419,7 @@ pub async fn run(operator: &Client, clients: &BTreeMap<String, Client>) -> Resul
     }
 
     // executor-1 tells executor-2's parent what happened, directly.
-    let note = PublishRequest::json(
+    let note = EphemeralPublish::json(
         "agent.treasury-1.inbox",
         &json!({
             "about": "executor-2",
@@ -530,7 +530,7 @@ async fn scout(
             continue;
         }
         let message_id = format!("{}-{}", price.date, price.ticker);
-        let mut signal = PublishRequest::json(
+        let mut signal = EphemeralPublish::json(
             format!("market.signal.{}.{}", direction.as_str(), price.ticker),
             &json!({
                 "date": price.date,
@@ -628,7 +628,7 @@ async fn executor(
             if ask_risk && execution.risk_check.is_none() {
                 execution.risk_check = Some(risk_check(id, &client, &signal, shares).await?);
             }
-            let mut exposure = PublishRequest::json(
+            let mut exposure = EphemeralPublish::json(
                 format!("risk.exposure.{}", signal.ticker),
                 &json!({ "date": signal.date, "ticker": signal.ticker, "shares": shares, "price": signal.close }),
             );
@@ -646,7 +646,7 @@ async fn executor(
 
 /// Asks risk-1 over `risk.check` whether a trade fits its limit.
 async fn risk_check(id: &str, client: &Client, signal: &SignalPayload, shares: i64) -> Result<RiskCheck, PartError> {
-    let mut question = PublishRequest::json(
+    let mut question = EphemeralPublish::json(
         "risk.check",
         &json!({ "ticker": signal.ticker, "shares": shares, "price": signal.close }),
     );
@@ -704,7 +704,7 @@ async fn risk_desk(
             let reply_to = message.reply_to.clone().ok_or("a risk check without reply_to")?;
             let gross_milli = book.get(&check.ticker).map_or(0, |position| position.gross_exposure_milli);
             let trade_milli = check.shares.abs() * milli_from_usd(check.price);
-            let mut reply = PublishRequest::json(
+            let mut reply = EphemeralPublish::json(
                 reply_to,
                 &json!({
                     "approved": gross_milli + trade_milli <= limit_milli,
@@ -723,7 +723,7 @@ async fn risk_desk(
             position.gross_exposure_milli += exposure.shares.abs() * milli_from_usd(exposure.price);
             if position.gross_exposure_milli > limit_milli && position.alert_date.is_none() {
                 position.alert_date = Some(exposure.date.clone());
-                let mut alert = PublishRequest::json(
+                let mut alert = EphemeralPublish::json(
                     format!("risk.alert.{}", exposure.ticker),
                     &json!({
                         "ticker": exposure.ticker,

@@ -11,6 +11,8 @@
 //! # Layout
 //! - `commands.rs`: the bus's commands and how each is applied.
 //! - `subject.rs`, `tree.rs`: subjects, patterns (and whether two overlap), the pattern tree.
+//! - `message_rules.rs`: the rules of message content (headers, payload size and form), shared by
+//!   durable and ephemeral publishes.
 //! - `payload.rs`: payloads, and the capture of any JSON value as canonical text.
 //! - `stream.rs`: streams, stored messages, retention (limits, discard policy, age), deduplication.
 //! - `consumer.rs`: pull consumers, fetch, ack/nak/in-progress/term, ack deadlines.
@@ -19,6 +21,7 @@
 pub mod commands;
 mod consumer;
 mod dead_letter;
+pub mod message_rules;
 mod payload;
 pub mod rejections;
 mod stream;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::commands::Publish;
 use super::consumer::Consumer;
 use super::dead_letter::DeadLetter;
+use super::message_rules::{check_headers, decode_payload};
 use super::payload::{JsonText, Payload};
 use super::subject::{Pattern, Subject};
 use super::tree::SubjectTree;
@@ -683,31 +684,9 @@ impl State {
     /// `bus.publish`.
     pub(crate) fn publish(&mut self, context: &mut Context, request: &Publish) -> CommandResult {
         let json_payload = request.payload.as_ref().map(JsonText::as_str);
-        let payload =
-            match (json_payload, request.payload_base64.as_deref()) {
-                (Some(_), Some(_)) => {
-                    return Err(Rejection::invalid("payload_base64", "is exclusive with payload"));
-                }
-                (Some(text), None) => Some(Payload::Json(text.to_owned())),
-                (None, Some(text)) => Some(Payload::Bytes(super::payload::decode_base64(text).map_err(|error| {
-                    Rejection::invalid("payload_base64", format!("is not standard base64: {error}"))
-                })?)),
-                (None, None) => None,
-            };
-        if payload.as_ref().is_some_and(|payload| payload.len() > limits::PAYLOAD_BYTES_MAX) {
-            let field = if request.payload.is_some() { "payload" } else { "payload_base64" };
-            return Err(Rejection::invalid(field, format!("must be at most {} bytes", limits::PAYLOAD_BYTES_MAX)));
-        }
-        if json_payload.is_some_and(|text| super::payload::nesting_depth(text) > limits::PAYLOAD_NESTING_MAX) {
-            return Err(Rejection::invalid(
-                "payload",
-                format!("nests deeper than {} levels", limits::PAYLOAD_NESTING_MAX),
-            ));
-        }
+        let payload = decode_payload(json_payload, request.payload_base64.as_deref(), request.encrypted_to.is_some())?;
+        check_headers(request.headers.len(), request.headers.values().map(String::as_str))?;
         if let Some(recipient) = &request.encrypted_to {
-            if request.payload_base64.is_none() {
-                return Err(Rejection::invalid("encrypted_to", "needs the ciphertext in payload_base64"));
-            }
             match self.registry.agents.get(recipient) {
                 None => return Err(Rejection::AgentNotFound { agent: recipient.clone() }),
                 Some(agent) if agent.deregistered_at_ms.is_some() => {
@@ -715,18 +694,6 @@ impl State {
                 }
                 Some(_) => {}
             }
-        }
-        if request.headers.len() > limits::HEADERS_PER_MESSAGE_MAX {
-            return Err(Rejection::LimitReached {
-                limit: "headers_per_message",
-                max: limits::HEADERS_PER_MESSAGE_MAX as u64,
-            });
-        }
-        if request.headers.values().any(|value| value.len() > limits::HEADER_VALUE_BYTES_MAX) {
-            return Err(Rejection::invalid(
-                "headers",
-                format!("values must be at most {} bytes", limits::HEADER_VALUE_BYTES_MAX),
-            ));
         }
         let stream_name = self
             .bus

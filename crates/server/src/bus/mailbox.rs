@@ -10,7 +10,7 @@
 //! budget counts each message once, however many mailboxes (or event streams being written) hold
 //! it: a message is charged when it is encoded and refunded when its last holder lets it go. Once
 //! the budget is spent, the router stops handing new messages to mailboxes that are not empty (see
-//! `Router::publish`), so slow subscribers stop growing while subscribers that keep up (whose
+//! `SubjectRouter::publish`), so slow subscribers stop growing while subscribers that keep up (whose
 //! mailboxes are empty) are not affected.
 
 use std::collections::VecDeque;

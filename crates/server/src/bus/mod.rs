@@ -21,17 +21,17 @@ use std::sync::{Arc, Mutex};
 
 use colony_core::bus::Subject;
 use colony_core::replay::ReplayWindow;
-use colony_core::{Rejection, Signer, State};
+use colony_core::{Signer, State};
 use colony_wire::Problem;
-use colony_wire::bus::{BusMessage, PublishRequest, PublishedView};
+use colony_wire::bus::{BusMessage, EphemeralPublish, PublishedView};
 
 pub use mailbox::{Batch, BusText, Mailbox, Outgoing};
-pub use router::{Router, SubscribeRequest, SubscriptionHandle, Transport};
+pub use router::{SubjectRouter, SubscribeRequest, SubscriptionHandle, Transport};
 
 /// The server's bus: the router plus what publishing needs (replay protection, message ids).
-pub struct Bus {
+pub struct EphemeralBus {
     /// Subscriptions and fan-out.
-    pub router: Arc<Router>,
+    pub router: Arc<SubjectRouter>,
     /// Per-signer windows of publish nonces. They live in memory only (ephemeral messages are not
     /// logged), so the HTTP layer refuses publishes stamped before the server started: a publish
     /// captured before a restart cannot be replayed after it. Durable publishes go through the log
@@ -47,17 +47,17 @@ pub struct Bus {
     next_message: AtomicU64,
 }
 
-impl Bus {
+impl EphemeralBus {
     /// A bus for a server started at `started_at_ms`, holding at most `BUFFERED_BYTES_MAX` for
     /// subscribers that are behind.
-    pub fn new(started_at_ms: u64) -> Bus {
-        Bus::with_budget(started_at_ms, router::BUFFERED_BYTES_MAX)
+    pub fn new(started_at_ms: u64) -> EphemeralBus {
+        EphemeralBus::with_budget(started_at_ms, router::BUFFERED_BYTES_MAX)
     }
 
     /// A bus holding at most `buffered_bytes_max` bytes of messages for subscribers that are behind.
-    pub fn with_budget(started_at_ms: u64, buffered_bytes_max: u64) -> Bus {
-        Bus {
-            router: Router::with_budget(buffered_bytes_max),
+    pub fn with_budget(started_at_ms: u64, buffered_bytes_max: u64) -> EphemeralBus {
+        EphemeralBus {
+            router: SubjectRouter::with_budget(buffered_bytes_max),
             nonces: Mutex::new(HashMap::new()),
             stream_opens: Mutex::new(HashMap::new()),
             id_prefix: format!("{started_at_ms:x}"),
@@ -67,14 +67,14 @@ impl Bus {
 
     /// Spends `nonce` for `signer`; false if it was already used (or is below the signer's window).
     pub fn spend_nonce(&self, signer: &Signer, nonce: u64) -> bool {
-        Bus::spend(&self.nonces, signer, nonce)
+        EphemeralBus::spend(&self.nonces, signer, nonce)
     }
 
     /// Spends `nonce`, which stands for the signed read that opens a stream for `signer` (its
     /// timestamp and part of its signature, see `http::auth`); false if that signed read was already
     /// used.
     pub fn spend_stream_open(&self, signer: &Signer, nonce: u64) -> bool {
-        Bus::spend(&self.stream_opens, signer, nonce)
+        EphemeralBus::spend(&self.stream_opens, signer, nonce)
     }
 
     fn spend(windows: &Mutex<HashMap<Signer, ReplayWindow>>, signer: &Signer, nonce: u64) -> bool {
@@ -99,7 +99,7 @@ impl Bus {
     }
 
     /// Publishes a validated message from `source` and says how many subscribers received it.
-    pub fn publish(&self, source: &Signer, now_ms: u64, subject: &Subject, content: PublishRequest) -> PublishedView {
+    pub fn publish(&self, source: &Signer, now_ms: u64, subject: &Subject, content: EphemeralPublish) -> PublishedView {
         let id = self.next_message_id();
         let message = BusMessage::new(id.clone(), now_ms, source, content);
         let json: Outgoing = self.router.encode(serde_json::to_string(&message).expect("messages encode"));
@@ -111,13 +111,5 @@ impl Bus {
 /// Whether `signer` may publish now: the operator always; an agent that is registered, not
 /// deregistered, and not halted (by the operator, its parent, or its budget).
 pub fn check_may_publish(state: &State, signer: &Signer) -> Result<(), Problem> {
-    let Signer::Agent(id) = signer else { return Ok(()) };
-    let agent = state.agent(id).ok_or(()).map_err(|()| Problem::from_rejection(&Rejection::UnknownSigner))?;
-    if agent.deregistered_at_ms.is_some() {
-        return Err(Problem::from_rejection(&Rejection::AgentDeregistered { agent: id.clone() }));
-    }
-    if agent.halt.is_some() || agent.budget_halted {
-        return Err(Problem::from_rejection(&Rejection::AgentHalted { agent: id.clone() }));
-    }
-    Ok(())
+    state.check_may_act(signer).map_err(|rejection| Problem::from_rejection(&rejection))
 }

@@ -35,7 +35,7 @@ pub const BUFFER_MESSAGES_MAX: usize = 65_536;
 /// A subscriber's buffer holds this many messages unless it asks otherwise.
 pub const BUFFER_MESSAGES_DEFAULT: usize = 4_096;
 /// The bytes of distinct messages the bus holds (in buffers and in streams being written) before
-/// subscribers that are behind stop getting new ones (see [`ByteBudget`] and [`Router::publish`]).
+/// subscribers that are behind stop getting new ones (see [`ByteBudget`] and [`SubjectRouter::publish`]).
 pub const BUFFERED_BYTES_MAX: u64 = 1 << 30;
 /// A subscriber whose messages have waited this long without it taking any has stopped reading: its
 /// subscription is closed and its buffer given back (event streams; a WebSocket has its own write
@@ -195,7 +195,7 @@ struct Counters {
 }
 
 /// The ephemeral router.
-pub struct Router {
+pub struct SubjectRouter {
     table: RwLock<Table>,
     next_id: AtomicU64,
     counters: Counters,
@@ -205,7 +205,7 @@ pub struct Router {
 /// An open subscription; dropping it unsubscribes.
 pub struct SubscriptionHandle {
     subscriber: Arc<Subscriber>,
-    router: Arc<Router>,
+    router: Arc<SubjectRouter>,
 }
 
 impl SubscriptionHandle {
@@ -226,15 +226,15 @@ impl Drop for SubscriptionHandle {
     }
 }
 
-impl Router {
+impl SubjectRouter {
     /// An empty router whose buffers share [`BUFFERED_BYTES_MAX`].
-    pub fn new() -> Arc<Router> {
-        Router::with_budget(BUFFERED_BYTES_MAX)
+    pub fn new() -> Arc<SubjectRouter> {
+        SubjectRouter::with_budget(BUFFERED_BYTES_MAX)
     }
 
     /// An empty router whose buffers share `bytes_max`.
-    pub fn with_budget(bytes_max: u64) -> Arc<Router> {
-        Arc::new(Router {
+    pub fn with_budget(bytes_max: u64) -> Arc<SubjectRouter> {
+        Arc::new(SubjectRouter {
             table: RwLock::default(),
             next_id: AtomicU64::new(0),
             counters: Counters::default(),
@@ -264,7 +264,7 @@ impl Router {
     /// Opens a subscription whose buffer wakes `notify`. Refuses private subjects that are not the
     /// subscriber's, and subscriptions beyond the limit.
     pub fn subscribe(
-        self: &Arc<Router>,
+        self: &Arc<SubjectRouter>,
         request: SubscribeRequest,
         notify: Arc<Notify>,
     ) -> Result<SubscriptionHandle, Problem> {
@@ -522,13 +522,13 @@ mod tests {
         out.iter().map(|message| message.to_string()).collect()
     }
 
-    fn publish(router: &Router, subject: &str, text: &str) -> u64 {
+    fn publish(router: &SubjectRouter, subject: &str, text: &str) -> u64 {
         router.publish(&Subject::new(subject).unwrap(), &BusText::uncharged(text))
     }
 
     #[test]
     fn every_matching_subscriber_gets_each_message_and_others_none() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let all = router.subscribe(request(agent("a"), "market.>", None), Arc::clone(&notify)).unwrap();
         let prices = router.subscribe(request(agent("b"), "market.price.*", None), Arc::clone(&notify)).unwrap();
@@ -545,7 +545,7 @@ mod tests {
 
     #[test]
     fn a_queue_group_shares_messages_evenly_and_each_goes_to_one_member() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let members: Vec<_> = (0..3)
             .map(|index| {
@@ -571,7 +571,7 @@ mod tests {
 
     #[test]
     fn a_full_member_is_skipped_while_another_has_room() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let mut slow = request(agent("slow"), "jobs", Some("g"));
         slow.buffer_messages = 1;
@@ -587,7 +587,7 @@ mod tests {
 
     #[test]
     fn a_slow_subscriber_drops_its_own_oldest_messages_only() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let mut slow = request(agent("slow"), "ticks", None);
         slow.buffer_messages = 4;
@@ -608,7 +608,7 @@ mod tests {
 
     #[test]
     fn inboxes_reach_only_their_agent_and_reply_subjects_only_request_waiters() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let everything = router.subscribe(request(agent("snoop"), ">", None), Arc::clone(&notify)).unwrap();
         let all_inboxes = router.subscribe(request(agent("bob"), "agent.*.inbox", None), Arc::clone(&notify)).unwrap();
@@ -637,7 +637,7 @@ mod tests {
 
     #[test]
     fn subjects_below_an_inbox_are_as_private_as_the_inbox() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let snoop = router.subscribe(request(agent("eve"), ">", None), Arc::clone(&notify)).unwrap();
         let bob = router.subscribe(request(agent("bob"), "agent.bob.inbox.>", None), Arc::clone(&notify)).unwrap();
@@ -650,7 +650,7 @@ mod tests {
 
     #[test]
     fn read_token_readers_may_not_join_queue_groups_and_owners_have_a_quota() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let refused = router.subscribe(request(None, "work.>", Some("executors")), Arc::clone(&notify));
         assert_eq!(refused.err().unwrap().field.as_deref(), Some("queue"));
@@ -667,7 +667,7 @@ mod tests {
 
     #[test]
     fn stats_show_readers_their_own_subscriptions_and_never_a_reply_subject() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let _mine = router.subscribe(request(agent("a"), "x", None), Arc::clone(&notify)).unwrap();
         let _theirs = router.subscribe(request(agent("b"), "y", None), Arc::clone(&notify)).unwrap();
@@ -687,7 +687,7 @@ mod tests {
         // send 64 KiB messages: the bytes held stay within the budget plus one message per
         // subscriber that was keeping up, and a subscriber that reads still gets everything.
         const BUDGET: u64 = 4 << 20;
-        let router = Router::with_budget(BUDGET);
+        let router = SubjectRouter::with_budget(BUDGET);
         let notify = Arc::new(Notify::new());
         let message_bytes = 64 << 10;
         let idle: Vec<_> = (0..64)
@@ -718,13 +718,13 @@ mod tests {
         assert_eq!(router.buffered_bytes(), 0, "every byte comes back when the subscribers leave");
     }
 
-    fn publish_charged(router: &Router, subject: &str, text: &str) -> u64 {
+    fn publish_charged(router: &SubjectRouter, subject: &str, text: &str) -> u64 {
         router.publish(&Subject::new(subject).unwrap(), &router.encode(text.to_owned()))
     }
 
     #[test]
     fn an_evicted_subscription_gives_its_buffer_back_and_ends() {
-        let router = Router::with_budget(1 << 20);
+        let router = SubjectRouter::with_budget(1 << 20);
         let handle = router.subscribe(request(agent("a"), "x", None), Arc::new(Notify::new())).unwrap();
         publish_charged(&router, "x", "\"hello\"");
         assert!(router.buffered_bytes() > 0);
@@ -737,7 +737,7 @@ mod tests {
 
     #[test]
     fn an_agent_named_like_the_read_token_owner_does_not_share_its_quota() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let _tokens: Vec<_> = (0..SUBSCRIPTIONS_PER_OWNER_MAX)
             .map(|_| router.subscribe(request(None, "a", None), Arc::clone(&notify)).unwrap())
@@ -750,7 +750,7 @@ mod tests {
 
     #[test]
     fn dropping_a_handle_unsubscribes_and_prunes_groups() {
-        let router = Router::new();
+        let router = SubjectRouter::new();
         let notify = Arc::new(Notify::new());
         let one = router.subscribe(request(agent("a"), "a.b", Some("g")), Arc::clone(&notify)).unwrap();
         let two = router.subscribe(request(agent("b"), "a.b", Some("g")), Arc::clone(&notify)).unwrap();

@@ -1,18 +1,17 @@
 //! Read authentication: a signed read request, or an operator-issued bearer token.
 
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use colony_core::Signer;
-use colony_wire::Problem;
 use colony_wire::problem::codes;
 use colony_wire::read_auth::{
     READ_SIGNATURE_HEADER, READ_SIGNATURE_SKEW_MS, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message,
     token_sha256,
 };
 
-use super::{AppState, problem_response};
+use super::{ApiError, AppState};
 
 /// Who a read was authenticated as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,9 +31,10 @@ pub enum Reader {
 pub const CREDENTIALS_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether `reader`'s credentials still hold: an agent not deregistered, a token not revoked and
-/// not expired. Streams opened with them end when they stop holding.
+/// not expired. Streams opened with them end when they stop holding, and when the state can no
+/// longer be read (a writer failure), since nothing then says that they still hold.
 pub fn credentials_hold(app: &AppState, reader: &Reader) -> bool {
-    let state = app.driver.shared.state.read().expect("state lock");
+    let Ok(state) = app.state() else { return false };
     match reader {
         Reader::Signer(Signer::Operator) => true,
         Reader::Signer(Signer::Agent(id)) => state.agent(id).is_some_and(|agent| agent.deregistered_at_ms.is_none()),
@@ -55,30 +55,15 @@ pub async fn credentials_lapse(app: AppState, reader: Reader) {
 }
 
 /// Middleware: lets the request through only with valid read credentials.
-pub async fn require_read_auth(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn require_read_auth(
+    State(app): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let path_and_query = request.uri().path_and_query().map_or("/", |value| value.as_str()).to_owned();
-    match authenticate(&app, request.method().as_str(), &path_and_query, request.headers()) {
-        Ok(reader) => {
-            request.extensions_mut().insert(reader);
-            next.run(request).await
-        }
-        Err(AuthError::Replayed) => problem_response(
-            Problem::new(
-                "nonce_replayed",
-                409,
-                "this signed stream request was already used; sign a new one (a fresh colony-timestamp-ms)",
-            )
-            .with_field(READ_TIMESTAMP_HEADER),
-        ),
-        Err(AuthError::Refused(detail)) => {
-            let mut response = problem_response(Problem::new(codes::UNAUTHENTICATED, 401, detail));
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer realm=\"colony\""),
-            );
-            response
-        }
-    }
+    let reader = authenticate(&app, request.method().as_str(), &path_and_query, request.headers())?;
+    request.extensions_mut().insert(reader);
+    Ok(next.run(request).await)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -103,18 +88,20 @@ fn stream_open_nonce(timestamp_ms: u64, signature: &[u8; 64]) -> u64 {
     (timestamp_ms << 16) | u64::from(u16::from_le_bytes([signature[0], signature[1]]))
 }
 
-/// Why a read was not let through.
-enum AuthError {
-    /// No valid credentials (401), with the reason.
-    Refused(String),
-    /// A signed stream request that was already used (409).
-    Replayed,
+/// A read without valid credentials: 401 `unauthenticated`, naming the schemes that would do.
+fn unauthenticated(detail: String) -> ApiError {
+    ApiError::new(codes::UNAUTHENTICATED, 401, detail)
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"colony\""))
 }
 
-impl From<String> for AuthError {
-    fn from(detail: String) -> AuthError {
-        AuthError::Refused(detail)
-    }
+/// A signed stream request that was already used.
+fn replayed() -> ApiError {
+    ApiError::new(
+        "nonce_replayed",
+        409,
+        "this signed stream request was already used; sign a new one (a fresh colony-timestamp-ms)",
+    )
+    .with_field(READ_TIMESTAMP_HEADER)
 }
 
 /// A read token given as `access_token=…` in the query of a stream endpoint.
@@ -132,41 +119,39 @@ fn bearer_token(authorization: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
-fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &HeaderMap) -> Result<Reader, AuthError> {
+fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &HeaderMap) -> Result<Reader, ApiError> {
     let query_token = token_from_query(method, path_and_query);
     let authorization =
         header(headers, "authorization").map(str::to_owned).or(query_token.map(|token| format!("Bearer {token}")));
     if let Some(authorization) = authorization.as_deref() {
         let token = bearer_token(authorization)
-            .ok_or_else(|| "the Authorization header must be 'Bearer <read token>'".to_owned())?;
-        let state = app.driver.shared.state.read().expect("state lock");
+            .ok_or_else(|| unauthenticated("the Authorization header must be 'Bearer <read token>'".to_owned()))?;
+        let state = app.state()?;
         let digest = token_sha256(token.trim());
-        let record = state.read_token(&digest).ok_or_else(|| "unknown read token".to_owned())?;
+        let record = state.read_token(&digest).ok_or_else(|| unauthenticated("unknown read token".to_owned()))?;
         if record.expires_at_ms.is_some_and(|expires| expires <= app.clock.now_ms()) {
-            return Err("the read token has expired".to_owned().into());
+            return Err(unauthenticated("the read token has expired".to_owned()));
         }
         return Ok(Reader::Token { label: record.label.clone(), token_sha256: digest });
     }
     let Some(signer) = header(headers, READ_SIGNER_HEADER) else {
-        return Err(format!(
+        return Err(unauthenticated(format!(
             "reads need credentials: 'Authorization: Bearer <read token>', or the headers {READ_SIGNER_HEADER}, \
              {READ_TIMESTAMP_HEADER} and {READ_SIGNATURE_HEADER}"
-        )
-        .into());
+        )));
     };
-    let signer = Signer::parse(signer).map_err(|error| format!("{READ_SIGNER_HEADER}: {error}"))?;
+    let signer = Signer::parse(signer).map_err(|error| unauthenticated(format!("{READ_SIGNER_HEADER}: {error}")))?;
     let timestamp_ms: u64 = header(headers, READ_TIMESTAMP_HEADER)
         .and_then(|value| value.parse().ok())
-        .ok_or_else(|| format!("{READ_TIMESTAMP_HEADER} must be Unix milliseconds"))?;
+        .ok_or_else(|| unauthenticated(format!("{READ_TIMESTAMP_HEADER} must be Unix milliseconds")))?;
     let signature = header(headers, READ_SIGNATURE_HEADER)
         .and_then(|value| colony_wire::envelope::parse_signature(value).ok())
-        .ok_or_else(|| format!("{READ_SIGNATURE_HEADER} must be 128 hex characters"))?;
+        .ok_or_else(|| unauthenticated(format!("{READ_SIGNATURE_HEADER} must be 128 hex characters")))?;
     if timestamp_ms.abs_diff(app.clock.now_ms()) > READ_SIGNATURE_SKEW_MS {
-        return Err(format!(
+        return Err(unauthenticated(format!(
             "{READ_TIMESTAMP_HEADER} is more than {} s from the server's clock",
             READ_SIGNATURE_SKEW_MS / 1000
-        )
-        .into());
+        )));
     }
     // Single-use requests (stream opens) are remembered in memory only, from the server's start: one
     // stamped before it could have been used already. (Plain reads are not single-use, so a client
@@ -174,26 +159,28 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
     let path = path_and_query.split_once('?').map_or(path_and_query, |(path, _)| path);
     let opens_stream = STREAM_PATHS.contains(&path);
     if opens_stream && timestamp_ms < app.started_at_ms {
-        return Err(format!("{READ_TIMESTAMP_HEADER} is before the server started; sign the request again").into());
+        return Err(unauthenticated(format!(
+            "{READ_TIMESTAMP_HEADER} is before the server started; sign the request again"
+        )));
     }
     let key = {
-        let state = app.driver.shared.state.read().expect("state lock");
+        let state = app.state()?;
         if let Signer::Agent(id) = &signer
             && state.agent(id).is_some_and(|agent| agent.deregistered_at_ms.is_some())
         {
-            return Err(format!("agent '{id}' is deregistered").into());
+            return Err(unauthenticated(format!("agent '{id}' is deregistered")));
         }
-        state.signer_key(&signer).ok_or_else(|| format!("'{signer}' is not a registered signer"))?
+        state.signer_key(&signer).ok_or_else(|| unauthenticated(format!("'{signer}' is not a registered signer")))?
     };
     let message = read_signing_message(&signer, method, path_and_query, timestamp_ms);
     if !app.keys.verify(&key, &message, &signature) {
-        return Err("the read signature does not verify".to_owned().into());
+        return Err(unauthenticated("the read signature does not verify".to_owned()));
     }
     // A stream goes on delivering for as long as it is open: a captured request that opens one must
     // not open a second, so its timestamp is spent like a nonce (after the signature verified, so
     // that nobody can spend another signer's timestamps).
     if opens_stream && !app.bus.spend_stream_open(&signer, stream_open_nonce(timestamp_ms, &signature)) {
-        return Err(AuthError::Replayed);
+        return Err(replayed());
     }
     Ok(Reader::Signer(signer))
 }

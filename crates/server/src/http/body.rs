@@ -12,14 +12,13 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use colony_core::Signer;
-use colony_wire::Problem;
 use colony_wire::envelope::{SIGNATURE_HEADER, parse_signature};
 use colony_wire::problem::codes;
 use colony_wire::read_auth::READ_SIGNER_HEADER;
 use futures_util::StreamExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 /// The most a signer that is not registered (unknown, or deregistered) may send: enough for a
 /// self-registration envelope with every capability and a long reason, far below the batch limit,
@@ -64,8 +63,7 @@ pub struct SignedBody {
 }
 
 /// Refuses a POST body that is not JSON (`application/json`, parameters such as `charset` allowed).
-#[allow(clippy::result_large_err)] // a problem is built only on the way out of the request
-pub fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -74,7 +72,7 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
     if is_json {
         return Ok(());
     }
-    Err(Problem::new(
+    Err(ApiError::new(
         codes::UNSUPPORTED_MEDIA_TYPE,
         415,
         "the body must be JSON, sent as 'Content-Type: application/json'",
@@ -82,7 +80,7 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
     .with_field("content-type"))
 }
 
-fn too_large(bytes_max: usize, registered: bool) -> Problem {
+fn too_large(bytes_max: usize, registered: bool) -> ApiError {
     let detail = if registered {
         format!("the body exceeds the limit of {bytes_max} bytes")
     } else {
@@ -91,7 +89,7 @@ fn too_large(bytes_max: usize, registered: bool) -> Problem {
              (larger bodies are read only from registered signers)"
         )
     };
-    Problem::new(codes::PAYLOAD_TOO_LARGE, 413, detail)
+    ApiError::new(codes::PAYLOAD_TOO_LARGE, 413, detail)
 }
 
 /// Checks the head, then reads the body within `bytes_max` (the endpoint's limit), the signer's
@@ -101,7 +99,7 @@ pub async fn read_signed_body(
     headers: &HeaderMap,
     body: Body,
     bytes_max: usize,
-) -> Result<SignedBody, Problem> {
+) -> Result<SignedBody, ApiError> {
     require_json(headers)?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -111,7 +109,7 @@ pub async fn read_signed_body(
         return Err(too_large(bytes_max, true));
     }
     let unauthenticated =
-        |detail: String| Problem::new(codes::UNAUTHENTICATED, 401, detail).with_field(READ_SIGNER_HEADER);
+        |detail: String| ApiError::new(codes::UNAUTHENTICATED, 401, detail).with_field(READ_SIGNER_HEADER);
     let signer = headers.get(READ_SIGNER_HEADER).ok_or_else(|| {
         unauthenticated(format!("a signed request names its signer in the {READ_SIGNER_HEADER} header"))
     })?;
@@ -125,11 +123,11 @@ pub async fn read_signed_body(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| parse_signature(value).ok())
         .ok_or_else(|| {
-            Problem::new(codes::INVALID_SIGNATURE, 401, format!("{SIGNATURE_HEADER} must be 128 hex characters"))
+            ApiError::new(codes::INVALID_SIGNATURE, 401, format!("{SIGNATURE_HEADER} must be 128 hex characters"))
                 .with_field(SIGNATURE_HEADER)
         })?;
     let registered = {
-        let state = app.driver.shared.state.read().expect("state lock");
+        let state = app.state()?;
         match &signer {
             Signer::Operator => true,
             Signer::Agent(id) => state.agent(id).is_some_and(|agent| agent.deregistered_at_ms.is_none()),
@@ -143,7 +141,7 @@ pub async fn read_signed_body(
     let (bytes, held) =
         tokio::time::timeout(app.request_timeout, read_within(&app.body_budget, body, declared, limit, registered))
             .await
-            .map_err(|_| Problem::new(codes::TIMEOUT, 408, "the request body did not arrive in time"))??;
+            .map_err(|_| ApiError::new(codes::TIMEOUT, 408, "the request body did not arrive in time"))??;
     Ok(SignedBody { signer, signature, bytes, _held: held })
 }
 
@@ -155,21 +153,21 @@ async fn read_within(
     declared: Option<usize>,
     limit: usize,
     registered: bool,
-) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Problem> {
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
     // Room for what is declared, up to the small allowance: a declared length is only a promise.
     let mut buffer = Vec::with_capacity(declared.unwrap_or(0).min(limit).min(UNREGISTERED_BODY_BYTES_MAX));
     let mut held: Option<OwnedSemaphorePermit> = None;
     let mut chunks = body.into_data_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|error| {
-            Problem::new(codes::MALFORMED_REQUEST, 400, format!("the body could not be read: {error}"))
+            ApiError::new(codes::MALFORMED_REQUEST, 400, format!("the body could not be read: {error}"))
         })?;
         if buffer.len() + chunk.len() > limit {
             return Err(too_large(limit, registered));
         }
         let permits = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
         let permit = Arc::clone(&budget.bytes).try_acquire_many_owned(permits).map_err(|_| {
-            Problem::new(
+            ApiError::new(
                 codes::OVERLOADED,
                 503,
                 format!(

@@ -5,22 +5,19 @@
 //! `colony-publish-v2\n<signer>\n<path?query>\n<nonce>\n` followed by the exact body). Subscriptions are reads and
 //! take read credentials.
 
-// Problems are built only on the way out of a request, so their size on the error path does not matter.
-#![allow(clippy::result_large_err)]
-
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use colony_core::bus::Pattern;
 use colony_core::{Name, Signer};
-use colony_wire::Problem;
 use colony_wire::bus::{
-    MESSAGES_PER_PUBLISH_MAX, PUBLISH_NONCE_HEADER, PUBLISH_SKEW_MS, PublishRequest, PublishResponse,
+    EphemeralPublish, MESSAGES_PER_PUBLISH_MAX, PUBLISH_NONCE_HEADER, PUBLISH_SKEW_MS, PublishResponse,
     REQUEST_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, publish_signing_message,
 };
 use colony_wire::problem::codes;
@@ -31,7 +28,8 @@ use tokio::sync::Notify;
 
 use super::auth::Reader;
 use super::body::{SignedBody, read_signed_body};
-use super::{AppState, json_response, problem_response};
+use super::extract::QueryParameters;
+use super::{ApiError, AppState, ValidQuery};
 use crate::bus::router::{BUFFER_MESSAGES_DEFAULT, REPLY_PREFIX, STALLED_READER_TIMEOUT};
 use crate::bus::{SubscribeRequest, Transport, check_may_publish};
 
@@ -45,25 +43,16 @@ const REPLIES_BUFFERED: usize = 8;
 pub(crate) const BATCH_MESSAGES_MAX: usize = 256;
 
 /// `POST /v1/bus/publish`: one message (a JSON object) or several (an array).
-pub async fn publish(State(app): State<AppState>, request: Request) -> Response {
-    let body = match authenticate_publish(&app, request).await {
-        Ok(authenticated) => authenticated,
-        Err(problem) => return problem_response(problem),
-    };
+pub async fn publish(State(app): State<AppState>, request: Request) -> Result<Json<PublishResponse>, ApiError> {
+    let body = authenticate_publish(&app, request).await?;
     let signer = body.signer.clone();
     let body = &body.bytes;
-    let messages = match decode_messages(body) {
-        Ok(messages) => messages,
-        Err(problem) => return problem_response(problem),
-    };
+    let messages = decode_messages(body)?;
     let is_array = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
     let mut subjects = Vec::with_capacity(messages.len());
     for (index, message) in messages.iter().enumerate() {
         let prefix = if is_array { format!("[{index}].") } else { String::new() };
-        match message.validate(&prefix) {
-            Ok(subject) => subjects.push(subject),
-            Err(problem) => return problem_response(problem),
-        }
+        subjects.push(message.validate(&prefix)?);
     }
     let now_ms = app.clock.now_ms();
     let published = messages
@@ -71,7 +60,7 @@ pub async fn publish(State(app): State<AppState>, request: Request) -> Response 
         .zip(subjects)
         .map(|(message, subject)| app.bus.publish(&signer, now_ms, &subject, message))
         .collect();
-    json_response(StatusCode::OK, &PublishResponse { messages: published })
+    Ok(Json(PublishResponse { messages: published }))
 }
 
 /// Query of `POST /v1/bus/request`.
@@ -81,62 +70,53 @@ pub struct RequestQuery {
     timeout_ms: Option<u64>,
 }
 
+/// How long `POST /v1/bus/request` waits for a reply, checked.
+#[derive(Debug)]
+pub struct RequestTimeout {
+    timeout_ms: u64,
+}
+
+impl QueryParameters for RequestTimeout {
+    type Decoded = RequestQuery;
+    const UNDECODABLE_FIELD: &'static str = "timeout_ms";
+
+    fn validate(query: RequestQuery) -> Result<RequestTimeout, ApiError> {
+        let timeout_ms = query.timeout_ms.unwrap_or(REQUEST_TIMEOUT_MS_DEFAULT);
+        check_timeout(timeout_ms)?;
+        Ok(RequestTimeout { timeout_ms })
+    }
+}
+
 /// `POST /v1/bus/request?timeout_ms=N`: publishes the message with a fresh reply subject and answers
 /// with the first reply. `no_responders` (503) at once when nobody is subscribed to the subject;
 /// `request_timeout` (504) when nobody answers in time.
 pub async fn request(
     State(app): State<AppState>,
-    query: Result<Query<RequestQuery>, axum::extract::rejection::QueryRejection>,
-    request: Request,
-) -> Response {
-    let timeout_ms = match query {
-        Ok(Query(query)) => query.timeout_ms.unwrap_or(REQUEST_TIMEOUT_MS_DEFAULT),
-        Err(rejection) => {
-            return problem_response(
-                Problem::new(codes::INVALID_QUERY, 400, rejection.body_text()).with_field("timeout_ms"),
-            );
-        }
-    };
     // Checked before the signature's nonce is spent, so a bad timeout costs the caller nothing.
-    if let Err(problem) = check_timeout(timeout_ms) {
-        return problem_response(problem);
-    }
-    let body = match authenticate_publish(&app, request).await {
-        Ok(authenticated) => authenticated,
-        Err(problem) => return problem_response(problem),
-    };
-    let message: PublishRequest = match serde_json::from_slice(&body.bytes) {
-        Ok(message) => message,
-        Err(error) => return problem_response(Problem::new(codes::MALFORMED_REQUEST, 400, error.to_string())),
-    };
+    ValidQuery(RequestTimeout { timeout_ms }): ValidQuery<RequestTimeout>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body = authenticate_publish(&app, request).await?;
+    let message: EphemeralPublish = serde_json::from_slice(&body.bytes)
+        .map_err(|error| ApiError::new(codes::MALFORMED_REQUEST, 400, error.to_string()))?;
     let signer = body.signer.clone();
     // The body's bytes leave the budget before the wait for a reply.
     drop(body);
-    match request_reply(&app, &signer, message, timeout_ms).await {
-        Ok(reply) => {
-            let mut response = (StatusCode::OK, reply.to_string()).into_response();
-            response
-                .headers_mut()
-                .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
-            response
-        }
-        Err(problem) => problem_response(problem),
-    }
+    let reply = request_reply(&app, &signer, message, timeout_ms).await?;
+    // The reply is already JSON text, sent as it is rather than decoded and encoded again.
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], reply.to_string()).into_response())
 }
 
 /// Publishes `message` as a request from `signer` and waits for the first reply (its JSON text).
 pub(crate) async fn request_reply(
     app: &AppState,
     signer: &Signer,
-    mut message: PublishRequest,
+    mut message: EphemeralPublish,
     timeout_ms: u64,
-) -> Result<crate::bus::Outgoing, Problem> {
+) -> Result<crate::bus::Outgoing, ApiError> {
     check_timeout(timeout_ms)?;
     let subject = message.validate("")?;
-    {
-        let state = app.driver.shared.state.read().expect("state lock");
-        check_may_publish(&state, signer)?;
-    }
+    check_may_publish(&*app.state()?, signer)?;
     let reply_subject = colony_wire::bus::reply_subject();
     debug_assert!(reply_subject.starts_with(REPLY_PREFIX));
     let reply_pattern = Pattern::new(reply_subject.clone()).expect("reply subjects are valid");
@@ -156,7 +136,7 @@ pub(crate) async fn request_reply(
     message.reply_to = Some(reply_subject);
     let published = app.bus.publish(signer, app.clock.now_ms(), &subject, message);
     if published.delivered == 0 {
-        return Err(Problem::new(
+        return Err(ApiError::new(
             codes::NO_RESPONDERS,
             503,
             format!("nobody is subscribed to '{subject}'; nothing can answer this request"),
@@ -176,7 +156,7 @@ pub(crate) async fn request_reply(
     .await;
     match waited {
         Ok(Some(reply)) => Ok(reply),
-        _ => Err(Problem::new(
+        _ => Err(ApiError::new(
             codes::REQUEST_TIMEOUT,
             504,
             format!("no reply within {timeout_ms} ms (the request reached {} subscriber(s))", published.delivered),
@@ -184,19 +164,18 @@ pub(crate) async fn request_reply(
     }
 }
 
-fn check_timeout(timeout_ms: u64) -> Result<(), Problem> {
+fn check_timeout(timeout_ms: u64) -> Result<(), ApiError> {
     if timeout_ms == 0 || timeout_ms > REQUEST_TIMEOUT_MS_MAX {
-        return Err(Problem::new(
-            codes::INVALID_QUERY,
-            400,
+        return Err(ApiError::invalid_query(
+            "timeout_ms",
             format!("timeout_ms must be between 1 and {REQUEST_TIMEOUT_MS_MAX}"),
-        )
-        .with_field("timeout_ms"));
+        ));
     }
     Ok(())
 }
 
-/// Query of `GET /v1/bus/subscribe`.
+/// Query of `GET /v1/bus/subscribe`. Its fields are checked with the reader's own (who may listen
+/// where), by [`subscribe_request`], which WebSocket subscriptions share.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscribeQuery {
@@ -208,30 +187,24 @@ pub struct SubscribeQuery {
     access_token: Option<String>,
 }
 
+impl QueryParameters for SubscribeQuery {
+    type Decoded = SubscribeQuery;
+    const UNDECODABLE_FIELD: &'static str = "subject";
+
+    fn validate(query: SubscribeQuery) -> Result<SubscribeQuery, ApiError> {
+        Ok(query)
+    }
+}
+
 /// `GET /v1/bus/subscribe?subject=market.>&queue=…&buffer=…`: messages as server-sent events
 /// (`message`), and `dropped` events (`{"count": N, "total": M}`) when the buffer overflowed.
 pub async fn subscribe(
     State(app): State<AppState>,
     axum::Extension(reader): axum::Extension<Reader>,
-    query: Result<Query<SubscribeQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => {
-            return problem_response(
-                Problem::new(codes::INVALID_QUERY, 400, rejection.body_text()).with_field("subject"),
-            );
-        }
-    };
-    let request = match subscribe_request(&reader, &query.subject, query.queue.as_deref(), query.buffer, Transport::Sse)
-    {
-        Ok(request) => request,
-        Err(problem) => return problem_response(problem),
-    };
-    let handle = match app.bus.router.subscribe(request, Arc::new(Notify::new())) {
-        Ok(handle) => handle,
-        Err(problem) => return problem_response(problem),
-    };
+    ValidQuery(query): ValidQuery<SubscribeQuery>,
+) -> Result<Response, ApiError> {
+    let request = subscribe_request(&reader, &query.subject, query.queue.as_deref(), query.buffer, Transport::Sse)?;
+    let handle = app.bus.router.subscribe(request, Arc::new(Notify::new()))?;
     // A reader that stops reading: the server stops polling its stream (the socket is full), so a
     // watchdog outside it closes the subscription and gives its buffer back to the bus.
     let watchdog = {
@@ -297,11 +270,11 @@ pub async fn subscribe(
     let stream = futures_util::stream::select(messages, keep_alive)
         .take_while(|item| std::future::ready(item.is_some()))
         .filter_map(std::future::ready);
-    let mut response = axum::body::Body::from_stream(stream).into_response();
-    let headers = response.headers_mut();
-    headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/event-stream"));
-    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
-    response
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    Ok((headers, axum::body::Body::from_stream(stream)).into_response())
 }
 
 /// How long an idle event stream waits before a keep-alive comment.
@@ -340,12 +313,15 @@ impl AsRef<[u8]> for MessageBytes {
 
 /// `GET /v1/bus/stats`: counters and the open subscriptions: all of them for the operator, the
 /// reader's own for anyone else (a read token sees those of read tokens).
-pub async fn stats(State(app): State<AppState>, axum::Extension(reader): axum::Extension<Reader>) -> Response {
+pub async fn stats(
+    State(app): State<AppState>,
+    axum::Extension(reader): axum::Extension<Reader>,
+) -> Json<colony_wire::bus::BusStatsView> {
     let owner = match &reader {
         Reader::Signer(signer) => Some(signer.clone()),
         Reader::Token { .. } => None,
     };
-    json_response(StatusCode::OK, &app.bus.router.stats_for(Some(&owner)))
+    Json(app.bus.router.stats_for(Some(&owner)))
 }
 
 /// Checks a subscription's fields for `reader`.
@@ -355,23 +331,18 @@ pub(crate) fn subscribe_request(
     queue: Option<&str>,
     buffer: Option<usize>,
     transport: Transport,
-) -> Result<SubscribeRequest, Problem> {
+) -> Result<SubscribeRequest, ApiError> {
     let pattern = Pattern::new(subject)
-        .map_err(|error| Problem::new(codes::INVALID_SUBJECT, 400, error.to_string()).with_field("subject"))?;
+        .map_err(|error| ApiError::new(codes::INVALID_SUBJECT, 400, error.to_string()).with_field("subject"))?;
     let queue = queue
-        .map(|queue| {
-            Name::new(queue)
-                .map_err(|error| Problem::new(codes::INVALID_QUERY, 400, format!("queue: {error}")).with_field("queue"))
-        })
+        .map(|queue| Name::new(queue).map_err(|error| ApiError::invalid_query("queue", format!("queue: {error}"))))
         .transpose()?;
     let buffer_messages = buffer.unwrap_or(BUFFER_MESSAGES_DEFAULT);
     if buffer_messages == 0 || buffer_messages > crate::bus::router::BUFFER_MESSAGES_MAX {
-        return Err(Problem::new(
-            codes::INVALID_QUERY,
-            400,
+        return Err(ApiError::invalid_query(
+            "buffer",
             format!("buffer must be between 1 and {}", crate::bus::router::BUFFER_MESSAGES_MAX),
-        )
-        .with_field("buffer"));
+        ));
     }
     let owner = match reader {
         Reader::Signer(signer) => Some(signer.clone()),
@@ -381,19 +352,19 @@ pub(crate) fn subscribe_request(
 }
 
 /// Decodes a publish body: one message or an array of them.
-fn decode_messages(body: &[u8]) -> Result<Vec<PublishRequest>, Problem> {
-    let malformed = |error: serde_json::Error| Problem::new(codes::MALFORMED_REQUEST, 400, error.to_string());
+fn decode_messages(body: &[u8]) -> Result<Vec<EphemeralPublish>, ApiError> {
+    let malformed = |error: serde_json::Error| ApiError::new(codes::MALFORMED_REQUEST, 400, error.to_string());
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
-    let messages: Vec<PublishRequest> = if first == Some(&b'[') {
+    let messages: Vec<EphemeralPublish> = if first == Some(&b'[') {
         serde_json::from_slice(body).map_err(malformed)?
     } else {
         vec![serde_json::from_slice(body).map_err(malformed)?]
     };
     if messages.is_empty() {
-        return Err(Problem::new(codes::MALFORMED_REQUEST, 400, "no messages to publish"));
+        return Err(ApiError::new(codes::MALFORMED_REQUEST, 400, "no messages to publish"));
     }
     if messages.len() > MESSAGES_PER_PUBLISH_MAX {
-        return Err(Problem::new(
+        return Err(ApiError::new(
             codes::MALFORMED_REQUEST,
             400,
             format!("at most {MESSAGES_PER_PUBLISH_MAX} messages per publish, got {}", messages.len()),
@@ -407,10 +378,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Reads the body and checks the publish signature, the nonce and that the signer may publish.
-async fn authenticate_publish(app: &AppState, request: Request) -> Result<SignedBody, Problem> {
+async fn authenticate_publish(app: &AppState, request: Request) -> Result<SignedBody, ApiError> {
     let (parts, body) = request.into_parts();
     let path_and_query = parts.uri.path_and_query().map_or("/", |value| value.as_str()).to_owned();
-    let unauthenticated = |detail: String| Problem::new(codes::UNAUTHENTICATED, 401, detail);
+    let unauthenticated = |detail: String| ApiError::new(codes::UNAUTHENTICATED, 401, detail);
     if header(&parts.headers, READ_SIGNER_HEADER).is_none() {
         return Err(unauthenticated(format!(
             "a publish needs the headers {READ_SIGNER_HEADER}, {PUBLISH_NONCE_HEADER} and {READ_SIGNATURE_HEADER}"
@@ -435,17 +406,17 @@ async fn authenticate_publish(app: &AppState, request: Request) -> Result<Signed
     let body = read_signed_body(app, &parts.headers, body, PUBLISH_BODY_BYTES_MAX).await?;
     let signer = &body.signer;
     let key = {
-        let state = app.driver.shared.state.read().expect("state lock");
+        let state = app.state()?;
         check_may_publish(&state, signer)?;
         state.signer_key(signer).ok_or_else(|| unauthenticated(format!("'{signer}' is not a registered signer")))?
     };
     if !app.keys.verify(&key, &publish_signing_message(signer, &path_and_query, nonce_us, &body.bytes), &body.signature)
     {
-        return Err(Problem::new(codes::INVALID_SIGNATURE, 401, "the publish signature does not verify")
+        return Err(ApiError::new(codes::INVALID_SIGNATURE, 401, "the publish signature does not verify")
             .with_field(READ_SIGNATURE_HEADER));
     }
     if !app.bus.spend_nonce(signer, nonce_us) {
-        return Err(Problem::from_rejection(&colony_core::Rejection::NonceReplayed { nonce: nonce_us })
+        return Err(ApiError::from_rejection(&colony_core::Rejection::NonceReplayed { nonce: nonce_us })
             .with_field(PUBLISH_NONCE_HEADER));
     }
     Ok(body)

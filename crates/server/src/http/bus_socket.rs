@@ -8,9 +8,6 @@
 //! many subscriptions still has one task writing, and publishers never wait for it: a client that
 //! reads slowly loses its own oldest messages (reported in `dropped` frames), nobody else's.
 
-// Problems are built only on the way out of a request, so their size on the error path does not matter.
-#![allow(clippy::result_large_err)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -27,7 +24,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::auth::Reader;
 use super::bus::{BATCH_MESSAGES_MAX, request_reply, subscribe_request};
-use super::{AppState, problem_response};
+use super::{ApiError, AppState};
 use crate::bus::{SubscriptionHandle, Transport, check_may_publish};
 
 /// A client frame is at most this large (a message with its largest payload, and room to spare).
@@ -52,24 +49,19 @@ pub async fn upgrade(
     State(app): State<AppState>,
     axum::Extension(reader): axum::Extension<Reader>,
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
+) -> Result<Response, ApiError> {
     // A request that is not a WebSocket handshake is answered with a problem, like every error.
-    let socket = match socket {
-        Ok(socket) => socket,
-        Err(rejection) => {
-            return problem_response(
-                Problem::new(
-                    codes::MALFORMED_REQUEST,
-                    rejection.status().as_u16(),
-                    format!("{}: this endpoint takes a WebSocket handshake", rejection.body_text()),
-                )
-                .with_field("upgrade"),
-            );
-        }
-    };
+    let socket = socket.map_err(|rejection| {
+        ApiError::new(
+            codes::MALFORMED_REQUEST,
+            rejection.status().as_u16(),
+            format!("{}: this endpoint takes a WebSocket handshake", rejection.body_text()),
+        )
+        .with_field("upgrade")
+    })?;
     // A signed connection publishes as its signer without signing each frame: the signed read that
     // opens it is single-use (spent by the authentication layer, as for every stream).
-    socket.max_message_size(FRAME_BYTES_MAX).on_upgrade(move |socket| serve(app, reader, socket))
+    Ok(socket.max_message_size(FRAME_BYTES_MAX).on_upgrade(move |socket| serve(app, reader, socket)))
 }
 
 /// A subscription of this connection: the client's id for it (already encoded as a JSON string, so
@@ -220,7 +212,7 @@ fn handle_frame(
             let request = match subscribe_request(reader, &subject, frame.queue.as_deref(), None, Transport::WebSocket)
             {
                 Ok(request) => request,
-                Err(problem) => return refuse(problem),
+                Err(error) => return refuse(error.into_problem()),
             };
             match app.bus.router.subscribe(request, Arc::clone(notify)) {
                 Ok(handle) => {
@@ -248,11 +240,11 @@ fn handle_frame(
             let Some(message) = frame.message else { return missing("message", frame.tag) };
             let signer = match publishing_signer(reader) {
                 Ok(signer) => signer,
-                Err(problem) => return Some(ServerFrame::error(frame.tag, problem)),
+                Err(error) => return Some(ServerFrame::error(frame.tag, error.into_problem())),
             };
-            let checked = message.validate("message.").and_then(|subject| {
-                let state = app.driver.shared.state.read().expect("state lock");
-                check_may_publish(&state, signer)?;
+            // A state no reader may see refuses the publish (503 `unavailable`) like any other.
+            let checked = message.validate("message.").map_err(ApiError::from).and_then(|subject| {
+                check_may_publish(&*app.state()?, signer)?;
                 Ok(subject)
             });
             match checked {
@@ -260,7 +252,7 @@ fn handle_frame(
                     app.bus.publish(signer, app.clock.now_ms(), &subject, message);
                     None
                 }
-                Err(problem) => Some(ServerFrame::error(frame.tag, problem)),
+                Err(error) => Some(ServerFrame::error(frame.tag, error.into_problem())),
             }
         }
         ClientOp::Request => {
@@ -268,7 +260,7 @@ fn handle_frame(
             let Some(message) = frame.message else { return missing("message", Some(rid)) };
             let signer = match publishing_signer(reader) {
                 Ok(signer) => signer.clone(),
-                Err(problem) => return Some(ServerFrame::error(Some(rid), problem)),
+                Err(error) => return Some(ServerFrame::error(Some(rid), error.into_problem())),
             };
             if requests_in_flight.fetch_add(1, Ordering::SeqCst) >= REQUESTS_IN_FLIGHT_MAX {
                 requests_in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -291,9 +283,8 @@ fn handle_frame(
                         let rid_json = serde_json::to_string(&rid).expect("strings encode");
                         format!("{{\"op\":\"reply\",\"rid\":{rid_json},\"message\":{reply}}}")
                     }
-                    Err(problem) => {
-                        serde_json::to_string(&ServerFrame::error(Some(rid), problem)).expect("frames encode")
-                    }
+                    Err(error) => serde_json::to_string(&ServerFrame::error(Some(rid), error.into_problem()))
+                        .expect("frames encode"),
                 };
                 requests_in_flight.fetch_sub(1, Ordering::SeqCst);
                 let _ = control.send(frame).await;
@@ -303,10 +294,10 @@ fn handle_frame(
     }
 }
 
-fn publishing_signer(reader: &Reader) -> Result<&Signer, Problem> {
+fn publishing_signer(reader: &Reader) -> Result<&Signer, ApiError> {
     match reader {
         Reader::Signer(signer) => Ok(signer),
-        Reader::Token { .. } => Err(Problem::new(
+        Reader::Token { .. } => Err(ApiError::new(
             codes::FORBIDDEN,
             403,
             "a connection opened with a read token can subscribe but not publish; sign the upgrade request instead",

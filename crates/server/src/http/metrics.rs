@@ -7,10 +7,10 @@
 use std::fmt::Write as _;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 /// At most this many subscriptions are listed one by one (those that dropped messages), so that a
 /// server with many subscribers does not produce an unbounded scrape.
@@ -22,10 +22,10 @@ const DROPPING_SUBSCRIPTIONS_LISTED_MAX: usize = 1_000;
 pub async fn serve(
     State(app): State<AppState>,
     axum::Extension(reader): axum::Extension<super::auth::Reader>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let mut text = String::with_capacity(4096);
     {
-        let state = app.driver.shared.state.read().expect("state lock");
+        let state = app.state()?;
         let counters = state.counters();
         metric(&mut text, "colony_entries_total", "counter", "Log entries applied.", counters.entries);
         metric(&mut text, "colony_commands_accepted_total", "counter", "Commands applied.", counters.commands_accepted);
@@ -91,11 +91,8 @@ pub async fn serve(
             subscription.dropped
         );
     }
-    let mut response = (StatusCode::OK, text).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    response
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], text)
+        .into_response())
 }
 
 fn metric(text: &mut String, name: &str, kind: &str, help: &str, value: u64) {

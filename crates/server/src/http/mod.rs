@@ -4,13 +4,17 @@
 //! - The ephemeral bus (`/v1/bus/…`): signed publishes and requests, subscriptions over SSE and
 //!   WebSocket; see [`bus`] and [`bus_socket`].
 //! - Reads take a signed read request or an operator-issued bearer token; see [`auth`].
-//! - Errors are RFC 9457 problem documents with stable codes; see [`problem_response`].
+//! - Errors are RFC 9457 problem documents with stable codes: every handler returns
+//!   `Result<_, ApiError>` (see [`error`]), and query strings and path parameters arrive checked and
+//!   typed through the extractors of [`extract`].
 //! - `GET /v1/openapi.json` describes all of it; see [`openapi`].
 
 pub mod auth;
 pub mod body;
 pub mod bus;
 pub mod bus_socket;
+pub mod error;
+pub mod extract;
 pub mod ledger;
 pub mod metrics;
 pub mod openapi;
@@ -18,19 +22,22 @@ pub mod reads;
 pub mod streams;
 pub mod writes;
 
-use std::sync::Arc;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, RwLockReadGuard};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use colony_wire::Problem;
-use colony_wire::problem::{PROBLEM_CONTENT_TYPE, codes};
+use colony_core::State;
+use colony_wire::problem::codes;
 
+pub use self::error::ApiError;
+pub use self::extract::{ValidPath, ValidQuery};
 use crate::clock::Clock;
-use crate::driver::DriverHandle;
+use crate::driver::{DriverHandle, Shared};
 use crate::server::ServerSettings;
 
 /// What every handler can reach.
@@ -48,7 +55,7 @@ pub struct AppState {
     /// shutdown (which waits for every connection) can complete.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The ephemeral message bus.
-    pub bus: Arc<crate::bus::Bus>,
+    pub bus: Arc<crate::bus::EphemeralBus>,
     /// Fetches waiting for something to be due (`colony-wait-ms`), bounded.
     pub waiting_fetches: Arc<std::sync::atomic::AtomicUsize>,
     /// When this server started (its clock). Signed stream opens and publishes stamped before it
@@ -89,6 +96,11 @@ impl KeyCache {
 }
 
 impl AppState {
+    /// The state, read-locked; see [`read_state`].
+    pub fn state(&self) -> Result<RwLockReadGuard<'_, State>, ApiError> {
+        read_state(&self.driver.shared)
+    }
+
     /// The state for a server with these settings.
     pub fn new(
         driver: DriverHandle,
@@ -109,39 +121,25 @@ impl AppState {
     }
 }
 
-/// A problem document as an HTTP response. `overloaded` says when to retry (`Retry-After`).
-pub fn problem_response(problem: Problem) -> Response {
-    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let overloaded = problem.code == codes::OVERLOADED;
-    let body = serde_json::to_vec(&problem).expect("problems encode");
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
-    if overloaded {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(body::RETRY_AFTER_SECONDS));
-    }
-    response
-}
-
-/// A JSON response.
-pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
-    let body = serde_json::to_vec(value).expect("responses encode");
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-async fn not_found() -> Response {
-    problem_response(Problem::new(codes::NOT_FOUND, 404, "no such endpoint; see /v1/openapi.json"))
+async fn not_found() -> ApiError {
+    ApiError::new(codes::NOT_FOUND, 404, "no such endpoint; see /v1/openapi.json")
 }
 
 /// A known path with the wrong method: a problem document like every other error (axum keeps adding
 /// the `Allow` header).
-async fn method_not_allowed() -> Response {
-    problem_response(Problem::new(
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
         codes::METHOD_NOT_ALLOWED,
         405,
         "this endpoint does not take this method; see the Allow header and /v1/openapi.json",
-    ))
+    )
+}
+
+/// The shared state, read-locked, or 503 `unavailable` if a writer panicked while holding the lock:
+/// the state may then be half-changed, so it is refused to readers rather than served (or allowed to
+/// panic every handler that reads it). Readiness already reports the stopped writer.
+pub fn read_state(shared: &Shared) -> Result<RwLockReadGuard<'_, State>, ApiError> {
+    shared.state.read().map_err(|_| ApiError::state_unavailable())
 }
 
 /// Every route, with its method: the OpenAPI test checks the document against this list.

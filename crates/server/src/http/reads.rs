@@ -3,12 +3,12 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
-use colony_core::{AgentId, Name};
-use colony_wire::Problem;
+use colony_core::{AgentId, Name, SwarmConfig};
 use colony_wire::problem::codes;
 use colony_wire::views::{AgentPage, AgentView, StateHashView, StatusView};
 use futures_util::StreamExt as _;
@@ -16,14 +16,17 @@ use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::{AppState, json_response, problem_response};
+use super::extract::QueryParameters;
+use super::{ApiError, AppState, ValidPath, ValidQuery};
 
 /// Agents per page when the client does not say.
 pub(crate) const AGENTS_PAGE_DEFAULT: usize = 100;
 /// Agents per page at most.
 pub(crate) const AGENTS_PAGE_MAX: usize = 1_000;
+/// The statuses an agent can be in, as `AgentQuery::status` names them.
+pub(crate) const AGENT_STATUSES: [&str; 4] = ["active", "unresponsive", "halted", "deregistered"];
 
-/// Query of `GET /v1/agents`.
+/// Query of `GET /v1/agents`, as it decodes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentQuery {
@@ -34,131 +37,135 @@ pub struct AgentQuery {
     limit: Option<usize>,
 }
 
-fn invalid_query(field: &str, detail: impl Into<String>) -> Response {
-    problem_response(Problem::new(codes::INVALID_QUERY, 400, detail).with_field(field))
+/// Query of `GET /v1/agents`, checked.
+#[derive(Debug)]
+pub struct AgentFilter {
+    role: Option<Name>,
+    status: Option<&'static str>,
+    capability: Option<Name>,
+    after: Option<AgentId>,
+    limit: usize,
+}
+
+impl QueryParameters for AgentFilter {
+    type Decoded = AgentQuery;
+    const UNDECODABLE_FIELD: &'static str = "query";
+
+    fn validate(query: AgentQuery) -> Result<AgentFilter, ApiError> {
+        let limit = query.limit.unwrap_or(AGENTS_PAGE_DEFAULT);
+        if limit == 0 || limit > AGENTS_PAGE_MAX {
+            return Err(ApiError::invalid_query("limit", format!("must be between 1 and {AGENTS_PAGE_MAX}")));
+        }
+        let status = match query.status {
+            None => None,
+            Some(status) => Some(AGENT_STATUSES.into_iter().find(|known| *known == status).ok_or_else(|| {
+                ApiError::invalid_query("status", "must be one of active, unresponsive, halted, deregistered")
+            })?),
+        };
+        let invalid =
+            |field: &'static str| move |error: colony_core::IdError| ApiError::invalid_query(field, error.to_string());
+        Ok(AgentFilter {
+            role: query.role.map(Name::new).transpose().map_err(invalid("role"))?,
+            status,
+            capability: query.capability.map(Name::new).transpose().map_err(invalid("capability"))?,
+            after: query.after.map(AgentId::new).transpose().map_err(invalid("after"))?,
+            limit,
+        })
+    }
 }
 
 /// `GET /v1/agents?role=&status=&capability=&after=&limit=`: agents ordered by id, one page at a time.
 pub async fn list_agents(
     State(app): State<AppState>,
-    query: Result<Query<AgentQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Query(query) = match query {
-        Ok(query) => query,
-        Err(rejection) => return invalid_query("query", rejection.body_text()),
-    };
-    let limit = query.limit.unwrap_or(AGENTS_PAGE_DEFAULT);
-    if limit == 0 || limit > AGENTS_PAGE_MAX {
-        return invalid_query("limit", format!("must be between 1 and {AGENTS_PAGE_MAX}"));
-    }
-    if let Some(status) = &query.status
-        && !["active", "unresponsive", "halted", "deregistered"].contains(&status.as_str())
-    {
-        return invalid_query("status", "must be one of active, unresponsive, halted, deregistered");
-    }
-    let role = match query.role.map(Name::new).transpose() {
-        Ok(role) => role,
-        Err(error) => return invalid_query("role", error.to_string()),
-    };
-    let capability = match query.capability.map(Name::new).transpose() {
-        Ok(capability) => capability,
-        Err(error) => return invalid_query("capability", error.to_string()),
-    };
-    let after = match query.after.map(AgentId::new).transpose() {
-        Ok(after) => after,
-        Err(error) => return invalid_query("after", error.to_string()),
-    };
-    let state = app.driver.shared.state.read().expect("state lock");
-    let mut matching = state.registry().iter_after(after.as_ref()).filter(|agent| {
-        role.as_ref().is_none_or(|role| agent.role == *role)
-            && query.status.as_deref().is_none_or(|status| agent.status() == status)
-            && capability.as_ref().is_none_or(|capability| agent.capabilities.contains(capability))
+    ValidQuery(filter): ValidQuery<AgentFilter>,
+) -> Result<Json<AgentPage>, ApiError> {
+    let state = app.state()?;
+    let mut matching = state.registry().iter_after(filter.after.as_ref()).filter(|agent| {
+        filter.role.as_ref().is_none_or(|role| agent.role == *role)
+            && filter.status.is_none_or(|status| agent.status() == status)
+            && filter.capability.as_ref().is_none_or(|capability| agent.capabilities.contains(capability))
     });
-    let agents: Vec<AgentView> = matching.by_ref().take(limit).map(AgentView::from).collect();
-    let next_after = if agents.len() == limit && matching.next().is_some() {
+    let agents: Vec<AgentView> = matching.by_ref().take(filter.limit).map(AgentView::from).collect();
+    let next_after = if agents.len() == filter.limit && matching.next().is_some() {
         agents.last().map(|agent| agent.id.clone())
     } else {
         None
     };
-    json_response(StatusCode::OK, &AgentPage { agents, next_after })
+    Ok(Json(AgentPage { agents, next_after }))
 }
 
 /// `GET /v1/agents/{id}`.
-pub async fn get_agent(State(app): State<AppState>, Path(id): Path<String>) -> Response {
-    let id = match AgentId::new(id) {
-        Ok(id) => id,
-        Err(error) => return invalid_query("id", error.to_string()),
-    };
-    let state = app.driver.shared.state.read().expect("state lock");
+pub async fn get_agent(
+    State(app): State<AppState>,
+    ValidPath(id): ValidPath<AgentId>,
+) -> Result<Json<AgentView>, ApiError> {
+    let state = app.state()?;
     match state.agent(&id) {
-        Some(agent) => json_response(StatusCode::OK, &AgentView::from(agent)),
-        None => problem_response(Problem::from_rejection(&colony_core::Rejection::AgentNotFound { agent: id })),
+        Some(agent) => Ok(Json(AgentView::from(agent))),
+        None => Err(ApiError::from_rejection(&colony_core::Rejection::AgentNotFound { agent: id })),
     }
 }
 
 /// `GET /v1/config`.
-pub async fn get_config(State(app): State<AppState>) -> Response {
-    let state = app.driver.shared.state.read().expect("state lock");
-    json_response(StatusCode::OK, state.config())
+pub async fn get_config(State(app): State<AppState>) -> Result<Json<SwarmConfig>, ApiError> {
+    Ok(Json(app.state()?.config().clone()))
 }
 
 /// `GET /v1/status`.
-pub async fn get_status(State(app): State<AppState>) -> Response {
-    let state = app.driver.shared.state.read().expect("state lock");
+pub async fn get_status(State(app): State<AppState>) -> Result<Json<StatusView>, ApiError> {
+    let state = app.state()?;
     let counters = state.counters();
-    json_response(
-        StatusCode::OK,
-        &StatusView {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            sequence: state.sequence(),
-            timestamp_ms: state.timestamp_ms(),
-            agents: state.registry().len() as u64,
-            entries: counters.entries,
-            commands_accepted: counters.commands_accepted,
-            commands_rejected: counters.commands_rejected,
-            operator_key: state.operator().map(|operator| operator.public_key),
-        },
-    )
+    Ok(Json(StatusView {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        sequence: state.sequence(),
+        timestamp_ms: state.timestamp_ms(),
+        agents: state.registry().len() as u64,
+        entries: counters.entries,
+        commands_accepted: counters.commands_accepted,
+        commands_rejected: counters.commands_rejected,
+        operator_key: state.operator().map(|operator| operator.public_key),
+    }))
 }
 
 /// `GET /v1/state/hash`: the canonical state hash at the current sequence.
 ///
 /// Hashing encodes the whole state under the read lock, so it is done at most once per sequence
 /// (later readers of the same sequence get the cached hash) and on a blocking thread.
-pub async fn get_state_hash(State(app): State<AppState>) -> Response {
+pub async fn get_state_hash(State(app): State<AppState>) -> Result<Json<StateHashView>, ApiError> {
     let shared = std::sync::Arc::clone(&app.driver.shared);
     let hashed = tokio::task::spawn_blocking(move || {
         // One computation at a time: a crowd of readers waits for the first and takes its answer.
-        let mut cached = shared.state_hash.lock().expect("state hash lock");
-        let state = shared.state.read().expect("state lock");
+        // (The cache is only ever a whole pair: one left by a panicking holder is still valid.)
+        let mut cached = shared.state_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = super::read_state(&shared)?;
         let sequence = state.sequence();
-        if let Some((cached_sequence, hash)) = *cached
+        if let Some((cached_sequence, state_hash)) = *cached
             && cached_sequence == sequence
         {
-            return (sequence, hash);
+            return Ok(StateHashView { sequence, state_hash });
         }
-        let hash = state.state_hash();
-        *cached = Some((sequence, hash));
-        (sequence, hash)
+        let state_hash = state.state_hash();
+        *cached = Some((sequence, state_hash));
+        Ok(StateHashView { sequence, state_hash })
     })
     .await;
     match hashed {
-        Ok((sequence, state_hash)) => json_response(StatusCode::OK, &StateHashView { sequence, state_hash }),
-        Err(_) => problem_response(Problem::new(codes::UNAVAILABLE, 503, "the state hash could not be computed")),
+        Ok(view) => view.map(Json),
+        Err(_) => Err(ApiError::new(codes::UNAVAILABLE, 503, "the state hash could not be computed")),
     }
 }
 
 /// `GET /v1/health/live`: the process answers.
-pub async fn live() -> Response {
-    json_response(StatusCode::OK, &serde_json::json!({ "status": "live" }))
+pub async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "live" }))
 }
 
 /// `GET /v1/health/ready`: the writer is running and accepts writes.
-pub async fn ready(State(app): State<AppState>) -> Response {
+pub async fn ready(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     if app.driver.is_running() {
-        json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
+        Ok(Json(serde_json::json!({ "status": "ready" })))
     } else {
-        problem_response(Problem::new(codes::UNAVAILABLE, 503, "the writer is not running"))
+        Err(ApiError::new(codes::UNAVAILABLE, 503, "the writer is not running"))
     }
 }
 
@@ -172,6 +179,18 @@ pub struct EventQuery {
     access_token: Option<String>,
 }
 
+impl QueryParameters for EventQuery {
+    type Decoded = EventQuery;
+    const UNDECODABLE_FIELD: &'static str = "from";
+
+    fn validate(query: EventQuery) -> Result<EventQuery, ApiError> {
+        if query.from == Some(0) {
+            return Err(ApiError::invalid_query("from", "entries are numbered from 1"));
+        }
+        Ok(query)
+    }
+}
+
 /// `GET /v1/events?from=SEQ`: server-sent events, one per state change, from entry `SEQ` (inclusive),
 /// or after the `Last-Event-ID` a reconnecting client sends. Each event's id is `<sequence>-<index>`.
 /// Without either, the stream starts with new events.
@@ -179,15 +198,8 @@ pub async fn stream_events(
     State(app): State<AppState>,
     axum::Extension(reader): axum::Extension<super::auth::Reader>,
     headers: HeaderMap,
-    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Query(query) = match query {
-        Ok(query) => query,
-        Err(rejection) => return invalid_query("from", rejection.body_text()),
-    };
-    if query.from == Some(0) {
-        return invalid_query("from", "entries are numbered from 1");
-    }
+    ValidQuery(query): ValidQuery<EventQuery>,
+) -> Result<impl IntoResponse, ApiError> {
     // An event id as the stream sent it: `<sequence>-<index>`, the sequence from 1. An empty one
     // names no event (a client that received none yet).
     let resume_after = match headers.get("last-event-id").filter(|value| !value.as_bytes().trim_ascii().is_empty()) {
@@ -201,29 +213,29 @@ pub async fn stream_events(
         {
             Some(position) => Some(position),
             None => {
-                return invalid_query(
+                return Err(ApiError::invalid_query(
                     "last-event-id",
                     "Last-Event-ID must be an event id as the stream sent it: <sequence>-<index>",
-                );
+                ));
             }
         },
     };
     let from = match (resume_after, query.from) {
         (Some((sequence, _)), _) => sequence,
         (None, Some(from)) => from,
-        (None, None) => app.driver.shared.state.read().expect("state lock").sequence() + 1,
+        (None, None) => app.state()?.sequence() + 1,
     };
     let subscription = match app.driver.shared.events.subscribe(from) {
         Ok(subscription) => subscription,
         Err(oldest) => {
-            return problem_response(
-                Problem::new(
-                    codes::EVENTS_EXPIRED,
-                    410,
-                    format!("events before entry {oldest} are no longer retained; read current state and stream from {oldest}"),
-                )
-                .with_field("from"),
-            );
+            return Err(ApiError::new(
+                codes::EVENTS_EXPIRED,
+                410,
+                format!(
+                    "events before entry {oldest} are no longer retained; read current state and stream from {oldest}"
+                ),
+            )
+            .with_field("from"));
         }
     };
     // Both the backlog and live events start at `from` (a `from` in the future waits for it).
@@ -268,5 +280,5 @@ pub async fn stream_events(
             _ = lapse => {}
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -3,20 +3,18 @@
 //! Changes to streams (create, publish, fetch, ack, replay) are commands in signed envelopes, like
 //! every durable write; see `POST /v1/commands` and `/v1/batch`.
 
-// Error responses are built only on the way out of a request, so their size does not matter.
-#![allow(clippy::result_large_err)]
+use std::sync::RwLockReadGuard;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use colony_core::BusRejection;
 use colony_core::{Name, Rejection};
-use colony_wire::Problem;
 use colony_wire::bus::{BusMessage, DeadLetterPage, DeadLetterView, StreamMessagesPage};
-use colony_wire::problem::codes;
 use serde::Deserialize;
 
-use super::{AppState, json_response, problem_response};
+use super::extract::QueryParameters;
+use super::{ApiError, AppState, ValidPath, ValidQuery};
 
 /// Messages or dead letters per page when the client does not say.
 pub(crate) const PAGE_DEFAULT: usize = 100;
@@ -43,56 +41,40 @@ fn within_page_bytes<T>(items: Vec<T>, size_bytes: impl Fn(&T) -> u64) -> (Vec<T
     (kept, truncated)
 }
 
-fn invalid(field: &str, detail: impl Into<String>) -> Response {
-    problem_response(Problem::new(codes::INVALID_QUERY, 400, detail).with_field(field))
-}
-
-fn parse_name(field: &str, text: String) -> Result<Name, Response> {
-    Name::new(text).map_err(|error| invalid(field, format!("{field}: {error}")))
-}
-
 /// The page size asked for, within its bounds.
-fn page_limit(limit: Option<usize>) -> Result<usize, Response> {
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(PAGE_DEFAULT);
     if limit == 0 || limit > PAGE_MAX {
-        return Err(invalid("limit", format!("limit must be between 1 and {PAGE_MAX}")));
+        return Err(ApiError::invalid_query("limit", format!("limit must be between 1 and {PAGE_MAX}")));
     }
     Ok(limit)
 }
 
 /// The state, read-locked, once `name` is known to be a stream.
-fn read_stream<'a>(
-    app: &'a AppState,
-    name: &Name,
-) -> Result<std::sync::RwLockReadGuard<'a, colony_core::State>, Response> {
-    let state = app.driver.shared.state.read().expect("state lock");
+fn read_stream<'a>(app: &'a AppState, name: &Name) -> Result<RwLockReadGuard<'a, colony_core::State>, ApiError> {
+    let state = app.state()?;
     if state.stream(name).is_none() {
         return Err(stream_not_found(name.clone()));
     }
     Ok(state)
 }
 
-fn stream_not_found(stream: Name) -> Response {
-    problem_response(Problem::from_rejection(&Rejection::Bus(BusRejection::StreamNotFound { stream })))
+fn stream_not_found(stream: Name) -> ApiError {
+    ApiError::from_rejection(&Rejection::Bus(BusRejection::StreamNotFound { stream }))
 }
 
 /// `GET /v1/streams`: every stream with its configuration and counts.
-pub async fn list_streams(State(app): State<AppState>) -> Response {
-    let state = app.driver.shared.state.read().expect("state lock");
+pub async fn list_streams(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let state = app.state()?;
     let streams: Vec<_> = state.streams().filter_map(|stream| state.stream_info(&stream.name)).collect();
-    json_response(StatusCode::OK, &serde_json::json!({ "streams": streams }))
+    Ok(Json(serde_json::json!({ "streams": streams })).into_response())
 }
 
 /// `GET /v1/streams/{name}`.
-pub async fn get_stream(State(app): State<AppState>, Path(name): Path<String>) -> Response {
-    let name = match parse_name("name", name) {
-        Ok(name) => name,
-        Err(response) => return response,
-    };
-    let state = app.driver.shared.state.read().expect("state lock");
-    match state.stream_info(&name) {
-        Some(info) => json_response(StatusCode::OK, &info),
-        None => stream_not_found(name),
+pub async fn get_stream(State(app): State<AppState>, ValidPath(name): ValidPath<Name>) -> Result<Response, ApiError> {
+    match app.state()?.stream_info(&name) {
+        Some(info) => Ok(Json(info).into_response()),
+        None => Err(stream_not_found(name)),
     }
 }
 
@@ -104,30 +86,30 @@ pub struct MessagesQuery {
     limit: Option<usize>,
 }
 
+/// Query of `GET /v1/streams/{name}/messages`, checked.
+#[derive(Debug)]
+pub struct MessagesPage {
+    from: u64,
+    limit: usize,
+}
+
+impl QueryParameters for MessagesPage {
+    type Decoded = MessagesQuery;
+    const UNDECODABLE_FIELD: &'static str = "from";
+
+    fn validate(query: MessagesQuery) -> Result<MessagesPage, ApiError> {
+        Ok(MessagesPage { from: query.from.unwrap_or(1), limit: page_limit(query.limit)? })
+    }
+}
+
 /// `GET /v1/streams/{name}/messages?from=&limit=`: stored messages by sequence (reading changes no
 /// consumer's position).
 pub async fn list_messages(
     State(app): State<AppState>,
-    Path(name): Path<String>,
-    query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let name = match parse_name("name", name) {
-        Ok(name) => name,
-        Err(response) => return response,
-    };
-    let Query(query) = match query {
-        Ok(query) => query,
-        Err(rejection) => return invalid("from", rejection.body_text()),
-    };
-    let limit = match page_limit(query.limit) {
-        Ok(limit) => limit,
-        Err(response) => return response,
-    };
-    let state = match read_stream(&app, &name) {
-        Ok(state) => state,
-        Err(response) => return response,
-    };
-    let from = query.from.unwrap_or(1);
+    ValidPath(name): ValidPath<Name>,
+    ValidQuery(MessagesPage { from, limit }): ValidQuery<MessagesPage>,
+) -> Result<Json<StreamMessagesPage>, ApiError> {
+    let state = read_stream(&app, &name)?;
     let (stored, truncated) =
         within_page_bytes(state.stream_messages(&name, from, limit), |message| message.size_bytes());
     let messages: Vec<BusMessage> =
@@ -139,25 +121,19 @@ pub async fn list_messages(
     } else {
         None
     };
-    json_response(StatusCode::OK, &StreamMessagesPage { messages, next_from: next_from.map(|last| last + 1) })
+    Ok(Json(StreamMessagesPage { messages, next_from: next_from.map(|last| last + 1) }))
 }
 
 /// `GET /v1/streams/{name}/consumers/{consumer}`: a consumer's configuration, position and counts.
-pub async fn get_consumer(State(app): State<AppState>, Path((name, consumer)): Path<(String, String)>) -> Response {
-    let (name, consumer) = match (parse_name("name", name), parse_name("consumer", consumer)) {
-        (Ok(name), Ok(consumer)) => (name, consumer),
-        (Err(response), _) | (_, Err(response)) => return response,
-    };
-    let state = match read_stream(&app, &name) {
-        Ok(state) => state,
-        Err(response) => return response,
-    };
-    match state.consumer_info(&name, &consumer) {
-        Some(info) => json_response(StatusCode::OK, &info),
-        None => problem_response(Problem::from_rejection(&Rejection::Bus(BusRejection::ConsumerNotFound {
-            stream: name,
-            consumer,
-        }))),
+pub async fn get_consumer(
+    State(app): State<AppState>,
+    ValidPath((name, consumer)): ValidPath<(Name, Name)>,
+) -> Result<Response, ApiError> {
+    match read_stream(&app, &name)?.consumer_info(&name, &consumer) {
+        Some(info) => Ok(Json(info).into_response()),
+        None => {
+            Err(ApiError::from_rejection(&Rejection::Bus(BusRejection::ConsumerNotFound { stream: name, consumer })))
+        }
     }
 }
 
@@ -169,36 +145,36 @@ pub struct DeadLetterQuery {
     limit: Option<usize>,
 }
 
+/// Query of `GET /v1/streams/{name}/dead_letters`, checked.
+#[derive(Debug)]
+pub struct DeadLettersPage {
+    after: Option<u64>,
+    limit: usize,
+}
+
+impl QueryParameters for DeadLettersPage {
+    type Decoded = DeadLetterQuery;
+    const UNDECODABLE_FIELD: &'static str = "after";
+
+    fn validate(query: DeadLetterQuery) -> Result<DeadLettersPage, ApiError> {
+        Ok(DeadLettersPage { after: query.after, limit: page_limit(query.limit)? })
+    }
+}
+
 /// `GET /v1/streams/{name}/dead_letters?after=&limit=`: the messages consumers gave up on, oldest
 /// first, each with its delivery count and last error.
 pub async fn list_dead_letters(
     State(app): State<AppState>,
-    Path(name): Path<String>,
-    query: Result<Query<DeadLetterQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let name = match parse_name("name", name) {
-        Ok(name) => name,
-        Err(response) => return response,
-    };
-    let Query(query) = match query {
-        Ok(query) => query,
-        Err(rejection) => return invalid("after", rejection.body_text()),
-    };
-    let limit = match page_limit(query.limit) {
-        Ok(limit) => limit,
-        Err(response) => return response,
-    };
-    let state = match read_stream(&app, &name) {
-        Ok(state) => state,
-        Err(response) => return response,
-    };
-    let (stored, truncated) = within_page_bytes(state.dead_letters(&name, query.after, limit), |dead_letter| {
-        dead_letter.message.size_bytes()
-    });
+    ValidPath(name): ValidPath<Name>,
+    ValidQuery(DeadLettersPage { after, limit }): ValidQuery<DeadLettersPage>,
+) -> Result<Json<DeadLetterPage>, ApiError> {
+    let state = read_stream(&app, &name)?;
+    let (stored, truncated) =
+        within_page_bytes(state.dead_letters(&name, after, limit), |dead_letter| dead_letter.message.size_bytes());
     let dead_letters: Vec<DeadLetterView> =
         stored.into_iter().map(|dead_letter| DeadLetterView::new(&name, dead_letter)).collect();
     drop(state);
     let next_after =
         if truncated || dead_letters.len() == limit { dead_letters.last().map(|view| view.id) } else { None };
-    json_response(StatusCode::OK, &DeadLetterPage { dead_letters, next_after })
+    Ok(Json(DeadLetterPage { dead_letters, next_after }))
 }

@@ -1,18 +1,18 @@
 //! The write endpoints: a signed envelope in, durable results out.
 
+use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::HeaderMap;
 use colony_core::Rejection;
 use colony_core::command::Fetch;
 use colony_wire::envelope::SIGNATURE_HEADER;
 use colony_wire::problem::codes;
 use colony_wire::read_auth::READ_SIGNER_HEADER;
 use colony_wire::views::{CommandResultView, SubmitResponse};
-use colony_wire::{Envelope, EnvelopeError, Problem, SignedEnvelope};
+use colony_wire::{Envelope, EnvelopeError, SignedEnvelope};
 
 use super::body::read_signed_body;
-use super::{AppState, json_response, problem_response};
+use super::{ApiError, AppState};
 use crate::driver::{Committed, Submission, SubmitError};
 
 /// Bodies of the single-command endpoint are at most this large.
@@ -22,24 +22,19 @@ pub const BATCH_BODY_BYTES_MAX: usize = 16 << 20;
 
 /// `POST /v1/commands`: exactly one command. A refused command is answered with its problem and the
 /// HTTP status for it.
-pub async fn submit_single(State(app): State<AppState>, request: Request) -> Response {
-    let committed = match receive(&app, request, SINGLE_BODY_BYTES_MAX, true).await {
-        Ok(committed) => committed,
-        Err(problem) => return problem_response(problem),
-    };
+pub async fn submit_single(State(app): State<AppState>, request: Request) -> Result<Json<SubmitResponse>, ApiError> {
+    let committed = receive(&app, request, SINGLE_BODY_BYTES_MAX, true).await?;
     match committed.outcome.commands.first() {
-        Some(Err(rejection)) => problem_response(Problem::from_rejection(rejection)),
-        _ => json_response(StatusCode::OK, &submit_response(&committed)),
+        Some(Err(rejection)) => Err(ApiError::from_rejection(rejection)),
+        _ => Ok(Json(submit_response(&committed))),
     }
 }
 
 /// `POST /v1/batch`: many commands, one envelope, one signature. Each command succeeds or fails on its
 /// own; the response has one result per command.
-pub async fn submit_batch(State(app): State<AppState>, request: Request) -> Response {
-    match receive(&app, request, BATCH_BODY_BYTES_MAX, false).await {
-        Ok(committed) => json_response(StatusCode::OK, &submit_response(&committed)),
-        Err(problem) => problem_response(problem),
-    }
+pub async fn submit_batch(State(app): State<AppState>, request: Request) -> Result<Json<SubmitResponse>, ApiError> {
+    let committed = receive(&app, request, BATCH_BODY_BYTES_MAX, false).await?;
+    Ok(Json(submit_response(&committed)))
 }
 
 fn submit_response(committed: &Committed) -> SubmitResponse {
@@ -50,19 +45,19 @@ fn submit_response(committed: &Committed) -> SubmitResponse {
     }
 }
 
-fn envelope_problem(error: EnvelopeError) -> Problem {
+fn envelope_problem(error: EnvelopeError) -> ApiError {
     let detail = error.to_string();
     match error {
         // A subject that does not parse is the same mistake here as on the ephemeral bus.
         EnvelopeError::Malformed { path, .. } if names_a_subject(&path) => {
-            Problem::new(codes::INVALID_SUBJECT, 400, detail).with_field(path)
+            ApiError::new(codes::INVALID_SUBJECT, 400, detail).with_field(path)
         }
-        EnvelopeError::Malformed { path, .. } => Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field(path),
+        EnvelopeError::Malformed { path, .. } => ApiError::new(codes::MALFORMED_REQUEST, 400, detail).with_field(path),
         EnvelopeError::Empty | EnvelopeError::TooManyCommands { .. } => {
-            Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field("commands")
+            ApiError::new(codes::MALFORMED_REQUEST, 400, detail).with_field("commands")
         }
         EnvelopeError::SignatureMissing | EnvelopeError::SignatureInvalid => {
-            Problem::new(codes::INVALID_SIGNATURE, 401, detail).with_field(SIGNATURE_HEADER)
+            ApiError::new(codes::INVALID_SIGNATURE, 401, detail).with_field(SIGNATURE_HEADER)
         }
     }
 }
@@ -81,12 +76,12 @@ fn names_a_subject(path: &str) -> bool {
 pub const ENVELOPE_NONCE_SKEW_MS: u64 = 5 * 60 * 1_000;
 
 /// Reads, checks, verifies and submits an envelope; answers with the committed entry.
-async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single: bool) -> Result<Committed, Problem> {
+async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single: bool) -> Result<Committed, ApiError> {
     let (parts, body) = request.into_parts();
     let body = read_signed_body(app, &parts.headers, body, body_bytes_max).await?;
     let envelope = Envelope::decode(&body.bytes).map_err(envelope_problem)?;
     if envelope.signer != body.signer {
-        return Err(Problem::new(
+        return Err(ApiError::new(
             codes::SIGNER_MISMATCH,
             400,
             format!(
@@ -97,19 +92,16 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
         .with_field("signer"));
     }
     if single && envelope.commands.len() != 1 {
-        return Err(Problem::new(
+        return Err(ApiError::new(
             codes::SINGLE_COMMAND_EXPECTED,
             400,
             format!("/v1/commands takes exactly one command, got {}; use /v1/batch", envelope.commands.len()),
         )
         .with_field("commands"));
     }
-    let key = {
-        let state = app.driver.shared.state.read().expect("state lock");
-        crate::replay::expected_key(&state, &envelope)
-    };
+    let key = crate::log_records::expected_key(&*app.state()?, &envelope);
     let Some(key) = key else {
-        return Err(Problem::from_rejection(&Rejection::UnknownSigner).with_field("signer"));
+        return Err(ApiError::from_rejection(&Rejection::UnknownSigner).with_field("signer"));
     };
     let signed = SignedEnvelope { body: body.bytes.to_vec(), signature: body.signature };
     if !app.keys.verify(&key, &colony_wire::envelope::signing_message(&signed.body), &signed.signature) {
@@ -117,7 +109,7 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     }
     let now_ms = app.clock.now_ms();
     if (envelope.nonce / 1_000).abs_diff(now_ms) > ENVELOPE_NONCE_SKEW_MS {
-        return Err(Problem::new(
+        return Err(ApiError::new(
             codes::NONCE_OUT_OF_WINDOW,
             400,
             format!(
@@ -131,38 +123,37 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     }
     if let Some(wait) = fetch_wait(&parts.headers, &envelope)? {
         // A replay is refused before it is held, not after the wait.
-        let fresh =
-            app.driver.shared.state.read().expect("state lock").nonce_is_fresh(&envelope.signer, envelope.nonce);
+        let fresh = app.state()?.nonce_is_fresh(&envelope.signer, envelope.nonce);
         if !fresh {
-            return Err(Problem::from_rejection(&Rejection::NonceReplayed { nonce: envelope.nonce }));
+            return Err(ApiError::from_rejection(&Rejection::NonceReplayed { nonce: envelope.nonce }));
         }
         let Some(_slot) = WaitingFetch::enter(&app.waiting_fetches) else {
-            return Err(Problem::new(
+            return Err(ApiError::new(
                 codes::OVERLOADED,
                 503,
                 format!("{WAITING_FETCHES_MAX} fetches are waiting already; retry, or fetch without waiting"),
             ));
         };
-        wait_until_fetch_is_due(app, &envelope, wait).await;
+        wait_until_fetch_is_due(app, &envelope, wait).await?;
     }
     let submission = Submission { envelope, signed, verified_key: key };
     let committed = match tokio::time::timeout(app.request_timeout, app.driver.submit(submission)).await {
         Err(_) => {
-            return Err(Problem::new(
+            return Err(ApiError::new(
                 codes::TIMEOUT,
                 503,
                 "the write was not confirmed in time; it may still be applied (check the agent or the event stream)",
             ));
         }
-        Ok(Err(SubmitError::Rejected(rejection))) => return Err(Problem::from_rejection(&rejection)),
+        Ok(Err(SubmitError::Rejected(rejection))) => return Err(ApiError::from_rejection(&rejection)),
         Ok(Err(SubmitError::Overloaded)) => {
-            return Err(Problem::new(codes::OVERLOADED, 503, "the write queue is full; retry with backoff"));
+            return Err(ApiError::new(codes::OVERLOADED, 503, "the write queue is full; retry with backoff"));
         }
-        Ok(Err(SubmitError::Unavailable(reason))) => return Err(Problem::new(codes::UNAVAILABLE, 503, reason)),
+        Ok(Err(SubmitError::Unavailable(reason))) => return Err(ApiError::new(codes::UNAVAILABLE, 503, reason)),
         Ok(Ok(committed)) => committed,
     };
     if let Some(rejection) = &committed.outcome.envelope {
-        return Err(Problem::from_rejection(rejection));
+        return Err(ApiError::from_rejection(rejection));
     }
     Ok(committed)
 }
@@ -199,10 +190,9 @@ impl Drop for WaitingFetch<'_> {
 const FETCH_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The wait a request asks for, checked: only envelopes made only of fetches may wait.
-#[allow(clippy::result_large_err)] // a problem is built only on the way out of the request
-fn fetch_wait(headers: &HeaderMap, envelope: &Envelope) -> Result<Option<std::time::Duration>, Problem> {
+fn fetch_wait(headers: &HeaderMap, envelope: &Envelope) -> Result<Option<std::time::Duration>, ApiError> {
     let Some(value) = headers.get(FETCH_WAIT_HEADER) else { return Ok(None) };
-    let invalid = |detail: String| Problem::new(codes::MALFORMED_REQUEST, 400, detail).with_field(FETCH_WAIT_HEADER);
+    let invalid = |detail: String| ApiError::new(codes::MALFORMED_REQUEST, 400, detail).with_field(FETCH_WAIT_HEADER);
     let wait_ms: u64 = value
         .to_str()
         .ok()
@@ -217,13 +207,17 @@ fn fetch_wait(headers: &HeaderMap, envelope: &Envelope) -> Result<Option<std::ti
 
 /// Holds a fetch until one of its consumers has something due, the wait is over, or the server
 /// stops. The fetch is then submitted as usual (and may still deliver nothing).
-async fn wait_until_fetch_is_due(app: &AppState, envelope: &Envelope, wait: std::time::Duration) {
+async fn wait_until_fetch_is_due(
+    app: &AppState,
+    envelope: &Envelope,
+    wait: std::time::Duration,
+) -> Result<(), ApiError> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut applied = app.driver.shared.applied.subscribe();
     let mut shutdown = app.shutdown.clone();
     loop {
         let due = {
-            let state = app.driver.shared.state.read().expect("state lock");
+            let state = app.state()?;
             let now_ms = app.clock.now_ms();
             envelope.commands.iter().any(|command| match command {
                 // An unknown stream or consumer is not worth waiting for: the fetch will be refused.
@@ -235,7 +229,7 @@ async fn wait_until_fetch_is_due(app: &AppState, envelope: &Envelope, wait: std:
         };
         let now = tokio::time::Instant::now();
         if due || now >= deadline || *shutdown.borrow() {
-            return;
+            return Ok(());
         }
         let next_look = (now + FETCH_RECHECK).min(deadline);
         tokio::select! {

@@ -144,7 +144,7 @@ impl RawResponse {
 
 impl TestServer {
     /// The server's ephemeral bus, for in-process subscribers.
-    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::Bus> {
+    pub fn bus(&self) -> std::sync::Arc<colony_server::bus::EphemeralBus> {
         self.server.bus()
     }
 

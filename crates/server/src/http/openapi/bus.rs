@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use colony_core::bus::{Discard, Pattern, Priority, Subject};
-use colony_core::{Name, Signature, Signer};
+use colony_core::{Name, Signature, Signer, limits};
 use colony_wire::bus as wire_bus;
 
 use super::operations::{
@@ -39,8 +39,8 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
             "security": [{ "publishSignature": [] }],
             "parameters": publish_parameters,
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
-                Schemas::reference("PublishRequest"),
-                { "type": "array", "maxItems": wire_bus::MESSAGES_PER_PUBLISH_MAX, "items": Schemas::reference("PublishRequest") } ] } } } },
+                Schemas::reference("EphemeralPublish"),
+                { "type": "array", "maxItems": wire_bus::MESSAGES_PER_PUBLISH_MAX, "items": Schemas::reference("EphemeralPublish") } ] } } } },
             "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "503"]))
         } },
         "/v1/bus/request": { "post": {
@@ -48,7 +48,7 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
             "description": "The server sets `reply_to` to a fresh `_INBOX.…` subject that only it can read. 503 `no_responders` at once when nobody is subscribed; 504 `request_timeout` when no reply comes in time.",
             "security": [{ "publishSignature": [] }],
             "parameters": merge_array(publish_parameters.clone(), request_timeout),
-            "requestBody": { "required": true, "content": { "application/json": { "schema": Schemas::reference("PublishRequest") } } },
+            "requestBody": { "required": true, "content": { "application/json": { "schema": Schemas::reference("EphemeralPublish") } } },
             "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "429", "503", "504"]))
         } },
         "/v1/bus/subscribe": { "get": {
@@ -61,13 +61,13 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
                 { "name": "buffer", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": BUFFER_MESSAGES_MAX, "default": BUFFER_MESSAGES_DEFAULT } },
                 { "name": "access_token", "in": "query", "schema": { "type": "string" }, "description": "A read token, for clients that cannot set headers (a browser's EventSource)." }
             ],
-            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": Schemas::reference("BusStreamEvent") } } } }), problem_responses(&["400", "401", "403", "409", "429"]))
+            "responses": merge(json!({ "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": Schemas::reference("BusStreamEvent") } } } }), problem_responses(&["400", "401", "403", "409", "429", "503"]))
         } },
         "/v1/bus/ws": { "get": {
             "summary": "The bus over WebSocket",
             "description": "Authenticated once at the upgrade (read credentials; a read token may subscribe but not publish). Client frames: `{\"op\":\"sub\",\"sid\",\"subject\",\"queue\"?}`, `{\"op\":\"unsub\",\"sid\"}`, `{\"op\":\"pub\",\"tag\"?,\"message\"}`, `{\"op\":\"request\",\"rid\",\"timeout_ms\"?,\"message\"}`, `{\"op\":\"ping\"}`. Server frames: `ok`, `msg` (sid, message), `dropped` (sid, count, total), `reply` (rid, message), `error` (about, problem), `pong`.",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
-            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426"]))
+            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426", "503"]))
         } },
         "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([]), &[]) },
         "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", "StreamList", json!([]), &[]) },
@@ -86,7 +86,7 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
         "/v1/metrics": { "get": {
             "summary": "Counters in the Prometheus text format (entries, commands, bus deliveries and drops)",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
-            "responses": merge(json!({ "200": { "description": "Prometheus text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } }), problem_responses(&["401"]))
+            "responses": merge(json!({ "200": { "description": "Prometheus text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } }), problem_responses(&["401", "503"]))
         } }
     })
 }
@@ -101,10 +101,10 @@ fn publish_properties(schemas: &mut Schemas) -> Value {
         "priority": merge(schemas.of::<Priority>(), json!({ "default": "normal" })),
         "correlation_id": name,
         "reply_to": subject,
-        "headers": { "type": "object", "maxProperties": wire_bus::HEADERS_MAX,
-            "additionalProperties": { "type": "string", "maxLength": wire_bus::HEADER_VALUE_BYTES_MAX } },
-        "payload": { "description": format!("Any JSON value, at most {} bytes of text.", wire_bus::PAYLOAD_BYTES_MAX) },
-        "payload_base64": { "type": "string", "description": format!("Bytes instead of JSON (standard base64, at most {} bytes decoded).", wire_bus::PAYLOAD_BYTES_MAX) },
+        "headers": { "type": "object", "maxProperties": limits::HEADERS_PER_MESSAGE_MAX,
+            "additionalProperties": { "type": "string", "maxLength": limits::HEADER_VALUE_BYTES_MAX } },
+        "payload": { "description": format!("Any JSON value, at most {} bytes of text.", limits::PAYLOAD_BYTES_MAX) },
+        "payload_base64": { "type": "string", "description": format!("Bytes instead of JSON (standard base64, at most {} bytes decoded).", limits::PAYLOAD_BYTES_MAX) },
         "payload_signature": merge(schemas.of::<Signature>(), json!({ "description": "The sender's Ed25519 signature over the payload bytes; receivers verify it." })),
         "encrypted_to": { "type": "string", "description": "The recipient agent; the payload (base64) is ciphertext the server only routes." }
     })
@@ -116,7 +116,7 @@ pub(super) fn add_bus(schemas: &mut Schemas) {
     let discard = schemas.of::<Discard>();
     schemas.add("BusStreamEvent", sse_event(json!({ "const": "message" }), bus_message.clone(),
         vec![sse_other("dropped", json!({ "type": "object", "required": ["count", "total"], "properties": { "count": { "type": "integer" }, "total": { "type": "integer" } } }))]));
-    schemas.add("PublishRequest", json!({ "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() }));
+    schemas.add("EphemeralPublish", json!({ "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() }));
     schemas.add("BusMessage", json!({ "type": "object", "required": ["id", "timestamp_ms", "source", "subject", "priority"], "properties": merge(publish_properties, json!({
         "id": { "type": "string" }, "timestamp_ms": { "type": "integer" }, "source": { "type": "string", "description": "The authenticated sender." },
         "stream": { "type": "string" }, "stream_sequence": { "type": "integer" }, "delivery_count": { "type": "integer" } })) }));

@@ -20,11 +20,9 @@ mod schemas;
 #[cfg(test)]
 mod tests;
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::Json;
 use serde_json::{Value, json};
 
-use super::json_response;
 use colony_wire::read_auth::READ_SIGNATURE_SKEW_MS;
 use schemas::Schemas;
 
@@ -32,8 +30,8 @@ use schemas::Schemas;
 const OPENAPI_VERSION: &str = "3.1.0";
 
 /// `GET /v1/openapi.json`.
-pub async fn serve() -> Response {
-    json_response(StatusCode::OK, &document())
+pub async fn serve() -> Json<Value> {
+    Json(document())
 }
 
 /// The whole document.

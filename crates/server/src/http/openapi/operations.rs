@@ -66,10 +66,11 @@ pub(super) fn write_operation(schemas: &mut Schemas, summary: &str, description:
     })
 }
 
-/// A read: `statuses` are the problems it can answer with besides 401 (no valid credentials).
+/// A read: `statuses` are the problems it can answer with besides 401 (no valid credentials) and 503
+/// (the state unreadable after a writer failure).
 pub(super) fn read_operation(summary: &str, schema: &str, parameters: Value, statuses: &[&str]) -> Value {
     let mut statuses = statuses.to_vec();
-    statuses.push("401");
+    statuses.extend(["401", "503"]);
     json!({
         "summary": summary,
         "security": [{ "readToken": [] }, { "signedRead": [] }],

@@ -27,7 +27,7 @@ pub(super) fn core_paths(schemas: &mut Schemas) -> Value {
     let name = schemas.of::<Name>();
     let list_parameters = json!([
         { "name": "role", "in": "query", "schema": name },
-        { "name": "status", "in": "query", "schema": { "enum": ["active", "unresponsive", "halted", "deregistered"] } },
+        { "name": "status", "in": "query", "schema": { "enum": reads::AGENT_STATUSES } },
         { "name": "capability", "in": "query", "schema": name },
         { "name": "after", "in": "query", "schema": agent_id, "description": "Pagination: the `next_after` of the previous page." },
         page_limit(reads::AGENTS_PAGE_MAX, reads::AGENTS_PAGE_DEFAULT)
@@ -70,7 +70,7 @@ pub(super) fn core_paths(schemas: &mut Schemas) -> Value {
                 { "name": "Last-Event-ID", "in": "header", "schema": { "type": "string", "pattern": last_event_id_pattern() }, "description": "Resume after this event id (`<sequence>-<index>`, as the stream sent it); empty when none was received." }
             ],
             "responses": merge(json!({ "200": { "description": "An event stream; each event's data is an Event", "content": { "text/event-stream": { "schema": Schemas::reference("EventStreamEvent") } } } }),
-                problem_responses(&["400", "401", "409", "410"]))
+                problem_responses(&["400", "401", "409", "410", "503"]))
         } },
         "/v1/health/live": { "get": { "summary": "Liveness", "responses": { "200": { "description": "The process answers" } } } },
         "/v1/health/ready": { "get": { "summary": "Readiness", "responses": merge(json!({ "200": { "description": "Accepting writes" } }), problem_responses(&["503"])) } },

@@ -1,7 +1,6 @@
 //! Turning log records back into core entries: shared by recovery and the offline audit.
 
-use colony_core::command::RegisterAgent;
-use colony_core::{Command, Entry, EntryBody, Genesis, PublicKey, SignedCommands, State};
+use colony_core::{Entry, EntryBody, Genesis, PublicKey, SignedCommands, State};
 use colony_log::Record;
 use colony_wire::record::{self, RecordKind};
 use colony_wire::{Envelope, SignedEnvelope};
@@ -27,16 +26,7 @@ impl std::error::Error for ReplayError {}
 /// key, or for a self-registration the key being registered. `None` when the signer is unknown and
 /// the envelope is not a self-registration.
 pub fn expected_key(state: &State, envelope: &Envelope) -> Option<PublicKey> {
-    // A self-registration is checked against the key it registers, whatever the state: so the key an
-    // entry was verified with never depends on entries that happened to share its group commit, and a
-    // replay computes the same key as the live writer did. (Anyone else claiming the id that way is
-    // refused by core with `key_mismatch`, as the registered key differs.)
-    match (envelope.signer.agent(), envelope.commands.as_slice()) {
-        (Some(signer), [Command::RegisterAgent(RegisterAgent { agent, public_key, .. })]) if agent == signer => {
-            Some(*public_key)
-        }
-        _ => state.signer_key(&envelope.signer),
-    }
+    state.expected_key(&envelope.signer, &envelope.commands)
 }
 
 /// What a signature check of a signed entry needs.
@@ -94,7 +84,8 @@ pub fn decode_record(record: &Record, state: &State) -> Result<DecodedRecord, Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use colony_core::command::Heartbeat;
+    use colony_core::Command;
+    use colony_core::command::{Heartbeat, RegisterAgent};
     use colony_core::{AgentId, Name, Signer};
 
     /// The key a self-registration is checked against must not depend on the state: otherwise an

@@ -1,0 +1,255 @@
+//! The router's error paths, called in process (`tower::ServiceExt::oneshot`, no listener), over a
+//! driver and state built the way `server::start` builds them.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use colony_core::{Signer, SwarmConfig};
+use colony_log::{Durability, SqliteLog};
+use colony_wire::Problem;
+use colony_wire::envelope::SIGNATURE_HEADER;
+use colony_wire::keys::KeyPair;
+use colony_wire::problem::{PROBLEM_CONTENT_TYPE, codes};
+use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message};
+use colony_wire::views::StatusView;
+use tower::ServiceExt as _;
+
+use super::auth::{Reader, credentials_hold};
+use super::{ApiError, AppState};
+use crate::bus::EphemeralBus;
+use crate::clock::ManualClock;
+use crate::driver::{self, DriverSettings};
+use crate::events::EventHub;
+use crate::server::ServerSettings;
+
+/// The test clock's time: signed reads are stamped with it.
+const NOW_MS: u64 = 1_750_000_000_000;
+
+/// A server's router and state over a fresh log holding only the genesis entry.
+struct TestApp {
+    router: Router,
+    app: AppState,
+    operator: KeyPair,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+    _directory: tempfile::TempDir,
+}
+
+impl TestApp {
+    fn new() -> TestApp {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let mut log =
+            SqliteLog::open_with(&directory.path().join("log.db"), Durability::Relaxed).expect("the log opens");
+        let operator = KeyPair::from_seed([7; 32]);
+        driver::write_genesis(&mut log, operator.public_key(), SwarmConfig::default(), NOW_MS)
+            .expect("the genesis entry is written");
+        let recovered = crate::recovery::recover(&log, 16, |_, _| {}).expect("the log recovers");
+        let events = EventHub::new(16, recovered.events_complete_from);
+        let clock = Arc::new(ManualClock::new(NOW_MS));
+        let (driver, _writer) = driver::start(
+            Box::new(log),
+            recovered.state,
+            events,
+            Arc::new(EphemeralBus::new(NOW_MS)),
+            clock.clone(),
+            DriverSettings::default(),
+        );
+        let mut settings = ServerSettings::new(directory.path(), "127.0.0.1:0".parse().expect("an address"));
+        settings.clock = clock;
+        let (shutdown, shutdown_receiver) = tokio::sync::watch::channel(false);
+        let app = AppState::new(driver, &settings, shutdown_receiver);
+        TestApp { router: super::router(app.clone()), app, operator, _shutdown: shutdown, _directory: directory }
+    }
+
+    async fn send(&self, request: Request<Body>) -> Response {
+        self.router.clone().oneshot(request).await.expect("the router answers every request")
+    }
+
+    /// A GET signed by the operator.
+    fn signed_get(&self, path_and_query: &str) -> Request<Body> {
+        let signature = self.operator.sign(&read_signing_message(&Signer::Operator, "GET", path_and_query, NOW_MS));
+        Request::get(path_and_query)
+            .header(READ_SIGNER_HEADER, Signer::Operator.to_string())
+            .header(READ_TIMESTAMP_HEADER, NOW_MS.to_string())
+            .header(READ_SIGNATURE_HEADER, hex::encode(signature))
+            .body(Body::empty())
+            .expect("a request")
+    }
+
+    /// Leaves the state's lock poisoned, as a writer that panicked while applying an entry does.
+    fn poison_state(&self) {
+        let shared = Arc::clone(&self.app.driver.shared);
+        let panicked = std::thread::spawn(move || {
+            let _changing = shared.state.write().expect("the lock is not poisoned yet");
+            panic!("a writer fails halfway through a change (this panic is the test's)");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(self.app.driver.shared.state.is_poisoned());
+    }
+}
+
+async fn body_bytes(response: Response) -> Vec<u8> {
+    axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("the body arrives").to_vec()
+}
+
+/// Checks that `response` is the problem document with `status`, `code` and `field`; returns it.
+async fn expect_problem(response: Response, status: u16, code: &str, field: Option<&str>) -> Problem {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    assert_eq!(content_type, Some(PROBLEM_CONTENT_TYPE));
+    let problem: Problem = serde_json::from_slice(&body_bytes(response).await).expect("a problem document");
+    assert_eq!((problem.status, problem.code.as_str(), problem.field.as_deref()), (status, code, field), "{problem}");
+    assert_eq!(problem.problem_type, format!("urn:colony:problem:{code}"));
+    problem
+}
+
+fn json_post(path: &str) -> axum::http::request::Builder {
+    Request::post(path).header(header::CONTENT_TYPE, "application/json")
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_404_not_found() {
+    let test = TestApp::new();
+    for path in ["/v2/agents", "/v1/agents/operator/extra", "/"] {
+        let response = test.send(Request::get(path).body(Body::empty()).unwrap()).await;
+        expect_problem(response, 404, codes::NOT_FOUND, None).await;
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_with_the_allowed_ones() {
+    let test = TestApp::new();
+    let response = test.send(Request::get("/v1/commands").body(Body::empty()).unwrap()).await;
+    let allow = response.headers().get(header::ALLOW).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    expect_problem(response, 405, codes::METHOD_NOT_ALLOWED, None).await;
+    assert_eq!(allow.as_deref(), Some("POST"));
+    let response = test.send(Request::builder().method(Method::DELETE).uri("/v1/status").body(Body::empty()).unwrap());
+    expect_problem(response.await, 405, codes::METHOD_NOT_ALLOWED, None).await;
+}
+
+#[tokio::test]
+async fn a_bad_query_is_400_invalid_query_blaming_its_parameter() {
+    let test = TestApp::new();
+    let cases = [
+        ("/v1/agents?limit=0", "limit"),
+        ("/v1/agents?status=sleepy", "status"),
+        ("/v1/agents?role=Scout", "role"),
+        // Undecodable: the decoder does not say which parameter, so the endpoint's field is blamed.
+        ("/v1/agents?limit=many", "query"),
+        ("/v1/agents?colour=red", "query"),
+        ("/v1/escrows?state=bogus", "state"),
+        ("/v1/escrows?payee=a%2Fb", "payee"),
+        ("/v1/ledger?verify=perhaps", "verify"),
+        ("/v1/events?from=0", "from"),
+        ("/v1/streams/orders/messages?limit=0", "limit"),
+        ("/v1/streams/orders/dead_letters?after=last", "after"),
+    ];
+    for (path, field) in cases {
+        expect_problem(test.send(test.signed_get(path)).await, 400, codes::INVALID_QUERY, Some(field)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_bad_path_parameter_is_400_invalid_query_blaming_it_by_its_route_name() {
+    let test = TestApp::new();
+    let cases = [
+        ("/v1/agents/Scout-1", "id"),
+        ("/v1/agents/Scout-1/costs", "id"),
+        ("/v1/wallets/a%20b", "agent"),
+        ("/v1/escrows/abc", "id"),
+        ("/v1/streams/Orders", "name"),
+        ("/v1/streams/orders/consumers/Bad%20Name", "consumer"),
+        ("/v1/streams/Orders/consumers/fine", "name"),
+    ];
+    for (path, field) in cases {
+        let problem = expect_problem(test.send(test.signed_get(path)).await, 400, codes::INVALID_QUERY, Some(field));
+        assert!(problem.await.detail.starts_with(&format!("{field}: ")), "{path}");
+    }
+    // A valid id that names nothing is the state's answer, not the extractor's.
+    let response = test.send(test.signed_get("/v1/agents/nobody")).await;
+    expect_problem(response, 404, "agent_not_found", None).await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_415() {
+    let test = TestApp::new();
+    let request = Request::post("/v1/commands").header(header::CONTENT_TYPE, "text/plain").body(Body::from("{}"));
+    let response = test.send(request.unwrap()).await;
+    expect_problem(response, 415, codes::UNSUPPORTED_MEDIA_TYPE, Some("content-type")).await;
+}
+
+#[tokio::test]
+async fn a_write_without_its_signer_or_signature_is_401() {
+    let test = TestApp::new();
+    let response = test.send(json_post("/v1/commands").body(Body::from("{}")).unwrap()).await;
+    expect_problem(response, 401, codes::UNAUTHENTICATED, Some(READ_SIGNER_HEADER)).await;
+    let request = json_post("/v1/batch").header(READ_SIGNER_HEADER, "operator").body(Body::from("{}"));
+    let response = test.send(request.unwrap()).await;
+    expect_problem(response, 401, codes::INVALID_SIGNATURE, Some(SIGNATURE_HEADER)).await;
+}
+
+#[tokio::test]
+async fn an_unsigned_read_is_401_unauthenticated_with_the_scheme_to_use() {
+    let test = TestApp::new();
+    let response = test.send(Request::get("/v1/status").body(Body::empty()).unwrap()).await;
+    let challenge = response.headers().get(header::WWW_AUTHENTICATE).map(|value| value.as_bytes().to_vec());
+    expect_problem(response, 401, codes::UNAUTHENTICATED, None).await;
+    assert_eq!(challenge.as_deref(), Some(&b"Bearer realm=\"colony\""[..]));
+    let request = Request::get("/v1/status").header(header::AUTHORIZATION, "Bearer not-a-token").body(Body::empty());
+    expect_problem(test.send(request.unwrap()).await, 401, codes::UNAUTHENTICATED, None).await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_before_it_is_read() {
+    let test = TestApp::new();
+    let declared = super::writes::SINGLE_BODY_BYTES_MAX + 1;
+    let request = json_post("/v1/commands").header(header::CONTENT_LENGTH, declared.to_string()).body(Body::empty());
+    let problem = expect_problem(test.send(request.unwrap()).await, 413, codes::PAYLOAD_TOO_LARGE, None).await;
+    assert!(problem.detail.contains(&super::writes::SINGLE_BODY_BYTES_MAX.to_string()), "{problem}");
+}
+
+#[tokio::test]
+async fn a_poisoned_state_lock_answers_503_unavailable_and_ends_streams() {
+    let test = TestApp::new();
+    test.poison_state();
+    // Through the authentication layer, which reads the signer's key from the state.
+    let problem = expect_problem(test.send(test.signed_get("/v1/status")).await, 503, codes::UNAVAILABLE, None);
+    assert!(problem.await.detail.contains("writer failure"));
+    let request = Request::get("/v1/status").header(header::AUTHORIZATION, "Bearer some-token").body(Body::empty());
+    expect_problem(test.send(request.unwrap()).await, 503, codes::UNAVAILABLE, None).await;
+    // A write, whose body reader looks the signer up before it reads more than a little.
+    let request = json_post("/v1/commands")
+        .header(READ_SIGNER_HEADER, "operator")
+        .header(SIGNATURE_HEADER, "00".repeat(64))
+        .body(Body::from("{}"));
+    expect_problem(test.send(request.unwrap()).await, 503, codes::UNAVAILABLE, None).await;
+    // Open streams stop: nothing says their reader's credentials still hold.
+    assert!(!credentials_hold(&test.app, &Reader::Signer(Signer::Operator)));
+    // What does not read the state still answers.
+    let response = test.send(Request::get("/v1/health/live").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_signed_read_is_answered_with_json() {
+    let test = TestApp::new();
+    assert!(credentials_hold(&test.app, &Reader::Signer(Signer::Operator)));
+    let response = test.send(test.signed_get("/v1/status")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get(header::CONTENT_TYPE).unwrap(), "application/json");
+    let status: StatusView = serde_json::from_slice(&body_bytes(response).await).expect("a status document");
+    assert_eq!((status.sequence, status.agents), (1, 0));
+    assert_eq!(status.operator_key, Some(test.operator.public_key()));
+}
+
+#[tokio::test]
+async fn an_overloaded_answer_says_when_to_retry() {
+    let response = ApiError::new(codes::OVERLOADED, 503, "the write queue is full").into_response();
+    assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    let response = ApiError::state_unavailable().into_response();
+    assert_eq!(response.headers().get(header::RETRY_AFTER), None);
+    expect_problem(response, 503, codes::UNAVAILABLE, None).await;
+}
