@@ -3,9 +3,10 @@
 # gives (status, media type, headers, body) must be one the document describes.
 #
 # Starts `colony serve` (the debug binary) on a free loopback port with a temporary data directory,
-# issues a read token with the CLI, and runs schemathesis twice: without credentials and with the
-# token. Writes need Ed25519 signatures over the exact body, which schemathesis cannot make, so on
-# the write endpoints it exercises the refusals; on the reads, both the refusals and the answers.
+# issues a read token with the CLI, runs the demo swarm against it, and runs schemathesis twice:
+# without credentials and with the token. Writes need Ed25519 signatures over the exact body, which
+# schemathesis cannot make, so on the write endpoints it exercises the refusals; on the reads, both
+# the refusals and the answers.
 #
 # Tunables: API_FUZZ_MAX_EXAMPLES (test cases per operation and phase), API_FUZZ_WORKERS; arguments
 # are passed on to both schemathesis runs (`--continue-on-failure`, say, to see every failure).
@@ -82,6 +83,15 @@ fi
 echo "server: $URL (data $DATA/data)"
 
 TOKEN=$(run "$COLONY" token issue --label fuzz --ttl-hours 1 --server "$URL" --key "$DATA/data/operator.key")
+
+# The demo swarm fills the server first (agents live and deregistered, wallets, escrows in every
+# state, streams, consumers, dead letters), so that lists and pages answer with content whose shape
+# the document must describe, not only with empty lists.
+run "$COLONY" demo --server "$URL" --key "$DATA/data/operator.key" --seconds 2 >"$DATA/demo.log" 2>&1 || {
+    cat "$DATA/demo.log" >&2
+    echo "the demo swarm failed against the server" >&2
+    exit 1
+}
 
 # Every check, on every operation: scripts/api-fuzz.toml enables them all, and names the few
 # exceptions with the reason for each.

@@ -153,6 +153,17 @@ impl JsonSchema for Pattern {
     }
 }
 
+/// The schema of a message's headers, durable or ephemeral: a map from names to text, as bounded as
+/// the message rules check it.
+pub fn message_headers(generator: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "maxProperties": limits::HEADERS_PER_MESSAGE_MAX,
+        "propertyNames": generator.subschema_for::<Name>(),
+        "additionalProperties": { "type": "string", "maxLength": limits::HEADER_VALUE_BYTES_MAX }
+    })
+}
+
 impl JsonSchema for JsonText {
     fn inline_schema() -> bool {
         true

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::consumer::ConsumerRequest;
@@ -27,16 +27,6 @@ fn default_max_deliver() -> u32 {
 
 fn default_max_ack_pending() -> u32 {
     limits::MAX_ACK_PENDING_DEFAULT
-}
-
-/// The schema of a message's headers: a map from names to text, as bounded as `publish` checks it.
-fn headers_schema(generator: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "object",
-        "maxProperties": limits::HEADERS_PER_MESSAGE_MAX,
-        "propertyNames": generator.subschema_for::<Name>(),
-        "additionalProperties": { "type": "string", "maxLength": limits::HEADER_VALUE_BYTES_MAX }
-    })
 }
 
 /// Creates a durable stream that stores every message published to its subjects. Any registered agent
@@ -125,7 +115,7 @@ pub struct Publish {
     pub reply_to: Option<Subject>,
     /// Free-form headers.
     #[serde(default)]
-    #[schemars(schema_with = "headers_schema")]
+    #[schemars(schema_with = "crate::schema::message_headers")]
     pub headers: BTreeMap<Name, String>,
     /// A JSON payload (`null` counts as none).
     #[serde(default)]

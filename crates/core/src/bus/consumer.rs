@@ -82,7 +82,7 @@ impl AckKind {
 }
 
 /// A consumer's configuration, fixed at creation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConsumerConfig {
     /// Only messages whose subject matches, if set.
     pub filter: Option<Pattern>,

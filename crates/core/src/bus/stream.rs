@@ -56,7 +56,7 @@ pub enum Priority {
 }
 
 /// A stream's configuration, fixed at creation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StreamConfig {
     /// The subject patterns it captures.
     pub subjects: BTreeSet<Pattern>,

@@ -26,7 +26,7 @@ use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, State};
 
 /// Where an escrow stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EscrowState {
     /// Funds held; the timeout runs.
@@ -80,7 +80,7 @@ pub enum EscrowResolution {
 }
 
 /// One escrow.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Escrow {
     /// Assigned by the ledger, increasing.
     pub id: u64,

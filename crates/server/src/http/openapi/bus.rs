@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use colony_core::bus::{Discard, Pattern, Priority, Subject};
-use colony_core::{Name, Signature, Signer, limits};
-use colony_wire::bus as wire_bus;
+use colony_core::bus::{ConsumerInfo, Pattern, StreamInfo};
+use colony_core::{Name, Signature, Signer};
+use colony_wire::bus::{self as wire_bus, BusStatsView, DeadLetterPage, StreamMessagesPage};
 
 use super::operations::{
     merge, merge_array, ok_json, page_limit, problem_responses, read_operation, sse_event, sse_other,
@@ -32,6 +32,7 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
     let request_timeout = json!([{ "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "minimum": 1,
         "maximum": wire_bus::REQUEST_TIMEOUT_MS_MAX, "default": wire_bus::REQUEST_TIMEOUT_MS_DEFAULT } }]);
     let stream_name = json!({ "name": "name", "in": "path", "required": true, "schema": name });
+    let ephemeral_publish = schemas.of::<wire_bus::EphemeralPublish>();
     json!({
         "/v1/bus/publish": { "post": {
             "summary": "Publish ephemeral messages (fan-out in memory, not logged)",
@@ -39,17 +40,17 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
             "security": [{ "publishSignature": [] }],
             "parameters": publish_parameters,
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
-                Schemas::reference("EphemeralPublish"),
-                { "type": "array", "maxItems": wire_bus::MESSAGES_PER_PUBLISH_MAX, "items": Schemas::reference("EphemeralPublish") } ] } } } },
-            "responses": merge(ok_json("PublishResponse", "Handed to the subscribers"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "503"]))
+                ephemeral_publish.clone(),
+                { "type": "array", "maxItems": wire_bus::MESSAGES_PER_PUBLISH_MAX, "items": ephemeral_publish.clone() } ] } } } },
+            "responses": merge(ok_json(schemas.of::<wire_bus::PublishResponse>(), "Handed to the subscribers"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "503"]))
         } },
         "/v1/bus/request": { "post": {
             "summary": "Publish a request and wait for the first reply",
             "description": "The server sets `reply_to` to a fresh `_INBOX.…` subject that only it can read. 503 `no_responders` at once when nobody is subscribed; 504 `request_timeout` when no reply comes in time.",
             "security": [{ "publishSignature": [] }],
             "parameters": merge_array(publish_parameters.clone(), request_timeout),
-            "requestBody": { "required": true, "content": { "application/json": { "schema": Schemas::reference("EphemeralPublish") } } },
-            "responses": merge(ok_json("BusMessage", "The reply"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "429", "503", "504"]))
+            "requestBody": { "required": true, "content": { "application/json": { "schema": ephemeral_publish.clone() } } },
+            "responses": merge(ok_json(schemas.of::<wire_bus::BusMessage>(), "The reply"), problem_responses(&["400", "401", "403", "408", "409", "413", "415", "429", "503", "504"]))
         } },
         "/v1/bus/subscribe": { "get": {
             "summary": "Subscribe as server-sent events",
@@ -69,17 +70,17 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
             "security": [{ "readToken": [] }, { "signedRead": [] }],
             "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426", "503"]))
         } },
-        "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", "BusStats", json!([]), &[]) },
-        "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", "StreamList", json!([]), &[]) },
-        "/v1/streams/{name}": { "get": read_operation("One stream", "StreamInfo", json!([stream_name]), &["400", "404"]) },
-        "/v1/streams/{name}/messages": { "get": read_operation("Stored messages by sequence (changes no consumer)", "StreamMessagesPage", json!([
+        "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", schemas.of::<BusStatsView>(), json!([]), &[]) },
+        "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", Schemas::reference("StreamList"), json!([]), &[]) },
+        "/v1/streams/{name}": { "get": read_operation("One stream", schemas.of::<StreamInfo>(), json!([stream_name]), &["400", "404"]) },
+        "/v1/streams/{name}/messages": { "get": read_operation("Stored messages by sequence (changes no consumer)", schemas.of::<StreamMessagesPage>(), json!([
             stream_name,
             { "name": "from", "in": "query", "schema": merge(u64_schema(), json!({ "default": 1 })) },
             page_limit(streams::PAGE_MAX, streams::PAGE_DEFAULT) ]), &["400", "404"]) },
-        "/v1/streams/{name}/consumers/{consumer}": { "get": read_operation("A consumer's configuration, position and counts", "ConsumerInfo", json!([
+        "/v1/streams/{name}/consumers/{consumer}": { "get": read_operation("A consumer's configuration, position and counts", schemas.of::<ConsumerInfo>(), json!([
             stream_name,
             { "name": "consumer", "in": "path", "required": true, "schema": name } ]), &["400", "404"]) },
-        "/v1/streams/{name}/dead_letters": { "get": read_operation("Messages consumers gave up on, with delivery counts and last errors", "DeadLetterPage", json!([
+        "/v1/streams/{name}/dead_letters": { "get": read_operation("Messages consumers gave up on, with delivery counts and last errors", schemas.of::<DeadLetterPage>(), json!([
             stream_name,
             { "name": "after", "in": "query", "schema": u64_schema() },
             page_limit(streams::PAGE_MAX, streams::PAGE_DEFAULT) ]), &["400", "404"]) },
@@ -91,64 +92,11 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
     })
 }
 
-/// The fields a publisher sends, as messages carry them on.
-fn publish_properties(schemas: &mut Schemas) -> Value {
-    let subject = schemas.of::<Subject>();
-    let name = schemas.of::<Name>();
-    json!({
-        "subject": subject,
-        "type": name,
-        "priority": merge(schemas.of::<Priority>(), json!({ "default": "normal" })),
-        "correlation_id": name,
-        "reply_to": subject,
-        "headers": { "type": "object", "maxProperties": limits::HEADERS_PER_MESSAGE_MAX,
-            "additionalProperties": { "type": "string", "maxLength": limits::HEADER_VALUE_BYTES_MAX } },
-        "payload": { "description": format!("Any JSON value, at most {} bytes of text.", limits::PAYLOAD_BYTES_MAX) },
-        "payload_base64": { "type": "string", "description": format!("Bytes instead of JSON (standard base64, at most {} bytes decoded).", limits::PAYLOAD_BYTES_MAX) },
-        "payload_signature": merge(schemas.of::<Signature>(), json!({ "description": "The sender's Ed25519 signature over the payload bytes; receivers verify it." })),
-        "encrypted_to": { "type": "string", "description": "The recipient agent; the payload (base64) is ciphertext the server only routes." }
-    })
-}
-
+/// The schemas the derived ones leave out: the events of a subscription and the list of streams.
 pub(super) fn add_bus(schemas: &mut Schemas) {
-    let publish_properties = publish_properties(schemas);
-    let bus_message = Schemas::reference("BusMessage");
-    let discard = schemas.of::<Discard>();
-    schemas.add("BusStreamEvent", sse_event(json!({ "const": "message" }), bus_message.clone(),
+    let bus_message = schemas.of::<wire_bus::BusMessage>();
+    let stream_info = schemas.of::<StreamInfo>();
+    schemas.add("BusStreamEvent", sse_event(json!({ "const": "message" }), bus_message,
         vec![sse_other("dropped", json!({ "type": "object", "required": ["count", "total"], "properties": { "count": { "type": "integer" }, "total": { "type": "integer" } } }))]));
-    schemas.add("EphemeralPublish", json!({ "type": "object", "required": ["subject"], "additionalProperties": false, "properties": publish_properties.clone() }));
-    schemas.add("BusMessage", json!({ "type": "object", "required": ["id", "timestamp_ms", "source", "subject", "priority"], "properties": merge(publish_properties, json!({
-        "id": { "type": "string" }, "timestamp_ms": { "type": "integer" }, "source": { "type": "string", "description": "The authenticated sender." },
-        "stream": { "type": "string" }, "stream_sequence": { "type": "integer" }, "delivery_count": { "type": "integer" } })) }));
-    schemas.add("StreamList", json!({ "type": "object", "properties": { "streams": { "type": "array", "items": Schemas::reference("StreamInfo") } } }));
-    schemas.add("StreamInfo", json!({ "type": "object", "properties": {
-        "name": { "type": "string" }, "owner": { "type": "string" },
-        "config": { "type": "object", "properties": { "subjects": { "type": "array", "items": { "type": "string" } },
-            "max_messages": { "type": ["integer", "null"] }, "max_bytes": { "type": ["integer", "null"] }, "max_age_ms": { "type": ["integer", "null"] },
-            "discard": discard, "duplicate_window_ms": { "type": "integer" } } },
-        "created_at_ms": { "type": "integer" }, "messages": { "type": "integer" }, "bytes": { "type": "integer" },
-        "first_sequence": { "type": ["integer", "null"] }, "last_sequence": { "type": "integer" }, "discarded": { "type": "integer" },
-        "dead_letters": { "type": "integer" }, "dead_letters_dropped": { "type": "integer" }, "consumers": { "type": "array", "items": { "type": "string" } } } }));
-    schemas.add("ConsumerInfo", json!({ "type": "object", "properties": {
-        "stream": { "type": "string" }, "name": { "type": "string" }, "creator": { "type": "string" },
-        "config": { "type": "object" }, "created_at_ms": { "type": "integer" }, "cursor": { "type": "integer" }, "ack_floor": { "type": "integer" },
-        "pending": { "type": "integer" }, "waiting": { "type": "integer" }, "pending_by_holder": { "type": "object", "additionalProperties": { "type": "integer" } },
-        "delivered": { "type": "integer" }, "redelivered": { "type": "integer" }, "acked": { "type": "integer" }, "dead_lettered": { "type": "integer" } } }));
-    schemas.add(
-        "StreamMessagesPage",
-        json!({ "type": "object", "properties": { "messages": { "type": "array", "items": bus_message },
-        "next_from": { "type": "integer" } } }),
-    );
-    schemas.add("DeadLetterPage", json!({ "type": "object", "properties": { "dead_letters": { "type": "array", "items": { "type": "object", "properties": {
-        "id": { "type": "integer" }, "consumer": { "type": "string" }, "delivery_count": { "type": "integer" }, "last_error": { "type": "string" },
-        "reason": { "enum": ["max_deliver", "terminated"] }, "dead_at_ms": { "type": "integer" }, "message": bus_message } } },
-        "next_after": { "type": "integer" } } }));
-    schemas.add("PublishResponse", json!({ "type": "object", "properties": { "messages": { "type": "array", "items": { "type": "object", "properties": {
-        "id": { "type": "string" }, "delivered": { "type": "integer", "description": "Subscribers (a queue group counting once) it was handed to." } } } } } }));
-    schemas.add("BusStats", json!({ "type": "object", "properties": {
-        "published": { "type": "integer" }, "delivered": { "type": "integer" }, "dropped": { "type": "integer" }, "unmatched": { "type": "integer" },
-        "subscriptions": { "type": "array", "items": { "type": "object", "properties": {
-            "id": { "type": "integer" }, "owner": { "type": "string" }, "subject": { "type": "string" }, "queue": { "type": "string" },
-            "transport": { "enum": ["sse", "websocket", "request", "in_process"] }, "pending": { "type": "integer" }, "capacity": { "type": "integer" },
-            "delivered": { "type": "integer" }, "dropped": { "type": "integer" } } } } } }));
+    schemas.add("StreamList", json!({ "type": "object", "required": ["streams"], "properties": { "streams": { "type": "array", "items": stream_info } } }));
 }

@@ -1,16 +1,16 @@
 //! The OpenAPI 3.1 document, served at `GET /v1/openapi.json`.
 //!
 //! The schemas of the commands and of what they carry (ids, names, keys, amounts, subjects, the
-//! swarm configuration) are derived from core's types with schemars, limits included, so the
-//! document says what the decoder and core accept. Routes, parameters, response shapes and event
-//! streams are written here beside the routes they describe, every number in them named by a
-//! constant. Tests check that every route in [`super::ROUTES`] is documented and nothing else is,
-//! that every command and event is, and that no number is written out in these files.
+//! swarm configuration), of ephemeral messages and of the answers (wire's views and problems, core's
+//! escrows and stream reports) are derived from the Rust types with schemars, limits included, so
+//! the document says what the decoders accept and the server writes. Routes, parameters, envelopes
+//! and event streams are written here beside the routes they describe, every number in them named
+//! by a constant. Tests check that every route in [`super::ROUTES`] is documented and nothing else
+//! is, that every command and event is, and that no number is written out in these files.
 //!
-//! - `schemas.rs`: the schema generator and the response shapes of writes, the registry and the
-//!   ledger.
+//! - `schemas.rs`: the schema generator, the envelopes and the events.
 //! - `paths.rs`: the paths of writes, the registry's and the ledger's reads and the event stream.
-//! - `bus.rs`: the bus's and the durable streams' paths and schemas.
+//! - `bus.rs`: the bus's and the durable streams' paths, and the schemas no type derives there.
 //! - `operations.rs`: the pieces operations are made of.
 
 mod bus;

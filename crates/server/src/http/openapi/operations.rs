@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use colony_core::{Signature, Signer};
+use colony_wire::views::SubmitResponse;
 
 use super::schemas::Schemas;
 use crate::http::body::UNREGISTERED_BODY_BYTES_MAX;
@@ -36,9 +37,9 @@ pub(super) fn merge_array(mut base: Value, extra: Value) -> Value {
     base
 }
 
-/// A 200 answer of JSON matching the schema named `schema`.
-pub(super) fn ok_json(schema: &str, description: &str) -> Value {
-    json!({ "200": { "description": description, "content": { "application/json": { "schema": Schemas::reference(schema) } } } })
+/// A 200 answer of JSON matching `schema`.
+pub(super) fn ok_json(schema: Value, description: &str) -> Value {
+    json!({ "200": { "description": description, "content": { "application/json": { "schema": schema } } } })
 }
 
 /// Problems a signed write can be answered with: a malformed envelope (400), no valid signature or an
@@ -62,13 +63,13 @@ pub(super) fn write_operation(schemas: &mut Schemas, summary: &str, description:
             "schema": schemas.of::<Signature>()
         }],
         "requestBody": { "required": true, "content": { "application/json": { "schema": Schemas::reference(envelope) } } },
-        "responses": merge(ok_json("SubmitResponse", "Durable and applied"), problem_responses(WRITE_STATUSES))
+        "responses": merge(ok_json(schemas.of::<SubmitResponse>(), "Durable and applied"), problem_responses(WRITE_STATUSES))
     })
 }
 
 /// A read: `statuses` are the problems it can answer with besides 401 (no valid credentials) and 503
 /// (the state unreadable after a writer failure).
-pub(super) fn read_operation(summary: &str, schema: &str, parameters: Value, statuses: &[&str]) -> Value {
+pub(super) fn read_operation(summary: &str, schema: Value, parameters: Value, statuses: &[&str]) -> Value {
     let mut statuses = statuses.to_vec();
     statuses.extend(["401", "503"]);
     json!({

@@ -3,7 +3,10 @@
 
 use serde_json::{Value, json};
 
-use colony_core::{AgentId, Name, limits};
+use colony_core::{AgentId, Escrow, Name, SwarmConfig, limits};
+use colony_wire::views::{
+    AgentPage, AgentView, CostRollupView, EscrowPage, LedgerView, StateHashView, StatusView, WalletView,
+};
 
 use super::operations::{merge, page_limit, problem_responses, read_operation, sse_event, sse_other, write_operation};
 use super::schemas::{Schemas, u64_schema};
@@ -46,21 +49,21 @@ pub(super) fn core_paths(schemas: &mut Schemas) -> Value {
         "/v1/commands": { "post": write_operation(schemas, "Submit one command", "The envelope must carry exactly one command. A refused command is answered with its problem document.", "SingleCommandEnvelope") },
         "/v1/batch": { "post": write_operation(schemas, "Submit many commands in one envelope",
             &format!("Up to {} commands, one signature; each command succeeds or fails on its own.", limits::COMMANDS_PER_ENVELOPE_MAX), "Envelope") },
-        "/v1/agents": { "get": read_operation("List agents, ordered by id", "AgentPage", list_parameters, &["400"]) },
-        "/v1/agents/{id}": { "get": read_operation("One agent", "Agent", by_id("id", &agent_id), &["400", "404"]) },
-        "/v1/agents/{id}/costs": { "get": read_operation("What an agent and everything it spawned spent and earned", "CostRollup", by_id("id", &agent_id), &["400", "404"]) },
-        "/v1/wallets/{agent}": { "get": read_operation("An agent's wallet", "Wallet", by_id("agent", &agent_id), &["400", "404"]) },
-        "/v1/ledger": { "get": read_operation("The books as a whole, and whether they balance (totals kept as money moves); with verify=true, the operator's full check of every invariant", "Ledger", json!([
+        "/v1/agents": { "get": read_operation("List agents, ordered by id", schemas.of::<AgentPage>(), list_parameters, &["400"]) },
+        "/v1/agents/{id}": { "get": read_operation("One agent", schemas.of::<AgentView>(), by_id("id", &agent_id), &["400", "404"]) },
+        "/v1/agents/{id}/costs": { "get": read_operation("What an agent and everything it spawned spent and earned", schemas.of::<CostRollupView>(), by_id("id", &agent_id), &["400", "404"]) },
+        "/v1/wallets/{agent}": { "get": read_operation("An agent's wallet", schemas.of::<WalletView>(), by_id("agent", &agent_id), &["400", "404"]) },
+        "/v1/ledger": { "get": read_operation("The books as a whole, and whether they balance (totals kept as money moves); with verify=true, the operator's full check of every invariant", schemas.of::<LedgerView>(), json!([
             { "name": "verify", "in": "query", "schema": { "type": "boolean", "default": false }, "description": "Check every wallet and escrow (the operator only; it reads the whole ledger)." } ]), &["400", "403"]) },
-        "/v1/escrows": { "get": read_operation("Escrows by id, filtered; with payer and task_id, the look-up by task", "EscrowPage", json!([
+        "/v1/escrows": { "get": read_operation("Escrows by id, filtered; with payer and task_id, the look-up by task", schemas.of::<EscrowPage>(), json!([
             { "name": "payer", "in": "query", "schema": agent_id }, { "name": "payee", "in": "query", "schema": agent_id },
             { "name": "state", "in": "query", "schema": { "enum": ["locked", "released", "refunded", "expired", "disputed", "resolved"] } },
             { "name": "task_id", "in": "query", "schema": name }, { "name": "after", "in": "query", "schema": u64_schema() },
             page_limit(ledger::ESCROWS_PAGE_MAX, ledger::ESCROWS_PAGE_DEFAULT) ]), &["400"]) },
-        "/v1/escrows/{id}": { "get": read_operation("One escrow", "Escrow", by_id("id", &u64_schema()), &["400", "404"]) },
-        "/v1/config": { "get": read_operation("The swarm configuration", "SwarmConfig", json!([]), &[]) },
-        "/v1/status": { "get": read_operation("Server status and counters", "Status", json!([]), &[]) },
-        "/v1/state/hash": { "get": read_operation("The canonical state hash", "StateHash", json!([]), &[]) },
+        "/v1/escrows/{id}": { "get": read_operation("One escrow", schemas.of::<Escrow>(), by_id("id", &u64_schema()), &["400", "404"]) },
+        "/v1/config": { "get": read_operation("The swarm configuration", schemas.of::<SwarmConfig>(), json!([]), &[]) },
+        "/v1/status": { "get": read_operation("Server status and counters", schemas.of::<StatusView>(), json!([]), &[]) },
+        "/v1/state/hash": { "get": read_operation("The canonical state hash", schemas.of::<StateHashView>(), json!([]), &[]) },
         "/v1/events": { "get": {
             "summary": "Server-sent events of state changes, resumable",
             "security": [{ "readToken": [] }, { "signedRead": [] }],

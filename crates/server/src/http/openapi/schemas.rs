@@ -1,13 +1,18 @@
-//! `components/schemas`: the schemas core's types derive (commands, the swarm configuration, ids,
-//! names, keys, amounts, subjects), gathered by one schemars generator whose references point into
-//! `components/schemas` directly, beside the response shapes written here.
+//! `components/schemas`: the schemas the types derive (commands and what they carry, ephemeral
+//! messages, the answers), gathered by one schemars generator whose references point into
+//! `components/schemas` directly, beside the few schemas written here.
+//!
+//! One generator serves requests and answers alike, so each type has one schema under its name. It
+//! describes what deserializing accepts: a field with a default is optional, which answers (that
+//! always write it) satisfy too.
 
 use schemars::generate::SchemaSettings;
 use schemars::transform::{Transform, transform_subschemas};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use colony_core::{AgentId, Amount, Command, Digest, Name, PublicKey, Signer, SwarmConfig, limits};
+use colony_core::{Command, Signer, limits};
+use colony_wire::Problem;
 
 /// Where the document keeps its schemas, as a JSON pointer.
 const SCHEMAS_POINTER: &str = "/components/schemas";
@@ -99,11 +104,6 @@ fn reflow(text: &str) -> String {
         .join("\n\n")
 }
 
-/// `schema`, or `null` (a field the server writes as `null` when it has no value).
-pub(super) fn nullable(schema: Value) -> Value {
-    json!({ "oneOf": [schema, { "type": "null" }] })
-}
-
 /// A non-negative integer that fits in 64 bits (ids, sequences, cursors).
 pub(super) fn u64_schema() -> Value {
     json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
@@ -123,94 +123,14 @@ fn envelope_schema(schemas: &mut Schemas, commands_max: usize) -> Value {
     })
 }
 
-/// The envelopes, results and problems of writes, and the registry's and ledger's reads.
+/// The envelopes of writes, the problem document and the events of the event stream.
 pub(super) fn add_core(schemas: &mut Schemas) {
     let envelope = envelope_schema(schemas, limits::COMMANDS_PER_ENVELOPE_MAX);
     schemas.add("Envelope", envelope);
     let single = envelope_schema(schemas, 1);
     schemas.add("SingleCommandEnvelope", single);
-    let agent_id = schemas.of::<AgentId>();
-    let signer = schemas.of::<Signer>();
-    let name = schemas.of::<Name>();
-    let digest = schemas.of::<Digest>();
-    let public_key = schemas.of::<PublicKey>();
-    let amount = schemas.of::<Amount>();
-    let swarm_config = schemas.of::<SwarmConfig>();
-    debug_assert_eq!(swarm_config, Schemas::reference("SwarmConfig"), "GET /v1/config refers to it by name");
-    let problem = Schemas::reference("Problem");
-    let bus_message = Schemas::reference("BusMessage");
-    schemas.add("SubmitResponse", json!({
-        "type": "object", "required": ["sequence", "timestamp_ms", "results"],
-        "properties": {
-            "sequence": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
-            "results": { "type": "array", "items": { "type": "object", "required": ["ok"], "properties": {
-                "ok": { "type": "boolean" }, "status": { "enum": ["done", "unchanged", "existing", "duplicate"] },
-                "problem": problem, "escrow_id": { "type": "integer" },
-                "stream": { "type": "string" }, "stream_sequence": { "type": "integer" },
-                "deliveries": { "type": "array", "items": bus_message },
-                "replayed": { "type": "array", "items": { "type": "array", "prefixItems": [{ "type": "string" }, { "type": "integer" }] } } } } }
-        }
-    }));
-    schemas.add(
-        "Problem",
-        json!({
-            "type": "object", "required": ["type", "title", "status", "detail", "code"],
-            "properties": {
-                "type": { "type": "string", "description": "urn:colony:problem:<code>" },
-                "title": { "type": "string" }, "status": { "type": "integer" }, "detail": { "type": "string" },
-                "code": { "type": "string", "description": "Stable machine code." },
-                "field": { "type": "string", "description": "The offending input, when one is to blame." }
-            }
-        }),
-    );
-    schemas.add("Agent", json!({
-        "type": "object",
-        "properties": {
-            "id": agent_id, "public_key": public_key, "role": name, "capabilities": { "type": "array", "items": name },
-            "weight": { "type": "integer" }, "parent": nullable(agent_id.clone()), "referrer": nullable(agent_id.clone()),
-            "status": { "enum": ["active", "unresponsive", "halted", "deregistered"] },
-            "responsive": { "type": "boolean" },
-            "halt": { "type": ["object", "null"], "properties": { "by": signer, "reason": { "type": "string" }, "at_ms": { "type": "integer" } } },
-            "budget_halted": { "type": "boolean" },
-            "registered_at_ms": { "type": "integer" }, "last_heartbeat_ms": { "type": "integer" },
-            "heartbeat_deadline_ms": { "type": "integer" }, "deregistered_at_ms": { "type": ["integer", "null"] },
-            "highest_nonce": { "type": "integer" }
-        }
-    }));
-    schemas.add("AgentPage", json!({ "type": "object", "properties": {
-        "agents": { "type": "array", "items": Schemas::reference("Agent") }, "next_after": nullable(agent_id.clone()) } }));
-    schemas.add(
-        "Status",
-        json!({ "type": "object", "properties": {
-        "version": { "type": "string" }, "sequence": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
-        "agents": { "type": "integer" }, "entries": { "type": "integer" }, "commands_accepted": { "type": "integer" },
-        "commands_rejected": { "type": "integer" }, "operator_key": nullable(public_key) } }),
-    );
-    schemas.add("Wallet", json!({ "type": "object", "properties": {
-        "agent": agent_id, "balance": amount, "held_in_escrow": amount, "daily_limit": nullable(amount.clone()),
-        "spent_today": amount, "no_withdraw": { "type": "boolean" }, "frozen": { "type": "boolean" },
-        "minimum_balance": nullable(amount.clone()), "spent_total": amount, "earned_total": amount, "fees_paid_total": amount } }));
-    schemas.add(
-        "Ledger",
-        json!({ "type": "object", "properties": {
-        "supply": amount, "wallets_total": amount, "fees": amount, "escrow_held": amount,
-        "open_escrows": { "type": "integer" }, "wallets": { "type": "integer" }, "balanced": { "type": "boolean" } } }),
-    );
-    schemas.add("Escrow", json!({ "type": "object", "properties": {
-        "id": { "type": "integer" }, "payer": agent_id, "payee": agent_id, "amount": amount,
-        "fee_bps": { "type": "integer" }, "referral_bps": { "type": "integer" }, "referrer": nullable(agent_id.clone()), "arbiter": nullable(agent_id.clone()),
-        "hashlock": nullable(digest.clone()), "task_id": nullable(name.clone()), "timeout_at_ms": { "type": "integer" }, "created_at_ms": { "type": "integer" },
-        "state": { "enum": ["locked", "released", "refunded", "expired", "disputed", "resolved"] },
-        "dispute": { "type": ["array", "null"] }, "settled_at_ms": { "type": ["integer", "null"] },
-        "paid_to_payee": amount, "refunded_to_payer": amount, "fees": amount, "referral": amount } }));
-    schemas.add("EscrowPage", json!({ "type": "object", "properties": {
-        "escrows": { "type": "array", "items": Schemas::reference("Escrow") }, "next_after": { "type": ["integer", "null"] } } }));
-    schemas.add("CostRollup", json!({ "type": "object", "properties": {
-        "agent": agent_id, "agents": { "type": "integer" }, "balance": amount, "spent": amount, "earned": amount, "fees_paid": amount } }));
-    schemas.add(
-        "StateHash",
-        json!({ "type": "object", "properties": { "sequence": { "type": "integer" }, "state_hash": digest } }),
-    );
+    let problem = schemas.of::<Problem>();
+    assert_eq!(problem, Schemas::reference("Problem"), "problem responses refer to it by name");
     schemas.add(
         "Event",
         json!({ "type": "object", "required": ["sequence", "index", "timestamp_ms", "type"], "properties": {
