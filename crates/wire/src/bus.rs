@@ -473,6 +473,7 @@ pub struct DeadLetterView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// `max_deliver` or `terminated`.
+    #[schemars(with = "colony_core::bus::DeadLetterReason")]
     pub reason: String,
     /// When (log time).
     pub dead_at_ms: u64,

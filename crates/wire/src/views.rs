@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
 
+/// The statuses an agent can be in, as `Agent::status` names them.
+pub const AGENT_STATUSES: [&str; 4] = ["active", "unresponsive", "halted", "deregistered"];
+
 /// An agent as the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentView {
@@ -26,6 +29,7 @@ pub struct AgentView {
     /// The agent that earns referral income on it.
     pub referrer: Option<AgentId>,
     /// `active`, `unresponsive`, `halted` or `deregistered`.
+    #[schemars(extend("enum" = AGENT_STATUSES))]
     pub status: String,
     /// Whether heartbeats arrive within the TTL (independent of halts).
     pub responsive: bool,
@@ -83,8 +87,9 @@ pub struct AgentPage {
 pub struct CommandResultView {
     /// Whether the command was applied.
     pub ok: bool,
-    /// `done` or `unchanged` when applied.
+    /// When applied, how: one of [`ACCEPTED_WORDS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ACCEPTED_WORDS))]
     pub status: Option<String>,
     /// Why not, when refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,7 +169,11 @@ impl CommandResultView {
     }
 }
 
-/// `done`, `unchanged`, or for an escrow lock that found the task's escrow, `existing`.
+/// Every word [`accepted_word`] answers with.
+pub const ACCEPTED_WORDS: [&str; 4] = ["done", "unchanged", "existing", "duplicate"];
+
+/// `done`, `unchanged`, for an escrow lock that found the task's escrow `existing`, and for a
+/// durable publish whose message id was seen `duplicate`.
 pub fn accepted_word(accepted: &Accepted) -> &'static str {
     match accepted {
         Accepted::Unchanged => "unchanged",
@@ -363,4 +372,26 @@ pub struct CostRollupView {
     #[serde(with = "wide_amount")]
     #[schemars(schema_with = "wide_amount::schema")]
     pub fees_paid: u128,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_accepted_word_is_listed_and_every_listed_word_is_used() {
+        let stream = Name::new("orders").unwrap();
+        let accepted = [
+            Accepted::Done,
+            Accepted::Unchanged,
+            Accepted::Escrow { escrow_id: 1, existing: false },
+            Accepted::Escrow { escrow_id: 1, existing: true },
+            Accepted::Published { stream: stream.clone(), sequence: 1, duplicate: false },
+            Accepted::Published { stream: stream.clone(), sequence: 1, duplicate: true },
+            Accepted::Fetched { stream, deliveries: Vec::new() },
+            Accepted::Replayed { messages: Vec::new() },
+        ];
+        let words: BTreeSet<&str> = accepted.iter().map(accepted_word).collect();
+        assert_eq!(words, ACCEPTED_WORDS.into_iter().collect());
+    }
 }

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use colony_core::{AgentId, Name, SwarmConfig};
 use colony_wire::problem::codes;
-use colony_wire::views::{AgentPage, AgentView, StateHashView, StatusView};
+use colony_wire::views::{AGENT_STATUSES, AgentPage, AgentView, StateHashView, StatusView};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
@@ -23,8 +23,6 @@ use super::{ApiError, AppState, ValidPath, ValidQuery};
 pub(crate) const AGENTS_PAGE_DEFAULT: usize = 100;
 /// Agents per page at most.
 pub(crate) const AGENTS_PAGE_MAX: usize = 1_000;
-/// The statuses an agent can be in, as `AgentQuery::status` names them.
-pub(crate) const AGENT_STATUSES: [&str; 4] = ["active", "unresponsive", "halted", "deregistered"];
 
 /// Query of `GET /v1/agents`, as it decodes.
 #[derive(Debug, Deserialize)]

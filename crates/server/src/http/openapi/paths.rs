@@ -30,7 +30,7 @@ pub(super) fn core_paths(schemas: &mut Schemas) -> Value {
     let name = schemas.of::<Name>();
     let list_parameters = json!([
         { "name": "role", "in": "query", "schema": name },
-        { "name": "status", "in": "query", "schema": { "enum": reads::AGENT_STATUSES } },
+        { "name": "status", "in": "query", "schema": { "enum": colony_wire::views::AGENT_STATUSES } },
         { "name": "capability", "in": "query", "schema": name },
         { "name": "after", "in": "query", "schema": agent_id, "description": "Pagination: the `next_after` of the previous page." },
         page_limit(reads::AGENTS_PAGE_MAX, reads::AGENTS_PAGE_DEFAULT)
