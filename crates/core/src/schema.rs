@@ -12,6 +12,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use crate::amount::Amount;
 use crate::bus::{JsonText, Pattern, SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX, Subject};
 use crate::ids::{AgentId, Digest, Name, OPERATOR_NAME, PublicKey, RESERVED_AGENT_IDS, Signature, Signer};
+use crate::ledger::AccountId;
 use crate::limits;
 
 /// The first byte of an agent id, as a regular-expression class.
@@ -74,6 +75,21 @@ impl JsonSchema for Name {
             "type": "string",
             "pattern": format!("^{NAME_CLASS}{{1,{}}}$", limits::NAME_BYTES_MAX),
             "description": "A role, capability, stream, consumer or other name: lowercase ASCII letters, digits, '-', '_', '.' and ':'."
+        })
+    }
+}
+
+impl JsonSchema for AccountId {
+    fn schema_name() -> Cow<'static, str> {
+        "AccountId".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let accounts: Vec<String> =
+            [AccountId::Mint, AccountId::Fees, AccountId::EscrowHolding].iter().map(AccountId::to_string).collect();
+        json_schema!({
+            "anyOf": [generator.subschema_for::<AgentId>(), { "enum": accounts }],
+            "description": "An agent's wallet by the agent's id, or one of the swarm's own accounts: the mint, the fees, the escrow holding."
         })
     }
 }

@@ -37,7 +37,7 @@ pub(super) fn core_paths(schemas: &mut Schemas) -> Value {
     ]);
     let event_stream_event = sse_event(
         json!({ "enum": colony_core::EventKind::NAMES }),
-        Schemas::reference("Event"),
+        schemas.of::<colony_core::Event>(),
         vec![sse_other(
             "lagged",
             json!({ "type": "object", "required": ["missed"], "properties": { "missed": { "type": "integer" }, "detail": { "type": "string" } } }),

@@ -123,7 +123,7 @@ fn envelope_schema(schemas: &mut Schemas, commands_max: usize) -> Value {
     })
 }
 
-/// The envelopes of writes, the problem document and the events of the event stream.
+/// The envelopes of writes and the problem document.
 pub(super) fn add_core(schemas: &mut Schemas) {
     let envelope = envelope_schema(schemas, limits::COMMANDS_PER_ENVELOPE_MAX);
     schemas.add("Envelope", envelope);
@@ -131,10 +131,4 @@ pub(super) fn add_core(schemas: &mut Schemas) {
     schemas.add("SingleCommandEnvelope", single);
     let problem = schemas.of::<Problem>();
     assert_eq!(problem, Schemas::reference("Problem"), "problem responses refer to it by name");
-    schemas.add(
-        "Event",
-        json!({ "type": "object", "required": ["sequence", "index", "timestamp_ms", "type"], "properties": {
-        "sequence": { "type": "integer" }, "index": { "type": "integer" }, "timestamp_ms": { "type": "integer" },
-        "type": { "enum": colony_core::EventKind::NAMES } } }),
-    );
 }
