@@ -3,9 +3,10 @@
 # gives (status, media type, headers, body) must be one the document describes.
 #
 # Starts `colony serve` (the debug binary) on a free loopback port with a temporary data directory,
-# issues a read token with the CLI, and runs schemathesis twice: without credentials and with the
-# token. Writes need Ed25519 signatures over the exact body, which schemathesis cannot make, so on
-# the write endpoints it exercises the refusals; on the reads, both the refusals and the answers.
+# issues a read token with the CLI, runs the demo swarm against it, checks the events the demo caused
+# against the document, and runs schemathesis twice: without credentials and with the token. Writes need Ed25519 signatures over the exact body, which
+# schemathesis cannot make, so on the write endpoints it exercises the refusals; on the reads, both
+# the refusals and the answers.
 #
 # Tunables: API_FUZZ_MAX_EXAMPLES (test cases per operation and phase), API_FUZZ_WORKERS; arguments
 # are passed on to both schemathesis runs (`--continue-on-failure`, say, to see every failure).
@@ -82,6 +83,41 @@ fi
 echo "server: $URL (data $DATA/data)"
 
 TOKEN=$(run "$COLONY" token issue --label fuzz --ttl-hours 1 --server "$URL" --key "$DATA/data/operator.key")
+
+# The demo swarm fills the server first (agents live and deregistered, wallets, escrows in every
+# state, streams, consumers, dead letters), so that lists and pages answer with content whose shape
+# the document must describe, not only with empty lists.
+run "$COLONY" demo --server "$URL" --key "$DATA/data/operator.key" --seconds 2 >"$DATA/demo.log" 2>&1 || {
+    cat "$DATA/demo.log" >&2
+    echo "the demo swarm failed against the server" >&2
+    exit 1
+}
+
+# Schemathesis reads an event stream's body as text, so the events the demo caused are checked here
+# against the document's `Event` schema (the stream is read for a second: it never ends).
+run "$VENV/bin/python" - "$URL" "$TOKEN" <<'PYTHON'
+import json, socket, sys, urllib.request
+import jsonschema_rs
+
+url, token = sys.argv[1], sys.argv[2]
+document = json.load(urllib.request.urlopen(f"{url}/v1/openapi.json"))
+validator = jsonschema_rs.Draft202012Validator({"$ref": "#/components/schemas/Event", "components": document["components"]})
+request = urllib.request.Request(f"{url}/v1/events?from=1", headers={"Authorization": f"Bearer {token}"})
+events, invalid = 0, []
+try:
+    with urllib.request.urlopen(request, timeout=1) as stream:
+        for line in stream:
+            if line.startswith(b"data:"):
+                event = json.loads(line[len(b"data:"):])
+                events += 1
+                invalid.extend(f"{event}: {error.message}" for error in validator.iter_errors(event))
+except (TimeoutError, socket.timeout):
+    pass
+print(f"events: {events} checked against the Event schema, {len(invalid)} not described")
+if events == 0 or invalid:
+    print("\n".join(invalid[:10]), file=sys.stderr)
+    sys.exit(1)
+PYTHON
 
 # Every check, on every operation: scripts/api-fuzz.toml enables them all, and names the few
 # exceptions with the reason for each.

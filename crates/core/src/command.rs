@@ -9,6 +9,7 @@
 //! that one line come the variant of [`Command`], [`Command::KINDS`], [`Command::kind`], the dispatch
 //! to [`Apply::apply`] and the conversion `From<Struct> for Command`, so nothing can be left out.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use crate::bus::commands::{
@@ -43,11 +44,14 @@ macro_rules! command_table {
     ($( $variant:ident = $kind:literal, )*) => {
         /// One requested change. In JSON, the `type` field names the variant (`"agent.register"`, ...)
         /// and the other fields are the command struct's.
-        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        // The schema is derived here, so a command whose struct has no schema does not compile.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         #[serde(tag = "type")]
         pub enum Command {
             $(
                 #[doc = concat!("`", $kind, "`: see [`", stringify!($variant), "`].")]
+                // The struct's own doc comment describes the command in its schema, not this line.
+                #[schemars(description = "")]
                 #[serde(rename = $kind)]
                 $variant($variant),
             )*
@@ -88,7 +92,8 @@ macro_rules! command_table {
     };
 }
 
-// Adding a command: its struct and `Apply` in the family's folder, and one line here.
+// Adding a command: its struct (deriving `JsonSchema`, with each limit named beside its field) and
+// `Apply` in the family's folder, and one line here.
 command_table! {
     RegisterAgent = "agent.register",
     UpdateAgent = "agent.update",

@@ -11,7 +11,7 @@ use crate::ids::{AgentId, Name, Signer};
 use crate::ledger::{AccountId, EscrowState, TransferKind};
 
 /// One state change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// The sequence number of the entry that caused it.
     pub sequence: u64,
@@ -25,7 +25,7 @@ pub struct Event {
 }
 
 /// What happened. In JSON, `type` names the variant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum EventKind {
     /// The swarm was created.

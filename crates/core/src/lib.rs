@@ -14,6 +14,7 @@
 //! - [`replay`]: nonce windows against replayed envelopes.
 //! - [`ids`]: validated ids, names and keys.
 //! - [`limits`]: every limit, in one place.
+//! - [`schema`]: the JSON Schemas of validated ids, names, keys, amounts, subjects and payloads.
 //!
 //! # Architecture invariant
 //! This crate never reads a clock, a random source, a file or the network, and knows no wire format:
@@ -32,6 +33,7 @@ pub mod limits;
 pub mod outcome;
 pub mod registry;
 pub mod replay;
+pub mod schema;
 pub mod state;
 
 pub use amount::{Amount, FeeSplit};

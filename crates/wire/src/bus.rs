@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use colony_core::bus::{DeadLetter, Payload, StoredMessage, Subject};
 use colony_core::{AgentId, Name, Signer};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -66,28 +67,34 @@ fn is_normal(priority: &Priority) -> bool {
 /// A message as a publisher sends it to the ephemeral bus (`POST /v1/bus/publish`, a WebSocket `pub`
 /// frame). The server adds the id, the timestamp and the source. [`EphemeralPublish::to_command`] turns
 /// the same message into a durable publish command.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EphemeralPublish {
     /// Where the message goes (`market.price.aapl`); no wildcards.
+    #[schemars(with = "Subject")]
     pub subject: String,
     /// What kind of message this is (`market_signal`).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Name>")]
     pub message_type: Option<String>,
     /// How urgent it is.
     #[serde(default, skip_serializing_if = "is_normal")]
     pub priority: Priority,
     /// Ties a reply or a follow-up to the message it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Name>")]
     pub correlation_id: Option<String>,
     /// Where answers should go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Subject>")]
     pub reply_to: Option<String>,
     /// Free-form headers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "colony_core::schema::message_headers")]
     pub headers: BTreeMap<String, String>,
     /// The content, as any JSON value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<colony_core::bus::JsonText>")]
     pub payload: Option<Box<RawValue>>,
     /// The content as bytes, in standard base64 (instead of `payload`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,10 +102,12 @@ pub struct EphemeralPublish {
     /// The sender's Ed25519 signature (hex) over the payload bytes: the JSON text exactly as sent, or
     /// the decoded bytes. The server passes it on; receivers verify it with the sender's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<colony_core::Signature>")]
     pub payload_signature: Option<String>,
     /// The agent the payload is encrypted to (then `payload_base64` is ciphertext the server cannot
     /// read and only routes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<AgentId>")]
     pub encrypted_to: Option<String>,
 }
 
@@ -287,48 +296,59 @@ impl EphemeralPublish {
 ///
 /// (The fields are spelled out rather than flattened from [`EphemeralPublish`]: serde cannot carry a
 /// raw JSON payload through a flattened or internally tagged structure.)
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct BusMessage {
     /// Unique per message, assigned by the server.
     pub id: String,
     /// When the server accepted it (Unix milliseconds).
     pub timestamp_ms: u64,
     /// The authenticated sender: an agent id or `operator`.
+    #[schemars(with = "Signer")]
     pub source: String,
     /// Where the message went.
+    #[schemars(with = "Subject")]
     pub subject: String,
     /// What kind of message this is.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Name>")]
     pub message_type: Option<String>,
     /// How urgent it is.
     #[serde(default)]
     pub priority: Priority,
     /// Ties a reply or a follow-up to the message it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Name>")]
     pub correlation_id: Option<String>,
     /// Where answers should go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Subject>")]
     pub reply_to: Option<String>,
     /// Free-form headers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "colony_core::schema::message_headers")]
     pub headers: BTreeMap<String, String>,
     /// The content, as the JSON text the publisher sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<colony_core::bus::JsonText>")]
     pub payload: Option<Box<RawValue>>,
     /// The content as base64 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_base64: Option<String>,
     /// The sender's signature over the payload bytes (hex), as the sender gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<colony_core::Signature>")]
     pub payload_signature: Option<String>,
     /// The agent the payload is encrypted to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<AgentId>")]
     pub encrypted_to: Option<String>,
     /// The publisher's id for a durable message (what deduplication compares).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Name>")]
     pub message_id: Option<String>,
     /// The durable stream that stored the message, for messages delivered from a stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Name>")]
     pub stream: Option<String>,
     /// The message's sequence number in that stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -441,7 +461,7 @@ impl BusMessage {
 }
 
 /// A dead letter: a message a durable consumer gave up on, and why.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct DeadLetterView {
     /// Its id among the stream's dead letters (what `dlq.replay` and `dlq.discard` name).
     pub id: u64,
@@ -453,6 +473,7 @@ pub struct DeadLetterView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// `max_deliver` or `terminated`.
+    #[schemars(with = "colony_core::bus::DeadLetterReason")]
     pub reason: String,
     /// When (log time).
     pub dead_at_ms: u64,
@@ -480,7 +501,7 @@ impl DeadLetterView {
 }
 
 /// One page of a stream's messages.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct StreamMessagesPage {
     /// The messages, by sequence.
     pub messages: Vec<BusMessage>,
@@ -490,7 +511,7 @@ pub struct StreamMessagesPage {
 }
 
 /// One page of a stream's dead letters.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct DeadLetterPage {
     /// The dead letters, oldest first.
     pub dead_letters: Vec<DeadLetterView>,
@@ -500,14 +521,14 @@ pub struct DeadLetterPage {
 }
 
 /// The answer to a publish: one entry per message, in order.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct PublishResponse {
     /// What happened to each message.
     pub messages: Vec<PublishedView>,
 }
 
 /// What happened to one published message.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct PublishedView {
     /// The id the server gave it.
     pub id: String,
@@ -521,7 +542,7 @@ pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 5_000;
 pub const REQUEST_TIMEOUT_MS_MAX: u64 = 60_000;
 
 /// Counters of the ephemeral bus, for `GET /v1/bus/stats`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct BusStatsView {
     /// Messages accepted for fan-out since the server started.
     pub published: u64,
@@ -539,7 +560,7 @@ pub struct BusStatsView {
 }
 
 /// One open subscription.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SubscriptionView {
     /// The server's id for it.
     pub id: u64,

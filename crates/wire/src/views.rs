@@ -3,12 +3,16 @@
 use std::collections::BTreeSet;
 
 use colony_core::{Accepted, Agent, AgentId, Halt, Name, PublicKey, Rejection};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
 
+/// The statuses an agent can be in, as `Agent::status` names them.
+pub const AGENT_STATUSES: [&str; 4] = ["active", "unresponsive", "halted", "deregistered"];
+
 /// An agent as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentView {
     /// The agent's id.
     pub id: AgentId,
@@ -25,6 +29,7 @@ pub struct AgentView {
     /// The agent that earns referral income on it.
     pub referrer: Option<AgentId>,
     /// `active`, `unresponsive`, `halted` or `deregistered`.
+    #[schemars(extend("enum" = AGENT_STATUSES))]
     pub status: String,
     /// Whether heartbeats arrive within the TTL (independent of halts).
     pub responsive: bool,
@@ -69,7 +74,7 @@ impl From<&Agent> for AgentView {
 }
 
 /// One page of agents.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentPage {
     /// The agents on this page, ordered by id.
     pub agents: Vec<AgentView>,
@@ -78,12 +83,13 @@ pub struct AgentPage {
 }
 
 /// The result of one command.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CommandResultView {
     /// Whether the command was applied.
     pub ok: bool,
-    /// `done` or `unchanged` when applied.
+    /// When applied, how: one of [`ACCEPTED_WORDS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ACCEPTED_WORDS))]
     pub status: Option<String>,
     /// Why not, when refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,7 +169,11 @@ impl CommandResultView {
     }
 }
 
-/// `done`, `unchanged`, or for an escrow lock that found the task's escrow, `existing`.
+/// Every word [`accepted_word`] answers with.
+pub const ACCEPTED_WORDS: [&str; 4] = ["done", "unchanged", "existing", "duplicate"];
+
+/// `done`, `unchanged`, for an escrow lock that found the task's escrow `existing`, and for a
+/// durable publish whose message id was seen `duplicate`.
 pub fn accepted_word(accepted: &Accepted) -> &'static str {
     match accepted {
         Accepted::Unchanged => "unchanged",
@@ -174,7 +184,7 @@ pub fn accepted_word(accepted: &Accepted) -> &'static str {
 }
 
 /// The response to a write.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SubmitResponse {
     /// The log entry that recorded the envelope; durable when this response is sent.
     pub sequence: u64,
@@ -185,7 +195,7 @@ pub struct SubmitResponse {
 }
 
 /// The server's status.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StatusView {
     /// The server's version.
     pub version: String,
@@ -206,7 +216,7 @@ pub struct StatusView {
 }
 
 /// The state hash at a sequence number.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StateHashView {
     /// The sequence number the hash is for.
     pub sequence: u64,
@@ -216,7 +226,20 @@ pub struct StateHashView {
 
 /// Serializes wide (`u128`) totals as decimal strings, like amounts.
 pub mod wide_amount {
+    use schemars::{Schema, SchemaGenerator, json_schema};
     use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Digits of the largest total.
+    const DIGITS_MAX: u32 = u128::MAX.ilog10() + 1;
+
+    /// The schema of a total: a string of decimal digits, as wide as the largest.
+    pub fn schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": format!("^[0-9]{{1,{DIGITS_MAX}}}$"),
+            "description": "Minor units as a string of decimal digits."
+        })
+    }
 
     /// Writes the total as a string.
     pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
@@ -231,7 +254,7 @@ pub mod wide_amount {
 }
 
 /// An agent's wallet as the API shows it. Amounts are strings of minor units.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WalletView {
     /// The wallet's agent.
     pub agent: AgentId,
@@ -239,11 +262,13 @@ pub struct WalletView {
     pub balance: colony_core::Amount,
     /// Locked in open escrows this agent pays.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub held_in_escrow: u128,
     /// The daily spending limit, if any.
     pub daily_limit: Option<colony_core::Amount>,
     /// Spent in the current ledger day (UTC, log time).
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub spent_today: u128,
     /// Whether moving money out of the swarm is forbidden.
     pub no_withdraw: bool,
@@ -253,12 +278,15 @@ pub struct WalletView {
     pub minimum_balance: Option<colony_core::Amount>,
     /// Paid to other agents, ever.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub spent_total: u128,
     /// Received from other agents, ever (net of fees).
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub earned_total: u128,
     /// Escrow fees deducted from this agent's payouts, ever.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub fees_paid_total: u128,
 }
 
@@ -286,19 +314,23 @@ impl WalletView {
 }
 
 /// The books as a whole.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LedgerView {
     /// Money in circulation (issued by the mint, minus withdrawn).
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub supply: u128,
     /// The sum of all wallet balances.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub wallets_total: u128,
     /// Fees collected.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub fees: u128,
     /// Funds held in open escrows.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub escrow_held: u128,
     /// Open escrows.
     pub open_escrows: u64,
@@ -309,7 +341,7 @@ pub struct LedgerView {
 }
 
 /// One page of escrows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EscrowPage {
     /// The escrows on this page, by id.
     pub escrows: Vec<colony_core::Escrow>,
@@ -318,7 +350,7 @@ pub struct EscrowPage {
 }
 
 /// What a subtree of agents (an agent and everything it spawned) spent and earned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CostRollupView {
     /// The subtree's root.
     pub agent: AgentId,
@@ -326,14 +358,40 @@ pub struct CostRollupView {
     pub agents: u64,
     /// The subtree's balances together.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub balance: u128,
     /// Paid to other agents (payments inside the subtree count on both sides).
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub spent: u128,
     /// Received from other agents.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub earned: u128,
     /// Escrow fees deducted from the subtree's payouts.
     #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
     pub fees_paid: u128,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_accepted_word_is_listed_and_every_listed_word_is_used() {
+        let stream = Name::new("orders").unwrap();
+        let accepted = [
+            Accepted::Done,
+            Accepted::Unchanged,
+            Accepted::Escrow { escrow_id: 1, existing: false },
+            Accepted::Escrow { escrow_id: 1, existing: true },
+            Accepted::Published { stream: stream.clone(), sequence: 1, duplicate: false },
+            Accepted::Published { stream: stream.clone(), sequence: 1, duplicate: true },
+            Accepted::Fetched { stream, deliveries: Vec::new() },
+            Accepted::Replayed { messages: Vec::new() },
+        ];
+        let words: BTreeSet<&str> = accepted.iter().map(accepted_word).collect();
+        assert_eq!(words, ACCEPTED_WORDS.into_iter().collect());
+    }
 }

@@ -28,7 +28,7 @@ use crate::state::{Context, State};
 pub const ACK_WAIT_EXPIRED: &str = "ack wait expired";
 
 /// Where a new consumer starts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliverPolicy {
     /// From the oldest stored message.
@@ -37,13 +37,13 @@ pub enum DeliverPolicy {
     /// From the next message published.
     New,
     /// From this stream sequence.
-    FromSequence(u64),
+    FromSequence(#[schemars(range(min = 1))] u64),
     /// From the first message stored at or after this log time.
     FromTimeMs(u64),
 }
 
 /// How a delivery is acknowledged.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum AckKind {
     /// Done: never deliver it again.
@@ -52,9 +52,11 @@ pub enum AckKind {
     Nak {
         /// How long to wait before redelivering.
         #[serde(default)]
+        #[schemars(range(max = limits::ACK_WAIT_MS_MAX))]
         delay_ms: u64,
         /// What went wrong, kept as the delivery's last error.
         #[serde(default)]
+        #[schemars(length(max = limits::REASON_BYTES_MAX))]
         error: Option<String>,
     },
     /// Still working: the ack deadline restarts.
@@ -63,6 +65,7 @@ pub enum AckKind {
     Term {
         /// Why, kept on the dead letter.
         #[serde(default)]
+        #[schemars(length(max = limits::REASON_BYTES_MAX))]
         reason: Option<String>,
     },
 }
@@ -79,7 +82,7 @@ impl AckKind {
 }
 
 /// A consumer's configuration, fixed at creation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConsumerConfig {
     /// Only messages whose subject matches, if set.
     pub filter: Option<Pattern>,

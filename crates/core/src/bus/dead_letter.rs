@@ -13,7 +13,7 @@ use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, State};
 
 /// Why a message was dead-lettered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadLetterReason {
     /// Its last allowed delivery expired or was nakked.

@@ -51,7 +51,7 @@ impl State {
 }
 
 /// A stream as the server reports it: configuration, owner and counts, without the messages.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct StreamInfo {
     /// The stream's name.
     pub name: crate::ids::Name,
@@ -80,7 +80,7 @@ pub struct StreamInfo {
 }
 
 /// A consumer as the server reports it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ConsumerInfo {
     /// The stream.
     pub stream: crate::ids::Name,

@@ -27,7 +27,7 @@ use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, State};
 
 /// What a full stream does with a new message.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Discard {
     /// Remove the oldest messages to make room.
@@ -38,7 +38,7 @@ pub enum Discard {
 }
 
 /// How urgent a message is. Core stores it for receivers; it does not reorder deliveries.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Whenever convenient.
@@ -53,7 +53,7 @@ pub enum Priority {
 }
 
 /// A stream's configuration, fixed at creation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StreamConfig {
     /// The subject patterns it captures.
     pub subjects: BTreeSet<Pattern>,

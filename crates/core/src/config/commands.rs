@@ -1,6 +1,7 @@
 //! The operator's commands over the swarm's configuration and its read tokens.
 
 use crate::outcome::ConfigRejection;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::SwarmConfig;
@@ -12,7 +13,7 @@ use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, ReadToken, State};
 
 /// Replaces the swarm configuration. Operator only.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetConfig {
     /// The new configuration, whole.
@@ -34,13 +35,14 @@ impl Apply for SetConfig {
 
 /// Authorises a bearer token for reads. The token itself never enters the log: only its SHA-256.
 /// Operator only.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueReadToken {
     /// SHA-256 of the token's text.
     pub token_sha256: Digest,
     /// A label for the operator's records.
     #[serde(default)]
+    #[schemars(length(max = limits::REASON_BYTES_MAX))]
     pub label: String,
     /// When the token stops working (log time, Unix milliseconds).
     #[serde(default)]
@@ -68,7 +70,7 @@ impl Apply for IssueReadToken {
 }
 
 /// Withdraws a read token. Operator only.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeReadToken {
     /// SHA-256 of the token's text.

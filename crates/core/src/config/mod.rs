@@ -5,45 +5,54 @@ pub mod rejections;
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::amount::BASIS_POINTS_ONE;
 use crate::ids::Name;
 use crate::limits;
 use crate::outcome::Rejection;
 
 /// What a role means to the swarm.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
     /// The weight an agent of this role gets unless the operator sets another.
+    #[schemars(range(max = limits::AGENT_WEIGHT_MAX))]
     pub default_weight: u32,
 }
 
 /// Per-swarm settings. Every field has a default taken from the seed documents.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwarmConfig {
     /// The roles agents may register with, and their default weights.
+    #[schemars(extend("minProperties" = 1, "maxProperties" = limits::ROLES_MAX))]
     pub roles: BTreeMap<Name, RoleConfig>,
     /// An agent with no heartbeat for this long becomes `unresponsive`.
+    #[schemars(range(min = limits::HEARTBEAT_TTL_MS_MIN, max = limits::HEARTBEAT_TTL_MS_MAX))]
     pub heartbeat_ttl_ms: u64,
     /// Whether an agent may register itself (sign its own registration). When false, only the
     /// operator or an existing agent (registering its child) may register agents.
     pub self_registration: bool,
     /// The escrow fee in basis points of the released amount (seed default: 1%).
     #[serde(default = "default_fee_bps")]
+    #[schemars(range(max = BASIS_POINTS_ONE))]
     pub fee_bps: u16,
     /// The referrer's share of the fee in basis points (seed default: 15%).
     #[serde(default = "default_referral_bps")]
+    #[schemars(range(max = BASIS_POINTS_ONE))]
     pub referral_bps: u16,
     /// How fast agents other than the operator may register agents, swarm-wide: one registration
     /// per this many milliseconds of log time on average, with bursts of `registration_burst`.
     /// Keys cost nothing to make, so this is what keeps self-registration from filling the registry;
     /// the operator's registrations are never limited.
     #[serde(default = "default_registration_interval_ms")]
+    #[schemars(range(max = limits::REGISTRATION_INTERVAL_MS_MAX))]
     pub registration_interval_ms: u64,
     /// Registrations that may come at once before `registration_interval_ms` paces them.
     #[serde(default = "default_registration_burst")]
+    #[schemars(range(min = 1, max = limits::REGISTRATION_BURST_MAX))]
     pub registration_burst: u32,
 }
 
@@ -132,7 +141,7 @@ impl SwarmConfig {
             ));
         }
         for (field, value) in [("fee_bps", self.fee_bps), ("referral_bps", self.referral_bps)] {
-            if u64::from(value) > crate::amount::BASIS_POINTS_ONE {
+            if u64::from(value) > BASIS_POINTS_ONE {
                 return Err(Rejection::invalid(field, "must be at most 10000 basis points"));
             }
         }

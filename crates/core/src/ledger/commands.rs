@@ -1,5 +1,6 @@
 //! The ledger's commands: minting, payments, withdrawals, child wallets, and escrow.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{EscrowResolution, LockRequest, PolicyChange, TransferRequest};
@@ -19,7 +20,7 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// Issues money into an agent's wallet from the mint. Operator only.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mint {
     /// The operator's id for this transfer (idempotent).
@@ -37,7 +38,7 @@ impl Apply for Mint {
 }
 
 /// The signing agent pays another agent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     /// The payer's id for this transfer: the same id with the same content is one transfer.
@@ -57,10 +58,11 @@ impl Apply for Transfer {
 }
 
 /// Several payments by the signing agent, applied all or nothing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferBatch {
     /// The transfers, in order.
+    #[schemars(length(min = 1, max = limits::TRANSFERS_PER_BATCH_MAX))]
     pub transfers: Vec<TransferRequest>,
 }
 
@@ -71,7 +73,7 @@ impl Apply for TransferBatch {
 }
 
 /// The signing agent moves money out of the swarm (to the mint).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Withdraw {
     /// The agent's id for this transfer.
@@ -87,7 +89,7 @@ impl Apply for Withdraw {
 }
 
 /// A parent moves money from its child's wallet back to its own.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sweep {
     /// The child.
@@ -106,7 +108,7 @@ impl Apply for Sweep {
 
 /// Sets an agent's wallet policy: its parent (opening a child wallet) or the operator. Absent fields are
 /// left as they are; `null` clears a limit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigureWallet {
     /// The agent whose wallet this is.
@@ -138,7 +140,7 @@ impl Apply for ConfigureWallet {
 }
 
 /// The signing agent locks funds for a payee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockEscrow {
     /// Who is paid on release.
@@ -146,6 +148,7 @@ pub struct LockEscrow {
     /// How much.
     pub amount: Amount,
     /// Refund to the payer automatically after this long (log time).
+    #[schemars(range(min = limits::ESCROW_TIMEOUT_MS_MIN, max = limits::ESCROW_TIMEOUT_MS_MAX))]
     pub timeout_ms: u64,
     /// The payer's task id: locking again with the same task id returns the same escrow.
     #[serde(default)]
@@ -177,13 +180,14 @@ impl Apply for LockEscrow {
 }
 
 /// Pays an escrow out to its payee, minus the fee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseEscrow {
     /// The escrow.
     pub escrow: u64,
     /// The hashlock's secret, for a release by someone other than the payer or arbiter.
     #[serde(default)]
+    #[schemars(length(max = limits::PREIMAGE_BYTES_MAX))]
     pub preimage: Option<String>,
 }
 
@@ -205,7 +209,7 @@ impl Apply for ReleaseEscrow {
 }
 
 /// The payee (or arbiter) gives an escrow back to its payer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundEscrow {
     /// The escrow.
@@ -221,13 +225,14 @@ impl Apply for RefundEscrow {
 }
 
 /// A party freezes an escrow for the arbiter.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisputeEscrow {
     /// The escrow.
     pub escrow: u64,
     /// Why.
     #[serde(default)]
+    #[schemars(length(max = limits::REASON_BYTES_MAX))]
     pub reason: String,
 }
 
@@ -240,7 +245,7 @@ impl Apply for DisputeEscrow {
 }
 
 /// The arbiter (or the operator, when none is named) settles a disputed escrow.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveEscrow {
     /// The escrow.

@@ -26,7 +26,7 @@ use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, State};
 
 /// Where an escrow stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EscrowState {
     /// Funds held; the timeout runs.
@@ -63,7 +63,7 @@ impl EscrowState {
 }
 
 /// How an arbiter settles a dispute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum EscrowResolution {
     /// Pay the payee, as a release would.
@@ -74,12 +74,13 @@ pub enum EscrowResolution {
     /// gets the rest back.
     Split {
         /// The payee's share in basis points (0–10,000).
+        #[schemars(range(max = crate::amount::BASIS_POINTS_ONE))]
         payee_bps: u16,
     },
 }
 
 /// One escrow.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Escrow {
     /// Assigned by the ledger, increasing.
     pub id: u64,

@@ -12,7 +12,7 @@ use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, State};
 
 /// Why money moved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferKind {
     /// The operator issued money into a wallet.
@@ -41,7 +41,7 @@ pub struct TransferRecord {
 }
 
 /// One transfer of a linked batch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     /// The client-chosen id, unique per signer.

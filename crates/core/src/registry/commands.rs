@@ -2,16 +2,18 @@
 
 use std::collections::BTreeSet;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::command::Apply;
 use crate::ids::{AgentId, Name, PublicKey};
+use crate::limits;
 use crate::outcome::CommandResult;
 use crate::state::{Context, State};
 
 /// Registers an agent. Signed by the agent itself (when the swarm allows self-registration), by its
 /// parent (which must be the signer), or by the operator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterAgent {
     /// The new agent's id; never reused once taken.
@@ -22,9 +24,11 @@ pub struct RegisterAgent {
     pub role: Name,
     /// What the agent can do, for task routing.
     #[serde(default)]
+    #[schemars(length(max = limits::CAPABILITIES_PER_AGENT_MAX))]
     pub capabilities: BTreeSet<Name>,
     /// The voting weight. Only the operator may set it; otherwise the role's default applies.
     #[serde(default)]
+    #[schemars(range(max = limits::AGENT_WEIGHT_MAX))]
     pub weight: Option<u32>,
     /// The agent that spawned this one. When a non-operator agent signs, it must name itself.
     #[serde(default)]
@@ -43,7 +47,7 @@ impl Apply for RegisterAgent {
 
 /// Changes an agent's role, capabilities or weight. The agent itself may change its capabilities; its
 /// parent also its role; the operator anything.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
     /// The agent to change.
@@ -53,9 +57,11 @@ pub struct UpdateAgent {
     pub role: Option<Name>,
     /// A new, complete set of capabilities.
     #[serde(default)]
+    #[schemars(length(max = limits::CAPABILITIES_PER_AGENT_MAX))]
     pub capabilities: Option<BTreeSet<Name>>,
     /// A new weight (operator only).
     #[serde(default)]
+    #[schemars(range(max = limits::AGENT_WEIGHT_MAX))]
     pub weight: Option<u32>,
 }
 
@@ -67,7 +73,7 @@ impl Apply for UpdateAgent {
 }
 
 /// Tells the swarm the signing agent is alive.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Heartbeat {}
 
@@ -80,13 +86,14 @@ impl Apply for Heartbeat {
 }
 
 /// Stops an agent's writes (other than heartbeats). Operator or the agent's parent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HaltAgent {
     /// The agent to halt.
     pub agent: AgentId,
     /// Why, for the record.
     #[serde(default)]
+    #[schemars(length(max = limits::REASON_BYTES_MAX))]
     pub reason: String,
 }
 
@@ -97,7 +104,7 @@ impl Apply for HaltAgent {
 }
 
 /// Lifts a halt. The operator lifts any halt; a parent lifts only halts it imposed itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeAgent {
     /// The agent to resume.
@@ -111,7 +118,7 @@ impl Apply for ResumeAgent {
 }
 
 /// Removes an agent from the swarm for good. The agent itself, its parent, or the operator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeregisterAgent {
     /// The agent to remove.

@@ -34,7 +34,7 @@ pub enum Liveness {
 }
 
 /// A halt in force on an agent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Halt {
     /// Who imposed it.
     pub by: Signer,

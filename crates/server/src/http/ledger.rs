@@ -14,9 +14,9 @@ use super::extract::QueryParameters;
 use super::{ApiError, AppState, ValidPath, ValidQuery};
 
 /// Escrows per page when the client does not say.
-const ESCROWS_PAGE_DEFAULT: usize = 100;
+pub(crate) const ESCROWS_PAGE_DEFAULT: usize = 100;
 /// Escrows per page at most.
-const ESCROWS_PAGE_MAX: usize = 1_000;
+pub(crate) const ESCROWS_PAGE_MAX: usize = 1_000;
 
 /// `GET /v1/wallets/{agent}`.
 pub async fn get_wallet(

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use colony_core::{AgentId, Name, SwarmConfig};
 use colony_wire::problem::codes;
-use colony_wire::views::{AgentPage, AgentView, StateHashView, StatusView};
+use colony_wire::views::{AGENT_STATUSES, AgentPage, AgentView, StateHashView, StatusView};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
@@ -20,11 +20,9 @@ use super::extract::QueryParameters;
 use super::{ApiError, AppState, ValidPath, ValidQuery};
 
 /// Agents per page when the client does not say.
-const AGENTS_PAGE_DEFAULT: usize = 100;
+pub(crate) const AGENTS_PAGE_DEFAULT: usize = 100;
 /// Agents per page at most.
-const AGENTS_PAGE_MAX: usize = 1_000;
-/// The statuses an agent can be in, as `AgentQuery::status` names them.
-const AGENT_STATUSES: [&str; 4] = ["active", "unresponsive", "halted", "deregistered"];
+pub(crate) const AGENTS_PAGE_MAX: usize = 1_000;
 
 /// Query of `GET /v1/agents`, as it decodes.
 #[derive(Debug, Deserialize)]

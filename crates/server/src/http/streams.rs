@@ -17,9 +17,9 @@ use super::extract::QueryParameters;
 use super::{ApiError, AppState, ValidPath, ValidQuery};
 
 /// Messages or dead letters per page when the client does not say.
-const PAGE_DEFAULT: usize = 100;
+pub(crate) const PAGE_DEFAULT: usize = 100;
 /// Messages or dead letters per page at most.
-const PAGE_MAX: usize = 1_000;
+pub(crate) const PAGE_MAX: usize = 1_000;
 /// Bytes of messages (as `size_bytes` counts them) one page holds at most, whatever its `limit`: a
 /// thousand messages of 64 KiB would be a 64 MiB answer built in memory. A page that reaches it ends
 /// early (with at least one message), and its cursor says where the next starts.
