@@ -42,10 +42,12 @@ pub use config::{RoleConfig, SwarmConfig};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};
 pub use ids::{AgentId, Digest, IdError, Name, PublicKey, RESERVED_AGENT_IDS, Signature, Signer};
-pub use ledger::{AccountId, Escrow, EscrowResolution, EscrowState, Ledger, TransferKind, TransferRequest, Wallet};
+pub use ledger::{
+    AccountId, Escrow, EscrowResolution, EscrowState, Ledger, SystemAccount, TransferKind, TransferRequest, Wallet,
+};
 pub use outcome::{
     Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, EntryOutcome, LedgerRejection,
     RegistryRejection, Rejection, RejectionClass,
 };
-pub use registry::{Agent, Halt, Liveness, Registry};
+pub use registry::{Agent, AgentHandle, Halt, Liveness, Registry};
 pub use state::{Counters, Operator, ReadToken, SnapshotError, State};

@@ -27,7 +27,7 @@ pub async fn get_wallet(
     if state.agent(&agent).is_none() {
         return Err(ApiError::from_rejection(&Rejection::AgentNotFound { agent }));
     }
-    Ok(Json(WalletView::new(&agent, state.ledger().wallet(&agent), state.timestamp_ms())))
+    Ok(Json(WalletView::new(&agent, state.wallet(&agent), state.timestamp_ms())))
 }
 
 /// `GET /v1/ledger`: the books as a whole, and whether they balance.
@@ -90,8 +90,8 @@ fn ledger_view(app: &AppState, invariants_hold: Option<bool>) -> Result<LedgerVi
     let state = app.state()?;
     let ledger = state.ledger();
     let wallets_total = ledger.wallets_total();
-    let fees = u128::try_from(ledger.balance(&colony_core::AccountId::Fees)).unwrap_or(0);
-    let escrow_held = u128::try_from(ledger.balance(&colony_core::AccountId::EscrowHolding)).unwrap_or(0);
+    let fees = u128::try_from(ledger.system_balance(colony_core::SystemAccount::Fees)).unwrap_or(0);
+    let escrow_held = u128::try_from(ledger.system_balance(colony_core::SystemAccount::EscrowHolding)).unwrap_or(0);
     let balanced = ledger.supply() == wallets_total + fees + escrow_held && invariants_hold != Some(false);
     Ok(LedgerView {
         supply: ledger.supply(),
@@ -221,7 +221,7 @@ pub async fn get_costs(
     let mut pending = vec![&root];
     while let Some(agent) = pending.pop() {
         rollup.agents += 1;
-        if let Some(wallet) = state.ledger().wallet(agent) {
+        if let Some(wallet) = state.wallet(agent) {
             rollup.balance += u128::from(wallet.balance().0);
             rollup.spent += wallet.spent_total;
             rollup.earned += wallet.earned_total;
