@@ -46,8 +46,11 @@ pub fn rejection_samples() -> Vec<Rejection> {
         LedgerRejection::HashlockMismatch { escrow: 3 }.into(),
         BusRejection::StreamNotFound { stream: stream.clone() }.into(),
         BusRejection::StreamConflict { stream: stream.clone() }.into(),
-        BusRejection::SubjectsOverlap { pattern: Pattern::new("orders.>").expect("a valid pattern"), stream: stream.clone() }
-            .into(),
+        BusRejection::SubjectsOverlap {
+            pattern: Pattern::new("orders.>").expect("a valid pattern"),
+            stream: stream.clone(),
+        }
+        .into(),
         BusRejection::NoStream { subject }.into(),
         BusRejection::StreamFull { stream: stream.clone(), limit: "max_messages", max: 2 }.into(),
         BusRejection::ConsumerNotFound { stream: stream.clone(), consumer: consumer.clone() }.into(),
@@ -165,7 +168,8 @@ mod tests {
     fn the_scan_reads_variants_and_tells_families_apart() {
         let source = "/// An enum.\npub enum Example {\n    /// A variant.\n    Plain,\n    Fields {\n        /// A field.\n        value: u64,\n    },\n    Family(FamilyRejection),\n}\n";
         let variants = declared_variants(source, "Example");
-        let expected = [("Plain", false), ("Fields", false), ("Family", true)].map(|(name, wraps)| (name.to_owned(), wraps));
+        let expected =
+            [("Plain", false), ("Fields", false), ("Family", true)].map(|(name, wraps)| (name.to_owned(), wraps));
         assert_eq!(variants, expected);
     }
 

@@ -39,6 +39,11 @@ struct TestApp {
 
 impl TestApp {
     fn new() -> TestApp {
+        TestApp::with_settings(|_| {})
+    }
+
+    /// A test app whose server settings `adjust` changes from the defaults.
+    fn with_settings(adjust: impl FnOnce(&mut ServerSettings)) -> TestApp {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let mut log =
             SqliteLog::open_with(&directory.path().join("log.db"), Durability::Relaxed).expect("the log opens");
@@ -58,6 +63,7 @@ impl TestApp {
         );
         let mut settings = ServerSettings::new(directory.path(), "127.0.0.1:0".parse().expect("an address"));
         settings.clock = clock;
+        adjust(&mut settings);
         let (shutdown, shutdown_receiver) = tokio::sync::watch::channel(false);
         let app = AppState::new(driver, &settings, shutdown_receiver);
         TestApp { router: super::router(app.clone()), app, operator, _shutdown: shutdown, _directory: directory }
@@ -165,7 +171,8 @@ async fn a_bad_path_parameter_is_400_invalid_query_blaming_it_by_its_route_name(
         ("/v1/streams/Orders/consumers/fine", "name"),
     ];
     for (path, field) in cases {
-        let problem = expect_problem(test.send(test.signed_get(path)).await, 400, ServerCode::InvalidQuery.code(), Some(field));
+        let problem =
+            expect_problem(test.send(test.signed_get(path)).await, 400, ServerCode::InvalidQuery.code(), Some(field));
         assert!(problem.await.detail.starts_with(&format!("{field}: ")), "{path}");
     }
     // A valid id that names nothing is the state's answer, not the extractor's.
@@ -207,8 +214,21 @@ async fn a_body_over_the_limit_is_413_before_it_is_read() {
     let test = TestApp::new();
     let declared = super::writes::SINGLE_BODY_BYTES_MAX + 1;
     let request = json_post("/v1/commands").header(header::CONTENT_LENGTH, declared.to_string()).body(Body::empty());
-    let problem = expect_problem(test.send(request.unwrap()).await, 413, ServerCode::PayloadTooLarge.code(), None).await;
+    let problem =
+        expect_problem(test.send(request.unwrap()).await, 413, ServerCode::PayloadTooLarge.code(), None).await;
     assert!(problem.detail.contains(&super::writes::SINGLE_BODY_BYTES_MAX.to_string()), "{problem}");
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_408_body_timeout_not_the_write_timeout() {
+    let test = TestApp::with_settings(|settings| settings.request_timeout = std::time::Duration::from_millis(50));
+    let never = futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+    let request = json_post("/v1/commands")
+        .header(READ_SIGNER_HEADER, "operator")
+        .header(SIGNATURE_HEADER, "00".repeat(64))
+        .body(Body::from_stream(never));
+    let problem = expect_problem(test.send(request.unwrap()).await, 408, ServerCode::BodyTimeout.code(), None).await;
+    assert!(!problem.has_code(ServerCode::Timeout), "nothing was applied, unlike an unconfirmed write");
 }
 
 #[tokio::test]
@@ -216,7 +236,8 @@ async fn a_poisoned_state_lock_answers_503_unavailable_and_ends_streams() {
     let test = TestApp::new();
     test.poison_state();
     // Through the authentication layer, which reads the signer's key from the state.
-    let problem = expect_problem(test.send(test.signed_get("/v1/status")).await, 503, ServerCode::Unavailable.code(), None);
+    let problem =
+        expect_problem(test.send(test.signed_get("/v1/status")).await, 503, ServerCode::Unavailable.code(), None);
     assert!(problem.await.detail.contains("writer failure"));
     let request = Request::get("/v1/status").header(header::AUTHORIZATION, "Bearer some-token").body(Body::empty());
     expect_problem(test.send(request.unwrap()).await, 503, ServerCode::Unavailable.code(), None).await;
