@@ -3,6 +3,10 @@
 //! Every error response is `application/problem+json`: `type` is `urn:colony:problem:<code>`, `code`
 //! repeats the code for clients that prefer a plain field, and `field` names the offending input when
 //! one is to blame. Codes are part of the API: they are never renamed.
+//!
+//! A code is of one of two kinds: a state machine's refusal ([`Problem::from_rejection`], its status
+//! from the rejection's class) or a [`ServerCode`], the server's own ([`Problem::new`]). Either way
+//! the status follows from the code, never from the caller.
 
 use colony_core::{Rejection, RejectionClass};
 use serde::{Deserialize, Serialize};
@@ -86,7 +90,8 @@ impl std::fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
-/// The HTTP status for a rejection: one per class, so that every code has exactly one status.
+/// The HTTP status for a rejection: one per class, so that every code has one status (a failed linked
+/// batch is of the class of the transfer that failed it, and has its status).
 pub fn status_for_rejection(rejection: &Rejection) -> u16 {
     status_for_class(rejection.class())
 }
