@@ -232,6 +232,25 @@ async fn a_body_that_does_not_arrive_in_time_is_408_body_timeout_not_the_write_t
 }
 
 #[tokio::test]
+async fn a_handshake_the_connection_cannot_upgrade_is_400_malformed_request() {
+    let test = TestApp::new();
+    // A complete handshake, sent without a connection that could be upgraded (as over HTTP/1.0),
+    // which axum alone would answer with 426.
+    let mut request = test.signed_get("/v1/bus/ws");
+    for (name, value) in [
+        ("connection", "upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ] {
+        request.headers_mut().insert(name, value.parse().expect("a header value"));
+    }
+    let problem =
+        expect_problem(test.send(request).await, 400, ServerCode::MalformedRequest.code(), Some("upgrade")).await;
+    assert!(problem.detail.contains("WebSocket handshake"), "{problem}");
+}
+
+#[tokio::test]
 async fn a_poisoned_state_lock_answers_503_unavailable_and_ends_streams() {
     let test = TestApp::new();
     test.poison_state();
