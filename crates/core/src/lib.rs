@@ -5,6 +5,7 @@
 //! - [`entry`]: log entries as core sees them (decoded, authenticated).
 //! - [`command`]: what signers can ask for.
 //! - [`outcome`]: per-command results; rejections are data.
+//! - [`rejection_samples`]: one rejection of every variant, for checks that must cover them all.
 //! - [`event`]: what changed, for the event stream.
 //! - [`registry`]: agents, liveness, halts.
 //! - [`ledger`]: wallets, transfers, escrow, child-wallet policies, budgets.
@@ -32,6 +33,7 @@ pub mod ledger;
 pub mod limits;
 pub mod outcome;
 pub mod registry;
+pub mod rejection_samples;
 pub mod replay;
 pub mod schema;
 pub mod state;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use colony_core::{AgentId, Escrow, EscrowState, LedgerRejection, Name, Rejection};
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use colony_wire::views::{CostRollupView, EscrowPage, LedgerView, WalletView};
 use serde::Deserialize;
 
@@ -46,8 +46,7 @@ pub async fn get_ledger(
     }
     if reader != Reader::Signer(colony_core::Signer::Operator) {
         return Err(ApiError::new(
-            codes::FORBIDDEN,
-            403,
+            ServerCode::Forbidden,
             "only the operator may ask for the full check of the ledger (it reads every wallet and escrow)",
         )
         .with_field("verify"));
