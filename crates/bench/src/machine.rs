@@ -92,6 +92,23 @@ impl ThreadCpu {
     }
 }
 
+/// This process's resident memory now (`VmRSS`), in MiB.
+pub fn resident_mib() -> Option<f64> {
+    status_kib("VmRSS:").map(|kib| kib as f64 / 1024.0)
+}
+
+/// This process's peak resident memory so far (`VmHWM`), in MiB.
+pub fn peak_resident_mib() -> Option<f64> {
+    status_kib("VmHWM:").map(|kib| kib as f64 / 1024.0)
+}
+
+/// A `kB` field of `/proc/self/status`.
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

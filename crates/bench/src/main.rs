@@ -43,6 +43,9 @@
 //!   JetStream R1 with file storage (async publish with 1,000 in flight, then a pull consumer with
 //!   explicit acks, on a stream created and deleted by the run). The notes time each step of one
 //!   message's path through the server.
+//! - `scale`: `AGENTS_MAX` (1,000,000) agents registered and `OPEN_ESCROWS_MAX` (1,000,000) escrows
+//!   locked between them through the driver; the process's resident memory beside the 2 GiB target
+//!   (`--quick`: 2% of the sizes).
 //!
 //! Every figure is printed beside its target or reference with the ratio between them. All
 //! envelopes are signed before the clock starts; the load generators run in this process, on their
@@ -64,6 +67,7 @@ mod http;
 mod logs;
 mod machine;
 mod report;
+mod scale;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -110,6 +114,8 @@ enum Scenario {
     Escrow,
     /// The ephemeral message bus (in process and over WebSocket) beside NATS core and JetStream.
     Bus,
+    /// A million agents and a million open escrows: the resident memory they take.
+    Scale,
 }
 
 /// How much work each scenario does.
@@ -313,6 +319,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Audit,
                 Scenario::Escrow,
                 Scenario::Bus,
+                Scenario::Scale,
             ]
         }
         one => vec![one],
@@ -327,6 +334,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Audit => "audit",
             Scenario::Escrow => "escrow",
             Scenario::Bus => "bus",
+            Scenario::Scale => "scale",
         };
         let started = Instant::now();
         let cpu_before = machine::CpuSample::now();
@@ -341,6 +349,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Audit => logs::run_audit(&mut bench)?,
             Scenario::Escrow => escrow::run(&mut bench)?,
             Scenario::Bus => bus::run(&mut bench)?,
+            Scenario::Scale => scale::run(&mut bench)?,
         }
         if let (Some(before), Some(after)) = (cpu_before, machine::CpuSample::now())
             && let Some((others, own)) = before.shares_until(&after)

@@ -31,6 +31,9 @@ pub struct Row {
     pub references: Vec<Reference>,
     /// Why the measurement did not run, when it did not (the value is then meaningless).
     pub skipped: Option<String>,
+    /// For figures where less is better (memory): the ratio is then `reference / result`, so that
+    /// above 1.00× still beats the reference.
+    pub lower_is_better: bool,
 }
 
 impl Row {
@@ -45,7 +48,23 @@ impl Row {
             p99_us: None,
             references: Vec::new(),
             skipped: None,
+            lower_is_better: false,
         }
+    }
+
+    /// The same row, for a figure where less is better.
+    pub fn lower_is_better(mut self) -> Row {
+        self.lower_is_better = true;
+        self
+    }
+
+    /// How the figure compares with `reference`: above 1.0 beats it.
+    fn ratio_to(&self, reference: &Reference) -> Option<f64> {
+        if self.lower_is_better { ratio(reference.value, self.value) } else { ratio(self.value, reference.value) }
+    }
+
+    fn format_ratio_to(&self, reference: &Reference) -> String {
+        self.ratio_to(reference).map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.2}×"))
     }
 
     /// A row for a measurement that could not run, with the line to print instead of a figure.
@@ -90,6 +109,7 @@ fn scenario_title(scenario: &str) -> &'static str {
             "full escrow cycles (lock, then release: 1% fee, 15% of it to the referrer), 10,000 accounts, durable"
         }
         "bus" => "the ephemeral message bus: fan-out and latency, 256-byte payloads, beside NATS core and JetStream",
+        "scale" => "a swarm at the limits: every agent registered, every escrow open, and the memory it takes",
         _ => "",
     }
 }
@@ -135,7 +155,10 @@ impl Report {
             out,
             "The load generators run in this process on the same cores as the server: every figure includes their CPU."
         );
-        let _ = writeln!(out, "ratio = result / reference (above 1.00× beats the reference).");
+        let _ = writeln!(
+            out,
+            "ratio = result / reference (for memory, reference / result): above 1.00× beats the reference."
+        );
         let header = format!(
             "  {:<46} {:>16} {:>9} {:>9}   {:<56} {:>6}",
             "measurement", "result", "p50", "p99", "reference", "ratio"
@@ -152,7 +175,7 @@ impl Report {
                 let p50 = row.p50_us.map_or_else(|| "-".to_owned(), format_latency);
                 let p99 = row.p99_us.map_or_else(|| "-".to_owned(), format_latency);
                 let (first_label, first_ratio) = match row.references.first() {
-                    Some(reference) => (reference_label(reference, row.unit), format_ratio(row.value, reference.value)),
+                    Some(reference) => (reference_label(reference, row.unit), row.format_ratio_to(reference)),
                     None => (String::new(), String::new()),
                 };
                 let _ = writeln!(
@@ -174,7 +197,7 @@ impl Report {
                         "",
                         "",
                         reference_label(reference, row.unit),
-                        format_ratio(row.value, reference.value)
+                        row.format_ratio_to(reference)
                     );
                 }
             }
@@ -198,7 +221,7 @@ impl Report {
                         serde_json::json!({
                             "label": reference.label,
                             "value": reference.value,
-                            "ratio": ratio(row.value, reference.value),
+                            "ratio": row.ratio_to(reference),
                         })
                     })
                     .collect();
@@ -233,6 +256,7 @@ fn ratio(value: f64, reference: f64) -> Option<f64> {
     (reference > 0.0).then(|| value / reference)
 }
 
+#[cfg(test)]
 fn format_ratio(value: f64, reference: f64) -> String {
     ratio(value, reference).map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.2}×"))
 }
@@ -306,5 +330,7 @@ mod tests {
         assert!(report.json()["rows"][1]["value"].is_null());
         let json = report.json();
         assert_eq!(json["rows"][0]["references"][0]["ratio"], 1.5);
+        report.row(Row::new("scale", "resident memory", 512.0, "MiB").lower_is_better().reference("at most", 2048.0));
+        assert!(report.table().contains("4.00×"), "less memory than the reference beats it");
     }
 }

@@ -5,9 +5,11 @@
 //! reported as [`crate::Rejection::LimitReached`] naming the limit, so an operator knows which knob
 //! was hit. The assertions at the bottom keep the limits consistent with each other at compile time.
 
-/// Live (registered, not deregistered) agents. 100k agents keep the registry around 50 MB, well
-/// within one machine's memory. Deregistered agents do not count: see [`TOMBSTONES_MAX`].
-pub const AGENTS_MAX: usize = 100_000;
+/// Live (registered, not deregistered) agents. Agents are interned (registry handles), so a million
+/// of them stay well within one machine's memory: `colony-bench -- scale` registers this many and opens
+/// [`OPEN_ESCROWS_MAX`] escrows between them, and reports the server's resident memory. Deregistered
+/// agents do not count: see [`TOMBSTONES_MAX`].
+pub const AGENTS_MAX: usize = 1_000_000;
 
 /// Deregistered agents kept as tombstones, so that their ids are never reused (see `registry.rs`).
 /// A tombstone drops its capabilities and nonces and costs a few hundred bytes; a million of them
