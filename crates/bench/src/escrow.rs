@@ -528,14 +528,14 @@ impl EscrowServer {
         state.check_invariants().map_err(|error| format!("state invariants: {error}"))?;
         let ledger = state.ledger();
         ledger.check_invariants().map_err(|error| format!("ledger invariants: {error}"))?;
-        if ledger.open_escrows() != 0 || ledger.balance(&AccountId::EscrowHolding) != 0 {
+        if ledger.open_escrows() != 0 || state.balance(&AccountId::EscrowHolding) != 0 {
             return Err(format!(
                 "{} escrows still open, {} held",
                 ledger.open_escrows(),
-                ledger.balance(&AccountId::EscrowHolding)
+                state.balance(&AccountId::EscrowHolding)
             ));
         }
-        let fees = ledger.balance(&AccountId::Fees);
+        let fees = state.balance(&AccountId::Fees);
         if fees != self.books.fees as i128 {
             return Err(format!("the fee account holds {fees}, expected {}", self.books.fees));
         }
@@ -543,7 +543,7 @@ impl EscrowServer {
         let mut first_wrong = None;
         for (index, id) in accounts.ids.iter().enumerate() {
             let initial = if index == Accounts::ROOT { 0 } else { i128::from(MINT_PER_ACCOUNT) };
-            let balance = ledger.balance(&AccountId::Wallet(id.clone()));
+            let balance = state.balance(&AccountId::Wallet(id.clone()));
             if balance != initial + self.books.deltas[index] {
                 wrong += 1;
                 first_wrong.get_or_insert_with(|| {

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use colony_client::{Client, ClientError, Identity};
 use colony_core::{AgentId, Command, Name, Signer, limits};
 use colony_wire::KeyPair;
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use colony_wire::views::{AgentView, SubmitResponse};
 use common::{Rng, ServerProcess, audit_ok};
 
@@ -118,7 +118,7 @@ impl Load {
             }
             // "timeout" and "unavailable" (the log failed) leave the write's durability unknown.
             Err(ClientError::Problem(problem))
-                if problem.code != codes::TIMEOUT && problem.code != codes::UNAVAILABLE =>
+                if !problem.has_code(ServerCode::Timeout) && !problem.has_code(ServerCode::Unavailable) =>
             {
                 self.model().refused += 1;
                 Outcome::Refused

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use colony_client::{Client, ClientError, Identity};
 use colony_core::{AgentId, Amount, Command, Escrow, EscrowResolution, EscrowState, Name, Signer, limits};
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use colony_wire::views::{LedgerView, StatusView, SubmitResponse, WalletView};
 use colony_wire::{KeyPair, Problem};
 use common::{Rng, ServerProcess, audit_ok};
@@ -349,7 +349,7 @@ impl Load {
             }
             // "timeout" and "unavailable" (the log failed) leave the write's durability unknown.
             Err(ClientError::Problem(problem))
-                if problem.code != codes::TIMEOUT && problem.code != codes::UNAVAILABLE =>
+                if !problem.has_code(ServerCode::Timeout) && !problem.has_code(ServerCode::Unavailable) =>
             {
                 Outcome::Refused(problem)
             }
@@ -461,7 +461,7 @@ impl Load {
                 assert!(previous.is_none(), "escrow {id} was assigned twice: {terms:?}");
                 true
             }
-            Outcome::Refused(problem) if problem.code == codes::OVERLOADED => {
+            Outcome::Refused(problem) if problem.has_code(ServerCode::Overloaded) => {
                 self.model().budgets[me] += terms.amount;
                 true
             }
@@ -496,7 +496,7 @@ impl Load {
                 self.model().payments.push(payment);
                 true
             }
-            Outcome::Refused(problem) if problem.code == codes::OVERLOADED => {
+            Outcome::Refused(problem) if problem.has_code(ServerCode::Overloaded) => {
                 self.model().budgets[me] += payment.amount;
                 true
             }
@@ -534,7 +534,7 @@ impl Load {
                 self.model().escrows.get_mut(&id).expect("a known escrow").state = action.target();
                 true
             }
-            Outcome::Refused(problem) if problem.code == codes::OVERLOADED => true,
+            Outcome::Refused(problem) if problem.has_code(ServerCode::Overloaded) => true,
             // Only expiry moves an escrow behind its settler's back: it must have expired.
             Outcome::Refused(problem) if problem.code == "escrow_state" && !matches!(action, Pending::Resolve(_)) => {
                 let mut model = self.model();
@@ -586,7 +586,7 @@ impl Load {
                             self.model().payments.push(payment);
                             true
                         }
-                        Outcome::Refused(problem) if problem.code == codes::OVERLOADED => true,
+                        Outcome::Refused(problem) if problem.has_code(ServerCode::Overloaded) => true,
                         Outcome::Refused(problem) => panic!("mint {payment:?} was refused: {problem}"),
                         Outcome::Unknown => {
                             self.model().unknown_payments.push(payment);

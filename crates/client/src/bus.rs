@@ -232,10 +232,10 @@ impl BusConnection {
             match frame.op {
                 colony_wire::bus::ServerOp::Ok if frame.sid.as_deref() == Some(sid) => return Ok(()),
                 colony_wire::bus::ServerOp::Error if frame.about.as_deref() == Some(sid) => {
-                    let problem = frame.problem.unwrap_or_else(|| {
-                        colony_wire::Problem::new("unknown", 500, "the server refused without a reason")
+                    return Err(match frame.problem {
+                        Some(problem) => ClientError::Problem(Box::new(problem)),
+                        None => ClientError::Decode(format!("an error frame about '{sid}' without a problem document")),
                     });
-                    return Err(ClientError::Problem(Box::new(problem)));
                 }
                 _ => self.receiver.kept.push_back(frame),
             }

@@ -5,6 +5,7 @@
 //! - [`entry`]: log entries as core sees them (decoded, authenticated).
 //! - [`command`]: what signers can ask for.
 //! - [`outcome`]: per-command results; rejections are data.
+//! - [`rejection_samples`]: one rejection of every variant, for checks that must cover them all.
 //! - [`event`]: what changed, for the event stream.
 //! - [`registry`]: agents, liveness, halts.
 //! - [`ledger`]: wallets, transfers, escrow, child-wallet policies, budgets.
@@ -32,6 +33,7 @@ pub mod ledger;
 pub mod limits;
 pub mod outcome;
 pub mod registry;
+pub mod rejection_samples;
 pub mod replay;
 pub mod schema;
 pub mod state;
@@ -42,10 +44,12 @@ pub use config::{RoleConfig, SwarmConfig};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};
 pub use ids::{AgentId, Digest, IdError, Name, PublicKey, RESERVED_AGENT_IDS, Signature, Signer};
-pub use ledger::{AccountId, Escrow, EscrowResolution, EscrowState, Ledger, TransferKind, TransferRequest, Wallet};
+pub use ledger::{
+    AccountId, Escrow, EscrowResolution, EscrowState, Ledger, SystemAccount, TransferKind, TransferRequest, Wallet,
+};
 pub use outcome::{
     Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, EntryOutcome, LedgerRejection,
     RegistryRejection, Rejection, RejectionClass,
 };
-pub use registry::{Agent, Halt, Liveness, Registry};
+pub use registry::{Agent, AgentHandle, Halt, Liveness, Registry};
 pub use state::{Counters, Operator, ReadToken, SnapshotError, State};

@@ -15,7 +15,7 @@ use crate::ids::{AgentId, Digest, PublicKey, Signer};
 use crate::ledger::Ledger;
 use crate::limits;
 use crate::outcome::{ApplyError, CommandResult, EntryOutcome, Rejection};
-use crate::registry::{Agent, Registry};
+use crate::registry::{Agent, AgentHandle, Registry};
 use crate::replay::ReplayWindow;
 
 /// The operator's identity.
@@ -72,6 +72,9 @@ pub(crate) struct Context {
     /// Who signed the commands being applied; `None` while time-driven changes run, so that nothing
     /// done on a deadline can be taken for an act of the operator or of any agent.
     signer: Option<Signer>,
+    /// The signer's handle when it is a registered agent (not for the operator, nor for an agent
+    /// registering itself): looked up once per envelope, at admission.
+    signer_handle: Option<AgentHandle>,
     pub verified_key: PublicKey,
     pub nonce: u64,
     pub now_ms: u64,
@@ -88,6 +91,7 @@ impl Context {
     fn new(sequence: u64, now_ms: u64) -> Context {
         Context {
             signer: None,
+            signer_handle: None,
             verified_key: PublicKey([0; 32]),
             nonce: 0,
             now_ms,
@@ -109,6 +113,12 @@ impl Context {
     /// While time-driven changes run: code on a deadline acts for nobody.
     pub fn signer(&self) -> &Signer {
         self.signer.as_ref().expect("only commands have a signer")
+    }
+
+    /// The signer's registry handle, when the signer is an agent that was registered when its envelope
+    /// was admitted.
+    pub fn signer_handle(&self) -> Option<AgentHandle> {
+        self.signer_handle
     }
 
     /// The signer, while commands run; `None` for time-driven changes.
@@ -158,8 +168,10 @@ impl Context {
 
 /// How an envelope was admitted.
 enum Admission {
-    /// From a known signer (operator or registered agent), with a fresh nonce.
-    Known,
+    /// From the operator, with a fresh nonce.
+    Operator,
+    /// From a registered agent, with a fresh nonce.
+    Agent(AgentHandle),
     /// From an unknown signer registering itself.
     SelfRegistration,
 }
@@ -239,8 +251,9 @@ impl State {
                     self.counters.commands_rejected += signed.commands.len() as u64;
                     outcome.envelope = Some(rejection);
                 }
-                Ok(()) => {
+                Ok(signer_handle) => {
                     context.signer = Some(signed.signer.clone());
+                    context.signer_handle = signer_handle;
                     context.verified_key = signed.verified_key;
                     context.nonce = signed.nonce;
                     outcome.commands.reserve(signed.commands.len());
@@ -273,19 +286,20 @@ impl State {
 
     /// Checks the envelope as a whole: a known signer, its registered key, a fresh nonce. Spends the
     /// nonce when admitted, so a replay of the same envelope is refused.
-    fn admit(&mut self, signed: &SignedCommands) -> Result<(), Rejection> {
+    /// Returns the signer's handle when it is a registered agent.
+    fn admit(&mut self, signed: &SignedCommands) -> Result<Option<AgentHandle>, Rejection> {
         match self.admission(signed)? {
             // The registration handler spends a self-registration's nonce, in the new agent's window.
-            Admission::SelfRegistration => {}
-            Admission::Known => {
-                let replay = match &signed.signer {
-                    Signer::Operator => &mut self.operator.as_mut().expect("admitted").replay,
-                    Signer::Agent(id) => &mut self.registry.agents.get_mut(id).expect("admitted").replay,
-                };
-                replay.consume(signed.nonce);
+            Admission::SelfRegistration => Ok(None),
+            Admission::Operator => {
+                self.operator.as_mut().expect("admitted").replay.consume(signed.nonce);
+                Ok(None)
+            }
+            Admission::Agent(handle) => {
+                self.registry.by_handle_mut(handle).replay.consume(signed.nonce);
+                Ok(Some(handle))
             }
         }
-        Ok(())
     }
 
     /// The envelope-level checks shared by `admit` and `check_admission`, changing nothing.
@@ -296,24 +310,25 @@ impl State {
                 max: limits::COMMANDS_PER_ENVELOPE_MAX as u64,
             });
         }
-        let replay = match &signed.signer {
+        let (replay, admission) = match &signed.signer {
             Signer::Operator => {
                 let operator =
                     self.operator.as_ref().ok_or(Rejection::Genesis { reason: "the swarm has no operator yet" })?;
                 if operator.public_key != signed.verified_key {
                     return Err(Rejection::KeyMismatch);
                 }
-                &operator.replay
+                (&operator.replay, Admission::Operator)
             }
-            Signer::Agent(id) => match self.registry.agents.get(id) {
-                Some(agent) => {
+            Signer::Agent(id) => match self.registry.handle(id) {
+                Some(handle) => {
+                    let agent = self.registry.by_handle(handle);
                     if agent.public_key != signed.verified_key {
                         return Err(Rejection::KeyMismatch);
                     }
                     if agent.deregistered_at_ms.is_some() {
                         return Err(Rejection::AgentDeregistered { agent: id.clone() });
                     }
-                    &agent.replay
+                    (&agent.replay, Admission::Agent(handle))
                 }
                 None => {
                     // The one thing an unknown signer may do is register itself with the key it signed
@@ -334,12 +349,16 @@ impl State {
         if !replay.is_fresh(signed.nonce) {
             return Err(Rejection::NonceReplayed { nonce: signed.nonce });
         }
-        Ok(Admission::Known)
+        Ok(admission)
     }
 
     fn apply_command(&mut self, context: &mut Context, command: &Command) -> CommandResult {
         if !command.allowed_while_halted() {
-            match self.check_may_act(context.signer()) {
+            let may_act = match context.signer_handle {
+                Some(handle) => self.check_agent_may_act(handle),
+                None => self.check_may_act(context.signer()),
+            };
+            match may_act {
                 // Only a self-registration, admitted as such, has a signer the registry does not know.
                 Ok(()) | Err(Rejection::UnknownSigner) => {}
                 Err(rejection) => return Err(rejection),
@@ -414,12 +433,18 @@ impl State {
     /// commands (other than those a halted agent may still send) and for ephemeral publishes.
     pub fn check_may_act(&self, signer: &Signer) -> Result<(), Rejection> {
         let Signer::Agent(id) = signer else { return Ok(()) };
-        let agent = self.registry.get(id).ok_or(Rejection::UnknownSigner)?;
+        let handle = self.registry.handle(id).ok_or(Rejection::UnknownSigner)?;
+        self.check_agent_may_act(handle)
+    }
+
+    /// [`State::check_may_act`] for a registered agent.
+    fn check_agent_may_act(&self, handle: AgentHandle) -> Result<(), Rejection> {
+        let agent = self.registry.by_handle(handle);
         if agent.deregistered_at_ms.is_some() {
-            return Err(Rejection::AgentDeregistered { agent: id.clone() });
+            return Err(Rejection::AgentDeregistered { agent: agent.id.clone() });
         }
         if agent.halt.is_some() || agent.budget_halted {
-            return Err(Rejection::AgentHalted { agent: id.clone() });
+            return Err(Rejection::AgentHalted { agent: agent.id.clone() });
         }
         Ok(())
     }
@@ -515,11 +540,7 @@ impl State {
         self.registry.check_invariants()?;
         self.ledger.check_invariants()?;
         self.bus.check_invariants()?;
-        for agent in self.ledger.wallets.keys() {
-            if !self.registry.agents.contains_key(agent) {
-                return Err(format!("a wallet belongs to '{agent}', who was never registered"));
-            }
-        }
+        self.check_wallet_owners()?;
         Ok(())
     }
 

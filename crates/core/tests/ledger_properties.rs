@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use colony_core::{
     AccountId, AgentId, Amount, Command, Entry, EntryBody, EntryOutcome, EscrowResolution, EscrowState, EventKind,
-    Ledger, State, TransferKind,
+    State, TransferKind,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -43,23 +43,24 @@ fn run(state: &mut State, entries: &[Entry]) -> Result<Vec<EntryOutcome>, TestCa
 }
 
 /// Every account with its balance: the three system accounts and every wallet.
-fn all_balances(ledger: &Ledger) -> BTreeMap<AccountId, i128> {
+fn all_balances(state: &State) -> BTreeMap<AccountId, i128> {
     let mut balances: BTreeMap<AccountId, i128> = [AccountId::Mint, AccountId::Fees, AccountId::EscrowHolding]
         .into_iter()
         .map(|account| {
-            let balance = ledger.balance(&account);
+            let balance = state.balance(&account);
             (account, balance)
         })
         .collect();
-    for (agent, wallet) in ledger.wallets() {
+    for (agent, wallet) in state.wallets() {
         balances.insert(AccountId::Wallet(agent.clone()), wallet.account.balance());
     }
     balances
 }
 
 /// The ledger's books, checked from the outside (independently of `Ledger::check_invariants`).
-fn check_books(ledger: &Ledger, now_ms: u64) -> Result<(), String> {
-    let balances = all_balances(ledger);
+fn check_books(state: &State, now_ms: u64) -> Result<(), String> {
+    let ledger = state.ledger();
+    let balances = all_balances(state);
     let total: i128 = balances.values().sum();
     if total != 0 {
         return Err(format!("balances sum to {total}, not 0"));
@@ -94,7 +95,7 @@ fn check_books(ledger: &Ledger, now_ms: u64) -> Result<(), String> {
     if balances[&AccountId::EscrowHolding] != open {
         return Err(format!("escrow holding is {} but open escrows hold {open}", balances[&AccountId::EscrowHolding]));
     }
-    for (agent, wallet) in ledger.wallets() {
+    for (agent, wallet) in state.wallets() {
         if wallet.held_as_payer != held.get(agent).copied().unwrap_or(0) {
             return Err(format!("'{agent}' is said to hold {} in escrow", wallet.held_as_payer));
         }
@@ -145,8 +146,8 @@ impl EventBooks {
     }
 
     /// Whether the event books agree with the ledger (accounts the events never touched are zero).
-    fn check(&self, ledger: &Ledger) -> Result<(), String> {
-        let actual = all_balances(ledger);
+    fn check(&self, state: &State) -> Result<(), String> {
+        let actual = all_balances(state);
         for (account, balance) in &self.balances {
             if actual.get(account).copied().unwrap_or(0) != *balance {
                 return Err(format!("events say {account} holds {balance}, the ledger {:?}", actual.get(account)));
@@ -241,7 +242,7 @@ fn check_settlement(
 /// Checks wallet policies around one entry (see property (i)).
 fn check_policies(before: &State, after: &State, entry: &Entry, outcome: &EntryOutcome) -> Result<(), String> {
     for agent in after.registry().iter().filter(|agent| agent.deregistered_at_ms.is_none()) {
-        let wallet = after.ledger().wallet(&agent.id);
+        let wallet = after.wallet(&agent.id);
         let below =
             wallet.is_some_and(|wallet| wallet.minimum_balance.is_some_and(|minimum| wallet.balance() < minimum));
         if agent.budget_halted != below {
@@ -252,7 +253,7 @@ fn check_policies(before: &State, after: &State, entry: &Entry, outcome: &EntryO
     let Some(signer) = signed.signer.agent() else { return Ok(()) };
     // An agent's own envelope cannot change its own policy (only its parent or the operator can), so
     // the policy before the entry is the one its payments met.
-    let Some(policy) = before.ledger().wallet(signer) else { return Ok(()) };
+    let Some(policy) = before.wallet(signer) else { return Ok(()) };
     let mut spent: u128 = 0;
     for event in &outcome.events {
         let amount = match &event.kind {
@@ -328,7 +329,7 @@ proptest! {
             if let Err(broken) = state.check_invariants() {
                 return Err(TestCaseError::fail(format!("after entry {}: {broken}", entry.sequence)));
             }
-            if let Err(broken) = check_books(state.ledger(), entry.timestamp_ms) {
+            if let Err(broken) = check_books(&state, entry.timestamp_ms) {
                 return Err(TestCaseError::fail(format!("after entry {}: {broken}", entry.sequence)));
             }
         }
@@ -421,12 +422,12 @@ proptest! {
                 }
             }
             let ledger = state.ledger();
-            let others: i128 = all_balances(ledger)
+            let others: i128 = all_balances(&state)
                 .iter()
                 .filter(|(account, _)| **account != AccountId::Mint)
                 .map(|(_, balance)| balance)
                 .sum();
-            prop_assert_eq!(ledger.balance(&AccountId::Mint), -others, "entry {}", entry.sequence);
+            prop_assert_eq!(state.balance(&AccountId::Mint), -others, "entry {}", entry.sequence);
             prop_assert_eq!(i128::try_from(ledger.supply()).unwrap(), others, "entry {}", entry.sequence);
             prop_assert_eq!(supply, others, "entry {}: the supply moved without a mint or withdrawal", entry.sequence);
         }
@@ -443,7 +444,7 @@ proptest! {
             for event in &outcome.events {
                 books.read(&event.kind).map_err(|error| fail(&entry, error))?;
             }
-            books.check(state.ledger()).map_err(|error| fail(&entry, error))?;
+            books.check(&state).map_err(|error| fail(&entry, error))?;
         }
     }
 

@@ -48,8 +48,10 @@ fn visible(agent: &Agent) -> impl PartialEq + std::fmt::Debug + '_ {
 
 /// The agents that expire when an entry at `now_ms` is applied to `state`, in the order they must:
 /// by deadline, then id.
+/// Agents whose heartbeat deadline `now_ms` passes: in deadline order, ties in registration order
+/// (the order of registry handles, assigned as agents register).
 fn due(state: &State, now_ms: u64) -> Vec<AgentId> {
-    let mut due: Vec<(u64, AgentId)> = state
+    let mut due: Vec<(u64, colony_core::AgentHandle, AgentId)> = state
         .registry()
         .iter()
         .filter(|agent| {
@@ -57,10 +59,13 @@ fn due(state: &State, now_ms: u64) -> Vec<AgentId> {
                 && agent.liveness == Liveness::Active
                 && agent.heartbeat_deadline_ms < now_ms
         })
-        .map(|agent| (agent.heartbeat_deadline_ms, agent.id.clone()))
+        .map(|agent| {
+            let handle = state.registry().handle(&agent.id).expect("a listed agent has a handle");
+            (agent.heartbeat_deadline_ms, handle, agent.id.clone())
+        })
         .collect();
     due.sort();
-    due.into_iter().map(|(_, id)| id).collect()
+    due.into_iter().map(|(_, _, id)| id).collect()
 }
 
 proptest! {
@@ -197,7 +202,7 @@ proptest! {
     }
 
     /// (e) Liveness follows log time exactly: an entry first expires every active agent whose deadline
-    /// it passed (in deadline order, before anything else), every active agent afterwards has a deadline
+    /// it passed (in deadline order, ties in registration order, before anything else), every active agent afterwards has a deadline
     /// not yet passed, and an agent becomes active again exactly when one of its heartbeats is accepted
     /// while it is unresponsive.
     #[test]
@@ -223,6 +228,16 @@ proptest! {
                 .filter(|event| matches!(event.kind, EventKind::AgentUnresponsive { .. }))
                 .count();
             prop_assert_eq!(later_expiries, 0);
+            // Handles are dense and follow the log: the n-th registration ever gets handle n.
+            let registered = outcome.events.iter().filter_map(|event| match &event.kind {
+                EventKind::AgentRegistered { agent, .. } => Some(agent),
+                _ => None,
+            });
+            for (offset, agent) in registered.enumerate() {
+                let expected = before.registry().len() + offset;
+                let handle = state.registry().handle(agent).expect("a registered agent has a handle");
+                prop_assert_eq!(handle.index(), expected, "entry {}", entry.sequence);
+            }
             for agent in state.registry().iter() {
                 if agent.deregistered_at_ms.is_none() && agent.liveness == Liveness::Active {
                     prop_assert!(agent.heartbeat_deadline_ms >= entry.timestamp_ms, "{:?}", agent);

@@ -239,19 +239,19 @@ impl Simulator {
     /// The wallet of `agent`, if it ever held money or had a policy set.
     #[track_caller]
     pub fn wallet(&self, agent: &str) -> Option<&Wallet> {
-        self.state.ledger().wallet(&agent_id(agent))
+        self.state.wallet(&agent_id(agent))
     }
 
     /// The spendable balance of `agent`'s wallet (0 when it has none).
     #[track_caller]
     pub fn balance(&self, agent: &str) -> u64 {
-        let balance = self.state.ledger().balance(&AccountId::Wallet(agent_id(agent)));
+        let balance = self.state.balance(&AccountId::Wallet(agent_id(agent)));
         u64::try_from(balance).unwrap_or_else(|_| panic!("the wallet of '{agent}' holds {balance}"))
     }
 
     /// The balance of a system account (the mint's is negative).
     pub fn account_balance(&self, account: &AccountId) -> i128 {
-        self.state.ledger().balance(account)
+        self.state.balance(account)
     }
 
     /// The escrow `id`; panics if there is none.

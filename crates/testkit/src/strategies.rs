@@ -726,7 +726,7 @@ impl Renderer {
         let all = match payer {
             None => u64::MAX - u64::try_from(ledger.supply()).unwrap_or(u64::MAX),
             Some(Signer::Operator) => 0,
-            Some(Signer::Agent(agent)) => ledger.wallet(&agent).map_or(0, |wallet| wallet.balance().0),
+            Some(Signer::Agent(agent)) => self.state.wallet(&agent).map_or(0, |wallet| wallet.balance().0),
         };
         Amount(match choice {
             AmountChoice::Exactly(amount) => amount,

@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 
 use colony_core::bus::message_rules::{MessageFault, check_headers, decode_payload};
 
-use crate::problem::{Problem, codes};
+use crate::problem::{Problem, ServerCode};
 
 /// One publish request carries at most this many messages.
 pub const MESSAGES_PER_PUBLISH_MAX: usize = 1_000;
@@ -154,12 +154,12 @@ impl EphemeralPublish {
     /// such as `messages[3].`). Returns the parsed subject.
     pub fn validate(&self, field_prefix: &str) -> Result<Subject, Problem> {
         let invalid = |field: &str, detail: String| {
-            Problem::new(codes::INVALID_MESSAGE, 400, detail).with_field(format!("{field_prefix}{field}"))
+            Problem::new(ServerCode::InvalidMessage, detail).with_field(format!("{field_prefix}{field}"))
         };
         // A bad subject is `invalid_subject` wherever it is given: here, in a subscription, in a
         // durable publish.
         let invalid_subject = |field: &str, detail: String| {
-            Problem::new(codes::INVALID_SUBJECT, 400, detail).with_field(format!("{field_prefix}{field}"))
+            Problem::new(ServerCode::InvalidSubject, detail).with_field(format!("{field_prefix}{field}"))
         };
         let subject =
             Subject::new(self.subject.clone()).map_err(|error| invalid_subject("subject", error.to_string()))?;
@@ -179,7 +179,7 @@ impl EphemeralPublish {
         // The content rules are core's, the same for a durable publish; only the code differs.
         let fault = |fault: MessageFault| match fault {
             MessageFault::TooLarge { field } => {
-                Problem::new(codes::PAYLOAD_TOO_LARGE, 413, format!("{field} {}", fault.reason()))
+                Problem::new(ServerCode::PayloadTooLarge, format!("{field} {}", fault.reason()))
                     .with_field(format!("{field_prefix}{field}"))
             }
             MessageFault::TooManyHeaders | MessageFault::Invalid { .. } => {
@@ -237,7 +237,7 @@ impl EphemeralPublish {
     /// subject), deduplicated by `message_id` when given.
     pub fn to_command(&self, message_id: Option<&str>) -> Result<colony_core::Command, Problem> {
         let subject = self.validate("")?;
-        let invalid = |field: &str, detail: String| Problem::new(codes::INVALID_MESSAGE, 400, detail).with_field(field);
+        let invalid = |field: &str, detail: String| Problem::new(ServerCode::InvalidMessage, detail).with_field(field);
         let name = |field: &str, text: &Option<String>| {
             text.as_ref()
                 .map(|text| Name::new(text.clone()).map_err(|error| invalid(field, format!("{field}: {error}"))))

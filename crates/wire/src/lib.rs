@@ -23,4 +23,4 @@ pub mod views;
 
 pub use envelope::{Envelope, EnvelopeError, SignedEnvelope};
 pub use keys::{KeyFile, KeyFileError, KeyPair};
-pub use problem::Problem;
+pub use problem::{Problem, ServerCode};

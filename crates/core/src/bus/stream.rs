@@ -681,7 +681,7 @@ impl State {
         let payload = decode_payload(json_payload, request.payload_base64.as_deref(), request.encrypted_to.is_some())?;
         check_headers(request.headers.len(), request.headers.values().map(String::as_str))?;
         if let Some(recipient) = &request.encrypted_to {
-            match self.registry.agents.get(recipient) {
+            match self.registry.get(recipient) {
                 None => return Err(Rejection::AgentNotFound { agent: recipient.clone() }),
                 Some(agent) if agent.deregistered_at_ms.is_some() => {
                     return Err(Rejection::AgentDeregistered { agent: recipient.clone() });

@@ -17,7 +17,7 @@
 use crate::outcome::LedgerRejection;
 use serde::{Deserialize, Serialize};
 
-use super::AccountId;
+use super::PostingAccount;
 use crate::amount::{Amount, BASIS_POINTS_ONE, FeeSplit};
 use crate::event::EventKind;
 use crate::ids::{AgentId, Digest, Name, Signer};
@@ -152,7 +152,7 @@ impl State {
 
     /// `escrow.lock`.
     pub(crate) fn lock_escrow(&mut self, context: &mut Context, request: LockRequest<'_>) -> CommandResult {
-        let Signer::Agent(payer) = context.signer().clone() else {
+        let Ok((payer, payer_handle)) = Self::signing_agent(context) else {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet to lock from" });
         };
         super::transfer::check_positive(request.amount)?;
@@ -205,14 +205,14 @@ impl State {
         if self.ledger.open_escrows >= limits::OPEN_ESCROWS_MAX as u64 {
             return Err(Rejection::LimitReached { limit: "open_escrows", max: limits::OPEN_ESCROWS_MAX as u64 });
         }
-        self.check_spend(&payer, request.amount, context.now_ms)?;
+        self.check_spend(payer_handle, request.amount, context.now_ms)?;
 
         let id = self.ledger.next_escrow_id;
         self.ledger.next_escrow_id += 1;
         let timeout_at_ms = context.now_ms.saturating_add(request.timeout_ms);
-        self.post(&AccountId::Wallet(payer.clone()), &AccountId::EscrowHolding, request.amount);
-        self.record_spend(&payer, request.amount, context.now_ms);
-        self.ledger.wallets.get_mut(&payer).expect("just debited").held_as_payer += u128::from(request.amount.0);
+        self.ledger.post(PostingAccount::Wallet(payer_handle), PostingAccount::EscrowHolding, request.amount);
+        self.record_spend(payer_handle, request.amount, context.now_ms);
+        self.ledger.wallets.get_mut(&payer_handle).expect("just debited").held_as_payer += u128::from(request.amount.0);
         let escrow = Escrow {
             id,
             payer: payer.clone(),
@@ -248,7 +248,7 @@ impl State {
             task_id: request.task_id.cloned(),
             timeout_at_ms,
         });
-        self.apply_budget(context, &payer);
+        self.apply_budget(context, payer_handle);
         self.evict_settled_escrows();
         Ok(Accepted::Escrow { escrow_id: id, existing: false })
     }
@@ -324,9 +324,8 @@ impl State {
         Self::require_escrow_state(escrow, EscrowState::Disputed, "resolve")?;
         // The named arbiter resolves; the operator resolves when none is named, or when the named one
         // has left the swarm (a disputed escrow has no timer, so otherwise its funds would be stuck).
-        let arbiter_gone = |arbiter: &AgentId| {
-            self.registry.agents.get(arbiter).is_none_or(|agent| agent.deregistered_at_ms.is_some())
-        };
+        let arbiter_gone =
+            |arbiter: &AgentId| self.registry.get(arbiter).is_none_or(|agent| agent.deregistered_at_ms.is_some());
         let allowed = match (&escrow.arbiter, context.signer()) {
             (Some(arbiter), Signer::Agent(signer)) => arbiter == signer,
             (Some(arbiter), Signer::Operator) => arbiter_gone(arbiter),
@@ -366,44 +365,49 @@ impl State {
     /// Pays out an open escrow: `payee_bps` of it to the payee (minus the fee, split with the
     /// referrer), the rest back to the payer. Used by every way an escrow ends.
     fn settle(&mut self, context: &mut Context, id: u64, new_state: EscrowState, payee_bps: u16) {
-        let escrow = self.ledger.escrows.get(&id).expect("the caller found it").clone();
+        let escrow = self.ledger.escrows.get(&id).expect("the caller found it");
         assert!(escrow.state.is_open(), "only open escrows settle");
-        if escrow.state == EscrowState::Locked {
-            let removed = self.ledger.escrow_deadlines.remove(&(escrow.timeout_at_ms, id));
+        let (amount, state, timeout_at_ms) = (escrow.amount, escrow.state, escrow.timeout_at_ms);
+        let (fee_bps, referral_bps) = (escrow.fee_bps, escrow.referral_bps);
+        // Parties are registered for the life of the log (tombstones keep their handles).
+        let payer = self.registry.handle(&escrow.payer).expect("an escrow's payer is registered");
+        let payee = self.registry.handle(&escrow.payee).expect("an escrow's payee is registered");
+        let named_referrer = escrow
+            .referrer
+            .as_ref()
+            .map(|referrer| self.registry.handle(referrer).expect("an escrow's referrer is registered"));
+        if state == EscrowState::Locked {
+            let removed = self.ledger.escrow_deadlines.remove(&(timeout_at_ms, id));
             assert!(removed, "a locked escrow has a deadline");
         }
-        let to_payee = escrow.amount.share_floor(payee_bps);
-        let to_payer = escrow.amount.checked_sub(to_payee).expect("a share is at most the whole");
-        let referrer = escrow
-            .referrer
-            .clone()
-            .or_else(|| self.registry.agents.get(&escrow.payer).and_then(|payer| payer.referrer.clone()))
-            .filter(|referrer| {
-                self.registry.agents.get(referrer).is_some_and(|agent| agent.deregistered_at_ms.is_none())
-            });
-        let split = FeeSplit::compute(to_payee, escrow.fee_bps, escrow.referral_bps, referrer.is_some());
+        let to_payee = amount.share_floor(payee_bps);
+        let to_payer = amount.checked_sub(to_payee).expect("a share is at most the whole");
+        let referrer = named_referrer
+            .or_else(|| self.registry.by_handle(payer).referrer.as_ref().and_then(|id| self.registry.handle(id)))
+            .filter(|referrer| self.registry.by_handle(*referrer).deregistered_at_ms.is_none());
+        let split = FeeSplit::compute(to_payee, fee_bps, referral_bps, referrer.is_some());
 
-        let holding = AccountId::EscrowHolding;
+        let holding = PostingAccount::EscrowHolding;
         if split.payee > Amount::ZERO {
-            self.post(&holding, &AccountId::Wallet(escrow.payee.clone()), split.payee);
+            self.ledger.post(holding, PostingAccount::Wallet(payee), split.payee);
         }
         if split.fees > Amount::ZERO {
-            self.post(&holding, &AccountId::Fees, split.fees);
+            self.ledger.post(holding, PostingAccount::Fees, split.fees);
         }
-        if let Some(referrer) = &referrer
+        if let Some(referrer) = referrer
             && split.referral > Amount::ZERO
         {
-            self.post(&holding, &AccountId::Wallet(referrer.clone()), split.referral);
-            self.ledger.wallets.get_mut(referrer).expect("just credited").earned_total += u128::from(split.referral.0);
+            self.ledger.post(holding, PostingAccount::Wallet(referrer), split.referral);
+            self.ledger.wallets.get_mut(&referrer).expect("just credited").earned_total += u128::from(split.referral.0);
         }
         if to_payer > Amount::ZERO {
-            self.post(&holding, &AccountId::Wallet(escrow.payer.clone()), to_payer);
+            self.ledger.post(holding, PostingAccount::Wallet(payer), to_payer);
         }
-        let payer_wallet = self.ledger.wallets.get_mut(&escrow.payer).expect("the payer locked from its wallet");
-        payer_wallet.held_as_payer -= u128::from(escrow.amount.0);
+        let payer_wallet = self.ledger.wallets.get_mut(&payer).expect("the payer locked from its wallet");
+        payer_wallet.held_as_payer -= u128::from(amount.0);
         payer_wallet.spent_total += u128::from(to_payee.0);
         if to_payee > Amount::ZERO {
-            let payee_wallet = self.ledger.wallets.entry(escrow.payee.clone()).or_default();
+            let payee_wallet = self.ledger.wallets.entry(payee).or_default();
             payee_wallet.earned_total += u128::from(split.payee.0);
             payee_wallet.fees_paid_total += u128::from(split.fees.0) + u128::from(split.referral.0);
         }
@@ -418,6 +422,7 @@ impl State {
         self.ledger.open_escrows -= 1;
         self.ledger.settled_escrows.insert(id);
         let referrer = referrer.filter(|_| split.referral > Amount::ZERO);
+        let referrer_id = referrer.map(|handle| self.registry.by_handle(handle).id.clone());
         context.emit(EventKind::EscrowSettled {
             escrow: id,
             state: new_state,
@@ -426,9 +431,9 @@ impl State {
             refunded_to_payer: to_payer,
             fees: split.fees,
             referral: split.referral,
-            referrer: referrer.clone(),
+            referrer: referrer_id,
         });
-        for agent in [Some(&escrow.payer), Some(&escrow.payee), referrer.as_ref()].into_iter().flatten() {
+        for agent in [Some(payer), Some(payee), referrer].into_iter().flatten() {
             self.apply_budget(context, agent);
         }
     }

@@ -27,6 +27,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::amount::Amount;
 use crate::ids::{AgentId, Digest, Name, Signer};
+use crate::registry::AgentHandle;
+use crate::state::State;
 
 pub(crate) use escrow::LockRequest;
 pub use escrow::{Escrow, EscrowResolution, EscrowState};
@@ -47,6 +49,16 @@ pub enum AccountId {
     /// Escrow fees collected by the swarm.
     Fees,
     /// Funds locked in open escrows.
+    EscrowHolding,
+}
+
+/// An account as the ledger posts to it: wallets by their agent's registry handle, so that moving
+/// money never compares ids.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum PostingAccount {
+    Wallet(AgentHandle),
+    Mint,
+    Fees,
     EscrowHolding,
 }
 
@@ -77,6 +89,17 @@ impl<'de> Deserialize<'de> for AccountId {
             _ => AgentId::new(text).map(AccountId::Wallet).map_err(serde::de::Error::custom),
         }
     }
+}
+
+/// One of the swarm's own accounts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SystemAccount {
+    /// The operator's mint: its balance is minus the money supply.
+    Mint,
+    /// Escrow fees collected by the swarm.
+    Fees,
+    /// Funds locked in open escrows.
+    EscrowHolding,
 }
 
 /// Debits and credits of one account. The balance is `credits − debits`.
@@ -143,7 +166,8 @@ impl Wallet {
 /// The ledger's whole state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
-    pub(crate) wallets: BTreeMap<AgentId, Wallet>,
+    /// Wallets by their agent's handle: only agents that ever held money or a wallet policy.
+    pub(crate) wallets: BTreeMap<AgentHandle, Wallet>,
     pub(crate) mint: Account,
     pub(crate) fees: Account,
     pub(crate) escrow_holding: Account,
@@ -167,24 +191,41 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// A wallet, if the agent ever held money.
-    pub fn wallet(&self, agent: &AgentId) -> Option<&Wallet> {
-        self.wallets.get(agent)
+    /// The wallet of the agent behind `handle`, if it ever held money.
+    pub fn wallet_of(&self, handle: AgentHandle) -> Option<&Wallet> {
+        self.wallets.get(&handle)
     }
 
-    /// All wallets, by agent.
-    pub fn wallets(&self) -> impl Iterator<Item = (&AgentId, &Wallet)> {
-        self.wallets.iter()
-    }
-
-    /// The balance of any account (wallets of agents that never held money are zero).
-    pub fn balance(&self, account: &AccountId) -> i128 {
+    /// The balance of the swarm's own accounts: the mint (negative: the money supply), the fees, and
+    /// what open escrows hold.
+    pub fn system_balance(&self, account: SystemAccount) -> i128 {
         match account {
-            AccountId::Wallet(agent) => self.wallets.get(agent).map_or(0, |wallet| wallet.account.balance()),
-            AccountId::Mint => self.mint.balance(),
-            AccountId::Fees => self.fees.balance(),
-            AccountId::EscrowHolding => self.escrow_holding.balance(),
+            SystemAccount::Mint => self.mint.balance(),
+            SystemAccount::Fees => self.fees.balance(),
+            SystemAccount::EscrowHolding => self.escrow_holding.balance(),
         }
+    }
+
+    fn account_mut(&mut self, account: PostingAccount) -> &mut Account {
+        match account {
+            PostingAccount::Wallet(handle) => &mut self.wallets.entry(handle).or_default().account,
+            PostingAccount::Mint => &mut self.mint,
+            PostingAccount::Fees => &mut self.fees,
+            PostingAccount::EscrowHolding => &mut self.escrow_holding,
+        }
+    }
+
+    /// Moves `amount` from `from` to `to`. The caller has validated everything; this only posts.
+    pub(crate) fn post(&mut self, from: PostingAccount, to: PostingAccount, amount: Amount) {
+        let amount = u128::from(amount.0);
+        if matches!(from, PostingAccount::Wallet(_)) {
+            self.wallets_total -= amount;
+        }
+        if matches!(to, PostingAccount::Wallet(_)) {
+            self.wallets_total += amount;
+        }
+        self.account_mut(from).debits += amount;
+        self.account_mut(to).credits += amount;
     }
 
     /// The sum of every wallet's balance (kept as money moves, not recounted).
@@ -239,9 +280,9 @@ impl Ledger {
         let mut debits: u128 = self.mint.debits + self.fees.debits + self.escrow_holding.debits;
         let mut credits: u128 = self.mint.credits + self.fees.credits + self.escrow_holding.credits;
         let mut wallets_total: u128 = 0;
-        for (agent, wallet) in &self.wallets {
+        for (handle, wallet) in &self.wallets {
             if wallet.account.balance() < 0 {
-                return Err(format!("wallet '{agent}' is negative"));
+                return Err(format!("wallet {handle:?} is negative"));
             }
             debits += wallet.account.debits;
             credits += wallet.account.credits;
@@ -261,7 +302,6 @@ impl Ledger {
         }
         let mut open_sum: u128 = 0;
         let mut open_count = 0;
-        let mut held_by_payer: BTreeMap<&AgentId, u128> = BTreeMap::new();
         let mut expected_deadlines = BTreeSet::new();
         for (id, escrow) in &self.escrows {
             if escrow.id != *id {
@@ -270,7 +310,6 @@ impl Ledger {
             if escrow.state.is_open() {
                 open_sum += u128::from(escrow.amount.0);
                 open_count += 1;
-                *held_by_payer.entry(&escrow.payer).or_default() += u128::from(escrow.amount.0);
                 if self.settled_escrows.contains(id) {
                     return Err(format!("open escrow {id} is listed as settled"));
                 }
@@ -293,11 +332,6 @@ impl Ledger {
         if expected_deadlines != self.escrow_deadlines {
             return Err("escrow deadlines do not match the locked escrows".to_owned());
         }
-        for (agent, wallet) in &self.wallets {
-            if held_by_payer.get(agent).copied().unwrap_or(0) != wallet.held_as_payer {
-                return Err(format!("wallet '{agent}' holds a wrong escrow total"));
-            }
-        }
         for ((payer, _), id) in &self.escrows_by_task {
             if self.escrows.get(id).is_none_or(|escrow| &escrow.payer != payer) {
                 return Err(format!("the task index names escrow {id}, which is not the payer's"));
@@ -305,6 +339,53 @@ impl Ledger {
         }
         if self.transfers.len() != self.transfer_order.len() {
             return Err("the transfer retention order does not match the transfers".to_owned());
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// An agent's wallet, if it ever held money or a wallet policy.
+    pub fn wallet(&self, agent: &AgentId) -> Option<&Wallet> {
+        self.ledger.wallet_of(self.registry.handle(agent)?)
+    }
+
+    /// Every wallet with its agent, in registration order.
+    pub fn wallets(&self) -> impl Iterator<Item = (&AgentId, &Wallet)> {
+        self.ledger.wallets.iter().map(|(handle, wallet)| (&self.registry.by_handle(*handle).id, wallet))
+    }
+
+    /// The balance of any account (wallets of agents that never held money are zero).
+    pub fn balance(&self, account: &AccountId) -> i128 {
+        match account {
+            AccountId::Wallet(agent) => self.wallet(agent).map_or(0, |wallet| wallet.account.balance()),
+            AccountId::Mint => self.ledger.system_balance(SystemAccount::Mint),
+            AccountId::Fees => self.ledger.system_balance(SystemAccount::Fees),
+            AccountId::EscrowHolding => self.ledger.system_balance(SystemAccount::EscrowHolding),
+        }
+    }
+
+    /// The ledger's invariants that need the registry: every wallet belongs to a registered agent,
+    /// and holds as payer exactly what its open escrows lock.
+    pub(crate) fn check_wallet_owners(&self) -> Result<(), String> {
+        let mut held_by_payer: BTreeMap<AgentHandle, u128> = BTreeMap::new();
+        for escrow in self.ledger.escrows.values().filter(|escrow| escrow.state.is_open()) {
+            let payer = self
+                .registry
+                .handle(&escrow.payer)
+                .ok_or_else(|| format!("escrow {} names '{}', who was never registered", escrow.id, escrow.payer))?;
+            *held_by_payer.entry(payer).or_default() += u128::from(escrow.amount.0);
+        }
+        for (handle, wallet) in &self.ledger.wallets {
+            if handle.index() >= self.registry.len() {
+                return Err(format!("wallet {handle:?} belongs to no registered agent"));
+            }
+            if held_by_payer.remove(handle).unwrap_or(0) != wallet.held_as_payer {
+                return Err(format!("wallet '{}' holds a wrong escrow total", self.registry.by_handle(*handle).id));
+            }
+        }
+        if let Some((handle, _)) = held_by_payer.first_key_value() {
+            return Err(format!("'{}' locked escrows but has no wallet", self.registry.by_handle(*handle).id));
         }
         Ok(())
     }

@@ -3,12 +3,13 @@
 use crate::outcome::LedgerRejection;
 use serde::{Deserialize, Serialize};
 
-use super::{AccountId, LEDGER_DAY_MS, Wallet};
+use super::{AccountId, LEDGER_DAY_MS, PostingAccount, Wallet};
 use crate::amount::Amount;
 use crate::event::EventKind;
 use crate::ids::{AgentId, Name, Signer};
 use crate::limits;
 use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::registry::AgentHandle;
 use crate::state::{Context, State};
 
 /// Why money moved.
@@ -55,7 +56,7 @@ pub struct TransferRequest {
 /// Undo information for a linked batch: the wallets and transfers as they were before it.
 #[derive(Default)]
 pub(crate) struct Undo {
-    wallets: Vec<(AgentId, Option<Wallet>)>,
+    wallets: Vec<(AgentHandle, Option<Wallet>)>,
     transfers: Vec<(Signer, Name)>,
     next_transfer_number: u64,
     wallets_total: u128,
@@ -63,38 +64,22 @@ pub(crate) struct Undo {
 }
 
 impl State {
-    /// Moves `amount` from `from` to `to`. The caller has validated everything; this only posts.
-    pub(crate) fn post(&mut self, from: &AccountId, to: &AccountId, amount: Amount) {
-        let amount = u128::from(amount.0);
-        let ledger = &mut self.ledger;
-        if matches!(from, AccountId::Wallet(_)) {
-            ledger.wallets_total -= amount;
+    /// The handle of the agent that signs the commands being applied, which must be an agent.
+    pub(crate) fn signing_agent(context: &Context) -> Result<(AgentId, AgentHandle), Rejection> {
+        match (context.signer(), context.signer_handle()) {
+            (Signer::Agent(id), Some(handle)) => Ok((id.clone(), handle)),
+            (Signer::Agent(_), None) => Err(Rejection::UnknownSigner),
+            (Signer::Operator, _) => Err(Rejection::Unauthorized { reason: "the operator has no wallet" }),
         }
-        if matches!(to, AccountId::Wallet(_)) {
-            ledger.wallets_total += amount;
-        }
-        let debit = match from {
-            AccountId::Wallet(agent) => &mut ledger.wallets.entry(agent.clone()).or_default().account,
-            AccountId::Mint => &mut ledger.mint,
-            AccountId::Fees => &mut ledger.fees,
-            AccountId::EscrowHolding => &mut ledger.escrow_holding,
-        };
-        debit.debits += amount;
-        let credit = match to {
-            AccountId::Wallet(agent) => &mut ledger.wallets.entry(agent.clone()).or_default().account,
-            AccountId::Mint => &mut ledger.mint,
-            AccountId::Fees => &mut ledger.fees,
-            AccountId::EscrowHolding => &mut ledger.escrow_holding,
-        };
-        credit.credits += amount;
     }
 
     /// Checks that `payer` may spend `amount` now: enough money, not frozen, within its daily limit.
-    pub(crate) fn check_spend(&self, payer: &AgentId, amount: Amount, now_ms: u64) -> Result<(), Rejection> {
-        let wallet = self.ledger.wallets.get(payer);
+    pub(crate) fn check_spend(&self, payer: AgentHandle, amount: Amount, now_ms: u64) -> Result<(), Rejection> {
+        let wallet = self.ledger.wallets.get(&payer);
         // A frozen wallet says so whatever the amount: that is the reason it cannot pay.
         if wallet.is_some_and(|wallet| wallet.frozen) {
-            return Err(Rejection::Ledger(LedgerRejection::WalletFrozen { agent: payer.clone() }));
+            let agent = self.registry.by_handle(payer).id.clone();
+            return Err(Rejection::Ledger(LedgerRejection::WalletFrozen { agent }));
         }
         let balance = wallet.map_or(Amount::ZERO, Wallet::balance);
         if balance < amount {
@@ -118,8 +103,8 @@ impl State {
     }
 
     /// Counts `amount` against the payer's daily limit.
-    pub(crate) fn record_spend(&mut self, payer: &AgentId, amount: Amount, now_ms: u64) {
-        let wallet = self.ledger.wallets.entry(payer.clone()).or_default();
+    pub(crate) fn record_spend(&mut self, payer: AgentHandle, amount: Amount, now_ms: u64) {
+        let wallet = self.ledger.wallets.entry(payer).or_default();
         let day = now_ms / LEDGER_DAY_MS;
         if wallet.spent_day != day {
             wallet.spent_day = day;
@@ -129,14 +114,12 @@ impl State {
     }
 
     /// The live (registered, not deregistered) agent `id`, for a field named `field`.
-    pub(crate) fn live_payee(&self, id: &AgentId, field: &'static str) -> Result<(), Rejection> {
-        match self.registry.agents.get(id) {
-            None => Err(Rejection::AgentNotFound { agent: id.clone() }),
-            Some(agent) if agent.deregistered_at_ms.is_some() => {
-                Err(Rejection::invalid(field, format!("'{id}' is deregistered")))
-            }
-            Some(_) => Ok(()),
+    pub(crate) fn live_payee(&self, id: &AgentId, field: &'static str) -> Result<AgentHandle, Rejection> {
+        let handle = self.registry.handle(id).ok_or_else(|| Rejection::AgentNotFound { agent: id.clone() })?;
+        if self.registry.by_handle(handle).deregistered_at_ms.is_some() {
+            return Err(Rejection::invalid(field, format!("'{id}' is deregistered")));
         }
+        Ok(handle)
     }
 
     /// Returns `Some(Unchanged)` when this transfer was already applied, an error when the id was used
@@ -205,16 +188,16 @@ impl State {
         {
             return result;
         }
-        self.live_payee(to, "to")?;
+        let payee = self.live_payee(to, "to")?;
         if self.ledger.supply() + u128::from(amount.0) > u128::from(u64::MAX) {
             return Err(Rejection::LimitReached { limit: "money_supply", max: u64::MAX });
         }
-        self.post(&from, &to_account, amount);
+        self.ledger.post(PostingAccount::Mint, PostingAccount::Wallet(payee), amount);
         let record =
             TransferRecord { from, to: to_account, amount, kind: TransferKind::Mint, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
         self.remember_transfer(context.signer(), transfer_id, record, None);
-        self.apply_budget(context, to);
+        self.apply_budget(context, payee);
         Ok(Accepted::Done)
     }
 
@@ -225,9 +208,10 @@ impl State {
         request: &TransferRequest,
         undo: Option<&mut Undo>,
     ) -> CommandResult {
-        let Signer::Agent(payer) = context.signer().clone() else {
+        if *context.signer() == Signer::Operator {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet; it mints instead" });
-        };
+        }
+        let (payer, payer_handle) = Self::signing_agent(context)?;
         check_positive(request.amount)?;
         let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Wallet(request.to.clone()));
         if let Some(result) = self.replayed_transfer(
@@ -243,17 +227,18 @@ impl State {
         if request.to == payer {
             return Err(Rejection::invalid("to", "an agent cannot pay itself"));
         }
-        self.live_payee(&request.to, "to")?;
-        self.check_spend(&payer, request.amount, context.now_ms)?;
+        let payee_handle = self.live_payee(&request.to, "to")?;
+        self.check_spend(payer_handle, request.amount, context.now_ms)?;
+        let parties = (payer_handle, payee_handle);
         if let Some(undo) = undo {
-            for agent in [&payer, &request.to] {
-                undo.wallets.push((agent.clone(), self.ledger.wallets.get(agent).cloned()));
+            for handle in [payer_handle, payee_handle] {
+                undo.wallets.push((handle, self.ledger.wallets.get(&handle).cloned()));
             }
-            self.post_transfer(context, &payer, request, Some(undo));
+            self.post_transfer(context, parties, (from, to), request, Some(undo));
         } else {
-            self.post_transfer(context, &payer, request, None);
-            self.apply_budget(context, &payer);
-            self.apply_budget(context, &request.to);
+            self.post_transfer(context, parties, (from, to), request, None);
+            self.apply_budget(context, payer_handle);
+            self.apply_budget(context, payee_handle);
         }
         Ok(Accepted::Done)
     }
@@ -261,15 +246,15 @@ impl State {
     fn post_transfer(
         &mut self,
         context: &mut Context,
-        payer: &AgentId,
+        (payer, payee): (AgentHandle, AgentHandle),
+        (from, to): (AccountId, AccountId),
         request: &TransferRequest,
         undo: Option<&mut Undo>,
     ) {
-        let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Wallet(request.to.clone()));
-        self.post(&from, &to, request.amount);
+        self.ledger.post(PostingAccount::Wallet(payer), PostingAccount::Wallet(payee), request.amount);
         self.record_spend(payer, request.amount, context.now_ms);
-        self.ledger.wallets.get_mut(payer).expect("just debited").spent_total += u128::from(request.amount.0);
-        self.ledger.wallets.get_mut(&request.to).expect("just credited").earned_total += u128::from(request.amount.0);
+        self.ledger.wallets.get_mut(&payer).expect("just debited").spent_total += u128::from(request.amount.0);
+        self.ledger.wallets.get_mut(&payee).expect("just credited").earned_total += u128::from(request.amount.0);
         let record = TransferRecord {
             from,
             to,
@@ -314,24 +299,24 @@ impl State {
             }
         }
         self.forget_old_transfers();
-        let mut touched: Vec<AgentId> = undo.wallets.into_iter().map(|(agent, _)| agent).collect();
+        let mut touched: Vec<AgentHandle> = undo.wallets.into_iter().map(|(handle, _)| handle).collect();
         touched.sort();
         touched.dedup();
-        for agent in &touched {
-            self.apply_budget(context, agent);
+        for handle in touched {
+            self.apply_budget(context, handle);
         }
         Ok(if applied_any { Accepted::Done } else { Accepted::Unchanged })
     }
 
     fn undo(&mut self, context: &mut Context, undo: Undo) {
         // Restore in reverse, so a wallet touched twice ends as it was before the first touch.
-        for (agent, wallet) in undo.wallets.into_iter().rev() {
+        for (handle, wallet) in undo.wallets.into_iter().rev() {
             match wallet {
                 Some(wallet) => {
-                    self.ledger.wallets.insert(agent, wallet);
+                    self.ledger.wallets.insert(handle, wallet);
                 }
                 None => {
-                    self.ledger.wallets.remove(&agent);
+                    self.ledger.wallets.remove(&handle);
                 }
             }
         }
@@ -348,9 +333,7 @@ impl State {
 
     /// `ledger.withdraw`: the signing agent moves money out of the swarm.
     pub(crate) fn withdraw(&mut self, context: &mut Context, transfer_id: &Name, amount: Amount) -> CommandResult {
-        let Signer::Agent(payer) = context.signer().clone() else {
-            return Err(Rejection::Unauthorized { reason: "the operator has no wallet" });
-        };
+        let (payer, payer_handle) = Self::signing_agent(context)?;
         check_positive(amount)?;
         let (from, to) = (AccountId::Wallet(payer.clone()), AccountId::Mint);
         if let Some(result) =
@@ -358,16 +341,16 @@ impl State {
         {
             return result;
         }
-        if self.ledger.wallets.get(&payer).is_some_and(|wallet| wallet.no_withdraw) {
+        if self.ledger.wallets.get(&payer_handle).is_some_and(|wallet| wallet.no_withdraw) {
             return Err(Rejection::Ledger(LedgerRejection::WithdrawForbidden { agent: payer }));
         }
-        self.check_spend(&payer, amount, context.now_ms)?;
-        self.post(&from, &to, amount);
-        self.record_spend(&payer, amount, context.now_ms);
+        self.check_spend(payer_handle, amount, context.now_ms)?;
+        self.ledger.post(PostingAccount::Wallet(payer_handle), PostingAccount::Mint, amount);
+        self.record_spend(payer_handle, amount, context.now_ms);
         let record = TransferRecord { from, to, amount, kind: TransferKind::Withdraw, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
         self.remember_transfer(context.signer(), transfer_id, record, None);
-        self.apply_budget(context, &payer);
+        self.apply_budget(context, payer_handle);
         Ok(Accepted::Done)
     }
 
@@ -381,7 +364,7 @@ impl State {
         transfer_id: &Name,
         amount: Amount,
     ) -> CommandResult {
-        let Signer::Agent(parent) = context.signer().clone() else {
+        let Ok((parent, parent_handle)) = Self::signing_agent(context) else {
             return Err(Rejection::Unauthorized { reason: "only the child's parent sweeps its wallet" });
         };
         check_positive(amount)?;
@@ -391,12 +374,12 @@ impl State {
         {
             return result;
         }
-        let target =
-            self.registry.agents.get(child).ok_or_else(|| Rejection::AgentNotFound { agent: child.clone() })?;
-        if target.parent.as_ref() != Some(&parent) {
+        let child_handle =
+            self.registry.handle(child).ok_or_else(|| Rejection::AgentNotFound { agent: child.clone() })?;
+        if self.registry.by_handle(child_handle).parent.as_ref() != Some(&parent) {
             return Err(Rejection::Unauthorized { reason: "only the child's parent sweeps its wallet" });
         }
-        let wallet = self.ledger.wallets.get(child);
+        let wallet = self.ledger.wallets.get(&child_handle);
         if wallet.is_some_and(|wallet| wallet.frozen) {
             return Err(Rejection::Ledger(LedgerRejection::WalletFrozen { agent: child.clone() }));
         }
@@ -407,12 +390,12 @@ impl State {
                 requested: amount,
             }));
         }
-        self.post(&from, &to, amount);
+        self.ledger.post(PostingAccount::Wallet(child_handle), PostingAccount::Wallet(parent_handle), amount);
         let record = TransferRecord { from, to, amount, kind: TransferKind::Sweep, sequence: context.sequence() };
         self.emit_transfer(context, transfer_id, &record);
         self.remember_transfer(context.signer(), transfer_id, record, None);
-        self.apply_budget(context, child);
-        self.apply_budget(context, &parent);
+        self.apply_budget(context, child_handle);
+        self.apply_budget(context, parent_handle);
         Ok(Accepted::Done)
     }
 

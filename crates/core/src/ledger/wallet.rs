@@ -14,6 +14,7 @@ use crate::amount::Amount;
 use crate::event::EventKind;
 use crate::ids::{AgentId, Signer};
 use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::registry::AgentHandle;
 use crate::state::{Context, State};
 
 /// The changes `wallet.configure` may make; `None` leaves a setting as it is.
@@ -33,8 +34,8 @@ impl State {
         agent: &AgentId,
         change: PolicyChange,
     ) -> CommandResult {
-        let target =
-            self.registry.agents.get(agent).ok_or_else(|| Rejection::AgentNotFound { agent: agent.clone() })?;
+        let handle = self.registry.handle(agent).ok_or_else(|| Rejection::AgentNotFound { agent: agent.clone() })?;
+        let target = self.registry.by_handle(handle);
         if target.deregistered_at_ms.is_some() {
             return Err(Rejection::AgentDeregistered { agent: agent.clone() });
         }
@@ -48,7 +49,7 @@ impl State {
             });
         }
         // Decide on a copy first: a change that changes nothing must not even open an empty wallet.
-        let current = self.ledger.wallets.get(agent).cloned().unwrap_or_default();
+        let current = self.ledger.wallets.get(&handle).cloned().unwrap_or_default();
         let is_operator = *context.signer() == Signer::Operator;
         let touches_hold = change.frozen.is_some_and(|frozen| frozen != current.frozen)
             || change.no_withdraw.is_some_and(|no_withdraw| no_withdraw != current.no_withdraw);
@@ -69,7 +70,7 @@ impl State {
         if before == after && hold == current.operator_hold {
             return Ok(Accepted::Unchanged);
         }
-        let wallet = self.ledger.wallets.entry(agent.clone()).or_default();
+        let wallet = self.ledger.wallets.entry(handle).or_default();
         (wallet.daily_limit, wallet.no_withdraw, wallet.frozen, wallet.minimum_balance) = after;
         wallet.operator_hold = hold;
         context.emit(EventKind::WalletConfigured {
@@ -79,7 +80,7 @@ impl State {
             frozen: after.2,
             minimum_balance: after.3,
         });
-        self.reconcile_budget(context, agent);
+        self.reconcile_budget(context, handle);
         Ok(Accepted::Done)
     }
 
@@ -87,32 +88,33 @@ impl State {
     /// no budget, and every payment calls this for payer, payee and referrer, so they return at once:
     /// without a minimum there is no budget halt to change (`reconcile_budget` lifts one when a minimum
     /// is removed).
-    pub(crate) fn apply_budget(&mut self, context: &mut Context, agent: &AgentId) {
-        if self.ledger.wallets.get(agent).is_none_or(|wallet| wallet.minimum_balance.is_none()) {
+    pub(crate) fn apply_budget(&mut self, context: &mut Context, agent: AgentHandle) {
+        if self.ledger.wallets.get(&agent).is_none_or(|wallet| wallet.minimum_balance.is_none()) {
             return;
         }
         self.reconcile_budget(context, agent);
     }
 
     /// Halts or resumes `agent` according to its budget, whatever changed.
-    fn reconcile_budget(&mut self, context: &mut Context, agent: &AgentId) {
-        let Some(wallet) = self.ledger.wallets.get(agent) else { return };
+    fn reconcile_budget(&mut self, context: &mut Context, agent: AgentHandle) {
+        let Some(wallet) = self.ledger.wallets.get(&agent) else { return };
         let balance = wallet.balance();
         let below = wallet.minimum_balance.is_some_and(|minimum| balance < minimum);
         let minimum = wallet.minimum_balance;
-        let Some(record) = self.registry.agents.get_mut(agent) else { return };
+        let record = self.registry.by_handle_mut(agent);
         if record.deregistered_at_ms.is_some() || record.budget_halted == below {
             return;
         }
         record.budget_halted = below;
+        let agent = record.id.clone();
         if below {
             context.emit(EventKind::AgentBudgetHalted {
-                agent: agent.clone(),
+                agent,
                 balance,
                 minimum_balance: minimum.expect("below a minimum"),
             });
         } else {
-            context.emit(EventKind::AgentBudgetRestored { agent: agent.clone(), balance });
+            context.emit(EventKind::AgentBudgetRestored { agent, balance });
         }
     }
 }

@@ -11,9 +11,12 @@
 
 pub mod commands;
 pub mod rejections;
+mod table;
+
+pub use table::{AgentHandle, Registry};
 
 use crate::outcome::RegistryRejection;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -102,124 +105,6 @@ impl Agent {
     }
 }
 
-/// All agents and their liveness deadlines.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Registry {
-    pub(crate) agents: BTreeMap<AgentId, Agent>,
-    /// `(deadline, agent)` for every active, registered agent: a priority queue ordered by deadline.
-    pub(crate) liveness_deadlines: BTreeSet<(u64, AgentId)>,
-    /// Agents not deregistered; `agents.len() - live` are tombstones.
-    pub(crate) live: usize,
-    /// The live agents' keys: one key names one live agent, so a registration cannot borrow another
-    /// agent's key (and with it signed requests made for that agent).
-    pub(crate) live_keys: BTreeMap<PublicKey, AgentId>,
-    /// The registration pace (a generic cell rate algorithm): the log time at which the bucket of
-    /// `registration_burst` registrations would be full again. A registration at `now` is allowed
-    /// while this is at most `interval × (burst − 1)` ahead of `now`, and moves it one interval on.
-    pub(crate) registration_paced_until_ms: u64,
-}
-
-impl Registry {
-    /// Looks an agent up.
-    pub fn get(&self, id: &AgentId) -> Option<&Agent> {
-        self.agents.get(id)
-    }
-
-    /// All agents (tombstones included), ordered by id.
-    pub fn iter(&self) -> impl Iterator<Item = &Agent> {
-        self.agents.values()
-    }
-
-    /// Agents with ids strictly after `after`, ordered by id: the pagination primitive.
-    pub fn iter_after<'a>(&'a self, after: Option<&AgentId>) -> impl Iterator<Item = &'a Agent> + 'a {
-        use std::ops::Bound;
-        let lower = match after {
-            Some(id) => Bound::Excluded(id.clone()),
-            None => Bound::Unbounded,
-        };
-        self.agents.range((lower, Bound::Unbounded)).map(|(_, agent)| agent)
-    }
-
-    /// How many ids are taken (tombstones included).
-    pub fn len(&self) -> usize {
-        self.agents.len()
-    }
-
-    /// How many agents are live (not deregistered).
-    pub fn live_len(&self) -> usize {
-        self.live
-    }
-
-    /// The live agent holding `key`, if any.
-    pub fn agent_with_key(&self, key: &PublicKey) -> Option<&AgentId> {
-        self.live_keys.get(key)
-    }
-
-    /// Whether no agent was ever registered.
-    pub fn is_empty(&self) -> bool {
-        self.agents.is_empty()
-    }
-
-    /// The earliest heartbeat deadline, if any agent is active.
-    pub fn next_deadline_ms(&self) -> Option<u64> {
-        self.liveness_deadlines.first().map(|(deadline, _)| *deadline)
-    }
-
-    /// Checks the registry's invariants; returns a description of the first one broken.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        let live = self.agents.values().filter(|agent| agent.deregistered_at_ms.is_none()).count();
-        if live != self.live || live > limits::AGENTS_MAX {
-            return Err(format!("{live} live agents, counted {}, limit {}", self.live, limits::AGENTS_MAX));
-        }
-        if self.agents.len() > limits::AGENT_IDS_MAX {
-            return Err(format!("{} ids exceed the limit", self.agents.len()));
-        }
-        let mut expected_deadlines = BTreeSet::new();
-        let mut children: BTreeMap<&AgentId, u32> = BTreeMap::new();
-        let mut keys = BTreeMap::new();
-        for (id, agent) in &self.agents {
-            if &agent.id != id {
-                return Err(format!("agent '{id}' is stored under another id"));
-            }
-            if agent.deregistered_at_ms.is_none() {
-                if let Some(parent) = &agent.parent {
-                    *children.entry(parent).or_default() += 1;
-                }
-                if keys.insert(agent.public_key, id.clone()).is_some() {
-                    return Err(format!("agent '{id}' shares its key with another live agent"));
-                }
-            }
-            if agent.deregistered_at_ms.is_none() && agent.liveness == Liveness::Active {
-                expected_deadlines.insert((agent.heartbeat_deadline_ms, id.clone()));
-            }
-            for (relation, other) in [("parent", &agent.parent), ("referrer", &agent.referrer)] {
-                if let Some(other) = other
-                    && !self.agents.contains_key(other)
-                {
-                    return Err(format!("agent '{id}' names a missing {relation} '{other}'"));
-                }
-            }
-            if agent.capabilities.len() > limits::CAPABILITIES_PER_AGENT_MAX {
-                return Err(format!("agent '{id}' has too many capabilities"));
-            }
-            agent.replay.check_invariants().map_err(|reason| format!("agent '{id}': {reason}"))?;
-        }
-        if expected_deadlines != self.liveness_deadlines {
-            return Err("liveness deadlines do not match the active agents".to_owned());
-        }
-        for (id, agent) in &self.agents {
-            let counted = children.get(id).copied().unwrap_or(0);
-            if agent.live_children != counted || counted > limits::CHILDREN_PER_PARENT_MAX {
-                return Err(format!("agent '{id}' has {counted} live children, counted {}", agent.live_children));
-            }
-        }
-        if keys != self.live_keys {
-            return Err("the key index does not match the live agents".to_owned());
-        }
-        Ok(())
-    }
-}
-
 fn check_capabilities(capabilities: &BTreeSet<Name>) -> Result<(), Rejection> {
     if capabilities.len() > limits::CAPABILITIES_PER_AGENT_MAX {
         return Err(Rejection::LimitReached {
@@ -271,21 +156,22 @@ impl State {
             if *deadline_ms >= context.now_ms {
                 break;
             }
-            let (_, id) = self.registry.liveness_deadlines.pop_first().expect("checked above");
-            let agent = self.registry.agents.get_mut(&id).expect("deadlines name registered agents");
+            let (_, handle) = self.registry.liveness_deadlines.pop_first().expect("checked above");
+            let agent = self.registry.by_handle_mut(handle);
             assert_eq!(agent.liveness, Liveness::Active, "only active agents have deadlines");
             agent.liveness = Liveness::Unresponsive;
-            context.emit(EventKind::AgentUnresponsive { agent: id });
+            context.emit(EventKind::AgentUnresponsive { agent: agent.id.clone() });
         }
     }
 
     /// Looks up a live (not deregistered) agent for a command that acts on it.
-    fn live_agent(&self, id: &AgentId) -> Result<&Agent, Rejection> {
-        let agent = self.registry.agents.get(id).ok_or_else(|| Rejection::AgentNotFound { agent: id.clone() })?;
+    fn live_agent(&self, id: &AgentId) -> Result<(AgentHandle, &Agent), Rejection> {
+        let handle = self.registry.handle(id).ok_or_else(|| Rejection::AgentNotFound { agent: id.clone() })?;
+        let agent = self.registry.by_handle(handle);
         if agent.deregistered_at_ms.is_some() {
             return Err(Rejection::AgentDeregistered { agent: id.clone() });
         }
-        Ok(agent)
+        Ok((handle, agent))
     }
 
     /// Whether the signer is the operator or `target`'s parent.
@@ -346,7 +232,7 @@ impl State {
         if weight.is_some() && *signer_of_envelope != Signer::Operator {
             return Err(Rejection::Unauthorized { reason: "only the operator may set an agent's weight" });
         }
-        if self.registry.agents.contains_key(id) {
+        if self.registry.contains(id) {
             return Err(Rejection::Registry(RegistryRejection::AgentExists { agent: id.clone() }));
         }
         if !public_key.is_usable() {
@@ -362,15 +248,11 @@ impl State {
         if self.registry.live >= limits::AGENTS_MAX {
             return Err(Rejection::LimitReached { limit: "agents", max: limits::AGENTS_MAX as u64 });
         }
-        if self.registry.agents.len() >= limits::AGENT_IDS_MAX {
+        if self.registry.len() >= limits::AGENT_IDS_MAX {
             return Err(Rejection::LimitReached { limit: "agent_ids", max: limits::AGENT_IDS_MAX as u64 });
         }
         if let Some(parent) = parent
-            && self
-                .registry
-                .agents
-                .get(parent)
-                .is_some_and(|agent| agent.live_children >= limits::CHILDREN_PER_PARENT_MAX)
+            && self.registry.get(parent).is_some_and(|agent| agent.live_children >= limits::CHILDREN_PER_PARENT_MAX)
         {
             return Err(Rejection::LimitReached {
                 limit: "children_per_parent",
@@ -378,7 +260,7 @@ impl State {
             });
         }
         if *signer_of_envelope != Signer::Operator {
-            if self.registry.agents.len() - self.registry.live >= limits::TOMBSTONES_MAX {
+            if self.registry.len() - self.registry.live >= limits::TOMBSTONES_MAX {
                 return Err(Rejection::LimitReached { limit: "tombstones", max: limits::TOMBSTONES_MAX as u64 });
             }
             self.check_registration_pace(now_ms)?;
@@ -456,12 +338,12 @@ impl State {
             self.registry.registration_paced_until_ms = self.registration_paced_after(context.now_ms);
         }
         if let Some(parent) = parent {
-            self.registry.agents.get_mut(parent).expect("checked: a live parent").live_children += 1;
+            self.registry.get_mut(parent).expect("checked: a live parent").1.live_children += 1;
         }
         self.registry.live += 1;
-        self.registry.live_keys.insert(public_key, id.clone());
-        self.registry.agents.insert(id.clone(), agent);
-        self.registry.liveness_deadlines.insert((heartbeat_deadline_ms, id.clone()));
+        let handle = self.registry.insert(agent);
+        self.registry.live_keys.insert(public_key, handle);
+        self.registry.liveness_deadlines.insert((heartbeat_deadline_ms, handle));
         context.emit(EventKind::AgentRegistered {
             agent: id.clone(),
             role: role.clone(),
@@ -478,7 +360,7 @@ impl State {
         capabilities: Option<&BTreeSet<Name>>,
         weight: Option<u32>,
     ) -> CommandResult {
-        let target = self.live_agent(id)?;
+        let (handle, target) = self.live_agent(id)?;
         let is_self = context.signer().agent() == Some(id);
         let is_operator = *context.signer() == Signer::Operator;
         let is_parent_or_operator = Self::is_operator_or_parent(context, target);
@@ -515,7 +397,7 @@ impl State {
         if unchanged {
             return Ok(Accepted::Unchanged);
         }
-        let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
+        let target = self.registry.by_handle_mut(handle);
         if let Some(role) = role {
             target.role = role.clone();
         }
@@ -533,25 +415,31 @@ impl State {
         let Signer::Agent(id) = context.signer() else {
             return Err(Rejection::Unauthorized { reason: "only agents send heartbeats" });
         };
-        let id = id.clone();
-        self.live_agent(&id)?;
-        let ttl_ms = self.config.heartbeat_ttl_ms;
-        let agent = self.registry.agents.get_mut(&id).expect("checked by live_agent");
-        if agent.liveness == Liveness::Active {
-            let removed = self.registry.liveness_deadlines.remove(&(agent.heartbeat_deadline_ms, id.clone()));
+        // Every command but a self-registration comes from an admitted, registered signer.
+        let handle = context.signer_handle().ok_or_else(|| Rejection::AgentNotFound { agent: id.clone() })?;
+        if self.registry.by_handle(handle).deregistered_at_ms.is_some() {
+            return Err(Rejection::AgentDeregistered { agent: id.clone() });
+        }
+        let deadline_ms = context.now_ms.saturating_add(self.config.heartbeat_ttl_ms);
+        let agent = self.registry.by_handle_mut(handle);
+        let was_active = agent.liveness == Liveness::Active;
+        let previous_deadline_ms = agent.heartbeat_deadline_ms;
+        agent.liveness = Liveness::Active;
+        agent.last_heartbeat_ms = context.now_ms;
+        agent.heartbeat_deadline_ms = deadline_ms;
+        if was_active {
+            let removed = self.registry.liveness_deadlines.remove(&(previous_deadline_ms, handle));
             assert!(removed, "an active agent has a deadline");
         } else {
-            agent.liveness = Liveness::Active;
-            context.emit(EventKind::AgentActive { agent: id.clone() });
+            let agent = self.registry.by_handle(handle).id.clone();
+            context.emit(EventKind::AgentActive { agent });
         }
-        agent.last_heartbeat_ms = context.now_ms;
-        agent.heartbeat_deadline_ms = context.now_ms.saturating_add(ttl_ms);
-        self.registry.liveness_deadlines.insert((agent.heartbeat_deadline_ms, id));
+        self.registry.liveness_deadlines.insert((deadline_ms, handle));
         Ok(Accepted::Done)
     }
 
     fn halt(&mut self, context: &mut Context, id: &AgentId, reason: &str) -> CommandResult {
-        let target = self.live_agent(id)?;
+        let (handle, target) = self.live_agent(id)?;
         if !Self::is_operator_or_parent(context, target) {
             return Err(Rejection::Unauthorized { reason: "only the operator or the agent's parent may halt it" });
         }
@@ -563,7 +451,7 @@ impl State {
         if target.halt.is_some() && !supersedes {
             return Ok(Accepted::Unchanged);
         }
-        let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
+        let target = self.registry.by_handle_mut(handle);
         target.halt = Some(Halt { by: context.signer().clone(), reason: reason.to_owned(), at_ms: context.now_ms });
         context.emit(EventKind::AgentHalted {
             agent: id.clone(),
@@ -574,7 +462,7 @@ impl State {
     }
 
     fn resume(&mut self, context: &mut Context, id: &AgentId) -> CommandResult {
-        let target = self.live_agent(id)?;
+        let (handle, target) = self.live_agent(id)?;
         if !Self::is_operator_or_parent(context, target) {
             return Err(Rejection::Unauthorized { reason: "only the operator or the agent's parent may resume it" });
         }
@@ -586,25 +474,26 @@ impl State {
                 reason: "a halt imposed by the operator can only be lifted by the operator",
             });
         }
-        let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
+        let target = self.registry.by_handle_mut(handle);
         target.halt = None;
         context.emit(EventKind::AgentResumed { agent: id.clone(), by: context.signer().clone() });
         Ok(Accepted::Done)
     }
 
     fn deregister(&mut self, context: &mut Context, id: &AgentId) -> CommandResult {
-        let target = self.live_agent(id)?;
+        let (handle, target) = self.live_agent(id)?;
         let is_self = context.signer().agent() == Some(id);
         if !(is_self || Self::is_operator_or_parent(context, target)) {
             return Err(Rejection::Unauthorized {
                 reason: "only the agent, its parent or the operator may deregister it",
             });
         }
-        let target = self.registry.agents.get_mut(id).expect("checked by live_agent");
         if target.liveness == Liveness::Active {
-            let removed = self.registry.liveness_deadlines.remove(&(target.heartbeat_deadline_ms, id.clone()));
+            let deadline = (target.heartbeat_deadline_ms, handle);
+            let removed = self.registry.liveness_deadlines.remove(&deadline);
             assert!(removed, "an active agent has a deadline");
         }
+        let target = self.registry.by_handle_mut(handle);
         target.deregistered_at_ms = Some(context.now_ms);
         // A tombstone only keeps its id (and key, for the history): what it could do and which
         // nonces it spent no longer matter, since a deregistered agent signs nothing.
@@ -614,7 +503,7 @@ impl State {
         self.registry.live -= 1;
         self.registry.live_keys.remove(&key);
         if let Some(parent) = parent {
-            let parent = self.registry.agents.get_mut(&parent).expect("a parent is never removed");
+            let (_, parent) = self.registry.get_mut(&parent).expect("a parent is never removed");
             parent.live_children -= 1;
         }
         context.emit(EventKind::AgentDeregistered { agent: id.clone(), by: context.signer().clone() });

@@ -20,7 +20,7 @@ use colony_core::bus::privacy::check_subscription;
 use colony_core::bus::{Pattern, Privacy, REPLY_PREFIX, StoredMessage, Subject, SubjectTree};
 use colony_core::{Name, Signer};
 use colony_wire::bus::{BusStatsView, SubscriptionView};
-use colony_wire::problem::{Problem, codes};
+use colony_wire::problem::{Problem, ServerCode};
 use tokio::sync::Notify;
 
 use super::mailbox::{BusText, ByteBudget, Mailbox, Outgoing};
@@ -263,16 +263,14 @@ impl SubjectRouter {
         let mut table = self.table.write().expect("router lock");
         if table.subscribers.len() >= SUBSCRIPTIONS_MAX {
             return Err(Problem::new(
-                codes::BUS_LIMIT_REACHED,
-                429,
+                ServerCode::BusLimitReached,
                 format!("the server holds its limit of {SUBSCRIPTIONS_MAX} subscriptions"),
             ));
         }
         let owned = table.per_owner.entry(subscriber.owner.clone()).or_default();
         if *owned >= SUBSCRIPTIONS_PER_OWNER_MAX {
             return Err(Problem::new(
-                codes::BUS_LIMIT_REACHED,
-                429,
+                ServerCode::BusLimitReached,
                 format!(
                     "{} holds its limit of {SUBSCRIPTIONS_PER_OWNER_MAX} subscriptions (request waiters included)",
                     subscriber.owner_label
@@ -439,13 +437,12 @@ impl SubjectRouter {
 /// Refuses subscriptions to other agents' inboxes and to reply subjects.
 fn check_may_subscribe(request: &SubscribeRequest) -> Result<(), Problem> {
     check_subscription(&request.pattern, request.owner.as_ref(), request.transport == Transport::Request)
-        .map_err(|refusal| Problem::new(codes::FORBIDDEN, 403, refusal.to_string()).with_field("subject"))?;
+        .map_err(|refusal| Problem::new(ServerCode::Forbidden, refusal.to_string()).with_field("subject"))?;
     // A queue group shares work among its members; a bearer-token reader (a dashboard) joining one
     // would silently take a share of the work away from the agents doing it.
     if request.queue.is_some() && request.owner.is_none() {
         return Err(Problem::new(
-            codes::FORBIDDEN,
-            403,
+            ServerCode::Forbidden,
             "only a signed agent or the operator may join a queue group; a read token may subscribe without one",
         )
         .with_field("queue"));
@@ -578,10 +575,10 @@ mod tests {
         assert!(drain(&token).is_empty());
 
         let refused = router.subscribe(request(agent("snoop"), "agent.bob.inbox", None), Arc::clone(&notify));
-        assert_eq!(refused.err().unwrap().code, codes::FORBIDDEN);
+        assert_eq!(refused.err().unwrap().code, ServerCode::Forbidden.code());
         assert!(router.subscribe(request(agent("bob"), "agent.bob.inbox", None), Arc::clone(&notify)).is_ok());
         let refused = router.subscribe(request(agent("snoop"), "_INBOX.>", None), Arc::clone(&notify));
-        assert_eq!(refused.err().unwrap().code, codes::FORBIDDEN);
+        assert_eq!(refused.err().unwrap().code, ServerCode::Forbidden.code());
 
         let mut waiter = request(agent("asker"), "_INBOX.abc", None);
         waiter.transport = Transport::Request;
@@ -601,7 +598,7 @@ mod tests {
         assert_eq!(drain(&bob), vec!["x"]);
         assert!(drain(&snoop).is_empty());
         let refused = router.subscribe(request(agent("eve"), "agent.bob.inbox.>", None), Arc::clone(&notify));
-        assert_eq!(refused.err().unwrap().code, codes::FORBIDDEN);
+        assert_eq!(refused.err().unwrap().code, ServerCode::Forbidden.code());
     }
 
     #[test]
@@ -615,7 +612,7 @@ mod tests {
             held.push(router.subscribe(request(agent("greedy"), "a", None), Arc::clone(&notify)).unwrap());
         }
         let over = router.subscribe(request(agent("greedy"), "a", None), Arc::clone(&notify));
-        assert_eq!(over.err().unwrap().code, codes::BUS_LIMIT_REACHED);
+        assert_eq!(over.err().unwrap().code, ServerCode::BusLimitReached.code());
         assert!(router.subscribe(request(agent("other"), "a", None), Arc::clone(&notify)).is_ok(), "others still can");
         held.pop();
         assert!(router.subscribe(request(agent("greedy"), "a", None), Arc::clone(&notify)).is_ok(), "a slot came back");

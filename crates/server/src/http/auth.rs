@@ -4,8 +4,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use colony_core::Signer;
-use colony_wire::problem::codes;
+use colony_core::{Rejection, Signer};
+use colony_wire::Problem;
+use colony_wire::problem::ServerCode;
 use colony_wire::read_auth::{
     READ_SIGNATURE_HEADER, READ_SIGNATURE_SKEW_MS, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message,
     token_sha256,
@@ -90,18 +91,18 @@ fn stream_open_nonce(timestamp_ms: u64, signature: &[u8; 64]) -> u64 {
 
 /// A read without valid credentials: 401 `unauthenticated`, naming the schemes that would do.
 fn unauthenticated(detail: String) -> ApiError {
-    ApiError::new(codes::UNAUTHENTICATED, 401, detail)
+    ApiError::new(ServerCode::Unauthenticated, detail)
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"colony\""))
 }
 
-/// A signed stream request that was already used.
-fn replayed() -> ApiError {
-    ApiError::new(
-        "nonce_replayed",
-        409,
-        "this signed stream request was already used; sign a new one (a fresh colony-timestamp-ms)",
-    )
-    .with_field(READ_TIMESTAMP_HEADER)
+/// A signed stream request that was already used: its timestamp is spent like an envelope's nonce,
+/// so it is refused as a replayed nonce is (core's `nonce_replayed`, with its status), blaming the
+/// timestamp.
+fn replayed(timestamp_ms: u64) -> ApiError {
+    let mut problem = Problem::from_rejection(&Rejection::NonceReplayed { nonce: timestamp_ms });
+    problem.detail =
+        format!("this signed stream request was already used; sign a new one (a fresh {READ_TIMESTAMP_HEADER})");
+    ApiError::from(problem.with_field(READ_TIMESTAMP_HEADER))
 }
 
 /// A read token given as `access_token=…` in the query of a stream endpoint.
@@ -180,7 +181,7 @@ fn authenticate(app: &AppState, method: &str, path_and_query: &str, headers: &He
     // not open a second, so its timestamp is spent like a nonce (after the signature verified, so
     // that nobody can spend another signer's timestamps).
     if opens_stream && !app.bus.spend_stream_open(&signer, stream_open_nonce(timestamp_ms, &signature)) {
-        return Err(replayed());
+        return Err(replayed(timestamp_ms));
     }
     Ok(Reader::Signer(signer))
 }

@@ -13,7 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use colony_core::Signer;
 use colony_wire::envelope::{SIGNATURE_HEADER, parse_signature};
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use colony_wire::read_auth::READ_SIGNER_HEADER;
 use futures_util::StreamExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -73,8 +73,7 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::new(
-        codes::UNSUPPORTED_MEDIA_TYPE,
-        415,
+        ServerCode::UnsupportedMediaType,
         "the body must be JSON, sent as 'Content-Type: application/json'",
     )
     .with_field("content-type"))
@@ -89,7 +88,7 @@ fn too_large(bytes_max: usize, registered: bool) -> ApiError {
              (larger bodies are read only from registered signers)"
         )
     };
-    ApiError::new(codes::PAYLOAD_TOO_LARGE, 413, detail)
+    ApiError::new(ServerCode::PayloadTooLarge, detail)
 }
 
 /// Checks the head, then reads the body within `bytes_max` (the endpoint's limit), the signer's
@@ -109,7 +108,7 @@ pub async fn read_signed_body(
         return Err(too_large(bytes_max, true));
     }
     let unauthenticated =
-        |detail: String| ApiError::new(codes::UNAUTHENTICATED, 401, detail).with_field(READ_SIGNER_HEADER);
+        |detail: String| ApiError::new(ServerCode::Unauthenticated, detail).with_field(READ_SIGNER_HEADER);
     let signer = headers.get(READ_SIGNER_HEADER).ok_or_else(|| {
         unauthenticated(format!("a signed request names its signer in the {READ_SIGNER_HEADER} header"))
     })?;
@@ -123,7 +122,7 @@ pub async fn read_signed_body(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| parse_signature(value).ok())
         .ok_or_else(|| {
-            ApiError::new(codes::INVALID_SIGNATURE, 401, format!("{SIGNATURE_HEADER} must be 128 hex characters"))
+            ApiError::new(ServerCode::InvalidSignature, format!("{SIGNATURE_HEADER} must be 128 hex characters"))
                 .with_field(SIGNATURE_HEADER)
         })?;
     let registered = {
@@ -141,7 +140,7 @@ pub async fn read_signed_body(
     let (bytes, held) =
         tokio::time::timeout(app.request_timeout, read_within(&app.body_budget, body, declared, limit, registered))
             .await
-            .map_err(|_| ApiError::new(codes::TIMEOUT, 408, "the request body did not arrive in time"))??;
+            .map_err(|_| ApiError::new(ServerCode::BodyTimeout, "the request body did not arrive in time"))??;
     Ok(SignedBody { signer, signature, bytes, _held: held })
 }
 
@@ -160,7 +159,7 @@ async fn read_within(
     let mut chunks = body.into_data_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|error| {
-            ApiError::new(codes::MALFORMED_REQUEST, 400, format!("the body could not be read: {error}"))
+            ApiError::new(ServerCode::MalformedRequest, format!("the body could not be read: {error}"))
         })?;
         if buffer.len() + chunk.len() > limit {
             return Err(too_large(limit, registered));
@@ -168,8 +167,7 @@ async fn read_within(
         let permits = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
         let permit = Arc::clone(&budget.bytes).try_acquire_many_owned(permits).map_err(|_| {
             ApiError::new(
-                codes::OVERLOADED,
-                503,
+                ServerCode::Overloaded,
                 format!(
                     "the server holds {} bytes of request bodies already; retry after {RETRY_AFTER_SECONDS} s",
                     budget.total

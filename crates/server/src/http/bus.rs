@@ -20,7 +20,7 @@ use colony_wire::bus::{
     EphemeralPublish, MESSAGES_PER_PUBLISH_MAX, PUBLISH_NONCE_HEADER, PUBLISH_SKEW_MS, PublishResponse,
     REQUEST_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, publish_signing_message,
 };
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
@@ -99,7 +99,7 @@ pub async fn request(
 ) -> Result<Response, ApiError> {
     let body = authenticate_publish(&app, request).await?;
     let message: EphemeralPublish = serde_json::from_slice(&body.bytes)
-        .map_err(|error| ApiError::new(codes::MALFORMED_REQUEST, 400, error.to_string()))?;
+        .map_err(|error| ApiError::new(ServerCode::MalformedRequest, error.to_string()))?;
     let signer = body.signer.clone();
     // The body's bytes leave the budget before the wait for a reply.
     drop(body);
@@ -138,8 +138,7 @@ pub(crate) async fn request_reply(
     let published = app.bus.publish(signer, app.clock.now_ms(), &subject, message);
     if published.delivered == 0 {
         return Err(ApiError::new(
-            codes::NO_RESPONDERS,
-            503,
+            ServerCode::NoResponders,
             format!("nobody is subscribed to '{subject}'; nothing can answer this request"),
         )
         .with_field("subject"));
@@ -158,8 +157,7 @@ pub(crate) async fn request_reply(
     match waited {
         Ok(Some(reply)) => Ok(reply),
         _ => Err(ApiError::new(
-            codes::REQUEST_TIMEOUT,
-            504,
+            ServerCode::RequestTimeout,
             format!("no reply within {timeout_ms} ms (the request reached {} subscriber(s))", published.delivered),
         )),
     }
@@ -334,7 +332,7 @@ pub(crate) fn subscribe_request(
     transport: Transport,
 ) -> Result<SubscribeRequest, ApiError> {
     let pattern = Pattern::new(subject)
-        .map_err(|error| ApiError::new(codes::INVALID_SUBJECT, 400, error.to_string()).with_field("subject"))?;
+        .map_err(|error| ApiError::new(ServerCode::InvalidSubject, error.to_string()).with_field("subject"))?;
     let queue = queue
         .map(|queue| Name::new(queue).map_err(|error| ApiError::invalid_query("queue", format!("queue: {error}"))))
         .transpose()?;
@@ -354,7 +352,7 @@ pub(crate) fn subscribe_request(
 
 /// Decodes a publish body: one message or an array of them.
 fn decode_messages(body: &[u8]) -> Result<Vec<EphemeralPublish>, ApiError> {
-    let malformed = |error: serde_json::Error| ApiError::new(codes::MALFORMED_REQUEST, 400, error.to_string());
+    let malformed = |error: serde_json::Error| ApiError::new(ServerCode::MalformedRequest, error.to_string());
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
     let messages: Vec<EphemeralPublish> = if first == Some(&b'[') {
         serde_json::from_slice(body).map_err(malformed)?
@@ -362,12 +360,11 @@ fn decode_messages(body: &[u8]) -> Result<Vec<EphemeralPublish>, ApiError> {
         vec![serde_json::from_slice(body).map_err(malformed)?]
     };
     if messages.is_empty() {
-        return Err(ApiError::new(codes::MALFORMED_REQUEST, 400, "no messages to publish"));
+        return Err(ApiError::new(ServerCode::MalformedRequest, "no messages to publish"));
     }
     if messages.len() > MESSAGES_PER_PUBLISH_MAX {
         return Err(ApiError::new(
-            codes::MALFORMED_REQUEST,
-            400,
+            ServerCode::MalformedRequest,
             format!("at most {MESSAGES_PER_PUBLISH_MAX} messages per publish, got {}", messages.len()),
         ));
     }
@@ -382,7 +379,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn authenticate_publish(app: &AppState, request: Request) -> Result<SignedBody, ApiError> {
     let (parts, body) = request.into_parts();
     let path_and_query = parts.uri.path_and_query().map_or("/", |value| value.as_str()).to_owned();
-    let unauthenticated = |detail: String| ApiError::new(codes::UNAUTHENTICATED, 401, detail);
+    let unauthenticated = |detail: String| ApiError::new(ServerCode::Unauthenticated, detail);
     if header(&parts.headers, READ_SIGNER_HEADER).is_none() {
         return Err(unauthenticated(format!(
             "a publish needs the headers {READ_SIGNER_HEADER}, {PUBLISH_NONCE_HEADER} and {READ_SIGNATURE_HEADER}"
@@ -413,7 +410,7 @@ async fn authenticate_publish(app: &AppState, request: Request) -> Result<Signed
     };
     if !app.keys.verify(&key, &publish_signing_message(signer, &path_and_query, nonce_us, &body.bytes), &body.signature)
     {
-        return Err(ApiError::new(codes::INVALID_SIGNATURE, 401, "the publish signature does not verify")
+        return Err(ApiError::new(ServerCode::InvalidSignature, "the publish signature does not verify")
             .with_field(READ_SIGNATURE_HEADER));
     }
     if !app.bus.spend_nonce(signer, nonce_us) {

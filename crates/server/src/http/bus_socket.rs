@@ -18,7 +18,7 @@ use axum::response::Response;
 use colony_core::Signer;
 use colony_wire::Problem;
 use colony_wire::bus::{ClientFrame, ClientOp, REQUEST_TIMEOUT_MS_DEFAULT, ServerFrame, ServerOp};
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::{Notify, mpsc};
 
@@ -50,11 +50,12 @@ pub async fn upgrade(
     axum::Extension(reader): axum::Extension<Reader>,
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    // A request that is not a WebSocket handshake is answered with a problem, like every error.
+    // A request that is not a WebSocket handshake is answered with a problem, like every error, and
+    // always as a malformed request (see `ServerCode::MalformedRequest`), whatever status axum's
+    // rejection suggests.
     let socket = socket.map_err(|rejection| {
         ApiError::new(
-            codes::MALFORMED_REQUEST,
-            rejection.status().as_u16(),
+            ServerCode::MalformedRequest,
             format!("{}: this endpoint takes a WebSocket handshake", rejection.body_text()),
         )
         .with_field("upgrade")
@@ -106,7 +107,7 @@ async fn serve(app: AppState, reader: Reader, socket: WebSocket) {
         };
         let Some(frame) = frame else {
             let problem =
-                Problem::new(codes::UNAUTHENTICATED, 401, "the credentials of this connection no longer hold");
+                Problem::new(ServerCode::Unauthenticated, "the credentials of this connection no longer hold");
             let _ = send(&control, ServerFrame::error(None, problem)).await;
             break;
         };
@@ -114,7 +115,7 @@ async fn serve(app: AppState, reader: Reader, socket: WebSocket) {
         let text = match frame {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
-                let problem = Problem::new(codes::MALFORMED_REQUEST, 400, "frames are JSON text, not binary");
+                let problem = Problem::new(ServerCode::MalformedRequest, "frames are JSON text, not binary");
                 if send(&control, ServerFrame::error(None, problem)).await.is_err() {
                     break;
                 }
@@ -126,7 +127,7 @@ async fn serve(app: AppState, reader: Reader, socket: WebSocket) {
         let frame: ClientFrame = match serde_json::from_str(&text) {
             Ok(frame) => frame,
             Err(error) => {
-                let problem = Problem::new(codes::MALFORMED_REQUEST, 400, error.to_string());
+                let problem = Problem::new(ServerCode::MalformedRequest, error.to_string());
                 if send(&control, ServerFrame::error(None, problem)).await.is_err() {
                     break;
                 }
@@ -180,7 +181,7 @@ fn handle_frame(
     let missing = |field: &str, about: Option<String>| {
         Some(ServerFrame::error(
             about,
-            Problem::new(codes::MALFORMED_REQUEST, 400, format!("'{field}' is required for this op")).with_field(field),
+            Problem::new(ServerCode::MalformedRequest, format!("'{field}' is required for this op")).with_field(field),
         ))
     };
     match frame.op {
@@ -191,21 +192,20 @@ fn handle_frame(
             let refuse = |problem: Problem| Some(ServerFrame::error(Some(sid.clone()), problem));
             if sid.is_empty() || sid.len() > SID_BYTES_MAX {
                 return refuse(
-                    Problem::new(codes::MALFORMED_REQUEST, 400, format!("sid must be 1 to {SID_BYTES_MAX} bytes"))
+                    Problem::new(ServerCode::MalformedRequest, format!("sid must be 1 to {SID_BYTES_MAX} bytes"))
                         .with_field("sid"),
                 );
             }
             let mut open = subscriptions.lock().expect("subscriptions lock");
             if open.iter().any(|subscription| subscription.sid == sid) {
                 return refuse(
-                    Problem::new(codes::MALFORMED_REQUEST, 400, format!("subscription '{sid}' is already open"))
+                    Problem::new(ServerCode::MalformedRequest, format!("subscription '{sid}' is already open"))
                         .with_field("sid"),
                 );
             }
             if open.len() >= SUBSCRIPTIONS_PER_CONNECTION_MAX {
                 return refuse(Problem::new(
-                    codes::BUS_LIMIT_REACHED,
-                    429,
+                    ServerCode::BusLimitReached,
                     format!("a connection holds at most {SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions"),
                 ));
             }
@@ -231,7 +231,7 @@ fn handle_frame(
             (open.len() == before).then(|| {
                 ServerFrame::error(
                     Some(sid.clone()),
-                    Problem::new(codes::NOT_FOUND, 404, format!("no subscription '{sid}' on this connection"))
+                    Problem::new(ServerCode::NotFound, format!("no subscription '{sid}' on this connection"))
                         .with_field("sid"),
                 )
             })
@@ -267,8 +267,7 @@ fn handle_frame(
                 return Some(ServerFrame::error(
                     Some(rid),
                     Problem::new(
-                        codes::BUS_LIMIT_REACHED,
-                        429,
+                        ServerCode::BusLimitReached,
                         format!("a connection waits for at most {REQUESTS_IN_FLIGHT_MAX} replies at once"),
                     ),
                 ));
@@ -298,8 +297,7 @@ fn publishing_signer(reader: &Reader) -> Result<&Signer, ApiError> {
     match reader {
         Reader::Signer(signer) => Ok(signer),
         Reader::Token { .. } => Err(ApiError::new(
-            codes::FORBIDDEN,
-            403,
+            ServerCode::Forbidden,
             "a connection opened with a read token can subscribe but not publish; sign the upgrade request instead",
         )),
     }

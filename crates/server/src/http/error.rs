@@ -8,7 +8,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use colony_core::Rejection;
 use colony_wire::Problem;
-use colony_wire::problem::{PROBLEM_CONTENT_TYPE, codes};
+use colony_wire::problem::{PROBLEM_CONTENT_TYPE, ServerCode};
 
 use super::body::RETRY_AFTER_SECONDS;
 
@@ -26,9 +26,9 @@ struct ErrorParts {
 }
 
 impl ApiError {
-    /// A problem with the given code, HTTP status and detail.
-    pub fn new(code: &str, status: u16, detail: impl Into<String>) -> ApiError {
-        ApiError::from(Problem::new(code, status, detail))
+    /// A problem the server answers with of itself: `code`, with its status, and `detail`.
+    pub fn new(code: ServerCode, detail: impl Into<String>) -> ApiError {
+        ApiError::from(Problem::new(code, detail))
     }
 
     /// The problem for a state-machine rejection.
@@ -36,17 +36,16 @@ impl ApiError {
         ApiError::from(Problem::from_rejection(rejection))
     }
 
-    /// A query parameter (or path segment) that is not valid: 400 `invalid_query`, blaming `field`.
+    /// A query parameter (or path segment) that is not valid: `invalid_query`, blaming `field`.
     pub fn invalid_query(field: &str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(codes::INVALID_QUERY, 400, detail).with_field(field)
+        ApiError::new(ServerCode::InvalidQuery, detail).with_field(field)
     }
 
     /// The shared state cannot be read: a writer panicked while changing it (a broken invariant),
     /// so what it holds may be half-applied and must not be served.
     pub fn state_unavailable() -> ApiError {
         ApiError::new(
-            codes::UNAVAILABLE,
-            503,
+            ServerCode::Unavailable,
             "the state is unavailable after a writer failure; see the server log (a restart recovers it from the log)",
         )
     }
@@ -93,7 +92,7 @@ impl IntoResponse for ApiError {
         let ErrorParts { problem, headers } = *self.0;
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         // An overloaded server is busy, not broken: it says when a retry has a chance.
-        let overloaded = problem.code == codes::OVERLOADED;
+        let overloaded = problem.has_code(ServerCode::Overloaded);
         let body = serde_json::to_vec(&problem).expect("problems encode");
         let mut response = (status, body).into_response();
         let response_headers = response.headers_mut();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use colony_core::{AgentId, Escrow, EscrowState, LedgerRejection, Name, Rejection};
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use colony_wire::views::{CostRollupView, EscrowPage, LedgerView, WalletView};
 use serde::Deserialize;
 
@@ -27,7 +27,7 @@ pub async fn get_wallet(
     if state.agent(&agent).is_none() {
         return Err(ApiError::from_rejection(&Rejection::AgentNotFound { agent }));
     }
-    Ok(Json(WalletView::new(&agent, state.ledger().wallet(&agent), state.timestamp_ms())))
+    Ok(Json(WalletView::new(&agent, state.wallet(&agent), state.timestamp_ms())))
 }
 
 /// `GET /v1/ledger`: the books as a whole, and whether they balance.
@@ -46,8 +46,7 @@ pub async fn get_ledger(
     }
     if reader != Reader::Signer(colony_core::Signer::Operator) {
         return Err(ApiError::new(
-            codes::FORBIDDEN,
-            403,
+            ServerCode::Forbidden,
             "only the operator may ask for the full check of the ledger (it reads every wallet and escrow)",
         )
         .with_field("verify"));
@@ -90,8 +89,8 @@ fn ledger_view(app: &AppState, invariants_hold: Option<bool>) -> Result<LedgerVi
     let state = app.state()?;
     let ledger = state.ledger();
     let wallets_total = ledger.wallets_total();
-    let fees = u128::try_from(ledger.balance(&colony_core::AccountId::Fees)).unwrap_or(0);
-    let escrow_held = u128::try_from(ledger.balance(&colony_core::AccountId::EscrowHolding)).unwrap_or(0);
+    let fees = u128::try_from(ledger.system_balance(colony_core::SystemAccount::Fees)).unwrap_or(0);
+    let escrow_held = u128::try_from(ledger.system_balance(colony_core::SystemAccount::EscrowHolding)).unwrap_or(0);
     let balanced = ledger.supply() == wallets_total + fees + escrow_held && invariants_hold != Some(false);
     Ok(LedgerView {
         supply: ledger.supply(),
@@ -221,7 +220,7 @@ pub async fn get_costs(
     let mut pending = vec![&root];
     while let Some(agent) = pending.pop() {
         rollup.agents += 1;
-        if let Some(wallet) = state.ledger().wallet(agent) {
+        if let Some(wallet) = state.wallet(agent) {
             rollup.balance += u128::from(wallet.balance().0);
             rollup.spent += wallet.spent_total;
             rollup.earned += wallet.earned_total;

@@ -32,7 +32,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use colony_core::State;
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 
 pub use self::error::ApiError;
 pub use self::extract::{ValidPath, ValidQuery};
@@ -122,15 +122,14 @@ impl AppState {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(codes::NOT_FOUND, 404, "no such endpoint; see /v1/openapi.json")
+    ApiError::new(ServerCode::NotFound, "no such endpoint; see /v1/openapi.json")
 }
 
 /// A known path with the wrong method: a problem document like every other error (axum keeps adding
 /// the `Allow` header).
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        codes::METHOD_NOT_ALLOWED,
-        405,
+        ServerCode::MethodNotAllowed,
         "this endpoint does not take this method; see the Allow header and /v1/openapi.json",
     )
 }

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use colony_core::{AgentId, Name, SwarmConfig};
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use colony_wire::views::{AGENT_STATUSES, AgentPage, AgentView, StateHashView, StatusView};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
@@ -149,7 +149,7 @@ pub async fn get_state_hash(State(app): State<AppState>) -> Result<Json<StateHas
     .await;
     match hashed {
         Ok(view) => view.map(Json),
-        Err(_) => Err(ApiError::new(codes::UNAVAILABLE, 503, "the state hash could not be computed")),
+        Err(_) => Err(ApiError::new(ServerCode::Unavailable, "the state hash could not be computed")),
     }
 }
 
@@ -163,7 +163,7 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<serde_json::Value
     if app.driver.is_running() {
         Ok(Json(serde_json::json!({ "status": "ready" })))
     } else {
-        Err(ApiError::new(codes::UNAVAILABLE, 503, "the writer is not running"))
+        Err(ApiError::new(ServerCode::Unavailable, "the writer is not running"))
     }
 }
 
@@ -227,8 +227,7 @@ pub async fn stream_events(
         Ok(subscription) => subscription,
         Err(oldest) => {
             return Err(ApiError::new(
-                codes::EVENTS_EXPIRED,
-                410,
+                ServerCode::EventsExpired,
                 format!(
                     "events before entry {oldest} are no longer retained; read current state and stream from {oldest}"
                 ),

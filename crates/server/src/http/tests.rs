@@ -12,7 +12,7 @@ use colony_log::{Durability, SqliteLog};
 use colony_wire::Problem;
 use colony_wire::envelope::SIGNATURE_HEADER;
 use colony_wire::keys::KeyPair;
-use colony_wire::problem::{PROBLEM_CONTENT_TYPE, codes};
+use colony_wire::problem::{PROBLEM_CONTENT_TYPE, ServerCode};
 use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message};
 use colony_wire::views::StatusView;
 use tower::ServiceExt as _;
@@ -39,6 +39,11 @@ struct TestApp {
 
 impl TestApp {
     fn new() -> TestApp {
+        TestApp::with_settings(|_| {})
+    }
+
+    /// A test app whose server settings `adjust` changes from the defaults.
+    fn with_settings(adjust: impl FnOnce(&mut ServerSettings)) -> TestApp {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let mut log =
             SqliteLog::open_with(&directory.path().join("log.db"), Durability::Relaxed).expect("the log opens");
@@ -58,6 +63,7 @@ impl TestApp {
         );
         let mut settings = ServerSettings::new(directory.path(), "127.0.0.1:0".parse().expect("an address"));
         settings.clock = clock;
+        adjust(&mut settings);
         let (shutdown, shutdown_receiver) = tokio::sync::watch::channel(false);
         let app = AppState::new(driver, &settings, shutdown_receiver);
         TestApp { router: super::router(app.clone()), app, operator, _shutdown: shutdown, _directory: directory }
@@ -115,7 +121,7 @@ async fn an_unknown_route_is_404_not_found() {
     let test = TestApp::new();
     for path in ["/v2/agents", "/v1/agents/operator/extra", "/"] {
         let response = test.send(Request::get(path).body(Body::empty()).unwrap()).await;
-        expect_problem(response, 404, codes::NOT_FOUND, None).await;
+        expect_problem(response, 404, ServerCode::NotFound.code(), None).await;
     }
 }
 
@@ -124,10 +130,10 @@ async fn a_wrong_method_is_405_with_the_allowed_ones() {
     let test = TestApp::new();
     let response = test.send(Request::get("/v1/commands").body(Body::empty()).unwrap()).await;
     let allow = response.headers().get(header::ALLOW).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    expect_problem(response, 405, codes::METHOD_NOT_ALLOWED, None).await;
+    expect_problem(response, 405, ServerCode::MethodNotAllowed.code(), None).await;
     assert_eq!(allow.as_deref(), Some("POST"));
     let response = test.send(Request::builder().method(Method::DELETE).uri("/v1/status").body(Body::empty()).unwrap());
-    expect_problem(response.await, 405, codes::METHOD_NOT_ALLOWED, None).await;
+    expect_problem(response.await, 405, ServerCode::MethodNotAllowed.code(), None).await;
 }
 
 #[tokio::test]
@@ -148,7 +154,7 @@ async fn a_bad_query_is_400_invalid_query_blaming_its_parameter() {
         ("/v1/streams/orders/dead_letters?after=last", "after"),
     ];
     for (path, field) in cases {
-        expect_problem(test.send(test.signed_get(path)).await, 400, codes::INVALID_QUERY, Some(field)).await;
+        expect_problem(test.send(test.signed_get(path)).await, 400, ServerCode::InvalidQuery.code(), Some(field)).await;
     }
 }
 
@@ -165,7 +171,8 @@ async fn a_bad_path_parameter_is_400_invalid_query_blaming_it_by_its_route_name(
         ("/v1/streams/Orders/consumers/fine", "name"),
     ];
     for (path, field) in cases {
-        let problem = expect_problem(test.send(test.signed_get(path)).await, 400, codes::INVALID_QUERY, Some(field));
+        let problem =
+            expect_problem(test.send(test.signed_get(path)).await, 400, ServerCode::InvalidQuery.code(), Some(field));
         assert!(problem.await.detail.starts_with(&format!("{field}: ")), "{path}");
     }
     // A valid id that names nothing is the state's answer, not the extractor's.
@@ -178,17 +185,17 @@ async fn a_body_that_is_not_json_is_415() {
     let test = TestApp::new();
     let request = Request::post("/v1/commands").header(header::CONTENT_TYPE, "text/plain").body(Body::from("{}"));
     let response = test.send(request.unwrap()).await;
-    expect_problem(response, 415, codes::UNSUPPORTED_MEDIA_TYPE, Some("content-type")).await;
+    expect_problem(response, 415, ServerCode::UnsupportedMediaType.code(), Some("content-type")).await;
 }
 
 #[tokio::test]
 async fn a_write_without_its_signer_or_signature_is_401() {
     let test = TestApp::new();
     let response = test.send(json_post("/v1/commands").body(Body::from("{}")).unwrap()).await;
-    expect_problem(response, 401, codes::UNAUTHENTICATED, Some(READ_SIGNER_HEADER)).await;
+    expect_problem(response, 401, ServerCode::Unauthenticated.code(), Some(READ_SIGNER_HEADER)).await;
     let request = json_post("/v1/batch").header(READ_SIGNER_HEADER, "operator").body(Body::from("{}"));
     let response = test.send(request.unwrap()).await;
-    expect_problem(response, 401, codes::INVALID_SIGNATURE, Some(SIGNATURE_HEADER)).await;
+    expect_problem(response, 401, ServerCode::InvalidSignature.code(), Some(SIGNATURE_HEADER)).await;
 }
 
 #[tokio::test]
@@ -196,10 +203,10 @@ async fn an_unsigned_read_is_401_unauthenticated_with_the_scheme_to_use() {
     let test = TestApp::new();
     let response = test.send(Request::get("/v1/status").body(Body::empty()).unwrap()).await;
     let challenge = response.headers().get(header::WWW_AUTHENTICATE).map(|value| value.as_bytes().to_vec());
-    expect_problem(response, 401, codes::UNAUTHENTICATED, None).await;
+    expect_problem(response, 401, ServerCode::Unauthenticated.code(), None).await;
     assert_eq!(challenge.as_deref(), Some(&b"Bearer realm=\"colony\""[..]));
     let request = Request::get("/v1/status").header(header::AUTHORIZATION, "Bearer not-a-token").body(Body::empty());
-    expect_problem(test.send(request.unwrap()).await, 401, codes::UNAUTHENTICATED, None).await;
+    expect_problem(test.send(request.unwrap()).await, 401, ServerCode::Unauthenticated.code(), None).await;
 }
 
 #[tokio::test]
@@ -207,8 +214,40 @@ async fn a_body_over_the_limit_is_413_before_it_is_read() {
     let test = TestApp::new();
     let declared = super::writes::SINGLE_BODY_BYTES_MAX + 1;
     let request = json_post("/v1/commands").header(header::CONTENT_LENGTH, declared.to_string()).body(Body::empty());
-    let problem = expect_problem(test.send(request.unwrap()).await, 413, codes::PAYLOAD_TOO_LARGE, None).await;
+    let problem =
+        expect_problem(test.send(request.unwrap()).await, 413, ServerCode::PayloadTooLarge.code(), None).await;
     assert!(problem.detail.contains(&super::writes::SINGLE_BODY_BYTES_MAX.to_string()), "{problem}");
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_408_body_timeout_not_the_write_timeout() {
+    let test = TestApp::with_settings(|settings| settings.request_timeout = std::time::Duration::from_millis(50));
+    let never = futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+    let request = json_post("/v1/commands")
+        .header(READ_SIGNER_HEADER, "operator")
+        .header(SIGNATURE_HEADER, "00".repeat(64))
+        .body(Body::from_stream(never));
+    let problem = expect_problem(test.send(request.unwrap()).await, 408, ServerCode::BodyTimeout.code(), None).await;
+    assert!(!problem.has_code(ServerCode::Timeout), "nothing was applied, unlike an unconfirmed write");
+}
+
+#[tokio::test]
+async fn a_handshake_the_connection_cannot_upgrade_is_400_malformed_request() {
+    let test = TestApp::new();
+    // A complete handshake, sent without a connection that could be upgraded (as over HTTP/1.0),
+    // which axum alone would answer with 426.
+    let mut request = test.signed_get("/v1/bus/ws");
+    for (name, value) in [
+        ("connection", "upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ] {
+        request.headers_mut().insert(name, value.parse().expect("a header value"));
+    }
+    let problem =
+        expect_problem(test.send(request).await, 400, ServerCode::MalformedRequest.code(), Some("upgrade")).await;
+    assert!(problem.detail.contains("WebSocket handshake"), "{problem}");
 }
 
 #[tokio::test]
@@ -216,16 +255,17 @@ async fn a_poisoned_state_lock_answers_503_unavailable_and_ends_streams() {
     let test = TestApp::new();
     test.poison_state();
     // Through the authentication layer, which reads the signer's key from the state.
-    let problem = expect_problem(test.send(test.signed_get("/v1/status")).await, 503, codes::UNAVAILABLE, None);
+    let problem =
+        expect_problem(test.send(test.signed_get("/v1/status")).await, 503, ServerCode::Unavailable.code(), None);
     assert!(problem.await.detail.contains("writer failure"));
     let request = Request::get("/v1/status").header(header::AUTHORIZATION, "Bearer some-token").body(Body::empty());
-    expect_problem(test.send(request.unwrap()).await, 503, codes::UNAVAILABLE, None).await;
+    expect_problem(test.send(request.unwrap()).await, 503, ServerCode::Unavailable.code(), None).await;
     // A write, whose body reader looks the signer up before it reads more than a little.
     let request = json_post("/v1/commands")
         .header(READ_SIGNER_HEADER, "operator")
         .header(SIGNATURE_HEADER, "00".repeat(64))
         .body(Body::from("{}"));
-    expect_problem(test.send(request.unwrap()).await, 503, codes::UNAVAILABLE, None).await;
+    expect_problem(test.send(request.unwrap()).await, 503, ServerCode::Unavailable.code(), None).await;
     // Open streams stop: nothing says their reader's credentials still hold.
     assert!(!credentials_hold(&test.app, &Reader::Signer(Signer::Operator)));
     // What does not read the state still answers.
@@ -247,9 +287,9 @@ async fn a_signed_read_is_answered_with_json() {
 
 #[tokio::test]
 async fn an_overloaded_answer_says_when_to_retry() {
-    let response = ApiError::new(codes::OVERLOADED, 503, "the write queue is full").into_response();
+    let response = ApiError::new(ServerCode::Overloaded, "the write queue is full").into_response();
     assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
     let response = ApiError::state_unavailable().into_response();
     assert_eq!(response.headers().get(header::RETRY_AFTER), None);
-    expect_problem(response, 503, codes::UNAVAILABLE, None).await;
+    expect_problem(response, 503, ServerCode::Unavailable.code(), None).await;
 }

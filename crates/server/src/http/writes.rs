@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use colony_core::Rejection;
 use colony_core::command::Fetch;
 use colony_wire::envelope::SIGNATURE_HEADER;
-use colony_wire::problem::codes;
+use colony_wire::problem::ServerCode;
 use colony_wire::read_auth::READ_SIGNER_HEADER;
 use colony_wire::views::{CommandResultView, SubmitResponse};
 use colony_wire::{Envelope, EnvelopeError, SignedEnvelope};
@@ -50,14 +50,14 @@ fn envelope_problem(error: EnvelopeError) -> ApiError {
     match error {
         // A subject that does not parse is the same mistake here as on the ephemeral bus.
         EnvelopeError::Malformed { path, .. } if names_a_subject(&path) => {
-            ApiError::new(codes::INVALID_SUBJECT, 400, detail).with_field(path)
+            ApiError::new(ServerCode::InvalidSubject, detail).with_field(path)
         }
-        EnvelopeError::Malformed { path, .. } => ApiError::new(codes::MALFORMED_REQUEST, 400, detail).with_field(path),
+        EnvelopeError::Malformed { path, .. } => ApiError::new(ServerCode::MalformedRequest, detail).with_field(path),
         EnvelopeError::Empty | EnvelopeError::TooManyCommands { .. } => {
-            ApiError::new(codes::MALFORMED_REQUEST, 400, detail).with_field("commands")
+            ApiError::new(ServerCode::MalformedRequest, detail).with_field("commands")
         }
         EnvelopeError::SignatureMissing | EnvelopeError::SignatureInvalid => {
-            ApiError::new(codes::INVALID_SIGNATURE, 401, detail).with_field(SIGNATURE_HEADER)
+            ApiError::new(ServerCode::InvalidSignature, detail).with_field(SIGNATURE_HEADER)
         }
     }
 }
@@ -82,8 +82,7 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     let envelope = Envelope::decode(&body.bytes).map_err(envelope_problem)?;
     if envelope.signer != body.signer {
         return Err(ApiError::new(
-            codes::SIGNER_MISMATCH,
-            400,
+            ServerCode::SignerMismatch,
             format!(
                 "the envelope's signer '{}' is not the {READ_SIGNER_HEADER} header's '{}'",
                 envelope.signer, body.signer
@@ -93,8 +92,7 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     }
     if single && envelope.commands.len() != 1 {
         return Err(ApiError::new(
-            codes::SINGLE_COMMAND_EXPECTED,
-            400,
+            ServerCode::SingleCommandExpected,
             format!("/v1/commands takes exactly one command, got {}; use /v1/batch", envelope.commands.len()),
         )
         .with_field("commands"));
@@ -110,8 +108,7 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     let now_ms = app.clock.now_ms();
     if (envelope.nonce / 1_000).abs_diff(now_ms) > ENVELOPE_NONCE_SKEW_MS {
         return Err(ApiError::new(
-            codes::NONCE_OUT_OF_WINDOW,
-            400,
+            ServerCode::NonceOutOfWindow,
             format!(
                 "the nonce must be the current time in Unix microseconds, within {} s of the server's clock \
                  (the server's time is {})",
@@ -129,8 +126,7 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
         }
         let Some(_slot) = WaitingFetch::enter(&app.waiting_fetches) else {
             return Err(ApiError::new(
-                codes::OVERLOADED,
-                503,
+                ServerCode::Overloaded,
                 format!("{WAITING_FETCHES_MAX} fetches are waiting already; retry, or fetch without waiting"),
             ));
         };
@@ -140,16 +136,15 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
     let committed = match tokio::time::timeout(app.request_timeout, app.driver.submit(submission)).await {
         Err(_) => {
             return Err(ApiError::new(
-                codes::TIMEOUT,
-                503,
+                ServerCode::Timeout,
                 "the write was not confirmed in time; it may still be applied (check the agent or the event stream)",
             ));
         }
         Ok(Err(SubmitError::Rejected(rejection))) => return Err(ApiError::from_rejection(&rejection)),
         Ok(Err(SubmitError::Overloaded)) => {
-            return Err(ApiError::new(codes::OVERLOADED, 503, "the write queue is full; retry with backoff"));
+            return Err(ApiError::new(ServerCode::Overloaded, "the write queue is full; retry with backoff"));
         }
-        Ok(Err(SubmitError::Unavailable(reason))) => return Err(ApiError::new(codes::UNAVAILABLE, 503, reason)),
+        Ok(Err(SubmitError::Unavailable(reason))) => return Err(ApiError::new(ServerCode::Unavailable, reason)),
         Ok(Ok(committed)) => committed,
     };
     if let Some(rejection) = &committed.outcome.envelope {
@@ -192,7 +187,7 @@ const FETCH_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 /// The wait a request asks for, checked: only envelopes made only of fetches may wait.
 fn fetch_wait(headers: &HeaderMap, envelope: &Envelope) -> Result<Option<std::time::Duration>, ApiError> {
     let Some(value) = headers.get(FETCH_WAIT_HEADER) else { return Ok(None) };
-    let invalid = |detail: String| ApiError::new(codes::MALFORMED_REQUEST, 400, detail).with_field(FETCH_WAIT_HEADER);
+    let invalid = |detail: String| ApiError::new(ServerCode::MalformedRequest, detail).with_field(FETCH_WAIT_HEADER);
     let wait_ms: u64 = value
         .to_str()
         .ok()

@@ -68,7 +68,7 @@ pub(super) fn bus_paths(schemas: &mut Schemas) -> Value {
             "summary": "The bus over WebSocket",
             "description": "Authenticated once at the upgrade (read credentials; a read token may subscribe but not publish). Client frames: `{\"op\":\"sub\",\"sid\",\"subject\",\"queue\"?}`, `{\"op\":\"unsub\",\"sid\"}`, `{\"op\":\"pub\",\"tag\"?,\"message\"}`, `{\"op\":\"request\",\"rid\",\"timeout_ms\"?,\"message\"}`, `{\"op\":\"ping\"}`. Server frames: `ok`, `msg` (sid, message), `dropped` (sid, count, total), `reply` (rid, message), `error` (about, problem), `pong`.",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
-            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "426", "503"]))
+            "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), problem_responses(&["400", "401", "409", "503"]))
         } },
         "/v1/bus/stats": { "get": read_operation("Bus counters and open subscriptions (buffers, deliveries, drops)", schemas.of::<BusStatsView>(), json!([]), &[]) },
         "/v1/streams": { "get": read_operation("Every durable stream with its configuration and counts", Schemas::reference("StreamList"), json!([]), &[]) },

@@ -1,5 +1,7 @@
 use std::collections::BTreeSet;
 
+use colony_wire::problem::ServerCode;
+
 use super::*;
 
 #[test]
@@ -249,4 +251,29 @@ fn the_scan_finds_numbers_in_code_and_prose_and_passes_names_and_statuses() {
     for number in [": 32", ": 1_000u64", ": \"10\" in", ": \"000\" in", ": \"64\" in", ": \"18\" in"] {
         assert!(found.iter().any(|entry| entry.contains(number)), "{number} in {found:#?}");
     }
+}
+
+#[test]
+fn the_problem_schema_lists_every_code_and_the_document_answers_with_its_status() {
+    let document = document();
+    let code = &document["components"]["schemas"]["Problem"]["properties"]["code"];
+    assert_eq!(code["type"], "string");
+    assert!(code["description"].as_str().is_some_and(|description| description.contains("never renamed")), "{code}");
+    let listed: BTreeSet<&str> = code["enum"].as_array().unwrap().iter().map(|code| code.as_str().unwrap()).collect();
+    let samples = colony_core::rejection_samples::rejection_samples();
+    let every: Vec<(&str, u16)> = samples
+        .iter()
+        .map(|rejection| (rejection.code(), colony_wire::problem::status_for_rejection(rejection)))
+        .chain(ServerCode::ALL.iter().map(|code| (code.code(), code.status())))
+        .collect();
+    assert_eq!(listed, every.iter().map(|(code, _)| *code).collect(), "the codes the Problem schema lists");
+    // A method the document has no operation for is answered with 405 `method_not_allowed`, so no
+    // operation lists it.
+    let outside_operations = [ServerCode::MethodNotAllowed.code()];
+    let statuses = statuses(&document);
+    let unanswered: Vec<&(&str, u16)> = every
+        .iter()
+        .filter(|(code, status)| !statuses.contains(&status.to_string()) && !outside_operations.contains(code))
+        .collect();
+    assert!(unanswered.is_empty(), "codes whose status no operation answers with: {unanswered:?}");
 }

@@ -1,0 +1,182 @@
+//! One value of every [`Rejection`] variant, in every family.
+//!
+//! What must hold of every refusal (a code documented in the README and the OpenAPI document, one
+//! HTTP status, a generator in the testkit that reaches it) is checked against these samples, so a
+//! new variant without a sample would slip past all of those checks. Two guards prevent it:
+//! [`variant_name`] matches every variant exhaustively, so a new one does not compile until it is
+//! named beside the samples, and a test compares the samples with the variants declared in the
+//! sources of the enums.
+
+use crate::amount::Amount;
+use crate::bus::{Pattern, Subject};
+use crate::ids::{AgentId, Name};
+use crate::outcome::{BusRejection, ConfigRejection, LedgerRejection, RegistryRejection, Rejection};
+
+/// One rejection of each variant, in the order the variants are declared.
+pub fn rejection_samples() -> Vec<Rejection> {
+    let agent = AgentId::new("scout-1").expect("a valid agent id");
+    let stream = Name::new("orders").expect("a valid name");
+    let consumer = Name::new("workers").expect("a valid name");
+    let subject = Subject::new("orders.new").expect("a valid subject");
+    let insufficient = LedgerRejection::InsufficientFunds { available: Amount(5), requested: Amount(7) };
+    vec![
+        Rejection::UnknownSigner,
+        Rejection::KeyMismatch,
+        Rejection::NonceReplayed { nonce: 1 },
+        Rejection::Unauthorized { reason: "only the operator may do this" },
+        Rejection::AgentNotFound { agent: agent.clone() },
+        Rejection::AgentDeregistered { agent: agent.clone() },
+        Rejection::AgentHalted { agent: agent.clone() },
+        Rejection::invalid("amount", "must be positive"),
+        Rejection::LimitReached { limit: "children_per_parent_max", max: 1_000 },
+        Rejection::RateLimited { limit: "registration_interval_ms", retry_after_ms: 250 },
+        Rejection::Genesis { reason: "the swarm has a genesis already" },
+        RegistryRejection::AgentExists { agent: agent.clone() }.into(),
+        RegistryRejection::UnknownRole { role: "pilot".to_owned() }.into(),
+        ConfigRejection::ReadTokenNotFound.into(),
+        insufficient.clone().into(),
+        LedgerRejection::WalletFrozen { agent: agent.clone() }.into(),
+        LedgerRejection::DailyLimitExceeded { limit: Amount(10), spent_today: Amount(8), requested: Amount(3) }.into(),
+        LedgerRejection::WithdrawForbidden { agent }.into(),
+        LedgerRejection::TransferConflict { transfer_id: Name::new("pay-1").expect("a valid name") }.into(),
+        LedgerRejection::BatchFailed { index: 1, reason: Box::new(insufficient.into()) }.into(),
+        LedgerRejection::EscrowNotFound { escrow: 3 }.into(),
+        LedgerRejection::EscrowState { escrow: 3, state: "released", action: "be refunded" }.into(),
+        LedgerRejection::EscrowTaskConflict { task_id: Name::new("task-1").expect("a valid name"), escrow: 3 }.into(),
+        LedgerRejection::HashlockMismatch { escrow: 3 }.into(),
+        BusRejection::StreamNotFound { stream: stream.clone() }.into(),
+        BusRejection::StreamConflict { stream: stream.clone() }.into(),
+        BusRejection::SubjectsOverlap {
+            pattern: Pattern::new("orders.>").expect("a valid pattern"),
+            stream: stream.clone(),
+        }
+        .into(),
+        BusRejection::NoStream { subject }.into(),
+        BusRejection::StreamFull { stream: stream.clone(), limit: "max_messages", max: 2 }.into(),
+        BusRejection::ConsumerNotFound { stream: stream.clone(), consumer: consumer.clone() }.into(),
+        BusRejection::ConsumerConflict { stream: stream.clone(), consumer }.into(),
+        BusRejection::DeliveryNotPending { sequence: 4, action: "be acked" }.into(),
+        BusRejection::DeadLetterNotFound { stream, dead_letter: 2 }.into(),
+    ]
+}
+
+/// The variant of `rejection` as declared: `Rejection::UnknownSigner`, or for a family's refusal the
+/// family's variant, `LedgerRejection::BatchFailed`. Every match is exhaustive: a variant added
+/// anywhere does not compile until it is named here, next to [`rejection_samples`], which needs
+/// one of it too.
+pub fn variant_name(rejection: &Rejection) -> &'static str {
+    match rejection {
+        Rejection::UnknownSigner => "Rejection::UnknownSigner",
+        Rejection::KeyMismatch => "Rejection::KeyMismatch",
+        Rejection::NonceReplayed { .. } => "Rejection::NonceReplayed",
+        Rejection::Unauthorized { .. } => "Rejection::Unauthorized",
+        Rejection::AgentNotFound { .. } => "Rejection::AgentNotFound",
+        Rejection::AgentDeregistered { .. } => "Rejection::AgentDeregistered",
+        Rejection::AgentHalted { .. } => "Rejection::AgentHalted",
+        Rejection::InvalidField { .. } => "Rejection::InvalidField",
+        Rejection::LimitReached { .. } => "Rejection::LimitReached",
+        Rejection::RateLimited { .. } => "Rejection::RateLimited",
+        Rejection::Genesis { .. } => "Rejection::Genesis",
+        Rejection::Registry(rejection) => match rejection {
+            RegistryRejection::AgentExists { .. } => "RegistryRejection::AgentExists",
+            RegistryRejection::UnknownRole { .. } => "RegistryRejection::UnknownRole",
+        },
+        Rejection::Config(rejection) => match rejection {
+            ConfigRejection::ReadTokenNotFound => "ConfigRejection::ReadTokenNotFound",
+        },
+        Rejection::Ledger(rejection) => match rejection {
+            LedgerRejection::InsufficientFunds { .. } => "LedgerRejection::InsufficientFunds",
+            LedgerRejection::WalletFrozen { .. } => "LedgerRejection::WalletFrozen",
+            LedgerRejection::DailyLimitExceeded { .. } => "LedgerRejection::DailyLimitExceeded",
+            LedgerRejection::WithdrawForbidden { .. } => "LedgerRejection::WithdrawForbidden",
+            LedgerRejection::TransferConflict { .. } => "LedgerRejection::TransferConflict",
+            LedgerRejection::BatchFailed { .. } => "LedgerRejection::BatchFailed",
+            LedgerRejection::EscrowNotFound { .. } => "LedgerRejection::EscrowNotFound",
+            LedgerRejection::EscrowState { .. } => "LedgerRejection::EscrowState",
+            LedgerRejection::EscrowTaskConflict { .. } => "LedgerRejection::EscrowTaskConflict",
+            LedgerRejection::HashlockMismatch { .. } => "LedgerRejection::HashlockMismatch",
+        },
+        Rejection::Bus(rejection) => match rejection {
+            BusRejection::StreamNotFound { .. } => "BusRejection::StreamNotFound",
+            BusRejection::StreamConflict { .. } => "BusRejection::StreamConflict",
+            BusRejection::SubjectsOverlap { .. } => "BusRejection::SubjectsOverlap",
+            BusRejection::NoStream { .. } => "BusRejection::NoStream",
+            BusRejection::StreamFull { .. } => "BusRejection::StreamFull",
+            BusRejection::ConsumerNotFound { .. } => "BusRejection::ConsumerNotFound",
+            BusRejection::ConsumerConflict { .. } => "BusRejection::ConsumerConflict",
+            BusRejection::DeliveryNotPending { .. } => "BusRejection::DeliveryNotPending",
+            BusRejection::DeadLetterNotFound { .. } => "BusRejection::DeadLetterNotFound",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The sources of the rejection enums: `Rejection` itself, then each family's enum with the
+    /// variant of `Rejection` that wraps it.
+    const REJECTION_SOURCE: &str = include_str!("outcome.rs");
+    const FAMILIES: &[(&str, &str, &str)] = &[
+        ("Registry", "RegistryRejection", include_str!("registry/rejections.rs")),
+        ("Config", "ConfigRejection", include_str!("config/rejections.rs")),
+        ("Ledger", "LedgerRejection", include_str!("ledger/rejections.rs")),
+        ("Bus", "BusRejection", include_str!("bus/rejections.rs")),
+    ];
+
+    /// The variants of `pub enum {name}` in `source`, each with whether it wraps a value in
+    /// parentheses (a family) rather than naming fields or none. rustfmt indents a variant by four
+    /// spaces and its fields and doc comments' continuation by more, so a variant is a line of four
+    /// spaces and a capital letter.
+    fn declared_variants(source: &str, name: &str) -> Vec<(String, bool)> {
+        let header = format!("pub enum {name} {{");
+        let body = source.split_once(&header).unwrap_or_else(|| panic!("no `{header}` in the source")).1;
+        let body = body.split_once("\n}").expect("the enum ends").0;
+        body.lines()
+            .filter_map(|line| line.strip_prefix("    "))
+            .filter(|line| line.starts_with(|character: char| character.is_ascii_uppercase()))
+            .map(|line| {
+                let variant: String = line.chars().take_while(char::is_ascii_alphanumeric).collect();
+                let wraps = line[variant.len()..].starts_with('(');
+                (variant, wraps)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_declared_variant_has_exactly_one_sample() {
+        let variants = declared_variants(REJECTION_SOURCE, "Rejection");
+        let wrappers: Vec<&str> =
+            variants.iter().filter(|(_, wraps)| *wraps).map(|(variant, _)| variant.as_str()).collect();
+        let families: Vec<&str> = FAMILIES.iter().map(|(wrapper, _, _)| *wrapper).collect();
+        assert_eq!(wrappers, families, "every family's enum is scanned");
+        let declared: Vec<String> = variants
+            .iter()
+            .filter(|(_, wraps)| !wraps)
+            .map(|(variant, _)| format!("Rejection::{variant}"))
+            .chain(FAMILIES.iter().flat_map(|(_, family, source)| {
+                declared_variants(source, family).into_iter().map(move |(variant, _)| format!("{family}::{variant}"))
+            }))
+            .collect();
+        let sampled: Vec<String> = rejection_samples().iter().map(|sample| variant_name(sample).to_owned()).collect();
+        assert_eq!(sampled, declared, "one sample per variant, in the order declared");
+    }
+
+    #[test]
+    fn the_scan_reads_variants_and_tells_families_apart() {
+        let source = "/// An enum.\npub enum Example {\n    /// A variant.\n    Plain,\n    Fields {\n        /// A field.\n        value: u64,\n    },\n    Family(FamilyRejection),\n}\n";
+        let variants = declared_variants(source, "Example");
+        let expected =
+            [("Plain", false), ("Fields", false), ("Family", true)].map(|(name, wraps)| (name.to_owned(), wraps));
+        assert_eq!(variants, expected);
+    }
+
+    #[test]
+    fn each_code_names_one_variant() {
+        let samples = rejection_samples();
+        let codes: BTreeSet<&str> = samples.iter().map(Rejection::code).collect();
+        assert_eq!(codes.len(), samples.len(), "two variants share a code");
+    }
+}
