@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every test, a fuzz run of the HTTP API against its OpenAPI
-# document, and a smoke run of the benchmarks.
+# The whole test suite: formatting, lints, the docs' links, every test, a fuzz run of the HTTP API
+# against its OpenAPI document, and a smoke run of the benchmarks.
 # This is exactly what CI runs (.ci/run calls this script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,9 @@ cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo doc, private items included (warnings are errors: broken and private links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked
 
 step "cargo test"
 cargo test --workspace --locked

@@ -1,9 +1,10 @@
 //! The `bus` scenario: the ephemeral message bus's fan-out rate and latency, side by side with NATS
 //! core on the same machine in the same run.
 //!
-//! 1. In process: [`Router::publish`](colony_server::bus::Router::publish) of a running server's bus
-//!    with messages already encoded as `Outgoing` JSON text (256-byte JSON payloads), one consumer
-//!    task per subscriber draining its mailbox concurrently; 1 → 1 and 1 → 100 subscribers.
+//! 1. In process: [`SubjectRouter::publish`](colony_server::bus::SubjectRouter::publish) of a
+//!    running server's bus with messages already encoded as `Outgoing` JSON text (256-byte JSON
+//!    payloads), one consumer task per subscriber draining its mailbox concurrently; 1 → 1 and
+//!    1 → 100 subscribers.
 //! 2. Over WebSocket against the same server on a loopback ephemeral port: one publisher connection
 //!    sending `pub` frames in batches with `BusSender::send_all`, every subscriber on a connection of
 //!    its own (1 → 1, and 1 → 100 with 100 subscriber connections).

@@ -35,7 +35,7 @@
 //!   afterwards.
 //! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
 //!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
-//!   (`Router::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
+//!   (`SubjectRouter::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
 //!   WebSocket (one publisher connection, `send_all` batches; 1 → 1 and 1 → 100 subscriber
 //!   connections), publishers held within a credit window of their slowest subscriber so that
 //!   nothing is dropped (drops are still counted and reported); publish → deliver p50/p99 at 50k

@@ -4,10 +4,10 @@
 //! Nothing in a command is trusted: weights, statuses and times are computed by the state machine.
 //!
 //! Each command is a struct in its family's folder (`registry/commands.rs`, `config/commands.rs`,
-//! `ledger/commands.rs`, `bus/commands.rs`), next to the rules it follows, and implements [`Apply`].
+//! `ledger/commands.rs`, `bus/commands.rs`), next to the rules it follows, and implements `Apply`.
 //! The table at the bottom of this file names each one once: its JSON `type` and its variant. From
 //! that one line come the variant of [`Command`], [`Command::KINDS`], [`Command::kind`], the dispatch
-//! to [`Apply::apply`] and the conversion `From<Struct> for Command`, so nothing can be left out.
+//! to `Apply::apply` and the conversion `From<Struct> for Command`, so nothing can be left out.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -68,7 +68,7 @@ macro_rules! command_table {
                 }
             }
 
-            /// Whether a halted agent may still send this command (see [`Apply::ALLOWED_WHILE_HALTED`]).
+            /// Whether a halted agent may still send this command (see `Apply::ALLOWED_WHILE_HALTED`).
             pub fn allowed_while_halted(&self) -> bool {
                 match self {
                     $(Command::$variant(_) => <$variant as Apply>::ALLOWED_WHILE_HALTED,)*

@@ -1,5 +1,6 @@
-//! Fan-out inside the process: `Router::publish` of a running server's bus, with messages encoded
-//! before the clock starts, and one consumer task per subscriber draining its mailbox meanwhile.
+//! Fan-out inside the process: `SubjectRouter::publish` of a running server's bus, with messages
+//! encoded before the clock starts, and one consumer task per subscriber draining its mailbox
+//! meanwhile.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -20,6 +20,9 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one CLI call may take before the test fails.
 pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The start of the line `colony serve` prints once it listens (address, recovery, snapshot).
+pub const STARTED_LINE: &str = "colony listening on ";
+
 /// How long a server may take to stop after SIGTERM.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -94,8 +97,8 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `colony serve --data DATA` on a free port and waits until it is ready; panics if it does not
-    /// become ready. Output goes to files in `logs`.
+    /// Starts `colony serve --data DATA` on a free port and waits until it is ready and has printed its
+    /// start-up line; panics if it does not. Output goes to files in `logs`.
     pub fn start(data: &Path, logs: &Path, extra_args: &[&str]) -> ServerProcess {
         match ServerProcess::try_start(data, logs, extra_args) {
             Ok(server) => server,
@@ -109,8 +112,9 @@ impl ServerProcess {
         }
     }
 
-    /// Starts a server and waits until it is ready, or returns how it failed if it exits first. A start
-    /// that fails because the chosen port was taken meanwhile is retried on another port.
+    /// Starts a server and waits until it is ready and has printed its start-up line, or returns how it
+    /// failed if it exits first. A start that fails because the chosen port was taken meanwhile is
+    /// retried on another port.
     pub fn try_start(data: &Path, logs: &Path, extra_args: &[&str]) -> Result<ServerProcess, StartFailure> {
         const ATTEMPTS: usize = 10;
         std::fs::create_dir_all(logs).expect("create the logs directory");
@@ -148,7 +152,9 @@ impl ServerProcess {
                     }
                     return Err(failure);
                 }
-                if http_status(port, "/v1/health/ready") == Some(200) {
+                // The server answers ready before `colony serve` prints its start-up line, and tests
+                // read that line (how recovery went): a start is complete only once both happened.
+                if server.stdout().contains(STARTED_LINE) && http_status(port, "/v1/health/ready") == Some(200) {
                     return Ok(server);
                 }
                 assert!(

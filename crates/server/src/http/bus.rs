@@ -174,7 +174,7 @@ fn check_timeout(timeout_ms: u64) -> Result<(), ApiError> {
 }
 
 /// Query of `GET /v1/bus/subscribe`. Its fields are checked with the reader's own (who may listen
-/// where), by [`subscribe_request`], which WebSocket subscriptions share.
+/// where), by `subscribe_request`, which WebSocket subscriptions share.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscribeQuery {
