@@ -47,71 +47,38 @@ pub struct DecodedRecord {
     pub signature: Option<SignatureCheck>,
 }
 
-/// A record decoded as far as it can be without the state: what replay can do ahead of applying.
-#[derive(Clone, Debug)]
-pub struct PendingRecord {
-    sequence: u64,
-    timestamp_ms: u64,
-    body: PendingBody,
-}
-
-#[derive(Clone, Debug)]
-enum PendingBody {
-    Tick,
-    Genesis(Genesis),
-    Signed { envelope: Envelope, signed: SignedEnvelope },
-}
-
-/// Decodes a record's bytes (the envelope's JSON, for signed entries): the part of decoding that does
-/// not depend on the state, so that recovery can do it on another thread while entries are applied.
-pub fn decode_pending(record: &Record) -> Result<PendingRecord, ReplayError> {
+/// Decodes a record into the entry to apply to `state`. Signed entries also return their envelope
+/// and expected key so that the caller may verify the signature.
+pub fn decode_record(record: &Record, state: &State) -> Result<DecodedRecord, ReplayError> {
     let error = |reason: String| ReplayError { sequence: record.sequence, reason };
     let kind =
         RecordKind::from_byte(record.kind).ok_or_else(|| error(format!("unknown record kind {}", record.kind)))?;
-    let body = match kind {
-        RecordKind::Tick => PendingBody::Tick,
+    let (body, signed) = match kind {
+        RecordKind::Tick => (EntryBody::Tick, None),
         RecordKind::Genesis => {
             let genesis =
                 record::decode_genesis(&record.payload).map_err(|reason| error(format!("genesis: {reason}")))?;
-            PendingBody::Genesis(Genesis { operator_key: genesis.operator_key, config: genesis.config })
+            (EntryBody::Genesis(Genesis { operator_key: genesis.operator_key, config: genesis.config }), None)
         }
         RecordKind::Signed => {
             let signed = record::decode_signed(&record.payload).map_err(error)?;
             let envelope = Envelope::decode(&signed.body).map_err(|reason| error(reason.to_string()))?;
-            PendingBody::Signed { envelope, signed }
+            let key = expected_key(state, &envelope);
+            // An unknown signer cannot be logged by a correct driver; if one is, core refuses the
+            // envelope (the all-zero key matches nobody) and the audit reports the signature.
+            let commands = SignedCommands {
+                signer: envelope.signer,
+                verified_key: key.unwrap_or(PublicKey([0; 32])),
+                nonce: envelope.nonce,
+                commands: envelope.commands,
+            };
+            (EntryBody::Signed(commands), Some(SignatureCheck { envelope: signed, expected_key: key }))
         }
     };
-    Ok(PendingRecord { sequence: record.sequence, timestamp_ms: record.timestamp_ms, body })
-}
-
-impl PendingRecord {
-    /// The entry to apply to `state`, which must be the state just before this record. Signed entries
-    /// also return their envelope and expected key, so that the caller may verify the signature.
-    pub fn into_decoded(self, state: &State) -> DecodedRecord {
-        let (body, signature) = match self.body {
-            PendingBody::Tick => (EntryBody::Tick, None),
-            PendingBody::Genesis(genesis) => (EntryBody::Genesis(genesis), None),
-            PendingBody::Signed { envelope, signed } => {
-                let key = expected_key(state, &envelope);
-                // An unknown signer cannot be logged by a correct driver; if one is, core refuses the
-                // envelope (the all-zero key matches nobody) and the audit reports the signature.
-                let commands = SignedCommands {
-                    signer: envelope.signer,
-                    verified_key: key.unwrap_or(PublicKey([0; 32])),
-                    nonce: envelope.nonce,
-                    commands: envelope.commands,
-                };
-                (EntryBody::Signed(commands), Some(SignatureCheck { envelope: signed, expected_key: key }))
-            }
-        };
-        DecodedRecord { entry: Entry { sequence: self.sequence, timestamp_ms: self.timestamp_ms, body }, signature }
-    }
-}
-
-/// Decodes a record into the entry to apply to `state`. Signed entries also return their envelope
-/// and expected key so that the caller may verify the signature.
-pub fn decode_record(record: &Record, state: &State) -> Result<DecodedRecord, ReplayError> {
-    Ok(decode_pending(record)?.into_decoded(state))
+    Ok(DecodedRecord {
+        entry: Entry { sequence: record.sequence, timestamp_ms: record.timestamp_ms, body },
+        signature: signed,
+    })
 }
 
 #[cfg(test)]

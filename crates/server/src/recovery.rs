@@ -5,20 +5,15 @@
 //! silently starts from an empty state: a log whose first entry is gone and which has no usable
 //! snapshot is an error.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use colony_core::{Digest, Event, State};
 use colony_log::{CommandLog, ReadError};
 
-use crate::log_records::{PendingRecord, ReplayError, decode_pending};
+use crate::log_records::{ReplayError, decode_record};
 
 /// Records read per batch during replay.
 const REPLAY_BATCH_RECORDS: usize = 4_096;
-
-/// Decoded batches waiting to be applied: enough to keep the applying thread busy while the next
-/// batch is read, few enough that replay holds a bounded number of records in memory.
-const REPLAY_BATCHES_AHEAD: usize = 4;
 
 /// The recovered state and what it took.
 pub struct Recovered {
@@ -101,93 +96,18 @@ pub fn recover(
     }
 
     let last = log.last_sequence();
-    let replayed = replay(log, state, snapshot_sequence, last, keep_events, &mut progress)?;
-    Ok(Recovered {
-        entries_replayed: replayed.state.sequence() - snapshot_sequence,
-        state: replayed.state,
-        events: replayed.events.into(),
-        events_complete_from: replayed.events_complete_from,
-        snapshot_sequence,
-        skipped_snapshots: skipped,
-        elapsed: started.elapsed(),
-    })
-}
-
-/// What replaying the log's tail left.
-struct Replayed {
-    state: State,
-    events: VecDeque<Event>,
-    events_complete_from: u64,
-}
-
-/// Applies entries `from + 1 ..= last` to `state`, in two stages on two threads: this thread reads
-/// records and decodes their bytes (SQLite and JSON, which need no state), a second one applies them
-/// in order (which does). Replay is the same sequence of `State::apply` calls as a single loop; the
-/// stages only overlap the reading of batch n + 1 with the applying of batch n.
-fn replay(
-    log: &dyn CommandLog,
-    state: State,
-    from: u64,
-    last: u64,
-    keep_events: usize,
-    progress: &mut impl FnMut(u64, u64),
-) -> Result<Replayed, RecoveryError> {
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<PendingRecord>>(REPLAY_BATCHES_AHEAD);
-    std::thread::scope(|scope| {
-        let applier = std::thread::Builder::new()
-            .name("colony-replay".to_owned())
-            .spawn_scoped(scope, move || apply_batches(state, from, keep_events, receiver))
-            .expect("the replay thread starts");
-        let read = read_batches(log, from, last, &sender, progress);
-        // Closing the channel ends the applier once it has applied everything it was sent.
-        drop(sender);
-        let applied = applier.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        // An applying error comes first: the reader only stopped because the applier did.
-        let replayed = applied?;
-        read?;
-        Ok(replayed)
-    })
-}
-
-/// The reading stage: batches of decoded records, in order, until `last` or the first error.
-fn read_batches(
-    log: &dyn CommandLog,
-    from: u64,
-    last: u64,
-    sender: &std::sync::mpsc::SyncSender<Vec<PendingRecord>>,
-    progress: &mut impl FnMut(u64, u64),
-) -> Result<(), RecoveryError> {
-    let mut next = from + 1;
+    let mut events: std::collections::VecDeque<Event> = std::collections::VecDeque::new();
+    let mut events_complete_from = snapshot_sequence + 1;
+    let mut next = snapshot_sequence + 1;
     while next <= last {
         let records = log.read(next, REPLAY_BATCH_RECORDS).map_err(RecoveryError::Log)?;
         if records.is_empty() {
             return Err(RecoveryError::Log(ReadError::Missing { sequence: next }));
         }
-        let batch = records.iter().map(decode_pending).collect::<Result<Vec<_>, _>>().map_err(RecoveryError::Replay)?;
-        next += records.len() as u64;
-        if sender.send(batch).is_err() {
-            // The applier stopped on an error, which the caller reports.
-            return Ok(());
-        }
-        progress(next - 1 - from, last);
-    }
-    Ok(())
-}
-
-/// The applying stage: every entry in order, keeping the last `keep_events` events.
-fn apply_batches(
-    mut state: State,
-    from: u64,
-    keep_events: usize,
-    receiver: std::sync::mpsc::Receiver<Vec<PendingRecord>>,
-) -> Result<Replayed, RecoveryError> {
-    let mut events: VecDeque<Event> = VecDeque::new();
-    let mut events_complete_from = from + 1;
-    for batch in receiver {
-        for pending in batch {
-            let entry = pending.into_decoded(&state).entry;
-            let sequence = entry.sequence;
-            let outcome = state.apply(&entry).map_err(|error| RecoveryError::Apply { sequence, error })?;
+        for record in &records {
+            let entry = decode_record(record, &state).map_err(RecoveryError::Replay)?.entry;
+            let outcome =
+                state.apply(&entry).map_err(|error| RecoveryError::Apply { sequence: record.sequence, error })?;
             for event in outcome.events {
                 if events.len() == keep_events
                     && let Some(dropped) = events.pop_front()
@@ -197,6 +117,16 @@ fn apply_batches(
                 events.push_back(event);
             }
         }
+        next += records.len() as u64;
+        progress(next - 1 - snapshot_sequence, last);
     }
-    Ok(Replayed { state, events, events_complete_from })
+    Ok(Recovered {
+        entries_replayed: state.sequence() - snapshot_sequence,
+        state,
+        events: events.into(),
+        events_complete_from,
+        snapshot_sequence,
+        skipped_snapshots: skipped,
+        elapsed: started.elapsed(),
+    })
 }
