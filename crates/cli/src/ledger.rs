@@ -240,6 +240,14 @@ pub enum EscrowCommand {
         /// The escrow.
         id: u64,
     },
+    /// Give a locked escrow more time (payer): it expires this long from now, never earlier than before.
+    Extend {
+        /// The escrow.
+        id: u64,
+        /// The new timeout from now, in milliseconds (1 s to 90 days).
+        #[arg(long)]
+        timeout_ms: u64,
+    },
     /// Freeze the escrow for the arbiter (payer or payee).
     Dispute {
         /// The escrow.
@@ -303,6 +311,7 @@ pub async fn escrow(command: EscrowCommand, connection: &Connection) -> CliResul
         }
         EscrowCommand::Release { id, preimage } => report(&client.release_escrow(id, preimage).await?),
         EscrowCommand::Refund { id } => report(&client.refund_escrow(id).await?),
+        EscrowCommand::Extend { id, timeout_ms } => report(&client.extend_escrow(id, timeout_ms).await?),
         EscrowCommand::Dispute { id, reason } => report(&client.dispute_escrow(id, &reason).await?),
         EscrowCommand::Resolve { id, outcome } => {
             let resolution = match outcome.as_str() {

@@ -17,7 +17,7 @@ mod events;
 pub mod streams;
 
 use colony_core::command::{
-    DeregisterAgent, DisputeEscrow, HaltAgent, Heartbeat, IssueReadToken, LockEscrow, Mint, RefundEscrow,
+    DeregisterAgent, DisputeEscrow, ExtendEscrow, HaltAgent, Heartbeat, IssueReadToken, LockEscrow, Mint, RefundEscrow,
     RegisterAgent, ReleaseEscrow, ResolveEscrow, ResumeAgent, SetConfig, Transfer,
 };
 use std::sync::Arc;
@@ -328,6 +328,11 @@ impl Client {
     /// Refunds an escrow to its payer (payee or arbiter).
     pub async fn refund_escrow(&self, escrow: u64) -> Result<SubmitResponse, ClientError> {
         self.submit_one(Command::RefundEscrow(RefundEscrow { escrow })).await
+    }
+
+    /// Gives a locked escrow more time (payer): it now expires `timeout_ms` from the server's log time.
+    pub async fn extend_escrow(&self, escrow: u64, timeout_ms: u64) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::ExtendEscrow(ExtendEscrow { escrow, timeout_ms })).await
     }
 
     /// Disputes an escrow (payer or payee).

@@ -18,8 +18,8 @@ pub use crate::bus::commands::{
 };
 pub use crate::config::commands::{IssueReadToken, RevokeReadToken, SetConfig};
 pub use crate::ledger::commands::{
-    ConfigureWallet, DisputeEscrow, LockEscrow, Mint, RefundEscrow, ReleaseEscrow, ResolveEscrow, Sweep, Transfer,
-    TransferBatch, Withdraw,
+    ConfigureWallet, DisputeEscrow, ExtendEscrow, LockEscrow, Mint, RefundEscrow, ReleaseEscrow, ResolveEscrow, Sweep,
+    Transfer, TransferBatch, Withdraw,
 };
 pub use crate::registry::commands::{DeregisterAgent, HaltAgent, Heartbeat, RegisterAgent, ResumeAgent, UpdateAgent};
 
@@ -113,6 +113,7 @@ command_table! {
     LockEscrow = "escrow.lock",
     ReleaseEscrow = "escrow.release",
     RefundEscrow = "escrow.refund",
+    ExtendEscrow = "escrow.extend",
     DisputeEscrow = "escrow.dispute",
     ResolveEscrow = "escrow.resolve",
     CreateStream = "stream.create",

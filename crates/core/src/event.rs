@@ -130,6 +130,14 @@ pub enum EventKind {
         /// When it expires.
         timeout_at_ms: u64,
     },
+    /// A locked escrow's payer moved its timeout later.
+    #[serde(rename = "escrow.extended")]
+    EscrowExtended {
+        /// The escrow.
+        escrow: u64,
+        /// When it now expires.
+        timeout_at_ms: u64,
+    },
     /// An escrow was disputed; its timeout stopped.
     #[serde(rename = "escrow.disputed")]
     EscrowDisputed {
@@ -284,6 +292,7 @@ impl EventKind {
         "read_token.revoked",
         "ledger.transfer",
         "escrow.locked",
+        "escrow.extended",
         "escrow.disputed",
         "escrow.settled",
         "wallet.configured",
@@ -314,6 +323,7 @@ impl EventKind {
             EventKind::ReadTokenRevoked { .. } => "read_token.revoked",
             EventKind::TransferPosted { .. } => "ledger.transfer",
             EventKind::EscrowLocked { .. } => "escrow.locked",
+            EventKind::EscrowExtended { .. } => "escrow.extended",
             EventKind::EscrowDisputed { .. } => "escrow.disputed",
             EventKind::EscrowSettled { .. } => "escrow.settled",
             EventKind::WalletConfigured { .. } => "wallet.configured",

@@ -13,7 +13,7 @@ use colony_core::{
     TransferKind, TransferRequest,
 };
 use support::commands::{
-    Lock, Register, configure_wallet, deregister, dispute, halt, heartbeat, lock, mint, refund, release,
+    Lock, Register, configure_wallet, deregister, dispute, extend, halt, heartbeat, lock, mint, refund, release,
     release_with_preimage, resolve, resolve_split, resume, sweep, transfer, transfer_batch, transfer_request, withdraw,
 };
 use support::{OutcomeExt, Simulator, agent_id, hashlock_for, name};
@@ -1213,6 +1213,36 @@ fn an_escrow_expires_when_log_time_passes_its_timeout_not_at_it() {
     assert_eq!(swarm.balance("payer"), 9_000);
     assert_eq!(swarm.ledger().open_escrows(), 0);
     assert_eq!(swarm.ledger().next_deadline_ms(), None);
+}
+
+#[test]
+fn only_the_payer_extends_a_locked_escrow_and_only_to_a_later_timeout() {
+    let mut swarm = swarm_with(10_000);
+    let locked_at = swarm.now_ms();
+    let id = ok(&mut swarm, "payer", Lock::new("payee", 1_000).timeout_ms(5_000).into()).escrow_id();
+    for who in ["payee", "arbiter", "stranger", OPERATOR] {
+        refused(&mut swarm, who, extend(id, 60_000), "unauthorized");
+    }
+    refused(&mut swarm, "payer", extend(id, limits::ESCROW_TIMEOUT_MS_MAX + 1), "invalid_field");
+    refused(&mut swarm, "payer", extend(999, 60_000), "escrow_not_found");
+    // An extension may not bring the timeout earlier.
+    refused(&mut swarm, "payer", extend(id, limits::ESCROW_TIMEOUT_MS_MIN), "invalid_field");
+
+    let outcome = ok(&mut swarm, "payer", extend(id, 60_000));
+    let extended_at = swarm.now_ms();
+    assert_eq!(outcome.event_kinds(), [&EventKind::EscrowExtended { escrow: id, timeout_at_ms: extended_at + 60_000 }]);
+    assert_eq!(swarm.escrow(id).timeout_at_ms, extended_at + 60_000);
+    assert_eq!(swarm.ledger().next_deadline_ms(), Some(extended_at + 60_000), "the deadline moved with it");
+
+    // The old timeout passes and nothing happens; the new one expires it.
+    swarm.factory().set_now_ms(locked_at + 5_001);
+    swarm.tick();
+    assert_eq!(swarm.escrow(id).state, EscrowState::Locked);
+    swarm.factory().set_now_ms(extended_at + 60_001);
+    swarm.tick();
+    assert_eq!(swarm.escrow(id).state, EscrowState::Expired);
+    assert_eq!(swarm.balance("payer"), 10_000);
+    refused(&mut swarm, "payer", extend(id, 60_000), "escrow_state");
 }
 
 #[test]

@@ -450,6 +450,11 @@ pub fn release_with_preimage(escrow: u64, preimage: &str) -> Command {
     Command::ReleaseEscrow(colony_core::command::ReleaseEscrow { escrow, preimage: Some(preimage.to_owned()) })
 }
 
+/// `escrow.extend`: the escrow now expires `timeout_ms` from the entry's time.
+pub fn extend(escrow: u64, timeout_ms: u64) -> Command {
+    Command::ExtendEscrow(colony_core::command::ExtendEscrow { escrow, timeout_ms })
+}
+
 /// `escrow.refund` of `escrow`.
 pub fn refund(escrow: u64) -> Command {
     Command::RefundEscrow(colony_core::command::RefundEscrow { escrow })

@@ -47,10 +47,10 @@
 //! stays a pure function of the stream.
 
 use colony_core::command::{
-    Ack, ConfigureWallet, DeleteConsumer, DeleteStream, DeregisterAgent, DiscardDeadLetters, DisputeEscrow, Fetch,
-    HaltAgent, Heartbeat, IssueReadToken, LockEscrow, Mint, RefundEscrow, RegisterAgent, ReleaseEscrow,
-    ReplayDeadLetters, ResolveEscrow, ResumeAgent, RevokeReadToken, SetConfig, Sweep, Transfer, TransferBatch,
-    UpdateAgent, Withdraw,
+    Ack, ConfigureWallet, DeleteConsumer, DeleteStream, DeregisterAgent, DiscardDeadLetters, DisputeEscrow,
+    ExtendEscrow, Fetch, HaltAgent, Heartbeat, IssueReadToken, LockEscrow, Mint, RefundEscrow, RegisterAgent,
+    ReleaseEscrow, ReplayDeadLetters, ResolveEscrow, ResumeAgent, RevokeReadToken, SetConfig, Sweep, Transfer,
+    TransferBatch, UpdateAgent, Withdraw,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -378,6 +378,13 @@ pub enum CommandSpec {
     RefundEscrow {
         /// The escrow.
         escrow: EscrowRef,
+    },
+    /// `escrow.extend`.
+    ExtendEscrow {
+        /// The escrow.
+        escrow: EscrowRef,
+        /// The new timeout, from now (possibly out of range, or earlier than the current one).
+        timeout_ms: u64,
     },
     /// `escrow.dispute`.
     DisputeEscrow {
@@ -862,6 +869,9 @@ impl Renderer {
             }),
             CommandSpec::RefundEscrow { escrow } => {
                 Command::RefundEscrow(RefundEscrow { escrow: self.escrow(signer, *escrow) })
+            }
+            CommandSpec::ExtendEscrow { escrow, timeout_ms } => {
+                Command::ExtendEscrow(ExtendEscrow { escrow: self.escrow(signer, *escrow), timeout_ms: *timeout_ms })
             }
             CommandSpec::DisputeEscrow { escrow, reason } => {
                 Command::DisputeEscrow(DisputeEscrow { escrow: self.escrow(signer, *escrow), reason: reason.clone() })
@@ -1413,6 +1423,7 @@ pub fn ledger_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
         (3, Just(CommandSpec::Repeat).boxed()),
         (6, release_spec()),
         (4, refund_spec()),
+        (3, extend_spec()),
         (4, dispute_spec()),
         (4, resolve_spec()),
     ]
@@ -1462,6 +1473,7 @@ pub fn agent_command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
                 (3, Just(CommandSpec::Repeat).boxed()),
                 (7, release_spec()),
                 (4, refund_spec()),
+                (2, extend_spec()),
                 (4, dispute_spec()),
                 (3, resolve_spec()),
                 (4, Just(CommandSpec::Heartbeat).boxed()),
@@ -1562,6 +1574,13 @@ pub fn release_spec() -> BoxedStrategy<CommandSpec> {
 /// `escrow.refund`.
 pub fn refund_spec() -> BoxedStrategy<CommandSpec> {
     escrow_ref().prop_map(|escrow| CommandSpec::RefundEscrow { escrow }).boxed()
+}
+
+/// `escrow.extend`, to timeouts in and out of range (the lock's own distribution).
+pub fn extend_spec() -> BoxedStrategy<CommandSpec> {
+    (escrow_ref(), escrow_timeout_ms())
+        .prop_map(|(escrow, timeout_ms)| CommandSpec::ExtendEscrow { escrow, timeout_ms })
+        .boxed()
 }
 
 /// `escrow.dispute`, with a reason (possibly too long).
@@ -1784,7 +1803,7 @@ pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
     let weights = vec(prop_oneof![Just(100u32), Just(150u32), 0..=limits::AGENT_WEIGHT_MAX], CONFIGURABLE_ROLES.len());
     let fees = (prop_oneof![Just(100u16), 0..=10_000u16], prop_oneof![Just(1_500u16), 0..=10_000u16]);
     // The default pace, none at all, or one tight enough that random registrations run into it.
-    let pace = prop_oneof![8 => Just((1_000u64, 1_000u32)), 1 => Just((0, 1)), 1 => (1..=60_000u64, 1..=3u32)];
+    let pace = prop_oneof![8 => Just((1_000u64, 1_000u32)), 1 => Just((0, 1)), 2 => (1..=60_000u64, 1..=3u32)];
     (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>(), fees, pace)
         .prop_map(|(included, weights, heartbeat_ttl_ms, self_registration, (fee_bps, referral_bps), pace)| {
             let roles: BTreeMap<Name, RoleConfig> = CONFIGURABLE_ROLES

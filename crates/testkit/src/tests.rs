@@ -111,7 +111,7 @@ fn streams_cover_every_command_rejection_and_event() {
     // some, so the sample is ledger streams without the bus (as generated before the bus existed)
     // and more streams with it.
     let without_bus = ScenarioConfig { bus: false, ..config.clone() };
-    let samples = sample_streams(&without_bus, [42; 32], 160).into_iter().chain(sample_streams(&config, [42; 32], 256));
+    let samples = sample_streams(&without_bus, [42; 32], 240).into_iter().chain(sample_streams(&config, [42; 32], 400));
     for stream in samples {
         let mut state = State::new();
         for entry in stream.entries() {

@@ -208,6 +208,24 @@ impl Apply for ReleaseEscrow {
     }
 }
 
+/// The payer gives a locked escrow more time: its timeout becomes `timeout_ms` from now, which must be
+/// later than the current one. For work that runs longer than planned, without a refund and a new lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendEscrow {
+    /// The escrow.
+    pub escrow: u64,
+    /// The new timeout, from now (log time).
+    #[schemars(range(min = limits::ESCROW_TIMEOUT_MS_MIN, max = limits::ESCROW_TIMEOUT_MS_MAX))]
+    pub timeout_ms: u64,
+}
+
+impl Apply for ExtendEscrow {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.extend_escrow(context, self.escrow, self.timeout_ms)
+    }
+}
+
 /// The payee (or arbiter) gives an escrow back to its payer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

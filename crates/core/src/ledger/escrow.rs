@@ -122,6 +122,22 @@ pub struct Escrow {
     pub referral: Amount,
 }
 
+/// Escrow timeouts are between `ESCROW_TIMEOUT_MS_MIN` and `ESCROW_TIMEOUT_MS_MAX`, on a lock as on an
+/// extension.
+fn check_timeout(timeout_ms: u64) -> Result<(), Rejection> {
+    if !(limits::ESCROW_TIMEOUT_MS_MIN..=limits::ESCROW_TIMEOUT_MS_MAX).contains(&timeout_ms) {
+        return Err(Rejection::invalid(
+            "timeout_ms",
+            format!(
+                "must be between {} and {} milliseconds",
+                limits::ESCROW_TIMEOUT_MS_MIN,
+                limits::ESCROW_TIMEOUT_MS_MAX
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A lock request, as carried by `escrow.lock`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LockRequest<'a> {
@@ -192,16 +208,7 @@ impl State {
         if request.referrer.is_some_and(|referrer| referrer == &payer || referrer == request.payee) {
             return Err(Rejection::invalid("referrer", "the referrer must be neither payer nor payee"));
         }
-        if !(limits::ESCROW_TIMEOUT_MS_MIN..=limits::ESCROW_TIMEOUT_MS_MAX).contains(&request.timeout_ms) {
-            return Err(Rejection::invalid(
-                "timeout_ms",
-                format!(
-                    "must be between {} and {} milliseconds",
-                    limits::ESCROW_TIMEOUT_MS_MIN,
-                    limits::ESCROW_TIMEOUT_MS_MAX
-                ),
-            ));
-        }
+        check_timeout(request.timeout_ms)?;
         if self.ledger.open_escrows >= limits::OPEN_ESCROWS_MAX as u64 {
             return Err(Rejection::LimitReached { limit: "open_escrows", max: limits::OPEN_ESCROWS_MAX as u64 });
         }
@@ -288,6 +295,31 @@ impl State {
             return Err(Rejection::Unauthorized { reason: "only the payee or the arbiter refunds an escrow" });
         }
         self.settle(context, id, EscrowState::Refunded, 0);
+        Ok(Accepted::Done)
+    }
+
+    /// `escrow.extend`: the payer moves a locked escrow's timeout later.
+    pub(crate) fn extend_escrow(&mut self, context: &mut Context, id: u64, timeout_ms: u64) -> CommandResult {
+        let escrow = self.escrow_for(id)?;
+        Self::require_escrow_state(escrow, EscrowState::Locked, "extend")?;
+        if context.signer().agent() != Some(&escrow.payer) {
+            return Err(Rejection::Unauthorized { reason: "only the payer extends an escrow" });
+        }
+        check_timeout(timeout_ms)?;
+        let timeout_at_ms = context.now_ms.saturating_add(timeout_ms);
+        if timeout_at_ms == escrow.timeout_at_ms {
+            return Ok(Accepted::Unchanged);
+        }
+        if timeout_at_ms < escrow.timeout_at_ms {
+            // Shortening would let a payer take back, by expiry, money it promised until a later time.
+            return Err(Rejection::invalid("timeout_ms", "an extension may not bring the timeout earlier"));
+        }
+        let escrow = self.ledger.escrows.get_mut(&id).expect("checked above");
+        let removed = self.ledger.escrow_deadlines.remove(&(escrow.timeout_at_ms, id));
+        assert!(removed, "a locked escrow has a deadline");
+        escrow.timeout_at_ms = timeout_at_ms;
+        self.ledger.escrow_deadlines.insert((timeout_at_ms, id));
+        context.emit(EventKind::EscrowExtended { escrow: id, timeout_at_ms });
         Ok(Accepted::Done)
     }
 
