@@ -435,7 +435,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     for fan_out in &in_process {
         let mut row = Row::new(
             SCENARIO,
-            fan_out_name("in process (Router::publish)", fan_out.subscribers),
+            fan_out_name("in process (SubjectRouter::publish)", fan_out.subscribers),
             fan_out.delivered_per_s(),
             "msg/s",
         )

@@ -311,7 +311,10 @@ fn run(cli: &Cli) -> Result<Report, String> {
     let mut bench = Bench::new(cli.quick)?;
     let scenarios = match cli.scenario {
         Scenario::All => {
+            // Scale first: the resident memory it reports is the whole process's, which later
+            // scenarios would leave holding what they freed.
             vec![
+                Scenario::Scale,
                 Scenario::VerifyCeiling,
                 Scenario::Driver,
                 Scenario::Http,
@@ -319,7 +322,6 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Audit,
                 Scenario::Escrow,
                 Scenario::Bus,
-                Scenario::Scale,
             ]
         }
         one => vec![one],

@@ -31,9 +31,6 @@ pub struct Row {
     pub references: Vec<Reference>,
     /// Why the measurement did not run, when it did not (the value is then meaningless).
     pub skipped: Option<String>,
-    /// For figures where less is better (memory): the ratio is then `reference / result`, so that
-    /// above 1.00× still beats the reference.
-    pub lower_is_better: bool,
 }
 
 impl Row {
@@ -48,23 +45,7 @@ impl Row {
             p99_us: None,
             references: Vec::new(),
             skipped: None,
-            lower_is_better: false,
         }
-    }
-
-    /// The same row, for a figure where less is better.
-    pub fn lower_is_better(mut self) -> Row {
-        self.lower_is_better = true;
-        self
-    }
-
-    /// How the figure compares with `reference`: above 1.0 beats it.
-    fn ratio_to(&self, reference: &Reference) -> Option<f64> {
-        if self.lower_is_better { ratio(reference.value, self.value) } else { ratio(self.value, reference.value) }
-    }
-
-    fn format_ratio_to(&self, reference: &Reference) -> String {
-        self.ratio_to(reference).map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.2}×"))
     }
 
     /// A row for a measurement that could not run, with the line to print instead of a figure.
@@ -157,7 +138,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "ratio = result / reference (for memory, reference / result): above 1.00× beats the reference."
+            "ratio = result / reference (above 1.00× beats the reference, unless it says lower is better)."
         );
         let header = format!(
             "  {:<46} {:>16} {:>9} {:>9}   {:<56} {:>6}",
@@ -175,7 +156,7 @@ impl Report {
                 let p50 = row.p50_us.map_or_else(|| "-".to_owned(), format_latency);
                 let p99 = row.p99_us.map_or_else(|| "-".to_owned(), format_latency);
                 let (first_label, first_ratio) = match row.references.first() {
-                    Some(reference) => (reference_label(reference, row.unit), row.format_ratio_to(reference)),
+                    Some(reference) => (reference_label(reference, row.unit), format_ratio(row.value, reference.value)),
                     None => (String::new(), String::new()),
                 };
                 let _ = writeln!(
@@ -197,7 +178,7 @@ impl Report {
                         "",
                         "",
                         reference_label(reference, row.unit),
-                        row.format_ratio_to(reference)
+                        format_ratio(row.value, reference.value)
                     );
                 }
             }
@@ -221,7 +202,7 @@ impl Report {
                         serde_json::json!({
                             "label": reference.label,
                             "value": reference.value,
-                            "ratio": row.ratio_to(reference),
+                            "ratio": ratio(row.value, reference.value),
                         })
                     })
                     .collect();
@@ -256,7 +237,6 @@ fn ratio(value: f64, reference: f64) -> Option<f64> {
     (reference > 0.0).then(|| value / reference)
 }
 
-#[cfg(test)]
 fn format_ratio(value: f64, reference: f64) -> String {
     ratio(value, reference).map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.2}×"))
 }
@@ -330,7 +310,5 @@ mod tests {
         assert!(report.json()["rows"][1]["value"].is_null());
         let json = report.json();
         assert_eq!(json["rows"][0]["references"][0]["ratio"], 1.5);
-        report.row(Row::new("scale", "resident memory", 512.0, "MiB").lower_is_better().reference("at most", 2048.0));
-        assert!(report.table().contains("4.00×"), "less memory than the reference beats it");
     }
 }

@@ -52,8 +52,8 @@ pub struct Counters {
 
 /// The whole state of a swarm.
 ///
-/// Every collection is ordered (`BTreeMap`/`BTreeSet`), so that iteration, snapshots and the state
-/// hash are identical on every machine and after every restore.
+/// Every collection is ordered (`BTreeMap`/`BTreeSet`, or a `Vec` in log order), so that iteration,
+/// snapshots and the state hash are identical on every machine and after every restore.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     sequence: u64,

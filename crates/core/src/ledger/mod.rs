@@ -185,7 +185,7 @@ pub struct Ledger {
     /// Settled escrows in id order, the candidates for eviction past the retention limit.
     pub(crate) settled_escrows: BTreeSet<u64>,
     pub(crate) open_escrows: u64,
-    /// The sum of every wallet's balance, kept by `State::post`, so that a read of the ledger's
+    /// The sum of every wallet's balance, kept by `Ledger::post`, so that a read of the ledger's
     /// totals costs nothing however many wallets there are.
     pub(crate) wallets_total: u128,
 }
