@@ -365,15 +365,17 @@ impl State {
         }
     }
 
-    /// The ledger's invariants that need the registry: every wallet belongs to a registered agent,
-    /// and holds as payer exactly what its open escrows lock.
+    /// The ledger's invariants that need the registry: every party of an open escrow is registered
+    /// (settling reaches their wallets by handle), and every wallet belongs to a registered agent and
+    /// holds as payer exactly what its open escrows lock.
     pub(crate) fn check_wallet_owners(&self) -> Result<(), String> {
         let mut held_by_payer: BTreeMap<AgentHandle, u128> = BTreeMap::new();
         for escrow in self.ledger.escrows.values().filter(|escrow| escrow.state.is_open()) {
-            let payer = self
-                .registry
-                .handle(&escrow.payer)
-                .ok_or_else(|| format!("escrow {} names '{}', who was never registered", escrow.id, escrow.payer))?;
+            let parties = [Some(&escrow.payer), Some(&escrow.payee), escrow.referrer.as_ref(), escrow.arbiter.as_ref()];
+            if let Some(stranger) = parties.into_iter().flatten().find(|party| !self.registry.contains(party)) {
+                return Err(format!("escrow {} names '{stranger}', who was never registered", escrow.id));
+            }
+            let payer = self.registry.handle(&escrow.payer).expect("checked above");
             *held_by_payer.entry(payer).or_default() += u128::from(escrow.amount.0);
         }
         for (handle, wallet) in &self.ledger.wallets {
