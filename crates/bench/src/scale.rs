@@ -19,7 +19,7 @@ use colony_server::driver::{DriverHandle, DriverSettings, Submission};
 use colony_wire::{Envelope, KeyPair};
 
 use crate::fixture::{BenchServer, now_us, outcome_failure};
-use crate::report::Row;
+use crate::report::{Row, human};
 use crate::{Bench, machine, progress};
 
 const SCENARIO: &str = "scale";
@@ -127,7 +127,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     }
     let resident_mib = machine::resident_mib().ok_or("no resident memory reading")?;
     let peak_mib = machine::peak_resident_mib().unwrap_or(resident_mib);
-    let label = format!("resident memory, {} agents + {} open escrows", thousands(agents), thousands(escrows));
+    let label = format!("resident memory, {} agents + {} open escrows", human(agents as f64), human(escrows as f64));
     bench
         .report
         .row(Row::new(SCENARIO, label, resident_mib, "MiB").reference("target (lower is better)", TARGET_RESIDENT_MIB));
@@ -189,17 +189,4 @@ fn public_keys(count: usize, threads: usize) -> Vec<PublicKey> {
             .collect();
         parts.into_iter().flat_map(|part| part.join().expect("key derivation does not panic")).collect()
     })
-}
-
-/// `1000000` as `1,000,000`.
-fn thousands(value: usize) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (position, digit) in digits.chars().enumerate() {
-        if position > 0 && (digits.len() - position).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }

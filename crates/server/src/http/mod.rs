@@ -68,11 +68,17 @@ pub struct AppState {
 
 /// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
 /// verification, and the same few keys sign most requests. Bounded: it is cleared when it grows past
-/// the number of agents a swarm may have.
+/// [`KEY_CACHE_ENTRIES_MAX`].
 #[derive(Default)]
 pub struct KeyCache {
     keys: std::sync::RwLock<std::collections::HashMap<colony_core::PublicKey, colony_wire::keys::DecodedKey>>,
 }
+
+/// Keys the cache holds at most: about 25 MB of decompressed keys (some 250 bytes each with the map's
+/// overhead). Not the agent limit: a million agents would make it a quarter of a gigabyte for a cache
+/// whose worth is the few keys that sign most requests, and self-registrations claim keys of their
+/// choosing, so its size must not follow what clients send. Clearing it only costs decompressions.
+const KEY_CACHE_ENTRIES_MAX: usize = 100_000;
 
 impl KeyCache {
     /// The decompressed key, or `None` for bytes that are not a valid key.
@@ -82,7 +88,7 @@ impl KeyCache {
         }
         let decoded = colony_wire::keys::decode_key(key)?;
         let mut keys = self.keys.write().expect("key cache lock");
-        if keys.len() > colony_core::limits::AGENTS_MAX {
+        if keys.len() > KEY_CACHE_ENTRIES_MAX {
             keys.clear();
         }
         keys.insert(*key, decoded);
