@@ -68,7 +68,7 @@ pub struct AppState {
 
 /// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
 /// verification, and the same few keys sign most requests. Bounded: it is cleared when it grows past
-/// [`KEY_CACHE_ENTRIES_MAX`].
+/// `KEY_CACHE_ENTRIES_MAX`.
 #[derive(Default)]
 pub struct KeyCache {
     keys: std::sync::RwLock<std::collections::HashMap<colony_core::PublicKey, colony_wire::keys::DecodedKey>>,
