@@ -4,7 +4,9 @@ mod support;
 
 use colony_core::{SnapshotError, State};
 use proptest::prelude::*;
-use support::commands::{Register, deregister, halt, heartbeat, issue_read_token};
+use support::commands::{
+    CreateConsumerBuilder, Register, create_stream, deregister, fetch, halt, heartbeat, issue_read_token, publish,
+};
 use support::{OutcomeExt, Simulator, key_for};
 
 const HEADER_BYTES: usize = 12;
@@ -126,6 +128,28 @@ fn a_snapshot_that_breaks_an_invariant_is_malformed() {
         }
         other => panic!("expected a broken invariant, got {other:?}"),
     }
+}
+
+/// Found by the `snapshot_decoder` fuzz target: a snapshot whose consumer is filed under another name
+/// than its own decoded, and the next entry past the consumer's ack deadline panicked, looking the
+/// consumer up by the name the deadline index holds.
+#[test]
+fn a_consumer_filed_under_another_name_is_malformed() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["worker"], "scout");
+    let consumer = CreateConsumerBuilder::new("jobs", "pool").agents(["worker"]).build();
+    let setup = vec![create_stream("jobs", ["jobs.>"]), consumer, publish("jobs.a", "1")];
+    assert!(swarm.operator(setup).all_accepted());
+    assert!(swarm.agent("worker", vec![fetch("jobs", "pool", 1)]).all_accepted());
+    let mut bytes = swarm.state().encode_snapshot();
+    // The consumers map holds the name as its key, then the consumer, which starts with its name.
+    let filed = b"\x04pool\x04pool";
+    let at = bytes.windows(filed.len()).position(|window| window == filed).expect("the consumer is in the snapshot");
+    bytes[at + 1..at + 5].copy_from_slice(b"loop");
+    assert_eq!(
+        State::decode_snapshot(&bytes),
+        Err(SnapshotError::Malformed("stream 'jobs': consumer 'loop' is filed under another name".to_owned()))
+    );
 }
 
 proptest! {

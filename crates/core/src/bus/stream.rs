@@ -538,6 +538,11 @@ impl Bus {
                 return fail("too many consumers".to_owned());
             }
             for (consumer_name, consumer) in &stream.consumers {
+                // Acks and ack deadlines reach a consumer by the name it holds, so it must be the one
+                // it is filed under.
+                if &consumer.name != consumer_name {
+                    return fail(format!("consumer '{consumer_name}' is filed under another name"));
+                }
                 consumer
                     .check_invariants(stream, &mut ack_deadlines)
                     .map_err(|reason| format!("stream '{name}', consumer '{consumer_name}': {reason}"))?;
