@@ -534,6 +534,10 @@ impl State {
         if let Some(operator) = &self.operator {
             operator.replay.check_invariants().map_err(|reason| format!("operator: {reason}"))?;
         }
+        // Commands read the configuration as valid (fee shares, TTLs), as `config.set` leaves it.
+        if let Err(rejection) = self.config.validate() {
+            return Err(format!("the configuration is invalid: {rejection}"));
+        }
         if self.counters.entries != self.sequence {
             return Err(format!("{} entries counted but the sequence is {}", self.counters.entries, self.sequence));
         }

@@ -2,12 +2,12 @@
 
 mod support;
 
-use colony_core::{SnapshotError, State};
+use colony_core::{SnapshotError, State, SwarmConfig};
 use proptest::prelude::*;
 use support::commands::{
-    CreateConsumerBuilder, Register, create_stream, deregister, fetch, halt, heartbeat, issue_read_token, publish,
+    CreateConsumerBuilder, Register, create_stream, deregister, fetch, halt, heartbeat, issue_read_token, lock, publish,
 };
-use support::{OutcomeExt, Simulator, key_for};
+use support::{OutcomeExt, Simulator, SwarmBuilder, key_for};
 
 const HEADER_BYTES: usize = 12;
 
@@ -150,6 +150,59 @@ fn a_consumer_filed_under_another_name_is_malformed() {
         State::decode_snapshot(&bytes),
         Err(SnapshotError::Malformed("stream 'jobs': consumer 'loop' is filed under another name".to_owned()))
     );
+}
+
+/// A swarm whose configuration takes fees of 1,234 and referral shares of 4,321 basis points (numbers
+/// that stand out in a snapshot: varints `d2 09` and `e1 21`), with an open escrow that copied them.
+fn swarm_with_distinct_fees() -> Simulator {
+    let config = SwarmConfig { fee_bps: 1_234, referral_bps: 4_321, ..SwarmConfig::default() };
+    let mut swarm = SwarmBuilder::new().config(config).build();
+    swarm.register_all(&["payer", "payee"], "scout");
+    swarm.fund("payer", 1_000);
+    assert!(swarm.agent("payer", vec![lock("payee", 1_000)]).all_accepted());
+    swarm
+}
+
+/// The positions of the fee shares (`fee_bps`, then `referral_bps`) in a snapshot of
+/// [`swarm_with_distinct_fees`]: the configuration's, then the escrow's.
+fn fee_share_positions(bytes: &[u8]) -> Vec<usize> {
+    let shares = [0xd2, 0x09, 0xe1, 0x21];
+    (0..bytes.len() - shares.len()).filter(|at| bytes[*at..].starts_with(&shares)).collect()
+}
+
+/// 10,001 as a varint, the same length as 1,234's.
+const TOO_MANY_BASIS_POINTS: [u8; 2] = [0x91, 0x4e];
+
+/// Found by the `snapshot_decoder` fuzz target: a snapshot whose open escrow takes a fee above the
+/// whole decoded, and the escrow's expiry panicked computing the fee.
+#[test]
+fn an_escrow_with_a_fee_share_above_the_whole_is_malformed() {
+    let swarm = swarm_with_distinct_fees();
+    let mut bytes = swarm.state().encode_snapshot();
+    let positions = fee_share_positions(&bytes);
+    assert_eq!(positions.len(), 2, "the configuration's shares, then the escrow's");
+    bytes[positions[1]..positions[1] + 2].copy_from_slice(&TOO_MANY_BASIS_POINTS);
+    assert_eq!(
+        State::decode_snapshot(&bytes),
+        Err(SnapshotError::Malformed("escrow 0 has a fee share above 10,000 basis points".to_owned()))
+    );
+}
+
+/// Of the same kind: a snapshot whose configuration is invalid decoded, and the next escrow locked took
+/// its fee share from it.
+#[test]
+fn an_invalid_configuration_is_malformed() {
+    let swarm = swarm_with_distinct_fees();
+    let mut bytes = swarm.state().encode_snapshot();
+    let configuration = fee_share_positions(&bytes)[0];
+    bytes[configuration..configuration + 2].copy_from_slice(&TOO_MANY_BASIS_POINTS);
+    match State::decode_snapshot(&bytes) {
+        Err(SnapshotError::Malformed(reason)) => {
+            assert!(reason.starts_with("the configuration is invalid: "), "{reason}");
+            assert!(reason.contains("fee_bps"), "{reason}");
+        }
+        other => panic!("expected an invalid configuration, got {other:?}"),
+    }
 }
 
 proptest! {

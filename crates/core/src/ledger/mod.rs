@@ -25,7 +25,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::amount::Amount;
+use crate::amount::{Amount, BASIS_POINTS_ONE};
 use crate::ids::{AgentId, Digest, Name, Signer};
 use crate::registry::AgentHandle;
 use crate::state::State;
@@ -306,6 +306,10 @@ impl Ledger {
         for (id, escrow) in &self.escrows {
             if escrow.id != *id {
                 return Err(format!("escrow {id} is stored under another id"));
+            }
+            // Settling splits the released amount by these shares, which must be parts of a whole.
+            if u64::from(escrow.fee_bps) > BASIS_POINTS_ONE || u64::from(escrow.referral_bps) > BASIS_POINTS_ONE {
+                return Err(format!("escrow {id} has a fee share above 10,000 basis points"));
             }
             if escrow.state.is_open() {
                 open_sum += u128::from(escrow.amount.0);
