@@ -205,6 +205,37 @@ fn an_invalid_configuration_is_malformed() {
     }
 }
 
+/// `value` as postcard writes it: seven bits per byte, low bits first, the top bit set on all but the
+/// last byte.
+fn varint(mut value: u128) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    while value >= 0x80 {
+        bytes.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    bytes.push(value as u8);
+    bytes
+}
+
+/// Found by the `snapshot_decoder` fuzz target: a snapshot whose wallet was credited more than a u64
+/// panicked in the invariant checks themselves (computing the balance), instead of being refused.
+#[test]
+fn a_wallet_credited_beyond_any_balance_is_malformed() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["rich"], "scout");
+    swarm.fund("rich", 1_234_567);
+    let bytes = swarm.state().encode_snapshot();
+    // Wallets come first in the ledger: the wallet's debits (0), then its credits.
+    let credited = [&[0][..], &varint(1_234_567)].concat();
+    let at = bytes.windows(credited.len()).position(|window| window == credited).expect("the wallet is there") + 1;
+    for (credits, reason) in
+        [(1u128 << 70, "wallet AgentHandle(0) holds more than u64::MAX"), (u128::MAX, "the ledger's totals overflow")]
+    {
+        let corrupted = [&bytes[..at], &varint(credits), &bytes[at + credited.len() - 1..]].concat();
+        assert_eq!(State::decode_snapshot(&corrupted), Err(SnapshotError::Malformed(reason.to_owned())));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 

@@ -277,15 +277,32 @@ impl Ledger {
     /// Checks the ledger's invariants: double entry balances, no negative wallet, escrow holding
     /// equals open escrows, indexes consistent.
     pub fn check_invariants(&self) -> Result<(), String> {
-        let mut debits: u128 = self.mint.debits + self.fees.debits + self.escrow_holding.debits;
-        let mut credits: u128 = self.mint.credits + self.fees.credits + self.escrow_holding.credits;
+        // Balances are computed in i128 from the u128 totals, which postings of u64 amounts keep far
+        // below i128::MAX; only a corrupt snapshot holds more, and the checks must refuse it, not
+        // panic on it. Likewise the sums below are checked.
+        let overflow = || "the ledger's totals overflow".to_owned();
+        let mut debits: u128 = 0;
+        let mut credits: u128 = 0;
+        let system = [&self.mint, &self.fees, &self.escrow_holding];
+        for account in system.into_iter().chain(self.wallets.values().map(|wallet| &wallet.account)) {
+            if i128::try_from(account.debits).is_err() || i128::try_from(account.credits).is_err() {
+                return Err(overflow());
+            }
+            debits = debits.checked_add(account.debits).ok_or_else(overflow)?;
+            credits = credits.checked_add(account.credits).ok_or_else(overflow)?;
+        }
+        if self.mint.balance() < -i128::from(u64::MAX) {
+            return Err("the money supply exceeds u64::MAX".to_owned());
+        }
         let mut wallets_total: u128 = 0;
         for (handle, wallet) in &self.wallets {
-            if wallet.account.balance() < 0 {
+            let balance = wallet.account.balance();
+            if balance < 0 {
                 return Err(format!("wallet {handle:?} is negative"));
             }
-            debits += wallet.account.debits;
-            credits += wallet.account.credits;
+            if balance > i128::from(u64::MAX) {
+                return Err(format!("wallet {handle:?} holds more than u64::MAX"));
+            }
             wallets_total += u128::from(wallet.balance().0);
         }
         if wallets_total != self.wallets_total {
