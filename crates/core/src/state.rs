@@ -38,6 +38,10 @@ pub struct ReadToken {
 }
 
 /// Running totals, kept in state so they are as deterministic as everything else.
+///
+/// They saturate at `u64::MAX` rather than overflow. No log comes near that many entries, commands or
+/// events, but a state restored from a damaged snapshot may hold any count, and the invariants cannot
+/// tell a wrong count from a right one (except `entries`, which is the sequence number).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Entries applied.
@@ -233,7 +237,7 @@ impl State {
 
         self.sequence = entry.sequence;
         self.timestamp_ms = entry.timestamp_ms;
-        self.counters.entries += 1;
+        self.counters.entries = self.counters.entries.saturating_add(1);
         let mut context = Context::new(entry.sequence, entry.timestamp_ms);
         // Time-driven changes happen first, so that commands in this entry see the world as of its
         // timestamp (an agent whose deadline passed is unresponsive before its own late heartbeat; an
@@ -248,7 +252,8 @@ impl State {
             EntryBody::Tick => {}
             EntryBody::Signed(signed) => match self.admit(signed) {
                 Err(rejection) => {
-                    self.counters.commands_rejected += signed.commands.len() as u64;
+                    self.counters.commands_rejected =
+                        self.counters.commands_rejected.saturating_add(signed.commands.len() as u64);
                     outcome.envelope = Some(rejection);
                 }
                 Ok(signer_handle) => {
@@ -260,8 +265,12 @@ impl State {
                     for command in &signed.commands {
                         let result = self.apply_command(&mut context, command);
                         match result {
-                            Ok(_) => self.counters.commands_accepted += 1,
-                            Err(_) => self.counters.commands_rejected += 1,
+                            Ok(_) => {
+                                self.counters.commands_accepted = self.counters.commands_accepted.saturating_add(1)
+                            }
+                            Err(_) => {
+                                self.counters.commands_rejected = self.counters.commands_rejected.saturating_add(1)
+                            }
                         }
                         outcome.commands.push(result);
                     }
@@ -269,7 +278,7 @@ impl State {
             },
         }
         context.flush_discarded();
-        self.counters.events += context.events.len() as u64;
+        self.counters.events = self.counters.events.saturating_add(context.events.len() as u64);
         outcome.events = context.events;
         Ok(outcome)
     }

@@ -236,6 +236,24 @@ fn a_wallet_credited_beyond_any_balance_is_malformed() {
     }
 }
 
+/// Found by the `snapshot_decoder` fuzz target: a snapshot whose event counter was at `u64::MAX`
+/// decoded (no invariant can tell a wrong count), and the next event overflowed it.
+#[test]
+fn counters_saturate_instead_of_overflowing() {
+    let mut swarm = busy_swarm();
+    let bytes = swarm.state().encode_snapshot();
+    // The counters are the snapshot's last field, and the events their last.
+    let events = varint(u128::from(swarm.state().counters().events));
+    assert!(bytes.ends_with(&events));
+    let corrupted = [&bytes[..bytes.len() - events.len()], &varint(u128::from(u64::MAX))].concat();
+    let mut state = State::decode_snapshot(&corrupted).expect("a count is not an invariant");
+    // The parent is unresponsive: its heartbeat makes it active again, an event.
+    let heartbeat = swarm.factory().agent("parent", vec![heartbeat()]);
+    let outcome = state.apply(&heartbeat).expect("applies");
+    assert!(outcome.all_accepted() && !outcome.events.is_empty());
+    assert_eq!(state.counters().events, u64::MAX);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
