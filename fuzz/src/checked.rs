@@ -63,7 +63,7 @@ fn check_refusals_changed_nothing(
     };
     let mut reference = before.clone();
     let reference_outcome = reference
-        .apply(&Entry { body: reference_body, ..entry.clone() })
+        .apply(&Entry { sequence: entry.sequence, timestamp_ms: entry.timestamp_ms, body: reference_body })
         .expect("the reference entry has the entry's sequence and time");
     let sequence = entry.sequence;
     assert_eq!(outcome.events, reference_outcome.events, "entry {sequence}: refused commands emitted events");

@@ -7,7 +7,8 @@
 //! name gives the same key in every run and on every machine, and different names or domains give
 //! different keys for all practical purposes.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use colony_core::{AgentId, Digest, Name, PublicKey};
 
@@ -31,11 +32,32 @@ pub fn unusable_key() -> PublicKey {
     PublicKey(bytes)
 }
 
-fn usable_key(domain: &[u8], name: &str) -> PublicKey {
-    (0u32..)
+/// Keys remembered per thread, at most: the names of a test's swarm or a generated stream's pool,
+/// with room to spare, while a test that registers thousands of agents does not keep them all.
+const REMEMBERED_KEYS_MAX: usize = 4_096;
+
+fn usable_key(domain: &'static [u8], name: &str) -> PublicKey {
+    thread_local! {
+        // Deriving a key decompresses a curve point per attempt: most of the time it takes to render a
+        // generated stream, which names the same few agents in every envelope.
+        static REMEMBERED: RefCell<BTreeMap<(&'static [u8], String), PublicKey>> =
+            const { RefCell::new(BTreeMap::new()) };
+    }
+    let key = (domain, name.to_owned());
+    if let Some(known) = REMEMBERED.with(|remembered| remembered.borrow().get(&key).copied()) {
+        return known;
+    }
+    let derived = (0u32..)
         .map(|attempt| PublicKey(fill(domain, &format!("{name}#{attempt}"))))
         .find(PublicKey::is_usable)
-        .expect("about half of all 32-byte strings are usable keys")
+        .expect("about half of all 32-byte strings are usable keys");
+    REMEMBERED.with(|remembered| {
+        let mut remembered = remembered.borrow_mut();
+        if remembered.len() < REMEMBERED_KEYS_MAX {
+            remembered.insert(key, derived);
+        }
+    });
+    derived
 }
 
 /// The operator's key: `key_for(OPERATOR_KEY_NAME)`.

@@ -145,9 +145,7 @@ pub enum LedgerCommand {
         to: AgentRecipe,
         amount: AmountRecipe,
     },
-    TransferBatch(Vec<TransferRecipe>),
-    /// A batch of `TRANSFERS_PER_BATCH_MAX + 1` copies of one transfer.
-    TransferBatchOneTooLong(TransferRecipe),
+    TransferBatch(BatchRecipe),
     Withdraw {
         transfer_id: TransferIdRecipe,
         amount: AmountRecipe,
@@ -175,10 +173,10 @@ impl LedgerCommand {
             LedgerCommand::Mint { transfer_id, to, amount } => {
                 CommandSpec::Mint { transfer_id: transfer_id.choice(), to: to.agent(), amount: amount.amount() }
             }
-            LedgerCommand::TransferBatch(transfers) => CommandSpec::TransferBatch {
+            LedgerCommand::TransferBatch(BatchRecipe::Transfers(transfers)) => CommandSpec::TransferBatch {
                 transfers: transfers.iter().take(TRANSFERS_PER_BATCH).map(|transfer| transfer.spec()).collect(),
             },
-            LedgerCommand::TransferBatchOneTooLong(transfer) => {
+            LedgerCommand::TransferBatch(BatchRecipe::OneTooLong(transfer)) => {
                 CommandSpec::TransferBatch { transfers: vec![transfer.spec(); limits::TRANSFERS_PER_BATCH_MAX + 1] }
             }
             LedgerCommand::Withdraw { transfer_id, amount } => {
@@ -199,6 +197,15 @@ impl LedgerCommand {
             LedgerCommand::Repeat => CommandSpec::Repeat,
         }
     }
+}
+
+/// The transfers of a linked batch.
+#[derive(Debug)]
+pub enum BatchRecipe {
+    /// Up to [`TRANSFERS_PER_BATCH`] transfers.
+    Transfers(Vec<TransferRecipe>),
+    /// `TRANSFERS_PER_BATCH_MAX + 1` copies of one transfer.
+    OneTooLong(TransferRecipe),
 }
 
 /// A command of the escrow's family.

@@ -16,7 +16,7 @@
 mod commands;
 mod weights;
 
-pub use commands::{BusCommand, CommandRecipe, EscrowCommand, LedgerCommand, RegistryCommand};
+pub use commands::{BatchRecipe, BusCommand, CommandRecipe, EscrowCommand, LedgerCommand, RegistryCommand};
 use weights::pick;
 
 use std::collections::{BTreeMap, BTreeSet};

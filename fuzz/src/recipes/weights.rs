@@ -10,6 +10,7 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
+use super::commands::BatchRecipe;
 use super::{
     Advance, AgentRecipe, AmountRecipe, CapabilitiesRecipe, ConfigRecipe, ConsumerVariantRecipe, DeadLetterRecipe,
     DeliveryRecipe, EscrowRecipe, KeyRecipe, NonceRecipe, PayloadRecipe, PreimageRecipe, ReasonRecipe, RoleRecipe,
@@ -31,8 +32,9 @@ pub(super) fn pick(input: &mut Unstructured<'_>, weights: &[u32]) -> Result<usiz
 
 impl<'a> Arbitrary<'a> for StepRecipe {
     fn arbitrary(input: &mut Unstructured<'a>) -> Result<Self> {
-        // Oversized envelopes are rare: each holds ten thousand commands.
-        Ok(match pick(input, &[80, 12, 7, 1])? {
+        // Oversized envelopes are rare: each holds ten thousand commands, which would take most of the
+        // time of every stream that holds one, for a check that fails at once.
+        Ok(match pick(input, &[800, 120, 79, 1])? {
             0 => StepRecipe::Envelope {
                 advance: input.arbitrary()?,
                 signer: input.arbitrary()?,
@@ -50,6 +52,16 @@ impl<'a> Arbitrary<'a> for StepRecipe {
                 parent: input.arbitrary()?,
             },
             _ => StepRecipe::Oversized { advance: input.arbitrary()?, signer: input.arbitrary()? },
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for BatchRecipe {
+    fn arbitrary(input: &mut Unstructured<'a>) -> Result<Self> {
+        // Batches one transfer too long are rare, for the same reason as oversized envelopes.
+        Ok(match pick(input, &[99, 1])? {
+            0 => BatchRecipe::Transfers(input.arbitrary()?),
+            _ => BatchRecipe::OneTooLong(input.arbitrary()?),
         })
     }
 }
