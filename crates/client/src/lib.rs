@@ -421,6 +421,16 @@ impl Client {
         self.get("/v1/state/hash").await
     }
 
+    /// The newest checkpoint the operator signed over the log.
+    pub async fn log_checkpoint(&self) -> Result<colony_wire::views::CheckpointView, ClientError> {
+        self.get("/v1/log/checkpoint").await
+    }
+
+    /// The proof that entry `sequence` is in the history the first checkpoint after it vouches for.
+    pub async fn log_proof(&self, sequence: u64) -> Result<colony_wire::views::LogProofView, ClientError> {
+        self.get(&format!("/v1/log/proof?sequence={sequence}")).await
+    }
+
     /// Whether the server is ready for writes.
     pub async fn ready(&self) -> bool {
         let url = format!("{}/v1/health/ready", self.base_url);

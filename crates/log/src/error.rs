@@ -15,6 +15,8 @@ pub enum OpenError {
         /// The format this build reads.
         supported: i64,
     },
+    /// The log is damaged; nothing may be written onto it.
+    Damaged(ReadError),
 }
 
 impl fmt::Display for OpenError {
@@ -24,6 +26,7 @@ impl fmt::Display for OpenError {
             OpenError::IncompatibleFormat { found, supported } => {
                 write!(formatter, "the command log has format {found}; this build reads format {supported}")
             }
+            OpenError::Damaged(error) => write!(formatter, "the command log is damaged: {error}"),
         }
     }
 }
@@ -80,8 +83,38 @@ pub enum ReadError {
         /// The missing entry.
         sequence: u64,
     },
+    /// The log ends before the entry its head records: entries were removed from the end.
+    Truncated {
+        /// The last entry the head records.
+        recorded: u64,
+        /// The last entry found.
+        found: u64,
+    },
+    /// The record of the log's head is gone.
+    HeadMissing,
+    /// The file is damaged where these entries are stored: the database cannot read them.
+    Unreadable {
+        /// The first unreadable entry.
+        first: u64,
+        /// The last unreadable entry of the damaged run.
+        last: u64,
+        /// What the database said.
+        reason: String,
+    },
     /// The database failed.
     Database(rusqlite::Error),
+}
+
+impl ReadError {
+    /// The first entry the damage touches, where there is one.
+    pub fn sequence(&self) -> Option<u64> {
+        match self {
+            ReadError::Corrupt { sequence, .. } | ReadError::Missing { sequence } => Some(*sequence),
+            ReadError::Truncated { found, .. } => Some(found + 1),
+            ReadError::Unreadable { first, .. } => Some(*first),
+            ReadError::HeadMissing | ReadError::Database(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for ReadError {
@@ -89,6 +122,19 @@ impl fmt::Display for ReadError {
         match self {
             ReadError::Corrupt { sequence, reason } => write!(formatter, "log entry {sequence} is corrupt: {reason}"),
             ReadError::Missing { sequence } => write!(formatter, "log entry {sequence} is missing"),
+            ReadError::Truncated { recorded, found } => write!(
+                formatter,
+                "the log ends at entry {found} but its head records entry {recorded}: entries {}..={recorded} were \
+                 removed from its end",
+                found + 1
+            ),
+            ReadError::HeadMissing => formatter.write_str("the record of the log's head is missing"),
+            ReadError::Unreadable { first, last, reason } if first == last => {
+                write!(formatter, "log entry {first} is unreadable, the file is damaged there: {reason}")
+            }
+            ReadError::Unreadable { first, last, reason } => {
+                write!(formatter, "log entries {first}..={last} are unreadable, the file is damaged there: {reason}")
+            }
             ReadError::Database(error) => write!(formatter, "cannot read the command log: {error}"),
         }
     }

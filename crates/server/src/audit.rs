@@ -1,5 +1,7 @@
-//! The offline audit: replay the whole log from genesis, re-verify every signature, recompute the
-//! state hash, check every invariant, and check every stored snapshot against the replay.
+//! The offline audit: verify the log's history (its hash chain, its head and the operator's signed
+//! checkpoints, as start-up does), then replay the whole log from genesis, re-verify every signature,
+//! recompute the state hash, check every invariant, and check every stored snapshot and every state
+//! hash a checkpoint names against the replay.
 //!
 //! Signatures are verified in batches on all cores: entries are applied in order (the key of an
 //! entry depends on the state before it), their signatures are collected, and each batch is checked
@@ -15,6 +17,7 @@ use colony_log::{CommandLog, SqliteLog};
 use colony_wire::envelope::signing_message;
 use colony_wire::keys;
 
+use crate::history::verify_history;
 use crate::log_records::decode_record;
 
 /// Records read (and signatures verified) per batch.
@@ -33,6 +36,10 @@ pub struct AuditReport {
     pub signatures: u64,
     /// Snapshots compared with the replay.
     pub snapshots_checked: u64,
+    /// Signed checkpoints verified (signature and chain hash; their state hashes against the replay).
+    pub checkpoints_checked: u64,
+    /// The chain hash of the last entry: the whole history in 32 bytes.
+    pub chain_head: colony_log::ChainHash,
     /// The final state hash.
     pub state_hash: Digest,
     /// The final sequence number.
@@ -58,17 +65,23 @@ pub struct AuditError {
 
 impl std::fmt::Display for AuditError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.sequence {
-            Some(sequence) => write!(formatter, "entry {sequence}: {}", self.reason),
-            None => formatter.write_str(&self.reason),
-        }
+        formatter.write_str(&self.reason)
     }
 }
 
 impl std::error::Error for AuditError {}
 
 fn failure(sequence: Option<u64>, reason: impl Into<String>) -> AuditError {
-    AuditError { sequence, reason: reason.into() }
+    let reason = reason.into();
+    match sequence {
+        Some(sequence) => AuditError { sequence: Some(sequence), reason: format!("entry {sequence}: {reason}") },
+        None => AuditError { sequence, reason },
+    }
+}
+
+/// A damaged history, in the words start-up uses for it.
+pub fn history_failure(error: &crate::history::HistoryError) -> AuditError {
+    AuditError { sequence: error.sequence(), reason: format!("the command log is damaged: {error}") }
 }
 
 /// Audits the log in the data directory `data_dir`. `progress` gets `(entries done, entries total)`.
@@ -83,6 +96,19 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
     if last == 0 {
         return Err(failure(None, "the command log is empty"));
     }
+    let history = verify_history(&log, |_, _| {}).map_err(|error| history_failure(&error))?;
+    // State hashes the checkpoints name, by the entry they are for, to compare as the replay passes.
+    let mut named_state_hashes: Vec<(u64, [u8; 32], u64)> = history
+        .checkpoints
+        .iter()
+        .filter(|logged| logged.checkpoint.statement.state_sequence > 0)
+        .map(|logged| {
+            let statement = logged.checkpoint.statement;
+            (statement.state_sequence, statement.state_hash, logged.record_sequence)
+        })
+        .collect();
+    named_state_hashes.sort_by_key(|(sequence, _, _)| *sequence);
+    let mut named_state_hashes = named_state_hashes.into_iter().peekable();
     let (snapshots, damaged) = log.snapshots().map_err(|error| failure(None, error.to_string()))?;
     if let Some(snapshot) = damaged.first() {
         return Err(failure(None, format!("snapshot at entry {} is damaged: {}", snapshot.sequence, snapshot.reason)));
@@ -95,6 +121,8 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
         commands: 0,
         signatures: 0,
         snapshots_checked: 0,
+        checkpoints_checked: history.checkpoints.len() as u64,
+        chain_head: history.head.chain,
         state_hash: Digest([0; 32]),
         sequence: 0,
         agents: 0,
@@ -120,7 +148,8 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
                 return Err(failure(Some(next), "missing from the log"));
             }
             let mut pending = Vec::with_capacity(records.len());
-            for record in &records {
+            for chained in &records {
+                let record = &chained.record;
                 let decoded =
                     decode_record(record, &state).map_err(|error| failure(Some(error.sequence), error.reason))?;
                 let entry = decoded.entry;
@@ -157,6 +186,22 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
                         ));
                     }
                     report.snapshots_checked += 1;
+                }
+                if named_state_hashes.peek().is_some_and(|(sequence, _, _)| *sequence == state.sequence()) {
+                    let computed = state.state_hash();
+                    while let Some((_, named, checkpoint)) =
+                        named_state_hashes.next_if(|(sequence, _, _)| *sequence == state.sequence())
+                    {
+                        if Digest(named) != computed {
+                            return Err(failure(
+                                Some(state.sequence()),
+                                format!(
+                                    "the checkpoint at entry {checkpoint} names a state hash that differs from the \
+                                     replayed state's"
+                                ),
+                            ));
+                        }
+                    }
                 }
             }
             // Verify this batch in the background while the next one is read and replayed.
@@ -232,4 +277,55 @@ fn verify_signatures(pending: &[PendingSignature]) -> Result<(), AuditError> {
     // Batch verification is stricter about some non-canonical encodings than single verification;
     // report the batch rather than pass it.
     Err(failure(Some(pending[0].0), "a signature in this batch is not canonical"))
+}
+
+/// What checking a receipt against a log found.
+#[derive(Clone, Debug)]
+pub struct ReceiptReport {
+    /// The entry the receipt is for.
+    pub sequence: u64,
+    /// The first signed checkpoint after it, which vouches for it, if one was written.
+    pub covered_by: Option<crate::history::LoggedCheckpoint>,
+    /// The log's head.
+    pub head: colony_log::LogHead,
+}
+
+/// Checks a receipt (an entry's sequence and chain hash, as a write was answered) against the log in
+/// `data_dir`, offline: the history must verify (as at start-up) and hold that chain hash at that
+/// entry. A log that does not was truncated or rewritten after the receipt was given.
+pub fn check_receipt(
+    data_dir: &Path,
+    sequence: u64,
+    chain: colony_log::ChainHash,
+) -> Result<ReceiptReport, AuditError> {
+    let path = data_dir.join(crate::server::LOG_FILE_NAME);
+    if !path.exists() {
+        return Err(failure(None, format!("no command log at {}", path.display())));
+    }
+    let log = SqliteLog::open_read_only(&path).map_err(|error| failure(None, error.to_string()))?;
+    let history = verify_history(&log, |_, _| {}).map_err(|error| history_failure(&error))?;
+    if sequence == 0 || sequence > history.head.sequence {
+        return Err(failure(
+            Some(sequence),
+            format!(
+                "the receipt is for an entry this log does not hold (it ends at entry {}): the log was truncated after \
+                 the receipt was given, or the receipt is of another log",
+                history.head.sequence
+            ),
+        ));
+    }
+    let found = log.read(sequence, 1).map_err(|error| failure(Some(sequence), error.to_string()))?;
+    let found = found.first().ok_or_else(|| failure(Some(sequence), "missing from the log"))?;
+    if found.chain != chain {
+        return Err(failure(
+            Some(sequence),
+            format!(
+                "the log's chain hash here is {}, the receipt's is {chain}: the history up to this entry was \
+                 rewritten after the receipt was given, or the receipt is of another log",
+                found.chain
+            ),
+        ));
+    }
+    let covered_by = history.checkpoints.iter().find(|logged| logged.record_sequence > sequence).copied();
+    Ok(ReceiptReport { sequence, covered_by, head: history.head })
 }

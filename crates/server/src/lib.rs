@@ -22,6 +22,7 @@ pub mod bus;
 pub mod clock;
 pub mod driver;
 pub mod events;
+pub mod history;
 pub mod http;
 pub mod listener;
 pub mod log_records;

@@ -55,6 +55,12 @@ pub fn decode_record(record: &Record, state: &State) -> Result<DecodedRecord, Re
         RecordKind::from_byte(record.kind).ok_or_else(|| error(format!("unknown record kind {}", record.kind)))?;
     let (body, signed) = match kind {
         RecordKind::Tick => (EntryBody::Tick, None),
+        // Its signature and chain hash are checked with the history (`crate::history`), before replay.
+        RecordKind::Checkpoint => {
+            colony_wire::checkpoint::SignedCheckpoint::decode(&record.payload)
+                .map_err(|reason| error(format!("checkpoint: {reason}")))?;
+            (EntryBody::Tick, None)
+        }
         RecordKind::Genesis => {
             let genesis =
                 record::decode_genesis(&record.payload).map_err(|reason| error(format!("genesis: {reason}")))?;

@@ -25,6 +25,8 @@ pub struct Recovered {
     pub events_complete_from: u64,
     /// The snapshot recovery started from (0: genesis).
     pub snapshot_sequence: u64,
+    /// That snapshot's state hash (checked against the decoded state), if there was one.
+    pub snapshot_state_hash: Option<(u64, Digest)>,
     /// Entries replayed after the snapshot.
     pub entries_replayed: u64,
     /// Snapshots skipped because they were damaged, with the reason.
@@ -77,6 +79,7 @@ pub fn recover(
         damaged.into_iter().map(|snapshot| (snapshot.sequence, snapshot.reason)).collect();
     let mut state = State::new();
     let mut snapshot_sequence = 0;
+    let mut snapshot_state_hash = None;
     for snapshot in snapshots {
         if snapshot.sequence > log.last_sequence() {
             skipped.push((snapshot.sequence, "newer than the log".to_owned()));
@@ -88,6 +91,7 @@ pub fn recover(
             {
                 state = decoded;
                 snapshot_sequence = snapshot.sequence;
+                snapshot_state_hash = Some((snapshot.sequence, Digest(snapshot.state_hash)));
                 break;
             }
             Ok(_) => skipped.push((snapshot.sequence, "state hash or sequence does not match".to_owned())),
@@ -104,7 +108,8 @@ pub fn recover(
         if records.is_empty() {
             return Err(RecoveryError::Log(ReadError::Missing { sequence: next }));
         }
-        for record in &records {
+        for chained in &records {
+            let record = &chained.record;
             let entry = decode_record(record, &state).map_err(RecoveryError::Replay)?.entry;
             let outcome =
                 state.apply(&entry).map_err(|error| RecoveryError::Apply { sequence: record.sequence, error })?;
@@ -126,6 +131,7 @@ pub fn recover(
         events: events.into(),
         events_complete_from,
         snapshot_sequence,
+        snapshot_state_hash,
         skipped_snapshots: skipped,
         elapsed: started.elapsed(),
     })

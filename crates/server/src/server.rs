@@ -41,6 +41,10 @@ pub struct ServerSettings {
     pub clock: Arc<dyn Clock>,
     /// Driver settings (queue, snapshots).
     pub driver: DriverSettings,
+    /// Whether the writer appends checkpoints signed with the operator's key (every 4,096 entries,
+    /// a second after the first entry none covers, at clean shutdown). Off by default for now: each
+    /// is an entry of the log, so a clean restart no longer returns the same sequence and state hash.
+    pub sign_checkpoints: bool,
     /// The configuration a new swarm starts with.
     pub genesis_config: SwarmConfig,
     /// Longest a request may take before it is answered with `timeout`; also the longest a request
@@ -80,6 +84,7 @@ impl ServerSettings {
             listen,
             clock: Arc::new(SystemClock),
             driver: DriverSettings::default(),
+            sign_checkpoints: false,
             genesis_config: SwarmConfig::default(),
             request_timeout: Duration::from_secs(30),
             max_connections: None,
@@ -104,6 +109,8 @@ pub enum StartError {
     Log(colony_log::OpenError),
     /// Recovery failed: the log or a snapshot is damaged beyond what recovery may skip.
     Recovery(recovery::RecoveryError),
+    /// The log's history does not verify (chain, head or signed checkpoints).
+    History(crate::history::HistoryError),
     /// The listen address could not be bound.
     Bind(std::io::Error),
 }
@@ -117,6 +124,8 @@ impl std::fmt::Display for StartError {
             }
             StartError::Log(error) => write!(formatter, "{error}"),
             StartError::Recovery(error) => write!(formatter, "recovery failed: {error}"),
+            // The audit reports the same damage in the same words (`audit::history_failure`).
+            StartError::History(error) => write!(formatter, "the command log is damaged: {error}"),
             StartError::Bind(error) => write!(formatter, "cannot listen: {error}"),
         }
     }
@@ -203,6 +212,25 @@ fn load_or_create_operator_key(data_dir: &Path) -> Result<(KeyPair, bool), Start
     Ok((key, true))
 }
 
+/// The operator's key, to sign checkpoints with, if the data directory holds it and it is the key the
+/// log's genesis names. A checkpoint signed by another key would make the log fail its own
+/// verification, so without the right key the server writes none (and says so).
+fn checkpoint_signer(data_dir: &Path, operator_key: &colony_core::PublicKey) -> Option<driver::CheckpointSigner> {
+    let path = data_dir.join(OPERATOR_KEY_FILE_NAME);
+    let key = KeyFile::read(&path).ok().and_then(|file| file.key_pair().ok());
+    match key {
+        Some(key) if key.public_key() == *operator_key => Some(driver::CheckpointSigner(Arc::new(key))),
+        Some(_) => {
+            tracing::warn!(path = %path.display(), "the operator key file is not the genesis operator's; no checkpoints");
+            None
+        }
+        None => {
+            tracing::warn!(path = %path.display(), "no operator key file; the log gets no signed checkpoints");
+            None
+        }
+    }
+}
+
 /// The data directory's mode: only the server's user may list or open anything in it. SQLite creates
 /// the WAL and shared-memory files later, with the umask's mode, so the directory is what really
 /// keeps others out; the files are tightened too.
@@ -285,15 +313,23 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
         .map_err(|error| StartError::DataDir(error.to_string()))?;
     }
 
-    let recovered = tokio::task::block_in_place(|| {
-        recovery::recover(&log, settings.events_retained.max(1), |done, last| {
-            tracing::debug!(done, last, "recovering");
+    // The whole history is verified on a connection of its own while recovery replays the tail, so
+    // that a damaged or rewritten log is refused before anything is written onto it, at the cost
+    // of the longer of the two rather than their sum.
+    let (verified, recovered) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let verifier = scope.spawn(|| {
+                let reader = SqliteLog::open_read_only(&log_path).map_err(StartError::Log)?;
+                crate::history::verify_history(&reader, |_, _| {}).map_err(StartError::History)
+            });
+            let recovered = recovery::recover(&log, settings.events_retained.max(1), |done, last| {
+                tracing::debug!(done, last, "recovering");
+            });
+            (verifier.join().expect("history verifier"), recovered)
         })
-    })
-    .map_err(StartError::Recovery)?;
-    for (sequence, reason) in &recovered.skipped_snapshots {
-        tracing::warn!(sequence, %reason, "skipped a damaged snapshot");
-    }
+    });
+    let verified = verified?;
+    let recovered = recovered.map_err(StartError::Recovery)?;
     let operator_key = recovered.state.operator().expect("genesis applied").public_key;
     let events = EventHub::new(settings.events_retained.max(1), recovered.events_complete_from);
     events.publish(recovered.events);
@@ -308,14 +344,24 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     };
     let listener = TcpListener::bind(settings.listen).await.map_err(StartError::Bind)?;
     let local_addr = listener.local_addr().map_err(StartError::Bind)?;
+    let mut driver_settings = settings.driver.clone();
+    if settings.sign_checkpoints {
+        driver_settings.checkpoint_signer = checkpoint_signer(&settings.data_dir, &operator_key);
+    }
     let (driver, writer_thread) = driver::start(
         Box::new(log) as Box<dyn CommandLog>,
         recovered.state,
         events,
         Arc::new(EphemeralBus::with_budget(settings.clock.now_ms(), settings.bus_buffered_bytes_max)),
         Arc::clone(&settings.clock),
-        settings.driver.clone(),
+        driver_settings,
     );
+    if let Some((sequence, state_hash)) = recovered.snapshot_state_hash {
+        driver.remember_state_hash(sequence, state_hash);
+    }
+    if let Some(checkpoint) = verified.checkpoints.last() {
+        driver.remember_checkpoint(*checkpoint);
+    }
 
     let (shutdown, _) = tokio::sync::watch::channel(false);
     let app = http::AppState::new(driver.clone(), &settings, shutdown.subscribe());

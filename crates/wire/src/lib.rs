@@ -5,6 +5,7 @@
 //! - [`read_auth`]: how reads are authenticated (signed read requests, bearer tokens).
 //! - [`keys`]: key pairs and the key-file format.
 //! - [`record`]: how log entries are encoded as records of the command log.
+//! - [`checkpoint`]: the operator's signed statements about the log's chain hash.
 //! - [`views`]: the JSON shapes of responses.
 //! - [`problem`]: RFC 9457 problem details and the stable error codes.
 //!
@@ -13,6 +14,7 @@
 //! that they can be carried here, but core never chooses a format for them.
 
 pub mod bus;
+pub mod checkpoint;
 pub mod envelope;
 pub mod keys;
 pub mod problem;

@@ -183,11 +183,14 @@ pub enum ServerCode {
     /// 429: a limit of the ephemeral bus is reached (subscriptions per connection, per owner or in
     /// all, replies awaited at once on a connection).
     BusLimitReached,
+    /// 409: the entry asked for is durable but no signed checkpoint covers it yet; one follows
+    /// within about a second while entries are written (answered with `Retry-After`).
+    CheckpointPending,
 }
 
 impl ServerCode {
     /// Every code, in the order declared.
-    pub const ALL: [ServerCode; 22] = [
+    pub const ALL: [ServerCode; 23] = [
         ServerCode::MalformedRequest,
         ServerCode::InvalidSignature,
         ServerCode::Unauthenticated,
@@ -210,6 +213,7 @@ impl ServerCode {
         ServerCode::NoResponders,
         ServerCode::RequestTimeout,
         ServerCode::BusLimitReached,
+        ServerCode::CheckpointPending,
     ];
 
     /// The stable machine code, in `snake_case`.
@@ -237,6 +241,7 @@ impl ServerCode {
             ServerCode::NoResponders => "no_responders",
             ServerCode::RequestTimeout => "request_timeout",
             ServerCode::BusLimitReached => "bus_limit_reached",
+            ServerCode::CheckpointPending => "checkpoint_pending",
         }
     }
 
@@ -265,6 +270,7 @@ impl ServerCode {
             ServerCode::NoResponders => "No responders",
             ServerCode::RequestTimeout => "Request timed out",
             ServerCode::BusLimitReached => "Bus limit reached",
+            ServerCode::CheckpointPending => "Checkpoint pending",
         }
     }
 
@@ -282,6 +288,7 @@ impl ServerCode {
             ServerCode::Forbidden => 403,
             ServerCode::NotFound => 404,
             ServerCode::MethodNotAllowed => 405,
+            ServerCode::CheckpointPending => 409,
             ServerCode::BodyTimeout => 408,
             ServerCode::EventsExpired => 410,
             ServerCode::PayloadTooLarge => 413,

@@ -21,6 +21,8 @@ pub enum RecordKind {
     Signed = 2,
     /// A tick: time passes, nothing else.
     Tick = 3,
+    /// A signed checkpoint (`crate::checkpoint`); for the state machine, a tick.
+    Checkpoint = 4,
 }
 
 impl RecordKind {
@@ -30,6 +32,7 @@ impl RecordKind {
             1 => Some(RecordKind::Genesis),
             2 => Some(RecordKind::Signed),
             3 => Some(RecordKind::Tick),
+            4 => Some(RecordKind::Checkpoint),
             _ => None,
         }
     }

@@ -188,6 +188,10 @@ pub fn accepted_word(accepted: &Accepted) -> &'static str {
 pub struct SubmitResponse {
     /// The log entry that recorded the envelope; durable when this response is sent.
     pub sequence: u64,
+    /// The chain hash of the log up to and including that entry (hex). With `sequence`, a receipt:
+    /// keep it, and check it later against a signed checkpoint (`GET /v1/log/proof`) or a copy of
+    /// the log (`colony audit verify --receipt`).
+    pub chain_hash: colony_core::Digest,
     /// The entry's timestamp (log time, Unix ms).
     pub timestamp_ms: u64,
     /// One result per command, in order.
@@ -213,6 +217,77 @@ pub struct StatusView {
     pub commands_rejected: u64,
     /// The operator's public key.
     pub operator_key: Option<PublicKey>,
+}
+
+/// A signed checkpoint: the operator's statement that the log up to `sequence` has `chain_hash`.
+/// The signature is Ed25519 by `operator_key` over `colony-checkpoint-v1\n` ‖ sequence ‖ chain
+/// hash ‖ state sequence ‖ state hash (integers as 8 bytes little-endian, hashes as 32 raw bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckpointView {
+    /// The log entry that stores the checkpoint (the one after `sequence`).
+    pub record_sequence: u64,
+    /// The last entry covered.
+    pub sequence: u64,
+    /// The chain hash of the log up to and including `sequence`.
+    pub chain_hash: colony_core::Digest,
+    /// The entry `state_hash` is for (0: none was known when the checkpoint was written).
+    pub state_sequence: u64,
+    /// The state hash after `state_sequence`.
+    pub state_hash: colony_core::Digest,
+    /// The operator's signature, hex.
+    pub signature: String,
+    /// The operator's key (the genesis entry names it).
+    pub operator_key: PublicKey,
+}
+
+impl CheckpointView {
+    /// The view of a checkpoint stored at `record_sequence`.
+    pub fn new(
+        record_sequence: u64,
+        checkpoint: &crate::checkpoint::SignedCheckpoint,
+        operator_key: PublicKey,
+    ) -> CheckpointView {
+        let statement = checkpoint.statement;
+        CheckpointView {
+            record_sequence,
+            sequence: statement.sequence,
+            chain_hash: colony_core::Digest(statement.chain),
+            state_sequence: statement.state_sequence,
+            state_hash: colony_core::Digest(statement.state_hash),
+            signature: hex::encode(checkpoint.signature),
+            operator_key,
+        }
+    }
+
+    /// The signed checkpoint this view shows, if its signature is well-formed hex.
+    pub fn to_signed(&self) -> Option<crate::checkpoint::SignedCheckpoint> {
+        let mut signature = [0; 64];
+        hex::decode_to_slice(&self.signature, &mut signature).ok()?;
+        Some(crate::checkpoint::SignedCheckpoint {
+            statement: crate::checkpoint::CheckpointStatement {
+                sequence: self.sequence,
+                chain: self.chain_hash.0,
+                state_sequence: self.state_sequence,
+                state_hash: self.state_hash.0,
+            },
+            signature,
+        })
+    }
+}
+
+/// A proof that an entry is in the history a signed checkpoint vouches for: fold the digests onto
+/// the entry's chain hash, one by one (`SHA-256("colony-chain-v1\n" ‖ chain ‖ digest)`), and the
+/// result is the checkpoint's chain hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LogProofView {
+    /// The entry proven.
+    pub sequence: u64,
+    /// Its chain hash in this log: compare it with the receipt's.
+    pub chain_hash: colony_core::Digest,
+    /// The record digests of entries `sequence + 1 ..= checkpoint.sequence`, in order.
+    pub record_digests: Vec<colony_core::Digest>,
+    /// The first checkpoint that covers the entry.
+    pub checkpoint: CheckpointView,
 }
 
 /// The state hash at a sequence number.

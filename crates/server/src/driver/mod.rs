@@ -27,7 +27,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 
 use colony_core::{EntryOutcome, PublicKey, Rejection, State};
-use colony_log::{CommandLog, Record};
+use colony_log::{ChainHash, CommandLog, Record};
 use colony_wire::record::{self, RecordKind};
 use colony_wire::{Envelope, SignedEnvelope};
 use tokio::sync::oneshot;
@@ -50,6 +50,9 @@ pub struct Submission {
 pub struct Committed {
     /// The entry that recorded the envelope.
     pub sequence: u64,
+    /// The chain hash of the log up to and including that entry: with the sequence, a receipt the
+    /// submitter can keep and later check against a signed checkpoint.
+    pub chain: ChainHash,
     /// Its timestamp.
     pub timestamp_ms: u64,
     /// What applying it produced (events included).
@@ -92,8 +95,34 @@ pub struct Shared {
     /// fetch that waits for messages).
     pub applied: tokio::sync::watch::Sender<u64>,
     /// The state hash of one sequence, computed at most once per sequence: it encodes the whole
-    /// state under the read lock, so readers asking again and again must not repeat that.
+    /// state under the read lock, so readers asking again and again must not repeat that. Held while
+    /// a reader computes, so the writer never takes it.
     pub state_hash: Mutex<Option<(u64, colony_core::Digest)>>,
+    /// The newest state hash known (from a snapshot, recovery or a reader), which checkpoints name.
+    /// Only ever held for a copy, so the writer never waits on it.
+    pub newest_state_hash: Mutex<Option<(u64, colony_core::Digest)>>,
+    /// The newest signed checkpoint in the log.
+    pub checkpoint: Mutex<Option<crate::history::LoggedCheckpoint>>,
+}
+
+impl Shared {
+    /// Keeps `state_hash` as the newest known if it is newer than the one kept.
+    pub fn remember_state_hash(&self, sequence: u64, state_hash: colony_core::Digest) {
+        let mut known = self.newest_state_hash.lock().expect("state hash lock");
+        if known.is_none_or(|(known_sequence, _)| known_sequence < sequence) {
+            *known = Some((sequence, state_hash));
+        }
+    }
+}
+
+/// The key checkpoints are signed with: the operator's.
+#[derive(Clone)]
+pub struct CheckpointSigner(pub Arc<colony_wire::KeyPair>);
+
+impl std::fmt::Debug for CheckpointSigner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "CheckpointSigner({})", self.0.public_key())
+    }
 }
 
 /// Settings of the driver.
@@ -103,11 +132,25 @@ pub struct DriverSettings {
     pub queue_capacity: usize,
     /// Take a snapshot after this many entries.
     pub snapshot_every_entries: u64,
+    /// Who signs checkpoints; without a signer, none are written.
+    pub checkpoint_signer: Option<CheckpointSigner>,
+    /// A checkpoint follows at most this many entries: a receipt's proof is at most this many
+    /// digests (plus one group commit) long.
+    pub checkpoint_every_entries: u64,
+    /// An entry waits at most this long (clock time) for a checkpoint to cover it, so a quiet swarm's
+    /// newest entries are covered soon too (plus the writer's idle wake-up, 250 ms).
+    pub checkpoint_every_ms: u64,
 }
 
 impl Default for DriverSettings {
     fn default() -> Self {
-        DriverSettings { queue_capacity: 16_384, snapshot_every_entries: 100_000 }
+        DriverSettings {
+            queue_capacity: 16_384,
+            snapshot_every_entries: 100_000,
+            checkpoint_signer: None,
+            checkpoint_every_entries: 4_096,
+            checkpoint_every_ms: 1_000,
+        }
     }
 }
 
@@ -146,6 +189,20 @@ impl DriverHandle {
         }
     }
 
+    /// Records a state hash known from elsewhere (the snapshot recovery started from), so that the
+    /// first checkpoints can name it.
+    pub fn remember_state_hash(&self, sequence: u64, state_hash: colony_core::Digest) {
+        self.shared.remember_state_hash(sequence, state_hash);
+    }
+
+    /// Records the newest checkpoint found in the log at start-up.
+    pub fn remember_checkpoint(&self, checkpoint: crate::history::LoggedCheckpoint) {
+        let mut newest = self.shared.checkpoint.lock().expect("checkpoint lock");
+        if newest.is_none_or(|newest| newest.record_sequence < checkpoint.record_sequence) {
+            *newest = Some(checkpoint);
+        }
+    }
+
     /// Whether the driver is running.
     pub fn is_running(&self) -> bool {
         self.shared.stopped.lock().expect("stopped lock").is_none()
@@ -178,6 +235,8 @@ pub fn start(
         bus,
         applied,
         state_hash: Mutex::new(None),
+        newest_state_hash: Mutex::new(None),
+        checkpoint: Mutex::new(None),
     });
     let writer = writer::Writer::new(log, Arc::clone(&shared), clock, settings);
     let thread = std::thread::Builder::new()
@@ -196,5 +255,5 @@ pub fn write_genesis(
 ) -> Result<(), colony_log::AppendError> {
     assert_eq!(log.last_sequence(), 0, "genesis goes into an empty log");
     let payload = record::encode_genesis(&record::GenesisPayload { operator_key, config });
-    log.append(&[Record { sequence: 1, timestamp_ms, kind: RecordKind::Genesis as u8, payload }])
+    log.append(&[Record { sequence: 1, timestamp_ms, kind: RecordKind::Genesis as u8, payload }]).map(|_| ())
 }

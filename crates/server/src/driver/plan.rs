@@ -77,6 +77,30 @@ pub fn plan_commit(state: &State, now_ms: u64, batch: Vec<Submission>) -> Commit
     plan
 }
 
+/// The entry that records a signed checkpoint of the log as it stands (the state's last entry is the
+/// log's head). For the state machine it is a tick: time passes, nothing else.
+pub fn plan_checkpoint(
+    state: &State,
+    now_ms: u64,
+    head: colony_log::LogHead,
+    state_hash: Option<(u64, colony_core::Digest)>,
+    signer: &colony_wire::KeyPair,
+) -> (Record, Entry, colony_wire::checkpoint::SignedCheckpoint) {
+    assert_eq!(head.sequence, state.sequence(), "a checkpoint covers the state's last entry");
+    let (state_sequence, state_hash) = state_hash.map_or((0, [0; 32]), |(sequence, digest)| (sequence, digest.0));
+    let checkpoint = colony_wire::checkpoint::CheckpointStatement {
+        sequence: head.sequence,
+        chain: head.chain.0,
+        state_sequence,
+        state_hash,
+    }
+    .sign(signer);
+    let sequence = state.sequence() + 1;
+    let timestamp_ms = now_ms.max(state.timestamp_ms());
+    let record = Record { sequence, timestamp_ms, kind: RecordKind::Checkpoint as u8, payload: checkpoint.encode() };
+    (record, Entry { sequence, timestamp_ms, body: EntryBody::Tick }, checkpoint)
+}
+
 /// Core's envelope-level checks, extended to the submissions of one group commit: they are all
 /// checked against the state before any of them is applied, so within the batch a nonce is used
 /// once and an unknown id registers itself once.

@@ -51,6 +51,10 @@ pub(super) struct Writer {
     clock: Arc<dyn Clock>,
     settings: DriverSettings,
     entries_since_snapshot: u64,
+    /// Entries since the last checkpoint, the checkpoints themselves not counted.
+    entries_since_checkpoint: u64,
+    /// When (clock time) the oldest entry no checkpoint covers yet was written.
+    first_uncovered_ms: u64,
 }
 
 impl Writer {
@@ -60,7 +64,15 @@ impl Writer {
         clock: Arc<dyn Clock>,
         settings: DriverSettings,
     ) -> Writer {
-        Writer { log, shared, clock, settings, entries_since_snapshot: 0 }
+        Writer {
+            log,
+            shared,
+            clock,
+            settings,
+            entries_since_snapshot: 0,
+            entries_since_checkpoint: 0,
+            first_uncovered_ms: 0,
+        }
     }
 
     pub(super) fn run(mut self, receiver: Receiver<WriterRequest>) {
@@ -93,6 +105,9 @@ impl Writer {
             };
             let (batch, stop_reply) = self.gather(first, receiver)?;
             self.commit(batch)?;
+            if self.checkpoint_is_due() {
+                self.checkpoint()?;
+            }
             if stop_reply.is_some() {
                 return Ok(stop_reply);
             }
@@ -145,9 +160,16 @@ impl Writer {
                 _ => None,
             })
             .collect();
-        let _ = self.commit(leftovers);
+        if self.commit(leftovers).is_err() {
+            return;
+        }
         if let Err(reason) = self.snapshot() {
             tracing::error!(%reason, "final snapshot failed");
+        }
+        // The last word in the log is the operator's signature over all of it, naming the state
+        // hash the final snapshot just computed.
+        if self.entries_since_checkpoint > 0 && self.checkpoint().is_err() {
+            return;
         }
         *self.shared.stopped.lock().expect("stopped lock") = Some("the server is shutting down".to_owned());
         if let Some(reply) = stop_reply {
@@ -183,19 +205,55 @@ impl Writer {
         if entries.is_empty() {
             return Ok(());
         }
-        if let Err(error) = self.log.append(&records) {
-            return Err(self.stop_on_log_failure(&error, replies));
-        }
+        let chains = match self.log.append(&records) {
+            Ok(chains) => chains,
+            Err(error) => return Err(self.stop_on_log_failure(&error, replies)),
+        };
         let applied = self.apply(&entries);
+        if self.entries_since_checkpoint == 0 {
+            self.first_uncovered_ms = self.clock.now_ms();
+        }
+        self.entries_since_checkpoint += entries.len() as u64;
         self.publish(applied.events, applied.stored_messages);
         if let Some(last) = entries.last() {
             self.shared.applied.send_replace(last.sequence);
         }
-        for (submitter, (sequence, timestamp_ms, outcome)) in submitters.into_iter().zip(applied.outcomes) {
+        for ((submitter, (sequence, timestamp_ms, outcome)), chain) in
+            submitters.into_iter().zip(applied.outcomes).zip(chains)
+        {
             if let Some(reply) = submitter.and_then(|index| replies[index].take()) {
-                let _ = reply.send(Ok(Committed { sequence, timestamp_ms, outcome }));
+                let _ = reply.send(Ok(Committed { sequence, chain, timestamp_ms, outcome }));
             }
         }
+        Ok(())
+    }
+
+    fn checkpoint_is_due(&self) -> bool {
+        self.settings.checkpoint_signer.is_some()
+            && self.entries_since_checkpoint > 0
+            && (self.entries_since_checkpoint >= self.settings.checkpoint_every_entries
+                || self.clock.now_ms().saturating_sub(self.first_uncovered_ms) >= self.settings.checkpoint_every_ms)
+    }
+
+    /// Appends a checkpoint signed by the operator over the log as it stands, naming the newest state
+    /// hash known (computing one here would encode the whole state on the writer).
+    fn checkpoint(&mut self) -> Result<(), LogFailed> {
+        let Some(signer) = self.settings.checkpoint_signer.clone() else { return Ok(()) };
+        let now_ms = self.clock.now_ms();
+        let known_state_hash = *self.shared.newest_state_hash.lock().expect("state hash lock");
+        let (record, entry, checkpoint) = {
+            let state = self.shared.state.read().expect("state lock");
+            plan::plan_checkpoint(&state, now_ms, self.log.head(), known_state_hash, &signer.0)
+        };
+        if let Err(error) = self.log.append(std::slice::from_ref(&record)) {
+            return Err(self.stop_on_log_failure(&error, Vec::new()));
+        }
+        let applied = self.apply(std::slice::from_ref(&entry));
+        self.publish(applied.events, applied.stored_messages);
+        self.shared.applied.send_replace(entry.sequence);
+        *self.shared.checkpoint.lock().expect("checkpoint lock") =
+            Some(crate::history::LoggedCheckpoint { record_sequence: entry.sequence, checkpoint });
+        self.entries_since_checkpoint = 0;
         Ok(())
     }
 
@@ -272,6 +330,7 @@ impl Writer {
             .save_snapshot(&Snapshot { sequence, state_hash: state_hash.0, body }, SNAPSHOTS_KEPT)
             .map_err(|error| error.to_string())?;
         self.entries_since_snapshot = 0;
+        self.shared.remember_state_hash(sequence, state_hash);
         tracing::debug!(sequence, "snapshot taken");
         Ok(sequence)
     }

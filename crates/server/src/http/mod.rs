@@ -16,6 +16,7 @@ pub mod bus_socket;
 pub mod error;
 pub mod extract;
 pub mod ledger;
+pub mod log;
 pub mod metrics;
 pub mod openapi;
 pub mod reads;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub started_at_ms: u64,
     /// Bytes of request bodies in flight across all connections, bounded.
     pub body_budget: Arc<body::BodyBudget>,
+    /// A read-only connection to the log, for proofs.
+    pub log_reader: Arc<std::sync::Mutex<log::LogReader>>,
 }
 
 /// Decompressed public keys by their bytes. Decompressing an Ed25519 key costs a fifth of a
@@ -122,6 +125,9 @@ impl AppState {
             waiting_fetches: Arc::default(),
             started_at_ms: settings.clock.now_ms(),
             body_budget: Arc::new(body::BodyBudget::new(settings.body_budget_bytes)),
+            log_reader: Arc::new(std::sync::Mutex::new(log::LogReader::new(
+                settings.data_dir.join(crate::server::LOG_FILE_NAME),
+            ))),
             driver,
         }
     }
@@ -161,6 +167,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
+    ("get", "/v1/log/checkpoint"),
+    ("get", "/v1/log/proof"),
     ("get", "/v1/events"),
     ("post", "/v1/bus/publish"),
     ("post", "/v1/bus/request"),
@@ -191,6 +199,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))
+        .route("/v1/log/checkpoint", get(log::get_checkpoint))
+        .route("/v1/log/proof", get(log::get_proof))
         .route("/v1/events", get(reads::stream_events))
         .route("/v1/bus/subscribe", get(bus::subscribe))
         .route("/v1/bus/ws", get(bus_socket::upgrade))

@@ -144,6 +144,7 @@ pub async fn get_state_hash(State(app): State<AppState>) -> Result<Json<StateHas
         }
         let state_hash = state.state_hash();
         *cached = Some((sequence, state_hash));
+        shared.remember_state_hash(sequence, state_hash);
         Ok(StateHashView { sequence, state_hash })
     })
     .await;

@@ -40,6 +40,7 @@ pub async fn submit_batch(State(app): State<AppState>, request: Request) -> Resu
 fn submit_response(committed: &Committed) -> SubmitResponse {
     SubmitResponse {
         sequence: committed.sequence,
+        chain_hash: colony_core::Digest(committed.chain.0),
         timestamp_ms: committed.timestamp_ms,
         results: committed.outcome.commands.iter().map(CommandResultView::from_result).collect(),
     }

@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use colony_core::{AgentId, Escrow, Name, SwarmConfig, limits};
 use colony_wire::views::{
-    AgentPage, AgentView, CostRollupView, EscrowPage, LedgerView, StateHashView, StatusView, WalletView,
+    AgentPage, AgentView, CheckpointView, CostRollupView, EscrowPage, LedgerView, LogProofView, StateHashView,
+    StatusView, WalletView,
 };
 
 use super::operations::{merge, page_limit, problem_responses, read_operation, sse_event, sse_other, write_operation};
@@ -64,6 +65,9 @@ pub(super) fn core_paths(schemas: &mut Schemas) -> Value {
         "/v1/config": { "get": read_operation("The swarm configuration", schemas.of::<SwarmConfig>(), json!([]), &[]) },
         "/v1/status": { "get": read_operation("Server status and counters", schemas.of::<StatusView>(), json!([]), &[]) },
         "/v1/state/hash": { "get": read_operation("The canonical state hash", schemas.of::<StateHashView>(), json!([]), &[]) },
+        "/v1/log/checkpoint": { "get": read_operation("The newest checkpoint the operator signed over the log's chain hash", schemas.of::<CheckpointView>(), json!([]), &["404"]) },
+        "/v1/log/proof": { "get": read_operation("The record digests from an entry to the first signed checkpoint after it: folded onto the entry's chain hash (a write's receipt), they give the checkpoint's", schemas.of::<LogProofView>(), json!([
+            { "name": "sequence", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 1, "maximum": u64::MAX }, "description": "The entry to prove (a write's `sequence`)." } ]), &["400", "404", "409"]) },
         "/v1/events": { "get": {
             "summary": "Server-sent events of state changes, resumable",
             "security": [{ "readToken": [] }, { "signedRead": [] }],
