@@ -20,10 +20,10 @@ pub struct ServeArgs {
     /// Take a snapshot every this many log entries.
     #[arg(long, default_value_t = 100_000)]
     snapshot_every: u64,
-    /// Append checkpoints signed with the operator's key (every 4,096 entries, a second after the
-    /// first uncovered entry, at clean shutdown), against which receipts can be proven.
+    /// Write no signed checkpoints (by default the operator's key signs one every 4,096 entries, a
+    /// second after the first uncovered entry, and at clean shutdown; receipts are proven against them).
     #[arg(long)]
-    sign_checkpoints: bool,
+    no_checkpoints: bool,
     /// `full`: every group commit is fsync'd (survives power loss). `relaxed`: commits are left to the
     /// operating system's cache (survives a killed process, not a power loss), for throughput.
     #[arg(long, default_value = "full", value_parser = parse_durability)]
@@ -60,7 +60,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
     tracing_subscriber::fmt().with_max_level(args.log).with_target(false).init();
     let mut settings = ServerSettings::new(&args.data, args.listen);
     settings.driver.snapshot_every_entries = args.snapshot_every.max(1);
-    settings.sign_checkpoints = args.sign_checkpoints;
+    settings.sign_checkpoints = !args.no_checkpoints;
     settings.durability = args.durability;
     settings.max_connections = args.max_connections;
     settings.max_connections_per_ip = args.max_connections_per_ip;

@@ -136,7 +136,10 @@ fn a_user_drives_a_server_through_the_cli() {
     assert!(bad_signer.failed().contains("--signer"), "{}", bad_signer.stderr);
     assert!(!work.join("other.key").exists(), "no key file for an invalid signer");
 
-    // A graceful stop: exit 0 after a final snapshot.
+    // A graceful stop: exit 0 after a final snapshot. First every entry is covered by a signed
+    // checkpoint (one follows a second after the first uncovered entry), so the stop adds none and
+    // the restart must return exactly the state read here.
+    let covering = wait_until_checkpointed(&url, operator);
     let final_agent = run(&["agent", "show", "scout-1", "--json", "--key", operator]).json();
     assert_eq!(final_agent["status"], "active", "{final_agent}");
     let final_status = run(&["status", "--json", "--key", operator]).json();
@@ -165,6 +168,7 @@ fn a_user_drives_a_server_through_the_cli() {
     };
     let shown = run(&["agent", "show", "scout-1", "--json", "--key", operator]).json();
     assert_eq!(shown, final_agent, "the agent survived the restart unchanged");
+    assert_eq!(newest_checkpoint(&url, operator), covering, "the checkpoint survived the restart");
     let status = run(&["status", "--json", "--token", &token]).json();
     assert_eq!(status["sequence"], final_status["sequence"], "the read token survived too: {status}");
     assert_eq!(state_hash(&url, operator), final_hash, "the same state after the restart");
@@ -180,6 +184,35 @@ fn read_public_key(path: &std::path::Path) -> Value {
 }
 
 /// `GET /v1/state/hash` through the Rust client (the CLI has no command for it).
+/// `GET /v1/log/checkpoint` through the Rust client.
+fn newest_checkpoint(url: &str, operator_key: &str) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let identity =
+            colony_client::Identity::from_key_file(std::path::Path::new(operator_key)).expect("the operator key");
+        let client = colony_client::Client::new(url).with_identity(identity);
+        client.log_checkpoint().await.map_or(Value::Null, |view| serde_json::to_value(view).expect("encodes"))
+    })
+}
+
+/// Waits (10 s at most) until the log's last entry is a checkpoint: every entry before it is covered.
+fn wait_until_checkpointed(url: &str, operator_key: &str) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let identity =
+        colony_client::Identity::from_key_file(std::path::Path::new(operator_key)).expect("the operator key");
+    let client = colony_client::Client::new(url).with_identity(identity);
+    for _ in 0..100 {
+        let sequence = runtime.block_on(client.status()).expect("the status").sequence;
+        let checkpoint = newest_checkpoint(url, operator_key);
+        if checkpoint["record_sequence"] == sequence {
+            assert_eq!(checkpoint["sequence"], sequence - 1, "it covers every entry before it: {checkpoint}");
+            return checkpoint;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no checkpoint covered the log's entries within 10 s");
+}
+
 fn state_hash(url: &str, operator_key: &str) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {

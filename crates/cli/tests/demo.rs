@@ -39,7 +39,9 @@ fn the_demo_runs_every_part_and_reports_it() {
     // Parts 1 and 2, and the audit.
     assert!(report.contains("refused with `agent_halted`"), "{report}");
     assert!(report.contains("the books balance"), "{report}");
-    assert!(report.contains("(matches the live server)"), "{report}");
+    assert!(report.contains(": matches the live server's"), "{report}");
+    let checkpoints = number_after(line(report, "history "), "; ");
+    assert!(checkpoints >= 1, "at least the stop's checkpoint: {report}");
 
     // Part 3: prices reached both scouts over WebSockets, nothing was dropped.
     let published = number_after(line(report, "oracle-1 published "), "oracle-1 published ");

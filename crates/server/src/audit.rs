@@ -42,6 +42,8 @@ pub struct AuditReport {
     pub chain_head: colony_log::ChainHash,
     /// The final state hash.
     pub state_hash: Digest,
+    /// The state hash after the entry [`audit_at`] was asked about, if it is in the log.
+    pub probed_state_hash: Option<(u64, Digest)>,
     /// The final sequence number.
     pub sequence: u64,
     /// Registered agents at the end.
@@ -85,7 +87,18 @@ pub fn history_failure(error: &crate::history::HistoryError) -> AuditError {
 }
 
 /// Audits the log in the data directory `data_dir`. `progress` gets `(entries done, entries total)`.
-pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<AuditReport, AuditError> {
+pub fn audit(data_dir: &Path, progress: impl FnMut(u64, u64)) -> Result<AuditReport, AuditError> {
+    audit_at(data_dir, None, progress)
+}
+
+/// Audits like [`audit`], and also reports the replayed state hash after entry `probe`: what a
+/// client that read the state hash of a running server (at some entry) compares with, since the
+/// log goes on after it (a clean stop adds the operator's checkpoint).
+pub fn audit_at(
+    data_dir: &Path,
+    probe: Option<u64>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<AuditReport, AuditError> {
     let started = Instant::now();
     let path = data_dir.join(crate::server::LOG_FILE_NAME);
     if !path.exists() {
@@ -124,6 +137,7 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
         checkpoints_checked: history.checkpoints.len() as u64,
         chain_head: history.head.chain,
         state_hash: Digest([0; 32]),
+        probed_state_hash: None,
         sequence: 0,
         agents: 0,
         supply: 0,
@@ -186,6 +200,9 @@ pub fn audit(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Audi
                         ));
                     }
                     report.snapshots_checked += 1;
+                }
+                if probe == Some(state.sequence()) {
+                    report.probed_state_hash = Some((state.sequence(), state.state_hash()));
                 }
                 if named_state_hashes.peek().is_some_and(|(sequence, _, _)| *sequence == state.sequence()) {
                     let computed = state.state_hash();

@@ -42,8 +42,9 @@ pub struct ServerSettings {
     /// Driver settings (queue, snapshots).
     pub driver: DriverSettings,
     /// Whether the writer appends checkpoints signed with the operator's key (every 4,096 entries,
-    /// a second after the first entry none covers, at clean shutdown). Off by default for now: each
-    /// is an entry of the log, so a clean restart no longer returns the same sequence and state hash.
+    /// a second after the first entry none covers, at clean shutdown). Each is an entry of the log
+    /// (a tick for the state machine), so a clean restart returns one entry more than the stop
+    /// saw: the shutdown's checkpoint, which names the state hash of the entry before it.
     pub sign_checkpoints: bool,
     /// The configuration a new swarm starts with.
     pub genesis_config: SwarmConfig,
@@ -84,7 +85,7 @@ impl ServerSettings {
             listen,
             clock: Arc::new(SystemClock),
             driver: DriverSettings::default(),
-            sign_checkpoints: false,
+            sign_checkpoints: true,
             genesis_config: SwarmConfig::default(),
             request_timeout: Duration::from_secs(30),
             max_connections: None,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use colony_core::{Command, EventKind};
 use colony_server::ManualClock;
 use colony_wire::read_auth::generate_token;
+use colony_wire::views::StatusView;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -77,19 +78,28 @@ async fn everything_survives_a_restart_and_the_audit_agrees() {
     let server = start(settings.clone()).await;
     assert!(!server_report_created(&server), "the second start recovers the existing swarm");
     assert_ne!(server.url, url_before, "port 0 picked a fresh port");
+    // A clean shutdown's last entry is the operator's checkpoint over everything before it, naming
+    // the state hash the final snapshot computed: the state before the shutdown, exactly.
     let hash_after = server.hash().await;
-    assert_eq!(hash_after, hash_before, "the state hash is the same before and after the restart");
+    assert_eq!(hash_after.sequence, hash_before.sequence + 1, "one entry more: the shutdown's checkpoint");
+    let checkpoint = server.operator.log_checkpoint().await.unwrap();
+    assert_eq!((checkpoint.record_sequence, checkpoint.sequence), (hash_after.sequence, hash_before.sequence));
+    assert_eq!((checkpoint.state_sequence, checkpoint.state_hash), (hash_before.sequence, hash_before.state_hash));
     assert_eq!(server.all_agents().await, agents_before);
     assert_eq!(server.operator.config().await.unwrap(), config);
     let status_after = server.operator.status().await.unwrap();
-    assert_eq!(status_after, status_before);
+    assert_eq!(
+        StatusView { sequence: status_before.sequence, entries: status_before.entries, ..status_after.clone() },
+        status_before,
+        "only the checkpoint's entry differs"
+    );
     assert_eq!(server.agent("risk-1").await.halt.unwrap().reason, "kept across restarts");
     assert_eq!(server.agent("oracle-1").await.status, "deregistered");
     assert_eq!(server.agent("scout-child").await.parent, Some(id("analyst-parent")));
 
     // Keys, nonces and tokens still work: agents continue where they left off, replays stay refused.
     let dashboard = server.anonymous().with_read_token(token);
-    assert_eq!(dashboard.state_hash().await.unwrap(), hash_before);
+    assert_eq!(dashboard.state_hash().await.unwrap(), hash_after);
     for (agent, key) in &keys {
         let client = server.agent_client(agent, key);
         let result = client.heartbeat().await;
@@ -115,17 +125,25 @@ async fn everything_survives_a_restart_and_the_audit_agrees() {
     server.shutdown().await;
 
     // The offline audit replays the whole log, re-verifies every signature and reaches the same hash.
-    let report = colony_server::audit::audit(directory.path(), |_, _| {}).expect("the audit passes");
-    assert_eq!(report.state_hash, hash_final.state_hash);
-    assert_eq!(report.sequence, hash_final.sequence);
-    assert_eq!(report.entries, hash_final.sequence);
+    // It ends at the shutdown's checkpoint; the state after the last write is the one read live.
+    let report = colony_server::audit::audit_at(directory.path(), Some(hash_final.sequence), |_, _| {})
+        .expect("the audit passes");
+    assert_eq!(report.probed_state_hash, Some((hash_final.sequence, hash_final.state_hash)));
+    assert_eq!(report.sequence, hash_final.sequence + 1);
+    assert_eq!(report.entries, report.sequence);
     assert_eq!(report.agents, 8);
-    assert_eq!(report.signatures, report.entries - 1, "every entry but the genesis is signed (no ticks here)");
+    assert!(report.checkpoints_checked >= 2, "a checkpoint at each clean shutdown");
+    assert_eq!(
+        report.signatures,
+        report.entries - 1 - report.checkpoints_checked,
+        "every entry but the genesis and the checkpoints is signed (no ticks here)"
+    );
     assert!(report.snapshots_checked >= 1, "the shutdown snapshots were checked against the replay");
 
     // And a third start still agrees.
     let server = start(settings).await;
-    assert_eq!(server.hash().await, hash_final);
+    let hash_third = server.hash().await;
+    assert_eq!((hash_third.sequence, hash_third.state_hash), (report.sequence, report.state_hash));
     server.shutdown().await;
 }
 
@@ -136,11 +154,13 @@ async fn the_audit_reports_the_hash_of_a_running_then_stopped_server() {
     server.operator_registers("scout-1", "scout").await;
     let hash = server.hash().await;
     server.shutdown().await;
-    let report = colony_server::audit::audit(directory.path(), |_, _| {}).expect("the audit passes");
-    assert_eq!((report.sequence, report.state_hash), (hash.sequence, hash.state_hash));
-    assert_eq!(report.entries, 2);
-    assert_eq!(report.commands, 1);
-    assert_eq!(report.signatures, 1);
+    let report =
+        colony_server::audit::audit_at(directory.path(), Some(hash.sequence), |_, _| {}).expect("the audit passes");
+    // The shutdown's checkpoint follows the last write; the audit replayed it and found the state
+    // hash it names equal to the replayed state's at that entry.
+    assert_eq!(report.probed_state_hash, Some((hash.sequence, hash.state_hash)));
+    assert_eq!(report.sequence, hash.sequence + 1);
+    assert_eq!((report.entries, report.commands, report.signatures, report.checkpoints_checked), (3, 1, 1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread")]

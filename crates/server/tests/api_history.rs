@@ -19,7 +19,6 @@ async fn written_data_dir() -> (tempfile::TempDir, Vec<SubmitResponse>) {
     let directory = tempfile::tempdir().unwrap();
     let mut settings = settings(directory.path());
     settings.driver.checkpoint_every_entries = CHECKPOINT_EVERY_ENTRIES;
-    settings.sign_checkpoints = true;
     let server = start(settings).await;
     let mut receipts = Vec::new();
     for index in 0..30 {
@@ -163,7 +162,6 @@ async fn receipts_verify_against_checkpoints_online_and_expose_a_truncated_log_o
     let directory = tempfile::tempdir().unwrap();
     let mut settings = settings(directory.path());
     settings.driver.checkpoint_every_entries = CHECKPOINT_EVERY_ENTRIES;
-    settings.sign_checkpoints = true;
     let server = start(settings).await;
     let mut receipts = Vec::new();
     for index in 0..20 {
