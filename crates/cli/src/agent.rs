@@ -139,7 +139,7 @@ fn names(texts: &[String], flag: &str) -> Result<BTreeSet<Name>, String> {
 
 fn report(response: &SubmitResponse) {
     let status = response.results.first().and_then(|result| result.status.as_deref()).unwrap_or("done");
-    println!("{status} (entry {})", response.sequence);
+    println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash);
 }
 
 /// Runs an agent command.

@@ -24,17 +24,8 @@ pub enum AuditCommand {
     },
 }
 
-/// The fields of a receipt file; anything else in it (a whole write response) is ignored.
-#[derive(serde::Deserialize)]
-struct Receipt {
-    sequence: u64,
-    chain_hash: colony_core::Digest,
-}
-
 fn check_receipt(data: &std::path::Path, path: &std::path::Path, json: bool) -> CliResult {
-    let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let receipt: Receipt = serde_json::from_str(&text)
-        .map_err(|error| format!("{}: not a receipt (sequence and chain_hash expected): {error}", path.display()))?;
+    let receipt = crate::history::read_receipt(path)?;
     let chain = colony_log::ChainHash(receipt.chain_hash.0);
     let report = colony_server::audit::check_receipt(data, receipt.sequence, chain)
         .map_err(|error| format!("receipt check FAILED at {error}"))?;

@@ -39,8 +39,10 @@ fn report(response: &SubmitResponse) {
     let result = response.results.first();
     let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
     match result.and_then(|result| result.escrow_id) {
-        Some(escrow) => println!("{status}: escrow {escrow} (entry {})", response.sequence),
-        None => println!("{status} (entry {})", response.sequence),
+        Some(escrow) => {
+            println!("{status}: escrow {escrow} (entry {}, chain hash {})", response.sequence, response.chain_hash)
+        }
+        None => println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash),
     }
 }
 

@@ -9,6 +9,7 @@
 //! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
+//! - `history.rs`: `colony log checkpoint`, `colony log proof`.
 //! - `demo/`: `colony demo`, the living tour (registry, ledger and bus parts, on real prices).
 //! - `output.rs`: tables and JSON output.
 
@@ -17,6 +18,7 @@ mod audit;
 mod bus;
 mod demo;
 mod events;
+mod history;
 mod ledger;
 mod output;
 mod serve;
@@ -126,6 +128,9 @@ enum Commands {
     /// Offline checks of a stopped server's data.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The log's signed checkpoints, and proofs that receipts are covered by them.
+    #[command(subcommand)]
+    Log(history::LogCommand),
 }
 
 fn main() -> ExitCode {
@@ -153,6 +158,7 @@ fn main() -> ExitCode {
             Commands::Consumer(command) => streams::consumer(command, &cli.connection).await,
             Commands::Dlq(command) => streams::dead_letters(command, &cli.connection).await,
             Commands::Audit(command) => audit::run(command),
+            Commands::Log(command) => history::run(command, &cli.connection).await,
         }
     });
     match result {

@@ -174,6 +174,27 @@ fn a_user_drives_a_server_through_the_cli() {
     assert_eq!(state_hash(&url, operator), final_hash, "the same state after the restart");
     let heartbeat = run(&["agent", "heartbeat", "--key", scout]);
     assert!(heartbeat.ok().starts_with("done (entry "), "the agent keeps working:\n{}", heartbeat.stdout);
+
+    // The write's answer is a receipt: entry and chain hash. Once a checkpoint covers it, the proof
+    // checks out against the operator's key, and a forged receipt does not.
+    let answer = heartbeat.stdout.trim();
+    let entry: u64 = answer["done (entry ".len()..].split(',').next().expect("an entry").parse().expect("a number");
+    let chain = answer.rsplit("chain hash ").next().expect("a chain hash").trim_end_matches(')');
+    assert_eq!(chain.len(), 64, "{answer}");
+    let receipt = work.join("receipt.json");
+    std::fs::write(&receipt, serde_json::json!({ "sequence": entry, "chain_hash": chain }).to_string()).unwrap();
+    wait_until_checkpointed(&url, operator);
+    let checkpoint = run(&["log", "checkpoint", "--json", "--key", operator]).json();
+    assert!(checkpoint["sequence"].as_u64() >= Some(entry), "{checkpoint}");
+    let receipt_path = receipt.to_str().expect("a UTF-8 path");
+    let proof = run(&["log", "proof", "--receipt", receipt_path, "--json", "--key", operator]).json();
+    assert_eq!(proof["ok"], true, "{proof}");
+    assert_eq!(proof["proof"]["chain_hash"], chain, "{proof}");
+    let forged = work.join("forged.json");
+    std::fs::write(&forged, serde_json::json!({ "sequence": entry, "chain_hash": "00".repeat(32) }).to_string())
+        .unwrap();
+    let refused = run(&["log", "proof", "--receipt", forged.to_str().expect("a UTF-8 path"), "--key", operator]);
+    assert!(refused.failed().contains("the history was rewritten"), "{}", refused.stderr);
 }
 
 /// The operator's public key, from its key file.

@@ -167,3 +167,44 @@ pub fn verify_history(
     let operator_key = operator_key.ok_or(HistoryError::Genesis { sequence: 1, reason: "the log is empty".into() })?;
     Ok(VerifiedHistory { head, operator_key, checkpoints })
 }
+
+/// Checks a proof (`GET /v1/log/proof`) as its receiver would: it has one digest per entry from the
+/// proven one to the checkpoint, the digests fold from the entry's chain hash to the checkpoint's,
+/// and the checkpoint is signed by `operator_key` (the key the receiver trusts, not the one the
+/// proof names). A receipt's chain hash, if given, must be the proven entry's.
+pub fn verify_proof(
+    proof: &colony_wire::views::LogProofView,
+    operator_key: &PublicKey,
+    receipt_chain: Option<colony_core::Digest>,
+) -> Result<(), String> {
+    let checkpoint = &proof.checkpoint;
+    if let Some(receipt_chain) = receipt_chain
+        && receipt_chain != proof.chain_hash
+    {
+        return Err(format!(
+            "the log's chain hash for entry {} is {}, the receipt's is {receipt_chain}: the history was rewritten \
+             after the receipt was given, or the receipt is of another log",
+            proof.sequence, proof.chain_hash
+        ));
+    }
+    let expected_digests =
+        checkpoint.sequence.checked_sub(proof.sequence).ok_or("the checkpoint is before the entry")?;
+    if proof.record_digests.len() as u64 != expected_digests {
+        return Err(format!(
+            "{} digests for entries {}..={}, which are {expected_digests}",
+            proof.record_digests.len(),
+            proof.sequence + 1,
+            checkpoint.sequence
+        ));
+    }
+    let digests: Vec<[u8; 32]> = proof.record_digests.iter().map(|digest| digest.0).collect();
+    let folded = colony_log::chain::fold(ChainHash(proof.chain_hash.0), &digests);
+    if folded.0 != checkpoint.chain_hash.0 {
+        return Err("the digests do not lead from the entry's chain hash to the checkpoint's".to_owned());
+    }
+    let signed = checkpoint.to_signed().ok_or("the checkpoint's signature is not 64 bytes of hex")?;
+    if !signed.verify(operator_key) {
+        return Err(format!("the checkpoint is not signed by the operator key {operator_key}"));
+    }
+    Ok(())
+}
