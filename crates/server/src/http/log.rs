@@ -88,9 +88,17 @@ pub async fn get_proof(
     }
     let reader = std::sync::Arc::clone(&app.log_reader);
     let proof = tokio::task::spawn_blocking(move || {
-        // One proof at a time on one read-only connection: proofs are rare, and this bounds the
-        // memory and the file handles they take.
-        let mut reader = reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // One proof at a time on one read-only connection: this bounds the memory and the file
+        // handles they take. Others are told to come back rather than queue a blocking thread each,
+        // so a crowd of requests cannot pile up behind the one being built.
+        let mut reader = match reader.try_lock() {
+            Ok(reader) => reader,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(ApiError::new(ServerCode::Overloaded, "another proof is being built; retry shortly")
+                    .with_header(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS)));
+            }
+        };
         let log = reader.open()?;
         prove(log, sequence, operator_key)
     })
