@@ -52,6 +52,9 @@ pub enum AppendError {
     },
     /// The database failed; durability of this batch is unknown, and the writer must stop.
     Database(rusqlite::Error),
+    /// The storage failed (a device error, or the process died during the write); durability of
+    /// this batch is unknown, and the writer must stop.
+    Storage(String),
 }
 
 impl fmt::Display for AppendError {
@@ -61,6 +64,7 @@ impl fmt::Display for AppendError {
                 write!(formatter, "append out of sequence: expected {expected}, got {found}")
             }
             AppendError::Database(error) => write!(formatter, "cannot append to the command log: {error}"),
+            AppendError::Storage(reason) => write!(formatter, "cannot append to the command log: {reason}"),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! - [`chain`]: the hash chain every backend keeps over its records, so that a changed, missing,
 //!   reordered or substituted entry is detected and a chain hash names a whole history.
 //! - [`sqlite`]: the embedded backend, one SQLite database in WAL mode with `synchronous=FULL`.
+//! - [`memory`]: a backend in memory that injects faults on demand (failed appends, crashes that lose
+//!   or tear the unsynced tail, slow syncs, damage), for the whole-system simulator.
 //! - [`error`]: one error enum per operation.
 //!
 //! # Architecture invariant
@@ -15,10 +17,12 @@
 
 pub mod chain;
 pub mod error;
+pub mod memory;
 pub mod sqlite;
 
 pub use chain::{ChainHash, LogHead};
 pub use error::{AppendError, OpenError, ReadError, SnapshotStoreError};
+pub use memory::{AppendFault, Damage, FaultCounts, MemoryLog, MemoryStorage};
 pub use sqlite::{Durability, SqliteLog};
 
 /// One stored entry.

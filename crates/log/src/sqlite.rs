@@ -412,7 +412,8 @@ impl CommandLog for SqliteLog {
     }
 }
 
-fn snapshot_checksum(sequence: u64, state_hash: &[u8; 32], body: &[u8]) -> u32 {
+/// The checksum a stored snapshot carries (the memory backend keeps the same one).
+pub(crate) fn snapshot_checksum(sequence: u64, state_hash: &[u8; 32], body: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&sequence.to_le_bytes());
     hasher.update(state_hash);
