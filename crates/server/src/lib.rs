@@ -30,4 +30,4 @@ pub mod recovery;
 pub mod server;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use server::{RunningServer, ServerSettings, StartError, StartReport, start};
+pub use server::{RunningServer, ServerSettings, StartError, StartReport, start, verify_and_recover};

@@ -277,6 +277,29 @@ fn tighten_data_files(data_dir: &Path) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Start-up's checks of an opened log and the state it holds: the whole history is verified on a
+/// reader of its own (`open_reader`, on another thread) while recovery replays the tail from the
+/// newest valid snapshot, so that a damaged or rewritten log is refused before anything is written
+/// onto it, at the cost of the longer of the two rather than their sum. The history's refusal comes
+/// first, as it names the damage whatever recovery met.
+pub fn verify_and_recover(
+    log: &dyn CommandLog,
+    open_reader: impl FnOnce() -> Result<Box<dyn CommandLog>, colony_log::OpenError> + Send,
+    events_retained: usize,
+) -> Result<(crate::history::VerifiedHistory, recovery::Recovered), StartError> {
+    let (verified, recovered) = std::thread::scope(|scope| {
+        let verifier = scope.spawn(|| {
+            let reader = open_reader().map_err(StartError::Log)?;
+            crate::history::verify_history(reader.as_ref(), |_, _| {}).map_err(StartError::History)
+        });
+        let recovered = recovery::recover(log, events_retained.max(1), |done, last| {
+            tracing::debug!(done, last, "recovering");
+        });
+        (verifier.join().expect("history verifier"), recovered)
+    });
+    Ok((verified?, recovered.map_err(StartError::Recovery)?))
+}
+
 /// Opens the data directory, recovers, and starts serving.
 pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError> {
     prepare_data_dir(&settings.data_dir)?;
@@ -314,23 +337,13 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
         .map_err(|error| StartError::DataDir(error.to_string()))?;
     }
 
-    // The whole history is verified on a connection of its own while recovery replays the tail, so
-    // that a damaged or rewritten log is refused before anything is written onto it, at the cost
-    // of the longer of the two rather than their sum.
     let (verified, recovered) = tokio::task::block_in_place(|| {
-        std::thread::scope(|scope| {
-            let verifier = scope.spawn(|| {
-                let reader = SqliteLog::open_read_only(&log_path).map_err(StartError::Log)?;
-                crate::history::verify_history(&reader, |_, _| {}).map_err(StartError::History)
-            });
-            let recovered = recovery::recover(&log, settings.events_retained.max(1), |done, last| {
-                tracing::debug!(done, last, "recovering");
-            });
-            (verifier.join().expect("history verifier"), recovered)
-        })
-    });
-    let verified = verified?;
-    let recovered = recovered.map_err(StartError::Recovery)?;
+        verify_and_recover(
+            &log,
+            || Ok(Box::new(SqliteLog::open_read_only(&log_path)?) as Box<dyn CommandLog>),
+            settings.events_retained,
+        )
+    })?;
     let operator_key = recovered.state.operator().expect("genesis applied").public_key;
     let events = EventHub::new(settings.events_retained.max(1), recovered.events_complete_from);
     events.publish(recovered.events);

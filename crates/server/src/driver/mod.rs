@@ -18,9 +18,12 @@
 //! - `plan.rs`: what a group commit does (refusals, entries, records), a pure function of the state,
 //!   one clock reading and the batch;
 //! - `writer.rs`: the thread that carries a plan out: append (durable), apply under the write lock,
-//!   events, stored messages to the bus, answers, snapshots.
+//!   events, stored messages to the bus, answers, snapshots;
+//! - `stepper.rs`: the writer's own steps run one turn at a time on the caller's thread, so that a
+//!   simulation drives the real driver deterministically.
 
 mod plan;
+pub mod stepper;
 mod writer;
 
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -106,6 +109,21 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The shared part of a driver starting over a recovered state.
+    fn over(state: State, events: EventHub, bus: Arc<crate::bus::EphemeralBus>) -> Arc<Shared> {
+        let applied = tokio::sync::watch::Sender::new(state.sequence());
+        Arc::new(Shared {
+            state: RwLock::new(state),
+            events,
+            stopped: Mutex::new(None),
+            bus,
+            applied,
+            state_hash: Mutex::new(None),
+            newest_state_hash: Mutex::new(None),
+            checkpoint: Mutex::new(None),
+        })
+    }
+
     /// Keeps `state_hash` as the newest known if it is newer than the one kept.
     pub fn remember_state_hash(&self, sequence: u64, state_hash: colony_core::Digest) {
         let mut known = self.newest_state_hash.lock().expect("state hash lock");
@@ -227,17 +245,7 @@ pub fn start(
     settings: DriverSettings,
 ) -> (DriverHandle, std::thread::JoinHandle<()>) {
     let (sender, receiver) = std::sync::mpsc::sync_channel(settings.queue_capacity);
-    let applied = tokio::sync::watch::Sender::new(state.sequence());
-    let shared = Arc::new(Shared {
-        state: RwLock::new(state),
-        events,
-        stopped: Mutex::new(None),
-        bus,
-        applied,
-        state_hash: Mutex::new(None),
-        newest_state_hash: Mutex::new(None),
-        checkpoint: Mutex::new(None),
-    });
+    let shared = Shared::over(state, events, bus);
     let writer = writer::Writer::new(log, Arc::clone(&shared), clock, settings);
     let thread = std::thread::Builder::new()
         .name("colony-writer".to_owned())

@@ -31,10 +31,10 @@ const IDLE_WAKE_MS: u64 = 250;
 const SNAPSHOTS_KEPT: usize = 2;
 
 /// A submission taken from the queue, with where its answer goes.
-type Queued = (Box<Submission>, SubmitReply);
+pub(super) type Queued = (Box<Submission>, SubmitReply);
 
 /// The log failed: the writer must stop. Carries the reason readers are given.
-struct LogFailed(String);
+pub(super) struct LogFailed(pub(super) String);
 
 /// What applying a plan's entries produced, to be published once the write lock is released.
 struct Applied {
@@ -50,7 +50,7 @@ pub(super) struct Writer {
     shared: Arc<Shared>,
     clock: Arc<dyn Clock>,
     settings: DriverSettings,
-    entries_since_snapshot: u64,
+    pub(super) entries_since_snapshot: u64,
     /// Entries since the last checkpoint, the checkpoints themselves not counted.
     entries_since_checkpoint: u64,
     /// When (clock time) the oldest entry no checkpoint covers yet was written.
@@ -152,7 +152,7 @@ impl Writer {
     }
 
     /// Clean shutdown: commits what is still queued, then a final snapshot so the next start is fast.
-    fn shut_down(&mut self, receiver: &Receiver<WriterRequest>, stop_reply: Option<oneshot::Sender<()>>) {
+    pub(super) fn shut_down(&mut self, receiver: &Receiver<WriterRequest>, stop_reply: Option<oneshot::Sender<()>>) {
         let leftovers: Vec<Queued> = receiver
             .try_iter()
             .filter_map(|request| match request {
@@ -187,7 +187,7 @@ impl Writer {
     }
 
     /// Plans one group commit of `batch` and carries the plan out.
-    fn commit(&mut self, batch: Vec<Queued>) -> Result<(), LogFailed> {
+    pub(super) fn commit(&mut self, batch: Vec<Queued>) -> Result<(), LogFailed> {
         let (submissions, mut replies): (Vec<Submission>, Vec<Option<SubmitReply>>) =
             batch.into_iter().map(|(submission, reply)| (*submission, Some(reply))).unzip();
         // The state only changes on this thread, so the plan stays valid after the read lock is
@@ -228,7 +228,7 @@ impl Writer {
         Ok(())
     }
 
-    fn checkpoint_is_due(&self) -> bool {
+    pub(super) fn checkpoint_is_due(&self) -> bool {
         self.settings.checkpoint_signer.is_some()
             && self.entries_since_checkpoint > 0
             && (self.entries_since_checkpoint >= self.settings.checkpoint_every_entries
@@ -237,7 +237,7 @@ impl Writer {
 
     /// Appends a checkpoint signed by the operator over the log as it stands, naming the newest state
     /// hash known (computing one here would encode the whole state on the writer).
-    fn checkpoint(&mut self) -> Result<(), LogFailed> {
+    pub(super) fn checkpoint(&mut self) -> Result<(), LogFailed> {
         let Some(signer) = self.settings.checkpoint_signer.clone() else { return Ok(()) };
         let now_ms = self.clock.now_ms();
         let known_state_hash = *self.shared.newest_state_hash.lock().expect("state hash lock");
@@ -321,7 +321,7 @@ impl Writer {
         }
     }
 
-    fn snapshot(&mut self) -> Result<u64, String> {
+    pub(super) fn snapshot(&mut self) -> Result<u64, String> {
         let (sequence, state_hash, body) = {
             let state = self.shared.state.read().expect("state lock");
             (state.sequence(), state.state_hash(), state.encode_snapshot())

@@ -1,0 +1,118 @@
+//! The writer's own steps, one turn at a time, on the caller's thread.
+//!
+//! The writer thread waits on a queue and a clock, so what it batches together depends on timing.
+//! A [`Stepper`] runs the same code (`Writer::commit`, `checkpoint`, `snapshot`, `shut_down`) without
+//! a thread: the caller hands it each group commit's submissions and gets their answers back when
+//! the turn is over. So a simulation that controls the clock, the log and the batches drives the real
+//! driver and gets the same run from the same seed.
+
+use std::sync::{Arc, RwLockReadGuard};
+
+use colony_core::State;
+use colony_log::CommandLog;
+use tokio::sync::oneshot;
+
+use super::writer::{LogFailed, Queued, Writer};
+use super::{Committed, DriverSettings, Shared, Submission, SubmitError};
+use crate::bus::EphemeralBus;
+use crate::clock::Clock;
+use crate::events::EventHub;
+
+/// Events a stepper keeps for readers: it has none, but the writer publishes to a hub all the same.
+const STEPPER_EVENTS_RETAINED: usize = 1_024;
+
+/// The driver's writer, stepped by its caller.
+pub struct Stepper {
+    writer: Writer,
+    shared: Arc<Shared>,
+    /// The writer's setting, followed here as its loop follows it.
+    snapshot_every_entries: u64,
+    /// Why the writer stopped (its log failed), if it did: every later submission is refused so.
+    stopped: Option<String>,
+}
+
+impl Stepper {
+    /// A writer over a recovered `state` and its `log`, which no thread runs.
+    pub fn new(log: Box<dyn CommandLog>, state: State, clock: Arc<dyn Clock>, settings: DriverSettings) -> Stepper {
+        let events = EventHub::new(STEPPER_EVENTS_RETAINED, state.sequence() + 1);
+        let bus = Arc::new(EphemeralBus::new(clock.now_ms()));
+        let shared = Shared::over(state, events, bus);
+        let snapshot_every_entries = settings.snapshot_every_entries;
+        let writer = Writer::new(log, Arc::clone(&shared), clock, settings);
+        Stepper { writer, shared, snapshot_every_entries, stopped: None }
+    }
+
+    /// What the driver shares with readers (state, events, newest checkpoint).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The state as of the last applied entry.
+    pub fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.shared.state.read().expect("state lock")
+    }
+
+    /// Why the writer stopped, if its log failed.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+
+    /// One turn of the writer's loop: `submissions` as one group commit (refusals, append, apply),
+    /// then a checkpoint if one is due, then a periodic snapshot if one is due. An empty turn is the
+    /// writer's idle wake-up, which appends a tick when a deadline has passed. Returns each
+    /// submission's answer, in order.
+    pub fn turn(&mut self, submissions: Vec<Submission>) -> Vec<Result<Committed, SubmitError>> {
+        if let Some(reason) = &self.stopped {
+            return submissions.iter().map(|_| Err(SubmitError::Unavailable(reason.clone()))).collect();
+        }
+        let (batch, answers): (Vec<Queued>, Vec<_>) = submissions
+            .into_iter()
+            .map(|submission| {
+                let (reply, answer) = oneshot::channel();
+                ((Box::new(submission), reply), answer)
+            })
+            .unzip();
+        let outcome = self.writer.commit(batch).and_then(|()| {
+            if self.writer.checkpoint_is_due() {
+                self.writer.checkpoint()?;
+            }
+            Ok(())
+        });
+        match outcome {
+            Err(LogFailed(reason)) => self.stopped = Some(reason),
+            Ok(()) if self.writer.entries_since_snapshot >= self.snapshot_every_entries => {
+                if let Err(reason) = self.writer.snapshot() {
+                    tracing::error!(%reason, "periodic snapshot failed; recovery will replay further");
+                }
+            }
+            Ok(()) => {}
+        }
+        answers.into_iter().map(|mut answer| self.answer_of(&mut answer)).collect()
+    }
+
+    /// Takes a snapshot now, as `DriverHandle::snapshot` asks the writer to.
+    pub fn snapshot(&mut self) -> Result<u64, String> {
+        match &self.stopped {
+            Some(reason) => Err(reason.clone()),
+            None => self.writer.snapshot(),
+        }
+    }
+
+    /// A clean stop, as the writer's: a final snapshot, then a checkpoint over everything.
+    pub fn stop(mut self) {
+        if self.stopped.is_none() {
+            let (_sender, receiver) = std::sync::mpsc::sync_channel(0);
+            self.writer.shut_down(&receiver, None);
+        }
+    }
+
+    fn answer_of(
+        &self,
+        answer: &mut oneshot::Receiver<Result<Committed, SubmitError>>,
+    ) -> Result<Committed, SubmitError> {
+        answer.try_recv().unwrap_or_else(|_| {
+            let reason = self.stopped.clone().unwrap_or_else(|| "the writer gave no answer".to_owned());
+            Err(SubmitError::Unavailable(reason))
+        })
+    }
+}
