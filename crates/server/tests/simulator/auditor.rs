@@ -1,0 +1,188 @@
+//! The auditor: what every client was told, and a replay of the log of its own to hold it to.
+//!
+//! It records every acknowledged result (sequence, chain hash, outcome). It follows the log with a
+//! state of its own, rebuilt from the log's records alone (the replica), checking core's invariants
+//! after every entry and that each acknowledged outcome is the one the log's entry gives. It checks
+//! each snapshot's state hash, and each checkpoint's, against the replica's at that entry. After a
+//! restart it checks that every acknowledged entry is still in the log with the chain hash its
+//! client was given, and that the recovered state is the replica's.
+
+use std::collections::BTreeMap;
+
+use colony_core::{Digest, EntryOutcome, State};
+use colony_log::{ChainHash, CommandLog, LogHead};
+use colony_server::driver::Committed;
+use colony_server::log_records::decode_record;
+use colony_wire::checkpoint::SignedCheckpoint;
+use colony_wire::record::RecordKind;
+
+/// Records read at once.
+const READ_BATCH_RECORDS: usize = 4_096;
+
+/// Holds the simulated server to what it told its clients.
+pub struct Auditor {
+    /// The chain hash each acknowledged entry's client was given.
+    receipts: BTreeMap<u64, ChainHash>,
+    /// Acknowledged outcomes the replica has not reached yet.
+    outcomes: BTreeMap<u64, EntryOutcome>,
+    replica: State,
+    replica_head: LogHead,
+    /// State hashes snapshots claim, for entries the replica has not reached yet.
+    snapshot_claims: BTreeMap<u64, [u8; 32]>,
+    /// The replica's state hash at each entry a snapshot was taken at.
+    known_hashes: BTreeMap<u64, [u8; 32]>,
+    /// Entries the replica applied (with invariants checked after each).
+    pub entries_checked: u64,
+    /// Checkpoints whose state hash was checked.
+    pub checkpoints_checked: u64,
+    /// Snapshots whose state hash was checked.
+    pub snapshots_checked: u64,
+}
+
+impl Auditor {
+    /// An auditor of a log about to be written from its genesis.
+    pub fn new() -> Auditor {
+        Auditor {
+            receipts: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            replica: State::new(),
+            replica_head: LogHead::default(),
+            snapshot_claims: BTreeMap::new(),
+            known_hashes: BTreeMap::new(),
+            entries_checked: 0,
+            checkpoints_checked: 0,
+            snapshots_checked: 0,
+        }
+    }
+
+    /// Records what a client was told.
+    pub fn acknowledge(&mut self, committed: &Committed) {
+        let previous = self.receipts.insert(committed.sequence, committed.chain);
+        assert!(previous.is_none(), "entry {} was acknowledged twice", committed.sequence);
+        self.outcomes.insert(committed.sequence, committed.outcome.clone());
+    }
+
+    /// Notes a snapshot's claim of the state hash at `sequence`, checked when the replica gets there.
+    pub fn expect_snapshot(&mut self, sequence: u64, state_hash: [u8; 32]) {
+        if sequence > self.replica.sequence() {
+            self.snapshot_claims.insert(sequence, state_hash);
+            return;
+        }
+        let known = self
+            .known_hashes
+            .get(&sequence)
+            .copied()
+            .or_else(|| (sequence == self.replica.sequence()).then(|| self.replica.state_hash().0));
+        assert_eq!(known, Some(state_hash), "the snapshot at entry {sequence} claims another state hash");
+        self.known_hashes.insert(sequence, state_hash);
+        self.snapshots_checked += 1;
+    }
+
+    /// Applies the log's entries the replica has not applied yet, checking each.
+    pub fn follow(&mut self, log: &dyn CommandLog) {
+        let head = log.head();
+        while self.replica_head.sequence < head.sequence {
+            let records = log
+                .read(self.replica_head.sequence + 1, READ_BATCH_RECORDS)
+                .unwrap_or_else(|error| panic!("the auditor cannot read the log: {error}"));
+            assert!(!records.is_empty(), "the log ends before its head");
+            for chained in records {
+                let record = &chained.record;
+                assert_eq!(
+                    chained.chain,
+                    self.replica_head.chain.next(&record.digest()),
+                    "entry {} does not follow the history the auditor saw",
+                    record.sequence
+                );
+                if record.kind == RecordKind::Checkpoint as u8 {
+                    self.check_checkpoint(record.sequence, &record.payload);
+                }
+                let entry = decode_record(record, &self.replica)
+                    .unwrap_or_else(|error| panic!("the auditor cannot decode entry {}: {error}", record.sequence))
+                    .entry;
+                let outcome = self
+                    .replica
+                    .apply(&entry)
+                    .unwrap_or_else(|error| panic!("entry {} does not apply on replay: {error}", record.sequence));
+                if let Err(broken) = self.replica.check_invariants() {
+                    panic!("invariant broken after entry {}: {broken}", record.sequence);
+                }
+                if let Some(acknowledged) = self.outcomes.remove(&record.sequence) {
+                    assert_eq!(acknowledged, outcome, "entry {}: the client was told another outcome", record.sequence);
+                }
+                self.replica_head = LogHead { sequence: record.sequence, chain: chained.chain };
+                self.entries_checked += 1;
+                if let Some(claimed) = self.snapshot_claims.remove(&record.sequence) {
+                    self.expect_snapshot(record.sequence, claimed);
+                }
+            }
+        }
+        assert!(self.outcomes.is_empty(), "acknowledged entries {:?} are not in the log", self.outcomes.keys());
+    }
+
+    /// A checkpoint's statement names the chain of the entry before it (checked by start-up's
+    /// history verification) and a state hash, which must be the replica's at that entry.
+    fn check_checkpoint(&mut self, sequence: u64, payload: &[u8]) {
+        let checkpoint = SignedCheckpoint::decode(payload).expect("a logged checkpoint decodes");
+        let statement = checkpoint.statement;
+        assert_eq!(statement.sequence, sequence - 1, "checkpoint {sequence} covers another entry");
+        assert_eq!(statement.chain, self.replica_head.chain.0, "checkpoint {sequence} signs another chain");
+        if statement.state_sequence > 0 {
+            let known = self.known_hashes.get(&statement.state_sequence);
+            assert_eq!(
+                known,
+                Some(&statement.state_hash),
+                "checkpoint {sequence} names a state hash for entry {} that the replay does not give",
+                statement.state_sequence
+            );
+            self.checkpoints_checked += 1;
+        }
+    }
+
+    /// After a restart: every acknowledged entry is still in the log with its receipt's chain hash,
+    /// and the recovered state is the replica's, once the replica has caught up with what became
+    /// durable without being acknowledged.
+    pub fn check_restart(&mut self, log: &dyn CommandLog, recovered: &State) {
+        self.follow(log);
+        assert_eq!(recovered.sequence(), log.head().sequence, "recovery stopped short of the log's head");
+        assert_eq!(
+            recovered.state_hash(),
+            self.replica.state_hash(),
+            "the recovered state differs from a replay of the log at entry {}",
+            recovered.sequence()
+        );
+        let mut next = 1;
+        let mut receipts = self.receipts.iter().peekable();
+        while let Some(&(first, _)) = receipts.peek() {
+            next = next.max(*first);
+            let records = log.read(next, READ_BATCH_RECORDS).expect("a recovered log reads");
+            assert!(!records.is_empty(), "acknowledged entry {next} is gone from the log");
+            for chained in &records {
+                if let Some((_, chain)) = receipts.next_if(|(sequence, _)| **sequence == chained.record.sequence) {
+                    assert_eq!(*chain, chained.chain, "entry {}: the receipt's chain hash", chained.record.sequence);
+                }
+            }
+            next += records.len() as u64;
+        }
+    }
+
+    /// A replay of the whole log from its genesis into a fresh state, whose hash must be the
+    /// replica's and the recovered state's.
+    pub fn check_fresh_replay(&self, log: &dyn CommandLog) -> Digest {
+        let mut state = State::new();
+        let mut next = 1;
+        loop {
+            let records = log.read(next, READ_BATCH_RECORDS).expect("the log reads");
+            if records.is_empty() {
+                break;
+            }
+            for chained in &records {
+                let entry = decode_record(&chained.record, &state).expect("an entry decodes").entry;
+                state.apply(&entry).expect("an entry applies on a fresh replay");
+            }
+            next += records.len() as u64;
+        }
+        assert_eq!(state.state_hash(), self.replica.state_hash(), "a fresh replay differs from the replica");
+        state.state_hash()
+    }
+}

@@ -1,0 +1,384 @@
+//! Simulated clients: the operator and a changing crowd of agents, sending signed envelopes of every
+//! command family, valid and not, picked with the run's generator against the state they can read.
+//!
+//! Every command kind has a generator here (`KIND_GENERATORS` lists them by kind, and a test holds
+//! that list equal to `Command::KINDS`), so a command added later fails the simulator's coverage
+//! check until it gets one.
+
+use std::collections::BTreeMap;
+
+use colony_core::bus::AckKind;
+use colony_core::{AgentId, Command, EscrowResolution, Name, Signer, State};
+use colony_server::driver::Submission;
+use colony_testkit::commands as make;
+use colony_testkit::hashlock_for;
+use colony_wire::{Envelope, KeyPair};
+
+use super::rng::Rng;
+
+/// Roles agents register with (all in the default configuration).
+const ROLES: [&str; 4] = ["scout", "analyst", "executor", "risk"];
+/// Durable streams the operator creates, with the subjects they capture.
+const STREAMS: [(&str, &str); 3] = [("jobs", "jobs.>"), ("alerts", "alerts.>"), ("audit", "audit.>")];
+/// Consumers made on those streams.
+const CONSUMERS: [&str; 2] = ["workers", "checkers"];
+/// Read tokens the operator issues and revokes.
+const TOKENS: [&str; 3] = ["token-0", "token-1", "token-2"];
+/// The hashlock secret escrows are sometimes locked with.
+const SECRET: &str = "the-secret";
+/// Escrows remembered to settle later, at most.
+const ESCROWS_REMEMBERED: usize = 32;
+/// Agents the crowd grows to before registrations stop.
+const CROWD_SIZE: usize = 12;
+
+/// One simulated agent.
+struct Member {
+    id: AgentId,
+    key: KeyPair,
+    nonce: u64,
+}
+
+/// A generator of one command for a signer, against the state.
+type Generator = fn(&mut Clients, &mut Rng, &State, Option<usize>) -> Command;
+
+/// The generator of every command kind, by kind. The operator sends those marked so; agents the
+/// others.
+const KIND_GENERATORS: [(&str, bool, Generator); 30] = [
+    ("agent.register", true, Clients::register),
+    ("agent.update", true, Clients::update),
+    ("agent.heartbeat", false, |_, _, _, _| make::heartbeat()),
+    ("agent.halt", true, Clients::halt),
+    ("agent.resume", true, Clients::resume),
+    ("agent.deregister", true, Clients::deregister),
+    ("config.set", true, Clients::set_config),
+    ("read_token.issue", true, |_, rng, _, _| make::issue_read_token(*rng.pick(&TOKENS), "reader", None)),
+    ("read_token.revoke", true, |_, rng, _, _| make::revoke_read_token(*rng.pick(&TOKENS))),
+    ("ledger.mint", true, Clients::mint),
+    ("ledger.transfer", false, Clients::transfer),
+    ("ledger.transfer_batch", false, Clients::transfer_batch),
+    ("ledger.withdraw", false, Clients::withdraw),
+    ("wallet.sweep", false, Clients::sweep),
+    ("wallet.configure", true, Clients::configure_wallet),
+    ("escrow.lock", false, Clients::lock),
+    ("escrow.release", false, Clients::release),
+    ("escrow.refund", false, |clients, rng, _, _| make::refund(clients.remembered_escrow(rng))),
+    ("escrow.extend", false, |clients, rng, _, _| {
+        make::extend(clients.remembered_escrow(rng), rng.between(5_000, 120_000))
+    }),
+    ("escrow.dispute", false, |clients, rng, _, _| make::dispute(clients.remembered_escrow(rng), "not delivered")),
+    ("escrow.resolve", false, Clients::resolve),
+    ("stream.create", true, Clients::create_stream),
+    ("stream.delete", true, |_, rng, _, _| make::delete_stream(rng.pick(&STREAMS).0)),
+    ("bus.publish", false, Clients::publish),
+    ("consumer.create", true, Clients::create_consumer),
+    ("consumer.delete", true, |_, rng, _, _| make::delete_consumer(rng.pick(&STREAMS).0, *rng.pick(&CONSUMERS))),
+    ("consumer.fetch", false, |_, rng, _, _| {
+        make::fetch(rng.pick(&STREAMS).0, *rng.pick(&CONSUMERS), rng.between(1, 4) as u32)
+    }),
+    ("consumer.ack", false, Clients::ack),
+    ("dlq.replay", true, Clients::replay_dead_letters),
+    ("dlq.discard", true, Clients::discard_dead_letters),
+];
+
+/// The operator and the agents, with what they remember between envelopes.
+pub struct Clients {
+    operator: KeyPair,
+    operator_nonce: u64,
+    members: Vec<Member>,
+    /// Seeds agents' keys, so that a run's keys follow from its seed.
+    key_seed: u64,
+    registered: u64,
+    /// Makes transfer and message ids unique.
+    serial: u64,
+    escrows: Vec<u64>,
+    /// Commands generated, by kind.
+    pub generated: BTreeMap<&'static str, u64>,
+}
+
+impl Clients {
+    /// The clients of a swarm whose operator holds `operator`.
+    pub fn new(operator: KeyPair, key_seed: u64) -> Clients {
+        Clients {
+            operator,
+            operator_nonce: 0,
+            members: Vec::new(),
+            key_seed,
+            registered: 0,
+            serial: 0,
+            escrows: Vec::new(),
+            generated: BTreeMap::new(),
+        }
+    }
+
+    /// Every command kind a generator exists for.
+    pub fn kinds() -> impl Iterator<Item = &'static str> {
+        KIND_GENERATORS.iter().map(|(kind, _, _)| *kind)
+    }
+
+    /// One envelope from the operator or an agent, of one to three commands. Now and then the
+    /// nonce is a replay of the signer's last, which the driver must refuse before the log.
+    pub fn envelope(&mut self, rng: &mut Rng, state: &State) -> Submission {
+        self.members.retain(|member| state.agent(&member.id).is_none_or(|agent| agent.deregistered_at_ms.is_none()));
+        let operator_sends = self.members.len() < 3 || rng.chance(1, 4);
+        let signer_index = if operator_sends { None } else { Some(rng.index(self.members.len())) };
+        let generators: Vec<&(&str, bool, Generator)> =
+            KIND_GENERATORS.iter().filter(|(_, by_operator, _)| *by_operator == operator_sends).collect();
+        let count = if rng.chance(3, 4) { 1 } else { rng.between(2, 3) };
+        let mut commands = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            // Heartbeats keep agents alive: one in three agent commands.
+            let (kind, _, generate) = if !operator_sends && rng.chance(1, 3) {
+                &KIND_GENERATORS[2]
+            } else if operator_sends && self.members.len() < CROWD_SIZE && rng.chance(1, 3) {
+                &KIND_GENERATORS[0]
+            } else {
+                *rng.pick(&generators)
+            };
+            *self.generated.entry(kind).or_default() += 1;
+            commands.push(generate(self, rng, state, signer_index));
+        }
+        let replay = rng.chance(1, 64);
+        let (signer, key, nonce) = match signer_index {
+            None => {
+                self.operator_nonce += u64::from(!replay || self.operator_nonce == 0);
+                (Signer::Operator, &self.operator, self.operator_nonce)
+            }
+            Some(index) => {
+                let member = &mut self.members[index];
+                member.nonce += u64::from(!replay || member.nonce == 0);
+                (Signer::Agent(member.id.clone()), &member.key, member.nonce)
+            }
+        };
+        let envelope = Envelope { signer, nonce, commands };
+        Submission { signed: envelope.sign(key), verified_key: key.public_key(), envelope }
+    }
+
+    /// Learns what an acknowledged result tells a client: the escrows it locked.
+    pub fn observe(&mut self, outcome: &colony_core::EntryOutcome) {
+        for result in &outcome.commands {
+            if let Ok(colony_core::Accepted::Escrow { escrow_id, existing: false }) = result {
+                if self.escrows.len() == ESCROWS_REMEMBERED {
+                    self.escrows.remove(0);
+                }
+                self.escrows.push(*escrow_id);
+            }
+        }
+    }
+
+    fn next_serial(&mut self) -> u64 {
+        self.serial += 1;
+        self.serial
+    }
+
+    fn member_id(&self, rng: &mut Rng) -> String {
+        if self.members.is_empty() {
+            return "nobody".to_owned();
+        }
+        self.members[rng.index(self.members.len())].id.to_string()
+    }
+
+    fn remembered_escrow(&self, rng: &mut Rng) -> u64 {
+        if self.escrows.is_empty() { rng.between(1, 4) } else { *rng.pick(&self.escrows) }
+    }
+
+    fn register(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        self.registered += 1;
+        let id = format!("agent-{}", self.registered);
+        let mut key_seed = [0; 32];
+        key_seed[..8].copy_from_slice(&self.key_seed.to_le_bytes());
+        key_seed[8..16].copy_from_slice(&self.registered.to_le_bytes());
+        let key = KeyPair::from_seed(key_seed);
+        let mut registration = make::Register::new(&id, *rng.pick(&ROLES)).key(key.public_key());
+        if !self.members.is_empty() && rng.chance(1, 3) {
+            registration = registration.parent(&self.member_id(rng));
+        }
+        self.members.push(Member { id: colony_testkit::agent_id(&id), key, nonce: 0 });
+        registration.build()
+    }
+
+    fn update(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        make::Update::new(&self.member_id(rng)).role(*rng.pick(&ROLES)).build()
+    }
+
+    fn halt(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        make::halt(&self.member_id(rng), "suspicious trades")
+    }
+
+    fn resume(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        make::resume(&self.member_id(rng))
+    }
+
+    fn deregister(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        // Rarely the real thing: the crowd would otherwise be gone before it did anything.
+        let target = if rng.chance(1, 8) { self.member_id(rng) } else { "agent-0".to_owned() };
+        make::deregister(&target)
+    }
+
+    fn set_config(&mut self, rng: &mut Rng, state: &State, _: Option<usize>) -> Command {
+        let mut config = state.config().clone();
+        config.heartbeat_ttl_ms = rng.between(20_000, 120_000);
+        make::set_config(config)
+    }
+
+    fn mint(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let transfer_id = format!("mint-{}", self.next_serial());
+        make::mint(&transfer_id, &self.member_id(rng), rng.between(1_000, 1_000_000))
+    }
+
+    fn transfer(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let transfer_id = format!("pay-{}", self.next_serial());
+        make::transfer(&transfer_id, &self.member_id(rng), rng.between(1, 5_000))
+    }
+
+    fn transfer_batch(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let transfers: Vec<_> = (0..rng.between(2, 3))
+            .map(|_| {
+                let transfer_id = format!("batch-{}", self.next_serial());
+                make::transfer_request(&transfer_id, &self.member_id(rng), rng.between(1, 2_000))
+            })
+            .collect();
+        make::transfer_batch(transfers)
+    }
+
+    fn withdraw(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        make::withdraw(&format!("out-{}", self.next_serial()), rng.between(1, 1_000))
+    }
+
+    fn sweep(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
+        let signer_id = signer.map(|index| self.members[index].id.clone());
+        let child = self
+            .members
+            .iter()
+            .find(|member| state.agent(&member.id).is_some_and(|agent| agent.parent == signer_id))
+            .map_or_else(|| self.member_id(rng), |member| member.id.to_string());
+        make::sweep(&child, &format!("sweep-{}", self.next_serial()), rng.between(1, 1_000))
+    }
+
+    fn configure_wallet(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let mut policy = make::configure_wallet(&self.member_id(rng));
+        if rng.chance(1, 2) {
+            policy = policy.daily_limit(rng.between(10_000, 1_000_000));
+        }
+        if rng.chance(1, 8) {
+            policy = policy.frozen(rng.chance(1, 2));
+        }
+        if rng.chance(1, 4) {
+            policy = policy.no_withdraw(rng.chance(1, 2));
+        }
+        policy.build()
+    }
+
+    fn lock(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let mut lock =
+            make::Lock::new(&self.member_id(rng), rng.between(1, 3_000)).timeout_ms(rng.between(2_000, 90_000));
+        if rng.chance(1, 3) {
+            lock = lock.hashlock(SECRET);
+        }
+        if rng.chance(1, 3) {
+            lock = lock.arbiter(&self.member_id(rng));
+        }
+        if rng.chance(1, 4) {
+            lock = lock.task_id(&format!("task-{}", rng.below(16)));
+        }
+        lock.build()
+    }
+
+    fn release(&mut self, rng: &mut Rng, state: &State, _: Option<usize>) -> Command {
+        let escrow = self.remembered_escrow(rng);
+        let locked = state.ledger().escrow(escrow).and_then(|escrow| escrow.hashlock);
+        match locked {
+            Some(hashlock) if hashlock == hashlock_for(SECRET) && rng.chance(7, 8) => {
+                make::release_with_preimage(escrow, SECRET)
+            }
+            Some(_) => make::release_with_preimage(escrow, "a-guess"),
+            None => make::release(escrow),
+        }
+    }
+
+    fn resolve(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let resolution = match rng.below(3) {
+            0 => EscrowResolution::Release,
+            1 => EscrowResolution::Refund,
+            _ => EscrowResolution::Split { payee_bps: rng.below(10_001) as u16 },
+        };
+        make::resolve(self.remembered_escrow(rng), resolution)
+    }
+
+    fn create_stream(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let (stream, subjects) = *rng.pick(&STREAMS);
+        let mut create = make::CreateStreamBuilder::new(stream, [subjects]);
+        match rng.below(4) {
+            0 => create = create.max_messages(rng.between(4, 64)),
+            1 => create = create.max_messages(rng.between(4, 64)).discard_new(),
+            2 => create = create.max_age_ms(rng.between(5_000, 60_000)),
+            _ => create = create.max_bytes(rng.between(2_048, 16_384)),
+        }
+        create.build()
+    }
+
+    fn create_consumer(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        make::CreateConsumerBuilder::new(rng.pick(&STREAMS).0, *rng.pick(&CONSUMERS))
+            .roles(ROLES)
+            .ack_wait_ms(rng.between(1_000, 5_000))
+            .max_deliver(rng.between(1, 3) as u32)
+            .max_ack_pending(64)
+            .build()
+    }
+
+    fn publish(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let subject = format!("{}.{}", *rng.pick(&["jobs", "alerts", "audit", "chatter"]), rng.below(4));
+        let serial = self.next_serial();
+        let mut publish = make::PublishBuilder::new(&subject).json(&format!("{{\"n\":{serial},\"ok\":true}}"));
+        if rng.chance(1, 4) {
+            publish = publish.message_id(&format!("message-{}", rng.below(8)));
+        }
+        publish.build()
+    }
+
+    fn ack(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
+        let (stream, consumer) = (rng.pick(&STREAMS).0, *rng.pick(&CONSUMERS));
+        let holder = signer.map(|index| Signer::Agent(self.members[index].id.clone()));
+        let held: Vec<u64> = state
+            .bus()
+            .stream(&Name::new(stream).expect("a stream name"))
+            .and_then(|stream| stream.consumer(&Name::new(consumer).expect("a consumer name")))
+            .map(|consumer| {
+                consumer
+                    .pending()
+                    .iter()
+                    .filter(|(_, pending)| Some(&pending.holder) == holder.as_ref())
+                    .map(|(sequence, _)| *sequence)
+                    .take(3)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let sequences = if held.is_empty() { vec![rng.between(1, 8)] } else { held };
+        let kind = match rng.below(8) {
+            0 => AckKind::Nak { delay_ms: rng.between(0, 3_000), error: Some("busy".to_owned()) },
+            1 => AckKind::InProgress,
+            2 => AckKind::Term { reason: None },
+            _ => AckKind::Ack,
+        };
+        make::acknowledge(stream, consumer, &sequences, kind)
+    }
+
+    fn dead_letter_ids(rng: &mut Rng, state: &State) -> (&'static str, Vec<u64>) {
+        let stream = rng.pick(&STREAMS).0;
+        let ids: Vec<u64> = state
+            .dead_letters(&Name::new(stream).expect("a stream name"), None, 3)
+            .into_iter()
+            .map(|dead_letter| dead_letter.id)
+            .collect();
+        (stream, if ids.is_empty() { vec![1] } else { ids })
+    }
+
+    fn replay_dead_letters(&mut self, rng: &mut Rng, state: &State, _: Option<usize>) -> Command {
+        let (stream, ids) = Clients::dead_letter_ids(rng, state);
+        make::replay_dead_letters(stream, &ids)
+    }
+
+    fn discard_dead_letters(&mut self, rng: &mut Rng, state: &State, _: Option<usize>) -> Command {
+        let (stream, ids) = Clients::dead_letter_ids(rng, state);
+        make::discard_dead_letters(stream, &ids)
+    }
+}
