@@ -35,7 +35,7 @@ use run::{RunReport, run_seed};
 const DEFAULT_ENTRIES: u64 = 1_000_000;
 /// Turns of one seed: long enough for several restarts, short enough that a failing seed replays
 /// in seconds.
-const TURNS_PER_SEED: u64 = 2_500;
+const TURNS_PER_SEED: u64 = 1_500;
 /// Threads running seeds side by side (each seed is deterministic on its own).
 const THREADS: usize = 2;
 

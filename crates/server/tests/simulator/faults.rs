@@ -7,17 +7,17 @@ use colony_log::{AppendFault, Damage, MemoryStorage};
 use super::rng::Rng;
 
 /// One turn in this many arms a failing append.
-const FAILED_APPEND_EVERY_TURNS: u64 = 2_500;
+const FAILED_APPEND_EVERY_TURNS: u64 = 1_500;
 /// One turn in this many arms a crash during the next append, before its sync.
-const CRASH_BEFORE_SYNC_EVERY_TURNS: u64 = 1_500;
+const CRASH_BEFORE_SYNC_EVERY_TURNS: u64 = 900;
 /// One turn in this many arms a crash during the next append, after its sync.
-const CRASH_AFTER_SYNC_EVERY_TURNS: u64 = 2_500;
+const CRASH_AFTER_SYNC_EVERY_TURNS: u64 = 1_500;
 /// One turn in this many makes the next sync slow.
 const SLOW_SYNC_EVERY_TURNS: u64 = 40;
 /// One turn in this many ends with the process killed.
-const CRASH_EVERY_TURNS: u64 = 1_500;
+const CRASH_EVERY_TURNS: u64 = 900;
 /// One turn in this many ends with a clean stop and start.
-const CLEAN_RESTART_EVERY_TURNS: u64 = 2_500;
+const CLEAN_RESTART_EVERY_TURNS: u64 = 1_500;
 /// One restart in this many first finds the log damaged (and must refuse it).
 const DAMAGE_EVERY_RESTARTS: u64 = 3;
 /// One restart in this many finds the newest snapshot damaged (and must fall back).
