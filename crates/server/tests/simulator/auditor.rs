@@ -3,9 +3,10 @@
 //! It records every acknowledged result (sequence, chain hash, outcome). It follows the log with a
 //! state of its own, rebuilt from the log's records alone (the replica), checking core's invariants
 //! after every entry and that each acknowledged outcome is the one the log's entry gives. It checks
-//! each snapshot's state hash, and each checkpoint's, against the replica's at that entry. After a
-//! restart it checks that every acknowledged entry is still in the log with the chain hash its
-//! client was given, and that the recovered state is the replica's.
+//! each snapshot's state hash, and each checkpoint's, against the replica's at that entry, and each
+//! receipt's chain hash against the chain it computes itself. After a restart it checks that the log
+//! still holds the history it followed and that the recovered state is the replica's; at the end of
+//! a run, a fresh replay of the whole log finds every acknowledged entry with its receipt.
 
 use std::collections::BTreeMap;
 
@@ -107,6 +108,9 @@ impl Auditor {
                 if let Err(broken) = self.replica.check_invariants() {
                     panic!("invariant broken after entry {}: {broken}", record.sequence);
                 }
+                if let Some(receipt) = self.receipts.get(&record.sequence) {
+                    assert_eq!(*receipt, chained.chain, "entry {}: the receipt's chain hash", record.sequence);
+                }
                 if let Some(acknowledged) = self.outcomes.remove(&record.sequence) {
                     assert_eq!(acknowledged, outcome, "entry {}: the client was told another outcome", record.sequence);
                 }
@@ -139,10 +143,21 @@ impl Auditor {
         }
     }
 
-    /// After a restart: every acknowledged entry is still in the log with its receipt's chain hash,
-    /// and the recovered state is the replica's, once the replica has caught up with what became
-    /// durable without being acknowledged.
+    /// After a restart: the log still holds the history the replica followed (the chain hash the
+    /// replica computed itself at its last entry is the log's there; every earlier receipt was
+    /// compared as the replica passed it, and the chain commits to every entry before it), and the
+    /// recovered state is the replica's once it has caught up with what became durable without being
+    /// acknowledged. The receipts are compared one by one again by [`Auditor::check_fresh_replay`].
     pub fn check_restart(&mut self, log: &dyn CommandLog, recovered: &State) {
+        if self.replica_head.sequence > 0 {
+            let at_replica = log.read(self.replica_head.sequence, 1).expect("a recovered log reads");
+            assert_eq!(
+                at_replica.first().map(|chained| chained.chain),
+                Some(self.replica_head.chain),
+                "the log lost or changed entries up to {} across a restart",
+                self.replica_head.sequence
+            );
+        }
         self.follow(log);
         assert_eq!(recovered.sequence(), log.head().sequence, "recovery stopped short of the log's head");
         assert_eq!(
@@ -151,25 +166,15 @@ impl Auditor {
             "the recovered state differs from a replay of the log at entry {}",
             recovered.sequence()
         );
-        let mut next = 1;
-        let mut receipts = self.receipts.iter().peekable();
-        while let Some(&(first, _)) = receipts.peek() {
-            next = next.max(*first);
-            let records = log.read(next, READ_BATCH_RECORDS).expect("a recovered log reads");
-            assert!(!records.is_empty(), "acknowledged entry {next} is gone from the log");
-            for chained in &records {
-                if let Some((_, chain)) = receipts.next_if(|(sequence, _)| **sequence == chained.record.sequence) {
-                    assert_eq!(*chain, chained.chain, "entry {}: the receipt's chain hash", chained.record.sequence);
-                }
-            }
-            next += records.len() as u64;
-        }
     }
 
     /// A replay of the whole log from its genesis into a fresh state, whose hash must be the
-    /// replica's and the recovered state's.
+    /// replica's and the recovered state's, with the chain recomputed from the records and every
+    /// acknowledged entry still there with its receipt's chain hash.
     pub fn check_fresh_replay(&self, log: &dyn CommandLog) -> Digest {
         let mut state = State::new();
+        let mut chain = ChainHash::EMPTY;
+        let mut receipts = self.receipts.iter().peekable();
         let mut next = 1;
         loop {
             let records = log.read(next, READ_BATCH_RECORDS).expect("the log reads");
@@ -177,11 +182,17 @@ impl Auditor {
                 break;
             }
             for chained in &records {
+                chain = chain.next(&chained.record.digest());
+                assert_eq!(chain, chained.chain, "entry {}: the chain recomputed", chained.record.sequence);
+                if let Some((_, receipt)) = receipts.next_if(|(sequence, _)| **sequence == chained.record.sequence) {
+                    assert_eq!(*receipt, chain, "entry {}: the receipt's chain hash", chained.record.sequence);
+                }
                 let entry = decode_record(&chained.record, &state).expect("an entry decodes").entry;
                 state.apply(&entry).expect("an entry applies on a fresh replay");
             }
             next += records.len() as u64;
         }
+        assert!(receipts.next().is_none(), "acknowledged entries are gone from the end of the log");
         assert_eq!(state.state_hash(), self.replica.state_hash(), "a fresh replay differs from the replica");
         state.state_hash()
     }

@@ -32,7 +32,7 @@ const ESCROWS_REMEMBERED: usize = 32;
 const CROWD_SIZE: usize = 12;
 /// Agents registered in one run at most; later registrations name an agent that exists (and are
 /// refused), which keeps the registry, and the invariant checks after every entry, small.
-const REGISTRATIONS_MAX: u64 = 40;
+const REGISTRATIONS_MAX: u64 = 24;
 
 /// One simulated agent.
 struct Member {
