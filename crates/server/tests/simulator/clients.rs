@@ -54,8 +54,8 @@ const KIND_GENERATORS: [(&str, bool, Generator); 30] = [
     ("agent.resume", true, Clients::resume),
     ("agent.deregister", true, Clients::deregister),
     ("config.set", true, Clients::set_config),
-    ("read_token.issue", true, |_, rng, _, _| make::issue_read_token(*rng.pick(&TOKENS), "reader", None)),
-    ("read_token.revoke", true, |_, rng, _, _| make::revoke_read_token(*rng.pick(&TOKENS))),
+    ("read_token.issue", true, |_, rng, _, _| make::issue_read_token(rng.pick_text(&TOKENS), "reader", None)),
+    ("read_token.revoke", true, |_, rng, _, _| make::revoke_read_token(rng.pick_text(&TOKENS))),
     ("ledger.mint", true, Clients::mint),
     ("ledger.transfer", false, Clients::transfer),
     ("ledger.transfer_batch", false, Clients::transfer_batch),
@@ -74,9 +74,9 @@ const KIND_GENERATORS: [(&str, bool, Generator); 30] = [
     ("stream.delete", true, |_, rng, _, _| make::delete_stream(rng.pick(&STREAMS).0)),
     ("bus.publish", false, Clients::publish),
     ("consumer.create", true, Clients::create_consumer),
-    ("consumer.delete", true, |_, rng, _, _| make::delete_consumer(rng.pick(&STREAMS).0, *rng.pick(&CONSUMERS))),
+    ("consumer.delete", true, |_, rng, _, _| make::delete_consumer(rng.pick(&STREAMS).0, rng.pick_text(&CONSUMERS))),
     ("consumer.fetch", false, |_, rng, _, _| {
-        make::fetch(rng.pick(&STREAMS).0, *rng.pick(&CONSUMERS), rng.between(1, 4) as u32)
+        make::fetch(rng.pick(&STREAMS).0, rng.pick_text(&CONSUMERS), rng.between(1, 4) as u32)
     }),
     ("consumer.ack", false, Clients::ack),
     ("dlq.replay", true, Clients::replay_dead_letters),
@@ -186,7 +186,7 @@ impl Clients {
 
     fn register(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
         if self.registered >= REGISTRATIONS_MAX {
-            return make::register(&format!("agent-{}", rng.between(1, REGISTRATIONS_MAX)), *rng.pick(&ROLES));
+            return make::register(&format!("agent-{}", rng.between(1, REGISTRATIONS_MAX)), rng.pick_text(&ROLES));
         }
         self.registered += 1;
         let id = format!("agent-{}", self.registered);
@@ -194,7 +194,7 @@ impl Clients {
         key_seed[..8].copy_from_slice(&self.key_seed.to_le_bytes());
         key_seed[8..16].copy_from_slice(&self.registered.to_le_bytes());
         let key = KeyPair::from_seed(key_seed);
-        let mut registration = make::Register::new(&id, *rng.pick(&ROLES)).key(key.public_key());
+        let mut registration = make::Register::new(&id, rng.pick_text(&ROLES)).key(key.public_key());
         if !self.members.is_empty() && rng.chance(1, 3) {
             registration = registration.parent(&self.member_id(rng));
         }
@@ -203,7 +203,7 @@ impl Clients {
     }
 
     fn update(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
-        make::Update::new(&self.member_id(rng)).role(*rng.pick(&ROLES)).build()
+        make::Update::new(&self.member_id(rng)).role(rng.pick_text(&ROLES)).build()
     }
 
     fn halt(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
@@ -323,7 +323,7 @@ impl Clients {
     }
 
     fn create_consumer(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
-        make::CreateConsumerBuilder::new(rng.pick(&STREAMS).0, *rng.pick(&CONSUMERS))
+        make::CreateConsumerBuilder::new(rng.pick(&STREAMS).0, rng.pick_text(&CONSUMERS))
             .roles(ROLES)
             .ack_wait_ms(rng.between(1_000, 5_000))
             .max_deliver(rng.between(1, 3) as u32)
@@ -332,7 +332,7 @@ impl Clients {
     }
 
     fn publish(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
-        let subject = format!("{}.{}", *rng.pick(&["jobs", "alerts", "audit", "chatter"]), rng.below(4));
+        let subject = format!("{}.{}", rng.pick_text(&["jobs", "alerts", "audit", "chatter"]), rng.below(4));
         let serial = self.next_serial();
         let mut publish = make::PublishBuilder::new(&subject).json(&format!("{{\"n\":{serial},\"ok\":true}}"));
         if rng.chance(1, 4) {
@@ -342,7 +342,7 @@ impl Clients {
     }
 
     fn ack(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
-        let (stream, consumer) = (rng.pick(&STREAMS).0, *rng.pick(&CONSUMERS));
+        let (stream, consumer) = (rng.pick(&STREAMS).0, rng.pick_text(&CONSUMERS));
         let holder = signer.map(|index| Signer::Agent(self.members[index].id.clone()));
         let held: Vec<u64> = state
             .bus()

@@ -45,4 +45,9 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.index(items.len())]
     }
+
+    /// One of a non-empty list of names.
+    pub fn pick_text(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.index(items.len())]
+    }
 }
