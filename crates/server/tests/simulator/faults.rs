@@ -49,8 +49,6 @@ pub struct FaultTally {
     pub power_losses: u64,
     /// Damaged logs start-up refused (then repaired).
     pub damaged_logs_refused: u64,
-    /// Restarts that found the newest snapshot damaged.
-    pub snapshot_fallbacks: u64,
 }
 
 /// The fault schedule of one run.
@@ -142,8 +140,6 @@ impl Faults {
 
     /// Whether the newest snapshot is damaged before this restart.
     pub fn damage_snapshot(&mut self, rng: &mut Rng) -> bool {
-        let damaged = rng.chance(1, SNAPSHOT_DAMAGE_EVERY_RESTARTS);
-        self.tally.snapshot_fallbacks += u64::from(damaged);
-        damaged
+        rng.chance(1, SNAPSHOT_DAMAGE_EVERY_RESTARTS)
     }
 }

@@ -168,6 +168,11 @@ impl Simulation {
     /// Start-up as the server does it: open (refusing a damaged head), verify the history beside
     /// recovery, then the writer over the recovered state.
     fn start(&mut self) -> Result<Stepper, StartError> {
+        self.start_reporting().map(|(stepper, _)| stepper)
+    }
+
+    /// [`Simulation::start`], also returning the snapshots recovery skipped as damaged.
+    fn start_reporting(&mut self) -> Result<(Stepper, Vec<u64>), StartError> {
         let log = MemoryLog::open(&self.storage).map_err(StartError::Log)?;
         let storage = self.storage.clone();
         let (verified, recovered) = colony_server::verify_and_recover(
@@ -180,7 +185,8 @@ impl Simulation {
             stepper.shared().remember_state_hash(sequence, state_hash);
         }
         *stepper.shared().checkpoint.lock().expect("checkpoint lock") = verified.checkpoints.last().copied();
-        Ok(stepper)
+        let skipped = recovered.skipped_snapshots.iter().map(|(sequence, _)| *sequence).collect();
+        Ok((stepper, skipped))
     }
 
     /// One turn: faults armed, time passes, clients send a batch, the writer commits it, the auditor
@@ -251,10 +257,13 @@ impl Simulation {
             self.check_refused(damage, head);
             self.storage.repair();
         }
-        if self.faults.damage_snapshot(&mut self.rng) {
-            self.snapshots.damage_newest(&self.storage);
+        let damaged_snapshot =
+            if self.faults.damage_snapshot(&mut self.rng) { self.snapshots.damage_newest(&self.storage) } else { None };
+        let (stepper, skipped) =
+            self.start_reporting().unwrap_or_else(|error| panic!("a sound log did not start: {error}"));
+        if let Some(damaged) = damaged_snapshot {
+            assert!(skipped.contains(&damaged), "recovery used the damaged snapshot {damaged} (skipped {skipped:?})");
         }
-        let stepper = self.start().unwrap_or_else(|error| panic!("a sound log did not start: {error}"));
         self.auditor.check_restart(&MemoryLog::open_read_only(&self.storage), &stepper.state());
         stepper
     }
