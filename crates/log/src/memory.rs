@@ -136,6 +136,9 @@ struct Storage {
     next_append: Option<AppendFault>,
     next_sync_delay_ms: Option<u64>,
     sync_observer: Option<SyncObserver>,
+    /// Each sync makes durable only what the one before it covered: a device that acknowledges
+    /// writes it has not stored, for checking that the simulator notices lost acknowledged writes.
+    syncs_lag: bool,
     counts: FaultCounts,
 }
 
@@ -178,6 +181,12 @@ impl MemoryStorage {
     /// Who is told of slow syncs.
     pub fn set_sync_observer(&self, observer: SyncObserver) {
         self.lock().sync_observer = Some(observer);
+    }
+
+    /// Makes every later sync persist only what the sync before it covered, so that a power loss
+    /// takes acknowledged writes with it: a broken device, which the simulator must catch.
+    pub fn make_syncs_lag(&self) {
+        self.lock().syncs_lag = true;
     }
 
     /// The counts of faults so far.
@@ -267,15 +276,12 @@ impl MemoryStorage {
         }
     }
 
-    /// Flips a byte of the stored snapshot of `sequence`, so its checksum fails. Returns whether
-    /// there was one.
+    /// Adds a stray byte to the stored snapshot of `sequence`, so its checksum fails (however often
+    /// it is damaged). Returns whether there was one.
     pub fn damage_snapshot(&self, sequence: u64) -> bool {
         let mut storage = self.lock();
         let Some(stored) = storage.disk.snapshots.get_mut(&sequence) else { return false };
-        match stored.snapshot.body.last_mut() {
-            Some(byte) => *byte ^= 0x5a,
-            None => stored.snapshot.state_hash[0] ^= 0x5a,
-        }
+        stored.snapshot.body.push(0x5a);
         storage.counts.damaged_snapshots += 1;
         true
     }
@@ -351,8 +357,8 @@ impl Storage {
         ReadError::Unreadable { first, last, reason: "database disk image is malformed".to_owned() }
     }
 
-    fn sync(&mut self) {
-        self.disk.synced_head = self.head();
+    fn sync(&mut self, before: LogHead) {
+        self.disk.synced_head = if self.syncs_lag { before } else { self.head() };
         if let Some(delay_ms) = self.next_sync_delay_ms.take() {
             self.counts.slow_syncs += 1;
             if let Some(observer) = &self.sync_observer {
@@ -431,12 +437,12 @@ impl CommandLog for MemoryLog {
                 Err(storage_failure("the process died before the sync"))
             }
             Some(AppendFault::CrashAfterSync) => {
-                storage.sync();
+                storage.sync(head);
                 storage.counts.crashes_after_sync += 1;
                 Err(storage_failure("the process died after the sync"))
             }
             _ => {
-                storage.sync();
+                storage.sync(head);
                 Ok(chains)
             }
         }

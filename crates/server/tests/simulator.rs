@@ -159,3 +159,11 @@ fn a_seed_replays_exactly() {
     );
     assert_ne!(run_seed(8, 400).final_state_hash, first.final_state_hash, "another seed, another run");
 }
+
+#[test]
+fn a_device_that_loses_acknowledged_writes_is_caught() {
+    let caught = std::panic::catch_unwind(|| run::run_seed_over_lagging_syncs(1, TURNS_PER_SEED));
+    let panic = caught.expect_err("acknowledged writes were lost at a power loss and nothing noticed");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("lost or changed entries"), "failed for another reason: {message}");
+}

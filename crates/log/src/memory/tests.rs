@@ -131,7 +131,20 @@ fn snapshots_keep_the_newest_and_report_damage() {
     }
     assert_eq!(storage.snapshot_sequences(), vec![20, 30]);
     assert!(storage.damage_snapshot(30));
+    assert!(storage.damage_snapshot(30), "damaged twice is still damaged");
     let (good, damaged) = log.snapshots().unwrap();
     assert_eq!(good.iter().map(|snapshot| snapshot.sequence).collect::<Vec<_>>(), vec![20]);
     assert_eq!(damaged[0].sequence, 30);
+}
+
+#[test]
+fn lagging_syncs_lose_the_last_acknowledged_append_at_a_power_loss() {
+    let storage = written(3);
+    storage.make_syncs_lag();
+    let mut log = MemoryLog::open(&storage).unwrap();
+    log.append(&records(4..=5)).unwrap();
+    log.append(&[record(6)]).unwrap();
+    drop(log);
+    assert_eq!(storage.crash(false), 1, "the last append was acknowledged but never stored");
+    assert_eq!(verify_all(&MemoryLog::open(&storage).unwrap()).unwrap().sequence, 5);
 }

@@ -112,11 +112,22 @@ struct Simulation {
 
 /// Runs `seed` for `turns` turns and checks everything on the way; panics on the first failure.
 pub fn run_seed(seed: u64, turns: u64) -> RunReport {
+    run(seed, turns, MemoryStorage::new())
+}
+
+/// [`run_seed`] over a device whose syncs lag one behind, so that a power loss takes the last
+/// acknowledged writes with it: the run must fail.
+pub fn run_seed_over_lagging_syncs(seed: u64, turns: u64) -> RunReport {
+    let storage = MemoryStorage::new();
+    storage.make_syncs_lag();
+    run(seed, turns, storage)
+}
+
+fn run(seed: u64, turns: u64, storage: MemoryStorage) -> RunReport {
     let started = Instant::now();
     let mut rng = Rng::new(seed);
     let operator = KeyPair::from_seed(rng.next_u64().to_le_bytes().repeat(4).try_into().expect("32 bytes"));
     let clock = ManualClock::new(GENESIS_MS);
-    let storage = MemoryStorage::new();
     let slept = clock.clone();
     storage.set_sync_observer(Arc::new(move |delay_ms| slept.advance_ms(delay_ms)));
     let settings = DriverSettings {
