@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use colony_core::bus::AckKind;
-use colony_core::{AgentId, Command, EscrowResolution, Name, Signer, State};
+use colony_core::{AgentId, Command, Escrow, EscrowResolution, EscrowState, Name, Signer, State};
 use colony_server::driver::Submission;
 use colony_testkit::commands as make;
 use colony_testkit::hashlock_for;
@@ -41,46 +41,84 @@ struct Member {
     nonce: u64,
 }
 
-/// A generator of one command for a signer, against the state.
+/// A generator of one command for a signer (`None`: the operator), against the state.
 type Generator = fn(&mut Clients, &mut Rng, &State, Option<usize>) -> Command;
 
-/// The generator of every command kind, by kind. The operator sends those marked so; agents the
-/// others.
-const KIND_GENERATORS: [(&str, bool, Generator); 30] = [
-    ("agent.register", true, Clients::register),
-    ("agent.update", true, Clients::update),
-    ("agent.heartbeat", false, |_, _, _, _| make::heartbeat()),
-    ("agent.halt", true, Clients::halt),
-    ("agent.resume", true, Clients::resume),
-    ("agent.deregister", true, Clients::deregister),
-    ("config.set", true, Clients::set_config),
-    ("read_token.issue", true, |_, rng, _, _| make::issue_read_token(rng.pick_text(&TOKENS), "reader", None)),
-    ("read_token.revoke", true, |_, rng, _, _| make::revoke_read_token(rng.pick_text(&TOKENS))),
-    ("ledger.mint", true, Clients::mint),
-    ("ledger.transfer", false, Clients::transfer),
-    ("ledger.transfer_batch", false, Clients::transfer_batch),
-    ("ledger.withdraw", false, Clients::withdraw),
-    ("wallet.sweep", false, Clients::sweep),
-    ("wallet.configure", true, Clients::configure_wallet),
-    ("escrow.lock", false, Clients::lock),
-    ("escrow.release", false, Clients::release),
-    ("escrow.refund", false, |clients, rng, _, _| make::refund(clients.remembered_escrow(rng))),
-    ("escrow.extend", false, |clients, rng, _, _| {
-        make::extend(clients.remembered_escrow(rng), rng.between(5_000, 120_000))
+/// Who sends a kind of command.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Senders {
+    Operator,
+    Agents,
+    Both,
+}
+
+impl Senders {
+    fn include(self, operator_sends: bool) -> bool {
+        match self {
+            Senders::Operator => operator_sends,
+            Senders::Agents => !operator_sends,
+            Senders::Both => true,
+        }
+    }
+}
+
+use Senders::{Agents, Both, Operator};
+
+/// The generator of every command kind, by kind, and who sends it.
+const KIND_GENERATORS: [(&str, Senders, Generator); 30] = [
+    ("agent.register", Operator, Clients::register),
+    ("agent.update", Operator, Clients::update),
+    ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
+    ("agent.halt", Operator, Clients::halt),
+    ("agent.resume", Operator, Clients::resume),
+    ("agent.deregister", Operator, Clients::deregister),
+    ("config.set", Operator, Clients::set_config),
+    ("read_token.issue", Operator, |_, rng, _, _| make::issue_read_token(rng.pick_text(&TOKENS), "reader", None)),
+    ("read_token.revoke", Operator, |_, rng, _, _| make::revoke_read_token(rng.pick_text(&TOKENS))),
+    ("ledger.mint", Operator, Clients::mint),
+    ("ledger.transfer", Agents, Clients::transfer),
+    ("ledger.transfer_batch", Agents, Clients::transfer_batch),
+    ("ledger.withdraw", Agents, Clients::withdraw),
+    ("wallet.sweep", Agents, Clients::sweep),
+    ("wallet.configure", Operator, Clients::configure_wallet),
+    ("escrow.lock", Agents, Clients::lock),
+    ("escrow.release", Agents, Clients::release),
+    ("escrow.refund", Agents, |clients, rng, state, signer| {
+        let escrow = clients.escrow_where(rng, state, signer, |escrow, signer| {
+            escrow.state == EscrowState::Locked && (Some(&escrow.payee) == signer || escrow.arbiter.as_ref() == signer)
+        });
+        make::refund(escrow)
     }),
-    ("escrow.dispute", false, |clients, rng, _, _| make::dispute(clients.remembered_escrow(rng), "not delivered")),
-    ("escrow.resolve", false, Clients::resolve),
-    ("stream.create", true, Clients::create_stream),
-    ("stream.delete", true, |_, rng, _, _| make::delete_stream(rng.pick(&STREAMS).0)),
-    ("bus.publish", false, Clients::publish),
-    ("consumer.create", true, Clients::create_consumer),
-    ("consumer.delete", true, |_, rng, _, _| make::delete_consumer(rng.pick(&STREAMS).0, rng.pick_text(&CONSUMERS))),
-    ("consumer.fetch", false, |_, rng, _, _| {
+    ("escrow.extend", Agents, |clients, rng, state, signer| {
+        let escrow = clients.escrow_where(rng, state, signer, |escrow, signer| {
+            escrow.state == EscrowState::Locked && Some(&escrow.payer) == signer
+        });
+        make::extend(escrow, rng.between(60_000, 200_000))
+    }),
+    ("escrow.dispute", Agents, |clients, rng, state, signer| {
+        let escrow = clients.escrow_where(rng, state, signer, |escrow, signer| {
+            escrow.state == EscrowState::Locked && (Some(&escrow.payer) == signer || Some(&escrow.payee) == signer)
+        });
+        make::dispute(escrow, "not delivered")
+    }),
+    ("escrow.resolve", Both, Clients::resolve),
+    ("stream.create", Operator, Clients::create_stream),
+    ("stream.delete", Operator, |_, rng, _, _| {
+        // Rarely the real thing, so that streams live long enough to be used.
+        make::delete_stream(if rng.chance(1, 6) { rng.pick(&STREAMS).0 } else { "retired" })
+    }),
+    ("bus.publish", Agents, Clients::publish),
+    ("consumer.create", Operator, Clients::create_consumer),
+    ("consumer.delete", Operator, |_, rng, _, _| {
+        let consumer = if rng.chance(1, 6) { rng.pick_text(&CONSUMERS) } else { "retired" };
+        make::delete_consumer(rng.pick(&STREAMS).0, consumer)
+    }),
+    ("consumer.fetch", Agents, |_, rng, _, _| {
         make::fetch(rng.pick(&STREAMS).0, rng.pick_text(&CONSUMERS), rng.between(1, 4) as u32)
     }),
-    ("consumer.ack", false, Clients::ack),
-    ("dlq.replay", true, Clients::replay_dead_letters),
-    ("dlq.discard", true, Clients::discard_dead_letters),
+    ("consumer.ack", Agents, Clients::ack),
+    ("dlq.replay", Operator, Clients::replay_dead_letters),
+    ("dlq.discard", Operator, Clients::discard_dead_letters),
 ];
 
 /// The operator and the agents, with what they remember between envelopes.
@@ -124,8 +162,8 @@ impl Clients {
         self.members.retain(|member| state.agent(&member.id).is_none_or(|agent| agent.deregistered_at_ms.is_none()));
         let operator_sends = self.members.len() < 3 || rng.chance(1, 4);
         let signer_index = if operator_sends { None } else { Some(rng.index(self.members.len())) };
-        let generators: Vec<&(&str, bool, Generator)> =
-            KIND_GENERATORS.iter().filter(|(_, by_operator, _)| *by_operator == operator_sends).collect();
+        let generators: Vec<&(&str, Senders, Generator)> =
+            KIND_GENERATORS.iter().filter(|(_, senders, _)| senders.include(operator_sends)).collect();
         let count = if rng.chance(3, 4) { 1 } else { rng.between(2, 3) };
         let mut commands = Vec::with_capacity(count as usize);
         for _ in 0..count {
@@ -182,6 +220,25 @@ impl Clients {
 
     fn remembered_escrow(&self, rng: &mut Rng) -> u64 {
         if self.escrows.is_empty() { rng.between(1, 4) } else { *rng.pick(&self.escrows) }
+    }
+
+    /// A remembered escrow that `fits` the signer (`None`: the operator), mostly; now and then, or
+    /// when none fits, any remembered escrow (which the signer may not touch).
+    fn escrow_where(
+        &self,
+        rng: &mut Rng,
+        state: &State,
+        signer: Option<usize>,
+        fits: impl Fn(&Escrow, Option<&AgentId>) -> bool,
+    ) -> u64 {
+        let signer = signer.map(|index| &self.members[index].id);
+        let fitting: Vec<u64> = self
+            .escrows
+            .iter()
+            .copied()
+            .filter(|id| state.ledger().escrow(*id).is_some_and(|escrow| fits(escrow, signer)))
+            .collect();
+        if fitting.is_empty() || rng.chance(1, 8) { self.remembered_escrow(rng) } else { *rng.pick(&fitting) }
     }
 
     fn register(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
@@ -289,8 +346,10 @@ impl Clients {
         lock.build()
     }
 
-    fn release(&mut self, rng: &mut Rng, state: &State, _: Option<usize>) -> Command {
-        let escrow = self.remembered_escrow(rng);
+    fn release(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
+        let escrow = self.escrow_where(rng, state, signer, |escrow, signer| {
+            escrow.state == EscrowState::Locked && Some(&escrow.payer) == signer
+        });
         let locked = state.ledger().escrow(escrow).and_then(|escrow| escrow.hashlock);
         match locked {
             Some(hashlock) if hashlock == hashlock_for(SECRET) && rng.chance(7, 8) => {
@@ -301,13 +360,16 @@ impl Clients {
         }
     }
 
-    fn resolve(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+    fn resolve(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
+        let escrow = self.escrow_where(rng, state, signer, |escrow, signer| {
+            escrow.state == EscrowState::Disputed && escrow.arbiter.as_ref() == signer
+        });
         let resolution = match rng.below(3) {
             0 => EscrowResolution::Release,
             1 => EscrowResolution::Refund,
             _ => EscrowResolution::Split { payee_bps: rng.below(10_001) as u16 },
         };
-        make::resolve(self.remembered_escrow(rng), resolution)
+        make::resolve(escrow, resolution)
     }
 
     fn create_stream(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
@@ -342,23 +404,32 @@ impl Clients {
     }
 
     fn ack(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
-        let (stream, consumer) = (rng.pick(&STREAMS).0, rng.pick_text(&CONSUMERS));
         let holder = signer.map(|index| Signer::Agent(self.members[index].id.clone()));
-        let held: Vec<u64> = state
-            .bus()
-            .stream(&Name::new(stream).expect("a stream name"))
-            .and_then(|stream| stream.consumer(&Name::new(consumer).expect("a consumer name")))
-            .map(|consumer| {
-                consumer
+        // The deliveries the signer holds, on whichever stream and consumer they are.
+        let mut held: Vec<(&'static str, &'static str, Vec<u64>)> = Vec::new();
+        for (stream, _) in STREAMS {
+            let Some(found) = state.bus().stream(&Name::new(stream).expect("a stream name")) else { continue };
+            for consumer in CONSUMERS {
+                let Some(found) = found.consumer(&Name::new(consumer).expect("a consumer name")) else { continue };
+                let sequences: Vec<u64> = found
                     .pending()
                     .iter()
-                    .filter(|(_, pending)| Some(&pending.holder) == holder.as_ref())
+                    .filter(|(_, pending)| {
+                        Some(&pending.holder) == holder.as_ref() && pending.ack_deadline_ms.is_some()
+                    })
                     .map(|(sequence, _)| *sequence)
                     .take(3)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let sequences = if held.is_empty() { vec![rng.between(1, 8)] } else { held };
+                    .collect();
+                if !sequences.is_empty() {
+                    held.push((stream, consumer, sequences));
+                }
+            }
+        }
+        let (stream, consumer, sequences) = if held.is_empty() || rng.chance(1, 8) {
+            (rng.pick(&STREAMS).0, rng.pick_text(&CONSUMERS), vec![rng.between(1, 8)])
+        } else {
+            held.swap_remove(rng.index(held.len()))
+        };
         let kind = match rng.below(8) {
             0 => AckKind::Nak { delay_ms: rng.between(0, 3_000), error: Some("busy".to_owned()) },
             1 => AckKind::InProgress,

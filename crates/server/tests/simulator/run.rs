@@ -58,6 +58,8 @@ pub struct RunReport {
     pub final_state_hash: String,
     /// Commands generated, by kind.
     pub generated: std::collections::BTreeMap<&'static str, u64>,
+    /// Commands accepted in acknowledged entries, by kind.
+    pub accepted: std::collections::BTreeMap<&'static str, u64>,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -165,6 +167,7 @@ fn run(seed: u64, turns: u64, storage: MemoryStorage) -> RunReport {
             state_hashes_checked: 0,
             final_state_hash: String::new(),
             generated: Default::default(),
+            accepted: Default::default(),
             elapsed: Duration::ZERO,
         },
     };
@@ -217,10 +220,17 @@ impl Simulation {
                 .map(|_| self.clients.envelope(&mut self.rng, &state))
                 .collect()
         };
-        for answer in stepper.turn(batch) {
+        let kinds: Vec<Vec<&'static str>> = batch
+            .iter()
+            .map(|submission| submission.envelope.commands.iter().map(|command| command.kind()).collect())
+            .collect();
+        for (answer, kinds) in stepper.turn(batch).into_iter().zip(kinds) {
             match answer {
                 Ok(committed) => {
                     self.report.acknowledged += 1;
+                    for (kind, result) in kinds.into_iter().zip(&committed.outcome.commands) {
+                        *self.report.accepted.entry(kind).or_default() += u64::from(result.is_ok());
+                    }
                     self.clients.observe(&committed.outcome);
                     self.auditor.acknowledge(&committed);
                 }
