@@ -36,8 +36,6 @@ const DEFAULT_ENTRIES: u64 = 1_000_000;
 /// Turns of one seed: long enough for several restarts, short enough that a failing seed replays
 /// in seconds.
 const TURNS_PER_SEED: u64 = 1_500;
-/// Threads running seeds side by side (each seed is deterministic on its own).
-const THREADS: usize = 2;
 
 /// What to run, from the environment.
 enum Plan {
@@ -99,8 +97,10 @@ fn seeded_runs_keep_every_acknowledged_result_through_faults_and_restarts() {
         Plan::Entries(target) => entries.load(Ordering::SeqCst) < target,
         Plan::Seed(_) => false,
     };
+    // Seeds run side by side, one per core (each seed is deterministic on its own).
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     std::thread::scope(|scope| {
-        for _ in 0..THREADS {
+        for _ in 0..threads {
             scope.spawn(|| {
                 while more() {
                     let report = run_reported(next_seed.fetch_add(1, Ordering::SeqCst));
