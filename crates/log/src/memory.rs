@@ -299,7 +299,9 @@ pub struct MemoryLog {
 
 impl MemoryLog {
     /// Opens the log for writing, as a server does at start: the storage's own recovery first drops
-    /// a torn frame at the end, then a log whose head disagrees with its records is refused.
+    /// a torn frame at the end and makes what it keeps durable (a server builds on what it reads,
+    /// so what it reads must not vanish at the next power loss), then a log whose head disagrees
+    /// with its records is refused.
     pub fn open(storage: &MemoryStorage) -> Result<MemoryLog, OpenError> {
         {
             let mut guard = storage.lock();
@@ -309,6 +311,7 @@ impl MemoryLog {
                 }
                 entry.remove();
             }
+            guard.disk.synced_head = guard.head();
         }
         let log = MemoryLog { storage: storage.clone() };
         log.check_head().map_err(OpenError::Damaged)?;

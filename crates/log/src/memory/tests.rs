@@ -148,3 +148,15 @@ fn lagging_syncs_lose_the_last_acknowledged_append_at_a_power_loss() {
     assert_eq!(storage.crash(false), 1, "the last append was acknowledged but never stored");
     assert_eq!(verify_all(&MemoryLog::open(&storage).unwrap()).unwrap().sequence, 5);
 }
+
+#[test]
+fn what_survives_a_process_crash_is_durable_once_the_log_is_opened_again() {
+    let storage = written(3);
+    let mut log = MemoryLog::open(&storage).unwrap();
+    storage.fail_next_append(AppendFault::CrashBeforeSync { torn: false });
+    assert!(log.append(&records(4..=5)).is_err());
+    drop(log);
+    // Only the process died: the records are in the storage, and opening keeps them.
+    assert_eq!(MemoryLog::open(&storage).unwrap().last_sequence(), 5);
+    assert_eq!(storage.crash(false), 0, "a power loss after the open loses nothing it read");
+}
