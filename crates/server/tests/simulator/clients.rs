@@ -64,6 +64,12 @@ impl Senders {
 
 use Senders::{Agents, Both, Operator};
 
+/// Where `agent.register` is in [`KIND_GENERATORS`] (the order of `Command::KINDS`, which a test
+/// holds): the crowd grows through it.
+const REGISTER_GENERATOR: usize = 0;
+/// Where `agent.heartbeat` is: agents keep themselves alive through it.
+const HEARTBEAT_GENERATOR: usize = 2;
+
 /// The generator of every command kind, by kind, and who sends it.
 const KIND_GENERATORS: [(&str, Senders, Generator); 30] = [
     ("agent.register", Operator, Clients::register),
@@ -169,9 +175,9 @@ impl Clients {
         for _ in 0..count {
             // Heartbeats keep agents alive: one in three agent commands.
             let (kind, _, generate) = if !operator_sends && rng.chance(1, 3) {
-                &KIND_GENERATORS[2]
+                &KIND_GENERATORS[HEARTBEAT_GENERATOR]
             } else if operator_sends && self.members.len() < CROWD_SIZE && rng.chance(1, 3) {
-                &KIND_GENERATORS[0]
+                &KIND_GENERATORS[REGISTER_GENERATOR]
             } else {
                 *rng.pick(&generators)
             };
