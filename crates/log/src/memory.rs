@@ -173,6 +173,11 @@ impl MemoryStorage {
         self.lock().next_append = Some(fault);
     }
 
+    /// The fault armed for the next append, if it has not happened yet.
+    pub fn armed_append_fault(&self) -> Option<AppendFault> {
+        self.lock().next_append
+    }
+
     /// Makes the next sync take `delay_ms`, told to the observer.
     pub fn slow_next_sync(&self, delay_ms: u64) {
         self.lock().next_sync_delay_ms = Some(delay_ms);

@@ -53,6 +53,7 @@ pub struct FaultTally {
 
 /// The fault schedule of one run.
 pub struct Faults {
+    /// The append fault armed last: the one that stopped the writer, when it stops.
     armed: Option<AppendFault>,
     /// What happened so far.
     pub tally: FaultTally,
@@ -66,7 +67,9 @@ impl Faults {
 
     /// Before a turn: maybe arms an append fault and a slow sync.
     pub fn before_turn(&mut self, rng: &mut Rng, storage: &MemoryStorage) {
-        if self.armed.is_none() {
+        // One at a time: the last one armed may still wait for an append, or may have been spent on
+        // a clean stop's final checkpoint, which stops nothing.
+        if storage.armed_append_fault().is_none() {
             let fault = if rng.chance(1, FAILED_APPEND_EVERY_TURNS) {
                 Some(AppendFault::Fail)
             } else if rng.chance(1, CRASH_BEFORE_SYNC_EVERY_TURNS) {
@@ -90,7 +93,7 @@ impl Faults {
     /// failed) is always restarted, as its operator would; a crash armed for the append decides how.
     pub fn after_turn(&mut self, rng: &mut Rng, stopped: bool) -> Option<Shutdown> {
         if stopped {
-            let armed = self.armed.take().expect("the writer stops only on an armed fault");
+            let armed = self.armed.expect("the writer stops only on an armed fault");
             return Some(match armed {
                 // The device refused the write and the server went on refusing writes: restarted.
                 AppendFault::Fail => Shutdown::Crash { power_loss: false, torn: false },

@@ -133,7 +133,7 @@ fn run(seed: u64, turns: u64, storage: MemoryStorage) -> RunReport {
     let slept = clock.clone();
     storage.set_sync_observer(Arc::new(move |delay_ms| slept.advance_ms(delay_ms)));
     let settings = DriverSettings {
-        snapshot_every_entries: rng.between(500, 3_000),
+        snapshot_every_entries: rng.between(200, 1_500),
         checkpoint_signer: Some(CheckpointSigner(Arc::new(operator.clone()))),
         checkpoint_every_entries: rng.between(64, 1_024),
         checkpoint_every_ms: rng.between(500, 5_000),
