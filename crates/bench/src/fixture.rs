@@ -239,6 +239,11 @@ impl BenchServer {
         self.running.as_ref().expect("the server is running until stopped")
     }
 
+    /// What the server's start found (recovery time, the snapshot it started from).
+    pub fn report(&self) -> &colony_server::StartReport {
+        &self.running().report
+    }
+
     /// The driver, for direct submissions.
     pub fn driver(&self) -> DriverHandle {
         self.running().driver().clone()

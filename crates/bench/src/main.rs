@@ -23,8 +23,8 @@
 //!   1,000 commands. Durable: every answer follows an fsync'd group commit.
 //! - `http`: the same through `POST /v1/commands` (64 and 256 requests in flight) and
 //!   `POST /v1/batch`, with the Rust client and pre-signed envelopes.
-//! - `recovery`: builds a log of 2M commands in batches (and one of 500k single-command envelopes),
-//!   deletes its snapshots, and times `recovery::recover` replaying it from genesis.
+//! - `recovery`: builds a log of 2M commands in batches (and one of 500k single-command envelopes)
+//!   and times `recovery::recover` replaying it from genesis (with an empty snapshot store).
 //! - `audit`: `audit::audit` over the same logs: commands/s and signatures/s against the
 //!   batch-verification ceiling.
 //! - `escrow`: full escrow cycles (lock, then release with the fee and the referral share) over
@@ -46,6 +46,10 @@
 //! - `scale`: `AGENTS_MAX` (1,000,000) agents registered and `OPEN_ESCROWS_MAX` (1,000,000) escrows
 //!   locked between them through the driver; the process's resident memory beside the 2 GiB target
 //!   (`--quick`: 2% of the sizes).
+//! - `snapshots`: 100,000 agents and 1,000,000 open escrows built the same way; 8 clients'
+//!   single-heartbeat write latency (p99.9, max) while the snapshotter makes two snapshots, beside
+//!   the same without a snapshot and the 50 ms target; the snapshot's size, encode time and the
+//!   memory it takes while made; the restart time beside the 1 s target (`--quick`: 2% of the sizes).
 //!
 //! Every figure is printed beside its target or reference with the ratio between them. All
 //! envelopes are signed before the clock starts; the load generators run in this process, on their
@@ -68,6 +72,7 @@ mod logs;
 mod machine;
 mod report;
 mod scale;
+mod snapshots;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -116,6 +121,8 @@ enum Scenario {
     Bus,
     /// A million agents and a million open escrows: the resident memory they take.
     Scale,
+    /// Write latency during snapshots, and the restart time, at 100,000 agents and a million escrows.
+    Snapshots,
 }
 
 /// How much work each scenario does.
@@ -315,6 +322,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             // scenarios would leave holding what they freed.
             vec![
                 Scenario::Scale,
+                Scenario::Snapshots,
                 Scenario::VerifyCeiling,
                 Scenario::Driver,
                 Scenario::Http,
@@ -337,6 +345,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Escrow => "escrow",
             Scenario::Bus => "bus",
             Scenario::Scale => "scale",
+            Scenario::Snapshots => "snapshots",
         };
         let started = Instant::now();
         let cpu_before = machine::CpuSample::now();
@@ -352,6 +361,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Escrow => escrow::run(&mut bench)?,
             Scenario::Bus => bus::run(&mut bench)?,
             Scenario::Scale => scale::run(&mut bench)?,
+            Scenario::Snapshots => snapshots::run(&mut bench)?,
         }
         if let (Some(before), Some(after)) = (cpu_before, machine::CpuSample::now())
             && let Some((others, own)) = before.shares_until(&after)

@@ -84,13 +84,14 @@ fn scenario_title(scenario: &str) -> &'static str {
         "verify-ceiling" => "raw Ed25519 (ed25519-dalek) on this machine, now: the reference for everything below",
         "driver" => "signed heartbeats through DriverHandle::submit, no HTTP; durable group commit (SQLite, fsync)",
         "http" => "the same through HTTP with the Rust client (pre-signed envelopes)",
-        "recovery" => "replaying the log from genesis with recovery::recover (snapshots deleted)",
+        "recovery" => "replaying the log from genesis with recovery::recover (no snapshot)",
         "audit" => "audit::audit: replay from genesis + re-verify every signature (batched, all threads)",
         "escrow" => {
             "full escrow cycles (lock, then release: 1% fee, 15% of it to the referrer), 10,000 accounts, durable"
         }
         "bus" => "the ephemeral message bus: fan-out and latency, 256-byte payloads, beside NATS core and JetStream",
         "scale" => "a swarm at the limits: every agent registered, every escrow open, and the memory it takes",
+        "snapshots" => "100k agents, 1M open escrows: write latency while snapshots are made, and the restart time",
         _ => "",
     }
 }

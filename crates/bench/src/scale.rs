@@ -8,7 +8,7 @@
 //! since the server started (the benchmark's own keys and envelopes are in the baseline, except the
 //! lock envelopes, which are signed and dropped as they go). `all` runs it first, while the process
 //! holds nothing of other scenarios (memory freed by them stays resident). `--quick` uses 2% of the
-//! sizes.
+//! sizes. `build_swarm` is shared with the `snapshots` scenario.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -30,17 +30,32 @@ const PAYERS: usize = 1_000;
 /// The resident memory a swarm at the agent and escrow limits must stay under.
 const TARGET_RESIDENT_MIB: f64 = 2_048.0;
 
-/// The `scale` scenario.
-pub fn run(bench: &mut Bench) -> Result<(), String> {
-    let (agents, escrows) = if bench.quick {
-        (limits::AGENTS_MAX / 50, limits::OPEN_ESCROWS_MAX / 50)
-    } else {
-        (limits::AGENTS_MAX, limits::OPEN_ESCROWS_MAX)
-    };
+/// A swarm built through the driver of a real server: every agent registered by the operator, the
+/// first `PAYERS` funded, and each of them locking its share of the escrows.
+pub struct Swarm {
+    /// The server, still running.
+    pub server: BenchServer,
+    /// Its data directory (removed when dropped).
+    pub directory: tempfile::TempDir,
+    /// The payers' keys, in agent order.
+    pub payer_keys: Vec<KeyPair>,
+    /// Every agent's id, payers first.
+    pub ids: Vec<AgentId>,
+    /// The process's resident memory before the server started (the benchmark's keys and ids).
+    pub baseline_mib: f64,
+    /// How long registering and locking took.
+    pub registered_s: f64,
+    /// How long locking the escrows took.
+    pub locked_s: f64,
+}
+
+/// Builds a swarm of `agents` agents and `escrows` open escrows, for `scenario`'s progress lines.
+pub fn build_swarm(bench: &mut Bench, scenario: &'static str, agents: usize, escrows: usize) -> Result<Swarm, String> {
     let escrows_per_payer = escrows / PAYERS;
+    assert!(agents > PAYERS, "payees besides the payers");
     assert!(escrows_per_payer <= limits::COMMANDS_PER_ENVELOPE_MAX, "one envelope per payer");
 
-    progress(SCENARIO, format!("deriving {agents} agent keys"));
+    progress(scenario, format!("deriving {agents} agent keys"));
     let payer_keys: Vec<KeyPair> = (0..PAYERS).map(agent_key).collect();
     let public_keys = public_keys(agents, bench.threads);
     let ids: Vec<AgentId> =
@@ -54,7 +69,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     let mut operator_nonce = now_us();
 
     let started = Instant::now();
-    progress(SCENARIO, format!("registering {agents} agents"));
+    progress(scenario, format!("registering {agents} agents"));
     let role = Name::new("scout").expect("a valid role");
     let registrations: Vec<Command> = ids
         .iter()
@@ -92,7 +107,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     operator_nonce += 1;
     submit(bench, &driver, &operator, Signer::Operator, operator_nonce, funds, "funding the payers")?;
 
-    progress(SCENARIO, format!("{PAYERS} payers lock {escrows} escrows"));
+    progress(scenario, format!("{PAYERS} payers lock {escrows} escrows"));
     let locking = Instant::now();
     let nonce = now_us();
     for (payer, key) in payer_keys.iter().enumerate() {
@@ -125,25 +140,39 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
             ));
         }
     }
+    Ok(Swarm { server, directory, payer_keys, ids, baseline_mib, registered_s, locked_s })
+}
+
+/// The `scale` scenario.
+pub fn run(bench: &mut Bench) -> Result<(), String> {
+    let (agents, escrows) = if bench.quick {
+        (limits::AGENTS_MAX / 50, limits::OPEN_ESCROWS_MAX / 50)
+    } else {
+        (limits::AGENTS_MAX, limits::OPEN_ESCROWS_MAX)
+    };
+    let swarm = build_swarm(bench, SCENARIO, agents, escrows)?;
     let resident_mib = machine::resident_mib().ok_or("no resident memory reading")?;
     let peak_mib = machine::peak_resident_mib().unwrap_or(resident_mib);
     let label = format!("resident memory, {} agents + {} open escrows", human(agents as f64), human(escrows as f64));
     bench
         .report
         .row(Row::new(SCENARIO, label, resident_mib, "MiB").reference("target (lower is better)", TARGET_RESIDENT_MIB));
-    bench.report.row(Row::new(SCENARIO, "  growth since the server started", resident_mib - baseline_mib, "MiB"));
+    bench.report.row(Row::new(SCENARIO, "  growth since the server started", resident_mib - swarm.baseline_mib, "MiB"));
     bench.report.row(Row::new(SCENARIO, "  peak resident memory", peak_mib, "MiB"));
     bench.report.note(
         SCENARIO,
         format!(
-            "{agents} registrations (operator envelopes of {}) in {registered_s:.1} s, {escrows} locks ({PAYERS} \
-             envelopes) in {locked_s:.1} s; the process held {baseline_mib:.0} MiB before the server started (the \
-             benchmark's keys and ids); every figure is the whole process (server, log cache, event history, bench)",
-            limits::COMMANDS_PER_ENVELOPE_MAX
+            "{agents} registrations (operator envelopes of {}) in {:.1} s, {escrows} locks ({PAYERS} envelopes) in \
+             {:.1} s; the process held {:.0} MiB before the server started (the benchmark's keys and ids); every \
+             figure is the whole process (server, log cache, event history, bench)",
+            limits::COMMANDS_PER_ENVELOPE_MAX,
+            swarm.registered_s,
+            swarm.locked_s,
+            swarm.baseline_mib
         ),
     );
     progress(SCENARIO, "stopping the server (final snapshot)");
-    server.stop();
+    swarm.server.stop();
     Ok(())
 }
 

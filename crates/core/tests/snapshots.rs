@@ -43,6 +43,14 @@ fn a_snapshot_round_trips_exactly_and_the_restored_state_carries_on_identically(
     assert_eq!(&restored, swarm.state());
     assert_eq!(restored.state_hash(), swarm.state().state_hash());
     assert_eq!(restored.encode_snapshot(), bytes, "encoding is canonical");
+    assert_eq!(State::snapshot_state_hash(&bytes), swarm.state().state_hash(), "the hash read off the bytes");
+    let mut flipped = bytes.clone();
+    *flipped.last_mut().expect("not empty") ^= 1;
+    assert_ne!(State::snapshot_state_hash(&flipped), swarm.state().state_hash());
+    let state_hash = swarm.state().state_hash();
+    assert_eq!(&State::decode_snapshot_with_hash(&bytes, state_hash).expect("its own hash"), swarm.state());
+    assert!(State::decode_snapshot_with_hash(&flipped, state_hash).is_err(), "a changed byte is refused");
+    assert!(State::decode_snapshot_with_hash(&bytes, colony_core::Digest([0; 32])).is_err(), "another hash");
 
     // Nonce windows are part of the snapshot: a nonce spent before the snapshot stays spent after it,
     // and both states carry on with the same outcomes and the same hash.

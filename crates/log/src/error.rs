@@ -17,6 +17,8 @@ pub enum OpenError {
     },
     /// The log is damaged; nothing may be written onto it.
     Damaged(ReadError),
+    /// A second handle was asked of a log that lives only in one connection's memory.
+    NoFile,
 }
 
 impl fmt::Display for OpenError {
@@ -27,6 +29,7 @@ impl fmt::Display for OpenError {
                 write!(formatter, "the command log has format {found}; this build reads format {supported}")
             }
             OpenError::Damaged(error) => write!(formatter, "the command log is damaged: {error}"),
+            OpenError::NoFile => formatter.write_str("the command log has no file to open a second handle on"),
         }
     }
 }
@@ -149,29 +152,5 @@ impl std::error::Error for ReadError {}
 impl From<rusqlite::Error> for ReadError {
     fn from(error: rusqlite::Error) -> Self {
         ReadError::Database(error)
-    }
-}
-
-/// A snapshot could not be stored or listed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum SnapshotStoreError {
-    /// The database failed.
-    Database(rusqlite::Error),
-}
-
-impl fmt::Display for SnapshotStoreError {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SnapshotStoreError::Database(error) => write!(formatter, "snapshot store: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for SnapshotStoreError {}
-
-impl From<rusqlite::Error> for SnapshotStoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        SnapshotStoreError::Database(error)
     }
 }

@@ -18,11 +18,13 @@
 pub mod chain;
 pub mod error;
 pub mod memory;
+pub mod snapshots;
 pub mod sqlite;
 
 pub use chain::{ChainHash, LogHead};
-pub use error::{AppendError, OpenError, ReadError, SnapshotStoreError};
+pub use error::{AppendError, OpenError, ReadError};
 pub use memory::{AppendFault, Damage, FaultCounts, MemoryLog, MemoryStorage};
+pub use snapshots::{FileSnapshots, MemorySnapshots, Snapshot, SnapshotStore, SnapshotStoreError};
 pub use sqlite::{Durability, SqliteLog};
 
 /// One stored entry.
@@ -47,27 +49,7 @@ pub struct ChainedRecord {
     pub chain: ChainHash,
 }
 
-/// A stored snapshot.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Snapshot {
-    /// The last entry the snapshot includes.
-    pub sequence: u64,
-    /// The state hash at that entry, to check the decoded state against.
-    pub state_hash: [u8; 32],
-    /// The encoded state.
-    pub body: Vec<u8>,
-}
-
-/// A snapshot that failed its checksum, reported so recovery can say why it fell back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DamagedSnapshot {
-    /// The snapshot's sequence number.
-    pub sequence: u64,
-    /// What is wrong.
-    pub reason: String,
-}
-
-/// The durable, ordered store of records, plus snapshots.
+/// The durable, ordered store of records.
 ///
 /// Implementations must make `append` durable before returning (an acknowledged write survives a
 /// crash), must refuse records out of sequence, must keep the hash chain of [`chain`] (the same
@@ -96,11 +78,9 @@ pub trait CommandLog: Send {
     /// against its predecessor's. Returns fewer than `max` only at the end of the log.
     fn read(&self, from: u64, max: usize) -> Result<Vec<ChainedRecord>, ReadError>;
 
-    /// Stores a snapshot durably and keeps only the newest `keep` snapshots.
-    fn save_snapshot(&mut self, snapshot: &Snapshot, keep: usize) -> Result<(), SnapshotStoreError>;
-
-    /// All snapshots whose checksums hold, newest first, and those that failed.
-    fn snapshots(&self) -> Result<(Vec<Snapshot>, Vec<DamagedSnapshot>), SnapshotStoreError>;
+    /// Opens a second handle on the same log, read-only, for another thread (the snapshotter): it
+    /// reads the log up to the head it finds when opened, while this handle goes on appending.
+    fn open_reader(&self) -> Result<Box<dyn CommandLog>, OpenError>;
 }
 
 /// Records read per step of [`verify`].

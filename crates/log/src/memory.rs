@@ -1,7 +1,8 @@
 //! A command log in memory, with faults on demand: the storage the whole-system simulator runs the
 //! real driver on.
 //!
-//! [`MemoryStorage`] is the "disk": records, the recorded head, snapshots, and what has been synced.
+//! [`MemoryStorage`] is the "disk": records, the recorded head, and what has been synced (snapshots
+//! are kept apart, in a [`crate::MemorySnapshots`]).
 //! It is shared (`Arc<Mutex<..>>`), so a simulated restart drops every handle and opens a new
 //! [`MemoryLog`] on the same storage, exactly as a restarted server opens the same file. It keeps the
 //! same hash chain ([`crate::chain`]) and the same head record as the SQLite backend, and reports
@@ -24,8 +25,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::chain::{ChainHash, LogHead};
-use crate::error::{AppendError, OpenError, ReadError, SnapshotStoreError};
-use crate::{ChainedRecord, CommandLog, DamagedSnapshot, Record, Snapshot};
+use crate::error::{AppendError, OpenError, ReadError};
+use crate::{ChainedRecord, CommandLog, Record};
 
 /// What the next append does instead of succeeding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,8 +96,6 @@ pub struct FaultCounts {
     pub slow_syncs: u64,
     /// Damage done to a stopped log.
     pub damages: u64,
-    /// Snapshots damaged.
-    pub damaged_snapshots: u64,
 }
 
 /// Told how long a slow sync took (the simulator moves its clock by that much).
@@ -111,12 +110,6 @@ struct StoredRecord {
     unreadable: bool,
 }
 
-#[derive(Clone, Debug)]
-struct StoredSnapshot {
-    snapshot: Snapshot,
-    checksum: u32,
-}
-
 /// What is on the "disk".
 #[derive(Clone, Default)]
 struct Disk {
@@ -125,7 +118,6 @@ struct Disk {
     head: Option<LogHead>,
     /// The head as of the last sync: what a crash falls back to.
     synced_head: LogHead,
-    snapshots: BTreeMap<u64, StoredSnapshot>,
 }
 
 #[derive(Default)]
@@ -279,21 +271,6 @@ impl MemoryStorage {
         if let Some(pristine) = storage.before_damage.take() {
             storage.disk = pristine;
         }
-    }
-
-    /// Adds a stray byte to the stored snapshot of `sequence`, so its checksum fails (however often
-    /// it is damaged). Returns whether there was one.
-    pub fn damage_snapshot(&self, sequence: u64) -> bool {
-        let mut storage = self.lock();
-        let Some(stored) = storage.disk.snapshots.get_mut(&sequence) else { return false };
-        stored.snapshot.body.push(0x5a);
-        storage.counts.damaged_snapshots += 1;
-        true
-    }
-
-    /// The sequences of the stored snapshots, oldest first.
-    pub fn snapshot_sequences(&self) -> Vec<u64> {
-        self.lock().disk.snapshots.keys().copied().collect()
     }
 }
 
@@ -492,29 +469,8 @@ impl CommandLog for MemoryLog {
         Ok(records)
     }
 
-    fn save_snapshot(&mut self, snapshot: &Snapshot, keep: usize) -> Result<(), SnapshotStoreError> {
-        let mut storage = self.storage.lock();
-        let checksum = crate::sqlite::snapshot_checksum(snapshot.sequence, &snapshot.state_hash, &snapshot.body);
-        storage.disk.snapshots.insert(snapshot.sequence, StoredSnapshot { snapshot: snapshot.clone(), checksum });
-        while storage.disk.snapshots.len() > keep.max(1) {
-            storage.disk.snapshots.pop_first();
-        }
-        Ok(())
-    }
-
-    fn snapshots(&self) -> Result<(Vec<Snapshot>, Vec<DamagedSnapshot>), SnapshotStoreError> {
-        let storage = self.storage.lock();
-        let mut good = Vec::new();
-        let mut damaged = Vec::new();
-        for (&sequence, stored) in storage.disk.snapshots.iter().rev() {
-            let snapshot = &stored.snapshot;
-            if crate::sqlite::snapshot_checksum(sequence, &snapshot.state_hash, &snapshot.body) == stored.checksum {
-                good.push(snapshot.clone());
-            } else {
-                damaged.push(DamagedSnapshot { sequence, reason: "checksum mismatch".to_owned() });
-            }
-        }
-        Ok((good, damaged))
+    fn open_reader(&self) -> Result<Box<dyn CommandLog>, OpenError> {
+        Ok(Box::new(MemoryLog::open_read_only(&self.storage)))
     }
 }
 

@@ -16,8 +16,8 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::chain::{ChainHash, LogHead};
-use crate::error::{AppendError, OpenError, ReadError, SnapshotStoreError};
-use crate::{ChainedRecord, CommandLog, DamagedSnapshot, Record, Snapshot};
+use crate::error::{AppendError, OpenError, ReadError};
+use crate::{ChainedRecord, CommandLog, Record};
 
 /// The on-disk format this build writes and reads. Format 1 (before the hash chain) had a CRC-32 per
 /// row and no head; it is refused rather than converted, because a chain computed now over an old
@@ -79,12 +79,7 @@ impl SqliteLog {
                          payload BLOB NOT NULL,
                          chain BLOB NOT NULL
                      );
-                     CREATE TABLE snapshots (
-                         sequence INTEGER PRIMARY KEY,
-                         state_hash BLOB NOT NULL,
-                         body BLOB NOT NULL,
-                         checksum INTEGER NOT NULL
-                     );",
+",
                 )?;
                 connection.execute("INSERT INTO meta (key, value) VALUES ('format', ?1)", [FORMAT_VERSION])?;
                 connection
@@ -112,24 +107,37 @@ impl SqliteLog {
         Self::from_connection(connection)
     }
 
-    fn from_connection(connection: Connection) -> Result<SqliteLog, OpenError> {
-        let head = connection
-            .query_row("SELECT sequence, chain FROM head WHERE id = 1", [], |row| {
-                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, Vec<u8>>(1)?))
-            })
-            .optional()?;
-        let head = match head {
-            Some((sequence, chain)) => LogHead { sequence, chain: ChainHash(chain.try_into().unwrap_or([0; 32])) },
-            // A missing head row is reported by `check_head`; meanwhile the rows say how far the log goes.
-            None => {
-                let last: Option<i64> =
-                    connection.query_row("SELECT MAX(sequence) FROM entries", [], |row| row.get(0))?;
-                LogHead { sequence: last.map_or(0, |value| value as u64), chain: ChainHash::EMPTY }
-            }
-        };
-        Ok(SqliteLog { connection, head })
+    /// Reads the head again, so that a read-only handle kept open (for proofs) reaches entries
+    /// appended since it was opened.
+    pub fn reload_head(&mut self) -> Result<(), ReadError> {
+        self.head = read_head(&self.connection)?;
+        Ok(())
     }
 
+    fn from_connection(connection: Connection) -> Result<SqliteLog, OpenError> {
+        let head = read_head(&connection)?;
+        Ok(SqliteLog { connection, head })
+    }
+}
+
+/// The head the log records, or (when its row is missing, which `check_head` reports) how far the
+/// rows go.
+fn read_head(connection: &Connection) -> Result<LogHead, rusqlite::Error> {
+    let head = connection
+        .query_row("SELECT sequence, chain FROM head WHERE id = 1", [], |row| {
+            Ok((row.get::<_, i64>(0)? as u64, row.get::<_, Vec<u8>>(1)?))
+        })
+        .optional()?;
+    Ok(match head {
+        Some((sequence, chain)) => LogHead { sequence, chain: ChainHash(chain.try_into().unwrap_or([0; 32])) },
+        None => {
+            let last: Option<i64> = connection.query_row("SELECT MAX(sequence) FROM entries", [], |row| row.get(0))?;
+            LogHead { sequence: last.map_or(0, |value| value as u64), chain: ChainHash::EMPTY }
+        }
+    })
+}
+
+impl SqliteLog {
     /// The stored chain hash of one entry (0: the empty chain), as recorded, not recomputed.
     fn stored_chain(&self, sequence: u64) -> Result<ChainHash, ReadError> {
         if sequence == 0 {
@@ -218,11 +226,15 @@ fn scan(
         .connection
         .prepare_cached(
             "SELECT sequence, timestamp_ms, kind, payload, chain FROM entries
-             WHERE sequence >= ?1 ORDER BY sequence LIMIT ?2",
+             WHERE sequence >= ?1 AND sequence <= ?3 ORDER BY sequence LIMIT ?2",
         )
         .map_err(|error| log.database_error(from, error))?;
     let limit = limit.map_or(-1, |limit| limit as i64);
-    let mut rows = select.query(params![from as i64, limit]).map_err(|error| log.database_error(from, error))?;
+    // Up to the handle's head only: a reader opened beside the writer sees one consistent history,
+    // the one it found when it last read the head, however far the writer has gone since.
+    let mut rows = select
+        .query(params![from as i64, limit, log.head.sequence as i64])
+        .map_err(|error| log.database_error(from, error))?;
     loop {
         let row = match rows.next() {
             Ok(Some(row)) => row,
@@ -367,58 +379,10 @@ impl CommandLog for SqliteLog {
         Ok(records)
     }
 
-    fn save_snapshot(&mut self, snapshot: &Snapshot, keep: usize) -> Result<(), SnapshotStoreError> {
-        let transaction = self.connection.transaction()?;
-        transaction.execute(
-            "INSERT OR REPLACE INTO snapshots (sequence, state_hash, body, checksum) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                snapshot.sequence as i64,
-                &snapshot.state_hash[..],
-                snapshot.body,
-                snapshot_checksum(snapshot.sequence, &snapshot.state_hash, &snapshot.body)
-            ],
-        )?;
-        transaction.execute(
-            "DELETE FROM snapshots WHERE sequence NOT IN (SELECT sequence FROM snapshots ORDER BY sequence DESC LIMIT ?1)",
-            [keep.max(1) as i64],
-        )?;
-        transaction.commit()?;
-        Ok(())
+    fn open_reader(&self) -> Result<Box<dyn CommandLog>, OpenError> {
+        let path = self.connection.path().ok_or(OpenError::NoFile)?;
+        Ok(Box::new(SqliteLog::open_read_only(Path::new(path))?))
     }
-
-    fn snapshots(&self) -> Result<(Vec<Snapshot>, Vec<DamagedSnapshot>), SnapshotStoreError> {
-        let mut select = self
-            .connection
-            .prepare("SELECT sequence, state_hash, body, checksum FROM snapshots ORDER BY sequence DESC")?;
-        let mut rows = select.query([])?;
-        let mut good = Vec::new();
-        let mut damaged = Vec::new();
-        while let Some(row) = rows.next()? {
-            let sequence = row.get::<_, i64>(0)? as u64;
-            let hash: Vec<u8> = row.get(1)?;
-            let body: Vec<u8> = row.get(2)?;
-            let stored: u32 = row.get(3)?;
-            let Ok(state_hash) = <[u8; 32]>::try_from(hash.as_slice()) else {
-                damaged.push(DamagedSnapshot { sequence, reason: "state hash is not 32 bytes".to_owned() });
-                continue;
-            };
-            if snapshot_checksum(sequence, &state_hash, &body) != stored {
-                damaged.push(DamagedSnapshot { sequence, reason: "checksum mismatch".to_owned() });
-                continue;
-            }
-            good.push(Snapshot { sequence, state_hash, body });
-        }
-        Ok((good, damaged))
-    }
-}
-
-/// The checksum a stored snapshot carries (the memory backend keeps the same one).
-pub(crate) fn snapshot_checksum(sequence: u64, state_hash: &[u8; 32], body: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&sequence.to_le_bytes());
-    hasher.update(state_hash);
-    hasher.update(body);
-    hasher.finalize()
 }
 
 #[cfg(test)]
@@ -600,20 +564,21 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_keep_the_newest_and_report_damage() {
+    fn a_reader_sees_what_was_appended_once_it_reloads_its_head() {
         let directory = tempfile::tempdir().unwrap();
         let mut log = SqliteLog::open(&directory.path().join("log.db")).unwrap();
-        for sequence in [10, 20, 30] {
-            let snapshot = Snapshot { sequence, state_hash: [sequence as u8; 32], body: vec![1, 2, 3] };
-            log.save_snapshot(&snapshot, 2).unwrap();
-        }
-        let (good, damaged) = log.snapshots().unwrap();
-        assert_eq!(good.iter().map(|snapshot| snapshot.sequence).collect::<Vec<_>>(), vec![30, 20]);
-        assert!(damaged.is_empty());
-        log.connection.execute("UPDATE snapshots SET body = x'09' WHERE sequence = 30", []).unwrap();
-        let (good, damaged) = log.snapshots().unwrap();
-        assert_eq!(good.iter().map(|snapshot| snapshot.sequence).collect::<Vec<_>>(), vec![20]);
-        assert_eq!(damaged[0].sequence, 30);
+        log.append(&[record(1)]).unwrap();
+        let reader = log.open_reader().unwrap();
+        assert_eq!(reader.head(), log.head());
+        let mut second = SqliteLog::open_read_only(&directory.path().join("log.db")).unwrap();
+        log.append(&[record(2)]).unwrap();
+        assert_eq!(reader.last_sequence(), 1, "a reader reads up to the head it found");
+        assert!(second.read(2, 1).unwrap().is_empty());
+        assert_eq!(reader.read(1, 10).unwrap().len(), 1, "nor does a read from before its head pass it");
+        second.reload_head().unwrap();
+        assert_eq!(second.head(), log.head());
+        assert_eq!(second.read(2, 1).unwrap()[0].record, record(2));
+        assert!(reader.open_reader().is_ok(), "a reader can open further readers");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use colony_core::{Digest, State};
-use colony_log::{CommandLog, SqliteLog};
+use colony_log::{CommandLog, FileSnapshots, SnapshotStore as _, SqliteLog};
 use colony_wire::envelope::signing_message;
 use colony_wire::keys;
 
@@ -122,11 +122,7 @@ pub fn audit_at(
         .collect();
     named_state_hashes.sort_by_key(|(sequence, _, _)| *sequence);
     let mut named_state_hashes = named_state_hashes.into_iter().peekable();
-    let (snapshots, damaged) = log.snapshots().map_err(|error| failure(None, error.to_string()))?;
-    if let Some(snapshot) = damaged.first() {
-        return Err(failure(None, format!("snapshot at entry {} is damaged: {}", snapshot.sequence, snapshot.reason)));
-    }
-    let mut snapshots: Vec<_> = snapshots.into_iter().rev().collect();
+    let mut snapshots = stored_snapshots(data_dir, &log)?.into_iter().peekable();
 
     let mut state = State::new();
     let mut report = AuditReport {
@@ -191,11 +187,12 @@ pub fn audit_at(
                     report.commands += commands.commands.len() as u64;
                 }
                 state.apply(&entry).map_err(|error| failure(Some(record.sequence), error.to_string()))?;
-                while snapshots.first().is_some_and(|snapshot| snapshot.sequence == state.sequence()) {
-                    let snapshot = snapshots.remove(0);
-                    if Digest(snapshot.state_hash) != state.state_hash() {
+                while let Some((sequence, state_hash)) =
+                    snapshots.next_if(|(sequence, _)| *sequence == state.sequence())
+                {
+                    if Digest(state_hash) != state.state_hash() {
                         return Err(failure(
-                            Some(snapshot.sequence),
+                            Some(sequence),
                             "the stored snapshot's state hash differs from the replayed state",
                         ));
                     }
@@ -248,9 +245,6 @@ pub fn audit_at(
         (Ok(()), Ok(())) => {}
     }
     state.check_invariants().map_err(|reason| failure(Some(state.sequence()), reason))?;
-    if let Some(snapshot) = snapshots.first() {
-        return Err(failure(Some(snapshot.sequence), "a snapshot refers to an entry beyond the log"));
-    }
     report.state_hash = state.state_hash();
     report.sequence = state.sequence();
     report.agents = state.registry().len() as u64;
@@ -345,4 +339,50 @@ pub fn check_receipt(
     }
     let covered_by = history.checkpoints.iter().find(|logged| logged.record_sequence > sequence).copied();
     Ok(ReceiptReport { sequence, covered_by, head: history.head })
+}
+
+/// The stored snapshots, oldest first, as (entry, state hash), each checked whole: its bytes hash to
+/// the state hash it records and it belongs to this log's history. The replay then compares each
+/// state hash with its own. Any damage fails the audit, even though recovery would fall back to an
+/// older snapshot: the audit reports everything that is not as written.
+fn stored_snapshots(data_dir: &Path, log: &dyn CommandLog) -> Result<Vec<(u64, [u8; 32])>, AuditError> {
+    let directory = data_dir.join(crate::server::SNAPSHOTS_DIR_NAME);
+    if !directory.exists() {
+        return Ok(Vec::new());
+    }
+    let store = FileSnapshots::open_read_only(&directory).map_err(|error| failure(None, error.to_string()))?;
+    let mut checked = Vec::new();
+    for sequence in store.list().map_err(|error| failure(None, error.to_string()))? {
+        let damaged = |reason: String| failure(None, format!("the snapshot at entry {sequence} is damaged: {reason}"));
+        let snapshot = match store.read(sequence) {
+            Ok(snapshot) => snapshot,
+            // Pruned by a running server between the listing and the read.
+            Err(colony_log::SnapshotStoreError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
+                continue;
+            }
+            Err(error) => return Err(damaged(error.to_string())),
+        };
+        if sequence > log.last_sequence() {
+            return Err(failure(
+                None,
+                format!(
+                    "the snapshot at entry {sequence} is newer than the log, which ends at entry {}: the log lost its \
+                     end, or the snapshot belongs to another swarm",
+                    log.last_sequence()
+                ),
+            ));
+        }
+        if State::snapshot_state_hash(&snapshot.body) != Digest(snapshot.state_hash) {
+            return Err(damaged("its bytes do not hash to the state hash it records".to_owned()));
+        }
+        let chain = log.read(sequence, 1).map_err(|error| failure(Some(sequence), error.to_string()))?;
+        if chain.first().map(|record| record.chain) != Some(snapshot.chain) {
+            return Err(damaged(
+                "its chain hash is not the log's at its entry: it belongs to another history".to_owned(),
+            ));
+        }
+        checked.push((sequence, snapshot.state_hash));
+    }
+    checked.reverse();
+    Ok(checked)
 }

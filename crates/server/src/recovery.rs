@@ -1,6 +1,8 @@
 //! Recovery: the newest valid snapshot, then every entry after it.
 //!
-//! A damaged snapshot is skipped (and reported) in favour of an older one or a replay from genesis;
+//! A snapshot is used only if its bytes hash to the state hash it claims (one pass over the bytes, no
+//! re-encoding) and its chain hash is the log's at its entry (it belongs to this history). A damaged
+//! snapshot is skipped (and reported) in favour of an older one or a replay from genesis;
 //! a damaged or missing log entry stops recovery with an error naming the entry. Recovery never
 //! silently starts from an empty state: a log whose first entry is gone and which has no usable
 //! snapshot is an error.
@@ -8,7 +10,7 @@
 use std::time::Instant;
 
 use colony_core::{Digest, Event, State};
-use colony_log::{CommandLog, ReadError};
+use colony_log::{CommandLog, ReadError, SnapshotStore};
 
 use crate::log_records::{ReplayError, decode_record};
 
@@ -49,7 +51,7 @@ pub enum RecoveryError {
         /// Why.
         error: colony_core::ApplyError,
     },
-    /// The snapshot store could not be read.
+    /// The snapshot store could not be listed.
     Snapshots(colony_log::SnapshotStoreError),
 }
 
@@ -66,36 +68,33 @@ impl std::fmt::Display for RecoveryError {
 
 impl std::error::Error for RecoveryError {}
 
-/// Rebuilds the state from `log`. `keep_events` bounds how many events of the replayed tail are
-/// returned; `progress` is called after each batch with `(applied, last_sequence)`.
+/// Rebuilds the state from the newest usable snapshot in `snapshots` and the entries of `log` after
+/// it. `keep_events` bounds how many events of the replayed tail are returned; `progress` is called
+/// after each batch with `(applied, last_sequence)`.
 pub fn recover(
     log: &dyn CommandLog,
+    snapshots: &dyn SnapshotStore,
     keep_events: usize,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
-    let (snapshots, damaged) = log.snapshots().map_err(RecoveryError::Snapshots)?;
-    let mut skipped: Vec<(u64, String)> =
-        damaged.into_iter().map(|snapshot| (snapshot.sequence, snapshot.reason)).collect();
+    let mut skipped: Vec<(u64, String)> = Vec::new();
     let mut state = State::new();
     let mut snapshot_sequence = 0;
     let mut snapshot_state_hash = None;
-    for snapshot in snapshots {
-        if snapshot.sequence > log.last_sequence() {
-            skipped.push((snapshot.sequence, "newer than the log".to_owned()));
+    for sequence in snapshots.list().map_err(RecoveryError::Snapshots)? {
+        if sequence > log.last_sequence() {
+            skipped.push((sequence, "newer than the log".to_owned()));
             continue;
         }
-        match State::decode_snapshot(&snapshot.body) {
-            Ok(decoded)
-                if decoded.sequence() == snapshot.sequence && decoded.state_hash() == Digest(snapshot.state_hash) =>
-            {
+        match load_snapshot(log, snapshots, sequence) {
+            Ok((decoded, state_hash)) => {
                 state = decoded;
-                snapshot_sequence = snapshot.sequence;
-                snapshot_state_hash = Some((snapshot.sequence, Digest(snapshot.state_hash)));
+                snapshot_sequence = sequence;
+                snapshot_state_hash = Some((sequence, state_hash));
                 break;
             }
-            Ok(_) => skipped.push((snapshot.sequence, "state hash or sequence does not match".to_owned())),
-            Err(error) => skipped.push((snapshot.sequence, error.to_string())),
+            Err(reason) => skipped.push((sequence, reason)),
         }
     }
 
@@ -135,4 +134,23 @@ pub fn recover(
         skipped_snapshots: skipped,
         elapsed: started.elapsed(),
     })
+}
+
+/// Reads, checks and decodes the snapshot at `sequence`, or says why it cannot be used.
+fn load_snapshot(
+    log: &dyn CommandLog,
+    snapshots: &dyn SnapshotStore,
+    sequence: u64,
+) -> Result<(State, Digest), String> {
+    let snapshot = snapshots.read(sequence).map_err(|error| error.to_string())?;
+    let state_hash = Digest(snapshot.state_hash);
+    let chain = log.read(sequence, 1).map_err(|error| error.to_string())?.first().map(|record| record.chain);
+    if chain != Some(snapshot.chain) {
+        return Err("it belongs to another history: its chain hash is not the log's at its entry".to_owned());
+    }
+    let state = State::decode_snapshot_with_hash(&snapshot.body, state_hash).map_err(|error| error.to_string())?;
+    if state.sequence() != sequence {
+        return Err(format!("it holds the state at entry {}", state.sequence()));
+    }
+    Ok((state, state_hash))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use colony_core::{Signer, SwarmConfig};
-use colony_log::{CommandLog, SqliteLog};
+use colony_log::{CommandLog, FileSnapshots, SnapshotStore, SqliteLog};
 use colony_wire::{KeyFile, KeyPair};
 use tokio::net::TcpListener;
 
@@ -20,6 +20,8 @@ use crate::recovery;
 
 /// The command log's file name inside the data directory.
 pub const LOG_FILE_NAME: &str = "colony.db";
+/// The directory of snapshots inside the data directory.
+pub const SNAPSHOTS_DIR_NAME: &str = "snapshots";
 /// The operator key's file name inside the data directory.
 pub const OPERATOR_KEY_FILE_NAME: &str = "operator.key";
 /// A lock file that keeps two servers off one data directory.
@@ -108,6 +110,8 @@ pub enum StartError {
     Locked(PathBuf),
     /// The log could not be opened.
     Log(colony_log::OpenError),
+    /// The snapshot directory could not be opened.
+    Snapshots(colony_log::SnapshotStoreError),
     /// Recovery failed: the log or a snapshot is damaged beyond what recovery may skip.
     Recovery(recovery::RecoveryError),
     /// The log's history does not verify (chain, head or signed checkpoints).
@@ -124,6 +128,7 @@ impl std::fmt::Display for StartError {
                 write!(formatter, "another Colony server is using {} (lock file {LOCK_FILE_NAME})", path.display())
             }
             StartError::Log(error) => write!(formatter, "{error}"),
+            StartError::Snapshots(error) => write!(formatter, "{error}"),
             StartError::Recovery(error) => write!(formatter, "recovery failed: {error}"),
             // The audit reports the same damage in the same words (`audit::history_failure`).
             StartError::History(error) => write!(formatter, "the command log is damaged: {error}"),
@@ -278,21 +283,20 @@ fn tighten_data_files(data_dir: &Path) -> Result<(), StartError> {
 }
 
 /// Start-up's checks of an opened log and the state it holds: the whole history is verified on a
-/// reader of its own (`open_reader`, on another thread) while recovery replays the tail from the
-/// newest valid snapshot, so that a damaged or rewritten log is refused before anything is written
-/// onto it, at the cost of the longer of the two rather than their sum. The history's refusal comes
-/// first, as it names the damage whatever recovery met.
+/// read-only handle of its own (on another thread) while recovery replays the tail from the newest
+/// usable snapshot in `snapshots`, so that a damaged or rewritten log is refused before anything is
+/// written onto it, at the cost of the longer of the two rather than their sum. The history's
+/// refusal comes first, as it names the damage whatever recovery met.
 pub fn verify_and_recover(
     log: &dyn CommandLog,
-    open_reader: impl FnOnce() -> Result<Box<dyn CommandLog>, colony_log::OpenError> + Send,
+    snapshots: &dyn SnapshotStore,
     events_retained: usize,
 ) -> Result<(crate::history::VerifiedHistory, recovery::Recovered), StartError> {
+    let reader = log.open_reader().map_err(StartError::Log)?;
     let (verified, recovered) = std::thread::scope(|scope| {
-        let verifier = scope.spawn(|| {
-            let reader = open_reader().map_err(StartError::Log)?;
-            crate::history::verify_history(reader.as_ref(), |_, _| {}).map_err(StartError::History)
-        });
-        let recovered = recovery::recover(log, events_retained.max(1), |done, last| {
+        let verifier =
+            scope.spawn(move || crate::history::verify_history(&*reader, |_, _| {}).map_err(StartError::History));
+        let recovered = recovery::recover(log, snapshots, events_retained.max(1), |done, last| {
             tracing::debug!(done, last, "recovering");
         });
         (verifier.join().expect("history verifier"), recovered)
@@ -315,6 +319,7 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     let log_path = settings.data_dir.join(LOG_FILE_NAME);
     let mut log = SqliteLog::open_with(&log_path, settings.durability).map_err(StartError::Log)?;
     tighten_data_files(&settings.data_dir)?;
+    let snapshots = FileSnapshots::open(&settings.data_dir.join(SNAPSHOTS_DIR_NAME)).map_err(StartError::Snapshots)?;
     let mut created = false;
     if log.last_sequence() == 0 {
         // An operator key without a log means the log was lost (deleted, or a wrong directory): a new
@@ -337,13 +342,8 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
         .map_err(|error| StartError::DataDir(error.to_string()))?;
     }
 
-    let (verified, recovered) = tokio::task::block_in_place(|| {
-        verify_and_recover(
-            &log,
-            || Ok(Box::new(SqliteLog::open_read_only(&log_path)?) as Box<dyn CommandLog>),
-            settings.events_retained,
-        )
-    })?;
+    let (verified, recovered) =
+        tokio::task::block_in_place(|| verify_and_recover(&log, &snapshots, settings.events_retained))?;
     let operator_key = recovered.state.operator().expect("genesis applied").public_key;
     let events = EventHub::new(settings.events_retained.max(1), recovered.events_complete_from);
     events.publish(recovered.events);
@@ -362,14 +362,20 @@ pub async fn start(settings: ServerSettings) -> Result<RunningServer, StartError
     if settings.sign_checkpoints {
         driver_settings.checkpoint_signer = checkpoint_signer(&settings.data_dir, &operator_key);
     }
+    let storage = driver::Storage {
+        log: Box::new(log),
+        snapshots: Arc::new(snapshots),
+        snapshot_sequence: recovered.snapshot_sequence,
+    };
     let (driver, writer_thread) = driver::start(
-        Box::new(log) as Box<dyn CommandLog>,
+        storage,
         recovered.state,
         events,
         Arc::new(EphemeralBus::with_budget(settings.clock.now_ms(), settings.bus_buffered_bytes_max)),
         Arc::clone(&settings.clock),
         driver_settings,
-    );
+    )
+    .map_err(StartError::Log)?;
     if let Some((sequence, state_hash)) = recovered.snapshot_state_hash {
         driver.remember_state_hash(sequence, state_hash);
     }

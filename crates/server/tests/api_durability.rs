@@ -181,3 +181,45 @@ async fn two_servers_cannot_share_a_data_directory() {
 fn server_report_created(server: &TestServer) -> bool {
     server.report().created
 }
+
+/// The value of one unlabelled series in a `/v1/metrics` scrape.
+fn metric_value(scrape: &str, name: &str) -> u64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the scrape:\n{scrape}"))
+}
+
+/// Periodic snapshots are made by the snapshotter while writes go on, reported in `/v1/metrics`,
+/// pruned to the newest two, and a restart starts from the newest one the shutdown took.
+#[tokio::test(flavor = "multi_thread")]
+async fn periodic_snapshots_are_made_beside_the_writer_and_reported() {
+    const EVERY: u64 = 10;
+    let directory = tempfile::tempdir().unwrap();
+    let mut settings = settings(directory.path());
+    settings.driver.snapshot_every_entries = EVERY;
+    let server = start(settings.clone()).await;
+    for index in 0..40 {
+        let (_, key) = server.new_agent(&format!("scout-{index}"));
+        server.operator.submit_one(register(&format!("scout-{index}"), &key, "scout")).await.unwrap();
+    }
+    let scrape = poll_until("two periodic snapshots", || async {
+        let scrape = String::from_utf8(server.signed_get_raw(&server.operator, "/v1/metrics").await.body).unwrap();
+        (metric_value(&scrape, "colony_snapshots_taken_total") >= 2).then_some(scrape)
+    })
+    .await;
+    assert_eq!(metric_value(&scrape, "colony_snapshots_failed_total"), 0);
+    assert!(metric_value(&scrape, "colony_snapshot_sequence") >= EVERY, "{scrape}");
+    assert!(metric_value(&scrape, "colony_snapshot_bytes") > 0, "{scrape}");
+    let snapshots = directory.path().join(colony_server::server::SNAPSHOTS_DIR_NAME);
+    let count = || std::fs::read_dir(&snapshots).unwrap().count();
+    server.shutdown().await;
+    assert_eq!(count(), colony_server::driver::SNAPSHOTS_KEPT, "pruned to the newest ones");
+
+    let server = start(settings).await;
+    assert_eq!(server.report().entries_replayed, 1, "only the shutdown's checkpoint follows its snapshot");
+    let report = colony_server::audit::audit(directory.path(), |_, _| {}).expect("the audit passes");
+    assert_eq!(server.hash().await.state_hash, report.state_hash, "the restart's state is the full replay's");
+    assert_eq!(report.snapshots_checked, colony_server::driver::SNAPSHOTS_KEPT as u64);
+    server.shutdown().await;
+}

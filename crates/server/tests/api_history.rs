@@ -36,11 +36,31 @@ fn log_path(data_dir: &Path) -> std::path::PathBuf {
 
 fn copy_data_dir(from: &Path) -> tempfile::TempDir {
     let copy = tempfile::tempdir().unwrap();
+    copy_files(from, copy.path());
+    copy
+}
+
+fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
     for file in std::fs::read_dir(from).unwrap() {
         let file = file.unwrap();
-        std::fs::copy(file.path(), copy.path().join(file.file_name())).unwrap();
+        if file.file_type().unwrap().is_dir() {
+            copy_files(&file.path(), &to.join(file.file_name()));
+        } else {
+            std::fs::copy(file.path(), to.join(file.file_name())).unwrap();
+        }
     }
-    copy
+}
+
+/// The data directory's snapshot files, newest first.
+fn snapshot_files(data_dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(data_dir.join(colony_server::server::SNAPSHOTS_DIR_NAME))
+        .unwrap()
+        .map(|file| file.unwrap().path())
+        .collect();
+    files.sort();
+    files.reverse();
+    files
 }
 
 fn tamper(data_dir: &Path, sql: &str) {
@@ -155,6 +175,36 @@ async fn every_kind_of_damage_is_refused_at_start_up_and_located_by_the_audit() 
     std::fs::write(&path, &bytes).unwrap();
     let message = refusals(copy.path()).await;
     assert!(message.contains("unreadable, the file is damaged there"), "{message}");
+
+    // A damaged snapshot: start-up skips it and replays the log from genesis (the log is whole, so
+    // nothing is lost), saying so; the audit fails, naming it, since nothing stored may differ from
+    // what was written.
+    let copy = copy_data_dir(original.path());
+    let files = snapshot_files(copy.path());
+    assert_eq!(files.len(), 1, "the shutdown's snapshot: {files:?}");
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&files[0], &bytes).unwrap();
+    let audit = colony_server::audit::audit(copy.path(), |_, _| {}).expect_err("the audit passes a damaged snapshot");
+    let snapshot_sequence = last - 1; // the shutdown's checkpoint follows its snapshot
+    assert!(audit.to_string().contains(&format!("the snapshot at entry {snapshot_sequence} is damaged")), "{audit}");
+    let server = colony_server::start(settings(copy.path())).await.expect("start-up falls back to the log");
+    assert_eq!(server.report.snapshot_sequence, 0, "recovered from genesis");
+    assert_eq!(server.report.skipped_snapshots.len(), 1);
+    assert!(server.report.skipped_snapshots[0].1.contains("do not hash to the state hash"), "{:?}", server.report);
+    assert_eq!(server.driver().shared.state.read().unwrap().sequence(), last);
+    server.shutdown().await;
+
+    // A snapshot from another history (this swarm's file, with the chain hash of another log): skipped.
+    let copy = copy_data_dir(original.path());
+    let files = snapshot_files(copy.path());
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    bytes[24] ^= 1; // the first byte of the header's chain hash
+    std::fs::write(&files[0], &bytes).unwrap();
+    let server = colony_server::start(settings(copy.path())).await.expect("start-up falls back to the log");
+    assert!(server.report.skipped_snapshots[0].1.contains("another history"), "{:?}", server.report);
+    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -181,6 +231,18 @@ async fn receipts_verify_against_checkpoints_online_and_expose_a_truncated_log_o
         assert_eq!(folded.0, proof.checkpoint.chain_hash.0, "the digests lead from the receipt to the checkpoint");
         assert!(proof.checkpoint.to_signed().unwrap().verify(&operator_key), "the operator signed it");
     }
+    // Entries written after the first proof are proven too: the proofs' reader follows the log.
+    let mut later = Vec::new();
+    for index in 20..20 + 2 * CHECKPOINT_EVERY_ENTRIES {
+        let (_, key) = server.new_agent(&format!("scout-{index}"));
+        later.push(server.operator.submit_one(register(&format!("scout-{index}"), &key, "scout")).await.unwrap());
+    }
+    let newer = server.operator.log_checkpoint().await.unwrap();
+    assert!(newer.sequence > checkpoint.record_sequence, "{newer:?} after {checkpoint:?}");
+    let later_receipt = later.iter().find(|receipt| receipt.sequence < newer.sequence).expect("a covered receipt");
+    let proof = server.operator.log_proof(later_receipt.sequence).await.expect("a proof of a later entry");
+    assert_eq!(proof.chain_hash, later_receipt.chain_hash);
+    let receipts: Vec<_> = receipts.into_iter().chain(later).collect();
     // Entries after the newest checkpoint are durable but not covered yet: 409 with Retry-After.
     let pending = server.operator.log_proof(checkpoint.record_sequence + 100).await;
     expect_problem(pending, 404, "not_found", None);

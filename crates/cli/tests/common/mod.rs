@@ -341,8 +341,12 @@ pub fn copy_data_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy");
     for entry in std::fs::read_dir(from).expect("list the data directory") {
         let entry = entry.expect("a directory entry");
-        if entry.file_type().expect("a file type").is_file() {
+        let file_type = entry.file_type().expect("a file type");
+        if file_type.is_file() {
             std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a data file");
+        } else if file_type.is_dir() {
+            // The snapshots.
+            copy_data_dir(&entry.path(), &to.join(entry.file_name()));
         }
     }
 }

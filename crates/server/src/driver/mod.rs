@@ -18,19 +18,24 @@
 //! - `plan.rs`: what a group commit does (refusals, entries, records), a pure function of the state,
 //!   one clock reading and the batch;
 //! - `writer.rs`: the thread that carries a plan out: append (durable), apply under the write lock,
-//!   events, stored messages to the bus, answers, snapshots;
-//! - `stepper.rs`: the writer's own steps run one turn at a time on the caller's thread, so that a
-//!   simulation drives the real driver deterministically.
+//!   events, stored messages to the bus, answers, checkpoints;
+//! - `snapshotter.rs`: the thread that makes periodic snapshots from the log, so the writer never
+//!   stops for one;
+//! - `stepper.rs`: the writer's own steps run one turn at a time on the caller's thread, with
+//!   snapshots taken there too, so that a simulation drives the real driver deterministically.
 
 mod plan;
+mod snapshotter;
 pub mod stepper;
 mod writer;
+
+pub use snapshotter::{SNAPSHOTS_KEPT, SnapshotStatistics};
 
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 
 use colony_core::{EntryOutcome, PublicKey, Rejection, State};
-use colony_log::{ChainHash, CommandLog, Record};
+use colony_log::{ChainHash, CommandLog, OpenError, Record, SnapshotStore};
 use colony_wire::record::{self, RecordKind};
 use colony_wire::{Envelope, SignedEnvelope};
 use tokio::sync::oneshot;
@@ -106,11 +111,14 @@ pub struct Shared {
     pub newest_state_hash: Mutex<Option<(u64, colony_core::Digest)>>,
     /// The newest signed checkpoint in the log.
     pub checkpoint: Mutex<Option<crate::history::LoggedCheckpoint>>,
+    /// The snapshots taken: the newest one's entry decides when the next is due.
+    pub snapshots: Mutex<SnapshotStatistics>,
 }
 
 impl Shared {
-    /// The shared part of a driver starting over a recovered state.
-    fn over(state: State, events: EventHub, bus: Arc<crate::bus::EphemeralBus>) -> Arc<Shared> {
+    /// The shared part of a driver starting over a recovered state, whose newest snapshot is at
+    /// `snapshot_sequence` (0: none).
+    fn over(state: State, events: EventHub, bus: Arc<crate::bus::EphemeralBus>, snapshot_sequence: u64) -> Arc<Shared> {
         let applied = tokio::sync::watch::Sender::new(state.sequence());
         Arc::new(Shared {
             state: RwLock::new(state),
@@ -121,6 +129,7 @@ impl Shared {
             state_hash: Mutex::new(None),
             newest_state_hash: Mutex::new(None),
             checkpoint: Mutex::new(None),
+            snapshots: Mutex::new(SnapshotStatistics { sequence: snapshot_sequence, ..SnapshotStatistics::default() }),
         })
     }
 
@@ -235,23 +244,37 @@ impl DriverHandle {
     }
 }
 
-/// Starts the writer thread over a recovered state.
+/// Where the driver keeps what it writes.
+pub struct Storage {
+    /// The log, which the writer appends to.
+    pub log: Box<dyn CommandLog>,
+    /// Where snapshots go.
+    pub snapshots: Arc<dyn SnapshotStore>,
+    /// The entry of the snapshot recovery started from (0: none), from which the next one is counted.
+    pub snapshot_sequence: u64,
+}
+
+/// Starts the writer and snapshotter threads over a recovered state. Fails only if the log cannot
+/// be opened a second time for the snapshotter.
 pub fn start(
-    log: Box<dyn CommandLog>,
+    storage: Storage,
     state: State,
     events: EventHub,
     bus: Arc<crate::bus::EphemeralBus>,
     clock: Arc<dyn Clock>,
     settings: DriverSettings,
-) -> (DriverHandle, std::thread::JoinHandle<()>) {
+) -> Result<(DriverHandle, std::thread::JoinHandle<()>), OpenError> {
+    let reader = storage.log.open_reader()?;
     let (sender, receiver) = std::sync::mpsc::sync_channel(settings.queue_capacity);
-    let shared = Shared::over(state, events, bus);
-    let writer = writer::Writer::new(log, Arc::clone(&shared), clock, settings);
+    let shared = Shared::over(state, events, bus, storage.snapshot_sequence);
+    let snapshotter = snapshotter::start(reader, Arc::clone(&storage.snapshots), Arc::clone(&shared));
+    let writer =
+        writer::Writer::new(storage.log, Arc::clone(&shared), clock, settings, storage.snapshots, Some(snapshotter));
     let thread = std::thread::Builder::new()
         .name("colony-writer".to_owned())
         .spawn(move || writer.run(receiver))
         .expect("spawn the writer thread");
-    (DriverHandle { sender, shared }, thread)
+    Ok((DriverHandle { sender, shared }, thread))
 }
 
 /// Appends the genesis entry to an empty log.

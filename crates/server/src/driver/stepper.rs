@@ -1,19 +1,21 @@
 //! The writer's own steps, one turn at a time, on the caller's thread.
 //!
-//! The writer thread waits on a queue and a clock, so what it batches together depends on timing.
-//! A [`Stepper`] runs the same code (`Writer::commit`, `checkpoint`, `snapshot`, `shut_down`) without
-//! a thread: the caller hands it each group commit's submissions and gets their answers back when
-//! the turn is over. So a simulation that controls the clock, the log and the batches drives the real
-//! driver and gets the same run from the same seed.
+//! The writer thread waits on a queue and a clock, so what it batches together depends on timing,
+//! and the snapshotter thread snapshots whatever head it finds when it gets round to it. A
+//! [`Stepper`] runs the same code (`Writer::commit`, `checkpoint`, `shut_down`, and the
+//! snapshotter's `snapshot_from_log`) without a thread: the caller hands it each group commit's
+//! submissions and gets their answers back when the turn is over, a snapshot included when one is
+//! due. So a simulation that controls the clock, the log and the batches drives the real driver and
+//! gets the same run from the same seed.
 
 use std::sync::{Arc, RwLockReadGuard};
 
 use colony_core::State;
-use colony_log::CommandLog;
+use colony_log::{CommandLog, OpenError, SnapshotStore};
 use tokio::sync::oneshot;
 
 use super::writer::{LogFailed, Queued, Writer};
-use super::{Committed, DriverSettings, Shared, Submission, SubmitError};
+use super::{Committed, DriverSettings, Shared, Storage, Submission, SubmitError, snapshotter};
 use crate::bus::EphemeralBus;
 use crate::clock::Clock;
 use crate::events::EventHub;
@@ -25,21 +27,32 @@ const STEPPER_EVENTS_RETAINED: usize = 1_024;
 pub struct Stepper {
     writer: Writer,
     shared: Arc<Shared>,
-    /// The writer's setting, followed here as its loop follows it.
+    /// A read-only handle on the log, from which the snapshotter's function opens its own.
+    reader: Box<dyn CommandLog>,
+    snapshots: Arc<dyn SnapshotStore>,
+    /// The writer's setting, followed here as the writer follows it.
     snapshot_every_entries: u64,
     /// Why the writer stopped (its log failed), if it did: every later submission is refused so.
     stopped: Option<String>,
 }
 
 impl Stepper {
-    /// A writer over a recovered `state` and its `log`, which no thread runs.
-    pub fn new(log: Box<dyn CommandLog>, state: State, clock: Arc<dyn Clock>, settings: DriverSettings) -> Stepper {
+    /// A writer over a recovered `state` and its `storage`, which no thread runs. Fails only if the
+    /// log cannot be opened a second time for snapshots.
+    pub fn new(
+        storage: Storage,
+        state: State,
+        clock: Arc<dyn Clock>,
+        settings: DriverSettings,
+    ) -> Result<Stepper, OpenError> {
+        let reader = storage.log.open_reader()?;
         let events = EventHub::new(STEPPER_EVENTS_RETAINED, state.sequence() + 1);
         let bus = Arc::new(EphemeralBus::new(clock.now_ms()));
-        let shared = Shared::over(state, events, bus);
+        let shared = Shared::over(state, events, bus, storage.snapshot_sequence);
         let snapshot_every_entries = settings.snapshot_every_entries;
-        let writer = Writer::new(log, Arc::clone(&shared), clock, settings);
-        Stepper { writer, shared, snapshot_every_entries, stopped: None }
+        let snapshots = Arc::clone(&storage.snapshots);
+        let writer = Writer::new(storage.log, Arc::clone(&shared), clock, settings, storage.snapshots, None);
+        Ok(Stepper { writer, shared, reader, snapshots, snapshot_every_entries, stopped: None })
     }
 
     /// What the driver shares with readers (state, events, newest checkpoint).
@@ -80,8 +93,8 @@ impl Stepper {
         });
         match outcome {
             Err(LogFailed(reason)) => self.stopped = Some(reason),
-            Ok(()) if self.writer.entries_since_snapshot >= self.snapshot_every_entries => {
-                if let Err(reason) = self.writer.snapshot() {
+            Ok(()) if self.snapshot_is_due() => {
+                if let Err(reason) = self.snapshot() {
                     tracing::error!(%reason, "periodic snapshot failed; recovery will replay further");
                 }
             }
@@ -90,15 +103,22 @@ impl Stepper {
         answers.into_iter().map(|mut answer| self.answer_of(&mut answer)).collect()
     }
 
-    /// Takes a snapshot now, as `DriverHandle::snapshot` asks the writer to.
+    /// Takes a snapshot at the log's head now, as the snapshotter thread would: rebuilt from the
+    /// newest snapshot and the log, not from the writer's state.
     pub fn snapshot(&mut self) -> Result<u64, String> {
         match &self.stopped {
             Some(reason) => Err(reason.clone()),
-            None => self.writer.snapshot(),
+            None => snapshotter::snapshot_from_log(&*self.reader, &*self.snapshots, &self.shared),
         }
     }
 
-    /// A clean stop, as the writer's: a final snapshot, then a checkpoint over everything.
+    /// The writer's rule: `snapshot_every_entries` since the newest snapshot's entry.
+    fn snapshot_is_due(&self) -> bool {
+        let newest = self.shared.snapshots.lock().expect("snapshot statistics lock").sequence;
+        self.state().sequence().saturating_sub(newest) >= self.snapshot_every_entries
+    }
+
+    /// A clean stop, as the writer's: a final snapshot of its state, then a checkpoint over everything.
     pub fn stop(mut self) {
         if self.stopped.is_none() {
             let (_sender, receiver) = std::sync::mpsc::sync_channel(0);

@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use colony_core::bus::StoredMessage;
 use colony_core::{Accepted, Entry, EntryOutcome, Event, Name, State};
-use colony_log::{CommandLog, Snapshot};
+use colony_log::{CommandLog, SnapshotStore};
 use tokio::sync::oneshot;
 
 use super::plan::{self, CommitPlan};
+use super::snapshotter::{self, SnapshotterHandle};
 use super::{Committed, DriverSettings, Shared, Submission, SubmitError, SubmitReply, WriterRequest};
 use crate::clock::Clock;
 
@@ -27,8 +28,6 @@ const GROUP_COMMIT_SUBMISSIONS_MAX: usize = 4_096;
 const GROUP_COMMIT_BYTES_MAX: usize = 64 << 20;
 /// How long the writer sleeps at most without work, so it notices ticks due on an injected clock.
 const IDLE_WAKE_MS: u64 = 250;
-/// Snapshots kept in the log.
-const SNAPSHOTS_KEPT: usize = 2;
 
 /// A submission taken from the queue, with where its answer goes.
 pub(super) type Queued = (Box<Submission>, SubmitReply);
@@ -50,7 +49,10 @@ pub(super) struct Writer {
     shared: Arc<Shared>,
     clock: Arc<dyn Clock>,
     settings: DriverSettings,
-    pub(super) entries_since_snapshot: u64,
+    /// Where the final snapshot goes; periodic ones are the snapshotter's.
+    snapshots: Arc<dyn SnapshotStore>,
+    /// Dropped when the writer stops, which stops the snapshotter.
+    snapshotter: Option<(SnapshotterHandle, std::thread::JoinHandle<()>)>,
     /// Entries since the last checkpoint, the checkpoints themselves not counted.
     entries_since_checkpoint: u64,
     /// When (clock time) the oldest entry no checkpoint covers yet was written.
@@ -63,13 +65,16 @@ impl Writer {
         shared: Arc<Shared>,
         clock: Arc<dyn Clock>,
         settings: DriverSettings,
+        snapshots: Arc<dyn SnapshotStore>,
+        snapshotter: Option<(SnapshotterHandle, std::thread::JoinHandle<()>)>,
     ) -> Writer {
         Writer {
             log,
             shared,
             clock,
             settings,
-            entries_since_snapshot: 0,
+            snapshots,
+            snapshotter,
             entries_since_checkpoint: 0,
             first_uncovered_ms: 0,
         }
@@ -111,16 +116,24 @@ impl Writer {
             if stop_reply.is_some() {
                 return Ok(stop_reply);
             }
-            if self.entries_since_snapshot >= self.settings.snapshot_every_entries
-                && let Err(reason) = self.snapshot()
-            {
-                tracing::error!(%reason, "periodic snapshot failed; recovery will replay further");
-            }
+            self.ask_for_snapshot_if_due();
+        }
+    }
+
+    /// Counted from the newest snapshot, not from the last request, so that a failed snapshot is
+    /// asked for again.
+    fn ask_for_snapshot_if_due(&self) {
+        let newest = self.shared.snapshots.lock().expect("snapshot statistics lock").sequence;
+        if self.log.head().sequence.saturating_sub(newest) >= self.settings.snapshot_every_entries
+            && let Some((snapshotter, _)) = &self.snapshotter
+        {
+            snapshotter.request_periodic();
         }
     }
 
     /// Takes what is queued, up to one group commit's worth, starting with `first`. A snapshot
-    /// request commits what was taken before it, so the snapshot covers everything queued earlier.
+    /// request commits what was taken before it, so the snapshot covers everything queued earlier;
+    /// the snapshotter makes it.
     fn gather(
         &mut self,
         first: Option<WriterRequest>,
@@ -143,7 +156,16 @@ impl Writer {
                         let _ = reply.send(Err(reason.clone()));
                         return Err(LogFailed(reason));
                     }
-                    let _ = reply.send(self.snapshot());
+                    match &self.snapshotter {
+                        Some((snapshotter, _)) => {
+                            if let Err(reason) = snapshotter.request_now(reply) {
+                                tracing::error!(%reason, "snapshot asked for");
+                            }
+                        }
+                        None => {
+                            let _ = reply.send(Err("the snapshotter stopped".to_owned()));
+                        }
+                    }
                 }
                 WriterRequest::Stop(reply) => return Ok((batch, Some(reply))),
             }
@@ -151,7 +173,8 @@ impl Writer {
         Ok((batch, None))
     }
 
-    /// Clean shutdown: commits what is still queued, then a final snapshot so the next start is fast.
+    /// Clean shutdown: commits what is still queued, stops the snapshotter, then takes a final snapshot
+    /// here (nothing is written any more, so nothing waits on it) so the next start is fast.
     pub(super) fn shut_down(&mut self, receiver: &Receiver<WriterRequest>, stop_reply: Option<oneshot::Sender<()>>) {
         let leftovers: Vec<Queued> = receiver
             .try_iter()
@@ -163,7 +186,15 @@ impl Writer {
         if self.commit(leftovers).is_err() {
             return;
         }
-        if let Err(reason) = self.snapshot() {
+        if let Some((handle, thread)) = self.snapshotter.take() {
+            drop(handle);
+            let _ = thread.join();
+        }
+        let saved = {
+            let state = self.shared.state.read().expect("state lock");
+            snapshotter::save(&*self.snapshots, &self.shared, &state, self.log.head().chain, 0)
+        };
+        if let Err(reason) = saved {
             tracing::error!(%reason, "final snapshot failed");
         }
         // The last word in the log is the operator's signature over all of it, naming the state
@@ -283,7 +314,6 @@ impl Writer {
             applied.outcomes.push((entry.sequence, entry.timestamp_ms, outcome));
         }
         drop(state);
-        self.entries_since_snapshot += entries.len() as u64;
         applied
     }
 
@@ -319,19 +349,5 @@ impl Writer {
         for (stream, message) in stored_messages {
             self.shared.bus.router.publish_stored(stream, message);
         }
-    }
-
-    pub(super) fn snapshot(&mut self) -> Result<u64, String> {
-        let (sequence, state_hash, body) = {
-            let state = self.shared.state.read().expect("state lock");
-            (state.sequence(), state.state_hash(), state.encode_snapshot())
-        };
-        self.log
-            .save_snapshot(&Snapshot { sequence, state_hash: state_hash.0, body }, SNAPSHOTS_KEPT)
-            .map_err(|error| error.to_string())?;
-        self.entries_since_snapshot = 0;
-        self.shared.remember_state_hash(sequence, state_hash);
-        tracing::debug!(sequence, "snapshot taken");
-        Ok(sequence)
     }
 }

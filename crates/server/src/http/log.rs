@@ -150,14 +150,20 @@ impl LogReader {
         LogReader { path, log: None }
     }
 
+    /// The reader, its head moved to the log's current one: a handle reads only up to the head it
+    /// last read, and a proof is asked for an entry written since.
     fn open(&mut self) -> Result<&SqliteLog, ApiError> {
-        if self.log.is_none() {
-            let log = SqliteLog::open_read_only(&self.path).map_err(|error| {
-                tracing::error!(%error, "opening the log for proofs");
-                ApiError::new(ServerCode::Unavailable, "the log cannot be opened for reading; see the server log")
-            })?;
-            self.log = Some(log);
-        }
-        Ok(self.log.as_ref().expect("opened above"))
+        let unavailable = |error: &dyn std::fmt::Display| {
+            tracing::error!(%error, "opening the log for proofs");
+            ApiError::new(ServerCode::Unavailable, "the log cannot be opened for reading; see the server log")
+        };
+        let log = match &mut self.log {
+            Some(log) => {
+                log.reload_head().map_err(|error| unavailable(&error))?;
+                log
+            }
+            empty => empty.insert(SqliteLog::open_read_only(&self.path).map_err(|error| unavailable(&error))?),
+        };
+        Ok(log)
     }
 }

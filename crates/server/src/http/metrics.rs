@@ -47,6 +47,7 @@ pub async fn serve(
             (state.registry().len() - state.registry().live_len()) as u64,
         );
     }
+    snapshot_metrics(&mut text, &app.driver.shared.snapshots.lock().expect("snapshot statistics lock"));
     let owner = match &reader {
         super::auth::Reader::Signer(signer) => Some(signer.clone()),
         super::auth::Reader::Token { .. } => None,
@@ -93,6 +94,36 @@ pub async fn serve(
     }
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], text)
         .into_response())
+}
+
+/// What the snapshotter reports, so an operator sees a snapshot's cost (size, time, the memory of a
+/// second state while it is made) and whether snapshots keep failing.
+fn snapshot_metrics(text: &mut String, snapshots: &crate::driver::SnapshotStatistics) {
+    metric(text, "colony_snapshots_taken_total", "counter", "Snapshots written since start-up.", snapshots.taken);
+    metric(text, "colony_snapshots_failed_total", "counter", "Snapshots that failed since start-up.", snapshots.failed);
+    metric(text, "colony_snapshot_sequence", "gauge", "The entry the newest snapshot covers.", snapshots.sequence);
+    metric(text, "colony_snapshot_bytes", "gauge", "The newest snapshot's size.", snapshots.bytes);
+    metric(
+        text,
+        "colony_snapshot_rebuild_milliseconds",
+        "gauge",
+        "Time to rebuild the newest snapshot's state from the previous snapshot and the log.",
+        snapshots.rebuild_ms,
+    );
+    metric(
+        text,
+        "colony_snapshot_encode_milliseconds",
+        "gauge",
+        "Time to encode the newest snapshot.",
+        snapshots.encode_ms,
+    );
+    metric(
+        text,
+        "colony_snapshot_write_milliseconds",
+        "gauge",
+        "Time to write and sync the newest snapshot.",
+        snapshots.write_ms,
+    );
 }
 
 fn metric(text: &mut String, name: &str, kind: &str, help: &str, value: u64) {

@@ -50,17 +50,20 @@ impl TestApp {
         let operator = KeyPair::from_seed([7; 32]);
         driver::write_genesis(&mut log, operator.public_key(), SwarmConfig::default(), NOW_MS)
             .expect("the genesis entry is written");
-        let recovered = crate::recovery::recover(&log, 16, |_, _| {}).expect("the log recovers");
+        let snapshots = Arc::new(colony_log::MemorySnapshots::default());
+        let recovered = crate::recovery::recover(&log, &*snapshots, 16, |_, _| {}).expect("the log recovers");
         let events = EventHub::new(16, recovered.events_complete_from);
         let clock = Arc::new(ManualClock::new(NOW_MS));
+        let storage = driver::Storage { log: Box::new(log), snapshots, snapshot_sequence: 0 };
         let (driver, _writer) = driver::start(
-            Box::new(log),
+            storage,
             recovered.state,
             events,
             Arc::new(EphemeralBus::new(NOW_MS)),
             clock.clone(),
             DriverSettings::default(),
-        );
+        )
+        .expect("the driver starts");
         let mut settings = ServerSettings::new(directory.path(), "127.0.0.1:0".parse().expect("an address"));
         settings.clock = clock;
         adjust(&mut settings);

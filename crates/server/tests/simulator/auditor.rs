@@ -28,8 +28,8 @@ pub struct Auditor {
     outcomes: BTreeMap<u64, EntryOutcome>,
     replica: State,
     replica_head: LogHead,
-    /// State hashes snapshots claim, for entries the replica has not reached yet.
-    snapshot_claims: BTreeMap<u64, [u8; 32]>,
+    /// State hashes and chain hashes snapshots claim, for entries the replica has not reached yet.
+    snapshot_claims: BTreeMap<u64, ([u8; 32], ChainHash)>,
     /// The replica's state hash at each entry a snapshot was taken at.
     known_hashes: BTreeMap<u64, [u8; 32]>,
     /// Entries the replica applied (with invariants checked after each).
@@ -63,19 +63,17 @@ impl Auditor {
         self.outcomes.insert(committed.sequence, committed.outcome.clone());
     }
 
-    /// Notes a snapshot's claim of the state hash at `sequence`, checked when the replica gets there.
-    pub fn expect_snapshot(&mut self, sequence: u64, state_hash: [u8; 32]) {
+    /// Notes a snapshot's claim of the state hash and chain hash at `sequence`, checked when the
+    /// replica gets there (snapshots are taken at the log's head, so never behind the replica).
+    pub fn expect_snapshot(&mut self, sequence: u64, state_hash: [u8; 32], chain: ChainHash) {
         if sequence > self.replica.sequence() {
-            self.snapshot_claims.insert(sequence, state_hash);
+            self.snapshot_claims.insert(sequence, (state_hash, chain));
             return;
         }
-        let known = self
-            .known_hashes
-            .get(&sequence)
-            .copied()
-            .or_else(|| (sequence == self.replica.sequence()).then(|| self.replica.state_hash().0));
-        assert_eq!(known, Some(state_hash), "the snapshot at entry {sequence} claims another state hash");
-        self.known_hashes.insert(sequence, state_hash);
+        assert_eq!(sequence, self.replica.sequence(), "a snapshot at entry {sequence} appeared behind the replay");
+        assert_eq!(chain, self.replica_head.chain, "the snapshot at entry {sequence} belongs to another history");
+        let known = *self.known_hashes.entry(sequence).or_insert_with(|| self.replica.state_hash().0);
+        assert_eq!(known, state_hash, "the snapshot at entry {sequence} claims another state hash");
         self.snapshots_checked += 1;
     }
 
@@ -116,8 +114,8 @@ impl Auditor {
                 }
                 self.replica_head = LogHead { sequence: record.sequence, chain: chained.chain };
                 self.entries_checked += 1;
-                if let Some(claimed) = self.snapshot_claims.remove(&record.sequence) {
-                    self.expect_snapshot(record.sequence, claimed);
+                if let Some((state_hash, chain)) = self.snapshot_claims.remove(&record.sequence) {
+                    self.expect_snapshot(record.sequence, state_hash, chain);
                 }
             }
         }

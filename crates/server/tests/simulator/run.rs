@@ -50,6 +50,8 @@ pub struct RunReport {
     pub storage_faults: FaultCounts,
     /// Restarts and damage.
     pub tally: FaultTally,
+    /// Snapshots damaged before a restart.
+    pub damaged_snapshots: u64,
     /// Entries the auditor's replay checked.
     pub entries_checked: u64,
     /// Checkpoints and snapshots whose state hashes were checked.
@@ -91,7 +93,7 @@ impl std::fmt::Display for RunReport {
             storage.crashes_after_sync,
             storage.slow_syncs,
             tally.damaged_logs_refused,
-            storage.damaged_snapshots,
+            self.damaged_snapshots,
             self.entries_checked,
             self.state_hashes_checked,
             self.entries as f64 / self.elapsed.as_secs_f64().max(1e-9),
@@ -152,7 +154,7 @@ fn run(seed: u64, turns: u64, storage: MemoryStorage) -> RunReport {
         clients,
         auditor: Auditor::new(),
         faults: Faults::new(),
-        snapshots: Snapshots::default(),
+        snapshots: Snapshots::new(),
         report: RunReport {
             seed,
             entries: 0,
@@ -163,6 +165,7 @@ fn run(seed: u64, turns: u64, storage: MemoryStorage) -> RunReport {
             restarts: 0,
             storage_faults: FaultCounts::default(),
             tally: FaultTally::default(),
+            damaged_snapshots: 0,
             entries_checked: 0,
             state_hashes_checked: 0,
             final_state_hash: String::new(),
@@ -188,13 +191,12 @@ impl Simulation {
     /// [`Simulation::start`], also returning the snapshots recovery skipped as damaged.
     fn start_reporting(&mut self) -> Result<(Stepper, Vec<u64>), StartError> {
         let log = MemoryLog::open(&self.storage).map_err(StartError::Log)?;
-        let storage = self.storage.clone();
-        let (verified, recovered) = colony_server::verify_and_recover(
-            &log,
-            move || Ok(Box::new(MemoryLog::open_read_only(&storage)) as Box<dyn CommandLog>),
-            EVENTS_RETAINED,
-        )?;
-        let stepper = Stepper::new(Box::new(log), recovered.state, Arc::new(self.clock.clone()), self.settings.clone());
+        let store = self.snapshots.store();
+        let (verified, recovered) = colony_server::verify_and_recover(&log, &*store, EVENTS_RETAINED)?;
+        let storage =
+            driver::Storage { log: Box::new(log), snapshots: store, snapshot_sequence: recovered.snapshot_sequence };
+        let stepper = Stepper::new(storage, recovered.state, Arc::new(self.clock.clone()), self.settings.clone())
+            .map_err(StartError::Log)?;
         if let Some((sequence, state_hash)) = recovered.snapshot_state_hash {
             stepper.shared().remember_state_hash(sequence, state_hash);
         }
@@ -243,7 +245,7 @@ impl Simulation {
         if stopped {
             self.check_refuses_writes(&mut stepper);
         } else {
-            self.snapshots.note_new(&self.storage, &mut self.auditor);
+            self.snapshots.note_new(&mut self.auditor);
             self.auditor.follow(&MemoryLog::open_read_only(&self.storage));
         }
         match self.faults.after_turn(&mut self.rng, stopped) {
@@ -272,14 +274,14 @@ impl Simulation {
             Shutdown::Crash { .. } => drop(stepper),
         }
         self.faults.go_down(shutdown, &self.storage);
-        self.snapshots.note_new(&self.storage, &mut self.auditor);
+        self.snapshots.note_new(&mut self.auditor);
         let head = MemoryLog::open_read_only(&self.storage).head().sequence;
         if let Some(damage) = self.faults.damage(&mut self.rng, &self.storage, head) {
             self.check_refused(damage, head);
             self.storage.repair();
         }
         let damaged_snapshot =
-            if self.faults.damage_snapshot(&mut self.rng) { self.snapshots.damage_newest(&self.storage) } else { None };
+            if self.faults.damage_snapshot(&mut self.rng) { self.snapshots.damage_newest() } else { None };
         let (stepper, skipped) =
             self.start_reporting().unwrap_or_else(|error| panic!("a sound log did not start: {error}"));
         if let Some(damaged) = damaged_snapshot {
@@ -315,6 +317,7 @@ impl Simulation {
         report.entries = log.head().sequence;
         report.storage_faults = self.storage.fault_counts();
         report.tally = self.faults.tally;
+        report.damaged_snapshots = self.snapshots.damaged;
         report.entries_checked = self.auditor.entries_checked;
         report.state_hashes_checked = self.auditor.checkpoints_checked + self.auditor.snapshots_checked;
         report.final_state_hash = fresh.to_string();
