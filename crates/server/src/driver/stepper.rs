@@ -136,3 +136,71 @@ impl Stepper {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use colony_core::command::Heartbeat;
+    use colony_core::{Command, Signer, SwarmConfig};
+    use colony_log::{AppendFault, MemoryLog, MemorySnapshots, MemoryStorage};
+    use colony_wire::{Envelope, KeyPair};
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const GENESIS_MS: u64 = 1_700_000_000_000;
+
+    fn operator() -> KeyPair {
+        KeyPair::from_seed([7; 32])
+    }
+
+    /// An envelope from the operator: whatever core makes of its command, it is an entry.
+    fn submission(nonce: u64) -> Submission {
+        let envelope = Envelope { signer: Signer::Operator, nonce, commands: vec![Command::Heartbeat(Heartbeat {})] };
+        Submission { signed: envelope.sign(&operator()), verified_key: operator().public_key(), envelope }
+    }
+
+    fn started(storage: &MemoryStorage, snapshots: &Arc<MemorySnapshots>, snapshot_every_entries: u64) -> Stepper {
+        let mut log = MemoryLog::open(storage).unwrap();
+        if log.last_sequence() == 0 {
+            super::super::write_genesis(&mut log, operator().public_key(), SwarmConfig::default(), GENESIS_MS).unwrap();
+        }
+        let recovered = crate::recovery::recover(&log, &**snapshots, 16, |_, _| {}).unwrap();
+        let storage = Storage {
+            log: Box::new(log),
+            snapshots: Arc::clone(snapshots) as Arc<dyn SnapshotStore>,
+            snapshot_sequence: recovered.snapshot_sequence,
+        };
+        let settings = DriverSettings { snapshot_every_entries, ..DriverSettings::default() };
+        Stepper::new(storage, recovered.state, Arc::new(ManualClock::new(GENESIS_MS)), settings).unwrap()
+    }
+
+    #[test]
+    fn a_turn_commits_its_batch_and_takes_a_snapshot_when_one_is_due() {
+        let storage = MemoryStorage::new();
+        let snapshots = Arc::new(MemorySnapshots::default());
+        let mut stepper = started(&storage, &snapshots, 3);
+        let answers = stepper.turn(vec![submission(1), submission(1)]);
+        assert_eq!(answers[0].as_ref().map(|committed| committed.sequence).ok(), Some(2));
+        assert!(matches!(answers[1], Err(SubmitError::Rejected(_))), "a replayed nonce is refused before the log");
+        assert!(snapshots.list().unwrap().is_empty(), "two entries, fewer than three");
+        stepper.turn(vec![submission(2)]);
+        assert_eq!(snapshots.list().unwrap(), vec![3], "the snapshot comes in the turn it falls due");
+    }
+
+    #[test]
+    fn after_a_failed_append_every_write_is_refused_and_a_restart_recovers() {
+        let storage = MemoryStorage::new();
+        let snapshots = Arc::new(MemorySnapshots::default());
+        let mut stepper = started(&storage, &snapshots, 1_000);
+        storage.fail_next_append(AppendFault::Fail);
+        assert!(matches!(stepper.turn(vec![submission(1)]).as_slice(), [Err(SubmitError::Unavailable(_))]));
+        assert!(stepper.stopped().is_some());
+        assert!(matches!(stepper.turn(vec![submission(2)]).as_slice(), [Err(SubmitError::Unavailable(_))]));
+        drop(stepper);
+        let mut restarted = started(&storage, &snapshots, 1_000);
+        assert_eq!(restarted.state().sequence(), 1, "nothing of the failed append");
+        assert!(restarted.turn(vec![submission(3)])[0].is_ok());
+        restarted.stop();
+        assert_eq!(snapshots.list().unwrap(), vec![2], "a clean stop leaves a final snapshot");
+    }
+}
