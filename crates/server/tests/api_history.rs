@@ -277,3 +277,42 @@ async fn receipts_verify_against_checkpoints_online_and_expose_a_truncated_log_o
     let truncated = colony_server::audit::check_receipt(directory.path(), last.sequence, ChainHash(last.chain_hash.0));
     assert!(truncated.unwrap_err().to_string().contains("truncated after the receipt was given"));
 }
+
+/// A crowd of proof requests at once: each is answered with a proof or told to come back
+/// (`overloaded`, 503), and every proof given is right. None waits behind another.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_proof_requests_are_proven_or_told_to_retry() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut settings = settings(directory.path());
+    settings.driver.checkpoint_every_entries = CHECKPOINT_EVERY_ENTRIES;
+    let server = start(settings).await;
+    let mut receipts = Vec::new();
+    for index in 0..3 * CHECKPOINT_EVERY_ENTRIES {
+        let (_, key) = server.new_agent(&format!("scout-{index}"));
+        receipts.push(server.operator.submit_one(register(&format!("scout-{index}"), &key, "scout")).await.unwrap());
+    }
+    let checkpoint = server.operator.log_checkpoint().await.unwrap();
+    let covered: Vec<_> = receipts.into_iter().filter(|receipt| receipt.sequence < checkpoint.sequence).collect();
+    let requests = covered.iter().cycle().take(64).map(|receipt| {
+        let client = server.operator.clone();
+        let (sequence, chain_hash) = (receipt.sequence, receipt.chain_hash);
+        tokio::spawn(async move { (chain_hash, client.log_proof(sequence).await) })
+    });
+    let (mut proven, mut retry) = (0, 0);
+    for answer in futures_util::future::join_all(requests).await {
+        match answer.unwrap() {
+            (chain_hash, Ok(proof)) => {
+                assert_eq!(proof.chain_hash, chain_hash);
+                proven += 1;
+            }
+            (_, Err(colony_client::ClientError::Problem(problem))) => {
+                assert_eq!((problem.status, problem.code.as_str()), (503, "overloaded"), "{problem}");
+                retry += 1;
+            }
+            (_, Err(other)) => panic!("{other}"),
+        }
+    }
+    assert_eq!(proven + retry, 64);
+    assert!(proven >= 1, "at least the first request is proven");
+    server.shutdown().await;
+}
