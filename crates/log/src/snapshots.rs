@@ -146,11 +146,16 @@ impl SnapshotStore for FileSnapshots {
 
     fn read(&self, sequence: u64) -> Result<Snapshot, SnapshotStoreError> {
         let path = self.path(sequence);
-        let mut bytes = Vec::new();
-        fs::File::open(&path)
-            .and_then(|mut file| file.read_to_end(&mut bytes))
-            .map_err(|error| SnapshotStoreError::Io { path: path.clone(), error })?;
-        decode_file(sequence, bytes)
+        let io = |error| SnapshotStoreError::Io { path: path.clone(), error };
+        let mut file = fs::File::open(&path).map_err(io)?;
+        let length = file.metadata().map_err(io)?.len() as usize;
+        // The header apart, so that the body (hundreds of MiB) is read once into its own buffer
+        // rather than copied out of the file's.
+        let mut header = Vec::with_capacity(HEADER_BYTES);
+        (&mut file).take(HEADER_BYTES as u64).read_to_end(&mut header).map_err(io)?;
+        let mut body = Vec::with_capacity(length.saturating_sub(HEADER_BYTES));
+        file.read_to_end(&mut body).map_err(io)?;
+        decode_file(sequence, &header, body)
     }
 
     fn save(&self, snapshot: &Snapshot, keep: usize) -> Result<(), SnapshotStoreError> {
@@ -188,12 +193,12 @@ fn encode_header(snapshot: &Snapshot) -> Vec<u8> {
 
 /// Splits a stored snapshot into its header's fields and its body, refusing one whose framing is
 /// wrong (a file cut short, another file, one renamed to another sequence).
-fn decode_file(sequence: u64, mut bytes: Vec<u8>) -> Result<Snapshot, SnapshotStoreError> {
+fn decode_file(sequence: u64, header: &[u8], body: Vec<u8>) -> Result<Snapshot, SnapshotStoreError> {
     let damaged = |reason: String| SnapshotStoreError::Damaged { sequence, reason };
-    if bytes.len() < HEADER_BYTES || &bytes[..FILE_MAGIC.len()] != FILE_MAGIC {
+    if header.len() < HEADER_BYTES || &header[..FILE_MAGIC.len()] != FILE_MAGIC {
         return Err(damaged("not a snapshot file of this version".to_owned()));
     }
-    let field = |from: usize, length: usize| &bytes[from..from + length];
+    let field = |from: usize, length: usize| &header[from..from + length];
     let stored_sequence = u64::from_le_bytes(field(16, 8).try_into().expect("8 bytes"));
     let chain = ChainHash(field(24, 32).try_into().expect("32 bytes"));
     let state_hash: [u8; 32] = field(56, 32).try_into().expect("32 bytes");
@@ -201,10 +206,9 @@ fn decode_file(sequence: u64, mut bytes: Vec<u8>) -> Result<Snapshot, SnapshotSt
     if stored_sequence != sequence {
         return Err(damaged(format!("the file names entry {stored_sequence}")));
     }
-    if body_length != (bytes.len() - HEADER_BYTES) as u64 {
-        return Err(damaged(format!("{} body bytes where the header says {body_length}", bytes.len() - HEADER_BYTES)));
+    if body_length != body.len() as u64 {
+        return Err(damaged(format!("{} body bytes where the header says {body_length}", body.len())));
     }
-    let body = bytes.split_off(HEADER_BYTES);
     Ok(Snapshot { sequence, chain, state_hash, body })
 }
 

@@ -152,7 +152,7 @@ pub(crate) struct LockRequest<'a> {
 
 impl State {
     fn escrow_for(&self, id: u64) -> Result<&super::Escrow, Rejection> {
-        self.ledger.escrows.get(&id).ok_or(Rejection::Ledger(LedgerRejection::EscrowNotFound { escrow: id }))
+        self.ledger.escrow(id).ok_or(Rejection::Ledger(LedgerRejection::EscrowNotFound { escrow: id }))
     }
 
     fn require_escrow_state(escrow: &Escrow, expected: EscrowState, action: &'static str) -> Result<(), Rejection> {
@@ -245,7 +245,7 @@ impl State {
             self.ledger.escrows_by_task.insert((payer.clone(), task_id.clone()), id);
         }
         self.ledger.escrow_deadlines.insert((timeout_at_ms, id));
-        self.ledger.escrows.insert(id, escrow);
+        self.ledger.escrows.insert(id, Box::new(escrow));
         self.ledger.open_escrows += 1;
         context.emit(EventKind::EscrowLocked {
             escrow: id,
