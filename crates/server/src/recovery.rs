@@ -112,7 +112,8 @@ pub fn recover(
             let entry = decode_record(record, &state).map_err(RecoveryError::Replay)?.entry;
             let outcome =
                 state.apply(&entry).map_err(|error| RecoveryError::Apply { sequence: record.sequence, error })?;
-            for event in outcome.events {
+            // Keeping none (the snapshotter) must keep none, not all.
+            for event in outcome.events.into_iter().filter(|_| keep_events > 0) {
                 if events.len() == keep_events
                     && let Some(dropped) = events.pop_front()
                 {
@@ -123,6 +124,9 @@ pub fn recover(
         }
         next += records.len() as u64;
         progress(next - 1 - snapshot_sequence, last);
+    }
+    if keep_events == 0 {
+        events_complete_from = state.sequence() + 1;
     }
     Ok(Recovered {
         entries_replayed: state.sequence() - snapshot_sequence,
@@ -153,4 +157,25 @@ fn load_snapshot(
         return Err(format!("it holds the state at entry {}", state.sequence()));
     }
     Ok((state, state_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use colony_log::{CommandLog as _, Durability, MemorySnapshots, SqliteLog};
+
+    #[test]
+    fn keeping_no_events_keeps_none() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut log = SqliteLog::open_with(&directory.path().join("log.db"), Durability::Relaxed).unwrap();
+        let operator = colony_wire::KeyPair::from_seed([7; 32]);
+        crate::driver::write_genesis(&mut log, operator.public_key(), colony_core::SwarmConfig::default(), 1_000)
+            .unwrap();
+        let snapshots = MemorySnapshots::default();
+        let kept = super::recover(&log, &snapshots, 16, |_, _| {}).unwrap();
+        assert!(!kept.events.is_empty(), "genesis has events to keep");
+        assert_eq!(kept.events_complete_from, 1);
+        let none = super::recover(&log, &snapshots, 0, |_, _| {}).unwrap();
+        assert!(none.events.is_empty());
+        assert_eq!(none.events_complete_from, log.last_sequence() + 1, "no event is held from anywhere");
+    }
 }
