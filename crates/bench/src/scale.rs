@@ -109,25 +109,7 @@ pub fn build_swarm(bench: &mut Bench, scenario: &'static str, agents: usize, esc
 
     progress(scenario, format!("{PAYERS} payers lock {escrows} escrows"));
     let locking = Instant::now();
-    let nonce = now_us();
-    for (payer, key) in payer_keys.iter().enumerate() {
-        let locks = (0..escrows_per_payer)
-            .map(|lock| {
-                // Payees spread over every agent, never the payer itself.
-                let payee = PAYERS + (payer * escrows_per_payer + lock) % (agents - PAYERS);
-                Command::LockEscrow(LockEscrow {
-                    payee: ids[payee].clone(),
-                    amount: Amount(1),
-                    timeout_ms: limits::ESCROW_TIMEOUT_MS_MAX,
-                    task_id: None,
-                    arbiter: None,
-                    hashlock: None,
-                    referrer: None,
-                })
-            })
-            .collect();
-        submit(bench, &driver, key, Signer::Agent(ids[payer].clone()), nonce, locks, "locking escrows")?;
-    }
+    lock_escrows(bench, &driver, &payer_keys, &ids, escrows_per_payer)?;
     let locked_s = locking.elapsed().as_secs_f64();
 
     {
@@ -173,6 +155,37 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     );
     progress(SCENARIO, "stopping the server (final snapshot)");
     swarm.server.stop();
+    Ok(())
+}
+
+/// Each payer locks `escrows_per_payer` escrows in one envelope, to payees spread over every agent.
+fn lock_escrows(
+    bench: &Bench,
+    driver: &DriverHandle,
+    payer_keys: &[KeyPair],
+    ids: &[AgentId],
+    escrows_per_payer: usize,
+) -> Result<(), String> {
+    let agents = ids.len();
+    let nonce = now_us();
+    for (payer, key) in payer_keys.iter().enumerate() {
+        let locks = (0..escrows_per_payer)
+            .map(|lock| {
+                // Payees spread over every agent, never the payer itself.
+                let payee = PAYERS + (payer * escrows_per_payer + lock) % (agents - PAYERS);
+                Command::LockEscrow(LockEscrow {
+                    payee: ids[payee].clone(),
+                    amount: Amount(1),
+                    timeout_ms: limits::ESCROW_TIMEOUT_MS_MAX,
+                    task_id: None,
+                    arbiter: None,
+                    hashlock: None,
+                    referrer: None,
+                })
+            })
+            .collect();
+        submit(bench, driver, key, Signer::Agent(ids[payer].clone()), nonce, locks, "locking escrows")?;
+    }
     Ok(())
 }
 

@@ -141,6 +141,11 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
         );
     }
 
+    measure_restart(bench, server, data_dir)
+}
+
+/// Stops `server` (its final snapshot) and starts it again on `data_dir`: the restart time.
+fn measure_restart(bench: &mut Bench, server: BenchServer, data_dir: &std::path::Path) -> Result<(), String> {
     progress(SCENARIO, "stopping the server (final snapshot) and starting it again");
     let stopping = Instant::now();
     server.stop();
