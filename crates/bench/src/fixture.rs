@@ -403,11 +403,7 @@ impl Measurement {
 
     /// The `quantile` (0..=1) latency, in microseconds.
     pub fn latency_us(&self, quantile: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let rank = ((quantile * self.latencies_us.len() as f64).ceil() as usize).clamp(1, self.latencies_us.len());
-        f64::from(self.latencies_us[rank - 1])
+        nearest_rank(&self.latencies_us, quantile)
     }
 
     /// An error if anything failed: a benchmark of refused writes measures nothing useful.
@@ -456,6 +452,15 @@ pub async fn submit_plans(driver: DriverHandle, plans: Vec<Vec<Presigned>>) -> M
         tallies.push(task.await.expect("submission task"));
     }
     Measurement::from_tallies(started.elapsed(), tallies)
+}
+
+/// The `quantile` (0..=1) of sorted values by the nearest rank (0 when there are none).
+pub fn nearest_rank(sorted: &[u32], quantile: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((quantile * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    f64::from(sorted[rank - 1])
 }
 
 /// The current time in Unix microseconds: where nonces of envelopes sent over HTTP start.

@@ -37,21 +37,17 @@ const TARGET_RESTART_MS: f64 = 1_000.0;
 
 /// The write latencies of one window, sorted, in microseconds.
 struct Window {
-    latencies_us: Vec<u64>,
+    latencies_us: Vec<u32>,
     elapsed: Duration,
 }
 
 impl Window {
     fn quantile_ms(&self, quantile: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let rank = ((quantile * self.latencies_us.len() as f64).ceil() as usize).clamp(1, self.latencies_us.len());
-        self.latencies_us[rank - 1] as f64 / 1_000.0
+        crate::fixture::nearest_rank(&self.latencies_us, quantile) / 1_000.0
     }
 
     fn max_ms(&self) -> f64 {
-        self.latencies_us.last().map_or(0.0, |&max| max as f64 / 1_000.0)
+        self.latencies_us.last().map_or(0.0, |&max| f64::from(max) / 1_000.0)
     }
 
     fn describe(&self) -> String {
@@ -215,7 +211,7 @@ async fn write_heartbeats(
     driver: DriverHandle,
     agents: Vec<(KeyPair, AgentId)>,
     stop: Arc<AtomicBool>,
-) -> Result<Vec<u64>, String> {
+) -> Result<Vec<u32>, String> {
     let mut latencies = Vec::new();
     for (key, agent) in agents.iter().cycle() {
         if stop.load(Ordering::Acquire) {
@@ -230,7 +226,7 @@ async fn write_heartbeats(
         let submission = Submission { envelope, signed, verified_key: key.public_key() };
         let started = Instant::now();
         let committed = driver.submit(submission).await.map_err(|error| format!("a heartbeat: {error:?}"))?;
-        latencies.push(started.elapsed().as_micros() as u64);
+        latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
         if let Some(failure) = outcome_failure(&committed.outcome) {
             return Err(format!("a heartbeat: {failure}"));
         }

@@ -83,6 +83,23 @@ pub trait CommandLog: Send {
     fn open_reader(&self) -> Result<Box<dyn CommandLog>, OpenError>;
 }
 
+/// What every backend's `append` checks and computes first: that `records` continue the log whose
+/// head is `head` without gaps, and the chain hash each of them gets, in order. One rule for all
+/// backends, so that a receipt from one verifies against another.
+pub fn chain_appended(head: LogHead, records: &[Record]) -> Result<Vec<ChainHash>, AppendError> {
+    let mut chains = Vec::with_capacity(records.len());
+    let mut chain = head.chain;
+    for (offset, record) in records.iter().enumerate() {
+        let expected = head.sequence + 1 + offset as u64;
+        if record.sequence != expected {
+            return Err(AppendError::OutOfSequence { expected, found: record.sequence });
+        }
+        chain = chain.next(&record.digest());
+        chains.push(chain);
+    }
+    Ok(chains)
+}
+
 /// Records read per step of [`verify`].
 const VERIFY_BATCH_RECORDS: usize = 8_192;
 

@@ -391,30 +391,20 @@ impl CommandLog for MemoryLog {
     fn append(&mut self, records: &[Record]) -> Result<Vec<ChainHash>, AppendError> {
         let mut storage = self.storage.lock();
         let head = storage.head();
-        let mut expected = head.sequence + 1;
-        for record in records {
-            if record.sequence != expected {
-                return Err(AppendError::OutOfSequence { expected, found: record.sequence });
-            }
-            expected += 1;
-        }
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
+        let chains = crate::chain_appended(head, records)?;
+        let (Some(&chain), Some(last)) = (chains.last(), records.last()) else {
+            return Ok(chains);
+        };
         let fault = storage.next_append.take();
         if fault == Some(AppendFault::Fail) {
             storage.counts.failed_appends += 1;
             return Err(storage_failure("the device refused the write"));
         }
-        let mut chains = Vec::with_capacity(records.len());
-        let mut chain = head.chain;
-        for record in records {
-            chain = chain.next(&record.digest());
-            chains.push(chain);
+        for (record, &chain) in records.iter().zip(&chains) {
             let stored = StoredRecord { record: record.clone(), chain, torn: false, unreadable: false };
             storage.disk.records.insert(record.sequence, stored);
         }
-        storage.disk.head = Some(LogHead { sequence: expected - 1, chain });
+        storage.disk.head = Some(LogHead { sequence: last.sequence, chain });
         match fault {
             Some(AppendFault::CrashBeforeSync { torn }) => {
                 storage.counts.crashes_before_sync += 1;

@@ -318,22 +318,10 @@ impl CommandLog for SqliteLog {
     }
 
     fn append(&mut self, records: &[Record]) -> Result<Vec<ChainHash>, AppendError> {
-        let mut expected = self.head.sequence + 1;
-        for record in records {
-            if record.sequence != expected {
-                return Err(AppendError::OutOfSequence { expected, found: record.sequence });
-            }
-            expected += 1;
-        }
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut chains = Vec::with_capacity(records.len());
-        let mut chain = self.head.chain;
-        for record in records {
-            chain = chain.next(&record.digest());
-            chains.push(chain);
-        }
+        let chains = crate::chain_appended(self.head, records)?;
+        let (Some(&chain), Some(last)) = (chains.last(), records.last()) else {
+            return Ok(chains);
+        };
         let transaction = self.connection.transaction().map_err(AppendError::Database)?;
         {
             let mut insert = transaction
@@ -355,12 +343,12 @@ impl CommandLog for SqliteLog {
             transaction
                 .execute(
                     "UPDATE head SET sequence = ?1, chain = ?2 WHERE id = 1",
-                    params![(expected - 1) as i64, &chain.0[..]],
+                    params![last.sequence as i64, &chain.0[..]],
                 )
                 .map_err(AppendError::Database)?;
         }
         transaction.commit().map_err(AppendError::Database)?;
-        self.head = LogHead { sequence: expected - 1, chain };
+        self.head = LogHead { sequence: last.sequence, chain };
         Ok(chains)
     }
 
