@@ -178,9 +178,8 @@ pub struct Ledger {
     pub(crate) next_transfer_number: u64,
     /// Boxed: ids only grow, so the map's nodes stay about half full, and a node of eleven 288-byte
     /// escrows in place wastes half of its 3 KiB. Boxed, and with ids held inline (`ids.rs`), the
-    /// `scale` benchmark's million agents and million escrows take 856 MiB instead of 1,336 MiB, and
-    /// a snapshot of 100,000 agents and a million escrows decodes in 0.63 s instead of 0.75 s. The
-    /// encoding is the same.
+    /// `scale` benchmark's million agents and million escrows take 856 MiB instead of 1,336 MiB
+    /// (`cargo run --release -p colony-bench -- scale`). The encoding is the same.
     pub(crate) escrows: BTreeMap<u64, Box<Escrow>>,
     pub(crate) next_escrow_id: u64,
     /// `(payer, task id)` → escrow, for idempotent locks.
