@@ -4,7 +4,7 @@
 //! Nothing in a command is trusted: weights, statuses and times are computed by the state machine.
 //!
 //! Each command is a struct in its family's folder (`registry/commands.rs`, `config/commands.rs`,
-//! `ledger/commands.rs`, `bus/commands.rs`), next to the rules it follows, and implements `Apply`.
+//! `ledger/commands.rs`, `bus/commands.rs`, `market/commands.rs`), next to the rules it follows, and implements `Apply`.
 //! The table at the bottom of this file names each one once: its JSON `type` and its variant. From
 //! that one line come the variant of [`Command`], [`Command::KINDS`], [`Command::kind`], the dispatch
 //! to `Apply::apply` and the conversion `From<Struct> for Command`, so nothing can be left out.
@@ -20,6 +20,10 @@ pub use crate::config::commands::{IssueReadToken, RevokeReadToken, SetConfig};
 pub use crate::ledger::commands::{
     ConfigureWallet, DisputeEscrow, ExtendEscrow, LockEscrow, Mint, RefundEscrow, ReleaseEscrow, ResolveEscrow, Sweep,
     Transfer, TransferBatch, Withdraw,
+};
+pub use crate::market::commands::{
+    AcceptTask, AnnounceTask, AwardTask, CancelTask, DeclineTask, PlaceBid, ReportProgress, SubmitResult, VerifyResult,
+    WithdrawBid,
 };
 pub use crate::registry::commands::{DeregisterAgent, HaltAgent, Heartbeat, RegisterAgent, ResumeAgent, UpdateAgent};
 
@@ -125,4 +129,14 @@ command_table! {
     Ack = "consumer.ack",
     ReplayDeadLetters = "dlq.replay",
     DiscardDeadLetters = "dlq.discard",
+    AnnounceTask = "task.announce",
+    PlaceBid = "task.bid",
+    WithdrawBid = "task.withdraw_bid",
+    AwardTask = "task.award",
+    AcceptTask = "task.accept",
+    DeclineTask = "task.decline",
+    ReportProgress = "task.progress",
+    SubmitResult = "task.submit",
+    VerifyResult = "task.verify",
+    CancelTask = "task.cancel",
 }

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::bus::DeadLetterReason;
+use crate::fraction::Fraction;
 use crate::ids::{AgentId, Name, Signer};
 use crate::ledger::{AccountId, EscrowState, TransferKind};
+use crate::market::{AttemptOutcome, TaskState};
 
 /// One state change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -273,6 +275,135 @@ pub enum EventKind {
         /// Its new sequence there.
         sequence: u64,
     },
+    /// A task was announced.
+    #[serde(rename = "task.announced")]
+    TaskAnnounced {
+        /// The task.
+        task: u64,
+        /// Who announced it.
+        manager: AgentId,
+        /// The manager's id for it.
+        task_id: Name,
+        /// Its kind.
+        kind: Name,
+    },
+    /// A task opened for bids (its first round, or a new round after a retry found no bid left).
+    #[serde(rename = "task.opened")]
+    TaskOpened {
+        /// The task.
+        task: u64,
+        /// When bidding closes (log time).
+        closes_at_ms: u64,
+        /// The round, from 1.
+        round: u32,
+    },
+    /// A bid was placed or replaced.
+    #[serde(rename = "task.bid")]
+    TaskBid {
+        /// The task.
+        task: u64,
+        /// The bidder.
+        bidder: AgentId,
+        /// Its price.
+        estimated_cost: Amount,
+        /// Its time.
+        estimated_time_ms: u64,
+        /// Its confidence.
+        confidence: Fraction,
+        /// Whether it replaced the bidder's earlier bid.
+        replaced: bool,
+    },
+    /// A bid was withdrawn.
+    #[serde(rename = "task.bid_withdrawn")]
+    TaskBidWithdrawn {
+        /// The task.
+        task: u64,
+        /// The bidder.
+        bidder: AgentId,
+    },
+    /// A task was awarded and its price locked in escrow.
+    #[serde(rename = "task.awarded")]
+    TaskAwarded {
+        /// The task.
+        task: u64,
+        /// The manager's id for it.
+        task_id: Name,
+        /// Who won.
+        winner: AgentId,
+        /// The escrow holding the price.
+        escrow: u64,
+        /// The price.
+        price: Amount,
+        /// The winning bid's score.
+        score: Fraction,
+        /// The result is due by then (log time).
+        due_at_ms: u64,
+    },
+    /// The winner accepted.
+    #[serde(rename = "task.accepted")]
+    TaskAccepted {
+        /// The task.
+        task: u64,
+        /// The winner.
+        winner: AgentId,
+    },
+    /// The winner reported progress.
+    #[serde(rename = "task.progress")]
+    TaskProgress {
+        /// The task.
+        task: u64,
+        /// The winner.
+        winner: AgentId,
+        /// Percent done.
+        percent: u8,
+        /// Its note.
+        note: String,
+    },
+    /// The winner submitted a result.
+    #[serde(rename = "task.submitted")]
+    TaskSubmitted {
+        /// The task.
+        task: u64,
+        /// The winner.
+        winner: AgentId,
+        /// Unscored by then, the result is paid (log time).
+        verify_by_ms: u64,
+    },
+    /// The verifier scored a result.
+    #[serde(rename = "task.verified")]
+    TaskVerified {
+        /// The task.
+        task: u64,
+        /// The verifier.
+        verifier: AgentId,
+        /// The score.
+        score: Fraction,
+        /// Whether it reached the task's minimum.
+        passed: bool,
+    },
+    /// An award ended: completed, declined, late, rejected, cancelled or disputed.
+    #[serde(rename = "task.attempt_ended")]
+    TaskAttemptEnded {
+        /// The task.
+        task: u64,
+        /// The winner of that award.
+        winner: AgentId,
+        /// Its escrow.
+        escrow: u64,
+        /// How it ended.
+        #[serde(flatten)]
+        outcome: AttemptOutcome,
+    },
+    /// A task ended.
+    #[serde(rename = "task.ended")]
+    TaskEnded {
+        /// The task.
+        task: u64,
+        /// Its final state.
+        state: TaskState,
+        /// Why, when it did not complete.
+        reason: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -305,6 +436,17 @@ impl EventKind {
         "consumer.deleted",
         "message.dead_lettered",
         "dead_letter.replayed",
+        "task.announced",
+        "task.opened",
+        "task.bid",
+        "task.bid_withdrawn",
+        "task.awarded",
+        "task.accepted",
+        "task.progress",
+        "task.submitted",
+        "task.verified",
+        "task.attempt_ended",
+        "task.ended",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -336,6 +478,17 @@ impl EventKind {
             EventKind::ConsumerDeleted { .. } => "consumer.deleted",
             EventKind::MessageDeadLettered { .. } => "message.dead_lettered",
             EventKind::DeadLetterReplayed { .. } => "dead_letter.replayed",
+            EventKind::TaskAnnounced { .. } => "task.announced",
+            EventKind::TaskOpened { .. } => "task.opened",
+            EventKind::TaskBid { .. } => "task.bid",
+            EventKind::TaskBidWithdrawn { .. } => "task.bid_withdrawn",
+            EventKind::TaskAwarded { .. } => "task.awarded",
+            EventKind::TaskAccepted { .. } => "task.accepted",
+            EventKind::TaskProgress { .. } => "task.progress",
+            EventKind::TaskSubmitted { .. } => "task.submitted",
+            EventKind::TaskVerified { .. } => "task.verified",
+            EventKind::TaskAttemptEnded { .. } => "task.attempt_ended",
+            EventKind::TaskEnded { .. } => "task.ended",
         }
     }
 }

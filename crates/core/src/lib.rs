@@ -9,6 +9,8 @@
 //! - [`event`]: what changed, for the event stream.
 //! - [`registry`]: agents, liveness, halts.
 //! - [`ledger`]: wallets, transfers, escrow, child-wallet policies, budgets.
+//! - [`market`]: the task market: auctions, awards that lock escrow, verification, reputation.
+//! - [`fraction`]: fractions from 0 to 1 in millionths (scores, confidences, weights).
 //! - [`amount`]: money in integer minor units, and the fee rounding rule.
 //! - [`bus`]: subjects, patterns and the pattern tree of the message bus.
 //! - [`config`]: the swarm configuration.
@@ -28,9 +30,11 @@ pub mod command;
 pub mod config;
 pub mod entry;
 pub mod event;
+pub mod fraction;
 pub mod ids;
 pub mod ledger;
 pub mod limits;
+pub mod market;
 pub mod outcome;
 pub mod registry;
 pub mod rejection_samples;
@@ -43,12 +47,14 @@ pub use command::Command;
 pub use config::{RoleConfig, SwarmConfig};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};
+pub use fraction::Fraction;
 pub use ids::{AgentId, Digest, IdError, Name, PublicKey, RESERVED_AGENT_IDS, Signature, Signer};
 pub use ledger::{
     AccountId, Escrow, EscrowResolution, EscrowState, Ledger, SystemAccount, TransferKind, TransferRequest, Wallet,
 };
+pub use market::{Attempt, AttemptOutcome, Bid, Reputation, Task, TaskState};
 pub use outcome::{
-    Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, EntryOutcome, LedgerRejection,
+    Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, EntryOutcome, LedgerRejection, MarketRejection,
     RegistryRejection, Rejection, RejectionClass,
 };
 pub use registry::{Agent, AgentHandle, Halt, Liveness, Registry};

@@ -235,3 +235,84 @@ const _: () = assert!(1 <= MAX_ACK_PENDING_DEFAULT && MAX_ACK_PENDING_DEFAULT <=
 const _: () = assert!(DUPLICATE_WINDOW_MS_DEFAULT <= DUPLICATE_WINDOW_MS_MAX);
 const _: () = assert!(PAYLOAD_BYTES_MAX as u64 + MESSAGE_OVERHEAD_BYTES <= STREAM_BYTES_DEFAULT);
 const _: () = assert!(STREAM_BYTES_MAX <= STREAM_BYTES_PER_AGENT_MAX && STREAMS_PER_AGENT_MAX <= STREAMS_MAX);
+
+// ----- The task market -----
+
+/// Tasks not yet ended, swarm-wide. Each holds its terms (up to [`TASK_PAYLOAD_BYTES_MAX`] inline)
+/// and its bids; 100,000 of them with a hundred bids each stay within a few GB.
+pub const OPEN_TASKS_MAX: usize = 100_000;
+
+/// Tasks not yet ended, per manager, so that one agent cannot take every slot of [`OPEN_TASKS_MAX`].
+/// The benchmark's ten thousand open auctions are one manager's.
+pub const OPEN_TASKS_PER_MANAGER_MAX: usize = 10_000;
+
+/// Ended tasks kept for reading (results, history); the oldest are forgotten beyond this, and their
+/// task ids become free again.
+pub const TASKS_RETAINED_MAX: usize = 200_000;
+
+/// Live bids on one task: the award ranks them all, in one entry.
+pub const BIDS_PER_TASK_MAX: usize = 1_000;
+
+/// Live bids per bidder, so that one agent cannot fill [`LIVE_BIDS_MAX`].
+pub const LIVE_BIDS_PER_AGENT_MAX: usize = 10_000;
+
+/// Live bids swarm-wide (about 150 bytes each in memory).
+pub const LIVE_BIDS_MAX: usize = 2_000_000;
+
+/// Bytes of a task's inline payload (canonical JSON); larger inputs go by reference and digest.
+pub const TASK_PAYLOAD_BYTES_MAX: usize = 4_096;
+
+/// Bytes of a task's inline result (canonical JSON); larger results go by reference and digest.
+pub const TASK_RESULT_BYTES_MAX: usize = 4_096;
+
+/// Bytes of a content reference's URI.
+pub const TASK_REFERENCE_BYTES_MAX: usize = 512;
+
+/// Capabilities a task may require.
+pub const REQUIRED_CAPABILITIES_MAX: usize = 16;
+
+/// Dependencies one task may declare.
+pub const DEPENDENCIES_PER_TASK_MAX: usize = 32;
+
+/// Agents one task may invite.
+pub const INVITED_PER_TASK_MAX: usize = 100;
+
+/// The longest a task's work may take from its award (30 days).
+pub const TASK_DEADLINE_MS_MAX: u64 = 30 * 24 * 3_600 * 1_000;
+
+/// The default bidding window (seed 000's two seconds).
+pub const BID_WINDOW_MS_DEFAULT: u64 = 2_000;
+
+/// The longest bidding window (one day).
+pub const BID_WINDOW_MS_MAX: u64 = 24 * 3_600 * 1_000;
+
+/// The default time a verifier has to score a result (one hour).
+pub const VERIFY_WINDOW_MS_DEFAULT: u64 = 3_600 * 1_000;
+
+/// The longest time a verifier may be given (seven days).
+pub const VERIFY_WINDOW_MS_MAX: u64 = 7 * 24 * 3_600 * 1_000;
+
+/// A task's escrow times out this long after its deadline and verification window, so that the
+/// market's own deadlines always settle it first, even when they pile up.
+pub const TASK_ESCROW_GRACE_MS: u64 = 24 * 3_600 * 1_000;
+
+/// The most retries a task may ask for.
+pub const TASK_RETRIES_MAX: u32 = 10;
+
+/// Awards of one task in all (declines included), bounding its history.
+pub const ATTEMPTS_PER_TASK_MAX: usize = 64;
+
+/// Bidding rounds of one task.
+pub const BID_ROUNDS_PER_TASK_MAX: usize = 16;
+
+/// Market deadlines (window closes, late work, unscored results) handled in one entry; the rest
+/// in the next. Each award ranks at most [`BIDS_PER_TASK_MAX`] bids.
+pub const TASK_DEADLINES_PER_ENTRY_MAX: usize = 10_000;
+
+const _: () = assert!(
+    TASK_DEADLINE_MS_MAX + VERIFY_WINDOW_MS_MAX + TASK_ESCROW_GRACE_MS <= ESCROW_TIMEOUT_MS_MAX,
+    "a task's escrow timeout is a valid escrow timeout"
+);
+const _: () = assert!(OPEN_TASKS_PER_MANAGER_MAX <= OPEN_TASKS_MAX);
+const _: () = assert!(LIVE_BIDS_PER_AGENT_MAX <= LIVE_BIDS_MAX);
+const _: () = assert!(BID_ROUNDS_PER_TASK_MAX <= ATTEMPTS_PER_TASK_MAX);

@@ -8,6 +8,7 @@ pub use crate::config::rejections::ConfigRejection;
 use crate::event::Event;
 use crate::ids::{AgentId, Name};
 pub use crate::ledger::rejections::LedgerRejection;
+pub use crate::market::rejections::MarketRejection;
 pub use crate::registry::rejections::RegistryRejection;
 
 /// A command that was applied.
@@ -42,6 +43,14 @@ pub enum Accepted {
         stream: Name,
         /// What was delivered, each now held by the fetching signer until acked or its deadline.
         deliveries: Vec<Delivery>,
+    },
+    /// A task was announced, or (`existing`) an announcement with the same task id and terms returned
+    /// the task it made.
+    Task {
+        /// The task's id.
+        task: u64,
+        /// Whether it already existed.
+        existing: bool,
     },
     /// Dead letters were published again, each with its new place.
     Replayed {
@@ -148,6 +157,14 @@ pub enum Rejection {
     Ledger(LedgerRejection),
     /// A refusal of the durable bus (`bus/rejections.rs`).
     Bus(BusRejection),
+    /// A refusal of the task market (`market/rejections.rs`).
+    Market(MarketRejection),
+}
+
+impl From<MarketRejection> for Rejection {
+    fn from(rejection: MarketRejection) -> Rejection {
+        Rejection::Market(rejection)
+    }
 }
 
 impl From<RegistryRejection> for Rejection {
@@ -198,6 +215,7 @@ impl Rejection {
             Rejection::Config(rejection) => rejection.code(),
             Rejection::Ledger(rejection) => rejection.code(),
             Rejection::Bus(rejection) => rejection.code(),
+            Rejection::Market(rejection) => rejection.code(),
         }
     }
 
@@ -219,6 +237,7 @@ impl Rejection {
             Rejection::Config(rejection) => rejection.title(),
             Rejection::Ledger(rejection) => rejection.title(),
             Rejection::Bus(rejection) => rejection.title(),
+            Rejection::Market(rejection) => rejection.title(),
         }
     }
 
@@ -238,6 +257,7 @@ impl Rejection {
             Rejection::Config(rejection) => rejection.class(),
             Rejection::Ledger(rejection) => rejection.class(),
             Rejection::Bus(rejection) => rejection.class(),
+            Rejection::Market(rejection) => rejection.class(),
         }
     }
 
@@ -259,6 +279,7 @@ impl Rejection {
             Rejection::Config(rejection) => rejection.field(),
             Rejection::Ledger(rejection) => rejection.field(),
             Rejection::Bus(rejection) => rejection.field(),
+            Rejection::Market(rejection) => rejection.field(),
         }
     }
 }
@@ -287,6 +308,7 @@ impl fmt::Display for Rejection {
             Rejection::Config(rejection) => rejection.fmt(formatter),
             Rejection::Ledger(rejection) => rejection.fmt(formatter),
             Rejection::Bus(rejection) => rejection.fmt(formatter),
+            Rejection::Market(rejection) => rejection.fmt(formatter),
         }
     }
 }

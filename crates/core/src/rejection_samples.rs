@@ -10,7 +10,7 @@
 use crate::amount::Amount;
 use crate::bus::{Pattern, Subject};
 use crate::ids::{AgentId, Name};
-use crate::outcome::{BusRejection, ConfigRejection, LedgerRejection, RegistryRejection, Rejection};
+use crate::outcome::{BusRejection, ConfigRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection};
 
 /// One rejection of each variant, in the order the variants are declared.
 pub fn rejection_samples() -> Vec<Rejection> {
@@ -57,6 +57,21 @@ pub fn rejection_samples() -> Vec<Rejection> {
         BusRejection::ConsumerConflict { stream: stream.clone(), consumer }.into(),
         BusRejection::DeliveryNotPending { sequence: 4, action: "be acked" }.into(),
         BusRejection::DeadLetterNotFound { stream, dead_letter: 2 }.into(),
+        MarketRejection::TaskNotFound { task: 7 }.into(),
+        MarketRejection::TaskState { task: 7, state: "running", action: "be cancelled" }.into(),
+        MarketRejection::TaskIdConflict { task_id: Name::new("scan-1").expect("a valid name"), task: 7 }.into(),
+        MarketRejection::DependencyNotFound { task_id: Name::new("scan-0").expect("a valid name") }.into(),
+        MarketRejection::DependencyCycle { task_id: Name::new("scan-1").expect("a valid name") }.into(),
+        MarketRejection::MissingCapability { capability: Name::new("rsi").expect("a valid name") }.into(),
+        MarketRejection::BidderUnresponsive { agent: AgentId::new("analyst-2").expect("a valid agent id") }.into(),
+        MarketRejection::BidAboveMaxCost { max_cost: Amount(10) }.into(),
+        MarketRejection::BidBeyondDeadline { deadline_ms: 1_000 }.into(),
+        MarketRejection::BiddingClosed { task: 7 }.into(),
+        MarketRejection::OwnTask { task: 7 }.into(),
+        MarketRejection::NotInvited { task: 7 }.into(),
+        MarketRejection::BidderExcluded { task: 7 }.into(),
+        MarketRejection::BidNotFound { task: 7 }.into(),
+        MarketRejection::EscrowOwnedByTask { escrow: 3, task: 7 }.into(),
     ]
 }
 
@@ -107,6 +122,23 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             BusRejection::DeliveryNotPending { .. } => "BusRejection::DeliveryNotPending",
             BusRejection::DeadLetterNotFound { .. } => "BusRejection::DeadLetterNotFound",
         },
+        Rejection::Market(rejection) => match rejection {
+            MarketRejection::TaskNotFound { .. } => "MarketRejection::TaskNotFound",
+            MarketRejection::TaskState { .. } => "MarketRejection::TaskState",
+            MarketRejection::TaskIdConflict { .. } => "MarketRejection::TaskIdConflict",
+            MarketRejection::DependencyNotFound { .. } => "MarketRejection::DependencyNotFound",
+            MarketRejection::DependencyCycle { .. } => "MarketRejection::DependencyCycle",
+            MarketRejection::MissingCapability { .. } => "MarketRejection::MissingCapability",
+            MarketRejection::BidderUnresponsive { .. } => "MarketRejection::BidderUnresponsive",
+            MarketRejection::BidAboveMaxCost { .. } => "MarketRejection::BidAboveMaxCost",
+            MarketRejection::BidBeyondDeadline { .. } => "MarketRejection::BidBeyondDeadline",
+            MarketRejection::BiddingClosed { .. } => "MarketRejection::BiddingClosed",
+            MarketRejection::OwnTask { .. } => "MarketRejection::OwnTask",
+            MarketRejection::NotInvited { .. } => "MarketRejection::NotInvited",
+            MarketRejection::BidderExcluded { .. } => "MarketRejection::BidderExcluded",
+            MarketRejection::BidNotFound { .. } => "MarketRejection::BidNotFound",
+            MarketRejection::EscrowOwnedByTask { .. } => "MarketRejection::EscrowOwnedByTask",
+        },
     }
 }
 
@@ -124,6 +156,7 @@ mod tests {
         ("Config", "ConfigRejection", include_str!("config/rejections.rs")),
         ("Ledger", "LedgerRejection", include_str!("ledger/rejections.rs")),
         ("Bus", "BusRejection", include_str!("bus/rejections.rs")),
+        ("Market", "MarketRejection", include_str!("market/rejections.rs")),
     ];
 
     /// The variants of `pub enum {name}` in `source`, each with whether it wraps a value in

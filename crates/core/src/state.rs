@@ -14,6 +14,7 @@ use crate::event::{Event, EventKind};
 use crate::ids::{AgentId, Digest, PublicKey, Signer};
 use crate::ledger::Ledger;
 use crate::limits;
+use crate::market::Market;
 use crate::outcome::{ApplyError, CommandResult, EntryOutcome, Rejection};
 use crate::registry::{Agent, AgentHandle, Registry};
 use crate::replay::ReplayWindow;
@@ -67,6 +68,7 @@ pub struct State {
     pub(crate) registry: Registry,
     pub(crate) ledger: Ledger,
     pub(crate) bus: Bus,
+    pub(crate) market: Market,
     pub(crate) read_tokens: BTreeMap<Digest, ReadToken>,
     counters: Counters,
 }
@@ -243,6 +245,8 @@ impl State {
         // timestamp (an agent whose deadline passed is unresponsive before its own late heartbeat; an
         // escrow whose timeout passed is refunded before anyone can release it).
         self.expire_liveness(&mut context);
+        // The market's deadlines before the ledger's: a task's escrow is settled by its task.
+        self.expire_market(&mut context);
         self.expire_escrows(&mut context);
         self.expire_bus(&mut context);
 
@@ -414,6 +418,11 @@ impl State {
         &self.bus
     }
 
+    /// The task market.
+    pub fn market(&self) -> &Market {
+        &self.market
+    }
+
     /// One agent.
     pub fn agent(&self, id: &AgentId) -> Option<&Agent> {
         self.registry.get(id)
@@ -527,7 +536,8 @@ impl State {
         let liveness = self.registry.next_deadline_ms();
         let escrow = self.ledger.next_deadline_ms();
         let bus = self.bus.next_deadline_ms();
-        liveness.into_iter().chain(escrow).chain(bus).min().map(|deadline| deadline.saturating_add(1))
+        let market = self.market.next_deadline_ms();
+        liveness.into_iter().chain(escrow).chain(bus).chain(market).min().map(|deadline| deadline.saturating_add(1))
     }
 
     // ----- Integrity -----
@@ -553,6 +563,8 @@ impl State {
         self.registry.check_invariants()?;
         self.ledger.check_invariants()?;
         self.bus.check_invariants()?;
+        self.market.check_invariants()?;
+        self.check_task_escrows()?;
         self.check_wallet_owners()?;
         Ok(())
     }

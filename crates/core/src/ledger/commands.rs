@@ -174,6 +174,7 @@ impl Apply for LockEscrow {
             arbiter: self.arbiter.as_ref(),
             hashlock: self.hashlock,
             referrer: self.referrer.as_ref(),
+            for_task: None,
         };
         state.lock_escrow(context, request)
     }

@@ -102,6 +102,8 @@ pub struct Escrow {
     pub hashlock: Option<Digest>,
     /// The payer's task id, unique per payer among retained escrows.
     pub task_id: Option<Name>,
+    /// The market task whose award locked it: while locked, only that task's commands settle it.
+    pub for_task: Option<u64>,
     /// When it expires (log time).
     pub timeout_at_ms: u64,
     /// When it was locked.
@@ -148,6 +150,8 @@ pub(crate) struct LockRequest<'a> {
     pub arbiter: Option<&'a AgentId>,
     pub hashlock: Option<Digest>,
     pub referrer: Option<&'a AgentId>,
+    /// The market task locking it.
+    pub for_task: Option<u64>,
 }
 
 impl State {
@@ -171,6 +175,20 @@ impl State {
         let Ok((payer, payer_handle)) = Self::signing_agent(context) else {
             return Err(Rejection::Unauthorized { reason: "the operator has no wallet to lock from" });
         };
+        self.lock_escrow_from(context, &payer, payer_handle, request)
+            .map(|(escrow_id, existing)| Accepted::Escrow { escrow_id, existing })
+    }
+
+    /// Locks an escrow from `payer`'s wallet: for `escrow.lock`, its signer; for a task's award, the
+    /// task's paying wallet. Returns the escrow and whether it existed already (an idempotent lock).
+    pub(crate) fn lock_escrow_from(
+        &mut self,
+        context: &mut Context,
+        payer: &AgentId,
+        payer_handle: crate::registry::AgentHandle,
+        request: LockRequest<'_>,
+    ) -> Result<(u64, bool), Rejection> {
+        let payer = payer.clone();
         super::transfer::check_positive(request.amount)?;
         if let Some(task_id) = request.task_id
             && let Some(existing) = self.ledger.escrows_by_task.get(&(payer.clone(), task_id.clone()))
@@ -184,7 +202,7 @@ impl State {
                 && escrow.hashlock == request.hashlock
                 && escrow.referrer.as_ref() == request.referrer;
             return if same {
-                Ok(Accepted::Escrow { escrow_id: escrow.id, existing: true })
+                Ok((escrow.id, true))
             } else {
                 Err(Rejection::Ledger(LedgerRejection::EscrowTaskConflict {
                     task_id: task_id.clone(),
@@ -231,6 +249,7 @@ impl State {
             arbiter: request.arbiter.cloned(),
             hashlock: request.hashlock,
             task_id: request.task_id.cloned(),
+            for_task: request.for_task,
             timeout_at_ms,
             created_at_ms: context.now_ms,
             state: EscrowState::Locked,
@@ -257,13 +276,27 @@ impl State {
         });
         self.apply_budget(context, payer_handle);
         self.evict_settled_escrows();
-        Ok(Accepted::Escrow { escrow_id: id, existing: false })
+        Ok((id, false))
+    }
+
+    /// Refuses to settle a locked escrow that belongs to a task by the escrow's own commands.
+    fn refuse_task_escrow(escrow: &Escrow) -> Result<(), Rejection> {
+        match escrow.for_task {
+            Some(task) if escrow.state == EscrowState::Locked => {
+                Err(Rejection::Market(crate::market::rejections::MarketRejection::EscrowOwnedByTask {
+                    escrow: escrow.id,
+                    task,
+                }))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `escrow.release`.
     pub(crate) fn release_escrow(&mut self, context: &mut Context, id: u64, preimage: Option<&str>) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "release")?;
+        Self::refuse_task_escrow(escrow)?;
         let by_party = match context.signer() {
             Signer::Agent(signer) => signer == &escrow.payer || Some(signer) == escrow.arbiter.as_ref(),
             Signer::Operator => false,
@@ -290,6 +323,7 @@ impl State {
     pub(crate) fn refund_escrow(&mut self, context: &mut Context, id: u64) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "refund")?;
+        Self::refuse_task_escrow(escrow)?;
         let allowed = matches!(context.signer(), Signer::Agent(signer) if signer == &escrow.payee || Some(signer) == escrow.arbiter.as_ref());
         if !allowed {
             return Err(Rejection::Unauthorized { reason: "only the payee or the arbiter refunds an escrow" });
@@ -302,6 +336,7 @@ impl State {
     pub(crate) fn extend_escrow(&mut self, context: &mut Context, id: u64, timeout_ms: u64) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Locked, "extend")?;
+        Self::refuse_task_escrow(escrow)?;
         if context.signer().agent() != Some(&escrow.payer) {
             return Err(Rejection::Unauthorized { reason: "only the payer extends an escrow" });
         }
@@ -336,13 +371,24 @@ impl State {
         if reason.len() > limits::REASON_BYTES_MAX {
             return Err(Rejection::invalid("reason", format!("must be at most {} bytes", limits::REASON_BYTES_MAX)));
         }
-        let escrow = self.ledger.escrows.get_mut(&id).expect("checked above");
+        let for_task = escrow.for_task;
+        self.freeze_escrow(context, id, signer, reason.to_owned());
+        if let Some(task) = for_task {
+            self.task_escrow_disputed(context, task, id);
+        }
+        Ok(Accepted::Done)
+    }
+
+    /// Freezes a locked escrow for its arbiter: a party's dispute, or a task's verifier rejecting
+    /// the result.
+    pub(crate) fn freeze_escrow(&mut self, context: &mut Context, id: u64, by: AgentId, reason: String) {
+        let escrow = self.ledger.escrows.get_mut(&id).expect("the caller found it");
+        assert_eq!(escrow.state, EscrowState::Locked, "only a locked escrow is disputed");
         let removed = self.ledger.escrow_deadlines.remove(&(escrow.timeout_at_ms, id));
         assert!(removed, "a locked escrow has a deadline");
         escrow.state = EscrowState::Disputed;
-        escrow.dispute = Some((signer.clone(), reason.to_owned()));
-        context.emit(EventKind::EscrowDisputed { escrow: id, by: signer, reason: reason.to_owned() });
-        Ok(Accepted::Done)
+        escrow.dispute = Some((by.clone(), reason.clone()));
+        context.emit(EventKind::EscrowDisputed { escrow: id, by, reason });
     }
 
     /// `escrow.resolve`: the arbiter (or, with none named, the operator) settles a dispute.
@@ -390,13 +436,17 @@ impl State {
             if deadline_ms >= context.now_ms {
                 break;
             }
+            let for_task = self.ledger.escrows[&id].for_task;
             self.settle(context, id, EscrowState::Expired, 0);
+            if let Some(task) = for_task {
+                self.task_escrow_expired(context, task, id);
+            }
         }
     }
 
     /// Pays out an open escrow: `payee_bps` of it to the payee (minus the fee, split with the
     /// referrer), the rest back to the payer. Used by every way an escrow ends.
-    fn settle(&mut self, context: &mut Context, id: u64, new_state: EscrowState, payee_bps: u16) {
+    pub(crate) fn settle(&mut self, context: &mut Context, id: u64, new_state: EscrowState, payee_bps: u16) {
         let escrow = self.ledger.escrows.get(&id).expect("the caller found it");
         assert!(escrow.state.is_open(), "only open escrows settle");
         let (amount, state, timeout_at_ms) = (escrow.amount, escrow.state, escrow.timeout_at_ms);

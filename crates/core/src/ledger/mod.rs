@@ -200,6 +200,15 @@ impl Ledger {
         self.wallets.get(&handle)
     }
 
+    /// Locked escrows that a task's award made.
+    pub(crate) fn escrows_locked_for_tasks(&self) -> impl Iterator<Item = u64> + '_ {
+        self.escrow_deadlines
+            .iter()
+            .map(|(_, id)| &self.escrows[id])
+            .filter(|escrow| escrow.for_task.is_some())
+            .map(|escrow| escrow.id)
+    }
+
     /// The balance of the swarm's own accounts: the mint (negative: the money supply), the fees, and
     /// what open escrows hold.
     pub fn system_balance(&self, account: SystemAccount) -> i128 {
