@@ -2,11 +2,12 @@
 //! escrow in the same entry.
 //!
 //! # The score
-//! `score = w_cost·(1 − cost/max_cost) + w_time·(1 − time/deadline) + w_confidence·confidence
-//! + w_reputation·performance`, each term rounded down to a millionth (the weights add up to exactly
+//! `score = w_cost·(1 − cost/max_cost) + w_time·(1 − time/deadline) + w_confidence·confidence +
+//! w_reputation·performance`, each term rounded down to a millionth (the weights add up to exactly
 //! one, so the score is a [`Fraction`]). Seed 000's example comes out as the seed says: with
 //! `max_cost` 10 and a deadline of 1,000 ms, a bid of 5 in 500 ms at confidence 0.9 scores 0.62
-//! and beats a bid of 2 in 800 ms at 0.6, which scores 0.56. Ties go to the lower cost, then the earlier bid, then the lower id.
+//! and beats a bid of 2 in 800 ms at 0.6, which scores 0.56. Ties go to the lower cost, then the
+//! earlier bid, then the lower id.
 
 use std::cmp::Reverse;
 
