@@ -213,8 +213,8 @@ pub enum EscrowCommand {
         /// Minor units.
         #[arg(long)]
         amount: String,
-        /// Refund automatically after this many milliseconds.
-        #[arg(long, default_value_t = 3_600_000)]
+        /// Refund automatically after this many milliseconds (24 hours unless given).
+        #[arg(long, default_value_t = colony_core::limits::ESCROW_TIMEOUT_MS_DEFAULT)]
         timeout_ms: u64,
         /// The payer's task id: locking again with it returns the same escrow.
         #[arg(long)]

@@ -95,6 +95,10 @@ pub const ESCROW_TIMEOUT_MS_MIN: u64 = 1_000;
 /// Longest escrow timeout: 90 days.
 pub const ESCROW_TIMEOUT_MS_MAX: u64 = 90 * 24 * 3_600 * 1_000;
 
+/// Escrow timeout when a lock names none: 24 hours, a working day for the payee in any time zone
+/// before the payer's funds come back on their own.
+pub const ESCROW_TIMEOUT_MS_DEFAULT: u64 = 24 * 3_600 * 1_000;
+
 /// Bytes in a hashlock preimage.
 pub const PREIMAGE_BYTES_MAX: usize = 256;
 
@@ -224,6 +228,8 @@ pub const DEAD_LETTERS_PER_COMMAND_MAX: usize = 1_000;
 pub const BUS_EXPIRIES_PER_ENTRY_MAX: usize = 10_000;
 
 const _: () = assert!(OPEN_ESCROWS_MAX <= ESCROWS_RETAINED_MAX);
+const _: () =
+    assert!(ESCROW_TIMEOUT_MS_MIN <= ESCROW_TIMEOUT_MS_DEFAULT && ESCROW_TIMEOUT_MS_DEFAULT <= ESCROW_TIMEOUT_MS_MAX);
 const _: () = assert!(AGENTS_MAX as u64 * AGENT_WEIGHT_MAX as u64 <= i64::MAX as u64);
 const _: () = assert!(HEARTBEAT_TTL_MS_MIN < HEARTBEAT_TTL_MS_MAX);
 const _: () = assert!(REPLAY_WINDOW_NONCES >= 1);

@@ -737,6 +737,19 @@ fn a_lock_needs_a_live_payee_distinct_parties_and_a_timeout_in_range() {
 }
 
 #[test]
+fn a_lock_without_a_timeout_expires_after_the_default_24_hours() {
+    let mut swarm = swarm_with(10_000);
+    let now = swarm.now_ms();
+    let command: Command = serde_json::from_str(r#"{"type":"escrow.lock","payee":"payee","amount":"1000"}"#)
+        .expect("a lock without timeout_ms");
+    let Command::LockEscrow(terms) = &command else { panic!("not a lock: {command:?}") };
+    assert_eq!(terms.timeout_ms, limits::ESCROW_TIMEOUT_MS_DEFAULT);
+    assert_eq!(limits::ESCROW_TIMEOUT_MS_DEFAULT, 86_400_000);
+    ok(&mut swarm, "payer", command);
+    assert_eq!(swarm.escrow(0).timeout_at_ms, now + 86_400_000);
+}
+
+#[test]
 fn a_repeated_lock_for_the_same_task_returns_the_same_escrow() {
     let mut swarm = swarm_with(10_000);
     let terms = || Lock::new("payee", 1_000).task_id("job-1").arbiter("arbiter").hashlock("s").referrer("referrer");

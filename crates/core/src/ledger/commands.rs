@@ -147,7 +147,8 @@ pub struct LockEscrow {
     pub payee: AgentId,
     /// How much.
     pub amount: Amount,
-    /// Refund to the payer automatically after this long (log time).
+    /// Refund to the payer automatically after this long (log time); 24 hours when omitted.
+    #[serde(default = "escrow_timeout_ms_default")]
     #[schemars(range(min = limits::ESCROW_TIMEOUT_MS_MIN, max = limits::ESCROW_TIMEOUT_MS_MAX))]
     pub timeout_ms: u64,
     /// The payer's task id: locking again with the same task id returns the same escrow.
@@ -162,6 +163,10 @@ pub struct LockEscrow {
     /// The referrer to credit (else the payer's registered referrer).
     #[serde(default)]
     pub referrer: Option<AgentId>,
+}
+
+fn escrow_timeout_ms_default() -> u64 {
+    limits::ESCROW_TIMEOUT_MS_DEFAULT
 }
 
 impl Apply for LockEscrow {
