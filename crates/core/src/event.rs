@@ -391,7 +391,6 @@ pub enum EventKind {
         /// Its escrow.
         escrow: u64,
         /// How it ended.
-        #[serde(flatten)]
         outcome: AttemptOutcome,
     },
     /// A task ended.

@@ -199,7 +199,8 @@ pub struct Submission {
 
 /// How one attempt at a task ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
+// Externally tagged: snapshots are postcard, which cannot decode an internally tagged enum.
+#[serde(rename_all = "snake_case")]
 pub enum AttemptOutcome {
     /// Still under way.
     Current,
