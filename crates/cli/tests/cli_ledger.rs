@@ -52,13 +52,13 @@ fn a_user_moves_money_through_the_cli() {
     assert!(second.ok().contains("escrow 0 already locked"), "{}", second.stdout);
     let other_terms = lock(&["--task-id", "scan-42"]);
     assert!(other_terms.failed().contains("escrow_task_conflict"), "{}", other_terms.stderr);
-    // The payer gives it more time; the payee may not.
+    // The payer gives it more time (the lock took the default 24 h; now 48 h); the payee may not.
     let before = run(&["escrow", "show", "0", "--json", "--key", &operator]).json()["timeout_at_ms"].as_u64();
-    let extended = run(&["escrow", "extend", "0", "--timeout-ms", "7200000", "--key", &payer_key]);
+    let extended = run(&["escrow", "extend", "0", "--timeout-ms", "172800000", "--key", &payer_key]);
     assert!(extended.ok().starts_with("done"), "{}", extended.stdout);
     let after = run(&["escrow", "show", "0", "--json", "--key", &operator]).json()["timeout_at_ms"].as_u64();
     assert!(after > before, "{before:?} → {after:?}");
-    let by_payee = run(&["escrow", "extend", "0", "--timeout-ms", "9000000", "--key", &key("worker-1")]);
+    let by_payee = run(&["escrow", "extend", "0", "--timeout-ms", "259200000", "--key", &key("worker-1")]);
     assert!(by_payee.failed().contains("unauthorized"), "{}", by_payee.stderr);
     // Only the payer (or arbiter, or a preimage holder) releases.
     let stolen = run(&["escrow", "release", "0", "--key", &key("worker-1")]);
