@@ -315,6 +315,11 @@ pub const BID_ROUNDS_PER_TASK_MAX: usize = 16;
 /// in the next. Each award ranks at most [`BIDS_PER_TASK_MAX`] bids.
 pub const TASK_DEADLINES_PER_ENTRY_MAX: usize = 10_000;
 
+/// Bids the market's deadlines rank in one entry, at least one award's: 10,000 auctions of 100 bids
+/// closing at once are awarded over ten entries rather than one long one.
+pub const AWARD_BIDS_PER_ENTRY_MAX: usize = 100_000;
+
+const _: () = assert!(AWARD_BIDS_PER_ENTRY_MAX >= BIDS_PER_TASK_MAX, "one award always fits in an entry");
 const _: () = assert!(
     TASK_DEADLINE_MS_MAX + VERIFY_WINDOW_MS_MAX + TASK_ESCROW_GRACE_MS <= ESCROW_TIMEOUT_MS_MAX,
     "a task's escrow timeout is a valid escrow timeout"

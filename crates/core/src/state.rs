@@ -206,7 +206,8 @@ impl std::fmt::Display for SnapshotError {
 impl std::error::Error for SnapshotError {}
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
-const SNAPSHOT_VERSION: u32 = 1;
+// 2: the task market joined the state.
+const SNAPSHOT_VERSION: u32 = 2;
 
 impl State {
     /// An empty state, before genesis.

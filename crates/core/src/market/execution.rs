@@ -184,11 +184,15 @@ impl State {
     /// Runs the market's deadlines that passed: bidding windows close, late work is refunded and
     /// retried, unscored results are paid.
     pub(crate) fn expire_market(&mut self, context: &mut Context) {
+        // Awards rank every bid, so an entry stops after ranking about this many (the rest wait for
+        // the next entry, which the driver writes at once since they are due).
+        let mut bids_ranked = 0usize;
         for _ in 0..limits::TASK_DEADLINES_PER_ENTRY_MAX {
             let Some(&(deadline_ms, id)) = self.market.deadlines.first() else { break };
-            if deadline_ms >= context.now_ms {
+            if deadline_ms >= context.now_ms || bids_ranked >= limits::AWARD_BIDS_PER_ENTRY_MAX {
                 break;
             }
+            bids_ranked += self.market.tasks[&id].bids.len().max(1);
             self.set_task_deadline(id, None);
             match self.market.tasks[&id].state {
                 TaskState::Open => self.award(context, id),
