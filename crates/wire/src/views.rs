@@ -97,6 +97,9 @@ pub struct CommandResultView {
     /// The escrow an `escrow.lock` created or (for a repeated task id) returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escrow_id: Option<u64>,
+    /// The task a `task.announce` created or (for a repeated task id) returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<u64>,
     /// The stream that stored a `bus.publish`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
@@ -121,6 +124,7 @@ impl CommandResultView {
                     status: Some(accepted_word(accepted).to_owned()),
                     problem: None,
                     escrow_id: None,
+                    task: None,
                     stream: None,
                     stream_sequence: None,
                     deliveries: None,
@@ -128,6 +132,7 @@ impl CommandResultView {
                 };
                 match accepted {
                     Accepted::Escrow { escrow_id, .. } => view.escrow_id = Some(*escrow_id),
+                    Accepted::Task { task, .. } => view.task = Some(*task),
                     Accepted::Published { stream, sequence, .. } => {
                         view.stream = Some(stream.to_string());
                         view.stream_sequence = Some(*sequence);
@@ -160,6 +165,7 @@ impl CommandResultView {
                 status: None,
                 problem: Some(Problem::from_rejection(rejection)),
                 escrow_id: None,
+                task: None,
                 stream: None,
                 stream_sequence: None,
                 deliveries: None,
@@ -172,12 +178,13 @@ impl CommandResultView {
 /// Every word [`accepted_word`] answers with.
 pub const ACCEPTED_WORDS: [&str; 4] = ["done", "unchanged", "existing", "duplicate"];
 
-/// `done`, `unchanged`, for an escrow lock that found the task's escrow `existing`, and for a
+/// `done`, `unchanged`, for an escrow lock that found the task's escrow (or an announce its task)
+/// `existing`, and for a
 /// durable publish whose message id was seen `duplicate`.
 pub fn accepted_word(accepted: &Accepted) -> &'static str {
     match accepted {
         Accepted::Unchanged => "unchanged",
-        Accepted::Escrow { existing: true, .. } => "existing",
+        Accepted::Escrow { existing: true, .. } | Accepted::Task { existing: true, .. } => "existing",
         Accepted::Published { duplicate: true, .. } => "duplicate",
         _ => "done",
     }
@@ -465,8 +472,12 @@ mod tests {
             Accepted::Published { stream: stream.clone(), sequence: 1, duplicate: true },
             Accepted::Fetched { stream, deliveries: Vec::new() },
             Accepted::Replayed { messages: Vec::new() },
+            Accepted::Task { task: 3, existing: false },
+            Accepted::Task { task: 3, existing: true },
         ];
         let words: BTreeSet<&str> = accepted.iter().map(accepted_word).collect();
         assert_eq!(words, ACCEPTED_WORDS.into_iter().collect());
+        let announced = CommandResultView::from_result(&Ok(Accepted::Task { task: 3, existing: true }));
+        assert_eq!((announced.task, announced.status.as_deref()), (Some(3), Some("existing")));
     }
 }
