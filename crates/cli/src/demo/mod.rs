@@ -8,9 +8,12 @@
 //! stream, two executors sharing its consumer as a work queue (one crashes and its message is
 //! redelivered to the other), exposures and alerts to the risk agent over server-sent events, a
 //! request/reply and a direct inbox message.
+//! Part 4 (`tasks.rs`) is the task market: auctions whose awards lock escrow, a failed verification
+//! re-awarded, and a pipeline run as a task DAG.
 
 mod market;
 mod signals;
+mod tasks;
 mod trading;
 
 use colony_core::command::{Heartbeat, RegisterAgent, UpdateAgent};
@@ -281,7 +284,19 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
     let bus = signals::run(&operator, &clients).await?;
     bus.print_steps(7);
 
-    // 11. An agent leaves.
+    // 11. The task market.
+    let market_report = tasks::run(&server_url, &operator).await?;
+    let disputes = market_report.tasks.iter().map(|task| task.awards.len() - 1).sum::<usize>();
+    step(
+        11,
+        &format!(
+            "task market: desk-1 announced {} tasks, {} quants bid on each, every award locked its price in escrow in the same entry; {disputes} result failed verification and was re-awarded; a scan → risk → execute pipeline ran as a task DAG",
+            market_report.tasks.len(),
+            market_report.bids_per_task
+        ),
+    );
+
+    // 12. An agent leaves.
     members
         .iter()
         .find(|member| member.id.as_str() == "analyst-1")
@@ -289,7 +304,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         .client
         .deregister(AgentId::new("analyst-1")?)
         .await?;
-    step(11, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
+    step(12, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
 
     // Let the event stream catch up with the last write.
     let status = operator.status().await?;
@@ -387,6 +402,27 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         "  orchestrator-1 earned {} in referral fees from its workers' data purchases",
         units(trading.referral_income)
     );
+
+    println!();
+    println!("Task market: each award's escrow and how it ended (the desk verifies by recomputing on real prices)");
+    let task_rows: Vec<Vec<String>> = market_report
+        .tasks
+        .iter()
+        .flat_map(|task| {
+            task.awards.iter().enumerate().map(move |(index, (winner, escrow, ended))| {
+                let first = index == 0;
+                vec![
+                    if first { task.task.to_string() } else { String::new() },
+                    if first { task.what.clone() } else { String::new() },
+                    winner.clone(),
+                    escrow.to_string(),
+                    ended.clone(),
+                    if index + 1 == task.awards.len() { task.result.clone() } else { String::new() },
+                ]
+            })
+        })
+        .collect();
+    print_table(&["TASK", "WHAT", "WINNER", "ESCROW", "ENDED", "RESULT"], &task_rows);
 
     println!();
     println!("Balances (units; 1 unit = 1,000,000 minor units)");
