@@ -382,3 +382,17 @@ fn replaying_the_log_gives_the_same_market() {
     let snapshot = colony_core::State::decode_snapshot(&swarm.state().encode_snapshot()).expect("decodes");
     assert_eq!(snapshot.market(), swarm.state().market());
 }
+
+#[test]
+fn an_arbiter_that_left_before_the_award_leaves_the_task_unfunded_not_the_server_down() {
+    let mut swarm = swarm();
+    swarm.register_all(&["judge"], "analyst");
+    let id = announce(&mut swarm, json!({"arbiter": "judge"}));
+    ok(&mut swarm, "analyst-1", bid(id, "5", 500, "0.9"));
+    swarm.operator(vec![command(json!({"type": "agent.deregister", "agent": "judge"}))]);
+    swarm.tick_after(2_001);
+    let ended = task(&swarm, id);
+    assert_eq!(ended.state, TaskState::Unfunded);
+    assert!(ended.reason.as_deref().unwrap().contains("arbiter"), "{:?}", ended.reason);
+    assert_eq!(swarm.balance("manager"), 1_000);
+}

@@ -22,7 +22,7 @@ use crate::fraction::{Fraction, MICROS_ONE};
 use crate::ids::{AgentId, Digest, Name};
 use crate::ledger::LockRequest;
 use crate::limits;
-use crate::outcome::{Accepted, CommandResult, LedgerRejection, Rejection};
+use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::registry::{AgentHandle, Liveness};
 use crate::state::{Context, State};
 
@@ -508,15 +508,9 @@ impl State {
         let escrow = match self.lock_escrow_from(context, &payer, payer_handle, request) {
             Ok((escrow, _)) => escrow,
             Err(rejection) => {
-                let reason = match rejection {
-                    Rejection::Ledger(
-                        LedgerRejection::InsufficientFunds { .. }
-                        | LedgerRejection::WalletFrozen { .. }
-                        | LedgerRejection::DailyLimitExceeded { .. },
-                    )
-                    | Rejection::LimitReached { .. } => rejection.to_string(),
-                    other => unreachable!("an award's lock is checked before it is made: {other}"),
-                };
+                // Funds, a freeze, a daily limit, the open-escrow limit, or an arbiter that has left
+                // the swarm since the announce: the task cannot be paid as announced.
+                let reason = format!("the award's escrow could not be locked: {rejection}");
                 self.end_task(context, id, TaskState::Unfunded, Some(reason));
                 return;
             }
