@@ -40,6 +40,11 @@
 //! progress and terminate deliveries (mostly ones the signer holds), let ack waits pass so that
 //! messages are redelivered and dead-lettered, and replay and discard dead letters.
 //!
+//! With [`ScenarioConfig::market`] (the default), streams also use the task market (see
+//! [`crate::market`]): agents announce, bid, award, accept, decline, report progress, submit, verify
+//! and cancel, often in envelopes of their own soon after the entry before ([`market_envelope`]), so
+//! that tasks go from announcement to payment within their windows and deadlines.
+//!
 //! Some references only make sense against the state: an escrow the signer is party to
 //! ([`EscrowRef`]), a child of the signer ([`AgentRef::Child`]), an amount relative to a balance
 //! ([`AmountChoice`]). Rendering follows the state the entries so far lead to (applying each rendered
@@ -70,6 +75,7 @@ use super::factory::{DEFAULT_START_MS, EntryFactory};
 use super::keys::{
     agent_id, digest_for, hashlock_for, key_for, name, numbered_capabilities, operator_key, wrong_key_for,
 };
+use super::market::{MarketSpec, market_commands, render_market};
 
 /// Roles a generated configuration may define.
 pub const CONFIGURABLE_ROLES: [&str; 8] =
@@ -100,6 +106,8 @@ pub struct ScenarioConfig {
     /// Whether streams hold bus commands (durable streams, consumers, fetches, acks, dead letters),
     /// after a prelude step in which the operator creates two streams with a consumer each.
     pub bus: bool,
+    /// Whether streams hold task market commands (see [`crate::market`]).
+    pub market: bool,
 }
 
 impl Default for ScenarioConfig {
@@ -112,6 +120,7 @@ impl Default for ScenarioConfig {
             oversized_envelopes: true,
             ledger: true,
             bus: true,
+            market: true,
         }
     }
 }
@@ -474,6 +483,8 @@ pub enum CommandSpec {
         /// Discard instead of replaying.
         discard: bool,
     },
+    /// A task market command.
+    Market(MarketSpec),
 }
 
 /// Names of the streams bus commands use. Scenario `i` (except the last) captures `bus.<i>.>`; the last
@@ -879,6 +890,13 @@ impl Renderer {
             CommandSpec::ResolveEscrow { escrow, resolution } => {
                 Command::ResolveEscrow(ResolveEscrow { escrow: self.escrow(signer, *escrow), resolution: *resolution })
             }
+            CommandSpec::Market(spec) => {
+                let signer_agent = match signer {
+                    SignerRef::Operator => None,
+                    SignerRef::Agent(index) => Some(pool_agent(index)),
+                };
+                render_market(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
+            }
             CommandSpec::Repeat => {
                 self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat(Heartbeat {}))
             }
@@ -1260,6 +1278,9 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
     if config.ledger {
         choices.push((1, Just(Step::Tick { advance_ms: LEDGER_DAY_MS }).boxed()));
     }
+    if config.market {
+        choices.push((60, market_envelope(pool).prop_map(Step::Envelope).boxed()));
+    }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))
             .prop_map(|(advance_ms, signer)| Step::Oversized { advance_ms, signer })
@@ -1267,6 +1288,22 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
         choices.push((1, oversized));
     }
     Union::new_weighted(choices).boxed()
+}
+
+/// An agent's envelope of market commands, soon after the entry before (a task only gets anywhere
+/// when bids, awards and results follow each other within its windows and deadlines), often after a
+/// heartbeat so that the agent is responsive.
+pub fn market_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
+    let commands = Union::new_weighted(market_commands(pool));
+    (0..=1_000u64, 0..pool, proptest::bool::weighted(0.8), vec(commands, 1..=2))
+        .prop_map(|(advance_ms, signer, heartbeat, market)| EnvelopeSpec {
+            advance_ms,
+            signer: SignerRef::Agent(signer),
+            key: KeyChoice::Own,
+            nonce: NonceChoice::Next,
+            commands: heartbeat.then_some(CommandSpec::Heartbeat).into_iter().chain(market).collect(),
+        })
+        .boxed()
 }
 
 /// An envelope of up to three random commands (sometimes none) from a random signer. With the ledger,
@@ -1370,7 +1407,8 @@ pub fn command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     ];
     let ledger = if config.ledger { ledger_commands(pool) } else { Vec::new() };
     let bus = if config.bus { vec![(30, bus_command())] } else { Vec::new() };
-    Union::new_weighted(registry.into_iter().chain(ledger).chain(bus).collect()).boxed()
+    let market = if config.market { market_commands(pool) } else { Vec::new() };
+    Union::new_weighted(registry.into_iter().chain(ledger).chain(bus).chain(market).collect()).boxed()
 }
 
 /// `read_token.issue` of a pool token, with a label (possibly too long) and sometimes an expiry.
@@ -1461,8 +1499,16 @@ pub fn operator_command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
 pub fn agent_command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     let pool = config.agent_pool;
     let bus = if config.bus { vec![(40, bus_command())] } else { Vec::new() };
+    // Tasks only get anywhere when bids, awards and results follow each other closely, so agents
+    // send market commands often.
+    let market = if config.market {
+        market_commands(pool).into_iter().map(|(weight, strategy)| (weight * 3, strategy)).collect()
+    } else {
+        Vec::new()
+    };
     Union::new_weighted(
         bus.into_iter()
+            .chain(market)
             .chain([
                 (10, transfer_spec(pool).prop_map(CommandSpec::Transfer).boxed()),
                 (3, batch_spec(pool)),

@@ -107,11 +107,16 @@ fn streams_cover_every_command_rejection_and_event() {
     let mut accepted_kinds = BTreeSet::new();
     let mut situations: BTreeSet<&'static str> = BTreeSet::new();
     let mut self_registrations = 0;
-    // The ledger's situations are rare enough that diluting its streams with bus commands would lose
-    // some, so the sample is ledger streams without the bus (as generated before the bus existed)
-    // and more streams with it.
-    let without_bus = ScenarioConfig { bus: false, ..config.clone() };
-    let samples = sample_streams(&without_bus, [42; 32], 240).into_iter().chain(sample_streams(&config, [42; 32], 400));
+    // The ledger's and the bus's situations are rare enough that diluting their streams with other
+    // commands would lose some, so the sample is ledger streams alone (as generated before the bus
+    // and the market existed), streams with the bus, and streams with the market.
+    let ledger_only = ScenarioConfig { bus: false, market: false, ..config.clone() };
+    let with_bus = ScenarioConfig { market: false, ..config.clone() };
+    let with_market = ScenarioConfig { bus: false, ..config.clone() };
+    let samples = sample_streams(&ledger_only, [42; 32], 240)
+        .into_iter()
+        .chain(sample_streams(&with_bus, [42; 32], 400))
+        .chain(sample_streams(&with_market, [42; 32], 200));
     for stream in samples {
         let mut state = State::new();
         for entry in stream.entries() {

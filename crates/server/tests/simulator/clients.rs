@@ -8,7 +8,15 @@
 use std::collections::BTreeMap;
 
 use colony_core::bus::AckKind;
-use colony_core::{AgentId, Command, Escrow, EscrowResolution, EscrowState, Name, Signer, State};
+use colony_core::bus::JsonText;
+use colony_core::command::{
+    AcceptTask, AnnounceTask, AwardTask, CancelTask, DeclineTask, PlaceBid, ReportProgress, SubmitResult, VerifyResult,
+    WithdrawBid,
+};
+use colony_core::market::{DependencyFailure, ScoringWeights};
+use colony_core::{
+    AgentId, Amount, Command, Escrow, EscrowResolution, EscrowState, Fraction, Name, Signer, State, Task, TaskState,
+};
 use colony_server::driver::Submission;
 use colony_testkit::commands as make;
 use colony_testkit::hashlock_for;
@@ -71,7 +79,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 30] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 40] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -125,7 +133,54 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 30] = [
     ("consumer.ack", Agents, Clients::ack),
     ("dlq.replay", Operator, Clients::replay_dead_letters),
     ("dlq.discard", Operator, Clients::discard_dead_letters),
+    ("task.announce", Agents, Clients::announce_task),
+    ("task.bid", Agents, Clients::bid),
+    ("task.withdraw_bid", Agents, |clients, rng, state, signer| {
+        let task = clients.task_where(rng, state, signer, |task, signer| task.bids.contains_key(signer));
+        Command::WithdrawBid(WithdrawBid { task })
+    }),
+    ("task.award", Agents, |clients, rng, state, signer| {
+        let task = clients
+            .task_where(rng, state, signer, |task, signer| &task.manager == signer && task.state == TaskState::Open);
+        Command::AwardTask(AwardTask { task })
+    }),
+    ("task.accept", Agents, |clients, rng, state, signer| {
+        let task = clients
+            .task_where(rng, state, signer, |task, signer| task.state == TaskState::Awarded && won_by(task, signer));
+        Command::AcceptTask(AcceptTask { task })
+    }),
+    ("task.decline", Agents, |clients, rng, state, signer| {
+        let task = clients
+            .task_where(rng, state, signer, |task, signer| task.state == TaskState::Awarded && won_by(task, signer));
+        Command::DeclineTask(DeclineTask { task })
+    }),
+    ("task.progress", Agents, |clients, rng, state, signer| {
+        let task = clients
+            .task_where(rng, state, signer, |task, signer| task.state == TaskState::Running && won_by(task, signer));
+        let percent = if rng.chance(1, 32) { 101 } else { rng.below(101) as u8 };
+        Command::ReportProgress(ReportProgress { task, percent, note: "on it".to_owned() })
+    }),
+    ("task.submit", Agents, Clients::submit_result),
+    ("task.verify", Agents, |clients, rng, state, signer| {
+        let task = clients.task_where(rng, state, signer, |task, signer| {
+            task.state == TaskState::Submitted && task.verifier() == signer
+        });
+        // Scores around the usual minimum of 0.7: most results pass, some are rejected.
+        let score = Fraction::from_micros(rng.between(600_000, 1_000_000) as u32).expect("at most one");
+        Command::VerifyResult(VerifyResult { task, score })
+    }),
+    ("task.cancel", Agents, |clients, rng, state, signer| {
+        let task = clients.task_where(rng, state, signer, |task, signer| {
+            &task.manager == signer && matches!(task.state, TaskState::Open | TaskState::Awarded)
+        });
+        Command::CancelTask(CancelTask { task, reason: "no longer needed".to_owned() })
+    }),
 ];
+
+/// Whether `agent` holds the task's current award.
+fn won_by(task: &Task, agent: &AgentId) -> bool {
+    task.current_attempt().is_some_and(|attempt| &attempt.winner == agent)
+}
 
 /// The operator and the agents, with what they remember between envelopes.
 pub struct Clients {
@@ -245,6 +300,107 @@ impl Clients {
             .filter(|id| state.ledger().escrow(*id).is_some_and(|escrow| fits(escrow, signer)))
             .collect();
         if fitting.is_empty() || rng.chance(1, 8) { self.remembered_escrow(rng) } else { *rng.pick(&fitting) }
+    }
+
+    /// A task in which the signer has the part `fits` looks for, mostly; now and then, or when there is
+    /// none, any recent task (which the signer may have no part in) or one that does not exist.
+    fn task_where(
+        &self,
+        rng: &mut Rng,
+        state: &State,
+        signer: Option<usize>,
+        fits: impl Fn(&Task, &AgentId) -> bool,
+    ) -> u64 {
+        let market = state.market();
+        let fitting: Vec<u64> = match signer {
+            Some(index) => {
+                let signer = &self.members[index].id;
+                market.tasks().filter(|task| fits(task, signer)).map(|task| task.id).collect()
+            }
+            None => Vec::new(),
+        };
+        if !fitting.is_empty() && !rng.chance(1, 10) {
+            return *rng.pick(&fitting);
+        }
+        let recent: Vec<u64> = market.tasks().rev().take(8).map(|task| task.id).collect();
+        if recent.is_empty() || rng.chance(1, 8) { rng.between(1, 1_000) } else { *rng.pick(&recent) }
+    }
+
+    /// A task with a small price, a bid window of a few seconds and a deadline well past it; now and
+    /// then with a child paying, a capability nobody advertises, other bidders invited, or terms that
+    /// are refused.
+    fn announce_task(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
+        let serial = self.next_serial();
+        // Mostly a fresh task id; sometimes an earlier one (the same task, or a conflict).
+        let task_id = if rng.chance(1, 8) { format!("job-{}", rng.below(4)) } else { format!("job-{serial}") };
+        let manager = signer.map(|index| self.members[index].id.clone());
+        let payer = manager.as_ref().and_then(|manager| {
+            let child = state.registry().iter().find(|agent| agent.parent.as_ref() == Some(manager))?;
+            rng.chance(1, 6).then(|| child.id.clone())
+        });
+        let invited = if rng.chance(1, 8) {
+            (0..2).map(|_| colony_testkit::agent_id(&self.member_id(rng))).collect()
+        } else {
+            Default::default()
+        };
+        let required_capabilities =
+            if rng.chance(1, 16) { [colony_testkit::name("quantum")].into() } else { Default::default() };
+        Command::AnnounceTask(AnnounceTask {
+            task_id: colony_testkit::name(&task_id),
+            kind: colony_testkit::name(rng.pick_text(&["analyze", "execute", "monitor"])),
+            required_capabilities,
+            payload: Some(JsonText::parse(&format!("{{\"pair\":\"ETH/USDC\",\"n\":{serial}}}")).expect("JSON")),
+            reference: None,
+            max_cost: Amount(if rng.chance(1, 32) { 0 } else { rng.between(5, 200) }),
+            deadline_ms: rng.between(20_000, 60_000),
+            bid_window_ms: rng.between(3_000, 15_000),
+            weights: ScoringWeights::default(),
+            verifier: None,
+            arbiter: None,
+            min_score: Fraction::from_micros(700_000).expect("at most one"),
+            max_retries: rng.below(3) as u32,
+            priority: rng.below(4) as u8,
+            depends_on: Vec::new(),
+            on_dependency_failure: DependencyFailure::Fail,
+            payer,
+            invited,
+            verify_window_ms: rng.between(10_000, 60_000),
+        })
+    }
+
+    /// A bid inside the task's terms on an open task of another manager, mostly; sometimes above its
+    /// price.
+    fn bid(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
+        let task = self.task_where(rng, state, signer, |task, signer| {
+            task.state == TaskState::Open
+                && &task.manager != signer
+                && &task.terms.payer != signer
+                && !task.excluded.contains(signer)
+        });
+        let (max_cost, deadline_ms) =
+            state.market().task(task).map_or((100, 30_000), |task| (task.terms.max_cost.0, task.terms.deadline_ms));
+        let estimated_cost =
+            if rng.chance(1, 16) { max_cost.saturating_add(1) } else { rng.between(1, max_cost.max(1)) };
+        Command::PlaceBid(PlaceBid {
+            task,
+            estimated_cost: Amount(estimated_cost),
+            estimated_time_ms: rng.between(1, deadline_ms.max(1)),
+            confidence: Fraction::from_micros(rng.between(300_000, 1_000_000) as u32).expect("at most one"),
+            capability_proof: None,
+        })
+    }
+
+    fn submit_result(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
+        let task = self.task_where(rng, state, signer, |task, signer| {
+            matches!(task.state, TaskState::Running | TaskState::Awarded) && won_by(task, signer)
+        });
+        let serial = self.next_serial();
+        Command::SubmitResult(SubmitResult {
+            task,
+            result: Some(JsonText::parse(&format!("{{\"signal\":\"buy\",\"n\":{serial}}}")).expect("JSON")),
+            reference: None,
+            actual_cost: Amount(rng.between(1, 50)),
+        })
     }
 
     fn register(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
