@@ -224,50 +224,6 @@ pub enum AttemptOutcome {
     Disputed,
 }
 
-/// An attempt's outcome as JSON shows it (tagged by `outcome`) or, in snapshots, as a variant number
-/// and a score: postcard cannot read back an internally tagged enum, which needs a self-describing
-/// format.
-mod attempt_outcome_encoding {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use super::AttemptOutcome;
-    use crate::fraction::Fraction;
-
-    pub fn serialize<S: Serializer>(outcome: &AttemptOutcome, serializer: S) -> Result<S::Ok, S::Error> {
-        if serializer.is_human_readable() {
-            return outcome.serialize(serializer);
-        }
-        let compact: (u8, Option<Fraction>) = match outcome {
-            AttemptOutcome::Current => (0, None),
-            AttemptOutcome::Declined => (1, None),
-            AttemptOutcome::MissedDeadline => (2, None),
-            AttemptOutcome::Rejected { score } => (3, Some(*score)),
-            AttemptOutcome::Completed { score } => (4, *score),
-            AttemptOutcome::Cancelled => (5, None),
-            AttemptOutcome::Disputed => (6, None),
-        };
-        compact.serialize(serializer)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AttemptOutcome, D::Error> {
-        if deserializer.is_human_readable() {
-            return AttemptOutcome::deserialize(deserializer);
-        }
-        let (variant, score) = <(u8, Option<Fraction>)>::deserialize(deserializer)?;
-        let missing_score = || serde::de::Error::custom("a rejected attempt has a score");
-        Ok(match variant {
-            0 => AttemptOutcome::Current,
-            1 => AttemptOutcome::Declined,
-            2 => AttemptOutcome::MissedDeadline,
-            3 => AttemptOutcome::Rejected { score: score.ok_or_else(missing_score)? },
-            4 => AttemptOutcome::Completed { score },
-            5 => AttemptOutcome::Cancelled,
-            6 => AttemptOutcome::Disputed,
-            _ => return Err(serde::de::Error::custom("an unknown attempt outcome")),
-        })
-    }
-}
-
 /// One award of a task and what came of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Attempt {
@@ -292,8 +248,6 @@ pub struct Attempt {
     /// What the winner delivered.
     pub submission: Option<Submission>,
     /// How it ended.
-    #[serde(with = "attempt_outcome_encoding")]
-    #[schemars(with = "AttemptOutcome")]
     pub outcome: AttemptOutcome,
     /// When it ended.
     pub ended_at_ms: Option<u64>,
@@ -515,10 +469,18 @@ impl Market {
                 _ => return Err(format!("task {id} is {} with deadline {:?}", task.state.name(), task.deadline_at_ms)),
             }
             if task.state == TaskState::Waiting {
+                // A waiting task is indexed under exactly its dependencies that have not ended (those
+                // that completed, or failed under `skip`, before it was announced never were).
+                let mut pending = 0;
                 for dependency in &task.terms.depends_on {
-                    if !self.dependents.contains(&(*dependency, *id)) {
-                        return Err(format!("waiting task {id} is not indexed under its dependency {dependency}"));
+                    let open = self.tasks.get(dependency).is_some_and(|dependency| !dependency.state.is_terminal());
+                    if open != self.dependents.contains(&(*dependency, *id)) {
+                        return Err(format!("waiting task {id} is mis-indexed under its dependency {dependency}"));
                     }
+                    pending += usize::from(open);
+                }
+                if pending == 0 {
+                    return Err(format!("task {id} waits for no dependency"));
                 }
             }
         }
