@@ -13,6 +13,7 @@
 //! ```
 
 pub mod bus;
+mod market;
 mod events;
 pub mod streams;
 
