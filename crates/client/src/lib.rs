@@ -13,8 +13,8 @@
 //! ```
 
 pub mod bus;
-mod market;
 mod events;
+mod market;
 pub mod streams;
 
 use colony_core::command::{
