@@ -172,7 +172,7 @@ impl AnnounceArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum TaskCommand {
     /// Announce a task for bids (the manager's key).
-    Announce(AnnounceArgs),
+    Announce(Box<AnnounceArgs>),
     /// Bid on an open task, or replace your bid.
     Bid {
         /// The task (the market's id).
@@ -307,7 +307,7 @@ pub async fn run(command: TaskCommand, connection: &Connection) -> CliResult {
     match command {
         TaskCommand::Announce(args) => {
             let json = args.json;
-            let response = client.submit_one(colony_core::Command::AnnounceTask(args.command()?)).await?;
+            let response = client.submit_one(colony_core::Command::AnnounceTask((*args).command()?)).await?;
             report(&response, json);
         }
         TaskCommand::Bid { task, cost, time_ms, confidence, capability_proof, json } => {
