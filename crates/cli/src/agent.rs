@@ -127,6 +127,14 @@ pub enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
+    /// An agent's record as a worker in the task market.
+    Reputation {
+        /// The agent.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn agent_id(text: &str, flag: &str) -> Result<AgentId, String> {
@@ -228,6 +236,7 @@ pub async fn run(command: AgentCommand, connection: &Connection) -> CliResult {
         AgentCommand::Halt { id, reason } => report(&client.halt(agent_id(&id, "id")?, &reason).await?),
         AgentCommand::Resume { id } => report(&client.resume(agent_id(&id, "id")?).await?),
         AgentCommand::Deregister { id } => report(&client.deregister(agent_id(&id, "id")?).await?),
+        AgentCommand::Reputation { id, json } => return crate::market::reputation(&id, json, connection).await,
         AgentCommand::Costs { id, json } => {
             let costs = client.costs(&agent_id(&id, "id")?).await?;
             if json {

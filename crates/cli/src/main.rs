@@ -7,6 +7,7 @@
 //! - `events.rs`: `colony events tail`.
 //! - `bus.rs`: `colony pub`, `sub`, `request`, `bus stats` (the ephemeral bus).
 //! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
+//! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `history.rs`: `colony log checkpoint`, `colony log proof`.
@@ -20,6 +21,7 @@ mod demo;
 mod events;
 mod history;
 mod ledger;
+mod market;
 mod output;
 mod serve;
 mod streams;
@@ -97,6 +99,9 @@ enum Commands {
     /// Lock, release, refund, dispute, resolve and inspect escrows.
     #[command(subcommand)]
     Escrow(ledger::EscrowCommand),
+    /// Announce, bid on, award, carry out, verify and inspect tasks.
+    #[command(subcommand)]
+    Task(market::TaskCommand),
     /// Show the books as a whole.
     Ledger(ledger::LedgerArgs),
     /// Issue read tokens (operator).
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
             Commands::Transfer(args) => ledger::pay(args, false, &cli.connection).await,
             Commands::Wallet(command) => ledger::wallet(command, &cli.connection).await,
             Commands::Escrow(command) => ledger::escrow(command, &cli.connection).await,
+            Commands::Task(command) => market::run(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,
             Commands::Events(command) => events::run(command, &cli.connection).await,

@@ -14,6 +14,7 @@
 
 pub mod bus;
 mod events;
+mod market;
 pub mod streams;
 
 use colony_core::command::{

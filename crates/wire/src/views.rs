@@ -178,9 +178,8 @@ impl CommandResultView {
 /// Every word [`accepted_word`] answers with.
 pub const ACCEPTED_WORDS: [&str; 4] = ["done", "unchanged", "existing", "duplicate"];
 
-/// `done`, `unchanged`, for an escrow lock that found the task's escrow (or an announce its task)
-/// `existing`, and for a
-/// durable publish whose message id was seen `duplicate`.
+/// `done`, `unchanged`, for an escrow lock that found the task's escrow or an announce that found
+/// the manager's task `existing`, and for a durable publish whose message id was seen `duplicate`.
 pub fn accepted_word(accepted: &Accepted) -> &'static str {
     match accepted {
         Accepted::Unchanged => "unchanged",
@@ -479,5 +478,225 @@ mod tests {
         assert_eq!(words, ACCEPTED_WORDS.into_iter().collect());
         let announced = CommandResultView::from_result(&Ok(Accepted::Task { task: 3, existing: true }));
         assert_eq!((announced.task, announced.status.as_deref()), (Some(3), Some("existing")));
+    }
+}
+
+/// A task as listed: who, what, where it stands and who has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskSummaryView {
+    /// The market's id for the task.
+    pub id: u64,
+    /// The manager's own id for it.
+    pub task_id: Name,
+    /// Who announced it.
+    pub manager: AgentId,
+    /// What kind of work.
+    pub kind: Name,
+    /// Where it stands.
+    pub state: colony_core::TaskState,
+    /// The most the manager pays.
+    pub max_cost: colony_core::Amount,
+    /// The winner of the newest award, if any.
+    pub winner: Option<AgentId>,
+    /// Live bids.
+    pub bids: u64,
+    /// Awards so far.
+    pub attempts: u64,
+    /// When it was announced (log time).
+    pub announced_at_ms: u64,
+    /// When it ended.
+    pub ended_at_ms: Option<u64>,
+}
+
+impl TaskSummaryView {
+    /// The summary of `task`.
+    pub fn new(task: &colony_core::Task) -> TaskSummaryView {
+        TaskSummaryView {
+            id: task.id,
+            task_id: task.terms.task_id.clone(),
+            manager: task.manager.clone(),
+            kind: task.terms.kind.clone(),
+            state: task.state,
+            max_cost: task.terms.max_cost,
+            winner: task.attempts.last().map(|attempt| attempt.winner.clone()),
+            bids: task.bids.len() as u64,
+            attempts: task.attempts.len() as u64,
+            announced_at_ms: task.announced_at_ms,
+            ended_at_ms: task.ended_at_ms,
+        }
+    }
+}
+
+/// One page of tasks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskPage {
+    /// The tasks on this page, by id.
+    pub tasks: Vec<TaskSummaryView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<u64>,
+}
+
+/// A live bid with the score it has now (the bidder's performance score moves it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RankedBidView {
+    /// Who bid.
+    pub bidder: AgentId,
+    /// Its score under the task's weights; the first bid listed wins an award now.
+    pub score: colony_core::Fraction,
+    /// The bid.
+    #[serde(flatten)]
+    pub bid: colony_core::Bid,
+}
+
+/// A task this one depends on, and what it delivered once completed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DependencyView {
+    /// The market's id of the dependency.
+    pub id: u64,
+    /// Its manager's id for it; absent when it is no longer retained.
+    pub task_id: Option<Name>,
+    /// Where it stands; absent when it is no longer retained.
+    pub state: Option<colony_core::TaskState>,
+    /// Its result inline, once completed.
+    pub result: Option<colony_core::bus::JsonText>,
+    /// Or where its result is, once completed.
+    pub reference: Option<colony_core::market::ContentReference>,
+}
+
+/// One task in full: its terms, its live bids ranked by score, its awards and its dependencies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskView {
+    /// The market's id for the task.
+    pub id: u64,
+    /// Who announced it.
+    pub manager: AgentId,
+    /// Where it stands.
+    pub state: colony_core::TaskState,
+    /// What was announced.
+    pub terms: colony_core::market::TaskTerms,
+    /// Live bids, best first (the order an award takes them in).
+    pub bids: Vec<RankedBidView>,
+    /// Every award, the current one last.
+    pub attempts: Vec<colony_core::Attempt>,
+    /// The tasks it depends on, in the order announced.
+    pub dependencies: Vec<DependencyView>,
+    /// Agents that had the task and may not have it again.
+    pub excluded: BTreeSet<AgentId>,
+    /// Bidding rounds opened so far.
+    pub rounds: u32,
+    /// Retries used.
+    pub retries: u32,
+    /// Why it ended, when it did not complete.
+    pub reason: Option<String>,
+    /// When it was announced (log time).
+    pub announced_at_ms: u64,
+    /// When bidding closes (while open).
+    pub closes_at_ms: Option<u64>,
+    /// The time-driven change it waits for, if any.
+    pub deadline_at_ms: Option<u64>,
+    /// When it ended.
+    pub ended_at_ms: Option<u64>,
+}
+
+/// An agent's record as a worker, in the shape of a performance summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReputationView {
+    /// The agent.
+    pub agent: AgentId,
+    /// The exponentially weighted mean of its scored outcomes (1 before any).
+    pub performance_score: colony_core::Fraction,
+    /// Tasks it took on whose outcome was scored.
+    pub tasks: u64,
+    /// Of those, completed and paid.
+    pub succeeded: u64,
+    /// `succeeded / tasks` to three decimals ("0.000" before any task).
+    pub success_rate: String,
+    /// Completed tasks delivered within the winning bid's time, over completed tasks, to three
+    /// decimals ("0.000" before any).
+    pub on_time_rate: String,
+    /// Mean award-to-submission time of completed tasks, rounded to the millisecond.
+    pub mean_completion_ms: u64,
+    /// What its completed tasks cost it, as it reported.
+    #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
+    pub total_cost: u128,
+    /// Awards it declined before accepting.
+    pub declined: u64,
+    /// What it was paid for completed tasks (the prices locked).
+    #[serde(with = "wide_amount")]
+    #[schemars(schema_with = "wide_amount::schema")]
+    pub earned: u128,
+}
+
+impl ReputationView {
+    /// The view of `agent`'s record (an agent without one has the record of a newcomer).
+    pub fn new(agent: &AgentId, reputation: Option<&colony_core::Reputation>) -> ReputationView {
+        let newcomer = colony_core::Reputation::default();
+        let reputation = reputation.unwrap_or(&newcomer);
+        let mean_completion_ms = match u128::from(reputation.succeeded) {
+            0 => 0,
+            succeeded => {
+                let rounded = (reputation.completion_ms_total + succeeded / 2) / succeeded;
+                u64::try_from(rounded).unwrap_or(u64::MAX)
+            }
+        };
+        ReputationView {
+            agent: agent.clone(),
+            performance_score: reputation.performance,
+            tasks: reputation.tasks,
+            succeeded: reputation.succeeded,
+            success_rate: ratio_to_thousandths(reputation.succeeded, reputation.tasks),
+            on_time_rate: ratio_to_thousandths(reputation.on_time, reputation.succeeded),
+            mean_completion_ms,
+            total_cost: reputation.cost_total,
+            declined: reputation.declined,
+            earned: reputation.earned_total,
+        }
+    }
+}
+
+/// `part / whole` rounded half up to three decimals, as text ("0.667"); "0.000" when `whole` is 0.
+pub fn ratio_to_thousandths(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "0.000".to_owned();
+    }
+    let thousandths = (u128::from(part) * 1_000 + u128::from(whole) / 2) / u128::from(whole);
+    format!("{}.{:03}", thousandths / 1_000, thousandths % 1_000)
+}
+
+#[cfg(test)]
+mod market_view_tests {
+    use super::*;
+
+    #[test]
+    fn rates_round_half_up_to_three_decimals() {
+        assert_eq!(ratio_to_thousandths(2, 3), "0.667");
+        assert_eq!(ratio_to_thousandths(1, 3), "0.333");
+        assert_eq!(ratio_to_thousandths(1, 8), "0.125");
+        assert_eq!(ratio_to_thousandths(1, 2_000), "0.001");
+        assert_eq!(ratio_to_thousandths(3, 3), "1.000");
+        assert_eq!(ratio_to_thousandths(0, 0), "0.000");
+    }
+
+    #[test]
+    fn the_mean_completion_time_is_rounded_and_a_newcomer_scores_one() {
+        let agent: AgentId = "worker-1".parse().unwrap();
+        let newcomer = ReputationView::new(&agent, None);
+        assert_eq!(
+            (newcomer.performance_score, newcomer.tasks, newcomer.mean_completion_ms),
+            (colony_core::Fraction::ONE, 0, 0)
+        );
+        let record = colony_core::Reputation {
+            tasks: 3,
+            succeeded: 2,
+            on_time: 1,
+            completion_ms_total: 3,
+            ..Default::default()
+        };
+        let view = ReputationView::new(&agent, Some(&record));
+        assert_eq!(
+            (view.success_rate.as_str(), view.on_time_rate.as_str(), view.mean_completion_ms),
+            ("0.667", "0.500", 2)
+        );
     }
 }

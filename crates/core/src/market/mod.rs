@@ -38,6 +38,7 @@
 //! - `rejections.rs`: `MarketRejection`.
 
 mod auction;
+pub use auction::bid_score;
 pub mod commands;
 mod dependencies;
 mod execution;

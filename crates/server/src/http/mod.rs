@@ -17,12 +17,15 @@ pub mod error;
 pub mod extract;
 pub mod ledger;
 pub mod log;
+pub mod market;
 pub mod metrics;
 pub mod openapi;
 pub mod reads;
 pub mod streams;
 pub mod writes;
 
+#[cfg(test)]
+mod market_tests;
 #[cfg(test)]
 mod tests;
 
@@ -160,10 +163,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/agents"),
     ("get", "/v1/agents/{id}"),
     ("get", "/v1/agents/{id}/costs"),
+    ("get", "/v1/agents/{id}/reputation"),
     ("get", "/v1/wallets/{agent}"),
     ("get", "/v1/ledger"),
     ("get", "/v1/escrows"),
     ("get", "/v1/escrows/{id}"),
+    ("get", "/v1/tasks"),
+    ("get", "/v1/tasks/{id}"),
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
@@ -192,10 +198,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agents", get(reads::list_agents))
         .route("/v1/agents/{id}", get(reads::get_agent))
         .route("/v1/agents/{id}/costs", get(ledger::get_costs))
+        .route("/v1/agents/{id}/reputation", get(market::get_reputation))
         .route("/v1/wallets/{agent}", get(ledger::get_wallet))
         .route("/v1/ledger", get(ledger::get_ledger))
         .route("/v1/escrows", get(ledger::list_escrows))
         .route("/v1/escrows/{id}", get(ledger::get_escrow))
+        .route("/v1/tasks", get(market::list_tasks))
+        .route("/v1/tasks/{id}", get(market::get_task))
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))

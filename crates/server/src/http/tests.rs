@@ -26,19 +26,19 @@ use crate::events::EventHub;
 use crate::server::ServerSettings;
 
 /// The test clock's time: signed reads are stamped with it.
-const NOW_MS: u64 = 1_750_000_000_000;
+pub(super) const NOW_MS: u64 = 1_750_000_000_000;
 
 /// A server's router and state over a fresh log holding only the genesis entry.
-struct TestApp {
+pub(super) struct TestApp {
     router: Router,
     app: AppState,
-    operator: KeyPair,
+    pub(super) operator: KeyPair,
     _shutdown: tokio::sync::watch::Sender<bool>,
     _directory: tempfile::TempDir,
 }
 
 impl TestApp {
-    fn new() -> TestApp {
+    pub(super) fn new() -> TestApp {
         TestApp::with_settings(|_| {})
     }
 
@@ -72,12 +72,12 @@ impl TestApp {
         TestApp { router: super::router(app.clone()), app, operator, _shutdown: shutdown, _directory: directory }
     }
 
-    async fn send(&self, request: Request<Body>) -> Response {
+    pub(super) async fn send(&self, request: Request<Body>) -> Response {
         self.router.clone().oneshot(request).await.expect("the router answers every request")
     }
 
     /// A GET signed by the operator.
-    fn signed_get(&self, path_and_query: &str) -> Request<Body> {
+    pub(super) fn signed_get(&self, path_and_query: &str) -> Request<Body> {
         let signature = self.operator.sign(&read_signing_message(&Signer::Operator, "GET", path_and_query, NOW_MS));
         Request::get(path_and_query)
             .header(READ_SIGNER_HEADER, Signer::Operator.to_string())
@@ -100,12 +100,12 @@ impl TestApp {
     }
 }
 
-async fn body_bytes(response: Response) -> Vec<u8> {
+pub(super) async fn body_bytes(response: Response) -> Vec<u8> {
     axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("the body arrives").to_vec()
 }
 
 /// Checks that `response` is the problem document with `status`, `code` and `field`; returns it.
-async fn expect_problem(response: Response, status: u16, code: &str, field: Option<&str>) -> Problem {
+pub(super) async fn expect_problem(response: Response, status: u16, code: &str, field: Option<&str>) -> Problem {
     assert_eq!(response.status().as_u16(), status);
     let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
     assert_eq!(content_type, Some(PROBLEM_CONTENT_TYPE));
@@ -115,7 +115,7 @@ async fn expect_problem(response: Response, status: u16, code: &str, field: Opti
     problem
 }
 
-fn json_post(path: &str) -> axum::http::request::Builder {
+pub(super) fn json_post(path: &str) -> axum::http::request::Builder {
     Request::post(path).header(header::CONTENT_TYPE, "application/json")
 }
 

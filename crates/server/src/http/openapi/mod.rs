@@ -10,10 +10,12 @@
 //!
 //! - `schemas.rs`: the schema generator, the envelopes and the events.
 //! - `paths.rs`: the paths of writes, the registry's and the ledger's reads and the event stream.
+//! - `market.rs`: the task market's paths.
 //! - `bus.rs`: the bus's and the durable streams' paths, and the schemas no type derives there.
 //! - `operations.rs`: the pieces operations are made of.
 
 mod bus;
+mod market;
 mod operations;
 mod paths;
 mod schemas;
@@ -39,8 +41,11 @@ pub fn document() -> Value {
     let mut schemas = Schemas::new();
     let mut paths = paths::core_paths(&mut schemas);
     let bus_paths = bus::bus_paths(&mut schemas);
-    if let (Some(paths), Value::Object(bus_paths)) = (paths.as_object_mut(), bus_paths) {
-        paths.extend(bus_paths);
+    let market_paths = market::market_paths(&mut schemas);
+    for more in [bus_paths, market_paths] {
+        if let (Some(paths), Value::Object(more)) = (paths.as_object_mut(), more) {
+            paths.extend(more);
+        }
     }
     schemas::add_core(&mut schemas);
     bus::add_bus(&mut schemas);

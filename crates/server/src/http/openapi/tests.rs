@@ -111,6 +111,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("schemas.rs", include_str!("schemas.rs")),
     ("paths.rs", include_str!("paths.rs")),
     ("bus.rs", include_str!("bus.rs")),
+    ("market.rs", include_str!("market.rs")),
     ("operations.rs", include_str!("operations.rs")),
 ];
 

@@ -1,0 +1,137 @@
+//! The task market through the `colony` binary, against a real server: a task announced, two bids
+//! ranked by score, the award locking the winner's price in escrow, accept, submit, verify, and the
+//! release of the escrow, then the task shown and listed and the winner's reputation.
+
+mod common;
+
+use common::{ServerProcess, colony};
+
+#[test]
+fn a_task_goes_from_announce_to_payment_through_the_cli() {
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let data = temp.path().join("data");
+    let work = temp.path().join("work");
+    std::fs::create_dir_all(&work).expect("create the working directory");
+    let logs = temp.path().join("logs");
+    let mut server = ServerProcess::start(&data, &logs, &[]);
+    let url = server.url();
+    let operator = data.join("operator.key").to_str().expect("a UTF-8 path").to_owned();
+    let key = |name: &str| temp.path().join(format!("{name}.key")).to_str().expect("a UTF-8 path").to_owned();
+    let run = |args: &[&str]| {
+        let mut full = vec!["--server", url.as_str()];
+        full.extend_from_slice(args);
+        colony(&work, &full)
+    };
+
+    run(&["keygen", "--signer", "manager", "--out", &key("manager")]).ok();
+    run(&["agent", "register", "--role", "orchestrator", "--key", &key("manager")]).ok();
+    for worker in ["worker-a", "worker-b"] {
+        run(&["keygen", "--signer", worker, "--out", &key(worker)]).ok();
+        run(&["agent", "register", "--role", "analyst", "--capability", "dex.scan", "--key", &key(worker)]).ok();
+    }
+    run(&["mint", "--to", "manager", "--amount", "1000000", "--id", "funding", "--key", &operator]).ok();
+
+    let manager = key("manager");
+    let announce = [
+        "task",
+        "announce",
+        "--id",
+        "scan-eth",
+        "--kind",
+        "analyze",
+        "--max-cost",
+        "1000",
+        "--deadline-ms",
+        "600000",
+        "--bid-window-ms",
+        "600000",
+        "--capability",
+        "dex.scan",
+        "--payload",
+        r#"{"pair":"ETH/USDC"}"#,
+        "--min-score",
+        "0.7",
+        "--max-retries",
+        "1",
+        "--json",
+        "--key",
+        &manager,
+    ];
+    let announced = run(&announce).json();
+    let task = announced["results"][0]["task"].as_u64().expect("the announce names its task");
+    let task_text = task.to_string();
+    let again = run(&announce).json();
+    assert_eq!(
+        (again["results"][0]["task"].as_u64(), again["results"][0]["status"].as_str()),
+        (Some(task), Some("existing"))
+    );
+
+    // Seed 000's example, scaled: 500 in half the deadline at 0.9 scores 0.62, 200 in 80% at 0.6 scores 0.56.
+    let bid = |worker: &str, cost: &str, time_ms: &str, confidence: &str| {
+        let args = ["task", "bid", &task_text, "--cost", cost, "--time-ms", time_ms, "--confidence", confidence];
+        let output = run(&[&args[..], &["--key", &key(worker)]].concat());
+        assert!(output.ok().starts_with("done"), "{}", output.stdout);
+    };
+    bid("worker-b", "200", "480000", "0.6");
+    bid("worker-a", "500", "300000", "0.9");
+    let open = run(&["task", "show", &task_text, "--json", "--key", &manager]).json();
+    assert_eq!(open["state"], "open");
+    let ranked: Vec<(&str, &str)> = open["bids"]
+        .as_array()
+        .expect("bids")
+        .iter()
+        .map(|bid| (bid["bidder"].as_str().unwrap(), bid["score"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ranked, [("worker-a", "0.62"), ("worker-b", "0.56")]);
+    let shown = run(&["task", "show", &task_text, "--key", &manager]);
+    assert!(shown.ok().contains("bids (best first)") && shown.stdout.contains("0.62"), "{}", shown.stdout);
+
+    let stolen = run(&["task", "award", &task_text, "--key", &key("worker-a")]);
+    assert!(!stolen.failed().is_empty(), "only the manager awards");
+    run(&["task", "award", &task_text, "--key", &manager]).ok();
+    let awarded = run(&["task", "show", &task_text, "--json", "--key", &manager]).json();
+    assert_eq!(
+        (awarded["state"].as_str(), awarded["attempts"][0]["winner"].as_str()),
+        (Some("awarded"), Some("worker-a"))
+    );
+    let escrow = awarded["attempts"][0]["escrow"].as_u64().expect("the award's escrow").to_string();
+    let locked = run(&["escrow", "show", &escrow, "--json", "--key", &operator]).json();
+    assert_eq!((locked["state"].as_str(), locked["amount"].as_str()), (Some("locked"), Some("500")));
+
+    let worker = key("worker-a");
+    run(&["task", "accept", &task_text, "--key", &worker]).ok();
+    run(&["task", "progress", &task_text, "--percent", "50", "--note", "half", "--key", &worker]).ok();
+    let result = r#"{"spread":"0.3%"}"#;
+    run(&["task", "submit", &task_text, "--result", result, "--actual-cost", "300", "--key", &worker]).ok();
+    let verified = run(&["task", "verify", &task_text, "--score", "0.9", "--json", "--key", &manager]).json();
+    assert_eq!(verified["results"][0]["ok"], true);
+
+    let completed = run(&["task", "show", &task_text, "--json", "--key", &manager]).json();
+    assert_eq!(completed["state"], "completed");
+    assert_eq!(completed["attempts"][0]["outcome"]["outcome"], "completed");
+    assert_eq!(completed["attempts"][0]["submission"]["result"], serde_json::json!({ "spread": "0.3%" }));
+    let released = run(&["escrow", "show", &escrow, "--json", "--key", &operator]).json();
+    assert_eq!(released["state"], "released");
+    let manager_wallet = run(&["wallet", "show", "manager", "--json", "--key", &operator]).json();
+    assert_eq!(manager_wallet["balance"], "999500");
+
+    let listed =
+        run(&["task", "list", "--state", "completed", "--winner", "worker-a", "--json", "--key", &manager]).json();
+    assert_eq!(listed["tasks"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed["tasks"][0]["id"].as_u64(), Some(task));
+    let none = run(&["task", "list", "--winner", "worker-b", "--json", "--key", &manager]).json();
+    assert_eq!(none["tasks"].as_array().map(Vec::len), Some(0), "{none}");
+    let table = run(&["task", "list", "--key", &manager]);
+    assert!(table.ok().contains("scan-eth") && table.stdout.contains("completed"), "{}", table.stdout);
+
+    let reputation = run(&["agent", "reputation", "worker-a", "--json", "--key", &manager]).json();
+    assert_eq!((reputation["tasks"].as_u64(), reputation["succeeded"].as_u64()), (Some(1), Some(1)));
+    assert_eq!((reputation["success_rate"].as_str(), reputation["earned"].as_str()), (Some("1.000"), Some("500")));
+    assert_eq!(
+        (reputation["total_cost"].as_str(), reputation["performance_score"].as_str()),
+        (Some("300"), Some("0.98"))
+    );
+    let newcomer = run(&["agent", "reputation", "worker-b", "--json", "--key", &manager]).json();
+    assert_eq!((newcomer["tasks"].as_u64(), newcomer["performance_score"].as_str()), (Some(0), Some("1")));
+    server.terminate();
+}
