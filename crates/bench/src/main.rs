@@ -346,6 +346,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Recovery,
                 Scenario::Audit,
                 Scenario::Escrow,
+                Scenario::Market,
                 Scenario::Bus,
             ]
         }

@@ -63,9 +63,6 @@ pub const VERIFY_SCORE_MICROS: u64 = 900_000;
 /// What the operator mints to each manager before the lifecycles.
 pub const MINT_PER_MANAGER: u64 = 10_000_000_000;
 
-/// Target: lifecycles per second through the driver.
-const TARGET_DRIVER: f64 = 1_000.0;
-
 /// One bid of a lifecycle.
 #[derive(Clone, Copy, Debug)]
 pub struct BidSpec {
@@ -513,7 +510,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     if let Some(rate) = postgres_rate {
         row = row.reference(format!("PostgreSQL, {} connections (this run)", postgres::CONNECTIONS), rate);
     }
-    bench.report.row(row.reference("target", TARGET_DRIVER));
+    bench.report.row(row);
     let postgres_name = format!("PostgreSQL, {} connections", postgres::CONNECTIONS);
     let mut notes = vec![format!("driver: {summary}")];
     match &postgres {
@@ -595,11 +592,13 @@ mod tests {
     }
 
     #[test]
-    fn the_score_matches_the_market_example_of_seed_000() {
-        // Seed 000: max cost 100, deadline 60 s; a bid of 80 in 30 s at 0.9 scores 0.08 + 0.15 + 0.27.
-        let (cost, time, confidence) = WEIGHTS_MICROS;
-        let score = cost * (100 - 80) / 100 + time * (60_000 - 30_000) / 60_000 + confidence * 900_000 / 1_000_000;
-        assert_eq!(score, 500_000);
+    fn the_score_floors_each_weighted_term() {
+        // 0.4 × (1 − 0.2) + 0.3 × (1 − 30 s / 60 s) + 0.3 × 0.9 = 0.32 + 0.15 + 0.27.
+        let bid = BidSpec { cost: 200_000, time_ms: 30_000, confidence_micros: 900_000 };
+        assert_eq!(bid.score_micros(), 740_000);
+        // 0.4 × (1 − 333,333 / 1,000,000) = 0.2666668 floors to 266,666; a third of 0.3 floors to 100,000.
+        let bid = BidSpec { cost: 333_333, time_ms: 40_000, confidence_micros: 0 };
+        assert_eq!(bid.score_micros(), 266_666 + 100_000);
         let bid = BidSpec { cost: MAX_COST, time_ms: DEADLINE_MS, confidence_micros: 1_000_000 };
         assert_eq!(bid.score_micros(), 300_000);
     }
