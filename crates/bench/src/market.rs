@@ -464,7 +464,7 @@ fn verify_books(server: &BenchServer, agents: &MarketAgents, books: &Books) -> R
         return Err(format!("the fee account holds {fees}, expected {}", books.fees));
     }
     for (index, id) in agents.ids.iter().enumerate() {
-        let initial = if index % (BIDDERS + 1) == 0 { i128::from(MINT_PER_MANAGER) } else { 0 };
+        let initial = if index.is_multiple_of(BIDDERS + 1) { i128::from(MINT_PER_MANAGER) } else { 0 };
         let balance = state.balance(&AccountId::Wallet(id.clone()));
         if balance != initial + books.deltas[index] {
             return Err(format!("{id} holds {balance}, expected {}", initial + books.deltas[index]));

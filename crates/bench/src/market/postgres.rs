@@ -285,7 +285,7 @@ async fn verify(client: &Client, books: &Books, agents: usize) -> Result<String,
         let expected = if index == agents {
             books.fees as i128
         } else {
-            let initial = if index % (BIDDERS + 1) == 0 { i128::from(MINT_PER_MANAGER) } else { 0 };
+            let initial = if index.is_multiple_of(BIDDERS + 1) { i128::from(MINT_PER_MANAGER) } else { 0 };
             initial + books.deltas[index]
         };
         if i128::from(balance) != expected {
