@@ -26,7 +26,7 @@
 //! escrow is open, the fee account holds exactly the expected fees, and every wallet holds exactly
 //! what the workload implies (mint − locked + payouts + referral income).
 
-mod postgres;
+pub(crate) mod postgres;
 
 use colony_core::command::{LockEscrow, Mint, RegisterAgent, ReleaseEscrow};
 use std::sync::Arc;

@@ -33,6 +33,12 @@
 //!   the local PostgreSQL (127.0.0.1:5432, 16 connections; skipped with the reason when none answers).
 //!   Every figure is set beside PostgreSQL's from the same run and the targets; the books are checked
 //!   afterwards.
+//! - `market`: full task lifecycles (announce, 10 bids from 10 bidder agents, `task.award` by the
+//!   manager locking the price in escrow, submit, verify releasing it), durable, through the driver
+//!   with concurrent groups of a manager and its bidders; and the same lifecycle as SQL transactions
+//!   (one per step) on the local PostgreSQL (127.0.0.1:5432, 16 connections, the same number of
+//!   lifecycles; skipped with the reason when none answers), with the ratio between them. The winner
+//!   is predicted by the client and checked on both sides; the books are checked afterwards.
 //! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
 //!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
 //!   (`SubjectRouter::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
@@ -70,6 +76,7 @@ mod fixture;
 mod http;
 mod logs;
 mod machine;
+mod market;
 mod report;
 mod scale;
 mod snapshots;
@@ -119,6 +126,8 @@ enum Scenario {
     Escrow,
     /// The ephemeral message bus (in process and over WebSocket) beside NATS core and JetStream.
     Bus,
+    /// Full task lifecycles (announce, 10 bids, award, submit, verify): Colony beside PostgreSQL.
+    Market,
     /// A million agents and a million open escrows: the resident memory they take.
     Scale,
     /// Write latency during snapshots, and the restart time, at 100,000 agents and a million escrows.
@@ -164,6 +173,10 @@ pub struct Sizes {
     pub bus_websocket_deliveries: u64,
     /// How long each paced latency measurement publishes.
     pub bus_latency_duration: Duration,
+    /// Concurrent task groups (a manager and 10 bidders each) in the market scenario.
+    pub market_groups: usize,
+    /// Lifecycles per group in the market scenario.
+    pub market_rounds: u64,
     /// Messages published to and consumed from JetStream.
     pub bus_jetstream_messages: u64,
     /// Repetitions of each timed step of one message's path through the server.
@@ -201,6 +214,8 @@ impl Sizes {
                 bus_in_process_deliveries: 200_000,
                 bus_websocket_deliveries: 40_000,
                 bus_latency_duration: Duration::from_millis(300),
+                market_groups: 16,
+                market_rounds: 8,
                 bus_jetstream_messages: 5_000,
                 bus_path_cost_messages: 2_000,
             }
@@ -232,6 +247,8 @@ impl Sizes {
                 bus_in_process_deliveries: 4_000_000,
                 bus_websocket_deliveries: 1_000_000,
                 bus_latency_duration: Duration::from_secs(5),
+                market_groups: 64,
+                market_rounds: 50,
                 bus_jetstream_messages: 200_000,
                 bus_path_cost_messages: 50_000,
             }
@@ -329,6 +346,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Recovery,
                 Scenario::Audit,
                 Scenario::Escrow,
+                Scenario::Market,
                 Scenario::Bus,
             ]
         }
@@ -344,6 +362,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Audit => "audit",
             Scenario::Escrow => "escrow",
             Scenario::Bus => "bus",
+            Scenario::Market => "market",
             Scenario::Scale => "scale",
             Scenario::Snapshots => "snapshots",
         };
@@ -360,6 +379,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Audit => logs::run_audit(&mut bench)?,
             Scenario::Escrow => escrow::run(&mut bench)?,
             Scenario::Bus => bus::run(&mut bench)?,
+            Scenario::Market => market::run(&mut bench)?,
             Scenario::Scale => scale::run(&mut bench)?,
             Scenario::Snapshots => snapshots::run(&mut bench)?,
         }

@@ -89,6 +89,7 @@ fn scenario_title(scenario: &str) -> &'static str {
         "escrow" => {
             "full escrow cycles (lock, then release: 1% fee, 15% of it to the referrer), 10,000 accounts, durable"
         }
+        "market" => "full task lifecycles (announce, 10 bids, award + lock, submit, verify + release), durable",
         "bus" => "the ephemeral message bus: fan-out and latency, 256-byte payloads, beside NATS core and JetStream",
         "scale" => "a swarm at the limits: every agent registered, every escrow open, and the memory it takes",
         "snapshots" => "100k agents, 1M open escrows: write latency while snapshots are made, and the restart time",

@@ -35,7 +35,7 @@ pub const ADDRESS: &str = "127.0.0.1:5432";
 pub const CONNECTIONS: usize = 16;
 
 /// The database the scenario creates (or reuses) and owns.
-const DATABASE: &str = "colony_bench";
+pub(crate) const DATABASE: &str = "colony_bench";
 
 /// The root referrer's row.
 const ROOT_ACCOUNT: i64 = ACCOUNTS as i64;
@@ -63,7 +63,7 @@ fn connection_string(address: &str, database: &str) -> String {
     format!("host={host} port={port} user=postgres dbname={database} connect_timeout=3")
 }
 
-async fn connect(address: &str, database: &str) -> Result<Client, tokio_postgres::Error> {
+pub(crate) async fn connect(address: &str, database: &str) -> Result<Client, tokio_postgres::Error> {
     let (client, connection) = tokio_postgres::connect(&connection_string(address, database), NoTls).await?;
     tokio::spawn(async move {
         // Ends when the client is dropped (or the server goes away: the client's calls then fail).
@@ -72,7 +72,7 @@ async fn connect(address: &str, database: &str) -> Result<Client, tokio_postgres
     Ok(client)
 }
 
-fn describe(error: &tokio_postgres::Error) -> String {
+pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => {
@@ -88,7 +88,7 @@ fn describe(error: &tokio_postgres::Error) -> String {
 }
 
 /// Connects to the benchmark's database at `address`, creating it if needed.
-async fn open(address: &str) -> Result<Client, Failure> {
+pub(crate) async fn open(address: &str) -> Result<Client, Failure> {
     match connect(address, DATABASE).await {
         Ok(client) => return Ok(client),
         Err(error) if error.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
