@@ -431,8 +431,11 @@ fn print_task(task: &TaskView) {
         .attempts
         .iter()
         .map(|attempt| {
-            let outcome = serde_json::to_value(&attempt.outcome).ok();
-            let outcome = outcome.as_ref().and_then(|value| value["outcome"].as_str()).unwrap_or("?").to_owned();
+            let outcome = match &attempt.outcome {
+                colony_core::AttemptOutcome::Rejected { score } => format!("rejected at {score}"),
+                colony_core::AttemptOutcome::Completed { score: Some(score) } => format!("completed at {score}"),
+                other => other.name().to_owned(),
+            };
             vec![
                 attempt.winner.to_string(),
                 attempt.price.to_string(),

@@ -108,7 +108,7 @@ fn a_task_goes_from_announce_to_payment_through_the_cli() {
 
     let completed = run(&["task", "show", &task_text, "--json", "--key", &manager]).json();
     assert_eq!(completed["state"], "completed");
-    assert_eq!(completed["attempts"][0]["outcome"]["outcome"], "completed");
+    assert_eq!(completed["attempts"][0]["outcome"]["completed"]["score"], "0.9");
     assert_eq!(completed["attempts"][0]["submission"]["result"], serde_json::json!({ "spread": "0.3%" }));
     let released = run(&["escrow", "show", &escrow, "--json", "--key", &operator]).json();
     assert_eq!(released["state"], "released");

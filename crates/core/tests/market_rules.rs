@@ -396,3 +396,23 @@ fn an_arbiter_that_left_before_the_award_leaves_the_task_unfunded_not_the_server
     assert!(ended.reason.as_deref().unwrap().contains("arbiter"), "{:?}", ended.reason);
     assert_eq!(swarm.balance("manager"), 1_000);
 }
+
+#[test]
+fn attempt_outcomes_name_their_json_tag() {
+    for outcome in [
+        AttemptOutcome::Current,
+        AttemptOutcome::Declined,
+        AttemptOutcome::MissedDeadline,
+        AttemptOutcome::Rejected { score: "0.5".parse_fraction() },
+        AttemptOutcome::Completed { score: None },
+        AttemptOutcome::Cancelled,
+        AttemptOutcome::Disputed,
+    ] {
+        let json = serde_json::to_value(&outcome).unwrap();
+        let tag = json
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| json.as_object().and_then(|object| object.keys().next().cloned()));
+        assert_eq!(tag.as_deref(), Some(outcome.name()));
+    }
+}

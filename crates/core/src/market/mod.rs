@@ -225,6 +225,21 @@ pub enum AttemptOutcome {
     Disputed,
 }
 
+impl AttemptOutcome {
+    /// The outcome's name, as its JSON tag.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AttemptOutcome::Current => "current",
+            AttemptOutcome::Declined => "declined",
+            AttemptOutcome::MissedDeadline => "missed_deadline",
+            AttemptOutcome::Rejected { .. } => "rejected",
+            AttemptOutcome::Completed { .. } => "completed",
+            AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::Disputed => "disputed",
+        }
+    }
+}
+
 /// One award of a task and what came of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Attempt {
