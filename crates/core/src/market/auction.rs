@@ -56,7 +56,10 @@ fn check_weights(weights: &ScoringWeights) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_reference(reference: Option<&super::ContentReference>, field: &'static str) -> Result<(), Rejection> {
+pub(super) fn check_reference(
+    reference: Option<&super::ContentReference>,
+    field: &'static str,
+) -> Result<(), Rejection> {
     if let Some(reference) = reference
         && (reference.uri.is_empty()
             || reference.uri.len() > limits::TASK_REFERENCE_BYTES_MAX

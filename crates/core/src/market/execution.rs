@@ -113,16 +113,7 @@ impl State {
             _ => {}
         }
         super::auction::check_inline(command.result.as_ref(), "result", limits::TASK_RESULT_BYTES_MAX)?;
-        if let Some(reference) = &command.reference
-            && (reference.uri.is_empty()
-                || reference.uri.len() > limits::TASK_REFERENCE_BYTES_MAX
-                || reference.uri.chars().any(char::is_control))
-        {
-            return Err(Rejection::invalid(
-                "reference",
-                format!("uri must be 1 to {} bytes without control characters", limits::TASK_REFERENCE_BYTES_MAX),
-            ));
-        }
+        super::auction::check_reference(command.reference.as_ref(), "reference")?;
         let verify_by_ms = context.now_ms.saturating_add(self.market.tasks[&id].terms.verify_window_ms);
         let task = self.market.tasks.get_mut(&id).expect("found above");
         task.state = TaskState::Submitted;
