@@ -129,7 +129,7 @@ pub struct Accounts {
     pub keys: Vec<KeyPair>,
     /// Their public keys.
     pub public_keys: Vec<PublicKey>,
-    /// The referrer of each payer account (an index into `ids`).
+    /// The referrer of each account (an index into `ids`).
     pub referrers: Vec<usize>,
 }
 
@@ -254,7 +254,8 @@ impl Books {
         let (to_payee, to_fees, to_referrer) = Books::split(lock.amount, fee_bps, referral_bps);
         self.deltas[payer] -= i128::from(lock.amount);
         self.deltas[lock.payee] += i128::from(to_payee);
-        self.deltas[accounts.referrers[payer]] += i128::from(to_referrer);
+        // The payee bears the fee, so its referrer earns the share (the swarm's default `referral_from`).
+        self.deltas[accounts.referrers[lock.payee]] += i128::from(to_referrer);
         self.fees += u128::from(to_fees);
         self.referral += u128::from(to_referrer);
         self.cycles += 1;
@@ -330,6 +331,7 @@ fn presign_locks(accounts: &Accounts, plans: Vec<Vec<CycleSpec>>, threads: usize
                         arbiter: None,
                         hashlock: None,
                         referrer: None,
+                        description: None,
                     })
                 })
                 .collect(),

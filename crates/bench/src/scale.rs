@@ -181,6 +181,7 @@ fn lock_escrows(
                     arbiter: None,
                     hashlock: None,
                     referrer: None,
+                    description: None,
                 })
             })
             .collect();

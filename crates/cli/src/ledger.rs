@@ -222,12 +222,15 @@ pub enum EscrowCommand {
         /// An arbiter who may release, refund and resolve disputes.
         #[arg(long)]
         arbiter: Option<String>,
-        /// A referrer to credit instead of the payer's registered one.
+        /// A referrer to credit instead of the registered one (by default the payee's).
         #[arg(long)]
         referrer: Option<String>,
         /// A secret whose SHA-256 becomes the hashlock (whoever knows the secret may release).
         #[arg(long)]
         secret: Option<String>,
+        /// What the money is for (at most 256 bytes).
+        #[arg(long)]
+        description: Option<String>,
     },
     /// Pay out to the payee, minus the fee.
     Release {
@@ -298,8 +301,10 @@ pub enum EscrowCommand {
 pub async fn escrow(command: EscrowCommand, connection: &Connection) -> CliResult {
     let client = connection.client()?;
     match command {
-        EscrowCommand::Lock { payee, amount: text, timeout_ms, task_id, arbiter, referrer, secret } => {
-            let mut lock = EscrowLock::new(agent(&payee, "--payee")?, amount(&text, "--amount")?, timeout_ms);
+        EscrowCommand::Lock { payee, amount: text, timeout_ms, task_id, arbiter, referrer, secret, description } => {
+            let mut lock =
+                EscrowLock::new(agent(&payee, "--payee")?, amount(&text, "--amount")?).timeout_ms(timeout_ms);
+            lock.description = description;
             lock.task_id = task_id;
             lock.arbiter = arbiter.map(|arbiter| agent(&arbiter, "--arbiter")).transpose()?;
             lock.referrer = referrer.map(|referrer| agent(&referrer, "--referrer")).transpose()?;

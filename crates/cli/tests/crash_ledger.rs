@@ -285,6 +285,7 @@ fn lock_command(model_agents: &[AgentId], terms: &LockTerms) -> Command {
         arbiter: None,
         hashlock: None,
         referrer: terms.referrer.map(|referrer| model_agents[referrer].clone()),
+        description: Some(format!("crash test lock of {}", terms.amount)),
     })
 }
 

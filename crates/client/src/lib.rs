@@ -311,6 +311,7 @@ impl Client {
                 arbiter: lock.arbiter,
                 hashlock: lock.hashlock,
                 referrer: lock.referrer,
+                description: lock.description,
             }))
             .await?;
         let result = response.results.first();
@@ -500,7 +501,7 @@ pub struct EscrowLock {
     pub payee: AgentId,
     /// How much.
     pub amount: colony_core::Amount,
-    /// Refund automatically after this long.
+    /// Refund automatically after this long (24 hours unless set).
     pub timeout_ms: u64,
     /// The payer's task id (a repeated lock with it returns the same escrow).
     pub task_id: Option<String>,
@@ -510,12 +511,29 @@ pub struct EscrowLock {
     pub hashlock: Option<colony_core::Digest>,
     /// The referrer to credit.
     pub referrer: Option<AgentId>,
+    /// What the money is for.
+    pub description: Option<String>,
 }
 
 impl EscrowLock {
-    /// A lock of `amount` for `payee`, expiring after `timeout_ms`, with nothing else set.
-    pub fn new(payee: AgentId, amount: colony_core::Amount, timeout_ms: u64) -> EscrowLock {
-        EscrowLock { payee, amount, timeout_ms, task_id: None, arbiter: None, hashlock: None, referrer: None }
+    /// A lock of `amount` for `payee`, expiring after the server's default of 24 hours, with nothing
+    /// else set.
+    pub fn new(payee: AgentId, amount: colony_core::Amount) -> EscrowLock {
+        EscrowLock {
+            payee,
+            amount,
+            timeout_ms: colony_core::limits::ESCROW_TIMEOUT_MS_DEFAULT,
+            task_id: None,
+            arbiter: None,
+            hashlock: None,
+            referrer: None,
+            description: None,
+        }
+    }
+
+    /// The same lock, refunded automatically after `timeout_ms` instead.
+    pub fn timeout_ms(self, timeout_ms: u64) -> EscrowLock {
+        EscrowLock { timeout_ms, ..self }
     }
 }
 

@@ -131,6 +131,8 @@ pub enum EventKind {
         task_id: Option<Name>,
         /// When it expires.
         timeout_at_ms: u64,
+        /// What the money is for.
+        description: Option<String>,
     },
     /// A locked escrow's payer moved its timeout later.
     #[serde(rename = "escrow.extended")]

@@ -44,7 +44,7 @@ pub mod state;
 
 pub use amount::{Amount, FeeSplit};
 pub use command::Command;
-pub use config::{RoleConfig, SwarmConfig};
+pub use config::{ReferralFrom, RoleConfig, SwarmConfig};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};
 pub use fraction::Fraction;

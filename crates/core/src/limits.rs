@@ -99,6 +99,10 @@ pub const ESCROW_TIMEOUT_MS_MAX: u64 = 90 * 24 * 3_600 * 1_000;
 /// before the payer's funds come back on their own.
 pub const ESCROW_TIMEOUT_MS_DEFAULT: u64 = 24 * 3_600 * 1_000;
 
+/// Bytes of an escrow's free-text description: a line saying what the money is for, kept with the
+/// escrow for as long as it is retained (larger documents go by reference).
+pub const ESCROW_DESCRIPTION_BYTES_MAX: usize = 256;
+
 /// Bytes in a hashlock preimage.
 pub const PREIMAGE_BYTES_MAX: usize = 256;
 
@@ -248,9 +252,10 @@ const _: () = assert!(STREAM_BYTES_MAX <= STREAM_BYTES_PER_AGENT_MAX && STREAMS_
 /// and its bids; 100,000 of them with a hundred bids each stay within a few GB.
 pub const OPEN_TASKS_MAX: usize = 100_000;
 
-/// Tasks not yet ended, per manager, so that one agent cannot take every slot of [`OPEN_TASKS_MAX`].
-/// The benchmark's ten thousand open auctions are one manager's.
-pub const OPEN_TASKS_PER_MANAGER_MAX: usize = 10_000;
+/// Tasks not yet ended, per manager, so that one agent cannot take every slot of [`OPEN_TASKS_MAX`]:
+/// a hundred funded managers are needed to fill it. Announcing also needs the paying wallet's
+/// balance to cover the `max_cost` of its tasks not yet awarded, so slots cost money to hold.
+pub const OPEN_TASKS_PER_MANAGER_MAX: usize = 1_000;
 
 /// Ended tasks kept for reading (results, history); the oldest are forgotten beyond this, and their
 /// task ids become free again.
@@ -259,8 +264,10 @@ pub const TASKS_RETAINED_MAX: usize = 200_000;
 /// Live bids on one task: the award ranks them all, in one entry.
 pub const BIDS_PER_TASK_MAX: usize = 1_000;
 
-/// Live bids per bidder, so that one agent cannot fill [`LIVE_BIDS_MAX`].
-pub const LIVE_BIDS_PER_AGENT_MAX: usize = 10_000;
+/// Live bids per bidder, so that one agent cannot fill [`LIVE_BIDS_MAX`]: two thousand agents are
+/// needed, and registrations are paced (`registration_interval_ms`). A worker rarely has a use for
+/// more than a thousand offers out at once.
+pub const LIVE_BIDS_PER_AGENT_MAX: usize = 1_000;
 
 /// Live bids swarm-wide (about 150 bytes each in memory).
 pub const LIVE_BIDS_MAX: usize = 2_000_000;
@@ -273,6 +280,9 @@ pub const TASK_RESULT_BYTES_MAX: usize = 4_096;
 
 /// Bytes of a content reference's URI.
 pub const TASK_REFERENCE_BYTES_MAX: usize = 512;
+
+/// Task kinds a swarm may configure.
+pub const TASK_KINDS_MAX: usize = 64;
 
 /// Capabilities a task may require.
 pub const REQUIRED_CAPABILITIES_MAX: usize = 16;

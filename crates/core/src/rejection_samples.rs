@@ -71,6 +71,13 @@ pub fn rejection_samples() -> Vec<Rejection> {
         MarketRejection::NotInvited { task: 7 }.into(),
         MarketRejection::BidderExcluded { task: 7 }.into(),
         MarketRejection::BidNotFound { task: 7 }.into(),
+        MarketRejection::AnnounceBeyondFunds {
+            payer: AgentId::new("manager").expect("a valid agent id"),
+            committed: 120,
+            balance: Amount(100),
+        }
+        .into(),
+        MarketRejection::UnknownTaskKind { kind: Name::new("mine").expect("a valid name") }.into(),
         MarketRejection::EscrowOwnedByTask { escrow: 3, task: 7 }.into(),
     ]
 }
@@ -137,6 +144,8 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             MarketRejection::NotInvited { .. } => "MarketRejection::NotInvited",
             MarketRejection::BidderExcluded { .. } => "MarketRejection::BidderExcluded",
             MarketRejection::BidNotFound { .. } => "MarketRejection::BidNotFound",
+            MarketRejection::AnnounceBeyondFunds { .. } => "MarketRejection::AnnounceBeyondFunds",
+            MarketRejection::UnknownTaskKind { .. } => "MarketRejection::UnknownTaskKind",
             MarketRejection::EscrowOwnedByTask { .. } => "MarketRejection::EscrowOwnedByTask",
         },
     }

@@ -207,7 +207,9 @@ impl std::error::Error for SnapshotError {}
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.
-const SNAPSHOT_VERSION: u32 = 2;
+// 3: the market counts the funds its open tasks commit; escrows carry a description and the referral
+//    rule they were locked under; the configuration names task kinds and the referral rule.
+const SNAPSHOT_VERSION: u32 = 3;
 
 impl State {
     /// An empty state, before genesis.

@@ -214,11 +214,14 @@ fn check_settlement(
     if u128::from(referral.0) != expected_referral {
         return Err(format!("escrow {}: referral {referral} ≠ {expected_referral}", escrow.id));
     }
-    // Who: the escrow's named referrer, else the payer's registered one. Deregistration is final, so
-    // a referrer live after the entry was live when the escrow settled, and one deregistered before
-    // the entry was not.
-    let candidate =
-        escrow.referrer.clone().or_else(|| after.agent(&escrow.payer).and_then(|payer| payer.referrer.clone()));
+    // Who: the escrow's named referrer, else the registered one of the party its `referral_from`
+    // names (the payee unless the swarm said payer). Deregistration is final, so a referrer live after
+    // the entry was live when the escrow settled, and one deregistered before the entry was not.
+    let referred = match escrow.referral_from {
+        colony_core::ReferralFrom::Payee => &escrow.payee,
+        colony_core::ReferralFrom::Payer => &escrow.payer,
+    };
+    let candidate = escrow.referrer.clone().or_else(|| after.agent(referred).and_then(|agent| agent.referrer.clone()));
     let live =
         |state: &State, agent: &AgentId| state.agent(agent).is_some_and(|agent| agent.deregistered_at_ms.is_none());
     match &candidate {
@@ -467,7 +470,8 @@ proptest! {
     /// `floor(amount × payee_bps / 10,000)` (all of it for a release, none for a refund or expiry),
     /// pays `fee = floor(side × fee_bps / 10,000)`, of which the referrer (if any) gets
     /// `floor(fee × referral_bps / 10,000)`; the rest goes back to the payer. The referrer is the
-    /// escrow's named one, else the payer's registered one, unless deregistered.
+    /// escrow's named one, else the registered one of the party `referral_from` names, unless
+    /// deregistered.
     #[test]
     fn settlements_follow_the_fee_rule(stream in streams()) {
         let mut state = State::new();

@@ -9,8 +9,8 @@ use colony_core::command::SetConfig;
 use colony_core::ledger::LEDGER_DAY_MS;
 use colony_core::limits;
 use colony_core::{
-    Accepted, AccountId, Amount, Command, EntryOutcome, EscrowResolution, EscrowState, EventKind, Rejection, Signer,
-    TransferKind, TransferRequest,
+    Accepted, AccountId, Amount, Command, EntryOutcome, EscrowResolution, EscrowState, EventKind, ReferralFrom,
+    Rejection, Signer, TransferKind, TransferRequest,
 };
 use support::commands::{
     Lock, Register, configure_wallet, deregister, dispute, extend, halt, heartbeat, lock, mint, refund, release,
@@ -674,7 +674,8 @@ fn a_halted_agent_cannot_lock_but_its_open_escrows_still_settle() {
 fn locking_moves_funds_into_escrow_holding() {
     let mut swarm = swarm_with(10_000);
     let now = swarm.now_ms();
-    let outcome = ok(&mut swarm, "payer", Lock::new("payee", 4_000).timeout_ms(30_000).task_id("job-1").into());
+    let described = Lock::new("payee", 4_000).timeout_ms(30_000).task_id("job-1").description("a day of prices");
+    let outcome = ok(&mut swarm, "payer", described.into());
     assert_eq!(outcome.single(), &Ok(Accepted::Escrow { escrow_id: 0, existing: false }));
     assert_eq!(
         outcome.event_kinds(),
@@ -685,6 +686,7 @@ fn locking_moves_funds_into_escrow_holding() {
             amount: Amount(4_000),
             task_id: Some(name("job-1")),
             timeout_at_ms: now + 30_000,
+            description: Some("a day of prices".to_owned()),
         }]
     );
     assert_eq!(swarm.balance("payer"), 6_000);
@@ -887,20 +889,20 @@ fn refunds_come_from_the_payee_or_the_arbiter() {
 // ----- Fees and referrals -----
 
 /// Locks `amount` from `payer` (funded with exactly `amount`) to `payee`, with `referrer` registered
-/// as the payer's referrer when given, releases it, and checks every account against the expected
-/// split.
+/// as the payee's referrer when given (the payee bears the fee), releases it, and checks every
+/// account against the expected split.
 #[track_caller]
 fn release_and_check(amount: u64, with_referrer: bool, expected: (u64, u64, u64)) {
     let (to_payee, to_fees, to_referrer) = expected;
     assert_eq!(u128::from(to_payee) + u128::from(to_fees) + u128::from(to_referrer), u128::from(amount));
     let mut swarm = Simulator::new();
-    swarm.register_all(&["payee", "referrer"], "scout");
-    let payer = if with_referrer {
-        Register::new("payer", "scout").referrer("referrer")
+    swarm.register_all(&["payer", "referrer"], "scout");
+    let payee = if with_referrer {
+        Register::new("payee", "scout").referrer("referrer")
     } else {
-        Register::new("payer", "scout")
+        Register::new("payee", "scout")
     };
-    assert!(swarm.operator(vec![payer.into()]).all_accepted());
+    assert!(swarm.operator(vec![payee.into()]).all_accepted());
     swarm.fund("payer", amount);
     let id = ok(&mut swarm, "payer", lock("payee", amount)).escrow_id();
     assert_eq!(swarm.account_balance(&AccountId::EscrowHolding), i128::from(amount));
@@ -965,10 +967,10 @@ fn a_release_of_u64_max_splits_without_overflow() {
 }
 
 #[test]
-fn the_escrows_named_referrer_takes_precedence_over_the_payers_registered_one() {
+fn the_escrows_named_referrer_takes_precedence_over_the_payees_registered_one() {
     let mut swarm = Simulator::new();
-    swarm.register_all(&["payee", "registered", "named"], "scout");
-    assert!(swarm.operator(vec![Register::new("payer", "scout").referrer("registered").into()]).all_accepted());
+    swarm.register_all(&["payer", "registered", "named"], "scout");
+    assert!(swarm.operator(vec![Register::new("payee", "scout").referrer("registered").into()]).all_accepted());
     swarm.fund("payer", 2_000_000);
     let named = ok(&mut swarm, "payer", Lock::new("payee", 1_000_000).referrer("named").into()).escrow_id();
     let unnamed = ok(&mut swarm, "payer", lock("payee", 1_000_000)).escrow_id();
@@ -984,8 +986,8 @@ fn the_escrows_named_referrer_takes_precedence_over_the_payers_registered_one() 
 #[test]
 fn a_deregistered_referrer_gets_nothing_and_its_share_stays_with_the_fees() {
     let mut swarm = Simulator::new();
-    swarm.register_all(&["payee", "registered", "named"], "scout");
-    assert!(swarm.operator(vec![Register::new("payer", "scout").referrer("registered").into()]).all_accepted());
+    swarm.register_all(&["payer", "registered", "named"], "scout");
+    assert!(swarm.operator(vec![Register::new("payee", "scout").referrer("registered").into()]).all_accepted());
     swarm.fund("payer", 2_000_000);
     let by_registered = ok(&mut swarm, "payer", lock("payee", 1_000_000)).escrow_id();
     let by_named = ok(&mut swarm, "payer", Lock::new("payee", 1_000_000).referrer("named").into()).escrow_id();
@@ -1020,6 +1022,53 @@ fn fees_are_fixed_when_the_escrow_is_locked() {
     ok(&mut swarm, "payer", release(after));
     assert_eq!(swarm.escrow(after).fees, Amount(100_000));
     assert_eq!(swarm.balance("payee"), 990_000 + 900_000);
+}
+
+#[test]
+fn the_referral_follows_the_rule_fixed_when_the_escrow_was_locked() {
+    // Seed 002: the orchestrator brought its worker in, pays it, and earns the referral share of the
+    // fee its worker bears. A swarm that says `payer` pays the payer's referrer instead; an escrow
+    // keeps the rule it was locked under.
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["orchestrator", "patron"], "scout");
+    let registrations = vec![
+        Register::new("worker", "scout").referrer("orchestrator").into(),
+        Register::new("client", "scout").referrer("patron").into(),
+    ];
+    assert!(swarm.operator(registrations).all_accepted());
+    swarm.fund("orchestrator", 1_000_000);
+    swarm.fund("client", 2_000_000);
+    let to_worker = ok(&mut swarm, "orchestrator", lock("worker", 1_000_000)).escrow_id();
+    assert_eq!(swarm.escrow(to_worker).referral_from, ReferralFrom::Payee);
+    let under_payee_rule = ok(&mut swarm, "client", lock("orchestrator", 1_000_000)).escrow_id();
+    let config = colony_core::SwarmConfig { referral_from: ReferralFrom::Payer, ..swarm.state().config().clone() };
+    ok(&mut swarm, OPERATOR, Command::SetConfig(SetConfig { config }));
+    let under_payer_rule = ok(&mut swarm, "client", lock("orchestrator", 1_000_000)).escrow_id();
+    assert_eq!(swarm.escrow(under_payer_rule).referral_from, ReferralFrom::Payer);
+    for (payer, escrow) in [("orchestrator", to_worker), ("client", under_payee_rule), ("client", under_payer_rule)] {
+        ok(&mut swarm, payer, release(escrow));
+    }
+    // The worker's escrow: 1,500 back to the orchestrator as its referrer. The orchestrator has no
+    // referrer, so the client's first escrow pays none; the second pays the client's referrer.
+    assert_eq!(swarm.escrow(to_worker).referral, Amount(1_500));
+    assert_eq!(swarm.escrow(under_payee_rule).referral, Amount(0));
+    assert_eq!(swarm.escrow(under_payer_rule).referral, Amount(1_500));
+    assert_eq!(swarm.balance("patron"), 1_500);
+    assert_eq!(swarm.balance("orchestrator"), 1_500 + 990_000 * 2);
+}
+
+#[test]
+fn an_escrow_keeps_its_description_and_refuses_a_long_one() {
+    let mut swarm = swarm_with(10_000);
+    let described = Lock::new("payee", 1_000).description("a day of BTC prices").into();
+    let id = ok(&mut swarm, "payer", described).escrow_id();
+    assert_eq!(swarm.escrow(id).description.as_deref(), Some("a day of BTC prices"));
+    // `refused` checks that the ledger did not change.
+    for description in ["x".repeat(limits::ESCROW_DESCRIPTION_BYTES_MAX + 1), "two\nlines".to_owned()] {
+        let rejection =
+            refused(&mut swarm, "payer", Lock::new("payee", 1_000).description(&description).into(), "invalid_field");
+        assert_eq!(rejection.field(), Some("description"));
+    }
 }
 
 // ----- Hashlocks -----
@@ -1127,8 +1176,8 @@ fn without_an_arbiter_the_operator_resolves() {
 #[test]
 fn a_split_resolution_pays_the_payees_share_minus_its_fee_and_refunds_the_rest() {
     let mut swarm = Simulator::new();
-    swarm.register_all(&["payee", "arbiter", "referrer"], "scout");
-    assert!(swarm.operator(vec![Register::new("payer", "scout").referrer("referrer").into()]).all_accepted());
+    swarm.register_all(&["payer", "arbiter", "referrer"], "scout");
+    assert!(swarm.operator(vec![Register::new("payee", "scout").referrer("referrer").into()]).all_accepted());
     swarm.fund("payer", 1_000_000);
     let id = ok(&mut swarm, "payer", Lock::new("payee", 1_000_000).arbiter("arbiter").into()).escrow_id();
     ok(&mut swarm, "payer", dispute(id, "half done"));

@@ -229,8 +229,10 @@ fn no_bids_is_unassigned_and_no_money_is_unfunded() {
     swarm.tick_after(2_001);
     assert_eq!(task(&swarm, id).state, TaskState::Unassigned);
 
-    swarm.register_all(&["poor"], "analyst");
-    swarm.fund("poor", 3);
+    // The announce needs the whole max_cost in the wallet; the award needs the price. Money that
+    // leaves in between leaves the task unfunded.
+    swarm.register_all(&["poor", "creditor"], "analyst");
+    swarm.fund("poor", 10);
     let outcome = ok(
         &mut swarm,
         "poor",
@@ -239,6 +241,7 @@ fn no_bids_is_unassigned_and_no_money_is_unfunded() {
     let Ok(Accepted::Task { task: poor_task, .. }) = outcome.single() else { panic!() };
     let poor_task = *poor_task;
     ok(&mut swarm, "analyst-1", bid(poor_task, "5", 500, "0.9"));
+    ok(&mut swarm, "poor", json!({"type": "ledger.transfer", "transfer_id": "debt", "to": "creditor", "amount": "7"}));
     swarm.tick_after(2_001);
     let unfunded = task(&swarm, poor_task);
     assert_eq!(unfunded.state, TaskState::Unfunded);

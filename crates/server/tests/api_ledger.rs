@@ -440,7 +440,7 @@ async fn a_parent_limits_its_childs_wallet() {
     );
     assert!(problem.detail.contains("daily limit of 1000") && problem.detail.contains("600 spent today"), "{problem}");
     // An escrow lock is spending too.
-    let lock = colony_client::EscrowLock::new(id("executor-shop"), amount(401), 60_000);
+    let lock = colony_client::EscrowLock::new(id("executor-shop"), amount(401)).timeout_ms(60_000);
     expect_problem(child.lock_escrow(lock).await, 409, "daily_limit_exceeded", Some("amount"));
     // A no-withdraw child cannot move money out of the swarm, even within its limit.
     let problem = expect_problem(child.submit_one(withdraw("c-out", 10)).await, 409, "withdraw_forbidden", None);
@@ -534,7 +534,7 @@ async fn a_budget_halts_an_agent_below_its_minimum_and_funding_restores_it() {
     let wallets = ["executor-spender", "treasury-funder"];
     let before = server.books(&wallets).await;
     expect_problem(spender.transfer("t-2", id("treasury-funder"), amount(1)).await, 403, "agent_halted", None);
-    let lock = colony_client::EscrowLock::new(id("treasury-funder"), amount(1), 60_000);
+    let lock = colony_client::EscrowLock::new(id("treasury-funder"), amount(1)).timeout_ms(60_000);
     expect_problem(spender.lock_escrow(lock).await, 403, "agent_halted", None);
     expect_problem(spender.submit_one(withdraw("w-1", 1)).await, 403, "agent_halted", None);
     assert_eq!(server.books(&wallets).await, before);
@@ -588,8 +588,10 @@ async fn costs_roll_up_over_an_agents_subtree() {
     parent.transfer("p-2", id("analyst-c2"), amount(20_000)).await.unwrap();
     c1.transfer("c1-1", id("executor-vendor"), amount(7_000)).await.unwrap();
     c2.transfer("c2-1", id("scout-c1"), amount(2_000)).await.unwrap();
-    let (escrow, _) =
-        vendor.lock_escrow(colony_client::EscrowLock::new(id("analyst-c2"), amount(4_000), 60_000)).await.unwrap();
+    let (escrow, _) = vendor
+        .lock_escrow(colony_client::EscrowLock::new(id("analyst-c2"), amount(4_000)).timeout_ms(60_000))
+        .await
+        .unwrap();
     vendor.release_escrow(escrow, None).await.unwrap();
 
     let p = server.wallet("orchestrator-p").await;

@@ -44,9 +44,8 @@ async fn the_ledger_survives_a_restart_and_the_audit_agrees() {
     };
     let server = start(settings.clone()).await;
     server.operator_registers("oracle-ref", "oracle").await;
-    let (payer, payer_key) =
-        server.operator_registers_related("treasury-payer", "treasury", None, Some("oracle-ref")).await;
-    let (payee, _) = server.operator_registers("executor-payee", "executor").await;
+    let (payer, payer_key) = server.operator_registers("treasury-payer", "treasury").await;
+    let (payee, _) = server.operator_registers_related("executor-payee", "executor", None, Some("oracle-ref")).await;
     let (arbiter, _) = server.operator_registers("risk-arbiter", "risk").await;
     let (parent, _) = server.self_registers("orchestrator-p", "orchestrator", &[]).await;
     let (child, child_key) = server.new_agent("scout-child");
@@ -104,7 +103,7 @@ async fn the_ledger_survives_a_restart_and_the_audit_agrees() {
     assert!(server.agent("risk-arbiter").await.budget_halted);
 
     // Escrows in every state: released (with referral), refunded, resolved, expired, disputed, locked.
-    let terms = |minor_units: u64| EscrowLock::new(id("executor-payee"), amount(minor_units), 60_000);
+    let terms = |minor_units: u64| EscrowLock::new(id("executor-payee"), amount(minor_units)).timeout_ms(60_000);
     let (released, _) = payer.lock_escrow(terms(100_000)).await.unwrap();
     payer.release_escrow(released, None).await.unwrap();
     let (refunded, _) = payer.lock_escrow(terms(20_000)).await.unwrap();

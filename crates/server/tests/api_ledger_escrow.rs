@@ -15,11 +15,12 @@ use common::*;
 const MINUTE_MS: u64 = 60_000;
 
 fn lock(payee: &str, minor_units: u64) -> EscrowLock {
-    EscrowLock::new(id(payee), amount(minor_units), MINUTE_MS)
+    EscrowLock::new(id(payee), amount(minor_units)).timeout_ms(MINUTE_MS)
 }
 
 fn lock_for_task(payee: &str, minor_units: u64, task_id: &str) -> EscrowLock {
-    EscrowLock { task_id: Some(task_id.to_owned()), ..lock(payee, minor_units) }
+    let description = Some(format!("work on {task_id}"));
+    EscrowLock { task_id: Some(task_id.to_owned()), description, ..lock(payee, minor_units) }
 }
 
 fn lock_with_arbiter(payee: &str, minor_units: u64, arbiter: &str) -> EscrowLock {
@@ -52,12 +53,14 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
     let (server, _clock) = start_manual(directory.path()).await;
     server.operator_registers("oracle-ref", "oracle").await;
     server.operator_registers("scout-named", "scout").await;
-    let (payer, _) = server.operator_registers_related("treasury-payer", "treasury", None, Some("oracle-ref")).await;
+    // The payee bears the fee, so its registered referrer earns the referral share.
+    let (payer, _) = server.operator_registers("treasury-payer", "treasury").await;
     let (plain, _) = server.operator_registers("treasury-plain", "treasury").await;
-    let (payee, _) = server.operator_registers("executor-payee", "executor").await;
+    let (payee, _) = server.operator_registers_related("executor-payee", "executor", None, Some("oracle-ref")).await;
+    server.operator_registers("executor-plain", "executor").await;
     server.fund("mint-1", "treasury-payer", 2_000_000).await;
     server.fund("mint-2", "treasury-plain", 100_000).await;
-    let wallets = ["treasury-payer", "treasury-plain", "executor-payee", "oracle-ref", "scout-named"];
+    let wallets = ["treasury-payer", "treasury-plain", "executor-payee", "executor-plain", "oracle-ref", "scout-named"];
     let from = server.operator.status().await.unwrap().sequence + 1;
     let mut events = server.operator.events(Some(from)).await.unwrap();
 
@@ -74,6 +77,7 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
         (amount(1_000_000), EscrowState::Locked, 100, 1_500)
     );
     assert_eq!(escrow.task_id, Some(name("task-1")));
+    assert_eq!(escrow.description.as_deref(), Some("work on task-1"));
     assert_eq!((escrow.referrer.as_ref(), escrow.arbiter.as_ref(), escrow.hashlock), (None, None, None));
     assert_eq!(escrow.timeout_at_ms, escrow.created_at_ms + MINUTE_MS);
     assert_eq!((escrow.settled_at_ms, payout(&escrow)), (None, (0, 0, 0, 0)));
@@ -87,6 +91,7 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
             amount: amount(1_000_000),
             task_id: Some(name("task-1")),
             timeout_at_ms: escrow.timeout_at_ms,
+            description: Some("work on task-1".to_owned()),
         }
     );
     let wallet = server.wallet("treasury-payer").await;
@@ -106,6 +111,7 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
             arbiter: None,
             hashlock: None,
             referrer: None,
+            description: Some("work on task-1".to_owned()),
         }))
         .await
         .unwrap();
@@ -135,7 +141,7 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
     expect_problem(server.operator.release_escrow(escrow_id, None).await, 403, "unauthorized", None);
     assert_eq!(server.books(&wallets).await, before);
 
-    // Released: 1% fee, 15% of it to the payer's registered referrer.
+    // Released: 1% fee, 15% of it to the payee's registered referrer.
     let released = payer.release_escrow(escrow_id, None).await.unwrap();
     assert_eq!(outcomes(&released), done());
     let escrow = server.operator.escrow(escrow_id).await.unwrap();
@@ -181,7 +187,7 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
     assert_eq!(server.balance("scout-named").await, 18);
     assert_eq!(server.balance("oracle-ref").await, 1_500, "the registered referrer gets nothing this time");
     // Without any referrer, the whole fee stays with the swarm.
-    let escrow_id = locked(&plain, lock("executor-payee", 12_345)).await;
+    let escrow_id = locked(&plain, lock("executor-plain", 12_345)).await;
     plain.release_escrow(escrow_id, None).await.unwrap();
     assert_eq!(payout(&server.operator.escrow(escrow_id).await.unwrap()), (12_222, 0, 123, 0));
     let seen = events_until(
@@ -199,7 +205,8 @@ async fn a_release_pays_the_payee_net_of_the_fee_and_the_referrer_its_share() {
     assert_eq!(payout(&server.operator.escrow(escrow_id).await.unwrap()), (9_900, 0, 100, 0));
     assert_eq!(server.balance("oracle-ref").await, 1_500);
 
-    assert_eq!(server.balance("executor-payee").await, 990_000 + 12_222 + 12_222 + 9_900);
+    assert_eq!(server.balance("executor-payee").await, 990_000 + 12_222 + 9_900);
+    assert_eq!(server.balance("executor-plain").await, 12_222);
     let ledger = server.balanced_ledger().await;
     assert_eq!((ledger.supply, ledger.fees, ledger.escrow_held), (2_100_000, 8_500 + 105 + 123 + 100, 0));
     assert_eq!(ledger.wallets_total, 2_100_000 - ledger.fees);
@@ -399,8 +406,8 @@ async fn a_dispute_freezes_the_escrow_until_the_arbiter_or_else_the_operator_res
     let directory = tempfile::tempdir().unwrap();
     let (server, _clock) = start_manual(directory.path()).await;
     server.operator_registers("oracle-ref", "oracle").await;
-    let (payer, _) = server.operator_registers_related("treasury-payer", "treasury", None, Some("oracle-ref")).await;
-    let (payee, _) = server.operator_registers("executor-payee", "executor").await;
+    let (payer, _) = server.operator_registers("treasury-payer", "treasury").await;
+    let (payee, _) = server.operator_registers_related("executor-payee", "executor", None, Some("oracle-ref")).await;
     let (arbiter, _) = server.operator_registers("risk-arbiter", "risk").await;
     let (stranger, _) = server.operator_registers("scout-stranger", "scout").await;
     server.fund("mint-1", "treasury-payer", 100_000).await;

@@ -358,6 +358,7 @@ pub struct Lock {
     arbiter: Option<AgentId>,
     hashlock: Option<Digest>,
     referrer: Option<AgentId>,
+    description: Option<String>,
 }
 
 impl Lock {
@@ -372,7 +373,14 @@ impl Lock {
             arbiter: None,
             hashlock: None,
             referrer: None,
+            description: None,
         }
+    }
+
+    /// Says what the money is for.
+    pub fn description(mut self, description: &str) -> Lock {
+        self.description = Some(description.to_owned());
+        self
     }
 
     /// Sets the timeout.
@@ -424,6 +432,7 @@ impl Lock {
             arbiter: self.arbiter,
             hashlock: self.hashlock,
             referrer: self.referrer,
+            description: self.description,
         })
     }
 }

@@ -25,6 +25,10 @@ use proptest::sample::select;
 use super::keys::{digest_for, name};
 use super::strategies::{AgentRef, CAPABILITY_CANDIDATES, CommandSpec, reason};
 
+/// Task kinds announced: the default configuration's three, then one no configuration generated
+/// here names.
+pub const TASK_KINDS: [&str; 4] = ["analyze", "execute", "monitor", "forecast"];
+
 /// Task ids managers announce under.
 pub const MARKET_TASK_IDS: [&str; 4] = ["job-0", "job-1", "job-2", "job-3"];
 
@@ -73,6 +77,8 @@ pub struct AnnounceSpec {
     pub verify_window_ms: u64,
     /// Whether the weights add up to one.
     pub valid_weights: bool,
+    /// The index of its kind in [`TASK_KINDS`]: the default configuration's, then one it lacks.
+    pub kind: usize,
 }
 
 /// A market command, abstractly. The part a [`TaskRef::Part`] looks for: an open task of another
@@ -177,12 +183,13 @@ pub fn announce_spec(pool: usize) -> BoxedStrategy<MarketSpec> {
         any::<bool>(),
         proptest::option::weighted(0.1, (0..pool.max(1)).prop_map(AgentRef::Child)),
         prop_oneof![6 => Just(Vec::new()), 1 => vec(others.prop_map(AgentRef::Other), 1..=2)],
+        prop_oneof![30 => 0..3usize, 1 => Just(3usize)],
     );
     (money, conditions)
         .prop_map(
             |(
                 (max_cost, deadline_ms, bid_window_ms, min_score_micros, max_retries, verify_window_ms, valid_weights),
-                (task_id, capability, verifier, arbiter, depends_on, skip_failed_dependencies, payer, invited),
+                (task_id, capability, verifier, arbiter, depends_on, skip_failed_dependencies, payer, invited, kind),
             )| {
                 MarketSpec::Announce(AnnounceSpec {
                     task_id,
@@ -200,6 +207,7 @@ pub fn announce_spec(pool: usize) -> BoxedStrategy<MarketSpec> {
                     invited,
                     verify_window_ms,
                     valid_weights,
+                    kind,
                 })
             },
         )
@@ -233,6 +241,25 @@ pub fn score_micros() -> BoxedStrategy<u32> {
     .boxed()
 }
 
+/// What a task's winner sends, for envelopes signed by a winner: accept, progress, submit, decline.
+pub fn worker_commands() -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
+    let market = |strategy: BoxedStrategy<MarketSpec>| strategy.prop_map(CommandSpec::Market).boxed();
+    let part = || (0..4usize).prop_map(TaskRef::Part);
+    vec![
+        (8, market(part().prop_map(|task| MarketSpec::Accept { task }).boxed())),
+        (8, market((part(), 0..=100u8).prop_map(|(task, percent)| MarketSpec::Progress { task, percent }).boxed())),
+        (
+            8,
+            market(
+                (part(), proptest::bool::weighted(0.7))
+                    .prop_map(|(task, inline)| MarketSpec::Submit { task, inline })
+                    .boxed(),
+            ),
+        ),
+        (2, market(part().prop_map(|task| MarketSpec::Decline { task }).boxed())),
+    ]
+}
+
 /// Every market command, weighted so that most announced tasks are bid on and carried through.
 pub fn market_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
     let market = |strategy: BoxedStrategy<MarketSpec>| strategy.prop_map(CommandSpec::Market).boxed();
@@ -240,11 +267,13 @@ pub fn market_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
         (12, market(announce_spec(pool))),
         (20, market(bid_spec())),
         (1, market(task_ref().prop_map(|task| MarketSpec::Withdraw { task }).boxed())),
-        (2, market(task_ref().prop_map(|task| MarketSpec::Award { task }).boxed())),
+        // Managers award early often: generated pauses rarely outlast a bidding window, and the
+        // flows after the award (accept, progress, submit, verify) need awarded tasks.
+        (6, market(task_ref().prop_map(|task| MarketSpec::Award { task }).boxed())),
         (8, market(task_ref().prop_map(|task| MarketSpec::Accept { task }).boxed())),
         (4, market(task_ref().prop_map(|task| MarketSpec::Decline { task }).boxed())),
         (
-            4,
+            8,
             market(
                 (task_ref(), prop_oneof![10 => 0..=100u8, 1 => 101..=u8::MAX])
                     .prop_map(|(task, percent)| MarketSpec::Progress { task, percent })
@@ -312,7 +341,8 @@ pub fn render_market(
         MarketSpec::Accept { task } => Command::AcceptTask(AcceptTask { task: task_for(*task, &is_winner) }),
         MarketSpec::Decline { task } => Command::DeclineTask(DeclineTask { task: task_for(*task, &is_winner) }),
         MarketSpec::Progress { task, percent } => Command::ReportProgress(ReportProgress {
-            task: task_for(*task, &is_winner),
+            // Progress is reported on accepted work; an award not yet accepted is refused.
+            task: task_for(*task, &|task, agent| task.state == TaskState::Running && is_winner(task, agent)),
             percent: *percent,
             note: String::from("halfway"),
         }),
@@ -393,7 +423,7 @@ fn announce(spec: &AnnounceSpec, resolve: &dyn Fn(AgentRef) -> AgentId) -> Annou
         spec.capability.map(|index| name(CAPABILITY_CANDIDATES[index])).into_iter().collect();
     AnnounceTask {
         task_id: name(MARKET_TASK_IDS[spec.task_id]),
-        kind: name("analyze"),
+        kind: name(TASK_KINDS[spec.kind]),
         required_capabilities,
         payload: Some(JsonText::parse(r#"{"pair":"ETH/USDC"}"#).expect("valid JSON")),
         reference: None,

@@ -169,6 +169,10 @@ pub enum Step {
     },
     /// Time passes, then a signed envelope.
     Envelope(EnvelopeSpec),
+    /// Time passes, then a signed envelope from the winner of a task under way: the one at the
+    /// spec's signer index among them (in task order), or the spec's signer when no task is under
+    /// way. Random signers are seldom the one agent a task's next step needs.
+    Worker(EnvelopeSpec),
     /// Time passes, then an envelope with `COMMANDS_PER_ENVELOPE_MAX + 1` heartbeats from a signer with
     /// its own key and next nonce.
     Oversized {
@@ -682,6 +686,21 @@ impl Renderer {
                 let commands = vec![Command::Heartbeat(Heartbeat {}); limits::COMMANDS_PER_ENVELOPE_MAX + 1];
                 factory.signed(signer_value, key, nonce, commands)
             }
+            Step::Worker(spec) => {
+                let winners: Vec<usize> = self
+                    .state
+                    .market()
+                    .tasks()
+                    .filter(|task| !task.state.is_terminal())
+                    .filter_map(|task| task.current_attempt())
+                    .filter_map(|attempt| attempt.winner.as_str().strip_prefix("agent-")?.parse().ok())
+                    .collect();
+                let signer = match spec.signer {
+                    SignerRef::Agent(index) if !winners.is_empty() => SignerRef::Agent(winners[index % winners.len()]),
+                    other => other,
+                };
+                self.step(factory, &Step::Envelope(EnvelopeSpec { signer, ..spec.clone() }))
+            }
             Step::Envelope(spec) => {
                 factory.advance_ms(spec.advance_ms);
                 let signer = signer_of(spec.signer);
@@ -867,6 +886,7 @@ impl Renderer {
                     arbiter: arbiter.map(|arbiter| self.resolve(signer, arbiter)),
                     hashlock: hashlock.map(|secret| hashlock_for(SECRETS[secret % SECRETS.len()])),
                     referrer: referrer.map(|referrer| self.resolve(signer, referrer)),
+                    description: None,
                 })
             }
             CommandSpec::ReleaseEscrow { escrow, preimage } => Command::ReleaseEscrow(ReleaseEscrow {
@@ -1280,6 +1300,7 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
     }
     if config.market {
         choices.push((60, market_envelope(pool).prop_map(Step::Envelope).boxed()));
+        choices.push((12, worker_envelope(pool).prop_map(Step::Worker).boxed()));
     }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))
@@ -1302,6 +1323,20 @@ pub fn market_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
             key: KeyChoice::Own,
             nonce: NonceChoice::Next,
             commands: heartbeat.then_some(CommandSpec::Heartbeat).into_iter().chain(market).collect(),
+        })
+        .boxed()
+}
+
+/// A winner's envelope ([`Step::Worker`]): a heartbeat, then accept, progress, submit or decline.
+pub fn worker_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
+    let commands = Union::new_weighted(super::market::worker_commands());
+    (0..=1_000u64, 0..pool, vec(commands, 1..=2))
+        .prop_map(|(advance_ms, signer, market)| EnvelopeSpec {
+            advance_ms,
+            signer: SignerRef::Agent(signer),
+            key: KeyChoice::Own,
+            nonce: NonceChoice::Next,
+            commands: std::iter::once(CommandSpec::Heartbeat).chain(market).collect(),
         })
         .boxed()
 }
@@ -1850,25 +1885,30 @@ pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
     let fees = (prop_oneof![Just(100u16), 0..=10_000u16], prop_oneof![Just(1_500u16), 0..=10_000u16]);
     // The default pace, none at all, or one tight enough that random registrations run into it.
     let pace = prop_oneof![8 => Just((1_000u64, 1_000u32)), 1 => Just((0, 1)), 2 => (1..=60_000u64, 1..=3u32)];
-    (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>(), fees, pace)
-        .prop_map(|(included, weights, heartbeat_ttl_ms, self_registration, (fee_bps, referral_bps), pace)| {
-            let roles: BTreeMap<Name, RoleConfig> = CONFIGURABLE_ROLES
-                .iter()
-                .zip(included.iter().zip(weights))
-                .filter(|(role, (included, _))| **included || **role == "scout")
-                .map(|(role, (_, default_weight))| (name(role), RoleConfig { default_weight }))
-                .collect();
-            let (registration_interval_ms, registration_burst) = pace;
-            SwarmConfig {
-                roles,
-                heartbeat_ttl_ms,
-                self_registration,
-                fee_bps,
-                referral_bps,
-                registration_interval_ms,
-                registration_burst,
-            }
-        })
+    let referral_from = prop_oneof![Just(colony_core::ReferralFrom::Payee), Just(colony_core::ReferralFrom::Payer)];
+    (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>(), fees, pace, referral_from)
+        .prop_map(
+            |(included, weights, heartbeat_ttl_ms, self_registration, (fee_bps, referral_bps), pace, referral_from)| {
+                let roles: BTreeMap<Name, RoleConfig> = CONFIGURABLE_ROLES
+                    .iter()
+                    .zip(included.iter().zip(weights))
+                    .filter(|(role, (included, _))| **included || **role == "scout")
+                    .map(|(role, (_, default_weight))| (name(role), RoleConfig { default_weight }))
+                    .collect();
+                let (registration_interval_ms, registration_burst) = pace;
+                SwarmConfig {
+                    roles,
+                    heartbeat_ttl_ms,
+                    self_registration,
+                    fee_bps,
+                    referral_bps,
+                    registration_interval_ms,
+                    registration_burst,
+                    task_kinds: SwarmConfig::default().task_kinds,
+                    referral_from,
+                }
+            },
+        )
         .boxed()
 }
 

@@ -532,7 +532,8 @@ impl TaskSummaryView {
 pub struct TaskPage {
     /// The tasks on this page, by id.
     pub tasks: Vec<TaskSummaryView>,
-    /// Pass as `after` to get the next page; absent on the last page.
+    /// Pass as `after` to get the next page; absent on the last page. A page may hold fewer tasks than
+    /// asked (even none) and still name it: a request looks at a bounded number of tasks.
     pub next_after: Option<u64>,
 }
 

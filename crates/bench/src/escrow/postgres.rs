@@ -14,7 +14,7 @@
 //!   ascending id order, the fee account (the largest id, the row every release touches) last, so
 //!   transactions never deadlock and the hot row is held as briefly as this design allows.
 //!
-//! The client computes the fee split and knows each payer's referrer (the same referrers Colony
+//! The client computes the fee split and knows each payee's referrer (the same referrers Colony
 //! registers), which saves PostgreSQL a lookup: the comparison favours PostgreSQL, if anything.
 
 use std::sync::Arc;
@@ -149,7 +149,7 @@ impl SqlCycle {
         let lock = spec.locks[0];
         let (to_payee, to_fees, to_referrer) = Books::split(lock.amount, fee_split.0, fee_split.1);
         let payee = (lock.payee as i64, to_payee as i64);
-        let referrer = (accounts.referrers[spec.payer] as i64, to_referrer as i64);
+        let referrer = (accounts.referrers[lock.payee] as i64, to_referrer as i64);
         let credits = if payee.0 <= referrer.0 { [payee, referrer] } else { [referrer, payee] };
         SqlCycle { payer: spec.payer as i64, payee: payee.0, amount: lock.amount as i64, credits, fee: to_fees as i64 }
     }

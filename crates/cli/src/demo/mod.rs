@@ -399,7 +399,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         println!("  trader-1 (no-withdraw child wallet) tried to move money out of the swarm: `{code}`");
     }
     println!(
-        "  orchestrator-1 earned {} in referral fees from its workers' data purchases",
+        "  orchestrator-1 earned {} in referral fees: its workers' share of the fee on every escrow that paid them",
         units(trading.referral_income)
     );
 

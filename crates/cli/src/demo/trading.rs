@@ -1,8 +1,9 @@
 //! The demo's trading team (the orchestrator-and-workers pattern): an orchestrator spawns a scanner,
 //! a risk manager and a trader as its children, and pays each stage of each trading day through
-//! escrow, on real daily prices. The workers buy price data from the oracle, also through escrow, so
-//! the orchestrator, as their referrer, earns a share of every fee. One execution fails verification
-//! and its escrow ends in a timeout refund; the trader's child wallet runs into its daily limit.
+//! escrow, on real daily prices. The fee on each payment is deducted from the worker's payout, and
+//! the orchestrator, as the workers' referrer, earns the referral share of it (seed 002's 15%). The
+//! workers buy price data from the oracle, also through escrow. One execution fails verification and
+//! its escrow ends in a timeout refund; the trader's child wallet runs into its daily limit.
 
 use colony_core::command::{ConfigureWallet, RegisterAgent, Withdraw};
 use std::time::{Duration, Instant};
@@ -156,7 +157,7 @@ pub async fn run(
     for day in FIRST_DAY..(FIRST_DAY + TRADING_DAYS).min(market.len() - 1) {
         let date = market.date(day).to_owned();
         let stage = |stage: &str, payee: &AgentId, amount: Amount, timeout_ms: u64| {
-            let mut lock = EscrowLock::new(payee.clone(), amount, timeout_ms);
+            let mut lock = EscrowLock::new(payee.clone(), amount).timeout_ms(timeout_ms);
             lock.task_id = Some(format!("{stage}-{date}"));
             lock
         };
@@ -245,7 +246,7 @@ pub async fn run(
     report.referral_income = referrals
         .escrows
         .iter()
-        .filter(|escrow| escrow.payee == oracle_id)
+        .filter(|escrow| escrow.payer == orchestrator.id)
         .map(|escrow| u128::from(escrow.referral.0))
         .sum();
     Ok(report)
@@ -253,7 +254,7 @@ pub async fn run(
 
 /// A worker buys prices from the oracle through escrow: lock, the oracle delivers, the buyer releases.
 async fn buy_data(buyer: &Client, oracle: &AgentId, price: Amount, task_id: &str) -> Result<(), ClientError> {
-    let mut lock = EscrowLock::new(oracle.clone(), price, STAGE_TIMEOUT_MS);
+    let mut lock = EscrowLock::new(oracle.clone(), price).timeout_ms(STAGE_TIMEOUT_MS);
     lock.task_id = Some(task_id.to_owned());
     let (escrow, _) = buyer.lock_escrow(lock).await?;
     buyer.release_escrow(escrow, None).await?;

@@ -3,7 +3,7 @@
 pub mod commands;
 pub mod rejections;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,34 @@ pub struct SwarmConfig {
     #[serde(default = "default_registration_burst")]
     #[schemars(range(min = 1, max = limits::REGISTRATION_BURST_MAX))]
     pub registration_burst: u32,
+    /// The kinds of work the task market takes (seed 000: `analyze`, `execute`, `monitor`). A swarm
+    /// names its own so that workers can rely on a closed vocabulary.
+    #[serde(default = "default_task_kinds")]
+    #[schemars(length(min = 1, max = limits::TASK_KINDS_MAX))]
+    pub task_kinds: BTreeSet<Name>,
+    /// Whose registered referrer earns the referral share of an escrow's fee when the escrow names
+    /// none. Fixed on each escrow when it is locked.
+    #[serde(default)]
+    pub referral_from: ReferralFrom,
+}
+
+/// Whose registered referrer an escrow's referral share goes to, when the escrow names no referrer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferralFrom {
+    /// The payee's: the fee is deducted from the payee's payout, so the payee bears it, and the
+    /// agent that brought the payee in (seed 002's orchestrator, for its workers) earns from it.
+    #[default]
+    Payee,
+    /// The payer's: the agent that brought in whoever spends the money.
+    Payer,
+}
+
+fn default_task_kinds() -> BTreeSet<Name> {
+    ["analyze", "execute", "monitor"]
+        .into_iter()
+        .map(|kind| Name::new(kind).expect("built-in task kinds are valid names"))
+        .collect()
 }
 
 fn default_registration_interval_ms() -> u64 {
@@ -99,6 +127,8 @@ impl Default for SwarmConfig {
             referral_bps: default_referral_bps(),
             registration_interval_ms: default_registration_interval_ms(),
             registration_burst: default_registration_burst(),
+            task_kinds: default_task_kinds(),
+            referral_from: ReferralFrom::default(),
         }
     }
 }
@@ -139,6 +169,12 @@ impl SwarmConfig {
                 "registration_burst",
                 format!("must be between 1 and {}", limits::REGISTRATION_BURST_MAX),
             ));
+        }
+        if self.task_kinds.is_empty() {
+            return Err(Rejection::invalid("task_kinds", "at least one task kind is required"));
+        }
+        if self.task_kinds.len() > limits::TASK_KINDS_MAX {
+            return Err(Rejection::LimitReached { limit: "task_kinds", max: limits::TASK_KINDS_MAX as u64 });
         }
         for (field, value) in [("fee_bps", self.fee_bps), ("referral_bps", self.referral_bps)] {
             if u64::from(value) > BASIS_POINTS_ONE {

@@ -160,9 +160,14 @@ pub struct LockEscrow {
     /// SHA-256 of a secret; whoever presents the secret may release.
     #[serde(default)]
     pub hashlock: Option<Digest>,
-    /// The referrer to credit (else the payer's registered referrer).
+    /// The referrer to credit (else the registered referrer of the party the configuration's
+    /// `referral_from` names: by default the payee, who bears the fee).
     #[serde(default)]
     pub referrer: Option<AgentId>,
+    /// What the money is for, in a line of free text.
+    #[serde(default)]
+    #[schemars(length(max = limits::ESCROW_DESCRIPTION_BYTES_MAX))]
+    pub description: Option<String>,
 }
 
 fn escrow_timeout_ms_default() -> u64 {
@@ -179,6 +184,7 @@ impl Apply for LockEscrow {
             arbiter: self.arbiter.as_ref(),
             hashlock: self.hashlock,
             referrer: self.referrer.as_ref(),
+            description: self.description.as_deref(),
             for_task: None,
         };
         state.lock_escrow(context, request)

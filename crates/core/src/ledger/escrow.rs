@@ -11,9 +11,13 @@
 //!                                                                           operator) → resolved
 //! ```
 //!
-//! The referrer of a release is the one named on the escrow, else the payer's registered referrer;
-//! a referrer that is deregistered by then gets nothing (its share stays with the fee account).
+//! The referrer of a release is the one named on the escrow, else the registered referrer of the
+//! party the swarm's `referral_from` named when the escrow was locked: by default the payee, who
+//! bears the fee (it is deducted from the payout), so that an agent that brings workers in earns
+//! from their work; `payer` keeps the earlier rule. A referrer that is deregistered by then gets
+//! nothing (its share stays with the fee account).
 
+use crate::config::ReferralFrom;
 use crate::outcome::LedgerRejection;
 use serde::{Deserialize, Serialize};
 
@@ -94,8 +98,12 @@ pub struct Escrow {
     pub fee_bps: u16,
     /// The referrer's share of the fee, fixed when locked.
     pub referral_bps: u16,
-    /// A referrer named on the escrow (takes precedence over the payer's registered referrer).
+    /// A referrer named on the escrow (takes precedence over a registered referrer).
     pub referrer: Option<AgentId>,
+    /// Whose registered referrer is paid when none is named, fixed when locked.
+    pub referral_from: ReferralFrom,
+    /// What the money is for.
+    pub description: Option<String>,
     /// Who may release, refund and resolve disputes besides the parties.
     pub arbiter: Option<AgentId>,
     /// SHA-256 of a secret whose holder may release.
@@ -150,6 +158,7 @@ pub(crate) struct LockRequest<'a> {
     pub arbiter: Option<&'a AgentId>,
     pub hashlock: Option<Digest>,
     pub referrer: Option<&'a AgentId>,
+    pub description: Option<&'a str>,
     /// The market task locking it.
     pub for_task: Option<u64>,
 }
@@ -200,7 +209,8 @@ impl State {
                 && escrow.amount == request.amount
                 && escrow.arbiter.as_ref() == request.arbiter
                 && escrow.hashlock == request.hashlock
-                && escrow.referrer.as_ref() == request.referrer;
+                && escrow.referrer.as_ref() == request.referrer
+                && escrow.description.as_deref() == request.description;
             return if same {
                 Ok((escrow.id, true))
             } else {
@@ -227,6 +237,14 @@ impl State {
             return Err(Rejection::invalid("referrer", "the referrer must be neither payer nor payee"));
         }
         check_timeout(request.timeout_ms)?;
+        if let Some(description) = request.description
+            && (description.len() > limits::ESCROW_DESCRIPTION_BYTES_MAX || description.chars().any(char::is_control))
+        {
+            return Err(Rejection::invalid(
+                "description",
+                format!("must be at most {} bytes without control characters", limits::ESCROW_DESCRIPTION_BYTES_MAX),
+            ));
+        }
         if self.ledger.open_escrows >= limits::OPEN_ESCROWS_MAX as u64 {
             return Err(Rejection::LimitReached { limit: "open_escrows", max: limits::OPEN_ESCROWS_MAX as u64 });
         }
@@ -246,6 +264,8 @@ impl State {
             fee_bps: self.config.fee_bps,
             referral_bps: self.config.referral_bps,
             referrer: request.referrer.cloned(),
+            referral_from: self.config.referral_from,
+            description: request.description.map(str::to_owned),
             arbiter: request.arbiter.cloned(),
             hashlock: request.hashlock,
             task_id: request.task_id.cloned(),
@@ -273,6 +293,7 @@ impl State {
             amount: request.amount,
             task_id: request.task_id.cloned(),
             timeout_at_ms,
+            description: request.description.map(str::to_owned),
         });
         self.apply_budget(context, payer_handle);
         self.evict_settled_escrows();
@@ -450,7 +471,7 @@ impl State {
         let escrow = self.ledger.escrows.get(&id).expect("the caller found it");
         assert!(escrow.state.is_open(), "only open escrows settle");
         let (amount, state, timeout_at_ms) = (escrow.amount, escrow.state, escrow.timeout_at_ms);
-        let (fee_bps, referral_bps) = (escrow.fee_bps, escrow.referral_bps);
+        let (fee_bps, referral_bps, referral_from) = (escrow.fee_bps, escrow.referral_bps, escrow.referral_from);
         // Parties are registered for the life of the log (tombstones keep their handles).
         let payer = self.registry.handle(&escrow.payer).expect("an escrow's payer is registered");
         let payee = self.registry.handle(&escrow.payee).expect("an escrow's payee is registered");
@@ -464,8 +485,12 @@ impl State {
         }
         let to_payee = amount.share_floor(payee_bps);
         let to_payer = amount.checked_sub(to_payee).expect("a share is at most the whole");
+        let referred = match referral_from {
+            ReferralFrom::Payee => payee,
+            ReferralFrom::Payer => payer,
+        };
         let referrer = named_referrer
-            .or_else(|| self.registry.by_handle(payer).referrer.as_ref().and_then(|id| self.registry.handle(id)))
+            .or_else(|| self.registry.by_handle(referred).referrer.as_ref().and_then(|id| self.registry.handle(id)))
             .filter(|referrer| self.registry.by_handle(*referrer).deregistered_at_ms.is_none());
         let split = FeeSplit::compute(to_payee, fee_bps, referral_bps, referrer.is_some());
 

@@ -26,6 +26,17 @@ use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::registry::{AgentHandle, Liveness};
 use crate::state::{Context, State};
 
+/// A live bid with its score under its task's terms.
+#[derive(Clone, Copy, Debug)]
+pub struct RankedBid<'a> {
+    /// Who bid.
+    pub bidder: &'a AgentId,
+    /// The bid.
+    pub bid: &'a Bid,
+    /// Its score, the bidder's performance included.
+    pub score: Fraction,
+}
+
 /// A bid's score under a task's terms, given the bidder's performance score.
 pub fn bid_score(terms: &TaskTerms, bid: &Bid, performance: Fraction) -> Fraction {
     let weights = &terms.weights;
@@ -127,6 +138,17 @@ impl State {
         if self.market.open_tasks >= limits::OPEN_TASKS_MAX as u64 {
             return Err(Rejection::LimitReached { limit: "open_tasks", max: limits::OPEN_TASKS_MAX as u64 });
         }
+        // Announcing costs nothing, so without this a fresh agent could fill the market with tasks
+        // nobody could ever be paid for. The award still checks the funds it locks.
+        let committed = self.market.committed_funds(&terms.payer) + u128::from(terms.max_cost.0);
+        let balance = self.wallet(&terms.payer).map_or(Amount::ZERO, |wallet| wallet.balance());
+        if committed > u128::from(balance.0) {
+            return Err(Rejection::Market(MarketRejection::AnnounceBeyondFunds {
+                payer: terms.payer.clone(),
+                committed,
+                balance,
+            }));
+        }
 
         let id = self.market.next_task_id;
         self.market.next_task_id += 1;
@@ -147,10 +169,7 @@ impl State {
             ended_at_ms: None,
             deadline_at_ms: None,
         };
-        self.market.by_manager.insert((manager.clone(), command.task_id.clone()), id);
-        self.market.tasks.insert(id, Box::new(task));
-        *self.market.open_per_manager.entry(manager.clone()).or_default() += 1;
-        self.market.open_tasks += 1;
+        self.market.insert_announced(task);
         context.emit(EventKind::TaskAnnounced {
             task: id,
             manager,
@@ -172,6 +191,9 @@ impl State {
     fn validate_announcement(&self, manager: &AgentId, command: &AnnounceTask) -> Result<TaskTerms, Rejection> {
         if command.max_cost == Amount::ZERO {
             return Err(Rejection::invalid("max_cost", "must be positive"));
+        }
+        if !self.config.task_kinds.contains(&command.kind) {
+            return Err(Rejection::Market(MarketRejection::UnknownTaskKind { kind: command.kind.clone() }));
         }
         if !(1..=limits::TASK_DEADLINE_MS_MAX).contains(&command.deadline_ms) {
             return Err(Rejection::invalid(
@@ -287,8 +309,8 @@ impl State {
     /// Opens a bidding round on a task: now until `bid_window_ms` from now.
     pub(super) fn open_round(&mut self, context: &mut Context, id: u64) {
         let closes_at_ms = context.now_ms.saturating_add(self.market.tasks[&id].terms.bid_window_ms);
+        self.market.set_state(id, TaskState::Open);
         let task = self.market.tasks.get_mut(&id).expect("the caller found it");
-        task.state = TaskState::Open;
         task.rounds += 1;
         task.closes_at_ms = Some(closes_at_ms);
         let round = task.rounds;
@@ -463,21 +485,19 @@ impl State {
             self.end_task(context, id, TaskState::Unfunded, Some(reason));
             return;
         }
-        let mut ranked: Vec<(Reverse<Fraction>, Amount, u64, AgentId)> = Vec::with_capacity(task.bids.len());
+        let mut best = None;
         let mut unfit = Vec::new();
-        for (bidder, bid) in &task.bids {
-            if self.bidder_fit(task, bidder).is_err() {
-                unfit.push(bidder.clone());
-                continue;
+        for ranked in self.ranked_bids(task) {
+            if self.bidder_fit(task, ranked.bidder).is_err() {
+                unfit.push(ranked.bidder.clone());
+            } else if best.is_none() {
+                best = Some((ranked.score, ranked.bid.estimated_cost, ranked.bidder.clone()));
             }
-            let score = bid_score(&task.terms, bid, self.performance_of(bidder));
-            ranked.push((Reverse(score), bid.estimated_cost, bid.placed_at_sequence, bidder.clone()));
         }
-        ranked.sort_unstable();
         for bidder in unfit {
             self.drop_bid(id, &bidder);
         }
-        let Some((Reverse(score), price, _, winner)) = ranked.into_iter().next() else {
+        let Some((score, price, winner)) = best else {
             let task = &self.market.tasks[&id];
             if task.attempts.is_empty() {
                 self.end_task(context, id, TaskState::Unassigned, Some("no bids".to_owned()));
@@ -498,6 +518,7 @@ impl State {
             .saturating_add(limits::TASK_ESCROW_GRACE_MS);
         let arbiter = task.terms.arbiter.clone();
         let estimated_time_ms = task.bids[&winner].estimated_time_ms;
+        let description = format!("task {id} '{}' ({})", task.terms.task_id, task.terms.kind);
         let request = LockRequest {
             payee: &winner,
             amount: price,
@@ -506,6 +527,7 @@ impl State {
             arbiter: arbiter.as_ref(),
             hashlock: None,
             referrer: None,
+            description: Some(&description),
             for_task: Some(id),
         };
         let escrow = match self.lock_escrow_from(context, &payer, payer_handle, request) {
@@ -520,8 +542,8 @@ impl State {
         };
         self.drop_bid(id, &winner);
         let due_at_ms = context.now_ms.saturating_add(self.market.tasks[&id].terms.deadline_ms);
+        self.market.set_state(id, TaskState::Awarded);
         let task = self.market.tasks.get_mut(&id).expect("found above");
-        task.state = TaskState::Awarded;
         task.closes_at_ms = None;
         task.attempts.push(Attempt {
             winner: winner.clone(),
@@ -540,6 +562,24 @@ impl State {
         let task_id: Name = task.terms.task_id.clone();
         self.set_task_deadline(id, Some(due_at_ms));
         context.emit(EventKind::TaskAwarded { task: id, task_id, winner, escrow, price, score, due_at_ms });
+    }
+
+    /// A task's live bids in the order an award takes them: higher score, then lower cost, then the
+    /// earlier bid, then the lower id. The award and every view of a task rank through this.
+    pub fn ranked_bids<'a>(&'a self, task: &'a Task) -> Vec<RankedBid<'a>> {
+        let mut ranked: Vec<RankedBid<'a>> = task
+            .bids
+            .iter()
+            .map(|(bidder, bid)| RankedBid {
+                bidder,
+                bid,
+                score: bid_score(&task.terms, bid, self.performance_of(bidder)),
+            })
+            .collect();
+        ranked.sort_unstable_by_key(|ranked| {
+            (Reverse(ranked.score), ranked.bid.estimated_cost, ranked.bid.placed_at_sequence, ranked.bidder)
+        });
+        ranked
     }
 
     /// Whether the task's manager and paying wallet can still commit money: both live and not halted.

@@ -57,8 +57,8 @@ impl State {
         if task.state == TaskState::Running {
             return Ok(Accepted::Unchanged);
         }
+        self.market.set_state(id, TaskState::Running);
         let task = self.market.tasks.get_mut(&id).expect("found above");
-        task.state = TaskState::Running;
         let attempt = task.attempts.last_mut().expect("a current attempt");
         attempt.accepted_at_ms = Some(context.now_ms);
         let winner = attempt.winner.clone();
@@ -115,8 +115,8 @@ impl State {
         super::auction::check_inline(command.result.as_ref(), "result", limits::TASK_RESULT_BYTES_MAX)?;
         super::auction::check_reference(command.reference.as_ref(), "reference")?;
         let verify_by_ms = context.now_ms.saturating_add(self.market.tasks[&id].terms.verify_window_ms);
+        self.market.set_state(id, TaskState::Submitted);
         let task = self.market.tasks.get_mut(&id).expect("found above");
-        task.state = TaskState::Submitted;
         let attempt = task.attempts.last_mut().expect("a current attempt");
         attempt.accepted_at_ms.get_or_insert(context.now_ms);
         attempt.submission = Some(Submission {
@@ -294,8 +294,8 @@ impl State {
                     self.market.dependents.remove(&(dependency, id));
                 }
             }
+            self.market.set_state(id, state);
             let task = self.market.tasks.get_mut(&id).expect("found above");
-            task.state = state;
             task.closes_at_ms = None;
             task.reason = reason.clone();
             task.ended_at_ms = Some(context.now_ms);

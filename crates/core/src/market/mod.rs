@@ -38,7 +38,7 @@
 //! - `rejections.rs`: `MarketRejection`.
 
 mod auction;
-pub use auction::bid_score;
+pub use auction::{RankedBid, bid_score};
 pub mod commands;
 mod dependencies;
 mod execution;
@@ -99,6 +99,12 @@ impl TaskState {
                 | TaskState::Unfunded
                 | TaskState::Disputed
         )
+    }
+
+    /// Whether the task's `max_cost` counts against its paying wallet's balance: from the announce
+    /// until an award locks the actual price (or the task ends).
+    pub fn commits_funds(self) -> bool {
+        matches!(self, TaskState::Waiting | TaskState::Open)
     }
 
     /// The state's name, as in JSON.
@@ -387,6 +393,9 @@ pub struct Market {
     pub(crate) live_bids_per_agent: BTreeMap<AgentId, u32>,
     /// Live bids in all.
     pub(crate) live_bids: u64,
+    /// The `max_cost` of every task not yet awarded (waiting or open), per paying wallet: an announce
+    /// must keep it within the wallet's balance.
+    pub(crate) committed_per_payer: BTreeMap<AgentId, u128>,
     /// Ended tasks in id order, the candidates for eviction past the retention limit.
     pub(crate) ended: BTreeSet<u64>,
     /// Each agent's record as a worker, by handle.
@@ -424,6 +433,47 @@ impl Market {
         self.live_bids
     }
 
+    /// What a paying wallet's tasks not yet awarded may cost at most, together.
+    pub fn committed_funds(&self, payer: &AgentId) -> u128 {
+        self.committed_per_payer.get(payer).copied().unwrap_or(0)
+    }
+
+    /// Moves a task to `state`, keeping the funds committed per paying wallet in step: every change
+    /// of a task's state goes through here.
+    pub(crate) fn set_state(&mut self, id: u64, state: TaskState) {
+        let task = self.tasks.get_mut(&id).expect("the caller found the task");
+        let (before, after) = (task.state.commits_funds(), state.commits_funds());
+        task.state = state;
+        if before != after {
+            let (payer, max_cost) = (task.terms.payer.clone(), u128::from(task.terms.max_cost.0));
+            self.change_commitment(payer, max_cost, after);
+        }
+    }
+
+    /// Adds `max_cost` to, or takes it from, a paying wallet's committed funds.
+    fn change_commitment(&mut self, payer: AgentId, max_cost: u128, add: bool) {
+        if add {
+            *self.committed_per_payer.entry(payer).or_default() += max_cost;
+            return;
+        }
+        let committed = self.committed_per_payer.get_mut(&payer).expect("a committing task is counted");
+        *committed -= max_cost;
+        if *committed == 0 {
+            self.committed_per_payer.remove(&payer);
+        }
+    }
+
+    /// Files a newly announced task (its state commits funds) under its id.
+    pub(crate) fn insert_announced(&mut self, task: Task) {
+        assert!(task.state.commits_funds(), "an announced task waits or is open");
+        let (payer, max_cost) = (task.terms.payer.clone(), u128::from(task.terms.max_cost.0));
+        self.by_manager.insert((task.manager.clone(), task.terms.task_id.clone()), task.id);
+        *self.open_per_manager.entry(task.manager.clone()).or_default() += 1;
+        self.open_tasks += 1;
+        self.tasks.insert(task.id, Box::new(task));
+        self.change_commitment(payer, max_cost, true);
+    }
+
     /// The earliest time-driven change due.
     pub(crate) fn next_deadline_ms(&self) -> Option<u64> {
         self.deadlines.first().map(|(deadline_ms, _)| *deadline_ms)
@@ -436,7 +486,11 @@ impl Market {
         let mut bids_per_agent: BTreeMap<&AgentId, u32> = BTreeMap::new();
         let mut bids = 0u64;
         let mut deadlines = 0usize;
+        let mut committed: BTreeMap<&AgentId, u128> = BTreeMap::new();
         for (id, task) in &self.tasks {
+            if task.state.commits_funds() {
+                *committed.entry(&task.terms.payer).or_default() += u128::from(task.terms.max_cost.0);
+            }
             if task.id != *id || task.id >= self.next_task_id {
                 return Err(format!("task {id} is stored under the wrong id"));
             }
@@ -524,6 +578,11 @@ impl Market {
         }
         if self.ended.iter().any(|id| !self.tasks.contains_key(id)) {
             return Err("an evicted task is still filed as ended".to_owned());
+        }
+        if committed.len() != self.committed_per_payer.len()
+            || committed.iter().any(|(payer, sum)| self.committed_per_payer.get(*payer) != Some(sum))
+        {
+            return Err("the funds committed per paying wallet disagree with the tasks".to_owned());
         }
         Ok(())
     }

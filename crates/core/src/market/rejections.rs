@@ -86,6 +86,21 @@ pub enum MarketRejection {
         /// The task.
         task: u64,
     },
+    /// The paying wallet's balance does not cover the `max_cost` of its tasks not yet awarded, this
+    /// one included: a manager announces only work its wallet could pay for.
+    AnnounceBeyondFunds {
+        /// The paying wallet.
+        payer: AgentId,
+        /// The `max_cost` of its tasks not yet awarded, this one included.
+        committed: u128,
+        /// Its balance.
+        balance: Amount,
+    },
+    /// The swarm does not take tasks of this kind (the configuration's `task_kinds`).
+    UnknownTaskKind {
+        /// The kind asked for.
+        kind: Name,
+    },
     /// The escrow belongs to a task; the task's own commands settle it.
     EscrowOwnedByTask {
         /// The escrow.
@@ -113,6 +128,8 @@ impl MarketRejection {
             MarketRejection::NotInvited { .. } => "not_invited",
             MarketRejection::BidderExcluded { .. } => "bidder_excluded",
             MarketRejection::BidNotFound { .. } => "bid_not_found",
+            MarketRejection::AnnounceBeyondFunds { .. } => "announce_beyond_funds",
+            MarketRejection::UnknownTaskKind { .. } => "unknown_task_kind",
             MarketRejection::EscrowOwnedByTask { .. } => "escrow_owned_by_task",
         }
     }
@@ -134,6 +151,8 @@ impl MarketRejection {
             MarketRejection::NotInvited { .. } => "Not invited",
             MarketRejection::BidderExcluded { .. } => "Bidder excluded",
             MarketRejection::BidNotFound { .. } => "Bid not found",
+            MarketRejection::AnnounceBeyondFunds { .. } => "Announce beyond funds",
+            MarketRejection::UnknownTaskKind { .. } => "Unknown task kind",
             MarketRejection::EscrowOwnedByTask { .. } => "Escrow owned by a task",
         }
     }
@@ -146,7 +165,8 @@ impl MarketRejection {
             | MarketRejection::BidNotFound { .. } => RejectionClass::NotFound,
             MarketRejection::DependencyCycle { .. }
             | MarketRejection::BidAboveMaxCost { .. }
-            | MarketRejection::BidBeyondDeadline { .. } => RejectionClass::Invalid,
+            | MarketRejection::BidBeyondDeadline { .. }
+            | MarketRejection::UnknownTaskKind { .. } => RejectionClass::Invalid,
             MarketRejection::MissingCapability { .. }
             | MarketRejection::OwnTask { .. }
             | MarketRejection::NotInvited { .. }
@@ -155,6 +175,7 @@ impl MarketRejection {
             | MarketRejection::TaskIdConflict { .. }
             | MarketRejection::BidderUnresponsive { .. }
             | MarketRejection::BiddingClosed { .. }
+            | MarketRejection::AnnounceBeyondFunds { .. }
             | MarketRejection::EscrowOwnedByTask { .. } => RejectionClass::Conflict,
         }
     }
@@ -174,6 +195,8 @@ impl MarketRejection {
             MarketRejection::MissingCapability { .. } | MarketRejection::BidderUnresponsive { .. } => None,
             MarketRejection::BidAboveMaxCost { .. } => Some("estimated_cost"),
             MarketRejection::BidBeyondDeadline { .. } => Some("estimated_time_ms"),
+            MarketRejection::AnnounceBeyondFunds { .. } => Some("max_cost"),
+            MarketRejection::UnknownTaskKind { .. } => Some("kind"),
             MarketRejection::EscrowOwnedByTask { .. } => Some("escrow"),
         }
     }
@@ -218,6 +241,13 @@ impl fmt::Display for MarketRejection {
                 write!(formatter, "this agent had task {task} before and may not bid on it again")
             }
             MarketRejection::BidNotFound { task } => write!(formatter, "no live bid of this agent on task {task}"),
+            MarketRejection::AnnounceBeyondFunds { payer, committed, balance } => write!(
+                formatter,
+                "'{payer}' holds {balance}, less than the {committed} its tasks not yet awarded may cost with this one"
+            ),
+            MarketRejection::UnknownTaskKind { kind } => {
+                write!(formatter, "the swarm takes no tasks of kind '{kind}' (see the configuration's task_kinds)")
+            }
             MarketRejection::EscrowOwnedByTask { escrow, task } => {
                 write!(formatter, "escrow {escrow} belongs to task {task}: settle it with the task's commands")
             }

@@ -1,12 +1,10 @@
 //! The task market's read endpoints: tasks (listed and in full) and agents' records as workers.
 
-use std::cmp::Reverse;
-
 use axum::Json;
 use axum::extract::State;
+use colony_core::market::TaskState;
 use colony_core::market::rejections::MarketRejection;
-use colony_core::market::{TaskState, bid_score};
-use colony_core::{AgentId, Fraction, Name, Rejection, Task};
+use colony_core::{AgentId, Name, Rejection, Task};
 use colony_wire::views::{DependencyView, RankedBidView, ReputationView, TaskPage, TaskSummaryView, TaskView};
 use serde::Deserialize;
 
@@ -17,6 +15,10 @@ use super::{ApiError, AppState, ValidPath, ValidQuery};
 pub(crate) const TASKS_PAGE_DEFAULT: usize = 100;
 /// Tasks per page at most.
 pub(crate) const TASKS_PAGE_MAX: usize = 1_000;
+/// Tasks one request looks at, matching or not: a rare filter over the 300,000 tasks the market may
+/// hold would otherwise keep the state's read lock for the whole scan. A page cut short by it still
+/// carries `next_after`, so the client goes on from there.
+pub(crate) const TASKS_SCANNED_PER_PAGE_MAX: usize = 10_000;
 
 /// Every task state, in the order the schema lists them.
 pub(crate) const TASK_STATES: [TaskState; 11] = [
@@ -95,22 +97,40 @@ impl QueryParameters for TaskFilter {
 }
 
 /// `GET /v1/tasks?state=&manager=&winner=&kind=&after=&limit=`: tasks by id, one page at a time.
-/// `winner` matches any award of the task, the current one or an earlier attempt's.
+/// `winner` matches any award of the task, the current one or an earlier attempt's. A page looks at
+/// no more than [`TASKS_SCANNED_PER_PAGE_MAX`] tasks, so it may hold fewer than `limit` (even none)
+/// and still name `next_after`: the list ends only when `next_after` is absent.
 pub async fn list_tasks(
     State(app): State<AppState>,
     ValidQuery(filter): ValidQuery<TaskFilter>,
 ) -> Result<Json<TaskPage>, ApiError> {
     let state = app.state()?;
+    Ok(Json(page_of_tasks(&state, &filter, TASKS_SCANNED_PER_PAGE_MAX)))
+}
+
+/// One page of tasks matching `filter`, looking at no more than `scan_max` tasks.
+pub(crate) fn page_of_tasks(state: &colony_core::State, filter: &TaskFilter, scan_max: usize) -> TaskPage {
     // Task ids start at 0, so only a page after the first names where it starts.
     let from: Box<dyn Iterator<Item = &Task>> = match filter.after {
         Some(after) => Box::new(state.market().tasks_after(after)),
         None => Box::new(state.market().tasks()),
     };
-    let mut matching = from.filter(|task| filter.admits(task));
-    let tasks: Vec<TaskSummaryView> = matching.by_ref().take(filter.limit).map(TaskSummaryView::new).collect();
-    let next_after =
-        if tasks.len() == filter.limit && matching.next().is_some() { tasks.last().map(|task| task.id) } else { None };
-    Ok(Json(TaskPage { tasks, next_after }))
+    let mut tasks = Vec::new();
+    let mut last_scanned = None;
+    let mut scanned = from.take(scan_max).peekable();
+    while tasks.len() < filter.limit
+        && let Some(task) = scanned.next()
+    {
+        last_scanned = Some(task.id);
+        if filter.admits(task) {
+            tasks.push(TaskSummaryView::new(task));
+        }
+    }
+    // More may follow when the page filled up before the scan ended, or the scan hit its bound.
+    let more =
+        scanned.peek().is_some() || last_scanned.is_some_and(|last| state.market().tasks_after(last).next().is_some());
+    let next_after = if more { last_scanned } else { None };
+    TaskPage { tasks, next_after }
 }
 
 /// `GET /v1/tasks/{id}`: the task with its terms, its live bids ranked as an award would take them,
@@ -120,21 +140,11 @@ pub async fn get_task(State(app): State<AppState>, ValidPath(id): ValidPath<u64>
     let Some(task) = state.market().task(id) else {
         return Err(ApiError::from_rejection(&Rejection::Market(MarketRejection::TaskNotFound { task: id })));
     };
-    let performance_of =
-        |agent: &AgentId| state.reputation(agent).map_or(Fraction::ONE, |reputation| reputation.performance);
-    let mut bids: Vec<RankedBidView> = task
-        .bids
-        .iter()
-        .map(|(bidder, bid)| RankedBidView {
-            bidder: bidder.clone(),
-            score: bid_score(&task.terms, bid, performance_of(bidder)),
-            bid: bid.clone(),
-        })
+    let bids: Vec<RankedBidView> = state
+        .ranked_bids(task)
+        .into_iter()
+        .map(|ranked| RankedBidView { bidder: ranked.bidder.clone(), score: ranked.score, bid: ranked.bid.clone() })
         .collect();
-    // The award's order: higher score, then lower cost, then the earlier bid, then the lower id.
-    bids.sort_by_key(|ranked| {
-        (Reverse(ranked.score), ranked.bid.estimated_cost, ranked.bid.placed_at_sequence, ranked.bidder.clone())
-    });
     let dependencies = task
         .terms
         .depends_on

@@ -165,3 +165,27 @@ async fn a_missing_task_or_agent_is_404_and_a_bad_query_400() {
         expect_problem(test.send(test.signed_get(path)).await, 400, "invalid_query", Some(field)).await;
     }
 }
+
+#[tokio::test]
+async fn a_rare_filter_pages_through_a_bounded_scan() {
+    use super::extract::QueryParameters;
+    use super::market::{TaskFilter, TaskQuery, page_of_tasks};
+    let (test, manager, _, _) = market().await;
+    for (task_id, kind) in [("one", "analyze"), ("two", "analyze"), ("three", "analyze"), ("four", "monitor")] {
+        submit(&test, "manager", &manager, announce(task_id, kind, &[])).await;
+    }
+    let filter = |query: Value| {
+        let query: TaskQuery = serde_json::from_value(query).expect("a query");
+        TaskFilter::validate(query).expect("a valid query")
+    };
+    let state = test.app.state().expect("the state");
+    // Two tasks looked at per page: the monitor task (id 3) is found on the second page, after an
+    // empty first page that still says where to go on.
+    let first = page_of_tasks(&state, &filter(json!({ "kind": "monitor" })), 2);
+    assert_eq!((ids(&first), first.next_after), (vec![], Some(1)));
+    let second = page_of_tasks(&state, &filter(json!({ "kind": "monitor", "after": 1 })), 2);
+    assert_eq!((ids(&second), second.next_after), (vec![3], None));
+    // A scan that ends exactly at the last task says there is nothing more.
+    let whole = page_of_tasks(&state, &filter(json!({ "kind": "analyze", "after": 1 })), 2);
+    assert_eq!((ids(&whole), whole.next_after), (vec![2], None));
+}

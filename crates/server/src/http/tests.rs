@@ -31,7 +31,7 @@ pub(super) const NOW_MS: u64 = 1_750_000_000_000;
 /// A server's router and state over a fresh log holding only the genesis entry.
 pub(super) struct TestApp {
     router: Router,
-    app: AppState,
+    pub(super) app: AppState,
     pub(super) operator: KeyPair,
     _shutdown: tokio::sync::watch::Sender<bool>,
     _directory: tempfile::TempDir,

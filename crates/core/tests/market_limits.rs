@@ -1,0 +1,183 @@
+//! The market's limits, each reached: what an announce commits, the configured task kinds, open
+//! tasks per manager, live bids per bidder and per task, and what a crowd of fresh, unfunded agents
+//! can take (nothing). Every refusal changes neither the market nor the ledger.
+
+mod support;
+
+use colony_core::command::SetConfig;
+use colony_core::{Accepted, Command, Name, Rejection, SwarmConfig, TaskState, limits};
+use serde_json::{Value, json};
+use support::commands::Register;
+use support::{OutcomeExt, Simulator};
+
+fn command(value: Value) -> Command {
+    serde_json::from_value(value.clone()).unwrap_or_else(|error| panic!("{value} is not a command: {error}"))
+}
+
+#[track_caller]
+fn ok(swarm: &mut Simulator, who: &str, value: Value) -> Accepted {
+    let outcome = swarm.agent(who, vec![command(value)]);
+    outcome.single().clone().unwrap_or_else(|rejection| panic!("expected acceptance: {rejection}"))
+}
+
+#[track_caller]
+fn refused(swarm: &mut Simulator, who: &str, value: Value, code: &str) -> Rejection {
+    let (market, ledger) = (swarm.state().market().clone(), swarm.ledger().clone());
+    let rejection = swarm.agent(who, vec![command(value)]).single_rejection().clone();
+    assert_eq!(rejection.code(), code, "refused for another reason: {rejection}");
+    assert_eq!(swarm.state().market(), &market, "a refused command changed the market");
+    assert_eq!(swarm.ledger(), &ledger, "a refused command changed the ledger");
+    rejection
+}
+
+fn announcement(task_id: &str, max_cost: u64) -> Value {
+    json!({"type": "task.announce", "task_id": task_id, "kind": "analyze", "max_cost": max_cost.to_string(),
+           "deadline_ms": 1_000, "bid_window_ms": 3_600_000})
+}
+
+fn announce(swarm: &mut Simulator, manager: &str, task_id: &str, max_cost: u64) -> u64 {
+    match ok(swarm, manager, announcement(task_id, max_cost)) {
+        Accepted::Task { task, existing: false } => task,
+        other => panic!("expected a new task: {other:?}"),
+    }
+}
+
+fn bid(task: u64, cost: u64) -> Value {
+    json!({"type": "task.bid", "task": task, "estimated_cost": cost.to_string(), "estimated_time_ms": 100,
+           "confidence": "0.5"})
+}
+
+fn committed(swarm: &Simulator, payer: &str) -> u128 {
+    swarm.state().market().committed_funds(&support::agent_id(payer))
+}
+
+#[test]
+fn an_announce_needs_the_funds_its_manager_has_not_yet_committed() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager", "worker"], "analyst");
+    swarm.fund("manager", 100);
+    let first = announce(&mut swarm, "manager", "first", 60);
+    announce(&mut swarm, "manager", "second", 40);
+    assert_eq!(committed(&swarm, "manager"), 100);
+    let rejection = refused(&mut swarm, "manager", announcement("third", 1), "announce_beyond_funds");
+    assert_eq!(rejection.field(), Some("max_cost"));
+    assert!(rejection.to_string().contains("101"), "{rejection}");
+
+    // The award locks the price (25) and frees the rest of the first task's max_cost: 75 is in the
+    // wallet, 40 committed, so 35 more may be announced.
+    ok(&mut swarm, "worker", bid(first, 25));
+    ok(&mut swarm, "manager", json!({"type": "task.award", "task": first}));
+    assert_eq!((swarm.balance("manager"), committed(&swarm, "manager")), (75, 40));
+    refused(&mut swarm, "manager", announcement("third", 36), "announce_beyond_funds");
+    let third = announce(&mut swarm, "manager", "third", 35);
+    // A cancelled task commits nothing any more.
+    ok(&mut swarm, "manager", json!({"type": "task.cancel", "task": third}));
+    assert_eq!(committed(&swarm, "manager"), 40);
+    assert_eq!(swarm.state().market().task(third).unwrap().state, TaskState::Cancelled);
+}
+
+#[test]
+fn a_child_wallet_pays_from_and_commits_its_own_balance() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager"], "analyst");
+    swarm.operator(vec![Register::new("child", "analyst").parent("manager").build()]);
+    swarm.fund("manager", 1_000);
+    swarm.fund("child", 10);
+    let mut paid_by_child = announcement("by-child", 10);
+    paid_by_child["payer"] = json!("child");
+    ok(&mut swarm, "manager", paid_by_child.clone());
+    paid_by_child["task_id"] = json!("by-child-2");
+    refused(&mut swarm, "manager", paid_by_child, "announce_beyond_funds");
+    assert_eq!((committed(&swarm, "child"), committed(&swarm, "manager")), (10, 0));
+}
+
+#[test]
+fn task_kinds_are_the_configured_ones() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager"], "analyst");
+    swarm.fund("manager", 100);
+    let mut forecast = announcement("forecast-1", 1);
+    forecast["kind"] = json!("forecast");
+    let rejection = refused(&mut swarm, "manager", forecast.clone(), "unknown_task_kind");
+    assert_eq!(rejection.field(), Some("kind"));
+    for kind in ["analyze", "execute", "monitor"] {
+        let mut seed_kind = announcement(kind, 1);
+        seed_kind["kind"] = json!(kind);
+        ok(&mut swarm, "manager", seed_kind);
+    }
+    let mut config: SwarmConfig = swarm.state().config().clone();
+    config.task_kinds.insert(Name::new("forecast").unwrap());
+    assert!(swarm.operator(vec![Command::SetConfig(SetConfig { config })]).all_accepted());
+    ok(&mut swarm, "manager", forecast);
+    // No kinds at all would close the market by accident: refused.
+    let mut config: SwarmConfig = swarm.state().config().clone();
+    config.task_kinds.clear();
+    let outcome = swarm.operator(vec![Command::SetConfig(SetConfig { config })]);
+    assert_eq!(outcome.single_rejection().field(), Some("task_kinds"));
+}
+
+#[test]
+fn a_manager_holds_at_most_its_share_of_open_tasks() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager"], "analyst");
+    swarm.fund("manager", 1_000_000);
+    let max = limits::OPEN_TASKS_PER_MANAGER_MAX;
+    let announces: Vec<Command> = (0..max).map(|n| command(announcement(&format!("t-{n}"), 1))).collect();
+    assert!(swarm.agent("manager", announces).all_accepted());
+    let rejection = refused(&mut swarm, "manager", announcement("one-too-many", 1), "limit_reached");
+    assert!(matches!(rejection, Rejection::LimitReached { limit: "open_tasks_per_manager", .. }), "{rejection}");
+    // An ended task frees its slot.
+    ok(&mut swarm, "manager", json!({"type": "task.cancel", "task": 0}));
+    announce(&mut swarm, "manager", "one-more", 1);
+}
+
+#[test]
+fn a_bidder_holds_at_most_its_share_of_live_bids_and_a_task_takes_a_bounded_number() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager", "second-manager", "worker"], "analyst");
+    swarm.fund("manager", 1_000_000);
+    swarm.fund("second-manager", 1_000_000);
+    let max = limits::LIVE_BIDS_PER_AGENT_MAX;
+    let announces: Vec<Command> = (0..max).map(|n| command(announcement(&format!("t-{n}"), 10))).collect();
+    assert!(swarm.agent("manager", announces).all_accepted());
+    let bids: Vec<Command> = (0..max as u64).map(|task| command(bid(task, 5))).collect();
+    assert!(swarm.agent("worker", bids).all_accepted());
+    let other = announce(&mut swarm, "second-manager", "other", 10);
+    let rejection = refused(&mut swarm, "worker", bid(other, 5), "limit_reached");
+    assert!(matches!(rejection, Rejection::LimitReached { limit: "live_bids_per_agent", .. }), "{rejection}");
+    // Replacing a live bid is not a new one; withdrawing one makes room.
+    ok(&mut swarm, "worker", bid(0, 4));
+    ok(&mut swarm, "worker", json!({"type": "task.withdraw_bid", "task": 0}));
+    ok(&mut swarm, "worker", bid(other, 5));
+
+    // One task takes BIDS_PER_TASK_MAX bids, from as many bidders.
+    let crowd: Vec<String> = (0..=limits::BIDS_PER_TASK_MAX).map(|n| format!("bidder-{n}")).collect();
+    let registrations: Vec<Command> = crowd.iter().map(|bidder| Register::new(bidder, "analyst").build()).collect();
+    assert!(swarm.operator(registrations).all_accepted());
+    let crowded = announce(&mut swarm, "second-manager", "crowded", 10);
+    for bidder in &crowd[..limits::BIDS_PER_TASK_MAX] {
+        ok(&mut swarm, bidder, bid(crowded, 5));
+    }
+    let rejection = refused(&mut swarm, &crowd[limits::BIDS_PER_TASK_MAX], bid(crowded, 5), "limit_reached");
+    assert!(matches!(rejection, Rejection::LimitReached { limit: "bids_per_task", .. }), "{rejection}");
+}
+
+#[test]
+fn a_crowd_of_fresh_unfunded_agents_cannot_fill_the_market() {
+    // Keys cost nothing, so an attacker registers as many agents as the pace allows. Without money
+    // none of them can announce anything, and each can hold only its own share of bids.
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager"], "analyst");
+    swarm.fund("manager", 1_000);
+    let task = announce(&mut swarm, "manager", "real-work", 10);
+    let attackers: Vec<String> = (0..50).map(|n| format!("sybil-{n}")).collect();
+    for attacker in &attackers {
+        assert!(swarm.self_register(attacker, "analyst").all_accepted());
+        refused(&mut swarm, attacker, announcement("spam", 1), "announce_beyond_funds");
+        ok(&mut swarm, attacker, bid(task, 10));
+    }
+    let market = swarm.state().market();
+    assert_eq!((market.open_tasks(), market.live_bids()), (1, 50));
+    // The honest manager's work goes on: it can still award, and a bidder can still bid.
+    assert!(matches!(ok(&mut swarm, "manager", json!({"type": "task.award", "task": task})), Accepted::Done));
+}
