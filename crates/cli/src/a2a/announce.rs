@@ -29,6 +29,11 @@ pub fn announce_from(request: &SendMessageParams) -> Result<AnnounceTask, RpcErr
     }
     let (mut terms, source) = find_terms(request)
         .ok_or_else(|| invalid("no task terms: give a data part (or metadata) with kind, max_cost and deadline_ms"))?;
+    for (field, value) in terms.iter_mut() {
+        if field != "payload" {
+            whole_numbers_as_integers(value);
+        }
+    }
     if !terms.contains_key("payload") {
         let payload = match source {
             TermsSource::DataPart(index) => other_data(&message.parts, Some(index)),
@@ -48,6 +53,23 @@ pub fn announce_from(request: &SendMessageParams) -> Result<AnnounceTask, RpcErr
         terms.insert("max_cost".to_owned(), Value::String(text));
     }
     serde_json::from_value(Value::Object(terms)).map_err(|error| invalid(&format!("the task's terms: {error}")))
+}
+
+/// Whole numbers written as floating point (`600000.0`) as integers. A2A carries data parts as
+/// protocol buffers' `Value`, whose numbers are doubles, so an SDK sends every integer term that way.
+fn whole_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            let whole = number.as_f64().filter(|float| float.fract() == 0.0 && *float >= 0.0 && *float < 2f64.powi(53));
+            if let (None, Some(whole)) = (number.as_u64(), whole) {
+                // Below 2^53 a double holds every integer exactly, so the cast loses nothing.
+                *value = Value::from(whole as u64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(members) => members.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 fn invalid(message: &str) -> RpcError {
@@ -98,7 +120,7 @@ mod tests {
             "role": "ROLE_USER",
             "parts": [
                 { "text": "scan ETH/USDC" },
-                { "data": { "kind": "analyze", "max_cost": 1000, "deadline_ms": 60000,
+                { "data": { "kind": "analyze", "max_cost": 1000.0, "deadline_ms": 60000.0,
                             "required_capabilities": ["dex.scan"], "bid_window_ms": 5000 } },
             ],
         })))
