@@ -104,9 +104,11 @@ pub async fn run(args: A2aArgs, connection: &Connection) -> CliResult {
         .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
     let address = listener.local_addr()?;
     println!("colony a2a listening on http://{address} (agent {}, server {})", gateway.agent, connection.server);
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    axum::serve(listener, router(Arc::new(gateway))).with_graceful_shutdown(shutdown).await?;
+    // Stops at once: the gateway keeps nothing of its own, and a client that sends its message again
+    // finds the task the first send announced. (Waiting for open streams could take a task's life.)
+    tokio::select! {
+        served = axum::serve(listener, router(Arc::new(gateway))) => served?,
+        () = crate::serve::wait_for_signal() => println!("stopped"),
+    }
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! | `awarded`, `running`, `submitted`   | `working`   | a winner holds it (paid in escrow) until it is scored |
 //! | `completed`                         | `completed` | scored (or unscored in time) and paid; the result    |
 //! | `unassigned`                        | `rejected`  | nobody in the swarm bid: the swarm declined the work |
-//! | `failed`, `unfunded`, `disputed`    | `failed`    | the work was wanted but did not end with a result    |
+//! | `failed`, `unfunded`, `disputed`    | `failed`    | wanted, but no result: out of retries, a dependency  |
+//! |                                     |             | failed, the payer could not pay, a party disputed    |
 //! | `cancelled`                         | `canceled`  | its client (the manager) cancelled it                |
 
 use colony_core::TaskState as ColonyState;
