@@ -285,3 +285,20 @@ async fn a_subscription_streams_each_change_then_the_result_and_ends() {
     assert!(notes.contains(&"worker-a is working on it (50% done: half)"), "{notes:?}");
     swarm.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_beyond_the_limit_are_refused_until_one_closes() {
+    let swarm = Swarm::start().await;
+    let sent = swarm.call("SendMessage", message("limited", scan_terms())).await;
+    let id = sent["result"]["task"]["id"].as_str().expect("a task id").to_owned();
+    let all = u32::try_from(super::CONCURRENT_STREAMS_MAX).expect("a small limit");
+    let held = Arc::clone(&swarm.gateway.streams).acquire_many_owned(all).await.expect("every stream slot");
+    let refused = swarm.call("SubscribeToTask", json!({ "id": id })).await;
+    assert_eq!(error_of(&refused).0, -32_603, "{refused}");
+    assert!(refused["error"]["message"].as_str().expect("a message").contains("streams are open"), "{refused}");
+    drop(held);
+    let body = json!({ "jsonrpc": "2.0", "id": 4, "method": "SubscribeToTask", "params": { "id": id } });
+    let response = swarm.post(Body::from(body.to_string()), None).await;
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    swarm.stop().await;
+}
