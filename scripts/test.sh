@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the docs' links, every test, a fuzz run of the HTTP API
-# against its OpenAPI document, and a smoke run of the benchmarks.
+# against its OpenAPI document, the A2A gateway with the A2A Python SDK, and a smoke run of the benchmarks.
 # This is exactly what CI runs (.ci/run calls this script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,11 @@ cargo test --workspace --locked
 
 step "fuzz run of the HTTP API against its OpenAPI document (schemathesis)"
 ./scripts/api-fuzz.sh
+
+# The A2A gateway end to end with the official A2A Python SDK (Python 3 with venv; PyPI on the first
+# run, to install the pinned SDK into target/a2a-venv).
+step "A2A gateway with the A2A Python SDK"
+./scripts/a2a-test.sh
 
 step "benchmark smoke run (release, --quick)"
 cargo run --release --locked -p colony-bench -- all --quick

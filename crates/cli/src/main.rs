@@ -10,10 +10,12 @@
 //! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
+//! - `a2a/`: `colony a2a`, the A2A gateway (agent card, JSON-RPC, task streams).
 //! - `history.rs`: `colony log checkpoint`, `colony log proof`.
 //! - `demo/`: `colony demo`, the living tour (registry, ledger and bus parts, on real prices).
 //! - `output.rs`: tables and JSON output.
 
+mod a2a;
 mod agent;
 mod audit;
 mod bus;
@@ -136,6 +138,8 @@ enum Commands {
     /// The log's signed checkpoints, and proofs that receipts are covered by them.
     #[command(subcommand)]
     Log(history::LogCommand),
+    /// Serve an A2A (Agent2Agent v1) gateway for one agent: A2A messages become tasks in the market.
+    A2a(a2a::A2aArgs),
 }
 
 fn main() -> ExitCode {
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
             Commands::Dlq(command) => streams::dead_letters(command, &cli.connection).await,
             Commands::Audit(command) => audit::run(command),
             Commands::Log(command) => history::run(command, &cli.connection).await,
+            Commands::A2a(args) => a2a::run(args, &cli.connection).await,
         }
     });
     match result {

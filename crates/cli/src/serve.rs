@@ -104,7 +104,8 @@ pub async fn run(args: ServeArgs) -> CliResult {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn wait_for_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

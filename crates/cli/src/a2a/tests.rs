@@ -1,0 +1,304 @@
+//! The gateway's routes called without a listener (`oneshot`), against a real Colony server started
+//! in the process: the card, each method's answers and errors, and a task's stream.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use colony_client::{Client, Identity};
+use colony_core::command::{PlaceBid, SubmitResult};
+use colony_core::{AgentId, Amount, Fraction, Name, Signer};
+use colony_wire::KeyPair;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{Gateway, REQUEST_BODY_BYTES_MAX, router};
+
+/// A server with a funded manager (the gateway's agent), two workers offering `dex.scan`, and a
+/// deregistered agent whose capability must not be offered.
+struct Swarm {
+    _data: tempfile::TempDir,
+    server: Option<colony_server::RunningServer>,
+    manager: Client,
+    workers: Vec<Client>,
+    gateway: Arc<Gateway>,
+}
+
+impl Swarm {
+    async fn start() -> Swarm {
+        let data = tempfile::tempdir().expect("a temporary directory");
+        let settings = colony_server::ServerSettings::new(data.path(), "127.0.0.1:0".parse().expect("an address"));
+        let server = colony_server::start(settings).await.expect("the server starts");
+        let url = format!("http://{}", server.local_addr());
+        let key_path = data.path().join(colony_server::server::OPERATOR_KEY_FILE_NAME);
+        let operator =
+            Client::new(url.clone()).with_identity(Identity::from_key_file(&key_path).expect("operator key"));
+        let agent = |id: &str| {
+            let signer = Signer::Agent(AgentId::new(id).expect("an agent id"));
+            Client::new(url.clone()).with_identity(Identity::new(signer, KeyPair::generate()))
+        };
+        let manager = agent("manager");
+        manager.register_self(Name::new("orchestrator").expect("a role"), &[]).await.expect("register the manager");
+        let mut workers = Vec::new();
+        for id in ["worker-a", "worker-b"] {
+            let worker = agent(id);
+            worker.register_self(Name::new("analyst").expect("a role"), &["dex.scan"]).await.expect("register");
+            workers.push(worker);
+        }
+        let gone = agent("gone");
+        gone.register_self(Name::new("analyst").expect("a role"), &["gone.skill"]).await.expect("register");
+        gone.deregister(AgentId::new("gone").expect("an id")).await.expect("deregister");
+        let manager_id = AgentId::new("manager").expect("an id");
+        operator.mint("funding", manager_id, Amount(1_000_000)).await.expect("fund the manager");
+        let listen = "127.0.0.1:7420".parse().expect("an address");
+        let gateway = Arc::new(Gateway::new(manager.clone(), listen, None).expect("an agent's gateway"));
+        Swarm { _data: data, server: Some(server), manager, workers, gateway }
+    }
+
+    async fn stop(mut self) {
+        self.server.take().expect("running").shutdown().await;
+    }
+
+    /// One JSON-RPC call; the HTTP status must be 200 whatever the outcome.
+    async fn call(&self, method: &str, params: Value) -> Value {
+        let body = json!({ "jsonrpc": "2.0", "id": "call-1", "method": method, "params": params });
+        let response = self.post(Body::from(body.to_string()), None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        body_json(response).await
+    }
+
+    async fn post(&self, body: Body, version: Option<&str>) -> axum::response::Response {
+        let mut request = Request::post("/").header("content-type", "application/json");
+        if let Some(version) = version {
+            request = request.header("a2a-version", version);
+        }
+        router(Arc::clone(&self.gateway)).oneshot(request.body(body).expect("a request")).await.expect("an answer")
+    }
+
+    /// Bids by both workers, the award, acceptance, a result and its verification.
+    async fn carry_out(&self, task: u64, result: Value) {
+        for (worker, cost) in self.workers.iter().zip([300, 500]) {
+            let bid = PlaceBid {
+                task,
+                estimated_cost: Amount(cost),
+                estimated_time_ms: 60_000,
+                confidence: Fraction::parse("0.9").expect("a fraction"),
+                capability_proof: None,
+            };
+            worker.place_bid(bid).await.expect("bid");
+        }
+        self.manager.award_task(task).await.expect("award");
+        let winner = &self.workers[0];
+        winner.accept_task(task).await.expect("accept");
+        winner.report_progress(task, 50, "half").await.expect("progress");
+        let submission = SubmitResult {
+            task,
+            result: Some(serde_json::from_value(result).expect("a JSON result")),
+            reference: None,
+            actual_cost: Amount(100),
+        };
+        winner.submit_result(submission).await.expect("submit");
+        self.manager.verify_result(task, Fraction::parse("0.9").expect("a score")).await.expect("verify");
+    }
+}
+
+async fn body_json(response: axum::response::Response) -> Value {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("the body");
+    serde_json::from_slice(&bytes).expect("a JSON body")
+}
+
+fn message(message_id: &str, terms: Value) -> Value {
+    json!({ "message": {
+        "messageId": message_id,
+        "role": "ROLE_USER",
+        "parts": [{ "text": "scan ETH/USDC" }, { "data": terms }],
+    }})
+}
+
+fn scan_terms() -> Value {
+    json!({ "kind": "analyze", "max_cost": "1000", "deadline_ms": 600_000, "bid_window_ms": 600_000,
+            "required_capabilities": ["dex.scan"] })
+}
+
+/// The JSON-RPC error code of an answer, and Colony's code in its details if any.
+fn error_of(answer: &Value) -> (i64, Option<String>) {
+    let error = &answer["error"];
+    let code = error["code"].as_i64().unwrap_or_else(|| panic!("an error answer: {answer}"));
+    let colony = error["data"][0]["metadata"]["colonyCode"].as_str().map(str::to_owned);
+    (code, colony)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_offers_the_capabilities_of_live_agents_and_the_json_rpc_url() {
+    let swarm = Swarm::start().await;
+    let request = Request::get("/.well-known/agent-card.json").header("host", "gateway.test:9000");
+    let response =
+        router(Arc::clone(&swarm.gateway)).oneshot(request.body(Body::empty()).expect("a request")).await.expect("ok");
+    assert_eq!(response.status(), StatusCode::OK);
+    let card = body_json(response).await;
+    assert_eq!(
+        card["supportedInterfaces"],
+        json!([{ "url": "http://gateway.test:9000/", "protocolBinding": "JSONRPC", "protocolVersion": "1.0" }])
+    );
+    assert_eq!(card["capabilities"]["streaming"], true);
+    for required in ["name", "description", "version", "defaultInputModes", "defaultOutputModes"] {
+        assert!(!card[required].is_null(), "the card has {required}");
+    }
+    let skills: Vec<&str> =
+        card["skills"].as_array().expect("skills").iter().filter_map(|skill| skill["id"].as_str()).collect();
+    assert_eq!(skills, ["colony.task", "dex.scan"], "a deregistered agent's capability is not offered");
+    let scan = &card["skills"][1];
+    assert!(scan["description"].as_str().expect("a description").contains("2 registered agents"), "{scan}");
+    assert_eq!(scan["tags"], json!(["dex.scan", "analyst"]));
+    swarm.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_announces_one_task_that_completes_with_its_result_as_an_artifact() {
+    let swarm = Swarm::start().await;
+    let sent = swarm.call("SendMessage", message("5d0c7a52-1111-4c3b-9e0a-000000000001", scan_terms())).await;
+    let task = &sent["result"]["task"];
+    assert_eq!(task["status"]["state"], "TASK_STATE_SUBMITTED", "{sent}");
+    assert_eq!(task["contextId"], "5d0c7a52-1111-4c3b-9e0a-000000000001");
+    let id = task["id"].as_str().expect("a task id").to_owned();
+    let market_id: u64 = id.parse().expect("the market's id");
+    let view = swarm.manager.task(market_id).await.expect("the task in Colony");
+    assert_eq!(view.terms.payload.expect("a payload").as_str(), r#""scan ETH/USDC""#);
+
+    let again = swarm.call("SendMessage", message("5d0c7a52-1111-4c3b-9e0a-000000000001", scan_terms())).await;
+    assert_eq!(again["result"]["task"]["id"], id, "a retried message finds its task");
+    let conflicting = json!({ "kind": "analyze", "max_cost": "2000", "deadline_ms": 600_000 });
+    let conflict = swarm.call("SendMessage", message("5d0c7a52-1111-4c3b-9e0a-000000000001", conflicting)).await;
+    assert_eq!(error_of(&conflict), (-32_602, Some("task_id_conflict".to_owned())), "{conflict}");
+
+    swarm.carry_out(market_id, json!({ "spread_bps": 12 })).await;
+    let got = swarm.call("GetTask", json!({ "id": id })).await;
+    let task = &got["result"];
+    assert_eq!(task["status"]["state"], "TASK_STATE_COMPLETED", "{got}");
+    assert_eq!(task["status"]["message"]["parts"][0]["text"], "completed by worker-a");
+    assert_eq!(
+        task["artifacts"],
+        json!([{ "artifactId": "result", "name": "result",
+                 "parts": [{ "data": { "spread_bps": 12 }, "mediaType": "application/json" }] }])
+    );
+    assert_eq!(task["metadata"]["colony"]["state"], "completed");
+    swarm.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_ends_an_open_task_and_refusals_carry_a2a_codes() {
+    let swarm = Swarm::start().await;
+    let sent = swarm.call("SendMessage", message("to-cancel", scan_terms())).await;
+    let id = sent["result"]["task"]["id"].as_str().expect("a task id").to_owned();
+    let cancelled = swarm.call("CancelTask", json!({ "id": id })).await;
+    assert_eq!(cancelled["result"]["status"]["state"], "TASK_STATE_CANCELED", "{cancelled}");
+    assert_eq!(error_of(&swarm.call("CancelTask", json!({ "id": id })).await).0, -32_002);
+    assert_eq!(error_of(&swarm.call("SubscribeToTask", json!({ "id": id })).await).0, -32_004);
+
+    assert_eq!(error_of(&swarm.call("GetTask", json!({ "id": "999999" })).await).0, -32_001);
+    assert_eq!(error_of(&swarm.call("GetTask", json!({ "id": "not-a-task" })).await).0, -32_001);
+    assert_eq!(error_of(&swarm.call("GetTask", json!({})).await).0, -32_602);
+    assert_eq!(error_of(&swarm.call("ListTasks", json!({})).await).0, -32_004);
+    assert_eq!(error_of(&swarm.call("CreateTaskPushNotificationConfig", json!({})).await).0, -32_003);
+    assert_eq!(error_of(&swarm.call("Frobnicate", json!({})).await).0, -32_601);
+    let no_terms = json!({ "message": { "messageId": "m-2", "role": "ROLE_USER", "parts": [{ "text": "hi" }] } });
+    assert_eq!(error_of(&swarm.call("SendMessage", no_terms).await).0, -32_602);
+    let zero_deadline = json!({ "kind": "analyze", "max_cost": "10", "deadline_ms": 0 });
+    let (code, colony) = error_of(&swarm.call("SendMessage", message("m-3", zero_deadline)).await);
+    assert_eq!(code, -32_602);
+    assert!(colony.is_some_and(|code| !code.is_empty()), "Colony's refusal names its code");
+
+    // Another manager's task is none of this gateway's business.
+    let other = swarm.workers[1].announce_task(
+        serde_json::from_value(
+            json!({ "task_id": "theirs", "kind": "analyze", "max_cost": "10", "deadline_ms": 1000 }),
+        )
+        .expect("terms"),
+    );
+    let (theirs, _) = other.await.expect("announce");
+    assert_eq!(error_of(&swarm.call("GetTask", json!({ "id": theirs.to_string() })).await).0, -32_001);
+
+    let parse_error = body_json(swarm.post(Body::from("{not json"), None).await).await;
+    assert_eq!((error_of(&parse_error).0, &parse_error["id"]), (-32_700, &Value::Null));
+    let old_version = json!({ "jsonrpc": "2.0", "id": 7, "method": "GetTask", "params": { "id": id } });
+    let answer = body_json(swarm.post(Body::from(old_version.to_string()), Some("0.3")).await).await;
+    assert_eq!((error_of(&answer).0, &answer["id"]), (-32_009, &json!(7)));
+    let too_large = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{{"id":"{}"}}}}"#,
+        "9".repeat(REQUEST_BODY_BYTES_MAX)
+    );
+    assert_eq!(error_of(&body_json(swarm.post(Body::from(too_large), None).await).await).0, -32_600);
+    swarm.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_streams_each_change_then_the_result_and_ends() {
+    let swarm = Swarm::start().await;
+    let sent = swarm.call("SendMessage", message("streamed", scan_terms())).await;
+    let id = sent["result"]["task"]["id"].as_str().expect("a task id").to_owned();
+    let body = json!({ "jsonrpc": "2.0", "id": 3, "method": "SubscribeToTask", "params": { "id": id } });
+    let response = swarm.post(Body::from(body.to_string()), None).await;
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = response.into_body().into_data_stream();
+    let mut text = String::new();
+    let read_all = async {
+        // The first frame (the task as it stands) before the task moves, then every frame to the end.
+        while !text.contains("\n\n") {
+            let chunk = stream.next().await.expect("the first frame").expect("a chunk");
+            text.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+        swarm.carry_out(id.parse().expect("a market id"), json!("done")).await;
+        while let Some(chunk) = stream.next().await {
+            text.push_str(std::str::from_utf8(&chunk.expect("a chunk")).expect("UTF-8"));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), read_all).await.expect("the stream ends");
+    let items: Vec<Value> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| serde_json::from_str::<Value>(data.trim()).expect("a JSON-RPC frame"))
+        .inspect(|frame| assert_eq!(frame["id"], 3))
+        .map(|frame| frame["result"].clone())
+        .collect();
+    let kinds: Vec<String> = items
+        .iter()
+        .map(|item| {
+            if let Some(task) = item.get("task") {
+                format!("task {}", task["status"]["state"].as_str().unwrap_or_default())
+            } else if let Some(update) = item.get("statusUpdate") {
+                format!("status {}", update["status"]["state"].as_str().unwrap_or_default())
+            } else {
+                "artifact".to_owned()
+            }
+        })
+        .collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("task TASK_STATE_SUBMITTED"), "{kinds:?}");
+    assert!(kinds.iter().any(|kind| kind == "status TASK_STATE_WORKING"), "{kinds:?}");
+    assert_eq!(kinds[kinds.len() - 2..], ["artifact", "status TASK_STATE_COMPLETED"], "{kinds:?}");
+    let artifact = &items[items.len() - 2]["artifactUpdate"];
+    assert_eq!(artifact["artifact"]["parts"][0]["data"], "done");
+    let notes: Vec<&str> = items
+        .iter()
+        .filter_map(|item| item["statusUpdate"]["status"]["message"]["parts"][0]["text"].as_str())
+        .collect();
+    assert!(notes.contains(&"worker-a is working on it (50% done: half)"), "{notes:?}");
+    swarm.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_beyond_the_limit_are_refused_until_one_closes() {
+    let swarm = Swarm::start().await;
+    let sent = swarm.call("SendMessage", message("limited", scan_terms())).await;
+    let id = sent["result"]["task"]["id"].as_str().expect("a task id").to_owned();
+    let all = u32::try_from(super::CONCURRENT_STREAMS_MAX).expect("a small limit");
+    let held = Arc::clone(&swarm.gateway.streams).acquire_many_owned(all).await.expect("every stream slot");
+    let refused = swarm.call("SubscribeToTask", json!({ "id": id })).await;
+    assert_eq!(error_of(&refused).0, -32_603, "{refused}");
+    assert!(refused["error"]["message"].as_str().expect("a message").contains("streams are open"), "{refused}");
+    drop(held);
+    let body = json!({ "jsonrpc": "2.0", "id": 4, "method": "SubscribeToTask", "params": { "id": id } });
+    let response = swarm.post(Body::from(body.to_string()), None).await;
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    swarm.stop().await;
+}
