@@ -51,6 +51,9 @@ impl Swarm {
         gone.deregister(AgentId::new("gone").expect("an id")).await.expect("deregister");
         let manager_id = AgentId::new("manager").expect("an id");
         operator.mint("funding", manager_id, Amount(1_000_000)).await.expect("fund the manager");
+        // worker-b also manages a task of its own in one test; announcing needs funds for it.
+        let worker_b = AgentId::new("worker-b").expect("an id");
+        operator.mint("funding-b", worker_b, Amount(1_000)).await.expect("fund a worker");
         let listen = "127.0.0.1:7420".parse().expect("an address");
         let gateway = Arc::new(Gateway::new(manager.clone(), listen, None).expect("an agent's gateway"));
         Swarm { _data: data, server: Some(server), manager, workers, gateway }
