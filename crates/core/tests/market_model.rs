@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use colony_core::command::{
     AcceptTask, AnnounceTask, AwardTask, CancelTask, DeclineTask, PlaceBid, SubmitResult, VerifyResult, WithdrawBid,
 };
-use colony_core::market::{DependencyFailure, ScoringWeights};
+use colony_core::market::{DependencyFailure, ScoringWeights, TaskState};
 use colony_core::{
     Accepted, AgentId, Amount, Bid, Command, EntryOutcome, EscrowState, EventKind, Fraction, State, SystemAccount,
 };
@@ -206,6 +206,31 @@ fn check_awards(before: &State, after: &State, outcome: &EntryOutcome) -> Result
     Ok(())
 }
 
+/// An announce is accepted only while the `max_cost` of the manager's tasks not yet awarded (waiting
+/// or open, counted afresh from the tasks), this one included, is within its balance; refused as
+/// beyond its funds only when it is not.
+fn check_commitment(before: &State, manager: &str, max_cost: u64, outcome: &EntryOutcome) -> Result<(), TestCaseError> {
+    let manager = AgentId::new(manager).expect("a valid id");
+    let committed: u128 = before
+        .market()
+        .tasks()
+        .filter(|task| task.terms.payer == manager && matches!(task.state, TaskState::Waiting | TaskState::Open))
+        .map(|task| u128::from(task.terms.max_cost.0))
+        .sum();
+    let balance = before.wallet(&manager).map_or(0, |wallet| u128::from(wallet.balance().0));
+    let within = committed + u128::from(max_cost) <= balance;
+    match outcome.commands.first() {
+        Some(Ok(Accepted::Task { existing: false, .. })) => {
+            prop_assert!(within, "announced {} over {} committed with a balance of {}", max_cost, committed, balance);
+        }
+        Some(Err(rejection)) if rejection.code() == "announce_beyond_funds" => {
+            prop_assert!(!within, "refused {} over {} committed with a balance of {}", max_cost, committed, balance);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// The model's expectations of the state after an entry.
 fn check_state(model: &mut Model, state: &State, outcome: &EntryOutcome) -> Result<(), TestCaseError> {
     if let Err(broken) = state.check_invariants() {
@@ -293,6 +318,9 @@ proptest! {
                 if let Ok(Accepted::Task { task, existing: false }) = result {
                     model.tasks.push(*task);
                 }
+            }
+            if let Step::Announce { manager, max_cost, .. } = step {
+                check_commitment(&before, AGENTS[*manager], *max_cost, &outcome)?;
             }
             check_awards(&before, swarm.state(), &outcome)?;
             check_state(&mut model, swarm.state(), &outcome)?;
