@@ -464,6 +464,8 @@ pub struct ValidConfigRecipe {
     referral_bps: u16,
     /// How registrations are paced.
     pace: PaceRecipe,
+    /// Whether the payer's registered referrer earns the referral (else the payee's).
+    referral_from_payer: bool,
 }
 
 impl ValidConfigRecipe {
@@ -488,6 +490,12 @@ impl ValidConfigRecipe {
             referral_bps: self.referral_bps % 10_001,
             registration_interval_ms,
             registration_burst,
+            task_kinds: defaults.task_kinds,
+            referral_from: if self.referral_from_payer {
+                colony_core::ReferralFrom::Payer
+            } else {
+                colony_core::ReferralFrom::Payee
+            },
         }
     }
 }
