@@ -6,21 +6,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ServerProcess, colony};
+use common::{CliSession, colony};
 
 #[test]
 fn a_user_publishes_and_subscribes_through_the_cli() {
-    let temp = tempfile::tempdir().expect("a temporary directory");
-    let data = temp.path().join("data");
-    let work = temp.path().join("work");
-    std::fs::create_dir_all(&work).expect("create the working directory");
-    let mut server = ServerProcess::start(&data, &temp.path().join("logs"), &[]);
-    let url = server.url();
-    let operator = data.join("operator.key").to_str().expect("a UTF-8 path").to_owned();
+    let mut session = CliSession::start();
     let run = {
-        let url = url.clone();
-        let work = work.clone();
-        let operator = operator.clone();
+        let (url, work, operator) = (session.url.clone(), session.work.clone(), session.operator.clone());
         move |args: &[&str]| {
             let mut full = vec!["--server", url.as_str(), "--key", operator.as_str()];
             full.extend_from_slice(args);
@@ -83,11 +75,11 @@ fn a_user_publishes_and_subscribes_through_the_cli() {
     assert!(stats.ok().contains("published 3  delivered 3  dropped 0  unmatched 1"), "{}", stats.stdout);
 
     // A sealed direct message: bob opens it with his key; the server only routed it.
-    let bob_key = temp.path().join("bob.key").to_str().expect("a UTF-8 path").to_owned();
-    colony(&work, &["keygen", "--signer", "bob", "--out", &bob_key]).ok();
-    colony(&work, &["--server", &url, "agent", "register", "--role", "scout", "--key", &bob_key]).ok();
+    let bob_key = session.key("bob");
+    session.run(&["keygen", "--signer", "bob", "--out", &bob_key]).ok();
+    session.run(&["agent", "register", "--role", "scout", "--key", &bob_key]).ok();
     let inbox = {
-        let (url, work, bob_key) = (url.clone(), work.clone(), bob_key.clone());
+        let (url, work, bob_key) = (session.url.clone(), session.work.clone(), bob_key.clone());
         std::thread::spawn(move || {
             colony(
                 &work,
@@ -108,23 +100,13 @@ fn a_user_publishes_and_subscribes_through_the_cli() {
     let opened: serde_json::Value = serde_json::from_str(inbox.join().expect("the subscriber").ok().trim()).unwrap();
     assert_eq!(opened["payload"], "meet at the close");
     assert_eq!(opened["encrypted_to"], "bob");
-    server.terminate();
+    session.server.terminate();
 }
 
 #[test]
 fn a_user_runs_a_durable_work_queue_through_the_cli() {
-    let temp = tempfile::tempdir().expect("a temporary directory");
-    let data = temp.path().join("data");
-    let work = temp.path().join("work");
-    std::fs::create_dir_all(&work).expect("create the working directory");
-    let mut server = ServerProcess::start(&data, &temp.path().join("logs"), &[]);
-    let url = server.url();
-    let operator = data.join("operator.key").to_str().expect("a UTF-8 path").to_owned();
-    let run = |args: &[&str]| {
-        let mut full = vec!["--server", url.as_str(), "--key", operator.as_str()];
-        full.extend_from_slice(args);
-        colony(&work, &full)
-    };
+    let mut session = CliSession::start();
+    let run = |args: &[&str]| session.run(&[&["--key", session.operator.as_str()][..], args].concat());
 
     let created = run(&["stream", "create", "signals", "--subject", "market.signal.>", "--max-messages", "1000"]);
     assert!(created.ok().starts_with("stream signals: done"), "{}", created.stdout);
@@ -192,5 +174,5 @@ fn a_user_runs_a_durable_work_queue_through_the_cli() {
     assert_eq!(messages.ok().lines().count(), 3);
     assert!(run(&["stream", "rm", "signals"]).ok().contains("deleted"));
     assert!(run(&["stream", "info", "signals"]).failed().contains("stream_not_found"));
-    server.terminate();
+    session.server.terminate();
 }

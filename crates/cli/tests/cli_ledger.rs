@@ -4,34 +4,21 @@
 
 mod common;
 
-use common::{ServerProcess, audit_ok, colony};
+use common::{CliSession, audit_ok};
 
 #[test]
 fn a_user_moves_money_through_the_cli() {
-    let temp = tempfile::tempdir().expect("a temporary directory");
-    let data = temp.path().join("data");
-    let work = temp.path().join("work");
-    std::fs::create_dir_all(&work).expect("create the working directory");
-    let logs = temp.path().join("logs");
-    let mut server = ServerProcess::start(&data, &logs, &[]);
-    let url = server.url();
-    let operator = data.join("operator.key");
-    let operator = operator.to_str().expect("a UTF-8 path").to_owned();
-    let key = |name: &str| temp.path().join(format!("{name}.key")).to_str().expect("a UTF-8 path").to_owned();
-    let run = |args: &[&str]| {
-        let mut full = vec!["--server", url.as_str()];
-        full.extend_from_slice(args);
-        colony(&work, &full)
-    };
+    let mut session = CliSession::start();
+    let operator = session.operator.clone();
+    let run = |args: &[&str]| session.run(args);
+    let key = |name: &str| session.key(name);
 
-    // A payer, a worker whose referrer is the payer's orchestrator, and the orchestrator.
-    for (name, role) in [("orch-1", "orchestrator"), ("payer-1", "treasury")] {
-        run(&["keygen", "--signer", name, "--out", &key(name)]).ok();
-        run(&["agent", "register", "--role", role, "--key", &key(name)]).ok();
-    }
-    run(&["keygen", "--signer", "worker-1", "--out", &key("worker-1")]).ok();
-    run(&["agent", "register", "--role", "executor", "--key", &key("worker-1"), "--referrer", "orch-1"]).ok();
-    // The escrow below names orch-1 as its referrer, which takes precedence over the payer's own.
+    // A payer, a worker whose referrer is the orchestrator (the worker bears the fee, so its
+    // referrer earns the share), and the orchestrator.
+    session.agent("orch-1", "orchestrator", &[]);
+    session.agent("payer-1", "treasury", &[]);
+    session.agent("worker-1", "executor", &["--referrer", "orch-1"]);
+    // The escrow below also names orch-1 as its referrer, which would take precedence.
 
     run(&["mint", "--to", "payer-1", "--amount", "5000000", "--id", "mint-1", "--key", &operator]).ok();
     let again = run(&["mint", "--to", "payer-1", "--amount", "5000000", "--id", "mint-1", "--key", &operator]);
@@ -46,9 +33,10 @@ fn a_user_moves_money_through_the_cli() {
         full.extend_from_slice(args);
         run(&full)
     };
-    let first = lock(&["--task-id", "scan-42", "--referrer", "orch-1"]);
+    let terms = ["--task-id", "scan-42", "--referrer", "orch-1", "--description", "scan of 42 pairs"];
+    let first = lock(&terms);
     assert_eq!(first.ok().trim(), "escrow 0 locked");
-    let second = lock(&["--task-id", "scan-42", "--referrer", "orch-1"]);
+    let second = lock(&terms);
     assert!(second.ok().contains("escrow 0 already locked"), "{}", second.stdout);
     let other_terms = lock(&["--task-id", "scan-42"]);
     assert!(other_terms.failed().contains("escrow_task_conflict"), "{}", other_terms.stderr);
@@ -72,6 +60,7 @@ fn a_user_moves_money_through_the_cli() {
     assert_eq!(escrow["paid_to_payee"], "990000");
     assert_eq!(escrow["fees"], "8500");
     assert_eq!(escrow["referral"], "1500");
+    assert_eq!(escrow["description"], "scan of 42 pairs");
     let by_task =
         run(&["escrow", "list", "--payer", "payer-1", "--task-id", "scan-42", "--json", "--key", &operator]).json();
     assert_eq!(by_task.as_array().map(Vec::len), Some(1), "{by_task}");
@@ -134,8 +123,8 @@ fn a_user_moves_money_through_the_cli() {
     assert_eq!(costs["agents"], 2, "payer-1 and its child: {costs}");
 
     let live_hash = run(&["status", "--json", "--key", &operator]).json()["sequence"].clone();
-    assert!(server.terminate().success(), "a clean stop");
-    let report = audit_ok(&work, &data);
+    assert!(session.server.terminate().success(), "a clean stop");
+    let report = audit_ok(&session.work, &session.data);
     // Every entry, and after them the stop's signed checkpoint (and perhaps one a second after them).
     let live_sequence = live_hash.as_u64().expect("a sequence");
     let audited = report["sequence"].as_u64().expect("a sequence");

@@ -4,32 +4,18 @@
 
 mod common;
 
-use common::{ServerProcess, colony};
+use common::CliSession;
 
 #[test]
 fn a_task_goes_from_announce_to_payment_through_the_cli() {
-    let temp = tempfile::tempdir().expect("a temporary directory");
-    let data = temp.path().join("data");
-    let work = temp.path().join("work");
-    std::fs::create_dir_all(&work).expect("create the working directory");
-    let logs = temp.path().join("logs");
-    let mut server = ServerProcess::start(&data, &logs, &[]);
-    let url = server.url();
-    let operator = data.join("operator.key").to_str().expect("a UTF-8 path").to_owned();
-    let key = |name: &str| temp.path().join(format!("{name}.key")).to_str().expect("a UTF-8 path").to_owned();
-    let run = |args: &[&str]| {
-        let mut full = vec!["--server", url.as_str()];
-        full.extend_from_slice(args);
-        colony(&work, &full)
-    };
-
-    run(&["keygen", "--signer", "manager", "--out", &key("manager")]).ok();
-    run(&["agent", "register", "--role", "orchestrator", "--key", &key("manager")]).ok();
+    let mut session = CliSession::start();
+    let run = |args: &[&str]| session.run(args);
+    let key = |name: &str| session.key(name);
+    session.agent("manager", "orchestrator", &[]);
     for worker in ["worker-a", "worker-b"] {
-        run(&["keygen", "--signer", worker, "--out", &key(worker)]).ok();
-        run(&["agent", "register", "--role", "analyst", "--capability", "dex.scan", "--key", &key(worker)]).ok();
+        session.agent(worker, "analyst", &["--capability", "dex.scan"]);
     }
-    run(&["mint", "--to", "manager", "--amount", "1000000", "--id", "funding", "--key", &operator]).ok();
+    session.mint("manager", "1000000", "funding");
 
     let manager = key("manager");
     let announce = [
@@ -95,8 +81,9 @@ fn a_task_goes_from_announce_to_payment_through_the_cli() {
         (Some("awarded"), Some("worker-a"))
     );
     let escrow = awarded["attempts"][0]["escrow"].as_u64().expect("the award's escrow").to_string();
-    let locked = run(&["escrow", "show", &escrow, "--json", "--key", &operator]).json();
+    let locked = run(&["escrow", "show", &escrow, "--json", "--key", &session.operator]).json();
     assert_eq!((locked["state"].as_str(), locked["amount"].as_str()), (Some("locked"), Some("500")));
+    assert_eq!(locked["description"], format!("task {task} 'scan-eth' (analyze)"));
 
     let worker = key("worker-a");
     run(&["task", "accept", &task_text, "--key", &worker]).ok();
@@ -110,9 +97,9 @@ fn a_task_goes_from_announce_to_payment_through_the_cli() {
     assert_eq!(completed["state"], "completed");
     assert_eq!(completed["attempts"][0]["outcome"]["completed"]["score"], "0.9");
     assert_eq!(completed["attempts"][0]["submission"]["result"], serde_json::json!({ "spread": "0.3%" }));
-    let released = run(&["escrow", "show", &escrow, "--json", "--key", &operator]).json();
+    let released = run(&["escrow", "show", &escrow, "--json", "--key", &session.operator]).json();
     assert_eq!(released["state"], "released");
-    let manager_wallet = run(&["wallet", "show", "manager", "--json", "--key", &operator]).json();
+    let manager_wallet = run(&["wallet", "show", "manager", "--json", "--key", &session.operator]).json();
     assert_eq!(manager_wallet["balance"], "999500");
 
     let listed =
@@ -133,5 +120,5 @@ fn a_task_goes_from_announce_to_payment_through_the_cli() {
     );
     let newcomer = run(&["agent", "reputation", "worker-b", "--json", "--key", &manager]).json();
     assert_eq!((newcomer["tasks"].as_u64(), newcomer["performance_score"].as_str()), (Some(0), Some("1")));
-    server.terminate();
+    session.server.terminate();
 }

@@ -379,3 +379,60 @@ impl Rng {
         Rng(self.next())
     }
 }
+
+/// What every CLI test starts from: a server on fresh data in a temporary directory, a working
+/// directory, and the binary pointed at the server. Keys live beside the data, one file per agent.
+pub struct CliSession {
+    /// Stopped when the session drops, before the temporary directory it writes to is removed
+    /// (fields drop in declaration order).
+    pub server: ServerProcess,
+    /// The server's base URL.
+    pub url: String,
+    /// The data directory.
+    pub data: PathBuf,
+    /// Where the CLI runs.
+    pub work: PathBuf,
+    /// The operator's key file.
+    pub operator: String,
+    temp: tempfile::TempDir,
+}
+
+impl CliSession {
+    /// Starts a server on new data.
+    pub fn start() -> CliSession {
+        let temp = tempfile::tempdir().expect("a temporary directory");
+        let data = temp.path().join("data");
+        let work = temp.path().join("work");
+        std::fs::create_dir_all(&work).expect("create the working directory");
+        let server = ServerProcess::start(&data, &temp.path().join("logs"), &[]);
+        let url = server.url();
+        let operator = data.join("operator.key").to_str().expect("a UTF-8 path").to_owned();
+        CliSession { server, url, data, work, operator, temp }
+    }
+
+    /// The key file of agent `name` (made by [`CliSession::agent`] or `keygen`).
+    pub fn key(&self, name: &str) -> String {
+        self.temp.path().join(format!("{name}.key")).to_str().expect("a UTF-8 path").to_owned()
+    }
+
+    /// Runs `colony --server URL ARGS…` in the working directory.
+    pub fn run(&self, args: &[&str]) -> CliOutput {
+        let mut full = vec!["--server", self.url.as_str()];
+        full.extend_from_slice(args);
+        colony(&self.work, &full)
+    }
+
+    /// Makes agent `name` a key and registers it with `role` and `extra` arguments of
+    /// `agent register` (capabilities, a referrer); returns its key file.
+    pub fn agent(&self, name: &str, role: &str, extra: &[&str]) -> String {
+        let key = self.key(name);
+        self.run(&["keygen", "--signer", name, "--out", &key]).ok();
+        self.run(&[&["agent", "register", "--role", role, "--key", &key][..], extra].concat()).ok();
+        key
+    }
+
+    /// The operator mints `amount` minor units into `agent`'s wallet under transfer id `id`.
+    pub fn mint(&self, agent: &str, amount: &str, id: &str) {
+        self.run(&["mint", "--to", agent, "--amount", amount, "--id", id, "--key", &self.operator]).ok();
+    }
+}
