@@ -77,6 +77,7 @@ mod http;
 mod logs;
 mod machine;
 mod market;
+mod postgres;
 mod report;
 mod scale;
 mod snapshots;
@@ -173,10 +174,14 @@ pub struct Sizes {
     pub bus_websocket_deliveries: u64,
     /// How long each paced latency measurement publishes.
     pub bus_latency_duration: Duration,
-    /// Concurrent task groups (a manager and 10 bidders each) in the market scenario.
-    pub market_groups: usize,
-    /// Lifecycles per group in the market scenario.
-    pub market_rounds: u64,
+    /// Concurrent lanes of lifecycles (each its own managers and bidders) in the market scenario.
+    pub market_lanes: usize,
+    /// Tasks each lane runs through one round of waves.
+    pub market_tasks_per_wave: usize,
+    /// Rounds per lane.
+    pub market_rounds: usize,
+    /// Auctions open at once in the market's auction row (100 bids each).
+    pub market_auction_tasks: usize,
     /// Messages published to and consumed from JetStream.
     pub bus_jetstream_messages: u64,
     /// Repetitions of each timed step of one message's path through the server.
@@ -214,8 +219,10 @@ impl Sizes {
                 bus_in_process_deliveries: 200_000,
                 bus_websocket_deliveries: 40_000,
                 bus_latency_duration: Duration::from_millis(300),
-                market_groups: 16,
-                market_rounds: 8,
+                market_lanes: 4,
+                market_tasks_per_wave: 200,
+                market_rounds: 3,
+                market_auction_tasks: 1_000,
                 bus_jetstream_messages: 5_000,
                 bus_path_cost_messages: 2_000,
             }
@@ -247,8 +254,10 @@ impl Sizes {
                 bus_in_process_deliveries: 4_000_000,
                 bus_websocket_deliveries: 1_000_000,
                 bus_latency_duration: Duration::from_secs(5),
-                market_groups: 64,
-                market_rounds: 50,
+                market_lanes: 8,
+                market_tasks_per_wave: 1_000,
+                market_rounds: 10,
+                market_auction_tasks: 10_000,
                 bus_jetstream_messages: 200_000,
                 bus_path_cost_messages: 50_000,
             }
