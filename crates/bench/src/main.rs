@@ -34,11 +34,15 @@
 //!   Every figure is set beside PostgreSQL's from the same run and the targets; the books are checked
 //!   afterwards.
 //! - `market`: full task lifecycles (announce, 10 bids from 10 bidder agents, `task.award` by the
-//!   manager locking the price in escrow, submit, verify releasing it), durable, through the driver
-//!   with concurrent groups of a manager and its bidders; and the same lifecycle as SQL transactions
-//!   (one per step) on the local PostgreSQL (127.0.0.1:5432, 16 connections, the same number of
-//!   lifecycles; skipped with the reason when none answers), with the ratio between them. The winner
-//!   is predicted by the client and checked on both sides; the books are checked afterwards.
+//!   manager locking the price in escrow, submit, verify releasing it), durable, run as waves over
+//!   many tasks at once (each agent's envelope carries its step on all its tasks; managers and
+//!   bidders spread so that none nears the market's limits): through the driver, through
+//!   `POST /v1/batch`, and the same waves as SQL on the local PostgreSQL (127.0.0.1:5432, 16 lanes;
+//!   skipped with the reason when none answers), with the ratios between them. Then 10,000 auctions
+//!   open at once with 100 bids each, every window closing at the same log time (a manual clock):
+//!   the resident memory and the award latency, beside the same bids in PostgreSQL awarded by one
+//!   ranking statement (its tables' size and its time). The winners are predicted by the client and
+//!   checked on every side; the books are checked afterwards.
 //! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
 //!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
 //!   (`SubjectRouter::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over

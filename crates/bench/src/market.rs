@@ -52,10 +52,8 @@ struct LifecycleRun {
     summary: String,
 }
 
-/// Starts a server with the agents registered and the managers funded.
-fn start_server(bench: &Bench, agents: &MarketAgents) -> Result<(BenchServer, tempfile::TempDir), String> {
-    let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
-    let server = BenchServer::start(directory.path(), DriverSettings::default(), bench.threads)?;
+/// Registers the agents and funds the managers, with operator batch envelopes.
+fn set_up(bench: &Bench, server: &BenchServer, agents: &MarketAgents) -> Result<(), String> {
     let operator = server.operator_key()?;
     let driver = server.driver();
     for (index, chunk) in agents.setup_commands().chunks(5_000).enumerate() {
@@ -68,6 +66,14 @@ fn start_server(bench: &Bench, agents: &MarketAgents) -> Result<(BenchServer, te
             return Err(format!("setting up the agents: {failure}"));
         }
     }
+    Ok(())
+}
+
+/// Starts a server with the agents registered and the managers funded.
+fn start_server(bench: &Bench, agents: &MarketAgents) -> Result<(BenchServer, tempfile::TempDir), String> {
+    let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
+    let server = BenchServer::start(directory.path(), DriverSettings::default(), bench.threads)?;
+    set_up(bench, &server, agents)?;
     Ok((server, directory))
 }
 
@@ -192,7 +198,16 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
             ));
         }
     }
-    let http_rate = http.waves.measurement.commands_per_s();
+    notes.extend(shape_notes(http.waves.measurement.commands_per_s(), layout));
+    for note in notes {
+        bench.report.note(SCENARIO, note);
+    }
+    Ok(())
+}
+
+/// The notes on the target and on what a lifecycle is, on both sides.
+fn shape_notes(http_rate: f64, layout: Layout) -> Vec<String> {
+    let mut notes = Vec::new();
     notes.push(format!(
         "http: {} lifecycles/s {} the {} target ({:.0}% of it)",
         human(http_rate),
@@ -224,10 +239,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
          PostgreSQL)"
             .to_owned(),
     );
-    for note in notes {
-        bench.report.note(SCENARIO, note);
-    }
-    Ok(())
+    notes
 }
 
 /// The 10,000 open auctions × 100 bids: Colony's memory and award latency beside PostgreSQL's tables

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use colony_core::command::{Heartbeat, PlaceBid};
 use colony_core::{Amount, Command, Name, Signer, TaskState};
-use colony_server::driver::{DriverHandle, DriverSettings, Submission};
+use colony_server::driver::{DriverHandle, DriverSettings};
 use colony_server::{Clock, ManualClock, SystemClock};
 use colony_wire::Envelope;
 
@@ -57,46 +57,16 @@ fn open_auctions(driver: &DriverHandle) -> usize {
     state.market().tasks().filter(|task| task.state == TaskState::Open).count()
 }
 
-fn setup(bench: &Bench, server: &BenchServer, agents: &MarketAgents) -> Result<(), String> {
-    let operator = server.operator_key()?;
-    let driver = server.driver();
-    for (index, chunk) in agents.setup_commands().chunks(5_000).enumerate() {
-        let envelope = Envelope { signer: Signer::Operator, nonce: index as u64 + 1, commands: chunk.to_vec() };
-        let signed = envelope.sign(&operator);
-        let submission = Submission { envelope, signed, verified_key: operator.public_key() };
-        let committed =
-            bench.load.block_on(driver.submit(submission)).map_err(|error| format!("setting up: {error:?}"))?;
-        if let Some(failure) = fixture::outcome_failure(&committed.outcome) {
-            return Err(format!("setting up the agents: {failure}"));
-        }
-    }
-    Ok(())
-}
-
 /// Sends every envelope at once; returns what each command created, envelope by envelope.
 async fn send_all(surface: &Surface, envelopes: Vec<Presigned>) -> Result<Vec<Vec<fixture::Created>>, String> {
     futures_util::future::try_join_all(envelopes.into_iter().map(|presigned| surface.send(presigned))).await
 }
 
-/// Runs the Colony side; `specs` are the tasks, lane 0 of `agents`.
-pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> Result<AuctionRun, String> {
+/// Announces every task (one envelope per manager, all in flight); returns their ids.
+fn announce(bench: &Bench, surface: &Surface, agents: &MarketAgents, tasks: usize) -> Result<Vec<u64>, String> {
     let layout = agents.layout;
-    let baseline_mib = machine::resident_mib().ok_or("no resident memory reading (/proc/self/status)")?;
-    let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
-    let clock = ManualClock::new(SystemClock.now_ms());
-    let server = BenchServer::start_with_clock(
-        directory.path(),
-        DriverSettings::default(),
-        bench.threads,
-        colony_log::Durability::Full,
-        Arc::new(clock.clone()),
-    )?;
-    setup(bench, &server, agents)?;
-    let driver = server.driver();
-    let surface = Surface::Driver(driver.clone());
-
     let mut announces: Vec<Vec<usize>> = vec![Vec::new(); layout.managers];
-    for task in 0..specs.len() {
+    for task in 0..tasks {
         announces[layout.manager(task)].push(task);
     }
     let envelopes = announces
@@ -113,14 +83,25 @@ pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> R
             sign(agents, manager, 1, commands)
         })
         .collect();
-    let created = bench.load.block_on(send_all(&surface, envelopes)).map_err(|error| format!("announce: {error}"))?;
-    let mut ids = vec![0u64; specs.len()];
+    let created = bench.load.block_on(send_all(surface, envelopes)).map_err(|error| format!("announce: {error}"))?;
+    let mut ids = vec![0u64; tasks];
     for (tasks, created) in announces.iter().zip(created) {
         for (&task, created) in tasks.iter().zip(created) {
             ids[task] = created.task.ok_or("announce: no task id in the result")?;
         }
     }
+    Ok(ids)
+}
 
+/// Places every bid (one envelope per bidder, all in flight); returns how long that took.
+fn place_bids(
+    bench: &Bench,
+    surface: &Surface,
+    agents: &MarketAgents,
+    specs: &[TaskSpec],
+    ids: &[u64],
+) -> Result<Duration, String> {
+    let layout = agents.layout;
     let mut bids: Vec<Vec<Command>> = vec![Vec::new(); layout.agents()];
     for (task, spec) in specs.iter().enumerate() {
         for (slot, bid) in spec.bids.iter().enumerate() {
@@ -140,23 +121,35 @@ pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> R
         .map(|(bidder, commands)| sign(agents, bidder, 1, commands))
         .collect();
     let started = Instant::now();
-    bench.load.block_on(send_all(&surface, envelopes)).map_err(|error| format!("bid: {error}"))?;
-    let bids_elapsed = started.elapsed();
-    {
-        let state = driver.shared.state.read().expect("state lock");
-        let expected_bids: usize = specs.iter().map(|spec| spec.bids.len()).sum();
-        if state.market().open_tasks() != specs.len() as u64 || state.market().live_bids() != expected_bids as u64 {
-            return Err(format!(
-                "{} tasks and {} bids open, expected {} and {expected_bids}",
-                state.market().open_tasks(),
-                state.market().live_bids(),
-                specs.len()
-            ));
-        }
-    }
-    let resident_mib = machine::resident_mib().ok_or("no resident memory reading")?;
+    bench.load.block_on(send_all(surface, envelopes)).map_err(|error| format!("bid: {error}"))?;
+    Ok(started.elapsed())
+}
 
-    let (sequence_before, _) = server.progress();
+/// Checks that everything is open: every task and every bid.
+fn check_open(driver: &DriverHandle, specs: &[TaskSpec]) -> Result<(), String> {
+    let state = driver.shared.state.read().expect("state lock");
+    let expected_bids: usize = specs.iter().map(|spec| spec.bids.len()).sum();
+    let market = state.market();
+    if market.open_tasks() != specs.len() as u64 || market.live_bids() != expected_bids as u64 {
+        return Err(format!(
+            "{} tasks and {} bids open, expected {} and {expected_bids}",
+            market.open_tasks(),
+            market.live_bids(),
+            specs.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Moves the clock past every window and waits until every task is awarded; returns how long that
+/// took.
+fn close_windows(
+    bench: &Bench,
+    surface: &Surface,
+    agents: &MarketAgents,
+    clock: &ManualClock,
+) -> Result<Duration, String> {
+    let Surface::Driver(driver) = surface else { unreachable!("the auction row runs on the driver") };
     let mut applied = driver.shared.applied.subscribe();
     let started = Instant::now();
     // A window closes once log time is past it.
@@ -168,7 +161,7 @@ pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> R
         async move { surface.send(wake).await }
     });
     let awarded = async {
-        while open_auctions(&driver) > 0 {
+        while open_auctions(driver) > 0 {
             if applied.changed().await.is_err() {
                 return Err("the server stopped".to_owned());
             }
@@ -178,18 +171,18 @@ pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> R
     let award = bench
         .load
         .block_on(async { tokio::time::timeout(AWARD_WAIT_MAX, awarded).await })
-        .map_err(|_| format!("{} tasks still open after {AWARD_WAIT_MAX:?}", open_auctions(&driver)))??;
-    bench
-        .load
-        .block_on(woken)
-        .map_err(|error| format!("wake-up: {error}"))?
-        .map_err(|error| format!("wake-up: {error}"))?;
-    let (sequence_after, _) = server.progress();
+        .map_err(|_| format!("{} tasks still open after {AWARD_WAIT_MAX:?}", open_auctions(driver)))??;
+    let woken = bench.load.block_on(woken).map_err(|error| format!("wake-up: {error}"))?;
+    woken.map_err(|error| format!("wake-up: {error}"))?;
+    Ok(award)
+}
 
+/// Checks every task's winner and price against the prediction.
+fn check_winners(driver: &DriverHandle, agents: &MarketAgents, specs: &[TaskSpec], ids: &[u64]) -> Result<(), String> {
     let state = driver.shared.state.read().expect("state lock");
     for (task, spec) in specs.iter().enumerate() {
         let attempt = state.market().task(ids[task]).and_then(|task| task.current_attempt());
-        let expected = &agents.ids[layout.bidder(task, spec.winner)];
+        let expected = &agents.ids[agents.layout.bidder(task, spec.winner)];
         match attempt {
             Some(attempt) if &attempt.winner == expected && attempt.price.0 == spec.winning().cost => {}
             other => {
@@ -202,12 +195,37 @@ pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> R
             }
         }
     }
-    drop(state);
+    Ok(())
+}
+
+/// Runs the Colony side; `specs` are the tasks, lane 0 of `agents`.
+pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> Result<AuctionRun, String> {
+    let baseline_mib = machine::resident_mib().ok_or("no resident memory reading (/proc/self/status)")?;
+    let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
+    let clock = ManualClock::new(SystemClock.now_ms());
+    let server = BenchServer::start_with_clock(
+        directory.path(),
+        DriverSettings::default(),
+        bench.threads,
+        colony_log::Durability::Full,
+        Arc::new(clock.clone()),
+    )?;
+    super::set_up(bench, &server, agents)?;
+    let driver = server.driver();
+    let surface = Surface::Driver(driver.clone());
+    let ids = announce(bench, &surface, agents, specs.len())?;
+    let bids = place_bids(bench, &surface, agents, specs, &ids)?;
+    check_open(&driver, specs)?;
+    let resident_mib = machine::resident_mib().ok_or("no resident memory reading")?;
+    let (sequence_before, _) = server.progress();
+    let award = close_windows(bench, &surface, agents, &clock)?;
+    let (sequence_after, _) = server.progress();
+    check_winners(&driver, agents, specs, &ids)?;
     server.stop();
     Ok(AuctionRun {
         resident_mib,
         growth_mib: resident_mib - baseline_mib,
-        bids: bids_elapsed,
+        bids,
         award,
         award_entries: sequence_after - sequence_before,
     })

@@ -15,9 +15,10 @@
 //!   score as the market (floors of each weighted term; then the lowest cost), marks the tasks
 //!   awarded, debits the manager's wallet by their prices if it can pay, and inserts the escrows;
 //! - submit (per winner): one `UPDATE` of its tasks, only those awarded to it;
-//! - verify + release (per manager): one statement that completes its tasks (only if submitted, by
-//!   their verifier, score at least their minimum), releases their escrows, and credits each payee
-//!   and the fee account with the same floor split as the ledger.
+//! - verify + release (per manager): one transaction: one statement that completes its tasks (only
+//!   if submitted, by their verifier, score at least their minimum), releases their escrows and
+//!   credits each payee, then one that credits the fee account, with the same floor split as the
+//!   ledger; pipelined, then `COMMIT`.
 //!
 //! The 10,000-auction row reuses the schema, the bid statement and the award statement.
 
@@ -25,9 +26,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
 
-use super::workload::{Books, DEADLINE_MS, Layout, MAX_COST, MINT_PER_MANAGER, MarketAgents, TaskSpec};
+use super::workload::{BidSpec, Books, DEADLINE_MS, Layout, MAX_COST, MINT_PER_MANAGER, MarketAgents, TaskSpec};
 use super::workload::{MIN_SCORE_MICROS, VERIFY_SCORE_MICROS, WEIGHTS_MICROS};
 use crate::Bench;
 use crate::fixture::{Measurement, TaskTally};
@@ -43,6 +45,9 @@ pub struct Statements {
     pub(super) award: Statement,
     submit: Statement,
     verify: Statement,
+    credit_fees: Statement,
+    begin: Statement,
+    commit: Statement,
 }
 
 impl Statements {
@@ -103,13 +108,20 @@ impl Statements {
                      released AS (UPDATE market.escrows e SET state = 'released' FROM done \
                          WHERE e.task = done.id AND e.state = 'locked' RETURNING e.payee, e.amount), \
                      shares AS (SELECT payee AS id, sum(amount - amount * $3 / 10000)::bigint AS credit \
-                             FROM released GROUP BY payee \
-                         UNION ALL SELECT $4, sum(amount * $3 / 10000)::bigint FROM released), \
+                             FROM released GROUP BY payee), \
                      credited AS (UPDATE market.wallets w SET balance = w.balance + s.credit FROM shares s \
                          WHERE w.id = s.id RETURNING w.id) \
                      SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM released), (SELECT count(*) FROM credited)"
                 ))
                 .await?,
+            credit_fees: client
+                .prepare(
+                    "UPDATE market.wallets SET balance = balance + (SELECT coalesce(sum(amount * $3 / 10000), 0) \
+                     FROM market.escrows WHERE task = ANY($2::bigint[]) AND state = 'released')::bigint WHERE id = $1",
+                )
+                .await?,
+            begin: client.prepare("BEGIN").await?,
+            commit: client.prepare("COMMIT").await?,
         })
     }
 }
@@ -133,48 +145,97 @@ fn by_agent<T>(items: impl Iterator<Item = (usize, T)>) -> BTreeMap<usize, Vec<T
     grouped
 }
 
+/// The names of `tasks` tasks of `round`, by manager; the last five characters are the task's index.
+fn task_names(layout: Layout, round: usize, tasks: usize) -> BTreeMap<usize, Vec<String>> {
+    by_agent((0..tasks).map(|task| (layout.manager(task), format!("task-{round:05}-{task:05}"))))
+}
+
+/// The task ids of the announce statements' rows (`id`, `task_name`), by task index.
+fn read_ids(rows: &[Row], tasks: usize) -> Result<Vec<i64>, String> {
+    let mut ids = vec![0i64; tasks];
+    for row in rows {
+        let (id, name): (i64, String) = (row.get(0), row.get(1));
+        let task: usize = name[name.len() - 5..].parse().map_err(|_| format!("announce: task name {name}"))?;
+        ids[task] = id;
+    }
+    Ok(ids)
+}
+
+/// Each bidder's wallet row (from `wallet`) and its bids as columns: task ids, costs, times,
+/// confidences.
+fn bid_columns(
+    layout: Layout,
+    specs: &[TaskSpec],
+    ids: &[i64],
+    wallet: impl Fn(usize) -> i64,
+) -> Vec<(i64, [Vec<i64>; 4])> {
+    let bids = by_agent(specs.iter().enumerate().flat_map(|(task, spec)| {
+        spec.bids.iter().enumerate().map(move |(slot, bid)| (layout.bidder(task, slot), (task, *bid)))
+    }));
+    bids.iter()
+        .map(|(&bidder, bids)| {
+            let column = |value: &dyn Fn(&(usize, BidSpec)) -> i64| bids.iter().map(value).collect();
+            (
+                wallet(bidder),
+                [
+                    column(&|(task, _)| ids[*task]),
+                    column(&|(_, bid)| bid.cost as i64),
+                    column(&|(_, bid)| bid.time_ms as i64),
+                    column(&|(_, bid)| bid.confidence_micros as i64),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Checks the award statements' rows (`task`, `payee`): every task awarded, each to the predicted
+/// bidder's wallet (from `wallet`).
+fn check_awards(
+    rows: &[Row],
+    layout: Layout,
+    specs: &[TaskSpec],
+    ids: &[i64],
+    wallet: impl Fn(usize) -> i64,
+) -> Result<(), String> {
+    let index_of: BTreeMap<i64, usize> = ids.iter().enumerate().map(|(task, id)| (*id, task)).collect();
+    for row in rows {
+        let (id, payee): (i64, i64) = (row.get(0), row.get(1));
+        let task = index_of[&id];
+        let expected = wallet(layout.bidder(task, specs[task].winner));
+        if payee != expected {
+            return Err(format!("award: wallet {payee} won task {id}, expected {expected}"));
+        }
+    }
+    if rows.len() != specs.len() {
+        return Err(format!("award: {} of {} tasks awarded with their price locked", rows.len(), specs.len()));
+    }
+    Ok(())
+}
+
+fn failed(wave: &str, error: tokio_postgres::Error) -> String {
+    format!("{wave}: {}", describe(&error))
+}
+
 impl Lane {
     fn row(&self, agent: usize) -> i64 {
         self.agents.index(self.lane, agent) as i64
     }
 
-    async fn round(&self, round: usize, specs: &[TaskSpec]) -> Result<(), String> {
-        let (client, statements, layout) = (&*self.client, &*self.statements, self.agents.layout);
-        let failed = |wave: &str, error: tokio_postgres::Error| format!("{wave}: {}", describe(&error));
-
-        let names = by_agent((0..specs.len()).map(|task| (layout.manager(task), format!("task-{round:05}-{task:05}"))));
+    async fn announce(&self, round: usize, tasks: usize) -> Result<Vec<i64>, String> {
+        let (client, statements) = (&*self.client, &*self.statements);
+        let names = task_names(self.agents.layout, round, tasks);
         let rows = futures_util::future::try_join_all(names.iter().map(|(&manager, names)| {
             let manager = self.row(manager);
             async move { client.query(&statements.announce, &[&manager, names]).await }
         }))
         .await
         .map_err(|error| failed("announce", error))?;
-        let mut ids = vec![0i64; specs.len()];
-        for row in rows.iter().flatten() {
-            let (id, name): (i64, String) = (row.get(0), row.get(1));
-            let task: usize = name[name.len() - 5..].parse().map_err(|_| format!("announce: task name {name}"))?;
-            ids[task] = id;
-        }
+        read_ids(&rows.concat(), tasks)
+    }
 
-        let bids = by_agent(specs.iter().enumerate().flat_map(|(task, spec)| {
-            spec.bids.iter().enumerate().map(move |(slot, bid)| (layout.bidder(task, slot), (task, *bid)))
-        }));
-        let columns: Vec<(i64, [Vec<i64>; 4])> = bids
-            .iter()
-            .map(|(&bidder, bids)| {
-                let column =
-                    |value: &dyn Fn(&(usize, super::workload::BidSpec)) -> i64| bids.iter().map(value).collect();
-                (
-                    self.row(bidder),
-                    [
-                        column(&|(task, _)| ids[*task]),
-                        column(&|(_, bid)| bid.cost as i64),
-                        column(&|(_, bid)| bid.time_ms as i64),
-                        column(&|(_, bid)| bid.confidence_micros as i64),
-                    ],
-                )
-            })
-            .collect();
+    async fn bid(&self, specs: &[TaskSpec], ids: &[i64]) -> Result<(), String> {
+        let (client, statements) = (&*self.client, &*self.statements);
+        let columns = bid_columns(self.agents.layout, specs, ids, |agent| self.row(agent));
         let placed = futures_util::future::try_join_all(columns.iter().map(
             |(bidder, [tasks, costs, times, confidences])| async move {
                 client.execute(&statements.bid, &[bidder, tasks, costs, times, confidences]).await
@@ -186,29 +247,22 @@ impl Lane {
         if placed.iter().sum::<u64>() != expected_bids as u64 {
             return Err(format!("bid: {} of {expected_bids} bids placed", placed.iter().sum::<u64>()));
         }
+        Ok(())
+    }
 
-        let owned = by_agent((0..specs.len()).map(|task| (layout.manager(task), ids[task])));
+    async fn award(&self, specs: &[TaskSpec], owned: &BTreeMap<usize, Vec<i64>>, ids: &[i64]) -> Result<(), String> {
+        let (client, statements) = (&*self.client, &*self.statements);
         let awarded = futures_util::future::try_join_all(owned.iter().map(|(&manager, tasks)| {
             let managers = vec![self.row(manager)];
             async move { client.query(&statements.award, &[tasks, &managers]).await }
         }))
         .await
         .map_err(|error| failed("award", error))?;
-        let index_of: BTreeMap<i64, usize> = ids.iter().enumerate().map(|(task, id)| (*id, task)).collect();
-        let mut awards = 0;
-        for row in awarded.iter().flatten() {
-            let (id, payee): (i64, i64) = (row.get(0), row.get(1));
-            let task = index_of[&id];
-            let expected = self.row(layout.bidder(task, specs[task].winner));
-            if payee != expected {
-                return Err(format!("award: wallet {payee} won task {id}, expected {expected}"));
-            }
-            awards += 1;
-        }
-        if awards != specs.len() {
-            return Err(format!("award: {awards} of {} tasks awarded with their price locked", specs.len()));
-        }
+        check_awards(&awarded.concat(), self.agents.layout, specs, ids, |agent| self.row(agent))
+    }
 
+    async fn submit(&self, specs: &[TaskSpec], ids: &[i64]) -> Result<(), String> {
+        let (client, statements, layout) = (&*self.client, &*self.statements, self.agents.layout);
         let won = by_agent(specs.iter().enumerate().map(|(task, spec)| (layout.bidder(task, spec.winner), ids[task])));
         let submitted = futures_util::future::try_join_all(won.iter().map(|(&winner, tasks)| {
             let winner = self.row(winner);
@@ -219,26 +273,56 @@ impl Lane {
         if submitted.iter().sum::<u64>() != specs.len() as u64 {
             return Err(format!("submit: {} of {} results submitted", submitted.iter().sum::<u64>(), specs.len()));
         }
+        Ok(())
+    }
 
-        let verified =
-            futures_util::future::try_join_all(owned.iter().map(|(&manager, tasks)| {
-                let manager = self.row(manager);
-                async move {
-                    client.query_one(&statements.verify, &[&manager, tasks, &self.fee_bps, &self.fee_account]).await
-                }
-            }))
-            .await
-            .map_err(|error| failed("verify", error))?;
+    /// Each manager's verify + release is one transaction: its tasks completed, their escrows released
+    /// and the payees credited by one statement, then the fee account (the row every lane shares)
+    /// credited by a plain update, which stays correct when another lane's transaction holds the
+    /// row. `BEGIN` to `COMMIT` are pipelined (a failed statement turns the `COMMIT` into a rollback),
+    /// and so are the managers' transactions, one after another on the lane's connection.
+    async fn verify(&self, tasks: usize, owned: &BTreeMap<usize, Vec<i64>>) -> Result<(), String> {
+        let (client, statements) = (&*self.client, &*self.statements);
+        let verified = futures_util::future::try_join_all(owned.iter().map(|(&manager, tasks)| {
+            let manager = self.row(manager);
+            async move {
+                let verify_params: [&(dyn ToSql + Sync); 3] = [&manager, tasks, &self.fee_bps];
+                let fee_params: [&(dyn ToSql + Sync); 3] = [&self.fee_account, tasks, &self.fee_bps];
+                let (_, counts, credited, _) = tokio::try_join!(
+                    biased;
+                    client.execute(&statements.begin, &[]),
+                    client.query_one(&statements.verify, &verify_params),
+                    client.execute(&statements.credit_fees, &fee_params),
+                    client.execute(&statements.commit, &[]),
+                )?;
+                Ok::<_, tokio_postgres::Error>((counts.get::<_, i64>(0), counts.get::<_, i64>(1), credited))
+            }
+        }))
+        .await
+        .map_err(|error| failed("verify", error))?;
         let (mut completed, mut released) = (0, 0);
-        for row in &verified {
-            let (done, freed): (i64, i64) = (row.get(0), row.get(1));
+        for (done, freed, credited) in verified {
+            if credited != 1 {
+                return Err(format!("verify: {credited} fee accounts credited"));
+            }
             completed += done;
             released += freed;
         }
-        if completed != specs.len() as i64 || released != specs.len() as i64 {
-            return Err(format!("verify: {completed} completed, {released} released of {}", specs.len()));
+        if completed != tasks as i64 || released != tasks as i64 {
+            return Err(format!("verify: {completed} completed, {released} released of {tasks}"));
         }
         Ok(())
+    }
+
+    /// One round: the five waves over `specs`.
+    async fn round(&self, round: usize, specs: &[TaskSpec]) -> Result<(), String> {
+        let layout = self.agents.layout;
+        let ids = self.announce(round, specs.len()).await?;
+        self.bid(specs, &ids).await?;
+        let owned = by_agent((0..specs.len()).map(|task| (layout.manager(task), ids[task])));
+        self.award(specs, &owned, &ids).await?;
+        self.submit(specs, &ids).await?;
+        self.verify(specs.len(), &owned).await
     }
 
     async fn run(self, rounds: Vec<Vec<TaskSpec>>) -> TaskTally {
@@ -391,36 +475,15 @@ pub fn auction(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> Resu
                 Statements::prepare(&client).await.map_err(|error| Failure::broken("preparing", &error))?;
             sessions.push((client, statements));
         }
-        let names = by_agent((0..specs.len()).map(|task| (layout.manager(task), format!("task-00000-{task:05}"))));
-        let mut ids = vec![0i64; specs.len()];
+        let names = task_names(layout, 0, specs.len());
         let (client, statements) = &sessions[0];
+        let mut rows = Vec::with_capacity(specs.len());
         for (manager, names) in &names {
-            let rows = client
-                .query(&statements.announce, &[&(*manager as i64), names])
-                .await
-                .map_err(|error| Failure::broken("announce", &error))?;
-            for row in rows {
-                let (id, name): (i64, String) = (row.get(0), row.get(1));
-                ids[name[name.len() - 5..].parse::<usize>().expect("a task index")] = id;
-            }
+            let announced = client.query(&statements.announce, &[&(*manager as i64), names]).await;
+            rows.extend(announced.map_err(|error| Failure::broken("announce", &error))?);
         }
-        let bids = by_agent(specs.iter().enumerate().flat_map(|(task, spec)| {
-            spec.bids.iter().enumerate().map(move |(slot, bid)| (layout.bidder(task, slot), (task, *bid)))
-        }));
-        let columns: Vec<(i64, [Vec<i64>; 4])> = bids
-            .iter()
-            .map(|(&bidder, bids)| {
-                (
-                    bidder as i64,
-                    [
-                        bids.iter().map(|(task, _)| ids[*task]).collect(),
-                        bids.iter().map(|(_, bid)| bid.cost as i64).collect(),
-                        bids.iter().map(|(_, bid)| bid.time_ms as i64).collect(),
-                        bids.iter().map(|(_, bid)| bid.confidence_micros as i64).collect(),
-                    ],
-                )
-            })
-            .collect();
+        let ids = read_ids(&rows, specs.len()).map_err(Failure::Broken)?;
+        let columns = bid_columns(layout, specs, &ids, |agent| agent as i64);
         let started = Instant::now();
         let placed = futures_util::future::try_join_all(columns.iter().enumerate().map(
             |(index, (bidder, [tasks, costs, times, confidences]))| {
@@ -451,17 +514,7 @@ pub fn auction(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> Resu
             .await
             .map_err(|error| Failure::broken("award", &error))?;
         let award = started.elapsed();
-        let index_of: BTreeMap<i64, usize> = ids.iter().enumerate().map(|(task, id)| (*id, task)).collect();
-        for row in &awarded {
-            let (id, payee): (i64, i64) = (row.get(0), row.get(1));
-            let task = index_of[&id];
-            if payee != layout.bidder(task, specs[task].winner) as i64 {
-                return Err(Failure::Broken(format!("award: wallet {payee} won task {id}")));
-            }
-        }
-        if awarded.len() != specs.len() {
-            return Err(Failure::Broken(format!("{} of {} tasks awarded", awarded.len(), specs.len())));
-        }
+        check_awards(&awarded, layout, specs, &ids, |agent| agent as i64).map_err(Failure::Broken)?;
         Ok(AuctionOutcome { bids: bids_elapsed, table_bytes, award, settings })
     })
 }
