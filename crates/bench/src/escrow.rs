@@ -33,12 +33,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use colony_client::Client;
-use colony_core::{Accepted, AccountId, AgentId, Amount, Command, Name, PublicKey, Signer};
-use colony_server::driver::{DriverHandle, DriverSettings, Submission};
+use colony_core::{AccountId, AgentId, Amount, Command, Name, PublicKey, Signer};
+use colony_server::driver::{DriverSettings, Submission};
 use colony_wire::{Envelope, KeyPair};
 
 use crate::Bench;
-use crate::fixture::{self, BenchServer, Measurement, Presigned, TaskTally};
+use crate::fixture::{self, BenchServer, Measurement, Presigned, Surface, TaskTally};
 use crate::machine;
 use crate::report::{Row, human};
 
@@ -347,46 +347,6 @@ fn presign_locks(accounts: &Accounts, plans: Vec<Vec<CycleSpec>>, threads: usize
     lengths.into_iter().map(|length| signed.by_ref().take(length).collect()).collect()
 }
 
-/// Where envelopes go: the driver directly, or the HTTP batch endpoint.
-#[derive(Clone)]
-enum Surface {
-    Driver(DriverHandle),
-    Http(Client),
-}
-
-impl Surface {
-    /// Submits one envelope and waits until it is durable and applied. Returns each command's
-    /// escrow id (`None` for commands that create none), or why anything was refused.
-    async fn send(&self, presigned: Presigned) -> Result<Vec<Option<u64>>, String> {
-        match self {
-            Surface::Driver(driver) => {
-                let committed =
-                    driver.submit(presigned.into_submission()).await.map_err(|error| format!("{error:?}"))?;
-                if let Some(failure) = fixture::outcome_failure(&committed.outcome) {
-                    return Err(failure);
-                }
-                Ok(committed
-                    .outcome
-                    .commands
-                    .iter()
-                    .map(|result| match result {
-                        Ok(Accepted::Escrow { escrow_id, .. }) => Some(*escrow_id),
-                        _ => None,
-                    })
-                    .collect())
-            }
-            Surface::Http(client) => {
-                let response =
-                    client.post_signed("/v1/batch", &presigned.signed).await.map_err(|error| error.to_string())?;
-                if let Some(refused) = response.results.iter().find(|result| !result.ok) {
-                    return Err(format!("command refused: {refused:?}"));
-                }
-                Ok(response.results.iter().map(|result| result.escrow_id).collect())
-            }
-        }
-    }
-}
-
 /// Runs one task's cycles: lock envelope, escrow ids from its results, release envelope signed and
 /// sent. Returns the tally (one success per cycle, counting its escrows) and the time spent signing.
 async fn run_cycles(surface: Surface, accounts: Arc<Accounts>, plan: Vec<ReadyCycle>) -> (TaskTally, Duration) {
@@ -397,14 +357,13 @@ async fn run_cycles(surface: Surface, accounts: Arc<Accounts>, plan: Vec<ReadyCy
         let locks = cycle.lock.commands();
         let started = Instant::now();
         let escrow_ids = match surface.send(cycle.lock).await {
-            Ok(ids) => ids,
+            Ok(created) => created.into_iter().map(|created| created.escrow),
             Err(error) => {
                 tally.failure(started.elapsed(), || format!("lock: {error}"));
                 continue;
             }
         };
-        let Some(escrow_ids) = escrow_ids.into_iter().collect::<Option<Vec<u64>>>().filter(|ids| ids.len() == locks)
-        else {
+        let Some(escrow_ids) = escrow_ids.collect::<Option<Vec<u64>>>().filter(|ids| ids.len() == locks) else {
             tally.failure(started.elapsed(), || "lock: a result without an escrow id".to_owned());
             continue;
         };
@@ -433,10 +392,8 @@ async fn run_cycles(surface: Surface, accounts: Arc<Accounts>, plan: Vec<ReadyCy
 struct CycleRun {
     measurement: Measurement,
     signing: Duration,
-    /// Cores used by this process's threads, by thread name (the writer is `colony-writer`).
-    cores: Vec<(String, f64)>,
-    /// The share of the machine's CPU other processes took.
-    others: Option<f64>,
+    /// Where the CPU went.
+    cpu: machine::CpuUse,
     /// Log entries written while it ran (envelopes, and any ticks).
     entries: u64,
     /// Periodic snapshots that fell inside it (estimated from the sequence numbers).
@@ -446,20 +403,8 @@ struct CycleRun {
 impl CycleRun {
     /// Where the CPU went, in words.
     fn cpu_summary(&self) -> String {
-        let threads: Vec<String> = self
-            .cores
-            .iter()
-            .filter(|(_, cores)| *cores >= 0.01)
-            .map(|(name, cores)| format!("{name} {cores:.2}"))
-            .collect();
-        let others = self
-            .others
-            .map_or_else(String::new, |others| format!("; other processes took {:.0}% of the machine", others * 100.0));
         let signing = self.signing.as_secs_f64() / self.measurement.elapsed.as_secs_f64();
-        format!(
-            "cores used: {} (wall time inside the client's release signing: {signing:.2}){others}",
-            threads.join(", ")
-        )
+        format!("{} (wall time inside the client's release signing: {signing:.2})", self.cpu.summary())
     }
 }
 
@@ -477,8 +422,7 @@ async fn run_load(surface: Surface, accounts: Arc<Accounts>, plans: Vec<Vec<Read
     CycleRun {
         measurement: Measurement::from_tallies(started.elapsed(), tallies),
         signing,
-        cores: Vec::new(),
-        others: None,
+        cpu: machine::CpuUse::default(),
         entries: 0,
         snapshots: 0,
     }
@@ -584,17 +528,13 @@ fn run_colony_load(
     let plans = generate(accounts, load, seed, &mut server.next_nonce, &mut server.books, server.fee_split);
     let ready = presign_locks(accounts, plans, bench.threads);
     let (sequence_before, _) = server.server.progress();
-    let (machine_before, threads_before) = (machine::CpuSample::now(), machine::ThreadCpu::now());
+    let window = machine::CpuWindow::start();
     let mut run = bench.load.block_on(run_load(surface, Arc::clone(accounts), ready));
     let (sequence_after, _) = server.server.progress();
     run.entries = sequence_after - sequence_before;
     let every = DriverSettings::default().snapshot_every_entries;
     run.snapshots = sequence_after / every - sequence_before / every;
-    run.cores = threads_before.cores_until(&machine::ThreadCpu::now());
-    run.others = machine_before
-        .zip(machine::CpuSample::now())
-        .and_then(|(before, after)| before.shares_until(&after))
-        .map(|(others, _)| others);
+    run.cpu = window.finish();
     run.measurement.check("escrow cycles")?;
     Ok(run)
 }
@@ -644,12 +584,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
 
     crate::progress(SCENARIO, format!("PostgreSQL: {} connections", postgres::CONNECTIONS));
     let postgres = postgres::run(bench, &accounts, sizes.escrow_postgres_rounds, fee_split);
-    let postgres_rate = match &postgres {
-        Ok(outcome) => Some(outcome.measurement.commands_per_s()),
-        Err(postgres::Failure::Unreachable(_)) => None,
-        Err(postgres::Failure::Broken(error)) => return Err(format!("escrow, PostgreSQL: {error}")),
-    };
-
+    let postgres_rate = crate::postgres::rate(SCENARIO, &postgres)?;
     for (surface_name, load, run) in &colony_rows {
         let measurement = &run.measurement;
         let mut row = Row::new(SCENARIO, load_name(surface_name, *load), measurement.commands_per_s(), "cycle/s")
@@ -666,33 +601,13 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
         }
         bench.report.row(row);
     }
-    match &postgres {
-        Ok(outcome) => {
-            let measurement = &outcome.measurement;
-            bench.report.row(
-                Row::new(
-                    SCENARIO,
-                    format!("PostgreSQL, {} connections", postgres::CONNECTIONS),
-                    measurement.commands_per_s(),
-                    "cycle/s",
-                )
-                .latency(measurement.latency_us(0.5), measurement.latency_us(0.99))
-                .reference("PostgreSQL anchor (REFERENCES.md)", POSTGRES_ANCHOR),
-            );
-            notes.push(format!("PostgreSQL: {}", outcome.summary));
-        }
-        Err(postgres::Failure::Unreachable(reason)) => {
-            let line = format!("skipped: PostgreSQL not reachable at {} ({reason})", postgres::ADDRESS);
-            crate::progress(SCENARIO, &line);
-            bench.report.row(Row::skipped(
-                SCENARIO,
-                format!("PostgreSQL, {} connections", postgres::CONNECTIONS),
-                line,
-            ));
-        }
-        Err(postgres::Failure::Broken(_)) => unreachable!("returned above"),
+    let postgres_name = format!("PostgreSQL, {} connections", postgres::CONNECTIONS);
+    let anchor = [("PostgreSQL anchor (REFERENCES.md)", POSTGRES_ANCHOR)];
+    if let Some(summary) =
+        crate::postgres::add_row(&mut bench.report, SCENARIO, postgres_name, "cycle/s", &postgres, &anchor)
+    {
+        notes.push(format!("PostgreSQL: {summary}"));
     }
-
     if let Some(postgres_rate) = postgres_rate
         && let Some((_, load, run)) = colony_rows
             .iter()

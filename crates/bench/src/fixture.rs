@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use colony_core::{AgentId, Command, EntryOutcome, Name, PublicKey, Signer};
-use colony_server::RunningServer;
+use colony_core::{Accepted, AgentId, Command, EntryOutcome, Name, PublicKey, Signer};
 use colony_server::driver::{DriverHandle, DriverSettings, Submission};
+use colony_server::{Clock, RunningServer, SystemClock};
 use colony_wire::{Envelope, KeyFile, KeyPair, SignedEnvelope};
 
 /// Agents registered on every benchmark server.
@@ -192,6 +192,63 @@ pub fn presign(agents: &Agents, plans: &[Vec<EnvelopeSpec>], threads: usize) -> 
     (signed_plans, started.elapsed())
 }
 
+/// What one accepted command created, as both the driver and the HTTP answer name it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Created {
+    /// The escrow an `escrow.lock` created.
+    pub escrow: Option<u64>,
+    /// The task a `task.announce` created.
+    pub task: Option<u64>,
+}
+
+/// Where envelopes go: the driver directly, or the HTTP batch endpoint (which decodes the envelope
+/// and verifies its signature first).
+#[derive(Clone)]
+pub enum Surface {
+    /// `DriverHandle::submit`.
+    Driver(DriverHandle),
+    /// `POST /v1/batch` with the Rust client.
+    Http(colony_client::Client),
+}
+
+impl Surface {
+    /// Submits one envelope and waits until it is durable and applied. Returns what each command
+    /// created, or why anything was refused.
+    pub async fn send(&self, presigned: Presigned) -> Result<Vec<Created>, String> {
+        match self {
+            Surface::Driver(driver) => {
+                let committed =
+                    driver.submit(presigned.into_submission()).await.map_err(|error| format!("{error:?}"))?;
+                if let Some(failure) = outcome_failure(&committed.outcome) {
+                    return Err(failure);
+                }
+                Ok(committed
+                    .outcome
+                    .commands
+                    .iter()
+                    .map(|result| match result {
+                        Ok(Accepted::Escrow { escrow_id, .. }) => Created { escrow: Some(*escrow_id), task: None },
+                        Ok(Accepted::Task { task, .. }) => Created { escrow: None, task: Some(*task) },
+                        _ => Created::default(),
+                    })
+                    .collect())
+            }
+            Surface::Http(client) => {
+                let response =
+                    client.post_signed("/v1/batch", &presigned.signed).await.map_err(|error| error.to_string())?;
+                if let Some(refused) = response.results.iter().find(|result| !result.ok) {
+                    return Err(format!("command refused: {refused:?}"));
+                }
+                Ok(response
+                    .results
+                    .iter()
+                    .map(|result| Created { escrow: result.escrow_id, task: result.task })
+                    .collect())
+            }
+        }
+    }
+}
+
 /// Envelopes in a set of plans.
 pub fn envelope_count<T>(plans: &[Vec<T>]) -> usize {
     plans.iter().map(Vec::len).sum()
@@ -218,6 +275,17 @@ impl BenchServer {
         threads: usize,
         durability: colony_log::Durability,
     ) -> Result<BenchServer, String> {
+        BenchServer::start_with_clock(data_dir, driver, threads, durability, std::sync::Arc::new(SystemClock))
+    }
+
+    /// Starts a server whose log time comes from `clock` (a manual clock moves only when told to).
+    pub fn start_with_clock(
+        data_dir: &Path,
+        driver: DriverSettings,
+        threads: usize,
+        durability: colony_log::Durability,
+        clock: std::sync::Arc<dyn Clock>,
+    ) -> Result<BenchServer, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("colony-server")
@@ -228,6 +296,7 @@ impl BenchServer {
             colony_server::ServerSettings::new(data_dir, "127.0.0.1:0".parse().expect("a valid socket address"));
         settings.driver = driver;
         settings.durability = durability;
+        settings.clock = clock;
         let running = runtime
             .block_on(async move { tokio::spawn(colony_server::start(settings)).await })
             .map_err(|error| format!("server start panicked: {error}"))?

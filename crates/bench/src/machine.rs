@@ -92,6 +92,59 @@ impl ThreadCpu {
     }
 }
 
+/// Where the CPU went while a measurement ran.
+#[derive(Clone, Debug, Default)]
+pub struct CpuUse {
+    /// Cores used by this process's threads, by thread name (the writer is `colony-writer`).
+    pub cores: Vec<(String, f64)>,
+    /// The share of the machine's CPU other processes took.
+    pub others: Option<f64>,
+}
+
+impl CpuUse {
+    /// `cores used: name 0.52, ...; other processes took N% of the machine`.
+    pub fn summary(&self) -> String {
+        let threads: Vec<String> = self
+            .cores
+            .iter()
+            .filter(|(_, cores)| *cores >= 0.01)
+            .map(|(name, cores)| format!("{name} {cores:.2}"))
+            .collect();
+        format!("cores used: {}{}", threads.join(", "), self.others_clause())
+    }
+
+    /// `; other processes took N% of the machine`, or nothing without a reading.
+    pub fn others_clause(&self) -> String {
+        self.others
+            .map_or_else(String::new, |others| format!("; other processes took {:.0}% of the machine", others * 100.0))
+    }
+}
+
+/// The counters at the start of a measurement.
+pub struct CpuWindow {
+    machine: Option<CpuSample>,
+    threads: ThreadCpu,
+}
+
+impl CpuWindow {
+    /// Starts counting.
+    pub fn start() -> CpuWindow {
+        CpuWindow { machine: CpuSample::now(), threads: ThreadCpu::now() }
+    }
+
+    /// Where the CPU went since the start.
+    pub fn finish(&self) -> CpuUse {
+        let cores = self.threads.cores_until(&ThreadCpu::now());
+        let others = self
+            .machine
+            .as_ref()
+            .zip(CpuSample::now())
+            .and_then(|(before, after)| before.shares_until(&after))
+            .map(|(others, _)| others);
+        CpuUse { cores, others }
+    }
+}
+
 /// This process's resident memory now (`VmRSS`), in MiB.
 pub fn resident_mib() -> Option<f64> {
     status_kib("VmRSS:").map(|kib| kib as f64 / 1024.0)

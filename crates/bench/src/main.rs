@@ -34,11 +34,15 @@
 //!   Every figure is set beside PostgreSQL's from the same run and the targets; the books are checked
 //!   afterwards.
 //! - `market`: full task lifecycles (announce, 10 bids from 10 bidder agents, `task.award` by the
-//!   manager locking the price in escrow, submit, verify releasing it), durable, through the driver
-//!   with concurrent groups of a manager and its bidders; and the same lifecycle as SQL transactions
-//!   (one per step) on the local PostgreSQL (127.0.0.1:5432, 16 connections, the same number of
-//!   lifecycles; skipped with the reason when none answers), with the ratio between them. The winner
-//!   is predicted by the client and checked on both sides; the books are checked afterwards.
+//!   manager locking the price in escrow, submit, verify releasing it), durable, run as waves over
+//!   many tasks at once (each agent's envelope carries its step on all its tasks; managers and
+//!   bidders spread so that none nears the market's limits): through the driver, through
+//!   `POST /v1/batch`, and the same waves as SQL on the local PostgreSQL (127.0.0.1:5432, 16 lanes;
+//!   skipped with the reason when none answers), with the ratios between them. Then 10,000 auctions
+//!   open at once with 100 bids each, every window closing at the same log time (a manual clock):
+//!   the resident memory and the award latency, beside the same bids in PostgreSQL awarded by one
+//!   ranking statement (its tables' size and its time). The winners are predicted by the client and
+//!   checked on every side; the books are checked afterwards.
 //! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
 //!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
 //!   (`SubjectRouter::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
@@ -77,6 +81,7 @@ mod http;
 mod logs;
 mod machine;
 mod market;
+mod postgres;
 mod report;
 mod scale;
 mod snapshots;
@@ -173,10 +178,14 @@ pub struct Sizes {
     pub bus_websocket_deliveries: u64,
     /// How long each paced latency measurement publishes.
     pub bus_latency_duration: Duration,
-    /// Concurrent task groups (a manager and 10 bidders each) in the market scenario.
-    pub market_groups: usize,
-    /// Lifecycles per group in the market scenario.
-    pub market_rounds: u64,
+    /// Concurrent lanes of lifecycles (each its own managers and bidders) in the market scenario.
+    pub market_lanes: usize,
+    /// Tasks each lane runs through one round of waves.
+    pub market_tasks_per_wave: usize,
+    /// Rounds per lane.
+    pub market_rounds: usize,
+    /// Auctions open at once in the market's auction row (100 bids each).
+    pub market_auction_tasks: usize,
     /// Messages published to and consumed from JetStream.
     pub bus_jetstream_messages: u64,
     /// Repetitions of each timed step of one message's path through the server.
@@ -214,8 +223,10 @@ impl Sizes {
                 bus_in_process_deliveries: 200_000,
                 bus_websocket_deliveries: 40_000,
                 bus_latency_duration: Duration::from_millis(300),
-                market_groups: 16,
-                market_rounds: 8,
+                market_lanes: 4,
+                market_tasks_per_wave: 200,
+                market_rounds: 3,
+                market_auction_tasks: 1_000,
                 bus_jetstream_messages: 5_000,
                 bus_path_cost_messages: 2_000,
             }
@@ -247,8 +258,10 @@ impl Sizes {
                 bus_in_process_deliveries: 4_000_000,
                 bus_websocket_deliveries: 1_000_000,
                 bus_latency_duration: Duration::from_secs(5),
-                market_groups: 64,
-                market_rounds: 50,
+                market_lanes: 8,
+                market_tasks_per_wave: 1_000,
+                market_rounds: 10,
+                market_auction_tasks: 10_000,
                 bus_jetstream_messages: 200_000,
                 bus_path_cost_messages: 50_000,
             }

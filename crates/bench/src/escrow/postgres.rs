@@ -20,88 +20,21 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 use super::{ACCOUNTS, Accounts, Books, CycleSpec, EscrowLoad, MINT_PER_ACCOUNT};
 use crate::Bench;
 use crate::fixture::{Measurement, TaskTally};
-
-/// Where the PostgreSQL server is expected.
-pub const ADDRESS: &str = "127.0.0.1:5432";
+use crate::postgres::{ADDRESS, Failure, Outcome, describe, durable_sessions, open, settings};
 
 /// Client connections, each running cycles one after another.
 pub const CONNECTIONS: usize = 16;
-
-/// The database the scenario creates (or reuses) and owns.
-pub(crate) const DATABASE: &str = "colony_bench";
 
 /// The root referrer's row.
 const ROOT_ACCOUNT: i64 = ACCOUNTS as i64;
 /// The fee account's row: the largest id, so that it is always locked last.
 const FEE_ACCOUNT: i64 = ACCOUNTS as i64 + 1;
-
-/// Why there is no PostgreSQL figure.
-pub enum Failure {
-    /// No PostgreSQL to measure: the scenario goes on without it.
-    Unreachable(String),
-    /// PostgreSQL answered but the workload failed: an error of the benchmark.
-    Broken(String),
-}
-
-/// A finished PostgreSQL run.
-pub struct Outcome {
-    /// The measurement; its `commands` are escrow cycles.
-    pub measurement: Measurement,
-    /// What was checked afterwards and how PostgreSQL was set.
-    pub summary: String,
-}
-
-fn connection_string(address: &str, database: &str) -> String {
-    let (host, port) = address.split_once(':').expect("host:port");
-    format!("host={host} port={port} user=postgres dbname={database} connect_timeout=3")
-}
-
-pub(crate) async fn connect(address: &str, database: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(&connection_string(address, database), NoTls).await?;
-    tokio::spawn(async move {
-        // Ends when the client is dropped (or the server goes away: the client's calls then fail).
-        let _ = connection.await;
-    });
-    Ok(client)
-}
-
-pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                text.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            text
-        }
-    }
-}
-
-/// Connects to the benchmark's database at `address`, creating it if needed.
-pub(crate) async fn open(address: &str) -> Result<Client, Failure> {
-    match connect(address, DATABASE).await {
-        Ok(client) => return Ok(client),
-        Err(error) if error.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
-        Err(error) => return Err(Failure::Unreachable(describe(&error))),
-    }
-    let admin = connect(address, "postgres").await.map_err(|error| Failure::Unreachable(describe(&error)))?;
-    match admin.batch_execute(&format!("CREATE DATABASE {DATABASE}")).await {
-        Ok(()) => {}
-        Err(error) if error.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
-        Err(error) => return Err(Failure::Unreachable(format!("creating database {DATABASE}: {}", describe(&error)))),
-    }
-    connect(address, DATABASE).await.map_err(|error| Failure::Unreachable(describe(&error)))
-}
 
 /// The prepared statements of one connection.
 struct Statements {
@@ -270,19 +203,12 @@ pub fn run(bench: &Bench, accounts: &Accounts, rounds: u64, fee_split: (u16, u16
         plans.iter().map(|plan| plan.iter().map(|spec| SqlCycle::new(accounts, spec, fee_split)).collect()).collect();
     bench.load.block_on(async move {
         let admin = open(ADDRESS).await?;
-        let broken =
-            |what: &str, error: tokio_postgres::Error| Failure::Broken(format!("{what}: {}", describe(&error)));
-        create_schema(&admin).await.map_err(|error| broken("creating the tables", error))?;
-        let settings = admin
-            .query_one("SELECT current_setting('fsync'), current_setting('server_version')", &[])
-            .await
-            .map_err(|error| broken("reading settings", error))?;
-        let (fsync, version): (String, String) = (settings.get(0), settings.get(1));
+        create_schema(&admin).await.map_err(|error| Failure::broken("creating the tables", &error))?;
+        let settings = settings(&admin).await?;
         let mut connections = Vec::with_capacity(CONNECTIONS);
-        for _ in 0..CONNECTIONS {
-            let client = connect(ADDRESS, DATABASE).await.map_err(|error| broken("connecting", error))?;
-            client.batch_execute("SET synchronous_commit = on").await.map_err(|error| broken("settings", error))?;
-            let statements = Statements::prepare(&client).await.map_err(|error| broken("preparing", error))?;
+        for client in durable_sessions(CONNECTIONS).await? {
+            let statements =
+                Statements::prepare(&client).await.map_err(|error| Failure::broken("preparing", &error))?;
             connections.push((Arc::new(client), Arc::new(statements)));
         }
         let started = Instant::now();
@@ -302,8 +228,7 @@ pub fn run(bench: &Bench, accounts: &Accounts, rounds: u64, fee_split: (u16, u16
         let checked = verify(&admin, &books).await.map_err(Failure::Broken)?;
         Ok(Outcome {
             summary: format!(
-                "PostgreSQL {version} (fsync={fsync}, synchronous_commit=on), database {DATABASE}: {} cycles in \
-                 {:.2} s; {checked}",
+                "{settings}: {} cycles in {:.2} s; {checked}",
                 measurement.commands,
                 measurement.elapsed.as_secs_f64()
             ),
@@ -315,17 +240,6 @@ pub fn run(bench: &Bench, accounts: &Accounts, rounds: u64, fee_split: (u16, u16
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn no_server_is_unreachable_not_an_error() {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        // Port 1 (tcpmux) has no listener on a development machine: the connection is refused.
-        match runtime.block_on(open("127.0.0.1:1")) {
-            Err(Failure::Unreachable(reason)) => assert!(!reason.is_empty()),
-            Err(Failure::Broken(reason)) => panic!("a missing server is not a broken benchmark: {reason}"),
-            Ok(_) => panic!("something answers on 127.0.0.1:1"),
-        }
-    }
 
     #[test]
     fn release_credits_are_in_ascending_account_order() {

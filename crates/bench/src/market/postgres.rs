@@ -1,227 +1,336 @@
-//! The PostgreSQL reference: the same task lifecycle as SQL transactions on the local PostgreSQL, one
-//! transaction per step, from [`CONNECTIONS`] connections, durable (`synchronous_commit = on`).
+//! The PostgreSQL reference: the same lifecycles as SQL on the local PostgreSQL, shaped as Colony's
+//! are: [`CONNECTIONS`] lanes (one connection each) run rounds of five waves, and within a wave each
+//! agent's step is one statement (so one durable transaction, as each agent's envelope is one log
+//! entry), all of a wave's statements pipelined on the lane's connection.
 //!
 //! Schema `market`: `wallets(id, balance)` (one row per agent, then the fee account, the largest
-//! id), `tasks`, `bids` (one per task and bidder) and `escrows`. Each connection is one group (a
-//! manager and its 10 bidders) and runs its lifecycles one after another:
+//! id), `tasks`, `bids` (one per task and bidder) and `escrows`. The statements take arrays, so one
+//! statement carries an agent's step on all its tasks:
 //!
-//! - announce: one `INSERT` of the task with its terms and weights;
-//! - bids: 10 single-statement transactions pipelined on the connection, each inserting the bid only
-//!   if the task is open, the bidder is not its manager, the cost is positive and within `max_cost`,
-//!   the time within the deadline and the confidence within one;
-//! - award + lock: `BEGIN`, one statement that picks the best bid by the same integer score as the
-//!   market (floors of each weighted term; then the lowest cost), marks the task awarded, debits the
-//!   manager's wallet if it can pay and inserts the escrow; `COMMIT` (or `ROLLBACK` when any part
-//!   found nothing);
-//! - submit: one `UPDATE` of the task, only if it is awarded to that bidder;
-//! - verify + release: `BEGIN`, the task completed (only if submitted, by its verifier, score at
-//!   least its minimum), the escrow released, the payee and then the fee account credited, pipelined;
-//!   `COMMIT`.
+//! - announce (per manager): one `INSERT` of its tasks with their terms and weights;
+//! - bid (per bidder): one `INSERT` of its bids, each only if the task is open, the bidder is not
+//!   its manager, the cost is positive and within `max_cost`, the time within the deadline and the
+//!   confidence within one;
+//! - award + lock (per manager): one statement that picks each task's best bid by the same integer
+//!   score as the market (floors of each weighted term; then the lowest cost), marks the tasks
+//!   awarded, debits the manager's wallet by their prices if it can pay, and inserts the escrows;
+//! - submit (per winner): one `UPDATE` of its tasks, only those awarded to it;
+//! - verify + release (per manager): one transaction: one statement that completes its tasks (only
+//!   if submitted, by their verifier, score at least their minimum), releases their escrows and
+//!   credits each payee, then one that credits the fee account, with the same floor split as the
+//!   ledger; pipelined, then `COMMIT`.
 //!
-//! The client computes the fee split, which saves PostgreSQL the arithmetic.
+//! The 10,000-auction row reuses the schema, the bid statement and the award statement.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
-use super::{BIDDERS, Books, DEADLINE_MS, LifecycleSpec, MAX_COST, MINT_PER_MANAGER, MarketAgents, WEIGHTS_MICROS};
-use super::{MIN_SCORE_MICROS, VERIFY_SCORE_MICROS};
+use super::workload::{BidSpec, Books, DEADLINE_MS, Layout, MAX_COST, MINT_PER_MANAGER, MarketAgents, TaskSpec};
+use super::workload::{MIN_SCORE_MICROS, VERIFY_SCORE_MICROS, WEIGHTS_MICROS};
 use crate::Bench;
-use crate::escrow::postgres::{ADDRESS, DATABASE, Failure, connect, describe, open};
 use crate::fixture::{Measurement, TaskTally};
+use crate::postgres::{ADDRESS, Failure, Outcome, describe, durable_sessions, open, settings};
 
-/// Client connections, each one group running lifecycles one after another.
+/// Client connections: one lane each.
 pub const CONNECTIONS: usize = 16;
 
-/// A finished PostgreSQL run.
-pub struct Outcome {
-    /// The measurement; its `commands` are lifecycles.
-    pub measurement: Measurement,
-    /// What was checked afterwards and how PostgreSQL was set.
-    pub summary: String,
-}
-
-struct Statements {
+/// The prepared statements of one connection.
+pub struct Statements {
     announce: Statement,
-    bid: Statement,
-    begin: Statement,
-    award: Statement,
+    pub(super) bid: Statement,
+    pub(super) award: Statement,
     submit: Statement,
-    complete: Statement,
-    release: Statement,
-    credit: Statement,
+    verify: Statement,
+    credit_fees: Statement,
+    begin: Statement,
     commit: Statement,
-    rollback: Statement,
 }
 
 impl Statements {
-    async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+    /// Prepares them on `client`.
+    pub async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
         let (cost, time, confidence) = WEIGHTS_MICROS;
         Ok(Statements {
             announce: client
                 .prepare(&format!(
                     "INSERT INTO market.tasks (manager, payer, verifier, task_name, max_cost, deadline_ms, weight_cost, \
-                     weight_time, weight_confidence, min_score, state) VALUES ($1, $1, $1, $2, $3, $4, {cost}, {time}, \
-                     {confidence}, {MIN_SCORE_MICROS}, 'open') RETURNING id"
+                     weight_time, weight_confidence, min_score, state) \
+                     SELECT $1, $1, $1, u.name, {MAX_COST}, {DEADLINE_MS}, {cost}, {time}, {confidence}, \
+                     {MIN_SCORE_MICROS}, 'open' FROM unnest($2::text[]) AS u(name) RETURNING id, task_name"
                 ))
                 .await?,
             bid: client
                 .prepare(
-                    "INSERT INTO market.bids (task, bidder, cost, time_ms, confidence) SELECT t.id, $2::bigint, $3::bigint, $4::bigint, $5::bigint \
-                     FROM market.tasks t WHERE t.id = $1 AND t.state = 'open' AND t.manager <> $2 AND $3 > 0 \
-                     AND $3 <= t.max_cost AND $4 <= t.deadline_ms AND $5 BETWEEN 0 AND 1000000 \
+                    "INSERT INTO market.bids (task, bidder, cost, time_ms, confidence) \
+                     SELECT t.id, $1, u.cost, u.time_ms, u.confidence \
+                     FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(task, cost, time_ms, confidence) \
+                     JOIN market.tasks t ON t.id = u.task \
+                     WHERE t.state = 'open' AND t.manager <> $1 AND u.cost > 0 AND u.cost <= t.max_cost \
+                     AND u.time_ms <= t.deadline_ms AND u.confidence BETWEEN 0 AND 1000000 \
                      ON CONFLICT (task, bidder) DO UPDATE SET cost = excluded.cost, time_ms = excluded.time_ms, \
-                     confidence = excluded.confidence RETURNING id",
+                     confidence = excluded.confidence",
                 )
                 .await?,
-            begin: client.prepare("BEGIN").await?,
             award: client
                 .prepare(
-                    "WITH best AS (SELECT b.bidder, b.cost FROM market.bids b JOIN market.tasks t ON t.id = b.task \
-                         WHERE b.task = $1 AND t.state = 'open' AND t.manager = $2 \
-                         ORDER BY t.weight_cost * (t.max_cost - b.cost) / t.max_cost \
+                    "WITH best AS (SELECT DISTINCT ON (b.task) b.task, b.bidder, b.cost \
+                         FROM market.bids b JOIN market.tasks t ON t.id = b.task \
+                         WHERE b.task = ANY($1::bigint[]) AND t.state = 'open' AND t.manager = ANY($2::bigint[]) \
+                         ORDER BY b.task, t.weight_cost * (t.max_cost - b.cost) / t.max_cost \
                                   + t.weight_time * (t.deadline_ms - b.time_ms) / t.deadline_ms \
-                                  + t.weight_confidence * b.confidence / 1000000 DESC, b.cost, b.id LIMIT 1), \
+                                  + t.weight_confidence * b.confidence / 1000000 DESC, b.cost, b.id), \
                      awarded AS (UPDATE market.tasks t SET state = 'awarded', winner = best.bidder, price = best.cost \
-                         FROM best WHERE t.id = $1 AND t.state = 'open' RETURNING t.payer, t.winner, t.price), \
-                     debit AS (UPDATE market.wallets w SET balance = w.balance - a.price FROM awarded a \
-                         WHERE w.id = a.payer AND w.balance >= a.price RETURNING w.id) \
+                         FROM best WHERE t.id = best.task AND t.state = 'open' \
+                         RETURNING t.id, t.payer, t.winner, t.price), \
+                     totals AS (SELECT payer, sum(price)::bigint AS total FROM awarded GROUP BY payer), \
+                     debit AS (UPDATE market.wallets w SET balance = w.balance - totals.total FROM totals \
+                         WHERE w.id = totals.payer AND w.balance >= totals.total RETURNING w.id) \
                      INSERT INTO market.escrows (task, payer, payee, amount, state) \
-                         SELECT $1, a.payer, a.winner, a.price, 'locked' FROM awarded a, debit \
-                         RETURNING id, payee, amount",
+                         SELECT a.id, a.payer, a.winner, a.price, 'locked' FROM awarded a JOIN debit d ON d.id = a.payer \
+                         RETURNING task, payee",
                 )
                 .await?,
             submit: client
                 .prepare(
-                    "UPDATE market.tasks SET state = 'submitted', result = $3, actual_cost = $4 \
-                     WHERE id = $1 AND state = 'awarded' AND winner = $2",
+                    "UPDATE market.tasks t SET state = 'submitted', result = '\"done\"', actual_cost = t.price / 2 \
+                     FROM unnest($2::bigint[]) AS u(task) WHERE t.id = u.task AND t.state = 'awarded' AND t.winner = $1",
                 )
                 .await?,
-            complete: client
+            verify: client
+                .prepare(&format!(
+                    "WITH done AS (UPDATE market.tasks t SET state = 'completed', score = {VERIFY_SCORE_MICROS} \
+                         FROM unnest($2::bigint[]) AS u(task) WHERE t.id = u.task AND t.state = 'submitted' \
+                         AND t.verifier = $1 AND {VERIFY_SCORE_MICROS} >= t.min_score RETURNING t.id), \
+                     released AS (UPDATE market.escrows e SET state = 'released' FROM done \
+                         WHERE e.task = done.id AND e.state = 'locked' RETURNING e.payee, e.amount), \
+                     shares AS (SELECT payee AS id, sum(amount - amount * $3 / 10000)::bigint AS credit \
+                             FROM released GROUP BY payee), \
+                     credited AS (UPDATE market.wallets w SET balance = w.balance + s.credit FROM shares s \
+                         WHERE w.id = s.id RETURNING w.id) \
+                     SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM released), (SELECT count(*) FROM credited)"
+                ))
+                .await?,
+            credit_fees: client
                 .prepare(
-                    "UPDATE market.tasks SET state = 'completed', score = $3 \
-                     WHERE id = $1 AND state = 'submitted' AND verifier = $2 AND $3 >= min_score",
+                    "UPDATE market.wallets SET balance = balance + (SELECT coalesce(sum(amount * $3 / 10000), 0) \
+                     FROM market.escrows WHERE task = ANY($2::bigint[]) AND state = 'released')::bigint WHERE id = $1",
                 )
                 .await?,
-            release: client
-                .prepare("UPDATE market.escrows SET state = 'released' WHERE id = $1 AND state = 'locked'")
-                .await?,
-            credit: client.prepare("UPDATE market.wallets SET balance = balance + $2 WHERE id = $1").await?,
+            begin: client.prepare("BEGIN").await?,
             commit: client.prepare("COMMIT").await?,
-            rollback: client.prepare("ROLLBACK").await?,
         })
     }
 }
 
-/// One connection's group: its agents' rows and what it needs to run.
-struct Connection {
+/// One lane: a connection, its statements, and where its agents' wallet rows are.
+struct Lane {
     client: Arc<Client>,
     statements: Arc<Statements>,
-    group: usize,
+    agents: Arc<MarketAgents>,
+    lane: usize,
     fee_account: i64,
-    fee_bps: u16,
+    fee_bps: i64,
 }
 
-impl Connection {
-    async fn lifecycle(&self, round: usize, spec: &LifecycleSpec) -> Result<(), String> {
-        let (client, statements) = (&self.client, &self.statements);
-        let manager = MarketAgents::manager(self.group) as i64;
-        let (max_cost, deadline_ms) = (MAX_COST as i64, DEADLINE_MS as i64);
-        let name = format!("task-{round:05}");
-        let task: i64 = client
-            .query_one(&statements.announce, &[&manager, &name, &max_cost, &deadline_ms])
-            .await
-            .map_err(|error| format!("announce: {}", describe(&error)))?
-            .get(0);
-        let bids: Vec<[i64; 4]> = (0..BIDDERS)
-            .map(|bidder| {
-                let bid = spec.bids[bidder];
+/// `items` grouped by the lane's agent each belongs to (agents in order).
+fn by_agent<T>(items: impl Iterator<Item = (usize, T)>) -> BTreeMap<usize, Vec<T>> {
+    let mut grouped: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+    for (agent, item) in items {
+        grouped.entry(agent).or_default().push(item);
+    }
+    grouped
+}
+
+/// The names of `tasks` tasks of `round`, by manager; the last five characters are the task's index.
+fn task_names(layout: Layout, round: usize, tasks: usize) -> BTreeMap<usize, Vec<String>> {
+    by_agent((0..tasks).map(|task| (layout.manager(task), format!("task-{round:05}-{task:05}"))))
+}
+
+/// The task ids of the announce statements' rows (`id`, `task_name`), by task index.
+fn read_ids(rows: &[Row], tasks: usize) -> Result<Vec<i64>, String> {
+    let mut ids = vec![0i64; tasks];
+    for row in rows {
+        let (id, name): (i64, String) = (row.get(0), row.get(1));
+        let task: usize = name[name.len() - 5..].parse().map_err(|_| format!("announce: task name {name}"))?;
+        ids[task] = id;
+    }
+    Ok(ids)
+}
+
+/// Each bidder's wallet row (from `wallet`) and its bids as columns: task ids, costs, times,
+/// confidences.
+fn bid_columns(
+    layout: Layout,
+    specs: &[TaskSpec],
+    ids: &[i64],
+    wallet: impl Fn(usize) -> i64,
+) -> Vec<(i64, [Vec<i64>; 4])> {
+    let bids = by_agent(specs.iter().enumerate().flat_map(|(task, spec)| {
+        spec.bids.iter().enumerate().map(move |(slot, bid)| (layout.bidder(task, slot), (task, *bid)))
+    }));
+    bids.iter()
+        .map(|(&bidder, bids)| {
+            let column = |value: &dyn Fn(&(usize, BidSpec)) -> i64| bids.iter().map(value).collect();
+            (
+                wallet(bidder),
                 [
-                    MarketAgents::bidder(self.group, bidder) as i64,
-                    bid.cost as i64,
-                    bid.time_ms as i64,
-                    bid.confidence_micros as i64,
-                ]
-            })
-            .collect();
-        // Sent in order before the first answer comes back: each is a transaction of its own.
-        let bid_params: Vec<[&(dyn ToSql + Sync); 5]> = bids
-            .iter()
-            .map(|[bidder, cost, time_ms, confidence]| {
-                [&task as &(dyn ToSql + Sync), bidder, cost, time_ms, confidence]
-            })
-            .collect();
-        let placed = futures_util::future::try_join_all(
-            bid_params.iter().map(|params| client.query_opt(&statements.bid, params)),
-        )
+                    column(&|(task, _)| ids[*task]),
+                    column(&|(_, bid)| bid.cost as i64),
+                    column(&|(_, bid)| bid.time_ms as i64),
+                    column(&|(_, bid)| bid.confidence_micros as i64),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Checks the award statements' rows (`task`, `payee`): every task awarded, each to the predicted
+/// bidder's wallet (from `wallet`).
+fn check_awards(
+    rows: &[Row],
+    layout: Layout,
+    specs: &[TaskSpec],
+    ids: &[i64],
+    wallet: impl Fn(usize) -> i64,
+) -> Result<(), String> {
+    let index_of: BTreeMap<i64, usize> = ids.iter().enumerate().map(|(task, id)| (*id, task)).collect();
+    for row in rows {
+        let (id, payee): (i64, i64) = (row.get(0), row.get(1));
+        let task = index_of[&id];
+        let expected = wallet(layout.bidder(task, specs[task].winner));
+        if payee != expected {
+            return Err(format!("award: wallet {payee} won task {id}, expected {expected}"));
+        }
+    }
+    if rows.len() != specs.len() {
+        return Err(format!("award: {} of {} tasks awarded with their price locked", rows.len(), specs.len()));
+    }
+    Ok(())
+}
+
+fn failed(wave: &str, error: tokio_postgres::Error) -> String {
+    format!("{wave}: {}", describe(&error))
+}
+
+impl Lane {
+    fn row(&self, agent: usize) -> i64 {
+        self.agents.index(self.lane, agent) as i64
+    }
+
+    async fn announce(&self, round: usize, tasks: usize) -> Result<Vec<i64>, String> {
+        let (client, statements) = (&*self.client, &*self.statements);
+        let names = task_names(self.agents.layout, round, tasks);
+        let rows = futures_util::future::try_join_all(names.iter().map(|(&manager, names)| {
+            let manager = self.row(manager);
+            async move { client.query(&statements.announce, &[&manager, names]).await }
+        }))
         .await
-        .map_err(|error| format!("bid: {}", describe(&error)))?;
-        if placed.iter().any(Option::is_none) {
-            return Err("bid: refused".to_owned());
-        }
-        let award_params: [&(dyn ToSql + Sync); 2] = [&task, &manager];
-        let (_, awarded) = tokio::try_join!(
-            biased;
-            client.execute(&statements.begin, &[]),
-            client.query_opt(&statements.award, &award_params),
-        )
-        .map_err(|error| format!("award: {}", describe(&error)))?;
-        let Some(awarded) = awarded else {
-            let _ = client.execute(&statements.rollback, &[]).await;
-            return Err("award: no fit bid, or the manager cannot pay".to_owned());
-        };
-        client.execute(&statements.commit, &[]).await.map_err(|error| format!("award: {}", describe(&error)))?;
-        let (escrow, winner, price): (i64, i64, i64) = (awarded.get(0), awarded.get(1), awarded.get(2));
-        let expected = MarketAgents::bidder(self.group, spec.winner) as i64;
-        if winner != expected {
-            return Err(format!("award: agent {winner} won, expected {expected}"));
-        }
-        let (result, actual_cost) = ("\"done\"", price / 2);
-        let submitted = client
-            .execute(&statements.submit, &[&task, &winner, &result, &actual_cost])
-            .await
-            .map_err(|error| format!("submit: {}", describe(&error)))?;
-        if submitted != 1 {
-            return Err("submit: the task is not awarded to this bidder".to_owned());
-        }
-        let (to_payee, to_fees) = Books::split(price as u64, self.fee_bps);
-        let (to_payee, to_fees, score) = (to_payee as i64, to_fees as i64, VERIFY_SCORE_MICROS as i64);
-        let complete_params: [&(dyn ToSql + Sync); 3] = [&task, &manager, &score];
-        let release_params: [&(dyn ToSql + Sync); 1] = [&escrow];
-        let payee_params: [&(dyn ToSql + Sync); 2] = [&winner, &to_payee];
-        let fee_params: [&(dyn ToSql + Sync); 2] = [&self.fee_account, &to_fees];
-        let release = tokio::try_join!(
-            biased;
-            client.execute(&statements.begin, &[]),
-            client.execute(&statements.complete, &complete_params),
-            client.execute(&statements.release, &release_params),
-            client.execute(&statements.credit, &payee_params),
-            client.execute(&statements.credit, &fee_params),
-        );
-        let outcome = match release {
-            Ok((_, 1, 1, 1, 1)) => {
-                client.execute(&statements.commit, &[]).await.map(|_| ()).map_err(|error| describe(&error))
-            }
-            Ok((_, completed, released, ..)) => {
-                Err(format!("{completed} tasks completed, {released} escrows released; expected 1 and 1"))
-            }
-            Err(error) => Err(describe(&error)),
-        };
-        if let Err(reason) = outcome {
-            let _ = client.execute(&statements.rollback, &[]).await;
-            return Err(format!("verify: {reason}"));
+        .map_err(|error| failed("announce", error))?;
+        read_ids(&rows.concat(), tasks)
+    }
+
+    async fn bid(&self, specs: &[TaskSpec], ids: &[i64]) -> Result<(), String> {
+        let (client, statements) = (&*self.client, &*self.statements);
+        let columns = bid_columns(self.agents.layout, specs, ids, |agent| self.row(agent));
+        let placed = futures_util::future::try_join_all(columns.iter().map(
+            |(bidder, [tasks, costs, times, confidences])| async move {
+                client.execute(&statements.bid, &[bidder, tasks, costs, times, confidences]).await
+            },
+        ))
+        .await
+        .map_err(|error| failed("bid", error))?;
+        let expected_bids: usize = specs.iter().map(|spec| spec.bids.len()).sum();
+        if placed.iter().sum::<u64>() != expected_bids as u64 {
+            return Err(format!("bid: {} of {expected_bids} bids placed", placed.iter().sum::<u64>()));
         }
         Ok(())
     }
 
-    async fn run(self, plan: Vec<LifecycleSpec>) -> TaskTally {
+    async fn award(&self, specs: &[TaskSpec], owned: &BTreeMap<usize, Vec<i64>>, ids: &[i64]) -> Result<(), String> {
+        let (client, statements) = (&*self.client, &*self.statements);
+        let awarded = futures_util::future::try_join_all(owned.iter().map(|(&manager, tasks)| {
+            let managers = vec![self.row(manager)];
+            async move { client.query(&statements.award, &[tasks, &managers]).await }
+        }))
+        .await
+        .map_err(|error| failed("award", error))?;
+        check_awards(&awarded.concat(), self.agents.layout, specs, ids, |agent| self.row(agent))
+    }
+
+    async fn submit(&self, specs: &[TaskSpec], ids: &[i64]) -> Result<(), String> {
+        let (client, statements, layout) = (&*self.client, &*self.statements, self.agents.layout);
+        let won = by_agent(specs.iter().enumerate().map(|(task, spec)| (layout.bidder(task, spec.winner), ids[task])));
+        let submitted = futures_util::future::try_join_all(won.iter().map(|(&winner, tasks)| {
+            let winner = self.row(winner);
+            async move { client.execute(&statements.submit, &[&winner, tasks]).await }
+        }))
+        .await
+        .map_err(|error| failed("submit", error))?;
+        if submitted.iter().sum::<u64>() != specs.len() as u64 {
+            return Err(format!("submit: {} of {} results submitted", submitted.iter().sum::<u64>(), specs.len()));
+        }
+        Ok(())
+    }
+
+    /// Each manager's verify + release is one transaction: its tasks completed, their escrows released
+    /// and the payees credited by one statement, then the fee account (the row every lane shares)
+    /// credited by a plain update, which stays correct when another lane's transaction holds the
+    /// row. `BEGIN` to `COMMIT` are pipelined (a failed statement turns the `COMMIT` into a rollback),
+    /// and so are the managers' transactions, one after another on the lane's connection.
+    async fn verify(&self, tasks: usize, owned: &BTreeMap<usize, Vec<i64>>) -> Result<(), String> {
+        let (client, statements) = (&*self.client, &*self.statements);
+        let verified = futures_util::future::try_join_all(owned.iter().map(|(&manager, tasks)| {
+            let manager = self.row(manager);
+            async move {
+                let verify_params: [&(dyn ToSql + Sync); 3] = [&manager, tasks, &self.fee_bps];
+                let fee_params: [&(dyn ToSql + Sync); 3] = [&self.fee_account, tasks, &self.fee_bps];
+                let (_, counts, credited, _) = tokio::try_join!(
+                    biased;
+                    client.execute(&statements.begin, &[]),
+                    client.query_one(&statements.verify, &verify_params),
+                    client.execute(&statements.credit_fees, &fee_params),
+                    client.execute(&statements.commit, &[]),
+                )?;
+                Ok::<_, tokio_postgres::Error>((counts.get::<_, i64>(0), counts.get::<_, i64>(1), credited))
+            }
+        }))
+        .await
+        .map_err(|error| failed("verify", error))?;
+        let (mut completed, mut released) = (0, 0);
+        for (done, freed, credited) in verified {
+            if credited != 1 {
+                return Err(format!("verify: {credited} fee accounts credited"));
+            }
+            completed += done;
+            released += freed;
+        }
+        if completed != tasks as i64 || released != tasks as i64 {
+            return Err(format!("verify: {completed} completed, {released} released of {tasks}"));
+        }
+        Ok(())
+    }
+
+    /// One round: the five waves over `specs`.
+    async fn round(&self, round: usize, specs: &[TaskSpec]) -> Result<(), String> {
+        let layout = self.agents.layout;
+        let ids = self.announce(round, specs.len()).await?;
+        self.bid(specs, &ids).await?;
+        let owned = by_agent((0..specs.len()).map(|task| (layout.manager(task), ids[task])));
+        self.award(specs, &owned, &ids).await?;
+        self.submit(specs, &ids).await?;
+        self.verify(specs.len(), &owned).await
+    }
+
+    async fn run(self, rounds: Vec<Vec<TaskSpec>>) -> TaskTally {
         let mut tally = TaskTally::default();
-        for (round, spec) in plan.iter().enumerate() {
+        for (round, specs) in rounds.iter().enumerate() {
             let started = Instant::now();
-            match self.lifecycle(round, spec).await {
-                Ok(()) => tally.success(started.elapsed(), 1),
+            match self.round(round, specs).await {
+                Ok(()) => tally.success(started.elapsed(), specs.len()),
                 Err(error) => tally.failure(started.elapsed(), || error),
             }
         }
@@ -229,10 +338,11 @@ impl Connection {
     }
 }
 
-/// Creates the schema afresh and funds the managers as Colony's are funded.
-async fn create_schema(client: &Client, agents: usize) -> Result<(), tokio_postgres::Error> {
-    let fee_account = agents;
-    let stride = BIDDERS + 1;
+/// Creates the schema afresh and funds the managers as Colony's are funded; the fee account is the
+/// row after the last agent.
+pub async fn create_schema(client: &Client, agents: &MarketAgents) -> Result<(), tokio_postgres::Error> {
+    let fee_account = agents.ids.len();
+    let (stride, managers) = (agents.layout.agents(), agents.layout.managers);
     client
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS market CASCADE; CREATE SCHEMA market;
@@ -247,8 +357,9 @@ async fn create_schema(client: &Client, agents: usize) -> Result<(), tokio_postg
                  confidence bigint NOT NULL, UNIQUE (task, bidder));
              CREATE TABLE market.escrows (id bigserial PRIMARY KEY, task bigint NOT NULL REFERENCES market.tasks,
                  payer bigint NOT NULL, payee bigint NOT NULL, amount bigint NOT NULL, state text NOT NULL);
+             CREATE INDEX ON market.escrows (task);
              INSERT INTO market.wallets (id, balance)
-                 SELECT g, CASE WHEN g < {fee_account} AND g % {stride} = 0 THEN {MINT_PER_MANAGER} ELSE 0 END
+                 SELECT g, CASE WHEN g < {fee_account} AND g % {stride} < {managers} THEN {MINT_PER_MANAGER} ELSE 0 END
                  FROM generate_series(0, {fee_account}) AS g;"
         ))
         .await?;
@@ -256,23 +367,21 @@ async fn create_schema(client: &Client, agents: usize) -> Result<(), tokio_postg
 }
 
 /// Checks the tables against the books; returns a summary.
-async fn verify(client: &Client, books: &Books, agents: usize) -> Result<String, String> {
+async fn verify(client: &Client, books: &Books, agents: &MarketAgents) -> Result<String, String> {
     let counts = client
         .query_one(
             "SELECT (SELECT count(*) FILTER (WHERE state = 'completed') FROM market.tasks),
                     (SELECT count(*) FROM market.tasks),
-                    (SELECT count(*) FILTER (WHERE state = 'released') FROM market.escrows),
-                    (SELECT count(*) FROM market.bids)",
+                    (SELECT count(*) FILTER (WHERE state = 'released') FROM market.escrows)",
             &[],
         )
         .await
         .map_err(|error| describe(&error))?;
-    let (completed, tasks, released, bids): (i64, i64, i64, i64) =
-        (counts.get(0), counts.get(1), counts.get(2), counts.get(3));
+    let (completed, tasks, released): (i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2));
     let expected = books.lifecycles as i64;
-    if completed != expected || tasks != expected || released != expected || bids != expected * BIDDERS as i64 {
+    if completed != expected || tasks != expected || released != expected {
         return Err(format!(
-            "{completed} of {tasks} tasks completed, {released} escrows released, {bids} bids; expected {expected}"
+            "{completed} of {tasks} tasks completed, {released} escrows released; expected {expected}"
         ));
     }
     let rows = client
@@ -282,12 +391,8 @@ async fn verify(client: &Client, books: &Books, agents: usize) -> Result<String,
     for row in &rows {
         let (id, balance): (i64, i64) = (row.get(0), row.get(1));
         let index = id as usize;
-        let expected = if index == agents {
-            books.fees as i128
-        } else {
-            let initial = if index.is_multiple_of(BIDDERS + 1) { i128::from(MINT_PER_MANAGER) } else { 0 };
-            initial + books.deltas[index]
-        };
+        let expected =
+            if index == agents.ids.len() { books.fees as i128 } else { books.expected_balance(agents, index) };
         if i128::from(balance) != expected {
             return Err(format!("wallet {id} holds {balance}, expected {expected}"));
         }
@@ -299,62 +404,117 @@ async fn verify(client: &Client, books: &Books, agents: usize) -> Result<String,
     ))
 }
 
-/// Runs `lifecycles` lifecycles on PostgreSQL, spread over [`CONNECTIONS`] groups.
-pub fn run(bench: &Bench, agents: &MarketAgents, lifecycles: u64, fee_bps: u16) -> Result<Outcome, Failure> {
-    let rounds = lifecycles.div_ceil(CONNECTIONS as u64);
-    let mut plans = super::generate(CONNECTIONS, rounds, 0x9057_3a4e);
-    // Exactly `lifecycles`: the last groups run one fewer when they do not divide evenly.
-    let mut surplus = rounds * CONNECTIONS as u64 - lifecycles;
-    for plan in plans.iter_mut().rev() {
-        if surplus == 0 {
-            break;
-        }
-        plan.pop();
-        surplus -= 1;
-    }
-    let agent_count = agents.ids.len();
-    let books = Books::of(&plans, agent_count, fee_bps);
+/// Runs at least `lifecycles` lifecycles on PostgreSQL in rounds of `layout`, over [`CONNECTIONS`]
+/// lanes.
+pub fn run(bench: &Bench, layout: Layout, lifecycles: u64, fee_bps: u16) -> Result<Outcome, Failure> {
+    let rounds = (lifecycles as usize).div_ceil(CONNECTIONS * layout.tasks).max(1);
+    let agents = Arc::new(MarketAgents::new(CONNECTIONS, layout));
+    let plans = super::workload::generate(CONNECTIONS, rounds, layout, 0x9057_3a4e);
+    let books = Books::of(&plans, &agents, fee_bps);
     bench.load.block_on(async move {
         let admin = open(ADDRESS).await?;
-        let broken =
-            |what: &str, error: tokio_postgres::Error| Failure::Broken(format!("{what}: {}", describe(&error)));
-        create_schema(&admin, agent_count).await.map_err(|error| broken("creating the tables", error))?;
-        let settings = admin
-            .query_one("SELECT current_setting('fsync'), current_setting('server_version')", &[])
-            .await
-            .map_err(|error| broken("reading settings", error))?;
-        let (fsync, version): (String, String) = (settings.get(0), settings.get(1));
-        let mut connections = Vec::with_capacity(CONNECTIONS);
-        for group in 0..CONNECTIONS {
-            let client = connect(ADDRESS, DATABASE).await.map_err(|error| broken("connecting", error))?;
-            client.batch_execute("SET synchronous_commit = on").await.map_err(|error| broken("settings", error))?;
-            let statements = Statements::prepare(&client).await.map_err(|error| broken("preparing", error))?;
-            connections.push(Connection {
+        create_schema(&admin, &agents).await.map_err(|error| Failure::broken("creating the tables", &error))?;
+        let settings = settings(&admin).await?;
+        let mut lanes = Vec::with_capacity(CONNECTIONS);
+        for (lane, client) in durable_sessions(CONNECTIONS).await?.into_iter().enumerate() {
+            let statements =
+                Statements::prepare(&client).await.map_err(|error| Failure::broken("preparing", &error))?;
+            lanes.push(Lane {
                 client: Arc::new(client),
                 statements: Arc::new(statements),
-                group,
-                fee_account: agent_count as i64,
-                fee_bps,
+                agents: Arc::clone(&agents),
+                lane,
+                fee_account: agents.ids.len() as i64,
+                fee_bps: i64::from(fee_bps),
             });
         }
         let started = Instant::now();
-        let tasks: Vec<_> =
-            connections.into_iter().zip(plans).map(|(connection, plan)| tokio::spawn(connection.run(plan))).collect();
+        let tasks: Vec<_> = lanes.into_iter().zip(plans).map(|(lane, plan)| tokio::spawn(lane.run(plan))).collect();
         let mut tallies = Vec::with_capacity(tasks.len());
         for task in tasks {
-            tallies.push(task.await.map_err(|error| Failure::Broken(format!("connection task: {error}")))?);
+            tallies.push(task.await.map_err(|error| Failure::Broken(format!("lane task: {error}")))?);
         }
         let measurement = Measurement::from_tallies(started.elapsed(), tallies);
         measurement.check("PostgreSQL lifecycles").map_err(Failure::Broken)?;
-        let checked = verify(&admin, &books, agent_count).await.map_err(Failure::Broken)?;
+        let checked = verify(&admin, &books, &agents).await.map_err(Failure::Broken)?;
         Ok(Outcome {
             summary: format!(
-                "PostgreSQL {version} (fsync={fsync}, synchronous_commit=on), database {DATABASE}, schema market: {} \
-                 lifecycles in {:.2} s; {checked}; every award went to the predicted bid",
+                "{settings}, schema market: {} lifecycles in {:.2} s; {checked}; every award went to the predicted \
+                 bid",
                 measurement.commands,
                 measurement.elapsed.as_secs_f64()
             ),
             measurement,
         })
+    })
+}
+
+/// A timed step of the auction row on PostgreSQL.
+pub struct AuctionOutcome {
+    /// Inserting every bid (statements per bidder over [`CONNECTIONS`] connections).
+    pub bids: Duration,
+    /// The tables' size on disk with everything open (tasks and bids, with their indexes).
+    pub table_bytes: i64,
+    /// Awarding every task with one ranking statement (debits and escrows included).
+    pub award: Duration,
+    /// How PostgreSQL was set.
+    pub settings: String,
+}
+
+/// The 10,000 open auctions on PostgreSQL: the tasks announced, every bid inserted, then all awarded
+/// at once by one statement. Checks every winner against `specs`.
+pub fn auction(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> Result<AuctionOutcome, Failure> {
+    let layout = agents.layout;
+    bench.load.block_on(async move {
+        let admin = open(ADDRESS).await?;
+        create_schema(&admin, agents).await.map_err(|error| Failure::broken("creating the tables", &error))?;
+        let settings = settings(&admin).await?;
+        let mut sessions = Vec::with_capacity(CONNECTIONS);
+        for client in durable_sessions(CONNECTIONS).await? {
+            let statements =
+                Statements::prepare(&client).await.map_err(|error| Failure::broken("preparing", &error))?;
+            sessions.push((client, statements));
+        }
+        let names = task_names(layout, 0, specs.len());
+        let (client, statements) = &sessions[0];
+        let mut rows = Vec::with_capacity(specs.len());
+        for (manager, names) in &names {
+            let announced = client.query(&statements.announce, &[&(*manager as i64), names]).await;
+            rows.extend(announced.map_err(|error| Failure::broken("announce", &error))?);
+        }
+        let ids = read_ids(&rows, specs.len()).map_err(Failure::Broken)?;
+        let columns = bid_columns(layout, specs, &ids, |agent| agent as i64);
+        let started = Instant::now();
+        let placed = futures_util::future::try_join_all(columns.iter().enumerate().map(
+            |(index, (bidder, [tasks, costs, times, confidences]))| {
+                let (client, statements) = &sessions[index % sessions.len()];
+                async move { client.execute(&statements.bid, &[bidder, tasks, costs, times, confidences]).await }
+            },
+        ))
+        .await
+        .map_err(|error| Failure::broken("bid", &error))?;
+        let bids_elapsed = started.elapsed();
+        let expected_bids: usize = specs.iter().map(|spec| spec.bids.len()).sum();
+        if placed.iter().sum::<u64>() != expected_bids as u64 {
+            return Err(Failure::Broken(format!("{} of {expected_bids} bids placed", placed.iter().sum::<u64>())));
+        }
+        admin
+            .batch_execute("ANALYZE market.tasks; ANALYZE market.bids")
+            .await
+            .map_err(|error| Failure::broken("analyze", &error))?;
+        let table_bytes: i64 = admin
+            .query_one("SELECT pg_total_relation_size('market.tasks') + pg_total_relation_size('market.bids')", &[])
+            .await
+            .map_err(|error| Failure::broken("table sizes", &error))?
+            .get(0);
+        let managers: Vec<i64> = names.keys().map(|&manager| manager as i64).collect();
+        let started = Instant::now();
+        let awarded = client
+            .query(&statements.award, &[&ids, &managers])
+            .await
+            .map_err(|error| Failure::broken("award", &error))?;
+        let award = started.elapsed();
+        check_awards(&awarded, layout, specs, &ids, |agent| agent as i64).map_err(Failure::Broken)?;
+        Ok(AuctionOutcome { bids: bids_elapsed, table_bytes, award, settings })
     })
 }
