@@ -72,6 +72,8 @@ pub fn rejection_samples() -> Vec<Rejection> {
         MarketRejection::BidderExcluded { task: 7 }.into(),
         MarketRejection::BidNotFound { task: 7 }.into(),
         MarketRejection::EscrowOwnedByTask { escrow: 3, task: 7 }.into(),
+        MarketRejection::DirectTask { task: 7 }.into(),
+        MarketRejection::NoEligibleAgent { batch: 0 }.into(),
     ]
 }
 
@@ -138,6 +140,8 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             MarketRejection::BidderExcluded { .. } => "MarketRejection::BidderExcluded",
             MarketRejection::BidNotFound { .. } => "MarketRejection::BidNotFound",
             MarketRejection::EscrowOwnedByTask { .. } => "MarketRejection::EscrowOwnedByTask",
+            MarketRejection::DirectTask { .. } => "MarketRejection::DirectTask",
+            MarketRejection::NoEligibleAgent { .. } => "MarketRejection::NoEligibleAgent",
         },
     }
 }

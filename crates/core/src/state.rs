@@ -206,8 +206,9 @@ impl std::fmt::Display for SnapshotError {
 impl std::error::Error for SnapshotError {}
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
-// 2: the task market joined the state.
-const SNAPSHOT_VERSION: u32 = 2;
+// 2: the task market joined the state. 3: direct assignment (terms' distribution and load, the
+// market's load, capacities, affinities and assignment queue).
+const SNAPSHOT_VERSION: u32 = 3;
 
 impl State {
     /// An empty state, before genesis.
@@ -282,6 +283,8 @@ impl State {
                 }
             },
         }
+        // Direct tasks find their agents once the entry's changes are in, highest priority first.
+        self.assign_queued_tasks(&mut context);
         context.flush_discarded();
         self.counters.events = self.counters.events.saturating_add(context.events.len() as u64);
         outcome.events = context.events;

@@ -93,6 +93,17 @@ pub enum MarketRejection {
         /// The task.
         task: u64,
     },
+    /// The task is assigned directly: it takes no bids and no early award.
+    DirectTask {
+        /// The task.
+        task: u64,
+    },
+    /// No agent can take a batch's chunk now: none is eligible (capable, responsive, not a party,
+    /// invited when invitations are given) with room for its load.
+    NoEligibleAgent {
+        /// The batch (from 0) that found none.
+        batch: u32,
+    },
 }
 
 impl MarketRejection {
@@ -114,6 +125,8 @@ impl MarketRejection {
             MarketRejection::BidderExcluded { .. } => "bidder_excluded",
             MarketRejection::BidNotFound { .. } => "bid_not_found",
             MarketRejection::EscrowOwnedByTask { .. } => "escrow_owned_by_task",
+            MarketRejection::DirectTask { .. } => "direct_task",
+            MarketRejection::NoEligibleAgent { .. } => "no_eligible_agent",
         }
     }
 
@@ -135,6 +148,8 @@ impl MarketRejection {
             MarketRejection::BidderExcluded { .. } => "Bidder excluded",
             MarketRejection::BidNotFound { .. } => "Bid not found",
             MarketRejection::EscrowOwnedByTask { .. } => "Escrow owned by a task",
+            MarketRejection::DirectTask { .. } => "Direct task",
+            MarketRejection::NoEligibleAgent { .. } => "No eligible agent",
         }
     }
 
@@ -155,7 +170,9 @@ impl MarketRejection {
             | MarketRejection::TaskIdConflict { .. }
             | MarketRejection::BidderUnresponsive { .. }
             | MarketRejection::BiddingClosed { .. }
-            | MarketRejection::EscrowOwnedByTask { .. } => RejectionClass::Conflict,
+            | MarketRejection::EscrowOwnedByTask { .. }
+            | MarketRejection::DirectTask { .. }
+            | MarketRejection::NoEligibleAgent { .. } => RejectionClass::Conflict,
         }
     }
 
@@ -168,7 +185,9 @@ impl MarketRejection {
             | MarketRejection::OwnTask { .. }
             | MarketRejection::NotInvited { .. }
             | MarketRejection::BidderExcluded { .. }
-            | MarketRejection::BidNotFound { .. } => Some("task"),
+            | MarketRejection::BidNotFound { .. }
+            | MarketRejection::DirectTask { .. } => Some("task"),
+            MarketRejection::NoEligibleAgent { .. } => Some("agents"),
             MarketRejection::TaskIdConflict { .. } => Some("task_id"),
             MarketRejection::DependencyNotFound { .. } | MarketRejection::DependencyCycle { .. } => Some("depends_on"),
             MarketRejection::MissingCapability { .. } | MarketRejection::BidderUnresponsive { .. } => None,
@@ -220,6 +239,12 @@ impl fmt::Display for MarketRejection {
             MarketRejection::BidNotFound { task } => write!(formatter, "no live bid of this agent on task {task}"),
             MarketRejection::EscrowOwnedByTask { escrow, task } => {
                 write!(formatter, "escrow {escrow} belongs to task {task}: settle it with the task's commands")
+            }
+            MarketRejection::DirectTask { task } => {
+                write!(formatter, "task {task} is assigned directly: it takes no bids and no early award")
+            }
+            MarketRejection::NoEligibleAgent { batch } => {
+                write!(formatter, "no eligible agent has room for batch {batch}'s chunks")
             }
         }
     }
