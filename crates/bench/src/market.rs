@@ -273,6 +273,8 @@ fn announce_command(task_id: Name) -> Command {
         payer: None,
         invited: Default::default(),
         verify_window_ms: colony_core::limits::VERIFY_WINDOW_MS_DEFAULT,
+        distribution: Default::default(),
+        estimated_load: colony_core::limits::TASK_LOAD_DEFAULT,
     })
 }
 
