@@ -177,7 +177,8 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 42] = [
     }),
     ("task.announce_batch", Agents, Clients::announce_batch),
     ("task.capacity", Agents, |_, rng, _, _| {
-        let max_load = if rng.chance(1, 16) { colony_core::limits::AGENT_CAPACITY_MAX + 1 } else { rng.below(10) as u32 };
+        let max_load =
+            if rng.chance(1, 16) { colony_core::limits::AGENT_CAPACITY_MAX + 1 } else { rng.below(10) as u32 };
         Command::DeclareCapacity(DeclareCapacity { max_load })
     }),
 ];
