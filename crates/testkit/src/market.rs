@@ -308,7 +308,7 @@ pub fn market_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
         (8, market(task_ref().prop_map(|task| MarketSpec::Accept { task }).boxed())),
         (4, market(task_ref().prop_map(|task| MarketSpec::Decline { task }).boxed())),
         (
-            4,
+            8,
             market(
                 (task_ref(), prop_oneof![10 => 0..=100u8, 1 => 101..=u8::MAX])
                     .prop_map(|(task, percent)| MarketSpec::Progress { task, percent })
@@ -332,9 +332,9 @@ pub fn market_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
             ),
         ),
         (1, market((task_ref(), reason()).prop_map(|(task, reason)| MarketSpec::Cancel { task, reason }).boxed())),
-        (2, market(batch_spec())),
+        (1, market(batch_spec())),
         (
-            2,
+            1,
             market(
                 prop_oneof![4 => 0..=12u32, 1 => Just(colony_core::limits::AGENT_CAPACITY_MAX + 1)]
                     .prop_map(|max_load| MarketSpec::Capacity { max_load })
@@ -385,7 +385,7 @@ pub fn render_market(
         MarketSpec::Accept { task } => Command::AcceptTask(AcceptTask { task: task_for(*task, &is_winner) }),
         MarketSpec::Decline { task } => Command::DeclineTask(DeclineTask { task: task_for(*task, &is_winner) }),
         MarketSpec::Progress { task, percent } => Command::ReportProgress(ReportProgress {
-            task: task_for(*task, &is_winner),
+            task: task_for(*task, &|task, agent| task.state == TaskState::Running && is_winner(task, agent)),
             percent: *percent,
             note: String::from("halfway"),
         }),
