@@ -53,13 +53,20 @@ pub struct Candidate {
     pub load: u64,
 }
 
+/// What [`agent_order`] sorts by, as a key for ordered collections.
+pub type RankKey = (Reverse<bool>, Reverse<Fraction>, u64, AgentId);
+
+impl Candidate {
+    /// The key of the one order of candidates (see [`agent_order`]).
+    pub fn rank_key(&self) -> RankKey {
+        (Reverse(self.affinity), Reverse(self.performance), self.load, self.agent.clone())
+    }
+}
+
 /// The one order of candidates for direct work, best first: affinity, then higher performance,
 /// then lower load, then id.
 pub fn agent_order(left: &Candidate, right: &Candidate) -> Ordering {
-    let key = |candidate: &Candidate| {
-        (Reverse(candidate.affinity), Reverse(candidate.performance), candidate.load, candidate.agent.clone())
-    };
-    key(left).cmp(&key(right))
+    left.rank_key().cmp(&right.rank_key())
 }
 
 /// Refuses a load outside `1..=TASK_LOAD_MAX`.
@@ -214,13 +221,12 @@ impl State {
     }
 
     /// Agents eligible for work under `terms` with room for its load, best first, and how many agents
-    /// were examined. `planned` is load about to be added (a batch's earlier chunks).
+    /// were examined.
     pub(super) fn eligible_agents(
         &self,
         manager: &AgentId,
         terms: &TaskTerms,
         excluded: &std::collections::BTreeSet<AgentId>,
-        planned: &BTreeMap<AgentId, u64>,
     ) -> (Vec<Candidate>, usize) {
         let mut examined = 0usize;
         let mut candidates = Vec::new();
@@ -232,7 +238,7 @@ impl State {
             {
                 return;
             }
-            let load = self.agent_load(agent) + planned.get(agent).copied().unwrap_or(0);
+            let load = self.agent_load(agent);
             if load + u64::from(terms.estimated_load) > u64::from(self.agent_capacity(agent)) {
                 return;
             }
@@ -299,8 +305,7 @@ impl State {
             }
             tasks_examined += 1;
             let task = &self.market.tasks[&key.1];
-            let (candidates, examined) =
-                self.eligible_agents(&task.manager, &task.terms, &task.excluded, &BTreeMap::new());
+            let (candidates, examined) = self.eligible_agents(&task.manager, &task.terms, &task.excluded);
             agents_examined += examined;
             if let Some(best) = candidates.into_iter().next() {
                 self.assign(context, key.1, best.agent);

@@ -18,6 +18,7 @@ use std::ops::Range;
 
 use sha2::{Digest as _, Sha256};
 
+use super::assignment::{Candidate, RankKey};
 use super::commands::{AnnounceBatch, AnnounceTask};
 use super::rejections::MarketRejection;
 use super::{Distribution, ScoringWeights, TaskTerms};
@@ -164,26 +165,31 @@ impl State {
         Ok(Accepted::Batch { tasks })
     }
 
-    /// Every chunk's agent and checked terms, changing nothing.
+    /// Every chunk's agent and checked terms, changing nothing. The agents are ranked once; after
+    /// each batch only the agents it chose move (their load grew) or leave (no room left), so a batch
+    /// of many small batches costs one pass over the swarm, not one per batch.
     fn plan_batch(
         &self,
         manager: &AgentId,
         command: &AnnounceBatch,
         items: u32,
     ) -> Result<Vec<PlannedChunk>, Rejection> {
-        let mut planned_load: BTreeMap<AgentId, u64> = BTreeMap::new();
-        let mut plan = Vec::new();
-        let no_one_excluded = BTreeSet::new();
         // Who may take a chunk depends on the terms, not on the chunk's items: one item stands for all.
         let terms = self.validate_announcement(manager, &command.chunk_announcement(0, 0, &(0..1))?)?;
+        let (candidates, _) = self.eligible_agents(manager, &terms, &BTreeSet::new());
+        let mut ranked: BTreeMap<RankKey, Candidate> =
+            candidates.into_iter().map(|candidate| (candidate.rank_key(), candidate)).collect();
+        let chunk_load = u64::from(command.estimated_load);
+        let mut plan = Vec::new();
         for (batch, start) in (0..items).step_by(command.batch_size as usize).enumerate() {
             let len = command.batch_size.min(items - start);
-            let (candidates, _) = self.eligible_agents(manager, &terms, &no_one_excluded, &planned_load);
-            let k = (candidates.len() as u32).min(command.agents).min(len);
+            let k = (ranked.len() as u32).min(command.agents).min(len);
             if k == 0 {
                 return Err(Rejection::Market(MarketRejection::NoEligibleAgent { batch: batch as u32 }));
             }
-            for (chunk, (range, candidate)) in split_batch(len, k).into_iter().zip(candidates).enumerate() {
+            let chosen: Vec<Candidate> =
+                (0..k).map(|_| ranked.pop_first().expect("k is at most the candidates").1).collect();
+            for (chunk, (range, candidate)) in split_batch(len, k).into_iter().zip(&chosen).enumerate() {
                 let range = start + range.start..start + range.end;
                 let announcement = command.chunk_announcement(batch, chunk, &range)?;
                 if let Some(existing) = self.market.task_by_manager(manager, &announcement.task_id) {
@@ -195,8 +201,13 @@ impl State {
                 let digest =
                     Digest(Sha256::digest(postcard::to_stdvec(&announcement).expect("commands always encode")).into());
                 let terms = self.validate_announcement(manager, &announcement)?;
-                *planned_load.entry(candidate.agent.clone()).or_default() += u64::from(command.estimated_load);
-                plan.push(PlannedChunk { agent: candidate.agent, terms, announcement: digest });
+                plan.push(PlannedChunk { agent: candidate.agent.clone(), terms, announcement: digest });
+            }
+            for mut candidate in chosen {
+                candidate.load += chunk_load;
+                if candidate.load + chunk_load <= u64::from(self.agent_capacity(&candidate.agent)) {
+                    ranked.insert(candidate.rank_key(), candidate);
+                }
             }
         }
         Ok(plan)

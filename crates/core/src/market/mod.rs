@@ -46,7 +46,7 @@
 
 mod assignment;
 mod auction;
-pub use assignment::{Candidate, agent_order};
+pub use assignment::{Candidate, RankKey, agent_order};
 pub use auction::bid_score;
 mod batch;
 pub use batch::split_batch;
