@@ -489,3 +489,19 @@ fn the_order_of_candidates() {
     let order: Vec<&str> = candidates.iter().map(|candidate| candidate.agent.as_str()).collect();
     assert_eq!(order, ["e", "d", "a", "b", "c"]);
 }
+
+#[test]
+fn each_batch_sees_the_load_of_the_batches_before_it() {
+    let mut swarm = swarm();
+    capacity(&mut swarm, "analyst-1", 2);
+    let outcome = ok(&mut swarm, "manager", inline_batch(json!([1, 2, 3, 4, 5, 6]), 1, json!({"batch_size": 1})));
+    let agents: Vec<String> = batch_chunks(&swarm, &outcome).into_iter().map(|(agent, _)| agent).collect();
+    // Lowest load first, ties by id; analyst-1 is full after its second chunk.
+    assert_eq!(agents, ["analyst-1", "analyst-2", "analyst-3", "analyst-1", "analyst-2", "analyst-3"]);
+    assert_eq!([load(&swarm, "analyst-1"), load(&swarm, "analyst-2"), load(&swarm, "analyst-3")], [2, 2, 2]);
+    let mut more = inline_batch(json!([7, 8]), 1, json!({"batch_size": 1}));
+    more["batch_id"] = json!("more");
+    let outcome = ok(&mut swarm, "manager", more);
+    let agents: Vec<String> = batch_chunks(&swarm, &outcome).into_iter().map(|(agent, _)| agent).collect();
+    assert_eq!(agents, ["analyst-2", "analyst-3"], "analyst-1 has no room left");
+}
