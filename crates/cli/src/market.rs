@@ -2,8 +2,8 @@
 //!
 //! Amounts are integers of minor units; scores, confidences and weights are decimals from 0 to 1.
 
-use colony_core::command::{AnnounceTask, PlaceBid, SubmitResult};
-use colony_core::market::ContentReference;
+use colony_core::command::{AnnounceBatch, AnnounceTask, PlaceBid, SubmitResult};
+use colony_core::market::{ContentReference, Distribution};
 use colony_core::{AgentId, Amount, Digest, Fraction, Name};
 use colony_wire::views::{SubmitResponse, TaskView};
 
@@ -49,6 +49,16 @@ fn report(response: &SubmitResponse, json: bool) {
     }
     let result = response.results.first();
     let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
+    if let Some(tasks) = result.and_then(|result| result.tasks.as_ref()) {
+        let tasks: Vec<String> = tasks.iter().map(ToString::to_string).collect();
+        println!(
+            "{status}: tasks {} (entry {}, chain hash {})",
+            tasks.join(", "),
+            response.sequence,
+            response.chain_hash
+        );
+        return;
+    }
     match result.and_then(|result| result.task) {
         Some(task) => {
             println!("{status}: task {task} (entry {}, chain hash {})", response.sequence, response.chain_hash)
@@ -120,6 +130,12 @@ pub struct AnnounceArgs {
     /// Bid weights as JSON (`{"cost":"0.5","time":"0.2","confidence":"0.3"}`).
     #[arg(long)]
     weights: Option<String>,
+    /// No bids: assign the task to the best eligible agent with room, at --max-cost.
+    #[arg(long)]
+    direct: bool,
+    /// The task's load on its agent's capacity, in units (1 unless given).
+    #[arg(long)]
+    load: Option<u32>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -164,6 +180,90 @@ impl AnnounceArgs {
         if let Some(weights) = &self.weights {
             command.weights = json_value(weights, "--weights")?;
         }
+        if self.direct {
+            command.distribution = Distribution::Direct;
+        }
+        if let Some(load) = self.load {
+            command.estimated_load = load;
+        }
+        Ok(command)
+    }
+}
+
+/// Arguments of `colony task batch`: the fields of `task.announce_batch`.
+#[derive(Debug, clap::Args)]
+pub struct BatchArgs {
+    /// The batch's id: chunk C of batch B becomes the manager's task `<id>.<B>.<C>`.
+    #[arg(long = "id")]
+    batch_id: String,
+    /// What kind of work.
+    #[arg(long)]
+    kind: String,
+    /// The items inline, as a JSON array (each chunk's payload is its part of it).
+    #[arg(long)]
+    items: Option<String>,
+    /// Or how many items the content at --reference holds (with --sha256).
+    #[arg(long)]
+    item_count: Option<u32>,
+    /// Where the items are.
+    #[arg(long)]
+    reference: Option<String>,
+    /// The SHA-256 (hex) of the content at --reference.
+    #[arg(long)]
+    sha256: Option<String>,
+    /// Items per batch (100 unless given).
+    #[arg(long)]
+    batch_size: Option<u32>,
+    /// How many agents each batch is split over, at most.
+    #[arg(long)]
+    agents: u32,
+    /// What one item pays, in minor units (a chunk's price is this times its items).
+    #[arg(long)]
+    max_cost_per_item: String,
+    /// The longest a chunk's work may take from its assignment.
+    #[arg(long)]
+    deadline_ms: u64,
+    /// A capability the agents must have (repeatable).
+    #[arg(long = "capability")]
+    capabilities: Vec<String>,
+    /// Higher first.
+    #[arg(long)]
+    priority: Option<u8>,
+    /// Only this agent may take chunks (repeatable).
+    #[arg(long = "invite")]
+    invited: Vec<String>,
+    /// Each chunk's load on its agent's capacity (1 unless given).
+    #[arg(long)]
+    load: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl BatchArgs {
+    /// The command, with the defaults of `task.announce_batch` wherever a flag is absent.
+    fn command(self) -> Result<AnnounceBatch, String> {
+        let mut fields = serde_json::json!({
+            "batch_id": self.batch_id, "kind": self.kind, "agents": self.agents, "deadline_ms": self.deadline_ms,
+            "max_cost_per_item": amount(&self.max_cost_per_item, "--max-cost-per-item")?,
+        });
+        let optional = [
+            ("batch_size", self.batch_size.map(Into::into)),
+            ("priority", self.priority.map(Into::into)),
+            ("estimated_load", self.load.map(Into::into)),
+            ("item_count", self.item_count.map(Into::into)),
+        ];
+        for (field, value) in optional {
+            if let Some(value) = value {
+                fields[field] = value;
+            }
+        }
+        let mut command: AnnounceBatch = serde_json::from_value(fields).map_err(|error| error.to_string())?;
+        command.items = self.items.as_deref().map(|text| json_value(text, "--items")).transpose()?;
+        command.reference = reference(self.reference, self.sha256)?;
+        command.required_capabilities =
+            self.capabilities.iter().map(|text| name(text, "--capability")).collect::<Result<_, _>>()?;
+        command.invited = self.invited.iter().map(|text| agent(text, "--invite")).collect::<Result<_, _>>()?;
         Ok(command)
     }
 }
@@ -171,8 +271,18 @@ impl AnnounceArgs {
 /// `colony task …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum TaskCommand {
-    /// Announce a task for bids (the manager's key).
+    /// Announce a task for bids, or (--direct) for direct assignment (the manager's key).
     Announce(Box<AnnounceArgs>),
+    /// Announce many items split across agents, one directly assigned task per chunk (the manager).
+    Batch(Box<BatchArgs>),
+    /// Declare how much direct work you take on at once, in load units (0: none).
+    Capacity {
+        /// Your capacity.
+        max_load: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Bid on an open task, or replace your bid.
     Bid {
         /// The task (the market's id).
@@ -310,6 +420,12 @@ pub async fn run(command: TaskCommand, connection: &Connection) -> CliResult {
             let response = client.submit_one(colony_core::Command::AnnounceTask((*args).command()?)).await?;
             report(&response, json);
         }
+        TaskCommand::Batch(args) => {
+            let json = args.json;
+            let response = client.submit_one(colony_core::Command::AnnounceBatch((*args).command()?)).await?;
+            report(&response, json);
+        }
+        TaskCommand::Capacity { max_load, json } => report(&client.declare_capacity(max_load).await?, json),
         TaskCommand::Bid { task, cost, time_ms, confidence, capability_proof, json } => {
             let capability_proof = capability_proof
                 .map(|text| json_value(&serde_json::to_string(&text).expect("a string encodes"), "--capability-proof"))
@@ -391,6 +507,7 @@ fn print_task(task: &TaskView) {
     let terms = &task.terms;
     println!("task {} ({}) by {}: {}", task.id, terms.task_id, task.manager, task.state.name());
     println!("  kind              {}", terms.kind);
+    println!("  distribution      {} (load {})", terms.distribution.name(), terms.estimated_load);
     println!("  max cost          {}", terms.max_cost);
     println!("  deadline          {} ms from award", terms.deadline_ms);
     println!("  bid window        {} ms", terms.bid_window_ms);
@@ -465,5 +582,6 @@ pub async fn reputation(id: &str, json: bool, connection: &Connection) -> CliRes
     println!("  mean completion     {} ms", view.mean_completion_ms);
     println!("  total cost          {}", view.total_cost);
     println!("  earned              {}", view.earned);
+    println!("  load                {} of {}", view.load, view.capacity);
     Ok(())
 }

@@ -122,3 +122,91 @@ fn a_task_goes_from_announce_to_payment_through_the_cli() {
     assert_eq!((newcomer["tasks"].as_u64(), newcomer["performance_score"].as_str()), (Some(0), Some("1")));
     session.server.terminate();
 }
+
+/// Direct assignment and a batch through the binary: capacities declared, a direct task assigned at
+/// once at its price, a batch split over the workers with room, and load shown beside reputation.
+#[test]
+fn direct_tasks_and_batches_are_assigned_through_the_cli() {
+    let mut session = CliSession::start();
+    let run = |args: &[&str]| session.run(args);
+    let key = |name: &str| session.key(name);
+    session.agent("manager", "orchestrator", &[]);
+    for worker in ["worker-a", "worker-b"] {
+        session.agent(worker, "analyst", &["--capability", "dex.scan"]);
+    }
+    session.mint("manager", "1000000", "funding");
+    let manager = key("manager");
+
+    let declared = run(&["task", "capacity", "3", "--key", &key("worker-a")]);
+    assert!(declared.ok().starts_with("done"), "{}", declared.stdout);
+    let direct = [
+        "task",
+        "announce",
+        "--id",
+        "vwap",
+        "--kind",
+        "analyze",
+        "--capability",
+        "dex.scan",
+        "--direct",
+        "--load",
+        "2",
+        "--max-cost",
+        "700",
+        "--deadline-ms",
+        "600000",
+        "--json",
+        "--key",
+        &manager,
+    ];
+    let task = run(&direct).json()["results"][0]["task"].as_u64().expect("the announce names its task").to_string();
+    let shown = run(&["task", "show", &task, "--json", "--key", &manager]).json();
+    assert_eq!(shown["terms"]["distribution"], "direct");
+    assert_eq!(
+        (shown["state"].as_str(), shown["attempts"][0]["winner"].as_str(), shown["attempts"][0]["price"].as_str()),
+        (Some("awarded"), Some("worker-a"), Some("700"))
+    );
+    let bid =
+        run(&["task", "bid", &task, "--cost", "1", "--time-ms", "1", "--confidence", "0.5", "--key", &key("worker-b")]);
+    assert!(!bid.failed().is_empty(), "a direct task takes no bids");
+
+    // worker-a has 1 unit of room left, worker-b the default 8: 5 items in batches of 5 over 2 agents.
+    let batch = [
+        "task",
+        "batch",
+        "--id",
+        "sweep",
+        "--kind",
+        "analyze",
+        "--capability",
+        "dex.scan",
+        "--items",
+        "[1,2,3,4,5]",
+        "--batch-size",
+        "5",
+        "--agents",
+        "2",
+        "--max-cost-per-item",
+        "10",
+        "--deadline-ms",
+        "600000",
+        "--json",
+        "--key",
+        &manager,
+    ];
+    let tasks = run(&batch).json()["results"][0]["tasks"].as_array().expect("the batch's tasks").clone();
+    assert_eq!(tasks.len(), 2);
+    let chunk = |index: usize| {
+        let id = tasks[index].as_u64().expect("a task id").to_string();
+        let shown = run(&["task", "show", &id, "--json", "--key", &manager]).json();
+        (shown["attempts"][0]["winner"].as_str().map(str::to_owned), shown["terms"]["payload"].clone())
+    };
+    assert_eq!(chunk(0), (Some("worker-b".to_owned()), serde_json::json!([1, 2])), "the lower load first");
+    assert_eq!(chunk(1), (Some("worker-a".to_owned()), serde_json::json!([3, 4, 5])));
+
+    let reputation = run(&["agent", "reputation", "worker-a", "--json", "--key", &manager]).json();
+    assert_eq!((reputation["load"].as_u64(), reputation["capacity"].as_u64()), (Some(3), Some(3)));
+    let text = run(&["agent", "reputation", "worker-a", "--key", &manager]);
+    assert!(text.ok().contains("load                3 of 3"), "{}", text.stdout);
+    session.server.terminate();
+}

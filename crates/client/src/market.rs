@@ -1,8 +1,8 @@
 //! The task market: typed helpers for each `task.*` command and the market's reads.
 
 use colony_core::command::{
-    AcceptTask, AnnounceTask, AwardTask, CancelTask, DeclineTask, PlaceBid, ReportProgress, SubmitResult, VerifyResult,
-    WithdrawBid,
+    AcceptTask, AnnounceBatch, AnnounceTask, AwardTask, CancelTask, DeclareCapacity, DeclineTask, PlaceBid,
+    ReportProgress, SubmitResult, VerifyResult, WithdrawBid,
 };
 use colony_core::{AgentId, Command, Fraction};
 use colony_wire::views::{ReputationView, SubmitResponse, TaskPage, TaskView};
@@ -20,6 +20,23 @@ impl Client {
             .and_then(|result| result.task)
             .map(|task| (task, existing))
             .ok_or_else(|| ClientError::Decode("the announce's result carries no task id".to_owned()))
+    }
+
+    /// Announces a batch of items split across agents (as its manager); returns its chunks' tasks,
+    /// batch by batch, chunk by chunk, each assigned already.
+    pub async fn announce_batch(&self, batch: AnnounceBatch) -> Result<Vec<u64>, ClientError> {
+        let response = self.submit_one(Command::AnnounceBatch(batch)).await?;
+        response
+            .results
+            .into_iter()
+            .next()
+            .and_then(|result| result.tasks)
+            .ok_or_else(|| ClientError::Decode("the batch's result carries no tasks".to_owned()))
+    }
+
+    /// Declares how much direct work the client takes on at once, in load units (0: none).
+    pub async fn declare_capacity(&self, max_load: u32) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::DeclareCapacity(DeclareCapacity { max_load })).await
     }
 
     /// Bids on an open task, or replaces the client's bid.
@@ -78,7 +95,7 @@ impl Client {
         self.get(&format!("/v1/tasks/{id}")).await
     }
 
-    /// An agent's record as a worker.
+    /// An agent's record as a worker, with its load and capacity.
     pub async fn reputation(&self, agent: &AgentId) -> Result<ReputationView, ClientError> {
         self.get(&format!("/v1/agents/{agent}/reputation")).await
     }

@@ -22,8 +22,8 @@ pub use crate::ledger::commands::{
     Transfer, TransferBatch, Withdraw,
 };
 pub use crate::market::commands::{
-    AcceptTask, AnnounceTask, AwardTask, CancelTask, DeclineTask, PlaceBid, ReportProgress, SubmitResult, VerifyResult,
-    WithdrawBid,
+    AcceptTask, AnnounceBatch, AnnounceTask, AwardTask, CancelTask, DeclareCapacity, DeclineTask, PlaceBid,
+    ReportProgress, SubmitResult, VerifyResult, WithdrawBid,
 };
 pub use crate::registry::commands::{DeregisterAgent, HaltAgent, Heartbeat, RegisterAgent, ResumeAgent, UpdateAgent};
 
@@ -139,4 +139,6 @@ command_table! {
     SubmitResult = "task.submit",
     VerifyResult = "task.verify",
     CancelTask = "task.cancel",
+    AnnounceBatch = "task.announce_batch",
+    DeclareCapacity = "task.capacity",
 }

@@ -10,7 +10,7 @@ use crate::bus::DeadLetterReason;
 use crate::fraction::Fraction;
 use crate::ids::{AgentId, Name, Signer};
 use crate::ledger::{AccountId, EscrowState, TransferKind};
-use crate::market::{AttemptOutcome, TaskState};
+use crate::market::{AttemptOutcome, Distribution, TaskState};
 
 /// One state change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -336,10 +336,20 @@ pub enum EventKind {
         escrow: u64,
         /// The price.
         price: Amount,
-        /// The winning bid's score.
+        /// The winning bid's score; for a direct assignment, the winner's performance score.
         score: Fraction,
         /// The result is due by then (log time).
         due_at_ms: u64,
+        /// `auction` (the best bid won) or `direct` (assigned, at the task's `max_cost`).
+        distribution: Distribution,
+    },
+    /// An agent declared how much load it takes on (`task.capacity`).
+    #[serde(rename = "task.capacity_declared")]
+    TaskCapacityDeclared {
+        /// The agent.
+        agent: AgentId,
+        /// Its capacity, in load units.
+        max_load: u32,
     },
     /// The winner accepted.
     #[serde(rename = "task.accepted")]
@@ -448,6 +458,7 @@ impl EventKind {
         "task.verified",
         "task.attempt_ended",
         "task.ended",
+        "task.capacity_declared",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -490,6 +501,7 @@ impl EventKind {
             EventKind::TaskVerified { .. } => "task.verified",
             EventKind::TaskAttemptEnded { .. } => "task.attempt_ended",
             EventKind::TaskEnded { .. } => "task.ended",
+            EventKind::TaskCapacityDeclared { .. } => "task.capacity_declared",
         }
     }
 }

@@ -329,6 +329,59 @@ pub const TASK_DEADLINES_PER_ENTRY_MAX: usize = 10_000;
 /// closing at once are awarded over ten entries rather than one long one.
 pub const AWARD_BIDS_PER_ENTRY_MAX: usize = 100_000;
 
+// ----- Direct assignment and batches -----
+
+/// A task's load unless it says otherwise: one unit, one ordinary task.
+pub const TASK_LOAD_DEFAULT: u32 = 1;
+
+/// The heaviest load one task may declare: a hundred ordinary tasks' worth. Heavier work is better
+/// split (`task.announce_batch`) than held by one agent.
+pub const TASK_LOAD_MAX: u32 = 100;
+
+/// An agent's capacity until it declares its own: eight units, eight ordinary tasks at once, about
+/// what one worker process runs side by side (a few per core on a small machine) without its deadlines
+/// slipping. A busier agent says so with `task.capacity`.
+pub const AGENT_CAPACITY_DEFAULT: u32 = 8;
+
+/// The largest capacity an agent may declare: a hundred of the heaviest tasks at once. The number
+/// only orders work, so its bound only keeps sums small; it reserves nothing.
+pub const AGENT_CAPACITY_MAX: u32 = 10_000;
+
+/// Queued direct tasks one entry looks at; the rest wait for the next entry (written at once, since
+/// they are due). A look ranks up to every agent of the swarm, so this bounds an entry's work.
+pub const ASSIGNMENTS_PER_ENTRY_MAX: usize = 1_000;
+
+/// Agents one entry examines for queued direct tasks, in all; a task whose turn comes after the
+/// budget is spent waits for the next entry. The first task of an entry is always looked at in full,
+/// so one task always progresses even in a swarm of [`AGENTS_MAX`] agents.
+pub const ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX: usize = 200_000;
+
+/// Affinities (a worker completed a task of a kind for a manager) kept per manager: enough for a
+/// team's every worker across its kinds; later ones are not recorded, earlier ones stay.
+pub const AFFINITIES_PER_MANAGER_MAX: u32 = 1_000;
+
+/// Items per batch unless asked otherwise (seed 004's `BatchCoordinator`).
+pub const BATCH_SIZE_DEFAULT: u32 = 100;
+
+/// The largest batch: its items are split over at most [`BATCH_AGENTS_MAX`] agents.
+pub const BATCH_SIZE_MAX: u32 = 10_000;
+
+/// Items one `task.announce_batch` may announce (by reference; inline items are bounded by the
+/// envelope's size first).
+pub const BATCH_ITEMS_MAX: u32 = 1_000_000;
+
+/// Agents one batch may be split over.
+pub const BATCH_AGENTS_MAX: u32 = 100;
+
+/// Chunks (tasks) one `task.announce_batch` may create: each is a task and an escrow lock, made in
+/// one entry, so a thousand keep that entry within a few milliseconds.
+pub const BATCH_CHUNKS_MAX: usize = 1_000;
+
+const _: () = assert!(TASK_LOAD_DEFAULT <= TASK_LOAD_MAX && TASK_LOAD_MAX <= AGENT_CAPACITY_MAX);
+const _: () = assert!(TASK_LOAD_DEFAULT <= AGENT_CAPACITY_DEFAULT && AGENT_CAPACITY_DEFAULT <= AGENT_CAPACITY_MAX);
+const _: () = assert!(1 <= BATCH_SIZE_DEFAULT && BATCH_SIZE_DEFAULT <= BATCH_SIZE_MAX);
+const _: () = assert!(BATCH_CHUNKS_MAX <= OPEN_TASKS_PER_MANAGER_MAX);
+
 const _: () = assert!(AWARD_BIDS_PER_ENTRY_MAX >= BIDS_PER_TASK_MAX, "one award always fits in an entry");
 const _: () = assert!(
     TASK_DEADLINE_MS_MAX + VERIFY_WINDOW_MS_MAX + TASK_ESCROW_GRACE_MS <= ESCROW_TIMEOUT_MS_MAX,

@@ -52,6 +52,11 @@ pub enum Accepted {
         /// Whether it already existed.
         existing: bool,
     },
+    /// A batch was announced: its chunks' tasks, batch by batch, chunk by chunk.
+    Batch {
+        /// The tasks, in order.
+        tasks: Vec<u64>,
+    },
     /// Dead letters were published again, each with its new place.
     Replayed {
         /// Per dead letter, in the order named: the stream that captured it now and its new sequence.

@@ -79,6 +79,8 @@ pub fn rejection_samples() -> Vec<Rejection> {
         .into(),
         MarketRejection::UnknownTaskKind { kind: Name::new("mine").expect("a valid name") }.into(),
         MarketRejection::EscrowOwnedByTask { escrow: 3, task: 7 }.into(),
+        MarketRejection::DirectTask { task: 7 }.into(),
+        MarketRejection::NoEligibleAgent { batch: 0 }.into(),
     ]
 }
 
@@ -147,6 +149,8 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             MarketRejection::AnnounceBeyondFunds { .. } => "MarketRejection::AnnounceBeyondFunds",
             MarketRejection::UnknownTaskKind { .. } => "MarketRejection::UnknownTaskKind",
             MarketRejection::EscrowOwnedByTask { .. } => "MarketRejection::EscrowOwnedByTask",
+            MarketRejection::DirectTask { .. } => "MarketRejection::DirectTask",
+            MarketRejection::NoEligibleAgent { .. } => "MarketRejection::NoEligibleAgent",
         },
     }
 }

@@ -207,8 +207,10 @@ impl std::error::Error for SnapshotError {}
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.
-// 3: the market counts the funds its open tasks commit; escrows carry a description and the referral
-//    rule they were locked under; the configuration names task kinds and the referral rule.
+// 3: the market counts the funds its open tasks commit and assigns tasks directly (terms' distribution
+//    and load, the market's load, capacities, affinities and assignment queue); escrows carry a
+//    description and the referral rule they were locked under; the configuration names task kinds
+//    and the referral rule.
 const SNAPSHOT_VERSION: u32 = 3;
 
 impl State {
@@ -284,6 +286,8 @@ impl State {
                 }
             },
         }
+        // Direct tasks find their agents once the entry's changes are in, highest priority first.
+        self.assign_queued_tasks(&mut context);
         context.flush_discarded();
         self.counters.events = self.counters.events.saturating_add(context.events.len() as u64);
         outcome.events = context.events;

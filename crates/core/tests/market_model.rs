@@ -1,14 +1,17 @@
 //! The task market against a reference model: random sequences of announcements, bids, awards,
 //! accepts, declines, results, verdicts, cancellations and ticks (so that windows close and deadlines
-//! pass), with every invariant and the model's expectations checked after every entry.
+//! pass), with every invariant and the model's expectations checked after every entry. Some tasks
+//! are assigned directly and agents declare capacities, so direct assignments, their queue and load
+//! run beside the auctions under the same checks: money conserved, never two winners.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
+use colony_core::command::DeclareCapacity;
 use colony_core::command::{
     AcceptTask, AnnounceTask, AwardTask, CancelTask, DeclineTask, PlaceBid, SubmitResult, VerifyResult, WithdrawBid,
 };
-use colony_core::market::{DependencyFailure, ScoringWeights, TaskState};
+use colony_core::market::{DependencyFailure, Distribution, ScoringWeights, TaskState};
 use colony_core::{
     Accepted, AgentId, Amount, Bid, Command, EntryOutcome, EscrowState, EventKind, Fraction, State, SystemAccount,
 };
@@ -21,7 +24,8 @@ const FUNDS: u64 = 300;
 
 #[derive(Clone, Debug)]
 enum Step {
-    Announce { manager: usize, slot: usize, max_cost: u64, deadline_ms: u64, bid_window_ms: u64 },
+    Announce { manager: usize, slot: usize, max_cost: u64, deadline_ms: u64, bid_window_ms: u64, direct: bool },
+    Capacity { agent: usize, max_load: u32 },
     Bid { agent: usize, task: usize, cost: u64, time_ms: u64, confidence_micros: u32 },
     Withdraw { agent: usize, task: usize },
     Award { agent: usize, task: usize },
@@ -37,11 +41,11 @@ fn step() -> impl Strategy<Value = Step> {
     let agent = 0..AGENTS.len();
     let task = 0..6usize;
     prop_oneof![
-        2 => (agent.clone(), 0..3usize, 1..=150u64, 1_000..=20_000u64, 500..=8_000u64).prop_map(
-            |(manager, slot, max_cost, deadline_ms, bid_window_ms)| Step::Announce {
-                manager, slot, max_cost, deadline_ms, bid_window_ms
-            }
-        ),
+        2 => (agent.clone(), 0..3usize, 1..=150u64, 1_000..=20_000u64, 500..=8_000u64, proptest::bool::weighted(0.4))
+            .prop_map(|(manager, slot, max_cost, deadline_ms, bid_window_ms, direct)| Step::Announce {
+                manager, slot, max_cost, deadline_ms, bid_window_ms, direct
+            }),
+        1 => (agent.clone(), 0..=2u32).prop_map(|(agent, max_load)| Step::Capacity { agent, max_load }),
         5 => (agent.clone(), task.clone(), 1..=160u64, 0..=22_000u64, 0..=1_000_000u32).prop_map(
             |(agent, task, cost, time_ms, confidence_micros)| Step::Bid { agent, task, cost, time_ms, confidence_micros }
         ),
@@ -80,9 +84,9 @@ impl Model {
     }
 }
 
-fn announce(slot: usize, max_cost: u64, deadline_ms: u64, bid_window_ms: u64) -> Command {
+fn announce(slot: usize, max_cost: u64, deadline_ms: u64, bid_window_ms: u64, direct: bool) -> Command {
     Command::AnnounceTask(AnnounceTask {
-        task_id: name(&format!("job-{slot}-{max_cost}-{deadline_ms}-{bid_window_ms}")),
+        task_id: name(&format!("job-{slot}-{max_cost}-{deadline_ms}-{bid_window_ms}-{direct}")),
         kind: name("analyze"),
         required_capabilities: Default::default(),
         payload: None,
@@ -101,6 +105,8 @@ fn announce(slot: usize, max_cost: u64, deadline_ms: u64, bid_window_ms: u64) ->
         payer: None,
         invited: Default::default(),
         verify_window_ms: 5_000,
+        distribution: if direct { Distribution::Direct } else { Distribution::Auction },
+        estimated_load: 1,
     })
 }
 
@@ -128,8 +134,11 @@ fn command(model: &Model, state: &State, step: &Step) -> Option<(usize, Command)
     let winner = |index: usize, named: usize| signer_for(state, model.task(index), named, false);
     let manager = |index: usize, named: usize| signer_for(state, model.task(index), named, true);
     Some(match step {
-        Step::Announce { manager, slot, max_cost, deadline_ms, bid_window_ms } => {
-            (*manager, announce(*slot, *max_cost, *deadline_ms, *bid_window_ms))
+        Step::Announce { manager, slot, max_cost, deadline_ms, bid_window_ms, direct } => {
+            (*manager, announce(*slot, *max_cost, *deadline_ms, *bid_window_ms, *direct))
+        }
+        Step::Capacity { agent, max_load } => {
+            (*agent, Command::DeclareCapacity(DeclareCapacity { max_load: *max_load }))
         }
         Step::Bid { agent, task: index, cost, time_ms, confidence_micros } => (
             *agent,
@@ -178,7 +187,9 @@ fn command(model: &Model, state: &State, step: &Step) -> Option<(usize, Command)
 /// entry, leaving out agents that had the task in an earlier attempt.
 fn check_awards(before: &State, after: &State, outcome: &EntryOutcome) -> Result<(), TestCaseError> {
     for event in &outcome.events {
-        let EventKind::TaskAwarded { task, winner, escrow, price, score, .. } = &event.kind else { continue };
+        let EventKind::TaskAwarded { task, winner, escrow, price, score, distribution, .. } = &event.kind else {
+            continue;
+        };
         let task_after = after.market().task(*task).expect("an awarded task is kept");
         let attempt_index = task_after
             .attempts
@@ -186,6 +197,19 @@ fn check_awards(before: &State, after: &State, outcome: &EntryOutcome) -> Result
             .position(|attempt| attempt.escrow == *escrow)
             .expect("the award is one of the task's attempts");
         let earlier: Vec<&AgentId> = task_after.attempts[..attempt_index].iter().map(|a| &a.winner).collect();
+        if *distribution == Distribution::Direct {
+            // Assigned at the task's price, never to its manager or an earlier holder, within the
+            // winner's capacity.
+            prop_assert_eq!(*price, task_after.terms.max_cost, "direct task {} at another price", task);
+            prop_assert!(winner != &task_after.manager, "direct task {} went to its manager", task);
+            prop_assert!(!earlier.contains(&winner), "direct task {} went back to an earlier holder", task);
+            prop_assert!(
+                after.agent_load(winner) <= u64::from(after.agent_capacity(winner)),
+                "{} holds more than its capacity",
+                winner
+            );
+            continue;
+        }
         let mut bids: BTreeMap<AgentId, Bid> =
             before.market().task(*task).map(|task| task.bids.clone()).unwrap_or_default();
         bids.extend(task_after.bids.clone());

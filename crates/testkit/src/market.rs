@@ -13,10 +13,10 @@ use std::collections::BTreeSet;
 
 use colony_core::bus::JsonText;
 use colony_core::command::{
-    AcceptTask, AnnounceTask, AwardTask, CancelTask, DeclineTask, PlaceBid, ReportProgress, SubmitResult, VerifyResult,
-    WithdrawBid,
+    AcceptTask, AnnounceBatch, AnnounceTask, AwardTask, CancelTask, DeclareCapacity, DeclineTask, PlaceBid,
+    ReportProgress, SubmitResult, VerifyResult, WithdrawBid,
 };
-use colony_core::market::{DependencyFailure, ScoringWeights, Task, TaskState};
+use colony_core::market::{ContentReference, DependencyFailure, Distribution, ScoringWeights, Task, TaskState};
 use colony_core::{AgentId, Amount, Command, Fraction, State};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -79,7 +79,33 @@ pub struct AnnounceSpec {
     pub valid_weights: bool,
     /// The index of its kind in [`TASK_KINDS`]: the default configuration's, then one it lacks.
     pub kind: usize,
+    /// Assigned directly rather than auctioned.
+    pub direct: bool,
+    /// Its load in units (0 and above the limit are refused).
+    pub estimated_load: u32,
 }
+
+/// A batch announcement, abstractly.
+#[derive(Clone, Debug)]
+pub struct BatchSpec {
+    /// The index of its id in [`MARKET_BATCH_IDS`].
+    pub batch_id: usize,
+    /// How many items (0 is refused).
+    pub items: u32,
+    /// Items per batch (0 is refused).
+    pub batch_size: u32,
+    /// Agents each batch is split over (0 is refused).
+    pub agents: u32,
+    /// What one item pays.
+    pub max_cost_per_item: u64,
+    /// Items inline (`true`) or by reference.
+    pub inline: bool,
+    /// The deadline of each chunk.
+    pub deadline_ms: u64,
+}
+
+/// Batch ids managers announce under: few, so that a batch is announced again (a conflict).
+pub const MARKET_BATCH_IDS: [&str; 2] = ["sweep-0", "sweep-1"];
 
 /// A market command, abstractly. The part a [`TaskRef::Part`] looks for: an open task of another
 /// manager (bid), a task with a live bid of the signer (withdraw), an open or awarded task the signer
@@ -148,6 +174,13 @@ pub enum MarketSpec {
         /// Why (possibly too long).
         reason: String,
     },
+    /// `task.announce_batch`.
+    Batch(BatchSpec),
+    /// `task.capacity`.
+    Capacity {
+        /// The capacity declared (above the limit is refused).
+        max_load: u32,
+    },
 }
 
 /// Mostly a task the signer has a part in, sometimes any task, rarely a missing one.
@@ -173,6 +206,8 @@ pub fn announce_spec(pool: usize) -> BoxedStrategy<MarketSpec> {
         0..=3u32,
         prop_oneof![4 => Just(3_600_000u64), 2 => select([1_000u64, 30_000].as_slice())],
         proptest::bool::weighted(0.97),
+        proptest::bool::weighted(0.3),
+        prop_oneof![20 => Just(1u32), 4 => 1..=4u32, 1 => Just(0u32), 1 => Just(101u32)],
     );
     let conditions = (
         0..MARKET_TASK_IDS.len(),
@@ -188,7 +223,17 @@ pub fn announce_spec(pool: usize) -> BoxedStrategy<MarketSpec> {
     (money, conditions)
         .prop_map(
             |(
-                (max_cost, deadline_ms, bid_window_ms, min_score_micros, max_retries, verify_window_ms, valid_weights),
+                (
+                    max_cost,
+                    deadline_ms,
+                    bid_window_ms,
+                    min_score_micros,
+                    max_retries,
+                    verify_window_ms,
+                    valid_weights,
+                    direct,
+                    estimated_load,
+                ),
                 (task_id, capability, verifier, arbiter, depends_on, skip_failed_dependencies, payer, invited, kind),
             )| {
                 MarketSpec::Announce(AnnounceSpec {
@@ -208,9 +253,28 @@ pub fn announce_spec(pool: usize) -> BoxedStrategy<MarketSpec> {
                     verify_window_ms,
                     valid_weights,
                     kind,
+                    direct,
+                    estimated_load,
                 })
             },
         )
+        .boxed()
+}
+
+/// Batches of a few items over a few agents, inline or by reference, sometimes refused.
+pub fn batch_spec() -> BoxedStrategy<MarketSpec> {
+    (
+        0..MARKET_BATCH_IDS.len(),
+        prop_oneof![1 => Just(0u32), 12 => 1..=12u32],
+        prop_oneof![1 => Just(0u32), 12 => 1..=5u32],
+        prop_oneof![1 => Just(0u32), 12 => 1..=3u32],
+        prop_oneof![1 => Just(0u64), 12 => 1..=20u64],
+        any::<bool>(),
+        prop_oneof![1 => Just(2_000u64), 4 => 30_000..=180_000u64],
+    )
+        .prop_map(|(batch_id, items, batch_size, agents, max_cost_per_item, inline, deadline_ms)| {
+            MarketSpec::Batch(BatchSpec { batch_id, items, batch_size, agents, max_cost_per_item, inline, deadline_ms })
+        })
         .boxed()
 }
 
@@ -297,6 +361,15 @@ pub fn market_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
             ),
         ),
         (1, market((task_ref(), reason()).prop_map(|(task, reason)| MarketSpec::Cancel { task, reason }).boxed())),
+        (1, market(batch_spec())),
+        (
+            1,
+            market(
+                prop_oneof![4 => 0..=12u32, 1 => Just(colony_core::limits::AGENT_CAPACITY_MAX + 1)]
+                    .prop_map(|max_load| MarketSpec::Capacity { max_load })
+                    .boxed(),
+            ),
+        ),
     ]
 }
 
@@ -374,6 +447,40 @@ pub fn render_market(
             }),
             reason: reason.clone(),
         }),
+        MarketSpec::Batch(spec) => Command::AnnounceBatch(batch(spec)),
+        MarketSpec::Capacity { max_load } => Command::DeclareCapacity(DeclareCapacity { max_load: *max_load }),
+    }
+}
+
+fn batch(spec: &BatchSpec) -> AnnounceBatch {
+    let (items, item_count, reference) = if spec.inline {
+        let items = (0..spec.items).map(|index| JsonText::parse(&index.to_string()).expect("a number")).collect();
+        (Some(items), None, None)
+    } else {
+        let reference = ContentReference { uri: String::from("s3://batches/one"), sha256: digest_for("batch") };
+        (None, Some(spec.items), Some(reference))
+    };
+    AnnounceBatch {
+        batch_id: name(MARKET_BATCH_IDS[spec.batch_id]),
+        kind: name("analyze"),
+        required_capabilities: BTreeSet::new(),
+        items,
+        item_count,
+        reference,
+        batch_size: spec.batch_size,
+        agents: spec.agents,
+        max_cost_per_item: Amount(spec.max_cost_per_item),
+        deadline_ms: spec.deadline_ms,
+        bid_window_ms: 2_000,
+        verifier: None,
+        arbiter: None,
+        min_score: Fraction::from_micros(700_000).expect("at most one"),
+        max_retries: 1,
+        priority: u8::try_from(spec.items % 3).expect("small"),
+        payer: None,
+        invited: BTreeSet::new(),
+        verify_window_ms: 30_000,
+        estimated_load: 1,
     }
 }
 
@@ -445,5 +552,7 @@ fn announce(spec: &AnnounceSpec, resolve: &dyn Fn(AgentRef) -> AgentId) -> Annou
         payer: spec.payer.map(resolve),
         invited: spec.invited.iter().map(|invited| resolve(*invited)).collect(),
         verify_window_ms: spec.verify_window_ms,
+        distribution: if spec.direct { Distribution::Direct } else { Distribution::Auction },
+        estimated_load: spec.estimated_load,
     }
 }

@@ -112,6 +112,9 @@ pub struct CommandResultView {
     /// Where each dead letter a `dlq.replay` published went: `[stream, sequence]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replayed: Option<Vec<(String, u64)>>,
+    /// The tasks a `task.announce_batch` created, batch by batch, chunk by chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<u64>>,
 }
 
 impl CommandResultView {
@@ -129,6 +132,7 @@ impl CommandResultView {
                     stream_sequence: None,
                     deliveries: None,
                     replayed: None,
+                    tasks: None,
                 };
                 match accepted {
                     Accepted::Escrow { escrow_id, .. } => view.escrow_id = Some(*escrow_id),
@@ -156,6 +160,7 @@ impl CommandResultView {
                         view.replayed =
                             Some(messages.iter().map(|(stream, sequence)| (stream.to_string(), *sequence)).collect());
                     }
+                    Accepted::Batch { tasks } => view.tasks = Some(tasks.clone()),
                     _ => {}
                 }
                 view
@@ -170,6 +175,7 @@ impl CommandResultView {
                 stream_sequence: None,
                 deliveries: None,
                 replayed: None,
+                tasks: None,
             },
         }
     }
@@ -506,6 +512,8 @@ pub struct TaskSummaryView {
     pub announced_at_ms: u64,
     /// When it ended.
     pub ended_at_ms: Option<u64>,
+    /// `auction` or `direct`.
+    pub distribution: colony_core::market::Distribution,
 }
 
 impl TaskSummaryView {
@@ -523,6 +531,7 @@ impl TaskSummaryView {
             attempts: task.attempts.len() as u64,
             announced_at_ms: task.announced_at_ms,
             ended_at_ms: task.ended_at_ms,
+            distribution: task.terms.distribution,
         }
     }
 }
@@ -627,6 +636,11 @@ pub struct ReputationView {
     #[serde(with = "wide_amount")]
     #[schemars(schema_with = "wide_amount::schema")]
     pub earned: u128,
+    /// Load units it holds now: the `estimated_load` of every task whose current award is its.
+    pub load: u64,
+    /// The load it takes on, declared (`task.capacity`) or the default; direct tasks go to it while
+    /// its load plus theirs fits.
+    pub capacity: u32,
 }
 
 impl ReputationView {
@@ -652,7 +666,14 @@ impl ReputationView {
             total_cost: reputation.cost_total,
             declined: reputation.declined,
             earned: reputation.earned_total,
+            load: 0,
+            capacity: colony_core::limits::AGENT_CAPACITY_DEFAULT,
         }
+    }
+
+    /// The view with the agent's current load and capacity.
+    pub fn with_load(self, load: u64, capacity: u32) -> ReputationView {
+        ReputationView { load, capacity, ..self }
     }
 }
 

@@ -289,6 +289,8 @@ pub fn announce_command(task_id: Name, bid_window_ms: u64) -> Command {
         payer: None,
         invited: Default::default(),
         verify_window_ms: colony_core::limits::VERIFY_WINDOW_MS_DEFAULT,
+        distribution: Default::default(),
+        estimated_load: colony_core::limits::TASK_LOAD_DEFAULT,
     })
 }
 

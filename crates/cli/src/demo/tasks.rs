@@ -134,6 +134,8 @@ async fn announce(
             payer: None,
             invited: BTreeSet::new(),
             verify_window_ms: 60_000,
+            distribution: Default::default(),
+            estimated_load: colony_core::limits::TASK_LOAD_DEFAULT,
         }))
         .await?;
     Ok(response.results[0].task.expect("an announce answers with its task"))

@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::commands::{AnnounceTask, PlaceBid};
 use super::rejections::MarketRejection;
-use super::{Attempt, AttemptOutcome, Bid, ScoringWeights, Task, TaskState, TaskTerms};
+use super::{Attempt, AttemptOutcome, Bid, Distribution, ScoringWeights, Task, TaskState, TaskTerms};
 use crate::amount::Amount;
 use crate::event::EventKind;
 use crate::fraction::{Fraction, MICROS_ONE};
@@ -107,7 +107,7 @@ impl State {
 
     /// The signing agent and its handle, for market commands (the operator has no wallet and does no
     /// work).
-    fn market_signer(context: &Context) -> Result<(AgentId, AgentHandle), Rejection> {
+    pub(super) fn market_signer(context: &Context) -> Result<(AgentId, AgentHandle), Rejection> {
         Self::signing_agent(context)
             .map_err(|_| Rejection::Unauthorized { reason: "only agents take part in the task market" })
     }
@@ -138,20 +138,49 @@ impl State {
         if self.market.open_tasks >= limits::OPEN_TASKS_MAX as u64 {
             return Err(Rejection::LimitReached { limit: "open_tasks", max: limits::OPEN_TASKS_MAX as u64 });
         }
-        // Announcing costs nothing, so without this a fresh agent could fill the market with tasks
-        // nobody could ever be paid for. The award still checks the funds it locks.
-        let committed = self.market.committed_funds(&terms.payer) + u128::from(terms.max_cost.0);
-        let balance = self.wallet(&terms.payer).map_or(Amount::ZERO, |wallet| wallet.balance());
+        self.check_funds_for(&terms.payer, u128::from(terms.max_cost.0))?;
+
+        let id = self.file_task(context, manager, terms, announcement);
+        if pending.is_empty() {
+            self.open_round(context, id);
+        } else {
+            for dependency in pending {
+                self.market.dependents.insert((dependency, id));
+            }
+        }
+        self.evict_ended_tasks();
+        Ok(Accepted::Task { task: id, existing: false })
+    }
+
+    /// Refuses new tasks costing `max_cost` at most, together, that would take the paying wallet's
+    /// committed funds beyond its balance. Announcing costs nothing otherwise, so without this a fresh
+    /// agent could fill the market with tasks nobody could ever be paid for; the award still checks
+    /// the funds it locks.
+    pub(super) fn check_funds_for(&self, payer: &AgentId, max_cost: u128) -> Result<(), Rejection> {
+        let committed = self.market.committed_funds(payer).saturating_add(max_cost);
+        let balance = self.wallet(payer).map_or(Amount::ZERO, |wallet| wallet.balance());
         if committed > u128::from(balance.0) {
             return Err(Rejection::Market(MarketRejection::AnnounceBeyondFunds {
-                payer: terms.payer.clone(),
+                payer: payer.clone(),
                 committed,
                 balance,
             }));
         }
+        Ok(())
+    }
 
+    /// Files a new task, validated, as waiting, counted as open; the caller opens it or hooks it under
+    /// its dependencies.
+    pub(super) fn file_task(
+        &mut self,
+        context: &mut Context,
+        manager: AgentId,
+        terms: TaskTerms,
+        announcement: Digest,
+    ) -> u64 {
         let id = self.market.next_task_id;
         self.market.next_task_id += 1;
+        let (task_id, kind) = (terms.task_id.clone(), terms.kind.clone());
         let task = Task {
             id,
             manager: manager.clone(),
@@ -170,25 +199,16 @@ impl State {
             deadline_at_ms: None,
         };
         self.market.insert_announced(task);
-        context.emit(EventKind::TaskAnnounced {
-            task: id,
-            manager,
-            task_id: command.task_id.clone(),
-            kind: command.kind.clone(),
-        });
-        if pending.is_empty() {
-            self.open_round(context, id);
-        } else {
-            for dependency in pending {
-                self.market.dependents.insert((dependency, id));
-            }
-        }
-        self.evict_ended_tasks();
-        Ok(Accepted::Task { task: id, existing: false })
+        context.emit(EventKind::TaskAnnounced { task: id, manager, task_id, kind });
+        id
     }
 
     /// Checks an announcement fully and returns its terms.
-    fn validate_announcement(&self, manager: &AgentId, command: &AnnounceTask) -> Result<TaskTerms, Rejection> {
+    pub(super) fn validate_announcement(
+        &self,
+        manager: &AgentId,
+        command: &AnnounceTask,
+    ) -> Result<TaskTerms, Rejection> {
         if command.max_cost == Amount::ZERO {
             return Err(Rejection::invalid("max_cost", "must be positive"));
         }
@@ -214,6 +234,7 @@ impl State {
             ));
         }
         check_weights(&command.weights)?;
+        super::assignment::check_estimated_load(command.estimated_load)?;
         if command.max_retries > limits::TASK_RETRIES_MAX {
             return Err(Rejection::invalid("max_retries", format!("must be at most {}", limits::TASK_RETRIES_MAX)));
         }
@@ -303,6 +324,8 @@ impl State {
             payer,
             invited: command.invited.clone(),
             verify_window_ms: command.verify_window_ms,
+            distribution: command.distribution,
+            estimated_load: command.estimated_load,
         })
     }
 
@@ -315,6 +338,7 @@ impl State {
         task.closes_at_ms = Some(closes_at_ms);
         let round = task.rounds;
         self.set_task_deadline(id, Some(closes_at_ms));
+        self.queue_if_direct(id, context.now_ms);
         context.emit(EventKind::TaskOpened { task: id, closes_at_ms, round });
     }
 
@@ -333,14 +357,19 @@ impl State {
 
     /// Whether `agent` has a part in `task` that forbids it to bid: manager, payer, verifier, arbiter.
     fn is_party(task: &Task, agent: &AgentId) -> bool {
-        agent == &task.manager
-            || agent == &task.terms.payer
-            || Some(agent) == task.terms.verifier.as_ref()
-            || Some(agent) == task.terms.arbiter.as_ref()
+        Self::is_party_to(&task.manager, &task.terms, agent)
+    }
+
+    /// Whether `agent` is the manager, payer, verifier or arbiter under these terms.
+    pub(super) fn is_party_to(manager: &AgentId, terms: &TaskTerms, agent: &AgentId) -> bool {
+        agent == manager
+            || agent == &terms.payer
+            || Some(agent) == terms.verifier.as_ref()
+            || Some(agent) == terms.arbiter.as_ref()
     }
 
     /// Whether `agent` could be awarded `task` now: live, not halted, responsive, capable.
-    fn bidder_fit(&self, task: &Task, agent: &AgentId) -> Result<(), Rejection> {
+    pub(super) fn bidder_fit(&self, terms: &TaskTerms, agent: &AgentId) -> Result<(), Rejection> {
         let handle = self.registry.handle(agent).ok_or_else(|| Rejection::AgentNotFound { agent: agent.clone() })?;
         let record = self.registry.by_handle(handle);
         if record.deregistered_at_ms.is_some() {
@@ -352,7 +381,7 @@ impl State {
         if record.liveness == Liveness::Unresponsive {
             return Err(Rejection::Market(MarketRejection::BidderUnresponsive { agent: agent.clone() }));
         }
-        if let Some(missing) = task.terms.required_capabilities.difference(&record.capabilities).next() {
+        if let Some(missing) = terms.required_capabilities.difference(&record.capabilities).next() {
             return Err(Rejection::Market(MarketRejection::MissingCapability { capability: missing.clone() }));
         }
         Ok(())
@@ -370,6 +399,9 @@ impl State {
             }
             _ => return Err(Rejection::Market(MarketRejection::BiddingClosed { task: id })),
         }
+        if task.terms.distribution == Distribution::Direct {
+            return Err(Rejection::Market(MarketRejection::DirectTask { task: id }));
+        }
         if Self::is_party(task, &bidder) {
             return Err(Rejection::Market(MarketRejection::OwnTask { task: id }));
         }
@@ -379,7 +411,7 @@ impl State {
         if task.excluded.contains(&bidder) {
             return Err(Rejection::Market(MarketRejection::BidderExcluded { task: id }));
         }
-        self.bidder_fit(task, &bidder)?;
+        self.bidder_fit(&task.terms, &bidder)?;
         if command.estimated_cost == Amount::ZERO {
             return Err(Rejection::invalid("estimated_cost", "must be positive"));
         }
@@ -471,6 +503,9 @@ impl State {
         if task.state != TaskState::Open {
             return Err(Self::task_state_error(task, "be awarded"));
         }
+        if task.terms.distribution == Distribution::Direct {
+            return Err(Rejection::Market(MarketRejection::DirectTask { task: id }));
+        }
         self.award(context, id);
         Ok(Accepted::Done)
     }
@@ -480,6 +515,10 @@ impl State {
     /// cannot pay, `unassigned` when nobody ever bid; after earlier attempts with no bid left, opens
     /// a new round.
     pub(super) fn award(&mut self, context: &mut Context, id: u64) {
+        if self.market.tasks[&id].terms.distribution == Distribution::Direct {
+            self.award_direct(context, id);
+            return;
+        }
         let task = &self.market.tasks[&id];
         if let Err(reason) = self.payer_can_act(task) {
             self.end_task(context, id, TaskState::Unfunded, Some(reason));
@@ -488,7 +527,7 @@ impl State {
         let mut best = None;
         let mut unfit = Vec::new();
         for ranked in self.ranked_bids(task) {
-            if self.bidder_fit(task, ranked.bidder).is_err() {
+            if self.bidder_fit(&task.terms, ranked.bidder).is_err() {
                 unfit.push(ranked.bidder.clone());
             } else if best.is_none() {
                 best = Some((ranked.score, ranked.bid.estimated_cost, ranked.bidder.clone()));
@@ -508,6 +547,21 @@ impl State {
             }
             return;
         };
+        let estimated_time_ms = self.market.tasks[&id].bids[&winner].estimated_time_ms;
+        self.lock_award(context, id, winner, price, score, estimated_time_ms);
+    }
+
+    /// Locks `price` from the paying wallet for `winner` and records the award (an auction's or a
+    /// direct assignment's); ends the task `unfunded` when the escrow cannot be locked.
+    pub(super) fn lock_award(
+        &mut self,
+        context: &mut Context,
+        id: u64,
+        winner: AgentId,
+        price: Amount,
+        score: Fraction,
+        estimated_time_ms: u64,
+    ) {
         let task = &self.market.tasks[&id];
         let payer = task.terms.payer.clone();
         let payer_handle = self.registry.handle(&payer).expect("checked by payer_can_act");
@@ -517,7 +571,6 @@ impl State {
             .saturating_add(task.terms.verify_window_ms)
             .saturating_add(limits::TASK_ESCROW_GRACE_MS);
         let arbiter = task.terms.arbiter.clone();
-        let estimated_time_ms = task.bids[&winner].estimated_time_ms;
         let description = format!("task {id} '{}' ({})", task.terms.task_id, task.terms.kind);
         let request = LockRequest {
             payee: &winner,
@@ -559,9 +612,19 @@ impl State {
             outcome: AttemptOutcome::Current,
             ended_at_ms: None,
         });
-        let task_id: Name = task.terms.task_id.clone();
+        let (task_id, distribution): (Name, _) = (task.terms.task_id.clone(), task.terms.distribution);
         self.set_task_deadline(id, Some(due_at_ms));
-        context.emit(EventKind::TaskAwarded { task: id, task_id, winner, escrow, price, score, due_at_ms });
+        self.hold_load(id, &winner);
+        context.emit(EventKind::TaskAwarded {
+            task: id,
+            task_id,
+            winner,
+            escrow,
+            price,
+            score,
+            due_at_ms,
+            distribution,
+        });
     }
 
     /// A task's live bids in the order an award takes them: higher score, then lower cost, then the
@@ -583,7 +646,7 @@ impl State {
     }
 
     /// Whether the task's manager and paying wallet can still commit money: both live and not halted.
-    fn payer_can_act(&self, task: &Task) -> Result<(), String> {
+    pub(super) fn payer_can_act(&self, task: &Task) -> Result<(), String> {
         for agent in [&task.manager, &task.terms.payer] {
             let handle = self.registry.handle(agent).expect("a task's parties are registered");
             let record = self.registry.by_handle(handle);
@@ -625,6 +688,8 @@ mod tests {
             payer: AgentId::new("manager").unwrap(),
             invited: BTreeSet::new(),
             verify_window_ms: 1,
+            distribution: Distribution::Auction,
+            estimated_load: 1,
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ContentReference, DependencyFailure, ScoringWeights};
+use super::{ContentReference, DependencyFailure, Distribution, ScoringWeights};
 use crate::amount::Amount;
 use crate::bus::JsonText;
 use crate::command::Apply;
@@ -29,6 +29,10 @@ fn default_max_retries() -> u32 {
 
 fn default_verify_window_ms() -> u64 {
     limits::VERIFY_WINDOW_MS_DEFAULT
+}
+
+pub(super) fn default_estimated_load() -> u32 {
+    limits::TASK_LOAD_DEFAULT
 }
 
 /// The signing agent (the manager) announces a task for bids.
@@ -97,6 +101,14 @@ pub struct AnnounceTask {
     #[serde(default = "default_verify_window_ms")]
     #[schemars(range(min = 1, max = limits::VERIFY_WINDOW_MS_MAX))]
     pub verify_window_ms: u64,
+    /// `auction` (the default: bids, then an award) or `direct` (no bids: the best eligible agent
+    /// with room is assigned at `max_cost`; see the market's `assignment.rs`).
+    #[serde(default)]
+    pub distribution: Distribution,
+    /// The work's weight against an agent's capacity, in load units (1 unless given).
+    #[serde(default = "default_estimated_load")]
+    #[schemars(range(min = 1, max = limits::TASK_LOAD_MAX))]
+    pub estimated_load: u32,
 }
 
 impl Apply for AnnounceTask {
@@ -270,5 +282,108 @@ impl Apply for CancelTask {
 
     fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
         state.cancel_task(context, self.task, &self.reason)
+    }
+}
+
+/// The signing agent says how much direct work it takes on at once, in load units (0: none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareCapacity {
+    /// Its capacity: direct tasks are assigned to it while its load plus theirs stays within this.
+    #[schemars(range(max = limits::AGENT_CAPACITY_MAX))]
+    pub max_load: u32,
+}
+
+impl Apply for DeclareCapacity {
+    // A halted agent may still lower what it takes on.
+    const ALLOWED_WHILE_HALTED: bool = true;
+
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.declare_capacity(context, self)
+    }
+}
+
+fn default_batch_size() -> u32 {
+    limits::BATCH_SIZE_DEFAULT
+}
+
+/// The signing agent (the manager) announces many items of work at once, split as seed 004's
+/// `BatchCoordinator` splits them: into batches of `batch_size`, each over `agents` eligible agents
+/// (fewer when fewer have room), one direct task per chunk, assigned at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceBatch {
+    /// The batch's id: chunk `c` of batch `b` is the manager's task `<batch_id>.<b>.<c>` (from 0).
+    pub batch_id: Name,
+    /// What kind of work.
+    pub kind: Name,
+    /// Capabilities an agent must have, all of them.
+    #[serde(default)]
+    #[schemars(length(max = limits::REQUIRED_CAPABILITIES_MAX))]
+    pub required_capabilities: BTreeSet<Name>,
+    /// The items inline: each chunk's payload is the array of its items. Or give `item_count` and
+    /// `reference`.
+    #[serde(default)]
+    pub items: Option<Vec<JsonText>>,
+    /// How many items the referenced content holds: each chunk's payload is
+    /// `{"batch": <reference>, "from": <first index>, "to": <index after the last>}`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = limits::BATCH_ITEMS_MAX))]
+    pub item_count: Option<u32>,
+    /// Where the items are, with their SHA-256.
+    #[serde(default)]
+    pub reference: Option<ContentReference>,
+    /// Items per batch (100 unless given).
+    #[serde(default = "default_batch_size")]
+    #[schemars(range(min = 1, max = limits::BATCH_SIZE_MAX))]
+    pub batch_size: u32,
+    /// How many agents each batch is split over, at most.
+    #[schemars(range(min = 1, max = limits::BATCH_AGENTS_MAX))]
+    pub agents: u32,
+    /// What one item pays: a chunk's `max_cost` is this times its items, all of it locked at once.
+    pub max_cost_per_item: Amount,
+    /// The longest a chunk's work may take from its assignment.
+    #[schemars(range(min = 1, max = limits::TASK_DEADLINE_MS_MAX))]
+    pub deadline_ms: u64,
+    /// How long a chunk declined or failed may wait for another agent (2,000 ms unless given).
+    #[serde(default = "default_bid_window_ms")]
+    #[schemars(range(max = limits::BID_WINDOW_MS_MAX))]
+    pub bid_window_ms: u64,
+    /// Who scores the chunks' results (the manager unless given).
+    #[serde(default)]
+    pub verifier: Option<AgentId>,
+    /// Who settles a disputed escrow (the operator unless given).
+    #[serde(default)]
+    pub arbiter: Option<AgentId>,
+    /// Results scored below this are rejected (0.7 unless given).
+    #[serde(default = "default_min_score")]
+    pub min_score: Fraction,
+    /// Assignments after a rejected result or a missed deadline (3 unless given).
+    #[serde(default = "default_max_retries")]
+    #[schemars(range(max = limits::TASK_RETRIES_MAX))]
+    pub max_retries: u32,
+    /// Higher first, where work is distributed.
+    #[serde(default)]
+    pub priority: u8,
+    /// The wallet that pays: the manager's (the default) or one of its children's.
+    #[serde(default)]
+    pub payer: Option<AgentId>,
+    /// Only these agents may take chunks.
+    #[serde(default)]
+    #[schemars(length(max = limits::INVITED_PER_TASK_MAX))]
+    pub invited: BTreeSet<AgentId>,
+    /// How long the verifier has to score a result before it is paid anyway (one hour unless given).
+    #[serde(default = "default_verify_window_ms")]
+    #[schemars(range(min = 1, max = limits::VERIFY_WINDOW_MS_MAX))]
+    pub verify_window_ms: u64,
+    /// Each chunk's load on its agent's capacity, in units (1 unless given).
+    #[serde(default = "default_estimated_load")]
+    #[schemars(range(min = 1, max = limits::TASK_LOAD_MAX))]
+    pub estimated_load: u32,
+}
+
+impl Apply for AnnounceBatch {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.announce_batch(context, self)
     }
 }

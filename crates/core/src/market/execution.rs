@@ -239,6 +239,7 @@ impl State {
             }
             EscrowEnd::Settled => {}
         }
+        self.attempt_ending(context, id, matches!(outcome, AttemptOutcome::Completed { .. }));
         self.record_reputation(id, &outcome, was_running);
         let task = self.market.tasks.get_mut(&id).expect("found above");
         let attempt = task.attempts.last_mut().expect("found above");
@@ -289,6 +290,7 @@ impl State {
                 self.drop_bid(id, &bidder);
             }
             self.set_task_deadline(id, None);
+            self.unqueue(id);
             if was_waiting {
                 for dependency in waiting_on {
                     self.market.dependents.remove(&(dependency, id));

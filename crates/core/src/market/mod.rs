@@ -21,6 +21,11 @@
 //!                                                   silent past the window ──▶ completed (released)
 //! ```
 //!
+//! A `direct` task takes no bids: while open it waits in the assignment queue and is assigned to the
+//! best eligible agent with room at its `max_cost` (`assignment.rs`); a batch announces many direct
+//! tasks at once, split over several agents (`batch.rs`). Both lock the escrow through the award's
+//! own path and then follow the same life.
+//!
 //! A retry excludes every agent that had the task before and awards the next-best remaining bid, or
 //! opens a new bidding round when none is left. The manager cancels a task before anyone accepted
 //! it (an awarded escrow is refunded); after that only the verifier's verdict or the escrow's arbiter
@@ -34,11 +39,17 @@
 //! - `auction.rs`: announce, bid, withdraw, award and the score.
 //! - `execution.rs`: accept, decline, progress, submit, verify, cancel, deadlines and retries.
 //! - `dependencies.rs`: tasks that wait for others.
+//! - `assignment.rs`: direct assignment, load, capacity and the assignment queue.
+//! - `batch.rs`: a batch of items split across agents, one direct task per chunk.
 //! - `reputation.rs`: each agent's record as a worker.
 //! - `rejections.rs`: `MarketRejection`.
 
+mod assignment;
 mod auction;
+pub use assignment::{Candidate, RankKey, agent_order};
 pub use auction::{RankedBid, bid_score};
+mod batch;
+pub use batch::split_batch;
 pub mod commands;
 mod dependencies;
 mod execution;
@@ -148,6 +159,27 @@ impl Default for ScoringWeights {
             time: Fraction::from_micros(300_000).expect("at most one"),
             confidence: Fraction::from_micros(300_000).expect("at most one"),
             reputation: Fraction::ZERO,
+        }
+    }
+}
+
+/// How a task finds its worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Distribution {
+    /// Agents bid; the best bid wins (Contract Net).
+    #[default]
+    Auction,
+    /// No bids: the best eligible agent with room is assigned at `max_cost`.
+    Direct,
+}
+
+impl Distribution {
+    /// The name, as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Distribution::Auction => "auction",
+            Distribution::Direct => "direct",
         }
     }
 }
@@ -316,6 +348,10 @@ pub struct TaskTerms {
     pub invited: BTreeSet<AgentId>,
     /// How long the verifier has to score a submitted result before it is paid anyway.
     pub verify_window_ms: u64,
+    /// By auction or by direct assignment.
+    pub distribution: Distribution,
+    /// Load units the task weighs on its winner's capacity while it holds the task.
+    pub estimated_load: u32,
 }
 
 /// One task.
@@ -400,6 +436,22 @@ pub struct Market {
     pub(crate) ended: BTreeSet<u64>,
     /// Each agent's record as a worker, by handle.
     pub(crate) reputations: BTreeMap<AgentHandle, Reputation>,
+    /// Load units each agent holds: the `estimated_load` of every task whose current attempt is its.
+    pub(crate) load_per_agent: BTreeMap<AgentId, u64>,
+    /// Capacities agents declared (`task.capacity`); the others have `AGENT_CAPACITY_DEFAULT`.
+    pub(crate) capacities: BTreeMap<AgentId, u32>,
+    /// `(manager, kind, worker)`: the worker completed a task of that kind for that manager.
+    pub(crate) affinities: BTreeSet<(AgentId, Name, AgentId)>,
+    /// Affinities recorded per manager (bounded by `AFFINITIES_PER_MANAGER_MAX`).
+    pub(crate) affinities_per_manager: BTreeMap<AgentId, u32>,
+    /// Open direct tasks waiting for an agent, as `(255 − priority, task)`: highest priority first,
+    /// then the oldest.
+    pub(crate) assignment_queue: BTreeSet<(u8, u64)>,
+    /// Since when the queue may have work to do (a task joined it, load was freed, a capacity was
+    /// declared), until a pass reaches its end.
+    pub(crate) assignments_due_at_ms: Option<u64>,
+    /// Where an unfinished pass resumes: the last queue entry it looked at.
+    pub(crate) assignment_cursor: Option<(u8, u64)>,
 }
 
 impl Market {
@@ -474,9 +526,11 @@ impl Market {
         self.change_commitment(payer, max_cost, true);
     }
 
-    /// The earliest time-driven change due.
+    /// The earliest time-driven change due (an unfinished pass over the assignment queue is due
+    /// at once).
     pub(crate) fn next_deadline_ms(&self) -> Option<u64> {
-        self.deadlines.first().map(|(deadline_ms, _)| *deadline_ms)
+        let deadline = self.deadlines.first().map(|(deadline_ms, _)| *deadline_ms);
+        deadline.into_iter().chain(self.assignments_due_at_ms).min()
     }
 
     /// Checks the market's indexes and counts against its tasks.
@@ -584,7 +638,7 @@ impl Market {
         {
             return Err("the funds committed per paying wallet disagree with the tasks".to_owned());
         }
-        Ok(())
+        self.check_assignment_invariants()
     }
 }
 

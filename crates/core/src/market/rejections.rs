@@ -108,6 +108,17 @@ pub enum MarketRejection {
         /// The task.
         task: u64,
     },
+    /// The task is assigned directly: it takes no bids and no early award.
+    DirectTask {
+        /// The task.
+        task: u64,
+    },
+    /// No agent can take a batch's chunk now: none is eligible (capable, responsive, not a party,
+    /// invited when invitations are given) with room for its load.
+    NoEligibleAgent {
+        /// The batch (from 0) that found none.
+        batch: u32,
+    },
 }
 
 impl MarketRejection {
@@ -131,6 +142,8 @@ impl MarketRejection {
             MarketRejection::AnnounceBeyondFunds { .. } => "announce_beyond_funds",
             MarketRejection::UnknownTaskKind { .. } => "unknown_task_kind",
             MarketRejection::EscrowOwnedByTask { .. } => "escrow_owned_by_task",
+            MarketRejection::DirectTask { .. } => "direct_task",
+            MarketRejection::NoEligibleAgent { .. } => "no_eligible_agent",
         }
     }
 
@@ -154,6 +167,8 @@ impl MarketRejection {
             MarketRejection::AnnounceBeyondFunds { .. } => "Announce beyond funds",
             MarketRejection::UnknownTaskKind { .. } => "Unknown task kind",
             MarketRejection::EscrowOwnedByTask { .. } => "Escrow owned by a task",
+            MarketRejection::DirectTask { .. } => "Direct task",
+            MarketRejection::NoEligibleAgent { .. } => "No eligible agent",
         }
     }
 
@@ -176,7 +191,9 @@ impl MarketRejection {
             | MarketRejection::BidderUnresponsive { .. }
             | MarketRejection::BiddingClosed { .. }
             | MarketRejection::AnnounceBeyondFunds { .. }
-            | MarketRejection::EscrowOwnedByTask { .. } => RejectionClass::Conflict,
+            | MarketRejection::EscrowOwnedByTask { .. }
+            | MarketRejection::DirectTask { .. }
+            | MarketRejection::NoEligibleAgent { .. } => RejectionClass::Conflict,
         }
     }
 
@@ -189,7 +206,9 @@ impl MarketRejection {
             | MarketRejection::OwnTask { .. }
             | MarketRejection::NotInvited { .. }
             | MarketRejection::BidderExcluded { .. }
-            | MarketRejection::BidNotFound { .. } => Some("task"),
+            | MarketRejection::BidNotFound { .. }
+            | MarketRejection::DirectTask { .. } => Some("task"),
+            MarketRejection::NoEligibleAgent { .. } => Some("agents"),
             MarketRejection::TaskIdConflict { .. } => Some("task_id"),
             MarketRejection::DependencyNotFound { .. } | MarketRejection::DependencyCycle { .. } => Some("depends_on"),
             MarketRejection::MissingCapability { .. } | MarketRejection::BidderUnresponsive { .. } => None,
@@ -250,6 +269,12 @@ impl fmt::Display for MarketRejection {
             }
             MarketRejection::EscrowOwnedByTask { escrow, task } => {
                 write!(formatter, "escrow {escrow} belongs to task {task}: settle it with the task's commands")
+            }
+            MarketRejection::DirectTask { task } => {
+                write!(formatter, "task {task} is assigned directly: it takes no bids and no early award")
+            }
+            MarketRejection::NoEligibleAgent { batch } => {
+                write!(formatter, "no eligible agent has room for batch {batch}'s chunks")
             }
         }
     }

@@ -189,5 +189,6 @@ pub async fn get_reputation(
     if state.agent(&agent).is_none() {
         return Err(ApiError::from_rejection(&Rejection::AgentNotFound { agent }));
     }
-    Ok(Json(ReputationView::new(&agent, state.reputation(&agent))))
+    let view = ReputationView::new(&agent, state.reputation(&agent));
+    Ok(Json(view.with_load(state.agent_load(&agent), state.agent_capacity(&agent))))
 }

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use colony_core::bus::AckKind;
 use colony_core::bus::JsonText;
 use colony_core::command::{
-    AcceptTask, AnnounceTask, AwardTask, CancelTask, DeclineTask, PlaceBid, ReportProgress, SubmitResult, VerifyResult,
-    WithdrawBid,
+    AcceptTask, AnnounceBatch, AnnounceTask, AwardTask, CancelTask, DeclareCapacity, DeclineTask, PlaceBid,
+    ReportProgress, SubmitResult, VerifyResult, WithdrawBid,
 };
-use colony_core::market::{DependencyFailure, ScoringWeights};
+use colony_core::market::{DependencyFailure, Distribution, ScoringWeights};
 use colony_core::{
     AgentId, Amount, Command, Escrow, EscrowResolution, EscrowState, Fraction, Name, Signer, State, Task, TaskState,
 };
@@ -79,7 +79,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 40] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 42] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -174,6 +174,12 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 40] = [
             &task.manager == signer && matches!(task.state, TaskState::Open | TaskState::Awarded)
         });
         Command::CancelTask(CancelTask { task, reason: "no longer needed".to_owned() })
+    }),
+    ("task.announce_batch", Agents, Clients::announce_batch),
+    ("task.capacity", Agents, |_, rng, _, _| {
+        let max_load =
+            if rng.chance(1, 16) { colony_core::limits::AGENT_CAPACITY_MAX + 1 } else { rng.below(10) as u32 };
+        Command::DeclareCapacity(DeclareCapacity { max_load })
     }),
 ];
 
@@ -365,6 +371,38 @@ impl Clients {
             payer,
             invited,
             verify_window_ms: rng.between(10_000, 60_000),
+            distribution: if rng.chance(1, 4) { Distribution::Direct } else { Distribution::Auction },
+            estimated_load: if rng.chance(1, 32) { 0 } else { rng.between(1, 3) as u32 },
+        })
+    }
+
+    /// A batch of a few items, inline, split over a few agents; sometimes one that is refused (no
+    /// items, or a batch id announced before).
+    fn announce_batch(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let serial = self.next_serial();
+        let batch_id = if rng.chance(1, 8) { format!("sweep-{}", rng.below(2)) } else { format!("sweep-{serial}") };
+        let items = if rng.chance(1, 32) { 0 } else { rng.between(1, 12) };
+        Command::AnnounceBatch(AnnounceBatch {
+            batch_id: colony_testkit::name(&batch_id),
+            kind: colony_testkit::name(rng.pick_text(&["analyze", "execute", "monitor"])),
+            required_capabilities: Default::default(),
+            items: Some((0..items).map(|item| JsonText::parse(&item.to_string()).expect("JSON")).collect()),
+            item_count: None,
+            reference: None,
+            batch_size: rng.between(1, 6) as u32,
+            agents: rng.between(1, 3) as u32,
+            max_cost_per_item: Amount(rng.between(1, 20)),
+            deadline_ms: rng.between(20_000, 60_000),
+            bid_window_ms: rng.between(3_000, 15_000),
+            verifier: None,
+            arbiter: None,
+            min_score: Fraction::from_micros(700_000).expect("at most one"),
+            max_retries: rng.below(3) as u32,
+            priority: rng.below(4) as u8,
+            payer: None,
+            invited: Default::default(),
+            verify_window_ms: rng.between(10_000, 60_000),
+            estimated_load: 1,
         })
     }
 

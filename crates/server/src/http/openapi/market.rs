@@ -25,6 +25,6 @@ pub(super) fn market_paths(schemas: &mut Schemas) -> Value {
     json!({
         "/v1/tasks": { "get": read_operation("Tasks by id, filtered", schemas.of::<TaskPage>(), list_parameters, &["400"]) },
         "/v1/tasks/{id}": { "get": read_operation("One task: its terms, live bids ranked by score, attempts, and its dependencies with the results of those completed", schemas.of::<TaskView>(), by_id(&u64_schema()), &["400", "404"]) },
-        "/v1/agents/{id}/reputation": { "get": read_operation("An agent's record as a worker: performance score, tasks, success and on-time rates, mean completion time, cost and earnings", schemas.of::<ReputationView>(), by_id(&agent_id), &["400", "404"]) }
+        "/v1/agents/{id}/reputation": { "get": read_operation("An agent's record as a worker: performance score, tasks, success and on-time rates, mean completion time, cost and earnings; its load and capacity for direct work", schemas.of::<ReputationView>(), by_id(&agent_id), &["400", "404"]) }
     })
 }

@@ -1,0 +1,335 @@
+//! Direct assignment (seed 004's `WorkDistributor`): a `direct` task takes no bids; the market gives
+//! it to the best eligible agent with room, at the task's `max_cost`, through the award's own escrow
+//! lock.
+//!
+//! # Eligible
+//! Registered, not halted, responsive, with every required capability (the bid checks), no part in
+//! the task (manager, payer, verifier, arbiter), within `invited` when given, not excluded (it had
+//! the task before), and with room: its load plus the task's `estimated_load` within its capacity.
+//!
+//! # Load and capacity
+//! An agent's load is the sum of the `estimated_load` of every task whose current attempt is its,
+//! auctions' and direct tasks' alike: held from the award until the attempt ends (accepted, submitted
+//! and unscored work still occupies the worker). Its capacity is `AGENT_CAPACITY_DEFAULT` until it
+//! declares its own with `task.capacity` (0 to take no direct work).
+//!
+//! # The best agent
+//! [`agent_order`]: affinity first (it completed a task of the same kind for this manager before),
+//! then the higher performance score, then the lower load, then the agent id. Deterministic: no
+//! clock, no hashing, integers only.
+//!
+//! # The queue
+//! An open direct task waits in the assignment queue, ordered by priority (highest first), then task
+//! id. A pass over the queue runs at the end of an entry when something may have changed (a task
+//! joined the queue, load was freed, a capacity was declared), from the highest priority down; it
+//! stops after `ASSIGNMENTS_PER_ENTRY_MAX` tasks or `ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX` agents
+//! examined, and the next entry (a tick the driver writes at once) resumes where it stopped; a new
+//! change restarts it from the top. The task's `bid_window_ms` is how long it may wait: when its
+//! window closes still queued it ends `unassigned` (or `failed` after earlier attempts). A decline or
+//! a retry queues it again for a new window, excluding its earlier holders.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BTreeMap;
+
+use super::commands::DeclareCapacity;
+use super::{Distribution, Task, TaskState, TaskTerms};
+use crate::event::EventKind;
+use crate::fraction::Fraction;
+use crate::ids::{AgentId, Name};
+use crate::limits;
+use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::state::{Context, State};
+
+/// An eligible agent, with what ranks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The agent.
+    pub agent: AgentId,
+    /// Whether it completed a task of the same kind for the same manager before.
+    pub affinity: bool,
+    /// Its performance score.
+    pub performance: Fraction,
+    /// Its load now, in units.
+    pub load: u64,
+}
+
+/// What [`agent_order`] sorts by, as a key for ordered collections.
+pub type RankKey = (Reverse<bool>, Reverse<Fraction>, u64, AgentId);
+
+impl Candidate {
+    /// The key of the one order of candidates (see [`agent_order`]).
+    pub fn rank_key(&self) -> RankKey {
+        (Reverse(self.affinity), Reverse(self.performance), self.load, self.agent.clone())
+    }
+}
+
+/// The one order of candidates for direct work, best first: affinity, then higher performance,
+/// then lower load, then id.
+pub fn agent_order(left: &Candidate, right: &Candidate) -> Ordering {
+    left.rank_key().cmp(&right.rank_key())
+}
+
+/// Refuses a load outside `1..=TASK_LOAD_MAX`.
+pub(super) fn check_estimated_load(estimated_load: u32) -> Result<(), Rejection> {
+    if !(1..=limits::TASK_LOAD_MAX).contains(&estimated_load) {
+        return Err(Rejection::invalid("estimated_load", format!("must be between 1 and {}", limits::TASK_LOAD_MAX)));
+    }
+    Ok(())
+}
+
+fn queue_key(task: &Task) -> (u8, u64) {
+    (u8::MAX - task.terms.priority, task.id)
+}
+
+impl super::Market {
+    /// Load accounting equals the sum over tasks under way, the queue holds exactly the open direct
+    /// tasks, and the other bounds hold.
+    pub(super) fn check_assignment_invariants(&self) -> Result<(), String> {
+        let mut load: BTreeMap<&AgentId, u64> = BTreeMap::new();
+        let mut queued = 0usize;
+        for task in self.tasks.values() {
+            if let Some(attempt) = task.current_attempt() {
+                *load.entry(&attempt.winner).or_default() += u64::from(task.terms.estimated_load);
+            }
+            let waiting = task.state == TaskState::Open && task.terms.distribution == Distribution::Direct;
+            if waiting != self.assignment_queue.contains(&queue_key(task)) {
+                return Err(format!("task {} is {} but the assignment queue disagrees", task.id, task.state.name()));
+            }
+            queued += usize::from(waiting);
+        }
+        if queued != self.assignment_queue.len() {
+            return Err("the assignment queue holds tasks that are not waiting for an agent".to_owned());
+        }
+        if load.len() != self.load_per_agent.len()
+            || load.iter().any(|(agent, units)| self.load_per_agent.get(*agent) != Some(units))
+        {
+            return Err("load per agent disagrees with the tasks under way".to_owned());
+        }
+        if self.capacities.values().any(|capacity| *capacity > limits::AGENT_CAPACITY_MAX) {
+            return Err("a declared capacity is above the limit".to_owned());
+        }
+        let mut per_manager: BTreeMap<&AgentId, u32> = BTreeMap::new();
+        for (manager, _, _) in &self.affinities {
+            *per_manager.entry(manager).or_default() += 1;
+        }
+        if per_manager.len() != self.affinities_per_manager.len()
+            || per_manager.iter().any(|(manager, count)| {
+                self.affinities_per_manager.get(*manager) != Some(count) || *count > limits::AFFINITIES_PER_MANAGER_MAX
+            })
+        {
+            return Err("affinities per manager disagree with the affinities".to_owned());
+        }
+        if self.assignment_cursor.is_some() && self.assignments_due_at_ms.is_none() {
+            return Err("the assignment pass has a cursor but nothing due".to_owned());
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// An agent's load now, in units.
+    pub fn agent_load(&self, agent: &AgentId) -> u64 {
+        self.market.load_per_agent.get(agent).copied().unwrap_or(0)
+    }
+
+    /// An agent's capacity, declared or the default, in units.
+    pub fn agent_capacity(&self, agent: &AgentId) -> u32 {
+        self.market.capacities.get(agent).copied().unwrap_or(limits::AGENT_CAPACITY_DEFAULT)
+    }
+
+    /// Open direct tasks waiting for an agent, in the order they are served.
+    pub fn assignment_queue(&self) -> impl Iterator<Item = u64> + '_ {
+        self.market.assignment_queue.iter().map(|(_, id)| *id)
+    }
+
+    /// Something may let a queued task find an agent: the next pass starts from the top.
+    fn assignments_due(&mut self, now_ms: u64) {
+        if !self.market.assignment_queue.is_empty() {
+            self.market.assignments_due_at_ms = Some(now_ms);
+            self.market.assignment_cursor = None;
+        }
+    }
+
+    /// The current attempt's winner now holds the task's load.
+    pub(super) fn hold_load(&mut self, id: u64, winner: &AgentId) {
+        let load = u64::from(self.market.tasks[&id].terms.estimated_load);
+        *self.market.load_per_agent.entry(winner.clone()).or_default() += load;
+    }
+
+    /// The current attempt is ending: its winner's load is freed and, when it completed, its affinity
+    /// for the manager's kind of work recorded.
+    pub(super) fn attempt_ending(&mut self, context: &Context, id: u64, completed: bool) {
+        let task = &self.market.tasks[&id];
+        let winner = task.current_attempt().expect("the caller ends the current attempt").winner.clone();
+        let load = u64::from(task.terms.estimated_load);
+        let affinity = (task.manager.clone(), task.terms.kind.clone(), winner.clone());
+        let units = self.market.load_per_agent.get_mut(&winner).expect("a winner holds its task's load");
+        *units -= load;
+        if *units == 0 {
+            self.market.load_per_agent.remove(&winner);
+        }
+        if completed {
+            self.record_affinity(affinity);
+        }
+        self.assignments_due(context.now_ms);
+    }
+
+    fn record_affinity(&mut self, affinity: (AgentId, Name, AgentId)) {
+        if self.market.affinities.contains(&affinity) {
+            return;
+        }
+        let count = self.market.affinities_per_manager.entry(affinity.0.clone()).or_default();
+        if *count < limits::AFFINITIES_PER_MANAGER_MAX {
+            *count += 1;
+            self.market.affinities.insert(affinity);
+        }
+    }
+
+    /// A task opened: a direct one joins the queue.
+    pub(super) fn queue_if_direct(&mut self, id: u64, now_ms: u64) {
+        let task = &self.market.tasks[&id];
+        if task.terms.distribution == Distribution::Direct {
+            let key = queue_key(task);
+            self.market.assignment_queue.insert(key);
+            self.assignments_due(now_ms);
+        }
+    }
+
+    /// A task left the queue or ended.
+    pub(super) fn unqueue(&mut self, id: u64) {
+        let key = queue_key(&self.market.tasks[&id]);
+        self.market.assignment_queue.remove(&key);
+    }
+
+    /// The award step of a direct task: its window closed while it waited (it ends), or its attempt
+    /// ended (it waits again, for a new window).
+    pub(super) fn award_direct(&mut self, context: &mut Context, id: u64) {
+        let task = &self.market.tasks[&id];
+        if task.state == TaskState::Open {
+            self.unqueue(id);
+            if self.market.tasks[&id].attempts.is_empty() {
+                let reason = "no eligible agent had room within the window".to_owned();
+                self.end_task(context, id, TaskState::Unassigned, Some(reason));
+            } else {
+                self.end_task(context, id, TaskState::Failed, Some("no eligible agent left".to_owned()));
+            }
+        } else if task.rounds as usize >= limits::BID_ROUNDS_PER_TASK_MAX {
+            self.end_task(context, id, TaskState::Failed, Some("no eligible agent left".to_owned()));
+        } else {
+            self.open_round(context, id);
+        }
+    }
+
+    /// Agents eligible for work under `terms` with room for its load, best first, and how many agents
+    /// were examined.
+    pub(super) fn eligible_agents(
+        &self,
+        manager: &AgentId,
+        terms: &TaskTerms,
+        excluded: &std::collections::BTreeSet<AgentId>,
+    ) -> (Vec<Candidate>, usize) {
+        let mut examined = 0usize;
+        let mut candidates = Vec::new();
+        let mut consider = |agent: &AgentId| {
+            examined += 1;
+            if Self::is_party_to(manager, terms, agent)
+                || excluded.contains(agent)
+                || self.bidder_fit(terms, agent).is_err()
+            {
+                return;
+            }
+            let load = self.agent_load(agent);
+            if load + u64::from(terms.estimated_load) > u64::from(self.agent_capacity(agent)) {
+                return;
+            }
+            let affinity = self.market.affinities.contains(&(manager.clone(), terms.kind.clone(), agent.clone()));
+            candidates.push(Candidate {
+                agent: agent.clone(),
+                affinity,
+                performance: self.performance_of(agent),
+                load,
+            });
+        };
+        if terms.invited.is_empty() {
+            self.registry
+                .iter()
+                .filter(|agent| agent.deregistered_at_ms.is_none())
+                .for_each(|agent| consider(&agent.id));
+        } else {
+            terms.invited.iter().for_each(&mut consider);
+        }
+        candidates.sort_by(agent_order);
+        (candidates, examined)
+    }
+
+    /// Assigns a queued task to `agent` at its `max_cost`, or ends it `unfunded`.
+    pub(super) fn assign(&mut self, context: &mut Context, id: u64, agent: AgentId) {
+        self.unqueue(id);
+        let task = &self.market.tasks[&id];
+        if let Err(reason) = self.payer_can_act(task) {
+            self.end_task(context, id, TaskState::Unfunded, Some(reason));
+            return;
+        }
+        let (price, estimated_time_ms) = (task.terms.max_cost, task.terms.deadline_ms);
+        let performance = self.performance_of(&agent);
+        self.lock_award(context, id, agent, price, performance, estimated_time_ms);
+    }
+
+    /// The pass over the assignment queue at the end of an entry (see the module's comment).
+    pub(crate) fn assign_queued_tasks(&mut self, context: &mut Context) {
+        if self.market.assignments_due_at_ms.take().is_none() {
+            return;
+        }
+        let mut cursor = self.market.assignment_cursor.take();
+        let (mut tasks_examined, mut agents_examined) = (0usize, 0usize);
+        loop {
+            let next = match cursor {
+                None => self.market.assignment_queue.first().copied(),
+                Some(after) => self
+                    .market
+                    .assignment_queue
+                    .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+                    .next()
+                    .copied(),
+            };
+            let Some(key) = next else { return };
+            if tasks_examined >= limits::ASSIGNMENTS_PER_ENTRY_MAX
+                || agents_examined >= limits::ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX
+            {
+                // Something that happened during this pass restarts it from the top; else resume.
+                if self.market.assignments_due_at_ms.is_none() {
+                    self.market.assignment_cursor = cursor;
+                }
+                self.market.assignments_due_at_ms = Some(context.now_ms);
+                return;
+            }
+            tasks_examined += 1;
+            let task = &self.market.tasks[&key.1];
+            let (candidates, examined) = self.eligible_agents(&task.manager, &task.terms, &task.excluded);
+            agents_examined += examined;
+            if let Some(best) = candidates.into_iter().next() {
+                self.assign(context, key.1, best.agent);
+            }
+            cursor = Some(key);
+        }
+    }
+
+    /// `task.capacity`.
+    pub(crate) fn declare_capacity(&mut self, context: &mut Context, command: &DeclareCapacity) -> CommandResult {
+        let (agent, _) = Self::market_signer(context)?;
+        if command.max_load > limits::AGENT_CAPACITY_MAX {
+            return Err(Rejection::invalid("max_load", format!("must be at most {}", limits::AGENT_CAPACITY_MAX)));
+        }
+        if self.agent_capacity(&agent) == command.max_load {
+            return Ok(Accepted::Unchanged);
+        }
+        if command.max_load == limits::AGENT_CAPACITY_DEFAULT {
+            self.market.capacities.remove(&agent);
+        } else {
+            self.market.capacities.insert(agent.clone(), command.max_load);
+        }
+        self.assignments_due(context.now_ms);
+        context.emit(EventKind::TaskCapacityDeclared { agent, max_load: command.max_load });
+        Ok(Accepted::Done)
+    }
+}
