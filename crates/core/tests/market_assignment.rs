@@ -252,7 +252,11 @@ fn an_unpayable_assignment_ends_unfunded_and_holds_no_load() {
     }
     let id = direct(&mut swarm, "dear", json!({"max_cost": "1000", "bid_window_ms": 60_000}));
     assert_eq!(task(&swarm, id).state, TaskState::Open);
-    ok(&mut swarm, "manager", json!({"type": "ledger.transfer", "transfer_id": "away", "to": "scout", "amount": "900"}));
+    ok(
+        &mut swarm,
+        "manager",
+        json!({"type": "ledger.transfer", "transfer_id": "away", "to": "scout", "amount": "900"}),
+    );
     capacity(&mut swarm, "analyst-1", 8);
     let ended = task(&swarm, id);
     assert_eq!(ended.state, TaskState::Unfunded);
@@ -511,4 +515,19 @@ fn each_batch_sees_the_load_of_the_batches_before_it() {
     let outcome = ok(&mut swarm, "manager", more);
     let agents: Vec<String> = batch_chunks(&swarm, &outcome).into_iter().map(|(agent, _)| agent).collect();
     assert_eq!(agents, ["analyst-2", "analyst-3"], "analyst-1 has no room left");
+}
+
+#[test]
+fn a_batch_commits_all_its_chunks_prices_or_nothing() {
+    // The manager holds 1,000: a batch of 7 items at 100 each is 700, and 400 more would be 1,100.
+    let mut swarm = swarm();
+    let outcome =
+        ok(&mut swarm, "manager", inline_batch(json!([1, 2, 3, 4, 5, 6, 7]), 3, json!({"max_cost_per_item": "100"})));
+    assert_eq!(batch_chunks(&swarm, &outcome).len(), 3);
+    assert_eq!(swarm.balance("manager"), 300, "every chunk's price is locked at once");
+    let mut more = inline_batch(json!([1, 2, 3, 4]), 2, json!({"max_cost_per_item": "100"}));
+    more["batch_id"] = json!("more");
+    // 300 left, 400 asked: refused whole, nothing filed.
+    refused(&mut swarm, "manager", more, "announce_beyond_funds");
+    assert_eq!(swarm.state().market().committed_funds(&colony_testkit::agent_id("manager")), 0);
 }
