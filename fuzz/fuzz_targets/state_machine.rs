@@ -1,5 +1,6 @@
 //! The state machine under coverage-guided entry streams: commands of every family (registry, ledger,
-//! escrow, wallet policies, configuration, read tokens, durable streams, consumers, dead letters) from
+//! escrow, wallet policies, configuration, read tokens, durable streams, consumers, dead letters, the
+//! task market) from
 //! a few known agents, unknown signers and the operator, with wrong keys, replayed nonces and time
 //! moving forward by arbitrary steps. After every entry every invariant holds and the commands it
 //! refused changed nothing (see `colony_fuzz::checked`); at the end the state survives a snapshot round

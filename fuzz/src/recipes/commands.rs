@@ -29,15 +29,18 @@ pub enum CommandRecipe {
     Escrow(EscrowCommand),
     /// Durable streams, consumers and dead letters.
     Bus(BusCommand),
+    /// The task market: auctions, direct tasks, batches, a winner's steps and verdicts.
+    Market(super::market::MarketCommand),
 }
 
 impl<'a> Arbitrary<'a> for CommandRecipe {
     fn arbitrary(input: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match pick(input, &[30, 20, 20, 30])? {
+        Ok(match pick(input, &[30, 20, 20, 30, 30])? {
             0 => CommandRecipe::Bus(input.arbitrary()?),
             1 => CommandRecipe::Ledger(input.arbitrary()?),
             2 => CommandRecipe::Escrow(input.arbitrary()?),
-            _ => CommandRecipe::Registry(input.arbitrary()?),
+            3 => CommandRecipe::Registry(input.arbitrary()?),
+            _ => CommandRecipe::Market(input.arbitrary()?),
         })
     }
 }
@@ -49,6 +52,7 @@ impl CommandRecipe {
             CommandRecipe::Ledger(command) => command.spec(),
             CommandRecipe::Escrow(command) => command.spec(),
             CommandRecipe::Bus(command) => command.spec(),
+            CommandRecipe::Market(command) => command.spec(),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! other pool agents are unknown signers until they register themselves or are registered.
 
 mod commands;
+mod market;
 mod weights;
 
 pub use commands::{BatchRecipe, BusCommand, CommandRecipe, EscrowCommand, LedgerCommand, RegistryCommand};
