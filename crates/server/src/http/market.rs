@@ -98,7 +98,7 @@ impl QueryParameters for TaskFilter {
 
 /// `GET /v1/tasks?state=&manager=&winner=&kind=&after=&limit=`: tasks by id, one page at a time.
 /// `winner` matches any award of the task, the current one or an earlier attempt's. A page looks at
-/// no more than [`TASKS_SCANNED_PER_PAGE_MAX`] tasks, so it may hold fewer than `limit` (even none)
+/// no more than `TASKS_SCANNED_PER_PAGE_MAX` tasks, so it may hold fewer than `limit` (even none)
 /// and still name `next_after`: the list ends only when `next_after` is absent.
 pub async fn list_tasks(
     State(app): State<AppState>,
