@@ -54,6 +54,23 @@ pub struct A2aArgs {
     /// The URL clients reach this gateway at, for the agent card (the request's host unless given).
     #[arg(long)]
     public_url: Option<String>,
+    /// Listen on an address other machines reach. The gateway has no authentication of its own:
+    /// whoever reaches it announces tasks paid from its agent's wallet.
+    #[arg(long)]
+    allow_remote: bool,
+}
+
+/// Refuses a listening address other machines could reach unless asked for: every message the
+/// gateway takes spends its agent's money, and it checks no credentials.
+pub fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<(), String> {
+    if listen.ip().is_loopback() || allow_remote {
+        return Ok(());
+    }
+    Err(format!(
+        "{listen} is reachable from other machines, and whoever reaches the gateway spends its agent's money: \
+         listen on a loopback address, or pass --allow-remote behind authentication of your own \
+         (and let the gateway speak for a child agent with a daily limit)"
+    ))
 }
 
 /// What every request shares: the signing client, the agent it speaks for, and the limits' state.
@@ -97,6 +114,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 
 /// Runs `colony a2a` until interrupted.
 pub async fn run(args: A2aArgs, connection: &Connection) -> CliResult {
+    check_listen(args.listen, args.allow_remote)?;
     let client = connection.client()?;
     let gateway = Gateway::new(client, args.listen, args.public_url)?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -305,3 +305,15 @@ async fn streams_beyond_the_limit_are_refused_until_one_closes() {
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     swarm.stop().await;
 }
+
+#[test]
+fn a_reachable_address_needs_to_be_asked_for() {
+    let loopback = "127.0.0.1:7420".parse().expect("an address");
+    let loopback_v6 = "[::1]:7420".parse().expect("an address");
+    let everywhere = "0.0.0.0:7420".parse().expect("an address");
+    assert_eq!(super::check_listen(loopback, false), Ok(()));
+    assert_eq!(super::check_listen(loopback_v6, false), Ok(()));
+    let refusal = super::check_listen(everywhere, false).expect_err("refused without --allow-remote");
+    assert!(refusal.contains("--allow-remote") && refusal.contains("money"), "{refusal}");
+    assert_eq!(super::check_listen(everywhere, true), Ok(()));
+}
