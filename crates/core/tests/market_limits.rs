@@ -8,26 +8,13 @@ use colony_core::command::SetConfig;
 use colony_core::{Accepted, Command, Name, Rejection, SwarmConfig, TaskState, limits};
 use serde_json::{Value, json};
 use support::commands::Register;
+use support::market::{command, refused};
 use support::{OutcomeExt, Simulator};
 
-fn command(value: Value) -> Command {
-    serde_json::from_value(value.clone()).unwrap_or_else(|error| panic!("{value} is not a command: {error}"))
-}
-
+/// Sends `value` signed by `who`; it must be accepted, and this is what it returned.
 #[track_caller]
 fn ok(swarm: &mut Simulator, who: &str, value: Value) -> Accepted {
-    let outcome = swarm.agent(who, vec![command(value)]);
-    outcome.single().clone().unwrap_or_else(|rejection| panic!("expected acceptance: {rejection}"))
-}
-
-#[track_caller]
-fn refused(swarm: &mut Simulator, who: &str, value: Value, code: &str) -> Rejection {
-    let (market, ledger) = (swarm.state().market().clone(), swarm.ledger().clone());
-    let rejection = swarm.agent(who, vec![command(value)]).single_rejection().clone();
-    assert_eq!(rejection.code(), code, "refused for another reason: {rejection}");
-    assert_eq!(swarm.state().market(), &market, "a refused command changed the market");
-    assert_eq!(swarm.ledger(), &ledger, "a refused command changed the ledger");
-    rejection
+    support::market::ok(swarm, who, value).single().clone().expect("accepted")
 }
 
 fn announcement(task_id: &str, max_cost: u64) -> Value {

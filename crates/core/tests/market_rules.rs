@@ -5,35 +5,11 @@
 
 mod support;
 
-use colony_core::{
-    Accepted, AttemptOutcome, Command, EntryOutcome, EscrowState, EventKind, Rejection, Task, TaskState,
-};
+use colony_core::{Accepted, AttemptOutcome, Command, EscrowState, EventKind, Task, TaskState};
 use serde_json::{Value, json};
 use support::commands::Register;
+use support::market::{command, ok, refused};
 use support::{OutcomeExt, Simulator, agent_id};
-
-fn command(value: Value) -> Command {
-    serde_json::from_value(value.clone()).unwrap_or_else(|error| panic!("{value} is not a command: {error}"))
-}
-
-#[track_caller]
-fn ok(swarm: &mut Simulator, who: &str, value: Value) -> EntryOutcome {
-    let outcome = swarm.agent(who, vec![command(value)]);
-    assert!(outcome.single().is_ok(), "expected acceptance: {outcome:?}");
-    outcome
-}
-
-/// Refused with `code`, changing nothing in the market or the ledger.
-#[track_caller]
-fn refused(swarm: &mut Simulator, who: &str, value: Value, code: &str) -> Rejection {
-    let (market, ledger) = (swarm.state().market().clone(), swarm.ledger().clone());
-    let outcome = swarm.agent(who, vec![command(value)]);
-    let rejection = outcome.single_rejection().clone();
-    assert_eq!(rejection.code(), code, "refused for another reason: {rejection}");
-    assert_eq!(swarm.state().market(), &market, "a refused command changed the market");
-    assert_eq!(swarm.ledger(), &ledger, "a refused command changed the ledger");
-    rejection
-}
 
 fn task(swarm: &Simulator, id: u64) -> &Task {
     swarm.state().market().task(id).expect("the task exists")

@@ -3,3 +3,5 @@
 #![allow(unused_imports)]
 
 pub use colony_testkit::*;
+
+pub mod market;
