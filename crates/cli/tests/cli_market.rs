@@ -6,16 +6,22 @@ mod common;
 
 use common::CliSession;
 
-#[test]
-fn a_task_goes_from_announce_to_payment_through_the_cli() {
-    let mut session = CliSession::start();
-    let run = |args: &[&str]| session.run(args);
-    let key = |name: &str| session.key(name);
+/// A server with a funded manager and two workers offering `dex.scan`.
+fn market_session() -> CliSession {
+    let session = CliSession::start();
     session.agent("manager", "orchestrator", &[]);
     for worker in ["worker-a", "worker-b"] {
         session.agent(worker, "analyst", &["--capability", "dex.scan"]);
     }
     session.mint("manager", "1000000", "funding");
+    session
+}
+
+#[test]
+fn a_task_goes_from_announce_to_payment_through_the_cli() {
+    let mut session = market_session();
+    let run = |args: &[&str]| session.run(args);
+    let key = |name: &str| session.key(name);
 
     let manager = key("manager");
     let announce = [
@@ -127,14 +133,9 @@ fn a_task_goes_from_announce_to_payment_through_the_cli() {
 /// once at its price, a batch split over the workers with room, and load shown beside reputation.
 #[test]
 fn direct_tasks_and_batches_are_assigned_through_the_cli() {
-    let mut session = CliSession::start();
+    let mut session = market_session();
     let run = |args: &[&str]| session.run(args);
     let key = |name: &str| session.key(name);
-    session.agent("manager", "orchestrator", &[]);
-    for worker in ["worker-a", "worker-b"] {
-        session.agent(worker, "analyst", &["--capability", "dex.scan"]);
-    }
-    session.mint("manager", "1000000", "funding");
     let manager = key("manager");
 
     let declared = run(&["task", "capacity", "3", "--key", &key("worker-a")]);
