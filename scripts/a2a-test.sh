@@ -21,17 +21,9 @@ run() {
     "$@"
 }
 
-# Python 3 with venv (Debian splits venv into python3-venv): installed from Debian's packages when
-# missing and this runs as root, as on a fresh CI machine.
-if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        run apt-get update -qq
-        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
-    else
-        echo "the A2A test needs Python 3.10 or newer with venv (Debian: apt-get install python3-venv)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=lib/python.sh
+source scripts/lib/python.sh
+require_python_venv "the A2A test"
 installed=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("a2a-sdk"))' 2>/dev/null || true)
 if [[ "$installed" != "$A2A_SDK_VERSION" ]]; then
     run python3 -m venv "$VENV"

@@ -30,17 +30,9 @@ run() {
     "$@"
 }
 
-# Python 3 with venv (Debian splits venv into python3-venv): installed from Debian's packages when
-# missing and this runs as root, as on a fresh CI machine.
-if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        run apt-get update -qq
-        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
-    else
-        echo "the API fuzz run needs Python 3.9 or newer with venv (Debian: apt-get install python3-venv)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=lib/python.sh
+source scripts/lib/python.sh
+require_python_venv "the API fuzz run"
 if [[ ! -x "$VENV/bin/schemathesis" ]] || ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     run python3 -m venv "$VENV"
     run "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
