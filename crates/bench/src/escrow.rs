@@ -28,7 +28,7 @@
 
 pub(crate) mod postgres;
 
-use colony_core::command::{LockEscrow, Mint, RegisterAgent, ReleaseEscrow};
+use colony_core::command::{LockEscrow, Mint, ReleaseEscrow};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -159,17 +159,8 @@ impl Accounts {
     /// The operator's commands registering every agent (the root first, then each agent after its
     /// referrer).
     fn registrations(&self) -> Vec<Command> {
-        let role = Name::new("scout").expect("a valid role");
         let register = |index: usize, referrer: Option<AgentId>| {
-            Command::RegisterAgent(RegisterAgent {
-                agent: self.ids[index].clone(),
-                public_key: self.public_keys[index],
-                role: role.clone(),
-                capabilities: Default::default(),
-                weight: None,
-                parent: None,
-                referrer,
-            })
+            crate::fixture::scout_registration(&self.ids[index], self.public_keys[index], Default::default(), referrer)
         };
         std::iter::once(register(Accounts::ROOT, None))
             .chain((0..ACCOUNTS).map(|index| register(index, Some(self.ids[self.referrers[index]].clone()))))

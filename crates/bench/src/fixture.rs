@@ -76,24 +76,32 @@ impl Agents {
 
     /// The operator's commands registering every agent as a scout.
     pub fn registrations(&self) -> Vec<Command> {
-        let role = Name::new("scout").expect("a valid role");
         let capabilities: BTreeSet<Name> = [Name::new("dex.scan").expect("a valid capability")].into();
         self.ids
             .iter()
             .zip(&self.public_keys)
-            .map(|(agent, public_key)| {
-                Command::RegisterAgent(RegisterAgent {
-                    agent: agent.clone(),
-                    public_key: *public_key,
-                    role: role.clone(),
-                    capabilities: capabilities.clone(),
-                    weight: None,
-                    parent: None,
-                    referrer: None,
-                })
-            })
+            .map(|(agent, public_key)| scout_registration(agent, *public_key, capabilities.clone(), None))
             .collect()
     }
+}
+
+/// The operator's command registering `agent` as a scout with `capabilities` (and `referrer`), as
+/// every scenario sets up its agents.
+pub fn scout_registration(
+    agent: &AgentId,
+    public_key: PublicKey,
+    capabilities: BTreeSet<Name>,
+    referrer: Option<AgentId>,
+) -> Command {
+    Command::RegisterAgent(RegisterAgent {
+        agent: agent.clone(),
+        public_key,
+        role: Name::new("scout").expect("a valid role"),
+        capabilities,
+        weight: None,
+        parent: None,
+        referrer,
+    })
 }
 
 /// One envelope to sign: `commands` heartbeats from agent `agent` with nonce `nonce`.

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use colony_core::command::{LockEscrow, Mint, RegisterAgent};
+use colony_core::command::{LockEscrow, Mint};
 use colony_core::{AgentId, Amount, Command, Name, PublicKey, Signer, limits};
 use colony_server::driver::{DriverHandle, DriverSettings, Submission};
 use colony_wire::{Envelope, KeyPair};
@@ -70,21 +70,10 @@ pub fn build_swarm(bench: &mut Bench, scenario: &'static str, agents: usize, esc
 
     let started = Instant::now();
     progress(scenario, format!("registering {agents} agents"));
-    let role = Name::new("scout").expect("a valid role");
     let registrations: Vec<Command> = ids
         .iter()
         .zip(&public_keys)
-        .map(|(agent, public_key)| {
-            Command::RegisterAgent(RegisterAgent {
-                agent: agent.clone(),
-                public_key: *public_key,
-                role: role.clone(),
-                capabilities: BTreeSet::new(),
-                weight: None,
-                parent: None,
-                referrer: None,
-            })
-        })
+        .map(|(agent, public_key)| crate::fixture::scout_registration(agent, *public_key, BTreeSet::new(), None))
         .collect();
     for chunk in registrations.chunks(limits::COMMANDS_PER_ENVELOPE_MAX) {
         operator_nonce += 1;

@@ -2,7 +2,7 @@
 //! over managers and bidders within the market's limits, the agents, and the books the workload
 //! implies.
 
-use colony_core::command::{AnnounceTask, Mint, RegisterAgent};
+use colony_core::command::{AnnounceTask, Mint};
 use colony_core::{AgentId, Amount, Command, FeeSplit, Fraction, Name, PublicKey};
 use colony_wire::KeyPair;
 
@@ -189,17 +189,8 @@ impl MarketAgents {
 
     /// The operator's commands registering every agent and funding every manager.
     pub fn setup_commands(&self) -> Vec<Command> {
-        let role = Name::new("scout").expect("a valid role");
         let registrations = (0..self.ids.len()).map(|index| {
-            Command::RegisterAgent(RegisterAgent {
-                agent: self.ids[index].clone(),
-                public_key: self.public_keys[index],
-                role: role.clone(),
-                capabilities: Default::default(),
-                weight: None,
-                parent: None,
-                referrer: None,
-            })
+            crate::fixture::scout_registration(&self.ids[index], self.public_keys[index], Default::default(), None)
         });
         let mints = (0..self.ids.len()).filter(|&index| self.is_manager(index)).map(|index| {
             Command::Mint(Mint {
