@@ -1,11 +1,17 @@
-//! The PostgreSQL reference: the same lifecycles as SQL on the local PostgreSQL, shaped as Colony's
-//! are: [`CONNECTIONS`] lanes (one connection each) run rounds of five waves, and within a wave each
-//! agent's step is one statement (so one durable transaction, as each agent's envelope is one log
-//! entry), all of a wave's statements pipelined on the lane's connection.
+//! The PostgreSQL reference: the same lifecycles as SQL on the local PostgreSQL, in two shapes (see
+//! [`Shape`]). Both run [`CONNECTIONS`] lanes (one connection each) through rounds of five waves.
+//!
+//! - A statement per agent step, as Colony's envelopes are shaped: within a wave each agent's step on
+//!   all its tasks is one statement over arrays (so one durable transaction, as each agent's envelope
+//!   is one log entry), all of a wave's statements pipelined on the lane's connection. Batching helps
+//!   PostgreSQL as much as it helps Colony: this is the strict comparison.
+//! - A transaction per command: the same statements over one task (or one bid) each, awaited one
+//!   after another on the lane's connection, as a service does when each agent's request is its own
+//!   transaction on a pooled connection. This is the shape of the escrow scenario's reference.
 //!
 //! Schema `market`: `wallets(id, balance)` (one row per agent, then the fee account, the largest
 //! id), `tasks`, `bids` (one per task and bidder) and `escrows`. The statements take arrays, so one
-//! statement carries an agent's step on all its tasks:
+//! statement carries an agent's step on all its tasks (or, a transaction per command, on one):
 //!
 //! - announce (per manager): one `INSERT` of its tasks with their terms and weights;
 //! - bid (per bidder): one `INSERT` of its bids, each only if the task is open, the bidder is not
@@ -37,6 +43,49 @@ use crate::postgres::{ADDRESS, Failure, Outcome, describe, durable_sessions, ope
 
 /// Client connections: one lane each.
 pub const CONNECTIONS: usize = 16;
+
+/// How much one statement carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One statement per agent and wave, over arrays (Colony's envelopes carry the same), a wave's
+    /// statements pipelined on the lane's connection.
+    AgentStep,
+    /// One transaction per command (one task announced, one bid, one award, one submit, one verify),
+    /// each awaited before the next on the lane's connection: what a service gets when each agent's
+    /// request is its own transaction on a pooled connection, and the shape of the escrow scenario's
+    /// reference.
+    Command,
+}
+
+impl Shape {
+    /// `groups` as statements: as they are, or split into one item each.
+    fn statements<T>(self, groups: BTreeMap<usize, Vec<T>>) -> Vec<(usize, Vec<T>)> {
+        match self {
+            Shape::AgentStep => groups.into_iter().collect(),
+            Shape::Command => groups
+                .into_iter()
+                .flat_map(|(agent, items)| items.into_iter().map(move |item| (agent, vec![item])))
+                .collect(),
+        }
+    }
+
+    /// Runs `statements` pipelined (`AgentStep`) or one after another (`Command`).
+    async fn run<T, F>(self, statements: impl IntoIterator<Item = F>) -> Result<Vec<T>, tokio_postgres::Error>
+    where
+        F: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        match self {
+            Shape::AgentStep => futures_util::future::try_join_all(statements).await,
+            Shape::Command => {
+                let mut results = Vec::new();
+                for statement in statements {
+                    results.push(statement.await?);
+                }
+                Ok(results)
+            }
+        }
+    }
+}
 
 /// The prepared statements of one connection.
 pub struct Statements {
@@ -134,6 +183,7 @@ struct Lane {
     lane: usize,
     fee_account: i64,
     fee_bps: i64,
+    shape: Shape,
 }
 
 /// `items` grouped by the lane's agent each belongs to (agents in order).
@@ -168,12 +218,17 @@ fn bid_columns(
     specs: &[TaskSpec],
     ids: &[i64],
     wallet: impl Fn(usize) -> i64,
+    shape: Shape,
 ) -> Vec<(i64, [Vec<i64>; 4])> {
     let bids = by_agent(specs.iter().enumerate().flat_map(|(task, spec)| {
         spec.bids.iter().enumerate().map(move |(slot, bid)| (layout.bidder(task, slot), (task, *bid)))
     }));
     bids.iter()
-        .map(|(&bidder, bids)| {
+        .flat_map(|(&bidder, bids)| match shape {
+            Shape::AgentStep => vec![(bidder, bids.clone())],
+            Shape::Command => bids.iter().map(|bid| (bidder, vec![*bid])).collect(),
+        })
+        .map(|(bidder, bids)| {
             let column = |value: &dyn Fn(&(usize, BidSpec)) -> i64| bids.iter().map(value).collect();
             (
                 wallet(bidder),
@@ -223,26 +278,26 @@ impl Lane {
 
     async fn announce(&self, round: usize, tasks: usize) -> Result<Vec<i64>, String> {
         let (client, statements) = (&*self.client, &*self.statements);
-        let names = task_names(self.agents.layout, round, tasks);
-        let rows = futures_util::future::try_join_all(names.iter().map(|(&manager, names)| {
-            let manager = self.row(manager);
-            async move { client.query(&statements.announce, &[&manager, names]).await }
-        }))
-        .await
-        .map_err(|error| failed("announce", error))?;
+        let names = self.shape.statements(task_names(self.agents.layout, round, tasks));
+        let rows = (self.shape)
+            .run(names.into_iter().map(|(manager, names)| {
+                let manager = self.row(manager);
+                async move { client.query(&statements.announce, &[&manager, &names]).await }
+            }))
+            .await
+            .map_err(|error| failed("announce", error))?;
         read_ids(&rows.concat(), tasks)
     }
 
     async fn bid(&self, specs: &[TaskSpec], ids: &[i64]) -> Result<(), String> {
         let (client, statements) = (&*self.client, &*self.statements);
-        let columns = bid_columns(self.agents.layout, specs, ids, |agent| self.row(agent));
-        let placed = futures_util::future::try_join_all(columns.iter().map(
-            |(bidder, [tasks, costs, times, confidences])| async move {
-                client.execute(&statements.bid, &[bidder, tasks, costs, times, confidences]).await
-            },
-        ))
-        .await
-        .map_err(|error| failed("bid", error))?;
+        let columns = bid_columns(self.agents.layout, specs, ids, |agent| self.row(agent), self.shape);
+        let placed = (self.shape)
+            .run(columns.into_iter().map(|(bidder, [tasks, costs, times, confidences])| async move {
+                client.execute(&statements.bid, &[&bidder, &tasks, &costs, &times, &confidences]).await
+            }))
+            .await
+            .map_err(|error| failed("bid", error))?;
         let expected_bids: usize = specs.iter().map(|spec| spec.bids.len()).sum();
         if placed.iter().sum::<u64>() != expected_bids as u64 {
             return Err(format!("bid: {} of {expected_bids} bids placed", placed.iter().sum::<u64>()));
@@ -252,24 +307,26 @@ impl Lane {
 
     async fn award(&self, specs: &[TaskSpec], owned: &BTreeMap<usize, Vec<i64>>, ids: &[i64]) -> Result<(), String> {
         let (client, statements) = (&*self.client, &*self.statements);
-        let awarded = futures_util::future::try_join_all(owned.iter().map(|(&manager, tasks)| {
-            let managers = vec![self.row(manager)];
-            async move { client.query(&statements.award, &[tasks, &managers]).await }
-        }))
-        .await
-        .map_err(|error| failed("award", error))?;
+        let awarded = (self.shape)
+            .run(self.shape.statements(owned.clone()).into_iter().map(|(manager, tasks)| {
+                let managers = vec![self.row(manager)];
+                async move { client.query(&statements.award, &[&tasks, &managers]).await }
+            }))
+            .await
+            .map_err(|error| failed("award", error))?;
         check_awards(&awarded.concat(), self.agents.layout, specs, ids, |agent| self.row(agent))
     }
 
     async fn submit(&self, specs: &[TaskSpec], ids: &[i64]) -> Result<(), String> {
         let (client, statements, layout) = (&*self.client, &*self.statements, self.agents.layout);
         let won = by_agent(specs.iter().enumerate().map(|(task, spec)| (layout.bidder(task, spec.winner), ids[task])));
-        let submitted = futures_util::future::try_join_all(won.iter().map(|(&winner, tasks)| {
-            let winner = self.row(winner);
-            async move { client.execute(&statements.submit, &[&winner, tasks]).await }
-        }))
-        .await
-        .map_err(|error| failed("submit", error))?;
+        let submitted = (self.shape)
+            .run(self.shape.statements(won).into_iter().map(|(winner, tasks)| {
+                let winner = self.row(winner);
+                async move { client.execute(&statements.submit, &[&winner, &tasks]).await }
+            }))
+            .await
+            .map_err(|error| failed("submit", error))?;
         if submitted.iter().sum::<u64>() != specs.len() as u64 {
             return Err(format!("submit: {} of {} results submitted", submitted.iter().sum::<u64>(), specs.len()));
         }
@@ -283,23 +340,24 @@ impl Lane {
     /// and so are the managers' transactions, one after another on the lane's connection.
     async fn verify(&self, tasks: usize, owned: &BTreeMap<usize, Vec<i64>>) -> Result<(), String> {
         let (client, statements) = (&*self.client, &*self.statements);
-        let verified = futures_util::future::try_join_all(owned.iter().map(|(&manager, tasks)| {
-            let manager = self.row(manager);
-            async move {
-                let verify_params: [&(dyn ToSql + Sync); 3] = [&manager, tasks, &self.fee_bps];
-                let fee_params: [&(dyn ToSql + Sync); 3] = [&self.fee_account, tasks, &self.fee_bps];
-                let (_, counts, credited, _) = tokio::try_join!(
-                    biased;
-                    client.execute(&statements.begin, &[]),
-                    client.query_one(&statements.verify, &verify_params),
-                    client.execute(&statements.credit_fees, &fee_params),
-                    client.execute(&statements.commit, &[]),
-                )?;
-                Ok::<_, tokio_postgres::Error>((counts.get::<_, i64>(0), counts.get::<_, i64>(1), credited))
-            }
-        }))
-        .await
-        .map_err(|error| failed("verify", error))?;
+        let verified = (self.shape)
+            .run(self.shape.statements(owned.clone()).into_iter().map(|(manager, tasks)| {
+                let manager = self.row(manager);
+                async move {
+                    let verify_params: [&(dyn ToSql + Sync); 3] = [&manager, &tasks, &self.fee_bps];
+                    let fee_params: [&(dyn ToSql + Sync); 3] = [&self.fee_account, &tasks, &self.fee_bps];
+                    let (_, counts, credited, _) = tokio::try_join!(
+                        biased;
+                        client.execute(&statements.begin, &[]),
+                        client.query_one(&statements.verify, &verify_params),
+                        client.execute(&statements.credit_fees, &fee_params),
+                        client.execute(&statements.commit, &[]),
+                    )?;
+                    Ok::<_, tokio_postgres::Error>((counts.get::<_, i64>(0), counts.get::<_, i64>(1), credited))
+                }
+            }))
+            .await
+            .map_err(|error| failed("verify", error))?;
         let (mut completed, mut released) = (0, 0);
         for (done, freed, credited) in verified {
             if credited != 1 {
@@ -405,8 +463,8 @@ async fn verify(client: &Client, books: &Books, agents: &MarketAgents) -> Result
 }
 
 /// Runs at least `lifecycles` lifecycles on PostgreSQL in rounds of `layout`, over [`CONNECTIONS`]
-/// lanes.
-pub fn run(bench: &Bench, layout: Layout, lifecycles: u64, fee_bps: u16) -> Result<Outcome, Failure> {
+/// lanes, each statement carrying what `shape` says.
+pub fn run(bench: &Bench, layout: Layout, lifecycles: u64, fee_bps: u16, shape: Shape) -> Result<Outcome, Failure> {
     let rounds = (lifecycles as usize).div_ceil(CONNECTIONS * layout.tasks).max(1);
     let agents = Arc::new(MarketAgents::new(CONNECTIONS, layout));
     let plans = super::workload::generate(CONNECTIONS, rounds, layout, 0x9057_3a4e);
@@ -426,6 +484,7 @@ pub fn run(bench: &Bench, layout: Layout, lifecycles: u64, fee_bps: u16) -> Resu
                 lane,
                 fee_account: agents.ids.len() as i64,
                 fee_bps: i64::from(fee_bps),
+                shape,
             });
         }
         let started = Instant::now();
@@ -483,7 +542,7 @@ pub fn auction(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> Resu
             rows.extend(announced.map_err(|error| Failure::broken("announce", &error))?);
         }
         let ids = read_ids(&rows, specs.len()).map_err(Failure::Broken)?;
-        let columns = bid_columns(layout, specs, &ids, |agent| agent as i64);
+        let columns = bid_columns(layout, specs, &ids, |agent| agent as i64, Shape::AgentStep);
         let started = Instant::now();
         let placed = futures_util::future::try_join_all(columns.iter().enumerate().map(
             |(index, (bidder, [tasks, costs, times, confidences]))| {
