@@ -11,6 +11,7 @@
 //! - [`ledger`]: wallets, transfers, escrow, child-wallet policies, budgets.
 //! - [`market`]: the task market: auctions, awards that lock escrow, verification, reputation.
 //! - [`fraction`]: fractions from 0 to 1 in millionths (scores, confidences, weights).
+//! - [`governance`]: the exact tally of votes (yes/no, weighted ratio, approval, quadratic, ranked, split).
 //! - [`amount`]: money in integer minor units, and the fee rounding rule.
 //! - [`bus`]: subjects, patterns and the pattern tree of the message bus.
 //! - [`config`]: the swarm configuration.
@@ -31,6 +32,7 @@ pub mod config;
 pub mod entry;
 pub mod event;
 pub mod fraction;
+pub mod governance;
 pub mod ids;
 pub mod ledger;
 pub mod limits;

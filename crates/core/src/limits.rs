@@ -390,3 +390,8 @@ const _: () = assert!(
 const _: () = assert!(OPEN_TASKS_PER_MANAGER_MAX <= OPEN_TASKS_MAX);
 const _: () = assert!(LIVE_BIDS_PER_AGENT_MAX <= LIVE_BIDS_MAX);
 const _: () = assert!(BID_ROUNDS_PER_TASK_MAX <= ATTEMPTS_PER_TASK_MAX);
+
+/// Options of one vote (approval, quadratic, ranked choice, weighted split). Instant runoff takes
+/// up to one round per option and walks every ranking each round, so its work grows with the square
+/// of this; a ballot names each option at most once, so it also bounds a ballot's length.
+pub const TALLY_OPTIONS_MAX: u32 = 256;
