@@ -453,7 +453,7 @@ fn tallies_and_vote_types_read_back_from_json() {
     let text = serde_json::to_string(&result).unwrap();
     assert_eq!(serde_json::from_str::<colony_core::governance::Tally>(&text).unwrap(), result);
     let vote_type: VoteType =
-        serde_json::from_str(r#"{"type":"supermajority","threshold":{"numerator":"2","denominator":"3"}}"#).unwrap();
+        serde_json::from_str(r#"{"supermajority":{"threshold":{"numerator":"2","denominator":"3"}}}"#).unwrap();
     assert_eq!(vote_type, supermajority(Ratio::TWO_THIRDS));
     assert!(serde_json::from_str::<Ratio>(r#"{"numerator":"3","denominator":"2"}"#).is_err());
     assert!(serde_json::from_str::<Ratio>(r#"{"numerator":"0","denominator":"0"}"#).is_err());
@@ -461,7 +461,7 @@ fn tallies_and_vote_types_read_back_from_json() {
     // Counts are decimal strings: sums of weights pass 2^53.
     let json = serde_json::to_value(&result).unwrap();
     assert_eq!(json["counts"]["yes_no"]["yes_weight"], "2");
-    assert_eq!(json["outcome"]["kind"], "approved");
+    assert_eq!(json["outcome"], "approved");
     let heavy = tally(
         &VoteType::Approval { options: 1 },
         Quorum::None,
@@ -472,6 +472,33 @@ fn tallies_and_vote_types_read_back_from_json() {
     let json = serde_json::to_value(&heavy).unwrap();
     assert_eq!(json["counts"]["options"]["totals"][0], (2 * u128::from(u64::MAX)).to_string());
     assert_eq!(serde_json::from_value::<colony_core::governance::Tally>(json).unwrap(), heavy);
+    let tie = serde_json::to_value(Outcome::Tie { options: vec![0, 2] }).unwrap();
+    assert_eq!(tie, serde_json::json!({"tie": {"options": [0, 2]}}));
+}
+
+#[test]
+fn vote_types_ballots_and_tallies_read_back_from_postcard() {
+    let vote_types = [
+        VoteType::Plurality,
+        supermajority(Ratio::TWO_THIRDS),
+        VoteType::Threshold { yes_weight: 4_000_000 },
+        VoteType::WeightedRatio { required: fraction("0.6") },
+        VoteType::Quadratic { options: 3, budget: 100 },
+        VoteType::RankedChoice { options: 3 },
+    ];
+    for vote_type in vote_types {
+        let bytes = postcard::to_stdvec(&vote_type).unwrap();
+        assert_eq!(postcard::from_bytes::<VoteType>(&bytes).unwrap(), vote_type);
+    }
+    let quorum = Quorum::Share(ratio(u128::MAX - 1, u128::MAX));
+    assert_eq!(postcard::from_bytes::<Quorum>(&postcard::to_stdvec(&quorum).unwrap()).unwrap(), quorum);
+    let votes = ranked(&[(2, &[0, 1]), (2, &[1]), (1, &[2, 1])]);
+    let bytes = postcard::to_stdvec(&votes).unwrap();
+    assert_eq!(postcard::from_bytes::<Vec<Ballot>>(&bytes).unwrap(), votes);
+    let result = tally(&VoteType::RankedChoice { options: 3 }, Quorum::None, &[u64::MAX; 5], &votes).unwrap();
+    assert_eq!(result.outcome, Outcome::Winner { option: 1 });
+    let bytes = postcard::to_stdvec(&result).unwrap();
+    assert_eq!(postcard::from_bytes::<colony_core::governance::Tally>(&bytes).unwrap(), result);
     let choice: Choice =
         serde_json::from_str(r#"{"split":[{"option":1,"part":"0.5"},{"option":0,"part":"0.5"}]}"#).unwrap();
     assert!(matches!(choice, Choice::Split(parts) if parts.len() == 2));
@@ -775,4 +802,15 @@ proptest! {
         }
         prop_assert_eq!(totals(&result), &[u128::from(root) * u128::from(weight)][..]);
     }
+}
+
+#[test]
+fn schemas_describe_counts_as_strings() {
+    let schema = serde_json::to_value(schemars::schema_for!(colony_core::governance::Tally)).unwrap();
+    assert_eq!(schema["properties"]["cast_weight"]["type"], "string");
+    let ratio = serde_json::to_value(schemars::schema_for!(Ratio)).unwrap();
+    assert_eq!(ratio["properties"]["numerator"]["type"], "string");
+    assert_eq!(ratio["required"], serde_json::json!(["numerator", "denominator"]));
+    let vote_type = serde_json::to_value(schemars::schema_for!(VoteType)).unwrap();
+    assert!(vote_type.to_string().contains("supermajority"));
 }

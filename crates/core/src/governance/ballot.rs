@@ -10,7 +10,9 @@ use crate::fraction::Fraction;
 /// take `yes`, `no` and `abstain`; the weighted ratio takes values; the option types take their own
 /// ballot shape (and `abstain` everywhere).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+// Externally tagged (`"plurality"`, `{"supermajority": {"threshold": …}}`), so that binary formats,
+// which cannot look ahead for a tag, read it back too.
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum VoteType {
     /// Approved when the yes share of the yes and no weight is above one half.
     Plurality,

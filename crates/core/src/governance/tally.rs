@@ -17,7 +17,8 @@ use crate::fraction::{Fraction, MICROS_ONE};
 
 /// What a vote decided.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+// Externally tagged (`"approved"`, `{"winner": {"option": 2}}`), like `VoteType`.
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Outcome {
     /// A yes/no vote or weighted ratio passed.
     Approved,
