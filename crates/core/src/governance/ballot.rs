@@ -26,7 +26,8 @@ pub enum VoteType {
     /// Approved when the yes share is exactly one: no weight voted no.
     Consensus,
     /// Approved when the yes weight reaches `yes_weight` (`>=`, as seed 001's `yes_weight >=
-    /// quorum_threshold`: 2.5 + 1.5 reaches 4.0). The no weight does not matter.
+    /// quorum_threshold`: 2.5 + 1.5 reaches 4.0). The no weight does not matter. Like every yes/no
+    /// type it is abstained when no weight took a side, where seed 001 reports the quorum not met.
     Threshold {
         /// The yes weight to reach, on the electorate's scale.
         yes_weight: u64,
