@@ -1,0 +1,137 @@
+//! The live agents by capability: who direct assignment walks instead of the whole registry.
+//!
+//! A direct task with required capabilities can only go to an agent holding all of them, so the
+//! agents worth looking at are the holders of the rarest one; a task requiring none can go to any
+//! live agent. Both populations are kept here, ordered by handle (log order), so that a walk can start
+//! anywhere in them and wrap around (see `market/assignment.rs`'s window).
+//!
+//! The index is derived state: it is a function of the agents' records (live or not, and their
+//! capabilities), so it is neither hashed nor carried by snapshots; decoding a snapshot rebuilds it
+//! ([`CapabilityIndex::build`]) and `Registry::check_invariants` holds it equal to a rebuild. Keeping
+//! it out of snapshots costs one pass over the agents when a snapshot is decoded, and spares every
+//! snapshot and every state hash the bytes of a second copy of every capability.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use super::{Agent, AgentHandle};
+use crate::ids::Name;
+
+/// No agent: the population of a capability nobody holds.
+static NOBODY: BTreeSet<AgentHandle> = BTreeSet::new();
+
+/// Live agents by capability, and all live agents, by handle.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CapabilityIndex {
+    /// Capability → the live agents holding it. No entry is empty.
+    holders: BTreeMap<Name, BTreeSet<AgentHandle>>,
+    /// Every live (not deregistered) agent.
+    live: BTreeSet<AgentHandle>,
+}
+
+impl CapabilityIndex {
+    /// The index of `agents`, stored by handle: what every change kept it equal to.
+    pub(crate) fn build(agents: &[Agent]) -> CapabilityIndex {
+        let mut index = CapabilityIndex::default();
+        for (position, agent) in agents.iter().enumerate() {
+            if agent.deregistered_at_ms.is_none() {
+                index.add(AgentHandle::at(position), &agent.capabilities);
+            }
+        }
+        index
+    }
+
+    /// A live agent joins, with its capabilities.
+    pub(crate) fn add(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>) {
+        self.live.insert(handle);
+        for capability in capabilities {
+            self.holders.entry(capability.clone()).or_default().insert(handle);
+        }
+    }
+
+    /// A live agent leaves (it was deregistered), with the capabilities it held.
+    pub(crate) fn remove(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>) {
+        self.live.remove(&handle);
+        self.drop_capabilities(handle, capabilities.iter());
+    }
+
+    /// A live agent's capabilities change from `old` to `new`.
+    pub(crate) fn change(&mut self, handle: AgentHandle, old: &BTreeSet<Name>, new: &BTreeSet<Name>) {
+        self.drop_capabilities(handle, old.difference(new));
+        for capability in new.difference(old) {
+            self.holders.entry(capability.clone()).or_default().insert(handle);
+        }
+    }
+
+    fn drop_capabilities<'a>(&mut self, handle: AgentHandle, capabilities: impl Iterator<Item = &'a Name>) {
+        for capability in capabilities {
+            let holders = self.holders.get_mut(capability).expect("an agent's capability is indexed");
+            holders.remove(&handle);
+            if holders.is_empty() {
+                self.holders.remove(capability);
+            }
+        }
+    }
+
+    /// The live agents holding `capability`, by handle.
+    pub fn holders(&self, capability: &Name) -> &BTreeSet<AgentHandle> {
+        self.holders.get(capability).unwrap_or(&NOBODY)
+    }
+
+    /// Every live agent, by handle.
+    pub fn live(&self) -> &BTreeSet<AgentHandle> {
+        &self.live
+    }
+
+    /// The agents that may hold every capability of `required`: the holders of the rarest one (the
+    /// first by name among equally rare ones), or every live agent when nothing is required.
+    pub fn population(&self, required: &BTreeSet<Name>) -> &BTreeSet<AgentHandle> {
+        required
+            .iter()
+            .map(|capability| self.holders(capability))
+            .min_by_key(|holders| holders.len())
+            .unwrap_or(&self.live)
+    }
+}
+
+/// Up to `size` agents of `population`, starting after `after` (from the first when `None`) and
+/// wrapping around to the first agents: a window that moves on as `after` does, so a population larger
+/// than the window shares the work over time instead of its first agents always being looked at.
+pub fn window(
+    population: &BTreeSet<AgentHandle>,
+    after: Option<AgentHandle>,
+    size: usize,
+) -> impl Iterator<Item = AgentHandle> + '_ {
+    let (tail, head) = match after {
+        Some(after) => (population.range((Bound::Excluded(after), Bound::Unbounded)), population.range(..=after)),
+        None => (population.range(..), population.range(..AgentHandle::at(0))),
+    };
+    tail.chain(head).copied().take(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handles(indexes: &[usize]) -> BTreeSet<AgentHandle> {
+        indexes.iter().map(|index| AgentHandle::at(*index)).collect()
+    }
+
+    fn walk(population: &BTreeSet<AgentHandle>, after: Option<usize>, size: usize) -> Vec<usize> {
+        window(population, after.map(AgentHandle::at), size).map(AgentHandle::index).collect()
+    }
+
+    #[test]
+    fn a_window_starts_after_the_cursor_and_wraps_around() {
+        let population = handles(&[1, 3, 5, 7, 9]);
+        assert_eq!(walk(&population, None, 3), vec![1, 3, 5]);
+        assert_eq!(walk(&population, Some(3), 3), vec![5, 7, 9]);
+        assert_eq!(walk(&population, Some(7), 3), vec![9, 1, 3]);
+        // A cursor between members, or past them all (an agent outside the population).
+        assert_eq!(walk(&population, Some(4), 2), vec![5, 7]);
+        assert_eq!(walk(&population, Some(10), 2), vec![1, 3]);
+        // A population within the window is walked whole, each agent once, wherever it starts.
+        assert_eq!(walk(&population, Some(5), 10), vec![7, 9, 1, 3, 5]);
+        assert_eq!(walk(&BTreeSet::new(), Some(5), 10), Vec::<usize>::new());
+    }
+}
