@@ -165,6 +165,21 @@ impl State {
         self.market.capacities.get(agent).copied().unwrap_or(limits::AGENT_CAPACITY_DEFAULT)
     }
 
+    /// How many agents declared a capacity other than the default (one entry each at most).
+    pub fn declared_capacities(&self) -> usize {
+        self.market.capacities.len()
+    }
+
+    /// How many affinities the market keeps (at most `AFFINITIES_MAX`).
+    pub fn affinity_count(&self) -> usize {
+        self.market.affinities.len()
+    }
+
+    /// Whether `worker` completed a task of `kind` for `manager` (and the market kept it).
+    pub fn has_affinity(&self, manager: &AgentId, kind: &Name, worker: &AgentId) -> bool {
+        self.market.affinities.contains(&(manager.clone(), kind.clone(), worker.clone()))
+    }
+
     /// Open direct tasks waiting for an agent, in the order they are served.
     pub fn assignment_queue(&self) -> impl Iterator<Item = u64> + '_ {
         self.market.assignment_queue.iter().map(|(_, id)| *id)

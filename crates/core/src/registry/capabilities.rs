@@ -112,6 +112,73 @@ pub fn window(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{AgentId, PublicKey};
+    use crate::registry::{Liveness, Registry};
+    use crate::replay::ReplayWindow;
+
+    fn names(texts: &[&str]) -> BTreeSet<Name> {
+        texts.iter().map(|text| Name::new(*text).expect("a valid name")).collect()
+    }
+
+    /// A registry of unresponsive agents (no liveness deadlines to keep) with these capabilities.
+    fn registry(capabilities: &[&[&str]]) -> Registry {
+        let mut registry = Registry::default();
+        for (index, held) in capabilities.iter().enumerate() {
+            let public_key = PublicKey([index as u8 + 1; 32]);
+            let handle = registry.insert(Agent {
+                id: AgentId::new(format!("agent-{index}")).expect("a valid id"),
+                public_key,
+                role: Name::new("worker").expect("a valid name"),
+                capabilities: names(held),
+                weight: 1,
+                parent: None,
+                referrer: None,
+                liveness: Liveness::Unresponsive,
+                halt: None,
+                budget_halted: false,
+                registered_at_ms: 0,
+                last_heartbeat_ms: 0,
+                heartbeat_deadline_ms: 0,
+                deregistered_at_ms: None,
+                live_children: 0,
+                replay: ReplayWindow::default(),
+            });
+            registry.live += 1;
+            registry.live_keys.insert(public_key, handle);
+        }
+        registry
+    }
+
+    #[test]
+    fn the_index_follows_every_change_and_the_check_catches_a_change_behind_its_back() {
+        let mut registry = registry(&[&["a", "b"], &["b"], &[]]);
+        registry.check_invariants().expect("kept exact on insert");
+        let index = registry.capability_index();
+        assert_eq!(index.holders(&Name::new("b").unwrap()), &handles(&[0, 1]));
+        assert_eq!(index.population(&names(&["a", "b"])), &handles(&[0]), "the rarest");
+
+        registry.set_capabilities(AgentHandle::at(1), names(&["a", "c"]));
+        registry.check_invariants().expect("kept exact on a change");
+        let index = registry.capability_index();
+        assert_eq!(index.holders(&Name::new("a").unwrap()), &handles(&[0, 1]));
+        assert_eq!(index.holders(&Name::new("b").unwrap()), &handles(&[0]));
+
+        registry.retire(AgentHandle::at(0), 5);
+        let public_key = registry.by_handle(AgentHandle::at(0)).public_key;
+        registry.live -= 1;
+        registry.live_keys.remove(&public_key);
+        registry.check_invariants().expect("kept exact on deregistration");
+        let index = registry.capability_index();
+        assert!(index.holders(&Name::new("b").unwrap()).is_empty(), "an empty entry is dropped");
+        assert_eq!(index.live(), &handles(&[1, 2]));
+        assert_eq!(index.population(&BTreeSet::new()), &handles(&[1, 2]));
+
+        registry.by_handle_mut(AgentHandle::at(2)).capabilities = names(&["d"]);
+        let broken = registry.check_invariants().expect_err("the index no longer matches");
+        assert!(broken.contains("capability index"), "{broken}");
+        registry.rebuild_index();
+        registry.check_invariants().expect("a rebuild restores it");
+    }
 
     fn handles(indexes: &[usize]) -> BTreeSet<AgentHandle> {
         indexes.iter().map(|index| AgentHandle::at(*index)).collect()
