@@ -7,7 +7,8 @@
 //!
 //! The index is derived state: it is a function of the agents' records (live or not, and their
 //! capabilities), so it is neither hashed nor carried by snapshots; decoding a snapshot rebuilds it
-//! ([`CapabilityIndex::build`]) and `Registry::check_invariants` holds it equal to a rebuild. Keeping
+//! ([`CapabilityIndex::build`]) and `Registry::check_invariants` holds it equal to a rebuild
+//! ([`CapabilityIndex::check`]). Keeping
 //! it out of snapshots costs one pass over the agents when a snapshot is decoded, and spares every
 //! snapshot and every state hash the bytes of a second copy of every capability.
 
@@ -71,6 +72,36 @@ impl CapabilityIndex {
                 self.holders.remove(capability);
             }
         }
+    }
+
+    /// Checks that the index is what [`CapabilityIndex::build`] would make of `agents`, without
+    /// building a second one: every live agent is in `live` under each of its capabilities, no
+    /// tombstone is, and the index holds no more memberships than that.
+    pub(crate) fn check(&self, agents: &[Agent]) -> Result<(), String> {
+        let (mut memberships, mut live_agents) = (0usize, 0usize);
+        for (position, agent) in agents.iter().enumerate() {
+            let handle = AgentHandle::at(position);
+            let live = agent.deregistered_at_ms.is_none();
+            live_agents += usize::from(live);
+            if self.live.contains(&handle) != live {
+                return Err(format!("the capability index disagrees on whether '{}' is live", agent.id));
+            }
+            if !live && !agent.capabilities.is_empty() {
+                return Err(format!("the tombstone '{}' keeps capabilities", agent.id));
+            }
+            if let Some(missing) = agent.capabilities.iter().find(|held| !self.holders(held).contains(&handle)) {
+                return Err(format!("the capability index misses '{}' holding '{missing}'", agent.id));
+            }
+            memberships += agent.capabilities.len();
+        }
+        let indexed: usize = self.holders.values().map(BTreeSet::len).sum();
+        if indexed != memberships || self.holders.values().any(BTreeSet::is_empty) {
+            return Err(format!("the capability index holds {indexed} memberships for {memberships} held"));
+        }
+        if self.live.len() != live_agents {
+            return Err("the capability index names agents past the table".to_owned());
+        }
+        Ok(())
     }
 
     /// The live agents holding `capability`, by handle.
@@ -176,6 +207,11 @@ mod tests {
         registry.by_handle_mut(AgentHandle::at(2)).capabilities = names(&["d"]);
         let broken = registry.check_invariants().expect_err("the index no longer matches");
         assert!(broken.contains("capability index"), "{broken}");
+        registry.by_handle_mut(AgentHandle::at(2)).capabilities = BTreeSet::new();
+        registry.check_invariants().expect("as it was");
+        registry.by_handle_mut(AgentHandle::at(1)).capabilities = names(&["a"]);
+        let broken = registry.check_invariants().expect_err("an extra membership");
+        assert!(broken.contains("memberships"), "{broken}");
         registry.rebuild_index();
         registry.check_invariants().expect("a rebuild restores it");
     }

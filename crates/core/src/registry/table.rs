@@ -239,9 +239,7 @@ impl Registry {
         if keys != self.live_keys {
             return Err("the key index does not match the live agents".to_owned());
         }
-        if self.capabilities != CapabilityIndex::build(&self.agents) {
-            return Err("the capability index does not match the live agents' capabilities".to_owned());
-        }
+        self.capabilities.check(&self.agents)?;
         Ok(())
     }
 
