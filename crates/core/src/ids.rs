@@ -45,6 +45,12 @@ impl AgentId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Below every valid id (it is empty): the lower bound of a range over keys that start with an
+    /// id. Never an agent's id.
+    pub(crate) fn below_all() -> AgentId {
+        AgentId(CompactString::const_new(""))
+    }
 }
 
 impl TryFrom<String> for AgentId {

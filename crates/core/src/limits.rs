@@ -352,13 +352,29 @@ pub const AGENT_CAPACITY_MAX: u32 = 10_000;
 pub const ASSIGNMENTS_PER_ENTRY_MAX: usize = 1_000;
 
 /// Agents one entry examines for queued direct tasks, in all; a task whose turn comes after the
-/// budget is spent waits for the next entry. The first task of an entry is always looked at in full,
-/// so one task always progresses even in a swarm of [`AGENTS_MAX`] agents.
+/// budget is spent waits for the next entry. The first task of an entry is always looked at, so one
+/// task always progresses; it looks at no more than [`ASSIGNMENT_CANDIDATES_PER_TASK_MAX`] agents
+/// besides its manager's affinities.
 pub const ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX: usize = 200_000;
+
+/// Agents one direct task (or one batch's planning) examines, besides the manager's affinities for
+/// its kind (at most [`AFFINITIES_PER_MANAGER_MAX`], always looked at). A task requiring capabilities
+/// walks the holders of the rarest one, a task requiring none every live agent; past this many, it
+/// walks a window of this many that starts after the agent last assigned directly, so the work of
+/// ranking a crowd is spread over tasks. Ten thousand keep one task's look within a few milliseconds,
+/// and give a task the best of a population large enough that being best of the whole swarm would
+/// rarely be worth more.
+pub const ASSIGNMENT_CANDIDATES_PER_TASK_MAX: usize = 10_000;
 
 /// Affinities (a worker completed a task of a kind for a manager) kept per manager: enough for a
 /// team's every worker across its kinds; later ones are not recorded, earlier ones stay.
 pub const AFFINITIES_PER_MANAGER_MAX: u32 = 1_000;
+
+/// Affinities kept in all: a hundred managers at [`AFFINITIES_PER_MANAGER_MAX`]. Each names two
+/// agents and a kind (a few hundred bytes at the longest), so the swarm's whole memory of who did
+/// what for whom stays within tens of MB however many managers come and go; later ones are not
+/// recorded, earlier ones stay.
+pub const AFFINITIES_MAX: usize = 100_000;
 
 /// Items per batch unless asked otherwise (seed 004's `BatchCoordinator`).
 pub const BATCH_SIZE_DEFAULT: u32 = 100;
@@ -381,6 +397,11 @@ const _: () = assert!(TASK_LOAD_DEFAULT <= TASK_LOAD_MAX && TASK_LOAD_MAX <= AGE
 const _: () = assert!(TASK_LOAD_DEFAULT <= AGENT_CAPACITY_DEFAULT && AGENT_CAPACITY_DEFAULT <= AGENT_CAPACITY_MAX);
 const _: () = assert!(1 <= BATCH_SIZE_DEFAULT && BATCH_SIZE_DEFAULT <= BATCH_SIZE_MAX);
 const _: () = assert!(BATCH_CHUNKS_MAX <= OPEN_TASKS_PER_MANAGER_MAX);
+const _: () = assert!(
+    ASSIGNMENT_CANDIDATES_PER_TASK_MAX + AFFINITIES_PER_MANAGER_MAX as usize <= ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX,
+    "one task's look fits in an entry's budget"
+);
+const _: () = assert!(AFFINITIES_PER_MANAGER_MAX as usize <= AFFINITIES_MAX);
 
 const _: () = assert!(AWARD_BIDS_PER_ENTRY_MAX >= BIDS_PER_TASK_MAX, "one award always fits in an entry");
 const _: () = assert!(

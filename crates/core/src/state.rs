@@ -211,7 +211,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 //    and load, the market's load, capacities, affinities and assignment queue); escrows carry a
 //    description and the referral rule they were locked under; the configuration names task kinds
 //    and the referral rule.
-const SNAPSHOT_VERSION: u32 = 3;
+// 4: the market keeps where direct assignment's next window over a large population starts.
+const SNAPSHOT_VERSION: u32 = 4;
 
 impl State {
     /// An empty state, before genesis.
@@ -630,11 +631,12 @@ impl State {
         if version != SNAPSHOT_VERSION {
             return Err(SnapshotError::UnsupportedVersion(version));
         }
-        let (state, rest): (State, &[u8]) = postcard::take_from_bytes(&bytes[header_length..])
+        let (mut state, rest): (State, &[u8]) = postcard::take_from_bytes(&bytes[header_length..])
             .map_err(|error| SnapshotError::Malformed(error.to_string()))?;
         if !rest.is_empty() {
             return Err(SnapshotError::Malformed(format!("{} trailing bytes", rest.len())));
         }
+        state.registry.rebuild_index();
         Ok(state)
     }
 }

@@ -168,3 +168,122 @@ fn a_crowd_of_fresh_unfunded_agents_cannot_fill_the_market() {
     // The honest manager's work goes on: it can still award, and a bidder can still bid.
     assert!(matches!(ok(&mut swarm, "manager", json!({"type": "task.award", "task": task})), Accepted::Done));
 }
+
+/// Announces, as `manager`, one direct task of `kind` for each of `workers` (invited alone), and has
+/// each worker complete its task, scored 1: each completion is an affinity for the market to keep.
+fn complete_for(swarm: &mut Simulator, manager: &str, work: &[(String, &str)]) {
+    let announces: Vec<Command> = work
+        .iter()
+        .map(|(worker, kind)| {
+            command(json!({"type": "task.announce", "task_id": format!("{kind}-{worker}"), "kind": kind,
+                           "distribution": "direct", "invited": [worker], "max_cost": "1", "deadline_ms": 60_000}))
+        })
+        .collect();
+    let outcome = swarm.agent(manager, announces);
+    let tasks: Vec<u64> = outcome
+        .commands
+        .iter()
+        .map(|result| match result {
+            Ok(Accepted::Task { task, .. }) => *task,
+            other => panic!("expected a task: {other:?}"),
+        })
+        .collect();
+    for ((worker, _), task) in work.iter().zip(&tasks) {
+        let done = swarm.agent(
+            worker,
+            vec![
+                command(json!({"type": "task.accept", "task": task})),
+                command(json!({"type": "task.submit", "task": task, "result": {}})),
+            ],
+        );
+        assert!(done.all_accepted(), "{done:?}");
+    }
+    let verdicts = tasks.iter().map(|task| command(json!({"type": "task.verify", "task": task, "score": "1"})));
+    assert!(swarm.agent(manager, verdicts.collect()).all_accepted());
+}
+
+#[test]
+fn a_manager_keeps_at_most_its_share_of_affinities_and_the_earliest_stay() {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager"], "analyst");
+    swarm.fund("manager", 10_000);
+    let max = limits::AFFINITIES_PER_MANAGER_MAX as usize;
+    let workers: Vec<String> = (0..=max / 3).map(|n| format!("worker-{n:03}")).collect();
+    let registrations = workers.iter().map(|worker| Register::new(worker, "analyst").build());
+    assert!(swarm.operator(registrations.collect()).all_accepted());
+    let kinds = ["analyze", "execute", "monitor"];
+    // Three kinds for each of the first workers: one short of the limit (the open-task limit allows
+    // no more at once), then the last one that fits, then one too many.
+    let first: Vec<(String, &str)> =
+        workers[..max / 3].iter().flat_map(|worker| kinds.map(|kind| (worker.clone(), kind))).collect();
+    assert_eq!(first.len(), max - 1);
+    complete_for(&mut swarm, "manager", &first);
+    assert_eq!(swarm.state().affinity_count(), max - 1);
+    let last = &workers[max / 3];
+    complete_for(&mut swarm, "manager", &[(last.clone(), "analyze")]);
+    assert_eq!(swarm.state().affinity_count(), max);
+    complete_for(&mut swarm, "manager", &[(last.clone(), "execute")]);
+    assert_eq!(swarm.state().affinity_count(), max, "the manager's share is full: not recorded");
+    let (manager, analyze) = (support::agent_id("manager"), Name::new("analyze").unwrap());
+    assert!(!swarm.state().has_affinity(&manager, &Name::new("execute").unwrap(), &support::agent_id(last)));
+    assert!(swarm.state().has_affinity(&manager, &analyze, &support::agent_id(last)));
+    assert!(swarm.state().has_affinity(&manager, &analyze, &support::agent_id(&workers[0])), "earlier ones stay");
+    // Another manager's share is its own.
+    swarm.register_all(&["other-manager"], "analyst");
+    swarm.fund("other-manager", 10);
+    complete_for(&mut swarm, "other-manager", &[(last.clone(), "execute")]);
+    assert_eq!(swarm.state().affinity_count(), max + 1);
+    assert!(max < limits::AFFINITIES_MAX, "the swarm-wide limit is larger than one manager's share");
+}
+
+#[test]
+fn a_flood_of_capacity_declarations_grows_nothing_and_every_pass_stays_bounded() {
+    // A hostile agent alternates its capacity as fast as it can write. Every declaration asks for a
+    // pass over the assignment queue; each pass must stay within its bounds and the state must not
+    // grow: one agent has at most one declared capacity.
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager", "hostile"], "analyst");
+    let analysts = ["analyst-1", "analyst-2", "analyst-3"];
+    let registrations = analysts.map(|analyst| Register::new(analyst, "analyst").capabilities(["analyze"]).build());
+    assert!(swarm.operator(registrations.into()).all_accepted());
+    for analyst in analysts {
+        ok(&mut swarm, analyst, json!({"type": "task.capacity", "max_load": 0}));
+    }
+    swarm.fund("manager", 1_000);
+    let queued = 20;
+    let announces: Vec<Command> = (0..queued)
+        .map(|n| {
+            command(json!({"type": "task.announce", "task_id": format!("t-{n}"), "kind": "analyze",
+                           "distribution": "direct", "required_capabilities": ["analyze"], "max_cost": "1",
+                           "deadline_ms": 1_000, "bid_window_ms": limits::BID_WINDOW_MS_MAX}))
+        })
+        .collect();
+    assert!(swarm.agent("manager", announces).all_accepted());
+    assert_eq!(swarm.state().assignment_queue().count(), queued);
+    // The size once the hostile agent's nonce window is full (its last REPLAY_WINDOW_NONCES nonces are
+    // kept) and its nonces are two-byte varints, as they stay until 16,384.
+    let mut size_before = 0;
+
+    for round in 0..4_000u32 {
+        if round == 500 {
+            size_before = swarm.state().encode_snapshot().len();
+        }
+        let max_load = if round % 2 == 0 { 5 } else { 0 };
+        ok(&mut swarm, "hostile", json!({"type": "task.capacity", "max_load": max_load}));
+        let state = swarm.state();
+        assert!(state.declared_capacities() <= analysts.len() + 1, "round {round}");
+        // The pass this declaration asked for ended within its entry: nothing is left due at once.
+        assert!(state.next_deadline_ms() > Some(state.timestamp_ms() + 1), "round {round}: the pass did not finish");
+        if round % 500 == 0 {
+            for task in state.assignment_queue() {
+                let look = state.direct_candidates(task).expect("queued");
+                // Only the holders of `analyze` are examined, never the hostile agent or the swarm.
+                assert_eq!((look.examined, look.candidates.len()), (analysts.len(), 0), "round {round}");
+            }
+        }
+    }
+    assert_eq!(swarm.state().assignment_queue().count(), queued);
+    // Since then only the counters, the sequence and the nonces moved on: a few bytes of varints.
+    let size_after = swarm.state().encode_snapshot().len();
+    assert!(size_after <= size_before + 16, "the state grew from {size_before} to {size_after} bytes");
+}

@@ -13,6 +13,18 @@
 //! and unscored work still occupies the worker). Its capacity is `AGENT_CAPACITY_DEFAULT` until it
 //! declares its own with `task.capacity` (0 to take no direct work).
 //!
+//! # Who is looked at
+//! The invited agents, when the task names some. Otherwise the manager's affinities for the task's
+//! kind (at most `AFFINITIES_PER_MANAGER_MAX`), always, and the population: the live agents holding
+//! the task's rarest required capability (the registry's capability index), or every live agent when
+//! it requires none. A population of more than `ASSIGNMENT_CANDIDATES_PER_TASK_MAX` agents is not
+//! walked whole: the look takes a window of that many, in handle order, starting after
+//! `Market::assignment_window_after` and wrapping around. That cursor moves to the agent each direct
+//! assignment goes to, and to the end of a window that found nobody with room, so the windows move on
+//! and a large population shares the work instead of its first agents always winning. A task whose
+//! window found nobody waits for the next pass, which looks at the next window. Batches plan with the
+//! same look.
+//!
 //! # The best agent
 //! [`agent_order`]: affinity first (it completed a task of the same kind for this manager before),
 //! then the higher performance score, then the lower load, then the agent id. Deterministic: no
@@ -29,7 +41,7 @@
 //! a retry queues it again for a new window, excluding its earlier holders.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::commands::DeclareCapacity;
 use super::{Distribution, Task, TaskState, TaskTerms};
@@ -38,7 +50,20 @@ use crate::fraction::Fraction;
 use crate::ids::{AgentId, Name};
 use crate::limits;
 use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::registry::{AgentHandle, window};
 use crate::state::{Context, State};
+
+/// What one look for agents found: the eligible agents with room, best first, and what it cost.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Look {
+    /// The eligible agents with room for the task's load, in [`agent_order`].
+    pub candidates: Vec<Candidate>,
+    /// How many agents the look examined (invited ones, or affinities and a window of the population).
+    pub examined: usize,
+    /// The last agent of the window when the population was larger than
+    /// `ASSIGNMENT_CANDIDATES_PER_TASK_MAX` (so the look saw only part of it); `None` when it saw all.
+    pub(crate) window_end: Option<AgentHandle>,
+}
 
 /// An eligible agent, with what ranks it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +144,9 @@ impl super::Market {
         {
             return Err("affinities per manager disagree with the affinities".to_owned());
         }
+        if self.affinities.len() > limits::AFFINITIES_MAX {
+            return Err("more affinities than the swarm keeps".to_owned());
+        }
         if self.assignment_cursor.is_some() && self.assignments_due_at_ms.is_none() {
             return Err("the assignment pass has a cursor but nothing due".to_owned());
         }
@@ -135,6 +163,21 @@ impl State {
     /// An agent's capacity, declared or the default, in units.
     pub fn agent_capacity(&self, agent: &AgentId) -> u32 {
         self.market.capacities.get(agent).copied().unwrap_or(limits::AGENT_CAPACITY_DEFAULT)
+    }
+
+    /// How many agents declared a capacity other than the default (one entry each at most).
+    pub fn declared_capacities(&self) -> usize {
+        self.market.capacities.len()
+    }
+
+    /// How many affinities the market keeps (at most `AFFINITIES_MAX`).
+    pub fn affinity_count(&self) -> usize {
+        self.market.affinities.len()
+    }
+
+    /// Whether `worker` completed a task of `kind` for `manager` (and the market kept it).
+    pub fn has_affinity(&self, manager: &AgentId, kind: &Name, worker: &AgentId) -> bool {
+        self.market.affinities.contains(&(manager.clone(), kind.clone(), worker.clone()))
     }
 
     /// Open direct tasks waiting for an agent, in the order they are served.
@@ -176,6 +219,9 @@ impl State {
 
     fn record_affinity(&mut self, affinity: (AgentId, Name, AgentId)) {
         if self.market.affinities.contains(&affinity) {
+            return;
+        }
+        if self.market.affinities.len() >= limits::AFFINITIES_MAX {
             return;
         }
         let count = self.market.affinities_per_manager.entry(affinity.0.clone()).or_default();
@@ -220,21 +266,24 @@ impl State {
         }
     }
 
-    /// Agents eligible for work under `terms` with room for its load, best first, and how many agents
-    /// were examined.
-    pub(super) fn eligible_agents(
-        &self,
-        manager: &AgentId,
-        terms: &TaskTerms,
-        excluded: &std::collections::BTreeSet<AgentId>,
-    ) -> (Vec<Candidate>, usize) {
-        let mut examined = 0usize;
-        let mut candidates = Vec::new();
-        let mut consider = |agent: &AgentId| {
-            examined += 1;
+    /// The agents a look for work under `terms` examines and which of them are eligible with room
+    /// (see the module's comment, "Who is looked at").
+    pub(super) fn eligible_agents(&self, manager: &AgentId, terms: &TaskTerms, excluded: &BTreeSet<AgentId>) -> Look {
+        let affine: BTreeSet<&AgentId> = self
+            .market
+            .affinities
+            .range((manager.clone(), terms.kind.clone(), AgentId::below_all())..)
+            .take_while(|(of, kind, _)| of == manager && *kind == terms.kind)
+            .map(|(_, _, worker)| worker)
+            .collect();
+        let mut look = Look::default();
+        let consider = |look: &mut Look, handle: AgentHandle| {
+            look.examined += 1;
+            let record = self.registry.by_handle(handle);
+            let agent = &record.id;
             if Self::is_party_to(manager, terms, agent)
                 || excluded.contains(agent)
-                || self.bidder_fit(terms, agent).is_err()
+                || Self::agent_fit(terms, record).is_err()
             {
                 return;
             }
@@ -242,24 +291,49 @@ impl State {
             if load + u64::from(terms.estimated_load) > u64::from(self.agent_capacity(agent)) {
                 return;
             }
-            let affinity = self.market.affinities.contains(&(manager.clone(), terms.kind.clone(), agent.clone()));
-            candidates.push(Candidate {
+            let performance = self.performance_at(handle);
+            look.candidates.push(Candidate {
                 agent: agent.clone(),
-                affinity,
-                performance: self.performance_of(agent),
+                affinity: affine.contains(agent),
+                performance,
                 load,
             });
         };
         if terms.invited.is_empty() {
-            self.registry
-                .iter()
-                .filter(|agent| agent.deregistered_at_ms.is_none())
-                .for_each(|agent| consider(&agent.id));
+            for agent in &affine {
+                consider(&mut look, self.registry.handle(agent).expect("an affinity names registered agents"));
+            }
+            let population = self.registry.capability_index().population(&terms.required_capabilities);
+            let size = limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX;
+            let mut last = None;
+            for handle in window(population, self.market.assignment_window_after, size) {
+                last = Some(handle);
+                if !affine.contains(&self.registry.by_handle(handle).id) {
+                    consider(&mut look, handle);
+                }
+            }
+            look.window_end = last.filter(|_| population.len() > size);
         } else {
-            terms.invited.iter().for_each(&mut consider);
+            for agent in &terms.invited {
+                match self.registry.handle(agent) {
+                    Some(handle) => consider(&mut look, handle),
+                    None => look.examined += 1,
+                }
+            }
         }
-        candidates.sort_by(agent_order);
-        (candidates, examined)
+        look.candidates.sort_by(agent_order);
+        look
+    }
+
+    /// What a look for an agent for queued direct task `id` finds now: the agents it would be offered
+    /// to, best first, and how many agents the look examines. `None` unless the task is queued.
+    pub fn direct_candidates(&self, id: u64) -> Option<Look> {
+        let task = self.market.task(id)?;
+        let key = queue_key(task);
+        self.market
+            .assignment_queue
+            .contains(&key)
+            .then(|| self.eligible_agents(&task.manager, &task.terms, &task.excluded))
     }
 
     /// Assigns a queued task to `agent` at its `max_cost`, or ends it `unfunded`.
@@ -272,6 +346,8 @@ impl State {
         }
         let (price, estimated_time_ms) = (task.terms.max_cost, task.terms.deadline_ms);
         let performance = self.performance_of(&agent);
+        // The next window over a large population starts after this agent.
+        self.market.assignment_window_after = self.registry.handle(&agent);
         self.lock_award(context, id, agent, price, performance, estimated_time_ms);
     }
 
@@ -305,10 +381,13 @@ impl State {
             }
             tasks_examined += 1;
             let task = &self.market.tasks[&key.1];
-            let (candidates, examined) = self.eligible_agents(&task.manager, &task.terms, &task.excluded);
-            agents_examined += examined;
-            if let Some(best) = candidates.into_iter().next() {
-                self.assign(context, key.1, best.agent);
+            let look = self.eligible_agents(&task.manager, &task.terms, &task.excluded);
+            agents_examined += look.examined;
+            match look.candidates.into_iter().next() {
+                Some(best) => self.assign(context, key.1, best.agent),
+                // Nobody in this window: the next look walks the next one.
+                None if look.window_end.is_some() => self.market.assignment_window_after = look.window_end,
+                None => {}
             }
             cursor = Some(key);
         }

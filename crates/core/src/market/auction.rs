@@ -23,7 +23,7 @@ use crate::ids::{AgentId, Digest, Name};
 use crate::ledger::LockRequest;
 use crate::limits;
 use crate::outcome::{Accepted, CommandResult, Rejection};
-use crate::registry::{AgentHandle, Liveness};
+use crate::registry::{Agent, AgentHandle, Liveness};
 use crate::state::{Context, State};
 
 /// A live bid with its score under its task's terms.
@@ -371,7 +371,12 @@ impl State {
     /// Whether `agent` could be awarded `task` now: live, not halted, responsive, capable.
     pub(super) fn bidder_fit(&self, terms: &TaskTerms, agent: &AgentId) -> Result<(), Rejection> {
         let handle = self.registry.handle(agent).ok_or_else(|| Rejection::AgentNotFound { agent: agent.clone() })?;
-        let record = self.registry.by_handle(handle);
+        Self::agent_fit(terms, self.registry.by_handle(handle))
+    }
+
+    /// [`State::bidder_fit`] for an agent already looked up.
+    pub(super) fn agent_fit(terms: &TaskTerms, record: &Agent) -> Result<(), Rejection> {
+        let agent = &record.id;
         if record.deregistered_at_ms.is_some() {
             return Err(Rejection::AgentDeregistered { agent: agent.clone() });
         }

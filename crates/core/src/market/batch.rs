@@ -181,9 +181,9 @@ impl State {
     ) -> Result<Vec<PlannedChunk>, Rejection> {
         // Who may take a chunk depends on the terms, not on the chunk's items: one item stands for all.
         let terms = self.validate_announcement(manager, &command.chunk_announcement(0, 0, &(0..1))?)?;
-        let (candidates, _) = self.eligible_agents(manager, &terms, &BTreeSet::new());
+        let look = self.eligible_agents(manager, &terms, &BTreeSet::new());
         let mut ranked: BTreeMap<RankKey, Candidate> =
-            candidates.into_iter().map(|candidate| (candidate.rank_key(), candidate)).collect();
+            look.candidates.into_iter().map(|candidate| (candidate.rank_key(), candidate)).collect();
         let chunk_load = u64::from(command.estimated_load);
         let mut plan = Vec::new();
         for (batch, start) in (0..items).step_by(command.batch_size as usize).enumerate() {

@@ -46,7 +46,7 @@
 
 mod assignment;
 mod auction;
-pub use assignment::{Candidate, RankKey, agent_order};
+pub use assignment::{Candidate, Look, RankKey, agent_order};
 pub use auction::{RankedBid, bid_score};
 mod batch;
 pub use batch::split_batch;
@@ -452,6 +452,10 @@ pub struct Market {
     pub(crate) assignments_due_at_ms: Option<u64>,
     /// Where an unfinished pass resumes: the last queue entry it looked at.
     pub(crate) assignment_cursor: Option<(u8, u64)>,
+    /// The agent the last direct assignment went to, or the last of a window that found nobody with
+    /// room: the next window over a population larger than `ASSIGNMENT_CANDIDATES_PER_TASK_MAX`
+    /// starts after it (see `assignment.rs`).
+    pub(crate) assignment_window_after: Option<AgentHandle>,
 }
 
 impl Market {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::AttemptOutcome;
 use crate::fraction::{Fraction, MICROS_ONE};
 use crate::ids::AgentId;
+use crate::registry::AgentHandle;
 use crate::state::State;
 
 /// The weight of the newest outcome in the performance score, in millionths (0.2).
@@ -68,10 +69,12 @@ impl Reputation {
 impl State {
     /// An agent's performance score (1 for an agent with no record).
     pub(super) fn performance_of(&self, agent: &AgentId) -> Fraction {
-        self.registry
-            .handle(agent)
-            .and_then(|handle| self.market.reputations.get(&handle))
-            .map_or(Fraction::ONE, |reputation| reputation.performance)
+        self.registry.handle(agent).map_or(Fraction::ONE, |handle| self.performance_at(handle))
+    }
+
+    /// [`State::performance_of`] for an agent already looked up.
+    pub(super) fn performance_at(&self, handle: AgentHandle) -> Fraction {
+        self.market.reputations.get(&handle).map_or(Fraction::ONE, |reputation| reputation.performance)
     }
 
     /// An agent's record as a worker, if it has one.

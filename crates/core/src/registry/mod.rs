@@ -9,10 +9,12 @@
 //! one key for the whole life of the log, which keeps history unambiguous and old envelopes
 //! unreplayable.
 
+mod capabilities;
 pub mod commands;
 pub mod rejections;
 mod table;
 
+pub use capabilities::{CapabilityIndex, window};
 pub use table::{AgentHandle, Registry};
 
 use crate::outcome::RegistryRejection;
@@ -397,12 +399,12 @@ impl State {
         if unchanged {
             return Ok(Accepted::Unchanged);
         }
+        if let Some(capabilities) = capabilities {
+            self.registry.set_capabilities(handle, capabilities.clone());
+        }
         let target = self.registry.by_handle_mut(handle);
         if let Some(role) = role {
             target.role = role.clone();
-        }
-        if let Some(capabilities) = capabilities {
-            target.capabilities = capabilities.clone();
         }
         if let Some(weight) = weight {
             target.weight = weight;
@@ -493,11 +495,10 @@ impl State {
             let removed = self.registry.liveness_deadlines.remove(&deadline);
             assert!(removed, "an active agent has a deadline");
         }
-        let target = self.registry.by_handle_mut(handle);
-        target.deregistered_at_ms = Some(context.now_ms);
         // A tombstone only keeps its id (and key, for the history): what it could do and which
         // nonces it spent no longer matter, since a deregistered agent signs nothing.
-        target.capabilities = BTreeSet::new();
+        self.registry.retire(handle, context.now_ms);
+        let target = self.registry.by_handle_mut(handle);
         target.replay.forget_recent();
         let (key, parent) = (target.public_key, target.parent.clone());
         self.registry.live -= 1;

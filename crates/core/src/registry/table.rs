@@ -14,14 +14,16 @@
 //! - the liveness queue and the key index name handles, never ids.
 //!
 //! Snapshots carry the table as it is (the vector in handle order and the index), so that a restored
-//! state hands out the same handles as the state it was taken from.
+//! state hands out the same handles as the state it was taken from. They do not carry the capability
+//! index ([`CapabilityIndex`]), which is derived from the agents and rebuilt when one is decoded.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::capabilities::CapabilityIndex;
 use super::{Agent, Liveness};
-use crate::ids::{AgentId, PublicKey};
+use crate::ids::{AgentId, Name, PublicKey};
 use crate::limits;
 
 /// An agent's dense index in the registry: assigned in log order, never reused.
@@ -37,6 +39,11 @@ impl AgentHandle {
     /// The handle's position in the registry: the number of agents registered before this one.
     pub fn index(self) -> usize {
         self.0 as usize
+    }
+
+    /// The handle at `position` in the registry's vector.
+    pub(crate) fn at(position: usize) -> AgentHandle {
+        AgentHandle(u32::try_from(position).expect("AGENT_IDS_MAX fits a u32"))
     }
 }
 
@@ -58,6 +65,9 @@ pub struct Registry {
     /// `registration_burst` registrations would be full again. A registration at `now` is allowed
     /// while this is at most `interval × (burst − 1)` ahead of `now`, and moves it one interval on.
     pub(crate) registration_paced_until_ms: u64,
+    /// The live agents by capability: derived from `agents`, so neither hashed nor in snapshots.
+    #[serde(skip)]
+    capabilities: CapabilityIndex,
 }
 
 impl Registry {
@@ -99,11 +109,43 @@ impl Registry {
     /// # Panics
     /// If the id is taken: registration checks that first.
     pub(crate) fn insert(&mut self, agent: Agent) -> AgentHandle {
-        let handle = AgentHandle(u32::try_from(self.agents.len()).expect("AGENT_IDS_MAX fits a u32"));
+        let handle = AgentHandle::at(self.agents.len());
         let previous = self.handles.insert(agent.id.clone(), handle);
         assert!(previous.is_none(), "an id is registered once");
+        assert!(agent.deregistered_at_ms.is_none(), "an agent is registered live");
+        self.capabilities.add(handle, &agent.capabilities);
         self.agents.push(agent);
         handle
+    }
+
+    /// Gives a live agent a new set of capabilities, keeping the capability index exact: the one way
+    /// an agent's capabilities change.
+    pub(crate) fn set_capabilities(&mut self, handle: AgentHandle, capabilities: BTreeSet<Name>) {
+        let agent = &mut self.agents[handle.index()];
+        assert!(agent.deregistered_at_ms.is_none(), "only a live agent's capabilities change");
+        self.capabilities.change(handle, &agent.capabilities, &capabilities);
+        agent.capabilities = capabilities;
+    }
+
+    /// Makes a live agent a tombstone at `now_ms`: it leaves the capability index and keeps no
+    /// capabilities (a deregistered agent is offered nothing). The caller settles the rest (liveness
+    /// deadline, key, parent's count).
+    pub(crate) fn retire(&mut self, handle: AgentHandle, now_ms: u64) {
+        let agent = &mut self.agents[handle.index()];
+        assert!(agent.deregistered_at_ms.is_none(), "an agent is deregistered once");
+        agent.deregistered_at_ms = Some(now_ms);
+        let capabilities = std::mem::take(&mut agent.capabilities);
+        self.capabilities.remove(handle, &capabilities);
+    }
+
+    /// Rebuilds the derived capability index from the agents (after a snapshot is decoded).
+    pub(crate) fn rebuild_index(&mut self) {
+        self.capabilities = CapabilityIndex::build(&self.agents);
+    }
+
+    /// The live agents by capability.
+    pub fn capability_index(&self) -> &CapabilityIndex {
+        &self.capabilities
     }
 
     /// All agents (tombstones included), ordered by id.
@@ -157,7 +199,7 @@ impl Registry {
         let mut children = vec![0_u32; self.agents.len()];
         let mut keys = BTreeMap::new();
         for (index, agent) in self.agents.iter().enumerate() {
-            let handle = AgentHandle(u32::try_from(index).expect("checked by check_table"));
+            let handle = AgentHandle::at(index);
             let id = &agent.id;
             if agent.deregistered_at_ms.is_none() {
                 if let Some(parent) = &agent.parent {
@@ -197,6 +239,7 @@ impl Registry {
         if keys != self.live_keys {
             return Err("the key index does not match the live agents".to_owned());
         }
+        self.capabilities.check(&self.agents)?;
         Ok(())
     }
 

@@ -1,0 +1,240 @@
+//! The live agents by capability: who direct assignment walks instead of the whole registry.
+//!
+//! A direct task with required capabilities can only go to an agent holding all of them, so the
+//! agents worth looking at are the holders of the rarest one; a task requiring none can go to any
+//! live agent. Both populations are kept here, ordered by handle (log order), so that a walk can start
+//! anywhere in them and wrap around (see `market/assignment.rs`'s window).
+//!
+//! The index is derived state: it is a function of the agents' records (live or not, and their
+//! capabilities), so it is neither hashed nor carried by snapshots; decoding a snapshot rebuilds it
+//! ([`CapabilityIndex::build`]) and `Registry::check_invariants` holds it equal to a rebuild
+//! ([`CapabilityIndex::check`]). Keeping
+//! it out of snapshots costs one pass over the agents when a snapshot is decoded, and spares every
+//! snapshot and every state hash the bytes of a second copy of every capability.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use super::{Agent, AgentHandle};
+use crate::ids::Name;
+
+/// No agent: the population of a capability nobody holds.
+static NOBODY: BTreeSet<AgentHandle> = BTreeSet::new();
+
+/// Live agents by capability, and all live agents, by handle.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CapabilityIndex {
+    /// Capability → the live agents holding it. No entry is empty.
+    holders: BTreeMap<Name, BTreeSet<AgentHandle>>,
+    /// Every live (not deregistered) agent.
+    live: BTreeSet<AgentHandle>,
+}
+
+impl CapabilityIndex {
+    /// The index of `agents`, stored by handle: what every change kept it equal to.
+    pub(crate) fn build(agents: &[Agent]) -> CapabilityIndex {
+        let mut index = CapabilityIndex::default();
+        for (position, agent) in agents.iter().enumerate() {
+            if agent.deregistered_at_ms.is_none() {
+                index.add(AgentHandle::at(position), &agent.capabilities);
+            }
+        }
+        index
+    }
+
+    /// A live agent joins, with its capabilities.
+    pub(crate) fn add(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>) {
+        self.live.insert(handle);
+        for capability in capabilities {
+            self.holders.entry(capability.clone()).or_default().insert(handle);
+        }
+    }
+
+    /// A live agent leaves (it was deregistered), with the capabilities it held.
+    pub(crate) fn remove(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>) {
+        self.live.remove(&handle);
+        self.drop_capabilities(handle, capabilities.iter());
+    }
+
+    /// A live agent's capabilities change from `old` to `new`.
+    pub(crate) fn change(&mut self, handle: AgentHandle, old: &BTreeSet<Name>, new: &BTreeSet<Name>) {
+        self.drop_capabilities(handle, old.difference(new));
+        for capability in new.difference(old) {
+            self.holders.entry(capability.clone()).or_default().insert(handle);
+        }
+    }
+
+    fn drop_capabilities<'a>(&mut self, handle: AgentHandle, capabilities: impl Iterator<Item = &'a Name>) {
+        for capability in capabilities {
+            let holders = self.holders.get_mut(capability).expect("an agent's capability is indexed");
+            holders.remove(&handle);
+            if holders.is_empty() {
+                self.holders.remove(capability);
+            }
+        }
+    }
+
+    /// Checks that the index is what [`CapabilityIndex::build`] would make of `agents`, without
+    /// building a second one: every live agent is in `live` under each of its capabilities, no
+    /// tombstone is, and the index holds no more memberships than that.
+    pub(crate) fn check(&self, agents: &[Agent]) -> Result<(), String> {
+        let (mut memberships, mut live_agents) = (0usize, 0usize);
+        for (position, agent) in agents.iter().enumerate() {
+            let handle = AgentHandle::at(position);
+            let live = agent.deregistered_at_ms.is_none();
+            live_agents += usize::from(live);
+            if self.live.contains(&handle) != live {
+                return Err(format!("the capability index disagrees on whether '{}' is live", agent.id));
+            }
+            if !live && !agent.capabilities.is_empty() {
+                return Err(format!("the tombstone '{}' keeps capabilities", agent.id));
+            }
+            if let Some(missing) = agent.capabilities.iter().find(|held| !self.holders(held).contains(&handle)) {
+                return Err(format!("the capability index misses '{}' holding '{missing}'", agent.id));
+            }
+            memberships += agent.capabilities.len();
+        }
+        let indexed: usize = self.holders.values().map(BTreeSet::len).sum();
+        if indexed != memberships || self.holders.values().any(BTreeSet::is_empty) {
+            return Err(format!("the capability index holds {indexed} memberships for {memberships} held"));
+        }
+        if self.live.len() != live_agents {
+            return Err("the capability index names agents past the table".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The live agents holding `capability`, by handle.
+    pub fn holders(&self, capability: &Name) -> &BTreeSet<AgentHandle> {
+        self.holders.get(capability).unwrap_or(&NOBODY)
+    }
+
+    /// Every live agent, by handle.
+    pub fn live(&self) -> &BTreeSet<AgentHandle> {
+        &self.live
+    }
+
+    /// The agents that may hold every capability of `required`: the holders of the rarest one (the
+    /// first by name among equally rare ones), or every live agent when nothing is required.
+    pub fn population(&self, required: &BTreeSet<Name>) -> &BTreeSet<AgentHandle> {
+        required
+            .iter()
+            .map(|capability| self.holders(capability))
+            .min_by_key(|holders| holders.len())
+            .unwrap_or(&self.live)
+    }
+}
+
+/// Up to `size` agents of `population`, starting after `after` (from the first when `None`) and
+/// wrapping around to the first agents: a window that moves on as `after` does, so a population larger
+/// than the window shares the work over time instead of its first agents always being looked at.
+pub fn window(
+    population: &BTreeSet<AgentHandle>,
+    after: Option<AgentHandle>,
+    size: usize,
+) -> impl Iterator<Item = AgentHandle> + '_ {
+    let (tail, head) = match after {
+        Some(after) => (population.range((Bound::Excluded(after), Bound::Unbounded)), population.range(..=after)),
+        None => (population.range(..), population.range(..AgentHandle::at(0))),
+    };
+    tail.chain(head).copied().take(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{AgentId, PublicKey};
+    use crate::registry::{Liveness, Registry};
+    use crate::replay::ReplayWindow;
+
+    fn names(texts: &[&str]) -> BTreeSet<Name> {
+        texts.iter().map(|text| Name::new(*text).expect("a valid name")).collect()
+    }
+
+    /// A registry of unresponsive agents (no liveness deadlines to keep) with these capabilities.
+    fn registry(capabilities: &[&[&str]]) -> Registry {
+        let mut registry = Registry::default();
+        for (index, held) in capabilities.iter().enumerate() {
+            let public_key = PublicKey([index as u8 + 1; 32]);
+            let handle = registry.insert(Agent {
+                id: AgentId::new(format!("agent-{index}")).expect("a valid id"),
+                public_key,
+                role: Name::new("worker").expect("a valid name"),
+                capabilities: names(held),
+                weight: 1,
+                parent: None,
+                referrer: None,
+                liveness: Liveness::Unresponsive,
+                halt: None,
+                budget_halted: false,
+                registered_at_ms: 0,
+                last_heartbeat_ms: 0,
+                heartbeat_deadline_ms: 0,
+                deregistered_at_ms: None,
+                live_children: 0,
+                replay: ReplayWindow::default(),
+            });
+            registry.live += 1;
+            registry.live_keys.insert(public_key, handle);
+        }
+        registry
+    }
+
+    #[test]
+    fn the_index_follows_every_change_and_the_check_catches_a_change_behind_its_back() {
+        let mut registry = registry(&[&["a", "b"], &["b"], &[]]);
+        registry.check_invariants().expect("kept exact on insert");
+        let index = registry.capability_index();
+        assert_eq!(index.holders(&Name::new("b").unwrap()), &handles(&[0, 1]));
+        assert_eq!(index.population(&names(&["a", "b"])), &handles(&[0]), "the rarest");
+
+        registry.set_capabilities(AgentHandle::at(1), names(&["a", "c"]));
+        registry.check_invariants().expect("kept exact on a change");
+        let index = registry.capability_index();
+        assert_eq!(index.holders(&Name::new("a").unwrap()), &handles(&[0, 1]));
+        assert_eq!(index.holders(&Name::new("b").unwrap()), &handles(&[0]));
+
+        registry.retire(AgentHandle::at(0), 5);
+        let public_key = registry.by_handle(AgentHandle::at(0)).public_key;
+        registry.live -= 1;
+        registry.live_keys.remove(&public_key);
+        registry.check_invariants().expect("kept exact on deregistration");
+        let index = registry.capability_index();
+        assert!(index.holders(&Name::new("b").unwrap()).is_empty(), "an empty entry is dropped");
+        assert_eq!(index.live(), &handles(&[1, 2]));
+        assert_eq!(index.population(&BTreeSet::new()), &handles(&[1, 2]));
+
+        registry.by_handle_mut(AgentHandle::at(2)).capabilities = names(&["d"]);
+        let broken = registry.check_invariants().expect_err("the index no longer matches");
+        assert!(broken.contains("capability index"), "{broken}");
+        registry.by_handle_mut(AgentHandle::at(2)).capabilities = BTreeSet::new();
+        registry.check_invariants().expect("as it was");
+        registry.by_handle_mut(AgentHandle::at(1)).capabilities = names(&["a"]);
+        let broken = registry.check_invariants().expect_err("an extra membership");
+        assert!(broken.contains("memberships"), "{broken}");
+        registry.rebuild_index();
+        registry.check_invariants().expect("a rebuild restores it");
+    }
+
+    fn handles(indexes: &[usize]) -> BTreeSet<AgentHandle> {
+        indexes.iter().map(|index| AgentHandle::at(*index)).collect()
+    }
+
+    fn walk(population: &BTreeSet<AgentHandle>, after: Option<usize>, size: usize) -> Vec<usize> {
+        window(population, after.map(AgentHandle::at), size).map(AgentHandle::index).collect()
+    }
+
+    #[test]
+    fn a_window_starts_after_the_cursor_and_wraps_around() {
+        let population = handles(&[1, 3, 5, 7, 9]);
+        assert_eq!(walk(&population, None, 3), vec![1, 3, 5]);
+        assert_eq!(walk(&population, Some(3), 3), vec![5, 7, 9]);
+        assert_eq!(walk(&population, Some(7), 3), vec![9, 1, 3]);
+        // A cursor between members, or past them all (an agent outside the population).
+        assert_eq!(walk(&population, Some(4), 2), vec![5, 7]);
+        assert_eq!(walk(&population, Some(10), 2), vec![1, 3]);
+        // A population within the window is walked whole, each agent once, wherever it starts.
+        assert_eq!(walk(&population, Some(5), 10), vec![7, 9, 1, 3, 5]);
+        assert_eq!(walk(&BTreeSet::new(), Some(5), 10), Vec::<usize>::new());
+    }
+}

@@ -1,0 +1,273 @@
+//! Who a direct task's look walks: the registry's capability index (exact across registrations,
+//! capability changes, deregistrations and snapshots), the holders of the rarest required capability
+//! (the same winner as a scan of every agent), and, past `ASSIGNMENT_CANDIDATES_PER_TASK_MAX` agents,
+//! a window that moves on after each assignment while the manager's affinities are always looked at.
+
+mod support;
+
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
+
+use colony_core::{Accepted, Fraction, State, TaskState, limits};
+use serde_json::{Value, json};
+use support::commands::{Register, Update, deregister, halt};
+use support::market::ok;
+use support::{OutcomeExt, Simulator, agent_id, name};
+
+const WINDOW: usize = limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX;
+
+fn announce(swarm: &mut Simulator, manager: &str, terms: Value) -> u64 {
+    let mut announcement = json!({"type": "task.announce", "distribution": "direct", "max_cost": "10",
+                                  "deadline_ms": 60_000, "bid_window_ms": 3_600_000});
+    announcement.as_object_mut().unwrap().extend(terms.as_object().unwrap().clone());
+    match ok(swarm, manager, announcement).single() {
+        Ok(Accepted::Task { task, existing: false }) => *task,
+        other => panic!("expected a new task: {other:?}"),
+    }
+}
+
+fn winner(swarm: &Simulator, id: u64) -> Option<String> {
+    let task = swarm.state().market().task(id).expect("the task exists");
+    task.current_attempt().map(|attempt| attempt.winner.to_string())
+}
+
+fn load(state: &State, agent: &str) -> u64 {
+    state.agent_load(&agent_id(agent))
+}
+
+/// The live agents holding `capability`, by id, as the capability index has them.
+fn indexed(state: &State, capability: &str) -> BTreeSet<String> {
+    let registry = state.registry();
+    let holders = registry.capability_index().holders(&name(capability));
+    holders.iter().map(|handle| registry.by_handle(*handle).id.to_string()).collect()
+}
+
+/// The same, by a scan of every agent.
+fn scanned(state: &State, capability: &str) -> BTreeSet<String> {
+    let live = state.registry().iter().filter(|agent| agent.deregistered_at_ms.is_none());
+    live.filter(|agent| agent.capabilities.contains(&name(capability))).map(|agent| agent.id.to_string()).collect()
+}
+
+/// The agent a scan of every agent gives a task of `manager` needing `required` and `estimated_load`,
+/// for a kind the manager has no affinity for: active, not the manager, capable, with room; the
+/// higher performance, then the lower load, then the id.
+fn reference_winner(state: &State, manager: &str, required: &[&str], estimated_load: u64) -> Option<String> {
+    state
+        .registry()
+        .iter()
+        .filter(|agent| agent.status() == "active" && agent.id.as_str() != manager)
+        .filter(|agent| required.iter().all(|capability| agent.capabilities.contains(&name(capability))))
+        .filter(|agent| state.agent_load(&agent.id) + estimated_load <= u64::from(state.agent_capacity(&agent.id)))
+        .map(|agent| {
+            let performance = state.reputation(&agent.id).map_or(Fraction::ONE, |record| record.performance);
+            (Reverse(performance), state.agent_load(&agent.id), agent.id.clone())
+        })
+        .min()
+        .map(|(_, _, id)| id.to_string())
+}
+
+/// Forty agents with overlapping capabilities (`d` rare, `a` common), some of them changed, halted,
+/// deregistered, busy, or with a performance below the others', and a funded manager.
+fn mixed_swarm() -> Simulator {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["boss", "trainer"], "analyst");
+    swarm.fund("boss", 100_000);
+    swarm.fund("trainer", 100_000);
+    let agents: Vec<_> = (0..40)
+        .map(|index| {
+            let capabilities = [(2, "a"), (3, "b"), (5, "c"), (11, "d")]
+                .into_iter()
+                .filter(|(modulus, _)| index % modulus == 0)
+                .map(|(_, capability)| capability);
+            Register::new(&format!("agent-{index:02}"), "analyst").capabilities(capabilities).build()
+        })
+        .collect();
+    assert!(swarm.operator(agents).all_accepted());
+    assert!(swarm.operator(vec![Update::new("agent-07").capabilities(["a", "d"]).build()]).all_accepted());
+    assert!(swarm.operator(vec![Update::new("agent-12").capabilities(["d"]).build()]).all_accepted());
+    assert!(swarm.operator(vec![deregister("agent-22"), halt("agent-33", "paused")]).all_accepted());
+    ok(&mut swarm, "agent-00", json!({"type": "task.capacity", "max_load": 2}));
+    // The trainer's scores give some agents a lower performance (and an affinity the boss has not).
+    for (worker, score) in [("agent-04", "0.2"), ("agent-06", "0.5"), ("agent-07", "0.6"), ("agent-24", "0.1")] {
+        let id = announce(
+            &mut swarm,
+            "trainer",
+            json!({"task_id": format!("train-{worker}"), "kind": "analyze",
+                                                          "invited": [worker], "min_score": "0"}),
+        );
+        ok(&mut swarm, worker, json!({"type": "task.accept", "task": id}));
+        ok(&mut swarm, worker, json!({"type": "task.submit", "task": id, "result": {}}));
+        ok(&mut swarm, "trainer", json!({"type": "task.verify", "task": id, "score": score}));
+    }
+    swarm
+}
+
+#[test]
+fn the_capability_index_follows_registrations_changes_and_deregistrations_and_survives_a_snapshot() {
+    let swarm = mixed_swarm();
+    let state = swarm.state();
+    for capability in ["a", "b", "c", "d", "e"] {
+        assert_eq!(indexed(state, capability), scanned(state, capability), "{capability}");
+    }
+    let holders_of_d = ["agent-00", "agent-07", "agent-11", "agent-12", "agent-33"];
+    assert_eq!(indexed(state, "d"), holders_of_d.map(str::to_owned).into(), "22 left, 7 and 12 joined");
+    assert!(!indexed(state, "b").contains("agent-12"), "a replaced set drops what it no longer names");
+    let index = state.registry().capability_index();
+    assert_eq!(index.live().len(), state.registry().live_len());
+    assert_eq!(index.population(&[name("a"), name("d")].into()), index.holders(&name("d")), "the rarer one");
+    assert!(index.population(&[name("a"), name("e")].into()).is_empty(), "nobody holds e");
+    assert_eq!(index.population(&BTreeSet::new()), index.live(), "no requirement: every live agent");
+
+    let bytes = state.encode_snapshot();
+    let restored = State::decode_snapshot(&bytes).expect("a fresh snapshot decodes");
+    assert_eq!(restored.registry().capability_index(), index);
+    let trusted = State::decode_snapshot_with_hash(&bytes, state.state_hash()).expect("its own hash");
+    assert_eq!(trusted.registry().capability_index(), index, "rebuilt without the invariant check too");
+}
+
+#[test]
+fn under_the_bound_the_rarest_capabilitys_holders_give_the_winner_a_scan_of_everyone_gives() {
+    let mut swarm = mixed_swarm();
+    let requirements: [&[&str]; 8] = [&[], &["a"], &["a", "b"], &["d"], &["a", "d"], &["c", "d"], &["b", "c"], &["e"]];
+    let (mut assigned, mut queued) = (0, 0);
+    for round in 0..48u64 {
+        let required = requirements[round as usize % requirements.len()];
+        let estimated_load = 1 + round % 4;
+        let expected = reference_winner(swarm.state(), "boss", required, estimated_load);
+        let id = announce(
+            &mut swarm,
+            "boss",
+            json!({"task_id": format!("task-{round}"), "kind": "execute",
+            "required_capabilities": required, "estimated_load": estimated_load}),
+        );
+        assert_eq!(winner(&swarm, id), expected, "round {round}: {required:?}, load {estimated_load}");
+        if expected.is_none() {
+            // Out of the queue, so that it does not take the next round's agent.
+            ok(&mut swarm, "boss", json!({"type": "task.cancel", "task": id}));
+            queued += 1;
+        } else {
+            assigned += 1;
+        }
+    }
+    assert!(assigned >= 30 && queued >= 6, "both outcomes are exercised: {assigned} assigned, {queued} queued");
+}
+
+fn worker(index: usize) -> String {
+    format!("worker-{index:05}")
+}
+
+/// A manager and more workers able to analyze than a look examines, registered in descending id
+/// order (so handle order, which windows follow, is the reverse of id order), and the workers in
+/// that order.
+fn crowd() -> (Simulator, Vec<String>) {
+    let mut swarm = Simulator::new();
+    swarm.register_all(&["manager"], "analyst");
+    swarm.fund("manager", 1_000_000);
+    let order: Vec<String> = (0..WINDOW + 50).rev().map(worker).collect();
+    for chunk in order.chunks(5_000) {
+        let registrations = chunk.iter().map(|id| Register::new(id, "analyst").capabilities(["analyze"]).build());
+        assert!(swarm.operator(registrations.collect()).all_accepted());
+    }
+    (swarm, order)
+}
+
+/// The workers a look walks when its window starts after position `after` of `order`.
+fn window(order: &[String], after: Option<usize>) -> Vec<&str> {
+    let start = after.map_or(0, |position| position + 1);
+    (0..WINDOW).map(|step| order[(start + step) % order.len()].as_str()).collect()
+}
+
+/// The best of `agents` for a task nobody has an affinity for (every performance is the same here):
+/// the lowest load, then the lowest id.
+fn best_of<'a>(state: &State, agents: impl IntoIterator<Item = &'a str>) -> String {
+    agents.into_iter().min_by_key(|agent| (load(state, agent), *agent)).expect("some agent").to_owned()
+}
+
+#[test]
+fn past_the_bound_a_task_goes_to_the_best_of_a_window_that_moves_on_after_each_assignment() {
+    let (mut swarm, order) = crowd();
+    let position = |agent: &str| order.iter().position(|other| other == agent).expect("a worker");
+    let mut after = None;
+    let mut winners = Vec::new();
+    for round in 0..4 {
+        let expected = best_of(swarm.state(), window(&order, after));
+        let everyone = best_of(swarm.state(), order.iter().map(String::as_str));
+        let id = announce(
+            &mut swarm,
+            "manager",
+            json!({"task_id": format!("scan-{round}"), "kind": "analyze",
+                                                         "required_capabilities": ["analyze"]}),
+        );
+        assert_eq!(winner(&swarm, id), Some(expected.clone()), "round {round}");
+        if round % 2 == 0 {
+            assert_ne!(expected, everyone, "round {round}: the window, not the whole crowd, was looked at");
+        }
+        after = Some(position(&expected));
+        winners.push(expected);
+    }
+    // The first window holds the 10,000 workers registered first (ids from the top down); the next
+    // starts after its winner and wraps around, so the work moves across the crowd.
+    assert_eq!(winners, [worker(50), worker(0), worker(51), worker(1)]);
+
+    // A batch plans with the same window: its three agents are the window's best three.
+    let mut expected: Vec<&str> = window(&order, after);
+    expected.sort_by_key(|agent| (load(swarm.state(), agent), *agent));
+    let outcome = ok(
+        &mut swarm,
+        "manager",
+        json!({"type": "task.announce_batch", "batch_id": "sweep", "kind": "analyze", "items": [1, 2, 3],
+               "agents": 3, "required_capabilities": ["analyze"], "max_cost_per_item": "1", "deadline_ms": 60_000}),
+    );
+    let Ok(Accepted::Batch { tasks }) = outcome.single() else { panic!("expected a batch: {outcome:?}") };
+    let chunk_winners: Vec<String> = tasks.iter().map(|id| winner(&swarm, *id).expect("assigned")).collect();
+    assert_eq!(chunk_winners, expected[..3]);
+}
+
+#[test]
+fn an_affinity_outside_the_window_is_still_preferred_and_an_empty_window_moves_on() {
+    let (mut swarm, order) = crowd();
+    let manager = agent_id("manager");
+    // The first worker by handle does a task for the manager (invited), which records its affinity
+    // and puts the window's cursor on it: the next window starts after it and does not hold it.
+    let favourite = order[0].clone();
+    let id = announce(&mut swarm, "manager", json!({"task_id": "first", "kind": "analyze", "invited": [&favourite]}));
+    ok(&mut swarm, &favourite, json!({"type": "task.accept", "task": id}));
+    ok(&mut swarm, &favourite, json!({"type": "task.submit", "task": id, "result": {}}));
+    ok(&mut swarm, "manager", json!({"type": "task.verify", "task": id, "score": "1"}));
+    assert!(swarm.state().has_affinity(&manager, &name("analyze"), &agent_id(&favourite)));
+    assert!(!window(&order, Some(0)).contains(&favourite.as_str()));
+    let id = announce(
+        &mut swarm,
+        "manager",
+        json!({"task_id": "again", "kind": "analyze",
+                                                              "required_capabilities": ["analyze"]}),
+    );
+    assert_eq!(winner(&swarm, id).as_deref(), Some(favourite.as_str()), "affinity first, from outside the window");
+
+    // A task nobody has room for waits; its look examined the affinity and a window of the crowd,
+    // and the window moved to the end of the one that found nobody.
+    let heavy = announce(
+        &mut swarm,
+        "manager",
+        json!({"task_id": "heavy", "kind": "analyze",
+                                                         "required_capabilities": ["analyze"], "estimated_load": 9}),
+    );
+    assert_eq!(swarm.state().market().task(heavy).map(|task| task.state), Some(TaskState::Open));
+    let moved = Some(WINDOW);
+    let look = swarm.state().direct_candidates(heavy).expect("queued");
+    assert!(look.candidates.is_empty());
+    let walked = window(&order, moved).into_iter().filter(|agent| *agent != favourite).count();
+    assert_eq!(look.examined, 1 + walked);
+    assert!(look.examined <= WINDOW + limits::AFFINITIES_PER_MANAGER_MAX as usize);
+    ok(&mut swarm, "manager", json!({"type": "task.cancel", "task": heavy}));
+    // A kind without affinities goes to the best of the moved window (the last workers by handle).
+    let expected = best_of(swarm.state(), window(&order, moved));
+    assert_eq!(expected, worker(0));
+    let id = announce(
+        &mut swarm,
+        "manager",
+        json!({"task_id": "other", "kind": "execute",
+                                                              "required_capabilities": ["analyze"]}),
+    );
+    assert_eq!(winner(&swarm, id), Some(expected));
+}
