@@ -3,7 +3,8 @@
 #
 # Starts `colony serve` (the debug binary) on a free loopback port with a temporary data directory,
 # registers a funded manager and two workers offering `dex.scan` through the CLI, starts `colony a2a`
-# for the manager, and runs tests/a2a/test_gateway.py: the card through the SDK's resolver, a message
+# for the manager with a bearer token (`--token-file`), and runs tests/a2a/test_gateway.py: the card
+# through the SDK's resolver, requests without the token refused, then, with the token, a message
 # announced as a task, the task carried out by the workers through the CLI and followed over a
 # subscription, read back completed with its result, a second task cancelled, an unknown task.
 #
@@ -84,13 +85,18 @@ for worker in worker-a worker-b; do
 done
 colony mint --to manager --amount 1000000 --id a2a-funding --key "$WORK/data/operator.key"
 
-printf '+ %s\n' "$COLONY a2a --key $WORK/manager.key --server $SERVER_URL --listen 127.0.0.1:0" >&2
-"$COLONY" a2a --key "$WORK/manager.key" --server "$SERVER_URL" --listen 127.0.0.1:0 >"$WORK/gateway.log" 2>&1 &
+# The token file must be its owner's only, or the gateway refuses it.
+GATEWAY_TOKEN=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))')
+(umask 077 && printf '%s\n' "$GATEWAY_TOKEN" >"$WORK/gateway.token")
+
+printf '+ %s\n' "$COLONY a2a --key $WORK/manager.key --server $SERVER_URL --listen 127.0.0.1:0 --token-file $WORK/gateway.token" >&2
+"$COLONY" a2a --key "$WORK/manager.key" --server "$SERVER_URL" --listen 127.0.0.1:0 \
+    --token-file "$WORK/gateway.token" >"$WORK/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 GATEWAY_URL=$(listening_url "$GATEWAY_PID" "$WORK/gateway.log" "listening on")
 echo "gateway: $GATEWAY_URL"
 
-GATEWAY_URL="$GATEWAY_URL" SERVER_URL="$SERVER_URL" COLONY="$COLONY" KEYS="$WORK" \
+GATEWAY_URL="$GATEWAY_URL" GATEWAY_TOKEN="$GATEWAY_TOKEN" SERVER_URL="$SERVER_URL" COLONY="$COLONY" KEYS="$WORK" \
     run "$VENV/bin/python" tests/a2a/test_gateway.py || {
     echo "--- gateway log:" >&2
     cat "$WORK/gateway.log" >&2

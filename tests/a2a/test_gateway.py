@@ -1,12 +1,15 @@
 """End-to-end test of `colony a2a` with the official A2A Python SDK.
 
-Run by scripts/a2a-test.sh, which starts a Colony server and the gateway for the agent `manager`,
-registers two workers offering `dex.scan`, and passes in the environment:
-GATEWAY_URL, SERVER_URL, COLONY (the binary), KEYS (the directory of manager.key, worker-a.key, ...).
+Run by scripts/a2a-test.sh, which starts a Colony server and the gateway for the agent `manager`
+with a bearer token, registers two workers offering `dex.scan`, and passes in the environment:
+GATEWAY_URL, GATEWAY_TOKEN, SERVER_URL, COLONY (the binary), KEYS (the directory of manager.key,
+worker-a.key, ...).
 
-The SDK resolves and validates the card, sends messages, reads and cancels tasks and follows one
-over a subscription; the workers and the manager carry the task out through the `colony` CLI, as
-agents of the swarm would. Any failure raises, and the script exits non-zero.
+The SDK resolves and validates the card (public, declaring the bearer scheme), is refused without
+the token, then with the token (through the SDK's AuthInterceptor, which reads the card's scheme)
+sends messages, reads and cancels tasks and follows one over a subscription; the workers and the
+manager carry the task out through the `colony` CLI, as agents of the swarm would. Any failure
+raises, and the script exits non-zero.
 """
 
 import asyncio
@@ -19,6 +22,8 @@ import httpx
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
+from a2a.client.auth import AuthInterceptor, CredentialService
+from a2a.client.errors import A2AClientError
 from a2a.types.a2a_pb2 import (
     CancelTaskRequest,
     GetTaskRequest,
@@ -30,6 +35,7 @@ from a2a.utils.errors import TaskNotCancelableError, TaskNotFoundError
 from a2a.utils.proto_utils import validate_proto_required_fields
 
 GATEWAY_URL = os.environ["GATEWAY_URL"]
+GATEWAY_TOKEN = os.environ["GATEWAY_TOKEN"]
 SERVER_URL = os.environ["SERVER_URL"]
 COLONY = os.environ["COLONY"]
 KEYS = os.environ["KEYS"]
@@ -51,6 +57,17 @@ def colony(*args, key):
     if completed.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
     return completed.stdout
+
+
+class GatewayToken(CredentialService):
+    """The gateway's token, for the scheme its card names (the SDK asks per scheme)."""
+
+    def __init__(self, scheme_name, token):
+        self.scheme_name = scheme_name
+        self.token = token
+
+    async def get_credentials(self, security_scheme_name, context):
+        return self.token if security_scheme_name == self.scheme_name else None
 
 
 def send_request(message_id, terms, text="scan ETH/USDC"):
@@ -115,8 +132,30 @@ async def main():
         assert "dex.scan" in skills, skills
         check("the card resolves, validates and offers the workers' capability")
 
-        polling = ClientFactory(ClientConfig(streaming=False, httpx_client=http)).create(card)
-        streaming = ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(card)
+        schemes = dict(card.security_schemes)
+        assert list(schemes) == ["bearer"], schemes
+        assert schemes["bearer"].http_auth_security_scheme.scheme.lower() == "bearer", schemes
+        required = [list(requirement.schemes) for requirement in card.security_requirements]
+        assert required == [["bearer"]], required
+        check("the card is public and declares the HTTP bearer scheme as required")
+
+        anonymous = ClientFactory(ClientConfig(streaming=False, httpx_client=http)).create(card)
+        try:
+            await first_task(anonymous, send_request(str(uuid.uuid4()), TERMS))
+            raise AssertionError("a message without the token was taken")
+        except A2AClientError as error:
+            assert "401" in str(error), error
+        wrong = await http.post(GATEWAY_URL, json={"jsonrpc": "2.0", "id": 1, "method": "GetTask",
+                                                   "params": {"id": "0"}},
+                                headers={"Authorization": "Bearer " + "0" * 64})
+        assert wrong.status_code == 401, wrong
+        assert wrong.headers["www-authenticate"].startswith("Bearer"), wrong.headers
+        assert wrong.json()["error"]["data"][0]["metadata"]["colonyCode"] == "unauthenticated", wrong.text
+        check("without the token, or with a wrong one, requests are 401 with a Bearer challenge")
+
+        auth = [AuthInterceptor(GatewayToken("bearer", GATEWAY_TOKEN))]
+        polling = ClientFactory(ClientConfig(streaming=False, httpx_client=http)).create(card, auth)
+        streaming = ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(card, auth)
 
         message_id = str(uuid.uuid4())
         task = await first_task(polling, send_request(message_id, TERMS))

@@ -1,6 +1,7 @@
 //! `colony demo` end to end: the binary runs the whole tour against its embedded server and the
 //! report says what each part did: the registry, the trading team paid through escrow, the bus
-//! (prices, durable signals, a work queue with a crashed executor, risk alerts), and the audit.
+//! (prices, durable signals, a work queue with a crashed executor, risk alerts), direct work and
+//! batches, and the audit.
 
 mod common;
 
@@ -86,4 +87,17 @@ fn the_demo_runs_every_part_and_reports_it() {
     let bus = line(report, "bus: published ");
     assert!(bus.contains("dropped 0"), "{bus}");
     assert!(report.contains("risk.alert."), "{report}");
+
+    // Part 5: the batch's chunks and the direct tasks were assigned as the market's order says (the
+    // demo checks each against the reputations it read) and each was paid from its escrow.
+    let direct = line(report, "12. direct work: ");
+    assert!(direct.contains("in one task.announce_batch"), "{direct}");
+    let rows: Vec<&str> =
+        report.lines().filter(|line| line.contains(" volatility of ") || line.contains("chunk: ")).collect();
+    assert_eq!(rows.len(), 4, "two chunks and two direct tasks: {report}");
+    assert!(rows.iter().all(|row| row.contains(" paid ")), "every escrow released: {rows:?}");
+    let served: Vec<&str> = rows[2..].iter().map(|row| row.split_whitespace().nth(5).unwrap_or("")).collect();
+    assert_eq!(served, ["5", "0"], "the priority-5 task is served first: {rows:?}");
+    assert!(rows[2].contains("load 0/3 against quant-1's 2/4"), "the less loaded quant: {rows:?}");
+    assert!(rows[3].contains("the only one with room"), "capacity decides the last: {rows:?}");
 }

@@ -3,6 +3,9 @@
 //! One skill takes any task; one more per capability that a registered, not deregistered agent
 //! offers, so a client can see which `required_capabilities` will find bidders. The registry is read
 //! through the client and kept for [`CARD_REFRESH_MS`](super::CARD_REFRESH_MS).
+//!
+//! The card is public even when the gateway requires a token: A2A clients read it first, to learn
+//! where to send requests and how to authenticate (its security scheme).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use colony_wire::views::AgentView;
 use serde_json::{Value, json};
 
-use super::Gateway;
 use super::protocol::PROTOCOL_VERSION;
+use super::{Gateway, auth};
 
 /// The skills last read from the registry, and when.
 pub struct CachedSkills {
@@ -51,9 +54,10 @@ fn interface_url(gateway: &Gateway, headers: &HeaderMap) -> String {
     format!("http://{host}/")
 }
 
-/// The card itself, in the A2A v1 `AgentCard` shape.
+/// The card itself, in the A2A v1 `AgentCard` shape; with a token, its HTTP bearer scheme as the one
+/// requirement (A2A's `securitySchemes` and `securityRequirements`).
 fn card(gateway: &Gateway, url: &str, skills: Vec<Value>) -> Value {
-    json!({
+    let mut card = json!({
         "name": format!("Colony swarm ({})", gateway.agent),
         "description": format!(
             "Hands work to a Colony swarm: each message announces a task in the swarm's market, agents \
@@ -67,7 +71,16 @@ fn card(gateway: &Gateway, url: &str, skills: Vec<Value>) -> Value {
         "defaultInputModes": ["application/json", "text/plain"],
         "defaultOutputModes": ["application/json"],
         "skills": skills,
-    })
+    });
+    if gateway.token.is_some() {
+        card["securitySchemes"] = json!({ (auth::SCHEME_NAME): { "httpAuthSecurityScheme": {
+            "scheme": "Bearer",
+            "description": "The token this gateway's operator gave you, as 'Authorization: Bearer <token>' on \
+                every JSON-RPC request. The card itself is public.",
+        }}});
+        card["securityRequirements"] = json!([{ "schemes": { (auth::SCHEME_NAME): { "list": [] } } }]);
+    }
+    card
 }
 
 /// The skills, from the cache while it is fresh.

@@ -3,7 +3,8 @@
 //! key (keys never leave this process); the task's state, result and changes are read back from the
 //! server through the client.
 //!
-//! - `card.rs`: the agent card, the swarm's capabilities as skills.
+//! - `auth.rs`: bearer tokens (who may use the gateway), checked before any JSON-RPC request.
+//! - `card.rs`: the agent card, the swarm's capabilities as skills, and how to authenticate.
 //! - `rpc.rs`: JSON-RPC 2.0 dispatch of A2A's methods, and errors with A2A's codes.
 //! - `announce.rs`: a message as `task.announce` (terms, payload, the idempotent task id).
 //! - `state.rs`: Colony's task states as A2A's (the one table), results as artifacts.
@@ -11,6 +12,7 @@
 //! - `protocol.rs`: A2A's objects in JSON.
 
 mod announce;
+mod auth;
 mod card;
 mod protocol;
 mod rpc;
@@ -20,9 +22,11 @@ mod stream;
 mod tests;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use colony_client::Client;
 use colony_core::{AgentId, Signer};
@@ -45,6 +49,15 @@ pub const CONCURRENT_STREAMS_MAX: usize = 64;
 /// card in a loop costs the server one registry read per period, not one per fetch.
 pub const CARD_REFRESH_MS: u64 = 5_000;
 
+/// Bytes of a bearer token at least. A token is guessed online, one request per guess; 32 bytes
+/// (`openssl rand -hex 32` gives 64 characters, 256 bits) puts guessing beyond any attacker, while a
+/// short, memorable string would not be.
+pub const TOKEN_BYTES_MIN: usize = 32;
+
+/// Bytes of a bearer token at most. It travels in a header of every request, which proxies and
+/// servers cap at a few KiB; a token file longer than this was given by mistake (a key, a log).
+pub const TOKEN_BYTES_MAX: usize = 1024;
+
 /// Arguments of `colony a2a` (the agent's key and the server come from `--key` and `--server`).
 #[derive(Debug, clap::Args)]
 pub struct A2aArgs {
@@ -54,21 +67,32 @@ pub struct A2aArgs {
     /// The URL clients reach this gateway at, for the agent card (the request's host unless given).
     #[arg(long)]
     public_url: Option<String>,
-    /// Listen on an address other machines reach. The gateway has no authentication of its own:
-    /// whoever reaches it announces tasks paid from its agent's wallet.
+    /// Listen on an address other machines reach. Needs a token (--token-file or COLONY_A2A_TOKEN):
+    /// whoever calls the gateway announces tasks paid from its agent's wallet.
     #[arg(long)]
     allow_remote: bool,
+    /// A file holding the bearer token every JSON-RPC request must carry (at least 32 bytes; the
+    /// file its owner's only, mode 0600). The environment variable COLONY_A2A_TOKEN may hold it instead.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
 }
 
-/// Refuses a listening address other machines could reach unless asked for: every message the
-/// gateway takes spends its agent's money, and it checks no credentials.
-pub fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<(), String> {
+/// Refuses to serve other machines unless asked for, and then only with a token: every message the
+/// gateway takes spends its agent's money. Without a token only this machine's users can reach it.
+pub fn check_listen(listen: SocketAddr, allow_remote: bool, has_token: bool) -> Result<(), String> {
+    if allow_remote && !has_token {
+        return Err(format!(
+            "--allow-remote needs a token (--token-file or {}): whoever reaches the gateway spends its agent's \
+             money, so it serves other machines only callers who present the token",
+            auth::TOKEN_ENV
+        ));
+    }
     if listen.ip().is_loopback() || allow_remote {
         return Ok(());
     }
     Err(format!(
         "{listen} is reachable from other machines, and whoever reaches the gateway spends its agent's money: \
-         listen on a loopback address, or pass --allow-remote behind authentication of your own \
+         listen on a loopback address, or set a token and pass --allow-remote \
          (and let the gateway speak for a child agent with a daily limit)"
     ))
 }
@@ -81,6 +105,7 @@ pub struct Gateway {
     public_url: Option<String>,
     card_cache: Mutex<Option<card::CachedSkills>>,
     streams: Arc<Semaphore>,
+    token: Option<auth::Token>,
 }
 
 impl Gateway {
@@ -100,28 +125,47 @@ impl Gateway {
             public_url,
             card_cache: Mutex::new(None),
             streams: Arc::new(Semaphore::new(CONCURRENT_STREAMS_MAX)),
+            token: None,
         })
+    }
+
+    /// The gateway, requiring `token` of every JSON-RPC request when there is one.
+    pub fn with_token(mut self, token: Option<auth::Token>) -> Gateway {
+        self.token = token;
+        self
     }
 }
 
-/// The gateway's routes: the card, and JSON-RPC at the root (the card's interface URL).
+/// The gateway's routes: JSON-RPC at the root (the card's interface URL), behind the token if one is
+/// set, and the card, public.
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
-        .route("/.well-known/agent-card.json", get(card::agent_card))
         .route("/", post(rpc::dispatch))
+        .route_layer(from_fn_with_state(Arc::clone(&gateway), auth::require_token))
+        .route("/.well-known/agent-card.json", get(card::agent_card))
         .with_state(gateway)
 }
 
 /// Runs `colony a2a` until interrupted.
 pub async fn run(args: A2aArgs, connection: &Connection) -> CliResult {
-    check_listen(args.listen, args.allow_remote)?;
+    let env_token = match std::env::var(auth::TOKEN_ENV) {
+        Ok(text) => Some(text),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => return Err(format!("{} is not UTF-8", auth::TOKEN_ENV).into()),
+    };
+    let token = auth::token_from(args.token_file.as_deref(), env_token.as_deref())?;
+    check_listen(args.listen, args.allow_remote, token.is_some())?;
     let client = connection.client()?;
-    let gateway = Gateway::new(client, args.listen, args.public_url)?;
+    let access = if token.is_some() { "bearer token required" } else { "no token: this machine only" };
+    let gateway = Gateway::new(client, args.listen, args.public_url)?.with_token(token);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
     let address = listener.local_addr()?;
-    println!("colony a2a listening on http://{address} (agent {}, server {})", gateway.agent, connection.server);
+    println!(
+        "colony a2a listening on http://{address} (agent {}, server {}, {access})",
+        gateway.agent, connection.server
+    );
     // Stops at once: the gateway keeps nothing of its own, and a client that sends its message again
     // finds the task the first send announced. (Waiting for open streams could take a task's life.)
     tokio::select! {

@@ -145,6 +145,7 @@ async fn the_card_offers_the_capabilities_of_live_agents_and_the_json_rpc_url() 
         json!([{ "url": "http://gateway.test:9000/", "protocolBinding": "JSONRPC", "protocolVersion": "1.0" }])
     );
     assert_eq!(card["capabilities"]["streaming"], true);
+    assert!(card.get("securitySchemes").is_none(), "without a token the card asks for none: {card}");
     for required in ["name", "description", "version", "defaultInputModes", "defaultOutputModes"] {
         assert!(!card[required].is_null(), "the card has {required}");
     }
@@ -307,13 +308,129 @@ async fn streams_beyond_the_limit_are_refused_until_one_closes() {
 }
 
 #[test]
-fn a_reachable_address_needs_to_be_asked_for() {
+fn a_reachable_address_needs_to_be_asked_for_and_a_token() {
     let loopback = "127.0.0.1:7420".parse().expect("an address");
     let loopback_v6 = "[::1]:7420".parse().expect("an address");
     let everywhere = "0.0.0.0:7420".parse().expect("an address");
-    assert_eq!(super::check_listen(loopback, false), Ok(()));
-    assert_eq!(super::check_listen(loopback_v6, false), Ok(()));
-    let refusal = super::check_listen(everywhere, false).expect_err("refused without --allow-remote");
+    assert_eq!(super::check_listen(loopback, false, false), Ok(()), "this machine only, as before tokens");
+    assert_eq!(super::check_listen(loopback_v6, false, false), Ok(()));
+    assert_eq!(super::check_listen(loopback, false, true), Ok(()));
+    let refusal = super::check_listen(everywhere, false, true).expect_err("refused without --allow-remote");
     assert!(refusal.contains("--allow-remote") && refusal.contains("money"), "{refusal}");
-    assert_eq!(super::check_listen(everywhere, true), Ok(()));
+    let refusal = super::check_listen(everywhere, true, false).expect_err("remote without a token is refused");
+    assert!(refusal.contains("needs a token") && refusal.contains("COLONY_A2A_TOKEN"), "{refusal}");
+    assert!(super::check_listen(loopback, true, false).is_err(), "--allow-remote always needs a token");
+    assert_eq!(super::check_listen(everywhere, true, true), Ok(()));
 }
+
+const TOKEN: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// A request to `gateway` with an `Authorization` header when given.
+async fn send_to(gateway: &Arc<Gateway>, request: Request<Body>) -> axum::response::Response {
+    router(Arc::clone(gateway)).oneshot(request).await.expect("an answer")
+}
+
+fn rpc_request(body: &Value, authorization: Option<&str>) -> Request<Body> {
+    let mut request = Request::post("/").header("content-type", "application/json");
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    request.body(Body::from(body.to_string())).expect("a request")
+}
+
+/// A 401 with the bearer challenge and a JSON-RPC error naming Colony's `unauthenticated`.
+async fn assert_unauthenticated(response: axum::response::Response, challenge_error: Option<&str>) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"].to_str().expect("ASCII").to_owned();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    assert_eq!(challenge.contains("error=\"invalid_token\""), challenge_error.is_some(), "{challenge}");
+    let answer = body_json(response).await;
+    assert_eq!(answer["id"], Value::Null, "{answer}");
+    assert_eq!(error_of(&answer), (-32_600, Some("unauthenticated".to_owned())), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_every_json_rpc_request_must_bear_it_but_the_card_is_public() {
+    let swarm = Swarm::start().await;
+    let token = super::auth::Token::new(TOKEN).expect("a token");
+    let listen = "127.0.0.1:7420".parse().expect("an address");
+    let gateway = Gateway::new(swarm.manager.clone(), listen, None).expect("a gateway").with_token(Some(token));
+    let gateway = Arc::new(gateway);
+    let send =
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": message("guarded", scan_terms()) });
+    let streaming = json!({ "jsonrpc": "2.0", "id": 2, "method": "SendStreamingMessage",
+                            "params": message("guarded-stream", scan_terms()) });
+
+    assert_unauthenticated(send_to(&gateway, rpc_request(&send, None)).await, None).await;
+    assert_unauthenticated(send_to(&gateway, rpc_request(&streaming, None)).await, None).await;
+    let wrong = format!("Bearer {}", TOKEN.replace('9', "8"));
+    assert_unauthenticated(send_to(&gateway, rpc_request(&send, Some(&wrong))).await, Some("invalid_token")).await;
+    let prefix = format!("Bearer {}", &TOKEN[..TOKEN.len() - 1]);
+    assert_unauthenticated(send_to(&gateway, rpc_request(&send, Some(&prefix))).await, Some("invalid_token")).await;
+    let basic = format!("Basic {TOKEN}");
+    assert_unauthenticated(send_to(&gateway, rpc_request(&send, Some(&basic))).await, None).await;
+    assert!(swarm.manager.task(0).await.is_err(), "no refused request announced anything");
+
+    let right = format!("bearer {TOKEN}");
+    let answer = send_to(&gateway, rpc_request(&send, Some(&right))).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let answer = body_json(answer).await;
+    assert_eq!(answer["result"]["task"]["id"], "0", "{answer}");
+    let answer = send_to(&gateway, rpc_request(&streaming, Some(&right))).await;
+    assert_eq!(answer.headers()["content-type"], "text/event-stream");
+
+    let card_request = Request::get("/.well-known/agent-card.json").body(Body::empty()).expect("a request");
+    let card = send_to(&gateway, card_request).await;
+    assert_eq!(card.status(), StatusCode::OK, "the card needs no token");
+    let card = body_json(card).await;
+    assert_eq!(
+        card["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]["scheme"], "Bearer",
+        "{}",
+        card["securitySchemes"]
+    );
+    assert_eq!(card["securityRequirements"], json!([{ "schemes": { "bearer": { "list": [] } } }]));
+    swarm.stop().await;
+}
+
+#[test]
+fn a_token_must_be_long_well_formed_given_once_and_kept_private() {
+    use super::auth::{Token, token_from};
+    assert!(Token::new(&TOKEN[..31]).expect_err("31 bytes").contains("at least 32"));
+    assert!(Token::new(&format!("{} x", &TOKEN[..40])).expect_err("a space").contains("RFC 6750"));
+    assert!(Token::new(&"a".repeat(super::TOKEN_BYTES_MAX + 1)).is_err());
+    let base64 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=";
+    assert!(Token::new(base64).expect("base64 with padding").matches(base64));
+    let token = Token::new(TOKEN).expect("hex");
+    assert!(token.matches(TOKEN));
+    assert!(!token.matches(&TOKEN[..TOKEN.len() - 1]) && !token.matches(""));
+
+    let directory = tempfile::tempdir().expect("a directory");
+    let path = directory.path().join("a2a.token");
+    std::fs::write(&path, format!("{TOKEN}\n")).expect("write the token");
+    set_mode(&path, 0o600);
+    let from_file = token_from(Some(&path), None).expect("a private file").expect("a token");
+    assert!(from_file.matches(TOKEN), "the final newline is not part of the token");
+    let both = token_from(Some(&path), Some(TOKEN)).expect_err("two sources");
+    assert!(both.contains("not both"), "{both}");
+    assert!(token_from(None, Some(TOKEN)).expect("from the environment").expect("a token").matches(TOKEN));
+    assert!(token_from(None, Some("")).expect_err("an empty variable").contains("COLONY_A2A_TOKEN"));
+    assert!(token_from(None, None).expect("no token").is_none());
+    if cfg!(unix) {
+        set_mode(&path, 0o640);
+        let refusal = token_from(Some(&path), None).expect_err("readable by the group");
+        assert!(refusal.contains("640") && refusal.contains("chmod 600"), "{refusal}");
+        set_mode(&path, 0o602);
+        assert!(token_from(Some(&path), None).is_err(), "writable by others");
+    }
+    let missing = token_from(Some(&directory.path().join("none")), None).expect_err("no file");
+    assert!(missing.contains("cannot read the token file"), "{missing}");
+}
+
+#[cfg(unix)]
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &std::path::Path, _mode: u32) {}

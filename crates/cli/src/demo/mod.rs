@@ -10,7 +10,10 @@
 //! request/reply and a direct inbox message.
 //! Part 4 (`tasks.rs`) is the task market: auctions whose awards lock escrow, a failed verification
 //! re-awarded, and a pipeline run as a task DAG.
+//! Part 5 (`distribution.rs`) is direct work: capacities, a batch split over the quants, and direct
+//! tasks served by priority to the best agent by affinity, performance and load.
 
+mod distribution;
 mod market;
 mod signals;
 mod tasks;
@@ -296,7 +299,23 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         ),
     );
 
-    // 12. An agent leaves.
+    // 12. Direct work and batches, by the task market's desk and quants.
+    let direct = distribution::run(&market_report.desk, &market_report.quants).await?;
+    let capacities: Vec<String> =
+        direct.capacities.iter().map(|(agent, capacity)| format!("{agent} {capacity}")).collect();
+    step(
+        12,
+        &format!(
+            "direct work: the quants declared capacities ({}); desk-1 split {} months of returns over {} quants \
+             in one task.announce_batch, then announced a priority-0 and a priority-5 direct task in one entry: \
+             no bids, each went to the best quant with room, its price locked in escrow at once",
+            capacities.join(", "),
+            direct.months,
+            direct.chunks
+        ),
+    );
+
+    // 13. An agent leaves.
     members
         .iter()
         .find(|member| member.id.as_str() == "analyst-1")
@@ -304,7 +323,7 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         .client
         .deregister(AgentId::new("analyst-1")?)
         .await?;
-    step(12, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
+    step(13, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
 
     // Let the event stream catch up with the last write.
     let status = operator.status().await?;
@@ -423,6 +442,31 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
         })
         .collect();
     print_table(&["TASK", "WHAT", "WINNER", "ESCROW", "ENDED", "RESULT"], &task_rows);
+
+    println!();
+    println!(
+        "Direct work: who got what and why (the market's order: affinity, performance, load; only agents with room)"
+    );
+    let direct_rows: Vec<Vec<String>> = direct
+        .assignments
+        .iter()
+        .map(|assignment| {
+            vec![
+                assignment.task.to_string(),
+                assignment.what.clone(),
+                assignment.priority.to_string(),
+                assignment.agent.clone(),
+                assignment.escrow.to_string(),
+                assignment.ended.clone(),
+                assignment.why.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["TASK", "WHAT", "PRIORITY", "AGENT", "ESCROW", "ENDED", "WHY"], &direct_rows);
+    println!(
+        "  the priority-5 task was announced after the priority-0 one, in the same entry, and served first; \
+         every assignment matched the market's order as the quants' reputations and capacities showed it"
+    );
 
     println!();
     println!("Balances (units; 1 unit = 1,000,000 minor units)");

@@ -45,6 +45,10 @@ pub struct TasksReport {
     pub tasks: Vec<TaskRow>,
     /// The bids per auction.
     pub bids_per_task: usize,
+    /// The desk, for the chapter on direct work.
+    pub desk: Client,
+    /// The quants, with the history this chapter gave them.
+    pub quants: Vec<(AgentId, Client)>,
 }
 
 fn name(text: &str) -> Result<Name, ClientError> {
@@ -79,7 +83,8 @@ pub async fn run(server_url: &str, operator: &Client) -> Result<TasksReport, Box
     let desk = join("desk-1", "orchestrator", &["task.verify"]).await?;
     let mut quants = Vec::new();
     for (id, ..) in QUANTS {
-        quants.push(join(id, "analyst", &["indicator.sma", "risk.assess", "order.route"]).await?);
+        let capabilities = &["indicator.sma", "indicator.return", "risk.assess", "order.route"];
+        quants.push(join(id, "analyst", capabilities).await?);
     }
     operator.mint("desk-funding", AgentId::new("desk-1")?, Amount(20 * UNIT)).await?;
 
@@ -101,7 +106,9 @@ pub async fn run(server_url: &str, operator: &Client) -> Result<TasksReport, Box
     {
         rows.push(work(operator, &desk, &quants, &market, task, what, None, false).await?);
     }
-    Ok(TasksReport { tasks: rows, bids_per_task: QUANTS.len() })
+    let quants = QUANTS.iter().map(|(id, ..)| AgentId::new(*id)).zip(quants).map(|(id, client)| Ok((id?, client)));
+    let quants = quants.collect::<Result<Vec<_>, colony_core::IdError>>()?;
+    Ok(TasksReport { tasks: rows, bids_per_task: QUANTS.len(), desk, quants })
 }
 
 async fn announce(
