@@ -8,7 +8,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use colony_core::{Entry, EntryBody, Genesis, State};
+use colony_core::{Entry, EntryBody, Genesis, RULES_VERSION, State};
 use colony_fuzz::checked;
 use colony_fuzz::fixture::fixture;
 use colony_fuzz::mutation::{self, Mutation};
@@ -45,10 +45,18 @@ fuzz_target!(|input: Input| {
     if let Ok(genesis) = decode_genesis(&record.payload) {
         let again = decode_genesis(&encode_genesis(&genesis)).expect("an encoded genesis decodes");
         assert_eq!(again, genesis, "the genesis payload round trip changed it");
-        let valid = genesis.config.validate().is_ok();
-        let body = EntryBody::Genesis(Genesis { operator_key: genesis.operator_key, config: genesis.config });
+        let valid = genesis.rules_version == RULES_VERSION && genesis.config.validate().is_ok();
+        let body = EntryBody::Genesis(Genesis {
+            rules_version: genesis.rules_version,
+            operator_key: genesis.operator_key,
+            config: genesis.config,
+        });
         let applied = checked::apply(&mut State::new(), &Entry { sequence: 1, timestamp_ms: 0, body });
-        assert_eq!(applied.is_ok(), valid, "a genesis applies exactly when its configuration is valid");
+        assert_eq!(
+            applied.is_ok(),
+            valid,
+            "a genesis applies exactly when it names this binary's rules and its configuration is valid"
+        );
     }
 
     let Ok(decoded) = decode_record(&record, &fixture.state) else { return };

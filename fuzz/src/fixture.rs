@@ -144,7 +144,11 @@ pub fn populated_swarm() -> Simulator {
 /// tick, and for every command kind an envelope of that command, from a signer that may send it,
 /// with the signer's next nonce.
 fn record_templates(state: &State) -> Vec<RecordTemplate> {
-    let genesis = GenesisPayload { operator_key: operator_key(), config: SwarmConfig::default() };
+    let genesis = GenesisPayload {
+        rules_version: colony_core::RULES_VERSION,
+        operator_key: operator_key(),
+        config: SwarmConfig::default(),
+    };
     let mut records = vec![
         RecordTemplate { kind: RecordKind::Genesis, payload: encode_genesis(&genesis) },
         RecordTemplate { kind: RecordKind::Tick, payload: Vec::new() },

@@ -319,6 +319,7 @@ pub async fn status(args: StatusArgs, connection: &Connection) -> CliResult {
         print_json(&status);
     } else {
         println!("colony {} at {}", status.version, client.base_url());
+        println!("  rules version     {}", status.rules_version);
         println!("  entry             {} (log time {} ms)", status.sequence, status.timestamp_ms);
         println!("  agents            {}", status.agents);
         println!("  commands          {} accepted, {} rejected", status.commands_accepted, status.commands_rejected);

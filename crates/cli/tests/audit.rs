@@ -1,15 +1,18 @@
 //! `colony audit verify` on real data: it passes on a cleanly stopped server's log, and it fails, naming
 //! the entry, when one byte of one entry is flipped, whether through SQL (a payload changed behind the
 //! chain's back) or in the raw database file. A server started on a damaged log refuses to start,
-//! naming the entry, whether or not a snapshot covers it, and never silently starts empty.
+//! naming the entry, whether or not a snapshot covers it, and never silently starts empty. A log written
+//! under other rules is refused by both, in words that say what to do.
 
 mod common;
 
 use std::path::Path;
 
 use colony_client::{Client, Identity};
-use colony_core::{AgentId, Name, Signer};
+use colony_core::{AgentId, Name, RULES_VERSION, Signer, SwarmConfig};
+use colony_log::{CommandLog as _, Record, SqliteLog};
 use colony_wire::KeyPair;
+use colony_wire::record::{GenesisPayload, RecordKind, encode_genesis};
 use common::{ServerProcess, audit_ok, colony, copy_data_dir, names_entry};
 use rusqlite::{Connection, OptionalExtension as _};
 
@@ -246,4 +249,49 @@ fn the_audit_finds_a_flipped_byte_and_a_server_refuses_a_damaged_log() {
     let recovered = format!("recovered from snapshot 9 + {} entries", tail_last - 9);
     assert!(server.stdout().contains(&recovered), "{recovered}:\n{}", server.stdout());
     drop(server);
+}
+
+/// A log from before the genesis recorded its rules (its genesis has no `rules_version`), then a tick.
+fn write_log_without_rules_version(data: &Path) {
+    std::fs::create_dir_all(data).expect("create the data directory");
+    let mut log = SqliteLog::open(&data.join("colony.db")).expect("create the log");
+    let genesis = GenesisPayload {
+        rules_version: RULES_VERSION,
+        operator_key: KeyPair::generate().public_key(),
+        config: SwarmConfig::default(),
+    };
+    let mut payload: serde_json::Value = serde_json::from_slice(&encode_genesis(&genesis)).expect("JSON");
+    payload.as_object_mut().expect("an object").remove("rules_version").expect("the field was written");
+    let payload = serde_json::to_vec(&payload).expect("encodes");
+    let records = [
+        Record { sequence: 1, timestamp_ms: 1_000, kind: RecordKind::Genesis as u8, payload },
+        Record { sequence: 2, timestamp_ms: 2_000, kind: RecordKind::Tick as u8, payload: Vec::new() },
+    ];
+    log.append(&records).expect("append");
+}
+
+#[test]
+fn a_log_of_other_rules_is_refused_by_the_audit_and_the_server_saying_what_to_do() {
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let data = temp.path().join("old");
+    write_log_without_rules_version(&data);
+    let database = data.join("colony.db");
+    let before = std::fs::read(&database).expect("read the log");
+    let reason = format!(
+        "entry 1: this log was written under rules version 0; this binary applies version {RULES_VERSION}; replay it \
+         with the binary that wrote it, or start a new log"
+    );
+
+    let audit = colony(temp.path(), &["audit", "verify", "--data", data.to_str().expect("a UTF-8 path")]);
+    let stderr = audit.failed();
+    assert!(stderr.contains(&format!("audit FAILED at {reason}")), "{stderr}");
+
+    match ServerProcess::try_start(&data, &temp.path().join("logs"), &[]) {
+        Ok(server) => panic!("a server started on a log of other rules (port {})", server.port),
+        Err(failure) => {
+            assert!(!failure.status.success(), "exit status {}", failure.status);
+            assert!(failure.stderr.contains(&format!("recovery failed: log {reason}")), "{}", failure.stderr);
+        }
+    }
+    assert_eq!(std::fs::read(&database).expect("read the log"), before, "nothing was written");
 }

@@ -106,6 +106,7 @@ fn a_user_drives_a_server_through_the_cli() {
     assert_eq!(status["sequence"], 7, "every write is an entry: {status}");
     assert_eq!(status["commands_rejected"], 1, "the agent's own resume was refused: {status}");
     assert_eq!(status["operator_key"], read_public_key(&operator_key), "{status}");
+    assert_eq!(status["rules_version"], colony_core::RULES_VERSION, "{status}");
 
     // The event stream from the beginning: exactly three JSON lines, in log order.
     let events = run(&["events", "tail", "--from", "1", "--count", "3", "--json", "--key", operator]);

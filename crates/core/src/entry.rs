@@ -33,6 +33,9 @@ pub enum EntryBody {
 /// The first entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Genesis {
+    /// The rules the log is written under ([`crate::state::RULES_VERSION`] of the binary that wrote
+    /// it). Only a binary that applies the same rules replays the log.
+    pub rules_version: u32,
     /// The operator's public key: the root of all authority in the swarm.
     pub operator_key: PublicKey,
     /// The initial configuration.

@@ -60,4 +60,4 @@ pub use outcome::{
     RegistryRejection, Rejection, RejectionClass,
 };
 pub use registry::{Agent, AgentHandle, Halt, Liveness, Registry};
-pub use state::{Counters, Operator, ReadToken, SnapshotError, State};
+pub use state::{Counters, Operator, RULES_VERSION, ReadToken, SnapshotError, State};

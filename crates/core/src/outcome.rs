@@ -358,6 +358,14 @@ pub enum ApplyError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The genesis names rules other than the ones this binary applies: replayed here, the log would
+    /// reach a state other than the one its writer served and signed.
+    RulesVersionMismatch {
+        /// The rules version the genesis records (0: written before genesis recorded one).
+        log: u32,
+        /// The rules version this binary applies ([`crate::state::RULES_VERSION`]).
+        binary: u32,
+    },
 }
 
 impl fmt::Display for ApplyError {
@@ -375,6 +383,11 @@ impl fmt::Display for ApplyError {
             ApplyError::InvalidGenesis { reason } => {
                 write!(formatter, "the genesis configuration is invalid: {reason}")
             }
+            ApplyError::RulesVersionMismatch { log, binary } => write!(
+                formatter,
+                "this log was written under rules version {log}; this binary applies version {binary}; replay it with \
+                 the binary that wrote it, or start a new log"
+            ),
         }
     }
 }

@@ -63,6 +63,10 @@ pub struct Counters {
 pub struct State {
     sequence: u64,
     timestamp_ms: u64,
+    /// The rules the state was reached under, from the genesis (0 before it). Kept in the state, so in
+    /// snapshots and the state hash, so that a snapshot is refused by a binary of other rules even when
+    /// the snapshot's format did not change.
+    rules_version: u32,
     operator: Option<Operator>,
     pub(crate) config: SwarmConfig,
     pub(crate) registry: Registry,
@@ -189,6 +193,8 @@ pub enum SnapshotError {
     NotASnapshot,
     /// The snapshot was written by an unknown format version.
     UnsupportedVersion(u32),
+    /// The snapshot's state was reached under rules other than [`RULES_VERSION`] (the version it names).
+    RulesVersionMismatch(u32),
     /// The body does not decode.
     Malformed(String),
 }
@@ -198,6 +204,9 @@ impl std::fmt::Display for SnapshotError {
         match self {
             SnapshotError::NotASnapshot => formatter.write_str("not a Colony snapshot"),
             SnapshotError::UnsupportedVersion(version) => write!(formatter, "unsupported snapshot version {version}"),
+            SnapshotError::RulesVersionMismatch(version) => {
+                write!(formatter, "taken under rules version {version}; this binary applies version {RULES_VERSION}")
+            }
             SnapshotError::Malformed(reason) => write!(formatter, "malformed snapshot: {reason}"),
         }
     }
@@ -205,13 +214,34 @@ impl std::fmt::Display for SnapshotError {
 
 impl std::error::Error for SnapshotError {}
 
+/// The version of the rules `State::apply` applies: how each command and each time-driven change
+/// (expiries, deadlines, the assignment pass) changes the state, and the defaults a genesis's
+/// configuration is filled in with when it decodes. The genesis records the version the log is written
+/// under, and a log or snapshot of another version is refused rather than replayed: replayed under other
+/// rules, a log would silently reach a state other than the one its writer served, acknowledged and
+/// signed in its checkpoints.
+///
+/// Bump it with any change that makes an existing log replay differently: a command or a time-driven
+/// change applied another way (a new check, a different amount, event or order), a limit that refuses
+/// what was accepted, or a default that decoding a genesis fills in (`SwarmConfig`'s serde defaults).
+/// A new command kind alone does not need it (no existing log holds one), nor does a change of what
+/// the server does around core. Bumping it needs no snapshot version bump: snapshots carry the rules
+/// version of their state.
+///
+/// 0 is what a genesis without the field decodes as: logs written before the genesis recorded a
+/// version, under rules that changed several times unrecorded, so no one version describes them. 1 is
+/// the first recorded: the rules of the market's funds check at announce, per-agent limits,
+/// `referral_from` defaulting to the payee, and the default task kinds.
+pub const RULES_VERSION: u32 = 1;
+
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.
 // 3: the market counts the funds its open tasks commit and assigns tasks directly (terms' distribution
 //    and load, the market's load, capacities, affinities and assignment queue); escrows carry a
 //    description and the referral rule they were locked under; the configuration names task kinds
 //    and the referral rule.
-// 4: the market keeps where direct assignment's next window over a large population starts.
+// 4: the market keeps where direct assignment's next window over a large population starts, and the
+//    state records the rules version of its log.
 const SNAPSHOT_VERSION: u32 = 4;
 
 impl State {
@@ -237,10 +267,14 @@ impl State {
         if is_genesis != (entry.sequence == 1) {
             return Err(ApplyError::GenesisMisplaced { sequence: entry.sequence });
         }
-        if let EntryBody::Genesis(genesis) = &entry.body
-            && let Err(rejection) = genesis.config.validate()
-        {
-            return Err(ApplyError::InvalidGenesis { reason: rejection.to_string() });
+        if let EntryBody::Genesis(genesis) = &entry.body {
+            // First: under other rules even the configuration's validity may differ.
+            if genesis.rules_version != RULES_VERSION {
+                return Err(ApplyError::RulesVersionMismatch { log: genesis.rules_version, binary: RULES_VERSION });
+            }
+            if let Err(rejection) = genesis.config.validate() {
+                return Err(ApplyError::InvalidGenesis { reason: rejection.to_string() });
+            }
         }
 
         self.sequence = entry.sequence;
@@ -302,6 +336,7 @@ impl State {
         assert!(genesis.config.validate().is_ok(), "genesis configuration is valid");
         self.operator = Some(Operator { public_key: genesis.operator_key, replay: ReplayWindow::default() });
         self.config = genesis.config.clone();
+        self.rules_version = genesis.rules_version;
         context.emit(EventKind::Genesis {});
     }
 
@@ -403,6 +438,12 @@ impl State {
     /// The operator, once genesis is applied.
     pub fn operator(&self) -> Option<&Operator> {
         self.operator.as_ref()
+    }
+
+    /// The rules version the log was written under (0 before genesis); once genesis is applied, always
+    /// [`RULES_VERSION`].
+    pub fn rules_version(&self) -> u32 {
+        self.rules_version
     }
 
     /// The swarm configuration.
@@ -635,6 +676,9 @@ impl State {
             .map_err(|error| SnapshotError::Malformed(error.to_string()))?;
         if !rest.is_empty() {
             return Err(SnapshotError::Malformed(format!("{} trailing bytes", rest.len())));
+        }
+        if state.sequence > 0 && state.rules_version != RULES_VERSION {
+            return Err(SnapshotError::RulesVersionMismatch(state.rules_version));
         }
         state.registry.rebuild_index();
         Ok(state)

@@ -5,7 +5,8 @@ mod support;
 
 use colony_core::RegistryRejection;
 use colony_core::{
-    Accepted, ApplyError, Entry, EntryBody, EventKind, Genesis, Rejection, SignedCommands, Signer, State, SwarmConfig,
+    Accepted, ApplyError, Entry, EntryBody, EventKind, Genesis, RULES_VERSION, Rejection, SignedCommands, Signer,
+    State, SwarmConfig,
 };
 use support::commands::{Update, config_with_ttl, heartbeat, register};
 use support::{
@@ -41,6 +42,45 @@ fn the_genesis_fixes_the_operator_and_the_configuration() {
 }
 
 #[test]
+fn the_genesis_records_the_rules_it_was_applied_under() {
+    let mut state = State::new();
+    assert_eq!(state.rules_version(), 0, "no rules before the genesis");
+    state.apply(&SwarmBuilder::new().factory().genesis(SwarmConfig::default())).expect("genesis applies");
+    assert_eq!(state.rules_version(), RULES_VERSION);
+}
+
+/// A log written under other rules would replay to a state other than the one its writer served and
+/// signed: its genesis is refused, whatever else it holds, and nothing changes.
+#[test]
+fn a_genesis_under_other_rules_is_refused_and_changes_nothing() {
+    let mut factory = SwarmBuilder::new().factory();
+    let valid = factory.genesis(SwarmConfig::default());
+    let no_roles = SwarmConfig { roles: Default::default(), ..SwarmConfig::default() };
+    let invalid = SwarmBuilder::new().factory().genesis(no_roles);
+    for version in [0, RULES_VERSION + 1, u32::MAX] {
+        for template in [&valid, &invalid] {
+            let mut entry = template.clone();
+            let EntryBody::Genesis(genesis) = &mut entry.body else { panic!("a genesis") };
+            genesis.rules_version = version;
+            let mut state = State::new();
+            let error = state.apply(&entry).expect_err("a genesis of other rules applies");
+            // The rules come first: under other rules even the configuration's validity may differ.
+            assert_eq!(error, ApplyError::RulesVersionMismatch { log: version, binary: RULES_VERSION });
+            assert_eq!(state, State::new(), "a refused genesis changes nothing");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "this log was written under rules version {version}; this binary applies version {RULES_VERSION}; \
+                     replay it with the binary that wrote it, or start a new log"
+                )
+            );
+        }
+    }
+    assert!(matches!(State::new().apply(&invalid), Err(ApplyError::InvalidGenesis { .. })));
+    assert!(State::new().apply(&valid).is_ok());
+}
+
+#[test]
 fn the_first_entry_must_be_the_genesis_and_only_the_first() {
     let mut state = State::new();
     let empty_hash = state.state_hash();
@@ -56,7 +96,11 @@ fn the_first_entry_must_be_the_genesis_and_only_the_first() {
     let second = Entry {
         sequence: 2,
         timestamp_ms: swarm.now_ms(),
-        body: EntryBody::Genesis(Genesis { operator_key: wrong_key_for("operator"), config: SwarmConfig::default() }),
+        body: EntryBody::Genesis(Genesis {
+            rules_version: RULES_VERSION,
+            operator_key: wrong_key_for("operator"),
+            config: SwarmConfig::default(),
+        }),
     };
     assert_eq!(swarm.apply(&second), Err(ApplyError::GenesisMisplaced { sequence: 2 }));
     assert_eq!(swarm.state().state_hash(), hash);

@@ -2,7 +2,7 @@
 
 mod support;
 
-use colony_core::{SnapshotError, State, SwarmConfig};
+use colony_core::{RULES_VERSION, SnapshotError, State, SwarmConfig};
 use proptest::prelude::*;
 use support::commands::{
     CreateConsumerBuilder, Register, create_stream, deregister, fetch, halt, heartbeat, issue_read_token, lock, publish,
@@ -99,6 +99,38 @@ fn an_unknown_version_is_refused_by_number() {
         let error = State::decode_snapshot(&other).unwrap_err();
         assert_eq!(error, SnapshotError::UnsupportedVersion(version));
         assert_eq!(error.to_string(), format!("unsupported snapshot version {version}"));
+    }
+}
+
+/// A snapshot carries the rules version of its log, so a binary of other rules refuses it even when the
+/// snapshot format is the same: restored, its state would go on under rules it was not reached by.
+#[test]
+fn a_snapshot_taken_under_other_rules_is_refused_by_number() {
+    let swarm = busy_swarm();
+    let bytes = swarm.state().encode_snapshot();
+    let restored = State::decode_snapshot(&bytes).expect("a snapshot of this binary's rules decodes");
+    assert_eq!(restored.rules_version(), RULES_VERSION);
+    // The state starts with its sequence number, its time, then its rules version (one byte).
+    let state = swarm.state();
+    let start = [
+        varint(u128::from(state.sequence())),
+        varint(u128::from(state.timestamp_ms())),
+        varint(u128::from(RULES_VERSION)),
+    ]
+    .concat();
+    assert!(bytes[HEADER_BYTES..].starts_with(&start));
+    let at = HEADER_BYTES + start.len() - 1;
+    for version in [0u8, 2, 127] {
+        let mut other = bytes.clone();
+        other[at] = version;
+        let expected = SnapshotError::RulesVersionMismatch(u32::from(version));
+        assert_eq!(State::decode_snapshot(&other), Err(expected.clone()));
+        // Recovery's path, which trusts the bytes' hash instead of the invariants, refuses it too.
+        assert_eq!(State::decode_snapshot_with_hash(&other, State::snapshot_state_hash(&other)), Err(expected.clone()));
+        assert_eq!(
+            expected.to_string(),
+            format!("taken under rules version {version}; this binary applies version {RULES_VERSION}")
+        );
     }
 }
 

@@ -64,7 +64,12 @@ pub fn decode_record(record: &Record, state: &State) -> Result<DecodedRecord, Re
         RecordKind::Genesis => {
             let genesis =
                 record::decode_genesis(&record.payload).map_err(|reason| error(format!("genesis: {reason}")))?;
-            (EntryBody::Genesis(Genesis { operator_key: genesis.operator_key, config: genesis.config }), None)
+            let genesis = Genesis {
+                rules_version: genesis.rules_version,
+                operator_key: genesis.operator_key,
+                config: genesis.config,
+            };
+            (EntryBody::Genesis(genesis), None)
         }
         RecordKind::Signed => {
             let signed = record::decode_signed(&record.payload).map_err(error)?;

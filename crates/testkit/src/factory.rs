@@ -85,7 +85,7 @@ impl EntryFactory {
     /// The genesis entry, with the factory's operator key.
     pub fn genesis(&mut self, config: SwarmConfig) -> Entry {
         let operator_key = self.operator_key;
-        self.entry(EntryBody::Genesis(Genesis { operator_key, config }))
+        self.entry(EntryBody::Genesis(Genesis { rules_version: colony_core::RULES_VERSION, operator_key, config }))
     }
 
     /// A tick: an entry with no commands, that only moves log time.

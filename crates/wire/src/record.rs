@@ -42,6 +42,11 @@ impl RecordKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisPayload {
+    /// The rules version the log is written under (`colony_core::RULES_VERSION`). Absent from logs
+    /// written before the genesis recorded it, which decode as 0: a version no binary applies, so
+    /// such a log is refused rather than replayed under rules it was not written under.
+    #[serde(default)]
+    pub rules_version: u32,
     /// The operator's public key.
     pub operator_key: PublicKey,
     /// The initial configuration.

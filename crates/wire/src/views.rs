@@ -215,6 +215,9 @@ pub struct SubmitResponse {
 pub struct StatusView {
     /// The server's version.
     pub version: String,
+    /// The rules version the log was written under, which is the one this server applies (a log of
+    /// other rules is refused at start-up).
+    pub rules_version: u32,
     /// The last applied (and durable) entry.
     pub sequence: u64,
     /// The log time of that entry.

@@ -277,7 +277,7 @@ pub fn start(
     Ok((DriverHandle { sender, shared }, thread))
 }
 
-/// Appends the genesis entry to an empty log.
+/// Appends the genesis entry to an empty log, under the rules this binary applies.
 pub fn write_genesis(
     log: &mut dyn CommandLog,
     operator_key: PublicKey,
@@ -285,6 +285,10 @@ pub fn write_genesis(
     timestamp_ms: u64,
 ) -> Result<(), colony_log::AppendError> {
     assert_eq!(log.last_sequence(), 0, "genesis goes into an empty log");
-    let payload = record::encode_genesis(&record::GenesisPayload { operator_key, config });
+    let payload = record::encode_genesis(&record::GenesisPayload {
+        rules_version: colony_core::RULES_VERSION,
+        operator_key,
+        config,
+    });
     log.append(&[Record { sequence: 1, timestamp_ms, kind: RecordKind::Genesis as u8, payload }]).map(|_| ())
 }

@@ -185,7 +185,11 @@ mod tests {
     /// next deadline), both at `GENESIS_MS`.
     fn swarm() -> State {
         let mut state = State::new();
-        let genesis = Genesis { operator_key: operator_key().public_key(), config: SwarmConfig::default() };
+        let genesis = Genesis {
+            rules_version: colony_core::RULES_VERSION,
+            operator_key: operator_key().public_key(),
+            config: SwarmConfig::default(),
+        };
         let genesis = Entry { sequence: 1, timestamp_ms: GENESIS_MS, body: EntryBody::Genesis(genesis) };
         state.apply(&genesis).unwrap();
         let register = submission(&operator_key(), Signer::Operator, 1, vec![registration("scout-1", &scout_key())]);

@@ -115,6 +115,7 @@ pub async fn get_status(State(app): State<AppState>) -> Result<Json<StatusView>,
     let counters = state.counters();
     Ok(Json(StatusView {
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        rules_version: state.rules_version(),
         sequence: state.sequence(),
         timestamp_ms: state.timestamp_ms(),
         agents: state.registry().len() as u64,

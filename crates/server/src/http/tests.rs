@@ -286,6 +286,7 @@ async fn a_signed_read_is_answered_with_json() {
     let status: StatusView = serde_json::from_slice(&body_bytes(response).await).expect("a status document");
     assert_eq!((status.sequence, status.agents), (1, 0));
     assert_eq!(status.operator_key, Some(test.operator.public_key()));
+    assert_eq!(status.rules_version, colony_core::RULES_VERSION);
 }
 
 #[tokio::test]
