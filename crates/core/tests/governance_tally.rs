@@ -623,6 +623,55 @@ fn any_vote() -> impl Strategy<Value = (VoteType, Vec<u64>, Vec<Ballot>)> {
     ])
 }
 
+/// A round of [`recounted_runoff`]: each continuing option with its weight, the exhausted weight,
+/// the option eliminated.
+type RecountedRound = (Vec<(u32, u128)>, u128, Option<u32>);
+
+/// Instant runoff the slow way: every round recounts every ballot for its first continuing option.
+/// Ties for elimination: least this round, then least in each earlier round (latest first), then the
+/// highest-numbered; options equal in every round and making up all that continue tie.
+fn recounted_runoff(options: usize, eligible: &[u64], votes: &[Ballot]) -> (Outcome, Vec<RecountedRound>) {
+    let mut continuing = vec![true; options];
+    let mut history: Vec<Vec<u128>> = Vec::new();
+    let mut rounds = Vec::new();
+    loop {
+        let mut weights = vec![0u128; options];
+        let mut exhausted = 0u128;
+        for vote in votes {
+            let Choice::Rank(ranking) = &vote.choice else { continue };
+            let weight = u128::from(eligible[vote.voter as usize]);
+            match ranking.iter().find(|&&option| continuing[option as usize]) {
+                Some(&option) => weights[option as usize] += weight,
+                None => exhausted += weight,
+            }
+        }
+        let alive: Vec<usize> = (0..options).filter(|&option| continuing[option]).collect();
+        let shown: Vec<(u32, u128)> = alive.iter().map(|&option| (option as u32, weights[option])).collect();
+        let total: u128 = alive.iter().map(|&option| weights[option]).sum();
+        if total == 0 {
+            rounds.push((shown, exhausted, None));
+            return (Outcome::Abstained, rounds);
+        }
+        if let Some(&winner) = alive.iter().find(|&&option| 2 * weights[option] > total) {
+            rounds.push((shown, exhausted, None));
+            return (Outcome::Winner { option: winner as u32 }, rounds);
+        }
+        let mut tied: Vec<usize> = alive.clone();
+        for round in std::iter::once(&weights).chain(history.iter().rev()) {
+            let least = tied.iter().map(|&option| round[option]).min().unwrap();
+            tied.retain(|&option| round[option] == least);
+        }
+        if tied.len() == alive.len() {
+            rounds.push((shown, exhausted, None));
+            return (Outcome::Tie { options: alive.iter().map(|&option| option as u32).collect() }, rounds);
+        }
+        let eliminated = *tied.last().unwrap();
+        rounds.push((shown, exhausted, Some(eliminated as u32)));
+        continuing[eliminated] = false;
+        history.push(weights);
+    }
+}
+
 /// A ranked-choice vote of up to 5 options with ballots from an electorate of up to 7.
 fn ranked_vote() -> impl Strategy<Value = (VoteType, Vec<u64>, Vec<Ballot>)> {
     vote_of((1u32..6).prop_map(|options| VoteType::RankedChoice { options }))
@@ -757,6 +806,26 @@ proptest! {
         }
         let quorum = Quorum::Ballots(2);
         prop_assert_eq!(tally(&vote_type, quorum, &eligible, &votes), tally(&vote_type, quorum, &eligible, &shuffled));
+    }
+
+    /// The runoff, which moves only the eliminated option's ballots each round, gives exactly the
+    /// rounds and outcome of a recount of every ballot in every round.
+    #[test]
+    fn runoff_equals_a_full_recount_each_round((vote_type, eligible, votes) in ranked_vote()) {
+        let VoteType::RankedChoice { options } = vote_type else { unreachable!("a ranked vote") };
+        let result = tally(&vote_type, Quorum::None, &eligible, &votes).unwrap();
+        let Counts::Ranked(counts) = &result.counts else { panic!("ranked counts") };
+        let (outcome, rounds) = recounted_runoff(options as usize, &eligible, &votes);
+        prop_assert_eq!(&result.outcome, &outcome);
+        let reported: Vec<RecountedRound> = counts
+            .rounds
+            .iter()
+            .map(|round| {
+                let weights = round.counts.iter().map(|count| (count.option, count.weight)).collect();
+                (weights, round.exhausted_weight, round.eliminated)
+            })
+            .collect();
+        prop_assert_eq!(reported, rounds);
     }
 
     /// An instant-runoff winner holds a strict majority of its last round; a tie is of options equal

@@ -7,7 +7,8 @@
 //! the round before, and so on back to the first round; among options equal in every round, the
 //! highest-numbered. When the options tied this way are all the continuing options, no count can
 //! separate them and the outcome is a tie of them all rather than a choice by number. At most one
-//! round per option, each walking every ranking: the work is bounded by `limits::TALLY_OPTIONS_MAX`.
+//! round per option (at most `limits::TALLY_OPTIONS_MAX`); a round moves only the ballots of the option
+//! it eliminated, each to its next continuing preference.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -69,18 +70,27 @@ pub(crate) fn count_ranked(
         }
     }
     let mut continuing = vec![true; options];
+    // Each ranking's position (its most preferred option still continuing), the ballots each option
+    // holds, and each option's weight: kept as options are eliminated, so that a round moves only the
+    // eliminated option's ballots, and the whole runoff costs the rankings' length plus rounds ×
+    // options, not rounds × rankings.
+    let mut positions = vec![0usize; rankings.len()];
+    let mut holders: Vec<Vec<usize>> = vec![Vec::new(); options];
+    let mut weights = vec![0u128; options];
+    let mut exhausted_weight = 0u128;
+    for (ballot, (weight, ranking)) in rankings.iter().enumerate() {
+        match ranking.first() {
+            Some(&index) => {
+                weights[index] += weight;
+                holders[index].push(ballot);
+            }
+            None => exhausted_weight += weight,
+        }
+    }
     // Every round's weights by option (zero once eliminated), for the elimination's tie-break.
     let mut history: Vec<Vec<u128>> = Vec::new();
     let mut rounds = Vec::new();
     loop {
-        let mut weights = vec![0u128; options];
-        let mut exhausted_weight = 0u128;
-        for (weight, ranking) in &rankings {
-            match ranking.iter().find(|&&index| continuing[index]) {
-                Some(&index) => weights[index] += weight,
-                None => exhausted_weight += weight,
-            }
-        }
         let alive: Vec<usize> = (0..options).filter(|&index| continuing[index]).collect();
         let counts =
             alive.iter().map(|&index| OptionWeight { option: number(index), weight: weights[index] }).collect();
@@ -95,15 +105,30 @@ pub(crate) fn count_ranked(
             if last.len() == alive.len() {
                 (Some(Outcome::Tie { options: alive.iter().map(|&index| number(index)).collect() }), None)
             } else {
-                let eliminated = *last.last().expect("some option has the least weight");
-                continuing[eliminated] = false;
-                (None, Some(number(eliminated)))
+                (None, Some(*last.last().expect("some option has the least weight")))
             }
         };
-        rounds.push(Round { counts, exhausted_weight, eliminated });
-        history.push(weights);
+        rounds.push(Round { counts, exhausted_weight, eliminated: eliminated.map(number) });
         if let Some(outcome) = outcome {
             return Ok((outcome, RankedCounts { rounds }));
+        }
+        history.push(weights.clone());
+        let eliminated = eliminated.expect("a round without an outcome eliminates an option");
+        continuing[eliminated] = false;
+        weights[eliminated] = 0;
+        for ballot in std::mem::take(&mut holders[eliminated]) {
+            let (weight, ranking) = &rankings[ballot];
+            let position = &mut positions[ballot];
+            while *position < ranking.len() && !continuing[ranking[*position]] {
+                *position += 1;
+            }
+            match ranking.get(*position) {
+                Some(&index) => {
+                    weights[index] += weight;
+                    holders[index].push(ballot);
+                }
+                None => exhausted_weight += weight,
+            }
         }
     }
 }
