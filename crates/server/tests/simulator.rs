@@ -164,7 +164,20 @@ fn a_seed_replays_exactly() {
         (second.entries, second.restarts, second.acknowledged)
     );
     assert_ne!(run_seed(8, 400).final_state_hash, first.final_state_hash, "another seed, another run");
+    // Pinned beside the rules version, so that a change to how core applies entries cannot pass
+    // unnoticed. If this fails: when core's rules changed (how a command or a deadline applies, a
+    // limit that now refuses what it accepted, a default the genesis fills in), bump
+    // `colony_core::RULES_VERSION` and pin the new hash; when only the simulator's generators or the
+    // state's encoding changed, pin the new hash alone.
+    assert_eq!(
+        (colony_core::RULES_VERSION, first.final_state_hash.as_str()),
+        (1, PINNED_SEED_7_STATE_HASH),
+        "seed 7's final state hash changed: see the comment above"
+    );
 }
+
+/// Seed 7's final state after 400 turns under rules version 1.
+const PINNED_SEED_7_STATE_HASH: &str = "4cdc2110d103d65141d150148142432432482ec36d55af912f148f6c92185e88";
 
 #[test]
 fn a_device_that_loses_acknowledged_writes_is_caught() {
