@@ -479,3 +479,18 @@ impl State {
         Ok(Accepted::Done)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::AgentHandle;
+    use crate::state::State;
+
+    #[test]
+    fn the_window_cursor_names_an_agent_of_the_registry() {
+        let mut state = State::new();
+        state.check_invariants().expect("the empty state");
+        state.market.assignment_window_after = Some(AgentHandle::at(0));
+        let broken = state.check_invariants().expect_err("no agent has handle 0 yet");
+        assert!(broken.contains("window"), "{broken}");
+    }
+}
