@@ -393,7 +393,12 @@ fn an_envelope_of_batches_examines_a_bounded_number_of_agents_and_the_commands_p
     // Without money, every batch is refused before it looks at anyone.
     swarm.register_all(&["pauper"], "analyst");
     let outcome = swarm.agent("pauper", (0..limits::COMMANDS_PER_ENVELOPE_MAX).map(batch).collect());
-    assert!(outcome.commands.iter().all(|result| matches!(result, Err(rejection) if rejection.code() == "announce_beyond_funds")));
+    assert!(
+        outcome
+            .commands
+            .iter()
+            .all(|result| matches!(result, Err(rejection) if rejection.code() == "announce_beyond_funds"))
+    );
 
     // Each funded batch's look examines a window of the crowd; the envelope pays for this many.
     let fit = limits::ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX / WINDOW;

@@ -144,7 +144,10 @@ fn a_state_before_the_genesis_records_no_rules_version() {
         let mut other = bytes.clone();
         other[HEADER_BYTES + 2] = version;
         let refused = State::decode_snapshot_with_hash(&other, State::snapshot_state_hash(&other));
-        assert!(matches!(&refused, Err(SnapshotError::Malformed(reason)) if reason.contains("before the genesis")), "{refused:?}");
+        assert!(
+            matches!(&refused, Err(SnapshotError::Malformed(reason)) if reason.contains("before the genesis")),
+            "{refused:?}"
+        );
         assert!(State::decode_snapshot(&other).is_err());
     }
 }

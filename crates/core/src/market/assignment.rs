@@ -453,8 +453,8 @@ impl State {
     /// looks at the next windows) until the windows that found nobody since the last change that
     /// could free room cover the largest population looked at.
     fn look_at_next_windows(&mut self, now_ms: u64, largest_missed: usize) {
-        let walked = (self.market.assignment_window_misses as usize)
-            .saturating_mul(limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX);
+        let walked =
+            (self.market.assignment_window_misses as usize).saturating_mul(limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX);
         if largest_missed > 0 && walked < largest_missed && self.market.assignments_due_at_ms.is_none() {
             self.market.assignments_due_at_ms = Some(now_ms);
         }
