@@ -42,10 +42,10 @@
 //! # The queue
 //! An open direct task waits in the assignment queue, ordered by priority (highest first), then task
 //! id. A pass over the queue runs at the end of an entry when something may have changed (a task
-//! joined the queue, load was freed, a capacity was declared), from the highest priority down; it
-//! stops after `ASSIGNMENTS_PER_ENTRY_MAX` tasks or `ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX` agents
-//! examined, and the next entry (a tick the driver writes at once) resumes where it stopped; a new
-//! change restarts it from the top. The task's `bid_window_ms` is how long it may wait: when its
+//! joined the queue, load was freed, a capacity was declared) or a window found nobody (above), from
+//! the highest priority down; it stops after `ASSIGNMENTS_PER_ENTRY_MAX` tasks or
+//! `ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX` agents examined, and the next entry (a tick the driver
+//! writes at once) resumes where it stopped; a new change restarts it from the top. The task's `bid_window_ms` is how long it may wait: when its
 //! window closes still queued it ends `unassigned` (or `failed` after earlier attempts). A decline or
 //! a retry queues it again for a new window, excluding its earlier holders.
 
