@@ -366,6 +366,12 @@ pub const ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX: usize = 200_000;
 /// rarely be worth more.
 pub const ASSIGNMENT_CANDIDATES_PER_TASK_MAX: usize = 10_000;
 
+/// Agents the commands of one envelope may examine in all, looking for agents to plan batches with
+/// (`task.announce_batch`); a command whose look the rest cannot pay for in full is refused. As many
+/// as one assignment pass examines, so an entry costs at most two passes' worth of looks, however many
+/// commands it carries, and at least one batch's look always fits.
+pub const ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX: usize = ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX;
+
 /// Affinities (a worker completed a task of a kind for a manager) kept per manager: enough for a
 /// team's every worker across its kinds; later ones are not recorded, earlier ones stay.
 pub const AFFINITIES_PER_MANAGER_MAX: u32 = 1_000;
@@ -400,6 +406,10 @@ const _: () = assert!(BATCH_CHUNKS_MAX <= OPEN_TASKS_PER_MANAGER_MAX);
 const _: () = assert!(
     ASSIGNMENT_CANDIDATES_PER_TASK_MAX + AFFINITIES_PER_MANAGER_MAX as usize <= ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX,
     "one task's look fits in an entry's budget"
+);
+const _: () = assert!(
+    ASSIGNMENT_CANDIDATES_PER_TASK_MAX + AFFINITIES_PER_MANAGER_MAX as usize <= ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX,
+    "one batch's look always fits in an envelope"
 );
 const _: () = assert!(AFFINITIES_PER_MANAGER_MAX as usize <= AFFINITIES_MAX);
 

@@ -95,6 +95,9 @@ pub(crate) struct Context {
     discarded: BTreeMap<crate::ids::Name, u64>,
     /// Bytes the entry's remaining fetches may still return (`FETCH_BYTES_PER_ENVELOPE_MAX`).
     pub fetch_bytes_left: u64,
+    /// Agents the entry's remaining commands may still examine looking for agents
+    /// (`ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX`).
+    pub assignment_candidates_left: usize,
 }
 
 impl Context {
@@ -109,6 +112,7 @@ impl Context {
             events: Vec::new(),
             discarded: BTreeMap::new(),
             fetch_bytes_left: crate::limits::FETCH_BYTES_PER_ENVELOPE_MAX,
+            assignment_candidates_left: crate::limits::ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX,
         }
     }
 
@@ -240,8 +244,9 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 //    and load, the market's load, capacities, affinities and assignment queue); escrows carry a
 //    description and the referral rule they were locked under; the configuration names task kinds
 //    and the referral rule.
-// 4: the market keeps where direct assignment's next window over a large population starts, and the
-//    state records the rules version of its log.
+// 4: the market keeps where direct assignment's next window over a large population starts and how
+//    many windows found nobody since room last changed, and the state records the rules version of
+//    its log.
 const SNAPSHOT_VERSION: u32 = 4;
 
 impl State {
@@ -613,6 +618,9 @@ impl State {
         self.ledger.check_invariants()?;
         self.bus.check_invariants()?;
         self.market.check_invariants()?;
+        if self.market.assignment_window_after.is_some_and(|handle| handle.index() >= self.registry.len()) {
+            return Err("direct assignment's window starts after an agent past the registry".to_owned());
+        }
         self.check_task_escrows()?;
         self.check_wallet_owners()?;
         Ok(())
@@ -676,6 +684,13 @@ impl State {
             .map_err(|error| SnapshotError::Malformed(error.to_string()))?;
         if !rest.is_empty() {
             return Err(SnapshotError::Malformed(format!("{} trailing bytes", rest.len())));
+        }
+        // Before the genesis a state has no rules yet (0); from it on, the rules it records.
+        if state.sequence == 0 && state.rules_version != 0 {
+            return Err(SnapshotError::Malformed(format!(
+                "a state before the genesis records rules version {}",
+                state.rules_version
+            )));
         }
         if state.sequence > 0 && state.rules_version != RULES_VERSION {
             return Err(SnapshotError::RulesVersionMismatch(state.rules_version));

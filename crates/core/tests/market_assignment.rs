@@ -467,6 +467,7 @@ fn the_order_of_candidates() {
         affinity,
         performance: Fraction::parse(performance).unwrap(),
         load,
+        from_window: false,
     };
     let mut candidates = [
         candidate("d", false, "1", 0),

@@ -8,10 +8,10 @@ mod support;
 use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
-use colony_core::{Accepted, Fraction, State, TaskState, limits};
+use colony_core::{Accepted, Fraction, Rejection, State, TaskState, limits};
 use serde_json::{Value, json};
 use support::commands::{Register, Update, deregister, halt};
-use support::market::ok;
+use support::market::{command, ok};
 use support::{OutcomeExt, Simulator, agent_id, name};
 
 const WINDOW: usize = limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX;
@@ -227,15 +227,15 @@ fn past_the_bound_a_task_goes_to_the_best_of_a_window_that_moves_on_after_each_a
 fn an_affinity_outside_the_window_is_still_preferred_and_an_empty_window_moves_on() {
     let (mut swarm, order) = crowd();
     let manager = agent_id("manager");
-    // The first worker by handle does a task for the manager (invited), which records its affinity
-    // and puts the window's cursor on it: the next window starts after it and does not hold it.
-    let favourite = order[0].clone();
+    // The last worker by handle does a task for the manager (invited), which records its affinity;
+    // an invited task does not move the window, so the first window does not hold it.
+    let favourite = order[WINDOW + 49].clone();
     let id = announce(&mut swarm, "manager", json!({"task_id": "first", "kind": "analyze", "invited": [&favourite]}));
     ok(&mut swarm, &favourite, json!({"type": "task.accept", "task": id}));
     ok(&mut swarm, &favourite, json!({"type": "task.submit", "task": id, "result": {}}));
     ok(&mut swarm, "manager", json!({"type": "task.verify", "task": id, "score": "1"}));
     assert!(swarm.state().has_affinity(&manager, &name("analyze"), &agent_id(&favourite)));
-    assert!(!window(&order, Some(0)).contains(&favourite.as_str()));
+    assert!(!window(&order, None).contains(&favourite.as_str()));
     let id = announce(
         &mut swarm,
         "manager",
@@ -244,8 +244,9 @@ fn an_affinity_outside_the_window_is_still_preferred_and_an_empty_window_moves_o
     );
     assert_eq!(winner(&swarm, id).as_deref(), Some(favourite.as_str()), "affinity first, from outside the window");
 
-    // A task nobody has room for waits; its look examined the affinity and a window of the crowd,
-    // and the window moved to the end of the one that found nobody.
+    // An affinity from outside the window did not move it. A task nobody has room for waits; its look
+    // examined the affinity and a window of the crowd, and the window moved to the end of the one that
+    // found nobody.
     let heavy = announce(
         &mut swarm,
         "manager",
@@ -253,16 +254,17 @@ fn an_affinity_outside_the_window_is_still_preferred_and_an_empty_window_moves_o
                                                          "required_capabilities": ["analyze"], "estimated_load": 9}),
     );
     assert_eq!(swarm.state().market().task(heavy).map(|task| task.state), Some(TaskState::Open));
-    let moved = Some(WINDOW);
+    let moved = Some(WINDOW - 1);
     let look = swarm.state().direct_candidates(heavy).expect("queued");
     assert!(look.candidates.is_empty());
-    let walked = window(&order, moved).into_iter().filter(|agent| *agent != favourite).count();
-    assert_eq!(look.examined, 1 + walked);
+    let walked = window(&order, moved);
+    assert!(walked.contains(&favourite.as_str()), "the next window holds the favourite, looked at once");
+    assert_eq!(look.examined, walked.len());
     assert!(look.examined <= WINDOW + limits::AFFINITIES_PER_MANAGER_MAX as usize);
     ok(&mut swarm, "manager", json!({"type": "task.cancel", "task": heavy}));
     // A kind without affinities goes to the best of the moved window (the last workers by handle).
     let expected = best_of(swarm.state(), window(&order, moved));
-    assert_eq!(expected, worker(0));
+    assert_eq!(expected, worker(1), "the favourite still holds its task");
     let id = announce(
         &mut swarm,
         "manager",
@@ -270,4 +272,147 @@ fn an_affinity_outside_the_window_is_still_preferred_and_an_empty_window_moves_o
                                                               "required_capabilities": ["analyze"]}),
     );
     assert_eq!(winner(&swarm, id), Some(expected));
+}
+
+/// Halts `agents` (by the operator, in envelopes of 5,000): live holders of their capabilities that no
+/// look finds eligible.
+fn halt_all(swarm: &mut Simulator, agents: &[String]) {
+    for chunk in agents.chunks(5_000) {
+        assert!(swarm.operator(chunk.iter().map(|agent| halt(agent, "away")).collect()).all_accepted());
+    }
+}
+
+/// Whether an assignment pass is due at once (the driver writes a tick for it).
+fn pass_due(swarm: &Simulator) -> bool {
+    let state = swarm.state();
+    state.next_deadline_ms().is_some_and(|deadline| deadline <= state.timestamp_ms() + 1)
+}
+
+/// Writes ticks a millisecond apart while a pass is due, at most `most`; how many it wrote.
+fn tick_while_due(swarm: &mut Simulator, most: usize) -> usize {
+    let mut ticks = 0;
+    while pass_due(swarm) && ticks < most {
+        swarm.tick_after(1);
+        ticks += 1;
+    }
+    ticks
+}
+
+#[test]
+fn a_window_that_finds_nobody_leaves_the_pass_due_and_a_tick_reaches_the_agents_beyond_it() {
+    let (mut swarm, order) = crowd();
+    // The first window's agents cannot work; only the 50 registered last can.
+    halt_all(&mut swarm, &order[..WINDOW]);
+    let id = announce(
+        &mut swarm,
+        "manager",
+        json!({"task_id": "lonely", "kind": "analyze", "required_capabilities": ["analyze"]}),
+    );
+    assert_eq!(winner(&swarm, id), None, "the first window found nobody");
+    assert!(pass_due(&swarm), "nothing else happens, yet the next window is looked at");
+    assert_eq!(tick_while_due(&mut swarm, 10), 1);
+    assert_eq!(winner(&swarm, id), Some(worker(0)), "the best of the agents beyond the first window");
+    assert!(!pass_due(&swarm));
+
+    // The window now starts after that winner, the last agent by handle: it wraps around to the
+    // halted agents. A batch's planning walks on to the next window within its budget.
+    let outcome = ok(
+        &mut swarm,
+        "manager",
+        json!({"type": "task.announce_batch", "batch_id": "sweep", "kind": "analyze", "items": [1, 2],
+               "agents": 2, "required_capabilities": ["analyze"], "max_cost_per_item": "1", "deadline_ms": 60_000}),
+    );
+    let Ok(Accepted::Batch { tasks }) = outcome.single() else { panic!("expected a batch: {outcome:?}") };
+    let chunk_winners: Vec<String> = tasks.iter().map(|id| winner(&swarm, *id).expect("assigned")).collect();
+    assert_eq!(chunk_winners, [worker(1), worker(2)]);
+}
+
+#[test]
+fn when_nobody_anywhere_has_room_the_windows_are_walked_around_once_per_change() {
+    let (mut swarm, order) = crowd();
+    halt_all(&mut swarm, &order);
+    let id = announce(
+        &mut swarm,
+        "manager",
+        json!({"task_id": "hopeless", "kind": "analyze", "required_capabilities": ["analyze"]}),
+    );
+    // Two windows cover the crowd: the announce's pass looked at the first, one tick at the second.
+    assert_eq!(tick_while_due(&mut swarm, 100), 1);
+    assert_eq!(swarm.state().market().task(id).map(|task| task.state), Some(TaskState::Open));
+    swarm.tick_after(1_000);
+    assert!(!pass_due(&swarm), "no endless ticks");
+    // A change that could free room (a capacity declared) buys one more walk around, no more.
+    ok(&mut swarm, "manager", json!({"type": "task.capacity", "max_load": 3}));
+    assert_eq!(tick_while_due(&mut swarm, 100), 1);
+    // The task still ends when its window closes.
+    swarm.tick_after(3_600_001);
+    assert_eq!(swarm.state().market().task(id).map(|task| task.state), Some(TaskState::Unassigned));
+}
+
+#[test]
+fn a_manager_cannot_steer_the_window_with_invited_tasks_or_a_small_population() {
+    let (mut swarm, order) = crowd();
+    swarm.register_all(&["hostile"], "analyst");
+    swarm.fund("hostile", 1_000);
+    // Its own agents: the last by handle, one of them the only holder of a rare capability.
+    let (puppet, rare) = (order[WINDOW + 10].clone(), order[WINDOW + 20].clone());
+    assert!(swarm.operator(vec![Update::new(&rare).capabilities(["analyze", "rare"]).build()]).all_accepted());
+    for round in 0..3 {
+        let invited = announce(
+            &mut swarm,
+            "hostile",
+            json!({"task_id": format!("pin-{round}"), "kind": "analyze", "invited": [&puppet]}),
+        );
+        assert_eq!(winner(&swarm, invited), Some(puppet.clone()));
+        let narrow = announce(
+            &mut swarm,
+            "hostile",
+            json!({"task_id": format!("narrow-{round}"), "kind": "analyze", "required_capabilities": ["rare"]}),
+        );
+        assert_eq!(winner(&swarm, narrow), Some(rare.clone()));
+    }
+    // Had the window followed those winners, it would start after them, among the lowest ids.
+    let expected = best_of(swarm.state(), window(&order, None));
+    assert_eq!(expected, worker(50));
+    let id = announce(
+        &mut swarm,
+        "manager",
+        json!({"task_id": "honest", "kind": "analyze", "required_capabilities": ["analyze"]}),
+    );
+    assert_eq!(winner(&swarm, id), Some(expected), "the window still starts at the first agent");
+}
+
+#[test]
+fn an_envelope_of_batches_examines_a_bounded_number_of_agents_and_the_commands_past_it_change_nothing() {
+    let (mut swarm, _) = crowd();
+    let batch = |n: usize| {
+        command(json!({"type": "task.announce_batch", "batch_id": format!("batch-{n}"), "kind": "analyze",
+                       "items": [n], "agents": 1, "required_capabilities": ["analyze"], "max_cost_per_item": "1",
+                       "deadline_ms": 60_000}))
+    };
+    // Without money, every batch is refused before it looks at anyone.
+    swarm.register_all(&["pauper"], "analyst");
+    let outcome = swarm.agent("pauper", (0..limits::COMMANDS_PER_ENVELOPE_MAX).map(batch).collect());
+    assert!(
+        outcome
+            .commands
+            .iter()
+            .all(|result| matches!(result, Err(rejection) if rejection.code() == "announce_beyond_funds"))
+    );
+
+    // Each funded batch's look examines a window of the crowd; the envelope pays for this many.
+    let fit = limits::ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX / WINDOW;
+    let mut within = swarm.clone();
+    assert!(within.agent("manager", (0..fit).map(batch).collect()).all_accepted());
+    let outcome = swarm.agent("manager", (0..fit + 5).map(batch).collect());
+    for (index, result) in outcome.commands.iter().enumerate() {
+        match result {
+            Ok(Accepted::Batch { .. }) if index < fit => {}
+            Err(Rejection::LimitReached { limit: "assignment_candidates_per_envelope", .. }) if index >= fit => {}
+            other => panic!("command {index}: {other:?}"),
+        }
+    }
+    // The refused ones changed nothing: the market and the ledger are those of the first `fit` alone.
+    assert_eq!(swarm.state().market(), within.state().market());
+    assert_eq!(swarm.ledger(), within.ledger());
 }

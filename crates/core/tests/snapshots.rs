@@ -135,6 +135,24 @@ fn a_snapshot_taken_under_other_rules_is_refused_by_number() {
 }
 
 #[test]
+fn a_state_before_the_genesis_records_no_rules_version() {
+    let bytes = State::new().encode_snapshot();
+    assert_eq!(State::decode_snapshot(&bytes).map(|state| state.rules_version()), Ok(0));
+    // Sequence 0, time 0, then the rules version: a state before the genesis has none.
+    assert_eq!(&bytes[HEADER_BYTES..HEADER_BYTES + 3], &[0, 0, 0]);
+    for version in [1u8, 2] {
+        let mut other = bytes.clone();
+        other[HEADER_BYTES + 2] = version;
+        let refused = State::decode_snapshot_with_hash(&other, State::snapshot_state_hash(&other));
+        assert!(
+            matches!(&refused, Err(SnapshotError::Malformed(reason)) if reason.contains("before the genesis")),
+            "{refused:?}"
+        );
+        assert!(State::decode_snapshot(&other).is_err());
+    }
+}
+
+#[test]
 fn every_truncation_is_a_typed_error() {
     let bytes = busy_swarm().state().encode_snapshot();
     for length in 0..bytes.len() {

@@ -19,11 +19,20 @@
 //! the task's rarest required capability (the registry's capability index), or every live agent when
 //! it requires none. A population of more than `ASSIGNMENT_CANDIDATES_PER_TASK_MAX` agents is not
 //! walked whole: the look takes a window of that many, in handle order, starting after
-//! `Market::assignment_window_after` and wrapping around. That cursor moves to the agent each direct
-//! assignment goes to, and to the end of a window that found nobody with room, so the windows move on
-//! and a large population shares the work instead of its first agents always winning. A task whose
-//! window found nobody waits for the next pass, which looks at the next window. Batches plan with the
-//! same look.
+//! `Market::assignment_window_after` and wrapping around. That cursor moves to the agent a direct
+//! assignment goes to when the look found it in such a window (never to an invited agent, nor to an
+//! affinity outside the window, nor to a winner of a population walked whole: a manager picks those,
+//! and must not steer where everyone's next window starts), and to the end of a window that found
+//! nobody with room, so the windows move on and a large population shares the work instead of its
+//! first agents always winning.
+//!
+//! A pass whose windowed look found nobody stays due, so the next entry (a tick the driver writes at
+//! once) looks at the next window, and so on, until someone is assigned or the windows that found
+//! nobody since the last change that could free room (a task queued, load freed, a capacity declared)
+//! add up to the largest population looked at: each such change buys one walk around the population,
+//! never an endless series of ticks when nobody anywhere has room. The queued tasks share that walk,
+//! each look moving the one cursor. Batches plan with the same look, walking on past windows that find
+//! nobody within the envelope's budget of agents examined (see `batch.rs`).
 //!
 //! # The best agent
 //! [`agent_order`]: affinity first (it completed a task of the same kind for this manager before),
@@ -33,10 +42,10 @@
 //! # The queue
 //! An open direct task waits in the assignment queue, ordered by priority (highest first), then task
 //! id. A pass over the queue runs at the end of an entry when something may have changed (a task
-//! joined the queue, load was freed, a capacity was declared), from the highest priority down; it
-//! stops after `ASSIGNMENTS_PER_ENTRY_MAX` tasks or `ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX` agents
-//! examined, and the next entry (a tick the driver writes at once) resumes where it stopped; a new
-//! change restarts it from the top. The task's `bid_window_ms` is how long it may wait: when its
+//! joined the queue, load was freed, a capacity was declared) or a window found nobody (above), from
+//! the highest priority down; it stops after `ASSIGNMENTS_PER_ENTRY_MAX` tasks or
+//! `ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX` agents examined, and the next entry (a tick the driver
+//! writes at once) resumes where it stopped; a new change restarts it from the top. The task's `bid_window_ms` is how long it may wait: when its
 //! window closes still queued it ends `unassigned` (or `failed` after earlier attempts). A decline or
 //! a retry queues it again for a new window, excluding its earlier holders.
 
@@ -63,6 +72,8 @@ pub struct Look {
     /// The last agent of the window when the population was larger than
     /// `ASSIGNMENT_CANDIDATES_PER_TASK_MAX` (so the look saw only part of it); `None` when it saw all.
     pub(crate) window_end: Option<AgentHandle>,
+    /// How many agents the population held (0 for invited agents).
+    pub(crate) population: usize,
 }
 
 /// An eligible agent, with what ranks it.
@@ -76,6 +87,9 @@ pub struct Candidate {
     pub performance: Fraction,
     /// Its load now, in units.
     pub load: u64,
+    /// Whether the look found it in a window over a population larger than the window (not as an
+    /// invited agent, nor only as an affinity): the window's cursor moves only to such an agent.
+    pub from_window: bool,
 }
 
 /// What [`agent_order`] sorts by, as a key for ordered collections.
@@ -185,8 +199,10 @@ impl State {
         self.market.assignment_queue.iter().map(|(_, id)| *id)
     }
 
-    /// Something may let a queued task find an agent: the next pass starts from the top.
+    /// Something may let a queued task find an agent: the next pass starts from the top, and the
+    /// windows that found nobody may be walked around once more.
     fn assignments_due(&mut self, now_ms: u64) {
+        self.market.assignment_window_misses = 0;
         if !self.market.assignment_queue.is_empty() {
             self.market.assignments_due_at_ms = Some(now_ms);
             self.market.assignment_cursor = None;
@@ -266,18 +282,44 @@ impl State {
         }
     }
 
-    /// The agents a look for work under `terms` examines and which of them are eligible with room
-    /// (see the module's comment, "Who is looked at").
-    pub(super) fn eligible_agents(&self, manager: &AgentId, terms: &TaskTerms, excluded: &BTreeSet<AgentId>) -> Look {
-        let affine: BTreeSet<&AgentId> = self
-            .market
+    /// The manager's affinities for the task's kind: the workers that completed one for it.
+    fn affine_workers(&self, manager: &AgentId, kind: &Name) -> BTreeSet<&AgentId> {
+        self.market
             .affinities
-            .range((manager.clone(), terms.kind.clone(), AgentId::below_all())..)
-            .take_while(|(of, kind, _)| of == manager && *kind == terms.kind)
+            .range((manager.clone(), kind.clone(), AgentId::below_all())..)
+            .take_while(|(of, of_kind, _)| of == manager && of_kind == kind)
             .map(|(_, _, worker)| worker)
-            .collect();
+            .collect()
+    }
+
+    /// The most agents a look for work under `terms` can examine now: what it is charged before it
+    /// runs, so that a budget is never overdrawn.
+    pub(super) fn look_cost_bound(&self, manager: &AgentId, terms: &TaskTerms) -> usize {
+        if !terms.invited.is_empty() {
+            return terms.invited.len();
+        }
+        let population = self.registry.capability_index().population(&terms.required_capabilities);
+        let window = population.len().min(limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX);
+        self.affine_workers(manager, &terms.kind).len() + window
+    }
+
+    /// The agents a look for work under `terms` examines and which of them are eligible with room
+    /// (see the module's comment, "Who is looked at"), its window starting at the market's cursor.
+    pub(super) fn eligible_agents(&self, manager: &AgentId, terms: &TaskTerms, excluded: &BTreeSet<AgentId>) -> Look {
+        self.look_after(manager, terms, excluded, self.market.assignment_window_after)
+    }
+
+    /// [`State::eligible_agents`] with the window over a large population starting after `after`.
+    pub(super) fn look_after(
+        &self,
+        manager: &AgentId,
+        terms: &TaskTerms,
+        excluded: &BTreeSet<AgentId>,
+        after: Option<AgentHandle>,
+    ) -> Look {
+        let affine = self.affine_workers(manager, &terms.kind);
         let mut look = Look::default();
-        let consider = |look: &mut Look, handle: AgentHandle| {
+        let consider = |look: &mut Look, handle: AgentHandle, from_window: bool| {
             look.examined += 1;
             let record = self.registry.by_handle(handle);
             let agent = &record.id;
@@ -292,31 +334,32 @@ impl State {
                 return;
             }
             let performance = self.performance_at(handle);
-            look.candidates.push(Candidate {
-                agent: agent.clone(),
-                affinity: affine.contains(agent),
-                performance,
-                load,
-            });
+            let affinity = affine.contains(agent);
+            look.candidates.push(Candidate { agent: agent.clone(), affinity, performance, load, from_window });
         };
         if terms.invited.is_empty() {
-            for agent in &affine {
-                consider(&mut look, self.registry.handle(agent).expect("an affinity names registered agents"));
-            }
             let population = self.registry.capability_index().population(&terms.required_capabilities);
             let size = limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX;
-            let mut last = None;
-            for handle in window(population, self.market.assignment_window_after, size) {
+            let windowed = population.len() > size;
+            let (mut last, mut affine_in_window) = (None, BTreeSet::new());
+            for handle in window(population, after, size) {
                 last = Some(handle);
-                if !affine.contains(&self.registry.by_handle(handle).id) {
-                    consider(&mut look, handle);
+                let agent = &self.registry.by_handle(handle).id;
+                if affine.contains(agent) {
+                    affine_in_window.insert(agent);
                 }
+                consider(&mut look, handle, windowed);
             }
-            look.window_end = last.filter(|_| population.len() > size);
+            // The affinities the window did not hold are looked at all the same.
+            for agent in affine.difference(&affine_in_window) {
+                consider(&mut look, self.registry.handle(agent).expect("an affinity names registered agents"), false);
+            }
+            look.window_end = last.filter(|_| windowed);
+            look.population = population.len();
         } else {
             for agent in &terms.invited {
                 match self.registry.handle(agent) {
-                    Some(handle) => consider(&mut look, handle),
+                    Some(handle) => consider(&mut look, handle, false),
                     None => look.examined += 1,
                 }
             }
@@ -336,8 +379,9 @@ impl State {
             .then(|| self.eligible_agents(&task.manager, &task.terms, &task.excluded))
     }
 
-    /// Assigns a queued task to `agent` at its `max_cost`, or ends it `unfunded`.
-    pub(super) fn assign(&mut self, context: &mut Context, id: u64, agent: AgentId) {
+    /// Assigns a queued task to `agent` at its `max_cost`, or ends it `unfunded`. `from_window`: the
+    /// look found the agent in a window over a large population, which the next window starts after.
+    pub(super) fn assign(&mut self, context: &mut Context, id: u64, agent: AgentId, from_window: bool) {
         self.unqueue(id);
         let task = &self.market.tasks[&id];
         if let Err(reason) = self.payer_can_act(task) {
@@ -346,8 +390,11 @@ impl State {
         }
         let (price, estimated_time_ms) = (task.terms.max_cost, task.terms.deadline_ms);
         let performance = self.performance_of(&agent);
-        // The next window over a large population starts after this agent.
-        self.market.assignment_window_after = self.registry.handle(&agent);
+        if from_window {
+            self.market.assignment_window_after = self.registry.handle(&agent);
+        }
+        // Someone had room: the windows that found nobody before this count for nothing now.
+        self.market.assignment_window_misses = 0;
         self.lock_award(context, id, agent, price, performance, estimated_time_ms);
     }
 
@@ -358,6 +405,8 @@ impl State {
         }
         let mut cursor = self.market.assignment_cursor.take();
         let (mut tasks_examined, mut agents_examined) = (0usize, 0usize);
+        // The largest population a look of this pass walked only a window of, and found nobody in.
+        let mut largest_missed = 0usize;
         loop {
             let next = match cursor {
                 None => self.market.assignment_queue.first().copied(),
@@ -368,7 +417,10 @@ impl State {
                     .next()
                     .copied(),
             };
-            let Some(key) = next else { return };
+            let Some(key) = next else {
+                self.look_at_next_windows(context.now_ms, largest_missed);
+                return;
+            };
             if tasks_examined >= limits::ASSIGNMENTS_PER_ENTRY_MAX
                 || agents_examined >= limits::ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX
             {
@@ -384,12 +436,27 @@ impl State {
             let look = self.eligible_agents(&task.manager, &task.terms, &task.excluded);
             agents_examined += look.examined;
             match look.candidates.into_iter().next() {
-                Some(best) => self.assign(context, key.1, best.agent),
+                Some(best) => self.assign(context, key.1, best.agent, best.from_window),
                 // Nobody in this window: the next look walks the next one.
-                None if look.window_end.is_some() => self.market.assignment_window_after = look.window_end,
+                None if look.window_end.is_some() => {
+                    self.market.assignment_window_after = look.window_end;
+                    self.market.assignment_window_misses = self.market.assignment_window_misses.saturating_add(1);
+                    largest_missed = largest_missed.max(look.population);
+                }
                 None => {}
             }
             cursor = Some(key);
+        }
+    }
+
+    /// The end of a pass: when a look found nobody in its window, the pass stays due (the next entry
+    /// looks at the next windows) until the windows that found nobody since the last change that
+    /// could free room cover the largest population looked at.
+    fn look_at_next_windows(&mut self, now_ms: u64, largest_missed: usize) {
+        let walked =
+            (self.market.assignment_window_misses as usize).saturating_mul(limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX);
+        if largest_missed > 0 && walked < largest_missed && self.market.assignments_due_at_ms.is_none() {
+            self.market.assignments_due_at_ms = Some(now_ms);
         }
     }
 
@@ -410,5 +477,20 @@ impl State {
         self.assignments_due(context.now_ms);
         context.emit(EventKind::TaskCapacityDeclared { agent, max_load: command.max_load });
         Ok(Accepted::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::AgentHandle;
+    use crate::state::State;
+
+    #[test]
+    fn the_window_cursor_names_an_agent_of_the_registry() {
+        let mut state = State::new();
+        state.check_invariants().expect("the empty state");
+        state.market.assignment_window_after = Some(AgentHandle::at(0));
+        let broken = state.check_invariants().expect_err("no agent has handle 0 yet");
+        assert!(broken.contains("window"), "{broken}");
     }
 }

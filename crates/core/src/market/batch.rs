@@ -11,14 +11,21 @@
 //! there a chunk is an ordinary direct task: a decline or a retry goes to the next best agent.
 //!
 //! The whole batch is checked before anything changes: when some batch finds no eligible agent with
-//! room, or any chunk's terms are refused, nothing is announced.
+//! room, or any chunk's terms are refused, nothing is announced. The cheap refusals come before the
+//! look for agents: the terms, the open-task limits for the fewest chunks the batch can make (one per
+//! batch), and the funds, which are exact without a plan (the chunks' `max_cost`s add up to
+//! `max_cost_per_item` × the items however they split). The look is the direct-assignment look
+//! (`assignment.rs`), walking on past windows that find nobody with room until one finds someone or
+//! the population was walked once; every agent it examines is charged to the envelope's budget
+//! (`ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX`), and a look the budget left cannot pay for in full
+//! refuses the command (`limit_reached`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use sha2::{Digest as _, Sha256};
 
-use super::assignment::{Candidate, RankKey};
+use super::assignment::{Candidate, Look, RankKey};
 use super::commands::{AnnounceBatch, AnnounceTask};
 use super::rejections::MarketRejection;
 use super::{Distribution, ScoringWeights, TaskTerms};
@@ -40,6 +47,7 @@ pub fn split_batch(len: u32, k: u32) -> Vec<Range<u32>> {
 /// One chunk, checked, before anything is filed.
 struct PlannedChunk {
     agent: AgentId,
+    from_window: bool,
     terms: TaskTerms,
     announcement: Digest,
 }
@@ -143,45 +151,75 @@ impl State {
         if most_chunks > limits::BATCH_CHUNKS_MAX as u64 {
             return Err(Rejection::LimitReached { limit: "batch_chunks", max: limits::BATCH_CHUNKS_MAX as u64 });
         }
-        let plan = self.plan_batch(&manager, command, items)?;
-        let open_here = u64::from(self.market.open_per_manager.get(&manager).copied().unwrap_or(0));
-        if open_here + plan.len() as u64 > limits::OPEN_TASKS_PER_MANAGER_MAX as u64 {
-            return Err(Rejection::LimitReached {
-                limit: "open_tasks_per_manager",
-                max: limits::OPEN_TASKS_PER_MANAGER_MAX as u64,
-            });
-        }
-        if self.market.open_tasks + plan.len() as u64 > limits::OPEN_TASKS_MAX as u64 {
-            return Err(Rejection::LimitReached { limit: "open_tasks", max: limits::OPEN_TASKS_MAX as u64 });
-        }
-        let total: u128 = plan.iter().map(|chunk| u128::from(chunk.terms.max_cost.0)).sum();
-        let payer = plan.first().map(|chunk| chunk.terms.payer.clone());
-        if let Some(payer) = payer {
-            self.check_funds_for(&payer, total)?;
-        }
+        // Who may take a chunk depends on the terms, not on the chunk's items: one item stands for all.
+        let terms = self.validate_announcement(&manager, &command.chunk_announcement(0, 0, &(0..1))?)?;
+        self.check_open_task_room(&manager, u64::from(batches))?;
+        let total = u128::from(command.max_cost_per_item.0) * u128::from(items);
+        self.check_funds_for(&terms.payer, total)?;
+        let look = self.batch_look(&mut context.assignment_candidates_left, &manager, &terms)?;
+        let plan = self.plan_batch(&manager, command, items, look)?;
+        self.check_open_task_room(&manager, plan.len() as u64)?;
 
         let mut tasks = Vec::with_capacity(plan.len());
         for chunk in plan {
             let id = self.file_task(context, manager.clone(), chunk.terms, chunk.announcement);
-            self.assign(context, id, chunk.agent);
+            self.assign(context, id, chunk.agent, chunk.from_window);
             tasks.push(id);
         }
         self.evict_ended_tasks();
         Ok(Accepted::Batch { tasks })
     }
 
-    /// Every chunk's agent and checked terms, changing nothing. The agents are ranked once; after
-    /// each batch only the agents it chose move (their load grew) or leave (no room left), so a batch
-    /// of many small batches costs one pass over the swarm, not one per batch.
+    /// Refuses `chunks` more open tasks of `manager` beyond its limit or the market's.
+    fn check_open_task_room(&self, manager: &AgentId, chunks: u64) -> Result<(), Rejection> {
+        let open_here = u64::from(self.market.open_per_manager.get(manager).copied().unwrap_or(0));
+        if open_here + chunks > limits::OPEN_TASKS_PER_MANAGER_MAX as u64 {
+            return Err(Rejection::LimitReached {
+                limit: "open_tasks_per_manager",
+                max: limits::OPEN_TASKS_PER_MANAGER_MAX as u64,
+            });
+        }
+        if self.market.open_tasks + chunks > limits::OPEN_TASKS_MAX as u64 {
+            return Err(Rejection::LimitReached { limit: "open_tasks", max: limits::OPEN_TASKS_MAX as u64 });
+        }
+        Ok(())
+    }
+
+    /// The look a batch plans with: from the market's window, and on to the next windows while they
+    /// find nobody with room, until one finds someone or the windows cover the population. Each look
+    /// is charged to `budget` before it runs, at the most it can examine; one the budget cannot pay
+    /// for refuses the command.
+    fn batch_look(&self, budget: &mut usize, manager: &AgentId, terms: &TaskTerms) -> Result<Look, Rejection> {
+        let mut after = self.market.assignment_window_after;
+        let mut walked = 0usize;
+        loop {
+            let cost = self.look_cost_bound(manager, terms);
+            if cost > *budget {
+                return Err(Rejection::LimitReached {
+                    limit: "assignment_candidates_per_envelope",
+                    max: limits::ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX as u64,
+                });
+            }
+            let look = self.look_after(manager, terms, &BTreeSet::new(), after);
+            *budget -= look.examined;
+            walked += limits::ASSIGNMENT_CANDIDATES_PER_TASK_MAX;
+            match look.window_end {
+                Some(end) if look.candidates.is_empty() && walked < look.population => after = Some(end),
+                _ => return Ok(look),
+            }
+        }
+    }
+
+    /// Every chunk's agent and checked terms from `look`, changing nothing. The agents are ranked
+    /// once; after each batch only the agents it chose move (their load grew) or leave (no room
+    /// left), so a batch of many small batches costs one pass over the swarm, not one per batch.
     fn plan_batch(
         &self,
         manager: &AgentId,
         command: &AnnounceBatch,
         items: u32,
+        look: Look,
     ) -> Result<Vec<PlannedChunk>, Rejection> {
-        // Who may take a chunk depends on the terms, not on the chunk's items: one item stands for all.
-        let terms = self.validate_announcement(manager, &command.chunk_announcement(0, 0, &(0..1))?)?;
-        let look = self.eligible_agents(manager, &terms, &BTreeSet::new());
         let mut ranked: BTreeMap<RankKey, Candidate> =
             look.candidates.into_iter().map(|candidate| (candidate.rank_key(), candidate)).collect();
         let chunk_load = u64::from(command.estimated_load);
@@ -206,7 +244,12 @@ impl State {
                 let digest =
                     Digest(Sha256::digest(postcard::to_stdvec(&announcement).expect("commands always encode")).into());
                 let terms = self.validate_announcement(manager, &announcement)?;
-                plan.push(PlannedChunk { agent: candidate.agent.clone(), terms, announcement: digest });
+                plan.push(PlannedChunk {
+                    agent: candidate.agent.clone(),
+                    from_window: candidate.from_window,
+                    terms,
+                    announcement: digest,
+                });
             }
             for mut candidate in chosen {
                 candidate.load += chunk_load;

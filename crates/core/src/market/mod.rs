@@ -452,10 +452,13 @@ pub struct Market {
     pub(crate) assignments_due_at_ms: Option<u64>,
     /// Where an unfinished pass resumes: the last queue entry it looked at.
     pub(crate) assignment_cursor: Option<(u8, u64)>,
-    /// The agent the last direct assignment went to, or the last of a window that found nobody with
-    /// room: the next window over a population larger than `ASSIGNMENT_CANDIDATES_PER_TASK_MAX`
-    /// starts after it (see `assignment.rs`).
+    /// The agent the last direct assignment from a window went to, or the last of a window that
+    /// found nobody with room: the next window over a population larger than
+    /// `ASSIGNMENT_CANDIDATES_PER_TASK_MAX` starts after it (see `assignment.rs`).
     pub(crate) assignment_window_after: Option<AgentHandle>,
+    /// Windows that found nobody with room since the last assignment or the last change that could
+    /// free room: while they cover less than the population looked at, the pass stays due.
+    pub(crate) assignment_window_misses: u32,
 }
 
 impl Market {
