@@ -66,7 +66,8 @@ pub struct A2aArgs {
     /// Where to listen for A2A clients.
     #[arg(long, default_value = "127.0.0.1:7420")]
     listen: SocketAddr,
-    /// The URL clients reach this gateway at, for the agent card (the request's host unless given).
+    /// The URL clients reach this gateway at, for the agent card (the request's host unless given);
+    /// its host is the one requests may name besides loopback.
     #[arg(long)]
     public_url: Option<String>,
     /// Listen on an address other machines reach. Needs a token (--token-file or COLONY_A2A_TOKEN):
