@@ -4,7 +4,7 @@
 # Starts `colony serve` (the debug binary) on a free loopback port with a temporary data directory,
 # registers a funded manager and two workers offering `dex.scan` through the CLI, starts `colony a2a`
 # for the manager with a bearer token (`--token-file`), and runs tests/a2a/test_gateway.py: the card
-# through the SDK's resolver, requests without the token refused, then, with the token, a message
+# through the SDK's resolver, requests without the token refused, what a web page could send refused, then, with the token, a message
 # announced as a task, the task carried out by the workers through the CLI and followed over a
 # subscription, read back completed with its result, a second task cancelled, an unknown task.
 #

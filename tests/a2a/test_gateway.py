@@ -13,6 +13,7 @@ raises, and the script exits non-zero.
 """
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -152,6 +153,18 @@ async def main():
         assert wrong.headers["www-authenticate"].startswith("Bearer"), wrong.headers
         assert wrong.json()["error"]["data"][0]["metadata"]["colonyCode"] == "unauthenticated", wrong.text
         check("without the token, or with a wrong one, requests are 401 with a Bearer challenge")
+
+        get_task = {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "0"}}
+        bearer = {"Authorization": "Bearer " + GATEWAY_TOKEN}
+        for headers, status, code in [
+            ({"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+            ({"Content-Type": "application/json", "Origin": "https://evil.example"}, 403, "forbidden_origin"),
+            ({"Content-Type": "application/json", "Host": "evil.example"}, 403, "forbidden_host"),
+        ]:
+            page = await http.post(GATEWAY_URL, content=json.dumps(get_task), headers={**bearer, **headers})
+            assert page.status_code == status, (headers, page.status_code, page.text)
+            assert page.json()["error"]["data"][0]["metadata"]["colonyCode"] == code, page.text
+        check("what a web page could send (text/plain, an Origin, a foreign Host) is refused, even with the token")
 
         auth = [AuthInterceptor(GatewayToken("bearer", GATEWAY_TOKEN))]
         polling = ClientFactory(ClientConfig(streaming=False, httpx_client=http)).create(card, auth)

@@ -319,7 +319,11 @@ pub async fn status(args: StatusArgs, connection: &Connection) -> CliResult {
         print_json(&status);
     } else {
         println!("colony {} at {}", status.version, client.base_url());
-        println!("  rules version     {}", status.rules_version);
+        match status.rules_version {
+            // An older server does not report it; no server applies version 0.
+            0 => println!("  rules version     unknown (the server does not say)"),
+            version => println!("  rules version     {version}"),
+        }
         println!("  entry             {} (log time {} ms)", status.sequence, status.timestamp_ms);
         println!("  agents            {}", status.agents);
         println!("  commands          {} accepted, {} rejected", status.commands_accepted, status.commands_rejected);

@@ -216,7 +216,9 @@ pub struct StatusView {
     /// The server's version.
     pub version: String,
     /// The rules version the log was written under, which is the one this server applies (a log of
-    /// other rules is refused at start-up).
+    /// other rules is refused at start-up). 0 when the server is older than the field, so that a new
+    /// client still reads an old server's status; no server applies version 0.
+    #[serde(default)]
     pub rules_version: u32,
     /// The last applied (and durable) entry.
     pub sequence: u64,
@@ -687,6 +689,25 @@ pub fn ratio_to_thousandths(part: u64, whole: u64) -> String {
     }
     let thousandths = (u128::from(part) * 1_000 + u128::from(whole) / 2) / u128::from(whole);
     format!("{}.{:03}", thousandths / 1_000, thousandths % 1_000)
+}
+
+#[cfg(test)]
+mod status_view_tests {
+    use super::*;
+
+    #[test]
+    fn a_status_without_a_rules_version_reads_as_unknown() {
+        let old_server = serde_json::json!({
+            "version": "0.1.0", "sequence": 7, "timestamp_ms": 1_000, "agents": 2, "entries": 7,
+            "commands_accepted": 6, "commands_rejected": 1, "operator_key": null,
+        });
+        let status: StatusView = serde_json::from_value(old_server).expect("an older server's status");
+        assert_eq!((status.rules_version, status.sequence, status.agents), (0, 7, 2));
+        let mut current = serde_json::to_value(&status).expect("encodes");
+        current["rules_version"] = 3.into();
+        let status: StatusView = serde_json::from_value(current).expect("a current status");
+        assert_eq!(status.rules_version, 3);
+    }
 }
 
 #[cfg(test)]

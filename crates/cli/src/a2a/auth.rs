@@ -5,6 +5,7 @@
 //! The token comes from `--token-file` or `COLONY_A2A_TOKEN`, is refused when it could be guessed
 //! or read by others, and is kept only as its SHA-256.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -86,33 +87,71 @@ pub fn token_from(file: Option<&Path>, env: Option<&str>) -> Result<Option<Token
     }
 }
 
-/// Reads the token file: one token, surrounding whitespace (a final newline) ignored.
+/// Bytes of a token file at most: a token and a line ending (`\r\n`). Anything longer is not a
+/// token file but a wrong path (a key, a log), not something to read whole.
+const TOKEN_FILE_BYTES_MAX: usize = TOKEN_BYTES_MAX + 2;
+
+/// Reads the token file: one token, surrounding whitespace (a final newline) ignored. The file is
+/// opened once and every check is of what was opened, so nobody can swap the path's target between
+/// the checks and the read.
 fn read_token_file(path: &Path) -> Result<Token, String> {
     let shown = path.display();
-    let metadata = std::fs::metadata(path).map_err(|error| format!("cannot read the token file {shown}: {error}"))?;
-    check_private(path, &metadata)?;
-    // Anything longer than a token is not a token file: a wrong path, not something to read whole.
-    let limit = u64::try_from(TOKEN_BYTES_MAX).expect("a small limit") + 2;
-    if metadata.len() > limit {
+    let cannot = |error: std::io::Error| format!("cannot read the token file {shown}: {error}");
+    let file = open_without_waiting(path).map_err(cannot)?;
+    let metadata = file.metadata().map_err(cannot)?;
+    if !metadata.is_file() {
         return Err(format!(
-            "{shown} has {} bytes: it is not a token file (a token has at most {TOKEN_BYTES_MAX})",
-            metadata.len()
+            "the token file {shown} is not a regular file (a directory, a FIFO or a device): give the file \
+             that holds the token"
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read the token file {shown}: {error}"))?;
+    check_private(path, &metadata)?;
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(TOKEN_FILE_BYTES_MAX).expect("a small limit");
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() > TOKEN_FILE_BYTES_MAX {
+        return Err(format!(
+            "{shown} has more than {TOKEN_FILE_BYTES_MAX} bytes: it is not a token file (a token has at most \
+             {TOKEN_BYTES_MAX})"
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: the token file is not UTF-8 text"))?;
     Token::new(text.trim()).map_err(|error| format!("{shown}: {error}"))
 }
 
-/// Refuses a token file that anyone but its owner may read or change: whoever reads the token
-/// spends the agent's money, and whoever writes it chooses who may.
+/// Opens `path` to read. Without `O_NONBLOCK` opening a FIFO waits for a writer, and the gateway
+/// would hang at start instead of refusing it; for a regular file the flag changes nothing.
+#[cfg(unix)]
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    Ok(std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?))
+}
+
+#[cfg(not(unix))]
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// Refuses a token file that anyone but this process's user could read or change: whoever reads
+/// the token spends the agent's money, and whoever writes it chooses who may. So the file must be
+/// the effective user's own (its owner may always change its mode) and carry no permission bit
+/// beyond 0600 (execute included: a token is not a program, and such a mode is a mistake).
 #[cfg(unix)]
 fn check_private(path: &Path, metadata: &std::fs::Metadata) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        let shown = path.display();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let shown = path.display();
+    let (owner, user) = (metadata.uid(), rustix::process::geteuid().as_raw());
+    if owner != user {
         return Err(format!(
-            "the token file {shown} has mode {mode:03o}: others may read or change it; make it its owner's only \
+            "the token file {shown} is owned by user {owner}, not by this process's user {user}: its owner \
+             may change it; keep the token in a file of your own (chmod 600)"
+        ));
+    }
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o177 != 0 {
+        return Err(format!(
+            "the token file {shown} has mode {mode:03o}: only its owner may read and write it, nothing more \
              (chmod 600 {shown})"
         ));
     }

@@ -4,6 +4,7 @@
 //! server through the client.
 //!
 //! - `auth.rs`: bearer tokens (who may use the gateway), checked before any JSON-RPC request.
+//! - `browser.rs`: web pages kept out (the `Host`, `Origin` and `Content-Type` checks).
 //! - `card.rs`: the agent card, the swarm's capabilities as skills, and how to authenticate.
 //! - `rpc.rs`: JSON-RPC 2.0 dispatch of A2A's methods, and errors with A2A's codes.
 //! - `announce.rs`: a message as `task.announce` (terms, payload, the idempotent task id).
@@ -13,6 +14,7 @@
 
 mod announce;
 mod auth;
+mod browser;
 mod card;
 mod protocol;
 mod rpc;
@@ -26,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use colony_client::Client;
 use colony_core::{AgentId, Signer};
@@ -64,11 +66,13 @@ pub struct A2aArgs {
     /// Where to listen for A2A clients.
     #[arg(long, default_value = "127.0.0.1:7420")]
     listen: SocketAddr,
-    /// The URL clients reach this gateway at, for the agent card (the request's host unless given).
+    /// The URL clients reach this gateway at, for the agent card (the request's host unless given);
+    /// its host is the one requests may name besides loopback.
     #[arg(long)]
     public_url: Option<String>,
     /// Listen on an address other machines reach. Needs a token (--token-file or COLONY_A2A_TOKEN):
-    /// whoever calls the gateway announces tasks paid from its agent's wallet.
+    /// whoever calls the gateway announces tasks paid from its agent's wallet; and --public-url, whose
+    /// host is the one, beside loopback, that requests may name.
     #[arg(long)]
     allow_remote: bool,
     /// A file holding the bearer token every JSON-RPC request must carry (at least 32 bytes; the
@@ -79,13 +83,24 @@ pub struct A2aArgs {
 
 /// Refuses to serve other machines unless asked for, and then only with a token: every message the
 /// gateway takes spends its agent's money. Without a token only this machine's users can reach it.
-pub fn check_listen(listen: SocketAddr, allow_remote: bool, has_token: bool) -> Result<(), String> {
+/// Other machines need `--public-url` too: requests must name a loopback host or its host.
+pub fn check_listen(
+    listen: SocketAddr,
+    allow_remote: bool,
+    has_token: bool,
+    has_public_url: bool,
+) -> Result<(), String> {
     if allow_remote && !has_token {
         return Err(format!(
             "--allow-remote needs a token (--token-file or {}): whoever reaches the gateway spends its agent's \
              money, so it serves other machines only callers who present the token",
             auth::TOKEN_ENV
         ));
+    }
+    if allow_remote && !has_public_url {
+        return Err("--allow-remote needs --public-url: its host is the one, beside loopback, that requests may \
+                    name (any other is refused, so that no web page can reach the gateway under a name of its own)"
+            .to_owned());
     }
     if listen.ip().is_loopback() || allow_remote {
         return Ok(());
@@ -103,6 +118,7 @@ pub struct Gateway {
     agent: AgentId,
     listen: SocketAddr,
     public_url: Option<String>,
+    public_host: Option<String>,
     card_cache: Mutex<Option<card::CachedSkills>>,
     streams: Arc<Semaphore>,
     token: Option<auth::Token>,
@@ -118,11 +134,13 @@ impl Gateway {
             }
             None => return Err("give the key of the agent the gateway speaks for with --key".into()),
         };
+        let public_host = public_url.as_deref().map(browser::public_host).transpose()?;
         Ok(Gateway {
             client,
             agent,
             listen,
             public_url,
+            public_host,
             card_cache: Mutex::new(None),
             streams: Arc::new(Semaphore::new(CONCURRENT_STREAMS_MAX)),
             token: None,
@@ -134,15 +152,22 @@ impl Gateway {
         self.token = token;
         self
     }
+
+    /// The host of `--public-url`, which requests may name besides loopback.
+    pub fn public_host(&self) -> Option<&str> {
+        self.public_host.as_deref()
+    }
 }
 
-/// The gateway's routes: JSON-RPC at the root (the card's interface URL), behind the token if one is
-/// set, and the card, public.
+/// The gateway's routes: JSON-RPC at the root (the card's interface URL), closed to web pages and
+/// behind the token if one is set, and the card, public; both only for the hosts the gateway knows.
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/", post(rpc::dispatch))
         .route_layer(from_fn_with_state(Arc::clone(&gateway), auth::require_token))
+        .route_layer(from_fn(browser::refuse_pages))
         .route("/.well-known/agent-card.json", get(card::agent_card))
+        .layer(from_fn_with_state(Arc::clone(&gateway), browser::require_known_host))
         .with_state(gateway)
 }
 
@@ -154,7 +179,7 @@ pub async fn run(args: A2aArgs, connection: &Connection) -> CliResult {
         Err(std::env::VarError::NotUnicode(_)) => return Err(format!("{} is not UTF-8", auth::TOKEN_ENV).into()),
     };
     let token = auth::token_from(args.token_file.as_deref(), env_token.as_deref())?;
-    check_listen(args.listen, args.allow_remote, token.is_some())?;
+    check_listen(args.listen, args.allow_remote, token.is_some(), args.public_url.is_some())?;
     let client = connection.client()?;
     let access = if token.is_some() { "bearer token required" } else { "no token: this machine only" };
     let gateway = Gateway::new(client, args.listen, args.public_url)?.with_token(token);

@@ -2,9 +2,9 @@
 //! JSON-RPC error objects with A2A's codes.
 //!
 //! Every answer, error or not, is HTTP 200 with a JSON-RPC body: A2A clients read the error from the
-//! body, and treat any other status as a broken transport. The one exception comes before dispatch:
-//! a request without the gateway's token is 401 (`auth.rs`), a failure of the transport's
-//! authentication rather than of the call.
+//! body, and treat any other status as a broken transport. The exceptions come before dispatch: a
+//! request without the gateway's token is 401 (`auth.rs`), one that a web page could have sent is
+//! 403 or 415 (`browser.rs`): failures of the transport rather than of the call.
 
 use axum::Json;
 use axum::body::Body;

@@ -72,7 +72,8 @@ impl Swarm {
     }
 
     async fn post(&self, body: Body, version: Option<&str>) -> axum::response::Response {
-        let mut request = Request::post("/").header("content-type", "application/json");
+        let mut request =
+            Request::post("/").header("content-type", "application/json").header("host", "127.0.0.1:7420");
         if let Some(version) = version {
             request = request.header("a2a-version", version);
         }
@@ -135,14 +136,14 @@ fn error_of(answer: &Value) -> (i64, Option<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_offers_the_capabilities_of_live_agents_and_the_json_rpc_url() {
     let swarm = Swarm::start().await;
-    let request = Request::get("/.well-known/agent-card.json").header("host", "gateway.test:9000");
+    let request = Request::get("/.well-known/agent-card.json").header("host", "localhost:9000");
     let response =
         router(Arc::clone(&swarm.gateway)).oneshot(request.body(Body::empty()).expect("a request")).await.expect("ok");
     assert_eq!(response.status(), StatusCode::OK);
     let card = body_json(response).await;
     assert_eq!(
         card["supportedInterfaces"],
-        json!([{ "url": "http://gateway.test:9000/", "protocolBinding": "JSONRPC", "protocolVersion": "1.0" }])
+        json!([{ "url": "http://localhost:9000/", "protocolBinding": "JSONRPC", "protocolVersion": "1.0" }])
     );
     assert_eq!(card["capabilities"]["streaming"], true);
     assert!(card.get("securitySchemes").is_none(), "without a token the card asks for none: {card}");
@@ -312,15 +313,106 @@ fn a_reachable_address_needs_to_be_asked_for_and_a_token() {
     let loopback = "127.0.0.1:7420".parse().expect("an address");
     let loopback_v6 = "[::1]:7420".parse().expect("an address");
     let everywhere = "0.0.0.0:7420".parse().expect("an address");
-    assert_eq!(super::check_listen(loopback, false, false), Ok(()), "this machine only, as before tokens");
-    assert_eq!(super::check_listen(loopback_v6, false, false), Ok(()));
-    assert_eq!(super::check_listen(loopback, false, true), Ok(()));
-    let refusal = super::check_listen(everywhere, false, true).expect_err("refused without --allow-remote");
+    assert_eq!(super::check_listen(loopback, false, false, false), Ok(()), "this machine only, as before tokens");
+    assert_eq!(super::check_listen(loopback_v6, false, false, false), Ok(()));
+    assert_eq!(super::check_listen(loopback, false, true, false), Ok(()));
+    let refusal = super::check_listen(everywhere, false, true, true).expect_err("refused without --allow-remote");
     assert!(refusal.contains("--allow-remote") && refusal.contains("money"), "{refusal}");
-    let refusal = super::check_listen(everywhere, true, false).expect_err("remote without a token is refused");
+    let refusal = super::check_listen(everywhere, true, false, true).expect_err("remote without a token is refused");
     assert!(refusal.contains("needs a token") && refusal.contains("COLONY_A2A_TOKEN"), "{refusal}");
-    assert!(super::check_listen(loopback, true, false).is_err(), "--allow-remote always needs a token");
-    assert_eq!(super::check_listen(everywhere, true, true), Ok(()));
+    assert!(super::check_listen(loopback, true, false, true).is_err(), "--allow-remote always needs a token");
+    assert_eq!(super::check_listen(everywhere, true, true, true), Ok(()));
+    let refusal = super::check_listen(everywhere, true, true, false).expect_err("remote without a public URL");
+    assert!(refusal.contains("--public-url"), "{refusal}");
+}
+
+/// A JSON-RPC post of `body` with `headers`, to a gateway without a token.
+async fn post_with(swarm: &Swarm, body: &Value, headers: &[(&str, &str)]) -> axum::response::Response {
+    let mut request = Request::post("/");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Body::from(body.to_string())).expect("a request");
+    router(Arc::clone(&swarm.gateway)).oneshot(request).await.expect("an answer")
+}
+
+/// A refusal before the body is read: `status`, a JSON-RPC error with a null id and Colony's `code`.
+async fn assert_refused(response: axum::response::Response, status: StatusCode, code: &str) {
+    assert_eq!(response.status(), status);
+    let answer = body_json(response).await;
+    assert_eq!(answer["id"], Value::Null, "{answer}");
+    assert_eq!(error_of(&answer), (-32_600, Some(code.to_owned())), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_cannot_announce_through_a_gateway_without_a_token() {
+    let swarm = Swarm::start().await;
+    let send = json!({ "jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": message("page", scan_terms()) });
+    let json = ("content-type", "application/json");
+    let loopback = ("host", "127.0.0.1:7420");
+    // The "simple" post a page may send without asking first.
+    let plain = post_with(&swarm, &send, &[("content-type", "text/plain;charset=UTF-8"), loopback]).await;
+    assert_refused(plain, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    assert_refused(
+        post_with(&swarm, &send, &[loopback]).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let from_page = post_with(&swarm, &send, &[json, loopback, ("origin", "https://evil.example")]).await;
+    assert_refused(from_page, StatusCode::FORBIDDEN, "forbidden_origin").await;
+    let null_origin = post_with(&swarm, &send, &[json, loopback, ("origin", "null")]).await;
+    assert_refused(null_origin, StatusCode::FORBIDDEN, "forbidden_origin").await;
+    // DNS rebinding: the page's own name, resolved to this machine.
+    let rebound = post_with(&swarm, &send, &[json, ("host", "evil.example:7420")]).await;
+    assert_refused(rebound, StatusCode::FORBIDDEN, "forbidden_host").await;
+    assert_refused(post_with(&swarm, &send, &[json]).await, StatusCode::FORBIDDEN, "forbidden_host").await;
+    let card = Request::get("/.well-known/agent-card.json").header("host", "evil.example");
+    let card = router(Arc::clone(&swarm.gateway)).oneshot(card.body(Body::empty()).expect("a request")).await;
+    assert_refused(card.expect("an answer"), StatusCode::FORBIDDEN, "forbidden_host").await;
+    assert!(swarm.manager.task(0).await.is_err(), "no refused request announced anything");
+
+    for host in ["localhost:7420", "127.0.0.1:7420", "[::1]:9"] {
+        let headers = [("content-type", "application/json; charset=utf-8"), ("host", host)];
+        let answer = post_with(&swarm, &send, &headers).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{host}");
+        assert_eq!(body_json(answer).await["result"]["task"]["id"], "0", "{host}: the same message, one task");
+    }
+    swarm.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_url_names_the_one_other_host_requests_may_name() {
+    let swarm = Swarm::start().await;
+    let token = super::auth::Token::new(TOKEN).expect("a token");
+    let listen = "0.0.0.0:7420".parse().expect("an address");
+    assert_eq!(super::check_listen(listen, true, true, true), Ok(()));
+    let public = Some("https://A2A.example.org/".to_owned());
+    let gateway = Gateway::new(swarm.manager.clone(), listen, public).expect("a gateway").with_token(Some(token));
+    let gateway = Arc::new(gateway);
+    let get = json!({ "jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": { "id": "0" } });
+    let bearer = format!("Bearer {TOKEN}");
+    for (host, status) in [
+        ("a2a.example.org", StatusCode::OK),
+        ("a2a.example.org:443", StatusCode::OK),
+        ("127.0.0.1:7420", StatusCode::OK),
+        ("other.example.org", StatusCode::FORBIDDEN),
+    ] {
+        let request = Request::post("/")
+            .header("content-type", "application/json")
+            .header("host", host)
+            .header("authorization", &bearer)
+            .body(Body::from(get.to_string()))
+            .expect("a request");
+        let answer = send_to(&gateway, request).await;
+        assert_eq!(answer.status(), status, "{host}");
+        if status == StatusCode::OK {
+            assert_eq!(error_of(&body_json(answer).await).0, -32_001, "{host}: read, no such task");
+        }
+    }
+    let refusal = Gateway::new(swarm.manager.clone(), listen, Some("a2a.example.org".to_owned()));
+    assert!(refusal.is_err(), "a public URL without a scheme names no host");
+    swarm.stop().await;
 }
 
 const TOKEN: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -331,7 +423,7 @@ async fn send_to(gateway: &Arc<Gateway>, request: Request<Body>) -> axum::respon
 }
 
 fn rpc_request(body: &Value, authorization: Option<&str>) -> Request<Body> {
-    let mut request = Request::post("/").header("content-type", "application/json");
+    let mut request = Request::post("/").header("content-type", "application/json").header("host", "localhost:7420");
     if let Some(authorization) = authorization {
         request = request.header("authorization", authorization);
     }
@@ -379,7 +471,10 @@ async fn with_a_token_every_json_rpc_request_must_bear_it_but_the_card_is_public
     let answer = send_to(&gateway, rpc_request(&streaming, Some(&right))).await;
     assert_eq!(answer.headers()["content-type"], "text/event-stream");
 
-    let card_request = Request::get("/.well-known/agent-card.json").body(Body::empty()).expect("a request");
+    let card_request = Request::get("/.well-known/agent-card.json")
+        .header("host", "[::1]:7420")
+        .body(Body::empty())
+        .expect("a request");
     let card = send_to(&gateway, card_request).await;
     assert_eq!(card.status(), StatusCode::OK, "the card needs no token");
     let card = body_json(card).await;
@@ -424,6 +519,38 @@ fn a_token_must_be_long_well_formed_given_once_and_kept_private() {
     }
     let missing = token_from(Some(&directory.path().join("none")), None).expect_err("no file");
     assert!(missing.contains("cannot read the token file"), "{missing}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_token_file_must_be_a_regular_file_of_this_user_with_mode_0600_at_most() {
+    use super::auth::token_from;
+    let directory = tempfile::tempdir().expect("a directory");
+    let refusal = token_from(Some(directory.path()), None).expect_err("a directory");
+    assert!(refusal.contains("not a regular file"), "{refusal}");
+    let fifo = directory.path().join("a2a.fifo");
+    let private = rustix::fs::Mode::from_raw_mode(0o600);
+    rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, private, 0).expect("a FIFO");
+    // Refused at once: opening it must not wait for a writer that never comes.
+    let refusal = token_from(Some(&fifo), None).expect_err("a FIFO");
+    assert!(refusal.contains("not a regular file"), "{refusal}");
+
+    let path = directory.path().join("a2a.token");
+    std::fs::write(&path, format!("{TOKEN}\n")).expect("write the token");
+    set_mode(&path, 0o700);
+    let refusal = token_from(Some(&path), None).expect_err("executable");
+    assert!(refusal.contains("700") && refusal.contains("chmod 600"), "{refusal}");
+    set_mode(&path, 0o400);
+    assert!(token_from(Some(&path), None).expect("read-only for its owner").is_some());
+    std::fs::write(&path, format!("{TOKEN}\n{}", "x".repeat(super::TOKEN_BYTES_MAX))).expect("write");
+    set_mode(&path, 0o600);
+    assert!(token_from(Some(&path), None).expect_err("too long").contains("not a token file"));
+    if rustix::process::geteuid().is_root() {
+        std::fs::write(&path, format!("{TOKEN}\n")).expect("write the token");
+        std::os::unix::fs::chown(&path, Some(1), None).expect("give the file away");
+        let refusal = token_from(Some(&path), None).expect_err("another user's");
+        assert!(refusal.contains("owned by user 1"), "{refusal}");
+    }
 }
 
 #[cfg(unix)]
