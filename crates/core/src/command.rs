@@ -79,6 +79,22 @@ macro_rules! command_table {
                 }
             }
 
+            /// Decodes a command of kind `kind` (as in its JSON `type`) from its other fields.
+            ///
+            /// For a reader that met the `type` field first and can hand over the rest of the object
+            /// as it streams by: serde's derived decoding of an internally tagged enum cannot know
+            /// where the tag is, so it buffers every field of the command in memory first. The result
+            /// is the same; the derived decoding stays for objects whose `type` comes later.
+            pub fn deserialize_kind<'de, D: serde::Deserializer<'de>>(
+                kind: &str,
+                fields: D,
+            ) -> Result<Command, D::Error> {
+                match kind {
+                    $($kind => <$variant as Deserialize>::deserialize(fields).map(Command::$variant),)*
+                    other => Err(serde::de::Error::unknown_variant(other, Command::KINDS)),
+                }
+            }
+
             pub(crate) fn apply_to(&self, state: &mut State, context: &mut Context) -> CommandResult {
                 match self {
                     $(Command::$variant(command) => command.apply(state, context),)*

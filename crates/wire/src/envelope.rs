@@ -28,6 +28,7 @@ pub struct Envelope {
     /// Single use per signer; clients use the current time in microseconds (see core's `replay.rs`).
     pub nonce: u64,
     /// The commands, applied in order; each succeeds or fails on its own.
+    #[serde(deserialize_with = "crate::commands::deserialize")]
     pub commands: Vec<Command>,
 }
 

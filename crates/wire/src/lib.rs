@@ -1,7 +1,8 @@
 //! Colony's wire formats: the JSON of the HTTP API, signed envelopes, log records and key files.
 //!
 //! # Layout
-//! - [`envelope`]: the signed write request, how it is signed and verified.
+//! - [`envelope`]: the signed write request, how it is signed and verified; `commands.rs` decodes
+//!   its commands as the bytes stream by.
 //! - [`read_auth`]: how reads are authenticated (signed read requests, bearer tokens).
 //! - [`keys`]: key pairs and the key-file format.
 //! - [`record`]: how log entries are encoded as records of the command log.
@@ -15,6 +16,7 @@
 
 pub mod bus;
 pub mod checkpoint;
+mod commands;
 pub mod envelope;
 pub mod keys;
 pub mod problem;
