@@ -19,6 +19,8 @@ pub enum OpenError {
     Damaged(ReadError),
     /// A second handle was asked of a log that lives only in one connection's memory.
     NoFile,
+    /// The thread that checkpoints the write-ahead log could not be started.
+    Thread(std::io::Error),
 }
 
 impl fmt::Display for OpenError {
@@ -30,6 +32,7 @@ impl fmt::Display for OpenError {
             }
             OpenError::Damaged(error) => write!(formatter, "the command log is damaged: {error}"),
             OpenError::NoFile => formatter.write_str("the command log has no file to open a second handle on"),
+            OpenError::Thread(error) => write!(formatter, "cannot start the command log's checkpoint thread: {error}"),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod memory;
 pub mod snapshots;
 pub mod sqlite;
+mod wal_checkpointer;
 
 pub use chain::{ChainHash, LogHead};
 pub use error::{AppendError, OpenError, ReadError};

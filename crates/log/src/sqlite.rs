@@ -17,6 +17,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::chain::{ChainHash, LogHead};
 use crate::error::{AppendError, OpenError, ReadError};
+use crate::wal_checkpointer::{WAL_BACKSTOP_PAGES, WalCheckpointer};
 use crate::{ChainedRecord, CommandLog, Record};
 
 /// The on-disk format this build writes and reads. Format 1 (before the hash chain) had a CRC-32 per
@@ -37,6 +38,8 @@ pub enum Durability {
 
 /// The SQLite command log.
 pub struct SqliteLog {
+    // Declared first so that it stops before the writer's connection closes (fields drop in order).
+    checkpointer: Option<WalCheckpointer>,
     connection: Connection,
     head: LogHead,
 }
@@ -61,6 +64,8 @@ impl SqliteLog {
         };
         connection.pragma_update(None, "synchronous", synchronous)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Checkpoints run on the checkpointer's thread; this is only the backstop (see there).
+        connection.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
         let found: Option<i64> = read_format(&connection)?;
         match found {
             None => {
@@ -91,8 +96,9 @@ impl SqliteLog {
             }
             Some(_) => {}
         }
-        let log = Self::from_connection(connection)?;
+        let mut log = Self::from_connection(connection)?;
         log.check_head().map_err(OpenError::Damaged)?;
+        log.checkpointer = Some(WalCheckpointer::start(path, synchronous)?);
         Ok(log)
     }
 
@@ -116,7 +122,7 @@ impl SqliteLog {
 
     fn from_connection(connection: Connection) -> Result<SqliteLog, OpenError> {
         let head = read_head(&connection)?;
-        Ok(SqliteLog { connection, head })
+        Ok(SqliteLog { checkpointer: None, connection, head })
     }
 }
 
@@ -349,6 +355,9 @@ impl CommandLog for SqliteLog {
         }
         transaction.commit().map_err(AppendError::Database)?;
         self.head = LogHead { sequence: last.sequence, chain };
+        if let Some(checkpointer) = &mut self.checkpointer {
+            checkpointer.appended(records.iter().map(|record| record.payload.len() as u64).sum());
+        }
         Ok(chains)
     }
 
@@ -431,6 +440,37 @@ mod tests {
         let digests: Vec<[u8; 32]> = records(1..=11).iter().map(Record::digest).collect();
         assert_eq!(crate::chain::fold(ChainHash::EMPTY, &digests), chains[10]);
         assert_eq!(verify_all(&log).unwrap(), log.head());
+    }
+
+    #[test]
+    fn the_checkpointer_copies_the_write_ahead_log_into_the_database_while_the_writer_goes_on() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("log.db");
+        let mut log = SqliteLog::open(&path).unwrap();
+        let payload = vec![7u8; 64 * 1024];
+        let batches = (2 * crate::wal_checkpointer::CHECKPOINT_EVERY_BYTES / (8 * 64 * 1024)) as u64;
+        for batch in 0..batches {
+            let records: Vec<Record> = (1..=8)
+                .map(|index| Record { sequence: batch * 8 + index, timestamp_ms: 1, kind: 2, payload: payload.clone() })
+                .collect();
+            log.append(&records).unwrap();
+        }
+        // Far below the writer's own backstop: only the checkpointer's thread can have copied pages.
+        let database_bytes = || std::fs::metadata(&path).unwrap().len();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while database_bytes() < crate::wal_checkpointer::CHECKPOINT_EVERY_BYTES && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            database_bytes() >= crate::wal_checkpointer::CHECKPOINT_EVERY_BYTES,
+            "the database file holds {} bytes: nothing was checkpointed",
+            database_bytes()
+        );
+        assert_eq!(log.read(1, usize::MAX).unwrap().len() as u64, batches * 8);
+        drop(log);
+        let log = SqliteLog::open(&path).unwrap();
+        assert_eq!(verify_all(&log).unwrap().sequence, batches * 8);
     }
 
     #[test]

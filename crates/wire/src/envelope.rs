@@ -157,6 +157,17 @@ impl SignedEnvelope {
     /// The `signer` the body names, read without decoding the commands, for the signer header a
     /// write carries ([`crate::read_auth::READ_SIGNER_HEADER`]). `None` if the body names none.
     pub fn signer(&self) -> Option<String> {
+        // `Envelope::sign` writes `signer` first, and a signer (`operator` or an agent id) has no
+        // character JSON escapes, so a body that starts this way names its signer right there, and
+        // the commands after it need not be scanned again on every request.
+        const PREFIX: &[u8] = b"{\"signer\":\"";
+        if let Some(rest) = self.body.strip_prefix(PREFIX)
+            && let Some(end) = rest.iter().position(|byte| *byte == b'"' || *byte == b'\\')
+            && rest[end] == b'"'
+            && let Ok(signer) = std::str::from_utf8(&rest[..end])
+        {
+            return Some(signer.to_owned());
+        }
         #[derive(Deserialize)]
         struct SignerOnly {
             signer: String,
@@ -205,6 +216,27 @@ mod tests {
             let mut tampered = signed.clone();
             tampered.body[position] ^= 1;
             assert!(!tampered.verify(&key.public_key()), "flipping byte {position} must break the signature");
+        }
+    }
+
+    #[test]
+    fn the_signer_is_read_from_a_signed_body_and_from_any_other_order() {
+        let key = KeyPair::generate();
+        let envelope = Envelope {
+            signer: Signer::parse("scout-1").unwrap(),
+            nonce: 3,
+            commands: vec![Command::Heartbeat(Heartbeat {})],
+        };
+        let signed = envelope.sign(&key);
+        assert_eq!(signed.signer().as_deref(), Some("scout-1"));
+        for (body, signer) in [
+            (r#"{"nonce":1,"signer":"operator","commands":[]}"#, Some("operator")),
+            (r#"{"signer":"sc\u006fut-1","nonce":1,"commands":[]}"#, Some("scout-1")),
+            (r#"{"signer":"unterminated"#, None),
+            (r#"{"nonce":1}"#, None),
+        ] {
+            let signed = SignedEnvelope { body: body.as_bytes().to_vec(), signature: [0; 64] };
+            assert_eq!(signed.signer().as_deref(), signer, "{body}");
         }
     }
 
