@@ -448,7 +448,7 @@ mod tests {
         let path = directory.path().join("log.db");
         let mut log = SqliteLog::open(&path).unwrap();
         let payload = vec![7u8; 64 * 1024];
-        let batches = (2 * crate::wal_checkpointer::CHECKPOINT_EVERY_BYTES / (8 * 64 * 1024)) as u64;
+        let batches = 2 * crate::wal_checkpointer::CHECKPOINT_EVERY_BYTES / (8 * 64 * 1024);
         for batch in 0..batches {
             let records: Vec<Record> = (1..=8)
                 .map(|index| Record { sequence: batch * 8 + index, timestamp_ms: 1, kind: 2, payload: payload.clone() })
