@@ -43,6 +43,7 @@ pub mod rejection_samples;
 pub mod replay;
 pub mod schema;
 pub mod state;
+pub mod stigmergy;
 
 pub use amount::{Amount, FeeSplit};
 pub use command::Command;
