@@ -394,7 +394,7 @@ impl State {
 
     /// `task.bid`.
     pub(crate) fn place_bid(&mut self, context: &mut Context, command: &PlaceBid) -> CommandResult {
-        let (bidder, _) = Self::market_signer(context)?;
+        let (bidder, bidder_handle) = Self::market_signer(context)?;
         let task = self.task_for(command.task)?;
         let id = task.id;
         match task.state {
@@ -416,7 +416,7 @@ impl State {
         if task.excluded.contains(&bidder) {
             return Err(Rejection::Market(MarketRejection::BidderExcluded { task: id }));
         }
-        self.bidder_fit(&task.terms, &bidder)?;
+        Self::agent_fit(&task.terms, self.registry.by_handle(bidder_handle))?;
         if command.estimated_cost == Amount::ZERO {
             return Err(Rejection::invalid("estimated_cost", "must be positive"));
         }
