@@ -198,3 +198,42 @@ mod tests {
         }
     }
 }
+
+/// The argument that makes the benchmark binary measure a state's memory instead of running a
+/// scenario (see [`state_resident_mib`]).
+pub const STATE_MEMORY_ARGUMENT: &str = "__state-memory";
+
+/// The resident memory a state takes on its own: the benchmark binary is started again on a file
+/// holding the state's snapshot, decodes it as recovery does, drops the snapshot's bytes and reports
+/// how much its resident memory grew. Nothing else lives in that process (no client, no log, no
+/// events, nothing freed and kept by the allocator), so this is the server's own share, where the
+/// measuring process's growth counts everything it ever allocated.
+pub fn state_resident_mib(snapshot: &[u8]) -> Result<f64, String> {
+    let file = tempfile::NamedTempFile::new().map_err(|error| format!("snapshot file: {error}"))?;
+    std::fs::write(file.path(), snapshot).map_err(|error| format!("snapshot file: {error}"))?;
+    let binary = std::env::current_exe().map_err(|error| format!("the benchmark's own binary: {error}"))?;
+    let output = std::process::Command::new(binary)
+        .arg(STATE_MEMORY_ARGUMENT)
+        .arg(file.path())
+        .output()
+        .map_err(|error| format!("starting the measuring process: {error}"))?;
+    if !output.status.success() {
+        return Err(format!("the measuring process failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .map_err(|error| format!("the measuring process's answer: {error}"))
+}
+
+/// The measuring process's side of [`state_resident_mib`]: prints the growth in MiB on stdout.
+pub fn measure_state_resident(snapshot_path: &std::path::Path) -> Result<(), String> {
+    let before = resident_mib().ok_or("no resident memory reading (/proc/self/status)")?;
+    let bytes = std::fs::read(snapshot_path).map_err(|error| format!("reading the snapshot: {error}"))?;
+    let state = colony_core::State::decode_snapshot(&bytes).map_err(|error| format!("decoding: {error:?}"))?;
+    drop(bytes);
+    let after = resident_mib().ok_or("no resident memory reading")?;
+    println!("{:.1}", after - before);
+    drop(state);
+    Ok(())
+}

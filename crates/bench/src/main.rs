@@ -415,6 +415,17 @@ fn run(cli: &Cli) -> Result<Report, String> {
 }
 
 fn main() -> ExitCode {
+    let arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if arguments.get(1).is_some_and(|argument| argument == machine::STATE_MEMORY_ARGUMENT) {
+        let path = arguments.get(2).map(std::path::PathBuf::from).unwrap_or_default();
+        return match machine::measure_state_resident(&path) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; run with `cargo run --release -p colony-bench` for real figures");

@@ -35,6 +35,8 @@ pub struct AuctionRun {
     pub resident_mib: f64,
     /// Its growth since just before the server started.
     pub growth_mib: f64,
+    /// The state alone, decoded from its snapshot in a process of its own.
+    pub state_mib: f64,
     /// Placing every bid (one envelope per bidder, all in flight).
     pub bids: Duration,
     /// From the clock passing the windows until every task was awarded.
@@ -217,6 +219,9 @@ pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> R
     let bids = place_bids(bench, &surface, agents, specs, &ids)?;
     check_open(&driver, specs)?;
     let resident_mib = machine::resident_mib().ok_or("no resident memory reading")?;
+    let snapshot = driver.shared.state.read().expect("state lock").encode_snapshot();
+    let state_mib = machine::state_resident_mib(&snapshot)?;
+    drop(snapshot);
     let (sequence_before, _) = server.progress();
     let award = close_windows(bench, &surface, agents, &clock)?;
     let (sequence_after, _) = server.progress();
@@ -225,6 +230,7 @@ pub fn run_colony(bench: &Bench, agents: &MarketAgents, specs: &[TaskSpec]) -> R
     Ok(AuctionRun {
         resident_mib,
         growth_mib: resident_mib - baseline_mib,
+        state_mib,
         bids,
         award,
         award_entries: sequence_after - sequence_before,
