@@ -162,43 +162,6 @@ fn status_kib(field: &str) -> Option<u64> {
     line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shares_are_fractions_of_the_elapsed_cpu_time() {
-        let before = CpuSample { busy: 100, total: 400, own: 10 };
-        let after = CpuSample { busy: 250, total: 600, own: 60 };
-        let (others, own) = before.shares_until(&after).unwrap();
-        assert!((others - 0.5).abs() < 1e-9);
-        assert!((own - 0.25).abs() < 1e-9);
-        assert!(before.shares_until(&before).is_none());
-    }
-
-    #[test]
-    fn the_counters_can_be_read_here() {
-        if cfg!(target_os = "linux") {
-            assert!(CpuSample::now().is_some());
-        }
-    }
-
-    #[test]
-    fn thread_cpu_names_this_thread() {
-        if cfg!(target_os = "linux") {
-            let before = ThreadCpu::now();
-            assert!(!before.ticks.is_empty());
-            let started = std::time::Instant::now();
-            let mut spin = 0u64;
-            while started.elapsed() < std::time::Duration::from_millis(60) {
-                spin = std::hint::black_box(spin.wrapping_add(1));
-            }
-            let cores = before.cores_until(&ThreadCpu::now());
-            assert!(cores.iter().all(|(_, cores)| *cores >= 0.0));
-        }
-    }
-}
-
 /// The argument that makes the benchmark binary measure a state's memory instead of running a
 /// scenario (see [`state_resident_mib`]).
 pub const STATE_MEMORY_ARGUMENT: &str = "__state-memory";
@@ -236,4 +199,41 @@ pub fn measure_state_resident(snapshot_path: &std::path::Path) -> Result<(), Str
     println!("{:.1}", after - before);
     drop(state);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_fractions_of_the_elapsed_cpu_time() {
+        let before = CpuSample { busy: 100, total: 400, own: 10 };
+        let after = CpuSample { busy: 250, total: 600, own: 60 };
+        let (others, own) = before.shares_until(&after).unwrap();
+        assert!((others - 0.5).abs() < 1e-9);
+        assert!((own - 0.25).abs() < 1e-9);
+        assert!(before.shares_until(&before).is_none());
+    }
+
+    #[test]
+    fn the_counters_can_be_read_here() {
+        if cfg!(target_os = "linux") {
+            assert!(CpuSample::now().is_some());
+        }
+    }
+
+    #[test]
+    fn thread_cpu_names_this_thread() {
+        if cfg!(target_os = "linux") {
+            let before = ThreadCpu::now();
+            assert!(!before.ticks.is_empty());
+            let started = std::time::Instant::now();
+            let mut spin = 0u64;
+            while started.elapsed() < std::time::Duration::from_millis(60) {
+                spin = std::hint::black_box(spin.wrapping_add(1));
+            }
+            let cores = before.cores_until(&ThreadCpu::now());
+            assert!(cores.iter().all(|(_, cores)| *cores >= 0.0));
+        }
+    }
 }
