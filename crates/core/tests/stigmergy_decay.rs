@@ -157,3 +157,143 @@ proptest! {
         prop_assert!((decayed - reference).abs() <= reference * 1e-9 + 2.0, "{model:?} {nanos} {elapsed}: {decayed} against {reference}");
     }
 }
+
+mod trails {
+    use super::*;
+    use colony_core::stigmergy::TrailMap;
+    use std::collections::BTreeMap;
+
+    fn seed_map() -> TrailMap<String> {
+        TrailMap::new(Decay::SEED_000, units("10"), units("0.01"), 0).unwrap()
+    }
+
+    #[test]
+    fn seed_000_deposits_cap_decay_prune_and_rank() {
+        let mut map = seed_map();
+        assert_eq!(map.deposit("BTC:long:momentum".to_owned(), units("6"), 0), units("6"));
+        assert_eq!(map.deposit("BTC:long:momentum".to_owned(), units("6"), 1), units("10"), "capped at 10");
+        map.deposit("ETH:short:mean-reversion".to_owned(), units("3"), 2);
+        map.deposit("SOL:long:breakout".to_owned(), units("3"), 3);
+        assert_eq!(map.sense(&"BTC:long:momentum".to_owned(), CYCLE_MS), units("9.5"));
+        let top = map.top(2, CYCLE_MS);
+        assert_eq!(
+            top,
+            vec![
+                ("BTC:long:momentum".to_owned(), units("9.5")),
+                ("ETH:short:mean-reversion".to_owned(), units("2.85"))
+            ],
+            "strongest first, equal ones by key"
+        );
+        // Reinforcing within a cycle adds to what is left of it.
+        assert_eq!(map.deposit("SOL:long:breakout".to_owned(), units("1"), CYCLE_MS + 5), units("3.85"));
+        assert_eq!(map.top(1, CYCLE_MS + 6)[0].0, "BTC:long:momentum");
+        // Nothing is left of the 3.0 trail after 135 cycles, nor of the 10.0 one.
+        assert_eq!(map.prune(136 * CYCLE_MS), 3);
+        assert!(map.is_empty() && map.top(5, 136 * CYCLE_MS).is_empty());
+        map.check_invariants().unwrap();
+        assert!(TrailMap::<String>::new(Decay::SEED_003, units("10"), units("0.01"), 0).is_err());
+        assert!(TrailMap::<String>::new(Decay::SEED_000, units("1000"), units("0.01"), 0).is_err());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Deposit(u8, u64),
+        Top(usize),
+        Prune,
+    }
+
+    fn step() -> impl Strategy<Value = (Step, u64)> {
+        (
+            prop_oneof![
+                4 => (0u8..12, 1u64..=12 * NANOS_ONE).prop_map(|(key, nanos)| Step::Deposit(key, nanos)),
+                2 => (1usize..6).prop_map(Step::Top),
+                1 => Just(Step::Prune),
+            ],
+            prop_oneof![Just(0u64), 0u64..CYCLE_MS, 0u64..40 * CYCLE_MS],
+        )
+    }
+
+    fn reference_models() -> impl Strategy<Value = Decay> {
+        prop_oneof![
+            Just(Decay::SEED_000),
+            (500_000u32..999_999).prop_map(|micros| Decay::Exponential {
+                retained_per_cycle: Fraction::from_micros(micros).unwrap(),
+                cycle_ms: CYCLE_MS
+            }),
+            (CYCLE_MS..20 * CYCLE_MS).prop_map(|half_life_ms| Decay::HalfLife { half_life_ms }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Against the plain model: each key's intensity and the time it was set, decayed on every
+        /// read; the map reads the same to a few billionths, ranks the same, prunes the same.
+        #[test]
+        fn the_map_reads_as_the_plain_model(decay in reference_models(), steps in proptest::collection::vec(step(), 1..120)) {
+            let cap = units("10");
+            let level = units("0.01");
+            let mut map = TrailMap::new(decay, cap, level, 0).unwrap();
+            let mut model: BTreeMap<u8, (Intensity, u64)> = BTreeMap::new();
+            let elapsed = |from: u64, to: u64| match decay {
+                Decay::Exponential { cycle_ms, .. } => (to / cycle_ms - from / cycle_ms) * cycle_ms,
+                _ => to - from,
+            };
+            let tolerance = |intensity: Intensity| 4 + intensity.nanos() / 1_000_000_000;
+            let mut now = 0u64;
+            for (step, advance) in steps {
+                now += advance;
+                match step {
+                    Step::Deposit(key, nanos) => {
+                        let current = model.get(&key).map_or(Intensity::ZERO, |(value, at)| decay.decayed(*value, elapsed(*at, now)));
+                        let strength = Intensity::from_nanos(nanos);
+                        let deposited = map.deposit(format!("k{key:02}"), strength, now);
+                        // A trail at or below the pruning level is gone; near it, either reading is right.
+                        let kept = current.deposit_capped(strength, cap);
+                        let gone = Intensity::ZERO.deposit_capped(strength, cap);
+                        let near_level = current.nanos() <= level.nanos() + tolerance(current);
+                        let matches = |expected: Intensity| deposited.nanos().abs_diff(expected.nanos()) <= tolerance(expected);
+                        prop_assert!(
+                            if current <= level { matches(gone) } else { matches(kept) || (near_level && matches(gone)) },
+                            "deposit: {deposited} against {kept} (or {gone})"
+                        );
+                        if deposited > level {
+                            model.insert(key, (deposited, now));
+                        } else {
+                            model.remove(&key);
+                        }
+                    }
+                    Step::Top(n) => {
+                        let top = map.top(n, now);
+                        let mut expected: Vec<(String, Intensity)> = model
+                            .iter()
+                            .map(|(key, (value, at))| (format!("k{key:02}"), decay.decayed(*value, elapsed(*at, now))))
+                            .filter(|(_, intensity)| *intensity > level)
+                            .collect();
+                        expected.sort_by(|left, right| right.1.cmp(&left.1).then_with(|| left.0.cmp(&right.0)));
+                        for ((key, intensity), (expected_key, expected_intensity)) in top.iter().zip(&expected) {
+                            prop_assert!(intensity.nanos().abs_diff(expected_intensity.nanos()) <= tolerance(*expected_intensity));
+                            if key != expected_key {
+                                // Only trails within the tolerance of each other may swap places.
+                                let other = expected.iter().find(|(candidate, _)| candidate == key).map(|(_, value)| *value);
+                                prop_assert!(other.is_some_and(|other| other.nanos().abs_diff(expected_intensity.nanos()) <= 2 * tolerance(other)), "{key} ranked where {expected_key} should be");
+                            }
+                        }
+                        prop_assert!(top.len() <= n && top.len().abs_diff(expected.len().min(n)) <= 1);
+                    }
+                    Step::Prune => {
+                        map.prune(now);
+                    }
+                }
+                map.check_invariants().unwrap();
+                for (key, (value, at)) in &model {
+                    let expected = decay.decayed(*value, elapsed(*at, now));
+                    let sensed = map.sense(&format!("k{key:02}"), now);
+                    if expected.nanos() > level.nanos() + tolerance(expected) {
+                        prop_assert!(sensed.nanos().abs_diff(expected.nanos()) <= tolerance(expected), "k{key:02}: {sensed} against {expected}");
+                    }
+                }
+            }
+        }
+    }
+}
