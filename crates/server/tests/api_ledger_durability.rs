@@ -122,6 +122,8 @@ async fn the_ledger_survives_a_restart_and_the_audit_agrees() {
         (server.operator.escrow(expired).await.unwrap().state == EscrowState::Expired).then_some(())
     })
     .await;
+    // The expiry's tick made a checkpoint due: observe after it lands, not before.
+    server.settled().await;
 
     let before = observe(&server).await;
     let states: Vec<EscrowState> = before.books.escrows.iter().map(|escrow| escrow.state).collect();

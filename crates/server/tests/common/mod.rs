@@ -185,6 +185,19 @@ impl TestServer {
         (client, key)
     }
 
+    /// Waits until the log's head is the operator's checkpoint over everything before it. The writer
+    /// appends a checkpoint when one is due by clock time, right after the entry that made it due;
+    /// with a manual clock standing still it then appends nothing more, so what a test reads next
+    /// is not overtaken by a late checkpoint entry.
+    pub async fn settled(&self) {
+        poll_until("a checkpoint over the log's head", || async {
+            let head = self.operator.status().await.ok()?.sequence;
+            let checkpoint = self.operator.log_checkpoint().await.ok()?;
+            (checkpoint.record_sequence == head).then_some(())
+        })
+        .await;
+    }
+
     /// The state hash, read as the operator.
     pub async fn hash(&self) -> StateHashView {
         self.operator.state_hash().await.expect("the state hash")
