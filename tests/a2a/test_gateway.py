@@ -5,9 +5,9 @@ with a bearer token, registers two workers offering `dex.scan`, and passes in th
 GATEWAY_URL, GATEWAY_TOKEN, SERVER_URL, COLONY (the binary), KEYS (the directory of manager.key,
 worker-a.key, ...).
 
-The SDK resolves and validates the card (public, declaring the bearer scheme), is refused without
-the token, then with the token (through the SDK's AuthInterceptor, which reads the card's scheme)
-sends messages, reads and cancels tasks and follows one over a subscription; the workers and the
+The SDK resolves and validates the card (public, declaring the bearer scheme, without the
+capabilities), is refused without the token, then with the token (through the SDK's
+AuthInterceptor, which reads the card's scheme) reads the extended card, sends messages, reads and cancels tasks and follows one over a subscription; the workers and the
 manager carry the task out through the `colony` CLI, as agents of the swarm would. Any failure
 raises, and the script exits non-zero.
 """
@@ -27,6 +27,7 @@ from a2a.client.auth import AuthInterceptor, CredentialService
 from a2a.client.errors import A2AClientError
 from a2a.types.a2a_pb2 import (
     CancelTaskRequest,
+    GetExtendedAgentCardRequest,
     GetTaskRequest,
     SendMessageRequest,
     SubscribeToTaskRequest,
@@ -130,8 +131,9 @@ async def main():
         assert interface.url.rstrip("/") == GATEWAY_URL.rstrip("/"), interface.url
         assert card.capabilities.streaming, card.capabilities
         skills = [skill.id for skill in card.skills]
-        assert "dex.scan" in skills, skills
-        check("the card resolves, validates and offers the workers' capability")
+        assert skills == ["colony.task"], skills
+        assert card.capabilities.extended_agent_card, card.capabilities
+        check("the card resolves and validates; public, it offers the generic skill and declares the extended card")
 
         schemes = dict(card.security_schemes)
         assert list(schemes) == ["bearer"], schemes
@@ -169,6 +171,12 @@ async def main():
         auth = [AuthInterceptor(GatewayToken("bearer", GATEWAY_TOKEN))]
         polling = ClientFactory(ClientConfig(streaming=False, httpx_client=http)).create(card, auth)
         streaming = ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(card, auth)
+
+        extended = await polling.get_extended_agent_card(GetExtendedAgentCardRequest())
+        validate_proto_required_fields(extended)
+        skills = [skill.id for skill in extended.skills]
+        assert skills == ["colony.task", "dex.scan"], skills
+        check("with the token, the extended card offers the workers' capability")
 
         message_id = str(uuid.uuid4())
         task = await first_task(polling, send_request(message_id, TERMS))

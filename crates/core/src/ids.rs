@@ -98,6 +98,12 @@ impl fmt::Debug for AgentId {
 pub struct Name(CompactString);
 
 impl Name {
+    /// Below every valid name (it is empty): the lower bound of a range over keys that continue with
+    /// a name. Never a valid name.
+    pub(crate) fn below_all() -> Name {
+        Name(CompactString::const_new(""))
+    }
+
     /// Validates `text` as a role or capability name.
     pub fn new(text: impl Into<String>) -> Result<Name, IdError> {
         Name::from_text(&text.into())

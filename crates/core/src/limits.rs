@@ -373,13 +373,15 @@ pub const ASSIGNMENT_CANDIDATES_PER_TASK_MAX: usize = 10_000;
 pub const ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX: usize = ASSIGNMENT_CANDIDATES_PER_ENTRY_MAX;
 
 /// Affinities (a worker completed a task of a kind for a manager) kept per manager: enough for a
-/// team's every worker across its kinds; later ones are not recorded, earlier ones stay.
+/// team's every worker across its kinds; past it, the manager's affinity renewed longest ago is
+/// forgotten.
 pub const AFFINITIES_PER_MANAGER_MAX: u32 = 1_000;
 
 /// Affinities kept in all: a hundred managers at [`AFFINITIES_PER_MANAGER_MAX`]. Each names two
-/// agents and a kind (a few hundred bytes at the longest), so the swarm's whole memory of who did
-/// what for whom stays within tens of MB however many managers come and go; later ones are not
-/// recorded, earlier ones stay.
+/// agents and a kind and is indexed three ways (under a kilobyte at the longest ids), so the swarm's
+/// whole memory of who did what for whom stays within tens of MB however many managers come and go;
+/// past it, the affinity renewed longest ago is forgotten (see `market/affinities.rs` for why not
+/// the newest).
 pub const AFFINITIES_MAX: usize = 100_000;
 
 /// Items per batch unless asked otherwise (seed 004's `BatchCoordinator`).

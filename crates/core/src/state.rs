@@ -247,7 +247,9 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 4: the market keeps where direct assignment's next window over a large population starts and how
 //    many windows found nobody since room last changed, and the state records the rules version of
 //    its log.
-const SNAPSHOT_VERSION: u32 = 4;
+// 5: the market's affinities carry their renewal order and an index by worker, for eviction of the
+//    stalest and for deregistration.
+const SNAPSHOT_VERSION: u32 = 5;
 
 impl State {
     /// An empty state, before genesis.

@@ -172,10 +172,12 @@ fn a_crowd_of_fresh_unfunded_agents_cannot_fill_the_market() {
 /// Announces, as `manager`, one direct task of `kind` for each of `workers` (invited alone), and has
 /// each worker complete its task, scored 1: each completion is an affinity for the market to keep.
 fn complete_for(swarm: &mut Simulator, manager: &str, work: &[(String, &str)]) {
+    // Task ids unique to this call's entry, so that the same work done again is a new task.
+    let sequence = swarm.state().sequence();
     let announces: Vec<Command> = work
         .iter()
         .map(|(worker, kind)| {
-            command(json!({"type": "task.announce", "task_id": format!("{kind}-{worker}"), "kind": kind,
+            command(json!({"type": "task.announce", "task_id": format!("{kind}-{worker}-{sequence}"), "kind": kind,
                            "distribution": "direct", "invited": [worker], "max_cost": "1", "deadline_ms": 60_000}))
         })
         .collect();
@@ -203,7 +205,7 @@ fn complete_for(swarm: &mut Simulator, manager: &str, work: &[(String, &str)]) {
 }
 
 #[test]
-fn a_manager_keeps_at_most_its_share_of_affinities_and_the_earliest_stay() {
+fn a_manager_keeps_at_most_its_share_of_affinities_forgetting_the_stalest_and_a_deregistration_forgets() {
     let mut swarm = Simulator::new();
     swarm.register_all(&["manager"], "analyst");
     swarm.fund("manager", 10_000);
@@ -222,18 +224,31 @@ fn a_manager_keeps_at_most_its_share_of_affinities_and_the_earliest_stay() {
     let last = &workers[max / 3];
     complete_for(&mut swarm, "manager", &[(last.clone(), "analyze")]);
     assert_eq!(swarm.state().affinity_count(), max);
+    let (manager, analyze, execute) =
+        (support::agent_id("manager"), Name::new("analyze").unwrap(), Name::new("execute").unwrap());
+    let has = |swarm: &Simulator, kind: &Name, worker: &str| {
+        swarm.state().has_affinity(&manager, kind, &support::agent_id(worker))
+    };
+    // The first worker renews its `analyze` affinity: the stalest is now its `execute` one.
+    complete_for(&mut swarm, "manager", &[(workers[0].clone(), "analyze")]);
+    assert_eq!(swarm.state().affinity_count(), max, "a renewal adds nothing");
     complete_for(&mut swarm, "manager", &[(last.clone(), "execute")]);
-    assert_eq!(swarm.state().affinity_count(), max, "the manager's share is full: not recorded");
-    let (manager, analyze) = (support::agent_id("manager"), Name::new("analyze").unwrap());
-    assert!(!swarm.state().has_affinity(&manager, &Name::new("execute").unwrap(), &support::agent_id(last)));
-    assert!(swarm.state().has_affinity(&manager, &analyze, &support::agent_id(last)));
-    assert!(swarm.state().has_affinity(&manager, &analyze, &support::agent_id(&workers[0])), "earlier ones stay");
+    assert_eq!(swarm.state().affinity_count(), max, "the manager's share is full: the stalest made room");
+    assert!(has(&swarm, &execute, last) && has(&swarm, &analyze, last));
+    assert!(has(&swarm, &analyze, &workers[0]), "renewed, so kept");
+    assert!(!has(&swarm, &execute, &workers[0]), "the stalest is forgotten");
     // Another manager's share is its own.
     swarm.register_all(&["other-manager"], "analyst");
     swarm.fund("other-manager", 10);
     complete_for(&mut swarm, "other-manager", &[(last.clone(), "execute")]);
     assert_eq!(swarm.state().affinity_count(), max + 1);
     assert!(max < limits::AFFINITIES_MAX, "the swarm-wide limit is larger than one manager's share");
+    // A deregistered worker is forgotten by every manager; a deregistered manager forgets its own.
+    assert!(swarm.agent(last, vec![command(json!({"type": "agent.deregister", "agent": last}))]).all_accepted());
+    assert_eq!(swarm.state().affinity_count(), max + 1 - 3);
+    assert!(swarm.operator(vec![support::commands::deregister("manager")]).all_accepted());
+    assert_eq!(swarm.state().affinity_count(), 0);
+    swarm.state().check_invariants().expect("the affinities' indexes agree");
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn load(state: &State, agent: &str) -> u64 {
     state.agent_load(&agent_id(agent))
 }
 
-/// The live agents holding `capability`, by id, as the capability index has them.
+/// The agents that can take work holding `capability`, by id, as the capability index has them.
 fn indexed(state: &State, capability: &str) -> BTreeSet<String> {
     let registry = state.registry();
     let holders = registry.capability_index().holders(&name(capability));
@@ -44,8 +44,8 @@ fn indexed(state: &State, capability: &str) -> BTreeSet<String> {
 
 /// The same, by a scan of every agent.
 fn scanned(state: &State, capability: &str) -> BTreeSet<String> {
-    let live = state.registry().iter().filter(|agent| agent.deregistered_at_ms.is_none());
-    live.filter(|agent| agent.capabilities.contains(&name(capability))).map(|agent| agent.id.to_string()).collect()
+    let available = state.registry().iter().filter(|agent| agent.can_take_work());
+    available.filter(|agent| agent.capabilities.contains(&name(capability))).map(|agent| agent.id.to_string()).collect()
 }
 
 /// The agent a scan of every agent gives a task of `manager` needing `required` and `estimated_load`,
@@ -109,14 +109,14 @@ fn the_capability_index_follows_registrations_changes_and_deregistrations_and_su
     for capability in ["a", "b", "c", "d", "e"] {
         assert_eq!(indexed(state, capability), scanned(state, capability), "{capability}");
     }
-    let holders_of_d = ["agent-00", "agent-07", "agent-11", "agent-12", "agent-33"];
-    assert_eq!(indexed(state, "d"), holders_of_d.map(str::to_owned).into(), "22 left, 7 and 12 joined");
+    let holders_of_d = ["agent-00", "agent-07", "agent-11", "agent-12"];
+    assert_eq!(indexed(state, "d"), holders_of_d.map(str::to_owned).into(), "22 left, 33 halted, 7 and 12 joined");
     assert!(!indexed(state, "b").contains("agent-12"), "a replaced set drops what it no longer names");
     let index = state.registry().capability_index();
-    assert_eq!(index.live().len(), state.registry().live_len());
+    assert_eq!(index.available().len(), state.registry().live_len() - 1, "every live agent but the halted one");
     assert_eq!(index.population(&[name("a"), name("d")].into()), index.holders(&name("d")), "the rarer one");
     assert!(index.population(&[name("a"), name("e")].into()).is_empty(), "nobody holds e");
-    assert_eq!(index.population(&BTreeSet::new()), index.live(), "no requirement: every live agent");
+    assert_eq!(index.population(&BTreeSet::new()), index.available(), "no requirement: every available agent");
 
     let bytes = state.encode_snapshot();
     let restored = State::decode_snapshot(&bytes).expect("a fresh snapshot decodes");
@@ -274,12 +274,14 @@ fn an_affinity_outside_the_window_is_still_preferred_and_an_empty_window_moves_o
     assert_eq!(winner(&swarm, id), Some(expected));
 }
 
-/// Halts `agents` (by the operator, in envelopes of 5,000): live holders of their capabilities that no
-/// look finds eligible.
-fn halt_all(swarm: &mut Simulator, agents: &[String]) {
-    for chunk in agents.chunks(5_000) {
-        assert!(swarm.operator(chunk.iter().map(|agent| halt(agent, "away")).collect()).all_accepted());
-    }
+/// Each of `agents` declares a capacity of zero: they stay able to take work, so looks walk them, yet
+/// none has room for any task.
+fn without_room(swarm: &mut Simulator, agents: &[String]) {
+    swarm.in_bulk(|swarm| {
+        for agent in agents {
+            ok(swarm, agent, json!({"type": "task.capacity", "max_load": 0}));
+        }
+    });
 }
 
 /// Whether an assignment pass is due at once (the driver writes a tick for it).
@@ -302,7 +304,7 @@ fn tick_while_due(swarm: &mut Simulator, most: usize) -> usize {
 fn a_window_that_finds_nobody_leaves_the_pass_due_and_a_tick_reaches_the_agents_beyond_it() {
     let (mut swarm, order) = crowd();
     // The first window's agents cannot work; only the 50 registered last can.
-    halt_all(&mut swarm, &order[..WINDOW]);
+    without_room(&mut swarm, &order[..WINDOW]);
     let id = announce(
         &mut swarm,
         "manager",
@@ -315,7 +317,7 @@ fn a_window_that_finds_nobody_leaves_the_pass_due_and_a_tick_reaches_the_agents_
     assert!(!pass_due(&swarm));
 
     // The window now starts after that winner, the last agent by handle: it wraps around to the
-    // halted agents. A batch's planning walks on to the next window within its budget.
+    // agents without room. A batch's planning walks on to the next window within its budget.
     let outcome = ok(
         &mut swarm,
         "manager",
@@ -330,7 +332,7 @@ fn a_window_that_finds_nobody_leaves_the_pass_due_and_a_tick_reaches_the_agents_
 #[test]
 fn when_nobody_anywhere_has_room_the_windows_are_walked_around_once_per_change() {
     let (mut swarm, order) = crowd();
-    halt_all(&mut swarm, &order);
+    without_room(&mut swarm, &order);
     let id = announce(
         &mut swarm,
         "manager",
@@ -415,4 +417,39 @@ fn an_envelope_of_batches_examines_a_bounded_number_of_agents_and_the_commands_p
     // The refused ones changed nothing: the market and the ledger are those of the first `fit` alone.
     assert_eq!(swarm.state().market(), within.state().market());
     assert_eq!(swarm.ledger(), within.ledger());
+}
+
+#[test]
+fn halted_and_silent_agents_are_not_walked_so_a_crowd_of_them_delays_nobody() {
+    let (mut swarm, order) = crowd();
+    // A crowd holding the capability stops being able to work: everyone falls silent, the 50
+    // registered last and the manager heartbeat again, most of the crowd is halted too.
+    let ttl_ms = swarm.state().config().heartbeat_ttl_ms;
+    swarm.tick_after(ttl_ms + 1);
+    swarm.in_bulk(|swarm| {
+        for agent in order[WINDOW..].iter().map(String::as_str).chain(["manager"]) {
+            ok(swarm, agent, json!({"type": "agent.heartbeat"}));
+        }
+    });
+    let (halted, silent) = order[..WINDOW].split_at(WINDOW - 100);
+    for chunk in halted.chunks(5_000) {
+        assert!(swarm.operator(chunk.iter().map(|agent| halt(agent, "away")).collect()).all_accepted());
+    }
+    for agent in silent {
+        assert_eq!(swarm.state().registry().get(&agent_id(agent)).expect("registered").status(), "unresponsive");
+    }
+    assert_eq!(swarm.state().registry().capability_index().available().len(), 50 + 1);
+
+    // The first look walks only the 50 that can work, and assigns at once.
+    let id = announce(
+        &mut swarm,
+        "manager",
+        json!({"task_id": "prompt", "kind": "analyze", "required_capabilities": ["analyze"]}),
+    );
+    assert_eq!(winner(&swarm, id), Some(worker(0)));
+    // A silent agent that heartbeats again is walked again.
+    let back = &silent[0];
+    ok(&mut swarm, back, json!({"type": "agent.heartbeat"}));
+    assert_eq!(swarm.state().registry().capability_index().holders(&name("analyze")).len(), 51);
+    swarm.state().check_invariants().expect("the index is exact");
 }

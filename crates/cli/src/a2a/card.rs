@@ -5,7 +5,10 @@
 //! through the client and kept for [`CARD_REFRESH_MS`](super::CARD_REFRESH_MS).
 //!
 //! The card is public even when the gateway requires a token: A2A clients read it first, to learn
-//! where to send requests and how to authenticate (its security scheme).
+//! where to send requests and how to authenticate (its security scheme). With a token, the public
+//! card offers only the generic skill: which capabilities the swarm has, how many agents offer each
+//! and under which roles is a map of the swarm for whoever asks, so it is given to callers with the
+//! token only, as the extended card (`GetExtendedAgentCard`, and `extendedAgentCard: true`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use colony_wire::views::AgentView;
 use serde_json::{Value, json};
 
 use super::protocol::PROTOCOL_VERSION;
+use super::rpc::RpcError;
 use super::{Gateway, auth};
 
 /// The skills last read from the registry, and when.
@@ -32,13 +36,26 @@ type Offers = BTreeMap<String, (usize, Vec<String>)>;
 
 /// `GET /.well-known/agent-card.json`.
 pub async fn agent_card(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let url = interface_url(&gateway, &headers);
+    if gateway.token.is_some() {
+        return Json(card(&gateway, &url, vec![any_task_skill()])).into_response();
+    }
     match skills(&gateway).await {
-        Ok(skills) => Json(card(&gateway, &interface_url(&gateway, &headers), skills)).into_response(),
+        Ok(skills) => Json(card(&gateway, &url, skills)).into_response(),
         Err(error) => {
             let status = axum::http::StatusCode::BAD_GATEWAY;
             (status, format!("the swarm's registry could not be read: {error}\n")).into_response()
         }
     }
+}
+
+/// The JSON-RPC method `GetExtendedAgentCard` (behind the token when there is one): the card with a
+/// skill per capability offered.
+pub async fn extended_card(gateway: &Gateway, headers: &HeaderMap) -> Result<Value, RpcError> {
+    let skills = skills(gateway).await.map_err(|error| {
+        RpcError::new(RpcError::INTERNAL_ERROR, format!("the swarm's registry could not be read: {error}"))
+    })?;
+    Ok(card(gateway, &interface_url(gateway, headers), skills))
 }
 
 /// The URL clients post JSON-RPC requests to: `--public-url` if given, else this host as the
@@ -67,7 +84,11 @@ fn card(gateway: &Gateway, url: &str, skills: Vec<Value>) -> Value {
         ),
         "supportedInterfaces": [{ "url": url, "protocolBinding": "JSONRPC", "protocolVersion": PROTOCOL_VERSION }],
         "version": env!("CARGO_PKG_VERSION"),
-        "capabilities": { "streaming": true, "pushNotifications": false, "extendedAgentCard": false },
+        "capabilities": {
+            "streaming": true,
+            "pushNotifications": false,
+            "extendedAgentCard": gateway.token.is_some(),
+        },
         "defaultInputModes": ["application/json", "text/plain"],
         "defaultOutputModes": ["application/json"],
         "skills": skills,
@@ -112,15 +133,7 @@ pub fn skills_of(agents: &[AgentView]) -> Vec<Value> {
             }
         }
     }
-    let any_task = json!({
-        "id": "colony.task",
-        "name": "Any task",
-        "description": "Announce a task to the swarm's market. The message's data part (or metadata) holds the \
-            terms: kind, max_cost (minor units), deadline_ms, and optionally required_capabilities, \
-            bid_window_ms and any other field of task.announce; its text or other data is the payload.",
-        "tags": ["colony", "task-market"],
-        "examples": [r#"{"kind":"analyze","max_cost":"1000","deadline_ms":600000}"#],
-    });
+    let any_task = any_task_skill();
     let by_capability = offers.into_iter().map(|(capability, (count, mut roles))| {
         roles.sort();
         let mut tags = vec![capability.clone()];
@@ -140,4 +153,17 @@ pub fn skills_of(agents: &[AgentView]) -> Vec<Value> {
         })
     });
     std::iter::once(any_task).chain(by_capability).collect()
+}
+
+/// The skill that takes any task.
+fn any_task_skill() -> Value {
+    json!({
+        "id": "colony.task",
+        "name": "Any task",
+        "description": "Announce a task to the swarm's market. The message's data part (or metadata) holds the \
+            terms: kind, max_cost (minor units), deadline_ms, and optionally required_capabilities, \
+            bid_window_ms and any other field of task.announce; its text or other data is the payload.",
+        "tags": ["colony", "task-market"],
+        "examples": [r#"{"kind":"analyze","max_cost":"1000","deadline_ms":600000}"#],
+    })
 }

@@ -168,7 +168,8 @@ pub async fn dispatch(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, b
                 "push notifications are not offered: subscribe to the task instead",
             )),
         ),
-        "ListTasks" | "GetExtendedAgentCard" => answer(
+        "GetExtendedAgentCard" => answer(&id, super::card::extended_card(&gateway, &headers).await),
+        "ListTasks" => answer(
             &id,
             Err(RpcError::new(RpcError::UNSUPPORTED_OPERATION, format!("{} is not offered", request.method))),
         ),

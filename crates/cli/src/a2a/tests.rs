@@ -147,6 +147,7 @@ async fn the_card_offers_the_capabilities_of_live_agents_and_the_json_rpc_url() 
     );
     assert_eq!(card["capabilities"]["streaming"], true);
     assert!(card.get("securitySchemes").is_none(), "without a token the card asks for none: {card}");
+    assert_eq!(card["capabilities"]["extendedAgentCard"], false, "the public card is already whole");
     for required in ["name", "description", "version", "defaultInputModes", "defaultOutputModes"] {
         assert!(!card[required].is_null(), "the card has {required}");
     }
@@ -484,6 +485,23 @@ async fn with_a_token_every_json_rpc_request_must_bear_it_but_the_card_is_public
         card["securitySchemes"]
     );
     assert_eq!(card["securityRequirements"], json!([{ "schemes": { "bearer": { "list": [] } } }]));
+    // The public card does not map the swarm: the generic skill only, and the extended card declared.
+    let skills = |card: &Value| -> Vec<String> {
+        card["skills"]
+            .as_array()
+            .expect("skills")
+            .iter()
+            .filter_map(|skill| skill["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(skills(&card), ["colony.task"], "{card}");
+    assert_eq!(card["capabilities"]["extendedAgentCard"], true);
+    // The extended card needs the token, and names every capability offered.
+    let extended = json!({ "jsonrpc": "2.0", "id": 3, "method": "GetExtendedAgentCard", "params": {} });
+    assert_unauthenticated(send_to(&gateway, rpc_request(&extended, None)).await, None).await;
+    let answer = body_json(send_to(&gateway, rpc_request(&extended, Some(&right))).await).await;
+    assert_eq!(skills(&answer["result"]), ["colony.task", "dex.scan"], "{answer}");
+    assert_eq!(answer["result"]["securitySchemes"], card["securitySchemes"]);
     swarm.stop().await;
 }
 

@@ -101,12 +101,12 @@ impl State {
         let balance = wallet.balance();
         let below = wallet.minimum_balance.is_some_and(|minimum| balance < minimum);
         let minimum = wallet.minimum_balance;
-        let record = self.registry.by_handle_mut(agent);
+        let record = self.registry.by_handle(agent);
         if record.deregistered_at_ms.is_some() || record.budget_halted == below {
             return;
         }
-        record.budget_halted = below;
-        let agent = record.id.clone();
+        self.registry.update_availability(agent, |record| record.budget_halted = below);
+        let agent = self.registry.by_handle(agent).id.clone();
         if below {
             context.emit(EventKind::AgentBudgetHalted {
                 agent,

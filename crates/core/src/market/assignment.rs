@@ -147,20 +147,7 @@ impl super::Market {
         if self.capacities.values().any(|capacity| *capacity > limits::AGENT_CAPACITY_MAX) {
             return Err("a declared capacity is above the limit".to_owned());
         }
-        let mut per_manager: BTreeMap<&AgentId, u32> = BTreeMap::new();
-        for (manager, _, _) in &self.affinities {
-            *per_manager.entry(manager).or_default() += 1;
-        }
-        if per_manager.len() != self.affinities_per_manager.len()
-            || per_manager.iter().any(|(manager, count)| {
-                self.affinities_per_manager.get(*manager) != Some(count) || *count > limits::AFFINITIES_PER_MANAGER_MAX
-            })
-        {
-            return Err("affinities per manager disagree with the affinities".to_owned());
-        }
-        if self.affinities.len() > limits::AFFINITIES_MAX {
-            return Err("more affinities than the swarm keeps".to_owned());
-        }
+        self.affinities.check(limits::AFFINITIES_PER_MANAGER_MAX, limits::AFFINITIES_MAX)?;
         if self.assignment_cursor.is_some() && self.assignments_due_at_ms.is_none() {
             return Err("the assignment pass has a cursor but nothing due".to_owned());
         }
@@ -228,23 +215,9 @@ impl State {
             self.market.load_per_agent.remove(&winner);
         }
         if completed {
-            self.record_affinity(affinity);
+            self.market.affinities.record(affinity, limits::AFFINITIES_PER_MANAGER_MAX, limits::AFFINITIES_MAX);
         }
         self.assignments_due(context.now_ms);
-    }
-
-    fn record_affinity(&mut self, affinity: (AgentId, Name, AgentId)) {
-        if self.market.affinities.contains(&affinity) {
-            return;
-        }
-        if self.market.affinities.len() >= limits::AFFINITIES_MAX {
-            return;
-        }
-        let count = self.market.affinities_per_manager.entry(affinity.0.clone()).or_default();
-        if *count < limits::AFFINITIES_PER_MANAGER_MAX {
-            *count += 1;
-            self.market.affinities.insert(affinity);
-        }
     }
 
     /// A task opened: a direct one joins the queue.
@@ -284,12 +257,7 @@ impl State {
 
     /// The manager's affinities for the task's kind: the workers that completed one for it.
     fn affine_workers(&self, manager: &AgentId, kind: &Name) -> BTreeSet<&AgentId> {
-        self.market
-            .affinities
-            .range((manager.clone(), kind.clone(), AgentId::below_all())..)
-            .take_while(|(of, of_kind, _)| of == manager && of_kind == kind)
-            .map(|(_, _, worker)| worker)
-            .collect()
+        self.market.affinities.workers(manager, kind).collect()
     }
 
     /// The most agents a look for work under `terms` can examine now: what it is charged before it

@@ -44,6 +44,8 @@
 //! - `reputation.rs`: each agent's record as a worker.
 //! - `rejections.rs`: `MarketRejection`.
 
+mod affinities;
+pub use affinities::{Affinities, Affinity};
 mod assignment;
 mod auction;
 pub use assignment::{Candidate, Look, RankKey, agent_order};
@@ -441,9 +443,7 @@ pub struct Market {
     /// Capacities agents declared (`task.capacity`); the others have `AGENT_CAPACITY_DEFAULT`.
     pub(crate) capacities: BTreeMap<AgentId, u32>,
     /// `(manager, kind, worker)`: the worker completed a task of that kind for that manager.
-    pub(crate) affinities: BTreeSet<(AgentId, Name, AgentId)>,
-    /// Affinities recorded per manager (bounded by `AFFINITIES_PER_MANAGER_MAX`).
-    pub(crate) affinities_per_manager: BTreeMap<AgentId, u32>,
+    pub(crate) affinities: Affinities,
     /// Open direct tasks waiting for an agent, as `(255 − priority, task)`: highest priority first,
     /// then the oldest.
     pub(crate) assignment_queue: BTreeSet<(u8, u64)>,

@@ -1,16 +1,20 @@
-//! The live agents by capability: who direct assignment walks instead of the whole registry.
+//! The agents that can take work, by capability: who direct assignment walks instead of the whole
+//! registry.
 //!
 //! A direct task with required capabilities can only go to an agent holding all of them, so the
 //! agents worth looking at are the holders of the rarest one; a task requiring none can go to any
-//! live agent. Both populations are kept here, ordered by handle (log order), so that a walk can start
+//! agent. Only agents that can take work now ([`Agent::can_take_work`]: live, not halted, responsive)
+//! are indexed: a crowd of silent or halted agents holding a common capability would otherwise fill
+//! every window a look walks, and spend each task's budget of agents examined on agents that cannot
+//! be chosen. Both populations are kept here, ordered by handle (log order), so that a walk can start
 //! anywhere in them and wrap around (see `market/assignment.rs`'s window).
 //!
-//! The index is derived state: it is a function of the agents' records (live or not, and their
-//! capabilities), so it is neither hashed nor carried by snapshots; decoding a snapshot rebuilds it
-//! ([`CapabilityIndex::build`]) and `Registry::check_invariants` holds it equal to a rebuild
-//! ([`CapabilityIndex::check`]). Keeping
-//! it out of snapshots costs one pass over the agents when a snapshot is decoded, and spares every
-//! snapshot and every state hash the bytes of a second copy of every capability.
+//! The index is derived state: it is a function of the agents' records (whether each can take work,
+//! and its capabilities), so it is neither hashed nor carried by snapshots; decoding a snapshot
+//! rebuilds it ([`CapabilityIndex::build`]) and `Registry::check_invariants` holds it equal to a
+//! rebuild ([`CapabilityIndex::check`]). Keeping it out of snapshots costs one pass over the agents
+//! when a snapshot is decoded, and spares every snapshot and every state hash the bytes of a second
+//! copy of every capability.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -21,13 +25,13 @@ use crate::ids::Name;
 /// No agent: the population of a capability nobody holds.
 static NOBODY: BTreeSet<AgentHandle> = BTreeSet::new();
 
-/// Live agents by capability, and all live agents, by handle.
+/// The agents that can take work, by capability and all of them, by handle.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CapabilityIndex {
-    /// Capability → the live agents holding it. No entry is empty.
+    /// Capability → the available agents holding it. No entry is empty.
     holders: BTreeMap<Name, BTreeSet<AgentHandle>>,
-    /// Every live (not deregistered) agent.
-    live: BTreeSet<AgentHandle>,
+    /// Every agent that can take work.
+    available: BTreeSet<AgentHandle>,
 }
 
 impl CapabilityIndex {
@@ -35,29 +39,38 @@ impl CapabilityIndex {
     pub(crate) fn build(agents: &[Agent]) -> CapabilityIndex {
         let mut index = CapabilityIndex::default();
         for (position, agent) in agents.iter().enumerate() {
-            if agent.deregistered_at_ms.is_none() {
+            if agent.can_take_work() {
                 index.add(AgentHandle::at(position), &agent.capabilities);
             }
         }
         index
     }
 
-    /// A live agent joins, with its capabilities.
+    /// Whether the agent behind `handle` is indexed.
+    pub(crate) fn contains(&self, handle: AgentHandle) -> bool {
+        self.available.contains(&handle)
+    }
+
+    /// An agent becomes able to take work, with its capabilities.
     pub(crate) fn add(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>) {
-        self.live.insert(handle);
+        let added = self.available.insert(handle);
+        assert!(added, "an agent is indexed once");
         for capability in capabilities {
             self.holders.entry(capability.clone()).or_default().insert(handle);
         }
     }
 
-    /// A live agent leaves (it was deregistered), with the capabilities it held.
+    /// An indexed agent can no longer take work (halted, silent or deregistered), with the
+    /// capabilities it held.
     pub(crate) fn remove(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>) {
-        self.live.remove(&handle);
+        let removed = self.available.remove(&handle);
+        assert!(removed, "only an indexed agent leaves the index");
         self.drop_capabilities(handle, capabilities.iter());
     }
 
-    /// A live agent's capabilities change from `old` to `new`.
+    /// An indexed agent's capabilities change from `old` to `new`.
     pub(crate) fn change(&mut self, handle: AgentHandle, old: &BTreeSet<Name>, new: &BTreeSet<Name>) {
+        assert!(self.available.contains(&handle), "only an indexed agent's memberships change");
         self.drop_capabilities(handle, old.difference(new));
         for capability in new.difference(old) {
             self.holders.entry(capability.clone()).or_default().insert(handle);
@@ -75,20 +88,23 @@ impl CapabilityIndex {
     }
 
     /// Checks that the index is what [`CapabilityIndex::build`] would make of `agents`, without
-    /// building a second one: every live agent is in `live` under each of its capabilities, no
-    /// tombstone is, and the index holds no more memberships than that.
+    /// building a second one: every agent that can take work is in `available` under each of its
+    /// capabilities, no other agent is, and the index holds no more memberships than that.
     pub(crate) fn check(&self, agents: &[Agent]) -> Result<(), String> {
-        let (mut memberships, mut live_agents) = (0usize, 0usize);
+        let (mut memberships, mut available_agents) = (0usize, 0usize);
         for (position, agent) in agents.iter().enumerate() {
             let handle = AgentHandle::at(position);
-            let live = agent.deregistered_at_ms.is_none();
-            live_agents += usize::from(live);
-            if self.live.contains(&handle) != live {
-                return Err(format!("the capability index disagrees on whether '{}' is live", agent.id));
-            }
-            if !live && !agent.capabilities.is_empty() {
+            let available = agent.can_take_work();
+            if agent.deregistered_at_ms.is_some() && !agent.capabilities.is_empty() {
                 return Err(format!("the tombstone '{}' keeps capabilities", agent.id));
             }
+            if self.available.contains(&handle) != available {
+                return Err(format!("the capability index disagrees on whether '{}' can take work", agent.id));
+            }
+            if !available {
+                continue;
+            }
+            available_agents += 1;
             if let Some(missing) = agent.capabilities.iter().find(|held| !self.holders(held).contains(&handle)) {
                 return Err(format!("the capability index misses '{}' holding '{missing}'", agent.id));
             }
@@ -98,30 +114,30 @@ impl CapabilityIndex {
         if indexed != memberships || self.holders.values().any(BTreeSet::is_empty) {
             return Err(format!("the capability index holds {indexed} memberships for {memberships} held"));
         }
-        if self.live.len() != live_agents {
+        if self.available.len() != available_agents {
             return Err("the capability index names agents past the table".to_owned());
         }
         Ok(())
     }
 
-    /// The live agents holding `capability`, by handle.
+    /// The agents that can take work holding `capability`, by handle.
     pub fn holders(&self, capability: &Name) -> &BTreeSet<AgentHandle> {
         self.holders.get(capability).unwrap_or(&NOBODY)
     }
 
-    /// Every live agent, by handle.
-    pub fn live(&self) -> &BTreeSet<AgentHandle> {
-        &self.live
+    /// Every agent that can take work, by handle.
+    pub fn available(&self) -> &BTreeSet<AgentHandle> {
+        &self.available
     }
 
     /// The agents that may hold every capability of `required`: the holders of the rarest one (the
-    /// first by name among equally rare ones), or every live agent when nothing is required.
+    /// first by name among equally rare ones), or every available agent when nothing is required.
     pub fn population(&self, required: &BTreeSet<Name>) -> &BTreeSet<AgentHandle> {
         required
             .iter()
             .map(|capability| self.holders(capability))
             .min_by_key(|holders| holders.len())
-            .unwrap_or(&self.live)
+            .unwrap_or(&self.available)
     }
 }
 
@@ -144,14 +160,16 @@ pub fn window(
 mod tests {
     use super::*;
     use crate::ids::{AgentId, PublicKey};
-    use crate::registry::{Liveness, Registry};
+    use crate::registry::{Halt, Liveness, Registry};
     use crate::replay::ReplayWindow;
+
+    const DEADLINE_MS: u64 = 1_000;
 
     fn names(texts: &[&str]) -> BTreeSet<Name> {
         texts.iter().map(|text| Name::new(*text).expect("a valid name")).collect()
     }
 
-    /// A registry of unresponsive agents (no liveness deadlines to keep) with these capabilities.
+    /// A registry of active agents with these capabilities, each with its liveness deadline.
     fn registry(capabilities: &[&[&str]]) -> Registry {
         let mut registry = Registry::default();
         for (index, held) in capabilities.iter().enumerate() {
@@ -164,17 +182,18 @@ mod tests {
                 weight: 1,
                 parent: None,
                 referrer: None,
-                liveness: Liveness::Unresponsive,
+                liveness: Liveness::Active,
                 halt: None,
                 budget_halted: false,
                 registered_at_ms: 0,
                 last_heartbeat_ms: 0,
-                heartbeat_deadline_ms: 0,
+                heartbeat_deadline_ms: DEADLINE_MS,
                 deregistered_at_ms: None,
                 live_children: 0,
                 replay: ReplayWindow::default(),
             });
             registry.live += 1;
+            registry.liveness_deadlines.insert((DEADLINE_MS, handle));
             registry.live_keys.insert(public_key, handle);
         }
         registry
@@ -195,13 +214,14 @@ mod tests {
         assert_eq!(index.holders(&Name::new("b").unwrap()), &handles(&[0]));
 
         registry.retire(AgentHandle::at(0), 5);
+        registry.liveness_deadlines.remove(&(DEADLINE_MS, AgentHandle::at(0)));
         let public_key = registry.by_handle(AgentHandle::at(0)).public_key;
         registry.live -= 1;
         registry.live_keys.remove(&public_key);
         registry.check_invariants().expect("kept exact on deregistration");
         let index = registry.capability_index();
         assert!(index.holders(&Name::new("b").unwrap()).is_empty(), "an empty entry is dropped");
-        assert_eq!(index.live(), &handles(&[1, 2]));
+        assert_eq!(index.available(), &handles(&[1, 2]));
         assert_eq!(index.population(&BTreeSet::new()), &handles(&[1, 2]));
 
         registry.by_handle_mut(AgentHandle::at(2)).capabilities = names(&["d"]);
@@ -214,6 +234,41 @@ mod tests {
         assert!(broken.contains("memberships"), "{broken}");
         registry.rebuild_index();
         registry.check_invariants().expect("a rebuild restores it");
+    }
+
+    #[test]
+    fn only_agents_that_can_take_work_are_indexed_and_they_come_back_with_their_capabilities() {
+        let mut registry = registry(&[&["a"], &["a", "b"], &["b"]]);
+        let (first, second, third) = (AgentHandle::at(0), AgentHandle::at(1), AgentHandle::at(2));
+        let halt = Halt { by: crate::ids::Signer::Operator, reason: "audit".to_owned(), at_ms: 3 };
+        registry.update_availability(first, |agent| agent.halt = Some(halt));
+        registry.update_availability(second, |agent| agent.budget_halted = true);
+        registry.liveness_deadlines.remove(&(DEADLINE_MS, third));
+        registry.update_availability(third, |agent| agent.liveness = Liveness::Unresponsive);
+        registry.check_invariants().expect("kept exact as agents stop being able to take work");
+        let index = registry.capability_index();
+        assert!(index.available().is_empty());
+        assert!(index.holders(&Name::new("a").unwrap()).is_empty() && index.population(&BTreeSet::new()).is_empty());
+
+        // A capability change while unavailable is remembered by the agent, not the index.
+        registry.set_capabilities(first, names(&["c"]));
+        registry.check_invariants().expect("an unavailable agent's capabilities stay out of the index");
+        registry.update_availability(first, |agent| agent.halt = None);
+        registry.update_availability(second, |agent| agent.budget_halted = false);
+        registry.check_invariants().expect("kept exact as agents come back");
+        let index = registry.capability_index();
+        assert_eq!(index.available(), &handles(&[0, 1]));
+        assert_eq!(index.holders(&Name::new("c").unwrap()), &handles(&[0]));
+        assert_eq!(index.holders(&Name::new("b").unwrap()), &handles(&[1]), "the silent agent is not offered work");
+
+        // A change that leaves availability as it was touches nothing.
+        registry.update_availability(second, |agent| agent.weight = 7);
+        registry.check_invariants().expect("unchanged");
+        // A change behind the registry's back is caught.
+        registry.by_handle_mut(first).halt =
+            Some(Halt { by: crate::ids::Signer::Operator, reason: String::new(), at_ms: 4 });
+        let broken = registry.check_invariants().expect_err("the halted agent is still indexed");
+        assert!(broken.contains("can take work"), "{broken}");
     }
 
     fn handles(indexes: &[usize]) -> BTreeSet<AgentHandle> {

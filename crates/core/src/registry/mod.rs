@@ -101,6 +101,12 @@ impl Agent {
         }
     }
 
+    /// Whether the agent may be offered work: live, not halted (by anyone or by its budget) and
+    /// responsive. The capability index holds exactly these agents.
+    pub fn can_take_work(&self) -> bool {
+        self.status() == "active"
+    }
+
     /// The highest nonce this agent has used.
     pub fn highest_nonce(&self) -> u64 {
         self.replay.highest()
@@ -159,10 +165,11 @@ impl State {
                 break;
             }
             let (_, handle) = self.registry.liveness_deadlines.pop_first().expect("checked above");
-            let agent = self.registry.by_handle_mut(handle);
-            assert_eq!(agent.liveness, Liveness::Active, "only active agents have deadlines");
-            agent.liveness = Liveness::Unresponsive;
-            context.emit(EventKind::AgentUnresponsive { agent: agent.id.clone() });
+            self.registry.update_availability(handle, |agent| {
+                assert_eq!(agent.liveness, Liveness::Active, "only active agents have deadlines");
+                agent.liveness = Liveness::Unresponsive;
+            });
+            context.emit(EventKind::AgentUnresponsive { agent: self.registry.by_handle(handle).id.clone() });
         }
     }
 
@@ -423,12 +430,14 @@ impl State {
             return Err(Rejection::AgentDeregistered { agent: id.clone() });
         }
         let deadline_ms = context.now_ms.saturating_add(self.config.heartbeat_ttl_ms);
-        let agent = self.registry.by_handle_mut(handle);
+        let agent = self.registry.by_handle(handle);
         let was_active = agent.liveness == Liveness::Active;
         let previous_deadline_ms = agent.heartbeat_deadline_ms;
-        agent.liveness = Liveness::Active;
-        agent.last_heartbeat_ms = context.now_ms;
-        agent.heartbeat_deadline_ms = deadline_ms;
+        self.registry.update_availability(handle, |agent| {
+            agent.liveness = Liveness::Active;
+            agent.last_heartbeat_ms = context.now_ms;
+            agent.heartbeat_deadline_ms = deadline_ms;
+        });
         if was_active {
             let removed = self.registry.liveness_deadlines.remove(&(previous_deadline_ms, handle));
             assert!(removed, "an active agent has a deadline");
@@ -453,8 +462,8 @@ impl State {
         if target.halt.is_some() && !supersedes {
             return Ok(Accepted::Unchanged);
         }
-        let target = self.registry.by_handle_mut(handle);
-        target.halt = Some(Halt { by: context.signer().clone(), reason: reason.to_owned(), at_ms: context.now_ms });
+        let halt = Halt { by: context.signer().clone(), reason: reason.to_owned(), at_ms: context.now_ms };
+        self.registry.update_availability(handle, |target| target.halt = Some(halt));
         context.emit(EventKind::AgentHalted {
             agent: id.clone(),
             by: context.signer().clone(),
@@ -476,8 +485,7 @@ impl State {
                 reason: "a halt imposed by the operator can only be lifted by the operator",
             });
         }
-        let target = self.registry.by_handle_mut(handle);
-        target.halt = None;
+        self.registry.update_availability(handle, |target| target.halt = None);
         context.emit(EventKind::AgentResumed { agent: id.clone(), by: context.signer().clone() });
         Ok(Accepted::Done)
     }
@@ -498,6 +506,7 @@ impl State {
         // A tombstone only keeps its id (and key, for the history): what it could do and which
         // nonces it spent no longer matter, since a deregistered agent signs nothing.
         self.registry.retire(handle, context.now_ms);
+        self.market.affinities.forget_agent(id);
         let target = self.registry.by_handle_mut(handle);
         target.replay.forget_recent();
         let (key, parent) = (target.public_key, target.parent.clone());

@@ -65,7 +65,8 @@ pub struct Registry {
     /// `registration_burst` registrations would be full again. A registration at `now` is allowed
     /// while this is at most `interval × (burst − 1)` ahead of `now`, and moves it one interval on.
     pub(crate) registration_paced_until_ms: u64,
-    /// The live agents by capability: derived from `agents`, so neither hashed nor in snapshots.
+    /// The agents that can take work, by capability: derived from `agents`, so neither hashed nor in
+    /// snapshots.
     #[serde(skip)]
     capabilities: CapabilityIndex,
 }
@@ -113,7 +114,9 @@ impl Registry {
         let previous = self.handles.insert(agent.id.clone(), handle);
         assert!(previous.is_none(), "an id is registered once");
         assert!(agent.deregistered_at_ms.is_none(), "an agent is registered live");
-        self.capabilities.add(handle, &agent.capabilities);
+        if agent.can_take_work() {
+            self.capabilities.add(handle, &agent.capabilities);
+        }
         self.agents.push(agent);
         handle
     }
@@ -123,8 +126,22 @@ impl Registry {
     pub(crate) fn set_capabilities(&mut self, handle: AgentHandle, capabilities: BTreeSet<Name>) {
         let agent = &mut self.agents[handle.index()];
         assert!(agent.deregistered_at_ms.is_none(), "only a live agent's capabilities change");
-        self.capabilities.change(handle, &agent.capabilities, &capabilities);
+        if self.capabilities.contains(handle) {
+            self.capabilities.change(handle, &agent.capabilities, &capabilities);
+        }
         agent.capabilities = capabilities;
+    }
+
+    /// Changes what decides whether an agent can take work (its liveness, halt or budget halt) and
+    /// brings the capability index along: the one way those fields change on a live agent.
+    pub(crate) fn update_availability(&mut self, handle: AgentHandle, change: impl FnOnce(&mut Agent)) {
+        let agent = &mut self.agents[handle.index()];
+        change(agent);
+        match (self.capabilities.contains(handle), agent.can_take_work()) {
+            (false, true) => self.capabilities.add(handle, &agent.capabilities),
+            (true, false) => self.capabilities.remove(handle, &agent.capabilities),
+            _ => {}
+        }
     }
 
     /// Makes a live agent a tombstone at `now_ms`: it leaves the capability index and keeps no
@@ -135,7 +152,9 @@ impl Registry {
         assert!(agent.deregistered_at_ms.is_none(), "an agent is deregistered once");
         agent.deregistered_at_ms = Some(now_ms);
         let capabilities = std::mem::take(&mut agent.capabilities);
-        self.capabilities.remove(handle, &capabilities);
+        if self.capabilities.contains(handle) {
+            self.capabilities.remove(handle, &capabilities);
+        }
     }
 
     /// Rebuilds the derived capability index from the agents (after a snapshot is decoded).
@@ -143,7 +162,7 @@ impl Registry {
         self.capabilities = CapabilityIndex::build(&self.agents);
     }
 
-    /// The live agents by capability.
+    /// The agents that can take work, by capability.
     pub fn capability_index(&self) -> &CapabilityIndex {
         &self.capabilities
     }
