@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::bus::DeadLetterReason;
 use crate::fraction::Fraction;
-use crate::ids::{AgentId, Name, Signer};
-use crate::ledger::{AccountId, EscrowState, TransferKind};
 use crate::governance::{Choice, Closure, Outcome};
 use crate::ids::Digest;
+use crate::ids::{AgentId, Name, Signer};
+use crate::ledger::{AccountId, EscrowState, TransferKind};
 use crate::market::{AttemptOutcome, Distribution, TaskState};
 
 /// One state change.

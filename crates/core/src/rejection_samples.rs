@@ -9,8 +9,8 @@
 
 use crate::amount::Amount;
 use crate::bus::{Pattern, Subject};
-use crate::ids::{AgentId, Name};
 use crate::governance::TallyError;
+use crate::ids::{AgentId, Name};
 use crate::outcome::{
     BusRejection, ConfigRejection, GovernanceRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection,
 };
@@ -86,8 +86,11 @@ pub fn rejection_samples() -> Vec<Rejection> {
         MarketRejection::NoEligibleAgent { batch: 0 }.into(),
         GovernanceRejection::ProposalNotFound { proposal: 4 }.into(),
         GovernanceRejection::ProposalState { proposal: 4, state: "closed", action: "take ballots" }.into(),
-        GovernanceRejection::ProposalIdConflict { proposal_id: Name::new("budget-1").expect("a valid name"), proposal: 4 }
-            .into(),
+        GovernanceRejection::ProposalIdConflict {
+            proposal_id: Name::new("budget-1").expect("a valid name"),
+            proposal: 4,
+        }
+        .into(),
         GovernanceRejection::ProposalHasBallots { proposal: 4, ballots: 2 }.into(),
         GovernanceRejection::NotEligible { proposal: 4 }.into(),
         GovernanceRejection::NotVetoHolder { proposal: 4 }.into(),

@@ -361,7 +361,10 @@ fn an_agent_may_change_its_own_capabilities_but_not_its_role_or_weight() {
     assert_eq!(outcome.codes(), [Some("unauthorized"); 3]);
     assert!(outcome.events.is_empty());
     let a = swarm.agent_state("a");
-    assert_eq!((a.role.clone(), a.weight, a.capabilities.clone()), (name("scout"), limits::WEIGHT_ONE, names(["trade", "vote"])));
+    assert_eq!(
+        (a.role.clone(), a.weight, a.capabilities.clone()),
+        (name("scout"), limits::WEIGHT_ONE, names(["trade", "vote"]))
+    );
 }
 
 #[test]
@@ -407,7 +410,7 @@ fn updates_are_validated_and_no_op_updates_are_unchanged() {
     assert!(swarm.operator(vec![deregister("gone")]).all_accepted());
     let outcome = swarm.operator(vec![
         Update::new("a").role("ghost").into(),
-        Update::new("a").role("scout").weight(100).capabilities([]).into(),
+        Update::new("a").role("scout").weight(limits::WEIGHT_ONE).capabilities([]).into(),
         Update::new("a").into(),
         Update::new("nobody").weight(1).into(),
         Update::new("gone").weight(1).into(),

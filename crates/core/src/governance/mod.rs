@@ -25,7 +25,7 @@
 //! - `proposal.rs`: creating (the electorate frozen), amending and cancelling.
 //! - `voting.rs`: ballots, vetoes, closes and the deadlines run from `State::apply`.
 //! - [`seal`]: the seal of a decision, a pure function of what it covers.
-//! - [`rejections`]: `GovernanceRejection`.
+//! - [`rejections`]: refusals, `GovernanceRejection`.
 
 pub mod ballot;
 pub mod book;
@@ -44,8 +44,7 @@ mod wide;
 
 pub use ballot::{Ballot, Choice, OptionCredits, OptionPart, Quorum, VoteType};
 pub use book::{
-    Closure, Decision, Eligibility, Governance, LiveBallot, Proposal, ProposalState, ProposalTerms, Voter,
-    WeightSource,
+    Closure, Decision, Eligibility, Governance, LiveBallot, Proposal, ProposalState, ProposalTerms, Voter, WeightSource,
 };
 pub use error::TallyError;
 pub use options::OptionCounts;

@@ -30,7 +30,8 @@ fn check_title(title: &str) -> Result<(), Rejection> {
 /// control characters.
 fn check_description(description: Option<&str>) -> Result<(), Rejection> {
     let Some(description) = description else { return Ok(()) };
-    let stray_control = description.chars().any(|character| character.is_control() && !matches!(character, '\n' | '\t'));
+    let stray_control =
+        description.chars().any(|character| character.is_control() && !matches!(character, '\n' | '\t'));
     if description.len() > limits::PROPOSAL_DESCRIPTION_BYTES_MAX || stray_control {
         return Err(Rejection::invalid(
             "description",
@@ -80,7 +81,9 @@ pub(super) fn check_open(proposal: &Proposal, now_ms: u64, action: &'static str)
 /// A voter's weight from `source`. A role the configuration no longer names weighs one.
 fn voter_weight(state: &State, agent: &Agent, source: WeightSource) -> u64 {
     let weight = match source {
-        WeightSource::Role => state.config.roles.get(&agent.role).map_or(limits::WEIGHT_ONE, |role| role.default_weight),
+        WeightSource::Role => {
+            state.config.roles.get(&agent.role).map_or(limits::WEIGHT_ONE, |role| role.default_weight)
+        }
         WeightSource::Agent => agent.weight,
         WeightSource::Equal => limits::WEIGHT_ONE,
     };

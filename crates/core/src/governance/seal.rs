@@ -12,7 +12,7 @@
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use super::book::{LiveBallot, Closure, Decision, Proposal, ProposalTerms, Voter};
+use super::book::{Closure, Decision, LiveBallot, Proposal, ProposalTerms, Voter};
 use super::tally::{Outcome, Tally};
 use crate::ids::{Digest, Name, Signer};
 

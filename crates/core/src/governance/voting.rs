@@ -60,7 +60,8 @@ impl State {
         let voter_id = voter_id.clone();
         let id = command.proposal;
         let proposal = self.governance.proposals.get_mut(&id).expect("found above");
-        let live = LiveBallot { choice: command.choice.clone(), sequence: context.sequence(), cast_at_ms: context.now_ms };
+        let live =
+            LiveBallot { choice: command.choice.clone(), sequence: context.sequence(), cast_at_ms: context.now_ms };
         let changed = proposal.ballots.insert(voter, live).is_some();
         context.emit(EventKind::BallotCast { proposal: id, voter: voter_id, choice: command.choice.clone(), changed });
         self.close_if_settled(context, id);
