@@ -30,6 +30,7 @@
 pub mod commands;
 pub mod factory;
 pub mod keys;
+pub mod governance;
 pub mod market;
 pub mod outcome;
 pub mod sim;

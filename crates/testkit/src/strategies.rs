@@ -75,6 +75,7 @@ use super::factory::{DEFAULT_START_MS, EntryFactory};
 use super::keys::{
     agent_id, digest_for, hashlock_for, key_for, name, numbered_capabilities, operator_key, wrong_key_for,
 };
+use super::governance::{GovernanceSpec, governance_commands, render_governance};
 use super::market::{MarketSpec, market_commands, render_market};
 
 /// Roles a generated configuration may define.
@@ -106,7 +107,8 @@ pub struct ScenarioConfig {
     /// Whether streams hold bus commands (durable streams, consumers, fetches, acks, dead letters),
     /// after a prelude step in which the operator creates two streams with a consumer each.
     pub bus: bool,
-    /// Whether streams hold task market commands (see [`crate::market`]).
+    /// Whether streams hold task market and governance commands (see [`crate::market`] and
+    /// [`crate::governance`]).
     pub market: bool,
 }
 
@@ -489,6 +491,8 @@ pub enum CommandSpec {
     },
     /// A task market command.
     Market(MarketSpec),
+    /// A governance command.
+    Governance(GovernanceSpec),
 }
 
 /// Names of the streams bus commands use. Scenario `i` (except the last) captures `bus.<i>.>`; the last
@@ -917,6 +921,13 @@ impl Renderer {
                 };
                 render_market(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
             }
+            CommandSpec::Governance(spec) => {
+                let signer_agent = match signer {
+                    SignerRef::Operator => None,
+                    SignerRef::Agent(index) => Some(pool_agent(index)),
+                };
+                render_governance(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
+            }
             CommandSpec::Repeat => {
                 self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat(Heartbeat {}))
             }
@@ -1315,7 +1326,7 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
 /// when bids, awards and results follow each other within its windows and deadlines), often after a
 /// heartbeat so that the agent is responsive.
 pub fn market_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
-    let commands = Union::new_weighted(market_commands(pool));
+    let commands = Union::new_weighted(market_commands(pool).into_iter().chain(governance_commands(pool)).collect());
     (0..=1_000u64, 0..pool, proptest::bool::weighted(0.8), vec(commands, 1..=2))
         .prop_map(|(advance_ms, signer, heartbeat, market)| EnvelopeSpec {
             advance_ms,
@@ -1442,7 +1453,11 @@ pub fn command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     ];
     let ledger = if config.ledger { ledger_commands(pool) } else { Vec::new() };
     let bus = if config.bus { vec![(30, bus_command())] } else { Vec::new() };
-    let market = if config.market { market_commands(pool) } else { Vec::new() };
+    let market = if config.market {
+        market_commands(pool).into_iter().chain(governance_commands(pool)).collect()
+    } else {
+        Vec::new()
+    };
     Union::new_weighted(registry.into_iter().chain(ledger).chain(bus).chain(market).collect()).boxed()
 }
 
@@ -1537,7 +1552,8 @@ pub fn agent_command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     // Tasks only get anywhere when bids, awards and results follow each other closely, so agents
     // send market commands often.
     let market = if config.market {
-        market_commands(pool).into_iter().map(|(weight, strategy)| (weight * 3, strategy)).collect()
+        let coordination = market_commands(pool).into_iter().chain(governance_commands(pool));
+        coordination.map(|(weight, strategy)| (weight * 3, strategy)).collect()
     } else {
         Vec::new()
     };
@@ -1849,7 +1865,7 @@ pub fn capabilities() -> BoxedStrategy<BTreeSet<Name>> {
 pub fn weight() -> BoxedStrategy<Option<u32>> {
     prop_oneof![
         10 => Just(None),
-        3 => (0..=1_000u32).prop_map(Some),
+        3 => (0..=4 * limits::WEIGHT_ONE).prop_map(Some),
         1 => Just(Some(limits::AGENT_WEIGHT_MAX)),
         1 => (limits::AGENT_WEIGHT_MAX + 1..=u32::MAX).prop_map(Some),
     ]
@@ -1881,7 +1897,11 @@ pub fn valid_ttl_ms() -> BoxedStrategy<u64> {
 /// A valid configuration: a non-empty subset of [`CONFIGURABLE_ROLES`] (always with `scout`) with
 /// valid weights, a valid TTL, and self-registration on or off.
 pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
-    let weights = vec(prop_oneof![Just(100u32), Just(150u32), 0..=limits::AGENT_WEIGHT_MAX], CONFIGURABLE_ROLES.len());
+    let (one, seed_001) = (limits::WEIGHT_ONE, [limits::WEIGHT_ONE * 5 / 2, limits::WEIGHT_ONE * 3 / 2]);
+    let weights = vec(
+        prop_oneof![Just(one), Just(seed_001[0]), Just(seed_001[1]), 0..=limits::AGENT_WEIGHT_MAX],
+        CONFIGURABLE_ROLES.len(),
+    );
     let fees = (prop_oneof![Just(100u16), 0..=10_000u16], prop_oneof![Just(1_500u16), 0..=10_000u16]);
     // The default pace, none at all, or one tight enough that random registrations run into it.
     let pace = prop_oneof![8 => Just((1_000u64, 1_000u32)), 1 => Just((0, 1)), 2 => (1..=60_000u64, 1..=3u32)];
