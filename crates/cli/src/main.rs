@@ -21,6 +21,7 @@ mod audit;
 mod bus;
 mod demo;
 mod events;
+mod governance;
 mod history;
 mod ledger;
 mod market;
@@ -104,6 +105,9 @@ enum Commands {
     /// Announce, bid on, award, carry out, verify and inspect tasks.
     #[command(subcommand)]
     Task(market::TaskCommand),
+    /// Create, amend, cancel, veto and inspect proposals; cast ballots.
+    #[command(subcommand)]
+    Proposal(governance::ProposalCommand),
     /// Show the books as a whole.
     Ledger(ledger::LedgerArgs),
     /// Issue read tokens (operator).
@@ -157,6 +161,7 @@ fn main() -> ExitCode {
             Commands::Wallet(command) => ledger::wallet(command, &cli.connection).await,
             Commands::Escrow(command) => ledger::escrow(command, &cli.connection).await,
             Commands::Task(command) => market::run(command, &cli.connection).await,
+            Commands::Proposal(command) => governance::run(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,
             Commands::Events(command) => events::run(command, &cli.connection).await,

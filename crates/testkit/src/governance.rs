@@ -205,7 +205,9 @@ pub fn render_governance(
             let eligible = match electorate {
                 ElectorateSpec::AllActive => Eligibility::AllActive,
                 ElectorateSpec::Role(role) => Eligibility::Roles([name(CONFIGURABLE_ROLES[*role])].into()),
-                ElectorateSpec::Agents(agents) => Eligibility::Agents(agents.iter().map(|agent| resolve(*agent)).collect()),
+                ElectorateSpec::Agents(agents) => {
+                    Eligibility::Agents(agents.iter().map(|agent| resolve(*agent)).collect())
+                }
             };
             Command::CreateProposal(CreateProposal {
                 proposal_id: name(PROPOSAL_IDS[*proposal_id]),

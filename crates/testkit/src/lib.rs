@@ -29,8 +29,8 @@
 
 pub mod commands;
 pub mod factory;
-pub mod keys;
 pub mod governance;
+pub mod keys;
 pub mod market;
 pub mod outcome;
 pub mod sim;

@@ -72,10 +72,10 @@ use proptest::sample::select;
 use proptest::strategy::{BoxedStrategy, Union};
 
 use super::factory::{DEFAULT_START_MS, EntryFactory};
+use super::governance::{GovernanceSpec, governance_commands, render_governance};
 use super::keys::{
     agent_id, digest_for, hashlock_for, key_for, name, numbered_capabilities, operator_key, wrong_key_for,
 };
-use super::governance::{GovernanceSpec, governance_commands, render_governance};
 use super::market::{MarketSpec, market_commands, render_market};
 
 /// Roles a generated configuration may define.

@@ -15,6 +15,7 @@ pub mod bus;
 pub mod bus_socket;
 pub mod error;
 pub mod extract;
+pub mod governance;
 pub mod ledger;
 pub mod log;
 pub mod market;
@@ -205,6 +206,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/escrows/{id}", get(ledger::get_escrow))
         .route("/v1/tasks", get(market::list_tasks))
         .route("/v1/tasks/{id}", get(market::get_task))
+        .route("/v1/proposals", get(governance::list_proposals))
+        .route("/v1/proposals/{id}", get(governance::get_proposal))
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))

@@ -45,7 +45,8 @@ impl Clients {
         let proposal = self.proposal_where(rng, state, signer, |proposal, signer| {
             proposal.state == ProposalState::Open && proposal.voter_position(signer).is_some()
         });
-        let is_option_vote = state.governance().proposal(proposal).is_some_and(|found| found.terms.vote_type.options().is_some());
+        let is_option_vote =
+            state.governance().proposal(proposal).is_some_and(|found| found.terms.vote_type.options().is_some());
         let choice = match (is_option_vote, rng.below(8)) {
             (_, 0) => Choice::Abstain,
             (true, 1) | (false, 7) => Choice::Approve(vec![0, 5]),
@@ -66,7 +67,14 @@ impl Clients {
     pub(super) fn amend_proposal(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
         let proposal = self.proposal_where(rng, state, signer, proposed_by);
         let voting_ms = Some(rng.between(500, 5_000));
-        Command::AmendProposal(AmendProposal { proposal, title: None, description: None, vote_type: None, quorum: None, voting_ms })
+        Command::AmendProposal(AmendProposal {
+            proposal,
+            title: None,
+            description: None,
+            vote_type: None,
+            quorum: None,
+            voting_ms,
+        })
     }
 
     pub(super) fn cancel_proposal(&mut self, rng: &mut Rng, state: &State, signer: Option<usize>) -> Command {
