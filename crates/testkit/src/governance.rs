@@ -5,7 +5,8 @@
 //! relative to the state the stream has reached ([`ProposalRef`]): mostly one the signer has the
 //! right part in (an open proposal it may vote on, veto, amend or cancel), sometimes any proposal or
 //! one that does not exist, so that flows reach their close and every refusal shows up too. Voting
-//! periods are short against generated pauses, so that deadlines pass and proposals close.
+//! periods are a few generated pauses long, so that proposals are amended and voted on before their
+//! deadlines pass.
 
 use colony_core::command::{AmendProposal, CancelProposal, CastBallot, CreateProposal, VetoProposal};
 use colony_core::governance::{
@@ -46,7 +47,7 @@ pub enum ElectorateSpec {
 
 /// A governance command, abstractly. The part a [`ProposalRef::Part`] looks for: an open proposal
 /// whose electorate holds the signer (cast), whose veto holders do (veto), or that the signer
-/// proposed (amend, cancel).
+/// proposed (amend, cancel; an amend looks among those with or without ballots).
 #[derive(Clone, Debug)]
 pub enum GovernanceSpec {
     /// `proposal.create`.
@@ -82,6 +83,9 @@ pub enum GovernanceSpec {
     Amend {
         /// The proposal.
         proposal: ProposalRef,
+        /// Whether a [`ProposalRef::Part`] looks among the signer's open proposals without ballots
+        /// (which it may amend) or among those with ballots (which it may not).
+        fresh: bool,
         /// The new voting period from now.
         voting_ms: u64,
     },
@@ -133,9 +137,9 @@ pub fn proposal_ref() -> BoxedStrategy<ProposalRef> {
 
 fn electorate(pool: usize) -> BoxedStrategy<ElectorateSpec> {
     prop_oneof![
-        3 => Just(ElectorateSpec::AllActive),
+        6 => Just(ElectorateSpec::AllActive),
         1 => (0..CONFIGURABLE_ROLES.len()).prop_map(ElectorateSpec::Role),
-        3 => vec(agent_ref(pool), 0..=3).prop_map(ElectorateSpec::Agents),
+        2 => vec(agent_ref(pool), 0..=3).prop_map(ElectorateSpec::Agents),
     ]
     .boxed()
 }
@@ -145,8 +149,9 @@ fn create_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
         0..PROPOSAL_IDS.len(),
         0..VOTE_TYPES,
         electorate(pool),
-        prop_oneof![12 => 200..=3_000u64, 1 => Just(0u64)],
-        proptest::option::weighted(0.4, agent_ref(pool)),
+        prop_oneof![12 => 1_000..=30_000u64, 1 => Just(0u64)],
+        // Often the proposer itself, which is sure to be registered and to come back to veto.
+        proptest::option::weighted(0.5, prop_oneof![2 => Just(AgentRef::Signer), 1 => agent_ref(pool)]),
         proptest::bool::weighted(0.3),
         proptest::bool::weighted(0.2),
     )
@@ -168,21 +173,21 @@ fn create_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
 pub fn governance_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
     let governance = |strategy: BoxedStrategy<GovernanceSpec>| strategy.prop_map(CommandSpec::Governance).boxed();
     vec![
-        (4, create_spec(pool)),
+        (6, create_spec(pool)),
         (
-            10,
+            8,
             governance(
                 (proposal_ref(), 0..CHOICES)
                     .prop_map(|(proposal, choice)| GovernanceSpec::Cast { proposal, choice })
                     .boxed(),
             ),
         ),
-        (1, governance(proposal_ref().prop_map(|proposal| GovernanceSpec::Veto { proposal }).boxed())),
+        (4, governance(proposal_ref().prop_map(|proposal| GovernanceSpec::Veto { proposal }).boxed())),
         (
-            1,
+            4,
             governance(
-                (proposal_ref(), 200..=3_000u64)
-                    .prop_map(|(proposal, voting_ms)| GovernanceSpec::Amend { proposal, voting_ms })
+                (proposal_ref(), proptest::bool::weighted(0.5), 1_000..=30_000u64)
+                    .prop_map(|(proposal, fresh, voting_ms)| GovernanceSpec::Amend { proposal, fresh, voting_ms })
                     .boxed(),
             ),
         ),
@@ -232,8 +237,10 @@ pub fn render_governance(
                 open(proposal) && proposal.terms.veto_holders.contains(agent)
             }),
         }),
-        GovernanceSpec::Amend { proposal, voting_ms } => Command::AmendProposal(AmendProposal {
-            proposal: resolve_proposal(state, signer, *proposal, &mine),
+        GovernanceSpec::Amend { proposal, fresh, voting_ms } => Command::AmendProposal(AmendProposal {
+            proposal: resolve_proposal(state, signer, *proposal, &|proposal, agent| {
+                mine(proposal, agent) && proposal.ballots.is_empty() == *fresh
+            }),
             title: None,
             description: None,
             vote_type: None,

@@ -107,9 +107,10 @@ pub struct ScenarioConfig {
     /// Whether streams hold bus commands (durable streams, consumers, fetches, acks, dead letters),
     /// after a prelude step in which the operator creates two streams with a consumer each.
     pub bus: bool,
-    /// Whether streams hold task market and governance commands (see [`crate::market`] and
-    /// [`crate::governance`]).
+    /// Whether streams hold task market commands (see [`crate::market`]).
     pub market: bool,
+    /// Whether streams hold governance commands (see [`crate::governance`]).
+    pub governance: bool,
 }
 
 impl Default for ScenarioConfig {
@@ -123,6 +124,7 @@ impl Default for ScenarioConfig {
             ledger: true,
             bus: true,
             market: true,
+            governance: true,
         }
     }
 }
@@ -1313,6 +1315,9 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
         choices.push((60, market_envelope(pool).prop_map(Step::Envelope).boxed()));
         choices.push((12, worker_envelope(pool).prop_map(Step::Worker).boxed()));
     }
+    if config.governance {
+        choices.push((24, governance_envelope(pool).prop_map(Step::Envelope).boxed()));
+    }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))
             .prop_map(|(advance_ms, signer)| Step::Oversized { advance_ms, signer })
@@ -1326,7 +1331,7 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
 /// when bids, awards and results follow each other within its windows and deadlines), often after a
 /// heartbeat so that the agent is responsive.
 pub fn market_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
-    let commands = Union::new_weighted(market_commands(pool).into_iter().chain(governance_commands(pool)).collect());
+    let commands = Union::new_weighted(market_commands(pool));
     (0..=1_000u64, 0..pool, proptest::bool::weighted(0.8), vec(commands, 1..=2))
         .prop_map(|(advance_ms, signer, heartbeat, market)| EnvelopeSpec {
             advance_ms,
@@ -1334,6 +1339,21 @@ pub fn market_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
             key: KeyChoice::Own,
             nonce: NonceChoice::Next,
             commands: heartbeat.then_some(CommandSpec::Heartbeat).into_iter().chain(market).collect(),
+        })
+        .boxed()
+}
+
+/// An agent's envelope of governance commands, soon after the entry before (proposals close within
+/// seconds), after a heartbeat so that the agent counts as active for electorates.
+pub fn governance_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
+    let commands = Union::new_weighted(governance_commands(pool));
+    (0..=1_000u64, 0..pool, vec(commands, 1..=3))
+        .prop_map(|(advance_ms, signer, governance)| EnvelopeSpec {
+            advance_ms,
+            signer: SignerRef::Agent(signer),
+            key: KeyChoice::Own,
+            nonce: NonceChoice::Next,
+            commands: std::iter::once(CommandSpec::Heartbeat).chain(governance).collect(),
         })
         .boxed()
 }
@@ -1453,11 +1473,7 @@ pub fn command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     ];
     let ledger = if config.ledger { ledger_commands(pool) } else { Vec::new() };
     let bus = if config.bus { vec![(30, bus_command())] } else { Vec::new() };
-    let market = if config.market {
-        market_commands(pool).into_iter().chain(governance_commands(pool)).collect()
-    } else {
-        Vec::new()
-    };
+    let market = if config.market { market_commands(pool) } else { Vec::new() };
     Union::new_weighted(registry.into_iter().chain(ledger).chain(bus).chain(market).collect()).boxed()
 }
 
@@ -1552,8 +1568,7 @@ pub fn agent_command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
     // Tasks only get anywhere when bids, awards and results follow each other closely, so agents
     // send market commands often.
     let market = if config.market {
-        let coordination = market_commands(pool).into_iter().chain(governance_commands(pool));
-        coordination.map(|(weight, strategy)| (weight * 3, strategy)).collect()
+        market_commands(pool).into_iter().map(|(weight, strategy)| (weight * 3, strategy)).collect()
     } else {
         Vec::new()
     };
@@ -1865,7 +1880,7 @@ pub fn capabilities() -> BoxedStrategy<BTreeSet<Name>> {
 pub fn weight() -> BoxedStrategy<Option<u32>> {
     prop_oneof![
         10 => Just(None),
-        3 => (0..=4 * limits::WEIGHT_ONE).prop_map(Some),
+        3 => (0..=1_000u32).prop_map(Some),
         1 => Just(Some(limits::AGENT_WEIGHT_MAX)),
         1 => (limits::AGENT_WEIGHT_MAX + 1..=u32::MAX).prop_map(Some),
     ]
@@ -1897,9 +1912,9 @@ pub fn valid_ttl_ms() -> BoxedStrategy<u64> {
 /// A valid configuration: a non-empty subset of [`CONFIGURABLE_ROLES`] (always with `scout`) with
 /// valid weights, a valid TTL, and self-registration on or off.
 pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
-    let (one, seed_001) = (limits::WEIGHT_ONE, [limits::WEIGHT_ONE * 5 / 2, limits::WEIGHT_ONE * 3 / 2]);
+    // One, seed 001's architect's 2.5, or any weight, in millionths.
     let weights = vec(
-        prop_oneof![Just(one), Just(seed_001[0]), Just(seed_001[1]), 0..=limits::AGENT_WEIGHT_MAX],
+        prop_oneof![Just(limits::WEIGHT_ONE), Just(limits::WEIGHT_ONE * 5 / 2), 0..=limits::AGENT_WEIGHT_MAX],
         CONFIGURABLE_ROLES.len(),
     );
     let fees = (prop_oneof![Just(100u16), 0..=10_000u16], prop_oneof![Just(1_500u16), 0..=10_000u16]);
