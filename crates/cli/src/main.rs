@@ -8,6 +8,7 @@
 //! - `bus.rs`: `colony pub`, `sub`, `request`, `bus stats` (the ephemeral bus).
 //! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
 //! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
+//! - `governance.rs`: `colony proposal …` (proposals and ballots).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `a2a/`: `colony a2a`, the A2A gateway (agent card, JSON-RPC, task streams).

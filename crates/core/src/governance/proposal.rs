@@ -54,10 +54,10 @@ fn check_voting_ms(voting_ms: u64) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Checks a vote type and quorum against the electorate's weights by tallying no ballots: an option
-/// vote's option count is the one thing that can be wrong before anyone votes.
-fn check_vote_type(vote_type: &VoteType, quorum: Quorum, weights: &[u64]) -> Result<(), Rejection> {
-    match tally(vote_type, quorum, weights, &[]) {
+/// Checks a vote type by tallying no ballots: an option vote's option count is the one thing that
+/// can be wrong before anyone votes, whatever the electorate and quorum.
+fn check_vote_type(vote_type: &VoteType) -> Result<(), Rejection> {
+    match tally(vote_type, Quorum::None, &[], &[]) {
         Ok(_) => Ok(()),
         Err(TallyError::OptionCount { options }) => Err(Rejection::invalid(
             "vote_type",
@@ -108,6 +108,8 @@ impl State {
         check_title(&command.title)?;
         check_description(command.description.as_deref())?;
         check_voting_ms(command.voting_ms)?;
+        // The option count before the electorate's walk, which costs far more.
+        check_vote_type(&command.vote_type)?;
         self.check_veto_holders(command)?;
         let open_mine = self.governance.open_per_proposer.get(&proposer).copied().unwrap_or(0);
         if open_mine as usize >= limits::OPEN_PROPOSALS_PER_PROPOSER_MAX {
@@ -120,8 +122,6 @@ impl State {
         let electorate = self.resolve_electorate(context, &command.eligible, command.weight_source)?;
         let voters = u32::try_from(electorate.len()).expect("electorates are bounded far below u32");
         let quorum = command.quorum.unwrap_or_else(|| Quorum::half_of_electorate(voters));
-        let weights: Vec<u64> = electorate.iter().map(|voter| voter.weight).collect();
-        check_vote_type(&command.vote_type, quorum, &weights)?;
 
         let id = self.governance.next_proposal;
         self.governance.next_proposal += 1;
@@ -263,7 +263,7 @@ impl State {
         if let Some(voting_ms) = command.voting_ms {
             terms.closes_at_ms = context.now_ms.saturating_add(voting_ms);
         }
-        check_vote_type(&terms.vote_type, terms.quorum, &proposal.weights())?;
+        check_vote_type(&terms.vote_type)?;
         if terms == proposal.terms {
             return Ok(Accepted::Unchanged);
         }

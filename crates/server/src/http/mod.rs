@@ -26,6 +26,8 @@ pub mod streams;
 pub mod writes;
 
 #[cfg(test)]
+mod governance_tests;
+#[cfg(test)]
 mod market_tests;
 #[cfg(test)]
 mod tests;
