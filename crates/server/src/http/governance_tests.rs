@@ -48,15 +48,20 @@ async fn read<T: serde::de::DeserializeOwned>(test: &TestApp, path: &str) -> T {
     serde_json::from_slice(&bytes).expect("the endpoint's view")
 }
 
-const SEED_001: [(&str, &str); 4] =
-    [("agent-architect", "architect"), ("agent-developer", "developer"), ("agent-security", "security"), ("agent-auditor", "auditor")];
+const SEED_001: [(&str, &str); 4] = [
+    ("agent-architect", "architect"),
+    ("agent-developer", "developer"),
+    ("agent-security", "security"),
+    ("agent-auditor", "auditor"),
+];
 
 #[tokio::test]
 async fn seed_001s_vote_is_listed_and_shown_with_its_ballots_tally_and_seal() {
     let test = TestApp::new();
     let keys: Vec<KeyPair> = (1..=4u8).map(|seed| KeyPair::from_seed([seed; 32])).collect();
     for ((agent, role), key) in SEED_001.iter().zip(&keys) {
-        let register = json!({ "type": "agent.register", "agent": agent, "public_key": key.public_key(), "role": role });
+        let register =
+            json!({ "type": "agent.register", "agent": agent, "public_key": key.public_key(), "role": role });
         submit(&test, "operator", &test.operator, register).await;
     }
     let voters: Vec<&str> = SEED_001.iter().map(|(agent, _)| *agent).collect();
@@ -81,12 +86,16 @@ async fn seed_001s_vote_is_listed_and_shown_with_its_ballots_tally_and_seal() {
     submit(&test, "agent-auditor", &keys[3], cast).await;
     let closed: ProposalView = read(&test, "/v1/proposals/0").await;
     let decision = closed.decision.clone().expect("2.5 + 1.5 reaches 4.0 and settles it");
-    assert_eq!((closed.state, &decision.outcome, &decision.closure), (ProposalState::Closed, &Outcome::Approved, &Closure::Settled));
+    assert_eq!(
+        (closed.state, &decision.outcome, &decision.closure),
+        (ProposalState::Closed, &Outcome::Approved, &Closure::Settled)
+    );
     // Anyone holding the view recomputes the seal from it.
-    let Ok(state) = test.app.state() else { panic!("the state is readable") };
-    let stored = state.governance().proposal(0).expect("retained");
-    assert_eq!(seal(&SealInput::of(stored, stored.decision.as_ref().unwrap())), decision.seal);
-    drop(state);
+    {
+        let Ok(state) = test.app.state() else { panic!("the state is readable") };
+        let stored = state.governance().proposal(0).expect("retained");
+        assert_eq!(seal(&SealInput::of(stored, stored.decision.as_ref().unwrap())), decision.seal);
+    }
 
     let page: ProposalPage = read(&test, "/v1/proposals?state=closed").await;
     assert_eq!(page.proposals.iter().map(|proposal| proposal.id).collect::<Vec<_>>(), [0]);
@@ -98,6 +107,11 @@ async fn seed_001s_vote_is_listed_and_shown_with_its_ballots_tally_and_seal() {
 
     expect_problem(test.send(test.signed_get("/v1/proposals/9")).await, 404, "proposal_not_found", Some("proposal"))
         .await;
-    expect_problem(test.send(test.signed_get("/v1/proposals?state=pending")).await, 400, "invalid_query", Some("state"))
-        .await;
+    expect_problem(
+        test.send(test.signed_get("/v1/proposals?state=pending")).await,
+        400,
+        "invalid_query",
+        Some("state"),
+    )
+    .await;
 }
