@@ -173,6 +173,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/escrows/{id}"),
     ("get", "/v1/tasks"),
     ("get", "/v1/tasks/{id}"),
+    ("get", "/v1/proposals"),
+    ("get", "/v1/proposals/{id}"),
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
