@@ -24,7 +24,7 @@
 //!   `ballot.cast`.
 //! - `proposal.rs`: creating (the electorate frozen), amending and cancelling.
 //! - `voting.rs`: ballots, vetoes, closes and the deadlines run from `State::apply`.
-//! - [`seal`]: the seal of a decision, a pure function of what it covers.
+//! - [`seal`](mod@seal): the seal of a decision, a pure function of what it covers.
 //! - [`rejections`]: refusals, `GovernanceRejection`.
 
 pub mod ballot;
