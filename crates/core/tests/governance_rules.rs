@@ -493,3 +493,24 @@ fn governance_survives_a_snapshot_and_a_replay() {
     assert_eq!(restored.state_hash(), swarm.state().state_hash());
     assert_eq!(swarm.replay_log().state_hash(), swarm.state().state_hash());
 }
+
+#[test]
+fn an_electorate_is_bounded_however_it_is_named() {
+    let mut swarm = swarm_of(limits::COMMANDS_PER_ENVELOPE_MAX);
+    let more = (limits::COMMANDS_PER_ENVELOPE_MAX..=limits::ELECTORATE_MAX)
+        .map(|index| Register::new(&format!("agent-{index}"), "scout").build())
+        .collect();
+    assert!(swarm.operator(more).all_accepted());
+    let everyone = json!({"type": "proposal.create", "proposal_id": "all", "title": "T", "vote_type": "plurality", "voting_ms": 1_000});
+    refused(&mut swarm, "agent-0", everyone, "limit_reached");
+    let listed: Vec<String> = (0..=limits::ELECTORATE_MAX).map(|index| format!("agent-{index}")).collect();
+    let named = json!({"type": "proposal.create", "proposal_id": "all", "title": "T", "vote_type": "plurality",
+                       "eligible": {"agents": listed}, "voting_ms": 1_000});
+    refused(&mut swarm, "agent-0", named, "limit_reached");
+    // At the limit it is taken, and its weights are frozen for each voter.
+    let halt = json!({"type": "agent.halt", "agent": "agent-1", "reason": "one fewer"});
+    assert!(swarm.operator(vec![command(halt)]).all_accepted());
+    let everyone = json!({"type": "proposal.create", "proposal_id": "all", "title": "T", "vote_type": "plurality", "voting_ms": 1_000});
+    let id = create(&mut swarm, "agent-0", everyone);
+    assert_eq!(proposal(&swarm, id).electorate.len(), limits::ELECTORATE_MAX);
+}
