@@ -58,7 +58,7 @@ pub enum AgentCommand {
         /// The referrer.
         #[arg(long)]
         referrer: Option<String>,
-        /// The weight (operator only).
+        /// The weight in millionths, 1000000 being one (operator only).
         #[arg(long)]
         weight: Option<u32>,
     },
@@ -97,7 +97,7 @@ pub enum AgentCommand {
         /// The new set of capabilities (repeatable; replaces the old set).
         #[arg(long = "capability")]
         capabilities: Vec<String>,
-        /// A new weight (operator).
+        /// A new weight in millionths, 1000000 being one (operator).
         #[arg(long)]
         weight: Option<u32>,
     },

@@ -8,6 +8,7 @@
 //! - `bus.rs`: `colony pub`, `sub`, `request`, `bus stats` (the ephemeral bus).
 //! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
 //! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
+//! - `governance.rs`: `colony proposal …` (proposals and ballots).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `a2a/`: `colony a2a`, the A2A gateway (agent card, JSON-RPC, task streams).
@@ -21,6 +22,7 @@ mod audit;
 mod bus;
 mod demo;
 mod events;
+mod governance;
 mod history;
 mod ledger;
 mod market;
@@ -104,6 +106,9 @@ enum Commands {
     /// Announce, bid on, award, carry out, verify and inspect tasks.
     #[command(subcommand)]
     Task(market::TaskCommand),
+    /// Create, amend, cancel, veto and inspect proposals; cast ballots.
+    #[command(subcommand)]
+    Proposal(governance::ProposalCommand),
     /// Show the books as a whole.
     Ledger(ledger::LedgerArgs),
     /// Issue read tokens (operator).
@@ -157,6 +162,7 @@ fn main() -> ExitCode {
             Commands::Wallet(command) => ledger::wallet(command, &cli.connection).await,
             Commands::Escrow(command) => ledger::escrow(command, &cli.connection).await,
             Commands::Task(command) => market::run(command, &cli.connection).await,
+            Commands::Proposal(command) => governance::run(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,
             Commands::Events(command) => events::run(command, &cli.connection).await,

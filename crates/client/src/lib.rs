@@ -14,6 +14,7 @@
 
 pub mod bus;
 mod events;
+mod governance;
 mod market;
 pub mod streams;
 

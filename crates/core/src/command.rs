@@ -4,7 +4,8 @@
 //! Nothing in a command is trusted: weights, statuses and times are computed by the state machine.
 //!
 //! Each command is a struct in its family's folder (`registry/commands.rs`, `config/commands.rs`,
-//! `ledger/commands.rs`, `bus/commands.rs`, `market/commands.rs`), next to the rules it follows, and implements `Apply`.
+//! `ledger/commands.rs`, `bus/commands.rs`, `market/commands.rs`, `governance/commands.rs`), next to the rules it follows,
+//! and implements `Apply`.
 //! The table at the bottom of this file names each one once: its JSON `type` and its variant. From
 //! that one line come the variant of [`Command`], [`Command::KINDS`], [`Command::kind`], the dispatch
 //! to `Apply::apply` and the conversion `From<Struct> for Command`, so nothing can be left out.
@@ -17,6 +18,7 @@ pub use crate::bus::commands::{
     ReplayDeadLetters,
 };
 pub use crate::config::commands::{IssueReadToken, RevokeReadToken, SetConfig};
+pub use crate::governance::commands::{AmendProposal, CancelProposal, CastBallot, CreateProposal, VetoProposal};
 pub use crate::ledger::commands::{
     ConfigureWallet, DisputeEscrow, ExtendEscrow, LockEscrow, Mint, RefundEscrow, ReleaseEscrow, ResolveEscrow, Sweep,
     Transfer, TransferBatch, Withdraw,
@@ -157,4 +159,9 @@ command_table! {
     CancelTask = "task.cancel",
     AnnounceBatch = "task.announce_batch",
     DeclareCapacity = "task.capacity",
+    CreateProposal = "proposal.create",
+    AmendProposal = "proposal.amend",
+    CancelProposal = "proposal.cancel",
+    VetoProposal = "proposal.veto",
+    CastBallot = "ballot.cast",
 }

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::bus::DeadLetterReason;
 use crate::fraction::Fraction;
+use crate::governance::{Choice, Closure, Outcome};
+use crate::ids::Digest;
 use crate::ids::{AgentId, Name, Signer};
 use crate::ledger::{AccountId, EscrowState, TransferKind};
 use crate::market::{AttemptOutcome, Distribution, TaskState};
@@ -415,6 +417,70 @@ pub enum EventKind {
         /// Why, when it did not complete.
         reason: Option<String>,
     },
+    /// A proposal was put to its electorate.
+    #[serde(rename = "proposal.created")]
+    ProposalCreated {
+        /// The proposal.
+        proposal: u64,
+        /// Who created it.
+        proposer: Signer,
+        /// The proposer's id for it.
+        proposal_id: Name,
+        /// Its title.
+        title: String,
+        /// Voters in its frozen electorate.
+        voters: u32,
+        /// Ballots are taken through this log time.
+        closes_at_ms: u64,
+    },
+    /// A proposal's terms changed before any ballot.
+    #[serde(rename = "proposal.amended")]
+    ProposalAmended {
+        /// The proposal.
+        proposal: u64,
+        /// Amendments so far.
+        amendments: u32,
+        /// Its deadline now.
+        closes_at_ms: u64,
+    },
+    /// A proposal was withdrawn.
+    #[serde(rename = "proposal.cancelled")]
+    ProposalCancelled {
+        /// The proposal.
+        proposal: u64,
+        /// The proposer or the operator.
+        by: Signer,
+        /// Why, if given.
+        reason: Option<String>,
+    },
+    /// A voter cast or replaced its ballot.
+    #[serde(rename = "ballot.cast")]
+    BallotCast {
+        /// The proposal.
+        proposal: u64,
+        /// The voter.
+        voter: AgentId,
+        /// Its choice.
+        choice: Choice,
+        /// Whether it replaced an earlier ballot.
+        changed: bool,
+    },
+    /// A proposal was decided and its decision sealed.
+    #[serde(rename = "proposal.closed")]
+    ProposalClosed {
+        /// The proposal.
+        proposal: u64,
+        /// The outcome.
+        outcome: Outcome,
+        /// What closed it.
+        closure: Closure,
+        /// Ballots counted.
+        ballots: u32,
+        /// The decision's seal, now the chain's head.
+        seal: Digest,
+        /// Its position in the chain of seals, from 1.
+        chain_position: u64,
+    },
 }
 
 impl EventKind {
@@ -459,6 +525,11 @@ impl EventKind {
         "task.attempt_ended",
         "task.ended",
         "task.capacity_declared",
+        "proposal.created",
+        "proposal.amended",
+        "proposal.cancelled",
+        "ballot.cast",
+        "proposal.closed",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -502,6 +573,11 @@ impl EventKind {
             EventKind::TaskAttemptEnded { .. } => "task.attempt_ended",
             EventKind::TaskEnded { .. } => "task.ended",
             EventKind::TaskCapacityDeclared { .. } => "task.capacity_declared",
+            EventKind::ProposalCreated { .. } => "proposal.created",
+            EventKind::ProposalAmended { .. } => "proposal.amended",
+            EventKind::ProposalCancelled { .. } => "proposal.cancelled",
+            EventKind::BallotCast { .. } => "ballot.cast",
+            EventKind::ProposalClosed { .. } => "proposal.closed",
         }
     }
 }

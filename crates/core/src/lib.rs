@@ -11,7 +11,8 @@
 //! - [`ledger`]: wallets, transfers, escrow, child-wallet policies, budgets.
 //! - [`market`]: the task market: auctions, awards that lock escrow, verification, reputation.
 //! - [`fraction`]: fractions from 0 to 1 in millionths (scores, confidences, weights).
-//! - [`governance`]: the exact tally of votes (yes/no, weighted ratio, approval, quadratic, ranked, split).
+//! - [`governance`]: proposals, ballots and sealed decisions, on the exact tally of votes (yes/no,
+//!   weighted ratio, approval, quadratic, ranked, split).
 //! - [`amount`]: money in integer minor units, and the fee rounding rule.
 //! - [`bus`]: subjects, patterns and the pattern tree of the message bus.
 //! - [`config`]: the swarm configuration.
@@ -51,14 +52,15 @@ pub use config::{ReferralFrom, RoleConfig, SwarmConfig};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};
 pub use fraction::Fraction;
+pub use governance::{Governance, Proposal, ProposalState};
 pub use ids::{AgentId, Digest, IdError, Name, PublicKey, RESERVED_AGENT_IDS, Signature, Signer};
 pub use ledger::{
     AccountId, Escrow, EscrowResolution, EscrowState, Ledger, SystemAccount, TransferKind, TransferRequest, Wallet,
 };
 pub use market::{Attempt, AttemptOutcome, Bid, Reputation, Task, TaskState};
 pub use outcome::{
-    Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, EntryOutcome, LedgerRejection, MarketRejection,
-    RegistryRejection, Rejection, RejectionClass,
+    Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, EntryOutcome, GovernanceRejection,
+    LedgerRejection, MarketRejection, RegistryRejection, Rejection, RejectionClass,
 };
 pub use registry::{Agent, AgentHandle, Halt, Liveness, Registry};
 pub use state::{Counters, Operator, RULES_VERSION, ReadToken, SnapshotError, State};

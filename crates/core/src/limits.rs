@@ -49,9 +49,15 @@ pub const ROLES_MAX: usize = 64;
 /// Bytes in a free-text reason (halt reasons, labels).
 pub const REASON_BYTES_MAX: usize = 256;
 
-/// Largest weight an agent may carry. Weights are relative voting power; a bound keeps any sum over
-/// all agents far from overflowing a `u64` (`AGENTS_MAX * AGENT_WEIGHT_MAX < 2^63`).
-pub const AGENT_WEIGHT_MAX: u32 = 1_000_000;
+/// A weight of one, in millionths: agents' and roles' voting weights are integers on this scale, so
+/// seed 001's 2.5 is 2,500,000 and no weight is ever a float.
+pub const WEIGHT_ONE: u32 = 1_000_000;
+
+/// Largest weight an agent may carry: a thousand ordinary voters' worth. Weights are relative voting
+/// power; past a thousand to one a vote is one agent's decision and the swarm should say so by an
+/// explicit electorate. The bound keeps any sum over all agents far from overflowing a `u64`
+/// (`AGENTS_MAX * AGENT_WEIGHT_MAX < 2^63`) and fits the `u32` weights are stored in.
+pub const AGENT_WEIGHT_MAX: u32 = 1_000 * WEIGHT_ONE;
 
 /// Commands in one signed envelope (the batch endpoint). One entry is applied atomically by the single
 /// writer, so this bounds how long any one entry can hold it.
@@ -428,3 +434,57 @@ const _: () = assert!(BID_ROUNDS_PER_TASK_MAX <= ATTEMPTS_PER_TASK_MAX);
 /// up to one round per option and walks every ranking each round, so its work grows with the square
 /// of this; a ballot names each option at most once, so it also bounds a ballot's length.
 pub const TALLY_OPTIONS_MAX: u32 = 256;
+
+// ----- Governance -----
+
+/// Voters in one proposal's electorate. The electorate and each voter's weight are frozen at creation
+/// and kept with the proposal (about 100 bytes a voter), and closing a proposal tallies every ballot
+/// in one entry; ten thousand voters keep a proposal within a megabyte and a close within a
+/// millisecond or so, and far exceed any committee a swarm votes in. A larger body votes through
+/// delegates, or by roles narrow enough to fit.
+pub const ELECTORATE_MAX: usize = 10_000;
+
+/// Proposals open at once per proposer, so that one agent cannot take every slot of
+/// [`OPEN_PROPOSALS_MAX`] or flood every voter with questions: eight questions before the swarm at
+/// once is more than any one voice needs.
+pub const OPEN_PROPOSALS_PER_PROPOSER_MAX: usize = 8;
+
+/// Proposals open at once, swarm-wide: each holds its frozen electorate (up to [`ELECTORATE_MAX`]
+/// voters) and ballots, so 256 of them bound governance's open state to a few hundred megabytes at the
+/// very worst, and thirty-two proposers at the per-proposer limit are needed to fill it.
+pub const OPEN_PROPOSALS_MAX: usize = 256;
+
+/// Ended proposals (closed or cancelled) kept for reading; the oldest are forgotten beyond this. A
+/// forgotten proposal's seal stays folded into the chain head, and its decision in the log and the
+/// event stream.
+pub const PROPOSALS_RETAINED_MAX: usize = 256;
+
+/// Bytes of a proposal's title: one line, for lists and events.
+pub const PROPOSAL_TITLE_BYTES_MAX: usize = 256;
+
+/// Bytes of a proposal's description: a few paragraphs kept with the proposal in state; longer
+/// documents go by reference (a URI and digest written into it).
+pub const PROPOSAL_DESCRIPTION_BYTES_MAX: usize = 4_096;
+
+/// The longest a proposal may stay open (30 days of log time, like a task's deadline), so that an
+/// abandoned question does not hold its slot and its electorate forever.
+pub const PROPOSAL_VOTING_MS_MAX: u64 = 30 * 24 * 3_600 * 1_000;
+
+/// Agents who may veto one proposal: a veto is a single agent overruling the electorate, so the
+/// holders are a short, named list.
+pub const VETO_HOLDERS_MAX: usize = 16;
+
+/// Proposals closed by their deadline in one entry; the rest close in the next entries (due at once,
+/// so the driver writes them without waiting). Each close tallies up to [`ELECTORATE_MAX`] ballots
+/// (and a ranked choice up to [`TALLY_OPTIONS_MAX`] rounds), so 64 bound an entry's closing work to
+/// well under a million ballots counted even when every open proposal shares one deadline.
+pub const PROPOSAL_CLOSES_PER_ENTRY_MAX: usize = 64;
+
+/// Agents the commands of one envelope may examine in all to build electorates by role or of every
+/// active agent: one pass over a full registry. Without it an envelope of creates and cancels could
+/// walk a million agents ten thousand times in one entry.
+pub const ELECTORATE_SCAN_PER_ENVELOPE_MAX: usize = AGENTS_MAX;
+
+const _: () = assert!(OPEN_PROPOSALS_PER_PROPOSER_MAX <= OPEN_PROPOSALS_MAX);
+const _: () = assert!(ELECTORATE_MAX as u64 * AGENT_WEIGHT_MAX as u64 <= u64::MAX / 2, "an electorate's weight fits");
+const _: () = assert!(ELECTORATE_MAX <= u32::MAX as usize, "voters are numbered by u32");

@@ -6,6 +6,7 @@ use crate::bus::Delivery;
 pub use crate::bus::rejections::BusRejection;
 pub use crate::config::rejections::ConfigRejection;
 use crate::event::Event;
+pub use crate::governance::rejections::GovernanceRejection;
 use crate::ids::{AgentId, Name};
 pub use crate::ledger::rejections::LedgerRejection;
 pub use crate::market::rejections::MarketRejection;
@@ -56,6 +57,14 @@ pub enum Accepted {
     Batch {
         /// The tasks, in order.
         tasks: Vec<u64>,
+    },
+    /// A proposal was created, or (`existing`) a create with the same proposal id and fields returned
+    /// the proposal it made.
+    Proposal {
+        /// The proposal's number.
+        proposal: u64,
+        /// Whether it already existed.
+        existing: bool,
     },
     /// Dead letters were published again, each with its new place.
     Replayed {
@@ -164,6 +173,14 @@ pub enum Rejection {
     Bus(BusRejection),
     /// A refusal of the task market (`market/rejections.rs`).
     Market(MarketRejection),
+    /// A refusal of governance (`governance/rejections.rs`).
+    Governance(GovernanceRejection),
+}
+
+impl From<GovernanceRejection> for Rejection {
+    fn from(rejection: GovernanceRejection) -> Rejection {
+        Rejection::Governance(rejection)
+    }
 }
 
 impl From<MarketRejection> for Rejection {
@@ -221,6 +238,7 @@ impl Rejection {
             Rejection::Ledger(rejection) => rejection.code(),
             Rejection::Bus(rejection) => rejection.code(),
             Rejection::Market(rejection) => rejection.code(),
+            Rejection::Governance(rejection) => rejection.code(),
         }
     }
 
@@ -243,6 +261,7 @@ impl Rejection {
             Rejection::Ledger(rejection) => rejection.title(),
             Rejection::Bus(rejection) => rejection.title(),
             Rejection::Market(rejection) => rejection.title(),
+            Rejection::Governance(rejection) => rejection.title(),
         }
     }
 
@@ -263,6 +282,7 @@ impl Rejection {
             Rejection::Ledger(rejection) => rejection.class(),
             Rejection::Bus(rejection) => rejection.class(),
             Rejection::Market(rejection) => rejection.class(),
+            Rejection::Governance(rejection) => rejection.class(),
         }
     }
 
@@ -285,6 +305,7 @@ impl Rejection {
             Rejection::Ledger(rejection) => rejection.field(),
             Rejection::Bus(rejection) => rejection.field(),
             Rejection::Market(rejection) => rejection.field(),
+            Rejection::Governance(rejection) => rejection.field(),
         }
     }
 }
@@ -314,6 +335,7 @@ impl fmt::Display for Rejection {
             Rejection::Ledger(rejection) => rejection.fmt(formatter),
             Rejection::Bus(rejection) => rejection.fmt(formatter),
             Rejection::Market(rejection) => rejection.fmt(formatter),
+            Rejection::Governance(rejection) => rejection.fmt(formatter),
         }
     }
 }

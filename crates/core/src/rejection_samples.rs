@@ -9,8 +9,11 @@
 
 use crate::amount::Amount;
 use crate::bus::{Pattern, Subject};
+use crate::governance::TallyError;
 use crate::ids::{AgentId, Name};
-use crate::outcome::{BusRejection, ConfigRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection};
+use crate::outcome::{
+    BusRejection, ConfigRejection, GovernanceRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection,
+};
 
 /// One rejection of each variant, in the order the variants are declared.
 pub fn rejection_samples() -> Vec<Rejection> {
@@ -81,6 +84,18 @@ pub fn rejection_samples() -> Vec<Rejection> {
         MarketRejection::EscrowOwnedByTask { escrow: 3, task: 7 }.into(),
         MarketRejection::DirectTask { task: 7 }.into(),
         MarketRejection::NoEligibleAgent { batch: 0 }.into(),
+        GovernanceRejection::ProposalNotFound { proposal: 4 }.into(),
+        GovernanceRejection::ProposalState { proposal: 4, state: "closed", action: "take ballots" }.into(),
+        GovernanceRejection::ProposalIdConflict {
+            proposal_id: Name::new("budget-1").expect("a valid name"),
+            proposal: 4,
+        }
+        .into(),
+        GovernanceRejection::ProposalHasBallots { proposal: 4, ballots: 2 }.into(),
+        GovernanceRejection::NotEligible { proposal: 4 }.into(),
+        GovernanceRejection::NotVetoHolder { proposal: 4 }.into(),
+        GovernanceRejection::MalformedBallot { proposal: 4, error: TallyError::WrongChoice { voter: 1 } }.into(),
+        GovernanceRejection::EmptyElectorate.into(),
     ]
 }
 
@@ -152,6 +167,16 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             MarketRejection::DirectTask { .. } => "MarketRejection::DirectTask",
             MarketRejection::NoEligibleAgent { .. } => "MarketRejection::NoEligibleAgent",
         },
+        Rejection::Governance(rejection) => match rejection {
+            GovernanceRejection::ProposalNotFound { .. } => "GovernanceRejection::ProposalNotFound",
+            GovernanceRejection::ProposalState { .. } => "GovernanceRejection::ProposalState",
+            GovernanceRejection::ProposalIdConflict { .. } => "GovernanceRejection::ProposalIdConflict",
+            GovernanceRejection::ProposalHasBallots { .. } => "GovernanceRejection::ProposalHasBallots",
+            GovernanceRejection::NotEligible { .. } => "GovernanceRejection::NotEligible",
+            GovernanceRejection::NotVetoHolder { .. } => "GovernanceRejection::NotVetoHolder",
+            GovernanceRejection::MalformedBallot { .. } => "GovernanceRejection::MalformedBallot",
+            GovernanceRejection::EmptyElectorate => "GovernanceRejection::EmptyElectorate",
+        },
     }
 }
 
@@ -170,6 +195,7 @@ mod tests {
         ("Ledger", "LedgerRejection", include_str!("ledger/rejections.rs")),
         ("Bus", "BusRejection", include_str!("bus/rejections.rs")),
         ("Market", "MarketRejection", include_str!("market/rejections.rs")),
+        ("Governance", "GovernanceRejection", include_str!("governance/rejections.rs")),
     ];
 
     /// The variants of `pub enum {name}` in `source`, each with whether it wraps a value in

@@ -11,6 +11,7 @@ use crate::command::Command;
 use crate::config::SwarmConfig;
 use crate::entry::{Entry, EntryBody, Genesis, SignedCommands};
 use crate::event::{Event, EventKind};
+use crate::governance::Governance;
 use crate::ids::{AgentId, Digest, PublicKey, Signer};
 use crate::ledger::Ledger;
 use crate::limits;
@@ -73,6 +74,7 @@ pub struct State {
     pub(crate) ledger: Ledger,
     pub(crate) bus: Bus,
     pub(crate) market: Market,
+    pub(crate) governance: Governance,
     pub(crate) read_tokens: BTreeMap<Digest, ReadToken>,
     counters: Counters,
 }
@@ -98,6 +100,9 @@ pub(crate) struct Context {
     /// Agents the entry's remaining commands may still examine looking for agents
     /// (`ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX`).
     pub assignment_candidates_left: usize,
+    /// Agents the entry's remaining commands may still examine building electorates
+    /// (`ELECTORATE_SCAN_PER_ENVELOPE_MAX`).
+    pub electorate_scan_left: usize,
 }
 
 impl Context {
@@ -113,6 +118,7 @@ impl Context {
             discarded: BTreeMap::new(),
             fetch_bytes_left: crate::limits::FETCH_BYTES_PER_ENVELOPE_MAX,
             assignment_candidates_left: crate::limits::ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX,
+            electorate_scan_left: crate::limits::ELECTORATE_SCAN_PER_ENVELOPE_MAX,
         }
     }
 
@@ -249,7 +255,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 //    its log.
 // 5: the market's affinities carry their renewal order and an index by worker, for eviction of the
 //    stalest and for deregistration.
-const SNAPSHOT_VERSION: u32 = 5;
+// 6: governance joined the state: proposals, their electorates and ballots, and the chain of seals.
+const SNAPSHOT_VERSION: u32 = 6;
 
 impl State {
     /// An empty state, before genesis.
@@ -296,6 +303,7 @@ impl State {
         self.expire_market(&mut context);
         self.expire_escrows(&mut context);
         self.expire_bus(&mut context);
+        self.expire_proposals(&mut context);
 
         let mut outcome = EntryOutcome::default();
         match &entry.body {
@@ -479,6 +487,11 @@ impl State {
         &self.market
     }
 
+    /// Governance: proposals, ballots, decisions and the chain of seals.
+    pub fn governance(&self) -> &Governance {
+        &self.governance
+    }
+
     /// One agent.
     pub fn agent(&self, id: &AgentId) -> Option<&Agent> {
         self.registry.get(id)
@@ -593,7 +606,9 @@ impl State {
         let escrow = self.ledger.next_deadline_ms();
         let bus = self.bus.next_deadline_ms();
         let market = self.market.next_deadline_ms();
-        liveness.into_iter().chain(escrow).chain(bus).chain(market).min().map(|deadline| deadline.saturating_add(1))
+        let proposals = self.governance.next_deadline_ms();
+        let deadlines = liveness.into_iter().chain(escrow).chain(bus).chain(market).chain(proposals);
+        deadlines.min().map(|deadline| deadline.saturating_add(1))
     }
 
     // ----- Integrity -----
@@ -624,6 +639,7 @@ impl State {
             return Err("direct assignment's window starts after an agent past the registry".to_owned());
         }
         self.check_task_escrows()?;
+        self.governance.check_invariants()?;
         self.check_wallet_owners()?;
         Ok(())
     }

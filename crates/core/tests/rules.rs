@@ -40,7 +40,7 @@ fn the_operator_registers_agents_with_their_role_default_weight() {
     let scout = swarm.agent_state("scout-1");
     assert_eq!(scout.public_key, key_for("scout-1"));
     assert_eq!(scout.role, name("scout"));
-    assert_eq!(scout.weight, 100);
+    assert_eq!(scout.weight, limits::WEIGHT_ONE);
     assert_eq!(scout.liveness, Liveness::Active);
     assert_eq!(scout.halt, None);
     assert_eq!((scout.parent.clone(), scout.referrer.clone()), (None, None));
@@ -48,7 +48,7 @@ fn the_operator_registers_agents_with_their_role_default_weight() {
     assert_eq!(scout.heartbeat_deadline_ms, now + 30_000);
     assert_eq!(scout.deregistered_at_ms, None);
     assert_eq!(scout.status(), "active");
-    assert_eq!(swarm.agent_state("risk-1").weight, 150);
+    assert_eq!(swarm.agent_state("risk-1").weight, limits::WEIGHT_ONE);
     assert_eq!(swarm.state().registry().len(), 2);
 }
 
@@ -361,7 +361,10 @@ fn an_agent_may_change_its_own_capabilities_but_not_its_role_or_weight() {
     assert_eq!(outcome.codes(), [Some("unauthorized"); 3]);
     assert!(outcome.events.is_empty());
     let a = swarm.agent_state("a");
-    assert_eq!((a.role.clone(), a.weight, a.capabilities.clone()), (name("scout"), 100, names(["trade", "vote"])));
+    assert_eq!(
+        (a.role.clone(), a.weight, a.capabilities.clone()),
+        (name("scout"), limits::WEIGHT_ONE, names(["trade", "vote"]))
+    );
 }
 
 #[test]
@@ -375,7 +378,7 @@ fn a_parent_may_change_role_and_capabilities_and_only_the_operator_the_weight() 
     let child = swarm.agent_state("child");
     assert_eq!((child.role.clone(), child.capabilities.clone()), (name("executor"), names(["trade"])));
     // A role change does not change the weight: the weight was fixed at registration.
-    assert_eq!(child.weight, 100);
+    assert_eq!(child.weight, limits::WEIGHT_ONE);
 
     let outcome = swarm.agent("parent", vec![Update::new("child").weight(7).into()]);
     assert_eq!(outcome.single_code(), Some("unauthorized"));
@@ -407,7 +410,7 @@ fn updates_are_validated_and_no_op_updates_are_unchanged() {
     assert!(swarm.operator(vec![deregister("gone")]).all_accepted());
     let outcome = swarm.operator(vec![
         Update::new("a").role("ghost").into(),
-        Update::new("a").role("scout").weight(100).capabilities([]).into(),
+        Update::new("a").role("scout").weight(limits::WEIGHT_ONE).capabilities([]).into(),
         Update::new("a").into(),
         Update::new("nobody").weight(1).into(),
         Update::new("gone").weight(1).into(),

@@ -237,7 +237,7 @@ async fn refusals_by_the_state_machine_change_nothing_but_the_log() {
                 agent: id("scout-1"),
                 role: None,
                 capabilities: None,
-                weight: Some(2_000_000),
+                weight: Some(colony_core::limits::AGENT_WEIGHT_MAX + 1),
             })],
             422,
             "invalid_field",
@@ -299,14 +299,14 @@ async fn refusals_by_the_state_machine_change_nothing_but_the_log() {
         public_key,
         role,
         capabilities,
-        weight: Some(2_000_000),
+        weight: Some(colony_core::limits::AGENT_WEIGHT_MAX + 1),
         parent,
         referrer,
     });
     let before = observable(&server).await;
     let raw = server.post_signed_raw("/v1/commands", &sign(&server.operator, vec![heavy.clone()])).await;
     let problem = raw.expect_problem(422, "invalid_field", Some("weight"));
-    assert!(problem.detail.contains("1000000"), "the detail says the limit: {problem}");
+    assert!(problem.detail.contains("1000000000"), "the detail says the limit: {problem}");
     expect_problem(server.operator.submit_one(heavy).await, 422, "invalid_field", Some("weight"));
     expect_problem(server.operator.agent(&id("risk-1")).await, 404, "agent_not_found", None);
     assert_eq!(observable(&server).await, before);

@@ -43,8 +43,7 @@ async fn the_six_seed_roles_register_by_operator_and_by_themselves() {
         assert_eq!(view.public_key, key.public_key());
         assert_eq!(view.role.as_str(), role);
         assert_eq!(&view.capabilities, capabilities);
-        let default_weight = if matches!(role, "risk" | "treasury") { 150 } else { 100 };
-        assert_eq!(view.weight, default_weight, "{agent} gets its role's default weight");
+        assert_eq!(view.weight, colony_core::limits::WEIGHT_ONE, "{agent} gets its role's default weight");
         assert_eq!(view.status, "active");
         assert!(view.responsive);
         assert_eq!(view.parent, None);
@@ -352,7 +351,7 @@ async fn agents_update_their_capabilities() {
     let view = server.agent("scout-1").await;
     assert_eq!(view.capabilities, names(&["dex.scan", "price:feed"]));
     assert_eq!(view.role.as_str(), "scout");
-    assert_eq!(view.weight, 100);
+    assert_eq!(view.weight, colony_core::limits::WEIGHT_ONE);
     let found = server.operator.agents("capability=price:feed").await.unwrap();
     assert_eq!(found.agents.len(), 1);
 
@@ -444,7 +443,7 @@ async fn a_batch_answers_each_command_on_its_own() {
         public_key,
         role,
         capabilities,
-        weight: Some(2_000_000),
+        weight: Some(colony_core::limits::AGENT_WEIGHT_MAX + 1),
         parent,
         referrer,
     });

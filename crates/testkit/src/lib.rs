@@ -29,6 +29,7 @@
 
 pub mod commands;
 pub mod factory;
+pub mod governance;
 pub mod keys;
 pub mod market;
 pub mod outcome;

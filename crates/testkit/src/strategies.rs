@@ -72,6 +72,7 @@ use proptest::sample::select;
 use proptest::strategy::{BoxedStrategy, Union};
 
 use super::factory::{DEFAULT_START_MS, EntryFactory};
+use super::governance::{GovernanceSpec, governance_commands, render_governance};
 use super::keys::{
     agent_id, digest_for, hashlock_for, key_for, name, numbered_capabilities, operator_key, wrong_key_for,
 };
@@ -108,6 +109,8 @@ pub struct ScenarioConfig {
     pub bus: bool,
     /// Whether streams hold task market commands (see [`crate::market`]).
     pub market: bool,
+    /// Whether streams hold governance commands (see [`crate::governance`]).
+    pub governance: bool,
 }
 
 impl Default for ScenarioConfig {
@@ -121,6 +124,7 @@ impl Default for ScenarioConfig {
             ledger: true,
             bus: true,
             market: true,
+            governance: true,
         }
     }
 }
@@ -489,6 +493,8 @@ pub enum CommandSpec {
     },
     /// A task market command.
     Market(MarketSpec),
+    /// A governance command.
+    Governance(GovernanceSpec),
 }
 
 /// Names of the streams bus commands use. Scenario `i` (except the last) captures `bus.<i>.>`; the last
@@ -917,6 +923,13 @@ impl Renderer {
                 };
                 render_market(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
             }
+            CommandSpec::Governance(spec) => {
+                let signer_agent = match signer {
+                    SignerRef::Operator => None,
+                    SignerRef::Agent(index) => Some(pool_agent(index)),
+                };
+                render_governance(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
+            }
             CommandSpec::Repeat => {
                 self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat(Heartbeat {}))
             }
@@ -1302,6 +1315,9 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
         choices.push((60, market_envelope(pool).prop_map(Step::Envelope).boxed()));
         choices.push((12, worker_envelope(pool).prop_map(Step::Worker).boxed()));
     }
+    if config.governance {
+        choices.push((24, governance_envelope(pool).prop_map(Step::Envelope).boxed()));
+    }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))
             .prop_map(|(advance_ms, signer)| Step::Oversized { advance_ms, signer })
@@ -1323,6 +1339,21 @@ pub fn market_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
             key: KeyChoice::Own,
             nonce: NonceChoice::Next,
             commands: heartbeat.then_some(CommandSpec::Heartbeat).into_iter().chain(market).collect(),
+        })
+        .boxed()
+}
+
+/// An agent's envelope of governance commands, soon after the entry before (proposals close within
+/// seconds), after a heartbeat so that the agent counts as active for electorates.
+pub fn governance_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
+    let commands = Union::new_weighted(governance_commands(pool));
+    (0..=1_000u64, 0..pool, vec(commands, 1..=3))
+        .prop_map(|(advance_ms, signer, governance)| EnvelopeSpec {
+            advance_ms,
+            signer: SignerRef::Agent(signer),
+            key: KeyChoice::Own,
+            nonce: NonceChoice::Next,
+            commands: std::iter::once(CommandSpec::Heartbeat).chain(governance).collect(),
         })
         .boxed()
 }
@@ -1881,7 +1912,11 @@ pub fn valid_ttl_ms() -> BoxedStrategy<u64> {
 /// A valid configuration: a non-empty subset of [`CONFIGURABLE_ROLES`] (always with `scout`) with
 /// valid weights, a valid TTL, and self-registration on or off.
 pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
-    let weights = vec(prop_oneof![Just(100u32), Just(150u32), 0..=limits::AGENT_WEIGHT_MAX], CONFIGURABLE_ROLES.len());
+    // One, seed 001's architect's 2.5, or any weight, in millionths.
+    let weights = vec(
+        prop_oneof![Just(limits::WEIGHT_ONE), Just(limits::WEIGHT_ONE * 5 / 2), 0..=limits::AGENT_WEIGHT_MAX],
+        CONFIGURABLE_ROLES.len(),
+    );
     let fees = (prop_oneof![Just(100u16), 0..=10_000u16], prop_oneof![Just(1_500u16), 0..=10_000u16]);
     // The default pace, none at all, or one tight enough that random registrations run into it.
     let pace = prop_oneof![8 => Just((1_000u64, 1_000u32)), 1 => Just((0, 1)), 2 => (1..=60_000u64, 1..=3u32)];

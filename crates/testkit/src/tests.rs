@@ -109,14 +109,17 @@ fn streams_cover_every_command_rejection_and_event() {
     let mut self_registrations = 0;
     // The ledger's and the bus's situations are rare enough that diluting their streams with other
     // commands would lose some, so the sample is ledger streams alone (as generated before the bus
-    // and the market existed), streams with the bus, and streams with the market.
-    let ledger_only = ScenarioConfig { bus: false, market: false, ..config.clone() };
-    let with_bus = ScenarioConfig { market: false, ..config.clone() };
-    let with_market = ScenarioConfig { bus: false, ..config.clone() };
+    // and the market existed), streams with the bus, streams with the market, and streams with
+    // governance.
+    let ledger_only = ScenarioConfig { bus: false, market: false, governance: false, ..config.clone() };
+    let with_bus = ScenarioConfig { market: false, governance: false, ..config.clone() };
+    let with_market = ScenarioConfig { bus: false, governance: false, ..config.clone() };
+    let with_governance = ScenarioConfig { bus: false, market: false, ..config.clone() };
     let samples = sample_streams(&ledger_only, [42; 32], 240)
         .into_iter()
         .chain(sample_streams(&with_bus, [42; 32], 400))
-        .chain(sample_streams(&with_market, [42; 32], 200));
+        .chain(sample_streams(&with_market, [42; 32], 200))
+        .chain(sample_streams(&with_governance, [42; 32], 100));
     for stream in samples {
         let mut state = State::new();
         for entry in stream.entries() {

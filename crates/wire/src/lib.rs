@@ -18,6 +18,7 @@ pub mod bus;
 pub mod checkpoint;
 mod commands;
 pub mod envelope;
+pub mod governance;
 pub mod keys;
 pub mod problem;
 pub mod read_auth;

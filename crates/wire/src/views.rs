@@ -115,6 +115,9 @@ pub struct CommandResultView {
     /// The tasks a `task.announce_batch` created, batch by batch, chunk by chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<u64>>,
+    /// The proposal a `proposal.create` created or (for a repeated proposal id) returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<u64>,
 }
 
 impl CommandResultView {
@@ -133,6 +136,7 @@ impl CommandResultView {
                     deliveries: None,
                     replayed: None,
                     tasks: None,
+                    proposal: None,
                 };
                 match accepted {
                     Accepted::Escrow { escrow_id, .. } => view.escrow_id = Some(*escrow_id),
@@ -161,6 +165,7 @@ impl CommandResultView {
                             Some(messages.iter().map(|(stream, sequence)| (stream.to_string(), *sequence)).collect());
                     }
                     Accepted::Batch { tasks } => view.tasks = Some(tasks.clone()),
+                    Accepted::Proposal { proposal, .. } => view.proposal = Some(*proposal),
                     _ => {}
                 }
                 view
@@ -176,6 +181,7 @@ impl CommandResultView {
                 deliveries: None,
                 replayed: None,
                 tasks: None,
+                proposal: None,
             },
         }
     }
@@ -184,12 +190,15 @@ impl CommandResultView {
 /// Every word [`accepted_word`] answers with.
 pub const ACCEPTED_WORDS: [&str; 4] = ["done", "unchanged", "existing", "duplicate"];
 
-/// `done`, `unchanged`, for an escrow lock that found the task's escrow or an announce that found
-/// the manager's task `existing`, and for a durable publish whose message id was seen `duplicate`.
+/// `done`, `unchanged`, for an escrow lock that found the task's escrow, an announce that found
+/// the manager's task or a create that found the proposer's proposal `existing`, and for a durable
+/// publish whose message id was seen `duplicate`.
 pub fn accepted_word(accepted: &Accepted) -> &'static str {
     match accepted {
         Accepted::Unchanged => "unchanged",
-        Accepted::Escrow { existing: true, .. } | Accepted::Task { existing: true, .. } => "existing",
+        Accepted::Escrow { existing: true, .. }
+        | Accepted::Task { existing: true, .. }
+        | Accepted::Proposal { existing: true, .. } => "existing",
         Accepted::Published { duplicate: true, .. } => "duplicate",
         _ => "done",
     }
@@ -484,11 +493,15 @@ mod tests {
             Accepted::Replayed { messages: Vec::new() },
             Accepted::Task { task: 3, existing: false },
             Accepted::Task { task: 3, existing: true },
+            Accepted::Proposal { proposal: 4, existing: false },
+            Accepted::Proposal { proposal: 4, existing: true },
         ];
         let words: BTreeSet<&str> = accepted.iter().map(accepted_word).collect();
         assert_eq!(words, ACCEPTED_WORDS.into_iter().collect());
         let announced = CommandResultView::from_result(&Ok(Accepted::Task { task: 3, existing: true }));
         assert_eq!((announced.task, announced.status.as_deref()), (Some(3), Some("existing")));
+        let proposed = CommandResultView::from_result(&Ok(Accepted::Proposal { proposal: 4, existing: false }));
+        assert_eq!((proposed.proposal, proposed.status.as_deref()), (Some(4), Some("done")));
     }
 }
 

@@ -17,7 +17,8 @@ use crate::outcome::Rejection;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
-    /// The weight an agent of this role gets unless the operator sets another.
+    /// The weight an agent of this role gets unless the operator sets another, in millionths
+    /// (`1000000` is a weight of one).
     #[schemars(range(max = limits::AGENT_WEIGHT_MAX))]
     pub default_weight: u32,
 }
@@ -102,17 +103,22 @@ fn default_referral_bps() -> u16 {
 
 impl Default for SwarmConfig {
     fn default() -> Self {
-        // The six roles of the seed taxonomy plus the orchestrator of the trading-team seed. Stateful
-        // coordinating roles (risk, treasury, orchestrator) weigh more in votes by default, because the
-        // seeds reserve high-stakes decisions for them.
+        // The six roles of the seed taxonomy, the orchestrator of the trading-team seed, and seed 001's
+        // four with its weights (architect 2.5, developer 1.0, security 2.0, auditor 1.5); every other
+        // role weighs one, in millionths.
+        let one = limits::WEIGHT_ONE;
         let roles = [
-            ("scout", 100),
-            ("analyst", 100),
-            ("executor", 100),
-            ("oracle", 100),
-            ("risk", 150),
-            ("treasury", 150),
-            ("orchestrator", 150),
+            ("scout", one),
+            ("analyst", one),
+            ("executor", one),
+            ("oracle", one),
+            ("risk", one),
+            ("treasury", one),
+            ("orchestrator", one),
+            ("architect", one * 5 / 2),
+            ("developer", one),
+            ("security", one * 2),
+            ("auditor", one * 3 / 2),
         ]
         .into_iter()
         .map(|(name, default_weight)| {

@@ -26,7 +26,8 @@ pub struct RegisterAgent {
     #[serde(default)]
     #[schemars(length(max = limits::CAPABILITIES_PER_AGENT_MAX))]
     pub capabilities: BTreeSet<Name>,
-    /// The voting weight. Only the operator may set it; otherwise the role's default applies.
+    /// The voting weight in millionths (`1000000` is one). Only the operator may set it; otherwise the
+    /// role's default applies.
     #[serde(default)]
     #[schemars(range(max = limits::AGENT_WEIGHT_MAX))]
     pub weight: Option<u32>,
@@ -59,7 +60,7 @@ pub struct UpdateAgent {
     #[serde(default)]
     #[schemars(length(max = limits::CAPABILITIES_PER_AGENT_MAX))]
     pub capabilities: Option<BTreeSet<Name>>,
-    /// A new weight (operator only).
+    /// A new weight in millionths (operator only).
     #[serde(default)]
     #[schemars(range(max = limits::AGENT_WEIGHT_MAX))]
     pub weight: Option<u32>,

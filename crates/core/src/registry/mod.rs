@@ -60,7 +60,7 @@ pub struct Agent {
     pub role: Name,
     /// What it can do.
     pub capabilities: BTreeSet<Name>,
-    /// Its voting weight, computed by the swarm (role default or operator's choice).
+    /// Its voting weight in millionths, computed by the swarm (role default or operator's choice).
     pub weight: u32,
     /// The agent that spawned it.
     pub parent: Option<AgentId>,

@@ -15,6 +15,7 @@ pub mod bus;
 pub mod bus_socket;
 pub mod error;
 pub mod extract;
+pub mod governance;
 pub mod ledger;
 pub mod log;
 pub mod market;
@@ -24,6 +25,8 @@ pub mod reads;
 pub mod streams;
 pub mod writes;
 
+#[cfg(test)]
+mod governance_tests;
 #[cfg(test)]
 mod market_tests;
 #[cfg(test)]
@@ -170,6 +173,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/escrows/{id}"),
     ("get", "/v1/tasks"),
     ("get", "/v1/tasks/{id}"),
+    ("get", "/v1/proposals"),
+    ("get", "/v1/proposals/{id}"),
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
@@ -205,6 +210,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/escrows/{id}", get(ledger::get_escrow))
         .route("/v1/tasks", get(market::list_tasks))
         .route("/v1/tasks/{id}", get(market::get_task))
+        .route("/v1/proposals", get(governance::list_proposals))
+        .route("/v1/proposals/{id}", get(governance::get_proposal))
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))

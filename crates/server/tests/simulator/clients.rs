@@ -24,6 +24,9 @@ use colony_wire::{Envelope, KeyPair};
 
 use super::rng::Rng;
 
+#[path = "governance.rs"]
+mod governance;
+
 /// Roles agents register with (all in the default configuration).
 const ROLES: [&str; 4] = ["scout", "analyst", "executor", "risk"];
 /// Durable streams the operator creates, with the subjects they capture.
@@ -79,7 +82,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 42] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 47] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -181,6 +184,11 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 42] = [
             if rng.chance(1, 16) { colony_core::limits::AGENT_CAPACITY_MAX + 1 } else { rng.below(10) as u32 };
         Command::DeclareCapacity(DeclareCapacity { max_load })
     }),
+    ("proposal.create", Both, Clients::create_proposal),
+    ("proposal.amend", Agents, Clients::amend_proposal),
+    ("proposal.cancel", Both, Clients::cancel_proposal),
+    ("proposal.veto", Agents, Clients::veto_proposal),
+    ("ballot.cast", Agents, Clients::cast_ballot),
 ];
 
 /// Whether `agent` holds the task's current award.

@@ -11,10 +11,12 @@
 //! - `schemas.rs`: the schema generator, the envelopes and the events.
 //! - `paths.rs`: the paths of writes, the registry's and the ledger's reads and the event stream.
 //! - `market.rs`: the task market's paths.
+//! - `governance.rs`: governance's paths.
 //! - `bus.rs`: the bus's and the durable streams' paths, and the schemas no type derives there.
 //! - `operations.rs`: the pieces operations are made of.
 
 mod bus;
+mod governance;
 mod market;
 mod operations;
 mod paths;
@@ -42,7 +44,8 @@ pub fn document() -> Value {
     let mut paths = paths::core_paths(&mut schemas);
     let bus_paths = bus::bus_paths(&mut schemas);
     let market_paths = market::market_paths(&mut schemas);
-    for more in [bus_paths, market_paths] {
+    let governance_paths = governance::governance_paths(&mut schemas);
+    for more in [bus_paths, market_paths, governance_paths] {
         if let (Some(paths), Value::Object(more)) = (paths.as_object_mut(), more) {
             paths.extend(more);
         }

@@ -112,6 +112,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("paths.rs", include_str!("paths.rs")),
     ("bus.rs", include_str!("bus.rs")),
     ("market.rs", include_str!("market.rs")),
+    ("governance.rs", include_str!("governance.rs")),
     ("operations.rs", include_str!("operations.rs")),
 ];
 
