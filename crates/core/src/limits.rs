@@ -384,8 +384,9 @@ pub const ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX: usize = ASSIGNMENT_CANDIDATES_
 pub const AFFINITIES_PER_MANAGER_MAX: u32 = 1_000;
 
 /// Affinities kept in all: a hundred managers at [`AFFINITIES_PER_MANAGER_MAX`]. Each names two
-/// agents and a kind and is indexed three ways (under a kilobyte at the longest ids), so the swarm's
-/// whole memory of who did what for whom stays within tens of MB however many managers come and go;
+/// agents and a kind and is indexed three ways (about a kilobyte at the longest ids and names, a few
+/// hundred bytes at typical ones), so the swarm's whole memory of who did what for whom stays within
+/// 100 MB at worst, tens of MB in practice, however many managers come and go;
 /// past it, the affinity renewed longest ago is forgotten (see `market/affinities.rs` for why not
 /// the newest).
 pub const AFFINITIES_MAX: usize = 100_000;

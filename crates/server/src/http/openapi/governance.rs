@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use colony_core::Signer;
+
 use colony_wire::governance::{ProposalPage, ProposalView};
 
 use super::operations::{page_limit, read_operation};
@@ -12,7 +14,7 @@ pub(super) fn governance_paths(schemas: &mut Schemas) -> Value {
     let states: Vec<&str> = PROPOSAL_STATES.iter().map(|state| state.name()).collect();
     let list_parameters = json!([
         { "name": "state", "in": "query", "schema": { "enum": states } },
-        { "name": "proposer", "in": "query", "schema": { "type": "string" }, "description": "An agent id, or `operator`." },
+        { "name": "proposer", "in": "query", "schema": schemas.of::<Signer>(), "description": "An agent id, or `operator`." },
         { "name": "after", "in": "query", "schema": u64_schema(), "description": "Pagination: the `next_after` of the previous page." },
         page_limit(PROPOSALS_PAGE_MAX, PROPOSALS_PAGE_DEFAULT)
     ]);
