@@ -1,52 +1,12 @@
 //! Governance's read endpoints, called in process over seed 001's vote: the proposal listed with
 //! filters and pages, shown in full with its ballots, tally, decision and seal, and the 404s.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use axum::body::Body;
-use axum::http::StatusCode;
 use colony_core::governance::{Closure, Outcome, ProposalState, SealInput, seal};
-use colony_core::{Command, Signer};
-use colony_wire::Envelope;
-use colony_wire::envelope::SIGNATURE_HEADER;
 use colony_wire::governance::{ProposalPage, ProposalView};
 use colony_wire::keys::KeyPair;
-use colony_wire::read_auth::READ_SIGNER_HEADER;
-use colony_wire::views::SubmitResponse;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::tests::{NOW_MS, TestApp, body_bytes, expect_problem, json_post};
-
-/// Nonces in microseconds of the test clock's time, one more for each envelope.
-static NONCE: AtomicU64 = AtomicU64::new(NOW_MS * 1_000);
-
-/// Submits `command` signed by `signer` with `key`; the envelope must be taken (the command may be
-/// refused: its result says).
-async fn submit(test: &TestApp, signer: &str, key: &KeyPair, command: Value) -> SubmitResponse {
-    let command: Command = serde_json::from_value(command).expect("a command");
-    let signer: Signer = signer.parse().expect("a signer");
-    let envelope =
-        Envelope { signer: signer.clone(), nonce: NONCE.fetch_add(1, Ordering::SeqCst), commands: vec![command] };
-    let signed = envelope.sign(key);
-    let request = json_post("/v1/commands")
-        .header(READ_SIGNER_HEADER, signer.to_string())
-        .header(SIGNATURE_HEADER, hex::encode(signed.signature))
-        .body(Body::from(signed.body))
-        .expect("a request");
-    let response = test.send(request).await;
-    let status = response.status();
-    let bytes = body_bytes(response).await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
-    serde_json::from_slice(&bytes).expect("a submit response")
-}
-
-async fn read<T: serde::de::DeserializeOwned>(test: &TestApp, path: &str) -> T {
-    let response = test.send(test.signed_get(path)).await;
-    let status = response.status();
-    let bytes = body_bytes(response).await;
-    assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&bytes));
-    serde_json::from_slice(&bytes).expect("the endpoint's view")
-}
+use super::tests::{TestApp, expect_problem, read, submit};
 
 const SEED_001: [(&str, &str); 4] = [
     ("agent-architect", "architect"),

@@ -297,3 +297,39 @@ async fn an_overloaded_answer_says_when_to_retry() {
     assert_eq!(response.headers().get(header::RETRY_AFTER), None);
     expect_problem(response, 503, ServerCode::Unavailable.code(), None).await;
 }
+
+/// Nonces in microseconds of the test clock's time, one more for each envelope.
+static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(NOW_MS * 1_000);
+
+/// Submits `command` signed by `signer` with `key`; the envelope must be taken (the command may be
+/// refused: its result says).
+pub(super) async fn submit(
+    test: &TestApp,
+    signer: &str,
+    key: &KeyPair,
+    command: serde_json::Value,
+) -> colony_wire::views::SubmitResponse {
+    let command: colony_core::Command = serde_json::from_value(command).expect("a command");
+    let signer: Signer = signer.parse().expect("a signer");
+    let nonce = NONCE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let signed = colony_wire::Envelope { signer: signer.clone(), nonce, commands: vec![command] }.sign(key);
+    let request = json_post("/v1/commands")
+        .header(READ_SIGNER_HEADER, signer.to_string())
+        .header(SIGNATURE_HEADER, hex::encode(signed.signature))
+        .body(Body::from(signed.body))
+        .expect("a request");
+    let response = test.send(request).await;
+    let status = response.status();
+    let bytes = body_bytes(response).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    serde_json::from_slice(&bytes).expect("a submit response")
+}
+
+/// Reads `path` as the operator; the answer must be a success.
+pub(super) async fn read<T: serde::de::DeserializeOwned>(test: &TestApp, path: &str) -> T {
+    let response = test.send(test.signed_get(path)).await;
+    let status = response.status();
+    let bytes = body_bytes(response).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&bytes));
+    serde_json::from_slice(&bytes).expect("the endpoint's view")
+}
