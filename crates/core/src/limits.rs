@@ -481,10 +481,11 @@ pub const VETO_HOLDERS_MAX: usize = 16;
 /// well under a million ballots counted even when every open proposal shares one deadline.
 pub const PROPOSAL_CLOSES_PER_ENTRY_MAX: usize = 64;
 
-/// Agents the commands of one envelope may examine in all to build electorates by role or of every
-/// active agent: one pass over a full registry. Without it an envelope of creates and cancels could
-/// walk a million agents ten thousand times in one entry.
-pub const ELECTORATE_SCAN_PER_ENVELOPE_MAX: usize = AGENTS_MAX;
+/// Voters the commands of one envelope may draw into electorates by role or of every active agent:
+/// ten full electorates. Each is walked from an index of active agents by role, never the registry,
+/// and refused before the walk when too large; this bounds what an envelope of creates and cancels
+/// could make one entry walk and copy.
+pub const ELECTORATE_SCAN_PER_ENVELOPE_MAX: usize = 10 * ELECTORATE_MAX;
 
 const _: () = assert!(OPEN_PROPOSALS_PER_PROPOSER_MAX <= OPEN_PROPOSALS_MAX);
 const _: () = assert!(ELECTORATE_MAX as u64 * AGENT_WEIGHT_MAX as u64 <= u64::MAX / 2, "an electorate's weight fits");

@@ -100,7 +100,7 @@ pub(crate) struct Context {
     /// Agents the entry's remaining commands may still examine looking for agents
     /// (`ASSIGNMENT_CANDIDATES_PER_ENVELOPE_MAX`).
     pub assignment_candidates_left: usize,
-    /// Agents the entry's remaining commands may still examine building electorates
+    /// Voters the entry's remaining commands may still draw into electorates
     /// (`ELECTORATE_SCAN_PER_ENVELOPE_MAX`).
     pub electorate_scan_left: usize,
 }

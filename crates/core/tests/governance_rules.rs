@@ -514,3 +514,39 @@ fn an_electorate_is_bounded_however_it_is_named() {
     let id = create(&mut swarm, "agent-0", everyone);
     assert_eq!(proposal(&swarm, id).electorate.len(), limits::ELECTORATE_MAX);
 }
+
+#[test]
+fn an_electorate_by_role_walks_that_role_alone_so_a_crowd_of_another_role_costs_it_nothing() {
+    // Twice the largest electorate in active scouts, and one architect.
+    let mut swarm = swarm_of(limits::COMMANDS_PER_ENVELOPE_MAX);
+    let more = (limits::COMMANDS_PER_ENVELOPE_MAX..2 * limits::ELECTORATE_MAX)
+        .map(|index| Register::new(&format!("agent-{index}"), "scout").build())
+        .collect();
+    assert!(swarm.operator(more).all_accepted());
+    assert!(swarm.register("agent-architect", "architect").all_accepted());
+    // An envelope that creates and cancels a proposal to the architects again and again: were each
+    // electorate drawn from every active agent, the envelope would walk 20,001 agents per create and
+    // run out of its budget of voters drawn (`ELECTORATE_SCAN_PER_ENVELOPE_MAX`) within five creates.
+    let churn: Vec<Command> = (0..100u64)
+        .flat_map(|id| {
+            let create = json!({"type": "proposal.create", "proposal_id": format!("p-{id}"), "title": "T",
+                                "vote_type": "plurality", "eligible": {"roles": ["architect"]}, "voting_ms": 1_000});
+            [command(create), command(json!({"type": "proposal.cancel", "proposal": id}))]
+        })
+        .collect();
+    let outcome = swarm.agent("agent-architect", churn);
+    assert!(outcome.all_accepted(), "{outcome:?}");
+    assert_eq!(proposal(&swarm, 99).electorate.len(), 1);
+    // The scouts are too many for one electorate: refused by their count, before any walk.
+    let scouts = json!({"type": "proposal.create", "proposal_id": "scouts", "title": "T", "vote_type": "plurality",
+                        "eligible": {"roles": ["scout", "architect"]}, "voting_ms": 1_000});
+    refused(&mut swarm, "agent-architect", scouts, "limit_reached");
+    // A role that changes moves its agent between electorates.
+    let promote = json!({"type": "agent.update", "agent": "agent-7", "role": "architect"});
+    assert!(swarm.operator(vec![command(promote)]).all_accepted());
+    let architects = json!({"type": "proposal.create", "proposal_id": "architects", "title": "T",
+                            "vote_type": "plurality", "eligible": {"roles": ["architect"]}, "voting_ms": 1_000});
+    let id = create(&mut swarm, "agent-architect", architects);
+    let voters: Vec<String> = proposal(&swarm, id).electorate.iter().map(|voter| voter.agent.to_string()).collect();
+    assert_eq!(voters, ["agent-7", "agent-architect"]);
+}

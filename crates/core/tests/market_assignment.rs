@@ -511,3 +511,43 @@ fn a_batch_commits_all_its_chunks_prices_or_nothing() {
     refused(&mut swarm, "manager", more, "announce_beyond_funds");
     assert_eq!(swarm.state().market().committed_funds(&colony_testkit::agent_id("manager")), 0);
 }
+
+#[test]
+fn a_queued_task_goes_to_an_agent_in_the_entry_that_lets_it_take_work() {
+    let mut swarm = swarm();
+    for agent in ["analyst-1", "analyst-2", "analyst-3", "scout"] {
+        capacity(&mut swarm, agent, 1);
+    }
+    for analyst in ["analyst-1", "analyst-2", "analyst-3"] {
+        let halt = json!({"type": "agent.halt", "agent": analyst, "reason": "audit"});
+        assert!(swarm.operator(vec![command(halt)]).all_accepted());
+    }
+    let tasks: Vec<u64> = ["first", "second", "third"].iter().map(|name| direct(&mut swarm, name, json!({}))).collect();
+    assert_eq!(queue(swarm.state()), tasks, "nobody can take them");
+
+    // Resumed: it takes the first task in the entry that resumes it.
+    assert!(swarm.operator(vec![command(json!({"type": "agent.resume", "agent": "analyst-2"}))]).all_accepted());
+    assert_eq!(winner(&swarm, tasks[0]).as_deref(), Some("analyst-2"));
+    // Given the capability.
+    ok(&mut swarm, "scout", json!({"type": "agent.update", "agent": "scout", "capabilities": ["analyze"]}));
+    assert_eq!(winner(&swarm, tasks[1]).as_deref(), Some("scout"));
+    // Registered with the capability.
+    assert!(
+        swarm.operator(vec![Register::new("analyst-4", "analyst").capabilities(["analyze"]).build()]).all_accepted()
+    );
+    assert_eq!(winner(&swarm, tasks[2]).as_deref(), Some("analyst-4"));
+    assert!(queue(swarm.state()).is_empty());
+}
+
+#[test]
+fn a_queued_task_goes_to_a_silent_agent_when_it_is_heard_from_again() {
+    let mut swarm = swarm();
+    let ttl_ms = swarm.state().config().heartbeat_ttl_ms;
+    let later = swarm.now_ms() + ttl_ms + 1;
+    swarm.factory().set_now_ms(later);
+    ok(&mut swarm, "manager", json!({"type": "agent.heartbeat"}));
+    let id = direct(&mut swarm, "late", json!({}));
+    assert_eq!(queue(swarm.state()), vec![id], "every analyst fell silent");
+    ok(&mut swarm, "analyst-3", json!({"type": "agent.heartbeat"}));
+    assert_eq!(winner(&swarm, id).as_deref(), Some("analyst-3"));
+}

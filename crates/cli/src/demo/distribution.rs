@@ -19,10 +19,9 @@ use colony_core::command::{AcceptTask, AnnounceBatch, AnnounceTask, SubmitResult
 use colony_core::{AgentId, Command, EscrowState, Fraction};
 use serde_json::{Value, json};
 
+use super::DemoResult;
 use super::market::Market;
 use super::trading::UNIT;
-
-type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The load units each quant takes on at once (`task.capacity`): two tasks for quant-1, one for the
 /// others (quant-3's first result in the auctions was wrong; quant-2 is the slow one).

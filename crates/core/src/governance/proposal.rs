@@ -201,34 +201,34 @@ impl State {
                 }
             }
             Eligibility::AllActive | Eligibility::Roles(_) => {
-                let roles = match eligible {
-                    Eligibility::Roles(roles) => Some(roles),
-                    _ => None,
+                let index = self.registry.capability_index();
+                let populations: Vec<_> = match eligible {
+                    Eligibility::Roles(roles) => {
+                        if roles.is_empty() || roles.len() > limits::ROLES_MAX {
+                            let message = format!("names 1 to {} roles", limits::ROLES_MAX);
+                            return Err(Rejection::invalid("eligible", message));
+                        }
+                        if let Some(unknown) = roles.iter().find(|role| !self.config.roles.contains_key(*role)) {
+                            return Err(RegistryRejection::UnknownRole { role: unknown.to_string() }.into());
+                        }
+                        roles.iter().map(|role| index.with_role(role)).collect()
+                    }
+                    _ => vec![index.available()],
                 };
-                if let Some(roles) = roles {
-                    if roles.is_empty() || roles.len() > limits::ROLES_MAX {
-                        return Err(Rejection::invalid("eligible", format!("names 1 to {} roles", limits::ROLES_MAX)));
-                    }
-                    if let Some(unknown) = roles.iter().find(|role| !self.config.roles.contains_key(*role)) {
-                        return Err(RegistryRejection::UnknownRole { role: unknown.to_string() }.into());
-                    }
+                // An agent has one role, so the populations are disjoint and their sizes add up to
+                // the electorate's: an electorate too large is refused before any agent is walked.
+                let size: usize = populations.iter().map(|population| population.len()).sum();
+                if size > limits::ELECTORATE_MAX {
+                    return Err(too_many());
                 }
-                // The active agents: the capability index keeps them, in log order.
-                let active = self.registry.capability_index().available();
-                if active.len() > context.electorate_scan_left {
+                if size > context.electorate_scan_left {
                     let max = limits::ELECTORATE_SCAN_PER_ENVELOPE_MAX as u64;
                     return Err(Rejection::LimitReached { limit: "electorate_scan_per_envelope", max });
                 }
-                context.electorate_scan_left -= active.len();
-                for &handle in active {
+                context.electorate_scan_left -= size;
+                for &handle in populations.into_iter().flatten() {
                     let agent = self.registry.by_handle(handle);
                     debug_assert!(agent.can_take_work(), "the index holds active agents only");
-                    if roles.is_some_and(|roles| !roles.contains(&agent.role)) {
-                        continue;
-                    }
-                    if electorate.len() == limits::ELECTORATE_MAX {
-                        return Err(too_many());
-                    }
                     electorate.push(Voter { agent: agent.id.clone(), weight: voter_weight(self, agent, source) });
                 }
                 electorate.sort_by(|left, right| left.agent.cmp(&right.agent));

@@ -105,7 +105,9 @@ impl State {
         if record.deregistered_at_ms.is_some() || record.budget_halted == below {
             return;
         }
-        self.registry.update_availability(agent, |record| record.budget_halted = below);
+        if self.registry.update_availability(agent, |record| record.budget_halted = below) {
+            self.agent_can_take_work(context.now_ms);
+        }
         let agent = self.registry.by_handle(agent).id.clone();
         if below {
             context.emit(EventKind::AgentBudgetHalted {

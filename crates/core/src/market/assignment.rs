@@ -196,6 +196,14 @@ impl State {
         }
     }
 
+    /// An agent can take work it could not before (registered, heard from again, resumed, back
+    /// within its budget, or holding new capabilities): a queued task that found nobody may find it.
+    /// Without this, such a task would wait for the next completion, announcement or capacity change
+    /// however long the newly available agent idled.
+    pub(crate) fn agent_can_take_work(&mut self, now_ms: u64) {
+        self.assignments_due(now_ms);
+    }
+
     /// The current attempt's winner now holds the task's load.
     pub(super) fn hold_load(&mut self, id: u64, winner: &AgentId) {
         let load = u64::from(self.market.tasks[&id].terms.estimated_load);

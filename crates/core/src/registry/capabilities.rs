@@ -1,5 +1,5 @@
-//! The agents that can take work, by capability: who direct assignment walks instead of the whole
-//! registry.
+//! The agents that can take work, by capability and by role: who direct assignment walks, and who
+//! an electorate of roles is drawn from, instead of the whole registry.
 //!
 //! A direct task with required capabilities can only go to an agent holding all of them, so the
 //! agents worth looking at are the holders of the rarest one; a task requiring none can go to any
@@ -8,6 +8,10 @@
 //! every window a look walks, and spend each task's budget of agents examined on agents that cannot
 //! be chosen. Both populations are kept here, ordered by handle (log order), so that a walk can start
 //! anywhere in them and wrap around (see `market/assignment.rs`'s window).
+//!
+//! The same agents are kept by role, because an electorate of "the active architects" must cost what
+//! the architects number, not what the registry does: without it, a crowd of agents of another role
+//! would make every such proposal walk them all.
 //!
 //! The index is derived state: it is a function of the agents' records (whether each can take work,
 //! and its capabilities), so it is neither hashed nor carried by snapshots; decoding a snapshot
@@ -25,11 +29,13 @@ use crate::ids::Name;
 /// No agent: the population of a capability nobody holds.
 static NOBODY: BTreeSet<AgentHandle> = BTreeSet::new();
 
-/// The agents that can take work, by capability and all of them, by handle.
+/// The agents that can take work, by capability, by role and all of them, by handle.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CapabilityIndex {
     /// Capability → the available agents holding it. No entry is empty.
     holders: BTreeMap<Name, BTreeSet<AgentHandle>>,
+    /// Role → the available agents in it. No entry is empty.
+    by_role: BTreeMap<Name, BTreeSet<AgentHandle>>,
     /// Every agent that can take work.
     available: BTreeSet<AgentHandle>,
 }
@@ -40,7 +46,7 @@ impl CapabilityIndex {
         let mut index = CapabilityIndex::default();
         for (position, agent) in agents.iter().enumerate() {
             if agent.can_take_work() {
-                index.add(AgentHandle::at(position), &agent.capabilities);
+                index.add(AgentHandle::at(position), agent);
             }
         }
         index
@@ -51,21 +57,38 @@ impl CapabilityIndex {
         self.available.contains(&handle)
     }
 
-    /// An agent becomes able to take work, with its capabilities.
-    pub(crate) fn add(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>) {
+    /// An agent becomes able to take work, with its capabilities and role.
+    pub(crate) fn add(&mut self, handle: AgentHandle, agent: &Agent) {
         let added = self.available.insert(handle);
         assert!(added, "an agent is indexed once");
-        for capability in capabilities {
+        for capability in &agent.capabilities {
             self.holders.entry(capability.clone()).or_default().insert(handle);
         }
+        self.by_role.entry(agent.role.clone()).or_default().insert(handle);
     }
 
     /// An indexed agent can no longer take work (halted, silent or deregistered), with the
-    /// capabilities it held.
-    pub(crate) fn remove(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>) {
+    /// capabilities and role it had.
+    pub(crate) fn remove(&mut self, handle: AgentHandle, capabilities: &BTreeSet<Name>, role: &Name) {
         let removed = self.available.remove(&handle);
         assert!(removed, "only an indexed agent leaves the index");
         self.drop_capabilities(handle, capabilities.iter());
+        self.drop_role(handle, role);
+    }
+
+    /// An indexed agent's role changes from `old` to `new`.
+    pub(crate) fn change_role(&mut self, handle: AgentHandle, old: &Name, new: &Name) {
+        assert!(self.available.contains(&handle), "only an indexed agent's role changes here");
+        self.drop_role(handle, old);
+        self.by_role.entry(new.clone()).or_default().insert(handle);
+    }
+
+    fn drop_role(&mut self, handle: AgentHandle, role: &Name) {
+        let members = self.by_role.get_mut(role).expect("an indexed agent's role is indexed");
+        members.remove(&handle);
+        if members.is_empty() {
+            self.by_role.remove(role);
+        }
     }
 
     /// An indexed agent's capabilities change from `old` to `new`.
@@ -109,10 +132,17 @@ impl CapabilityIndex {
                 return Err(format!("the capability index misses '{}' holding '{missing}'", agent.id));
             }
             memberships += agent.capabilities.len();
+            if !self.with_role(&agent.role).contains(&handle) {
+                return Err(format!("the role index misses '{}' as '{}'", agent.id, agent.role));
+            }
         }
         let indexed: usize = self.holders.values().map(BTreeSet::len).sum();
         if indexed != memberships || self.holders.values().any(BTreeSet::is_empty) {
             return Err(format!("the capability index holds {indexed} memberships for {memberships} held"));
+        }
+        let in_roles: usize = self.by_role.values().map(BTreeSet::len).sum();
+        if in_roles != available_agents || self.by_role.values().any(BTreeSet::is_empty) {
+            return Err(format!("the role index holds {in_roles} agents for {available_agents} available"));
         }
         if self.available.len() != available_agents {
             return Err("the capability index names agents past the table".to_owned());
@@ -123,6 +153,11 @@ impl CapabilityIndex {
     /// The agents that can take work holding `capability`, by handle.
     pub fn holders(&self, capability: &Name) -> &BTreeSet<AgentHandle> {
         self.holders.get(capability).unwrap_or(&NOBODY)
+    }
+
+    /// The agents that can take work in `role`, by handle.
+    pub fn with_role(&self, role: &Name) -> &BTreeSet<AgentHandle> {
+        self.by_role.get(role).unwrap_or(&NOBODY)
     }
 
     /// Every agent that can take work, by handle.

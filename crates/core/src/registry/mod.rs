@@ -351,6 +351,9 @@ impl State {
         }
         self.registry.live += 1;
         let handle = self.registry.insert(agent);
+        if self.registry.by_handle(handle).can_take_work() {
+            self.agent_can_take_work(now_ms);
+        }
         self.registry.live_keys.insert(public_key, handle);
         self.registry.liveness_deadlines.insert((heartbeat_deadline_ms, handle));
         context.emit(EventKind::AgentRegistered {
@@ -407,12 +410,16 @@ impl State {
             return Ok(Accepted::Unchanged);
         }
         if let Some(capabilities) = capabilities {
+            let gained = !capabilities.is_subset(&target.capabilities);
             self.registry.set_capabilities(handle, capabilities.clone());
+            if gained && self.registry.by_handle(handle).can_take_work() {
+                self.agent_can_take_work(context.now_ms);
+            }
+        }
+        if let Some(role) = role {
+            self.registry.set_role(handle, role.clone());
         }
         let target = self.registry.by_handle_mut(handle);
-        if let Some(role) = role {
-            target.role = role.clone();
-        }
         if let Some(weight) = weight {
             target.weight = weight;
         }
@@ -433,11 +440,14 @@ impl State {
         let agent = self.registry.by_handle(handle);
         let was_active = agent.liveness == Liveness::Active;
         let previous_deadline_ms = agent.heartbeat_deadline_ms;
-        self.registry.update_availability(handle, |agent| {
+        let back = self.registry.update_availability(handle, |agent| {
             agent.liveness = Liveness::Active;
             agent.last_heartbeat_ms = context.now_ms;
             agent.heartbeat_deadline_ms = deadline_ms;
         });
+        if back {
+            self.agent_can_take_work(context.now_ms);
+        }
         if was_active {
             let removed = self.registry.liveness_deadlines.remove(&(previous_deadline_ms, handle));
             assert!(removed, "an active agent has a deadline");
@@ -485,7 +495,9 @@ impl State {
                 reason: "a halt imposed by the operator can only be lifted by the operator",
             });
         }
-        self.registry.update_availability(handle, |target| target.halt = None);
+        if self.registry.update_availability(handle, |target| target.halt = None) {
+            self.agent_can_take_work(context.now_ms);
+        }
         context.emit(EventKind::AgentResumed { agent: id.clone(), by: context.signer().clone() });
         Ok(Accepted::Done)
     }

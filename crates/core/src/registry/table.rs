@@ -115,7 +115,7 @@ impl Registry {
         assert!(previous.is_none(), "an id is registered once");
         assert!(agent.deregistered_at_ms.is_none(), "an agent is registered live");
         if agent.can_take_work() {
-            self.capabilities.add(handle, &agent.capabilities);
+            self.capabilities.add(handle, &agent);
         }
         self.agents.push(agent);
         handle
@@ -132,16 +132,33 @@ impl Registry {
         agent.capabilities = capabilities;
     }
 
+    /// Gives a live agent a new role, keeping the role index exact: the one way an agent's role
+    /// changes.
+    pub(crate) fn set_role(&mut self, handle: AgentHandle, role: Name) {
+        let agent = &mut self.agents[handle.index()];
+        assert!(agent.deregistered_at_ms.is_none(), "only a live agent's role changes");
+        if self.capabilities.contains(handle) {
+            self.capabilities.change_role(handle, &agent.role, &role);
+        }
+        agent.role = role;
+    }
+
     /// Changes what decides whether an agent can take work (its liveness, halt or budget halt) and
-    /// brings the capability index along: the one way those fields change on a live agent.
-    pub(crate) fn update_availability(&mut self, handle: AgentHandle, change: impl FnOnce(&mut Agent)) {
+    /// brings the capability index along: the one way those fields change on a live agent. Answers
+    /// whether the agent became able to take work, which the caller tells the market (a queued task
+    /// may now find it: `State::agent_can_take_work`).
+    pub(crate) fn update_availability(&mut self, handle: AgentHandle, change: impl FnOnce(&mut Agent)) -> bool {
         let agent = &mut self.agents[handle.index()];
         change(agent);
         match (self.capabilities.contains(handle), agent.can_take_work()) {
-            (false, true) => self.capabilities.add(handle, &agent.capabilities),
-            (true, false) => self.capabilities.remove(handle, &agent.capabilities),
+            (false, true) => {
+                self.capabilities.add(handle, agent);
+                return true;
+            }
+            (true, false) => self.capabilities.remove(handle, &agent.capabilities, &agent.role),
             _ => {}
         }
+        false
     }
 
     /// Makes a live agent a tombstone at `now_ms`: it leaves the capability index and keeps no
@@ -153,7 +170,7 @@ impl Registry {
         agent.deregistered_at_ms = Some(now_ms);
         let capabilities = std::mem::take(&mut agent.capabilities);
         if self.capabilities.contains(handle) {
-            self.capabilities.remove(handle, &capabilities);
+            self.capabilities.remove(handle, &capabilities, &agent.role);
         }
     }
 
