@@ -16,7 +16,7 @@ use crate::report::Row;
 const SCENARIO: &str = "http";
 
 /// Posts every plan, one task per plan, and measures each request's round trip.
-async fn post_plans(client: Client, path: &'static str, plans: Vec<Vec<Presigned>>) -> Measurement {
+pub(crate) async fn post_plans(client: Client, path: &'static str, plans: Vec<Vec<Presigned>>) -> Measurement {
     let started = std::time::Instant::now();
     let tasks: Vec<_> = plans
         .into_iter()

@@ -43,6 +43,12 @@
 //!   the resident memory and the award latency, beside the same bids in PostgreSQL awarded by one
 //!   ranking statement (its tables' size and its time). The winners are predicted by the client and
 //!   checked on every side; the books are checked afterwards.
+//! - `governance`: one approval vote open to 10,000 voters (`ELECTORATE_MAX`; `--quick`: 1,000), each
+//!   signing one `ballot.cast` envelope posted to `/v1/commands` (64 in flight), beside the
+//!   batch-verification ceiling measured just before and after and the same ballots as one durable
+//!   transaction each on the local PostgreSQL (16 connections; skipped with the reason when none
+//!   answers); then the close latency (a manual clock moved past the deadline → tallied and sealed)
+//!   beside PostgreSQL's closing transaction. Both tallies are checked against the expected totals.
 //! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
 //!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
 //!   (`SubjectRouter::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
@@ -77,6 +83,7 @@ mod ceiling;
 mod driver;
 mod escrow;
 mod fixture;
+mod governance;
 mod http;
 mod logs;
 mod machine;
@@ -133,6 +140,8 @@ enum Scenario {
     Bus,
     /// Full task lifecycles (announce, 10 bids, award, submit, verify): Colony beside PostgreSQL.
     Market,
+    /// Signed ballots through HTTP and the close of a 10,000-voter proposal, beside PostgreSQL.
+    Governance,
     /// A million agents and a million open escrows: the resident memory they take.
     Scale,
     /// Write latency during snapshots, and the restart time, at 100,000 agents and a million escrows.
@@ -186,6 +195,8 @@ pub struct Sizes {
     pub market_rounds: usize,
     /// Auctions open at once in the market's auction row (100 bids each).
     pub market_auction_tasks: usize,
+    /// Voters of the governance scenario's proposal, each casting one signed ballot.
+    pub governance_voters: usize,
     /// Messages published to and consumed from JetStream.
     pub bus_jetstream_messages: u64,
     /// Repetitions of each timed step of one message's path through the server.
@@ -227,6 +238,7 @@ impl Sizes {
                 market_tasks_per_wave: 200,
                 market_rounds: 3,
                 market_auction_tasks: 1_000,
+                governance_voters: 1_000,
                 bus_jetstream_messages: 5_000,
                 bus_path_cost_messages: 2_000,
             }
@@ -262,6 +274,7 @@ impl Sizes {
                 market_tasks_per_wave: 1_000,
                 market_rounds: 10,
                 market_auction_tasks: 10_000,
+                governance_voters: colony_core::limits::ELECTORATE_MAX,
                 bus_jetstream_messages: 200_000,
                 bus_path_cost_messages: 50_000,
             }
@@ -360,6 +373,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Audit,
                 Scenario::Escrow,
                 Scenario::Market,
+                Scenario::Governance,
                 Scenario::Bus,
             ]
         }
@@ -376,6 +390,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Escrow => "escrow",
             Scenario::Bus => "bus",
             Scenario::Market => "market",
+            Scenario::Governance => "governance",
             Scenario::Scale => "scale",
             Scenario::Snapshots => "snapshots",
         };
@@ -393,6 +408,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Escrow => escrow::run(&mut bench)?,
             Scenario::Bus => bus::run(&mut bench)?,
             Scenario::Market => market::run(&mut bench)?,
+            Scenario::Governance => governance::run(&mut bench)?,
             Scenario::Scale => scale::run(&mut bench)?,
             Scenario::Snapshots => snapshots::run(&mut bench)?,
         }
