@@ -40,8 +40,9 @@ pub enum PheromoneCommand {
     Deposit {
         /// The map.
         map: String,
-        /// The trail's key (`BTC:long:momentum`).
-        key: String,
+        /// The trail's key (`BTC:long:momentum`); named apart from the global `--key`, the key file.
+        #[arg(value_name = "KEY")]
+        trail: String,
         /// What is added.
         strength: String,
         /// Print JSON.
@@ -64,7 +65,8 @@ pub enum PheromoneCommand {
         /// The map.
         map: String,
         /// The trail's key.
-        key: String,
+        #[arg(value_name = "KEY")]
+        trail: String,
         /// The least intensity counted as sensed.
         #[arg(long, default_value = "0")]
         min: String,
@@ -156,10 +158,10 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
                 create_command(&map, decay.as_deref(), cap.as_deref(), prune_at_or_below.as_deref(), &depositors)?;
             report(&client.create_pheromone_map(create).await?, json);
         }
-        PheromoneCommand::Deposit { map, key, strength, json } => {
+        PheromoneCommand::Deposit { map, trail, strength, json } => {
             let deposit = colony_core::command::Deposit {
                 map: map_name(&map)?,
-                key: signal_key(&key)?,
+                key: signal_key(&trail)?,
                 strength: intensity(&strength, "strength")?,
             };
             report(&client.submit_one(colony_core::Command::Deposit(deposit)).await?, json);
@@ -175,8 +177,8 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
                 top.trails.iter().map(|trail| vec![trail.key.to_string(), trail.intensity.to_string()]).collect();
             print_table(&["KEY", "INTENSITY"], &rows);
         }
-        PheromoneCommand::Sense { map, key, min, json } => {
-            let signal = client.sense_trail(&map_name(&map)?, &signal_key(&key)?, intensity(&min, "--min")?).await?;
+        PheromoneCommand::Sense { map, trail, min, json } => {
+            let signal = client.sense_trail(&map_name(&map)?, &signal_key(&trail)?, intensity(&min, "--min")?).await?;
             if json {
                 print_json(&signal);
                 return Ok(());
