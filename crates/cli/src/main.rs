@@ -9,6 +9,7 @@
 //! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
 //! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
 //! - `governance.rs`: `colony proposal …` (proposals and ballots).
+//! - `pheromone.rs`: `colony pheromone …` (pheromone maps, deposits, the strongest trails).
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `a2a/`: `colony a2a`, the A2A gateway (agent card, JSON-RPC, task streams).
@@ -27,6 +28,7 @@ mod history;
 mod ledger;
 mod market;
 mod output;
+mod pheromone;
 mod serve;
 mod streams;
 
@@ -109,6 +111,9 @@ enum Commands {
     /// Create, amend, cancel, veto and inspect proposals; cast ballots.
     #[command(subcommand)]
     Proposal(governance::ProposalCommand),
+    /// Create pheromone maps, deposit on them, read their strongest trails.
+    #[command(subcommand)]
+    Pheromone(pheromone::PheromoneCommand),
     /// Show the books as a whole.
     Ledger(ledger::LedgerArgs),
     /// Issue read tokens (operator).
@@ -163,6 +168,7 @@ fn main() -> ExitCode {
             Commands::Escrow(command) => ledger::escrow(command, &cli.connection).await,
             Commands::Task(command) => market::run(command, &cli.connection).await,
             Commands::Proposal(command) => governance::run(command, &cli.connection).await,
+            Commands::Pheromone(command) => pheromone::run(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,
             Commands::Events(command) => events::run(command, &cli.connection).await,

@@ -16,6 +16,7 @@ pub mod bus;
 mod events;
 mod governance;
 mod market;
+mod stigmergy;
 pub mod streams;
 
 use colony_core::command::{

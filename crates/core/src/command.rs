@@ -4,7 +4,8 @@
 //! Nothing in a command is trusted: weights, statuses and times are computed by the state machine.
 //!
 //! Each command is a struct in its family's folder (`registry/commands.rs`, `config/commands.rs`,
-//! `ledger/commands.rs`, `bus/commands.rs`, `market/commands.rs`, `governance/commands.rs`), next to the rules it follows,
+//! `ledger/commands.rs`, `bus/commands.rs`, `market/commands.rs`, `governance/commands.rs`,
+//! `stigmergy/commands.rs`), next to the rules it follows,
 //! and implements `Apply`.
 //! The table at the bottom of this file names each one once: its JSON `type` and its variant. From
 //! that one line come the variant of [`Command`], [`Command::KINDS`], [`Command::kind`], the dispatch
@@ -28,6 +29,7 @@ pub use crate::market::commands::{
     ReportProgress, SubmitResult, VerifyResult, WithdrawBid,
 };
 pub use crate::registry::commands::{DeregisterAgent, HaltAgent, Heartbeat, RegisterAgent, ResumeAgent, UpdateAgent};
+pub use crate::stigmergy::commands::{ConfigureMap, CreateMap, DeleteMap, Deposit};
 
 use crate::outcome::CommandResult;
 use crate::state::{Context, State};
@@ -164,4 +166,8 @@ command_table! {
     CancelProposal = "proposal.cancel",
     VetoProposal = "proposal.veto",
     CastBallot = "ballot.cast",
+    CreateMap = "pheromone.map.create",
+    ConfigureMap = "pheromone.map.configure",
+    DeleteMap = "pheromone.map.delete",
+    Deposit = "pheromone.deposit",
 }

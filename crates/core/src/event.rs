@@ -13,6 +13,7 @@ use crate::ids::Digest;
 use crate::ids::{AgentId, Name, Signer};
 use crate::ledger::{AccountId, EscrowState, TransferKind};
 use crate::market::{AttemptOutcome, Distribution, TaskState};
+use crate::stigmergy::{Decay, Intensity, SignalKey};
 
 /// One state change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -481,6 +482,52 @@ pub enum EventKind {
         /// Its position in the chain of seals, from 1.
         chain_position: u64,
     },
+    /// A pheromone map was created.
+    #[serde(rename = "pheromone.map_created")]
+    PheromoneMapCreated {
+        /// The map.
+        map: Name,
+        /// Its creator.
+        by: Signer,
+        /// How its trails fade.
+        decay: Decay,
+        /// The most a trail holds.
+        cap: Intensity,
+        /// Trails at or below this are gone.
+        prune_at_or_below: Intensity,
+    },
+    /// Who may deposit on a map changed.
+    #[serde(rename = "pheromone.map_configured")]
+    PheromoneMapConfigured {
+        /// The map.
+        map: Name,
+        /// Its creator or the operator.
+        by: Signer,
+    },
+    /// A map was deleted with its trails.
+    #[serde(rename = "pheromone.map_deleted")]
+    PheromoneMapDeleted {
+        /// The map.
+        map: Name,
+        /// Its creator or the operator.
+        by: Signer,
+        /// Trails it still stored.
+        keys: u32,
+    },
+    /// A trail was reinforced.
+    #[serde(rename = "pheromone.deposited")]
+    PheromoneDeposited {
+        /// The map.
+        map: Name,
+        /// The trail.
+        key: SignalKey,
+        /// The depositor.
+        by: Signer,
+        /// What was added.
+        strength: Intensity,
+        /// The trail's intensity after the deposit: `min(cap, current + strength)`.
+        intensity: Intensity,
+    },
 }
 
 impl EventKind {
@@ -530,6 +577,10 @@ impl EventKind {
         "proposal.cancelled",
         "ballot.cast",
         "proposal.closed",
+        "pheromone.map_created",
+        "pheromone.map_configured",
+        "pheromone.map_deleted",
+        "pheromone.deposited",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -578,6 +629,10 @@ impl EventKind {
             EventKind::ProposalCancelled { .. } => "proposal.cancelled",
             EventKind::BallotCast { .. } => "ballot.cast",
             EventKind::ProposalClosed { .. } => "proposal.closed",
+            EventKind::PheromoneMapCreated { .. } => "pheromone.map_created",
+            EventKind::PheromoneMapConfigured { .. } => "pheromone.map_configured",
+            EventKind::PheromoneMapDeleted { .. } => "pheromone.map_deleted",
+            EventKind::PheromoneDeposited { .. } => "pheromone.deposited",
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`fraction`]: fractions from 0 to 1 in millionths (scores, confidences, weights).
 //! - [`governance`]: proposals, ballots and sealed decisions, on the exact tally of votes (yes/no,
 //!   weighted ratio, approval, quadratic, ranked, split).
+//! - [`stigmergy`]: pheromone maps: deposits capped, trails fading with log time, the strongest read.
 //! - [`amount`]: money in integer minor units, and the fee rounding rule.
 //! - [`bus`]: subjects, patterns and the pattern tree of the message bus.
 //! - [`config`]: the swarm configuration.
@@ -60,7 +61,8 @@ pub use ledger::{
 pub use market::{Attempt, AttemptOutcome, Bid, Reputation, Task, TaskState};
 pub use outcome::{
     Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, EntryOutcome, GovernanceRejection,
-    LedgerRejection, MarketRejection, RegistryRejection, Rejection, RejectionClass,
+    LedgerRejection, MarketRejection, RegistryRejection, Rejection, RejectionClass, StigmergyRejection,
 };
 pub use registry::{Agent, AgentHandle, Halt, Liveness, Registry};
 pub use state::{Counters, Operator, RULES_VERSION, ReadToken, SnapshotError, State};
+pub use stigmergy::{Intensity, PheromoneMap, SignalKey, Stigmergy};

@@ -490,3 +490,33 @@ pub const ELECTORATE_SCAN_PER_ENVELOPE_MAX: usize = 10 * ELECTORATE_MAX;
 const _: () = assert!(OPEN_PROPOSALS_PER_PROPOSER_MAX <= OPEN_PROPOSALS_MAX);
 const _: () = assert!(ELECTORATE_MAX as u64 * AGENT_WEIGHT_MAX as u64 <= u64::MAX / 2, "an electorate's weight fits");
 const _: () = assert!(ELECTORATE_MAX <= u32::MAX as usize, "voters are numbered by u32");
+
+/// Bytes of a pheromone trail's key. Seed 000's keys name a symbol, a side and a pattern
+/// (`BTC:long:momentum`), seed 003's a task and what happened to it: 128 bytes hold those with room
+/// for a namespace, and keep a full map's keys ([`PHEROMONE_KEYS_PER_MAP_MAX`]) near a megabyte.
+pub const SIGNAL_KEY_BYTES_MAX: usize = 128;
+
+/// Pheromone maps one signer may hold at once. A map is a shared environment for a whole team, not a
+/// per-agent scratchpad; sixteen are a map per strategy or work queue, and the bound keeps one signer
+/// from holding more than a small share of [`PHEROMONE_KEYS_MAX`] through maps of its own.
+pub const PHEROMONE_MAPS_PER_SIGNER_MAX: usize = 16;
+
+/// Trails in one map. A top-N read of a multiplicative map walks an index, but a linear map's top-N
+/// and a map's deletion walk every trail, so a map stays small enough to walk in one read: 10,000
+/// trails, each well under 200 bytes.
+pub const PHEROMONE_KEYS_PER_MAP_MAX: usize = 10_000;
+
+/// Trails one signer may have opened (deposited first on a key that had no trail), in all maps, until
+/// they fade and are pruned. Below [`PHEROMONE_KEYS_PER_MAP_MAX`] so that one hostile depositor
+/// cannot fill a shared map: ten such signers would be needed, and each is a registered agent.
+pub const PHEROMONE_KEYS_PER_SIGNER_MAX: usize = 1_000;
+
+/// Trails in all maps: the bound on stigmergy's memory (a few hundred MB at most).
+pub const PHEROMONE_KEYS_MAX: usize = 1_000_000;
+
+/// Agents a map may name as its depositors: a team, named; larger groups use every registered agent.
+pub const PHEROMONE_DEPOSITORS_MAX: usize = 256;
+
+const _: () = assert!(PHEROMONE_KEYS_PER_SIGNER_MAX < PHEROMONE_KEYS_PER_MAP_MAX);
+const _: () = assert!(PHEROMONE_KEYS_PER_MAP_MAX <= PHEROMONE_KEYS_MAX);
+const _: () = assert!(PHEROMONE_KEYS_PER_MAP_MAX <= u32::MAX as usize, "trails are counted by u32");

@@ -11,6 +11,7 @@ use crate::ids::{AgentId, Name};
 pub use crate::ledger::rejections::LedgerRejection;
 pub use crate::market::rejections::MarketRejection;
 pub use crate::registry::rejections::RegistryRejection;
+pub use crate::stigmergy::rejections::StigmergyRejection;
 
 /// A command that was applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +66,11 @@ pub enum Accepted {
         proposal: u64,
         /// Whether it already existed.
         existing: bool,
+    },
+    /// A pheromone trail was reinforced.
+    Deposited {
+        /// The trail's intensity after the deposit.
+        intensity: crate::stigmergy::Intensity,
     },
     /// Dead letters were published again, each with its new place.
     Replayed {
@@ -175,6 +181,14 @@ pub enum Rejection {
     Market(MarketRejection),
     /// A refusal of governance (`governance/rejections.rs`).
     Governance(GovernanceRejection),
+    /// A refusal of stigmergy (`stigmergy/rejections.rs`).
+    Stigmergy(StigmergyRejection),
+}
+
+impl From<StigmergyRejection> for Rejection {
+    fn from(rejection: StigmergyRejection) -> Rejection {
+        Rejection::Stigmergy(rejection)
+    }
 }
 
 impl From<GovernanceRejection> for Rejection {
@@ -239,6 +253,7 @@ impl Rejection {
             Rejection::Bus(rejection) => rejection.code(),
             Rejection::Market(rejection) => rejection.code(),
             Rejection::Governance(rejection) => rejection.code(),
+            Rejection::Stigmergy(rejection) => rejection.code(),
         }
     }
 
@@ -262,6 +277,7 @@ impl Rejection {
             Rejection::Bus(rejection) => rejection.title(),
             Rejection::Market(rejection) => rejection.title(),
             Rejection::Governance(rejection) => rejection.title(),
+            Rejection::Stigmergy(rejection) => rejection.title(),
         }
     }
 
@@ -283,6 +299,7 @@ impl Rejection {
             Rejection::Bus(rejection) => rejection.class(),
             Rejection::Market(rejection) => rejection.class(),
             Rejection::Governance(rejection) => rejection.class(),
+            Rejection::Stigmergy(rejection) => rejection.class(),
         }
     }
 
@@ -306,6 +323,7 @@ impl Rejection {
             Rejection::Bus(rejection) => rejection.field(),
             Rejection::Market(rejection) => rejection.field(),
             Rejection::Governance(rejection) => rejection.field(),
+            Rejection::Stigmergy(rejection) => rejection.field(),
         }
     }
 }
@@ -336,6 +354,7 @@ impl fmt::Display for Rejection {
             Rejection::Bus(rejection) => rejection.fmt(formatter),
             Rejection::Market(rejection) => rejection.fmt(formatter),
             Rejection::Governance(rejection) => rejection.fmt(formatter),
+            Rejection::Stigmergy(rejection) => rejection.fmt(formatter),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::governance::TallyError;
 use crate::ids::{AgentId, Name};
 use crate::outcome::{
     BusRejection, ConfigRejection, GovernanceRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection,
+    StigmergyRejection,
 };
 
 /// One rejection of each variant, in the order the variants are declared.
@@ -96,6 +97,10 @@ pub fn rejection_samples() -> Vec<Rejection> {
         GovernanceRejection::NotVetoHolder { proposal: 4 }.into(),
         GovernanceRejection::MalformedBallot { proposal: 4, error: TallyError::WrongChoice { voter: 1 } }.into(),
         GovernanceRejection::EmptyElectorate.into(),
+        StigmergyRejection::MapNotFound { map: Name::new("trails").expect("a valid name") }.into(),
+        StigmergyRejection::MapExists { map: Name::new("trails").expect("a valid name") }.into(),
+        StigmergyRejection::NotMapCreator { map: Name::new("trails").expect("a valid name") }.into(),
+        StigmergyRejection::NotDepositor { map: Name::new("trails").expect("a valid name") }.into(),
     ]
 }
 
@@ -177,6 +182,12 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             GovernanceRejection::MalformedBallot { .. } => "GovernanceRejection::MalformedBallot",
             GovernanceRejection::EmptyElectorate => "GovernanceRejection::EmptyElectorate",
         },
+        Rejection::Stigmergy(rejection) => match rejection {
+            StigmergyRejection::MapNotFound { .. } => "StigmergyRejection::MapNotFound",
+            StigmergyRejection::MapExists { .. } => "StigmergyRejection::MapExists",
+            StigmergyRejection::NotMapCreator { .. } => "StigmergyRejection::NotMapCreator",
+            StigmergyRejection::NotDepositor { .. } => "StigmergyRejection::NotDepositor",
+        },
     }
 }
 
@@ -196,6 +207,7 @@ mod tests {
         ("Bus", "BusRejection", include_str!("bus/rejections.rs")),
         ("Market", "MarketRejection", include_str!("market/rejections.rs")),
         ("Governance", "GovernanceRejection", include_str!("governance/rejections.rs")),
+        ("Stigmergy", "StigmergyRejection", include_str!("stigmergy/rejections.rs")),
     ];
 
     /// The variants of `pub enum {name}` in `source`, each with whether it wraps a value in

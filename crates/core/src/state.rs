@@ -19,6 +19,7 @@ use crate::market::Market;
 use crate::outcome::{ApplyError, CommandResult, EntryOutcome, Rejection};
 use crate::registry::{Agent, AgentHandle, Registry};
 use crate::replay::ReplayWindow;
+use crate::stigmergy::Stigmergy;
 
 /// The operator's identity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +76,7 @@ pub struct State {
     pub(crate) bus: Bus,
     pub(crate) market: Market,
     pub(crate) governance: Governance,
+    pub(crate) stigmergy: Stigmergy,
     pub(crate) read_tokens: BTreeMap<Digest, ReadToken>,
     counters: Counters,
 }
@@ -256,7 +258,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 5: the market's affinities carry their renewal order and an index by worker, for eviction of the
 //    stalest and for deregistration.
 // 6: governance joined the state: proposals, their electorates and ballots, and the chain of seals.
-const SNAPSHOT_VERSION: u32 = 6;
+// 7: stigmergy joined the state: pheromone maps, their trails and who opened each.
+const SNAPSHOT_VERSION: u32 = 7;
 
 impl State {
     /// An empty state, before genesis.
@@ -492,6 +495,11 @@ impl State {
         &self.governance
     }
 
+    /// Stigmergy: the pheromone maps and their trails.
+    pub fn stigmergy(&self) -> &Stigmergy {
+        &self.stigmergy
+    }
+
     /// One agent.
     pub fn agent(&self, id: &AgentId) -> Option<&Agent> {
         self.registry.get(id)
@@ -640,6 +648,7 @@ impl State {
         }
         self.check_task_escrows()?;
         self.governance.check_invariants()?;
+        self.stigmergy.check_invariants()?;
         self.check_wallet_owners()?;
         Ok(())
     }

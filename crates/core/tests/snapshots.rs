@@ -11,7 +11,8 @@ use support::{OutcomeExt, Simulator, SwarmBuilder, key_for};
 
 const HEADER_BYTES: usize = 12;
 
-/// A state with a bit of everything: agents in every status, a parent, a referrer, a read token.
+/// A state with a bit of everything: agents in every status, a parent, a referrer, a read token,
+/// pheromone maps under both kinds of model.
 fn busy_swarm() -> Simulator {
     let mut swarm = Simulator::new();
     swarm.register_all(&["parent", "referrer"], "orchestrator");
@@ -26,6 +27,14 @@ fn busy_swarm() -> Simulator {
     assert!(swarm.self_register("gone", "analyst").all_accepted());
     assert!(swarm.agent("gone", vec![deregister("gone")]).all_accepted());
     assert!(swarm.operator(vec![halt("halted", "audit"), issue_read_token("t", "dashboard", None)]).all_accepted());
+    let pheromones = [
+        r#"{"type": "pheromone.map.create", "map": "signals"}"#,
+        r#"{"type": "pheromone.map.create", "map": "tasks", "decay": {"linear": {"lost_per_second": "0.01"}}}"#,
+        r#"{"type": "pheromone.deposit", "map": "signals", "key": "BTC:long:momentum", "strength": "7"}"#,
+        r#"{"type": "pheromone.deposit", "map": "tasks", "key": "task-1:claimed", "strength": "1"}"#,
+    ];
+    let pheromones = pheromones.iter().map(|text| serde_json::from_str(text).expect("a command")).collect();
+    assert!(swarm.agent("parent", pheromones).all_accepted());
     swarm.advance_ms(20_000);
     assert!(swarm.agent("child", vec![heartbeat()]).all_accepted());
     swarm.tick_after(15_000);
@@ -38,7 +47,7 @@ fn a_snapshot_round_trips_exactly_and_the_restored_state_carries_on_identically(
     let mut swarm = busy_swarm();
     let bytes = swarm.state().encode_snapshot();
     assert_eq!(&bytes[..8], b"COLONYSS");
-    assert_eq!(&bytes[8..HEADER_BYTES], &6u32.to_le_bytes());
+    assert_eq!(&bytes[8..HEADER_BYTES], &7u32.to_le_bytes());
     let mut restored = State::decode_snapshot(&bytes).expect("a fresh snapshot decodes");
     assert_eq!(&restored, swarm.state());
     assert_eq!(restored.state_hash(), swarm.state().state_hash());
@@ -93,7 +102,7 @@ fn bytes_without_the_magic_are_not_a_snapshot() {
 #[test]
 fn an_unknown_version_is_refused_by_number() {
     let bytes = busy_swarm().state().encode_snapshot();
-    for version in [0u32, 1, 2, 3, 4, 5, 7, u32::MAX] {
+    for version in [0u32, 1, 2, 3, 4, 5, 6, 8, u32::MAX] {
         let mut other = bytes.clone();
         other[8..HEADER_BYTES].copy_from_slice(&version.to_le_bytes());
         let error = State::decode_snapshot(&other).unwrap_err();

@@ -10,6 +10,7 @@
 //! - [`sim`]: [`SwarmBuilder`] and [`Simulator`], a [`State`](colony_core::State) driven entry by
 //!   entry, with invariants checked after each one.
 //! - [`outcome`]: [`OutcomeExt`], one-line accessors for assertions on outcomes.
+//! - [`stigmergy`]: pheromone map commands for generated streams.
 //! - [`strategies`]: proptest strategies for random, deterministic (given the seed) streams of valid
 //!   and invalid entries covering every command.
 //!
@@ -34,6 +35,7 @@ pub mod keys;
 pub mod market;
 pub mod outcome;
 pub mod sim;
+pub mod stigmergy;
 pub mod strategies;
 
 pub use factory::{DEFAULT_START_MS, EntryFactory};

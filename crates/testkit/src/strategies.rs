@@ -77,6 +77,7 @@ use super::keys::{
     agent_id, digest_for, hashlock_for, key_for, name, numbered_capabilities, operator_key, wrong_key_for,
 };
 use super::market::{MarketSpec, market_commands, render_market};
+use super::stigmergy::{StigmergySpec, render_stigmergy, stigmergy_commands};
 
 /// Roles a generated configuration may define.
 pub const CONFIGURABLE_ROLES: [&str; 8] =
@@ -111,6 +112,8 @@ pub struct ScenarioConfig {
     pub market: bool,
     /// Whether streams hold governance commands (see [`crate::governance`]).
     pub governance: bool,
+    /// Whether streams hold pheromone map commands (see [`crate::stigmergy`]).
+    pub stigmergy: bool,
 }
 
 impl Default for ScenarioConfig {
@@ -125,6 +128,7 @@ impl Default for ScenarioConfig {
             bus: true,
             market: true,
             governance: true,
+            stigmergy: true,
         }
     }
 }
@@ -495,6 +499,8 @@ pub enum CommandSpec {
     Market(MarketSpec),
     /// A governance command.
     Governance(GovernanceSpec),
+    /// A pheromone map command.
+    Stigmergy(StigmergySpec),
 }
 
 /// Names of the streams bus commands use. Scenario `i` (except the last) captures `bus.<i>.>`; the last
@@ -930,6 +936,13 @@ impl Renderer {
                 };
                 render_governance(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
             }
+            CommandSpec::Stigmergy(spec) => {
+                let signer_agent = match signer {
+                    SignerRef::Operator => None,
+                    SignerRef::Agent(index) => Some(pool_agent(index)),
+                };
+                render_stigmergy(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
+            }
             CommandSpec::Repeat => {
                 self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat(Heartbeat {}))
             }
@@ -1318,6 +1331,9 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
     if config.governance {
         choices.push((24, governance_envelope(pool).prop_map(Step::Envelope).boxed()));
     }
+    if config.stigmergy {
+        choices.push((20, stigmergy_envelope(pool).prop_map(Step::Envelope).boxed()));
+    }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))
             .prop_map(|(advance_ms, signer)| Step::Oversized { advance_ms, signer })
@@ -1354,6 +1370,21 @@ pub fn governance_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
             key: KeyChoice::Own,
             nonce: NonceChoice::Next,
             commands: std::iter::once(CommandSpec::Heartbeat).chain(governance).collect(),
+        })
+        .boxed()
+}
+
+/// An agent's envelope of pheromone map commands, after a pause of up to a few seconds (seed 003's
+/// trails fade within ten), so that trails are reinforced, fade and are pruned.
+pub fn stigmergy_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
+    let commands = Union::new_weighted(stigmergy_commands(pool));
+    (0..=4_000u64, 0..pool, vec(commands, 1..=3))
+        .prop_map(|(advance_ms, signer, stigmergy)| EnvelopeSpec {
+            advance_ms,
+            signer: SignerRef::Agent(signer),
+            key: KeyChoice::Own,
+            nonce: NonceChoice::Next,
+            commands: stigmergy,
         })
         .boxed()
 }

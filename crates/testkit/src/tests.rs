@@ -111,15 +111,18 @@ fn streams_cover_every_command_rejection_and_event() {
     // commands would lose some, so the sample is ledger streams alone (as generated before the bus
     // and the market existed), streams with the bus, streams with the market, and streams with
     // governance.
-    let ledger_only = ScenarioConfig { bus: false, market: false, governance: false, ..config.clone() };
-    let with_bus = ScenarioConfig { market: false, governance: false, ..config.clone() };
-    let with_market = ScenarioConfig { bus: false, governance: false, ..config.clone() };
-    let with_governance = ScenarioConfig { bus: false, market: false, ..config.clone() };
+    let ledger_only =
+        ScenarioConfig { bus: false, market: false, governance: false, stigmergy: false, ..config.clone() };
+    let with_bus = ScenarioConfig { market: false, governance: false, stigmergy: false, ..config.clone() };
+    let with_market = ScenarioConfig { bus: false, governance: false, stigmergy: false, ..config.clone() };
+    let with_governance = ScenarioConfig { bus: false, market: false, stigmergy: false, ..config.clone() };
+    let with_stigmergy = ScenarioConfig { bus: false, market: false, governance: false, ..config.clone() };
     let samples = sample_streams(&ledger_only, [42; 32], 240)
         .into_iter()
         .chain(sample_streams(&with_bus, [42; 32], 400))
         .chain(sample_streams(&with_market, [42; 32], 200))
-        .chain(sample_streams(&with_governance, [42; 32], 100));
+        .chain(sample_streams(&with_governance, [42; 32], 100))
+        .chain(sample_streams(&with_stigmergy, [42; 32], 40));
     for stream in samples {
         let mut state = State::new();
         for entry in stream.entries() {

@@ -24,6 +24,7 @@ pub mod problem;
 pub mod read_auth;
 pub mod record;
 pub mod sealed;
+pub mod stigmergy;
 pub mod views;
 
 pub use envelope::{Envelope, EnvelopeError, SignedEnvelope};

@@ -118,6 +118,9 @@ pub struct CommandResultView {
     /// The proposal a `proposal.create` created or (for a repeated proposal id) returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposal: Option<u64>,
+    /// The trail's intensity after a `pheromone.deposit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intensity: Option<colony_core::Intensity>,
 }
 
 impl CommandResultView {
@@ -137,6 +140,7 @@ impl CommandResultView {
                     replayed: None,
                     tasks: None,
                     proposal: None,
+                    intensity: None,
                 };
                 match accepted {
                     Accepted::Escrow { escrow_id, .. } => view.escrow_id = Some(*escrow_id),
@@ -166,6 +170,7 @@ impl CommandResultView {
                     }
                     Accepted::Batch { tasks } => view.tasks = Some(tasks.clone()),
                     Accepted::Proposal { proposal, .. } => view.proposal = Some(*proposal),
+                    Accepted::Deposited { intensity } => view.intensity = Some(*intensity),
                     _ => {}
                 }
                 view
@@ -182,6 +187,7 @@ impl CommandResultView {
                 replayed: None,
                 tasks: None,
                 proposal: None,
+                intensity: None,
             },
         }
     }
@@ -495,6 +501,7 @@ mod tests {
             Accepted::Task { task: 3, existing: true },
             Accepted::Proposal { proposal: 4, existing: false },
             Accepted::Proposal { proposal: 4, existing: true },
+            Accepted::Deposited { intensity: colony_core::Intensity::from_nanos(10) },
         ];
         let words: BTreeSet<&str> = accepted.iter().map(accepted_word).collect();
         assert_eq!(words, ACCEPTED_WORDS.into_iter().collect());

@@ -15,6 +15,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use super::decay::{Decay, FACTOR_ONE};
 use super::intensity::Intensity;
 
@@ -32,7 +34,7 @@ const REBASE_BELOW: u128 = FACTOR_ONE / 100_000;
 pub const TRAIL_CAP_MAX: Intensity = Intensity::from_nanos(100 * super::intensity::NANOS_ONE);
 
 /// Trails that fade together; `K` is the key (`BTC:long:momentum`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrailMap<K: Ord + Clone> {
     decay: Decay,
     cap: Intensity,
@@ -80,6 +82,16 @@ impl<K: Ord + Clone> TrailMap<K> {
     /// touched: [`TrailMap::prune`]).
     pub fn len(&self) -> usize {
         self.stored.len()
+    }
+
+    /// Whether `key` has a trail stored (faint or not).
+    pub fn contains(&self, key: &K) -> bool {
+        self.stored.contains_key(key)
+    }
+
+    /// The level at or below which trails are pruned.
+    pub fn prune_at_or_below(&self) -> Intensity {
+        self.prune_at_or_below
     }
 
     /// Whether no trail is left.
@@ -136,20 +148,36 @@ impl<K: Ord + Clone> TrailMap<K> {
         deposited
     }
 
-    /// Removes trails at or below the pruning level at `now_ms`: the weakest first, so the work is
-    /// the number removed.
-    pub fn prune(&mut self, now_ms: u64) -> usize {
+    /// The trails at or below the pruning level at `now_ms`, the weakest first, without removing
+    /// them: what [`TrailMap::prune`] would remove, for checks that must change nothing.
+    pub fn faint(&self, now_ms: u64) -> Vec<K> {
         let decay = self.decay_since_reference(now_ms);
-        let mut removed = 0;
+        self.order
+            .iter()
+            .take_while(|(stored, _)| Self::read_stored(*stored, decay) <= self.prune_at_or_below)
+            .map(|(_, key)| key.clone())
+            .collect()
+    }
+
+    /// Removes trails at or below the pruning level at `now_ms`: the weakest first, so the work is
+    /// the number removed. Returns their keys.
+    pub fn prune(&mut self, now_ms: u64) -> Vec<K> {
+        let decay = self.decay_since_reference(now_ms);
+        let mut removed = Vec::new();
         while let Some((stored, key)) = self.order.first().cloned() {
             if Self::read_stored(stored, decay) > self.prune_at_or_below {
                 break;
             }
             self.order.pop_first();
             self.stored.remove(&key);
-            removed += 1;
+            removed.push(key);
         }
         removed
+    }
+
+    /// Every key with a trail stored, faint or not, in key order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.stored.keys()
     }
 
     /// The `n` strongest trails at `now_ms`, strongest first (equal ones by key); those at or below
@@ -195,8 +223,15 @@ impl<K: Ord + Clone> TrailMap<K> {
         self.order = order;
     }
 
-    /// Checks that the key index and the order index hold the same trails.
+    /// Checks that the key index and the order index hold the same trails, under a usable model.
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.decay.check()?;
+        if matches!(self.decay, Decay::Linear { .. }) || self.cap == Intensity::ZERO || self.cap > TRAIL_CAP_MAX {
+            return Err("a trail map holds a linear model or a cap out of range".to_owned());
+        }
+        if self.reference_ms < self.origin_ms || self.prune_at_or_below >= self.cap {
+            return Err("a trail map's reference precedes its origin or it prunes at its cap".to_owned());
+        }
         if self.stored.len() != self.order.len() {
             return Err(format!("{} trails but {} in the order", self.stored.len(), self.order.len()));
         }

@@ -22,6 +22,7 @@ pub mod market;
 pub mod metrics;
 pub mod openapi;
 pub mod reads;
+pub mod stigmergy;
 pub mod streams;
 pub mod writes;
 
@@ -29,6 +30,8 @@ pub mod writes;
 mod governance_tests;
 #[cfg(test)]
 mod market_tests;
+#[cfg(test)]
+mod stigmergy_tests;
 #[cfg(test)]
 mod tests;
 
@@ -175,6 +178,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tasks/{id}"),
     ("get", "/v1/proposals"),
     ("get", "/v1/proposals/{id}"),
+    ("get", "/v1/pheromones"),
+    ("get", "/v1/pheromones/{map}"),
+    ("get", "/v1/pheromones/{map}/top"),
+    ("get", "/v1/pheromones/{map}/signals/{key}"),
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
@@ -212,6 +219,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tasks/{id}", get(market::get_task))
         .route("/v1/proposals", get(governance::list_proposals))
         .route("/v1/proposals/{id}", get(governance::get_proposal))
+        .route("/v1/pheromones", get(stigmergy::list_maps))
+        .route("/v1/pheromones/{map}", get(stigmergy::get_map))
+        .route("/v1/pheromones/{map}/top", get(stigmergy::top_trails))
+        .route("/v1/pheromones/{map}/signals/{key}", get(stigmergy::sense_signal))
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))

@@ -26,6 +26,8 @@ use super::rng::Rng;
 
 #[path = "governance.rs"]
 mod governance;
+#[path = "stigmergy.rs"]
+mod stigmergy;
 
 /// Roles agents register with (all in the default configuration).
 const ROLES: [&str; 4] = ["scout", "analyst", "executor", "risk"];
@@ -82,7 +84,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 47] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 51] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -189,6 +191,10 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 47] = [
     ("proposal.cancel", Both, Clients::cancel_proposal),
     ("proposal.veto", Agents, Clients::veto_proposal),
     ("ballot.cast", Agents, Clients::cast_ballot),
+    ("pheromone.map.create", Both, Clients::create_map),
+    ("pheromone.map.configure", Both, Clients::configure_map),
+    ("pheromone.map.delete", Both, Clients::delete_map),
+    ("pheromone.deposit", Agents, Clients::deposit),
 ];
 
 /// Whether `agent` holds the task's current award.

@@ -12,6 +12,7 @@
 //! - `paths.rs`: the paths of writes, the registry's and the ledger's reads and the event stream.
 //! - `market.rs`: the task market's paths.
 //! - `governance.rs`: governance's paths.
+//! - `stigmergy.rs`: pheromone maps' paths.
 //! - `bus.rs`: the bus's and the durable streams' paths, and the schemas no type derives there.
 //! - `operations.rs`: the pieces operations are made of.
 
@@ -21,6 +22,7 @@ mod market;
 mod operations;
 mod paths;
 mod schemas;
+mod stigmergy;
 #[cfg(test)]
 mod tests;
 
@@ -45,7 +47,8 @@ pub fn document() -> Value {
     let bus_paths = bus::bus_paths(&mut schemas);
     let market_paths = market::market_paths(&mut schemas);
     let governance_paths = governance::governance_paths(&mut schemas);
-    for more in [bus_paths, market_paths, governance_paths] {
+    let stigmergy_paths = stigmergy::stigmergy_paths(&mut schemas);
+    for more in [bus_paths, market_paths, governance_paths, stigmergy_paths] {
         if let (Some(paths), Value::Object(more)) = (paths.as_object_mut(), more) {
             paths.extend(more);
         }

@@ -113,6 +113,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("bus.rs", include_str!("bus.rs")),
     ("market.rs", include_str!("market.rs")),
     ("governance.rs", include_str!("governance.rs")),
+    ("stigmergy.rs", include_str!("stigmergy.rs")),
     ("operations.rs", include_str!("operations.rs")),
 ];
 

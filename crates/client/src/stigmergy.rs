@@ -1,0 +1,67 @@
+//! Typed helpers for pheromone maps: creating, configuring and deleting maps, deposits, and the
+//! reads (maps, the strongest trails, one trail sensed).
+
+use colony_core::command::{ConfigureMap, CreateMap, DeleteMap, Deposit};
+use colony_core::stigmergy::Depositors;
+use colony_core::{Command, Intensity, Name, SignalKey};
+use colony_wire::stigmergy::{PheromoneMapPage, PheromoneMapView, SignalView, TopTrailsView};
+use colony_wire::views::SubmitResponse;
+
+use crate::{Client, ClientError};
+
+impl Client {
+    /// Creates a pheromone map (the same create again is accepted as `unchanged`).
+    pub async fn create_pheromone_map(&self, create: CreateMap) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::CreateMap(create)).await
+    }
+
+    /// Changes who may deposit on a map (as its creator or the operator).
+    pub async fn configure_pheromone_map(
+        &self,
+        map: Name,
+        depositors: Depositors,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::ConfigureMap(ConfigureMap { map, depositors })).await
+    }
+
+    /// Deletes a map with its trails (as its creator or the operator).
+    pub async fn delete_pheromone_map(&self, map: Name) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::DeleteMap(DeleteMap { map })).await
+    }
+
+    /// Reinforces a trail; returns its intensity after the deposit, `min(cap, current + strength)`.
+    pub async fn deposit_pheromone(
+        &self,
+        map: Name,
+        key: SignalKey,
+        strength: Intensity,
+    ) -> Result<Intensity, ClientError> {
+        let response = self.submit_one(Command::Deposit(Deposit { map, key, strength })).await?;
+        response
+            .results
+            .first()
+            .and_then(|result| result.intensity)
+            .ok_or_else(|| ClientError::Decode("the deposit's result carries no intensity".to_owned()))
+    }
+
+    /// One page of maps by name. `query` is a URL query string without `?` (`after=signals&limit=10`).
+    pub async fn pheromone_maps(&self, query: &str) -> Result<PheromoneMapPage, ClientError> {
+        let path = if query.is_empty() { "/v1/pheromones".to_owned() } else { format!("/v1/pheromones?{query}") };
+        self.get(&path).await
+    }
+
+    /// One map's terms and counts.
+    pub async fn pheromone_map(&self, map: &Name) -> Result<PheromoneMapView, ClientError> {
+        self.get(&format!("/v1/pheromones/{map}")).await
+    }
+
+    /// The `n` strongest trails of a map at the state's log time.
+    pub async fn top_trails(&self, map: &Name, n: usize) -> Result<TopTrailsView, ClientError> {
+        self.get(&format!("/v1/pheromones/{map}/top?n={n}")).await
+    }
+
+    /// One trail's intensity at the state's log time, and whether it reaches `min`.
+    pub async fn sense_trail(&self, map: &Name, key: &SignalKey, min: Intensity) -> Result<SignalView, ClientError> {
+        self.get(&format!("/v1/pheromones/{map}/signals/{key}?min={min}")).await
+    }
+}
