@@ -211,6 +211,8 @@ pub enum IdError {
     },
     /// The text holds a character outside the allowed alphabet.
     InvalidCharacter,
+    /// A signal key holds a character outside its alphabet (wider than names': upper case too).
+    InvalidKeyCharacter,
     /// The text is a name reserved by Colony.
     Reserved,
 }
@@ -223,6 +225,9 @@ impl fmt::Display for IdError {
             IdError::InvalidCharacter => formatter.write_str(
                 "may hold only lowercase ASCII letters, digits, '-' and '_' (names also '.' and ':'), starting with a letter or digit",
             ),
+            IdError::InvalidKeyCharacter => {
+                formatter.write_str("may hold only ASCII letters of either case, digits, ':', '_', '-' and '.'")
+            }
             IdError::Reserved => {
                 write!(formatter, "is reserved (reserved ids: {})", RESERVED_AGENT_IDS.join(", "))
             }

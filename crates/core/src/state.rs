@@ -244,7 +244,10 @@ impl std::error::Error for SnapshotError {}
 /// version, under rules that changed several times unrecorded, so no one version describes them. 1 is
 /// the first recorded: the rules of the market's funds check at announce, per-agent limits,
 /// `referral_from` defaulting to the payee, and the default task kinds.
-pub const RULES_VERSION: u32 = 1;
+/// 2: a queued direct task is offered to an agent in the entry that lets it take work (registered,
+/// heard from again, resumed, back within its budget, given a capability), and the commands of one
+/// envelope draw at most `ELECTORATE_SCAN_PER_ENVELOPE_MAX` voters into electorates.
+pub const RULES_VERSION: u32 = 2;
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.

@@ -32,7 +32,7 @@ impl SignalKey {
             return Err(IdError::TooLong { max: limits::SIGNAL_KEY_BYTES_MAX });
         }
         if !text.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b':' | b'_' | b'-' | b'.')) {
-            return Err(IdError::InvalidCharacter);
+            return Err(IdError::InvalidKeyCharacter);
         }
         Ok(SignalKey(CompactString::new(text)))
     }
@@ -104,6 +104,7 @@ mod tests {
         let longest = "k".repeat(limits::SIGNAL_KEY_BYTES_MAX);
         assert!(SignalKey::new(&longest).is_ok());
         assert!(SignalKey::new(format!("{longest}k")).is_err());
-        assert!(serde_json::from_str::<SignalKey>("\"BTC long\"").is_err());
+        let refused = serde_json::from_str::<SignalKey>("\"BTC long\"").expect_err("a space is not in a key");
+        assert!(refused.to_string().contains("letters of either case"), "the key's own alphabet: {refused}");
     }
 }
