@@ -8,7 +8,7 @@
 //! - `bus.rs`: `colony pub`, `sub`, `request`, `bus stats` (the ephemeral bus).
 //! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
 //! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
-//! - `governance.rs`: `colony proposal …` (proposals and ballots).
+//! - `governance.rs`: `colony proposal …` (proposals and ballots) and `colony governance …`.
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `a2a/`: `colony a2a`, the A2A gateway (agent card, JSON-RPC, task streams).
@@ -109,6 +109,9 @@ enum Commands {
     /// Create, amend, cancel, veto and inspect proposals; cast ballots.
     #[command(subcommand)]
     Proposal(governance::ProposalCommand),
+    /// End bootstrap (operator).
+    #[command(subcommand)]
+    Governance(governance::GovernanceCommand),
     /// Show the books as a whole.
     Ledger(ledger::LedgerArgs),
     /// Issue read tokens (operator).
@@ -163,6 +166,7 @@ fn main() -> ExitCode {
             Commands::Escrow(command) => ledger::escrow(command, &cli.connection).await,
             Commands::Task(command) => market::run(command, &cli.connection).await,
             Commands::Proposal(command) => governance::run(command, &cli.connection).await,
+            Commands::Governance(command) => governance::run_governance(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,
             Commands::Events(command) => events::run(command, &cli.connection).await,

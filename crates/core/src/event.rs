@@ -481,6 +481,28 @@ pub enum EventKind {
         /// Its position in the chain of seals, from 1.
         chain_position: u64,
     },
+    /// An approved proposal's action ran, every command of it, in the entry that closed it (its
+    /// commands' own events come just before).
+    #[serde(rename = "proposal.executed")]
+    ProposalExecuted {
+        /// The proposal.
+        proposal: u64,
+        /// Commands applied.
+        commands: u32,
+    },
+    /// An approved proposal's action was refused at its close: nothing of it applied.
+    #[serde(rename = "proposal.action_failed")]
+    ProposalActionFailed {
+        /// The proposal.
+        proposal: u64,
+        /// The refused command's position in the action, from 0.
+        index: u32,
+        /// The refusal's stable code.
+        code: String,
+    },
+    /// The operator ended bootstrap: guarded kinds now run only as approved proposals' actions.
+    #[serde(rename = "governance.bootstrap_ended")]
+    BootstrapEnded {},
 }
 
 impl EventKind {
@@ -530,6 +552,9 @@ impl EventKind {
         "proposal.cancelled",
         "ballot.cast",
         "proposal.closed",
+        "proposal.executed",
+        "proposal.action_failed",
+        "governance.bootstrap_ended",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -578,6 +603,9 @@ impl EventKind {
             EventKind::ProposalCancelled { .. } => "proposal.cancelled",
             EventKind::BallotCast { .. } => "ballot.cast",
             EventKind::ProposalClosed { .. } => "proposal.closed",
+            EventKind::ProposalExecuted { .. } => "proposal.executed",
+            EventKind::ProposalActionFailed { .. } => "proposal.action_failed",
+            EventKind::BootstrapEnded {} => "governance.bootstrap_ended",
         }
     }
 }

@@ -96,6 +96,7 @@ pub fn rejection_samples() -> Vec<Rejection> {
         GovernanceRejection::NotVetoHolder { proposal: 4 }.into(),
         GovernanceRejection::MalformedBallot { proposal: 4, error: TallyError::WrongChoice { voter: 1 } }.into(),
         GovernanceRejection::EmptyElectorate.into(),
+        GovernanceRejection::Guarded { kind: "ledger.mint" }.into(),
     ]
 }
 
@@ -176,6 +177,7 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             GovernanceRejection::NotVetoHolder { .. } => "GovernanceRejection::NotVetoHolder",
             GovernanceRejection::MalformedBallot { .. } => "GovernanceRejection::MalformedBallot",
             GovernanceRejection::EmptyElectorate => "GovernanceRejection::EmptyElectorate",
+            GovernanceRejection::Guarded { .. } => "GovernanceRejection::Guarded",
         },
     }
 }

@@ -179,11 +179,47 @@ impl Context {
         }
     }
 
+    /// Makes the operator the signer while an approved proposal's action runs, and remembers what to
+    /// give back (or undo) in [`Context::leave_action`].
+    pub(crate) fn enter_action(&mut self, operator_key: PublicKey) -> ActionFrame {
+        ActionFrame {
+            signer: self.signer.replace(Signer::Operator),
+            signer_handle: self.signer_handle.take(),
+            verified_key: std::mem::replace(&mut self.verified_key, operator_key),
+            nonce: std::mem::take(&mut self.nonce),
+            events: self.events.len(),
+            discarded: self.discarded.clone(),
+        }
+    }
+
+    /// Gives the entry its own signer back; for an action that was refused, also drops what its
+    /// commands reported, since none of it stands.
+    pub(crate) fn leave_action(&mut self, frame: ActionFrame, undo: bool) {
+        self.signer = frame.signer;
+        self.signer_handle = frame.signer_handle;
+        self.verified_key = frame.verified_key;
+        self.nonce = frame.nonce;
+        if undo {
+            self.events.truncate(frame.events);
+            self.discarded = frame.discarded;
+        }
+    }
+
     /// Records an event of this entry.
     pub fn emit(&mut self, kind: EventKind) {
         let index = u32::try_from(self.events.len()).expect("events per entry fit in u32");
         self.events.push(Event { sequence: self.sequence, index, timestamp_ms: self.now_ms, kind });
     }
+}
+
+/// What an action's run borrowed from its entry's context.
+pub(crate) struct ActionFrame {
+    signer: Option<Signer>,
+    signer_handle: Option<AgentHandle>,
+    verified_key: PublicKey,
+    nonce: u64,
+    events: usize,
+    discarded: BTreeMap<crate::ids::Name, u64>,
 }
 
 /// How an envelope was admitted.
@@ -242,7 +278,8 @@ impl std::error::Error for SnapshotError {}
 /// version, under rules that changed several times unrecorded, so no one version describes them. 1 is
 /// the first recorded: the rules of the market's funds check at announce, per-agent limits,
 /// `referral_from` defaulting to the payee, and the default task kinds.
-pub const RULES_VERSION: u32 = 1;
+/// 2: the configuration names guarded kinds (filled in by default), and proposals run actions.
+pub const RULES_VERSION: u32 = 2;
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.
@@ -256,7 +293,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 5: the market's affinities carry their renewal order and an index by worker, for eviction of the
 //    stalest and for deregistration.
 // 6: governance joined the state: proposals, their electorates and ballots, and the chain of seals.
-const SNAPSHOT_VERSION: u32 = 6;
+// 7: proposals carry actions and decisions their results; governance records the end of bootstrap.
+const SNAPSHOT_VERSION: u32 = 7;
 
 impl State {
     /// An empty state, before genesis.
@@ -435,6 +473,7 @@ impl State {
                 Err(rejection) => return Err(rejection),
             }
         }
+        self.check_guarded(context, command)?;
         command.apply_to(self, context)
     }
 

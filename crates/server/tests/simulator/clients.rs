@@ -82,7 +82,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 47] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 48] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -189,6 +189,7 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 47] = [
     ("proposal.cancel", Both, Clients::cancel_proposal),
     ("proposal.veto", Agents, Clients::veto_proposal),
     ("ballot.cast", Agents, Clients::cast_ballot),
+    ("governance.bootstrap_end", Both, Clients::end_bootstrap),
 ];
 
 /// Whether `agent` holds the task's current award.
