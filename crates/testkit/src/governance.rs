@@ -193,7 +193,7 @@ fn create_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
         proptest::option::weighted(0.5, prop_oneof![2 => Just(AgentRef::Signer), 1 => agent_ref(pool)]),
         proptest::bool::weighted(0.3),
         proptest::bool::weighted(0.2),
-        prop_oneof![6 => Just(0usize), 2 => Just(1usize), 1 => Just(2usize), 1 => Just(3usize)],
+        prop_oneof![4 => Just(0usize), 2 => Just(1usize), 3 => Just(2usize), 1 => Just(3usize)],
     )
         .prop_map(|(proposal_id, vote_type, electorate, voting_ms, veto, quorum, equal, action)| {
             CommandSpec::Governance(GovernanceSpec::Create {

@@ -36,7 +36,7 @@ impl Clients {
         let action = if self.members.is_empty() || vote_type.options().is_some() || rng.chance(3, 4) {
             Vec::new()
         } else {
-            let transfer_id = Name::new(&format!("sim-action-{}", rng.below(64))).expect("a valid name");
+            let transfer_id = Name::new(format!("sim-action-{}", rng.below(64))).expect("a valid name");
             vec![Command::Mint(Mint { transfer_id, to: self.member(rng), amount: Amount(rng.between(1, 1_000)) })]
         };
         Command::CreateProposal(CreateProposal {
