@@ -176,7 +176,7 @@ fn a_seed_replays_exactly() {
     );
 }
 
-/// Seed 7's final state after 400 turns under rules version 1.
+/// Seed 7's final state after 400 turns under rules version 2.
 const PINNED_SEED_7_STATE_HASH: &str = "cc9ad04bb59f09cfc5cab7ff2ba974074129c8594521690c3d0b6e5ed532d097";
 
 #[test]
