@@ -1,4 +1,4 @@
-//! `colony audit verify`: the offline audit of a stopped server's data directory.
+//! `colony audit verify` and `colony audit seals`: offline audits of a stopped server's data directory.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -22,6 +22,41 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         receipt: Option<PathBuf>,
     },
+    /// Re-verify the chain of decisions: every seal recomputed and linked, every sealed ballot matched
+    /// to the envelope its voter signed (signature re-verified).
+    Seals {
+        /// The data directory of a stopped server.
+        #[arg(long, default_value = colony_server::server::DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn audit_seals(data: &std::path::Path, json: bool) -> CliResult {
+    let report =
+        colony_server::audit::seals::audit_seals(data).map_err(|error| format!("seal audit FAILED at {error}"))?;
+    if json {
+        crate::output::print_json(&serde_json::json!({
+            "ok": true,
+            "entries": report.entries,
+            "decisions": report.decisions,
+            "ballots": report.ballots,
+            "ballot_signatures": report.ballot_signatures,
+            "actions": report.actions,
+            "seal_head": report.seal_head,
+        }));
+    } else {
+        println!("seals OK: {} decisions in {} entries of {}", report.decisions, report.entries, data.display());
+        println!(
+            "  ballots      {} sealed, each from an envelope its voter signed ({} verified)",
+            report.ballots, report.ballot_signatures
+        );
+        println!("  actions      {} run by approved decisions", report.actions);
+        println!("  chain head   {}", report.seal_head);
+    }
+    Ok(())
 }
 
 fn check_receipt(data: &std::path::Path, path: &std::path::Path, json: bool) -> CliResult {
@@ -56,7 +91,10 @@ fn check_receipt(data: &std::path::Path, path: &std::path::Path, json: bool) -> 
 
 /// Runs an audit command.
 pub fn run(command: AuditCommand) -> CliResult {
-    let AuditCommand::Verify { data, json, receipt } = command;
+    let (data, json, receipt) = match command {
+        AuditCommand::Verify { data, json, receipt } => (data, json, receipt),
+        AuditCommand::Seals { data, json } => return audit_seals(&data, json),
+    };
     if let Some(receipt) = receipt {
         return check_receipt(&data, &receipt, json);
     }

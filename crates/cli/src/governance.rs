@@ -1,4 +1,5 @@
-//! `colony proposal …`: create, amend, cancel, veto and inspect proposals, and cast ballots.
+//! `colony proposal …`: create, amend, cancel, veto and inspect proposals, and cast ballots;
+//! `colony governance end-bootstrap`.
 //!
 //! Weights and thresholds are in millionths (`4000000` is seed 001's 4.0); vote types, quorums and
 //! choices are written as in the command's JSON (`'{"threshold":{"yes_weight":4000000}}'`, `yes`).
@@ -55,6 +56,10 @@ pub enum ProposalCommand {
         /// Agents who may veto it (repeat).
         #[arg(long = "veto-holder")]
         veto_holders: Vec<String>,
+        /// A JSON file holding the action: a command, or an array of commands, as an envelope carries
+        /// them, run with the operator's authority if the proposal is approved.
+        #[arg(long)]
+        action: Option<std::path::PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -159,6 +164,7 @@ fn create_command(
     weights: &str,
     voting_ms: u64,
     veto_holders: &[String],
+    action: Vec<colony_core::Command>,
 ) -> Result<CreateProposal, String> {
     let name = |text: &str, flag: &str| Name::new(text).map_err(|error| format!("{flag} '{text}': {error}"));
     let agent = |text: &String, flag: &str| AgentId::new(text).map_err(|error| format!("{flag} '{text}': {error}"));
@@ -180,7 +186,17 @@ fn create_command(
         weight_source: json_or_word::<WeightSource>(weights, "--weights")?,
         voting_ms,
         veto_holders: veto_holders.iter().map(|holder| agent(holder, "--veto-holder")).collect::<Result<_, _>>()?,
+        action,
     })
+}
+
+/// The commands of an action file: one command object, or an array of them.
+fn read_action(path: &std::path::Path) -> Result<Vec<colony_core::Command>, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("--action {}: {error}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|error| format!("--action {}: {error}", path.display()))?;
+    let value = if value.is_array() { value } else { serde_json::Value::Array(vec![value]) };
+    serde_json::from_value(value).map_err(|error| format!("--action {}: {error}", path.display()))
 }
 
 /// Runs a proposal command.
@@ -198,8 +214,10 @@ pub async fn run(command: ProposalCommand, connection: &Connection) -> CliResult
             weights,
             voting_ms,
             veto_holders,
+            action,
             json,
         } => {
+            let action = action.as_deref().map(read_action).transpose()?.unwrap_or_default();
             let create = create_command(
                 &proposal_id,
                 title,
@@ -211,6 +229,7 @@ pub async fn run(command: ProposalCommand, connection: &Connection) -> CliResult
                 &weights,
                 voting_ms,
                 &veto_holders,
+                action,
             )?;
             report(&client.submit_one(colony_core::Command::CreateProposal(create)).await?, json);
         }
@@ -290,5 +309,33 @@ fn print_proposal(proposal: &ProposalView) {
             decision.sequence, decision.seal, decision.chain_position
         );
         println!("  previous seal {}", decision.previous_seal);
+        if let Some(result) = &decision.action_result {
+            println!("  action: {}", serde_json::to_string(result).expect("a result encodes"));
+        }
     }
+    if !proposal.terms.action.is_empty() {
+        let kinds: Vec<&str> = proposal.terms.action.iter().map(colony_core::Command::kind).collect();
+        println!("  action of {} commands: {}", kinds.len(), kinds.join(", "));
+    }
+}
+
+/// The governance commands that are not about one proposal.
+#[derive(Debug, clap::Subcommand)]
+pub enum GovernanceCommand {
+    /// End bootstrap, for good (operator): from then on guarded kinds run only as approved proposals'
+    /// actions.
+    EndBootstrap {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a governance command.
+pub async fn run_governance(command: GovernanceCommand, connection: &Connection) -> CliResult {
+    let client = connection.client()?;
+    match command {
+        GovernanceCommand::EndBootstrap { json } => report(&client.end_bootstrap().await?, json),
+    }
+    Ok(())
 }

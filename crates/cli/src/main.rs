@@ -10,6 +10,7 @@
 //! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
 //! - `governance.rs`: `colony proposal …` (proposals and ballots).
 //! - `pheromone.rs`: `colony pheromone …` (pheromone maps, deposits, the strongest trails).
+//! - `governance.rs`: `colony proposal …` (proposals and ballots) and `colony governance …`.
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `a2a/`: `colony a2a`, the A2A gateway (agent card, JSON-RPC, task streams).
@@ -114,6 +115,9 @@ enum Commands {
     /// Create pheromone maps, deposit on them, read their strongest trails.
     #[command(subcommand)]
     Pheromone(pheromone::PheromoneCommand),
+    /// End bootstrap (operator).
+    #[command(subcommand)]
+    Governance(governance::GovernanceCommand),
     /// Show the books as a whole.
     Ledger(ledger::LedgerArgs),
     /// Issue read tokens (operator).
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
             Commands::Task(command) => market::run(command, &cli.connection).await,
             Commands::Proposal(command) => governance::run(command, &cli.connection).await,
             Commands::Pheromone(command) => pheromone::run(command, &cli.connection).await,
+            Commands::Governance(command) => governance::run_governance(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,
             Commands::Events(command) => events::run(command, &cli.connection).await,

@@ -295,3 +295,72 @@ fn a_log_of_other_rules_is_refused_by_the_audit_and_the_server_saying_what_to_do
     }
     assert_eq!(std::fs::read(&database).expect("read the log"), before, "nothing was written");
 }
+
+/// `colony audit seals`: on a cleanly stopped log it recomputes and links every seal and matches each
+/// sealed ballot to its voter's signed envelope; with one byte of a ballot's entry flipped it fails,
+/// naming the entry.
+#[test]
+fn the_seal_audit_verifies_the_chain_and_names_a_flipped_ballot() {
+    use colony_core::governance::{Choice, Eligibility, Quorum, VoteType, WeightSource};
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let work = temp.path().join("work");
+    std::fs::create_dir_all(&work).expect("create the working directory");
+    let (logs, clean) = (temp.path().join("logs"), temp.path().join("clean"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let mut server = ServerProcess::start(&clean, &logs, &[]);
+    let url = server.url();
+    let ballot_entry = runtime.block_on(async {
+        let voter = |id: &str| {
+            let identity = Identity::new(Signer::Agent(AgentId::new(id).expect("an id")), KeyPair::generate());
+            Client::new(&url).with_identity(identity)
+        };
+        let (first, second) = (voter("voter-1"), voter("voter-2"));
+        for client in [&first, &second] {
+            let response = client.register_self(Name::new("scout").expect("a role"), &[]).await.expect("register");
+            assert!(response.results[0].ok, "{response:?}");
+        }
+        let mint = colony_core::Command::Mint(colony_core::command::Mint {
+            transfer_id: Name::new("grant").expect("a name"),
+            to: AgentId::new("voter-1").expect("an id"),
+            amount: colony_core::Amount(500),
+        });
+        let create = colony_core::command::CreateProposal {
+            proposal_id: Name::new("grant").expect("a name"),
+            title: "Grant voter-1 its budget".to_owned(),
+            description: None,
+            vote_type: VoteType::Plurality,
+            quorum: Some(Quorum::None),
+            eligible: Eligibility::Agents(["voter-1", "voter-2"].map(|id| AgentId::new(id).expect("an id")).into()),
+            weight_source: WeightSource::Equal,
+            voting_ms: 600_000,
+            veto_holders: Default::default(),
+            action: vec![mint],
+        };
+        let (proposal, _) = first.create_proposal(create).await.expect("create");
+        first.cast_ballot(proposal, Choice::Yes).await.expect("cast");
+        let closing = second.cast_ballot(proposal, Choice::Yes).await.expect("cast");
+        let shown = first.proposal(proposal).await.expect("read");
+        let decision = shown.decision.expect("closed by the second ballot");
+        assert!(matches!(
+            decision.action_result,
+            Some(colony_core::governance::ActionResult::Executed { commands: 1 })
+        ));
+        closing.sequence
+    });
+    assert!(server.terminate().success());
+    drop(server);
+
+    let data = clean.to_str().expect("a UTF-8 path");
+    let report = colony(&work, &["audit", "seals", "--data", data, "--json"]).json();
+    assert_eq!((report["ok"].clone(), report["decisions"].clone()), (true.into(), 1.into()), "{report}");
+    assert_eq!((report["ballots"].clone(), report["actions"].clone()), (2.into(), 1.into()), "{report}");
+    assert!(colony(&work, &["audit", "seals", "--data", data]).ok().contains("seals OK"));
+
+    let flipped = temp.path().join("flipped");
+    copy_data_dir(&clean, &flipped);
+    flip_payload_byte_with_sql(&flipped.join("colony.db"), ballot_entry);
+    let output = colony(&work, &["audit", "seals", "--data", flipped.to_str().expect("a UTF-8 path")]);
+    let stderr = output.failed();
+    assert!(stderr.contains("seal audit FAILED"), "{stderr}");
+    assert!(names_entry(stderr, ballot_entry), "names entry {ballot_entry}:\n{stderr}");
+}

@@ -1,7 +1,7 @@
 //! Typed helpers for governance: proposals, ballots, vetoes, and their reads.
 
 use colony_core::Command;
-use colony_core::command::{AmendProposal, CancelProposal, CastBallot, CreateProposal, VetoProposal};
+use colony_core::command::{AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, VetoProposal};
 use colony_core::governance::Choice;
 use colony_wire::governance::{ProposalPage, ProposalView};
 use colony_wire::views::SubmitResponse;
@@ -39,6 +39,11 @@ impl Client {
     /// Casts or changes the client's ballot.
     pub async fn cast_ballot(&self, proposal: u64, choice: Choice) -> Result<SubmitResponse, ClientError> {
         self.submit_one(Command::CastBallot(CastBallot { proposal, choice })).await
+    }
+
+    /// Ends bootstrap, for good (operator): guarded kinds then run only as approved proposals' actions.
+    pub async fn end_bootstrap(&self) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::EndBootstrap(EndBootstrap {})).await
     }
 
     /// One page of proposals. `query` is a URL query string without `?` (`state=open&limit=10`).

@@ -19,7 +19,9 @@ pub use crate::bus::commands::{
     ReplayDeadLetters,
 };
 pub use crate::config::commands::{IssueReadToken, RevokeReadToken, SetConfig};
-pub use crate::governance::commands::{AmendProposal, CancelProposal, CastBallot, CreateProposal, VetoProposal};
+pub use crate::governance::commands::{
+    AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, VetoProposal,
+};
 pub use crate::ledger::commands::{
     ConfigureWallet, DisputeEscrow, ExtendEscrow, LockEscrow, Mint, RefundEscrow, ReleaseEscrow, ResolveEscrow, Sweep,
     Transfer, TransferBatch, Withdraw,
@@ -99,6 +101,15 @@ macro_rules! command_table {
                 }
             }
 
+            /// Serializes the command's own fields, without its kind: the stored form of a proposal's
+            /// action writes the kind beside them, since a format without field names (postcard)
+            /// cannot find an internally tagged `type` again.
+            pub fn serialize_fields<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Command::$variant(command) => command.serialize(serializer),)*
+                }
+            }
+
             pub(crate) fn apply_to(&self, state: &mut State, context: &mut Context) -> CommandResult {
                 match self {
                     $(Command::$variant(command) => command.apply(state, context),)*
@@ -170,4 +181,5 @@ command_table! {
     ConfigureMap = "pheromone.map.configure",
     DeleteMap = "pheromone.map.delete",
     Deposit = "pheromone.deposit",
+    EndBootstrap = "governance.bootstrap_end",
 }

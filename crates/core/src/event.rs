@@ -528,6 +528,28 @@ pub enum EventKind {
         /// The trail's intensity after the deposit: `min(cap, current + strength)`.
         intensity: Intensity,
     },
+    /// An approved proposal's action ran, every command of it, in the entry that closed it (its
+    /// commands' own events come just before).
+    #[serde(rename = "proposal.executed")]
+    ProposalExecuted {
+        /// The proposal.
+        proposal: u64,
+        /// Commands applied.
+        commands: u32,
+    },
+    /// An approved proposal's action was refused at its close: nothing of it applied.
+    #[serde(rename = "proposal.action_failed")]
+    ProposalActionFailed {
+        /// The proposal.
+        proposal: u64,
+        /// The refused command's position in the action, from 0.
+        index: u32,
+        /// The refusal's stable code.
+        code: String,
+    },
+    /// The operator ended bootstrap: guarded kinds now run only as approved proposals' actions.
+    #[serde(rename = "governance.bootstrap_ended")]
+    BootstrapEnded {},
 }
 
 impl EventKind {
@@ -581,6 +603,9 @@ impl EventKind {
         "pheromone.map_configured",
         "pheromone.map_deleted",
         "pheromone.deposited",
+        "proposal.executed",
+        "proposal.action_failed",
+        "governance.bootstrap_ended",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -633,6 +658,9 @@ impl EventKind {
             EventKind::PheromoneMapConfigured { .. } => "pheromone.map_configured",
             EventKind::PheromoneMapDeleted { .. } => "pheromone.map_deleted",
             EventKind::PheromoneDeposited { .. } => "pheromone.deposited",
+            EventKind::ProposalExecuted { .. } => "proposal.executed",
+            EventKind::ProposalActionFailed { .. } => "proposal.action_failed",
+            EventKind::BootstrapEnded {} => "governance.bootstrap_ended",
         }
     }
 }

@@ -520,3 +520,15 @@ pub const PHEROMONE_DEPOSITORS_MAX: usize = 256;
 const _: () = assert!(PHEROMONE_KEYS_PER_SIGNER_MAX < PHEROMONE_KEYS_PER_MAP_MAX);
 const _: () = assert!(PHEROMONE_KEYS_PER_MAP_MAX <= PHEROMONE_KEYS_MAX);
 const _: () = assert!(PHEROMONE_KEYS_PER_MAP_MAX <= u32::MAX as usize, "trails are counted by u32");
+/// Commands in one proposal's action: an action is a reviewable decision (a mint and a configuration
+/// change, say), voted on as a whole, so a handful suffices; and the close that runs it holds the
+/// writer, which must stay short whatever the proposer asked for.
+pub const ACTION_COMMANDS_MAX: usize = 8;
+
+/// Bytes of a proposal's action in its stored (postcard) encoding. The action is kept in state with the
+/// proposal until it is forgotten, so [`OPEN_PROPOSALS_MAX`] and [`PROPOSALS_RETAINED_MAX`] times this
+/// bound what actions may hold (8 MiB); 16 KiB takes a whole swarm configuration with room to spare.
+pub const ACTION_BYTES_MAX: usize = 16 * 1_024;
+
+/// Command kinds the configuration may name as guarded: at most every kind there is.
+pub const GUARDED_KINDS_MAX: usize = 64;

@@ -101,6 +101,7 @@ pub fn rejection_samples() -> Vec<Rejection> {
         StigmergyRejection::MapExists { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotMapCreator { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotDepositor { map: Name::new("trails").expect("a valid name") }.into(),
+        GovernanceRejection::Guarded { kind: "ledger.mint" }.into(),
     ]
 }
 
@@ -181,6 +182,7 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             GovernanceRejection::NotVetoHolder { .. } => "GovernanceRejection::NotVetoHolder",
             GovernanceRejection::MalformedBallot { .. } => "GovernanceRejection::MalformedBallot",
             GovernanceRejection::EmptyElectorate => "GovernanceRejection::EmptyElectorate",
+            GovernanceRejection::Guarded { .. } => "GovernanceRejection::Guarded",
         },
         Rejection::Stigmergy(rejection) => match rejection {
             StigmergyRejection::MapNotFound { .. } => "StigmergyRejection::MapNotFound",

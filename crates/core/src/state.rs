@@ -181,11 +181,47 @@ impl Context {
         }
     }
 
+    /// Makes the operator the signer while an approved proposal's action runs, and remembers what to
+    /// give back (or undo) in [`Context::leave_action`].
+    pub(crate) fn enter_action(&mut self, operator_key: PublicKey) -> ActionFrame {
+        ActionFrame {
+            signer: self.signer.replace(Signer::Operator),
+            signer_handle: self.signer_handle.take(),
+            verified_key: std::mem::replace(&mut self.verified_key, operator_key),
+            nonce: std::mem::take(&mut self.nonce),
+            events: self.events.len(),
+            discarded: self.discarded.clone(),
+        }
+    }
+
+    /// Gives the entry its own signer back; for an action that was refused, also drops what its
+    /// commands reported, since none of it stands.
+    pub(crate) fn leave_action(&mut self, frame: ActionFrame, undo: bool) {
+        self.signer = frame.signer;
+        self.signer_handle = frame.signer_handle;
+        self.verified_key = frame.verified_key;
+        self.nonce = frame.nonce;
+        if undo {
+            self.events.truncate(frame.events);
+            self.discarded = frame.discarded;
+        }
+    }
+
     /// Records an event of this entry.
     pub fn emit(&mut self, kind: EventKind) {
         let index = u32::try_from(self.events.len()).expect("events per entry fit in u32");
         self.events.push(Event { sequence: self.sequence, index, timestamp_ms: self.now_ms, kind });
     }
+}
+
+/// What an action's run borrowed from its entry's context.
+pub(crate) struct ActionFrame {
+    signer: Option<Signer>,
+    signer_handle: Option<AgentHandle>,
+    verified_key: PublicKey,
+    nonce: u64,
+    events: usize,
+    discarded: BTreeMap<crate::ids::Name, u64>,
 }
 
 /// How an envelope was admitted.
@@ -245,8 +281,9 @@ impl std::error::Error for SnapshotError {}
 /// the first recorded: the rules of the market's funds check at announce, per-agent limits,
 /// `referral_from` defaulting to the payee, and the default task kinds.
 /// 2: a queued direct task is offered to an agent in the entry that lets it take work (registered,
-/// heard from again, resumed, back within its budget, given a capability), and the commands of one
-/// envelope draw at most `ELECTORATE_SCAN_PER_ENVELOPE_MAX` voters into electorates.
+/// heard from again, resumed, back within its budget, given a capability), the commands of one
+/// envelope draw at most `ELECTORATE_SCAN_PER_ENVELOPE_MAX` voters into electorates, the
+/// configuration names guarded kinds (filled in by default), and proposals run actions.
 pub const RULES_VERSION: u32 = 2;
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
@@ -262,7 +299,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 //    stalest and for deregistration.
 // 6: governance joined the state: proposals, their electorates and ballots, and the chain of seals.
 // 7: stigmergy joined the state: pheromone maps, their trails and who opened each.
-const SNAPSHOT_VERSION: u32 = 7;
+// 8: proposals carry actions and decisions their results; governance records the end of bootstrap.
+const SNAPSHOT_VERSION: u32 = 8;
 
 impl State {
     /// An empty state, before genesis.
@@ -441,6 +479,7 @@ impl State {
                 Err(rejection) => return Err(rejection),
             }
         }
+        self.check_guarded(context, command)?;
         command.apply_to(self, context)
     }
 

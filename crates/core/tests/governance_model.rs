@@ -177,6 +177,7 @@ impl Model {
             previous_seal,
             seal: sealed,
             chain_position: self.seals,
+            action_result: None,
         });
     }
 
@@ -199,6 +200,7 @@ impl Model {
                     weight_source: WeightSource::Role,
                     voting_ms,
                     veto_holders: veto.map(|index| agent_id(AGENTS[index].0)).into_iter().collect(),
+                    action: Vec::new(),
                 };
                 let result = self.create(proposer, slot, &command, now_ms);
                 (proposer, command.into(), result)
@@ -294,6 +296,7 @@ impl Model {
                     weight_source: WeightSource::Role,
                     veto_holders: command.veto_holders.clone(),
                     closes_at_ms: now_ms + command.voting_ms,
+                    action: Vec::new(),
                 },
                 electorate,
                 ballots: BTreeMap::new(),

@@ -9,6 +9,8 @@
 //! verification overlap. Each signer's key is decompressed once. A batch that fails is re-checked one
 //! signature at a time to name the first bad entry.
 
+pub mod seals;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@
 //! periods are a few generated pauses long, so that proposals are amended and voted on before their
 //! deadlines pass.
 
-use colony_core::command::{AmendProposal, CancelProposal, CastBallot, CreateProposal, VetoProposal};
+use colony_core::command::{AmendProposal, CancelProposal, CastBallot, CreateProposal, HaltAgent, Mint, VetoProposal};
 use colony_core::governance::{
     Choice, Eligibility, OptionCredits, OptionPart, Proposal, ProposalState, Quorum, Ratio, VoteType, WeightSource,
 };
@@ -66,6 +66,9 @@ pub enum GovernanceSpec {
         quorum: bool,
         /// Equal weights instead of the roles'.
         equal: bool,
+        /// Its action, by index in [`action`]: none, a mint to the proposer, a mint and a halt that
+        /// fails (so neither applies), or a nested create (refused).
+        action: usize,
     },
     /// `ballot.cast`.
     Cast {
@@ -108,6 +111,42 @@ pub fn vote_type(index: usize) -> VoteType {
         3 => VoteType::WeightedRatio { required: Fraction::from_micros(500_000).expect("at most one") },
         4 => VoteType::Approval { options: 3 },
         _ => VoteType::Quadratic { options: 2, budget: 9 },
+    }
+}
+
+const ACTIONS: usize = 4;
+
+/// The action of a generated proposal (see [`GovernanceSpec::Create`]).
+pub fn action(index: usize, proposer: &AgentId) -> Vec<Command> {
+    let mint = |amount| {
+        Command::Mint(Mint {
+            transfer_id: name(&format!("action-{index}")),
+            to: proposer.clone(),
+            amount: colony_core::Amount(amount),
+        })
+    };
+    match index % ACTIONS {
+        0 => Vec::new(),
+        1 => vec![mint(1_000)],
+        2 => vec![
+            mint(7),
+            Command::HaltAgent(HaltAgent {
+                agent: AgentId::new("never-registered").expect("a valid id"),
+                reason: "the action fails here".to_owned(),
+            }),
+        ],
+        _ => vec![Command::CreateProposal(CreateProposal {
+            proposal_id: name("nested"),
+            title: "nested".to_owned(),
+            description: None,
+            vote_type: VoteType::Plurality,
+            quorum: None,
+            eligible: Eligibility::AllActive,
+            weight_source: WeightSource::Equal,
+            voting_ms: 1_000,
+            veto_holders: Default::default(),
+            action: Vec::new(),
+        })],
     }
 }
 
@@ -154,8 +193,9 @@ fn create_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
         proptest::option::weighted(0.5, prop_oneof![2 => Just(AgentRef::Signer), 1 => agent_ref(pool)]),
         proptest::bool::weighted(0.3),
         proptest::bool::weighted(0.2),
+        prop_oneof![4 => Just(0usize), 2 => Just(1usize), 3 => Just(2usize), 1 => Just(3usize)],
     )
-        .prop_map(|(proposal_id, vote_type, electorate, voting_ms, veto, quorum, equal)| {
+        .prop_map(|(proposal_id, vote_type, electorate, voting_ms, veto, quorum, equal, action)| {
             CommandSpec::Governance(GovernanceSpec::Create {
                 proposal_id,
                 vote_type,
@@ -164,6 +204,7 @@ fn create_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
                 veto,
                 quorum,
                 equal,
+                action,
             })
         })
         .boxed()
@@ -206,7 +247,16 @@ pub fn render_governance(
     let open = |proposal: &Proposal| proposal.state == ProposalState::Open;
     let mine = |proposal: &Proposal, agent: &AgentId| open(proposal) && proposal.proposer.agent() == Some(agent);
     match spec {
-        GovernanceSpec::Create { proposal_id, vote_type: kind, electorate, voting_ms, veto, quorum, equal } => {
+        GovernanceSpec::Create {
+            proposal_id,
+            vote_type: kind,
+            electorate,
+            voting_ms,
+            veto,
+            quorum,
+            equal,
+            action: index,
+        } => {
             let eligible = match electorate {
                 ElectorateSpec::AllActive => Eligibility::AllActive,
                 ElectorateSpec::Role(role) => Eligibility::Roles([name(CONFIGURABLE_ROLES[*role])].into()),
@@ -224,6 +274,7 @@ pub fn render_governance(
                 weight_source: if *equal { WeightSource::Equal } else { WeightSource::Role },
                 voting_ms: *voting_ms,
                 veto_holders: veto.iter().map(|holder| resolve(*holder)).collect(),
+                action: action(*index, &resolve(AgentRef::Signer)),
             })
         }
         GovernanceSpec::Cast { proposal, choice: index } => Command::CastBallot(CastBallot {

@@ -497,6 +497,8 @@ pub enum CommandSpec {
     },
     /// A task market command.
     Market(MarketSpec),
+    /// `governance.bootstrap_end`.
+    EndBootstrap,
     /// A governance command.
     Governance(GovernanceSpec),
     /// A pheromone map command.
@@ -929,6 +931,7 @@ impl Renderer {
                 };
                 render_market(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
             }
+            CommandSpec::EndBootstrap => Command::EndBootstrap(colony_core::command::EndBootstrap {}),
             CommandSpec::Governance(spec) => {
                 let signer_agent = match signer {
                     SignerRef::Operator => None,
@@ -1330,6 +1333,7 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
     }
     if config.governance {
         choices.push((24, governance_envelope(pool).prop_map(Step::Envelope).boxed()));
+        choices.push((1, end_bootstrap_envelope(pool).prop_map(Step::Envelope).boxed()));
     }
     if config.stigmergy {
         choices.push((20, stigmergy_envelope(pool).prop_map(Step::Envelope).boxed()));
@@ -1355,6 +1359,19 @@ pub fn market_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
             key: KeyChoice::Own,
             nonce: NonceChoice::Next,
             commands: heartbeat.then_some(CommandSpec::Heartbeat).into_iter().chain(market).collect(),
+        })
+        .boxed()
+}
+
+/// The operator ends bootstrap, then mints (a guarded kind from then on, so refused).
+pub fn end_bootstrap_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
+    (0..=1_000u64, mint_spec(pool))
+        .prop_map(|(advance_ms, mint)| EnvelopeSpec {
+            advance_ms,
+            signer: SignerRef::Operator,
+            key: KeyChoice::Own,
+            nonce: NonceChoice::Next,
+            commands: vec![CommandSpec::EndBootstrap, mint],
         })
         .boxed()
 }
@@ -1972,6 +1989,7 @@ pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
                     registration_burst,
                     task_kinds: SwarmConfig::default().task_kinds,
                     referral_from,
+                    guarded: SwarmConfig::default().guarded,
                 }
             },
         )

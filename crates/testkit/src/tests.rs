@@ -367,3 +367,29 @@ fn ledger_helpers_fund_lock_and_read_back() {
     assert_eq!(swarm.balance("payee"), 990);
     assert_eq!(swarm.wallet("payer").map(|wallet| wallet.held_as_payer), Some(0));
 }
+
+/// Every command of a kind a proposal's action may hold, as the streams generate them, reads back
+/// from the stored (postcard) form of an action exactly: the form snapshots and seals hold.
+#[test]
+fn actionable_commands_survive_the_stored_encoding() {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Stored(#[serde(with = "colony_core::governance::action::stored")] Vec<Command>);
+    let mut kinds = BTreeSet::new();
+    for stream in sample_streams(&ScenarioConfig::default(), [7; 32], 120) {
+        for entry in stream.entries() {
+            let EntryBody::Signed(signed) = &entry.body else { continue };
+            let action: Vec<Command> = signed
+                .commands
+                .iter()
+                .filter(|command| colony_core::governance::is_actionable(command.kind()))
+                .cloned()
+                .collect();
+            kinds.extend(action.iter().map(Command::kind));
+            let bytes = postcard::to_stdvec(&Stored(action.clone())).expect("encodes");
+            let back: Stored = postcard::from_bytes(&bytes).expect("decodes");
+            assert_eq!(back.0, action);
+        }
+    }
+    let actionable = Command::KINDS.iter().filter(|kind| colony_core::governance::is_actionable(kind)).count();
+    assert_eq!(kinds.len(), actionable, "every actionable kind was checked: {kinds:?}");
+}

@@ -249,6 +249,10 @@ pub struct StatusView {
     pub commands_rejected: u64,
     /// The operator's public key.
     pub operator_key: Option<PublicKey>,
+    /// When the operator ended bootstrap (log time); absent while it may still act alone on guarded
+    /// kinds (the configuration's `guarded`), which after it run only as approved proposals' actions.
+    #[serde(default)]
+    pub bootstrap_ended_at_ms: Option<u64>,
 }
 
 /// A signed checkpoint: the operator's statement that the log up to `sequence` has `chain_hash`.

@@ -497,6 +497,7 @@ impl ValidConfigRecipe {
             } else {
                 colony_core::ReferralFrom::Payee
             },
+            guarded: defaults.guarded,
         }
     }
 }

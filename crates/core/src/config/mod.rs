@@ -1,4 +1,5 @@
-//! The swarm configuration: lives in state, changes only through the operator's `config.set`.
+//! The swarm configuration: lives in state, changes only through `config.set` (the operator's alone
+//! during bootstrap; after it, `config.set` is guarded by default, so an approved proposal's action).
 
 pub mod commands;
 pub mod rejections;
@@ -64,6 +65,20 @@ pub struct SwarmConfig {
     /// none. Fixed on each escrow when it is locked.
     #[serde(default)]
     pub referral_from: ReferralFrom,
+    /// Command kinds the operator cannot sign alone once bootstrap has ended: they run only as the
+    /// action of an approved proposal (seed 001: no privileged command is executed directly by any
+    /// single agent). By default minting, configuration changes (this set among them), role and
+    /// weight changes (`agent.update`), halts and dispute resolution.
+    #[serde(default = "default_guarded")]
+    #[schemars(length(max = limits::GUARDED_KINDS_MAX))]
+    pub guarded: BTreeSet<Name>,
+}
+
+fn default_guarded() -> BTreeSet<Name> {
+    ["ledger.mint", "config.set", "agent.update", "agent.halt", "escrow.resolve"]
+        .into_iter()
+        .map(|kind| Name::new(kind).expect("command kinds are valid names"))
+        .collect()
 }
 
 /// Whose registered referrer an escrow's referral share goes to, when the escrow names no referrer.
@@ -135,6 +150,7 @@ impl Default for SwarmConfig {
             registration_burst: default_registration_burst(),
             task_kinds: default_task_kinds(),
             referral_from: ReferralFrom::default(),
+            guarded: default_guarded(),
         }
     }
 }
@@ -186,6 +202,13 @@ impl SwarmConfig {
             if u64::from(value) > BASIS_POINTS_ONE {
                 return Err(Rejection::invalid(field, "must be at most 10000 basis points"));
             }
+        }
+        if self.guarded.len() > limits::GUARDED_KINDS_MAX {
+            return Err(Rejection::LimitReached { limit: "guarded", max: limits::GUARDED_KINDS_MAX as u64 });
+        }
+        if let Some(unknown) = self.guarded.iter().find(|kind| !crate::command::Command::KINDS.contains(&kind.as_str()))
+        {
+            return Err(Rejection::invalid("guarded", format!("'{unknown}' is not a command kind")));
         }
         Ok(())
     }

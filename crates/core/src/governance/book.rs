@@ -90,6 +90,10 @@ pub struct ProposalTerms {
     pub veto_holders: BTreeSet<AgentId>,
     /// Ballots are taken through this log time; the first entry after it closes the proposal.
     pub closes_at_ms: u64,
+    /// The commands the close that approves it runs (none for a question without an action).
+    #[serde(default, with = "super::action::stored")]
+    #[schemars(with = "Vec<crate::command::Command>")]
+    pub action: Vec<crate::command::Command>,
 }
 
 /// A voter's live ballot.
@@ -137,6 +141,9 @@ pub struct Decision {
     pub seal: Digest,
     /// Its position in the chain of seals, from 1.
     pub chain_position: u64,
+    /// What became of its action: set exactly when it was approved with one.
+    #[serde(default)]
+    pub action_result: Option<super::action::ActionResult>,
 }
 
 /// One proposal.
@@ -217,6 +224,9 @@ pub struct Governance {
     pub(crate) seal_head: Digest,
     /// Decisions sealed so far, forgotten proposals included.
     pub(crate) seals: u64,
+    /// When the operator ended bootstrap (log time); `None` while the operator may still act alone on
+    /// guarded kinds.
+    pub(crate) bootstrap_ended_at_ms: Option<u64>,
 }
 
 impl Default for Governance {
@@ -230,6 +240,7 @@ impl Default for Governance {
             ended: BTreeSet::new(),
             seal_head: Digest([0; 32]),
             seals: 0,
+            bootstrap_ended_at_ms: None,
         }
     }
 }
@@ -268,6 +279,11 @@ impl Governance {
     /// Decisions sealed so far.
     pub fn seals(&self) -> u64 {
         self.seals
+    }
+
+    /// When the operator ended bootstrap (log time), or `None` while it may act alone on guarded kinds.
+    pub fn bootstrap_ended_at_ms(&self) -> Option<u64> {
+        self.bootstrap_ended_at_ms
     }
 
     /// The earliest proposal deadline (the proposal closes once log time passes it).
@@ -412,6 +428,12 @@ fn check_proposal(proposal: &Proposal) -> Result<(), String> {
     };
     if !consistent {
         return Err(format!("proposal {id} is {} with decision {decided}", proposal.state.name()));
+    }
+    if let Some(decision) = &proposal.decision {
+        let runs = decision.outcome == super::tally::Outcome::Approved && !proposal.terms.action.is_empty();
+        if runs != decision.action_result.is_some() {
+            return Err(format!("proposal {id}'s action result disagrees with its outcome and action"));
+        }
     }
     Ok(())
 }

@@ -48,6 +48,12 @@ pub struct CreateProposal {
     #[serde(default)]
     #[schemars(length(max = limits::VETO_HOLDERS_MAX))]
     pub veto_holders: BTreeSet<AgentId>,
+    /// Commands to run, with the operator's authority, all or none, at the close that approves the
+    /// proposal (at most 8, 16 KiB stored; no governance commands): the way a guarded kind runs once
+    /// bootstrap has ended. A proposal with an action takes a yes/no vote type.
+    #[serde(default, with = "super::action::stored")]
+    #[schemars(with = "Vec<crate::command::Command>", length(max = limits::ACTION_COMMANDS_MAX))]
+    pub action: Vec<crate::command::Command>,
 }
 
 impl Apply for CreateProposal {
@@ -139,3 +145,10 @@ impl Apply for VetoProposal {
         state.veto_proposal(context, self)
     }
 }
+
+/// The operator ends bootstrap, for good: from then on a guarded kind (named by the configuration)
+/// signed by the operator is refused, and runs only as an approved proposal's action. Until then the
+/// operator acts alone, as a swarm with no voters yet must.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndBootstrap {}

@@ -21,12 +21,15 @@
 //! - [`error`]: malformed ballots.
 //! - [`book`]: the state: proposals, electorates, ballots, decisions, the chain head; invariants.
 //! - [`commands`]: `proposal.create`, `proposal.amend`, `proposal.cancel`, `proposal.veto`,
-//!   `ballot.cast`.
+//!   `ballot.cast`, `governance.bootstrap_end`.
+//! - [`action`]: proposals' actions (run at an approving close, all or none) and the operator's
+//!   guarded kinds after bootstrap.
 //! - `proposal.rs`: creating (the electorate frozen), amending and cancelling.
 //! - `voting.rs`: ballots, vetoes, closes and the deadlines run from `State::apply`.
 //! - [`seal`](mod@seal): the seal of a decision, a pure function of what it covers.
 //! - [`rejections`]: refusals, `GovernanceRejection`.
 
+pub mod action;
 pub mod ballot;
 pub mod book;
 pub mod commands;
@@ -42,6 +45,7 @@ pub mod tally;
 mod voting;
 mod wide;
 
+pub use action::{ActionResult, is_actionable};
 pub use ballot::{Ballot, Choice, OptionCredits, OptionPart, Quorum, VoteType};
 pub use book::{
     Closure, Decision, Eligibility, Governance, LiveBallot, Proposal, ProposalState, ProposalTerms, Voter, WeightSource,

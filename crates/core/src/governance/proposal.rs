@@ -2,6 +2,7 @@
 
 use sha2::{Digest as _, Sha256};
 
+use super::action::{check_action, check_action_vote_type};
 use super::ballot::{Quorum, VoteType};
 use super::book::{Eligibility, Proposal, ProposalState, ProposalTerms, Voter, WeightSource};
 use super::commands::{AmendProposal, CancelProposal, CreateProposal};
@@ -110,6 +111,7 @@ impl State {
         check_voting_ms(command.voting_ms)?;
         // The option count before the electorate's walk, which costs far more.
         check_vote_type(&command.vote_type)?;
+        check_action(&command.action, &command.vote_type)?;
         self.check_veto_holders(command)?;
         let open_mine = self.governance.open_per_proposer.get(&proposer).copied().unwrap_or(0);
         if open_mine as usize >= limits::OPEN_PROPOSALS_PER_PROPOSER_MAX {
@@ -140,6 +142,7 @@ impl State {
                 weight_source: command.weight_source,
                 veto_holders: command.veto_holders.clone(),
                 closes_at_ms,
+                action: command.action.clone(),
             },
             electorate,
             ballots: Default::default(),
@@ -266,6 +269,9 @@ impl State {
             terms.closes_at_ms = context.now_ms.saturating_add(voting_ms);
         }
         check_vote_type(&terms.vote_type)?;
+        if !terms.action.is_empty() {
+            check_action_vote_type(&terms.vote_type)?;
+        }
         if terms == proposal.terms {
             return Ok(Accepted::Unchanged);
         }

@@ -57,6 +57,12 @@ pub enum GovernanceRejection {
     },
     /// The electorate asked for holds nobody (no active agent of those roles).
     EmptyElectorate,
+    /// Bootstrap has ended and the configuration names this kind guarded: the operator cannot act alone
+    /// on it; it runs as the action of an approved proposal.
+    Guarded {
+        /// The command's kind.
+        kind: &'static str,
+    },
 }
 
 impl GovernanceRejection {
@@ -71,6 +77,7 @@ impl GovernanceRejection {
             GovernanceRejection::NotVetoHolder { .. } => "not_veto_holder",
             GovernanceRejection::MalformedBallot { .. } => "malformed_ballot",
             GovernanceRejection::EmptyElectorate => "empty_electorate",
+            GovernanceRejection::Guarded { .. } => "guarded",
         }
     }
 
@@ -85,6 +92,7 @@ impl GovernanceRejection {
             GovernanceRejection::NotVetoHolder { .. } => "Not a veto holder",
             GovernanceRejection::MalformedBallot { .. } => "Malformed ballot",
             GovernanceRejection::EmptyElectorate => "Empty electorate",
+            GovernanceRejection::Guarded { .. } => "Guarded command",
         }
     }
 
@@ -95,9 +103,9 @@ impl GovernanceRejection {
             GovernanceRejection::ProposalState { .. }
             | GovernanceRejection::ProposalIdConflict { .. }
             | GovernanceRejection::ProposalHasBallots { .. } => RejectionClass::Conflict,
-            GovernanceRejection::NotEligible { .. } | GovernanceRejection::NotVetoHolder { .. } => {
-                RejectionClass::Forbidden
-            }
+            GovernanceRejection::NotEligible { .. }
+            | GovernanceRejection::NotVetoHolder { .. }
+            | GovernanceRejection::Guarded { .. } => RejectionClass::Forbidden,
             GovernanceRejection::MalformedBallot { .. } | GovernanceRejection::EmptyElectorate => {
                 RejectionClass::Invalid
             }
@@ -115,6 +123,7 @@ impl GovernanceRejection {
             GovernanceRejection::ProposalIdConflict { .. } => Some("proposal_id"),
             GovernanceRejection::MalformedBallot { .. } => Some("choice"),
             GovernanceRejection::EmptyElectorate => Some("eligible"),
+            GovernanceRejection::Guarded { .. } => None,
         }
     }
 }
@@ -145,6 +154,10 @@ impl fmt::Display for GovernanceRejection {
             GovernanceRejection::EmptyElectorate => {
                 formatter.write_str("the electorate asked for holds no agent (no active agent of those roles)")
             }
+            GovernanceRejection::Guarded { kind } => write!(
+                formatter,
+                "`{kind}` is guarded: after bootstrap the operator cannot act alone on it; propose it as an action"
+            ),
         }
     }
 }

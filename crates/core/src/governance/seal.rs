@@ -3,7 +3,8 @@
 //! A seal is SHA-256 over a domain line and the canonical encoding of a [`SealInput`]: postcard, the
 //! encoding snapshots use, of the proposal's id, proposer and proposal id, its terms (as amended), its
 //! frozen electorate with the weights, the ballots in voter order each with the entry that cast it,
-//! the tally, the outcome, what closed it, and the previous seal. Postcard writes every field in
+//! the tally, the outcome, what closed it, what became of its action (whose commands are in the terms,
+//! so the seal covers them byte for byte), and the previous seal. Postcard writes every field in
 //! declaration order with lengths before variable parts, so two different inputs never share an
 //! encoding, and equal inputs have equal bytes on every machine. Anyone holding the proposal as
 //! `GET /v1/proposals/{id}` shows it can recompute its seal, and walk the chain through each
@@ -12,13 +13,15 @@
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use super::action::ActionResult;
 use super::book::{Closure, Decision, LiveBallot, Proposal, ProposalTerms, Voter};
 use super::tally::{Outcome, Tally};
 use crate::ids::{Digest, Name, Signer};
 
 /// The domain line every sealed encoding starts with, so that no other hash in Colony (state hashes,
 /// chain hashes, announcements) can be taken for a seal.
-pub const SEAL_DOMAIN: &[u8] = b"colony-decision-seal-v1\n";
+// v2: the terms carry the action, and the input what became of it.
+pub const SEAL_DOMAIN: &[u8] = b"colony-decision-seal-v2\n";
 
 /// Everything a seal covers, borrowed from the proposal and its decision.
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +44,8 @@ pub struct SealInput<'a> {
     pub outcome: &'a Outcome,
     /// What closed it.
     pub closure: &'a Closure,
+    /// What became of the action, when the decision ran one.
+    pub action_result: Option<&'a ActionResult>,
     /// The seal before this one (all zeros for the first).
     pub previous_seal: Digest,
 }
@@ -49,6 +54,7 @@ impl<'a> SealInput<'a> {
     /// The input of a proposal's decision, as stored.
     pub fn of(proposal: &'a Proposal, decision: &'a Decision) -> SealInput<'a> {
         SealInput::new(proposal, &decision.tally, &decision.outcome, &decision.closure, decision.previous_seal)
+            .with_action_result(decision.action_result.as_ref())
     }
 
     /// The input of a decision about to be made on `proposal`.
@@ -69,8 +75,14 @@ impl<'a> SealInput<'a> {
             tally,
             outcome,
             closure,
+            action_result: None,
             previous_seal,
         }
+    }
+
+    /// The same input with what became of the proposal's action.
+    pub fn with_action_result(self, action_result: Option<&'a ActionResult>) -> SealInput<'a> {
+        SealInput { action_result, ..self }
     }
 
     /// The canonical bytes the seal hashes: the domain line, then the input's postcard encoding.

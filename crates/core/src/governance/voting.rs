@@ -8,6 +8,7 @@
 //! yes/no types and the weighted ratio; option votes are never settled early), or a veto. Ballots are
 //! refused from the moment the deadline has passed, even before the entry that closes it runs.
 
+use super::action::ActionResult;
 use super::ballot::Ballot;
 use super::book::{Closure, Decision, LiveBallot};
 use super::commands::{CastBallot, VetoProposal};
@@ -93,8 +94,8 @@ impl State {
         Ok(Accepted::Done)
     }
 
-    /// Decides an open proposal: tallies its live ballots, seals the decision onto the chain and
-    /// ends the proposal.
+    /// Decides an open proposal: tallies its live ballots, runs its action if it is approved with one,
+    /// seals the decision (and what became of the action) onto the chain and ends the proposal.
     pub(crate) fn close_proposal(&mut self, context: &mut Context, id: u64, closure: Closure) {
         let proposal = self.governance.proposal(id).expect("the caller found the proposal");
         let (weights, ballots) = (proposal.weights(), proposal.tally_ballots());
@@ -104,8 +105,24 @@ impl State {
             Closure::Vetoed { .. } => Outcome::Rejected,
             Closure::Deadline | Closure::Settled => tally.outcome.clone(),
         };
+        let action =
+            (outcome == Outcome::Approved && !proposal.terms.action.is_empty()).then(|| proposal.terms.action.clone());
+        let action_result = action.map(|action| {
+            let result = self.run_action(context, &action);
+            context.emit(match &result {
+                ActionResult::Executed { commands } => {
+                    EventKind::ProposalExecuted { proposal: id, commands: *commands }
+                }
+                ActionResult::Failed { index, code } => {
+                    EventKind::ProposalActionFailed { proposal: id, index: *index, code: code.clone() }
+                }
+            });
+            result
+        });
+        let proposal = self.governance.proposal(id).expect("an action never touches proposals");
         let previous_seal = self.governance.seal_head;
-        let sealed = seal(&SealInput::new(proposal, &tally, &outcome, &closure, previous_seal));
+        let input = SealInput::new(proposal, &tally, &outcome, &closure, previous_seal);
+        let sealed = seal(&input.with_action_result(action_result.as_ref()));
         let chain_position = self.governance.seals + 1;
         context.emit(EventKind::ProposalClosed {
             proposal: id,
@@ -124,6 +141,7 @@ impl State {
             previous_seal,
             seal: sealed,
             chain_position,
+            action_result,
         };
         self.governance.end(id, context.now_ms, Some(decision));
     }

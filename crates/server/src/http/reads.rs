@@ -123,6 +123,7 @@ pub async fn get_status(State(app): State<AppState>) -> Result<Json<StatusView>,
         commands_accepted: counters.commands_accepted,
         commands_rejected: counters.commands_rejected,
         operator_key: state.operator().map(|operator| operator.public_key),
+        bootstrap_ended_at_ms: state.governance().bootstrap_ended_at_ms(),
     }))
 }
 

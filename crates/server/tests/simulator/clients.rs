@@ -84,7 +84,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 51] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 52] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -195,6 +195,7 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 51] = [
     ("pheromone.map.configure", Both, Clients::configure_map),
     ("pheromone.map.delete", Both, Clients::delete_map),
     ("pheromone.deposit", Agents, Clients::deposit),
+    ("governance.bootstrap_end", Both, Clients::end_bootstrap),
 ];
 
 /// Whether `agent` holds the task's current award.

@@ -1,15 +1,20 @@
 //! The crowd's governance commands: proposals to every active agent or a few named ones, ballots
 //! (mostly well formed), vetoes, amendments and cancellations, against the proposals the state holds.
 
-use colony_core::command::{AmendProposal, CancelProposal, CastBallot, CreateProposal, VetoProposal};
+use colony_core::command::{
+    AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, Heartbeat, Mint, VetoProposal,
+};
 use colony_core::governance::{Choice, Eligibility, Proposal, ProposalState, Quorum, VoteType, WeightSource};
-use colony_core::{AgentId, Command, Name, State};
+use colony_core::{AgentId, Amount, Command, Name, State};
 
 use super::Clients;
 use crate::rng::Rng;
 
 /// Proposal ids proposers create under: few, so that some creates repeat (the same or a conflict).
 const PROPOSAL_IDS: [&str; 3] = ["question-0", "question-1", "question-2"];
+
+/// Entries a run takes before its operator may end bootstrap.
+const BOOTSTRAP_ENTRIES: u64 = 1_500;
 
 impl Clients {
     /// A proposal with a voting period of a few seconds: to every active agent or to a few members,
@@ -27,6 +32,13 @@ impl Clients {
             _ => VoteType::Approval { options: 3 },
         };
         let veto = !self.members.is_empty() && rng.chance(1, 4);
+        // Now and then a mint to a member as the action, run if the vote approves it.
+        let action = if self.members.is_empty() || vote_type.options().is_some() || rng.chance(3, 4) {
+            Vec::new()
+        } else {
+            let transfer_id = Name::new(format!("sim-action-{}", rng.below(64))).expect("a valid name");
+            vec![Command::Mint(Mint { transfer_id, to: self.member(rng), amount: Amount(rng.between(1, 1_000)) })]
+        };
         Command::CreateProposal(CreateProposal {
             proposal_id: Name::new(rng.pick_text(&PROPOSAL_IDS)).expect("a valid name"),
             title: "keep the reserve above its floor".to_owned(),
@@ -37,7 +49,17 @@ impl Clients {
             weight_source: if rng.chance(1, 4) { WeightSource::Equal } else { WeightSource::Role },
             voting_ms: rng.between(500, 5_000),
             veto_holders: if veto { [self.member(rng)].into() } else { Default::default() },
+            action,
         })
+    }
+
+    /// The operator ends bootstrap once a run is well under way (before, it funds and governs the
+    /// crowd alone; after, its guarded commands are refused); an agent's attempt is refused.
+    pub(super) fn end_bootstrap(&mut self, _: &mut Rng, state: &State, signer: Option<usize>) -> Command {
+        if signer.is_none() && state.sequence() < BOOTSTRAP_ENTRIES {
+            return Command::Heartbeat(Heartbeat {});
+        }
+        Command::EndBootstrap(EndBootstrap {})
     }
 
     /// A ballot on an open proposal the signer may vote on, mostly; a choice its type takes, mostly.
