@@ -28,18 +28,17 @@ fn swarm() -> Simulator {
     swarm
 }
 
-const SEED_001: [&str; 4] = ["agent-architect", "agent-developer", "agent-security", "agent-auditor"];
-
 fn mint(transfer_id: &str, to: &str, amount: u64) -> Value {
     json!({"type": "ledger.mint", "transfer_id": transfer_id, "to": to, "amount": amount.to_string()})
 }
 
-/// Seed 001's threshold of 4.0 over its four agents, with `action`.
+/// Seed 001's threshold of 4.0 over its four roles' agents, with `action` and a quorum of half of them.
 fn proposal_with(proposal_id: &str, action: Value) -> Value {
     json!({
         "type": "proposal.create", "proposal_id": proposal_id, "title": "Grant the scout its budget",
-        "vote_type": {"threshold": {"yes_weight": 4_000_000}}, "quorum": "none",
-        "eligible": {"agents": SEED_001}, "voting_ms": 60_000, "action": action
+        "vote_type": {"threshold": {"yes_weight": 4_000_000}}, "quorum": {"ballots": 2},
+        "eligible": {"roles": ["architect", "developer", "security", "auditor"]}, "voting_ms": 60_000,
+        "action": action
     })
 }
 
@@ -259,4 +258,39 @@ fn an_action_survives_the_stored_encoding_of_every_kind_it_may_hold() {
     let restored = State::decode_snapshot(&swarm.state().encode_snapshot()).expect("decodes");
     assert_eq!(restored.governance().proposal(id), swarm.state().governance().proposal(id));
     assert_eq!(restored.state_hash(), swarm.state().state_hash());
+}
+
+#[test]
+fn a_proposer_cannot_pick_who_decides_its_action_nor_a_rule_its_own_ballot_meets() {
+    let mut swarm = swarm();
+    let grant = json!([mint("self-grant", "scout", 1_000_000)]);
+    let refusals = [
+        // Itself as the only voter, or itself and a list it chose.
+        (json!({"eligible": {"agents": ["scout"]}}), "eligible"),
+        (json!({"eligible": {"agents": ["scout", "agent-developer"]}}), "eligible"),
+        // Its own role alone: one voter.
+        (json!({"eligible": {"roles": ["scout"]}}), "eligible"),
+        // No quorum, or a quorum one ballot meets.
+        (json!({"quorum": "none"}), "quorum"),
+        (json!({"quorum": {"ballots": 1}}), "quorum"),
+        (json!({"quorum": {"share": {"numerator": "1", "denominator": "3"}}}), "quorum"),
+        // A threshold below half the electorate's weight (7.0 by role), or a ratio below one half.
+        (json!({"vote_type": {"threshold": {"yes_weight": 1_000_000}}}), "vote_type"),
+        (json!({"vote_type": {"supermajority": {"threshold": {"numerator": "1", "denominator": "3"}}}}), "vote_type"),
+    ];
+    for (terms, field) in refusals {
+        let mut create = proposal_with("self-grant", grant.clone());
+        create.as_object_mut().unwrap().extend(terms.as_object().unwrap().clone());
+        let outcome = swarm.agent("scout", vec![command(create.clone())]);
+        assert_eq!(outcome.single_code(), Some("invalid_field"), "{create}");
+        let refused = format!("{:?}", outcome.single());
+        assert!(refused.contains(field), "refused on {field}: {refused}");
+    }
+    assert_eq!(balance(swarm.state(), "scout"), Amount(0));
+    // Every active agent decides, by a majority with a quorum of half: taken.
+    let mut fair = proposal_with("grant", grant);
+    fair.as_object_mut().unwrap().remove("eligible");
+    fair["vote_type"] = json!("plurality");
+    fair["quorum"] = json!({"ballots": 3});
+    create(&mut swarm, "scout", fair);
 }

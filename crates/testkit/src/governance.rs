@@ -11,6 +11,7 @@
 use colony_core::command::{AmendProposal, CancelProposal, CastBallot, CreateProposal, HaltAgent, Mint, VetoProposal};
 use colony_core::governance::{
     Choice, Eligibility, OptionCredits, OptionPart, Proposal, ProposalState, Quorum, Ratio, VoteType, WeightSource,
+    is_actionable,
 };
 use colony_core::{AgentId, Command, Fraction, State};
 use proptest::collection::vec;
@@ -264,17 +265,30 @@ pub fn render_governance(
                     Eligibility::Agents(agents.iter().map(|agent| resolve(*agent)).collect())
                 }
             };
+            let action = action(*index, &resolve(AgentRef::Signer));
+            // A runnable action is decided by active agents of a role, by a majority with half voting
+            // (the rule `proposal.create` holds actions to); the rest keep the generated terms.
+            let runnable = !action.is_empty() && action.iter().all(|command| is_actionable(command.kind()));
+            // The signer's own role keeps the electorate small enough for generated ballots to
+            // reach its quorum now and then.
+            let own_role = signer.and_then(|signer| state.registry().get(signer)).map(|agent| agent.role.clone());
+            let (vote_type, quorum, eligible) = if runnable {
+                let eligible = own_role.map_or(Eligibility::AllActive, |role| Eligibility::Roles([role].into()));
+                (VoteType::Plurality, None, eligible)
+            } else {
+                (vote_type(*kind), (!quorum).then_some(Quorum::None), eligible)
+            };
             Command::CreateProposal(CreateProposal {
                 proposal_id: name(PROPOSAL_IDS[*proposal_id]),
                 title: format!("question {proposal_id}"),
                 description: None,
-                vote_type: vote_type(*kind),
-                quorum: (!quorum).then_some(Quorum::None),
+                vote_type,
+                quorum,
                 eligible,
                 weight_source: if *equal { WeightSource::Equal } else { WeightSource::Role },
                 voting_ms: *voting_ms,
                 veto_holders: veto.iter().map(|holder| resolve(*holder)).collect(),
-                action: action(*index, &resolve(AgentRef::Signer)),
+                action,
             })
         }
         GovernanceSpec::Cast { proposal, choice: index } => Command::CastBallot(CastBallot {

@@ -95,6 +95,17 @@ const CODES_NO_STREAM_REACHES: &[&str] = &[
     "genesis",
 ];
 
+/// Events the sample streams do not reach, each for a reason in the rules rather than a gap of the
+/// generators; a dedicated test drives each.
+const EVENTS_NO_STREAM_REACHES: &[&str] = &[
+    // An action runs only when a majority of an electorate the proposer cannot pick one by one votes
+    // yes with a quorum of half of it (`governance::action::check_action_rule`): random ballots
+    // spread over random proposals do not get there. `crates/core/tests/governance_actions.rs` runs
+    // and fails actions.
+    "proposal.executed",
+    "proposal.action_failed",
+];
+
 /// The generators are only useful if they reach every rule: this runs a fixed sample of streams and
 /// checks that every command kind is generated and accepted, and that every reachable rejection code
 /// and every event kind shows up, along with the ledger situations the rules single out.
@@ -169,7 +180,8 @@ fn streams_cover_every_command_rejection_and_event() {
     let reached_anyway: Vec<_> = CODES_NO_STREAM_REACHES.iter().filter(|code| codes.contains(*code)).collect();
     assert!(reached_anyway.is_empty(), "codes said to be out of reach but generated: {reached_anyway:?}");
     assert!(missing.is_empty(), "rejection codes never generated: {missing:?}");
-    assert_eq!(events, EventKind::NAMES.iter().copied().collect(), "event kinds");
+    let expected_events = EventKind::NAMES.iter().copied().filter(|name| !EVENTS_NO_STREAM_REACHES.contains(name));
+    assert_eq!(events, expected_events.collect(), "event kinds");
     assert!(self_registrations > 0, "no self-registration was ever accepted");
     let expected_situations = [
         "transfer retried (unchanged)",

@@ -19,10 +19,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use schemars::JsonSchema;
 
-use super::ballot::VoteType;
+use super::ballot::{Quorum, VoteType};
+use super::book::{Eligibility, ProposalTerms, Voter};
 use super::commands::EndBootstrap;
+use super::ratio::Ratio;
 use crate::command::{Apply, Command};
 use crate::event::EventKind;
+use crate::fraction::MICROS_ONE;
 use crate::ids::Signer;
 use crate::limits;
 use crate::outcome::{Accepted, CommandResult, Rejection};
@@ -85,6 +88,58 @@ pub(crate) fn check_action(action: &[Command], vote_type: &VoteType) -> Result<(
         return Err(Rejection::LimitReached { limit: "action_bytes", max: limits::ACTION_BYTES_MAX as u64 });
     }
     check_action_vote_type(vote_type)
+}
+
+/// Who decides an action, and by how much. A proposer chooses its proposal's electorate, vote type
+/// and quorum; were they free for an action, an agent could name itself (or itself and a child it
+/// registered) the only voters, or set a quorum of none and a threshold its own weight reaches, and
+/// run a mint with the operator's authority: the single agent seed 001 forbids. So an action is
+/// decided by an electorate the proposer does not pick one by one (every active agent, or the
+/// active agents of some roles), of at least two voters, under a rule that needs a majority (a yes
+/// share above one half of the votes cast, a threshold of at least half the electorate's weight, or
+/// a ratio of at least one half) and a quorum of at least half the electorate (by count, seed 000's
+/// `max(2, n div 2)` ballots, the default; by weight; or by share).
+pub(crate) fn check_action_rule(terms: &ProposalTerms, electorate: &[Voter]) -> Result<(), Rejection> {
+    if terms.action.is_empty() {
+        return Ok(());
+    }
+    if matches!(terms.eligible, Eligibility::Agents(_)) {
+        return Err(Rejection::invalid(
+            "eligible",
+            "a proposal with an action is decided by every active agent or the active agents of some roles, not a list",
+        ));
+    }
+    if electorate.len() < 2 {
+        return Err(Rejection::invalid("eligible", "a proposal with an action needs at least two voters"));
+    }
+    let eligible_weight: u128 = electorate.iter().map(|voter| u128::from(voter.weight)).sum();
+    let majority = match &terms.vote_type {
+        VoteType::Plurality | VoteType::Consensus => true,
+        VoteType::Supermajority { threshold } => *threshold >= Ratio::HALF,
+        VoteType::Threshold { yes_weight } => 2 * u128::from(*yes_weight) >= eligible_weight,
+        VoteType::WeightedRatio { required } => 2 * u64::from(required.micros()) >= u64::from(MICROS_ONE),
+        _ => false,
+    };
+    if !majority {
+        return Err(Rejection::invalid(
+            "vote_type",
+            "a proposal with an action needs a majority: a threshold of at least half the electorate's weight, a share or ratio of at least one half",
+        ));
+    }
+    let quorum = match terms.quorum {
+        Quorum::None => false,
+        // Seed 000's "half": `max(2, n div 2)` ballots, the default quorum.
+        Quorum::Ballots(count) => count >= 2 && count as usize >= electorate.len() / 2,
+        Quorum::Weight(weight) => 2 * u128::from(weight) >= eligible_weight,
+        Quorum::Share(share) => share >= Ratio::HALF,
+    };
+    if !quorum {
+        return Err(Rejection::invalid(
+            "quorum",
+            "a proposal with an action needs a quorum of at least half the electorate (and two ballots)",
+        ));
+    }
+    Ok(())
 }
 
 /// Only an approval runs an action: an option vote has no outcome that means "do it".

@@ -2,7 +2,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use super::action::{check_action, check_action_vote_type};
+use super::action::{check_action, check_action_rule, check_action_vote_type};
 use super::ballot::{Quorum, VoteType};
 use super::book::{Eligibility, Proposal, ProposalState, ProposalTerms, Voter, WeightSource};
 use super::commands::{AmendProposal, CancelProposal, CreateProposal};
@@ -125,25 +125,28 @@ impl State {
         let voters = u32::try_from(electorate.len()).expect("electorates are bounded far below u32");
         let quorum = command.quorum.unwrap_or_else(|| Quorum::half_of_electorate(voters));
 
+        let closes_at_ms = context.now_ms.saturating_add(command.voting_ms);
+        let terms = ProposalTerms {
+            title: command.title.clone(),
+            description: command.description.clone(),
+            vote_type: command.vote_type.clone(),
+            quorum,
+            eligible: command.eligible.clone(),
+            weight_source: command.weight_source,
+            veto_holders: command.veto_holders.clone(),
+            closes_at_ms,
+            action: command.action.clone(),
+        };
+        check_action_rule(&terms, &electorate)?;
+
         let id = self.governance.next_proposal;
         self.governance.next_proposal += 1;
-        let closes_at_ms = context.now_ms.saturating_add(command.voting_ms);
         self.governance.insert_open(Proposal {
             id,
             proposer: proposer.clone(),
             proposal_id: command.proposal_id.clone(),
             creation,
-            terms: ProposalTerms {
-                title: command.title.clone(),
-                description: command.description.clone(),
-                vote_type: command.vote_type.clone(),
-                quorum,
-                eligible: command.eligible.clone(),
-                weight_source: command.weight_source,
-                veto_holders: command.veto_holders.clone(),
-                closes_at_ms,
-                action: command.action.clone(),
-            },
+            terms,
             electorate,
             ballots: Default::default(),
             state: ProposalState::Open,
@@ -272,6 +275,7 @@ impl State {
         if !terms.action.is_empty() {
             check_action_vote_type(&terms.vote_type)?;
         }
+        check_action_rule(&terms, &proposal.electorate)?;
         if terms == proposal.terms {
             return Ok(Accepted::Unchanged);
         }

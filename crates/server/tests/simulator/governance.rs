@@ -39,12 +39,18 @@ impl Clients {
             let transfer_id = Name::new(format!("sim-action-{}", rng.below(64))).expect("a valid name");
             vec![Command::Mint(Mint { transfer_id, to: self.member(rng), amount: Amount(rng.between(1, 1_000)) })]
         };
+        // An action is decided by every active agent, by a majority with at least half voting.
+        let (vote_type, quorum, eligible) = if action.is_empty() {
+            (vote_type, rng.chance(1, 2).then_some(Quorum::None), eligible)
+        } else {
+            (VoteType::Plurality, None, Eligibility::AllActive)
+        };
         Command::CreateProposal(CreateProposal {
             proposal_id: Name::new(rng.pick_text(&PROPOSAL_IDS)).expect("a valid name"),
             title: "keep the reserve above its floor".to_owned(),
             description: None,
             vote_type,
-            quorum: rng.chance(1, 2).then_some(Quorum::None),
+            quorum,
             eligible,
             weight_source: if rng.chance(1, 4) { WeightSource::Equal } else { WeightSource::Role },
             voting_ms: rng.between(500, 5_000),
