@@ -97,11 +97,11 @@ pub fn rejection_samples() -> Vec<Rejection> {
         GovernanceRejection::NotVetoHolder { proposal: 4 }.into(),
         GovernanceRejection::MalformedBallot { proposal: 4, error: TallyError::WrongChoice { voter: 1 } }.into(),
         GovernanceRejection::EmptyElectorate.into(),
+        GovernanceRejection::Guarded { kind: "ledger.mint" }.into(),
         StigmergyRejection::MapNotFound { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::MapExists { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotMapCreator { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotDepositor { map: Name::new("trails").expect("a valid name") }.into(),
-        GovernanceRejection::Guarded { kind: "ledger.mint" }.into(),
     ]
 }
 
