@@ -82,6 +82,12 @@ impl Swarm {
 
     /// Bids by both workers, the award, acceptance, a result and its verification.
     async fn carry_out(&self, task: u64, result: Value) {
+        self.start_work(task).await;
+        self.finish_work(task, result).await;
+    }
+
+    /// Bids by both workers, the award to the cheaper, its acceptance and a progress report at 50%.
+    async fn start_work(&self, task: u64) {
         for (worker, cost) in self.workers.iter().zip([300, 500]) {
             let bid = PlaceBid {
                 task,
@@ -96,6 +102,11 @@ impl Swarm {
         let winner = &self.workers[0];
         winner.accept_task(task).await.expect("accept");
         winner.report_progress(task, 50, "half").await.expect("progress");
+    }
+
+    /// The winner of [`Swarm::start_work`] submits `result` and the manager verifies it.
+    async fn finish_work(&self, task: u64, result: Value) {
+        let winner = &self.workers[0];
         let submission = SubmitResult {
             task,
             result: Some(serde_json::from_value(result).expect("a JSON result")),
@@ -254,7 +265,16 @@ async fn a_subscription_streams_each_change_then_the_result_and_ends() {
             let chunk = stream.next().await.expect("the first frame").expect("a chunk");
             text.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
         }
-        swarm.carry_out(id.parse().expect("a market id"), json!("done")).await;
+        // The gateway reports each change as the task stands when it reads it, so a progress
+        // report followed at once by the result may be read as the result alone: the result waits
+        // until the progress was streamed.
+        let task = id.parse().expect("a market id");
+        swarm.start_work(task).await;
+        while !text.contains("50% done") {
+            let chunk = stream.next().await.expect("the progress frame").expect("a chunk");
+            text.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+        swarm.finish_work(task, json!("done")).await;
         while let Some(chunk) = stream.next().await {
             text.push_str(std::str::from_utf8(&chunk.expect("a chunk")).expect("UTF-8"));
         }
