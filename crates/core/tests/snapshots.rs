@@ -47,7 +47,7 @@ fn a_snapshot_round_trips_exactly_and_the_restored_state_carries_on_identically(
     let mut swarm = busy_swarm();
     let bytes = swarm.state().encode_snapshot();
     assert_eq!(&bytes[..8], b"COLONYSS");
-    assert_eq!(&bytes[8..HEADER_BYTES], &7u32.to_le_bytes());
+    assert_eq!(&bytes[8..HEADER_BYTES], &8u32.to_le_bytes());
     let mut restored = State::decode_snapshot(&bytes).expect("a fresh snapshot decodes");
     assert_eq!(&restored, swarm.state());
     assert_eq!(restored.state_hash(), swarm.state().state_hash());
