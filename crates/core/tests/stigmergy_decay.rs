@@ -80,12 +80,32 @@ fn intensities_read_and_print_as_decimals() {
         assert_eq!(Intensity::parse(text).unwrap().nanos(), nanos, "{text}");
     }
     assert_eq!(Intensity::from_nanos(2_500_000_000).to_string(), "2.5");
-    for bad in ["", ".5", "1.", "-1", "1e3", "0.0000000001", "x", "99999999999999999999"] {
+    assert_eq!(Intensity::parse("9999999999.999999999").unwrap().nanos(), 9_999_999_999_999_999_999);
+    for bad in ["", ".5", "1.", "-1", "1e3", "0.0000000001", "x", "99999999999999999999", "94522526767", "00000000001"]
+    {
         assert!(Intensity::parse(bad).is_err(), "{bad}");
     }
     assert_eq!(serde_json::to_string(&units("0.25")).unwrap(), "\"0.25\"");
     assert!(serde_json::from_str::<Intensity>("0.25").is_err(), "a JSON number would pass through a float");
     assert_eq!(units("9.5").deposit_capped(units("1"), units("10")), units("10"));
+}
+
+const INTENSITY_TEXT: &str = "[0-9]{1,10}(\\.[0-9]{1,9})?";
+
+#[test]
+fn the_published_schema_is_the_pattern_the_property_draws_from() {
+    let schema = serde_json::to_value(schemars::schema_for!(Intensity)).unwrap();
+    assert_eq!(schema["pattern"], format!("^{INTENSITY_TEXT}$"));
+}
+
+proptest! {
+    /// Every text the published schema allows (`^[0-9]{1,10}(\.[0-9]{1,9})?$`) is an intensity, and
+    /// prints back as the same value: a client that follows the schema is never refused.
+    #[test]
+    fn every_text_the_schema_allows_parses(text in INTENSITY_TEXT) {
+        let intensity = Intensity::parse(&text).unwrap();
+        prop_assert_eq!(Intensity::parse(&intensity.to_string()).unwrap(), intensity);
+    }
 }
 
 fn model() -> impl Strategy<Value = Decay> {

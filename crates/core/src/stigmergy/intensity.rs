@@ -14,6 +14,12 @@ pub const NANOS_ONE: u64 = 1_000_000_000;
 /// significant digits before it is pruned.
 pub const INTENSITY_DECIMALS: usize = 9;
 
+/// Whole digits an intensity's text may have: ten, so that every text the schema allows fits in
+/// the billionths a `u64` holds (9,999,999,999.999999999 < 18,446,744,073.7) and a valid-looking
+/// number is never refused for overflow. Far above any cap a map may set (100).
+pub const INTENSITY_WHOLE_DIGITS_MAX: usize = 10;
+const _: () = assert!(9_999_999_999u64.checked_mul(NANOS_ONE).unwrap().checked_add(NANOS_ONE - 1).is_some());
+
 /// A non-negative intensity with nine decimals, held as billionths: at most about 18.4 billion
 /// units, far above any cap a map may set. In JSON a decimal string (`"10"`, `"0.01"`); a JSON number
 /// is refused, because it would pass through a binary float on the way in.
@@ -47,12 +53,15 @@ impl Intensity {
         Intensity(self.0.saturating_add(deposit.0).min(cap.0))
     }
 
-    /// Parses `10`, `0.01`, `2.500000000`: digits, at most nine decimals.
+    /// Parses `10`, `0.01`, `2.500000000`: at most ten digits, at most nine decimals.
     pub fn parse(text: &str) -> Result<Intensity, String> {
         let invalid = || format!("'{text}' is not an intensity: use a decimal string such as \"1.5\"");
         let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
         if whole.is_empty() || !whole.bytes().all(|byte| byte.is_ascii_digit()) {
             return Err(invalid());
+        }
+        if whole.len() > INTENSITY_WHOLE_DIGITS_MAX {
+            return Err(format!("'{text}' has more than {INTENSITY_WHOLE_DIGITS_MAX} digits before the point"));
         }
         if text.contains('.') && decimals.is_empty() {
             return Err(invalid());
@@ -61,7 +70,8 @@ impl Intensity {
             return Err(format!("'{text}' has more than nine decimals or a character that is not a digit"));
         }
         let whole: u64 = whole.parse().map_err(|_| invalid())?;
-        let mut nanos = whole.checked_mul(NANOS_ONE).ok_or_else(invalid)?;
+        // Ten digits times a billion stays below u64::MAX, so neither this nor the sum below overflows.
+        let mut nanos = whole * NANOS_ONE;
         let mut scale = NANOS_ONE / 10;
         for digit in decimals.bytes() {
             nanos += u64::from(digit - b'0') * scale;
@@ -115,8 +125,8 @@ impl JsonSchema for Intensity {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "pattern": "^[0-9]+(\\.[0-9]{1,9})?$",
-            "description": "A non-negative decimal with at most nine decimals, as a string.",
+            "pattern": "^[0-9]{1,10}(\\.[0-9]{1,9})?$",
+            "description": "A non-negative decimal with at most ten digits before the point and nine after, as a string.",
             "examples": ["10", "0.01"]
         })
     }
