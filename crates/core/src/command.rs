@@ -5,7 +5,7 @@
 //!
 //! Each command is a struct in its family's folder (`registry/commands.rs`, `config/commands.rs`,
 //! `ledger/commands.rs`, `bus/commands.rs`, `market/commands.rs`, `governance/commands.rs`,
-//! `stigmergy/commands.rs`), next to the rules it follows,
+//! `stigmergy/commands.rs`, `coordination/commands.rs`), next to the rules it follows,
 //! and implements `Apply`.
 //! The table at the bottom of this file names each one once: its JSON `type` and its variant. From
 //! that one line come the variant of [`Command`], [`Command::KINDS`], [`Command::kind`], the dispatch
@@ -19,6 +19,7 @@ pub use crate::bus::commands::{
     ReplayDeadLetters,
 };
 pub use crate::config::commands::{IssueReadToken, RevokeReadToken, SetConfig};
+pub use crate::coordination::commands::{AcquireLock, GrantLease, KeepLeaseAlive, ReleaseLock, RevokeLease};
 pub use crate::governance::commands::{
     AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, VetoProposal,
 };
@@ -182,4 +183,9 @@ command_table! {
     DeleteMap = "pheromone.map.delete",
     Deposit = "pheromone.deposit",
     EndBootstrap = "governance.bootstrap_end",
+    GrantLease = "lease.grant",
+    KeepLeaseAlive = "lease.keep_alive",
+    RevokeLease = "lease.revoke",
+    AcquireLock = "lock.acquire",
+    ReleaseLock = "lock.release",
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::bus::DeadLetterReason;
+use crate::coordination::{LeaseEnd, LockMode, LockRelease};
 use crate::fraction::Fraction;
 use crate::governance::{Choice, Closure, Outcome};
 use crate::ids::Digest;
@@ -550,6 +551,94 @@ pub enum EventKind {
     /// The operator ended bootstrap: guarded kinds now run only as approved proposals' actions.
     #[serde(rename = "governance.bootstrap_ended")]
     BootstrapEnded {},
+    /// A lease was granted.
+    #[serde(rename = "lease.granted")]
+    LeaseGranted {
+        /// Its holder.
+        holder: Signer,
+        /// Its name.
+        lease: Name,
+        /// What each keep-alive extends it by.
+        ttl_ms: u64,
+        /// The last log time it is alive unless kept alive.
+        expires_at_ms: u64,
+    },
+    /// A lease was kept alive.
+    #[serde(rename = "lease.kept_alive")]
+    LeaseKeptAlive {
+        /// Its holder.
+        holder: Signer,
+        /// Its name.
+        lease: Name,
+        /// Its new deadline.
+        expires_at_ms: u64,
+    },
+    /// A lease ended; the releases of its locks and their handovers follow.
+    #[serde(rename = "lease.ended")]
+    LeaseEnded {
+        /// Its holder.
+        holder: Signer,
+        /// Its name.
+        lease: Name,
+        /// Revoked, expired, or its holder fell silent or was deregistered.
+        reason: LeaseEnd,
+    },
+    /// A lock request joined the lock's queue.
+    #[serde(rename = "lock.queued")]
+    LockQueued {
+        /// The lock.
+        lock: Name,
+        /// Who waits.
+        holder: Signer,
+        /// The lease it waits through.
+        lease: Name,
+        /// The mode it asked for.
+        mode: LockMode,
+        /// Its place in the queue, from 1.
+        position: u32,
+    },
+    /// A lock was granted: at once, or (`waited`) handed over to a waiter as holders left.
+    #[serde(rename = "lock.granted")]
+    LockGranted {
+        /// The lock.
+        lock: Name,
+        /// The new holder.
+        holder: Signer,
+        /// The lease it holds the lock through.
+        lease: Name,
+        /// Alone or shared.
+        mode: LockMode,
+        /// Above every token granted on this lock before.
+        fencing_token: u64,
+        /// Whether it waited in the queue.
+        waited: bool,
+    },
+    /// A holder stopped holding a lock.
+    #[serde(rename = "lock.released")]
+    LockReleased {
+        /// The lock.
+        lock: Name,
+        /// The former holder.
+        holder: Signer,
+        /// The lease it held the lock through.
+        lease: Name,
+        /// The token its grant carried, no longer valid.
+        fencing_token: u64,
+        /// Released, or its lease ended.
+        reason: LockRelease,
+    },
+    /// A waiter left a lock's queue without being granted.
+    #[serde(rename = "lock.left_queue")]
+    LockLeftQueue {
+        /// The lock.
+        lock: Name,
+        /// The former waiter.
+        holder: Signer,
+        /// The lease it waited through.
+        lease: Name,
+        /// It gave up, or its lease ended.
+        reason: LockRelease,
+    },
 }
 
 impl EventKind {
@@ -606,6 +695,13 @@ impl EventKind {
         "proposal.executed",
         "proposal.action_failed",
         "governance.bootstrap_ended",
+        "lease.granted",
+        "lease.kept_alive",
+        "lease.ended",
+        "lock.queued",
+        "lock.granted",
+        "lock.released",
+        "lock.left_queue",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -661,6 +757,13 @@ impl EventKind {
             EventKind::ProposalExecuted { .. } => "proposal.executed",
             EventKind::ProposalActionFailed { .. } => "proposal.action_failed",
             EventKind::BootstrapEnded {} => "governance.bootstrap_ended",
+            EventKind::LeaseGranted { .. } => "lease.granted",
+            EventKind::LeaseKeptAlive { .. } => "lease.kept_alive",
+            EventKind::LeaseEnded { .. } => "lease.ended",
+            EventKind::LockQueued { .. } => "lock.queued",
+            EventKind::LockGranted { .. } => "lock.granted",
+            EventKind::LockReleased { .. } => "lock.released",
+            EventKind::LockLeftQueue { .. } => "lock.left_queue",
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`governance`]: proposals, ballots and sealed decisions, on the exact tally of votes (yes/no,
 //!   weighted ratio, approval, quadratic, ranked, split).
 //! - [`stigmergy`]: pheromone maps: deposits capped, trails fading with log time, the strongest read.
+//! - [`coordination`]: leases, and locks handed over with fencing tokens, FIFO, without deadlocks.
 //! - [`amount`]: money in integer minor units, and the fee rounding rule.
 //! - [`bus`]: subjects, patterns and the pattern tree of the message bus.
 //! - [`config`]: the swarm configuration.
@@ -31,6 +32,7 @@ pub mod amount;
 pub mod bus;
 pub mod command;
 pub mod config;
+pub mod coordination;
 pub mod entry;
 pub mod event;
 pub mod fraction;
@@ -50,6 +52,7 @@ pub mod stigmergy;
 pub use amount::{Amount, FeeSplit};
 pub use command::Command;
 pub use config::{ReferralFrom, RoleConfig, SwarmConfig};
+pub use coordination::{Coordination, LeaseRecord, LockMode, LockRecord};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};
 pub use fraction::Fraction;
@@ -60,8 +63,9 @@ pub use ledger::{
 };
 pub use market::{Attempt, AttemptOutcome, Bid, Reputation, Task, TaskState};
 pub use outcome::{
-    Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, EntryOutcome, GovernanceRejection,
-    LedgerRejection, MarketRejection, RegistryRejection, Rejection, RejectionClass, StigmergyRejection,
+    Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, CoordinationRejection, EntryOutcome,
+    GovernanceRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection, RejectionClass,
+    StigmergyRejection,
 };
 pub use registry::{Agent, AgentHandle, Halt, Liveness, Registry};
 pub use state::{Counters, Operator, RULES_VERSION, ReadToken, SnapshotError, State};

@@ -532,3 +532,54 @@ pub const ACTION_BYTES_MAX: usize = 16 * 1_024;
 
 /// Command kinds the configuration may name as guarded: at most every kind there is.
 pub const GUARDED_KINDS_MAX: usize = 64;
+
+/// The shortest lease. Each lease's deadline makes the driver write a tick entry when nobody else
+/// writes, so a second keeps one holder's leases from asking for more than a few entries a second;
+/// shorter leases would not survive a heartbeat's round trip anyway.
+pub const LEASE_TTL_MIN_MS: u64 = 1_000;
+
+/// The longest lease: a day. A lease is a promise to stay alive; one held longer belongs in the
+/// registry's liveness, and its locks would outlive any holder that crashed without a heartbeat TTL.
+pub const LEASE_TTL_MAX_MS: u64 = 86_400_000;
+
+/// Leases one signer holds at once: one per worker loop or resource group of an agent, with room.
+/// The bound keeps a hostile self-registered agent's leases (and through [`LOCKS_PER_LEASE_MAX`] its
+/// locks) a small share of [`LEASES_MAX`], and bounds what its silence ends in one pass.
+pub const LEASES_PER_HOLDER_MAX: usize = 64;
+
+/// Leases in all: the bound on coordination's lease memory (each a few hundred bytes with its locks'
+/// names), 25 MB or so.
+pub const LEASES_MAX: usize = 100_000;
+
+/// Locks one lease holds or waits for: a transaction's worth of resources. With
+/// [`LEASES_PER_HOLDER_MAX`] this bounds one holder at 1,024 locks, and a lease's end at that many
+/// releases and handovers.
+pub const LOCKS_PER_LEASE_MAX: usize = 16;
+
+/// Locks held or awaited in all (a lock nobody uses has no record): the bound on lock records.
+pub const LOCKS_MAX: usize = 100_000;
+
+/// Waiters queued for one lock. A release hands the lock over to the head of its queue in the same
+/// entry, granting at most this many shared waiters at once; 64 waiters is a contended resource,
+/// more is a design asking for a work queue.
+pub const LOCK_QUEUE_MAX: usize = 64;
+
+/// Queue places one signer takes in all locks. Below [`LOCK_QUEUE_MAX`] so that one hostile agent
+/// cannot fill a lock's queue alone (one place per lock and signer), and small so the wait-for
+/// graph's edges out of one agent stay few.
+pub const LOCK_WAITS_PER_HOLDER_MAX: usize = 16;
+
+/// Edges of the wait-for graph one deadlock check examines before it refuses the wait with
+/// `limit_reached`: the walk from the holders of the awaited lock, through the locks each waits for
+/// and their holders and earlier waiters. 4,096 cover cycles through every agent of a team of
+/// hundreds while bounding an acquire's work to a few thousand map lookups.
+pub const DEADLOCK_WALK_EDGES_MAX: usize = 4_096;
+
+/// Leases ended by their deadline in one entry; the rest end in the next entries, due at once. Each
+/// end releases at most [`LOCKS_PER_LEASE_MAX`] locks, each handing over to at most
+/// [`LOCK_QUEUE_MAX`] waiters, so an entry's expiry work stays near a million steps at the worst.
+pub const LEASE_EXPIRIES_PER_ENTRY_MAX: usize = 1_000;
+
+const _: () = assert!(LEASE_TTL_MIN_MS < LEASE_TTL_MAX_MS);
+const _: () = assert!(LEASES_PER_HOLDER_MAX <= LEASES_MAX);
+const _: () = assert!(LOCK_WAITS_PER_HOLDER_MAX < LOCK_QUEUE_MAX);

@@ -5,6 +5,7 @@ use std::fmt;
 use crate::bus::Delivery;
 pub use crate::bus::rejections::BusRejection;
 pub use crate::config::rejections::ConfigRejection;
+pub use crate::coordination::rejections::CoordinationRejection;
 use crate::event::Event;
 pub use crate::governance::rejections::GovernanceRejection;
 use crate::ids::{AgentId, Name};
@@ -71,6 +72,21 @@ pub enum Accepted {
     Deposited {
         /// The trail's intensity after the deposit.
         intensity: crate::stigmergy::Intensity,
+    },
+    /// A lease was granted or kept alive: the last log time it is alive unless kept alive again.
+    Lease {
+        /// Its new deadline (inclusive).
+        expires_at_ms: u64,
+    },
+    /// A lock was granted at once.
+    LockGranted {
+        /// The grant's fencing token, above every token granted on the lock before.
+        fencing_token: u64,
+    },
+    /// A lock request joined the lock's queue; its grant comes as a `lock.granted` event.
+    LockQueued {
+        /// Its place in the queue, from 1.
+        position: u32,
     },
     /// Dead letters were published again, each with its new place.
     Replayed {
@@ -183,6 +199,14 @@ pub enum Rejection {
     Governance(GovernanceRejection),
     /// A refusal of stigmergy (`stigmergy/rejections.rs`).
     Stigmergy(StigmergyRejection),
+    /// A refusal of leases and locks (`coordination/rejections.rs`).
+    Coordination(CoordinationRejection),
+}
+
+impl From<CoordinationRejection> for Rejection {
+    fn from(rejection: CoordinationRejection) -> Rejection {
+        Rejection::Coordination(rejection)
+    }
 }
 
 impl From<StigmergyRejection> for Rejection {
@@ -254,6 +278,7 @@ impl Rejection {
             Rejection::Market(rejection) => rejection.code(),
             Rejection::Governance(rejection) => rejection.code(),
             Rejection::Stigmergy(rejection) => rejection.code(),
+            Rejection::Coordination(rejection) => rejection.code(),
         }
     }
 
@@ -278,6 +303,7 @@ impl Rejection {
             Rejection::Market(rejection) => rejection.title(),
             Rejection::Governance(rejection) => rejection.title(),
             Rejection::Stigmergy(rejection) => rejection.title(),
+            Rejection::Coordination(rejection) => rejection.title(),
         }
     }
 
@@ -300,6 +326,7 @@ impl Rejection {
             Rejection::Market(rejection) => rejection.class(),
             Rejection::Governance(rejection) => rejection.class(),
             Rejection::Stigmergy(rejection) => rejection.class(),
+            Rejection::Coordination(rejection) => rejection.class(),
         }
     }
 
@@ -324,6 +351,7 @@ impl Rejection {
             Rejection::Market(rejection) => rejection.field(),
             Rejection::Governance(rejection) => rejection.field(),
             Rejection::Stigmergy(rejection) => rejection.field(),
+            Rejection::Coordination(rejection) => rejection.field(),
         }
     }
 }
@@ -355,6 +383,7 @@ impl fmt::Display for Rejection {
             Rejection::Market(rejection) => rejection.fmt(formatter),
             Rejection::Governance(rejection) => rejection.fmt(formatter),
             Rejection::Stigmergy(rejection) => rejection.fmt(formatter),
+            Rejection::Coordination(rejection) => rejection.fmt(formatter),
         }
     }
 }

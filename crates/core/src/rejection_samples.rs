@@ -12,8 +12,8 @@ use crate::bus::{Pattern, Subject};
 use crate::governance::TallyError;
 use crate::ids::{AgentId, Name};
 use crate::outcome::{
-    BusRejection, ConfigRejection, GovernanceRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection,
-    StigmergyRejection,
+    BusRejection, ConfigRejection, CoordinationRejection, GovernanceRejection, LedgerRejection, MarketRejection,
+    RegistryRejection, Rejection, StigmergyRejection,
 };
 
 /// One rejection of each variant, in the order the variants are declared.
@@ -102,6 +102,14 @@ pub fn rejection_samples() -> Vec<Rejection> {
         StigmergyRejection::MapExists { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotMapCreator { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotDepositor { map: Name::new("trails").expect("a valid name") }.into(),
+        CoordinationRejection::LeaseNotFound { lease: Name::new("worker").expect("a valid name") }.into(),
+        CoordinationRejection::LeaseExists { lease: Name::new("worker").expect("a valid name") }.into(),
+        CoordinationRejection::NotLeaseHolder { lease: Name::new("worker").expect("a valid name") }.into(),
+        CoordinationRejection::HolderUnresponsive.into(),
+        CoordinationRejection::LockHeld { lock: Name::new("ledger-export").expect("a valid name") }.into(),
+        CoordinationRejection::LockAlreadyHeld { lock: Name::new("ledger-export").expect("a valid name") }.into(),
+        CoordinationRejection::LockNotHeld { lock: Name::new("ledger-export").expect("a valid name") }.into(),
+        CoordinationRejection::Deadlock { lock: Name::new("ledger-export").expect("a valid name") }.into(),
     ]
 }
 
@@ -190,6 +198,16 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             StigmergyRejection::NotMapCreator { .. } => "StigmergyRejection::NotMapCreator",
             StigmergyRejection::NotDepositor { .. } => "StigmergyRejection::NotDepositor",
         },
+        Rejection::Coordination(rejection) => match rejection {
+            CoordinationRejection::LeaseNotFound { .. } => "CoordinationRejection::LeaseNotFound",
+            CoordinationRejection::LeaseExists { .. } => "CoordinationRejection::LeaseExists",
+            CoordinationRejection::NotLeaseHolder { .. } => "CoordinationRejection::NotLeaseHolder",
+            CoordinationRejection::HolderUnresponsive => "CoordinationRejection::HolderUnresponsive",
+            CoordinationRejection::LockHeld { .. } => "CoordinationRejection::LockHeld",
+            CoordinationRejection::LockAlreadyHeld { .. } => "CoordinationRejection::LockAlreadyHeld",
+            CoordinationRejection::LockNotHeld { .. } => "CoordinationRejection::LockNotHeld",
+            CoordinationRejection::Deadlock { .. } => "CoordinationRejection::Deadlock",
+        },
     }
 }
 
@@ -210,6 +228,7 @@ mod tests {
         ("Market", "MarketRejection", include_str!("market/rejections.rs")),
         ("Governance", "GovernanceRejection", include_str!("governance/rejections.rs")),
         ("Stigmergy", "StigmergyRejection", include_str!("stigmergy/rejections.rs")),
+        ("Coordination", "CoordinationRejection", include_str!("coordination/rejections.rs")),
     ];
 
     /// The variants of `pub enum {name}` in `source`, each with whether it wraps a value in

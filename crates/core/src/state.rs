@@ -9,6 +9,7 @@ use sha2::{Digest as _, Sha256};
 use crate::bus::Bus;
 use crate::command::Command;
 use crate::config::SwarmConfig;
+use crate::coordination::Coordination;
 use crate::entry::{Entry, EntryBody, Genesis, SignedCommands};
 use crate::event::{Event, EventKind};
 use crate::governance::Governance;
@@ -77,6 +78,7 @@ pub struct State {
     pub(crate) market: Market,
     pub(crate) governance: Governance,
     pub(crate) stigmergy: Stigmergy,
+    pub(crate) coordination: Coordination,
     pub(crate) read_tokens: BTreeMap<Digest, ReadToken>,
     counters: Counters,
 }
@@ -300,7 +302,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 6: governance joined the state: proposals, their electorates and ballots, and the chain of seals.
 // 7: stigmergy joined the state: pheromone maps, their trails and who opened each.
 // 8: proposals carry actions and decisions their results; governance records the end of bootstrap.
-const SNAPSHOT_VERSION: u32 = 8;
+// 9: coordination joined the state: leases, locks with their holders and queues, the fencing counter.
+const SNAPSHOT_VERSION: u32 = 9;
 
 impl State {
     /// An empty state, before genesis.
@@ -348,6 +351,8 @@ impl State {
         self.expire_escrows(&mut context);
         self.expire_bus(&mut context);
         self.expire_proposals(&mut context);
+        // After liveness: a silent holder's leases already ended there, with the reason that says so.
+        self.expire_leases(&mut context);
 
         let mut outcome = EntryOutcome::default();
         match &entry.body {
@@ -542,6 +547,11 @@ impl State {
         &self.stigmergy
     }
 
+    /// Coordination: leases, and locks with their holders, fencing tokens and queues.
+    pub fn coordination(&self) -> &Coordination {
+        &self.coordination
+    }
+
     /// One agent.
     pub fn agent(&self, id: &AgentId) -> Option<&Agent> {
         self.registry.get(id)
@@ -657,7 +667,8 @@ impl State {
         let bus = self.bus.next_deadline_ms();
         let market = self.market.next_deadline_ms();
         let proposals = self.governance.next_deadline_ms();
-        let deadlines = liveness.into_iter().chain(escrow).chain(bus).chain(market).chain(proposals);
+        let leases = self.coordination.next_deadline_ms();
+        let deadlines = liveness.into_iter().chain(escrow).chain(bus).chain(market).chain(proposals).chain(leases);
         deadlines.min().map(|deadline| deadline.saturating_add(1))
     }
 
@@ -691,6 +702,8 @@ impl State {
         self.check_task_escrows()?;
         self.governance.check_invariants()?;
         self.stigmergy.check_invariants()?;
+        self.coordination.check_invariants()?;
+        self.check_lease_holders()?;
         self.check_wallet_owners()?;
         Ok(())
     }

@@ -22,6 +22,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::coordination::LeaseEnd;
 use crate::event::EventKind;
 use crate::ids::{AgentId, Name, PublicKey, Signer};
 use crate::limits;
@@ -169,7 +170,9 @@ impl State {
                 assert_eq!(agent.liveness, Liveness::Active, "only active agents have deadlines");
                 agent.liveness = Liveness::Unresponsive;
             });
-            context.emit(EventKind::AgentUnresponsive { agent: self.registry.by_handle(handle).id.clone() });
+            let agent = self.registry.by_handle(handle).id.clone();
+            context.emit(EventKind::AgentUnresponsive { agent: agent.clone() });
+            self.end_leases_of(context, &Signer::Agent(agent), LeaseEnd::HolderSilent);
         }
     }
 
@@ -529,6 +532,7 @@ impl State {
             parent.live_children -= 1;
         }
         context.emit(EventKind::AgentDeregistered { agent: id.clone(), by: context.signer().clone() });
+        self.end_leases_of(context, &Signer::Agent(id.clone()), LeaseEnd::HolderDeregistered);
         Ok(Accepted::Done)
     }
 }

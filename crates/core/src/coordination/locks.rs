@@ -1,0 +1,209 @@
+//! Acquiring and releasing locks: compatibility with the holders, first-come-first-served queues,
+//! handover with fresh fencing tokens, and deadlock detection on the wait-for graph.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::book::{Hold, LockRecord, LockRelease, Waiter};
+use super::commands::{AcquireLock, ReleaseLock};
+use super::rejections::CoordinationRejection;
+use crate::event::EventKind;
+use crate::ids::{Name, Signer};
+use crate::limits;
+use crate::outcome::{Accepted, CommandResult, Rejection};
+use crate::state::{Context, State};
+
+fn limit(limit: &'static str, max: usize) -> Rejection {
+    Rejection::LimitReached { limit, max: max as u64 }
+}
+
+/// Those `waiter` waits for on `lock`: its holders, and the waiters queued ahead (served first).
+fn blockers<'lock>(lock: &'lock LockRecord, waiter: &Signer) -> impl Iterator<Item = &'lock Signer> {
+    let ahead = lock.queue.iter().take_while(move |queued| queued.holder != *waiter).map(|queued| &queued.holder);
+    lock.holders.keys().chain(ahead)
+}
+
+impl State {
+    pub(crate) fn acquire_lock(&mut self, context: &mut Context, command: &AcquireLock) -> CommandResult {
+        let holder = context.signer().clone();
+        let lease = self.held_lease(&holder, &command.lease)?;
+        let existing = self.coordination.locks.get(&command.lock);
+        if existing.is_some_and(|lock| lock.involves(&holder)) {
+            return Err(CoordinationRejection::LockAlreadyHeld { lock: command.lock.clone() }.into());
+        }
+        if lease.locks.len() >= limits::LOCKS_PER_LEASE_MAX {
+            return Err(limit("locks_per_lease", limits::LOCKS_PER_LEASE_MAX));
+        }
+        if existing.is_none() && self.coordination.locks.len() >= limits::LOCKS_MAX {
+            return Err(limit("locks", limits::LOCKS_MAX));
+        }
+        let grantable = existing.is_none_or(|lock| lock.queue.is_empty() && lock.compatible(command.mode));
+        if !grantable {
+            let lock = existing.expect("only a lock in use can refuse");
+            if !command.wait {
+                return Err(CoordinationRejection::LockHeld { lock: command.lock.clone() }.into());
+            }
+            if lock.queue.len() >= limits::LOCK_QUEUE_MAX {
+                return Err(limit("lock_queue", limits::LOCK_QUEUE_MAX));
+            }
+            if self.coordination.waits_of(&holder) >= limits::LOCK_WAITS_PER_HOLDER_MAX {
+                return Err(limit("lock_waits_per_holder", limits::LOCK_WAITS_PER_HOLDER_MAX));
+            }
+            self.check_wait_closes_no_cycle(&holder, lock)?;
+        }
+        self.attach_to_lease(&holder, &command.lease, &command.lock);
+        if grantable {
+            let hold = Hold { lease: command.lease.clone(), mode: command.mode, fencing_token: 0, granted_at_ms: 0 };
+            let fencing_token = self.grant_hold(context, &command.lock, holder, hold, false);
+            return Ok(Accepted::LockGranted { fencing_token });
+        }
+        let coordination = &mut self.coordination;
+        let lock = coordination.locks.get_mut(&command.lock).expect("found above");
+        lock.queue.push_back(Waiter {
+            holder: holder.clone(),
+            lease: command.lease.clone(),
+            mode: command.mode,
+            queued_at_ms: context.now_ms,
+        });
+        let position = u32::try_from(lock.queue.len()).expect("queues are short");
+        coordination.waiting.entry(holder.clone()).or_default().insert(command.lock.clone());
+        context.emit(EventKind::LockQueued {
+            lock: command.lock.clone(),
+            holder,
+            lease: command.lease.clone(),
+            mode: command.mode,
+            position,
+        });
+        Ok(Accepted::LockQueued { position })
+    }
+
+    pub(crate) fn release_lock(&mut self, context: &mut Context, command: &ReleaseLock) -> CommandResult {
+        let holder = context.signer().clone();
+        let lock = self.coordination.locks.get(&command.lock).filter(|lock| lock.involves(&holder));
+        let Some(lock) = lock else {
+            return Err(CoordinationRejection::LockNotHeld { lock: command.lock.clone() }.into());
+        };
+        let lease = match lock.holders.get(&holder) {
+            Some(hold) => hold.lease.clone(),
+            None => lock.queue.iter().find(|waiter| waiter.holder == holder).expect("involved").lease.clone(),
+        };
+        let leases = self.coordination.leases.get_mut(&holder).expect("a holder's lease exists");
+        leases.get_mut(&lease).expect("a holder's lease exists").locks.remove(&command.lock);
+        self.leave_lock(context, &command.lock, &holder, LockRelease::Released);
+        Ok(Accepted::Done)
+    }
+
+    fn attach_to_lease(&mut self, holder: &Signer, lease: &Name, lock: &Name) {
+        let leases = self.coordination.leases.get_mut(holder).expect("found above");
+        leases.get_mut(lease).expect("found above").locks.insert(lock.clone());
+    }
+
+    /// Grants `holder` the lock with the next fencing token, making its record when it has none.
+    fn grant_hold(&mut self, context: &mut Context, name: &Name, holder: Signer, mut hold: Hold, waited: bool) -> u64 {
+        let coordination = &mut self.coordination;
+        coordination.last_fencing_token += 1;
+        hold.fencing_token = coordination.last_fencing_token;
+        hold.granted_at_ms = context.now_ms;
+        let lock = coordination.locks.entry(name.clone()).or_insert_with(|| LockRecord {
+            name: name.clone(),
+            holders: BTreeMap::new(),
+            queue: VecDeque::new(),
+        });
+        context.emit(EventKind::LockGranted {
+            lock: name.clone(),
+            holder: holder.clone(),
+            lease: hold.lease.clone(),
+            mode: hold.mode,
+            fencing_token: hold.fencing_token,
+            waited,
+        });
+        let fencing_token = hold.fencing_token;
+        lock.holders.insert(holder, hold);
+        fencing_token
+    }
+
+    /// Takes `holder` off the lock (as holder or waiter), then grants the waiters now first in line
+    /// and compatible, in order; drops the record when nobody is left. The caller has already taken
+    /// the lock off the holder's lease (or removed the lease).
+    pub(crate) fn leave_lock(&mut self, context: &mut Context, name: &Name, holder: &Signer, reason: LockRelease) {
+        let coordination = &mut self.coordination;
+        let lock = coordination.locks.get_mut(name).expect("a lock left is in use");
+        if let Some(hold) = lock.holders.remove(holder) {
+            context.emit(EventKind::LockReleased {
+                lock: name.clone(),
+                holder: holder.clone(),
+                lease: hold.lease,
+                fencing_token: hold.fencing_token,
+                reason,
+            });
+        } else {
+            let position = lock.queue.iter().position(|waiter| waiter.holder == *holder).expect("a waiter");
+            let waiter = lock.queue.remove(position).expect("found above");
+            forget_wait(&mut coordination.waiting, holder, name);
+            context.emit(EventKind::LockLeftQueue {
+                lock: name.clone(),
+                holder: holder.clone(),
+                lease: waiter.lease,
+                reason,
+            });
+        }
+        self.hand_over(context, name);
+    }
+
+    /// Grants the queue's head while it is compatible with the holders: an exclusive waiter blocks
+    /// everyone behind it, so waiters are served in order and none starves.
+    fn hand_over(&mut self, context: &mut Context, name: &Name) {
+        loop {
+            let coordination = &mut self.coordination;
+            let lock = coordination.locks.get_mut(name).expect("a lock handed over is in use");
+            let Some(first) = lock.queue.front() else { break };
+            if !lock.compatible(first.mode) {
+                break;
+            }
+            let waiter = lock.queue.pop_front().expect("found above");
+            forget_wait(&mut coordination.waiting, &waiter.holder, name);
+            let hold = Hold { lease: waiter.lease, mode: waiter.mode, fencing_token: 0, granted_at_ms: 0 };
+            self.grant_hold(context, name, waiter.holder, hold, true);
+        }
+        let lock = self.coordination.locks.get(name).expect("still in use");
+        if lock.holders.is_empty() && lock.queue.is_empty() {
+            self.coordination.locks.remove(name);
+        }
+    }
+
+    /// Refuses a wait by `waiter` on `lock` that would close a cycle of agents waiting for each other:
+    /// a walk of the wait-for graph from those it would wait for, looking for `waiter`, examining at
+    /// most `DEADLOCK_WALK_EDGES_MAX` edges.
+    fn check_wait_closes_no_cycle(&self, waiter: &Signer, lock: &LockRecord) -> Result<(), Rejection> {
+        let mut visited: BTreeSet<&Signer> = BTreeSet::new();
+        let mut pending: Vec<&Signer> =
+            lock.holders.keys().chain(lock.queue.iter().map(|queued| &queued.holder)).collect();
+        let mut edges = pending.len();
+        while let Some(agent) = pending.pop() {
+            if agent == waiter {
+                return Err(CoordinationRejection::Deadlock { lock: lock.name.clone() }.into());
+            }
+            if !visited.insert(agent) {
+                continue;
+            }
+            for awaited in self.coordination.waiting.get(agent).into_iter().flatten() {
+                let awaited = self.coordination.locks.get(awaited).expect("a lock waited for is in use");
+                for blocker in blockers(awaited, agent) {
+                    edges += 1;
+                    if edges > limits::DEADLOCK_WALK_EDGES_MAX {
+                        return Err(limit("deadlock_walk_edges", limits::DEADLOCK_WALK_EDGES_MAX));
+                    }
+                    pending.push(blocker);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn forget_wait(waiting: &mut BTreeMap<Signer, BTreeSet<Name>>, holder: &Signer, lock: &Name) {
+    let locks = waiting.get_mut(holder).expect("a waiter's waits are recorded");
+    locks.remove(lock);
+    if locks.is_empty() {
+        waiting.remove(holder);
+    }
+}

@@ -1,0 +1,136 @@
+//! Why coordination refuses a lease's grant, keep-alive or revocation, or a lock's acquire or release.
+
+use std::fmt;
+
+use crate::ids::Name;
+use crate::outcome::RejectionClass;
+
+/// A refusal particular to leases and locks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoordinationRejection {
+    /// The holder has no lease of that name (leases are named per holder, so another's is never found).
+    LeaseNotFound {
+        /// The name asked for.
+        lease: Name,
+    },
+    /// The signer already holds a lease of that name.
+    LeaseExists {
+        /// The name.
+        lease: Name,
+    },
+    /// Only a lease's holder (or the operator) may revoke it.
+    NotLeaseHolder {
+        /// The lease.
+        lease: Name,
+    },
+    /// The signer missed its heartbeat deadline: it must be heard from again before it takes a lease.
+    HolderUnresponsive,
+    /// The lock is held incompatibly, or others queue for it, and the signer would not wait.
+    LockHeld {
+        /// The lock.
+        lock: Name,
+    },
+    /// The signer already holds or awaits the lock.
+    LockAlreadyHeld {
+        /// The lock.
+        lock: Name,
+    },
+    /// The signer neither holds nor awaits the lock.
+    LockNotHeld {
+        /// The lock.
+        lock: Name,
+    },
+    /// Waiting would close a cycle of agents waiting for each other.
+    Deadlock {
+        /// The lock.
+        lock: Name,
+    },
+}
+
+impl CoordinationRejection {
+    /// The stable machine code, in `snake_case`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoordinationRejection::LeaseNotFound { .. } => "lease_not_found",
+            CoordinationRejection::LeaseExists { .. } => "lease_exists",
+            CoordinationRejection::NotLeaseHolder { .. } => "not_lease_holder",
+            CoordinationRejection::HolderUnresponsive => "holder_unresponsive",
+            CoordinationRejection::LockHeld { .. } => "lock_held",
+            CoordinationRejection::LockAlreadyHeld { .. } => "lock_already_held",
+            CoordinationRejection::LockNotHeld { .. } => "lock_not_held",
+            CoordinationRejection::Deadlock { .. } => "deadlock",
+        }
+    }
+
+    /// A short, fixed summary of the code.
+    pub fn title(&self) -> &'static str {
+        match self {
+            CoordinationRejection::LeaseNotFound { .. } => "Lease not found",
+            CoordinationRejection::LeaseExists { .. } => "Lease exists",
+            CoordinationRejection::NotLeaseHolder { .. } => "Not the lease's holder",
+            CoordinationRejection::HolderUnresponsive => "Holder unresponsive",
+            CoordinationRejection::LockHeld { .. } => "Lock held",
+            CoordinationRejection::LockAlreadyHeld { .. } => "Lock already held",
+            CoordinationRejection::LockNotHeld { .. } => "Lock not held",
+            CoordinationRejection::Deadlock { .. } => "Deadlock",
+        }
+    }
+
+    /// What kind of refusal this is.
+    pub fn class(&self) -> RejectionClass {
+        match self {
+            CoordinationRejection::LeaseNotFound { .. } | CoordinationRejection::LockNotHeld { .. } => {
+                RejectionClass::NotFound
+            }
+            CoordinationRejection::NotLeaseHolder { .. } => RejectionClass::Forbidden,
+            CoordinationRejection::LeaseExists { .. }
+            | CoordinationRejection::HolderUnresponsive
+            | CoordinationRejection::LockHeld { .. }
+            | CoordinationRejection::LockAlreadyHeld { .. }
+            | CoordinationRejection::Deadlock { .. } => RejectionClass::Conflict,
+        }
+    }
+
+    /// The input field to blame.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            CoordinationRejection::LeaseNotFound { .. }
+            | CoordinationRejection::LeaseExists { .. }
+            | CoordinationRejection::NotLeaseHolder { .. } => Some("lease"),
+            CoordinationRejection::HolderUnresponsive => None,
+            CoordinationRejection::LockHeld { .. }
+            | CoordinationRejection::LockAlreadyHeld { .. }
+            | CoordinationRejection::LockNotHeld { .. }
+            | CoordinationRejection::Deadlock { .. } => Some("lock"),
+        }
+    }
+}
+
+impl fmt::Display for CoordinationRejection {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoordinationRejection::LeaseNotFound { lease } => write!(formatter, "no lease '{lease}' of this holder"),
+            CoordinationRejection::LeaseExists { lease } => {
+                write!(formatter, "the signer already holds lease '{lease}'")
+            }
+            CoordinationRejection::NotLeaseHolder { lease } => {
+                write!(formatter, "only the holder of lease '{lease}' or the operator may revoke it")
+            }
+            CoordinationRejection::HolderUnresponsive => {
+                formatter.write_str("the signer missed its heartbeat deadline; send a heartbeat first")
+            }
+            CoordinationRejection::LockHeld { lock } => {
+                write!(formatter, "lock '{lock}' is held or awaited by others and the signer would not wait")
+            }
+            CoordinationRejection::LockAlreadyHeld { lock } => {
+                write!(formatter, "the signer already holds or awaits lock '{lock}'")
+            }
+            CoordinationRejection::LockNotHeld { lock } => {
+                write!(formatter, "the signer neither holds nor awaits lock '{lock}'")
+            }
+            CoordinationRejection::Deadlock { lock } => {
+                write!(formatter, "waiting for lock '{lock}' would close a cycle of agents waiting for each other")
+            }
+        }
+    }
+}
