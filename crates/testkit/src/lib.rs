@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`keys`]: keys, digests, ids and names derived deterministically from text. Core never verifies
 //!   signatures, so a test key is just a stable 32-byte value per name.
+//! - [`coordination`]: lease and lock commands for generated streams.
 //! - [`commands`]: builders for every [`Command`](colony_core::Command) with test-friendly defaults.
 //! - [`factory`]: [`EntryFactory`], which makes entries with consecutive sequence numbers, a clock
 //!   that moves only when told to, and increasing nonces per signer.
@@ -29,6 +30,7 @@
 //! one (core's own integration tests) can include the module files with `#[path]`.
 
 pub mod commands;
+pub mod coordination;
 pub mod factory;
 pub mod governance;
 pub mod keys;

@@ -71,6 +71,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::{BoxedStrategy, Union};
 
+use super::coordination::{CoordinationSpec, coordination_commands, render_coordination};
 use super::factory::{DEFAULT_START_MS, EntryFactory};
 use super::governance::{GovernanceSpec, governance_commands, render_governance};
 use super::keys::{
@@ -114,6 +115,8 @@ pub struct ScenarioConfig {
     pub governance: bool,
     /// Whether streams hold pheromone map commands (see [`crate::stigmergy`]).
     pub stigmergy: bool,
+    /// Whether streams hold lease and lock commands (see [`crate::coordination`]).
+    pub coordination: bool,
 }
 
 impl Default for ScenarioConfig {
@@ -129,6 +132,7 @@ impl Default for ScenarioConfig {
             market: true,
             governance: true,
             stigmergy: true,
+            coordination: true,
         }
     }
 }
@@ -503,6 +507,8 @@ pub enum CommandSpec {
     Governance(GovernanceSpec),
     /// A pheromone map command.
     Stigmergy(StigmergySpec),
+    /// A lease or lock command.
+    Coordination(CoordinationSpec),
 }
 
 /// Names of the streams bus commands use. Scenario `i` (except the last) captures `bus.<i>.>`; the last
@@ -946,6 +952,7 @@ impl Renderer {
                 };
                 render_stigmergy(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
             }
+            CommandSpec::Coordination(spec) => render_coordination(spec, &|agent| self.resolve(signer, agent)),
             CommandSpec::Repeat => {
                 self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat(Heartbeat {}))
             }
@@ -1338,6 +1345,9 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
     if config.stigmergy {
         choices.push((20, stigmergy_envelope(pool).prop_map(Step::Envelope).boxed()));
     }
+    if config.coordination {
+        choices.push((20, coordination_envelope(pool).prop_map(Step::Envelope).boxed()));
+    }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))
             .prop_map(|(advance_ms, signer)| Step::Oversized { advance_ms, signer })
@@ -1402,6 +1412,29 @@ pub fn stigmergy_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
             key: KeyChoice::Own,
             nonce: NonceChoice::Next,
             commands: stigmergy,
+        })
+        .boxed()
+}
+
+/// An agent's envelope of lease and lock commands, after a pause of up to a few seconds (leases
+/// live seconds to minutes), usually after a heartbeat so that the agent may take leases and often
+/// after a grant of the lease most acquires name (other steps pass time enough to end most leases);
+/// from three agents of the pool at most, so that they contend for the same locks.
+pub fn coordination_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
+    let commands = Union::new_weighted(coordination_commands(pool));
+    let lease = CommandSpec::Coordination(CoordinationSpec::Grant { lease: 0, ttl_ms: 120_000 });
+    (0..=3_000u64, 0..pool.min(3), proptest::bool::weighted(0.9), proptest::bool::weighted(0.6), vec(commands, 1..=4))
+        .prop_map(move |(advance_ms, signer, heartbeat, grant, coordination)| EnvelopeSpec {
+            advance_ms,
+            signer: SignerRef::Agent(signer),
+            key: KeyChoice::Own,
+            nonce: NonceChoice::Next,
+            commands: heartbeat
+                .then_some(CommandSpec::Heartbeat)
+                .into_iter()
+                .chain(grant.then(|| lease.clone()))
+                .chain(coordination)
+                .collect(),
         })
         .boxed()
 }

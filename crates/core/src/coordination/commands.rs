@@ -50,7 +50,7 @@ pub struct RevokeLease {
     /// The lease.
     pub lease: Name,
     /// Whose lease: the signer's own when absent; only the operator names another agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub holder: Option<AgentId>,
 }
 

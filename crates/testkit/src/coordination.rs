@@ -1,0 +1,106 @@
+//! Lease and lock commands for generated streams.
+//!
+//! Leases and locks are named from small pools ([`LEASE_NAMES`], [`LOCK_NAMES`]) so that agents
+//! grant the same lease twice, acquire locks others hold (waiting or not, closing cycles of waits),
+//! release locks they never held and revoke each other's leases; short TTLs and pauses let leases
+//! expire and hand their locks over.
+
+use colony_core::command::{AcquireLock, GrantLease, KeepLeaseAlive, ReleaseLock, RevokeLease};
+use colony_core::{AgentId, Command, LockMode, limits};
+use proptest::prelude::*;
+
+use super::keys::name;
+use super::strategies::{AgentRef, CommandSpec, agent_ref};
+
+/// The names leases are granted under.
+pub const LEASE_NAMES: [&str; 2] = ["lease-0", "lease-1"];
+
+/// Leases locks are acquired through: mostly the first, so that acquires find a lease.
+fn acquire_lease() -> BoxedStrategy<usize> {
+    prop_oneof![6 => Just(0usize), 1 => Just(1usize)].boxed()
+}
+
+/// The names locks are acquired under.
+pub const LOCK_NAMES: [&str; 2] = ["lock-0", "lock-1"];
+
+/// A lease or lock command, abstractly.
+#[derive(Clone, Debug)]
+pub enum CoordinationSpec {
+    /// `lease.grant`; a TTL below the minimum is refused.
+    Grant {
+        /// The index of its name in [`LEASE_NAMES`].
+        lease: usize,
+        /// Its TTL.
+        ttl_ms: u64,
+    },
+    /// `lease.keep_alive`.
+    KeepAlive {
+        /// The index of its name in [`LEASE_NAMES`].
+        lease: usize,
+    },
+    /// `lease.revoke`, of the signer's own lease or (naming a holder) another's.
+    Revoke {
+        /// The index of its name in [`LEASE_NAMES`].
+        lease: usize,
+        /// The holder named, if any.
+        holder: Option<AgentRef>,
+    },
+    /// `lock.acquire`.
+    Acquire {
+        /// The index of its name in [`LOCK_NAMES`].
+        lock: usize,
+        /// The index of the lease in [`LEASE_NAMES`].
+        lease: usize,
+        /// Exclusive or shared.
+        exclusive: bool,
+        /// Whether to queue.
+        wait: bool,
+    },
+    /// `lock.release`.
+    Release {
+        /// The index of its name in [`LOCK_NAMES`].
+        lock: usize,
+    },
+}
+
+/// Weighted generators of lease and lock commands.
+pub fn coordination_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
+    let ttl_ms = prop_oneof![1 => Just(limits::LEASE_TTL_MIN_MS - 1), 12 => limits::LEASE_TTL_MIN_MS..=30_000];
+    let grant = (0..LEASE_NAMES.len(), ttl_ms).prop_map(|(lease, ttl_ms)| CoordinationSpec::Grant { lease, ttl_ms });
+    let keep_alive = (0..LEASE_NAMES.len()).prop_map(|lease| CoordinationSpec::KeepAlive { lease });
+    let holder = prop_oneof![3 => Just(None), 1 => agent_ref(pool).prop_map(Some)];
+    let revoke = (0..LEASE_NAMES.len(), holder).prop_map(|(lease, holder)| CoordinationSpec::Revoke { lease, holder });
+    let acquire = (0..LOCK_NAMES.len(), acquire_lease(), any::<bool>(), proptest::bool::weighted(0.6))
+        .prop_map(|(lock, lease, exclusive, wait)| CoordinationSpec::Acquire { lock, lease, exclusive, wait });
+    let release = (0..LOCK_NAMES.len()).prop_map(|lock| CoordinationSpec::Release { lock });
+    vec![
+        (6, grant.prop_map(CommandSpec::Coordination).boxed()),
+        (3, keep_alive.prop_map(CommandSpec::Coordination).boxed()),
+        (4, revoke.prop_map(CommandSpec::Coordination).boxed()),
+        (14, acquire.prop_map(CommandSpec::Coordination).boxed()),
+        (8, release.prop_map(CommandSpec::Coordination).boxed()),
+    ]
+}
+
+/// The command `spec` describes.
+pub fn render_coordination(spec: &CoordinationSpec, resolve: &dyn Fn(AgentRef) -> AgentId) -> Command {
+    match spec {
+        CoordinationSpec::Grant { lease, ttl_ms } => {
+            Command::GrantLease(GrantLease { lease: name(LEASE_NAMES[*lease]), ttl_ms: *ttl_ms })
+        }
+        CoordinationSpec::KeepAlive { lease } => {
+            Command::KeepLeaseAlive(KeepLeaseAlive { lease: name(LEASE_NAMES[*lease]) })
+        }
+        CoordinationSpec::Revoke { lease, holder } => Command::RevokeLease(RevokeLease {
+            lease: name(LEASE_NAMES[*lease]),
+            holder: holder.map(|holder| resolve(holder)),
+        }),
+        CoordinationSpec::Acquire { lock, lease, exclusive, wait } => Command::AcquireLock(AcquireLock {
+            lock: name(LOCK_NAMES[*lock]),
+            mode: if *exclusive { LockMode::Exclusive } else { LockMode::Shared },
+            lease: name(LEASE_NAMES[*lease]),
+            wait: *wait,
+        }),
+        CoordinationSpec::Release { lock } => Command::ReleaseLock(ReleaseLock { lock: name(LOCK_NAMES[*lock]) }),
+    }
+}
