@@ -10,6 +10,7 @@
 //! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
 //! - `governance.rs`: `colony proposal …` (proposals and ballots).
 //! - `pheromone.rs`: `colony pheromone …` (pheromone maps, deposits, the strongest trails).
+//! - `coordination.rs`: `colony lease …` and `colony lock …` (leases, locks, fencing tokens).
 //! - `governance.rs`: `colony proposal …` (proposals and ballots) and `colony governance …`.
 //! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
@@ -22,6 +23,7 @@ mod a2a;
 mod agent;
 mod audit;
 mod bus;
+mod coordination;
 mod demo;
 mod events;
 mod governance;
@@ -115,6 +117,12 @@ enum Commands {
     /// Create pheromone maps, deposit on them, read their strongest trails.
     #[command(subcommand)]
     Pheromone(pheromone::PheromoneCommand),
+    /// Take, keep alive, revoke and list leases.
+    #[command(subcommand)]
+    Lease(coordination::LeaseCommand),
+    /// Acquire and release locks through leases; show holders, fencing tokens and queues.
+    #[command(subcommand)]
+    Lock(coordination::LockCommand),
     /// End bootstrap (operator).
     #[command(subcommand)]
     Governance(governance::GovernanceCommand),
@@ -173,6 +181,8 @@ fn main() -> ExitCode {
             Commands::Task(command) => market::run(command, &cli.connection).await,
             Commands::Proposal(command) => governance::run(command, &cli.connection).await,
             Commands::Pheromone(command) => pheromone::run(command, &cli.connection).await,
+            Commands::Lease(command) => coordination::run_lease(command, &cli.connection).await,
+            Commands::Lock(command) => coordination::run_lock(command, &cli.connection).await,
             Commands::Governance(command) => governance::run_governance(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,

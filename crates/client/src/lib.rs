@@ -13,6 +13,7 @@
 //! ```
 
 pub mod bus;
+mod coordination;
 mod events;
 mod governance;
 mod market;
@@ -33,6 +34,7 @@ use colony_wire::views::{
     AgentPage, AgentView, CostRollupView, EscrowPage, LedgerView, StateHashView, StatusView, SubmitResponse, WalletView,
 };
 use colony_wire::{Envelope, KeyFile, KeyPair, Problem, SignedEnvelope};
+pub use coordination::LockAcquired;
 pub use events::EventStream;
 
 /// Who the client signs as.

@@ -93,7 +93,7 @@ pub fn render_coordination(spec: &CoordinationSpec, resolve: &dyn Fn(AgentRef) -
         }
         CoordinationSpec::Revoke { lease, holder } => Command::RevokeLease(RevokeLease {
             lease: name(LEASE_NAMES[*lease]),
-            holder: holder.map(|holder| resolve(holder)),
+            holder: holder.map(resolve),
         }),
         CoordinationSpec::Acquire { lock, lease, exclusive, wait } => Command::AcquireLock(AcquireLock {
             lock: name(LOCK_NAMES[*lock]),

@@ -17,6 +17,7 @@
 pub mod bus;
 pub mod checkpoint;
 mod commands;
+pub mod coordination;
 pub mod envelope;
 pub mod governance;
 pub mod keys;

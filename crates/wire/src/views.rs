@@ -121,6 +121,15 @@ pub struct CommandResultView {
     /// The trail's intensity after a `pheromone.deposit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intensity: Option<colony_core::Intensity>,
+    /// The lease's new deadline after a `lease.grant` or `lease.keep_alive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
+    /// The grant's fencing token after a `lock.acquire` granted at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fencing_token: Option<u64>,
+    /// The place in the lock's queue (from 1) after a `lock.acquire` that waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
 }
 
 impl CommandResultView {
@@ -141,6 +150,9 @@ impl CommandResultView {
                     tasks: None,
                     proposal: None,
                     intensity: None,
+                    expires_at_ms: None,
+                    fencing_token: None,
+                    queue_position: None,
                 };
                 match accepted {
                     Accepted::Escrow { escrow_id, .. } => view.escrow_id = Some(*escrow_id),
@@ -171,6 +183,9 @@ impl CommandResultView {
                     Accepted::Batch { tasks } => view.tasks = Some(tasks.clone()),
                     Accepted::Proposal { proposal, .. } => view.proposal = Some(*proposal),
                     Accepted::Deposited { intensity } => view.intensity = Some(*intensity),
+                    Accepted::Lease { expires_at_ms } => view.expires_at_ms = Some(*expires_at_ms),
+                    Accepted::LockGranted { fencing_token } => view.fencing_token = Some(*fencing_token),
+                    Accepted::LockQueued { position } => view.queue_position = Some(*position),
                     _ => {}
                 }
                 view
@@ -188,6 +203,9 @@ impl CommandResultView {
                 tasks: None,
                 proposal: None,
                 intensity: None,
+                expires_at_ms: None,
+                fencing_token: None,
+                queue_position: None,
             },
         }
     }

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod body;
 pub mod bus;
 pub mod bus_socket;
+pub mod coordination;
 pub mod error;
 pub mod extract;
 pub mod governance;
@@ -182,6 +183,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/pheromones/{map}"),
     ("get", "/v1/pheromones/{map}/top"),
     ("get", "/v1/pheromones/{map}/signals/{key}"),
+    ("get", "/v1/leases"),
+    ("get", "/v1/locks"),
+    ("get", "/v1/locks/{lock}"),
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
@@ -223,6 +227,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pheromones/{map}", get(stigmergy::get_map))
         .route("/v1/pheromones/{map}/top", get(stigmergy::top_trails))
         .route("/v1/pheromones/{map}/signals/{key}", get(stigmergy::sense_signal))
+        .route("/v1/leases", get(coordination::list_leases))
+        .route("/v1/locks", get(coordination::list_locks))
+        .route("/v1/locks/{lock}", get(coordination::get_lock))
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))

@@ -24,6 +24,8 @@ use colony_wire::{Envelope, KeyPair};
 
 use super::rng::Rng;
 
+#[path = "coordination.rs"]
+mod coordination;
 #[path = "governance.rs"]
 mod governance;
 #[path = "stigmergy.rs"]
@@ -84,7 +86,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 52] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 57] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -196,6 +198,11 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 52] = [
     ("pheromone.map.delete", Both, Clients::delete_map),
     ("pheromone.deposit", Agents, Clients::deposit),
     ("governance.bootstrap_end", Both, Clients::end_bootstrap),
+    ("lease.grant", Both, Clients::grant_lease),
+    ("lease.keep_alive", Both, Clients::keep_lease_alive),
+    ("lease.revoke", Both, Clients::revoke_lease),
+    ("lock.acquire", Both, Clients::acquire_lock),
+    ("lock.release", Both, Clients::release_lock),
 ];
 
 /// Whether `agent` holds the task's current award.

@@ -13,10 +13,12 @@
 //! - `market.rs`: the task market's paths.
 //! - `governance.rs`: governance's paths.
 //! - `stigmergy.rs`: pheromone maps' paths.
+//! - `coordination.rs`: leases' and locks' paths.
 //! - `bus.rs`: the bus's and the durable streams' paths, and the schemas no type derives there.
 //! - `operations.rs`: the pieces operations are made of.
 
 mod bus;
+mod coordination;
 mod governance;
 mod market;
 mod operations;
@@ -48,7 +50,8 @@ pub fn document() -> Value {
     let market_paths = market::market_paths(&mut schemas);
     let governance_paths = governance::governance_paths(&mut schemas);
     let stigmergy_paths = stigmergy::stigmergy_paths(&mut schemas);
-    for more in [bus_paths, market_paths, governance_paths, stigmergy_paths] {
+    let coordination_paths = coordination::coordination_paths(&mut schemas);
+    for more in [bus_paths, market_paths, governance_paths, stigmergy_paths, coordination_paths] {
         if let (Some(paths), Value::Object(more)) = (paths.as_object_mut(), more) {
             paths.extend(more);
         }

@@ -114,6 +114,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("market.rs", include_str!("market.rs")),
     ("governance.rs", include_str!("governance.rs")),
     ("stigmergy.rs", include_str!("stigmergy.rs")),
+    ("coordination.rs", include_str!("coordination.rs")),
     ("operations.rs", include_str!("operations.rs")),
 ];
 

@@ -1,0 +1,263 @@
+//! `colony lease …` and `colony lock …`: take, keep alive and revoke leases; acquire and release
+//! locks through them, and read who holds what with which fencing token.
+
+use colony_client::LockAcquired;
+use colony_core::command::AcquireLock;
+use colony_core::{AgentId, Command, LockMode, Name};
+use colony_wire::views::SubmitResponse;
+
+use crate::output::{print_json, print_table};
+use crate::{CliResult, Connection};
+
+/// The lease commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum LeaseCommand {
+    /// Take a lease that lives `--ttl-ms` of log time unless kept alive.
+    Grant {
+        /// The lease's name, unique among the signer's leases.
+        lease: String,
+        /// How long it lives without a keep-alive.
+        #[arg(long)]
+        ttl_ms: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Extend one of the signer's leases to now plus its TTL.
+    KeepAlive {
+        /// The lease.
+        lease: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a lease now, releasing its locks to their queues.
+    Revoke {
+        /// The lease.
+        lease: String,
+        /// Whose lease (the operator only); the signer's own unless given.
+        #[arg(long)]
+        holder: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Leases by holder, then name.
+    List {
+        /// Only this holder's leases.
+        #[arg(long)]
+        holder: Option<String>,
+        /// Start after this holder's lease `--after` (the previous page's `next_after.holder`).
+        #[arg(long)]
+        after_holder: Option<String>,
+        /// Start after this lease (the previous page's `next_after.lease`).
+        #[arg(long)]
+        after: Option<String>,
+        /// Leases per page.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The lock commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum LockCommand {
+    /// Ask for a lock through one of the signer's leases.
+    Acquire {
+        /// The lock's name.
+        lock: String,
+        /// The signer's lease it is held through.
+        #[arg(long)]
+        lease: String,
+        /// Share it with other shared holders instead of holding it alone.
+        #[arg(long)]
+        shared: bool,
+        /// Queue when it cannot be granted now, instead of being refused `lock_held`.
+        #[arg(long)]
+        wait: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release a lock the signer holds, or leave its queue.
+    Release {
+        /// The lock.
+        lock: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One lock's holders with their fencing tokens, and its queue.
+    Show {
+        /// The lock.
+        lock: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Locks in use by name.
+    List {
+        /// Start after this lock (the previous page's `next_after`).
+        #[arg(long)]
+        after: Option<String>,
+        /// Locks per page.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn name(text: &str, what: &str) -> Result<Name, String> {
+    Name::new(text).map_err(|error| format!("{what} '{text}': {error}"))
+}
+
+fn report(response: &SubmitResponse, json: bool) {
+    if json {
+        return print_json(response);
+    }
+    let result = response.results.first();
+    let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
+    if let Some(expires_at_ms) = result.and_then(|result| result.expires_at_ms) {
+        println!("{status}: alive until {expires_at_ms} ms (log time) (entry {})", response.sequence);
+    } else if let Some(fencing_token) = result.and_then(|result| result.fencing_token) {
+        println!("granted: fencing token {fencing_token} (entry {})", response.sequence);
+    } else if let Some(position) = result.and_then(|result| result.queue_position) {
+        println!("queued: place {position} (entry {})", response.sequence);
+    } else {
+        println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash);
+    }
+}
+
+/// Runs a lease command.
+pub async fn run_lease(command: LeaseCommand, connection: &Connection) -> CliResult {
+    let client = connection.client()?;
+    match command {
+        LeaseCommand::Grant { lease, ttl_ms, json } => {
+            let grant = colony_core::command::GrantLease { lease: name(&lease, "lease")?, ttl_ms };
+            report(&client.submit_one(Command::GrantLease(grant)).await?, json);
+        }
+        LeaseCommand::KeepAlive { lease, json } => {
+            let keep = colony_core::command::KeepLeaseAlive { lease: name(&lease, "lease")? };
+            report(&client.submit_one(Command::KeepLeaseAlive(keep)).await?, json);
+        }
+        LeaseCommand::Revoke { lease, holder, json } => {
+            let holder = holder.map(|text| AgentId::new(&text).map_err(|error| format!("--holder '{text}': {error}")));
+            report(&client.revoke_lease(name(&lease, "lease")?, holder.transpose()?).await?, json);
+        }
+        LeaseCommand::List { holder, after_holder, after, limit, json } => {
+            let mut query = Vec::new();
+            query.extend(holder.map(|holder| format!("holder={holder}")));
+            query.extend(after_holder.map(|holder| format!("after_holder={holder}")));
+            query.extend(after.map(|after| format!("after={after}")));
+            query.extend(limit.map(|limit| format!("limit={limit}")));
+            let page = client.leases(&query.join("&")).await?;
+            if json {
+                print_json(&page);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .leases
+                .iter()
+                .map(|lease| {
+                    let locks: Vec<String> = lease.locks.iter().map(Name::to_string).collect();
+                    vec![
+                        lease.holder.to_string(),
+                        lease.lease.to_string(),
+                        lease.ttl_ms.to_string(),
+                        lease.expires_at_ms.to_string(),
+                        locks.join(","),
+                    ]
+                })
+                .collect();
+            print_table(&["HOLDER", "LEASE", "TTL_MS", "EXPIRES_AT_MS", "LOCKS"], &rows);
+            if let Some(next) = page.next_after {
+                println!("  more: --after-holder {} --after {}", next.holder, next.lease);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a lock command.
+pub async fn run_lock(command: LockCommand, connection: &Connection) -> CliResult {
+    let client = connection.client()?;
+    match command {
+        LockCommand::Acquire { lock, lease, shared, wait, json } => {
+            let mode = if shared { LockMode::Shared } else { LockMode::Exclusive };
+            let (lock, lease) = (name(&lock, "lock")?, name(&lease, "lease")?);
+            if json {
+                let acquire = AcquireLock { lock, mode, lease, wait };
+                print_json(&client.submit_one(Command::AcquireLock(acquire)).await?);
+                return Ok(());
+            }
+            match client.acquire_lock(lock, mode, lease, wait).await? {
+                LockAcquired::Granted { fencing_token } => println!("granted: fencing token {fencing_token}"),
+                LockAcquired::Queued { position } => println!("queued: place {position}"),
+            }
+        }
+        LockCommand::Release { lock, json } => report(&client.release_lock(name(&lock, "lock")?).await?, json),
+        LockCommand::Show { lock, json } => {
+            let view = client.lock(&name(&lock, "lock")?).await?;
+            if json {
+                print_json(&view);
+                return Ok(());
+            }
+            let mode = |mode: LockMode| if mode == LockMode::Exclusive { "exclusive" } else { "shared" };
+            let mut rows: Vec<Vec<String>> = view
+                .holders
+                .iter()
+                .map(|hold| {
+                    let token = hold.fencing_token.to_string();
+                    vec![
+                        "holds".to_owned(),
+                        hold.holder.to_string(),
+                        hold.lease.to_string(),
+                        mode(hold.mode).to_owned(),
+                        token,
+                    ]
+                })
+                .collect();
+            rows.extend(view.queue.iter().enumerate().map(|(index, waiter)| {
+                let place = format!("waits #{}", index + 1);
+                vec![
+                    place,
+                    waiter.holder.to_string(),
+                    waiter.lease.to_string(),
+                    mode(waiter.mode).to_owned(),
+                    String::new(),
+                ]
+            }));
+            println!("lock {}", view.lock);
+            print_table(&["STATE", "HOLDER", "LEASE", "MODE", "FENCING_TOKEN"], &rows);
+        }
+        LockCommand::List { after, limit, json } => {
+            let mut query = Vec::new();
+            query.extend(after.map(|after| format!("after={after}")));
+            query.extend(limit.map(|limit| format!("limit={limit}")));
+            let page = client.locks(&query.join("&")).await?;
+            if json {
+                print_json(&page);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .locks
+                .iter()
+                .map(|lock| {
+                    let holders: Vec<String> =
+                        lock.holders.iter().map(|hold| format!("{}#{}", hold.holder, hold.fencing_token)).collect();
+                    vec![lock.lock.to_string(), holders.join(","), lock.queue.len().to_string()]
+                })
+                .collect();
+            print_table(&["LOCK", "HOLDERS#TOKEN", "QUEUED"], &rows);
+            if let Some(next) = page.next_after {
+                println!("  more: --after {next}");
+            }
+        }
+    }
+    Ok(())
+}

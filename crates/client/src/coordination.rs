@@ -1,0 +1,90 @@
+//! Typed helpers for leases and locks: grants, keep-alives, revocations, acquires and releases,
+//! and the reads (leases by holder, locks with their holders' fencing tokens and queues).
+
+use colony_core::command::{AcquireLock, GrantLease, KeepLeaseAlive, ReleaseLock, RevokeLease};
+use colony_core::{AgentId, Command, LockMode, Name};
+use colony_wire::coordination::{LeasePage, LockPage, LockView};
+use colony_wire::views::SubmitResponse;
+
+use crate::{Client, ClientError};
+
+/// What a lock request got: the lock, or a place in its queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockAcquired {
+    /// Granted now, with this fencing token.
+    Granted {
+        /// Send it with every write to the resource; the resource refuses lower ones.
+        fencing_token: u64,
+    },
+    /// Queued at this place (from 1); the grant comes as a `lock.granted` event.
+    Queued {
+        /// The place in the queue.
+        position: u32,
+    },
+}
+
+impl Client {
+    /// Takes a lease of `ttl_ms`; returns the last log time it is alive unless kept alive.
+    pub async fn grant_lease(&self, lease: Name, ttl_ms: u64) -> Result<u64, ClientError> {
+        let response = self.submit_one(Command::GrantLease(GrantLease { lease, ttl_ms })).await?;
+        lease_deadline(&response)
+    }
+
+    /// Extends one of the signer's leases to now plus its TTL; returns its new deadline.
+    pub async fn keep_lease_alive(&self, lease: Name) -> Result<u64, ClientError> {
+        let response = self.submit_one(Command::KeepLeaseAlive(KeepLeaseAlive { lease })).await?;
+        lease_deadline(&response)
+    }
+
+    /// Ends a lease now (the signer's own, or as the operator an agent's), releasing its locks.
+    pub async fn revoke_lease(&self, lease: Name, holder: Option<AgentId>) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::RevokeLease(RevokeLease { lease, holder })).await
+    }
+
+    /// Asks for a lock through one of the signer's leases.
+    pub async fn acquire_lock(
+        &self,
+        lock: Name,
+        mode: LockMode,
+        lease: Name,
+        wait: bool,
+    ) -> Result<LockAcquired, ClientError> {
+        let response = self.submit_one(Command::AcquireLock(AcquireLock { lock, mode, lease, wait })).await?;
+        let result = response.results.first();
+        match (result.and_then(|result| result.fencing_token), result.and_then(|result| result.queue_position)) {
+            (Some(fencing_token), _) => Ok(LockAcquired::Granted { fencing_token }),
+            (None, Some(position)) => Ok(LockAcquired::Queued { position }),
+            (None, None) => Err(ClientError::Decode("the acquire's result carries no token or place".to_owned())),
+        }
+    }
+
+    /// Releases a lock the signer holds, or leaves its queue.
+    pub async fn release_lock(&self, lock: Name) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::ReleaseLock(ReleaseLock { lock })).await
+    }
+
+    /// One page of leases. `query` is a URL query string without `?` (`holder=scout-1&limit=10`).
+    pub async fn leases(&self, query: &str) -> Result<LeasePage, ClientError> {
+        let path = if query.is_empty() { "/v1/leases".to_owned() } else { format!("/v1/leases?{query}") };
+        self.get(&path).await
+    }
+
+    /// One page of locks in use. `query` is a URL query string without `?` (`after=export`).
+    pub async fn locks(&self, query: &str) -> Result<LockPage, ClientError> {
+        let path = if query.is_empty() { "/v1/locks".to_owned() } else { format!("/v1/locks?{query}") };
+        self.get(&path).await
+    }
+
+    /// One lock's holders with their fencing tokens, and its queue.
+    pub async fn lock(&self, lock: &Name) -> Result<LockView, ClientError> {
+        self.get(&format!("/v1/locks/{lock}")).await
+    }
+}
+
+fn lease_deadline(response: &SubmitResponse) -> Result<u64, ClientError> {
+    response
+        .results
+        .first()
+        .and_then(|result| result.expires_at_ms)
+        .ok_or_else(|| ClientError::Decode("the lease's result carries no deadline".to_owned()))
+}

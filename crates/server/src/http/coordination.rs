@@ -1,0 +1,136 @@
+//! Coordination's read endpoints: leases by holder, locks in use with their holders' fencing tokens
+//! and their queues. Grants, keep-alives, revocations, acquires and releases are commands.
+
+use axum::Json;
+use axum::extract::State;
+use colony_core::{Name, Signer};
+use colony_wire::coordination::{LeaseCursor, LeasePage, LeaseView, LockPage, LockView};
+use serde::Deserialize;
+
+use super::extract::QueryParameters;
+use super::{ApiError, AppState, ValidPath, ValidQuery};
+
+/// Leases or locks per page when the client does not say.
+pub(crate) const COORDINATION_PAGE_DEFAULT: usize = 100;
+/// Leases or locks per page at most.
+pub(crate) const COORDINATION_PAGE_MAX: usize = 1_000;
+
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(COORDINATION_PAGE_DEFAULT);
+    if limit == 0 || limit > COORDINATION_PAGE_MAX {
+        return Err(ApiError::invalid_query("limit", format!("must be between 1 and {COORDINATION_PAGE_MAX}")));
+    }
+    Ok(limit)
+}
+
+fn name(field: &'static str, text: Option<String>) -> Result<Option<Name>, ApiError> {
+    text.map(Name::new).transpose().map_err(|error| ApiError::invalid_query(field, error.to_string()))
+}
+
+fn signer(field: &'static str, text: Option<String>) -> Result<Option<Signer>, ApiError> {
+    text.map(|text| Signer::parse(&text)).transpose().map_err(|error| ApiError::invalid_query(field, error.to_string()))
+}
+
+/// Query of `GET /v1/leases`, as it decodes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseQuery {
+    holder: Option<String>,
+    after_holder: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Query of `GET /v1/leases`, checked.
+#[derive(Debug)]
+pub struct LeaseFilter {
+    holder: Option<Signer>,
+    after: Option<(Signer, Name)>,
+    limit: usize,
+}
+
+impl QueryParameters for LeaseFilter {
+    type Decoded = LeaseQuery;
+    const UNDECODABLE_FIELD: &'static str = "query";
+
+    fn validate(query: LeaseQuery) -> Result<LeaseFilter, ApiError> {
+        let limit = page_limit(query.limit)?;
+        let holder = signer("holder", query.holder)?;
+        let after_holder = signer("after_holder", query.after_holder)?;
+        let after = match (after_holder.or_else(|| holder.clone()), name("after", query.after)?) {
+            (Some(after_holder), Some(after)) => Some((after_holder, after)),
+            (None, Some(_)) => return Err(ApiError::invalid_query("after", "needs `holder` or `after_holder`")),
+            (_, None) => None,
+        };
+        Ok(LeaseFilter { holder, after, limit })
+    }
+}
+
+/// `GET /v1/leases?holder=&after_holder=&after=&limit=`: leases by holder then name, one page at a time.
+pub async fn list_leases(
+    State(app): State<AppState>,
+    ValidQuery(filter): ValidQuery<LeaseFilter>,
+) -> Result<Json<LeasePage>, ApiError> {
+    let state = app.state()?;
+    let after = filter.after.as_ref().map(|(holder, lease)| (holder, lease));
+    // One more than the page, to know whether another follows.
+    let found = state.coordination().leases_after(filter.holder.as_ref(), after, filter.limit + 1);
+    let more = found.len() > filter.limit;
+    let leases: Vec<LeaseView> = found.into_iter().take(filter.limit).map(LeaseView::new).collect();
+    let next_after = if more {
+        leases.last().map(|last| LeaseCursor { holder: last.holder.clone(), lease: last.lease.clone() })
+    } else {
+        None
+    };
+    Ok(Json(LeasePage { leases, next_after }))
+}
+
+/// Query of `GET /v1/locks`, as it decodes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Query of `GET /v1/locks`, checked.
+#[derive(Debug)]
+pub struct LockFilter {
+    after: Option<Name>,
+    limit: usize,
+}
+
+impl QueryParameters for LockFilter {
+    type Decoded = LockQuery;
+    const UNDECODABLE_FIELD: &'static str = "query";
+
+    fn validate(query: LockQuery) -> Result<LockFilter, ApiError> {
+        Ok(LockFilter { after: name("after", query.after)?, limit: page_limit(query.limit)? })
+    }
+}
+
+/// `GET /v1/locks?after=&limit=`: locks in use by name, with holders and queues.
+pub async fn list_locks(
+    State(app): State<AppState>,
+    ValidQuery(filter): ValidQuery<LockFilter>,
+) -> Result<Json<LockPage>, ApiError> {
+    let state = app.state()?;
+    let found = state.coordination().locks_after(filter.after.as_ref(), filter.limit + 1);
+    let more = found.len() > filter.limit;
+    let locks: Vec<LockView> = found.into_iter().take(filter.limit).map(LockView::new).collect();
+    let next_after = if more { locks.last().map(|last| last.lock.clone()) } else { None };
+    Ok(Json(LockPage { locks, next_after }))
+}
+
+/// `GET /v1/locks/{lock}`: its holders with their fencing tokens, and its queue. A lock nobody
+/// holds or awaits has no record: it is free, with no holder and an empty queue.
+pub async fn get_lock(
+    State(app): State<AppState>,
+    ValidPath(lock): ValidPath<Name>,
+) -> Result<Json<LockView>, ApiError> {
+    let state = app.state()?;
+    Ok(Json(match state.coordination().lock(&lock) {
+        Some(found) => LockView::new(found),
+        None => LockView { lock, holders: Vec::new(), queue: Vec::new() },
+    }))
+}

@@ -1,0 +1,31 @@
+//! Coordination's paths: leases by holder, and locks with their holders and queues.
+
+use serde_json::{Value, json};
+
+use colony_core::{Name, Signer};
+use colony_wire::coordination::{LeasePage, LockPage, LockView};
+
+use super::operations::{page_limit, read_operation};
+use super::schemas::Schemas;
+use crate::http::coordination::{COORDINATION_PAGE_DEFAULT, COORDINATION_PAGE_MAX};
+
+pub(super) fn coordination_paths(schemas: &mut Schemas) -> Value {
+    let name = schemas.of::<Name>();
+    let signer = schemas.of::<Signer>();
+    let lease_parameters = json!([
+        { "name": "holder", "in": "query", "schema": signer, "description": "Only this holder's leases (`operator` or an agent id)." },
+        { "name": "after_holder", "in": "query", "schema": signer, "description": "Pagination: the `next_after.holder` of the previous page." },
+        { "name": "after", "in": "query", "schema": name, "description": "Pagination: the `next_after.lease` of the previous page." },
+        page_limit(COORDINATION_PAGE_MAX, COORDINATION_PAGE_DEFAULT)
+    ]);
+    let lock_parameters = json!([
+        { "name": "after", "in": "query", "schema": name, "description": "Pagination: the `next_after` of the previous page." },
+        page_limit(COORDINATION_PAGE_MAX, COORDINATION_PAGE_DEFAULT)
+    ]);
+    let lock = json!({ "name": "lock", "in": "path", "required": true, "schema": name });
+    json!({
+        "/v1/leases": { "get": read_operation("Leases by holder, then name", schemas.of::<LeasePage>(), lease_parameters, &["400"]) },
+        "/v1/locks": { "get": read_operation("Locks in use by name, with their holders' fencing tokens and their queues", schemas.of::<LockPage>(), lock_parameters, &["400"]) },
+        "/v1/locks/{lock}": { "get": read_operation("One lock: its holders with their fencing tokens and its queue, in the order it is served (empty when free)", schemas.of::<LockView>(), json!([lock]), &["400"]) }
+    })
+}
