@@ -91,10 +91,9 @@ pub fn render_coordination(spec: &CoordinationSpec, resolve: &dyn Fn(AgentRef) -
         CoordinationSpec::KeepAlive { lease } => {
             Command::KeepLeaseAlive(KeepLeaseAlive { lease: name(LEASE_NAMES[*lease]) })
         }
-        CoordinationSpec::Revoke { lease, holder } => Command::RevokeLease(RevokeLease {
-            lease: name(LEASE_NAMES[*lease]),
-            holder: holder.map(resolve),
-        }),
+        CoordinationSpec::Revoke { lease, holder } => {
+            Command::RevokeLease(RevokeLease { lease: name(LEASE_NAMES[*lease]), holder: holder.map(resolve) })
+        }
         CoordinationSpec::Acquire { lock, lease, exclusive, wait } => Command::AcquireLock(AcquireLock {
             lock: name(LOCK_NAMES[*lock]),
             mode: if *exclusive { LockMode::Exclusive } else { LockMode::Shared },

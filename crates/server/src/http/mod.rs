@@ -28,6 +28,8 @@ pub mod streams;
 pub mod writes;
 
 #[cfg(test)]
+mod coordination_tests;
+#[cfg(test)]
 mod governance_tests;
 #[cfg(test)]
 mod market_tests;

@@ -1,0 +1,64 @@
+//! Coordination's read endpoints, called in process: leases paged by holder, a lock's holders with
+//! their fencing tokens and its queue, a handover seen on a release, and bad queries.
+
+use colony_wire::coordination::{LeasePage, LockPage, LockView};
+use colony_wire::keys::KeyPair;
+use serde_json::json;
+
+use super::tests::{TestApp, expect_problem, read, submit};
+
+#[tokio::test]
+async fn leases_and_locks_are_read_with_tokens_and_queues() {
+    let test = TestApp::new();
+    let agents = [("alice", KeyPair::from_seed([5; 32])), ("bob", KeyPair::from_seed([6; 32]))];
+    for (agent, key) in &agents {
+        let register =
+            json!({ "type": "agent.register", "agent": agent, "public_key": key.public_key(), "role": "scout" });
+        submit(&test, "operator", &test.operator, register).await;
+        for lease in ["batch", "work"] {
+            let granted =
+                submit(&test, agent, key, json!({ "type": "lease.grant", "lease": lease, "ttl_ms": 60_000 })).await;
+            assert!(granted.results[0].expires_at_ms.is_some());
+        }
+    }
+    let acquire =
+        json!({ "type": "lock.acquire", "lock": "export", "mode": "exclusive", "lease": "work", "wait": true });
+    let first = submit(&test, "alice", &agents[0].1, acquire.clone()).await;
+    let token = first.results[0].fencing_token.expect("granted at once");
+    let second = submit(&test, "bob", &agents[1].1, acquire).await;
+    assert_eq!((second.results[0].fencing_token, second.results[0].queue_position), (None, Some(1)));
+
+    let lock: LockView = read(&test, "/v1/locks/export").await;
+    assert_eq!(lock.holders.len(), 1);
+    assert_eq!((lock.holders[0].holder.to_string(), lock.holders[0].fencing_token), ("alice".to_owned(), token));
+    assert_eq!(lock.queue.iter().map(|waiter| waiter.holder.to_string()).collect::<Vec<_>>(), ["bob"]);
+
+    submit(&test, "alice", &agents[0].1, json!({ "type": "lock.release", "lock": "export" })).await;
+    let handed: LockView = read(&test, "/v1/locks/export").await;
+    assert_eq!(handed.holders[0].holder.to_string(), "bob");
+    assert!(handed.holders[0].fencing_token > token, "the handover's token is above the last");
+    assert!(handed.queue.is_empty());
+    let free: LockView = read(&test, "/v1/locks/unused").await;
+    assert!(free.holders.is_empty() && free.queue.is_empty());
+    let locks: LockPage = read(&test, "/v1/locks").await;
+    assert_eq!((locks.locks.len(), locks.next_after), (1, None));
+
+    let alice: LeasePage = read(&test, "/v1/leases?holder=alice").await;
+    assert_eq!(alice.leases.iter().map(|lease| lease.lease.as_str()).collect::<Vec<_>>(), ["batch", "work"]);
+    let first_page: LeasePage = read(&test, "/v1/leases?limit=3").await;
+    let cursor = first_page.next_after.expect("a fourth lease follows");
+    assert_eq!((cursor.holder.to_string(), cursor.lease.as_str()), ("bob".to_owned(), "batch"));
+    let rest: LeasePage = read(&test, "/v1/leases?after_holder=bob&after=batch").await;
+    assert_eq!((rest.leases.len(), rest.leases[0].lease.as_str(), rest.next_after), (1, "work", None));
+
+    expect_problem(test.send(test.signed_get("/v1/leases?limit=0")).await, 400, "invalid_query", Some("limit")).await;
+    expect_problem(test.send(test.signed_get("/v1/leases?after=work")).await, 400, "invalid_query", Some("after"))
+        .await;
+    expect_problem(
+        test.send(test.signed_get("/v1/locks?after=has%20space")).await,
+        400,
+        "invalid_query",
+        Some("after"),
+    )
+    .await;
+}
