@@ -158,8 +158,9 @@ impl State {
         self.registry.registration_paced_until_ms.max(now_ms).saturating_add(self.config.registration_interval_ms)
     }
 
-    /// Marks every agent whose deadline has passed as unresponsive.
+    /// Marks every agent whose deadline has passed as unresponsive, then ends its leases.
     pub(crate) fn expire_liveness(&mut self, context: &mut Context) {
+        let mut silent = Vec::new();
         for _ in 0..limits::EXPIRIES_PER_ENTRY_MAX {
             let Some((deadline_ms, _)) = self.registry.liveness_deadlines.first() else { break };
             if *deadline_ms >= context.now_ms {
@@ -172,6 +173,10 @@ impl State {
             });
             let agent = self.registry.by_handle(handle).id.clone();
             context.emit(EventKind::AgentUnresponsive { agent: agent.clone() });
+            silent.push(agent);
+        }
+        // Every expiry is reported first; then the silent agents' leases end, in the same order.
+        for agent in silent {
             self.end_leases_of(context, &Signer::Agent(agent), LeaseEnd::HolderSilent);
         }
     }
