@@ -1,7 +1,7 @@
 //! `colony demo` end to end: the binary runs the whole tour against its embedded server and the
 //! report says what each part did: the registry, the trading team paid through escrow, the bus
 //! (prices, durable signals, a work queue with a crashed executor, risk alerts), direct work and
-//! batches, and the audit.
+//! batches, governance (seed 001's council, sealed decisions, a guarded mint), and the audit.
 
 mod common;
 
@@ -100,4 +100,22 @@ fn the_demo_runs_every_part_and_reports_it() {
     assert_eq!(served, ["5", "0"], "the priority-5 task is served first: {rows:?}");
     assert!(rows[2].contains("load 0/3 against quant-1's 2/4"), "the less loaded quant: {rows:?}");
     assert!(rows[3].contains("the only one with room"), "capacity decides the last: {rows:?}");
+
+    // Governance: seed 001's three cases, then the guarded mint, in one chain of four seals.
+    let decisions = &report[report.find("Decisions, in the order").expect("a decisions table")..];
+    let decided = |position: &str| row(decisions, &[position]);
+    for (position, voters, weight, outcome) in [
+        ("1", "architect-1 + security-1", "4.5", "approved"),
+        ("2", "architect-1 + auditor-1", "4.0", "approved"),
+        ("3", "security-1 + auditor-1", "3.5", "rejected"),
+        ("4", "architect-1 + security-1", "4.5", "approved"),
+    ] {
+        let cells = decided(position).join(" ");
+        assert!(cells.contains(&format!("{voters} {weight} {outcome}")), "seal #{position}: {cells}");
+    }
+    assert!(line(report, "14. bootstrap ended").contains("refused with `guarded`"), "{report}");
+    assert!(line(report, "after bootstrap").contains("minted 250.000000 to developer-1"), "{report}");
+    let seals = line(report, "decisions ");
+    assert!(seals.trim_start().trim_start_matches("decisions").trim_start().starts_with("4 seals"), "{seals}");
+    assert!(seals.contains("8 ballots matched to their signed envelopes; 1 action run"), "{seals}");
 }

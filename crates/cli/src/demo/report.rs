@@ -7,6 +7,7 @@ use colony_client::Client;
 use colony_core::{AgentId, Event};
 
 use super::distribution::DistributionReport;
+use super::governance::{self, GovernanceReport};
 use super::signals::SignalsReport;
 use super::tasks::TasksReport;
 use super::trading::TradingReport;
@@ -21,6 +22,7 @@ pub(super) struct Parts {
     pub(super) bus: SignalsReport,
     pub(super) market: TasksReport,
     pub(super) direct: DistributionReport,
+    pub(super) governance: GovernanceReport,
 }
 
 pub(super) async fn print(operator: &Client, events: &[Event], parts: &Parts) -> CliResult {
@@ -31,6 +33,7 @@ pub(super) async fn print(operator: &Client, events: &[Event], parts: &Parts) ->
     print_trading(operator, &parts.trading).await?;
     print_market(&parts.market);
     print_direct(&parts.direct);
+    print_governance(&parts.governance);
     print_balances(operator).await?;
     parts.bus.print_report();
     Ok(())
@@ -150,6 +153,34 @@ fn print_market(market_report: &TasksReport) {
 }
 
 /// Who got each direct task and why.
+fn print_governance(report: &GovernanceReport) {
+    println!();
+    println!("Decisions, in the order they were sealed (seed 001: approved when the yes weight reaches 4.0)");
+    let rows: Vec<Vec<String>> = report
+        .decisions
+        .iter()
+        .map(|decision| {
+            vec![
+                decision.chain_position.to_string(),
+                decision.title.clone(),
+                decision.voters.join(" + "),
+                governance::weight(decision.yes_weight_millionths),
+                governance::outcome(&decision.outcome).to_owned(),
+                format!("{}…", &decision.seal[..16]),
+            ]
+        })
+        .collect();
+    print_table(&["SEAL #", "PROPOSAL", "YES", "WEIGHT", "OUTCOME", "SEAL"], &rows);
+    if let Some(mint) = &report.guarded {
+        println!(
+            "  after bootstrap the operator's own mint was refused (`{}`); the approved proposal's action minted {} to {}",
+            mint.operator_refusal,
+            units(mint.minted_minor),
+            mint.to
+        );
+    }
+}
+
 fn print_direct(direct: &DistributionReport) {
     println!();
     println!(
