@@ -86,6 +86,18 @@ pub enum PheromoneCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change who may deposit on a map (its creator or the operator): the agents given, or every
+    /// registered agent when none is.
+    Configure {
+        /// The map.
+        map: String,
+        /// Only these agents deposit from now on (repeat); every registered agent unless given.
+        #[arg(long = "depositor")]
+        depositors: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a map with its trails (its creator or the operator).
     Delete {
         /// The map.
@@ -120,6 +132,15 @@ fn intensity(text: &str, flag: &str) -> Result<Intensity, String> {
     Intensity::parse(text).map_err(|error| format!("{flag}: {error}"))
 }
 
+/// `--depositor` flags as a map's depositors: none given means every registered agent.
+fn depositors_of(depositors: &[String]) -> Result<Depositors, String> {
+    if depositors.is_empty() {
+        return Ok(Depositors::Registered);
+    }
+    let agent = |text: &String| AgentId::new(text).map_err(|error| format!("--depositor '{text}': {error}"));
+    Ok(Depositors::Agents(depositors.iter().map(agent).collect::<Result<_, _>>()?))
+}
+
 fn create_command(
     map: &str,
     decay: Option<&str>,
@@ -131,12 +152,7 @@ fn create_command(
         Some(text) => serde_json::from_str::<Decay>(text).map_err(|error| format!("--decay '{text}': {error}"))?,
         None => Decay::SEED_000,
     };
-    let depositors = if depositors.is_empty() {
-        Depositors::Registered
-    } else {
-        let agent = |text: &String| AgentId::new(text).map_err(|error| format!("--depositor '{text}': {error}"));
-        Depositors::Agents(depositors.iter().map(agent).collect::<Result<_, _>>()?)
-    };
+    let depositors = depositors_of(depositors)?;
     Ok(CreateMap {
         map: map_name(map)?,
         decay,
@@ -216,6 +232,9 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
             if let Some(next) = page.next_after {
                 println!("  more: --after {next}");
             }
+        }
+        PheromoneCommand::Configure { map, depositors, json } => {
+            report(&client.configure_pheromone_map(map_name(&map)?, depositors_of(&depositors)?).await?, json)
         }
         PheromoneCommand::Delete { map, json } => report(&client.delete_pheromone_map(map_name(&map)?).await?, json),
     }
