@@ -300,7 +300,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 6: governance joined the state: proposals, their electorates and ballots, and the chain of seals.
 // 7: stigmergy joined the state: pheromone maps, their trails and who opened each.
 // 8: proposals carry actions and decisions their results; governance records the end of bootstrap.
-const SNAPSHOT_VERSION: u32 = 8;
+// 9: a role in the configuration says who may put agents in it (`admission`).
+const SNAPSHOT_VERSION: u32 = 9;
 
 impl State {
     /// An empty state, before genesis.
