@@ -9,7 +9,7 @@ use colony_core::stigmergy::{Decay, Depositors, SEED_000_CAP, SEED_000_PRUNE};
 use colony_core::{AgentId, Intensity, Name, SignalKey};
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_submitted, print_table};
 use crate::{CliResult, Connection};
 
 /// The pheromone commands.
@@ -109,15 +109,8 @@ pub enum PheromoneCommand {
 }
 
 fn report(response: &SubmitResponse, json: bool) {
-    if json {
-        return print_json(response);
-    }
-    let result = response.results.first();
-    let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
-    match result.and_then(|result| result.intensity) {
-        Some(intensity) => println!("{status}: intensity {intensity} (entry {})", response.sequence),
-        None => println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash),
-    }
+    let intensity = response.results.first().and_then(|result| result.intensity);
+    print_submitted(response, json, intensity.map(|intensity| format!("intensity {intensity}")));
 }
 
 fn map_name(text: &str) -> Result<Name, String> {
