@@ -1,4 +1,4 @@
-//! Part 6: governance. Seed 001's four roles decide by signed, weighted ballots (architect 2.5,
+//! Part 7: governance. Seed 001's four roles decide by signed, weighted ballots (architect 2.5,
 //! developer 1.0, security 2.0, auditor 1.5; approved when the yes weight reaches 4.0), every decision
 //! sealed into one hash chain; then bootstrap ends and a mint the operator may no longer make alone
 //! runs as the action of an approved proposal.
@@ -79,7 +79,7 @@ pub async fn run(server_url: &str, operator: &Client, own_server: bool) -> DemoR
         decisions.push(closed(operator, proposal, title, voters.to_vec()).await?);
     }
     step(
-        13,
+        14,
         &format!(
             "seed 001's council (architect 2.5, developer 1.0, security 2.0, auditor 1.5) decided {} proposals \
              by signed ballots under `yes weight >= 4.0`; each decision was sealed into one hash chain",
@@ -90,7 +90,7 @@ pub async fn run(server_url: &str, operator: &Client, own_server: bool) -> DemoR
     let guarded = if own_server {
         Some(guarded_mint(operator, &architect, &member("security-1"), &mut decisions).await?)
     } else {
-        step(14, "guarded mint skipped: ending bootstrap cannot be undone, and this server is not the demo's own");
+        step(15, "guarded mint skipped: ending bootstrap cannot be undone, and this server is not the demo's own");
         None
     };
     Ok(GovernanceReport { decisions, guarded })
@@ -124,7 +124,7 @@ async fn guarded_mint(
     }
     let minted_minor = u128::from(operator.wallet(&AgentId::new(TO)?).await?.balance.0);
     step(
-        14,
+        15,
         &format!(
             "bootstrap ended: the operator's own mint to {TO} was refused with `{refusal}`; architect-1 proposed the \
              same mint as an action, architect-1 and security-1 approved it (4.5), and the close ran it: \
