@@ -8,7 +8,7 @@ use colony_core::{AgentId, Command, Name, PublicKey, Signer};
 use colony_wire::views::{AgentView, SubmitResponse};
 use colony_wire::{KeyFile, KeyPair};
 
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_submitted, print_table};
 use crate::{CliResult, Connection};
 
 /// Arguments of `colony keygen`.
@@ -146,8 +146,7 @@ fn names(texts: &[String], flag: &str) -> Result<BTreeSet<Name>, String> {
 }
 
 fn report(response: &SubmitResponse) {
-    let status = response.results.first().and_then(|result| result.status.as_deref()).unwrap_or("done");
-    println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash);
+    print_submitted(response, false, None);
 }
 
 /// Runs an agent command.

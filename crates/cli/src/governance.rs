@@ -10,7 +10,7 @@ use colony_core::{AgentId, Name};
 use colony_wire::governance::ProposalView;
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_submitted, print_table};
 use crate::{CliResult, Connection};
 
 /// A value written as JSON, or as a bare word standing for a JSON string (`yes`, `plurality`).
@@ -139,17 +139,8 @@ pub enum ProposalCommand {
 }
 
 fn report(response: &SubmitResponse, json: bool) {
-    if json {
-        return print_json(response);
-    }
-    let result = response.results.first();
-    let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
-    match result.and_then(|result| result.proposal) {
-        Some(proposal) => {
-            println!("{status}: proposal {proposal} (entry {}, chain hash {})", response.sequence, response.chain_hash)
-        }
-        None => println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash),
-    }
+    let proposal = response.results.first().and_then(|result| result.proposal);
+    print_submitted(response, json, proposal.map(|proposal| format!("proposal {proposal}")));
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -7,7 +7,7 @@ use colony_core::command::{ConfigureWallet, Mint, Sweep, Transfer, Withdraw};
 use colony_core::{AgentId, Amount, Command, EscrowResolution, Name};
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_submitted, print_table};
 use crate::{CliResult, Connection};
 
 fn agent(text: &str, flag: &str) -> Result<AgentId, String> {
@@ -36,14 +36,8 @@ fn transfer_id(given: Option<String>) -> Result<Name, String> {
 }
 
 fn report(response: &SubmitResponse) {
-    let result = response.results.first();
-    let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
-    match result.and_then(|result| result.escrow_id) {
-        Some(escrow) => {
-            println!("{status}: escrow {escrow} (entry {}, chain hash {})", response.sequence, response.chain_hash)
-        }
-        None => println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash),
-    }
+    let escrow = response.results.first().and_then(|result| result.escrow_id);
+    print_submitted(response, false, escrow.map(|escrow| format!("escrow {escrow}")));
 }
 
 /// Arguments of `colony mint` and `colony transfer`: who is paid, how much, under which id.

@@ -7,7 +7,7 @@ use colony_core::market::{ContentReference, Distribution};
 use colony_core::{AgentId, Amount, Digest, Fraction, Name};
 use colony_wire::views::{SubmitResponse, TaskView};
 
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_submitted, print_table};
 use crate::{CliResult, Connection};
 
 fn agent(text: &str, flag: &str) -> Result<AgentId, String> {
@@ -43,28 +43,15 @@ fn reference(uri: Option<String>, sha256: Option<String>) -> Result<Option<Conte
 }
 
 fn report(response: &SubmitResponse, json: bool) {
-    if json {
-        print_json(response);
-        return;
-    }
     let result = response.results.first();
-    let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
-    if let Some(tasks) = result.and_then(|result| result.tasks.as_ref()) {
-        let tasks: Vec<String> = tasks.iter().map(ToString::to_string).collect();
-        println!(
-            "{status}: tasks {} (entry {}, chain hash {})",
-            tasks.join(", "),
-            response.sequence,
-            response.chain_hash
-        );
-        return;
-    }
-    match result.and_then(|result| result.task) {
-        Some(task) => {
-            println!("{status}: task {task} (entry {}, chain hash {})", response.sequence, response.chain_hash)
+    let detail = match (result.and_then(|result| result.tasks.as_ref()), result.and_then(|result| result.task)) {
+        (Some(tasks), _) => {
+            Some(format!("tasks {}", tasks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")))
         }
-        None => println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash),
-    }
+        (None, Some(task)) => Some(format!("task {task}")),
+        (None, None) => None,
+    };
+    print_submitted(response, json, detail);
 }
 
 /// Arguments of `colony task announce`: the fields of `task.announce`.

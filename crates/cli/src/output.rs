@@ -25,6 +25,22 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     println!("{}", serde_json::to_string_pretty(value).expect("output encodes"));
 }
 
+/// Prints what a write did: the response as JSON for programs, or for people one line with the first
+/// command's status, what it names (`detail`: "proposal 3", "escrow 7"), and the receipt (the entry and
+/// the chain hash to check it against later).
+pub fn print_submitted(response: &colony_wire::views::SubmitResponse, json: bool, detail: Option<String>) {
+    if json {
+        return print_json(response);
+    }
+    let status = response.results.first().and_then(|result| result.status.as_deref()).unwrap_or("done");
+    match detail {
+        Some(detail) => {
+            println!("{status}: {detail} (entry {}, chain hash {})", response.sequence, response.chain_hash)
+        }
+        None => println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash),
+    }
+}
+
 /// Formats a rate with thousands separators.
 pub fn thousands(value: u64) -> String {
     let text = value.to_string();

@@ -9,7 +9,7 @@ use colony_core::stigmergy::{Decay, Depositors, SEED_000_CAP, SEED_000_PRUNE};
 use colony_core::{AgentId, Intensity, Name, SignalKey};
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_submitted, print_table};
 use crate::{CliResult, Connection};
 
 /// The pheromone commands.
@@ -86,6 +86,18 @@ pub enum PheromoneCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change who may deposit on a map (its creator or the operator): the agents given, or every
+    /// registered agent when none is.
+    Configure {
+        /// The map.
+        map: String,
+        /// Only these agents deposit from now on (repeat); every registered agent unless given.
+        #[arg(long = "depositor")]
+        depositors: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a map with its trails (its creator or the operator).
     Delete {
         /// The map.
@@ -97,15 +109,8 @@ pub enum PheromoneCommand {
 }
 
 fn report(response: &SubmitResponse, json: bool) {
-    if json {
-        return print_json(response);
-    }
-    let result = response.results.first();
-    let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
-    match result.and_then(|result| result.intensity) {
-        Some(intensity) => println!("{status}: intensity {intensity} (entry {})", response.sequence),
-        None => println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash),
-    }
+    let intensity = response.results.first().and_then(|result| result.intensity);
+    print_submitted(response, json, intensity.map(|intensity| format!("intensity {intensity}")));
 }
 
 fn map_name(text: &str) -> Result<Name, String> {
@@ -120,6 +125,15 @@ fn intensity(text: &str, flag: &str) -> Result<Intensity, String> {
     Intensity::parse(text).map_err(|error| format!("{flag}: {error}"))
 }
 
+/// `--depositor` flags as a map's depositors: none given means every registered agent.
+fn depositors_of(depositors: &[String]) -> Result<Depositors, String> {
+    if depositors.is_empty() {
+        return Ok(Depositors::Registered);
+    }
+    let agent = |text: &String| AgentId::new(text).map_err(|error| format!("--depositor '{text}': {error}"));
+    Ok(Depositors::Agents(depositors.iter().map(agent).collect::<Result<_, _>>()?))
+}
+
 fn create_command(
     map: &str,
     decay: Option<&str>,
@@ -131,12 +145,7 @@ fn create_command(
         Some(text) => serde_json::from_str::<Decay>(text).map_err(|error| format!("--decay '{text}': {error}"))?,
         None => Decay::SEED_000,
     };
-    let depositors = if depositors.is_empty() {
-        Depositors::Registered
-    } else {
-        let agent = |text: &String| AgentId::new(text).map_err(|error| format!("--depositor '{text}': {error}"));
-        Depositors::Agents(depositors.iter().map(agent).collect::<Result<_, _>>()?)
-    };
+    let depositors = depositors_of(depositors)?;
     Ok(CreateMap {
         map: map_name(map)?,
         decay,
@@ -216,6 +225,9 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
             if let Some(next) = page.next_after {
                 println!("  more: --after {next}");
             }
+        }
+        PheromoneCommand::Configure { map, depositors, json } => {
+            report(&client.configure_pheromone_map(map_name(&map)?, depositors_of(&depositors)?).await?, json)
         }
         PheromoneCommand::Delete { map, json } => report(&client.delete_pheromone_map(map_name(&map)?).await?, json),
     }

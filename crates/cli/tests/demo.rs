@@ -1,7 +1,8 @@
 //! `colony demo` end to end: the binary runs the whole tour against its embedded server and the
 //! report says what each part did: the registry, the trading team paid through escrow, the bus
 //! (prices, durable signals, a work queue with a crashed executor, risk alerts), direct work and
-//! batches, and the audit.
+//! batches, stigmergy (momentum trails read by executors), governance (seed 001's council, sealed
+//! decisions, a guarded mint), and the audit.
 
 mod common;
 
@@ -100,4 +101,39 @@ fn the_demo_runs_every_part_and_reports_it() {
     assert_eq!(served, ["5", "0"], "the priority-5 task is served first: {rows:?}");
     assert!(rows[2].contains("load 0/3 against quant-1's 2/4"), "the less loaded quant: {rows:?}");
     assert!(rows[3].contains("the only one with room"), "capacity decides the last: {rows:?}");
+
+    // Stigmergy: three reads of the strongest trails, keys as the seeds write them, the outsider refused.
+    assert!(line(report, "13. stigmergy").contains("executor-2's deposit was refused (`not_depositor`)"), "{report}");
+    let pheromones = &report[report.find("Pheromones: ").expect("a pheromone table")..];
+    let reads: Vec<&str> = pheromones.lines().skip(3).take_while(|line| line.starts_with("  2012-")).collect();
+    assert_eq!(reads.len(), 3, "{pheromones}");
+    for read in reads {
+        // Up to three trails, strongest first (how many are left above 0.01 depends on the log time
+        // that passed, which a loaded machine stretches).
+        let strengths: Vec<f64> = read
+            .split(", ")
+            .map(|trail| trail.rsplit(' ').next().and_then(|number| number.parse().ok()).expect("a strength"))
+            .collect();
+        assert!((1..=3).contains(&strengths.len()), "{read}");
+        assert!(strengths.windows(2).all(|pair| pair[0] >= pair[1]), "strongest first: {read}");
+        assert!(read.contains(":momentum "), "keys as the seeds write them: {read}");
+    }
+
+    // Governance: seed 001's three cases, then the guarded mint, in one chain of four seals.
+    let decisions = &report[report.find("Decisions, in the order").expect("a decisions table")..];
+    let decided = |position: &str| row(decisions, &[position]);
+    for (position, voters, weight, outcome) in [
+        ("1", "architect-1 + security-1", "4.5", "approved"),
+        ("2", "architect-1 + auditor-1", "4.0", "approved"),
+        ("3", "security-1 + auditor-1", "3.5", "rejected"),
+        ("4", "architect-1 + security-1", "4.5", "approved"),
+    ] {
+        let cells = decided(position).join(" ");
+        assert!(cells.contains(&format!("{voters} {weight} {outcome}")), "seal #{position}: {cells}");
+    }
+    assert!(line(report, "15. bootstrap ended").contains("refused with `guarded`"), "{report}");
+    assert!(line(report, "after bootstrap").contains("minted 250.000000 to developer-1"), "{report}");
+    let seals = line(report, "decisions ");
+    assert!(seals.trim_start().trim_start_matches("decisions").trim_start().starts_with("4 seals"), "{seals}");
+    assert!(seals.contains("8 ballots matched to their signed envelopes; 1 action run"), "{seals}");
 }

@@ -51,7 +51,7 @@ pub mod stigmergy;
 
 pub use amount::{Amount, FeeSplit};
 pub use command::Command;
-pub use config::{ReferralFrom, RoleConfig, SwarmConfig};
+pub use config::{ReferralFrom, RoleAdmission, RoleConfig, SwarmConfig};
 pub use coordination::{Coordination, LeaseRecord, LockMode, LockRecord};
 pub use entry::{Entry, EntryBody, Genesis, SignedCommands};
 pub use event::{Event, EventKind};

@@ -37,6 +37,7 @@ pub fn rejection_samples() -> Vec<Rejection> {
         Rejection::Genesis { reason: "the swarm has a genesis already" },
         RegistryRejection::AgentExists { agent: agent.clone() }.into(),
         RegistryRejection::UnknownRole { role: "pilot".to_owned() }.into(),
+        RegistryRejection::RoleClosed { role: "auditor".to_owned() }.into(),
         ConfigRejection::ReadTokenNotFound.into(),
         insufficient.clone().into(),
         LedgerRejection::WalletFrozen { agent: agent.clone() }.into(),
@@ -133,6 +134,7 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
         Rejection::Registry(rejection) => match rejection {
             RegistryRejection::AgentExists { .. } => "RegistryRejection::AgentExists",
             RegistryRejection::UnknownRole { .. } => "RegistryRejection::UnknownRole",
+            RegistryRejection::RoleClosed { .. } => "RegistryRejection::RoleClosed",
         },
         Rejection::Config(rejection) => match rejection {
             ConfigRejection::ReadTokenNotFound => "ConfigRejection::ReadTokenNotFound",

@@ -302,7 +302,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 6: governance joined the state: proposals, their electorates and ballots, and the chain of seals.
 // 7: stigmergy joined the state: pheromone maps, their trails and who opened each.
 // 8: proposals carry actions and decisions their results; governance records the end of bootstrap.
-// 9: coordination joined the state: leases, locks with their holders and queues, the fencing counter.
+// 9: coordination joined the state: leases, locks with their holders and queues, the fencing counter;
+//    a role in the configuration says who may put agents in it (`admission`).
 const SNAPSHOT_VERSION: u32 = 9;
 
 impl State {

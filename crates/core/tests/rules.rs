@@ -4,7 +4,7 @@
 mod support;
 
 use colony_core::limits;
-use colony_core::{Accepted, EventKind, Halt, Liveness, Rejection, RoleConfig, Signer, SwarmConfig};
+use colony_core::{Accepted, EventKind, Halt, Liveness, Rejection, RoleAdmission, RoleConfig, Signer, SwarmConfig};
 use colony_core::{ConfigRejection, RegistryRejection};
 use support::commands::{
     Register, Update, config_with_ttl, deregister, halt, heartbeat, issue_read_token, register, resume,
@@ -278,6 +278,39 @@ fn an_id_is_never_reused_not_even_after_deregistration() {
     assert_eq!(outcome.envelope, Some(Rejection::AgentDeregistered { agent: agent_id("a") }));
     assert_eq!(swarm.agent_state("a"), &tombstone);
     assert_eq!(swarm.state().registry().len(), 1);
+}
+
+#[test]
+fn a_closed_role_admits_agents_by_the_operator_alone() {
+    // A role that votes with weight, open to self-registration, lets a crowd of newcomers vote in
+    // every electorate of that role; closed, only the operator (or an approved action) puts agents in it.
+    let mut config = SwarmConfig::default();
+    config.roles.get_mut(&name("auditor")).unwrap().admission = RoleAdmission::Operator;
+    let mut swarm = Simulator::new();
+    assert!(swarm.operator(vec![set_config(config)]).all_accepted());
+    swarm.register_all(&["parent"], "orchestrator");
+    let before = swarm.state().registry().clone();
+    let closed = |outcome: &colony_core::EntryOutcome| {
+        assert_eq!(
+            outcome.single(),
+            &Err(Rejection::Registry(RegistryRejection::RoleClosed { role: "auditor".to_owned() }))
+        );
+    };
+    closed(&swarm.self_register("crowd-1", "auditor"));
+    assert_eq!(swarm.state().registry(), &before, "a refused registration changes nothing");
+    closed(&swarm.agent("parent", vec![Register::new("child", "auditor").parent("parent").into()]));
+    assert!(swarm.state().agent(&agent_id("child")).is_none());
+    assert_eq!(swarm.agent_state("parent").live_children, 0);
+
+    // A parent's child in an open role may not be moved into it either; the operator may do both.
+    assert!(swarm.agent("parent", vec![Register::new("child", "scout").parent("parent").into()]).all_accepted());
+    closed(&swarm.agent("parent", vec![Update::new("child").role("auditor").into()]));
+    assert_eq!(swarm.agent_state("child").role, name("scout"));
+    assert!(swarm.operator(vec![Update::new("child").role("auditor").into()]).all_accepted());
+    assert!(swarm.register("auditor-1", "auditor").all_accepted());
+    assert_eq!(swarm.agent_state("auditor-1").role, name("auditor"));
+    // Other roles stay open to everyone the registry allows.
+    assert!(swarm.self_register("scout-9", "scout").all_accepted());
 }
 
 #[test]
@@ -669,11 +702,18 @@ fn only_the_operator_replaces_the_configuration() {
 fn invalid_configurations_are_refused() {
     let mut swarm = Simulator::new();
     let many_roles = |count: usize| SwarmConfig {
-        roles: (0..count).map(|index| (name(&format!("role-{index}")), RoleConfig { default_weight: 1 })).collect(),
+        roles: (0..count)
+            .map(|index| {
+                (name(&format!("role-{index}")), RoleConfig { default_weight: 1, admission: RoleAdmission::Open })
+            })
+            .collect(),
         ..SwarmConfig::default()
     };
     let mut heavy = SwarmConfig::default();
-    heavy.roles.insert(name("scout"), RoleConfig { default_weight: limits::AGENT_WEIGHT_MAX + 1 });
+    heavy.roles.insert(
+        name("scout"),
+        RoleConfig { default_weight: limits::AGENT_WEIGHT_MAX + 1, admission: RoleAdmission::Open },
+    );
     let outcome = swarm.operator(vec![
         set_config(config_with_ttl(limits::HEARTBEAT_TTL_MS_MIN - 1)),
         set_config(config_with_ttl(limits::HEARTBEAT_TTL_MS_MAX + 1)),

@@ -63,8 +63,8 @@ use colony_core::bus::AckKind;
 use colony_core::ledger::LEDGER_DAY_MS;
 use colony_core::limits;
 use colony_core::{
-    AgentId, Amount, Command, Digest, Entry, EscrowResolution, Name, PublicKey, RoleConfig, Signer, State, SwarmConfig,
-    TransferRequest,
+    AgentId, Amount, Command, Digest, Entry, EscrowResolution, Name, PublicKey, RoleAdmission, RoleConfig, Signer,
+    State, SwarmConfig, TransferRequest,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -2002,14 +2002,37 @@ pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
     // The default pace, none at all, or one tight enough that random registrations run into it.
     let pace = prop_oneof![8 => Just((1_000u64, 1_000u32)), 1 => Just((0, 1)), 2 => (1..=60_000u64, 1..=3u32)];
     let referral_from = prop_oneof![Just(colony_core::ReferralFrom::Payee), Just(colony_core::ReferralFrom::Payer)];
-    (vec(any::<bool>(), CONFIGURABLE_ROLES.len()), weights, valid_ttl_ms(), any::<bool>(), fees, pace, referral_from)
+    // Now and then one role closed to all but the operator (never the scouts the generators register).
+    let closed_role = prop_oneof![3 => Just(None), 1 => (0..CONFIGURABLE_ROLES.len()).prop_map(Some)];
+    (
+        vec(any::<bool>(), CONFIGURABLE_ROLES.len()),
+        (weights, closed_role),
+        valid_ttl_ms(),
+        any::<bool>(),
+        fees,
+        pace,
+        referral_from,
+    )
         .prop_map(
-            |(included, weights, heartbeat_ttl_ms, self_registration, (fee_bps, referral_bps), pace, referral_from)| {
+            |(
+                included,
+                (weights, closed_role),
+                heartbeat_ttl_ms,
+                self_registration,
+                (fee_bps, referral_bps),
+                pace,
+                referral_from,
+            )| {
                 let roles: BTreeMap<Name, RoleConfig> = CONFIGURABLE_ROLES
                     .iter()
+                    .enumerate()
                     .zip(included.iter().zip(weights))
-                    .filter(|(role, (included, _))| **included || **role == "scout")
-                    .map(|(role, (_, default_weight))| (name(role), RoleConfig { default_weight }))
+                    .filter(|((_, role), (included, _))| **included || **role == "scout")
+                    .map(|((index, role), (_, default_weight))| {
+                        let closed = closed_role == Some(index) && *role != "scout";
+                        let admission = if closed { RoleAdmission::Operator } else { RoleAdmission::Open };
+                        (name(role), RoleConfig { default_weight, admission })
+                    })
                     .collect();
                 let (registration_interval_ms, registration_burst) = pace;
                 SwarmConfig {
@@ -2044,12 +2067,17 @@ pub fn invalid_config() -> BoxedStrategy<SwarmConfig> {
         }),
         valid_config().prop_map(|config| {
             let roles = (0..=limits::ROLES_MAX)
-                .map(|index| (name(&format!("role-{index}")), RoleConfig { default_weight: 1 }))
+                .map(|index| {
+                    (name(&format!("role-{index}")), RoleConfig { default_weight: 1, admission: RoleAdmission::Open })
+                })
                 .collect();
             SwarmConfig { roles, ..config }
         }),
         valid_config().prop_map(|mut config| {
-            config.roles.insert(name("scout"), RoleConfig { default_weight: limits::AGENT_WEIGHT_MAX + 1 });
+            config.roles.insert(
+                name("scout"),
+                RoleConfig { default_weight: limits::AGENT_WEIGHT_MAX + 1, admission: RoleAdmission::Open },
+            );
             config
         }),
     ]

@@ -12,13 +12,20 @@
 //! re-awarded, and a pipeline run as a task DAG.
 //! Part 5 (`distribution.rs`) is direct work: capacities, a batch split over the quants, and direct
 //! tasks served by priority to the best agent by affinity, performance and load.
+//! Part 6 (`stigmergy.rs`) is stigmergy: scouts depositing momentum trails from the real prices on a
+//! shared, fading pheromone map, executors choosing by its strongest trails.
+//! Part 7 (`governance.rs`) is governance: seed 001's council voting with signed, weighted ballots,
+//! decisions sealed into a hash chain, and a mint the operator may no longer make alone run as an
+//! approved proposal's action.
 //! Then `report.rs` prints what the swarm did, and this file audits the stopped server's log.
 
 mod distribution;
+mod governance;
 mod market;
 mod registry;
 mod report;
 mod signals;
+mod stigmergy;
 mod tasks;
 mod trading;
 
@@ -81,14 +88,21 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
 
     let (market, direct) = work(&server.url, operator).await?;
 
-    // 13. An agent leaves.
+    // Part 6: stigmergy, among the members of part 1.
+    let stigmergy = stigmergy::run(&clients).await?;
+
+    // Part 7: governance, last because ending bootstrap takes the operator's unilateral powers away.
+    let own_server = server.directory.is_some();
+    let governance = governance::run(&server.url, operator, own_server).await?;
+
+    // 16. An agent leaves.
     let analyst = members.iter().find(|member| member.id.as_str() == "analyst-1").expect("in AGENTS");
     analyst.client.deregister(analyst.id.clone()).await?;
-    step(13, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
+    step(16, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
 
     let status = operator.status().await?;
     let events = events.until(status.sequence).await;
-    report::print(operator, &events, &report::Parts { trading, bus, market, direct }).await?;
+    report::print(operator, &events, &report::Parts { trading, bus, market, direct, stigmergy, governance }).await?;
     server.close_and_audit(&status).await?;
     println!();
     println!("demo finished in {:.1?}", started.elapsed());
@@ -230,6 +244,15 @@ impl DemoServer {
             if !matches {
                 return Err("the audit's state hash differs from the live server's".into());
             }
+            let seals = colony_server::audit::seals::audit_seals(directory.path())?;
+            println!(
+                "  decisions         {} seals recomputed and chained to {}…; {} ballots matched to their \
+                 signed envelopes; {} action run",
+                seals.decisions,
+                &seals.seal_head.to_hex()[..16],
+                seals.ballots,
+                seals.actions
+            );
         }
         Ok(())
     }

@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use colony_client::Client;
+use colony_core::stigmergy::NANOS_ONE;
 use colony_core::{AgentId, Event};
 
 use super::distribution::DistributionReport;
+use super::governance::{self, GovernanceReport};
 use super::signals::SignalsReport;
+use super::stigmergy::StigmergyReport;
 use super::tasks::TasksReport;
 use super::trading::TradingReport;
 use super::{market, units};
@@ -21,6 +24,8 @@ pub(super) struct Parts {
     pub(super) bus: SignalsReport,
     pub(super) market: TasksReport,
     pub(super) direct: DistributionReport,
+    pub(super) stigmergy: StigmergyReport,
+    pub(super) governance: GovernanceReport,
 }
 
 pub(super) async fn print(operator: &Client, events: &[Event], parts: &Parts) -> CliResult {
@@ -31,6 +36,8 @@ pub(super) async fn print(operator: &Client, events: &[Event], parts: &Parts) ->
     print_trading(operator, &parts.trading).await?;
     print_market(&parts.market);
     print_direct(&parts.direct);
+    print_stigmergy(&parts.stigmergy);
+    print_governance(&parts.governance);
     print_balances(operator).await?;
     parts.bus.print_report();
     Ok(())
@@ -150,6 +157,68 @@ fn print_market(market_report: &TasksReport) {
 }
 
 /// Who got each direct task and why.
+fn print_stigmergy(report: &StigmergyReport) {
+    println!();
+    println!(
+        "Pheromones: the strongest momentum trails as executor-1 read them ({} to {}; strength = the day's move in %, halved every {} ms of log time)",
+        report.dates.0,
+        report.dates.1,
+        super::stigmergy::HALF_LIFE_MS
+    );
+    let rows: Vec<Vec<String>> = report
+        .reads
+        .iter()
+        .map(|(date, trails)| {
+            let strongest: Vec<String> = trails
+                .iter()
+                .map(|(key, intensity)| {
+                    format!(
+                        "{key} {}.{:02}",
+                        intensity.nanos() / NANOS_ONE,
+                        intensity.nanos() % NANOS_ONE / (NANOS_ONE / 100)
+                    )
+                })
+                .collect();
+            vec![date.clone(), strongest.join(", ")]
+        })
+        .collect();
+    print_table(&["DAY", "STRONGEST TRAILS"], &rows);
+    let deposits: Vec<String> = report.deposits.iter().map(|(scout, count)| format!("{scout} {count}")).collect();
+    println!(
+        "  deposits: {}; executor-2, not a depositor, was refused (`{}`)",
+        deposits.join(", "),
+        report.outsider_refusal
+    );
+}
+
+fn print_governance(report: &GovernanceReport) {
+    println!();
+    println!("Decisions, in the order they were sealed (seed 001: approved when the yes weight reaches 4.0)");
+    let rows: Vec<Vec<String>> = report
+        .decisions
+        .iter()
+        .map(|decision| {
+            vec![
+                decision.chain_position.to_string(),
+                decision.title.clone(),
+                decision.voters.join(" + "),
+                governance::weight(decision.yes_weight_millionths),
+                governance::outcome(&decision.outcome).to_owned(),
+                format!("{}…", &decision.seal[..16]),
+            ]
+        })
+        .collect();
+    print_table(&["SEAL #", "PROPOSAL", "YES", "WEIGHT", "OUTCOME", "SEAL"], &rows);
+    if let Some(mint) = &report.guarded {
+        println!(
+            "  after bootstrap the operator's own mint was refused (`{}`); the approved proposal's action minted {} to {}",
+            mint.operator_refusal,
+            units(mint.minted_minor),
+            mint.to
+        );
+    }
+}
+
 fn print_direct(direct: &DistributionReport) {
     println!();
     println!(

@@ -22,6 +22,23 @@ pub struct RoleConfig {
     /// (`1000000` is a weight of one).
     #[schemars(range(max = limits::AGENT_WEIGHT_MAX))]
     pub default_weight: u32,
+    /// Who may put an agent in this role: `open` (the default: the agent itself when the swarm
+    /// allows self-registration, a parent for its child, the operator) or `operator` (the operator
+    /// alone, and so, once bootstrap has ended, an approved proposal's action). A role that votes
+    /// with weight, closed, cannot be joined by a crowd of self-registered agents.
+    #[serde(default)]
+    pub admission: RoleAdmission,
+}
+
+/// Who may put an agent in a role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleAdmission {
+    /// The agent itself, its parent, or the operator.
+    #[default]
+    Open,
+    /// The operator only.
+    Operator,
 }
 
 /// Per-swarm settings. Every field has a default taken from the seed documents.
@@ -137,7 +154,10 @@ impl Default for SwarmConfig {
         ]
         .into_iter()
         .map(|(name, default_weight)| {
-            (Name::new(name).expect("built-in role names are valid"), RoleConfig { default_weight })
+            (
+                Name::new(name).expect("built-in role names are valid"),
+                RoleConfig { default_weight, admission: RoleAdmission::Open },
+            )
         })
         .collect();
         SwarmConfig {

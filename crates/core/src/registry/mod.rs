@@ -191,6 +191,21 @@ impl State {
         Ok((handle, agent))
     }
 
+    /// The role's configuration, when it exists and `signer` may put an agent in it: a role whose
+    /// admission is `operator` takes agents from the operator alone (so, after bootstrap, from an
+    /// approved proposal's action), never from the agent itself or a parent.
+    fn check_role_admission(&self, signer: &Signer, role: &Name) -> Result<&crate::config::RoleConfig, Rejection> {
+        let role_config = self
+            .config
+            .roles
+            .get(role)
+            .ok_or_else(|| Rejection::Registry(RegistryRejection::UnknownRole { role: role.to_string() }))?;
+        if role_config.admission == crate::config::RoleAdmission::Operator && *signer != Signer::Operator {
+            return Err(Rejection::Registry(RegistryRejection::RoleClosed { role: role.to_string() }));
+        }
+        Ok(role_config)
+    }
+
     /// Whether the signer is the operator or `target`'s parent.
     fn is_operator_or_parent(context: &Context, target: &Agent) -> bool {
         match context.signer() {
@@ -282,11 +297,7 @@ impl State {
             }
             self.check_registration_pace(now_ms)?;
         }
-        let role_config = self
-            .config
-            .roles
-            .get(role)
-            .ok_or_else(|| Rejection::Registry(RegistryRejection::UnknownRole { role: role.to_string() }))?;
+        let role_config = self.check_role_admission(signer_of_envelope, role)?;
         check_capabilities(capabilities)?;
         let weight = weight.unwrap_or(role_config.default_weight);
         check_weight(weight)?;
@@ -400,10 +411,8 @@ impl State {
         if weight.is_some() && !is_operator {
             return Err(Rejection::Unauthorized { reason: "only the operator may set an agent's weight" });
         }
-        if let Some(role) = role
-            && !self.config.roles.contains_key(role)
-        {
-            return Err(Rejection::Registry(RegistryRejection::UnknownRole { role: role.to_string() }));
+        if let Some(role) = role {
+            self.check_role_admission(context.signer(), role)?;
         }
         if let Some(capabilities) = capabilities {
             check_capabilities(capabilities)?;

@@ -18,6 +18,11 @@ pub enum RegistryRejection {
         /// The role asked for.
         role: String,
     },
+    /// The role admits agents by the operator only (its `admission` is `operator`).
+    RoleClosed {
+        /// The role asked for.
+        role: String,
+    },
 }
 
 impl RegistryRejection {
@@ -26,6 +31,7 @@ impl RegistryRejection {
         match self {
             RegistryRejection::AgentExists { .. } => "agent_exists",
             RegistryRejection::UnknownRole { .. } => "unknown_role",
+            RegistryRejection::RoleClosed { .. } => "role_closed",
         }
     }
 
@@ -34,6 +40,7 @@ impl RegistryRejection {
         match self {
             RegistryRejection::AgentExists { .. } => "Agent id taken",
             RegistryRejection::UnknownRole { .. } => "Unknown role",
+            RegistryRejection::RoleClosed { .. } => "Role closed",
         }
     }
 
@@ -42,6 +49,7 @@ impl RegistryRejection {
         match self {
             RegistryRejection::AgentExists { .. } => RejectionClass::Conflict,
             RegistryRejection::UnknownRole { .. } => RejectionClass::Invalid,
+            RegistryRejection::RoleClosed { .. } => RejectionClass::Forbidden,
         }
     }
 
@@ -49,7 +57,7 @@ impl RegistryRejection {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             RegistryRejection::AgentExists { .. } => Some("agent"),
-            RegistryRejection::UnknownRole { .. } => Some("role"),
+            RegistryRejection::UnknownRole { .. } | RegistryRejection::RoleClosed { .. } => Some("role"),
         }
     }
 }
@@ -60,6 +68,9 @@ impl fmt::Display for RegistryRejection {
             RegistryRejection::AgentExists { agent } => write!(formatter, "agent id '{agent}' is already taken"),
             RegistryRejection::UnknownRole { role } => {
                 write!(formatter, "role '{role}' is not in the swarm configuration")
+            }
+            RegistryRejection::RoleClosed { role } => {
+                write!(formatter, "role '{role}' admits agents by the operator only (or an approved proposal's action)")
             }
         }
     }
