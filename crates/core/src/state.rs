@@ -284,7 +284,9 @@ impl std::error::Error for SnapshotError {}
 /// heard from again, resumed, back within its budget, given a capability), the commands of one
 /// envelope draw at most `ELECTORATE_SCAN_PER_ENVELOPE_MAX` voters into electorates, the
 /// configuration names guarded kinds (filled in by default), and proposals run actions.
-pub const RULES_VERSION: u32 = 2;
+/// 3: `ledger.penalize` is among the default guarded kinds, and a dispute of an escrow with no
+/// arbiter opens a jury that settles it.
+pub const RULES_VERSION: u32 = 3;
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.
@@ -300,7 +302,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 6: governance joined the state: proposals, their electorates and ballots, and the chain of seals.
 // 7: stigmergy joined the state: pheromone maps, their trails and who opened each.
 // 8: proposals carry actions and decisions their results; governance records the end of bootstrap.
-const SNAPSHOT_VERSION: u32 = 8;
+// 9: escrows and proposals name their jury; governance counts open juries per disputer.
+const SNAPSHOT_VERSION: u32 = 9;
 
 impl State {
     /// An empty state, before genesis.

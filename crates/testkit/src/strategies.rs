@@ -53,7 +53,7 @@
 
 use colony_core::command::{
     Ack, ConfigureWallet, DeleteConsumer, DeleteStream, DeregisterAgent, DiscardDeadLetters, DisputeEscrow,
-    ExtendEscrow, Fetch, HaltAgent, Heartbeat, IssueReadToken, LockEscrow, Mint, RefundEscrow, RegisterAgent,
+    ExtendEscrow, Fetch, HaltAgent, Heartbeat, IssueReadToken, LockEscrow, Mint, Penalize, RefundEscrow, RegisterAgent,
     ReleaseEscrow, ReplayDeadLetters, ResolveEscrow, ResumeAgent, RevokeReadToken, SetConfig, Sweep, Transfer,
     TransferBatch, UpdateAgent, Withdraw,
 };
@@ -333,6 +333,13 @@ pub enum CommandSpec {
         /// The wallet credited.
         to: AgentRef,
         /// How much (possibly zero or enough to overflow the supply).
+        amount: AmountChoice,
+    },
+    /// `ledger.penalize`.
+    Penalize {
+        /// The agent penalized.
+        agent: AgentRef,
+        /// The most to take (possibly zero, or more than any wallet holds).
         amount: AmountChoice,
     },
     /// `ledger.transfer`.
@@ -865,6 +872,11 @@ impl Renderer {
                 transfer_id: self.transfer_id(signer, *transfer_id),
                 to: self.resolve(signer, *to),
                 amount: self.amount(None, *amount),
+            }),
+            CommandSpec::Penalize { agent, amount } => Command::Penalize(Penalize {
+                agent: self.resolve(signer, *agent),
+                amount: self.amount(None, *amount),
+                reason: "failed its audit".to_owned(),
             }),
             CommandSpec::Transfer(spec) => {
                 let request = self.transfer_request(signer, spec);
@@ -1598,6 +1610,7 @@ pub fn operator_command(config: &ScenarioConfig) -> BoxedStrategy<CommandSpec> {
             (1, issue_spec(config.token_pool)),
             (1, revoke_spec(config.token_pool)),
             (1, Just(CommandSpec::Repeat).boxed()),
+            (1, penalize_spec(pool)),
         ]
         .into_iter()
         .chain(config.bus.then(|| (4, bus_command())))
@@ -1648,6 +1661,11 @@ pub fn mint_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
     (transfer_id_choice(), payee_ref(pool), mint_amount())
         .prop_map(|(transfer_id, to, amount)| CommandSpec::Mint { transfer_id, to, amount })
         .boxed()
+}
+
+/// `ledger.penalize` of a pool agent (or the signer), taking a minted-sized amount or more.
+pub fn penalize_spec(pool: usize) -> BoxedStrategy<CommandSpec> {
+    (agent_ref(pool), mint_amount()).prop_map(|(agent, amount)| CommandSpec::Penalize { agent, amount }).boxed()
 }
 
 /// `ledger.transfer_batch`: mostly one to four transfers (any of which may fail), rarely none or one
@@ -1990,6 +2008,8 @@ pub fn valid_config() -> BoxedStrategy<SwarmConfig> {
                     task_kinds: SwarmConfig::default().task_kinds,
                     referral_from,
                     guarded: SwarmConfig::default().guarded,
+                    jury_voting_ms: SwarmConfig::default().jury_voting_ms,
+                    jury_quorum: SwarmConfig::default().jury_quorum,
                 }
             },
         )
@@ -2005,6 +2025,9 @@ pub fn invalid_config() -> BoxedStrategy<SwarmConfig> {
         (valid_config(), bad_ttl).prop_map(|(config, heartbeat_ttl_ms)| SwarmConfig { heartbeat_ttl_ms, ..config }),
         valid_config().prop_map(|config| SwarmConfig { roles: BTreeMap::new(), ..config }),
         valid_config().prop_map(|config| SwarmConfig { registration_burst: 0, ..config }),
+        valid_config().prop_map(|config| SwarmConfig { jury_quorum: 0, ..config }),
+        valid_config().prop_map(|config| SwarmConfig { jury_quorum: limits::JURY_SIZE_MAX + 1, ..config }),
+        valid_config().prop_map(|config| SwarmConfig { jury_voting_ms: 0, ..config }),
         valid_config().prop_map(|config| SwarmConfig {
             registration_interval_ms: limits::REGISTRATION_INTERVAL_MS_MAX + 1,
             ..config

@@ -93,6 +93,11 @@ const CODES_NO_STREAM_REACHES: &[&str] = &[
     // Refuses the operator's envelopes before the genesis, and every stream begins with its
     // genesis (an entry before it is a malformed log, which `apply` reports as an error instead).
     "genesis",
+    // A jury is the swarm's proposal, opened by a dispute in a ledger stream, while amends and cancels
+    // come from the governance streams and name proposals of their own; a cancel of a jury is the
+    // operator's deliberate act, not a random one. `crates/core/tests/governance_juries.rs` refuses
+    // both.
+    "jury_fixed",
 ];
 
 /// Events the sample streams do not reach, each for a reason in the rules rather than a gap of the
