@@ -171,13 +171,13 @@ fn a_seed_replays_exactly() {
     // state's encoding changed, pin the new hash alone.
     assert_eq!(
         (colony_core::RULES_VERSION, first.final_state_hash.as_str()),
-        (2, PINNED_SEED_7_STATE_HASH),
+        (3, PINNED_SEED_7_STATE_HASH),
         "seed 7's final state hash changed: see the comment above"
     );
 }
 
-/// Seed 7's final state after 400 turns under rules version 2.
-const PINNED_SEED_7_STATE_HASH: &str = "8e46b24810cbe37c40f370d313180807aa3fb32f5fd78f08140a6dd05307699e";
+/// Seed 7's final state after 400 turns under rules version 3.
+const PINNED_SEED_7_STATE_HASH: &str = "1ccd14e42d947d724f83ab05519d7a5160d53732e914850f17447bd4838cdc7b";
 
 #[test]
 fn a_device_that_loses_acknowledged_writes_is_caught() {
