@@ -281,6 +281,12 @@ fn print_proposal(proposal: &ProposalView) {
     println!("proposal {} '{}' by {}: {}", proposal.id, proposal.proposal_id, proposal.proposer, proposal.state.name());
     println!("  {}", proposal.terms.title);
     println!("  closes at {} ms (log time)", proposal.terms.closes_at_ms);
+    if let Some(jury) = &proposal.jury {
+        println!(
+            "  jury for escrow {} ({} paying {}, disputed by {}): 0 release, 1 refund, 2 split",
+            jury.escrow, jury.payer, jury.payee, jury.disputer
+        );
+    }
     let rows: Vec<Vec<String>> = proposal
         .ballots
         .iter()

@@ -1,9 +1,9 @@
-//! `colony mint`, `colony transfer`, `colony wallet …`, `colony escrow …`, `colony ledger`.
+//! `colony mint`, `colony transfer`, `colony penalize`, `colony wallet …`, `colony escrow …`, `colony ledger`.
 //!
 //! Amounts are integers of minor units (by convention 1 unit = 1,000,000 minor units).
 
 use colony_client::EscrowLock;
-use colony_core::command::{ConfigureWallet, Mint, Sweep, Transfer, Withdraw};
+use colony_core::command::{ConfigureWallet, Mint, Penalize, Sweep, Transfer, Withdraw};
 use colony_core::{AgentId, Amount, Command, EscrowResolution, Name};
 use colony_wire::views::SubmitResponse;
 
@@ -65,6 +65,27 @@ pub async fn pay(args: PaymentArgs, mint: bool, connection: &Connection) -> CliR
         Command::Transfer(Transfer { transfer_id, to, amount })
     };
     report(&client.submit_one(command).await?);
+    Ok(())
+}
+
+/// Arguments of `colony penalize`.
+#[derive(Debug, clap::Args)]
+pub struct PenaltyArgs {
+    /// The agent penalized.
+    agent: String,
+    /// The most to take, in minor units (a wallet holding less is emptied).
+    #[arg(long)]
+    amount: String,
+    /// Why, for the record.
+    #[arg(long)]
+    reason: String,
+}
+
+/// Runs `colony penalize` (operator key).
+pub async fn penalize(args: PenaltyArgs, connection: &Connection) -> CliResult {
+    let client = connection.client()?;
+    let (agent, amount) = (agent(&args.agent, "agent")?, amount(&args.amount, "--amount")?);
+    report(&client.submit_one(Command::Penalize(Penalize { agent, amount, reason: args.reason })).await?);
     Ok(())
 }
 
@@ -367,8 +388,9 @@ fn print_escrows(escrows: &[colony_core::Escrow]) {
                 escrow.paid_to_payee.to_string(),
                 escrow.fees.to_string(),
                 escrow.referral.to_string(),
+                escrow.jury.map_or("-".to_owned(), |proposal| proposal.to_string()),
             ]
         })
         .collect();
-    print_table(&["ESCROW", "PAYER", "PAYEE", "AMOUNT", "STATE", "TASK", "PAID", "FEES", "REFERRAL"], &rows);
+    print_table(&["ESCROW", "PAYER", "PAYEE", "AMOUNT", "STATE", "TASK", "PAID", "FEES", "REFERRAL", "JURY"], &rows);
 }

@@ -12,7 +12,7 @@
 //! - `pheromone.rs`: `colony pheromone …` (pheromone maps, deposits, the strongest trails).
 //! - `coordination.rs`: `colony lease …` and `colony lock …` (leases, locks, fencing tokens).
 //! - `governance.rs`: `colony proposal …` (proposals and ballots) and `colony governance …`.
-//! - `ledger.rs`: `colony mint`, `transfer`, `wallet …`, `escrow …`, `ledger`.
+//! - `ledger.rs`: `colony mint`, `transfer`, `penalize`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
 //! - `a2a/`: `colony a2a`, the A2A gateway (agent card, JSON-RPC, task streams).
 //! - `history.rs`: `colony log checkpoint`, `colony log proof`.
@@ -102,6 +102,9 @@ enum Commands {
     Mint(ledger::PaymentArgs),
     /// Pay another agent.
     Transfer(ledger::PaymentArgs),
+    /// Take up to an amount from an agent's wallet into the fee account (operator key, during
+    /// bootstrap; after it, write the command as a proposal's action).
+    Penalize(ledger::PenaltyArgs),
     /// Show and manage wallets.
     #[command(subcommand)]
     Wallet(ledger::WalletCommand),
@@ -176,6 +179,7 @@ fn main() -> ExitCode {
             Commands::Token(command) => agent::run_token(command, &cli.connection).await,
             Commands::Mint(args) => ledger::pay(args, true, &cli.connection).await,
             Commands::Transfer(args) => ledger::pay(args, false, &cli.connection).await,
+            Commands::Penalize(args) => ledger::penalize(args, &cli.connection).await,
             Commands::Wallet(command) => ledger::wallet(command, &cli.connection).await,
             Commands::Escrow(command) => ledger::escrow(command, &cli.connection).await,
             Commands::Task(command) => market::run(command, &cli.connection).await,

@@ -24,8 +24,8 @@ pub use crate::governance::commands::{
     AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, VetoProposal,
 };
 pub use crate::ledger::commands::{
-    ConfigureWallet, DisputeEscrow, ExtendEscrow, LockEscrow, Mint, RefundEscrow, ReleaseEscrow, ResolveEscrow, Sweep,
-    Transfer, TransferBatch, Withdraw,
+    ConfigureWallet, DisputeEscrow, ExtendEscrow, LockEscrow, Mint, Penalize, RefundEscrow, ReleaseEscrow,
+    ResolveEscrow, Sweep, Transfer, TransferBatch, Withdraw,
 };
 pub use crate::market::commands::{
     AcceptTask, AnnounceBatch, AnnounceTask, AwardTask, CancelTask, DeclareCapacity, DeclineTask, PlaceBid,
@@ -183,6 +183,7 @@ command_table! {
     DeleteMap = "pheromone.map.delete",
     Deposit = "pheromone.deposit",
     EndBootstrap = "governance.bootstrap_end",
+    Penalize = "ledger.penalize",
     GrantLease = "lease.grant",
     KeepLeaseAlive = "lease.keep_alive",
     RevokeLease = "lease.revoke",

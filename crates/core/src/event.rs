@@ -9,7 +9,7 @@ use crate::amount::Amount;
 use crate::bus::DeadLetterReason;
 use crate::coordination::{LeaseEnd, LockMode, LockRelease};
 use crate::fraction::Fraction;
-use crate::governance::{Choice, Closure, Outcome};
+use crate::governance::{Choice, Closure, Outcome, Verdict};
 use crate::ids::Digest;
 use crate::ids::{AgentId, Name, Signer};
 use crate::ledger::{AccountId, EscrowState, TransferKind};
@@ -551,6 +551,43 @@ pub enum EventKind {
     /// The operator ended bootstrap: guarded kinds now run only as approved proposals' actions.
     #[serde(rename = "governance.bootstrap_ended")]
     BootstrapEnded {},
+    /// The operator, or an approved proposal, took money from an agent's wallet into the fee account.
+    #[serde(rename = "ledger.penalized")]
+    AgentPenalized {
+        /// The agent penalized.
+        agent: AgentId,
+        /// The most the penalty asked for.
+        requested: Amount,
+        /// What the wallet held of it and gave up.
+        taken: Amount,
+        /// Why.
+        reason: String,
+    },
+    /// A dispute of an escrow without an arbiter opened a jury.
+    #[serde(rename = "jury.opened")]
+    JuryOpened {
+        /// The jury's proposal.
+        proposal: u64,
+        /// The disputed escrow.
+        escrow: u64,
+        /// Jurors drawn.
+        jurors: u32,
+        /// When it stops taking ballots (log time).
+        closes_at_ms: u64,
+    },
+    /// A jury's verdict settled its escrow (its `escrow.settled` comes just before).
+    #[serde(rename = "jury.settled")]
+    JurySettled {
+        /// The jury's proposal; none when no juror could be drawn and the escrow was refunded at once.
+        proposal: Option<u64>,
+        /// The escrow.
+        escrow: u64,
+        /// What was decided.
+        verdict: Verdict,
+        /// Whether it is the default refund (no quorum, a tie, nothing approved, no juror) rather than
+        /// a winning option.
+        default: bool,
+    },
     /// A lease was granted.
     #[serde(rename = "lease.granted")]
     LeaseGranted {
@@ -695,6 +732,9 @@ impl EventKind {
         "proposal.executed",
         "proposal.action_failed",
         "governance.bootstrap_ended",
+        "ledger.penalized",
+        "jury.opened",
+        "jury.settled",
         "lease.granted",
         "lease.kept_alive",
         "lease.ended",
@@ -757,6 +797,9 @@ impl EventKind {
             EventKind::ProposalExecuted { .. } => "proposal.executed",
             EventKind::ProposalActionFailed { .. } => "proposal.action_failed",
             EventKind::BootstrapEnded {} => "governance.bootstrap_ended",
+            EventKind::AgentPenalized { .. } => "ledger.penalized",
+            EventKind::JuryOpened { .. } => "jury.opened",
+            EventKind::JurySettled { .. } => "jury.settled",
             EventKind::LeaseGranted { .. } => "lease.granted",
             EventKind::LeaseKeptAlive { .. } => "lease.kept_alive",
             EventKind::LeaseEnded { .. } => "lease.ended",

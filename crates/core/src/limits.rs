@@ -583,3 +583,23 @@ pub const LEASE_EXPIRIES_PER_ENTRY_MAX: usize = 1_000;
 const _: () = assert!(LEASE_TTL_MIN_MS < LEASE_TTL_MAX_MS);
 const _: () = assert!(LEASES_PER_HOLDER_MAX <= LEASES_MAX);
 const _: () = assert!(LOCK_WAITS_PER_HOLDER_MAX < LOCK_QUEUE_MAX);
+
+/// Jurors on one jury. A dispute is judged by a sample of the active agents, not the whole swarm:
+/// 101 independent jurors decide as well as ten thousand, keep each jury's electorate (and its seal)
+/// small, and an odd count avoids ties among jurors who all vote one option each.
+pub const JURY_SIZE_MAX: u32 = 101;
+
+/// Active agents a dispute walks to draw its jury: enough to fill [`JURY_SIZE_MAX`] seats after
+/// skipping the parties and their families (a parent with many children is skipped child by child),
+/// bounded so a dispute costs a fixed walk; charged to the envelope's electorate scan.
+pub const JURY_CANDIDATES_SCANNED_MAX: usize = 4 * JURY_SIZE_MAX as usize;
+
+/// Juries one agent's disputes may hold open at once. Every jury asks up to [`JURY_SIZE_MAX`] agents to
+/// vote and takes a place among [`OPEN_PROPOSALS_MAX`]; four are as many disputes as an honest agent
+/// has at once, and keep one hostile party (locking escrows to itself through a child, say) from
+/// flooding the electorate with cases.
+pub const OPEN_JURIES_PER_DISPUTER_MAX: usize = 4;
+
+const _: () = assert!(OPEN_JURIES_PER_DISPUTER_MAX <= OPEN_PROPOSALS_MAX);
+const _: () = assert!((JURY_SIZE_MAX as usize) <= ELECTORATE_MAX);
+const _: () = assert!(JURY_CANDIDATES_SCANNED_MAX <= ELECTORATE_SCAN_PER_ENVELOPE_MAX);

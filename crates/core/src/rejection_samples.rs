@@ -49,6 +49,7 @@ pub fn rejection_samples() -> Vec<Rejection> {
         LedgerRejection::EscrowState { escrow: 3, state: "released", action: "be refunded" }.into(),
         LedgerRejection::EscrowTaskConflict { task_id: Name::new("task-1").expect("a valid name"), escrow: 3 }.into(),
         LedgerRejection::HashlockMismatch { escrow: 3 }.into(),
+        LedgerRejection::EscrowUnderJury { escrow: 3, proposal: 4 }.into(),
         BusRejection::StreamNotFound { stream: stream.clone() }.into(),
         BusRejection::StreamConflict { stream: stream.clone() }.into(),
         BusRejection::SubjectsOverlap {
@@ -99,6 +100,8 @@ pub fn rejection_samples() -> Vec<Rejection> {
         GovernanceRejection::MalformedBallot { proposal: 4, error: TallyError::WrongChoice { voter: 1 } }.into(),
         GovernanceRejection::EmptyElectorate.into(),
         GovernanceRejection::Guarded { kind: "ledger.mint" }.into(),
+        GovernanceRejection::JuryParty { proposal: 4 }.into(),
+        GovernanceRejection::JuryFixed { proposal: 4 }.into(),
         StigmergyRejection::MapNotFound { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::MapExists { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotMapCreator { map: Name::new("trails").expect("a valid name") }.into(),
@@ -150,6 +153,7 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             LedgerRejection::EscrowState { .. } => "LedgerRejection::EscrowState",
             LedgerRejection::EscrowTaskConflict { .. } => "LedgerRejection::EscrowTaskConflict",
             LedgerRejection::HashlockMismatch { .. } => "LedgerRejection::HashlockMismatch",
+            LedgerRejection::EscrowUnderJury { .. } => "LedgerRejection::EscrowUnderJury",
         },
         Rejection::Bus(rejection) => match rejection {
             BusRejection::StreamNotFound { .. } => "BusRejection::StreamNotFound",
@@ -193,6 +197,8 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             GovernanceRejection::MalformedBallot { .. } => "GovernanceRejection::MalformedBallot",
             GovernanceRejection::EmptyElectorate => "GovernanceRejection::EmptyElectorate",
             GovernanceRejection::Guarded { .. } => "GovernanceRejection::Guarded",
+            GovernanceRejection::JuryParty { .. } => "GovernanceRejection::JuryParty",
+            GovernanceRejection::JuryFixed { .. } => "GovernanceRejection::JuryFixed",
         },
         Rejection::Stigmergy(rejection) => match rejection {
             StigmergyRejection::MapNotFound { .. } => "StigmergyRejection::MapNotFound",

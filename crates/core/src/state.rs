@@ -286,7 +286,9 @@ impl std::error::Error for SnapshotError {}
 /// heard from again, resumed, back within its budget, given a capability), the commands of one
 /// envelope draw at most `ELECTORATE_SCAN_PER_ENVELOPE_MAX` voters into electorates, the
 /// configuration names guarded kinds (filled in by default), and proposals run actions.
-pub const RULES_VERSION: u32 = 2;
+/// 3: `ledger.penalize` is among the default guarded kinds, and a dispute of an escrow with no
+/// arbiter opens a jury that settles it.
+pub const RULES_VERSION: u32 = 3;
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.
@@ -303,7 +305,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 7: stigmergy joined the state: pheromone maps, their trails and who opened each.
 // 8: proposals carry actions and decisions their results; governance records the end of bootstrap.
 // 9: coordination joined the state: leases, locks with their holders and queues, the fencing counter;
-//    a role in the configuration says who may put agents in it (`admission`).
+//    a role in the configuration says who may put agents in it (`admission`); escrows and proposals
+//    name their jury; governance counts open juries per disputer.
 const SNAPSHOT_VERSION: u32 = 9;
 
 impl State {

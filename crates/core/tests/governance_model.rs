@@ -305,6 +305,7 @@ impl Model {
                 amendments: 0,
                 ended_at_ms: None,
                 decision: None,
+                jury: None,
             },
         );
         Ok(Accepted::Proposal { proposal: id, existing: false })

@@ -142,6 +142,9 @@ impl EventBooks {
     fn read(&mut self, kind: &EventKind) -> Result<(), String> {
         match kind {
             EventKind::TransferPosted { from, to, amount, .. } => self.post(from.clone(), to.clone(), *amount),
+            EventKind::AgentPenalized { agent, taken, .. } => {
+                self.post(AccountId::Wallet(agent.clone()), AccountId::Fees, *taken)
+            }
             EventKind::EscrowLocked { escrow, payer, payee, amount, .. } => {
                 self.parties.insert(*escrow, (payer.clone(), payee.clone()));
                 self.post(AccountId::Wallet(payer.clone()), AccountId::EscrowHolding, *amount);
@@ -216,6 +219,9 @@ fn check_settlement(
                     Some(EscrowResolution::Release) => 10_000,
                     Some(EscrowResolution::Refund) => 0,
                     Some(EscrowResolution::Split { payee_bps }) => *payee_bps,
+                    // Without an arbiter, a jury's (or, with no juror to draw, the same refund at once):
+                    // these streams cast no ballots, so every jury refunds by default.
+                    None if escrow.arbiter.is_none() => 0,
                     None => return Err(format!("escrow {} was resolved without a resolution", escrow.id)),
                 };
                 side == u128::from(escrow.amount.0) * u128::from(payee_bps) / 10_000

@@ -639,7 +639,13 @@ fn a_minimum_above_the_balance_halts_at_once_and_clearing_it_restores() {
 #[test]
 fn a_halted_agent_cannot_lock_but_its_open_escrows_still_settle() {
     let mut swarm = swarm_with(10_000);
-    let escrows: Vec<u64> = (0..4).map(|_| ok(&mut swarm, "payer", lock("payee", 1_000)).escrow_id()).collect();
+    let escrows: Vec<u64> = (0..4)
+        .map(|index| {
+            let command =
+                if index == 2 { Lock::new("payee", 1_000).arbiter("arbiter").into() } else { lock("payee", 1_000) };
+            ok(&mut swarm, "payer", command).escrow_id()
+        })
+        .collect();
     let expiring = ok(&mut swarm, "payer", Lock::new("payee", 1_000).timeout_ms(5_000).into()).escrow_id();
     assert_eq!(swarm.balance("payer"), 5_000);
     ok(&mut swarm, OPERATOR, configure_wallet("payer").minimum_balance(100_000).into());
@@ -647,11 +653,11 @@ fn a_halted_agent_cannot_lock_but_its_open_escrows_still_settle() {
     refused(&mut swarm, "payer", lock("payee", 1), "agent_halted");
 
     // The payer still releases and disputes; the payee still refunds; the timer still runs; the
-    // operator still resolves.
+    // arbiter still resolves.
     ok(&mut swarm, "payer", release(escrows[0]));
     ok(&mut swarm, "payee", refund(escrows[1]));
     ok(&mut swarm, "payer", dispute(escrows[2], "late"));
-    ok(&mut swarm, OPERATOR, resolve(escrows[2], EscrowResolution::Refund));
+    ok(&mut swarm, "arbiter", resolve(escrows[2], EscrowResolution::Refund));
     let outcome = swarm.tick_after(5_001);
     assert!(matches!(settlement(&outcome), EventKind::EscrowSettled { state: EscrowState::Expired, .. }));
     assert_eq!(swarm.escrow(expiring).state, EscrowState::Expired);
@@ -1149,20 +1155,21 @@ fn a_dispute_stops_the_timer_until_the_arbiter_resolves() {
 }
 
 #[test]
-fn without_an_arbiter_the_operator_resolves() {
+fn without_an_arbiter_a_jury_resolves_and_nobody_else() {
     let mut swarm = swarm_with(10_000);
     let id = ok(&mut swarm, "payer", lock("payee", 1_000)).escrow_id();
     ok(&mut swarm, "payer", dispute(id, "not delivered"));
-    for who in ["payer", "payee", "arbiter"] {
-        refused(&mut swarm, who, resolve(id, EscrowResolution::Refund), "unauthorized");
+    for who in ["payer", "payee", "arbiter", OPERATOR] {
+        refused(&mut swarm, who, resolve(id, EscrowResolution::Refund), "escrow_under_jury");
     }
-    let outcome = ok(&mut swarm, OPERATOR, resolve(id, EscrowResolution::Refund));
+    // Nobody votes: at the jury's deadline the payer is refunded by default.
+    let outcome = swarm.tick_after(colony_core::SwarmConfig::default().jury_voting_ms + 1);
     assert_eq!(
         settlement(&outcome),
         &EventKind::EscrowSettled {
             escrow: id,
             state: EscrowState::Resolved,
-            by: Some(Signer::Operator),
+            by: None,
             paid_to_payee: Amount(0),
             refunded_to_payer: Amount(1_000),
             fees: Amount(0),
@@ -1202,12 +1209,12 @@ fn a_split_resolution_pays_the_payees_share_minus_its_fee_and_refunds_the_rest()
 #[test]
 fn split_resolutions_at_the_bounds_are_a_refund_and_a_release() {
     let mut swarm = swarm_with(2_000);
-    let refunded = ok(&mut swarm, "payer", lock("payee", 1_000)).escrow_id();
-    let released = ok(&mut swarm, "payer", lock("payee", 1_000)).escrow_id();
+    let refunded = ok(&mut swarm, "payer", Lock::new("payee", 1_000).arbiter("arbiter").into()).escrow_id();
+    let released = ok(&mut swarm, "payer", Lock::new("payee", 1_000).arbiter("arbiter").into()).escrow_id();
     ok(&mut swarm, "payee", dispute(refunded, ""));
     ok(&mut swarm, "payee", dispute(released, ""));
-    ok(&mut swarm, OPERATOR, resolve_split(refunded, 0));
-    ok(&mut swarm, OPERATOR, resolve_split(released, 10_000));
+    ok(&mut swarm, "arbiter", resolve_split(refunded, 0));
+    ok(&mut swarm, "arbiter", resolve_split(released, 10_000));
     let (refunded, released) = (swarm.escrow(refunded), swarm.escrow(released));
     assert_eq!(
         (refunded.refunded_to_payer, refunded.paid_to_payee, refunded.fees),
@@ -1222,9 +1229,9 @@ fn split_resolutions_at_the_bounds_are_a_refund_and_a_release() {
 #[test]
 fn an_uneven_split_rounds_the_payees_share_down() {
     let mut swarm = swarm_with(12_345);
-    let id = ok(&mut swarm, "payer", lock("payee", 12_345)).escrow_id();
+    let id = ok(&mut swarm, "payer", Lock::new("payee", 12_345).arbiter("arbiter").into()).escrow_id();
     ok(&mut swarm, "payer", dispute(id, ""));
-    ok(&mut swarm, OPERATOR, resolve_split(id, 3_333));
+    ok(&mut swarm, "arbiter", resolve_split(id, 3_333));
     // The payee's side: floor(12,345 × 0.3333) = floor(4,114.5885) = 4,114; its fee floor(41.14) = 41.
     let escrow = swarm.escrow(id);
     assert_eq!(

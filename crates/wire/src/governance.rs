@@ -1,6 +1,8 @@
 //! Governance's read views: proposals listed and in full, with ballots named by voter.
 
-use colony_core::governance::{Decision, LiveBallot, Proposal, ProposalState, ProposalTerms, Tally, Voter, tally};
+use colony_core::governance::{
+    Decision, Jury, LiveBallot, Proposal, ProposalState, ProposalTerms, Tally, Voter, tally,
+};
 use colony_core::{AgentId, Digest, Name, Signer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -93,6 +95,9 @@ pub struct ProposalView {
     pub amendments: u32,
     /// When it closed or was cancelled.
     pub ended_at_ms: Option<u64>,
+    /// The dispute it judges, when the swarm opened it as a jury (its verdict settles that escrow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jury: Option<Jury>,
 }
 
 impl ProposalView {
@@ -127,6 +132,7 @@ impl ProposalView {
             created_at_ms: proposal.created_at_ms,
             amendments: proposal.amendments,
             ended_at_ms: proposal.ended_at_ms,
+            jury: proposal.jury.clone(),
         }
     }
 }

@@ -85,14 +85,32 @@ pub struct SwarmConfig {
     /// Command kinds the operator cannot sign alone once bootstrap has ended: they run only as the
     /// action of an approved proposal (seed 001: no privileged command is executed directly by any
     /// single agent). By default minting, configuration changes (this set among them), role and
-    /// weight changes (`agent.update`), halts and dispute resolution.
+    /// weight changes (`agent.update`), halts, dispute resolution and penalties.
     #[serde(default = "default_guarded")]
     #[schemars(length(max = limits::GUARDED_KINDS_MAX))]
     pub guarded: BTreeSet<Name>,
+    /// How long a jury takes ballots, from the dispute that opens it (default a day: jurors are
+    /// agents that heartbeat every few seconds, and a day lets one that was down come back to vote).
+    #[serde(default = "default_jury_voting_ms")]
+    #[schemars(range(min = 1, max = limits::PROPOSAL_VOTING_MS_MAX))]
+    pub jury_voting_ms: u64,
+    /// Ballots a jury needs before its verdict counts (default three: more than one juror must
+    /// agree to take money from either party); fewer, and the escrow is refunded to the payer.
+    #[serde(default = "default_jury_quorum")]
+    #[schemars(range(min = 1, max = limits::JURY_SIZE_MAX))]
+    pub jury_quorum: u32,
+}
+
+fn default_jury_voting_ms() -> u64 {
+    86_400_000
+}
+
+fn default_jury_quorum() -> u32 {
+    3
 }
 
 fn default_guarded() -> BTreeSet<Name> {
-    ["ledger.mint", "config.set", "agent.update", "agent.halt", "escrow.resolve"]
+    ["ledger.mint", "config.set", "agent.update", "agent.halt", "escrow.resolve", "ledger.penalize"]
         .into_iter()
         .map(|kind| Name::new(kind).expect("command kinds are valid names"))
         .collect()
@@ -171,6 +189,8 @@ impl Default for SwarmConfig {
             task_kinds: default_task_kinds(),
             referral_from: ReferralFrom::default(),
             guarded: default_guarded(),
+            jury_voting_ms: default_jury_voting_ms(),
+            jury_quorum: default_jury_quorum(),
         }
     }
 }
@@ -222,6 +242,15 @@ impl SwarmConfig {
             if u64::from(value) > BASIS_POINTS_ONE {
                 return Err(Rejection::invalid(field, "must be at most 10000 basis points"));
             }
+        }
+        if !(1..=limits::PROPOSAL_VOTING_MS_MAX).contains(&self.jury_voting_ms) {
+            return Err(Rejection::invalid(
+                "jury_voting_ms",
+                format!("must be between 1 and {} milliseconds", limits::PROPOSAL_VOTING_MS_MAX),
+            ));
+        }
+        if !(1..=limits::JURY_SIZE_MAX).contains(&self.jury_quorum) {
+            return Err(Rejection::invalid("jury_quorum", format!("must be between 1 and {}", limits::JURY_SIZE_MAX)));
         }
         if self.guarded.len() > limits::GUARDED_KINDS_MAX {
             return Err(Rejection::LimitReached { limit: "guarded", max: limits::GUARDED_KINDS_MAX as u64 });

@@ -173,6 +173,9 @@ pub struct Proposal {
     pub ended_at_ms: Option<u64>,
     /// The decision, once closed.
     pub decision: Option<Decision>,
+    /// The dispute it judges, when the swarm opened it as a jury.
+    #[serde(default)]
+    pub jury: Option<super::jury::Jury>,
 }
 
 impl Proposal {
@@ -227,6 +230,9 @@ pub struct Governance {
     /// When the operator ended bootstrap (log time); `None` while the operator may still act alone on
     /// guarded kinds.
     pub(crate) bootstrap_ended_at_ms: Option<u64>,
+    /// Open juries by the party whose dispute opened them (bounded by `OPEN_JURIES_PER_DISPUTER_MAX`);
+    /// juries are not counted against their proposer, the operator.
+    pub(crate) open_juries: BTreeMap<AgentId, u32>,
 }
 
 impl Default for Governance {
@@ -241,6 +247,7 @@ impl Default for Governance {
             seal_head: Digest([0; 32]),
             seals: 0,
             bootstrap_ended_at_ms: None,
+            open_juries: BTreeMap::new(),
         }
     }
 }
@@ -295,7 +302,10 @@ impl Governance {
     pub(crate) fn insert_open(&mut self, proposal: Proposal) {
         assert_eq!(proposal.state, ProposalState::Open, "a new proposal is open");
         self.by_proposer.insert((proposal.proposer.clone(), proposal.proposal_id.clone()), proposal.id);
-        *self.open_per_proposer.entry(proposal.proposer.clone()).or_default() += 1;
+        match &proposal.jury {
+            Some(jury) => *self.open_juries.entry(jury.disputer.clone()).or_default() += 1,
+            None => *self.open_per_proposer.entry(proposal.proposer.clone()).or_default() += 1,
+        }
         self.deadlines.insert((proposal.terms.closes_at_ms, proposal.id));
         self.proposals.insert(proposal.id, Box::new(proposal));
     }
@@ -314,10 +324,9 @@ impl Governance {
         let proposal = self.proposals.get_mut(&id).expect("the caller found the proposal");
         assert_eq!(proposal.state, ProposalState::Open, "only an open proposal ends");
         assert!(self.deadlines.remove(&(proposal.terms.closes_at_ms, id)), "an open proposal's deadline is indexed");
-        let open = self.open_per_proposer.get_mut(&proposal.proposer).expect("an open proposal is counted");
-        *open -= 1;
-        if *open == 0 {
-            self.open_per_proposer.remove(&proposal.proposer);
+        match &proposal.jury {
+            Some(jury) => uncount(&mut self.open_juries, &jury.disputer),
+            None => uncount(&mut self.open_per_proposer, &proposal.proposer),
         }
         if let Some(decision) = &decision {
             self.seal_head = decision.seal;
@@ -337,6 +346,7 @@ impl Governance {
     /// Checks the indexes, counts, limits and seals against the proposals.
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let mut per_proposer: BTreeMap<&Signer, u32> = BTreeMap::new();
+        let mut per_disputer: BTreeMap<&AgentId, u32> = BTreeMap::new();
         let mut open = 0usize;
         for (id, proposal) in &self.proposals {
             if proposal.id != *id || *id >= self.next_proposal {
@@ -355,7 +365,10 @@ impl Governance {
             }
             if is_open {
                 open += 1;
-                *per_proposer.entry(&proposal.proposer).or_default() += 1;
+                match &proposal.jury {
+                    Some(jury) => *per_disputer.entry(&jury.disputer).or_default() += 1,
+                    None => *per_proposer.entry(&proposal.proposer).or_default() += 1,
+                }
             }
         }
         if open != self.deadlines.len() || self.by_proposer.len() != self.proposals.len() {
@@ -369,6 +382,11 @@ impl Governance {
         if !counts_agree || per_proposer.values().any(|&count| count as usize > limits::OPEN_PROPOSALS_PER_PROPOSER_MAX)
         {
             return Err("open proposals per proposer disagree with the proposals, or pass the limit".to_owned());
+        }
+        let juries_agree = per_disputer.len() == self.open_juries.len()
+            && per_disputer.iter().all(|(disputer, count)| self.open_juries.get(*disputer) == Some(count));
+        if !juries_agree || per_disputer.values().any(|&count| count as usize > limits::OPEN_JURIES_PER_DISPUTER_MAX) {
+            return Err("open juries per disputer disagree with the proposals, or pass the limit".to_owned());
         }
         self.check_seal_chain()
     }
@@ -436,4 +454,13 @@ fn check_proposal(proposal: &Proposal) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Takes one from an open count, forgetting the key at zero so that the map holds only the open.
+fn uncount<K: Ord>(counts: &mut BTreeMap<K, u32>, key: &K) {
+    let open = counts.get_mut(key).expect("an open proposal is counted");
+    *open -= 1;
+    if *open == 0 {
+        counts.remove(key);
+    }
 }

@@ -22,6 +22,8 @@
 //! - [`book`]: the state: proposals, electorates, ballots, decisions, the chain head; invariants.
 //! - [`commands`]: `proposal.create`, `proposal.amend`, `proposal.cancel`, `proposal.veto`,
 //!   `ballot.cast`, `governance.bootstrap_end`.
+//! - [`jury`]: juries, the proposals a dispute of an escrow without an arbiter opens, and the
+//!   verdicts that settle it.
 //! - [`action`]: proposals' actions (run at an approving close, all or none) and the operator's
 //!   guarded kinds after bootstrap.
 //! - `proposal.rs`: creating (the electorate frozen), amending and cancelling.
@@ -34,6 +36,7 @@ pub mod ballot;
 pub mod book;
 pub mod commands;
 pub mod error;
+pub mod jury;
 pub mod options;
 mod proposal;
 pub mod ranked;
@@ -51,6 +54,7 @@ pub use book::{
     Closure, Decision, Eligibility, Governance, LiveBallot, Proposal, ProposalState, ProposalTerms, Voter, WeightSource,
 };
 pub use error::TallyError;
+pub use jury::{JURY_SPLIT_PAYEE_BPS, Jury, Verdict};
 pub use options::OptionCounts;
 pub use ranked::{OptionWeight, RankedCounts, Round};
 pub use ratio::Ratio;

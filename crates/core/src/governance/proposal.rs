@@ -106,6 +106,12 @@ impl State {
                 .into())
             };
         }
+        if proposer == Signer::Operator && command.proposal_id.as_str().starts_with("jury-") {
+            return Err(Rejection::invalid(
+                "proposal_id",
+                "the operator's ids starting `jury-` are the swarm's juries'",
+            ));
+        }
         check_title(&command.title)?;
         check_description(command.description.as_deref())?;
         check_voting_ms(command.voting_ms)?;
@@ -154,6 +160,7 @@ impl State {
             amendments: 0,
             ended_at_ms: None,
             decision: None,
+            jury: None,
         });
         context.emit(EventKind::ProposalCreated {
             proposal: id,
@@ -251,6 +258,7 @@ impl State {
         if *context.signer() != proposal.proposer {
             return Err(Rejection::Unauthorized { reason: "only the proposer may amend a proposal" });
         }
+        Self::check_not_jury(proposal)?;
         check_open(proposal, context.now_ms, "be amended")?;
         if !proposal.ballots.is_empty() {
             let ballots = u32::try_from(proposal.ballots.len()).expect("bounded by the electorate");
@@ -295,6 +303,7 @@ impl State {
         if *signer != proposal.proposer && *signer != Signer::Operator {
             return Err(Rejection::Unauthorized { reason: "only the proposer or the operator may cancel a proposal" });
         }
+        Self::check_not_jury(proposal)?;
         check_open(proposal, context.now_ms, "be cancelled")?;
         if let Some(reason) = &command.reason
             && (reason.len() > limits::REASON_BYTES_MAX || reason.chars().any(char::is_control))

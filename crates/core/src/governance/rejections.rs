@@ -63,6 +63,17 @@ pub enum GovernanceRejection {
         /// The command's kind.
         kind: &'static str,
     },
+    /// The signer is a party to the jury's dispute, or the parent or a child of one: an agent does not
+    /// judge its own family's case.
+    JuryParty {
+        /// The jury's proposal.
+        proposal: u64,
+    },
+    /// The proposal is a jury: the swarm opened it for a dispute, and nobody amends or cancels it.
+    JuryFixed {
+        /// The jury's proposal.
+        proposal: u64,
+    },
 }
 
 impl GovernanceRejection {
@@ -78,6 +89,8 @@ impl GovernanceRejection {
             GovernanceRejection::MalformedBallot { .. } => "malformed_ballot",
             GovernanceRejection::EmptyElectorate => "empty_electorate",
             GovernanceRejection::Guarded { .. } => "guarded",
+            GovernanceRejection::JuryParty { .. } => "jury_party",
+            GovernanceRejection::JuryFixed { .. } => "jury_fixed",
         }
     }
 
@@ -93,6 +106,8 @@ impl GovernanceRejection {
             GovernanceRejection::MalformedBallot { .. } => "Malformed ballot",
             GovernanceRejection::EmptyElectorate => "Empty electorate",
             GovernanceRejection::Guarded { .. } => "Guarded command",
+            GovernanceRejection::JuryParty { .. } => "Party to the dispute",
+            GovernanceRejection::JuryFixed { .. } => "Jury is fixed",
         }
     }
 
@@ -105,7 +120,9 @@ impl GovernanceRejection {
             | GovernanceRejection::ProposalHasBallots { .. } => RejectionClass::Conflict,
             GovernanceRejection::NotEligible { .. }
             | GovernanceRejection::NotVetoHolder { .. }
-            | GovernanceRejection::Guarded { .. } => RejectionClass::Forbidden,
+            | GovernanceRejection::Guarded { .. }
+            | GovernanceRejection::JuryParty { .. } => RejectionClass::Forbidden,
+            GovernanceRejection::JuryFixed { .. } => RejectionClass::Conflict,
             GovernanceRejection::MalformedBallot { .. } | GovernanceRejection::EmptyElectorate => {
                 RejectionClass::Invalid
             }
@@ -119,7 +136,9 @@ impl GovernanceRejection {
             | GovernanceRejection::ProposalState { .. }
             | GovernanceRejection::ProposalHasBallots { .. }
             | GovernanceRejection::NotEligible { .. }
-            | GovernanceRejection::NotVetoHolder { .. } => Some("proposal"),
+            | GovernanceRejection::NotVetoHolder { .. }
+            | GovernanceRejection::JuryParty { .. }
+            | GovernanceRejection::JuryFixed { .. } => Some("proposal"),
             GovernanceRejection::ProposalIdConflict { .. } => Some("proposal_id"),
             GovernanceRejection::MalformedBallot { .. } => Some("choice"),
             GovernanceRejection::EmptyElectorate => Some("eligible"),
@@ -158,6 +177,13 @@ impl fmt::Display for GovernanceRejection {
                 formatter,
                 "`{kind}` is guarded: after bootstrap the operator cannot act alone on it; propose it as an action"
             ),
+            GovernanceRejection::JuryParty { proposal } => write!(
+                formatter,
+                "the signer is a party to proposal {proposal}'s dispute, or the parent or a child of one; it cannot judge it"
+            ),
+            GovernanceRejection::JuryFixed { proposal } => {
+                write!(formatter, "proposal {proposal} is a jury; it is neither amended nor cancelled")
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 //! encoding snapshots use, of the proposal's id, proposer and proposal id, its terms (as amended), its
 //! frozen electorate with the weights, the ballots in voter order each with the entry that cast it,
 //! the tally, the outcome, what closed it, what became of its action (whose commands are in the terms,
-//! so the seal covers them byte for byte), and the previous seal. Postcard writes every field in
+//! so the seal covers them byte for byte), the dispute when it is a jury, and the previous seal. Postcard writes every field in
 //! declaration order with lengths before variable parts, so two different inputs never share an
 //! encoding, and equal inputs have equal bytes on every machine. Anyone holding the proposal as
 //! `GET /v1/proposals/{id}` shows it can recompute its seal, and walk the chain through each
@@ -15,13 +15,15 @@ use sha2::{Digest as _, Sha256};
 
 use super::action::ActionResult;
 use super::book::{Closure, Decision, LiveBallot, Proposal, ProposalTerms, Voter};
+use super::jury::Jury;
 use super::tally::{Outcome, Tally};
 use crate::ids::{Digest, Name, Signer};
 
 /// The domain line every sealed encoding starts with, so that no other hash in Colony (state hashes,
 /// chain hashes, announcements) can be taken for a seal.
 // v2: the terms carry the action, and the input what became of it.
-pub const SEAL_DOMAIN: &[u8] = b"colony-decision-seal-v2\n";
+// v3: the input carries the dispute a jury judged.
+pub const SEAL_DOMAIN: &[u8] = b"colony-decision-seal-v3\n";
 
 /// Everything a seal covers, borrowed from the proposal and its decision.
 #[derive(Clone, Debug, Serialize)]
@@ -46,6 +48,8 @@ pub struct SealInput<'a> {
     pub closure: &'a Closure,
     /// What became of the action, when the decision ran one.
     pub action_result: Option<&'a ActionResult>,
+    /// The dispute, when the proposal is a jury: its verdict settles that escrow.
+    pub jury: Option<&'a Jury>,
     /// The seal before this one (all zeros for the first).
     pub previous_seal: Digest,
 }
@@ -76,6 +80,7 @@ impl<'a> SealInput<'a> {
             outcome,
             closure,
             action_result: None,
+            jury: proposal.jury.as_ref(),
             previous_seal,
         }
     }

@@ -44,6 +44,7 @@ impl State {
     pub(crate) fn cast_ballot(&mut self, context: &mut Context, command: &CastBallot) -> CommandResult {
         let proposal = self.find_proposal(command.proposal)?;
         check_open(proposal, context.now_ms, "take ballots")?;
+        self.check_not_jury_party(proposal, context.signer())?;
         let not_eligible = || GovernanceRejection::NotEligible { proposal: command.proposal };
         let Signer::Agent(voter_id) = context.signer() else { return Err(not_eligible().into()) };
         let voter = proposal.voter_position(voter_id).ok_or_else(not_eligible)?;
@@ -105,6 +106,7 @@ impl State {
             Closure::Vetoed { .. } => Outcome::Rejected,
             Closure::Deadline | Closure::Settled => tally.outcome.clone(),
         };
+        let jury = proposal.jury.clone();
         let action =
             (outcome == Outcome::Approved && !proposal.terms.action.is_empty()).then(|| proposal.terms.action.clone());
         let action_result = action.map(|action| {
@@ -119,6 +121,9 @@ impl State {
             });
             result
         });
+        if let Some(jury) = jury {
+            self.settle_jury(context, id, &jury, &outcome);
+        }
         let proposal = self.governance.proposal(id).expect("an action never touches proposals");
         let previous_seal = self.governance.seal_head;
         let input = SealInput::new(proposal, &tally, &outcome, &closure, previous_seal);

@@ -37,6 +37,27 @@ impl Apply for Mint {
     }
 }
 
+/// Takes up to `amount` from an agent's wallet into the swarm's fee account (seed 001: an agent that
+/// fails an audit has its credit balance drained). Operator only, and guarded by default, so after
+/// bootstrap it runs only as an approved proposal's action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Penalize {
+    /// The agent penalized.
+    pub agent: AgentId,
+    /// The most to take; a wallet holding less is emptied.
+    pub amount: Amount,
+    /// Why, for the record.
+    #[schemars(length(min = 1, max = limits::REASON_BYTES_MAX))]
+    pub reason: String,
+}
+
+impl Apply for Penalize {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.penalize(context, &self.agent, self.amount, &self.reason)
+    }
+}
+
 /// The signing agent pays another agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

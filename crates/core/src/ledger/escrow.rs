@@ -7,9 +7,12 @@
 //!            release (payer, arbiter, or hashlock preimage)   → released
 //! locked ──  refund (payee or arbiter)                        → refunded
 //!            timeout passes (log time)                        → expired (refunded to the payer)
-//!            dispute (payer or payee, before the timeout)     → disputed ── resolve (arbiter, else
-//!                                                                           operator) → resolved
+//!            dispute (payer or payee, before the timeout)     → disputed ── resolve (arbiter) → resolved
+//!                                                                        └─ its jury's close → resolved
 //! ```
+//!
+//! A dispute of an escrow without an arbiter opens a jury in the same entry (`governance/jury.rs`),
+//! whose close settles it; the operator resolves only escrows whose named arbiter left the swarm.
 //!
 //! The referrer of a release is the one named on the escrow, else the registered referrer of the
 //! party the swarm's `referral_from` named when the escrow was locked: by default the payee, who
@@ -130,6 +133,9 @@ pub struct Escrow {
     pub fees: Amount,
     /// Referral paid, once settled.
     pub referral: Amount,
+    /// The jury judging its dispute (a proposal), when it was disputed without an arbiter.
+    #[serde(default)]
+    pub jury: Option<u64>,
 }
 
 /// Escrow timeouts are between `ESCROW_TIMEOUT_MS_MIN` and `ESCROW_TIMEOUT_MS_MAX`, on a lock as on an
@@ -279,6 +285,7 @@ impl State {
             refunded_to_payer: Amount::ZERO,
             fees: Amount::ZERO,
             referral: Amount::ZERO,
+            jury: None,
         };
         if let Some(task_id) = request.task_id {
             self.ledger.escrows_by_task.insert((payer.clone(), task_id.clone()), id);
@@ -393,9 +400,16 @@ impl State {
             return Err(Rejection::invalid("reason", format!("must be at most {} bytes", limits::REASON_BYTES_MAX)));
         }
         let for_task = escrow.for_task;
+        let jury = match &escrow.arbiter {
+            None => Some(self.draw_jury(context, id, &escrow.payer.clone(), &escrow.payee.clone(), &signer)?),
+            Some(_) => None,
+        };
         self.freeze_escrow(context, id, signer, reason.to_owned());
         if let Some(task) = for_task {
             self.task_escrow_disputed(context, task, id);
+        }
+        if let Some(jury) = jury {
+            self.open_jury(context, jury);
         }
         Ok(Accepted::Done)
     }
@@ -412,7 +426,8 @@ impl State {
         context.emit(EventKind::EscrowDisputed { escrow: id, by, reason });
     }
 
-    /// `escrow.resolve`: the arbiter (or, with none named, the operator) settles a dispute.
+    /// `escrow.resolve`: the arbiter (or the operator, when the arbiter left the swarm) settles a
+    /// dispute; an escrow under a jury is the jury's.
     pub(crate) fn resolve_escrow(
         &mut self,
         context: &mut Context,
@@ -421,6 +436,9 @@ impl State {
     ) -> CommandResult {
         let escrow = self.escrow_for(id)?;
         Self::require_escrow_state(escrow, EscrowState::Disputed, "resolve")?;
+        if let Some(jury) = escrow.jury {
+            return Err(Rejection::Ledger(LedgerRejection::EscrowUnderJury { escrow: id, proposal: jury }));
+        }
         // The named arbiter resolves; the operator resolves when none is named, or when the named one
         // has left the swarm (a disputed escrow has no timer, so otherwise its funds would be stuck).
         let arbiter_gone =

@@ -73,6 +73,13 @@ pub enum LedgerRejection {
         /// The escrow.
         escrow: u64,
     },
+    /// A jury judges the escrow's dispute: its close settles it, not `escrow.resolve`.
+    EscrowUnderJury {
+        /// The escrow.
+        escrow: u64,
+        /// The jury's proposal.
+        proposal: u64,
+    },
 }
 
 impl LedgerRejection {
@@ -89,6 +96,7 @@ impl LedgerRejection {
             LedgerRejection::EscrowState { .. } => "escrow_state",
             LedgerRejection::EscrowTaskConflict { .. } => "escrow_task_conflict",
             LedgerRejection::HashlockMismatch { .. } => "hashlock_mismatch",
+            LedgerRejection::EscrowUnderJury { .. } => "escrow_under_jury",
         }
     }
 
@@ -105,6 +113,7 @@ impl LedgerRejection {
             LedgerRejection::EscrowState { .. } => "Escrow state",
             LedgerRejection::EscrowTaskConflict { .. } => "Escrow task conflict",
             LedgerRejection::HashlockMismatch { .. } => "Hashlock mismatch",
+            LedgerRejection::EscrowUnderJury { .. } => "Escrow under a jury",
         }
     }
 
@@ -118,7 +127,8 @@ impl LedgerRejection {
             | LedgerRejection::TransferConflict { .. }
             | LedgerRejection::EscrowState { .. }
             | LedgerRejection::EscrowTaskConflict { .. }
-            | LedgerRejection::HashlockMismatch { .. } => RejectionClass::Conflict,
+            | LedgerRejection::HashlockMismatch { .. }
+            | LedgerRejection::EscrowUnderJury { .. } => RejectionClass::Conflict,
             LedgerRejection::EscrowNotFound { .. } => RejectionClass::NotFound,
             LedgerRejection::BatchFailed { reason, .. } => reason.class(),
         }
@@ -131,7 +141,9 @@ impl LedgerRejection {
             LedgerRejection::WalletFrozen { .. } | LedgerRejection::WithdrawForbidden { .. } => None,
             LedgerRejection::TransferConflict { .. } => Some("transfer_id"),
             LedgerRejection::BatchFailed { .. } => Some("transfers"),
-            LedgerRejection::EscrowNotFound { .. } | LedgerRejection::EscrowState { .. } => Some("escrow"),
+            LedgerRejection::EscrowNotFound { .. }
+            | LedgerRejection::EscrowState { .. }
+            | LedgerRejection::EscrowUnderJury { .. } => Some("escrow"),
             LedgerRejection::EscrowTaskConflict { .. } => Some("task_id"),
             LedgerRejection::HashlockMismatch { .. } => Some("preimage"),
         }
@@ -167,6 +179,12 @@ impl fmt::Display for LedgerRejection {
             }
             LedgerRejection::HashlockMismatch { escrow } => {
                 write!(formatter, "the preimage does not open escrow {escrow}'s hashlock")
+            }
+            LedgerRejection::EscrowUnderJury { escrow, proposal } => {
+                write!(
+                    formatter,
+                    "escrow {escrow}'s dispute is before a jury (proposal {proposal}); its close settles it"
+                )
             }
         }
     }

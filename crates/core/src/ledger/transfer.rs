@@ -354,6 +354,43 @@ impl State {
         Ok(Accepted::Done)
     }
 
+    /// `ledger.penalize`: the operator (or an approved proposal) takes up to `amount` from an agent's
+    /// wallet into the fee account, the swarm's own. Money held in escrow is not the wallet's and is
+    /// not taken; a frozen wallet is penalized too, since a freeze stops the agent spending, not the
+    /// swarm collecting.
+    pub(crate) fn penalize(
+        &mut self,
+        context: &mut Context,
+        agent: &AgentId,
+        amount: Amount,
+        reason: &str,
+    ) -> CommandResult {
+        if *context.signer() != Signer::Operator {
+            return Err(Rejection::Unauthorized { reason: "only the operator (or an approved proposal) penalizes" });
+        }
+        check_positive(amount)?;
+        if reason.is_empty() || reason.len() > limits::REASON_BYTES_MAX || reason.chars().any(char::is_control) {
+            return Err(Rejection::invalid(
+                "reason",
+                format!("must be 1 to {} bytes without control characters", limits::REASON_BYTES_MAX),
+            ));
+        }
+        let handle = self.registry.handle(agent).ok_or_else(|| Rejection::AgentNotFound { agent: agent.clone() })?;
+        let balance = self.ledger.wallets.get(&handle).map_or(Amount::ZERO, |wallet| wallet.balance());
+        let taken = amount.min(balance);
+        if taken > Amount::ZERO {
+            self.ledger.post(PostingAccount::Wallet(handle), PostingAccount::Fees, taken);
+        }
+        context.emit(EventKind::AgentPenalized {
+            agent: agent.clone(),
+            requested: amount,
+            taken,
+            reason: reason.to_owned(),
+        });
+        self.apply_budget(context, handle);
+        Ok(Accepted::Done)
+    }
+
     /// `wallet.sweep`: a parent moves money back from its child's wallet. The child's daily limit
     /// does not apply (the parent is acting) and the money stays in the swarm, but a frozen wallet
     /// pays nobody: a freeze holds the money where it is, for the parent too.

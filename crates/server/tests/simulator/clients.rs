@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use colony_core::bus::AckKind;
 use colony_core::bus::JsonText;
 use colony_core::command::{
-    AcceptTask, AnnounceBatch, AnnounceTask, AwardTask, CancelTask, DeclareCapacity, DeclineTask, PlaceBid,
+    AcceptTask, AnnounceBatch, AnnounceTask, AwardTask, CancelTask, DeclareCapacity, DeclineTask, Penalize, PlaceBid,
     ReportProgress, SubmitResult, VerifyResult, WithdrawBid,
 };
 use colony_core::market::{DependencyFailure, Distribution, ScoringWeights};
@@ -86,7 +86,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 57] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 58] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -198,6 +198,12 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 57] = [
     ("pheromone.map.delete", Both, Clients::delete_map),
     ("pheromone.deposit", Agents, Clients::deposit),
     ("governance.bootstrap_end", Both, Clients::end_bootstrap),
+    ("ledger.penalize", Both, |clients, rng, _, _| {
+        // Usually a small share of a wallet; now and then more than any wallet holds, which drains it.
+        let amount = if rng.chance(1, 8) { u64::MAX } else { rng.between(1, 2_000) };
+        let agent = AgentId::new(clients.member_id(rng)).expect("members' ids are valid");
+        Command::Penalize(Penalize { agent, amount: Amount(amount), reason: "failed its audit".to_owned() })
+    }),
     ("lease.grant", Both, Clients::grant_lease),
     ("lease.keep_alive", Both, Clients::keep_lease_alive),
     ("lease.revoke", Both, Clients::revoke_lease),
