@@ -97,7 +97,8 @@ enum Plan {
     Release,
     /// The payee refunds it.
     Refund,
-    /// The payee disputes it, then the operator (no arbiter is named) resolves it.
+    /// The payee disputes it, then its arbiter (named at the lock; without one a dispute would go to
+    /// a jury, which sits longer than the test) resolves it.
     Dispute,
     /// Nobody: it expires.
     Expire,
@@ -170,6 +171,8 @@ struct LockTerms {
     payer: usize,
     payee: usize,
     referrer: Option<usize>,
+    /// Named for the escrows that are disputed.
+    arbiter: Option<usize>,
     amount: u64,
     timeout_ms: u64,
     task: String,
@@ -282,7 +285,7 @@ fn lock_command(model_agents: &[AgentId], terms: &LockTerms) -> Command {
         amount: Amount(terms.amount),
         timeout_ms: terms.timeout_ms,
         task_id: Some(name(&terms.task)),
-        arbiter: None,
+        arbiter: terms.arbiter.map(|arbiter| model_agents[arbiter].clone()),
         hashlock: None,
         referrer: terms.referrer.map(|referrer| model_agents[referrer].clone()),
         description: Some(format!("crash test lock of {}", terms.amount)),
@@ -438,12 +441,23 @@ impl Load {
                 model.budgets[me] -= amount;
                 let payee = agent_except(rng, &[me]);
                 let referrer = (rng.below(3) == 0).then(|| agent_except(rng, &[me, payee]));
+                let arbiter = (plan == Plan::Dispute).then(|| agent_except(rng, &[me, payee]));
                 // Some escrows that get settled have short timeouts too: their settlement races
                 // the expiry, and exactly one of them must win.
                 let short = plan == Plan::Expire || (matches!(plan, Plan::Release | Plan::Refund) && rng.below(10) < 3);
                 let timeout_ms = if short { rng.in_range(SHORT_TIMEOUT_MS) } else { LONG_TIMEOUT_MS };
                 let task = format!("task-{me}-r{}-{counter}", self.round);
-                Some(LockTerms { payer: me, payee, referrer, amount, timeout_ms, task, plan, round: self.round })
+                Some(LockTerms {
+                    payer: me,
+                    payee,
+                    referrer,
+                    arbiter,
+                    amount,
+                    timeout_ms,
+                    task,
+                    plan,
+                    round: self.round,
+                })
             }
         };
         let Some(terms) = terms else {
@@ -556,7 +570,8 @@ impl Load {
         }
     }
 
-    /// The operator: mints top-ups and resolves disputed escrows (none names an arbiter).
+    /// The operator: mints top-ups; and, in the arbiters' stead, resolves disputed escrows signed by
+    /// each one's arbiter.
     async fn operator(self: Arc<Self>, mut rng: Rng) {
         let operator = Arc::clone(&self.operator);
         let mut counter = 0u64;
@@ -564,16 +579,18 @@ impl Load {
             counter += 1;
             let disputed = {
                 let model = self.model();
-                model.pick(&mut rng, |escrow| escrow.state == Known::Disputed && escrow.pending.is_none())
+                let id = model.pick(&mut rng, |escrow| escrow.state == Known::Disputed && escrow.pending.is_none());
+                id.map(|id| (id, model.escrows[&id].terms.arbiter.expect("a disputed escrow names its arbiter")))
             };
             let alive = match disputed.filter(|_| rng.below(3) != 0) {
-                Some(id) => {
+                Some((id, arbiter)) => {
                     let payee_bps = match rng.below(4) {
                         0 => 10_000,
                         1 => 0,
                         _ => rng.in_range(1..=9_999) as u16,
                     };
-                    self.settle(&operator, id, Pending::Resolve(payee_bps)).await
+                    let arbiter = Arc::clone(&self.agents[arbiter]);
+                    self.settle(&arbiter, id, Pending::Resolve(payee_bps)).await
                 }
                 None => {
                     let to = agent_except(&mut rng, &[]);
@@ -861,7 +878,8 @@ fn check_books(model: &mut Model, books: &Books, restart_ms: u64) {
             "escrow {id} has other terms than its lock"
         );
         assert_eq!(escrow.referrer.as_ref(), terms.referrer.map(|referrer| &agents[referrer]), "escrow {id}");
-        assert!(escrow.arbiter.is_none() && escrow.hashlock.is_none(), "escrow {id}: {escrow:?}");
+        assert_eq!(escrow.arbiter.as_ref(), terms.arbiter.map(|arbiter| &agents[arbiter]), "escrow {id}");
+        assert!(escrow.hashlock.is_none(), "escrow {id}: {escrow:?}");
         assert_eq!((escrow.fee_bps, escrow.referral_bps), (FEE_BPS, REFERRAL_BPS), "escrow {id}'s fee terms");
         assert_eq!(escrow.timeout_at_ms, escrow.created_at_ms + terms.timeout_ms, "escrow {id}'s timeout");
 

@@ -46,7 +46,7 @@ async fn the_ledger_survives_a_restart_and_the_audit_agrees() {
     server.operator_registers("oracle-ref", "oracle").await;
     let (payer, payer_key) = server.operator_registers("treasury-payer", "treasury").await;
     let (payee, _) = server.operator_registers_related("executor-payee", "executor", None, Some("oracle-ref")).await;
-    let (arbiter, _) = server.operator_registers("risk-arbiter", "risk").await;
+    let (arbiter, arbiter_key) = server.operator_registers("risk-arbiter", "risk").await;
     let (parent, _) = server.self_registers("orchestrator-p", "orchestrator", &[]).await;
     let (child, child_key) = server.new_agent("scout-child");
     parent
@@ -113,7 +113,9 @@ async fn the_ledger_survives_a_restart_and_the_audit_agrees() {
     payer.dispute_escrow(resolved, "half done").await.unwrap();
     arbiter.resolve_escrow(resolved, EscrowResolution::Split { payee_bps: 5_000 }).await.unwrap();
     let (expired, _) = payer.lock_escrow(EscrowLock { timeout_ms: 1_000, ..terms(40_000) }).await.unwrap();
-    let (disputed, _) = payer.lock_escrow(terms(50_000)).await.unwrap();
+    // Named arbiter: without one a dispute goes to a jury, which would sit through the restart.
+    let (disputed, _) =
+        payer.lock_escrow(EscrowLock { arbiter: Some(id("risk-arbiter")), ..terms(50_000) }).await.unwrap();
     payee.dispute_escrow(disputed, "unpaid").await.unwrap();
     let task = EscrowLock { task_id: Some("task-7".to_owned()), ..terms(60_000) };
     let (open, _) = payer.lock_escrow(task.clone()).await.unwrap();
@@ -162,7 +164,8 @@ async fn the_ledger_survives_a_restart_and_the_audit_agrees() {
     assert_eq!(server.books(&AGENTS).await, before.books);
     // And money keeps moving.
     payer.release_escrow(open, None).await.unwrap();
-    server.operator.resolve_escrow(disputed, EscrowResolution::Refund).await.unwrap();
+    let arbiter = server.agent_client("risk-arbiter", &arbiter_key);
+    arbiter.resolve_escrow(disputed, EscrowResolution::Refund).await.unwrap();
     let ledger = server.balanced_ledger().await;
     assert_eq!((ledger.escrow_held, ledger.open_escrows), (0, 0));
     let hash_final = server.hash().await;

@@ -325,10 +325,14 @@ async fn an_escrow_expires_on_the_servers_tick_and_refunds_the_payer() {
     let (server, clock) = start_manual(directory.path()).await;
     let (payer, _) = server.operator_registers("treasury-payer", "treasury").await;
     let (payee, _) = server.operator_registers("executor-payee", "executor").await;
+    server.operator_registers("risk-arbiter", "risk").await;
     server.fund("mint-1", "treasury-payer", 10_000).await;
     let short = EscrowLock { timeout_ms: 1_000, ..lock("executor-payee", 1_000) };
     let expiring = locked(&payer, short.clone()).await;
-    let disputed = locked(&payer, EscrowLock { timeout_ms: 1_000, ..lock("executor-payee", 2_000) }).await;
+    // With an arbiter, so that the dispute freezes it (without one, and no other agent to sit on a
+    // jury, it would be refunded at once).
+    let arbitrated = lock_with_arbiter("executor-payee", 2_000, "risk-arbiter");
+    let disputed = locked(&payer, EscrowLock { timeout_ms: 1_000, ..arbitrated }).await;
     payee.dispute_escrow(disputed, "the timeout must not settle this").await.unwrap();
     let long = locked(&payer, lock("executor-payee", 3_000)).await;
     // Timeouts outside the allowed range are refused.
@@ -402,7 +406,7 @@ async fn an_escrow_expires_on_the_servers_tick_and_refunds_the_payer() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_dispute_freezes_the_escrow_until_the_arbiter_or_else_the_operator_resolves_it() {
+async fn a_dispute_freezes_the_escrow_until_its_arbiter_or_else_a_jury_settles_it() {
     let directory = tempfile::tempdir().unwrap();
     let (server, _clock) = start_manual(directory.path()).await;
     server.operator_registers("oracle-ref", "oracle").await;
@@ -473,7 +477,8 @@ async fn a_dispute_freezes_the_escrow_until_the_arbiter_or_else_the_operator_res
     expect_problem(arbiter.resolve_escrow(first, EscrowResolution::Refund).await, 409, "escrow_state", Some("escrow"));
     assert_eq!(server.balance("risk-arbiter").await, 0, "the arbiter is paid nothing");
 
-    // Without an arbiter the operator resolves, and nobody else.
+    // Without an arbiter a dispute goes to a jury of the other agents, whose close (a day away)
+    // settles it: nobody resolves it meanwhile, the operator included.
     let second = locked(&payer, lock("executor-payee", 10_000)).await;
     let third = locked(&payer, lock("executor-payee", 10_000)).await;
     expect_problem(
@@ -484,20 +489,20 @@ async fn a_dispute_freezes_the_escrow_until_the_arbiter_or_else_the_operator_res
     );
     payer.dispute_escrow(second, "nothing was delivered").await.unwrap();
     payee.dispute_escrow(third, "the payer will not release").await.unwrap();
-    expect_problem(arbiter.resolve_escrow(second, EscrowResolution::Refund).await, 403, "unauthorized", None);
-    expect_problem(payer.resolve_escrow(second, EscrowResolution::Refund).await, 403, "unauthorized", None);
-    server.operator.resolve_escrow(second, EscrowResolution::Refund).await.unwrap();
-    server.operator.resolve_escrow(third, EscrowResolution::Release).await.unwrap();
-    let escrow = server.operator.escrow(second).await.unwrap();
-    assert_eq!((escrow.state, payout(&escrow)), (EscrowState::Resolved, (0, 10_000, 0, 0)));
-    let escrow = server.operator.escrow(third).await.unwrap();
-    assert_eq!((escrow.state, payout(&escrow)), (EscrowState::Resolved, (9_900, 0, 85, 15)));
-    let seen = events_until(
-        &mut events,
-        |event| matches!(event.kind, EventKind::EscrowSettled { escrow, .. } if escrow == third),
-    )
-    .await;
-    assert!(matches!(&seen.last().unwrap().kind, EventKind::EscrowSettled { by: Some(Signer::Operator), .. }));
+    for resolver in [&arbiter, &payer] {
+        let refused = resolver.resolve_escrow(second, EscrowResolution::Refund).await;
+        expect_problem(refused, 409, "escrow_under_jury", Some("escrow"));
+    }
+    for escrow in [second, third] {
+        expect_problem(
+            server.operator.resolve_escrow(escrow, EscrowResolution::Refund).await,
+            409,
+            "escrow_under_jury",
+            Some("escrow"),
+        );
+        let view = server.operator.escrow(escrow).await.unwrap();
+        assert_eq!((view.state, view.jury.is_some()), (EscrowState::Disputed, true), "{view:?}");
+    }
 
     // An arbiter may also release or refund a locked escrow directly.
     let fourth = locked(&payer, lock_with_arbiter("executor-payee", 1_000, "risk-arbiter")).await;
@@ -517,11 +522,15 @@ async fn a_dispute_freezes_the_escrow_until_the_arbiter_or_else_the_operator_res
     assert_eq!(outcomes(&arbiter.resolve_escrow(sixth, EscrowResolution::Refund).await.unwrap()), done());
     assert_eq!(payout(&server.operator.escrow(sixth).await.unwrap()), (0, 3_000, 0, 0));
 
-    assert_eq!(server.balance("executor-payee").await, 2_475 + 9_900 + 990);
-    assert_eq!(server.balance("oracle-ref").await, 3 + 15 + 1);
-    assert_eq!(server.balance("treasury-payer").await, 100_000 - 2_500 - 10_000 - 1_000);
+    assert_eq!(server.balance("executor-payee").await, 2_475 + 990);
+    assert_eq!(server.balance("oracle-ref").await, 3 + 1);
+    assert_eq!(server.balance("treasury-payer").await, 100_000 - 2_500 - 20_000 - 1_000);
     let ledger = server.balanced_ledger().await;
-    assert_eq!((ledger.fees, ledger.escrow_held, ledger.open_escrows), (22 + 85 + 9, 0, 0));
+    assert_eq!(
+        (ledger.fees, ledger.escrow_held, ledger.open_escrows),
+        (22 + 9, 20_000, 2),
+        "two escrows before juries"
+    );
     drop(events);
     server.shutdown().await;
 }
