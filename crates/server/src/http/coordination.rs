@@ -59,7 +59,9 @@ impl QueryParameters for LeaseFilter {
         let after_holder = signer("after_holder", query.after_holder)?;
         let after = match (after_holder.or_else(|| holder.clone()), name("after", query.after)?) {
             (Some(after_holder), Some(after)) => Some((after_holder, after)),
-            (None, Some(_)) => return Err(ApiError::invalid_query("after", "needs `holder` or `after_holder`")),
+            // Holders sort with the operator first, so an `after` without its holder reads against
+            // the operator's leases: a cursor missing its first half still pages forward.
+            (None, Some(after)) => Some((Signer::Operator, after)),
             (_, None) => None,
         };
         Ok(LeaseFilter { holder, after, limit })

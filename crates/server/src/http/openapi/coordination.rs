@@ -15,7 +15,7 @@ pub(super) fn coordination_paths(schemas: &mut Schemas) -> Value {
     let lease_parameters = json!([
         { "name": "holder", "in": "query", "schema": signer, "description": "Only this holder's leases (`operator` or an agent id)." },
         { "name": "after_holder", "in": "query", "schema": signer, "description": "Pagination: the `next_after.holder` of the previous page." },
-        { "name": "after", "in": "query", "schema": name, "description": "Pagination: the `next_after.lease` of the previous page." },
+        { "name": "after", "in": "query", "schema": name, "description": "Pagination: the `next_after.lease` of the previous page (of `after_holder`, else of `holder`, else of the operator, the first holder in order)." },
         page_limit(COORDINATION_PAGE_MAX, COORDINATION_PAGE_DEFAULT)
     ]);
     let lock_parameters = json!([
