@@ -6,7 +6,7 @@ use colony_core::command::AcquireLock;
 use colony_core::{AgentId, Command, LockMode, Name};
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_submitted, print_table};
 use crate::{CliResult, Connection};
 
 /// The lease commands.
@@ -117,20 +117,14 @@ fn name(text: &str, what: &str) -> Result<Name, String> {
 }
 
 fn report(response: &SubmitResponse, json: bool) {
-    if json {
-        return print_json(response);
-    }
     let result = response.results.first();
-    let status = result.and_then(|result| result.status.as_deref()).unwrap_or("done");
-    if let Some(expires_at_ms) = result.and_then(|result| result.expires_at_ms) {
-        println!("{status}: alive until {expires_at_ms} ms (log time) (entry {})", response.sequence);
-    } else if let Some(fencing_token) = result.and_then(|result| result.fencing_token) {
-        println!("granted: fencing token {fencing_token} (entry {})", response.sequence);
-    } else if let Some(position) = result.and_then(|result| result.queue_position) {
-        println!("queued: place {position} (entry {})", response.sequence);
-    } else {
-        println!("{status} (entry {}, chain hash {})", response.sequence, response.chain_hash);
-    }
+    let detail = match result.map(|result| (result.expires_at_ms, result.fencing_token, result.queue_position)) {
+        Some((Some(expires_at_ms), _, _)) => Some(format!("alive until {expires_at_ms} ms (log time)")),
+        Some((None, Some(fencing_token), _)) => Some(format!("granted, fencing token {fencing_token}")),
+        Some((None, None, Some(position))) => Some(format!("queued, place {position}")),
+        _ => None,
+    };
+    print_submitted(response, json, detail);
 }
 
 /// Runs a lease command.
