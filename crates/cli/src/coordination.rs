@@ -6,7 +6,7 @@ use colony_core::command::AcquireLock;
 use colony_core::{AgentId, Command, LockMode, Name};
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_submitted, print_table};
+use crate::output::{print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 /// The lease commands.
@@ -144,12 +144,13 @@ pub async fn run_lease(command: LeaseCommand, connection: &Connection) -> CliRes
             report(&client.revoke_lease(name(&lease, "lease")?, holder.transpose()?).await?, json);
         }
         LeaseCommand::List { holder, after_holder, after, limit, json } => {
-            let mut query = Vec::new();
-            query.extend(holder.map(|holder| format!("holder={holder}")));
-            query.extend(after_holder.map(|holder| format!("after_holder={holder}")));
-            query.extend(after.map(|after| format!("after={after}")));
-            query.extend(limit.map(|limit| format!("limit={limit}")));
-            let page = client.leases(&query.join("&")).await?;
+            let query = query_string(&[
+                ("holder", holder),
+                ("after_holder", after_holder),
+                ("after", after),
+                ("limit", limit.map(|limit| limit.to_string())),
+            ]);
+            let page = client.leases(&query).await?;
             if json {
                 print_json(&page);
                 return Ok(());
@@ -230,10 +231,8 @@ pub async fn run_lock(command: LockCommand, connection: &Connection) -> CliResul
             print_table(&["STATE", "HOLDER", "LEASE", "MODE", "FENCING_TOKEN"], &rows);
         }
         LockCommand::List { after, limit, json } => {
-            let mut query = Vec::new();
-            query.extend(after.map(|after| format!("after={after}")));
-            query.extend(limit.map(|limit| format!("limit={limit}")));
-            let page = client.locks(&query.join("&")).await?;
+            let query = query_string(&[("after", after), ("limit", limit.map(|limit| limit.to_string()))]);
+            let page = client.locks(&query).await?;
             if json {
                 print_json(&page);
                 return Ok(());

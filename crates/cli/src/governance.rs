@@ -10,7 +10,7 @@ use colony_core::{AgentId, Name};
 use colony_wire::governance::ProposalView;
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_submitted, print_table};
+use crate::output::{print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 /// A value written as JSON, or as a bare word standing for a JSON string (`yes`, `plurality`).
@@ -242,13 +242,13 @@ pub async fn run(command: ProposalCommand, connection: &Connection) -> CliResult
             if json { print_json(&proposal) } else { print_proposal(&proposal) }
         }
         ProposalCommand::List { state, proposer, after, limit, json } => {
-            let mut query = Vec::new();
-            for (key, value) in [("state", state), ("proposer", proposer)] {
-                query.extend(value.map(|value| format!("{key}={value}")));
-            }
-            query.extend(after.map(|after| format!("after={after}")));
-            query.extend(limit.map(|limit| format!("limit={limit}")));
-            let page = client.proposals(&query.join("&")).await?;
+            let query = query_string(&[
+                ("state", state),
+                ("proposer", proposer),
+                ("after", after.map(|after| after.to_string())),
+                ("limit", limit.map(|limit| limit.to_string())),
+            ]);
+            let page = client.proposals(&query).await?;
             if json {
                 print_json(&page);
                 return Ok(());

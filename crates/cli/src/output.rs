@@ -41,6 +41,12 @@ pub fn print_submitted(response: &colony_wire::views::SubmitResponse, json: bool
     }
 }
 
+/// A list read's query string from its parameters, leaving out those not given.
+pub fn query_string(parameters: &[(&str, Option<String>)]) -> String {
+    let given = parameters.iter().filter_map(|(key, value)| value.as_ref().map(|value| format!("{key}={value}")));
+    given.collect::<Vec<_>>().join("&")
+}
+
 /// Formats a rate with thousands separators.
 pub fn thousands(value: u64) -> String {
     let text = value.to_string();

@@ -9,7 +9,7 @@ use colony_core::stigmergy::{Decay, Depositors, SEED_000_CAP, SEED_000_PRUNE};
 use colony_core::{AgentId, Intensity, Name, SignalKey};
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_submitted, print_table};
+use crate::output::{print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 /// The pheromone commands.
@@ -199,10 +199,8 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
             );
         }
         PheromoneCommand::List { after, limit, json } => {
-            let mut query = Vec::new();
-            query.extend(after.map(|after| format!("after={after}")));
-            query.extend(limit.map(|limit| format!("limit={limit}")));
-            let page = client.pheromone_maps(&query.join("&")).await?;
+            let query = query_string(&[("after", after), ("limit", limit.map(|limit| limit.to_string()))]);
+            let page = client.pheromone_maps(&query).await?;
             if json {
                 print_json(&page);
                 return Ok(());
