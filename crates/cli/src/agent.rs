@@ -8,7 +8,7 @@ use colony_core::{AgentId, Command, Name, PublicKey, Signer};
 use colony_wire::views::{AgentView, SubmitResponse};
 use colony_wire::{KeyFile, KeyPair};
 
-use crate::output::{print_json, print_submitted, print_table};
+use crate::output::{print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 /// Arguments of `colony keygen`.
@@ -178,20 +178,17 @@ pub async fn run(command: AgentCommand, connection: &Connection) -> CliResult {
             report(&client.submit_one(command).await?);
         }
         AgentCommand::List { role, status, capability, json } => {
-            let mut query = vec!["limit=1000".to_owned()];
-            for (name, value) in [("role", role), ("status", status), ("capability", capability)] {
-                if let Some(value) = value {
-                    query.push(format!("{name}={value}"));
-                }
-            }
             let mut agents: Vec<AgentView> = Vec::new();
             let mut after: Option<AgentId> = None;
             loop {
-                let mut page_query = query.clone();
-                if let Some(after) = &after {
-                    page_query.push(format!("after={after}"));
-                }
-                let page = client.agents(&page_query.join("&")).await?;
+                let page_query = query_string(&[
+                    ("limit", Some("1000".to_owned())),
+                    ("role", role.clone()),
+                    ("status", status.clone()),
+                    ("capability", capability.clone()),
+                    ("after", after.as_ref().map(AgentId::to_string)),
+                ]);
+                let page = client.agents(&page_query).await?;
                 agents.extend(page.agents);
                 match page.next_after {
                     Some(next) => after = Some(next),

@@ -7,7 +7,7 @@ use colony_core::command::{ConfigureWallet, Mint, Penalize, Sweep, Transfer, Wit
 use colony_core::{AgentId, Amount, Command, EscrowResolution, Name};
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_submitted, print_table};
+use crate::output::{print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 fn agent(text: &str, flag: &str) -> Result<AgentId, String> {
@@ -354,13 +354,14 @@ pub async fn escrow(command: EscrowCommand, connection: &Connection) -> CliResul
             }
         }
         EscrowCommand::List { payer, payee, state, task_id, json } => {
-            let mut query = vec!["limit=1000".to_owned()];
-            for (key, value) in [("payer", payer), ("payee", payee), ("state", state), ("task_id", task_id)] {
-                if let Some(value) = value {
-                    query.push(format!("{key}={value}"));
-                }
-            }
-            let page = client.escrows(&query.join("&")).await?;
+            let query = query_string(&[
+                ("limit", Some("1000".to_owned())),
+                ("payer", payer),
+                ("payee", payee),
+                ("state", state),
+                ("task_id", task_id),
+            ]);
+            let page = client.escrows(&query).await?;
             if json {
                 print_json(&page.escrows);
             } else {

@@ -7,7 +7,7 @@ use colony_core::market::{ContentReference, Distribution};
 use colony_core::{AgentId, Amount, Digest, Fraction, Name};
 use colony_wire::views::{SubmitResponse, TaskView};
 
-use crate::output::{print_json, print_submitted, print_table};
+use crate::output::{print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 fn agent(text: &str, flag: &str) -> Result<AgentId, String> {
@@ -451,15 +451,15 @@ pub async fn run(command: TaskCommand, connection: &Connection) -> CliResult {
             if json { print_json(&task) } else { print_task(&task) }
         }
         TaskCommand::List { state, manager, winner, kind, after, limit, json } => {
-            let mut query = Vec::new();
-            for (key, value) in [("state", state), ("manager", manager), ("winner", winner), ("kind", kind)] {
-                if let Some(value) = value {
-                    query.push(format!("{key}={value}"));
-                }
-            }
-            query.extend(after.map(|after| format!("after={after}")));
-            query.extend(limit.map(|limit| format!("limit={limit}")));
-            let page = client.tasks(&query.join("&")).await?;
+            let query = query_string(&[
+                ("state", state),
+                ("manager", manager),
+                ("winner", winner),
+                ("kind", kind),
+                ("after", after.map(|after| after.to_string())),
+                ("limit", limit.map(|limit| limit.to_string())),
+            ]);
+            let page = client.tasks(&query).await?;
             if json {
                 print_json(&page);
                 return Ok(());
