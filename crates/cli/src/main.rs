@@ -11,6 +11,7 @@
 //! - `governance.rs`: `colony proposal …` (proposals and ballots).
 //! - `pheromone.rs`: `colony pheromone …` (pheromone maps, deposits, the strongest trails).
 //! - `coordination.rs`: `colony lease …` and `colony lock …` (leases, locks, fencing tokens).
+//! - `barrier.rs`: `colony barrier …` (barriers, arrivals that wait until the barrier trips).
 //! - `governance.rs`: `colony proposal …` (proposals and ballots) and `colony governance …`.
 //! - `ledger.rs`: `colony mint`, `transfer`, `penalize`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
@@ -22,6 +23,7 @@
 mod a2a;
 mod agent;
 mod audit;
+mod barrier;
 mod bus;
 mod coordination;
 mod demo;
@@ -126,6 +128,9 @@ enum Commands {
     /// Acquire and release locks through leases; show holders, fencing tokens and queues.
     #[command(subcommand)]
     Lock(coordination::LockCommand),
+    /// Make barriers, arrive at them (and wait until they trip), reset, remove and inspect them.
+    #[command(subcommand)]
+    Barrier(barrier::BarrierCommand),
     /// End bootstrap (operator).
     #[command(subcommand)]
     Governance(governance::GovernanceCommand),
@@ -187,6 +192,7 @@ fn main() -> ExitCode {
             Commands::Pheromone(command) => pheromone::run(command, &cli.connection).await,
             Commands::Lease(command) => coordination::run_lease(command, &cli.connection).await,
             Commands::Lock(command) => coordination::run_lock(command, &cli.connection).await,
+            Commands::Barrier(command) => barrier::run(command, &cli.connection).await,
             Commands::Governance(command) => governance::run_governance(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,

@@ -1,10 +1,14 @@
-//! Typed helpers for leases and locks: grants, keep-alives, revocations, acquires and releases,
-//! and the reads (leases by holder, locks with their holders' fencing tokens and queues).
+//! Typed helpers for leases, locks and barriers: grants, keep-alives, revocations, acquires and
+//! releases, arrivals, and the reads (leases by holder, locks with their holders' fencing tokens and
+//! queues, barriers with their waiting parties).
 
-use colony_core::command::{AcquireLock, GrantLease, KeepLeaseAlive, ReleaseLock, RevokeLease};
+use colony_core::command::{
+    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
+    RevokeLease,
+};
 use colony_core::{AgentId, Command, LockMode, Name};
-use colony_wire::coordination::{LeasePage, LockPage, LockView};
-use colony_wire::views::SubmitResponse;
+use colony_wire::coordination::{BarrierPage, BarrierView, LeasePage, LockPage, LockView};
+use colony_wire::views::{BarrierArrivalView, SubmitResponse};
 
 use crate::{Client, ClientError};
 
@@ -78,6 +82,50 @@ impl Client {
     /// One lock's holders with their fencing tokens, and its queue.
     pub async fn lock(&self, lock: &Name) -> Result<LockView, ClientError> {
         self.get(&format!("/v1/locks/{lock}")).await
+    }
+
+    /// Makes a barrier that trips when `parties` have arrived; only `members` may arrive when given.
+    pub async fn create_barrier(
+        &self,
+        barrier: Name,
+        parties: u32,
+        timeout_ms: u64,
+        members: Option<Vec<AgentId>>,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::CreateBarrier(CreateBarrier { barrier, parties, timeout_ms, members })).await
+    }
+
+    /// Arrives at a barrier through one of the signer's leases; returns the generation joined, the
+    /// count, and whether this arrival tripped it. Otherwise the release comes as `barrier.tripped`
+    /// (or `barrier.broken`), or is seen on [`barrier`](Client::barrier) as `last_tripped_generation`.
+    pub async fn arrive_at_barrier(&self, barrier: Name, lease: Name) -> Result<BarrierArrivalView, ClientError> {
+        let response = self.submit_one(Command::ArriveAtBarrier(ArriveAtBarrier { barrier, lease })).await?;
+        response
+            .results
+            .first()
+            .and_then(|result| result.barrier_arrival)
+            .ok_or_else(|| ClientError::Decode("the arrival's result carries no generation".to_owned()))
+    }
+
+    /// Opens a barrier's next generation (its creator or the operator).
+    pub async fn reset_barrier(&self, barrier: Name) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::ResetBarrier(ResetBarrier { barrier })).await
+    }
+
+    /// Removes a barrier (its creator or the operator).
+    pub async fn remove_barrier(&self, barrier: Name) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::RemoveBarrier(RemoveBarrier { barrier })).await
+    }
+
+    /// One page of barriers. `query` is a URL query string without `?` (`after=phase-1&limit=10`).
+    pub async fn barriers(&self, query: &str) -> Result<BarrierPage, ClientError> {
+        let path = if query.is_empty() { "/v1/barriers".to_owned() } else { format!("/v1/barriers?{query}") };
+        self.get(&path).await
+    }
+
+    /// One barrier: its generation, who waits, whether it broke.
+    pub async fn barrier(&self, barrier: &Name) -> Result<BarrierView, ClientError> {
+        self.get(&format!("/v1/barriers/{barrier}")).await
     }
 }
 

@@ -19,7 +19,10 @@ pub use crate::bus::commands::{
     ReplayDeadLetters,
 };
 pub use crate::config::commands::{IssueReadToken, RevokeReadToken, SetConfig};
-pub use crate::coordination::commands::{AcquireLock, GrantLease, KeepLeaseAlive, ReleaseLock, RevokeLease};
+pub use crate::coordination::commands::{
+    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
+    RevokeLease,
+};
 pub use crate::governance::commands::{
     AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, VetoProposal,
 };
@@ -189,4 +192,8 @@ command_table! {
     RevokeLease = "lease.revoke",
     AcquireLock = "lock.acquire",
     ReleaseLock = "lock.release",
+    CreateBarrier = "barrier.create",
+    ArriveAtBarrier = "barrier.arrive",
+    ResetBarrier = "barrier.reset",
+    RemoveBarrier = "barrier.remove",
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::bus::DeadLetterReason;
-use crate::coordination::{LeaseEnd, LockMode, LockRelease};
+use crate::coordination::{BarrierBreak, LeaseEnd, LockMode, LockRelease};
 use crate::fraction::Fraction;
 use crate::governance::{Choice, Closure, Outcome, Verdict};
 use crate::ids::Digest;
@@ -676,6 +676,68 @@ pub enum EventKind {
         /// It gave up, or its lease ended.
         reason: LockRelease,
     },
+    /// A barrier was made.
+    #[serde(rename = "barrier.created")]
+    BarrierCreated {
+        /// The barrier.
+        barrier: Name,
+        /// Who made it.
+        creator: Signer,
+        /// Arrivals that trip it.
+        parties: u32,
+        /// How long a generation waits after its first arrival.
+        timeout_ms: u64,
+    },
+    /// A party arrived at a barrier; when it completes the count, `barrier.tripped` follows.
+    #[serde(rename = "barrier.arrived")]
+    BarrierArrived {
+        /// The barrier.
+        barrier: Name,
+        /// Who arrived.
+        party: Signer,
+        /// The generation it arrived in.
+        generation: u64,
+        /// Parties arrived in this generation, this one included.
+        arrived: u32,
+        /// Arrivals that trip it.
+        parties: u32,
+    },
+    /// Every party of a generation arrived: all are released together, and the next generation opens.
+    #[serde(rename = "barrier.tripped")]
+    BarrierTripped {
+        /// The barrier.
+        barrier: Name,
+        /// The generation that tripped.
+        generation: u64,
+        /// The parties released.
+        parties: u32,
+    },
+    /// A generation broke with parties waiting: they go on knowing the others did not all come.
+    #[serde(rename = "barrier.broken")]
+    BarrierBroken {
+        /// The barrier.
+        barrier: Name,
+        /// The generation that broke.
+        generation: u64,
+        /// Timed out, a waiting party's lease ended, or it was reset or removed.
+        reason: BarrierBreak,
+        /// Parties that were waiting.
+        arrived: u32,
+    },
+    /// A barrier's creator or the operator opened its next generation.
+    #[serde(rename = "barrier.reset")]
+    BarrierReset {
+        /// The barrier.
+        barrier: Name,
+        /// The generation now open.
+        generation: u64,
+    },
+    /// A barrier was removed.
+    #[serde(rename = "barrier.removed")]
+    BarrierRemoved {
+        /// The barrier.
+        barrier: Name,
+    },
 }
 
 impl EventKind {
@@ -742,6 +804,12 @@ impl EventKind {
         "lock.granted",
         "lock.released",
         "lock.left_queue",
+        "barrier.created",
+        "barrier.arrived",
+        "barrier.tripped",
+        "barrier.broken",
+        "barrier.reset",
+        "barrier.removed",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -807,6 +875,12 @@ impl EventKind {
             EventKind::LockGranted { .. } => "lock.granted",
             EventKind::LockReleased { .. } => "lock.released",
             EventKind::LockLeftQueue { .. } => "lock.left_queue",
+            EventKind::BarrierCreated { .. } => "barrier.created",
+            EventKind::BarrierArrived { .. } => "barrier.arrived",
+            EventKind::BarrierTripped { .. } => "barrier.tripped",
+            EventKind::BarrierBroken { .. } => "barrier.broken",
+            EventKind::BarrierReset { .. } => "barrier.reset",
+            EventKind::BarrierRemoved { .. } => "barrier.removed",
         }
     }
 }

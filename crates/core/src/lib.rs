@@ -33,6 +33,7 @@ pub mod bus;
 pub mod command;
 pub mod config;
 pub mod coordination;
+mod draw;
 pub mod entry;
 pub mod event;
 pub mod fraction;

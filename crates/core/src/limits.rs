@@ -569,20 +569,61 @@ pub const LOCK_QUEUE_MAX: usize = 64;
 /// graph's edges out of one agent stay few.
 pub const LOCK_WAITS_PER_HOLDER_MAX: usize = 16;
 
-/// Edges of the wait-for graph one deadlock check examines before it refuses the wait with
-/// `limit_reached`: the walk from the holders of the awaited lock, through the locks each waits for
-/// and their holders and earlier waiters. 4,096 cover cycles through every agent of a team of
-/// hundreds while bounding an acquire's work to a few thousand map lookups.
+/// Steps each of a deadlock check's two walks of the wait-for graph may take: back from the agent
+/// asking to wait (each lock it holds or awaits, each waiter behind it, and so on), then, only if that
+/// runs out, forward from the awaited lock's holders and queue (each lock they wait for and its holders
+/// and earlier waiters). The wait is refused with `limit_reached` only when both run out. 4,096 cover
+/// cycles through every agent of a team of hundreds while bounding an acquire's work to a few thousand
+/// map lookups.
 pub const DEADLOCK_WALK_EDGES_MAX: usize = 4_096;
 
-/// Leases ended by their deadline in one entry; the rest end in the next entries, due at once. Each
-/// end releases at most [`LOCKS_PER_LEASE_MAX`] locks, each handing over to at most
-/// [`LOCK_QUEUE_MAX`] waiters, so an entry's expiry work stays near a million steps at the worst.
+/// Leases ended by their deadline in one entry, and, as a second budget, leases ended by their
+/// holders' silence (the liveness pass stops before the agent whose leases would pass it, and one
+/// agent's [`LEASES_PER_HOLDER_MAX`] always fits); the rest end in the next entries, due at once, so a
+/// crowd of agents falling silent together cannot stall the writer. Each end releases at most
+/// [`LOCKS_PER_LEASE_MAX`] locks, each handing over to at most [`LOCK_QUEUE_MAX`] waiters, and breaks
+/// at most [`BARRIER_ARRIVALS_PER_LEASE_MAX`] barriers of at most [`BARRIER_PARTIES_MAX`] arrivals, so
+/// an entry's expiry work stays near a million steps at the worst.
 pub const LEASE_EXPIRIES_PER_ENTRY_MAX: usize = 1_000;
 
 const _: () = assert!(LEASE_TTL_MIN_MS < LEASE_TTL_MAX_MS);
 const _: () = assert!(LEASES_PER_HOLDER_MAX <= LEASES_MAX);
+const _: () = assert!(LEASES_PER_HOLDER_MAX <= LEASE_EXPIRIES_PER_ENTRY_MAX);
 const _: () = assert!(LOCK_WAITS_PER_HOLDER_MAX < LOCK_QUEUE_MAX);
+
+/// Parties of one barrier. A trip or a break touches every waiting party's lease, so this bounds the
+/// work of one arrival or one lease's end; 256 agents meeting at once is a large phase of a swarm,
+/// and a larger one meets in groups (a barrier per group, then one of the groups' leaders).
+pub const BARRIER_PARTIES_MAX: u32 = 256;
+
+/// Barriers one signer has made. A barrier costs memory until removed, and 16 phases in flight is
+/// plenty for one coordinator; the bound keeps a hostile agent's barriers a small share of
+/// [`BARRIERS_MAX`].
+pub const BARRIERS_PER_CREATOR_MAX: usize = 16;
+
+/// Barriers in all: the bound on barrier records (each up to [`BARRIER_PARTIES_MAX`] arrivals of a
+/// hundred bytes or so).
+pub const BARRIERS_MAX: usize = 10_000;
+
+/// Barriers one lease waits at. A party waits at one barrier at a time in the usual case; four leave
+/// room for nested phases while keeping the barriers one lease's end breaks (and so one agent's
+/// silence) small.
+pub const BARRIER_ARRIVALS_PER_LEASE_MAX: usize = 4;
+
+/// The shortest barrier timeout: each waiting generation's deadline makes the driver write a tick when
+/// nobody else writes, as a lease's does (see [`LEASE_TTL_MIN_MS`]).
+pub const BARRIER_TIMEOUT_MIN_MS: u64 = 1_000;
+
+/// The longest barrier timeout: a day, as a lease's TTL. Parties that meet further apart do not wait.
+pub const BARRIER_TIMEOUT_MAX_MS: u64 = 86_400_000;
+
+/// Generations broken by their timeout in one entry; the rest break in the next entries, due at once.
+/// Each break touches at most [`BARRIER_PARTIES_MAX`] leases, so 256 keep an entry's work near 65,000
+/// steps.
+pub const BARRIER_BREAKS_PER_ENTRY_MAX: usize = 256;
+
+const _: () = assert!(BARRIER_TIMEOUT_MIN_MS < BARRIER_TIMEOUT_MAX_MS);
+const _: () = assert!(BARRIERS_PER_CREATOR_MAX <= BARRIERS_MAX);
 
 /// Jurors on one jury. A dispute is judged by a sample of the active agents, not the whole swarm:
 /// 101 independent jurors decide as well as ten thousand, keep each jury's electorate (and its seal)

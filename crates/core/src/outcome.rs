@@ -88,6 +88,15 @@ pub enum Accepted {
         /// Its place in the queue, from 1.
         position: u32,
     },
+    /// The signer arrived at a barrier.
+    BarrierArrived {
+        /// The generation it arrived in: it was released when that generation tripped.
+        generation: u64,
+        /// Parties arrived in this generation, the signer included.
+        arrived: u32,
+        /// Whether its arrival completed the count and tripped the barrier.
+        tripped: bool,
+    },
     /// Dead letters were published again, each with its new place.
     Replayed {
         /// Per dead letter, in the order named: the stream that captured it now and its new sequence.

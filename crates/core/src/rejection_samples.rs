@@ -9,6 +9,7 @@
 
 use crate::amount::Amount;
 use crate::bus::{Pattern, Subject};
+use crate::coordination::BarrierBreak;
 use crate::governance::TallyError;
 use crate::ids::{AgentId, Name};
 use crate::outcome::{
@@ -114,6 +115,18 @@ pub fn rejection_samples() -> Vec<Rejection> {
         CoordinationRejection::LockAlreadyHeld { lock: Name::new("ledger-export").expect("a valid name") }.into(),
         CoordinationRejection::LockNotHeld { lock: Name::new("ledger-export").expect("a valid name") }.into(),
         CoordinationRejection::Deadlock { lock: Name::new("ledger-export").expect("a valid name") }.into(),
+        CoordinationRejection::BarrierNotFound { barrier: Name::new("phase-1").expect("a valid name") }.into(),
+        CoordinationRejection::BarrierExists { barrier: Name::new("phase-1").expect("a valid name") }.into(),
+        CoordinationRejection::NotBarrierCreator { barrier: Name::new("phase-1").expect("a valid name") }.into(),
+        CoordinationRejection::NotBarrierMember { barrier: Name::new("phase-1").expect("a valid name") }.into(),
+        CoordinationRejection::BarrierBroken {
+            barrier: Name::new("phase-1").expect("a valid name"),
+            generation: 2,
+            reason: BarrierBreak::TimedOut,
+        }
+        .into(),
+        CoordinationRejection::AlreadyArrived { barrier: Name::new("phase-1").expect("a valid name"), generation: 2 }
+            .into(),
     ]
 }
 
@@ -215,6 +228,12 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             CoordinationRejection::LockAlreadyHeld { .. } => "CoordinationRejection::LockAlreadyHeld",
             CoordinationRejection::LockNotHeld { .. } => "CoordinationRejection::LockNotHeld",
             CoordinationRejection::Deadlock { .. } => "CoordinationRejection::Deadlock",
+            CoordinationRejection::BarrierNotFound { .. } => "CoordinationRejection::BarrierNotFound",
+            CoordinationRejection::BarrierExists { .. } => "CoordinationRejection::BarrierExists",
+            CoordinationRejection::NotBarrierCreator { .. } => "CoordinationRejection::NotBarrierCreator",
+            CoordinationRejection::NotBarrierMember { .. } => "CoordinationRejection::NotBarrierMember",
+            CoordinationRejection::BarrierBroken { .. } => "CoordinationRejection::BarrierBroken",
+            CoordinationRejection::AlreadyArrived { .. } => "CoordinationRejection::AlreadyArrived",
         },
     }
 }

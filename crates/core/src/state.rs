@@ -10,6 +10,7 @@ use crate::bus::Bus;
 use crate::command::Command;
 use crate::config::SwarmConfig;
 use crate::coordination::Coordination;
+use crate::draw::DrawSeed;
 use crate::entry::{Entry, EntryBody, Genesis, SignedCommands};
 use crate::event::{Event, EventKind};
 use crate::governance::Governance;
@@ -80,6 +81,8 @@ pub struct State {
     pub(crate) stigmergy: Stigmergy,
     pub(crate) coordination: Coordination,
     pub(crate) read_tokens: BTreeMap<Digest, ReadToken>,
+    /// The chain every entry folds into, where draws no party may aim take their chance from.
+    pub(crate) draw_seed: DrawSeed,
     counters: Counters,
 }
 
@@ -288,7 +291,11 @@ impl std::error::Error for SnapshotError {}
 /// configuration names guarded kinds (filled in by default), and proposals run actions.
 /// 3: `ledger.penalize` is among the default guarded kinds, and a dispute of an escrow with no
 /// arbiter opens a jury that settles it.
-pub const RULES_VERSION: u32 = 3;
+/// 4: a jury's jurors are drawn by the draw seed, spread over the active agents, rather than walked
+/// from a start the escrow's number set; the liveness pass stops before the agent whose leases would
+/// take an entry's silence-driven lease ends past `LEASE_EXPIRIES_PER_ENTRY_MAX`; barriers joined the
+/// coordination commands.
+pub const RULES_VERSION: u32 = 4;
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.
@@ -307,7 +314,9 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 9: coordination joined the state: leases, locks with their holders and queues, the fencing counter;
 //    a role in the configuration says who may put agents in it (`admission`); escrows and proposals
 //    name their jury; governance counts open juries per disputer.
-const SNAPSHOT_VERSION: u32 = 9;
+// 10: the state keeps the draw seed, the chain every entry folds into; coordination keeps barriers,
+//     and each lease the barriers it waits at.
+const SNAPSHOT_VERSION: u32 = 10;
 
 impl State {
     /// An empty state, before genesis.
@@ -345,6 +354,7 @@ impl State {
         self.sequence = entry.sequence;
         self.timestamp_ms = entry.timestamp_ms;
         self.counters.entries = self.counters.entries.saturating_add(1);
+        self.draw_seed.fold(entry);
         let mut context = Context::new(entry.sequence, entry.timestamp_ms);
         // Time-driven changes happen first, so that commands in this entry see the world as of its
         // timestamp (an agent whose deadline passed is unresponsive before its own late heartbeat; an
@@ -357,6 +367,8 @@ impl State {
         self.expire_proposals(&mut context);
         // After liveness: a silent holder's leases already ended there, with the reason that says so.
         self.expire_leases(&mut context);
+        // After leases: a barrier a dead party waited at broke at its lease's end, saying so.
+        self.expire_barriers(&mut context);
 
         let mut outcome = EntryOutcome::default();
         match &entry.body {

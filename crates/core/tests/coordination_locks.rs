@@ -308,3 +308,109 @@ fn floods_of_leases_and_waits_stop_at_their_limits() {
     accepted(&mut swarm, "late", grant("work", 100_000));
     assert_eq!(refused(&mut swarm, "late", acquire("q-extra", "exclusive", "work", true)), "limit_reached");
 }
+
+/// Attack: a crowd shares a lock and waits for another that a second crowd shares, so that the walk
+/// forward from the shared lock's holders passes the deadlock check's limit. An honest agent asking
+/// to wait for the lock holds nothing anyone waits for, so the walk back from it answers at once, and
+/// it is queued rather than refused `limit_reached`.
+#[test]
+fn a_crowd_on_a_lock_cannot_push_an_honest_wait_into_the_deadlock_walks_limit() {
+    let crowd = limits::LOCK_QUEUE_MAX;
+    let sharers: Vec<String> = (0..crowd).map(|index| format!("sharer-{index}")).collect();
+    let waiters: Vec<String> = (0..crowd).map(|index| format!("waiter-{index}")).collect();
+    let mut names: Vec<&str> = sharers.iter().chain(&waiters).map(String::as_str).collect();
+    names.push("honest");
+    let mut swarm = swarm(&names);
+    swarm.in_bulk(|swarm| {
+        for agent in names.iter() {
+            accepted(swarm, agent, grant("work", 100_000));
+        }
+        for sharer in &sharers {
+            token(swarm, sharer, acquire("far", "shared", "work", false));
+        }
+        for waiter in &waiters {
+            token(swarm, waiter, acquire("hub", "shared", "work", false));
+            queued(swarm, waiter, acquire("far", "exclusive", "work", true));
+        }
+    });
+    // The forward walk from the hub's holders: each of them waits behind the others for `far`, held
+    // by the sharers, well past the limit.
+    let forward_edges = crowd + (0..crowd).map(|ahead| crowd + ahead).sum::<usize>();
+    assert!(forward_edges > limits::DEADLOCK_WALK_EDGES_MAX, "the crowd is large enough: {forward_edges}");
+    assert_eq!(queued(&mut swarm, "honest", acquire("hub", "exclusive", "work", true)), 1);
+}
+
+/// When the walk back from the waiter runs out (agents holding a thousand locks each queue behind
+/// its lock), the walk forward from the awaited lock still finds the cycle the wait would close.
+#[test]
+fn a_deadlock_is_found_forward_when_the_walk_back_runs_out() {
+    let heavy: Vec<String> = (0..5).map(|index| format!("heavy-{index}")).collect();
+    let mut names: Vec<&str> = heavy.iter().map(String::as_str).collect();
+    names.extend(["honest", "bystander"]);
+    let mut swarm = swarm(&names);
+    accepted(&mut swarm, "honest", grant("work", 100_000));
+    accepted(&mut swarm, "bystander", grant("work", 100_000));
+    token(&mut swarm, "bystander", acquire("free", "exclusive", "work", false));
+    token(&mut swarm, "honest", acquire("h", "exclusive", "work", false));
+    swarm.in_bulk(|swarm| {
+        for agent in &heavy {
+            let leases: Vec<_> =
+                (0..limits::LEASES_PER_HOLDER_MAX).map(|index| command(grant(&format!("l{index}"), 100_000))).collect();
+            for chunk in leases.chunks(limits::COMMANDS_PER_ENVELOPE_MAX) {
+                assert!(swarm.agent(agent, chunk.to_vec()).all_accepted());
+            }
+            // Fifteen locks on every lease, the last lease's sixteenth place kept for the wait on `h`.
+            let holds: Vec<_> = (0..limits::LEASES_PER_HOLDER_MAX)
+                .flat_map(|lease| {
+                    (0..limits::LOCKS_PER_LEASE_MAX - 1).map(move |index| (lease, format!("{agent}-{lease}-{index}")))
+                })
+                .map(|(lease, lock)| command(acquire(&lock, "exclusive", &format!("l{lease}"), false)))
+                .collect();
+            for chunk in holds.chunks(limits::COMMANDS_PER_ENVELOPE_MAX) {
+                assert!(swarm.agent(agent, chunk.to_vec()).all_accepted());
+            }
+            queued(swarm, agent, acquire("h", "exclusive", "l0", true));
+        }
+    });
+    // heavy-0 holds `heavy-0-0-0` and waits for `h`, which honest holds: honest waiting for it closes
+    // a cycle, although the walk back from honest passes through thousands of locks.
+    assert_eq!(refused(&mut swarm, "honest", acquire("heavy-0-0-0", "exclusive", "work", true)), "deadlock");
+    // A lock whose holder waits for nobody is waited for, the forward walk answering.
+    queued(&mut swarm, "honest", acquire("free", "exclusive", "work", true));
+}
+
+/// Attack: a crowd of agents each holding every lease it may falls silent at once. Their leases end
+/// over several entries, at most `LEASE_EXPIRIES_PER_ENTRY_MAX` in each, and no
+/// entry has a silent agent still holding a lease (the simulator checks the invariants after each).
+#[test]
+fn a_crowd_falling_silent_together_ends_its_leases_over_several_entries() {
+    let crowd: Vec<String> = (0..40).map(|index| format!("crowd-{index}")).collect();
+    let names: Vec<&str> = crowd.iter().map(String::as_str).collect();
+    let mut swarm = swarm(&names);
+    swarm.in_bulk(|swarm| {
+        for agent in &crowd {
+            let leases: Vec<_> = (0..limits::LEASES_PER_HOLDER_MAX)
+                .map(|index| command(grant(&format!("l{index}"), limits::LEASE_TTL_MAX_MS)))
+                .collect();
+            for chunk in leases.chunks(limits::COMMANDS_PER_ENVELOPE_MAX) {
+                assert!(swarm.agent(agent, chunk.to_vec()).all_accepted());
+            }
+        }
+    });
+    let total = crowd.len() * limits::LEASES_PER_HOLDER_MAX;
+    assert_eq!(swarm.state().coordination().lease_count(), total);
+    let mut entries = 0;
+    let mut silent = 0;
+    swarm.advance_ms(HEARTBEAT_TTL_MS + 1);
+    while swarm.state().coordination().lease_count() > 0 {
+        let outcome = swarm.tick();
+        let ended = outcome.events.iter().filter(|event| event.kind.name() == "lease.ended").count();
+        silent += outcome.events.iter().filter(|event| event.kind.name() == "agent.unresponsive").count();
+        assert!(ended <= limits::LEASE_EXPIRIES_PER_ENTRY_MAX, "{ended} leases ended in one entry");
+        assert!(ended > 0, "every entry makes progress");
+        entries += 1;
+    }
+    // Whole agents per entry: as many as their leases fit in the budget.
+    let agents_per_entry = limits::LEASE_EXPIRIES_PER_ENTRY_MAX / limits::LEASES_PER_HOLDER_MAX;
+    assert_eq!((silent, entries), (crowd.len(), crowd.len().div_ceil(agents_per_entry)));
+}

@@ -213,3 +213,78 @@ fn an_escrow_with_an_arbiter_stays_the_arbiters_and_a_case_without_jurors_is_ref
     assert_eq!(balance(alone.state(), "payer"), Amount(1_000));
     check(&alone);
 }
+
+/// A swarm of the payer, the payee, a block of `sybils` agents registered right after them (where a
+/// walk from the escrow's number would have started) and `honest` agents after those.
+fn crowded(sybils: usize, honest: usize) -> Simulator {
+    let config = SwarmConfig { jury_quorum: 2, jury_voting_ms: VOTING_MS, ..SwarmConfig::default() };
+    let mut swarm = SwarmBuilder::new().config(config).build();
+    swarm.in_bulk(|swarm| {
+        let names = (0..sybils).map(|n| format!("sybil-{n:04}")).chain((0..honest).map(|n| format!("honest-{n:04}")));
+        for agent in ["payer".to_string(), "payee".to_string()].into_iter().chain(names) {
+            assert!(swarm.register(&agent, "scout").all_accepted());
+        }
+        let mint = json!({"type": "ledger.mint", "transfer_id": "setup", "to": "payer", "amount": "1000"});
+        assert!(swarm.operator(vec![command(mint)]).all_accepted());
+    });
+    swarm
+}
+
+fn electorate(swarm: &Simulator, jury: u64) -> Vec<String> {
+    let proposal = swarm.state().governance().proposal(jury).unwrap();
+    proposal.electorate.iter().map(|voter| voter.agent.as_str().to_string()).collect()
+}
+
+/// Attack: one party registers a block of agents together and disputes escrow after escrow, hoping to
+/// draw its own block. The draw comes from the log's draw seed, so the block gets about its share of
+/// the seats in a swarm that fits the scan (a uniform sample) and in one that does not (places drawn
+/// in the registry), and never a majority.
+#[test]
+fn a_block_of_agents_registered_together_gets_its_share_of_the_seats_not_the_jury() {
+    let seats = limits::JURY_SIZE_MAX as usize;
+    for (sybils, honest) in [(100, 200), (200, 400)] {
+        let mut swarm = crowded(sybils, honest);
+        let share = sybils as f64 / (sybils + honest) as f64;
+        let mut sybil_seats = 0;
+        let mut juries = 0;
+        for disputer in ["payer", "payee"] {
+            for _ in 0..limits::OPEN_JURIES_PER_DISPUTER_MAX {
+                let escrow = lock(&mut swarm, None);
+                assert!(dispute(&mut swarm, disputer, escrow).all_accepted());
+                let jury = swarm.state().ledger().escrow(escrow).unwrap().jury.expect("a jury was opened");
+                let jurors = electorate(&swarm, jury);
+                assert_eq!(jurors.len(), seats, "{sybils} sybils: every seat is filled");
+                let mine = jurors.iter().filter(|juror| juror.starts_with("sybil-")).count();
+                assert!(mine < seats / 2 + 1, "{sybils} sybils hold {mine} of {seats} seats on jury {jury}");
+                assert!(!jurors.iter().any(|juror| juror == "payer" || juror == "payee"));
+                sybil_seats += mine;
+                juries += 1;
+            }
+        }
+        let drawn = sybil_seats as f64 / (juries * seats) as f64;
+        assert!(
+            (drawn - share).abs() < 0.08,
+            "{sybils} sybils drew {drawn:.3} of the seats, their share is {share:.3}"
+        );
+        check(&swarm);
+    }
+}
+
+/// The draw follows the millisecond the dispute is stamped with: a party cannot know its jury before
+/// the server stamps the entry.
+#[test]
+fn the_same_dispute_a_millisecond_later_draws_another_jury() {
+    let juries: Vec<Vec<String>> = [0, 1]
+        .into_iter()
+        .map(|delay_ms| {
+            let mut swarm = crowded(0, 300);
+            let escrow = lock(&mut swarm, None);
+            swarm.advance_ms(delay_ms);
+            assert!(dispute(&mut swarm, "payee", escrow).all_accepted());
+            let jury = swarm.state().ledger().escrow(escrow).unwrap().jury.unwrap();
+            electorate(&swarm, jury)
+        })
+        .collect();
+    assert_eq!(juries[0].len(), limits::JURY_SIZE_MAX as usize);
+    assert_ne!(juries[0], juries[1]);
+}

@@ -1,11 +1,15 @@
-//! Lease and lock commands for generated streams.
+//! Lease, lock and barrier commands for generated streams.
 //!
-//! Leases and locks are named from small pools ([`LEASE_NAMES`], [`LOCK_NAMES`]) so that agents
-//! grant the same lease twice, acquire locks others hold (waiting or not, closing cycles of waits),
-//! release locks they never held and revoke each other's leases; short TTLs and pauses let leases
-//! expire and hand their locks over.
+//! Leases, locks and barriers are named from small pools ([`LEASE_NAMES`], [`LOCK_NAMES`],
+//! [`BARRIER_NAMES`]) so that agents grant the same lease twice, acquire locks others hold (waiting or
+//! not, closing cycles of waits), release locks they never held, revoke each other's leases, make
+//! barriers that exist, arrive twice and reset others' barriers; short TTLs, timeouts and pauses let
+//! leases expire, hand their locks over and break the barriers they wait at.
 
-use colony_core::command::{AcquireLock, GrantLease, KeepLeaseAlive, ReleaseLock, RevokeLease};
+use colony_core::command::{
+    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
+    RevokeLease,
+};
 use colony_core::{AgentId, Command, LockMode, limits};
 use proptest::prelude::*;
 
@@ -23,7 +27,10 @@ fn acquire_lease() -> BoxedStrategy<usize> {
 /// The names locks are acquired under.
 pub const LOCK_NAMES: [&str; 2] = ["lock-0", "lock-1"];
 
-/// A lease or lock command, abstractly.
+/// The names barriers are made under.
+pub const BARRIER_NAMES: [&str; 2] = ["barrier-0", "barrier-1"];
+
+/// A lease, lock or barrier command, abstractly.
 #[derive(Clone, Debug)]
 pub enum CoordinationSpec {
     /// `lease.grant`; a TTL below the minimum is refused.
@@ -61,6 +68,35 @@ pub enum CoordinationSpec {
         /// The index of its name in [`LOCK_NAMES`].
         lock: usize,
     },
+    /// `barrier.create`; a party count of 1 is refused, and with `members` only the first two pool
+    /// agents may arrive (so a count of 3 is refused).
+    CreateBarrier {
+        /// The index of its name in [`BARRIER_NAMES`].
+        barrier: usize,
+        /// Arrivals that trip it.
+        parties: u32,
+        /// How long a generation waits after its first arrival.
+        timeout_ms: u64,
+        /// Whether it names the first two pool agents as its members.
+        members: bool,
+    },
+    /// `barrier.arrive`.
+    Arrive {
+        /// The index of its name in [`BARRIER_NAMES`].
+        barrier: usize,
+        /// The index of the lease in [`LEASE_NAMES`].
+        lease: usize,
+    },
+    /// `barrier.reset`.
+    ResetBarrier {
+        /// The index of its name in [`BARRIER_NAMES`].
+        barrier: usize,
+    },
+    /// `barrier.remove`.
+    RemoveBarrier {
+        /// The index of its name in [`BARRIER_NAMES`].
+        barrier: usize,
+    },
 }
 
 /// Weighted generators of lease and lock commands.
@@ -73,7 +109,25 @@ pub fn coordination_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec
     let acquire = (0..LOCK_NAMES.len(), acquire_lease(), any::<bool>(), proptest::bool::weighted(0.6))
         .prop_map(|(lock, lease, exclusive, wait)| CoordinationSpec::Acquire { lock, lease, exclusive, wait });
     let release = (0..LOCK_NAMES.len()).prop_map(|lock| CoordinationSpec::Release { lock });
+    let parties = prop_oneof![1 => Just(1u32), 8 => Just(2u32), 3 => Just(3u32)];
+    let timeout_ms = prop_oneof![3 => Just(limits::BARRIER_TIMEOUT_MIN_MS), 1 => 1_000u64..=20_000];
+    let create = (0..BARRIER_NAMES.len(), parties, timeout_ms, proptest::bool::weighted(0.3)).prop_map(
+        |(barrier, parties, timeout_ms, members)| CoordinationSpec::CreateBarrier {
+            barrier,
+            parties,
+            timeout_ms,
+            members,
+        },
+    );
+    let arrive = (0..BARRIER_NAMES.len(), acquire_lease())
+        .prop_map(|(barrier, lease)| CoordinationSpec::Arrive { barrier, lease });
+    let reset = (0..BARRIER_NAMES.len()).prop_map(|barrier| CoordinationSpec::ResetBarrier { barrier });
+    let remove = (0..BARRIER_NAMES.len()).prop_map(|barrier| CoordinationSpec::RemoveBarrier { barrier });
     vec![
+        (4, create.prop_map(CommandSpec::Coordination).boxed()),
+        (10, arrive.prop_map(CommandSpec::Coordination).boxed()),
+        (2, reset.prop_map(CommandSpec::Coordination).boxed()),
+        (1, remove.prop_map(CommandSpec::Coordination).boxed()),
         (6, grant.prop_map(CommandSpec::Coordination).boxed()),
         (3, keep_alive.prop_map(CommandSpec::Coordination).boxed()),
         (4, revoke.prop_map(CommandSpec::Coordination).boxed()),
@@ -101,5 +155,23 @@ pub fn render_coordination(spec: &CoordinationSpec, resolve: &dyn Fn(AgentRef) -
             wait: *wait,
         }),
         CoordinationSpec::Release { lock } => Command::ReleaseLock(ReleaseLock { lock: name(LOCK_NAMES[*lock]) }),
+        CoordinationSpec::CreateBarrier { barrier, parties, timeout_ms, members } => {
+            Command::CreateBarrier(CreateBarrier {
+                barrier: name(BARRIER_NAMES[*barrier]),
+                parties: *parties,
+                timeout_ms: *timeout_ms,
+                members: members.then(|| vec![resolve(AgentRef::Pool(0)), resolve(AgentRef::Pool(1))]),
+            })
+        }
+        CoordinationSpec::Arrive { barrier, lease } => Command::ArriveAtBarrier(ArriveAtBarrier {
+            barrier: name(BARRIER_NAMES[*barrier]),
+            lease: name(LEASE_NAMES[*lease]),
+        }),
+        CoordinationSpec::ResetBarrier { barrier } => {
+            Command::ResetBarrier(ResetBarrier { barrier: name(BARRIER_NAMES[*barrier]) })
+        }
+        CoordinationSpec::RemoveBarrier { barrier } => {
+            Command::RemoveBarrier(RemoveBarrier { barrier: name(BARRIER_NAMES[*barrier]) })
+        }
     }
 }

@@ -1,8 +1,8 @@
-//! Coordination's read views: leases by holder, and locks with their holders' fencing tokens and
-//! their queues.
+//! Coordination's read views: leases by holder, locks with their holders' fencing tokens and their
+//! queues, and barriers with the parties waiting at them.
 
-use colony_core::coordination::{LeaseRecord, LockMode, LockRecord};
-use colony_core::{Name, Signer};
+use colony_core::coordination::{BarrierBreak, BarrierRecord, LeaseRecord, LockMode, LockRecord};
+use colony_core::{AgentId, Name, Signer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,8 @@ pub struct LeaseView {
     pub expires_at_ms: u64,
     /// The locks held or awaited through it.
     pub locks: Vec<Name>,
+    /// The barriers it waits at: its end breaks them.
+    pub barriers: Vec<Name>,
 }
 
 impl LeaseView {
@@ -33,6 +35,7 @@ impl LeaseView {
             granted_at_ms: lease.granted_at_ms,
             expires_at_ms: lease.expires_at_ms,
             locks: lease.locks.iter().cloned().collect(),
+            barriers: lease.barriers.iter().cloned().collect(),
         }
     }
 }
@@ -129,6 +132,84 @@ impl LockView {
 pub struct LockPage {
     /// The locks on this page.
     pub locks: Vec<LockView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<Name>,
+}
+
+/// One party waiting at a barrier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ArrivalView {
+    /// Who waits.
+    pub party: Signer,
+    /// The lease it arrived through: its end breaks the barrier.
+    pub lease: Name,
+    /// When it arrived (log time).
+    pub arrived_at_ms: u64,
+}
+
+/// A barrier: its parties, its generation and who waits at it now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BarrierView {
+    /// Its name.
+    pub barrier: Name,
+    /// Who made it, and may reset or remove it (with the operator).
+    pub creator: Signer,
+    /// Arrivals that trip it.
+    pub parties: u32,
+    /// The agents who may arrive; anyone when absent.
+    pub members: Option<Vec<AgentId>>,
+    /// How long a generation waits after its first arrival.
+    pub timeout_ms: u64,
+    /// When it was made (log time).
+    pub created_at_ms: u64,
+    /// The current generation, from 1: one more after each trip or reset.
+    pub generation: u64,
+    /// Those waiting in this generation, by signer.
+    pub arrivals: Vec<ArrivalView>,
+    /// The last log time this generation waits; absent before its first arrival.
+    pub deadline_ms: Option<u64>,
+    /// Why this generation broke; absent while it can still trip.
+    pub broken: Option<BarrierBreak>,
+    /// Generations that tripped.
+    pub trips: u64,
+    /// The last generation that tripped (0 before the first): a party that arrived in generation `g`
+    /// was released together with the others if this is `g` or more.
+    pub last_tripped_generation: u64,
+}
+
+impl BarrierView {
+    /// The view of `barrier`.
+    pub fn new(barrier: &BarrierRecord) -> BarrierView {
+        BarrierView {
+            barrier: barrier.name.clone(),
+            creator: barrier.creator.clone(),
+            parties: barrier.parties,
+            members: barrier.members.as_ref().map(|members| members.iter().cloned().collect()),
+            timeout_ms: barrier.timeout_ms,
+            created_at_ms: barrier.created_at_ms,
+            generation: barrier.generation,
+            arrivals: barrier
+                .arrivals
+                .iter()
+                .map(|(party, arrival)| ArrivalView {
+                    party: party.clone(),
+                    lease: arrival.lease.clone(),
+                    arrived_at_ms: arrival.arrived_at_ms,
+                })
+                .collect(),
+            deadline_ms: barrier.deadline_ms,
+            broken: barrier.broken,
+            trips: barrier.trips,
+            last_tripped_generation: barrier.last_tripped_generation,
+        }
+    }
+}
+
+/// One page of barriers, by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BarrierPage {
+    /// The barriers on this page.
+    pub barriers: Vec<BarrierView>,
     /// Pass as `after` to get the next page; absent on the last page.
     pub next_after: Option<Name>,
 }

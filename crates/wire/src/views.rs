@@ -130,6 +130,20 @@ pub struct CommandResultView {
     /// The place in the lock's queue (from 1) after a `lock.acquire` that waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_position: Option<u32>,
+    /// What a `barrier.arrive` found: the generation joined, the count, whether it tripped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barrier_arrival: Option<BarrierArrivalView>,
+}
+
+/// The result of a `barrier.arrive`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BarrierArrivalView {
+    /// The generation arrived in: the signer is released when it trips (`barrier.tripped`).
+    pub generation: u64,
+    /// Parties arrived in it, the signer included.
+    pub arrived: u32,
+    /// Whether this arrival completed the count and tripped the barrier.
+    pub tripped: bool,
 }
 
 impl CommandResultView {
@@ -153,6 +167,7 @@ impl CommandResultView {
                     expires_at_ms: None,
                     fencing_token: None,
                     queue_position: None,
+                    barrier_arrival: None,
                 };
                 match accepted {
                     Accepted::Escrow { escrow_id, .. } => view.escrow_id = Some(*escrow_id),
@@ -186,6 +201,10 @@ impl CommandResultView {
                     Accepted::Lease { expires_at_ms } => view.expires_at_ms = Some(*expires_at_ms),
                     Accepted::LockGranted { fencing_token } => view.fencing_token = Some(*fencing_token),
                     Accepted::LockQueued { position } => view.queue_position = Some(*position),
+                    Accepted::BarrierArrived { generation, arrived, tripped } => {
+                        view.barrier_arrival =
+                            Some(BarrierArrivalView { generation: *generation, arrived: *arrived, tripped: *tripped })
+                    }
                     _ => {}
                 }
                 view
@@ -206,6 +225,7 @@ impl CommandResultView {
                 expires_at_ms: None,
                 fencing_token: None,
                 queue_position: None,
+                barrier_arrival: None,
             },
         }
     }

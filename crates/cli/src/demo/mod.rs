@@ -17,8 +17,11 @@
 //! Part 7 (`governance.rs`) is governance: seed 001's council voting with signed, weighted ballots,
 //! decisions sealed into a hash chain, and a mint the operator may no longer make alone run as an
 //! approved proposal's action.
+//! Part 8 (`coordination.rs`) is coordination: a lock handed over with a higher fencing token when its
+//! holder dies, and agents meeting at a barrier, then a meeting that breaks when one does not come.
 //! Then `report.rs` prints what the swarm did, and this file audits the stopped server's log.
 
+mod coordination;
 mod distribution;
 mod governance;
 mod market;
@@ -95,14 +98,22 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
     let own_server = server.directory.is_some();
     let governance = governance::run(&server.url, operator, own_server).await?;
 
-    // 16. An agent leaves.
+    // Part 8: coordination, among the members of part 1.
+    let coordination = coordination::run(&clients).await?;
+
+    // 17. An agent leaves.
     let analyst = members.iter().find(|member| member.id.as_str() == "analyst-1").expect("in AGENTS");
     analyst.client.deregister(analyst.id.clone()).await?;
-    step(16, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
+    step(17, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
 
     let status = operator.status().await?;
     let events = events.until(status.sequence).await;
-    report::print(operator, &events, &report::Parts { trading, bus, market, direct, stigmergy, governance }).await?;
+    report::print(
+        operator,
+        &events,
+        &report::Parts { trading, bus, market, direct, stigmergy, governance, coordination },
+    )
+    .await?;
     server.close_and_audit(&status).await?;
     println!();
     println!("demo finished in {:.1?}", started.elapsed());

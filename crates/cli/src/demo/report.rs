@@ -7,6 +7,7 @@ use colony_client::Client;
 use colony_core::stigmergy::NANOS_ONE;
 use colony_core::{AgentId, Event};
 
+use super::coordination::{self, CoordinationReport};
 use super::distribution::DistributionReport;
 use super::governance::{self, GovernanceReport};
 use super::signals::SignalsReport;
@@ -26,6 +27,7 @@ pub(super) struct Parts {
     pub(super) direct: DistributionReport,
     pub(super) stigmergy: StigmergyReport,
     pub(super) governance: GovernanceReport,
+    pub(super) coordination: CoordinationReport,
 }
 
 pub(super) async fn print(operator: &Client, events: &[Event], parts: &Parts) -> CliResult {
@@ -38,6 +40,7 @@ pub(super) async fn print(operator: &Client, events: &[Event], parts: &Parts) ->
     print_direct(&parts.direct);
     print_stigmergy(&parts.stigmergy);
     print_governance(&parts.governance);
+    print_coordination(&parts.coordination);
     print_balances(operator).await?;
     parts.bus.print_report();
     Ok(())
@@ -157,6 +160,47 @@ fn print_market(market_report: &TasksReport) {
 }
 
 /// Who got each direct task and why.
+fn print_coordination(report: &CoordinationReport) {
+    println!();
+    println!("Coordination");
+    let handover = &report.handover;
+    println!(
+        "  lock order-book: executor-1 held it with fencing token {}, its {} ms lease ran out, and executor-2 held it \
+         with token {} after {} ms of log time from executor-1's last keep-alive",
+        handover.first_token,
+        coordination::LEASE_TTL_MS,
+        handover.next_token,
+        handover.handover_ms
+    );
+    println!("  barrier close-of-day, first meeting (released together when the last arrived):");
+    let rows: Vec<Vec<String>> = report
+        .meeting
+        .iter()
+        .map(|party| {
+            vec![
+                party.arrived.to_string(),
+                party.agent.to_owned(),
+                party.ticker.to_uppercase(),
+                format!(
+                    "{}{}.{:02}%",
+                    if party.return_bps < 0 { "-" } else { "+" },
+                    party.return_bps.unsigned_abs() / 100,
+                    party.return_bps.unsigned_abs() % 100
+                ),
+                format!("{} ms", party.waited.as_millis()),
+            ]
+        })
+        .collect();
+    print_table(&["ARRIVED", "PARTY", "TICKER", "RETURN", "WAITED"], &rows);
+    println!(
+        "  second meeting: {} of {} came; it broke after {} ms of log time ({})",
+        report.missed.0,
+        report.meeting.len(),
+        coordination::BARRIER_TIMEOUT_MS,
+        coordination::break_name(report.missed.1)
+    );
+}
+
 fn print_stigmergy(report: &StigmergyReport) {
     println!();
     println!(

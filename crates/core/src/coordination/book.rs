@@ -1,5 +1,5 @@
-//! Coordination's state: leases by holder, their deadlines, locks with their holders and queues, and
-//! the counter fencing tokens are drawn from.
+//! Coordination's state: leases by holder, their deadlines, locks with their holders and queues, the
+//! counter fencing tokens are drawn from, and barriers with the parties waiting at them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
@@ -7,7 +7,7 @@ use std::ops::Bound;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Name, Signer};
+use crate::ids::{AgentId, Name, Signer};
 use crate::limits;
 
 /// How a lock is held: alone, or beside other shared holders.
@@ -59,6 +59,8 @@ pub struct LeaseRecord {
     pub expires_at_ms: u64,
     /// The locks held or awaited through it.
     pub locks: BTreeSet<Name>,
+    /// The barriers it waits at: its end breaks them.
+    pub barriers: BTreeSet<Name>,
 }
 
 /// One holder of a lock.
@@ -113,6 +115,59 @@ impl LockRecord {
     }
 }
 
+/// Why a barrier's generation ended without tripping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BarrierBreak {
+    /// Its timeout passed, counted from its first arrival, with parties missing.
+    TimedOut,
+    /// The lease a waiting party arrived through ended: the party died (or left) while waiting.
+    PartyLeaseEnded,
+    /// Its creator or the operator reset it while parties waited.
+    Reset,
+    /// Its creator or the operator removed it while parties waited.
+    Removed,
+}
+
+/// A party waiting at a barrier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrival {
+    /// The lease it arrived through.
+    pub lease: Name,
+    /// When it arrived (log time).
+    pub arrived_at_ms: u64,
+}
+
+/// A barrier: a number of parties that meet, generation after generation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BarrierRecord {
+    /// Its name.
+    pub name: Name,
+    /// Who made it: only it and the operator reset or remove it.
+    pub creator: Signer,
+    /// Arrivals that trip it.
+    pub parties: u32,
+    /// The agents who may arrive; anyone when `None`.
+    pub members: Option<BTreeSet<AgentId>>,
+    /// How long a generation waits after its first arrival.
+    pub timeout_ms: u64,
+    /// When it was made (log time).
+    pub created_at_ms: u64,
+    /// The current generation, from 1: one more after each trip or reset.
+    pub generation: u64,
+    /// Those waiting in the current generation.
+    pub arrivals: BTreeMap<Signer, Arrival>,
+    /// The last log time the current generation waits; `None` before its first arrival.
+    pub deadline_ms: Option<u64>,
+    /// Why the current generation broke; `None` while it can trip.
+    pub broken: Option<BarrierBreak>,
+    /// Generations that tripped.
+    pub trips: u64,
+    /// The last generation that tripped (0 before the first): a party that arrived in generation `g`
+    /// was released if this is `g` or more.
+    pub last_tripped_generation: u64,
+}
+
 /// Every lease and every lock in use.
 ///
 /// Fencing tokens come from one counter for all locks: a lock's tokens are then strictly increasing
@@ -132,6 +187,11 @@ pub struct Coordination {
     pub(crate) waiting: BTreeMap<Signer, BTreeSet<Name>>,
     /// The last fencing token granted (0 before the first).
     pub(crate) last_fencing_token: u64,
+    pub(crate) barriers: BTreeMap<Name, BarrierRecord>,
+    /// Barriers each signer made (a signer that made none has no entry), for the quota.
+    pub(crate) barriers_by_creator: BTreeMap<Signer, usize>,
+    /// Every waiting generation by the last log time it waits.
+    pub(crate) barrier_deadlines: BTreeSet<(u64, Name)>,
 }
 
 impl Coordination {
@@ -207,9 +267,30 @@ impl Coordination {
         self.last_fencing_token
     }
 
-    /// The earliest last-alive time of any lease.
+    /// One barrier.
+    pub fn barrier(&self, name: &Name) -> Option<&BarrierRecord> {
+        self.barriers.get(name)
+    }
+
+    /// Up to `limit` barriers after `after`, in name order.
+    pub fn barriers_after(&self, after: Option<&Name>, limit: usize) -> Vec<&BarrierRecord> {
+        let range = match after {
+            Some(after) => self.barriers.range::<Name, _>((Bound::Excluded(after), Bound::Unbounded)),
+            None => self.barriers.range::<Name, _>(..),
+        };
+        range.take(limit).map(|(_, barrier)| barrier).collect()
+    }
+
+    /// Barriers `creator` made.
+    pub fn barriers_created_by(&self, creator: &Signer) -> usize {
+        self.barriers_by_creator.get(creator).copied().unwrap_or(0)
+    }
+
+    /// The earliest last-alive time of any lease, or last waiting time of any barrier's generation.
     pub(crate) fn next_deadline_ms(&self) -> Option<u64> {
-        self.lease_deadlines.first().map(|(deadline_ms, _, _)| *deadline_ms)
+        let lease = self.lease_deadlines.first().map(|(deadline_ms, _, _)| *deadline_ms);
+        let barrier = self.barrier_deadlines.first().map(|(deadline_ms, _)| *deadline_ms);
+        lease.into_iter().chain(barrier).min()
     }
 
     /// Checks the leases' indexes and counts, and every lock's holders and queue against them.
@@ -227,6 +308,17 @@ impl Coordination {
                 }
                 if lease.locks.len() > limits::LOCKS_PER_LEASE_MAX {
                     return Err(format!("lease '{name}' of {holder} names more locks than a lease may"));
+                }
+                if lease.barriers.len() > limits::BARRIER_ARRIVALS_PER_LEASE_MAX {
+                    return Err(format!("lease '{name}' of {holder} waits at more barriers than a lease may"));
+                }
+                for barrier in &lease.barriers {
+                    let arrival = self.barriers.get(barrier).and_then(|record| record.arrivals.get(holder));
+                    if arrival.is_none_or(|arrival| arrival.lease != *name) {
+                        return Err(format!(
+                            "lease '{name}' of {holder} names barrier '{barrier}' it did not arrive at"
+                        ));
+                    }
                 }
                 deadlines.insert((lease.expires_at_ms, holder.clone(), name.clone()));
                 references += lease.locks.len();
@@ -253,6 +345,55 @@ impl Coordination {
         }
         if places != references {
             return Err(format!("leases name {references} locks but locks have {places} holders and waiters"));
+        }
+        self.check_barriers()
+    }
+
+    fn check_barriers(&self) -> Result<(), String> {
+        let mut deadlines = BTreeSet::new();
+        let mut creators: BTreeMap<Signer, usize> = BTreeMap::new();
+        for (name, barrier) in &self.barriers {
+            if *name != barrier.name || !(2..=limits::BARRIER_PARTIES_MAX).contains(&barrier.parties) {
+                return Err(format!("barrier '{name}' is misfiled or has a party count it may not have"));
+            }
+            // The arrival that completes the count trips the generation, so it never stays.
+            if barrier.arrivals.len() >= barrier.parties as usize {
+                return Err(format!("barrier '{name}' keeps as many arrivals as its parties"));
+            }
+            if barrier.broken.is_some() && !barrier.arrivals.is_empty() {
+                return Err(format!("barrier '{name}' is broken but keeps arrivals"));
+            }
+            if barrier.arrivals.is_empty() != barrier.deadline_ms.is_none() {
+                return Err(format!("barrier '{name}' has a deadline without arrivals, or arrivals without one"));
+            }
+            if barrier.last_tripped_generation >= barrier.generation || barrier.trips > barrier.last_tripped_generation
+            {
+                return Err(format!("barrier '{name}' counts trips beyond its generations"));
+            }
+            for (party, arrival) in &barrier.arrivals {
+                let lease = self.lease(party, &arrival.lease);
+                if !lease.is_some_and(|lease| lease.barriers.contains(name)) {
+                    return Err(format!("{party} waits at barrier '{name}' through a lease that does not name it"));
+                }
+                let member = barrier
+                    .members
+                    .as_ref()
+                    .is_none_or(|members| party.agent().is_some_and(|agent| members.contains(agent)));
+                if !member {
+                    return Err(format!("{party} waits at barrier '{name}' but is not among its members"));
+                }
+            }
+            if let Some(deadline_ms) = barrier.deadline_ms {
+                deadlines.insert((deadline_ms, name.clone()));
+            }
+            *creators.entry(barrier.creator.clone()).or_default() += 1;
+        }
+        if deadlines != self.barrier_deadlines || creators != self.barriers_by_creator {
+            return Err("the barrier deadlines or creators' counts differ from the barriers".to_owned());
+        }
+        let hoarding = creators.values().any(|count| *count > limits::BARRIERS_PER_CREATOR_MAX);
+        if hoarding || self.barriers.len() > limits::BARRIERS_MAX {
+            return Err("more barriers than the limits allow".to_owned());
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! Coordination's commands: grant, keep alive and revoke a lease; acquire and release a lock.
+//! Coordination's commands: grant, keep alive and revoke a lease; acquire and release a lock; make,
+//! arrive at, reset and remove a barrier.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -94,5 +95,78 @@ pub struct ReleaseLock {
 impl Apply for ReleaseLock {
     fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
         state.release_lock(context, self)
+    }
+}
+
+/// The signer makes a barrier: it trips when `parties` have arrived, releasing them together, and
+/// opens its next generation; a generation still missing parties `timeout_ms` after its first
+/// arrival breaks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBarrier {
+    /// The barrier's name, shared by the swarm.
+    pub barrier: Name,
+    /// Arrivals that trip it.
+    #[schemars(range(min = 2, max = limits::BARRIER_PARTIES_MAX))]
+    pub parties: u32,
+    /// How long a generation waits after its first arrival before it breaks.
+    #[schemars(range(min = limits::BARRIER_TIMEOUT_MIN_MS, max = limits::BARRIER_TIMEOUT_MAX_MS))]
+    pub timeout_ms: u64,
+    /// The agents who may arrive, at least `parties` of them; anyone may when absent.
+    #[serde(default)]
+    #[schemars(length(max = limits::BARRIER_PARTIES_MAX))]
+    pub members: Option<Vec<AgentId>>,
+}
+
+impl Apply for CreateBarrier {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.create_barrier(context, self)
+    }
+}
+
+/// The signer arrives at a barrier through one of its leases and waits there until the barrier
+/// trips (`barrier.tripped`) or breaks (`barrier.broken`); the arrival that completes the count trips
+/// it at once. The lease's end while waiting breaks the barrier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArriveAtBarrier {
+    /// The barrier.
+    pub barrier: Name,
+    /// The signer's lease it waits through.
+    pub lease: Name,
+}
+
+impl Apply for ArriveAtBarrier {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.arrive_at_barrier(context, self)
+    }
+}
+
+/// The barrier's creator (or the operator) opens its next generation: waiting parties are told the
+/// current one broke, and a broken barrier takes arrivals again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBarrier {
+    /// The barrier.
+    pub barrier: Name,
+}
+
+impl Apply for ResetBarrier {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.reset_barrier(context, self)
+    }
+}
+
+/// The barrier's creator (or the operator) removes it; waiting parties are told it broke.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveBarrier {
+    /// The barrier.
+    pub barrier: Name,
+}
+
+impl Apply for RemoveBarrier {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.remove_barrier(context, self)
     }
 }

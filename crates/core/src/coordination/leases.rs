@@ -55,6 +55,7 @@ impl State {
             granted_at_ms: context.now_ms,
             expires_at_ms,
             locks: BTreeSet::new(),
+            barriers: BTreeSet::new(),
         };
         let coordination = &mut self.coordination;
         coordination.leases.entry(holder.clone()).or_default().insert(command.lease.clone(), lease);
@@ -93,7 +94,8 @@ impl State {
         Ok(Accepted::Done)
     }
 
-    /// Ends a lease: its locks are released (and handed over to their queues), its waits leave theirs.
+    /// Ends a lease: its locks are released (and handed over to their queues), its waits leave theirs,
+    /// and the barriers it waits at break.
     fn end_lease(&mut self, context: &mut Context, holder: &Signer, name: &Name, reason: LeaseEnd) {
         let coordination = &mut self.coordination;
         let leases = coordination.leases.get_mut(holder).expect("a lease to end exists");
@@ -107,6 +109,7 @@ impl State {
         for lock in &lease.locks {
             self.leave_lock(context, lock, holder, LockRelease::LeaseEnded);
         }
+        self.break_barriers_of_lease(context, &lease.barriers);
     }
 
     /// Ends every lease of a holder that fell silent or was deregistered, in the same pass.

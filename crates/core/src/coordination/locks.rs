@@ -170,17 +170,66 @@ impl State {
         }
     }
 
-    /// Refuses a wait by `waiter` on `lock` that would close a cycle of agents waiting for each other:
-    /// a walk of the wait-for graph from those it would wait for, looking for `waiter`, examining at
-    /// most `DEADLOCK_WALK_EDGES_MAX` edges.
+    /// Refuses a wait by `waiter` on `lock` that would close a cycle of agents waiting for each other.
+    ///
+    /// The wait adds edges from `waiter` to everyone it would wait for on `lock` (its holders and its
+    /// queue); it closes a cycle when one of them already waits, directly or through others, for
+    /// `waiter`. Two bounded walks can tell: back from `waiter` (who waits for it), or forward from the
+    /// lock's holders and queue (whom they wait for). Either finishing decides, and the wait is
+    /// refused with `limit_reached` only when both run out of steps. The backward walk goes first: an
+    /// agent that holds nothing anyone waits for (the usual case) is done at once however many agents
+    /// crowd the lock it asks for, so a crowd that shares a lock and waits elsewhere cannot push honest
+    /// acquires into the forward walk's limit.
     fn check_wait_closes_no_cycle(&self, waiter: &Signer, lock: &LockRecord) -> Result<(), Rejection> {
+        let closes = match self.agents_waiting_for(waiter) {
+            Some(behind) => {
+                lock.queue.iter().any(|queued| behind.contains(&queued.holder))
+                    || behind.iter().any(|agent| lock.holders.contains_key(*agent))
+            }
+            None => self.awaited_from_lock_reaches(waiter, lock)?,
+        };
+        if closes { Err(CoordinationRejection::Deadlock { lock: lock.name.clone() }.into()) } else { Ok(()) }
+    }
+
+    /// Everyone who waits for `agent`, directly or through others: the waiters of the locks it holds
+    /// and those queued behind it, and so on. `None` when that takes more than
+    /// `DEADLOCK_WALK_EDGES_MAX` steps (a lock looked at, or a waiter behind it).
+    fn agents_waiting_for<'state>(&'state self, agent: &'state Signer) -> Option<BTreeSet<&'state Signer>> {
+        let mut found: BTreeSet<&Signer> = BTreeSet::from([agent]);
+        let mut pending = vec![agent];
+        let mut steps = 0;
+        while let Some(current) = pending.pop() {
+            let leases = self.coordination.leases.get(current).into_iter().flat_map(|leases| leases.values());
+            for name in leases.flat_map(|lease| lease.locks.iter()) {
+                let record = self.coordination.locks.get(name).expect("a lease's lock is in use");
+                let holds = record.holders.contains_key(current);
+                // A holder is waited for by the whole queue, a waiter by those queued behind it.
+                let behind = record.queue.iter().skip_while(|queued| !holds && queued.holder != *current);
+                for queued in behind.skip(usize::from(!holds)) {
+                    steps += 1;
+                    if found.insert(&queued.holder) {
+                        pending.push(&queued.holder);
+                    }
+                }
+                steps += 1;
+                if steps > limits::DEADLOCK_WALK_EDGES_MAX {
+                    return None;
+                }
+            }
+        }
+        Some(found)
+    }
+
+    /// Whether `waiter` is among those the lock's holders and queue wait for, directly or through
+    /// others; `limit_reached` past `DEADLOCK_WALK_EDGES_MAX` edges.
+    fn awaited_from_lock_reaches(&self, waiter: &Signer, lock: &LockRecord) -> Result<bool, Rejection> {
         let mut visited: BTreeSet<&Signer> = BTreeSet::new();
         let mut pending: Vec<&Signer> =
             lock.holders.keys().chain(lock.queue.iter().map(|queued| &queued.holder)).collect();
         let mut edges = pending.len();
         while let Some(agent) = pending.pop() {
             if agent == waiter {
-                return Err(CoordinationRejection::Deadlock { lock: lock.name.clone() }.into());
+                return Ok(true);
             }
             if !visited.insert(agent) {
                 continue;
@@ -196,7 +245,7 @@ impl State {
                 }
             }
         }
-        Ok(())
+        Ok(false)
     }
 }
 

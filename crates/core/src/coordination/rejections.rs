@@ -1,7 +1,9 @@
-//! Why coordination refuses a lease's grant, keep-alive or revocation, or a lock's acquire or release.
+//! Why coordination refuses a lease's grant, keep-alive or revocation, a lock's acquire or release, or a
+//! barrier's creation, arrival, reset or removal.
 
 use std::fmt;
 
+use super::book::BarrierBreak;
 use crate::ids::Name;
 use crate::outcome::RejectionClass;
 
@@ -45,6 +47,42 @@ pub enum CoordinationRejection {
         /// The lock.
         lock: Name,
     },
+    /// No barrier of that name.
+    BarrierNotFound {
+        /// The name asked for.
+        barrier: Name,
+    },
+    /// A barrier of that name exists.
+    BarrierExists {
+        /// The name.
+        barrier: Name,
+    },
+    /// Only a barrier's creator (or the operator) may reset or remove it.
+    NotBarrierCreator {
+        /// The barrier.
+        barrier: Name,
+    },
+    /// The barrier names its members and the signer is not among them.
+    NotBarrierMember {
+        /// The barrier.
+        barrier: Name,
+    },
+    /// The barrier's generation broke: nobody arrives until its creator resets it.
+    BarrierBroken {
+        /// The barrier.
+        barrier: Name,
+        /// The generation that broke.
+        generation: u64,
+        /// Why it broke.
+        reason: BarrierBreak,
+    },
+    /// The signer already waits at the barrier in this generation.
+    AlreadyArrived {
+        /// The barrier.
+        barrier: Name,
+        /// The generation.
+        generation: u64,
+    },
 }
 
 impl CoordinationRejection {
@@ -59,6 +97,12 @@ impl CoordinationRejection {
             CoordinationRejection::LockAlreadyHeld { .. } => "lock_already_held",
             CoordinationRejection::LockNotHeld { .. } => "lock_not_held",
             CoordinationRejection::Deadlock { .. } => "deadlock",
+            CoordinationRejection::BarrierNotFound { .. } => "barrier_not_found",
+            CoordinationRejection::BarrierExists { .. } => "barrier_exists",
+            CoordinationRejection::NotBarrierCreator { .. } => "not_barrier_creator",
+            CoordinationRejection::NotBarrierMember { .. } => "not_barrier_member",
+            CoordinationRejection::BarrierBroken { .. } => "barrier_broken",
+            CoordinationRejection::AlreadyArrived { .. } => "barrier_already_arrived",
         }
     }
 
@@ -73,21 +117,32 @@ impl CoordinationRejection {
             CoordinationRejection::LockAlreadyHeld { .. } => "Lock already held",
             CoordinationRejection::LockNotHeld { .. } => "Lock not held",
             CoordinationRejection::Deadlock { .. } => "Deadlock",
+            CoordinationRejection::BarrierNotFound { .. } => "Barrier not found",
+            CoordinationRejection::BarrierExists { .. } => "Barrier exists",
+            CoordinationRejection::NotBarrierCreator { .. } => "Not the barrier's creator",
+            CoordinationRejection::NotBarrierMember { .. } => "Not a member of the barrier",
+            CoordinationRejection::BarrierBroken { .. } => "Barrier broken",
+            CoordinationRejection::AlreadyArrived { .. } => "Already arrived",
         }
     }
 
     /// What kind of refusal this is.
     pub fn class(&self) -> RejectionClass {
         match self {
-            CoordinationRejection::LeaseNotFound { .. } | CoordinationRejection::LockNotHeld { .. } => {
-                RejectionClass::NotFound
-            }
-            CoordinationRejection::NotLeaseHolder { .. } => RejectionClass::Forbidden,
+            CoordinationRejection::LeaseNotFound { .. }
+            | CoordinationRejection::LockNotHeld { .. }
+            | CoordinationRejection::BarrierNotFound { .. } => RejectionClass::NotFound,
+            CoordinationRejection::NotLeaseHolder { .. }
+            | CoordinationRejection::NotBarrierCreator { .. }
+            | CoordinationRejection::NotBarrierMember { .. } => RejectionClass::Forbidden,
             CoordinationRejection::LeaseExists { .. }
             | CoordinationRejection::HolderUnresponsive
             | CoordinationRejection::LockHeld { .. }
             | CoordinationRejection::LockAlreadyHeld { .. }
-            | CoordinationRejection::Deadlock { .. } => RejectionClass::Conflict,
+            | CoordinationRejection::Deadlock { .. }
+            | CoordinationRejection::BarrierExists { .. }
+            | CoordinationRejection::BarrierBroken { .. }
+            | CoordinationRejection::AlreadyArrived { .. } => RejectionClass::Conflict,
         }
     }
 
@@ -102,6 +157,12 @@ impl CoordinationRejection {
             | CoordinationRejection::LockAlreadyHeld { .. }
             | CoordinationRejection::LockNotHeld { .. }
             | CoordinationRejection::Deadlock { .. } => Some("lock"),
+            CoordinationRejection::BarrierNotFound { .. }
+            | CoordinationRejection::BarrierExists { .. }
+            | CoordinationRejection::NotBarrierCreator { .. }
+            | CoordinationRejection::NotBarrierMember { .. }
+            | CoordinationRejection::BarrierBroken { .. }
+            | CoordinationRejection::AlreadyArrived { .. } => Some("barrier"),
         }
     }
 }
@@ -130,6 +191,29 @@ impl fmt::Display for CoordinationRejection {
             }
             CoordinationRejection::Deadlock { lock } => {
                 write!(formatter, "waiting for lock '{lock}' would close a cycle of agents waiting for each other")
+            }
+            CoordinationRejection::BarrierNotFound { barrier } => write!(formatter, "no barrier '{barrier}'"),
+            CoordinationRejection::BarrierExists { barrier } => write!(formatter, "barrier '{barrier}' exists"),
+            CoordinationRejection::NotBarrierCreator { barrier } => {
+                write!(formatter, "only the creator of barrier '{barrier}' or the operator may reset or remove it")
+            }
+            CoordinationRejection::NotBarrierMember { barrier } => {
+                write!(formatter, "barrier '{barrier}' names its members and the signer is not among them")
+            }
+            CoordinationRejection::BarrierBroken { barrier, generation, reason } => {
+                let reason = match reason {
+                    BarrierBreak::TimedOut => "timed out",
+                    BarrierBreak::PartyLeaseEnded => "a waiting party's lease ended",
+                    BarrierBreak::Reset => "it was reset",
+                    BarrierBreak::Removed => "it was removed",
+                };
+                write!(
+                    formatter,
+                    "generation {generation} of barrier '{barrier}' broke ({reason}); its creator must reset it"
+                )
+            }
+            CoordinationRejection::AlreadyArrived { barrier, generation } => {
+                write!(formatter, "the signer already waits at barrier '{barrier}' in generation {generation}")
             }
         }
     }

@@ -146,6 +146,16 @@ pub struct Decision {
     pub action_result: Option<super::action::ActionResult>,
 }
 
+/// What a new proposal is made of, before it has a number, ballots or a state.
+pub(crate) struct Opening {
+    pub proposer: Signer,
+    pub proposal_id: Name,
+    pub creation: Digest,
+    pub terms: ProposalTerms,
+    pub electorate: Vec<Voter>,
+    pub jury: Option<super::jury::Jury>,
+}
+
 /// One proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Proposal {
@@ -298,16 +308,35 @@ impl Governance {
         self.deadlines.first().map(|(deadline_ms, _)| *deadline_ms)
     }
 
-    /// Files a new open proposal.
-    pub(crate) fn insert_open(&mut self, proposal: Proposal) {
-        assert_eq!(proposal.state, ProposalState::Open, "a new proposal is open");
-        self.by_proposer.insert((proposal.proposer.clone(), proposal.proposal_id.clone()), proposal.id);
-        match &proposal.jury {
+    /// Opens a new proposal under the next number, which it returns: the one place a proposal is
+    /// made, for the commands' proposals and the swarm's juries alike.
+    pub(crate) fn open(&mut self, opening: Opening, now_ms: u64) -> u64 {
+        let Opening { proposer, proposal_id, creation, terms, electorate, jury } = opening;
+        let id = self.next_proposal;
+        self.next_proposal += 1;
+        self.by_proposer.insert((proposer.clone(), proposal_id.clone()), id);
+        match &jury {
             Some(jury) => *self.open_juries.entry(jury.disputer.clone()).or_default() += 1,
-            None => *self.open_per_proposer.entry(proposal.proposer.clone()).or_default() += 1,
+            None => *self.open_per_proposer.entry(proposer.clone()).or_default() += 1,
         }
-        self.deadlines.insert((proposal.terms.closes_at_ms, proposal.id));
-        self.proposals.insert(proposal.id, Box::new(proposal));
+        self.deadlines.insert((terms.closes_at_ms, id));
+        let proposal = Proposal {
+            id,
+            proposer,
+            proposal_id,
+            creation,
+            terms,
+            electorate,
+            ballots: Default::default(),
+            state: ProposalState::Open,
+            created_at_ms: now_ms,
+            amendments: 0,
+            ended_at_ms: None,
+            decision: None,
+            jury,
+        };
+        self.proposals.insert(id, Box::new(proposal));
+        id
     }
 
     /// Moves an open proposal's deadline.

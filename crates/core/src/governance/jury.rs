@@ -9,9 +9,9 @@
 //! an approval vote over three options, release (0), refund (1) and split (2, half to the payee, as
 //! `escrow.resolve`'s split of 5,000 basis points), one vote per juror (equal weights), the quorum and
 //! the voting time from the configuration (`jury_quorum`, `jury_voting_ms`). Its jurors are up to
-//! `JURY_SIZE_MAX` active agents, walked from the active agents' index starting after the position of
-//! the escrow's number in the registry, skipping the payer, the payee, their parents and their children:
-//! an agent does not judge its own family's case. Nobody amends, cancels or vetoes a jury.
+//! `JURY_SIZE_MAX` active agents drawn by the swarm's draw seed (`draw.rs`), which no party can aim,
+//! skipping the payer, the payee, their parents and their children: an agent does not judge its own
+//! family's case. Nobody amends, cancels or vetoes a jury.
 //!
 //! Its close settles the escrow exactly once, through `State::settle`, the path `escrow.resolve` takes
 //! (the escrow is frozen until then: `escrow.resolve` refuses an escrow with a jury). A winning option
@@ -25,7 +25,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ballot::{Quorum, VoteType};
-use super::book::{Eligibility, Proposal, ProposalState, ProposalTerms, Voter, WeightSource};
+use super::book::{Eligibility, Opening, Proposal, ProposalTerms, Voter, WeightSource};
 use super::rejections::GovernanceRejection;
 use super::tally::Outcome;
 use crate::amount::BASIS_POINTS_ONE;
@@ -34,7 +34,7 @@ use crate::ids::{AgentId, Digest, Name, Signer};
 use crate::ledger::EscrowState;
 use crate::limits;
 use crate::outcome::Rejection;
-use crate::registry::{AgentHandle, window};
+use crate::registry::AgentHandle;
 use crate::state::{Context, State};
 
 /// The payee's share when a jury splits an escrow: half, as neither party convinced the jurors.
@@ -136,17 +136,55 @@ impl State {
         }
         context.electorate_scan_left -= scanned;
         let jury = Jury { escrow, payer: payer.clone(), payee: payee.clone(), disputer: disputer.clone() };
-        // Where the walk starts moves with the escrow's number, so successive disputes draw from
-        // different parts of a swarm larger than a jury.
-        let start = usize::try_from(escrow).unwrap_or(usize::MAX) % self.registry.len().max(1);
-        let mut jurors: Vec<Voter> = window(available, Some(AgentHandle::at(start)), scanned)
-            .map(|handle| self.registry.by_handle(handle))
-            .filter(|agent| !jury.is_family(self, &agent.id))
-            .take(limits::JURY_SIZE_MAX as usize)
-            .map(|agent| Voter { agent: agent.id.clone(), weight: u64::from(limits::WEIGHT_ONE) })
+        let jurors = self.draw_jurors(&jury, available, scanned);
+        Ok(DrawnJury { jury, jurors })
+    }
+
+    /// Up to `JURY_SIZE_MAX` jurors outside the case's families, drawn by the draw seed (see `draw.rs`)
+    /// so that no party can aim the draw, sorted by id.
+    ///
+    /// When every active agent fits in the scan, a partial shuffle of the outsiders picks a uniform
+    /// sample of them. A larger swarm draws `scanned` positions in the registry, each taking the first
+    /// active agent at or after it: an agent is drawn in proportion to its place and the inactive places
+    /// just before it, so a block of agents registered together gets its share of the seats, not a jury.
+    fn draw_jurors(&self, jury: &Jury, available: &BTreeSet<AgentHandle>, scanned: usize) -> Vec<Voter> {
+        let seats = limits::JURY_SIZE_MAX as usize;
+        let mut numbers = self.draw_seed.numbers("jury", jury.escrow);
+        let outsider = |handle: &AgentHandle| !jury.is_family(self, &self.registry.by_handle(*handle).id);
+        let drawn: Vec<AgentHandle> = if available.len() <= scanned {
+            let mut candidates: Vec<AgentHandle> = available.iter().copied().filter(outsider).collect();
+            let seats = seats.min(candidates.len());
+            for seat in 0..seats {
+                let left = (candidates.len() - seat) as u64;
+                let number = numbers.next().expect("the stream is endless");
+                candidates.swap(seat, seat + (number % left) as usize);
+            }
+            candidates.truncate(seats);
+            candidates
+        } else {
+            let places = self.registry.len() as u64;
+            let mut seen = BTreeSet::new();
+            let mut drawn = Vec::with_capacity(seats);
+            for number in numbers.take(scanned) {
+                let place = AgentHandle::at((number % places) as usize);
+                let first = available.range(place..).next().or_else(|| available.first());
+                let handle = *first.expect("more agents are available than scanned");
+                if seen.insert(handle) && outsider(&handle) {
+                    drawn.push(handle);
+                    if drawn.len() == seats {
+                        break;
+                    }
+                }
+            }
+            drawn
+        };
+        let weight = u64::from(limits::WEIGHT_ONE);
+        let mut jurors: Vec<Voter> = drawn
+            .into_iter()
+            .map(|handle| Voter { agent: self.registry.by_handle(handle).id.clone(), weight })
             .collect();
         jurors.sort_by(|left, right| left.agent.cmp(&right.agent));
-        Ok(DrawnJury { jury, jurors })
+        jurors
     }
 
     /// Opens a drawn jury for its escrow, frozen by the dispute in this entry; with no juror drawn,
@@ -159,8 +197,6 @@ impl State {
             context.emit(EventKind::JurySettled { proposal: None, escrow, verdict: Verdict::Refund, default: true });
             return;
         }
-        let id = self.governance.next_proposal;
-        self.governance.next_proposal += 1;
         let proposal_id = Name::new(format!("jury-escrow-{escrow}")).expect("a jury's id is a valid name");
         let creation = Digest(<sha2::Sha256 as sha2::Digest>::digest(proposal_id.as_str().as_bytes()).into());
         let closes_at_ms = context.now_ms.saturating_add(self.config.jury_voting_ms);
@@ -176,21 +212,9 @@ impl State {
             action: Vec::new(),
         };
         let voters = u32::try_from(jurors.len()).expect("a jury is bounded by JURY_SIZE_MAX");
-        self.governance.insert_open(Proposal {
-            id,
-            proposer: Signer::Operator,
-            proposal_id,
-            creation,
-            terms,
-            electorate: jurors,
-            ballots: Default::default(),
-            state: ProposalState::Open,
-            created_at_ms: context.now_ms,
-            amendments: 0,
-            ended_at_ms: None,
-            decision: None,
-            jury: Some(jury),
-        });
+        let opening =
+            Opening { proposer: Signer::Operator, proposal_id, creation, terms, electorate: jurors, jury: Some(jury) };
+        let id = self.governance.open(opening, context.now_ms);
         self.ledger.escrows.get_mut(&escrow).expect("the dispute found it").jury = Some(id);
         context.emit(EventKind::JuryOpened { proposal: id, escrow, jurors: voters, closes_at_ms });
     }

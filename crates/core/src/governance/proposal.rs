@@ -4,7 +4,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::action::{check_action, check_action_rule, check_action_vote_type};
 use super::ballot::{Quorum, VoteType};
-use super::book::{Eligibility, Proposal, ProposalState, ProposalTerms, Voter, WeightSource};
+use super::book::{Eligibility, Opening, Proposal, ProposalState, ProposalTerms, Voter, WeightSource};
 use super::commands::{AmendProposal, CancelProposal, CreateProposal};
 use super::error::TallyError;
 use super::rejections::GovernanceRejection;
@@ -145,23 +145,15 @@ impl State {
         };
         check_action_rule(&terms, &electorate)?;
 
-        let id = self.governance.next_proposal;
-        self.governance.next_proposal += 1;
-        self.governance.insert_open(Proposal {
-            id,
+        let opening = Opening {
             proposer: proposer.clone(),
             proposal_id: command.proposal_id.clone(),
             creation,
             terms,
             electorate,
-            ballots: Default::default(),
-            state: ProposalState::Open,
-            created_at_ms: context.now_ms,
-            amendments: 0,
-            ended_at_ms: None,
-            decision: None,
             jury: None,
-        });
+        };
+        let id = self.governance.open(opening, context.now_ms);
         context.emit(EventKind::ProposalCreated {
             proposal: id,
             proposer,

@@ -158,14 +158,23 @@ impl State {
         self.registry.registration_paced_until_ms.max(now_ms).saturating_add(self.config.registration_interval_ms)
     }
 
-    /// Marks every agent whose deadline has passed as unresponsive, then ends its leases.
+    /// Marks every agent whose deadline has passed as unresponsive, then ends its leases. Stops at
+    /// `EXPIRIES_PER_ENTRY_MAX` agents, or before the agent whose leases would take the ends past
+    /// `LEASE_EXPIRIES_PER_ENTRY_MAX`: the rest are due at once in the next entries.
     pub(crate) fn expire_liveness(&mut self, context: &mut Context) {
         let mut silent = Vec::new();
+        let mut lease_ends = 0;
         for _ in 0..limits::EXPIRIES_PER_ENTRY_MAX {
-            let Some((deadline_ms, _)) = self.registry.liveness_deadlines.first() else { break };
+            let Some((deadline_ms, handle)) = self.registry.liveness_deadlines.first() else { break };
             if *deadline_ms >= context.now_ms {
                 break;
             }
+            let holder = Signer::Agent(self.registry.by_handle(*handle).id.clone());
+            let leases = self.coordination.leases_held_by(&holder) as usize;
+            if lease_ends + leases > limits::LEASE_EXPIRIES_PER_ENTRY_MAX {
+                break;
+            }
+            lease_ends += leases;
             let (_, handle) = self.registry.liveness_deadlines.pop_first().expect("checked above");
             self.registry.update_availability(handle, |agent| {
                 assert_eq!(agent.liveness, Liveness::Active, "only active agents have deadlines");

@@ -1,18 +1,19 @@
 //! Coordination's read endpoints: leases by holder, locks in use with their holders' fencing tokens
-//! and their queues. Grants, keep-alives, revocations, acquires and releases are commands.
+//! and their queues, barriers with the parties waiting at them. Every change is a command.
 
 use axum::Json;
 use axum::extract::State;
+use colony_core::coordination::CoordinationRejection;
 use colony_core::{Name, Signer};
-use colony_wire::coordination::{LeaseCursor, LeasePage, LeaseView, LockPage, LockView};
+use colony_wire::coordination::{BarrierPage, BarrierView, LeaseCursor, LeasePage, LeaseView, LockPage, LockView};
 use serde::Deserialize;
 
 use super::extract::QueryParameters;
 use super::{ApiError, AppState, ValidPath, ValidQuery};
 
-/// Leases or locks per page when the client does not say.
+/// Leases, locks or barriers per page when the client does not say.
 pub(crate) const COORDINATION_PAGE_DEFAULT: usize = 100;
-/// Leases or locks per page at most.
+/// Leases, locks or barriers per page at most.
 pub(crate) const COORDINATION_PAGE_MAX: usize = 1_000;
 
 fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
@@ -135,4 +136,30 @@ pub async fn get_lock(
         Some(found) => LockView::new(found),
         None => LockView { lock, holders: Vec::new(), queue: Vec::new() },
     }))
+}
+
+/// `GET /v1/barriers?after=&limit=`: barriers by name, with their generations and the parties waiting.
+/// The query is the locks' (a name to start after, a page size).
+pub async fn list_barriers(
+    State(app): State<AppState>,
+    ValidQuery(filter): ValidQuery<LockFilter>,
+) -> Result<Json<BarrierPage>, ApiError> {
+    let state = app.state()?;
+    let found = state.coordination().barriers_after(filter.after.as_ref(), filter.limit + 1);
+    let more = found.len() > filter.limit;
+    let barriers: Vec<BarrierView> = found.into_iter().take(filter.limit).map(BarrierView::new).collect();
+    let next_after = if more { barriers.last().map(|last| last.barrier.clone()) } else { None };
+    Ok(Json(BarrierPage { barriers, next_after }))
+}
+
+/// `GET /v1/barriers/{barrier}`: its generation, its count, who waits and whether it broke.
+pub async fn get_barrier(
+    State(app): State<AppState>,
+    ValidPath(barrier): ValidPath<Name>,
+) -> Result<Json<BarrierView>, ApiError> {
+    let state = app.state()?;
+    match state.coordination().barrier(&barrier) {
+        Some(found) => Ok(Json(BarrierView::new(found))),
+        None => Err(ApiError::from_rejection(&CoordinationRejection::BarrierNotFound { barrier }.into())),
+    }
 }

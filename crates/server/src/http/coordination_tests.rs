@@ -1,7 +1,8 @@
 //! Coordination's read endpoints, called in process: leases paged by holder, a lock's holders with
-//! their fencing tokens and its queue, a handover seen on a release, and bad queries.
+//! their fencing tokens and its queue, a handover seen on a release, barriers before and after they
+//! trip, and bad queries.
 
-use colony_wire::coordination::{LeasePage, LockPage, LockView};
+use colony_wire::coordination::{BarrierPage, BarrierView, LeasePage, LockPage, LockView};
 use colony_wire::keys::KeyPair;
 use serde_json::json;
 
@@ -63,4 +64,45 @@ async fn leases_and_locks_are_read_with_tokens_and_queues() {
         Some("after"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn barriers_are_read_with_their_generation_and_waiting_parties() {
+    let test = TestApp::new();
+    let agents = [("alice", KeyPair::from_seed([41; 32])), ("bob", KeyPair::from_seed([42; 32]))];
+    for (agent, key) in &agents {
+        let register =
+            json!({ "type": "agent.register", "agent": agent, "public_key": key.public_key(), "role": "scout" });
+        submit(&test, "operator", &test.operator, register).await;
+        submit(&test, agent, key, json!({ "type": "lease.grant", "lease": "work", "ttl_ms": 60_000 })).await;
+    }
+    for barrier in ["phase-1", "phase-2"] {
+        let create = json!({ "type": "barrier.create", "barrier": barrier, "parties": 2, "timeout_ms": 60_000 });
+        assert!(submit(&test, "alice", &agents[0].1, create).await.results[0].ok);
+    }
+    let arrive = json!({ "type": "barrier.arrive", "barrier": "phase-1", "lease": "work" });
+    let first = submit(&test, "alice", &agents[0].1, arrive.clone()).await;
+    let arrival = first.results[0].barrier_arrival.expect("an arrival's result");
+    assert_eq!((arrival.generation, arrival.arrived, arrival.tripped), (1, 1, false));
+
+    let waiting: BarrierView = read(&test, "/v1/barriers/phase-1").await;
+    assert_eq!(waiting.arrivals.iter().map(|arrival| arrival.party.to_string()).collect::<Vec<_>>(), ["alice"]);
+    assert_eq!((waiting.generation, waiting.last_tripped_generation, waiting.broken), (1, 0, None));
+    assert!(waiting.deadline_ms.is_some());
+
+    let second = submit(&test, "bob", &agents[1].1, arrive).await;
+    assert!(second.results[0].barrier_arrival.expect("an arrival's result").tripped);
+    let tripped: BarrierView = read(&test, "/v1/barriers/phase-1").await;
+    assert_eq!((tripped.generation, tripped.last_tripped_generation, tripped.trips), (2, 1, 1));
+    assert!(tripped.arrivals.is_empty() && tripped.deadline_ms.is_none());
+
+    let first_page: BarrierPage = read(&test, "/v1/barriers?limit=1").await;
+    assert_eq!(first_page.barriers[0].barrier.as_str(), "phase-1");
+    let rest: BarrierPage = read(&test, "/v1/barriers?after=phase-1").await;
+    assert_eq!((rest.barriers.len(), rest.barriers[0].barrier.as_str(), rest.next_after), (1, "phase-2", None));
+    assert_eq!(first_page.next_after.map(|name| name.to_string()), Some("phase-1".to_owned()));
+
+    expect_problem(test.send(test.signed_get("/v1/barriers/nothing")).await, 404, "barrier_not_found", Some("barrier"))
+        .await;
+    expect_problem(test.send(test.signed_get("/v1/barriers?limit=0")).await, 400, "invalid_query", Some("limit")).await;
 }

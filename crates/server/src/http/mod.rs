@@ -188,6 +188,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/leases"),
     ("get", "/v1/locks"),
     ("get", "/v1/locks/{lock}"),
+    ("get", "/v1/barriers"),
+    ("get", "/v1/barriers/{barrier}"),
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
@@ -232,6 +234,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leases", get(coordination::list_leases))
         .route("/v1/locks", get(coordination::list_locks))
         .route("/v1/locks/{lock}", get(coordination::get_lock))
+        .route("/v1/barriers", get(coordination::list_barriers))
+        .route("/v1/barriers/{barrier}", get(coordination::get_barrier))
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))

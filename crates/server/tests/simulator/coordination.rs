@@ -1,8 +1,12 @@
-//! The crowd's lease and lock commands: leases of a few names granted, kept alive and revoked
-//! (sometimes another's), and locks of a few names acquired through them, waiting or not, and
-//! released; leases that are not kept alive expire and hand their locks over.
+//! The crowd's lease, lock and barrier commands: leases of a few names granted, kept alive and
+//! revoked (sometimes another's), locks of a few names acquired through them, waiting or not, and
+//! released; barriers of a few names made, arrived at, reset and removed. Leases that are not kept
+//! alive expire, hand their locks over and break the barriers they wait at.
 
-use colony_core::command::{AcquireLock, GrantLease, KeepLeaseAlive, ReleaseLock, RevokeLease};
+use colony_core::command::{
+    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
+    RevokeLease,
+};
 use colony_core::{Command, LockMode, Name, State};
 
 use super::Clients;
@@ -19,6 +23,13 @@ fn lease_name(rng: &mut Rng) -> Name {
 
 fn lock_name(rng: &mut Rng) -> Name {
     Name::new(rng.pick_text(&LOCKS)).expect("a valid name")
+}
+
+/// Barrier names: few, so that agents meet at them and make them twice.
+const BARRIERS: [&str; 2] = ["phase", "checkpoint"];
+
+fn barrier_name(rng: &mut Rng) -> Name {
+    Name::new(rng.pick_text(&BARRIERS)).expect("a valid name")
 }
 
 impl Clients {
@@ -49,5 +60,31 @@ impl Clients {
 
     pub(super) fn release_lock(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
         Command::ReleaseLock(ReleaseLock { lock: lock_name(rng) })
+    }
+
+    /// A barrier of two or three parties (now and then one, refused), waiting one to ten seconds; one
+    /// time in four only for two members of the crowd.
+    pub(super) fn create_barrier(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let parties = if rng.chance(1, 20) { 1 } else { rng.between(2, 3) as u32 };
+        let members = (self.members.len() >= 3 && rng.chance(1, 4)).then(|| {
+            let first = rng.index(self.members.len());
+            let second = (first + 1 + rng.index(self.members.len() - 1)) % self.members.len();
+            let id = |index: usize| self.members[index].id.clone();
+            vec![id(first), id(second)]
+        });
+        let timeout_ms = rng.between(1_000, 10_000);
+        Command::CreateBarrier(CreateBarrier { barrier: barrier_name(rng), parties, timeout_ms, members })
+    }
+
+    pub(super) fn arrive_at_barrier(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        Command::ArriveAtBarrier(ArriveAtBarrier { barrier: barrier_name(rng), lease: lease_name(rng) })
+    }
+
+    pub(super) fn reset_barrier(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        Command::ResetBarrier(ResetBarrier { barrier: barrier_name(rng) })
+    }
+
+    pub(super) fn remove_barrier(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        Command::RemoveBarrier(RemoveBarrier { barrier: barrier_name(rng) })
     }
 }

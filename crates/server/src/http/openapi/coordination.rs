@@ -1,9 +1,9 @@
-//! Coordination's paths: leases by holder, and locks with their holders and queues.
+//! Coordination's paths: leases by holder, locks with their holders and queues, and barriers.
 
 use serde_json::{Value, json};
 
 use colony_core::{Name, Signer};
-use colony_wire::coordination::{LeasePage, LockPage, LockView};
+use colony_wire::coordination::{BarrierPage, BarrierView, LeasePage, LockPage, LockView};
 
 use super::operations::{page_limit, read_operation};
 use super::schemas::Schemas;
@@ -23,9 +23,12 @@ pub(super) fn coordination_paths(schemas: &mut Schemas) -> Value {
         page_limit(COORDINATION_PAGE_MAX, COORDINATION_PAGE_DEFAULT)
     ]);
     let lock = json!({ "name": "lock", "in": "path", "required": true, "schema": name });
+    let barrier = json!({ "name": "barrier", "in": "path", "required": true, "schema": name });
     json!({
         "/v1/leases": { "get": read_operation("Leases by holder, then name", schemas.of::<LeasePage>(), lease_parameters, &["400"]) },
-        "/v1/locks": { "get": read_operation("Locks in use by name, with their holders' fencing tokens and their queues", schemas.of::<LockPage>(), lock_parameters, &["400"]) },
-        "/v1/locks/{lock}": { "get": read_operation("One lock: its holders with their fencing tokens and its queue, in the order it is served (empty when free)", schemas.of::<LockView>(), json!([lock]), &["400"]) }
+        "/v1/locks": { "get": read_operation("Locks in use by name, with their holders' fencing tokens and their queues", schemas.of::<LockPage>(), lock_parameters.clone(), &["400"]) },
+        "/v1/locks/{lock}": { "get": read_operation("One lock: its holders with their fencing tokens and its queue, in the order it is served (empty when free)", schemas.of::<LockView>(), json!([lock]), &["400"]) },
+        "/v1/barriers": { "get": read_operation("Barriers by name, with their generations and the parties waiting", schemas.of::<BarrierPage>(), lock_parameters, &["400"]) },
+        "/v1/barriers/{barrier}": { "get": read_operation("One barrier: its generation, who waits at it, whether it broke and how many generations tripped", schemas.of::<BarrierView>(), json!([barrier]), &["400", "404"]) }
     })
 }

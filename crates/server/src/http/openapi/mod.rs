@@ -13,7 +13,7 @@
 //! - `market.rs`: the task market's paths.
 //! - `governance.rs`: governance's paths.
 //! - `stigmergy.rs`: pheromone maps' paths.
-//! - `coordination.rs`: leases' and locks' paths.
+//! - `coordination.rs`: leases', locks' and barriers' paths.
 //! - `bus.rs`: the bus's and the durable streams' paths, and the schemas no type derives there.
 //! - `operations.rs`: the pieces operations are made of.
 

@@ -1,0 +1,212 @@
+//! Part 8: coordination. A lock whose holder dies is handed over to the agent queued for it when the
+//! holder's lease ends by log time, with a higher fencing token; then five agents that each summarise
+//! one stock's real prices meet at a barrier and go on together, and a second meeting, which one of
+//! them misses, breaks at its timeout and tells the four that came.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use colony_client::{Client, LockAcquired};
+use colony_core::coordination::BarrierBreak;
+use colony_core::{AgentId, LockMode, Name, Signer};
+
+use super::market::Market;
+use super::{DemoResult, step};
+
+/// The dying holder's lease: a second, the shortest there is, so the handover comes quickly.
+pub const LEASE_TTL_MS: u64 = 1_000;
+
+/// The longest a handover may take after the holder's last keep-alive: its TTL and a tenth of a
+/// second for the driver's tick and the grant.
+const HANDOVER_BOUND_MS: u64 = LEASE_TTL_MS + 100;
+
+/// The parties of the meetings, each summarising one ticker.
+const PARTIES: [&str; 5] = ["scout-1", "scout-2", "executor-1", "executor-2", "risk-1"];
+
+/// How long a meeting waits after its first arrival before it breaks.
+pub const BARRIER_TIMEOUT_MS: u64 = 2_000;
+
+/// Trading days each party summarises.
+const DAYS: usize = 60;
+
+/// The lock's handover.
+pub struct Handover {
+    /// The first holder's fencing token.
+    pub first_token: u64,
+    /// The next holder's, above it.
+    pub next_token: u64,
+    /// Log time from the dead holder's last keep-alive to the grant to the waiter.
+    pub handover_ms: u64,
+}
+
+/// One party of the first meeting.
+pub struct Party {
+    /// The agent.
+    pub agent: &'static str,
+    /// The ticker it summarised.
+    pub ticker: String,
+    /// The ticker's move over [`DAYS`] days, in basis points.
+    pub return_bps: i64,
+    /// Its place among the arrivals, from 1.
+    pub arrived: u32,
+    /// Wall time from its arrival to its release.
+    pub waited: Duration,
+}
+
+/// What the part did, for the report.
+pub struct CoordinationReport {
+    /// The lock's handover.
+    pub handover: Handover,
+    /// The first meeting's parties, in arrival order.
+    pub meeting: Vec<Party>,
+    /// The second meeting: how many came before it broke, and why it broke.
+    pub missed: (u32, BarrierBreak),
+}
+
+/// Runs the part with the swarm's members, by id.
+pub async fn run(clients: &BTreeMap<String, Client>) -> DemoResult<CoordinationReport> {
+    let client = |id: &str| clients.get(id).cloned().ok_or_else(|| format!("{id} is not in the swarm"));
+    for party in PARTIES {
+        // Heartbeats stopped after part 2: each party is heard from again before it takes a lease.
+        client(party)?.heartbeat().await?;
+    }
+    let handover = hand_over(&client("executor-1")?, &client("executor-2")?).await?;
+    let clients: Vec<(&'static str, Client)> =
+        PARTIES.iter().map(|party| Ok((*party, client(party)?))).collect::<DemoResult<_>>()?;
+    let (meeting, missed) = meet(&clients).await?;
+    let report = CoordinationReport { handover, meeting, missed };
+    step(
+        16,
+        &format!(
+            "coordination: executor-1 held the order-book lock (fencing token {}) through a {LEASE_TTL_MS} ms lease \
+             and died; executor-2, queued, held it {} ms of log time after executor-1's last keep-alive (token {}); \
+             then {} agents summarised {DAYS} real trading days each and met at a barrier, released together; at the \
+             next meeting risk-1 did not come, and the barrier broke after {BARRIER_TIMEOUT_MS} ms, telling the {} \
+             that had (`{}`)",
+            report.handover.first_token,
+            report.handover.handover_ms,
+            report.handover.next_token,
+            report.meeting.len(),
+            report.missed.0,
+            break_name(report.missed.1),
+        ),
+    );
+    Ok(report)
+}
+
+/// The name of a break's reason, as the events and the API spell it.
+pub fn break_name(reason: BarrierBreak) -> String {
+    serde_json::to_value(reason).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// executor-1 takes the lock through a short lease and stops keeping it alive; executor-2 waits.
+async fn hand_over(holder: &Client, waiter: &Client) -> DemoResult<Handover> {
+    let (lock, lease) = (Name::new("order-book")?, Name::new("desk")?);
+    let expires_at_ms = holder.grant_lease(lease.clone(), LEASE_TTL_MS).await?;
+    let first_token = match holder.acquire_lock(lock.clone(), LockMode::Exclusive, lease.clone(), false).await? {
+        LockAcquired::Granted { fencing_token } => fencing_token,
+        LockAcquired::Queued { .. } => return Err("the order-book lock was not free".into()),
+    };
+    waiter.grant_lease(lease.clone(), 30_000).await?;
+    if !matches!(
+        waiter.acquire_lock(lock.clone(), LockMode::Exclusive, lease.clone(), true).await?,
+        LockAcquired::Queued { .. }
+    ) {
+        return Err("executor-2 was granted a lock executor-1 held".into());
+    }
+    let next = Signer::Agent(AgentId::new("executor-2")?);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let hold = loop {
+        let view = waiter.lock(&lock).await?;
+        if let Some(hold) = view.holders.into_iter().find(|hold| hold.holder == next) {
+            break hold;
+        }
+        if Instant::now() > deadline {
+            return Err("executor-2 never got the lock executor-1 left".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let handover_ms = hold.granted_at_ms.saturating_sub(expires_at_ms - LEASE_TTL_MS);
+    if hold.fencing_token <= first_token || handover_ms > HANDOVER_BOUND_MS {
+        return Err(format!("handover took {handover_ms} ms with token {}", hold.fencing_token).into());
+    }
+    waiter.release_lock(lock).await?;
+    waiter.revoke_lease(lease, None).await?;
+    Ok(Handover { first_token, next_token: hold.fencing_token, handover_ms })
+}
+
+/// Two meetings at one barrier: all five, then four.
+async fn meet(parties: &[(&'static str, Client)]) -> DemoResult<(Vec<Party>, (u32, BarrierBreak))> {
+    let (barrier, lease) = (Name::new("close-of-day")?, Name::new("meeting")?);
+    let members: Vec<AgentId> = parties.iter().map(|(agent, _)| AgentId::new(*agent)).collect::<Result<_, _>>()?;
+    let (_, creator) = &parties[parties.len() - 1];
+    creator.create_barrier(barrier.clone(), parties.len() as u32, BARRIER_TIMEOUT_MS, Some(members)).await?;
+    for (_, client) in parties {
+        client.grant_lease(lease.clone(), 60_000).await?;
+    }
+    let market = Market::load()?;
+    let tickers: Vec<String> = market.bars(DAYS).keys().take(parties.len()).cloned().collect();
+    let mut waiting = Vec::new();
+    for (index, ((agent, client), ticker)) in parties.iter().zip(tickers).enumerate() {
+        let first = market.bars(0).get(&ticker).ok_or_else(|| format!("no {ticker} price on the first day"))?.close;
+        let last = market.bars(DAYS)[&ticker].close;
+        let return_bps = (last - first) * 10_000 / first;
+        let (agent, client, barrier, lease) = (*agent, client.clone(), barrier.clone(), lease.clone());
+        waiting.push(tokio::spawn(async move {
+            // Each party works for a different time before it arrives.
+            tokio::time::sleep(Duration::from_millis(40 * index as u64)).await;
+            let arrival = client.arrive_at_barrier(barrier.clone(), lease).await?;
+            let arrived_at = Instant::now();
+            released(&client, &barrier, arrival.generation).await?;
+            let waited = arrived_at.elapsed();
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Party {
+                agent,
+                ticker,
+                return_bps,
+                arrived: arrival.arrived,
+                waited,
+            })
+        }));
+    }
+    let mut meeting = Vec::new();
+    for party in waiting {
+        meeting.push(party.await??);
+    }
+    meeting.sort_by_key(|party| party.arrived);
+
+    // The second meeting: the last party does not come.
+    for (_, client) in &parties[..parties.len() - 1] {
+        client.arrive_at_barrier(barrier.clone(), lease.clone()).await?;
+    }
+    let deadline = Instant::now() + Duration::from_millis(BARRIER_TIMEOUT_MS) + Duration::from_secs(10);
+    let broken = loop {
+        let view = creator.barrier(&barrier).await?;
+        if let Some(reason) = view.broken {
+            break reason;
+        }
+        if Instant::now() > deadline {
+            return Err("the second meeting never broke".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    creator.remove_barrier(barrier).await?;
+    for (_, client) in parties {
+        client.revoke_lease(lease.clone(), None).await?;
+    }
+    Ok((meeting, ((parties.len() - 1) as u32, broken)))
+}
+
+/// Waits until the generation the party arrived in has tripped.
+async fn released(client: &Client, barrier: &Name, generation: u64) -> DemoResult<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let view = client.barrier(barrier).await?;
+        if view.last_tripped_generation >= generation {
+            return Ok(());
+        }
+        if view.broken.is_some() || Instant::now() > deadline {
+            return Err(format!("the meeting at {barrier} broke or never came together").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
