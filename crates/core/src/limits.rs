@@ -601,9 +601,10 @@ pub const BARRIER_PARTIES_MAX: u32 = 256;
 /// [`BARRIERS_MAX`].
 pub const BARRIERS_PER_CREATOR_MAX: usize = 16;
 
-/// Barriers in all: the bound on barrier records (each up to [`BARRIER_PARTIES_MAX`] arrivals of a
-/// hundred bytes or so).
-pub const BARRIERS_MAX: usize = 10_000;
+/// Barriers in all: the bound on barrier records. Each holds at most [`BARRIER_PARTIES_MAX`] members and
+/// as many arrivals, some 50 KB when both are full of the longest ids, so 2,048 keep barriers under
+/// 100 MB at the very worst; it takes 128 creators' whole quotas to fill them.
+pub const BARRIERS_MAX: usize = 2_048;
 
 /// Barriers one lease waits at. A party waits at one barrier at a time in the usual case; four leave
 /// room for nested phases while keeping the barriers one lease's end breaks (and so one agent's
