@@ -49,6 +49,12 @@
 //!   transaction each on the local PostgreSQL (16 connections; skipped with the reason when none
 //!   answers); then the close latency (a manual clock moved past the deadline → tallied and sealed)
 //!   beside PostgreSQL's closing transaction. Both tallies are checked against the expected totals.
+//! - `coordination`: lock cycles (an acquire envelope answered with a fencing token once durable, then a
+//!   release envelope), every agent with locks of its own: one lock per round trip from 1,024 agents in
+//!   flight, and 16 per round trip (a lease's most) from 16, through the driver and `POST /v1/batch`;
+//!   beside Redis's `SET NX PX` / `DEL` on the same shapes (64 connections for the single-lock one), on
+//!   two `redis-server` processes the run starts on loopback ports, one unpersisted and one with
+//!   `appendfsync always` (skipped with the reason when none can be started).
 //! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
 //!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
 //!   (`SubjectRouter::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
@@ -80,6 +86,7 @@
 
 mod bus;
 mod ceiling;
+mod coordination;
 mod driver;
 mod escrow;
 mod fixture;
@@ -142,6 +149,8 @@ enum Scenario {
     Market,
     /// Signed ballots through HTTP and the close of a 10,000-voter proposal, beside PostgreSQL.
     Governance,
+    /// Lock cycles (acquire, release) beside Redis's SET NX PX / DEL, unpersisted and fsync'd.
+    Coordination,
     /// A million agents and a million open escrows: the resident memory they take.
     Scale,
     /// Write latency during snapshots, and the restart time, at 100,000 agents and a million escrows.
@@ -197,6 +206,12 @@ pub struct Sizes {
     pub market_auction_tasks: usize,
     /// Voters of the governance scenario's proposal, each casting one signed ballot.
     pub governance_voters: usize,
+    /// Workers (agents, each with its own locks) in flight in the coordination scenario's single-lock shape.
+    pub coordination_workers: usize,
+    /// Workers in its batched shape (16 locks per round trip).
+    pub coordination_batch_workers: usize,
+    /// Lock cycles per worker.
+    pub coordination_rounds: u64,
     /// Messages published to and consumed from JetStream.
     pub bus_jetstream_messages: u64,
     /// Repetitions of each timed step of one message's path through the server.
@@ -239,6 +254,9 @@ impl Sizes {
                 market_rounds: 3,
                 market_auction_tasks: 1_000,
                 governance_voters: 1_000,
+                coordination_workers: 128,
+                coordination_batch_workers: 16,
+                coordination_rounds: 4,
                 bus_jetstream_messages: 5_000,
                 bus_path_cost_messages: 2_000,
             }
@@ -275,6 +293,9 @@ impl Sizes {
                 market_rounds: 10,
                 market_auction_tasks: 10_000,
                 governance_voters: colony_core::limits::ELECTORATE_MAX,
+                coordination_workers: 1_024,
+                coordination_batch_workers: 16,
+                coordination_rounds: 40,
                 bus_jetstream_messages: 200_000,
                 bus_path_cost_messages: 50_000,
             }
@@ -374,6 +395,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Escrow,
                 Scenario::Market,
                 Scenario::Governance,
+                Scenario::Coordination,
                 Scenario::Bus,
             ]
         }
@@ -391,6 +413,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Bus => "bus",
             Scenario::Market => "market",
             Scenario::Governance => "governance",
+            Scenario::Coordination => "coordination",
             Scenario::Scale => "scale",
             Scenario::Snapshots => "snapshots",
         };
@@ -409,6 +432,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Bus => bus::run(&mut bench)?,
             Scenario::Market => market::run(&mut bench)?,
             Scenario::Governance => governance::run(&mut bench)?,
+            Scenario::Coordination => coordination::run(&mut bench)?,
             Scenario::Scale => scale::run(&mut bench)?,
             Scenario::Snapshots => snapshots::run(&mut bench)?,
         }
