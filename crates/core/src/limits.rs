@@ -631,9 +631,10 @@ const _: () = assert!(BARRIERS_PER_CREATOR_MAX <= BARRIERS_MAX);
 /// small, and an odd count avoids ties among jurors who all vote one option each.
 pub const JURY_SIZE_MAX: u32 = 101;
 
-/// Active agents a dispute walks to draw its jury: enough to fill [`JURY_SIZE_MAX`] seats after
-/// skipping the parties and their families (a parent with many children is skipped child by child),
-/// bounded so a dispute costs a fixed walk; charged to the envelope's electorate scan.
+/// Places in the registry a dispute draws to fill its jury (or, when no more agents are available,
+/// all of them, shuffled): enough to fill [`JURY_SIZE_MAX`] seats after skipping the parties and their
+/// families (a parent with many children is skipped child by child), bounded so a dispute costs a
+/// fixed draw; charged to the envelope's electorate scan.
 pub const JURY_CANDIDATES_SCANNED_MAX: usize = 4 * JURY_SIZE_MAX as usize;
 
 /// Juries one agent's disputes may hold open at once. Every jury asks up to [`JURY_SIZE_MAX`] agents to
