@@ -8,7 +8,7 @@ use colony_core::command::ArriveAtBarrier;
 use colony_core::{AgentId, Command, Name};
 use colony_wire::coordination::BarrierView;
 
-use crate::output::{print_json, print_submitted, print_table, query_string};
+use crate::output::{name, print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 /// How often `arrive --wait` reads the barrier: a tenth of a second keeps a meeting of agents on one
@@ -87,10 +87,6 @@ pub enum BarrierCommand {
     },
 }
 
-fn name(text: &str, what: &str) -> Result<Name, String> {
-    Name::new(text).map_err(|error| format!("{what} '{text}': {error}"))
-}
-
 fn broken_reason(view: &BarrierView) -> String {
     let reason = view.broken.map(|reason| serde_json::to_value(reason).expect("a reason serializes"));
     reason.and_then(|reason| reason.as_str().map(str::to_owned)).unwrap_or_default()
@@ -121,15 +117,24 @@ fn print_barrier(view: &BarrierView) {
 
 /// Reads the barrier until the generation `joined` has tripped (`Ok`) or broken (an error saying
 /// why): generations only grow, and `last_tripped_generation` tells a trip from a break and reset.
-async fn wait_for_release(client: &Client, barrier: &Name, joined: u64) -> CliResult {
+/// Reads the barrier until generation `joined`, which the signer arrived in at log time
+/// `arrived_at_ms`, trips or breaks. A barrier removed and made again under the same name starts
+/// over at generation 1, so the read also checks it is still the barrier arrived at: one made after
+/// the arrival, or one still in the joined generation that no longer counts the signer, replaced it.
+async fn wait_for_release(client: &Client, barrier: &Name, joined: u64, arrived_at_ms: u64) -> CliResult {
+    let signer = client.identity().map(|identity| identity.signer().clone());
+    let removed = || format!("barrier '{barrier}' was removed before generation {joined} tripped");
     loop {
         let view = match client.barrier(barrier).await {
             Ok(view) => view,
-            Err(error) if error.code() == Some("barrier_not_found") => {
-                return Err(format!("barrier '{barrier}' was removed before generation {joined} tripped").into());
-            }
+            Err(error) if error.code() == Some("barrier_not_found") => return Err(removed().into()),
             Err(error) => return Err(error.into()),
         };
+        let waiting_here = view.generation == joined && view.broken.is_none() && view.last_tripped_generation < joined;
+        let counted = view.arrivals.iter().any(|arrival| Some(&arrival.party) == signer.as_ref());
+        if view.created_at_ms > arrived_at_ms || (waiting_here && !counted) {
+            return Err(removed().into());
+        }
         if view.last_tripped_generation >= joined {
             return Ok(());
         }
@@ -161,7 +166,10 @@ pub async fn run(command: BarrierCommand, connection: &Connection) -> CliResult 
                 print_json(&client.submit_one(Command::ArriveAtBarrier(arrive)).await?);
                 return Ok(());
             }
-            let arrival = client.arrive_at_barrier(barrier.clone(), lease).await?;
+            let arrive = ArriveAtBarrier { barrier: barrier.clone(), lease };
+            let response = client.submit_one(Command::ArriveAtBarrier(arrive)).await?;
+            let arrival = response.results.first().and_then(|result| result.barrier_arrival);
+            let arrival = arrival.ok_or("the arrival's result carries no generation")?;
             if !json {
                 println!(
                     "arrived: generation {}, {} arrived{}",
@@ -171,7 +179,7 @@ pub async fn run(command: BarrierCommand, connection: &Connection) -> CliResult 
                 );
             }
             if wait && !arrival.tripped {
-                wait_for_release(&client, &barrier, arrival.generation).await?;
+                wait_for_release(&client, &barrier, arrival.generation, response.timestamp_ms).await?;
                 if !json {
                     println!("released: generation {} tripped", arrival.generation);
                 }

@@ -2,11 +2,12 @@
 //! locks through them, and read who holds what with which fencing token.
 
 use colony_client::LockAcquired;
-use colony_core::command::AcquireLock;
+use colony_core::command::{AcquireLock, AcquireSemaphore};
 use colony_core::{AgentId, Command, LockMode, Name};
+use colony_wire::coordination::LockKindName;
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_submitted, print_table, query_string};
+use crate::output::{name, print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 /// The lease commands.
@@ -112,10 +113,6 @@ pub enum LockCommand {
     },
 }
 
-fn name(text: &str, what: &str) -> Result<Name, String> {
-    Name::new(text).map_err(|error| format!("{what} '{text}': {error}"))
-}
-
 fn report(response: &SubmitResponse, json: bool) {
     let result = response.results.first();
     let detail = match result.map(|result| (result.expires_at_ms, result.fencing_token, result.queue_position)) {
@@ -125,6 +122,59 @@ fn report(response: &SubmitResponse, json: bool) {
         _ => None,
     };
     print_submitted(response, json, detail);
+}
+
+/// The semaphore commands; `colony lock show` and `colony lock list` read semaphores too.
+#[derive(Debug, clap::Subcommand)]
+pub enum SemaphoreCommand {
+    /// Take one of a semaphore's permits through one of the signer's leases.
+    Acquire {
+        /// The semaphore's name (in the locks' namespace).
+        semaphore: String,
+        /// Holders at once; every acquirer names the same count.
+        #[arg(long)]
+        permits: u32,
+        /// The signer's lease the permit is held through.
+        #[arg(long)]
+        lease: String,
+        /// Queue when no permit is free, instead of being refused `lock_held`.
+        #[arg(long)]
+        wait: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give back the signer's permit, or leave the queue.
+    Release {
+        /// The semaphore.
+        semaphore: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a semaphore command.
+pub async fn run_semaphore(command: SemaphoreCommand, connection: &Connection) -> CliResult {
+    let client = connection.client()?;
+    match command {
+        SemaphoreCommand::Acquire { semaphore, permits, lease, wait, json } => {
+            let (semaphore, lease) = (name(&semaphore, "semaphore")?, name(&lease, "lease")?);
+            if json {
+                let acquire = AcquireSemaphore { semaphore, permits, lease, wait };
+                print_json(&client.submit_one(Command::AcquireSemaphore(acquire)).await?);
+                return Ok(());
+            }
+            match client.acquire_semaphore(semaphore, permits, lease, wait).await? {
+                LockAcquired::Granted { fencing_token } => println!("granted: fencing token {fencing_token}"),
+                LockAcquired::Queued { position } => println!("queued: place {position}"),
+            }
+        }
+        SemaphoreCommand::Release { semaphore, json } => {
+            report(&client.release_semaphore(name(&semaphore, "semaphore")?).await?, json)
+        }
+    }
+    Ok(())
 }
 
 /// Runs a lease command.
@@ -227,7 +277,13 @@ pub async fn run_lock(command: LockCommand, connection: &Connection) -> CliResul
                     String::new(),
                 ]
             }));
-            println!("lock {}", view.lock);
+            match (view.kind, view.permits) {
+                (Some(LockKindName::Semaphore), Some(permits)) => {
+                    println!("semaphore {}: {} of {permits} permits held", view.lock, view.holders.len())
+                }
+                (Some(LockKindName::Election), _) => println!("election {} (its fencing tokens are terms)", view.lock),
+                _ => println!("lock {}", view.lock),
+            }
             print_table(&["STATE", "HOLDER", "LEASE", "MODE", "FENCING_TOKEN"], &rows);
         }
         LockCommand::List { after, limit, json } => {

@@ -27,6 +27,7 @@ mod barrier;
 mod bus;
 mod coordination;
 mod demo;
+mod election;
 mod events;
 mod governance;
 mod history;
@@ -128,6 +129,12 @@ enum Commands {
     /// Acquire and release locks through leases; show holders, fencing tokens and queues.
     #[command(subcommand)]
     Lock(coordination::LockCommand),
+    /// Acquire and release a semaphore's permits through leases.
+    #[command(subcommand)]
+    Semaphore(coordination::SemaphoreCommand),
+    /// Stand for leader through a lease, resign, and see who leads in which term.
+    #[command(subcommand)]
+    Elect(election::ElectCommand),
     /// Make barriers, arrive at them (and wait until they trip), reset, remove and inspect them.
     #[command(subcommand)]
     Barrier(barrier::BarrierCommand),
@@ -192,6 +199,8 @@ fn main() -> ExitCode {
             Commands::Pheromone(command) => pheromone::run(command, &cli.connection).await,
             Commands::Lease(command) => coordination::run_lease(command, &cli.connection).await,
             Commands::Lock(command) => coordination::run_lock(command, &cli.connection).await,
+            Commands::Semaphore(command) => coordination::run_semaphore(command, &cli.connection).await,
+            Commands::Elect(command) => election::run(command, &cli.connection).await,
             Commands::Barrier(command) => barrier::run(command, &cli.connection).await,
             Commands::Governance(command) => governance::run_governance(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,

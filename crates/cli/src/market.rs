@@ -4,18 +4,14 @@
 
 use colony_core::command::{AnnounceBatch, AnnounceTask, PlaceBid, SubmitResult};
 use colony_core::market::{ContentReference, Distribution};
-use colony_core::{AgentId, Amount, Digest, Fraction, Name};
+use colony_core::{AgentId, Amount, Digest, Fraction};
 use colony_wire::views::{SubmitResponse, TaskView};
 
-use crate::output::{print_json, print_submitted, print_table, query_string};
+use crate::output::{name, print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 fn agent(text: &str, flag: &str) -> Result<AgentId, String> {
     AgentId::new(text).map_err(|error| format!("{flag} '{text}': {error}"))
-}
-
-fn name(text: &str, flag: &str) -> Result<Name, String> {
-    Name::new(text).map_err(|error| format!("{flag} '{text}': {error}"))
 }
 
 fn amount(text: &str, flag: &str) -> Result<Amount, String> {

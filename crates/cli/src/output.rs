@@ -20,6 +20,11 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// A name given on the command line, or an error that says which (`what`: "lock", "--lease").
+pub fn name(text: &str, what: &str) -> Result<colony_core::Name, String> {
+    colony_core::Name::new(text).map_err(|error| format!("{what} '{text}': {error}"))
+}
+
 /// Prints a value as pretty JSON.
 pub fn print_json<T: serde::Serialize>(value: &T) {
     println!("{}", serde_json::to_string_pretty(value).expect("output encodes"));

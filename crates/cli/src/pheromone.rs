@@ -6,10 +6,10 @@
 
 use colony_core::command::CreateMap;
 use colony_core::stigmergy::{Decay, Depositors, SEED_000_CAP, SEED_000_PRUNE};
-use colony_core::{AgentId, Intensity, Name, SignalKey};
+use colony_core::{AgentId, Intensity, SignalKey};
 use colony_wire::views::SubmitResponse;
 
-use crate::output::{print_json, print_submitted, print_table, query_string};
+use crate::output::{name, print_json, print_submitted, print_table, query_string};
 use crate::{CliResult, Connection};
 
 /// The pheromone commands.
@@ -113,10 +113,6 @@ fn report(response: &SubmitResponse, json: bool) {
     print_submitted(response, json, intensity.map(|intensity| format!("intensity {intensity}")));
 }
 
-fn map_name(text: &str) -> Result<Name, String> {
-    Name::new(text).map_err(|error| format!("map '{text}': {error}"))
-}
-
 fn signal_key(text: &str) -> Result<SignalKey, String> {
     SignalKey::new(text).map_err(|error| format!("key '{text}': {error}"))
 }
@@ -147,7 +143,7 @@ fn create_command(
     };
     let depositors = depositors_of(depositors)?;
     Ok(CreateMap {
-        map: map_name(map)?,
+        map: name(map, "map")?,
         decay,
         cap: cap.map(|text| intensity(text, "--cap")).transpose()?.unwrap_or(SEED_000_CAP),
         prune_at_or_below: prune_at_or_below
@@ -169,14 +165,14 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
         }
         PheromoneCommand::Deposit { map, trail, strength, json } => {
             let deposit = colony_core::command::Deposit {
-                map: map_name(&map)?,
+                map: name(&map, "map")?,
                 key: signal_key(&trail)?,
                 strength: intensity(&strength, "strength")?,
             };
             report(&client.submit_one(colony_core::Command::Deposit(deposit)).await?, json);
         }
         PheromoneCommand::Top { map, n, json } => {
-            let top = client.top_trails(&map_name(&map)?, n).await?;
+            let top = client.top_trails(&name(&map, "map")?, n).await?;
             if json {
                 print_json(&top);
                 return Ok(());
@@ -187,7 +183,8 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
             print_table(&["KEY", "INTENSITY"], &rows);
         }
         PheromoneCommand::Sense { map, trail, min, json } => {
-            let signal = client.sense_trail(&map_name(&map)?, &signal_key(&trail)?, intensity(&min, "--min")?).await?;
+            let signal =
+                client.sense_trail(&name(&map, "map")?, &signal_key(&trail)?, intensity(&min, "--min")?).await?;
             if json {
                 print_json(&signal);
                 return Ok(());
@@ -225,9 +222,9 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
             }
         }
         PheromoneCommand::Configure { map, depositors, json } => {
-            report(&client.configure_pheromone_map(map_name(&map)?, depositors_of(&depositors)?).await?, json)
+            report(&client.configure_pheromone_map(name(&map, "map")?, depositors_of(&depositors)?).await?, json)
         }
-        PheromoneCommand::Delete { map, json } => report(&client.delete_pheromone_map(map_name(&map)?).await?, json),
+        PheromoneCommand::Delete { map, json } => report(&client.delete_pheromone_map(name(&map, "map")?).await?, json),
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Leases, locks and barriers through the `colony` binary, as a user drives them: a lock held through
 //! a lease, a second worker refused then queued, the handover with a higher fencing token when the
 //! first lease is revoked, what another agent may not do to a lease or lock that is not its own, and
-//! parties meeting at a barrier with `arrive --wait`, released by a trip or told of a break.
+//! parties meeting at a barrier with `arrive --wait`, released by a trip or told of a break, a
+//! semaphore's permits, and an election whose candidate waits with `campaign --wait` until it leads.
 
 mod common;
 
@@ -112,4 +113,73 @@ fn parties_meet_at_a_barrier_and_a_waiter_learns_when_it_trips_or_breaks() {
     run(&["barrier", "remove", "quorum", "--key", &second]).ok();
     let gone = run(&["barrier", "show", "quorum", "--key", &operator]);
     assert!(gone.failed().contains("barrier_not_found"), "{}", gone.stderr);
+}
+
+#[test]
+fn semaphores_count_permits_and_a_candidate_waits_until_it_leads() {
+    let session = CliSession::start();
+    let run = |args: &[&str]| session.run(args);
+    let workers: Vec<String> =
+        ["worker-1", "worker-2", "worker-3"].iter().map(|id| session.agent(id, "executor", &[])).collect();
+    let operator = session.operator.clone();
+    for key in &workers {
+        run(&["lease", "grant", "work", "--ttl-ms", "60000", "--key", key]).ok();
+    }
+    for key in &workers[..2] {
+        let granted = run(&["semaphore", "acquire", "gpu", "--permits", "2", "--lease", "work", "--key", key]);
+        assert!(granted.ok().contains("granted: fencing token"), "{}", granted.stdout);
+    }
+    let full = run(&["semaphore", "acquire", "gpu", "--permits", "2", "--lease", "work", "--key", &workers[2]]);
+    assert!(full.failed().contains("lock_held"), "{}", full.stderr);
+    let other_count = run(&["semaphore", "acquire", "gpu", "--permits", "5", "--lease", "work", "--key", &workers[2]]);
+    assert!(other_count.failed().contains("lock_kind_mismatch"), "{}", other_count.stderr);
+    let shown = run(&["lock", "show", "gpu", "--key", &operator]);
+    assert!(shown.ok().contains("semaphore gpu: 2 of 2 permits held"), "{}", shown.stdout);
+    run(&["semaphore", "release", "gpu", "--key", &workers[0]]).ok();
+    let json =
+        run(&["semaphore", "acquire", "gpu", "--permits", "2", "--lease", "work", "--json", "--key", &workers[2]]);
+    assert!(json.json()["results"][0]["fencing_token"].as_u64().is_some(), "{}", json.stdout);
+
+    let elected = run(&["elect", "campaign", "desk", "--lease", "work", "--key", &workers[0]]);
+    let first_term: u64 = elected.ok().trim().trim_start_matches("elected: term ").parse().expect("a term");
+    std::thread::scope(|scope| {
+        let waiter =
+            scope.spawn(|| run(&["elect", "campaign", "desk", "--lease", "work", "--wait", "--key", &workers[1]]));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let view = run(&["elect", "show", "desk", "--json", "--key", &operator]).json();
+            if view["candidates"].as_array().is_some_and(|candidates| candidates.len() == 1) {
+                assert_eq!(view["leader"]["leader"], "worker-1", "{view}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "worker-2 never campaigned: {view}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let hijack = run(&["elect", "resign", "desk", "--key", &workers[2]]);
+        assert!(hijack.failed().contains("lock_not_held"), "{}", hijack.stderr);
+        run(&["elect", "resign", "desk", "--key", &workers[0]]).ok();
+        let output = waiter.join().expect("the waiter's thread");
+        let text = output.ok();
+        assert!(text.contains("campaigning: candidate #1"), "{text}");
+        let term: u64 = text.lines().last().unwrap().trim_start_matches("elected: term ").parse().expect("a term");
+        assert!(term > first_term, "{term} after {first_term}");
+    });
+    let shown = run(&["elect", "show", "desk", "--key", &operator]);
+    assert!(shown.ok().contains("worker-2"), "{}", shown.stdout);
+    // A candidate whose candidacy ends while it waits is told so.
+    std::thread::scope(|scope| {
+        let waiter =
+            scope.spawn(|| run(&["elect", "campaign", "desk", "--lease", "work", "--wait", "--key", &workers[2]]));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while run(&["elect", "show", "desk", "--json", "--key", &operator]).json()["candidates"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+        {
+            assert!(std::time::Instant::now() < deadline, "worker-3 never campaigned");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        run(&["lease", "revoke", "work", "--key", &workers[2]]).ok();
+        let output = waiter.join().expect("the waiter's thread");
+        assert!(output.failed().contains("no longer a candidate"), "{}", output.stderr);
+    });
 }

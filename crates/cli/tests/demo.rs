@@ -137,13 +137,13 @@ fn the_demo_runs_every_part_and_reports_it() {
     assert!(seals.trim_start().trim_start_matches("decisions").trim_start().starts_with("4 seals"), "{seals}");
     assert!(seals.contains("8 ballots matched to their signed envelopes; 1 action run"), "{seals}");
 
-    // Coordination: the lock handed over within the lease's TTL and 100 ms, with a higher token; five
-    // parties released together; the meeting one missed broke at its timeout.
+    // Coordination: the next leader elected within the dead leader's lease TTL and 100 ms, in a higher
+    // term; five parties released together; the meeting one missed broke at its timeout.
     let coordination = line(report, "16. coordination");
-    let first_token = number_after(coordination, "order-book lock (fencing token ");
-    let handover_ms = number_after(coordination, "held it ");
+    let first_term = number_after(coordination, "led the order desk (term ");
+    let handover_ms = number_after(coordination, "was elected ");
     assert!((1_000..=1_100).contains(&handover_ms), "{coordination}");
-    assert!(number_after(coordination, "keep-alive (token ") > first_token, "{coordination}");
+    assert!(number_after(coordination, "keep-alive (term ") > first_term, "{coordination}");
     assert!(coordination.contains("5 agents summarised 60 real trading days each"), "{coordination}");
     assert!(coordination.contains("telling the 4 that had (`timed_out`)"), "{coordination}");
     let meeting = &report[report.find("barrier close-of-day").expect("a barrier table")..];

@@ -1,18 +1,28 @@
-//! Typed helpers for leases, locks and barriers: grants, keep-alives, revocations, acquires and
-//! releases, arrivals, and the reads (leases by holder, locks with their holders' fencing tokens and
-//! queues, barriers with their waiting parties).
+//! Typed helpers for leases, locks, semaphores, elections and barriers: grants, keep-alives,
+//! revocations, acquires and releases, campaigns and resignations, arrivals, and the reads (leases by
+//! holder, locks with their holders' fencing tokens and queues, elections with their leader and
+//! candidates, barriers with their waiting parties).
 
 use colony_core::command::{
-    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
-    RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
+    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
 };
 use colony_core::{AgentId, Command, LockMode, Name};
-use colony_wire::coordination::{BarrierPage, BarrierView, LeasePage, LockPage, LockView};
+use colony_wire::coordination::{BarrierPage, BarrierView, ElectionView, LeasePage, LockPage, LockView};
 use colony_wire::views::{BarrierArrivalView, SubmitResponse};
 
 use crate::{Client, ClientError};
 
-/// What a lock request got: the lock, or a place in its queue.
+fn acquired(response: &SubmitResponse) -> Result<LockAcquired, ClientError> {
+    let result = response.results.first();
+    match (result.and_then(|result| result.fencing_token), result.and_then(|result| result.queue_position)) {
+        (Some(fencing_token), _) => Ok(LockAcquired::Granted { fencing_token }),
+        (None, Some(position)) => Ok(LockAcquired::Queued { position }),
+        (None, None) => Err(ClientError::Decode("the acquire's result carries no token or place".to_owned())),
+    }
+}
+
+/// What a lock, semaphore or campaign request got: the hold, or a place in the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockAcquired {
     /// Granted now, with this fencing token.
@@ -54,12 +64,41 @@ impl Client {
         wait: bool,
     ) -> Result<LockAcquired, ClientError> {
         let response = self.submit_one(Command::AcquireLock(AcquireLock { lock, mode, lease, wait })).await?;
-        let result = response.results.first();
-        match (result.and_then(|result| result.fencing_token), result.and_then(|result| result.queue_position)) {
-            (Some(fencing_token), _) => Ok(LockAcquired::Granted { fencing_token }),
-            (None, Some(position)) => Ok(LockAcquired::Queued { position }),
-            (None, None) => Err(ClientError::Decode("the acquire's result carries no token or place".to_owned())),
-        }
+        acquired(&response)
+    }
+
+    /// Asks for one of a semaphore's `permits` through one of the signer's leases; every acquirer
+    /// names the same count.
+    pub async fn acquire_semaphore(
+        &self,
+        semaphore: Name,
+        permits: u32,
+        lease: Name,
+        wait: bool,
+    ) -> Result<LockAcquired, ClientError> {
+        let acquire = AcquireSemaphore { semaphore, permits, lease, wait };
+        acquired(&self.submit_one(Command::AcquireSemaphore(acquire)).await?)
+    }
+
+    /// Gives back the signer's permit, or leaves the semaphore's queue.
+    pub async fn release_semaphore(&self, semaphore: Name) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::ReleaseSemaphore(ReleaseSemaphore { semaphore })).await
+    }
+
+    /// Stands for leader through one of the signer's leases: `Granted` carries the term (elected
+    /// now), `Queued` the place among the candidates (elected later, told by `election.leader`).
+    pub async fn campaign(&self, election: Name, lease: Name) -> Result<LockAcquired, ClientError> {
+        acquired(&self.submit_one(Command::Campaign(Campaign { election, lease })).await?)
+    }
+
+    /// Steps down as leader, or withdraws as a candidate.
+    pub async fn resign(&self, election: Name) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::Resign(Resign { election })).await
+    }
+
+    /// An election's leader with its term, and its candidates.
+    pub async fn election(&self, election: &Name) -> Result<ElectionView, ClientError> {
+        self.get(&format!("/v1/elections/{election}")).await
     }
 
     /// Releases a lock the signer holds, or leaves its queue.

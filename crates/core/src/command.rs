@@ -20,8 +20,8 @@ pub use crate::bus::commands::{
 };
 pub use crate::config::commands::{IssueReadToken, RevokeReadToken, SetConfig};
 pub use crate::coordination::commands::{
-    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
-    RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
+    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
 };
 pub use crate::governance::commands::{
     AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, VetoProposal,
@@ -192,6 +192,10 @@ command_table! {
     RevokeLease = "lease.revoke",
     AcquireLock = "lock.acquire",
     ReleaseLock = "lock.release",
+    AcquireSemaphore = "semaphore.acquire",
+    ReleaseSemaphore = "semaphore.release",
+    Campaign = "election.campaign",
+    Resign = "election.resign",
     CreateBarrier = "barrier.create",
     ArriveAtBarrier = "barrier.arrive",
     ResetBarrier = "barrier.reset",

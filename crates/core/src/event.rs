@@ -676,6 +676,59 @@ pub enum EventKind {
         /// It gave up, or its lease ended.
         reason: LockRelease,
     },
+    /// A candidate joined an election's queue behind the leader and earlier candidates.
+    #[serde(rename = "election.campaigning")]
+    ElectionCampaigning {
+        /// The election.
+        election: Name,
+        /// Who stands.
+        candidate: Signer,
+        /// The lease it stands through.
+        lease: Name,
+        /// Its place among the candidates, from 1.
+        position: u32,
+    },
+    /// An election has a new leader: at once, or (`waited`) as the previous leader's term ended.
+    #[serde(rename = "election.leader")]
+    ElectionLeader {
+        /// The election.
+        election: Name,
+        /// The new leader.
+        leader: Signer,
+        /// The lease it leads through.
+        lease: Name,
+        /// Its term: above every term of this election before, and a fencing token.
+        term: u64,
+        /// Whether it waited as a candidate.
+        waited: bool,
+    },
+    /// A leader's term ended: it resigned, or its lease ended (revoked, expired, holder silent or
+    /// deregistered). `election.leader` follows in the same entry when a candidate waits.
+    #[serde(rename = "election.term_ended")]
+    ElectionTermEnded {
+        /// The election.
+        election: Name,
+        /// The former leader.
+        leader: Signer,
+        /// The lease it led through.
+        lease: Name,
+        /// The term that ended.
+        term: u64,
+        /// Resigned, or its lease ended.
+        reason: LockRelease,
+    },
+    /// A candidate left an election's queue without being elected.
+    #[serde(rename = "election.withdrawn")]
+    ElectionWithdrawn {
+        /// The election.
+        election: Name,
+        /// The former candidate.
+        candidate: Signer,
+        /// The lease it stood through.
+        lease: Name,
+        /// It resigned, or its lease ended.
+        reason: LockRelease,
+    },
     /// A barrier was made.
     #[serde(rename = "barrier.created")]
     BarrierCreated {
@@ -804,6 +857,10 @@ impl EventKind {
         "lock.granted",
         "lock.released",
         "lock.left_queue",
+        "election.campaigning",
+        "election.leader",
+        "election.term_ended",
+        "election.withdrawn",
         "barrier.created",
         "barrier.arrived",
         "barrier.tripped",
@@ -875,6 +932,10 @@ impl EventKind {
             EventKind::LockGranted { .. } => "lock.granted",
             EventKind::LockReleased { .. } => "lock.released",
             EventKind::LockLeftQueue { .. } => "lock.left_queue",
+            EventKind::ElectionCampaigning { .. } => "election.campaigning",
+            EventKind::ElectionLeader { .. } => "election.leader",
+            EventKind::ElectionTermEnded { .. } => "election.term_ended",
+            EventKind::ElectionWithdrawn { .. } => "election.withdrawn",
             EventKind::BarrierCreated { .. } => "barrier.created",
             EventKind::BarrierArrived { .. } => "barrier.arrived",
             EventKind::BarrierTripped { .. } => "barrier.tripped",

@@ -559,6 +559,11 @@ pub const LOCKS_PER_LEASE_MAX: usize = 16;
 /// Locks held or awaited in all (a lock nobody uses has no record): the bound on lock records.
 pub const LOCKS_MAX: usize = 100_000;
 
+/// Permits of one semaphore: its holders, each a place on a lease listed in the semaphore's view.
+/// 4,096 covers a pool of workers for a large swarm; a bound beyond that is a semaphore that never
+/// refuses anyone, and its view would no longer be one small read.
+pub const SEMAPHORE_PERMITS_MAX: u32 = 4_096;
+
 /// Waiters queued for one lock. A release hands the lock over to the head of its queue in the same
 /// entry, granting at most this many shared waiters at once; 64 waiters is a contended resource,
 /// more is a design asking for a work queue.

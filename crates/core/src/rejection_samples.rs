@@ -9,7 +9,7 @@
 
 use crate::amount::Amount;
 use crate::bus::{Pattern, Subject};
-use crate::coordination::BarrierBreak;
+use crate::coordination::{BarrierBreak, LockKind};
 use crate::governance::TallyError;
 use crate::ids::{AgentId, Name};
 use crate::outcome::{
@@ -114,6 +114,11 @@ pub fn rejection_samples() -> Vec<Rejection> {
         CoordinationRejection::LockHeld { lock: Name::new("ledger-export").expect("a valid name") }.into(),
         CoordinationRejection::LockAlreadyHeld { lock: Name::new("ledger-export").expect("a valid name") }.into(),
         CoordinationRejection::LockNotHeld { lock: Name::new("ledger-export").expect("a valid name") }.into(),
+        CoordinationRejection::LockKindMismatch {
+            lock: Name::new("gpu-pool").expect("a valid name"),
+            kind: LockKind::Semaphore { permits: 4 },
+        }
+        .into(),
         CoordinationRejection::Deadlock { lock: Name::new("ledger-export").expect("a valid name") }.into(),
         CoordinationRejection::BarrierNotFound { barrier: Name::new("phase-1").expect("a valid name") }.into(),
         CoordinationRejection::BarrierExists { barrier: Name::new("phase-1").expect("a valid name") }.into(),
@@ -226,6 +231,7 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             CoordinationRejection::HolderUnresponsive => "CoordinationRejection::HolderUnresponsive",
             CoordinationRejection::LockHeld { .. } => "CoordinationRejection::LockHeld",
             CoordinationRejection::LockAlreadyHeld { .. } => "CoordinationRejection::LockAlreadyHeld",
+            CoordinationRejection::LockKindMismatch { .. } => "CoordinationRejection::LockKindMismatch",
             CoordinationRejection::LockNotHeld { .. } => "CoordinationRejection::LockNotHeld",
             CoordinationRejection::Deadlock { .. } => "CoordinationRejection::Deadlock",
             CoordinationRejection::BarrierNotFound { .. } => "CoordinationRejection::BarrierNotFound",

@@ -316,7 +316,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 //    name their jury; governance counts open juries per disputer.
 // 10: the state keeps the draw seed, the chain every entry folds into; coordination keeps barriers,
 //     and each lease the barriers it waits at.
-const SNAPSHOT_VERSION: u32 = 10;
+// 11: each lock record says whether it is a lock, a semaphore (with its permits) or an election.
+const SNAPSHOT_VERSION: u32 = 11;
 
 impl State {
     /// An empty state, before genesis.

@@ -1,13 +1,16 @@
-//! Leases and locks against a plain reference model: random grants, keep-alives, revocations,
-//! acquires, releases, heartbeats and silences, with time passing. After every entry the state's
-//! holders and queues equal the model's; no exclusive holder is ever beside another holder; every
-//! holder's lease is alive and its agent heard from; each lock's fencing tokens strictly increase
-//! over its whole life; and waiters are granted in the order they queued.
+//! Leases, locks, semaphores and elections against a plain reference model: random grants,
+//! keep-alives, revocations, acquires of locks and semaphores, campaigns, releases and resignations,
+//! heartbeats and silences, with time passing, all on the same few names so that kinds collide.
+//! After every entry the state's holders and queues equal the model's; no exclusive holder is ever
+//! beside another holder and no semaphore has more holders than permits; every holder's lease is
+//! alive and its agent heard from; each name's fencing tokens (an election's terms) strictly
+//! increase over its whole life; and waiters are granted in the order they queued.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use colony_core::coordination::LockKind;
 use colony_core::{Accepted, EventKind, LockMode, Signer};
 use proptest::prelude::*;
 use serde_json::json;
@@ -25,6 +28,10 @@ enum Step {
     Revoke { agent: usize, lease: usize },
     Acquire { agent: usize, lock: usize, lease: usize, exclusive: bool, wait: bool },
     Release { agent: usize, lock: usize },
+    AcquireSemaphore { agent: usize, lock: usize, lease: usize, permits: u32, wait: bool },
+    ReleaseSemaphore { agent: usize, lock: usize },
+    Campaign { agent: usize, lock: usize, lease: usize },
+    Resign { agent: usize, lock: usize },
     Heartbeat { agent: usize },
     Advance { ms: u64 },
 }
@@ -33,22 +40,40 @@ fn step() -> impl Strategy<Value = Step> {
     let agent = 0..AGENTS.len();
     let lease = 0..LEASES.len();
     prop_oneof![
-        1 => (agent.clone(), lease.clone(), 1_000u64..20_000).prop_map(|(agent, lease, ttl_ms)| Step::Grant { agent, lease, ttl_ms }),
+        4 => (agent.clone(), lease.clone(), 1_000u64..40_000).prop_map(|(agent, lease, ttl_ms)| Step::Grant { agent, lease, ttl_ms }),
         1 => (agent.clone(), lease.clone()).prop_map(|(agent, lease)| Step::KeepAlive { agent, lease }),
         1 => (agent.clone(), lease.clone()).prop_map(|(agent, lease)| Step::Revoke { agent, lease }),
-        4 => (agent.clone(), 0..LOCKS.len(), lease, any::<bool>(), any::<bool>())
+        4 => (agent.clone(), 0..LOCKS.len(), lease.clone(), any::<bool>(), any::<bool>())
             .prop_map(|(agent, lock, lease, exclusive, wait)| Step::Acquire { agent, lock, lease, exclusive, wait }),
         2 => (agent.clone(), 0..LOCKS.len()).prop_map(|(agent, lock)| Step::Release { agent, lock }),
+        3 => (agent.clone(), 0..LOCKS.len(), lease.clone(), 1u32..=3, any::<bool>())
+            .prop_map(|(agent, lock, lease, permits, wait)| Step::AcquireSemaphore { agent, lock, lease, permits, wait }),
+        1 => (agent.clone(), 0..LOCKS.len()).prop_map(|(agent, lock)| Step::ReleaseSemaphore { agent, lock }),
+        3 => (agent.clone(), 0..LOCKS.len(), lease).prop_map(|(agent, lock, lease)| Step::Campaign { agent, lock, lease }),
+        1 => (agent.clone(), 0..LOCKS.len()).prop_map(|(agent, lock)| Step::Resign { agent, lock }),
         2 => agent.prop_map(|agent| Step::Heartbeat { agent }),
-        2 => (1u64..12_000).prop_map(|ms| Step::Advance { ms }),
+        2 => (1u64..8_000).prop_map(|ms| Step::Advance { ms }),
     ]
 }
 
-/// The model: who is heard from until when, leases' last alive times, and each lock's holders and queue.
+/// The model's verdict on a command: done, or refused with this code.
+type Outcome = Result<(), &'static str>;
+
+/// What a name is used as while someone holds or awaits it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Lock,
+    Semaphore(u32),
+    Election,
+}
+
+/// The model: who is heard from until when, leases' last alive times, and each name's kind, holders
+/// and queue.
 #[derive(Default)]
 struct Model {
     heard_until_ms: BTreeMap<usize, u64>,
     leases: BTreeMap<(usize, usize), (u64, u64)>,
+    kinds: BTreeMap<usize, Kind>,
     holders: BTreeMap<usize, BTreeMap<usize, (usize, bool)>>,
     queues: BTreeMap<usize, Vec<(usize, usize, bool)>>,
 }
@@ -56,8 +81,59 @@ struct Model {
 impl Model {
     fn compatible(&self, lock: usize, exclusive: bool) -> bool {
         let holders = self.holders.get(&lock);
-        let none = holders.is_none_or(BTreeMap::is_empty);
-        if exclusive { none } else { holders.is_none_or(|holders| holders.values().all(|(_, held)| !held)) }
+        let count = holders.map_or(0, BTreeMap::len);
+        if let Some(Kind::Semaphore(permits)) = self.kinds.get(&lock) {
+            return count < *permits as usize;
+        }
+        if exclusive { count == 0 } else { holders.is_none_or(|holders| holders.values().all(|(_, held)| !held)) }
+    }
+
+    /// Forgets the kind of a name nobody holds or awaits any more.
+    fn tidy(&mut self, lock: usize) {
+        let held = self.holders.get(&lock).is_some_and(|holders| !holders.is_empty());
+        let queued = self.queues.get(&lock).is_some_and(|queue| !queue.is_empty());
+        if !held && !queued {
+            self.kinds.remove(&lock);
+        }
+    }
+
+    /// A lock's acquire, a semaphore's (always shared) or a campaign (always exclusive, always waits).
+    fn acquire(&mut self, agent: usize, lock: usize, lease: usize, kind: Kind, exclusive: bool, wait: bool) -> Outcome {
+        self.leases.get(&(agent, lease)).ok_or("lease_not_found")?;
+        if self.kinds.get(&lock).is_some_and(|used| *used != kind) {
+            return Err("lock_kind_mismatch");
+        }
+        if self.involves(lock, agent) {
+            return Err("lock_already_held");
+        }
+        self.kinds.insert(lock, kind);
+        let queue_empty = self.queues.get(&lock).is_none_or(Vec::is_empty);
+        if queue_empty && self.compatible(lock, exclusive) {
+            self.holders.entry(lock).or_default().insert(agent, (lease, exclusive));
+        } else if !wait {
+            self.tidy(lock);
+            return Err("lock_held");
+        } else if self.closes_cycle(agent, lock) {
+            self.tidy(lock);
+            return Err("deadlock");
+        } else {
+            self.queues.entry(lock).or_default().push((agent, lease, exclusive));
+        }
+        Ok(())
+    }
+
+    /// A release, a semaphore's release or a resignation: `kind` as the command expects it.
+    fn release(&mut self, agent: usize, lock: usize, expects: fn(Kind) -> bool) -> Outcome {
+        if self.kinds.get(&lock).is_some_and(|used| !expects(*used)) {
+            return Err("lock_kind_mismatch");
+        }
+        if !self.involves(lock, agent) {
+            return Err("lock_not_held");
+        }
+        self.holders.entry(lock).or_default().remove(&agent);
+        self.queues.entry(lock).or_default().retain(|queued| queued.0 != agent);
+        self.hand_over(lock);
+        Ok(())
     }
 
     fn hand_over(&mut self, lock: usize) {
@@ -68,6 +144,7 @@ impl Model {
             self.queues.get_mut(&lock).unwrap().remove(0);
             self.holders.entry(lock).or_default().insert(agent, (lease, exclusive));
         }
+        self.tidy(lock);
     }
 
     fn end_lease(&mut self, agent: usize, lease: usize) {
@@ -134,7 +211,7 @@ impl Model {
     }
 
     /// What the command does to the model: `Ok` and the change, or the refusal's code.
-    fn apply(&mut self, step: &Step, now_ms: u64) -> Result<(), &'static str> {
+    fn apply(&mut self, step: &Step, now_ms: u64) -> Outcome {
         match *step {
             Step::Grant { agent, lease, ttl_ms } => {
                 if !self.heard_until_ms.contains_key(&agent) {
@@ -154,29 +231,19 @@ impl Model {
                 self.end_lease(agent, lease);
             }
             Step::Acquire { agent, lock, lease, exclusive, wait } => {
-                self.leases.get(&(agent, lease)).ok_or("lease_not_found")?;
-                if self.involves(lock, agent) {
-                    return Err("lock_already_held");
-                }
-                let queue_empty = self.queues.get(&lock).is_none_or(Vec::is_empty);
-                if queue_empty && self.compatible(lock, exclusive) {
-                    self.holders.entry(lock).or_default().insert(agent, (lease, exclusive));
-                } else if !wait {
-                    return Err("lock_held");
-                } else if self.closes_cycle(agent, lock) {
-                    return Err("deadlock");
-                } else {
-                    self.queues.entry(lock).or_default().push((agent, lease, exclusive));
-                }
+                return self.acquire(agent, lock, lease, Kind::Lock, exclusive, wait);
             }
-            Step::Release { agent, lock } => {
-                if !self.involves(lock, agent) {
-                    return Err("lock_not_held");
-                }
-                self.holders.entry(lock).or_default().remove(&agent);
-                self.queues.entry(lock).or_default().retain(|queued| queued.0 != agent);
-                self.hand_over(lock);
+            Step::AcquireSemaphore { agent, lock, lease, permits, wait } => {
+                return self.acquire(agent, lock, lease, Kind::Semaphore(permits), false, wait);
             }
+            Step::Campaign { agent, lock, lease } => {
+                return self.acquire(agent, lock, lease, Kind::Election, true, true);
+            }
+            Step::Release { agent, lock } => return self.release(agent, lock, |kind| kind == Kind::Lock),
+            Step::ReleaseSemaphore { agent, lock } => {
+                return self.release(agent, lock, |kind| matches!(kind, Kind::Semaphore(_)));
+            }
+            Step::Resign { agent, lock } => return self.release(agent, lock, |kind| kind == Kind::Election),
             Step::Heartbeat { .. } | Step::Advance { .. } => {}
         }
         Ok(())
@@ -196,6 +263,18 @@ fn command_of(step: &Step) -> Option<(usize, serde_json::Value)> {
                    "mode": if exclusive { "exclusive" } else { "shared" }, "wait": wait}),
         ),
         Step::Release { agent, lock } => (agent, json!({"type": "lock.release", "lock": LOCKS[lock]})),
+        Step::AcquireSemaphore { agent, lock, lease, permits, wait } => (
+            agent,
+            json!({"type": "semaphore.acquire", "semaphore": LOCKS[lock], "lease": LEASES[lease],
+                   "permits": permits, "wait": wait}),
+        ),
+        Step::ReleaseSemaphore { agent, lock } => {
+            (agent, json!({"type": "semaphore.release", "semaphore": LOCKS[lock]}))
+        }
+        Step::Campaign { agent, lock, lease } => {
+            (agent, json!({"type": "election.campaign", "election": LOCKS[lock], "lease": LEASES[lease]}))
+        }
+        Step::Resign { agent, lock } => (agent, json!({"type": "election.resign", "election": LOCKS[lock]})),
         Step::Heartbeat { agent } => (agent, json!({"type": "agent.heartbeat"})),
         Step::Advance { .. } => return None,
     })
@@ -233,6 +312,22 @@ fn locks_of(swarm: &Simulator) -> Locks {
     (holders, queues)
 }
 
+fn kinds_of(swarm: &Simulator) -> BTreeMap<usize, Kind> {
+    let locks = swarm.state().coordination().locks_after(None, usize::MAX);
+    locks
+        .into_iter()
+        .map(|lock| {
+            let index = LOCKS.iter().position(|name| *name == lock.name.as_str()).unwrap();
+            let kind = match lock.kind {
+                LockKind::Lock => Kind::Lock,
+                LockKind::Semaphore { permits } => Kind::Semaphore(permits),
+                LockKind::Election => Kind::Election,
+            };
+            (index, kind)
+        })
+        .collect()
+}
+
 fn model_locks(model: &Model) -> Locks {
     let holders = model.holders.iter().filter(|(_, h)| !h.is_empty()).map(|(k, v)| (*k, v.clone())).collect();
     let queues = model.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(k, v)| (*k, v.clone())).collect();
@@ -247,13 +342,16 @@ fn check_events(
 ) {
     for event in events {
         match &event.kind {
-            EventKind::LockQueued { lock, holder, .. } => {
+            EventKind::LockQueued { lock, holder, .. }
+            | EventKind::ElectionCampaigning { election: lock, candidate: holder, .. } => {
                 queues.entry(lock.to_string()).or_default().push(holder.to_string())
             }
-            EventKind::LockLeftQueue { lock, holder, .. } => {
+            EventKind::LockLeftQueue { lock, holder, .. }
+            | EventKind::ElectionWithdrawn { election: lock, candidate: holder, .. } => {
                 queues.entry(lock.to_string()).or_default().retain(|queued| *queued != holder.to_string())
             }
-            EventKind::LockGranted { lock, holder, fencing_token, waited, .. } => {
+            EventKind::LockGranted { lock, holder, fencing_token, waited, .. }
+            | EventKind::ElectionLeader { election: lock, leader: holder, term: fencing_token, waited, .. } => {
                 let last = last_tokens.insert(lock.to_string(), *fencing_token).unwrap_or(0);
                 assert!(*fencing_token > last, "lock {lock}: token {fencing_token} after {last}");
                 if *waited {
@@ -272,6 +370,9 @@ fn check_holders_alive(swarm: &Simulator) {
     for lock in state.coordination().locks_after(None, usize::MAX) {
         let exclusive = lock.holders.values().any(|hold| hold.mode == LockMode::Exclusive);
         assert!(!exclusive || lock.holders.len() == 1, "an exclusive holder beside another");
+        if let LockKind::Semaphore { permits } = lock.kind {
+            assert!(lock.holders.len() <= permits as usize, "a semaphore with more holders than permits");
+        }
         for (holder, hold) in &lock.holders {
             let lease = state.coordination().lease(holder, &hold.lease).expect("a holder's lease exists");
             assert!(lease.expires_at_ms >= state.timestamp_ms(), "a holder's lease is past its end");
@@ -285,7 +386,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
-    fn leases_and_locks_follow_the_model(steps in prop::collection::vec(step(), 1..120)) {
+    fn leases_locks_semaphores_and_elections_follow_the_model(steps in prop::collection::vec(step(), 1..120)) {
         let mut swarm = SwarmBuilder::new().heartbeat_ttl_ms(30_000).build();
         swarm.register_all(&AGENTS, "scout");
         let mut model = Model::default();
@@ -319,6 +420,7 @@ proptest! {
             check_events(&outcome.events, &mut last_tokens, &mut queues);
             check_holders_alive(&swarm);
             prop_assert_eq!(locks_of(&swarm), model_locks(&model));
+            prop_assert_eq!(&kinds_of(&swarm), &model.kinds);
         }
     }
 }

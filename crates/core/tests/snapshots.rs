@@ -38,6 +38,8 @@ fn busy_swarm() -> Simulator {
     let coordination = [
         r#"{"type": "lease.grant", "lease": "work", "ttl_ms": 600000}"#,
         r#"{"type": "lock.acquire", "lock": "export", "mode": "exclusive", "lease": "work"}"#,
+        r#"{"type": "semaphore.acquire", "semaphore": "gpu", "permits": 3, "lease": "work"}"#,
+        r#"{"type": "election.campaign", "election": "desk", "lease": "work"}"#,
     ];
     let coordination: Vec<_> = coordination.iter().map(|text| serde_json::from_str(text).expect("a command")).collect();
     assert!(swarm.agent("parent", coordination.clone()).all_accepted());
@@ -67,7 +69,7 @@ fn a_snapshot_round_trips_exactly_and_the_restored_state_carries_on_identically(
     let mut swarm = busy_swarm();
     let bytes = swarm.state().encode_snapshot();
     assert_eq!(&bytes[..8], b"COLONYSS");
-    assert_eq!(&bytes[8..HEADER_BYTES], &10u32.to_le_bytes());
+    assert_eq!(&bytes[8..HEADER_BYTES], &11u32.to_le_bytes());
     let mut restored = State::decode_snapshot(&bytes).expect("a fresh snapshot decodes");
     assert_eq!(&restored, swarm.state());
     assert_eq!(restored.state_hash(), swarm.state().state_hash());
@@ -122,7 +124,7 @@ fn bytes_without_the_magic_are_not_a_snapshot() {
 #[test]
 fn an_unknown_version_is_refused_by_number() {
     let bytes = busy_swarm().state().encode_snapshot();
-    for version in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, u32::MAX] {
+    for version in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, u32::MAX] {
         let mut other = bytes.clone();
         other[8..HEADER_BYTES].copy_from_slice(&version.to_le_bytes());
         let error = State::decode_snapshot(&other).unwrap_err();

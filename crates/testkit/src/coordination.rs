@@ -1,14 +1,15 @@
-//! Lease, lock and barrier commands for generated streams.
+//! Lease, lock, semaphore, election and barrier commands for generated streams.
 //!
 //! Leases, locks and barriers are named from small pools ([`LEASE_NAMES`], [`LOCK_NAMES`],
 //! [`BARRIER_NAMES`]) so that agents grant the same lease twice, acquire locks others hold (waiting or
-//! not, closing cycles of waits), release locks they never held, revoke each other's leases, make
+//! not, closing cycles of waits), take a name as a semaphore or an election while it is a lock,
+//! release locks they never held, revoke each other's leases, make
 //! barriers that exist, arrive twice and reset others' barriers; short TTLs, timeouts and pauses let
 //! leases expire, hand their locks over and break the barriers they wait at.
 
 use colony_core::command::{
-    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
-    RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
+    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
 };
 use colony_core::{AgentId, Command, LockMode, limits};
 use proptest::prelude::*;
@@ -68,6 +69,34 @@ pub enum CoordinationSpec {
         /// The index of its name in [`LOCK_NAMES`].
         lock: usize,
     },
+    /// `semaphore.acquire`, on the locks' names; 0 permits are refused.
+    AcquireSemaphore {
+        /// The index of its name in [`LOCK_NAMES`].
+        lock: usize,
+        /// The index of the lease in [`LEASE_NAMES`].
+        lease: usize,
+        /// Holders at once.
+        permits: u32,
+        /// Whether to queue.
+        wait: bool,
+    },
+    /// `semaphore.release`.
+    ReleaseSemaphore {
+        /// The index of its name in [`LOCK_NAMES`].
+        lock: usize,
+    },
+    /// `election.campaign`, on the locks' names.
+    Campaign {
+        /// The index of its name in [`LOCK_NAMES`].
+        lock: usize,
+        /// The index of the lease in [`LEASE_NAMES`].
+        lease: usize,
+    },
+    /// `election.resign`.
+    Resign {
+        /// The index of its name in [`LOCK_NAMES`].
+        lock: usize,
+    },
     /// `barrier.create`; a party count of 1 is refused, and with `members` only the first two pool
     /// agents may arrive (so a count of 3 is refused).
     CreateBarrier {
@@ -109,8 +138,15 @@ pub fn coordination_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec
     let acquire = (0..LOCK_NAMES.len(), acquire_lease(), any::<bool>(), proptest::bool::weighted(0.6))
         .prop_map(|(lock, lease, exclusive, wait)| CoordinationSpec::Acquire { lock, lease, exclusive, wait });
     let release = (0..LOCK_NAMES.len()).prop_map(|lock| CoordinationSpec::Release { lock });
+    let permits = prop_oneof![1 => Just(0u32), 6 => Just(1u32), 6 => Just(2u32)];
+    let acquire_semaphore = (0..LOCK_NAMES.len(), acquire_lease(), permits, proptest::bool::weighted(0.6))
+        .prop_map(|(lock, lease, permits, wait)| CoordinationSpec::AcquireSemaphore { lock, lease, permits, wait });
+    let release_semaphore = (0..LOCK_NAMES.len()).prop_map(|lock| CoordinationSpec::ReleaseSemaphore { lock });
+    let campaign =
+        (0..LOCK_NAMES.len(), acquire_lease()).prop_map(|(lock, lease)| CoordinationSpec::Campaign { lock, lease });
+    let resign = (0..LOCK_NAMES.len()).prop_map(|lock| CoordinationSpec::Resign { lock });
     let parties = prop_oneof![1 => Just(1u32), 8 => Just(2u32), 3 => Just(3u32)];
-    let timeout_ms = prop_oneof![3 => Just(limits::BARRIER_TIMEOUT_MIN_MS), 1 => 1_000u64..=20_000];
+    let timeout_ms = prop_oneof![1 => Just(limits::BARRIER_TIMEOUT_MIN_MS), 3 => 1_000u64..=20_000];
     let create = (0..BARRIER_NAMES.len(), parties, timeout_ms, proptest::bool::weighted(0.3)).prop_map(
         |(barrier, parties, timeout_ms, members)| CoordinationSpec::CreateBarrier {
             barrier,
@@ -125,14 +161,18 @@ pub fn coordination_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec
     let remove = (0..BARRIER_NAMES.len()).prop_map(|barrier| CoordinationSpec::RemoveBarrier { barrier });
     vec![
         (4, create.prop_map(CommandSpec::Coordination).boxed()),
-        (10, arrive.prop_map(CommandSpec::Coordination).boxed()),
+        (14, arrive.prop_map(CommandSpec::Coordination).boxed()),
         (2, reset.prop_map(CommandSpec::Coordination).boxed()),
         (1, remove.prop_map(CommandSpec::Coordination).boxed()),
         (6, grant.prop_map(CommandSpec::Coordination).boxed()),
         (3, keep_alive.prop_map(CommandSpec::Coordination).boxed()),
-        (4, revoke.prop_map(CommandSpec::Coordination).boxed()),
+        (2, revoke.prop_map(CommandSpec::Coordination).boxed()),
         (14, acquire.prop_map(CommandSpec::Coordination).boxed()),
-        (8, release.prop_map(CommandSpec::Coordination).boxed()),
+        (4, release.prop_map(CommandSpec::Coordination).boxed()),
+        (5, acquire_semaphore.prop_map(CommandSpec::Coordination).boxed()),
+        (1, release_semaphore.prop_map(CommandSpec::Coordination).boxed()),
+        (5, campaign.prop_map(CommandSpec::Coordination).boxed()),
+        (1, resign.prop_map(CommandSpec::Coordination).boxed()),
     ]
 }
 
@@ -155,6 +195,21 @@ pub fn render_coordination(spec: &CoordinationSpec, resolve: &dyn Fn(AgentRef) -
             wait: *wait,
         }),
         CoordinationSpec::Release { lock } => Command::ReleaseLock(ReleaseLock { lock: name(LOCK_NAMES[*lock]) }),
+        CoordinationSpec::AcquireSemaphore { lock, lease, permits, wait } => {
+            Command::AcquireSemaphore(AcquireSemaphore {
+                semaphore: name(LOCK_NAMES[*lock]),
+                permits: *permits,
+                lease: name(LEASE_NAMES[*lease]),
+                wait: *wait,
+            })
+        }
+        CoordinationSpec::ReleaseSemaphore { lock } => {
+            Command::ReleaseSemaphore(ReleaseSemaphore { semaphore: name(LOCK_NAMES[*lock]) })
+        }
+        CoordinationSpec::Campaign { lock, lease } => {
+            Command::Campaign(Campaign { election: name(LOCK_NAMES[*lock]), lease: name(LEASE_NAMES[*lease]) })
+        }
+        CoordinationSpec::Resign { lock } => Command::Resign(Resign { election: name(LOCK_NAMES[*lock]) }),
         CoordinationSpec::CreateBarrier { barrier, parties, timeout_ms, members } => {
             Command::CreateBarrier(CreateBarrier {
                 barrier: name(BARRIER_NAMES[*barrier]),

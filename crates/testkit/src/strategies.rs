@@ -1358,7 +1358,7 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
         choices.push((20, stigmergy_envelope(pool).prop_map(Step::Envelope).boxed()));
     }
     if config.coordination {
-        choices.push((20, coordination_envelope(pool).prop_map(Step::Envelope).boxed()));
+        choices.push((40, coordination_envelope(pool).prop_map(Step::Envelope).boxed()));
     }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))

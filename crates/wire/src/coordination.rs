@@ -1,7 +1,8 @@
-//! Coordination's read views: leases by holder, locks with their holders' fencing tokens and their
-//! queues, and barriers with the parties waiting at them.
+//! Coordination's read views: leases by holder, locks and semaphores with their holders' fencing
+//! tokens and their queues, elections with their leader and candidates, and barriers with the
+//! parties waiting at them.
 
-use colony_core::coordination::{BarrierBreak, BarrierRecord, LeaseRecord, LockMode, LockRecord};
+use colony_core::coordination::{BarrierBreak, BarrierRecord, LeaseRecord, LockKind, LockMode, LockRecord};
 use colony_core::{AgentId, Name, Signer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -86,11 +87,27 @@ pub struct WaiterView {
     pub queued_at_ms: u64,
 }
 
-/// A lock in use: its holders and its queue, first come first served.
+/// What a name in the locks' namespace is used as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKindName {
+    /// One exclusive holder or any number of shared ones.
+    Lock,
+    /// Up to its permits of holders.
+    Semaphore,
+    /// One leader, whose fencing token is its term.
+    Election,
+}
+
+/// A lock, semaphore or election in use: its holders and its queue, first come first served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LockView {
     /// Its name.
     pub lock: Name,
+    /// `lock`, `semaphore` or `election`; absent when nobody uses the name.
+    pub kind: Option<LockKindName>,
+    /// A semaphore's permits; absent for a lock or an election.
+    pub permits: Option<u32>,
     /// Its holders, by signer.
     pub holders: Vec<HolderView>,
     /// Its waiters, in the order they will be served.
@@ -100,8 +117,15 @@ pub struct LockView {
 impl LockView {
     /// The view of `lock`.
     pub fn new(lock: &LockRecord) -> LockView {
+        let (kind, permits) = match lock.kind {
+            LockKind::Lock => (LockKindName::Lock, None),
+            LockKind::Semaphore { permits } => (LockKindName::Semaphore, Some(permits)),
+            LockKind::Election => (LockKindName::Election, None),
+        };
         LockView {
             lock: lock.name.clone(),
+            kind: Some(kind),
+            permits,
             holders: lock
                 .holders
                 .iter()
@@ -124,6 +148,63 @@ impl LockView {
                 })
                 .collect(),
         }
+    }
+}
+
+/// An election's leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LeaderView {
+    /// Who leads.
+    pub leader: Signer,
+    /// The lease it leads through: leadership ends with it.
+    pub lease: Name,
+    /// Its term, above every earlier term of the election: a fencing token.
+    pub term: u64,
+    /// When it was elected (log time).
+    pub elected_at_ms: u64,
+}
+
+/// A candidate waiting to lead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CandidateView {
+    /// Who stands.
+    pub candidate: Signer,
+    /// The lease it stands through.
+    pub lease: Name,
+    /// When it began to campaign (log time).
+    pub campaigning_since_ms: u64,
+}
+
+/// An election: its leader, if any, and the candidates in the order they would lead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ElectionView {
+    /// Its name.
+    pub election: Name,
+    /// Who leads; absent when nobody campaigns.
+    pub leader: Option<LeaderView>,
+    /// The candidates waiting, first to lead first.
+    pub candidates: Vec<CandidateView>,
+}
+
+impl ElectionView {
+    /// The view of an election in use (`lock` is an election's record).
+    pub fn new(lock: &LockRecord) -> ElectionView {
+        let leader = lock.holders.iter().next().map(|(leader, hold)| LeaderView {
+            leader: leader.clone(),
+            lease: hold.lease.clone(),
+            term: hold.fencing_token,
+            elected_at_ms: hold.granted_at_ms,
+        });
+        let candidates = lock
+            .queue
+            .iter()
+            .map(|waiter| CandidateView {
+                candidate: waiter.holder.clone(),
+                lease: waiter.lease.clone(),
+                campaigning_since_ms: waiter.queued_at_ms,
+            })
+            .collect();
+        ElectionView { election: lock.name.clone(), leader, candidates }
     }
 }
 

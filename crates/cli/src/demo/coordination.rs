@@ -1,5 +1,5 @@
-//! Part 8: coordination. A lock whose holder dies is handed over to the agent queued for it when the
-//! holder's lease ends by log time, with a higher fencing token; then five agents that each summarise
+//! Part 8: coordination. The leader of the order desk dies, and the candidate queued behind it is
+//! elected when the leader's lease ends by log time, in a higher term; then five agents that each summarise
 //! one stock's real prices meet at a barrier and go on together, and a second meeting, which one of
 //! them misses, breaks at its timeout and tells the four that came.
 
@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 
 use colony_client::{Client, LockAcquired};
 use colony_core::coordination::BarrierBreak;
-use colony_core::{AgentId, LockMode, Name, Signer};
+use colony_core::{AgentId, Name, Signer};
 
 use super::market::Market;
 use super::{DemoResult, step};
 
-/// The dying holder's lease: a second, the shortest there is, so the handover comes quickly.
+/// The dying leader's lease: a second, the shortest there is, so the handover comes quickly.
 pub const LEASE_TTL_MS: u64 = 1_000;
 
-/// The longest a handover may take after the holder's last keep-alive: its TTL and a tenth of a
-/// second for the driver's tick and the grant.
+/// The longest a handover may take after the leader's last keep-alive: its TTL and a tenth of a
+/// second for the driver's tick and the election.
 const HANDOVER_BOUND_MS: u64 = LEASE_TTL_MS + 100;
 
 /// The parties of the meetings, each summarising one ticker.
@@ -29,13 +29,13 @@ pub const BARRIER_TIMEOUT_MS: u64 = 2_000;
 /// Trading days each party summarises.
 const DAYS: usize = 60;
 
-/// The lock's handover.
+/// The election's handover.
 pub struct Handover {
-    /// The first holder's fencing token.
-    pub first_token: u64,
-    /// The next holder's, above it.
-    pub next_token: u64,
-    /// Log time from the dead holder's last keep-alive to the grant to the waiter.
+    /// The first leader's term.
+    pub first_term: u64,
+    /// The next leader's, above it.
+    pub next_term: u64,
+    /// Log time from the dead leader's last keep-alive to the next leader's election.
     pub handover_ms: u64,
 }
 
@@ -55,7 +55,7 @@ pub struct Party {
 
 /// What the part did, for the report.
 pub struct CoordinationReport {
-    /// The lock's handover.
+    /// The election's handover.
     pub handover: Handover,
     /// The first meeting's parties, in arrival order.
     pub meeting: Vec<Party>,
@@ -78,14 +78,14 @@ pub async fn run(clients: &BTreeMap<String, Client>) -> DemoResult<CoordinationR
     step(
         16,
         &format!(
-            "coordination: executor-1 held the order-book lock (fencing token {}) through a {LEASE_TTL_MS} ms lease \
-             and died; executor-2, queued, held it {} ms of log time after executor-1's last keep-alive (token {}); \
-             then {} agents summarised {DAYS} real trading days each and met at a barrier, released together; at the \
+            "coordination: executor-1 led the order desk (term {}) through a {LEASE_TTL_MS} ms lease and died; \
+             executor-2, the next candidate, was elected {} ms of log time after executor-1's last keep-alive \
+             (term {}); then {} agents summarised {DAYS} real trading days each and met at a barrier, released together; at the \
              next meeting risk-1 did not come, and the barrier broke after {BARRIER_TIMEOUT_MS} ms, telling the {} \
              that had (`{}`)",
-            report.handover.first_token,
+            report.handover.first_term,
             report.handover.handover_ms,
-            report.handover.next_token,
+            report.handover.next_term,
             report.meeting.len(),
             report.missed.0,
             break_name(report.missed.1),
@@ -99,40 +99,38 @@ pub fn break_name(reason: BarrierBreak) -> String {
     serde_json::to_value(reason).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// executor-1 takes the lock through a short lease and stops keeping it alive; executor-2 waits.
-async fn hand_over(holder: &Client, waiter: &Client) -> DemoResult<Handover> {
-    let (lock, lease) = (Name::new("order-book")?, Name::new("desk")?);
-    let expires_at_ms = holder.grant_lease(lease.clone(), LEASE_TTL_MS).await?;
-    let first_token = match holder.acquire_lock(lock.clone(), LockMode::Exclusive, lease.clone(), false).await? {
+/// executor-1 is elected leader through a short lease and stops keeping it alive; executor-2
+/// campaigns behind it.
+async fn hand_over(leader: &Client, candidate: &Client) -> DemoResult<Handover> {
+    let (election, lease) = (Name::new("order-desk")?, Name::new("desk")?);
+    let expires_at_ms = leader.grant_lease(lease.clone(), LEASE_TTL_MS).await?;
+    let first_term = match leader.campaign(election.clone(), lease.clone()).await? {
         LockAcquired::Granted { fencing_token } => fencing_token,
-        LockAcquired::Queued { .. } => return Err("the order-book lock was not free".into()),
+        LockAcquired::Queued { .. } => return Err("the order desk already had a leader".into()),
     };
-    waiter.grant_lease(lease.clone(), 30_000).await?;
-    if !matches!(
-        waiter.acquire_lock(lock.clone(), LockMode::Exclusive, lease.clone(), true).await?,
-        LockAcquired::Queued { .. }
-    ) {
-        return Err("executor-2 was granted a lock executor-1 held".into());
+    candidate.grant_lease(lease.clone(), 30_000).await?;
+    if !matches!(candidate.campaign(election.clone(), lease.clone()).await?, LockAcquired::Queued { .. }) {
+        return Err("executor-2 was elected while executor-1 led".into());
     }
     let next = Signer::Agent(AgentId::new("executor-2")?);
     let deadline = Instant::now() + Duration::from_secs(10);
-    let hold = loop {
-        let view = waiter.lock(&lock).await?;
-        if let Some(hold) = view.holders.into_iter().find(|hold| hold.holder == next) {
-            break hold;
+    let elected = loop {
+        let view = candidate.election(&election).await?;
+        if let Some(leader) = view.leader.filter(|leader| leader.leader == next) {
+            break leader;
         }
         if Instant::now() > deadline {
-            return Err("executor-2 never got the lock executor-1 left".into());
+            return Err("executor-2 was never elected after executor-1 died".into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let handover_ms = hold.granted_at_ms.saturating_sub(expires_at_ms - LEASE_TTL_MS);
-    if hold.fencing_token <= first_token || handover_ms > HANDOVER_BOUND_MS {
-        return Err(format!("handover took {handover_ms} ms with token {}", hold.fencing_token).into());
+    let handover_ms = elected.elected_at_ms.saturating_sub(expires_at_ms - LEASE_TTL_MS);
+    if elected.term <= first_term || handover_ms > HANDOVER_BOUND_MS {
+        return Err(format!("the handover took {handover_ms} ms, to term {}", elected.term).into());
     }
-    waiter.release_lock(lock).await?;
-    waiter.revoke_lease(lease, None).await?;
-    Ok(Handover { first_token, next_token: hold.fencing_token, handover_ms })
+    candidate.resign(election).await?;
+    candidate.revoke_lease(lease, None).await?;
+    Ok(Handover { first_term, next_term: elected.term, handover_ms })
 }
 
 /// Two meetings at one barrier: all five, then four.

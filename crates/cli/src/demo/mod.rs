@@ -17,8 +17,8 @@
 //! Part 7 (`governance.rs`) is governance: seed 001's council voting with signed, weighted ballots,
 //! decisions sealed into a hash chain, and a mint the operator may no longer make alone run as an
 //! approved proposal's action.
-//! Part 8 (`coordination.rs`) is coordination: a lock handed over with a higher fencing token when its
-//! holder dies, and agents meeting at a barrier, then a meeting that breaks when one does not come.
+//! Part 8 (`coordination.rs`) is coordination: a leader replaced, in a higher term, when it dies, and
+//! agents meeting at a barrier, then a meeting that breaks when one does not come.
 //! Then `report.rs` prints what the swarm did, and this file audits the stopped server's log.
 
 mod coordination;

@@ -165,11 +165,11 @@ fn print_coordination(report: &CoordinationReport) {
     println!("Coordination");
     let handover = &report.handover;
     println!(
-        "  lock order-book: executor-1 held it with fencing token {}, its {} ms lease ran out, and executor-2 held it \
-         with token {} after {} ms of log time from executor-1's last keep-alive",
-        handover.first_token,
+        "  election order-desk: executor-1 led in term {}, its {} ms lease ran out, and executor-2 was elected in \
+         term {} after {} ms of log time from executor-1's last keep-alive",
+        handover.first_term,
         coordination::LEASE_TTL_MS,
-        handover.next_token,
+        handover.next_term,
         handover.handover_ms
     );
     println!("  barrier close-of-day, first meeting (released together when the last arrived):");

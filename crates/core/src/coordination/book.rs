@@ -20,6 +20,24 @@ pub enum LockMode {
     Shared,
 }
 
+/// What a record in the lock table is: a lock, a semaphore, or an election. The three share one
+/// namespace, the queues, the fencing counter and the deadlock check, and differ in how many may
+/// hold at once and in the events they tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    /// One exclusive holder, or any number of shared holders.
+    Lock,
+    /// Up to `permits` holders at once, each taking one permit.
+    Semaphore {
+        /// Holders at once.
+        permits: u32,
+    },
+    /// One holder, the leader; the candidates queue behind it, and each new leader's fencing token
+    /// is its term.
+    Election,
+}
+
 /// Why a lease ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -94,7 +112,9 @@ pub struct Waiter {
 pub struct LockRecord {
     /// Its name.
     pub name: Name,
-    /// Its holders, by signer: one exclusive, or any number shared.
+    /// Lock, semaphore or election: fixed while the record lives.
+    pub kind: LockKind,
+    /// Its holders, by signer: one exclusive, any number shared, or up to a semaphore's permits.
     pub holders: BTreeMap<Signer, Hold>,
     /// Its waiters, first come first served.
     pub queue: VecDeque<Waiter>,
@@ -103,9 +123,10 @@ pub struct LockRecord {
 impl LockRecord {
     /// Whether a request in `mode` is compatible with the current holders (the queue aside).
     pub fn compatible(&self, mode: LockMode) -> bool {
-        match mode {
-            LockMode::Exclusive => self.holders.is_empty(),
-            LockMode::Shared => self.holders.values().all(|hold| hold.mode == LockMode::Shared),
+        match (self.kind, mode) {
+            (LockKind::Semaphore { permits }, _) => self.holders.len() < permits as usize,
+            (_, LockMode::Exclusive) => self.holders.is_empty(),
+            (_, LockMode::Shared) => self.holders.values().all(|hold| hold.mode == LockMode::Shared),
         }
     }
 
@@ -404,6 +425,22 @@ impl Coordination {
         }
         if lock.holders.values().any(|hold| hold.mode == LockMode::Exclusive) && lock.holders.len() > 1 {
             return Err(format!("lock '{name}' has an exclusive holder beside another"));
+        }
+        let kind_mode = match lock.kind {
+            LockKind::Lock => None,
+            LockKind::Semaphore { permits } => {
+                if !(1..=limits::SEMAPHORE_PERMITS_MAX).contains(&permits) || lock.holders.len() > permits as usize {
+                    return Err(format!("semaphore '{name}' has more holders than permits, or permits it may not"));
+                }
+                Some(LockMode::Shared)
+            }
+            LockKind::Election => Some(LockMode::Exclusive),
+        };
+        let modes = lock.holders.values().map(|hold| hold.mode).chain(lock.queue.iter().map(|waiter| waiter.mode));
+        if let Some(kind_mode) = kind_mode
+            && modes.into_iter().any(|mode| mode != kind_mode)
+        {
+            return Err(format!("'{name}' is held or awaited in a mode its kind does not use"));
         }
         if lock.queue.len() > limits::LOCK_QUEUE_MAX {
             return Err(format!("lock '{name}' queues more waiters than a lock may"));

@@ -1,10 +1,10 @@
-//! Coordination's commands: grant, keep alive and revoke a lease; acquire and release a lock; make,
-//! arrive at, reset and remove a barrier.
+//! Coordination's commands: grant, keep alive and revoke a lease; acquire and release a lock or a
+//! semaphore; campaign in and resign from an election; make, arrive at, reset and remove a barrier.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::book::LockMode;
+use super::book::{LockKind, LockMode};
 use crate::command::Apply;
 use crate::ids::{AgentId, Name};
 use crate::limits;
@@ -94,7 +94,80 @@ pub struct ReleaseLock {
 
 impl Apply for ReleaseLock {
     fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
-        state.release_lock(context, self)
+        state.release(context, &self.lock, LockKind::Lock)
+    }
+}
+
+/// The signer asks for one of a semaphore's permits through one of its leases. The first acquire
+/// of a semaphore nobody uses sets its permits; every later one must name the same count (a
+/// mismatch is refused `lock_kind_mismatch`, so two parts of a swarm cannot silently disagree on
+/// the bound). Granted, with a fencing token, while fewer than `permits` hold it and nobody queues
+/// ahead; otherwise queued (`wait`) or refused `lock_held`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcquireSemaphore {
+    /// The semaphore's name, in the locks' namespace.
+    pub semaphore: Name,
+    /// Holders at once.
+    #[schemars(range(min = 1, max = limits::SEMAPHORE_PERMITS_MAX))]
+    pub permits: u32,
+    /// The signer's lease the permit is held through: it is given back when the lease ends.
+    pub lease: Name,
+    /// Whether to queue when no permit is free.
+    #[serde(default)]
+    pub wait: bool,
+}
+
+impl Apply for AcquireSemaphore {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.acquire_semaphore(context, self)
+    }
+}
+
+/// The signer gives back its permit, or leaves the semaphore's queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSemaphore {
+    /// The semaphore.
+    pub semaphore: Name,
+}
+
+impl Apply for ReleaseSemaphore {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.release(context, &self.semaphore, LockKind::Semaphore { permits: 0 })
+    }
+}
+
+/// The signer stands for leader of an election through one of its leases: elected at once, with
+/// its term, when nobody leads; otherwise it queues behind the leader and the earlier candidates,
+/// and is elected when they resign or their leases end. A term is the leader's fencing token:
+/// strictly increasing per election, so a deposed leader's writes can be refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    /// The election's name, in the locks' namespace.
+    pub election: Name,
+    /// The signer's lease it leads through: leadership ends when the lease does.
+    pub lease: Name,
+}
+
+impl Apply for Campaign {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.campaign(context, self)
+    }
+}
+
+/// The leader steps down (the next candidate is elected at once), or a candidate withdraws.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resign {
+    /// The election.
+    pub election: Name,
+}
+
+impl Apply for Resign {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.release(context, &self.election, LockKind::Election)
     }
 }
 

@@ -1,16 +1,25 @@
-//! Acquiring and releasing locks: compatibility with the holders, first-come-first-served queues,
-//! handover with fresh fencing tokens, and deadlock detection on the wait-for graph.
+//! Acquiring and releasing locks, semaphores and elections: compatibility with the holders,
+//! first-come-first-served queues, handover with fresh fencing tokens, and deadlock detection on the
+//! wait-for graph.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::book::{Hold, LockRecord, LockRelease, Waiter};
-use super::commands::{AcquireLock, ReleaseLock};
+use super::book::{Hold, LockKind, LockMode, LockRecord, LockRelease, Waiter};
+use super::commands::{AcquireLock, AcquireSemaphore, Campaign};
 use super::rejections::CoordinationRejection;
 use crate::event::EventKind;
 use crate::ids::{Name, Signer};
 use crate::limits;
 use crate::outcome::{Accepted, CommandResult, Rejection};
 use crate::state::{Context, State};
+
+/// What an acquire asks for: a place on `name`, which must be (or becomes) of `kind`.
+struct Request<'command> {
+    name: &'command Name,
+    kind: LockKind,
+    mode: LockMode,
+    lease: &'command Name,
+}
 
 fn limit(limit: &'static str, max: usize) -> Rejection {
     Rejection::LimitReached { limit, max: max as u64 }
@@ -24,11 +33,42 @@ fn blockers<'lock>(lock: &'lock LockRecord, waiter: &Signer) -> impl Iterator<It
 
 impl State {
     pub(crate) fn acquire_lock(&mut self, context: &mut Context, command: &AcquireLock) -> CommandResult {
+        let request = Request { name: &command.lock, kind: LockKind::Lock, mode: command.mode, lease: &command.lease };
+        self.acquire(context, request, command.wait)
+    }
+
+    pub(crate) fn acquire_semaphore(&mut self, context: &mut Context, command: &AcquireSemaphore) -> CommandResult {
+        if !(1..=limits::SEMAPHORE_PERMITS_MAX).contains(&command.permits) {
+            let message = format!("must be from 1 to {}", limits::SEMAPHORE_PERMITS_MAX);
+            return Err(Rejection::invalid("permits", message));
+        }
+        let kind = LockKind::Semaphore { permits: command.permits };
+        let request = Request { name: &command.semaphore, kind, mode: LockMode::Shared, lease: &command.lease };
+        self.acquire(context, request, command.wait)
+    }
+
+    pub(crate) fn campaign(&mut self, context: &mut Context, command: &Campaign) -> CommandResult {
+        let request = Request {
+            name: &command.election,
+            kind: LockKind::Election,
+            mode: LockMode::Exclusive,
+            lease: &command.lease,
+        };
+        self.acquire(context, request, true)
+    }
+
+    fn acquire(&mut self, context: &mut Context, request: Request<'_>, wait: bool) -> CommandResult {
+        let Request { name, kind, mode, lease: lease_name } = request;
         let holder = context.signer().clone();
-        let lease = self.held_lease(&holder, &command.lease)?;
-        let existing = self.coordination.locks.get(&command.lock);
+        let lease = self.held_lease(&holder, lease_name)?;
+        let existing = self.coordination.locks.get(name);
+        if let Some(lock) = existing
+            && lock.kind != kind
+        {
+            return Err(CoordinationRejection::LockKindMismatch { lock: name.clone(), kind: lock.kind }.into());
+        }
         if existing.is_some_and(|lock| lock.involves(&holder)) {
-            return Err(CoordinationRejection::LockAlreadyHeld { lock: command.lock.clone() }.into());
+            return Err(CoordinationRejection::LockAlreadyHeld { lock: name.clone() }.into());
         }
         if lease.locks.len() >= limits::LOCKS_PER_LEASE_MAX {
             return Err(limit("locks_per_lease", limits::LOCKS_PER_LEASE_MAX));
@@ -36,11 +76,11 @@ impl State {
         if existing.is_none() && self.coordination.locks.len() >= limits::LOCKS_MAX {
             return Err(limit("locks", limits::LOCKS_MAX));
         }
-        let grantable = existing.is_none_or(|lock| lock.queue.is_empty() && lock.compatible(command.mode));
+        let grantable = existing.is_none_or(|lock| lock.queue.is_empty() && lock.compatible(mode));
         if !grantable {
             let lock = existing.expect("only a lock in use can refuse");
-            if !command.wait {
-                return Err(CoordinationRejection::LockHeld { lock: command.lock.clone() }.into());
+            if !wait {
+                return Err(CoordinationRejection::LockHeld { lock: name.clone() }.into());
             }
             if lock.queue.len() >= limits::LOCK_QUEUE_MAX {
                 return Err(limit("lock_queue", limits::LOCK_QUEUE_MAX));
@@ -50,45 +90,56 @@ impl State {
             }
             self.check_wait_closes_no_cycle(&holder, lock)?;
         }
-        self.attach_to_lease(&holder, &command.lease, &command.lock);
+        self.attach_to_lease(&holder, lease_name, name);
         if grantable {
-            let hold = Hold { lease: command.lease.clone(), mode: command.mode, fencing_token: 0, granted_at_ms: 0 };
-            let fencing_token = self.grant_hold(context, &command.lock, holder, hold, false);
+            let hold = Hold { lease: lease_name.clone(), mode, fencing_token: 0, granted_at_ms: 0 };
+            let fencing_token = self.grant_hold(context, name, kind, holder, hold, false);
             return Ok(Accepted::LockGranted { fencing_token });
         }
         let coordination = &mut self.coordination;
-        let lock = coordination.locks.get_mut(&command.lock).expect("found above");
+        let lock = coordination.locks.get_mut(name).expect("found above");
         lock.queue.push_back(Waiter {
             holder: holder.clone(),
-            lease: command.lease.clone(),
-            mode: command.mode,
+            lease: lease_name.clone(),
+            mode,
             queued_at_ms: context.now_ms,
         });
         let position = u32::try_from(lock.queue.len()).expect("queues are short");
-        coordination.waiting.entry(holder.clone()).or_default().insert(command.lock.clone());
-        context.emit(EventKind::LockQueued {
-            lock: command.lock.clone(),
-            holder,
-            lease: command.lease.clone(),
-            mode: command.mode,
-            position,
+        coordination.waiting.entry(holder.clone()).or_default().insert(name.clone());
+        context.emit(match kind {
+            LockKind::Election => EventKind::ElectionCampaigning {
+                election: name.clone(),
+                candidate: holder,
+                lease: lease_name.clone(),
+                position,
+            },
+            LockKind::Lock | LockKind::Semaphore { .. } => {
+                EventKind::LockQueued { lock: name.clone(), holder, lease: lease_name.clone(), mode, position }
+            }
         });
         Ok(Accepted::LockQueued { position })
     }
 
-    pub(crate) fn release_lock(&mut self, context: &mut Context, command: &ReleaseLock) -> CommandResult {
+    /// Releases the signer's hold on (or place in the queue of) a lock, semaphore or election: `kind`
+    /// names which the command expects (a semaphore's permits aside).
+    pub(crate) fn release(&mut self, context: &mut Context, name: &Name, kind: LockKind) -> CommandResult {
         let holder = context.signer().clone();
-        let lock = self.coordination.locks.get(&command.lock).filter(|lock| lock.involves(&holder));
-        let Some(lock) = lock else {
-            return Err(CoordinationRejection::LockNotHeld { lock: command.lock.clone() }.into());
+        let lock = self.coordination.locks.get(name);
+        if let Some(lock) = lock
+            && std::mem::discriminant(&lock.kind) != std::mem::discriminant(&kind)
+        {
+            return Err(CoordinationRejection::LockKindMismatch { lock: name.clone(), kind: lock.kind }.into());
+        }
+        let Some(lock) = lock.filter(|lock| lock.involves(&holder)) else {
+            return Err(CoordinationRejection::LockNotHeld { lock: name.clone() }.into());
         };
         let lease = match lock.holders.get(&holder) {
             Some(hold) => hold.lease.clone(),
             None => lock.queue.iter().find(|waiter| waiter.holder == holder).expect("involved").lease.clone(),
         };
         let leases = self.coordination.leases.get_mut(&holder).expect("a holder's lease exists");
-        leases.get_mut(&lease).expect("a holder's lease exists").locks.remove(&command.lock);
-        self.leave_lock(context, &command.lock, &holder, LockRelease::Released);
+        leases.get_mut(&lease).expect("a holder's lease exists").locks.remove(name);
+        self.leave_lock(context, name, &holder, LockRelease::Released);
         Ok(Accepted::Done)
     }
 
@@ -97,24 +148,43 @@ impl State {
         leases.get_mut(lease).expect("found above").locks.insert(lock.clone());
     }
 
-    /// Grants `holder` the lock with the next fencing token, making its record when it has none.
-    fn grant_hold(&mut self, context: &mut Context, name: &Name, holder: Signer, mut hold: Hold, waited: bool) -> u64 {
+    /// Grants `holder` the lock with the next fencing token, making its record (of `kind`) when it
+    /// has none.
+    fn grant_hold(
+        &mut self,
+        context: &mut Context,
+        name: &Name,
+        kind: LockKind,
+        holder: Signer,
+        mut hold: Hold,
+        waited: bool,
+    ) -> u64 {
         let coordination = &mut self.coordination;
         coordination.last_fencing_token += 1;
         hold.fencing_token = coordination.last_fencing_token;
         hold.granted_at_ms = context.now_ms;
         let lock = coordination.locks.entry(name.clone()).or_insert_with(|| LockRecord {
             name: name.clone(),
+            kind,
             holders: BTreeMap::new(),
             queue: VecDeque::new(),
         });
-        context.emit(EventKind::LockGranted {
-            lock: name.clone(),
-            holder: holder.clone(),
-            lease: hold.lease.clone(),
-            mode: hold.mode,
-            fencing_token: hold.fencing_token,
-            waited,
+        context.emit(match lock.kind {
+            LockKind::Election => EventKind::ElectionLeader {
+                election: name.clone(),
+                leader: holder.clone(),
+                lease: hold.lease.clone(),
+                term: hold.fencing_token,
+                waited,
+            },
+            LockKind::Lock | LockKind::Semaphore { .. } => EventKind::LockGranted {
+                lock: name.clone(),
+                holder: holder.clone(),
+                lease: hold.lease.clone(),
+                mode: hold.mode,
+                fencing_token: hold.fencing_token,
+                waited,
+            },
         });
         let fencing_token = hold.fencing_token;
         lock.holders.insert(holder, hold);
@@ -127,23 +197,29 @@ impl State {
     pub(crate) fn leave_lock(&mut self, context: &mut Context, name: &Name, holder: &Signer, reason: LockRelease) {
         let coordination = &mut self.coordination;
         let lock = coordination.locks.get_mut(name).expect("a lock left is in use");
+        let election = lock.kind == LockKind::Election;
         if let Some(hold) = lock.holders.remove(holder) {
-            context.emit(EventKind::LockReleased {
-                lock: name.clone(),
-                holder: holder.clone(),
-                lease: hold.lease,
-                fencing_token: hold.fencing_token,
-                reason,
+            let (lease, fencing_token) = (hold.lease, hold.fencing_token);
+            context.emit(if election {
+                EventKind::ElectionTermEnded {
+                    election: name.clone(),
+                    leader: holder.clone(),
+                    lease,
+                    term: fencing_token,
+                    reason,
+                }
+            } else {
+                EventKind::LockReleased { lock: name.clone(), holder: holder.clone(), lease, fencing_token, reason }
             });
         } else {
             let position = lock.queue.iter().position(|waiter| waiter.holder == *holder).expect("a waiter");
             let waiter = lock.queue.remove(position).expect("found above");
             forget_wait(&mut coordination.waiting, holder, name);
-            context.emit(EventKind::LockLeftQueue {
-                lock: name.clone(),
-                holder: holder.clone(),
-                lease: waiter.lease,
-                reason,
+            let lease = waiter.lease;
+            context.emit(if election {
+                EventKind::ElectionWithdrawn { election: name.clone(), candidate: holder.clone(), lease, reason }
+            } else {
+                EventKind::LockLeftQueue { lock: name.clone(), holder: holder.clone(), lease, reason }
             });
         }
         self.hand_over(context, name);
@@ -159,10 +235,11 @@ impl State {
             if !lock.compatible(first.mode) {
                 break;
             }
+            let kind = lock.kind;
             let waiter = lock.queue.pop_front().expect("found above");
             forget_wait(&mut coordination.waiting, &waiter.holder, name);
             let hold = Hold { lease: waiter.lease, mode: waiter.mode, fencing_token: 0, granted_at_ms: 0 };
-            self.grant_hold(context, name, waiter.holder, hold, true);
+            self.grant_hold(context, name, kind, waiter.holder, hold, true);
         }
         let lock = self.coordination.locks.get(name).expect("still in use");
         if lock.holders.is_empty() && lock.queue.is_empty() {
@@ -179,7 +256,9 @@ impl State {
     /// refused with `limit_reached` only when both run out of steps. The backward walk goes first: an
     /// agent that holds nothing anyone waits for (the usual case) is done at once however many agents
     /// crowd the lock it asks for, so a crowd that shares a lock and waits elsewhere cannot push honest
-    /// acquires into the forward walk's limit.
+    /// acquires into the forward walk's limit. A waiter at a full semaphore waits for whichever holder
+    /// leaves first, but counts here as waiting for all of them: conservative, it never lets a cycle
+    /// through and may refuse a wait another holder's leaving would have ended.
     fn check_wait_closes_no_cycle(&self, waiter: &Signer, lock: &LockRecord) -> Result<(), Rejection> {
         let closes = match self.agents_waiting_for(waiter) {
             Some(behind) => {

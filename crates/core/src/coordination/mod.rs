@@ -1,20 +1,23 @@
-//! Coordination: leases, locks on named resources handed over with fencing tokens, and barriers
-//! where parties meet.
+//! Coordination: leases, locks on named resources handed over with fencing tokens, semaphores,
+//! elections, and barriers where parties meet.
 //!
 //! A lease is a holder's promise to stay alive: it lasts its TTL from its grant or last keep-alive,
 //! by log time, and ends early when it is revoked or when its holder falls silent (misses its
 //! heartbeat deadline) or is deregistered. Locks are held through a lease, so a holder that dies
 //! releases them at its lease's end, and the queued waiters are granted in the same time-driven pass.
 //! Every grant carries a fencing token, so a resource can refuse the writes of a holder that lost
-//! its lock without knowing it. Parties arrive at barriers through leases too, so a party that dies
+//! its lock without knowing it. A semaphore is a lock with a number of permits, an election a lock
+//! whose holder is the leader and whose fencing tokens are its terms: the three share the queues,
+//! handover, fencing and deadlock check. Parties arrive at barriers through leases too, so a party that dies
 //! while it waits breaks the barrier for the others at once.
 //!
 //! - [`book`]: the state: leases by holder and name, their deadlines, locks with holders and queues,
 //!   the fencing counter, barriers with their arrivals; invariants.
 //! - [`commands`]: `lease.grant`, `lease.keep_alive`, `lease.revoke`, `lock.acquire`, `lock.release`,
-//!   `barrier.create`, `barrier.arrive`, `barrier.reset`, `barrier.remove`.
+//!   `semaphore.acquire`, `semaphore.release`, `election.campaign`, `election.resign`, `barrier.create`, `barrier.arrive`, `barrier.reset`, `barrier.remove`.
 //! - `leases.rs`: the leases' handlers, their ends and expiry.
-//! - `locks.rs`: the locks' handlers: compatibility, FIFO queues, handover, deadlock detection.
+//! - `locks.rs`: the handlers of locks, semaphores and elections: compatibility, FIFO queues,
+//!   handover, deadlock detection.
 //! - `barriers.rs`: the barriers' handlers: arrivals, trips, breaks by timeout or a party's end.
 //! - [`rejections`]: refusals, `CoordinationRejection`.
 
@@ -26,11 +29,11 @@ mod locks;
 pub mod rejections;
 
 pub use book::{
-    Arrival, BarrierBreak, BarrierRecord, Coordination, Hold, LeaseEnd, LeaseRecord, LockMode, LockRecord, LockRelease,
-    Waiter,
+    Arrival, BarrierBreak, BarrierRecord, Coordination, Hold, LeaseEnd, LeaseRecord, LockKind, LockMode, LockRecord,
+    LockRelease, Waiter,
 };
 pub use commands::{
-    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
-    RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
+    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
 };
 pub use rejections::CoordinationRejection;

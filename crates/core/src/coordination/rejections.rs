@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::book::BarrierBreak;
+use super::book::{BarrierBreak, LockKind};
 use crate::ids::Name;
 use crate::outcome::RejectionClass;
 
@@ -41,6 +41,13 @@ pub enum CoordinationRejection {
     LockNotHeld {
         /// The lock.
         lock: Name,
+    },
+    /// The name is in use as another kind: a lock, a semaphore (of other permits), or an election.
+    LockKindMismatch {
+        /// The name.
+        lock: Name,
+        /// What it is in use as.
+        kind: LockKind,
     },
     /// Waiting would close a cycle of agents waiting for each other.
     Deadlock {
@@ -96,6 +103,7 @@ impl CoordinationRejection {
             CoordinationRejection::LockHeld { .. } => "lock_held",
             CoordinationRejection::LockAlreadyHeld { .. } => "lock_already_held",
             CoordinationRejection::LockNotHeld { .. } => "lock_not_held",
+            CoordinationRejection::LockKindMismatch { .. } => "lock_kind_mismatch",
             CoordinationRejection::Deadlock { .. } => "deadlock",
             CoordinationRejection::BarrierNotFound { .. } => "barrier_not_found",
             CoordinationRejection::BarrierExists { .. } => "barrier_exists",
@@ -116,6 +124,7 @@ impl CoordinationRejection {
             CoordinationRejection::LockHeld { .. } => "Lock held",
             CoordinationRejection::LockAlreadyHeld { .. } => "Lock already held",
             CoordinationRejection::LockNotHeld { .. } => "Lock not held",
+            CoordinationRejection::LockKindMismatch { .. } => "In use as another kind",
             CoordinationRejection::Deadlock { .. } => "Deadlock",
             CoordinationRejection::BarrierNotFound { .. } => "Barrier not found",
             CoordinationRejection::BarrierExists { .. } => "Barrier exists",
@@ -139,6 +148,7 @@ impl CoordinationRejection {
             | CoordinationRejection::HolderUnresponsive
             | CoordinationRejection::LockHeld { .. }
             | CoordinationRejection::LockAlreadyHeld { .. }
+            | CoordinationRejection::LockKindMismatch { .. }
             | CoordinationRejection::Deadlock { .. }
             | CoordinationRejection::BarrierExists { .. }
             | CoordinationRejection::BarrierBroken { .. }
@@ -156,6 +166,7 @@ impl CoordinationRejection {
             CoordinationRejection::LockHeld { .. }
             | CoordinationRejection::LockAlreadyHeld { .. }
             | CoordinationRejection::LockNotHeld { .. }
+            | CoordinationRejection::LockKindMismatch { .. }
             | CoordinationRejection::Deadlock { .. } => Some("lock"),
             CoordinationRejection::BarrierNotFound { .. }
             | CoordinationRejection::BarrierExists { .. }
@@ -189,6 +200,13 @@ impl fmt::Display for CoordinationRejection {
             CoordinationRejection::LockNotHeld { lock } => {
                 write!(formatter, "the signer neither holds nor awaits lock '{lock}'")
             }
+            CoordinationRejection::LockKindMismatch { lock, kind } => match kind {
+                LockKind::Lock => write!(formatter, "'{lock}' is in use as a lock"),
+                LockKind::Semaphore { permits } => {
+                    write!(formatter, "'{lock}' is in use as a semaphore of {permits} permits")
+                }
+                LockKind::Election => write!(formatter, "'{lock}' is in use as an election"),
+            },
             CoordinationRejection::Deadlock { lock } => {
                 write!(formatter, "waiting for lock '{lock}' would close a cycle of agents waiting for each other")
             }

@@ -4,8 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use colony_core::coordination::CoordinationRejection;
+use colony_core::coordination::LockKind;
 use colony_core::{Name, Signer};
-use colony_wire::coordination::{BarrierPage, BarrierView, LeaseCursor, LeasePage, LeaseView, LockPage, LockView};
+use colony_wire::coordination::{
+    BarrierPage, BarrierView, ElectionView, LeaseCursor, LeasePage, LeaseView, LockPage, LockView,
+};
 use serde::Deserialize;
 
 use super::extract::QueryParameters;
@@ -134,8 +137,26 @@ pub async fn get_lock(
     let state = app.state()?;
     Ok(Json(match state.coordination().lock(&lock) {
         Some(found) => LockView::new(found),
-        None => LockView { lock, holders: Vec::new(), queue: Vec::new() },
+        None => LockView { lock, kind: None, permits: None, holders: Vec::new(), queue: Vec::new() },
     }))
+}
+
+/// `GET /v1/elections/{election}`: its leader with its term, and the candidates in the order they
+/// would lead. An election nobody campaigns in has no leader; a name in use as a lock or semaphore
+/// is refused `lock_kind_mismatch`.
+pub async fn get_election(
+    State(app): State<AppState>,
+    ValidPath(election): ValidPath<Name>,
+) -> Result<Json<ElectionView>, ApiError> {
+    let state = app.state()?;
+    match state.coordination().lock(&election) {
+        Some(found) if found.kind == LockKind::Election => Ok(Json(ElectionView::new(found))),
+        Some(found) => {
+            let rejection = CoordinationRejection::LockKindMismatch { lock: election, kind: found.kind };
+            Err(ApiError::from_rejection(&rejection.into()))
+        }
+        None => Ok(Json(ElectionView { election, leader: None, candidates: Vec::new() })),
+    }
 }
 
 /// `GET /v1/barriers?after=&limit=`: barriers by name, with their generations and the parties waiting.

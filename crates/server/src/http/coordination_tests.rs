@@ -1,8 +1,8 @@
 //! Coordination's read endpoints, called in process: leases paged by holder, a lock's holders with
-//! their fencing tokens and its queue, a handover seen on a release, barriers before and after they
-//! trip, and bad queries.
+//! their fencing tokens and its queue, a handover seen on a release, a semaphore's kind and permits,
+//! an election's leader and candidates, barriers before and after they trip, and bad queries.
 
-use colony_wire::coordination::{BarrierPage, BarrierView, LeasePage, LockPage, LockView};
+use colony_wire::coordination::{BarrierPage, BarrierView, ElectionView, LeasePage, LockKindName, LockPage, LockView};
 use colony_wire::keys::KeyPair;
 use serde_json::json;
 
@@ -40,7 +40,8 @@ async fn leases_and_locks_are_read_with_tokens_and_queues() {
     assert!(handed.holders[0].fencing_token > token, "the handover's token is above the last");
     assert!(handed.queue.is_empty());
     let free: LockView = read(&test, "/v1/locks/unused").await;
-    assert!(free.holders.is_empty() && free.queue.is_empty());
+    assert!(free.holders.is_empty() && free.queue.is_empty() && free.kind.is_none());
+    assert_eq!((handed.kind, handed.permits), (Some(LockKindName::Lock), None));
     let locks: LockPage = read(&test, "/v1/locks").await;
     assert_eq!((locks.locks.len(), locks.next_after), (1, None));
 
@@ -64,6 +65,47 @@ async fn leases_and_locks_are_read_with_tokens_and_queues() {
         Some("after"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn semaphores_and_elections_are_read_with_their_kind_leader_and_candidates() {
+    let test = TestApp::new();
+    let agents = [("alice", KeyPair::from_seed([51; 32])), ("bob", KeyPair::from_seed([52; 32]))];
+    for (agent, key) in &agents {
+        let register =
+            json!({ "type": "agent.register", "agent": agent, "public_key": key.public_key(), "role": "scout" });
+        submit(&test, "operator", &test.operator, register).await;
+        submit(&test, agent, key, json!({ "type": "lease.grant", "lease": "work", "ttl_ms": 60_000 })).await;
+        let acquire = json!({ "type": "semaphore.acquire", "semaphore": "gpu", "permits": 2, "lease": "work" });
+        assert!(submit(&test, agent, key, acquire).await.results[0].fencing_token.is_some(), "two permits");
+    }
+    let raw: serde_json::Value = read(&test, "/v1/locks/gpu").await;
+    assert_eq!((raw["kind"].as_str(), raw["permits"].as_u64()), (Some("semaphore"), Some(2)), "{raw}");
+    let semaphore: LockView = read(&test, "/v1/locks/gpu").await;
+    assert_eq!(
+        (semaphore.kind, semaphore.permits, semaphore.holders.len()),
+        (Some(LockKindName::Semaphore), Some(2), 2)
+    );
+
+    let nobody: ElectionView = read(&test, "/v1/elections/leader").await;
+    assert!(nobody.leader.is_none() && nobody.candidates.is_empty());
+    let campaign = json!({ "type": "election.campaign", "election": "leader", "lease": "work" });
+    let elected = submit(&test, "alice", &agents[0].1, campaign.clone()).await;
+    let term = elected.results[0].fencing_token.expect("elected at once");
+    let queued = submit(&test, "bob", &agents[1].1, campaign).await;
+    assert_eq!(queued.results[0].queue_position, Some(1));
+    let election: ElectionView = read(&test, "/v1/elections/leader").await;
+    let leader = election.leader.expect("alice leads");
+    assert_eq!((leader.leader.to_string(), leader.term), ("alice".to_owned(), term));
+    assert_eq!(election.candidates.iter().map(|c| c.candidate.to_string()).collect::<Vec<_>>(), ["bob"]);
+
+    submit(&test, "alice", &agents[0].1, json!({ "type": "election.resign", "election": "leader" })).await;
+    let next: ElectionView = read(&test, "/v1/elections/leader").await;
+    let leader = next.leader.expect("bob leads");
+    assert_eq!(leader.leader.to_string(), "bob");
+    assert!(leader.term > term, "a new term is above the last");
+    expect_problem(test.send(test.signed_get("/v1/elections/gpu")).await, 409, "lock_kind_mismatch", Some("lock"))
+        .await;
 }
 
 #[tokio::test]

@@ -188,6 +188,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/leases"),
     ("get", "/v1/locks"),
     ("get", "/v1/locks/{lock}"),
+    ("get", "/v1/elections/{election}"),
     ("get", "/v1/barriers"),
     ("get", "/v1/barriers/{barrier}"),
     ("get", "/v1/config"),
@@ -234,6 +235,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leases", get(coordination::list_leases))
         .route("/v1/locks", get(coordination::list_locks))
         .route("/v1/locks/{lock}", get(coordination::get_lock))
+        .route("/v1/elections/{election}", get(coordination::get_election))
         .route("/v1/barriers", get(coordination::list_barriers))
         .route("/v1/barriers/{barrier}", get(coordination::get_barrier))
         .route("/v1/config", get(reads::get_config))

@@ -86,7 +86,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 62] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 66] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -209,6 +209,10 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 62] = [
     ("lease.revoke", Both, Clients::revoke_lease),
     ("lock.acquire", Both, Clients::acquire_lock),
     ("lock.release", Both, Clients::release_lock),
+    ("semaphore.acquire", Both, Clients::acquire_semaphore),
+    ("semaphore.release", Both, Clients::release_semaphore),
+    ("election.campaign", Both, Clients::campaign),
+    ("election.resign", Both, Clients::resign),
     ("barrier.create", Both, Clients::create_barrier),
     ("barrier.arrive", Both, Clients::arrive_at_barrier),
     ("barrier.reset", Both, Clients::reset_barrier),

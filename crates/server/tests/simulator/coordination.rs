@@ -1,11 +1,11 @@
-//! The crowd's lease, lock and barrier commands: leases of a few names granted, kept alive and
-//! revoked (sometimes another's), locks of a few names acquired through them, waiting or not, and
-//! released; barriers of a few names made, arrived at, reset and removed. Leases that are not kept
+//! The crowd's lease, lock, semaphore, election and barrier commands: leases of a few names granted,
+//! kept alive and revoked (sometimes another's), locks, semaphores and elections on the same few
+//! names acquired or stood for through them, waiting or not, and released; barriers of a few names made, arrived at, reset and removed. Leases that are not kept
 //! alive expire, hand their locks over and break the barriers they wait at.
 
 use colony_core::command::{
-    AcquireLock, ArriveAtBarrier, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock, RemoveBarrier, ResetBarrier,
-    RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
+    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
 };
 use colony_core::{Command, LockMode, Name, State};
 
@@ -60,6 +60,31 @@ impl Clients {
 
     pub(super) fn release_lock(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
         Command::ReleaseLock(ReleaseLock { lock: lock_name(rng) })
+    }
+
+    /// Two or three permits, on the locks' names (so a name in use as a lock is refused); now and
+    /// then none, which is refused.
+    pub(super) fn acquire_semaphore(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        let permits = if rng.chance(1, 20) { 0 } else { rng.between(2, 3) as u32 };
+        let semaphore = lock_name(rng);
+        Command::AcquireSemaphore(AcquireSemaphore {
+            semaphore,
+            permits,
+            lease: lease_name(rng),
+            wait: rng.chance(2, 3),
+        })
+    }
+
+    pub(super) fn release_semaphore(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        Command::ReleaseSemaphore(ReleaseSemaphore { semaphore: lock_name(rng) })
+    }
+
+    pub(super) fn campaign(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        Command::Campaign(Campaign { election: lock_name(rng), lease: lease_name(rng) })
+    }
+
+    pub(super) fn resign(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
+        Command::Resign(Resign { election: lock_name(rng) })
     }
 
     /// A barrier of two or three parties (now and then one, refused), waiting one to ten seconds; one

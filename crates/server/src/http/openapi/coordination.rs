@@ -1,9 +1,10 @@
-//! Coordination's paths: leases by holder, locks with their holders and queues, and barriers.
+//! Coordination's paths: leases by holder, locks and semaphores with their holders and queues,
+//! elections, and barriers.
 
 use serde_json::{Value, json};
 
 use colony_core::{Name, Signer};
-use colony_wire::coordination::{BarrierPage, BarrierView, LeasePage, LockPage, LockView};
+use colony_wire::coordination::{BarrierPage, BarrierView, ElectionView, LeasePage, LockPage, LockView};
 
 use super::operations::{page_limit, read_operation};
 use super::schemas::Schemas;
@@ -23,11 +24,13 @@ pub(super) fn coordination_paths(schemas: &mut Schemas) -> Value {
         page_limit(COORDINATION_PAGE_MAX, COORDINATION_PAGE_DEFAULT)
     ]);
     let lock = json!({ "name": "lock", "in": "path", "required": true, "schema": name });
+    let election = json!({ "name": "election", "in": "path", "required": true, "schema": name });
     let barrier = json!({ "name": "barrier", "in": "path", "required": true, "schema": name });
     json!({
         "/v1/leases": { "get": read_operation("Leases by holder, then name", schemas.of::<LeasePage>(), lease_parameters, &["400"]) },
-        "/v1/locks": { "get": read_operation("Locks in use by name, with their holders' fencing tokens and their queues", schemas.of::<LockPage>(), lock_parameters.clone(), &["400"]) },
-        "/v1/locks/{lock}": { "get": read_operation("One lock: its holders with their fencing tokens and its queue, in the order it is served (empty when free)", schemas.of::<LockView>(), json!([lock]), &["400"]) },
+        "/v1/locks": { "get": read_operation("Locks, semaphores and elections in use by name, with their holders' fencing tokens and their queues", schemas.of::<LockPage>(), lock_parameters.clone(), &["400"]) },
+        "/v1/locks/{lock}": { "get": read_operation("One lock, semaphore or election: its kind, its holders with their fencing tokens and its queue, in the order it is served (empty when free)", schemas.of::<LockView>(), json!([lock]), &["400"]) },
+        "/v1/elections/{election}": { "get": read_operation("One election: its leader with its term, and the candidates in the order they would lead (no leader when nobody campaigns)", schemas.of::<ElectionView>(), json!([election]), &["400", "409"]) },
         "/v1/barriers": { "get": read_operation("Barriers by name, with their generations and the parties waiting", schemas.of::<BarrierPage>(), lock_parameters, &["400"]) },
         "/v1/barriers/{barrier}": { "get": read_operation("One barrier: its generation, who waits at it, whether it broke and how many generations tripped", schemas.of::<BarrierView>(), json!([barrier]), &["400", "404"]) }
     })
