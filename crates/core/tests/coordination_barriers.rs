@@ -225,6 +225,26 @@ fn a_hostile_agent_cannot_trip_wipe_or_hoard_barriers() {
 }
 
 #[test]
+fn a_crowd_of_sybils_fills_the_barriers_only_up_to_the_global_bound() {
+    let sybils = limits::BARRIERS_MAX / limits::BARRIERS_PER_CREATOR_MAX;
+    let names: Vec<String> = (0..=sybils).map(|index| format!("sybil-{index}")).collect();
+    let mut swarm = swarm(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    for (index, sybil) in names[..sybils].iter().enumerate() {
+        let creates =
+            (0..limits::BARRIERS_PER_CREATOR_MAX).map(|slot| command(create(&format!("b-{index}-{slot}"), 2, 60_000)));
+        assert!(swarm.agent(sybil, creates.collect()).all_accepted(), "{sybil}'s barriers fit");
+    }
+    assert_eq!(swarm.state().coordination().barriers_after(None, usize::MAX).len(), limits::BARRIERS_MAX);
+    // One more agent, under its own quota, still finds no room: the bound is the state's, and a
+    // refusal changes nothing.
+    assert_eq!(refused(&mut swarm, &names[sybils], create("honest", 2, 60_000)), "limit_reached");
+    // The operator removes a squatter's barrier, and the place is free again.
+    let remove = json!({"type": "barrier.remove", "barrier": "b-0-0"});
+    swarm.operator(vec![command(remove)]).single().clone().expect("the operator removes any barrier");
+    accepted(&mut swarm, &names[sybils], create("honest", 2, 60_000));
+}
+
+#[test]
 fn the_operator_resets_and_removes_any_barrier_and_waiters_are_told() {
     let mut swarm = swarm(&["a1", "a2", "a3"]);
     accepted(&mut swarm, "a1", create("phase", 3, 60_000));
