@@ -9,9 +9,16 @@
 //! by default), one with `--appendonly yes --appendfsync always` (every write on disk before the
 //! answer, as Colony's). Redis's rows are skipped, saying so, when no `redis-server` can be started.
 //!
-//! Two shapes, the same on both sides: one lock per round trip with many workers in flight, and 16
-//! locks per round trip (a lease's most; a Redis pipeline of 16 commands) from a few workers. Colony
-//! runs through the driver (no HTTP) and through `POST /v1/batch`.
+//! etcd's cycle, beside Colony's over HTTP, is the one its lock service offers: `POST /v3/lock/lock`
+//! through the worker's lease, answered with the lock's key once the Raft entry is on disk, then
+//! `POST /v3/lock/unlock` of that key, through etcd's JSON gateway (the etcd this run starts from
+//! Debian's `etcd-server` package on loopback ports, fsyncing as it does by default; its row is
+//! skipped, saying so, when no `etcd` can be started).
+//!
+//! Shapes, the same on both sides: one lock per round trip with many workers in flight (through the
+//! driver, and over HTTP with as many clients as Redis and etcd get connections), and 16 locks per
+//! round trip (a lease's most; a Redis pipeline of 16 commands) from a few workers, through the
+//! driver (no HTTP) and through `POST /v1/batch`.
 
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
@@ -37,8 +44,11 @@ const LEASE_TTL_MS: u64 = 3_600_000;
 const REDIS_LOCK_TTL_MS: u64 = 30_000;
 
 /// Redis connections in the single-lock shape: Redis serves one command at a time, so more only
-/// queue.
+/// queue. Also etcd's connections, and Colony's HTTP clients in the single-lock HTTP shape.
 const REDIS_CONNECTIONS: usize = 64;
+
+/// What etcd's lease gives each worker's locks: longer than any run.
+const ETCD_LEASE_TTL_S: u64 = 3_600;
 
 /// One load shape: `workers` in flight, each running `rounds` cycles of `locks` locks.
 #[derive(Clone, Copy, Debug)]
@@ -265,6 +275,136 @@ fn redis_cycles(bench: &Bench, process: &RedisProcess, load: LockLoad) -> Result
     })
 }
 
+/// An `etcd` this run started, stopped when dropped.
+struct EtcdProcess {
+    child: Child,
+    client_port: u16,
+    _directory: tempfile::TempDir,
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|error| format!("a free port: {error}"))
+}
+
+impl EtcdProcess {
+    /// Starts a one-member `etcd` on free loopback ports with its data in a temporary directory;
+    /// `Err` with the reason when it cannot be started or does not answer.
+    fn start() -> Result<EtcdProcess, String> {
+        let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
+        let (client_port, peer_port) = (free_port()?, free_port()?);
+        let client_url = format!("http://127.0.0.1:{client_port}");
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        let child = Process::new("etcd")
+            .args(["--name", "bench", "--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("bench={peer_url}")])
+            .arg("--data-dir")
+            .arg(directory.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| {
+                format!("etcd could not be started ({error}); Debian's etcd-server package provides it")
+            })?;
+        let process = EtcdProcess { child, client_port, _directory: directory };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", client_port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("etcd did not listen within 10 s".to_owned());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(process)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.client_port)
+    }
+}
+
+impl Drop for EtcdProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One call to etcd's JSON gateway: the answer's body, or why there is none.
+async fn etcd_call(
+    http: &reqwest::Client,
+    etcd: &EtcdProcess,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let response = http
+        .post(etcd.url(path))
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|error| format!("etcd {path}: {error}"))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|error| format!("etcd {path}: {error}"))?;
+    if !status.is_success() {
+        return Err(format!("etcd {path}: {status}: {text}"));
+    }
+    serde_json::from_str(&text).map_err(|error| format!("etcd {path}: {error}: {text}"))
+}
+
+/// One etcd connection's cycles: a lease, then `lock` and `unlock` of its own lock each round.
+async fn etcd_worker(etcd: std::sync::Arc<EtcdProcess>, worker: usize, rounds: u64) -> Result<TaskTally, String> {
+    use base64::Engine as _;
+    let http = reqwest::Client::new();
+    let lease = etcd_call(&http, &etcd, "/v3/lease/grant", serde_json::json!({ "TTL": ETCD_LEASE_TTL_S })).await?;
+    let lease = lease["ID"].as_str().ok_or("etcd granted a lease without an ID")?.to_owned();
+    let name = base64::engine::general_purpose::STANDARD.encode(format!("lock-{worker}"));
+    let mut tally = TaskTally::default();
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let locked =
+            etcd_call(&http, &etcd, "/v3/lock/lock", serde_json::json!({ "name": name, "lease": lease })).await;
+        let key = match locked.map(|answer| answer["key"].as_str().map(str::to_owned)) {
+            Ok(Some(key)) => key,
+            Ok(None) => {
+                tally.failure(started.elapsed(), || "etcd locked without a key".to_owned());
+                continue;
+            }
+            Err(error) => {
+                tally.failure(started.elapsed(), || error);
+                continue;
+            }
+        };
+        match etcd_call(&http, &etcd, "/v3/lock/unlock", serde_json::json!({ "key": key })).await {
+            Ok(_) => tally.success(started.elapsed(), 1),
+            Err(error) => tally.failure(started.elapsed(), || error),
+        }
+    }
+    Ok(tally)
+}
+
+/// etcd's lock cycles: `connections` workers of `rounds` cycles each.
+fn etcd_cycles(
+    bench: &Bench,
+    etcd: &std::sync::Arc<EtcdProcess>,
+    connections: usize,
+    rounds: u64,
+) -> Result<Measurement, String> {
+    bench.load.block_on(async move {
+        let started = Instant::now();
+        let tasks: Vec<_> =
+            (0..connections).map(|worker| tokio::spawn(etcd_worker(etcd.clone(), worker, rounds))).collect();
+        let mut tallies = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            tallies.push(task.await.map_err(|error| format!("etcd worker: {error}"))??);
+        }
+        let measurement = Measurement::from_tallies(started.elapsed(), tallies);
+        measurement.check("etcd")?;
+        Ok(measurement)
+    })
+}
+
 /// Runs the scenario and adds its rows to the report.
 pub fn run(bench: &mut Bench) -> Result<(), String> {
     let sizes = bench.sizes.clone();
@@ -276,8 +416,11 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     };
     let redis_single =
         LockLoad { workers: REDIS_CONNECTIONS, rounds: single.cycles() / REDIS_CONNECTIONS as u64, locks: 1 };
+    // Over HTTP, Colony gets as many clients as Redis and etcd get connections.
+    let http_single = redis_single;
     let unpersisted = RedisProcess::start(&["--appendonly", "no"]);
     let always = RedisProcess::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let etcd = EtcdProcess::start().map(std::sync::Arc::new);
     let mut notes = Vec::new();
     let shapes = [
         (
@@ -286,6 +429,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
             false,
             format!("1 lock per round trip, driver, {} workers", human(single.workers as f64)),
         ),
+        (http_single, redis_single, true, format!("1 lock per round trip, HTTP, {} clients", http_single.workers)),
         (
             batched,
             batched,
@@ -314,7 +458,16 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
             row = row.reference(format!("Redis SET NX PX / DEL, {label}, {connections} conns"), redis_rate);
             notes.push(format!("{shape}: Colony / Redis {label} = {:.2}×", rate / redis_rate));
         }
+        if let (true, 1, Ok(etcd)) = (http, load.locks, &etcd) {
+            crate::progress(SCENARIO, format!("etcd: {} lock cycles", human(load.cycles() as f64)));
+            let etcd_rate = etcd_cycles(bench, etcd, load.workers, load.rounds)?.commands_per_s();
+            row = row.reference(format!("etcd lock / unlock (JSON gateway), {} conns", load.workers), etcd_rate);
+            notes.push(format!("{shape}: Colony / etcd = {:.1}×", rate / etcd_rate));
+        }
         bench.report.row(row);
+    }
+    if let Err(reason) = &etcd {
+        bench.report.row(Row::skipped(SCENARIO, "etcd", reason.clone()));
     }
     for (label, process) in [("unpersisted", &unpersisted), ("appendfsync always", &always)] {
         if let Err(reason) = process {
@@ -323,7 +476,8 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     }
     notes.push(
         "Colony's cycles are durable (each answer follows an fsync'd group commit) and each grant carries a fencing \
-         token; the redis-server processes are this run's own, on loopback, and count among the other processes"
+         token; etcd's too (each answer follows its Raft entry's fsync, and its key's revision fences); the \
+         redis-server and etcd processes are this run's own, on loopback, and count among the other processes"
             .to_owned(),
     );
     for note in notes {
