@@ -115,12 +115,12 @@ fn print_barrier(view: &BarrierView) {
     print_table(&["PARTY", "LEASE", "ARRIVED_AT_MS"], &rows);
 }
 
-/// Reads the barrier until the generation `joined` has tripped (`Ok`) or broken (an error saying
-/// why): generations only grow, and `last_tripped_generation` tells a trip from a break and reset.
 /// Reads the barrier until generation `joined`, which the signer arrived in at log time
-/// `arrived_at_ms`, trips or breaks. A barrier removed and made again under the same name starts
-/// over at generation 1, so the read also checks it is still the barrier arrived at: one made after
-/// the arrival, or one still in the joined generation that no longer counts the signer, replaced it.
+/// `arrived_at_ms`, has tripped (`Ok`) or broken (an error saying why): generations only grow, and
+/// `last_tripped_generation` tells a trip from a break and reset. A barrier removed and made again
+/// under the same name starts over at generation 1, so the read also checks it is still the barrier
+/// arrived at: one made after the arrival, or one still in the joined generation that no longer
+/// counts the signer, replaced it.
 async fn wait_for_release(client: &Client, barrier: &Name, joined: u64, arrived_at_ms: u64) -> CliResult {
     let signer = client.identity().map(|identity| identity.signer().clone());
     let removed = || format!("barrier '{barrier}' was removed before generation {joined} tripped");
