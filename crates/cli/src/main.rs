@@ -9,6 +9,7 @@
 //! - `streams.rs`: `colony stream …`, `consumer …`, `dlq …` (durable streams).
 //! - `market.rs`: `colony task …`, `colony agent reputation` (the task market).
 //! - `governance.rs`: `colony proposal …` (proposals and ballots).
+//! - `kv.rs`: `colony kv …` (namespaces of shared state, compare-and-swap, reads, watches).
 //! - `pheromone.rs`: `colony pheromone …` (pheromone maps, deposits, the strongest trails).
 //! - `coordination.rs`: `colony lease …` and `colony lock …` (leases, locks, fencing tokens).
 //! - `barrier.rs`: `colony barrier …` (barriers, arrivals that wait until the barrier trips).
@@ -31,6 +32,7 @@ mod election;
 mod events;
 mod governance;
 mod history;
+mod kv;
 mod ledger;
 mod market;
 mod output;
@@ -138,6 +140,9 @@ enum Commands {
     /// Make barriers, arrive at them (and wait until they trip), reset, remove and inspect them.
     #[command(subcommand)]
     Barrier(barrier::BarrierCommand),
+    /// Shared state: namespaces, puts and deletes under compare-and-swap, reads, watches.
+    #[command(subcommand)]
+    Kv(kv::KvCommand),
     /// End bootstrap (operator).
     #[command(subcommand)]
     Governance(governance::GovernanceCommand),
@@ -202,6 +207,7 @@ fn main() -> ExitCode {
             Commands::Semaphore(command) => coordination::run_semaphore(command, &cli.connection).await,
             Commands::Elect(command) => election::run(command, &cli.connection).await,
             Commands::Barrier(command) => barrier::run(command, &cli.connection).await,
+            Commands::Kv(command) => kv::run(command, &cli.connection).await,
             Commands::Governance(command) => governance::run_governance(command, &cli.connection).await,
             Commands::Ledger(args) => ledger::ledger(args, &cli.connection).await,
             Commands::Status(args) => agent::status(args, &cli.connection).await,

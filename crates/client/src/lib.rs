@@ -16,6 +16,7 @@ pub mod bus;
 mod coordination;
 mod events;
 mod governance;
+mod kv;
 mod market;
 mod stigmergy;
 pub mod streams;

@@ -5,7 +5,7 @@
 //!
 //! Each command is a struct in its family's folder (`registry/commands.rs`, `config/commands.rs`,
 //! `ledger/commands.rs`, `bus/commands.rs`, `market/commands.rs`, `governance/commands.rs`,
-//! `stigmergy/commands.rs`, `coordination/commands.rs`), next to the rules it follows,
+//! `stigmergy/commands.rs`, `coordination/commands.rs`, `kv/commands.rs`), next to the rules it follows,
 //! and implements `Apply`.
 //! The table at the bottom of this file names each one once: its JSON `type` and its variant. From
 //! that one line come the variant of [`Command`], [`Command::KINDS`], [`Command::kind`], the dispatch
@@ -26,6 +26,7 @@ pub use crate::coordination::commands::{
 pub use crate::governance::commands::{
     AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, VetoProposal,
 };
+pub use crate::kv::commands::{ConfigureNamespace, CreateNamespace, DeleteNamespace, DeleteValue, PutValue};
 pub use crate::ledger::commands::{
     ConfigureWallet, DisputeEscrow, ExtendEscrow, LockEscrow, Mint, Penalize, RefundEscrow, ReleaseEscrow,
     ResolveEscrow, Sweep, Transfer, TransferBatch, Withdraw,
@@ -200,4 +201,9 @@ command_table! {
     ArriveAtBarrier = "barrier.arrive",
     ResetBarrier = "barrier.reset",
     RemoveBarrier = "barrier.remove",
+    CreateNamespace = "kv.namespace.create",
+    ConfigureNamespace = "kv.namespace.configure",
+    DeleteNamespace = "kv.namespace.delete",
+    PutValue = "kv.put",
+    DeleteValue = "kv.delete",
 }

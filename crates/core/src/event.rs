@@ -12,6 +12,7 @@ use crate::fraction::Fraction;
 use crate::governance::{Choice, Closure, Outcome, Verdict};
 use crate::ids::Digest;
 use crate::ids::{AgentId, Name, Signer};
+use crate::kv::StoreKey;
 use crate::ledger::{AccountId, EscrowState, TransferKind};
 use crate::market::{AttemptOutcome, Distribution, TaskState};
 use crate::stigmergy::{Decay, Intensity, SignalKey};
@@ -791,6 +792,63 @@ pub enum EventKind {
         /// The barrier.
         barrier: Name,
     },
+    /// A namespace of the key-value store was created.
+    #[serde(rename = "kv.namespace_created")]
+    KvNamespaceCreated {
+        /// The namespace.
+        namespace: Name,
+        /// Its creator.
+        by: Signer,
+        /// The revision of its creation: a watch may start from it.
+        revision: u64,
+    },
+    /// Who may read or write a namespace changed.
+    #[serde(rename = "kv.namespace_configured")]
+    KvNamespaceConfigured {
+        /// The namespace.
+        namespace: Name,
+        /// Its creator or the operator.
+        by: Signer,
+    },
+    /// A namespace was deleted with its keys.
+    #[serde(rename = "kv.namespace_deleted")]
+    KvNamespaceDeleted {
+        /// The namespace.
+        namespace: Name,
+        /// Its creator or the operator.
+        by: Signer,
+        /// Keys it still held.
+        keys: u32,
+    },
+    /// A value was stored. Events never carry values, since every reader of the event stream sees
+    /// them; the key is named only when every registered agent may read the namespace.
+    #[serde(rename = "kv.put")]
+    KvPut {
+        /// The namespace.
+        namespace: Name,
+        /// The key, unless the namespace's readers are restricted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<StoreKey>,
+        /// The put's revision.
+        revision: u64,
+        /// The key's version after it.
+        version: u64,
+        /// The writer.
+        by: Signer,
+    },
+    /// A key was deleted.
+    #[serde(rename = "kv.deleted")]
+    KvDeleted {
+        /// The namespace.
+        namespace: Name,
+        /// The key, unless the namespace's readers are restricted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<StoreKey>,
+        /// The deletion's revision.
+        revision: u64,
+        /// The writer.
+        by: Signer,
+    },
 }
 
 impl EventKind {
@@ -867,6 +925,11 @@ impl EventKind {
         "barrier.broken",
         "barrier.reset",
         "barrier.removed",
+        "kv.namespace_created",
+        "kv.namespace_configured",
+        "kv.namespace_deleted",
+        "kv.put",
+        "kv.deleted",
     ];
 
     /// The stable name of the event, as in its JSON `type`.
@@ -942,6 +1005,11 @@ impl EventKind {
             EventKind::BarrierBroken { .. } => "barrier.broken",
             EventKind::BarrierReset { .. } => "barrier.reset",
             EventKind::BarrierRemoved { .. } => "barrier.removed",
+            EventKind::KvNamespaceCreated { .. } => "kv.namespace_created",
+            EventKind::KvNamespaceConfigured { .. } => "kv.namespace_configured",
+            EventKind::KvNamespaceDeleted { .. } => "kv.namespace_deleted",
+            EventKind::KvPut { .. } => "kv.put",
+            EventKind::KvDeleted { .. } => "kv.deleted",
         }
     }
 }

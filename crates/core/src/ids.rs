@@ -213,6 +213,8 @@ pub enum IdError {
     InvalidCharacter,
     /// A signal key holds a character outside its alphabet (wider than names': upper case too).
     InvalidKeyCharacter,
+    /// A key-value store's key holds a character outside its alphabet (a signal key's, and `/`).
+    InvalidStoreKeyCharacter,
     /// The text is a name reserved by Colony.
     Reserved,
 }
@@ -228,6 +230,8 @@ impl fmt::Display for IdError {
             IdError::InvalidKeyCharacter => {
                 formatter.write_str("may hold only ASCII letters of either case, digits, ':', '_', '-' and '.'")
             }
+            IdError::InvalidStoreKeyCharacter => formatter
+                .write_str("may hold only ASCII letters of either case, digits, ':', '_', '-', '.' and '/'"),
             IdError::Reserved => {
                 write!(formatter, "is reserved (reserved ids: {})", RESERVED_AGENT_IDS.join(", "))
             }

@@ -15,6 +15,7 @@
 //!   weighted ratio, approval, quadratic, ranked, split).
 //! - [`stigmergy`]: pheromone maps: deposits capped, trails fading with log time, the strongest read.
 //! - [`coordination`]: leases, and locks handed over with fencing tokens, FIFO, without deadlocks.
+//! - [`kv`]: the shared key-value store: namespaces, compare-and-swap, changes since a revision.
 //! - [`amount`]: money in integer minor units, and the fee rounding rule.
 //! - [`bus`]: subjects, patterns and the pattern tree of the message bus.
 //! - [`config`]: the swarm configuration.
@@ -39,6 +40,7 @@ pub mod event;
 pub mod fraction;
 pub mod governance;
 pub mod ids;
+pub mod kv;
 pub mod ledger;
 pub mod limits;
 pub mod market;
@@ -59,13 +61,14 @@ pub use event::{Event, EventKind};
 pub use fraction::Fraction;
 pub use governance::{Governance, Proposal, ProposalState};
 pub use ids::{AgentId, Digest, IdError, Name, PublicKey, RESERVED_AGENT_IDS, Signature, Signer};
+pub use kv::{KeyValueStore, StoreKey};
 pub use ledger::{
     AccountId, Escrow, EscrowResolution, EscrowState, Ledger, SystemAccount, TransferKind, TransferRequest, Wallet,
 };
 pub use market::{Attempt, AttemptOutcome, Bid, Reputation, Task, TaskState};
 pub use outcome::{
     Accepted, ApplyError, BusRejection, CommandResult, ConfigRejection, CoordinationRejection, EntryOutcome,
-    GovernanceRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection, RejectionClass,
+    GovernanceRejection, KvRejection, LedgerRejection, MarketRejection, RegistryRejection, Rejection, RejectionClass,
     StigmergyRejection,
 };
 pub use registry::{Agent, AgentHandle, Halt, Liveness, Registry};

@@ -651,3 +651,59 @@ pub const OPEN_JURIES_PER_DISPUTER_MAX: usize = 4;
 const _: () = assert!(OPEN_JURIES_PER_DISPUTER_MAX <= OPEN_PROPOSALS_MAX);
 const _: () = assert!((JURY_SIZE_MAX as usize) <= ELECTORATE_MAX);
 const _: () = assert!(JURY_CANDIDATES_SCANNED_MAX <= ELECTORATE_SCAN_PER_ENVELOPE_MAX);
+
+/// Bytes of a key in the shared key-value store. Keys name a piece of shared state with a path
+/// (`pipeline/stage-2/config`), not data; 256 bytes hold any such path and keep a namespace's keys
+/// ([`KV_KEYS_PER_NAMESPACE_MAX`]) a few megabytes at most.
+pub const KV_KEY_BYTES_MAX: usize = 256;
+
+/// Bytes of one value (its canonical JSON text). The store holds coordination state (a
+/// configuration, a checkpoint's position, a plan), read whole and replaced whole under
+/// compare-and-swap; a larger document belongs in a stream, or referenced by its digest.
+pub const KV_VALUE_BYTES_MAX: usize = 16 * 1024;
+
+/// What one stored key costs beyond its key and value bytes, in the byte counts the limits read:
+/// its version, revisions, writer and indexes. So a flood of empty values is bounded by bytes too.
+pub const KV_ENTRY_OVERHEAD_BYTES: u64 = 64;
+
+/// Keys in one namespace. Ten thousand are every agent of a large swarm with a record each; a range
+/// read pages through them.
+pub const KV_KEYS_PER_NAMESPACE_MAX: usize = 10_000;
+
+/// Bytes stored in one namespace (keys, values and [`KV_ENTRY_OVERHEAD_BYTES`] each). Sixteen
+/// megabytes is a large shared configuration; one namespace is one team's, not the swarm's memory.
+pub const KV_NAMESPACE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Namespaces one signer may create and still hold: one per team or pipeline it runs.
+pub const KV_NAMESPACES_PER_SIGNER_MAX: usize = 16;
+
+/// Namespaces in the swarm. Each carries its access lists and indexes; four thousand are a
+/// namespace for every sixteen agents of a swarm of 65,536.
+pub const KV_NAMESPACES_MAX: usize = 4_096;
+
+/// Bytes of stored keys whose last writer is one signer, across every namespace. A namespace open to
+/// every registered writer is otherwise one hostile agent's to fill; a quarter of a namespace's
+/// bound leaves the rest to the others.
+pub const KV_BYTES_PER_SIGNER_MAX: u64 = 4 * 1024 * 1024;
+
+/// Keys whose last writer is one signer, across every namespace: a quarter of a namespace, like
+/// [`KV_BYTES_PER_SIGNER_MAX`], so that no single writer fills a namespace that others write to.
+pub const KV_KEYS_PER_SIGNER_MAX: usize = 2_500;
+
+/// Bytes stored in the key-value store in all: the most it adds to the state that every snapshot
+/// copies and every replica holds in memory.
+pub const KV_BYTES_MAX: u64 = 512 * 1024 * 1024;
+
+/// Deleted keys a namespace keeps telling watchers about. A watch that resumes from before the
+/// oldest one forgotten is told its history is compacted and reads the namespace again, as etcd's
+/// watchers do after a compaction; 1,024 deletions cover a watcher's ordinary absence.
+pub const KV_TOMBSTONES_PER_NAMESPACE_MAX: usize = 1_024;
+
+/// Agents named in one access list (readers or writers). A longer list is a role's job.
+pub const KV_ACCESS_AGENTS_MAX: usize = 256;
+
+const _: () =
+    assert!(KV_KEY_BYTES_MAX as u64 + KV_VALUE_BYTES_MAX as u64 + KV_ENTRY_OVERHEAD_BYTES <= KV_BYTES_PER_SIGNER_MAX);
+const _: () = assert!(KV_BYTES_PER_SIGNER_MAX < KV_NAMESPACE_BYTES_MAX);
+const _: () = assert!(KV_KEYS_PER_SIGNER_MAX < KV_KEYS_PER_NAMESPACE_MAX);
+const _: () = assert!(KV_NAMESPACE_BYTES_MAX <= KV_BYTES_MAX);

@@ -9,6 +9,7 @@ pub use crate::coordination::rejections::CoordinationRejection;
 use crate::event::Event;
 pub use crate::governance::rejections::GovernanceRejection;
 use crate::ids::{AgentId, Name};
+pub use crate::kv::rejections::KvRejection;
 pub use crate::ledger::rejections::LedgerRejection;
 pub use crate::market::rejections::MarketRejection;
 pub use crate::registry::rejections::RegistryRejection;
@@ -96,6 +97,18 @@ pub enum Accepted {
         arrived: u32,
         /// Whether its arrival completed the count and tripped the barrier.
         tripped: bool,
+    },
+    /// A value was stored.
+    KvPut {
+        /// The put's revision: what a compare-and-swap on the key names next.
+        revision: u64,
+        /// The key's version: 1 when the put created it.
+        version: u64,
+    },
+    /// A key was deleted.
+    KvDeleted {
+        /// The deletion's revision.
+        revision: u64,
     },
     /// Dead letters were published again, each with its new place.
     Replayed {
@@ -210,6 +223,14 @@ pub enum Rejection {
     Stigmergy(StigmergyRejection),
     /// A refusal of leases and locks (`coordination/rejections.rs`).
     Coordination(CoordinationRejection),
+    /// A refusal of the key-value store (`kv/rejections.rs`).
+    Kv(KvRejection),
+}
+
+impl From<KvRejection> for Rejection {
+    fn from(rejection: KvRejection) -> Rejection {
+        Rejection::Kv(rejection)
+    }
 }
 
 impl From<CoordinationRejection> for Rejection {
@@ -288,6 +309,7 @@ impl Rejection {
             Rejection::Governance(rejection) => rejection.code(),
             Rejection::Stigmergy(rejection) => rejection.code(),
             Rejection::Coordination(rejection) => rejection.code(),
+            Rejection::Kv(rejection) => rejection.code(),
         }
     }
 
@@ -313,6 +335,7 @@ impl Rejection {
             Rejection::Governance(rejection) => rejection.title(),
             Rejection::Stigmergy(rejection) => rejection.title(),
             Rejection::Coordination(rejection) => rejection.title(),
+            Rejection::Kv(rejection) => rejection.title(),
         }
     }
 
@@ -336,6 +359,7 @@ impl Rejection {
             Rejection::Governance(rejection) => rejection.class(),
             Rejection::Stigmergy(rejection) => rejection.class(),
             Rejection::Coordination(rejection) => rejection.class(),
+            Rejection::Kv(rejection) => rejection.class(),
         }
     }
 
@@ -361,6 +385,7 @@ impl Rejection {
             Rejection::Governance(rejection) => rejection.field(),
             Rejection::Stigmergy(rejection) => rejection.field(),
             Rejection::Coordination(rejection) => rejection.field(),
+            Rejection::Kv(rejection) => rejection.field(),
         }
     }
 }
@@ -393,6 +418,7 @@ impl fmt::Display for Rejection {
             Rejection::Governance(rejection) => rejection.fmt(formatter),
             Rejection::Stigmergy(rejection) => rejection.fmt(formatter),
             Rejection::Coordination(rejection) => rejection.fmt(formatter),
+            Rejection::Kv(rejection) => rejection.fmt(formatter),
         }
     }
 }

@@ -12,9 +12,10 @@ use crate::bus::{Pattern, Subject};
 use crate::coordination::{BarrierBreak, LockKind};
 use crate::governance::TallyError;
 use crate::ids::{AgentId, Name};
+use crate::kv::StoreKey;
 use crate::outcome::{
-    BusRejection, ConfigRejection, CoordinationRejection, GovernanceRejection, LedgerRejection, MarketRejection,
-    RegistryRejection, Rejection, StigmergyRejection,
+    BusRejection, ConfigRejection, CoordinationRejection, GovernanceRejection, KvRejection, LedgerRejection,
+    MarketRejection, RegistryRejection, Rejection, StigmergyRejection,
 };
 
 /// One rejection of each variant, in the order the variants are declared.
@@ -132,7 +133,23 @@ pub fn rejection_samples() -> Vec<Rejection> {
         .into(),
         CoordinationRejection::AlreadyArrived { barrier: Name::new("phase-1").expect("a valid name"), generation: 2 }
             .into(),
+        KvRejection::NamespaceNotFound { namespace: namespace() }.into(),
+        KvRejection::NamespaceExists { namespace: namespace() }.into(),
+        KvRejection::NotNamespaceCreator { namespace: namespace() }.into(),
+        KvRejection::NotWriter { namespace: namespace() }.into(),
+        KvRejection::NotReader { namespace: namespace() }.into(),
+        KvRejection::KeyNotFound { namespace: namespace(), key: store_key() }.into(),
+        KvRejection::RevisionMismatch { namespace: namespace(), key: store_key(), expected: 7, actual: 9 }.into(),
+        KvRejection::Compacted { namespace: namespace(), compacted_revision: 12 }.into(),
     ]
+}
+
+fn namespace() -> Name {
+    Name::new("pipeline").expect("a valid name")
+}
+
+fn store_key() -> StoreKey {
+    StoreKey::new("stage-2/config").expect("a valid key")
 }
 
 /// The variant of `rejection` as declared: `Rejection::UnknownSigner`, or for a family's refusal the
@@ -241,6 +258,16 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             CoordinationRejection::BarrierBroken { .. } => "CoordinationRejection::BarrierBroken",
             CoordinationRejection::AlreadyArrived { .. } => "CoordinationRejection::AlreadyArrived",
         },
+        Rejection::Kv(rejection) => match rejection {
+            KvRejection::NamespaceNotFound { .. } => "KvRejection::NamespaceNotFound",
+            KvRejection::NamespaceExists { .. } => "KvRejection::NamespaceExists",
+            KvRejection::NotNamespaceCreator { .. } => "KvRejection::NotNamespaceCreator",
+            KvRejection::NotWriter { .. } => "KvRejection::NotWriter",
+            KvRejection::NotReader { .. } => "KvRejection::NotReader",
+            KvRejection::KeyNotFound { .. } => "KvRejection::KeyNotFound",
+            KvRejection::RevisionMismatch { .. } => "KvRejection::RevisionMismatch",
+            KvRejection::Compacted { .. } => "KvRejection::Compacted",
+        },
     }
 }
 
@@ -262,6 +289,7 @@ mod tests {
         ("Governance", "GovernanceRejection", include_str!("governance/rejections.rs")),
         ("Stigmergy", "StigmergyRejection", include_str!("stigmergy/rejections.rs")),
         ("Coordination", "CoordinationRejection", include_str!("coordination/rejections.rs")),
+        ("Kv", "KvRejection", include_str!("kv/rejections.rs")),
     ];
 
     /// The variants of `pub enum {name}` in `source`, each with whether it wraps a value in

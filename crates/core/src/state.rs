@@ -15,6 +15,7 @@ use crate::entry::{Entry, EntryBody, Genesis, SignedCommands};
 use crate::event::{Event, EventKind};
 use crate::governance::Governance;
 use crate::ids::{AgentId, Digest, PublicKey, Signer};
+use crate::kv::KeyValueStore;
 use crate::ledger::Ledger;
 use crate::limits;
 use crate::market::Market;
@@ -80,6 +81,7 @@ pub struct State {
     pub(crate) governance: Governance,
     pub(crate) stigmergy: Stigmergy,
     pub(crate) coordination: Coordination,
+    pub(crate) kv: KeyValueStore,
     pub(crate) read_tokens: BTreeMap<Digest, ReadToken>,
     /// The chain every entry folds into, where draws no party may aim take their chance from.
     pub(crate) draw_seed: DrawSeed,
@@ -317,7 +319,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 10: the state keeps the draw seed, the chain every entry folds into; coordination keeps barriers,
 //     and each lease the barriers it waits at.
 // 11: each lock record says whether it is a lock, a semaphore (with its permits) or an election.
-const SNAPSHOT_VERSION: u32 = 11;
+// 12: the key-value store joined the state: namespaces, entries, deletions kept for watchers.
+const SNAPSHOT_VERSION: u32 = 12;
 
 impl State {
     /// An empty state, before genesis.
@@ -569,6 +572,11 @@ impl State {
         &self.coordination
     }
 
+    /// The shared key-value store: namespaces, their keys and the changes a watch reads.
+    pub fn kv(&self) -> &KeyValueStore {
+        &self.kv
+    }
+
     /// One agent.
     pub fn agent(&self, id: &AgentId) -> Option<&Agent> {
         self.registry.get(id)
@@ -720,6 +728,7 @@ impl State {
         self.governance.check_invariants()?;
         self.stigmergy.check_invariants()?;
         self.coordination.check_invariants()?;
+        self.kv.check_invariants()?;
         self.check_lease_holders()?;
         self.check_wallet_owners()?;
         Ok(())

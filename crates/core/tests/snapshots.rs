@@ -46,6 +46,14 @@ fn busy_swarm() -> Simulator {
     let wait = r#"{"type": "lock.acquire", "lock": "export", "mode": "shared", "lease": "work", "wait": true}"#;
     let waiting = vec![coordination[0].clone(), serde_json::from_str(wait).expect("a command")];
     assert!(swarm.agent("child", waiting).all_accepted());
+    let shared_state = [
+        r#"{"type": "kv.namespace.create", "namespace": "pipeline", "writers": {"agents": ["child"]}}"#,
+        r#"{"type": "kv.put", "namespace": "pipeline", "key": "stage/1", "value": {"model": "a", "ok": true}}"#,
+        r#"{"type": "kv.put", "namespace": "pipeline", "key": "gone", "value": 1}"#,
+        r#"{"type": "kv.delete", "namespace": "pipeline", "key": "gone"}"#,
+    ];
+    let shared_state = shared_state.iter().map(|text| serde_json::from_str(text).expect("a command")).collect();
+    assert!(swarm.agent("parent", shared_state).all_accepted());
     // A disputed escrow without an arbiter, before its jury (the only agent outside the case).
     swarm.register_all(&["juror"], "scout");
     let escrow = [
@@ -69,7 +77,7 @@ fn a_snapshot_round_trips_exactly_and_the_restored_state_carries_on_identically(
     let mut swarm = busy_swarm();
     let bytes = swarm.state().encode_snapshot();
     assert_eq!(&bytes[..8], b"COLONYSS");
-    assert_eq!(&bytes[8..HEADER_BYTES], &11u32.to_le_bytes());
+    assert_eq!(&bytes[8..HEADER_BYTES], &12u32.to_le_bytes());
     let mut restored = State::decode_snapshot(&bytes).expect("a fresh snapshot decodes");
     assert_eq!(&restored, swarm.state());
     assert_eq!(restored.state_hash(), swarm.state().state_hash());
@@ -124,7 +132,7 @@ fn bytes_without_the_magic_are_not_a_snapshot() {
 #[test]
 fn an_unknown_version_is_refused_by_number() {
     let bytes = busy_swarm().state().encode_snapshot();
-    for version in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, u32::MAX] {
+    for version in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, u32::MAX] {
         let mut other = bytes.clone();
         other[8..HEADER_BYTES].copy_from_slice(&version.to_le_bytes());
         let error = State::decode_snapshot(&other).unwrap_err();

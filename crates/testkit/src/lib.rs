@@ -11,6 +11,7 @@
 //! - [`sim`]: [`SwarmBuilder`] and [`Simulator`], a [`State`](colony_core::State) driven entry by
 //!   entry, with invariants checked after each one.
 //! - [`outcome`]: [`OutcomeExt`], one-line accessors for assertions on outcomes.
+//! - [`kv`]: key-value store commands for generated streams.
 //! - [`stigmergy`]: pheromone map commands for generated streams.
 //! - [`strategies`]: proptest strategies for random, deterministic (given the seed) streams of valid
 //!   and invalid entries covering every command.
@@ -34,6 +35,7 @@ pub mod coordination;
 pub mod factory;
 pub mod governance;
 pub mod keys;
+pub mod kv;
 pub mod market;
 pub mod outcome;
 pub mod sim;

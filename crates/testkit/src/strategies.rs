@@ -77,6 +77,7 @@ use super::governance::{GovernanceSpec, governance_commands, render_governance};
 use super::keys::{
     agent_id, digest_for, hashlock_for, key_for, name, numbered_capabilities, operator_key, wrong_key_for,
 };
+use super::kv::{KvSpec, kv_commands, render_kv};
 use super::market::{MarketSpec, market_commands, render_market};
 use super::stigmergy::{StigmergySpec, render_stigmergy, stigmergy_commands};
 
@@ -117,6 +118,8 @@ pub struct ScenarioConfig {
     pub stigmergy: bool,
     /// Whether streams hold lease and lock commands (see [`crate::coordination`]).
     pub coordination: bool,
+    /// Whether streams hold key-value store commands (see [`crate::kv`]).
+    pub kv: bool,
 }
 
 impl Default for ScenarioConfig {
@@ -133,6 +136,7 @@ impl Default for ScenarioConfig {
             governance: true,
             stigmergy: true,
             coordination: true,
+            kv: true,
         }
     }
 }
@@ -516,6 +520,8 @@ pub enum CommandSpec {
     Stigmergy(StigmergySpec),
     /// A lease or lock command.
     Coordination(CoordinationSpec),
+    /// A key-value store command.
+    Kv(KvSpec),
 }
 
 /// Names of the streams bus commands use. Scenario `i` (except the last) captures `bus.<i>.>`; the last
@@ -965,6 +971,7 @@ impl Renderer {
                 render_stigmergy(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
             }
             CommandSpec::Coordination(spec) => render_coordination(spec, &|agent| self.resolve(signer, agent)),
+            CommandSpec::Kv(spec) => render_kv(&self.state, spec, &|agent| self.resolve(signer, agent)),
             CommandSpec::Repeat => {
                 self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat(Heartbeat {}))
             }
@@ -1360,6 +1367,9 @@ pub fn step(config: &ScenarioConfig) -> BoxedStrategy<Step> {
     if config.coordination {
         choices.push((40, coordination_envelope(pool).prop_map(Step::Envelope).boxed()));
     }
+    if config.kv {
+        choices.push((16, kv_envelope(pool).prop_map(Step::Envelope).boxed()));
+    }
     if config.oversized_envelopes {
         let oversized = (advance_ms(), signer_ref(pool))
             .prop_map(|(advance_ms, signer)| Step::Oversized { advance_ms, signer })
@@ -1409,6 +1419,21 @@ pub fn governance_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
             key: KeyChoice::Own,
             nonce: NonceChoice::Next,
             commands: std::iter::once(CommandSpec::Heartbeat).chain(governance).collect(),
+        })
+        .boxed()
+}
+
+/// An agent's envelope of key-value store commands, soon after the entry before, from three agents
+/// of the pool at most, so that they contend for the same keys.
+pub fn kv_envelope(pool: usize) -> BoxedStrategy<EnvelopeSpec> {
+    let commands = Union::new_weighted(kv_commands(pool));
+    (0..=2_000u64, 0..pool.min(3), vec(commands, 1..=3))
+        .prop_map(|(advance_ms, signer, kv)| EnvelopeSpec {
+            advance_ms,
+            signer: SignerRef::Agent(signer),
+            key: KeyChoice::Own,
+            nonce: NonceChoice::Next,
+            commands: kv,
         })
         .boxed()
 }

@@ -21,6 +21,7 @@ pub mod coordination;
 pub mod envelope;
 pub mod governance;
 pub mod keys;
+pub mod kv;
 pub mod problem;
 pub mod read_auth;
 pub mod record;

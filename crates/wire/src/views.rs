@@ -133,6 +133,20 @@ pub struct CommandResultView {
     /// What a `barrier.arrive` found: the generation joined, the count, whether it tripped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub barrier_arrival: Option<BarrierArrivalView>,
+    /// What a `kv.put` or `kv.delete` that changed a key did: its revision, and after a put the
+    /// key's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv: Option<KvWriteView>,
+}
+
+/// The result of a `kv.put` or `kv.delete`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KvWriteView {
+    /// The change's revision: a compare-and-swap on the key names it next.
+    pub revision: u64,
+    /// The key's version after a put (1 when the put created it); absent after a delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// The result of a `barrier.arrive`.
@@ -168,6 +182,7 @@ impl CommandResultView {
                     fencing_token: None,
                     queue_position: None,
                     barrier_arrival: None,
+                    kv: None,
                 };
                 match accepted {
                     Accepted::Escrow { escrow_id, .. } => view.escrow_id = Some(*escrow_id),
@@ -205,6 +220,12 @@ impl CommandResultView {
                         view.barrier_arrival =
                             Some(BarrierArrivalView { generation: *generation, arrived: *arrived, tripped: *tripped })
                     }
+                    Accepted::KvPut { revision, version } => {
+                        view.kv = Some(KvWriteView { revision: *revision, version: Some(*version) })
+                    }
+                    Accepted::KvDeleted { revision } => {
+                        view.kv = Some(KvWriteView { revision: *revision, version: None })
+                    }
                     _ => {}
                 }
                 view
@@ -226,6 +247,7 @@ impl CommandResultView {
                 fencing_token: None,
                 queue_position: None,
                 barrier_arrival: None,
+                kv: None,
             },
         }
     }

@@ -17,6 +17,7 @@ pub mod coordination;
 pub mod error;
 pub mod extract;
 pub mod governance;
+pub mod kv;
 pub mod ledger;
 pub mod log;
 pub mod market;
@@ -31,6 +32,8 @@ pub mod writes;
 mod coordination_tests;
 #[cfg(test)]
 mod governance_tests;
+#[cfg(test)]
+mod kv_tests;
 #[cfg(test)]
 mod market_tests;
 #[cfg(test)]
@@ -69,8 +72,9 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The ephemeral message bus.
     pub bus: Arc<crate::bus::EphemeralBus>,
-    /// Fetches waiting for something to be due (`colony-wait-ms`), bounded.
-    pub waiting_fetches: Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests waiting for something to happen (fetches with `colony-wait-ms`, key-value watches
+    /// with `wait_ms`), bounded.
+    pub waiting_requests: Arc<std::sync::atomic::AtomicUsize>,
     /// When this server started (its clock). Signed stream opens and publishes stamped before it
     /// are refused: the windows that make them single-use live in memory and start empty, so
     /// without this a request captured before a restart could be replayed after it.
@@ -134,7 +138,7 @@ impl AppState {
             keys: Arc::new(KeyCache::default()),
             shutdown,
             bus: Arc::clone(&driver.shared.bus),
-            waiting_fetches: Arc::default(),
+            waiting_requests: Arc::default(),
             started_at_ms: settings.clock.now_ms(),
             body_budget: Arc::new(body::BodyBudget::new(settings.body_budget_bytes)),
             log_reader: Arc::new(std::sync::Mutex::new(log::LogReader::new(
@@ -191,6 +195,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/elections/{election}"),
     ("get", "/v1/barriers"),
     ("get", "/v1/barriers/{barrier}"),
+    ("get", "/v1/kv"),
+    ("get", "/v1/kv/{namespace}"),
+    ("get", "/v1/kv/{namespace}/keys"),
+    ("get", "/v1/kv/{namespace}/keys/{key}"),
+    ("get", "/v1/kv/{namespace}/changes"),
     ("get", "/v1/config"),
     ("get", "/v1/status"),
     ("get", "/v1/state/hash"),
@@ -238,6 +247,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/elections/{election}", get(coordination::get_election))
         .route("/v1/barriers", get(coordination::list_barriers))
         .route("/v1/barriers/{barrier}", get(coordination::get_barrier))
+        .route("/v1/kv", get(kv::list_namespaces))
+        .route("/v1/kv/{namespace}", get(kv::get_namespace))
+        .route("/v1/kv/{namespace}/keys", get(kv::list_entries))
+        .route("/v1/kv/{namespace}/keys/{*key}", get(kv::get_entry))
+        .route("/v1/kv/{namespace}/changes", get(kv::watch_changes))
         .route("/v1/config", get(reads::get_config))
         .route("/v1/status", get(reads::get_status))
         .route("/v1/state/hash", get(reads::get_state_hash))

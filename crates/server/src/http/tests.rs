@@ -30,7 +30,7 @@ pub(super) const NOW_MS: u64 = 1_750_000_000_000;
 
 /// A server's router and state over a fresh log holding only the genesis entry.
 pub(super) struct TestApp {
-    router: Router,
+    pub(super) router: Router,
     pub(super) app: AppState,
     pub(super) operator: KeyPair,
     _shutdown: tokio::sync::watch::Sender<bool>,
@@ -299,7 +299,7 @@ async fn an_overloaded_answer_says_when_to_retry() {
 }
 
 /// Nonces in microseconds of the test clock's time, one more for each envelope.
-static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(NOW_MS * 1_000);
+pub(super) static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(NOW_MS * 1_000);
 
 /// Submits `command` signed by `signer` with `key`; the envelope must be taken (the command may be
 /// refused: its result says).

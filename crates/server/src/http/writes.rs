@@ -125,10 +125,10 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
         if !fresh {
             return Err(ApiError::from_rejection(&Rejection::NonceReplayed { nonce: envelope.nonce }));
         }
-        let Some(_slot) = WaitingFetch::enter(&app.waiting_fetches) else {
+        let Some(_slot) = WaitingRequest::enter(&app.waiting_requests) else {
             return Err(ApiError::new(
                 ServerCode::Overloaded,
-                format!("{WAITING_FETCHES_MAX} fetches are waiting already; retry, or fetch without waiting"),
+                format!("{WAITING_REQUESTS_MAX} requests are waiting already; retry, or fetch without waiting"),
             ));
         };
         wait_until_fetch_is_due(app, &envelope, wait).await?;
@@ -159,24 +159,25 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
 pub const FETCH_WAIT_HEADER: &str = "colony-wait-ms";
 /// The longest a fetch may wait.
 pub const FETCH_WAIT_MS_MAX: u64 = 30_000;
-/// At most this many fetches wait at once: each looks at the state on every commit.
-pub const WAITING_FETCHES_MAX: usize = 1_024;
+/// At most this many requests wait at once (fetches with `colony-wait-ms`, key-value watches with
+/// `wait_ms`): each looks at the state on every commit.
+pub const WAITING_REQUESTS_MAX: usize = 1_024;
 
-/// A place among the waiting fetches, given back when dropped.
-struct WaitingFetch<'a>(&'a std::sync::atomic::AtomicUsize);
+/// A place among the waiting requests, given back when dropped.
+pub(crate) struct WaitingRequest<'a>(&'a std::sync::atomic::AtomicUsize);
 
-impl<'a> WaitingFetch<'a> {
-    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Option<WaitingFetch<'a>> {
+impl<'a> WaitingRequest<'a> {
+    pub(crate) fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Option<WaitingRequest<'a>> {
         let previous = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        if previous >= WAITING_FETCHES_MAX {
+        if previous >= WAITING_REQUESTS_MAX {
             count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             return None;
         }
-        Some(WaitingFetch(count))
+        Some(WaitingRequest(count))
     }
 }
 
-impl Drop for WaitingFetch<'_> {
+impl Drop for WaitingRequest<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }

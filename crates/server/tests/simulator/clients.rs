@@ -28,6 +28,8 @@ use super::rng::Rng;
 mod coordination;
 #[path = "governance.rs"]
 mod governance;
+#[path = "kv.rs"]
+mod kv;
 #[path = "stigmergy.rs"]
 mod stigmergy;
 
@@ -86,7 +88,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 66] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 71] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -217,6 +219,11 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 66] = [
     ("barrier.arrive", Both, Clients::arrive_at_barrier),
     ("barrier.reset", Both, Clients::reset_barrier),
     ("barrier.remove", Both, Clients::remove_barrier),
+    ("kv.namespace.create", Both, Clients::create_namespace),
+    ("kv.namespace.configure", Both, Clients::configure_namespace),
+    ("kv.namespace.delete", Both, Clients::delete_namespace),
+    ("kv.put", Both, Clients::put_value),
+    ("kv.delete", Both, Clients::delete_value),
 ];
 
 /// Whether `agent` holds the task's current award.

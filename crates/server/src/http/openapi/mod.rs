@@ -14,12 +14,14 @@
 //! - `governance.rs`: governance's paths.
 //! - `stigmergy.rs`: pheromone maps' paths.
 //! - `coordination.rs`: leases', locks' and barriers' paths.
+//! - `kv.rs`: the key-value store's paths.
 //! - `bus.rs`: the bus's and the durable streams' paths, and the schemas no type derives there.
 //! - `operations.rs`: the pieces operations are made of.
 
 mod bus;
 mod coordination;
 mod governance;
+mod kv;
 mod market;
 mod operations;
 mod paths;
@@ -51,7 +53,8 @@ pub fn document() -> Value {
     let governance_paths = governance::governance_paths(&mut schemas);
     let stigmergy_paths = stigmergy::stigmergy_paths(&mut schemas);
     let coordination_paths = coordination::coordination_paths(&mut schemas);
-    for more in [bus_paths, market_paths, governance_paths, stigmergy_paths, coordination_paths] {
+    let kv_paths = kv::kv_paths(&mut schemas);
+    for more in [bus_paths, market_paths, governance_paths, stigmergy_paths, coordination_paths, kv_paths] {
         if let (Some(paths), Value::Object(more)) = (paths.as_object_mut(), more) {
             paths.extend(more);
         }

@@ -115,6 +115,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("governance.rs", include_str!("governance.rs")),
     ("stigmergy.rs", include_str!("stigmergy.rs")),
     ("coordination.rs", include_str!("coordination.rs")),
+    ("kv.rs", include_str!("kv.rs")),
     ("operations.rs", include_str!("operations.rs")),
 ];
 
