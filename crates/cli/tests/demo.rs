@@ -150,4 +150,15 @@ fn the_demo_runs_every_part_and_reports_it() {
     let arrivals: Vec<&str> =
         meeting.lines().skip(3).take(5).map(|line| line.split_whitespace().next().unwrap_or("")).collect();
     assert_eq!(arrivals, ["1", "2", "3", "4", "5"], "{meeting}");
+
+    // Shared state: five additions by compare-and-swap at once, none lost, and a watcher's copy
+    // reconciled from the revision it read.
+    let shared = line(report, "17. shared state");
+    assert!(shared.contains("is the sum of the returns (version 6)"), "{shared}");
+    assert!(shared.contains("by reading 6 changes"), "{shared}");
+    let total = line(report, "book/net-return-bps = ");
+    let (_, value) = total.split_once("book/net-return-bps = ").expect("the total");
+    let (reached, rest) = value.split_once(" (the returns sum to ").expect("the sum");
+    assert_eq!(Some(reached), rest.split_once(')').map(|(sum, _)| sum), "{total}");
+    assert!(line(report, "a watcher reconciled").contains("the namespace's 6 keys"), "{report}");
 }

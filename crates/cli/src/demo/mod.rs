@@ -19,6 +19,9 @@
 //! approved proposal's action.
 //! Part 8 (`coordination.rs`) is coordination: a leader replaced, in a higher term, when it dies, and
 //! agents meeting at a barrier, then a meeting that breaks when one does not come.
+//! Part 9 (`shared_state.rs`) is the key-value store: the meeting's parties record their summaries
+//! and add their returns to one total by compare-and-swap at once, losing no update, and a watcher
+//! reconciles from the revision it read.
 //! Then `report.rs` prints what the swarm did, and this file audits the stopped server's log.
 
 mod coordination;
@@ -27,6 +30,7 @@ mod governance;
 mod market;
 mod registry;
 mod report;
+mod shared_state;
 mod signals;
 mod stigmergy;
 mod tasks;
@@ -101,17 +105,20 @@ pub async fn run(args: DemoArgs, connection: &Connection) -> CliResult {
     // Part 8: coordination, among the members of part 1.
     let coordination = coordination::run(&clients).await?;
 
-    // 17. An agent leaves.
+    // Part 9: shared state, among the parties of part 8's meeting.
+    let shared_state = shared_state::run(&clients, &coordination.meeting).await?;
+
+    // 18. An agent leaves.
     let analyst = members.iter().find(|member| member.id.as_str() == "analyst-1").expect("in AGENTS");
     analyst.client.deregister(analyst.id.clone()).await?;
-    step(17, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
+    step(18, "analyst-1 deregistered itself (its id stays reserved, so its old envelopes can never be replayed)");
 
     let status = operator.status().await?;
     let events = events.until(status.sequence).await;
     report::print(
         operator,
         &events,
-        &report::Parts { trading, bus, market, direct, stigmergy, governance, coordination },
+        &report::Parts { trading, bus, market, direct, stigmergy, governance, coordination, shared_state },
     )
     .await?;
     server.close_and_audit(&status).await?;

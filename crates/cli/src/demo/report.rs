@@ -10,6 +10,7 @@ use colony_core::{AgentId, Event};
 use super::coordination::{self, CoordinationReport};
 use super::distribution::DistributionReport;
 use super::governance::{self, GovernanceReport};
+use super::shared_state::SharedStateReport;
 use super::signals::SignalsReport;
 use super::stigmergy::StigmergyReport;
 use super::tasks::TasksReport;
@@ -28,6 +29,7 @@ pub(super) struct Parts {
     pub(super) stigmergy: StigmergyReport,
     pub(super) governance: GovernanceReport,
     pub(super) coordination: CoordinationReport,
+    pub(super) shared_state: SharedStateReport,
 }
 
 pub(super) async fn print(operator: &Client, events: &[Event], parts: &Parts) -> CliResult {
@@ -41,6 +43,7 @@ pub(super) async fn print(operator: &Client, events: &[Event], parts: &Parts) ->
     print_stigmergy(&parts.stigmergy);
     print_governance(&parts.governance);
     print_coordination(&parts.coordination);
+    print_shared_state(&parts.shared_state);
     print_balances(operator).await?;
     parts.bus.print_report();
     Ok(())
@@ -198,6 +201,28 @@ fn print_coordination(report: &CoordinationReport) {
         report.meeting.len(),
         coordination::BARRIER_TIMEOUT_MS,
         coordination::break_name(report.missed.1)
+    );
+}
+
+fn print_shared_state(report: &SharedStateReport) {
+    println!();
+    println!("Shared state (namespace close-of-day)");
+    let rows: Vec<Vec<String>> =
+        report.summaries.iter().map(|(key, revision)| vec![key.clone(), revision.to_string()]).collect();
+    print_table(&["KEY", "REVISION"], &rows);
+    println!(
+        "  book/net-return-bps = {} (the returns sum to {}): {} swaps won, {} refused as stale and retried; \
+         version {}, revision {}",
+        report.total_bps,
+        report.expected_bps,
+        report.swaps,
+        report.retries,
+        report.total_version,
+        report.total_revision
+    );
+    println!(
+        "  a watcher reconciled its copy by reading {} changes; it then held the namespace's {} keys",
+        report.reconciled.0, report.reconciled.1
     );
 }
 
