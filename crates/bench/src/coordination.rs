@@ -176,7 +176,7 @@ fn colony(bench: &mut Bench, load: LockLoad, http: bool) -> Result<Measurement, 
 }
 
 /// A `redis-server` this run started, stopped when dropped.
-struct RedisProcess {
+pub(crate) struct RedisProcess {
     child: Child,
     port: u16,
     _directory: tempfile::TempDir,
@@ -185,7 +185,7 @@ struct RedisProcess {
 impl RedisProcess {
     /// Starts `redis-server` on a free loopback port with `persistence` arguments; `Err` with the
     /// reason when it cannot be started or does not answer.
-    fn start(persistence: &[&str]) -> Result<RedisProcess, String> {
+    pub(crate) fn start(persistence: &[&str]) -> Result<RedisProcess, String> {
         let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -211,7 +211,7 @@ impl RedisProcess {
         Ok(process)
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 }
@@ -276,7 +276,7 @@ fn redis_cycles(bench: &Bench, process: &RedisProcess, load: LockLoad) -> Result
 }
 
 /// An `etcd` this run started, stopped when dropped.
-struct EtcdProcess {
+pub(crate) struct EtcdProcess {
     child: Child,
     client_port: u16,
     _directory: tempfile::TempDir,
@@ -292,7 +292,7 @@ fn free_port() -> Result<u16, String> {
 impl EtcdProcess {
     /// Starts a one-member `etcd` on free loopback ports with its data in a temporary directory;
     /// `Err` with the reason when it cannot be started or does not answer.
-    fn start() -> Result<EtcdProcess, String> {
+    pub(crate) fn start() -> Result<EtcdProcess, String> {
         let directory = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
         let (client_port, peer_port) = (free_port()?, free_port()?);
         let client_url = format!("http://127.0.0.1:{client_port}");
@@ -333,7 +333,7 @@ impl Drop for EtcdProcess {
 }
 
 /// One call to etcd's JSON gateway: the answer's body, or why there is none.
-async fn etcd_call(
+pub(crate) async fn etcd_call(
     http: &reqwest::Client,
     etcd: &EtcdProcess,
     path: &str,

@@ -55,6 +55,11 @@
 //!   beside Redis's `SET NX PX` / `DEL` on the same shapes (64 connections for the single-lock one), on
 //!   two `redis-server` processes the run starts on loopback ports, one unpersisted and one with
 //!   `appendfsync always` (skipped with the reason when none can be started).
+//! - `kv`: compare-and-swap puts, each naming the revision the client's previous put answered with, 64
+//!   clients each replacing one key of its own through `POST /v1/commands`; beside etcd's transaction
+//!   (compare `mod_revision`, put) through its JSON gateway and a Redis script comparing a version
+//!   kept beside the value (`EVAL`), unpersisted and with `appendfsync always`, on servers the run
+//!   starts on loopback ports (each skipped with the reason when it cannot be started).
 //! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
 //!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
 //!   (`SubjectRouter::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
@@ -92,6 +97,7 @@ mod escrow;
 mod fixture;
 mod governance;
 mod http;
+mod kv;
 mod logs;
 mod machine;
 mod market;
@@ -151,6 +157,8 @@ enum Scenario {
     Governance,
     /// Lock cycles (acquire, release) beside Redis's SET NX PX / DEL, unpersisted and fsync'd.
     Coordination,
+    /// Compare-and-swap puts beside etcd's transactions and a Redis script, unpersisted and fsync'd.
+    Kv,
     /// A million agents and a million open escrows: the resident memory they take.
     Scale,
     /// Write latency during snapshots, and the restart time, at 100,000 agents and a million escrows.
@@ -212,6 +220,10 @@ pub struct Sizes {
     pub coordination_batch_workers: usize,
     /// Lock cycles per worker.
     pub coordination_rounds: u64,
+    /// Clients in the key-value scenario (as many connections as etcd and Redis get).
+    pub kv_clients: usize,
+    /// Compare-and-swap puts per client.
+    pub kv_rounds: u64,
     /// Messages published to and consumed from JetStream.
     pub bus_jetstream_messages: u64,
     /// Repetitions of each timed step of one message's path through the server.
@@ -257,6 +269,8 @@ impl Sizes {
                 coordination_workers: 128,
                 coordination_batch_workers: 16,
                 coordination_rounds: 4,
+                kv_clients: 64,
+                kv_rounds: 4,
                 bus_jetstream_messages: 5_000,
                 bus_path_cost_messages: 2_000,
             }
@@ -296,6 +310,8 @@ impl Sizes {
                 coordination_workers: 1_024,
                 coordination_batch_workers: 16,
                 coordination_rounds: 40,
+                kv_clients: 64,
+                kv_rounds: 100,
                 bus_jetstream_messages: 200_000,
                 bus_path_cost_messages: 50_000,
             }
@@ -396,6 +412,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Market,
                 Scenario::Governance,
                 Scenario::Coordination,
+                Scenario::Kv,
                 Scenario::Bus,
             ]
         }
@@ -414,6 +431,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Market => "market",
             Scenario::Governance => "governance",
             Scenario::Coordination => "coordination",
+            Scenario::Kv => "kv",
             Scenario::Scale => "scale",
             Scenario::Snapshots => "snapshots",
         };
@@ -433,6 +451,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Market => market::run(&mut bench)?,
             Scenario::Governance => governance::run(&mut bench)?,
             Scenario::Coordination => coordination::run(&mut bench)?,
+            Scenario::Kv => kv::run(&mut bench)?,
             Scenario::Scale => scale::run(&mut bench)?,
             Scenario::Snapshots => snapshots::run(&mut bench)?,
         }
