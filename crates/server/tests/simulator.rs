@@ -15,6 +15,8 @@ mod auditor;
 mod clients;
 #[path = "simulator/faults.rs"]
 mod faults;
+#[path = "simulator/history.rs"]
+mod history;
 #[path = "simulator/rng.rs"]
 mod rng;
 #[path = "simulator/run.rs"]

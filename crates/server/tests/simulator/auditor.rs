@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 
 use colony_core::{Digest, EntryOutcome, State};
+
+use crate::history::HistoryChecker;
 use colony_log::{ChainHash, CommandLog, LogHead};
 use colony_server::driver::Committed;
 use colony_server::log_records::decode_record;
@@ -45,6 +47,8 @@ pub struct Auditor {
     pub checkpoints_checked: u64,
     /// Snapshots whose state hash was checked.
     pub snapshots_checked: u64,
+    /// The whole history, held to the plain models of locks and the key-value store.
+    pub history: HistoryChecker,
 }
 
 impl Auditor {
@@ -60,6 +64,7 @@ impl Auditor {
             entries_checked: 0,
             checkpoints_checked: 0,
             snapshots_checked: 0,
+            history: HistoryChecker::default(),
         }
     }
 
@@ -118,6 +123,7 @@ impl Auditor {
                 {
                     panic!("invariant broken after entry {}: {broken}", record.sequence);
                 }
+                self.history.observe(&entry, &outcome);
                 if let Some(receipt) = self.receipts.get(&record.sequence) {
                     assert_eq!(*receipt, chained.chain, "entry {}: the receipt's chain hash", record.sequence);
                 }

@@ -56,6 +56,9 @@ pub struct RunReport {
     pub entries_checked: u64,
     /// Checkpoints and snapshots whose state hashes were checked.
     pub state_hashes_checked: u64,
+    /// Lock, semaphore and election grants the history checker held to its model, and key-value
+    /// writes, of which compare-and-swaps.
+    pub history_checked: (u64, u64, u64),
     /// The final state hash (of the recovered state, the replica and a fresh replay).
     pub final_state_hash: String,
     /// Commands generated, by kind.
@@ -75,7 +78,7 @@ impl std::fmt::Display for RunReport {
             "seed {}: {} entries, {} turns, {} restarts ({} clean, {} crashes, {} power losses), acknowledged {}, \
              refused {}, unavailable {}; faults: {} failed appends, {} crashes before sync ({} torn, {} records \
              lost), {} after sync, {} slow syncs, {} damaged logs refused, {} damaged snapshots; {} entries and {} \
-             state hashes checked; {:.0} entries/s",
+             state hashes checked; history: {} grants, {} key-value writes ({} swaps) checked; {:.0} entries/s",
             self.seed,
             self.entries,
             self.turns,
@@ -96,6 +99,9 @@ impl std::fmt::Display for RunReport {
             self.damaged_snapshots,
             self.entries_checked,
             self.state_hashes_checked,
+            self.history_checked.0,
+            self.history_checked.1,
+            self.history_checked.2,
             self.entries as f64 / self.elapsed.as_secs_f64().max(1e-9),
         )
     }
@@ -167,6 +173,7 @@ fn run(seed: u64, turns: u64, storage: MemoryStorage) -> RunReport {
             tally: FaultTally::default(),
             damaged_snapshots: 0,
             entries_checked: 0,
+            history_checked: (0, 0, 0),
             state_hashes_checked: 0,
             final_state_hash: String::new(),
             generated: Default::default(),
@@ -320,6 +327,8 @@ impl Simulation {
         report.damaged_snapshots = self.snapshots.damaged;
         report.entries_checked = self.auditor.entries_checked;
         report.state_hashes_checked = self.auditor.checkpoints_checked + self.auditor.snapshots_checked;
+        let history = &self.auditor.history;
+        report.history_checked = (history.grants_checked, history.writes_checked.0, history.writes_checked.1);
         report.final_state_hash = fresh.to_string();
         report.generated = self.clients.generated;
         report.elapsed = started.elapsed();

@@ -1,0 +1,169 @@
+//! The history checker: the whole history the log holds, across every restart, held to plain
+//! models of what locks, elections, semaphores and the key-value store promise, apart from core's
+//! code and its invariants.
+//!
+//! The log's order is the linearization: every entry the replica replays is fed here with its
+//! outcome. Locks: fencing tokens (and terms) rise strictly, an exclusive holder holds alone, a
+//! semaphore never has more holders than permits, an election never has two leaders, and no hold
+//! outlives, past its entry, the lease it was held through. The key-value store: every accepted
+//! compare-and-swap named the revision the model holds for its key, every write's revision is above
+//! every earlier one, and a put's version is one more than the key's. A history that breaks one
+//! fails the run at that entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use colony_core::{Accepted, Command, Entry, EntryBody, EntryOutcome, EventKind, LockMode, Name, Signer};
+
+/// What the history has shown so far.
+#[derive(Default)]
+pub struct HistoryChecker {
+    /// Per lock, semaphore or election: its holders with their mode and lease.
+    holders: BTreeMap<Name, BTreeMap<Signer, (LockMode, Name)>>,
+    /// The last fencing token (or term) granted on each name.
+    last_token: BTreeMap<Name, u64>,
+    /// The last token granted anywhere: one counter serves every lock.
+    last_token_anywhere: u64,
+    /// Permits of the names last acquired as semaphores.
+    permits: BTreeMap<Name, u32>,
+    /// Per namespace and key: the revision of its last put and its version.
+    keys: BTreeMap<(Name, String), (u64, u64)>,
+    /// The last revision a write took.
+    last_revision: u64,
+    /// Grants and handovers checked.
+    pub grants_checked: u64,
+    /// Key-value writes checked, of which compare-and-swaps.
+    pub writes_checked: (u64, u64),
+}
+
+impl HistoryChecker {
+    /// Checks one replayed entry and its outcome.
+    pub fn observe(&mut self, entry: &Entry, outcome: &EntryOutcome) {
+        let sequence = entry.sequence;
+        if let EntryBody::Signed(signed) = &entry.body {
+            for (command, result) in signed.commands.iter().zip(&outcome.commands) {
+                if let Ok(accepted) = result {
+                    self.command(sequence, command, accepted);
+                }
+            }
+        }
+        let mut ended_leases: BTreeSet<(Signer, Name)> = BTreeSet::new();
+        for event in &outcome.events {
+            self.event(sequence, &event.kind, &mut ended_leases);
+        }
+        for (name, holders) in &self.holders {
+            for (holder, (_, lease)) in holders {
+                assert!(
+                    !ended_leases.contains(&(holder.clone(), lease.clone())),
+                    "entry {sequence}: {holder} still holds {name} through lease {lease}, which ended in it"
+                );
+            }
+        }
+    }
+
+    fn command(&mut self, sequence: u64, command: &Command, accepted: &Accepted) {
+        match (command, accepted) {
+            (Command::AcquireSemaphore(acquire), _) => {
+                self.permits.insert(acquire.semaphore.clone(), acquire.permits);
+            }
+            (Command::AcquireLock(acquire), _) => {
+                self.permits.remove(&acquire.lock);
+            }
+            (Command::PutValue(put), Accepted::KvPut { revision, version }) => {
+                let key = (put.namespace.clone(), put.key.to_string());
+                let (present, present_version) = self.keys.get(&key).copied().unwrap_or((0, 0));
+                if let Some(expected) = put.expected_revision {
+                    assert_eq!(
+                        expected, present,
+                        "entry {sequence}: a swap on {key:?} expected {expected}, the key was at {present}"
+                    );
+                    self.writes_checked.1 += 1;
+                }
+                assert_eq!(*version, present_version + 1, "entry {sequence}: {key:?}'s version");
+                self.write(sequence, *revision);
+                self.keys.insert(key, (*revision, *version));
+            }
+            (Command::DeleteValue(delete), Accepted::KvDeleted { revision }) => {
+                let key = (delete.namespace.clone(), delete.key.to_string());
+                let present = self.keys.remove(&key).map(|(revision, _)| revision);
+                assert!(present.is_some(), "entry {sequence}: {key:?} was deleted but the model never held it");
+                if let Some(expected) = delete.expected_revision {
+                    assert_eq!(Some(expected), present, "entry {sequence}: a delete of {key:?} expected {expected}");
+                    self.writes_checked.1 += 1;
+                }
+                self.write(sequence, *revision);
+            }
+            (Command::DeleteValue(delete), Accepted::Unchanged) => {
+                let key = (delete.namespace.clone(), delete.key.to_string());
+                assert!(
+                    !self.keys.contains_key(&key),
+                    "entry {sequence}: a delete of {key:?}, which exists, changed nothing"
+                );
+            }
+            (Command::DeleteNamespace(delete), _) => {
+                self.keys.retain(|(namespace, _), _| *namespace != delete.namespace);
+            }
+            (Command::CreateNamespace(_), Accepted::Done) => {
+                // A creation takes a revision too, so the next write's is above it by more than one.
+                self.last_revision += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn write(&mut self, sequence: u64, revision: u64) {
+        assert!(revision > self.last_revision, "entry {sequence}: revision {revision} after {}", self.last_revision);
+        self.last_revision = revision;
+        self.writes_checked.0 += 1;
+    }
+
+    fn grant(&mut self, sequence: u64, name: &Name, holder: &Signer, mode: LockMode, lease: &Name, token: u64) {
+        let last = self.last_token.insert(name.clone(), token).unwrap_or(0);
+        assert!(token > last, "entry {sequence}: {name} granted token {token} after {last}");
+        assert!(token > self.last_token_anywhere, "entry {sequence}: token {token} drawn twice");
+        self.last_token_anywhere = token;
+        let holders = self.holders.entry(name.clone()).or_default();
+        assert!(
+            holders.insert(holder.clone(), (mode, lease.clone())).is_none(),
+            "entry {sequence}: {holder} holds {name} twice"
+        );
+        let exclusive = holders.values().any(|(mode, _)| *mode == LockMode::Exclusive);
+        assert!(
+            !exclusive || holders.len() == 1,
+            "entry {sequence}: {name} held exclusively beside others: {holders:?}"
+        );
+        if let Some(permits) = self.permits.get(name) {
+            assert!(
+                holders.len() <= *permits as usize,
+                "entry {sequence}: {name} has more holders than its {permits} permits"
+            );
+        }
+        self.grants_checked += 1;
+    }
+
+    fn leave(&mut self, sequence: u64, name: &Name, holder: &Signer) {
+        let holders = self.holders.get_mut(name);
+        let left = holders.and_then(|holders| holders.remove(holder));
+        assert!(left.is_some(), "entry {sequence}: {holder} left {name}, which it did not hold");
+        if self.holders.get(name).is_some_and(BTreeMap::is_empty) {
+            self.holders.remove(name);
+        }
+    }
+
+    fn event(&mut self, sequence: u64, event: &EventKind, ended_leases: &mut BTreeSet<(Signer, Name)>) {
+        match event {
+            EventKind::LockGranted { lock, holder, lease, mode, fencing_token, .. } => {
+                self.grant(sequence, lock, holder, *mode, lease, *fencing_token)
+            }
+            EventKind::ElectionLeader { election, leader, lease, term, .. } => {
+                assert!(!self.holders.contains_key(election), "entry {sequence}: {election} has two leaders");
+                self.grant(sequence, election, leader, LockMode::Exclusive, lease, *term)
+            }
+            EventKind::LockReleased { lock, holder, .. } => self.leave(sequence, lock, holder),
+            EventKind::ElectionTermEnded { election, leader, .. } => self.leave(sequence, election, leader),
+            EventKind::LeaseEnded { holder, lease, .. } => {
+                ended_leases.insert((holder.clone(), lease.clone()));
+            }
+            _ => {}
+        }
+    }
+}
