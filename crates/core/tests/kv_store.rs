@@ -444,3 +444,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_crowd_of_sybils_fills_namespaces_only_up_to_the_global_bound_and_the_operator_frees_one() {
+    let mut swarm = swarm();
+    let sybils = limits::KV_NAMESPACES_MAX / limits::KV_NAMESPACES_PER_SIGNER_MAX;
+    swarm.in_bulk(|swarm| {
+        for sybil in 0..sybils {
+            let agent = format!("sybil-{sybil}");
+            assert!(swarm.register(&agent, "scout").all_accepted());
+            let creates = (0..limits::KV_NAMESPACES_PER_SIGNER_MAX)
+                .map(|index| command(create(&format!("s{sybil}-{index}"))))
+                .collect();
+            assert!(swarm.agent(&agent, creates).all_accepted());
+        }
+    });
+    assert_eq!(swarm.state().kv().len(), limits::KV_NAMESPACES_MAX);
+    let refusal = swarm.agent("planner", vec![command(create("honest"))]);
+    assert_eq!(refusal.single_code(), Some("limit_reached"));
+    assert!(refusal.single_rejection().to_string().contains("kv_namespaces"), "{}", refusal.single_rejection());
+    // The operator removes a squatter's namespace, and an honest agent takes the place.
+    let removal = swarm.operator(vec![command(json!({"type": "kv.namespace.delete", "namespace": "s0-0"}))]);
+    assert!(removal.all_accepted());
+    accepted(&mut swarm, "planner", create("honest"));
+}
