@@ -60,6 +60,10 @@
 //!   (compare `mod_revision`, put) through its JSON gateway and a Redis script comparing a version
 //!   kept beside the value (`EVAL`), unpersisted and with `appendfsync always`, on servers the run
 //!   starts on loopback ports (each skipped with the reason when it cannot be started).
+//! - `stigmergy`: pheromone deposits on one map under seed 000's model, 256 per envelope from 16
+//!   workers through `POST /v1/batch`, then top-5 reads from 64 signed clients; beside Redis's
+//!   `ZINCRBY` pipelines of 256 and `ZREVRANGE 0 4 WITHSCORES`, unpersisted and with `appendfsync
+//!   always` (skipped with the reason when no `redis-server` can be started).
 //! - `bus`: the ephemeral message bus beside NATS core (127.0.0.1:4222, `async-nats`; skipped with the
 //!   reason when none answers), 256-byte JSON payloads: delivered messages/s in process
 //!   (`SubjectRouter::publish` of pre-encoded messages, consumer tasks draining the mailboxes) and over
@@ -105,6 +109,7 @@ mod postgres;
 mod report;
 mod scale;
 mod snapshots;
+mod stigmergy;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -159,6 +164,8 @@ enum Scenario {
     Coordination,
     /// Compare-and-swap puts beside etcd's transactions and a Redis script, unpersisted and fsync'd.
     Kv,
+    /// Pheromone deposits and top-N reads beside Redis's ZINCRBY and ZREVRANGE.
+    Stigmergy,
     /// A million agents and a million open escrows: the resident memory they take.
     Scale,
     /// Write latency during snapshots, and the restart time, at 100,000 agents and a million escrows.
@@ -224,6 +231,12 @@ pub struct Sizes {
     pub kv_clients: usize,
     /// Compare-and-swap puts per client.
     pub kv_rounds: u64,
+    /// Workers posting deposit envelopes in the stigmergy scenario.
+    pub stigmergy_workers: usize,
+    /// Deposit envelopes per worker.
+    pub stigmergy_rounds: u64,
+    /// Top-N reads per reading client.
+    pub stigmergy_read_rounds: u64,
     /// Messages published to and consumed from JetStream.
     pub bus_jetstream_messages: u64,
     /// Repetitions of each timed step of one message's path through the server.
@@ -271,6 +284,9 @@ impl Sizes {
                 coordination_rounds: 4,
                 kv_clients: 64,
                 kv_rounds: 4,
+                stigmergy_workers: 4,
+                stigmergy_rounds: 4,
+                stigmergy_read_rounds: 4,
                 bus_jetstream_messages: 5_000,
                 bus_path_cost_messages: 2_000,
             }
@@ -312,6 +328,9 @@ impl Sizes {
                 coordination_rounds: 40,
                 kv_clients: 64,
                 kv_rounds: 100,
+                stigmergy_workers: 16,
+                stigmergy_rounds: 40,
+                stigmergy_read_rounds: 200,
                 bus_jetstream_messages: 200_000,
                 bus_path_cost_messages: 50_000,
             }
@@ -413,6 +432,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
                 Scenario::Governance,
                 Scenario::Coordination,
                 Scenario::Kv,
+                Scenario::Stigmergy,
                 Scenario::Bus,
             ]
         }
@@ -432,6 +452,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Governance => "governance",
             Scenario::Coordination => "coordination",
             Scenario::Kv => "kv",
+            Scenario::Stigmergy => "stigmergy",
             Scenario::Scale => "scale",
             Scenario::Snapshots => "snapshots",
         };
@@ -452,6 +473,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             Scenario::Governance => governance::run(&mut bench)?,
             Scenario::Coordination => coordination::run(&mut bench)?,
             Scenario::Kv => kv::run(&mut bench)?,
+            Scenario::Stigmergy => stigmergy::run(&mut bench)?,
             Scenario::Scale => scale::run(&mut bench)?,
             Scenario::Snapshots => snapshots::run(&mut bench)?,
         }
