@@ -297,7 +297,9 @@ impl std::error::Error for SnapshotError {}
 /// from a start the escrow's number set; the liveness pass stops before the agent whose leases would
 /// take an entry's silence-driven lease ends past `LEASE_EXPIRIES_PER_ENTRY_MAX`; barriers joined the
 /// coordination commands.
-pub const RULES_VERSION: u32 = 4;
+/// 5: subjects under `colony.` are the server's: no stream may capture them, so no agent stores a
+/// message there that subscribers could take for the server's.
+pub const RULES_VERSION: u32 = 5;
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 // 2: the task market joined the state.

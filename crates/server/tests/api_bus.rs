@@ -611,3 +611,46 @@ async fn streams_end_when_their_credentials_stop_holding() {
         "then it closes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pheromone_maps_changes_are_told_on_the_servers_own_subject_and_nobody_else_publishes_there() {
+    use colony_core::stigmergy::{Decay, Depositors, SEED_000_CAP, SEED_000_PRUNE};
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (scout, _) = server.self_registers("scout-1", "scout", &[]).await;
+    let (executor, _) = server.self_registers("executor-1", "executor", &[]).await;
+    let mut sensing = executor.subscribe("colony.pheromone.signals", None).await.unwrap();
+    let map = colony_core::Name::new("signals").unwrap();
+    let create = colony_core::command::CreateMap {
+        map: map.clone(),
+        decay: Decay::SEED_000,
+        cap: SEED_000_CAP,
+        prune_at_or_below: SEED_000_PRUNE,
+        depositors: Depositors::Registered,
+    };
+    scout.create_pheromone_map(create).await.unwrap();
+    let key = colony_core::SignalKey::new("BTC:long:momentum").unwrap();
+    scout.deposit_pheromone(map.clone(), key.clone(), colony_core::Intensity::parse("7").unwrap()).await.unwrap();
+
+    let created = next_message(&mut sensing).await;
+    assert_eq!(
+        (created.subject.as_str(), created.source.as_str(), created.message_type.as_deref()),
+        ("colony.pheromone.signals", "scout-1", Some("pheromone.map_created"))
+    );
+    let deposited = next_message(&mut sensing).await;
+    assert_eq!(
+        (deposited.source.as_str(), deposited.message_type.as_deref()),
+        ("scout-1", Some("pheromone.deposited"))
+    );
+    let event: serde_json::Value = deposited.payload_as().unwrap().unwrap();
+    assert_eq!((event["key"].as_str(), event["intensity"].as_str()), (Some("BTC:long:momentum"), Some("7")));
+    assert!(event["sequence"].as_u64().is_some_and(|sequence| sequence > 1), "{event}");
+
+    // Nobody else publishes there, live or stored.
+    let forged = scout.publish(EphemeralPublish::json("colony.pheromone.signals", &json!({"key": "fake"}))).await;
+    let refusal = forged.expect_err("the server's own subject");
+    assert_eq!(refusal.code(), Some("forbidden"), "{refusal}");
+    let stream = colony_client::streams::stream_config(&["colony.>"]).unwrap();
+    let capture = server.operator.create_stream("server-subjects", stream).await;
+    assert_eq!(capture.expect_err("no stream captures colony.>").code(), Some("invalid_field"));
+}

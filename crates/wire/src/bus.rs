@@ -163,6 +163,16 @@ impl EphemeralPublish {
         };
         let subject =
             Subject::new(self.subject.clone()).map_err(|error| invalid_subject("subject", error.to_string()))?;
+        if colony_core::bus::server_only(&subject) {
+            return Err(Problem::new(
+                ServerCode::Forbidden,
+                format!(
+                    "subjects under {}. are the server's own (pheromone maps' changes); publish elsewhere",
+                    colony_core::bus::SERVER_PREFIX
+                ),
+            )
+            .with_field(format!("{field_prefix}subject")));
+        }
         if let Some(message_type) = &self.message_type {
             Name::new(message_type.clone()).map_err(|error| invalid("type", format!("type: {error}")))?;
         }

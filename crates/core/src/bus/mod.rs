@@ -34,7 +34,7 @@ mod tree;
 pub use consumer::{ACK_WAIT_EXPIRED, AckKind, Consumer, ConsumerConfig, DeliverPolicy, Delivery, Pending};
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use payload::{JsonText, Payload, decode_base64};
-pub use privacy::{Privacy, REPLY_PREFIX, RESERVED_PATTERNS};
+pub use privacy::{Privacy, REPLY_PREFIX, RESERVED_PATTERNS, SERVER_PREFIX, server_only};
 pub use stream::{Bus, Discard, Priority, StoredMessage, Stream, StreamConfig};
 pub use subject::{Pattern, SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX, Subject, SubjectError};
 pub use tree::SubjectTree;

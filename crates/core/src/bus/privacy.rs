@@ -3,7 +3,9 @@
 //!
 //! - `agent.<id>.inbox` (and every subject below it) reaches only `<id>` and the operator, whatever
 //!   pattern matched it;
-//! - `_INBOX.…` (reply subjects of requests) reaches only the server's own request waiters.
+//! - `_INBOX.…` (reply subjects of requests) reaches only the server's own request waiters;
+//! - `colony.…` is the server's own: what it tells of the state's changes (a pheromone map's deposits
+//!   on `colony.pheromone.<map>`), which anyone may read but no agent may publish or store.
 
 use std::fmt;
 
@@ -13,9 +15,18 @@ use crate::ids::Signer;
 /// The first token of request reply subjects.
 pub const REPLY_PREFIX: &str = "_INBOX";
 
-/// The patterns of the private subjects. No stream may capture a subject they match: those messages
-/// are delivered to whoever may listen now and must not be stored for others to read.
-pub const RESERVED_PATTERNS: [&str; 3] = ["agent.*.inbox", "agent.*.inbox.>", "_INBOX.>"];
+/// The first token of the subjects the server publishes on itself.
+pub const SERVER_PREFIX: &str = "colony";
+
+/// The patterns of the private subjects, and of the server's own. No stream may capture a subject
+/// they match: private messages are delivered to whoever may listen now and must not be stored for
+/// others to read, and the server's must come only from the server.
+pub const RESERVED_PATTERNS: [&str; 4] = ["agent.*.inbox", "agent.*.inbox.>", "_INBOX.>", "colony.>"];
+
+/// Whether only the server publishes on `subject` (no agent, and not the operator's envelopes).
+pub fn server_only(subject: &Subject) -> bool {
+    subject.tokens().next() == Some(SERVER_PREFIX)
+}
 
 /// Who may receive a subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,11 +157,15 @@ mod tests {
         assert!(check_subscription(&pattern("agent.*.inbox"), None, false).is_ok());
         assert!(check_subscription(&pattern("_INBOX.>"), Some(&Signer::Operator), false).is_err());
         assert!(check_subscription(&pattern("_INBOX.x"), None, true).is_ok());
-        for private in ["agent.*.inbox", "agent.a.inbox.x", "_INBOX.abc", ">", "agent.>"] {
+        for private in
+            ["agent.*.inbox", "agent.a.inbox.x", "_INBOX.abc", ">", "agent.>", "colony.pheromone.>", "*.pheromone.x"]
+        {
             assert!(overlaps_private(&pattern(private)), "{private}");
         }
-        for public in ["agent.*.status", "orders.>", "agent.a.inboxes"] {
+        for public in ["agent.*.status", "orders.>", "agent.a.inboxes", "colonies.>"] {
             assert!(!overlaps_private(&pattern(public)), "{public}");
         }
+        let server_only = |text: &str| super::server_only(&Subject::new(text).unwrap());
+        assert!(server_only("colony.pheromone.signals") && !server_only("colonies.x") && !server_only("x.colony"));
     }
 }

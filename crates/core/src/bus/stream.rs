@@ -95,7 +95,8 @@ impl StreamConfig {
                 return Err(Rejection::invalid(
                     "subjects",
                     format!(
-                        "'{pattern}' overlaps the private agent.*.inbox or _INBOX.> subjects, which are never stored"
+                        "'{pattern}' overlaps the private agent.*.inbox or _INBOX.> subjects, which are never stored, \
+                         or the server's own colony.> subjects"
                     ),
                 ));
             }

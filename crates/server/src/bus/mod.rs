@@ -8,6 +8,7 @@
 //!
 //! - [`mailbox`]: a subscriber's bounded, drop-oldest buffer.
 //! - [`router`]: subscriptions by pattern, queue groups, private subjects, fan-out, counters.
+//! - [`state_changes`]: the state's changes (pheromone maps') told on the server's own subjects.
 //! - [`text`]: a message's JSON text (durable messages encoded by their first reader) and the byte
 //!   budget all held messages share.
 
@@ -16,6 +17,7 @@
 
 pub mod mailbox;
 pub mod router;
+pub mod state_changes;
 pub mod text;
 
 use std::collections::HashMap;

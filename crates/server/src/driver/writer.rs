@@ -345,6 +345,7 @@ impl Writer {
     /// Hands what the entries produced to those waiting for it. The bus gets the stored messages as
     /// they are; their JSON is made by whichever subscriber reads one first, not by this thread.
     fn publish(&self, events: Vec<Event>, stored_messages: Vec<(Name, StoredMessage)>) {
+        crate::bus::state_changes::publish(&self.shared.bus, &events);
         self.shared.events.publish(events);
         for (stream, message) in stored_messages {
             self.shared.bus.router.publish_stored(stream, message);

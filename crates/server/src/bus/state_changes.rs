@@ -1,0 +1,45 @@
+//! The state's changes told on the bus, for agents that sense by subscription rather than by asking:
+//! every pheromone map event (a deposit, the map's creation, configuration or deletion) is published
+//! on `colony.pheromone.<map>` once its entry is durable and applied.
+//!
+//! The subjects under `colony.` are the server's own: no agent may publish there, and no stream may
+//! capture them, so what arrives there was logged. Each message's source is the signer the event
+//! names (the depositor), its type the event's name, and its payload the event as the event stream
+//! gives it (with its entry's sequence and log time). Only subjects someone listens on cost the
+//! writer anything: an event nobody subscribed to is not even encoded.
+
+use colony_core::bus::{SERVER_PREFIX, Subject};
+use colony_core::{Event, EventKind, Name, Signer};
+use colony_wire::bus::EphemeralPublish;
+
+use super::EphemeralBus;
+
+/// The subject a map's changes are told on.
+pub fn pheromone_subject(map: &Name) -> Option<Subject> {
+    Subject::new(format!("{SERVER_PREFIX}.pheromone.{map}")).ok()
+}
+
+/// The map an event is about and who caused it, for the events told on the bus.
+fn pheromone_event(kind: &EventKind) -> Option<(&Name, &Signer)> {
+    match kind {
+        EventKind::PheromoneDeposited { map, by, .. }
+        | EventKind::PheromoneMapCreated { map, by, .. }
+        | EventKind::PheromoneMapConfigured { map, by }
+        | EventKind::PheromoneMapDeleted { map, by, .. } => Some((map, by)),
+        _ => None,
+    }
+}
+
+/// Publishes the events of applied entries that someone listens for.
+pub fn publish(bus: &EphemeralBus, events: &[Event]) {
+    for event in events {
+        let Some((map, by)) = pheromone_event(&event.kind) else { continue };
+        let Some(subject) = pheromone_subject(map) else { continue };
+        if !bus.router.has_receivers(&subject) {
+            continue;
+        }
+        let Ok(mut message) = EphemeralPublish::try_json(subject.as_str(), event) else { continue };
+        message.message_type = Some(event.kind.name().to_owned());
+        bus.publish(by, event.timestamp_ms, &subject, message);
+    }
+}
