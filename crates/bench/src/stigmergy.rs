@@ -64,6 +64,7 @@ fn plan(agents: &mut Agents, workers: usize, rounds: u64) -> Vec<Vec<Presigned>>
                                 map: map(),
                                 key: SignalKey::new(key(spread)).expect("a valid key"),
                                 strength: strength(),
+                                unless_present: Vec::new(),
                             })
                         })
                         .collect();

@@ -45,6 +45,41 @@ pub enum PheromoneCommand {
         trail: String,
         /// What is added.
         strength: String,
+        /// Deposit only if this trail is absent (repeat): refused `signal_present` otherwise.
+        #[arg(long = "unless")]
+        unless_present: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Claim a task by seed 003's signals: deposit `<task>:claimed` unless `<task>:claimed` or
+    /// `<task>:completed` is present, so one agent wins a race; reinforce it to keep the claim.
+    Claim {
+        /// The map.
+        map: String,
+        /// The task's id (its signals' keys without `:<type>`).
+        task: String,
+        /// What the claim deposits.
+        #[arg(long, default_value = "1")]
+        strength: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tasks by seed 003's signals (`<task>:available`, `:claimed`, `:completed`, `:failed`), with
+    /// where each stands now.
+    Tasks {
+        /// The map.
+        map: String,
+        /// Only tasks in this state: available, claimed, completed or failed.
+        #[arg(long)]
+        state: Option<String>,
+        /// Start after this task (the previous page's `next_after`).
+        #[arg(long)]
+        after: Option<String>,
+        /// Tasks per page.
+        #[arg(long)]
+        limit: Option<u32>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -163,13 +198,54 @@ pub async fn run(command: PheromoneCommand, connection: &Connection) -> CliResul
                 create_command(&map, decay.as_deref(), cap.as_deref(), prune_at_or_below.as_deref(), &depositors)?;
             report(&client.create_pheromone_map(create).await?, json);
         }
-        PheromoneCommand::Deposit { map, trail, strength, json } => {
+        PheromoneCommand::Deposit { map, trail, strength, unless_present, json } => {
             let deposit = colony_core::command::Deposit {
                 map: name(&map, "map")?,
                 key: signal_key(&trail)?,
                 strength: intensity(&strength, "strength")?,
+                unless_present: unless_present.iter().map(|key| signal_key(key)).collect::<Result<_, _>>()?,
             };
             report(&client.submit_one(colony_core::Command::Deposit(deposit)).await?, json);
+        }
+        PheromoneCommand::Claim { map, task, strength, json } => {
+            let key = |suffix: &str| signal_key(&format!("{task}:{suffix}"));
+            let deposit = colony_core::command::Deposit {
+                map: name(&map, "map")?,
+                key: key("claimed")?,
+                strength: intensity(&strength, "--strength")?,
+                unless_present: vec![key("claimed")?, key("completed")?],
+            };
+            report(&client.submit_one(colony_core::Command::Deposit(deposit)).await?, json);
+        }
+        PheromoneCommand::Tasks { map, state, after, limit, json } => {
+            let query =
+                query_string(&[("state", state), ("after", after), ("limit", limit.map(|limit| limit.to_string()))]);
+            let page = client.task_signals(&name(&map, "map")?, &query).await?;
+            if json {
+                print_json(&page);
+                return Ok(());
+            }
+            println!("map {} at {} ms (log time)", page.map, page.as_of_ms);
+            let rows: Vec<Vec<String>> = page
+                .tasks
+                .iter()
+                .map(|task| {
+                    let state =
+                        serde_json::to_value(task.state).ok().and_then(|value| value.as_str().map(str::to_owned));
+                    vec![
+                        task.task.clone(),
+                        state.unwrap_or_default(),
+                        task.signals.available.to_string(),
+                        task.signals.claimed.to_string(),
+                        task.signals.completed.to_string(),
+                        task.signals.failed.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(&["TASK", "STATE", "AVAILABLE", "CLAIMED", "COMPLETED", "FAILED"], &rows);
+            if let Some(next) = page.next_after {
+                println!("  more: --after {next}");
+            }
         }
         PheromoneCommand::Top { map, n, json } => {
             let top = client.top_trails(&name(&map, "map")?, n).await?;

@@ -128,3 +128,31 @@ fn a_pheromone_map_is_shared_ranked_and_closed_through_the_cli() {
     let gone = run(&["pheromone", "top", "momentum", "--key", &executor]);
     assert!(gone.failed().contains("pheromone_map_not_found"), "{}", gone.stderr);
 }
+
+#[test]
+fn seed_003s_tasks_are_claimed_by_one_agent_and_listed_through_the_cli() {
+    let session = CliSession::start();
+    let run = |args: &[&str]| session.run(args);
+    let planner = session.agent("planner-1", "executor", &[]);
+    let first = session.agent("worker-1", "scout", &[]);
+    let second = session.agent("worker-2", "scout", &[]);
+    let decay = r#"{"linear":{"lost_per_second":"0.1"}}"#;
+    run(&["pheromone", "create", "work", "--decay", decay, "--key", &planner]).ok();
+    for task in ["doc-1", "doc-2"] {
+        run(&["pheromone", "deposit", "work", &format!("{task}:available"), "1", "--key", &planner]).ok();
+    }
+    let won = run(&["pheromone", "claim", "work", "doc-1", "--json", "--key", &first]).json();
+    assert_eq!(won["results"][0]["intensity"], "1", "{won}");
+    let lost = run(&["pheromone", "claim", "work", "doc-1", "--key", &second]);
+    assert!(lost.failed().contains("signal_present"), "{}", lost.stderr);
+    let unless =
+        run(&["pheromone", "deposit", "work", "doc-2:claimed", "1", "--unless", "doc-2:completed", "--key", &second]);
+    assert!(unless.ok().starts_with("done"), "{}", unless.stdout);
+
+    let available = run(&["pheromone", "tasks", "work", "--state", "available", "--json", "--key", &planner]).json();
+    assert_eq!(available["tasks"], serde_json::json!([]), "both claimed: {available}");
+    let table = run(&["pheromone", "tasks", "work", "--key", &planner]);
+    let rows: Vec<&str> = table.ok().lines().filter(|line| line.starts_with("  doc-")).collect();
+    assert_eq!(rows.len(), 2, "{}", table.stdout);
+    assert!(rows.iter().all(|row| row.contains("claimed")), "{}", table.stdout);
+}

@@ -2,9 +2,9 @@
 //! reads (maps, the strongest trails, one trail sensed).
 
 use colony_core::command::{ConfigureMap, CreateMap, DeleteMap, Deposit};
-use colony_core::stigmergy::Depositors;
+use colony_core::stigmergy::{Depositors, TaskSignal};
 use colony_core::{Command, Intensity, Name, SignalKey};
-use colony_wire::stigmergy::{PheromoneMapPage, PheromoneMapView, SignalView, TopTrailsView};
+use colony_wire::stigmergy::{PheromoneMapPage, PheromoneMapView, SignalView, TaskSignalPage, TopTrailsView};
 use colony_wire::views::SubmitResponse;
 
 use crate::{Client, ClientError};
@@ -36,12 +36,52 @@ impl Client {
         key: SignalKey,
         strength: Intensity,
     ) -> Result<Intensity, ClientError> {
-        let response = self.submit_one(Command::Deposit(Deposit { map, key, strength })).await?;
+        self.deposit_pheromone_unless(map, key, strength, Vec::new()).await
+    }
+
+    /// Reinforces a trail only if none of `unless_present` is above the map's pruning level, in the
+    /// same entry (refused `signal_present` otherwise); returns its intensity after the deposit.
+    pub async fn deposit_pheromone_unless(
+        &self,
+        map: Name,
+        key: SignalKey,
+        strength: Intensity,
+        unless_present: Vec<SignalKey>,
+    ) -> Result<Intensity, ClientError> {
+        let response = self.submit_one(Command::Deposit(Deposit { map, key, strength, unless_present })).await?;
         response
             .results
             .first()
             .and_then(|result| result.intensity)
             .ok_or_else(|| ClientError::Decode("the deposit's result carries no intensity".to_owned()))
+    }
+
+    /// Seed 003's claim: deposits `<task>:claimed` unless `<task>:claimed` or `<task>:completed` is
+    /// present, so one agent wins a race for a task; the claim lives while its holder reinforces it.
+    pub async fn claim_task_signal(
+        &self,
+        map: Name,
+        task: &str,
+        strength: Intensity,
+    ) -> Result<Intensity, ClientError> {
+        let key = |signal: TaskSignal| {
+            SignalKey::new(format!("{task}:{}", signal.suffix()))
+                .map_err(|error| ClientError::Invalid(format!("task '{task}': {error}")))
+        };
+        let claimed = key(TaskSignal::Claimed)?;
+        let unless = vec![claimed.clone(), key(TaskSignal::Completed)?];
+        self.deposit_pheromone_unless(map, claimed, strength, unless).await
+    }
+
+    /// Tasks with signals on a map, by task id, with where each stands. `query` is a URL query
+    /// string without `?` (`state=available&limit=10`).
+    pub async fn task_signals(&self, map: &Name, query: &str) -> Result<TaskSignalPage, ClientError> {
+        let path = if query.is_empty() {
+            format!("/v1/pheromones/{map}/tasks")
+        } else {
+            format!("/v1/pheromones/{map}/tasks?{query}")
+        };
+        self.get(&path).await
     }
 
     /// One page of maps by name. `query` is a URL query string without `?` (`after=signals&limit=10`).

@@ -517,6 +517,11 @@ pub const PHEROMONE_KEYS_MAX: usize = 1_000_000;
 /// Agents a map may name as its depositors: a team, named; larger groups use every registered agent.
 pub const PHEROMONE_DEPOSITORS_MAX: usize = 256;
 
+/// Trails a conditional deposit may name as absent (`unless_present`). A claim names its own
+/// `claimed` trail and the task's `completed` one; eight leave room for any state a seed names,
+/// and keep the check a few lookups.
+pub const PHEROMONE_UNLESS_KEYS_MAX: usize = 8;
+
 const _: () = assert!(PHEROMONE_KEYS_PER_SIGNER_MAX < PHEROMONE_KEYS_PER_MAP_MAX);
 const _: () = assert!(PHEROMONE_KEYS_PER_MAP_MAX <= PHEROMONE_KEYS_MAX);
 const _: () = assert!(PHEROMONE_KEYS_PER_MAP_MAX <= u32::MAX as usize, "trails are counted by u32");

@@ -108,6 +108,11 @@ pub fn rejection_samples() -> Vec<Rejection> {
         StigmergyRejection::MapExists { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotMapCreator { map: Name::new("trails").expect("a valid name") }.into(),
         StigmergyRejection::NotDepositor { map: Name::new("trails").expect("a valid name") }.into(),
+        StigmergyRejection::SignalPresent {
+            map: Name::new("trails").expect("a valid name"),
+            key: crate::stigmergy::SignalKey::new("task-17:claimed").expect("a valid key"),
+        }
+        .into(),
         CoordinationRejection::LeaseNotFound { lease: Name::new("worker").expect("a valid name") }.into(),
         CoordinationRejection::LeaseExists { lease: Name::new("worker").expect("a valid name") }.into(),
         CoordinationRejection::NotLeaseHolder { lease: Name::new("worker").expect("a valid name") }.into(),
@@ -240,6 +245,7 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             StigmergyRejection::MapExists { .. } => "StigmergyRejection::MapExists",
             StigmergyRejection::NotMapCreator { .. } => "StigmergyRejection::NotMapCreator",
             StigmergyRejection::NotDepositor { .. } => "StigmergyRejection::NotDepositor",
+            StigmergyRejection::SignalPresent { .. } => "StigmergyRejection::SignalPresent",
         },
         Rejection::Coordination(rejection) => match rejection {
             CoordinationRejection::LeaseNotFound { .. } => "CoordinationRejection::LeaseNotFound",

@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use colony_core::stigmergy::{Decay, Stigmergy};
+use colony_core::stigmergy::{Decay, Stigmergy, TaskSignalState, task_signals};
 use colony_core::{Accepted, Intensity, Name, SignalKey, limits};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -123,6 +123,69 @@ fn seed_003_signals_fade_linearly_and_change_order() {
     assert_eq!(deposited(&mut swarm, "executor", deposit("tasks", "task-2:completed", "1")), units("1"));
     assert_eq!(swarm.state().stigmergy().map(&map_name("tasks")).unwrap().keys(), 1, "both faded trails pruned");
     swarm.state().check_invariants().unwrap();
+}
+
+fn claim(task: &str) -> Value {
+    json!({
+        "type": "pheromone.deposit", "map": "tasks", "key": format!("{task}:claimed"), "strength": "1",
+        "unless_present": [format!("{task}:claimed"), format!("{task}:completed")]
+    })
+}
+
+fn task_states(swarm: &Simulator) -> Vec<(String, Option<TaskSignalState>)> {
+    let state = swarm.state();
+    let map = state.stigmergy().map(&map_name("tasks")).unwrap();
+    task_signals(map, state.timestamp_ms()).into_iter().map(|(task, signals)| (task, signals.state())).collect()
+}
+
+#[test]
+fn seed_003_claims_are_won_by_one_agent_and_live_while_reinforced() {
+    let mut swarm = swarm();
+    let create =
+        json!({"type": "pheromone.map.create", "map": "tasks", "decay": {"linear": {"lost_per_second": "0.1"}}});
+    assert!(swarm.agent("executor", vec![command(create)]).all_accepted());
+    for task in ["doc-1", "doc-2", "doc-3"] {
+        deposited(&mut swarm, "executor", deposit("tasks", &format!("{task}:available"), "1"));
+    }
+    assert_eq!(
+        task_states(&swarm),
+        [
+            ("doc-1".to_owned(), Some(TaskSignalState::Available)),
+            ("doc-2".to_owned(), Some(TaskSignalState::Available)),
+            ("doc-3".to_owned(), Some(TaskSignalState::Available))
+        ]
+    );
+    // Two scouts race for doc-1 in one entry: the first claim wins, the second is refused and
+    // changes nothing.
+    let race = swarm.factory().agent("scout-1", vec![command(claim("doc-1"))]);
+    let other = swarm.factory().agent("scout-2", vec![command(claim("doc-1"))]);
+    assert!(swarm.apply_ok(&race).all_accepted());
+    let before = swarm.state().stigmergy().clone();
+    let lost = swarm.apply_ok(&other);
+    assert_eq!(lost.single_code(), Some("signal_present"));
+    assert!(lost.single_rejection().to_string().contains("doc-1:claimed"));
+    assert_eq!(*swarm.state().stigmergy(), before, "a refused claim deposits nothing");
+    assert_eq!(task_states(&swarm)[0].1, Some(TaskSignalState::Claimed));
+    // scout-1 keeps its claim alive by reinforcing it; scout-2 claims doc-2 and goes silent.
+    deposited(&mut swarm, "scout-2", claim("doc-2"));
+    swarm.advance_ms(6_000);
+    deposited(&mut swarm, "scout-1", deposit("tasks", "doc-1:claimed", "1"));
+    swarm.advance_ms(5_000);
+    swarm.tick();
+    // doc-2's claim faded (its available signal too, deposited earlier): it is nobody's now.
+    assert_eq!(task_states(&swarm), [("doc-1".to_owned(), Some(TaskSignalState::Claimed))]);
+    assert_eq!(refused(&mut swarm, "scout-2", claim("doc-1")), "signal_present", "still held");
+    deposited(&mut swarm, "scout-2", claim("doc-2"));
+    // A failure does not block a claim; a completion does.
+    deposited(&mut swarm, "executor", deposit("tasks", "doc-3:available", "1"));
+    deposited(&mut swarm, "executor", deposit("tasks", "doc-3:failed", "0.8"));
+    assert_eq!(task_states(&swarm).last().unwrap().1, Some(TaskSignalState::Available));
+    deposited(&mut swarm, "scout-1", deposit("tasks", "doc-1:completed", "1"));
+    assert_eq!(refused(&mut swarm, "scout-2", claim("doc-1")), "signal_present", "completed");
+    let many: Vec<String> = (0..=limits::PHEROMONE_UNLESS_KEYS_MAX).map(|index| format!("k{index}")).collect();
+    let long =
+        json!({"type": "pheromone.deposit", "map": "tasks", "key": "x", "strength": "1", "unless_present": many});
+    assert_eq!(refused(&mut swarm, "scout-1", long), "invalid_field");
 }
 
 #[test]

@@ -64,6 +64,8 @@ pub enum StigmergySpec {
         key: usize,
         /// Billionths deposited (0 is refused).
         strength: u64,
+        /// Whether the deposit is made only while its own trail is absent (a claim).
+        conditional: bool,
     },
 }
 
@@ -93,8 +95,8 @@ pub fn stigmergy_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)>
         (map_ref(), depositors_spec(pool)).prop_map(|(map, depositors)| StigmergySpec::Configure { map, depositors });
     let delete = map_ref().prop_map(|map| StigmergySpec::Delete { map });
     let strength = prop_oneof![1 => Just(0u64), 12 => 1u64..=4_000_000_000];
-    let deposit = (0..MAP_NAMES.len(), 0..SIGNAL_KEYS.len(), strength)
-        .prop_map(|(map, key, strength)| StigmergySpec::Deposit { map, key, strength });
+    let deposit = (0..MAP_NAMES.len(), 0..SIGNAL_KEYS.len(), strength, proptest::bool::weighted(0.25))
+        .prop_map(|(map, key, strength, conditional)| StigmergySpec::Deposit { map, key, strength, conditional });
     vec![
         (4, create.prop_map(CommandSpec::Stigmergy).boxed()),
         (2, configure.prop_map(CommandSpec::Stigmergy).boxed()),
@@ -150,10 +152,14 @@ pub fn render_stigmergy(
             depositors: depositors(spec, resolve),
         }),
         StigmergySpec::Delete { map } => Command::DeleteMap(DeleteMap { map: resolve_map(state, signer, *map) }),
-        StigmergySpec::Deposit { map, key, strength } => Command::Deposit(Deposit {
-            map: name(MAP_NAMES[*map]),
-            key: SignalKey::new(SIGNAL_KEYS[*key]).expect("a valid key"),
-            strength: Intensity::from_nanos(*strength),
-        }),
+        StigmergySpec::Deposit { map, key, strength, conditional } => {
+            let key = SignalKey::new(SIGNAL_KEYS[*key]).expect("a valid key");
+            Command::Deposit(Deposit {
+                map: name(MAP_NAMES[*map]),
+                unless_present: if *conditional { vec![key.clone()] } else { Vec::new() },
+                key,
+                strength: Intensity::from_nanos(*strength),
+            })
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Stigmergy's read views: pheromone maps, their strongest trails and one trail sensed, each as of
 //! the log time of the state it was read from.
 
-use colony_core::stigmergy::{Decay, Depositors, PheromoneMap};
+use colony_core::stigmergy::{Decay, Depositors, PheromoneMap, TaskSignalState, TaskSignals};
 use colony_core::{Intensity, Name, SignalKey, Signer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -88,4 +88,29 @@ pub struct SignalView {
     pub intensity: Intensity,
     /// Whether it is sensed: above zero and at least the `min` asked for.
     pub sensed: bool,
+}
+
+/// A task's signals on a map (seed 003's typed signals) and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskSignalView {
+    /// The task's id: its trails' keys without the `:<type>` suffix.
+    pub task: String,
+    /// Where it stands: `available` means an agent may claim it.
+    pub state: TaskSignalState,
+    /// Its signals' intensities (0: absent).
+    #[serde(flatten)]
+    pub signals: TaskSignals,
+}
+
+/// A page of a map's tasks, by task id, as of one log time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskSignalPage {
+    /// The map.
+    pub map: Name,
+    /// The log time the signals are read at: the state's last entry.
+    pub as_of_ms: u64,
+    /// The tasks on this page.
+    pub tasks: Vec<TaskSignalView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<String>,
 }

@@ -72,7 +72,7 @@ pub async fn run(clients: &BTreeMap<String, Client>) -> DemoResult<StigmergyRepo
             let key = SignalKey::new(format!("{}:{side}:momentum", signal.ticker.to_uppercase()))?;
             // One percent of move is one unit of strength: |bps| / 100 units, in billionths.
             let strength = Intensity::from_nanos(signal.change_bps.unsigned_abs() * 10_000_000);
-            let deposit = Command::Deposit(Deposit { map: map.clone(), key, strength });
+            let deposit = Command::Deposit(Deposit { map: map.clone(), key, strength, unless_present: Vec::new() });
             if signal.direction > 0 { long.push(deposit) } else { short.push(deposit) }
         }
         for (scout, name, deposits) in [(&scout_long, "scout-1", long), (&scout_short, "scout-2", short)] {

@@ -9,6 +9,7 @@ use super::intensity::{Intensity, NANOS_ONE};
 use super::key::SignalKey;
 use crate::command::Apply;
 use crate::ids::Name;
+use crate::limits;
 use crate::outcome::CommandResult;
 use crate::state::{Context, State};
 
@@ -90,7 +91,10 @@ impl Apply for DeleteMap {
 }
 
 /// A depositor reinforces a trail: it becomes `min(cap, current + strength)`, as of the entry's log
-/// time. The result carries the trail's new intensity.
+/// time. The result carries the trail's new intensity. With `unless_present`, the deposit is made
+/// only if none of those trails is above the map's pruning level at that time, in the same entry:
+/// seed 003's claim (`task-17:claimed` unless `task-17:claimed` or `task-17:completed`) can then be
+/// won by one agent only, and lives while its holder reinforces it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deposit {
@@ -100,6 +104,11 @@ pub struct Deposit {
     pub key: SignalKey,
     /// What is added (above 0).
     pub strength: Intensity,
+    /// Trails that must be absent (at or below the pruning level) for the deposit to be made;
+    /// refused `signal_present` otherwise.
+    #[serde(default)]
+    #[schemars(length(max = limits::PHEROMONE_UNLESS_KEYS_MAX))]
+    pub unless_present: Vec<SignalKey>,
 }
 
 impl Apply for Deposit {

@@ -143,6 +143,15 @@ impl State {
         if command.strength == Intensity::ZERO {
             return Err(Rejection::invalid("strength", "must be above 0"));
         }
+        if command.unless_present.len() > limits::PHEROMONE_UNLESS_KEYS_MAX {
+            return Err(Rejection::invalid(
+                "unless_present",
+                format!("names at most {} trails", limits::PHEROMONE_UNLESS_KEYS_MAX),
+            ));
+        }
+        if let Some(present) = command.unless_present.iter().find(|key| map.sense(key, now_ms) > Intensity::ZERO) {
+            return Err(StigmergyRejection::SignalPresent { map: command.map.clone(), key: present.clone() }.into());
+        }
         // What pruning at this time would remove, counted before anything changes.
         let faint = map.trails.faint(now_ms);
         let deposited = map.trails.sense(&command.key, now_ms).deposit_capped(command.strength, map.terms.cap);

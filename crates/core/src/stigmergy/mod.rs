@@ -12,6 +12,8 @@
 //! - [`trails`]: seed 000's pheromone map, read strongest first without rewriting it as time passes.
 //! - [`store`]: a map's trails under any model (a linear fade is indexed by when each trail fades).
 //! - [`key`]: `SignalKey`, the alphabet of trail keys.
+//! - [`tasks`]: seed 003's typed task signals (`<task>:available`, `:claimed`, `:completed`,
+//!   `:failed`) read off a map, and which tasks are available.
 //! - [`book`]: the state: maps, their creators and depositors, who opened each trail; invariants.
 //! - [`commands`]: `pheromone.map.create`, `pheromone.map.configure`, `pheromone.map.delete`,
 //!   `pheromone.deposit`.
@@ -26,6 +28,7 @@ pub mod key;
 mod maps;
 pub mod rejections;
 pub mod store;
+pub mod tasks;
 pub mod trails;
 
 pub use book::{Depositors, MapTerms, PheromoneMap, Stigmergy};
@@ -34,4 +37,5 @@ pub use decay::{Decay, FACTOR_ONE};
 pub use intensity::{Intensity, NANOS_ONE};
 pub use key::SignalKey;
 pub use rejections::StigmergyRejection;
+pub use tasks::{TaskSignal, TaskSignalState, TaskSignals, task_signals};
 pub use trails::TrailMap;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::key::SignalKey;
 use crate::ids::Name;
 use crate::outcome::RejectionClass;
 
@@ -28,6 +29,13 @@ pub enum StigmergyRejection {
         /// The map.
         map: Name,
     },
+    /// A conditional deposit found a trail it names as absent above the pruning level.
+    SignalPresent {
+        /// The map.
+        map: Name,
+        /// The trail found.
+        key: SignalKey,
+    },
 }
 
 impl StigmergyRejection {
@@ -38,6 +46,7 @@ impl StigmergyRejection {
             StigmergyRejection::MapExists { .. } => "pheromone_map_exists",
             StigmergyRejection::NotMapCreator { .. } => "not_map_creator",
             StigmergyRejection::NotDepositor { .. } => "not_depositor",
+            StigmergyRejection::SignalPresent { .. } => "signal_present",
         }
     }
 
@@ -48,6 +57,7 @@ impl StigmergyRejection {
             StigmergyRejection::MapExists { .. } => "Pheromone map exists",
             StigmergyRejection::NotMapCreator { .. } => "Not the map's creator",
             StigmergyRejection::NotDepositor { .. } => "Not a depositor",
+            StigmergyRejection::SignalPresent { .. } => "Signal present",
         }
     }
 
@@ -55,7 +65,7 @@ impl StigmergyRejection {
     pub fn class(&self) -> RejectionClass {
         match self {
             StigmergyRejection::MapNotFound { .. } => RejectionClass::NotFound,
-            StigmergyRejection::MapExists { .. } => RejectionClass::Conflict,
+            StigmergyRejection::MapExists { .. } | StigmergyRejection::SignalPresent { .. } => RejectionClass::Conflict,
             StigmergyRejection::NotMapCreator { .. } | StigmergyRejection::NotDepositor { .. } => {
                 RejectionClass::Forbidden
             }
@@ -69,6 +79,7 @@ impl StigmergyRejection {
             | StigmergyRejection::MapExists { .. }
             | StigmergyRejection::NotMapCreator { .. }
             | StigmergyRejection::NotDepositor { .. } => Some("map"),
+            StigmergyRejection::SignalPresent { .. } => Some("unless_present"),
         }
     }
 }
@@ -85,6 +96,9 @@ impl fmt::Display for StigmergyRejection {
             }
             StigmergyRejection::NotDepositor { map } => {
                 write!(formatter, "the signer is not among pheromone map '{map}''s depositors")
+            }
+            StigmergyRejection::SignalPresent { map, key } => {
+                write!(formatter, "trail '{key}' on pheromone map '{map}' is present, so the deposit was not made")
             }
         }
     }

@@ -6,13 +6,12 @@
 use axum::body::Body;
 use axum::http::Request;
 use colony_core::Signer;
-use colony_wire::envelope::SIGNATURE_HEADER;
 use colony_wire::keys::KeyPair;
 use colony_wire::kv::{ChangePage, EntryPage, EntryView, NamespacePage, NamespaceView};
 use colony_wire::read_auth::{READ_SIGNATURE_HEADER, READ_SIGNER_HEADER, READ_TIMESTAMP_HEADER, read_signing_message};
 use serde_json::{Value, json};
 
-use super::tests::{NONCE, NOW_MS, TestApp, body_bytes, expect_problem, json_post, read, submit};
+use super::tests::{NOW_MS, TestApp, body_bytes, expect_problem, read, send, submit};
 
 fn agent_get(path_and_query: &str, agent: &str, key: &KeyPair) -> Request<Body> {
     let signer: Signer = agent.parse().expect("a signer");
@@ -34,23 +33,6 @@ async fn register(test: &TestApp, agent: &str, seed: u8) -> KeyPair {
 
 fn put(namespace: &str, key: &str, value: Value) -> Value {
     json!({ "type": "kv.put", "namespace": namespace, "key": key, "value": value })
-}
-
-/// Sends one envelope of `commands` signed by `signer` with `key`: to `/v1/commands` when it holds
-/// one (a refusal is then the answer's problem), to `/v1/batch` otherwise.
-async fn send(test: &TestApp, signer: &str, key: &KeyPair, commands: Vec<Value>) -> axum::response::Response {
-    let commands: Vec<colony_core::Command> =
-        commands.into_iter().map(|command| serde_json::from_value(command).expect("a command")).collect();
-    let signer: Signer = signer.parse().expect("a signer");
-    let nonce = NONCE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let path = if commands.len() == 1 { "/v1/commands" } else { "/v1/batch" };
-    let signed = colony_wire::Envelope { signer: signer.clone(), nonce, commands }.sign(key);
-    let request = json_post(path)
-        .header(READ_SIGNER_HEADER, signer.to_string())
-        .header(SIGNATURE_HEADER, hex::encode(signed.signature))
-        .body(Body::from(signed.body))
-        .expect("a request");
-    test.send(request).await
 }
 
 /// Submits one envelope of `commands` signed by the operator; every command must be accepted.

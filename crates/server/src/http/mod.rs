@@ -189,6 +189,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/pheromones/{map}"),
     ("get", "/v1/pheromones/{map}/top"),
     ("get", "/v1/pheromones/{map}/signals/{key}"),
+    ("get", "/v1/pheromones/{map}/tasks"),
     ("get", "/v1/leases"),
     ("get", "/v1/locks"),
     ("get", "/v1/locks/{lock}"),
@@ -241,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pheromones/{map}", get(stigmergy::get_map))
         .route("/v1/pheromones/{map}/top", get(stigmergy::top_trails))
         .route("/v1/pheromones/{map}/signals/{key}", get(stigmergy::sense_signal))
+        .route("/v1/pheromones/{map}/tasks", get(stigmergy::list_task_signals))
         .route("/v1/leases", get(coordination::list_leases))
         .route("/v1/locks", get(coordination::list_locks))
         .route("/v1/locks/{lock}", get(coordination::get_lock))

@@ -4,9 +4,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use colony_core::stigmergy::StigmergyRejection;
+use colony_core::stigmergy::{StigmergyRejection, TaskSignalState, task_signals};
 use colony_core::{Intensity, Name, Rejection, SignalKey};
-use colony_wire::stigmergy::{PheromoneMapPage, PheromoneMapView, SignalView, TopTrailsView, TrailView};
+use colony_wire::stigmergy::{
+    PheromoneMapPage, PheromoneMapView, SignalView, TaskSignalPage, TaskSignalView, TopTrailsView, TrailView,
+};
 use serde::Deserialize;
 
 use super::extract::{PathSegment, QueryParameters};
@@ -165,4 +167,58 @@ pub async fn sense_signal(
     let intensity = found.sense(&key, as_of_ms);
     let sensed = intensity > Intensity::ZERO && intensity >= min;
     Ok(Json(SignalView { map, key, as_of_ms, intensity, sensed }))
+}
+
+/// Query of `GET /v1/pheromones/{map}/tasks`, as it decodes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskQuery {
+    state: Option<TaskSignalState>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Query of `GET /v1/pheromones/{map}/tasks`, checked.
+#[derive(Debug)]
+pub struct TaskFilter {
+    state: Option<TaskSignalState>,
+    after: Option<String>,
+    limit: usize,
+}
+
+impl QueryParameters for TaskFilter {
+    type Decoded = TaskQuery;
+    const UNDECODABLE_FIELD: &'static str = "query";
+
+    fn validate(query: TaskQuery) -> Result<TaskFilter, ApiError> {
+        let limit = query.limit.unwrap_or(MAPS_PAGE_DEFAULT);
+        if limit == 0 || limit > MAPS_PAGE_MAX {
+            return Err(ApiError::invalid_query("limit", format!("must be between 1 and {MAPS_PAGE_MAX}")));
+        }
+        Ok(TaskFilter { state: query.state, after: query.after, limit })
+    }
+}
+
+/// `GET /v1/pheromones/{map}/tasks?state=available&after=&limit=`: seed 003's task signals
+/// (`<task>:available`, `:claimed`, `:completed`, `:failed`) read off the map at the state's log time,
+/// by task id, with where each task stands; `state` keeps those in one state only.
+pub async fn list_task_signals(
+    State(app): State<AppState>,
+    ValidPath(map): ValidPath<Name>,
+    ValidQuery(filter): ValidQuery<TaskFilter>,
+) -> Result<Json<TaskSignalPage>, ApiError> {
+    let state = app.state()?;
+    let as_of_ms = state.timestamp_ms();
+    let Some(found) = state.stigmergy().map(&map) else { return Err(map_not_found(map)) };
+    let mut tasks: Vec<TaskSignalView> = task_signals(found, as_of_ms)
+        .into_iter()
+        .filter(|(task, _)| filter.after.as_ref().is_none_or(|after| task > after))
+        .filter_map(|(task, signals)| signals.state().map(|state| TaskSignalView { task, state, signals }))
+        .filter(|view| filter.state.is_none_or(|state| view.state == state))
+        .take(filter.limit + 1)
+        .collect();
+    let more = tasks.len() > filter.limit;
+    tasks.truncate(filter.limit);
+    let next_after = if more { tasks.last().map(|last| last.task.clone()) } else { None };
+    Ok(Json(TaskSignalPage { map, as_of_ms, tasks, next_after }))
 }

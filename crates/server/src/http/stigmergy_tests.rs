@@ -100,3 +100,53 @@ async fn a_key_outside_the_alphabet_is_refused_before_the_log() {
     expect_problem(test.send(request).await, 400, "malformed_request", Some("commands[0].key")).await;
     assert_eq!(test.app.state().map(|state| state.state_hash()).ok(), hash_before, "nothing changed");
 }
+
+#[tokio::test]
+async fn seed_003s_task_signals_are_listed_with_their_state_and_a_second_claim_is_refused() {
+    let test = TestApp::new();
+    let create =
+        json!({ "type": "pheromone.map.create", "map": "work", "decay": {"linear": {"lost_per_second": "0.1"}} });
+    submit(&test, "operator", &test.operator, create).await;
+    let deposit = |key: &str| json!({ "type": "pheromone.deposit", "map": "work", "key": key, "strength": "1" });
+    for key in ["doc-1:available", "doc-2:available", "doc-3:available", "doc-3:completed", "doc-4:failed", "other"] {
+        submit(&test, "operator", &test.operator, deposit(key)).await;
+    }
+    let claim = json!({ "type": "pheromone.deposit", "map": "work", "key": "doc-2:claimed", "strength": "1",
+        "unless_present": ["doc-2:claimed", "doc-2:completed"] });
+    let won = submit(&test, "operator", &test.operator, claim.clone()).await;
+    assert!(won.results[0].ok);
+
+    let all: colony_wire::stigmergy::TaskSignalPage = read(&test, "/v1/pheromones/work/tasks").await;
+    let states: Vec<(&str, String)> = all
+        .tasks
+        .iter()
+        .map(|task| (task.task.as_str(), serde_json::to_value(task.state).unwrap().as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [("doc-1", "available"), ("doc-2", "claimed"), ("doc-3", "completed"), ("doc-4", "failed")];
+    assert_eq!(states, expected.map(|(task, state)| (task, state.to_owned())), "a key without a type is no task");
+    assert_eq!(all.tasks[1].signals.claimed, units("1"));
+    let available: colony_wire::stigmergy::TaskSignalPage =
+        read(&test, "/v1/pheromones/work/tasks?state=available").await;
+    assert_eq!(available.tasks.iter().map(|task| task.task.as_str()).collect::<Vec<_>>(), ["doc-1"]);
+    let page: colony_wire::stigmergy::TaskSignalPage = read(&test, "/v1/pheromones/work/tasks?limit=2").await;
+    assert_eq!((page.tasks.len(), page.next_after.as_deref()), (2, Some("doc-2")));
+    let next: colony_wire::stigmergy::TaskSignalPage = read(&test, "/v1/pheromones/work/tasks?after=doc-2").await;
+    assert_eq!((next.tasks[0].task.as_str(), next.next_after), ("doc-3", None));
+
+    let second = super::tests::send(&test, "operator", &test.operator, vec![claim]).await;
+    expect_problem(second, 409, "signal_present", Some("unless_present")).await;
+    expect_problem(
+        test.send(test.signed_get("/v1/pheromones/work/tasks?state=lost")).await,
+        400,
+        "invalid_query",
+        Some("query"),
+    )
+    .await;
+    expect_problem(
+        test.send(test.signed_get("/v1/pheromones/nowhere/tasks")).await,
+        404,
+        "pheromone_map_not_found",
+        Some("map"),
+    )
+    .await;
+}

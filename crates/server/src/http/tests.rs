@@ -325,6 +325,28 @@ pub(super) async fn submit(
     serde_json::from_slice(&bytes).expect("a submit response")
 }
 
+/// Sends one envelope of `commands` signed by `signer` with `key`: to `/v1/commands` when it holds
+/// one (a refusal is then the answer's problem), to `/v1/batch` otherwise.
+pub(super) async fn send(
+    test: &TestApp,
+    signer: &str,
+    key: &KeyPair,
+    commands: Vec<serde_json::Value>,
+) -> axum::response::Response {
+    let commands: Vec<colony_core::Command> =
+        commands.into_iter().map(|command| serde_json::from_value(command).expect("a command")).collect();
+    let signer: Signer = signer.parse().expect("a signer");
+    let nonce = NONCE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = if commands.len() == 1 { "/v1/commands" } else { "/v1/batch" };
+    let signed = colony_wire::Envelope { signer: signer.clone(), nonce, commands }.sign(key);
+    let request = json_post(path)
+        .header(READ_SIGNER_HEADER, signer.to_string())
+        .header(SIGNATURE_HEADER, hex::encode(signed.signature))
+        .body(Body::from(signed.body))
+        .expect("a request");
+    test.send(request).await
+}
+
 /// Reads `path` as the operator; the answer must be a success.
 pub(super) async fn read<T: serde::de::DeserializeOwned>(test: &TestApp, path: &str) -> T {
     let response = test.send(test.signed_get(path)).await;

@@ -64,13 +64,17 @@ impl Clients {
         Command::DeleteMap(DeleteMap { map: self.own_map(rng, state, signer) })
     }
 
-    /// A deposit of up to 4 on one of a few keys; now and then of nothing, which is refused.
+    /// A deposit of up to 4 on one of a few keys; now and then of nothing, which is refused; one in
+    /// four a claim, made only while its own trail is absent.
     pub(super) fn deposit(&mut self, rng: &mut Rng, _: &State, _: Option<usize>) -> Command {
         let strength = if rng.chance(1, 20) { 0 } else { rng.between(1, 4_000_000_000) };
+        let key = SignalKey::new(rng.pick_text(&KEYS)).expect("a valid key");
+        let unless_present = if rng.chance(1, 4) { vec![key.clone()] } else { Vec::new() };
         Command::Deposit(Deposit {
             map: Self::map_name(rng),
-            key: SignalKey::new(rng.pick_text(&KEYS)).expect("a valid key"),
+            key,
             strength: Intensity::from_nanos(strength),
+            unless_present,
         })
     }
 }
