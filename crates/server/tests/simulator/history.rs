@@ -17,8 +17,8 @@ use colony_core::{Accepted, Command, Entry, EntryBody, EntryOutcome, EventKind, 
 /// What the history has shown so far.
 #[derive(Default)]
 pub struct HistoryChecker {
-    /// Per lock, semaphore or election: its holders with their mode and lease.
-    holders: BTreeMap<Name, BTreeMap<Signer, (LockMode, Name)>>,
+    /// Per lock, semaphore or election: its holders with their mode, lease and token.
+    holders: BTreeMap<Name, BTreeMap<Signer, (LockMode, Name, u64)>>,
     /// The last fencing token (or term) granted on each name.
     last_token: BTreeMap<Name, u64>,
     /// The last token granted anywhere: one counter serves every lock.
@@ -46,17 +46,18 @@ impl HistoryChecker {
                 }
             }
         }
-        let mut ended_leases: BTreeSet<(Signer, Name)> = BTreeSet::new();
+        // The holds of leases that ended in the entry, each by its token: a lease of the same name
+        // granted again later in the entry may hold the same lock anew, under a new token.
+        let mut ended_holds: BTreeSet<(Name, Signer, u64)> = BTreeSet::new();
         for event in &outcome.events {
-            self.event(sequence, &event.kind, &mut ended_leases);
+            self.event(sequence, &event.kind, &mut ended_holds);
         }
-        for (name, holders) in &self.holders {
-            for (holder, (_, lease)) in holders {
-                assert!(
-                    !ended_leases.contains(&(holder.clone(), lease.clone())),
-                    "entry {sequence}: {holder} still holds {name} through lease {lease}, which ended in it"
-                );
-            }
+        for (name, holder, token) in ended_holds {
+            let still = self.holders.get(&name).and_then(|holders| holders.get(&holder));
+            assert!(
+                still.is_none_or(|(_, _, held)| *held != token),
+                "entry {sequence}: {holder} still holds {name} (token {token}) though its lease ended in it"
+            );
         }
     }
 
@@ -122,11 +123,9 @@ impl HistoryChecker {
         assert!(token > self.last_token_anywhere, "entry {sequence}: token {token} drawn twice");
         self.last_token_anywhere = token;
         let holders = self.holders.entry(name.clone()).or_default();
-        assert!(
-            holders.insert(holder.clone(), (mode, lease.clone())).is_none(),
-            "entry {sequence}: {holder} holds {name} twice"
-        );
-        let exclusive = holders.values().any(|(mode, _)| *mode == LockMode::Exclusive);
+        let twice = holders.insert(holder.clone(), (mode, lease.clone(), token)).is_some();
+        assert!(!twice, "entry {sequence}: {holder} holds {name} twice");
+        let exclusive = holders.values().any(|(mode, ..)| *mode == LockMode::Exclusive);
         assert!(
             !exclusive || holders.len() == 1,
             "entry {sequence}: {name} held exclusively beside others: {holders:?}"
@@ -149,7 +148,7 @@ impl HistoryChecker {
         }
     }
 
-    fn event(&mut self, sequence: u64, event: &EventKind, ended_leases: &mut BTreeSet<(Signer, Name)>) {
+    fn event(&mut self, sequence: u64, event: &EventKind, ended_holds: &mut BTreeSet<(Name, Signer, u64)>) {
         match event {
             EventKind::LockGranted { lock, holder, lease, mode, fencing_token, .. } => {
                 self.grant(sequence, lock, holder, *mode, lease, *fencing_token)
@@ -161,7 +160,13 @@ impl HistoryChecker {
             EventKind::LockReleased { lock, holder, .. } => self.leave(sequence, lock, holder),
             EventKind::ElectionTermEnded { election, leader, .. } => self.leave(sequence, election, leader),
             EventKind::LeaseEnded { holder, lease, .. } => {
-                ended_leases.insert((holder.clone(), lease.clone()));
+                for (name, holders) in &self.holders {
+                    if let Some((_, held_through, token)) = holders.get(holder)
+                        && held_through == lease
+                    {
+                        ended_holds.insert((name.clone(), holder.clone(), *token));
+                    }
+                }
             }
             _ => {}
         }
