@@ -209,13 +209,9 @@ impl QueryParameters for ChangesFilter {
     }
 }
 
-/// The changes after the filter's revision, or `None` when there are none yet.
-fn changes(
-    app: &AppState,
-    reader: &Reader,
-    namespace: &Name,
-    filter: &ChangesFilter,
-) -> Result<Option<ChangePage>, ApiError> {
+/// The changes after the filter's revision (possibly none), with the revision to go on from, both
+/// read under one look at the state: a change applied after the look is after that revision.
+fn changes(app: &AppState, reader: &Reader, namespace: &Name, filter: &ChangesFilter) -> Result<ChangePage, ApiError> {
     let state = app.state()?;
     let found = readable(&state, reader, namespace)?;
     let store_revision = state.kv().revision();
@@ -231,14 +227,11 @@ fn changes(
             compacted_revision: compacted.compacted_revision,
         })
     })?;
-    if changes.is_empty() {
-        return Ok(None);
-    }
     let more = changes.len() == filter.limit;
     let changes: Vec<ChangeView> = changes.iter().map(ChangeView::new).collect();
     let next_after_revision =
         if more { changes.last().map_or(store_revision, |last| last.revision) } else { store_revision };
-    Ok(Some(ChangePage { namespace: namespace.clone(), changes, next_after_revision, more }))
+    Ok(ChangePage { namespace: namespace.clone(), changes, next_after_revision, more })
 }
 
 /// `GET /v1/kv/{namespace}/changes?after_revision=&limit=&wait_ms=`: each key's last change after
@@ -251,19 +244,11 @@ pub async fn watch_changes(
     ValidPath(namespace): ValidPath<Name>,
     ValidQuery(filter): ValidQuery<ChangesFilter>,
 ) -> Result<Json<ChangePage>, ApiError> {
-    let empty = |app: &AppState| -> Result<ChangePage, ApiError> {
-        Ok(ChangePage {
-            namespace: namespace.clone(),
-            changes: Vec::new(),
-            next_after_revision: app.state()?.kv().revision(),
-            more: false,
-        })
-    };
-    if let Some(page) = changes(&app, &reader, &namespace, &filter)? {
+    // Subscribed before the first look, so that a change applied just after it wakes the wait.
+    let mut applied = app.driver.shared.applied.subscribe();
+    let page = changes(&app, &reader, &namespace, &filter)?;
+    if !page.changes.is_empty() || filter.wait_ms == 0 {
         return Ok(Json(page));
-    }
-    if filter.wait_ms == 0 {
-        return empty(&app).map(Json);
     }
     let Some(_slot) = WaitingRequest::enter(&app.waiting_requests) else {
         return Err(ApiError::new(
@@ -272,15 +257,16 @@ pub async fn watch_changes(
         ));
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(filter.wait_ms);
-    let mut applied = app.driver.shared.applied.subscribe();
     let mut shutdown = app.shutdown.clone();
     loop {
-        tokio::select! {
-            _ = applied.changed() => {}
-            _ = tokio::time::sleep_until(deadline) => return empty(&app).map(Json),
-            _ = shutdown.changed() => return empty(&app).map(Json),
-        }
-        if let Some(page) = changes(&app, &reader, &namespace, &filter)? {
+        let over = tokio::select! {
+            // A writer gone tells nothing more: answer with what there is.
+            changed = applied.changed() => changed.is_err(),
+            _ = tokio::time::sleep_until(deadline) => true,
+            _ = shutdown.changed() => true,
+        };
+        let page = changes(&app, &reader, &namespace, &filter)?;
+        if over || !page.changes.is_empty() {
             return Ok(Json(page));
         }
     }
