@@ -214,13 +214,9 @@ impl QueryParameters for ChangesFilter {
 fn changes(app: &AppState, reader: &Reader, namespace: &Name, filter: &ChangesFilter) -> Result<ChangePage, ApiError> {
     let state = app.state()?;
     let found = readable(&state, reader, namespace)?;
-    let store_revision = state.kv().revision();
-    if filter.after_revision > store_revision {
-        return Err(ApiError::invalid_query(
-            "after_revision",
-            format!("is beyond the store's revision, {store_revision}: watch from a revision read"),
-        ));
-    }
+    // A revision beyond the store's is allowed, as etcd's watches allow it: its changes come once
+    // the store passes it.
+    let store_revision = state.kv().revision().max(filter.after_revision);
     let changes = found.changes_after(filter.after_revision, filter.limit).map_err(|compacted| {
         rejection(KvRejection::Compacted {
             namespace: namespace.clone(),

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use colony_core::kv::key::STORE_KEY_CLASS;
+use colony_core::limits::KV_KEY_BYTES_MAX;
 use colony_core::{Name, StoreKey};
 use colony_wire::kv::{ChangePage, EntryPage, EntryView, NamespacePage, NamespaceView};
 
@@ -13,6 +15,8 @@ pub(super) fn kv_paths(schemas: &mut Schemas) -> Value {
     let name = schemas.of::<Name>();
     let key = schemas.of::<StoreKey>();
     let namespace = json!({ "name": "namespace", "in": "path", "required": true, "schema": name });
+    // A key's alphabet, and empty for every key.
+    let prefix = json!({ "type": "string", "pattern": format!("^{STORE_KEY_CLASS}{{0,{KV_KEY_BYTES_MAX}}}$") });
     let list_parameters = json!([
         { "name": "after", "in": "query", "schema": name, "description": "Pagination: the `next_after` of the previous page." },
         page_limit(KV_PAGE_MAX, KV_PAGE_DEFAULT)
@@ -23,7 +27,7 @@ pub(super) fn kv_paths(schemas: &mut Schemas) -> Value {
     ]);
     let range_parameters = json!([
         namespace,
-        { "name": "prefix", "in": "query", "schema": { "type": "string" }, "description": "Only keys starting with this (all keys unless given)." },
+        { "name": "prefix", "in": "query", "schema": prefix, "description": "Only keys starting with this (all keys unless given)." },
         { "name": "after", "in": "query", "schema": key, "description": "Pagination: the `next_after` of the previous page." },
         page_limit(KV_PAGE_MAX, KV_PAGE_DEFAULT)
     ]);
