@@ -14,7 +14,9 @@ use colony_wire::bus::EphemeralPublish;
 
 use super::EphemeralBus;
 
-/// The subject a map's changes are told on.
+/// The subject a map's changes are told on: a `.` in the map's name separates subject tokens, so
+/// `btc.signals` is told on `colony.pheromone.btc.signals`; a name that makes no valid subject (an
+/// empty token, from `..`) has none, and its changes are told only on the event stream.
 pub fn pheromone_subject(map: &Name) -> Option<Subject> {
     Subject::new(format!("{SERVER_PREFIX}.pheromone.{map}")).ok()
 }
