@@ -654,3 +654,33 @@ async fn a_pheromone_maps_changes_are_told_on_the_servers_own_subject_and_nobody
     let capture = server.operator.create_stream("server-subjects", stream).await;
     assert_eq!(capture.expect_err("no stream captures colony.>").code(), Some("invalid_field"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_namespaces_changes_are_told_on_the_bus_and_a_private_ones_are_not() {
+    use colony_core::kv::Access;
+    use colony_core::{Name, StoreKey};
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (planner, _) = server.self_registers("planner-1", "scout", &[]).await;
+    let (watcher, _) = server.self_registers("watcher-1", "scout", &[]).await;
+    let mut changes = watcher.subscribe("colony.kv.>", None).await.unwrap();
+    let (public, private) = (Name::new("pipeline").unwrap(), Name::new("secrets").unwrap());
+    planner.create_namespace(public.clone(), Access::Registered, Access::Creator).await.unwrap();
+    planner.create_namespace(private.clone(), Access::Creator, Access::Creator).await.unwrap();
+    let value = colony_core::bus::JsonText::parse("1").unwrap();
+    planner.put_value(private.clone(), StoreKey::new("api/token").unwrap(), value.clone(), None).await.unwrap();
+    let put = planner.put_value(public.clone(), StoreKey::new("stage/1").unwrap(), value, Some(0)).await.unwrap();
+    planner.delete_value(public, StoreKey::new("stage/1").unwrap(), None).await.unwrap();
+
+    let told = next_message(&mut changes).await;
+    assert_eq!(
+        (told.subject.as_str(), told.source.as_str(), told.message_type.as_deref()),
+        ("colony.kv.pipeline", "planner-1", Some("kv.put")),
+        "the private namespace's put is not told"
+    );
+    let event: serde_json::Value = told.payload_as().unwrap().unwrap();
+    assert_eq!((event["key"].as_str(), event["revision"].as_u64()), (Some("stage/1"), Some(put.revision)));
+    assert!(event.get("value").is_none(), "events never carry values: {event}");
+    let deleted = next_message(&mut changes).await;
+    assert_eq!(deleted.message_type.as_deref(), Some("kv.deleted"));
+}

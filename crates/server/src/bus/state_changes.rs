@@ -1,6 +1,8 @@
 //! The state's changes told on the bus, for agents that sense by subscription rather than by asking:
 //! every pheromone map event (a deposit, the map's creation, configuration or deletion) is published
-//! on `colony.pheromone.<map>` once its entry is durable and applied.
+//! on `colony.pheromone.<map>`, and every put and delete in a key-value namespace that every
+//! registered agent may read on `colony.kv.<namespace>` (a namespace whose readers are restricted
+//! is not told: its events do not name keys), once its entry is durable and applied.
 //!
 //! The subjects under `colony.` are the server's own: no agent may publish there, and no stream may
 //! capture them, so what arrives there was logged. Each message's source is the signer the event
@@ -21,13 +23,20 @@ pub fn pheromone_subject(map: &Name) -> Option<Subject> {
     Subject::new(format!("{SERVER_PREFIX}.pheromone.{map}")).ok()
 }
 
-/// The map an event is about and who caused it, for the events told on the bus.
-fn pheromone_event(kind: &EventKind) -> Option<(&Name, &Signer)> {
+/// The subject a namespace's changes are told on, as for maps.
+pub fn kv_subject(namespace: &Name) -> Option<Subject> {
+    Subject::new(format!("{SERVER_PREFIX}.kv.{namespace}")).ok()
+}
+
+/// The subject an event is told on and who caused it, for the events told on the bus.
+fn told(kind: &EventKind) -> Option<(Option<Subject>, &Signer)> {
     match kind {
         EventKind::PheromoneDeposited { map, by, .. }
         | EventKind::PheromoneMapCreated { map, by, .. }
         | EventKind::PheromoneMapConfigured { map, by }
-        | EventKind::PheromoneMapDeleted { map, by, .. } => Some((map, by)),
+        | EventKind::PheromoneMapDeleted { map, by, .. } => Some((pheromone_subject(map), by)),
+        EventKind::KvPut { namespace, key: Some(_), by, .. }
+        | EventKind::KvDeleted { namespace, key: Some(_), by, .. } => Some((kv_subject(namespace), by)),
         _ => None,
     }
 }
@@ -35,8 +44,8 @@ fn pheromone_event(kind: &EventKind) -> Option<(&Name, &Signer)> {
 /// Publishes the events of applied entries that someone listens for.
 pub fn publish(bus: &EphemeralBus, events: &[Event]) {
     for event in events {
-        let Some((map, by)) = pheromone_event(&event.kind) else { continue };
-        let Some(subject) = pheromone_subject(map) else { continue };
+        let Some((subject, by)) = told(&event.kind) else { continue };
+        let Some(subject) = subject else { continue };
         if !bus.router.has_receivers(&subject) {
             continue;
         }
