@@ -30,7 +30,10 @@ if [[ "$installed" != "$A2A_SDK_VERSION" ]]; then
     run python3 -m venv "$VENV"
     run "$VENV/bin/pip" install --quiet --disable-pip-version-check "a2a-sdk==$A2A_SDK_VERSION"
 fi
-run cargo build --locked -p colony
+# As in api-fuzz.sh: the suite's test step has just built the binary.
+if [[ -z "${COLONY_BINARY_BUILT:-}" || ! -x "$COLONY" ]]; then
+    run cargo build --locked -p colony
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/colony-a2a.XXXXXX")
 SERVER_PID=""

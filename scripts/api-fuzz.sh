@@ -41,7 +41,9 @@ if [[ ! -x "$VENV/bin/schemathesis" ]] || ! "$VENV/bin/schemathesis" --version 2
     run python3 -m venv "$VENV"
     run "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
-if [[ ! -x "$COLONY" ]]; then
+# The suite's test step has just built the binary (with the whole workspace's features); building
+# it again for this package alone would rebuild every dependency with other features.
+if [[ -z "${COLONY_BINARY_BUILT:-}" || ! -x "$COLONY" ]]; then
     run cargo build --locked -p colony
 fi
 

@@ -69,6 +69,9 @@ pub enum KvCommand {
         /// The revision the key must be at.
         #[arg(long)]
         expect_revision: Option<u64>,
+        /// One of your leases (`colony lease grant`): the key is deleted when it ends.
+        #[arg(long)]
+        lease: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -221,12 +224,13 @@ pub async fn run(command: KvCommand, connection: &Connection) -> CliResult {
         KvCommand::Drop { namespace, json } => {
             report(&client.delete_namespace(name(&namespace, "namespace")?).await?, json)
         }
-        KvCommand::Put { namespace, entry, value: text, string, expect_revision, json } => {
+        KvCommand::Put { namespace, entry, value: text, string, expect_revision, lease, json } => {
             let command = colony_core::command::PutValue {
                 namespace: name(&namespace, "namespace")?,
                 key: store_key(&entry)?,
                 value: value(&text, string)?,
                 expected_revision: expect_revision,
+                lease: lease.map(|lease| name(&lease, "lease")).transpose()?,
             };
             report(&client.submit_one(colony_core::Command::PutValue(command)).await?, json);
         }
@@ -241,6 +245,9 @@ pub async fn run(command: KvCommand, connection: &Connection) -> CliResult {
                 "  revision {} (pass it to --expect-revision), version {}, written by {} at {} ms (log time)",
                 found.modified_revision, found.version, found.modified_by, found.modified_at_ms
             );
+            if let Some(lease) = &found.lease {
+                println!("  lives with {}'s lease {lease}: deleted when it ends", found.modified_by);
+            }
         }
         KvCommand::Delete { namespace, entry, expect_revision, json } => {
             let command = colony_core::command::DeleteValue {

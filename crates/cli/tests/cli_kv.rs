@@ -69,6 +69,17 @@ fn values_are_put_swapped_listed_and_watched_through_the_cli() {
     let names = run(&["kv", "namespaces", "--key", &worker]);
     assert!(names.ok().contains("pipeline"), "{}", names.stdout);
 
+    // A key that lives with a lease goes when the lease is revoked.
+    run(&["lease", "grant", "presence", "--ttl-ms", "60000", "--key", &worker]).ok();
+    run(&["kv", "put", "pipeline", "workers/worker-1", "up", "--string", "--lease", "presence", "--key", &worker]).ok();
+    let leased = run(&["kv", "get", "pipeline", "workers/worker-1", "--key", &planner]);
+    assert!(leased.ok().contains("lease presence"), "{}", leased.stdout);
+    let not_held = run(&["kv", "put", "pipeline", "workers/x", "1", "--lease", "presence", "--key", &planner]);
+    assert!(not_held.failed().contains("lease_not_found"), "{}", not_held.stderr);
+    run(&["lease", "revoke", "presence", "--key", &worker]).ok();
+    let gone = run(&["kv", "get", "pipeline", "workers/worker-1", "--key", &planner]);
+    assert!(gone.failed().contains("kv_key_not_found"), "{}", gone.stderr);
+
     // A private namespace: its keys are refused to another reader, and so are writes.
     run(&["kv", "create", "secrets", "--read-by", "creator", "--key", &planner]).ok();
     run(&["kv", "put", "secrets", "api/token", "s3cret", "--string", "--key", &planner]).ok();

@@ -53,8 +53,25 @@ impl Client {
         value: JsonText,
         expected_revision: Option<u64>,
     ) -> Result<KvWriteView, ClientError> {
-        let command = Command::PutValue(PutValue { namespace, key, value, expected_revision });
-        written(&self.submit_one(command).await?)?
+        self.put(PutValue { namespace, key, value, expected_revision, lease: None }).await
+    }
+
+    /// As [`put_value`](Client::put_value), the key living with `lease`, one of this agent's
+    /// leases: it is deleted when the lease ends (revoked, expired, or the agent silent or gone).
+    /// Keep the lease alive (`keep_lease_alive`) to keep the key.
+    pub async fn put_leased_value(
+        &self,
+        namespace: Name,
+        key: StoreKey,
+        value: JsonText,
+        expected_revision: Option<u64>,
+        lease: Name,
+    ) -> Result<KvWriteView, ClientError> {
+        self.put(PutValue { namespace, key, value, expected_revision, lease: Some(lease) }).await
+    }
+
+    async fn put(&self, put: PutValue) -> Result<KvWriteView, ClientError> {
+        written(&self.submit_one(Command::PutValue(put)).await?)?
             .ok_or_else(|| ClientError::Decode("the put's result carries no revision".to_owned()))
     }
 

@@ -691,6 +691,11 @@ pub const KV_NAMESPACES_MAX: usize = 4_096;
 /// bound leaves the rest to the others.
 pub const KV_BYTES_PER_SIGNER_MAX: u64 = 4 * 1024 * 1024;
 
+/// Keys of the shared store that live with one lease (a service's registration, its health and
+/// its endpoints). With [`LEASES_PER_HOLDER_MAX`] this bounds one holder at 1,024 leased keys, and
+/// with [`LEASE_EXPIRIES_PER_ENTRY_MAX`] the deletions one entry's expiries make at 16,000.
+pub const KV_KEYS_PER_LEASE_MAX: usize = 16;
+
 /// Keys whose last writer is one signer, across every namespace: a quarter of a namespace, like
 /// [`KV_BYTES_PER_SIGNER_MAX`], so that no single writer fills a namespace that others write to.
 pub const KV_KEYS_PER_SIGNER_MAX: usize = 2_500;

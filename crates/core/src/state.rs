@@ -322,7 +322,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 //     and each lease the barriers it waits at.
 // 11: each lock record says whether it is a lock, a semaphore (with its permits) or an election.
 // 12: the key-value store joined the state: namespaces, entries, deletions kept for watchers.
-const SNAPSHOT_VERSION: u32 = 12;
+// 13: a stored key names the lease it lives with, and each lease lists its keys.
+const SNAPSHOT_VERSION: u32 = 13;
 
 impl State {
     /// An empty state, before genesis.
@@ -732,6 +733,7 @@ impl State {
         self.coordination.check_invariants()?;
         self.kv.check_invariants()?;
         self.check_lease_holders()?;
+        self.check_leased_keys()?;
         self.check_wallet_owners()?;
         Ok(())
     }

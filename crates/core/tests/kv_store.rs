@@ -321,8 +321,9 @@ fn a_hostile_writer_fills_only_its_share_of_an_open_namespace() {
     accepted(&mut swarm, "worker-1", create("still-free"));
 }
 
-/// A key in the model: its value, version, created revision and modified revision.
-type ModelEntry = (String, u64, u64, u64);
+/// A key in the model: its value, version, created revision, modified revision, and the writer
+/// whose lease it lives with.
+type ModelEntry = (String, u64, u64, u64, Option<&'static str>);
 
 /// The reference: namespaces of key → (value, version, created, modified), the one revision counter,
 /// and each namespace's contents after every revision, to reconcile copies from.
@@ -345,6 +346,7 @@ impl Model {
         key: &str,
         value: Option<String>,
         expected: Option<u64>,
+        leased_by: Option<&'static str>,
     ) -> Result<Option<(u64, u64)>, &'static str> {
         let Some(entries) = self.namespaces.get_mut(namespace) else { return Err("kv_namespace_not_found") };
         let actual = entries.get(key).map_or(0, |entry| entry.3);
@@ -355,7 +357,7 @@ impl Model {
             Some(value) => {
                 self.revision += 1;
                 let (version, created) = entries.get(key).map_or((1, self.revision), |entry| (entry.1 + 1, entry.2));
-                entries.insert(key.to_owned(), (value, version, created, self.revision));
+                entries.insert(key.to_owned(), (value, version, created, self.revision, leased_by));
                 Some((self.revision, version))
             }
             None if entries.remove(key).is_some() => {
@@ -370,19 +372,38 @@ impl Model {
         }
         Ok(result)
     }
+
+    /// The writer's lease ends: its keys are deleted, by namespace then key, a revision each.
+    fn end_lease(&mut self, writer: &str) {
+        let names: Vec<String> = self.namespaces.keys().cloned().collect();
+        for namespace in names {
+            let entries = self.namespaces.get_mut(&namespace).unwrap();
+            let leased: Vec<String> =
+                entries.iter().filter(|(_, entry)| entry.4 == Some(writer)).map(|(key, _)| key.clone()).collect();
+            for key in leased {
+                self.step(&namespace, &key, None, None, None).unwrap();
+            }
+        }
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// Puts and deletes, blind or under a compare-and-swap that is right or stale, on two namespaces
-    /// and five keys: every result against the model's, every entry equal after each step, and from
-    /// every revision reached, a copy reconciled by the watch equal to the present.
+    /// Puts and deletes, blind or under a compare-and-swap that is right or stale, some puts under
+    /// the writer's lease and some leases revoked, on two namespaces and five keys: every result
+    /// against the model's, every entry equal after each step, and from every revision reached, a
+    /// copy reconciled by the watch equal to the present.
     #[test]
     fn the_store_matches_a_model_and_every_watch_reconciles(
-        steps in proptest::collection::vec((0usize..2, 0usize..5, 0u32..100, 0usize..4, 0u64..3), 1..60),
+        steps in proptest::collection::vec((0usize..2, 0usize..5, 0u32..100, 0usize..6, 0u64..3), 1..60),
     ) {
         let mut swarm = swarm();
+        let writers = ["planner", "worker-1"];
+        let grant = json!({"type": "lease.grant", "lease": "presence", "ttl_ms": 3_600_000});
+        for writer in writers {
+            prop_assert!(swarm.agent(writer, vec![command(grant.clone())]).all_accepted());
+        }
         let mut model = Model::default();
         let namespaces = ["alpha", "beta"];
         for namespace in namespaces {
@@ -395,20 +416,33 @@ proptest! {
         let keys = ["a", "a/b", "b", "config/x", "z"];
         for (namespace, key_index, value, operation, stale_by) in steps {
             let (namespace, key_text) = (namespaces[namespace], keys[key_index]);
+            let writer = writers[value as usize % 2];
+            if operation == 5 {
+                // The writer's lease revoked and granted again: its keys go.
+                let revoke = json!({"type": "lease.revoke", "lease": "presence"});
+                prop_assert!(swarm.agent(writer, vec![command(revoke), command(grant.clone())]).all_accepted());
+                model.end_lease(writer);
+                prop_assert_eq!(swarm.state().kv().revision(), model.revision);
+                continue;
+            }
             let current = model.namespaces[namespace].get(key_text).map_or(0, |entry| entry.3);
             // 0: a blind put; 1: a put expecting the present revision (or one `stale_by` behind);
-            // 2: a delete expecting it; 3: a blind delete.
+            // 2: a delete expecting it; 3: a blind delete; 4: a blind put under the writer's lease.
             let expected = match operation {
                 1 | 2 => Some(current.saturating_sub(stale_by)),
                 _ => None,
             };
-            let stored_value = (operation < 2).then(|| json!({"v": value}).to_string());
-            let command_value = match &stored_value {
+            let stored_value = (operation < 2 || operation == 4).then(|| json!({"v": value}).to_string());
+            let mut command_value = match &stored_value {
                 Some(_) => put(namespace, key_text, json!({"v": value}), expected),
                 None => delete(namespace, key_text, expected),
             };
-            let outcome = swarm.agent(["planner", "worker-1"][value as usize % 2], vec![command(command_value)]);
-            let expected_result = model.step(namespace, key_text, stored_value, expected);
+            let leased_by = (operation == 4).then_some(writer);
+            if leased_by.is_some() {
+                command_value["lease"] = json!("presence");
+            }
+            let outcome = swarm.agent(writer, vec![command(command_value)]);
+            let expected_result = model.step(namespace, key_text, stored_value, expected, leased_by);
             match (outcome.single(), expected_result) {
                 (Ok(Accepted::KvPut { revision, version }), Ok(Some((model_revision, model_version)))) => {
                     prop_assert_eq!((*revision, *version), (model_revision, model_version));
@@ -421,12 +455,14 @@ proptest! {
             prop_assert_eq!(swarm.state().kv().revision(), model.revision);
             for namespace in namespaces {
                 let found = swarm.state().kv().namespace(&name(namespace)).unwrap();
-                for (key_text, (value, version, created, modified)) in &model.namespaces[namespace] {
+                for (key_text, (value, version, created, modified, leased_by)) in &model.namespaces[namespace] {
                     let entry = found.get(&key(key_text)).unwrap();
                     prop_assert_eq!(
                         (entry.value.as_str(), entry.version, entry.created_revision, entry.modified_revision),
                         (value.as_str(), *version, *created, *modified)
                     );
+                    let lease_holder = entry.lease.as_ref().map(|_| entry.modified_by.to_string());
+                    prop_assert_eq!(lease_holder.as_deref(), *leased_by);
                 }
                 prop_assert_eq!(found.keys(), model.namespaces[namespace].len());
             }

@@ -51,9 +51,13 @@ fn busy_swarm() -> Simulator {
         r#"{"type": "kv.put", "namespace": "pipeline", "key": "stage/1", "value": {"model": "a", "ok": true}}"#,
         r#"{"type": "kv.put", "namespace": "pipeline", "key": "gone", "value": 1}"#,
         r#"{"type": "kv.delete", "namespace": "pipeline", "key": "gone"}"#,
+        // Goes when the parent falls silent below, and its lease ends.
+        r#"{"type": "kv.put", "namespace": "pipeline", "key": "workers/parent", "value": "up", "lease": "work"}"#,
     ];
     let shared_state = shared_state.iter().map(|text| serde_json::from_str(text).expect("a command")).collect();
     assert!(swarm.agent("parent", shared_state).all_accepted());
+    let leased = r#"{"type": "kv.put", "namespace": "pipeline", "key": "workers/child", "value": "up", "lease": "work"}"#;
+    assert!(swarm.agent("child", vec![serde_json::from_str(leased).expect("a command")]).all_accepted());
     // A disputed escrow without an arbiter, before its jury (the only agent outside the case).
     swarm.register_all(&["juror"], "scout");
     let escrow = [
@@ -69,6 +73,9 @@ fn busy_swarm() -> Simulator {
     assert!(swarm.agent("child", vec![heartbeat()]).all_accepted());
     swarm.tick_after(15_000);
     assert_eq!(swarm.agent_state("parent").status(), "unresponsive");
+    let pipeline = swarm.state().kv().namespace(&colony_core::Name::new("pipeline").unwrap()).unwrap();
+    let workers: Vec<String> = pipeline.range("workers/", None, 10).iter().map(|(key, _)| key.to_string()).collect();
+    assert_eq!(workers, ["workers/child"], "the silent parent's leased key went with its lease");
     swarm
 }
 
@@ -77,7 +84,7 @@ fn a_snapshot_round_trips_exactly_and_the_restored_state_carries_on_identically(
     let mut swarm = busy_swarm();
     let bytes = swarm.state().encode_snapshot();
     assert_eq!(&bytes[..8], b"COLONYSS");
-    assert_eq!(&bytes[8..HEADER_BYTES], &12u32.to_le_bytes());
+    assert_eq!(&bytes[8..HEADER_BYTES], &13u32.to_le_bytes());
     let mut restored = State::decode_snapshot(&bytes).expect("a fresh snapshot decodes");
     assert_eq!(&restored, swarm.state());
     assert_eq!(restored.state_hash(), swarm.state().state_hash());
@@ -132,7 +139,7 @@ fn bytes_without_the_magic_are_not_a_snapshot() {
 #[test]
 fn an_unknown_version_is_refused_by_number() {
     let bytes = busy_swarm().state().encode_snapshot();
-    for version in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, u32::MAX] {
+    for version in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, u32::MAX] {
         let mut other = bytes.clone();
         other[8..HEADER_BYTES].copy_from_slice(&version.to_le_bytes());
         let error = State::decode_snapshot(&other).unwrap_err();

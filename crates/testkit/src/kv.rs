@@ -15,13 +15,15 @@ use colony_core::{AgentId, Command, Name, State, StoreKey};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
+use super::coordination::LEASE_NAMES;
 use super::keys::name;
 use super::strategies::{AgentRef, CommandSpec, agent_ref};
 
 /// The names namespaces are created under; the last is never created.
 pub const NAMESPACE_NAMES: [&str; 4] = ["state-0", "state-1", "state-2", "nowhere"];
 
-/// Keys puts and deletes name.
+/// Keys puts and deletes name. Some puts name one of the writer's leases ([`LEASE_NAMES`]), held
+/// or not, so that leases end with keys on them.
 pub const STORE_KEYS: [&str; 4] = ["config", "plan/step-1", "plan/step-2", "leader"];
 
 /// An access list, abstractly.
@@ -84,6 +86,8 @@ pub enum KvSpec {
         value: Option<u32>,
         /// The compare-and-swap.
         expected: ExpectedRevision,
+        /// The index in [`LEASE_NAMES`] of the lease the key lives with (the writer may hold none).
+        lease: Option<usize>,
     },
     /// `kv.delete`.
     Remove {
@@ -127,8 +131,9 @@ pub fn kv_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
         .prop_map(|(namespace, readers, writers)| KvSpec::Configure { namespace, readers, writers });
     let delete = (0..NAMESPACE_NAMES.len()).prop_map(|namespace| KvSpec::Delete { namespace });
     let value = prop_oneof![30 => (0..1_000u32).prop_map(Some), 1 => Just(None)];
-    let put = (0..NAMESPACE_NAMES.len(), 0..STORE_KEYS.len(), value, expected())
-        .prop_map(|(namespace, key, value, expected)| KvSpec::Put { namespace, key, value, expected });
+    let lease = proptest::option::weighted(0.3, 0..LEASE_NAMES.len());
+    let put = (0..NAMESPACE_NAMES.len(), 0..STORE_KEYS.len(), value, expected(), lease)
+        .prop_map(|(namespace, key, value, expected, lease)| KvSpec::Put { namespace, key, value, expected, lease });
     let remove = (0..NAMESPACE_NAMES.len(), 0..STORE_KEYS.len(), expected())
         .prop_map(|(namespace, key, expected)| KvSpec::Remove { namespace, key, expected });
     vec![
@@ -177,14 +182,15 @@ pub fn render_kv(state: &State, spec: &KvSpec, resolve: &dyn Fn(AgentRef) -> Age
         KvSpec::Delete { namespace } => {
             Command::DeleteNamespace(DeleteNamespace { namespace: name(NAMESPACE_NAMES[*namespace]) })
         }
-        KvSpec::Put { namespace, key, value, expected } => {
+        KvSpec::Put { namespace, key, value, expected, lease } => {
             let (namespace, key) = (name(NAMESPACE_NAMES[*namespace]), StoreKey::new(STORE_KEYS[*key]).expect("a key"));
             let value = match value {
                 Some(number) => JsonText::parse(&number.to_string()).expect("a number"),
                 None => JsonText::string(&"x".repeat(colony_core::limits::KV_VALUE_BYTES_MAX)),
             };
             let expected_revision = expected_revision(state, &namespace, &key, *expected);
-            Command::PutValue(PutValue { namespace, key, value, expected_revision })
+            let lease = lease.map(|index| name(LEASE_NAMES[index]));
+            Command::PutValue(PutValue { namespace, key, value, expected_revision, lease })
         }
         KvSpec::Remove { namespace, key, expected } => {
             let (namespace, key) = (name(NAMESPACE_NAMES[*namespace]), StoreKey::new(STORE_KEYS[*key]).expect("a key"));

@@ -79,6 +79,9 @@ pub struct EntryView {
     pub modified_by: Signer,
     /// When it was written last (log time).
     pub modified_at_ms: u64,
+    /// The lease of `modified_by`'s it lives with: the key is deleted when that lease ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Name>,
 }
 
 impl EntryView {
@@ -92,6 +95,7 @@ impl EntryView {
             modified_revision: entry.modified_revision,
             modified_by: entry.modified_by.clone(),
             modified_at_ms: entry.modified_at_ms,
+            lease: entry.lease.clone(),
         }
     }
 }

@@ -186,11 +186,18 @@ pub enum ServerCode {
     /// 409: the entry asked for is durable but no signed checkpoint covers it yet; one follows
     /// within about a second while entries are written (answered with `Retry-After`).
     CheckpointPending,
+    /// 429: the reader already has as many requests waiting (fetches with `colony-wait-ms`,
+    /// key-value watches with `wait_ms`) as one reader may; let one of them answer first, or ask
+    /// without waiting. Apart from [`Overloaded`], which is the server's to clear, because this
+    /// one is the caller's.
+    ///
+    /// [`Overloaded`]: ServerCode::Overloaded
+    TooManyWaiting,
 }
 
 impl ServerCode {
     /// Every code, in the order declared.
-    pub const ALL: [ServerCode; 23] = [
+    pub const ALL: [ServerCode; 24] = [
         ServerCode::MalformedRequest,
         ServerCode::InvalidSignature,
         ServerCode::Unauthenticated,
@@ -214,6 +221,7 @@ impl ServerCode {
         ServerCode::RequestTimeout,
         ServerCode::BusLimitReached,
         ServerCode::CheckpointPending,
+        ServerCode::TooManyWaiting,
     ];
 
     /// The stable machine code, in `snake_case`.
@@ -242,6 +250,7 @@ impl ServerCode {
             ServerCode::RequestTimeout => "request_timeout",
             ServerCode::BusLimitReached => "bus_limit_reached",
             ServerCode::CheckpointPending => "checkpoint_pending",
+            ServerCode::TooManyWaiting => "too_many_waiting",
         }
     }
 
@@ -271,6 +280,7 @@ impl ServerCode {
             ServerCode::RequestTimeout => "Request timed out",
             ServerCode::BusLimitReached => "Bus limit reached",
             ServerCode::CheckpointPending => "Checkpoint pending",
+            ServerCode::TooManyWaiting => "Too many requests waiting",
         }
     }
 
@@ -293,7 +303,7 @@ impl ServerCode {
             ServerCode::EventsExpired => 410,
             ServerCode::PayloadTooLarge => 413,
             ServerCode::UnsupportedMediaType => 415,
-            ServerCode::BusLimitReached => 429,
+            ServerCode::BusLimitReached | ServerCode::TooManyWaiting => 429,
             ServerCode::Timeout | ServerCode::Overloaded | ServerCode::Unavailable | ServerCode::NoResponders => 503,
             ServerCode::RequestTimeout => 504,
         }

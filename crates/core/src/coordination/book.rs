@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AgentId, Name, Signer};
+use crate::kv::StoreKey;
 use crate::limits;
 
 /// How a lock is held: alone, or beside other shared holders.
@@ -79,6 +80,8 @@ pub struct LeaseRecord {
     pub locks: BTreeSet<Name>,
     /// The barriers it waits at: its end breaks them.
     pub barriers: BTreeSet<Name>,
+    /// The key-value store's keys that live with it, by namespace: its end deletes them.
+    pub keys: BTreeSet<(Name, StoreKey)>,
 }
 
 /// One holder of a lock.
@@ -219,6 +222,10 @@ impl Coordination {
     /// One lease.
     pub fn lease(&self, holder: &Signer, name: &Name) -> Option<&LeaseRecord> {
         self.leases.get(holder)?.get(name)
+    }
+
+    pub(crate) fn lease_mut(&mut self, holder: &Signer, name: &Name) -> Option<&mut LeaseRecord> {
+        self.leases.get_mut(holder)?.get_mut(name)
     }
 
     /// Up to `limit` leases after `after` (holder, name), in that order; of one holder when given.

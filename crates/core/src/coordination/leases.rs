@@ -56,6 +56,7 @@ impl State {
             expires_at_ms,
             locks: BTreeSet::new(),
             barriers: BTreeSet::new(),
+            keys: BTreeSet::new(),
         };
         let coordination = &mut self.coordination;
         coordination.leases.entry(holder.clone()).or_default().insert(command.lease.clone(), lease);
@@ -95,7 +96,7 @@ impl State {
     }
 
     /// Ends a lease: its locks are released (and handed over to their queues), its waits leave theirs,
-    /// and the barriers it waits at break.
+    /// the barriers it waits at break, and the keys that live with it are deleted.
     fn end_lease(&mut self, context: &mut Context, holder: &Signer, name: &Name, reason: LeaseEnd) {
         let coordination = &mut self.coordination;
         let leases = coordination.leases.get_mut(holder).expect("a lease to end exists");
@@ -110,6 +111,7 @@ impl State {
             self.leave_lock(context, lock, holder, LockRelease::LeaseEnded);
         }
         self.break_barriers_of_lease(context, &lease.barriers);
+        self.delete_keys_of_lease(context, holder, &lease.keys);
     }
 
     /// Ends every lease of a holder that fell silent or was deregistered, in the same pass.

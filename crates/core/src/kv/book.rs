@@ -69,6 +69,9 @@ pub struct StoreEntry {
     pub modified_by: Signer,
     /// When it was written last (log time).
     pub modified_at_ms: u64,
+    /// The lease of its last writer's it lives with: when that lease ends (revoked, expired, or its
+    /// holder silent or gone), the key is deleted. A put without a lease detaches it.
+    pub lease: Option<Name>,
 }
 
 impl StoreEntry {

@@ -95,6 +95,11 @@ pub struct PutValue {
     /// The revision the key must be at (its last put's), or `0` for a key that must not exist.
     #[serde(default)]
     pub expected_revision: Option<u64>,
+    /// One of the writer's leases: the key lives with it, deleted when it ends (at most
+    /// `KV_KEYS_PER_LEASE_MAX` keys per lease). Without one, the key stays until deleted, and a
+    /// put without a lease on a leased key detaches it.
+    #[serde(default)]
+    pub lease: Option<Name>,
 }
 
 impl Apply for PutValue {

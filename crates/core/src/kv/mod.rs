@@ -15,11 +15,13 @@
 //! - [`commands`]: `kv.namespace.create`, `kv.namespace.configure`, `kv.namespace.delete`, `kv.put`,
 //!   `kv.delete`.
 //! - `store.rs`: their handlers, with the limits per namespace, per writer and in all.
+//! - `leased.rs`: keys that live with a lease, deleted when it ends.
 //! - [`rejections`]: refusals, `KvRejection`.
 
 pub mod book;
 pub mod commands;
 pub mod key;
+mod leased;
 pub mod rejections;
 mod store;
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::book::{Namespace, StoreEntry};
 use super::commands::{ConfigureNamespace, CreateNamespace, DeleteNamespace, DeleteValue, PutValue};
+use super::key::StoreKey;
 use super::rejections::KvRejection;
 use crate::event::EventKind;
 use crate::ids::{Name, Signer};
@@ -122,7 +123,15 @@ impl State {
     }
 
     pub(crate) fn delete_namespace(&mut self, context: &mut Context, command: &DeleteNamespace) -> CommandResult {
-        self.namespace_to_change(context, &command.namespace)?;
+        let found = self.namespace_to_change(context, &command.namespace)?;
+        let leased: Vec<(Signer, Name, StoreKey)> = found
+            .entries
+            .iter()
+            .filter_map(|(key, entry)| Some((entry.modified_by.clone(), entry.lease.clone()?, key.clone())))
+            .collect();
+        for (holder, lease, key) in leased {
+            self.detach_key_from_lease(&holder, &lease, &command.namespace, &key);
+        }
         let kv = &mut self.kv;
         let namespace = kv.namespaces.remove(&command.namespace).expect("found above");
         subtract(&mut kv.namespaces_by_creator, &namespace.creator, 1);
@@ -147,6 +156,9 @@ impl State {
                 "value",
                 format!("is {value_bytes} bytes of JSON; at most {} are stored", limits::KV_VALUE_BYTES_MAX),
             ));
+        }
+        if let Some(lease) = &command.lease {
+            self.check_lease_takes_key(&signer, lease, &command.namespace, &command.key)?;
         }
         let namespace = self.namespace_to_write(context, &command.namespace)?;
         let existing = namespace.entries.get(&command.key);
@@ -173,6 +185,13 @@ impl State {
         }
         if self.kv.bytes - replaced + charged > limits::KV_BYTES_MAX {
             return Err(limit("kv_bytes", limits::KV_BYTES_MAX));
+        }
+        let previous_lease = existing.and_then(|entry| Some((entry.modified_by.clone(), entry.lease.clone()?)));
+        if let Some((holder, lease)) = previous_lease {
+            self.detach_key_from_lease(&holder, &lease, &command.namespace, &command.key);
+        }
+        if let Some(lease) = &command.lease {
+            self.attach_key_to_lease(&signer, lease, &command.namespace, &command.key);
         }
         let kv = &mut self.kv;
         kv.revision += 1;
@@ -203,6 +222,7 @@ impl State {
                 modified_revision: revision,
                 modified_by: signer.clone(),
                 modified_at_ms: context.now_ms,
+                lease: command.lease.clone(),
             },
         );
         namespace.bytes = namespace.bytes - replaced + charged;
@@ -218,44 +238,50 @@ impl State {
         let namespace = self.namespace_to_write(context, &command.namespace)?;
         let existing = namespace.entries.get(&command.key);
         check_expected(&command.namespace, &command.key, command.expected_revision, existing)?;
-        if existing.is_none() {
-            return Ok(Accepted::Unchanged);
+        let Some(entry) = existing else { return Ok(Accepted::Unchanged) };
+        if let Some(lease) = entry.lease.clone() {
+            let holder = entry.modified_by.clone();
+            self.detach_key_from_lease(&holder, &lease, &command.namespace, &command.key);
         }
+        let by = context.signer().clone();
+        let revision = self.remove_entry(context, &command.namespace, &command.key, by);
+        Ok(Accepted::KvDeleted { revision })
+    }
+
+    /// Deletes a stored key (its lease, if any, already let go of it): a tombstone for watchers,
+    /// the oldest forgotten past the bound, the counts, and `kv.deleted` naming `by`. Answers the
+    /// deletion's revision.
+    pub(super) fn remove_entry(&mut self, context: &mut Context, namespace: &Name, key: &StoreKey, by: Signer) -> u64 {
         let kv = &mut self.kv;
         kv.revision += 1;
         let revision = kv.revision;
-        let namespace = kv.namespaces.get_mut(&command.namespace).expect("found above");
-        let entry = namespace.entries.remove(&command.key).expect("found above");
-        let charged = StoreEntry::charged_bytes(&command.key, &entry.value);
-        namespace.changes.remove(&entry.modified_revision);
-        namespace.changes.insert(revision, command.key.clone());
-        namespace.tombstones.insert(command.key.clone(), revision);
-        namespace.deletions.insert(revision);
-        if namespace.tombstones.len() > limits::KV_TOMBSTONES_PER_NAMESPACE_MAX {
+        let found = kv.namespaces.get_mut(namespace).expect("a key to delete is stored");
+        let entry = found.entries.remove(key).expect("a key to delete is stored");
+        let charged = StoreEntry::charged_bytes(key, &entry.value);
+        found.changes.remove(&entry.modified_revision);
+        found.changes.insert(revision, key.clone());
+        found.tombstones.insert(key.clone(), revision);
+        found.deletions.insert(revision);
+        if found.tombstones.len() > limits::KV_TOMBSTONES_PER_NAMESPACE_MAX {
             // Forget the oldest deletion: watches from before it can no longer be answered whole.
-            let forgotten_at = namespace.deletions.pop_first().expect("a deletion is kept");
-            let forgotten = namespace.changes.remove(&forgotten_at).expect("a deletion is indexed");
-            namespace.tombstones.remove(&forgotten);
-            namespace.compacted_revision = forgotten_at;
+            let forgotten_at = found.deletions.pop_first().expect("a deletion is kept");
+            let forgotten = found.changes.remove(&forgotten_at).expect("a deletion is indexed");
+            found.tombstones.remove(&forgotten);
+            found.compacted_revision = forgotten_at;
         }
-        namespace.bytes -= charged;
+        found.bytes -= charged;
         kv.bytes -= charged;
         subtract(&mut kv.keys_by_writer, &entry.modified_by, 1);
         subtract(&mut kv.bytes_by_writer, &entry.modified_by, charged);
-        let key = namespace.readers.admits_anyone().then(|| command.key.clone());
-        context.emit(EventKind::KvDeleted {
-            namespace: command.namespace.clone(),
-            key,
-            revision,
-            by: context.signer().clone(),
-        });
-        Ok(Accepted::KvDeleted { revision })
+        let told_key = found.readers.admits_anyone().then(|| key.clone());
+        context.emit(EventKind::KvDeleted { namespace: namespace.clone(), key: told_key, revision, by });
+        revision
     }
 }
 
 fn check_expected(
     namespace: &Name,
-    key: &super::key::StoreKey,
+    key: &StoreKey,
     expected: Option<u64>,
     existing: Option<&StoreEntry>,
 ) -> Result<(), Rejection> {

@@ -4,15 +4,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use colony_core::kv::{KvRejection, Namespace};
+use colony_core::kv::{KvRejection, Namespace, StoreChange};
 use colony_core::{Name, Rejection, StoreKey};
 use colony_wire::kv::{ChangePage, ChangeView, EntryPage, EntryView, NamespacePage, NamespaceView};
-use colony_wire::problem::ServerCode;
 use serde::Deserialize;
 
 use super::auth::Reader;
 use super::extract::{PathSegment, QueryParameters};
-use super::writes::{WAITING_REQUESTS_MAX, WaitingRequest};
+use super::waiting::reader_key;
 use super::{ApiError, AppState, ValidPath, ValidQuery};
 
 /// Namespaces, keys or changes per page when the client does not say.
@@ -26,6 +25,26 @@ impl PathSegment for StoreKey {
     fn parse_segment(text: &str) -> Result<StoreKey, String> {
         StoreKey::new(text).map_err(|error| error.to_string())
     }
+}
+
+/// A page of keys or changes carries at most this many bytes of values, beyond its first: a
+/// thousand 16 KiB values would be 16 MiB built under the state's read lock, holding the writer
+/// back, for one request.
+pub(crate) const KV_PAGE_VALUE_BYTES_MAX: usize = 1 << 20;
+
+/// How many of the items whose value sizes are `sizes` a page takes: up to `limit`, and no more
+/// values than [`KV_PAGE_VALUE_BYTES_MAX`] once it holds one (so that one large value still pages).
+fn page_length(sizes: impl Iterator<Item = usize>, limit: usize) -> usize {
+    let mut bytes = 0;
+    let mut taken = 0;
+    for size in sizes.take(limit) {
+        bytes += size;
+        if taken > 0 && bytes > KV_PAGE_VALUE_BYTES_MAX {
+            break;
+        }
+        taken += 1;
+    }
+    taken
 }
 
 fn rejection(rejection: KvRejection) -> ApiError {
@@ -171,9 +190,10 @@ pub async fn list_entries(
     let state = app.state()?;
     let found = readable(&state, &reader, &namespace)?;
     let range = found.range(&filter.prefix, filter.after.as_ref(), filter.limit + 1);
-    let more = range.len() > filter.limit;
+    let taken = page_length(range.iter().map(|(_, entry)| entry.value.as_str().len()), filter.limit);
+    let more = range.len() > taken;
     let entries: Vec<EntryView> =
-        range.into_iter().take(filter.limit).map(|(key, entry)| EntryView::new(key, entry)).collect();
+        range.into_iter().take(taken).map(|(key, entry)| EntryView::new(key, entry)).collect();
     let next_after = if more { entries.last().map(|last| last.key.clone()) } else { None };
     Ok(Json(EntryPage { namespace, revision: state.kv().revision(), entries, next_after }))
 }
@@ -223,8 +243,13 @@ fn changes(app: &AppState, reader: &Reader, namespace: &Name, filter: &ChangesFi
             compacted_revision: compacted.compacted_revision,
         })
     })?;
-    let more = changes.len() == filter.limit;
-    let changes: Vec<ChangeView> = changes.iter().map(ChangeView::new).collect();
+    let sizes = changes.iter().map(|change| match change {
+        StoreChange::Put { entry, .. } => entry.value.as_str().len(),
+        StoreChange::Deleted { .. } => 0,
+    });
+    let taken = page_length(sizes, filter.limit);
+    let more = taken < changes.len() || changes.len() == filter.limit;
+    let changes: Vec<ChangeView> = changes.iter().take(taken).map(ChangeView::new).collect();
     let next_after_revision =
         if more { changes.last().map_or(store_revision, |last| last.revision) } else { store_revision };
     Ok(ChangePage { namespace: namespace.clone(), changes, next_after_revision, more })
@@ -246,12 +271,7 @@ pub async fn watch_changes(
     if !page.changes.is_empty() || filter.wait_ms == 0 {
         return Ok(Json(page));
     }
-    let Some(_slot) = WaitingRequest::enter(&app.waiting_requests) else {
-        return Err(ApiError::new(
-            ServerCode::Overloaded,
-            format!("{WAITING_REQUESTS_MAX} requests are waiting already; retry, or watch without waiting"),
-        ));
-    };
+    let _place = app.waiting_requests.enter(reader_key(&reader), "retry, or watch without waiting")?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(filter.wait_ms);
     let mut shutdown = app.shutdown.clone();
     loop {

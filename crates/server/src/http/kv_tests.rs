@@ -201,3 +201,81 @@ async fn a_watch_reconciles_waits_for_the_next_change_and_is_told_when_compacted
     let long = test.send(test.signed_get("/v1/kv/state/changes?after_revision=1&wait_ms=30001")).await;
     expect_problem(long, 400, "invalid_query", Some("wait_ms")).await;
 }
+
+/// An agent that holds as many watches open as it may is refused one more, while another reader
+/// still waits; every place comes back once the watches are answered.
+#[tokio::test]
+async fn one_agent_cannot_hold_every_waiting_place() {
+    use super::waiting::WAITING_REQUESTS_PER_READER_MAX;
+    let test = TestApp::new();
+    let hog = register(&test, "hog", 4).await;
+    submit_all(&test, vec![json!({ "type": "kv.namespace.create", "namespace": "open" })]).await;
+    let start: EntryPage = read(&test, "/v1/kv/open/keys").await;
+    let path = &format!("/v1/kv/open/changes?after_revision={}&wait_ms=20000", start.revision);
+    let spawn_watch = |request: Request<Body>| {
+        let router = test.router.clone();
+        tokio::spawn(async move { tower::ServiceExt::oneshot(router, request).await.expect("an answer") })
+    };
+    let held: Vec<_> =
+        (0..WAITING_REQUESTS_PER_READER_MAX).map(|_| spawn_watch(agent_get(path, "hog", &hog))).collect();
+    while test.app.waiting_requests.waiting() < WAITING_REQUESTS_PER_READER_MAX {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let refused = test.send(agent_get(path, "hog", &hog)).await;
+    let problem = expect_problem(refused, 429, "too_many_waiting", None).await;
+    assert!(problem.detail.contains("watch without waiting"), "{}", problem.detail);
+    // Another reader still has a place.
+    let other = spawn_watch(test.signed_get(path));
+    while test.app.waiting_requests.waiting() < WAITING_REQUESTS_PER_READER_MAX + 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // The next change answers them all.
+    submit_all(&test, vec![put("open", "counter", json!(1))]).await;
+    for watch in held.into_iter().chain([other]) {
+        let answer =
+            tokio::time::timeout(std::time::Duration::from_secs(10), watch).await.expect("answered").expect("ran");
+        assert_eq!(answer.status().as_u16(), 200);
+    }
+    assert_eq!(test.app.waiting_requests.waiting(), 0, "every place came back");
+}
+
+/// Large values page by bytes: however high the limit, a page carries about a mebibyte of them,
+/// and following `next_after` (or `next_after_revision`) reads every key.
+#[tokio::test]
+async fn pages_of_large_values_are_bounded_by_bytes() {
+    use super::kv::KV_PAGE_VALUE_BYTES_MAX;
+    let test = TestApp::new();
+    submit_all(&test, vec![json!({ "type": "kv.namespace.create", "namespace": "blobs" })]).await;
+    let start: EntryPage = read(&test, "/v1/kv/blobs/keys").await;
+    let value = "x".repeat(16_000);
+    let keys = 100;
+    submit_all(&test, (0..keys).map(|index| put("blobs", &format!("blob/{index:03}"), json!(value))).collect()).await;
+
+    let mut read_keys = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page: EntryPage = read(&test, &format!("/v1/kv/blobs/keys?limit=1000{after}")).await;
+        let bytes: usize = page.entries.iter().map(|entry| entry.value.as_str().len()).sum();
+        assert!(bytes <= KV_PAGE_VALUE_BYTES_MAX && !page.entries.is_empty(), "{bytes} bytes");
+        read_keys.extend(page.entries.into_iter().map(|entry| entry.key));
+        match page.next_after {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    assert!(read_keys.len() == keys && read_keys.is_sorted(), "every key once, in order");
+
+    let mut changed = 0;
+    let mut after_revision = start.revision;
+    loop {
+        let page: ChangePage =
+            read(&test, &format!("/v1/kv/blobs/changes?after_revision={after_revision}&limit=1000")).await;
+        assert!(page.changes.len() < keys, "a page is cut by bytes, not by the limit");
+        changed += page.changes.len();
+        after_revision = page.next_after_revision;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(changed, keys);
+}

@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod reads;
 pub mod stigmergy;
 pub mod streams;
+pub mod waiting;
 pub mod writes;
 
 #[cfg(test)]
@@ -74,7 +75,7 @@ pub struct AppState {
     pub bus: Arc<crate::bus::EphemeralBus>,
     /// Requests waiting for something to happen (fetches with `colony-wait-ms`, key-value watches
     /// with `wait_ms`), bounded.
-    pub waiting_requests: Arc<std::sync::atomic::AtomicUsize>,
+    pub waiting_requests: Arc<waiting::WaitingRequests>,
     /// When this server started (its clock). Signed stream opens and publishes stamped before it
     /// are refused: the windows that make them single-use live in memory and start empty, so
     /// without this a request captured before a restart could be replayed after it.

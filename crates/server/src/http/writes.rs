@@ -125,12 +125,7 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
         if !fresh {
             return Err(ApiError::from_rejection(&Rejection::NonceReplayed { nonce: envelope.nonce }));
         }
-        let Some(_slot) = WaitingRequest::enter(&app.waiting_requests) else {
-            return Err(ApiError::new(
-                ServerCode::Overloaded,
-                format!("{WAITING_REQUESTS_MAX} requests are waiting already; retry, or fetch without waiting"),
-            ));
-        };
+        let _place = app.waiting_requests.enter(envelope.signer.to_string(), "retry, or fetch without waiting")?;
         wait_until_fetch_is_due(app, &envelope, wait).await?;
     }
     let submission = Submission { envelope, signed, verified_key: key };
@@ -159,29 +154,6 @@ async fn receive(app: &AppState, request: Request, body_bytes_max: usize, single
 pub const FETCH_WAIT_HEADER: &str = "colony-wait-ms";
 /// The longest a fetch may wait.
 pub const FETCH_WAIT_MS_MAX: u64 = 30_000;
-/// At most this many requests wait at once (fetches with `colony-wait-ms`, key-value watches with
-/// `wait_ms`): each looks at the state on every commit.
-pub const WAITING_REQUESTS_MAX: usize = 1_024;
-
-/// A place among the waiting requests, given back when dropped.
-pub(crate) struct WaitingRequest<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl<'a> WaitingRequest<'a> {
-    pub(crate) fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Option<WaitingRequest<'a>> {
-        let previous = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        if previous >= WAITING_REQUESTS_MAX {
-            count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            return None;
-        }
-        Some(WaitingRequest(count))
-    }
-}
-
-impl Drop for WaitingRequest<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
 /// How often a waiting fetch looks again even when nothing was written (a nak's delay passes by the
 /// clock alone, without an entry).
 const FETCH_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);

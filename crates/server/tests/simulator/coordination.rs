@@ -17,7 +17,7 @@ const LEASES: [&str; 2] = ["work", "batch"];
 /// Lock names: few, so that agents contend.
 const LOCKS: [&str; 3] = ["export", "ledger-sync", "index"];
 
-fn lease_name(rng: &mut Rng) -> Name {
+pub(super) fn lease_name(rng: &mut Rng) -> Name {
     Name::new(rng.pick_text(&LEASES)).expect("a valid name")
 }
 

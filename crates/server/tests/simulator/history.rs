@@ -7,12 +7,17 @@
 //! semaphore never has more holders than permits, an election never has two leaders, and no hold
 //! outlives, past its entry, the lease it was held through. The key-value store: every accepted
 //! compare-and-swap named the revision the model holds for its key, every write's revision is above
-//! every earlier one, and a put's version is one more than the key's. A history that breaks one
-//! fails the run at that entry.
+//! every earlier one, a put's version is one more than the key's, and a key that lives with a lease
+//! is gone, at the next revisions, once the lease ends. A history that breaks one fails the run at
+//! that entry.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use colony_core::coordination::LeaseEnd;
 use colony_core::{Accepted, Command, Entry, EntryBody, EntryOutcome, EventKind, LockMode, Name, Signer};
+
+/// A key's last put's revision, its version, and the lease (holder and name) it lives with.
+type StoredKey = (u64, u64, Option<(Signer, Name)>);
 
 /// What the history has shown so far.
 #[derive(Default)]
@@ -25,8 +30,9 @@ pub struct HistoryChecker {
     last_token_anywhere: u64,
     /// Permits of the names last acquired as semaphores.
     permits: BTreeMap<Name, u32>,
-    /// Per namespace and key: the revision of its last put and its version.
-    keys: BTreeMap<(Name, String), (u64, u64)>,
+    /// Per namespace and key: the revision of its last put, its version, and the lease (holder and
+    /// name) it lives with.
+    keys: BTreeMap<(Name, String), StoredKey>,
     /// The last revision a write took.
     last_revision: u64,
     /// Grants and handovers checked.
@@ -39,10 +45,18 @@ impl HistoryChecker {
     /// Checks one replayed entry and its outcome.
     pub fn observe(&mut self, entry: &Entry, outcome: &EntryOutcome) {
         let sequence = entry.sequence;
+        // Leases that ended by log time did so before the entry's commands: their keys went first.
+        for event in &outcome.events {
+            if let EventKind::LeaseEnded { holder, lease, reason: LeaseEnd::Expired | LeaseEnd::HolderSilent } =
+                &event.kind
+            {
+                self.end_lease(holder, Some(lease));
+            }
+        }
         if let EntryBody::Signed(signed) = &entry.body {
             for (command, result) in signed.commands.iter().zip(&outcome.commands) {
                 if let Ok(accepted) = result {
-                    self.command(sequence, command, accepted);
+                    self.command(sequence, &signed.signer, command, accepted);
                 }
             }
         }
@@ -61,8 +75,25 @@ impl HistoryChecker {
         }
     }
 
-    fn command(&mut self, sequence: u64, command: &Command, accepted: &Accepted) {
+    /// The keys that live with `holder`'s lease (every lease of the holder's when `None`) are
+    /// deleted, a revision each.
+    fn end_lease(&mut self, holder: &Signer, lease: Option<&Name>) {
+        let before = self.keys.len();
+        self.keys.retain(|_, (.., leased)| {
+            !leased.as_ref().is_some_and(|(by, name)| by == holder && lease.is_none_or(|lease| lease == name))
+        });
+        self.last_revision += (before - self.keys.len()) as u64;
+    }
+
+    fn command(&mut self, sequence: u64, signer: &Signer, command: &Command, accepted: &Accepted) {
         match (command, accepted) {
+            (Command::RevokeLease(revoke), Accepted::Done) => {
+                let holder = revoke.holder.clone().map_or_else(|| signer.clone(), Signer::Agent);
+                self.end_lease(&holder, Some(&revoke.lease));
+            }
+            (Command::DeregisterAgent(deregister), Accepted::Done) => {
+                self.end_lease(&Signer::Agent(deregister.agent.clone()), None);
+            }
             (Command::AcquireSemaphore(acquire), _) => {
                 self.permits.insert(acquire.semaphore.clone(), acquire.permits);
             }
@@ -71,7 +102,8 @@ impl HistoryChecker {
             }
             (Command::PutValue(put), Accepted::KvPut { revision, version }) => {
                 let key = (put.namespace.clone(), put.key.to_string());
-                let (present, present_version) = self.keys.get(&key).copied().unwrap_or((0, 0));
+                let (present, present_version) =
+                    self.keys.get(&key).map_or((0, 0), |(revision, version, _)| (*revision, *version));
                 if let Some(expected) = put.expected_revision {
                     assert_eq!(
                         expected, present,
@@ -81,11 +113,12 @@ impl HistoryChecker {
                 }
                 assert_eq!(*version, present_version + 1, "entry {sequence}: {key:?}'s version");
                 self.write(sequence, *revision);
-                self.keys.insert(key, (*revision, *version));
+                let lease = put.lease.clone().map(|lease| (signer.clone(), lease));
+                self.keys.insert(key, (*revision, *version, lease));
             }
             (Command::DeleteValue(delete), Accepted::KvDeleted { revision }) => {
                 let key = (delete.namespace.clone(), delete.key.to_string());
-                let present = self.keys.remove(&key).map(|(revision, _)| revision);
+                let present = self.keys.remove(&key).map(|(revision, ..)| revision);
                 assert!(present.is_some(), "entry {sequence}: {key:?} was deleted but the model never held it");
                 if let Some(expected) = delete.expected_revision {
                     assert_eq!(Some(expected), present, "entry {sequence}: a delete of {key:?} expected {expected}");

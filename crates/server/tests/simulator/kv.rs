@@ -1,6 +1,7 @@
 //! The crowd's key-value store commands: namespaces open to every registered writer or to a few
 //! members, puts and deletes on a few keys, blind or under a compare-and-swap that names the present
-//! revision or a stale one, and changes to namespaces by their creators and, sometimes, by others.
+//! revision or a stale one, some living with a lease, and changes to namespaces by their creators
+//! and, sometimes, by others.
 
 use colony_core::bus::JsonText;
 use colony_core::command::{ConfigureNamespace, CreateNamespace, DeleteNamespace, DeleteValue, PutValue};
@@ -89,7 +90,9 @@ impl Clients {
         let key = StoreKey::new(rng.pick_text(&KEYS)).expect("a valid key");
         let expected_revision = Self::expected_revision(rng, state, &namespace, &key);
         let value = JsonText::parse(&format!(r#"{{"step":{},"by":"crowd"}}"#, rng.below(1_000))).expect("JSON");
-        Command::PutValue(PutValue { namespace, key, value, expected_revision })
+        // A quarter of the keys live with one of the writer's leases, held or not.
+        let lease = rng.chance(1, 4).then(|| super::coordination::lease_name(rng));
+        Command::PutValue(PutValue { namespace, key, value, expected_revision, lease })
     }
 
     pub(super) fn delete_value(&mut self, rng: &mut Rng, state: &State, _: Option<usize>) -> Command {
