@@ -56,7 +56,8 @@ fn busy_swarm() -> Simulator {
     ];
     let shared_state = shared_state.iter().map(|text| serde_json::from_str(text).expect("a command")).collect();
     assert!(swarm.agent("parent", shared_state).all_accepted());
-    let leased = r#"{"type": "kv.put", "namespace": "pipeline", "key": "workers/child", "value": "up", "lease": "work"}"#;
+    let leased =
+        r#"{"type": "kv.put", "namespace": "pipeline", "key": "workers/child", "value": "up", "lease": "work"}"#;
     assert!(swarm.agent("child", vec![serde_json::from_str(leased).expect("a command")]).all_accepted());
     // A disputed escrow without an arbiter, before its jury (the only agent outside the case).
     swarm.register_all(&["juror"], "scout");

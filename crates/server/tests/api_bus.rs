@@ -684,3 +684,39 @@ async fn a_public_namespaces_changes_are_told_on_the_bus_and_a_private_ones_are_
     let deleted = next_message(&mut changes).await;
     assert_eq!(deleted.message_type.as_deref(), Some("kv.deleted"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_elections_leaders_and_ends_of_terms_are_told_to_its_observers() {
+    use colony_core::Name;
+    let directory = tempfile::tempdir().unwrap();
+    let server = start_in(directory.path()).await;
+    let (first, _) = server.self_registers("executor-1", "executor", &[]).await;
+    let (second, _) = server.self_registers("executor-2", "executor", &[]).await;
+    let (observer, _) = server.self_registers("observer-1", "scout", &[]).await;
+    let mut told = observer.subscribe("colony.election.order-desk", None).await.unwrap();
+    let (election, lease) = (Name::new("order-desk").unwrap(), Name::new("desk").unwrap());
+    for candidate in [&first, &second] {
+        candidate.grant_lease(lease.clone(), 60_000).await.unwrap();
+        candidate.campaign(election.clone(), lease.clone()).await.unwrap();
+    }
+    first.resign(election.clone()).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut terms = Vec::new();
+    for _ in 0..4 {
+        let message = next_message(&mut told).await;
+        let event: serde_json::Value = message.payload_as().unwrap().unwrap();
+        terms.extend(event["term"].as_u64());
+        seen.push(format!("{} {}", message.source, message.message_type.unwrap_or_default()));
+    }
+    assert_eq!(
+        seen,
+        [
+            "executor-1 election.leader",
+            "executor-2 election.campaigning",
+            "executor-1 election.term_ended",
+            "executor-2 election.leader"
+        ]
+    );
+    assert!(terms.len() == 3 && terms[0] == terms[1] && terms[2] > terms[1], "the next term is higher: {terms:?}");
+}

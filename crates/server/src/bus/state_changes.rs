@@ -2,11 +2,12 @@
 //! every pheromone map event (a deposit, the map's creation, configuration or deletion) is published
 //! on `colony.pheromone.<map>`, and every put and delete in a key-value namespace that every
 //! registered agent may read on `colony.kv.<namespace>` (a namespace whose readers are restricted
-//! is not told: its events do not name keys), once its entry is durable and applied.
+//! is not told: its events do not name keys), and every election's campaigns, leaders and ends of
+//! terms on `colony.election.<election>`, once its entry is durable and applied.
 //!
 //! The subjects under `colony.` are the server's own: no agent may publish there, and no stream may
 //! capture them, so what arrives there was logged. Each message's source is the signer the event
-//! names (the depositor), its type the event's name, and its payload the event as the event stream
+//! names (the depositor, the writer, the candidate or leader), its type the event's name, and its payload the event as the event stream
 //! gives it (with its entry's sequence and log time). Only subjects someone listens on cost the
 //! writer anything: an event nobody subscribed to is not even encoded.
 
@@ -28,6 +29,12 @@ pub fn kv_subject(namespace: &Name) -> Option<Subject> {
     Subject::new(format!("{SERVER_PREFIX}.kv.{namespace}")).ok()
 }
 
+/// The subject an election's campaigns, leaders and ends of terms are told on, as for maps: its
+/// observers learn of a new leader, and its term (the fencing token), without asking.
+pub fn election_subject(election: &Name) -> Option<Subject> {
+    Subject::new(format!("{SERVER_PREFIX}.election.{election}")).ok()
+}
+
 /// The subject an event is told on and who caused it, for the events told on the bus.
 fn told(kind: &EventKind) -> Option<(Option<Subject>, &Signer)> {
     match kind {
@@ -37,6 +44,12 @@ fn told(kind: &EventKind) -> Option<(Option<Subject>, &Signer)> {
         | EventKind::PheromoneMapDeleted { map, by, .. } => Some((pheromone_subject(map), by)),
         EventKind::KvPut { namespace, key: Some(_), by, .. }
         | EventKind::KvDeleted { namespace, key: Some(_), by, .. } => Some((kv_subject(namespace), by)),
+        EventKind::ElectionCampaigning { election, candidate, .. }
+        | EventKind::ElectionWithdrawn { election, candidate, .. }
+        | EventKind::ElectionLeader { election, leader: candidate, .. }
+        | EventKind::ElectionTermEnded { election, leader: candidate, .. } => {
+            Some((election_subject(election), candidate))
+        }
         _ => None,
     }
 }
