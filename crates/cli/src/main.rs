@@ -13,6 +13,8 @@
 //! - `pheromone.rs`: `colony pheromone …` (pheromone maps, deposits, the strongest trails).
 //! - `coordination.rs`: `colony lease …` and `colony lock …` (leases, locks, fencing tokens).
 //! - `barrier.rs`: `colony barrier …` (barriers, arrivals that wait until the barrier trips).
+//! - `election.rs`: `colony elect …` (lease-based elections); `vote_election.rs`: `colony
+//!   vote-election …` (seed 004's vote-based elections: rounds, votes, the majority's leader).
 //! - `governance.rs`: `colony proposal …` (proposals and ballots) and `colony governance …`.
 //! - `ledger.rs`: `colony mint`, `transfer`, `penalize`, `wallet …`, `escrow …`, `ledger`.
 //! - `audit.rs`: `colony audit verify`.
@@ -39,6 +41,7 @@ mod output;
 mod pheromone;
 mod serve;
 mod streams;
+mod vote_election;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -137,6 +140,9 @@ enum Commands {
     /// Stand for leader through a lease, resign, and see who leads in which term.
     #[command(subcommand)]
     Elect(election::ElectCommand),
+    /// Seed 004's vote-based elections: members open rounds and vote; a majority elects the leader.
+    #[command(subcommand)]
+    VoteElection(vote_election::VoteElectionCommand),
     /// Make barriers, arrive at them (and wait until they trip), reset, remove and inspect them.
     #[command(subcommand)]
     Barrier(barrier::BarrierCommand),
@@ -206,6 +212,7 @@ fn main() -> ExitCode {
             Commands::Lock(command) => coordination::run_lock(command, &cli.connection).await,
             Commands::Semaphore(command) => coordination::run_semaphore(command, &cli.connection).await,
             Commands::Elect(command) => election::run(command, &cli.connection).await,
+            Commands::VoteElection(command) => vote_election::run(command, &cli.connection).await,
             Commands::Barrier(command) => barrier::run(command, &cli.connection).await,
             Commands::Kv(command) => kv::run(command, &cli.connection).await,
             Commands::Governance(command) => governance::run_governance(command, &cli.connection).await,

@@ -146,6 +146,7 @@ fn the_demo_runs_every_part_and_reports_it() {
     assert!(number_after(coordination, "keep-alive (term ") > first_term, "{coordination}");
     assert!(coordination.contains("5 agents summarised 60 real trading days each"), "{coordination}");
     assert!(coordination.contains("telling the 4 that had (`timed_out`)"), "{coordination}");
+    assert!(coordination.contains("was elected in term 1 by 3 of 5 votes"), "{coordination}");
     let meeting = &report[report.find("barrier close-of-day").expect("a barrier table")..];
     let arrivals: Vec<&str> =
         meeting.lines().skip(3).take(5).map(|line| line.split_whitespace().next().unwrap_or("")).collect();

@@ -4,11 +4,14 @@
 //! candidates, barriers with their waiting parties).
 
 use colony_core::command::{
-    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
-    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CastElectionVote, CreateBarrier, CreateVoteElection,
+    DeleteVoteElection, GrantLease, KeepLeaseAlive, ReleaseLock, ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign,
+    RevokeLease, StartVoteRound,
 };
 use colony_core::{AgentId, Command, LockMode, Name};
-use colony_wire::coordination::{BarrierPage, BarrierView, ElectionView, LeasePage, LockPage, LockView};
+use colony_wire::coordination::{
+    BarrierPage, BarrierView, ElectionView, LeasePage, LockPage, LockView, VoteElectionPage, VoteElectionView,
+};
 use colony_wire::views::{BarrierArrivalView, SubmitResponse};
 
 use crate::{Client, ClientError};
@@ -165,6 +168,49 @@ impl Client {
     /// One barrier: its generation, who waits, whether it broke.
     pub async fn barrier(&self, barrier: &Name) -> Result<BarrierView, ClientError> {
         self.get(&format!("/v1/barriers/{barrier}")).await
+    }
+
+    /// Makes a vote-based election among `members`, whose rounds stay open `round_timeout_ms`.
+    pub async fn create_vote_election(
+        &self,
+        election: Name,
+        members: Vec<AgentId>,
+        round_timeout_ms: u64,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::CreateVoteElection(CreateVoteElection { election, members, round_timeout_ms })).await
+    }
+
+    /// Opens the election's next round (as a healthy member); read its term from
+    /// [`vote_election`](Client::vote_election).
+    pub async fn start_vote_round(&self, election: Name) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::StartVoteRound(StartVoteRound { election })).await
+    }
+
+    /// Votes for `candidate` in the round of `term` (as one of its candidates).
+    pub async fn vote_in_election(
+        &self,
+        election: Name,
+        term: u64,
+        candidate: AgentId,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::CastElectionVote(CastElectionVote { election, term, candidate })).await
+    }
+
+    /// Deletes a vote-based election (as its creator or the operator).
+    pub async fn delete_vote_election(&self, election: Name) -> Result<SubmitResponse, ClientError> {
+        self.submit_one(Command::DeleteVoteElection(DeleteVoteElection { election })).await
+    }
+
+    /// One vote-based election: its term, its leader, its open round.
+    pub async fn vote_election(&self, election: &Name) -> Result<VoteElectionView, ClientError> {
+        self.get(&format!("/v1/vote-elections/{election}")).await
+    }
+
+    /// One page of vote-based elections. `query` is a URL query string without `?`.
+    pub async fn vote_elections(&self, query: &str) -> Result<VoteElectionPage, ClientError> {
+        let path =
+            if query.is_empty() { "/v1/vote-elections".to_owned() } else { format!("/v1/vote-elections?{query}") };
+        self.get(&path).await
     }
 }
 

@@ -20,8 +20,9 @@ pub use crate::bus::commands::{
 };
 pub use crate::config::commands::{IssueReadToken, RevokeReadToken, SetConfig};
 pub use crate::coordination::commands::{
-    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
-    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CastElectionVote, CreateBarrier, CreateVoteElection,
+    DeleteVoteElection, GrantLease, KeepLeaseAlive, ReleaseLock, ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign,
+    RevokeLease, StartVoteRound,
 };
 pub use crate::governance::commands::{
     AmendProposal, CancelProposal, CastBallot, CreateProposal, EndBootstrap, VetoProposal,
@@ -201,6 +202,10 @@ command_table! {
     ArriveAtBarrier = "barrier.arrive",
     ResetBarrier = "barrier.reset",
     RemoveBarrier = "barrier.remove",
+    CreateVoteElection = "vote_election.create",
+    StartVoteRound = "vote_election.start",
+    CastElectionVote = "vote_election.vote",
+    DeleteVoteElection = "vote_election.delete",
     CreateNamespace = "kv.namespace.create",
     ConfigureNamespace = "kv.namespace.configure",
     DeleteNamespace = "kv.namespace.delete",

@@ -792,6 +792,88 @@ pub enum EventKind {
         /// The barrier.
         barrier: Name,
     },
+    /// A vote-based election was made.
+    #[serde(rename = "vote_election.created")]
+    VoteElectionCreated {
+        /// The election.
+        election: Name,
+        /// Who made it.
+        creator: Signer,
+        /// Its members.
+        members: u32,
+    },
+    /// A member opened a round: the term went up by one, and the last leader's term ended.
+    #[serde(rename = "vote_election.round_opened")]
+    VoteRoundOpened {
+        /// The election.
+        election: Name,
+        /// The term it elects for.
+        term: u64,
+        /// The member that opened it.
+        by: AgentId,
+        /// The members healthy when it opened: they vote and may be chosen.
+        candidates: u32,
+        /// The votes a candidate needs: more than half of `candidates`.
+        majority: u32,
+        /// The last log time it stays open.
+        deadline_ms: u64,
+    },
+    /// A candidate voted.
+    #[serde(rename = "vote_election.voted")]
+    VoteCast {
+        /// The election.
+        election: Name,
+        /// The round's term.
+        term: u64,
+        /// Who voted.
+        voter: AgentId,
+        /// For whom.
+        candidate: AgentId,
+        /// The votes that candidate holds now.
+        votes: u32,
+    },
+    /// A candidate won more than half of the candidates' votes: it leads for the term.
+    #[serde(rename = "vote_election.elected")]
+    VoteLeaderElected {
+        /// The election.
+        election: Name,
+        /// The leader.
+        leader: AgentId,
+        /// Its term, a fencing token higher than every earlier leader's.
+        term: u64,
+        /// The votes it won with.
+        votes: u32,
+        /// Candidates in its round.
+        candidates: u32,
+    },
+    /// A round's timeout passed without a majority: no leader for its term; a member opens the next.
+    #[serde(rename = "vote_election.round_failed")]
+    VoteRoundFailed {
+        /// The election.
+        election: Name,
+        /// The term that elected nobody.
+        term: u64,
+        /// Votes cast in it.
+        votes: u32,
+    },
+    /// The leader fell silent or was deregistered: it leads no more, and the members open a round.
+    #[serde(rename = "vote_election.leader_lost")]
+    VoteLeaderLost {
+        /// The election.
+        election: Name,
+        /// The leader lost.
+        leader: AgentId,
+        /// Its term.
+        term: u64,
+    },
+    /// A vote-based election was deleted.
+    #[serde(rename = "vote_election.deleted")]
+    VoteElectionDeleted {
+        /// The election.
+        election: Name,
+        /// Who deleted it.
+        by: Signer,
+    },
     /// A namespace of the key-value store was created.
     #[serde(rename = "kv.namespace_created")]
     KvNamespaceCreated {
@@ -925,6 +1007,13 @@ impl EventKind {
         "barrier.broken",
         "barrier.reset",
         "barrier.removed",
+        "vote_election.created",
+        "vote_election.round_opened",
+        "vote_election.voted",
+        "vote_election.elected",
+        "vote_election.round_failed",
+        "vote_election.leader_lost",
+        "vote_election.deleted",
         "kv.namespace_created",
         "kv.namespace_configured",
         "kv.namespace_deleted",
@@ -1005,6 +1094,13 @@ impl EventKind {
             EventKind::BarrierBroken { .. } => "barrier.broken",
             EventKind::BarrierReset { .. } => "barrier.reset",
             EventKind::BarrierRemoved { .. } => "barrier.removed",
+            EventKind::VoteElectionCreated { .. } => "vote_election.created",
+            EventKind::VoteRoundOpened { .. } => "vote_election.round_opened",
+            EventKind::VoteCast { .. } => "vote_election.voted",
+            EventKind::VoteLeaderElected { .. } => "vote_election.elected",
+            EventKind::VoteRoundFailed { .. } => "vote_election.round_failed",
+            EventKind::VoteLeaderLost { .. } => "vote_election.leader_lost",
+            EventKind::VoteElectionDeleted { .. } => "vote_election.deleted",
             EventKind::KvNamespaceCreated { .. } => "kv.namespace_created",
             EventKind::KvNamespaceConfigured { .. } => "kv.namespace_configured",
             EventKind::KvNamespaceDeleted { .. } => "kv.namespace_deleted",

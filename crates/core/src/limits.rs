@@ -657,6 +657,30 @@ const _: () = assert!(OPEN_JURIES_PER_DISPUTER_MAX <= OPEN_PROPOSALS_MAX);
 const _: () = assert!((JURY_SIZE_MAX as usize) <= ELECTORATE_MAX);
 const _: () = assert!(JURY_CANDIDATES_SCANNED_MAX <= ELECTORATE_SCAN_PER_ENVELOPE_MAX);
 
+/// Members of one vote-based election: a group that votes together (seed 004's `agents`). Every vote
+/// counts the candidate's votes among at most this many, and a round's record stays a few
+/// kilobytes.
+pub const VOTE_ELECTION_MEMBERS_MAX: usize = 64;
+
+/// Vote-based elections one signer may make and still hold: one per group it runs.
+pub const VOTE_ELECTIONS_PER_CREATOR_MAX: usize = 16;
+
+/// Vote-based elections in all. A leader's silence looks through every election for the ones it
+/// leads, so this bounds that pass (with the silent agents an entry ends) as well as the memory.
+pub const VOTE_ELECTIONS_MAX: usize = 1_024;
+
+/// The shortest round: each open round's deadline makes the driver write a tick when nobody else
+/// writes, as a lease's does (see [`LEASE_TTL_MIN_MS`]).
+pub const VOTE_ROUND_TIMEOUT_MIN_MS: u64 = 1_000;
+
+/// The longest round: an hour. Members that have not voted by then are not coming; a new round
+/// counts the members healthy by then.
+pub const VOTE_ROUND_TIMEOUT_MAX_MS: u64 = 3_600_000;
+
+/// Rounds failed by their timeout in one entry; the rest fail in the next entries, due at once.
+/// Each failure is a constant amount of work.
+pub const VOTE_ROUND_FAILURES_PER_ENTRY_MAX: usize = 1_000;
+
 /// Bytes of a key in the shared key-value store. Keys name a piece of shared state with a path
 /// (`pipeline/stage-2/config`), not data; 256 bytes hold any such path and keep a namespace's keys
 /// ([`KV_KEYS_PER_NAMESPACE_MAX`]) a few megabytes at most.

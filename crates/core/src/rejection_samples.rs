@@ -138,6 +138,20 @@ pub fn rejection_samples() -> Vec<Rejection> {
         .into(),
         CoordinationRejection::AlreadyArrived { barrier: Name::new("phase-1").expect("a valid name"), generation: 2 }
             .into(),
+        CoordinationRejection::VoteElectionNotFound { election: election() }.into(),
+        CoordinationRejection::VoteElectionExists { election: election() }.into(),
+        CoordinationRejection::NotVoteElectionCreator { election: election() }.into(),
+        CoordinationRejection::NotElectionMember { election: election() }.into(),
+        CoordinationRejection::VoteRoundOpen { election: election(), term: 3 }.into(),
+        CoordinationRejection::NoVoteRound { election: election() }.into(),
+        CoordinationRejection::StaleTerm { election: election(), term: 2, current: 3 }.into(),
+        CoordinationRejection::NotVoter { election: election(), term: 3 }.into(),
+        CoordinationRejection::NotCandidate {
+            election: election(),
+            candidate: AgentId::new("outsider").expect("a valid id"),
+        }
+        .into(),
+        CoordinationRejection::AlreadyVoted { election: election(), term: 3 }.into(),
         KvRejection::NamespaceNotFound { namespace: namespace() }.into(),
         KvRejection::NamespaceExists { namespace: namespace() }.into(),
         KvRejection::NotNamespaceCreator { namespace: namespace() }.into(),
@@ -147,6 +161,10 @@ pub fn rejection_samples() -> Vec<Rejection> {
         KvRejection::RevisionMismatch { namespace: namespace(), key: store_key(), expected: 7, actual: 9 }.into(),
         KvRejection::Compacted { namespace: namespace(), compacted_revision: 12 }.into(),
     ]
+}
+
+fn election() -> Name {
+    Name::new("order-desk").expect("a valid name")
 }
 
 fn namespace() -> Name {
@@ -263,6 +281,16 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             CoordinationRejection::NotBarrierMember { .. } => "CoordinationRejection::NotBarrierMember",
             CoordinationRejection::BarrierBroken { .. } => "CoordinationRejection::BarrierBroken",
             CoordinationRejection::AlreadyArrived { .. } => "CoordinationRejection::AlreadyArrived",
+            CoordinationRejection::VoteElectionNotFound { .. } => "CoordinationRejection::VoteElectionNotFound",
+            CoordinationRejection::VoteElectionExists { .. } => "CoordinationRejection::VoteElectionExists",
+            CoordinationRejection::NotVoteElectionCreator { .. } => "CoordinationRejection::NotVoteElectionCreator",
+            CoordinationRejection::NotElectionMember { .. } => "CoordinationRejection::NotElectionMember",
+            CoordinationRejection::VoteRoundOpen { .. } => "CoordinationRejection::VoteRoundOpen",
+            CoordinationRejection::NoVoteRound { .. } => "CoordinationRejection::NoVoteRound",
+            CoordinationRejection::StaleTerm { .. } => "CoordinationRejection::StaleTerm",
+            CoordinationRejection::NotVoter { .. } => "CoordinationRejection::NotVoter",
+            CoordinationRejection::NotCandidate { .. } => "CoordinationRejection::NotCandidate",
+            CoordinationRejection::AlreadyVoted { .. } => "CoordinationRejection::AlreadyVoted",
         },
         Rejection::Kv(rejection) => match rejection {
             KvRejection::NamespaceNotFound { .. } => "KvRejection::NamespaceNotFound",

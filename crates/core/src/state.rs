@@ -376,6 +376,7 @@ impl State {
         self.expire_leases(&mut context);
         // After leases: a barrier a dead party waited at broke at its lease's end, saying so.
         self.expire_barriers(&mut context);
+        self.expire_vote_rounds(&mut context);
 
         let mut outcome = EntryOutcome::default();
         match &entry.body {

@@ -719,4 +719,26 @@ async fn an_elections_leaders_and_ends_of_terms_are_told_to_its_observers() {
         ]
     );
     assert!(terms.len() == 3 && terms[0] == terms[1] && terms[2] > terms[1], "the next term is higher: {terms:?}");
+
+    // A vote-based election of the same name is told on the same subject.
+    let members =
+        vec![colony_core::AgentId::new("executor-1").unwrap(), colony_core::AgentId::new("executor-2").unwrap()];
+    second.create_vote_election(election.clone(), members.clone(), 10_000).await.unwrap();
+    second.start_vote_round(election.clone()).await.unwrap();
+    second.vote_in_election(election.clone(), 1, members[1].clone()).await.unwrap();
+    first.vote_in_election(election.clone(), 1, members[1].clone()).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let message = next_message(&mut told).await;
+        seen.push(format!("{} {}", message.source, message.message_type.unwrap_or_default()));
+    }
+    assert_eq!(
+        seen,
+        [
+            "executor-2 vote_election.round_opened",
+            "executor-2 vote_election.voted",
+            "executor-1 vote_election.voted",
+            "executor-2 vote_election.elected"
+        ]
+    );
 }

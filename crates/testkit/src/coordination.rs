@@ -8,10 +8,11 @@
 //! leases expire, hand their locks over and break the barriers they wait at.
 
 use colony_core::command::{
-    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
-    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CastElectionVote, CreateBarrier, CreateVoteElection,
+    DeleteVoteElection, GrantLease, KeepLeaseAlive, ReleaseLock, ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign,
+    RevokeLease, StartVoteRound,
 };
-use colony_core::{AgentId, Command, LockMode, limits};
+use colony_core::{AgentId, Command, LockMode, State, limits};
 use proptest::prelude::*;
 
 use super::keys::name;
@@ -126,7 +127,38 @@ pub enum CoordinationSpec {
         /// The index of its name in [`BARRIER_NAMES`].
         barrier: usize,
     },
+    /// `vote_election.create`; no members is refused.
+    CreateVoteElection {
+        /// The index of its name in [`VOTE_ELECTION_NAMES`].
+        election: usize,
+        /// Its members (repeats are refused).
+        members: Vec<AgentRef>,
+        /// How long a round stays open; below the minimum, refused.
+        round_timeout_ms: u64,
+    },
+    /// `vote_election.start`.
+    StartVoteRound {
+        /// The index of its name in [`VOTE_ELECTION_NAMES`].
+        election: usize,
+    },
+    /// `vote_election.vote`.
+    Vote {
+        /// The index of its name in [`VOTE_ELECTION_NAMES`].
+        election: usize,
+        /// The candidate voted for.
+        candidate: AgentRef,
+        /// Whether the vote names the term before the open round's (refused `stale_term`).
+        stale: bool,
+    },
+    /// `vote_election.delete`.
+    DeleteVoteElection {
+        /// The index of its name in [`VOTE_ELECTION_NAMES`].
+        election: usize,
+    },
 }
+
+/// The names vote-based elections are made under: one, so that rounds and votes find the election.
+pub const VOTE_ELECTION_NAMES: [&str; 1] = ["council-0"];
 
 /// Weighted generators of lease and lock commands.
 pub fn coordination_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec>)> {
@@ -159,7 +191,35 @@ pub fn coordination_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec
         .prop_map(|(barrier, lease)| CoordinationSpec::Arrive { barrier, lease });
     let reset = (0..BARRIER_NAMES.len()).prop_map(|barrier| CoordinationSpec::ResetBarrier { barrier });
     let remove = (0..BARRIER_NAMES.len()).prop_map(|barrier| CoordinationSpec::RemoveBarrier { barrier });
+    // Mostly with the signer among the members, so that its rounds and votes are accepted.
+    let members = prop_oneof![
+        1 => proptest::collection::vec(agent_ref(pool), 0..=4),
+        3 => proptest::collection::vec(agent_ref(pool), 1..=3).prop_map(|mut members| {
+            members.push(AgentRef::Signer);
+            members
+        }),
+    ];
+    // Mostly long enough for votes in later envelopes to find the round open.
+    let round_timeout_ms = prop_oneof![
+        1 => Just(limits::VOTE_ROUND_TIMEOUT_MIN_MS - 1),
+        2 => limits::VOTE_ROUND_TIMEOUT_MIN_MS..=5_000,
+        6 => 5_000u64..=60_000,
+    ];
+    let create_vote =
+        (0..VOTE_ELECTION_NAMES.len(), members, round_timeout_ms).prop_map(|(election, members, round_timeout_ms)| {
+            CoordinationSpec::CreateVoteElection { election, members, round_timeout_ms }
+        });
+    let start = (0..VOTE_ELECTION_NAMES.len()).prop_map(|election| CoordinationSpec::StartVoteRound { election });
+    let candidate = prop_oneof![2 => Just(AgentRef::Signer), 1 => agent_ref(pool)];
+    let vote = (0..VOTE_ELECTION_NAMES.len(), candidate, proptest::bool::weighted(0.1))
+        .prop_map(|(election, candidate, stale)| CoordinationSpec::Vote { election, candidate, stale });
+    let delete_vote =
+        (0..VOTE_ELECTION_NAMES.len()).prop_map(|election| CoordinationSpec::DeleteVoteElection { election });
     vec![
+        (5, create_vote.prop_map(CommandSpec::Coordination).boxed()),
+        (6, start.prop_map(CommandSpec::Coordination).boxed()),
+        (12, vote.prop_map(CommandSpec::Coordination).boxed()),
+        (1, delete_vote.prop_map(CommandSpec::Coordination).boxed()),
         (4, create.prop_map(CommandSpec::Coordination).boxed()),
         (14, arrive.prop_map(CommandSpec::Coordination).boxed()),
         (2, reset.prop_map(CommandSpec::Coordination).boxed()),
@@ -176,9 +236,35 @@ pub fn coordination_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec
     ]
 }
 
-/// The command `spec` describes.
-pub fn render_coordination(spec: &CoordinationSpec, resolve: &dyn Fn(AgentRef) -> AgentId) -> Command {
+/// The command `spec` describes, against `state` (a vote names the open round's term).
+pub fn render_coordination(state: &State, spec: &CoordinationSpec, resolve: &dyn Fn(AgentRef) -> AgentId) -> Command {
     match spec {
+        CoordinationSpec::CreateVoteElection { election, members, round_timeout_ms } => {
+            Command::CreateVoteElection(CreateVoteElection {
+                election: name(VOTE_ELECTION_NAMES[*election]),
+                // Each member once: the pool is small, and repeats (refused) would leave few elections.
+                members: members.iter().fold(Vec::new(), |mut unique, member| {
+                    let member = resolve(*member);
+                    if !unique.contains(&member) {
+                        unique.push(member);
+                    }
+                    unique
+                }),
+                round_timeout_ms: *round_timeout_ms,
+            })
+        }
+        CoordinationSpec::StartVoteRound { election } => {
+            Command::StartVoteRound(StartVoteRound { election: name(VOTE_ELECTION_NAMES[*election]) })
+        }
+        CoordinationSpec::Vote { election, candidate, stale } => {
+            let election = name(VOTE_ELECTION_NAMES[*election]);
+            let term = state.coordination().vote_elections().get(&election).map_or(1, |found| found.term);
+            let term = if *stale { term.saturating_sub(1) } else { term };
+            Command::CastElectionVote(CastElectionVote { election, term, candidate: resolve(*candidate) })
+        }
+        CoordinationSpec::DeleteVoteElection { election } => {
+            Command::DeleteVoteElection(DeleteVoteElection { election: name(VOTE_ELECTION_NAMES[*election]) })
+        }
         CoordinationSpec::Grant { lease, ttl_ms } => {
             Command::GrantLease(GrantLease { lease: name(LEASE_NAMES[*lease]), ttl_ms: *ttl_ms })
         }

@@ -970,7 +970,9 @@ impl Renderer {
                 };
                 render_stigmergy(&self.state, signer_agent.as_ref(), spec, &|agent| self.resolve(signer, agent))
             }
-            CommandSpec::Coordination(spec) => render_coordination(spec, &|agent| self.resolve(signer, agent)),
+            CommandSpec::Coordination(spec) => {
+                render_coordination(&self.state, spec, &|agent| self.resolve(signer, agent))
+            }
             CommandSpec::Kv(spec) => render_kv(&self.state, spec, &|agent| self.resolve(signer, agent)),
             CommandSpec::Repeat => {
                 self.last_money_command.get(&signer).cloned().unwrap_or(Command::Heartbeat(Heartbeat {}))

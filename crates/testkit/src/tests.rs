@@ -160,7 +160,7 @@ fn streams_cover_every_command_rejection_and_event() {
         .chain(sample_streams(&with_market, [42; 32], 200))
         .chain(sample_streams(&with_governance, [42; 32], 100))
         .chain(sample_streams(&with_stigmergy, [42; 32], 40))
-        .chain(sample_streams(&with_coordination, [42; 32], 80))
+        .chain(sample_streams(&with_coordination, [42; 32], 160))
         .chain(sample_streams(&with_kv, [42; 32], 40));
     for stream in samples {
         let mut state = State::new();

@@ -2,7 +2,9 @@
 //! tokens and their queues, elections with their leader and candidates, and barriers with the
 //! parties waiting at them.
 
-use colony_core::coordination::{BarrierBreak, BarrierRecord, LeaseRecord, LockKind, LockMode, LockRecord};
+use colony_core::coordination::{
+    BarrierBreak, BarrierRecord, ElectedLeader, LeaseRecord, LockKind, LockMode, LockRecord, VoteElection,
+};
 use colony_core::{AgentId, Name, Signer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -291,6 +293,90 @@ impl BarrierView {
 pub struct BarrierPage {
     /// The barriers on this page.
     pub barriers: Vec<BarrierView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<Name>,
+}
+
+/// A vote-based election: its members, its term, its leader and its open round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VoteElectionView {
+    /// Its name.
+    pub election: Name,
+    /// Who made it, and may delete it (with the operator).
+    pub creator: Signer,
+    /// The agents who open rounds, stand and vote.
+    pub members: Vec<AgentId>,
+    /// How long a round stays open without a majority.
+    pub round_timeout_ms: u64,
+    /// When it was made (log time).
+    pub created_at_ms: u64,
+    /// The last term a round opened for (0 before the first).
+    pub term: u64,
+    /// The leader, with the term it leads; absent before the first election, while a round is
+    /// open, and once the leader fell silent, was halted or left.
+    pub leader: Option<ElectedLeader>,
+    /// The round open, if any.
+    pub round: Option<VoteRoundView>,
+}
+
+/// An open round of a vote-based election.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VoteRoundView {
+    /// The term it elects for.
+    pub term: u64,
+    /// The members healthy when it opened: they alone vote and may be chosen.
+    pub candidates: Vec<AgentId>,
+    /// The votes a candidate needs: more than half of the candidates.
+    pub majority: u32,
+    /// Who voted for whom, by voter.
+    pub votes: Vec<VoteView>,
+    /// When it opened (log time).
+    pub opened_at_ms: u64,
+    /// The last log time it stays open.
+    pub deadline_ms: u64,
+}
+
+/// One vote of an open round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VoteView {
+    /// Who voted.
+    pub voter: AgentId,
+    /// For whom.
+    pub candidate: AgentId,
+}
+
+impl VoteElectionView {
+    /// The view of `election`.
+    pub fn new(election: &VoteElection) -> VoteElectionView {
+        VoteElectionView {
+            election: election.name.clone(),
+            creator: election.creator.clone(),
+            members: election.members.iter().cloned().collect(),
+            round_timeout_ms: election.round_timeout_ms,
+            created_at_ms: election.created_at_ms,
+            term: election.term,
+            leader: election.leader.clone(),
+            round: election.round.as_ref().map(|round| VoteRoundView {
+                term: round.term,
+                candidates: round.candidates.iter().cloned().collect(),
+                majority: round.majority(),
+                votes: round
+                    .votes
+                    .iter()
+                    .map(|(voter, candidate)| VoteView { voter: voter.clone(), candidate: candidate.clone() })
+                    .collect(),
+                opened_at_ms: round.opened_at_ms,
+                deadline_ms: round.deadline_ms,
+            }),
+        }
+    }
+}
+
+/// One page of vote-based elections, by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VoteElectionPage {
+    /// The elections on this page.
+    pub elections: Vec<VoteElectionView>,
     /// Pass as `after` to get the next page; absent on the last page.
     pub next_after: Option<Name>,
 }

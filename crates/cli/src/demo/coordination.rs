@@ -1,7 +1,8 @@
 //! Part 8: coordination. The leader of the order desk dies, and the candidate queued behind it is
 //! elected when the leader's lease ends by log time, in a higher term; then five agents that each summarise
 //! one stock's real prices meet at a barrier and go on together, and a second meeting, which one of
-//! them misses, breaks at its timeout and tells the four that came.
+//! them misses, breaks at its timeout and tells the four that came; last, the five elect the desk's
+//! lead by votes, each for the other party whose stock rose most.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -53,6 +54,22 @@ pub struct Party {
     pub waited: Duration,
 }
 
+/// The vote-based election of the desk's lead among the meeting's parties.
+pub struct DeskVote {
+    /// The agent elected.
+    pub leader: String,
+    /// Its ticker and that ticker's move, in basis points.
+    pub ticker: String,
+    /// The move.
+    pub return_bps: i64,
+    /// The term it was elected for.
+    pub term: u64,
+    /// The votes that elected it, and the candidates.
+    pub votes: u32,
+    /// Candidates in the round.
+    pub candidates: u32,
+}
+
 /// What the part did, for the report.
 pub struct CoordinationReport {
     /// The election's handover.
@@ -61,6 +78,8 @@ pub struct CoordinationReport {
     pub meeting: Vec<Party>,
     /// The second meeting: how many came before it broke, and why it broke.
     pub missed: (u32, BarrierBreak),
+    /// The desk lead the parties voted for.
+    pub vote: DeskVote,
 }
 
 /// Runs the part with the swarm's members, by id.
@@ -74,7 +93,8 @@ pub async fn run(clients: &BTreeMap<String, Client>) -> DemoResult<CoordinationR
     let clients: Vec<(&'static str, Client)> =
         PARTIES.iter().map(|party| Ok((*party, client(party)?))).collect::<DemoResult<_>>()?;
     let (meeting, missed) = meet(&clients).await?;
-    let report = CoordinationReport { handover, meeting, missed };
+    let vote = elect_desk_lead(&clients, &meeting).await?;
+    let report = CoordinationReport { handover, meeting, missed, vote };
     step(
         16,
         &format!(
@@ -82,13 +102,20 @@ pub async fn run(clients: &BTreeMap<String, Client>) -> DemoResult<CoordinationR
              executor-2, the next candidate, was elected {} ms of log time after executor-1's last keep-alive \
              (term {}); then {} agents summarised {DAYS} real trading days each and met at a barrier, released together; at the \
              next meeting risk-1 did not come, and the barrier broke after {BARRIER_TIMEOUT_MS} ms, telling the {} \
-             that had (`{}`)",
+             that had (`{}`); then the {} voted for a desk lead, each for the other party whose stock rose most, \
+             and {} ({}) was elected in term {} by {} of {} votes",
             report.handover.first_term,
             report.handover.handover_ms,
             report.handover.next_term,
             report.meeting.len(),
             report.missed.0,
             break_name(report.missed.1),
+            report.vote.candidates,
+            report.vote.leader,
+            report.vote.ticker.to_uppercase(),
+            report.vote.term,
+            report.vote.votes,
+            report.vote.candidates,
         ),
     );
     Ok(report)
@@ -192,6 +219,41 @@ async fn meet(parties: &[(&'static str, Client)]) -> DemoResult<(Vec<Party>, (u3
         client.revoke_lease(lease.clone(), None).await?;
     }
     Ok((meeting, ((parties.len() - 1) as u32, broken)))
+}
+
+/// The parties elect the desk's lead by votes (seed 004's vote-based election): each votes for the
+/// other party whose stock rose most over the days summarised, and the vote that passes half of the
+/// five elects. The parties vote in arrival order until one is elected.
+async fn elect_desk_lead(parties: &[(&'static str, Client)], meeting: &[Party]) -> DemoResult<DeskVote> {
+    let election = Name::new("desk-lead")?;
+    let members: Vec<AgentId> = parties.iter().map(|(agent, _)| AgentId::new(*agent)).collect::<Result<_, _>>()?;
+    let (_, creator) = &parties[parties.len() - 1];
+    creator.create_vote_election(election.clone(), members, 10_000).await?;
+    let (_, opener) = &parties[0];
+    opener.start_vote_round(election.clone()).await?;
+    let term = opener.vote_election(&election).await?.term;
+    let best_other = |voter: &str| {
+        meeting.iter().filter(|party| party.agent != voter).max_by_key(|party| (party.return_bps, party.agent))
+    };
+    for party in meeting {
+        let choice = best_other(party.agent).ok_or("a meeting of one")?;
+        let client = &parties.iter().find(|(agent, _)| *agent == party.agent).ok_or("a party left")?.1;
+        client.vote_in_election(election.clone(), term, AgentId::new(choice.agent)?).await?;
+        let view = client.vote_election(&election).await?;
+        if let Some(leader) = view.leader {
+            let elected = meeting.iter().find(|party| party.agent == leader.agent.as_str()).ok_or("a stranger led")?;
+            creator.delete_vote_election(election).await?;
+            return Ok(DeskVote {
+                leader: leader.agent.to_string(),
+                ticker: elected.ticker.clone(),
+                return_bps: elected.return_bps,
+                term: leader.term,
+                votes: leader.votes,
+                candidates: leader.candidates,
+            });
+        }
+    }
+    Err("every party voted and nobody was elected".into())
 }
 
 /// Waits until the generation the party arrived in has tripped.

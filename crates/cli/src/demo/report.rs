@@ -202,6 +202,18 @@ fn print_coordination(report: &CoordinationReport) {
         coordination::BARRIER_TIMEOUT_MS,
         coordination::break_name(report.missed.1)
     );
+    let vote = &report.vote;
+    println!(
+        "  vote-based election desk-lead: {} ({} {}{}.{:02}%) elected in term {} by {} of {} votes",
+        vote.leader,
+        vote.ticker.to_uppercase(),
+        if vote.return_bps < 0 { "-" } else { "+" },
+        vote.return_bps.unsigned_abs() / 100,
+        vote.return_bps.unsigned_abs() % 100,
+        vote.term,
+        vote.votes,
+        vote.candidates
+    );
 }
 
 fn print_shared_state(report: &SharedStateReport) {

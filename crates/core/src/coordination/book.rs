@@ -7,6 +7,7 @@ use std::ops::Bound;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::votes::VoteElections;
 use crate::ids::{AgentId, Name, Signer};
 use crate::kv::StoreKey;
 use crate::limits;
@@ -216,6 +217,8 @@ pub struct Coordination {
     pub(crate) barriers_by_creator: BTreeMap<Signer, usize>,
     /// Every waiting generation by the last log time it waits.
     pub(crate) barrier_deadlines: BTreeSet<(u64, Name)>,
+    /// Seed 004's vote-based elections.
+    pub(crate) vote_elections: VoteElections,
 }
 
 impl Coordination {
@@ -295,6 +298,11 @@ impl Coordination {
         self.last_fencing_token
     }
 
+    /// Seed 004's vote-based elections.
+    pub fn vote_elections(&self) -> &VoteElections {
+        &self.vote_elections
+    }
+
     /// One barrier.
     pub fn barrier(&self, name: &Name) -> Option<&BarrierRecord> {
         self.barriers.get(name)
@@ -314,11 +322,13 @@ impl Coordination {
         self.barriers_by_creator.get(creator).copied().unwrap_or(0)
     }
 
-    /// The earliest last-alive time of any lease, or last waiting time of any barrier's generation.
+    /// The earliest last-alive time of any lease, last waiting time of any barrier's generation, or
+    /// last open time of any vote-based election's round.
     pub(crate) fn next_deadline_ms(&self) -> Option<u64> {
         let lease = self.lease_deadlines.first().map(|(deadline_ms, _, _)| *deadline_ms);
         let barrier = self.barrier_deadlines.first().map(|(deadline_ms, _)| *deadline_ms);
-        lease.into_iter().chain(barrier).min()
+        let round = self.vote_elections.round_deadlines.first().map(|(deadline_ms, _)| *deadline_ms);
+        lease.into_iter().chain(barrier).chain(round).min()
     }
 
     /// Checks the leases' indexes and counts, and every lock's holders and queue against them.
@@ -374,7 +384,8 @@ impl Coordination {
         if places != references {
             return Err(format!("leases name {references} locks but locks have {places} holders and waiters"));
         }
-        self.check_barriers()
+        self.check_barriers()?;
+        self.vote_elections.check_invariants()
     }
 
     fn check_barriers(&self) -> Result<(), String> {

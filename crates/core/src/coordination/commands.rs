@@ -243,3 +243,72 @@ impl Apply for RemoveBarrier {
         state.remove_barrier(context, self)
     }
 }
+
+/// The signer makes a vote-based election (seed 004's `LeaderElection`) among `members`: a member
+/// opens a round, the healthy members vote, and more than half of them elect the leader of a term.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVoteElection {
+    /// Its name, apart from `election.campaign`'s.
+    pub election: Name,
+    /// The registered agents who open rounds, stand and vote: 1 to `VOTE_ELECTION_MEMBERS_MAX`.
+    pub members: Vec<AgentId>,
+    /// How long a round stays open without a majority, from `VOTE_ROUND_TIMEOUT_MIN_MS` to
+    /// `VOTE_ROUND_TIMEOUT_MAX_MS`.
+    pub round_timeout_ms: u64,
+}
+
+impl Apply for CreateVoteElection {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.create_vote_election(context, self)
+    }
+}
+
+/// A healthy member opens the next round: the term goes up by one, the last leader's term ends,
+/// and the members healthy now (registered, heard from, not halted) are the candidates. Refused
+/// while a round is open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartVoteRound {
+    /// The election.
+    pub election: Name,
+}
+
+impl Apply for StartVoteRound {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.start_vote_round(context, self)
+    }
+}
+
+/// A candidate of the open round votes, once per term, for one of the candidates (itself
+/// included). The vote that gives a candidate more than half of the candidates' votes elects it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CastElectionVote {
+    /// The election.
+    pub election: Name,
+    /// The term of the round voted in: a vote meant for an earlier round is refused `stale_term`.
+    pub term: u64,
+    /// The candidate chosen.
+    pub candidate: AgentId,
+}
+
+impl Apply for CastElectionVote {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.cast_election_vote(context, self)
+    }
+}
+
+/// The creator (or the operator) deletes a vote-based election, with its round and leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteVoteElection {
+    /// The election.
+    pub election: Name,
+}
+
+impl Apply for DeleteVoteElection {
+    fn apply(&self, state: &mut State, context: &mut Context) -> CommandResult {
+        state.delete_vote_election(context, self)
+    }
+}

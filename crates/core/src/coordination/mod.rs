@@ -9,7 +9,8 @@
 //! its lock without knowing it. A semaphore is a lock with a number of permits, an election a lock
 //! whose holder is the leader and whose fencing tokens are its terms: the three share the queues,
 //! handover, fencing and deadlock check. Parties arrive at barriers through leases too, so a party that dies
-//! while it waits breaks the barrier for the others at once.
+//! while it waits breaks the barrier for the others at once. A vote-based election is apart: its
+//! leader is the candidate a majority of the healthy members voted for.
 //!
 //! - [`book`]: the state: leases by holder and name, their deadlines, locks with holders and queues,
 //!   the fencing counter, barriers with their arrivals; invariants.
@@ -19,6 +20,8 @@
 //! - `locks.rs`: the handlers of locks, semaphores and elections: compatibility, FIFO queues,
 //!   handover, deadlock detection.
 //! - `barriers.rs`: the barriers' handlers: arrivals, trips, breaks by timeout or a party's end.
+//! - `votes.rs`: seed 004's vote-based elections: members, terms, rounds whose majority of healthy
+//!   members elects a leader, rounds failed by timeout, leaders lost to silence; their state too.
 //! - [`rejections`]: refusals, `CoordinationRejection`.
 
 mod barriers;
@@ -27,13 +30,16 @@ pub mod commands;
 mod leases;
 mod locks;
 pub mod rejections;
+mod votes;
 
 pub use book::{
     Arrival, BarrierBreak, BarrierRecord, Coordination, Hold, LeaseEnd, LeaseRecord, LockKind, LockMode, LockRecord,
     LockRelease, Waiter,
 };
 pub use commands::{
-    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CreateBarrier, GrantLease, KeepLeaseAlive, ReleaseLock,
-    ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign, RevokeLease,
+    AcquireLock, AcquireSemaphore, ArriveAtBarrier, Campaign, CastElectionVote, CreateBarrier, CreateVoteElection,
+    DeleteVoteElection, GrantLease, KeepLeaseAlive, ReleaseLock, ReleaseSemaphore, RemoveBarrier, ResetBarrier, Resign,
+    RevokeLease, StartVoteRound,
 };
 pub use rejections::CoordinationRejection;
+pub use votes::{ElectedLeader, VoteElection, VoteElections, VoteRound};

@@ -1,10 +1,10 @@
-//! Why coordination refuses a lease's grant, keep-alive or revocation, a lock's acquire or release, or a
-//! barrier's creation, arrival, reset or removal.
+//! Why coordination refuses a lease's grant, keep-alive or revocation, a lock's acquire or release, a
+//! barrier's creation, arrival, reset or removal, or a vote-based election's command.
 
 use std::fmt;
 
 use super::book::{BarrierBreak, LockKind};
-use crate::ids::Name;
+use crate::ids::{AgentId, Name};
 use crate::outcome::RejectionClass;
 
 /// A refusal particular to leases and locks.
@@ -90,6 +90,68 @@ pub enum CoordinationRejection {
         /// The generation.
         generation: u64,
     },
+    /// No vote-based election of that name.
+    VoteElectionNotFound {
+        /// The name asked for.
+        election: Name,
+    },
+    /// A vote-based election of that name exists.
+    VoteElectionExists {
+        /// The name.
+        election: Name,
+    },
+    /// Only a vote-based election's creator (or the operator) may delete it.
+    NotVoteElectionCreator {
+        /// The election.
+        election: Name,
+    },
+    /// Only the election's members open its rounds.
+    NotElectionMember {
+        /// The election.
+        election: Name,
+    },
+    /// A round is open already: vote in it, or wait for it to elect or fail.
+    VoteRoundOpen {
+        /// The election.
+        election: Name,
+        /// The open round's term.
+        term: u64,
+    },
+    /// No round is open: a member opens one first.
+    NoVoteRound {
+        /// The election.
+        election: Name,
+    },
+    /// The vote names a term other than the open round's.
+    StaleTerm {
+        /// The election.
+        election: Name,
+        /// The term the vote named.
+        term: u64,
+        /// The open round's term.
+        current: u64,
+    },
+    /// The signer is not a candidate of the open round (not a member, or not healthy when it opened).
+    NotVoter {
+        /// The election.
+        election: Name,
+        /// The open round's term.
+        term: u64,
+    },
+    /// The agent voted for is not a candidate of the open round.
+    NotCandidate {
+        /// The election.
+        election: Name,
+        /// The agent named.
+        candidate: AgentId,
+    },
+    /// The signer voted in this term already.
+    AlreadyVoted {
+        /// The election.
+        election: Name,
+        /// The term.
+        term: u64,
+    },
 }
 
 impl CoordinationRejection {
@@ -111,6 +173,16 @@ impl CoordinationRejection {
             CoordinationRejection::NotBarrierMember { .. } => "not_barrier_member",
             CoordinationRejection::BarrierBroken { .. } => "barrier_broken",
             CoordinationRejection::AlreadyArrived { .. } => "barrier_already_arrived",
+            CoordinationRejection::VoteElectionNotFound { .. } => "vote_election_not_found",
+            CoordinationRejection::VoteElectionExists { .. } => "vote_election_exists",
+            CoordinationRejection::NotVoteElectionCreator { .. } => "not_vote_election_creator",
+            CoordinationRejection::NotElectionMember { .. } => "not_election_member",
+            CoordinationRejection::VoteRoundOpen { .. } => "vote_round_open",
+            CoordinationRejection::NoVoteRound { .. } => "no_vote_round",
+            CoordinationRejection::StaleTerm { .. } => "stale_term",
+            CoordinationRejection::NotVoter { .. } => "not_voter",
+            CoordinationRejection::NotCandidate { .. } => "not_candidate",
+            CoordinationRejection::AlreadyVoted { .. } => "already_voted",
         }
     }
 
@@ -132,6 +204,16 @@ impl CoordinationRejection {
             CoordinationRejection::NotBarrierMember { .. } => "Not a member of the barrier",
             CoordinationRejection::BarrierBroken { .. } => "Barrier broken",
             CoordinationRejection::AlreadyArrived { .. } => "Already arrived",
+            CoordinationRejection::VoteElectionNotFound { .. } => "Vote election not found",
+            CoordinationRejection::VoteElectionExists { .. } => "Vote election exists",
+            CoordinationRejection::NotVoteElectionCreator { .. } => "Not the vote election's creator",
+            CoordinationRejection::NotElectionMember { .. } => "Not a member of the election",
+            CoordinationRejection::VoteRoundOpen { .. } => "Round open",
+            CoordinationRejection::NoVoteRound { .. } => "No round open",
+            CoordinationRejection::StaleTerm { .. } => "Stale term",
+            CoordinationRejection::NotVoter { .. } => "Not a voter",
+            CoordinationRejection::NotCandidate { .. } => "Not a candidate",
+            CoordinationRejection::AlreadyVoted { .. } => "Already voted",
         }
     }
 
@@ -140,10 +222,14 @@ impl CoordinationRejection {
         match self {
             CoordinationRejection::LeaseNotFound { .. }
             | CoordinationRejection::LockNotHeld { .. }
-            | CoordinationRejection::BarrierNotFound { .. } => RejectionClass::NotFound,
+            | CoordinationRejection::BarrierNotFound { .. }
+            | CoordinationRejection::VoteElectionNotFound { .. } => RejectionClass::NotFound,
             CoordinationRejection::NotLeaseHolder { .. }
             | CoordinationRejection::NotBarrierCreator { .. }
-            | CoordinationRejection::NotBarrierMember { .. } => RejectionClass::Forbidden,
+            | CoordinationRejection::NotBarrierMember { .. }
+            | CoordinationRejection::NotVoteElectionCreator { .. }
+            | CoordinationRejection::NotElectionMember { .. }
+            | CoordinationRejection::NotVoter { .. } => RejectionClass::Forbidden,
             CoordinationRejection::LeaseExists { .. }
             | CoordinationRejection::HolderUnresponsive
             | CoordinationRejection::LockHeld { .. }
@@ -152,7 +238,13 @@ impl CoordinationRejection {
             | CoordinationRejection::Deadlock { .. }
             | CoordinationRejection::BarrierExists { .. }
             | CoordinationRejection::BarrierBroken { .. }
-            | CoordinationRejection::AlreadyArrived { .. } => RejectionClass::Conflict,
+            | CoordinationRejection::AlreadyArrived { .. }
+            | CoordinationRejection::VoteElectionExists { .. }
+            | CoordinationRejection::VoteRoundOpen { .. }
+            | CoordinationRejection::NoVoteRound { .. }
+            | CoordinationRejection::StaleTerm { .. }
+            | CoordinationRejection::NotCandidate { .. }
+            | CoordinationRejection::AlreadyVoted { .. } => RejectionClass::Conflict,
         }
     }
 
@@ -174,6 +266,16 @@ impl CoordinationRejection {
             | CoordinationRejection::NotBarrierMember { .. }
             | CoordinationRejection::BarrierBroken { .. }
             | CoordinationRejection::AlreadyArrived { .. } => Some("barrier"),
+            CoordinationRejection::VoteElectionNotFound { .. }
+            | CoordinationRejection::VoteElectionExists { .. }
+            | CoordinationRejection::NotVoteElectionCreator { .. }
+            | CoordinationRejection::NotElectionMember { .. }
+            | CoordinationRejection::VoteRoundOpen { .. }
+            | CoordinationRejection::NoVoteRound { .. }
+            | CoordinationRejection::NotVoter { .. }
+            | CoordinationRejection::AlreadyVoted { .. } => Some("election"),
+            CoordinationRejection::StaleTerm { .. } => Some("term"),
+            CoordinationRejection::NotCandidate { .. } => Some("candidate"),
         }
     }
 }
@@ -232,6 +334,37 @@ impl fmt::Display for CoordinationRejection {
             }
             CoordinationRejection::AlreadyArrived { barrier, generation } => {
                 write!(formatter, "the signer already waits at barrier '{barrier}' in generation {generation}")
+            }
+            CoordinationRejection::VoteElectionNotFound { election } => {
+                write!(formatter, "no vote-based election '{election}'")
+            }
+            CoordinationRejection::VoteElectionExists { election } => {
+                write!(formatter, "vote-based election '{election}' exists")
+            }
+            CoordinationRejection::NotVoteElectionCreator { election } => {
+                write!(formatter, "only the creator of vote-based election '{election}' or the operator may delete it")
+            }
+            CoordinationRejection::NotElectionMember { election } => {
+                write!(formatter, "the signer is not a member of vote-based election '{election}'")
+            }
+            CoordinationRejection::VoteRoundOpen { election, term } => {
+                write!(formatter, "the round of term {term} of '{election}' is open: vote in it, or wait for it to end")
+            }
+            CoordinationRejection::NoVoteRound { election } => {
+                write!(formatter, "no round of '{election}' is open; a member opens one with vote_election.start")
+            }
+            CoordinationRejection::StaleTerm { election, term, current } => {
+                write!(formatter, "the vote names term {term} but the open round of '{election}' is term {current}")
+            }
+            CoordinationRejection::NotVoter { election, term } => write!(
+                formatter,
+                "the signer is not a candidate of term {term} of '{election}' (not a member, or not healthy when it opened)"
+            ),
+            CoordinationRejection::NotCandidate { election, candidate } => {
+                write!(formatter, "'{candidate}' is not a candidate of the open round of '{election}'")
+            }
+            CoordinationRejection::AlreadyVoted { election, term } => {
+                write!(formatter, "the signer already voted in term {term} of '{election}'")
             }
         }
     }

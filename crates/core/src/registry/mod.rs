@@ -186,6 +186,7 @@ impl State {
         }
         // Every expiry is reported first; then the silent agents' leases end, in the same order.
         for agent in silent {
+            self.lose_vote_leaderships(context, &agent);
             self.end_leases_of(context, &Signer::Agent(agent), LeaseEnd::HolderSilent);
         }
     }
@@ -505,6 +506,8 @@ impl State {
             by: context.signer().clone(),
             reason: reason.to_owned(),
         });
+        // A halted agent is not healthy: it leads no vote-based election.
+        self.lose_vote_leaderships(context, id);
         Ok(Accepted::Done)
     }
 
@@ -555,6 +558,7 @@ impl State {
             parent.live_children -= 1;
         }
         context.emit(EventKind::AgentDeregistered { agent: id.clone(), by: context.signer().clone() });
+        self.lose_vote_leaderships(context, id);
         self.end_leases_of(context, &Signer::Agent(id.clone()), LeaseEnd::HolderDeregistered);
         Ok(Accepted::Done)
     }

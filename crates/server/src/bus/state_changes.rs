@@ -3,7 +3,8 @@
 //! on `colony.pheromone.<map>`, and every put and delete in a key-value namespace that every
 //! registered agent may read on `colony.kv.<namespace>` (a namespace whose readers are restricted
 //! is not told: its events do not name keys), and every election's campaigns, leaders and ends of
-//! terms on `colony.election.<election>`, once its entry is durable and applied.
+//! terms on `colony.election.<election>` (a vote-based election's rounds opened, votes, leaders
+//! elected and lost too), once its entry is durable and applied.
 //!
 //! The subjects under `colony.` are the server's own: no agent may publish there, and no stream may
 //! capture them, so what arrives there was logged. Each message's source is the signer the event
@@ -36,19 +37,26 @@ pub fn election_subject(election: &Name) -> Option<Subject> {
 }
 
 /// The subject an event is told on and who caused it, for the events told on the bus.
-fn told(kind: &EventKind) -> Option<(Option<Subject>, &Signer)> {
+fn told(kind: &EventKind) -> Option<(Option<Subject>, Signer)> {
+    let by_agent = |election: &Name, agent: &colony_core::AgentId| {
+        Some((election_subject(election), Signer::Agent(agent.clone())))
+    };
     match kind {
+        EventKind::VoteRoundOpened { election, by: agent, .. }
+        | EventKind::VoteCast { election, voter: agent, .. }
+        | EventKind::VoteLeaderElected { election, leader: agent, .. }
+        | EventKind::VoteLeaderLost { election, leader: agent, .. } => by_agent(election, agent),
         EventKind::PheromoneDeposited { map, by, .. }
         | EventKind::PheromoneMapCreated { map, by, .. }
         | EventKind::PheromoneMapConfigured { map, by }
-        | EventKind::PheromoneMapDeleted { map, by, .. } => Some((pheromone_subject(map), by)),
+        | EventKind::PheromoneMapDeleted { map, by, .. } => Some((pheromone_subject(map), by.clone())),
         EventKind::KvPut { namespace, key: Some(_), by, .. }
-        | EventKind::KvDeleted { namespace, key: Some(_), by, .. } => Some((kv_subject(namespace), by)),
+        | EventKind::KvDeleted { namespace, key: Some(_), by, .. } => Some((kv_subject(namespace), by.clone())),
         EventKind::ElectionCampaigning { election, candidate, .. }
         | EventKind::ElectionWithdrawn { election, candidate, .. }
         | EventKind::ElectionLeader { election, leader: candidate, .. }
         | EventKind::ElectionTermEnded { election, leader: candidate, .. } => {
-            Some((election_subject(election), candidate))
+            Some((election_subject(election), candidate.clone()))
         }
         _ => None,
     }
@@ -64,6 +72,6 @@ pub fn publish(bus: &EphemeralBus, events: &[Event]) {
         }
         let Ok(mut message) = EphemeralPublish::try_json(subject.as_str(), event) else { continue };
         message.message_type = Some(event.kind.name().to_owned());
-        bus.publish(by, event.timestamp_ms, &subject, message);
+        bus.publish(&by, event.timestamp_ms, &subject, message);
     }
 }

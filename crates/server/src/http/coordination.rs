@@ -1,5 +1,6 @@
 //! Coordination's read endpoints: leases by holder, locks in use with their holders' fencing tokens
-//! and their queues, barriers with the parties waiting at them. Every change is a command.
+//! and their queues, barriers with the parties waiting at them, vote-based elections with their
+//! rounds. Every change is a command.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,7 +8,8 @@ use colony_core::coordination::CoordinationRejection;
 use colony_core::coordination::LockKind;
 use colony_core::{Name, Signer};
 use colony_wire::coordination::{
-    BarrierPage, BarrierView, ElectionView, LeaseCursor, LeasePage, LeaseView, LockPage, LockView,
+    BarrierPage, BarrierView, ElectionView, LeaseCursor, LeasePage, LeaseView, LockPage, LockView, VoteElectionPage,
+    VoteElectionView,
 };
 use serde::Deserialize;
 
@@ -182,5 +184,32 @@ pub async fn get_barrier(
     match state.coordination().barrier(&barrier) {
         Some(found) => Ok(Json(BarrierView::new(found))),
         None => Err(ApiError::from_rejection(&CoordinationRejection::BarrierNotFound { barrier }.into())),
+    }
+}
+
+/// `GET /v1/vote-elections?after=&limit=`: vote-based elections by name, with their terms, leaders
+/// and open rounds. The query is the locks'.
+pub async fn list_vote_elections(
+    State(app): State<AppState>,
+    ValidQuery(filter): ValidQuery<LockFilter>,
+) -> Result<Json<VoteElectionPage>, ApiError> {
+    let state = app.state()?;
+    let found = state.coordination().vote_elections().after(filter.after.as_ref(), filter.limit + 1);
+    let more = found.len() > filter.limit;
+    let elections: Vec<VoteElectionView> = found.into_iter().take(filter.limit).map(VoteElectionView::new).collect();
+    let next_after = if more { elections.last().map(|last| last.election.clone()) } else { None };
+    Ok(Json(VoteElectionPage { elections, next_after }))
+}
+
+/// `GET /v1/vote-elections/{election}`: its members, its term, its leader and who voted for whom in
+/// the open round.
+pub async fn get_vote_election(
+    State(app): State<AppState>,
+    ValidPath(election): ValidPath<Name>,
+) -> Result<Json<VoteElectionView>, ApiError> {
+    let state = app.state()?;
+    match state.coordination().vote_elections().get(&election) {
+        Some(found) => Ok(Json(VoteElectionView::new(found))),
+        None => Err(ApiError::from_rejection(&CoordinationRejection::VoteElectionNotFound { election }.into())),
     }
 }

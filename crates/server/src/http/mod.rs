@@ -197,6 +197,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/elections/{election}"),
     ("get", "/v1/barriers"),
     ("get", "/v1/barriers/{barrier}"),
+    ("get", "/v1/vote-elections"),
+    ("get", "/v1/vote-elections/{election}"),
     ("get", "/v1/kv"),
     ("get", "/v1/kv/{namespace}"),
     ("get", "/v1/kv/{namespace}/keys"),
@@ -250,6 +252,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/elections/{election}", get(coordination::get_election))
         .route("/v1/barriers", get(coordination::list_barriers))
         .route("/v1/barriers/{barrier}", get(coordination::get_barrier))
+        .route("/v1/vote-elections", get(coordination::list_vote_elections))
+        .route("/v1/vote-elections/{election}", get(coordination::get_vote_election))
         .route("/v1/kv", get(kv::list_namespaces))
         .route("/v1/kv/{namespace}", get(kv::get_namespace))
         .route("/v1/kv/{namespace}/keys", get(kv::list_entries))

@@ -88,7 +88,7 @@ const REGISTER_GENERATOR: usize = 0;
 const HEARTBEAT_GENERATOR: usize = 2;
 
 /// The generator of every command kind, by kind, and who sends it.
-const KIND_GENERATORS: [(&str, Senders, Generator); 71] = [
+const KIND_GENERATORS: [(&str, Senders, Generator); 75] = [
     ("agent.register", Operator, Clients::register),
     ("agent.update", Operator, Clients::update),
     ("agent.heartbeat", Agents, |_, _, _, _| make::heartbeat()),
@@ -219,6 +219,10 @@ const KIND_GENERATORS: [(&str, Senders, Generator); 71] = [
     ("barrier.arrive", Both, Clients::arrive_at_barrier),
     ("barrier.reset", Both, Clients::reset_barrier),
     ("barrier.remove", Both, Clients::remove_barrier),
+    ("vote_election.create", Both, Clients::create_vote_election),
+    ("vote_election.start", Agents, Clients::start_vote_round),
+    ("vote_election.vote", Agents, Clients::cast_election_vote),
+    ("vote_election.delete", Both, Clients::delete_vote_election),
     ("kv.namespace.create", Both, Clients::create_namespace),
     ("kv.namespace.configure", Both, Clients::configure_namespace),
     ("kv.namespace.delete", Both, Clients::delete_namespace),

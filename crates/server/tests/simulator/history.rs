@@ -5,7 +5,8 @@
 //! The log's order is the linearization: every entry the replica replays is fed here with its
 //! outcome. Locks: fencing tokens (and terms) rise strictly, an exclusive holder holds alone, a
 //! semaphore never has more holders than permits, an election never has two leaders, and no hold
-//! outlives, past its entry, the lease it was held through. The key-value store: every accepted
+//! outlives, past its entry, the lease it was held through. A vote-based election opens its terms
+//! one by one and elects at most one leader per term, in the term open. The key-value store: every accepted
 //! compare-and-swap named the revision the model holds for its key, every write's revision is above
 //! every earlier one, a put's version is one more than the key's, and a key that lives with a lease
 //! is gone, at the next revisions, once the lease ends. A history that breaks one fails the run at
@@ -35,6 +36,8 @@ pub struct HistoryChecker {
     keys: BTreeMap<(Name, String), StoredKey>,
     /// The last revision a write took.
     last_revision: u64,
+    /// Per vote-based election: the last term a round opened for, and the last term that elected.
+    vote_terms: BTreeMap<Name, (u64, u64)>,
     /// Grants and handovers checked.
     pub grants_checked: u64,
     /// Key-value writes checked, of which compare-and-swaps.
@@ -189,6 +192,26 @@ impl HistoryChecker {
             EventKind::ElectionLeader { election, leader, lease, term, .. } => {
                 assert!(!self.holders.contains_key(election), "entry {sequence}: {election} has two leaders");
                 self.grant(sequence, election, leader, LockMode::Exclusive, lease, *term)
+            }
+            EventKind::VoteElectionCreated { election, .. } => {
+                self.vote_terms.insert(election.clone(), (0, 0));
+            }
+            EventKind::VoteElectionDeleted { election, .. } => {
+                self.vote_terms.remove(election);
+            }
+            EventKind::VoteRoundOpened { election, term, .. } => {
+                let (opened, _) = self.vote_terms.entry(election.clone()).or_default();
+                assert_eq!(*term, *opened + 1, "entry {sequence}: {election} opened term {term} after {opened}");
+                *opened = *term;
+            }
+            EventKind::VoteLeaderElected { election, leader, term, .. } => {
+                let (opened, elected) = self.vote_terms.entry(election.clone()).or_default();
+                assert!(
+                    *term == *opened && *term > *elected,
+                    "entry {sequence}: {election} elected {leader} for term {term} (opened {opened}, last elected {elected})"
+                );
+                *elected = *term;
+                self.grants_checked += 1;
             }
             EventKind::LockReleased { lock, holder, .. } => self.leave(sequence, lock, holder),
             EventKind::ElectionTermEnded { election, leader, .. } => self.leave(sequence, election, leader),
