@@ -162,7 +162,8 @@ enum Scenario {
     Governance,
     /// Lock cycles (acquire, release) beside Redis's SET NX PX / DEL, unpersisted and fsync'd.
     Coordination,
-    /// Compare-and-swap puts beside etcd's transactions and a Redis script, unpersisted and fsync'd.
+    /// Compare-and-swap puts beside etcd's transactions and a Redis script, and claim cycles (a
+    /// leased put-if-absent, then a delete) beside etcd's leased transaction and Redis's SET NX PX.
     Kv,
     /// Pheromone deposits and top-N reads beside Redis's ZINCRBY and ZREVRANGE.
     Stigmergy,

@@ -322,7 +322,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"COLONYSS";
 //     and each lease the barriers it waits at.
 // 11: each lock record says whether it is a lock, a semaphore (with its permits) or an election.
 // 12: the key-value store joined the state: namespaces, entries, deletions kept for watchers.
-// 13: a stored key names the lease it lives with, and each lease lists its keys.
+// 13: a stored key names the lease it lives with, and each lease lists its keys; coordination keeps
+//     vote-based elections with their rounds and the rounds' deadlines.
 const SNAPSHOT_VERSION: u32 = 13;
 
 impl State {

@@ -1,6 +1,7 @@
 //! Coordination's read endpoints, called in process: leases paged by holder, a lock's holders with
 //! their fencing tokens and its queue, a handover seen on a release, a semaphore's kind and permits,
-//! an election's leader and candidates, barriers before and after they trip, and bad queries.
+//! an election's leader and candidates, barriers before and after they trip, a vote-based election's
+//! round and leader, and bad queries.
 
 use colony_wire::coordination::{BarrierPage, BarrierView, ElectionView, LeasePage, LockKindName, LockPage, LockView};
 use colony_wire::keys::KeyPair;
@@ -147,4 +148,36 @@ async fn barriers_are_read_with_their_generation_and_waiting_parties() {
     expect_problem(test.send(test.signed_get("/v1/barriers/nothing")).await, 404, "barrier_not_found", Some("barrier"))
         .await;
     expect_problem(test.send(test.signed_get("/v1/barriers?limit=0")).await, 400, "invalid_query", Some("limit")).await;
+}
+
+#[tokio::test]
+async fn vote_based_elections_are_read_with_their_round_votes_and_leader() {
+    use colony_wire::coordination::{VoteElectionPage, VoteElectionView};
+    let test = TestApp::new();
+    let agents = [("alice", KeyPair::from_seed([5; 32])), ("bob", KeyPair::from_seed([6; 32]))];
+    for (agent, key) in &agents {
+        let register =
+            json!({ "type": "agent.register", "agent": agent, "public_key": key.public_key(), "role": "scout" });
+        submit(&test, "operator", &test.operator, register).await;
+    }
+    let create = json!({ "type": "vote_election.create", "election": "desk", "members": ["alice", "bob"], "round_timeout_ms": 10_000 });
+    submit(&test, "alice", &agents[0].1, create).await;
+    submit(&test, "bob", &agents[1].1, json!({ "type": "vote_election.start", "election": "desk" })).await;
+    let vote = json!({ "type": "vote_election.vote", "election": "desk", "term": 1, "candidate": "bob" });
+    submit(&test, "alice", &agents[0].1, vote.clone()).await;
+
+    let open: VoteElectionView = read(&test, "/v1/vote-elections/desk").await;
+    let round = open.round.expect("a round is open");
+    assert_eq!((open.term, round.term, round.majority, round.candidates.len()), (1, 1, 2, 2));
+    assert_eq!((round.votes[0].voter.as_str(), round.votes[0].candidate.as_str()), ("alice", "bob"));
+    assert!(open.leader.is_none());
+
+    submit(&test, "bob", &agents[1].1, vote).await;
+    let page: VoteElectionPage = read(&test, "/v1/vote-elections?limit=1").await;
+    let elected = &page.elections[0];
+    let leader = elected.leader.as_ref().expect("two of two elected bob");
+    assert_eq!((leader.agent.as_str(), leader.term, leader.votes, elected.round.is_none()), ("bob", 1, 2, true));
+    assert!(page.next_after.is_none());
+    let missing = test.send(test.signed_get("/v1/vote-elections/nowhere")).await;
+    expect_problem(missing, 404, "vote_election_not_found", Some("election")).await;
 }
