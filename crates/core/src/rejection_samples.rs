@@ -143,6 +143,12 @@ pub fn rejection_samples() -> Vec<Rejection> {
         CoordinationRejection::NotVoteElectionCreator { election: election() }.into(),
         CoordinationRejection::NotElectionMember { election: election() }.into(),
         CoordinationRejection::VoteRoundOpen { election: election(), term: 3 }.into(),
+        CoordinationRejection::LeaderHealthy {
+            election: election(),
+            leader: AgentId::new("executor-2").expect("a valid id"),
+            term: 3,
+        }
+        .into(),
         CoordinationRejection::NoVoteRound { election: election() }.into(),
         CoordinationRejection::StaleTerm { election: election(), term: 2, current: 3 }.into(),
         CoordinationRejection::NotVoter { election: election(), term: 3 }.into(),
@@ -286,6 +292,7 @@ pub fn variant_name(rejection: &Rejection) -> &'static str {
             CoordinationRejection::NotVoteElectionCreator { .. } => "CoordinationRejection::NotVoteElectionCreator",
             CoordinationRejection::NotElectionMember { .. } => "CoordinationRejection::NotElectionMember",
             CoordinationRejection::VoteRoundOpen { .. } => "CoordinationRejection::VoteRoundOpen",
+            CoordinationRejection::LeaderHealthy { .. } => "CoordinationRejection::LeaderHealthy",
             CoordinationRejection::NoVoteRound { .. } => "CoordinationRejection::NoVoteRound",
             CoordinationRejection::StaleTerm { .. } => "CoordinationRejection::StaleTerm",
             CoordinationRejection::NotVoter { .. } => "CoordinationRejection::NotVoter",

@@ -84,8 +84,10 @@ fn more_than_half_of_the_candidates_elect_the_leader_of_the_term() {
     // The round is over: a late vote finds none.
     assert_eq!(refused(&mut swarm, "a5", vote(1, "a1")), "no_vote_round");
 
-    // A new round ends the term: the next leader's term is higher.
-    ok(&mut swarm, "a1", start());
+    // While the leader is healthy no other member deposes it; the leader steps down by opening a
+    // round, which ends its term: the next leader's term is higher.
+    assert_eq!(refused(&mut swarm, "a1", start()), "leader_healthy");
+    ok(&mut swarm, "a3", start());
     assert_eq!(leader(&swarm), None);
     assert_eq!(refused(&mut swarm, "a1", vote(1, "a1")), "stale_term");
     for voter in ["a1", "a2", "a3"] {
@@ -220,7 +222,9 @@ proptest! {
                 prop_assert!(heard);
             }
             swarm.tick_after(5_001);
-            prop_assert!(swarm.agent("a1", vec![command(start())]).all_accepted());
+            // The last term's leader steps down; with none, any member opens the round.
+            let opener = leader(&swarm).map_or_else(|| "a1".to_owned(), |(agent, _)| agent);
+            prop_assert!(swarm.agent(&opener, vec![command(start())]).all_accepted());
             let mut model: Vec<Option<usize>> = vec![None; 5];
             let mut winner: Option<usize> = None;
             for (voter, candidate) in votes {

@@ -210,7 +210,9 @@ pub fn coordination_commands(pool: usize) -> Vec<(u32, BoxedStrategy<CommandSpec
             CoordinationSpec::CreateVoteElection { election, members, round_timeout_ms }
         });
     let start = (0..VOTE_ELECTION_NAMES.len()).prop_map(|election| CoordinationSpec::StartVoteRound { election });
-    let candidate = prop_oneof![2 => Just(AgentRef::Signer), 1 => agent_ref(pool)];
+    // The signer or the first pool agent mostly, so that votes meet on a candidate and rounds elect
+    // (and then other members are refused a round while the leader is healthy).
+    let candidate = prop_oneof![2 => Just(AgentRef::Signer), 2 => Just(AgentRef::Pool(0)), 1 => agent_ref(pool)];
     let vote = (0..VOTE_ELECTION_NAMES.len(), candidate, proptest::bool::weighted(0.1))
         .prop_map(|(election, candidate, stale)| CoordinationSpec::Vote { election, candidate, stale });
     let delete_vote =

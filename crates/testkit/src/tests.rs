@@ -98,6 +98,11 @@ const CODES_NO_STREAM_REACHES: &[&str] = &[
     // envelopes of a few commands each do not get there. `crates/core/tests/coordination_locks.rs`
     // closes two- and three-cycles, and `coordination_model.rs` checks every refusal against a model.
     "deadlock",
+    // Needs a round that elected (a majority of one group's members voting alike, across envelopes,
+    // before the round's timeout) and then another member of that group, heard from, opening a round
+    // while the leader still is: the streams elect a dozen times and never line the rest up.
+    // `crates/core/tests/coordination_votes.rs` refuses it.
+    "leader_healthy",
     // A jury is the swarm's proposal, opened by a dispute in a ledger stream, while amends and cancels
     // come from the governance streams and name proposals of their own; a cancel of a jury is the
     // operator's deliberate act, not a random one. `crates/core/tests/governance_juries.rs` refuses

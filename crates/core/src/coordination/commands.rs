@@ -264,9 +264,10 @@ impl Apply for CreateVoteElection {
     }
 }
 
-/// A healthy member opens the next round: the term goes up by one, the last leader's term ends,
-/// and the members healthy now (registered, heard from, not halted) are the candidates. Refused
-/// while a round is open.
+/// A healthy member opens the next round when there is no leader (or the leader, to step down):
+/// the term goes up by one, the last leader's term ends, and the members healthy now (registered,
+/// heard from, not halted) are the candidates. Refused while a round is open, and to other members
+/// while the leader is healthy (`leader_healthy`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartVoteRound {

@@ -117,6 +117,15 @@ pub enum CoordinationRejection {
         /// The open round's term.
         term: u64,
     },
+    /// The election has a healthy leader: only it may open a new round.
+    LeaderHealthy {
+        /// The election.
+        election: Name,
+        /// The leader.
+        leader: AgentId,
+        /// Its term.
+        term: u64,
+    },
     /// No round is open: a member opens one first.
     NoVoteRound {
         /// The election.
@@ -178,6 +187,7 @@ impl CoordinationRejection {
             CoordinationRejection::NotVoteElectionCreator { .. } => "not_vote_election_creator",
             CoordinationRejection::NotElectionMember { .. } => "not_election_member",
             CoordinationRejection::VoteRoundOpen { .. } => "vote_round_open",
+            CoordinationRejection::LeaderHealthy { .. } => "leader_healthy",
             CoordinationRejection::NoVoteRound { .. } => "no_vote_round",
             CoordinationRejection::StaleTerm { .. } => "stale_term",
             CoordinationRejection::NotVoter { .. } => "not_voter",
@@ -209,6 +219,7 @@ impl CoordinationRejection {
             CoordinationRejection::NotVoteElectionCreator { .. } => "Not the vote election's creator",
             CoordinationRejection::NotElectionMember { .. } => "Not a member of the election",
             CoordinationRejection::VoteRoundOpen { .. } => "Round open",
+            CoordinationRejection::LeaderHealthy { .. } => "Leader healthy",
             CoordinationRejection::NoVoteRound { .. } => "No round open",
             CoordinationRejection::StaleTerm { .. } => "Stale term",
             CoordinationRejection::NotVoter { .. } => "Not a voter",
@@ -241,6 +252,7 @@ impl CoordinationRejection {
             | CoordinationRejection::AlreadyArrived { .. }
             | CoordinationRejection::VoteElectionExists { .. }
             | CoordinationRejection::VoteRoundOpen { .. }
+            | CoordinationRejection::LeaderHealthy { .. }
             | CoordinationRejection::NoVoteRound { .. }
             | CoordinationRejection::StaleTerm { .. }
             | CoordinationRejection::NotCandidate { .. }
@@ -271,6 +283,7 @@ impl CoordinationRejection {
             | CoordinationRejection::NotVoteElectionCreator { .. }
             | CoordinationRejection::NotElectionMember { .. }
             | CoordinationRejection::VoteRoundOpen { .. }
+            | CoordinationRejection::LeaderHealthy { .. }
             | CoordinationRejection::NoVoteRound { .. }
             | CoordinationRejection::NotVoter { .. }
             | CoordinationRejection::AlreadyVoted { .. } => Some("election"),
@@ -350,6 +363,10 @@ impl fmt::Display for CoordinationRejection {
             CoordinationRejection::VoteRoundOpen { election, term } => {
                 write!(formatter, "the round of term {term} of '{election}' is open: vote in it, or wait for it to end")
             }
+            CoordinationRejection::LeaderHealthy { election, leader, term } => write!(
+                formatter,
+                "'{leader}' leads '{election}' in term {term} and is healthy: only it may open a new round"
+            ),
             CoordinationRejection::NoVoteRound { election } => {
                 write!(formatter, "no round of '{election}' is open; a member opens one with vote_election.start")
             }

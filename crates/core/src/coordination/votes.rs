@@ -1,7 +1,9 @@
 //! Seed 004's vote-based leader election: a fixed group of members, terms, and rounds of votes.
 //!
-//! A member opens a round: the term goes up by one, the previous leader's term is over, and the
-//! members healthy at that moment (registered, heard from, not halted) are the round's candidates.
+//! A member opens a round when the election has no leader (none yet, the last round failed, or the
+//! leader was lost), or the leader opens one to step down: the term goes up by one, the previous
+//! leader's term is over, and the members healthy at that moment (registered, heard from, not
+//! halted) are the round's candidates.
 //! Each candidate votes once in the term, for one candidate (itself included). The first candidate
 //! to hold more than half of the candidates' votes (seed 004's `votes > len(candidates) // 2`) is
 //! elected in that entry and leads for the term; a round whose timeout passes by log time without a
@@ -251,6 +253,14 @@ impl State {
         if let Some(round) = &election.round {
             let term = round.term;
             return Err(CoordinationRejection::VoteRoundOpen { election: command.election.clone(), term }.into());
+        }
+        // A leader in the election is healthy (one that is not was lost in the entry that found it):
+        // only it may end its term early, so that no member deposes it at will.
+        if let Some(leader) = election.leader.as_ref().filter(|leader| leader.agent != starter) {
+            let (leader, term) = (leader.agent.clone(), leader.term);
+            return Err(
+                CoordinationRejection::LeaderHealthy { election: command.election.clone(), leader, term }.into()
+            );
         }
         if !self.healthy(&starter) {
             return Err(CoordinationRejection::HolderUnresponsive.into());
