@@ -260,3 +260,21 @@ fn a_hostile_agent_cannot_depose_a_leader_or_stand_through_anothers_lease() {
     assert_eq!(refused(&mut swarm, "mallory", one_more), "limit_reached");
     assert_eq!(holders(&swarm, "group-1"), ["leader"]);
 }
+
+/// A campaign is a wait like a lock's: a candidate queued behind a leader that waits for a lock the
+/// candidate holds would close a cycle, and is refused `deadlock`, changing nothing.
+#[test]
+fn a_campaign_that_would_close_a_cycle_of_waits_is_refused() {
+    let mut swarm = swarm(&["a1", "a2"]);
+    leases_for(&mut swarm, &["a1", "a2"], 3_600_000);
+    granted(&mut swarm, "a1", campaign("desk"));
+    let export = json!({"type": "lock.acquire", "lock": "export", "mode": "exclusive", "lease": "work", "wait": true});
+    granted(&mut swarm, "a2", export.clone());
+    // a1 (the leader) waits for a2's lock; a2 standing behind a1 would wait for a1.
+    assert_eq!(queued(&mut swarm, "a1", export), 1);
+    assert_eq!(refused(&mut swarm, "a2", campaign("desk")), "deadlock");
+    assert_eq!(holders(&swarm, "desk"), ["a1"]);
+    // Once a1 stops waiting, a2 may stand.
+    accepted(&mut swarm, "a1", json!({"type": "lock.release", "lock": "export"}));
+    assert_eq!(queued(&mut swarm, "a2", campaign("desk")), 1);
+}

@@ -105,6 +105,12 @@ async fn semaphores_and_elections_are_read_with_their_kind_leader_and_candidates
     let leader = next.leader.expect("bob leads");
     assert_eq!(leader.leader.to_string(), "bob");
     assert!(leader.term > term, "a new term is above the last");
+    // The same election read as a lock: its kind, and its leader holding with its term as the token.
+    let as_lock: LockView = read(&test, "/v1/locks/leader").await;
+    assert_eq!(as_lock.kind, Some(LockKindName::Election));
+    let holder = &as_lock.holders[0];
+    assert_eq!((holder.holder.to_string(), holder.fencing_token), ("bob".to_owned(), leader.term));
+    assert!(as_lock.queue.is_empty());
     expect_problem(test.send(test.signed_get("/v1/elections/gpu")).await, 409, "lock_kind_mismatch", Some("lock"))
         .await;
 }
